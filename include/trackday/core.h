@@ -1,0 +1,201 @@
+/*
+ * core.h - the bottom layer of trackday: error codes, allocation, logging, random
+ * numbers, files, time and JSON helpers. Every other layer may use it; it uses nothing
+ * of trackday.
+ */
+#ifndef TRACKDAY_CORE_H
+#define TRACKDAY_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------ */
+/* Errors                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+/* One table of error codes. Library functions return 0 or one of these (negative). */
+#define TD_ERRNO_MAP(X)                                                                    \
+    X(NOMEM, -1, "out of memory")                                                          \
+    X(INVAL, -2, "invalid argument")                                                       \
+    X(IO, -3, "input/output error")                                                        \
+    X(NOENT, -4, "no such file or entry")                                                  \
+    X(FORMAT, -5, "malformed input")                                                       \
+    X(VERSION, -6, "unsupported version")                                                  \
+    X(CHECKSUM, -7, "checksum mismatch")                                                   \
+    X(RANGE, -8, "value out of range")                                                     \
+    X(UNSUPPORTED, -9, "not supported")                                                    \
+    X(TIMEOUT, -10, "timed out")                                                           \
+    X(INTERRUPTED, -11, "interrupted")                                                     \
+    X(REWARD, -12, "reward function error")                                                \
+    X(INTERNAL, -13, "internal error")
+
+enum {
+    TD_OK = 0,
+#define TD__ERRNO_ENUM(name, val, msg) TD_E##name = val,
+    TD_ERRNO_MAP(TD__ERRNO_ENUM)
+#undef TD__ERRNO_ENUM
+};
+
+/* Returns a static English description of an error code; never NULL. */
+const char *td_strerror(int code);
+
+/* Returns the symbolic name of an error code ("TD_EFORMAT"); never NULL. */
+const char *td_err_name(int code);
+
+/*
+ * A message buffer for errors the user must act on: what was wrong and where (file,
+ * line, key, value). Functions that take a `td_err *` may be given NULL.
+ */
+#define TD_ERR_MSG_LEN 1024
+typedef struct td_err {
+    int code;
+    char msg[TD_ERR_MSG_LEN];
+} td_err;
+
+/* Sets err (if not NULL) to code and a formatted message; returns code. */
+int td_err_set(td_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefixes an existing message with a formatted context ("file.json: "); returns err->code. */
+int td_err_prefix(td_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Clears err (if not NULL). */
+void td_err_clear(td_err *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Allocation                                                                           */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Every allocation in trackday goes through these, so tests can count live allocations
+ * and inject failures. td_free(NULL) does nothing. Memory from td_malloc_aligned is freed
+ * with td_free too.
+ */
+void *td_malloc(size_t size);
+void *td_calloc(size_t count, size_t size);
+void *td_realloc(void *ptr, size_t size);
+void *td_malloc_aligned(size_t alignment, size_t size);
+char *td_strdup(const char *s);
+void td_free(void *ptr);
+
+/* Number of allocations made and not yet freed (for leak checks in tests). */
+long td_alloc_live(void);
+
+/* Makes the n-th allocation from now (0 = the next) fail; -1 turns injection off. */
+void td_alloc_fail_after(long n);
+
+/* ------------------------------------------------------------------------------------ */
+/* Logging                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+typedef enum td_log_level {
+    TD_LOG_DEBUG = 0,
+    TD_LOG_INFO = 1,
+    TD_LOG_WARN = 2,
+    TD_LOG_ERROR = 3,
+    TD_LOG_OFF = 4
+} td_log_level;
+
+/* A sink receives every message at or above the current level. The default writes to stderr. */
+typedef void (*td_log_sink)(td_log_level level, const char *msg, void *user);
+
+void td_log_set_level(td_log_level level);
+td_log_level td_log_get_level(void);
+void td_log_set_sink(td_log_sink sink, void *user);
+void td_log(td_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define TD_DEBUG(...) td_log(TD_LOG_DEBUG, __VA_ARGS__)
+#define TD_INFO(...)  td_log(TD_LOG_INFO, __VA_ARGS__)
+#define TD_WARN(...)  td_log(TD_LOG_WARN, __VA_ARGS__)
+#define TD_ERROR(...) td_log(TD_LOG_ERROR, __VA_ARGS__)
+
+/* ------------------------------------------------------------------------------------ */
+/* Random numbers                                                                       */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * PCG32 (O'Neill, XSH-RR output over a 64-bit LCG). Each (seed, stream) pair is an
+ * independent sequence, so every car of a vector env gets its own stream and a run is
+ * reproducible whatever the thread schedule.
+ */
+typedef struct td_rng {
+    uint64_t state;
+    uint64_t inc;
+} td_rng;
+
+void td_rng_seed(td_rng *rng, uint64_t seed, uint64_t stream);
+uint32_t td_rng_u32(td_rng *rng);
+/* Uniform integer in [0, bound), unbiased. bound must be > 0. */
+uint32_t td_rng_below(td_rng *rng, uint32_t bound);
+/* Uniform double in [0, 1) with 53 random bits. */
+double td_rng_uniform(td_rng *rng);
+/* Uniform double in [lo, hi). */
+double td_rng_range(td_rng *rng, double lo, double hi);
+/* Standard normal (Box-Muller; no cached second value, so the state is just the struct). */
+double td_rng_normal(td_rng *rng);
+
+/* ------------------------------------------------------------------------------------ */
+/* Files and time                                                                       */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Reads a whole file into a new buffer (NUL-terminated; the terminator is not counted in
+ * *len). The caller frees *data with td_free. On error *data is NULL and err says why.
+ */
+int td_file_read(const char *path, char **data, size_t *len, td_err *err);
+
+/*
+ * Writes data to path atomically: a temporary file beside it, fsync, rename, fsync of the
+ * directory. Readers see the old file or the new one, never a partial one.
+ */
+int td_file_write_atomic(const char *path, const void *data, size_t len, td_err *err);
+
+/* Creates a directory and its parents (like mkdir -p). Existing directories are fine. */
+int td_mkdir_p(const char *path, td_err *err);
+
+/* Returns 1 if path exists (file or directory), else 0. */
+int td_path_exists(const char *path);
+
+/* Monotonic seconds since an arbitrary origin. */
+double td_time_now(void);
+
+/* Wall-clock seconds since the Unix epoch. */
+double td_time_wall(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Checksums                                                                            */
+/* ------------------------------------------------------------------------------------ */
+
+/* CRC-32 (IEEE 802.3, as zlib). Pass 0 as crc to start; feed chunks to continue. */
+uint32_t td_crc32(uint32_t crc, const void *data, size_t len);
+
+/* 64-bit FNV-1a hash, for content identifiers that need no cryptographic strength. */
+uint64_t td_fnv1a64(const void *data, size_t len);
+
+/* ------------------------------------------------------------------------------------ */
+/* Images                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Writes an 8-bit PNG atomically. channels is 1 (grey), 3 (RGB) or 4 (RGBA); pixels are
+ * row-major, rows of width * channels bytes, top row first.
+ */
+int td_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
+                 td_err *err);
+
+/*
+ * Reads an 8-bit grey, RGB or RGBA PNG. *pixels is a new buffer (td_free) of
+ * width * height * channels bytes.
+ */
+int td_png_read(const char *path, uint8_t **pixels, int *width, int *height, int *channels,
+                td_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACKDAY_CORE_H */

@@ -1,0 +1,136 @@
+/*
+ * sensors.h - what the car perceives: the front camera (a software renderer of the ground
+ * plane, borders, centre line, boxes and horizon), the stereo pair, and the lidar with
+ * DeepRacer's three encodings. Sensors see a scene: a track, its pre-rasterized ground map,
+ * and boxes (obstacles and other cars). They know nothing of episodes or rewards.
+ * Part of the sim layer.
+ */
+#ifndef TRACKDAY_SENSORS_H
+#define TRACKDAY_SENSORS_H
+
+#include "trackday/core.h"
+#include "trackday/track.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- scene -------------------------------------------------------------------------------- */
+
+enum { TD_BOX_OBSTACLE = 0, TD_BOX_CAR = 1 };
+
+/* An oriented box standing on the ground: an obstacle or a car. */
+typedef struct td_box {
+    double x, y;        /* centre, metres */
+    double yaw;         /* radians, counter-clockwise from +x */
+    double length;      /* along yaw, metres */
+    double width;       /* across, metres */
+    double height;      /* metres */
+    int kind;           /* TD_BOX_OBSTACLE or TD_BOX_CAR */
+} td_box;
+
+/*
+ * The ground of a track rasterized once into a top-down map of ground classes (off-track
+ * grass, road, border line, centre line dash), about 1-2 cm per cell, so the camera needs
+ * one lookup per pixel. Built once per track (and direction-independent). Private layout.
+ */
+typedef struct td_ground_map td_ground_map;
+
+int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, td_err *err);
+void td_ground_map_destroy(td_ground_map *m);
+
+/* Colours and lighting of the world; domain randomization perturbs a copy per episode. */
+typedef struct td_look {
+    uint8_t road[3], border[3], center[3], grass[3], sky[3], obstacle[3], car[3];
+    double brightness;  /* multiplier, 1 = nominal */
+    double contrast;    /* multiplier around mid-grey, 1 = nominal */
+} td_look;
+
+void td_look_default(td_look *look);
+/* Randomizes lighting and colours around the defaults (ENABLE_DOMAIN_RANDOMIZATION). */
+void td_look_randomize(td_look *look, td_rng *rng);
+
+typedef struct td_scene {
+    const td_track *track;
+    const td_ground_map *ground;
+    const td_box *boxes;
+    int nboxes;
+    const td_look *look;
+} td_scene;
+
+/* ---- camera ------------------------------------------------------------------------------ */
+
+typedef struct td_camera_config {
+    int width, height;      /* output size, default 160 x 120 */
+    double hfov_deg;        /* 64.7 */
+    double pitch_deg;       /* 15, downwards */
+    double height_m;        /* lens height above ground, 0.14 */
+    double forward_m;       /* lens position ahead of the car origin */
+    double stereo_baseline_m; /* distance between the stereo lenses */
+    int supersample;        /* 1 (none) or 2 (2x2) */
+} td_camera_config;
+
+void td_camera_config_default(td_camera_config *cfg);
+
+/*
+ * Renders what a camera on a car at origin pose (x, y, yaw) sees, as grey uint8 with
+ * DeepRacer's luma (Y = 0.2989 R + 0.5870 G + 0.1140 B), width * height bytes, top row
+ * first. No allocation. Thread-safe for distinct outputs.
+ */
+void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, double x,
+                           double y, double yaw, uint8_t *out);
+
+/* The same view in RGB (width * height * 3 bytes), for pictures. */
+void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, double x,
+                          double y, double yaw, uint8_t *out);
+
+/* Stereo pair: two grey images interleaved as channels (height, width, 2), left first. */
+void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene, double x,
+                             double y, double yaw, uint8_t *out);
+
+/* ---- lidar -------------------------------------------------------------------------------- */
+
+#define TD_LIDAR_BEAMS 64
+
+typedef struct td_lidar_config {
+    int beams;              /* 64 */
+    double fov_deg;         /* 300: beams over -150 .. +150 */
+    double min_range_m;     /* 0.15 */
+    double max_range_m;     /* 12 */
+    double noise_sigma_m;   /* 0.01 */
+    /* DISCRETIZED_SECTOR_LIDAR */
+    int num_sectors;        /* 8, must divide beams */
+    int num_values_per_sector; /* 8 */
+    double clipping_dist_m; /* 2.0 */
+} td_lidar_config;
+
+void td_lidar_config_default(td_lidar_config *cfg);
+
+/*
+ * Segments of a scene's walls (track borders) in a uniform grid, built once per track.
+ * Boxes are tested per scan (few of them). Private layout.
+ */
+typedef struct td_lidar_grid td_lidar_grid;
+
+int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, td_err *err);
+void td_lidar_grid_destroy(td_lidar_grid *g);
+
+/*
+ * Raw scan from a car at origin pose (x, y, yaw): `beams` distances in metres, beam 0 at
+ * -fov/2 (right), increasing counter-clockwise, clipped to [min, max], with Gaussian noise
+ * from rng (NULL for none). No allocation.
+ */
+void td_lidar_scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td_scene *scene,
+                   double x, double y, double yaw, td_rng *rng, float *out);
+
+/* LIDAR encoding: the raw scan clipped to [0.15, 1.0] m (in place allowed). */
+void td_lidar_encode_clipped(const td_lidar_config *cfg, const float *scan, float *out);
+/* SECTOR_LIDAR: 8 values, 1 if the sector's minimum < 0.5 m. */
+void td_lidar_encode_sector(const td_lidar_config *cfg, const float *scan, float *out);
+/* DISCRETIZED_SECTOR_LIDAR: num_sectors * num_values_per_sector one-hot values. */
+void td_lidar_encode_discretized(const td_lidar_config *cfg, const float *scan, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACKDAY_SENSORS_H */

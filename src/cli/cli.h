@@ -1,0 +1,38 @@
+/*
+ * cli.h - how subcommands of the `trackday` command register themselves. Each subcommand
+ * lives in its own file src/cli/<name>.c and registers with TD_CLI_COMMAND, so adding one
+ * needs no edit elsewhere. A subcommand returns the process exit code; it prints results to
+ * stdout and errors to stderr.
+ */
+#ifndef TD_CLI_H
+#define TD_CLI_H
+
+#include <stdio.h>
+
+typedef int (*td_cli_fn)(int argc, char **argv);
+
+void td__cli_register(const char *name, const char *summary, td_cli_fn fn);
+
+#define TD_CLI_COMMAND(name, summary, fn)                                                  \
+    __attribute__((constructor)) static void td__cli_reg_##fn(void)                        \
+    {                                                                                      \
+        td__cli_register(name, summary, fn);                                               \
+    }
+
+/* Prints "trackday: <msg>" to stderr; returns 1 (the exit code for errors). */
+int td__cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Returns 1 if argv holds -h or --help. */
+int td__cli_wants_help(int argc, char **argv);
+
+/*
+ * Resolves a track argument: a path to a .npy or .json file, or the name of a shipped track
+ * (tracks/NAME.json under the source or install directory), or the name of a reference route
+ * in ../shared/tracks. Writes the path into out; returns 0 or 1 if not found (with a message).
+ */
+int td__cli_track_path(const char *arg, char *out, size_t outlen);
+
+/* The directory holding the shipped tracks (tracks/). */
+const char *td__cli_tracks_dir(void);
+
+#endif

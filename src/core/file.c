@@ -1,0 +1,163 @@
+/*
+ * file.c - whole-file reads, atomic writes (temp file, fsync, rename, directory fsync),
+ * directory creation and clocks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trackday/core.h"
+
+int td_file_read(const char *path, char **data, size_t *len, td_err *err)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+
+    *data = NULL;
+    if (len)
+        *len = 0;
+    f = fopen(path, "rb");
+    if (!f)
+        return td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s",
+                          path, strerror(errno));
+    for (;;) {
+        size_t got;
+        if (n + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb = td_realloc(buf, ncap);
+            if (!nb) {
+                td_free(buf);
+                fclose(f);
+                return td_err_set(err, TD_ENOMEM, "%s: out of memory reading file", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                td_free(buf);
+                fclose(f);
+                return td_err_set(err, TD_EIO, "%s: read error", path);
+            }
+            break;
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *data = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+/* Fsyncs the directory holding path, so a rename inside it survives a crash. */
+static void fsync_parent(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    int fd;
+    if (!slash) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof(dir), "/");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof(dir))
+            return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int td_file_write_atomic(const char *path, const void *data, size_t len, td_err *err)
+{
+    char tmp[4096];
+    const char *p = data;
+    size_t left = len;
+    int fd;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return td_err_set(err, TD_EINVAL, "%s: path too long", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return td_err_set(err, TD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            td_err_set(err, TD_EIO, "%s: write failed: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return TD_EIO;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        td_err_set(err, TD_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return TD_EIO;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        td_err_set(err, TD_EIO, "%s: rename failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return TD_EIO;
+    }
+    fsync_parent(path);
+    return 0;
+}
+
+int td_mkdir_p(const char *path, td_err *err)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf))
+        return td_err_set(err, TD_EINVAL, "bad directory path '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return td_err_set(err, TD_EIO, "%s: cannot create directory: %s", buf,
+                                  strerror(errno));
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+int td_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+double td_time_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double td_time_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,124 @@
+/*
+ * json.c - jansson helpers: file loading with positions in errors, typed field readers
+ * with defaults and range checks, atomic JSON writes.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trackday/json.h"
+
+int td_json_load_file(const char *path, json_t **out, td_err *err)
+{
+    char *text;
+    size_t len;
+    int rc = td_file_read(path, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = td_json_parse(text, len, path, out, err);
+    td_free(text);
+    return rc;
+}
+
+int td_json_parse(const char *text, size_t len, const char *what, json_t **out, td_err *err)
+{
+    json_error_t je;
+    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!*out)
+        return td_err_set(err, TD_EFORMAT, "%s:%d:%d: invalid JSON: %s", what, je.line,
+                          je.column, je.text);
+    return 0;
+}
+
+int td_json_get_number(const json_t *obj, const char *key, double dflt, double lo, double hi,
+                       double *out, const char *what, td_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    double x;
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_number(v))
+        return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be a number", what, key);
+    x = json_number_value(v);
+    if (!isfinite(x) || x < lo || x > hi)
+        return td_err_set(err, TD_ERANGE, "%s: \"%s\" is %g, must be in [%g, %g]", what, key, x,
+                          lo, hi);
+    *out = x;
+    return 0;
+}
+
+int td_json_get_int(const json_t *obj, const char *key, long dflt, long lo, long hi, long *out,
+                    const char *what, td_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    double x;
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_number(v))
+        return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be an integer", what, key);
+    x = json_number_value(v);
+    if (x != floor(x))
+        return td_err_set(err, TD_EFORMAT, "%s: \"%s\" is %g, must be an integer", what, key, x);
+    if (x < (double)lo || x > (double)hi)
+        return td_err_set(err, TD_ERANGE, "%s: \"%s\" is %g, must be in [%ld, %ld]", what, key,
+                          x, lo, hi);
+    *out = (long)x;
+    return 0;
+}
+
+int td_json_get_bool(const json_t *obj, const char *key, int dflt, int *out, const char *what,
+                     td_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_boolean(v))
+        return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be true or false", what, key);
+    *out = json_is_true(v);
+    return 0;
+}
+
+int td_json_get_string(const json_t *obj, const char *key, const char *dflt, const char **out,
+                       const char *what, td_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be a string", what, key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+int td_json_write_file(const char *path, const json_t *value, td_err *err)
+{
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    size_t n;
+    int rc;
+    if (!text)
+        return td_err_set(err, TD_ENOMEM, "%s: cannot serialize JSON", path);
+    n = strlen(text);
+    /* jansson allocates with malloc; copy to add the newline through one write. */
+    {
+        char *buf = td_malloc(n + 2);
+        if (!buf) {
+            free(text);
+            return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
+        }
+        memcpy(buf, text, n);
+        buf[n] = '\n';
+        buf[n + 1] = '\0';
+        free(text);
+        rc = td_file_write_atomic(path, buf, n + 1, err);
+        td_free(buf);
+    }
+    return rc;
+}

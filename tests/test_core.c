@@ -1,0 +1,187 @@
+/*
+ * test_core.c - errors, allocation counting and failure injection, RNG streams, files,
+ * checksums and JSON helpers.
+ */
+#include <string.h>
+
+#include "td_test.h"
+#include "trackday/json.h"
+
+TD_TEST(strerror_covers_every_code)
+{
+    TD_ASSERT_STREQ(td_strerror(TD_OK), "success");
+    TD_ASSERT_STREQ(td_strerror(TD_EFORMAT), "malformed input");
+    TD_ASSERT_STREQ(td_err_name(TD_ECHECKSUM), "TD_ECHECKSUM");
+    TD_ASSERT_STREQ(td_strerror(-9999), "unknown error");
+    for (int c = -1; c >= TD_EINTERNAL; c--)
+        TD_ASSERT(strcmp(td_strerror(c), "unknown error") != 0);
+}
+
+TD_TEST(err_set_and_prefix)
+{
+    td_err e;
+    TD_ASSERT_EQ_INT(td_err_set(&e, TD_ERANGE, "key %s is %d", "lr", 5), TD_ERANGE);
+    TD_ASSERT_EQ_INT(e.code, TD_ERANGE);
+    td_err_prefix(&e, "%s: ", "hp.json");
+    TD_ASSERT_STREQ(e.msg, "hp.json: key lr is 5");
+    TD_ASSERT_EQ_INT(td_err_set(NULL, TD_EIO, "ignored"), TD_EIO);
+}
+
+TD_TEST(alloc_counts_and_injects)
+{
+    long live = td_alloc_live();
+    void *a = td_malloc(10), *b = td_calloc(3, 4), *c = td_malloc_aligned(64, 100);
+    TD_ASSERT(a && b && c);
+    TD_ASSERT_EQ_INT(((uintptr_t)c) % 64, 0);
+    TD_ASSERT_EQ_INT(td_alloc_live(), live + 3);
+    td_alloc_fail_after(1);
+    void *d = td_malloc(1);
+    void *e = td_malloc(1);
+    TD_ASSERT(d != NULL);
+    TD_ASSERT(e == NULL);
+    void *f = td_malloc(1);
+    TD_ASSERT(f != NULL);
+    td_alloc_fail_after(-1);
+    td_free(a);
+    td_free(b);
+    td_free(c);
+    td_free(d);
+    td_free(f);
+    TD_ASSERT_EQ_INT(td_alloc_live(), live);
+}
+
+TD_TEST(rng_streams_are_reproducible_and_distinct)
+{
+    td_rng a, b, c;
+    td_rng_seed(&a, 42, 7);
+    td_rng_seed(&b, 42, 7);
+    td_rng_seed(&c, 42, 8);
+    int same = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint32_t x = td_rng_u32(&a), y = td_rng_u32(&b), z = td_rng_u32(&c);
+        TD_ASSERT_EQ_INT(x, y);
+        same += (x == z);
+    }
+    TD_ASSERT(same < 5);
+}
+
+TD_TEST(rng_pcg32_reference_values)
+{
+    /* pcg32_srandom(42, 54) reference output from the PCG paper's demo program. */
+    td_rng r;
+    td_rng_seed(&r, 42, 54);
+    TD_ASSERT_EQ_INT(td_rng_u32(&r), 0xa15c02b7u);
+    TD_ASSERT_EQ_INT(td_rng_u32(&r), 0x7b47f409u);
+    TD_ASSERT_EQ_INT(td_rng_u32(&r), 0xba1d3330u);
+}
+
+TD_TEST(rng_distributions)
+{
+    td_rng r;
+    double sum = 0, sum2 = 0, usum = 0;
+    int n = 200000, counts[5] = {0};
+    td_rng_seed(&r, 1, 1);
+    for (int i = 0; i < n; i++) {
+        double x = td_rng_normal(&r);
+        double u = td_rng_uniform(&r);
+        TD_ASSERT(u >= 0.0 && u < 1.0);
+        sum += x;
+        sum2 += x * x;
+        usum += u;
+        counts[td_rng_below(&r, 5)]++;
+    }
+    TD_ASSERT_NEAR(sum / n, 0.0, 0.01);
+    TD_ASSERT_NEAR(sum2 / n, 1.0, 0.02);
+    TD_ASSERT_NEAR(usum / n, 0.5, 0.005);
+    for (int k = 0; k < 5; k++)
+        TD_ASSERT_NEAR(counts[k] / (double)n, 0.2, 0.01);
+}
+
+TD_TEST(file_atomic_write_and_read)
+{
+    char dir[] = "/tmp/td_core_XXXXXX";
+    char path[256];
+    char *data;
+    size_t len;
+    td_err err;
+    TD_ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/a/b/file.txt", dir);
+    TD_ASSERT_EQ_INT(td_file_read(path, &data, &len, &err), TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "file.txt");
+    char sub[256];
+    snprintf(sub, sizeof(sub), "%s/a/b", dir);
+    TD_ASSERT_OK(td_mkdir_p(sub, &err));
+    TD_ASSERT_OK(td_file_write_atomic(path, "hello", 5, &err));
+    TD_ASSERT_OK(td_file_write_atomic(path, "world!", 6, &err));
+    TD_ASSERT_OK(td_file_read(path, &data, &len, &err));
+    TD_ASSERT_EQ_INT(len, 6);
+    TD_ASSERT_STREQ(data, "world!");
+    td_free(data);
+}
+
+TD_TEST(crc32_known_value)
+{
+    TD_ASSERT_EQ_INT(td_crc32(0, "123456789", 9), 0xCBF43926u);
+    uint32_t part = td_crc32(0, "12345", 5);
+    TD_ASSERT_EQ_INT(td_crc32(part, "6789", 4), 0xCBF43926u);
+    TD_ASSERT(td_fnv1a64("a", 1) != td_fnv1a64("b", 1));
+}
+
+TD_TEST(json_fields_with_ranges)
+{
+    json_t *root;
+    td_err err;
+    const char *text = "{\"lr\": 0.5, \"n\": 3, \"flag\": true, \"name\": \"x\", \"bad\": 2.5}";
+    TD_ASSERT_OK(td_json_parse(text, strlen(text), "hp.json", &root, &err));
+    double lr;
+    long n;
+    int flag;
+    const char *name;
+    TD_ASSERT_OK(td_json_get_number(root, "lr", 0.1, 0, 1, &lr, "hp.json", &err));
+    TD_ASSERT_NEAR(lr, 0.5, 0);
+    TD_ASSERT_OK(td_json_get_number(root, "missing", 0.1, 0, 1, &lr, "hp.json", &err));
+    TD_ASSERT_NEAR(lr, 0.1, 0);
+    TD_ASSERT_EQ_INT(td_json_get_number(root, "n", 0, 0, 1, &lr, "hp.json", &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "hp.json: \"n\" is 3");
+    TD_ASSERT_OK(td_json_get_int(root, "n", 0, 0, 10, &n, "hp.json", &err));
+    TD_ASSERT_EQ_INT(n, 3);
+    TD_ASSERT_EQ_INT(td_json_get_int(root, "bad", 0, 0, 10, &n, "hp.json", &err), TD_EFORMAT);
+    TD_ASSERT_OK(td_json_get_bool(root, "flag", 0, &flag, "hp.json", &err));
+    TD_ASSERT_EQ_INT(flag, 1);
+    TD_ASSERT_EQ_INT(td_json_get_bool(root, "n", 0, &flag, "hp.json", &err), TD_EFORMAT);
+    TD_ASSERT_OK(td_json_get_string(root, "name", NULL, &name, "hp.json", &err));
+    TD_ASSERT_STREQ(name, "x");
+    json_decref(root);
+}
+
+TD_TEST(json_parse_error_names_position)
+{
+    json_t *root;
+    td_err err;
+    const char *text = "{\n  \"a\": 1,\n  \"b\": }\n";
+    TD_ASSERT_EQ_INT(td_json_parse(text, strlen(text), "m.json", &root, &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "m.json:3:");
+}
+
+TD_TEST(png_round_trip)
+{
+    char path[] = "/tmp/td_png_XXXXXX";
+    int fd = mkstemp(path);
+    td_err err;
+    uint8_t img[3 * 4 * 3];
+    uint8_t *back;
+    int w, h, c;
+    TD_ASSERT(fd >= 0);
+    close(fd);
+    for (int i = 0; i < (int)sizeof(img); i++)
+        img[i] = (uint8_t)(i * 7);
+    TD_ASSERT_OK(td_png_write(path, img, 4, 3, 3, &err));
+    TD_ASSERT_OK(td_png_read(path, &back, &w, &h, &c, &err));
+    TD_ASSERT_EQ_INT(w, 4);
+    TD_ASSERT_EQ_INT(h, 3);
+    TD_ASSERT_EQ_INT(c, 3);
+    TD_ASSERT(memcmp(img, back, sizeof(img)) == 0);
+    td_free(back);
+    TD_ASSERT_EQ_INT(td_png_read("/nonexistent.png", &back, &w, &h, &c, &err), TD_ENOENT);
+    unlink(path);
+}
