@@ -19,6 +19,18 @@ void td__cli_register(const char *name, const char *summary, td_cli_fn fn);
         td__cli_register(name, summary, fn);                                               \
     }
 
+/*
+ * Benchmarks of `trackday bench NAME` register the same way, each in its own file
+ * (src/cli/bench_<name>.c). A benchmark prints JSON lines {"bench", "value", "unit", ...}.
+ */
+void td__cli_register_bench(const char *name, const char *summary, td_cli_fn fn);
+
+#define TD_CLI_BENCH(name, summary, fn)                                                    \
+    __attribute__((constructor)) static void td__bench_reg_##fn(void)                      \
+    {                                                                                      \
+        td__cli_register_bench(name, summary, fn);                                         \
+    }
+
 /* Prints "trackday: <msg>" to stderr; returns 1 (the exit code for errors). */
 int td__cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
