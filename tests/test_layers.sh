@@ -9,7 +9,7 @@ declare -A rank=([core]=0 [track]=1 [sim]=2 [infer]=2 [nn]=3 [reward]=4 [train]=
                  [agent]=6 [hub]=7 [cli]=8)
 # Public headers and the layer each belongs to.
 declare -A header_layer=([core]=core [json]=core [track]=track [sim]=sim [params]=sim
-                         [sensors]=sim [infer]=infer [nn]=nn [reward]=reward [train]=train [modeldir]=train
+                         [sensors]=sim [infer]=infer [nn]=nn [reward]=reward [train]=train [modeldir]=train [rl]=train
                          [eval]=eval [plot]=eval [agent]=agent [hub]=hub)
 fail=0
 checked=0
