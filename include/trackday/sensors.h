@@ -36,8 +36,29 @@ typedef struct td_box {
  */
 typedef struct td_ground_map td_ground_map;
 
+/* Ground classes of the map's cells (the camera's palette is indexed by these). */
+enum {
+    TD_GROUND_GRASS = 0,  /* off track */
+    TD_GROUND_ROAD = 1,   /* asphalt */
+    TD_GROUND_BORDER = 2, /* white line, 5 cm wide, painted on the road along both borders */
+    TD_GROUND_CENTER = 3, /* dashed centre line, 2.5 cm wide, dashes of half a ~0.6 m period */
+    TD_GROUND_CLASSES = 4
+};
+
+/* Default cell size of the ground map (metres). */
+#define TD_GROUND_CELL_M 0.015
+
+/*
+ * Rasterizes a track's ground into a new map (*out, free with td_ground_map_destroy).
+ * cell_m <= 0 picks TD_GROUND_CELL_M; otherwise it must lie in [0.002, 0.5]. The map covers
+ * the track's bounding box plus 2 m of grass; beyond it the camera sees grass. Returns 0,
+ * TD_EINVAL (bad cell size or track) or TD_ENOMEM, with a message in err.
+ */
 int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, td_err *err);
 void td_ground_map_destroy(td_ground_map *m);
+
+/* Ground class (TD_GROUND_*) at a world point; TD_GROUND_GRASS outside the map. */
+int td_ground_map_class_at(const td_ground_map *m, double x, double y);
 
 /* Colours and lighting of the world; domain randomization perturbs a copy per episode. */
 typedef struct td_look {
@@ -70,7 +91,18 @@ typedef struct td_camera_config {
     int supersample;        /* 1 (none) or 2 (2x2) */
 } td_camera_config;
 
+/*
+ * Defaults: 160 x 120, hfov 64.7 deg, pitch 15 deg, lens 0.14 m high and 0.08 m ahead of
+ * the car origin, stereo baseline 0.06 m, no supersampling (docs/sensors.md says why).
+ */
 void td_camera_config_default(td_camera_config *cfg);
+
+/*
+ * Checks a camera configuration (size 8..1024, fov, pitch, height, supersample 1 or 2);
+ * returns 0 or TD_EINVAL naming the bad field. The render functions do nothing with a
+ * configuration that fails this check.
+ */
+int td_camera_config_check(const td_camera_config *cfg, td_err *err);
 
 /*
  * Renders what a camera on a car at origin pose (x, y, yaw) sees, as grey uint8 with
@@ -104,7 +136,18 @@ typedef struct td_lidar_config {
     double clipping_dist_m; /* 2.0 */
 } td_lidar_config;
 
+/* DeepRacer's values: 64 beams over 300 deg, 0.15-12 m, sigma 0.01 m, lidar_config 8/8/2.0. */
 void td_lidar_config_default(td_lidar_config *cfg);
+
+/*
+ * Checks a lidar configuration (beams 2..1024, fov in (0, 360], 0 <= min < max, sigma >= 0,
+ * num_sectors dividing beams, num_values_per_sector >= 1, clipping_dist > 0); returns 0 or
+ * TD_EINVAL naming the bad field. td_lidar_scan does nothing with a failing configuration.
+ */
+int td_lidar_config_check(const td_lidar_config *cfg, td_err *err);
+
+/* Default grid cell size (metres). */
+#define TD_LIDAR_CELL_M 0.25
 
 /*
  * Segments of a scene's walls (track borders) in a uniform grid, built once per track.
@@ -112,22 +155,47 @@ void td_lidar_config_default(td_lidar_config *cfg);
  */
 typedef struct td_lidar_grid td_lidar_grid;
 
+/*
+ * Puts the inner and outer border segments of a track into a new grid (*out, free with
+ * td_lidar_grid_destroy). cell_m <= 0 picks TD_LIDAR_CELL_M; otherwise [0.02, 10].
+ * Returns 0, TD_EINVAL or TD_ENOMEM with a message.
+ */
 int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, td_err *err);
 void td_lidar_grid_destroy(td_lidar_grid *g);
 
 /*
  * Raw scan from a car at origin pose (x, y, yaw): `beams` distances in metres, beam 0 at
- * -fov/2 (right), increasing counter-clockwise, clipped to [min, max], with Gaussian noise
- * from rng (NULL for none). No allocation.
+ * -fov/2 (right), increasing counter-clockwise with spacing fov / (beams - 1), clipped to
+ * [min, max]. The lidar sits at the car origin; walls and boxes are hit whatever their
+ * height. A beam that hits nothing within max reads exactly max; a hit gets noise of sigma
+ * noise_sigma_m from rng (NULL for none): a sum of four uniforms, so Gaussian-shaped with
+ * tails cut at 3.5 sigma. grid may be NULL (boxes only). No allocation.
  */
 void td_lidar_scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td_scene *scene,
                    double x, double y, double yaw, td_rng *rng, float *out);
 
-/* LIDAR encoding: the raw scan clipped to [0.15, 1.0] m (in place allowed). */
+/*
+ * Reference scan without noise by testing every wall segment for every beam (no grid walk):
+ * slow, for tests holding td_lidar_scan to it.
+ */
+void td_lidar_scan_reference(const td_lidar_config *cfg, const td_lidar_grid *grid,
+                             const td_scene *scene, double x, double y, double yaw,
+                             float *out);
+
+#define TD_LIDAR_CLIPPED_MAX_M 1.0   /* LIDAR encoding's upper clip */
+#define TD_LIDAR_SECTORS 8           /* SECTOR_LIDAR's sectors */
+#define TD_LIDAR_SECTOR_DIST_M 0.5   /* SECTOR_LIDAR's threshold */
+
+/* LIDAR encoding: `beams` values, the scan clipped to [min_range, 1.0] m (in place allowed). */
 void td_lidar_encode_clipped(const td_lidar_config *cfg, const float *scan, float *out);
-/* SECTOR_LIDAR: 8 values, 1 if the sector's minimum < 0.5 m. */
+/* SECTOR_LIDAR: 8 values, 1 if the sector's minimum < 0.5 m, else 0. */
 void td_lidar_encode_sector(const td_lidar_config *cfg, const float *scan, float *out);
-/* DISCRETIZED_SECTOR_LIDAR: num_sectors * num_values_per_sector one-hot values. */
+/*
+ * DISCRETIZED_SECTOR_LIDAR: num_sectors * num_values_per_sector values. Each sector's
+ * minimum m (clipping_dist first clamped to [0.15, 12] as DeepRacer does) is binned as
+ * floor(min(m, clip) / (clip / num_values_per_sector)) and one-hot encoded; a sector whose
+ * minimum reaches clip (nothing seen) is all zeros.
+ */
 void td_lidar_encode_discretized(const td_lidar_config *cfg, const float *scan, float *out);
 
 #ifdef __cplusplus

@@ -1,0 +1,444 @@
+/*
+ * lidar.c - DeepRacer's 64-beam planar lidar and its three encodings (LIDAR, SECTOR_LIDAR,
+ * DISCRETIZED_SECTOR_LIDAR).
+ *
+ * The walls are the track's border polylines, put once into a uniform grid; each entry of
+ * a cell is a copy of the segment (not an index) so a beam reads the cell's segments from
+ * consecutive memory. A beam walks the cells it crosses (Amanatides and Woo) and stops
+ * as soon as its closest hit so far lies within the cell being left: a segment spanning
+ * several cells may be met in an earlier cell beyond that cell's extent, and keeping the
+ * minimum over all tested segments until then keeps the first hit exact. Boxes (obstacles,
+ * other cars) are few and are tested directly by a slab test in each box's frame.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "trackday/sensors.h"
+
+#define GRID_PAD_M 1.0
+#define MAX_BEAMS 1024
+#define MAX_GRID_CELLS (64L * 1024L * 1024L)
+
+typedef struct seg4 {
+    double ax, ay, ex, ey; /* start point and direction (end - start) */
+} seg4;
+
+struct td_lidar_grid {
+    double x0, y0;       /* world position of the corner of cell (0, 0) */
+    double cell_m, inv_cell;
+    int w, h;
+    int *start;          /* (w * h + 1) offsets into cell_segs */
+    seg4 *cell_segs;     /* each cell's segments, copied */
+    seg4 *segs;          /* every wall segment once (reference scan) */
+    int nsegs;
+};
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+void td_lidar_config_default(td_lidar_config *cfg)
+{
+    cfg->beams = TD_LIDAR_BEAMS;
+    cfg->fov_deg = 300.0;
+    cfg->min_range_m = 0.15;
+    cfg->max_range_m = 12.0;
+    cfg->noise_sigma_m = 0.01;
+    cfg->num_sectors = 8;
+    cfg->num_values_per_sector = 8;
+    cfg->clipping_dist_m = 2.0;
+}
+
+int td_lidar_config_check(const td_lidar_config *cfg, td_err *err)
+{
+    if (cfg->beams < 2 || cfg->beams > MAX_BEAMS)
+        return td_err_set(err, TD_EINVAL, "lidar: beams %d is outside 2..%d", cfg->beams,
+                          MAX_BEAMS);
+    if (!(cfg->fov_deg > 0.0 && cfg->fov_deg <= 360.0))
+        return td_err_set(err, TD_EINVAL, "lidar: fov_deg %g is outside (0, 360]",
+                          cfg->fov_deg);
+    if (!(cfg->min_range_m >= 0.0 && cfg->max_range_m > cfg->min_range_m &&
+          isfinite(cfg->max_range_m)))
+        return td_err_set(err, TD_EINVAL, "lidar: range [%g, %g] m is not 0 <= min < max",
+                          cfg->min_range_m, cfg->max_range_m);
+    if (!(cfg->noise_sigma_m >= 0.0 && isfinite(cfg->noise_sigma_m)))
+        return td_err_set(err, TD_EINVAL, "lidar: noise_sigma_m %g is negative",
+                          cfg->noise_sigma_m);
+    if (cfg->num_sectors < 1 || cfg->beams % cfg->num_sectors != 0)
+        return td_err_set(err, TD_EINVAL, "lidar_config: num_sectors %d does not divide the "
+                          "%d beams",
+                          cfg->num_sectors, cfg->beams);
+    if (cfg->num_values_per_sector < 1 || cfg->num_values_per_sector > 1024)
+        return td_err_set(err, TD_EINVAL, "lidar_config: num_values_per_sector %d is outside "
+                          "1..1024",
+                          cfg->num_values_per_sector);
+    if (!(cfg->clipping_dist_m > 0.0 && isfinite(cfg->clipping_dist_m)))
+        return td_err_set(err, TD_EINVAL, "lidar_config: clipping_dist %g is not positive",
+                          cfg->clipping_dist_m);
+    return 0;
+}
+
+/* ---- grid ------------------------------------------------------------------------------- */
+
+/* 1 if segment s may touch the cell box [bx0, bx1] x [by0, by1] (separating axes). */
+static int seg_touches_box(const seg4 *s, double bx0, double by0, double bx1, double by1)
+{
+    double sx0 = fmin(s->ax, s->ax + s->ex), sx1 = fmax(s->ax, s->ax + s->ex);
+    double sy0 = fmin(s->ay, s->ay + s->ey), sy1 = fmax(s->ay, s->ay + s->ey);
+    if (sx1 < bx0 || sx0 > bx1 || sy1 < by0 || sy0 > by1)
+        return 0;
+    /* The box corners must not all lie strictly on one side of the segment's line. */
+    double cx[4] = {bx0, bx1, bx1, bx0}, cy[4] = {by0, by0, by1, by1};
+    int pos = 0, neg = 0;
+    for (int k = 0; k < 4; k++) {
+        double cr = s->ex * (cy[k] - s->ay) - s->ey * (cx[k] - s->ax);
+        pos |= cr >= 0.0;
+        neg |= cr <= 0.0;
+    }
+    return pos && neg;
+}
+
+/*
+ * Visits every cell the segment touches: counts it in counts[] and/or copies the segment to
+ * dst[fill[cell]++]. Returns the number of cells.
+ */
+static long grid_cells_of(const td_lidar_grid *g, const seg4 *s, int *counts, int *fill,
+                          seg4 *dst)
+{
+    long n = 0;
+    double eps = 1e-9;
+    int cx0 = (int)floor((fmin(s->ax, s->ax + s->ex) - g->x0) * g->inv_cell - eps);
+    int cx1 = (int)floor((fmax(s->ax, s->ax + s->ex) - g->x0) * g->inv_cell + eps);
+    int cy0 = (int)floor((fmin(s->ay, s->ay + s->ey) - g->y0) * g->inv_cell - eps);
+    int cy1 = (int)floor((fmax(s->ay, s->ay + s->ey) - g->y0) * g->inv_cell + eps);
+    cx0 = cx0 < 0 ? 0 : cx0;
+    cy0 = cy0 < 0 ? 0 : cy0;
+    cx1 = cx1 > g->w - 1 ? g->w - 1 : cx1;
+    cy1 = cy1 > g->h - 1 ? g->h - 1 : cy1;
+    for (int cy = cy0; cy <= cy1; cy++) {
+        for (int cx = cx0; cx <= cx1; cx++) {
+            double bx0 = g->x0 + cx * g->cell_m, by0 = g->y0 + cy * g->cell_m;
+            double m = 1e-6 * g->cell_m; /* a hair of margin so touching is inclusive */
+            if (!seg_touches_box(s, bx0 - m, by0 - m, bx0 + g->cell_m + m,
+                                 by0 + g->cell_m + m))
+                continue;
+            long c = (long)cy * g->w + cx;
+            if (counts)
+                counts[c]++;
+            if (fill)
+                dst[fill[c]++] = *s;
+            n++;
+        }
+    }
+    return n;
+}
+
+int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, td_err *err)
+{
+    *out = NULL;
+    if (!t || t->n < 2 || !t->inner || !t->outer)
+        return td_err_set(err, TD_EINVAL, "lidar grid: track has no geometry");
+    if (cell_m <= 0.0)
+        cell_m = TD_LIDAR_CELL_M;
+    if (!(cell_m >= 0.02 && cell_m <= 10.0))
+        return td_err_set(err, TD_EINVAL, "lidar grid: cell size %g m is outside [0.02, 10]",
+                          cell_m);
+    double wx = t->max_x - t->min_x + 2.0 * GRID_PAD_M;
+    double wy = t->max_y - t->min_y + 2.0 * GRID_PAD_M;
+    if (!(wx > 0.0 && wy > 0.0 && isfinite(wx) && isfinite(wy)))
+        return td_err_set(err, TD_EINVAL, "lidar grid: track '%s' has no valid bounding box",
+                          t->name);
+    double ncells = ceil(wx / cell_m) * ceil(wy / cell_m);
+    if (ncells > (double)MAX_GRID_CELLS)
+        return td_err_set(err, TD_ERANGE, "lidar grid: %.0f cells at %g m is too many; use a "
+                          "larger cell",
+                          ncells, cell_m);
+    td_lidar_grid *g = td_calloc(1, sizeof(*g));
+    if (!g)
+        return td_err_set(err, TD_ENOMEM, "lidar grid: out of memory");
+    g->cell_m = cell_m;
+    g->inv_cell = 1.0 / cell_m;
+    g->x0 = t->min_x - GRID_PAD_M;
+    g->y0 = t->min_y - GRID_PAD_M;
+    g->w = (int)ceil(wx / cell_m);
+    g->h = (int)ceil(wy / cell_m);
+    long nc = (long)g->w * g->h;
+    int nseg_max = 2 * (t->n - 1);
+    g->segs = td_malloc((size_t)nseg_max * sizeof(seg4));
+    g->start = td_calloc((size_t)nc + 1, sizeof(int));
+    int *fill = td_calloc((size_t)nc, sizeof(int));
+    if (!g->segs || !g->start || !fill)
+        goto nomem;
+    for (int side = 0; side < 2; side++) {
+        const double *b = side ? t->outer : t->inner;
+        for (int i = 0; i + 1 < t->n; i++) {
+            seg4 s = {b[2 * i], b[2 * i + 1], b[2 * i + 2] - b[2 * i],
+                      b[2 * i + 3] - b[2 * i + 1]};
+            if (s.ex == 0.0 && s.ey == 0.0)
+                continue;
+            g->segs[g->nsegs++] = s;
+        }
+    }
+    /* Count per cell, prefix-sum into offsets, then copy the segments in. */
+    long total = 0;
+    for (int i = 0; i < g->nsegs; i++)
+        total += grid_cells_of(g, &g->segs[i], fill, NULL, NULL);
+    for (long c = 0; c < nc; c++) {
+        g->start[c + 1] = g->start[c] + fill[c];
+        fill[c] = g->start[c];
+    }
+    g->cell_segs = td_malloc((size_t)(total > 0 ? total : 1) * sizeof(seg4));
+    if (!g->cell_segs)
+        goto nomem;
+    for (int i = 0; i < g->nsegs; i++)
+        grid_cells_of(g, &g->segs[i], NULL, fill, g->cell_segs);
+    td_free(fill);
+    *out = g;
+    return 0;
+nomem:
+    td_free(fill);
+    td_lidar_grid_destroy(g);
+    return td_err_set(err, TD_ENOMEM, "lidar grid: out of memory for %ld cells", nc);
+}
+
+void td_lidar_grid_destroy(td_lidar_grid *g)
+{
+    if (!g)
+        return;
+    td_free(g->start);
+    td_free(g->cell_segs);
+    td_free(g->segs);
+    td_free(g);
+}
+
+/* ---- ray tests --------------------------------------------------------------------------- */
+
+/*
+ * Distance along the unit ray (ox, oy) + t (dx, dy) to segment s if it is hit closer than
+ * *best; updates *best. Division-free until a closer hit is certain.
+ */
+static inline void ray_seg(double ox, double oy, double dx, double dy, const seg4 *s,
+                           double *best)
+{
+    double denom = dx * s->ey - dy * s->ex;
+    double wx = s->ax - ox, wy = s->ay - oy;
+    double tn = wx * s->ey - wy * s->ex; /* t * denom */
+    double un = wx * dy - wy * dx;       /* u * denom: position along the segment */
+    if (denom < 0.0) {
+        denom = -denom;
+        tn = -tn;
+        un = -un;
+    }
+    if (denom < 1e-15 || tn < 0.0 || un < 0.0 || un > denom || tn >= *best * denom)
+        return;
+    *best = tn / denom;
+}
+
+/* Distance to the box along the unit ray if closer than *best (0 if the origin is inside). */
+static inline void ray_box(double ox, double oy, double dx, double dy, const td_box *b,
+                           double *best)
+{
+    double c = cos(b->yaw), s = sin(b->yaw);
+    double rx = ox - b->x, ry = oy - b->y;
+    double lo[2] = {rx * c + ry * s, -rx * s + ry * c};
+    double ld[2] = {dx * c + dy * s, -dx * s + dy * c};
+    double half[2] = {0.5 * b->length, 0.5 * b->width};
+    double tmin = -INFINITY, tmax = INFINITY;
+    for (int k = 0; k < 2; k++) {
+        if (fabs(ld[k]) < 1e-15) {
+            if (fabs(lo[k]) > half[k])
+                return;
+            continue;
+        }
+        double inv = 1.0 / ld[k];
+        double t1 = (-half[k] - lo[k]) * inv, t2 = (half[k] - lo[k]) * inv;
+        if (t1 > t2) {
+            double tmp = t1;
+            t1 = t2;
+            t2 = tmp;
+        }
+        tmin = fmax(tmin, t1);
+        tmax = fmin(tmax, t2);
+    }
+    if (tmax < 0.0 || tmax < tmin)
+        return;
+    double t = tmin > 0.0 ? tmin : 0.0;
+    if (t < *best)
+        *best = t;
+}
+
+/* Closest wall hit by walking the grid; returns limit if none closer. */
+static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx, double dy,
+                        double limit)
+{
+    double best = limit;
+    double gx = (ox - g->x0) * g->inv_cell, gy = (oy - g->y0) * g->inv_cell;
+    double t0 = 0.0; /* metres along the ray where the walk starts */
+    if (!(gx >= 0.0 && gy >= 0.0 && gx < g->w && gy < g->h)) {
+        /* Outside the grid: enter it by a slab test, or see no wall at all. */
+        double tmin = 0.0, tmax = limit;
+        double o[2] = {gx, gy}, d[2] = {dx * g->inv_cell, dy * g->inv_cell};
+        double hi[2] = {g->w, g->h};
+        for (int k = 0; k < 2; k++) {
+            if (fabs(d[k]) < 1e-15) {
+                if (o[k] < 0.0 || o[k] >= hi[k])
+                    return best;
+                continue;
+            }
+            double t1 = (0.0 - o[k]) / d[k], t2 = (hi[k] - o[k]) / d[k];
+            if (t1 > t2) {
+                double tmp = t1;
+                t1 = t2;
+                t2 = tmp;
+            }
+            tmin = fmax(tmin, t1);
+            tmax = fmin(tmax, t2);
+        }
+        if (tmax <= tmin)
+            return best;
+        t0 = tmin;
+        gx += t0 * d[0];
+        gy += t0 * d[1];
+    }
+    int ix = (int)gx, iy = (int)gy;
+    ix = ix < 0 ? 0 : (ix >= g->w ? g->w - 1 : ix);
+    iy = iy < 0 ? 0 : (iy >= g->h ? g->h - 1 : iy);
+    int stepx = dx > 0.0 ? 1 : -1, stepy = dy > 0.0 ? 1 : -1;
+    double adx = fabs(dx), ady = fabs(dy);
+    double tdx = adx > 1e-15 ? g->cell_m / adx : INFINITY;
+    double tdy = ady > 1e-15 ? g->cell_m / ady : INFINITY;
+    double tmx = adx > 1e-15 ? t0 + (dx > 0.0 ? (ix + 1 - gx) : (gx - ix)) * tdx : INFINITY;
+    double tmy = ady > 1e-15 ? t0 + (dy > 0.0 ? (iy + 1 - gy) : (gy - iy)) * tdy : INFINITY;
+    const int *start = g->start;
+    const seg4 *cs = g->cell_segs;
+    for (;;) {
+        long c = (long)iy * g->w + ix;
+        for (int k = start[c], e = start[c + 1]; k < e; k++)
+            ray_seg(ox, oy, dx, dy, &cs[k], &best);
+        double texit = tmx < tmy ? tmx : tmy;
+        if (best <= texit || texit >= limit)
+            break;
+        if (tmx < tmy) {
+            ix += stepx;
+            if ((unsigned)ix >= (unsigned)g->w)
+                break;
+            tmx += tdx;
+        } else {
+            iy += stepy;
+            if ((unsigned)iy >= (unsigned)g->h)
+                break;
+            tmy += tdy;
+        }
+    }
+    return best;
+}
+
+/* ---- scans --------------------------------------------------------------------------------- */
+
+/* Approximately standard normal: the sum of four uniforms, rescaled to unit variance. */
+static double noise_unit(td_rng *rng)
+{
+    uint32_t a = td_rng_u32(rng), b = td_rng_u32(rng);
+    double sum = (double)(a & 0xffffu) + (double)(a >> 16) + (double)(b & 0xffffu) +
+                 (double)(b >> 16);
+    /* Each 16-bit uniform has mean 32767.5 and variance (65536^2 - 1) / 12. */
+    return (sum - 131070.0) * (1.7320508075688772 / 65536.0);
+}
+
+static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td_scene *scene,
+                 double x, double y, double yaw, td_rng *rng, float *out, int reference)
+{
+    if (td_lidar_config_check(cfg, NULL) != 0)
+        return;
+    int nb = cfg->beams;
+    double fov = cfg->fov_deg * (M_PI / 180.0);
+    double step = fov / (nb - 1);
+    /* Beam directions by rotating the first one, instead of one sin/cos per beam. */
+    double c = cos(yaw - 0.5 * fov), s = sin(yaw - 0.5 * fov);
+    double cs = cos(step), ss = sin(step);
+    double maxr = cfg->max_range_m, minr = cfg->min_range_m;
+    int nboxes = scene && scene->boxes ? scene->nboxes : 0;
+    for (int k = 0; k < nb; k++) {
+        double best = maxr;
+        if (grid) {
+            if (reference) {
+                for (int i = 0; i < grid->nsegs; i++)
+                    ray_seg(x, y, c, s, &grid->segs[i], &best);
+            } else {
+                best = walk_grid(grid, x, y, c, s, maxr);
+            }
+        }
+        for (int b = 0; b < nboxes; b++)
+            ray_box(x, y, c, s, &scene->boxes[b], &best);
+        double d = best;
+        if (best < maxr) {
+            if (rng && cfg->noise_sigma_m > 0.0)
+                d += cfg->noise_sigma_m * noise_unit(rng);
+            d = d < minr ? minr : (d > maxr ? maxr : d);
+        }
+        out[k] = (float)d;
+        double nc = c * cs - s * ss;
+        s = s * cs + c * ss;
+        c = nc;
+    }
+}
+
+void td_lidar_scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td_scene *scene,
+                   double x, double y, double yaw, td_rng *rng, float *out)
+{
+    scan(cfg, grid, scene, x, y, yaw, rng, out, 0);
+}
+
+void td_lidar_scan_reference(const td_lidar_config *cfg, const td_lidar_grid *grid,
+                             const td_scene *scene, double x, double y, double yaw,
+                             float *out)
+{
+    scan(cfg, grid, scene, x, y, yaw, NULL, out, 1);
+}
+
+/* ---- encodings ------------------------------------------------------------------------ */
+
+void td_lidar_encode_clipped(const td_lidar_config *cfg, const float *scan_m, float *out)
+{
+    float lo = (float)cfg->min_range_m, hi = (float)TD_LIDAR_CLIPPED_MAX_M;
+    for (int k = 0; k < cfg->beams; k++) {
+        float v = scan_m[k];
+        out[k] = v < lo ? lo : (v > hi ? hi : v);
+    }
+}
+
+static float sector_min(const float *scan_m, int a, int b)
+{
+    float m = INFINITY;
+    for (int k = a; k < b; k++)
+        m = scan_m[k] < m ? scan_m[k] : m;
+    return m;
+}
+
+void td_lidar_encode_sector(const td_lidar_config *cfg, const float *scan_m, float *out)
+{
+    int nb = cfg->beams;
+    for (int sct = 0; sct < TD_LIDAR_SECTORS; sct++) {
+        int a = sct * nb / TD_LIDAR_SECTORS, b = (sct + 1) * nb / TD_LIDAR_SECTORS;
+        out[sct] = sector_min(scan_m, a, b) < (float)TD_LIDAR_SECTOR_DIST_M ? 1.0f : 0.0f;
+    }
+}
+
+void td_lidar_encode_discretized(const td_lidar_config *cfg, const float *scan_m, float *out)
+{
+    int ns = cfg->num_sectors < 1 ? 1 : cfg->num_sectors;
+    int nv = cfg->num_values_per_sector < 1 ? 1 : cfg->num_values_per_sector;
+    double clip = cfg->clipping_dist_m;
+    clip = clip < 0.15 ? 0.15 : (clip > 12.0 ? 12.0 : clip);
+    double bin = clip / nv;
+    int per = cfg->beams / ns;
+    memset(out, 0, (size_t)ns * (size_t)nv * sizeof(float));
+    for (int sct = 0; sct < ns; sct++) {
+        double m = sector_min(scan_m, sct * per, (sct + 1) * per);
+        if (m > clip)
+            m = clip;
+        long idx = (long)floor(m / bin);
+        if (idx < 0)
+            idx = 0;
+        if (idx < nv)
+            out[sct * nv + idx] = 1.0f;
+    }
+}
