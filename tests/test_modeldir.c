@@ -210,16 +210,20 @@ TD_TEST(training_params_yaml)
                        "SAGEMAKER_SHARED_S3_BUCKET: bucket\n";
     TD_ASSERT_OK(td_training_params_load(&p, write_file("tp.yaml", text), &err));
     TD_ASSERT_STREQ(p.world_name, "reInvent2019_track");
-    TD_ASSERT_EQ_INT(p.race_type, TD_RACE_OBJECT_AVOIDANCE);
-    TD_ASSERT_EQ_INT(p.alternate_driving_direction, 1);
-    TD_ASSERT_EQ_INT(p.reverse_dir, 0);
-    TD_ASSERT_NEAR(p.round_robin_advance_dist, 0.1, 0);
-    TD_ASSERT_EQ_INT(p.number_of_obstacles, 2);
-    TD_ASSERT_EQ_INT(p.n_object_positions, 2);
-    TD_ASSERT_NEAR(p.object_progress[1], 0.75, 0);
-    TD_ASSERT_EQ_INT(p.object_lane[0], 1);
-    TD_ASSERT_EQ_INT(p.object_lane[1], -1);
-    TD_ASSERT_EQ_INT(p.enable_domain_randomization, 1);
+    TD_ASSERT_EQ_INT(p.race.race_type, TD_RACE_OBJECT_AVOIDANCE);
+    TD_ASSERT_EQ_INT(p.race.alternate_driving_direction, 1);
+    TD_ASSERT_EQ_INT(p.race.reverse_dir, 0);
+    TD_ASSERT_NEAR(p.race.round_robin_advance_dist, 0.1, 0);
+    TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 2);
+    TD_ASSERT_EQ_INT(p.race.n_object_positions, 2);
+    TD_ASSERT_NEAR(p.race.object_positions[1][0], 0.75, 0);
+    TD_ASSERT_NEAR(p.race.object_positions[0][1], 1, 0);
+    TD_ASSERT_NEAR(p.race.object_positions[1][1], -1, 0);
+    TD_ASSERT_EQ_INT(p.race.enable_domain_randomization, 1);
+    /* Without NUMBER_OF_OBSTACLES, the positions decide how many. */
+    TD_ASSERT_OK(td_training_params_load(
+        &p, write_file("tp.yaml", "OBJECT_POSITIONS:\n  - \"0.5,1\"\n"), &err));
+    TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 1);
 }
 
 TD_TEST(training_params_bad_values_rejected)

@@ -8,13 +8,13 @@
 #define TRACKDAY_MODELDIR_H
 
 #include "trackday/core.h"
+#include "trackday/sim.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define TD_MAX_ACTIONS 64
-#define TD_MAX_OBSTACLE_POSITIONS 16
 
 /* ---- model_metadata.json ---------------------------------------------------------------- */
 
@@ -106,31 +106,11 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, 
 
 /* ---- training_params.yaml ---------------------------------------------------------------- */
 
-typedef enum {
-    TD_RACE_TIME_TRIAL = 0,
-    TD_RACE_OBJECT_AVOIDANCE = 1,
-    TD_RACE_HEAD_TO_BOT = 2
-} td_race_type;
-
+/* The keys of training_params.yaml trackday reads: the route name and the race (sim's
+ * td_race_config, which holds every other key of DEEPRACER.md section 8). */
 typedef struct td_training_params {
     char world_name[128];                /* WORLD_NAME: route name, "" = not set */
-    td_race_type race_type;
-    int reverse_dir;
-    int alternate_driving_direction;
-    int change_start_position;
-    double round_robin_advance_dist;     /* fraction of the lap, 0.05 */
-    int number_of_obstacles;             /* 1-6 for OBJECT_AVOIDANCE */
-    double min_distance_between_obstacles;
-    int randomize_obstacle_locations;
-    int n_object_positions;
-    double object_progress[TD_MAX_OBSTACLE_POSITIONS]; /* fraction of the lap, 0-1 */
-    int object_lane[TD_MAX_OBSTACLE_POSITIONS];        /* 1 inner, -1 outer */
-    int number_of_bot_cars;              /* 1-4 for HEAD_TO_BOT */
-    double bot_car_speed;
-    int is_lane_change;
-    double lower_lane_change_time, upper_lane_change_time;
-    double lane_change_distance;
-    int enable_domain_randomization;
+    td_race_config race;
 } td_training_params;
 
 void td_training_params_default(td_training_params *p);
@@ -138,8 +118,6 @@ void td_training_params_default(td_training_params *p);
 /* Reads training_params.yaml (a flat mapping; OBJECT_POSITIONS a sequence of "p,lane"). Keys
  * DeepRacer uses for its cloud plumbing (S3 buckets, job names...) are accepted and ignored. */
 int td_training_params_load(td_training_params *p, const char *path, td_err *err);
-
-const char *td_race_type_name(td_race_type r);
 
 /* ---- the whole directory ------------------------------------------------------------------ */
 

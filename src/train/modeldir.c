@@ -64,18 +64,6 @@ const char *td_algorithm_name(td_algorithm a)
     return a == TD_ALGO_SAC ? "sac" : "clipped_ppo";
 }
 
-const char *td_race_type_name(td_race_type r)
-{
-    switch (r) {
-    case TD_RACE_OBJECT_AVOIDANCE:
-        return "OBJECT_AVOIDANCE";
-    case TD_RACE_HEAD_TO_BOT:
-        return "HEAD_TO_BOT";
-    default:
-        return "TIME_TRIAL";
-    }
-}
-
 /* ==================================================================================== */
 /* model_metadata.json                                                                  */
 /* ==================================================================================== */
@@ -503,16 +491,7 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, 
 void td_training_params_default(td_training_params *p)
 {
     memset(p, 0, sizeof(*p));
-    p->race_type = TD_RACE_TIME_TRIAL;
-    p->change_start_position = 1;
-    p->round_robin_advance_dist = 0.05;
-    p->number_of_obstacles = 0;
-    p->min_distance_between_obstacles = 2.0;
-    p->number_of_bot_cars = 0;
-    p->bot_car_speed = 0.2;
-    p->lower_lane_change_time = 3.0;
-    p->upper_lane_change_time = 5.0;
-    p->lane_change_distance = 1.0;
+    td_race_config_default(&p->race);
 }
 
 /* One entry of the flat mapping: a scalar value, or a sequence of scalars. */
@@ -521,7 +500,7 @@ typedef struct {
     char value[256];
     int is_seq;
     int nseq;
-    char seq[TD_MAX_OBSTACLE_POSITIONS][64];
+    char seq[TD_MAX_OBSTACLES][64];
     int line;
 } yaml_entry;
 
@@ -550,6 +529,7 @@ static int parse_double(const char *s, double *out)
 /* Applies one key of training_params.yaml; unknown keys are DeepRacer plumbing, ignored. */
 static int apply_entry(td_training_params *p, const yaml_entry *e, const char *path, td_err *err)
 {
+    td_race_config *r = &p->race;
     const char *k = e->key, *v = e->value;
     double d;
     int b;
@@ -579,54 +559,54 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
         snprintf(p->world_name, sizeof(p->world_name), "%s", v);
     } else if (!strcmp(k, "RACE_TYPE")) {
         if (!strcmp(v, "TIME_TRIAL"))
-            p->race_type = TD_RACE_TIME_TRIAL;
+            r->race_type = TD_RACE_TIME_TRIAL;
         else if (!strcmp(v, "OBJECT_AVOIDANCE"))
-            p->race_type = TD_RACE_OBJECT_AVOIDANCE;
+            r->race_type = TD_RACE_OBJECT_AVOIDANCE;
         else if (!strcmp(v, "HEAD_TO_BOT"))
-            p->race_type = TD_RACE_HEAD_TO_BOT;
+            r->race_type = TD_RACE_HEAD_TO_BOT;
         else
             return BAD("must be TIME_TRIAL, OBJECT_AVOIDANCE or HEAD_TO_BOT");
     } else if (!strcmp(k, "REVERSE_DIR")) {
-        BOOL(p->reverse_dir);
+        BOOL(r->reverse_dir);
     } else if (!strcmp(k, "ALTERNATE_DRIVING_DIRECTION")) {
-        BOOL(p->alternate_driving_direction);
+        BOOL(r->alternate_driving_direction);
     } else if (!strcmp(k, "CHANGE_START_POSITION")) {
-        BOOL(p->change_start_position);
+        BOOL(r->change_start_position);
     } else if (!strcmp(k, "ROUND_ROBIN_ADVANCE_DIST")) {
-        NUMBER(0, 1, p->round_robin_advance_dist);
+        NUMBER(0, 1, r->round_robin_advance_dist);
     } else if (!strcmp(k, "NUMBER_OF_OBSTACLES")) {
         NUMBER(0, 6, d);
         if (d != floor(d))
             return BAD("must be a whole number");
-        p->number_of_obstacles = (int)d;
+        r->number_of_obstacles = (int)d;
     } else if (!strcmp(k, "MIN_DISTANCE_BETWEEN_OBSTACLES")) {
-        NUMBER(0, 100, p->min_distance_between_obstacles);
+        NUMBER(0, 100, r->min_distance_between_obstacles);
     } else if (!strcmp(k, "RANDOMIZE_OBSTACLE_LOCATIONS")) {
-        BOOL(p->randomize_obstacle_locations);
+        BOOL(r->randomize_obstacle_locations);
     } else if (!strcmp(k, "NUMBER_OF_BOT_CARS")) {
         NUMBER(0, 4, d);
         if (d != floor(d))
             return BAD("must be a whole number");
-        p->number_of_bot_cars = (int)d;
+        r->number_of_bot_cars = (int)d;
     } else if (!strcmp(k, "BOT_CAR_SPEED")) {
-        NUMBER(0.05, 4.0, p->bot_car_speed);
+        NUMBER(0.05, 4.0, r->bot_car_speed);
     } else if (!strcmp(k, "IS_LANE_CHANGE")) {
-        BOOL(p->is_lane_change);
+        BOOL(r->is_lane_change);
     } else if (!strcmp(k, "LOWER_LANE_CHANGE_TIME")) {
-        NUMBER(0, 1000, p->lower_lane_change_time);
+        NUMBER(0, 1000, r->lower_lane_change_time);
     } else if (!strcmp(k, "UPPER_LANE_CHANGE_TIME")) {
-        NUMBER(0, 1000, p->upper_lane_change_time);
+        NUMBER(0, 1000, r->upper_lane_change_time);
     } else if (!strcmp(k, "LANE_CHANGE_DISTANCE")) {
-        NUMBER(0.1, 100, p->lane_change_distance);
+        NUMBER(0.1, 100, r->lane_change_distance);
     } else if (!strcmp(k, "ENABLE_DOMAIN_RANDOMIZATION")) {
-        BOOL(p->enable_domain_randomization);
+        BOOL(r->enable_domain_randomization);
     } else if (!strcmp(k, "OBJECT_POSITIONS")) {
         if (!e->is_seq) {
             if (v[0] == '\0' || !strcmp(v, "[]"))
                 return 0;
             return BAD("must be a list of \"progress_fraction,lane\"");
         }
-        p->n_object_positions = 0;
+        r->n_object_positions = 0;
         for (int i = 0; i < e->nseq; i++) {
             char buf[64];
             char *comma, *end;
@@ -651,9 +631,9 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
                                   "%s:%d: OBJECT_POSITIONS[%d]: lane \"%s\" must be 1 (inner) "
                                   "or -1 (outer)",
                                   path, e->line, i, comma + 1);
-            p->object_progress[i] = prog;
-            p->object_lane[i] = (int)lane;
-            p->n_object_positions++;
+            r->object_positions[i][0] = prog;
+            r->object_positions[i][1] = (double)lane;
+            r->n_object_positions++;
         }
     }
 #undef BAD
@@ -670,6 +650,7 @@ int td_training_params_load(td_training_params *p, const char *path, td_err *err
     yaml_event_t ev;
     yaml_entry e;
     int depth = 0, have_key = 0, in_seq = 0, done = 0, rc;
+    int saw_number_of_obstacles = 0;
 
     td_training_params_default(p);
     rc = td_file_read(path, &text, &len, err);
@@ -716,9 +697,9 @@ int td_training_params_load(td_training_params *p, const char *path, td_err *err
         case YAML_SCALAR_EVENT: {
             const char *val = (const char *)ev.data.scalar.value;
             if (in_seq) {
-                if (e.nseq >= TD_MAX_OBSTACLE_POSITIONS)
+                if (e.nseq >= TD_MAX_OBSTACLES)
                     rc = td_err_set(err, TD_ERANGE, "%s:%d: %s has more than %d entries", path,
-                                    e.line, e.key, TD_MAX_OBSTACLE_POSITIONS);
+                                    e.line, e.key, TD_MAX_OBSTACLES);
                 else
                     snprintf(e.seq[e.nseq++], sizeof(e.seq[0]), "%s", val);
             } else if (!have_key) {
@@ -728,6 +709,7 @@ int td_training_params_load(td_training_params *p, const char *path, td_err *err
                 have_key = 1;
             } else {
                 snprintf(e.value, sizeof(e.value), "%s", val);
+                saw_number_of_obstacles |= !strcmp(e.key, "NUMBER_OF_OBSTACLES");
                 rc = apply_entry(p, &e, path, err);
                 have_key = 0;
             }
@@ -743,14 +725,13 @@ int td_training_params_load(td_training_params *p, const char *path, td_err *err
     }
     yaml_parser_delete(&parser);
     td_free(text);
-    if (!rc && p->lower_lane_change_time > p->upper_lane_change_time)
+    if (!rc && p->race.lower_lane_change_time > p->race.upper_lane_change_time)
         rc = td_err_set(err, TD_ERANGE,
                         "%s: LOWER_LANE_CHANGE_TIME (%g) exceeds UPPER_LANE_CHANGE_TIME (%g)",
-                        path, p->lower_lane_change_time, p->upper_lane_change_time);
-    if (!rc && p->race_type == TD_RACE_OBJECT_AVOIDANCE && p->number_of_obstacles == 0)
-        p->number_of_obstacles = p->n_object_positions ? p->n_object_positions : 3;
-    if (!rc && p->race_type == TD_RACE_HEAD_TO_BOT && p->number_of_bot_cars == 0)
-        p->number_of_bot_cars = 3;
+                        path, p->race.lower_lane_change_time, p->race.upper_lane_change_time);
+    /* Fixed positions decide the number of obstacles when NUMBER_OF_OBSTACLES is not given. */
+    if (!rc && p->race.n_object_positions > 0 && !saw_number_of_obstacles)
+        p->race.number_of_obstacles = p->race.n_object_positions;
     return rc;
 }
 
