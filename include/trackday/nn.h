@@ -222,6 +222,7 @@ typedef struct td_nn_tower {
     int n_trunk, trunk[TD_NN_MAX_STACK];
     td_nn_head_type head;
     int n_out;
+    int head_tanh; /* gaussian "squash": "tanh": the mean is tanh(head output) */
 } td_nn_tower;
 
 typedef struct td_nn_topology {

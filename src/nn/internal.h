@@ -1,0 +1,28 @@
+/*
+ * internal.h - declarations shared between the files of src/nn (not part of the public
+ * API): the per-layer bookkeeping of a net and tower validation.
+ */
+#ifndef TD_NN_INTERNAL_H
+#define TD_NN_INTERNAL_H
+
+#include "trackday/nn.h"
+
+enum { TD__NN_CONV = 1, TD__NN_DENSE = 2 };
+
+/* One conv or dense layer of a built net; pointers point into the net's allocations. */
+struct td_nn_layer {
+    int kind;
+    int relu;
+    int H, W, C, OC, K, S, OH, OW; /* dense: C inputs, OC outputs */
+    size_t out_size;               /* floats per sample of out */
+    size_t w_off, b_off;           /* weight and bias, floats from net->params */
+    float *out, *dout;             /* (max_batch, out_size) */
+    float *cols;                   /* conv: im2col of the last forward */
+    const float *in;               /* the last forward's input */
+    float *din;                    /* where the input gradient goes; NULL when unneeded */
+};
+
+/* Validates a tower's sizes; err names the tower and what is wrong. */
+int td__nn_tower_validate(const td_nn_tower *t, td_err *err);
+
+#endif
