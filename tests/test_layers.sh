@@ -5,11 +5,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A rank=([core]=0 [track]=1 [sim]=2 [infer]=2 [nn]=3 [reward]=4 [train]=5 [eval]=5
-                 [agent]=6 [hub]=7 [cli]=8)
+declare -A rank=([core]=0 [track]=1 [sim]=2 [infer]=2 [nn]=3 [reward]=4 [train]=5 [eval]=6
+                 [agent]=7 [hub]=8 [cli]=9)
 # Public headers and the layer each belongs to.
 declare -A header_layer=([core]=core [json]=core [track]=track [sim]=sim [params]=sim
-                         [sensors]=sim [infer]=infer [nn]=nn [reward]=reward [train]=train [modeldir]=train [rl]=train
+                         [sensors]=sim [infer]=infer [nn]=nn [reward]=reward [train]=train [modeldir]=train [rl]=train [policy]=train [trainer]=train [simtrace]=sim
                          [eval]=eval [plot]=eval [agent]=agent [hub]=hub)
 fail=0
 checked=0

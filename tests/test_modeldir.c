@@ -276,3 +276,25 @@ TD_TEST(model_dir_requires_files)
     TD_ASSERT_EQ_INT(d.has_training_params, 0);
     TD_ASSERT_EQ_INT(d.has_reward_py, 0);
 }
+
+TD_TEST(metadata_json_round_trip)
+{
+    td_model_metadata m, back;
+    td_err err;
+    const char *text = "{\"action_space\": {\"steering_angle\": {\"low\": -20, \"high\": 25},"
+                       " \"speed\": {\"low\": 0.5, \"high\": 3}},"
+                       " \"action_space_type\": \"continuous\","
+                       " \"sensor\": [\"FRONT_FACING_CAMERA\", \"DISCRETIZED_SECTOR_LIDAR\"],"
+                       " \"lidar_config\": {\"num_sectors\": 4, \"num_values_per_sector\": 3,"
+                       " \"clipping_dist\": 1.5}}";
+    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), &err));
+    json_t *j = td_model_metadata_to_json(&m);
+    TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", &err));
+    json_decref(j);
+    TD_ASSERT(memcmp(&m, &back, sizeof(m)) == 0);
+    td_model_metadata_default(&m);
+    j = td_model_metadata_to_json(&m);
+    TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", &err));
+    json_decref(j);
+    TD_ASSERT(memcmp(&m, &back, sizeof(m)) == 0);
+}

@@ -8,6 +8,7 @@
 #define TRACKDAY_MODELDIR_H
 
 #include "trackday/core.h"
+#include "trackday/json.h"
 #include "trackday/sim.h"
 
 #ifdef __cplusplus
@@ -70,6 +71,13 @@ void td_model_metadata_default(td_model_metadata *m);
 
 /* Reads model_metadata.json. Missing keys take DeepRacer's defaults. */
 int td_model_metadata_load(td_model_metadata *m, const char *path, td_err *err);
+
+/* Reads the metadata from a parsed JSON object; `what` names the source in messages. */
+int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const char *what,
+                                td_err *err);
+
+/* The metadata as DeepRacer's model_metadata.json object (new reference). */
+json_t *td_model_metadata_to_json(const td_model_metadata *m);
 
 /* Names as DeepRacer writes them. */
 const char *td_camera_sensor_name(td_camera_sensor s);

@@ -228,6 +228,20 @@ static int read_sensors(td_model_metadata *m, const json_t *root, const char *pa
 int td_model_metadata_load(td_model_metadata *m, const char *path, td_err *err)
 {
     json_t *root;
+    int rc;
+
+    td_model_metadata_default(m);
+    rc = td_json_load_file(path, &root, err);
+    if (rc)
+        return rc;
+    rc = td_model_metadata_from_json(m, root, path, err);
+    json_decref(root);
+    return rc;
+}
+
+int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const char *path,
+                                td_err *err)
+{
     const char *s;
     int rc;
     static const char *known[] = {"action_space", "action_space_type", "training_algorithm",
@@ -235,17 +249,12 @@ int td_model_metadata_load(td_model_metadata *m, const char *path, td_err *err)
                                   "preprocess_type", "regional_parameters", "mask_action", NULL};
 
     td_model_metadata_default(m);
-    rc = td_json_load_file(path, &root, err);
-    if (rc)
-        return rc;
-    if (!json_is_object(root)) {
-        json_decref(root);
+    if (!json_is_object(root))
         return td_err_set(err, TD_EFORMAT, "%s: must be a JSON object", path);
-    }
     {
         const char *key;
         json_t *v;
-        json_object_foreach(root, key, v)
+        json_object_foreach((json_t *)root, key, v)
         {
             int k = 0;
             while (known[k] && strcmp(known[k], key) != 0)
@@ -357,8 +366,47 @@ int td_model_metadata_load(td_model_metadata *m, const char *path, td_err *err)
             }
         }
     }
-    json_decref(root);
     return rc;
+}
+
+json_t *td_model_metadata_to_json(const td_model_metadata *m)
+{
+    json_t *root = json_object(), *sensors = json_array(), *space;
+    if (m->action_space_type == TD_ACTIONS_DISCRETE) {
+        space = json_array();
+        for (int i = 0; i < m->n_actions; i++)
+            json_array_append_new(space, json_pack("{s:f, s:f, s:i}", "steering_angle",
+                                                   m->actions[i].steering_deg, "speed",
+                                                   m->actions[i].speed_mps, "index", i));
+    } else {
+        space = json_pack("{s:{s:f, s:f}, s:{s:f, s:f}}", "steering_angle", "low",
+                          m->steering_low, "high", m->steering_high, "speed", "low", m->speed_low,
+                          "high", m->speed_high);
+    }
+    json_object_set_new(root, "action_space", space);
+    if (m->camera != TD_CAMERA_NONE)
+        json_array_append_new(sensors, json_string(td_camera_sensor_name(m->camera)));
+    if (m->lidar != TD_LIDAR_NONE)
+        json_array_append_new(sensors, json_string(td_lidar_sensor_name(m->lidar)));
+    if (m->state_sensor)
+        json_array_append_new(sensors, json_string("STATE"));
+    json_object_set_new(root, "sensor", sensors);
+    json_object_set_new(root, "neural_network", json_string(td_network_name(m->network)));
+    json_object_set_new(root, "training_algorithm", json_string(td_algorithm_name(m->algorithm)));
+    json_object_set_new(root, "action_space_type",
+                        json_string(m->action_space_type == TD_ACTIONS_DISCRETE ? "discrete"
+                                                                                : "continuous"));
+    {
+        char ver[16];
+        snprintf(ver, sizeof(ver), "%d", m->version);
+        json_object_set_new(root, "version", json_string(ver));
+    }
+    if (m->lidar == TD_LIDAR_DISCRETIZED)
+        json_object_set_new(root, "lidar_config",
+                            json_pack("{s:i, s:i, s:f}", "num_sectors", m->lidar_num_sectors,
+                                      "num_values_per_sector", m->lidar_values_per_sector,
+                                      "clipping_dist", m->lidar_clipping_dist));
+    return root;
 }
 
 /* ==================================================================================== */
