@@ -63,6 +63,19 @@ int td_track_load(td_track *t, const char *path, td_err *err);
 int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
                        const char *what, td_err *err);
 
+/*
+ * Builds a track from a centreline (n, 2) and a width per point (width_m, n values) or one
+ * width for all (width_m == NULL, width_one). Borders are the centreline offset by half the
+ * width along the vertex normals (the bisector of the two adjacent segments). The inner
+ * border is on the inside of a loop: the left side of a counter-clockwise loop (positive
+ * signed area), the right side of a clockwise one; for an open route it is the left side
+ * (as in DeepRacer's Straight_track). If closed and the last point differs from the first,
+ * the closing duplicate is appended.
+ */
+int td_track_from_centerline(td_track *t, const double *xy, const double *width_m,
+                             double width_one, int n, int closed, const char *name,
+                             const char *what, td_err *err);
+
 /* Makes dst the reverse driving direction of src (arrays reversed). */
 int td_track_reverse(td_track *dst, const td_track *src, td_err *err);
 
@@ -70,6 +83,23 @@ int td_track_reverse(td_track *dst, const td_track *src, td_err *err);
 int td_track_save_json(const td_track *t, const char *path, td_err *err);
 
 void td_track_free(td_track *t);
+
+/* Signed area of the centreline loop (m^2, > 0 for counter-clockwise); 0 for open routes. */
+double td_track_signed_area(const td_track *t);
+
+/* +1 counter-clockwise loop, -1 clockwise loop, 0 open route. */
+int td_track_direction(const td_track *t);
+
+/*
+ * Checks that a track is drivable: centreline, inner and outer borders each without
+ * self-intersection, no border crossing the other or the centreline, and the centreline
+ * radius of curvature everywhere at least min_radius_m and more than half the local width
+ * plus 0.05 m (so the inner border never folds). Returns 0 or TD_EFORMAT with what and where.
+ */
+int td_track_check(const td_track *t, double min_radius_m, td_err *err);
+
+/* Smallest radius of curvature of the centreline (m): 1 / max |curvature at a vertex|. */
+double td_track_min_radius(const td_track *t);
 
 /* ---- procedural tracks ------------------------------------------------------------------ */
 
@@ -99,6 +129,15 @@ typedef struct td_track_proj {
     int prev_wp, next_wp; /* closest_waypoints: bracketing vertices by arc length */
 } td_track_proj;
 
+/*
+ * Closest waypoints: prev_wp = seg is the last vertex whose arc length is <= the
+ * projection's, next_wp = prev_wp + 1. A projection exactly on a vertex is reported on the
+ * segment starting there (t = 0). Since arc is in [0, length), for a loop prev_wp is in
+ * [0, n-2] and next_wp in [1, n-1], where n-1 is the closing duplicate of vertex 0 (it is
+ * in params.waypoints too, as in DeepRacer). For an open route the end point (arc == length)
+ * is reported as t = 1 on the last segment.
+ */
+
 /* Full search over all segments (reset, teleport). O(log n) or O(n); never per step. */
 void td_track_project(const td_track *t, double x, double y, td_track_proj *out);
 
@@ -108,8 +147,12 @@ void td_track_project(const td_track *t, double x, double y, td_track_proj *out)
  */
 void td_track_project_from(const td_track *t, double x, double y, td_track_proj *p);
 
-/* Track width at the projection (DEEPRACER.md: between the border points nearest to the
- * projected centreline point). */
+/*
+ * Track width at the projection (DEEPRACER.md: between the border points nearest to the
+ * projected centreline point): width[k] of the nearer end vertex k of the projection's
+ * segment (seg if t < 0.5, else seg + 1), as DeepRacer takes the border points at the
+ * nearest index.
+ */
 double td_track_width_at(const td_track *t, const td_track_proj *p);
 
 /*
@@ -135,8 +178,31 @@ void td_track_point_at(const td_track *t, double s, double lateral, double *x, d
  */
 void td_track_lane_point(const td_track *t, double s, int lane, double *x, double *y);
 
-/* Signed curvature (1/m, + = turning left) of the centreline around arc length s. */
+/*
+ * Signed curvature (1/m, + = turning left) of the centreline at arc length s: linear in s
+ * between the vertices' curvatures, each the circle through the vertex and the nearest
+ * vertices before and after it that are at least 0.1 m away along the centreline (exact for
+ * points on a circle).
+ */
 double td_track_curvature_at(const td_track *t, double s);
+
+/* Wraps an arc length into [0, length) for a loop; clamps it to [0, length] for an open route. */
+double td_track_wrap_arc(const td_track *t, double s);
+
+/* ---- pictures ------------------------------------------------------------------------------ */
+
+/*
+ * Draws a top view of the track into an RGB image of width_px columns (height from the
+ * aspect ratio): green ground, dark road, white borders, a dashed yellow centre line, a
+ * start line at row 0 and an arrow in the driving direction. *pixels is a new buffer
+ * (td_free) of (*height_px) * width_px * 3 bytes. The mapping from metres to pixels is
+ * px = (x - *origin_x) * *scale, py = (*origin_y - y) * *scale, so callers can draw on top.
+ */
+int td_track_render_rgb(const td_track *t, int width_px, uint8_t **pixels, int *height_px,
+                        double *origin_x, double *origin_y, double *scale, td_err *err);
+
+/* td_track_render_rgb written to a PNG file. */
+int td_track_render_png(const td_track *t, const char *path, int width_px, td_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,93 @@
+/*
+ * check.c - is a track drivable? Self-intersections of the centreline and borders,
+ * borders crossing each other or the centreline, and the centreline's radius of curvature
+ * against a minimum and against half the width (else the inner border folds). Used for the
+ * shipped tracks, the procedural generator and `trackday tracks show`.
+ */
+#include <math.h>
+
+#include "track/track_internal.h"
+
+/* The inner border needs this much room inside the centreline's turning radius (m). */
+#define FOLD_MARGIN_M 0.05
+
+static const char *poly_name(int k)
+{
+    return k == 0 ? "centreline" : (k == 1 ? "inner border" : "outer border");
+}
+
+static const double *poly(const td_track *t, int k)
+{
+    return k == 0 ? t->center : (k == 1 ? t->inner : t->outer);
+}
+
+/*
+ * Looks for a crossing between segments of polylines ka and kb (may be the same; then
+ * adjacent segments, which share a vertex, are skipped). Returns 0 or TD_EFORMAT.
+ */
+static int check_pair(const td_track *t, int ka, int kb, td_err *err)
+{
+    const double *a = poly(t, ka), *b = poly(t, kb);
+    int nseg = t->n - 1;
+    for (int i = 0; i < nseg; i++) {
+        const double *p = a + 2 * i;
+        double pminx = fmin(p[0], p[2]), pmaxx = fmax(p[0], p[2]);
+        double pminy = fmin(p[1], p[3]), pmaxy = fmax(p[1], p[3]);
+        for (int j = ka == kb ? i + 2 : 0; j < nseg; j++) {
+            if (ka == kb && t->closed && i == 0 && j == nseg - 1)
+                continue;
+            const double *q = b + 2 * j;
+            if (fmax(q[0], q[2]) < pminx || fmin(q[0], q[2]) > pmaxx ||
+                fmax(q[1], q[3]) < pminy || fmin(q[1], q[3]) > pmaxy)
+                continue;
+            if (td__seg_intersect(p[0], p[1], p[2], p[3], q[0], q[1], q[2], q[3])) {
+                if (ka == kb)
+                    return td_err_set(err, TD_EFORMAT,
+                                      "%s: the %s crosses itself: segments %d and %d near "
+                                      "(%.3f, %.3f)",
+                                      t->name, poly_name(ka), i, j, p[0], p[1]);
+                return td_err_set(err, TD_EFORMAT,
+                                  "%s: the %s crosses the %s: segments %d and %d near "
+                                  "(%.3f, %.3f)",
+                                  t->name, poly_name(ka), poly_name(kb), i, j, p[0], p[1]);
+            }
+        }
+    }
+    return 0;
+}
+
+double td_track_min_radius(const td_track *t)
+{
+    const double *curv = ((const td__track_accel *)t->accel)->curv;
+    double kmax = 0.0;
+    for (int i = 0; i < t->n; i++)
+        kmax = fmax(kmax, fabs(curv[i]));
+    return kmax > 0.0 ? 1.0 / kmax : INFINITY;
+}
+
+int td_track_check(const td_track *t, double min_radius_m, td_err *err)
+{
+    int rc;
+    static const int pairs[6][2] = {{0, 0}, {1, 1}, {2, 2}, {1, 2}, {0, 1}, {0, 2}};
+    for (int k = 0; k < 6; k++)
+        if ((rc = check_pair(t, pairs[k][0], pairs[k][1], err)))
+            return rc;
+    const double *curv = ((const td__track_accel *)t->accel)->curv;
+    for (int i = 0; i < t->n; i++) {
+        double k = fabs(curv[i]);
+        if (k == 0.0)
+            continue;
+        double r = 1.0 / k;
+        if (r < min_radius_m)
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: turn radius %.3f m at vertex %d (%.3f, %.3f) is below the "
+                              "minimum %.3f m",
+                              t->name, r, i, t->center[2 * i], t->center[2 * i + 1], min_radius_m);
+        if (r < 0.5 * t->width[i] + FOLD_MARGIN_M)
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: turn radius %.3f m at vertex %d (%.3f, %.3f) is too small for "
+                              "the width %.3f m (the inner border would fold)",
+                              t->name, r, i, t->center[2 * i], t->center[2 * i + 1], t->width[i]);
+    }
+    return 0;
+}

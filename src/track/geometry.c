@@ -1,0 +1,375 @@
+/*
+ * geometry.c - the per-step geometric queries of a track: arc-length projection onto the
+ * centreline (full search and incremental), closest waypoints, width, left of centre, road
+ * containment (local and reference), points, lanes and curvature at an arc length.
+ *
+ * The incremental queries touch only the segments beside the previous result, so a step
+ * costs O(1) amortized; the full search (a scan) is for resets and teleports.
+ */
+#include <math.h>
+
+#include "track/track_internal.h"
+
+/* Above this many grid cells a containment path scans all edges instead. */
+#define LOCAL_MAX_CELLS 64
+
+/* ---- projection --------------------------------------------------------------------------- */
+
+static int cell_of(double v, double v0, double cell, int count)
+{
+    int c = (int)floor((v - v0) / cell);
+    return c < 0 ? 0 : (c >= count ? count - 1 : c);
+}
+
+
+/* Squared distance from (x, y) to segment i, and the clamped segment parameter. */
+static double seg_dist2(const td_track *t, int i, double x, double y, double *tt)
+{
+    const double *a = t->center + 2 * i;
+    double dx = a[2] - a[0], dy = a[3] - a[1];
+    double l2 = dx * dx + dy * dy;
+    double u = ((x - a[0]) * dx + (y - a[1]) * dy) / l2;
+    double px, py;
+    if (u <= 0.0) {
+        u = 0.0;
+        px = a[0];
+        py = a[1];
+    } else if (u >= 1.0) {
+        u = 1.0;
+        px = a[2];
+        py = a[3];
+    } else {
+        px = a[0] + u * dx;
+        py = a[1] + u * dy;
+    }
+    *tt = u;
+    return (x - px) * (x - px) + (y - py) * (y - py);
+}
+
+/* Unit tangent of the centreline at vertex i: the bisector of the adjacent segments. */
+static void vertex_tangent(const td_track *t, int i, double *tx, double *ty)
+{
+    int nseg = t->n - 1;
+    int sin_ = i < nseg ? i : (t->closed ? 0 : nseg - 1);
+    int sout = i > 0 ? i - 1 : (t->closed ? nseg - 1 : 0);
+    const double *c = t->center;
+    double d1x = c[2 * sout + 2] - c[2 * sout], d1y = c[2 * sout + 3] - c[2 * sout + 1];
+    double d2x = c[2 * sin_ + 2] - c[2 * sin_], d2y = c[2 * sin_ + 3] - c[2 * sin_ + 1];
+    double l1 = hypot(d1x, d1y), l2 = hypot(d2x, d2y);
+    double x = d1x / l1 + d2x / l2, y = d1y / l1 + d2y / l2;
+    double l = hypot(x, y);
+    if (l < 1e-12) {
+        x = d2x / l2;
+        y = d2y / l2;
+        l = 1.0;
+    }
+    *tx = x / l;
+    *ty = y / l;
+}
+
+/*
+ * Fills a projection from a segment and its clamped parameter. A projection at the end of
+ * a segment is moved to the start of the next one, so prev_wp is the last vertex whose arc
+ * length is <= the projection's (for a loop the end of the last segment is vertex 0).
+ */
+static void fill_proj(const td_track *t, int seg, double u, double x, double y,
+                      td_track_proj *out)
+{
+    int nseg = t->n - 1;
+    if (u >= 1.0) {
+        if (seg + 1 < nseg) {
+            seg++;
+            u = 0.0;
+        } else if (t->closed) {
+            seg = 0;
+            u = 0.0;
+        } else {
+            u = 1.0;
+        }
+    }
+    const double *a = t->center + 2 * seg;
+    double px, py, tx, ty;
+    if (u <= 0.0) {
+        px = a[0];
+        py = a[1];
+        vertex_tangent(t, seg, &tx, &ty);
+    } else if (u >= 1.0) {
+        px = a[2];
+        py = a[3];
+        vertex_tangent(t, seg + 1, &tx, &ty);
+    } else {
+        px = a[0] + u * (a[2] - a[0]);
+        py = a[1] + u * (a[3] - a[1]);
+        tx = a[2] - a[0];
+        ty = a[3] - a[1];
+    }
+    out->seg = seg;
+    out->t = u;
+    out->arc = t->arc[seg] + u * (t->arc[seg + 1] - t->arc[seg]);
+    if (t->closed && out->arc >= t->length)
+        out->arc -= t->length;
+    out->px = px;
+    out->py = py;
+    out->dist = hypot(x - px, y - py);
+    out->left = tx * (y - py) - ty * (x - px) > 0.0;
+    out->prev_wp = seg;
+    out->next_wp = seg + 1;
+}
+
+void td_track_project(const td_track *t, double x, double y, td_track_proj *out)
+{
+    int best = 0;
+    double best_u = 0.0, best_d = INFINITY;
+    for (int i = 0; i + 1 < t->n; i++) {
+        double u;
+        double d = seg_dist2(t, i, x, y, &u);
+        if (d < best_d) {
+            best_d = d;
+            best = i;
+            best_u = u;
+        }
+    }
+    fill_proj(t, best, best_u, x, y, out);
+}
+
+/*
+ * Makes a local minimum global: any nearer segment lies within the current distance of
+ * the point, so only the grid cells of that small box are searched. On the road the box
+ * is about the width of the road, a few cells, whatever the track's size.
+ */
+static void grid_refine(const td_track *t, double x, double y, int *seg, double *u, double *d2)
+{
+    const td__track_accel *a = t->accel;
+    double r = sqrt(*d2);
+    int cx0 = cell_of(x - r, a->x0, a->cell, a->gw), cx1 = cell_of(x + r, a->x0, a->cell, a->gw);
+    int cy0 = cell_of(y - r, a->y0, a->cell, a->gh), cy1 = cell_of(y + r, a->y0, a->cell, a->gh);
+    if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > LOCAL_MAX_CELLS) {
+        /* Far from the road (a stale projection): the plain scan is cheaper. */
+        for (int j = 0; j + 1 < t->n; j++) {
+            double uj, dj = seg_dist2(t, j, x, y, &uj);
+            if (dj < *d2 || (dj == *d2 && j < *seg)) {
+                *d2 = dj;
+                *seg = j;
+                *u = uj;
+            }
+        }
+        return;
+    }
+    for (int cy = cy0; cy <= cy1; cy++)
+        for (int cx = cx0; cx <= cx1; cx++) {
+            int c = cy * a->gw + cx;
+            for (int k = a->seg_start[c]; k < a->seg_start[c + 1]; k++) {
+                int j = a->seg_items[k];
+                double uj, dj = seg_dist2(t, j, x, y, &uj);
+                /* Ties go to the lower index, as in the full scan. */
+                if (dj < *d2 || (dj == *d2 && j < *seg)) {
+                    *d2 = dj;
+                    *seg = j;
+                    *u = uj;
+                }
+            }
+        }
+}
+
+void td_track_project_from(const td_track *t, double x, double y, td_track_proj *p)
+{
+    int nseg = t->n - 1;
+    int seg = p->seg;
+    if (seg < 0 || seg >= nseg) {
+        td_track_project(t, x, y, p);
+        return;
+    }
+    double u;
+    double d = seg_dist2(t, seg, x, y, &u);
+    /*
+     * Descend the distance along the polyline: move to a neighbour segment while it is
+     * strictly nearer. This is where the segment parameter leaves [0, 1], and it also
+     * settles the inside of a corner, where the point projects inside both segments.
+     * Each move strictly decreases the distance, so the walk ends; its length is the
+     * number of segments the point moved past.
+     */
+    for (int steps = 0; steps < nseg; steps++) {
+        int prev = seg - 1, next = seg + 1;
+        if (prev < 0)
+            prev = t->closed ? nseg - 1 : -1;
+        if (next >= nseg)
+            next = t->closed ? 0 : -1;
+        double up = 0.0, un = 0.0;
+        double dp = prev >= 0 ? seg_dist2(t, prev, x, y, &up) : INFINITY;
+        double dn = next >= 0 ? seg_dist2(t, next, x, y, &un) : INFINITY;
+        if (dn < d && dn <= dp) {
+            seg = next;
+            d = dn;
+            u = un;
+        } else if (dp < d) {
+            seg = prev;
+            d = dp;
+            u = up;
+        } else {
+            break;
+        }
+    }
+    /*
+     * A local minimum need not be the global one: off the road inside a tight bend, or
+     * where two parts of the track run close, the nearest point jumps. Check the cells
+     * within the found distance.
+     */
+    grid_refine(t, x, y, &seg, &u, &d);
+    fill_proj(t, seg, u, x, y, p);
+}
+
+double td_track_width_at(const td_track *t, const td_track_proj *p)
+{
+    int k = p->t < 0.5 ? p->seg : p->seg + 1;
+    if (k < 0)
+        k = 0;
+    if (k >= t->n)
+        k = t->n - 1;
+    return t->width[k];
+}
+
+/* ---- road containment --------------------------------------------------------------------- */
+
+/* Orientation sign with zero counted as negative, so shared endpoints are counted once. */
+static int side(double ax, double ay, double bx, double by, double px, double py)
+{
+    return (bx - ax) * (py - ay) - (by - ay) * (px - ax) > 0.0;
+}
+
+static int crosses(const double *e, double qx, double qy, double mx, double my)
+{
+    return side(qx, qy, mx, my, e[0], e[1]) != side(qx, qy, mx, my, e[2], e[3]) &&
+           side(e[0], e[1], e[2], e[3], qx, qy) != side(e[0], e[1], e[2], e[3], mx, my);
+}
+
+/*
+ * The point is on the road iff an odd number of border edges separate it from a reference
+ * point whose containment is known: the midpoint of the projection's centre segment
+ * (precomputed at load). Only edges in the grid cells around the short path between them
+ * are tested, so the cost does not depend on the track's size.
+ */
+int td_track_on_road(const td_track *t, const td_track_proj *p, double x, double y)
+{
+    const td__track_accel *a = t->accel;
+    if (!(x >= t->min_x && x <= t->max_x && y >= t->min_y && y <= t->max_y))
+        return 0;
+    int seg = p->seg;
+    if (seg < 0)
+        seg = 0;
+    if (seg > t->n - 2)
+        seg = t->n - 2;
+    double mx = 0.5 * (t->center[2 * seg] + t->center[2 * seg + 2]);
+    double my = 0.5 * (t->center[2 * seg + 1] + t->center[2 * seg + 3]);
+    int inside = a->mid_on_road[seg];
+
+    int cx0 = cell_of(fmin(x, mx), a->x0, a->cell, a->gw);
+    int cx1 = cell_of(fmax(x, mx), a->x0, a->cell, a->gw);
+    int cy0 = cell_of(fmin(y, my), a->y0, a->cell, a->gh);
+    int cy1 = cell_of(fmax(y, my), a->y0, a->cell, a->gh);
+    if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > LOCAL_MAX_CELLS) {
+        /* A far point (a stale projection): exact but not local. */
+        for (int e = 0; e < a->nedges; e++)
+            if (crosses(a->edges + 4 * e, x, y, mx, my))
+                inside = !inside;
+        return inside;
+    }
+    for (int cy = cy0; cy <= cy1; cy++) {
+        for (int cx = cx0; cx <= cx1; cx++) {
+            int c = cy * a->gw + cx;
+            for (int k = a->cell_start[c]; k < a->cell_start[c + 1]; k++) {
+                const double *e = a->edges + 4 * a->cell_items[k];
+                /* An edge spanning several visited cells counts only in the first of them
+                 * (row-major) that both its box and the query box cover. */
+                int ex0 = cell_of(fmin(e[0], e[2]), a->x0, a->cell, a->gw);
+                int ey0 = cell_of(fmin(e[1], e[3]), a->y0, a->cell, a->gh);
+                if ((ex0 > cx0 ? ex0 : cx0) != cx || (ey0 > cy0 ? ey0 : cy0) != cy)
+                    continue;
+                if (crosses(e, x, y, mx, my))
+                    inside = !inside;
+            }
+        }
+    }
+    return inside;
+}
+
+int td_track_on_road_slow(const td_track *t, double x, double y)
+{
+    return td__track_pip_all(t->accel, x, y);
+}
+
+/* ---- points along the centreline ---------------------------------------------------------- */
+
+double td_track_wrap_arc(const td_track *t, double s)
+{
+    if (t->closed) {
+        s = fmod(s, t->length);
+        if (s < 0.0)
+            s += t->length;
+        if (s >= t->length)
+            s = 0.0;
+        return s;
+    }
+    return s < 0.0 ? 0.0 : (s > t->length ? t->length : s);
+}
+
+/* Segment and parameter of arc length s (wrapped or clamped). Binary search: O(log n). */
+static void locate(const td_track *t, double s, int *seg, double *u)
+{
+    s = td_track_wrap_arc(t, s);
+    int lo = 0, hi = t->n - 2;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (t->arc[mid] <= s)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    double len = t->arc[lo + 1] - t->arc[lo];
+    double v = (s - t->arc[lo]) / len;
+    *seg = lo;
+    *u = v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+}
+
+void td_track_point_at(const td_track *t, double s, double lateral, double *x, double *y,
+                       double *heading_rad)
+{
+    int seg;
+    double u;
+    locate(t, s, &seg, &u);
+    const double *a = t->center + 2 * seg;
+    double dx = a[2] - a[0], dy = a[3] - a[1];
+    double l = hypot(dx, dy);
+    double px = a[0] + u * dx, py = a[1] + u * dy;
+    if (x)
+        *x = px - lateral * dy / l;
+    if (y)
+        *y = py + lateral * dx / l;
+    if (heading_rad)
+        *heading_rad = atan2(dy, dx);
+}
+
+void td_track_lane_point(const td_track *t, double s, int lane, double *x, double *y)
+{
+    int seg;
+    double u;
+    locate(t, s, &seg, &u);
+    const double *c = t->center + 2 * seg;
+    const double *b = (lane > 0 ? t->inner : t->outer) + 2 * seg;
+    double cx = c[0] + u * (c[2] - c[0]), cy = c[1] + u * (c[3] - c[1]);
+    double bx = b[0] + u * (b[2] - b[0]), by = b[1] + u * (b[3] - b[1]);
+    if (lane == 0) {
+        bx = cx;
+        by = cy;
+    }
+    *x = 0.5 * (cx + bx);
+    *y = 0.5 * (cy + by);
+}
+
+double td_track_curvature_at(const td_track *t, double s)
+{
+    int seg;
+    double u;
+    locate(t, s, &seg, &u);
+    const double *k = ((const td__track_accel *)t->accel)->curv;
+    return k[seg] + u * (k[seg + 1] - k[seg]);
+}

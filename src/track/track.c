@@ -1,0 +1,542 @@
+/*
+ * track.c - building a td_track: cleaning and validating raw route rows (the rules of
+ * DEEPRACER.md section 2), borders from a centreline and widths, the reverse direction,
+ * the acceleration grid of border edges, and loading by file extension.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "track/track_internal.h"
+
+/* Consecutive centre points closer than this are duplicates (DeepRacer's tolerance). */
+#define DUP_EPS 1e-9
+/* First and last centre rows closer than this make a loop. */
+#define CLOSE_EPS 1e-6
+/* Side of a grid cell of the border-edge grid (m); grown for very large tracks. */
+#define GRID_CELL_M 0.3
+#define GRID_MAX_CELLS 65536
+
+static const char *const column_names[6] = {"center x", "center y", "inner x",
+                                            "inner y",  "outer x",  "outer y"};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t len = src ? strlen(src) : 0;
+    if (len >= cap)
+        len = cap - 1;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+int td__seg_intersect(double p1x, double p1y, double p2x, double p2y, double q1x, double q1y,
+                      double q2x, double q2y)
+{
+    double d1 = (q2x - q1x) * (p1y - q1y) - (q2y - q1y) * (p1x - q1x);
+    double d2 = (q2x - q1x) * (p2y - q1y) - (q2y - q1y) * (p2x - q1x);
+    double d3 = (p2x - p1x) * (q1y - p1y) - (p2y - p1y) * (q1x - p1x);
+    double d4 = (p2x - p1x) * (q2y - p1y) - (p2y - p1y) * (q2x - p1x);
+    if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)))
+        return 1;
+    /* Collinear or touching cases: an endpoint lies on the other segment. */
+#define ON_SEG(ax, ay, bx, by, px, py)                                                      \
+    (fmin(ax, bx) <= (px) && (px) <= fmax(ax, bx) && fmin(ay, by) <= (py) && (py) <= fmax(ay, by))
+    if (d1 == 0 && ON_SEG(q1x, q1y, q2x, q2y, p1x, p1y))
+        return 1;
+    if (d2 == 0 && ON_SEG(q1x, q1y, q2x, q2y, p2x, p2y))
+        return 1;
+    if (d3 == 0 && ON_SEG(p1x, p1y, p2x, p2y, q1x, q1y))
+        return 1;
+    if (d4 == 0 && ON_SEG(p1x, p1y, p2x, p2y, q2x, q2y))
+        return 1;
+#undef ON_SEG
+    return 0;
+}
+
+/* ---- acceleration grid -------------------------------------------------------------------- */
+
+static int cell_coord(double v, double v0, double cell, int count)
+{
+    int c = (int)floor((v - v0) / cell);
+    if (c < 0)
+        return 0;
+    if (c >= count)
+        return count - 1;
+    return c;
+}
+
+int td__track_pip_all(const td__track_accel *a, double x, double y)
+{
+    int inside = 0;
+    for (int e = 0; e < a->nedges; e++) {
+        const double *s = a->edges + 4 * e;
+        if ((s[1] > y) != (s[3] > y)) {
+            double xi = s[0] + (s[2] - s[0]) * (y - s[1]) / (s[3] - s[1]);
+            if (x < xi)
+                inside = !inside;
+        }
+    }
+    return inside;
+}
+
+void td__track_accel_free(td_track *t)
+{
+    td__track_accel *a = t->accel;
+    if (!a)
+        return;
+    td_free(a->edges);
+    td_free(a->cell_start);
+    td_free(a->cell_items);
+    td_free(a->mid_on_road);
+    td_free(a->seg_start);
+    td_free(a->seg_items);
+    td_free(a->curv);
+    td_free(a);
+    t->accel = NULL;
+}
+
+static void put_edge(double *e, const double *a, const double *b)
+{
+    e[0] = a[0];
+    e[1] = a[1];
+    e[2] = b[0];
+    e[3] = b[1];
+}
+
+/*
+ * Buckets segments (nsegs, 4) into the grid cells their bounding boxes cover, as offsets
+ * (*start, gw * gh + 1) into indices (*items). Returns 0 or -1 when out of memory.
+ */
+static int fill_grid(const td__track_accel *a, const double *segs, int nsegs, int **start,
+                     int **items)
+{
+    int ncells = a->gw * a->gh;
+    int *st = td_calloc((size_t)ncells + 1, sizeof(int));
+    int *it = NULL;
+    if (!st)
+        return -1;
+    /* Two passes: count the cells each segment covers, then fill. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int e = 0; e < nsegs; e++) {
+            const double *s = segs + 4 * e;
+            int cx0 = cell_coord(fmin(s[0], s[2]), a->x0, a->cell, a->gw);
+            int cx1 = cell_coord(fmax(s[0], s[2]), a->x0, a->cell, a->gw);
+            int cy0 = cell_coord(fmin(s[1], s[3]), a->y0, a->cell, a->gh);
+            int cy1 = cell_coord(fmax(s[1], s[3]), a->y0, a->cell, a->gh);
+            for (int cy = cy0; cy <= cy1; cy++)
+                for (int cx = cx0; cx <= cx1; cx++) {
+                    int c = cy * a->gw + cx;
+                    if (pass == 0)
+                        st[c + 1]++;
+                    else
+                        it[st[c]++] = e;
+                }
+        }
+        if (pass == 0) {
+            for (int c = 0; c < ncells; c++)
+                st[c + 1] += st[c];
+            it = td_malloc(sizeof(int) * (size_t)(st[ncells] + 1));
+            if (!it) {
+                td_free(st);
+                return -1;
+            }
+        } else {
+            /* The fill advanced each start to the next cell's start: shift back. */
+            for (int c = ncells; c > 0; c--)
+                st[c] = st[c - 1];
+            st[0] = 0;
+        }
+    }
+    *start = st;
+    *items = it;
+    return 0;
+}
+
+/* Curvature of the circle through three points (signed, + = turning left). */
+static double menger(const double *a, const double *b, const double *c)
+{
+    double cross = (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0]);
+    double den = hypot(b[0] - a[0], b[1] - a[1]) * hypot(c[0] - b[0], c[1] - b[1]) *
+                 hypot(c[0] - a[0], c[1] - a[1]);
+    return den > 0.0 ? 2.0 * cross / den : 0.0;
+}
+
+static void vertex_curvatures(const td_track *t, double *curv)
+{
+    int n = t->n;
+    int m = t->closed ? n - 1 : n; /* distinct vertices */
+    for (int i = 0; i < m; i++) {
+        int a = i, b = i, ok = 1;
+        double back = 0.0, fwd = 0.0;
+        for (int k = 0; k < m / 2 && back < TD__CURV_MIN_SPAN_M; k++) {
+            if (a == 0 && !t->closed) {
+                ok = 0;
+                break;
+            }
+            int pa = a == 0 ? m - 1 : a - 1;
+            back += t->arc[pa + 1] - t->arc[pa];
+            a = pa;
+        }
+        for (int k = 0; k < m / 2 && fwd < TD__CURV_MIN_SPAN_M; k++) {
+            if (b == m - 1 && !t->closed) {
+                ok = 0;
+                break;
+            }
+            fwd += t->arc[b + 1] - t->arc[b];
+            b = b + 1 == m ? 0 : b + 1;
+        }
+        curv[i] = ok ? menger(t->center + 2 * a, t->center + 2 * i, t->center + 2 * b) : NAN;
+    }
+    if (t->closed) {
+        curv[n - 1] = curv[0];
+        return;
+    }
+    /* Ends of an open route take the curvature of the nearest vertex that has one. */
+    int first = 0, last = n - 1;
+    while (first < n && isnan(curv[first]))
+        first++;
+    while (last >= 0 && isnan(curv[last]))
+        last--;
+    for (int i = 0; i < n; i++)
+        if (isnan(curv[i]))
+            curv[i] = first >= n ? 0.0 : (i < first ? curv[first] : curv[last]);
+}
+
+int td__track_accel_build(td_track *t, td_err *err)
+{
+    int n = t->n;
+    td__track_accel *a = td_calloc(1, sizeof(*a));
+    double *csegs = NULL;
+    if (!a)
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory for the track grid", t->name);
+    t->accel = a;
+    a->nedges = 2 * (n - 1) + (t->closed ? 0 : 2);
+    a->edges = td_malloc(sizeof(double) * 4 * (size_t)a->nedges);
+    a->mid_on_road = td_malloc((size_t)(n - 1));
+    a->curv = td_malloc(sizeof(double) * (size_t)n);
+    csegs = td_malloc(sizeof(double) * 4 * (size_t)(n - 1));
+    if (!a->edges || !a->mid_on_road || !a->curv || !csegs)
+        goto nomem;
+
+    int k = 0;
+    for (int i = 0; i + 1 < n; i++)
+        put_edge(a->edges + 4 * k++, t->outer + 2 * i, t->outer + 2 * (i + 1));
+    for (int i = 0; i + 1 < n; i++)
+        put_edge(a->edges + 4 * k++, t->inner + 2 * i, t->inner + 2 * (i + 1));
+    if (!t->closed) {
+        /* The open road polygon: outer border, end rung, reversed inner border, start rung. */
+        put_edge(a->edges + 4 * k++, t->outer + 2 * (n - 1), t->inner + 2 * (n - 1));
+        put_edge(a->edges + 4 * k++, t->inner, t->outer);
+    }
+    for (int i = 0; i + 1 < n; i++)
+        put_edge(csegs + 4 * i, t->center + 2 * i, t->center + 2 * (i + 1));
+
+    a->cell = GRID_CELL_M;
+    a->x0 = t->min_x - 1e-3;
+    a->y0 = t->min_y - 1e-3;
+    for (;;) {
+        double gw = floor((t->max_x + 1e-3 - a->x0) / a->cell) + 1;
+        double gh = floor((t->max_y + 1e-3 - a->y0) / a->cell) + 1;
+        if (gw * gh <= GRID_MAX_CELLS) {
+            a->gw = (int)gw;
+            a->gh = (int)gh;
+            break;
+        }
+        a->cell *= 2.0;
+    }
+    if (fill_grid(a, a->edges, a->nedges, &a->cell_start, &a->cell_items) ||
+        fill_grid(a, csegs, n - 1, &a->seg_start, &a->seg_items))
+        goto nomem;
+    td_free(csegs);
+    for (int i = 0; i + 1 < n; i++) {
+        double mx = 0.5 * (t->center[2 * i] + t->center[2 * i + 2]);
+        double my = 0.5 * (t->center[2 * i + 1] + t->center[2 * i + 3]);
+        a->mid_on_road[i] = (unsigned char)td__track_pip_all(a, mx, my);
+    }
+    vertex_curvatures(t, a->curv);
+    return 0;
+nomem:
+    td_free(csegs);
+    td__track_accel_free(t);
+    return td_err_set(err, TD_ENOMEM, "%s: out of memory for the track grid", t->name);
+}
+
+/* ---- building ----------------------------------------------------------------------------- */
+
+void td_track_free(td_track *t)
+{
+    if (!t)
+        return;
+    td__track_accel_free(t);
+    td_free(t->center);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Fills arc, width, length and the bounding box from the border arrays. */
+static void derive(td_track *t)
+{
+    int n = t->n;
+    t->arc[0] = 0.0;
+    for (int i = 1; i < n; i++) {
+        double dx = t->center[2 * i] - t->center[2 * i - 2];
+        double dy = t->center[2 * i + 1] - t->center[2 * i - 1];
+        t->arc[i] = t->arc[i - 1] + sqrt(dx * dx + dy * dy);
+    }
+    t->length = t->arc[n - 1];
+    t->min_x = t->min_y = INFINITY;
+    t->max_x = t->max_y = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        double dx = t->outer[2 * i] - t->inner[2 * i];
+        double dy = t->outer[2 * i + 1] - t->inner[2 * i + 1];
+        t->width[i] = sqrt(dx * dx + dy * dy);
+        const double *pts[3] = {t->center + 2 * i, t->inner + 2 * i, t->outer + 2 * i};
+        for (int k = 0; k < 3; k++) {
+            t->min_x = fmin(t->min_x, pts[k][0]);
+            t->max_x = fmax(t->max_x, pts[k][0]);
+            t->min_y = fmin(t->min_y, pts[k][1]);
+            t->max_y = fmax(t->max_y, pts[k][1]);
+        }
+    }
+}
+
+static double center_dist(const double *rows, int i, int j)
+{
+    double dx = rows[6 * i] - rows[6 * j], dy = rows[6 * i + 1] - rows[6 * j + 1];
+    return sqrt(dx * dx + dy * dy);
+}
+
+int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
+                       const char *what, td_err *err)
+{
+    memset(t, 0, sizeof(*t));
+    if (!what)
+        what = name ? name : "track";
+    if (n < 2)
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: has %d row%s; a route needs at least 2 rows (a loop at least 4 "
+                          "distinct centre points plus its closing row)",
+                          what, n, n == 1 ? "" : "s");
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 6; j++)
+            if (!isfinite(rows[6 * i + j]))
+                return td_err_set(err, TD_EFORMAT, "%s: row %d column %d (%s) is %g, not finite",
+                                  what, i, j, column_names[j], rows[6 * i + j]);
+    int closed = center_dist(rows, 0, n - 1) <= CLOSE_EPS;
+
+    /* Keep-list of rows without consecutive duplicate centre points; the closing row of a
+     * loop is kept and the row it duplicates dropped instead. */
+    int *keep = td_malloc(sizeof(int) * (size_t)n);
+    if (!keep)
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
+    int m = 0;
+    keep[m++] = 0;
+    for (int j = 1; j < n; j++) {
+        if (center_dist(rows, keep[m - 1], j) < DUP_EPS) {
+            if (j == n - 1 && m > 1)
+                keep[m - 1] = j;
+            continue;
+        }
+        keep[m++] = j;
+    }
+    int distinct = closed ? m - 1 : m;
+    if (closed && distinct < 4) {
+        td_free(keep);
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: a loop needs at least 4 distinct centre points, it has %d (%d rows)",
+                          what, distinct, n);
+    }
+    if (!closed && distinct < 2) {
+        td_free(keep);
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: an open route needs at least 2 distinct centre points, it has %d",
+                          what, distinct);
+    }
+
+    double *block = td_malloc(sizeof(double) * 8 * (size_t)m);
+    if (!block) {
+        td_free(keep);
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory for %d rows", what, m);
+    }
+    t->n = m;
+    t->closed = closed;
+    t->center = block;
+    t->inner = block + 2 * m;
+    t->outer = block + 4 * m;
+    t->arc = block + 6 * m;
+    t->width = block + 7 * m;
+    for (int i = 0; i < m; i++) {
+        const double *r = rows + 6 * keep[i];
+        t->center[2 * i] = r[0];
+        t->center[2 * i + 1] = r[1];
+        t->inner[2 * i] = r[2];
+        t->inner[2 * i + 1] = r[3];
+        t->outer[2 * i] = r[4];
+        t->outer[2 * i + 1] = r[5];
+    }
+    td_free(keep);
+    copy_name(t->name, sizeof(t->name), name ? name : "track");
+    derive(t);
+    int rc = td__track_accel_build(t, err);
+    if (rc) {
+        td_track_free(t);
+        return rc;
+    }
+    return 0;
+}
+
+int td_track_from_centerline(td_track *t, const double *xy, const double *width_m,
+                             double width_one, int n, int closed, const char *name,
+                             const char *what, td_err *err)
+{
+    memset(t, 0, sizeof(*t));
+    if (!what)
+        what = name ? name : "track";
+    if (n < 2)
+        return td_err_set(err, TD_EFORMAT, "%s: centerline has %d point%s, needs at least 2",
+                          what, n, n == 1 ? "" : "s");
+    for (int i = 0; i < n; i++) {
+        double w = width_m ? width_m[i] : width_one;
+        if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1]))
+            return td_err_set(err, TD_EFORMAT, "%s: centerline point %d is not finite", what, i);
+        if (!isfinite(w) || w <= 0.0)
+            return td_err_set(err, TD_ERANGE, "%s: width at point %d is %g, must be > 0", what,
+                              i, w);
+    }
+    /* Cleaned copy (points and widths), with the closing duplicate of a loop appended. */
+    double *pts = td_malloc(sizeof(double) * 3 * (size_t)(n + 1));
+    double *rows = td_malloc(sizeof(double) * 6 * (size_t)(n + 1));
+    if (!pts || !rows) {
+        td_free(pts);
+        td_free(rows);
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (m > 0 && hypot(xy[2 * i] - pts[3 * (m - 1)], xy[2 * i + 1] - pts[3 * (m - 1) + 1]) <
+                         DUP_EPS)
+            continue;
+        pts[3 * m] = xy[2 * i];
+        pts[3 * m + 1] = xy[2 * i + 1];
+        pts[3 * m + 2] = width_m ? width_m[i] : width_one;
+        m++;
+    }
+    if (closed) {
+        /* Drop a closing point given by the caller, then add the exact duplicate of point 0. */
+        if (m > 1 && hypot(pts[3 * (m - 1)] - pts[0], pts[3 * (m - 1) + 1] - pts[1]) <= CLOSE_EPS)
+            m--;
+        memcpy(pts + 3 * m, pts, 3 * sizeof(double));
+        m++;
+    }
+    if ((closed && m < 5) || m < 2) {
+        td_free(pts);
+        td_free(rows);
+        return td_err_set(err, TD_EFORMAT, "%s: %s needs at least %d distinct points, it has %d",
+                          what, closed ? "a loop" : "an open route", closed ? 4 : 2,
+                          closed ? m - 1 : m);
+    }
+    double area = 0.0;
+    if (closed)
+        for (int i = 0; i + 1 < m; i++)
+            area += pts[3 * i] * pts[3 * (i + 1) + 1] - pts[3 * (i + 1)] * pts[3 * i + 1];
+    /* The inner border is on the inside of a loop: left of a CCW loop, right of a CW one. */
+    double inner_side = (closed && area < 0.0) ? -1.0 : 1.0;
+    int nseg = m - 1;
+    for (int i = 0; i < m; i++) {
+        int sin_ = i < nseg ? i : (closed ? 0 : nseg - 1);       /* segment leaving i */
+        int sout = i > 0 ? i - 1 : (closed ? nseg - 1 : 0);      /* segment entering i */
+        double d1x = pts[3 * (sout + 1)] - pts[3 * sout];
+        double d1y = pts[3 * (sout + 1) + 1] - pts[3 * sout + 1];
+        double d2x = pts[3 * (sin_ + 1)] - pts[3 * sin_];
+        double d2y = pts[3 * (sin_ + 1) + 1] - pts[3 * sin_ + 1];
+        double l1 = hypot(d1x, d1y), l2 = hypot(d2x, d2y);
+        double tx = d1x / l1 + d2x / l2, ty = d1y / l1 + d2y / l2;
+        double tl = hypot(tx, ty);
+        if (tl < 1e-9) { /* the route turns back on itself: use the leaving segment */
+            tx = d2x / l2;
+            ty = d2y / l2;
+        } else {
+            tx /= tl;
+            ty /= tl;
+        }
+        double nx = -ty * inner_side, ny = tx * inner_side; /* unit normal toward inner */
+        double h = 0.5 * pts[3 * i + 2];
+        double *r = rows + 6 * i;
+        r[0] = pts[3 * i];
+        r[1] = pts[3 * i + 1];
+        r[2] = r[0] + h * nx;
+        r[3] = r[1] + h * ny;
+        r[4] = r[0] - h * nx;
+        r[5] = r[1] - h * ny;
+    }
+    td_free(pts);
+    int rc = td_track_from_rows(t, rows, m, name, what, err);
+    td_free(rows);
+    return rc;
+}
+
+int td_track_reverse(td_track *dst, const td_track *src, td_err *err)
+{
+    int n = src->n;
+    double *rows = td_malloc(sizeof(double) * 6 * (size_t)n);
+    if (!rows) {
+        memset(dst, 0, sizeof(*dst));
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory for the reverse track", src->name);
+    }
+    for (int i = 0; i < n; i++) {
+        int j = n - 1 - i;
+        double *r = rows + 6 * i;
+        r[0] = src->center[2 * j];
+        r[1] = src->center[2 * j + 1];
+        r[2] = src->inner[2 * j];
+        r[3] = src->inner[2 * j + 1];
+        r[4] = src->outer[2 * j];
+        r[5] = src->outer[2 * j + 1];
+    }
+    char name[TD_TRACK_NAME_LEN];
+    char desc[TD_TRACK_DESC_LEN];
+    memcpy(name, src->name, sizeof(name));
+    memcpy(desc, src->description, sizeof(desc));
+    int reversed = !src->reversed;
+    int rc = td_track_from_rows(dst, rows, n, name, name, err);
+    td_free(rows);
+    if (rc)
+        return rc;
+    memcpy(dst->description, desc, sizeof(desc));
+    dst->reversed = reversed;
+    return 0;
+}
+
+/* ---- whole-track properties --------------------------------------------------------------- */
+
+double td_track_signed_area(const td_track *t)
+{
+    double area = 0.0;
+    if (!t->closed)
+        return 0.0;
+    for (int i = 0; i + 1 < t->n; i++)
+        area += t->center[2 * i] * t->center[2 * i + 3] - t->center[2 * i + 2] * t->center[2 * i + 1];
+    return 0.5 * area;
+}
+
+int td_track_direction(const td_track *t)
+{
+    if (!t->closed)
+        return 0;
+    return td_track_signed_area(t) >= 0.0 ? 1 : -1;
+}
+
+/* ---- loading by extension ------------------------------------------------------------------ */
+
+int td_track_load(td_track *t, const char *path, td_err *err)
+{
+    size_t len = strlen(path);
+    memset(t, 0, sizeof(*t));
+    if (len >= 4 && strcmp(path + len - 4, ".npy") == 0)
+        return td_track_load_npy(t, path, err);
+    if (len >= 5 && strcmp(path + len - 5, ".json") == 0)
+        return td_track_load_json(t, path, err);
+    return td_err_set(err, TD_EUNSUPPORTED, "%s: unknown track file type (expected .npy or .json)",
+                      path);
+}

@@ -1,0 +1,42 @@
+/*
+ * track_internal.h - private parts of the track layer shared by its files: the
+ * acceleration structure behind td_track.accel (border edges in a uniform grid, used by
+ * the local road-containment test) and small geometric helpers.
+ */
+#ifndef TD_TRACK_INTERNAL_H
+#define TD_TRACK_INTERNAL_H
+
+#include "trackday/track.h"
+
+/*
+ * Border edges of the road polygon (even-odd rule): for a loop the outer and inner border
+ * loops; for an open route the outer border, the inner border and the two end rungs.
+ */
+typedef struct td__track_accel {
+    int nedges;
+    double *edges;            /* (nedges, 4): ax, ay, bx, by */
+    double x0, y0, cell;      /* grid origin and cell size (m) */
+    int gw, gh;               /* grid columns and rows */
+    int *cell_start;          /* (gw * gh + 1) offsets into cell_items */
+    int *cell_items;          /* edge indices, grouped by cell */
+    unsigned char *mid_on_road; /* (n - 1): is the midpoint of centre segment i on the road */
+    int *seg_start;           /* (gw * gh + 1) offsets into seg_items */
+    int *seg_items;           /* centreline segment indices, grouped by cell */
+    double *curv;             /* (n) signed curvature at each centre vertex (1/m) */
+} td__track_accel;
+
+/* Neighbour vertices used for a vertex's curvature are at least this far along the arc (m). */
+#define TD__CURV_MIN_SPAN_M 0.1
+
+/* Builds t->accel from the border arrays. */
+int td__track_accel_build(td_track *t, td_err *err);
+void td__track_accel_free(td_track *t);
+
+/* Even-odd containment against all border edges (the reference test). */
+int td__track_pip_all(const td__track_accel *a, double x, double y);
+
+/* 1 if the segments p1-p2 and q1-q2 intersect (touching counts). */
+int td__seg_intersect(double p1x, double p1y, double p2x, double p2y, double q1x, double q1y,
+                      double q2x, double q2y);
+
+#endif

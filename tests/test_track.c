@@ -1,0 +1,606 @@
+/*
+ * test_track.c - the track layer: .npy reading cross-checked against files written by
+ * numpy, the reference DeepRacer routes against their README table, the geometric queries
+ * against brute-force references on every reference route in both directions, the JSON
+ * format, the shipped tracks and the procedural generator.
+ */
+#include <dirent.h>
+#include <stdint.h>
+
+#include "td_test.h"
+#include "trackday/track.h"
+
+#define PYTHON "/usr/bin/python3"
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static void require_numpy(void)
+{
+    int rc = system(PYTHON " -c 'import numpy' 2>/dev/null");
+    if (rc != 0)
+        TD_FAIL("numpy is missing: this test needs " PYTHON " with numpy (apt-get install "
+                "python3-numpy) to write reference .npy files");
+}
+
+static void make_tmpdir(char *dir, size_t cap)
+{
+    snprintf(dir, cap, "/tmp/td_test_track_XXXXXX");
+    TD_ASSERT(mkdtemp(dir) != NULL);
+}
+
+static void remove_tmpdir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+}
+
+static void run_python(const char *dir, const char *script)
+{
+    char path[512], cmd[1024];
+    snprintf(path, sizeof(path), "%s/gen.py", dir);
+    FILE *f = fopen(path, "w");
+    TD_ASSERT(f != NULL);
+    fputs(script, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), PYTHON " '%s' '%s'", path, dir);
+    int rc = system(cmd);
+    TD_ASSERT_MSG(rc == 0, "python script failed (%d)", rc);
+}
+
+static double circ_diff(const td_track *t, double a, double b)
+{
+    double d = fabs(a - b);
+    if (t->closed && d > 0.5 * t->length)
+        d = t->length - d;
+    return d;
+}
+
+/* ---- .npy against numpy --------------------------------------------------------------------- */
+
+static const char *npy_script =
+    "import numpy as np, sys, os\n"
+    "d = sys.argv[1]\n"
+    "rng = np.random.default_rng(7)\n"
+    "n = 40\n"
+    "ang = np.linspace(0, 2 * np.pi, n, endpoint=False)\n"
+    "r = 3 + 0.1 * rng.standard_normal(n)\n"
+    "c = np.stack([r * np.cos(ang), r * np.sin(ang)], 1)\n"
+    "rows = np.concatenate([c, c * 0.85, c * 1.15], 1) + 1e-3 * rng.standard_normal((n, 6))\n"
+    "rows = np.vstack([rows, rows[:1]])\n"
+    "rows[3, 2] = -0.0\n"
+    "rows[4, 3] = 5e-324\n"
+    "rows[5, 4] = 1e300\n"
+    "rows[6, 5] = np.nextafter(1.0, 2.0)\n"
+    "np.save(os.path.join(d, 'good_v1.npy'), rows)\n"
+    "for v in [(2, 0), (3, 0)]:\n"
+    "    with open(os.path.join(d, 'good_v%d.npy' % v[0]), 'wb') as f:\n"
+    "        np.lib.format.write_array(f, rows, version=v)\n"
+    "open(os.path.join(d, 'good.raw'), 'wb').write(rows.astype('<f8').tobytes())\n"
+    "dup = np.vstack([rows[:10], rows[9:10], rows[10:]])\n"
+    "np.save(os.path.join(d, 'dup.npy'), dup)\n"
+    "dupend = np.vstack([rows[:-1], rows[:1], rows[:1]])\n"
+    "np.save(os.path.join(d, 'dupend.npy'), dupend)\n"
+    "op = np.stack([np.linspace(0, 5, 12), np.zeros(12), np.linspace(0, 5, 12), np.full(12, 0.3),\n"
+    "               np.linspace(0, 5, 12), np.full(12, -0.3)], 1)\n"
+    "np.save(os.path.join(d, 'open.npy'), op)\n"
+    "np.save(os.path.join(d, 'bad_f4.npy'), np.where(np.abs(rows) > 1e30, 0.0, rows).astype('<f4'))\n"
+    "np.save(os.path.join(d, 'bad_be.npy'), rows.astype('>f8'))\n"
+    "x = rows.copy(); x[7, 3] = np.nan\n"
+    "np.save(os.path.join(d, 'bad_nan.npy'), x)\n"
+    "x = rows.copy(); x[8, 0] = np.inf\n"
+    "np.save(os.path.join(d, 'bad_inf.npy'), x)\n"
+    "np.save(os.path.join(d, 'bad_onerow.npy'), rows[:1])\n"
+    "np.save(os.path.join(d, 'bad_empty.npy'), rows[:0])\n"
+    "np.save(os.path.join(d, 'bad_shape5.npy'), rows[:, :5])\n"
+    "np.save(os.path.join(d, 'bad_1d.npy'), rows.ravel())\n"
+    "np.save(os.path.join(d, 'bad_fortran.npy'), np.asfortranarray(rows))\n"
+    "tri = np.vstack([rows[0:3], rows[0:1]])\n"
+    "np.save(os.path.join(d, 'bad_triangle.npy'), tri)\n"
+    "b = open(os.path.join(d, 'good_v1.npy'), 'rb').read()\n"
+    "open(os.path.join(d, 'bad_trunc.npy'), 'wb').write(b[:-8])\n"
+    "open(os.path.join(d, 'bad_extra.npy'), 'wb').write(b + b'\\0' * 8)\n"
+    "open(os.path.join(d, 'bad_magic.npy'), 'wb').write(b'\\x93NUMPZ' + b[6:])\n"
+    "open(os.path.join(d, 'bad_version.npy'), 'wb').write(b[:6] + b'\\x04\\x00' + b[8:])\n";
+
+static void check_bits(const td_track *t, const double *raw, int nraw, const int *map)
+{
+    /* map[i] = raw row of cleaned vertex i */
+    for (int i = 0; i < t->n; i++) {
+        const double *r = raw + 6 * map[i];
+        const double got[6] = {t->center[2 * i], t->center[2 * i + 1], t->inner[2 * i],
+                               t->inner[2 * i + 1], t->outer[2 * i], t->outer[2 * i + 1]};
+        TD_ASSERT(map[i] < nraw);
+        for (int j = 0; j < 6; j++)
+            TD_ASSERT_MSG(memcmp(&got[j], &r[j], 8) == 0, "vertex %d col %d: %.17g vs %.17g",
+                          i, j, got[j], r[j]);
+    }
+}
+
+TD_TEST(npy_matches_numpy_bit_for_bit)
+{
+    char dir[256], path[512];
+    require_numpy();
+    make_tmpdir(dir, sizeof(dir));
+    run_python(dir, npy_script);
+
+    snprintf(path, sizeof(path), "%s/good.raw", dir);
+    char *raw;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(path, &raw, &len, NULL));
+    TD_ASSERT_EQ_INT(len, 41 * 6 * 8);
+    double *rows = td_malloc(len);
+    memcpy(rows, raw, len);
+    td_free(raw);
+    int ident[41];
+    for (int i = 0; i < 41; i++)
+        ident[i] = i;
+
+    const char *versions[] = {"good_v1", "good_v2", "good_v3"};
+    for (int v = 0; v < 3; v++) {
+        td_track t;
+        td_err err;
+        snprintf(path, sizeof(path), "%s/%s.npy", dir, versions[v]);
+        TD_ASSERT_OK(td_track_load_npy(&t, path, &err));
+        TD_ASSERT_EQ_INT(t.n, 41);
+        TD_ASSERT_EQ_INT(t.closed, 1);
+        TD_ASSERT_STREQ(t.name, versions[v]);
+        check_bits(&t, rows, 41, ident);
+        td_track_free(&t);
+    }
+
+    /* A duplicated middle row is dropped; a duplicated closing row keeps the last row. */
+    td_track t;
+    snprintf(path, sizeof(path), "%s/dup.npy", dir);
+    TD_ASSERT_OK(td_track_load(&t, path, NULL));
+    TD_ASSERT_EQ_INT(t.n, 41);
+    check_bits(&t, rows, 41, ident);
+    td_track_free(&t);
+    snprintf(path, sizeof(path), "%s/dupend.npy", dir);
+    TD_ASSERT_OK(td_track_load(&t, path, NULL));
+    TD_ASSERT_EQ_INT(t.n, 41);
+    TD_ASSERT_EQ_INT(t.closed, 1);
+    check_bits(&t, rows, 41, ident);
+    td_track_free(&t);
+
+    snprintf(path, sizeof(path), "%s/open.npy", dir);
+    TD_ASSERT_OK(td_track_load(&t, path, NULL));
+    TD_ASSERT_EQ_INT(t.n, 12);
+    TD_ASSERT_EQ_INT(t.closed, 0);
+    TD_ASSERT_NEAR(t.length, 5.0, 1e-12);
+    td_track_free(&t);
+
+    td_free(rows);
+    remove_tmpdir(dir);
+}
+
+TD_TEST(npy_rejects_bad_files_naming_them)
+{
+    static const struct {
+        const char *file, *needle;
+    } bad[] = {
+        {"bad_f4", "'<f4'"},          {"bad_be", "'>f8'"},        {"bad_nan", "row 7 column 3"},
+        {"bad_inf", "row 8 column 0"}, {"bad_onerow", "1 row"},    {"bad_empty", "0 rows"},
+        {"bad_shape5", "(41, 5)"},    {"bad_1d", "(246,)"},       {"bad_fortran", "Fortran"},
+        {"bad_triangle", "3"},        {"bad_trunc", "truncated"}, {"bad_extra", "unexpected"},
+        {"bad_magic", "magic"},       {"bad_version", "4.0"},
+    };
+    char dir[256], path[512];
+    require_numpy();
+    make_tmpdir(dir, sizeof(dir));
+    run_python(dir, npy_script);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        td_track t;
+        td_err err;
+        td_err_clear(&err);
+        snprintf(path, sizeof(path), "%s/%s.npy", dir, bad[i].file);
+        int rc = td_track_load_npy(&t, path, &err);
+        TD_ASSERT_MSG(rc < 0, "%s was accepted", bad[i].file);
+        TD_ASSERT_CONTAINS(err.msg, path);
+        TD_ASSERT_CONTAINS(err.msg, bad[i].needle);
+        TD_ASSERT(t.center == NULL);
+    }
+    td_track t;
+    td_err err;
+    snprintf(path, sizeof(path), "%s/absent.npy", dir);
+    TD_ASSERT(td_track_load(&t, path, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "absent.npy");
+    remove_tmpdir(dir);
+}
+
+/* ---- reference routes ------------------------------------------------------------------------ */
+
+static const struct ref_route {
+    const char *name;
+    int rows;
+    double length, mean_width;
+    int dup; /* rows in the README's table minus rows after de-duplication */
+} ref_routes[] = {
+    {"reinvent_base", 119, 17.71, 0.762, 0},
+    {"reInvent2019_track", 155, 23.12, 1.067, 1},
+    {"reInvent2019_wide", 112, 16.64, 1.067, 1},
+    {"2022_reinvent_champ_ccw", 113, 33.28, 0.950, 0},
+    {"2024_reinvent_champ_ccw", 86, 25.11, 0.762, 0},
+    {"2022_summit_speedway", 127, 25.17, 1.067, 1},
+    {"2022_march_pro", 256, 76.76, 1.067, 0},
+    {"penbay_pro", 299, 89.24, 1.067, 1},
+    {"AWS_track", 302, 69.25, 0.942, 1},
+    {"Albert", 344, 51.39, 1.067, 1},
+    {"Bowtie_track", 163, 17.43, 0.789, 1},
+    {"Canada_Training", 203, 21.74, 0.757, 1},
+    {"LGSWide", 255, 38.03, 1.067, 1},
+    {"Monaco", 235, 60.27, 1.458, 1},
+    {"Oval_track", 102, 19.55, 0.710, 1},
+    {"Spain_track", 259, 60.00, 0.913, 1},
+    {"Straight_track", 22, 5.71, 0.610, 0},
+    {"Vegas_track", 151, 22.55, 1.067, 1},
+    {"caecer_loop", 121, 35.09, 1.286, 1},
+};
+#define NREF ((int)(sizeof(ref_routes) / sizeof(ref_routes[0])))
+
+static void load_ref(td_track *t, int i)
+{
+    char path[512];
+    td_err err;
+    snprintf(path, sizeof(path), "%s/%s.npy", TD_SHARED_TRACKS, ref_routes[i].name);
+    int rc = td_track_load_npy(t, path, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+}
+
+TD_TEST(reference_routes_match_readme)
+{
+    int files = 0;
+    DIR *d = opendir(TD_SHARED_TRACKS);
+    TD_ASSERT_MSG(d != NULL, "cannot open %s", TD_SHARED_TRACKS);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".npy") == 0) {
+            int known = 0;
+            for (int i = 0; i < NREF; i++)
+                known |= strncmp(e->d_name, ref_routes[i].name, len - 4) == 0 &&
+                         strlen(ref_routes[i].name) == len - 4;
+            TD_ASSERT_MSG(known, "%s is not in the README table", e->d_name);
+            files++;
+        }
+    }
+    closedir(d);
+    TD_ASSERT_EQ_INT(files, NREF);
+    for (int i = 0; i < NREF; i++) {
+        td_track t;
+        load_ref(&t, i);
+        const struct ref_route *r = &ref_routes[i];
+        TD_ASSERT_MSG(t.n == r->rows - r->dup, "%s: %d rows, expected %d", r->name, t.n,
+                      r->rows - r->dup);
+        TD_ASSERT_MSG(fabs(t.length - r->length) <= 0.01, "%s: length %.4f, README %.2f",
+                      r->name, t.length, r->length);
+        double w = 0.0;
+        for (int k = 0; k < t.n; k++)
+            w += t.width[k];
+        w /= t.n;
+        /* The README rounds to 3 decimals over the raw rows (the duplicate row included). */
+        TD_ASSERT_MSG(fabs(w - r->mean_width) <= 0.002, "%s: mean width %.4f, README %.3f",
+                      r->name, w, r->mean_width);
+        TD_ASSERT_EQ_INT(t.closed, strcmp(r->name, "Straight_track") != 0);
+        TD_ASSERT_NEAR(t.arc[t.n - 1], t.length, 0.0);
+        td_track_free(&t);
+    }
+}
+
+/* ---- brute-force references ------------------------------------------------------------------ */
+
+typedef struct {
+    double arc, dist, px, py;
+    int left, unique;
+} brute_proj;
+
+/* Global nearest point on the centreline polyline by scanning every segment. */
+static void brute_project(const td_track *t, double x, double y, brute_proj *b)
+{
+    double best = INFINITY;
+    int bi = 0;
+    double bu = 0;
+    for (int i = 0; i + 1 < t->n; i++) {
+        const double *a = t->center + 2 * i;
+        double dx = a[2] - a[0], dy = a[3] - a[1];
+        double u = ((x - a[0]) * dx + (y - a[1]) * dy) / (dx * dx + dy * dy);
+        u = u < 0 ? 0 : (u > 1 ? 1 : u);
+        double px = a[0] + u * dx, py = a[1] + u * dy;
+        double d = hypot(x - px, y - py);
+        if (d < best) {
+            best = d;
+            bi = i;
+            bu = u;
+        }
+    }
+    const double *a = t->center + 2 * bi;
+    b->px = a[0] + bu * (a[2] - a[0]);
+    b->py = a[1] + bu * (a[3] - a[1]);
+    b->dist = best;
+    b->arc = t->arc[bi] + bu * (t->arc[bi + 1] - t->arc[bi]);
+    if (t->closed && b->arc >= t->length)
+        b->arc -= t->length;
+    /* Left of the segment direction, away from vertices (where the side is ambiguous). */
+    double dx = a[2] - a[0], dy = a[3] - a[1];
+    b->left = dx * (y - b->py) - dy * (x - b->px) > 0;
+    /* Unique: no other segment reaches a point farther than 1 mm away within 1e-7 m. */
+    b->unique = bu > 1e-6 && bu < 1 - 1e-6;
+    for (int i = 0; i + 1 < t->n && b->unique; i++) {
+        const double *c = t->center + 2 * i;
+        double ex = c[2] - c[0], ey = c[3] - c[1];
+        double u = ((x - c[0]) * ex + (y - c[1]) * ey) / (ex * ex + ey * ey);
+        u = u < 0 ? 0 : (u > 1 ? 1 : u);
+        double px = c[0] + u * ex, py = c[1] + u * ey;
+        if (hypot(x - px, y - py) < best + 1e-7 && hypot(px - b->px, py - b->py) > 1e-3)
+            b->unique = 0;
+    }
+}
+
+static long g_checked, g_unique;
+
+static void check_proj(const td_track *t, const td_track_proj *p, double x, double y,
+                       const char *what)
+{
+    brute_proj b;
+    brute_project(t, x, y, &b);
+    g_checked++;
+    g_unique += b.unique;
+    /* The projection's distance is never worse than the global nearest (within rounding). */
+    TD_ASSERT_MSG(p->dist >= b.dist - 1e-9, "%s %s: dist %.9f < brute %.9f", t->name, what,
+                  p->dist, b.dist);
+    TD_ASSERT_MSG(p->seg >= 0 && p->seg < t->n - 1, "%s %s: seg %d", t->name, what, p->seg);
+    /* Closest waypoints bracket the arc length. */
+    TD_ASSERT_EQ_INT(p->prev_wp, p->seg);
+    TD_ASSERT_EQ_INT(p->next_wp, p->seg + 1);
+    TD_ASSERT_MSG(t->arc[p->prev_wp] <= p->arc + 1e-12 && p->arc <= t->arc[p->next_wp] + 1e-12,
+                  "%s %s: arc %.9f not in [%.9f, %.9f]", t->name, what, p->arc,
+                  t->arc[p->prev_wp], t->arc[p->next_wp]);
+    if (p->arc == t->arc[p->next_wp])
+        TD_ASSERT(!t->closed && p->next_wp == t->n - 1);
+    TD_ASSERT(p->arc >= 0 && (t->closed ? p->arc < t->length : p->arc <= t->length));
+    if (!b.unique)
+        return;
+    TD_ASSERT_MSG(circ_diff(t, p->arc, b.arc) <= 1e-6, "%s %s at (%.6f, %.6f): arc %.9f vs brute %.9f",
+                  t->name, what, x, y, p->arc, b.arc);
+    TD_ASSERT_NEAR(p->dist, b.dist, 1e-9);
+    TD_ASSERT_NEAR(p->px, b.px, 1e-6);
+    TD_ASSERT_NEAR(p->py, b.py, 1e-6);
+    if (b.dist > 1e-6)
+        TD_ASSERT_MSG(p->left == b.left, "%s %s: left %d vs brute %d", t->name, what, p->left,
+                      b.left);
+}
+
+static void check_geometry_one(const td_track *t, uint64_t seed)
+{
+    td_rng rng;
+    td_rng_seed(&rng, seed, 1);
+    int onroad = 0, offroad = 0;
+    /* A driven path: small steps along the road with a lateral random walk inside it. */
+    double s = td_rng_uniform(&rng) * t->length, lat = 0.0;
+    double x, y;
+    td_track_point_at(t, s, lat, &x, &y, NULL);
+    td_track_proj p;
+    td_track_project(t, x, y, &p);
+    check_proj(t, &p, x, y, "full");
+    int steps = t->closed ? (int)(1.3 * t->length / 0.05) : (int)(t->length / 0.05);
+    if (steps > 800)
+        steps = 800;
+    double ds = t->closed ? 1.3 * t->length / steps : 0.9 * t->length / steps;
+    if (!t->closed)
+        s = 0.05 * t->length;
+    for (int k = 0; k < steps; k++) {
+        s += ds * td_rng_range(&rng, 0.5, 1.5);
+        double w = td_track_width_at(t, &p);
+        lat += td_rng_range(&rng, -0.03, 0.03);
+        if (lat > 0.4 * w)
+            lat = 0.4 * w;
+        if (lat < -0.4 * w)
+            lat = -0.4 * w;
+        td_track_point_at(t, s, lat, &x, &y, NULL);
+        td_track_project_from(t, x, y, &p);
+        check_proj(t, &p, x, y, "path");
+        /* Wheels around the car: the local containment agrees with the reference. */
+        for (int wv = 0; wv < 2; wv++) {
+            double wx = x + td_rng_range(&rng, -0.25, 0.25);
+            double wy = y + td_rng_range(&rng, -0.25, 0.25);
+            int a = td_track_on_road(t, &p, wx, wy), b = td_track_on_road_slow(t, wx, wy);
+            TD_ASSERT_MSG(a == b, "%s: on_road(%.6f, %.6f) %d vs slow %d", t->name, wx, wy, a,
+                          b);
+            onroad += b;
+            offroad += !b;
+        }
+    }
+    /* Random points in a band of the width around the road, from a nearby projection. */
+    for (int k = 0; k < 400; k++) {
+        double s0 = td_rng_uniform(&rng) * t->length;
+        double x0, y0;
+        td_track_point_at(t, s0, 0, &x0, &y0, NULL);
+        td_track_project(t, x0, y0, &p);
+        double w = td_track_width_at(t, &p);
+        td_track_point_at(t, s0 + td_rng_range(&rng, -0.1, 0.1), td_rng_range(&rng, -0.75, 0.75) * w,
+                          &x, &y, NULL);
+        /* Jitter, so no point sits exactly on a border (the end rungs of an open route). */
+        x += td_rng_range(&rng, -1e-3, 1e-3);
+        y += td_rng_range(&rng, -1e-3, 1e-3);
+        td_track_proj full;
+        td_track_project(t, x, y, &full);
+        check_proj(t, &full, x, y, "random full");
+        td_track_project_from(t, x, y, &p);
+        check_proj(t, &p, x, y, "random incremental");
+        int a = td_track_on_road(t, &p, x, y), b = td_track_on_road_slow(t, x, y);
+        TD_ASSERT_MSG(a == b, "%s: on_road(%.6f, %.6f) %d vs slow %d", t->name, x, y, a, b);
+        onroad += b;
+        offroad += !b;
+        /* Width at the projection is the width of the nearer end vertex. */
+        TD_ASSERT_NEAR(td_track_width_at(t, &full),
+                       t->width[full.t < 0.5 ? full.seg : full.seg + 1], 0);
+    }
+    TD_ASSERT_MSG(onroad > 100 && offroad > 20, "%s: %d on road, %d off", t->name, onroad,
+                  offroad);
+}
+
+TD_TEST(geometry_matches_brute_force_on_reference_routes)
+{
+    for (int i = 0; i < NREF; i++) {
+        td_track t, r;
+        load_ref(&t, i);
+        TD_ASSERT_OK(td_track_reverse(&r, &t, NULL));
+        check_geometry_one(&t, 100 + (uint64_t)i);
+        check_geometry_one(&r, 200 + (uint64_t)i);
+        td_track_free(&t);
+        td_track_free(&r);
+    }
+    /* The comparisons were not vacuous: almost every nearest point is unique. */
+    printf("%ld projections checked, %ld with a unique nearest point\n", g_checked, g_unique);
+    TD_ASSERT(g_checked > 30000);
+    TD_ASSERT(g_unique > 0.95 * g_checked);
+}
+
+TD_TEST(reverse_maps_arc_and_sides)
+{
+    for (int i = 0; i < NREF; i++) {
+        td_track t, r;
+        load_ref(&t, i);
+        TD_ASSERT_OK(td_track_reverse(&r, &t, NULL));
+        TD_ASSERT_EQ_INT(r.n, t.n);
+        TD_ASSERT_EQ_INT(r.reversed, 1);
+        TD_ASSERT_EQ_INT(r.closed, t.closed);
+        TD_ASSERT_STREQ(r.name, t.name);
+        TD_ASSERT_NEAR(r.length, t.length, 1e-9);
+        if (t.closed)
+            TD_ASSERT_EQ_INT(td_track_direction(&r), -td_track_direction(&t));
+        for (int k = 0; k < t.n; k++) {
+            TD_ASSERT(r.center[2 * k] == t.center[2 * (t.n - 1 - k)]);
+            TD_ASSERT(r.inner[2 * k + 1] == t.inner[2 * (t.n - 1 - k) + 1]);
+        }
+        td_rng rng;
+        td_rng_seed(&rng, 300 + (uint64_t)i, 0);
+        for (int k = 0; k < 300; k++) {
+            double s = td_rng_uniform(&rng) * t.length, x, y;
+            td_track_proj p;
+            td_track_point_at(&t, s, 0, &x, &y, NULL);
+            td_track_project(&t, x, y, &p);
+            double w = td_track_width_at(&t, &p);
+            td_track_point_at(&t, s, td_rng_range(&rng, -0.6, 0.6) * w, &x, &y, NULL);
+            td_track_proj pf, pr;
+            brute_proj b;
+            brute_project(&t, x, y, &b);
+            if (!b.unique || b.dist < 1e-6)
+                continue;
+            td_track_project(&t, x, y, &pf);
+            td_track_project(&r, x, y, &pr);
+            double expect = t.closed ? fmod(t.length - pf.arc, t.length) : t.length - pf.arc;
+            TD_ASSERT_MSG(circ_diff(&t, pr.arc, expect) <= 1e-6, "%s: reverse arc %.9f vs %.9f",
+                          t.name, pr.arc, expect);
+            TD_ASSERT_NEAR(pr.dist, pf.dist, 1e-9);
+            TD_ASSERT_EQ_INT(pr.left, !pf.left);
+            /* Waypoint i of the reverse is waypoint n-1-i of the forward direction. */
+            TD_ASSERT_EQ_INT(pr.prev_wp, t.n - 1 - pf.next_wp);
+            TD_ASSERT_EQ_INT(td_track_on_road(&r, &pr, x, y), td_track_on_road(&t, &pf, x, y));
+        }
+        td_track_free(&t);
+        td_track_free(&r);
+    }
+}
+
+/* ---- points, lanes, curvature on a known shape ------------------------------------------------ */
+
+/* A circle of radius R, counter-clockwise, width w, as a centreline track. */
+static void make_circle(td_track *t, double R, double w, int n)
+{
+    double *xy = td_malloc(sizeof(double) * 2 * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        xy[2 * i] = R * cos(2 * M_PI * i / n);
+        xy[2 * i + 1] = R * sin(2 * M_PI * i / n);
+    }
+    td_err err;
+    int rc = td_track_from_centerline(t, xy, NULL, w, n, 1, "circle", "circle", &err);
+    td_free(xy);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+}
+
+TD_TEST(points_lanes_curvature_on_a_circle)
+{
+    td_track t, r;
+    make_circle(&t, 3.0, 1.0, 120);
+    TD_ASSERT_EQ_INT(t.n, 121);
+    TD_ASSERT_EQ_INT(td_track_direction(&t), 1);
+    TD_ASSERT_NEAR(t.length, 2 * 120 * 3.0 * sin(M_PI / 120), 1e-9);
+    /* The inner border is on the inside (left of a CCW loop), at half the width. */
+    for (int i = 0; i < t.n; i++) {
+        TD_ASSERT_NEAR(hypot(t.inner[2 * i], t.inner[2 * i + 1]), 2.5, 1e-9);
+        TD_ASSERT_NEAR(hypot(t.outer[2 * i], t.outer[2 * i + 1]), 3.5, 1e-9);
+        TD_ASSERT_NEAR(t.width[i], 1.0, 1e-12);
+    }
+    TD_ASSERT_OK(td_track_reverse(&r, &t, NULL));
+    for (int k = 0; k < 50; k++) {
+        double s = k * t.length / 50 + 0.013, x, y, h;
+        TD_ASSERT_NEAR(td_track_curvature_at(&t, s), 1.0 / 3.0, 2e-3);
+        TD_ASSERT_NEAR(td_track_curvature_at(&r, s), -1.0 / 3.0, 2e-3);
+        /* A point at lateral +0.3 is left of centre, 0.3 m away, at arc s. */
+        td_track_point_at(&t, s, 0.3, &x, &y, &h);
+        td_track_proj p;
+        td_track_project(&t, x, y, &p);
+        TD_ASSERT_NEAR(p.arc, s, 1e-9);
+        TD_ASSERT_NEAR(p.dist, 0.3, 1e-9);
+        TD_ASSERT_EQ_INT(p.left, 1);
+        TD_ASSERT(hypot(x, y) < 3.0);
+        double sx, sy;
+        td_track_point_at(&t, s, 0, &sx, &sy, NULL);
+        /* Heading is tangent: perpendicular to the radius, turning CCW. */
+        TD_ASSERT_NEAR((cos(h) * sx + sin(h) * sy) / 3.0, 0.0, 0.03);
+        TD_ASSERT(sin(h) * sx - cos(h) * sy > 0);
+        /* Lane +1 is halfway to the inner border (radius 2.75), -1 to the outer (3.25). */
+        td_track_lane_point(&t, s, 1, &x, &y);
+        TD_ASSERT_NEAR(hypot(x, y), 2.75, 2e-3);
+        td_track_lane_point(&t, s, -1, &x, &y);
+        TD_ASSERT_NEAR(hypot(x, y), 3.25, 2e-3);
+        td_track_lane_point(&r, s, 1, &x, &y);
+        TD_ASSERT_NEAR(hypot(x, y), 2.75, 2e-3);
+        /* Containment by radius. */
+        td_track_project(&t, sx, sy, &p);
+        TD_ASSERT_EQ_INT(td_track_on_road(&t, &p, 1.01 * sx, 1.01 * sy), 1);
+        TD_ASSERT_EQ_INT(td_track_on_road(&t, &p, 0.8 * sx, 0.8 * sy), 0);
+        TD_ASSERT_EQ_INT(td_track_on_road(&t, &p, 1.2 * sx, 1.2 * sy), 0);
+    }
+    TD_ASSERT_NEAR(td_track_wrap_arc(&t, -1.0), t.length - 1.0, 1e-12);
+    TD_ASSERT_NEAR(td_track_wrap_arc(&t, t.length + 2.0), 2.0, 1e-9);
+    TD_ASSERT_NEAR(td_track_min_radius(&t), 3.0, 0.01);
+    TD_ASSERT_OK(td_track_check(&t, 0.6, NULL));
+    td_err err;
+    TD_ASSERT(td_track_check(&t, 3.5, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "radius");
+    td_track_free(&t);
+    td_track_free(&r);
+
+    /* Too wide for its radius: the inner border folds. */
+    make_circle(&t, 1.0, 2.0, 60);
+    TD_ASSERT(td_track_check(&t, 0.1, &err) < 0);
+    td_track_free(&t);
+}
+
+TD_TEST(from_rows_validates)
+{
+    double rows[6 * 6] = {0};
+    td_err err;
+    td_track t;
+    /* A closed square with 4 distinct points is the smallest loop. */
+    double sq[5][2] = {{0, 0}, {1, 0}, {1, 1}, {0, 1}, {0, 0}};
+    for (int i = 0; i < 5; i++) {
+        rows[6 * i] = sq[i][0];
+        rows[6 * i + 1] = sq[i][1];
+        rows[6 * i + 2] = 0.5 + 0.8 * (sq[i][0] - 0.5);
+        rows[6 * i + 3] = 0.5 + 0.8 * (sq[i][1] - 0.5);
+        rows[6 * i + 4] = 0.5 + 1.2 * (sq[i][0] - 0.5);
+        rows[6 * i + 5] = 0.5 + 1.2 * (sq[i][1] - 0.5);
+    }
+    TD_ASSERT_OK(td_track_from_rows(&t, rows, 5, "sq", "square", &err));
+    TD_ASSERT_EQ_INT(t.closed, 1);
+    TD_ASSERT_NEAR(t.length, 4.0, 1e-12);
+    td_track_free(&t);
+    memcpy(rows + 6 * 3, rows, 6 * sizeof(double)); /* (0,0),(1,0),(1,1),(0,0) */
+    TD_ASSERT(td_track_from_rows(&t, rows, 4, "tri", "tri.npy", &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "tri.npy");
+    TD_ASSERT_CONTAINS(err.msg, "at least 4 distinct");
+    TD_ASSERT_CONTAINS(err.msg, "it has 3");
+}
