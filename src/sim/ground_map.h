@@ -11,7 +11,7 @@
 
 /* Width of the painted lines and the dash pattern of the centre line (metres). */
 #define TD__BORDER_LINE_M 0.05
-#define TD__CENTER_LINE_M 0.025
+#define TD__CENTER_LINE_M 0.05
 #define TD__DASH_PERIOD_M 0.6
 /* Grass around the track's bounding box, so the camera sees grass beyond the borders. */
 #define TD__GROUND_PAD_M 2.0
