@@ -1,0 +1,202 @@
+/*
+ * reward.h - reward hosts: the function that turns a step's `td_params` into a reward.
+ * Three kinds behind one API:
+ *
+ *   "builtin:NAME"   a C function shipped with trackday (td_reward_builtin_names lists them)
+ *   "PATH.so"        a C plugin exporting  double trackday_reward(const td_params *p)
+ *   "PATH.py"        a DeepRacer reward_function.py run unchanged in embedded CPython
+ *
+ * A host is opened once (a Python file is compiled and checked then, so a syntax error or a
+ * missing reward_function is reported before training starts), then called once per step
+ * for a whole batch of cars (Python: under one acquisition of the interpreter lock).
+ * Every result is checked: NaN, infinity, a value that is not a number, or one outside
+ * [-1e5, 1e5] is an error naming the step and the value. A Python call that runs longer
+ * than the time limit (default 1 s) is stopped and reported.
+ *
+ * When a call fails, td_reward_last_error describes it (kind, the user's file and line, the
+ * Python traceback, the failing car and step) and td_reward_error_json gives it with the
+ * `params` of the failing step, for DIR/logs/reward_error.json.
+ *
+ * Threads: a host may be called from any thread, but by one thread at a time (a per-host
+ * lock enforces it). Part of the reward layer (above sim and nn).
+ */
+#ifndef TRACKDAY_REWARD_H
+#define TRACKDAY_REWARD_H
+
+#include "trackday/core.h"
+#include "trackday/params.h"
+#include "trackday/track.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* DeepRacer's accepted result range. */
+#define TD_REWARD_MAX_ABS 1e5
+/* Default time limit of one Python call, seconds. */
+#define TD_REWARD_DEFAULT_TIMEOUT_S 1.0
+/* DeepRacer's validator rejects source longer than this. */
+#define TD_REWARD_MAX_SOURCE_CHARS 140000
+
+typedef struct td_reward td_reward;
+
+typedef enum td_reward_kind {
+    TD_REWARD_BUILTIN = 0,
+    TD_REWARD_PLUGIN = 1,
+    TD_REWARD_PYTHON = 2
+} td_reward_kind;
+
+typedef enum td_reward_error_kind {
+    TD_REWARD_ERR_NONE = 0,
+    TD_REWARD_ERR_LOAD = 1,      /* missing file, syntax error, no/bad reward_function */
+    TD_REWARD_ERR_EXCEPTION = 2, /* the function raised during a call */
+    TD_REWARD_ERR_VALUE = 3,     /* NaN, infinite, not a number, or outside the range */
+    TD_REWARD_ERR_TIMEOUT = 4    /* the call ran longer than the limit and was stopped */
+} td_reward_error_kind;
+
+/* "load", "exception", "value", "timeout" ("none" for TD_REWARD_ERR_NONE). */
+const char *td_reward_error_kind_name(td_reward_error_kind k);
+
+#define TD_REWARD_PATH_LEN 1024
+#define TD_REWARD_MSG_LEN 1024
+#define TD_REWARD_TRACE_LEN 8192
+
+/* What went wrong in the last failed open or call. */
+typedef struct td_reward_error {
+    td_reward_error_kind kind;
+    char file[TD_REWARD_PATH_LEN]; /* the user's file of the failing line ("" if unknown) */
+    int line;                      /* 1-based line in file, 0 if unknown */
+    char message[TD_REWARD_MSG_LEN];   /* one paragraph for a learner (also in td_err) */
+    char traceback[TD_REWARD_TRACE_LEN]; /* Python traceback or caret display ("" if none) */
+    int car;                       /* index in the batch, -1 if not a call */
+    int step;                      /* params.steps of the failing call, -1 if not a call */
+    double value;                  /* the bad result (TD_REWARD_ERR_VALUE), else 0 */
+    int has_params;                /* params_json holds the failing step's params */
+} td_reward_error;
+
+/*
+ * Opens a reward host. spec is "builtin:NAME", a path ending in .so, or a path ending in .py.
+ * track may be NULL; when given, a Python host builds params['waypoints'] for it now (it is
+ * otherwise built at the first call that shows a new waypoint array). On error *out is NULL,
+ * err holds the message (for a Python load error: "FILE:LINE:COL: SyntaxError: ..." followed
+ * by the source line and a caret) and nothing needs freeing. Free with td_reward_close.
+ */
+int td_reward_open(td_reward **out, const char *spec, const td_track *track, td_err *err);
+
+/* Closes a host (NULL is fine). The embedded interpreter itself stays for the process. */
+void td_reward_close(td_reward *r);
+
+/*
+ * Computes n rewards: out[i] = reward of params[i]. Returns 0, or TD_EREWARD (exception, bad
+ * value) or TD_ETIMEOUT; then err holds the message, td_reward_last_error the details, and
+ * out[i] for the failing car and those after it are 0. No allocation on the success path
+ * (Python objects aside).
+ */
+int td_reward_batch(td_reward *r, const td_params *params, int n, float *out, td_err *err);
+
+/* One call at double precision (check, explain, tests). */
+int td_reward_one(td_reward *r, const td_params *p, double *out, td_err *err);
+
+/*
+ * Adapter with the signature of the simulator's td_reward_batch_fn (sim.h): user is the
+ * td_reward. After a failure it writes zeros and keeps the first error until
+ * td_reward_clear_error; check td_reward_failed after each step.
+ */
+void td_reward_batch_cb(void *user, const td_params *params, int n, float *rewards_out);
+
+/* 0, or the error code of the first failure since open or td_reward_clear_error. */
+int td_reward_failed(const td_reward *r);
+void td_reward_clear_error(td_reward *r);
+
+/* The last error (kind TD_REWARD_ERR_NONE if none). Valid until the next call or close. */
+const td_reward_error *td_reward_last_error(const td_reward *r);
+
+/*
+ * The last error as a JSON document: {"kind", "message", "file", "line", "traceback", "car",
+ * "step", "value", "reward_spec", "params": {...every params key of the failing step...}}.
+ * *json is a new NUL-terminated string (td_free). TD_ENOENT if there is no error.
+ */
+int td_reward_error_json(const td_reward *r, char **json, td_err *err);
+
+/* Writes td_reward_error_json to path atomically (for DIR/logs/reward_error.json). */
+int td_reward_error_write(const td_reward *r, const char *path, td_err *err);
+
+/* Limit for one Python call in seconds (default 1; <= 0 disables). No effect on C hosts. */
+void td_reward_set_timeout(td_reward *r, double seconds);
+
+td_reward_kind td_reward_get_kind(const td_reward *r);
+/* The spec the host was opened with. */
+const char *td_reward_spec(const td_reward *r);
+
+/*
+ * The params as DeepRacer's dict would print, as a JSON object text (every key; the object
+ * keys only when n_objects > 0; waypoints as [x, y] pairs). *json is new (td_free).
+ */
+int td_params_to_json(const td_params *p, char **json, td_err *err);
+
+/* ---- built-in C rewards ------------------------------------------------------------------ */
+
+typedef double (*td_reward_c_fn)(const td_params *p);
+
+/* The names of the built-ins, NULL-terminated (for help text and tests). */
+const char *const *td_reward_builtin_names(void);
+/* A built-in by name, or NULL. */
+td_reward_c_fn td_reward_builtin_find(const char *name);
+/* One-line description of a built-in, or NULL. */
+const char *td_reward_builtin_summary(const char *name);
+
+/* ---- Python ------------------------------------------------------------------------------ */
+
+/* 1 if trackday was built with the embedded interpreter (TD_WITH_PYTHON), else 0. */
+int td_reward_python_available(void);
+
+/* Severity of a static check finding. */
+typedef enum td_reward_severity {
+    TD_REWARD_WARNING = 0,
+    TD_REWARD_ERROR = 1
+} td_reward_severity;
+
+typedef struct td_reward_issue {
+    td_reward_severity severity;
+    int line, col;                 /* 1-based; 0 if not tied to a place */
+    char message[512];
+} td_reward_issue;
+
+/*
+ * Statically checks a reward_function.py as DeepRacer's validator would (Python's ast module
+ * in the embedded interpreter): imports outside math, random, numpy, scipy, shapely; open,
+ * eval, exec, input, __import__, compile; numpy file I/O; source over 140,000 characters
+ * (errors); print calls and global state (warnings); a syntax error or a missing
+ * reward_function (errors). *issues is a new array (td_free) of *n_issues entries, in order
+ * of line. Returns 0 when the check ran (whatever it found), or an error when it could not
+ * run (file unreadable, no Python).
+ */
+int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_issues,
+                           td_err *err);
+
+/* ---- params for probes ------------------------------------------------------------------- */
+
+/* A pose and the rest of the context td_reward_probe_params needs. */
+typedef struct td_reward_probe {
+    double x, y;          /* model point, metres */
+    double heading_deg;   /* DeepRacer heading */
+    double speed;         /* commanded speed */
+    double steering_deg;  /* commanded steering */
+    double start_arc;     /* the episode's start (arc length, metres) for progress */
+    int steps;
+    int n_objects;        /* objects at object_xy (obstacles: speed 0, heading 0) */
+    double object_xy[TD_MAX_OBJECTS][2];
+} td_reward_probe;
+
+/*
+ * Computes the params a car at the probe pose would get on track t (full projection; wheel
+ * centres from the car geometry; progress from start_arc without history; objects bracketed
+ * by arc length; object_in_camera within 64.7 degrees and 5 m ahead). For the sampled states
+ * of `trackday reward check`; the simulator computes params incrementally itself.
+ */
+void td_reward_probe_params(const td_track *t, const td_reward_probe *probe, td_params *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACKDAY_REWARD_H */
