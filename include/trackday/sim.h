@@ -1,0 +1,347 @@
+/*
+ * sim.h - the simulator: the car (kinematic bicycle with first-order speed and steering
+ * response), DeepRacer's episode rules, race types (time trial, object avoidance,
+ * head-to-bot), the reward input `td_params`, the track-relative "state" sensor, the
+ * vectorized environment (PufferLib style) and a built-in driver (pure pursuit).
+ *
+ * The vector env in one paragraph: the caller fills a td_sim_config, calls td_vecenv_init
+ * with a track and a car count N, points the env's buffer fields at arrays it owns
+ * (actions, observations, rewards, dones, params), calls td_vecenv_reset once, then
+ * td_vecenv_step in a loop. A step runs the physics of every car, fills params, asks the
+ * reward callback for the whole batch at once, writes dones, resets every ended episode in
+ * place (its final numbers stay readable with td_vecenv_last_episode) and renders the
+ * observations of the next step. Nothing is allocated after init. The same seed and
+ * thread count give bit-identical runs (each car has its own td_rng stream).
+ *
+ * Units: metres, seconds, radians inside; degrees only where DeepRacer uses them (actions,
+ * params.heading, params.steering_angle). docs/sim.md describes the model and the rules.
+ */
+#ifndef TRACKDAY_SIM_H
+#define TRACKDAY_SIM_H
+
+#include "trackday/core.h"
+#include "trackday/params.h"
+#include "trackday/sensors.h"
+#include "trackday/track.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- car ------------------------------------------------------------------------------ */
+
+#define TD_SIM_HZ 15.0
+#define TD_CAR_WHEELBASE_M 0.164
+#define TD_CAR_TRACK_M 0.16
+#define TD_CAR_MODEL_POINT_M 0.14  /* params x, y: this far ahead of the car origin */
+#define TD_CAR_LENGTH_M 0.3235     /* collision footprint, along the heading */
+#define TD_CAR_WIDTH_M 0.1961      /* collision footprint, across */
+#define TD_CAR_HEIGHT_M 0.15       /* for the camera and lidar */
+
+typedef struct td_car_config {
+    double wheelbase_m;     /* 0.164; the origin is the middle of the wheelbase */
+    double track_m;         /* 0.16, between left and right wheel centres */
+    double model_point_m;   /* 0.14 */
+    double length_m, width_m; /* footprint rectangle centred on the origin */
+    double speed_tau_s;     /* first-order time constant of speed, default 0.1 */
+    double steer_tau_s;     /* first-order time constant of steering, default 0.05 */
+    int substeps;           /* physics sub-steps per control step, default 10 */
+    double speed_min, speed_max; /* command clipping, 0.1 .. 4.0 m/s */
+    double steer_max_deg;   /* command clipping, 30 */
+} td_car_config;
+
+void td_car_config_default(td_car_config *cfg);
+
+/* The dynamic state of one car. yaw and (cos_yaw, sin_yaw) always agree. */
+typedef struct td_car_state {
+    double x, y;            /* origin (middle of the wheelbase), metres */
+    double yaw;             /* radians, (-pi, pi], counter-clockwise from +x */
+    double cos_yaw, sin_yaw;
+    double speed;           /* measured (actual) speed, m/s */
+    double steer;           /* measured (actual) front-wheel angle, radians, + = left */
+} td_car_state;
+
+/* Places a car at rest at origin pose (x, y, yaw). */
+void td_car_place(td_car_state *s, double x, double y, double yaw);
+
+/*
+ * Advances one control step of dt seconds (cfg->substeps sub-steps). The commands are
+ * clipped to the configured ranges here. No allocation, no libm call per sub-step.
+ */
+void td_car_step(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg,
+                 double speed_cmd, double dt);
+
+/* The model point (params x, y). */
+void td_car_model_point(const td_car_config *cfg, const td_car_state *s, double *x, double *y);
+
+/* The four wheel centres: front-left, front-right, rear-left, rear-right; out is (4, 2). */
+void td_car_wheels(const td_car_config *cfg, const td_car_state *s, double out[4][2]);
+
+/* 1 if two oriented rectangles overlap (separating axis test). Touching counts as overlap. */
+int td_box_overlap(const td_box *a, const td_box *b);
+
+/* ---- race configuration (training_params.yaml, DEEPRACER.md section 8) ------------------ */
+
+typedef enum td_race_type {
+    TD_RACE_TIME_TRIAL = 0,
+    TD_RACE_OBJECT_AVOIDANCE = 1,
+    TD_RACE_HEAD_TO_BOT = 2
+} td_race_type;
+
+#define TD_MAX_OBSTACLES 12
+#define TD_MAX_BOTS 4
+
+typedef struct td_race_config {
+    td_race_type race_type;                 /* RACE_TYPE */
+    int reverse_dir;                        /* REVERSE_DIR */
+    int alternate_driving_direction;        /* ALTERNATE_DRIVING_DIRECTION */
+    int change_start_position;              /* CHANGE_START_POSITION (round robin), default 1 */
+    double round_robin_advance_dist;        /* ROUND_ROBIN_ADVANCE_DIST, fraction, 0.05 */
+    int number_of_obstacles;                /* NUMBER_OF_OBSTACLES, default 3 */
+    double min_distance_between_obstacles;  /* MIN_DISTANCE_BETWEEN_OBSTACLES, 2.0 m */
+    int randomize_obstacle_locations;       /* RANDOMIZE_OBSTACLE_LOCATIONS */
+    int n_object_positions;                 /* OBJECT_POSITIONS: count (0 = not given) */
+    double object_positions[TD_MAX_OBSTACLES][2]; /* (progress fraction, lane +1/-1) */
+    double obstacle_length_m;               /* along the track, 0.5 */
+    double obstacle_width_m;                /* across the track, 0.4 */
+    double obstacle_height_m;               /* 0.3, for sensors */
+    int number_of_bot_cars;                 /* NUMBER_OF_BOT_CARS, default 3 */
+    double bot_car_speed;                   /* BOT_CAR_SPEED, 0.2 m/s */
+    int is_lane_change;                     /* IS_LANE_CHANGE */
+    double lower_lane_change_time;          /* LOWER_LANE_CHANGE_TIME, 3 s */
+    double upper_lane_change_time;          /* UPPER_LANE_CHANGE_TIME, 5 s */
+    double lane_change_distance;            /* LANE_CHANGE_DISTANCE, 1.0 m */
+    int enable_domain_randomization;        /* ENABLE_DOMAIN_RANDOMIZATION */
+} td_race_config;
+
+void td_race_config_default(td_race_config *cfg);
+const char *td_race_type_name(td_race_type t);   /* "TIME_TRIAL", ... */
+/* Parses "TIME_TRIAL"/"time-trial"/"time_trial" etc. Returns 0 or TD_EINVAL. */
+int td_race_type_parse(const char *s, td_race_type *out);
+
+/* ---- episodes -------------------------------------------------------------------------- */
+
+typedef enum td_sim_mode {
+    TD_MODE_TRAIN = 0,      /* round-robin starts; an episode ends at the first event */
+    TD_MODE_EVAL = 1,       /* starts at the start line; ends at the first event */
+    TD_MODE_CONTINUOUS = 2  /* starts at the start line; events cost a penalty and a reset;
+                               the episode ends after cfg.laps laps (or max resets) */
+} td_sim_mode;
+
+/* Episode status, DeepRacer's names (simtrace episode_status). Order = end precedence. */
+typedef enum td_episode_status {
+    TD_EP_IN_PROGRESS = 0,
+    TD_EP_LAP_COMPLETE = 1,
+    TD_EP_CRASHED = 2,
+    TD_EP_OFF_TRACK = 3,
+    TD_EP_REVERSED = 4,
+    TD_EP_IMMOBILIZED = 5,
+    TD_EP_TIME_UP = 6       /* max_steps reached, or continuous mode ran out of resets */
+} td_episode_status;
+
+const char *td_episode_status_name(td_episode_status s); /* "lap_complete", ... */
+
+#define TD_MAX_LAPS 16
+
+/* What happened in one episode (a race in continuous mode). */
+typedef struct td_episode_info {
+    int episode;            /* 0-based count of this car's episodes */
+    td_episode_status status;
+    double progress;        /* last progress (100 for a completed lap) */
+    int steps;
+    double sim_time_s;      /* simulated time of the episode, penalties included */
+    double total_reward;
+    int reversed_dir;       /* driven in the reverse direction */
+    double start_ndist;     /* start point as a fraction of the lap */
+    int laps;               /* completed laps */
+    double lap_times_s[TD_MAX_LAPS]; /* simulated time of each completed lap */
+    double lap_time_s;      /* first completed lap's time, or -1 */
+    int off_tracks, crashes, reverses, immobilized, resets;
+    double penalty_s;       /* total penalty time (continuous mode) */
+} td_episode_info;
+
+/* ---- state sensor ----------------------------------------------------------------------- */
+
+/*
+ * The "state" observation: track-relative features, roughly in [-1, 1] (docs/sim.md lists
+ * them): 0 speed/4, 1 steering/30deg, 2-3 sin and cos of the heading error against the
+ * centreline tangent, 4 lateral offset / half width (+ = left), 5-6 distance to the left and
+ * right borders / width, 7-12 centreline curvature 0.25, 0.5, 1, 1.5, 2, 3 m ahead (x 0.4,
+ * clipped), 13 an object is ahead within 5 m, 14 its arc distance / 5 m (1 if none),
+ * 15 its lateral offset / half width (0 if none).
+ */
+#define TD_STATE_DIM 16
+
+/* ---- vector env ----------------------------------------------------------------------- */
+
+enum {
+    TD_SENSOR_STATE = 1,    /* obs_state, TD_STATE_DIM floats per car */
+    TD_SENSOR_CAMERA = 2,   /* obs_camera, height x width x 1 grey bytes */
+    TD_SENSOR_STEREO = 4,   /* obs_camera, height x width x 2 (instead of CAMERA) */
+    TD_SENSOR_LIDAR = 8     /* obs_lidar, td_vecenv_lidar_dim floats per car */
+};
+
+typedef enum td_lidar_encoding {
+    TD_LIDAR_ENC_CLIPPED = 0,     /* LIDAR: 64 values clipped to [0.15, 1.0] */
+    TD_LIDAR_ENC_SECTOR = 1,      /* SECTOR_LIDAR: 8 binary sectors */
+    TD_LIDAR_ENC_DISCRETIZED = 2, /* DISCRETIZED_SECTOR_LIDAR: one-hot bins */
+    TD_LIDAR_ENC_RAW = 3          /* raw metres (not a DeepRacer sensor; for tools) */
+} td_lidar_encoding;
+
+typedef struct td_sim_config {
+    td_car_config car;
+    td_race_config race;
+    td_sim_mode mode;
+    int sensors;                /* TD_SENSOR_* bits, default TD_SENSOR_STATE */
+    td_camera_config camera;
+    td_lidar_config lidar;
+    td_lidar_encoding lidar_encoding;
+    double hz;                  /* control steps per simulated second, 15 */
+    int max_steps;              /* per episode, 100000 */
+    int laps;                   /* continuous mode: laps to finish, default 3 */
+    double off_track_penalty_s; /* continuous mode: off-track/reversed/immobilized, 2 */
+    double collision_penalty_s; /* continuous mode: crash, 5 */
+    int max_resets;             /* continuous mode: 0 = unlimited */
+    double crash_reset_behind_m;/* continuous mode: reset this far behind the object, 1.0 */
+    int reversed_limit_steps;   /* 15 */
+    int immobilized_limit_steps;/* 15 */
+    double immobilized_dist_m;  /* 0.0003 per step */
+    double camera_object_range_m; /* object_in_camera range, 5 m */
+    double ground_cell_m;       /* camera ground map resolution, 0.01 */
+    double lidar_cell_m;        /* lidar grid cell, 0.5 */
+    int threads;                /* worker threads including the caller, default 1 */
+    uint64_t seed;
+} td_sim_config;
+
+void td_sim_config_default(td_sim_config *cfg);
+
+/*
+ * The reward callback: called once per step over the whole batch (a host may take a lock
+ * once per batch). params holds the step's values (for an ended episode: its last step).
+ * Must write n rewards.
+ */
+typedef void (*td_reward_batch_fn)(void *user, const td_params *params, int n,
+                                   float *rewards_out);
+
+/* DeepRacer's example 1 (follow the centre line): 1.0, 0.5, 0.1 or 1e-3 by distance bands
+ * of 10 %, 25 % and 50 % of the track width. The default reward when reward_fn is NULL. */
+double td_reward_follow_center(const td_params *p);
+
+typedef struct td__vecenv_priv td__vecenv_priv;
+
+typedef struct td_vecenv {
+    /* Buffers owned by the caller; set them after td_vecenv_init, before reset. A sensor's
+     * buffer may be NULL when the sensor is not enabled. Row i belongs to car i. */
+    const float *actions;   /* (n, 2): steering_deg, speed_mps */
+    float *obs_state;       /* (n, TD_STATE_DIM) */
+    uint8_t *obs_camera;    /* (n, height, width, channels) */
+    float *obs_lidar;       /* (n, lidar_dim) */
+    float *rewards;         /* (n) */
+    uint8_t *dones;         /* (n): 1 when this step ended the car's episode */
+    td_params *params;      /* (n) reward input of the last step */
+
+    td_reward_batch_fn reward_fn; /* NULL: td_reward_follow_center */
+    void *reward_user;
+
+    int n;                  /* cars */
+    td_sim_config cfg;      /* a copy; do not change after init */
+    td__vecenv_priv *priv;
+} td_vecenv;
+
+/*
+ * Creates an env of n cars on a copy of `track` (forward direction; the env builds and owns
+ * the reverse direction, and the camera ground map and lidar grid when those sensors are
+ * enabled). Starts cfg->threads - 1 worker threads. Free with td_vecenv_free.
+ */
+int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *track, int n,
+                   td_err *err);
+void td_vecenv_free(td_vecenv *env);
+
+/* Sizes of one car's observation rows. */
+int td_vecenv_camera_bytes(const td_sim_config *cfg);  /* 0 when no camera */
+int td_vecenv_lidar_dim(const td_sim_config *cfg);     /* 0 when no lidar */
+
+/* Starts a new episode for every car and writes the first observations and params. */
+void td_vecenv_reset(td_vecenv *env);
+
+/* One control step for every car (see the top of this file). No allocation. */
+void td_vecenv_step(td_vecenv *env);
+
+/* The final numbers of car i's last ended episode (episode == -1 if none ended yet). */
+const td_episode_info *td_vecenv_last_episode(const td_vecenv *env, int i);
+/* The numbers of car i's running episode. */
+const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i);
+
+/* Car i's dynamic state and the track it drives now (forward or reverse direction). */
+const td_car_state *td_vecenv_car(const td_vecenv *env, int i);
+const td_track *td_vecenv_track(const td_vecenv *env, int i);
+
+/* The boxes (obstacles, bots; the car itself is not included) car i's world holds now. */
+int td_vecenv_boxes(const td_vecenv *env, int i, const td_box **boxes);
+
+/*
+ * Moves car i to origin pose (x, y, yaw) at `speed` without stepping (a full projection),
+ * and recomputes its params as a step would (progress follows DeepRacer's rules from the
+ * previous value; steps and sim_time unchanged; no episode rule applied). For probes and
+ * tests.
+ */
+void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, double speed);
+
+/*
+ * Restarts car i's episode at a given start (fraction of the lap, 0..1) and direction,
+ * ignoring the round robin. For tests and tools.
+ */
+void td_vecenv_reset_car_at(td_vecenv *env, int i, double start_ndist, int reversed);
+
+/* ---- built-in driver --------------------------------------------------------------------- */
+
+typedef enum td_driver_kind {
+    TD_DRIVER_PURE_PURSUIT = 0, /* smoothed racing line, curvature speed profile */
+    TD_DRIVER_CENTERLINE = 1,   /* follows the centre line at a curvature speed profile */
+    TD_DRIVER_ZIGZAG = 2        /* weaves across the centre line at a moderate speed */
+} td_driver_kind;
+
+typedef struct td_driver_config {
+    td_driver_kind kind;
+    double lat_accel_mps2;  /* grip used by the speed profile, default 3.0 */
+    double max_speed;       /* 4.0 */
+    double min_speed;       /* 0.6 */
+    double lookahead_s;     /* pure-pursuit look-ahead time, 0.25 s (plus lookahead_min_m) */
+    double lookahead_min_m; /* 0.3 */
+    double zigzag_amplitude;/* fraction of the half width, 0.6 */
+    double zigzag_period_m; /* 3.0 */
+} td_driver_config;
+
+void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind);
+const char *td_driver_kind_name(td_driver_kind k);
+int td_driver_kind_parse(const char *s, td_driver_kind *out);
+
+/* A racing line for one track direction: points, arc lengths and target speeds. */
+typedef struct td_driver {
+    td_driver_config cfg;
+    const td_track *track;
+    int n;                  /* line points (a closed loop repeats nothing: point n wraps) */
+    double *x, *y, *s, *v;  /* one allocation */
+    double *lat;            /* lateral offset of each line point from the centre (+ left) */
+    double length;
+    int cursor;             /* last nearest line point (incremental search) */
+} td_driver;
+
+/* Builds the racing line of `track` (kept by pointer: it must outlive the driver). */
+int td_driver_init(td_driver *d, const td_driver_config *cfg, const td_track *track,
+                   td_err *err);
+void td_driver_free(td_driver *d);
+/* Forgets the incremental position (after a teleport or a reset). */
+void td_driver_reset(td_driver *d);
+
+/*
+ * The action for a car in state s, with its params (for objects to avoid; may be NULL).
+ * Writes steering in degrees (+ left) and speed in m/s.
+ */
+void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s,
+                   const td_params *p, double *steer_deg, double *speed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACKDAY_SIM_H */

@@ -1,0 +1,166 @@
+/*
+ * sim_internal.h - what the files of the sim layer share: the per-car record of the vector
+ * env, the per-direction track tables, the objects of a car's world and the internal
+ * functions between car.c, objects.c, episode.c, state_sensor.c and vecenv.c.
+ */
+#ifndef TD_SIM_INTERNAL_H
+#define TD_SIM_INTERNAL_H
+
+#include <math.h>
+#include <pthread.h>
+
+#include "trackday/sim.h"
+
+/* ---- car ---------------------------------------------------------------------------- */
+
+/* Integration constants of one control step, computed once per env. */
+typedef struct td__car_coeffs {
+    int substeps;
+    double h;               /* sub-step, seconds */
+    double a_speed, a_steer; /* first-order lag factors per sub-step */
+    double inv_wheelbase;
+    double speed_min, speed_max, steer_max; /* steer_max in radians */
+} td__car_coeffs;
+
+void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt);
+void td__car_step_fast(const td__car_coeffs *k, td_car_state *s, double steer_cmd_rad,
+                       double speed_cmd);
+double td__clip(double v, double lo, double hi);
+
+static inline double td__wrap_pi(double a)
+{
+    while (a > M_PI)
+        a -= 2.0 * M_PI;
+    while (a <= -M_PI)
+        a += 2.0 * M_PI;
+    return a;
+}
+
+/* ---- per-direction track tables --------------------------------------------------- */
+
+#define TD__CURV_STEP_M 0.05
+
+typedef struct td__dirdata {
+    const td_track *t;
+    double *tx, *ty;        /* (n-1) unit tangent of each centreline segment */
+    double *clear;          /* (n-1) distance from each centre segment to the nearest border */
+    float *curv;            /* curvature sampled every TD__CURV_STEP_M of arc */
+    int ncurv;
+    double inv_length;
+} td__dirdata;
+
+int td__dirdata_init(td__dirdata *d, const td_track *t, td_err *err);
+void td__dirdata_free(td__dirdata *d);
+
+/* Wraps an arc length into [0, L) for a loop, clamps it for an open route. */
+static inline double td__wrap_arc(const td_track *t, double s)
+{
+    if (t->closed) {
+        while (s >= t->length)
+            s -= t->length;
+        while (s < 0)
+            s += t->length;
+        return s;
+    }
+    return s < 0 ? 0 : (s > t->length ? t->length : s);
+}
+
+/* ---- objects ------------------------------------------------------------------------- */
+
+typedef struct td__object {
+    td_box box;
+    int is_bot;
+    double s;               /* arc length along the car's driving direction */
+    int lane;               /* +1 inner, -1 outer: the lane it is on (or leaving) */
+    int lane_to;            /* bots: target lane of a change in progress (== lane if none) */
+    double change_done_m;   /* bots: distance driven into the current lane change */
+    double next_change_t;   /* bots: clock time of the next lane change */
+    int seg;                /* bots: centreline segment cursor for s */
+    td_track_proj proj;     /* projection of the object's centre (params) */
+} td__object;
+
+/* ---- the car record ---------------------------------------------------------------- */
+
+typedef struct td__car {
+    td_car_state st;
+    td_track_proj proj;     /* projection of the model point */
+    int dir;                /* 0 forward, 1 reverse */
+    int index;              /* car index in the env */
+    double start_ndist;     /* episode start for progress (model point projection) */
+    double rr_ndist;        /* round-robin start point of the next episode */
+    double prev_progress;
+    double cmd_steer_deg, cmd_speed; /* this step's action, unclipped (params) */
+    double clock;           /* simulated seconds since env init, penalties included */
+    double episode_t0;      /* clock at the episode start */
+    double lap_t0;          /* clock at the current lap's start */
+    int reverse_count, immobile_count;
+    double last_x, last_y;  /* origin at the previous step */
+    int nobj;
+    td__object obj[TD_MAX_OBJECTS];
+    td_box boxes[TD_MAX_OBJECTS];  /* sensor copy of the objects */
+    int crash_obj;          /* object hit this step, or -1 */
+    td_episode_status event;/* this step's event (precedence applied) */
+    td_rng rng;
+    td_look look;
+    td_episode_info info;   /* running episode */
+    td_episode_info last;   /* last ended episode */
+    int episodes_started;
+} td__car;
+
+/* ---- env private part ---------------------------------------------------------------- */
+
+typedef void (*td__phase_fn)(td_vecenv *env, int lo, int hi);
+
+typedef struct td__worker {
+    td_vecenv *env;
+    int k;                  /* slice index (1 .. nthreads - 1; the caller runs slice 0) */
+} td__worker;
+
+struct td__vecenv_priv {
+    td_track reverse;
+    const td_track *tracks[2];
+    td__dirdata dir[2];
+    td_ground_map *ground;
+    td_lidar_grid *lgrid;
+    td__car_coeffs coeffs;
+    double dt;
+    double tan_half_hfov;
+    td__car *cars;
+    float *lidar_raw;       /* (n, beams) scratch */
+
+    /* Persistent thread pool: workers wait for a new generation, run their slice of
+     * the current phase, then count down `pending`. */
+    int nthreads;
+    pthread_t *threads;
+    td__worker *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_go, cv_done;
+    unsigned long generation;
+    int pending;
+    int stop;
+    td__phase_fn phase;
+    int pool_ok;
+};
+
+/* episode.c */
+void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir);
+void td__car_begin_next_episode(td_vecenv *env, td__car *c);
+void td__car_physics(td_vecenv *env, td__car *c, const float *action);
+void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int apply_rules);
+void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward,
+                          uint8_t *done);
+void td__car_observe(td_vecenv *env, td__car *c, const td_params *p);
+
+/* objects.c */
+/* Places the episode's obstacles or bots; *s0 is the car's start arc (fixed obstacles on it
+ * move it past them). */
+void td__objects_place(td_vecenv *env, td__car *c, double *s0);
+void td__objects_step(td_vecenv *env, td__car *c, double dt);
+void td__objects_params(td_vecenv *env, td__car *c, td_params *p);
+int td__objects_crash(const td_vecenv *env, const td__car *c);
+
+/* state_sensor.c */
+void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p,
+                        float *out);
+
+#endif

@@ -1,0 +1,443 @@
+/*
+ * vecenv.c - the vector environment: N cars stepped in slices by a persistent thread pool,
+ * writing into buffers the caller owns (PufferLib style). Also the configuration defaults,
+ * names of race types and episode statuses, and the default reward.
+ *
+ * A step has two parallel phases around the reward callback: (A) physics, objects, params
+ * and end rules of every car; the callback over the whole batch on the calling thread;
+ * (B) episode ends and penalty resets, then the observations. Cars never read each other's
+ * state, so a run does not depend on how the batch is sliced.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#include "sim/sim_internal.h"
+
+#define MAX_THREADS 64
+
+/* ---- configuration ------------------------------------------------------------------------- */
+
+void td_race_config_default(td_race_config *rc)
+{
+    memset(rc, 0, sizeof(*rc));
+    rc->race_type = TD_RACE_TIME_TRIAL;
+    rc->change_start_position = 1;
+    rc->round_robin_advance_dist = 0.05;
+    rc->number_of_obstacles = 3;
+    rc->min_distance_between_obstacles = 2.0;
+    rc->obstacle_length_m = 0.5;
+    rc->obstacle_width_m = 0.4;
+    rc->obstacle_height_m = 0.3;
+    rc->number_of_bot_cars = 3;
+    rc->bot_car_speed = 0.2;
+    rc->lower_lane_change_time = 3.0;
+    rc->upper_lane_change_time = 5.0;
+    rc->lane_change_distance = 1.0;
+}
+
+void td_sim_config_default(td_sim_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    td_car_config_default(&cfg->car);
+    td_race_config_default(&cfg->race);
+    cfg->mode = TD_MODE_TRAIN;
+    cfg->sensors = TD_SENSOR_STATE;
+    td_camera_config_default(&cfg->camera);
+    td_lidar_config_default(&cfg->lidar);
+    cfg->lidar_encoding = TD_LIDAR_ENC_CLIPPED;
+    cfg->hz = TD_SIM_HZ;
+    cfg->max_steps = 100000;
+    cfg->laps = 3;
+    cfg->off_track_penalty_s = 2.0;
+    cfg->collision_penalty_s = 5.0;
+    cfg->max_resets = 0;
+    cfg->crash_reset_behind_m = 1.0;
+    cfg->reversed_limit_steps = 15;
+    cfg->immobilized_limit_steps = 15;
+    cfg->immobilized_dist_m = 0.0003;
+    cfg->camera_object_range_m = 5.0;
+    cfg->ground_cell_m = 0.01;
+    cfg->lidar_cell_m = 0.5;
+    cfg->threads = 1;
+    cfg->seed = 1;
+}
+
+const char *td_race_type_name(td_race_type t)
+{
+    switch (t) {
+    case TD_RACE_TIME_TRIAL: return "TIME_TRIAL";
+    case TD_RACE_OBJECT_AVOIDANCE: return "OBJECT_AVOIDANCE";
+    case TD_RACE_HEAD_TO_BOT: return "HEAD_TO_BOT";
+    }
+    return "UNKNOWN";
+}
+
+/* Compares ignoring case and treating '-' as '_'. */
+static int name_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        int x = *a == '-' ? '_' : toupper((unsigned char)*a);
+        int y = *b == '-' ? '_' : toupper((unsigned char)*b);
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+int td_race_type_parse(const char *s, td_race_type *out)
+{
+    static const td_race_type all[] = {TD_RACE_TIME_TRIAL, TD_RACE_OBJECT_AVOIDANCE,
+                                       TD_RACE_HEAD_TO_BOT};
+    for (int i = 0; i < 3; i++) {
+        if (s && name_eq(s, td_race_type_name(all[i]))) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return TD_EINVAL;
+}
+
+const char *td_episode_status_name(td_episode_status s)
+{
+    switch (s) {
+    case TD_EP_IN_PROGRESS: return "in_progress";
+    case TD_EP_LAP_COMPLETE: return "lap_complete";
+    case TD_EP_CRASHED: return "crashed";
+    case TD_EP_OFF_TRACK: return "off_track";
+    case TD_EP_REVERSED: return "reversed";
+    case TD_EP_IMMOBILIZED: return "immobilized";
+    case TD_EP_TIME_UP: return "time_up";
+    }
+    return "unknown";
+}
+
+double td_reward_follow_center(const td_params *p)
+{
+    double w = p->track_width, d = p->distance_from_center;
+    if (d <= 0.1 * w)
+        return 1.0;
+    if (d <= 0.25 * w)
+        return 0.5;
+    if (d <= 0.5 * w)
+        return 0.1;
+    return 1e-3;
+}
+
+int td_vecenv_camera_bytes(const td_sim_config *cfg)
+{
+    if (cfg->sensors & TD_SENSOR_STEREO)
+        return cfg->camera.width * cfg->camera.height * 2;
+    if (cfg->sensors & TD_SENSOR_CAMERA)
+        return cfg->camera.width * cfg->camera.height;
+    return 0;
+}
+
+int td_vecenv_lidar_dim(const td_sim_config *cfg)
+{
+    if (!(cfg->sensors & TD_SENSOR_LIDAR))
+        return 0;
+    switch (cfg->lidar_encoding) {
+    case TD_LIDAR_ENC_SECTOR: return 8;
+    case TD_LIDAR_ENC_DISCRETIZED:
+        return cfg->lidar.num_sectors * cfg->lidar.num_values_per_sector;
+    default: return cfg->lidar.beams;
+    }
+}
+
+/* ---- thread pool --------------------------------------------------------------------------- */
+
+static void slice(const td_vecenv *env, int k, int *lo, int *hi)
+{
+    int t = env->priv->nthreads;
+    *lo = (int)((long)env->n * k / t);
+    *hi = (int)((long)env->n * (k + 1) / t);
+}
+
+static void *worker_main(void *arg)
+{
+    td__worker *w = arg;
+    td__vecenv_priv *pv = w->env->priv;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pv->mu);
+    for (;;) {
+        while (pv->generation == seen && !pv->stop)
+            pthread_cond_wait(&pv->cv_go, &pv->mu);
+        if (pv->stop)
+            break;
+        seen = pv->generation;
+        td__phase_fn fn = pv->phase;
+        pthread_mutex_unlock(&pv->mu);
+        int lo, hi;
+        slice(w->env, w->k, &lo, &hi);
+        fn(w->env, lo, hi);
+        pthread_mutex_lock(&pv->mu);
+        if (--pv->pending == 0)
+            pthread_cond_signal(&pv->cv_done);
+    }
+    pthread_mutex_unlock(&pv->mu);
+    return NULL;
+}
+
+static void run_phase(td_vecenv *env, td__phase_fn fn)
+{
+    td__vecenv_priv *pv = env->priv;
+    if (pv->nthreads <= 1) {
+        fn(env, 0, env->n);
+        return;
+    }
+    pthread_mutex_lock(&pv->mu);
+    pv->phase = fn;
+    pv->pending = pv->nthreads - 1;
+    pv->generation++;
+    pthread_cond_broadcast(&pv->cv_go);
+    pthread_mutex_unlock(&pv->mu);
+    int lo, hi;
+    slice(env, 0, &lo, &hi);
+    fn(env, lo, hi);
+    pthread_mutex_lock(&pv->mu);
+    while (pv->pending > 0)
+        pthread_cond_wait(&pv->cv_done, &pv->mu);
+    pthread_mutex_unlock(&pv->mu);
+}
+
+static void pool_stop(td__vecenv_priv *pv)
+{
+    if (!pv->pool_ok)
+        return;
+    pthread_mutex_lock(&pv->mu);
+    pv->stop = 1;
+    pthread_cond_broadcast(&pv->cv_go);
+    pthread_mutex_unlock(&pv->mu);
+    for (int k = 1; k < pv->nthreads; k++)
+        if (pv->threads[k])
+            pthread_join(pv->threads[k], NULL);
+    pthread_cond_destroy(&pv->cv_go);
+    pthread_cond_destroy(&pv->cv_done);
+    pthread_mutex_destroy(&pv->mu);
+    pv->pool_ok = 0;
+}
+
+/* ---- init and free -------------------------------------------------------------------------- */
+
+void td_vecenv_free(td_vecenv *env)
+{
+    td__vecenv_priv *pv = env->priv;
+    if (!pv)
+        return;
+    pool_stop(pv);
+    td_free(pv->threads);
+    td_free(pv->workers);
+    td_free(pv->cars);
+    td_free(pv->lidar_raw);
+    td__dirdata_free(&pv->dir[0]);
+    td__dirdata_free(&pv->dir[1]);
+    if (pv->ground)
+        td_ground_map_destroy(pv->ground);
+    if (pv->lgrid)
+        td_lidar_grid_destroy(pv->lgrid);
+    if (pv->reverse.center)
+        td_track_free(&pv->reverse);
+    td_free(pv);
+    env->priv = NULL;
+}
+
+int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *track, int n,
+                   td_err *err)
+{
+    memset(env, 0, sizeof(*env));
+    if (n < 1)
+        return td_err_set(err, TD_EINVAL, "sim: the number of cars must be >= 1 (got %d)", n);
+    if (!track || track->n < 2 || !(track->length > 0))
+        return td_err_set(err, TD_EINVAL, "sim: the track has no length");
+    if (!(cfg->hz > 0) || cfg->car.substeps < 1 || !(cfg->car.wheelbase_m > 0))
+        return td_err_set(err, TD_EINVAL, "sim: hz, substeps and wheelbase must be > 0");
+    if (cfg->mode == TD_MODE_CONTINUOUS && cfg->laps < 1)
+        return td_err_set(err, TD_EINVAL, "sim: continuous mode needs laps >= 1 (got %d)",
+                          cfg->laps);
+    if ((cfg->sensors & TD_SENSOR_LIDAR) &&
+        (cfg->lidar.beams < 1 || cfg->lidar.num_sectors < 1 ||
+         cfg->lidar.beams % cfg->lidar.num_sectors != 0))
+        return td_err_set(err, TD_EINVAL,
+                          "sim: lidar beams (%d) must be a multiple of num_sectors (%d)",
+                          cfg->lidar.beams, cfg->lidar.num_sectors);
+    env->n = n;
+    env->cfg = *cfg;
+    td__vecenv_priv *pv = td_calloc(1, sizeof(*pv));
+    if (!pv)
+        return td_err_set(err, TD_ENOMEM, "sim: out of memory");
+    env->priv = pv;
+    int rc;
+    rc = td_track_reverse(&pv->reverse, track, err);
+    if (rc)
+        goto fail;
+    pv->tracks[0] = track;
+    pv->tracks[1] = &pv->reverse;
+    for (int d = 0; d < 2; d++) {
+        rc = td__dirdata_init(&pv->dir[d], pv->tracks[d], err);
+        if (rc)
+            goto fail;
+    }
+    if (cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO)) {
+        rc = td_ground_map_create(&pv->ground, track, cfg->ground_cell_m, err);
+        if (rc)
+            goto fail;
+    }
+    if (cfg->sensors & TD_SENSOR_LIDAR) {
+        rc = td_lidar_grid_create(&pv->lgrid, track, cfg->lidar_cell_m, err);
+        if (rc)
+            goto fail;
+        pv->lidar_raw = td_calloc((size_t)n * (size_t)cfg->lidar.beams, sizeof(float));
+        if (!pv->lidar_raw) {
+            rc = td_err_set(err, TD_ENOMEM, "sim: out of memory for lidar scans");
+            goto fail;
+        }
+    }
+    pv->cars = td_malloc_aligned(64, sizeof(td__car) * (size_t)n);
+    if (!pv->cars) {
+        rc = td_err_set(err, TD_ENOMEM, "sim: out of memory for %d cars", n);
+        goto fail;
+    }
+    memset(pv->cars, 0, sizeof(td__car) * (size_t)n);
+    pv->dt = 1.0 / cfg->hz;
+    td__car_coeffs_init(&pv->coeffs, &cfg->car, pv->dt);
+    pv->tan_half_hfov = tan(0.5 * cfg->camera.hfov_deg * (M_PI / 180.0));
+    for (int i = 0; i < n; i++) {
+        td__car *c = &pv->cars[i];
+        c->index = i;
+        /* Spread the cars' round-robin starts over the lap. */
+        c->rr_ndist = (double)i / n;
+        td_rng_seed(&c->rng, cfg->seed, (uint64_t)i);
+        td_look_default(&c->look);
+        c->last.episode = -1;
+        c->last.lap_time_s = -1.0;
+        c->crash_obj = -1;
+    }
+
+    int nt = cfg->threads < 1 ? 1 : cfg->threads;
+    nt = nt > n ? n : nt;
+    nt = nt > MAX_THREADS ? MAX_THREADS : nt;
+    pv->nthreads = nt;
+    if (nt > 1) {
+        pv->threads = td_calloc((size_t)nt, sizeof(pthread_t));
+        pv->workers = td_calloc((size_t)nt, sizeof(td__worker));
+        if (!pv->threads || !pv->workers) {
+            rc = td_err_set(err, TD_ENOMEM, "sim: out of memory for threads");
+            goto fail;
+        }
+        pthread_mutex_init(&pv->mu, NULL);
+        pthread_cond_init(&pv->cv_go, NULL);
+        pthread_cond_init(&pv->cv_done, NULL);
+        pv->pool_ok = 1;
+        for (int k = 1; k < nt; k++) {
+            pv->workers[k].env = env;
+            pv->workers[k].k = k;
+            if (pthread_create(&pv->threads[k], NULL, worker_main, &pv->workers[k]) != 0) {
+                pv->threads[k] = 0;
+                pv->nthreads = k; /* the started workers still join cleanly */
+                rc = td_err_set(err, TD_EINTERNAL, "sim: cannot start worker thread %d", k);
+                goto fail;
+            }
+        }
+    }
+    return 0;
+fail:
+    td_vecenv_free(env);
+    return rc;
+}
+
+/* ---- phases ----------------------------------------------------------------------------- */
+
+static void phase_reset(td_vecenv *env, int lo, int hi)
+{
+    for (int i = lo; i < hi; i++) {
+        td__car *c = &env->priv->cars[i];
+        td__car_begin_next_episode(env, c);
+        td__car_compute_params(env, c, &env->params[i], 1);
+        td__car_observe(env, c, &env->params[i]);
+        env->rewards[i] = 0.0f;
+        env->dones[i] = 0;
+    }
+}
+
+static void phase_physics(td_vecenv *env, int lo, int hi)
+{
+    for (int i = lo; i < hi; i++) {
+        td__car *c = &env->priv->cars[i];
+        td__car_physics(env, c, env->actions + 2 * i);
+        td__car_compute_params(env, c, &env->params[i], 0);
+    }
+}
+
+static void phase_finish(td_vecenv *env, int lo, int hi)
+{
+    for (int i = lo; i < hi; i++) {
+        td__car *c = &env->priv->cars[i];
+        td__car_after_reward(env, c, &env->params[i], env->rewards[i], &env->dones[i]);
+        td__car_observe(env, c, &env->params[i]);
+    }
+}
+
+void td_vecenv_reset(td_vecenv *env)
+{
+    run_phase(env, phase_reset);
+}
+
+void td_vecenv_step(td_vecenv *env)
+{
+    run_phase(env, phase_physics);
+    if (env->reward_fn) {
+        env->reward_fn(env->reward_user, env->params, env->n, env->rewards);
+    } else {
+        for (int i = 0; i < env->n; i++)
+            env->rewards[i] = (float)td_reward_follow_center(&env->params[i]);
+    }
+    run_phase(env, phase_finish);
+}
+
+/* ---- accessors and tools -------------------------------------------------------------------- */
+
+const td_episode_info *td_vecenv_last_episode(const td_vecenv *env, int i)
+{
+    return &env->priv->cars[i].last;
+}
+
+const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i)
+{
+    return &env->priv->cars[i].info;
+}
+
+const td_car_state *td_vecenv_car(const td_vecenv *env, int i)
+{
+    return &env->priv->cars[i].st;
+}
+
+const td_track *td_vecenv_track(const td_vecenv *env, int i)
+{
+    return env->priv->tracks[env->priv->cars[i].dir];
+}
+
+int td_vecenv_boxes(const td_vecenv *env, int i, const td_box **boxes)
+{
+    *boxes = env->priv->cars[i].boxes;
+    return env->priv->cars[i].nobj;
+}
+
+void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, double speed)
+{
+    td__car *c = &env->priv->cars[i];
+    td_car_place(&c->st, x, y, yaw);
+    c->st.speed = speed;
+    c->last_x = x;
+    c->last_y = y;
+    td__car_compute_params(env, c, &env->params[i], 1);
+}
+
+void td_vecenv_reset_car_at(td_vecenv *env, int i, double start_ndist, int reversed)
+{
+    td__car *c = &env->priv->cars[i];
+    td__car_start_episode(env, c, start_ndist, reversed ? 1 : 0);
+    td__car_compute_params(env, c, &env->params[i], 1);
+    td__car_observe(env, c, &env->params[i]);
+    env->dones[i] = 0;
+}
