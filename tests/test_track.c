@@ -604,3 +604,190 @@ TD_TEST(from_rows_validates)
     TD_ASSERT_CONTAINS(err.msg, "at least 4 distinct");
     TD_ASSERT_CONTAINS(err.msg, "it has 3");
 }
+
+/* ---- validity, independent of td_track_check ---------------------------------------------- */
+
+/* Segments p0-p1 and q0-q1 share a point (parametric solve; parallel ones by overlap). */
+static int segs_meet(const double *p0, const double *p1, const double *q0, const double *q1)
+{
+    double rx = p1[0] - p0[0], ry = p1[1] - p0[1], sx = q1[0] - q0[0], sy = q1[1] - q0[1];
+    double den = rx * sy - ry * sx;
+    double qpx = q0[0] - p0[0], qpy = q0[1] - p0[1];
+    if (fabs(den) < 1e-15) {
+        if (fabs(qpx * ry - qpy * rx) > 1e-12)
+            return 0;
+        double rr = rx * rx + ry * ry;
+        double t0 = (qpx * rx + qpy * ry) / rr, t1 = t0 + (sx * rx + sy * ry) / rr;
+        return fmax(fmin(t0, t1), 0.0) <= fmin(fmax(t0, t1), 1.0);
+    }
+    double t = (qpx * sy - qpy * sx) / den, u = (qpx * ry - qpy * rx) / den;
+    return t >= 0 && t <= 1 && u >= 0 && u <= 1;
+}
+
+static void assert_valid_track(const td_track *t, double min_radius)
+{
+    TD_ASSERT_MSG(t->closed, "%s is not closed", t->name);
+    const double *polys[3] = {t->center, t->inner, t->outer};
+    int nseg = t->n - 1;
+    for (int a = 0; a < 3; a++)
+        for (int b = a; b < 3; b++)
+            for (int i = 0; i < nseg; i++)
+                for (int j = (a == b ? i + 2 : 0); j < nseg; j++) {
+                    if (a == b && i == 0 && j == nseg - 1)
+                        continue;
+                    TD_ASSERT_MSG(!segs_meet(polys[a] + 2 * i, polys[a] + 2 * i + 2,
+                                             polys[b] + 2 * j, polys[b] + 2 * j + 2),
+                                  "%s: polylines %d/%d segments %d/%d cross", t->name, a, b, i,
+                                  j);
+                }
+    /* Radius by three consecutive vertices, against the minimum and half the width. */
+    for (int i = 0; i < nseg; i++) {
+        const double *p = t->center + 2 * ((i + nseg - 1) % nseg), *q = t->center + 2 * i,
+                     *r = t->center + 2 * ((i + 1) % nseg);
+        double cross = (q[0] - p[0]) * (r[1] - q[1]) - (q[1] - p[1]) * (r[0] - q[0]);
+        double k = 2 * fabs(cross) / (hypot(q[0] - p[0], q[1] - p[1]) *
+                                      hypot(r[0] - q[0], r[1] - q[1]) *
+                                      hypot(r[0] - p[0], r[1] - p[1]));
+        if (k > 0) {
+            TD_ASSERT_MSG(1 / k >= min_radius - 1e-6, "%s: radius %.3f at %d", t->name, 1 / k, i);
+            TD_ASSERT_MSG(1 / k > 0.5 * t->width[i], "%s: radius %.3f < half width at %d",
+                          t->name, 1 / k, i);
+        }
+        double seg = t->arc[i + 1] - t->arc[i];
+        TD_ASSERT_MSG(seg >= 0.1 && seg <= 0.3, "%s: spacing %.3f at %d", t->name, seg, i);
+    }
+    /* The centreline runs on the road, inner border inside the outer one. */
+    for (int i = 0; i < nseg; i++) {
+        double mx = 0.5 * (t->center[2 * i] + t->center[2 * i + 2]);
+        double my = 0.5 * (t->center[2 * i + 1] + t->center[2 * i + 3]);
+        TD_ASSERT(td_track_on_road_slow(t, mx, my));
+    }
+    TD_ASSERT_OK(td_track_check(t, min_radius, NULL));
+}
+
+TD_TEST(generated_tracks_are_valid)
+{
+    td_trackgen_config cfg;
+    td_trackgen_defaults(&cfg);
+    for (uint64_t seed = 1; seed <= 50; seed++) {
+        td_track t;
+        td_err err;
+        cfg.seed = seed;
+        int rc = td_track_generate(&t, &cfg, &err);
+        TD_ASSERT_MSG(rc == 0, "seed %llu: %s", (unsigned long long)seed, err.msg);
+        TD_ASSERT_NEAR(t.length, cfg.target_length_m, 0.05 * cfg.target_length_m);
+        for (int i = 0; i < t.n; i++)
+            TD_ASSERT_NEAR(t.width[i], cfg.width_m, 1e-9);
+        assert_valid_track(&t, cfg.min_radius_m);
+        td_track_free(&t);
+    }
+}
+
+TD_TEST(generator_is_deterministic_and_configurable)
+{
+    td_trackgen_config cfg;
+    td_trackgen_defaults(&cfg);
+    td_track a, b, c;
+    cfg.seed = 7;
+    TD_ASSERT_OK(td_track_generate(&a, &cfg, NULL));
+    TD_ASSERT_OK(td_track_generate(&b, &cfg, NULL));
+    TD_ASSERT_EQ_INT(a.n, b.n);
+    TD_ASSERT(memcmp(a.center, b.center, sizeof(double) * 8 * (size_t)a.n) == 0);
+    TD_ASSERT_STREQ(a.name, "gen-7");
+    cfg.seed = 8;
+    TD_ASSERT_OK(td_track_generate(&c, &cfg, NULL));
+    TD_ASSERT(c.n != a.n || memcmp(a.center, c.center, sizeof(double) * 2 * (size_t)a.n) != 0);
+    td_track_free(&a);
+    td_track_free(&b);
+    td_track_free(&c);
+
+    cfg.seed = 3;
+    cfg.target_length_m = 60;
+    cfg.width_m = 0.8;
+    cfg.min_radius_m = 0.9;
+    cfg.spacing_m = 0.2;
+    TD_ASSERT_OK(td_track_generate(&a, &cfg, NULL));
+    TD_ASSERT_NEAR(a.length, 60, 3);
+    TD_ASSERT_NEAR(a.width[5], 0.8, 1e-12);
+    assert_valid_track(&a, 0.9);
+    td_track_free(&a);
+
+    td_err err;
+    cfg.width_m = -1;
+    TD_ASSERT(td_track_generate(&a, &cfg, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "width");
+}
+
+/* ---- JSON format ---------------------------------------------------------------------------- */
+
+static void write_text(const char *path, const char *text)
+{
+    TD_ASSERT_OK(td_file_write_atomic(path, text, strlen(text), NULL));
+}
+
+TD_TEST(json_round_trip_and_errors)
+{
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof(dir));
+    /* Rows form: a reference route saved and reloaded is identical, bit for bit. */
+    for (int i = 0; i < NREF; i += 6) {
+        td_track t, u;
+        load_ref(&t, i);
+        snprintf(t.description, sizeof(t.description), "a \"quoted\" description\n");
+        snprintf(path, sizeof(path), "%s/%s.json", dir, t.name);
+        TD_ASSERT_OK(td_track_save_json(&t, path, NULL));
+        TD_ASSERT_OK(td_track_load(&u, path, NULL));
+        TD_ASSERT_EQ_INT(u.n, t.n);
+        TD_ASSERT_EQ_INT(u.closed, t.closed);
+        TD_ASSERT_STREQ(u.name, t.name);
+        TD_ASSERT_STREQ(u.description, t.description);
+        TD_ASSERT(memcmp(u.center, t.center, sizeof(double) * 6 * (size_t)t.n) == 0);
+        td_track_free(&t);
+        td_track_free(&u);
+    }
+    /* Centreline form with a per-point width: a CW square-ish loop, inner border on the right. */
+    snprintf(path, sizeof(path), "%s/cl.json", dir);
+    write_text(path, "{\"format\": \"trackday-track\", \"version\": 1, \"name\": \"cl\",\n"
+                     " \"direction\": \"cw\",\n"
+                     " \"centerline\": [[0,0],[0,2],[2,2],[2,0]],\n"
+                     " \"width\": [0.5, 0.6, 0.7, 0.8]}\n");
+    td_track t;
+    td_err err;
+    TD_ASSERT_OK(td_track_load(&t, path, &err));
+    TD_ASSERT_EQ_INT(t.n, 5);
+    TD_ASSERT_EQ_INT(t.closed, 1);
+    TD_ASSERT_EQ_INT(td_track_direction(&t), -1);
+    TD_ASSERT_NEAR(t.width[2], 0.7, 1e-12);
+    TD_ASSERT_NEAR(t.width[4], 0.5, 1e-12);
+    /* Inner points are closer to the loop's middle (1, 1) than outer ones. */
+    for (int i = 0; i < t.n; i++)
+        TD_ASSERT(hypot(t.inner[2 * i] - 1, t.inner[2 * i + 1] - 1) <
+                  hypot(t.outer[2 * i] - 1, t.outer[2 * i + 1] - 1));
+    td_track_free(&t);
+
+    static const struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"{\"centerline\": [[0,0],[0,2],[2,2],[2,0]], \"width\": 0.5, \"colour\": 1}", "colour"},
+        {"{\"centerline\": [[0,0],[0,2],[2,2],[2,0]], \"width\": [0.5]}", "1 values"},
+        {"{\"centerline\": [[0,0],[0,2],[2,2],[2,0]]}", "width"},
+        {"{\"centerline\": [[0,0],[0,2],[2,2]], \"width\": 0.5}", "at least 4"},
+        {"{\"centerline\": [[0,0],[0,2],[2,2],[2,0]], \"width\": 0.5, \"direction\": \"ccw\"}",
+         "centreline is cw"},
+        {"{\"centerline\": [[0,0],[0,2],[2,2],[2,0]], \"width\": -1}", "width at point 0"},
+        {"{\"rows\": [[0,0,0,0,0,0]], \"centerline\": [[0,0]]}", "exactly one"},
+        {"{\"rows\": [[0,0,0,0,0]]}", "\"rows\"[0]"},
+        {"{\"format\": \"other\", \"rows\": []}", "other"},
+        {"{\"version\": 2, \"rows\": []}", "version 2"},
+        {"[1, 2]", "JSON object"},
+        {"{\"rows\": [[0,0,0,0,0,0],", "invalid JSON"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(path, sizeof(path), "%s/bad%zu.json", dir, i);
+        write_text(path, bad[i].text);
+        TD_ASSERT_MSG(td_track_load(&t, path, &err) < 0, "bad%zu accepted", i);
+        TD_ASSERT_CONTAINS(err.msg, path);
+        TD_ASSERT_CONTAINS(err.msg, bad[i].needle);
+    }
+    remove_tmpdir(dir);
+}
