@@ -1,0 +1,266 @@
+/*
+ * eval.h - what happened on track, as data: simtrace logs (DEEPRACER.md section 10) written
+ * and read in DeepRacer's CSV layout, their analysis (per-episode and per-iteration tables,
+ * fastest laps, where episodes end), per-waypoint summaries of what the policy does where,
+ * the training metrics file (metrics/training.jsonl) and the pictures made from them.
+ * Part of the eval layer; pictures use plot.h. docs/logs.md and docs/pictures.md describe
+ * the files and the commands `trackday logs` and `trackday plot`.
+ */
+#ifndef TRACKDAY_EVAL_H
+#define TRACKDAY_EVAL_H
+
+#include <jansson.h>
+
+#include "trackday/core.h"
+#include "trackday/params.h"
+#include "trackday/track.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- simtrace rows ------------------------------------------------------------------------- */
+
+#define TD_SIMTRACE_STATUS_LEN 16
+
+/*
+ * One simtrace row: one control step of one car. Units as DeepRacer writes them: X, Y of the
+ * model point in metres, yaw and steer in degrees, throttle the commanded speed in m/s,
+ * progress in percent, tstamp in seconds (simulated time for trackday's logs).
+ */
+typedef struct td_simtrace_row {
+    long episode;
+    long steps;
+    double x, y;
+    double yaw_deg;
+    double steer_deg;
+    double throttle;            /* commanded speed, m/s */
+    int action;                 /* discrete action index; -1 for a continuous action */
+    double reward;
+    int done;
+    int all_wheels_on_track;
+    double progress;            /* percent */
+    int closest_waypoint;
+    double track_len;           /* metres */
+    double tstamp;              /* seconds */
+    char episode_status[TD_SIMTRACE_STATUS_LEN]; /* "in_progress", "lap_complete", ... */
+    double pause_duration;      /* seconds */
+    long obstacle_crash_counter;/* newer DeepRacer versions; 0 when absent */
+    double wall_clock;          /* Unix seconds; 0 when absent */
+    long iteration;             /* trackday's extra column; -1 when absent */
+    int file;                   /* reader: index of the source file in td_simtrace.files */
+} td_simtrace_row;
+
+/*
+ * Fills the step fields of a row from a step's reward input: x, y, yaw (heading), steer and
+ * throttle (the commanded action), progress, steps, closest_waypoint (the previous one),
+ * track_len, tstamp (sim_time), all_wheels_on_track. The caller sets episode, action,
+ * reward, done, episode_status and the rest.
+ */
+void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p);
+
+/* ---- writer ---------------------------------------------------------------------------------- */
+
+typedef struct td_simtrace_writer td_simtrace_writer;
+
+/*
+ * Creates (truncates) a simtrace CSV at path and writes the header: DeepRacer's 17 columns,
+ * then obstacle_crash_counter, wall_clock and trackday's iteration. The file is written
+ * through a buffer; td_simtrace_close flushes it. *w is NULL on error.
+ */
+int td_simtrace_open(td_simtrace_writer **w, const char *path, td_err *err);
+/* Appends one row. No allocation. done and all_wheels_on_track print as True/False. */
+int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *row, td_err *err);
+/* Flushes and closes (w may be NULL). Returns TD_EIO if a write failed at any point. */
+int td_simtrace_close(td_simtrace_writer *w, td_err *err);
+
+/* ---- reader ---------------------------------------------------------------------------------- */
+
+/* Rows of one or more simtrace files, in file order then row order. */
+typedef struct td_simtrace {
+    td_simtrace_row *rows;
+    int n, cap;
+    char **files;               /* source paths, td_simtrace_row.file indexes them */
+    int n_files;
+    int has_iteration;          /* some file had an iteration column */
+} td_simtrace;
+
+void td_simtrace_init(td_simtrace *t);
+void td_simtrace_free(td_simtrace *t);
+
+/*
+ * Parses simtrace CSV text and appends its rows to t. The first line is a header naming the
+ * columns in any order; extra columns are ignored; the 17 DeepRacer columns are required
+ * (obstacle_crash_counter, wall_clock, iteration are optional). A continuous action written
+ * as "[steer, speed]" (quoted or not) is accepted. Errors name `what`, the line and the
+ * column: a missing required column, a wrong column count, a non-numeric value in a numeric
+ * column. On error t is unchanged.
+ */
+int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what,
+                      td_err *err);
+
+/* Reads one CSV file (td_simtrace_parse with the path as `what`). */
+int td_simtrace_read(td_simtrace *t, const char *path, td_err *err);
+
+/*
+ * Reads every *.csv file of a directory and of its immediate subdirectories (DeepRacer's
+ * training-simtrace/ and evaluation-simtrace/), sorted by path with numbers compared by
+ * value ("2-iteration.csv" before "10-iteration.csv"). TD_ENOENT if there is none.
+ */
+int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err);
+
+/* ---- analysis ---------------------------------------------------------------------------------- */
+
+/* One episode: a run of consecutive rows of one file with one episode number. */
+typedef struct td_log_episode {
+    long episode;               /* the episode column */
+    long iteration;             /* see td_logs_analyze */
+    int file;
+    int first_row, n_rows;      /* rows[first_row .. first_row + n_rows) of the td_simtrace */
+    long steps;                 /* the last row's steps */
+    double progress;            /* the last row's progress, percent */
+    double total_reward;        /* sum of the rows' rewards */
+    double mean_speed;          /* mean throttle, m/s */
+    char status[TD_SIMTRACE_STATUS_LEN]; /* the last row's episode_status */
+    int complete;               /* status lap_complete or progress >= 100 */
+    double lap_time_s;          /* last tstamp - first tstamp if complete, else -1 */
+    int end_waypoint;           /* the last row's closest_waypoint */
+    double end_x, end_y;
+} td_log_episode;
+
+typedef struct td_log_iteration {
+    long iteration;
+    int episodes;
+    int complete;               /* completed laps */
+    double completion_rate;     /* complete / episodes */
+    double mean_reward;         /* mean total reward per episode */
+    double mean_progress;       /* percent */
+    double mean_steps;
+    double best_lap_s;          /* fastest complete lap, -1 if none */
+} td_log_iteration;
+
+/* Where episodes that did not complete a lap ended. */
+typedef struct td_log_end {
+    int waypoint;
+    int count;
+    int off_track, crashed, reversed, immobilized, other;
+} td_log_end;
+
+typedef struct td_log_report {
+    td_log_episode *episodes;
+    int n_episodes;
+    td_log_iteration *iterations;
+    int n_iterations;
+    int *fastest;               /* indices of complete episodes, by lap time, fastest first */
+    int n_fastest;
+    td_log_end *ends;           /* by count, most first (ties by waypoint) */
+    int n_ends;
+    int iteration_source;       /* TD_LOGS_ITER_* */
+    int n_files;
+    long n_rows;
+} td_log_report;
+
+enum {
+    TD_LOGS_ITER_COLUMN = 0,    /* the iteration column */
+    TD_LOGS_ITER_FILE = 1,      /* one file per iteration (N-iteration.csv gives N) */
+    TD_LOGS_ITER_EPISODES = 2   /* consecutive groups of episodes_per_iteration episodes */
+};
+
+/*
+ * Analyses the rows of t. Iterations come from the iteration column if every row has one,
+ * else from the files when there are several (the number in a name like "12-iteration.csv",
+ * else the file's index), else from groups of episodes_per_iteration consecutive episodes
+ * (DeepRacer's num_episodes_between_training, 20 by default). Free with td_logs_report_free.
+ */
+int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_iteration,
+                    td_err *err);
+void td_logs_report_free(td_log_report *r);
+
+/* The report as JSON (docs/logs.md describes the keys). NULL on out-of-memory. */
+json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t);
+
+/* ---- per-waypoint summaries ----------------------------------------------------------------------- */
+
+/*
+ * What the policy does where: rows grouped into n_bins equal sections of the lap by their
+ * closest waypoint (a waypoint's section is arc[wp] / length when a track is given, else
+ * wp / n_waypoints with n_waypoints from the largest waypoint seen). Means of the commanded
+ * speed and steering and of the reward per section; count 0 means no data (means are NaN).
+ */
+typedef struct td_waypoint_summary {
+    int n_bins;
+    double *speed, *steer_deg, *reward; /* n_bins each, one allocation */
+    long *count;
+    double *x, *y, *dir_rad;            /* section mid points on the centreline (track given) */
+} td_waypoint_summary;
+
+/* rows: only rows with first <= index < first + n are used (n < 0: all rows). */
+int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, int first,
+                                int n, const td_track *track, int n_bins, td_err *err);
+void td_waypoint_summary_free(td_waypoint_summary *ws);
+
+/* ---- training metrics (metrics/training.jsonl) ---------------------------------------------------- */
+
+/* One line of the metrics file. Non-finite fields are written as absent keys. */
+typedef struct td_metrics_row {
+    long iteration;
+    long episodes;              /* cumulative episodes */
+    long steps;                 /* cumulative steps */
+    double mean_reward;
+    double mean_progress;       /* percent */
+    double completion_rate;     /* 0..1 */
+    double entropy;
+    double wall_s;              /* seconds since training started (optional, NaN) */
+    int best;                   /* this iteration's checkpoint became the best */
+} td_metrics_row;
+
+/* Appends one JSON line to path (created if missing), with O_APPEND so a reader never sees
+ * half a line from a crashed writer except possibly the last one. */
+int td_metrics_append(const char *path, const td_metrics_row *row, td_err *err);
+
+/* The metrics file read into columns; a missing key gives NaN (or best = 0). */
+typedef struct td_metrics {
+    int n;
+    double *iteration, *episodes, *steps, *mean_reward, *mean_progress, *completion_rate,
+        *entropy;               /* n each, one allocation */
+    int *best;
+    int best_index;             /* the last row with best = true, or -1 */
+} td_metrics;
+
+/*
+ * Reads metrics/training.jsonl. A line that is not a JSON object is an error naming the
+ * line, except an unterminated last line (a writer killed mid-line), which is skipped.
+ */
+int td_metrics_load(td_metrics *m, const char *path, td_err *err);
+void td_metrics_free(td_metrics *m);
+
+/* ---- pictures from logs and metrics ------------------------------------------------------------- */
+
+/*
+ * Training curves in one SVG: four panels (mean reward, mean progress, lap completion rate,
+ * entropy) per iteration, each marking the best checkpoint.
+ */
+int td_plot_training_write(const char *path, const td_metrics *m, const char *title,
+                           td_err *err);
+
+/*
+ * The track with the driven lines of the given episodes of a report coloured by speed, and
+ * marks where the incomplete ones ended (off track, crash, ...). episodes holds indices into
+ * r->episodes (n_sel of them); NULL means all. track may be NULL (lines only).
+ */
+int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_report *r,
+                           const int *episodes, int n_sel, const td_track *track,
+                           const char *title, td_err *err);
+
+/*
+ * A per-waypoint summary drawn two ways in one SVG: on the track (a dot per section coloured
+ * by mean speed with an arrow turned by the mean steering) and as bar charts of mean speed
+ * and mean steering per section. The track is required for the map part.
+ */
+int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws,
+                            const td_track *track, const char *title, td_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACKDAY_EVAL_H */

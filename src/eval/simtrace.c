@@ -1,0 +1,627 @@
+/*
+ * simtrace.c - simtrace logs (eval.h, DEEPRACER.md section 10): a buffered CSV writer in
+ * DeepRacer's column layout for the trainer and the evaluator, and a reader that accepts
+ * DeepRacer's files (columns in any order, extra columns ignored, continuous actions written
+ * as "[steer, speed]") and rejects a malformed file with the line and column at fault.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "trackday/eval.h"
+
+/* ------------------------------------------------------------------------------------ */
+/* Rows from params                                                                     */
+/* ------------------------------------------------------------------------------------ */
+
+void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p)
+{
+    row->steps = p->steps;
+    row->x = p->x;
+    row->y = p->y;
+    row->yaw_deg = p->heading;
+    row->steer_deg = p->steering_angle;
+    row->throttle = p->speed;
+    row->progress = p->progress;
+    row->closest_waypoint = p->closest_waypoints[0];
+    row->track_len = p->track_length;
+    row->tstamp = p->sim_time;
+    row->all_wheels_on_track = p->all_wheels_on_track ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Writer                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+#define WRITE_BUF (1 << 16)
+
+struct td_simtrace_writer {
+    FILE *f;
+    char *buf;
+    int failed;
+    char path[1024];
+};
+
+static const char *const HEADER =
+    "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
+    "closest_waypoint,track_len,tstamp,episode_status,pause_duration,obstacle_crash_counter,"
+    "wall_clock,iteration\n";
+
+int td_simtrace_open(td_simtrace_writer **out, const char *path, td_err *err)
+{
+    *out = NULL;
+    td_simtrace_writer *w = td_calloc(1, sizeof(*w));
+    char *buf = td_malloc(WRITE_BUF);
+    if (!w || !buf) {
+        td_free(w);
+        td_free(buf);
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
+    }
+    w->f = fopen(path, "w");
+    if (!w->f) {
+        int e = errno;
+        td_free(w);
+        td_free(buf);
+        return td_err_set(err, e == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot create: %s", path,
+                          strerror(e));
+    }
+    w->buf = buf;
+    setvbuf(w->f, w->buf, _IOFBF, WRITE_BUF);
+    snprintf(w->path, sizeof(w->path), "%s", path);
+    if (fputs(HEADER, w->f) == EOF)
+        w->failed = 1;
+    *out = w;
+    return 0;
+}
+
+/* Status strings go into an unquoted CSV field: keep only characters that are safe there. */
+static void safe_status(char *out, const char *in)
+{
+    size_t k = 0;
+    for (size_t i = 0; in[i] && k + 1 < TD_SIMTRACE_STATUS_LEN; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[k++] = (isalnum(c) || c == '_' || c == '-') ? (char)c : '_';
+    }
+    out[k] = '\0';
+}
+
+static double fin(double v)
+{
+    return isfinite(v) ? v : 0.0;
+}
+
+int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *r, td_err *err)
+{
+    char status[TD_SIMTRACE_STATUS_LEN];
+    safe_status(status, r->episode_status[0] ? r->episode_status : "in_progress");
+    int n = fprintf(w->f,
+                    "%ld,%ld,%.4f,%.4f,%.3f,%.3f,%.4f,%d,%.6g,%s,%s,%.4f,%d,%.4f,%.4f,%s,%.4f,"
+                    "%ld,%.3f,%ld\n",
+                    r->episode, r->steps, fin(r->x), fin(r->y), fin(r->yaw_deg),
+                    fin(r->steer_deg), fin(r->throttle), r->action, fin(r->reward),
+                    r->done ? "True" : "False", r->all_wheels_on_track ? "True" : "False",
+                    fin(r->progress), r->closest_waypoint, fin(r->track_len), fin(r->tstamp),
+                    status, fin(r->pause_duration), r->obstacle_crash_counter,
+                    fin(r->wall_clock), r->iteration);
+    if (n < 0) {
+        w->failed = 1;
+        return td_err_set(err, TD_EIO, "%s: write failed: %s", w->path, strerror(errno));
+    }
+    return 0;
+}
+
+int td_simtrace_close(td_simtrace_writer *w, td_err *err)
+{
+    if (!w)
+        return 0;
+    int rc = 0;
+    if (fflush(w->f) != 0 || ferror(w->f))
+        w->failed = 1;
+    if (fclose(w->f) != 0)
+        w->failed = 1;
+    if (w->failed)
+        rc = td_err_set(err, TD_EIO, "%s: writing the simtrace failed", w->path);
+    td_free(w->buf);
+    td_free(w);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Reader                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+void td_simtrace_init(td_simtrace *t)
+{
+    memset(t, 0, sizeof(*t));
+}
+
+void td_simtrace_free(td_simtrace *t)
+{
+    td_free(t->rows);
+    for (int i = 0; i < t->n_files; i++)
+        td_free(t->files[i]);
+    td_free(t->files);
+    memset(t, 0, sizeof(*t));
+}
+
+enum {
+    C_EPISODE, C_STEPS, C_X, C_Y, C_YAW, C_STEER, C_THROTTLE, C_ACTION, C_REWARD, C_DONE,
+    C_WHEELS, C_PROGRESS, C_WAYPOINT, C_TRACK_LEN, C_TSTAMP, C_STATUS, C_PAUSE,
+    C_REQUIRED, /* the columns above are DeepRacer's 17 and required */
+    C_CRASHES = C_REQUIRED, C_WALL, C_ITERATION,
+    C_COUNT
+};
+
+static const char *const COLUMN_NAMES[C_COUNT] = {
+    "episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
+    "all_wheels_on_track", "progress", "closest_waypoint", "track_len", "tstamp",
+    "episode_status", "pause_duration", "obstacle_crash_counter", "wall_clock", "iteration"};
+
+#define MAX_FIELDS 256
+
+/* A field of the current line: [b, e) in the text, quotes removed by trimming. */
+typedef struct field {
+    const char *b, *e;
+} field;
+
+/*
+ * Splits one line [p, end) into fields. Double-quoted fields may hold commas. A field that
+ * opens a '[' without closing it is joined with the following ones up to the ']' (DeepRacer
+ * wrote continuous actions as an unquoted Python list). Returns the field count, or -1 if
+ * there are more than MAX_FIELDS.
+ */
+static int split_line(const char *p, const char *end, field *f)
+{
+    int n = 0;
+    const char *s = p;
+    while (1) {
+        const char *q = s;
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q < end && *q == '"') {
+            q++;
+            const char *b = q;
+            while (q < end && *q != '"')
+                q++;
+            const char *e = q;
+            if (q < end)
+                q++;
+            while (q < end && *q != ',')
+                q++;
+            if (n >= MAX_FIELDS)
+                return -1;
+            f[n++] = (field){b, e};
+        } else {
+            const char *b = s;
+            while (q < end && *q != ',')
+                q++;
+            if (n >= MAX_FIELDS)
+                return -1;
+            f[n++] = (field){b, q};
+        }
+        if (q >= end)
+            break;
+        s = q + 1;
+    }
+    /* Join an unquoted "[a, b]" split across fields. */
+    for (int i = 0; i < n; i++) {
+        const char *b = f[i].b;
+        while (b < f[i].e && isspace((unsigned char)*b))
+            b++;
+        if (b >= f[i].e || *b != '[' || memchr(b, ']', (size_t)(f[i].e - b)))
+            continue;
+        int j = i + 1;
+        while (j < n && !memchr(f[j].b, ']', (size_t)(f[j].e - f[j].b)))
+            j++;
+        if (j >= n)
+            break;
+        f[i].e = f[j].e;
+        int drop = j - i;
+        memmove(&f[i + 1], &f[j + 1], sizeof(field) * (size_t)(n - j - 1));
+        n -= drop;
+    }
+    return n;
+}
+
+static void trim(const char **b, const char **e)
+{
+    while (*b < *e && isspace((unsigned char)**b))
+        (*b)++;
+    while (*e > *b && isspace((unsigned char)(*e)[-1]))
+        (*e)--;
+}
+
+static int field_eq(const field *f, const char *name)
+{
+    const char *b = f->b, *e = f->e;
+    trim(&b, &e);
+    size_t n = strlen(name);
+    if ((size_t)(e - b) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (tolower((unsigned char)b[i]) != tolower((unsigned char)name[i]))
+            return 0;
+    return 1;
+}
+
+static void field_str(const field *f, char *out, size_t outlen)
+{
+    const char *b = f->b, *e = f->e;
+    trim(&b, &e);
+    size_t n = (size_t)(e - b);
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, b, n);
+    out[n] = '\0';
+}
+
+/* Parses a number; returns 0 or -1 if the field is not a complete finite number. */
+static int field_num(const field *f, double *out)
+{
+    char tmp[64];
+    const char *b = f->b, *e = f->e;
+    trim(&b, &e);
+    if (b == e || (size_t)(e - b) >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, b, (size_t)(e - b));
+    tmp[e - b] = '\0';
+    char *endp;
+    errno = 0;
+    double v = strtod(tmp, &endp);
+    if (*endp != '\0' || endp == tmp || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int field_bool(const field *f, int *out)
+{
+    char tmp[16];
+    field_str(f, tmp, sizeof(tmp));
+    for (char *c = tmp; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (!strcmp(tmp, "true") || !strcmp(tmp, "1") || !strcmp(tmp, "1.0")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcmp(tmp, "false") || !strcmp(tmp, "0") || !strcmp(tmp, "0.0")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int grow_rows(td_simtrace *t)
+{
+    if (t->n < t->cap)
+        return 0;
+    int cap = t->cap ? t->cap * 2 : 1024;
+    td_simtrace_row *nr = td_realloc(t->rows, sizeof(*nr) * (size_t)cap);
+    if (!nr)
+        return TD_ENOMEM;
+    t->rows = nr;
+    t->cap = cap;
+    return 0;
+}
+
+static int add_file(td_simtrace *t, const char *what)
+{
+    char **nf = td_realloc(t->files, sizeof(char *) * (size_t)(t->n_files + 1));
+    if (!nf)
+        return TD_ENOMEM;
+    t->files = nf;
+    char *copy = td_strdup(what);
+    if (!copy)
+        return TD_ENOMEM;
+    t->files[t->n_files++] = copy;
+    return 0;
+}
+
+static int bad_value(td_err *err, const char *what, long line, const char *col, const field *f,
+                     const char *expected)
+{
+    char v[48];
+    field_str(f, v, sizeof(v));
+    return td_err_set(err, TD_EFORMAT, "%s: line %ld, column '%s': '%s' is not %s", what, line,
+                      col, v, expected);
+}
+
+/* Parses one data line into row. */
+static int parse_row(td_simtrace_row *row, const field *f, const int *col, const char *what,
+                     long line, td_err *err)
+{
+    double v[C_COUNT];
+    for (int c = 0; c < C_COUNT; c++) {
+        v[c] = 0;
+        if (c == C_ACTION || c == C_DONE || c == C_WHEELS || c == C_STATUS || col[c] < 0)
+            continue;
+        if (field_num(&f[col[c]], &v[c]) != 0) {
+            /* Optional extra columns may be empty. */
+            if (c >= C_REQUIRED) {
+                const char *b = f[col[c]].b, *e = f[col[c]].e;
+                trim(&b, &e);
+                if (b == e) {
+                    v[c] = c == C_ITERATION ? -1 : 0;
+                    continue;
+                }
+            }
+            return bad_value(err, what, line, COLUMN_NAMES[c], &f[col[c]], "a number");
+        }
+    }
+    memset(row, 0, sizeof(*row));
+    row->episode = (long)v[C_EPISODE];
+    row->steps = (long)v[C_STEPS];
+    row->x = v[C_X];
+    row->y = v[C_Y];
+    row->yaw_deg = v[C_YAW];
+    row->steer_deg = v[C_STEER];
+    row->throttle = v[C_THROTTLE];
+    row->reward = v[C_REWARD];
+    row->progress = v[C_PROGRESS];
+    row->closest_waypoint = (int)v[C_WAYPOINT];
+    row->track_len = v[C_TRACK_LEN];
+    row->tstamp = v[C_TSTAMP];
+    row->pause_duration = v[C_PAUSE];
+    row->obstacle_crash_counter = col[C_CRASHES] >= 0 ? (long)v[C_CRASHES] : 0;
+    row->wall_clock = col[C_WALL] >= 0 ? v[C_WALL] : 0;
+    row->iteration = col[C_ITERATION] >= 0 ? (long)v[C_ITERATION] : -1;
+
+    /* action: an index, or a continuous "[steer, speed]" list (then -1). */
+    const field *fa = &f[col[C_ACTION]];
+    const char *b = fa->b, *e = fa->e;
+    trim(&b, &e);
+    double a;
+    if (b < e && *b == '[')
+        row->action = -1;
+    else if (field_num(fa, &a) == 0)
+        row->action = (a == floor(a) && fabs(a) < 1e9) ? (int)a : -1;
+    else
+        return bad_value(err, what, line, "action", fa, "an action index or [steer, speed]");
+
+    if (field_bool(&f[col[C_DONE]], &row->done) != 0)
+        return bad_value(err, what, line, "done", &f[col[C_DONE]], "True or False");
+    if (field_bool(&f[col[C_WHEELS]], &row->all_wheels_on_track) != 0)
+        return bad_value(err, what, line, "all_wheels_on_track", &f[col[C_WHEELS]],
+                         "True or False");
+    field_str(&f[col[C_STATUS]], row->episode_status, sizeof(row->episode_status));
+    if (!row->episode_status[0])
+        return bad_value(err, what, line, "episode_status", &f[col[C_STATUS]],
+                         "a status (in_progress, lap_complete, off_track, ...)");
+    return 0;
+}
+
+int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what,
+                      td_err *err)
+{
+    field *f = td_malloc(sizeof(field) * MAX_FIELDS);
+    if (!f)
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
+    int n0 = t->n, files0 = t->n_files, rc = 0;
+    int col[C_COUNT];
+    for (int c = 0; c < C_COUNT; c++)
+        col[c] = -1;
+    int ncols = 0;
+    const char *header_b = NULL;
+    size_t header_len = 0;
+    long line = 0;
+    const char *p = text, *end = text + len;
+    if (len >= 3 && (unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbb &&
+        (unsigned char)p[2] == 0xbf)
+        p += 3; /* a UTF-8 byte order mark from a spreadsheet */
+
+    rc = add_file(t, what);
+    if (rc) {
+        rc = td_err_set(err, rc, "%s: out of memory", what);
+        goto fail;
+    }
+    int file_index = t->n_files - 1;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *next = nl ? nl + 1 : end;
+        line++;
+        if (le > p && le[-1] == '\r')
+            le--;
+        const char *b = p, *e = le;
+        trim(&b, &e);
+        p = next;
+        if (b == e)
+            continue; /* blank line */
+        if (!header_b) {
+            ncols = split_line(b, e, f);
+            if (ncols < 0) {
+                rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: more than %d columns", what,
+                                line, MAX_FIELDS);
+                goto fail;
+            }
+            for (int i = 0; i < ncols; i++)
+                for (int c = 0; c < C_COUNT; c++)
+                    if (col[c] < 0 && field_eq(&f[i], COLUMN_NAMES[c]))
+                        col[c] = i;
+            for (int c = 0; c < C_REQUIRED; c++)
+                if (col[c] < 0) {
+                    double dummy;
+                    if (ncols > 0 && field_num(&f[0], &dummy) == 0)
+                        rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: no header row (the "
+                                        "first line must name the columns, e.g. '%s')",
+                                        what, line, "episode,steps,X,Y,...");
+                    else
+                        rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: missing required "
+                                        "column '%s' in the header", what, line,
+                                        COLUMN_NAMES[c]);
+                    goto fail;
+                }
+            header_b = b;
+            header_len = (size_t)(e - b);
+            continue;
+        }
+        /* A repeated header (files concatenated with cat) is skipped. */
+        if ((size_t)(e - b) == header_len && memcmp(b, header_b, header_len) == 0)
+            continue;
+        int nf = split_line(b, e, f);
+        if (nf != ncols) {
+            rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: expected %d columns as in the "
+                            "header, found %d", what, line, ncols, nf < 0 ? MAX_FIELDS : nf);
+            goto fail;
+        }
+        rc = grow_rows(t);
+        if (rc) {
+            rc = td_err_set(err, rc, "%s: out of memory at line %ld", what, line);
+            goto fail;
+        }
+        rc = parse_row(&t->rows[t->n], f, col, what, line, err);
+        if (rc)
+            goto fail;
+        t->rows[t->n].file = file_index;
+        if (col[C_ITERATION] >= 0)
+            t->has_iteration = 1;
+        t->n++;
+    }
+    if (!header_b) {
+        rc = td_err_set(err, TD_EFORMAT, "%s: empty file (no header row)", what);
+        goto fail;
+    }
+    td_free(f);
+    return 0;
+fail:
+    t->n = n0;
+    while (t->n_files > files0)
+        td_free(t->files[--t->n_files]);
+    td_free(f);
+    return rc;
+}
+
+int td_simtrace_read(td_simtrace *t, const char *path, td_err *err)
+{
+    char *data;
+    size_t len;
+    int rc = td_file_read(path, &data, &len, err);
+    if (rc)
+        return rc;
+    rc = td_simtrace_parse(t, data, len, path, err);
+    td_free(data);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Directories                                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+/* Compares names with digit runs compared by value ("2-x" < "10-x"). */
+static int natural_cmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+            while (*a == '0' && isdigit((unsigned char)a[1]))
+                a++;
+            while (*b == '0' && isdigit((unsigned char)b[1]))
+                b++;
+            size_t la = 0, lb = 0;
+            while (isdigit((unsigned char)a[la]))
+                la++;
+            while (isdigit((unsigned char)b[lb]))
+                lb++;
+            if (la != lb)
+                return la < lb ? -1 : 1;
+            int c = strncmp(a, b, la);
+            if (c)
+                return c;
+            a += la;
+            b += lb;
+        } else {
+            if (*a != *b)
+                return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+            a++;
+            b++;
+        }
+    }
+    return *a ? 1 : *b ? -1 : 0;
+}
+
+static int cmp_paths(const void *x, const void *y)
+{
+    return natural_cmp(*(char *const *)x, *(char *const *)y);
+}
+
+typedef struct pathlist {
+    char **v;
+    int n, cap;
+} pathlist;
+
+static int push_path(pathlist *l, const char *dir, const char *name)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 16;
+        char **nv = td_realloc(l->v, sizeof(char *) * (size_t)cap);
+        if (!nv)
+            return TD_ENOMEM;
+        l->v = nv;
+        l->cap = cap;
+    }
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = td_malloc(n);
+    if (!p)
+        return TD_ENOMEM;
+    snprintf(p, n, "%s/%s", dir, name);
+    l->v[l->n++] = p;
+    return 0;
+}
+
+static int ends_with_csv(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcmp(name + n - 4, ".csv") == 0;
+}
+
+/* Collects *.csv of dir, and of its subdirectories when depth > 0. */
+static int collect(pathlist *l, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth > 0)
+            rc = collect(l, path, depth - 1);
+        else if (S_ISREG(st.st_mode) && ends_with_csv(de->d_name))
+            rc = push_path(l, dir, de->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return td_err_set(err, TD_ENOENT, "%s: no such directory", dir);
+    pathlist l = {0};
+    int rc = collect(&l, dir, 1);
+    if (rc) {
+        rc = td_err_set(err, rc, "%s: out of memory listing files", dir);
+    } else if (l.n == 0) {
+        rc = td_err_set(err, TD_ENOENT, "%s: no simtrace .csv files", dir);
+    } else {
+        qsort(l.v, (size_t)l.n, sizeof(char *), cmp_paths);
+        for (int i = 0; i < l.n && !rc; i++)
+            rc = td_simtrace_read(t, l.v[i], err);
+    }
+    for (int i = 0; i < l.n; i++)
+        td_free(l.v[i]);
+    td_free(l.v);
+    return rc;
+}

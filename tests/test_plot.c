@@ -1,0 +1,552 @@
+/*
+ * test_plot.c - the SVG builder and charts (plot.h) and the pictures made from metrics and
+ * simtrace logs (eval.h): output is well-formed XML (checked by xml_check.h and, when
+ * present, Python's parser) with the expected elements: one polyline per lap, titles, axis
+ * labels, legend entries, the best-checkpoint marker.
+ */
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "td_test.h"
+#include "trackday/eval.h"
+#include "trackday/plot.h"
+#include "xml_check.h"
+
+/* ------------------------------------------------------------------------------------ */
+/* Helpers                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+static void tmpdir(char *out, size_t n)
+{
+    snprintf(out, n, "/tmp/td_test_plot_XXXXXX");
+    TD_ASSERT(mkdtemp(out) != NULL);
+}
+
+static char *slurp(const char *path)
+{
+    char *data;
+    size_t len;
+    td_err err;
+    int rc = td_file_read(path, &data, &len, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    return data;
+}
+
+static void assert_wellformed(const char *doc)
+{
+    const char *why = xml_check(doc);
+    TD_ASSERT_MSG(why == NULL, "not well-formed: %s", why);
+}
+
+static void assert_file_wellformed(const char *path)
+{
+    char *doc = slurp(path);
+    assert_wellformed(doc);
+    td_free(doc);
+    TD_ASSERT_MSG(xml_check_python(path) != 1, "python's XML parser rejects %s", path);
+}
+
+/*
+ * A circular track (radius 2 m, width 0.8 m, counter-clockwise) built by hand from the
+ * td_track fields the drawing reads, so these tests do not depend on the track loaders.
+ */
+#define CIRC_N 41
+typedef struct circ {
+    td_track t;
+    double c[CIRC_N * 2], in[CIRC_N * 2], out[CIRC_N * 2], arc[CIRC_N], w[CIRC_N];
+} circ;
+
+static void make_circle(circ *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (int i = 0; i < CIRC_N; i++) {
+        double a = 2 * M_PI * i / (CIRC_N - 1);
+        c->c[2 * i] = 2.0 * cos(a);
+        c->c[2 * i + 1] = 2.0 * sin(a);
+        c->in[2 * i] = 1.6 * cos(a);
+        c->in[2 * i + 1] = 1.6 * sin(a);
+        c->out[2 * i] = 2.4 * cos(a);
+        c->out[2 * i + 1] = 2.4 * sin(a);
+        c->w[i] = 0.8;
+        c->arc[i] = i ? c->arc[i - 1] + hypot(c->c[2 * i] - c->c[2 * i - 2],
+                                              c->c[2 * i + 1] - c->c[2 * i - 1])
+                      : 0;
+    }
+    snprintf(c->t.name, sizeof(c->t.name), "circle");
+    c->t.n = CIRC_N;
+    c->t.closed = 1;
+    c->t.center = c->c;
+    c->t.inner = c->in;
+    c->t.outer = c->out;
+    c->t.arc = c->arc;
+    c->t.width = c->w;
+    c->t.length = c->arc[CIRC_N - 1];
+    c->t.min_x = c->t.min_y = -2.4;
+    c->t.max_x = c->t.max_y = 2.4;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* SVG builder                                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(svg_escapes_text_and_bounds_numbers)
+{
+    td_svg s;
+    td_svg_begin(&s, 100, 50);
+    size_t mark = s.len;
+    td_svg_escaped(&s, "a<b & \"c\" 'd' >e");
+    TD_ASSERT_STREQ(s.buf + mark, "a&lt;b &amp; &quot;c&quot; &apos;d&apos; &gt;e");
+    mark = s.len;
+    td_svg_num(&s, 1.50, 2);
+    td_svg_raw(&s, "|");
+    td_svg_num(&s, 3.0, 2);
+    td_svg_raw(&s, "|");
+    td_svg_num(&s, NAN, 2);
+    td_svg_raw(&s, "|");
+    td_svg_num(&s, -0.0001, 2);
+    td_svg_raw(&s, "|");
+    td_svg_num(&s, 2.0 / 3.0, 3);
+    td_svg_raw(&s, "|");
+    td_svg_num(&s, 1234567.891, 1);
+    TD_ASSERT_STREQ(s.buf + mark, "1.5|3|0|0|0.667|1234567.9");
+    td_svg_text(&s, 10, 20, 12, "middle", -90, NULL, "x < y & z");
+    td_svg_finish(&s);
+    assert_wellformed(s.buf);
+    TD_ASSERT_CONTAINS(s.buf, "x &lt; y &amp; z");
+    TD_ASSERT_CONTAINS(s.buf, "rotate(-90 10 20)");
+    td_svg_free(&s);
+}
+
+TD_TEST(svg_out_of_memory_is_reported_on_save)
+{
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/a.svg", dir);
+    td_svg s;
+    td_svg_begin(&s, 100, 50);
+    td_alloc_fail_after(0);
+    for (int i = 0; i < 2000; i++)
+        td_svg_circle(&s, i, i, 1, "#000000", NULL);
+    td_alloc_fail_after(-1);
+    td_err err;
+    TD_ASSERT_EQ_INT(td_svg_save(&s, path, &err), TD_ENOMEM);
+    TD_ASSERT(!td_path_exists(path));
+    td_svg_free(&s);
+    rmdir(dir);
+}
+
+TD_TEST(nice_ticks_are_round_numbers)
+{
+    double first, step;
+    int n = td_plot_nice_ticks(0, 97, 5, &first, &step);
+    TD_ASSERT_NEAR(step, 20, 1e-12);
+    TD_ASSERT_NEAR(first, 0, 1e-12);
+    TD_ASSERT_EQ_INT(n, 5);
+    n = td_plot_nice_ticks(0.013, 0.087, 4, &first, &step);
+    TD_ASSERT_NEAR(step, 0.02, 1e-12);
+    TD_ASSERT_NEAR(first, 0.02, 1e-12);
+    TD_ASSERT_EQ_INT(n, 4);
+    n = td_plot_nice_ticks(-7.5, 12, 4, &first, &step);
+    TD_ASSERT_NEAR(step, 5, 1e-12);
+    TD_ASSERT_NEAR(first, -5, 1e-12);
+    TD_ASSERT_EQ_INT(n, 4);
+    /* Degenerate and non-finite ranges still give usable ticks. */
+    n = td_plot_nice_ticks(3, 3, 5, &first, &step);
+    TD_ASSERT(n >= 2 && step > 0);
+    n = td_plot_nice_ticks(NAN, 1, 5, &first, &step);
+    TD_ASSERT(n >= 2 && step > 0 && isfinite(first));
+}
+
+TD_TEST(scale_colors_run_from_dark_to_light)
+{
+    char a[8], b[8], c[8];
+    td_plot_scale_color(0, a);
+    td_plot_scale_color(1, b);
+    td_plot_scale_color(7, c);
+    TD_ASSERT_STREQ(a, "#0d0887");
+    TD_ASSERT_STREQ(b, "#f0f921");
+    TD_ASSERT_STREQ(c, b);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Charts                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(line_chart_has_title_labels_legend_and_gaps)
+{
+    double x[6] = {0, 1, 2, 3, 4, 5};
+    double y1[6] = {1, 2, 3, 2.5, 4, 5};
+    double y2[6] = {0.5, NAN, 1, 1.5, NAN, 2};   /* gaps split the line: runs of 1, 2, 1 */
+    double y3[6] = {5, 4, 3, 2, 1, 0};
+    td_plot_series series[3] = {
+        {.name = "mean reward", .x = x, .y = y1, .n = 6},
+        {.name = "with gaps", .x = x, .y = y2, .n = 6, .dash = "4 2"},
+        {.name = "falling & <odd>", .x = x, .y = y3, .n = 6, .markers = 1},
+    };
+    td_line_chart c = {.title = "Training <curves>",
+                       .x_label = "iteration",
+                       .y_label = "reward (points)",
+                       .series = series,
+                       .n_series = 3,
+                       .has_marker = 1,
+                       .marker_x = 4,
+                       .marker_label = "best checkpoint"};
+    td_svg s;
+    td_svg_begin(&s, 700, 400);
+    td_err err;
+    TD_ASSERT_OK(td_plot_line_chart_draw(&s, &c, 0, 0, 700, 400, &err));
+    td_svg_finish(&s);
+    assert_wellformed(s.buf);
+    /* Series 1 and 3 are one polyline each; series 2 has one run of 2 points (a polyline)
+     * and two single points (dots). */
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"series-line\""), 3);
+    TD_ASSERT_EQ_INT(count_str(s.buf, "<g class=\"series\">"), 3);
+    TD_ASSERT_CONTAINS(s.buf, ">Training &lt;curves&gt;</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">iteration</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">reward (points)</text>");
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"legend-entry\""), 4);
+    TD_ASSERT_CONTAINS(s.buf, ">mean reward</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">falling &amp; &lt;odd&gt;</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">best checkpoint</text>");
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"marker\""), 1);
+    /* Six markers on series 3 plus the two isolated points of series 2. */
+    TD_ASSERT_EQ_INT(count_str(s.buf, "<circle"), 8);
+    td_svg_free(&s);
+}
+
+TD_TEST(line_chart_rejects_a_series_without_data)
+{
+    td_plot_series se = {.name = "broken", .x = NULL, .y = NULL, .n = 3};
+    td_line_chart c = {.title = "t", .series = &se, .n_series = 1};
+    td_svg s;
+    td_svg_begin(&s, 300, 200);
+    td_err err;
+    TD_ASSERT_EQ_INT(td_plot_line_chart_draw(&s, &c, 0, 0, 300, 200, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "broken");
+    td_svg_free(&s);
+}
+
+TD_TEST(line_chart_without_data_says_so)
+{
+    td_line_chart c = {.title = "empty", .x_label = "x (s)", .y_label = "y (m)"};
+    td_svg s;
+    td_svg_begin(&s, 400, 300);
+    td_err err;
+    TD_ASSERT_OK(td_plot_line_chart_draw(&s, &c, 0, 0, 400, 300, &err));
+    td_svg_finish(&s);
+    assert_wellformed(s.buf);
+    TD_ASSERT_CONTAINS(s.buf, ">no data</text>");
+    td_svg_free(&s);
+}
+
+TD_TEST(bar_chart_draws_one_bar_per_finite_value)
+{
+    double v[7] = {1, 2, NAN, -1.5, 3, 0.5, 2};
+    double cv[7] = {0, 0.2, 0.4, 0.5, 1, 0.3, 0.6};
+    td_bar_chart c = {.title = "Mean steering per section",
+                      .x_label = "section (% of the lap)",
+                      .y_label = "steering (degrees)",
+                      .series_name = "mean steering",
+                      .n = 7,
+                      .values = v,
+                      .color_value = cv};
+    td_svg s;
+    td_svg_begin(&s, 600, 300);
+    td_err err;
+    TD_ASSERT_OK(td_plot_bar_chart_draw(&s, &c, 0, 0, 600, 300, &err));
+    td_svg_finish(&s);
+    assert_wellformed(s.buf);
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"bar\""), 6);
+    TD_ASSERT_CONTAINS(s.buf, ">Mean steering per section</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">section (% of the lap)</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">steering (degrees)</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">mean steering</text>");
+    td_svg_free(&s);
+}
+
+TD_TEST(reward_lap_chart_is_written)
+{
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/reward.svg", dir);
+    double x[50], r[50], half[50];
+    for (int i = 0; i < 50; i++) {
+        x[i] = i * 2.0;
+        r[i] = sin(i * 0.3);
+        half[i] = r[i] / 2;
+    }
+    td_plot_series extra = {.name = "centre-line term", .x = x, .y = half, .n = 50};
+    td_err err;
+    TD_ASSERT_OK(td_plot_reward_lap_write(path, "Reward along lap 1", x, r, 50, 1, &extra, 1,
+                                          &err));
+    assert_file_wellformed(path);
+    char *doc = slurp(path);
+    TD_ASSERT_CONTAINS(doc, ">Reward along lap 1</text>");
+    TD_ASSERT_CONTAINS(doc, ">progress (% of the lap)</text>");
+    TD_ASSERT_CONTAINS(doc, ">reward (points per step)</text>");
+    TD_ASSERT_CONTAINS(doc, ">reward per step</text>");
+    TD_ASSERT_CONTAINS(doc, ">centre-line term</text>");
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"series-line\""), 2);
+    td_free(doc);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Track views                                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(track_view_has_one_polyline_per_lap)
+{
+    circ c;
+    make_circle(&c);
+    enum { NL = 3, NP = 60 };
+    double xs[NL][NP], ys[NL][NP], vs[NL][NP];
+    td_plot_lap laps[NL];
+    char names[NL][32];
+    for (int l = 0; l < NL; l++) {
+        for (int i = 0; i < NP; i++) {
+            double a = 2 * M_PI * i / NP, r = 2.0 + 0.1 * sin(i * 0.2 + l);
+            xs[l][i] = r * cos(a);
+            ys[l][i] = r * sin(a);
+            vs[l][i] = 1.0 + l + 0.5 * sin(i * 0.1);
+        }
+        snprintf(names[l], sizeof(names[l]), "lap %d (9.%d s)", l + 1, l);
+        laps[l] = (td_plot_lap){.name = names[l], .x = xs[l], .y = ys[l], .value = vs[l],
+                                .n = NP};
+    }
+    td_plot_mark marks[3] = {{2.5, 0, TD_MARK_OFF_TRACK}, {0, 2.5, TD_MARK_OFF_TRACK},
+                             {-2, 0, TD_MARK_CRASH}};
+    td_track_view v = {.title = "Evaluation laps & speed",
+                       .track = &c.t,
+                       .laps = laps,
+                       .n_laps = NL,
+                       .marks = marks,
+                       .n_marks = 3,
+                       .scale_label = "speed (m/s)"};
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/track.svg", dir);
+    td_err err;
+    TD_ASSERT_OK(td_plot_track_write(path, &v, 900, &err));
+    assert_file_wellformed(path);
+    char *doc = slurp(path);
+    TD_ASSERT_EQ_INT(count_str(doc, "<polyline"), NL);
+    TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), NL);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"lap-colors\""), NL);
+    TD_ASSERT_CONTAINS(doc, ">Evaluation laps &amp; speed</text>");
+    TD_ASSERT_CONTAINS(doc, ">lap 1 (9.0 s)</text>");
+    TD_ASSERT_CONTAINS(doc, ">lap 3 (9.2 s)</text>");
+    TD_ASSERT_CONTAINS(doc, ">off track (2)</text>");
+    TD_ASSERT_CONTAINS(doc, ">crash (1)</text>");
+    TD_ASSERT_CONTAINS(doc, ">centre line</text>");
+    TD_ASSERT_CONTAINS(doc, ">start line</text>");
+    TD_ASSERT_CONTAINS(doc, ">speed (m/s)</text>");
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-off-track\""), 2);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-crash\""), 1);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"start-line\""), 1);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"direction\""), 1);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"color-scale\""), 1);
+    /* Both ends of the speed scale are used: the lowest and highest of the 32 colour bins. */
+    char lo[8], hi[8], attr[32];
+    td_plot_scale_color(0.5 / 32, lo);
+    td_plot_scale_color(31.5 / 32, hi);
+    snprintf(attr, sizeof(attr), "stroke=\"%s\"", lo);
+    TD_ASSERT_CONTAINS(doc, attr);
+    snprintf(attr, sizeof(attr), "stroke=\"%s\"", hi);
+    TD_ASSERT_CONTAINS(doc, attr);
+    td_free(doc);
+    unlink(path);
+    rmdir(dir);
+}
+
+TD_TEST(track_view_without_track_draws_lines_only)
+{
+    double x[3] = {0, 1, 2}, y[3] = {0, 1, 0};
+    td_plot_lap lap = {.name = "episode 0", .x = x, .y = y, .n = 3};
+    td_track_view v = {.title = "no track", .laps = &lap, .n_laps = 1};
+    td_svg s;
+    td_svg_begin(&s, 500, 400);
+    td_err err;
+    TD_ASSERT_OK(td_plot_track_draw(&s, &v, 0, 0, 500, 400, &err));
+    td_svg_finish(&s);
+    assert_wellformed(s.buf);
+    TD_ASSERT_EQ_INT(count_str(s.buf, "<polyline class=\"lap\""), 1);
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"road\""), 0);
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"color-scale\""), 0);
+    td_svg_free(&s);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Metrics and training curves                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(training_curves_from_metrics_file)
+{
+    char dir[64], metrics[128], svg[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(metrics, sizeof(metrics), "%s/training.jsonl", dir);
+    snprintf(svg, sizeof(svg), "%s/training.svg", dir);
+    td_err err;
+    for (int i = 0; i < 12; i++) {
+        td_metrics_row r = {.iteration = i,
+                            .episodes = 20 * (i + 1),
+                            .steps = 3000 * (i + 1),
+                            .mean_reward = 10 + 5 * i,
+                            .mean_progress = 8.0 * i,
+                            .completion_rate = i >= 8 ? 0.1 * (i - 7) : 0,
+                            .entropy = i == 5 ? NAN : 1.6 - 0.1 * i,
+                            .wall_s = NAN,
+                            .best = i == 9 || i == 3};
+        TD_ASSERT_OK(td_metrics_append(metrics, &r, &err));
+    }
+    td_metrics m;
+    TD_ASSERT_OK(td_metrics_load(&m, metrics, &err));
+    TD_ASSERT_EQ_INT(m.n, 12);
+    TD_ASSERT_EQ_INT(m.best_index, 9);
+    TD_ASSERT_NEAR(m.mean_reward[4], 30, 1e-9);
+    TD_ASSERT_NEAR(m.steps[11], 36000, 1e-9);
+    TD_ASSERT(isnan(m.entropy[5]));    /* the key was left out of line 6 */
+    TD_ASSERT_NEAR(m.entropy[6], 1.0, 1e-9);
+    TD_ASSERT_OK(td_plot_training_write(svg, &m, "Training of my-model", &err));
+    td_metrics_free(&m);
+
+    assert_file_wellformed(svg);
+    char *doc = slurp(svg);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"line-chart\""), 4);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"marker\""), 4);
+    TD_ASSERT_EQ_INT(count_str(doc, ">best checkpoint</text>"), 4);
+    TD_ASSERT_CONTAINS(doc, ">Training of my-model</text>");
+    TD_ASSERT_CONTAINS(doc, ">Lap completion rate</text>");
+    TD_ASSERT_CONTAINS(doc, ">progress (% of a lap)</text>");
+    TD_ASSERT_EQ_INT(count_str(doc, ">iteration (policy updates)</text>"), 4);
+    /* The missing entropy value splits that curve in two. */
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"series-line\""), 5);
+    td_free(doc);
+    unlink(svg);
+    unlink(metrics);
+    rmdir(dir);
+}
+
+TD_TEST(metrics_file_errors_name_the_line)
+{
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/training.jsonl", dir);
+    const char *bad = "{\"iteration\": 0, \"mean_reward\": 1}\n[1, 2]\n{\"iteration\": 2}\n";
+    td_err err;
+    TD_ASSERT_OK(td_file_write_atomic(path, bad, strlen(bad), &err));
+    td_metrics m;
+    TD_ASSERT_EQ_INT(td_metrics_load(&m, path, &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "line 2");
+    /* A last line cut short by a killed writer is skipped; missing keys are NaN. */
+    const char *cut = "{\"iteration\": 0, \"mean_reward\": 1}\n\n{\"iteration\": 1, \"best\": true}\n"
+                      "{\"iteration\": 2, \"mean_re";
+    TD_ASSERT_OK(td_file_write_atomic(path, cut, strlen(cut), &err));
+    TD_ASSERT_OK(td_metrics_load(&m, path, &err));
+    TD_ASSERT_EQ_INT(m.n, 2);
+    TD_ASSERT_EQ_INT(m.best_index, 1);
+    TD_ASSERT(isnan(m.mean_reward[1]));
+    TD_ASSERT(isnan(m.entropy[0]));
+    td_metrics_free(&m);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Pictures from simtrace logs                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+#define FIXTURE TD_TEST_SOURCE_DIR "/tests/data/simtrace_deepracer.csv"
+
+TD_TEST(episodes_picture_has_a_polyline_per_episode_and_end_marks)
+{
+    circ c;
+    make_circle(&c);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
+    td_log_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
+    TD_ASSERT_EQ_INT(r.n_episodes, 4);
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/episodes.svg", dir);
+    TD_ASSERT_OK(td_plot_episodes_write(path, &t, &r, NULL, 0, &c.t, "All episodes", &err));
+    assert_file_wellformed(path);
+    char *doc = slurp(path);
+    TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 4);
+    /* Two episodes went off track, one was immobilized; the complete lap has no mark. */
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-off-track\""), 2);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-immobilized\""), 1);
+    TD_ASSERT_CONTAINS(doc, ">episode 1: lap ");
+    td_free(doc);
+
+    /* A selection draws only the chosen episodes; a bad index is an error. */
+    int sel[1] = {1};
+    TD_ASSERT_OK(td_plot_episodes_write(path, &t, &r, sel, 1, &c.t, "Fastest lap", &err));
+    doc = slurp(path);
+    TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
+    td_free(doc);
+    int badsel[1] = {7};
+    TD_ASSERT_EQ_INT(td_plot_episodes_write(path, &t, &r, badsel, 1, &c.t, "x", &err),
+                     TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "episode index 7");
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+    unlink(path);
+    rmdir(dir);
+}
+
+TD_TEST(waypoint_summary_means_and_picture)
+{
+    circ c;
+    make_circle(&c);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
+    td_waypoint_summary ws;
+    TD_ASSERT_OK(td_waypoint_summary_compute(&ws, &t, 0, -1, &c.t, 20, &err));
+    /* The circle's waypoints are equally spaced: waypoint w (of 40 segments) falls in section
+     * floor(w / 2). Recompute section 3's means from the raw rows. */
+    double sum_v = 0, sum_s = 0;
+    long cnt = 0, total = 0;
+    for (int i = 0; i < t.n; i++) {
+        int b = t.rows[i].closest_waypoint / 2;
+        if (b == 3) {
+            sum_v += t.rows[i].throttle;
+            sum_s += t.rows[i].steer_deg;
+            cnt++;
+        }
+    }
+    for (int b = 0; b < 20; b++)
+        total += ws.count[b];
+    TD_ASSERT_EQ_INT(total, t.n);
+    TD_ASSERT(cnt > 0);
+    TD_ASSERT_EQ_INT(ws.count[3], cnt);
+    TD_ASSERT_NEAR(ws.speed[3], sum_v / cnt, 1e-9);
+    TD_ASSERT_NEAR(ws.steer_deg[3], sum_s / cnt, 1e-9);
+    /* Section mid points lie on the centre line (radius 2 m, within chord error). */
+    TD_ASSERT_NEAR(hypot(ws.x[3], ws.y[3]), 2.0, 0.01);
+
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/waypoints.svg", dir);
+    TD_ASSERT_OK(td_plot_waypoints_write(path, &ws, &c.t, "Per-section summary", &err));
+    assert_file_wellformed(path);
+    char *doc = slurp(path);
+    int with_data = 0;
+    for (int b = 0; b < 20; b++)
+        with_data += ws.count[b] > 0;
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"bar\""), 2 * with_data);
+    TD_ASSERT_CONTAINS(doc, ">Mean commanded speed per section</text>");
+    TD_ASSERT_CONTAINS(doc, ">steering (degrees, + = left)</text>");
+    TD_ASSERT_CONTAINS(doc, ">mean commanded speed (m/s)</text>");
+    td_free(doc);
+    td_waypoint_summary_free(&ws);
+    td_simtrace_free(&t);
+    unlink(path);
+    rmdir(dir);
+}
