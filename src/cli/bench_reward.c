@@ -1,0 +1,185 @@
+/*
+ * bench_reward.c - `trackday bench reward`: the cost of one reward call in the embedded
+ * Python host (the DeepRacer console's default follow-the-centre function, batches of 64
+ * cars, params varying as on a real track) against the built-in C version, measured in the
+ * same run. Prints JSON lines {"bench", "value", "unit"}.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "trackday/reward.h"
+#include "trackday/track.h"
+
+static const char follow_center_py[] =
+    "def reward_function(params):\n"
+    "    track_width = params['track_width']\n"
+    "    distance_from_center = params['distance_from_center']\n"
+    "    marker_1 = 0.1 * track_width\n"
+    "    marker_2 = 0.25 * track_width\n"
+    "    marker_3 = 0.5 * track_width\n"
+    "    if distance_from_center <= marker_1:\n"
+    "        reward = 1.0\n"
+    "    elif distance_from_center <= marker_2:\n"
+    "        reward = 0.5\n"
+    "    elif distance_from_center <= marker_3:\n"
+    "        reward = 0.1\n"
+    "    else:\n"
+    "        reward = 1e-3\n"
+    "    return float(reward)\n";
+
+static const char constant_py[] = "def reward_function(params):\n"
+                                  "    return 1.0\n";
+
+/* Seconds per call of r over `rounds` passes of the pool in batches of `batch`. */
+static int time_host(td_reward *r, const td_params *pool, int pool_n, int batch, int rounds,
+                     double *us_per_call, double *checksum)
+{
+    float *out = td_malloc(sizeof(float) * (size_t)batch);
+    if (!out)
+        return TD_ENOMEM;
+    td_err err = {0};
+    double sum = 0;
+    long calls = 0;
+    /* Warm up (first-call costs: caches, the waypoints list). */
+    if (td_reward_batch(r, pool, batch, out, &err)) {
+        fprintf(stderr, "trackday: %s\n", err.msg);
+        td_free(out);
+        return TD_EREWARD;
+    }
+    double t0 = td_time_now();
+    for (int k = 0; k < rounds; k++) {
+        for (int off = 0; off + batch <= pool_n; off += batch) {
+            if (td_reward_batch(r, pool + off, batch, out, &err)) {
+                fprintf(stderr, "trackday: %s\n", err.msg);
+                td_free(out);
+                return TD_EREWARD;
+            }
+            sum += out[0];
+            calls += batch;
+        }
+    }
+    double dt = td_time_now() - t0;
+    *us_per_call = dt * 1e6 / (double)calls;
+    *checksum = sum;
+    td_free(out);
+    return 0;
+}
+
+static int open_py(const char *dir, const char *name, const char *text, const td_track *t,
+                   td_reward **r)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    td_err err = {0};
+    if (td_file_write_atomic(path, text, strlen(text), &err) ||
+        td_reward_open(r, path, t, &err)) {
+        fprintf(stderr, "trackday: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int bench_reward(int argc, char **argv)
+{
+    if (td__cli_wants_help(argc, argv)) {
+        printf("usage: trackday bench reward [--track T] [--rounds N]\n\n"
+               "Times one reward call: the default DeepRacer follow-centre function in the\n"
+               "embedded Python host against builtin:follow_center_line, batches of 64 cars.\n");
+        return 0;
+    }
+    const char *track_arg = "reInvent2019_track";
+    int rounds = 200;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
+            track_arg = argv[++i];
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = (int)strtol(argv[++i], NULL, 10);
+        else
+            return td__cli_fail("bench reward: unknown option '%s'", argv[i]);
+    }
+    if (!td_reward_python_available())
+        return td__cli_fail("bench reward: this trackday was built without Python");
+    char tpath[4096];
+    if (td__cli_track_path(track_arg, tpath, sizeof(tpath)))
+        return 1;
+    td_track track;
+    td_err err = {0};
+    if (td_track_load(&track, tpath, &err))
+        return td__cli_fail("%s", err.msg);
+
+    /* A pool of params from random poses around the lap: near the centre line mostly, some
+     * near the borders, varied headings and speeds, as a training batch would see. */
+    enum { BATCH = 64, POOL = BATCH * 16 };
+    td_params *pool = td_malloc(sizeof(td_params) * POOL);
+    if (!pool) {
+        td_track_free(&track);
+        return td__cli_fail("out of memory");
+    }
+    td_rng rng;
+    td_rng_seed(&rng, 1, 0);
+    for (int i = 0; i < POOL; i++) {
+        td_reward_probe pr = {0};
+        double s = td_rng_range(&rng, 0, track.length), x, y, h;
+        td_track_point_at(&track, s, 0, &x, &y, &h);
+        double w = track.width[0];
+        td_track_point_at(&track, s, td_rng_range(&rng, -0.55, 0.55) * w, &pr.x, &pr.y, &h);
+        pr.heading_deg = h * 180.0 / 3.14159265358979 + td_rng_range(&rng, -20, 20);
+        pr.speed = td_rng_range(&rng, 0.5, 4.0);
+        pr.steering_deg = td_rng_range(&rng, -30, 30);
+        pr.steps = (int)td_rng_below(&rng, 400) + 1;
+        td_reward_probe_params(&track, &pr, &pool[i]);
+    }
+
+    char dir[] = "/tmp/td_bench_reward_XXXXXX";
+    if (!mkdtemp(dir)) {
+        td_free(pool);
+        td_track_free(&track);
+        return td__cli_fail("cannot create a temporary directory");
+    }
+    td_reward *py = NULL, *py0 = NULL, *c = NULL;
+    int rc = 1;
+    double py_us, py0_us, c_us, sum_py, sum_c, sum0;
+    if (open_py(dir, "reward_function.py", follow_center_py, &track, &py) ||
+        open_py(dir, "constant.py", constant_py, &track, &py0))
+        goto done;
+    if (td_reward_open(&c, "builtin:follow_center_line", &track, &err)) {
+        fprintf(stderr, "trackday: %s\n", err.msg);
+        goto done;
+    }
+    /* The C function is so fast that it needs many more rounds to measure. */
+    if (time_host(py, pool, POOL, BATCH, rounds, &py_us, &sum_py) ||
+        time_host(py0, pool, POOL, BATCH, rounds, &py0_us, &sum0) ||
+        time_host(c, pool, POOL, BATCH, rounds * 50, &c_us, &sum_c))
+        goto done;
+    printf("{\"bench\": \"python_reward_us_per_call\", \"value\": %.4f, \"unit\": \"us\", "
+           "\"batch\": %d, \"function\": \"follow_center_line (DeepRacer default)\", "
+           "\"track\": \"%s\"}\n",
+           py_us, BATCH, track.name);
+    printf("{\"bench\": \"python_reward_overhead_us_per_call\", \"value\": %.4f, \"unit\": "
+           "\"us\", \"batch\": %d, \"function\": \"return 1.0\"}\n",
+           py0_us, BATCH);
+    printf("{\"bench\": \"c_reward_us_per_call\", \"value\": %.5f, \"unit\": \"us\", "
+           "\"batch\": %d, \"function\": \"builtin:follow_center_line\"}\n",
+           c_us, BATCH);
+    printf("{\"bench\": \"python_c_reward_ratio\", \"value\": %.1f, \"unit\": \"ratio\"}\n",
+           c_us > 0 ? py_us / c_us : 0);
+    rc = sum_py == sum_py && sum_c == sum_c && sum0 == sum0 ? 0 : 1;
+done:
+    td_reward_close(py);
+    td_reward_close(py0);
+    td_reward_close(c);
+    char f[1100];
+    snprintf(f, sizeof(f), "%s/reward_function.py", dir);
+    unlink(f);
+    snprintf(f, sizeof(f), "%s/constant.py", dir);
+    unlink(f);
+    rmdir(dir);
+    td_free(pool);
+    td_track_free(&track);
+    return rc;
+}
+
+TD_CLI_BENCH("reward", "Python reward call vs built-in C, us per call", bench_reward)
