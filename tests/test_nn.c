@@ -574,3 +574,421 @@ TD_TEST(grad_norm_clipping)
     TD_ASSERT_NEAR(g[1], 0.8, 1e-6);
     TD_ASSERT_NEAR(td_nn_grad_norm(g, 4), 1.0, 1e-6);
 }
+
+/* ---- networks ----------------------------------------------------------------------------- */
+
+/* A small camera + lidar + state tower: every branch kind, a trunk and a head. */
+static td_nn_tower small_tower(td_nn_head_type head, int n_out)
+{
+    td_nn_tower t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "policy");
+    t.camera_h = 11;
+    t.camera_w = 9;
+    t.camera_c = 2;
+    t.n_camera = 2;
+    t.camera[0] = (td_nn_conv_spec){3, 3, 2}; /* -> 5x4x3 */
+    t.camera[1] = (td_nn_conv_spec){4, 2, 1}; /* -> 4x3x4 = 48 */
+    t.lidar_dim = 6;
+    t.n_lidar = 1;
+    t.lidar[0] = 5;
+    t.state_dim = 3;
+    t.n_state = 2;
+    t.state[0] = 4;
+    t.state[1] = 4;
+    t.n_trunk = 1;
+    t.trunk[0] = 7;
+    t.head = head;
+    t.n_out = n_out;
+    if (head == TD_NN_HEAD_Q) {
+        snprintf(t.name, sizeof(t.name), "q1");
+        t.action_dim = 2;
+    }
+    return t;
+}
+
+typedef struct {
+    td_nn_net *net;
+    td_nn_input in;
+    const float *r;
+    int B;
+} net_ctx;
+
+static double net_loss(void *p)
+{
+    net_ctx *c = p;
+    TD_ASSERT_OK(td_nn_net_forward(c->net, &c->in, c->B));
+    return dot(c->net->out, c->r, (size_t)c->B * c->net->spec.n_out);
+}
+
+/*
+ * Central differences of net_loss over x[0..n) (step 1e-2: large against the round-off of a
+ * float32 forward; exact for the piecewise-linear parts). Where the one-sided differences
+ * disagree, a ReLU kink lies within the step and the function has no derivative there: the
+ * analytic gradient must then equal one of the one-sided slopes, and such elements are
+ * counted (they must stay a minority).
+ */
+static size_t kink_aware_grad(float *num, float *x, const float *analytic, size_t n, net_ctx *c)
+{
+    size_t kinks = 0;
+    double f0 = net_loss(c);
+    for (size_t i = 0; i < n; i++) {
+        /* a smaller step when a kink (or two) lies within the first */
+        static const double steps[] = {1e-2, 3e-3, 1e-3};
+        for (int si = 0; si < 3; si++) {
+            double h = steps[si];
+            float keep = x[i];
+            x[i] = (float)(keep + h);
+            double fp = net_loss(c);
+            x[i] = (float)(keep - h);
+            double fm = net_loss(c);
+            x[i] = keep;
+            double fwd = (fp - f0) / h, bwd = (f0 - fm) / h;
+            double m = fabs(fwd) > fabs(bwd) ? fabs(fwd) : fabs(bwd);
+            num[i] = (float)((fp - fm) / (2 * h));
+            if (fabs(fwd - bwd) <= 3e-3 * m + 1e-4)
+                break;
+            /* the analytic gradient must then be one of the two sides */
+            num[i] = (float)(fabs(fwd - analytic[i]) < fabs(bwd - analytic[i]) ? fwd : bwd);
+            if (si == 2)
+                kinks++;
+        }
+    }
+    return kinks;
+}
+
+/*
+ * Gradient check of a whole tower: loss = <out, r>. Parameters in float32 with central
+ * differences (eps 1e-2 keeps the round-off of a float forward small against the step; a
+ * ReLU crossing a kink inside the step shows up as one outlier, so the test uses the
+ * whole-vector relative error).
+ */
+static void check_net_gradients(const td_nn_tower *t, uint64_t seed)
+{
+    td_rng rng;
+    td_rng_seed(&rng, seed, 3);
+    td_nn_net net;
+    td_err err;
+    int B = 3;
+    TD_ASSERT_OK(td_nn_net_init(&net, t, 4, &rng, &err));
+    float *cam = t->camera_h ? frand(&rng, (size_t)B * t->camera_h * t->camera_w * t->camera_c, 0, 1)
+                             : NULL;
+    float *lidar = t->lidar_dim ? frand(&rng, (size_t)B * t->lidar_dim, -1, 1) : NULL;
+    float *state = t->state_dim ? frand(&rng, (size_t)B * t->state_dim, -1, 1) : NULL;
+    float *action = t->action_dim ? frand(&rng, (size_t)B * t->action_dim, -1, 1) : NULL;
+    float *r = frand(&rng, (size_t)B * t->n_out, -1, 1);
+    net_ctx c = {&net, {.camera = cam, .lidar = lidar, .state = state, .action = action}, r, B};
+    net_loss(&c);
+    td_nn_net_zero_grad(&net);
+    TD_ASSERT_OK(td_nn_net_backward(&net, r, B));
+    float *analytic = fbuf(net.n_params), *num = fbuf(net.n_params);
+    memcpy(analytic, net.grads, net.n_params * sizeof(float));
+    size_t all_kinks = 0, all_n = 0;
+    for (int k = 0; k < net.n_tensors; k++) {
+        const td_nn_tensor *tt = &net.tensors[k];
+        if (strstr(tt->name, "log_std"))
+            continue; /* the head's loss owns log_std's gradient */
+        all_kinks += kink_aware_grad(num + tt->offset, net.params + tt->offset,
+                                     analytic + tt->offset, tt->n, &c);
+        all_n += tt->n;
+        double e = rel_err(analytic + tt->offset, num + tt->offset, tt->n);
+        TD_ASSERT_MSG(e < 1e-2, "%s: relative error %g", tt->name, e);
+    }
+    TD_ASSERT_MSG(all_kinks * 3 <= all_n, "%zu of %zu parameters at kinks", all_kinks, all_n);
+    if (action) {
+        float *da = fbuf((size_t)B * t->action_dim);
+        net_loss(&c);
+        TD_ASSERT_OK(td_nn_net_backward(&net, r, B));
+        memcpy(analytic, net.d_action, (size_t)B * t->action_dim * sizeof(float));
+        kink_aware_grad(da, action, analytic, (size_t)B * t->action_dim, &c);
+        double e = rel_err(analytic, da, (size_t)B * t->action_dim);
+        TD_ASSERT_MSG(e < 1e-2, "d_action: relative error %g", e);
+        td_free(da);
+    }
+    td_free(analytic);
+    td_free(num);
+    td_free(cam);
+    td_free(lidar);
+    td_free(state);
+    td_free(action);
+    td_free(r);
+    td_nn_net_free(&net);
+}
+
+TD_TEST(net_gradients_match_finite_differences)
+{
+    td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
+    check_net_gradients(&t, 11);
+    t = small_tower(TD_NN_HEAD_Q, 1); /* action concatenated, d_action checked */
+    check_net_gradients(&t, 12);
+    t = small_tower(TD_NN_HEAD_GAUSSIAN, 2);
+    t.head_tanh = 1;
+    check_net_gradients(&t, 13);
+    /* a lone state MLP (single source, no concat copy) and a pass-through branch */
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "value");
+    t.state_dim = 4;
+    t.n_state = 2;
+    t.state[0] = t.state[1] = 6;
+    t.head = TD_NN_HEAD_VALUE;
+    t.n_out = 1;
+    check_net_gradients(&t, 14);
+    t.n_state = 0;
+    t.n_trunk = 1;
+    t.trunk[0] = 5;
+    check_net_gradients(&t, 15);
+}
+
+TD_TEST(net_batch_rows_are_independent)
+{
+    td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
+    td_rng rng;
+    td_rng_seed(&rng, 21, 0);
+    td_nn_net net;
+    TD_ASSERT_OK(td_nn_net_init(&net, &t, 5, &rng, NULL));
+    uint8_t cam[5 * 11 * 9 * 2];
+    for (size_t i = 0; i < sizeof(cam); i++)
+        cam[i] = (uint8_t)td_rng_below(&rng, 256);
+    float *lidar = frand(&rng, 5 * 6, 0, 1), *state = frand(&rng, 5 * 3, -1, 1);
+    td_nn_input in = {.camera_u8 = cam, .lidar = lidar, .state = state};
+    TD_ASSERT_OK(td_nn_net_forward(&net, &in, 5));
+    float batch[15];
+    memcpy(batch, net.out, sizeof(batch));
+    for (int b = 0; b < 5; b++) {
+        td_nn_input one = {.camera_u8 = cam + b * 198, .lidar = lidar + b * 6, .state = state + b * 3};
+        TD_ASSERT_OK(td_nn_net_forward(&net, &one, 1));
+        for (int k = 0; k < 3; k++)
+            TD_ASSERT_NEAR(net.out[k], batch[b * 3 + k], 1e-5 * (1 + fabs(batch[b * 3 + k])));
+    }
+    /* float camera input equals the uint8 one divided by 255 */
+    float camf[198];
+    for (int i = 0; i < 198; i++)
+        camf[i] = cam[4 * 198 + i] / 255.0f;
+    td_nn_input f = {.camera = camf, .lidar = lidar + 24, .state = state + 12};
+    TD_ASSERT_OK(td_nn_net_forward(&net, &f, 1));
+    TD_ASSERT_NEAR(net.out[0], batch[12], 1e-5 * (1 + fabs(batch[12])));
+    /* bad calls */
+    TD_ASSERT_EQ_INT(td_nn_net_forward(&net, &in, 6), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_nn_net_forward(&net, &in, 0), TD_EINVAL);
+    td_nn_input missing = {.camera_u8 = cam, .state = state};
+    TD_ASSERT_EQ_INT(td_nn_net_forward(&net, &missing, 1), TD_EINVAL);
+    td_free(lidar);
+    td_free(state);
+    td_nn_net_free(&net);
+}
+
+/*
+ * SHALLOW on one 120x160 camera, 10 discrete actions, by hand:
+ *   conv 32x8x8x1 + 32          =     2,080   (120x160x1 -> 29x39x32)
+ *   conv 64x4x4x32 + 64         =    32,832   (-> 13x18x64)
+ *   conv 64x3x3x64 + 64         =    36,928   (-> 11x16x64 = 11,264)
+ *   dense 512x11264 + 512       = 5,767,680
+ *   head 10x512 + 10            =     5,130
+ *   policy total                = 5,844,650;  value (head 1x512 + 1 = 513): 5,840,033.
+ */
+TD_TEST(shallow_topology_has_deepracer_parameter_count)
+{
+    td_nn_topology topo;
+    td_err err;
+    td_nn_io_spec io = {.camera_h = 120, .camera_w = 160, .camera_c = 1, .n_actions = 10};
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
+    TD_ASSERT_EQ_INT(topo.n_towers, 2);
+    const td_nn_tower *pol = td_nn_topology_find(&topo, "policy");
+    const td_nn_tower *val = td_nn_topology_find(&topo, "value");
+    TD_ASSERT(pol && val);
+    TD_ASSERT_EQ_INT(td_nn_tower_param_count(pol), 5844650);
+    TD_ASSERT_EQ_INT(td_nn_tower_param_count(val), 5840033);
+
+    /* one allocation each for params, grads, both moments and activations (+ the layer table) */
+    long live = td_alloc_live();
+    td_nn_net net;
+    TD_ASSERT_OK(td_nn_net_init(&net, pol, 2, NULL, &err));
+    TD_ASSERT_EQ_INT(td_alloc_live() - live, 6);
+    TD_ASSERT_EQ_INT(net.n_weights, 5844650);
+    TD_ASSERT(net.n_params >= net.n_weights && net.n_params < net.n_weights + 16 * 10 + 16);
+    TD_ASSERT_EQ_INT(net.n_tensors, 10);
+    for (int i = 0; i < net.n_tensors; i++)
+        TD_ASSERT_EQ_INT(((uintptr_t)(net.params + net.tensors[i].offset)) % 64, 0);
+    const td_nn_tensor *w = td_nn_net_tensor(&net, "policy.trunk.0.weight");
+    TD_ASSERT(w != NULL);
+    TD_ASSERT_EQ_INT(w->shape[0], 512);
+    TD_ASSERT_EQ_INT(w->shape[1], 11264);
+    w = td_nn_net_tensor(&net, "policy.camera.1.weight");
+    TD_ASSERT(w && w->ndim == 4 && w->shape[0] == 64 && w->shape[1] == 4 && w->shape[3] == 32);
+    TD_ASSERT(td_nn_net_tensor(&net, "policy.head.bias") != NULL);
+    /* forward FLOPs: 2 * (1131*32*64 + 234*64*512 + 176*64*576 + 11264*512 + 512*10) */
+    double macs = 1131.0 * 32 * 64 + 234.0 * 64 * 512 + 176.0 * 64 * 576 + 11264.0 * 512 + 5120;
+    TD_ASSERT_NEAR(net.flops_per_sample, 2 * macs, 1);
+    td_nn_net_free(&net);
+    TD_ASSERT_EQ_INT(td_alloc_live(), live);
+
+    /* the other named networks */
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK", &io, &err));
+    TD_ASSERT_EQ_INT(topo.towers[0].n_camera, 4);
+    TD_ASSERT_EQ_INT(topo.towers[0].n_trunk, 2);
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_DEEP", &io, &err));
+    TD_ASSERT_EQ_INT(topo.towers[1].trunk[3], 128);
+    io.camera_c = 2;
+    io.lidar_dim = 64;
+    io.continuous = 1;
+    io.sac = 1;
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_DEEP", &io, &err));
+    TD_ASSERT_EQ_INT(topo.n_towers, 3);
+    TD_ASSERT_EQ_INT(topo.towers[0].n_camera, 5); /* stereo stack */
+    TD_ASSERT_EQ_INT(topo.towers[0].camera[4].filters, 128);
+    TD_ASSERT_EQ_INT(topo.towers[0].n_lidar, 2);
+    TD_ASSERT_EQ_INT(topo.towers[0].head, TD_NN_HEAD_GAUSSIAN);
+    TD_ASSERT_EQ_INT(topo.towers[2].head, TD_NN_HEAD_Q);
+    TD_ASSERT_EQ_INT(topo.towers[2].action_dim, 2);
+    TD_ASSERT_EQ_INT(td_nn_topology_deepracer(&topo, "RESNET", &io, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "RESNET");
+    io.camera_h = 20; /* too small for the conv stack */
+    io.camera_w = 20;
+    TD_ASSERT_EQ_INT(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_DEEP", &io, &err),
+                     TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "does not fit");
+    /* state-only MLP, default 2x64 */
+    td_nn_io_spec st = {.state_dim = 10, .n_actions = 5};
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, NULL, &st, &err));
+    TD_ASSERT_EQ_INT(td_nn_tower_param_count(&topo.towers[0]), 10 * 64 + 64 + 64 * 64 + 64 + 64 * 5 + 5);
+}
+
+TD_TEST(topology_json_round_trip_and_errors)
+{
+    td_nn_topology topo, back;
+    td_err err;
+    td_nn_io_spec io = {.camera_h = 120, .camera_w = 160, .camera_c = 1, .lidar_dim = 64,
+                        .continuous = 1, .sac = 1};
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
+    topo.towers[0].head_tanh = 1;
+    json_t *tj, *ij;
+    TD_ASSERT_OK(td_nn_topology_to_json(&topo, &tj, &ij, &err));
+    char *text = json_dumps(tj, JSON_COMPACT);
+    TD_ASSERT_CONTAINS(text, "\"policy\":{\"camera\":[[32,8,4],[64,4,2],[64,3,1]]");
+    TD_ASSERT_CONTAINS(text, "\"head\":{\"type\":\"q\",\"n\":1}");
+    TD_ASSERT_CONTAINS(text, "\"squash\":\"tanh\"");
+    free(text);
+    text = json_dumps(ij, JSON_COMPACT);
+    TD_ASSERT_CONTAINS(text, "\"camera\":[120,160,1]");
+    TD_ASSERT_CONTAINS(text, "\"action\":[2]");
+    free(text);
+    TD_ASSERT_OK(td_nn_topology_from_json(&back, tj, ij, &err));
+    TD_ASSERT_EQ_INT(back.n_towers, 3);
+    for (int i = 0; i < 3; i++)
+        TD_ASSERT(memcmp(&back.towers[i], &topo.towers[i], sizeof(td_nn_tower)) == 0);
+    json_decref(tj);
+    json_decref(ij);
+
+    /* errors name the tower and the key */
+    static const struct {
+        const char *topology, *inputs, *want;
+    } bad[] = {
+        {"{\"towers\": {\"policy\": {\"camera\": [[32, 8]], \"head\": {\"type\": \"value\", \"n\": 1}}}}",
+         "{\"camera\": [120, 160, 1]}", "camera[0] must be [filters, kernel, stride]"},
+        {"{\"towers\": {\"policy\": {\"lidar\": [256], \"head\": {\"type\": \"value\", \"n\": 1}}}}",
+         "{\"camera\": [120, 160, 1]}", "has a \"lidar\" branch but inputs has no \"lidar\""},
+        {"{\"towers\": {\"policy\": {\"state\": [0], \"head\": {\"type\": \"value\", \"n\": 1}}}}",
+         "{\"state\": [4]}", "tower 'policy': state[0]"},
+        {"{\"towers\": {\"policy\": {\"state\": [8], \"head\": {\"type\": \"softmax\", \"n\": 1}}}}",
+         "{\"state\": [4]}", "unknown head.type 'softmax'"},
+        {"{\"towers\": {\"q1\": {\"state\": [8], \"head\": {\"type\": \"q\", \"n\": 1}}}}",
+         "{\"state\": [4]}", "inputs has no \"action\""},
+        {"{\"towers\": {\"policy\": {\"camera\": [[32, 8, 4], [64, 64, 1]], \"head\": {\"type\": "
+         "\"value\", \"n\": 1}}}}", "{\"camera\": [120, 160, 1]}", "does not fit"},
+        {"{\"towers\": {}}", "{\"state\": [4]}", "non-empty"},
+        {"{\"towers\": {\"p\": {\"head\": {\"type\": \"value\", \"n\": 1}}}}", "{\"state\": [4, 2]}",
+         "\"state\" must be an array of 1 integers"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *a = json_loads(bad[i].topology, 0, NULL), *b = json_loads(bad[i].inputs, 0, NULL);
+        TD_ASSERT_MSG(a && b, "case %zu does not parse", i);
+        int rc = td_nn_topology_from_json(&back, a, b, &err);
+        TD_ASSERT_MSG(rc < 0, "case %zu accepted", i);
+        TD_ASSERT_CONTAINS(err.msg, bad[i].want);
+        json_decref(a);
+        json_decref(b);
+    }
+}
+
+TD_TEST(net_training_reduces_a_loss)
+{
+    /* a state MLP learns a fixed regression target with Adam; the loss must drop a lot */
+    td_nn_tower t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "value");
+    t.state_dim = 4;
+    t.n_state = 2;
+    t.state[0] = t.state[1] = 32;
+    t.head = TD_NN_HEAD_VALUE;
+    t.n_out = 1;
+    td_rng rng;
+    td_rng_seed(&rng, 31, 0);
+    td_nn_net net;
+    TD_ASSERT_OK(td_nn_net_init(&net, &t, 64, &rng, NULL));
+    float *x = frand(&rng, 64 * 4, -1, 1), y[64], d[64];
+    for (int b = 0; b < 64; b++)
+        y[b] = sinf(2 * x[b * 4]) + x[b * 4 + 1] * x[b * 4 + 2];
+    td_nn_adam_config cfg;
+    td_nn_adam_config_default(&cfg);
+    cfg.lr = 3e-3f;
+    td_nn_input in = {.state = x};
+    float first = 0, last = 0;
+    for (int it = 0; it < 300; it++) {
+        TD_ASSERT_OK(td_nn_net_forward(&net, &in, 64));
+        last = td_nn_mse_forward(net.out, y, 64);
+        if (it == 0)
+            first = last;
+        memset(d, 0, sizeof(d));
+        td_nn_mse_backward(d, net.out, y, 64, 1.0f);
+        td_nn_net_zero_grad(&net);
+        TD_ASSERT_OK(td_nn_net_backward(&net, d, 64));
+        td_nn_clip_grad_norm(net.grads, net.n_params, 10.0f);
+        td_nn_adam_step(&net, &cfg);
+    }
+    TD_ASSERT_EQ_INT(net.adam_t, 300);
+    TD_ASSERT_MSG(last < 0.05 * first, "loss %g -> %g", first, last);
+    /* copy and polyak between nets of the same shape */
+    td_nn_net tgt;
+    TD_ASSERT_OK(td_nn_net_init(&tgt, &t, 1, NULL, NULL));
+    TD_ASSERT_OK(td_nn_net_polyak(&tgt, &net, 0.25f));
+    TD_ASSERT_NEAR(tgt.params[5], 0.25f * net.params[5], 1e-7);
+    TD_ASSERT_OK(td_nn_net_copy_params(&tgt, &net));
+    TD_ASSERT(memcmp(tgt.params, net.params, net.n_params * sizeof(float)) == 0);
+    td_nn_net other;
+    t.state[0] = 16;
+    TD_ASSERT_OK(td_nn_net_init(&other, &t, 1, NULL, NULL));
+    TD_ASSERT_EQ_INT(td_nn_net_copy_params(&other, &net), TD_EINVAL);
+    td_nn_net_free(&other);
+    td_nn_net_free(&tgt);
+    td_nn_net_free(&net);
+    td_free(x);
+}
+
+TD_TEST(net_init_rejects_bad_towers_and_survives_oom)
+{
+    td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
+    td_nn_net net;
+    td_err err;
+    t.camera[1].kernel = 9;
+    TD_ASSERT_EQ_INT(td_nn_net_init(&net, &t, 4, NULL, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "camera layer 1");
+    t = small_tower(TD_NN_HEAD_CATEGORICAL, 0);
+    TD_ASSERT_EQ_INT(td_nn_net_init(&net, &t, 4, NULL, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "head has 0 outputs");
+    t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
+    TD_ASSERT_EQ_INT(td_nn_net_init(&net, &t, 0, NULL, &err), TD_EINVAL);
+    for (long k = 0; k < 8; k++) {
+        long live = td_alloc_live();
+        td_alloc_fail_after(k);
+        int rc = td_nn_net_init(&net, &t, 4, NULL, &err);
+        td_alloc_fail_after(-1);
+        if (rc == 0) {
+            td_nn_net_free(&net);
+            TD_ASSERT(k >= 6);
+        } else {
+            TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
+            TD_ASSERT_CONTAINS(err.msg, "out of memory");
+        }
+        TD_ASSERT_EQ_INT(td_alloc_live(), live);
+    }
+}
