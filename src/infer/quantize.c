@@ -1,0 +1,449 @@
+/*
+ * quantize.c - turns an fp32 model file into an int8 one: calibrates every layer's input
+ * range on sample observations (min/max, or a percentile from a histogram in a second pass),
+ * quantizes weights symmetrically per output channel, and writes a new model file (policy
+ * tower only, canonical layout) whose header keeps the original's keys verbatim. Lives in
+ * infer/ so a device can quantize too; `trackday quantize` is the command.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer_internal.h"
+
+#define ALIGN64(x) (((x) + (size_t)63) & ~(size_t)63)
+
+void td_infer_quant_options_default(td_infer_quant_options *opt)
+{
+    memset(opt, 0, sizeof(*opt));
+    opt->percentile = 99.99;
+}
+
+void td_infer_free(void *p)
+{
+    free(p);
+}
+
+/* ---- a growable text buffer ----------------------------------------------------------- */
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *q;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        q = (char *)realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    int n;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* A JSON string literal. */
+static void sb_jstr(sbuf *b, const char *s)
+{
+    sb_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2];
+            e[0] = '\\';
+            e[1] = (char)c;
+            sb_put(b, e, 2);
+        } else if (c < 0x20) {
+            sb_printf(b, "\\u%04x", c);
+        } else {
+            sb_put(b, (const char *)&c, 1);
+        }
+    }
+    sb_puts(b, "\"");
+}
+
+/* ---- calibration ---------------------------------------------------------------------- */
+
+/* The value below which `frac` of the histogram's mass lies. */
+static float hist_quantile(const float *h, float lo, float hi, double frac)
+{
+    double total = 0, run = 0;
+    int i;
+    for (i = 0; i < TDI_HIST; i++)
+        total += h[i];
+    if (total <= 0)
+        return hi;
+    for (i = 0; i < TDI_HIST; i++) {
+        run += h[i];
+        if (run >= frac * total)
+            return lo + (hi - lo) * (float)(i + 1) / (float)TDI_HIST;
+    }
+    return hi;
+}
+
+static int calibrate(td_infer_model *m, td_infer_obs_fn next_obs, void *ctx, int n,
+                     const td_infer_quant_options *opt, td_infer_err *err)
+{
+    int pass, i, li, rc;
+    int passes = opt->percentile < 100.0 ? 2 : 1;
+    for (li = 0; li < m->n_layers; li++) {
+        m->layers[li].cal_min = 1e30f;
+        m->layers[li].cal_max = -1e30f;
+    }
+    if (passes == 2) {
+        m->cal_hist = (float *)calloc((size_t)m->n_layers * TDI_HIST, sizeof(float));
+        if (!m->cal_hist)
+            return td__infer_fail(err, TD_INFER_ENOMEM, "out of memory for histograms");
+    }
+    m->calibrating = 1;
+    for (pass = 0; pass < passes; pass++) {
+        m->cal_pass = pass;
+        for (i = 0; i < n; i++) {
+            td_infer_obs obs;
+            memset(&obs, 0, sizeof(obs));
+            if (next_obs(ctx, i, &obs) != 0) {
+                rc = td__infer_fail(err, TD_INFER_EINVAL, "calibration observation %d failed", i);
+                goto done;
+            }
+            if ((rc = td__infer_forward(m, &obs)) != 0) {
+                td__infer_fail(err, rc, "calibration observation %d lacks an input the model "
+                                        "needs", i);
+                goto done;
+            }
+        }
+    }
+    for (li = 0; li < m->n_layers; li++) {
+        tdi_layer *L = &m->layers[li];
+        float lo = L->cal_min < 0 ? L->cal_min : 0.0f;
+        float hi = L->cal_max > 0 ? L->cal_max : 0.0f;
+        if (li == m->first_layer[TDI_BR_CAMERA] && m->cam_offset == 0.0f) {
+            /* Camera pixels: the uint8 frame itself is the quantized input. */
+            L->in_scale = m->cam_scale;
+            L->in_zp = 0;
+            continue;
+        }
+        if (passes == 2 && L->cal_max > L->cal_min) {
+            const float *h = m->cal_hist + (size_t)li * TDI_HIST;
+            double p = opt->percentile / 100.0;
+            float qhi = hist_quantile(h, L->cal_min, L->cal_max, p);
+            /* The low tail is clipped only when the input goes below zero (no ReLU). */
+            if (L->cal_min < 0) {
+                float qlo = hist_quantile(h, L->cal_min, L->cal_max, 1.0 - p);
+                lo = qlo < 0 ? qlo : 0.0f;
+            }
+            hi = qhi > 0 ? qhi : 0.0f;
+        }
+        if (hi - lo <= 1e-12f) {
+            L->in_scale = 1.0f; /* a dead input: every value is 0 */
+            L->in_zp = 0;
+        } else {
+            float s = (hi - lo) / 255.0f;
+            int zp = (int)floor(-lo / s + 0.5);
+            L->in_scale = s;
+            L->in_zp = zp < 0 ? 0 : zp > 255 ? 255 : zp;
+        }
+    }
+    rc = 0;
+done:
+    m->calibrating = 0;
+    free(m->cal_hist);
+    m->cal_hist = NULL;
+    return rc;
+}
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+typedef struct out_tensor {
+    char name[TDI_NAME_LEN + 8];
+    int is_i8, ndim, shape[4];
+    const void *data;  /* f32 (host order) or int8 */
+    size_t nbytes, offset;
+    const char *scale_name; /* i8 */
+    float in_scale;
+    int in_zp;
+} out_tensor;
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Copies the raw text of member node i of the original header, with its key. */
+static void sb_member(sbuf *b, const tdi_json *j, int i, const char *text, int *first)
+{
+    if (!*first)
+        sb_puts(b, ", ");
+    *first = 0;
+    sb_jstr(b, j[i].key);
+    sb_puts(b, ": ");
+    sb_put(b, text + j[i].src_begin, j[i].src_end - j[i].src_begin);
+}
+
+int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, void *ctx, int n,
+                      const td_infer_quant_options *opt_in, void **out, size_t *out_len,
+                      td_infer_err *err)
+{
+    td_infer_model *m = NULL;
+    td_infer_quant_options opt;
+    out_tensor *ot = NULL;
+    int8_t *qw = NULL;
+    float *qs = NULL;
+    sbuf hb = {NULL, 0, 0, 0};
+    int rc, li, i, nt = 0, first;
+    size_t qw_total = 0, qs_total = 0, data_size = 0, data_off, total;
+    const tdi_json *j;
+    const char *text = (const char *)buf + 24;
+    uint8_t *file;
+    if (!out || !out_len || !next_obs || n < 1)
+        return td__infer_fail(err, TD_INFER_EINVAL,
+                              "quantize needs an output, an observation source and n >= 1");
+    *out = NULL;
+    *out_len = 0;
+    if (opt_in)
+        opt = *opt_in;
+    else
+        td_infer_quant_options_default(&opt);
+    if (!(opt.percentile > 50.0 && opt.percentile <= 100.0))
+        return td__infer_fail(err, TD_INFER_EINVAL, "percentile %g is not in (50, 100]",
+                              opt.percentile);
+    if ((rc = td_infer_open_buffer(&m, buf, len, err)) != 0)
+        return rc;
+    if (m->info.n_int8_layers > 0) {
+        td_infer_close(m);
+        return td__infer_fail(err, TD_INFER_EUNSUPPORTED, "the model is already quantized");
+    }
+    if ((rc = calibrate(m, next_obs, ctx, n, &opt, err)) != 0) {
+        td_infer_close(m);
+        return rc;
+    }
+    /* Quantized weights and scales. */
+    for (li = 0; li < m->n_layers; li++) {
+        tdi_layer *L = &m->layers[li];
+        if (L->branch == TDI_BR_HEAD && !opt.quantize_head)
+            continue;
+        qw_total += ALIGN64(m->tensors[L->w_tensor].nbytes / 4);
+        qs_total += ALIGN64((size_t)L->oc * 4);
+    }
+    qw = (int8_t *)malloc(qw_total ? qw_total : 1);
+    qs = (float *)malloc(qs_total ? qs_total : 4);
+    ot = (out_tensor *)calloc((size_t)m->n_tensors + (size_t)m->n_layers + 1, sizeof(*ot));
+    if (!qw || !qs || !ot) {
+        rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory quantizing");
+        goto fail;
+    }
+    {
+        int8_t *wp = qw;
+        float *sp = qs;
+        for (li = 0; li < m->n_layers; li++) {
+            tdi_layer *L = &m->layers[li];
+            const tdi_tensor *wt = &m->tensors[L->w_tensor], *bt = &m->tensors[L->b_tensor];
+            out_tensor *w = &ot[nt++];
+            size_t per = wt->nbytes / 4 / (size_t)L->oc, q;
+            int o;
+            memcpy(w->name, wt->name, sizeof(wt->name));
+            w->ndim = wt->ndim;
+            memcpy(w->shape, wt->shape, sizeof(w->shape));
+            if (L->branch == TDI_BR_HEAD && !opt.quantize_head) {
+                w->data = wt->data;
+                w->nbytes = wt->nbytes;
+            } else {
+                out_tensor *s;
+                for (o = 0; o < L->oc; o++) {
+                    const float *row = L->w + (size_t)o * per;
+                    float amax = 0, sc, inv;
+                    for (q = 0; q < per; q++)
+                        if (fabsf(row[q]) > amax)
+                            amax = fabsf(row[q]);
+                    sc = amax > 0 ? amax / 127.0f : 1.0f;
+                    inv = 1.0f / sc;
+                    for (q = 0; q < per; q++) {
+                        float v = (float)floor(row[q] * inv + 0.5f);
+                        wp[(size_t)o * per + q] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+                    }
+                    sp[o] = sc;
+                }
+                w->is_i8 = 1;
+                w->data = wp;
+                w->nbytes = wt->nbytes / 4;
+                w->in_scale = L->in_scale;
+                w->in_zp = L->in_zp;
+                s = &ot[nt++];
+                snprintf(s->name, sizeof(s->name), "%s.scale", wt->name);
+                w->scale_name = s->name;
+                s->ndim = 1;
+                s->shape[0] = L->oc;
+                s->data = sp;
+                s->nbytes = (size_t)L->oc * 4;
+                wp += ALIGN64(w->nbytes);
+                sp += ALIGN64((size_t)L->oc * 4) / 4;
+            }
+            {
+                out_tensor *b = &ot[nt++];
+                memcpy(b->name, bt->name, sizeof(bt->name));
+                b->ndim = 1;
+                b->shape[0] = L->oc;
+                b->data = bt->data;
+                b->nbytes = bt->nbytes;
+            }
+        }
+        for (i = 0; i < m->n_tensors; i++)
+            if (strcmp(m->tensors[i].name, "policy.log_std") == 0) {
+                out_tensor *t = &ot[nt++];
+                memcpy(t->name, m->tensors[i].name, sizeof(m->tensors[i].name));
+                t->ndim = 1;
+                t->shape[0] = m->tensors[i].shape[0];
+                t->data = m->tensors[i].data;
+                t->nbytes = m->tensors[i].nbytes;
+            }
+    }
+    for (i = 0; i < nt; i++) {
+        ot[i].offset = data_size;
+        data_size = ALIGN64(data_size + ot[i].nbytes);
+    }
+    /* The header: fixed keys first, then the original's other keys verbatim. */
+    j = m->json;
+    sb_printf(&hb, "{\"format\": \"trackday-model\", \"version\": %d, \"data_size\": %lu",
+              TD_INFER_FORMAT_VERSION, (unsigned long)data_size);
+    {
+        int topo = td__infer_json_get(j, 0, "topology");
+        int towers = td__infer_json_get(j, topo, "towers");
+        int pol = td__infer_json_get(j, towers, "policy");
+        first = 0;
+        sb_puts(&hb, ", \"topology\": {\"towers\": {");
+        first = 1;
+        sb_member(&hb, j, pol, text, &first);
+        sb_puts(&hb, "}}");
+    }
+    for (i = j[0].first; i >= 0; i = j[i].next) {
+        static const char *const skip[] = {"format", "version", "data_size", "topology",
+                                           "tensors", "lineage"};
+        int k, s = 0;
+        for (k = 0; k < 6; k++)
+            s |= strcmp(j[i].key, skip[k]) == 0;
+        if (s)
+            continue;
+        first = 0;
+        sb_member(&hb, j, i, text, &first);
+    }
+    {
+        int lin = td__infer_json_get(j, 0, "lineage");
+        sb_puts(&hb, ", \"lineage\": {");
+        first = 1;
+        if (lin >= 0 && j[lin].type == TDI_OBJ)
+            for (i = j[lin].first; i >= 0; i = j[i].next) {
+                if (strcmp(j[i].key, "parent") == 0 || strcmp(j[i].key, "calibration") == 0 ||
+                    strcmp(j[i].key, "quantization") == 0)
+                    continue;
+                sb_member(&hb, j, i, text, &first);
+            }
+        if (!first)
+            sb_puts(&hb, ", ");
+        sb_puts(&hb, "\"parent\": ");
+        if (opt.parent)
+            sb_jstr(&hb, opt.parent);
+        else
+            sb_puts(&hb, "null");
+        sb_printf(&hb, ", \"calibration\": ");
+        sb_jstr(&hb, opt.calibration ? opt.calibration : "");
+        sb_printf(&hb, ", \"quantization\": {\"weights\": \"int8 symmetric per output "
+                       "channel\", \"activations\": \"uint8 per tensor\", \"percentile\": %g, "
+                       "\"observations\": %d}}",
+                  opt.percentile, n);
+    }
+    sb_puts(&hb, ",\n\"tensors\": [");
+    for (i = 0; i < nt; i++) {
+        const out_tensor *t = &ot[i];
+        int d;
+        sb_puts(&hb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
+        sb_jstr(&hb, t->name);
+        sb_printf(&hb, ", \"dtype\": \"%s\", \"shape\": [", t->is_i8 ? "i8" : "f32");
+        for (d = 0; d < t->ndim; d++)
+            sb_printf(&hb, d ? ", %d" : "%d", t->shape[d]);
+        sb_printf(&hb, "], \"offset\": %lu, \"nbytes\": %lu", (unsigned long)t->offset,
+                  (unsigned long)t->nbytes);
+        if (t->is_i8) {
+            sb_puts(&hb, ", \"scale\": ");
+            sb_jstr(&hb, t->scale_name);
+            sb_printf(&hb, ", \"input_scale\": %.9g, \"input_zero_point\": %d", (double)t->in_scale,
+                      t->in_zp);
+        }
+        sb_puts(&hb, "}");
+    }
+    sb_puts(&hb, "]}\n");
+    if (hb.oom) {
+        rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory writing the header");
+        goto fail;
+    }
+    data_off = ALIGN64(24 + hb.n);
+    total = data_off + data_size + 4;
+    file = (uint8_t *)calloc(1, total);
+    if (!file) {
+        rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory for the output file");
+        goto fail;
+    }
+    memcpy(file, "TDMODEL", 8);
+    wr32(file + 8, TD_INFER_FORMAT_VERSION);
+    wr32(file + 12, 0);
+    wr32(file + 16, (uint32_t)hb.n);
+    wr32(file + 20, (uint32_t)((uint64_t)hb.n >> 32));
+    memcpy(file + 24, hb.p, hb.n);
+    for (i = 0; i < nt; i++) {
+        uint8_t *dst = file + data_off + ot[i].offset;
+        if (ot[i].is_i8) {
+            memcpy(dst, ot[i].data, ot[i].nbytes);
+        } else {
+            const float *f = (const float *)ot[i].data;
+            size_t k;
+            for (k = 0; k < ot[i].nbytes / 4; k++) {
+                uint32_t u;
+                memcpy(&u, &f[k], 4);
+                wr32(dst + 4 * k, u);
+            }
+        }
+    }
+    wr32(file + total - 4, td_infer_crc32(0, file, total - 4));
+    *out = file;
+    *out_len = total;
+    rc = 0;
+fail:
+    free(hb.p);
+    free(ot);
+    free(qw);
+    free(qs);
+    td_infer_close(m);
+    return rc;
+}

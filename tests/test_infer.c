@@ -1,0 +1,738 @@
+/*
+ * test_infer.c - the device runtime (infer/) against the training engine (nn/): the same
+ * network gives the same outputs in both; the fast kernels match the naive references; int8
+ * models choose the same actions as fp32; every kind of bad model file is rejected with its
+ * message; infer/ builds alone as strict C99.
+ *
+ * Model files here are written by a test-side writer that follows docs/model-format.md
+ * (nn's td_nn_save writes the same layout; this file does not depend on it).
+ */
+#include <jansson.h>
+
+#include "td_test.h"
+#include "trackday/infer.h"
+#include "trackday/nn.h"
+#include "trackday/sensors.h"
+#include "trackday/track.h"
+
+/* ---- a test-side model writer --------------------------------------------------------- */
+
+typedef struct wtensor {
+    char name[96];
+    int ndim, shape[4];
+    const void *data;
+    size_t nbytes;
+} wtensor;
+
+typedef struct tfile {
+    uint8_t *buf;
+    size_t len;
+} tfile;
+
+static size_t align64(size_t x)
+{
+    return (x + 63) & ~(size_t)63;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Lays out header text + data section + CRC (the data section is copied as given). */
+static tfile assemble(const char *json, const uint8_t *data, size_t data_size)
+{
+    tfile f;
+    size_t h = strlen(json), off = align64(24 + h);
+    f.len = off + data_size + 4;
+    f.buf = td_calloc(1, f.len);
+    TD_ASSERT(f.buf != NULL);
+    memcpy(f.buf, "TDMODEL", 8);
+    put32(f.buf + 8, 1);
+    put32(f.buf + 12, 0);
+    put32(f.buf + 16, (uint32_t)h);
+    put32(f.buf + 20, 0);
+    memcpy(f.buf + 24, json, h);
+    if (data_size)
+        memcpy(f.buf + off, data, data_size);
+    put32(f.buf + f.len - 4, td_crc32(0, f.buf, f.len - 4));
+    return f;
+}
+
+/* Writes a model: hdr (borrowed) gains format, version, data_size and the tensor table. */
+static tfile write_model(const json_t *hdr_in, const wtensor *t, int nt)
+{
+    json_t *hdr = json_deep_copy(hdr_in), *table = json_array();
+    size_t off = 0;
+    for (int i = 0; i < nt; i++) {
+        json_t *e = json_object(), *shape = json_array();
+        for (int d = 0; d < t[i].ndim; d++)
+            json_array_append_new(shape, json_integer(t[i].shape[d]));
+        json_object_set_new(e, "name", json_string(t[i].name));
+        json_object_set_new(e, "dtype", json_string("f32"));
+        json_object_set_new(e, "shape", shape);
+        json_object_set_new(e, "offset", json_integer((json_int_t)off));
+        json_object_set_new(e, "nbytes", json_integer((json_int_t)t[i].nbytes));
+        json_array_append_new(table, e);
+        off = align64(off + t[i].nbytes);
+    }
+    uint8_t *data = td_calloc(1, off ? off : 1);
+    off = 0;
+    for (int i = 0; i < nt; i++) {
+        memcpy(data + off, t[i].data, t[i].nbytes);
+        off = align64(off + t[i].nbytes);
+    }
+    json_object_set_new(hdr, "format", json_string("trackday-model"));
+    json_object_set_new(hdr, "version", json_integer(1));
+    json_object_set_new(hdr, "data_size", json_integer((json_int_t)off));
+    json_object_set_new(hdr, "tensors", table);
+    char *text = json_dumps(hdr, JSON_SORT_KEYS);
+    tfile f = assemble(text, data, off);
+    free(text);
+    td_free(data);
+    json_decref(hdr);
+    return f;
+}
+
+static void tfile_free(tfile *f)
+{
+    td_free(f->buf);
+    f->buf = NULL;
+}
+
+/* The header of a file as JSON (new reference). */
+static json_t *read_header(const tfile *f)
+{
+    size_t h = (size_t)get32(f->buf + 16);
+    json_error_t je;
+    json_t *j = json_loadb((const char *)f->buf + 24, h, 0, &je);
+    TD_ASSERT(j != NULL);
+    return j;
+}
+
+/* A new file with header text json and f's data section (CRC recomputed). */
+static tfile with_header_text(const tfile *f, const char *json)
+{
+    size_t h = (size_t)get32(f->buf + 16), off = align64(24 + h);
+    return assemble(json, f->buf + off, f->len - 4 - off);
+}
+
+static tfile with_header(const tfile *f, const json_t *hdr)
+{
+    char *text = json_dumps(hdr, JSON_SORT_KEYS);
+    tfile g = with_header_text(f, text);
+    free(text);
+    return g;
+}
+
+/* ---- models from nn ------------------------------------------------------------------- */
+
+static json_t *discrete_space(int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "steering_angle", json_real(-30.0 + 60.0 * i / (n > 1 ? n - 1 : 1)));
+        json_object_set_new(e, "speed", json_real(0.5 + 0.25 * (i % 3)));
+        json_array_append_new(a, e);
+    }
+    return a;
+}
+
+static json_t *continuous_space(void)
+{
+    json_t *sa = json_object(), *sp = json_object(), *a = json_object();
+    json_object_set_new(sa, "low", json_real(-30));
+    json_object_set_new(sa, "high", json_real(30));
+    json_object_set_new(sp, "low", json_real(0.5));
+    json_object_set_new(sp, "high", json_real(4));
+    json_object_set_new(a, "steering_angle", sa);
+    json_object_set_new(a, "speed", sp);
+    return a;
+}
+
+/* Header keys and tensors of a set of nets (borrowed), in the nets' tensor order. */
+static tfile file_of_nets(td_nn_net *nets, int n, const char *space_type, json_t *space,
+                          const char *algorithm)
+{
+    td_nn_topology topo;
+    memset(&topo, 0, sizeof(topo));
+    topo.n_towers = n;
+    for (int i = 0; i < n; i++)
+        topo.towers[i] = nets[i].spec;
+    json_t *tj, *ij;
+    td_err err;
+    TD_ASSERT_OK(td_nn_topology_to_json(&topo, &tj, &ij, &err));
+    json_t *hdr = json_object();
+    json_object_set_new(hdr, "topology", tj);
+    json_object_set_new(hdr, "inputs", ij);
+    json_object_set_new(hdr, "action_space_type", json_string(space_type));
+    json_object_set_new(hdr, "action_space", space);
+    json_object_set_new(hdr, "training_algorithm", json_string(algorithm));
+    json_t *lin = json_object();
+    json_object_set_new(lin, "run_id", json_string("test-\xc3\xa9t\xc3\xa9 \"q\""));
+    json_object_set_new(hdr, "lineage", lin);
+    wtensor t[TD_NN_MAX_TENSORS * TD_NN_MAX_TOWERS];
+    int nt = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < nets[i].n_tensors; k++) {
+            const td_nn_tensor *s = &nets[i].tensors[k];
+            wtensor *w = &t[nt++];
+            snprintf(w->name, sizeof(w->name), "%s", s->name);
+            w->ndim = s->ndim;
+            memcpy(w->shape, s->shape, sizeof(w->shape));
+            w->data = nets[i].params + s->offset;
+            w->nbytes = s->n * sizeof(float);
+        }
+    tfile f = write_model(hdr, t, nt);
+    json_decref(hdr);
+    return f;
+}
+
+static void random_frame(uint8_t *px, size_t n, td_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        px[i] = (uint8_t)td_rng_below(rng, 256);
+}
+
+static void random_floats(float *x, int n, double lo, double hi, td_rng *rng)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = (float)td_rng_range(rng, lo, hi);
+}
+
+/* max |a - b| relative to max |b|. */
+static double rel_diff(const float *a, const float *b, int n)
+{
+    double d = 0, s = 1e-12;
+    for (int i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (e > d)
+            d = e;
+        if (fabs(b[i]) > s)
+            s = fabs(b[i]);
+    }
+    return d / s;
+}
+
+static td_infer_model *load_ok(const tfile *f)
+{
+    td_infer_model *m = NULL;
+    td_infer_err e;
+    int rc = td_infer_open_buffer(&m, f->buf, f->len, &e);
+    if (rc)
+        TD_FAIL("load failed: %s (%s)", e.msg, td_infer_strerror(rc));
+    return m;
+}
+
+static int argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b])
+            b = i;
+    return b;
+}
+
+/* Builds the SHALLOW PPO discrete towers (policy, value) with random weights. */
+static void shallow_nets(td_nn_net nets[2], int n_actions, uint64_t seed)
+{
+    td_nn_io_spec io;
+    memset(&io, 0, sizeof(io));
+    io.camera_h = 120;
+    io.camera_w = 160;
+    io.camera_c = 1;
+    io.n_actions = n_actions;
+    td_nn_topology topo;
+    td_err err;
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
+    TD_ASSERT_EQ_INT(topo.n_towers, 2);
+    td_rng rng;
+    td_rng_seed(&rng, seed, 1);
+    for (int i = 0; i < 2; i++)
+        TD_ASSERT_OK(td_nn_net_init(&nets[i], &topo.towers[i], 1, &rng, &err));
+}
+
+/* ---- nn and infer agree ----------------------------------------------------------------- */
+
+TD_TEST(shallow_fp32_matches_nn)
+{
+    td_nn_net nets[2];
+    shallow_nets(nets, 5, 7);
+    tfile f = file_of_nets(nets, 2, "discrete", discrete_space(5), "clipped_ppo");
+    td_infer_model *m = load_ok(&f);
+    const td_infer_info *in = td_infer_get_info(m);
+    TD_ASSERT_EQ_INT(in->camera_h, 120);
+    TD_ASSERT_EQ_INT(in->camera_w, 160);
+    TD_ASSERT_EQ_INT(in->n_out, 5);
+    TD_ASSERT_EQ_INT(in->n_layers, 5);
+    TD_ASSERT_EQ_INT(in->n_int8_layers, 0);
+    TD_ASSERT_EQ_INT((long)in->n_params, td_nn_tower_param_count(&nets[0].spec));
+    td_rng rng;
+    td_rng_seed(&rng, 99, 2);
+    uint8_t frame[120 * 160];
+    for (int k = 0; k < 3; k++) {
+        random_frame(frame, sizeof(frame), &rng);
+        td_nn_input nin;
+        memset(&nin, 0, sizeof(nin));
+        nin.camera_u8 = frame;
+        TD_ASSERT_OK(td_nn_net_forward(&nets[0], &nin, 1));
+        td_infer_obs obs = {frame, NULL, NULL};
+        td_infer_action act;
+        TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+        const float *out = td_infer_output(m);
+        double d = rel_diff(out, nets[0].out, 5);
+        TD_ASSERT(d <= 1e-5);
+        TD_ASSERT_EQ_INT(act.index, argmax(nets[0].out, 5));
+        TD_ASSERT_NEAR(act.steering_angle, in->actions[act.index].steering_angle, 0);
+        const float *p = td_infer_probs(m);
+        double s = 0;
+        for (int i = 0; i < 5; i++)
+            s += p[i];
+        TD_ASSERT_NEAR(s, 1.0, 1e-5);
+        /* The fast kernels against the naive references. */
+        float fast[5];
+        memcpy(fast, out, sizeof(fast));
+        td_infer_set_reference(m, 1);
+        TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+        TD_ASSERT(rel_diff(fast, td_infer_output(m), 5) <= 1e-5);
+        td_infer_set_reference(m, 0);
+    }
+    td_infer_close(m);
+    tfile_free(&f);
+    td_nn_net_free(&nets[0]);
+    td_nn_net_free(&nets[1]);
+}
+
+/* A camera + lidar tower with a small camera, continuous PPO head. */
+TD_TEST(camera_lidar_continuous_matches_nn)
+{
+    td_nn_tower t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "policy");
+    t.camera_h = 30;
+    t.camera_w = 40;
+    t.camera_c = 2;
+    t.n_camera = 2;
+    t.camera[0] = (td_nn_conv_spec){8, 4, 2};
+    t.camera[1] = (td_nn_conv_spec){16, 3, 1};
+    t.lidar_dim = 64;
+    t.n_lidar = 2;
+    t.lidar[0] = 32;
+    t.lidar[1] = 24;
+    t.n_trunk = 1;
+    t.trunk[0] = 40;
+    t.head = TD_NN_HEAD_GAUSSIAN;
+    t.n_out = 2;
+    td_nn_net net;
+    td_err err;
+    td_rng rng;
+    td_rng_seed(&rng, 3, 3);
+    TD_ASSERT_OK(td_nn_net_init(&net, &t, 1, &rng, &err));
+    /* Larger head weights so the means leave [-1, 1] sometimes and clipping is exercised. */
+    const td_nn_tensor *hw = td_nn_net_tensor(&net, "policy.head.weight");
+    TD_ASSERT(hw != NULL);
+    for (size_t i = 0; i < hw->n; i++)
+        net.params[hw->offset + i] *= 60.0f;
+    tfile f = file_of_nets(&net, 1, "continuous", continuous_space(), "clipped_ppo");
+    td_infer_model *m = load_ok(&f);
+    const td_infer_info *in = td_infer_get_info(m);
+    TD_ASSERT_EQ_INT(in->continuous, 1);
+    TD_ASSERT_EQ_INT(in->mapping_unit, 1);
+    TD_ASSERT_EQ_INT(in->lidar_dim, 64);
+    int clipped = 0;
+    for (int k = 0; k < 20; k++) {
+        uint8_t frame[30 * 40 * 2];
+        float lidar[64];
+        random_frame(frame, sizeof(frame), &rng);
+        random_floats(lidar, 64, 0.15, 1.0, &rng);
+        td_nn_input nin;
+        memset(&nin, 0, sizeof(nin));
+        nin.camera_u8 = frame;
+        nin.lidar = lidar;
+        TD_ASSERT_OK(td_nn_net_forward(&net, &nin, 1));
+        td_infer_obs obs = {frame, lidar, NULL};
+        td_infer_action act;
+        TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+        TD_ASSERT(rel_diff(td_infer_output(m), net.out, 2) <= 1e-5);
+        TD_ASSERT_EQ_INT(act.index, -1);
+        /* PPO: clip the mean to [-1, 1], map linearly to [low, high]. */
+        double s = fmin(1, fmax(-1, net.out[0])), v = fmin(1, fmax(-1, net.out[1]));
+        clipped += fabs(net.out[0]) > 1 || fabs(net.out[1]) > 1;
+        TD_ASSERT_NEAR(act.steering_angle, -30 + (s + 1) * 30, 1e-3);
+        TD_ASSERT_NEAR(act.speed, 0.5 + (v + 1) * 0.5 * 3.5, 1e-4);
+        TD_ASSERT(td_infer_probs(m) == NULL);
+    }
+    TD_ASSERT(clipped > 0);
+    /* Missing lidar is an argument error, not a crash. */
+    uint8_t frame[30 * 40 * 2] = {0};
+    td_infer_obs bad = {frame, NULL, NULL};
+    TD_ASSERT_EQ_INT(td_infer_run(m, &bad, NULL), TD_INFER_EINVAL);
+    td_infer_close(m);
+    tfile_free(&f);
+    td_nn_net_free(&net);
+}
+
+/* State MLP: SAC (policy + q1 + q2 in the file; infer runs the policy) and discrete PPO. */
+TD_TEST(state_mlp_sac_and_discrete_match_nn)
+{
+    td_nn_io_spec io;
+    memset(&io, 0, sizeof(io));
+    io.state_dim = 12;
+    io.continuous = 1;
+    io.sac = 1;
+    td_nn_topology topo;
+    td_err err;
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
+    TD_ASSERT_EQ_INT(topo.n_towers, 3);
+    td_nn_net nets[3];
+    td_rng rng;
+    td_rng_seed(&rng, 11, 4);
+    for (int i = 0; i < 3; i++)
+        TD_ASSERT_OK(td_nn_net_init(&nets[i], &topo.towers[i], 1, &rng, &err));
+    tfile f = file_of_nets(nets, 3, "continuous", continuous_space(), "sac");
+    td_infer_model *m = load_ok(&f);
+    TD_ASSERT_EQ_INT(td_infer_get_info(m)->mapping_unit, 0);
+    TD_ASSERT_EQ_INT(td_infer_get_info(m)->squash_tanh, nets[0].spec.head_tanh);
+    for (int k = 0; k < 10; k++) {
+        float st[12];
+        random_floats(st, 12, -3, 3, &rng);
+        td_nn_input nin;
+        memset(&nin, 0, sizeof(nin));
+        nin.state = st;
+        TD_ASSERT_OK(td_nn_net_forward(&nets[0], &nin, 1));
+        td_infer_obs obs = {NULL, NULL, st};
+        td_infer_action act;
+        TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+        TD_ASSERT(rel_diff(td_infer_output(m), nets[0].out, 2) <= 1e-5);
+        /* SAC: the mean (tanh-squashed if the head says so) is in action units: clip only. */
+        double s = nets[0].out[0], v = nets[0].out[1];
+        if (nets[0].spec.head_tanh) {
+            s = tanh(s);
+            v = tanh(v);
+        }
+        TD_ASSERT_NEAR(act.steering_angle, fmin(30, fmax(-30, s)), 1e-4);
+        TD_ASSERT_NEAR(act.speed, fmin(4, fmax(0.5, v)), 1e-4);
+    }
+    td_infer_close(m);
+    tfile_free(&f);
+    for (int i = 0; i < 3; i++)
+        td_nn_net_free(&nets[i]);
+
+    /* discrete PPO on the state sensor */
+    io.continuous = 0;
+    io.sac = 0;
+    io.n_actions = 7;
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
+    for (int i = 0; i < 2; i++)
+        TD_ASSERT_OK(td_nn_net_init(&nets[i], &topo.towers[i], 1, &rng, &err));
+    f = file_of_nets(nets, 2, "discrete", discrete_space(7), "clipped_ppo");
+    m = load_ok(&f);
+    for (int k = 0; k < 10; k++) {
+        float st[12];
+        random_floats(st, 12, -3, 3, &rng);
+        td_nn_input nin;
+        memset(&nin, 0, sizeof(nin));
+        nin.state = st;
+        TD_ASSERT_OK(td_nn_net_forward(&nets[0], &nin, 1));
+        td_infer_obs obs = {NULL, NULL, st};
+        td_infer_action act;
+        TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+        TD_ASSERT(rel_diff(td_infer_output(m), nets[0].out, 7) <= 1e-5);
+        TD_ASSERT_EQ_INT(act.index, argmax(nets[0].out, 7));
+    }
+    td_infer_close(m);
+
+    /* Preprocessing mean/std: infer(x) == infer without it on (x - mean) / std. */
+    json_t *hdr = read_header(&f);
+    json_t *pp = json_object(), *sp = json_object(), *mean = json_array(), *sd = json_array();
+    for (int i = 0; i < 12; i++) {
+        json_array_append_new(mean, json_real(0.25 * i));
+        json_array_append_new(sd, json_real(1.0 + 0.5 * i));
+    }
+    json_object_set_new(sp, "mean", mean);
+    json_object_set_new(sp, "std", sd);
+    json_object_set_new(pp, "state", sp);
+    json_object_set_new(hdr, "preprocessing", pp);
+    tfile g = with_header(&f, hdr);
+    json_decref(hdr);
+    td_infer_model *mp = load_ok(&g);
+    m = load_ok(&f);
+    float st[12], z[12];
+    random_floats(st, 12, -3, 3, &rng);
+    for (int i = 0; i < 12; i++)
+        z[i] = (float)((st[i] - 0.25 * i) / (1.0 + 0.5 * i));
+    td_infer_obs o1 = {NULL, NULL, st}, o2 = {NULL, NULL, z};
+    TD_ASSERT_OK(td_infer_run(mp, &o1, NULL));
+    TD_ASSERT_OK(td_infer_run(m, &o2, NULL));
+    TD_ASSERT(rel_diff(td_infer_output(mp), td_infer_output(m), 7) <= 1e-5);
+    td_infer_close(mp);
+    td_infer_close(m);
+    tfile_free(&g);
+    tfile_free(&f);
+    for (int i = 0; i < 2; i++)
+        td_nn_net_free(&nets[i]);
+}
+
+/* ---- loading: round trip, arenas ------------------------------------------------------ */
+
+TD_TEST(tensors_round_trip_bit_exact_and_caller_arena)
+{
+    td_nn_net nets[2];
+    shallow_nets(nets, 3, 21);
+    tfile f = file_of_nets(nets, 2, "discrete", discrete_space(3), "clipped_ppo");
+    td_infer_model *m = load_ok(&f);
+    for (int k = 0; k < nets[0].n_tensors; k++) {
+        const td_nn_tensor *t = &nets[0].tensors[k];
+        const char *dtype;
+        int shape[4], nd;
+        const void *data;
+        size_t nb;
+        TD_ASSERT_OK(td_infer_get_tensor(m, t->name, &dtype, shape, &nd, &data, &nb));
+        TD_ASSERT_STREQ(dtype, "f32");
+        TD_ASSERT_EQ_INT(nd, t->ndim);
+        for (int d = 0; d < nd; d++)
+            TD_ASSERT_EQ_INT(shape[d], t->shape[d]);
+        TD_ASSERT_EQ_INT((long)nb, (long)(t->n * 4));
+        TD_ASSERT(memcmp(data, nets[0].params + t->offset, nb) == 0);
+    }
+    /* Only the policy tower is loaded. */
+    TD_ASSERT_EQ_INT(td_infer_get_tensor(m, "value.head.weight", NULL, NULL, NULL, NULL, NULL),
+                     TD_INFER_EINVAL);
+
+    /* A caller arena at an odd address gives the same outputs; a small one is refused. */
+    size_t size = 0;
+    td_infer_err e;
+    TD_ASSERT_OK(td_infer_arena_size(f.buf, f.len, &size, &e));
+    TD_ASSERT(size >= td_infer_get_info(m)->arena_size);
+    uint8_t *arena = td_malloc(size + 3);
+    td_infer_model *m2 = NULL;
+    TD_ASSERT_EQ_INT(td_infer_load(&m2, f.buf, f.len, arena + 3, size / 2, &e), TD_INFER_EARENA);
+    TD_ASSERT(m2 == NULL);
+    TD_ASSERT_CONTAINS(e.msg, "too small");
+    TD_ASSERT_OK(td_infer_load(&m2, f.buf, f.len, arena + 3, size, &e));
+    uint8_t frame[120 * 160];
+    td_rng rng;
+    td_rng_seed(&rng, 5, 5);
+    random_frame(frame, sizeof(frame), &rng);
+    td_infer_obs obs = {frame, NULL, NULL};
+    TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+    TD_ASSERT_OK(td_infer_run(m2, &obs, NULL));
+    TD_ASSERT(memcmp(td_infer_output(m), td_infer_output(m2), 3 * sizeof(float)) == 0);
+    td_infer_close(m2); /* a caller arena: nothing to free */
+    td_free(arena);
+    td_infer_close(m);
+
+    /* The file on disk loads the same way and names itself in errors. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/test_infer_rt.tdm", TD_TEST_BUILD_DIR);
+    TD_ASSERT_OK(td_file_write_atomic(path, f.buf, f.len, NULL));
+    TD_ASSERT_OK(td_infer_open_file(&m, path, &e));
+    td_infer_close(m);
+    TD_ASSERT_EQ_INT(td_infer_open_file(&m, "/nonexistent/x.tdm", &e), TD_INFER_EIO);
+    TD_ASSERT_CONTAINS(e.msg, "/nonexistent/x.tdm");
+    remove(path);
+    tfile_free(&f);
+    td_nn_net_free(&nets[0]);
+    td_nn_net_free(&nets[1]);
+}
+
+/* ---- bad files ------------------------------------------------------------------------ */
+
+static void expect_reject(const uint8_t *buf, size_t len, int code, const char *needle)
+{
+    td_infer_model *m = (td_infer_model *)(uintptr_t)1;
+    td_infer_err e;
+    memset(&e, 0, sizeof(e));
+    int rc = td_infer_open_buffer(&m, buf, len, &e);
+    if (rc != code)
+        TD_FAIL("expected %s, got %d (%s): %s", td_infer_strerror(code), rc,
+                td_infer_strerror(rc), e.msg);
+    TD_ASSERT(m == NULL);
+    TD_ASSERT(strlen(e.msg) > 10);
+    TD_ASSERT_CONTAINS(e.msg, needle);
+    size_t size;
+    TD_ASSERT_EQ_INT(td_infer_arena_size(buf, len, &size, &e), code);
+}
+
+/* Applies f to the header JSON and checks the rejection. */
+static void expect_reject_hdr(const tfile *f, void (*mut)(json_t *), int code,
+                              const char *needle)
+{
+    json_t *h = read_header(f);
+    mut(h);
+    tfile g = with_header(f, h);
+    json_decref(h);
+    expect_reject(g.buf, g.len, code, needle);
+    tfile_free(&g);
+}
+
+static json_t *tensor_named(json_t *h, const char *name)
+{
+    json_t *t = json_object_get(h, "tensors");
+    for (size_t i = 0; i < json_array_size(t); i++) {
+        json_t *e = json_array_get(t, i);
+        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
+            return e;
+    }
+    TD_FAIL("no tensor %s", name);
+    return NULL;
+}
+
+static void mut_offset_oob(json_t *h)
+{
+    json_int_t ds = json_integer_value(json_object_get(h, "data_size"));
+    json_object_set_new(tensor_named(h, "policy.state.1.bias"), "offset", json_integer(ds));
+}
+static void mut_offset_unaligned(json_t *h)
+{
+    json_object_set_new(tensor_named(h, "policy.head.bias"), "offset", json_integer(4));
+}
+static void mut_overlap(json_t *h)
+{
+    json_t *a = tensor_named(h, "policy.state.0.weight");
+    json_object_set(tensor_named(h, "policy.state.0.bias"), "offset", json_object_get(a, "offset"));
+}
+static void mut_shape(json_t *h)
+{
+    /* same element count, wrong shape: (64, 12) -> (32, 24) */
+    json_t *s = json_array();
+    json_array_append_new(s, json_integer(32));
+    json_array_append_new(s, json_integer(24));
+    json_object_set_new(tensor_named(h, "policy.state.0.weight"), "shape", s);
+}
+static void mut_topology(json_t *h)
+{
+    json_t *tw = json_object_get(json_object_get(json_object_get(h, "topology"), "towers"),
+                                 "policy");
+    json_t *st = json_array();
+    json_array_append_new(st, json_integer(64));
+    json_array_append_new(st, json_integer(48));
+    json_object_set_new(tw, "state", st);
+}
+static void mut_missing_tensor(json_t *h)
+{
+    json_t *t = json_object_get(h, "tensors");
+    for (size_t i = 0; i < json_array_size(t); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(t, i), "name")),
+                   "policy.head.bias") == 0)
+            json_array_remove(t, i);
+}
+static void mut_nbytes(json_t *h)
+{
+    json_object_set_new(tensor_named(h, "policy.head.bias"), "nbytes", json_integer(8));
+}
+static void mut_dtype(json_t *h)
+{
+    json_object_set_new(tensor_named(h, "policy.head.bias"), "dtype", json_string("f16"));
+}
+static void mut_format(json_t *h)
+{
+    json_object_del(h, "format");
+}
+static void mut_hversion(json_t *h)
+{
+    json_object_set_new(h, "version", json_integer(2));
+}
+static void mut_actions(json_t *h)
+{
+    json_object_set_new(h, "action_space", discrete_space(4));
+}
+static void mut_no_policy(json_t *h)
+{
+    json_object_del(json_object_get(json_object_get(h, "topology"), "towers"), "policy");
+}
+static void mut_head_type(json_t *h)
+{
+    json_t *tw = json_object_get(json_object_get(json_object_get(h, "topology"), "towers"),
+                                 "policy");
+    json_object_set_new(json_object_get(tw, "head"), "type", json_string("beta"));
+}
+
+TD_TEST(bad_files_rejected_with_messages)
+{
+    td_nn_io_spec io;
+    memset(&io, 0, sizeof(io));
+    io.state_dim = 12;
+    io.n_actions = 5;
+    td_nn_topology topo;
+    td_err err;
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
+    td_nn_net nets[2];
+    td_rng rng;
+    td_rng_seed(&rng, 1, 1);
+    for (int i = 0; i < 2; i++)
+        TD_ASSERT_OK(td_nn_net_init(&nets[i], &topo.towers[i], 1, &rng, &err));
+    tfile f = file_of_nets(nets, 2, "discrete", discrete_space(5), "clipped_ppo");
+    td_infer_model *m = load_ok(&f);
+    td_infer_close(m);
+    size_t hlen = get32(f.buf + 16), doff = align64(24 + hlen);
+
+    /* truncated at several points */
+    size_t cuts[] = {0, 7, 20, 27, 40, 24 + hlen / 2, 24 + hlen, doff + 100, f.len - 5, f.len - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+        expect_reject(f.buf, cuts[i], TD_INFER_ETRUNCATED, "truncated");
+    /* one byte flipped: in the data, in the header, in the checksum itself */
+    size_t flips[] = {doff + 3, f.len - 40, 30, f.len - 2};
+    for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        uint8_t *g = td_malloc(f.len);
+        memcpy(g, f.buf, f.len);
+        g[flips[i]] ^= 0x10;
+        expect_reject(g, f.len, TD_INFER_ECHECKSUM, "checksum mismatch");
+        td_free(g);
+    }
+    /* bytes after the end */
+    {
+        uint8_t *g = td_calloc(1, f.len + 64);
+        memcpy(g, f.buf, f.len);
+        expect_reject(g, f.len + 64, TD_INFER_EHEADER, "trailing bytes");
+        td_free(g);
+    }
+    /* magic, version, flags */
+    {
+        uint8_t *g = td_malloc(f.len);
+        memcpy(g, f.buf, f.len);
+        g[1] = 'X';
+        expect_reject(g, f.len, TD_INFER_EMAGIC, "magic");
+        memcpy(g, f.buf, f.len);
+        put32(g + 8, 2);
+        expect_reject(g, f.len, TD_INFER_EVERSION, "version 2");
+        memcpy(g, f.buf, f.len);
+        put32(g + 12, 4);
+        expect_reject(g, f.len, TD_INFER_EVERSION, "flags");
+        td_free(g);
+    }
+    /* invalid JSON with a valid checksum */
+    {
+        const char *bad[] = {"{\"format\": \"trackday-model\",}", "{\"a\": [1, 2}", "nul",
+                             "{\"a\": \"\\x\"}", "{\"a\": 01}", "{} x", "{\"a\": \"\x01\"}"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            tfile g = with_header_text(&f, bad[i]);
+            expect_reject(g.buf, g.len, TD_INFER_EJSON, "at byte");
+            tfile_free(&g);
+        }
+    }
+    /* header semantics and the tensor table */
+    expect_reject_hdr(&f, mut_offset_oob, TD_INFER_ETENSOR, "out of bounds");
+    expect_reject_hdr(&f, mut_offset_unaligned, TD_INFER_ETENSOR, "multiple of 64");
+    expect_reject_hdr(&f, mut_overlap, TD_INFER_ETENSOR, "overlaps");
+    expect_reject_hdr(&f, mut_nbytes, TD_INFER_ETENSOR, "nbytes");
+    expect_reject_hdr(&f, mut_dtype, TD_INFER_ETENSOR, "dtype");
+    expect_reject_hdr(&f, mut_shape, TD_INFER_ETOPOLOGY, "policy.state.0.weight has shape [32,24]");
+    expect_reject_hdr(&f, mut_topology, TD_INFER_ETOPOLOGY, "policy.state.1.weight has shape");
+    expect_reject_hdr(&f, mut_missing_tensor, TD_INFER_ETOPOLOGY, "policy.head.bias");
+    expect_reject_hdr(&f, mut_format, TD_INFER_EHEADER, "format");
+    expect_reject_hdr(&f, mut_hversion, TD_INFER_EVERSION, "version");
+    expect_reject_hdr(&f, mut_actions, TD_INFER_ETOPOLOGY, "4 actions");
+    expect_reject_hdr(&f, mut_no_policy, TD_INFER_ETOPOLOGY, "policy");
+    expect_reject_hdr(&f, mut_head_type, TD_INFER_EHEADER, "beta");
+    tfile_free(&f);
+    for (int i = 0; i < 2; i++)
+        td_nn_net_free(&nets[i]);
+}
