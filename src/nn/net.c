@@ -74,12 +74,14 @@ static void add_tensor(td_nn_net *net, size_t *cursor, const char *branch, int i
                        const char *what, int ndim, const int *shape)
 {
     td_nn_tensor *t = &net->tensors[net->n_tensors++];
+    char tower[TD_NN_NAME_LEN];
+    memcpy(tower, net->spec.name, sizeof(tower));
     if (idx >= 0)
-        snprintf(t->name, sizeof(t->name), "%s.%s.%d.%s", net->spec.name, branch, idx, what);
+        snprintf(t->name, sizeof(t->name), "%s.%s.%d.%s", tower, branch, idx, what);
     else if (what)
-        snprintf(t->name, sizeof(t->name), "%s.%s.%s", net->spec.name, branch, what);
+        snprintf(t->name, sizeof(t->name), "%s.%s.%s", tower, branch, what);
     else
-        snprintf(t->name, sizeof(t->name), "%s.%s", net->spec.name, branch);
+        snprintf(t->name, sizeof(t->name), "%s.%s", tower, branch);
     t->ndim = ndim;
     t->n = 1;
     for (int i = 0; i < 4; i++) {
