@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "td_test.h"
+#include "trackday/json.h"
 #include "trackday/track.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -788,6 +789,161 @@ TD_TEST(json_round_trip_and_errors)
         TD_ASSERT_MSG(td_track_load(&t, path, &err) < 0, "bad%zu accepted", i);
         TD_ASSERT_CONTAINS(err.msg, path);
         TD_ASSERT_CONTAINS(err.msg, bad[i].needle);
+    }
+    remove_tmpdir(dir);
+}
+
+/* ---- shipped tracks ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    double min_length, max_length;
+} shipped[] = {
+    {"oval", 17, 19},      {"kidney", 20, 24},     {"hairpin", 30, 40},  {"chicane", 24, 30},
+    {"grand_prix", 60, 70}, {"canyon", 28, 36},    {"technical", 30, 40},
+};
+
+TD_TEST(shipped_tracks_are_valid)
+{
+    char path[512];
+    int variable = 0, long_one = 0, hairpin = 0;
+    for (size_t i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++) {
+        td_track t;
+        td_err err;
+        snprintf(path, sizeof(path), "%s/tracks/%s.json", TD_TEST_SOURCE_DIR, shipped[i].name);
+        int rc = td_track_load(&t, path, &err);
+        TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+        TD_ASSERT_STREQ(t.name, shipped[i].name);
+        TD_ASSERT(strlen(t.description) > 20);
+        TD_ASSERT_MSG(t.length >= shipped[i].min_length && t.length <= shipped[i].max_length,
+                      "%s: length %.2f", t.name, t.length);
+        assert_valid_track(&t, 0.6);
+        double wmin = INFINITY, wmax = 0;
+        for (int k = 0; k < t.n; k++) {
+            wmin = fmin(wmin, t.width[k]);
+            wmax = fmax(wmax, t.width[k]);
+        }
+        variable += wmax - wmin > 0.3;
+        long_one += t.length >= 60;
+        hairpin += td_track_min_radius(&t) < 0.9;
+        /* Both directions pass the geometry checks against the brute-force references. */
+        td_track r;
+        TD_ASSERT_OK(td_track_reverse(&r, &t, NULL));
+        check_geometry_one(&t, 500 + i);
+        check_geometry_one(&r, 600 + i);
+        td_track_free(&r);
+        td_track_free(&t);
+    }
+    TD_ASSERT(variable >= 1);
+    TD_ASSERT(long_one >= 1);
+    TD_ASSERT(hairpin >= 1);
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+/* Runs a shell command; returns its exit status and its stdout+stderr in out. */
+static int run_cmd(const char *cmd, char *out, size_t cap)
+{
+    char full[2048];
+    snprintf(full, sizeof(full), "ASAN_OPTIONS=detect_leaks=0 %s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    TD_ASSERT(p != NULL);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TD_TEST(cli_tracks_commands)
+{
+    static char out[65536];
+    char cmd[1024], dir[256], path[512];
+    const char *bin = TD_TEST_TRACKDAY_BIN;
+    make_tmpdir(dir, sizeof(dir));
+
+    snprintf(cmd, sizeof(cmd), "%s tracks list", bin);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    TD_ASSERT_CONTAINS(out, "kidney");
+    TD_ASSERT_CONTAINS(out, "shipped");
+    TD_ASSERT_CONTAINS(out, "reInvent2019_track");
+    TD_ASSERT_CONTAINS(out, "reference");
+
+    snprintf(cmd, sizeof(cmd), "%s tracks show reinvent_base --json", bin);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    TD_ASSERT_MSG(j != NULL, "show --json printed: %s", out);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "rows")), 119);
+    TD_ASSERT_NEAR(json_real_value(json_object_get(j, "length_m")), 17.71, 0.01);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(j, "direction")), "ccw");
+    TD_ASSERT(json_is_true(json_object_get(j, "closed")));
+    json_decref(j);
+
+    snprintf(cmd, sizeof(cmd), "%s tracks show kidney --reverse", bin);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    TD_ASSERT_CONTAINS(out, "(reversed)");
+    TD_ASSERT_CONTAINS(out, "direction:   cw");
+    TD_ASSERT_CONTAINS(out, "check:       ok");
+
+    /* import: the JSON holds the de-duplicated rows and reloads to the same track. */
+    snprintf(path, sizeof(path), "%s/smile.json", dir);
+    snprintf(cmd, sizeof(cmd), "%s tracks import %s/reInvent2019_track.npy -o %s --name smile",
+             bin, TD_SHARED_TRACKS, path);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    td_track a, b;
+    TD_ASSERT_OK(td_track_load(&a, path, NULL));
+    load_ref(&b, 1);
+    TD_ASSERT_STREQ(a.name, "smile");
+    TD_ASSERT_EQ_INT(a.n, 154);
+    TD_ASSERT(memcmp(a.center, b.center, sizeof(double) * 6 * (size_t)a.n) == 0);
+    td_track_free(&a);
+    td_track_free(&b);
+
+    /* render: a PNG of the requested width with road, ground and border colours. */
+    snprintf(path, sizeof(path), "%s/oval.png", dir);
+    snprintf(cmd, sizeof(cmd), "%s tracks render oval -o %s --width 400 --reverse", bin, path);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    uint8_t *px;
+    int w, h, ch;
+    TD_ASSERT_OK(td_png_read(path, &px, &w, &h, &ch, NULL));
+    TD_ASSERT_EQ_INT(w, 400);
+    TD_ASSERT(h > 100 && h < 400);
+    int green = 0, dark = 0, white = 0;
+    for (int i = 0; i < w * h; i++) {
+        const uint8_t *p = px + ch * i;
+        green += p[1] > p[0] + 40 && p[1] > p[2] + 40;
+        dark += p[0] < 60 && p[1] < 60 && p[2] < 60;
+        white += p[0] > 220 && p[1] > 220 && p[2] > 220;
+    }
+    TD_ASSERT(green > w * h / 4);
+    TD_ASSERT(dark > w * h / 10);
+    TD_ASSERT(white > 500);
+    td_free(px);
+
+    snprintf(path, sizeof(path), "%s/g.json", dir);
+    snprintf(cmd, sizeof(cmd), "%s tracks generate --seed 5 --length 25 --width 0.9 -o %s", bin,
+             path);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    TD_ASSERT_OK(td_track_load(&a, path, NULL));
+    TD_ASSERT_NEAR(a.length, 25, 1.5);
+    TD_ASSERT_NEAR(a.width[3], 0.9, 1e-12);
+    TD_ASSERT_STREQ(a.name, "gen-5");
+    td_track_free(&a);
+
+    /* Errors go to stderr with a non-zero status; every command has --help. */
+    snprintf(cmd, sizeof(cmd), "%s tracks show no_such_track", bin);
+    TD_ASSERT(run_cmd(cmd, out, sizeof(out)) != 0);
+    TD_ASSERT_CONTAINS(out, "no_such_track");
+    snprintf(cmd, sizeof(cmd), "%s tracks generate --seed x -o %s", bin, path);
+    TD_ASSERT(run_cmd(cmd, out, sizeof(out)) != 0);
+    TD_ASSERT_CONTAINS(out, "--seed");
+    snprintf(cmd, sizeof(cmd), "%s tracks frobnicate", bin);
+    TD_ASSERT(run_cmd(cmd, out, sizeof(out)) != 0);
+    const char *subs[] = {"list", "show", "import", "render", "generate"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(cmd, sizeof(cmd), "%s tracks %s --help", bin, subs[i]);
+        TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+        TD_ASSERT_CONTAINS(out, "usage: trackday tracks");
     }
     remove_tmpdir(dir);
 }
