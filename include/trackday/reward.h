@@ -196,6 +196,55 @@ typedef struct td_reward_probe {
  */
 void td_reward_probe_params(const td_track *t, const td_reward_probe *probe, td_params *out);
 
+/* A labelled state for `trackday reward check`. */
+typedef struct td_reward_sample {
+    char label[80];
+    td_params params;
+} td_reward_sample;
+
+#define TD_REWARD_MAX_SAMPLES 40
+
+/*
+ * The sampled states of `trackday reward check` on track t: the centre line at eight places
+ * around the lap, near each border, on a border, off track on each side, heading 90 and 180
+ * degrees wrong, slow and fast, full steering each way, the first step and the end of a lap,
+ * obstacles ahead in the same and the other lane, a bot car, a crash, and (when rev, the
+ * reverse direction of t, is given) the reverse direction. params.waypoints point into t or
+ * rev: they must outlive the samples. Returns the count written (at most max).
+ */
+int td_reward_samples(const td_track *t, const td_track *rev, td_reward_sample *out, int max);
+
+/* ---- explain: reward along driven laps ----------------------------------------------------- */
+
+/* One lap driven by the simulator's built-in driver, with the reward of every step. */
+typedef struct td_reward_lap {
+    char driver[32];        /* "racing line", "zig-zag", ... */
+    int n;                  /* steps */
+    double *x, *y;          /* model point per step (one allocation with the rest) */
+    double *reward, *progress, *speed;
+    char status[32];        /* how the lap ended: lap_complete, off_track, ... */
+    int failed;             /* the reward function failed at step n (message in err) */
+} td_reward_lap;
+
+/*
+ * Drives one lap of track t from the start line with the simulator's driver of kind
+ * `driver_kind` (a td_driver_kind of sim.h) and computes r's reward at every step. Stops at
+ * the end of the episode or after max_steps. A reward error stops the lap: lap->failed = 1,
+ * err holds the message and the function still returns 0 with the steps so far. Free with
+ * td_reward_lap_free.
+ */
+int td_reward_drive_lap(td_reward *r, const td_track *t, int driver_kind, int max_steps,
+                        td_reward_lap *lap, td_err *err);
+void td_reward_lap_free(td_reward_lap *lap);
+
+/*
+ * Writes an SVG picture: track t (borders, dashed centre line) once per lap side by side, the
+ * driven path as short segments coloured by reward on one colour scale shared by all laps,
+ * a colour bar with the scale's values, and a title.
+ */
+int td_reward_explain_svg(const char *path, const td_track *t, const td_reward_lap *laps,
+                          int n_laps, const char *title, td_err *err);
+
 #ifdef __cplusplus
 }
 #endif

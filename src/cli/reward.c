@@ -1,0 +1,385 @@
+/*
+ * reward.c - `trackday reward check|explain|list`: the teaching tools for reward functions.
+ *
+ *   check FILE [--track T]     what DeepRacer's validator would reject, then the reward in
+ *                              sampled states of the track (exit 1 on any error)
+ *   explain FILE --track T     one lap on the racing line and one zig-zagging: reward per
+ *                              step, a summary per segment of the lap and an SVG picture
+ *   list                       the built-in C rewards
+ *
+ * FILE is a reward_function.py, a .so plugin or builtin:NAME.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trackday/reward.h"
+#include "trackday/sim.h"
+#include "trackday/track.h"
+
+#define DEFAULT_TRACK "reInvent2019_track"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trackday reward check FILE [--track T] [--timeout S]\n"
+            "       trackday reward explain FILE [--track T] [--out FILE.svg] [--segments N]\n"
+            "       trackday reward list\n\n"
+            "FILE is a DeepRacer reward_function.py, a C plugin (.so) or builtin:NAME.\n"
+            "check    statically checks the file as DeepRacer's validator would (imports,\n"
+            "         open/eval/exec, numpy file I/O, size) and calls reward_function in\n"
+            "         sampled states of the track (centre, borders, off track, wrong heading,\n"
+            "         slow/fast, obstacles, a bot, reverse direction); exit 1 on any error.\n"
+            "explain  drives one lap along the racing line and one zig-zagging with the\n"
+            "         built-in driver, prints the reward per lap segment and writes a picture\n"
+            "         of the track coloured by reward (default reward_explain.svg).\n"
+            "T is a track name (tracks/ or the DeepRacer routes) or a .npy/.json path;\n"
+            "default " DEFAULT_TRACK ".\n");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int load_track(const char *arg, td_track *t, td_err *err)
+{
+    char path[4096];
+    if (td__cli_track_path(arg, path, sizeof(path)))
+        return TD_ENOENT;
+    return td_track_load(t, path, err);
+}
+
+/* Prints text indented by `ind` spaces on every line. */
+static void print_indented(const char *text, int ind)
+{
+    const char *s = text;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        int n = nl ? (int)(nl - s) : (int)strlen(s);
+        printf("%*s%.*s\n", ind, "", n, s);
+        if (!nl)
+            break;
+        s = nl + 1;
+    }
+}
+
+/* ---- check ---------------------------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *file = NULL, *track_arg = DEFAULT_TRACK;
+    double timeout = TD_REWARD_DEFAULT_TIMEOUT_S;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
+            track_arg = argv[++i];
+        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+            timeout = strtod(argv[++i], NULL);
+        else if (argv[i][0] == '-')
+            return td__cli_fail("reward check: unknown option '%s'", argv[i]);
+        else if (!file)
+            file = argv[i];
+        else
+            return td__cli_fail("reward check: one FILE only ('%s' is extra)", argv[i]);
+    }
+    if (!file) {
+        usage(stderr);
+        return 2;
+    }
+    int errors = 0, warnings = 0;
+    td_err err = {0};
+
+    /* 1. The static check (Python files). */
+    if (ends_with(file, ".py")) {
+        if (!td_path_exists(file))
+            return td__cli_fail("reward check: '%s' not found", file);
+        td_reward_issue *issues = NULL;
+        int n = 0;
+        if (td_reward_check_source(file, &issues, &n, &err))
+            return td__cli_fail("%s", err.msg);
+        printf("%s: static check (DeepRacer's validator rules)\n", file);
+        for (int i = 0; i < n; i++) {
+            int e = issues[i].severity == TD_REWARD_ERROR;
+            errors += e;
+            warnings += !e;
+            if (issues[i].line > 0)
+                printf("  %s:%d:%d: %s: %s\n", file, issues[i].line, issues[i].col,
+                       e ? "error" : "warning", issues[i].message);
+            else
+                printf("  %s: %s: %s\n", file, e ? "error" : "warning", issues[i].message);
+        }
+        if (n == 0)
+            printf("  no problems found\n");
+        td_free(issues);
+    }
+
+    /* 2. The sampled states. */
+    td_track t, rev;
+    if (load_track(track_arg, &t, &err)) {
+        if (err.msg[0])
+            td__cli_fail("%s", err.msg);
+        return 1;
+    }
+    int have_rev = t.closed && td_track_reverse(&rev, &t, &err) == 0;
+    td_reward *r = NULL;
+    if (td_reward_open(&r, file, &t, &err)) {
+        printf("\n%s: cannot be loaded:\n", file);
+        print_indented(err.msg, 2);
+        printf("\nFAILED: 1 load error%s\n", errors ? " (and the errors above)" : "");
+        if (have_rev)
+            td_track_free(&rev);
+        td_track_free(&t);
+        return 1;
+    }
+    td_reward_set_timeout(r, timeout);
+    td_reward_sample *samples = td_malloc(sizeof(td_reward_sample) * TD_REWARD_MAX_SAMPLES);
+    if (!samples) {
+        td_reward_close(r);
+        return td__cli_fail("out of memory");
+    }
+    int n = td_reward_samples(&t, have_rev ? &rev : NULL, samples, TD_REWARD_MAX_SAMPLES);
+    printf("\nsampled states on %s (%.2f m, %d waypoints)\n", t.name, t.length, t.n);
+    printf("  %-3s %-58s %12s\n", "#", "state", "reward");
+    double vals[TD_REWARD_MAX_SAMPLES];
+    int ok[TD_REWARD_MAX_SAMPLES];
+    int call_errors = 0;
+    for (int i = 0; i < n; i++) {
+        double v = 0;
+        ok[i] = td_reward_one(r, &samples[i].params, &v, &err) == 0;
+        vals[i] = v;
+        if (ok[i]) {
+            printf("  %-3d %-58s %12.6g\n", i + 1, samples[i].label, v);
+            continue;
+        }
+        call_errors++;
+        printf("  %-3d %-58s %12s\n", i + 1, samples[i].label, "ERROR");
+        print_indented(err.msg, 8);
+        const td_reward_error *e = td_reward_last_error(r);
+        if (e->traceback[0] && e->kind == TD_REWARD_ERR_EXCEPTION) {
+            printf("        traceback:\n");
+            print_indented(e->traceback, 10);
+        }
+        td_reward_clear_error(r);
+    }
+    errors += call_errors;
+
+    /* 3. What the table says about the function (warnings). */
+    int all_same = 1, n_ok = 0;
+    double centre = 0, best_off = -INFINITY;
+    int n_centre = 0;
+    for (int i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        n_ok++;
+        if (vals[i] != vals[0])
+            all_same = 0;
+        if (strncmp(samples[i].label, "centre line at", 14) == 0) {
+            centre += vals[i];
+            n_centre++;
+        }
+        if (samples[i].params.is_offtrack && vals[i] > best_off)
+            best_off = vals[i];
+    }
+    if (n_ok > 1 && all_same) {
+        printf("  warning: the reward is %g in every sampled state: it cannot tell good "
+               "driving from bad\n",
+               vals[0]);
+        warnings++;
+    }
+    if (n_centre > 0 && best_off > -INFINITY && best_off >= centre / n_centre && !all_same) {
+        printf("  warning: off track pays %g, as much as the centre line (mean %g): the car "
+               "has no reason to stay on the road\n",
+               best_off, centre / n_centre);
+        warnings++;
+    }
+
+    if (errors)
+        printf("\nFAILED: %d error%s, %d warning%s\n", errors, errors == 1 ? "" : "s", warnings,
+               warnings == 1 ? "" : "s");
+    else
+        printf("\nOK: %d sampled states, %d warning%s\n", n, warnings,
+               warnings == 1 ? "" : "s");
+    td_free(samples);
+    td_reward_close(r);
+    if (have_rev)
+        td_track_free(&rev);
+    td_track_free(&t);
+    return errors ? 1 : 0;
+}
+
+/* ---- explain ---------------------------------------------------------------------------- */
+
+static void lap_stats(const td_reward_lap *l, int from, int to, double *mean, double *mn,
+                      double *mx)
+{
+    double s = 0;
+    *mn = INFINITY;
+    *mx = -INFINITY;
+    for (int i = from; i < to; i++) {
+        s += l->reward[i];
+        *mn = fmin(*mn, l->reward[i]);
+        *mx = fmax(*mx, l->reward[i]);
+    }
+    *mean = to > from ? s / (to - from) : NAN;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    const char *file = NULL, *track_arg = DEFAULT_TRACK, *out = "reward_explain.svg";
+    int segments = 10, max_steps = 5000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
+            track_arg = argv[++i];
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--segments") == 0 && i + 1 < argc)
+            segments = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--max-steps") == 0 && i + 1 < argc)
+            max_steps = (int)strtol(argv[++i], NULL, 10);
+        else if (argv[i][0] == '-')
+            return td__cli_fail("reward explain: unknown option '%s'", argv[i]);
+        else if (!file)
+            file = argv[i];
+        else
+            return td__cli_fail("reward explain: one FILE only ('%s' is extra)", argv[i]);
+    }
+    if (!file) {
+        usage(stderr);
+        return 2;
+    }
+    if (segments < 1 || segments > 100)
+        return td__cli_fail("reward explain: --segments must be 1-100");
+    td_err err = {0};
+    td_track t;
+    if (load_track(track_arg, &t, &err)) {
+        if (err.msg[0])
+            td__cli_fail("%s", err.msg);
+        return 1;
+    }
+    td_reward *r = NULL;
+    if (td_reward_open(&r, file, &t, &err)) {
+        td_track_free(&t);
+        return td__cli_fail("%s", err.msg);
+    }
+    static const struct {
+        td_driver_kind kind;
+        const char *label;
+    } drivers[2] = {{TD_DRIVER_PURE_PURSUIT, "racing line"}, {TD_DRIVER_ZIGZAG, "zig-zag"}};
+    td_reward_lap laps[2];
+    memset(laps, 0, sizeof(laps));
+    int rc = 0;
+    for (int k = 0; k < 2; k++) {
+        if (td_reward_drive_lap(r, &t, drivers[k].kind, max_steps, &laps[k], &err)) {
+            rc = td__cli_fail("%s", err.msg);
+            goto done;
+        }
+        snprintf(laps[k].driver, sizeof(laps[k].driver), "%s", drivers[k].label);
+        if (laps[k].failed) {
+            fprintf(stderr, "trackday: the reward function failed on the %s lap:\n%s\n",
+                    drivers[k].label, err.msg);
+            const td_reward_error *e = td_reward_last_error(r);
+            if (e->traceback[0])
+                fprintf(stderr, "%s", e->traceback);
+            rc = 1;
+            goto done;
+        }
+    }
+    printf("reward along two laps of %s (%.2f m) with %s\n\n", t.name, t.length, file);
+    printf("  %-12s %6s %-14s %10s %10s %10s %10s\n", "lap", "steps", "ended", "total", "mean",
+           "min", "max");
+    for (int k = 0; k < 2; k++) {
+        double mean, mn, mx;
+        lap_stats(&laps[k], 0, laps[k].n, &mean, &mn, &mx);
+        printf("  %-12s %6d %-14s %10.4g %10.4g %10.4g %10.4g\n", laps[k].driver, laps[k].n,
+               laps[k].status, mean * laps[k].n, mean, mn, mx);
+    }
+    printf("\nmean reward per segment of the lap (by progress)\n");
+    printf("  %-10s %14s %14s\n", "segment", laps[0].driver, laps[1].driver);
+    for (int sgm = 0; sgm < segments; sgm++) {
+        double lo = 100.0 * sgm / segments, hi = 100.0 * (sgm + 1) / segments;
+        char m[2][32];
+        for (int k = 0; k < 2; k++) {
+            double s = 0;
+            int c = 0;
+            for (int i = 0; i < laps[k].n; i++) {
+                double pgr = laps[k].progress[i];
+                if (pgr >= lo && (pgr < hi || (sgm == segments - 1 && pgr <= hi))) {
+                    s += laps[k].reward[i];
+                    c++;
+                }
+            }
+            if (c)
+                snprintf(m[k], sizeof(m[k]), "%.4g", s / c);
+            else
+                snprintf(m[k], sizeof(m[k]), "-");
+        }
+        printf("  %3.0f-%3.0f%%  %14s %14s\n", lo, hi, m[0], m[1]);
+    }
+    double m0, m1, a, b;
+    lap_stats(&laps[0], 0, laps[0].n, &m0, &a, &b);
+    lap_stats(&laps[1], 0, laps[1].n, &m1, &a, &b);
+    double tot0 = m0 * laps[0].n, tot1 = m1 * laps[1].n;
+    printf("\nracing line vs zig-zag: %.3g x the reward per step, %.3g x per lap\n",
+           m1 != 0 ? m0 / m1 : INFINITY, tot1 != 0 ? tot0 / tot1 : INFINITY);
+    if (m0 <= m1)
+        printf("the zig-zag lap earns more per step: this reward does not prefer smooth, "
+               "racing-line driving\n");
+    if (tot0 < tot1 && laps[0].n < laps[1].n)
+        printf("the slower zig-zag lap earns more in total: nothing here pays for finishing "
+               "the lap quickly (try progress-based terms)\n");
+    char title[512];
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    snprintf(title, sizeof(title), "%s on %s: reward per step", base, t.name);
+    if (td_reward_explain_svg(out, &t, laps, 2, title, &err)) {
+        rc = td__cli_fail("%s", err.msg);
+        goto done;
+    }
+    printf("picture: %s\n", out);
+done:
+    td_reward_lap_free(&laps[0]);
+    td_reward_lap_free(&laps[1]);
+    td_reward_close(r);
+    td_track_free(&t);
+    return rc;
+}
+
+/* ---- list ------------------------------------------------------------------------------ */
+
+static int cmd_list(void)
+{
+    printf("built-in rewards (use as builtin:NAME):\n");
+    for (const char *const *n = td_reward_builtin_names(); *n; n++)
+        printf("  %-24s %s\n", *n, td_reward_builtin_summary(*n));
+    printf("Python: %s\n", td_reward_python_available() ? "available (embedded CPython 3.11)"
+                                                        : "not built in");
+    return 0;
+}
+
+static int cmd_reward(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "explain") == 0)
+        return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") == 0)
+        return cmd_list();
+    usage(stderr);
+    return td__cli_fail("reward: unknown subcommand '%s'", argv[1]);
+}
+
+TD_CLI_COMMAND("reward", "check and explain reward functions", cmd_reward)
