@@ -14,7 +14,7 @@ TD_TEST(gae_hand_computed)
     float r[4] = {1, 0, 2, 1}, v[4] = {0.5f, 0.4f, 0.3f, 0.2f};
     uint8_t d[4] = {0, 0, 1, 0};
     float adv[4], ret[4];
-    td_rl_gae(adv, ret, r, v, d, NULL, NULL, 0.7f, 4, 0.9f, 0.8f);
+    td_rl_gae(adv, ret, r, v, d, NULL, NULL, 0.7f, 4, 1, 0.9f, 0.8f);
     /* t=3: delta = 1 + 0.9*0.7 - 0.2 = 1.43; A3 = 1.43 */
     TD_ASSERT_NEAR(adv[3], 1.43, 1e-6);
     /* t=2 terminal: delta = 2 - 0.3 = 1.7; A2 = 1.7 */
@@ -26,12 +26,25 @@ TD_TEST(gae_hand_computed)
     TD_ASSERT_NEAR(ret[0], 1.64768 + 0.5, 1e-5);
 }
 
+TD_TEST(gae_strided_column_equals_plain)
+{
+    /* Car 1's column of a (T=4, N=2) rollout gives the same numbers as a plain array. */
+    float r[8] = {9, 1, 9, 0, 9, 2, 9, 1}, v[8] = {9, 0.5f, 9, 0.4f, 9, 0.3f, 9, 0.2f};
+    uint8_t d[8] = {0, 0, 0, 0, 0, 1, 0, 0};
+    float adv[8] = {0}, ret[8] = {0};
+    td_rl_gae(adv + 1, ret + 1, r + 1, v + 1, d + 1, NULL, NULL, 0.7f, 4, 2, 0.9f, 0.8f);
+    TD_ASSERT_NEAR(adv[7], 1.43, 1e-6);
+    TD_ASSERT_NEAR(adv[5], 1.7, 1e-6);
+    TD_ASSERT_NEAR(adv[1], 1.64768, 1e-5);
+    TD_ASSERT_NEAR(adv[0], 0, 0); /* car 0's column untouched */
+}
+
 TD_TEST(gae_truncation_bootstraps_without_carry)
 {
     float r[2] = {1, 1}, v[2] = {0, 0}, nv[2] = {0, 10};
     uint8_t d[2] = {0, 0}, tr[2] = {1, 0};
     float adv[2], ret[2];
-    td_rl_gae(adv, ret, r, v, d, tr, nv, 0.0f, 2, 0.5f, 1.0f);
+    td_rl_gae(adv, ret, r, v, d, tr, nv, 0.0f, 2, 1, 0.5f, 1.0f);
     TD_ASSERT_NEAR(adv[1], 1.0, 1e-6);
     /* step 0 was cut: bootstrap from nv[0] = 0 and do not carry adv[1]. */
     TD_ASSERT_NEAR(adv[0], 1.0, 1e-6);

@@ -14,7 +14,9 @@ extern "C" {
 #endif
 
 /*
- * Generalized advantage estimation over one trajectory segment of T steps.
+ * Generalized advantage estimation over one trajectory segment of T steps. Every array is
+ * read and written at index t * stride (stride 1 for a plain array; N for car i's column of a
+ * (T, N) rollout, with the pointers offset by i).
  * rewards (T), values (T) = V(s_t), dones (T): 1 if the episode ended AT step t (terminal:
  * no bootstrap after it), truncated (T) may be NULL: 1 if the episode was cut at step t by a
  * time limit (bootstrap from next_values[t] instead of values[t+1]); next_values (T) may be
@@ -25,7 +27,7 @@ extern "C" {
  */
 void td_rl_gae(float *advantages, float *returns, const float *rewards, const float *values,
                const uint8_t *dones, const uint8_t *truncated, const float *next_values,
-               float last_value, int T, float gamma, float lambda);
+               float last_value, int T, int stride, float gamma, float lambda);
 
 /* Normalizes x (n) to zero mean and unit standard deviation (eps 1e-8); returns the std. */
 float td_rl_normalize(float *x, int n);

@@ -34,6 +34,14 @@ void td__cli_register_bench(const char *name, const char *summary, td_cli_fn fn)
 /* Prints "trackday: <msg>" to stderr; returns 1 (the exit code for errors). */
 int td__cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Parses a number option value: prints "trackday: OPT: ..." and returns 1 when s is not a
+ * finite number or lies outside [lo, hi]; else stores it and returns 0.
+ */
+int td__cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+/* The same for whole numbers. */
+int td__cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
+
 /* Returns 1 if argv holds -h or --help. */
 int td__cli_wants_help(int argc, char **argv);
 

@@ -1,6 +1,8 @@
 /*
  * main.c - the `trackday` command: finds the subcommand and runs it.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,37 @@ int td__cli_fail(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n");
     return 1;
+}
+
+int td__cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v;
+    if (!s)
+        return td__cli_fail("%s needs a value", opt);
+    v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v))
+        return td__cli_fail("%s: '%s' is not a number", opt, s);
+    if (v < lo || v > hi)
+        return td__cli_fail("%s: %g is outside [%g, %g]", opt, v, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int td__cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+    if (!s)
+        return td__cli_fail("%s needs a value", opt);
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end || errno)
+        return td__cli_fail("%s: '%s' is not a whole number", opt, s);
+    if (v < lo || v > hi)
+        return td__cli_fail("%s: %ld is outside [%ld, %ld]", opt, v, lo, hi);
+    *out = v;
+    return 0;
 }
 
 int td__cli_wants_help(int argc, char **argv)

@@ -11,29 +11,30 @@
 
 void td_rl_gae(float *advantages, float *returns, const float *rewards, const float *values,
                const uint8_t *dones, const uint8_t *truncated, const float *next_values,
-               float last_value, int T, float gamma, float lambda)
+               float last_value, int T, int stride, float gamma, float lambda)
 {
     float next_adv = 0.0f;
     float next_v = last_value;
     for (int t = T - 1; t >= 0; t--) {
+        size_t k = (size_t)t * stride;
         float delta, carry;
-        if (dones[t]) {
+        if (dones[k]) {
             /* A terminal step: nothing after it is worth anything. */
-            delta = rewards[t] - values[t];
+            delta = rewards[k] - values[k];
             carry = 0.0f;
-        } else if (truncated && truncated[t]) {
+        } else if (truncated && truncated[k]) {
             /* Cut by a limit: bootstrap from the value of the state it was cut in, but do not
              * carry the advantage of the next (unrelated) episode. */
-            delta = rewards[t] + gamma * next_values[t] - values[t];
+            delta = rewards[k] + gamma * next_values[k] - values[k];
             carry = 0.0f;
         } else {
-            delta = rewards[t] + gamma * next_v - values[t];
+            delta = rewards[k] + gamma * next_v - values[k];
             carry = gamma * lambda * next_adv;
         }
-        advantages[t] = delta + carry;
-        returns[t] = advantages[t] + values[t];
-        next_adv = advantages[t];
-        next_v = values[t];
+        advantages[k] = delta + carry;
+        returns[k] = advantages[k] + values[k];
+        next_adv = advantages[k];
+        next_v = values[k];
     }
 }
 

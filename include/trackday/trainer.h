@@ -1,0 +1,97 @@
+/*
+ * trainer.h - `trackday train`: trains a model directory's policy with PPO (DeepRacer's
+ * clipped PPO iteration structure) or SAC on a vector of simulated cars, writing atomic
+ * checkpoints (model/last.tdm, model/best.tdm, model/last.state), one metrics line per
+ * iteration (metrics/training.jsonl) and a simtrace CSV (logs/). Part of the train layer.
+ */
+#ifndef TRACKDAY_TRAINER_H
+#define TRACKDAY_TRAINER_H
+
+#include <signal.h>
+
+#include "trackday/policy.h"
+#include "trackday/reward.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the progress callback sees after every iteration (and at the end). */
+typedef struct td_train_progress {
+    int iteration;          /* 1-based, continuing across --resume */
+    long episodes;          /* total training episodes */
+    long steps;             /* total env steps */
+    double mean_reward;     /* mean total reward of this iteration's episodes */
+    double mean_progress;   /* mean final progress (%) of this iteration's episodes */
+    double completion_rate; /* fraction of this iteration's episodes that completed a lap */
+    double entropy;         /* mean policy entropy over the update */
+    double policy_loss, value_loss, approx_kl, clip_frac;
+    double eval_progress;   /* mean progress of the greedy evaluation episodes */
+    double eval_completion; /* fraction of greedy evaluation episodes that completed a lap */
+    int best;               /* this iteration's checkpoint became model/best.tdm */
+    int laps_ok;            /* --until-laps: the greedy policy drove them without an event */
+    double steps_per_s;     /* env steps per wall second over this iteration */
+    double elapsed_s;       /* wall seconds of training (across --resume) */
+    double time_left_s;     /* until --minutes runs out, or -1 */
+    double lap_time_s;      /* best greedy lap time seen in evaluation, or -1 */
+} td_train_progress;
+
+typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
+
+typedef struct td_train_options {
+    const char *dir;            /* the model directory */
+    const char *track_path;     /* route file (.npy or .json) */
+    const char *reward_spec;    /* NULL: DIR/reward_function.py if present, else builtin */
+    double minutes;             /* stop after this much wall time (0 = no limit) */
+    long max_episodes;          /* 0: hyperparameters' term_cond_max_episodes */
+    double avg_score;           /* 0: hyperparameters' term_cond_avg_score */
+    int until_laps;             /* > 0: stop once the greedy policy drives this many laps in
+                                   a row from the start line without an event */
+    int max_iterations;         /* 0 = no limit */
+    uint64_t seed;
+    int envs;                   /* cars stepping together (0: 16) */
+    int threads;                /* simulator threads (0: 1) */
+    int resume;                 /* continue from model/last.* */
+    int eval_episodes;          /* greedy evaluation episodes per iteration (0: 5) */
+    int simtrace;               /* 1: write logs/training-simtrace.csv (car 0) */
+    const volatile sig_atomic_t *stop; /* set by a signal handler: finish the step, save, stop */
+    td_train_progress_fn progress;
+    void *progress_user;
+    /* Command-line overrides of hyperparameters.json (NULL: keep the file's). */
+    const td_hyperparams *hyper_override;
+} td_train_options;
+
+void td_train_options_default(td_train_options *o);
+
+/* Why training stopped. */
+typedef enum td_train_stop {
+    TD_TRAIN_STOP_NONE = 0,
+    TD_TRAIN_STOP_MINUTES,
+    TD_TRAIN_STOP_EPISODES,
+    TD_TRAIN_STOP_SCORE,
+    TD_TRAIN_STOP_LAPS,
+    TD_TRAIN_STOP_ITERATIONS,
+    TD_TRAIN_STOP_SIGNAL
+} td_train_stop;
+
+const char *td_train_stop_name(td_train_stop s);
+
+typedef struct td_train_result {
+    td_train_stop stop;
+    td_train_progress last;
+    double best_eval_progress;
+    int best_iteration;
+} td_train_result;
+
+/*
+ * Trains until a stop condition. Every iteration writes model/last.tdm and model/last.state
+ * atomically, and model/best.tdm when the greedy evaluation improves. On a reward-function
+ * error the run stops with TD_EREWARD, logs/reward_error.json describes it and the last
+ * checkpoint is kept. Never prints; progress goes through the callback.
+ */
+int td_train_run(const td_train_options *opt, td_train_result *result, td_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACKDAY_TRAINER_H */

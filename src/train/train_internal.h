@@ -1,0 +1,84 @@
+/*
+ * train_internal.h - what the files of the train layer share: the trainer's state and the
+ * functions between trainer.c (setup, evaluation, checkpoints), ppo.c, sac.c, state.c and
+ * trainlog.c.
+ */
+#ifndef TD_TRAIN_INTERNAL_H
+#define TD_TRAIN_INTERNAL_H
+
+#include <time.h>
+
+#include "trackday/trainer.h"
+
+/* Buffers of one vector env, owned by the trainer. */
+typedef struct td__envbuf {
+    float *actions, *rewards, *state, *lidar;
+    uint8_t *dones, *camera;
+    td_params *params;
+} td__envbuf;
+
+typedef struct td__train {
+    td_train_options opt;
+    td_model_dir md;
+    td_track track;
+    int have_track;
+    td_reward *reward;
+    char reward_spec[1200];
+    td_sim_config simcfg;
+    td_vecenv env, eval_env, lap_env;
+    int have_env, have_eval_env, have_lap_env;
+    td__envbuf envbuf, eval_buf, lap_buf;
+    td_policy policy;
+    int have_policy;
+    int max_batch;
+    td_nn_adam_config adam;
+    td_rng rng;
+
+    /* Counters that survive --resume (model/last.state). */
+    int iteration;
+    long episodes, steps;
+    double elapsed_before;      /* wall seconds of earlier sessions */
+    double best_eval_progress;
+    int best_iteration;
+    double best_lap_s;
+    uint64_t run_id;
+
+    double t_start;
+    void *simtrace;             /* td_simtrace_writer, car 0's steps */
+    void *sac_mem;              /* SAC replay buffer and scratch */
+} td__train;
+
+int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
+void td__train_teardown(td__train *tr);
+void td__train_path(char *out, size_t n, const char *dir, const char *rel);
+int td__env_buffers(td__envbuf *b, td_vecenv *env, td_err *err);
+void td__env_buffers_free(td__envbuf *b);
+void td__train_evaluate(td__train *tr, td_train_progress *pr);
+int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err);
+int td__checkpoint(td__train *tr, int iteration, int best, td_err *err);
+td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p);
+double td__train_elapsed(const td__train *tr);
+
+/* After a step of the training env: stops on a reward-function failure (writes
+ * logs/reward_error.json). Returns 0 or the reward error code with err set. */
+int td__train_check_reward(td__train *tr, td_err *err);
+
+/* Bookkeeping after an iteration's update: evaluation, best checkpoint, metrics, progress,
+ * stop conditions. Returns 0 or an error; *stop receives the stop reason. */
+int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0,
+                            long iter_steps, td_train_result *result, td_train_stop *stop,
+                            td_err *err);
+
+int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
+int td__sac_run(td__train *tr, td_train_result *result, td_err *err);
+
+/* model/last.state: counters, RNG and Adam moments. */
+int td__state_save(td__train *tr, td_err *err);
+int td__state_load(td__train *tr, td_err *err);
+
+/* Simtrace of car 0 of the training env (logs/training-simtrace.csv). */
+int td__simtrace_open(td__train *tr, const char *path, int append, td_err *err);
+void td__simtrace_step(td__train *tr, int action_index);
+void td__simtrace_close(td__train *tr);
+
+#endif
