@@ -947,3 +947,34 @@ TD_TEST(cli_tracks_commands)
     }
     remove_tmpdir(dir);
 }
+
+/* ---- documentation -------------------------------------------------------------------------- */
+
+TD_TEST(docs_example_loads)
+{
+    char *doc;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(TD_TEST_SOURCE_DIR "/docs/track-format.md", &doc, &len, NULL));
+    const char *start = strstr(doc, "```json\n");
+    TD_ASSERT(start != NULL);
+    start += 8;
+    const char *end = strstr(start, "```");
+    TD_ASSERT(end != NULL);
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/square.json", dir);
+    TD_ASSERT_OK(td_file_write_atomic(path, start, (size_t)(end - start), NULL));
+    td_free(doc);
+    td_track t;
+    td_err err;
+    int rc = td_track_load(&t, path, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    TD_ASSERT_STREQ(t.name, "square");
+    TD_ASSERT_EQ_INT(t.n, 13);
+    TD_ASSERT_EQ_INT(td_track_direction(&t), 1);
+    TD_ASSERT_NEAR(t.length, 10.09, 0.01);
+    TD_ASSERT_NEAR(t.inner[0], 1.0904796425206889, 1e-15);
+    TD_ASSERT_OK(td_track_check(&t, 0.6, NULL));
+    td_track_free(&t);
+    remove_tmpdir(dir);
+}
