@@ -179,8 +179,8 @@ TD_TEST(ground_map_agrees_with_point_in_polygon)
                 continue;
             int on = td_track_on_road_slow(&t, x, y);
             int cls = td_ground_map_class_at(m, x, y);
-            TD_ASSERT_MSG(on == (cls != TD_GROUND_GRASS), "%s at (%.3f, %.3f): on_road %d, class %d",
-                          names[ti], x, y, on, cls);
+            TD_ASSERT_MSG(on == (cls != TD_GROUND_GRASS),
+                          "%s at (%.3f, %.3f): on_road %d, class %d", names[ti], x, y, on, cls);
             checked++;
             road += on;
         }
@@ -627,6 +627,66 @@ TD_TEST(lidar_grid_walk_matches_brute_force)
         }
         td_track_free(&t);
     }
+}
+
+TD_TEST(lidar_reach_scan_encodes_like_full_scan)
+{
+    td_track t;
+    load_shared(&t, "reInvent2019_track");
+    td_lidar_grid *g = NULL;
+    TD_ASSERT_OK(td_lidar_grid_create(&g, &t, 0.0, NULL));
+    td_lidar_config cfg;
+    td_lidar_config_default(&cfg);
+    cfg.clipping_dist_m = 1.5;
+    td_box boxes[2] = {{0, 0, 0.3, 0.25, 0.25, 0.2, TD_BOX_OBSTACLE},
+                       {0, 0, -0.2, 0.4, 0.2, 0.15, TD_BOX_CAR}};
+    td_scene scene = {&t, NULL, boxes, 2, NULL};
+    const int encs[3] = {TD_LIDAR_REACH_CLIPPED, TD_LIDAR_REACH_SECTOR,
+                         TD_LIDAR_REACH_DISCRETIZED};
+    TD_ASSERT_NEAR(td_lidar_reach_m(&cfg, TD_LIDAR_REACH_CLIPPED), 1.035, 1e-5);
+    TD_ASSERT_NEAR(td_lidar_reach_m(&cfg, TD_LIDAR_REACH_RAW), 12.0, 0);
+    td_rng prng;
+    td_rng_seed(&prng, 8, 0);
+    int differ_raw = 0;
+    for (int k = 0; k < 300; k++) {
+        double x, y, h;
+        td_track_point_at(&t, td_rng_range(&prng, 0, t.length), td_rng_range(&prng, -0.4, 0.4),
+                          &x, &y, &h);
+        double yaw = h + td_rng_range(&prng, -0.6, 0.6);
+        /* Boxes near the car, sometimes within reach. */
+        boxes[0].x = x + td_rng_range(&prng, -1.2, 1.2);
+        boxes[0].y = y + td_rng_range(&prng, -1.2, 1.2);
+        boxes[1].x = x + td_rng_range(&prng, -2.0, 2.0);
+        boxes[1].y = y + td_rng_range(&prng, -2.0, 2.0);
+        for (int e = 0; e < 3; e++) {
+            float full[64], part[64], ef[64], ep[64];
+            td_rng r1, r2;
+            td_rng_seed(&r1, (uint64_t)k, 1);
+            td_rng_seed(&r2, (uint64_t)k, 1);
+            td_lidar_scan(&cfg, g, &scene, x, y, yaw, &r1, full);
+            td_lidar_scan_reach(&cfg, g, &scene, x, y, yaw, &r2, td_lidar_reach_m(&cfg, encs[e]),
+                                part);
+            TD_ASSERT(r1.state == r2.state);
+            differ_raw += memcmp(full, part, sizeof(full)) != 0;
+            if (encs[e] == TD_LIDAR_REACH_CLIPPED) {
+                td_lidar_encode_clipped(&cfg, full, ef);
+                td_lidar_encode_clipped(&cfg, part, ep);
+                TD_ASSERT(memcmp(ef, ep, 64 * sizeof(float)) == 0);
+            } else if (encs[e] == TD_LIDAR_REACH_SECTOR) {
+                td_lidar_encode_sector(&cfg, full, ef);
+                td_lidar_encode_sector(&cfg, part, ep);
+                TD_ASSERT(memcmp(ef, ep, 8 * sizeof(float)) == 0);
+            } else {
+                td_lidar_encode_discretized(&cfg, full, ef);
+                td_lidar_encode_discretized(&cfg, part, ep);
+                TD_ASSERT(memcmp(ef, ep, 64 * sizeof(float)) == 0);
+            }
+        }
+    }
+    /* The raw scans do differ (far walls read max), so the comparison above has teeth. */
+    TD_ASSERT(differ_raw > 100);
+    td_lidar_grid_destroy(g);
+    td_track_free(&t);
 }
 
 TD_TEST(lidar_encodings)

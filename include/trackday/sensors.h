@@ -169,10 +169,32 @@ void td_lidar_grid_destroy(td_lidar_grid *g);
  * [min, max]. The lidar sits at the car origin; walls and boxes are hit whatever their
  * height. A beam that hits nothing within max reads exactly max; a hit gets noise of sigma
  * noise_sigma_m from rng (NULL for none): a sum of four uniforms, so Gaussian-shaped with
- * tails cut at 3.5 sigma. grid may be NULL (boxes only). No allocation.
+ * tails cut at 3.45 sigma; one draw per beam, hit or not. grid may be NULL (boxes only).
+ * No allocation.
  */
 void td_lidar_scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td_scene *scene,
                    double x, double y, double yaw, td_rng *rng, float *out);
+
+/*
+ * The same scan searching walls and boxes only up to reach_m: a beam that finds nothing
+ * that near reads max_range_m. It draws the same noise as td_lidar_scan, so for an encoding
+ * whose clip distance is at most reach_m - 3.5 sigma the encoded result is identical, bit for
+ * bit, and the scan is several times faster (DeepRacer's encodings clip at 0.5 to 2 m).
+ * td_lidar_reach_m gives the shortest such reach for an encoding.
+ */
+void td_lidar_scan_reach(const td_lidar_config *cfg, const td_lidar_grid *grid,
+                         const td_scene *scene, double x, double y, double yaw, td_rng *rng,
+                         double reach_m, float *out);
+
+enum {
+    TD_LIDAR_REACH_RAW = 0,        /* raw metres: the full max range */
+    TD_LIDAR_REACH_CLIPPED = 1,    /* LIDAR */
+    TD_LIDAR_REACH_SECTOR = 2,     /* SECTOR_LIDAR */
+    TD_LIDAR_REACH_DISCRETIZED = 3 /* DISCRETIZED_SECTOR_LIDAR */
+};
+
+/* Shortest reach (m) leaving an encoding (TD_LIDAR_REACH_*) unchanged: its clip + 3.5 sigma. */
+double td_lidar_reach_m(const td_lidar_config *cfg, int encoding);
 
 /*
  * Reference scan without noise by testing every wall segment for every beam (no grid walk):

@@ -232,32 +232,48 @@ static inline void ray_seg(double ox, double oy, double dx, double dy, const seg
     *best = tn / denom;
 }
 
-/* Distance to the box along the unit ray if closer than *best (0 if the origin is inside). */
-static inline void ray_box(double ox, double oy, double dx, double dy, const td_box *b,
-                           double *best)
+/* A box in its own frame, prepared once per scan. */
+typedef struct box_frame {
+    double c, s;         /* cos, sin of the box's yaw */
+    double ox, oy;       /* the ray origin in the box frame */
+    double hx, hy;       /* half length, half width */
+} box_frame;
+
+static void box_frame_init(box_frame *f, const td_box *b, double ox, double oy)
 {
-    double c = cos(b->yaw), s = sin(b->yaw);
+    f->c = cos(b->yaw);
+    f->s = sin(b->yaw);
     double rx = ox - b->x, ry = oy - b->y;
-    double lo[2] = {rx * c + ry * s, -rx * s + ry * c};
-    double ld[2] = {dx * c + dy * s, -dx * s + dy * c};
-    double half[2] = {0.5 * b->length, 0.5 * b->width};
-    double tmin = -INFINITY, tmax = INFINITY;
-    for (int k = 0; k < 2; k++) {
-        if (fabs(ld[k]) < 1e-15) {
-            if (fabs(lo[k]) > half[k])
-                return;
-            continue;
-        }
-        double inv = 1.0 / ld[k];
-        double t1 = (-half[k] - lo[k]) * inv, t2 = (half[k] - lo[k]) * inv;
-        if (t1 > t2) {
-            double tmp = t1;
-            t1 = t2;
-            t2 = tmp;
-        }
-        tmin = fmax(tmin, t1);
-        tmax = fmin(tmax, t2);
+    f->ox = rx * f->c + ry * f->s;
+    f->oy = -rx * f->s + ry * f->c;
+    f->hx = 0.5 * b->length;
+    f->hy = 0.5 * b->width;
+}
+
+/* One slab of the box: narrows [*tmin, *tmax]; returns 0 if the ray misses. */
+static inline int slab(double o, double d, double half, double *tmin, double *tmax)
+{
+    if (fabs(d) < 1e-15)
+        return fabs(o) <= half;
+    double inv = 1.0 / d;
+    double t1 = (-half - o) * inv, t2 = (half - o) * inv;
+    if (t1 > t2) {
+        double tmp = t1;
+        t1 = t2;
+        t2 = tmp;
     }
+    *tmin = t1 > *tmin ? t1 : *tmin;
+    *tmax = t2 < *tmax ? t2 : *tmax;
+    return 1;
+}
+
+/* Distance to the box along the unit ray if closer than *best (0 if the origin is inside). */
+static inline void ray_box(const box_frame *f, double dx, double dy, double *best)
+{
+    double ldx = dx * f->c + dy * f->s, ldy = -dx * f->s + dy * f->c;
+    double tmin = -INFINITY, tmax = INFINITY;
+    if (!slab(f->ox, ldx, f->hx, &tmin, &tmax) || !slab(f->oy, ldy, f->hy, &tmin, &tmax))
+        return;
     if (tmax < 0.0 || tmax < tmin)
         return;
     double t = tmin > 0.0 ? tmin : 0.0;
@@ -309,8 +325,9 @@ static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx,
     double tmy = ady > 1e-15 ? t0 + (dy > 0.0 ? (iy + 1 - gy) : (gy - iy)) * tdy : INFINITY;
     const int *start = g->start;
     const seg4 *cs = g->cell_segs;
+    long c = (long)iy * g->w + ix;
+    long cstepy = stepy * (long)g->w;
     for (;;) {
-        long c = (long)iy * g->w + ix;
         for (int k = start[c], e = start[c + 1]; k < e; k++)
             ray_seg(ox, oy, dx, dy, &cs[k], &best);
         double texit = tmx < tmy ? tmx : tmy;
@@ -320,11 +337,13 @@ static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx,
             ix += stepx;
             if ((unsigned)ix >= (unsigned)g->w)
                 break;
+            c += stepx;
             tmx += tdx;
         } else {
             iy += stepy;
             if ((unsigned)iy >= (unsigned)g->h)
                 break;
+            c += cstepy;
             tmy += tdy;
         }
     }
@@ -333,65 +352,120 @@ static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx,
 
 /* ---- scans --------------------------------------------------------------------------------- */
 
-/* Approximately standard normal: the sum of four uniforms, rescaled to unit variance. */
+/*
+ * Approximately standard normal from one 32-bit draw: the sum of its four bytes (an
+ * Irwin-Hall sum of four uniforms, mean 510, variance 4 (256^2 - 1) / 12), rescaled to unit
+ * variance. Its tails end at 3.5 sigma; its steps (0.007 sigma) are far below a millimetre.
+ */
 static double noise_unit(td_rng *rng)
 {
-    uint32_t a = td_rng_u32(rng), b = td_rng_u32(rng);
-    double sum = (double)(a & 0xffffu) + (double)(a >> 16) + (double)(b & 0xffffu) +
-                 (double)(b >> 16);
-    /* Each 16-bit uniform has mean 32767.5 and variance (65536^2 - 1) / 12. */
-    return (sum - 131070.0) * (1.7320508075688772 / 65536.0);
+    uint32_t a = td_rng_u32(rng);
+    int sum = (int)(a & 0xffu) + (int)((a >> 8) & 0xffu) + (int)((a >> 16) & 0xffu) +
+              (int)(a >> 24);
+    return (sum - 510) * (1.0 / 147.80054127);
 }
 
+/* Largest |noise_unit()|: 510 / 147.8 = 3.4506 sigma; reach margins use 3.5 sigma. */
+#define NOISE_BOUND_SIGMAS 3.5
+
 static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td_scene *scene,
-                 double x, double y, double yaw, td_rng *rng, float *out, int reference)
+                 double x, double y, double yaw, td_rng *rng, double reach, float *out,
+                 int reference)
 {
     if (td_lidar_config_check(cfg, NULL) != 0)
         return;
     int nb = cfg->beams;
     double fov = cfg->fov_deg * (M_PI / 180.0);
     double step = fov / (nb - 1);
+    double maxr = cfg->max_range_m, minr = cfg->min_range_m;
+    /* Walls and boxes are searched up to reach; a beam that finds nothing there reads max. */
+    double lim = reach < maxr ? reach : maxr;
+    double dirx[MAX_BEAMS], diry[MAX_BEAMS], best[MAX_BEAMS];
     /* Beam directions by rotating the first one, instead of one sin/cos per beam. */
     double c = cos(yaw - 0.5 * fov), s = sin(yaw - 0.5 * fov);
     double cs = cos(step), ss = sin(step);
-    double maxr = cfg->max_range_m, minr = cfg->min_range_m;
-    int nboxes = scene && scene->boxes ? scene->nboxes : 0;
     for (int k = 0; k < nb; k++) {
-        double best = maxr;
-        if (grid) {
-            if (reference) {
-                for (int i = 0; i < grid->nsegs; i++)
-                    ray_seg(x, y, c, s, &grid->segs[i], &best);
-            } else {
-                best = walk_grid(grid, x, y, c, s, maxr);
-            }
-        }
-        for (int b = 0; b < nboxes; b++)
-            ray_box(x, y, c, s, &scene->boxes[b], &best);
-        double d = best;
-        if (best < maxr) {
-            if (rng && cfg->noise_sigma_m > 0.0)
-                d += cfg->noise_sigma_m * noise_unit(rng);
-            d = d < minr ? minr : (d > maxr ? maxr : d);
-        }
-        out[k] = (float)d;
+        dirx[k] = c;
+        diry[k] = s;
         double nc = c * cs - s * ss;
         s = s * cs + c * ss;
         c = nc;
     }
+    for (int k = 0; k < nb; k++) {
+        double b = lim;
+        if (grid && reference) {
+            for (int i = 0; i < grid->nsegs; i++)
+                ray_seg(x, y, dirx[k], diry[k], &grid->segs[i], &b);
+        } else if (grid) {
+            b = walk_grid(grid, x, y, dirx[k], diry[k], lim);
+        }
+        best[k] = b;
+    }
+    int nboxes = scene && scene->boxes ? scene->nboxes : 0;
+    for (int i = 0; i < nboxes; i++) {
+        box_frame f;
+        box_frame_init(&f, &scene->boxes[i], x, y);
+        for (int k = 0; k < nb; k++)
+            ray_box(&f, dirx[k], diry[k], &best[k]);
+    }
+    /*
+     * One noise draw per beam, hit or not, so a scan with a shorter reach consumes the
+     * random stream exactly like a full one and its encodings come out identical.
+     */
+    int noisy = rng && cfg->noise_sigma_m > 0.0;
+    for (int k = 0; k < nb; k++) {
+        double d = best[k];
+        double e = noisy ? cfg->noise_sigma_m * noise_unit(rng) : 0.0;
+        if (d < lim) {
+            d += e;
+            d = d < minr ? minr : (d > maxr ? maxr : d);
+        } else {
+            d = maxr;
+        }
+        out[k] = (float)d;
+    }
+}
+
+double td_lidar_reach_m(const td_lidar_config *cfg, int encoding)
+{
+    double clip;
+    switch (encoding) {
+    case TD_LIDAR_REACH_CLIPPED:
+        clip = TD_LIDAR_CLIPPED_MAX_M;
+        break;
+    case TD_LIDAR_REACH_SECTOR:
+        clip = TD_LIDAR_SECTOR_DIST_M;
+        break;
+    case TD_LIDAR_REACH_DISCRETIZED:
+        clip = cfg->clipping_dist_m < 0.15 ? 0.15
+                                           : (cfg->clipping_dist_m > 12.0 ? 12.0
+                                                                          : cfg->clipping_dist_m);
+        break;
+    default:
+        return cfg->max_range_m;
+    }
+    double reach = clip + NOISE_BOUND_SIGMAS * cfg->noise_sigma_m + 1e-6;
+    return reach < cfg->max_range_m ? reach : cfg->max_range_m;
+}
+
+void td_lidar_scan_reach(const td_lidar_config *cfg, const td_lidar_grid *grid,
+                         const td_scene *scene, double x, double y, double yaw, td_rng *rng,
+                         double reach_m, float *out)
+{
+    scan(cfg, grid, scene, x, y, yaw, rng, reach_m, out, 0);
 }
 
 void td_lidar_scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td_scene *scene,
                    double x, double y, double yaw, td_rng *rng, float *out)
 {
-    scan(cfg, grid, scene, x, y, yaw, rng, out, 0);
+    scan(cfg, grid, scene, x, y, yaw, rng, cfg->max_range_m, out, 0);
 }
 
 void td_lidar_scan_reference(const td_lidar_config *cfg, const td_lidar_grid *grid,
                              const td_scene *scene, double x, double y, double yaw,
                              float *out)
 {
-    scan(cfg, grid, scene, x, y, yaw, NULL, out, 1);
+    scan(cfg, grid, scene, x, y, yaw, NULL, cfg->max_range_m, out, 1);
 }
 
 /* ---- encodings ------------------------------------------------------------------------ */
