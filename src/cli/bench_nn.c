@@ -4,13 +4,25 @@
  * towers (policy + value on one 120x160x1 camera, batch 64, forward + backward + Adam), its
  * achieved GFLOP/s and ratio to a 512^3 sgemm, single-frame inference latency, and a small
  * state-MLP's training throughput. Prints JSON lines {"bench", "value", "unit"}.
+ *
+ * Times are this process's CPU time, not wall time: the engine runs on one thread, and on a
+ * shared machine CPU time keeps the ratio to sgemm meaningful while others compete for the
+ * cores. On an idle machine the two agree.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "trackday/nn.h"
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void emit(const char *bench, double value, const char *unit)
 {
@@ -40,11 +52,11 @@ static double bench_sgemm(double seconds)
     }
     td_nn_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm up */
     long reps = 0;
-    double t0 = td_time_now(), t;
+    double t0 = cpu_now(), t;
     do {
         td_nn_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         reps++;
-        t = td_time_now() - t0;
+        t = cpu_now() - t0;
     } while (t < seconds);
     td_free(a);
     td_free(b);
@@ -155,12 +167,12 @@ static double bench_ppo(const td_nn_topology *topo, int B, double seconds, doubl
     if (ppo_step(&p, &cfg, targets)) /* warm up: page in every buffer */
         goto done;
     long steps = 0;
-    double t0 = td_time_now(), t;
+    double t0 = cpu_now(), t;
     do {
         if (ppo_step(&p, &cfg, targets))
             goto done;
         steps++;
-        t = td_time_now() - t0;
+        t = cpu_now() - t0;
     } while (t < seconds);
     rate = (double)steps * B / t;
     *flops = train_flops(&p.policy) + train_flops(&p.value);
@@ -169,11 +181,11 @@ static double bench_ppo(const td_nn_topology *topo, int B, double seconds, doubl
         td_nn_input one = p.in;
         long reps = 0;
         td_nn_net_forward(&p.policy, &one, 1);
-        t0 = td_time_now();
+        t0 = cpu_now();
         do {
             td_nn_net_forward(&p.policy, &one, 1);
             reps++;
-            t = td_time_now() - t0;
+            t = cpu_now() - t0;
         } while (t < seconds / 2);
         *infer_ms = t / reps * 1e3;
     }

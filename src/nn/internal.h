@@ -7,6 +7,17 @@
 
 #include "trackday/nn.h"
 
+/*
+ * Elementwise loops (epilogues, Adam, im2col) are memory-bound and must be vectorized: GCC's
+ * -O2 cost model leaves them scalar, and sqrtf's errno blocks vectorizing Adam. These few
+ * functions ask for -O3 semantics without errno (clang vectorizes them at -O2 already).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TD__NN_VECTORIZE __attribute__((optimize("O3", "no-math-errno")))
+#else
+#define TD__NN_VECTORIZE
+#endif
+
 enum { TD__NN_CONV = 1, TD__NN_DENSE = 2 };
 
 /* One conv or dense layer of a built net; pointers point into the net's allocations. */

@@ -7,12 +7,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "trackday/nn.h"
+#include "nn/internal.h"
 
 /* ---- epilogues ---------------------------------------------------------------------------- */
 
 /* Adds bias (OC) to each of the M rows of out (M, OC) and applies ReLU if asked. */
-static void bias_relu(float *restrict out, const float *restrict bias, size_t M, int OC, int relu)
+TD__NN_VECTORIZE static void bias_relu(float *restrict out, const float *restrict bias, size_t M, int OC, int relu)
 {
     for (size_t m = 0; m < M; m++) {
         float *restrict row = out + m * OC;
@@ -26,7 +26,7 @@ static void bias_relu(float *restrict out, const float *restrict bias, size_t M,
 }
 
 /* Zeroes dout where the fused ReLU's output was not positive; then dbias += column sums. */
-static void relu_mask_bias_grad(float *restrict dout, const float *restrict relu_out,
+TD__NN_VECTORIZE static void relu_mask_bias_grad(float *restrict dout, const float *restrict relu_out,
                                 float *restrict dbias, size_t M, int OC)
 {
     if (relu_out)
@@ -99,7 +99,7 @@ static void im2col(float *restrict cols, const float *restrict inp, int B, int H
 }
 
 /* The adjoint of im2col: dinp += scatter of dcols (overlapping patches add up). */
-static void col2im_add(float *restrict dinp, const float *restrict dcols, int B, int H, int W,
+TD__NN_VECTORIZE static void col2im_add(float *restrict dinp, const float *restrict dcols, int B, int H, int W,
                        int C, int K, int S, int OH, int OW)
 {
     size_t run = (size_t)K * C;
@@ -149,13 +149,13 @@ void td_nn_conv2d_backward(float *dinp, float *dweight, float *dbias, float *dco
 
 /* ---- activations -------------------------------------------------------------------------- */
 
-void td_nn_relu_forward(float *out, const float *inp, size_t N)
+TD__NN_VECTORIZE void td_nn_relu_forward(float *out, const float *inp, size_t N)
 {
     for (size_t i = 0; i < N; i++)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void td_nn_relu_backward(float *dinp, const float *dout, const float *out, size_t N)
+TD__NN_VECTORIZE void td_nn_relu_backward(float *dinp, const float *dout, const float *out, size_t N)
 {
     for (size_t i = 0; i < N; i++)
         dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
@@ -167,7 +167,7 @@ void td_nn_tanh_forward(float *out, const float *inp, size_t N)
         out[i] = tanhf(inp[i]);
 }
 
-void td_nn_tanh_backward(float *dinp, const float *dout, const float *out, size_t N)
+TD__NN_VECTORIZE void td_nn_tanh_backward(float *dinp, const float *dout, const float *out, size_t N)
 {
     for (size_t i = 0; i < N; i++)
         dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
