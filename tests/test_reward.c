@@ -11,6 +11,7 @@
 #include "td_test.h"
 #include "trackday/json.h"
 #include "trackday/reward.h"
+#include "trackday/sim.h"
 #include "trackday/track.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -688,4 +689,358 @@ TD_TEST(error_timeout_in_module_code)
                                                           "def reward_function(params):\n"
                                                           "    return 1.0\n"));
     TD_ASSERT_CONTAINS(msg, "longer than the 1 s limit while loading");
+}
+
+/* ---- static check, sampled states, examples ------------------------------------------------ */
+
+static int has_issue(const td_reward_issue *is, int n, td_reward_severity sev, int line,
+                     const char *text)
+{
+    for (int i = 0; i < n; i++)
+        if (is[i].severity == sev && (line == 0 || is[i].line == line) &&
+            strstr(is[i].message, text))
+            return 1;
+    return 0;
+}
+
+TD_TEST(check_source_reports_validator_rules)
+{
+    SKIP_WITHOUT_PYTHON();
+    const char *path = write_file("bad_check.py", "import math\n"
+                                                  "import os\n"
+                                                  "from subprocess import run\n"
+                                                  "import numpy as np\n"
+                                                  "from numpy import loadtxt\n"
+                                                  "history = []\n"
+                                                  "def reward_function(params):\n"
+                                                  "    global count\n"
+                                                  "    print(params['x'])\n"
+                                                  "    f = open('/tmp/x')\n"
+                                                  "    v = eval('1 + 1')\n"
+                                                  "    m = __import__('os')\n"
+                                                  "    a = np.load('w.npy')\n"
+                                                  "    history.append(v)\n"
+                                                  "    exec('x = 1')\n"
+                                                  "    return 1.0\n");
+    td_reward_issue *is = NULL;
+    int n = 0;
+    td_err err = {0};
+    TD_ASSERT_OK(td_reward_check_source(path, &is, &n, &err));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 2, "import of 'os'"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 3, "'subprocess'"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 5, "numpy file I/O (loadtxt)"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_WARNING, 8, "global count"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_WARNING, 9, "print()"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 10, "open()"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 11, "eval()"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 12, "__import__()"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 13, "np.load"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_WARNING, 14, "module-level 'history'"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 15, "exec()"));
+    TD_ASSERT(!has_issue(is, n, TD_REWARD_ERROR, 1, "math"));
+    TD_ASSERT(!has_issue(is, n, TD_REWARD_ERROR, 4, "numpy"));
+    for (int i = 1; i < n; i++) /* in order of line */
+        TD_ASSERT(is[i].line >= is[i - 1].line);
+    td_free(is);
+
+    /* Syntax errors, a missing function, a wrong signature, an oversized file. */
+    TD_ASSERT_OK(td_reward_check_source(write_file("c1.py", "def reward_function(p)\n"), &is,
+                                        &n, &err));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 1, "SyntaxError"));
+    td_free(is);
+    TD_ASSERT_OK(td_reward_check_source(write_file("c2.py", "def reward(p):\n    return 1\n"),
+                                        &is, &n, &err));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 0, "no top-level function reward_function"));
+    td_free(is);
+    TD_ASSERT_OK(td_reward_check_source(
+        write_file("c3.py", "def reward_function(a, b):\n    return 1\n"), &is, &n, &err));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 1, "must take one argument"));
+    td_free(is);
+    size_t big = 140001;
+    char *text = malloc(big + 64);
+    TD_ASSERT(text != NULL);
+    memset(text, '#', big);
+    memcpy(text + big, "\ndef reward_function(p):\n    return 1.0\n", 41);
+    text[big + 41] = 0;
+    TD_ASSERT_OK(td_reward_check_source(write_file("c4.py", text), &is, &n, &err));
+    free(text);
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 0, "140,000"));
+    td_free(is);
+}
+
+static int load_track(const char *name, td_track *t)
+{
+    char path[1024];
+    td_err err = {0};
+    snprintf(path, sizeof(path), "%s/%s.npy", TD_SHARED_TRACKS, name);
+    int rc = td_track_load(t, path, &err);
+    if (rc)
+        TD_FAIL("load %s: %s", path, err.msg);
+    return rc;
+}
+
+TD_TEST(samples_cover_the_situations)
+{
+    td_track t, rev;
+    load_track("reInvent2019_track", &t);
+    td_err err = {0};
+    TD_ASSERT_OK(td_track_reverse(&rev, &t, &err));
+    static td_reward_sample s[TD_REWARD_MAX_SAMPLES];
+    int n = td_reward_samples(&t, &rev, s, TD_REWARD_MAX_SAMPLES);
+    TD_ASSERT(n >= 25);
+    int centre = 0, off = 0, partly = 0, objects = 0, crashed = 0, reversed = 0, camera = 0;
+    for (int i = 0; i < n; i++) {
+        const td_params *p = &s[i].params;
+        TD_ASSERT(s[i].label[0] != 0);
+        TD_ASSERT_NEAR(p->track_length, p->is_reversed ? rev.length : t.length, 1e-9);
+        TD_ASSERT(p->waypoints == (p->is_reversed ? rev.center : t.center));
+        TD_ASSERT(p->closest_waypoints[1] == p->closest_waypoints[0] + 1);
+        if (strncmp(s[i].label, "centre line at", 14) == 0) {
+            centre++;
+            TD_ASSERT(p->distance_from_center < 0.01);
+            TD_ASSERT(p->all_wheels_on_track);
+        }
+        off += p->is_offtrack;
+        partly += !p->all_wheels_on_track && !p->is_offtrack;
+        objects += p->n_objects > 0;
+        crashed += p->is_crashed;
+        reversed += p->is_reversed;
+        camera += p->object_in_camera;
+        if (strstr(s[i].label, "outside the left border")) {
+            TD_ASSERT(p->is_offtrack && p->is_left_of_center);
+            TD_ASSERT(p->distance_from_center > 0.5 * p->track_width + 0.4);
+        }
+    }
+    TD_ASSERT_EQ_INT(centre, 8);
+    TD_ASSERT_EQ_INT(off, 2);
+    TD_ASSERT(partly >= 2);
+    TD_ASSERT(objects >= 4);
+    TD_ASSERT(crashed >= 1);
+    TD_ASSERT(reversed >= 2);
+    TD_ASSERT(camera >= 1);
+    td_track_free(&rev);
+    td_track_free(&t);
+}
+
+TD_TEST(probe_params_match_the_simulator)
+{
+    /* The check's params (a full projection) against the simulator's at the same pose. */
+    td_track t;
+    load_track("reInvent2019_track", &t);
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_EVAL;
+    td_vecenv env;
+    td_err err = {0};
+    TD_ASSERT_OK(td_vecenv_init(&env, &cfg, &t, 1, &err));
+    float actions[2] = {0, 1}, obs[TD_STATE_DIM], rewards[1];
+    uint8_t dones[1];
+    td_params sp[1];
+    env.actions = actions;
+    env.obs_state = obs;
+    env.rewards = rewards;
+    env.dones = dones;
+    env.params = sp;
+    td_vecenv_reset(&env);
+    td_rng rng;
+    td_rng_seed(&rng, 3, 0);
+    for (int k = 0; k < 40; k++) {
+        double s = td_rng_range(&rng, 0, t.length), x, y, h;
+        td_track_point_at(&t, s, td_rng_range(&rng, -0.6, 0.6) * t.width[0], &x, &y, &h);
+        double yaw = h + td_rng_range(&rng, -0.5, 0.5);
+        td_vecenv_teleport(&env, 0, x, y, yaw, 1.0);
+        const td_params *q = &sp[0];
+        td_reward_probe pr = {0};
+        pr.x = q->x;
+        pr.y = q->y;
+        pr.heading_deg = q->heading;
+        td_params p;
+        td_reward_probe_params(&t, &pr, &p);
+        TD_ASSERT_NEAR(p.distance_from_center, q->distance_from_center, 1e-6);
+        TD_ASSERT_NEAR(p.projection_distance, q->projection_distance, 1e-6);
+        TD_ASSERT_NEAR(p.track_width, q->track_width, 1e-9);
+        TD_ASSERT_EQ_INT(p.closest_waypoints[0], q->closest_waypoints[0]);
+        TD_ASSERT_EQ_INT(p.is_left_of_center, q->is_left_of_center);
+        TD_ASSERT_EQ_INT(p.all_wheels_on_track, q->all_wheels_on_track);
+        TD_ASSERT_EQ_INT(p.is_offtrack, q->is_offtrack);
+    }
+    td_vecenv_free(&env);
+    td_track_free(&t);
+}
+
+#include <dirent.h>
+
+/* The examples directory's .py files (sorted names in a static list). */
+static int list_examples(char names[][128], int max)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/examples/rewards", TD_TEST_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    TD_ASSERT(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        size_t len = strlen(e->d_name);
+        if (len > 3 && strcmp(e->d_name + len - 3, ".py") == 0)
+            snprintf(names[n++], 128, "%s", e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+TD_TEST(examples_cover_every_key_and_teach_an_idea)
+{
+    static char names[64][128];
+    int n = list_examples(names, 64);
+    TD_ASSERT(n >= 20);
+    static const char *keys[] = {
+        "x", "y", "heading", "speed", "steering_angle", "progress", "steps", "track_length",
+        "track_width", "waypoints", "closest_waypoints", "distance_from_center",
+        "is_left_of_center", "all_wheels_on_track", "is_offtrack", "is_crashed", "is_reversed",
+        "closest_objects", "objects_location", "objects_distance",
+        "objects_distance_from_center", "objects_left_of_center", "objects_speed",
+        "objects_heading", "object_in_camera", "projection_distance", "sim_time"};
+    int used[sizeof(keys) / sizeof(keys[0])] = {0};
+    for (int i = 0; i < n; i++) {
+        char path[700];
+        snprintf(path, sizeof(path), "%s/examples/rewards/%s", TD_TEST_SOURCE_DIR, names[i]);
+        char *text = NULL;
+        size_t len;
+        td_err err = {0};
+        TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+        TD_ASSERT_MSG(strncmp(text, "# Idea:", 7) == 0, "%s opens without '# Idea:'", names[i]);
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            char quoted[64];
+            snprintf(quoted, sizeof(quoted), "'%s'", keys[k]);
+            used[k] += strstr(text, quoted) != NULL;
+        }
+        td_free(text);
+    }
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        TD_ASSERT_MSG(used[k] > 0, "no example reads params['%s']", keys[k]);
+}
+
+TD_TEST(examples_pass_reward_check)
+{
+    SKIP_WITHOUT_PYTHON();
+    static char names[64][128];
+    int n = list_examples(names, 64);
+    TD_ASSERT(n >= 20);
+    for (int i = 0; i < n; i++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof(cmd),
+                 "%s reward check %s/examples/rewards/%s --track %s/reInvent2019_track.npy "
+                 ">%s/check_out.txt 2>&1",
+                 TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, names[i], TD_SHARED_TRACKS,
+                 tmp_dir());
+        int rc = system(cmd);
+        if (rc != 0) {
+            char out[700];
+            snprintf(out, sizeof(out), "cat %s/check_out.txt >&2", tmp_dir());
+            TD_ASSERT(system(out) == 0);
+            TD_FAIL("trackday reward check %s failed (status %d)", names[i], rc);
+        }
+    }
+}
+
+TD_TEST(check_cli_fails_on_errors)
+{
+    SKIP_WITHOUT_PYTHON();
+    char cmd[2048];
+    const char *bad = write_file("cli_bad.py", "import os\n"
+                                               "def reward_function(params):\n"
+                                               "    return 1.0\n");
+    snprintf(cmd, sizeof(cmd), "%s reward check %s --track %s/Oval_track.npy >%s/o1.txt 2>&1",
+             TD_TEST_TRACKDAY_BIN, bad, TD_SHARED_TRACKS, tmp_dir());
+    int rc = system(cmd);
+    TD_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    /* A function that fails only in some states: the table shows which, with the traceback. */
+    const char *flaky = write_file("cli_flaky.py",
+                                   "def reward_function(params):\n"
+                                   "    if params['is_offtrack']:\n"
+                                   "        return params['objects_location'][0][0]\n"
+                                   "    return 1.0\n");
+    snprintf(cmd, sizeof(cmd), "%s reward check %s --track %s/Oval_track.npy >%s/o2.txt 2>&1",
+             TD_TEST_TRACKDAY_BIN, flaky, TD_SHARED_TRACKS, tmp_dir());
+    rc = system(cmd);
+    TD_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    char path[600], *out = NULL;
+    size_t len;
+    td_err err = {0};
+    snprintf(path, sizeof(path), "%s/o2.txt", tmp_dir());
+    TD_ASSERT_OK(td_file_read(path, &out, &len, &err));
+    TD_ASSERT_CONTAINS(out, "off track, 0.45 m outside the left border");
+    TD_ASSERT_CONTAINS(out, "ERROR");
+    TD_ASSERT_CONTAINS(out, "KeyError");
+    TD_ASSERT_CONTAINS(out, "cli_flaky.py:3:");
+    TD_ASSERT_CONTAINS(out, "FAILED: 2 errors");
+    td_free(out);
+}
+
+TD_TEST(explain_drives_two_laps_and_draws_them)
+{
+    td_track t;
+    load_track("reInvent2019_track", &t);
+    td_reward *r = open_ok("builtin:follow_center_line");
+    td_reward_lap laps[2];
+    td_err err = {0};
+    TD_ASSERT_OK(td_reward_drive_lap(r, &t, TD_DRIVER_PURE_PURSUIT, 3000, &laps[0], &err));
+    TD_ASSERT_OK(td_reward_drive_lap(r, &t, TD_DRIVER_ZIGZAG, 3000, &laps[1], &err));
+    for (int k = 0; k < 2; k++) {
+        TD_ASSERT(!laps[k].failed);
+        TD_ASSERT(laps[k].n > 50);
+        TD_ASSERT_STREQ(laps[k].status, "lap_complete");
+        TD_ASSERT(laps[k].progress[laps[k].n - 1] > 99.0);
+        for (int i = 0; i < laps[k].n; i++) /* each step's reward is the host's */
+            TD_ASSERT(laps[k].reward[i] == 1.0f || laps[k].reward[i] == 0.5f ||
+                      laps[k].reward[i] == 0.1f || laps[k].reward[i] == 0.001f);
+    }
+    TD_ASSERT(laps[1].n > laps[0].n); /* zig-zagging is slower */
+    char svg[600];
+    snprintf(svg, sizeof(svg), "%s/explain.svg", tmp_dir());
+    TD_ASSERT_OK(td_reward_explain_svg(svg, &t, laps, 2, "a <title> & more", &err));
+    char *text = NULL;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(svg, &text, &len, &err));
+    TD_ASSERT(strncmp(text, "<svg", 4) == 0);
+    TD_ASSERT_CONTAINS(text, "a &lt;title&gt; &amp; more");
+    TD_ASSERT_CONTAINS(text, "racing line: ");
+    int segs = 0;
+    for (const char *s = text; (s = strstr(s, "stroke-linecap=\"round\"")); s++)
+        segs++;
+    TD_ASSERT_EQ_INT(segs, laps[0].n - 1 + laps[1].n - 1);
+    td_free(text);
+    /* The file is well-formed XML (Python's parser, when available). */
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 -c \"import xml.dom.minidom,sys; "
+             "xml.dom.minidom.parse(sys.argv[1])\" %s",
+             svg);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    td_reward_lap_free(&laps[0]);
+    td_reward_lap_free(&laps[1]);
+    td_reward_close(r);
+    td_track_free(&t);
+}
+
+TD_TEST(explain_cli_with_python)
+{
+    SKIP_WITHOUT_PYTHON();
+    char cmd[2048], out[600];
+    snprintf(out, sizeof(out), "%s/cli.svg", tmp_dir());
+    snprintf(cmd, sizeof(cmd),
+             "%s reward explain %s/examples/rewards/progress_per_step.py --track "
+             "%s/reInvent2019_track.npy --out %s >%s/explain.txt 2>&1",
+             TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, TD_SHARED_TRACKS, out, tmp_dir());
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_ASSERT(td_path_exists(out));
+    char path[600], *text = NULL;
+    size_t len;
+    td_err err = {0};
+    snprintf(path, sizeof(path), "%s/explain.txt", tmp_dir());
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "racing line");
+    TD_ASSERT_CONTAINS(text, "zig-zag");
+    TD_ASSERT_CONTAINS(text, "90-100%");
+    td_free(text);
 }

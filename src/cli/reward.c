@@ -276,7 +276,6 @@ static int cmd_explain(int argc, char **argv)
             rc = td__cli_fail("%s", err.msg);
             goto done;
         }
-        snprintf(laps[k].driver, sizeof(laps[k].driver), "%s", drivers[k].label);
         if (laps[k].failed) {
             fprintf(stderr, "trackday: the reward function failed on the %s lap:\n%s\n",
                     drivers[k].label, err.msg);

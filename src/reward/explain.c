@@ -53,8 +53,12 @@ int td_reward_drive_lap(td_reward *r, const td_track *t, int driver_kind, int ma
     memset(lap, 0, sizeof(*lap));
     if (max_steps <= 0)
         max_steps = 5000;
-    snprintf(lap->driver, sizeof(lap->driver), "%s",
-             td_driver_kind_name((td_driver_kind)driver_kind));
+    const char *label = driver_kind == TD_DRIVER_PURE_PURSUIT ? "racing line"
+                        : driver_kind == TD_DRIVER_ZIGZAG       ? "zig-zag"
+                        : driver_kind == TD_DRIVER_CENTERLINE   ? "centre line"
+                                                                : td_driver_kind_name(
+                                                                      (td_driver_kind)driver_kind);
+    snprintf(lap->driver, sizeof(lap->driver), "%s", label);
     snprintf(lap->status, sizeof(lap->status), "time_up");
     double *buf = td_calloc((size_t)max_steps * 5, sizeof(double));
     if (!buf)
