@@ -109,6 +109,14 @@ int td_simtrace_read(td_simtrace *t, const char *path, td_err *err);
  */
 int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err);
 
+/*
+ * Like td_simtrace_read_dir, reading only the files whose path below dir contains `part`
+ * (exclude = 0) or does not contain it (exclude = 1); part NULL reads every file. Used to
+ * keep training and evaluation logs apart ("eval").
+ */
+int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part, int exclude,
+                               td_err *err);
+
 /* ---- analysis ---------------------------------------------------------------------------------- */
 
 /* One episode: a run of consecutive rows of one file with one episode number. */

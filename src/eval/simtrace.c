@@ -606,6 +606,12 @@ static int collect(pathlist *l, const char *dir, int depth)
 
 int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err)
 {
+    return td_simtrace_read_dir_match(t, dir, NULL, 0, err);
+}
+
+int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part, int exclude,
+                               td_err *err)
+{
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return td_err_set(err, TD_ENOENT, "%s: no such directory", dir);
@@ -613,13 +619,29 @@ int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err)
     int rc = collect(&l, dir, 1);
     if (rc) {
         rc = td_err_set(err, rc, "%s: out of memory listing files", dir);
-    } else if (l.n == 0) {
-        rc = td_err_set(err, TD_ENOENT, "%s: no simtrace .csv files", dir);
-    } else {
-        qsort(l.v, (size_t)l.n, sizeof(char *), cmp_paths);
-        for (int i = 0; i < l.n && !rc; i++)
-            rc = td_simtrace_read(t, l.v[i], err);
+        goto done;
     }
+    /* Keep the matching files (compacting the list in place). */
+    size_t skip = strlen(dir) + 1;
+    int k = 0;
+    for (int i = 0; i < l.n; i++) {
+        int has = part && strstr(l.v[i] + skip, part) != NULL;
+        if (!part || has != exclude)
+            l.v[k++] = l.v[i];
+        else
+            td_free(l.v[i]);
+    }
+    l.n = k;
+    if (l.n == 0) {
+        rc = td_err_set(err, TD_ENOENT, "%s: no simtrace .csv files%s%s%s", dir,
+                        part ? (exclude ? " without '" : " with '") : "", part ? part : "",
+                        part ? "' in their path" : "");
+        goto done;
+    }
+    qsort(l.v, (size_t)l.n, sizeof(char *), cmp_paths);
+    for (int i = 0; i < l.n && !rc; i++)
+        rc = td_simtrace_read(t, l.v[i], err);
+done:
     for (int i = 0; i < l.n; i++)
         td_free(l.v[i]);
     td_free(l.v);

@@ -288,7 +288,7 @@ static int build_legend(const td_track_view *v, litem *it, int has_values)
     }
     if (v->n_laps > 8) {
         litem li = {"", 0, "#202020", 0};
-        snprintf(li.name, sizeof(li.name), "%d laps%s", v->n_laps,
+        snprintf(li.name, sizeof(li.name), "%d driven lines%s", v->n_laps,
                  has_values ? " (colour: see scale)" : "");
         it[n++] = li;
     } else {
@@ -510,15 +510,19 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
             td_plot_scale_color(scale_t(a->value, lo, hi), col);
             double px = mx(&m, a->x), py = my(&m, a->y);
             double ux = cos(a->dir_rad), uy = -sin(a->dir_rad);
-            double L = 13;
+            double L = 22;
             double ex = px + ux * L, ey = py + uy * L;
-            td_svg_raw(s, "<g><circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.2\" fill=\"%s\" "
-                          "stroke=\"#202020\" stroke-width=\"0.6\"/><line x1=\"%.2f\" "
-                          "y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"2\"/>"
-                          "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" fill=\"%s\"/></g>\n",
-                       px, py, col, px, py, ex - ux * 3, ey - uy * 3, col, ex + ux * 2,
-                       ey + uy * 2, ex - ux * 5 - uy * 3.5, ey - uy * 5 + ux * 3.5,
-                       ex - ux * 5 + uy * 3.5, ey - uy * 5 - ux * 3.5, col);
+            /* A dark outline under the arrow keeps light (fast) colours readable. */
+            td_svg_raw(s, "<g><line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                          "stroke=\"#202020\" stroke-width=\"4.2\"/><line x1=\"%.2f\" "
+                          "y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" "
+                          "stroke-width=\"2.4\"/><polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" "
+                          "fill=\"%s\" stroke=\"#202020\" stroke-width=\"0.8\"/><circle "
+                          "cx=\"%.2f\" cy=\"%.2f\" r=\"4\" fill=\"%s\" stroke=\"#202020\" "
+                          "stroke-width=\"0.8\"/></g>\n",
+                       px, py, ex - ux * 5, ey - uy * 5, px, py, ex - ux * 5, ey - uy * 5, col,
+                       ex + ux * 2, ey + uy * 2, ex - ux * 7 - uy * 5, ey - uy * 7 + ux * 5,
+                       ex - ux * 7 + uy * 5, ey - uy * 7 - ux * 5, col, px, py, col);
         }
         td_svg_raw(s, "</g>\n");
     }

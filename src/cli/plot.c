@@ -1,0 +1,516 @@
+/*
+ * plot.c - `trackday plot DIR`: writes the pictures of a model directory into DIR/plots/
+ * (training curves from DIR/metrics/training.jsonl; from the simtrace CSVs in DIR/logs the
+ * last evaluation's laps coloured by speed, a per-section summary of speed and steering and
+ * the reward along the fastest lap) and prints their paths.
+ *
+ * `trackday plot --demo DIR` first writes an example model directory: a synthetic learning
+ * curve and simtrace logs of the built-in driver (with steering noise in training so some
+ * episodes leave the track). scripts/make-doc-pictures uses it for docs/images/.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "trackday/eval.h"
+#include "trackday/plot.h"
+#include "trackday/sim.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trackday plot DIR [options]\n"
+            "       trackday plot --demo DIR [--track T]\n\n"
+            "Writes pictures (SVG, open them in a browser) of a model directory into\n"
+            "DIR/plots/ and prints their paths:\n"
+            "  training.svg     mean reward, progress, completion rate and entropy per\n"
+            "                   iteration (from DIR/metrics/training.jsonl)\n"
+            "  laps.svg         the last evaluation's laps on the track coloured by speed,\n"
+            "                   with off-track and crash points (from DIR/logs/*.csv)\n"
+            "  waypoints.svg    mean speed and steering per section of the lap\n"
+            "  reward-lap.svg   the reward of each step along the fastest lap\n\n"
+            "options:\n"
+            "  --track T        the track (name or .npy/.json path); default: WORLD_NAME of\n"
+            "                   DIR/training_params.yaml\n"
+            "  --out D          write into D instead of DIR/plots\n"
+            "  --sections N     sections of the lap in waypoints.svg (default 20, i.e. 5%%)\n"
+            "  --demo           first write an example model directory into DIR (a synthetic\n"
+            "                   learning curve and simulated laps of the built-in driver;\n"
+            "                   track default reInvent2019_track)\n");
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* WORLD_NAME from training_params.yaml: a flat "KEY: value" scan (quotes stripped), enough
+ * for the one key needed here. */
+static int world_name(const char *dir, char *out, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/training_params.yaml", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f)) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, "WORLD_NAME", 10) != 0)
+            continue;
+        p += 10;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != ':')
+            continue;
+        p++;
+        while (*p == ' ' || *p == '\t' || *p == '"' || *p == '\'')
+            p++;
+        size_t k = strcspn(p, "\"'\r\n #");
+        if (k > 0 && k < n) {
+            memcpy(out, p, k);
+            out[k] = '\0';
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Demo model directory                                                                 */
+/* ------------------------------------------------------------------------------------ */
+
+/* The reward callback of the demo: keeps a copy of the params the reward saw (after a step
+ * that ends an episode, env.params already holds the next episode's start) and rewards with
+ * DeepRacer's follow-the-centre-line example. */
+typedef struct demo_seen {
+    td_params p;
+} demo_seen;
+
+static void demo_reward(void *user, const td_params *params, int n, float *rewards_out)
+{
+    demo_seen *seen = user;
+    seen->p = params[0];
+    for (int i = 0; i < n; i++)
+        rewards_out[i] = (float)td_reward_follow_center(&params[i]);
+}
+
+/* Drives `episodes` episodes of the built-in driver and writes them as a simtrace file.
+ * steer_noise_deg > 0 adds a random walk to the steering so some episodes go off track. */
+static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, long iteration,
+                      double steer_noise_deg, uint64_t seed, const char *path, td_err *err)
+{
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = mode;
+    cfg.seed = seed;
+    cfg.max_steps = 3000;
+    td_vecenv env;
+    int rc = td_vecenv_init(&env, &cfg, track, 1, err);
+    if (rc)
+        return rc;
+    float action[2] = {0, 0}, reward = 0, obs[TD_STATE_DIM];
+    uint8_t done = 0;
+    td_params params;
+    env.actions = action;
+    env.obs_state = obs;
+    env.rewards = &reward;
+    env.dones = &done;
+    env.params = &params;
+    demo_seen seen;
+    memset(&seen, 0, sizeof(seen));
+    env.reward_fn = demo_reward;
+    env.reward_user = &seen;
+    td_vecenv_reset(&env);
+
+    td_simtrace_writer *w = NULL;
+    td_driver drv;
+    int have_driver = 0;
+    td_rng rng;
+    td_rng_seed(&rng, seed, 99);
+    rc = td_simtrace_open(&w, path, err);
+    for (int ep = 0; !rc && ep < episodes; ep++) {
+        td_driver_config dc;
+        td_driver_config_default(&dc, TD_DRIVER_PURE_PURSUIT);
+        /* Each episode a slightly different driver, so laps differ. */
+        dc.lat_accel_mps2 = 2.2 + 0.9 * td_rng_uniform(&rng);
+        if (have_driver)
+            td_driver_free(&drv);
+        have_driver = 0;
+        rc = td_driver_init(&drv, &dc, td_vecenv_track(&env, 0), err);
+        if (rc)
+            break;
+        have_driver = 1;
+        double noise = 0, sigma = steer_noise_deg * td_rng_uniform(&rng);
+        done = 0;
+        while (!done && !rc) {
+            double st, sp;
+            td_driver_act(&drv, &cfg.car, td_vecenv_car(&env, 0), &params, &st, &sp);
+            noise = 0.9 * noise + sigma * td_rng_normal(&rng);
+            action[0] = (float)(st + noise);
+            action[1] = (float)sp;
+            td_vecenv_step(&env);
+            td_simtrace_row row;
+            memset(&row, 0, sizeof(row));
+            td_simtrace_row_from_params(&row, &seen.p);
+            row.episode = (long)iteration * episodes + ep;
+            row.action = -1;
+            row.reward = reward;
+            row.done = done;
+            row.iteration = iteration;
+            snprintf(row.episode_status, sizeof(row.episode_status), "%s",
+                     done ? td_episode_status_name(td_vecenv_last_episode(&env, 0)->status)
+                          : "in_progress");
+            rc = td_simtrace_write_row(w, &row, err);
+        }
+    }
+    int rc2 = td_simtrace_close(w, err);
+    if (!rc)
+        rc = rc2;
+    if (have_driver)
+        td_driver_free(&drv);
+    td_vecenv_free(&env);
+    return rc;
+}
+
+/* A plausible learning curve: rising reward and progress, completion after a while, falling
+ * entropy, noise; "best" whenever the evaluation progress reaches a new maximum. */
+static int demo_metrics(const char *path, td_err *err)
+{
+    td_rng rng;
+    td_rng_seed(&rng, 7, 1);
+    double best = -1;
+    remove(path);
+    for (int i = 0; i < 60; i++) {
+        double p = 100.0 * (1 - exp(-i / 14.0)) * (0.92 + 0.08 * td_rng_uniform(&rng));
+        double c = 1 / (1 + exp(-(i - 30) / 5.0)) * (0.85 + 0.15 * td_rng_uniform(&rng));
+        td_metrics_row r = {
+            .iteration = i,
+            .episodes = 20L * (i + 1),
+            .steps = (long)(20 * (i + 1) * (60 + 2.5 * p)),
+            .mean_reward = 15 + 160 * (1 - exp(-i / 16.0)) + 8 * td_rng_normal(&rng),
+            .mean_progress = p,
+            .completion_rate = c,
+            .entropy = 0.35 + 1.25 * exp(-i / 22.0) + 0.03 * td_rng_normal(&rng),
+            .wall_s = 4.0 * (i + 1),
+        };
+        double eval = p + 10 * c;
+        if (eval > best) {
+            best = eval;
+            r.best = 1;
+        }
+        int rc = td_metrics_append(path, &r, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int make_demo(const char *dir, const char *track_arg, const td_track *track)
+{
+    char p[4096];
+    td_err err;
+    td_err_clear(&err);
+    const char *sub[] = {"", "/metrics", "/logs", "/logs/training-simtrace",
+                         "/logs/evaluation-simtrace"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof(p), "%s%s", dir, sub[i]);
+        if (td_mkdir_p(p, &err))
+            return td__cli_fail("%s", err.msg);
+    }
+    snprintf(p, sizeof(p), "%s/training_params.yaml", dir);
+    FILE *f = fopen(p, "w");
+    if (!f)
+        return td__cli_fail("cannot write %s", p);
+    fprintf(f, "WORLD_NAME: \"%s\"\nRACE_TYPE: \"TIME_TRIAL\"\n", track_arg);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/metrics/training.jsonl", dir);
+    if (demo_metrics(p, &err))
+        return td__cli_fail("%s", err.msg);
+    for (int it = 0; it < 2; it++) {
+        snprintf(p, sizeof(p), "%s/logs/training-simtrace/%d-iteration.csv", dir, it);
+        if (demo_drive(track, TD_MODE_TRAIN, 20, it, it == 0 ? 14.0 : 9.0, 11 + (uint64_t)it,
+                       p, &err))
+            return td__cli_fail("%s", err.msg);
+    }
+    snprintf(p, sizeof(p), "%s/logs/evaluation-simtrace/0-iteration.csv", dir);
+    if (demo_drive(track, TD_MODE_EVAL, 3, 0, 0.0, 5, p, &err))
+        return td__cli_fail("%s", err.msg);
+    printf("%s: example model directory (track %s)\n", dir, track_arg);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Plotting a model directory                                                           */
+/* ------------------------------------------------------------------------------------ */
+
+static int contains_eval(const char *path)
+{
+    return strstr(path, "eval") != NULL;
+}
+
+/* The rows of the last evaluation file if there is one, else of the last file. */
+static int pick_file(const td_simtrace *t, int *is_eval)
+{
+    int pick = -1;
+    for (int i = 0; i < t->n_files; i++)
+        if (contains_eval(t->files[i]))
+            pick = i;
+    *is_eval = pick >= 0;
+    if (pick < 0)
+        pick = t->n_files - 1;
+    return pick;
+}
+
+static int plot_logs(const char *dir, const char *out, const td_track *track, int sections,
+                     int *written)
+{
+    char logs[4096];
+    snprintf(logs, sizeof(logs), "%s/logs", dir);
+    if (!is_dir(logs)) {
+        fprintf(stderr, "trackday: no simtrace logs (%s): skipped the track pictures\n", logs);
+        return 0;
+    }
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    td_err_clear(&err);
+    if (td_simtrace_read_dir(&t, logs, &err)) {
+        td_simtrace_free(&t);
+        if (err.code == TD_ENOENT) {
+            fprintf(stderr, "trackday: %s: skipped the track pictures\n", err.msg);
+            return 0;
+        }
+        return td__cli_fail("%s", err.msg);
+    }
+    td_log_report r;
+    if (td_logs_analyze(&r, &t, 20, &err)) {
+        td_simtrace_free(&t);
+        return td__cli_fail("%s", err.msg);
+    }
+    int is_eval;
+    int file = pick_file(&t, &is_eval);
+    /* The chosen file's episodes; from a training file only the last 10. */
+    int *sel = td_calloc((size_t)(r.n_episodes ? r.n_episodes : 1), sizeof(int));
+    if (!sel) {
+        td_logs_report_free(&r);
+        td_simtrace_free(&t);
+        return td__cli_fail("out of memory");
+    }
+    int nsel = 0, first_row = -1, nrows = 0;
+    for (int j = 0; j < r.n_episodes; j++)
+        if (r.episodes[j].file == file) {
+            sel[nsel++] = j;
+            if (first_row < 0)
+                first_row = r.episodes[j].first_row;
+            nrows += r.episodes[j].n_rows;
+        }
+    if (nsel == 0) {
+        fprintf(stderr, "trackday: %s has no rows: skipped the track pictures\n",
+                t.files[file]);
+        td_free(sel);
+        td_logs_report_free(&r);
+        td_simtrace_free(&t);
+        return 0;
+    }
+    if (!is_eval && nsel > 10) {
+        memmove(sel, sel + nsel - 10, sizeof(int) * 10);
+        nsel = 10;
+    }
+    const char *base = strrchr(t.files[file], '/');
+    base = base ? base + 1 : t.files[file];
+    char title[512], path[4096];
+    int rc = 0;
+
+    snprintf(title, sizeof(title), "%s: %s%s (%d episode%s)", track ? track->name : "laps",
+             is_eval ? "evaluation " : "last training episodes, ", base, nsel,
+             nsel == 1 ? "" : "s");
+    snprintf(path, sizeof(path), "%s/laps.svg", out);
+    rc = td_plot_episodes_write(path, &t, &r, sel, nsel, track, title, &err);
+    if (!rc) {
+        printf("%s\n", path);
+        (*written)++;
+
+        td_waypoint_summary ws;
+        rc = td_waypoint_summary_compute(&ws, &t, first_row, nrows, track, sections, &err);
+        if (!rc) {
+            snprintf(title, sizeof(title), "What the policy does where: %s (%s)",
+                     track ? track->name : "track", base);
+            snprintf(path, sizeof(path), "%s/waypoints.svg", out);
+            rc = td_plot_waypoints_write(path, &ws, track, title, &err);
+            td_waypoint_summary_free(&ws);
+            if (!rc) {
+                printf("%s\n", path);
+                (*written)++;
+            }
+        }
+    }
+    if (!rc) {
+        /* Reward along the fastest lap of the chosen file, else its longest episode. */
+        int pickep = -1;
+        for (int q = 0; q < r.n_fastest && pickep < 0; q++)
+            if (r.episodes[r.fastest[q]].file == file)
+                pickep = r.fastest[q];
+        if (pickep < 0) {
+            pickep = sel[0];
+            for (int k = 1; k < nsel; k++)
+                if (r.episodes[sel[k]].n_rows > r.episodes[pickep].n_rows)
+                    pickep = sel[k];
+        }
+        const td_log_episode *e = &r.episodes[pickep];
+        double *xs = td_malloc(sizeof(double) * (size_t)e->n_rows * 2);
+        if (!xs) {
+            rc = td__cli_fail("out of memory");
+        } else {
+            double *ys = xs + e->n_rows;
+            for (int k = 0; k < e->n_rows; k++) {
+                xs[k] = t.rows[e->first_row + k].progress;
+                ys[k] = t.rows[e->first_row + k].reward;
+            }
+            if (e->complete)
+                snprintf(title, sizeof(title), "Reward along the fastest lap (episode %ld, "
+                         "%.2f s)", e->episode, e->lap_time_s);
+            else
+                snprintf(title, sizeof(title), "Reward along episode %ld (%.0f%%, %s)",
+                         e->episode, e->progress, e->status);
+            snprintf(path, sizeof(path), "%s/reward-lap.svg", out);
+            rc = td_plot_reward_lap_write(path, title, xs, ys, e->n_rows, 1, NULL, 0, &err);
+            td_free(xs);
+            if (!rc) {
+                printf("%s\n", path);
+                (*written)++;
+            }
+        }
+    }
+    if (rc && err.msg[0])
+        rc = td__cli_fail("%s", err.msg);
+    td_free(sel);
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+    return rc ? 1 : 0;
+}
+
+static int cmd_plot(int argc, char **argv)
+{
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *dir = NULL, *track_arg = NULL, *out_arg = NULL;
+    int demo = 0, sections = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--demo")) {
+            demo = 1;
+        } else if (!strcmp(a, "--track") || !strcmp(a, "--out") || !strcmp(a, "--sections")) {
+            if (i + 1 >= argc)
+                return td__cli_fail("%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--track")) {
+                track_arg = v;
+            } else if (!strcmp(a, "--out")) {
+                out_arg = v;
+            } else {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*v == '\0' || *end || n < 1 || n > 1000)
+                    return td__cli_fail("--sections: '%s' is not a number in 1..1000", v);
+                sections = (int)n;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            usage(stderr);
+            return td__cli_fail("unknown option '%s'", a);
+        } else if (!dir) {
+            dir = a;
+        } else {
+            return td__cli_fail("one model directory, got '%s' and '%s'", dir, a);
+        }
+    }
+    if (!dir) {
+        usage(stderr);
+        return 2;
+    }
+    if (!demo && !is_dir(dir))
+        return td__cli_fail("%s: no such directory", dir);
+
+    char name[256];
+    if (!track_arg && demo)
+        track_arg = "reInvent2019_track";
+    if (!track_arg && world_name(dir, name, sizeof(name)))
+        track_arg = name;
+    td_track track;
+    int have_track = 0;
+    td_err err;
+    td_err_clear(&err);
+    if (track_arg) {
+        char path[4096];
+        if (td__cli_track_path(track_arg, path, sizeof(path)))
+            return 1;
+        if (td_track_load(&track, path, &err))
+            return td__cli_fail("%s", err.msg);
+        have_track = 1;
+    }
+    int rc = 0;
+    if (demo) {
+        rc = make_demo(dir, track_arg, &track);
+        if (rc)
+            goto done;
+    }
+    if (!have_track)
+        fprintf(stderr, "trackday: no track (pass --track T, or set WORLD_NAME in "
+                        "%s/training_params.yaml): drawing the driven lines alone\n", dir);
+
+    char out[4096];
+    if (out_arg)
+        snprintf(out, sizeof(out), "%s", out_arg);
+    else
+        snprintf(out, sizeof(out), "%s/plots", dir);
+    if (td_mkdir_p(out, &err)) {
+        rc = td__cli_fail("%s", err.msg);
+        goto done;
+    }
+    int written = 0;
+    char metrics[4096];
+    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", dir);
+    if (td_path_exists(metrics)) {
+        td_metrics m;
+        if (td_metrics_load(&m, metrics, &err)) {
+            rc = td__cli_fail("%s", err.msg);
+            goto done;
+        }
+        char path[4096], title[512];
+        const char *base = strrchr(dir, '/');
+        base = base && base[1] ? base + 1 : dir;
+        snprintf(title, sizeof(title), "Training curves: %s (%d iterations)", base, m.n);
+        snprintf(path, sizeof(path), "%s/training.svg", out);
+        int r = td_plot_training_write(path, &m, title, &err);
+        td_metrics_free(&m);
+        if (r) {
+            rc = td__cli_fail("%s", err.msg);
+            goto done;
+        }
+        printf("%s\n", path);
+        written++;
+    } else {
+        fprintf(stderr, "trackday: no metrics file (%s): skipped the training curves\n",
+                metrics);
+    }
+    rc = plot_logs(dir, out, have_track ? &track : NULL, sections, &written);
+    if (!rc && written == 0)
+        rc = td__cli_fail("nothing to plot in %s (no metrics/training.jsonl, no simtrace CSVs "
+                          "in logs/)", dir);
+done:
+    if (have_track)
+        td_track_free(&track);
+    return rc;
+}
+
+TD_CLI_COMMAND("plot", "write training curves and track pictures of a model directory", cmd_plot)

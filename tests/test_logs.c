@@ -1,0 +1,681 @@
+/*
+ * test_logs.c - simtrace logs (eval.h) and the `trackday logs` / `trackday plot` commands:
+ * the reader takes DeepRacer's layout (tests/data/simtrace_deepracer.csv, columns in any
+ * order, extra columns, continuous actions) and rejects malformed files with the line; the
+ * writer and reader round-trip; the analysis and `logs --json` agree with numbers computed
+ * here from the raw CSV rows.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "td_test.h"
+#include "trackday/eval.h"
+#include "trackday/json.h"
+
+#define FIXTURE TD_TEST_SOURCE_DIR "/tests/data/simtrace_deepracer.csv"
+
+#ifndef TD_TEST_TRACKDAY_BIN
+#define TD_TEST_TRACKDAY_BIN "trackday"
+#endif
+
+/* ------------------------------------------------------------------------------------ */
+/* Helpers                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+static void tmpdir(char *out, size_t n)
+{
+    snprintf(out, n, "/tmp/td_test_logs_XXXXXX");
+    TD_ASSERT(mkdtemp(out) != NULL);
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    td_err err;
+    int rc = td_file_write_atomic(path, text, strlen(text), &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+}
+
+/* The fixture's rows parsed independently of the library: plain comma splitting (the fixture
+ * has no quotes), fields by DeepRacer's fixed column order. */
+typedef struct raw_row {
+    long episode;
+    double reward, progress, tstamp;
+    char status[32];
+    int waypoint;
+} raw_row;
+
+static int raw_rows(raw_row *out, int cap)
+{
+    FILE *f = fopen(FIXTURE, "r");
+    TD_ASSERT(f != NULL);
+    char line[1024];
+    int n = 0;
+    TD_ASSERT(fgets(line, sizeof(line), f) != NULL); /* header */
+    while (fgets(line, sizeof(line), f) && n < cap) {
+        char *fields[32];
+        int nf = 0;
+        char *p = line;
+        fields[nf++] = p;
+        for (; *p; p++)
+            if (*p == ',' && nf < 32) {
+                *p = '\0';
+                fields[nf++] = p + 1;
+            }
+        TD_ASSERT_EQ_INT(nf, 17);
+        out[n].episode = strtol(fields[0], NULL, 10);
+        out[n].reward = strtod(fields[8], NULL);
+        out[n].progress = strtod(fields[11], NULL);
+        out[n].waypoint = (int)strtol(fields[12], NULL, 10);
+        out[n].tstamp = strtod(fields[14], NULL);
+        snprintf(out[n].status, sizeof(out[n].status), "%s", fields[15]);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Per-episode numbers from raw rows (episodes are consecutive runs of one number). */
+typedef struct raw_ep {
+    long episode;
+    double total_reward, progress, t0, t1;
+    char status[32];
+    int end_wp;
+} raw_ep;
+
+static int raw_episodes(const raw_row *rows, int n, raw_ep *eps)
+{
+    int ne = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || rows[i].episode != rows[i - 1].episode) {
+            eps[ne].episode = rows[i].episode;
+            eps[ne].total_reward = 0;
+            eps[ne].t0 = rows[i].tstamp;
+            ne++;
+        }
+        raw_ep *e = &eps[ne - 1];
+        e->total_reward += rows[i].reward;
+        e->progress = rows[i].progress;
+        e->t1 = rows[i].tstamp;
+        e->end_wp = rows[i].waypoint;
+        snprintf(e->status, sizeof(e->status), "%s", rows[i].status);
+    }
+    return ne;
+}
+
+/* Runs a command, returns its stdout (td_free) and exit status. */
+static char *run(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    TD_ASSERT(p != NULL);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = td_malloc(cap);
+    TD_ASSERT(buf != NULL);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 4096) {
+            cap *= 2;
+            buf = td_realloc(buf, cap);
+            TD_ASSERT(buf != NULL);
+        }
+    }
+    buf[len] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return buf;
+}
+
+static const char *HEADER17 =
+    "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
+    "closest_waypoint,track_len,tstamp,episode_status,pause_duration\n";
+
+/* ------------------------------------------------------------------------------------ */
+/* Reader                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(reads_deepracer_fixture)
+{
+    raw_row raw[400];
+    int nraw = raw_rows(raw, 400);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
+    TD_ASSERT_EQ_INT(t.n, nraw);
+    TD_ASSERT_EQ_INT(t.n_files, 1);
+    TD_ASSERT_EQ_INT(t.has_iteration, 0);
+    /* The first data row, field by field. */
+    const td_simtrace_row *r = &t.rows[0];
+    TD_ASSERT_EQ_INT(r->episode, 0);
+    TD_ASSERT_EQ_INT(r->steps, 1);
+    TD_ASSERT_NEAR(r->x, 2.0340, 1e-12);
+    TD_ASSERT_NEAR(r->y, 0.0814, 1e-12);
+    TD_ASSERT_NEAR(r->yaw_deg, 92.2918, 1e-12);
+    TD_ASSERT_NEAR(r->steer_deg, 30.0, 1e-12);
+    TD_ASSERT_NEAR(r->throttle, 0.5, 1e-12);
+    TD_ASSERT_EQ_INT(r->action, 4);
+    TD_ASSERT_NEAR(r->reward, 0.256, 1e-12);
+    TD_ASSERT_EQ_INT(r->done, 0);
+    TD_ASSERT_EQ_INT(r->all_wheels_on_track, 1);
+    TD_ASSERT_NEAR(r->progress, 0.6366, 1e-12);
+    TD_ASSERT_EQ_INT(r->closest_waypoint, 0);
+    TD_ASSERT_NEAR(r->track_len, 12.57, 1e-12);
+    TD_ASSERT_NEAR(r->tstamp, 42.567, 1e-12);
+    TD_ASSERT_STREQ(r->episode_status, "in_progress");
+    TD_ASSERT_EQ_INT(r->iteration, -1);
+    /* Every row agrees with the independent parse. */
+    int done = 0;
+    for (int i = 0; i < t.n; i++) {
+        TD_ASSERT_EQ_INT(t.rows[i].episode, raw[i].episode);
+        TD_ASSERT_NEAR(t.rows[i].reward, raw[i].reward, 1e-12);
+        TD_ASSERT_STREQ(t.rows[i].episode_status, raw[i].status);
+        done += t.rows[i].done;
+    }
+    TD_ASSERT_EQ_INT(done, 4);
+    td_simtrace_free(&t);
+}
+
+TD_TEST(reader_takes_any_column_order_extra_columns_and_crlf)
+{
+    const char *a = "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,"
+                    "progress,closest_waypoint,track_len,tstamp,episode_status,pause_duration\n"
+                    "3,7,1.5,-2.25,45,-15,1.2,2,0.75,False,True,12.5,9,17.7,3.4,in_progress,0\n";
+    const char *b =
+        "\xef\xbb\xbf" "pause_duration,episode_status,tstamp,track_len,closest_waypoint,note,"
+        "progress,all_wheels_on_track,done,reward,action,throttle,steer,yaw,Y,X,steps,episode\r\n"
+        "0,in_progress,3.4,17.7,9,\"a, quoted note\",12.5,true,false,0.75,2,1.2,-15,45,-2.25,"
+        "1.5,7,3\r\n";
+    td_simtrace ta, tb;
+    td_simtrace_init(&ta);
+    td_simtrace_init(&tb);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_parse(&ta, a, strlen(a), "a.csv", &err));
+    int rc = td_simtrace_parse(&tb, b, strlen(b), "b.csv", &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    TD_ASSERT_EQ_INT(ta.n, 1);
+    TD_ASSERT_EQ_INT(tb.n, 1);
+    const td_simtrace_row *x = &ta.rows[0], *y = &tb.rows[0];
+    TD_ASSERT_EQ_INT(y->episode, 3);
+    TD_ASSERT_EQ_INT(y->steps, 7);
+    TD_ASSERT_NEAR(y->x, x->x, 0);
+    TD_ASSERT_NEAR(y->y, -2.25, 0);
+    TD_ASSERT_NEAR(y->steer_deg, -15, 0);
+    TD_ASSERT_EQ_INT(y->action, 2);
+    TD_ASSERT_NEAR(y->reward, 0.75, 0);
+    TD_ASSERT_EQ_INT(y->all_wheels_on_track, 1);
+    TD_ASSERT_EQ_INT(y->closest_waypoint, 9);
+    TD_ASSERT_STREQ(y->episode_status, "in_progress");
+    td_simtrace_free(&ta);
+    td_simtrace_free(&tb);
+}
+
+TD_TEST(reader_accepts_continuous_actions_and_newer_columns)
+{
+    const char *text =
+        "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
+        "closest_waypoint,track_len,tstamp,episode_status,pause_duration,obstacle_crash_counter,"
+        "wall_clock\n"
+        "0,1,0.1,0.2,3,-12.5,1.3,[-12.5, 1.3],0.5,False,True,1,0,17.7,0.1,in_progress,0,2,"
+        "1700000000.5\n"
+        "0,2,0.1,0.2,3,-12.5,1.3,\"[-12.5, 1.3]\",0.5,True,False,2,1,17.7,0.2,off_track,0,2,"
+        "1700000000.6\n";
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    int rc = td_simtrace_parse(&t, text, strlen(text), "c.csv", &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    TD_ASSERT_EQ_INT(t.n, 2);
+    TD_ASSERT_EQ_INT(t.rows[0].action, -1);
+    TD_ASSERT_EQ_INT(t.rows[1].action, -1);
+    TD_ASSERT_NEAR(t.rows[0].reward, 0.5, 0);
+    TD_ASSERT_EQ_INT(t.rows[0].obstacle_crash_counter, 2);
+    TD_ASSERT_NEAR(t.rows[1].wall_clock, 1700000000.6, 1e-6);
+    TD_ASSERT_STREQ(t.rows[1].episode_status, "off_track");
+    td_simtrace_free(&t);
+}
+
+static void expect_error(const char *body, const char *want1, const char *want2)
+{
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    td_err_clear(&err);
+    /* A good file first: a failed parse must leave the earlier rows and files unchanged. */
+    char good[512];
+    snprintf(good, sizeof(good), "%s0,1,0,0,0,0,1,0,1,False,True,1,0,10,0.1,in_progress,0\n",
+             HEADER17);
+    TD_ASSERT_OK(td_simtrace_parse(&t, good, strlen(good), "good.csv", &err));
+    TD_ASSERT_EQ_INT(td_simtrace_parse(&t, body, strlen(body), "bad.csv", &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "bad.csv");
+    TD_ASSERT_CONTAINS(err.msg, want1);
+    if (want2)
+        TD_ASSERT_CONTAINS(err.msg, want2);
+    TD_ASSERT_EQ_INT(t.n, 1);
+    TD_ASSERT_EQ_INT(t.n_files, 1);
+    td_simtrace_free(&t);
+}
+
+TD_TEST(reader_rejects_malformed_files_with_the_line)
+{
+    char buf[2048];
+    const char *ok = "0,1,0,0,0,0,1,0,1,False,True,1,0,10,0.1,in_progress,0\n";
+    /* Wrong column count on line 4. */
+    snprintf(buf, sizeof(buf), "%s%s%s0,3,0,0,0,0,1,0,1,False,True,1,0,10\n", HEADER17, ok, ok);
+    expect_error(buf, "line 4", "expected 17 columns as in the header, found 14");
+    /* A non-numeric value in a numeric column, line 3. */
+    snprintf(buf, sizeof(buf), "%s%s0,2,0,0,0,0,1,0,abc,False,True,1,0,10,0.2,in_progress,0\n",
+             HEADER17, ok);
+    expect_error(buf, "line 3, column 'reward'", "'abc' is not a number");
+    /* A bad boolean. */
+    snprintf(buf, sizeof(buf), "%s0,2,0,0,0,0,1,0,1,maybe,True,1,0,10,0.2,in_progress,0\n",
+             HEADER17);
+    expect_error(buf, "line 2, column 'done'", "True or False");
+    /* A missing required column. */
+    expect_error("episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,"
+                 "progress,closest_waypoint,track_len,episode_status,pause_duration\n",
+                 "line 1", "missing required column 'tstamp'");
+    /* No header at all. */
+    expect_error(ok, "line 1", "no header row");
+    /* Empty. */
+    expect_error("", "empty file", NULL);
+    /* Blank lines are skipped, so the bad line keeps its number. */
+    snprintf(buf, sizeof(buf), "%s\n\n%s0,2,0,0,0,0,1,0,1,False,True,1,x,10,0.2,in_progress,0\n",
+             HEADER17, ok);
+    expect_error(buf, "line 5, column 'closest_waypoint'", NULL);
+}
+
+TD_TEST(reading_a_missing_file_names_it)
+{
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT(td_simtrace_read(&t, "/nonexistent/x.csv", &err) != 0);
+    TD_ASSERT_CONTAINS(err.msg, "/nonexistent/x.csv");
+    TD_ASSERT_EQ_INT(td_simtrace_read_dir(&t, "/nonexistent", &err), TD_ENOENT);
+    td_simtrace_free(&t);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Writer                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(writer_then_reader_gives_the_same_rows)
+{
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/0-iteration.csv", dir);
+    td_rng rng;
+    td_rng_seed(&rng, 42, 7);
+    enum { N = 300 };
+    td_simtrace_row rows[N];
+    td_simtrace_writer *w;
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    static const char *st[] = {"in_progress", "lap_complete", "off_track", "crashed"};
+    for (int i = 0; i < N; i++) {
+        td_simtrace_row *r = &rows[i];
+        memset(r, 0, sizeof(*r));
+        /* Values on the writer's precision grid, so the comparison can be exact. */
+        r->episode = i / 50;
+        r->steps = i % 50 + 1;
+        r->x = round(td_rng_range(&rng, -10, 10) * 1e4) / 1e4;
+        r->y = round(td_rng_range(&rng, -10, 10) * 1e4) / 1e4;
+        r->yaw_deg = round(td_rng_range(&rng, -180, 180) * 1e3) / 1e3;
+        r->steer_deg = round(td_rng_range(&rng, -30, 30) * 1e3) / 1e3;
+        r->throttle = round(td_rng_range(&rng, 0.1, 4) * 1e4) / 1e4;
+        r->action = (int)td_rng_below(&rng, 10) - (i % 7 == 0);
+        r->reward = round(td_rng_range(&rng, -5, 5) * 1e5) / 1e5;
+        r->done = r->steps == 50;
+        r->all_wheels_on_track = td_rng_below(&rng, 2);
+        r->progress = round(td_rng_range(&rng, 0, 100) * 1e4) / 1e4;
+        r->closest_waypoint = (int)td_rng_below(&rng, 200);
+        r->track_len = 17.7092;
+        r->tstamp = round(i / 15.0 * 1e4) / 1e4;
+        snprintf(r->episode_status, sizeof(r->episode_status), "%s", st[i % 4]);
+        r->pause_duration = i % 11 == 0 ? 2.5 : 0;
+        r->obstacle_crash_counter = i % 3;
+        r->wall_clock = 1700000000.125 + i;
+        r->iteration = i / 100;
+        TD_ASSERT_OK(td_simtrace_write_row(w, r, &err));
+    }
+    TD_ASSERT_OK(td_simtrace_close(w, &err));
+
+    td_simtrace t;
+    td_simtrace_init(&t);
+    TD_ASSERT_OK(td_simtrace_read(&t, path, &err));
+    TD_ASSERT_EQ_INT(t.n, N);
+    TD_ASSERT_EQ_INT(t.has_iteration, 1);
+    for (int i = 0; i < N; i++) {
+        const td_simtrace_row *a = &rows[i], *b = &t.rows[i];
+        TD_ASSERT_EQ_INT(b->episode, a->episode);
+        TD_ASSERT_EQ_INT(b->steps, a->steps);
+        TD_ASSERT_NEAR(b->x, a->x, 1e-9);
+        TD_ASSERT_NEAR(b->y, a->y, 1e-9);
+        TD_ASSERT_NEAR(b->yaw_deg, a->yaw_deg, 1e-9);
+        TD_ASSERT_NEAR(b->steer_deg, a->steer_deg, 1e-9);
+        TD_ASSERT_NEAR(b->throttle, a->throttle, 1e-9);
+        TD_ASSERT_EQ_INT(b->action, a->action);
+        TD_ASSERT_NEAR(b->reward, a->reward, 1e-9);
+        TD_ASSERT_EQ_INT(b->done, a->done);
+        TD_ASSERT_EQ_INT(b->all_wheels_on_track, a->all_wheels_on_track);
+        TD_ASSERT_NEAR(b->progress, a->progress, 1e-9);
+        TD_ASSERT_EQ_INT(b->closest_waypoint, a->closest_waypoint);
+        TD_ASSERT_NEAR(b->track_len, a->track_len, 1e-9);
+        TD_ASSERT_NEAR(b->tstamp, a->tstamp, 1e-9);
+        TD_ASSERT_STREQ(b->episode_status, a->episode_status);
+        TD_ASSERT_NEAR(b->pause_duration, a->pause_duration, 1e-9);
+        TD_ASSERT_EQ_INT(b->obstacle_crash_counter, a->obstacle_crash_counter);
+        TD_ASSERT_NEAR(b->wall_clock, a->wall_clock, 1e-6);
+        TD_ASSERT_EQ_INT(b->iteration, a->iteration);
+        TD_ASSERT_EQ_INT(b->file, 0);
+    }
+    td_simtrace_free(&t);
+    rm_rf(dir);
+}
+
+TD_TEST(writer_reports_an_unwritable_path)
+{
+    td_simtrace_writer *w = (td_simtrace_writer *)1;
+    td_err err;
+    TD_ASSERT(td_simtrace_open(&w, "/nonexistent/dir/x.csv", &err) != 0);
+    TD_ASSERT(w == NULL);
+    TD_ASSERT_CONTAINS(err.msg, "/nonexistent/dir/x.csv");
+}
+
+TD_TEST(row_from_params_maps_the_step_fields)
+{
+    td_params p;
+    memset(&p, 0, sizeof(p));
+    p.x = 1.25;
+    p.y = -3.5;
+    p.heading = 170;
+    p.steering_angle = -15;
+    p.speed = 2.5;
+    p.progress = 42.5;
+    p.steps = 77;
+    p.closest_waypoints[0] = 12;
+    p.closest_waypoints[1] = 13;
+    p.track_length = 17.7;
+    p.sim_time = 5.2;
+    p.all_wheels_on_track = 1;
+    td_simtrace_row r;
+    memset(&r, 0, sizeof(r));
+    td_simtrace_row_from_params(&r, &p);
+    TD_ASSERT_NEAR(r.x, 1.25, 0);
+    TD_ASSERT_NEAR(r.y, -3.5, 0);
+    TD_ASSERT_NEAR(r.yaw_deg, 170, 0);
+    TD_ASSERT_NEAR(r.steer_deg, -15, 0);
+    TD_ASSERT_NEAR(r.throttle, 2.5, 0);
+    TD_ASSERT_NEAR(r.progress, 42.5, 0);
+    TD_ASSERT_EQ_INT(r.steps, 77);
+    TD_ASSERT_EQ_INT(r.closest_waypoint, 12);
+    TD_ASSERT_NEAR(r.track_len, 17.7, 0);
+    TD_ASSERT_NEAR(r.tstamp, 5.2, 0);
+    TD_ASSERT_EQ_INT(r.all_wheels_on_track, 1);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Analysis                                                                             */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(analysis_matches_the_raw_rows)
+{
+    raw_row raw[400];
+    raw_ep reps[50];
+    int nraw = raw_rows(raw, 400);
+    int ne = raw_episodes(raw, nraw, reps);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
+    td_log_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
+    TD_ASSERT_EQ_INT(r.n_episodes, ne);
+    TD_ASSERT_EQ_INT(r.iteration_source, TD_LOGS_ITER_EPISODES);
+    TD_ASSERT_EQ_INT(r.n_iterations, 1);
+    int complete = 0, best = -1;
+    for (int j = 0; j < ne; j++) {
+        const td_log_episode *e = &r.episodes[j];
+        TD_ASSERT_EQ_INT(e->episode, reps[j].episode);
+        TD_ASSERT_NEAR(e->total_reward, reps[j].total_reward, 1e-9);
+        TD_ASSERT_NEAR(e->progress, reps[j].progress, 1e-12);
+        TD_ASSERT_STREQ(e->status, reps[j].status);
+        TD_ASSERT_EQ_INT(e->end_waypoint, reps[j].end_wp);
+        int c = strcmp(reps[j].status, "lap_complete") == 0;
+        TD_ASSERT_EQ_INT(e->complete, c);
+        if (c) {
+            TD_ASSERT_NEAR(e->lap_time_s, reps[j].t1 - reps[j].t0, 1e-9);
+            complete++;
+            if (best < 0 || reps[j].t1 - reps[j].t0 < reps[best].t1 - reps[best].t0)
+                best = j;
+        } else {
+            TD_ASSERT(e->lap_time_s < 0);
+        }
+    }
+    TD_ASSERT_EQ_INT(complete, 1);
+    TD_ASSERT_EQ_INT(r.n_fastest, 1);
+    TD_ASSERT_EQ_INT(r.fastest[0], best);
+    TD_ASSERT_EQ_INT(r.iterations[0].episodes, ne);
+    TD_ASSERT_NEAR(r.iterations[0].completion_rate, 1.0 / ne, 1e-12);
+    /* Ends: the incomplete episodes grouped by waypoint, the most frequent first. */
+    int total = 0;
+    for (int q = 0; q < r.n_ends; q++) {
+        int cnt = 0;
+        for (int j = 0; j < ne; j++)
+            cnt += strcmp(reps[j].status, "lap_complete") != 0 &&
+                   reps[j].end_wp == r.ends[q].waypoint;
+        TD_ASSERT_EQ_INT(r.ends[q].count, cnt);
+        if (q)
+            TD_ASSERT(r.ends[q].count <= r.ends[q - 1].count);
+        total += r.ends[q].count;
+    }
+    TD_ASSERT_EQ_INT(total, ne - complete);
+    TD_ASSERT_EQ_INT(r.ends[0].count, 2);
+    TD_ASSERT_EQ_INT(r.ends[0].off_track, 2);
+    td_logs_report_free(&r);
+
+    /* Two episodes per iteration: iterations 0 and 1 of two episodes each. */
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 2, &err));
+    TD_ASSERT_EQ_INT(r.n_iterations, 2);
+    TD_ASSERT_EQ_INT(r.iterations[1].iteration, 1);
+    TD_ASSERT_EQ_INT(r.iterations[1].episodes, 2);
+    TD_ASSERT_NEAR(r.iterations[0].mean_reward,
+                   (reps[0].total_reward + reps[1].total_reward) / 2, 1e-9);
+    TD_ASSERT_EQ_INT(r.episodes[3].iteration, 1);
+    td_logs_report_free(&r);
+    TD_ASSERT_EQ_INT(td_logs_analyze(&r, &t, 0, &err), TD_EINVAL);
+    td_simtrace_free(&t);
+}
+
+TD_TEST(iterations_from_files_in_numeric_order)
+{
+    char dir[64], sub[128], p1[160], p2[160], p3[160];
+    tmpdir(dir, sizeof(dir));
+    snprintf(sub, sizeof(sub), "%s/training-simtrace", dir);
+    TD_ASSERT_EQ_INT(mkdir(sub, 0755), 0);
+    snprintf(p1, sizeof(p1), "%s/10-iteration.csv", sub);
+    snprintf(p2, sizeof(p2), "%s/2-iteration.csv", sub);
+    snprintf(p3, sizeof(p3), "%s/notes.txt", sub);
+    char a[1024], b[1024];
+    snprintf(a, sizeof(a), "%s5,1,0,0,0,0,1,0,2,False,True,50,3,10,1.0,in_progress,0\n"
+                           "5,2,0,0,0,0,1,0,2,True,True,100,0,10,1.5,lap_complete,0\n",
+             HEADER17);
+    snprintf(b, sizeof(b), "%s1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0\n"
+                           "2,1,0,0,0,0,1,0,3,True,False,20,4,10,0.2,off_track,0\n",
+             HEADER17);
+    write_file(p1, a);
+    write_file(p2, b);
+    write_file(p3, "not a csv");
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read_dir(&t, dir, &err));
+    TD_ASSERT_EQ_INT(t.n_files, 2);
+    TD_ASSERT_CONTAINS(t.files[0], "/2-iteration.csv");
+    TD_ASSERT_CONTAINS(t.files[1], "/10-iteration.csv");
+    td_log_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
+    TD_ASSERT_EQ_INT(r.iteration_source, TD_LOGS_ITER_FILE);
+    TD_ASSERT_EQ_INT(r.n_iterations, 2);
+    TD_ASSERT_EQ_INT(r.iterations[0].iteration, 2);
+    TD_ASSERT_EQ_INT(r.iterations[0].episodes, 2);
+    TD_ASSERT_NEAR(r.iterations[0].mean_reward, 2.0, 1e-12);
+    TD_ASSERT_EQ_INT(r.iterations[1].iteration, 10);
+    TD_ASSERT_EQ_INT(r.iterations[1].complete, 1);
+    TD_ASSERT_NEAR(r.iterations[1].best_lap_s, 0.5, 1e-12);
+    TD_ASSERT_EQ_INT(r.n_ends, 1);
+    TD_ASSERT_EQ_INT(r.ends[0].waypoint, 4);
+    TD_ASSERT_EQ_INT(r.ends[0].count, 2);
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+    rm_rf(dir);
+}
+
+TD_TEST(iterations_from_the_iteration_column)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "%.*s,iteration\n"
+             "0,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,7\n"
+             "1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,7\n"
+             "2,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,8\n",
+             (int)strlen(HEADER17) - 1, HEADER17);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_parse(&t, text, strlen(text), "it.csv", &err));
+    td_log_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 1, &err));
+    TD_ASSERT_EQ_INT(r.iteration_source, TD_LOGS_ITER_COLUMN);
+    TD_ASSERT_EQ_INT(r.n_iterations, 2);
+    TD_ASSERT_EQ_INT(r.iterations[0].iteration, 7);
+    TD_ASSERT_EQ_INT(r.iterations[0].episodes, 2);
+    TD_ASSERT_EQ_INT(r.iterations[1].iteration, 8);
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Commands                                                                             */
+/* ------------------------------------------------------------------------------------ */
+
+TD_TEST(logs_json_numbers_equal_the_raw_rows)
+{
+    raw_row raw[400];
+    raw_ep reps[50];
+    int nraw = raw_rows(raw, 400);
+    int ne = raw_episodes(raw, nraw, reps);
+    int status;
+    char *out = run(TD_TEST_TRACKDAY_BIN " logs " FIXTURE " --json", &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    json_t *j;
+    td_err err;
+    int rc = td_json_parse(out, strlen(out), "logs --json", &j, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    json_t *summary = json_object_get(j, "summary");
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(summary, "episodes")), ne);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(summary, "rows")), nraw);
+    json_t *eps = json_object_get(j, "episodes");
+    TD_ASSERT_EQ_INT(json_array_size(eps), ne);
+    double best = -1;
+    for (int k = 0; k < ne; k++) {
+        json_t *e = json_array_get(eps, (size_t)k);
+        TD_ASSERT_EQ_INT(json_integer_value(json_object_get(e, "episode")), reps[k].episode);
+        TD_ASSERT_NEAR(json_number_value(json_object_get(e, "total_reward")),
+                       reps[k].total_reward, 1e-6);
+        TD_ASSERT_NEAR(json_number_value(json_object_get(e, "progress")), reps[k].progress,
+                       1e-6);
+        TD_ASSERT_STREQ(json_string_value(json_object_get(e, "status")), reps[k].status);
+        if (strcmp(reps[k].status, "lap_complete") == 0) {
+            double lt = reps[k].t1 - reps[k].t0;
+            TD_ASSERT_NEAR(json_number_value(json_object_get(e, "lap_time_s")), lt, 1e-6);
+            if (best < 0 || lt < best)
+                best = lt;
+        } else {
+            TD_ASSERT(json_is_null(json_object_get(e, "lap_time_s")));
+        }
+    }
+    TD_ASSERT(best > 0);
+    json_t *fast = json_object_get(j, "fastest_laps");
+    TD_ASSERT_EQ_INT(json_array_size(fast), 1);
+    TD_ASSERT_NEAR(json_number_value(json_object_get(json_array_get(fast, 0), "lap_time_s")),
+                   best, 1e-6);
+    TD_ASSERT_NEAR(json_number_value(json_object_get(summary, "best_lap_s")), best, 1e-6);
+    json_t *ends = json_object_get(j, "episode_ends");
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(json_array_get(ends, 0), "count")), 2);
+    json_decref(j);
+    td_free(out);
+
+    /* The text form carries the same fastest lap. */
+    out = run(TD_TEST_TRACKDAY_BIN " logs " FIXTURE, &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    char want[32];
+    snprintf(want, sizeof(want), "%.3f", best);
+    TD_ASSERT_CONTAINS(out, "fastest complete laps");
+    TD_ASSERT_CONTAINS(out, want);
+    TD_ASSERT_CONTAINS(out, "where episodes end");
+    td_free(out);
+
+    /* A malformed file is refused with its line. */
+    char dir[64], bad[128], cmd[300];
+    tmpdir(dir, sizeof(dir));
+    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
+    char body[512];
+    snprintf(body, sizeof(body), "%s0,1,0,0,0,0,1,0,1,False,True\n", HEADER17);
+    write_file(bad, body);
+    snprintf(cmd, sizeof(cmd), "%s logs %s 2>&1", TD_TEST_TRACKDAY_BIN, bad);
+    out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 1);
+    TD_ASSERT_CONTAINS(out, "line 2");
+    td_free(out);
+    rm_rf(dir);
+}
+
+TD_TEST(plot_command_writes_curves_and_track_pictures)
+{
+    char dir[64], p[256], cmd[512];
+    tmpdir(dir, sizeof(dir));
+    /* Nothing to plot: a clear message and a failure. */
+    snprintf(cmd, sizeof(cmd), "%s plot %s 2>&1", TD_TEST_TRACKDAY_BIN, dir);
+    int status;
+    char *out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 1);
+    TD_ASSERT_CONTAINS(out, "metrics/training.jsonl");
+    TD_ASSERT_CONTAINS(out, "nothing to plot");
+    td_free(out);
+
+    snprintf(p, sizeof(p), "%s/metrics", dir);
+    TD_ASSERT_EQ_INT(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/metrics/training.jsonl", dir);
+    td_err err;
+    for (int i = 0; i < 5; i++) {
+        td_metrics_row r = {.iteration = i, .episodes = 20 * i, .steps = 100 * i,
+                            .mean_reward = i, .mean_progress = 10 * i,
+                            .completion_rate = 0.1 * i, .entropy = 1, .wall_s = NAN,
+                            .best = i == 3};
+        TD_ASSERT_OK(td_metrics_append(p, &r, &err));
+    }
+    snprintf(p, sizeof(p), "%s/logs", dir);
+    TD_ASSERT_EQ_INT(mkdir(p, 0755), 0);
+    snprintf(cmd, sizeof(cmd), "cp %s %s/logs/evaluation-0.csv", FIXTURE, dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s plot %s", TD_TEST_TRACKDAY_BIN, dir);
+    out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    static const char *want[] = {"training.svg", "laps.svg", "waypoints.svg", "reward-lap.svg"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/plots/%s", dir, want[i]);
+        TD_ASSERT_CONTAINS(out, p);
+        TD_ASSERT_MSG(td_path_exists(p), "%s missing", p);
+    }
+    td_free(out);
+    rm_rf(dir);
+}
