@@ -274,14 +274,22 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int telepo
     p->n_waypoints = t->n;
     p->waypoints = t->center;
 
-    /* Wheels: skip the containment tests while every wheel is provably on the road. */
+    /* Wheels: a wheel closer to the projected centre point than the segment's clearance is
+     * on the road (the straight path to it crosses no border); only the others need the
+     * containment test. Well inside the road no wheel needs it. */
     int on = 4;
-    if (!(pr->dist + wheel_reach(car) < dd->clear[pr->seg])) {
-        double w[4][2];
+    double clear = dd->clear[pr->seg];
+    if (!(pr->dist + wheel_reach(car) < clear)) {
+        double w[4][2], c2 = clear * clear;
         td_car_wheels(car, &c->st, w);
         on = 0;
-        for (int k = 0; k < 4; k++)
-            on += td_track_on_road(t, pr, w[k][0], w[k][1]);
+        for (int k = 0; k < 4; k++) {
+            double dx = w[k][0] - pr->px, dy = w[k][1] - pr->py;
+            if (dx * dx + dy * dy < c2)
+                on++;
+            else
+                on += td_track_on_road(t, pr, w[k][0], w[k][1]);
+        }
     }
     p->all_wheels_on_track = on == 4;
     p->is_offtrack = on == 0;

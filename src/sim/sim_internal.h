@@ -13,9 +13,14 @@
 
 /* ---- car ---------------------------------------------------------------------------- */
 
+#define TD__MAX_SUBSTEPS 64
+
 /* Integration constants of one control step, computed once per env. */
 typedef struct td__car_coeffs {
     int substeps;
+    /* (1 - a)^(i + 1): the lag left after sub-step i; one spare entry pads SIMD pairs. */
+    double keep_speed[TD__MAX_SUBSTEPS + 1];
+    double keep_steer[TD__MAX_SUBSTEPS + 1];
     double h;               /* sub-step, seconds */
     double a_speed, a_steer; /* first-order lag factors per sub-step */
     double inv_wheelbase;

@@ -1,0 +1,213 @@
+/*
+ * bench_sim.c - `trackday bench sim`: steps per second of the vector env with the state
+ * sensor (params and the default reward included), with the lidar and with the grey camera,
+ * on one thread and on all threads, plus a baseline measured in the same run (a fixed
+ * dependent floating-point loop) so results compare across machines as ratios.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "trackday/sim.h"
+
+typedef struct bench_opts {
+    const char *track_path;
+    double seconds;
+    int envs;
+    int threads;
+    const char *only;   /* state, lidar or camera; NULL for all */
+} bench_opts;
+
+static void emit(const char *name, double value, const char *unit, int threads,
+                 double baseline, const char *track)
+{
+    printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"threads\": %d, "
+           "\"ratio_to_baseline\": %.6g, \"track\": \"%s\"}\n",
+           name, value, unit, threads, baseline > 0 ? value / baseline : 0.0, track);
+    fflush(stdout);
+}
+
+/* Millions of dependent multiply-adds per second: a CPU-speed yardstick. The empty asm
+ * keeps the compiler from folding the chain. */
+static double baseline_mflops(double seconds)
+{
+    volatile double sink;
+    double x = 1.0, t0 = td_time_now(), el;
+    long iters = 0;
+    do {
+        for (int i = 0; i < 1000000; i++) {
+            x = x * 0.9999999 + 1e-7;
+            __asm__ volatile("" : "+x"(x));
+        }
+        iters += 1000000;
+        el = td_time_now() - t0;
+    } while (el < seconds);
+    sink = x;
+    (void)sink;
+    return iters / el / 1e6;
+}
+
+/* Runs the env for about `seconds` and returns car-steps per second. */
+static int measure(const bench_opts *o, const td_track *t, int sensors, int threads,
+                   double *out)
+{
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.sensors = sensors;
+    cfg.threads = threads;
+    cfg.seed = 1;
+    int n = o->envs;
+    td_vecenv env;
+    td_err err;
+    if (td_vecenv_init(&env, &cfg, t, n, &err))
+        return td__cli_fail("%s", err.msg);
+    int cam = td_vecenv_camera_bytes(&cfg), lid = td_vecenv_lidar_dim(&cfg);
+    /* A table of mild random actions (steering +-12 degrees, 1-3 m/s) cycled per car, so
+     * episodes last tens to hundreds of steps as in early training. */
+    enum { TABLE = 256 };
+    float *table = td_malloc(sizeof(float) * 2 * TABLE);
+    float *actions = td_malloc(sizeof(float) * 2 * (size_t)n);
+    float *state = td_malloc(sizeof(float) * TD_STATE_DIM * (size_t)n);
+    float *lidar = lid ? td_malloc(sizeof(float) * (size_t)lid * (size_t)n) : NULL;
+    uint8_t *camera = cam ? td_malloc((size_t)cam * (size_t)n) : NULL;
+    float *rewards = td_malloc(sizeof(float) * (size_t)n);
+    uint8_t *dones = td_malloc((size_t)n);
+    td_params *params = td_malloc(sizeof(td_params) * (size_t)n);
+    int rc = 0;
+    if (!table || !actions || !state || (lid && !lidar) || (cam && !camera) || !rewards ||
+        !dones || !params) {
+        rc = td__cli_fail("bench sim: out of memory");
+        goto out;
+    }
+    td_rng rng;
+    td_rng_seed(&rng, 5, 0);
+    for (int k = 0; k < TABLE; k++) {
+        table[2 * k] = (float)td_rng_range(&rng, -12, 12);
+        table[2 * k + 1] = (float)td_rng_range(&rng, 1, 3);
+    }
+    env.actions = actions;
+    env.obs_state = state;
+    env.obs_lidar = lidar;
+    env.obs_camera = camera;
+    env.rewards = rewards;
+    env.dones = dones;
+    env.params = params;
+    td_vecenv_reset(&env);
+    long steps = 0;
+    double t0 = 0, el = 0;
+    for (long k = 0;; k++) {
+        for (int i = 0; i < n; i++) {
+            int j = (int)((k + 37 * i) % TABLE);
+            actions[2 * i] = table[2 * j];
+            actions[2 * i + 1] = table[2 * j + 1];
+        }
+        td_vecenv_step(&env);
+        if (k == 20)
+            t0 = td_time_now(); /* after warm-up */
+        if (k > 20) {
+            steps++;
+            if ((steps & 15) == 0 && (el = td_time_now() - t0) >= o->seconds)
+                break;
+        }
+    }
+    *out = (double)steps * n / el;
+out:
+    td_vecenv_free(&env);
+    td_free(table);
+    td_free(actions);
+    td_free(state);
+    td_free(lidar);
+    td_free(camera);
+    td_free(rewards);
+    td_free(dones);
+    td_free(params);
+    return rc;
+}
+
+static int bench_sim(int argc, char **argv)
+{
+    bench_opts o = {"reInvent2019_track", 2.0, 64, 0, NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("usage: trackday bench sim [--track T] [--seconds S] [--envs N] "
+                   "[--threads N] [--only state|lidar|camera]\n\n"
+                   "Prints JSON lines: sim_state_steps_per_s, sim_lidar_steps_per_s,\n"
+                   "sim_camera_frames_per_s on one thread and with _threads on all threads\n"
+                   "(default: the online CPUs), and baseline_mflops.\n");
+            return 0;
+        }
+        if (!v)
+            return td__cli_fail("bench sim: %s needs a value", a);
+        if (strcmp(a, "--track") == 0) {
+            o.track_path = v;
+        } else if (strcmp(a, "--seconds") == 0) {
+            o.seconds = strtod(v, &end);
+            if (end == v || *end || !(o.seconds > 0 && o.seconds < 3600))
+                return td__cli_fail("--seconds: '%s' is not in (0, 3600)", v);
+        } else if (strcmp(a, "--envs") == 0) {
+            o.envs = (int)strtol(v, &end, 10);
+            if (end == v || *end || o.envs < 1 || o.envs > 65536)
+                return td__cli_fail("--envs: '%s' is not in 1..65536", v);
+        } else if (strcmp(a, "--only") == 0) {
+            if (strcmp(v, "state") && strcmp(v, "lidar") && strcmp(v, "camera"))
+                return td__cli_fail("--only: '%s' is not state, lidar or camera", v);
+            o.only = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            o.threads = (int)strtol(v, &end, 10);
+            if (end == v || *end || o.threads < 1 || o.threads > 64)
+                return td__cli_fail("--threads: '%s' is not in 1..64", v);
+        } else {
+            return td__cli_fail("bench sim: unknown option '%s'", a);
+        }
+        i++;
+    }
+    if (o.threads == 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = nc < 1 ? 1 : (nc > 64 ? 64 : (int)nc);
+    }
+    char path[4096];
+    if (td__cli_track_path(o.track_path, path, sizeof(path)))
+        return 1;
+    td_track t;
+    td_err err;
+    if (td_track_load(&t, path, &err))
+        return td__cli_fail("%s", err.msg);
+    double base = baseline_mflops(o.seconds < 1 ? o.seconds : 1.0);
+    emit("baseline_mflops", base, "Mflop/s", 1, base, t.name);
+    static const struct {
+        const char *name;
+        const char *unit;
+        int sensors;
+    } runs[] = {
+        {"sim_state_steps_per_s", "steps/s", TD_SENSOR_STATE},
+        {"sim_lidar_steps_per_s", "steps/s", TD_SENSOR_STATE | TD_SENSOR_LIDAR},
+        {"sim_camera_frames_per_s", "frames/s", TD_SENSOR_CAMERA},
+    };
+    int rc = 0;
+    for (int threaded = 0; threaded < 2 && !rc; threaded++) {
+        if (threaded && o.threads == 1)
+            break;
+        for (int r = 0; r < 3 && !rc; r++) {
+            double v = 0;
+            if (o.only && !strstr(runs[r].name, o.only))
+                continue;
+            int th = threaded ? o.threads : 1;
+            rc = measure(&o, &t, runs[r].sensors, th, &v);
+            if (rc)
+                break;
+            char name[96];
+            snprintf(name, sizeof(name), "%s%s", runs[r].name, threaded ? "_threads" : "");
+            emit(name, v, runs[r].unit, th, base, t.name);
+        }
+    }
+    td_track_free(&t);
+    return rc;
+}
+
+TD_CLI_BENCH("sim", "vector env steps/s: state, lidar, camera; one and all threads", bench_sim)

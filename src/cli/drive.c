@@ -1,0 +1,236 @@
+/*
+ * drive.c - `trackday drive`: the built-in driver (no learning) races a track in continuous
+ * evaluation from the start line and prints lap times, off-tracks, crashes and penalties.
+ * It proves the simulator end to end and gives reference lap times for a track.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trackday/sim.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trackday drive --track T [options]\n\n"
+            "Drives the built-in driver in continuous evaluation from the start line and\n"
+            "prints lap times, off-tracks, crashes and penalties.\n\n"
+            "options:\n"
+            "  --track T           track name or .npy/.json path\n"
+            "  --laps N            laps to drive (default 3, max %d)\n"
+            "  --driver D          pure-pursuit (default), centerline or zigzag\n"
+            "  --race-type R       time-trial (default), object-avoidance or head-to-bot\n"
+            "  --reverse           drive the track in the reverse direction\n"
+            "  --obstacles N       obstacles for object-avoidance (default 3)\n"
+            "  --randomize         random obstacle positions (from --seed)\n"
+            "  --bots N            bot cars for head-to-bot (default 3)\n"
+            "  --bot-speed V       bot speed in m/s (default 0.2)\n"
+            "  --lane-change       bots change lanes every 3-5 s\n"
+            "  --grip A            the driver's lateral acceleration limit, m/s^2 (default 3)\n"
+            "  --seed S            random seed (default 1)\n"
+            "  --json              one JSON object instead of text\n",
+            TD_MAX_LAPS);
+}
+
+static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v))
+        return td__cli_fail("%s: '%s' is not a number", opt, s);
+    if (v < lo || v > hi)
+        return td__cli_fail("%s: %g is outside [%g, %g]", opt, v, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int cmd_drive(int argc, char **argv)
+{
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *track_arg = NULL;
+    double laps = 3, obstacles = -1, bots = -1, bot_speed = -1, seed = 1, grip = 3.0;
+    int reverse = 0, json = 0, lane_change = 0, randomize = 0;
+    td_driver_kind kind = TD_DRIVER_PURE_PURSUIT;
+    td_race_type race = TD_RACE_TIME_TRIAL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(a, "--reverse") == 0) {
+            reverse = 1;
+            takes = 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+            takes = 0;
+        } else if (strcmp(a, "--lane-change") == 0) {
+            lane_change = 1;
+            takes = 0;
+        } else if (strcmp(a, "--randomize") == 0) {
+            randomize = 1;
+            takes = 0;
+        } else if (!v && (strcmp(a, "--track") == 0 || strcmp(a, "--laps") == 0 ||
+                          strcmp(a, "--driver") == 0 || strcmp(a, "--race-type") == 0 ||
+                          strcmp(a, "--obstacles") == 0 || strcmp(a, "--bots") == 0 ||
+                          strcmp(a, "--bot-speed") == 0 || strcmp(a, "--seed") == 0 ||
+                          strcmp(a, "--grip") == 0)) {
+            return td__cli_fail("%s needs a value (see trackday drive --help)", a);
+        } else if (strcmp(a, "--track") == 0) {
+            track_arg = v;
+        } else if (strcmp(a, "--laps") == 0) {
+            if (parse_num(a, v, 1, TD_MAX_LAPS, &laps))
+                return 1;
+        } else if (strcmp(a, "--driver") == 0) {
+            if (td_driver_kind_parse(v, &kind))
+                return td__cli_fail("--driver: '%s' is not pure-pursuit, centerline or zigzag",
+                                    v);
+        } else if (strcmp(a, "--race-type") == 0) {
+            if (td_race_type_parse(v, &race))
+                return td__cli_fail("--race-type: '%s' is not time-trial, object-avoidance "
+                                    "or head-to-bot",
+                                    v);
+        } else if (strcmp(a, "--obstacles") == 0) {
+            if (parse_num(a, v, 0, TD_MAX_OBSTACLES, &obstacles))
+                return 1;
+        } else if (strcmp(a, "--bots") == 0) {
+            if (parse_num(a, v, 0, TD_MAX_BOTS, &bots))
+                return 1;
+        } else if (strcmp(a, "--bot-speed") == 0) {
+            if (parse_num(a, v, 0, 4, &bot_speed))
+                return 1;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (parse_num(a, v, 0, 1e18, &seed))
+                return 1;
+        } else if (strcmp(a, "--grip") == 0) {
+            if (parse_num(a, v, 0.5, 20, &grip))
+                return 1;
+        } else {
+            usage(stderr);
+            return td__cli_fail("drive: unknown option '%s'", a);
+        }
+        i += takes;
+    }
+    if (!track_arg)
+        return td__cli_fail("drive: --track is required (see trackday drive --help)");
+    /* --obstacles or --bots alone choose their race type. */
+    if (race == TD_RACE_TIME_TRIAL && obstacles > 0 && bots < 0)
+        race = TD_RACE_OBJECT_AVOIDANCE;
+    if (race == TD_RACE_TIME_TRIAL && bots > 0 && obstacles < 0)
+        race = TD_RACE_HEAD_TO_BOT;
+
+    char path[4096];
+    if (td__cli_track_path(track_arg, path, sizeof(path)))
+        return 1;
+    td_err err = {0};
+    td_track track;
+    if (td_track_load(&track, path, &err))
+        return td__cli_fail("%s", err.msg);
+
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.laps = (int)laps;
+    cfg.seed = (uint64_t)seed;
+    cfg.race.race_type = race;
+    cfg.race.reverse_dir = reverse;
+    cfg.race.is_lane_change = lane_change;
+    cfg.race.randomize_obstacle_locations = randomize;
+    if (obstacles >= 0)
+        cfg.race.number_of_obstacles = (int)obstacles;
+    if (bots >= 0)
+        cfg.race.number_of_bot_cars = (int)bots;
+    if (bot_speed >= 0)
+        cfg.race.bot_car_speed = bot_speed;
+
+    td_vecenv env;
+    if (td_vecenv_init(&env, &cfg, &track, 1, &err)) {
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
+    float action[2] = {0, 0}, reward = 0, obs[TD_STATE_DIM];
+    uint8_t done = 0;
+    td_params params;
+    env.actions = action;
+    env.obs_state = obs;
+    env.rewards = &reward;
+    env.dones = &done;
+    env.params = &params;
+    td_vecenv_reset(&env);
+
+    td_driver drv;
+    td_driver_config dc;
+    td_driver_config_default(&dc, kind);
+    dc.lat_accel_mps2 = grip;
+    int rc = 0;
+    if (td_driver_init(&drv, &dc, td_vecenv_track(&env, 0), &err)) {
+        rc = td__cli_fail("%s", err.msg);
+        goto out;
+    }
+    /* A race that cannot finish (a driver stuck forever) stops at 100,000 steps. */
+    while (!done) {
+        double st, sp;
+        td_driver_act(&drv, &cfg.car, td_vecenv_car(&env, 0), &params, &st, &sp);
+        action[0] = (float)st;
+        action[1] = (float)sp;
+        td_vecenv_step(&env);
+    }
+    const td_episode_info *e = td_vecenv_last_episode(&env, 0);
+    double total = 0, best = INFINITY;
+    int nl = e->laps < TD_MAX_LAPS ? e->laps : TD_MAX_LAPS;
+    for (int k = 0; k < nl; k++) {
+        total += e->lap_times_s[k];
+        best = e->lap_times_s[k] < best ? e->lap_times_s[k] : best;
+    }
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "track", json_string(track.name));
+        json_object_set_new(o, "direction", json_string(reverse ? "reverse" : "forward"));
+        json_object_set_new(o, "track_length_m", json_real(track.length));
+        json_object_set_new(o, "driver", json_string(td_driver_kind_name(kind)));
+        json_object_set_new(o, "race_type", json_string(td_race_type_name(race)));
+        json_object_set_new(o, "status", json_string(td_episode_status_name(e->status)));
+        json_object_set_new(o, "laps", json_integer(e->laps));
+        json_t *lt = json_array();
+        for (int k = 0; k < nl; k++)
+            json_array_append_new(lt, json_real(e->lap_times_s[k]));
+        json_object_set_new(o, "lap_times_s", lt);
+        json_object_set_new(o, "best_lap_s", nl ? json_real(best) : json_null());
+        json_object_set_new(o, "total_time_s", json_real(e->sim_time_s));
+        json_object_set_new(o, "steps", json_integer(e->steps));
+        json_object_set_new(o, "off_tracks", json_integer(e->off_tracks));
+        json_object_set_new(o, "crashes", json_integer(e->crashes));
+        json_object_set_new(o, "reverses", json_integer(e->reverses));
+        json_object_set_new(o, "immobilized", json_integer(e->immobilized));
+        json_object_set_new(o, "resets", json_integer(e->resets));
+        json_object_set_new(o, "penalty_s", json_real(e->penalty_s));
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("%s (%s, %.2f m), driver %s, %s\n", track.name, reverse ? "reverse" : "forward",
+               track.length, td_driver_kind_name(kind), td_race_type_name(race));
+        for (int k = 0; k < nl; k++)
+            printf("lap %d: %.3f s\n", k + 1, e->lap_times_s[k]);
+        printf("%s after %d laps in %.3f s (%d steps): off-tracks %d, crashes %d, reversed %d, "
+               "immobilized %d, resets %d, penalties %.1f s\n",
+               td_episode_status_name(e->status), e->laps, e->sim_time_s, e->steps,
+               e->off_tracks, e->crashes, e->reverses, e->immobilized, e->resets, e->penalty_s);
+    }
+    if (e->status != TD_EP_LAP_COMPLETE)
+        rc = 1;
+    td_driver_free(&drv);
+out:
+    td_vecenv_free(&env);
+    td_track_free(&track);
+    return rc;
+}
+
+TD_CLI_COMMAND("drive", "drive a track with the built-in driver (lap times, no learning)",
+               cmd_drive)

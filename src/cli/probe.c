@@ -1,0 +1,172 @@
+/*
+ * probe.c - `trackday probe`: reads car poses (origin x, y, heading in degrees) from stdin,
+ * one per line, and prints the reward-function params the simulator computes there, one
+ * JSON object per line. Progress follows DeepRacer's rules from one line to the next, as if
+ * the car had driven through the poses from the start line. For checking a reward function
+ * or comparing with DeepRacer by hand.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trackday/reward.h"
+#include "trackday/sim.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: trackday probe --track T [options] < poses.txt\n\n"
+               "Reads lines 'x y heading_deg' (the car ORIGIN, the middle of the wheelbase;\n"
+               "optionally followed by 'speed steering_deg', the commanded action) and prints\n"
+               "one JSON object of params per line. Blank lines and lines starting with '#'\n"
+               "are skipped.\n\n"
+               "options:\n"
+               "  --track T        track name or .npy/.json path\n"
+               "  --reverse        the reverse driving direction\n"
+               "  --waypoints      include the (long) waypoints list\n"
+               "  --race-type R    time-trial (default), object-avoidance or head-to-bot\n"
+               "  --obstacles N    obstacles for object-avoidance, evenly spaced (default 3)\n"
+               "  --bots N         bots for head-to-bot (default 3; they do not move)\n");
+}
+
+static int cmd_probe(int argc, char **argv)
+{
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *track_arg = NULL;
+    int reverse = 0, waypoints = 0;
+    long obstacles = -1, bots = -1;
+    td_race_type race = TD_RACE_TIME_TRIAL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (strcmp(a, "--reverse") == 0) {
+            reverse = 1;
+        } else if (strcmp(a, "--waypoints") == 0) {
+            waypoints = 1;
+        } else if (!v) {
+            return td__cli_fail("probe: unknown option or missing value '%s' (see trackday "
+                                "probe --help)",
+                                a);
+        } else if (strcmp(a, "--track") == 0) {
+            track_arg = argv[++i];
+        } else if (strcmp(a, "--race-type") == 0) {
+            if (td_race_type_parse(v, &race))
+                return td__cli_fail("--race-type: '%s' is not time-trial, object-avoidance "
+                                    "or head-to-bot",
+                                    v);
+            i++;
+        } else if (strcmp(a, "--obstacles") == 0 || strcmp(a, "--bots") == 0) {
+            long n = strtol(v, &end, 10);
+            long max = a[2] == 'o' ? TD_MAX_OBSTACLES : TD_MAX_BOTS;
+            if (end == v || *end || n < 0 || n > max)
+                return td__cli_fail("%s: '%s' is not an integer in 0..%ld", a, v, max);
+            if (a[2] == 'o')
+                obstacles = n;
+            else
+                bots = n;
+            i++;
+        } else {
+            usage(stderr);
+            return td__cli_fail("probe: unknown option '%s'", a);
+        }
+    }
+    if (!track_arg)
+        return td__cli_fail("probe: --track is required (see trackday probe --help)");
+    if (race == TD_RACE_TIME_TRIAL && obstacles > 0)
+        race = TD_RACE_OBJECT_AVOIDANCE;
+    if (race == TD_RACE_TIME_TRIAL && bots > 0)
+        race = TD_RACE_HEAD_TO_BOT;
+
+    char path[4096];
+    if (td__cli_track_path(track_arg, path, sizeof(path)))
+        return 1;
+    td_err err = {0};
+    td_track track;
+    if (td_track_load(&track, path, &err))
+        return td__cli_fail("%s", err.msg);
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_EVAL;
+    cfg.race.race_type = race;
+    cfg.race.reverse_dir = reverse;
+    if (obstacles >= 0)
+        cfg.race.number_of_obstacles = (int)obstacles;
+    if (bots >= 0)
+        cfg.race.number_of_bot_cars = (int)bots;
+    td_vecenv env;
+    if (td_vecenv_init(&env, &cfg, &track, 1, &err)) {
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
+    float action[2] = {0, 0}, reward = 0, obs[TD_STATE_DIM];
+    uint8_t done = 0;
+    td_params params;
+    env.actions = action;
+    env.obs_state = obs;
+    env.rewards = &reward;
+    env.dones = &done;
+    env.params = &params;
+    td_vecenv_reset(&env);
+
+    int rc = 0, lineno = 0;
+    char line[1024];
+    while (fgets(line, sizeof(line), stdin)) {
+        lineno++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\n' || *p == '\0' || *p == '#')
+            continue;
+        double v[5] = {0, 0, 0, 0, 0};
+        int nv = 0;
+        char *end;
+        while (nv < 5) {
+            double x = strtod(p, &end);
+            if (end == p)
+                break;
+            v[nv++] = x;
+            p = end;
+        }
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        if (nv < 3 || *p || !isfinite(v[0]) || !isfinite(v[1]) || !isfinite(v[2])) {
+            rc = td__cli_fail("stdin line %d: expected 'x y heading_deg [speed steering_deg]'",
+                              lineno);
+            break;
+        }
+        td_vecenv_teleport(&env, 0, v[0], v[1], v[2] * (M_PI / 180.0), 0.0);
+        if (nv >= 4)
+            params.speed = v[3];
+        if (nv >= 5)
+            params.steering_angle = v[4];
+        char *text = NULL;
+        if (td_params_to_json(&params, &text, &err)) {
+            rc = td__cli_fail("%s", err.msg);
+            break;
+        }
+        json_t *o = json_loads(text, 0, NULL);
+        td_free(text);
+        if (!o) {
+            rc = td__cli_fail("probe: internal JSON error");
+            break;
+        }
+        if (!waypoints)
+            json_object_del(o, "waypoints");
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+        json_decref(o);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    }
+    td_vecenv_free(&env);
+    td_track_free(&track);
+    return rc;
+}
+
+TD_CLI_COMMAND("probe", "print the reward params at car poses read from stdin", cmd_probe)
