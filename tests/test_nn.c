@@ -992,3 +992,232 @@ TD_TEST(net_init_rejects_bad_towers_and_survives_oom)
         TD_ASSERT_EQ_INT(td_alloc_live(), live);
     }
 }
+
+/* ---- model files -------------------------------------------------------------------------- */
+
+#include "trackday/infer.h"
+
+static json_t *discrete_extras(int n_actions)
+{
+    json_t *x = json_object(), *space = json_array();
+    for (int i = 0; i < n_actions; i++) {
+        json_t *a = json_object();
+        json_object_set_new(a, "steering_angle", json_real(-30.0 + 60.0 * i / (n_actions - 1)));
+        json_object_set_new(a, "speed", json_real(1.0));
+        json_array_append_new(space, a);
+    }
+    json_object_set_new(x, "sensors", json_pack("[ss]", "FRONT_FACING_CAMERA", "LIDAR"));
+    json_object_set_new(x, "action_space_type", json_string("discrete"));
+    json_object_set_new(x, "action_space", space);
+    json_object_set_new(x, "preprocessing",
+                        json_pack("{s{sfsi}}", "camera", "scale", 1.0 / 255.0, "offset", 0));
+    json_object_set_new(x, "lineage", json_pack("{ssss}", "run_id", "r-test", "track", "oval"));
+    return x;
+}
+
+static void tmp_path(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/test_nn_%d_%s", TD_TEST_BUILD_DIR, (int)getpid(), name);
+}
+
+/* Two towers of the small topology (camera + lidar + state), randomly initialized. */
+static void two_small_nets(td_nn_net nets[2], uint64_t seed)
+{
+    td_rng rng;
+    td_rng_seed(&rng, seed, 0);
+    td_nn_tower pol = small_tower(TD_NN_HEAD_CATEGORICAL, 3), val = pol;
+    snprintf(val.name, sizeof(val.name), "value");
+    val.head = TD_NN_HEAD_VALUE;
+    val.n_out = 1;
+    TD_ASSERT_OK(td_nn_net_init(&nets[0], &pol, 2, &rng, NULL));
+    TD_ASSERT_OK(td_nn_net_init(&nets[1], &val, 2, &rng, NULL));
+}
+
+TD_TEST(model_save_load_round_trip_is_bit_exact)
+{
+    td_nn_net nets[2], back[4];
+    two_small_nets(nets, 41);
+    char path[512], path2[512];
+    tmp_path(path, sizeof(path), "a.tdm");
+    tmp_path(path2, sizeof(path2), "b.tdm");
+    json_t *extras = discrete_extras(3);
+    const td_nn_net *list[] = {&nets[0], &nets[1]};
+    td_err err;
+    TD_ASSERT_OK(td_nn_save(path, list, 2, extras, &err));
+    int n = 0;
+    json_t *header = NULL;
+    TD_ASSERT_OK(td_nn_load(path, back, 4, &n, 8, &header, &err));
+    TD_ASSERT_EQ_INT(n, 2);
+    for (int i = 0; i < 2; i++) {
+        TD_ASSERT_STREQ(back[i].spec.name, nets[i].spec.name);
+        TD_ASSERT(memcmp(&back[i].spec, &nets[i].spec, sizeof(td_nn_tower)) == 0);
+        TD_ASSERT_EQ_INT(back[i].max_batch, 8);
+        TD_ASSERT(memcmp(back[i].params, nets[i].params, nets[i].n_params * sizeof(float)) == 0);
+    }
+    TD_ASSERT_STREQ(json_string_value(json_object_get(json_object_get(header, "lineage"),
+                                                      "run_id")), "r-test");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(header, "format")), "trackday-model");
+    json_decref(header);
+    /* canonical: writing what was read gives the same bytes */
+    const td_nn_net *list2[] = {&back[0], &back[1]};
+    TD_ASSERT_OK(td_nn_save(path2, list2, 2, extras, &err));
+    char *a, *b;
+    size_t la, lb;
+    TD_ASSERT_OK(td_file_read(path, &a, &la, &err));
+    TD_ASSERT_OK(td_file_read(path2, &b, &lb, &err));
+    TD_ASSERT_EQ_INT(la, lb);
+    TD_ASSERT(memcmp(a, b, la) == 0);
+    TD_ASSERT(memcmp(a, "TDMODEL\0\1\0\0\0\0\0\0\0", 16) == 0);
+    TD_ASSERT_EQ_INT(la % 64, 4); /* aligned data section + the CRC trailer */
+    td_free(a);
+    td_free(b);
+
+    /* the device runtime reads nn's file and computes the same policy outputs */
+    td_infer_model *m = NULL;
+    td_infer_err ierr;
+    TD_ASSERT_MSG(td_infer_open_file(&m, path, &ierr) == 0, "infer: %s", ierr.msg);
+    uint8_t cam[11 * 9 * 2];
+    float lidar[6], state[3];
+    td_rng rng;
+    td_rng_seed(&rng, 42, 0);
+    for (size_t i = 0; i < sizeof(cam); i++)
+        cam[i] = (uint8_t)td_rng_below(&rng, 256);
+    for (int i = 0; i < 6; i++)
+        lidar[i] = (float)td_rng_uniform(&rng);
+    for (int i = 0; i < 3; i++)
+        state[i] = (float)td_rng_range(&rng, -1, 1);
+    td_infer_obs obs = {cam, lidar, state};
+    td_infer_action act;
+    TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+    td_nn_input in = {.camera_u8 = cam, .lidar = lidar, .state = state};
+    TD_ASSERT_OK(td_nn_net_forward(&back[0], &in, 1));
+    const float *io = td_infer_output(m);
+    for (int k = 0; k < 3; k++)
+        TD_ASSERT_NEAR(io[k], back[0].out[k], 1e-5 * (1 + fabs(back[0].out[k])));
+    td_infer_close(m);
+
+    json_decref(extras);
+    unlink(path);
+    unlink(path2);
+    for (int i = 0; i < 2; i++) {
+        td_nn_net_free(&nets[i]);
+        td_nn_net_free(&back[i]);
+    }
+}
+
+/* Writes bytes to path and expects td_nn_load to fail with code and a message containing want. */
+static void expect_load_error(const char *path, const char *bytes, size_t len, int code,
+                              const char *want)
+{
+    td_err err;
+    TD_ASSERT_OK(td_file_write_atomic(path, bytes, len, &err));
+    td_nn_net nets[4];
+    int n = 7;
+    long live = td_alloc_live();
+    int rc = td_nn_load(path, nets, 4, &n, 1, NULL, &err);
+    TD_ASSERT_MSG(rc == code, "want %s, got %d (%s)", want, rc, err.msg);
+    TD_ASSERT_CONTAINS(err.msg, want);
+    TD_ASSERT_CONTAINS(err.msg, path);
+    TD_ASSERT_EQ_INT(n, 0);
+    TD_ASSERT_EQ_INT(td_alloc_live(), live);
+}
+
+static char *find(char *hay, size_t len, const char *needle, size_t n)
+{
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(hay + i, needle, n) == 0)
+            return hay + i;
+    return NULL;
+}
+
+static void fix_crc(char *buf, size_t len)
+{
+    uint32_t crc = td_crc32(0, buf, len - 4);
+    for (int i = 0; i < 4; i++)
+        buf[len - 4 + i] = (char)(crc >> (8 * i));
+}
+
+TD_TEST(model_load_rejects_bad_files)
+{
+    td_nn_net nets[2];
+    two_small_nets(nets, 43);
+    char path[512], bad[512];
+    tmp_path(path, sizeof(path), "good.tdm");
+    tmp_path(bad, sizeof(bad), "bad.tdm");
+    json_t *extras = discrete_extras(3);
+    const td_nn_net *list[] = {&nets[0], &nets[1]};
+    td_err err;
+    TD_ASSERT_OK(td_nn_save(path, list, 2, extras, &err));
+    char *good;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(path, &good, &len, &err));
+    char *b = td_malloc(len + 64);
+    TD_ASSERT(b != NULL);
+
+    memcpy(b, good, len);
+    b[0] = 'X';
+    expect_load_error(bad, b, len, TD_EFORMAT, "bad magic");
+    memcpy(b, good, len);
+    b[8] = 2;
+    expect_load_error(bad, b, len, TD_EVERSION, "unsupported version 2");
+    memcpy(b, good, len);
+    b[12] = 1;
+    expect_load_error(bad, b, len, TD_EVERSION, "unknown flags");
+    expect_load_error(bad, good, 20, TD_EFORMAT, "truncated");
+    expect_load_error(bad, good, 100, TD_EFORMAT, "truncated: header");
+    expect_load_error(bad, good, len - 70, TD_EFORMAT, "truncated");
+    memcpy(b, good, len);
+    memset(b + len, 0, 64);
+    expect_load_error(bad, b, len + 64, TD_EFORMAT, "trailing bytes");
+    memcpy(b, good, len);
+    b[len - 100] ^= 0x10; /* a flipped bit in the data */
+    expect_load_error(bad, b, len, TD_ECHECKSUM, "checksum mismatch: stored");
+    memcpy(b, good, len);
+    b[24] = ']'; /* broken JSON with a fixed CRC: the JSON error is reported */
+    fix_crc(b, len);
+    expect_load_error(bad, b, len, TD_EFORMAT, "header JSON invalid at byte");
+    memcpy(b, good, len);
+    b[24] = ']'; /* broken JSON and a bad CRC: corruption */
+    expect_load_error(bad, b, len, TD_ECHECKSUM, "checksum mismatch");
+
+    /* same-length header edits with a fixed CRC: the topology must match the tensors */
+    memcpy(b, good, len);
+    char *h = find(b, len, "\"categorical\",\"n\":3", 19);
+    TD_ASSERT(h != NULL);
+    h[18] = '4';
+    fix_crc(b, len);
+    expect_load_error(bad, b, len, TD_EFORMAT,
+                      "tensor 'policy.head.weight' has shape [3, 7], the topology needs [4, 7]");
+    memcpy(b, good, len);
+    h = find(b, len, "\"policy.head.bias\"", 18);
+    TD_ASSERT(h != NULL);
+    memcpy(h, "\"policy.head.bisa\"", 18);
+    fix_crc(b, len);
+    expect_load_error(bad, b, len, TD_EFORMAT, "tensor 'policy.head.bias' [3] is missing");
+    memcpy(b, good, len);
+    h = find(b, len, "\"offset\":256", 12);
+    TD_ASSERT(h != NULL);
+    memcpy(h, "\"offset\":257", 12);
+    fix_crc(b, len);
+    expect_load_error(bad, b, len, TD_EFORMAT, "is not a multiple of 64");
+
+    /* too little room for the towers, and nothing leaks */
+    td_nn_net one[1];
+    int n;
+    TD_ASSERT_EQ_INT(td_nn_load(path, one, 1, &n, 1, NULL, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "2 towers but room for 1");
+    TD_ASSERT_EQ_INT(td_nn_load("/nonexistent/x.tdm", one, 1, &n, 1, NULL, &err), TD_ENOENT);
+    /* saving needs the action space */
+    json_t *empty = json_object();
+    TD_ASSERT_EQ_INT(td_nn_save(bad, list, 2, empty, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "action_space");
+    json_decref(empty);
+
+    td_free(b);
+    td_free(good);
+    json_decref(extras);
+    unlink(path);
+    unlink(bad);
+    td_nn_net_free(&nets[0]);
+    td_nn_net_free(&nets[1]);
+}
