@@ -658,6 +658,14 @@ TD_TEST(lidar_reach_scan_encodes_like_full_scan)
         boxes[0].y = y + td_rng_range(&prng, -1.2, 1.2);
         boxes[1].x = x + td_rng_range(&prng, -2.0, 2.0);
         boxes[1].y = y + td_rng_range(&prng, -2.0, 2.0);
+        /* Without noise, the short scan equals the brute-force one wherever that is nearer. */
+        float rf[64], rp[64];
+        double reach = td_lidar_reach_m(&cfg, TD_LIDAR_REACH_DISCRETIZED);
+        td_lidar_scan_reference(&cfg, g, &scene, x, y, yaw, rf);
+        td_lidar_scan_reach(&cfg, g, &scene, x, y, yaw, NULL, reach, rp);
+        for (int b = 0; b < 64; b++)
+            TD_ASSERT_MSG(rp[b] == (rf[b] < reach ? rf[b] : 12.0f),
+                          "pose %d beam %d: reach scan %.6f, reference %.6f", k, b, rp[b], rf[b]);
         for (int e = 0; e < 3; e++) {
             float full[64], part[64], ef[64], ep[64];
             td_rng r1, r2;

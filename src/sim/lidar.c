@@ -21,6 +21,7 @@
 
 typedef struct seg4 {
     double ax, ay, ex, ey; /* start point and direction (end - start) */
+    int id;                /* index in the grid's list of distinct segments */
 } seg4;
 
 struct td_lidar_grid {
@@ -171,7 +172,7 @@ int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, 
         const double *b = side ? t->outer : t->inner;
         for (int i = 0; i + 1 < t->n; i++) {
             seg4 s = {b[2 * i], b[2 * i + 1], b[2 * i + 2] - b[2 * i],
-                      b[2 * i + 3] - b[2 * i + 1]};
+                      b[2 * i + 3] - b[2 * i + 1], g->nsegs};
             if (s.ex == 0.0 && s.ey == 0.0)
                 continue;
             g->segs[g->nsegs++] = s;
@@ -350,6 +351,143 @@ static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx,
     return best;
 }
 
+/* ---- short-reach sweep ------------------------------------------------------------------ */
+
+/*
+ * When the reach is short (the encodings clip at 0.5 to 2 m), walking every beam through
+ * the grid costs more than visiting the few cells within reach once: each wall segment
+ * there is tested only against the beams inside the angle it subtends. The exact ray test
+ * is the same as the walk's, so the results are identical.
+ */
+
+/* Cells within reach above which the per-beam grid walk is cheaper than the sweep. */
+#define SWEEP_MAX_CELLS 441
+/* Segments a sweep can remember as done (a bitmap on the stack); beyond, it repeats tests. */
+#define SWEEP_MAX_SEGS 16384
+
+/* atan2 to within about 1e-5 rad (a minimax polynomial); callers widen ranges by 1e-3. */
+static inline double fast_atan2(double y, double x)
+{
+    double ax = fabs(x), ay = fabs(y);
+    double mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
+    if (mx == 0.0)
+        return 0.0;
+    double a = mn / mx, q = a * a;
+    double r = ((-0.0464964749 * q + 0.15931422) * q - 0.327622764) * q * a + a;
+    if (ay > ax)
+        r = 1.5707963267948966 - r;
+    if (x < 0.0)
+        r = 3.141592653589793 - r;
+    return y < 0.0 ? -r : r;
+}
+
+typedef struct sweep {
+    double x, y;          /* origin */
+    double c0, s0;        /* direction of beam 0 */
+    double inv_step;      /* beams per radian */
+    double lim2;          /* reach squared */
+    int nb;
+    const double *dirx, *diry;
+    double *best;
+} sweep;
+
+/* Tests segment s against the beams whose angle from beam 0 lies in [lo, hi] (radians). */
+static inline void sweep_range(const sweep *w, const seg4 *s, double lo, double hi)
+{
+    double klo = (lo - 1e-3) * w->inv_step, khi = (hi + 1e-3) * w->inv_step;
+    if (khi < 0.0 || klo > w->nb - 1)
+        return;
+    /* Ceiling and floor of non-negative values by truncation (cheaper than ceil()). */
+    int k0 = 0;
+    if (klo > 0.0) {
+        k0 = (int)klo;
+        k0 += k0 < klo;
+    }
+    int k1 = khi > w->nb - 1 ? w->nb - 1 : (int)khi;
+    for (int k = k0; k <= k1; k++)
+        ray_seg(w->x, w->y, w->dirx[k], w->diry[k], s, &w->best[k]);
+}
+
+static void sweep_segment(const sweep *w, const seg4 *s)
+{
+    double ax = s->ax - w->x, ay = s->ay - w->y;
+    double bx = ax + s->ex, by = ay + s->ey;
+    /* Skip segments farther than the reach (squared distances, no division). */
+    double ae = ax * s->ex + ay * s->ey, be = bx * s->ex + by * s->ey;
+    if (ae >= 0.0) {
+        if (ax * ax + ay * ay > w->lim2)
+            return;
+    } else if (be <= 0.0) {
+        if (bx * bx + by * by > w->lim2)
+            return;
+    } else {
+        double cr = ax * s->ey - ay * s->ex;
+        if (cr * cr > w->lim2 * (s->ex * s->ex + s->ey * s->ey))
+            return;
+    }
+    double cross = ax * by - ay * bx;
+    if (cross == 0.0)
+        return; /* seen edge-on: no beam meets it at a single point (the ray test skips it) */
+    /* Endpoint angles from beam 0, in [0, 2 pi); the segment spans the short way round. */
+    double a = fast_atan2(-ax * w->s0 + ay * w->c0, ax * w->c0 + ay * w->s0);
+    double b = fast_atan2(-bx * w->s0 + by * w->c0, bx * w->c0 + by * w->s0);
+    if (cross < 0.0) {
+        double tmp = a;
+        a = b;
+        b = tmp;
+    }
+    const double two_pi = 6.283185307179586;
+    if (a < 0.0)
+        a += two_pi;
+    double span = b - a;
+    while (span < 0.0)
+        span += two_pi;
+    while (span > two_pi)
+        span -= two_pi;
+    sweep_range(w, s, a, a + span);
+    if (a + span > two_pi - 2e-3)
+        sweep_range(w, s, a - two_pi, a + span - two_pi);
+}
+
+/* Walls within reach lim of (x, y) for all beams; returns 0 if the sweep does not pay. */
+static int sweep_walls(const td_lidar_grid *g, double x, double y, double c0, double s0,
+                       double step, int nb, const double *dirx, const double *diry,
+                       double lim, double *best)
+{
+    int cx0 = (int)floor((x - lim - g->x0) * g->inv_cell);
+    int cx1 = (int)floor((x + lim - g->x0) * g->inv_cell);
+    int cy0 = (int)floor((y - lim - g->y0) * g->inv_cell);
+    int cy1 = (int)floor((y + lim - g->y0) * g->inv_cell);
+    if ((double)(cx1 - cx0 + 1) * (cy1 - cy0 + 1) > SWEEP_MAX_CELLS)
+        return 0;
+    cx0 = cx0 < 0 ? 0 : cx0;
+    cy0 = cy0 < 0 ? 0 : cy0;
+    cx1 = cx1 > g->w - 1 ? g->w - 1 : cx1;
+    cy1 = cy1 > g->h - 1 ? g->h - 1 : cy1;
+    sweep w = {x, y, c0, s0, 1.0 / step, lim * lim, nb, dirx, diry, best};
+    /* A segment spanning several cells is swept once. */
+    uint64_t done[SWEEP_MAX_SEGS / 64];
+    int dedupe = g->nsegs <= SWEEP_MAX_SEGS;
+    if (dedupe)
+        memset(done, 0, (size_t)((g->nsegs + 63) / 64) * sizeof(uint64_t));
+    for (int cy = cy0; cy <= cy1; cy++) {
+        const int *row = g->start + (long)cy * g->w;
+        for (int cx = cx0; cx <= cx1; cx++) {
+            for (int k = row[cx], e = row[cx + 1]; k < e; k++) {
+                const seg4 *sg = &g->cell_segs[k];
+                if (dedupe) {
+                    uint64_t bit = (uint64_t)1 << (sg->id & 63);
+                    if (done[sg->id >> 6] & bit)
+                        continue;
+                    done[sg->id >> 6] |= bit;
+                }
+                sweep_segment(&w, sg);
+            }
+        }
+    }
+    return 1;
+}
+
 /* ---- scans --------------------------------------------------------------------------------- */
 
 /*
@@ -391,7 +529,13 @@ static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td
         s = s * cs + c * ss;
         c = nc;
     }
-    for (int k = 0; k < nb; k++) {
+    int swept = 0;
+    if (grid && !reference) {
+        for (int k = 0; k < nb; k++)
+            best[k] = lim;
+        swept = sweep_walls(grid, x, y, dirx[0], diry[0], step, nb, dirx, diry, lim, best);
+    }
+    for (int k = 0; k < nb && !swept; k++) {
         double b = lim;
         if (grid && reference) {
             for (int i = 0; i < grid->nsegs; i++)
