@@ -84,8 +84,9 @@ static void print_text(const td_log_report *r, const td_simtrace *t, int per, in
     int complete = 0;
     for (int j = 0; j < r->n_episodes; j++)
         complete += r->episodes[j].complete;
-    printf("simtrace: %d file%s, %ld rows, %d episodes, %d complete laps (iterations: %s)\n",
-           t->n_files, t->n_files == 1 ? "" : "s", r->n_rows, r->n_episodes, complete,
+    printf("simtrace: %d file%s, %ld rows, %d episode%s, %d complete lap%s (iterations: %s)\n",
+           t->n_files, t->n_files == 1 ? "" : "s", r->n_rows, r->n_episodes,
+           r->n_episodes == 1 ? "" : "s", complete, complete == 1 ? "" : "s",
            source_text(r->iteration_source, per));
     if (t->n_files == 1)
         printf("file: %s\n", t->files[0]);
@@ -106,7 +107,7 @@ static void print_text(const td_log_report *r, const td_simtrace *t, int per, in
     int first = 0;
     if (!all && r->n_episodes > 20)
         first = r->n_episodes - 20;
-    printf("\nper episode%s\n", first ? "" : "");
+    printf("\nper episode\n");
     if (first)
         printf("(the last 20 of %d; --all lists every episode, --json gives all)\n",
                r->n_episodes);
