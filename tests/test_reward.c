@@ -1044,3 +1044,85 @@ TD_TEST(explain_cli_with_python)
     TD_ASSERT_CONTAINS(text, "90-100%");
     td_free(text);
 }
+
+/* ---- threads ------------------------------------------------------------------------- */
+
+#include <pthread.h>
+
+typedef struct {
+    td_reward *r;
+    double scale;
+    int bad;
+} thread_job;
+
+static void *thread_calls(void *arg)
+{
+    thread_job *j = arg;
+    td_params p[8];
+    float out[8];
+    for (int rep = 0; rep < 100; rep++) {
+        for (int i = 0; i < 8; i++) {
+            fill_params(&p[i]);
+            p[i].steps = rep * 8 + i;
+        }
+        td_err err = {0};
+        if (td_reward_batch(j->r, p, 8, out, &err)) {
+            j->bad++;
+            continue;
+        }
+        for (int i = 0; i < 8; i++)
+            if (out[i] != (float)(j->scale * (rep * 8 + i)))
+                j->bad++;
+    }
+    return NULL;
+}
+
+TD_TEST(python_hosts_called_from_other_threads)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* Two hosts, opened here, called from two other threads at once (and one host from two
+     * threads): the GIL and the per-host lock keep every result right. */
+    td_reward *a = open_ok(write_file("ta.py", "def reward_function(params):\n"
+                                               "    return params['steps'] * 2.0\n"));
+    td_reward *b = open_ok(write_file("tb.py", "import math\n"
+                                               "def reward_function(params):\n"
+                                               "    return params['steps'] * 3.0\n"));
+    thread_job jobs[3] = {{a, 2.0, 0}, {b, 3.0, 0}, {a, 2.0, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        TD_ASSERT_EQ_INT(pthread_create(&th[i], NULL, thread_calls, &jobs[i]), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++)
+        TD_ASSERT_EQ_INT(jobs[i].bad, 0);
+    td_reward_close(a);
+    td_reward_close(b);
+}
+
+TD_TEST(params_json_has_every_key)
+{
+    td_params p;
+    fill_params(&p);
+    add_objects(&p);
+    char *text = NULL;
+    td_err err = {0};
+    TD_ASSERT_OK(td_params_to_json(&p, &text, &err));
+    json_t *o = NULL;
+    TD_ASSERT_OK(td_json_parse(text, strlen(text), "params", &o, &err));
+    TD_ASSERT_EQ_INT(json_object_size(o), 27);
+    TD_ASSERT_NEAR(json_number_value(json_object_get(o, "heading")), 45.5, 0);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(o, "steps")), 42);
+    TD_ASSERT(json_is_true(json_object_get(o, "is_reversed")));
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(o, "objects_location")), 2);
+    TD_ASSERT(json_is_true(json_object_get(o, "object_in_camera")));
+    json_decref(o);
+    td_free(text);
+    p.n_objects = 0;
+    p.x = NAN; /* not representable in JSON: null */
+    TD_ASSERT_OK(td_params_to_json(&p, &text, &err));
+    TD_ASSERT_OK(td_json_parse(text, strlen(text), "params", &o, &err));
+    TD_ASSERT_EQ_INT(json_object_size(o), 19);
+    TD_ASSERT(json_is_null(json_object_get(o, "x")));
+    json_decref(o);
+    td_free(text);
+}
