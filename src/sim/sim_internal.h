@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "trackday/sim.h"
 
@@ -133,17 +134,25 @@ struct td__vecenv_priv {
     td__car *cars;
     float *lidar_raw;       /* (n, beams) scratch */
 
-    /* Persistent thread pool: workers wait for a new generation, run their slice of
-     * the current phase, then count down `pending`. */
+    /* Persistent thread pool. A phase is cut into chunks of cars; the caller and the
+     * workers claim chunks with one atomic word (generation << 32 | next chunk), so a
+     * worker the OS does not schedule in time costs nothing: the others take its share.
+     * Waiting threads spin briefly, then sleep on a condition variable. */
     int nthreads;
     pthread_t *threads;
     td__worker *workers;
     pthread_mutex_t mu;
     pthread_cond_t cv_go, cv_done;
-    unsigned long generation;
-    int pending;
-    int stop;
-    td__phase_fn phase;
+    _Atomic uint64_t work;
+    _Atomic int done_chunks;
+    _Atomic int stop;
+    _Atomic int sleepers;       /* workers blocked (or about to block) on cv_go */
+    _Atomic int caller_sleeping;
+    uint32_t gen;               /* the caller's generation counter */
+    /* The current phase; atomics because a late worker may read them while the caller
+     * writes the next phase's (the claim then fails and the values are not used). */
+    _Atomic(td__phase_fn) phase;
+    _Atomic int nchunks, chunk;
     int pool_ok;
 };
 

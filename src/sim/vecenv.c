@@ -1,12 +1,12 @@
 /*
- * vecenv.c - the vector environment: N cars stepped in slices by a persistent thread pool,
+ * vecenv.c - the vector environment: N cars stepped in chunks by a persistent thread pool,
  * writing into buffers the caller owns (PufferLib style). Also the configuration defaults,
  * names of race types and episode statuses, and the default reward.
  *
  * A step has two parallel phases around the reward callback: (A) physics, objects, params
  * and end rules of every car; the callback over the whole batch on the calling thread;
  * (B) episode ends and penalty resets, then the observations. Cars never read each other's
- * state, so a run does not depend on how the batch is sliced.
+ * state, so a run does not depend on which thread steps which car.
  */
 #include <ctype.h>
 #include <math.h>
@@ -147,35 +147,81 @@ int td_vecenv_lidar_dim(const td_sim_config *cfg)
 
 /* ---- thread pool --------------------------------------------------------------------------- */
 
-static void slice(const td_vecenv *env, int k, int *lo, int *hi)
+/* Spin iterations before a waiting thread sleeps: a step of a small batch takes tens of
+ * microseconds, far less than a futex wake-up round trip. */
+#define SPIN_ITERS 2000
+
+static inline void cpu_relax(void)
 {
-    int t = env->priv->nthreads;
-    *lo = (int)((long)env->n * k / t);
-    *hi = (int)((long)env->n * (k + 1) / t);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#else
+    __asm__ volatile("" ::: "memory");
+#endif
+}
+
+/*
+ * Claims and runs chunks of generation `gen` until none is left. The phase and chunk
+ * sizes are read before the claim; a successful compare-and-swap proves the generation
+ * (and so what was read) is still current.
+ */
+static void work_chunks(td_vecenv *env, uint32_t gen)
+{
+    td__vecenv_priv *pv = env->priv;
+    for (;;) {
+        uint64_t w = atomic_load(&pv->work);
+        if ((uint32_t)(w >> 32) != gen)
+            return;
+        td__phase_fn fn = atomic_load_explicit(&pv->phase, memory_order_relaxed);
+        int nchunks = atomic_load_explicit(&pv->nchunks, memory_order_relaxed);
+        int chunk = atomic_load_explicit(&pv->chunk, memory_order_relaxed);
+        uint32_t c = (uint32_t)w;
+        if ((int)c >= nchunks)
+            return;
+        if (!atomic_compare_exchange_weak(&pv->work, &w, w + 1))
+            continue;
+        int lo = (int)c * chunk, hi = lo + chunk < env->n ? lo + chunk : env->n;
+        fn(env, lo, hi);
+        if (atomic_fetch_add(&pv->done_chunks, 1) + 1 == nchunks &&
+            atomic_load(&pv->caller_sleeping)) {
+            pthread_mutex_lock(&pv->mu);
+            pthread_cond_signal(&pv->cv_done);
+            pthread_mutex_unlock(&pv->mu);
+        }
+    }
 }
 
 static void *worker_main(void *arg)
 {
     td__worker *w = arg;
     td__vecenv_priv *pv = w->env->priv;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&pv->mu);
+    uint32_t seen = 0;
     for (;;) {
-        while (pv->generation == seen && !pv->stop)
-            pthread_cond_wait(&pv->cv_go, &pv->mu);
-        if (pv->stop)
+        uint32_t g;
+        int spins = 0;
+        while ((g = (uint32_t)(atomic_load(&pv->work) >> 32)) == seen &&
+               !atomic_load(&pv->stop)) {
+            if (++spins < SPIN_ITERS) {
+                cpu_relax();
+                continue;
+            }
+            /* Announce the sleep before the last check, so the caller either sees a
+             * sleeper (and broadcasts under the lock) or this check sees its generation. */
+            pthread_mutex_lock(&pv->mu);
+            atomic_fetch_add(&pv->sleepers, 1);
+            while ((uint32_t)(atomic_load(&pv->work) >> 32) == seen && !atomic_load(&pv->stop))
+                pthread_cond_wait(&pv->cv_go, &pv->mu);
+            atomic_fetch_sub(&pv->sleepers, 1);
+            pthread_mutex_unlock(&pv->mu);
+            spins = 0;
+        }
+        if (atomic_load(&pv->stop))
             break;
-        seen = pv->generation;
-        td__phase_fn fn = pv->phase;
-        pthread_mutex_unlock(&pv->mu);
-        int lo, hi;
-        slice(w->env, w->k, &lo, &hi);
-        fn(w->env, lo, hi);
-        pthread_mutex_lock(&pv->mu);
-        if (--pv->pending == 0)
-            pthread_cond_signal(&pv->cv_done);
+        seen = g;
+        work_chunks(w->env, g);
     }
-    pthread_mutex_unlock(&pv->mu);
     return NULL;
 }
 
@@ -186,19 +232,36 @@ static void run_phase(td_vecenv *env, td__phase_fn fn)
         fn(env, 0, env->n);
         return;
     }
-    pthread_mutex_lock(&pv->mu);
-    pv->phase = fn;
-    pv->pending = pv->nthreads - 1;
-    pv->generation++;
-    pthread_cond_broadcast(&pv->cv_go);
-    pthread_mutex_unlock(&pv->mu);
-    int lo, hi;
-    slice(env, 0, &lo, &hi);
-    fn(env, lo, hi);
-    pthread_mutex_lock(&pv->mu);
-    while (pv->pending > 0)
-        pthread_cond_wait(&pv->cv_done, &pv->mu);
-    pthread_mutex_unlock(&pv->mu);
+    /* A few chunks per thread balance uneven cars (resets, sensors) without much claiming. */
+    int chunk = (env->n + 4 * pv->nthreads - 1) / (4 * pv->nthreads);
+    chunk = chunk < 4 ? 4 : chunk;
+    int nchunks = (env->n + chunk - 1) / chunk;
+    atomic_store_explicit(&pv->phase, fn, memory_order_relaxed);
+    atomic_store_explicit(&pv->chunk, chunk, memory_order_relaxed);
+    atomic_store_explicit(&pv->nchunks, nchunks, memory_order_relaxed);
+    atomic_store(&pv->done_chunks, 0);
+    uint32_t gen = ++pv->gen;
+    if (gen == 0) /* 0 is the workers' initial "seen" */
+        gen = ++pv->gen;
+    atomic_store(&pv->work, (uint64_t)gen << 32); /* publishes the fields above */
+    if (atomic_load(&pv->sleepers) > 0) {
+        pthread_mutex_lock(&pv->mu);
+        pthread_cond_broadcast(&pv->cv_go);
+        pthread_mutex_unlock(&pv->mu);
+    }
+    work_chunks(env, gen);
+    for (int spins = 0; atomic_load(&pv->done_chunks) < nchunks; spins++) {
+        if (spins < SPIN_ITERS) {
+            cpu_relax();
+            continue;
+        }
+        pthread_mutex_lock(&pv->mu);
+        atomic_store(&pv->caller_sleeping, 1);
+        while (atomic_load(&pv->done_chunks) < nchunks)
+            pthread_cond_wait(&pv->cv_done, &pv->mu);
+        atomic_store(&pv->caller_sleeping, 0);
+        pthread_mutex_unlock(&pv->mu);
+    }
 }
 
 static void pool_stop(td__vecenv_priv *pv)
@@ -206,7 +269,7 @@ static void pool_stop(td__vecenv_priv *pv)
     if (!pv->pool_ok)
         return;
     pthread_mutex_lock(&pv->mu);
-    pv->stop = 1;
+    atomic_store(&pv->stop, 1);
     pthread_cond_broadcast(&pv->cv_go);
     pthread_mutex_unlock(&pv->mu);
     for (int k = 1; k < pv->nthreads; k++)
