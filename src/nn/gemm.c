@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "trackday/nn.h"
+#include "nn/internal.h"
 
 #ifdef TD_HAVE_OPENBLAS
 #include <cblas.h>
@@ -42,16 +42,33 @@ const char *td_nn_init(void)
 #define GEMM_KB 128
 #define GEMM_NB 256
 
-static void gemm_block(int mb, int nb, int kb, const float *restrict ap, const float *restrict bp,
-                       float *restrict c, int ldc)
+TD__NN_VECTORIZE static void gemm_block(int mb, int nb, int kb, const float *restrict ap,
+                                        const float *restrict bp, float *restrict c, int ldc)
 {
-    for (int i = 0; i < mb; i++) {
+    int i = 0;
+    /* four rows of C at a time: each packed B row is loaded once for four FMAs */
+    for (; i + 4 <= mb; i += 4) {
+        float *restrict c0 = c + (size_t)i * ldc, *restrict c1 = c0 + ldc;
+        float *restrict c2 = c1 + ldc, *restrict c3 = c2 + ldc;
+        const float *a0 = ap + (size_t)i * GEMM_KB;
+        for (int k = 0; k < kb; k++) {
+            float x0 = a0[k], x1 = a0[GEMM_KB + k], x2 = a0[2 * GEMM_KB + k],
+                  x3 = a0[3 * GEMM_KB + k];
+            const float *restrict brow = bp + (size_t)k * GEMM_NB;
+            for (int j = 0; j < nb; j++) {
+                float b = brow[j];
+                c0[j] += x0 * b;
+                c1[j] += x1 * b;
+                c2[j] += x2 * b;
+                c3[j] += x3 * b;
+            }
+        }
+    }
+    for (; i < mb; i++) {
         float *restrict crow = c + (size_t)i * ldc;
         const float *arow = ap + (size_t)i * GEMM_KB;
         for (int k = 0; k < kb; k++) {
             float a = arow[k];
-            if (a == 0.0f)
-                continue;
             const float *restrict brow = bp + (size_t)k * GEMM_NB;
             for (int j = 0; j < nb; j++)
                 crow[j] += a * brow[j];
