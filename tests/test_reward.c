@@ -422,6 +422,26 @@ TD_TEST(python_numpy_works)
     td_reward_close(r);
 }
 
+TD_TEST(python_is_the_pinned_system_interpreter)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* Debian's python3.11, isolated: not a pyenv or virtualenv Python from the PATH or the
+     * environment, and the reward file's directory is not on sys.path. */
+    td_reward *r = open_ok(write_file(
+        "which.py", "import sys, os\n"
+                    "def reward_function(params):\n"
+                    "    assert sys.version_info[:2] == (3, 11), sys.version\n"
+                    "    assert sys.executable == '/usr/bin/python3.11', sys.executable\n"
+                    "    assert not any('pyenv' in p for p in sys.path), sys.path\n"
+                    "    here = os.path.dirname(os.path.abspath(__file__))\n"
+                    "    assert here not in sys.path, sys.path\n"
+                    "    return float(sys.flags.isolated)\n"));
+    td_params p;
+    fill_params(&p);
+    TD_ASSERT_NEAR(call_one(r, &p), 1.0, 0);
+    td_reward_close(r);
+}
+
 TD_TEST(python_matches_builtin_over_a_batch)
 {
     SKIP_WITHOUT_PYTHON();
@@ -495,6 +515,7 @@ TD_TEST(error_missing_or_bad_function)
                                                "def reward_function(params):\n"
                                                "    return 1.0\n"));
     TD_ASSERT_CONTAINS(msg, ":1: ModuleNotFoundError");
+    TD_ASSERT_CONTAINS(msg, "DeepRacer allows only math, random, numpy, scipy and shapely");
     TD_ASSERT_CONTAINS(open_fail("/nonexistent/reward_function.py"), "cannot read");
     /* Defaults and *args are fine. */
     td_reward *r = open_ok(write_file("defaults.py", "def reward_function(params, k=2.0):\n"

@@ -386,6 +386,29 @@ static const char *exception_hint(PyObject *type, PyObject *value)
 {
     static char hint[512];
     hint[0] = 0;
+    if (PyErr_GivenExceptionMatches(type, PyExc_ModuleNotFoundError) && value) {
+        PyObject *name = PyObject_GetAttrString(value, "name");
+        const char *n = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+        char top[64] = "";
+        if (n) {
+            snprintf(top, sizeof(top), "%s", n);
+            char *dot = strchr(top, '.');
+            if (dot)
+                *dot = 0;
+        }
+        if (strcmp(top, "scipy") == 0 || strcmp(top, "shapely") == 0 ||
+            strcmp(top, "numpy") == 0)
+            snprintf(hint, sizeof(hint),
+                     "\nhint: DeepRacer allows %s, but it is not installed for the system "
+                     "Python: apt-get install python3-%s",
+                     top, top);
+        else if (top[0])
+            snprintf(hint, sizeof(hint),
+                     "\nhint: DeepRacer allows only math, random, numpy, scipy and shapely");
+        Py_XDECREF(name);
+        PyErr_Clear();
+        return hint;
+    }
     if (PyErr_GivenExceptionMatches(type, PyExc_KeyError) && value) {
         PyObject *args = PyObject_GetAttrString(value, "args");
         PyObject *key = args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0
