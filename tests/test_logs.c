@@ -729,5 +729,28 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
         TD_ASSERT_MSG(td_path_exists(p), "%s missing", p);
     }
     td_free(out);
+
+    /* The track from training_params.yaml (WORLD_NAME), drawn under the laps. */
+    snprintf(p, sizeof(p), "%s/training_params.yaml", dir);
+    write_file(p, "# a comment\nWORLD_NAME: \"reinvent_base\"\nRACE_TYPE: TIME_TRIAL\n");
+    snprintf(cmd, sizeof(cmd), "%s plot %s 2>&1", TD_TEST_TRACKDAY_BIN, dir);
+    out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    TD_ASSERT(strstr(out, "no track") == NULL);
+    td_free(out);
+    snprintf(p, sizeof(p), "%s/plots/laps.svg", dir);
+    char *svg;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(p, &svg, &len, &err));
+    TD_ASSERT_CONTAINS(svg, "class=\"road\"");
+    TD_ASSERT_CONTAINS(svg, "reinvent_base: evaluation evaluation-0.csv (4 episodes)");
+    td_free(svg);
+    /* An unknown --track is refused. */
+    snprintf(cmd, sizeof(cmd), "%s plot %s --track no_such_track 2>&1", TD_TEST_TRACKDAY_BIN,
+             dir);
+    out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 1);
+    TD_ASSERT_CONTAINS(out, "no_such_track");
+    td_free(out);
     rm_rf(dir);
 }

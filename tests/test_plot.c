@@ -377,6 +377,40 @@ TD_TEST(track_view_without_track_draws_lines_only)
     td_svg_free(&s);
 }
 
+TD_TEST(track_view_skips_missing_points_and_unsafe_colours)
+{
+    double x[5] = {0, 1, NAN, 3, 4}, y[5] = {0, 1, 1, 0, 1}, v[5] = {1, 2, 3, NAN, 2};
+    td_plot_lap laps[2] = {
+        {.name = "valued", .x = x, .y = y, .value = v, .n = 5},
+        {.name = "solid", .x = x, .y = y, .n = 5, .color = "red\" onload=\"x"},
+    };
+    td_plot_mark mark = {NAN, 1, TD_MARK_CRASH};
+    td_plot_series se = {.name = "s", .x = x, .y = y, .n = 5, .color = "<bad>", .dash = "1'2"};
+    td_line_chart c = {.title = "t", .series = &se, .n_series = 1};
+    td_track_view view = {.title = "gaps", .laps = laps, .n_laps = 2, .marks = &mark,
+                          .n_marks = 1};
+    td_svg s;
+    td_svg_begin(&s, 600, 900);
+    td_err err;
+    TD_ASSERT_OK(td_plot_track_draw(&s, &view, 0, 0, 600, 450, &err));
+    TD_ASSERT_OK(td_plot_line_chart_draw(&s, &c, 0, 450, 600, 450, &err));
+    td_svg_finish(&s);
+    assert_wellformed(s.buf);
+    TD_ASSERT(strstr(s.buf, "onload") == NULL);
+    TD_ASSERT(strstr(s.buf, "<bad>") == NULL);
+    /* The missing point is left out of the outline: 4 of 5 points, 3 spaces. */
+    const char *pl = strstr(s.buf, "<polyline class=\"lap\"");
+    TD_ASSERT(pl != NULL);
+    const char *pts = strstr(pl, "points=\"") + 8;
+    int spaces = 0;
+    for (const char *q = pts; *q != '"'; q++)
+        spaces += *q == ' ';
+    TD_ASSERT_EQ_INT(spaces, 3);
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"mark-crash\""), 0);
+    TD_ASSERT(strstr(s.buf, "nan") == NULL && strstr(s.buf, "inf") == NULL);
+    td_svg_free(&s);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Metrics and training curves                                                          */
 /* ------------------------------------------------------------------------------------ */

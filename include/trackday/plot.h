@@ -51,6 +51,10 @@ void td_svg_escaped(td_svg *s, const char *text);
  * a non-finite value is written as 0 so the document stays valid. */
 void td_svg_num(td_svg *s, double v, int decimals);
 
+/* Returns v if it can go into an attribute as is (no quote, <, > or &; at most 64 characters),
+ * else fallback. Charts pass caller-given colours and dash patterns through it. */
+const char *td_svg_safe_attr(const char *v, const char *fallback);
+
 /* Elements. Colours are SVG colour strings ("#1f77b4", "none"); text is escaped. */
 void td_svg_line(td_svg *s, double x1, double y1, double x2, double y2, const char *stroke,
                  double stroke_width);

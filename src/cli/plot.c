@@ -257,13 +257,24 @@ static int contains_eval(const char *path)
     return strstr(path, "eval") != NULL;
 }
 
-/* The rows of the last evaluation file if there is one, else of the last file. */
+/* The last evaluation file (newest by modification time, then by name) if there is one,
+ * else the last file. */
 static int pick_file(const td_simtrace *t, int *is_eval)
 {
     int pick = -1;
-    for (int i = 0; i < t->n_files; i++)
-        if (contains_eval(t->files[i]))
+    double newest = -1;
+    for (int i = 0; i < t->n_files; i++) {
+        struct stat st;
+        if (!contains_eval(t->files[i]))
+            continue;
+        double m = stat(t->files[i], &st) == 0
+                       ? (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec
+                       : 0;
+        if (m >= newest) {
+            newest = m;
             pick = i;
+        }
+    }
     *is_eval = pick >= 0;
     if (pick < 0)
         pick = t->n_files - 1;

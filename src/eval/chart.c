@@ -249,8 +249,9 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
     int nitems = 0;
     for (int i = 0; i < c->n_series && nitems < MAX_LEGEND - 1; i++) {
         const td_plot_series *se = &c->series[i];
-        items[nitems++] = (legend_item){se->name ? se->name : "", se->color ? se->color :
-                                        td_plot_palette(i), se->dash, 0};
+        items[nitems++] = (legend_item){se->name ? se->name : "",
+                                        td_svg_safe_attr(se->color, td_plot_palette(i)),
+                                        td_svg_safe_attr(se->dash, NULL), 0};
     }
     if (c->has_marker)
         items[nitems++] = (legend_item){c->marker_label ? c->marker_label : "marker",
@@ -295,7 +296,8 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
     }
     for (int i = 0; i < c->n_series; i++) {
         const td_plot_series *se = &c->series[i];
-        const char *color = se->color ? se->color : td_plot_palette(i);
+        const char *color = td_svg_safe_attr(se->color, td_plot_palette(i));
+        const char *dash = td_svg_safe_attr(se->dash, NULL);
         /* Each run of finite points is one polyline, so missing values show as gaps. */
         td_svg_raw(s, "<g class=\"series\">\n");
         int k = 0;
@@ -308,8 +310,8 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
             if (k - start >= 2) {
                 td_svg_raw(s, "<polyline class=\"series-line\" fill=\"none\" stroke=\"%s\" "
                               "stroke-width=\"2\" stroke-linejoin=\"round\"%s%s%s points=\"",
-                           color, se->dash ? " stroke-dasharray=\"" : "",
-                           se->dash ? se->dash : "", se->dash ? "\"" : "");
+                           color, dash ? " stroke-dasharray=\"" : "", dash ? dash : "",
+                           dash ? "\"" : "");
                 for (int j = start; j < k; j++) {
                     if (j > start)
                         td_svg_raw(s, " ");
@@ -361,7 +363,7 @@ int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y,
     }
     if (!have || hi - lo < 1e-12)
         hi = lo + 1;
-    const char *color = c->color ? c->color : td_plot_palette(0);
+    const char *color = td_svg_safe_attr(c->color, td_plot_palette(0));
     legend_item item = {c->series_name ? c->series_name : "", color, NULL, 1};
     char mid[8];
     if (c->color_value) {

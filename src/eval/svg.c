@@ -118,6 +118,16 @@ void td_svg_num(td_svg *s, double v, int decimals)
     append(s, tmp, (size_t)n);
 }
 
+const char *td_svg_safe_attr(const char *v, const char *fallback)
+{
+    if (!v)
+        return fallback;
+    size_t n = strlen(v);
+    if (n > 64 || strpbrk(v, "\"'<>&") != NULL)
+        return fallback;
+    return v;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Document                                                                             */
 /* ------------------------------------------------------------------------------------ */

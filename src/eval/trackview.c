@@ -173,9 +173,13 @@ static void draw_lap(td_svg *s, const map *m, const td_plot_lap *lap, int index,
                   "stroke-opacity=\"0.75\" stroke-width=\"4.5\" stroke-linejoin=\"round\" "
                   "stroke-linecap=\"round\" points=\"",
                index);
+    int first = 1;
     for (int i = 0; i < lap->n; i++) {
-        if (i)
+        if (!isfinite(lap->x[i]) || !isfinite(lap->y[i]))
+            continue; /* a missing point is left out rather than drawn at the origin */
+        if (!first)
             td_svg_raw(s, " ");
+        first = 0;
         td_svg_num(s, mx(m, lap->x[i]), 2);
         td_svg_raw(s, ",");
         td_svg_num(s, my(m, lap->y[i]), 2);
@@ -188,10 +192,16 @@ static void draw_lap(td_svg *s, const map *m, const td_plot_lap *lap, int index,
                   "stroke-linecap=\"round\" stroke-linejoin=\"round\">\n",
                index);
     if (!lap->value) {
-        const char *c = lap->color ? lap->color : td_plot_palette(index);
+        const char *c = td_svg_safe_attr(lap->color, td_plot_palette(index));
         td_svg_raw(s, "<path stroke=\"%s\" d=\"", c);
+        int move = 1;
         for (int i = 0; i < lap->n; i++) {
-            td_svg_raw(s, i ? "L" : "M");
+            if (!isfinite(lap->x[i]) || !isfinite(lap->y[i])) {
+                move = 1;
+                continue;
+            }
+            td_svg_raw(s, move ? "M" : "L");
+            move = 0;
             td_svg_num(s, mx(m, lap->x[i]), 2);
             td_svg_raw(s, " ");
             td_svg_num(s, my(m, lap->y[i]), 2);
@@ -204,6 +214,11 @@ static void draw_lap(td_svg *s, const map *m, const td_plot_lap *lap, int index,
         int open = 0, any = 0;
         for (int i = 0; i + 1 < lap->n; i++) {
             double v = 0.5 * (lap->value[i] + lap->value[i + 1]);
+            if (!isfinite(v) || !isfinite(lap->x[i]) || !isfinite(lap->y[i]) ||
+                !isfinite(lap->x[i + 1]) || !isfinite(lap->y[i + 1])) {
+                open = 0;
+                continue;
+            }
             int bin = (int)(scale_t(v, lo, hi) * COLOR_BINS);
             if (bin < 0)
                 bin = 0;
@@ -296,8 +311,7 @@ static int build_legend(const td_track_view *v, litem *it, int has_values)
             litem li = {"", 0, NULL, 0};
             snprintf(li.name, sizeof(li.name), "%s", v->laps[i].name ? v->laps[i].name : "lap");
             li.color = v->laps[i].value ? "#202020"
-                                        : (v->laps[i].color ? v->laps[i].color
-                                                            : td_plot_palette(i));
+                                        : td_svg_safe_attr(v->laps[i].color, td_plot_palette(i));
             it[n++] = li;
         }
     }
@@ -407,6 +421,8 @@ static void bounds(const td_track_view *v, double *x0, double *y0, double *x1, d
             *y1 = fmax(*y1, y);
         }
     for (int i = 0; i < v->n_marks; i++) {
+        if (!isfinite(v->marks[i].x) || !isfinite(v->marks[i].y))
+            continue;
         *x0 = fmin(*x0, v->marks[i].x);
         *x1 = fmax(*x1, v->marks[i].x);
         *y0 = fmin(*y0, v->marks[i].y);
@@ -506,6 +522,8 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
         td_svg_raw(s, "<g class=\"arrows\">\n");
         for (int i = 0; i < v->n_arrows; i++) {
             const td_plot_arrow *a = &v->arrows[i];
+            if (!isfinite(a->x) || !isfinite(a->y) || !isfinite(a->dir_rad))
+                continue;
             char col[8];
             td_plot_scale_color(scale_t(a->value, lo, hi), col);
             double px = mx(&m, a->x), py = my(&m, a->y);
@@ -530,6 +548,8 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
     if (v->n_marks > 0) {
         td_svg_raw(s, "<g class=\"marks\">\n");
         for (int i = 0; i < v->n_marks; i++) {
+            if (!isfinite(v->marks[i].x) || !isfinite(v->marks[i].y))
+                continue;
             td_svg_raw(s, "<g class=\"%s\">", mark_class(v->marks[i].kind));
             draw_mark_symbol(s, v->marks[i].kind, mx(&m, v->marks[i].x), my(&m, v->marks[i].y),
                              5);
