@@ -436,6 +436,18 @@ static void check_geometry_one(const td_track *t, uint64_t seed)
         TD_ASSERT_NEAR(td_track_width_at(t, &full),
                        t->width[full.t < 0.5 ? full.seg : full.seg + 1], 0);
     }
+    /* Far off the road and from stale projections: the grid fallbacks. */
+    for (int k = 0; k < 100; k++) {
+        double s0 = td_rng_uniform(&rng) * t->length;
+        td_track_point_at(t, s0, td_rng_range(&rng, -3, 3), &x, &y, NULL);
+        td_track_proj stale;
+        td_track_project(t, x + td_rng_range(&rng, -2, 2), y + td_rng_range(&rng, -2, 2),
+                         &stale);
+        td_track_project_from(t, x, y, &stale);
+        check_proj(t, &stale, x, y, "far incremental");
+        int a = td_track_on_road(t, &stale, x, y), b = td_track_on_road_slow(t, x, y);
+        TD_ASSERT_MSG(a == b, "%s: far on_road(%.6f, %.6f) %d vs slow %d", t->name, x, y, a, b);
+    }
     TD_ASSERT_MSG(onroad > 100 && offroad > 20, "%s: %d on road, %d off", t->name, onroad,
                   offroad);
 }

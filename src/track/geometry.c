@@ -22,28 +22,20 @@ static int cell_of(double v, double v0, double cell, int count)
 }
 
 
-/* Squared distance from (x, y) to segment i, and the clamped segment parameter. */
-static double seg_dist2(const td_track *t, int i, double x, double y, double *tt)
+/*
+ * Squared distance from (x, y) to centre segment i, and the clamped segment parameter.
+ * Uses the precomputed segment origin, direction and inverse squared length: no division,
+ * and few branches, because the per-step queries call it a dozen times.
+ */
+static inline double seg_dist2(const td_track *t, int i, double x, double y, double *tt)
 {
-    const double *a = t->center + 2 * i;
-    double dx = a[2] - a[0], dy = a[3] - a[1];
-    double l2 = dx * dx + dy * dy;
-    double u = ((x - a[0]) * dx + (y - a[1]) * dy) / l2;
-    double px, py;
-    if (u <= 0.0) {
-        u = 0.0;
-        px = a[0];
-        py = a[1];
-    } else if (u >= 1.0) {
-        u = 1.0;
-        px = a[2];
-        py = a[3];
-    } else {
-        px = a[0] + u * dx;
-        py = a[1] + u * dy;
-    }
+    const double *g = ((const td__track_accel *)t->accel)->seg_geom + 5 * i;
+    double rx = x - g[0], ry = y - g[1];
+    double u = (rx * g[2] + ry * g[3]) * g[4];
+    u = u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u);
+    double ex = rx - u * g[2], ey = ry - u * g[3];
     *tt = u;
-    return (x - px) * (x - px) + (y - py) * (y - py);
+    return ex * ex + ey * ey;
 }
 
 /* Unit tangent of the centreline at vertex i: the bisector of the adjacent segments. */
@@ -110,7 +102,7 @@ static void fill_proj(const td_track *t, int seg, double u, double x, double y,
         out->arc -= t->length;
     out->px = px;
     out->py = py;
-    out->dist = hypot(x - px, y - py);
+    out->dist = sqrt((x - px) * (x - px) + (y - py) * (y - py));
     out->left = tx * (y - py) - ty * (x - px) > 0.0;
     out->prev_wp = seg;
     out->next_wp = seg + 1;
@@ -211,10 +203,37 @@ void td_track_project_from(const td_track *t, double x, double y, td_track_proj 
     }
     /*
      * A local minimum need not be the global one: off the road inside a tight bend, or
-     * where two parts of the track run close, the nearest point jumps. Check the cells
-     * within the found distance.
+     * where two parts of the track run close, the nearest point jumps. A segment j nearer
+     * than the distance r found on segment i has dist(segment i, segment j) < 2 r. The
+     * clearances precomputed for segment i rule out the far segments and most of the
+     * window at once; the rest of the window is checked explicitly. Where the clearances
+     * do not suffice (far off the road), the grid cells within r are searched.
      */
-    grid_refine(t, x, y, &seg, &u, &d);
+    const td__track_accel *a = t->accel;
+    double r2 = 2.0 * sqrt(d) + 1e-9;
+    if (a->fast && r2 <= a->far_clear[seg]) {
+        int anchor = seg;
+        const float *near = a->near + TD__NEAR_N * anchor;
+        for (int dir = 0; dir < 2; dir++) {
+            for (int k = 2; k <= TD__NEAR_K; k++) {
+                if (near[dir * (TD__NEAR_K - 1) + (k - 2)] >= r2)
+                    break;
+                int j = dir == 0 ? anchor + k : anchor - k;
+                if (t->closed)
+                    j = (j % nseg + nseg) % nseg;
+                else if (j < 0 || j >= nseg)
+                    break;
+                double uj, dj = seg_dist2(t, j, x, y, &uj);
+                if (dj < d || (dj == d && j < seg)) {
+                    d = dj;
+                    seg = j;
+                    u = uj;
+                }
+            }
+        }
+    } else {
+        grid_refine(t, x, y, &seg, &u, &d);
+    }
     fill_proj(t, seg, u, x, y, p);
 }
 
@@ -258,6 +277,13 @@ int td_track_on_road(const td_track *t, const td_track_proj *p, double x, double
         seg = 0;
     if (seg > t->n - 2)
         seg = t->n - 2;
+    /* Fast path: within road_clear of the centre segment no border is crossed, so the
+     * point has the segment's status. */
+    if (a->fast) {
+        double u, d2 = seg_dist2(t, seg, x, y, &u);
+        if (d2 < a->road_clear[seg] * a->road_clear[seg])
+            return a->mid_on_road[seg];
+    }
     double mx = 0.5 * (t->center[2 * seg] + t->center[2 * seg + 2]);
     double my = 0.5 * (t->center[2 * seg + 1] + t->center[2 * seg + 3]);
     int inside = a->mid_on_road[seg];

@@ -55,6 +55,25 @@ int td__seg_intersect(double p1x, double p1y, double p2x, double p2y, double q1x
     return 0;
 }
 
+double td__point_seg_dist(double px, double py, const double *a, const double *b)
+{
+    double dx = b[0] - a[0], dy = b[1] - a[1];
+    double l2 = dx * dx + dy * dy;
+    double u = l2 > 0 ? ((px - a[0]) * dx + (py - a[1]) * dy) / l2 : 0.0;
+    u = u < 0 ? 0 : (u > 1 ? 1 : u);
+    return hypot(px - (a[0] + u * dx), py - (a[1] + u * dy));
+}
+
+double td__seg_seg_dist(const double *a0, const double *a1, const double *b0, const double *b1)
+{
+    if (td__seg_intersect(a0[0], a0[1], a1[0], a1[1], b0[0], b0[1], b1[0], b1[1]))
+        return 0.0;
+    double d = td__point_seg_dist(a0[0], a0[1], b0, b1);
+    d = fmin(d, td__point_seg_dist(a1[0], a1[1], b0, b1));
+    d = fmin(d, td__point_seg_dist(b0[0], b0[1], a0, a1));
+    return fmin(d, td__point_seg_dist(b1[0], b1[1], a0, a1));
+}
+
 /* ---- acceleration grid -------------------------------------------------------------------- */
 
 static int cell_coord(double v, double v0, double cell, int count)
@@ -93,6 +112,10 @@ void td__track_accel_free(td_track *t)
     td_free(a->seg_start);
     td_free(a->seg_items);
     td_free(a->curv);
+    td_free(a->near);
+    td_free(a->seg_geom);
+    td_free(a->far_clear);
+    td_free(a->road_clear);
     td_free(a);
     t->accel = NULL;
 }
@@ -204,6 +227,89 @@ static void vertex_curvatures(const td_track *t, double *curv)
             curv[i] = first >= n ? 0.0 : (i < first ? curv[first] : curv[last]);
 }
 
+/* Cyclic (loop) or bounded (open) index distance between centre segments. */
+static int seg_gap(const td_track *t, int i, int j)
+{
+    int nseg = t->n - 1, g = i > j ? i - j : j - i;
+    if (t->closed && nseg - g < g)
+        g = nseg - g;
+    return g;
+}
+
+/*
+ * The clearances behind the fast paths of the per-step queries. Segments within the cap of
+ * segment i are found through the grid cells around it.
+ */
+static int build_certificates(td_track *t)
+{
+    td__track_accel *a = t->accel;
+    int nseg = t->n - 1;
+    if (!t->closed ? nseg < 2 : nseg < 2 * TD__NEAR_K + 3)
+        return 0; /* too small for windows: the queries always use the grid */
+    a->near = td_malloc(sizeof(float) * TD__NEAR_N * (size_t)nseg);
+    a->far_clear = td_malloc(sizeof(double) * (size_t)nseg);
+    a->road_clear = td_malloc(sizeof(double) * (size_t)nseg);
+    if (!a->near || !a->far_clear || !a->road_clear)
+        return -1;
+    const double *c = t->center;
+    for (int i = 0; i < nseg; i++) {
+        /* Suffix minima over the window, forward then backward. */
+        for (int dir = 0; dir < 2; dir++) {
+            float m = INFINITY;
+            for (int k = TD__NEAR_K; k >= 2; k--) {
+                int j = dir == 0 ? i + k : i - k;
+                if (t->closed)
+                    j = (j % nseg + nseg) % nseg;
+                if (j >= 0 && j < nseg) {
+                    float d = (float)td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, c + 2 * j,
+                                                      c + 2 * j + 2);
+                    /* Rounded down, so the float never overstates the clearance. */
+                    d = nextafterf(d, 0.0f);
+                    m = fminf(m, d);
+                }
+                a->near[TD__NEAR_N * i + dir * (TD__NEAR_K - 1) + (k - 2)] = m;
+            }
+        }
+        double xmin = fmin(c[2 * i], c[2 * i + 2]), xmax = fmax(c[2 * i], c[2 * i + 2]);
+        double ymin = fmin(c[2 * i + 1], c[2 * i + 3]), ymax = fmax(c[2 * i + 1], c[2 * i + 3]);
+        /* Far segments within the cap. */
+        double far = TD__FAR_CAP_M;
+        int cx0 = cell_coord(xmin - far, a->x0, a->cell, a->gw);
+        int cx1 = cell_coord(xmax + far, a->x0, a->cell, a->gw);
+        int cy0 = cell_coord(ymin - far, a->y0, a->cell, a->gh);
+        int cy1 = cell_coord(ymax + far, a->y0, a->cell, a->gh);
+        for (int cy = cy0; cy <= cy1; cy++)
+            for (int cx = cx0; cx <= cx1; cx++) {
+                int cell = cy * a->gw + cx;
+                for (int k = a->seg_start[cell]; k < a->seg_start[cell + 1]; k++) {
+                    int j = a->seg_items[k];
+                    if (seg_gap(t, i, j) <= TD__NEAR_K)
+                        continue;
+                    far = fmin(far, td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, c + 2 * j,
+                                                     c + 2 * j + 2));
+                }
+            }
+        a->far_clear[i] = far;
+        /* Border edges within the cap. */
+        double road = TD__ROAD_CAP_M;
+        cx0 = cell_coord(xmin - road, a->x0, a->cell, a->gw);
+        cx1 = cell_coord(xmax + road, a->x0, a->cell, a->gw);
+        cy0 = cell_coord(ymin - road, a->y0, a->cell, a->gh);
+        cy1 = cell_coord(ymax + road, a->y0, a->cell, a->gh);
+        for (int cy = cy0; cy <= cy1; cy++)
+            for (int cx = cx0; cx <= cx1; cx++) {
+                int cell = cy * a->gw + cx;
+                for (int k = a->cell_start[cell]; k < a->cell_start[cell + 1]; k++) {
+                    const double *e = a->edges + 4 * a->cell_items[k];
+                    road = fmin(road, td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, e, e + 2));
+                }
+            }
+        a->road_clear[i] = fmax(0.0, road - 1e-9); /* margin for rounding */
+    }
+    a->fast = 1;
+    return 0;
+}
+
 int td__track_accel_build(td_track *t, td_err *err)
 {
     int n = t->n;
@@ -216,9 +322,18 @@ int td__track_accel_build(td_track *t, td_err *err)
     a->edges = td_malloc(sizeof(double) * 4 * (size_t)a->nedges);
     a->mid_on_road = td_malloc((size_t)(n - 1));
     a->curv = td_malloc(sizeof(double) * (size_t)n);
+    a->seg_geom = td_malloc(sizeof(double) * 5 * (size_t)(n - 1));
     csegs = td_malloc(sizeof(double) * 4 * (size_t)(n - 1));
-    if (!a->edges || !a->mid_on_road || !a->curv || !csegs)
+    if (!a->edges || !a->mid_on_road || !a->curv || !a->seg_geom || !csegs)
         goto nomem;
+    for (int i = 0; i + 1 < n; i++) {
+        double *g = a->seg_geom + 5 * i;
+        g[0] = t->center[2 * i];
+        g[1] = t->center[2 * i + 1];
+        g[2] = t->center[2 * i + 2] - g[0];
+        g[3] = t->center[2 * i + 3] - g[1];
+        g[4] = 1.0 / (g[2] * g[2] + g[3] * g[3]);
+    }
 
     int k = 0;
     for (int i = 0; i + 1 < n; i++)
@@ -250,12 +365,15 @@ int td__track_accel_build(td_track *t, td_err *err)
         fill_grid(a, csegs, n - 1, &a->seg_start, &a->seg_items))
         goto nomem;
     td_free(csegs);
+    csegs = NULL;
     for (int i = 0; i + 1 < n; i++) {
         double mx = 0.5 * (t->center[2 * i] + t->center[2 * i + 2]);
         double my = 0.5 * (t->center[2 * i + 1] + t->center[2 * i + 3]);
         a->mid_on_road[i] = (unsigned char)td__track_pip_all(a, mx, my);
     }
     vertex_curvatures(t, a->curv);
+    if (build_certificates(t))
+        goto nomem;
     return 0;
 nomem:
     td_free(csegs);

@@ -23,7 +23,33 @@ typedef struct td__track_accel {
     int *seg_start;           /* (gw * gh + 1) offsets into seg_items */
     int *seg_items;           /* centreline segment indices, grouped by cell */
     double *curv;             /* (n) signed curvature at each centre vertex (1/m) */
+    /*
+     * Certificates that let the per-step queries skip the grid (see geometry.c). For
+     * centre segment i: near[i][k] (k = 0 .. 2 * TD__NEAR_K - 3) is the smallest distance
+     * from segment i to the segments i + m (first half, m = k + 2 .. K) or i - m (second
+     * half) of its window; far_clear[i] the smallest distance to any segment outside the
+     * window (capped); road_clear[i] the smallest distance to any border edge (capped).
+     * fast is 0 when the track is too small for windows (then the grid is always used).
+     */
+    int fast;
+    double *seg_geom;         /* (n - 1, 5): ax, ay, dx, dy, 1 / (dx^2 + dy^2) per centre segment */
+    float *near;
+    double *far_clear;
+    double *road_clear;
 } td__track_accel;
+
+/* Half-width of the window of neighbour segments checked explicitly by the projection. */
+#define TD__NEAR_K 8
+#define TD__NEAR_N (2 * (TD__NEAR_K - 1))
+/* Caps of the clearances (m): beyond them the queries fall back to the grid. */
+#define TD__FAR_CAP_M 2.0
+#define TD__ROAD_CAP_M 1.0
+
+/* Distance between two segments (0 if they intersect). */
+double td__seg_seg_dist(const double *a0, const double *a1, const double *b0, const double *b1);
+
+/* Distance from a point to a segment. */
+double td__point_seg_dist(double px, double py, const double *a, const double *b);
 
 /* Neighbour vertices used for a vertex's curvature are at least this far along the arc (m). */
 #define TD__CURV_MIN_SPAN_M 0.1
