@@ -1072,3 +1072,119 @@ TD_TEST(init_rejects_bad_config)
     TD_ASSERT_EQ_INT(td_race_type_parse("drag", &rt), TD_EINVAL);
     td_track_free(&t);
 }
+
+/* ---- sensors through the env ------------------------------------------------------------ */
+
+static uint64_t run_sensors(int threads, int *lidar_ok, int *frames_vary)
+{
+    td_track t;
+    make_square(&t);
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.sensors = TD_SENSOR_STATE | TD_SENSOR_CAMERA | TD_SENSOR_LIDAR;
+    cfg.threads = threads;
+    cfg.seed = 11;
+    cfg.race.race_type = TD_RACE_OBJECT_AVOIDANCE;
+    cfg.race.randomize_obstacle_locations = 1;
+    cfg.race.enable_domain_randomization = 1;
+    int n = 4, cam = td_vecenv_camera_bytes(&cfg), lid = td_vecenv_lidar_dim(&cfg);
+    TD_ASSERT_EQ_INT(cam, 160 * 120);
+    TD_ASSERT_EQ_INT(lid, 64);
+    env_fixture f = {0};
+    td_err err;
+    if (td_vecenv_init(&f.env, &cfg, &t, n, &err))
+        TD_FAIL("%s", err.msg);
+    uint8_t *camera = td_malloc((size_t)cam * n);
+    float *lidar = td_malloc(sizeof(float) * (size_t)lid * n);
+    f.actions = td_calloc((size_t)n * 2, sizeof(float));
+    f.obs = td_calloc((size_t)n * TD_STATE_DIM, sizeof(float));
+    f.rewards = td_calloc((size_t)n, sizeof(float));
+    f.dones = td_calloc((size_t)n, 1);
+    f.params = td_calloc((size_t)n, sizeof(td_params));
+    f.env.actions = f.actions;
+    f.env.obs_state = f.obs;
+    f.env.obs_camera = camera;
+    f.env.obs_lidar = lidar;
+    f.env.rewards = f.rewards;
+    f.env.dones = f.dones;
+    f.env.params = f.params;
+    td_vecenv_reset(&f.env);
+    long live = td_alloc_live();
+    td_rng act;
+    td_rng_seed(&act, 4, 0);
+    uint64_t h = 0, first = td_fnv1a64(camera, (size_t)cam);
+    *lidar_ok = 1;
+    *frames_vary = 0;
+    for (int k = 0; k < 120; k++) {
+        for (int i = 0; i < n; i++) {
+            f.actions[2 * i] = (float)td_rng_range(&act, -20, 20);
+            f.actions[2 * i + 1] = (float)td_rng_range(&act, 0.5, 2.5);
+        }
+        td_vecenv_step(&f.env);
+        h = h * 31 + td_fnv1a64(camera, (size_t)cam * n);
+        h = h * 31 + td_fnv1a64(lidar, sizeof(float) * (size_t)lid * n);
+        h = h * 31 + td_fnv1a64(f.obs, sizeof(float) * TD_STATE_DIM * n);
+        for (int j = 0; j < lid * n; j++)
+            if (!(lidar[j] >= 0.15f && lidar[j] <= 1.0f))
+                *lidar_ok = 0;
+        if (td_fnv1a64(camera, (size_t)cam) != first)
+            *frames_vary = 1;
+    }
+    TD_ASSERT_EQ_INT(td_alloc_live(), live);
+    td_free(camera);
+    td_free(lidar);
+    fx_close(&f);
+    td_track_free(&t);
+    return h;
+}
+
+TD_TEST(vecenv_camera_and_lidar_deterministic_without_allocation)
+{
+    int ok1, vary1, ok2, vary2;
+    uint64_t a = run_sensors(2, &ok1, &vary1);
+    uint64_t b = run_sensors(2, &ok2, &vary2);
+    TD_ASSERT(a == b);
+    TD_ASSERT(ok1 && vary1);
+    uint64_t c = run_sensors(1, &ok2, &vary2);
+    TD_ASSERT(a == c);
+}
+
+TD_TEST(vecenv_domain_randomization_changes_the_look_per_episode)
+{
+    td_track t;
+    make_square(&t);
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.sensors = TD_SENSOR_CAMERA;
+    cfg.mode = TD_MODE_EVAL;
+    for (int dr = 0; dr < 2; dr++) {
+        cfg.race.enable_domain_randomization = dr;
+        env_fixture f = {0};
+        fx_open(&f, &cfg, &t, 1);
+        uint8_t *camera = td_malloc(160 * 120);
+        f.env.obs_camera = camera;
+        td_vecenv_reset_car_at(&f.env, 0, 0.0, 0);
+        uint64_t h1 = td_fnv1a64(camera, 160 * 120);
+        td_vecenv_reset_car_at(&f.env, 0, 0.0, 0);
+        uint64_t h2 = td_fnv1a64(camera, 160 * 120);
+        /* Same pose: the same frame without randomization, a different one with it. */
+        TD_ASSERT_EQ_INT(h1 != h2, dr);
+        td_free(camera);
+        fx_close(&f);
+    }
+    td_track_free(&t);
+}
+
+TD_TEST(vecenv_lidar_encoding_sizes)
+{
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    TD_ASSERT_EQ_INT(td_vecenv_lidar_dim(&cfg), 0);
+    cfg.sensors = TD_SENSOR_LIDAR;
+    cfg.lidar_encoding = TD_LIDAR_ENC_SECTOR;
+    TD_ASSERT_EQ_INT(td_vecenv_lidar_dim(&cfg), 8);
+    cfg.lidar_encoding = TD_LIDAR_ENC_DISCRETIZED;
+    TD_ASSERT_EQ_INT(td_vecenv_lidar_dim(&cfg), 64);
+    cfg.sensors = TD_SENSOR_STEREO;
+    TD_ASSERT_EQ_INT(td_vecenv_camera_bytes(&cfg), 160 * 120 * 2);
+}

@@ -489,8 +489,12 @@ void td__car_observe(td_vecenv *env, td__car *c, const td_params *p)
     if ((cfg->sensors & TD_SENSOR_LIDAR) && env->obs_lidar) {
         float *raw = pv->lidar_raw + (size_t)i * cfg->lidar.beams;
         float *out = env->obs_lidar + (size_t)i * td_vecenv_lidar_dim(cfg);
-        td_lidar_scan(&cfg->lidar, pv->lgrid, &scene, c->st.x, c->st.y, c->st.yaw, &c->rng,
-                      raw);
+        if (pv->lidar_reach_m > 0)
+            td_lidar_scan_reach(&cfg->lidar, pv->lgrid, &scene, c->st.x, c->st.y, c->st.yaw,
+                                &c->rng, pv->lidar_reach_m, raw);
+        else
+            td_lidar_scan(&cfg->lidar, pv->lgrid, &scene, c->st.x, c->st.y, c->st.yaw,
+                          &c->rng, raw);
         switch (cfg->lidar_encoding) {
         case TD_LIDAR_ENC_CLIPPED: td_lidar_encode_clipped(&cfg->lidar, raw, out); break;
         case TD_LIDAR_ENC_SECTOR: td_lidar_encode_sector(&cfg->lidar, raw, out); break;

@@ -133,6 +133,7 @@ struct td__vecenv_priv {
     double tan_half_hfov;
     td__car *cars;
     float *lidar_raw;       /* (n, beams) scratch */
+    double lidar_reach_m;   /* scan reach that leaves the encoding unchanged (0: full) */
 
     /* Persistent thread pool. A phase is cut into chunks of cars; the caller and the
      * workers claim chunks with one atomic word (generation << 32 | next chunk), so a
