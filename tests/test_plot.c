@@ -584,3 +584,52 @@ TD_TEST(waypoint_summary_means_and_picture)
     unlink(path);
     rmdir(dir);
 }
+
+TD_TEST(model_dir_pictures_and_notes)
+{
+    circ c;
+    make_circle(&c);
+    char dir[64], p[256], cmd[512];
+    tmpdir(dir, sizeof(dir));
+    td_plot_output out;
+    td_err err;
+    snprintf(p, sizeof(p), "%s/plots", dir);
+    /* Nothing there: TD_ENOENT, with a note for each missing input. */
+    TD_ASSERT_EQ_INT(td_plot_model_dir(dir, &c.t, p, 20, &out, &err), TD_ENOENT);
+    TD_ASSERT_EQ_INT(out.n_paths, 0);
+    TD_ASSERT_EQ_INT(out.n_notes, 2);
+    TD_ASSERT_CONTAINS(out.notes[0], "metrics/training.jsonl");
+    TD_ASSERT_CONTAINS(out.notes[1], "logs");
+    TD_ASSERT_CONTAINS(err.msg, "nothing to plot");
+
+    /* Training logs only: the last 10 episodes would be drawn (here all 4), no curves. */
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs/training-simtrace && cp %s "
+             "%s/logs/training-simtrace/0-iteration.csv", dir, FIXTURE, dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
+    TD_ASSERT_EQ_INT(out.n_paths, 3);
+    TD_ASSERT_EQ_INT(out.n_notes, 1);
+    TD_ASSERT_CONTAINS(out.paths[0], "/plots/laps.svg");
+    TD_ASSERT_CONTAINS(out.paths[1], "/plots/waypoints.svg");
+    TD_ASSERT_CONTAINS(out.paths[2], "/plots/reward-lap.svg");
+    char *doc = slurp(out.paths[0]);
+    TD_ASSERT_CONTAINS(doc, "last training episodes, 0-iteration.csv (4 episodes)");
+    td_free(doc);
+    doc = slurp(out.paths[2]);
+    TD_ASSERT_CONTAINS(doc, "Reward along the fastest lap (episode 1, 7.80 s)");
+    td_free(doc);
+    for (int i = 0; i < out.n_paths; i++)
+        assert_file_wellformed(out.paths[i]);
+
+    /* With an evaluation file, that one is drawn, all its episodes. */
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs/evaluation-simtrace && head -50 %s > "
+             "%s/logs/evaluation-simtrace/0-iteration.csv", dir, FIXTURE, dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
+    doc = slurp(out.paths[0]);
+    TD_ASSERT_CONTAINS(doc, "circle: evaluation 0-iteration.csv (1 episode)");
+    TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
+    td_free(doc);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+}

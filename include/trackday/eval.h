@@ -268,6 +268,39 @@ int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_
 int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws,
                             const td_track *track, const char *title, td_err *err);
 
+/* ---- the pictures of a run and of a model directory ------------------------------------------ */
+
+#define TD_PLOT_MAX_OUTPUTS 8
+
+/* What a picture-writing call did: the files written, and notes on what it skipped and why
+ * (for the caller to show; the library prints nothing). */
+typedef struct td_plot_output {
+    int n_paths;
+    char paths[TD_PLOT_MAX_OUTPUTS][1024];
+    int n_notes;
+    char notes[TD_PLOT_MAX_OUTPUTS][512];
+} td_plot_output;
+
+/*
+ * The pictures of one run: the episodes of file `file` of t (-1: every row), the last
+ * max_episodes of them (<= 0: all), written into out_dir as laps.svg (driven lines by speed
+ * with end marks), waypoints.svg (`sections` sections) and reward-lap.svg (the fastest lap,
+ * else the longest episode). label starts the title of laps.svg ("evaluation "). track may
+ * be NULL. The evaluator calls this on the simtrace it has just written.
+ */
+int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
+                              const td_track *track, int sections, const char *out_dir,
+                              const char *label, td_plot_output *out, td_err *err);
+
+/*
+ * What `trackday plot DIR` writes: out_dir/training.svg from DIR/metrics/training.jsonl, and
+ * td_plot_simtrace_pictures of the newest evaluation simtrace in DIR/logs (a .csv with "eval"
+ * in its path below logs/), else of the last 10 episodes of the last training file. A missing
+ * metrics file or missing logs become notes; TD_ENOENT if there was nothing to plot at all.
+ */
+int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir,
+                      int sections, td_plot_output *out, td_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -248,167 +248,6 @@ static int make_demo(const char *dir, const char *track_arg, const td_track *tra
     return 0;
 }
 
-/* ------------------------------------------------------------------------------------ */
-/* Plotting a model directory                                                           */
-/* ------------------------------------------------------------------------------------ */
-
-static int contains_eval(const char *path)
-{
-    return strstr(path, "eval") != NULL;
-}
-
-/* The last evaluation file (newest by modification time, then by name) if there is one,
- * else the last file. */
-static int pick_file(const td_simtrace *t, int *is_eval)
-{
-    int pick = -1;
-    double newest = -1;
-    for (int i = 0; i < t->n_files; i++) {
-        struct stat st;
-        if (!contains_eval(t->files[i]))
-            continue;
-        double m = stat(t->files[i], &st) == 0
-                       ? (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec
-                       : 0;
-        if (m >= newest) {
-            newest = m;
-            pick = i;
-        }
-    }
-    *is_eval = pick >= 0;
-    if (pick < 0)
-        pick = t->n_files - 1;
-    return pick;
-}
-
-static int plot_logs(const char *dir, const char *out, const td_track *track, int sections,
-                     int *written)
-{
-    char logs[4096];
-    snprintf(logs, sizeof(logs), "%s/logs", dir);
-    if (!is_dir(logs)) {
-        fprintf(stderr, "trackday: no simtrace logs (%s): skipped the track pictures\n", logs);
-        return 0;
-    }
-    td_simtrace t;
-    td_simtrace_init(&t);
-    td_err err;
-    td_err_clear(&err);
-    if (td_simtrace_read_dir(&t, logs, &err)) {
-        td_simtrace_free(&t);
-        if (err.code == TD_ENOENT) {
-            fprintf(stderr, "trackday: %s: skipped the track pictures\n", err.msg);
-            return 0;
-        }
-        return td__cli_fail("%s", err.msg);
-    }
-    td_log_report r;
-    if (td_logs_analyze(&r, &t, 20, &err)) {
-        td_simtrace_free(&t);
-        return td__cli_fail("%s", err.msg);
-    }
-    int is_eval;
-    int file = pick_file(&t, &is_eval);
-    /* The chosen file's episodes; from a training file only the last 10. */
-    int *sel = td_calloc((size_t)(r.n_episodes ? r.n_episodes : 1), sizeof(int));
-    if (!sel) {
-        td_logs_report_free(&r);
-        td_simtrace_free(&t);
-        return td__cli_fail("out of memory");
-    }
-    int nsel = 0, first_row = -1, nrows = 0;
-    for (int j = 0; j < r.n_episodes; j++)
-        if (r.episodes[j].file == file) {
-            sel[nsel++] = j;
-            if (first_row < 0)
-                first_row = r.episodes[j].first_row;
-            nrows += r.episodes[j].n_rows;
-        }
-    if (nsel == 0) {
-        fprintf(stderr, "trackday: %s has no rows: skipped the track pictures\n",
-                t.files[file]);
-        td_free(sel);
-        td_logs_report_free(&r);
-        td_simtrace_free(&t);
-        return 0;
-    }
-    if (!is_eval && nsel > 10) {
-        memmove(sel, sel + nsel - 10, sizeof(int) * 10);
-        nsel = 10;
-    }
-    const char *base = strrchr(t.files[file], '/');
-    base = base ? base + 1 : t.files[file];
-    char title[512], path[4096];
-    int rc = 0;
-
-    snprintf(title, sizeof(title), "%s: %s%s (%d episode%s)", track ? track->name : "laps",
-             is_eval ? "evaluation " : "last training episodes, ", base, nsel,
-             nsel == 1 ? "" : "s");
-    snprintf(path, sizeof(path), "%s/laps.svg", out);
-    rc = td_plot_episodes_write(path, &t, &r, sel, nsel, track, title, &err);
-    if (!rc) {
-        printf("%s\n", path);
-        (*written)++;
-
-        td_waypoint_summary ws;
-        rc = td_waypoint_summary_compute(&ws, &t, first_row, nrows, track, sections, &err);
-        if (!rc) {
-            snprintf(title, sizeof(title), "What the policy does where: %s (%s)",
-                     track ? track->name : "track", base);
-            snprintf(path, sizeof(path), "%s/waypoints.svg", out);
-            rc = td_plot_waypoints_write(path, &ws, track, title, &err);
-            td_waypoint_summary_free(&ws);
-            if (!rc) {
-                printf("%s\n", path);
-                (*written)++;
-            }
-        }
-    }
-    if (!rc) {
-        /* Reward along the fastest lap of the chosen file, else its longest episode. */
-        int pickep = -1;
-        for (int q = 0; q < r.n_fastest && pickep < 0; q++)
-            if (r.episodes[r.fastest[q]].file == file)
-                pickep = r.fastest[q];
-        if (pickep < 0) {
-            pickep = sel[0];
-            for (int k = 1; k < nsel; k++)
-                if (r.episodes[sel[k]].n_rows > r.episodes[pickep].n_rows)
-                    pickep = sel[k];
-        }
-        const td_log_episode *e = &r.episodes[pickep];
-        double *xs = td_malloc(sizeof(double) * (size_t)e->n_rows * 2);
-        if (!xs) {
-            rc = td__cli_fail("out of memory");
-        } else {
-            double *ys = xs + e->n_rows;
-            for (int k = 0; k < e->n_rows; k++) {
-                xs[k] = t.rows[e->first_row + k].progress;
-                ys[k] = t.rows[e->first_row + k].reward;
-            }
-            if (e->complete)
-                snprintf(title, sizeof(title), "Reward along the fastest lap (episode %ld, "
-                         "%.2f s)", e->episode, e->lap_time_s);
-            else
-                snprintf(title, sizeof(title), "Reward along episode %ld (%.0f%%, %s)",
-                         e->episode, e->progress, e->status);
-            snprintf(path, sizeof(path), "%s/reward-lap.svg", out);
-            rc = td_plot_reward_lap_write(path, title, xs, ys, e->n_rows, 1, NULL, 0, &err);
-            td_free(xs);
-            if (!rc) {
-                printf("%s\n", path);
-                (*written)++;
-            }
-        }
-    }
-    if (rc && err.msg[0])
-        rc = td__cli_fail("%s", err.msg);
-    td_free(sel);
-    td_logs_report_free(&r);
-    td_simtrace_free(&t);
-    return rc ? 1 : 0;
-}
-
 static int cmd_plot(int argc, char **argv)
 {
     if (td__cli_wants_help(argc, argv)) {
@@ -484,40 +323,14 @@ static int cmd_plot(int argc, char **argv)
         snprintf(out, sizeof(out), "%s", out_arg);
     else
         snprintf(out, sizeof(out), "%s/plots", dir);
-    if (td_mkdir_p(out, &err)) {
+    td_plot_output po;
+    int prc = td_plot_model_dir(dir, have_track ? &track : NULL, out, sections, &po, &err);
+    for (int i = 0; i < po.n_notes; i++)
+        fprintf(stderr, "trackday: %s\n", po.notes[i]);
+    for (int i = 0; i < po.n_paths; i++)
+        printf("%s\n", po.paths[i]);
+    if (prc)
         rc = td__cli_fail("%s", err.msg);
-        goto done;
-    }
-    int written = 0;
-    char metrics[4096];
-    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", dir);
-    if (td_path_exists(metrics)) {
-        td_metrics m;
-        if (td_metrics_load(&m, metrics, &err)) {
-            rc = td__cli_fail("%s", err.msg);
-            goto done;
-        }
-        char path[4096], title[512];
-        const char *base = strrchr(dir, '/');
-        base = base && base[1] ? base + 1 : dir;
-        snprintf(title, sizeof(title), "Training curves: %s (%d iterations)", base, m.n);
-        snprintf(path, sizeof(path), "%s/training.svg", out);
-        int r = td_plot_training_write(path, &m, title, &err);
-        td_metrics_free(&m);
-        if (r) {
-            rc = td__cli_fail("%s", err.msg);
-            goto done;
-        }
-        printf("%s\n", path);
-        written++;
-    } else {
-        fprintf(stderr, "trackday: no metrics file (%s): skipped the training curves\n",
-                metrics);
-    }
-    rc = plot_logs(dir, out, have_track ? &track : NULL, sections, &written);
-    if (!rc && written == 0)
-        rc = td__cli_fail("nothing to plot in %s (no metrics/training.jsonl, no simtrace CSVs "
-                          "in logs/)", dir);
 done:
     if (have_track)
         td_track_free(&track);

@@ -1,0 +1,213 @@
+/*
+ * plotdir.c - the pictures of a run and of a model directory (eval.h): what `trackday plot`
+ * writes, as library calls the trainer and the evaluator can make themselves (the
+ * evaluator after writing its simtrace, the trainer at the end of training). Skipped
+ * pictures are reported as notes for the caller to show; nothing is printed here.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "trackday/eval.h"
+#include "trackday/plot.h"
+
+static void add_path(td_plot_output *o, const char *path)
+{
+    if (o && o->n_paths < TD_PLOT_MAX_OUTPUTS)
+        snprintf(o->paths[o->n_paths++], sizeof(o->paths[0]), "%s", path);
+}
+
+static void add_note(td_plot_output *o, const char *fmt, const char *a, const char *b)
+{
+    if (o && o->n_notes < TD_PLOT_MAX_OUTPUTS)
+        snprintf(o->notes[o->n_notes++], sizeof(o->notes[0]), fmt, a, b ? b : "");
+}
+
+static const char *base_name(const char *p)
+{
+    const char *b = strrchr(p, '/');
+    return b && b[1] ? b + 1 : p;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* One run                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
+                              const td_track *track, int sections, const char *out_dir,
+                              const char *label, td_plot_output *out, td_err *err)
+{
+    if (file >= t->n_files)
+        return td_err_set(err, TD_EINVAL, "simtrace pictures: file %d of %d", file, t->n_files);
+    td_log_report r;
+    int rc = td_logs_analyze(&r, t, 20, err);
+    if (rc)
+        return rc;
+    int *sel = td_calloc((size_t)(r.n_episodes ? r.n_episodes : 1), sizeof(int));
+    if (!sel) {
+        td_logs_report_free(&r);
+        return td_err_set(err, TD_ENOMEM, "simtrace pictures: out of memory");
+    }
+    /* The file's episodes (their rows are contiguous); the last max_episodes of them. */
+    int nsel = 0, first_row = -1, nrows = 0;
+    for (int j = 0; j < r.n_episodes; j++)
+        if (file < 0 || r.episodes[j].file == file) {
+            sel[nsel++] = j;
+            if (first_row < 0)
+                first_row = r.episodes[j].first_row;
+            nrows += r.episodes[j].n_rows;
+        }
+    const char *what = file >= 0 ? t->files[file] : "the simtrace";
+    if (nsel == 0) {
+        add_note(out, "%s has no rows: no track pictures%s", what, NULL);
+        goto done;
+    }
+    if (max_episodes > 0 && nsel > max_episodes) {
+        memmove(sel, sel + nsel - max_episodes, sizeof(int) * (size_t)max_episodes);
+        nsel = max_episodes;
+    }
+    char title[512], path[4096];
+    const char *tname = track ? track->name : "laps";
+    const char *src = file >= 0 ? base_name(t->files[file]) : "simtrace";
+
+    snprintf(title, sizeof(title), "%s: %s%s (%d episode%s)", tname, label ? label : "",
+             src, nsel, nsel == 1 ? "" : "s");
+    snprintf(path, sizeof(path), "%s/laps.svg", out_dir);
+    rc = td_plot_episodes_write(path, t, &r, sel, nsel, track, title, err);
+    if (rc)
+        goto done;
+    add_path(out, path);
+
+    td_waypoint_summary ws;
+    rc = td_waypoint_summary_compute(&ws, t, first_row, nrows, track, sections, err);
+    if (rc)
+        goto done;
+    snprintf(title, sizeof(title), "What the policy does where: %s (%s)",
+             track ? track->name : "track", src);
+    snprintf(path, sizeof(path), "%s/waypoints.svg", out_dir);
+    rc = td_plot_waypoints_write(path, &ws, track, title, err);
+    td_waypoint_summary_free(&ws);
+    if (rc)
+        goto done;
+    add_path(out, path);
+
+    /* The reward along the fastest lap among the chosen episodes, else the longest one. */
+    int pick = -1;
+    for (int q = 0; q < r.n_fastest && pick < 0; q++)
+        for (int k = 0; k < nsel; k++)
+            if (sel[k] == r.fastest[q])
+                pick = sel[k];
+    if (pick < 0) {
+        pick = sel[0];
+        for (int k = 1; k < nsel; k++)
+            if (r.episodes[sel[k]].n_rows > r.episodes[pick].n_rows)
+                pick = sel[k];
+    }
+    const td_log_episode *e = &r.episodes[pick];
+    double *xs = td_malloc(sizeof(double) * (size_t)e->n_rows * 2);
+    if (!xs) {
+        rc = td_err_set(err, TD_ENOMEM, "simtrace pictures: out of memory");
+        goto done;
+    }
+    double *ys = xs + e->n_rows;
+    for (int k = 0; k < e->n_rows; k++) {
+        xs[k] = t->rows[e->first_row + k].progress;
+        ys[k] = t->rows[e->first_row + k].reward;
+    }
+    if (e->complete)
+        snprintf(title, sizeof(title), "Reward along the fastest lap (episode %ld, %.2f s)",
+                 e->episode, e->lap_time_s);
+    else
+        snprintf(title, sizeof(title), "Reward along episode %ld (%.0f%% of a lap, %s)",
+                 e->episode, e->progress, e->status);
+    snprintf(path, sizeof(path), "%s/reward-lap.svg", out_dir);
+    rc = td_plot_reward_lap_write(path, title, xs, ys, e->n_rows, 1, NULL, 0, err);
+    td_free(xs);
+    if (!rc)
+        add_path(out, path);
+done:
+    td_free(sel);
+    td_logs_report_free(&r);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* A model directory                                                                    */
+/* ------------------------------------------------------------------------------------ */
+
+/* The newest evaluation file ("eval" in its path below the logs directory, whose name is
+ * `skip` characters long), by modification time then name order; else the last file. */
+static int pick_file(const td_simtrace *t, size_t skip, int *is_eval)
+{
+    int pick = -1;
+    double newest = -1;
+    for (int i = 0; i < t->n_files; i++) {
+        struct stat st;
+        const char *below = strlen(t->files[i]) > skip ? t->files[i] + skip : t->files[i];
+        if (!strstr(below, "eval"))
+            continue;
+        double m = stat(t->files[i], &st) == 0
+                       ? (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec
+                       : 0;
+        if (m >= newest) {
+            newest = m;
+            pick = i;
+        }
+    }
+    *is_eval = pick >= 0;
+    return pick >= 0 ? pick : t->n_files - 1;
+}
+
+int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir,
+                      int sections, td_plot_output *out, td_err *err)
+{
+    char path[4096], title[512];
+    memset(out, 0, sizeof(*out));
+    int rc = td_mkdir_p(out_dir, err);
+    if (rc)
+        return rc;
+
+    snprintf(path, sizeof(path), "%s/metrics/training.jsonl", dir);
+    if (td_path_exists(path)) {
+        td_metrics m;
+        rc = td_metrics_load(&m, path, err);
+        if (rc)
+            return rc;
+        snprintf(title, sizeof(title), "Training curves: %s (%d iteration%s)", base_name(dir),
+                 m.n, m.n == 1 ? "" : "s");
+        snprintf(path, sizeof(path), "%s/training.svg", out_dir);
+        rc = td_plot_training_write(path, &m, title, err);
+        td_metrics_free(&m);
+        if (rc)
+            return rc;
+        add_path(out, path);
+    } else {
+        add_note(out, "no metrics file (%s): no training curves%s", path, NULL);
+    }
+
+    char logs[4096];
+    snprintf(logs, sizeof(logs), "%s/logs", dir);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err lerr;
+    td_err_clear(&lerr);
+    rc = td_simtrace_read_dir(&t, logs, &lerr);
+    if (rc == TD_ENOENT) {
+        add_note(out, "no simtrace logs (%s): no track pictures%s", lerr.msg, NULL);
+        rc = 0;
+    } else if (rc) {
+        td_err_set(err, rc, "%s", lerr.msg);
+    } else {
+        int is_eval;
+        int file = pick_file(&t, strlen(logs), &is_eval);
+        rc = td_plot_simtrace_pictures(&t, file, is_eval ? 0 : 10, track, sections, out_dir,
+                                       is_eval ? "evaluation " : "last training episodes, ",
+                                       out, err);
+    }
+    td_simtrace_free(&t);
+    if (!rc && out->n_paths == 0)
+        rc = td_err_set(err, TD_ENOENT, "nothing to plot in %s (no metrics/training.jsonl, "
+                        "no simtrace CSVs in logs/)", dir);
+    return rc;
+}
