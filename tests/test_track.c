@@ -990,3 +990,48 @@ TD_TEST(docs_example_loads)
     td_track_free(&t);
     remove_tmpdir(dir);
 }
+
+/* ---- out of memory ---------------------------------------------------------------------------- */
+
+TD_TEST(out_of_memory_is_reported_without_leaks)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/reInvent2019_track.npy", TD_SHARED_TRACKS);
+    char jpath[512];
+    snprintf(jpath, sizeof(jpath), "%s/tracks/canyon.json", TD_TEST_SOURCE_DIR);
+    td_trackgen_config cfg;
+    td_trackgen_defaults(&cfg);
+    td_track ref;
+    TD_ASSERT_OK(td_track_generate(&ref, &cfg, NULL));
+    int ok_seen[3] = {0, 0, 0};
+    for (long k = 0; k < 60; k++) {
+        for (int which = 0; which < 3; which++) {
+            long live = td_alloc_live();
+            td_track t, r;
+            td_err err;
+            td_alloc_fail_after(k);
+            int rc = which == 0   ? td_track_load(&t, path, &err)
+                     : which == 1 ? td_track_load(&t, jpath, &err)
+                                  : td_track_generate(&t, &cfg, &err);
+            if (rc == 0 && which == 2) {
+                /* Memory trouble never changes which track a seed gives. */
+                TD_ASSERT_EQ_INT(t.n, ref.n);
+                TD_ASSERT(memcmp(t.center, ref.center, sizeof(double) * 2 * (size_t)t.n) == 0);
+            }
+            if (rc == 0) {
+                rc = td_track_reverse(&r, &t, &err);
+                if (rc == 0)
+                    td_track_free(&r);
+                td_track_free(&t);
+            }
+            td_alloc_fail_after(-1);
+            TD_ASSERT_MSG(rc == 0 || rc == TD_ENOMEM || rc == TD_EIO,
+                          "fail after %ld, case %d: rc %d (%s)", k, which, rc, err.msg);
+            ok_seen[which] |= rc == 0;
+            TD_ASSERT_MSG(td_alloc_live() == live, "fail after %ld, case %d: %ld leaked", k,
+                          which, td_alloc_live() - live);
+        }
+    }
+    TD_ASSERT(ok_seen[0] && ok_seen[1]);
+    td_track_free(&ref);
+}

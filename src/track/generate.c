@@ -157,7 +157,13 @@ int td_track_generate(td_track *t, const td_trackgen_config *cfg_in, td_err *err
         if (m == 0)
             continue;
         td_track cand;
-        if (td_track_from_centerline(&cand, pts, NULL, cfg.width_m, m, 1, name, name, NULL))
+        int brc = td_track_from_centerline(&cand, pts, NULL, cfg.width_m, m, 1, name, name, err);
+        if (brc == TD_ENOMEM) {
+            /* Out of memory is an error, not a rejection: it must not change the track. */
+            rc = brc;
+            break;
+        }
+        if (brc)
             continue;
         int ok = td_track_check(&cand, cfg.min_radius_m, NULL) == 0 &&
                  clearance_ok(&cand, 2.5 * (cfg.width_m + GEN_GAP_M), cfg.width_m + GEN_GAP_M);
