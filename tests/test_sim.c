@@ -1188,3 +1188,50 @@ TD_TEST(vecenv_lidar_encoding_sizes)
     cfg.sensors = TD_SENSOR_STEREO;
     TD_ASSERT_EQ_INT(td_vecenv_camera_bytes(&cfg), 160 * 120 * 2);
 }
+
+TD_TEST(continuous_immobilized_costs_a_penalty_and_counts)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.car.speed_min = 0.0;
+    fx_square(&f, &cfg, 1);
+    step_n(&f, 10, 0.0, 1.0);
+    step_n(&f, 30, 0.0, 0.0); /* the car stops within ~9 steps, then stands 15 */
+    const td_episode_info *e = td_vecenv_current_episode(&f.env, 0);
+    TD_ASSERT_EQ_INT(e->immobilized, 1);
+    TD_ASSERT_EQ_INT(e->resets, 1);
+    TD_ASSERT_NEAR(e->penalty_s, 2.0, 1e-12);
+    TD_ASSERT_EQ_INT(f.dones[0], 0);
+    /* max_resets 1: one reset is allowed, the next event ends the race. */
+    env_fixture g = {0};
+    cfg.max_resets = 1;
+    fx_square(&g, &cfg, 1);
+    td_vecenv_teleport(&g.env, 0, 6.0, -0.9, 0.0, 0.0);
+    step_n(&g, 1, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(g.dones[0], 0);
+    td_vecenv_teleport(&g.env, 0, 6.0, -0.9, 0.0, 0.0);
+    step_n(&g, 1, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(g.dones[0], 1);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&g.env, 0)->status, TD_EP_OFF_TRACK);
+    fx_close(&f);
+    fx_close(&g);
+}
+
+TD_TEST(training_start_moves_past_a_fixed_obstacle)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.race.race_type = TD_RACE_OBJECT_AVOIDANCE;
+    cfg.race.n_object_positions = 1;
+    cfg.race.object_positions[0][0] = 0.0; /* on the start point */
+    cfg.race.object_positions[0][1] = 1;
+    fx_square(&f, &cfg, 1);
+    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 5.75, 1e-9);
+    TD_ASSERT_EQ_INT(f.params[0].is_crashed, 0);
+    step_n(&f, 5, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(f.dones[0], 0);
+    fx_close(&f);
+}

@@ -201,7 +201,8 @@ typedef struct td_sim_config {
     int laps;                   /* continuous mode: laps to finish, default 3 */
     double off_track_penalty_s; /* continuous mode: off-track/reversed/immobilized, 2 */
     double collision_penalty_s; /* continuous mode: crash, 5 */
-    int max_resets;             /* continuous mode: 0 = unlimited */
+    int max_resets;             /* continuous mode: resets allowed, the next event ends the
+                                   race (status = that event); 0 = unlimited */
     double crash_reset_behind_m;/* continuous mode: reset this far behind the object, 1.0 */
     int reversed_limit_steps;   /* 15 */
     int immobilized_limit_steps;/* 15 */
