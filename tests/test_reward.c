@@ -996,6 +996,34 @@ TD_TEST(check_cli_fails_on_errors)
     TD_ASSERT_CONTAINS(out, "cli_flaky.py:3:");
     TD_ASSERT_CONTAINS(out, "FAILED: 2 errors");
     td_free(out);
+
+    /* The same as JSON, for tools and the hub. */
+    snprintf(cmd, sizeof(cmd),
+             "%s reward check %s --json --track %s/Oval_track.npy >%s/o3.json 2>/dev/null",
+             TD_TEST_TRACKDAY_BIN, flaky, TD_SHARED_TRACKS, tmp_dir());
+    rc = system(cmd);
+    TD_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    snprintf(path, sizeof(path), "%s/o3.json", tmp_dir());
+    json_t *o = NULL;
+    TD_ASSERT_OK(td_json_load_file(path, &o, &err));
+    TD_ASSERT(json_is_false(json_object_get(o, "ok")));
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(o, "errors")), 2);
+    json_t *samples = json_object_get(o, "samples");
+    TD_ASSERT(json_array_size(samples) >= 25);
+    int failed = 0;
+    for (size_t i = 0; i < json_array_size(samples); i++) {
+        json_t *smp = json_array_get(samples, i);
+        const char *e = json_string_value(json_object_get(smp, "error"));
+        if (e) {
+            failed++;
+            TD_ASSERT_CONTAINS(e, "KeyError");
+            TD_ASSERT(json_is_null(json_object_get(smp, "reward")));
+        } else {
+            TD_ASSERT_NEAR(json_number_value(json_object_get(smp, "reward")), 1.0, 0);
+        }
+    }
+    TD_ASSERT_EQ_INT(failed, 2);
+    json_decref(o);
 }
 
 TD_TEST(explain_drives_two_laps_and_draws_them)
@@ -1146,4 +1174,68 @@ TD_TEST(params_json_has_every_key)
     TD_ASSERT(json_is_null(json_object_get(o, "x")));
     json_decref(o);
     td_free(text);
+}
+
+TD_TEST(python_reward_as_the_vecenv_callback)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* As training runs it: the Python host is the env's batch callback for 16 cars driven
+     * by the built-in driver; every reward equals the C built-in on the same params. */
+    td_track t;
+    load_track("reInvent2019_track", &t);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/examples/rewards/follow_center_line.py", TD_TEST_SOURCE_DIR);
+    td_reward *r = NULL;
+    td_err err = {0};
+    TD_ASSERT_OK(td_reward_open(&r, path, &t, &err));
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    enum { N = 16 };
+    td_vecenv env;
+    TD_ASSERT_OK(td_vecenv_init(&env, &cfg, &t, N, &err));
+    static float actions[N * 2], obs[N * TD_STATE_DIM], rewards[N];
+    static uint8_t dones[N];
+    static td_params params[N];
+    env.actions = actions;
+    env.obs_state = obs;
+    env.rewards = rewards;
+    env.dones = dones;
+    env.params = params;
+    env.reward_fn = td_reward_batch_cb;
+    env.reward_user = r;
+    td_vecenv_reset(&env);
+    static td_driver drv[N];
+    for (int i = 0; i < N; i++) {
+        td_driver_config dc;
+        td_driver_config_default(&dc, i % 2 ? TD_DRIVER_ZIGZAG : TD_DRIVER_PURE_PURSUIT);
+        TD_ASSERT_OK(td_driver_init(&drv[i], &dc, td_vecenv_track(&env, i), &err));
+    }
+    td_reward_c_fn c = td_reward_builtin_find("follow_center_line");
+    int compared = 0, levels[2] = {0, 0};
+    for (int step = 0; step < 150; step++) {
+        for (int i = 0; i < N; i++) {
+            double st, sp;
+            td_driver_act(&drv[i], &env.cfg.car, td_vecenv_car(&env, i), &params[i], &st, &sp);
+            actions[2 * i] = (float)st;
+            actions[2 * i + 1] = (float)sp;
+        }
+        td_vecenv_step(&env);
+        TD_ASSERT_EQ_INT(td_reward_failed(r), 0);
+        for (int i = 0; i < N; i++) {
+            if (dones[i]) { /* params already hold the next episode's start */
+                td_driver_reset(&drv[i]);
+                continue;
+            }
+            TD_ASSERT_NEAR(rewards[i], (float)c(&params[i]), 0);
+            levels[rewards[i] == 1.0f]++;
+            compared++;
+        }
+    }
+    TD_ASSERT(compared > N * 100);
+    TD_ASSERT(levels[0] > 0 && levels[1] > 0);
+    for (int i = 0; i < N; i++)
+        td_driver_free(&drv[i]);
+    td_vecenv_free(&env);
+    td_reward_close(r);
+    td_track_free(&t);
 }

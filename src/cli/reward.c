@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "trackday/json.h"
 #include "trackday/reward.h"
 #include "trackday/sim.h"
 #include "trackday/track.h"
@@ -24,7 +25,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: trackday reward check FILE [--track T] [--timeout S]\n"
+            "usage: trackday reward check FILE [--track T] [--timeout S] [--json]\n"
             "       trackday reward explain FILE [--track T] [--out FILE.svg] [--segments N]\n"
             "       trackday reward list\n\n"
             "FILE is a DeepRacer reward_function.py, a C plugin (.so) or builtin:NAME.\n"
@@ -69,15 +70,23 @@ static void print_indented(const char *text, int ind)
 
 /* ---- check ---------------------------------------------------------------------------- */
 
+/*
+ * The check's findings, printed as text or (--json) as one JSON document for tools and the
+ * hub: {"file", "track", "ok", "errors", "warnings", "issues": [...], "load_error",
+ * "samples": [{"state", "reward", "error", "kind", "traceback"}], "notes": [...]}.
+ */
 static int cmd_check(int argc, char **argv)
 {
     const char *file = NULL, *track_arg = DEFAULT_TRACK;
     double timeout = TD_REWARD_DEFAULT_TIMEOUT_S;
+    int as_json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
             track_arg = argv[++i];
         else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
             timeout = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
         else if (argv[i][0] == '-')
             return td__cli_fail("reward check: unknown option '%s'", argv[i]);
         else if (!file)
@@ -91,27 +100,43 @@ static int cmd_check(int argc, char **argv)
     }
     int errors = 0, warnings = 0;
     td_err err = {0};
+    json_t *report = json_object(), *jissues = json_array(), *jsamples = json_array(),
+           *jnotes = json_array();
+    json_object_set_new(report, "file", json_string(file));
 
     /* 1. The static check (Python files). */
     if (ends_with(file, ".py")) {
-        if (!td_path_exists(file))
+        if (!td_path_exists(file)) {
+            json_decref(report);
             return td__cli_fail("reward check: '%s' not found", file);
+        }
         td_reward_issue *issues = NULL;
         int n = 0;
-        if (td_reward_check_source(file, &issues, &n, &err))
+        if (td_reward_check_source(file, &issues, &n, &err)) {
+            json_decref(report);
             return td__cli_fail("%s", err.msg);
-        printf("%s: static check (DeepRacer's validator rules)\n", file);
+        }
+        if (!as_json)
+            printf("%s: static check (DeepRacer's validator rules)\n", file);
         for (int i = 0; i < n; i++) {
             int e = issues[i].severity == TD_REWARD_ERROR;
             errors += e;
             warnings += !e;
+            json_t *ji = json_object();
+            json_object_set_new(ji, "severity", json_string(e ? "error" : "warning"));
+            json_object_set_new(ji, "line", json_integer(issues[i].line));
+            json_object_set_new(ji, "col", json_integer(issues[i].col));
+            json_object_set_new(ji, "message", json_string(issues[i].message));
+            json_array_append_new(jissues, ji);
+            if (as_json)
+                continue;
             if (issues[i].line > 0)
                 printf("  %s:%d:%d: %s: %s\n", file, issues[i].line, issues[i].col,
                        e ? "error" : "warning", issues[i].message);
             else
                 printf("  %s: %s: %s\n", file, e ? "error" : "warning", issues[i].message);
         }
-        if (n == 0)
+        if (n == 0 && !as_json)
             printf("  no problems found\n");
         td_free(issues);
     }
@@ -121,60 +146,79 @@ static int cmd_check(int argc, char **argv)
     if (load_track(track_arg, &t, &err)) {
         if (err.msg[0])
             td__cli_fail("%s", err.msg);
+        json_decref(report);
         return 1;
     }
+    json_object_set_new(report, "track", json_string(t.name));
     int have_rev = t.closed && td_track_reverse(&rev, &t, &err) == 0;
     td_reward *r = NULL;
+    td_reward_sample *samples = NULL;
+    int n = 0;
     if (td_reward_open(&r, file, &t, &err)) {
-        printf("\n%s: cannot be loaded:\n", file);
-        print_indented(err.msg, 2);
-        printf("\nFAILED: 1 load error%s\n", errors ? " (and the errors above)" : "");
-        if (have_rev)
-            td_track_free(&rev);
-        td_track_free(&t);
-        return 1;
+        errors++;
+        json_object_set_new(report, "load_error", json_string(err.msg));
+        if (!as_json) {
+            printf("\n%s: cannot be loaded:\n", file);
+            print_indented(err.msg, 2);
+        }
+        goto report;
     }
+    json_object_set_new(report, "load_error", json_null());
     td_reward_set_timeout(r, timeout);
-    td_reward_sample *samples = td_malloc(sizeof(td_reward_sample) * TD_REWARD_MAX_SAMPLES);
+    samples = td_malloc(sizeof(td_reward_sample) * TD_REWARD_MAX_SAMPLES);
     if (!samples) {
-        td_reward_close(r);
-        return td__cli_fail("out of memory");
+        errors++;
+        td__cli_fail("out of memory");
+        goto report;
     }
-    int n = td_reward_samples(&t, have_rev ? &rev : NULL, samples, TD_REWARD_MAX_SAMPLES);
-    printf("\nsampled states on %s (%.2f m, %d waypoints)\n", t.name, t.length, t.n);
-    printf("  %-3s %-58s %12s\n", "#", "state", "reward");
+    n = td_reward_samples(&t, have_rev ? &rev : NULL, samples, TD_REWARD_MAX_SAMPLES);
+    if (!as_json) {
+        printf("\nsampled states on %s (%.2f m, %d waypoints)\n", t.name, t.length, t.n);
+        printf("  %-3s %-58s %12s\n", "#", "state", "reward");
+    }
     double vals[TD_REWARD_MAX_SAMPLES];
     int ok[TD_REWARD_MAX_SAMPLES];
-    int call_errors = 0;
     for (int i = 0; i < n; i++) {
         double v = 0;
         ok[i] = td_reward_one(r, &samples[i].params, &v, &err) == 0;
         vals[i] = v;
+        json_t *js = json_object();
+        json_object_set_new(js, "state", json_string(samples[i].label));
+        json_array_append_new(jsamples, js);
         if (ok[i]) {
-            printf("  %-3d %-58s %12.6g\n", i + 1, samples[i].label, v);
+            json_object_set_new(js, "reward", json_real(v));
+            json_object_set_new(js, "error", json_null());
+            if (!as_json)
+                printf("  %-3d %-58s %12.6g\n", i + 1, samples[i].label, v);
             continue;
         }
-        call_errors++;
-        printf("  %-3d %-58s %12s\n", i + 1, samples[i].label, "ERROR");
-        print_indented(err.msg, 8);
+        errors++;
         const td_reward_error *e = td_reward_last_error(r);
-        if (e->traceback[0] && e->kind == TD_REWARD_ERR_EXCEPTION) {
-            printf("        traceback:\n");
-            print_indented(e->traceback, 10);
+        json_object_set_new(js, "reward", json_null());
+        json_object_set_new(js, "error", json_string(err.msg));
+        json_object_set_new(js, "kind", json_string(td_reward_error_kind_name(e->kind)));
+        json_object_set_new(js, "traceback", json_string(e->traceback));
+        if (!as_json) {
+            printf("  %-3d %-58s %12s\n", i + 1, samples[i].label, "ERROR");
+            print_indented(err.msg, 8);
+            if (e->traceback[0] && e->kind == TD_REWARD_ERR_EXCEPTION) {
+                printf("        traceback:\n");
+                print_indented(e->traceback, 10);
+            }
         }
         td_reward_clear_error(r);
     }
-    errors += call_errors;
 
     /* 3. What the table says about the function (warnings). */
     int all_same = 1, n_ok = 0;
-    double centre = 0, best_off = -INFINITY;
+    double centre = 0, best_off = -INFINITY, first_ok = 0;
     int n_centre = 0;
     for (int i = 0; i < n; i++) {
         if (!ok[i])
             continue;
-        n_ok++;
-        if (vals[i] != vals[0])
+        if (n_ok++ == 0)
+            first_ok = vals[i];
+        if (vals[i] != first_ok)
             all_same = 0;
         if (strncmp(samples[i].label, "centre line at", 14) == 0) {
             centre += vals[i];
@@ -183,25 +227,47 @@ static int cmd_check(int argc, char **argv)
         if (samples[i].params.is_offtrack && vals[i] > best_off)
             best_off = vals[i];
     }
+    char note[256];
     if (n_ok > 1 && all_same) {
-        printf("  warning: the reward is %g in every sampled state: it cannot tell good "
-               "driving from bad\n",
-               vals[0]);
+        snprintf(note, sizeof(note),
+                 "the reward is %g in every sampled state: it cannot tell good driving from bad",
+                 first_ok);
+        json_array_append_new(jnotes, json_string(note));
         warnings++;
+        if (!as_json)
+            printf("  warning: %s\n", note);
     }
     if (n_centre > 0 && best_off > -INFINITY && best_off >= centre / n_centre && !all_same) {
-        printf("  warning: off track pays %g, as much as the centre line (mean %g): the car "
-               "has no reason to stay on the road\n",
-               best_off, centre / n_centre);
+        snprintf(note, sizeof(note),
+                 "off track pays %g, as much as the centre line (mean %g): the car has no "
+                 "reason to stay on the road",
+                 best_off, centre / n_centre);
+        json_array_append_new(jnotes, json_string(note));
         warnings++;
+        if (!as_json)
+            printf("  warning: %s\n", note);
     }
 
-    if (errors)
+report:
+    json_object_set_new(report, "ok", json_boolean(errors == 0));
+    json_object_set_new(report, "errors", json_integer(errors));
+    json_object_set_new(report, "warnings", json_integer(warnings));
+    json_object_set_new(report, "issues", jissues);
+    json_object_set_new(report, "samples", jsamples);
+    json_object_set_new(report, "notes", jnotes);
+    if (as_json) {
+        char *text = json_dumps(report, JSON_INDENT(2));
+        if (text)
+            printf("%s\n", text);
+        free(text);
+    } else if (errors) {
         printf("\nFAILED: %d error%s, %d warning%s\n", errors, errors == 1 ? "" : "s", warnings,
                warnings == 1 ? "" : "s");
-    else
+    } else {
         printf("\nOK: %d sampled states, %d warning%s\n", n, warnings,
                warnings == 1 ? "" : "s");
+    }
+    json_decref(report);
     td_free(samples);
     td_reward_close(r);
     if (have_rev)

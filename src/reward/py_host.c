@@ -37,6 +37,20 @@
 #define TD_PYTHON_EXECUTABLE "/usr/bin/python3.11"
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * The interpreter lives until the process ends and is never finalized (finalizing and
+ * restarting CPython with extension modules such as numpy loaded is not supported), so
+ * LeakSanitizer would report everything Python allocated. Sanitizer builds suppress
+ * libpython's allocations; trackday's own allocations are still counted by td_alloc_live.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libpython3.11\n";
+}
+#endif
+
 /* ------------------------------------------------------------------------------------ */
 /* Process-wide state                                                                   */
 /* ------------------------------------------------------------------------------------ */
