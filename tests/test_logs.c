@@ -292,6 +292,26 @@ TD_TEST(reader_rejects_malformed_files_with_the_line)
     expect_error(buf, "line 5, column 'closest_waypoint'", NULL);
 }
 
+TD_TEST(reader_reads_no_further_than_the_given_length)
+{
+    /* The text is not NUL-terminated and ends in a number without a newline: under ASan an
+     * overread past the buffer would fail this test. */
+    char text[512];
+    int n = snprintf(text, sizeof(text), "%s0,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,2.5",
+                     HEADER17);
+    char *exact = td_malloc((size_t)n);
+    TD_ASSERT(exact != NULL);
+    memcpy(exact, text, (size_t)n);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_parse(&t, exact, (size_t)n, "exact.csv", &err));
+    TD_ASSERT_EQ_INT(t.n, 1);
+    TD_ASSERT_NEAR(t.rows[0].pause_duration, 2.5, 0);
+    td_free(exact);
+    td_simtrace_free(&t);
+}
+
 TD_TEST(reading_a_missing_file_names_it)
 {
     td_simtrace t;

@@ -357,20 +357,20 @@ static void field_str(const field *f, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* Parses a number; returns 0 or -1 if the field is not a complete finite number. */
+/*
+ * Parses a number; returns 0 or -1 if the field is not a complete finite number. strtod reads
+ * the text in place: it stops at the delimiter (a comma, quote, space or line end), which
+ * must be exactly where the trimmed field ends.
+ */
 static int field_num(const field *f, double *out)
 {
-    char tmp[64];
     const char *b = f->b, *e = f->e;
     trim(&b, &e);
-    if (b == e || (size_t)(e - b) >= sizeof(tmp))
+    if (b == e)
         return -1;
-    memcpy(tmp, b, (size_t)(e - b));
-    tmp[e - b] = '\0';
     char *endp;
-    errno = 0;
-    double v = strtod(tmp, &endp);
-    if (*endp != '\0' || endp == tmp || !isfinite(v))
+    double v = strtod(b, &endp);
+    if (endp != e || !isfinite(v))
         return -1;
     *out = v;
     return 0;
@@ -495,6 +495,20 @@ static int parse_row(td_simtrace_row *row, const field *f, const int *col, const
 int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what,
                       td_err *err)
 {
+    /* Numbers are parsed in place with strtod, which needs a delimiter after the last one:
+     * text that does not end with a newline is copied once with one appended. */
+    char *copy = NULL;
+    if (len > 0 && text[len - 1] != '\n') {
+        copy = td_malloc(len + 2);
+        if (!copy)
+            return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
+        memcpy(copy, text, len);
+        copy[len] = '\n';
+        copy[len + 1] = '\0';
+        int rc = td_simtrace_parse(t, copy, len + 1, what, err);
+        td_free(copy);
+        return rc;
+    }
     field *f = td_malloc(sizeof(field) * MAX_FIELDS);
     if (!f)
         return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
