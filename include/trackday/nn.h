@@ -118,6 +118,15 @@ void td_nn_log_softmax_backward(float *dlogits, const float *dlogp, const float 
                                 int V);
 
 /*
+ * Entropy of categorical distributions given by log-probabilities (from log-softmax):
+ * ent (B) = -sum_v p log p. The backward goes straight to the logits: dlogits (B, V) +=
+ * dent[b] * dH/dlogits = -dent[b] * p * (logp + H) (no separate log-softmax backward).
+ */
+void td_nn_categorical_entropy_forward(float *ent, const float *logp, int B, int V);
+void td_nn_categorical_entropy_backward(float *dlogits, const float *dent, const float *logp,
+                                        int B, int V);
+
+/*
  * Diagonal Gaussian with a state-independent log std: mean (B, A), log_std (A), clipped to
  * [TD_NN_LOG_STD_MIN, TD_NN_LOG_STD_MAX] (DeepRacer's range); gradients do not flow through a
  * clipped entry. logp (B) = sum_a log N(action[b][a]; mean[b][a], exp(log_std[a])).

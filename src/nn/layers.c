@@ -240,6 +240,30 @@ void td_nn_log_softmax_backward(float *dlogits, const float *dlogp, const float 
     }
 }
 
+void td_nn_categorical_entropy_forward(float *ent, const float *logp, int B, int V)
+{
+    for (int b = 0; b < B; b++) {
+        const float *lp = logp + (size_t)b * V;
+        double h = 0.0;
+        for (int v = 0; v < V; v++)
+            h -= exp((double)lp[v]) * lp[v];
+        ent[b] = (float)h;
+    }
+}
+
+void td_nn_categorical_entropy_backward(float *dlogits, const float *dent, const float *logp,
+                                        int B, int V)
+{
+    for (int b = 0; b < B; b++) {
+        const float *lp = logp + (size_t)b * V;
+        double h = 0.0;
+        for (int v = 0; v < V; v++)
+            h -= exp((double)lp[v]) * lp[v];
+        for (int v = 0; v < V; v++)
+            dlogits[(size_t)b * V + v] += (float)(-dent[b] * exp((double)lp[v]) * (lp[v] + h));
+    }
+}
+
 /* ---- diagonal Gaussian head --------------------------------------------------------------- */
 
 #define HALF_LOG_2PI 0.91893853320467274178
