@@ -41,13 +41,22 @@
 /*
  * The interpreter lives until the process ends and is never finalized (finalizing and
  * restarting CPython with extension modules such as numpy loaded is not supported), so
- * LeakSanitizer would report everything Python allocated. Sanitizer builds suppress
- * libpython's allocations; trackday's own allocations are still counted by td_alloc_live.
+ * LeakSanitizer would report everything Python allocated. Sanitizer builds suppress leaks
+ * whose stacks pass through Python or its modules; trackday's own allocations are still
+ * counted by td_alloc_live in every test.
  */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
-    return "leak:libpython3.11\n";
+    /* The interpreter, the extension modules it loads (numpy, the stdlib's lib-dynload),
+     * and the libraries those pull in (OpenSSL for hashlib/random, numpy's BLAS). */
+    return "leak:libpython3.11\n"
+           "leak:/usr/lib/python3/dist-packages/\n"
+           "leak:/usr/lib/python3.11/lib-dynload/\n"
+           "leak:libcrypto.so\n"
+           "leak:libssl.so\n"
+           "leak:libopenblas\n"
+           "leak:libgfortran\n";
 }
 #endif
 
