@@ -46,7 +46,7 @@ enum {
 };
 
 /* Default cell size of the ground map (metres). */
-#define TD_GROUND_CELL_M 0.01
+#define TD_GROUND_CELL_M 0.005
 
 /*
  * Rasterizes a track's ground into a new map (*out, free with td_ground_map_destroy).

@@ -30,6 +30,7 @@ static void usage(FILE *f)
             "  --obstacles N         N box obstacles ahead, alternating lanes (max %d)\n"
             "  --randomize SEED      domain-randomized look drawn from SEED\n"
             "  --supersample N       1 (default) or 2 (2x2, like DeepRacer's resize)\n"
+            "  --cell M              ground map cell size in metres (default 0.01)\n"
             "  -o, --output FILE     the PNG to write\n",
             MAX_OBSTACLES);
 }
@@ -61,7 +62,7 @@ static int cmd_camera(int argc, char **argv)
         return 0;
     }
     const char *track_arg = NULL, *output = NULL;
-    double at = -1.0, lateral = 0.0, heading_off = 0.0;
+    double at = -1.0, lateral = 0.0, heading_off = 0.0, cell = 0.0;
     int reverse = 0, rgb = 0, stereo = 0, randomize = 0;
     long nobst = 0, seed = 0, ss = 1;
     for (int i = 1; i < argc; i++) {
@@ -112,6 +113,12 @@ static int cmd_camera(int argc, char **argv)
                 return 1;
             if (ss != 1 && ss != 2)
                 return td__cli_fail("--supersample: %ld is not 1 or 2", ss);
+        } else if (strcmp(a, "--cell") == 0) {
+            NEED_VALUE();
+            if (parse_double(a, argv[++i], &cell))
+                return 1;
+            if (!(cell >= 0.002 && cell <= 0.5))
+                return td__cli_fail("--cell: %g m is outside [0.002, 0.5]", cell);
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             NEED_VALUE();
             output = argv[++i];
@@ -148,7 +155,7 @@ static int cmd_camera(int argc, char **argv)
         }
         t = &rev_track;
     }
-    if (td_ground_map_create(&map, t, 0.0, &err)) {
+    if (td_ground_map_create(&map, t, cell, &err)) {
         td__cli_fail("%s", err.msg);
         goto done;
     }

@@ -166,8 +166,9 @@ static void view_setup(view *v, const td_camera_config *cfg, const td_scene *sce
 typedef struct row_geom {
     int sky;               /* 1: the row sees no ground (at or above the horizon, or too far) */
     double depth;          /* camera-axis depth of the ground in this row */
-    double u0, v0;         /* map position (cells) of the sample of pixel 0 */
-    double du, dv;         /* map step (cells) per pixel */
+    const td__ground_level *lv; /* the map level this row samples */
+    double u0, v0;         /* map position (cells of lv) of the sample of pixel 0 */
+    double du, dv;         /* map step (cells of lv) per pixel */
     uint8_t pal_rgb[TD_GROUND_CLASSES][3]; /* palette of this row (with haze) */
     uint8_t pal_grey[TD_GROUND_CLASSES];
 } row_geom;
@@ -215,10 +216,17 @@ static void row_setup(const view *v, double sy, double ox, row_geom *g, int want
     double sx = depth / v->f * v->R[0], syy = depth / v->f * v->R[1];
     if (v->map) {
         const td_ground_map *m = v->map;
-        g->u0 = (gx - m->x0) * m->inv_cell;
-        g->v0 = (gy - m->y0) * m->inv_cell;
-        g->du = sx * m->inv_cell;
-        g->dv = syy * m->inv_cell;
+        /* The finest level whose cells are at least half a pixel's step wide. */
+        double step = fmax(fabs(sx), fabs(syy));
+        int k = 0;
+        while (k + 1 < m->nlevels && m->level[k + 1].cell_m <= 2.0 * step)
+            k++;
+        const td__ground_level *lv = &m->level[k];
+        g->lv = lv;
+        g->u0 = (gx - m->x0) * lv->inv_cell;
+        g->v0 = (gy - m->y0) * lv->inv_cell;
+        g->du = sx * lv->inv_cell;
+        g->dv = syy * lv->inv_cell;
     }
 }
 
@@ -261,8 +269,8 @@ static void row_span(const view *v, const row_geom *g, int *a, int *b)
         *b = 0;
         return;
     }
-    clip_range(g->u0, g->du, 0.5, v->map->w - 0.5, v->W, a, b);
-    clip_range(g->v0, g->dv, 0.5, v->map->h - 0.5, v->W, a, b);
+    clip_range(g->u0, g->du, 0.5, g->lv->w - 0.5, v->W, a, b);
+    clip_range(g->v0, g->dv, 0.5, g->lv->h - 0.5, v->W, a, b);
 }
 
 static void ground_row_grey(const view *v, const row_geom *g, uint8_t *dst)
@@ -283,8 +291,8 @@ static void ground_row_grey(const view *v, const row_geom *g, uint8_t *dst)
         memset(dst, grass, (size_t)a);
     if (b < W - 1)
         memset(dst + b + 1, grass, (size_t)(W - 1 - b));
-    const uint8_t *cls = v->map->cls;
-    const size_t stride = (size_t)v->map->w;
+    const uint8_t *cls = g->lv->cls;
+    const size_t stride = (size_t)g->lv->w;
     const uint8_t *pal = g->pal_grey;
     int64_t u = (int64_t)((g->u0 + a * g->du) * FIX_ONE);
     int64_t vv = (int64_t)((g->v0 + a * g->dv) * FIX_ONE);
@@ -308,8 +316,8 @@ static void ground_row_rgb(const view *v, const row_geom *g, uint8_t *dst)
             memcpy(dst + 3 * i, fill, 3);
     if (a > b)
         return;
-    const uint8_t *cls = v->map->cls;
-    const size_t stride = (size_t)v->map->w;
+    const uint8_t *cls = g->lv->cls;
+    const size_t stride = (size_t)g->lv->w;
     int64_t u = (int64_t)((g->u0 + a * g->du) * FIX_ONE);
     int64_t vv = (int64_t)((g->v0 + a * g->dv) * FIX_ONE);
     int64_t du = (int64_t)(g->du * FIX_ONE), dv = (int64_t)(g->dv * FIX_ONE);

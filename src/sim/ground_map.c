@@ -24,8 +24,15 @@ typedef struct cell_range {
     int x0, x1, y0, y1; /* inclusive cell index ranges, empty if x0 > x1 or y0 > y1 */
 } cell_range;
 
+/* One level being rasterized: its cells and the map's origin. */
+typedef struct raster {
+    double x0, y0, cell_m, inv_cell;
+    int w, h;
+    uint8_t *cls;
+} raster;
+
 /* Cells whose centres may lie within the box [minx, maxx] x [miny, maxy]. */
-static cell_range cells_of_box(const td_ground_map *m, double minx, double miny, double maxx,
+static cell_range cells_of_box(const raster *m, double minx, double miny, double maxx,
                                double maxy)
 {
     cell_range r;
@@ -57,7 +64,7 @@ static double max3(double a, double b, double c)
 /* ---- road ------------------------------------------------------------------------------ */
 
 /* Marks as road every cell whose centre lies in triangle abc (either orientation). */
-static void fill_triangle(td_ground_map *m, const double *a, const double *b, const double *c)
+static void fill_triangle(raster *m, const double *a, const double *b, const double *c)
 {
     double area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
     if (fabs(area) < 1e-12)
@@ -88,7 +95,7 @@ static void fill_triangle(td_ground_map *m, const double *a, const double *b, co
  * (for borders) centre line. For the centre line (dash_period > 0) only the painted half of
  * each dash period is drawn, by arc length s0 at a plus the distance along the segment.
  */
-static void paint_segment(td_ground_map *m, const double *a, const double *b, double half_w,
+static void paint_segment(raster *m, const double *a, const double *b, double half_w,
                           uint8_t cls_paint, double s0, double dash_period)
 {
     double ex = b[0] - a[0], ey = b[1] - a[1];
@@ -132,6 +139,29 @@ static void paint_segment(td_ground_map *m, const double *a, const double *b, do
 
 /* ---- public ------------------------------------------------------------------------------ */
 
+/* Rasterizes the whole track into one level. */
+static void rasterize(raster *m, const td_track *t, double dash_period)
+{
+    int nseg = t->n - 1;
+    for (int i = 0; i < nseg; i++) {
+        const double *i0 = t->inner + 2 * i, *i1 = t->inner + 2 * (i + 1);
+        const double *o0 = t->outer + 2 * i, *o1 = t->outer + 2 * (i + 1);
+        fill_triangle(m, i0, i1, o1);
+        fill_triangle(m, i0, o1, o0);
+    }
+    for (int i = 0; i < nseg; i++) {
+        double s0 = t->arc ? t->arc[i] : 0.0;
+        paint_segment(m, t->center + 2 * i, t->center + 2 * (i + 1), 0.5 * TD__CENTER_LINE_M,
+                      TD_GROUND_CENTER, s0, dash_period);
+    }
+    for (int i = 0; i < nseg; i++) {
+        paint_segment(m, t->inner + 2 * i, t->inner + 2 * (i + 1), TD__BORDER_LINE_M,
+                      TD_GROUND_BORDER, 0.0, 0.0);
+        paint_segment(m, t->outer + 2 * i, t->outer + 2 * (i + 1), TD__BORDER_LINE_M,
+                      TD_GROUND_BORDER, 0.0, 0.0);
+    }
+}
+
 int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, td_err *err)
 {
     *out = NULL;
@@ -159,41 +189,30 @@ int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, 
     td_ground_map *m = td_calloc(1, sizeof(*m));
     if (!m)
         return td_err_set(err, TD_ENOMEM, "ground map: out of memory");
-    m->cell_m = cell_m;
-    m->inv_cell = 1.0 / cell_m;
     m->x0 = minx - TD__GROUND_PAD_M;
     m->y0 = miny - TD__GROUND_PAD_M;
-    m->w = (int)ceil(wx / cell_m);
-    m->h = (int)ceil(wy / cell_m);
-    m->cls = td_calloc((size_t)m->w * (size_t)m->h, 1);
-    if (!m->cls) {
-        td_free(m);
-        return td_err_set(err, TD_ENOMEM, "ground map: out of memory for %d x %d cells", m->w,
-                          m->h);
-    }
-
-    int nseg = t->n - 1;
-    for (int i = 0; i < nseg; i++) {
-        const double *i0 = t->inner + 2 * i, *i1 = t->inner + 2 * (i + 1);
-        const double *o0 = t->outer + 2 * i, *o1 = t->outer + 2 * (i + 1);
-        fill_triangle(m, i0, i1, o1);
-        fill_triangle(m, i0, o1, o0);
-    }
-
     /* Fit the dash period to the length so a loop closes on a whole number of dashes. */
     double length = t->length > 0.0 ? t->length : 0.0;
     double ndash = floor(length / TD__DASH_PERIOD_M + 0.5);
     m->dash_period_m = ndash >= 1.0 ? length / ndash : TD__DASH_PERIOD_M;
-    for (int i = 0; i < nseg; i++) {
-        double s0 = t->arc ? t->arc[i] : 0.0;
-        paint_segment(m, t->center + 2 * i, t->center + 2 * (i + 1), 0.5 * TD__CENTER_LINE_M,
-                      TD_GROUND_CENTER, s0, m->dash_period_m);
-    }
-    for (int i = 0; i < nseg; i++) {
-        paint_segment(m, t->inner + 2 * i, t->inner + 2 * (i + 1), TD__BORDER_LINE_M,
-                      TD_GROUND_BORDER, 0.0, 0.0);
-        paint_segment(m, t->outer + 2 * i, t->outer + 2 * (i + 1), TD__BORDER_LINE_M,
-                      TD_GROUND_BORDER, 0.0, 0.0);
+    for (int k = 0; k < TD__GROUND_LEVELS; k++) {
+        td__ground_level *lv = &m->level[k];
+        lv->cell_m = cell_m * (double)(1 << k);
+        lv->inv_cell = 1.0 / lv->cell_m;
+        lv->w = (int)ceil(wx / lv->cell_m);
+        lv->h = (int)ceil(wy / lv->cell_m);
+        /* Coarser levels stop once cells get wider than the border lines they must show. */
+        if (k > 0 && lv->cell_m > 0.045)
+            break;
+        lv->cls = td_calloc((size_t)lv->w * (size_t)lv->h, 1);
+        if (!lv->cls) {
+            td_ground_map_destroy(m);
+            return td_err_set(err, TD_ENOMEM, "ground map: out of memory for %d x %d cells",
+                              lv->w, lv->h);
+        }
+        m->nlevels = k + 1;
+        raster r = {m->x0, m->y0, lv->cell_m, lv->inv_cell, lv->w, lv->h, lv->cls};
+        rasterize(&r, t, m->dash_period_m);
     }
     *out = m;
     return 0;
@@ -203,7 +222,8 @@ void td_ground_map_destroy(td_ground_map *m)
 {
     if (!m)
         return;
-    td_free(m->cls);
+    for (int k = 0; k < TD__GROUND_LEVELS; k++)
+        td_free(m->level[k].cls);
     td_free(m);
 }
 
@@ -211,8 +231,9 @@ int td_ground_map_class_at(const td_ground_map *m, double x, double y)
 {
     if (!m)
         return TD_GROUND_GRASS;
-    double fx = floor((x - m->x0) * m->inv_cell), fy = floor((y - m->y0) * m->inv_cell);
-    if (!(fx >= 0.0 && fy >= 0.0 && fx < m->w && fy < m->h))
+    const td__ground_level *lv = &m->level[0];
+    double fx = floor((x - m->x0) * lv->inv_cell), fy = floor((y - m->y0) * lv->inv_cell);
+    if (!(fx >= 0.0 && fy >= 0.0 && fx < lv->w && fy < lv->h))
         return TD_GROUND_GRASS;
-    return m->cls[(size_t)fy * (size_t)m->w + (size_t)fx];
+    return lv->cls[(size_t)fy * (size_t)lv->w + (size_t)fx];
 }

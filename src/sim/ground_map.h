@@ -16,12 +16,25 @@
 /* Grass around the track's bounding box, so the camera sees grass beyond the borders. */
 #define TD__GROUND_PAD_M 2.0
 
-struct td_ground_map {
-    double x0, y0;      /* world position of the corner of cell (0, 0) */
+/*
+ * Levels of detail: level k has cells 2^k times larger than level 0 over the same area and
+ * origin. The camera samples each screen row from the level whose cells are about one pixel
+ * wide there, so near rows get fine lines and far rows touch a small map (fewer cache misses,
+ * less shimmer).
+ */
+#define TD__GROUND_LEVELS 4
+
+typedef struct td__ground_level {
     double cell_m;      /* cell side */
     double inv_cell;    /* 1 / cell_m */
     int w, h;           /* cells along x and y */
     uint8_t *cls;       /* (h, w) ground classes, row y = 0 first */
+} td__ground_level;
+
+struct td_ground_map {
+    double x0, y0;      /* world position of the corner of cell (0, 0), every level */
+    int nlevels;
+    td__ground_level level[TD__GROUND_LEVELS];
     double dash_period_m; /* actual dash period: the nominal one fitted to the track length */
 };
 
