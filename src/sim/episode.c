@@ -123,6 +123,13 @@ static int next_vertex(const td_track *t, double s)
     return lo;
 }
 
+void td__project_near(const td_track *t, double s, double x, double y, td_track_proj *p)
+{
+    int k = next_vertex(t, td__wrap_arc(t, s)) - 1;
+    p->seg = k < 0 ? 0 : (k > t->n - 2 ? t->n - 2 : k);
+    td_track_project_from(t, x, y, p);
+}
+
 static void reset_counters(td__car *c)
 {
     c->reverse_count = 0;
@@ -160,7 +167,7 @@ void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
 
     double mx, my;
     td_car_model_point(&env->cfg.car, &c->st, &mx, &my);
-    td_track_project(t, mx, my, &c->proj);
+    td__project_near(t, s0, mx, my, &c->proj);
     /* Progress counts from the model point's projection at the start pose, so it is 0
      * at rest on the start point. */
     c->start_ndist = c->proj.arc * pv->dir[dir].inv_length;
@@ -239,7 +246,7 @@ static double progress_of(const td_track *t, double ndist, double start_ndist, d
     return p < 100.0 ? p : 100.0;
 }
 
-void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int teleported)
+void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
 {
     td__vecenv_priv *pv = env->priv;
     const td__dirdata *dd = &pv->dir[c->dir];
@@ -247,7 +254,7 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int telepo
     const td_car_config *car = &env->cfg.car;
     double mx = c->st.x + car->model_point_m * c->st.cos_yaw;
     double my = c->st.y + car->model_point_m * c->st.sin_yaw;
-    if (teleported)
+    if (mode == TD__PARAMS_TELEPORT)
         td_track_project(t, mx, my, &c->proj);
     else
         td_track_project_from(t, mx, my, &c->proj);
@@ -306,7 +313,7 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int telepo
     }
     c->prev_progress = p->progress;
 
-    if (teleported) {
+    if (mode != TD__PARAMS_STEP) {
         c->event = TD_EP_IN_PROGRESS;
         return;
     }
@@ -398,6 +405,8 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_s
     td_track_lane_point(t, s, lane, &x, &y);
     td_track_point_at(t, s, 0.0, NULL, NULL, &hd);
     td_car_place(&c->st, x, y, hd);
+    td__project_near(t, s, x + env->cfg.car.model_point_m * c->st.cos_yaw,
+                     y + env->cfg.car.model_point_m * c->st.sin_yaw, &c->proj);
     c->cmd_speed = 0.0;
     c->cmd_steer_deg = 0.0;
     c->clock += penalty;
@@ -406,7 +415,7 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_s
     if (c->nobj)
         td__objects_step(env, c, penalty);
     c->prev_progress = before;
-    td__car_compute_params(env, c, p, 1);
+    td__car_compute_params(env, c, p, TD__PARAMS_RESET);
     reset_counters(c);
 }
 
@@ -457,7 +466,7 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
         c->last = c->info;
         *done = 1;
         td__car_begin_next_episode(env, c);
-        td__car_compute_params(env, c, p, 1);
+        td__car_compute_params(env, c, p, TD__PARAMS_RESET);
     }
 }
 

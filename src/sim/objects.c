@@ -88,7 +88,7 @@ static void place_obstacle(const td_track *t, const td_race_config *rc, td__obje
     o->box.width = rc->obstacle_width_m;
     o->box.height = rc->obstacle_height_m;
     o->box.kind = TD_BOX_OBSTACLE;
-    td_track_project(t, o->box.x, o->box.y, &o->proj);
+    td__project_near(t, o->s, o->box.x, o->box.y, &o->proj);
 }
 
 static void place_obstacles(td_vecenv *env, td__car *c, const td_track *t, double *s0)
@@ -180,7 +180,7 @@ static void place_bots(td_vecenv *env, td__car *c, const td_track *t, double s0)
                                         ? rc->upper_lane_change_time
                                         : rc->lower_lane_change_time + 1e-9);
         bot_pose(t, o, rc->lane_change_distance, 0);
-        td_track_project(t, o->box.x, o->box.y, &o->proj);
+        td__project_near(t, o->s, o->box.x, o->box.y, &o->proj);
     }
     c->nobj = n;
 }

@@ -161,7 +161,16 @@ struct td__vecenv_priv {
 void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir);
 void td__car_begin_next_episode(td_vecenv *env, td__car *c);
 void td__car_physics(td_vecenv *env, td__car *c, const float *action);
-void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int apply_rules);
+/* How td__car_compute_params finds the projection and whether the end rules run. */
+enum {
+    TD__PARAMS_STEP = 0,     /* incremental projection, end rules */
+    TD__PARAMS_TELEPORT = 1, /* full search (an unknown pose), no end rules */
+    TD__PARAMS_RESET = 2     /* c->proj already seeded near the pose, no end rules */
+};
+void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode);
+/* Projects (x, y) starting from the segment holding arc length s (a pose placed at a known
+ * arc length): the incremental query, with no full search. */
+void td__project_near(const td_track *t, double s, double x, double y, td_track_proj *p);
 void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward,
                           uint8_t *done);
 void td__car_observe(td_vecenv *env, td__car *c, const td_params *p);

@@ -428,7 +428,7 @@ static void phase_reset(td_vecenv *env, int lo, int hi)
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_begin_next_episode(env, c);
-        td__car_compute_params(env, c, &env->params[i], 1);
+        td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
         td__car_observe(env, c, &env->params[i]);
         env->rewards[i] = 0.0f;
         env->dones[i] = 0;
@@ -440,7 +440,7 @@ static void phase_physics(td_vecenv *env, int lo, int hi)
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_physics(env, c, env->actions + 2 * i);
-        td__car_compute_params(env, c, &env->params[i], 0);
+        td__car_compute_params(env, c, &env->params[i], TD__PARAMS_STEP);
     }
 }
 
@@ -505,14 +505,14 @@ void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, d
     c->st.speed = speed;
     c->last_x = x;
     c->last_y = y;
-    td__car_compute_params(env, c, &env->params[i], 1);
+    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_TELEPORT);
 }
 
 void td_vecenv_reset_car_at(td_vecenv *env, int i, double start_ndist, int reversed)
 {
     td__car *c = &env->priv->cars[i];
     td__car_start_episode(env, c, start_ndist, reversed ? 1 : 0);
-    td__car_compute_params(env, c, &env->params[i], 1);
+    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
     td__car_observe(env, c, &env->params[i]);
     env->dones[i] = 0;
 }
