@@ -236,7 +236,7 @@ static int cmd_show(int argc, char **argv)
         json_object_set_new(o, "reversed", json_boolean(t.reversed));
         json_object_set_new(o, "direction", json_string(dir_name(&t)));
         json_object_set_new(o, "bbox", json_pack("[ffff]", t.min_x, t.min_y, t.max_x, t.max_y));
-        json_object_set_new(o, "min_radius_m", isfinite(rmin) ? json_real(rmin) : json_null());
+        json_object_set_new(o, "min_radius_m", rmin < 1e4 ? json_real(rmin) : json_null());
         json_object_set_new(o, "valid", json_boolean(valid));
         if (!valid)
             json_object_set_new(o, "problem", json_string(err.msg));
@@ -256,7 +256,10 @@ static int cmd_show(int argc, char **argv)
         printf("direction:   %s\n", dir_name(&t));
         printf("bbox:        x %.3f .. %.3f, y %.3f .. %.3f m\n", t.min_x, t.max_x, t.min_y,
                t.max_y);
-        printf("min radius:  %.3f m\n", rmin);
+        if (rmin < 1e4)
+            printf("min radius:  %.3f m\n", rmin);
+        else
+            printf("min radius:  none (straight)\n");
         printf("check:       %s\n", valid ? "ok" : err.msg);
     }
     td_track_free(&t);

@@ -205,13 +205,17 @@ void td_track_project_from(const td_track *t, double x, double y, td_track_proj 
      * A local minimum need not be the global one: off the road inside a tight bend, or
      * where two parts of the track run close, the nearest point jumps. A segment j nearer
      * than the distance r found on segment i has dist(segment i, segment j) < 2 r. The
-     * clearances precomputed for segment i rule out the far segments and most of the
-     * window at once; the rest of the window is checked explicitly. Where the clearances
-     * do not suffice (far off the road), the grid cells within r are searched.
+     * clearances precomputed for segment i rule out the far segments, and the tangent-disc
+     * bound (track.c) the whole window when the foot is inside the segment; otherwise the
+     * window is checked explicitly. Where the clearances do not suffice (far off the
+     * road), the grid cells within r are searched.
      */
     const td__track_accel *a = t->accel;
     double r2 = 2.0 * sqrt(d) + 1e-9;
-    if (a->fast && r2 <= a->far_clear[seg]) {
+    if (a->fast && r2 <= a->far_clear[seg] && u > 0.0 && u < 1.0 &&
+        sqrt(d) <= a->near_safe[seg]) {
+        /* The usual case on the road: no segment of the window can be nearer either. */
+    } else if (a->fast && r2 <= a->far_clear[seg]) {
         int anchor = seg;
         const float *near = a->near + TD__NEAR_N * anchor;
         for (int dir = 0; dir < 2; dir++) {

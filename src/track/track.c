@@ -115,6 +115,7 @@ void td__track_accel_free(td_track *t)
     td_free(a->near);
     td_free(a->seg_geom);
     td_free(a->far_clear);
+    td_free(a->near_safe);
     td_free(a->road_clear);
     td_free(a);
     t->accel = NULL;
@@ -227,6 +228,60 @@ static void vertex_curvatures(const td_track *t, double *curv)
             curv[i] = first >= n ? 0.0 : (i < first ? curv[first] : curv[last]);
 }
 
+/*
+ * A point Q whose nearest point on centre segment i is an interior foot F, at distance d,
+ * is Q = F + d n for a unit normal n of the segment. Another segment has a point Y nearer
+ * than d exactly when d > |F - Y|^2 / (2 n.(Y - F)): the radius of the circle tangent to
+ * segment i at F through Y. This returns a lower bound of that radius over all feet F on
+ * segment i (start a, unit direction e, length len), both normals, and all Y on the segment
+ * p0-p1. With h = n.(Y - a) (independent of F) and a_out the distance along e by which Y
+ * lies beyond the segment's ends, the minimum over F is (h^2 + a_out^2) / (2 h), which is
+ * convex along p0-p1 where h > 0 (a^2/h is jointly convex), so a ternary search finds it.
+ * On a smooth centre line it is about the radius of curvature: points nearer to the line
+ * than that cannot have their nearest point jump to a segment two or more steps away.
+ */
+static double tangent_disc_bound(const double *a, double ex, double ey, double len,
+                                 const double *p0, const double *p1)
+{
+    double best = INFINITY;
+    for (int side = -1; side <= 1; side += 2) {
+        double nx = -ey * side, ny = ex * side;
+        double h0 = nx * (p0[0] - a[0]) + ny * (p0[1] - a[1]);
+        double h1 = nx * (p1[0] - a[0]) + ny * (p1[1] - a[1]);
+        double a0 = ex * (p0[0] - a[0]) + ey * (p0[1] - a[1]);
+        double a1 = ex * (p1[0] - a[0]) + ey * (p1[1] - a[1]);
+        if (h0 <= 0.0 && h1 <= 0.0)
+            continue;
+        /* The part of p0-p1 on this side: h > 0 for t in (lo, hi). */
+        double lo = 0.0, hi = 1.0;
+        if (h0 <= 0.0)
+            lo = -h0 / (h1 - h0);
+        if (h1 <= 0.0)
+            hi = -h0 / (h1 - h0);
+        for (int it = 0; it < 100 && hi - lo > 1e-12; it++) {
+            double m1 = lo + (hi - lo) / 3.0, m2 = hi - (hi - lo) / 3.0;
+            double f[2];
+            for (int k = 0; k < 2; k++) {
+                double t = k ? m2 : m1;
+                double h = h0 + t * (h1 - h0), al = a0 + t * (a1 - a0);
+                double out = al < 0.0 ? -al : (al > len ? al - len : 0.0);
+                f[k] = h > 0.0 ? (h * h + out * out) / (2.0 * h) : INFINITY;
+            }
+            if (f[0] < f[1])
+                hi = m2;
+            else
+                lo = m1;
+        }
+        double t = 0.5 * (lo + hi);
+        double h = h0 + t * (h1 - h0), al = a0 + t * (a1 - a0);
+        double out = al < 0.0 ? -al : (al > len ? al - len : 0.0);
+        double f = h > 0.0 ? (h * h + out * out) / (2.0 * h) : 0.0;
+        /* The search stops within 1e-12 of the minimiser; keep a relative margin. */
+        best = fmin(best, f * (1.0 - 1e-6) - 1e-9);
+    }
+    return best;
+}
+
 /* Cyclic (loop) or bounded (open) index distance between centre segments. */
 static int seg_gap(const td_track *t, int i, int j)
 {
@@ -247,9 +302,10 @@ static int build_certificates(td_track *t)
     if (!t->closed ? nseg < 2 : nseg < 2 * TD__NEAR_K + 3)
         return 0; /* too small for windows: the queries always use the grid */
     a->near = td_malloc(sizeof(float) * TD__NEAR_N * (size_t)nseg);
+    a->near_safe = td_malloc(sizeof(double) * (size_t)nseg);
     a->far_clear = td_malloc(sizeof(double) * (size_t)nseg);
     a->road_clear = td_malloc(sizeof(double) * (size_t)nseg);
-    if (!a->near || !a->far_clear || !a->road_clear)
+    if (!a->near || !a->near_safe || !a->far_clear || !a->road_clear)
         return -1;
     const double *c = t->center;
     for (int i = 0; i < nseg; i++) {
@@ -269,6 +325,25 @@ static int build_certificates(td_track *t)
                 }
                 a->near[TD__NEAR_N * i + dir * (TD__NEAR_K - 1) + (k - 2)] = m;
             }
+        }
+        /* The tangent-disc bound over the window (gap 2 .. K). */
+        {
+            double ex = c[2 * i + 2] - c[2 * i], ey = c[2 * i + 3] - c[2 * i + 1];
+            double len = hypot(ex, ey);
+            double safe = TD__FAR_CAP_M;
+            ex /= len;
+            ey /= len;
+            for (int k = 2; k <= TD__NEAR_K; k++)
+                for (int dir = 0; dir < 2; dir++) {
+                    int j = dir == 0 ? i + k : i - k;
+                    if (t->closed)
+                        j = (j % nseg + nseg) % nseg;
+                    if (j < 0 || j >= nseg)
+                        continue;
+                    safe = fmin(safe, tangent_disc_bound(c + 2 * i, ex, ey, len, c + 2 * j,
+                                                         c + 2 * j + 2));
+                }
+            a->near_safe[i] = fmax(0.0, safe);
         }
         double xmin = fmin(c[2 * i], c[2 * i + 2]), xmax = fmax(c[2 * i], c[2 * i + 2]);
         double ymin = fmin(c[2 * i + 1], c[2 * i + 3]), ymax = fmax(c[2 * i + 1], c[2 * i + 3]);

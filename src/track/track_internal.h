@@ -35,6 +35,7 @@ typedef struct td__track_accel {
     double *seg_geom;         /* (n - 1, 5): ax, ay, dx, dy, 1 / (dx^2 + dy^2) per centre segment */
     float *near;
     double *far_clear;
+    double *near_safe;        /* (n - 1): see tangent_disc_bound in track.c */
     double *road_clear;
 } td__track_accel;
 
