@@ -699,6 +699,20 @@ TD_TEST(error_timeout_stops_an_endless_loop)
     double v;
     TD_ASSERT_EQ_INT(td_reward_one(r2, &p[0], &v, &err), TD_ETIMEOUT);
     td_reward_close(r2);
+
+    /* A bare except catches the first stop; the watchdog raises again one limit later. */
+    td_reward *r3 = open_ok(write_file("loop3.py", "def reward_function(params):\n"
+                                                   "    try:\n"
+                                                   "        while True:\n"
+                                                   "            pass\n"
+                                                   "    except:\n"
+                                                   "        pass\n"
+                                                   "    while True:\n"
+                                                   "        pass\n"));
+    td_reward_set_timeout(r3, 0.2);
+    TD_ASSERT_EQ_INT(td_reward_one(r3, &p[0], &v, &err), TD_ETIMEOUT);
+    TD_ASSERT_CONTAINS(err.msg, ":7:");
+    td_reward_close(r3);
 }
 
 TD_TEST(error_timeout_in_module_code)
@@ -742,6 +756,10 @@ TD_TEST(check_source_reports_validator_rules)
                                                   "    a = np.load('w.npy')\n"
                                                   "    history.append(v)\n"
                                                   "    exec('x = 1')\n"
+                                                  "    try:\n"
+                                                  "        v = 1\n"
+                                                  "    except:\n"
+                                                  "        pass\n"
                                                   "    return 1.0\n");
     td_reward_issue *is = NULL;
     int n = 0;
@@ -758,6 +776,7 @@ TD_TEST(check_source_reports_validator_rules)
     TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 13, "np.load"));
     TD_ASSERT(has_issue(is, n, TD_REWARD_WARNING, 14, "module-level 'history'"));
     TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 15, "exec()"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_WARNING, 18, "bare except"));
     TD_ASSERT(!has_issue(is, n, TD_REWARD_ERROR, 1, "math"));
     TD_ASSERT(!has_issue(is, n, TD_REWARD_ERROR, 4, "numpy"));
     for (int i = 1; i < n; i++) /* in order of line */

@@ -8,7 +8,8 @@
  * __import__, compile (called or referenced), __builtins__; numpy file I/O; source longer
  * than 140,000 characters. Warnings: print in a function (it runs at every step), `global`
  * statements and functions that mutate module-level containers (state kept between steps
- * behaves differently across DeepRacer's parallel workers and restarts).
+ * behaves differently across DeepRacer's parallel workers and restarts), and a bare except
+ * (it also catches trackday's stop of a call that runs too long).
  */
 #include <stdio.h>
 #include <string.h>
@@ -120,6 +121,11 @@ static const char checker_py[] =
     "                    n.func.id == 'print':\n"
     "                warn(n, 'print() in %s runs at every step of every car (15 a second '\n"
     "                        'each): it slows training and floods the log' % f.name)\n"
+    "            elif isinstance(n, ast.ExceptHandler) and (n.type is None or (\n"
+    "                    isinstance(n.type, ast.Name) and n.type.id == 'BaseException')):\n"
+    "                warn(n, 'a bare except (or except BaseException) in %s also catches '\n"
+    "                        'the stop of a call that runs too long; catch Exception or a '\n"
+    "                        'specific error instead' % f.name)\n"
     "            elif isinstance(n, ast.Global):\n"
     "                warn(n, 'global %s: state kept between steps is not reset between '\n"
     "                        'episodes and differs between parallel workers; derive what you '\n"

@@ -305,7 +305,7 @@ static void *watchdog_main(void *arg)
 {
     td__pyhost *h = arg;
     unsigned long last_seq = 0, fired_seq = (unsigned long)-1;
-    double seq_since = td_time_now();
+    double seq_since = td_time_now(), fired_at = 0;
     pthread_mutex_lock(&h->wd_mu);
     while (!h->wd_stop) {
         if (!atomic_load(&h->active) || h->timeout_s <= 0) {
@@ -334,11 +334,15 @@ static void *watchdog_main(void *arg)
             seq_since = now;
             continue;
         }
-        if (!atomic_load(&h->in_call) || seq == fired_seq || now - seq_since < h->timeout_s)
+        if (!atomic_load(&h->in_call) || now - seq_since < h->timeout_s)
+            continue;
+        /* Raise again, once per limit, if the function caught the first one (a bare except). */
+        if (seq == fired_seq && now - fired_at < h->timeout_s)
             continue;
         /* The same call has run past the limit: raise in the caller's thread. Taking the GIL
          * makes the interpreter thread pause at its next check (every 5 ms). */
         fired_seq = seq;
+        fired_at = now;
         pthread_mutex_unlock(&h->wd_mu);
         PyGILState_STATE gs = PyGILState_Ensure();
         if (atomic_load(&h->seq) == seq && atomic_load(&h->in_call)) {
