@@ -85,7 +85,8 @@ static const char *npy_script =
     "op = np.stack([np.linspace(0, 5, 12), np.zeros(12), np.linspace(0, 5, 12), np.full(12, 0.3),\n"
     "               np.linspace(0, 5, 12), np.full(12, -0.3)], 1)\n"
     "np.save(os.path.join(d, 'open.npy'), op)\n"
-    "np.save(os.path.join(d, 'bad_f4.npy'), np.where(np.abs(rows) > 1e30, 0.0, rows).astype('<f4'))\n"
+    "np.save(os.path.join(d, 'bad_f4.npy'), np.where(np.abs(rows) > 1e30, 0.0, "
+    "rows).astype('<f4'))\n"
     "np.save(os.path.join(d, 'bad_be.npy'), rows.astype('>f8'))\n"
     "x = rows.copy(); x[7, 3] = np.nan\n"
     "np.save(os.path.join(d, 'bad_nan.npy'), x)\n"
@@ -109,12 +110,12 @@ static void check_bits(const td_track *t, const double *raw, int nraw, const int
     /* map[i] = raw row of cleaned vertex i */
     for (int i = 0; i < t->n; i++) {
         const double *r = raw + 6 * map[i];
-        const double got[6] = {t->center[2 * i], t->center[2 * i + 1], t->inner[2 * i],
-                               t->inner[2 * i + 1], t->outer[2 * i], t->outer[2 * i + 1]};
+        const double got[6] = {t->center[2 * i],    t->center[2 * i + 1], t->inner[2 * i],
+                               t->inner[2 * i + 1], t->outer[2 * i],      t->outer[2 * i + 1]};
         TD_ASSERT(map[i] < nraw);
         for (int j = 0; j < 6; j++)
-            TD_ASSERT_MSG(memcmp(&got[j], &r[j], 8) == 0, "vertex %d col %d: %.17g vs %.17g",
-                          i, j, got[j], r[j]);
+            TD_ASSERT_MSG(memcmp(&got[j], &r[j], 8) == 0, "vertex %d col %d: %.17g vs %.17g", i, j,
+                          got[j], r[j]);
     }
 }
 
@@ -180,11 +181,11 @@ TD_TEST(npy_rejects_bad_files_naming_them)
     static const struct {
         const char *file, *needle;
     } bad[] = {
-        {"bad_f4", "'<f4'"},          {"bad_be", "'>f8'"},        {"bad_nan", "row 7 column 3"},
+        {"bad_f4", "'<f4'"},           {"bad_be", "'>f8'"},        {"bad_nan", "row 7 column 3"},
         {"bad_inf", "row 8 column 0"}, {"bad_onerow", "1 row"},    {"bad_empty", "0 rows"},
-        {"bad_shape5", "(41, 5)"},    {"bad_1d", "(246,)"},       {"bad_fortran", "Fortran"},
-        {"bad_triangle", "3"},        {"bad_trunc", "truncated"}, {"bad_extra", "unexpected"},
-        {"bad_magic", "magic"},       {"bad_version", "4.0"},
+        {"bad_shape5", "(41, 5)"},     {"bad_1d", "(246,)"},       {"bad_fortran", "Fortran"},
+        {"bad_triangle", "3"},         {"bad_trunc", "truncated"}, {"bad_extra", "unexpected"},
+        {"bad_magic", "magic"},        {"bad_version", "4.0"},
     };
     char dir[256], path[512];
     require_numpy();
@@ -273,15 +274,15 @@ TD_TEST(reference_routes_match_readme)
         const struct ref_route *r = &ref_routes[i];
         TD_ASSERT_MSG(t.n == r->rows - r->dup, "%s: %d rows, expected %d", r->name, t.n,
                       r->rows - r->dup);
-        TD_ASSERT_MSG(fabs(t.length - r->length) <= 0.01, "%s: length %.4f, README %.2f",
-                      r->name, t.length, r->length);
+        TD_ASSERT_MSG(fabs(t.length - r->length) <= 0.01, "%s: length %.4f, README %.2f", r->name,
+                      t.length, r->length);
         double w = 0.0;
         for (int k = 0; k < t.n; k++)
             w += t.width[k];
         w /= t.n;
         /* The README rounds to 3 decimals over the raw rows (the duplicate row included). */
-        TD_ASSERT_MSG(fabs(w - r->mean_width) <= 0.002, "%s: mean width %.4f, README %.3f",
-                      r->name, w, r->mean_width);
+        TD_ASSERT_MSG(fabs(w - r->mean_width) <= 0.002, "%s: mean width %.4f, README %.3f", r->name,
+                      w, r->mean_width);
         TD_ASSERT_EQ_INT(t.closed, strcmp(r->name, "Straight_track") != 0);
         TD_ASSERT_NEAR(t.arc[t.n - 1], t.length, 0.0);
         td_track_free(&t);
@@ -347,22 +348,23 @@ static void check_proj(const td_track *t, const td_track_proj *p, double x, doub
     g_checked++;
     g_unique += b.unique;
     /* The projection's distance is never worse than the global nearest (within rounding). */
-    TD_ASSERT_MSG(p->dist >= b.dist - 1e-9, "%s %s: dist %.9f < brute %.9f", t->name, what,
-                  p->dist, b.dist);
+    TD_ASSERT_MSG(p->dist >= b.dist - 1e-9, "%s %s: dist %.9f < brute %.9f", t->name, what, p->dist,
+                  b.dist);
     TD_ASSERT_MSG(p->seg >= 0 && p->seg < t->n - 1, "%s %s: seg %d", t->name, what, p->seg);
     /* Closest waypoints bracket the arc length. */
     TD_ASSERT_EQ_INT(p->prev_wp, p->seg);
     TD_ASSERT_EQ_INT(p->next_wp, p->seg + 1);
     TD_ASSERT_MSG(t->arc[p->prev_wp] <= p->arc + 1e-12 && p->arc <= t->arc[p->next_wp] + 1e-12,
-                  "%s %s: arc %.9f not in [%.9f, %.9f]", t->name, what, p->arc,
-                  t->arc[p->prev_wp], t->arc[p->next_wp]);
+                  "%s %s: arc %.9f not in [%.9f, %.9f]", t->name, what, p->arc, t->arc[p->prev_wp],
+                  t->arc[p->next_wp]);
     if (p->arc == t->arc[p->next_wp])
         TD_ASSERT(!t->closed && p->next_wp == t->n - 1);
     TD_ASSERT(p->arc >= 0 && (t->closed ? p->arc < t->length : p->arc <= t->length));
     if (!b.unique)
         return;
-    TD_ASSERT_MSG(circ_diff(t, p->arc, b.arc) <= 1e-6, "%s %s at (%.6f, %.6f): arc %.9f vs brute %.9f",
-                  t->name, what, x, y, p->arc, b.arc);
+    TD_ASSERT_MSG(circ_diff(t, p->arc, b.arc) <= 1e-6,
+                  "%s %s at (%.6f, %.6f): arc %.9f vs brute %.9f", t->name, what, x, y, p->arc,
+                  b.arc);
     TD_ASSERT_NEAR(p->dist, b.dist, 1e-9);
     TD_ASSERT_NEAR(p->px, b.px, 1e-6);
     TD_ASSERT_NEAR(p->py, b.py, 1e-6);
@@ -405,8 +407,7 @@ static void check_geometry_one(const td_track *t, uint64_t seed)
             double wx = x + td_rng_range(&rng, -0.25, 0.25);
             double wy = y + td_rng_range(&rng, -0.25, 0.25);
             int a = td_track_on_road(t, &p, wx, wy), b = td_track_on_road_slow(t, wx, wy);
-            TD_ASSERT_MSG(a == b, "%s: on_road(%.6f, %.6f) %d vs slow %d", t->name, wx, wy, a,
-                          b);
+            TD_ASSERT_MSG(a == b, "%s: on_road(%.6f, %.6f) %d vs slow %d", t->name, wx, wy, a, b);
             onroad += b;
             offroad += !b;
         }
@@ -418,8 +419,8 @@ static void check_geometry_one(const td_track *t, uint64_t seed)
         td_track_point_at(t, s0, 0, &x0, &y0, NULL);
         td_track_project(t, x0, y0, &p);
         double w = td_track_width_at(t, &p);
-        td_track_point_at(t, s0 + td_rng_range(&rng, -0.1, 0.1), td_rng_range(&rng, -0.75, 0.75) * w,
-                          &x, &y, NULL);
+        td_track_point_at(t, s0 + td_rng_range(&rng, -0.1, 0.1),
+                          td_rng_range(&rng, -0.75, 0.75) * w, &x, &y, NULL);
         /* Jitter, so no point sits exactly on a border (the end rungs of an open route). */
         x += td_rng_range(&rng, -1e-3, 1e-3);
         y += td_rng_range(&rng, -1e-3, 1e-3);
@@ -441,15 +442,13 @@ static void check_geometry_one(const td_track *t, uint64_t seed)
         double s0 = td_rng_uniform(&rng) * t->length;
         td_track_point_at(t, s0, td_rng_range(&rng, -3, 3), &x, &y, NULL);
         td_track_proj stale;
-        td_track_project(t, x + td_rng_range(&rng, -2, 2), y + td_rng_range(&rng, -2, 2),
-                         &stale);
+        td_track_project(t, x + td_rng_range(&rng, -2, 2), y + td_rng_range(&rng, -2, 2), &stale);
         td_track_project_from(t, x, y, &stale);
         check_proj(t, &stale, x, y, "far incremental");
         int a = td_track_on_road(t, &stale, x, y), b = td_track_on_road_slow(t, x, y);
         TD_ASSERT_MSG(a == b, "%s: far on_road(%.6f, %.6f) %d vs slow %d", t->name, x, y, a, b);
     }
-    TD_ASSERT_MSG(onroad > 100 && offroad > 20, "%s: %d on road, %d off", t->name, onroad,
-                  offroad);
+    TD_ASSERT_MSG(onroad > 100 && offroad > 20, "%s: %d on road, %d off", t->name, onroad, offroad);
 }
 
 TD_TEST(geometry_matches_brute_force_on_reference_routes)
@@ -516,7 +515,8 @@ TD_TEST(reverse_maps_arc_and_sides)
     }
 }
 
-/* ---- points, lanes, curvature on a known shape ------------------------------------------------ */
+/* ---- points, lanes, curvature on a known shape ------------------------------------------------
+ */
 
 /* A circle of radius R, counter-clockwise, width w, as a centreline track. */
 static void make_circle(td_track *t, double R, double w, int n)
@@ -650,21 +650,20 @@ static void assert_valid_track(const td_track *t, double min_radius)
                         continue;
                     TD_ASSERT_MSG(!segs_meet(polys[a] + 2 * i, polys[a] + 2 * i + 2,
                                              polys[b] + 2 * j, polys[b] + 2 * j + 2),
-                                  "%s: polylines %d/%d segments %d/%d cross", t->name, a, b, i,
-                                  j);
+                                  "%s: polylines %d/%d segments %d/%d cross", t->name, a, b, i, j);
                 }
     /* Radius by three consecutive vertices, against the minimum and half the width. */
     for (int i = 0; i < nseg; i++) {
         const double *p = t->center + 2 * ((i + nseg - 1) % nseg), *q = t->center + 2 * i,
                      *r = t->center + 2 * ((i + 1) % nseg);
         double cross = (q[0] - p[0]) * (r[1] - q[1]) - (q[1] - p[1]) * (r[0] - q[0]);
-        double k = 2 * fabs(cross) / (hypot(q[0] - p[0], q[1] - p[1]) *
-                                      hypot(r[0] - q[0], r[1] - q[1]) *
-                                      hypot(r[0] - p[0], r[1] - p[1]));
+        double k = 2 * fabs(cross) /
+                   (hypot(q[0] - p[0], q[1] - p[1]) * hypot(r[0] - q[0], r[1] - q[1]) *
+                    hypot(r[0] - p[0], r[1] - p[1]));
         if (k > 0) {
             TD_ASSERT_MSG(1 / k >= min_radius - 1e-6, "%s: radius %.3f at %d", t->name, 1 / k, i);
-            TD_ASSERT_MSG(1 / k > 0.5 * t->width[i], "%s: radius %.3f < half width at %d",
-                          t->name, 1 / k, i);
+            TD_ASSERT_MSG(1 / k > 0.5 * t->width[i], "%s: radius %.3f < half width at %d", t->name,
+                          1 / k, i);
         }
         double seg = t->arc[i + 1] - t->arc[i];
         TD_ASSERT_MSG(seg >= 0.1 && seg <= 0.3, "%s: spacing %.3f at %d", t->name, seg, i);
@@ -811,8 +810,8 @@ static const struct {
     const char *name;
     double min_length, max_length;
 } shipped[] = {
-    {"oval", 17, 19},      {"kidney", 20, 24},     {"hairpin", 30, 40},  {"chicane", 24, 30},
-    {"grand_prix", 60, 70}, {"canyon", 28, 36},    {"technical", 30, 40},
+    {"oval", 17, 19},       {"kidney", 20, 24}, {"hairpin", 30, 40},   {"chicane", 24, 30},
+    {"grand_prix", 60, 70}, {"canyon", 28, 36}, {"technical", 30, 40},
 };
 
 TD_TEST(shipped_tracks_are_valid)
@@ -899,8 +898,8 @@ TD_TEST(cli_tracks_commands)
 
     /* import: the JSON holds the de-duplicated rows and reloads to the same track. */
     snprintf(path, sizeof(path), "%s/smile.json", dir);
-    snprintf(cmd, sizeof(cmd), "%s tracks import %s/reInvent2019_track.npy -o %s --name smile",
-             bin, TD_SHARED_TRACKS, path);
+    snprintf(cmd, sizeof(cmd), "%s tracks import %s/reInvent2019_track.npy -o %s --name smile", bin,
+             TD_SHARED_TRACKS, path);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     td_track a, b;
     TD_ASSERT_OK(td_track_load(&a, path, NULL));
@@ -991,7 +990,8 @@ TD_TEST(docs_example_loads)
     remove_tmpdir(dir);
 }
 
-/* ---- out of memory ---------------------------------------------------------------------------- */
+/* ---- out of memory ----------------------------------------------------------------------------
+ */
 
 TD_TEST(out_of_memory_is_reported_without_leaks)
 {
@@ -1028,8 +1028,8 @@ TD_TEST(out_of_memory_is_reported_without_leaks)
             TD_ASSERT_MSG(rc == 0 || rc == TD_ENOMEM || rc == TD_EIO,
                           "fail after %ld, case %d: rc %d (%s)", k, which, rc, err.msg);
             ok_seen[which] |= rc == 0;
-            TD_ASSERT_MSG(td_alloc_live() == live, "fail after %ld, case %d: %ld leaked", k,
-                          which, td_alloc_live() - live);
+            TD_ASSERT_MSG(td_alloc_live() == live, "fail after %ld, case %d: %ld leaked", k, which,
+                          td_alloc_live() - live);
         }
     }
     TD_ASSERT(ok_seen[0] && ok_seen[1]);

@@ -28,17 +28,17 @@ extern "C" {
 typedef struct td_track {
     char name[TD_TRACK_NAME_LEN];
     char description[TD_TRACK_DESC_LEN];
-    int n;              /* vertices, including the closing duplicate of a loop */
-    int closed;         /* 1 for a loop, 0 for an open route (Straight_track) */
-    int reversed;       /* 1 if this is the reverse direction of the file's route */
-    double *center;     /* (n, 2) centreline in driving direction == params.waypoints */
-    double *inner;      /* (n, 2) inner border */
-    double *outer;      /* (n, 2) outer border */
-    double *arc;        /* (n) cumulative centreline arc length, arc[0] = 0 */
-    double *width;      /* (n) distance between inner[i] and outer[i] */
-    double length;      /* centreline length, arc[n-1] */
+    int n;          /* vertices, including the closing duplicate of a loop */
+    int closed;     /* 1 for a loop, 0 for an open route (Straight_track) */
+    int reversed;   /* 1 if this is the reverse direction of the file's route */
+    double *center; /* (n, 2) centreline in driving direction == params.waypoints */
+    double *inner;  /* (n, 2) inner border */
+    double *outer;  /* (n, 2) outer border */
+    double *arc;    /* (n) cumulative centreline arc length, arc[0] = 0 */
+    double *width;  /* (n) distance between inner[i] and outer[i] */
+    double length;  /* centreline length, arc[n-1] */
     double min_x, min_y, max_x, max_y; /* bounding box of all borders */
-    void *accel;        /* acceleration structure for full searches (private) */
+    void *accel; /* grids and precomputed bounds behind the queries (private) */
 } td_track;
 
 /* ---- loading -------------------------------------------------------------------------- */
@@ -60,8 +60,8 @@ int td_track_load(td_track *t, const char *path, td_err *err);
  * Builds a track from raw rows (n, 6): cx, cy, ix, iy, ox, oy. Applies the same cleaning
  * and validation as the loaders; `what` names the source in messages.
  */
-int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
-                       const char *what, td_err *err);
+int td_track_from_rows(td_track *t, const double *rows, int n, const char *name, const char *what,
+                       td_err *err);
 
 /*
  * Builds a track from a centreline (n, 2) and a width per point (width_m, n values) or one
@@ -72,9 +72,8 @@ int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
  * (as in DeepRacer's Straight_track). If closed and the last point differs from the first,
  * the closing duplicate is appended.
  */
-int td_track_from_centerline(td_track *t, const double *xy, const double *width_m,
-                             double width_one, int n, int closed, const char *name,
-                             const char *what, td_err *err);
+int td_track_from_centerline(td_track *t, const double *xy, const double *width_m, double width_one,
+                             int n, int closed, const char *name, const char *what, td_err *err);
 
 /* Makes dst the reverse driving direction of src (arrays reversed). */
 int td_track_reverse(td_track *dst, const td_track *src, td_err *err);
@@ -105,10 +104,10 @@ double td_track_min_radius(const td_track *t);
 
 typedef struct td_trackgen_config {
     uint64_t seed;
-    double width_m;          /* road width, default 1.067 */
-    double target_length_m;  /* approximate centreline length, default 30 */
-    double min_radius_m;     /* minimum turn radius of the centreline, default 0.6 */
-    double spacing_m;        /* waypoint spacing, default 0.15 */
+    double width_m;         /* road width, default 1.067 */
+    double target_length_m; /* approximate centreline length, default 30 */
+    double min_radius_m;    /* minimum turn radius of the centreline, default 0.6 */
+    double spacing_m;       /* waypoint spacing, default 0.15 */
 } td_trackgen_config;
 
 void td_trackgen_defaults(td_trackgen_config *cfg);
@@ -120,12 +119,12 @@ int td_track_generate(td_track *t, const td_trackgen_config *cfg, td_err *err);
 
 /* The projection of a point onto the centreline (see DEEPRACER.md section 2). */
 typedef struct td_track_proj {
-    int seg;             /* segment index: between vertex seg and seg + 1 */
-    double t;            /* position along the segment, [0, 1] */
-    double arc;          /* arc length of the projected point, [0, length) */
-    double px, py;       /* the projected centreline point */
-    double dist;         /* distance from the query point to (px, py) */
-    int left;            /* query point is left of the centreline (driving direction) */
+    int seg;              /* segment index: between vertex seg and seg + 1 */
+    double t;             /* position along the segment, [0, 1] */
+    double arc;           /* arc length of the projected point, [0, length) */
+    double px, py;        /* the projected centreline point */
+    double dist;          /* distance from the query point to (px, py) */
+    int left;             /* query point is left of the centreline (driving direction) */
     int prev_wp, next_wp; /* closest_waypoints: bracketing vertices by arc length */
 } td_track_proj;
 

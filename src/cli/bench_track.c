@@ -113,7 +113,8 @@ static int bench_track(int argc, char **argv)
         for (int i = 0; i < PATH_POINTS; i++) {
             td_track_project_from(&t, xy[2 * i], xy[2 * i + 1], &p);
             for (int k = 0; k < 4; k++)
-                on += td_track_on_road(&t, &p, xy[2 * i] + wheel[k][0], xy[2 * i + 1] + wheel[k][1]);
+                on +=
+                    td_track_on_road(&t, &p, xy[2 * i] + wheel[k][0], xy[2 * i + 1] + wheel[k][1]);
         }
         calls += 4L * PATH_POINTS;
         el = td_time_now() - t0;
@@ -125,7 +126,8 @@ static int bench_track(int argc, char **argv)
     do {
         for (int i = 0; i < PATH_POINTS; i += 8)
             for (int k = 0; k < 4; k++)
-                on += td_track_on_road_slow(&t, xy[2 * i] + wheel[k][0], xy[2 * i + 1] + wheel[k][1]);
+                on +=
+                    td_track_on_road_slow(&t, xy[2 * i] + wheel[k][0], xy[2 * i + 1] + wheel[k][1]);
         calls += 4L * PATH_POINTS / 8;
         el = td_time_now() - t0;
     } while (el < seconds);
@@ -135,13 +137,11 @@ static int bench_track(int argc, char **argv)
 
     emit("track_project_incremental", ns_inc, "ns/call", ns_full / ns_inc, "full scan", t.name);
     emit("track_project_full", ns_full, "ns/call", 1.0, "full scan", t.name);
-    emit("track_on_road_local", ns_road, "ns/call", ns_slow / ns_road, "point in polygon",
-         t.name);
+    emit("track_on_road_local", ns_road, "ns/call", ns_slow / ns_road, "point in polygon", t.name);
     emit("track_on_road_slow", ns_slow, "ns/call", 1.0, "point in polygon", t.name);
     td_free(xy);
     td_track_free(&t);
     return 0;
 }
 
-TD_CLI_BENCH("track", "track geometry: incremental projection and road test per call",
-             bench_track)
+TD_CLI_BENCH("track", "track geometry: incremental projection and road test per call", bench_track)

@@ -403,8 +403,8 @@ static int cmd_generate(int argc, char **argv)
                 cfg.seed = s;
                 have_seed = 1;
             } else {
-                double *dst = strcmp(o, "--length") == 0   ? &cfg.target_length_m
-                              : strcmp(o, "--width") == 0  ? &cfg.width_m
+                double *dst = strcmp(o, "--length") == 0    ? &cfg.target_length_m
+                              : strcmp(o, "--width") == 0   ? &cfg.width_m
                               : strcmp(o, "--spacing") == 0 ? &cfg.spacing_m
                                                             : &cfg.min_radius_m;
                 if (parse_double(o, v, dst))
@@ -424,8 +424,8 @@ static int cmd_generate(int argc, char **argv)
     if (rc == 0 && png)
         rc = td_track_render_png(&t, png, 1024, &err);
     if (rc == 0)
-        printf("wrote %s: %s, %d rows, %.2f m, width %.3f m, min radius %.2f m\n", out, t.name,
-               t.n, t.length, t.width[0], td_track_min_radius(&t));
+        printf("wrote %s: %s, %d rows, %.2f m, width %.3f m, min radius %.2f m\n", out, t.name, t.n,
+               t.length, t.width[0], td_track_min_radius(&t));
     td_track_free(&t);
     return rc ? td__cli_fail("%s", err.msg) : 0;
 }

@@ -37,8 +37,8 @@ static int check_pair(const td_track *t, int ka, int kb, td_err *err)
             if (ka == kb && t->closed && i == 0 && j == nseg - 1)
                 continue;
             const double *q = b + 2 * j;
-            if (fmax(q[0], q[2]) < pminx || fmin(q[0], q[2]) > pmaxx ||
-                fmax(q[1], q[3]) < pminy || fmin(q[1], q[3]) > pmaxy)
+            if (fmax(q[0], q[2]) < pminx || fmin(q[0], q[2]) > pmaxx || fmax(q[1], q[3]) < pminy ||
+                fmin(q[1], q[3]) > pmaxy)
                 continue;
             if (td__seg_intersect(p[0], p[1], p[2], p[3], q[0], q[1], q[2], q[3])) {
                 if (ka == kb)

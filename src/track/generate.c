@@ -12,7 +12,7 @@
 
 #define GEN_MAX_ATTEMPTS 2000
 #define GEN_SPAN_SAMPLES 48
-#define GEN_MAX_CONTROL 16
+#define GEN_MAX_CONTROL  16
 /* Grass between two parts of the road that are not neighbours along the track (m). */
 #define GEN_GAP_M 0.4
 
@@ -84,7 +84,8 @@ static int candidate(td_rng *rng, const td_trackgen_config *cfg, double *dense, 
     int nd = ncp * GEN_SPAN_SAMPLES;
     for (int k = 0; k < ncp; k++)
         for (int j = 0; j < GEN_SPAN_SAMPLES; j++)
-            bspline(cp, k, ncp, (double)j / GEN_SPAN_SAMPLES, dense + 2 * (k * GEN_SPAN_SAMPLES + j),
+            bspline(cp, k, ncp, (double)j / GEN_SPAN_SAMPLES,
+                    dense + 2 * (k * GEN_SPAN_SAMPLES + j),
                     dense + 2 * (k * GEN_SPAN_SAMPLES + j) + 1);
     dense[2 * nd] = dense[0];
     dense[2 * nd + 1] = dense[1];
@@ -111,7 +112,8 @@ static int candidate(td_rng *rng, const td_trackgen_config *cfg, double *dense, 
         while (acc + seg_len < s && seg < nd - 1) {
             acc += seg_len;
             seg++;
-            seg_len = hypot(dense[2 * seg + 2] - dense[2 * seg], dense[2 * seg + 3] - dense[2 * seg + 1]);
+            seg_len =
+                hypot(dense[2 * seg + 2] - dense[2 * seg], dense[2 * seg + 3] - dense[2 * seg + 1]);
         }
         double u = seg_len > 0 ? (s - acc) / seg_len : 0.0;
         out[2 * j] = dense[2 * seg] + u * (dense[2 * seg + 2] - dense[2 * seg]);

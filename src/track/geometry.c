@@ -21,7 +21,6 @@ static int cell_of(double v, double v0, double cell, int count)
     return c < 0 ? 0 : (c >= count ? count - 1 : c);
 }
 
-
 /*
  * Squared distance from (x, y) to centre segment i, and the clamped segment parameter.
  * Uses the precomputed segment origin, direction and inverse squared length: no division,
@@ -64,8 +63,7 @@ static void vertex_tangent(const td_track *t, int i, double *tx, double *ty)
  * a segment is moved to the start of the next one, so prev_wp is the last vertex whose arc
  * length is <= the projection's (for a loop the end of the last segment is vertex 0).
  */
-static void fill_proj(const td_track *t, int seg, double u, double x, double y,
-                      td_track_proj *out)
+static void fill_proj(const td_track *t, int seg, double u, double x, double y, td_track_proj *out)
 {
     int nseg = t->n - 1;
     if (u >= 1.0) {
@@ -212,8 +210,7 @@ void td_track_project_from(const td_track *t, double x, double y, td_track_proj 
      */
     const td__track_accel *a = t->accel;
     double r2 = 2.0 * sqrt(d) + 1e-9;
-    if (a->fast && r2 <= a->far_clear[seg] && u > 0.0 && u < 1.0 &&
-        sqrt(d) <= a->near_safe[seg]) {
+    if (a->fast && r2 <= a->far_clear[seg] && u > 0.0 && u < 1.0 && sqrt(d) <= a->near_safe[seg]) {
         /* The usual case on the road: no segment of the window can be nearer either. */
     } else if (a->fast && r2 <= a->far_clear[seg]) {
         int anchor = seg;

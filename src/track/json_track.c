@@ -12,12 +12,12 @@
 #include "track/track_internal.h"
 #include "trackday/json.h"
 
-#define TRACK_FORMAT_NAME "trackday-track"
+#define TRACK_FORMAT_NAME    "trackday-track"
 #define TRACK_FORMAT_VERSION 1
 
-static const char *const known_keys[] = {"format", "version",    "name",  "description",
-                                         "direction", "rows",    "centerline", "width",
-                                         "closed"};
+static const char *const known_keys[] = {"format",      "version",   "name",
+                                         "description", "direction", "rows",
+                                         "centerline",  "width",     "closed"};
 
 static void base_name(const char *path, char *out, size_t cap)
 {
@@ -34,13 +34,13 @@ static void base_name(const char *path, char *out, size_t cap)
 }
 
 /* Reads a JSON array of arrays of `cols` numbers into a new buffer. */
-static int read_matrix(const json_t *arr, int cols, const char *key, const char *path,
-                       double **out, int *nrows, td_err *err)
+static int read_matrix(const json_t *arr, int cols, const char *key, const char *path, double **out,
+                       int *nrows, td_err *err)
 {
     *out = NULL;
     if (!json_is_array(arr))
-        return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be an array of [%d numbers]", path,
-                          key, cols);
+        return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be an array of [%d numbers]", path, key,
+                          cols);
     size_t n = json_array_size(arr);
     if (n > 10000000)
         return td_err_set(err, TD_ERANGE, "%s: \"%s\" has too many rows (%zu)", path, key, n);
@@ -58,8 +58,8 @@ static int read_matrix(const json_t *arr, int cols, const char *key, const char 
             const json_t *v = json_array_get(row, (size_t)j);
             if (!json_is_number(v)) {
                 td_free(m);
-                return td_err_set(err, TD_EFORMAT, "%s: \"%s\"[%zu][%d] is not a number", path,
-                                  key, i, j);
+                return td_err_set(err, TD_EFORMAT, "%s: \"%s\"[%zu][%d] is not a number", path, key,
+                                  i, j);
             }
             m[(size_t)cols * i + (size_t)j] = json_number_value(v);
         }
@@ -77,7 +77,8 @@ static int parse_track(td_track *t, const json_t *root, const char *path, td_err
         return td_err_set(err, TD_EFORMAT, "%s: a track file must be a JSON object", path);
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)root, key, val) {
+    json_object_foreach((json_t *)root, key, val)
+    {
         int ok = 0;
         for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
             ok |= strcmp(key, known_keys[i]) == 0;
@@ -93,8 +94,7 @@ static int parse_track(td_track *t, const json_t *root, const char *path, td_err
         return td_err_set(err, TD_EFORMAT, "%s: \"format\" is \"%s\", expected \"%s\"", path, s,
                           TRACK_FORMAT_NAME);
     long version;
-    if ((rc = td_json_get_int(root, "version", TRACK_FORMAT_VERSION, 1, 1000, &version, path,
-                              err)))
+    if ((rc = td_json_get_int(root, "version", TRACK_FORMAT_VERSION, 1, 1000, &version, path, err)))
         return rc;
     if (version != TRACK_FORMAT_VERSION)
         return td_err_set(err, TD_EVERSION, "%s: track format version %ld is not supported (%d is)",
@@ -191,9 +191,8 @@ static int parse_track(td_track *t, const json_t *root, const char *path, td_err
         const char *actual = d > 0 ? "ccw" : (d < 0 ? "cw" : "open");
         if (strcmp(dir, actual) != 0) {
             td_track_free(t);
-            return td_err_set(err, TD_EFORMAT,
-                              "%s: \"direction\" says %s but the centreline is %s", path, dir,
-                              actual);
+            return td_err_set(err, TD_EFORMAT, "%s: \"direction\" says %s but the centreline is %s",
+                              path, dir, actual);
         }
     }
     return 0;
@@ -279,8 +278,8 @@ int td_track_save_json(const td_track *t, const char *path, td_err *err)
     bad |= sb_add(&b, d > 0 ? "\"ccw\"" : (d < 0 ? "\"cw\"" : "\"open\""));
     bad |= sb_add(&b, ",\n  \"rows\": [\n");
     for (int i = 0; i < t->n && !bad; i++) {
-        const double v[6] = {t->center[2 * i], t->center[2 * i + 1], t->inner[2 * i],
-                             t->inner[2 * i + 1], t->outer[2 * i], t->outer[2 * i + 1]};
+        const double v[6] = {t->center[2 * i],    t->center[2 * i + 1], t->inner[2 * i],
+                             t->inner[2 * i + 1], t->outer[2 * i],      t->outer[2 * i + 1]};
         bad |= sb_add(&b, "    [");
         for (int j = 0; j < 6; j++) {
             fmt_num(num, sizeof(num), v[j]);

@@ -10,7 +10,7 @@
 
 #include "track/track_internal.h"
 
-#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC     "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 
 /* ---- header dictionary -------------------------------------------------------------------- */
@@ -162,13 +162,12 @@ static int npy_parse(const unsigned char *data, size_t len, const char *path, do
     }
     v = skip_ws(v);
     if (strncmp(v, "True", 4) == 0) {
-        rc = td_err_set(err, TD_EFORMAT,
-                        "%s: array is in Fortran order; a route must be C order", path);
+        rc = td_err_set(err, TD_EFORMAT, "%s: array is in Fortran order; a route must be C order",
+                        path);
         goto out;
     }
     if (strncmp(v, "False", 5) != 0) {
-        rc = td_err_set(err, TD_EFORMAT, "%s: .npy header 'fortran_order' is not True/False",
-                        path);
+        rc = td_err_set(err, TD_EFORMAT, "%s: .npy header 'fortran_order' is not True/False", path);
         goto out;
     }
     int nd;
@@ -189,8 +188,8 @@ static int npy_parse(const unsigned char *data, size_t len, const char *path, do
         goto out;
     }
     if (dims[0] > 10000000) {
-        rc = td_err_set(err, TD_ERANGE, "%s: %ld rows is more than a route can have", path,
-                        dims[0]);
+        rc =
+            td_err_set(err, TD_ERANGE, "%s: %ld rows is more than a route can have", path, dims[0]);
         goto out;
     }
     size_t need = (size_t)dims[0] * 6 * 8;
@@ -202,8 +201,8 @@ static int npy_parse(const unsigned char *data, size_t len, const char *path, do
         goto out;
     }
     if (have > need) {
-        rc = td_err_set(err, TD_EFORMAT, "%s: %zu unexpected bytes after the (%ld, 6) array",
-                        path, have - need, dims[0]);
+        rc = td_err_set(err, TD_EFORMAT, "%s: %zu unexpected bytes after the (%ld, 6) array", path,
+                        have - need, dims[0]);
         goto out;
     }
     double *rows = td_malloc(need ? need : 8);

@@ -10,8 +10,8 @@
 
 #include "track/track_internal.h"
 
-#define SS 2              /* supersampling factor per axis */
-#define MARGIN_M 0.5      /* ground shown around the track (m) */
+#define SS           2   /* supersampling factor per axis */
+#define MARGIN_M     0.5 /* ground shown around the track (m) */
 #define MAX_WIDTH_PX 8192
 
 typedef struct {
@@ -98,8 +98,10 @@ static void triangle(canvas *c, const double *pm, const uint8_t *rgb)
     double p[6];
     for (int i = 0; i < 3; i++)
         to_px(c, pm[2 * i], pm[2 * i + 1], &p[2 * i], &p[2 * i + 1]);
-    int minx = (int)floor(fmin(p[0], fmin(p[2], p[4]))), maxx = (int)ceil(fmax(p[0], fmax(p[2], p[4])));
-    int miny = (int)floor(fmin(p[1], fmin(p[3], p[5]))), maxy = (int)ceil(fmax(p[1], fmax(p[3], p[5])));
+    int minx = (int)floor(fmin(p[0], fmin(p[2], p[4]))),
+        maxx = (int)ceil(fmax(p[0], fmax(p[2], p[4])));
+    int miny = (int)floor(fmin(p[1], fmin(p[3], p[5]))),
+        maxy = (int)ceil(fmax(p[1], fmax(p[3], p[5])));
     for (int y = miny < 0 ? 0 : miny; y <= maxy && y < c->h; y++)
         for (int x = minx < 0 ? 0 : minx; x <= maxx && x < c->w; x++) {
             double px = x + 0.5, py = y + 0.5;
@@ -148,8 +150,7 @@ int td_track_render_rgb(const td_track *t, int width_px, uint8_t **pixels, int *
     if (!c.px || !out || fill_road(&c, t->accel)) {
         td_free(c.px);
         td_free(out);
-        return td_err_set(err, TD_ENOMEM, "render: out of memory for %dx%d px", width_px,
-                          height);
+        return td_err_set(err, TD_ENOMEM, "render: out of memory for %dx%d px", width_px, height);
     }
 
     double border_px = fmax(0.05 * c.scale, 1.5 * SS);
@@ -191,9 +192,8 @@ int td_track_render_rgb(const td_track *t, int width_px, uint8_t **pixels, int *
         td_track_point_at(t, s, 0, &x, &y, &h);
         double len = fmin(0.45, 0.6 * w), half = 0.45 * len;
         double cx = cos(h), sy = sin(h);
-        double tri[6] = {x + len * cx,            y + len * sy,
-                         x - half * sy,           y + half * cx,
-                         x + half * sy,           y - half * cx};
+        double tri[6] = {x + len * cx,  y + len * sy,  x - half * sy,
+                         y + half * cx, x + half * sy, y - half * cx};
         triangle(&c, tri, ARROW);
         line(&c, x - 0.6 * len * cx, y - 0.6 * len * sy, x, y, fmax(0.06 * c.scale, 2.0 * SS),
              ARROW);
@@ -206,7 +206,8 @@ int td_track_render_rgb(const td_track *t, int width_px, uint8_t **pixels, int *
                 for (int dy = 0; dy < SS; dy++)
                     for (int dx = 0; dx < SS; dx++)
                         sum += c.px[3 * ((size_t)(y * SS + dy) * c.w + (x * SS + dx)) + ch];
-                out[3 * ((size_t)y * width_px + x) + ch] = (uint8_t)((sum + SS * SS / 2) / (SS * SS));
+                out[3 * ((size_t)y * width_px + x) + ch] =
+                    (uint8_t)((sum + SS * SS / 2) / (SS * SS));
             }
     td_free(c.px);
     *pixels = out;

@@ -13,7 +13,7 @@
 /* First and last centre rows closer than this make a loop. */
 #define CLOSE_EPS 1e-6
 /* Side of a grid cell of the border-edge grid (m); grown for very large tracks. */
-#define GRID_CELL_M 0.3
+#define GRID_CELL_M    0.3
 #define GRID_MAX_CELLS 65536
 
 static const char *const column_names[6] = {"center x", "center y", "inner x",
@@ -40,8 +40,8 @@ int td__seg_intersect(double p1x, double p1y, double p2x, double p2y, double q1x
     double d4 = (p2x - p1x) * (q2y - p1y) - (p2y - p1y) * (q2x - p1x);
     if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)))
         return 1;
-    /* Collinear or touching cases: an endpoint lies on the other segment. */
-#define ON_SEG(ax, ay, bx, by, px, py)                                                      \
+        /* Collinear or touching cases: an endpoint lies on the other segment. */
+#define ON_SEG(ax, ay, bx, by, px, py)                                                             \
     (fmin(ax, bx) <= (px) && (px) <= fmax(ax, bx) && fmin(ay, by) <= (py) && (py) <= fmax(ay, by))
     if (d1 == 0 && ON_SEG(q1x, q1y, q2x, q2y, p1x, p1y))
         return 1;
@@ -317,8 +317,8 @@ static int build_certificates(td_track *t)
                 if (t->closed)
                     j = (j % nseg + nseg) % nseg;
                 if (j >= 0 && j < nseg) {
-                    float d = (float)td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, c + 2 * j,
-                                                      c + 2 * j + 2);
+                    float d =
+                        (float)td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, c + 2 * j, c + 2 * j + 2);
                     /* Rounded down, so the float never overstates the clearance. */
                     d = nextafterf(d, 0.0f);
                     m = fminf(m, d);
@@ -340,8 +340,8 @@ static int build_certificates(td_track *t)
                         j = (j % nseg + nseg) % nseg;
                     if (j < 0 || j >= nseg)
                         continue;
-                    safe = fmin(safe, tangent_disc_bound(c + 2 * i, ex, ey, len, c + 2 * j,
-                                                         c + 2 * j + 2));
+                    safe = fmin(
+                        safe, tangent_disc_bound(c + 2 * i, ex, ey, len, c + 2 * j, c + 2 * j + 2));
                 }
             a->near_safe[i] = fmax(0.0, safe);
         }
@@ -360,8 +360,8 @@ static int build_certificates(td_track *t)
                     int j = a->seg_items[k];
                     if (seg_gap(t, i, j) <= TD__NEAR_K)
                         continue;
-                    far = fmin(far, td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, c + 2 * j,
-                                                     c + 2 * j + 2));
+                    far = fmin(
+                        far, td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, c + 2 * j, c + 2 * j + 2));
                 }
             }
         a->far_clear[i] = far;
@@ -500,8 +500,8 @@ static double center_dist(const double *rows, int i, int j)
     return sqrt(dx * dx + dy * dy);
 }
 
-int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
-                       const char *what, td_err *err)
+int td_track_from_rows(td_track *t, const double *rows, int n, const char *name, const char *what,
+                       td_err *err)
 {
     memset(t, 0, sizeof(*t));
     if (!what)
@@ -579,23 +579,22 @@ int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
     return 0;
 }
 
-int td_track_from_centerline(td_track *t, const double *xy, const double *width_m,
-                             double width_one, int n, int closed, const char *name,
-                             const char *what, td_err *err)
+int td_track_from_centerline(td_track *t, const double *xy, const double *width_m, double width_one,
+                             int n, int closed, const char *name, const char *what, td_err *err)
 {
     memset(t, 0, sizeof(*t));
     if (!what)
         what = name ? name : "track";
     if (n < 2)
-        return td_err_set(err, TD_EFORMAT, "%s: centerline has %d point%s, needs at least 2",
-                          what, n, n == 1 ? "" : "s");
+        return td_err_set(err, TD_EFORMAT, "%s: centerline has %d point%s, needs at least 2", what,
+                          n, n == 1 ? "" : "s");
     for (int i = 0; i < n; i++) {
         double w = width_m ? width_m[i] : width_one;
         if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1]))
             return td_err_set(err, TD_EFORMAT, "%s: centerline point %d is not finite", what, i);
         if (!isfinite(w) || w <= 0.0)
-            return td_err_set(err, TD_ERANGE, "%s: width at point %d is %g, must be > 0", what,
-                              i, w);
+            return td_err_set(err, TD_ERANGE, "%s: width at point %d is %g, must be > 0", what, i,
+                              w);
     }
     /* Cleaned copy (points and widths), with the closing duplicate of a loop appended. */
     double *pts = td_malloc(sizeof(double) * 3 * (size_t)(n + 1));
@@ -607,8 +606,8 @@ int td_track_from_centerline(td_track *t, const double *xy, const double *width_
     }
     int m = 0;
     for (int i = 0; i < n; i++) {
-        if (m > 0 && hypot(xy[2 * i] - pts[3 * (m - 1)], xy[2 * i + 1] - pts[3 * (m - 1) + 1]) <
-                         DUP_EPS)
+        if (m > 0 &&
+            hypot(xy[2 * i] - pts[3 * (m - 1)], xy[2 * i + 1] - pts[3 * (m - 1) + 1]) < DUP_EPS)
             continue;
         pts[3 * m] = xy[2 * i];
         pts[3 * m + 1] = xy[2 * i + 1];
@@ -637,8 +636,8 @@ int td_track_from_centerline(td_track *t, const double *xy, const double *width_
     double inner_side = (closed && area < 0.0) ? -1.0 : 1.0;
     int nseg = m - 1;
     for (int i = 0; i < m; i++) {
-        int sin_ = i < nseg ? i : (closed ? 0 : nseg - 1);       /* segment leaving i */
-        int sout = i > 0 ? i - 1 : (closed ? nseg - 1 : 0);      /* segment entering i */
+        int sin_ = i < nseg ? i : (closed ? 0 : nseg - 1);  /* segment leaving i */
+        int sout = i > 0 ? i - 1 : (closed ? nseg - 1 : 0); /* segment entering i */
         double d1x = pts[3 * (sout + 1)] - pts[3 * sout];
         double d1y = pts[3 * (sout + 1) + 1] - pts[3 * sout + 1];
         double d2x = pts[3 * (sin_ + 1)] - pts[3 * sin_];
@@ -709,7 +708,8 @@ double td_track_signed_area(const td_track *t)
     if (!t->closed)
         return 0.0;
     for (int i = 0; i + 1 < t->n; i++)
-        area += t->center[2 * i] * t->center[2 * i + 3] - t->center[2 * i + 2] * t->center[2 * i + 1];
+        area +=
+            t->center[2 * i] * t->center[2 * i + 3] - t->center[2 * i + 2] * t->center[2 * i + 1];
     return 0.5 * area;
 }
 

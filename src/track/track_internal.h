@@ -14,15 +14,15 @@
  */
 typedef struct td__track_accel {
     int nedges;
-    double *edges;            /* (nedges, 4): ax, ay, bx, by */
-    double x0, y0, cell;      /* grid origin and cell size (m) */
-    int gw, gh;               /* grid columns and rows */
-    int *cell_start;          /* (gw * gh + 1) offsets into cell_items */
-    int *cell_items;          /* edge indices, grouped by cell */
+    double *edges;              /* (nedges, 4): ax, ay, bx, by */
+    double x0, y0, cell;        /* grid origin and cell size (m) */
+    int gw, gh;                 /* grid columns and rows */
+    int *cell_start;            /* (gw * gh + 1) offsets into cell_items */
+    int *cell_items;            /* edge indices, grouped by cell */
     unsigned char *mid_on_road; /* (n - 1): is the midpoint of centre segment i on the road */
-    int *seg_start;           /* (gw * gh + 1) offsets into seg_items */
-    int *seg_items;           /* centreline segment indices, grouped by cell */
-    double *curv;             /* (n) signed curvature at each centre vertex (1/m) */
+    int *seg_start;             /* (gw * gh + 1) offsets into seg_items */
+    int *seg_items;             /* centreline segment indices, grouped by cell */
+    double *curv;               /* (n) signed curvature at each centre vertex (1/m) */
     /*
      * Certificates that let the per-step queries skip the grid (see geometry.c). For
      * centre segment i: near[i][k] (k = 0 .. 2 * TD__NEAR_K - 3) is the smallest distance
@@ -32,10 +32,10 @@ typedef struct td__track_accel {
      * fast is 0 when the track is too small for windows (then the grid is always used).
      */
     int fast;
-    double *seg_geom;         /* (n - 1, 5): ax, ay, dx, dy, 1 / (dx^2 + dy^2) per centre segment */
+    double *seg_geom; /* (n - 1, 5): ax, ay, dx, dy, 1 / (dx^2 + dy^2) per centre segment */
     float *near;
     double *far_clear;
-    double *near_safe;        /* (n - 1): see tangent_disc_bound in track.c */
+    double *near_safe; /* (n - 1): see tangent_disc_bound in track.c */
     double *road_clear;
 } td__track_accel;
 
@@ -43,7 +43,7 @@ typedef struct td__track_accel {
 #define TD__NEAR_K 8
 #define TD__NEAR_N (2 * (TD__NEAR_K - 1))
 /* Caps of the clearances (m): beyond them the queries fall back to the grid. */
-#define TD__FAR_CAP_M 2.0
+#define TD__FAR_CAP_M  2.0
 #define TD__ROAD_CAP_M 1.0
 
 /* Distance between two segments (0 if they intersect). */
