@@ -2,12 +2,15 @@
  * bench_sim.c - `trackday bench sim`: steps per second of the vector env with the state
  * sensor (params and the default reward included), with the lidar and with the grey camera,
  * on one thread and on all threads, plus a baseline measured in the same run (a fixed
- * dependent floating-point loop) so results compare across machines as ratios.
+ * dependent floating-point loop) so results compare across machines as ratios. Each line
+ * also gives the rate per process CPU second, which a machine busy with other work
+ * stretches much less than wall time.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -21,12 +24,20 @@ typedef struct bench_opts {
     const char *only;   /* state, lidar or camera; NULL for all */
 } bench_opts;
 
+/* Process CPU seconds (all threads): a loaded machine stretches wall time, not this. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void emit(const char *name, double value, const char *unit, int threads,
-                 double baseline, const char *track)
+                 double baseline, double per_cpu_s, const char *track)
 {
     printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"threads\": %d, "
-           "\"ratio_to_baseline\": %.6g, \"track\": \"%s\"}\n",
-           name, value, unit, threads, baseline > 0 ? value / baseline : 0.0, track);
+           "\"ratio_to_baseline\": %.6g, \"per_cpu_second\": %.6g, \"track\": \"%s\"}\n",
+           name, value, unit, threads, baseline > 0 ? value / baseline : 0.0, per_cpu_s, track);
     fflush(stdout);
 }
 
@@ -52,7 +63,7 @@ static double baseline_mflops(double seconds)
 
 /* Runs the env for about `seconds` and returns car-steps per second. */
 static int measure(const bench_opts *o, const td_track *t, int sensors, int threads,
-                   double *out)
+                   double *out, double *out_cpu)
 {
     td_sim_config cfg;
     td_sim_config_default(&cfg);
@@ -97,7 +108,7 @@ static int measure(const bench_opts *o, const td_track *t, int sensors, int thre
     env.params = params;
     td_vecenv_reset(&env);
     long steps = 0;
-    double t0 = 0, el = 0;
+    double t0 = 0, el = 0, c0 = 0;
     for (long k = 0;; k++) {
         for (int i = 0; i < n; i++) {
             int j = (int)((k + 37 * i) % TABLE);
@@ -105,8 +116,10 @@ static int measure(const bench_opts *o, const td_track *t, int sensors, int thre
             actions[2 * i + 1] = table[2 * j + 1];
         }
         td_vecenv_step(&env);
-        if (k == 20)
+        if (k == 20) {
             t0 = td_time_now(); /* after warm-up */
+            c0 = cpu_now();
+        }
         if (k > 20) {
             steps++;
             if ((steps & 15) == 0 && (el = td_time_now() - t0) >= o->seconds)
@@ -114,6 +127,7 @@ static int measure(const bench_opts *o, const td_track *t, int sensors, int thre
         }
     }
     *out = (double)steps * n / el;
+    *out_cpu = (double)steps * n / (cpu_now() - c0);
 out:
     td_vecenv_free(&env);
     td_free(table);
@@ -179,7 +193,7 @@ static int bench_sim(int argc, char **argv)
     if (td_track_load(&t, path, &err))
         return td__cli_fail("%s", err.msg);
     double base = baseline_mflops(o.seconds < 1 ? o.seconds : 1.0);
-    emit("baseline_mflops", base, "Mflop/s", 1, base, t.name);
+    emit("baseline_mflops", base, "Mflop/s", 1, base, 0.0, t.name);
     static const struct {
         const char *name;
         const char *unit;
@@ -194,16 +208,16 @@ static int bench_sim(int argc, char **argv)
         if (threaded && o.threads == 1)
             break;
         for (int r = 0; r < 3 && !rc; r++) {
-            double v = 0;
+            double v = 0, vc = 0;
             if (o.only && !strstr(runs[r].name, o.only))
                 continue;
             int th = threaded ? o.threads : 1;
-            rc = measure(&o, &t, runs[r].sensors, th, &v);
+            rc = measure(&o, &t, runs[r].sensors, th, &v, &vc);
             if (rc)
                 break;
             char name[96];
             snprintf(name, sizeof(name), "%s%s", runs[r].name, threaded ? "_threads" : "");
-            emit(name, v, runs[r].unit, th, base, t.name);
+            emit(name, v, runs[r].unit, th, base, vc, t.name);
         }
     }
     td_track_free(&t);
