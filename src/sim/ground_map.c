@@ -63,28 +63,49 @@ static double max3(double a, double b, double c)
 
 /* ---- road ------------------------------------------------------------------------------ */
 
-/* Marks as road every cell whose centre lies in triangle abc (either orientation). */
+/*
+ * Marks as road every cell whose centre lies in triangle abc (either orientation), one span
+ * of cells per row: the row's centre line crosses the triangle's edges at its two ends.
+ */
 static void fill_triangle(raster *m, const double *a, const double *b, const double *c)
 {
     double area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
     if (fabs(area) < 1e-12)
         return;
-    double sgn = area > 0 ? 1.0 : -1.0;
+    const double *v[3] = {a, b, c};
     /* A small tolerance closes hairline gaps along the edges shared by adjacent triangles. */
-    double eps = -1e-9;
+    const double eps = 1e-9;
     cell_range r = cells_of_box(m, min3(a[0], b[0], c[0]), min3(a[1], b[1], c[1]),
                                 max3(a[0], b[0], c[0]), max3(a[1], b[1], c[1]));
     for (int cy = r.y0; cy <= r.y1; cy++) {
         double py = m->y0 + (cy + 0.5) * m->cell_m;
-        uint8_t *row = m->cls + (size_t)cy * (size_t)m->w;
-        for (int cx = r.x0; cx <= r.x1; cx++) {
-            double px = m->x0 + (cx + 0.5) * m->cell_m;
-            double e0 = sgn * ((b[0] - a[0]) * (py - a[1]) - (b[1] - a[1]) * (px - a[0]));
-            double e1 = sgn * ((c[0] - b[0]) * (py - b[1]) - (c[1] - b[1]) * (px - b[0]));
-            double e2 = sgn * ((a[0] - c[0]) * (py - c[1]) - (a[1] - c[1]) * (px - c[0]));
-            if (e0 >= eps && e1 >= eps && e2 >= eps)
-                row[cx] = TD_GROUND_ROAD;
+        double xl = INFINITY, xr = -INFINITY;
+        for (int e = 0; e < 3; e++) {
+            const double *p = v[e], *q = v[(e + 1) % 3];
+            double ylo = fmin(p[1], q[1]), yhi = fmax(p[1], q[1]);
+            if (py < ylo - eps || py > yhi + eps)
+                continue;
+            if (yhi - ylo < 1e-15) {
+                /* A horizontal edge on this row: both its ends bound the span. */
+                xl = fmin(xl, fmin(p[0], q[0]));
+                xr = fmax(xr, fmax(p[0], q[0]));
+                continue;
+            }
+            double t = (py - p[1]) / (q[1] - p[1]);
+            t = t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+            double x = p[0] + t * (q[0] - p[0]);
+            xl = fmin(xl, x);
+            xr = fmax(xr, x);
         }
+        if (!(xr >= xl))
+            continue;
+        /* Cells whose centre x0 + (cx + 0.5) cell lies in [xl - eps, xr + eps]. */
+        double fa = ceil((xl - eps - m->x0) * m->inv_cell - 0.5);
+        double fb = floor((xr + eps - m->x0) * m->inv_cell - 0.5);
+        int ca = fa < r.x0 ? r.x0 : (int)fa;
+        int cb = fb > r.x1 ? r.x1 : (int)fb;
+        if (cb >= ca)
+            memset(m->cls + (size_t)cy * (size_t)m->w + ca, TD_GROUND_ROAD, (size_t)(cb - ca + 1));
     }
 }
 
