@@ -691,6 +691,17 @@ TD_TEST(generated_tracks_are_valid)
         for (int i = 0; i < t.n; i++)
             TD_ASSERT_NEAR(t.width[i], cfg.width_m, 1e-9);
         assert_valid_track(&t, cfg.min_radius_m);
+        /* Grass between parts of the road that are not neighbours along it (0.4 m). */
+        double clear = cfg.width_m + 0.4, span = 2.5 * clear;
+        for (int i = 0; i + 1 < t.n; i++)
+            for (int j = i + 1; j + 1 < t.n; j++) {
+                double along = fmin(t.arc[j] - t.arc[i], t.length - (t.arc[j] - t.arc[i]));
+                if (along > span)
+                    TD_ASSERT_MSG(hypot(t.center[2 * i] - t.center[2 * j],
+                                        t.center[2 * i + 1] - t.center[2 * j + 1]) >= clear,
+                                  "seed %llu: vertices %d and %d too close",
+                                  (unsigned long long)seed, i, j);
+            }
         td_track_free(&t);
     }
 }
