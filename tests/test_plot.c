@@ -12,6 +12,8 @@
 #include "trackday/plot.h"
 #include "xml_check.h"
 
+#define FIXTURE TD_TEST_SOURCE_DIR "/tests/data/simtrace_deepracer.csv"
+
 /* ------------------------------------------------------------------------------------ */
 /* Helpers                                                                              */
 /* ------------------------------------------------------------------------------------ */
@@ -211,6 +213,22 @@ TD_TEST(line_chart_has_title_labels_legend_and_gaps)
     TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"marker\""), 1);
     /* Six markers on series 3 plus the two isolated points of series 2. */
     TD_ASSERT_EQ_INT(count_str(s.buf, "<circle"), 8);
+    td_svg_free(&s);
+}
+
+TD_TEST(line_chart_whole_number_x_gets_whole_ticks)
+{
+    double x[2] = {0, 1}, y[2] = {3, 4};
+    td_plot_series se = {.name = "two iterations", .x = x, .y = y, .n = 2};
+    td_line_chart c = {.title = "t", .x_label = "iteration", .y_label = "y", .series = &se,
+                       .n_series = 1};
+    td_svg s;
+    td_svg_begin(&s, 700, 400);
+    td_err err;
+    TD_ASSERT_OK(td_plot_line_chart_draw(&s, &c, 0, 0, 700, 400, &err));
+    td_svg_finish(&s);
+    TD_ASSERT(strstr(s.buf, ">0.5</text>") == NULL);
+    TD_ASSERT_CONTAINS(s.buf, ">1</text>");
     td_svg_free(&s);
 }
 
@@ -462,6 +480,27 @@ TD_TEST(training_curves_from_metrics_file)
     rmdir(dir);
 }
 
+TD_TEST(metrics_from_a_log_report)
+{
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
+    td_log_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 2, &err));
+    td_metrics m;
+    TD_ASSERT_OK(td_metrics_from_report(&m, &r, &err));
+    TD_ASSERT_EQ_INT(m.n, 2);
+    TD_ASSERT_EQ_INT(m.best_index, -1);
+    TD_ASSERT_NEAR(m.mean_reward[1], r.iterations[1].mean_reward, 1e-12);
+    TD_ASSERT_NEAR(m.completion_rate[0], 0.5, 1e-12); /* episodes 0 and 1: one lap */
+    TD_ASSERT_NEAR(m.episodes[1], 4, 0);
+    TD_ASSERT(isnan(m.entropy[0]));
+    td_metrics_free(&m);
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+}
+
 TD_TEST(metrics_file_errors_name_the_line)
 {
     char dir[64], path[128];
@@ -491,7 +530,6 @@ TD_TEST(metrics_file_errors_name_the_line)
 /* Pictures from simtrace logs                                                          */
 /* ------------------------------------------------------------------------------------ */
 
-#define FIXTURE TD_TEST_SOURCE_DIR "/tests/data/simtrace_deepracer.csv"
 
 TD_TEST(episodes_picture_has_a_polyline_per_episode_and_end_marks)
 {
@@ -602,20 +640,27 @@ TD_TEST(model_dir_pictures_and_notes)
     TD_ASSERT_CONTAINS(out.notes[1], "logs");
     TD_ASSERT_CONTAINS(err.msg, "nothing to plot");
 
-    /* Training logs only: the last 10 episodes would be drawn (here all 4), no curves. */
+    /* Training logs only: curves computed from the logs (DeepRacer's model directories have
+     * no metrics file), and the last 10 episodes (here all 4) on the track. */
     snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs/training-simtrace && cp %s "
              "%s/logs/training-simtrace/0-iteration.csv", dir, FIXTURE, dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
-    TD_ASSERT_EQ_INT(out.n_paths, 3);
+    TD_ASSERT_EQ_INT(out.n_paths, 4);
     TD_ASSERT_EQ_INT(out.n_notes, 1);
-    TD_ASSERT_CONTAINS(out.paths[0], "/plots/laps.svg");
-    TD_ASSERT_CONTAINS(out.paths[1], "/plots/waypoints.svg");
-    TD_ASSERT_CONTAINS(out.paths[2], "/plots/reward-lap.svg");
+    TD_ASSERT_CONTAINS(out.notes[0], "computed from the simtrace logs");
+    TD_ASSERT_CONTAINS(out.paths[0], "/plots/training.svg");
+    TD_ASSERT_CONTAINS(out.paths[1], "/plots/laps.svg");
+    TD_ASSERT_CONTAINS(out.paths[2], "/plots/waypoints.svg");
+    TD_ASSERT_CONTAINS(out.paths[3], "/plots/reward-lap.svg");
     char *doc = slurp(out.paths[0]);
+    TD_ASSERT_CONTAINS(doc, ">Mean episode length</text>");
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"marker\""), 0);
+    td_free(doc);
+    doc = slurp(out.paths[1]);
     TD_ASSERT_CONTAINS(doc, "last training episodes, 0-iteration.csv (4 episodes)");
     td_free(doc);
-    doc = slurp(out.paths[2]);
+    doc = slurp(out.paths[3]);
     TD_ASSERT_CONTAINS(doc, "Reward along the fastest lap (episode 1, 7.80 s)");
     td_free(doc);
     for (int i = 0; i < out.n_paths; i++)
@@ -626,7 +671,7 @@ TD_TEST(model_dir_pictures_and_notes)
              "%s/logs/evaluation-simtrace/0-iteration.csv", dir, FIXTURE, dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
-    doc = slurp(out.paths[0]);
+    doc = slurp(out.paths[1]);
     TD_ASSERT_CONTAINS(doc, "circle: evaluation 0-iteration.csv (1 episode)");
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
     td_free(doc);

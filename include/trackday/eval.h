@@ -230,7 +230,8 @@ int td_metrics_append(const char *path, const td_metrics_row *row, td_err *err);
 typedef struct td_metrics {
     int n;
     double *iteration, *episodes, *steps, *mean_reward, *mean_progress, *completion_rate,
-        *entropy;               /* n each, one allocation */
+        *entropy, *mean_steps;  /* n each, one allocation; mean_steps from the optional
+                                   "mean_steps" key (steps per episode) */
     int *best;
     int best_index;             /* the last row with best = true, or -1 */
 } td_metrics;
@@ -242,11 +243,20 @@ typedef struct td_metrics {
 int td_metrics_load(td_metrics *m, const char *path, td_err *err);
 void td_metrics_free(td_metrics *m);
 
+/*
+ * Training curves from simtrace logs alone (DeepRacer's logs have no metrics file): one row
+ * per iteration of the report with its mean reward, mean progress, completion rate and mean
+ * steps; cumulative episodes and steps; entropy NaN; no best checkpoint. Free with
+ * td_metrics_free.
+ */
+int td_metrics_from_report(td_metrics *m, const td_log_report *r, td_err *err);
+
 /* ---- pictures from logs and metrics ------------------------------------------------------------- */
 
 /*
  * Training curves in one SVG: four panels (mean reward, mean progress, lap completion rate,
- * entropy) per iteration, each marking the best checkpoint.
+ * entropy) per iteration, each marking the best checkpoint. When no row has an entropy (logs
+ * alone), the fourth panel shows the mean episode length in steps instead.
  */
 int td_plot_training_write(const char *path, const td_metrics *m, const char *title,
                            td_err *err);

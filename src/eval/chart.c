@@ -268,6 +268,21 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
         return td_err_set(err, TD_EINVAL, "line chart '%s': box %.0fx%.0f is too small",
                           c->title ? c->title : "", w, h);
     fit_axis(xlo, xhi, (int)(f.pw / 90) + 2, &f.x0, &f.x1, &f.xfirst, &f.xstep, &f.nx);
+    /* Whole-number x values (iterations, steps) get whole-number ticks. */
+    int x_whole = points > 0;
+    for (int i = 0; i < c->n_series && x_whole; i++)
+        for (int k = 0; k < c->series[i].n; k++)
+            if (isfinite(c->series[i].x[k]) && c->series[i].x[k] != floor(c->series[i].x[k])) {
+                x_whole = 0;
+                break;
+            }
+    if (x_whole && f.xstep < 1) {
+        f.x0 = floor(xlo);
+        f.x1 = ceil(xhi) > f.x0 ? ceil(xhi) : f.x0 + 1;
+        f.xfirst = f.x0;
+        f.xstep = 1;
+        f.nx = (int)(f.x1 - f.x0) + 1;
+    }
     if (c->fixed_y) {
         double a0, a1;
         fit_axis(ylo, yhi, (int)(f.ph / 45) + 2, &a0, &a1, &f.yfirst, &f.ystep, &f.ny);

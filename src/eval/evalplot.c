@@ -41,6 +41,16 @@ int td_plot_training_write(const char *path, const td_metrics *m, const char *ti
          m->completion_rate, 1, 0, 1},
         {"Policy entropy", "entropy (nats)", "entropy", m->entropy, 0, 0, 0},
     };
+    /* Logs alone carry no entropy: show the episode length instead of an empty panel. */
+    int any_entropy = 0;
+    for (int i = 0; i < m->n; i++)
+        any_entropy |= isfinite(m->entropy[i]);
+    if (!any_entropy && m->mean_steps) {
+        panels[3].title = "Mean episode length";
+        panels[3].y_label = "steps per episode (1/15 s each)";
+        panels[3].name = "mean steps";
+        panels[3].y = m->mean_steps;
+    }
     int rc = 0;
     for (int i = 0; i < 4 && !rc; i++) {
         td_plot_series se = {.name = panels[i].name, .x = m->iteration, .y = panels[i].y,

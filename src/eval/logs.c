@@ -542,7 +542,7 @@ int td_metrics_load(td_metrics *m, const char *path, td_err *err)
         lines += data[i] == '\n';
     lines++;
     size_t nl = (size_t)lines;
-    m->iteration = td_malloc(sizeof(double) * nl * 7);
+    m->iteration = td_malloc(sizeof(double) * nl * 8);
     m->best = td_calloc(nl, sizeof(int));
     if (!m->iteration || !m->best) {
         td_free(data);
@@ -555,6 +555,7 @@ int td_metrics_load(td_metrics *m, const char *path, td_err *err)
     m->mean_progress = m->iteration + 4 * nl;
     m->completion_rate = m->iteration + 5 * nl;
     m->entropy = m->iteration + 6 * nl;
+    m->mean_steps = m->iteration + 7 * nl;
 
     char *p = data, *end = data + len;
     long line = 0;
@@ -592,6 +593,7 @@ int td_metrics_load(td_metrics *m, const char *path, td_err *err)
         m->mean_progress[k] = get_num(o, "mean_progress");
         m->completion_rate[k] = get_num(o, "completion_rate");
         m->entropy[k] = get_num(o, "entropy");
+        m->mean_steps[k] = get_num(o, "mean_steps");
         json_t *best = json_object_get(o, "best");
         m->best[k] = best && json_is_true(best);
         if (m->best[k])
@@ -599,5 +601,41 @@ int td_metrics_load(td_metrics *m, const char *path, td_err *err)
         json_decref(o);
     }
     td_free(data);
+    return 0;
+}
+
+int td_metrics_from_report(td_metrics *m, const td_log_report *r, td_err *err)
+{
+    memset(m, 0, sizeof(*m));
+    m->best_index = -1;
+    size_t n = (size_t)(r->n_iterations > 0 ? r->n_iterations : 1);
+    m->iteration = td_malloc(sizeof(double) * n * 8);
+    m->best = td_calloc(n, sizeof(int));
+    if (!m->iteration || !m->best) {
+        td_metrics_free(m);
+        return td_err_set(err, TD_ENOMEM, "metrics from logs: out of memory");
+    }
+    m->episodes = m->iteration + n;
+    m->steps = m->iteration + 2 * n;
+    m->mean_reward = m->iteration + 3 * n;
+    m->mean_progress = m->iteration + 4 * n;
+    m->completion_rate = m->iteration + 5 * n;
+    m->entropy = m->iteration + 6 * n;
+    m->mean_steps = m->iteration + 7 * n;
+    double episodes = 0, steps = 0;
+    for (int q = 0; q < r->n_iterations; q++) {
+        const td_log_iteration *it = &r->iterations[q];
+        episodes += it->episodes;
+        steps += it->mean_steps * it->episodes;
+        m->iteration[q] = (double)it->iteration;
+        m->episodes[q] = episodes;
+        m->steps[q] = steps;
+        m->mean_reward[q] = it->mean_reward;
+        m->mean_progress[q] = it->mean_progress;
+        m->completion_rate[q] = it->completion_rate;
+        m->entropy[q] = NAN;
+        m->mean_steps[q] = it->mean_steps;
+    }
+    m->n = r->n_iterations;
     return 0;
 }

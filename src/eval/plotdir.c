@@ -159,6 +159,50 @@ static int pick_file(const td_simtrace *t, size_t skip, int *is_eval)
     return pick >= 0 ? pick : t->n_files - 1;
 }
 
+/* Without a metrics file (DeepRacer's model directories), training curves from the training
+ * simtrace logs; a note if there are none either. */
+static int curves_from_logs(const char *dir, const char *out_dir, td_plot_output *out,
+                            td_err *err)
+{
+    char logs[4096], path[4096], title[512];
+    snprintf(logs, sizeof(logs), "%s/logs", dir);
+    snprintf(path, sizeof(path), "%s/metrics/training.jsonl", dir);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err lerr;
+    td_err_clear(&lerr);
+    int rc = td_simtrace_read_dir_match(&t, logs, "eval", 1, &lerr);
+    if (rc) {
+        td_simtrace_free(&t);
+        if (rc != TD_ENOENT)
+            return td_err_set(err, rc, "%s", lerr.msg);
+        add_note(out, "no metrics file (%s) and no training logs: no training curves%s", path,
+                 NULL);
+        return 0;
+    }
+    td_log_report r;
+    rc = td_logs_analyze(&r, &t, 20, err);
+    if (!rc) {
+        td_metrics m;
+        rc = td_metrics_from_report(&m, &r, err);
+        if (!rc) {
+            snprintf(title, sizeof(title), "Training curves from the simtrace logs: %s (%d "
+                     "iteration%s)", base_name(dir), m.n, m.n == 1 ? "" : "s");
+            snprintf(path, sizeof(path), "%s/training.svg", out_dir);
+            rc = td_plot_training_write(path, &m, title, err);
+            td_metrics_free(&m);
+            if (!rc) {
+                add_path(out, path);
+                add_note(out, "no metrics file: training curves computed from the simtrace "
+                         "logs%s%s", "", NULL);
+            }
+        }
+        td_logs_report_free(&r);
+    }
+    td_simtrace_free(&t);
+    return rc;
+}
+
 int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir,
                       int sections, td_plot_output *out, td_err *err)
 {
@@ -183,7 +227,9 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
             return rc;
         add_path(out, path);
     } else {
-        add_note(out, "no metrics file (%s): no training curves%s", path, NULL);
+        rc = curves_from_logs(dir, out_dir, out, err);
+        if (rc)
+            return rc;
     }
 
     char logs[4096];
