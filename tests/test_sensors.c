@@ -267,8 +267,7 @@ TD_TEST(camera_grey_is_luma_of_rgb)
             worst = d > worst ? d : worst;
         }
         /* Exact without supersampling; averaging grey or RGB first may round apart by 1. */
-        TD_ASSERT_MSG(worst <= (ss == 1 ? 0 : 1), "supersample %d: grey differs by %d", ss,
-                      worst);
+        TD_ASSERT_MSG(worst <= (ss == 1 ? 0 : 1), "supersample %d: grey differs by %d", ss, worst);
     }
     td_free(g);
     td_free(rgb);
@@ -349,8 +348,8 @@ TD_TEST(camera_stereo_eyes_are_shifted_monos)
                                   mono);
             for (size_t i = 0; i < n; i++)
                 eye[i] = st[2 * i + e];
-            TD_ASSERT_MSG(count_diff(eye, mono, n) == 0, "eye %d (ss %d): %d pixels differ", e,
-                          ss, count_diff(eye, mono, n));
+            TD_ASSERT_MSG(count_diff(eye, mono, n) == 0, "eye %d (ss %d): %d pixels differ", e, ss,
+                          count_diff(eye, mono, n));
         }
         for (size_t i = 0; i < n; i++)
             eye[i] = st[2 * i];
@@ -641,8 +640,7 @@ TD_TEST(lidar_reach_scan_encodes_like_full_scan)
     td_box boxes[2] = {{0, 0, 0.3, 0.25, 0.25, 0.2, TD_BOX_OBSTACLE},
                        {0, 0, -0.2, 0.4, 0.2, 0.15, TD_BOX_CAR}};
     td_scene scene = {&t, NULL, boxes, 2, NULL};
-    const int encs[3] = {TD_LIDAR_REACH_CLIPPED, TD_LIDAR_REACH_SECTOR,
-                         TD_LIDAR_REACH_DISCRETIZED};
+    const int encs[3] = {TD_LIDAR_REACH_CLIPPED, TD_LIDAR_REACH_SECTOR, TD_LIDAR_REACH_DISCRETIZED};
     TD_ASSERT_NEAR(td_lidar_reach_m(&cfg, TD_LIDAR_REACH_CLIPPED), 1.035, 1e-5);
     TD_ASSERT_NEAR(td_lidar_reach_m(&cfg, TD_LIDAR_REACH_RAW), 12.0, 0);
     td_rng prng;
@@ -650,8 +648,8 @@ TD_TEST(lidar_reach_scan_encodes_like_full_scan)
     int differ_raw = 0;
     for (int k = 0; k < 300; k++) {
         double x, y, h;
-        td_track_point_at(&t, td_rng_range(&prng, 0, t.length), td_rng_range(&prng, -0.4, 0.4),
-                          &x, &y, &h);
+        td_track_point_at(&t, td_rng_range(&prng, 0, t.length), td_rng_range(&prng, -0.4, 0.4), &x,
+                          &y, &h);
         double yaw = h + td_rng_range(&prng, -0.6, 0.6);
         /* Boxes near the car, sometimes within reach. */
         boxes[0].x = x + td_rng_range(&prng, -1.2, 1.2);

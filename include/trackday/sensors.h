@@ -21,12 +21,12 @@ enum { TD_BOX_OBSTACLE = 0, TD_BOX_CAR = 1 };
 
 /* An oriented box standing on the ground: an obstacle or a car. */
 typedef struct td_box {
-    double x, y;        /* centre, metres */
-    double yaw;         /* radians, counter-clockwise from +x */
-    double length;      /* along yaw, metres */
-    double width;       /* across, metres */
-    double height;      /* metres */
-    int kind;           /* TD_BOX_OBSTACLE or TD_BOX_CAR */
+    double x, y;   /* centre, metres */
+    double yaw;    /* radians, counter-clockwise from +x */
+    double length; /* along yaw, metres */
+    double width;  /* across, metres */
+    double height; /* metres */
+    int kind;      /* TD_BOX_OBSTACLE or TD_BOX_CAR */
 } td_box;
 
 /*
@@ -63,8 +63,8 @@ int td_ground_map_class_at(const td_ground_map *m, double x, double y);
 /* Colours and lighting of the world; domain randomization perturbs a copy per episode. */
 typedef struct td_look {
     uint8_t road[3], border[3], center[3], grass[3], sky[3], obstacle[3], car[3];
-    double brightness;  /* multiplier, 1 = nominal */
-    double contrast;    /* multiplier around mid-grey, 1 = nominal */
+    double brightness; /* multiplier, 1 = nominal */
+    double contrast;   /* multiplier around mid-grey, 1 = nominal */
 } td_look;
 
 void td_look_default(td_look *look);
@@ -82,13 +82,13 @@ typedef struct td_scene {
 /* ---- camera ------------------------------------------------------------------------------ */
 
 typedef struct td_camera_config {
-    int width, height;      /* output size, default 160 x 120 */
-    double hfov_deg;        /* 64.7 */
-    double pitch_deg;       /* 15, downwards */
-    double height_m;        /* lens height above ground, 0.14 */
-    double forward_m;       /* lens position ahead of the car origin */
+    int width, height;        /* output size, default 160 x 120 */
+    double hfov_deg;          /* 64.7 */
+    double pitch_deg;         /* 15, downwards */
+    double height_m;          /* lens height above ground, 0.14 */
+    double forward_m;         /* lens position ahead of the car origin */
     double stereo_baseline_m; /* distance between the stereo lenses */
-    int supersample;        /* 1 (none) or 2 (2x2) */
+    int supersample;          /* 1 (none) or 2 (2x2) */
 } td_camera_config;
 
 /*
@@ -109,31 +109,31 @@ int td_camera_config_check(const td_camera_config *cfg, td_err *err);
  * DeepRacer's luma (Y = 0.2989 R + 0.5870 G + 0.1140 B), width * height bytes, top row
  * first. No allocation. Thread-safe for distinct outputs.
  */
-void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, double x,
-                           double y, double yaw, uint8_t *out);
+void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, double x, double y,
+                           double yaw, uint8_t *out);
 
 /* The same view in RGB (width * height * 3 bytes), for pictures. */
-void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, double x,
-                          double y, double yaw, uint8_t *out);
+void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, double x, double y,
+                          double yaw, uint8_t *out);
 
 /* Stereo pair: two grey images interleaved as channels (height, width, 2), left first. */
-void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene, double x,
-                             double y, double yaw, uint8_t *out);
+void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene, double x, double y,
+                             double yaw, uint8_t *out);
 
 /* ---- lidar -------------------------------------------------------------------------------- */
 
 #define TD_LIDAR_BEAMS 64
 
 typedef struct td_lidar_config {
-    int beams;              /* 64 */
-    double fov_deg;         /* 300: beams over -150 .. +150 */
-    double min_range_m;     /* 0.15 */
-    double max_range_m;     /* 12 */
-    double noise_sigma_m;   /* 0.01 */
+    int beams;            /* 64 */
+    double fov_deg;       /* 300: beams over -150 .. +150 */
+    double min_range_m;   /* 0.15 */
+    double max_range_m;   /* 12 */
+    double noise_sigma_m; /* 0.01 */
     /* DISCRETIZED_SECTOR_LIDAR */
-    int num_sectors;        /* 8, must divide beams */
+    int num_sectors;           /* 8, must divide beams */
     int num_values_per_sector; /* 8 */
-    double clipping_dist_m; /* 2.0 */
+    double clipping_dist_m;    /* 2.0 */
 } td_lidar_config;
 
 /* DeepRacer's values: 64 beams over 300 deg, 0.15-12 m, sigma 0.01 m, lidar_config 8/8/2.0. */
@@ -201,12 +201,11 @@ double td_lidar_reach_m(const td_lidar_config *cfg, int encoding);
  * slow, for tests holding td_lidar_scan to it.
  */
 void td_lidar_scan_reference(const td_lidar_config *cfg, const td_lidar_grid *grid,
-                             const td_scene *scene, double x, double y, double yaw,
-                             float *out);
+                             const td_scene *scene, double x, double y, double yaw, float *out);
 
-#define TD_LIDAR_CLIPPED_MAX_M 1.0   /* LIDAR encoding's upper clip */
-#define TD_LIDAR_SECTORS 8           /* SECTOR_LIDAR's sectors */
-#define TD_LIDAR_SECTOR_DIST_M 0.5   /* SECTOR_LIDAR's threshold */
+#define TD_LIDAR_CLIPPED_MAX_M 1.0 /* LIDAR encoding's upper clip */
+#define TD_LIDAR_SECTORS       8   /* SECTOR_LIDAR's sectors */
+#define TD_LIDAR_SECTOR_DIST_M 0.5 /* SECTOR_LIDAR's threshold */
 
 /* LIDAR encoding: `beams` values, the scan clipped to [min_range, 1.0] m (in place allowed). */
 void td_lidar_encode_clipped(const td_lidar_config *cfg, const float *scan, float *out);

@@ -146,8 +146,8 @@ static int bench_sensors(int argc, char **argv)
     for (int k = 0; k < NPOSES; k++) {
         double h;
         double s = t.length * k / NPOSES;
-        td_track_point_at(&t, s, td_rng_range(&c->rng, -0.3, 0.3), &c->pose[k][0],
-                          &c->pose[k][1], &h);
+        td_track_point_at(&t, s, td_rng_range(&c->rng, -0.3, 0.3), &c->pose[k][0], &c->pose[k][1],
+                          &h);
         c->pose[k][2] = h + td_rng_range(&c->rng, -0.3, 0.3);
     }
     /* Two obstacles and a car ahead of the start, as in an object-avoidance race. */
@@ -190,8 +190,7 @@ static int bench_sensors(int argc, char **argv)
     emit("lidar_clipped_scans_per_s", run(c, B_LIDAR_CLIPPED, seconds), "scans/s", t.name);
     c->scene.nboxes = 3;
     emit("lidar_scans_per_s_3boxes", run(c, B_LIDAR, seconds), "scans/s", t.name);
-    emit("lidar_clipped_scans_per_s_3boxes", run(c, B_LIDAR_CLIPPED, seconds), "scans/s",
-         t.name);
+    emit("lidar_clipped_scans_per_s_3boxes", run(c, B_LIDAR_CLIPPED, seconds), "scans/s", t.name);
     rc = 0;
 done:
     if (c)

@@ -68,10 +68,10 @@ static int cmd_camera(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
-#define NEED_VALUE()                                                                       \
-    do {                                                                                   \
-        if (!has_val)                                                                      \
-            return td__cli_fail("%s needs a value (see trackday camera --help)", a);       \
+#define NEED_VALUE()                                                                               \
+    do {                                                                                           \
+        if (!has_val)                                                                              \
+            return td__cli_fail("%s needs a value (see trackday camera --help)", a);               \
     } while (0)
         if (strcmp(a, "--track") == 0) {
             NEED_VALUE();
@@ -214,20 +214,19 @@ static int cmd_camera(int argc, char **argv)
         /* The stereo eyes in colour: mono renders from the two lens positions. */
         for (int eye = 0; eye < 2; eye++) {
             double off = (eye == 0 ? 0.5 : -0.5) * cfg.stereo_baseline_m;
-            td_camera_render_rgb(&cfg, &scene, x + off * -sin(yaw), y + off * cos(yaw), yaw,
-                                 pix);
+            td_camera_render_rgb(&cfg, &scene, x + off * -sin(yaw), y + off * cos(yaw), yaw, pix);
             for (int j = 0; j < H; j++)
-                memcpy(img + ((size_t)j * outw + (size_t)eye * W) * 3,
-                       pix + (size_t)j * W * 3, (size_t)W * 3);
+                memcpy(img + ((size_t)j * outw + (size_t)eye * W) * 3, pix + (size_t)j * W * 3,
+                       (size_t)W * 3);
         }
     }
     if (td_png_write(output, img, outw, H, ch, &err)) {
         td__cli_fail("%s", err.msg);
         goto done;
     }
-    printf("wrote %s (%dx%d %s%s) at x=%.3f y=%.3f heading=%.1f deg, %.2f m along %s%s\n",
-           output, outw, H, rgb ? "rgb" : "grey", stereo ? " stereo" : "", x, y,
-           yaw * (180.0 / M_PI), s, t->name, reverse ? " (reversed)" : "");
+    printf("wrote %s (%dx%d %s%s) at x=%.3f y=%.3f heading=%.1f deg, %.2f m along %s%s\n", output,
+           outw, H, rgb ? "rgb" : "grey", stereo ? " stereo" : "", x, y, yaw * (180.0 / M_PI), s,
+           t->name, reverse ? " (reversed)" : "");
     rc = 0;
 done:
     td_free(pix);
@@ -239,5 +238,4 @@ done:
     return rc;
 }
 
-TD_CLI_COMMAND("camera", "render the car's camera view at a point of a track to a PNG",
-               cmd_camera)
+TD_CLI_COMMAND("camera", "render the car's camera view at a point of a track to a PNG", cmd_camera)

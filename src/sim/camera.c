@@ -26,10 +26,10 @@
 #define FAR_M 1000.0
 /* Haze: blending towards the sky colour from HAZE_START_M, reaching HAZE_MAX at HAZE_FULL_M. */
 #define HAZE_START_M 4.0
-#define HAZE_FULL_M 40.0
-#define HAZE_MAX 0.6
-#define NEAR_M 1e-3
-#define FIX_ONE 4294967296.0 /* 32.32 fixed point map positions */
+#define HAZE_FULL_M  40.0
+#define HAZE_MAX     0.6
+#define NEAR_M       1e-3
+#define FIX_ONE      4294967296.0 /* 32.32 fixed point map positions */
 
 /* ---- configuration ------------------------------------------------------------------- */
 
@@ -51,22 +51,20 @@ int td_camera_config_check(const td_camera_config *cfg, td_err *err)
         return td_err_set(err, TD_EINVAL, "camera: size %dx%d is outside 8..%d", cfg->width,
                           cfg->height, MAX_DIM);
     if (!(cfg->hfov_deg > 1.0 && cfg->hfov_deg < 170.0))
-        return td_err_set(err, TD_EINVAL, "camera: hfov_deg %g is outside (1, 170)",
-                          cfg->hfov_deg);
+        return td_err_set(err, TD_EINVAL, "camera: hfov_deg %g is outside (1, 170)", cfg->hfov_deg);
     if (!(cfg->pitch_deg > -80.0 && cfg->pitch_deg < 80.0))
         return td_err_set(err, TD_EINVAL, "camera: pitch_deg %g is outside (-80, 80)",
                           cfg->pitch_deg);
     if (!(cfg->height_m > 0.0 && cfg->height_m < 100.0))
-        return td_err_set(err, TD_EINVAL, "camera: height_m %g is outside (0, 100)",
-                          cfg->height_m);
+        return td_err_set(err, TD_EINVAL, "camera: height_m %g is outside (0, 100)", cfg->height_m);
     if (!isfinite(cfg->forward_m) || !isfinite(cfg->stereo_baseline_m) ||
         cfg->stereo_baseline_m < 0.0)
-        return td_err_set(err, TD_EINVAL, "camera: forward_m %g or stereo_baseline_m %g is "
+        return td_err_set(err, TD_EINVAL,
+                          "camera: forward_m %g or stereo_baseline_m %g is "
                           "not a finite (non-negative) number",
                           cfg->forward_m, cfg->stereo_baseline_m);
     if (cfg->supersample != 1 && cfg->supersample != 2)
-        return td_err_set(err, TD_EINVAL, "camera: supersample %d is not 1 or 2",
-                          cfg->supersample);
+        return td_err_set(err, TD_EINVAL, "camera: supersample %d is not 1 or 2", cfg->supersample);
     return 0;
 }
 
@@ -98,8 +96,8 @@ static void lit(const td_look *look, const uint8_t *c, double *out)
 
 typedef struct view {
     int W, H;
-    double f;              /* focal length, pixels */
-    double px, py, pz;     /* lens position */
+    double f;                /* focal length, pixels */
+    double px, py, pz;       /* lens position */
     double F[3], R[3], U[3]; /* forward, right, up unit vectors of the camera */
     const td_ground_map *map;
     /* Base palette per ground class, and the sky, before haze. */
@@ -164,11 +162,11 @@ static void view_setup(view *v, const td_camera_config *cfg, const td_scene *sce
 
 /* The ground seen by one row of samples (one sub-row when supersampling). */
 typedef struct row_geom {
-    int sky;               /* 1: the row sees no ground (at or above the horizon, or too far) */
-    double depth;          /* camera-axis depth of the ground in this row */
-    const td__ground_level *lv; /* the map level this row samples */
-    double u0, v0;         /* map position (cells of lv) of the sample of pixel 0 */
-    double du, dv;         /* map step (cells of lv) per pixel */
+    int sky;      /* 1: the row sees no ground (at or above the horizon, or too far) */
+    double depth; /* camera-axis depth of the ground in this row */
+    const td__ground_level *lv;            /* the map level this row samples */
+    double u0, v0;                         /* map position (cells of lv) of the sample of pixel 0 */
+    double du, dv;                         /* map step (cells of lv) per pixel */
     uint8_t pal_rgb[TD_GROUND_CLASSES][3]; /* palette of this row (with haze) */
     uint8_t pal_grey[TD_GROUND_CLASSES];
 } row_geom;
@@ -197,8 +195,7 @@ static void row_setup(const view *v, double sy, double ox, row_geom *g, int want
     if (h > 0.0) {
         for (int k = 0; k < TD_GROUND_CLASSES; k++) {
             for (int ch = 0; ch < 3; ch++)
-                g->pal_rgb[k][ch] = clamp_u8(v->ground_rgb[k][ch] * (1.0 - h) +
-                                             v->sky_rgb[ch] * h);
+                g->pal_rgb[k][ch] = clamp_u8(v->ground_rgb[k][ch] * (1.0 - h) + v->sky_rgb[ch] * h);
             g->pal_grey[k] = luma(g->pal_rgb[k]);
         }
     } else if (want_rgb) {
@@ -548,8 +545,8 @@ static void draw_box(const view *v, const td_box *b, int ss, int channels, int p
 }
 
 /* Draws all boxes of the scene, farthest first (painter's order; ties by index). */
-static void render_boxes(const view *v, const td_scene *scene, int ss, int channels,
-                         int pstride, uint8_t *out)
+static void render_boxes(const view *v, const td_scene *scene, int ss, int channels, int pstride,
+                         uint8_t *out)
 {
     int n = scene->boxes ? scene->nboxes : 0;
     double last_d = INFINITY;
@@ -590,24 +587,24 @@ static void render(const td_camera_config *cfg, const td_scene *scene, double x,
     render_boxes(&v, scene, cfg->supersample, channels, pstride, out);
 }
 
-void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, double x,
-                           double y, double yaw, uint8_t *out)
+void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, double x, double y,
+                           double yaw, uint8_t *out)
 {
     if (!config_ok(cfg))
         return;
     render(cfg, scene, x, y, yaw, 0.0, 1, 1, out);
 }
 
-void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, double x,
-                          double y, double yaw, uint8_t *out)
+void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, double x, double y,
+                          double yaw, uint8_t *out)
 {
     if (!config_ok(cfg))
         return;
     render(cfg, scene, x, y, yaw, 0.0, 3, 3, out);
 }
 
-void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene, double x,
-                             double y, double yaw, uint8_t *out)
+void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene, double x, double y,
+                             double yaw, uint8_t *out)
 {
     if (!config_ok(cfg))
         return;

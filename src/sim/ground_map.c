@@ -32,8 +32,7 @@ typedef struct raster {
 } raster;
 
 /* Cells whose centres may lie within the box [minx, maxx] x [miny, maxy]. */
-static cell_range cells_of_box(const raster *m, double minx, double miny, double maxx,
-                               double maxy)
+static cell_range cells_of_box(const raster *m, double minx, double miny, double maxx, double maxy)
 {
     cell_range r;
     r.x0 = (int)floor((minx - m->x0) * m->inv_cell - 0.5);
@@ -194,8 +193,8 @@ int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, 
         return td_err_set(err, TD_EINVAL, "ground map: cell size %g m is outside [0.002, 0.5]",
                           cell_m);
     double minx = t->min_x, miny = t->min_y, maxx = t->max_x, maxy = t->max_y;
-    if (!(maxx >= minx && maxy >= miny) || !isfinite(minx) || !isfinite(maxx) ||
-        !isfinite(miny) || !isfinite(maxy))
+    if (!(maxx >= minx && maxy >= miny) || !isfinite(minx) || !isfinite(maxx) || !isfinite(miny) ||
+        !isfinite(maxy))
         return td_err_set(err, TD_EINVAL, "ground map: track '%s' has no valid bounding box",
                           t->name);
     double wx = (maxx - minx) + 2.0 * TD__GROUND_PAD_M;
@@ -228,8 +227,8 @@ int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, 
         lv->cls = td_calloc((size_t)lv->w * (size_t)lv->h, 1);
         if (!lv->cls) {
             td_ground_map_destroy(m);
-            return td_err_set(err, TD_ENOMEM, "ground map: out of memory for %d x %d cells",
-                              lv->w, lv->h);
+            return td_err_set(err, TD_ENOMEM, "ground map: out of memory for %d x %d cells", lv->w,
+                              lv->h);
         }
         m->nlevels = k + 1;
         raster r = {m->x0, m->y0, lv->cell_m, lv->inv_cell, lv->w, lv->h, lv->cls};

@@ -25,14 +25,14 @@
 #define TD__GROUND_LEVELS 4
 
 typedef struct td__ground_level {
-    double cell_m;      /* cell side */
-    double inv_cell;    /* 1 / cell_m */
-    int w, h;           /* cells along x and y */
-    uint8_t *cls;       /* (h, w) ground classes, row y = 0 first */
+    double cell_m;   /* cell side */
+    double inv_cell; /* 1 / cell_m */
+    int w, h;        /* cells along x and y */
+    uint8_t *cls;    /* (h, w) ground classes, row y = 0 first */
 } td__ground_level;
 
 struct td_ground_map {
-    double x0, y0;      /* world position of the corner of cell (0, 0), every level */
+    double x0, y0; /* world position of the corner of cell (0, 0), every level */
     int nlevels;
     td__ground_level level[TD__GROUND_LEVELS];
     double dash_period_m; /* actual dash period: the nominal one fitted to the track length */

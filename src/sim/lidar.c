@@ -15,8 +15,8 @@
 
 #include "trackday/sensors.h"
 
-#define GRID_PAD_M 1.0
-#define MAX_BEAMS 1024
+#define GRID_PAD_M     1.0
+#define MAX_BEAMS      1024
 #define MAX_GRID_CELLS (64L * 1024L * 1024L)
 
 typedef struct seg4 {
@@ -25,12 +25,12 @@ typedef struct seg4 {
 } seg4;
 
 struct td_lidar_grid {
-    double x0, y0;       /* world position of the corner of cell (0, 0) */
+    double x0, y0; /* world position of the corner of cell (0, 0) */
     double cell_m, inv_cell;
     int w, h;
-    int *start;          /* (w * h + 1) offsets into cell_segs */
-    seg4 *cell_segs;     /* each cell's segments, copied */
-    seg4 *segs;          /* every wall segment once (reference scan) */
+    int *start;      /* (w * h + 1) offsets into cell_segs */
+    seg4 *cell_segs; /* each cell's segments, copied */
+    seg4 *segs;      /* every wall segment once (reference scan) */
     int nsegs;
 };
 
@@ -54,8 +54,7 @@ int td_lidar_config_check(const td_lidar_config *cfg, td_err *err)
         return td_err_set(err, TD_EINVAL, "lidar: beams %d is outside 2..%d", cfg->beams,
                           MAX_BEAMS);
     if (!(cfg->fov_deg > 0.0 && cfg->fov_deg <= 360.0))
-        return td_err_set(err, TD_EINVAL, "lidar: fov_deg %g is outside (0, 360]",
-                          cfg->fov_deg);
+        return td_err_set(err, TD_EINVAL, "lidar: fov_deg %g is outside (0, 360]", cfg->fov_deg);
     if (!(cfg->min_range_m >= 0.0 && cfg->max_range_m > cfg->min_range_m &&
           isfinite(cfg->max_range_m)))
         return td_err_set(err, TD_EINVAL, "lidar: range [%g, %g] m is not 0 <= min < max",
@@ -64,11 +63,13 @@ int td_lidar_config_check(const td_lidar_config *cfg, td_err *err)
         return td_err_set(err, TD_EINVAL, "lidar: noise_sigma_m %g is negative",
                           cfg->noise_sigma_m);
     if (cfg->num_sectors < 1 || cfg->beams % cfg->num_sectors != 0)
-        return td_err_set(err, TD_EINVAL, "lidar_config: num_sectors %d does not divide the "
+        return td_err_set(err, TD_EINVAL,
+                          "lidar_config: num_sectors %d does not divide the "
                           "%d beams",
                           cfg->num_sectors, cfg->beams);
     if (cfg->num_values_per_sector < 1 || cfg->num_values_per_sector > 1024)
-        return td_err_set(err, TD_EINVAL, "lidar_config: num_values_per_sector %d is outside "
+        return td_err_set(err, TD_EINVAL,
+                          "lidar_config: num_values_per_sector %d is outside "
                           "1..1024",
                           cfg->num_values_per_sector);
     if (!(cfg->clipping_dist_m > 0.0 && isfinite(cfg->clipping_dist_m)))
@@ -101,8 +102,7 @@ static int seg_touches_box(const seg4 *s, double bx0, double by0, double bx1, do
  * Visits every cell the segment touches: counts it in counts[] and/or copies the segment to
  * dst[fill[cell]++]. Returns the number of cells.
  */
-static long grid_cells_of(const td_lidar_grid *g, const seg4 *s, int *counts, int *fill,
-                          seg4 *dst)
+static long grid_cells_of(const td_lidar_grid *g, const seg4 *s, int *counts, int *fill, seg4 *dst)
 {
     long n = 0;
     double eps = 1e-9;
@@ -118,8 +118,7 @@ static long grid_cells_of(const td_lidar_grid *g, const seg4 *s, int *counts, in
         for (int cx = cx0; cx <= cx1; cx++) {
             double bx0 = g->x0 + cx * g->cell_m, by0 = g->y0 + cy * g->cell_m;
             double m = 1e-6 * g->cell_m; /* a hair of margin so touching is inclusive */
-            if (!seg_touches_box(s, bx0 - m, by0 - m, bx0 + g->cell_m + m,
-                                 by0 + g->cell_m + m))
+            if (!seg_touches_box(s, bx0 - m, by0 - m, bx0 + g->cell_m + m, by0 + g->cell_m + m))
                 continue;
             long c = (long)cy * g->w + cx;
             if (counts)
@@ -149,7 +148,8 @@ int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, 
                           t->name);
     double ncells = ceil(wx / cell_m) * ceil(wy / cell_m);
     if (ncells > (double)MAX_GRID_CELLS)
-        return td_err_set(err, TD_ERANGE, "lidar grid: %.0f cells at %g m is too many; use a "
+        return td_err_set(err, TD_ERANGE,
+                          "lidar grid: %.0f cells at %g m is too many; use a "
                           "larger cell",
                           ncells, cell_m);
     td_lidar_grid *g = td_calloc(1, sizeof(*g));
@@ -171,8 +171,8 @@ int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, 
     for (int side = 0; side < 2; side++) {
         const double *b = side ? t->outer : t->inner;
         for (int i = 0; i + 1 < t->n; i++) {
-            seg4 s = {b[2 * i], b[2 * i + 1], b[2 * i + 2] - b[2 * i],
-                      b[2 * i + 3] - b[2 * i + 1], g->nsegs};
+            seg4 s = {b[2 * i], b[2 * i + 1], b[2 * i + 2] - b[2 * i], b[2 * i + 3] - b[2 * i + 1],
+                      g->nsegs};
             if (s.ex == 0.0 && s.ey == 0.0)
                 continue;
             g->segs[g->nsegs++] = s;
@@ -216,8 +216,7 @@ void td_lidar_grid_destroy(td_lidar_grid *g)
  * Distance along the unit ray (ox, oy) + t (dx, dy) to segment s if it is hit closer than
  * *best; updates *best. Division-free until a closer hit is certain.
  */
-static inline void ray_seg(double ox, double oy, double dx, double dy, const seg4 *s,
-                           double *best)
+static inline void ray_seg(double ox, double oy, double dx, double dy, const seg4 *s, double *best)
 {
     double denom = dx * s->ey - dy * s->ex;
     double wx = s->ax - ox, wy = s->ay - oy;
@@ -235,9 +234,9 @@ static inline void ray_seg(double ox, double oy, double dx, double dy, const seg
 
 /* A box in its own frame, prepared once per scan. */
 typedef struct box_frame {
-    double c, s;         /* cos, sin of the box's yaw */
-    double ox, oy;       /* the ray origin in the box frame */
-    double hx, hy;       /* half length, half width */
+    double c, s;   /* cos, sin of the box's yaw */
+    double ox, oy; /* the ray origin in the box frame */
+    double hx, hy; /* half length, half width */
 } box_frame;
 
 static void box_frame_init(box_frame *f, const td_box *b, double ox, double oy)
@@ -382,10 +381,10 @@ static inline double fast_atan2(double y, double x)
 }
 
 typedef struct sweep {
-    double x, y;          /* origin */
-    double c0, s0;        /* direction of beam 0 */
-    double inv_step;      /* beams per radian */
-    double lim2;          /* reach squared */
+    double x, y;     /* origin */
+    double c0, s0;   /* direction of beam 0 */
+    double inv_step; /* beams per radian */
+    double lim2;     /* reach squared */
     int nb;
     const double *dirx, *diry;
     double *best;
@@ -451,8 +450,8 @@ static void sweep_segment(const sweep *w, const seg4 *s)
 
 /* Walls within reach lim of (x, y) for all beams; returns 0 if the sweep does not pay. */
 static int sweep_walls(const td_lidar_grid *g, double x, double y, double c0, double s0,
-                       double step, int nb, const double *dirx, const double *diry,
-                       double lim, double *best)
+                       double step, int nb, const double *dirx, const double *diry, double lim,
+                       double *best)
 {
     int cx0 = (int)floor((x - lim - g->x0) * g->inv_cell);
     int cx1 = (int)floor((x + lim - g->x0) * g->inv_cell);
@@ -498,8 +497,8 @@ static int sweep_walls(const td_lidar_grid *g, double x, double y, double c0, do
 static double noise_unit(td_rng *rng)
 {
     uint32_t a = td_rng_u32(rng);
-    int sum = (int)(a & 0xffu) + (int)((a >> 8) & 0xffu) + (int)((a >> 16) & 0xffu) +
-              (int)(a >> 24);
+    int sum =
+        (int)(a & 0xffu) + (int)((a >> 8) & 0xffu) + (int)((a >> 16) & 0xffu) + (int)(a >> 24);
     return (sum - 510) * (1.0 / 147.80054127);
 }
 
@@ -581,9 +580,9 @@ double td_lidar_reach_m(const td_lidar_config *cfg, int encoding)
         clip = TD_LIDAR_SECTOR_DIST_M;
         break;
     case TD_LIDAR_REACH_DISCRETIZED:
-        clip = cfg->clipping_dist_m < 0.15 ? 0.15
-                                           : (cfg->clipping_dist_m > 12.0 ? 12.0
-                                                                          : cfg->clipping_dist_m);
+        clip = cfg->clipping_dist_m < 0.15
+                   ? 0.15
+                   : (cfg->clipping_dist_m > 12.0 ? 12.0 : cfg->clipping_dist_m);
         break;
     default:
         return cfg->max_range_m;
@@ -606,8 +605,7 @@ void td_lidar_scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const 
 }
 
 void td_lidar_scan_reference(const td_lidar_config *cfg, const td_lidar_grid *grid,
-                             const td_scene *scene, double x, double y, double yaw,
-                             float *out)
+                             const td_scene *scene, double x, double y, double yaw, float *out)
 {
     scan(cfg, grid, scene, x, y, yaw, NULL, cfg->max_range_m, out, 1);
 }
