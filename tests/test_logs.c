@@ -189,7 +189,8 @@ TD_TEST(reader_takes_any_column_order_extra_columns_and_crlf)
                     "progress,closest_waypoint,track_len,tstamp,episode_status,pause_duration\n"
                     "3,7,1.5,-2.25,45,-15,1.2,2,0.75,False,True,12.5,9,17.7,3.4,in_progress,0\n";
     const char *b =
-        "\xef\xbb\xbf" "pause_duration,episode_status,tstamp,track_len,closest_waypoint,note,"
+        "\xef\xbb\xbf"
+        "pause_duration,episode_status,tstamp,track_len,closest_waypoint,note,"
         "progress,all_wheels_on_track,done,reward,action,throttle,steer,yaw,Y,X,steps,episode\r\n"
         "0,in_progress,3.4,17.7,9,\"a, quoted note\",12.5,true,false,0.75,2,1.2,-15,45,-2.25,"
         "1.5,7,3\r\n";
@@ -432,8 +433,8 @@ TD_TEST(writer_writes_deepracer_columns_and_text)
     r.wall_clock = 1700000000.25;
     r.iteration = -1;
     TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
-    r.reward = 1e-7;   /* below the 6 decimals: written as 0 */
-    r.x = -0.00001;    /* rounds to zero without a minus sign */
+    r.reward = 1e-7; /* below the 6 decimals: written as 0 */
+    r.x = -0.00001;  /* rounds to zero without a minus sign */
     snprintf(r.episode_status, sizeof(r.episode_status), "in_progress");
     TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
     TD_ASSERT_OK(td_simtrace_close(w, &err));
@@ -542,8 +543,8 @@ TD_TEST(analysis_matches_the_raw_rows)
     for (int q = 0; q < r.n_ends; q++) {
         int cnt = 0;
         for (int j = 0; j < ne; j++)
-            cnt += strcmp(reps[j].status, "lap_complete") != 0 &&
-                   reps[j].end_wp == r.ends[q].waypoint;
+            cnt +=
+                strcmp(reps[j].status, "lap_complete") != 0 && reps[j].end_wp == r.ends[q].waypoint;
         TD_ASSERT_EQ_INT(r.ends[q].count, cnt);
         if (q)
             TD_ASSERT(r.ends[q].count <= r.ends[q - 1].count);
@@ -559,8 +560,8 @@ TD_TEST(analysis_matches_the_raw_rows)
     TD_ASSERT_EQ_INT(r.n_iterations, 2);
     TD_ASSERT_EQ_INT(r.iterations[1].iteration, 1);
     TD_ASSERT_EQ_INT(r.iterations[1].episodes, 2);
-    TD_ASSERT_NEAR(r.iterations[0].mean_reward,
-                   (reps[0].total_reward + reps[1].total_reward) / 2, 1e-9);
+    TD_ASSERT_NEAR(r.iterations[0].mean_reward, (reps[0].total_reward + reps[1].total_reward) / 2,
+                   1e-9);
     TD_ASSERT_EQ_INT(r.episodes[3].iteration, 1);
     td_logs_report_free(&r);
     TD_ASSERT_EQ_INT(td_logs_analyze(&r, &t, 0, &err), TD_EINVAL);
@@ -577,11 +578,13 @@ TD_TEST(iterations_from_files_in_numeric_order)
     snprintf(p2, sizeof(p2), "%s/2-iteration.csv", sub);
     snprintf(p3, sizeof(p3), "%s/notes.txt", sub);
     char a[1024], b[1024];
-    snprintf(a, sizeof(a), "%s5,1,0,0,0,0,1,0,2,False,True,50,3,10,1.0,in_progress,0\n"
-                           "5,2,0,0,0,0,1,0,2,True,True,100,0,10,1.5,lap_complete,0\n",
+    snprintf(a, sizeof(a),
+             "%s5,1,0,0,0,0,1,0,2,False,True,50,3,10,1.0,in_progress,0\n"
+             "5,2,0,0,0,0,1,0,2,True,True,100,0,10,1.5,lap_complete,0\n",
              HEADER17);
-    snprintf(b, sizeof(b), "%s1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0\n"
-                           "2,1,0,0,0,0,1,0,3,True,False,20,4,10,0.2,off_track,0\n",
+    snprintf(b, sizeof(b),
+             "%s1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0\n"
+             "2,1,0,0,0,0,1,0,3,True,False,20,4,10,0.2,off_track,0\n",
              HEADER17);
     write_file(p1, a);
     write_file(p2, b);
@@ -661,10 +664,9 @@ TD_TEST(logs_json_numbers_equal_the_raw_rows)
     for (int k = 0; k < ne; k++) {
         json_t *e = json_array_get(eps, (size_t)k);
         TD_ASSERT_EQ_INT(json_integer_value(json_object_get(e, "episode")), reps[k].episode);
-        TD_ASSERT_NEAR(json_number_value(json_object_get(e, "total_reward")),
-                       reps[k].total_reward, 1e-6);
-        TD_ASSERT_NEAR(json_number_value(json_object_get(e, "progress")), reps[k].progress,
+        TD_ASSERT_NEAR(json_number_value(json_object_get(e, "total_reward")), reps[k].total_reward,
                        1e-6);
+        TD_ASSERT_NEAR(json_number_value(json_object_get(e, "progress")), reps[k].progress, 1e-6);
         TD_ASSERT_STREQ(json_string_value(json_object_get(e, "status")), reps[k].status);
         if (strcmp(reps[k].status, "lap_complete") == 0) {
             double lt = reps[k].t1 - reps[k].t0;
@@ -678,8 +680,8 @@ TD_TEST(logs_json_numbers_equal_the_raw_rows)
     TD_ASSERT(best > 0);
     json_t *fast = json_object_get(j, "fastest_laps");
     TD_ASSERT_EQ_INT(json_array_size(fast), 1);
-    TD_ASSERT_NEAR(json_number_value(json_object_get(json_array_get(fast, 0), "lap_time_s")),
-                   best, 1e-6);
+    TD_ASSERT_NEAR(json_number_value(json_object_get(json_array_get(fast, 0), "lap_time_s")), best,
+                   1e-6);
     TD_ASSERT_NEAR(json_number_value(json_object_get(summary, "best_lap_s")), best, 1e-6);
     json_t *ends = json_object_get(j, "episode_ends");
     TD_ASSERT_EQ_INT(json_integer_value(json_object_get(json_array_get(ends, 0), "count")), 2);
@@ -729,9 +731,14 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
     snprintf(p, sizeof(p), "%s/metrics/training.jsonl", dir);
     td_err err;
     for (int i = 0; i < 5; i++) {
-        td_metrics_row r = {.iteration = i, .episodes = 20 * i, .steps = 100 * i,
-                            .mean_reward = i, .mean_progress = 10 * i,
-                            .completion_rate = 0.1 * i, .entropy = 1, .wall_s = NAN,
+        td_metrics_row r = {.iteration = i,
+                            .episodes = 20 * i,
+                            .steps = 100 * i,
+                            .mean_reward = i,
+                            .mean_progress = 10 * i,
+                            .completion_rate = 0.1 * i,
+                            .entropy = 1,
+                            .wall_s = NAN,
                             .best = i == 3};
         TD_ASSERT_OK(td_metrics_append(p, &r, &err));
     }
@@ -766,8 +773,7 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
     TD_ASSERT_CONTAINS(svg, "reinvent_base: evaluation evaluation-0.csv (4 episodes)");
     td_free(svg);
     /* An unknown --track is refused. */
-    snprintf(cmd, sizeof(cmd), "%s plot %s --track no_such_track 2>&1", TD_TEST_TRACKDAY_BIN,
-             dir);
+    snprintf(cmd, sizeof(cmd), "%s plot %s --track no_such_track 2>&1", TD_TEST_TRACKDAY_BIN, dir);
     out = run(cmd, &status);
     TD_ASSERT_EQ_INT(status, 1);
     TD_ASSERT_CONTAINS(out, "no_such_track");

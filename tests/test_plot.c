@@ -70,8 +70,8 @@ static void make_circle(circ *c)
         c->out[2 * i] = 2.4 * cos(a);
         c->out[2 * i + 1] = 2.4 * sin(a);
         c->w[i] = 0.8;
-        c->arc[i] = i ? c->arc[i - 1] + hypot(c->c[2 * i] - c->c[2 * i - 2],
-                                              c->c[2 * i + 1] - c->c[2 * i - 1])
+        c->arc[i] = i ? c->arc[i - 1] +
+                            hypot(c->c[2 * i] - c->c[2 * i - 2], c->c[2 * i + 1] - c->c[2 * i - 1])
                       : 0;
     }
     snprintf(c->t.name, sizeof(c->t.name), "circle");
@@ -178,7 +178,7 @@ TD_TEST(line_chart_has_title_labels_legend_and_gaps)
 {
     double x[6] = {0, 1, 2, 3, 4, 5};
     double y1[6] = {1, 2, 3, 2.5, 4, 5};
-    double y2[6] = {0.5, NAN, 1, 1.5, NAN, 2};   /* gaps split the line: runs of 1, 2, 1 */
+    double y2[6] = {0.5, NAN, 1, 1.5, NAN, 2}; /* gaps split the line: runs of 1, 2, 1 */
     double y3[6] = {5, 4, 3, 2, 1, 0};
     td_plot_series series[3] = {
         {.name = "mean reward", .x = x, .y = y1, .n = 6},
@@ -220,8 +220,8 @@ TD_TEST(line_chart_whole_number_x_gets_whole_ticks)
 {
     double x[2] = {0, 1}, y[2] = {3, 4};
     td_plot_series se = {.name = "two iterations", .x = x, .y = y, .n = 2};
-    td_line_chart c = {.title = "t", .x_label = "iteration", .y_label = "y", .series = &se,
-                       .n_series = 1};
+    td_line_chart c = {
+        .title = "t", .x_label = "iteration", .y_label = "y", .series = &se, .n_series = 1};
     td_svg s;
     td_svg_begin(&s, 700, 400);
     td_err err;
@@ -295,8 +295,8 @@ TD_TEST(reward_lap_chart_is_written)
     }
     td_plot_series extra = {.name = "centre-line term", .x = x, .y = half, .n = 50};
     td_err err;
-    TD_ASSERT_OK(td_plot_reward_lap_write(path, "Reward along lap 1", x, r, 50, 1, &extra, 1,
-                                          &err));
+    TD_ASSERT_OK(
+        td_plot_reward_lap_write(path, "Reward along lap 1", x, r, 50, 1, &extra, 1, &err));
     assert_file_wellformed(path);
     char *doc = slurp(path);
     TD_ASSERT_CONTAINS(doc, ">Reward along lap 1</text>");
@@ -330,11 +330,10 @@ TD_TEST(track_view_has_one_polyline_per_lap)
             vs[l][i] = 1.0 + l + 0.5 * sin(i * 0.1);
         }
         snprintf(names[l], sizeof(names[l]), "lap %d (9.%d s)", l + 1, l);
-        laps[l] = (td_plot_lap){.name = names[l], .x = xs[l], .y = ys[l], .value = vs[l],
-                                .n = NP};
+        laps[l] = (td_plot_lap){.name = names[l], .x = xs[l], .y = ys[l], .value = vs[l], .n = NP};
     }
-    td_plot_mark marks[3] = {{2.5, 0, TD_MARK_OFF_TRACK}, {0, 2.5, TD_MARK_OFF_TRACK},
-                             {-2, 0, TD_MARK_CRASH}};
+    td_plot_mark marks[3] = {
+        {2.5, 0, TD_MARK_OFF_TRACK}, {0, 2.5, TD_MARK_OFF_TRACK}, {-2, 0, TD_MARK_CRASH}};
     td_track_view v = {.title = "Evaluation laps & speed",
                        .track = &c.t,
                        .laps = laps,
@@ -405,8 +404,7 @@ TD_TEST(track_view_skips_missing_points_and_unsafe_colours)
     td_plot_mark mark = {NAN, 1, TD_MARK_CRASH};
     td_plot_series se = {.name = "s", .x = x, .y = y, .n = 5, .color = "<bad>", .dash = "1'2"};
     td_line_chart c = {.title = "t", .series = &se, .n_series = 1};
-    td_track_view view = {.title = "gaps", .laps = laps, .n_laps = 2, .marks = &mark,
-                          .n_marks = 1};
+    td_track_view view = {.title = "gaps", .laps = laps, .n_laps = 2, .marks = &mark, .n_marks = 1};
     td_svg s;
     td_svg_begin(&s, 600, 900);
     td_err err;
@@ -458,7 +456,7 @@ TD_TEST(training_curves_from_metrics_file)
     TD_ASSERT_EQ_INT(m.best_index, 9);
     TD_ASSERT_NEAR(m.mean_reward[4], 30, 1e-9);
     TD_ASSERT_NEAR(m.steps[11], 36000, 1e-9);
-    TD_ASSERT(isnan(m.entropy[5]));    /* the key was left out of line 6 */
+    TD_ASSERT(isnan(m.entropy[5])); /* the key was left out of line 6 */
     TD_ASSERT_NEAR(m.entropy[6], 1.0, 1e-9);
     TD_ASSERT_OK(td_plot_training_write(svg, &m, "Training of my-model", &err));
     td_metrics_free(&m);
@@ -513,8 +511,9 @@ TD_TEST(metrics_file_errors_name_the_line)
     TD_ASSERT_EQ_INT(td_metrics_load(&m, path, &err), TD_EFORMAT);
     TD_ASSERT_CONTAINS(err.msg, "line 2");
     /* A last line cut short by a killed writer is skipped; missing keys are NaN. */
-    const char *cut = "{\"iteration\": 0, \"mean_reward\": 1}\n\n{\"iteration\": 1, \"best\": true}\n"
-                      "{\"iteration\": 2, \"mean_re";
+    const char *cut =
+        "{\"iteration\": 0, \"mean_reward\": 1}\n\n{\"iteration\": 1, \"best\": true}\n"
+        "{\"iteration\": 2, \"mean_re";
     TD_ASSERT_OK(td_file_write_atomic(path, cut, strlen(cut), &err));
     TD_ASSERT_OK(td_metrics_load(&m, path, &err));
     TD_ASSERT_EQ_INT(m.n, 2);
@@ -529,7 +528,6 @@ TD_TEST(metrics_file_errors_name_the_line)
 /* ------------------------------------------------------------------------------------ */
 /* Pictures from simtrace logs                                                          */
 /* ------------------------------------------------------------------------------------ */
-
 
 TD_TEST(episodes_picture_has_a_polyline_per_episode_and_end_marks)
 {
@@ -562,8 +560,7 @@ TD_TEST(episodes_picture_has_a_polyline_per_episode_and_end_marks)
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
     td_free(doc);
     int badsel[1] = {7};
-    TD_ASSERT_EQ_INT(td_plot_episodes_write(path, &t, &r, badsel, 1, &c.t, "x", &err),
-                     TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_plot_episodes_write(path, &t, &r, badsel, 1, &c.t, "x", &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "episode index 7");
     td_logs_report_free(&r);
     td_simtrace_free(&t);
@@ -642,8 +639,10 @@ TD_TEST(model_dir_pictures_and_notes)
 
     /* Training logs only: curves computed from the logs (DeepRacer's model directories have
      * no metrics file), and the last 10 episodes (here all 4) on the track. */
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs/training-simtrace && cp %s "
-             "%s/logs/training-simtrace/0-iteration.csv", dir, FIXTURE, dir);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/logs/training-simtrace && cp %s "
+             "%s/logs/training-simtrace/0-iteration.csv",
+             dir, FIXTURE, dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
     TD_ASSERT_EQ_INT(out.n_paths, 4);
@@ -667,8 +666,10 @@ TD_TEST(model_dir_pictures_and_notes)
         assert_file_wellformed(out.paths[i]);
 
     /* With an evaluation file, that one is drawn, all its episodes. */
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs/evaluation-simtrace && head -50 %s > "
-             "%s/logs/evaluation-simtrace/0-iteration.csv", dir, FIXTURE, dir);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/logs/evaluation-simtrace && head -50 %s > "
+             "%s/logs/evaluation-simtrace/0-iteration.csv",
+             dir, FIXTURE, dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
     doc = slurp(out.paths[1]);

@@ -97,8 +97,8 @@ static const char *xml_check(const char *doc)
                 while (isalnum((unsigned char)*q) || *q == '-' || *q == '_' || *q == ':')
                     q++;
                 if (q == an) {
-                    snprintf(why, sizeof(why), "bad attribute in <%.*s> at offset %ld", (int)nl,
-                             n, (long)(q - doc));
+                    snprintf(why, sizeof(why), "bad attribute in <%.*s> at offset %ld", (int)nl, n,
+                             (long)(q - doc));
                     return why;
                 }
                 if (*q != '=')

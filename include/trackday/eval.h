@@ -34,21 +34,21 @@ typedef struct td_simtrace_row {
     double x, y;
     double yaw_deg;
     double steer_deg;
-    double throttle;            /* commanded speed, m/s */
-    int action;                 /* discrete action index; -1 for a continuous action */
+    double throttle; /* commanded speed, m/s */
+    int action;      /* discrete action index; -1 for a continuous action */
     double reward;
     int done;
     int all_wheels_on_track;
-    double progress;            /* percent */
+    double progress; /* percent */
     int closest_waypoint;
-    double track_len;           /* metres */
-    double tstamp;              /* seconds */
+    double track_len;                            /* metres */
+    double tstamp;                               /* seconds */
     char episode_status[TD_SIMTRACE_STATUS_LEN]; /* "in_progress", "lap_complete", ... */
-    double pause_duration;      /* seconds */
-    long obstacle_crash_counter;/* newer DeepRacer versions; 0 when absent */
-    double wall_clock;          /* Unix seconds; 0 when absent */
-    long iteration;             /* trackday's extra column; -1 when absent */
-    int file;                   /* reader: index of the source file in td_simtrace.files */
+    double pause_duration;                       /* seconds */
+    long obstacle_crash_counter;                 /* newer DeepRacer versions; 0 when absent */
+    double wall_clock;                           /* Unix seconds; 0 when absent */
+    long iteration;                              /* trackday's extra column; -1 when absent */
+    int file; /* reader: index of the source file in td_simtrace.files */
 } td_simtrace_row;
 
 /*
@@ -80,9 +80,9 @@ int td_simtrace_close(td_simtrace_writer *w, td_err *err);
 typedef struct td_simtrace {
     td_simtrace_row *rows;
     int n, cap;
-    char **files;               /* source paths, td_simtrace_row.file indexes them */
+    char **files; /* source paths, td_simtrace_row.file indexes them */
     int n_files;
-    int has_iteration;          /* some file had an iteration column */
+    int has_iteration; /* some file had an iteration column */
 } td_simtrace;
 
 void td_simtrace_init(td_simtrace *t);
@@ -96,8 +96,7 @@ void td_simtrace_free(td_simtrace *t);
  * column: a missing required column, a wrong column count, a non-numeric value in a numeric
  * column. On error t is unchanged.
  */
-int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what,
-                      td_err *err);
+int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what, td_err *err);
 
 /* Reads one CSV file (td_simtrace_parse with the path as `what`). */
 int td_simtrace_read(td_simtrace *t, const char *path, td_err *err);
@@ -117,34 +116,35 @@ int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err);
 int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part, int exclude,
                                td_err *err);
 
-/* ---- analysis ---------------------------------------------------------------------------------- */
+/* ---- analysis ----------------------------------------------------------------------------------
+ */
 
 /* One episode: a run of consecutive rows of one file with one episode number. */
 typedef struct td_log_episode {
-    long episode;               /* the episode column */
-    long iteration;             /* see td_logs_analyze */
+    long episode;   /* the episode column */
+    long iteration; /* see td_logs_analyze */
     int file;
-    int first_row, n_rows;      /* rows[first_row .. first_row + n_rows) of the td_simtrace */
-    long steps;                 /* the last row's steps */
-    double progress;            /* the last row's progress, percent */
-    double total_reward;        /* sum of the rows' rewards */
-    double mean_speed;          /* mean throttle, m/s */
+    int first_row, n_rows; /* rows[first_row .. first_row + n_rows) of the td_simtrace */
+    long steps;            /* the last row's steps */
+    double progress;       /* the last row's progress, percent */
+    double total_reward;   /* sum of the rows' rewards */
+    double mean_speed;     /* mean throttle, m/s */
     char status[TD_SIMTRACE_STATUS_LEN]; /* the last row's episode_status */
-    int complete;               /* status lap_complete or progress >= 100 */
-    double lap_time_s;          /* last tstamp - first tstamp if complete, else -1 */
-    int end_waypoint;           /* the last row's closest_waypoint */
+    int complete;                        /* status lap_complete or progress >= 100 */
+    double lap_time_s;                   /* last tstamp - first tstamp if complete, else -1 */
+    int end_waypoint;                    /* the last row's closest_waypoint */
     double end_x, end_y;
 } td_log_episode;
 
 typedef struct td_log_iteration {
     long iteration;
     int episodes;
-    int complete;               /* completed laps */
-    double completion_rate;     /* complete / episodes */
-    double mean_reward;         /* mean total reward per episode */
-    double mean_progress;       /* percent */
+    int complete;           /* completed laps */
+    double completion_rate; /* complete / episodes */
+    double mean_reward;     /* mean total reward per episode */
+    double mean_progress;   /* percent */
     double mean_steps;
-    double best_lap_s;          /* fastest complete lap, -1 if none */
+    double best_lap_s; /* fastest complete lap, -1 if none */
 } td_log_iteration;
 
 /* Where episodes that did not complete a lap ended. */
@@ -159,19 +159,19 @@ typedef struct td_log_report {
     int n_episodes;
     td_log_iteration *iterations;
     int n_iterations;
-    int *fastest;               /* indices of complete episodes, by lap time, fastest first */
+    int *fastest; /* indices of complete episodes, by lap time, fastest first */
     int n_fastest;
-    td_log_end *ends;           /* by count, most first (ties by waypoint) */
+    td_log_end *ends; /* by count, most first (ties by waypoint) */
     int n_ends;
-    int iteration_source;       /* TD_LOGS_ITER_* */
+    int iteration_source; /* TD_LOGS_ITER_* */
     int n_files;
     long n_rows;
 } td_log_report;
 
 enum {
-    TD_LOGS_ITER_COLUMN = 0,    /* the iteration column */
-    TD_LOGS_ITER_FILE = 1,      /* one file per iteration (N-iteration.csv gives N) */
-    TD_LOGS_ITER_EPISODES = 2   /* consecutive groups of episodes_per_iteration episodes */
+    TD_LOGS_ITER_COLUMN = 0,  /* the iteration column */
+    TD_LOGS_ITER_FILE = 1,    /* one file per iteration (N-iteration.csv gives N) */
+    TD_LOGS_ITER_EPISODES = 2 /* consecutive groups of episodes_per_iteration episodes */
 };
 
 /*
@@ -187,7 +187,8 @@ void td_logs_report_free(td_log_report *r);
 /* The report as JSON (docs/logs.md describes the keys). NULL on out-of-memory. */
 json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t);
 
-/* ---- per-waypoint summaries ----------------------------------------------------------------------- */
+/* ---- per-waypoint summaries
+ * ----------------------------------------------------------------------- */
 
 /*
  * What the policy does where: rows grouped into n_bins equal sections of the lap by their
@@ -199,27 +200,28 @@ typedef struct td_waypoint_summary {
     int n_bins;
     double *speed, *steer_deg, *reward; /* n_bins each, one allocation */
     long *count;
-    double *x, *y, *dir_rad;            /* section mid points on the centreline (track given) */
+    double *x, *y, *dir_rad; /* section mid points on the centreline (track given) */
 } td_waypoint_summary;
 
 /* rows: only rows with first <= index < first + n are used (n < 0: all rows). */
-int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, int first,
-                                int n, const td_track *track, int n_bins, td_err *err);
+int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, int first, int n,
+                                const td_track *track, int n_bins, td_err *err);
 void td_waypoint_summary_free(td_waypoint_summary *ws);
 
-/* ---- training metrics (metrics/training.jsonl) ---------------------------------------------------- */
+/* ---- training metrics (metrics/training.jsonl)
+ * ---------------------------------------------------- */
 
 /* One line of the metrics file. Non-finite fields are written as absent keys. */
 typedef struct td_metrics_row {
     long iteration;
-    long episodes;              /* cumulative episodes */
-    long steps;                 /* cumulative steps */
+    long episodes; /* cumulative episodes */
+    long steps;    /* cumulative steps */
     double mean_reward;
-    double mean_progress;       /* percent */
-    double completion_rate;     /* 0..1 */
+    double mean_progress;   /* percent */
+    double completion_rate; /* 0..1 */
     double entropy;
-    double wall_s;              /* seconds since training started (optional, NaN) */
-    int best;                   /* this iteration's checkpoint became the best */
+    double wall_s; /* seconds since training started (optional, NaN) */
+    int best;      /* this iteration's checkpoint became the best */
 } td_metrics_row;
 
 /* Appends one JSON line to path (created if missing), with O_APPEND so a reader never sees
@@ -229,11 +231,11 @@ int td_metrics_append(const char *path, const td_metrics_row *row, td_err *err);
 /* The metrics file read into columns; a missing key gives NaN (or best = 0). */
 typedef struct td_metrics {
     int n;
-    double *iteration, *episodes, *steps, *mean_reward, *mean_progress, *completion_rate,
-        *entropy, *mean_steps;  /* n each, one allocation; mean_steps from the optional
-                                   "mean_steps" key (steps per episode) */
+    double *iteration, *episodes, *steps, *mean_reward, *mean_progress, *completion_rate, *entropy,
+        *mean_steps; /* n each, one allocation; mean_steps from the optional
+                        "mean_steps" key (steps per episode) */
     int *best;
-    int best_index;             /* the last row with best = true, or -1 */
+    int best_index; /* the last row with best = true, or -1 */
 } td_metrics;
 
 /*
@@ -251,15 +253,15 @@ void td_metrics_free(td_metrics *m);
  */
 int td_metrics_from_report(td_metrics *m, const td_log_report *r, td_err *err);
 
-/* ---- pictures from logs and metrics ------------------------------------------------------------- */
+/* ---- pictures from logs and metrics -------------------------------------------------------------
+ */
 
 /*
  * Training curves in one SVG: four panels (mean reward, mean progress, lap completion rate,
  * entropy) per iteration, each marking the best checkpoint. When no row has an entropy (logs
  * alone), the fourth panel shows the mean episode length in steps instead.
  */
-int td_plot_training_write(const char *path, const td_metrics *m, const char *title,
-                           td_err *err);
+int td_plot_training_write(const char *path, const td_metrics *m, const char *title, td_err *err);
 
 /*
  * The track with the driven lines of the given episodes of a report coloured by speed, and
@@ -267,16 +269,16 @@ int td_plot_training_write(const char *path, const td_metrics *m, const char *ti
  * r->episodes (n_sel of them); NULL means all. track may be NULL (lines only).
  */
 int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_report *r,
-                           const int *episodes, int n_sel, const td_track *track,
-                           const char *title, td_err *err);
+                           const int *episodes, int n_sel, const td_track *track, const char *title,
+                           td_err *err);
 
 /*
  * A per-waypoint summary drawn two ways in one SVG: on the track (a dot per section coloured
  * by mean speed with an arrow turned by the mean steering) and as bar charts of mean speed
  * and mean steering per section. The track is required for the map part.
  */
-int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws,
-                            const td_track *track, const char *title, td_err *err);
+int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, const td_track *track,
+                            const char *title, td_err *err);
 
 /* ---- the pictures of a run and of a model directory ------------------------------------------ */
 
@@ -308,8 +310,8 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
  * in its path below logs/), else of the last 10 episodes of the last training file. A missing
  * metrics file or missing logs become notes; TD_ENOENT if there was nothing to plot at all.
  */
-int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir,
-                      int sections, td_plot_output *out, td_err *err);
+int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir, int sections,
+                      td_plot_output *out, td_err *err);
 
 #ifdef __cplusplus
 }

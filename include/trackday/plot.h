@@ -60,11 +60,10 @@ void td_svg_line(td_svg *s, double x1, double y1, double x2, double y2, const ch
                  double stroke_width);
 void td_svg_rect(td_svg *s, double x, double y, double w, double h, const char *fill,
                  const char *stroke);
-void td_svg_circle(td_svg *s, double cx, double cy, double r, const char *fill,
-                   const char *stroke);
+void td_svg_circle(td_svg *s, double cx, double cy, double r, const char *fill, const char *stroke);
 /* anchor: "start", "middle" or "end"; rotate_deg rotates about (x, y). */
-void td_svg_text(td_svg *s, double x, double y, double size, const char *anchor,
-                 double rotate_deg, const char *fill, const char *text);
+void td_svg_text(td_svg *s, double x, double y, double size, const char *anchor, double rotate_deg,
+                 const char *fill, const char *text);
 /* A polyline through n points; dash may be NULL. `cls` (may be NULL) becomes class="...". */
 void td_svg_polyline(td_svg *s, const double *px, const double *py, int n, const char *stroke,
                      double stroke_width, const char *dash, const char *cls);
@@ -88,26 +87,26 @@ int td_plot_nice_ticks(double lo, double hi, int target, double *first, double *
 /* ---- line charts -------------------------------------------------------------------------- */
 
 typedef struct td_plot_series {
-    const char *name;       /* legend entry */
-    const double *x, *y;    /* n points; non-finite y values break the line (missing data) */
+    const char *name;    /* legend entry */
+    const double *x, *y; /* n points; non-finite y values break the line (missing data) */
     int n;
-    const char *color;      /* NULL: palette colour of the series index */
-    const char *dash;       /* NULL: solid; e.g. "6 3" */
-    int markers;            /* 1: a dot at every point */
+    const char *color; /* NULL: palette colour of the series index */
+    const char *dash;  /* NULL: solid; e.g. "6 3" */
+    int markers;       /* 1: a dot at every point */
 } td_plot_series;
 
 typedef struct td_line_chart {
     const char *title;
-    const char *x_label;    /* with units, e.g. "iteration" or "progress (%)" */
-    const char *y_label;    /* with units, e.g. "mean reward (points per episode)" */
+    const char *x_label; /* with units, e.g. "iteration" or "progress (%)" */
+    const char *y_label; /* with units, e.g. "mean reward (points per episode)" */
     const td_plot_series *series;
     int n_series;
-    int has_marker;         /* draw a vertical marker at x = marker_x */
+    int has_marker; /* draw a vertical marker at x = marker_x */
     double marker_x;
     const char *marker_label; /* legend entry of the marker, e.g. "best checkpoint" */
-    int fixed_y;            /* 1: use [y_min, y_max] instead of the data range */
+    int fixed_y;              /* 1: use [y_min, y_max] instead of the data range */
     double y_min, y_max;
-    int include_zero;       /* 1: the y range includes 0 */
+    int include_zero; /* 1: the y range includes 0 */
 } td_line_chart;
 
 /*
@@ -133,26 +132,26 @@ typedef struct td_bar_chart {
     const double *color_value; /* optional n values in [0, 1] colouring bars on the speed scale */
 } td_bar_chart;
 
-int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y, double w,
-                           double h, td_err *err);
+int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y, double w, double h,
+                           td_err *err);
 
 /* ---- track views ----------------------------------------------------------------------------- */
 
 /* A driven line: one lap or episode. Every lap is one <polyline class="lap"> in the SVG (the
  * outline), with its colour-coded segments in a group after it. */
 typedef struct td_plot_lap {
-    const char *name;       /* legend entry, e.g. "lap 1 (9.87 s)" */
-    const double *x, *y;    /* n points, metres */
-    const double *value;    /* n values coloured on the scale (speed); NULL: solid colour */
+    const char *name;    /* legend entry, e.g. "lap 1 (9.87 s)" */
+    const double *x, *y; /* n points, metres */
+    const double *value; /* n values coloured on the scale (speed); NULL: solid colour */
     int n;
-    const char *color;      /* solid colour when value is NULL; NULL: palette */
+    const char *color; /* solid colour when value is NULL; NULL: palette */
 } td_plot_lap;
 
 typedef enum td_plot_mark_kind {
-    TD_MARK_OFF_TRACK = 0,  /* red cross */
-    TD_MARK_CRASH = 1,      /* black diamond */
-    TD_MARK_REVERSED = 2,   /* orange triangle */
-    TD_MARK_IMMOBILIZED = 3,/* grey square */
+    TD_MARK_OFF_TRACK = 0,   /* red cross */
+    TD_MARK_CRASH = 1,       /* black diamond */
+    TD_MARK_REVERSED = 2,    /* orange triangle */
+    TD_MARK_IMMOBILIZED = 3, /* grey square */
     TD_MARK_KINDS = 4
 } td_plot_mark_kind;
 
@@ -164,21 +163,21 @@ typedef struct td_plot_mark {
 /* An arrow drawn at a point (per-waypoint summaries): direction in radians, colour value. */
 typedef struct td_plot_arrow {
     double x, y;
-    double dir_rad;         /* arrow direction (counter-clockwise from +x) */
-    double value;           /* coloured on the scale */
+    double dir_rad; /* arrow direction (counter-clockwise from +x) */
+    double value;   /* coloured on the scale */
 } td_plot_arrow;
 
 typedef struct td_track_view {
     const char *title;
-    const td_track *track;  /* borders, centre line, start line, direction; may be NULL */
+    const td_track *track; /* borders, centre line, start line, direction; may be NULL */
     const td_plot_lap *laps;
     int n_laps;
     const td_plot_mark *marks;
     int n_marks;
     const td_plot_arrow *arrows;
     int n_arrows;
-    const char *scale_label;   /* colour scale legend, e.g. "speed (m/s)" */
-    int fixed_scale;           /* 1: use [scale_min, scale_max], else the data range */
+    const char *scale_label; /* colour scale legend, e.g. "speed (m/s)" */
+    int fixed_scale;         /* 1: use [scale_min, scale_max], else the data range */
     double scale_min, scale_max;
 } td_track_view;
 
@@ -188,8 +187,8 @@ typedef struct td_track_view {
  * colour scale legend), the marks and arrows, a legend, a title and a metre scale bar.
  * Equal scale on both axes; north up (y grows upwards in metres).
  */
-int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, double w,
-                       double h, td_err *err);
+int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, double w, double h,
+                       td_err *err);
 /* A whole document of width pixels (height from the track's aspect ratio), written to path. */
 int td_plot_track_write(const char *path, const td_track_view *v, int width, td_err *err);
 

@@ -74,8 +74,9 @@ static int bench_simtrace(int argc, char **argv)
         t0 = td_time_now();
         for (long i = 0; i < rows; i++) {
             fill_row(&r, i);
-            fprintf(f, "%ld,%ld,%.4f,%.4f,%.3f,%.3f,%.4f,%d,%.6g,%s,%s,%.4f,%d,%.4f,%.4f,%s,%.4f,"
-                       "%ld,%.3f,%ld\n",
+            fprintf(f,
+                    "%ld,%ld,%.4f,%.4f,%.3f,%.3f,%.4f,%d,%.6g,%s,%s,%.4f,%d,%.4f,%.4f,%s,%.4f,"
+                    "%ld,%.3f,%ld\n",
                     r.episode, r.steps, r.x, r.y, r.yaw_deg, r.steer_deg, r.throttle, r.action,
                     r.reward, r.done ? "True" : "False", r.all_wheels_on_track ? "True" : "False",
                     r.progress, r.closest_waypoint, r.track_len, r.tstamp, r.episode_status,
@@ -101,8 +102,9 @@ static int bench_simtrace(int argc, char **argv)
         return td__cli_fail("simtrace bench failed: %s", err.msg);
     if (nread != rows)
         return td__cli_fail("read %ld rows, wrote %ld", nread, rows);
-    printf("{\"bench\": \"simtrace_write\", \"value\": %.0f, \"unit\": \"rows/s\", \"rows\": %ld}\n",
-           rows / t_write, rows);
+    printf(
+        "{\"bench\": \"simtrace_write\", \"value\": %.0f, \"unit\": \"rows/s\", \"rows\": %ld}\n",
+        rows / t_write, rows);
     printf("{\"bench\": \"simtrace_write_vs_fprintf\", \"value\": %.2f, \"unit\": \"x\", "
            "\"baseline_rows_per_s\": %.0f}\n",
            t_base / t_write, rows / t_base);

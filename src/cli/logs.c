@@ -63,8 +63,7 @@ static int load_simtrace(const char *arg, int eval, td_simtrace *t, td_err *err)
     if (rc == TD_ENOENT && !eval)
         rc = td_simtrace_read_dir_match(t, logs, "eval", 0, err);
     if (rc == TD_ENOENT)
-        td_err_set(err, TD_ENOENT, "%s: no %ssimtrace .csv files", logs,
-                   eval ? "evaluation " : "");
+        td_err_set(err, TD_ENOENT, "%s: no %ssimtrace .csv files", logs, eval ? "evaluation " : "");
     return rc;
 }
 
@@ -99,9 +98,9 @@ static void print_text(const td_log_report *r, const td_simtrace *t, int per, in
         char best[32] = "-";
         if (it->best_lap_s >= 0)
             snprintf(best, sizeof(best), "%.3f", it->best_lap_s);
-        printf("%9ld %9d %9d %10.1f%% %12.3f %13.1f%% %11.1f %13s\n", it->iteration,
-               it->episodes, it->complete, 100.0 * it->completion_rate, it->mean_reward,
-               it->mean_progress, it->mean_steps, best);
+        printf("%9ld %9d %9d %10.1f%% %12.3f %13.1f%% %11.1f %13s\n", it->iteration, it->episodes,
+               it->complete, 100.0 * it->completion_rate, it->mean_reward, it->mean_progress,
+               it->mean_steps, best);
     }
 
     int first = 0;
@@ -109,8 +108,7 @@ static void print_text(const td_log_report *r, const td_simtrace *t, int per, in
         first = r->n_episodes - 20;
     printf("\nper episode\n");
     if (first)
-        printf("(the last 20 of %d; --all lists every episode, --json gives all)\n",
-               r->n_episodes);
+        printf("(the last 20 of %d; --all lists every episode, --json gives all)\n", r->n_episodes);
     printf("%8s %9s %6s %13s %12s %10s %-14s %12s %9s\n", "episode", "iteration", "steps",
            "progress (%)", "reward", "speed m/s", "status", "lap time (s)", "end wp");
     for (int j = first; j < r->n_episodes; j++) {
@@ -140,8 +138,8 @@ static void print_text(const td_log_report *r, const td_simtrace *t, int per, in
     if (r->n_ends == 0) {
         printf("(every episode completed its lap)\n");
     } else {
-        printf("%9s %9s %10s %8s %9s %12s %6s\n", "waypoint", "episodes", "off_track",
-               "crashed", "reversed", "immobilized", "other");
+        printf("%9s %9s %10s %8s %9s %12s %6s\n", "waypoint", "episodes", "off_track", "crashed",
+               "reversed", "immobilized", "other");
         int shown = all ? r->n_ends : (r->n_ends < 15 ? r->n_ends : 15);
         for (int q = 0; q < shown; q++) {
             const td_log_end *e = &r->ends[q];
@@ -203,9 +201,9 @@ static int cmd_logs(int argc, char **argv)
     int rc = 0;
     if (json) {
         json_t *j = td_logs_report_json(&r, &t);
-        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-                                           JSON_REAL_PRECISION(10))
-                       : NULL;
+        char *text =
+            j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+              : NULL;
         if (!text)
             rc = td__cli_fail("out of memory writing JSON");
         else

@@ -21,25 +21,24 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: trackday plot DIR [options]\n"
-            "       trackday plot --demo DIR [--track T]\n\n"
-            "Writes pictures (SVG, open them in a browser) of a model directory into\n"
-            "DIR/plots/ and prints their paths:\n"
-            "  training.svg     mean reward, progress, completion rate and entropy per\n"
-            "                   iteration (from DIR/metrics/training.jsonl)\n"
-            "  laps.svg         the last evaluation's laps on the track coloured by speed,\n"
-            "                   with off-track and crash points (from DIR/logs/*.csv)\n"
-            "  waypoints.svg    mean speed and steering per section of the lap\n"
-            "  reward-lap.svg   the reward of each step along the fastest lap\n\n"
-            "options:\n"
-            "  --track T        the track (name or .npy/.json path); default: WORLD_NAME of\n"
-            "                   DIR/training_params.yaml\n"
-            "  --out D          write into D instead of DIR/plots\n"
-            "  --sections N     sections of the lap in waypoints.svg (default 20, i.e. 5%%)\n"
-            "  --demo           first write an example model directory into DIR (a synthetic\n"
-            "                   learning curve and simulated laps of the built-in driver;\n"
-            "                   track default reInvent2019_track)\n");
+    fprintf(f, "usage: trackday plot DIR [options]\n"
+               "       trackday plot --demo DIR [--track T]\n\n"
+               "Writes pictures (SVG, open them in a browser) of a model directory into\n"
+               "DIR/plots/ and prints their paths:\n"
+               "  training.svg     mean reward, progress, completion rate and entropy per\n"
+               "                   iteration (from DIR/metrics/training.jsonl)\n"
+               "  laps.svg         the last evaluation's laps on the track coloured by speed,\n"
+               "                   with off-track and crash points (from DIR/logs/*.csv)\n"
+               "  waypoints.svg    mean speed and steering per section of the lap\n"
+               "  reward-lap.svg   the reward of each step along the fastest lap\n\n"
+               "options:\n"
+               "  --track T        the track (name or .npy/.json path); default: WORLD_NAME of\n"
+               "                   DIR/training_params.yaml\n"
+               "  --out D          write into D instead of DIR/plots\n"
+               "  --sections N     sections of the lap in waypoints.svg (default 20, i.e. 5%%)\n"
+               "  --demo           first write an example model directory into DIR (a synthetic\n"
+               "                   learning curve and simulated laps of the built-in driver;\n"
+               "                   track default reInvent2019_track)\n");
 }
 
 static int is_dir(const char *p)
@@ -237,8 +236,8 @@ static int make_demo(const char *dir, const char *track_arg, const td_track *tra
         return td__cli_fail("%s", err.msg);
     for (int it = 0; it < 2; it++) {
         snprintf(p, sizeof(p), "%s/logs/training-simtrace/%d-iteration.csv", dir, it);
-        if (demo_drive(track, TD_MODE_TRAIN, 20, it, it == 0 ? 14.0 : 9.0, 11 + (uint64_t)it,
-                       p, &err))
+        if (demo_drive(track, TD_MODE_TRAIN, 20, it, it == 0 ? 14.0 : 9.0, 11 + (uint64_t)it, p,
+                       &err))
             return td__cli_fail("%s", err.msg);
     }
     snprintf(p, sizeof(p), "%s/logs/evaluation-simtrace/0-iteration.csv", dir);
@@ -315,8 +314,10 @@ static int cmd_plot(int argc, char **argv)
             goto done;
     }
     if (!have_track)
-        fprintf(stderr, "trackday: no track (pass --track T, or set WORLD_NAME in "
-                        "%s/training_params.yaml): drawing the driven lines alone\n", dir);
+        fprintf(stderr,
+                "trackday: no track (pass --track T, or set WORLD_NAME in "
+                "%s/training_params.yaml): drawing the driven lines alone\n",
+                dir);
 
     char out[4096];
     if (out_arg)

@@ -9,16 +9,16 @@
 
 #include "trackday/plot.h"
 
-#define TITLE_SIZE 15.0
-#define LABEL_SIZE 12.0
-#define TICK_SIZE 10.5
+#define TITLE_SIZE  15.0
+#define LABEL_SIZE  12.0
+#define TICK_SIZE   10.5
 #define LEGEND_SIZE 11.0
-#define LEGEND_ROW 16.0
+#define LEGEND_ROW  16.0
 
 /* The pixel box of the data and the mapping of data values into it. */
 typedef struct frame {
-    double px, py, pw, ph;      /* plot area in pixels */
-    double x0, x1, y0, y1;      /* data range shown */
+    double px, py, pw, ph; /* plot area in pixels */
+    double x0, x1, y0, y1; /* data range shown */
     double xfirst, xstep, yfirst, ystep;
     int nx, ny;
 } frame;
@@ -94,8 +94,7 @@ static void draw_axes(td_svg *s, const frame *f, const char *x_label, const char
     for (int i = 0; i < f->ny; i++) {
         double v = f->yfirst + i * f->ystep;
         double yy = fy(f, v);
-        td_svg_line(s, f->px, yy, f->px + f->pw, yy, fabs(v) < 1e-12 ? "#999999" : "#e3e3e3",
-                    1);
+        td_svg_line(s, f->px, yy, f->px + f->pw, yy, fabs(v) < 1e-12 ? "#999999" : "#e3e3e3", 1);
         format_tick(buf, sizeof(buf), v, yd);
         td_svg_text(s, f->px - 6, yy + TICK_SIZE * 0.35, TICK_SIZE, "end", 0, "#333333", buf);
     }
@@ -142,8 +141,7 @@ static double legend_height(const legend_item *items, int n, double w)
     return rows * LEGEND_ROW;
 }
 
-static void draw_legend(td_svg *s, const legend_item *items, int n, double x0, double y0,
-                        double w)
+static void draw_legend(td_svg *s, const legend_item *items, int n, double x0, double y0, double w)
 {
     double x = 0, y = y0;
     td_svg_raw(s, "<g class=\"legend\">\n");
@@ -162,11 +160,13 @@ static void draw_legend(td_svg *s, const legend_item *items, int n, double x0, d
             td_svg_raw(s,
                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                        "stroke-width=\"2.5\"%s%s%s/>\n",
-                       lx, ly, lx + 22, ly, items[i].color, items[i].dash ? " stroke-dasharray=\"" : "",
+                       lx, ly, lx + 22, ly, items[i].color,
+                       items[i].dash ? " stroke-dasharray=\"" : "",
                        items[i].dash ? items[i].dash : "", items[i].dash ? "\"" : "");
         }
-        td_svg_raw(s, "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
-                      "fill=\"#222222\">",
+        td_svg_raw(s,
+                   "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
+                   "fill=\"#222222\">",
                    lx + 26, ly + LEGEND_SIZE * 0.35, LEGEND_SIZE);
         td_svg_escaped(s, items[i].name);
         td_svg_raw(s, "</text>\n");
@@ -177,8 +177,9 @@ static void draw_legend(td_svg *s, const legend_item *items, int n, double x0, d
 
 static void draw_title(td_svg *s, const char *title, double x, double y, double w)
 {
-    td_svg_raw(s, "<text class=\"title\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
-                  "font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111111\">",
+    td_svg_raw(s,
+               "<text class=\"title\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
+               "font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111111\">",
                x + w / 2, y + 20, TITLE_SIZE);
     td_svg_escaped(s, title ? title : "");
     td_svg_raw(s, "</text>\n");
@@ -188,8 +189,9 @@ static void draw_title(td_svg *s, const char *title, double x, double y, double 
 static unsigned long open_clip(td_svg *s, const frame *f)
 {
     unsigned long id = (unsigned long)s->len;
-    td_svg_raw(s, "<clipPath id=\"clip%lu\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
-                  "height=\"%.2f\"/></clipPath>\n<g clip-path=\"url(#clip%lu)\">\n",
+    td_svg_raw(s,
+               "<clipPath id=\"clip%lu\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+               "height=\"%.2f\"/></clipPath>\n<g clip-path=\"url(#clip%lu)\">\n",
                id, f->px, f->py, f->pw, f->ph, id);
     return id;
 }
@@ -206,8 +208,10 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
     for (int i = 0; i < c->n_series; i++) {
         const td_plot_series *se = &c->series[i];
         if (se->n < 0 || (se->n > 0 && (!se->x || !se->y)))
-            return td_err_set(err, TD_EINVAL, "line chart '%s': series %d ('%s') has no data "
-                              "arrays", c->title ? c->title : "", i, se->name ? se->name : "");
+            return td_err_set(err, TD_EINVAL,
+                              "line chart '%s': series %d ('%s') has no data "
+                              "arrays",
+                              c->title ? c->title : "", i, se->name ? se->name : "");
     }
     /* Data range over every finite point. */
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
@@ -249,13 +253,13 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
     int nitems = 0;
     for (int i = 0; i < c->n_series && nitems < MAX_LEGEND - 1; i++) {
         const td_plot_series *se = &c->series[i];
-        items[nitems++] = (legend_item){se->name ? se->name : "",
-                                        td_svg_safe_attr(se->color, td_plot_palette(i)),
-                                        td_svg_safe_attr(se->dash, NULL), 0};
+        items[nitems++] =
+            (legend_item){se->name ? se->name : "", td_svg_safe_attr(se->color, td_plot_palette(i)),
+                          td_svg_safe_attr(se->dash, NULL), 0};
     }
     if (c->has_marker)
-        items[nitems++] = (legend_item){c->marker_label ? c->marker_label : "marker",
-                                        "#555555", "5 4", 0};
+        items[nitems++] =
+            (legend_item){c->marker_label ? c->marker_label : "marker", "#555555", "5 4", 0};
 
     double lw = w - 40;
     double lh = legend_height(items, nitems, lw);
@@ -305,8 +309,9 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
     open_clip(s, &f);
     if (c->has_marker && isfinite(c->marker_x)) {
         double mx = fx(&f, c->marker_x);
-        td_svg_raw(s, "<line class=\"marker\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
-                      "stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>\n",
+        td_svg_raw(s,
+                   "<line class=\"marker\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                   "stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>\n",
                    mx, f.py, mx, f.py + f.ph);
     }
     for (int i = 0; i < c->n_series; i++) {
@@ -323,8 +328,9 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
             while (k < se->n && isfinite(se->x[k]) && isfinite(se->y[k]))
                 k++;
             if (k - start >= 2) {
-                td_svg_raw(s, "<polyline class=\"series-line\" fill=\"none\" stroke=\"%s\" "
-                              "stroke-width=\"2\" stroke-linejoin=\"round\"%s%s%s points=\"",
+                td_svg_raw(s,
+                           "<polyline class=\"series-line\" fill=\"none\" stroke=\"%s\" "
+                           "stroke-width=\"2\" stroke-linejoin=\"round\"%s%s%s points=\"",
                            color, dash ? " stroke-dasharray=\"" : "", dash ? dash : "",
                            dash ? "\"" : "");
                 for (int j = start; j < k; j++) {
@@ -362,8 +368,8 @@ int td_plot_line_chart_write(const char *path, const td_line_chart *c, int width
 /* Bar charts                                                                           */
 /* ------------------------------------------------------------------------------------ */
 
-int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y, double w,
-                           double h, td_err *err)
+int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y, double w, double h,
+                           td_err *err)
 {
     if (c->n < 0 || (c->n > 0 && !c->values))
         return td_err_set(err, TD_EINVAL, "bar chart '%s': no values", c->title ? c->title : "");
@@ -434,8 +440,9 @@ int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y,
             fill = col;
         }
         double y0 = fy(&f, 0), y1 = fy(&f, v);
-        td_svg_raw(s, "<rect class=\"bar\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
-                      "fill=\"%s\"/>\n",
+        td_svg_raw(s,
+                   "<rect class=\"bar\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                   "fill=\"%s\"/>\n",
                    f.px + i * bw + bw * 0.1, fmin(y0, y1), bw * 0.8, fabs(y1 - y0), fill);
     }
     if (!have)
@@ -458,8 +465,12 @@ int td_plot_reward_lap_write(const char *path, const char *title, const double *
     if (n_extra > MAX_EXTRA)
         n_extra = MAX_EXTRA;
     td_plot_series series[1 + MAX_EXTRA];
-    series[0] = (td_plot_series){.name = "reward per step", .x = x, .y = reward, .n = n,
-                                 .color = td_plot_palette(0), .markers = n <= 60};
+    series[0] = (td_plot_series){.name = "reward per step",
+                                 .x = x,
+                                 .y = reward,
+                                 .n = n,
+                                 .color = td_plot_palette(0),
+                                 .markers = n <= 60};
     for (int i = 0; i < n_extra; i++) {
         series[1 + i] = extra[i];
         if (!series[1 + i].color)

@@ -14,15 +14,15 @@
 /* Training curves                                                                      */
 /* ------------------------------------------------------------------------------------ */
 
-int td_plot_training_write(const char *path, const td_metrics *m, const char *title,
-                           td_err *err)
+int td_plot_training_write(const char *path, const td_metrics *m, const char *title, td_err *err)
 {
     const int W = 1100, H = 820;
     const double panel_w = W / 2.0, panel_h = (H - 40) / 2.0;
     td_svg s;
     td_svg_begin(&s, W, H);
-    td_svg_raw(&s, "<text class=\"title\" x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\" "
-                   "text-anchor=\"middle\" fill=\"#111111\">",
+    td_svg_raw(&s,
+               "<text class=\"title\" x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\" "
+               "text-anchor=\"middle\" fill=\"#111111\">",
                W / 2);
     td_svg_escaped(&s, title ? title : "Training curves");
     td_svg_raw(&s, "</text>\n");
@@ -33,10 +33,10 @@ int td_plot_training_write(const char *path, const td_metrics *m, const char *ti
         int fixed;
         double lo, hi;
     } panels[4] = {
-        {"Mean reward per episode", "reward (points per episode)", "mean reward",
-         m->mean_reward, 0, 0, 0},
-        {"Mean progress per episode", "progress (% of a lap)", "mean progress",
-         m->mean_progress, 1, 0, 100},
+        {"Mean reward per episode", "reward (points per episode)", "mean reward", m->mean_reward, 0,
+         0, 0},
+        {"Mean progress per episode", "progress (% of a lap)", "mean progress", m->mean_progress, 1,
+         0, 100},
         {"Lap completion rate", "completed laps (fraction of episodes)", "completion rate",
          m->completion_rate, 1, 0, 1},
         {"Policy entropy", "entropy (nats)", "entropy", m->entropy, 0, 0, 0},
@@ -53,8 +53,12 @@ int td_plot_training_write(const char *path, const td_metrics *m, const char *ti
     }
     int rc = 0;
     for (int i = 0; i < 4 && !rc; i++) {
-        td_plot_series se = {.name = panels[i].name, .x = m->iteration, .y = panels[i].y,
-                             .n = m->n, .color = td_plot_palette(i), .markers = m->n <= 40};
+        td_plot_series se = {.name = panels[i].name,
+                             .x = m->iteration,
+                             .y = panels[i].y,
+                             .n = m->n,
+                             .color = td_plot_palette(i),
+                             .markers = m->n <= 40};
         td_line_chart c = {
             .title = panels[i].title,
             .x_label = "iteration (policy updates)",
@@ -97,8 +101,8 @@ static int mark_kind(const char *status, td_plot_mark_kind *k)
 }
 
 int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_report *r,
-                           const int *episodes, int n_sel, const td_track *track,
-                           const char *title, td_err *err)
+                           const int *episodes, int n_sel, const td_track *track, const char *title,
+                           td_err *err)
 {
     if (!episodes)
         n_sel = r->n_episodes;
@@ -138,8 +142,7 @@ int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_
         if (e->complete)
             snprintf(names[i], 64, "episode %ld: lap %.2f s", e->episode, e->lap_time_s);
         else
-            snprintf(names[i], 64, "episode %ld: %.0f%%, %s", e->episode, e->progress,
-                     e->status);
+            snprintf(names[i], 64, "episode %ld: %.0f%%, %s", e->episode, e->progress, e->status);
         laps[i] = (td_plot_lap){.name = names[i], .x = x, .y = y, .value = v, .n = e->n_rows};
         td_plot_mark_kind kind;
         if (!e->complete && mark_kind(e->status, &kind))
@@ -167,8 +170,8 @@ done:
 /* Per-waypoint summaries                                                               */
 /* ------------------------------------------------------------------------------------ */
 
-int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws,
-                            const td_track *track, const char *title, td_err *err)
+int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, const td_track *track,
+                            const char *title, td_err *err)
 {
     int nb = ws->n_bins;
     td_plot_arrow *arrows = td_calloc((size_t)(nb ? nb : 1), sizeof(td_plot_arrow));
@@ -194,9 +197,8 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws,
         if (!ws->count[b] || !track)
             continue;
         /* The arrow is the track direction turned by the mean steering (+ = left). */
-        arrows[na++] = (td_plot_arrow){ws->x[b], ws->y[b],
-                                       ws->dir_rad[b] + ws->steer_deg[b] * M_PI / 180.0,
-                                       ws->speed[b]};
+        arrows[na++] = (td_plot_arrow){
+            ws->x[b], ws->y[b], ws->dir_rad[b] + ws->steer_deg[b] * M_PI / 180.0, ws->speed[b]};
     }
 
     const int W = 1000;
@@ -213,8 +215,9 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws,
     double H = 40 + map_h + 2 * bar_h;
     td_svg s;
     td_svg_begin(&s, W, H);
-    td_svg_raw(&s, "<text class=\"title\" x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\" "
-                   "text-anchor=\"middle\" fill=\"#111111\">",
+    td_svg_raw(&s,
+               "<text class=\"title\" x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\" "
+               "text-anchor=\"middle\" fill=\"#111111\">",
                W / 2);
     td_svg_escaped(&s, title ? title : "What the policy does where");
     td_svg_raw(&s, "</text>\n");

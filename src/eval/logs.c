@@ -73,8 +73,7 @@ static int status_is(const char *s, const char *name)
     return strcmp(s, name) == 0;
 }
 
-int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_iteration,
-                    td_err *err)
+int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_iteration, td_err *err)
 {
     memset(r, 0, sizeof(*r));
     if (episodes_per_iteration < 1)
@@ -107,7 +106,7 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
             all_iter = 0;
             break;
         }
-    r->iteration_source = all_iter ? TD_LOGS_ITER_COLUMN
+    r->iteration_source = all_iter         ? TD_LOGS_ITER_COLUMN
                           : t->n_files > 1 ? TD_LOGS_ITER_FILE
                                            : TD_LOGS_ITER_EPISODES;
 
@@ -144,8 +143,8 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         e->steps = last->steps;
         e->progress = last->progress;
         memcpy(e->status, last->episode_status, sizeof(e->status));
-        e->complete = status_is(last->episode_status, "lap_complete") ||
-                      last->progress >= 100.0 - 1e-6;
+        e->complete =
+            status_is(last->episode_status, "lap_complete") || last->progress >= 100.0 - 1e-6;
         e->lap_time_s = e->complete ? last->tstamp - first->tstamp : -1.0;
         e->end_waypoint = last->closest_waypoint;
         e->end_x = last->x;
@@ -339,8 +338,7 @@ json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t)
     json_object_set_new(summary, "mean_progress", real6(ne ? sum_progress / ne : 0));
     json_object_set_new(summary, "mean_reward", real6(ne ? sum_reward / ne : 0));
     json_object_set_new(summary, "best_lap_s",
-                        r->n_fastest ? real6(r->episodes[r->fastest[0]].lap_time_s)
-                                     : json_null());
+                        r->n_fastest ? real6(r->episodes[r->fastest[0]].lap_time_s) : json_null());
     json_object_set_new(summary, "iteration_source",
                         json_string(iteration_source_name(r->iteration_source)));
 
@@ -388,8 +386,8 @@ static void center_at(const td_track *tr, double s, double *x, double *y, double
     *dir = atan2(by - ay, bx - ax);
 }
 
-int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, int first,
-                                int n, const td_track *track, int n_bins, td_err *err)
+int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, int first, int n,
+                                const td_track *track, int n_bins, td_err *err)
 {
     memset(ws, 0, sizeof(*ws));
     if (n_bins < 1 || n_bins > 100000)
@@ -501,8 +499,8 @@ int td_metrics_append(const char *path, const td_metrics_row *row, td_err *err)
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int rc = 0;
     if (fd < 0) {
-        rc = td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s",
-                        path, strerror(errno));
+        rc = td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s", path,
+                        strerror(errno));
     } else {
         ssize_t w = write(fd, line, n + 1);
         if (w != (ssize_t)(n + 1))

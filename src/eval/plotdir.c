@@ -71,8 +71,8 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
     const char *tname = track ? track->name : "laps";
     const char *src = file >= 0 ? base_name(t->files[file]) : "simtrace";
 
-    snprintf(title, sizeof(title), "%s: %s%s (%d episode%s)", tname, label ? label : "",
-             src, nsel, nsel == 1 ? "" : "s");
+    snprintf(title, sizeof(title), "%s: %s%s (%d episode%s)", tname, label ? label : "", src, nsel,
+             nsel == 1 ? "" : "s");
     snprintf(path, sizeof(path), "%s/laps.svg", out_dir);
     rc = td_plot_episodes_write(path, t, &r, sel, nsel, track, title, err);
     if (rc)
@@ -119,8 +119,8 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
         snprintf(title, sizeof(title), "Reward along the fastest lap (episode %ld, %.2f s)",
                  e->episode, e->lap_time_s);
     else
-        snprintf(title, sizeof(title), "Reward along episode %ld (%.0f%% of a lap, %s)",
-                 e->episode, e->progress, e->status);
+        snprintf(title, sizeof(title), "Reward along episode %ld (%.0f%% of a lap, %s)", e->episode,
+                 e->progress, e->status);
     snprintf(path, sizeof(path), "%s/reward-lap.svg", out_dir);
     rc = td_plot_reward_lap_write(path, title, xs, ys, e->n_rows, 1, NULL, 0, err);
     td_free(xs);
@@ -161,8 +161,7 @@ static int pick_file(const td_simtrace *t, size_t skip, int *is_eval)
 
 /* Without a metrics file (DeepRacer's model directories), training curves from the training
  * simtrace logs; a note if there are none either. */
-static int curves_from_logs(const char *dir, const char *out_dir, td_plot_output *out,
-                            td_err *err)
+static int curves_from_logs(const char *dir, const char *out_dir, td_plot_output *out, td_err *err)
 {
     char logs[4096], path[4096], title[512];
     snprintf(logs, sizeof(logs), "%s/logs", dir);
@@ -186,15 +185,19 @@ static int curves_from_logs(const char *dir, const char *out_dir, td_plot_output
         td_metrics m;
         rc = td_metrics_from_report(&m, &r, err);
         if (!rc) {
-            snprintf(title, sizeof(title), "Training curves from the simtrace logs: %s (%d "
-                     "iteration%s)", base_name(dir), m.n, m.n == 1 ? "" : "s");
+            snprintf(title, sizeof(title),
+                     "Training curves from the simtrace logs: %s (%d "
+                     "iteration%s)",
+                     base_name(dir), m.n, m.n == 1 ? "" : "s");
             snprintf(path, sizeof(path), "%s/training.svg", out_dir);
             rc = td_plot_training_write(path, &m, title, err);
             td_metrics_free(&m);
             if (!rc) {
                 add_path(out, path);
-                add_note(out, "no metrics file: training curves computed from the simtrace "
-                         "logs%s%s", "", NULL);
+                add_note(out,
+                         "no metrics file: training curves computed from the simtrace "
+                         "logs%s%s",
+                         "", NULL);
             }
         }
         td_logs_report_free(&r);
@@ -203,8 +206,8 @@ static int curves_from_logs(const char *dir, const char *out_dir, td_plot_output
     return rc;
 }
 
-int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir,
-                      int sections, td_plot_output *out, td_err *err)
+int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir, int sections,
+                      td_plot_output *out, td_err *err)
 {
     char path[4096], title[512];
     memset(out, 0, sizeof(*out));
@@ -218,8 +221,8 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
         rc = td_metrics_load(&m, path, err);
         if (rc)
             return rc;
-        snprintf(title, sizeof(title), "Training curves: %s (%d iteration%s)", base_name(dir),
-                 m.n, m.n == 1 ? "" : "s");
+        snprintf(title, sizeof(title), "Training curves: %s (%d iteration%s)", base_name(dir), m.n,
+                 m.n == 1 ? "" : "s");
         snprintf(path, sizeof(path), "%s/training.svg", out_dir);
         rc = td_plot_training_write(path, &m, title, err);
         td_metrics_free(&m);
@@ -248,12 +251,14 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
         int is_eval;
         int file = pick_file(&t, strlen(logs), &is_eval);
         rc = td_plot_simtrace_pictures(&t, file, is_eval ? 0 : 10, track, sections, out_dir,
-                                       is_eval ? "evaluation " : "last training episodes, ",
-                                       out, err);
+                                       is_eval ? "evaluation " : "last training episodes, ", out,
+                                       err);
     }
     td_simtrace_free(&t);
     if (!rc && out->n_paths == 0)
-        rc = td_err_set(err, TD_ENOENT, "nothing to plot in %s (no metrics/training.jsonl, "
-                        "no simtrace CSVs in logs/)", dir);
+        rc = td_err_set(err, TD_ENOENT,
+                        "nothing to plot in %s (no metrics/training.jsonl, "
+                        "no simtrace CSVs in logs/)",
+                        dir);
     return rc;
 }

@@ -247,17 +247,50 @@ void td_simtrace_free(td_simtrace *t)
 }
 
 enum {
-    C_EPISODE, C_STEPS, C_X, C_Y, C_YAW, C_STEER, C_THROTTLE, C_ACTION, C_REWARD, C_DONE,
-    C_WHEELS, C_PROGRESS, C_WAYPOINT, C_TRACK_LEN, C_TSTAMP, C_STATUS, C_PAUSE,
+    C_EPISODE,
+    C_STEPS,
+    C_X,
+    C_Y,
+    C_YAW,
+    C_STEER,
+    C_THROTTLE,
+    C_ACTION,
+    C_REWARD,
+    C_DONE,
+    C_WHEELS,
+    C_PROGRESS,
+    C_WAYPOINT,
+    C_TRACK_LEN,
+    C_TSTAMP,
+    C_STATUS,
+    C_PAUSE,
     C_REQUIRED, /* the columns above are DeepRacer's 17 and required */
-    C_CRASHES = C_REQUIRED, C_WALL, C_ITERATION,
+    C_CRASHES = C_REQUIRED,
+    C_WALL,
+    C_ITERATION,
     C_COUNT
 };
 
-static const char *const COLUMN_NAMES[C_COUNT] = {
-    "episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
-    "all_wheels_on_track", "progress", "closest_waypoint", "track_len", "tstamp",
-    "episode_status", "pause_duration", "obstacle_crash_counter", "wall_clock", "iteration"};
+static const char *const COLUMN_NAMES[C_COUNT] = {"episode",
+                                                  "steps",
+                                                  "X",
+                                                  "Y",
+                                                  "yaw",
+                                                  "steer",
+                                                  "throttle",
+                                                  "action",
+                                                  "reward",
+                                                  "done",
+                                                  "all_wheels_on_track",
+                                                  "progress",
+                                                  "closest_waypoint",
+                                                  "track_len",
+                                                  "tstamp",
+                                                  "episode_status",
+                                                  "pause_duration",
+                                                  "obstacle_crash_counter",
+                                                  "wall_clock",
+                                                  "iteration"};
 
 #define MAX_FIELDS 256
 
@@ -424,8 +457,8 @@ static int bad_value(td_err *err, const char *what, long line, const char *col, 
 {
     char v[48];
     field_str(f, v, sizeof(v));
-    return td_err_set(err, TD_EFORMAT, "%s: line %ld, column '%s': '%s' is not %s", what, line,
-                      col, v, expected);
+    return td_err_set(err, TD_EFORMAT, "%s: line %ld, column '%s': '%s' is not %s", what, line, col,
+                      v, expected);
 }
 
 /* Parses one data line into row. */
@@ -492,8 +525,7 @@ static int parse_row(td_simtrace_row *row, const field *f, const int *col, const
     return 0;
 }
 
-int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what,
-                      td_err *err)
+int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what, td_err *err)
 {
     /* Numbers are parsed in place with strtod, which needs a delimiter after the last one:
      * text that does not end with a newline is copied once with one appended. */
@@ -547,8 +579,8 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
         if (!header_b) {
             ncols = split_line(b, e, f);
             if (ncols < 0) {
-                rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: more than %d columns", what,
-                                line, MAX_FIELDS);
+                rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: more than %d columns", what, line,
+                                MAX_FIELDS);
                 goto fail;
             }
             for (int i = 0; i < ncols; i++)
@@ -559,13 +591,15 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
                 if (col[c] < 0) {
                     double dummy;
                     if (ncols > 0 && field_num(&f[0], &dummy) == 0)
-                        rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: no header row (the "
+                        rc = td_err_set(err, TD_EFORMAT,
+                                        "%s: line %ld: no header row (the "
                                         "first line must name the columns, e.g. '%s')",
                                         what, line, "episode,steps,X,Y,...");
                     else
-                        rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: missing required "
-                                        "column '%s' in the header", what, line,
-                                        COLUMN_NAMES[c]);
+                        rc = td_err_set(err, TD_EFORMAT,
+                                        "%s: line %ld: missing required "
+                                        "column '%s' in the header",
+                                        what, line, COLUMN_NAMES[c]);
                     goto fail;
                 }
             header_b = b;
@@ -577,8 +611,10 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
             continue;
         int nf = split_line(b, e, f);
         if (nf != ncols) {
-            rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: expected %d columns as in the "
-                            "header, found %d", what, line, ncols, nf < 0 ? MAX_FIELDS : nf);
+            rc = td_err_set(err, TD_EFORMAT,
+                            "%s: line %ld: expected %d columns as in the "
+                            "header, found %d",
+                            what, line, ncols, nf < 0 ? MAX_FIELDS : nf);
             goto fail;
         }
         rc = grow_rows(t);

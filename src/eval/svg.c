@@ -79,11 +79,21 @@ void td_svg_escaped(td_svg *s, const char *text)
         return;
     for (const char *p = text; *p; p++) {
         switch (*p) {
-        case '&': appends(s, "&amp;"); break;
-        case '<': appends(s, "&lt;"); break;
-        case '>': appends(s, "&gt;"); break;
-        case '"': appends(s, "&quot;"); break;
-        case '\'': appends(s, "&apos;"); break;
+        case '&':
+            appends(s, "&amp;");
+            break;
+        case '<':
+            appends(s, "&lt;");
+            break;
+        case '>':
+            appends(s, "&gt;");
+            break;
+        case '"':
+            appends(s, "&quot;");
+            break;
+        case '\'':
+            appends(s, "&apos;");
+            break;
         default:
             /* Control characters other than tab and newline are not allowed in XML 1.0. */
             if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n')
@@ -222,8 +232,7 @@ void td_svg_rect(td_svg *s, double x, double y, double w, double h, const char *
     appends(s, "/>\n");
 }
 
-void td_svg_circle(td_svg *s, double cx, double cy, double r, const char *fill,
-                   const char *stroke)
+void td_svg_circle(td_svg *s, double cx, double cy, double r, const char *fill, const char *stroke)
 {
     appends(s, "<circle");
     attr_num(s, "cx", cx);
@@ -234,8 +243,8 @@ void td_svg_circle(td_svg *s, double cx, double cy, double r, const char *fill,
     appends(s, "/>\n");
 }
 
-void td_svg_text(td_svg *s, double x, double y, double size, const char *anchor,
-                 double rotate_deg, const char *fill, const char *text)
+void td_svg_text(td_svg *s, double x, double y, double size, const char *anchor, double rotate_deg,
+                 const char *fill, const char *text)
 {
     appends(s, "<text");
     attr_num(s, "x", x);
@@ -295,8 +304,8 @@ const char *td_plot_palette(int i)
 void td_plot_scale_color(double t, char out[8])
 {
     /* Stops of a plasma-like sequential scale: readable on white and on the grey road. */
-    static const double stops[5][3] = {{13, 8, 135},   {126, 3, 168}, {204, 71, 120},
-                                       {248, 149, 64}, {240, 249, 33}};
+    static const double stops[5][3] = {
+        {13, 8, 135}, {126, 3, 168}, {204, 71, 120}, {248, 149, 64}, {240, 249, 33}};
     if (!isfinite(t))
         t = 0.0;
     if (t < 0)

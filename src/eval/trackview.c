@@ -14,16 +14,16 @@
 
 #include "trackday/plot.h"
 
-#define TITLE_SIZE 15.0
+#define TITLE_SIZE  15.0
 #define LEGEND_SIZE 11.0
-#define LEGEND_ROW 16.0
-#define SCALE_W 80.0
-#define COLOR_BINS 32
-#define MAX_LEGEND 24
+#define LEGEND_ROW  16.0
+#define SCALE_W     80.0
+#define COLOR_BINS  32
+#define MAX_LEGEND  24
 
 typedef struct map {
-    double ox, oy;      /* pixel of the metre origin (x = 0, y = 0) */
-    double k;           /* pixels per metre */
+    double ox, oy; /* pixel of the metre origin (x = 0, y = 0) */
+    double k;      /* pixels per metre */
 } map;
 
 static double mx(const map *m, double x)
@@ -39,22 +39,32 @@ static double my(const map *m, double y)
 static const char *mark_name(td_plot_mark_kind k)
 {
     switch (k) {
-    case TD_MARK_OFF_TRACK: return "off track";
-    case TD_MARK_CRASH: return "crash";
-    case TD_MARK_REVERSED: return "reversed";
-    case TD_MARK_IMMOBILIZED: return "immobilized";
-    default: return "event";
+    case TD_MARK_OFF_TRACK:
+        return "off track";
+    case TD_MARK_CRASH:
+        return "crash";
+    case TD_MARK_REVERSED:
+        return "reversed";
+    case TD_MARK_IMMOBILIZED:
+        return "immobilized";
+    default:
+        return "event";
     }
 }
 
 static const char *mark_class(td_plot_mark_kind k)
 {
     switch (k) {
-    case TD_MARK_OFF_TRACK: return "mark-off-track";
-    case TD_MARK_CRASH: return "mark-crash";
-    case TD_MARK_REVERSED: return "mark-reversed";
-    case TD_MARK_IMMOBILIZED: return "mark-immobilized";
-    default: return "mark";
+    case TD_MARK_OFF_TRACK:
+        return "mark-off-track";
+    case TD_MARK_CRASH:
+        return "mark-crash";
+    case TD_MARK_REVERSED:
+        return "mark-reversed";
+    case TD_MARK_IMMOBILIZED:
+        return "mark-immobilized";
+    default:
+        return "mark";
     }
 }
 
@@ -63,23 +73,27 @@ static void draw_mark_symbol(td_svg *s, td_plot_mark_kind k, double px, double p
 {
     switch (k) {
     case TD_MARK_OFF_TRACK:
-        td_svg_raw(s, "<path d=\"M%.2f %.2fL%.2f %.2fM%.2f %.2fL%.2f %.2f\" stroke=\"#e00000\" "
-                      "stroke-width=\"2.5\"/>\n",
+        td_svg_raw(s,
+                   "<path d=\"M%.2f %.2fL%.2f %.2fM%.2f %.2fL%.2f %.2f\" stroke=\"#e00000\" "
+                   "stroke-width=\"2.5\"/>\n",
                    px - r, py - r, px + r, py + r, px - r, py + r, px + r, py - r);
         break;
     case TD_MARK_CRASH:
-        td_svg_raw(s, "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f\" "
-                      "fill=\"#000000\" stroke=\"#ffffff\" stroke-width=\"1\"/>\n",
+        td_svg_raw(s,
+                   "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f\" "
+                   "fill=\"#000000\" stroke=\"#ffffff\" stroke-width=\"1\"/>\n",
                    px, py - r * 1.3, px + r, py, px, py + r * 1.3, px - r, py);
         break;
     case TD_MARK_REVERSED:
-        td_svg_raw(s, "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" fill=\"#f08c00\" "
-                      "stroke=\"#000000\" stroke-width=\"0.8\"/>\n",
+        td_svg_raw(s,
+                   "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" fill=\"#f08c00\" "
+                   "stroke=\"#000000\" stroke-width=\"0.8\"/>\n",
                    px, py - r * 1.2, px + r, py + r, px - r, py + r);
         break;
     default:
-        td_svg_raw(s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
-                      "fill=\"#808080\" stroke=\"#000000\" stroke-width=\"0.8\"/>\n",
+        td_svg_raw(s,
+                   "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                   "fill=\"#808080\" stroke=\"#000000\" stroke-width=\"0.8\"/>\n",
                    px - r, py - r, 2 * r, 2 * r);
     }
 }
@@ -130,8 +144,9 @@ static void draw_track(td_svg *s, const map *m, const td_track *t)
     td_svg_raw(s, "\"/>\n");
 
     /* Start line across the road at vertex 0, and an arrow along the first metre. */
-    td_svg_raw(s, "<line class=\"start-line\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
-                  "stroke=\"#000000\" stroke-width=\"4\"/>\n",
+    td_svg_raw(s,
+               "<line class=\"start-line\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+               "stroke=\"#000000\" stroke-width=\"4\"/>\n",
                mx(m, t->inner[0]), my(m, t->inner[1]), mx(m, t->outer[0]), my(m, t->outer[1]));
     double want = fmin(1.0, t->length * 0.08);
     int j = 1;
@@ -150,12 +165,12 @@ static void draw_track(td_svg *s, const map *m, const td_track *t)
         double ux = dx / len, uy = dy / len;
         double sx = ax0 + ox, sy = ay0 + oy, ex = ax0 + ox + ux * fmax(len, 30),
                ey = ay0 + oy + uy * fmax(len, 30);
-        td_svg_raw(s, "<g class=\"direction\"><line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" "
-                      "y2=\"%.2f\" stroke=\"#1a7f37\" stroke-width=\"3\"/>"
-                      "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" fill=\"#1a7f37\"/></g>\n",
-                   sx, sy, ex - ux * 6, ey - uy * 6, ex + ux * 4, ey + uy * 4,
-                   ex - ux * 8 - uy * 6, ey - uy * 8 + ux * 6, ex - ux * 8 + uy * 6,
-                   ey - uy * 8 - ux * 6);
+        td_svg_raw(s,
+                   "<g class=\"direction\"><line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" "
+                   "y2=\"%.2f\" stroke=\"#1a7f37\" stroke-width=\"3\"/>"
+                   "<polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" fill=\"#1a7f37\"/></g>\n",
+                   sx, sy, ex - ux * 6, ey - uy * 6, ex + ux * 4, ey + uy * 4, ex - ux * 8 - uy * 6,
+                   ey - uy * 8 + ux * 6, ex - ux * 8 + uy * 6, ey - uy * 8 - ux * 6);
     }
     td_svg_raw(s, "</g>\n");
 }
@@ -169,9 +184,10 @@ static void draw_lap(td_svg *s, const map *m, const td_plot_lap *lap, int index,
                      double hi)
 {
     /* The outline: one polyline per lap, with the lap's name as a tooltip. */
-    td_svg_raw(s, "<polyline class=\"lap\" data-lap=\"%d\" fill=\"none\" stroke=\"#202020\" "
-                  "stroke-opacity=\"0.75\" stroke-width=\"4.5\" stroke-linejoin=\"round\" "
-                  "stroke-linecap=\"round\" points=\"",
+    td_svg_raw(s,
+               "<polyline class=\"lap\" data-lap=\"%d\" fill=\"none\" stroke=\"#202020\" "
+               "stroke-opacity=\"0.75\" stroke-width=\"4.5\" stroke-linejoin=\"round\" "
+               "stroke-linecap=\"round\" points=\"",
                index);
     int first = 1;
     for (int i = 0; i < lap->n; i++) {
@@ -188,8 +204,9 @@ static void draw_lap(td_svg *s, const map *m, const td_plot_lap *lap, int index,
     td_svg_escaped(s, lap->name ? lap->name : "lap");
     td_svg_raw(s, "</title></polyline>\n");
 
-    td_svg_raw(s, "<g class=\"lap-colors\" data-lap=\"%d\" fill=\"none\" stroke-width=\"2.6\" "
-                  "stroke-linecap=\"round\" stroke-linejoin=\"round\">\n",
+    td_svg_raw(s,
+               "<g class=\"lap-colors\" data-lap=\"%d\" fill=\"none\" stroke-width=\"2.6\" "
+               "stroke-linecap=\"round\" stroke-linejoin=\"round\">\n",
                index);
     if (!lap->value) {
         const char *c = td_svg_safe_attr(lap->color, td_plot_palette(index));
@@ -256,8 +273,9 @@ static void draw_scale(td_svg *s, double x, double y, double h, double lo, doubl
                        const char *label)
 {
     unsigned long id = (unsigned long)s->len;
-    td_svg_raw(s, "<g class=\"color-scale\">\n<defs><linearGradient id=\"scale%lu\" x1=\"0\" "
-                  "y1=\"1\" x2=\"0\" y2=\"0\">",
+    td_svg_raw(s,
+               "<g class=\"color-scale\">\n<defs><linearGradient id=\"scale%lu\" x1=\"0\" "
+               "y1=\"1\" x2=\"0\" y2=\"0\">",
                id);
     for (int i = 0; i <= 8; i++) {
         char col[8];
@@ -265,8 +283,9 @@ static void draw_scale(td_svg *s, double x, double y, double h, double lo, doubl
         td_svg_raw(s, "<stop offset=\"%.3f\" stop-color=\"%s\"/>", i / 8.0, col);
     }
     td_svg_raw(s, "</linearGradient></defs>\n");
-    td_svg_raw(s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"14\" height=\"%.2f\" "
-                  "fill=\"url(#scale%lu)\" stroke=\"#333333\" stroke-width=\"0.8\"/>\n",
+    td_svg_raw(s,
+               "<rect x=\"%.2f\" y=\"%.2f\" width=\"14\" height=\"%.2f\" "
+               "fill=\"url(#scale%lu)\" stroke=\"#333333\" stroke-width=\"0.8\"/>\n",
                x, y, h, id);
     double first, step;
     double l = lo, hgh = hi > lo ? hi : lo + 1;
@@ -288,7 +307,7 @@ static void draw_scale(td_svg *s, double x, double y, double h, double lo, doubl
 
 typedef struct litem {
     char name[96];
-    int kind;               /* 0 line, 1 mark, 2 dashed line, 3 arrow */
+    int kind; /* 0 line, 1 mark, 2 dashed line, 3 arrow */
     const char *color;
     td_plot_mark_kind mark;
 } litem;
@@ -365,26 +384,32 @@ static void draw_legend(td_svg *s, const litem *it, int n, double x0, double y0,
         }
         double lx = x0 + x, ly = y + LEGEND_ROW / 2;
         switch (it[i].kind) {
-        case 1: draw_mark_symbol(s, it[i].mark, lx + 11, ly, 4.5); break;
+        case 1:
+            draw_mark_symbol(s, it[i].mark, lx + 11, ly, 4.5);
+            break;
         case 2:
-            td_svg_raw(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                          "stroke-width=\"2\" stroke-dasharray=\"6 5\"/>\n",
+            td_svg_raw(s,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                       "stroke-width=\"2\" stroke-dasharray=\"6 5\"/>\n",
                        lx, ly, lx + 24, ly, it[i].color);
             break;
         case 3:
-            td_svg_raw(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                          "stroke-width=\"2.5\"/><polygon points=\"%.1f,%.1f %.1f,%.1f "
-                          "%.1f,%.1f\" fill=\"%s\"/>\n",
+            td_svg_raw(s,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                       "stroke-width=\"2.5\"/><polygon points=\"%.1f,%.1f %.1f,%.1f "
+                       "%.1f,%.1f\" fill=\"%s\"/>\n",
                        lx, ly, lx + 18, ly, it[i].color, lx + 25, ly, lx + 17, ly - 5, lx + 17,
                        ly + 5, it[i].color);
             break;
         default:
-            td_svg_raw(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                          "stroke-width=\"3\"/>\n",
+            td_svg_raw(s,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                       "stroke-width=\"3\"/>\n",
                        lx, ly, lx + 24, ly, it[i].color);
         }
-        td_svg_raw(s, "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
-                      "fill=\"#222222\">",
+        td_svg_raw(s,
+                   "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
+                   "fill=\"#222222\">",
                    lx + 30, ly + LEGEND_SIZE * 0.35, LEGEND_SIZE);
         td_svg_escaped(s, it[i].name);
         td_svg_raw(s, "</text>\n");
@@ -439,15 +464,15 @@ static void bounds(const td_track_view *v, double *x0, double *y0, double *x1, d
     *y1 += pad;
 }
 
-int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, double w,
-                       double h, td_err *err)
+int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, double w, double h,
+                       td_err *err)
 {
     for (int l = 0; l < v->n_laps; l++)
         if (v->laps[l].n < 0 || (v->laps[l].n > 0 && (!v->laps[l].x || !v->laps[l].y)))
             return td_err_set(err, TD_EINVAL, "track view '%s': lap %d has no points",
                               v->title ? v->title : "", l);
-    if (v->track && (v->track->n < 2 || !v->track->center || !v->track->inner ||
-                     !v->track->outer || !v->track->arc))
+    if (v->track && (v->track->n < 2 || !v->track->center || !v->track->inner || !v->track->outer ||
+                     !v->track->arc))
         return td_err_set(err, TD_EINVAL, "track view '%s': the track has no geometry",
                           v->title ? v->title : "");
 
@@ -503,8 +528,9 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
     m.oy = ttop + by1 * m.k;
 
     td_svg_raw(s, "<g class=\"track-view\">\n");
-    td_svg_raw(s, "<text class=\"title\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
-                  "font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111111\">",
+    td_svg_raw(s,
+               "<text class=\"title\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
+               "font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111111\">",
                x + w / 2, y + 20, TITLE_SIZE);
     td_svg_escaped(s, v->title ? v->title : "");
     td_svg_raw(s, "</text>\n");
@@ -531,13 +557,14 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
             double L = 22;
             double ex = px + ux * L, ey = py + uy * L;
             /* A dark outline under the arrow keeps light (fast) colours readable. */
-            td_svg_raw(s, "<g><line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
-                          "stroke=\"#202020\" stroke-width=\"4.2\"/><line x1=\"%.2f\" "
-                          "y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" "
-                          "stroke-width=\"2.4\"/><polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" "
-                          "fill=\"%s\" stroke=\"#202020\" stroke-width=\"0.8\"/><circle "
-                          "cx=\"%.2f\" cy=\"%.2f\" r=\"4\" fill=\"%s\" stroke=\"#202020\" "
-                          "stroke-width=\"0.8\"/></g>\n",
+            td_svg_raw(s,
+                       "<g><line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                       "stroke=\"#202020\" stroke-width=\"4.2\"/><line x1=\"%.2f\" "
+                       "y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" "
+                       "stroke-width=\"2.4\"/><polygon points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" "
+                       "fill=\"%s\" stroke=\"#202020\" stroke-width=\"0.8\"/><circle "
+                       "cx=\"%.2f\" cy=\"%.2f\" r=\"4\" fill=\"%s\" stroke=\"#202020\" "
+                       "stroke-width=\"0.8\"/></g>\n",
                        px, py, ex - ux * 5, ey - uy * 5, px, py, ex - ux * 5, ey - uy * 5, col,
                        ex + ux * 2, ey + uy * 2, ex - ux * 7 - uy * 5, ey - uy * 7 + ux * 5,
                        ex - ux * 7 + uy * 5, ey - uy * 7 - ux * 5, col, px, py, col);
@@ -551,8 +578,7 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
             if (!isfinite(v->marks[i].x) || !isfinite(v->marks[i].y))
                 continue;
             td_svg_raw(s, "<g class=\"%s\">", mark_class(v->marks[i].kind));
-            draw_mark_symbol(s, v->marks[i].kind, mx(&m, v->marks[i].x), my(&m, v->marks[i].y),
-                             5);
+            draw_mark_symbol(s, v->marks[i].kind, mx(&m, v->marks[i].x), my(&m, v->marks[i].y), 5);
             td_svg_raw(s, "</g>\n");
         }
         td_svg_raw(s, "</g>\n");
