@@ -207,7 +207,7 @@ TD_TEST(car_model_point_and_wheels)
     td_car_wheels(&cfg, &s, w);
     TD_ASSERT_NEAR(w[0][0], 1.0 - 0.08, 1e-12); /* front left: ahead (+y) and left (-x) */
     TD_ASSERT_NEAR(w[0][1], 2.082, 1e-12);
-    TD_ASSERT_NEAR(w[3][0], 1.08, 1e-12);       /* rear right */
+    TD_ASSERT_NEAR(w[3][0], 1.08, 1e-12); /* rear right */
     TD_ASSERT_NEAR(w[3][1], 2.0 - 0.082, 1e-12);
 }
 
@@ -671,8 +671,7 @@ TD_TEST(alternate_direction_and_reverse_dir)
     TD_ASSERT_EQ_INT(f.params[0].is_reversed, 0);
     for (int ep = 1; ep <= 2; ep++) {
         const td_car_state *s = td_vecenv_car(&f.env, 0);
-        td_vecenv_teleport(&f.env, 0, s->x - 1.0 * s->sin_yaw, s->y + 1.0 * s->cos_yaw, s->yaw,
-                           0);
+        td_vecenv_teleport(&f.env, 0, s->x - 1.0 * s->sin_yaw, s->y + 1.0 * s->cos_yaw, s->yaw, 0);
         step_n(&f, 1, 0.0, 0.5);
         TD_ASSERT_EQ_INT(f.dones[0], 1);
         TD_ASSERT_EQ_INT(f.params[0].is_reversed, ep & 1);

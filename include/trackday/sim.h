@@ -30,35 +30,35 @@ extern "C" {
 
 /* ---- car ------------------------------------------------------------------------------ */
 
-#define TD_SIM_HZ 15.0
-#define TD_CAR_WHEELBASE_M 0.164
-#define TD_CAR_TRACK_M 0.16
-#define TD_CAR_MODEL_POINT_M 0.14  /* params x, y: this far ahead of the car origin */
-#define TD_CAR_LENGTH_M 0.3235     /* collision footprint, along the heading */
-#define TD_CAR_WIDTH_M 0.1961      /* collision footprint, across */
-#define TD_CAR_HEIGHT_M 0.15       /* for the camera and lidar */
+#define TD_SIM_HZ            15.0
+#define TD_CAR_WHEELBASE_M   0.164
+#define TD_CAR_TRACK_M       0.16
+#define TD_CAR_MODEL_POINT_M 0.14   /* params x, y: this far ahead of the car origin */
+#define TD_CAR_LENGTH_M      0.3235 /* collision footprint, along the heading */
+#define TD_CAR_WIDTH_M       0.1961 /* collision footprint, across */
+#define TD_CAR_HEIGHT_M      0.15   /* for the camera and lidar */
 
 typedef struct td_car_config {
-    double wheelbase_m;     /* 0.164; the origin is the middle of the wheelbase */
-    double track_m;         /* 0.16, between left and right wheel centres */
-    double model_point_m;   /* 0.14 */
-    double length_m, width_m; /* footprint rectangle centred on the origin */
-    double speed_tau_s;     /* first-order time constant of speed, default 0.1 */
-    double steer_tau_s;     /* first-order time constant of steering, default 0.05 */
-    int substeps;           /* physics sub-steps per control step, default 10 */
+    double wheelbase_m;          /* 0.164; the origin is the middle of the wheelbase */
+    double track_m;              /* 0.16, between left and right wheel centres */
+    double model_point_m;        /* 0.14 */
+    double length_m, width_m;    /* footprint rectangle centred on the origin */
+    double speed_tau_s;          /* first-order time constant of speed, default 0.1 */
+    double steer_tau_s;          /* first-order time constant of steering, default 0.05 */
+    int substeps;                /* physics sub-steps per control step, default 10 */
     double speed_min, speed_max; /* command clipping, 0.1 .. 4.0 m/s */
-    double steer_max_deg;   /* command clipping, 30 */
+    double steer_max_deg;        /* command clipping, 30 */
 } td_car_config;
 
 void td_car_config_default(td_car_config *cfg);
 
 /* The dynamic state of one car. yaw and (cos_yaw, sin_yaw) always agree. */
 typedef struct td_car_state {
-    double x, y;            /* origin (middle of the wheelbase), metres */
-    double yaw;             /* radians, (-pi, pi], counter-clockwise from +x */
+    double x, y; /* origin (middle of the wheelbase), metres */
+    double yaw;  /* radians, (-pi, pi], counter-clockwise from +x */
     double cos_yaw, sin_yaw;
-    double speed;           /* measured (actual) speed, m/s */
-    double steer;           /* measured (actual) front-wheel angle, radians, + = left */
+    double speed; /* measured (actual) speed, m/s */
+    double steer; /* measured (actual) front-wheel angle, radians, + = left */
 } td_car_state;
 
 /* Places a car at rest at origin pose (x, y, yaw). */
@@ -68,8 +68,8 @@ void td_car_place(td_car_state *s, double x, double y, double yaw);
  * Advances one control step of dt seconds (cfg->substeps sub-steps). The commands are
  * clipped to the configured ranges here. No allocation, no libm call per sub-step.
  */
-void td_car_step(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg,
-                 double speed_cmd, double dt);
+void td_car_step(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg, double speed_cmd,
+                 double dt);
 
 /* The model point (params x, y). */
 void td_car_model_point(const td_car_config *cfg, const td_car_state *s, double *x, double *y);
@@ -89,43 +89,43 @@ typedef enum td_race_type {
 } td_race_type;
 
 #define TD_MAX_OBSTACLES 12
-#define TD_MAX_BOTS 4
+#define TD_MAX_BOTS      4
 
 typedef struct td_race_config {
-    td_race_type race_type;                 /* RACE_TYPE */
-    int reverse_dir;                        /* REVERSE_DIR */
-    int alternate_driving_direction;        /* ALTERNATE_DRIVING_DIRECTION */
-    int change_start_position;              /* CHANGE_START_POSITION (round robin), default 1 */
-    double round_robin_advance_dist;        /* ROUND_ROBIN_ADVANCE_DIST, fraction, 0.05 */
-    int number_of_obstacles;                /* NUMBER_OF_OBSTACLES, default 3 */
-    double min_distance_between_obstacles;  /* MIN_DISTANCE_BETWEEN_OBSTACLES, 2.0 m */
-    int randomize_obstacle_locations;       /* RANDOMIZE_OBSTACLE_LOCATIONS */
-    int n_object_positions;                 /* OBJECT_POSITIONS: count (0 = not given) */
+    td_race_type race_type;                /* RACE_TYPE */
+    int reverse_dir;                       /* REVERSE_DIR */
+    int alternate_driving_direction;       /* ALTERNATE_DRIVING_DIRECTION */
+    int change_start_position;             /* CHANGE_START_POSITION (round robin), default 1 */
+    double round_robin_advance_dist;       /* ROUND_ROBIN_ADVANCE_DIST, fraction, 0.05 */
+    int number_of_obstacles;               /* NUMBER_OF_OBSTACLES, default 3 */
+    double min_distance_between_obstacles; /* MIN_DISTANCE_BETWEEN_OBSTACLES, 2.0 m */
+    int randomize_obstacle_locations;      /* RANDOMIZE_OBSTACLE_LOCATIONS */
+    int n_object_positions;                /* OBJECT_POSITIONS: count (0 = not given) */
     double object_positions[TD_MAX_OBSTACLES][2]; /* (progress fraction, lane +1/-1) */
-    double obstacle_length_m;               /* along the track, 0.5 */
-    double obstacle_width_m;                /* across the track, 0.4 */
-    double obstacle_height_m;               /* 0.3, for sensors */
-    int number_of_bot_cars;                 /* NUMBER_OF_BOT_CARS, default 3 */
-    double bot_car_speed;                   /* BOT_CAR_SPEED, 0.2 m/s */
-    int is_lane_change;                     /* IS_LANE_CHANGE */
-    double lower_lane_change_time;          /* LOWER_LANE_CHANGE_TIME, 3 s */
-    double upper_lane_change_time;          /* UPPER_LANE_CHANGE_TIME, 5 s */
-    double lane_change_distance;            /* LANE_CHANGE_DISTANCE, 1.0 m */
-    int enable_domain_randomization;        /* ENABLE_DOMAIN_RANDOMIZATION */
+    double obstacle_length_m;                     /* along the track, 0.5 */
+    double obstacle_width_m;                      /* across the track, 0.4 */
+    double obstacle_height_m;                     /* 0.3, for sensors */
+    int number_of_bot_cars;                       /* NUMBER_OF_BOT_CARS, default 3 */
+    double bot_car_speed;                         /* BOT_CAR_SPEED, 0.2 m/s */
+    int is_lane_change;                           /* IS_LANE_CHANGE */
+    double lower_lane_change_time;                /* LOWER_LANE_CHANGE_TIME, 3 s */
+    double upper_lane_change_time;                /* UPPER_LANE_CHANGE_TIME, 5 s */
+    double lane_change_distance;                  /* LANE_CHANGE_DISTANCE, 1.0 m */
+    int enable_domain_randomization;              /* ENABLE_DOMAIN_RANDOMIZATION */
 } td_race_config;
 
 void td_race_config_default(td_race_config *cfg);
-const char *td_race_type_name(td_race_type t);   /* "TIME_TRIAL", ... */
+const char *td_race_type_name(td_race_type t); /* "TIME_TRIAL", ... */
 /* Parses "TIME_TRIAL"/"time-trial"/"time_trial" etc. Returns 0 or TD_EINVAL. */
 int td_race_type_parse(const char *s, td_race_type *out);
 
 /* ---- episodes -------------------------------------------------------------------------- */
 
 typedef enum td_sim_mode {
-    TD_MODE_TRAIN = 0,      /* round-robin starts; an episode ends at the first event */
-    TD_MODE_EVAL = 1,       /* starts at the start line; ends at the first event */
-    TD_MODE_CONTINUOUS = 2  /* starts at the start line; events cost a penalty and a reset;
-                               the episode ends after cfg.laps laps (or max resets) */
+    TD_MODE_TRAIN = 0,     /* round-robin starts; an episode ends at the first event */
+    TD_MODE_EVAL = 1,      /* starts at the start line; ends at the first event */
+    TD_MODE_CONTINUOUS = 2 /* starts at the start line; events cost a penalty and a reset;
+                              the episode ends after cfg.laps laps (or max resets) */
 } td_sim_mode;
 
 /* Episode status, DeepRacer's names (simtrace episode_status). Order = end precedence. */
@@ -136,7 +136,7 @@ typedef enum td_episode_status {
     TD_EP_OFF_TRACK = 3,
     TD_EP_REVERSED = 4,
     TD_EP_IMMOBILIZED = 5,
-    TD_EP_TIME_UP = 6       /* max_steps reached, or continuous mode ran out of resets */
+    TD_EP_TIME_UP = 6 /* max_steps reached, or continuous mode ran out of resets */
 } td_episode_status;
 
 const char *td_episode_status_name(td_episode_status s); /* "lap_complete", ... */
@@ -145,19 +145,19 @@ const char *td_episode_status_name(td_episode_status s); /* "lap_complete", ... 
 
 /* What happened in one episode (a race in continuous mode). */
 typedef struct td_episode_info {
-    int episode;            /* 0-based count of this car's episodes */
+    int episode; /* 0-based count of this car's episodes */
     td_episode_status status;
-    double progress;        /* last progress (100 for a completed lap) */
+    double progress; /* last progress (100 for a completed lap) */
     int steps;
-    double sim_time_s;      /* simulated time of the episode, penalties included */
+    double sim_time_s; /* simulated time of the episode, penalties included */
     double total_reward;
-    int reversed_dir;       /* driven in the reverse direction */
-    double start_ndist;     /* start point as a fraction of the lap */
-    int laps;               /* completed laps */
+    int reversed_dir;                /* driven in the reverse direction */
+    double start_ndist;              /* start point as a fraction of the lap */
+    int laps;                        /* completed laps */
     double lap_times_s[TD_MAX_LAPS]; /* simulated time of each completed lap */
-    double lap_time_s;      /* first completed lap's time, or -1 */
+    double lap_time_s;               /* first completed lap's time, or -1 */
     int off_tracks, crashes, reverses, immobilized, resets;
-    double penalty_s;       /* total penalty time (continuous mode) */
+    double penalty_s; /* total penalty time (continuous mode) */
 } td_episode_info;
 
 /* ---- state sensor ----------------------------------------------------------------------- */
@@ -175,10 +175,10 @@ typedef struct td_episode_info {
 /* ---- vector env ----------------------------------------------------------------------- */
 
 enum {
-    TD_SENSOR_STATE = 1,    /* obs_state, TD_STATE_DIM floats per car */
-    TD_SENSOR_CAMERA = 2,   /* obs_camera, height x width x 1 grey bytes */
-    TD_SENSOR_STEREO = 4,   /* obs_camera, height x width x 2 (instead of CAMERA) */
-    TD_SENSOR_LIDAR = 8     /* obs_lidar, td_vecenv_lidar_dim floats per car */
+    TD_SENSOR_STATE = 1,  /* obs_state, TD_STATE_DIM floats per car */
+    TD_SENSOR_CAMERA = 2, /* obs_camera, height x width x 1 grey bytes */
+    TD_SENSOR_STEREO = 4, /* obs_camera, height x width x 2 (instead of CAMERA) */
+    TD_SENSOR_LIDAR = 8   /* obs_lidar, td_vecenv_lidar_dim floats per car */
 };
 
 typedef enum td_lidar_encoding {
@@ -192,25 +192,25 @@ typedef struct td_sim_config {
     td_car_config car;
     td_race_config race;
     td_sim_mode mode;
-    int sensors;                /* TD_SENSOR_* bits, default TD_SENSOR_STATE */
+    int sensors; /* TD_SENSOR_* bits, default TD_SENSOR_STATE */
     td_camera_config camera;
     td_lidar_config lidar;
     td_lidar_encoding lidar_encoding;
-    double hz;                  /* control steps per simulated second, 15 */
-    int max_steps;              /* per episode, 100000 */
-    int laps;                   /* continuous mode: laps to finish, default 3 */
-    double off_track_penalty_s; /* continuous mode: off-track/reversed/immobilized, 2 */
-    double collision_penalty_s; /* continuous mode: crash, 5 */
-    int max_resets;             /* continuous mode: resets allowed, the next event ends the
-                                   race (status = that event); 0 = unlimited */
-    double crash_reset_behind_m;/* continuous mode: reset this far behind the object, 1.0 */
-    int reversed_limit_steps;   /* 15 */
-    int immobilized_limit_steps;/* 15 */
-    double immobilized_dist_m;  /* 0.0003 per step */
+    double hz;                    /* control steps per simulated second, 15 */
+    int max_steps;                /* per episode, 100000 */
+    int laps;                     /* continuous mode: laps to finish, default 3 */
+    double off_track_penalty_s;   /* continuous mode: off-track/reversed/immobilized, 2 */
+    double collision_penalty_s;   /* continuous mode: crash, 5 */
+    int max_resets;               /* continuous mode: resets allowed, the next event ends the
+                                     race (status = that event); 0 = unlimited */
+    double crash_reset_behind_m;  /* continuous mode: reset this far behind the object, 1.0 */
+    int reversed_limit_steps;     /* 15 */
+    int immobilized_limit_steps;  /* 15 */
+    double immobilized_dist_m;    /* 0.0003 per step */
     double camera_object_range_m; /* object_in_camera range, 5 m */
-    double ground_cell_m;       /* camera ground map resolution, 0.01 */
-    double lidar_cell_m;        /* lidar grid cell, 0.5 */
-    int threads;                /* worker threads including the caller, default 1 */
+    double ground_cell_m;         /* camera ground map resolution, 0.01 */
+    double lidar_cell_m;          /* lidar grid cell, 0.5 */
+    int threads;                  /* worker threads including the caller, default 1 */
     uint64_t seed;
 } td_sim_config;
 
@@ -221,8 +221,7 @@ void td_sim_config_default(td_sim_config *cfg);
  * once per batch). params holds the step's values (for an ended episode: its last step).
  * Must write n rewards.
  */
-typedef void (*td_reward_batch_fn)(void *user, const td_params *params, int n,
-                                   float *rewards_out);
+typedef void (*td_reward_batch_fn)(void *user, const td_params *params, int n, float *rewards_out);
 
 /* DeepRacer's example 1 (follow the centre line): 1.0, 0.5, 0.1 or 1e-3 by distance bands
  * of 10 %, 25 % and 50 % of the track width. The default reward when reward_fn is NULL. */
@@ -233,19 +232,19 @@ typedef struct td__vecenv_priv td__vecenv_priv;
 typedef struct td_vecenv {
     /* Buffers owned by the caller; set them after td_vecenv_init, before reset. A sensor's
      * buffer may be NULL when the sensor is not enabled. Row i belongs to car i. */
-    const float *actions;   /* (n, 2): steering_deg, speed_mps */
-    float *obs_state;       /* (n, TD_STATE_DIM) */
-    uint8_t *obs_camera;    /* (n, height, width, channels) */
-    float *obs_lidar;       /* (n, lidar_dim) */
-    float *rewards;         /* (n) */
-    uint8_t *dones;         /* (n): 1 when this step ended the car's episode */
-    td_params *params;      /* (n) reward input of the last step */
+    const float *actions; /* (n, 2): steering_deg, speed_mps */
+    float *obs_state;     /* (n, TD_STATE_DIM) */
+    uint8_t *obs_camera;  /* (n, height, width, channels) */
+    float *obs_lidar;     /* (n, lidar_dim) */
+    float *rewards;       /* (n) */
+    uint8_t *dones;       /* (n): 1 when this step ended the car's episode */
+    td_params *params;    /* (n) reward input of the last step */
 
     td_reward_batch_fn reward_fn; /* NULL: td_reward_follow_center */
     void *reward_user;
 
-    int n;                  /* cars */
-    td_sim_config cfg;      /* a copy; do not change after init */
+    int n;             /* cars */
+    td_sim_config cfg; /* a copy; do not change after init */
     td__vecenv_priv *priv;
 } td_vecenv;
 
@@ -259,8 +258,8 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
 void td_vecenv_free(td_vecenv *env);
 
 /* Sizes of one car's observation rows. */
-int td_vecenv_camera_bytes(const td_sim_config *cfg);  /* 0 when no camera */
-int td_vecenv_lidar_dim(const td_sim_config *cfg);     /* 0 when no lidar */
+int td_vecenv_camera_bytes(const td_sim_config *cfg); /* 0 when no camera */
+int td_vecenv_lidar_dim(const td_sim_config *cfg);    /* 0 when no lidar */
 
 /* Starts a new episode for every car and writes the first observations and params. */
 void td_vecenv_reset(td_vecenv *env);
@@ -304,13 +303,13 @@ typedef enum td_driver_kind {
 
 typedef struct td_driver_config {
     td_driver_kind kind;
-    double lat_accel_mps2;  /* grip used by the speed profile, default 3.0 */
-    double max_speed;       /* 4.0 */
-    double min_speed;       /* 0.6 */
-    double lookahead_s;     /* pure-pursuit look-ahead time, 0.25 s (plus lookahead_min_m) */
-    double lookahead_min_m; /* 0.3 */
-    double zigzag_amplitude;/* fraction of the half width, 0.6 */
-    double zigzag_period_m; /* 3.0 */
+    double lat_accel_mps2;   /* grip used by the speed profile, default 3.0 */
+    double max_speed;        /* 4.0 */
+    double min_speed;        /* 0.6 */
+    double lookahead_s;      /* pure-pursuit look-ahead time, 0.25 s (plus lookahead_min_m) */
+    double lookahead_min_m;  /* 0.3 */
+    double zigzag_amplitude; /* fraction of the half width, 0.6 */
+    double zigzag_period_m;  /* 3.0 */
 } td_driver_config;
 
 void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind);
@@ -321,16 +320,15 @@ int td_driver_kind_parse(const char *s, td_driver_kind *out);
 typedef struct td_driver {
     td_driver_config cfg;
     const td_track *track;
-    int n;                  /* line points (a closed loop repeats nothing: point n wraps) */
-    double *x, *y, *s, *v;  /* one allocation */
-    double *lat;            /* lateral offset of each line point from the centre (+ left) */
+    int n;                 /* line points (a closed loop repeats nothing: point n wraps) */
+    double *x, *y, *s, *v; /* one allocation */
+    double *lat;           /* lateral offset of each line point from the centre (+ left) */
     double length;
-    int cursor;             /* last nearest line point (incremental search) */
+    int cursor; /* last nearest line point (incremental search) */
 } td_driver;
 
 /* Builds the racing line of `track` (kept by pointer: it must outlive the driver). */
-int td_driver_init(td_driver *d, const td_driver_config *cfg, const td_track *track,
-                   td_err *err);
+int td_driver_init(td_driver *d, const td_driver_config *cfg, const td_track *track, td_err *err);
 void td_driver_free(td_driver *d);
 /* Forgets the incremental position (after a teleport or a reset). */
 void td_driver_reset(td_driver *d);

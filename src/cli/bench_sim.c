@@ -21,7 +21,7 @@ typedef struct bench_opts {
     double seconds;
     int envs;
     int threads;
-    const char *only;   /* state, lidar or camera; NULL for all */
+    const char *only; /* state, lidar or camera; NULL for all */
 } bench_opts;
 
 /* Process CPU seconds (all threads): a loaded machine stretches wall time, not this. */
@@ -32,8 +32,8 @@ static double cpu_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void emit(const char *name, double value, const char *unit, int threads,
-                 double baseline, double per_cpu_s, const char *track)
+static void emit(const char *name, double value, const char *unit, int threads, double baseline,
+                 double per_cpu_s, const char *track)
 {
     printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"threads\": %d, "
            "\"ratio_to_baseline\": %.6g, \"per_cpu_second\": %.6g, \"track\": \"%s\"}\n",
@@ -62,8 +62,8 @@ static double baseline_mflops(double seconds)
 }
 
 /* Runs the env for about `seconds` and returns car-steps per second. */
-static int measure(const bench_opts *o, const td_track *t, int sensors, int threads,
-                   double *out, double *out_cpu)
+static int measure(const bench_opts *o, const td_track *t, int sensors, int threads, double *out,
+                   double *out_cpu)
 {
     td_sim_config cfg;
     td_sim_config_default(&cfg);
@@ -88,8 +88,8 @@ static int measure(const bench_opts *o, const td_track *t, int sensors, int thre
     uint8_t *dones = td_malloc((size_t)n);
     td_params *params = td_malloc(sizeof(td_params) * (size_t)n);
     int rc = 0;
-    if (!table || !actions || !state || (lid && !lidar) || (cam && !camera) || !rewards ||
-        !dones || !params) {
+    if (!table || !actions || !state || (lid && !lidar) || (cam && !camera) || !rewards || !dones ||
+        !params) {
         rc = td__cli_fail("bench sim: out of memory");
         goto out;
     }
@@ -144,7 +144,7 @@ out:
 static int bench_sim(int argc, char **argv)
 {
     bench_opts o = {"reInvent2019_track", 2.0, 64, 0, NULL};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -179,7 +179,6 @@ static int bench_sim(int argc, char **argv)
         } else {
             return td__cli_fail("bench sim: unknown option '%s'", a);
         }
-        i++;
     }
     if (o.threads == 0) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);

@@ -87,8 +87,7 @@ static int cmd_drive(int argc, char **argv)
                 return 1;
         } else if (strcmp(a, "--driver") == 0) {
             if (td_driver_kind_parse(v, &kind))
-                return td__cli_fail("--driver: '%s' is not pure-pursuit, centerline or zigzag",
-                                    v);
+                return td__cli_fail("--driver: '%s' is not pure-pursuit, centerline or zigzag", v);
         } else if (strcmp(a, "--race-type") == 0) {
             if (td_race_type_parse(v, &race))
                 return td__cli_fail("--race-type: '%s' is not time-trial, object-avoidance "
@@ -180,12 +179,10 @@ static int cmd_drive(int argc, char **argv)
         td_vecenv_step(&env);
     }
     const td_episode_info *e = td_vecenv_last_episode(&env, 0);
-    double total = 0, best = INFINITY;
+    double best = INFINITY;
     int nl = e->laps < TD_MAX_LAPS ? e->laps : TD_MAX_LAPS;
-    for (int k = 0; k < nl; k++) {
-        total += e->lap_times_s[k];
+    for (int k = 0; k < nl; k++)
         best = e->lap_times_s[k] < best ? e->lap_times_s[k] : best;
-    }
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "track", json_string(track.name));
@@ -220,8 +217,8 @@ static int cmd_drive(int argc, char **argv)
             printf("lap %d: %.3f s\n", k + 1, e->lap_times_s[k]);
         printf("%s after %d laps in %.3f s (%d steps): off-tracks %d, crashes %d, reversed %d, "
                "immobilized %d, resets %d, penalties %.1f s\n",
-               td_episode_status_name(e->status), e->laps, e->sim_time_s, e->steps,
-               e->off_tracks, e->crashes, e->reverses, e->immobilized, e->resets, e->penalty_s);
+               td_episode_status_name(e->status), e->laps, e->sim_time_s, e->steps, e->off_tracks,
+               e->crashes, e->reverses, e->immobilized, e->resets, e->penalty_s);
     }
     if (e->status != TD_EP_LAP_COMPLETE)
         rc = 1;

@@ -81,7 +81,6 @@ static void slip_exact(double d, double *sb, double *cb)
     *sb = tb * *cb;
 }
 
-
 /*
  * One sub-step's motion in the frame of the car at its start: the chord of the arc (its
  * direction is the heading turned by t / 2 + beta, its length v h sin(t/2) / (t/2)) and the
@@ -89,16 +88,16 @@ static void slip_exact(double d, double *sb, double *cb)
  * v cos(beta) tan(delta) / L). sin and cos of t/2 by Taylor series (t < 0.1 rad);
  * multiplications by reciprocals because the compiler may not turn x / 6 into one.
  */
-#define MOTION_BODY                                                                        \
-    T t = v * sb * two_h_over_l;                                                           \
-    T hd = 0.5 * t, hd2 = hd * hd;                                                         \
-    T sh = hd * (1.0 - hd2 * (1.0 / 6.0) * (1.0 - hd2 * (1.0 / 20.0)));                    \
-    T ch = 1.0 - hd2 * 0.5 * (1.0 - hd2 * (1.0 / 12.0) * (1.0 - hd2 * (1.0 / 30.0)));      \
-    T len = v * h * (1.0 - t * t * (1.0 / 24.0));                                          \
-    *mx = len * (ch * cb - sh * sb);                                                       \
-    *my = len * (sh * cb + ch * sb);                                                       \
-    *fc = ch * ch - sh * sh;                                                               \
-    *fs = 2.0 * sh * ch;                                                                   \
+#define MOTION_BODY                                                                                \
+    T t = v * sb * two_h_over_l;                                                                   \
+    T hd = 0.5 * t, hd2 = hd * hd;                                                                 \
+    T sh = hd * (1.0 - hd2 * (1.0 / 6.0) * (1.0 - hd2 * (1.0 / 20.0)));                            \
+    T ch = 1.0 - hd2 * 0.5 * (1.0 - hd2 * (1.0 / 12.0) * (1.0 - hd2 * (1.0 / 30.0)));              \
+    T len = v * h * (1.0 - t * t * (1.0 / 24.0));                                                  \
+    *mx = len * (ch * cb - sh * sb);                                                               \
+    *my = len * (sh * cb + ch * sb);                                                               \
+    *fc = ch * ch - sh * sh;                                                                       \
+    *fs = 2.0 * sh * ch;                                                                           \
     *dth = t;
 
 static inline void substep_motion(double v, double sb, double cb, double h, double two_h_over_l,
@@ -110,8 +109,8 @@ static inline void substep_motion(double v, double sb, double cb, double h, doub
 
 typedef double v2d __attribute__((vector_size(16)));
 
-static inline void motion2(v2d v, v2d sb, v2d cb, double h, double two_h_over_l, v2d *mx,
-                           v2d *my, v2d *fc, v2d *fs, v2d *dth)
+static inline void motion2(v2d v, v2d sb, v2d cb, double h, double two_h_over_l, v2d *mx, v2d *my,
+                           v2d *fc, v2d *fs, v2d *dth)
 {
     typedef v2d T;
     MOTION_BODY
@@ -154,8 +153,7 @@ void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_c
             double d = dc + d0 * k->keep_steer[i];
             double sb, cb;
             slip_exact(d, &sb, &cb);
-            substep_motion(v, sb, cb, h, two_h_over_l, &mx[i], &my[i], &fc[i], &fs[i],
-                           &dth[i]);
+            substep_motion(v, sb, cb, h, two_h_over_l, &mx[i], &my[i], &fc[i], &fs[i], &dth[i]);
         }
     } else {
         /* Two sub-steps at a time in SSE2 lanes (GCC vector extension); the coefficient
@@ -195,8 +193,8 @@ void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_c
     st->steer = dc + d0 * k->keep_steer[n - 1];
 }
 
-void td_car_step(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg,
-                 double speed_cmd, double dt)
+void td_car_step(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg, double speed_cmd,
+                 double dt)
 {
     td__car_coeffs k;
     td__car_coeffs_init(&k, cfg, dt);

@@ -18,13 +18,13 @@
 /* Clearance kept between the line and a border (car half width plus a safety margin). */
 #define BORDER_MARGIN_M 0.17
 /* Half span (in line points) of the curvature estimate: 0.3 m either side. */
-#define CURV_SPAN 6
-#define SMOOTH_ITERS 600
+#define CURV_SPAN       6
+#define SMOOTH_ITERS    600
 #define LONG_ACCEL_MPS2 3.0
 /* Objects closer than this ahead (or this far behind) make the driver change lane. */
-#define AVOID_AHEAD_M 2.2
+#define AVOID_AHEAD_M  2.2
 #define AVOID_BEHIND_M 0.6
-#define AVOID_SPEED 1.8
+#define AVOID_SPEED    1.8
 
 void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind)
 {
@@ -41,9 +41,12 @@ void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind)
 const char *td_driver_kind_name(td_driver_kind k)
 {
     switch (k) {
-    case TD_DRIVER_PURE_PURSUIT: return "pure-pursuit";
-    case TD_DRIVER_CENTERLINE: return "centerline";
-    case TD_DRIVER_ZIGZAG: return "zigzag";
+    case TD_DRIVER_PURE_PURSUIT:
+        return "pure-pursuit";
+    case TD_DRIVER_CENTERLINE:
+        return "centerline";
+    case TD_DRIVER_ZIGZAG:
+        return "zigzag";
     }
     return "unknown";
 }
@@ -66,8 +69,8 @@ int td_driver_kind_parse(const char *s, td_driver_kind *out)
 }
 
 /* Centre point, left normal and lateral limits (left > right) at arc s, walking seg. */
-static void frame_at(const td_track *t, double s, int *seg, double *cx, double *cy,
-                     double *nx, double *ny, double *lo, double *hi)
+static void frame_at(const td_track *t, double s, int *seg, double *cx, double *cy, double *nx,
+                     double *ny, double *lo, double *hi)
 {
     int nseg = t->n - 1, k = *seg;
     while (k < nseg - 1 && t->arc[k + 1] <= s)

@@ -62,8 +62,7 @@ int td__dirdata_init(td__dirdata *d, const td_track *t, td_err *err)
     d->curv = td_malloc(sizeof(float) * (size_t)d->ncurv);
     if (!d->tx || !d->curv) {
         td__dirdata_free(d);
-        return td_err_set(err, TD_ENOMEM, "sim: out of memory for track tables of '%s'",
-                          t->name);
+        return td_err_set(err, TD_ENOMEM, "sim: out of memory for track tables of '%s'", t->name);
     }
     d->ty = d->tx + nseg;
     d->clear = d->ty + nseg;
@@ -350,11 +349,20 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
 static void count_event(td_episode_info *info, td_episode_status e)
 {
     switch (e) {
-    case TD_EP_CRASHED: info->crashes++; break;
-    case TD_EP_OFF_TRACK: info->off_tracks++; break;
-    case TD_EP_REVERSED: info->reverses++; break;
-    case TD_EP_IMMOBILIZED: info->immobilized++; break;
-    default: break;
+    case TD_EP_CRASHED:
+        info->crashes++;
+        break;
+    case TD_EP_OFF_TRACK:
+        info->off_tracks++;
+        break;
+    case TD_EP_REVERSED:
+        info->reverses++;
+        break;
+    case TD_EP_IMMOBILIZED:
+        info->immobilized++;
+        break;
+    default:
+        break;
     }
 }
 
@@ -419,8 +427,7 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_s
     reset_counters(c);
 }
 
-void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward,
-                          uint8_t *done)
+void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward, uint8_t *done)
 {
     td_episode_status e = c->event;
     int end = 0;
@@ -502,13 +509,21 @@ void td__car_observe(td_vecenv *env, td__car *c, const td_params *p)
             td_lidar_scan_reach(&cfg->lidar, pv->lgrid, &scene, c->st.x, c->st.y, c->st.yaw,
                                 &c->rng, pv->lidar_reach_m, raw);
         else
-            td_lidar_scan(&cfg->lidar, pv->lgrid, &scene, c->st.x, c->st.y, c->st.yaw,
-                          &c->rng, raw);
+            td_lidar_scan(&cfg->lidar, pv->lgrid, &scene, c->st.x, c->st.y, c->st.yaw, &c->rng,
+                          raw);
         switch (cfg->lidar_encoding) {
-        case TD_LIDAR_ENC_CLIPPED: td_lidar_encode_clipped(&cfg->lidar, raw, out); break;
-        case TD_LIDAR_ENC_SECTOR: td_lidar_encode_sector(&cfg->lidar, raw, out); break;
-        case TD_LIDAR_ENC_DISCRETIZED: td_lidar_encode_discretized(&cfg->lidar, raw, out); break;
-        default: memcpy(out, raw, sizeof(float) * (size_t)cfg->lidar.beams); break;
+        case TD_LIDAR_ENC_CLIPPED:
+            td_lidar_encode_clipped(&cfg->lidar, raw, out);
+            break;
+        case TD_LIDAR_ENC_SECTOR:
+            td_lidar_encode_sector(&cfg->lidar, raw, out);
+            break;
+        case TD_LIDAR_ENC_DISCRETIZED:
+            td_lidar_encode_discretized(&cfg->lidar, raw, out);
+            break;
+        default:
+            memcpy(out, raw, sizeof(float) * (size_t)cfg->lidar.beams);
+            break;
         }
     }
 }

@@ -74,8 +74,8 @@ static void bot_pose(const td_track *t, td__object *o, double lane_change_m, int
     o->box.y = y;
 }
 
-static void place_obstacle(const td_track *t, const td_race_config *rc, td__object *o,
-                           double s, int lane)
+static void place_obstacle(const td_track *t, const td_race_config *rc, td__object *o, double s,
+                           int lane)
 {
     memset(o, 0, sizeof(*o));
     o->s = td__wrap_arc(t, s);
@@ -218,8 +218,7 @@ void td__objects_step(td_vecenv *env, td__car *c, double dt)
                 double hi = rc->upper_lane_change_time > rc->lower_lane_change_time
                                 ? rc->upper_lane_change_time
                                 : rc->lower_lane_change_time + 1e-9;
-                o->next_change_t = c->clock + td_rng_range(&c->rng, rc->lower_lane_change_time,
-                                                           hi);
+                o->next_change_t = c->clock + td_rng_range(&c->rng, rc->lower_lane_change_time, hi);
             }
         }
         double s = o->s + ds;
@@ -273,13 +272,13 @@ void td__objects_params(td_vecenv *env, td__car *c, td_params *p)
     double ry = b->y - (c->st.y + fwd * c->st.sin_yaw);
     double f = rx * c->st.cos_yaw + ry * c->st.sin_yaw;
     double l = -rx * c->st.sin_yaw + ry * c->st.cos_yaw;
-    p->object_in_camera = f > 0 && f <= env->cfg.camera_object_range_m &&
-                          fabs(l) <= f * env->priv->tan_half_hfov;
+    p->object_in_camera =
+        f > 0 && f <= env->cfg.camera_object_range_m && fabs(l) <= f * env->priv->tan_half_hfov;
 }
 
 int td__objects_crash(const td_vecenv *env, const td__car *c)
 {
-    td_box me = {c->st.x, c->st.y, c->st.yaw, env->cfg.car.length_m, env->cfg.car.width_m,
+    td_box me = {c->st.x,         c->st.y,   c->st.yaw, env->cfg.car.length_m, env->cfg.car.width_m,
                  TD_CAR_HEIGHT_M, TD_BOX_CAR};
     for (int k = 0; k < c->nobj; k++)
         if (td_box_overlap(&me, &c->obj[k].box))

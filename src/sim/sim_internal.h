@@ -22,7 +22,7 @@ typedef struct td__car_coeffs {
     /* (1 - a)^(i + 1): the lag left after sub-step i; one spare entry pads SIMD pairs. */
     double keep_speed[TD__MAX_SUBSTEPS + 1];
     double keep_steer[TD__MAX_SUBSTEPS + 1];
-    double h;               /* sub-step, seconds */
+    double h;                /* sub-step, seconds */
     double a_speed, a_steer; /* first-order lag factors per sub-step */
     double inv_wheelbase;
     double speed_min, speed_max, steer_max; /* steer_max in radians */
@@ -48,9 +48,9 @@ static inline double td__wrap_pi(double a)
 
 typedef struct td__dirdata {
     const td_track *t;
-    double *tx, *ty;        /* (n-1) unit tangent of each centreline segment */
-    double *clear;          /* (n-1) distance from each centre segment to the nearest border */
-    float *curv;            /* curvature sampled every TD__CURV_STEP_M of arc */
+    double *tx, *ty; /* (n-1) unit tangent of each centreline segment */
+    double *clear;   /* (n-1) distance from each centre segment to the nearest border */
+    float *curv;     /* curvature sampled every TD__CURV_STEP_M of arc */
     int ncurv;
     double inv_length;
 } td__dirdata;
@@ -76,40 +76,40 @@ static inline double td__wrap_arc(const td_track *t, double s)
 typedef struct td__object {
     td_box box;
     int is_bot;
-    double s;               /* arc length along the car's driving direction */
-    int lane;               /* +1 inner, -1 outer: the lane it is on (or leaving) */
-    int lane_to;            /* bots: target lane of a change in progress (== lane if none) */
-    double change_done_m;   /* bots: distance driven into the current lane change */
-    double next_change_t;   /* bots: clock time of the next lane change */
-    int seg;                /* bots: centreline segment cursor for s */
-    td_track_proj proj;     /* projection of the object's centre (params) */
+    double s;             /* arc length along the car's driving direction */
+    int lane;             /* +1 inner, -1 outer: the lane it is on (or leaving) */
+    int lane_to;          /* bots: target lane of a change in progress (== lane if none) */
+    double change_done_m; /* bots: distance driven into the current lane change */
+    double next_change_t; /* bots: clock time of the next lane change */
+    int seg;              /* bots: centreline segment cursor for s */
+    td_track_proj proj;   /* projection of the object's centre (params) */
 } td__object;
 
 /* ---- the car record ---------------------------------------------------------------- */
 
 typedef struct td__car {
     td_car_state st;
-    td_track_proj proj;     /* projection of the model point */
-    int dir;                /* 0 forward, 1 reverse */
-    int index;              /* car index in the env */
-    double start_ndist;     /* episode start for progress (model point projection) */
-    double rr_ndist;        /* round-robin start point of the next episode */
+    td_track_proj proj; /* projection of the model point */
+    int dir;            /* 0 forward, 1 reverse */
+    int index;          /* car index in the env */
+    double start_ndist; /* episode start for progress (model point projection) */
+    double rr_ndist;    /* round-robin start point of the next episode */
     double prev_progress;
     double cmd_steer_deg, cmd_speed; /* this step's action, unclipped (params) */
-    double clock;           /* simulated seconds since env init, penalties included */
-    double episode_t0;      /* clock at the episode start */
-    double lap_t0;          /* clock at the current lap's start */
+    double clock;                    /* simulated seconds since env init, penalties included */
+    double episode_t0;               /* clock at the episode start */
+    double lap_t0;                   /* clock at the current lap's start */
     int reverse_count, immobile_count;
-    double last_x, last_y;  /* origin at the previous step */
+    double last_x, last_y; /* origin at the previous step */
     int nobj;
     td__object obj[TD_MAX_OBJECTS];
-    td_box boxes[TD_MAX_OBJECTS];  /* sensor copy of the objects */
-    int crash_obj;          /* object hit this step, or -1 */
-    td_episode_status event;/* this step's event (precedence applied) */
+    td_box boxes[TD_MAX_OBJECTS]; /* sensor copy of the objects */
+    int crash_obj;                /* object hit this step, or -1 */
+    td_episode_status event;      /* this step's event (precedence applied) */
     td_rng rng;
     td_look look;
-    td_episode_info info;   /* running episode */
-    td_episode_info last;   /* last ended episode */
+    td_episode_info info; /* running episode */
+    td_episode_info last; /* last ended episode */
     int episodes_started;
 } td__car;
 
@@ -119,7 +119,7 @@ typedef void (*td__phase_fn)(td_vecenv *env, int lo, int hi);
 
 typedef struct td__worker {
     td_vecenv *env;
-    int k;                  /* slice index (1 .. nthreads - 1; the caller runs slice 0) */
+    int k; /* slice index (1 .. nthreads - 1; the caller runs slice 0) */
 } td__worker;
 
 struct td__vecenv_priv {
@@ -132,8 +132,8 @@ struct td__vecenv_priv {
     double dt;
     double tan_half_hfov;
     td__car *cars;
-    float *lidar_raw;       /* (n, beams) scratch */
-    double lidar_reach_m;   /* scan reach that leaves the encoding unchanged (0: full) */
+    float *lidar_raw;     /* (n, beams) scratch */
+    double lidar_reach_m; /* scan reach that leaves the encoding unchanged (0: full) */
 
     /* Persistent thread pool. A phase is cut into chunks of cars; the caller and the
      * workers claim chunks with one atomic word (generation << 32 | next chunk), so a
@@ -147,9 +147,9 @@ struct td__vecenv_priv {
     _Atomic uint64_t work;
     _Atomic int done_chunks;
     _Atomic int stop;
-    _Atomic int sleepers;       /* workers blocked (or about to block) on cv_go */
+    _Atomic int sleepers; /* workers blocked (or about to block) on cv_go */
     _Atomic int caller_sleeping;
-    uint32_t gen;               /* the caller's generation counter */
+    uint32_t gen; /* the caller's generation counter */
     /* The current phase; atomics because a late worker may read them while the caller
      * writes the next phase's (the claim then fails and the values are not used). */
     _Atomic(td__phase_fn) phase;
@@ -171,8 +171,7 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode);
 /* Projects (x, y) starting from the segment holding arc length s (a pose placed at a known
  * arc length): the incremental query, with no full search. */
 void td__project_near(const td_track *t, double s, double x, double y, td_track_proj *p);
-void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward,
-                          uint8_t *done);
+void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward, uint8_t *done);
 void td__car_observe(td_vecenv *env, td__car *c, const td_params *p);
 
 /* objects.c */
@@ -184,7 +183,6 @@ void td__objects_params(td_vecenv *env, td__car *c, td_params *p);
 int td__objects_crash(const td_vecenv *env, const td__car *c);
 
 /* state_sensor.c */
-void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p,
-                        float *out);
+void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p, float *out);
 
 #endif

@@ -19,8 +19,7 @@ static float clipf(double v, double lo, double hi)
     return (float)(v < lo ? lo : (v > hi ? hi : v));
 }
 
-void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p,
-                        float *out)
+void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p, float *out)
 {
     const td__dirdata *dd = &env->priv->dir[c->dir];
     const td_track *t = dd->t;

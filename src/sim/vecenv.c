@@ -66,9 +66,12 @@ void td_sim_config_default(td_sim_config *cfg)
 const char *td_race_type_name(td_race_type t)
 {
     switch (t) {
-    case TD_RACE_TIME_TRIAL: return "TIME_TRIAL";
-    case TD_RACE_OBJECT_AVOIDANCE: return "OBJECT_AVOIDANCE";
-    case TD_RACE_HEAD_TO_BOT: return "HEAD_TO_BOT";
+    case TD_RACE_TIME_TRIAL:
+        return "TIME_TRIAL";
+    case TD_RACE_OBJECT_AVOIDANCE:
+        return "OBJECT_AVOIDANCE";
+    case TD_RACE_HEAD_TO_BOT:
+        return "HEAD_TO_BOT";
     }
     return "UNKNOWN";
 }
@@ -101,13 +104,20 @@ int td_race_type_parse(const char *s, td_race_type *out)
 const char *td_episode_status_name(td_episode_status s)
 {
     switch (s) {
-    case TD_EP_IN_PROGRESS: return "in_progress";
-    case TD_EP_LAP_COMPLETE: return "lap_complete";
-    case TD_EP_CRASHED: return "crashed";
-    case TD_EP_OFF_TRACK: return "off_track";
-    case TD_EP_REVERSED: return "reversed";
-    case TD_EP_IMMOBILIZED: return "immobilized";
-    case TD_EP_TIME_UP: return "time_up";
+    case TD_EP_IN_PROGRESS:
+        return "in_progress";
+    case TD_EP_LAP_COMPLETE:
+        return "lap_complete";
+    case TD_EP_CRASHED:
+        return "crashed";
+    case TD_EP_OFF_TRACK:
+        return "off_track";
+    case TD_EP_REVERSED:
+        return "reversed";
+    case TD_EP_IMMOBILIZED:
+        return "immobilized";
+    case TD_EP_TIME_UP:
+        return "time_up";
     }
     return "unknown";
 }
@@ -138,10 +148,12 @@ int td_vecenv_lidar_dim(const td_sim_config *cfg)
     if (!(cfg->sensors & TD_SENSOR_LIDAR))
         return 0;
     switch (cfg->lidar_encoding) {
-    case TD_LIDAR_ENC_SECTOR: return 8;
+    case TD_LIDAR_ENC_SECTOR:
+        return 8;
     case TD_LIDAR_ENC_DISCRETIZED:
         return cfg->lidar.num_sectors * cfg->lidar.num_values_per_sector;
-    default: return cfg->lidar.beams;
+    default:
+        return cfg->lidar.beams;
     }
 }
 
@@ -201,8 +213,7 @@ static void *worker_main(void *arg)
     for (;;) {
         uint32_t g;
         int spins = 0;
-        while ((g = (uint32_t)(atomic_load(&pv->work) >> 32)) == seen &&
-               !atomic_load(&pv->stop)) {
+        while ((g = (uint32_t)(atomic_load(&pv->work) >> 32)) == seen && !atomic_load(&pv->stop)) {
             if (++spins < SPIN_ITERS) {
                 cpu_relax();
                 continue;
@@ -324,9 +335,8 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     if (cfg->car.substeps > TD__MAX_SUBSTEPS)
         return td_err_set(err, TD_EINVAL, "sim: substeps %d is above %d", cfg->car.substeps,
                           TD__MAX_SUBSTEPS);
-    if ((cfg->sensors & TD_SENSOR_LIDAR) &&
-        (cfg->lidar.beams < 1 || cfg->lidar.num_sectors < 1 ||
-         cfg->lidar.beams % cfg->lidar.num_sectors != 0))
+    if ((cfg->sensors & TD_SENSOR_LIDAR) && (cfg->lidar.beams < 1 || cfg->lidar.num_sectors < 1 ||
+                                             cfg->lidar.beams % cfg->lidar.num_sectors != 0))
         return td_err_set(err, TD_EINVAL,
                           "sim: lidar beams (%d) must be a multiple of num_sectors (%d)",
                           cfg->lidar.beams, cfg->lidar.num_sectors);
