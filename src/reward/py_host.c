@@ -208,6 +208,7 @@ struct td__pyhost {
     pthread_cond_t wd_cv;
     int wd_stop;
     atomic_int active;         /* a batch (or the module load) is running */
+    atomic_int wd_idle;        /* the watchdog sleeps until the next batch (needs a signal) */
     atomic_ulong seq;          /* incremented at the start of every call */
     atomic_int in_call;
     atomic_int fired;          /* the watchdog raised in the current batch */
@@ -309,7 +310,13 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&h->wd_mu);
     while (!h->wd_stop) {
         if (!atomic_load(&h->active) || h->timeout_s <= 0) {
-            pthread_cond_wait(&h->wd_cv, &h->wd_mu);
+            /* Sleep until a batch starts. idle is published before active is read again,
+             * and watchdog_arm stores active before reading idle (both sequentially
+             * consistent), so one of the two always sees the other: no lost wake-up. */
+            atomic_store(&h->wd_idle, 1);
+            if (!atomic_load(&h->active) || h->timeout_s <= 0)
+                pthread_cond_wait(&h->wd_cv, &h->wd_mu);
+            atomic_store(&h->wd_idle, 0);
             last_seq = atomic_load(&h->seq);
             seq_since = td_time_now();
             continue;
@@ -356,14 +363,19 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
+/* Starts watching a batch. Signals the watchdog only when it sleeps between batches: while
+ * batches follow each other it polls, and waking it for every batch would cost a context
+ * switch per batch. */
 static void watchdog_arm(td__pyhost *h)
 {
     h->tid = PyThread_get_thread_ident();
     atomic_store(&h->fired, 0);
-    pthread_mutex_lock(&h->wd_mu);
     atomic_store(&h->active, 1);
-    pthread_cond_signal(&h->wd_cv);
-    pthread_mutex_unlock(&h->wd_mu);
+    if (atomic_load(&h->wd_idle)) {
+        pthread_mutex_lock(&h->wd_mu);
+        pthread_cond_signal(&h->wd_cv);
+        pthread_mutex_unlock(&h->wd_mu);
+    }
 }
 
 /* Called with the GIL held: clears an async exception the watchdog may have set too late. */
