@@ -349,8 +349,10 @@ void td_nn_net_reset_params(td_nn_net *net, td_rng *rng);
 
 /*
  * Forward pass of B <= max_batch samples; the result is net->out (B, n_out). Keeps the
- * activations needed by td_nn_net_backward. Returns TD_EINVAL if B is out of range or a
- * needed input is NULL. Allocates nothing.
+ * activations needed by td_nn_net_backward. The lidar, state and action arrays are read
+ * again by the backward (weight gradients of the first dense layers): keep them unchanged
+ * until then (camera input is consumed by the forward). Returns TD_EINVAL if B is out of
+ * range or a needed input is NULL. Allocates nothing.
  */
 int td_nn_net_forward(td_nn_net *net, const td_nn_input *in, int B);
 
