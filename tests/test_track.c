@@ -840,6 +840,16 @@ TD_TEST(shipped_tracks_are_valid)
         TD_ASSERT_MSG(t.length >= shipped[i].min_length && t.length <= shipped[i].max_length,
                       "%s: length %.2f", t.name, t.length);
         assert_valid_track(&t, 0.6);
+        /* At least 0.3 m of grass between parts of the road that are not neighbours. */
+        for (int a = 0; a + 1 < t.n; a++)
+            for (int b = a + 1; b + 1 < t.n; b++) {
+                double along = fmin(t.arc[b] - t.arc[a], t.length - (t.arc[b] - t.arc[a]));
+                double clear = 0.5 * (t.width[a] + t.width[b]) + 0.3;
+                if (along > 2.5 * clear)
+                    TD_ASSERT_MSG(hypot(t.center[2 * a] - t.center[2 * b],
+                                        t.center[2 * a + 1] - t.center[2 * b + 1]) >= clear,
+                                  "%s: vertices %d and %d too close", t.name, a, b);
+            }
         double wmin = INFINITY, wmax = 0;
         for (int k = 0; k < t.n; k++) {
             wmin = fmin(wmin, t.width[k]);
@@ -921,6 +931,44 @@ TD_TEST(cli_tracks_commands)
     td_track_free(&a);
     td_track_free(&b);
 
+    /* export: a DeepRacer route numpy reads back as the same values, bit for bit. */
+    require_numpy();
+    snprintf(path, sizeof(path), "%s/hairpin_rev.npy", dir);
+    snprintf(cmd, sizeof(cmd), "%s tracks export hairpin --reverse -o %s", bin, path);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    snprintf(cmd, sizeof(cmd),
+             PYTHON
+             " -c \"import numpy as np; a = np.load('%s'); "
+             "assert a.dtype == np.dtype('<f8') and a.shape[1] == 6 and a.flags.c_contiguous; "
+             "open('%s/hairpin_rev.raw', 'wb').write(a.tobytes())\"",
+             path, dir);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
+    {
+        td_track fwd, rev;
+        char rawpath[512], *raw;
+        size_t rawlen;
+        snprintf(rawpath, sizeof(rawpath), "%s/tracks/hairpin.json", TD_TEST_SOURCE_DIR);
+        TD_ASSERT_OK(td_track_load(&fwd, rawpath, NULL));
+        TD_ASSERT_OK(td_track_reverse(&rev, &fwd, NULL));
+        snprintf(rawpath, sizeof(rawpath), "%s/hairpin_rev.raw", dir);
+        TD_ASSERT_OK(td_file_read(rawpath, &raw, &rawlen, NULL));
+        TD_ASSERT_EQ_INT(rawlen, 48 * (size_t)rev.n);
+        for (int i = 0; i < rev.n; i++) {
+            double v[6];
+            memcpy(v, raw + 48 * i, 48);
+            TD_ASSERT(memcmp(&v[0], &rev.center[2 * i], 16) == 0);
+            TD_ASSERT(memcmp(&v[2], &rev.inner[2 * i], 16) == 0);
+            TD_ASSERT(memcmp(&v[4], &rev.outer[2 * i], 16) == 0);
+        }
+        td_free(raw);
+        td_track_free(&rev);
+        td_track_free(&fwd);
+        td_track again;
+        TD_ASSERT_OK(td_track_load(&again, path, NULL));
+        TD_ASSERT_STREQ(again.name, "hairpin_rev");
+        td_track_free(&again);
+    }
+
     /* render: a PNG of the requested width with road, ground and border colours. */
     snprintf(path, sizeof(path), "%s/oval.png", dir);
     snprintf(cmd, sizeof(cmd), "%s tracks render oval -o %s --width 400 --reverse", bin, path);
@@ -961,8 +1009,8 @@ TD_TEST(cli_tracks_commands)
     TD_ASSERT_CONTAINS(out, "--seed");
     snprintf(cmd, sizeof(cmd), "%s tracks frobnicate", bin);
     TD_ASSERT(run_cmd(cmd, out, sizeof(out)) != 0);
-    const char *subs[] = {"list", "show", "import", "render", "generate"};
-    for (int i = 0; i < 5; i++) {
+    const char *subs[] = {"list", "show", "import", "export", "render", "generate"};
+    for (int i = 0; i < 6; i++) {
         snprintf(cmd, sizeof(cmd), "%s tracks %s --help", bin, subs[i]);
         TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
         TD_ASSERT_CONTAINS(out, "usage: trackday tracks");

@@ -81,6 +81,12 @@ int td_track_reverse(td_track *dst, const td_track *src, td_err *err);
 /* Writes a track as trackday JSON (6-column rows). */
 int td_track_save_json(const td_track *t, const char *path, td_err *err);
 
+/*
+ * Writes a track as a DeepRacer route file: .npy version 1.0, '<f8', C order, shape (n, 6),
+ * rows as in the track (a loop keeps its closing duplicate), so DeepRacer tools can use it.
+ */
+int td_track_save_npy(const td_track *t, const char *path, td_err *err);
+
 void td_track_free(td_track *t);
 
 /* Signed area of the centreline loop (m^2, > 0 for counter-clockwise); 0 for open routes. */

@@ -1,7 +1,7 @@
 /*
  * tracks.c - `trackday tracks`: list the shipped tracks and the reference routes, show one,
- * import a DeepRacer .npy route into trackday's JSON format, render a top view, generate
- * a procedural track.
+ * import a DeepRacer .npy route into trackday's JSON format, export a track as a DeepRacer
+ * route, render a top view, generate a procedural track.
  */
 #include <dirent.h>
 #include <math.h>
@@ -28,6 +28,8 @@ static const char *tracks_usage =
     "  show NAME|PATH [--reverse] [--json]   details of one track\n"
     "  import FILE.npy [-o OUT.json] [--name NAME] [--description TEXT]\n"
     "                                        convert a DeepRacer route to trackday JSON\n"
+    "  export NAME|PATH -o OUT.npy|OUT.json [--reverse]\n"
+    "                                        write a track as a DeepRacer route or JSON\n"
     "  render NAME|PATH -o OUT.png [--reverse] [--width PX]\n"
     "                                        top-view picture\n"
     "  generate --seed S [--length M] [--width M] [--min-radius M] [--spacing M]\n"
@@ -319,6 +321,51 @@ static int cmd_import(int argc, char **argv)
     return rc ? td__cli_fail("%s", err.msg) : 0;
 }
 
+/* ---- export --------------------------------------------------------------------------------- */
+
+static int cmd_export(int argc, char **argv)
+{
+    const char *arg = NULL, *out = NULL;
+    int reverse = 0;
+    if (td__cli_wants_help(argc, argv)) {
+        printf("usage: trackday tracks export NAME|PATH -o OUT.npy|OUT.json [--reverse]\n\n"
+               "Writes a track as a DeepRacer route file (.npy version 1.0, '<f8', shape (N, 6), "
+               "usable by DeepRacer tools) or as trackday JSON in the rows form, by the output's "
+               "extension. --reverse writes the reverse driving direction.\n");
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0) {
+            if (i + 1 >= argc)
+                return td__cli_fail("tracks export: -o needs a value");
+            out = argv[++i];
+        } else if (strcmp(argv[i], "--reverse") == 0) {
+            reverse = 1;
+        } else if (argv[i][0] == '-') {
+            return td__cli_fail("tracks export: unknown option '%s'", argv[i]);
+        } else if (!arg) {
+            arg = argv[i];
+        } else {
+            return td__cli_fail("tracks export: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!arg || !out)
+        return td__cli_fail("tracks export: usage: trackday tracks export NAME|PATH -o OUT.npy");
+    int npy = has_suffix(out, ".npy");
+    if (!npy && !has_suffix(out, ".json"))
+        return td__cli_fail("tracks export: '%s' must end in .npy or .json", out);
+    td_track t;
+    if (load_arg(arg, reverse, &t))
+        return 1;
+    td_err err;
+    int rc = npy ? td_track_save_npy(&t, out, &err) : td_track_save_json(&t, out, &err);
+    if (rc == 0)
+        printf("wrote %s: %s%s, %d rows, %.2f m\n", out, t.name, t.reversed ? " (reversed)" : "",
+               t.n, t.length);
+    td_track_free(&t);
+    return rc ? td__cli_fail("%s", err.msg) : 0;
+}
+
 /* ---- render --------------------------------------------------------------------------------- */
 
 static int cmd_render(int argc, char **argv)
@@ -449,6 +496,8 @@ static int cmd_tracks(int argc, char **argv)
         return cmd_show(argc - 1, argv + 1);
     if (strcmp(sub, "import") == 0)
         return cmd_import(argc - 1, argv + 1);
+    if (strcmp(sub, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
     if (strcmp(sub, "render") == 0)
         return cmd_render(argc - 1, argv + 1);
     if (strcmp(sub, "generate") == 0)
@@ -457,4 +506,4 @@ static int cmd_tracks(int argc, char **argv)
     return 2;
 }
 
-TD_CLI_COMMAND("tracks", "list, show, import, render and generate tracks", cmd_tracks)
+TD_CLI_COMMAND("tracks", "list, show, import, export, render and generate tracks", cmd_tracks)

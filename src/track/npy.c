@@ -1,5 +1,5 @@
 /*
- * npy.c - reads DeepRacer route files: NumPy .npy arrays (format versions 1.0, 2.0 and
+ * npy.c - reads and writes DeepRacer route files: NumPy .npy arrays (format versions 1.0, 2.0 and
  * 3.0) of dtype '<f8', C order, shape (N, 6). Only what a route needs is accepted; anything
  * else is rejected with a message naming the file and the problem.
  */
@@ -252,5 +252,43 @@ int td_track_load_npy(td_track *t, const char *path, td_err *err)
     base_name(path, name, sizeof(name));
     rc = td_track_from_rows(t, rows, nrows, name, path, err);
     td_free(rows);
+    return rc;
+}
+
+int td_track_save_npy(const td_track *t, const char *path, td_err *err)
+{
+    char dict[128];
+    int dlen = snprintf(dict, sizeof(dict),
+                        "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, 6), }", t->n);
+    /* Magic (6) + version (2) + header length (2) + dict, padded with spaces and a newline
+     * to a multiple of 64 bytes, as numpy writes it. */
+    size_t head = 10 + (size_t)dlen + 1;
+    size_t pad = (64 - head % 64) % 64;
+    size_t hlen = (size_t)dlen + pad + 1;
+    size_t total = 10 + hlen + (size_t)t->n * 48;
+    unsigned char *buf = td_malloc(total);
+    if (!buf)
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
+    memcpy(buf, NPY_MAGIC, NPY_MAGIC_LEN);
+    buf[6] = 1;
+    buf[7] = 0;
+    buf[8] = (unsigned char)(hlen & 0xff);
+    buf[9] = (unsigned char)(hlen >> 8);
+    memcpy(buf + 10, dict, (size_t)dlen);
+    memset(buf + 10 + dlen, ' ', pad);
+    buf[10 + hlen - 1] = '\n';
+    unsigned char *p = buf + 10 + hlen;
+    for (int i = 0; i < t->n; i++) {
+        const double v[6] = {t->center[2 * i],    t->center[2 * i + 1], t->inner[2 * i],
+                             t->inner[2 * i + 1], t->outer[2 * i],      t->outer[2 * i + 1]};
+        for (int j = 0; j < 6; j++) {
+            uint64_t u;
+            memcpy(&u, &v[j], 8);
+            for (int b = 0; b < 8; b++)
+                *p++ = (unsigned char)(u >> (8 * b));
+        }
+    }
+    int rc = td_file_write_atomic(path, buf, total, err);
+    td_free(buf);
     return rc;
 }
