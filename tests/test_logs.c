@@ -780,3 +780,70 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
     td_free(out);
     rm_rf(dir);
 }
+
+TD_TEST(logs_keeps_training_and_evaluation_apart)
+{
+    char dir[64], cmd[512];
+    tmpdir(dir, sizeof(dir));
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/logs/training-simtrace %s/logs/evaluation-simtrace && "
+             "cp %s %s/logs/training-simtrace/0-iteration.csv && "
+             "head -50 %s > %s/logs/evaluation-simtrace/0-iteration.csv",
+             dir, dir, FIXTURE, dir, FIXTURE, dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    int status;
+    snprintf(cmd, sizeof(cmd), "%s logs %s --json", TD_TEST_TRACKDAY_BIN, dir);
+    char *out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    TD_ASSERT_CONTAINS(out, "training-simtrace/0-iteration.csv");
+    TD_ASSERT(strstr(out, "evaluation-simtrace") == NULL);
+    TD_ASSERT_CONTAINS(out, "\"episodes\": 4");
+    td_free(out);
+    snprintf(cmd, sizeof(cmd), "%s logs %s --eval --json", TD_TEST_TRACKDAY_BIN, dir);
+    out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    TD_ASSERT_CONTAINS(out, "evaluation-simtrace/0-iteration.csv");
+    TD_ASSERT(strstr(out, "training-simtrace") == NULL);
+    TD_ASSERT_CONTAINS(out, "\"episodes\": 1");
+    td_free(out);
+    /* Bad options are refused. */
+    snprintf(cmd, sizeof(cmd), "%s logs %s --episodes-per-iteration 0 2>&1", TD_TEST_TRACKDAY_BIN,
+             dir);
+    out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 1);
+    TD_ASSERT_CONTAINS(out, "--episodes-per-iteration");
+    td_free(out);
+    rm_rf(dir);
+}
+
+TD_TEST(reader_and_analysis_survive_out_of_memory)
+{
+    char *text;
+    size_t len;
+    td_err err;
+    TD_ASSERT_OK(td_file_read(FIXTURE, &text, &len, &err));
+    /* Fail the k-th allocation for k = 0, 1, ... until the whole path succeeds: every failure
+     * must be TD_ENOMEM with nothing leaked (the harness counts live allocations). */
+    int ok = 0;
+    for (int k = 0; k < 200 && !ok; k++) {
+        td_simtrace t;
+        td_simtrace_init(&t);
+        td_log_report r;
+        memset(&r, 0, sizeof(r));
+        td_alloc_fail_after(k);
+        int rc = td_simtrace_parse(&t, text, len, "fixture.csv", &err);
+        if (rc == 0)
+            rc = td_logs_analyze(&r, &t, 2, &err);
+        td_alloc_fail_after(-1);
+        if (rc == 0) {
+            ok = 1;
+            TD_ASSERT_EQ_INT(r.n_episodes, 4);
+        } else {
+            TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
+        }
+        td_logs_report_free(&r);
+        td_simtrace_free(&t);
+    }
+    TD_ASSERT(ok);
+    td_free(text);
+}

@@ -679,3 +679,44 @@ TD_TEST(model_dir_pictures_and_notes)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);
 }
+
+TD_TEST(pictures_survive_out_of_memory)
+{
+    circ c;
+    make_circle(&c);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
+    td_log_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
+    td_waypoint_summary ws;
+    TD_ASSERT_OK(td_waypoint_summary_compute(&ws, &t, 0, -1, &c.t, 20, &err));
+    char dir[64], path[128];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/x.svg", dir);
+    /* Each picture with the k-th allocation failing, until it succeeds: TD_ENOMEM, no leak,
+     * no file. */
+    for (int which = 0; which < 2; which++) {
+        int ok = 0;
+        for (int k = 0; k < 100 && !ok; k++) {
+            td_alloc_fail_after(k);
+            int rc = which == 0 ? td_plot_episodes_write(path, &t, &r, NULL, 0, &c.t, "oom", &err)
+                                : td_plot_waypoints_write(path, &ws, &c.t, "oom", &err);
+            td_alloc_fail_after(-1);
+            if (rc == 0) {
+                ok = 1;
+                assert_file_wellformed(path);
+                unlink(path);
+            } else {
+                TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
+                TD_ASSERT(!td_path_exists(path));
+            }
+        }
+        TD_ASSERT(ok);
+    }
+    td_waypoint_summary_free(&ws);
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+    rmdir(dir);
+}
