@@ -105,13 +105,14 @@ TD_TEST(sgemm_fast_and_builtin_match_reference)
 {
     td_rng rng;
     td_rng_seed(&rng, 1, 1);
-    const int shapes[][3] = {{1, 1, 1},  {3, 5, 7},    {17, 33, 9}, {70, 300, 130},
+    const int shapes[][3] = {{1, 1, 1},     {3, 5, 7},    {17, 33, 9}, {70, 300, 130},
                              {129, 2, 257}, {1, 300, 77}, {45, 1, 33}, {1, 1, 500}};
     for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
-                float *A = frand(&rng, (size_t)M * K, -1, 1), *B = frand(&rng, (size_t)K * N, -1, 1);
+                float *A = frand(&rng, (size_t)M * K, -1, 1),
+                      *B = frand(&rng, (size_t)K * N, -1, 1);
                 float *C0 = frand(&rng, (size_t)M * N, -1, 1);
                 float *C1 = fbuf((size_t)M * N), *C2 = fbuf((size_t)M * N);
                 memcpy(C1, C0, sizeof(float) * M * N);
@@ -120,8 +121,8 @@ TD_TEST(sgemm_fast_and_builtin_match_reference)
                 td__nn_ref_sgemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.5f, C0, N);
                 td_nn_sgemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.5f, C1, N);
                 td_nn_sgemm_builtin(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.5f, C2, N);
-                TD_ASSERT_MSG(max_rel(C0, C1, (size_t)M * N, 1e-2) < 1e-5, "fast %dx%dx%d %d%d",
-                              M, N, K, ta, tb);
+                TD_ASSERT_MSG(max_rel(C0, C1, (size_t)M * N, 1e-2) < 1e-5, "fast %dx%dx%d %d%d", M,
+                              N, K, ta, tb);
                 TD_ASSERT_MSG(max_rel(C0, C2, (size_t)M * N, 1e-2) < 1e-5, "builtin %dx%dx%d %d%d",
                               M, N, K, ta, tb);
                 td_free(A);
@@ -224,18 +225,20 @@ static void check_conv_vs_ref(td_rng *rng, int B, int H, int W, int C, int OC, i
                               int relu)
 {
     int OH = td_nn_conv2d_out_dim(H, K, S), OW = td_nn_conv2d_out_dim(W, K, S);
-    size_t nin = (size_t)B * H * W * C, nout = (size_t)B * OH * OW * OC, nw = (size_t)OC * K * K * C;
+    size_t nin = (size_t)B * H * W * C, nout = (size_t)B * OH * OW * OC,
+           nw = (size_t)OC * K * K * C;
     size_t ncols = td_nn_conv2d_cols_size(B, H, W, C, K, S);
     float *inp = frand(rng, nin, -1, 1), *w = frand(rng, nw, -1, 1), *b = frand(rng, OC, -1, 1);
     float *o1 = fbuf(nout), *o2 = fbuf(nout), *cols = fbuf(ncols), *dcols = fbuf(ncols);
     td_nn_conv2d_forward(o1, cols, inp, w, b, B, H, W, C, OC, K, S, relu);
     td__nn_ref_conv2d_forward(o2, NULL, inp, w, b, B, H, W, C, OC, K, S, relu);
-    TD_ASSERT_MSG(max_rel(o1, o2, nout, 1e-3) < 1e-5, "conv fwd B%d %dx%dx%d OC%d K%d S%d", B, H,
-                  W, C, OC, K, S);
+    TD_ASSERT_MSG(max_rel(o1, o2, nout, 1e-3) < 1e-5, "conv fwd B%d %dx%dx%d OC%d K%d S%d", B, H, W,
+                  C, OC, K, S);
     float *d1 = frand(rng, nout, -1, 1), *d2 = fbuf(nout);
     memcpy(d2, d1, nout * sizeof(float));
     float *di1 = frand(rng, nin, -1, 1), *di2 = fbuf(nin);
-    float *dw1 = frand(rng, nw, -1, 1), *dw2 = fbuf(nw), *db1 = frand(rng, OC, -1, 1), *db2 = fbuf(OC);
+    float *dw1 = frand(rng, nw, -1, 1), *dw2 = fbuf(nw), *db1 = frand(rng, OC, -1, 1),
+          *db2 = fbuf(OC);
     memcpy(di2, di1, nin * sizeof(float));
     memcpy(dw2, dw1, nw * sizeof(float));
     memcpy(db2, db1, OC * sizeof(float));
@@ -264,10 +267,10 @@ TD_TEST(conv2d_fast_matches_reference)
     check_conv_vs_ref(&rng, 1, 5, 5, 1, 1, 1, 1, 0);
     check_conv_vs_ref(&rng, 2, 9, 7, 3, 4, 3, 1, 1);
     check_conv_vs_ref(&rng, 3, 11, 13, 2, 5, 3, 2, 1);
-    check_conv_vs_ref(&rng, 2, 16, 20, 1, 8, 8, 4, 1);  /* SHALLOW's first layer, small */
+    check_conv_vs_ref(&rng, 2, 16, 20, 1, 8, 8, 4, 1); /* SHALLOW's first layer, small */
     check_conv_vs_ref(&rng, 2, 12, 12, 4, 3, 4, 2, 0);
-    check_conv_vs_ref(&rng, 1, 10, 9, 2, 3, 2, 3, 1);   /* stride > kernel: gaps */
-    check_conv_vs_ref(&rng, 4, 30, 40, 1, 32, 8, 4, 1); /* a bigger one */
+    check_conv_vs_ref(&rng, 1, 10, 9, 2, 3, 2, 3, 1);    /* stride > kernel: gaps */
+    check_conv_vs_ref(&rng, 4, 30, 40, 1, 32, 8, 4, 1);  /* a bigger one */
     check_conv_vs_ref(&rng, 2, 13, 18, 64, 64, 3, 1, 1); /* SHALLOW's third layer */
 }
 
@@ -279,8 +282,8 @@ typedef struct {
 static double conv_loss(void *p)
 {
     conv_ctx *c = p;
-    td__nn_ref_conv2d_forward(c->out, NULL, c->inp, c->w, c->b, c->B, c->H, c->W, c->C, c->OC,
-                              c->K, c->S, c->relu);
+    td__nn_ref_conv2d_forward(c->out, NULL, c->inp, c->w, c->b, c->B, c->H, c->W, c->C, c->OC, c->K,
+                              c->S, c->relu);
     int OH = td_nn_conv2d_out_dim(c->H, c->K, c->S), OW = td_nn_conv2d_out_dim(c->W, c->K, c->S);
     return dot(c->out, c->r, (size_t)c->B * OH * OW * c->OC);
 }
@@ -318,8 +321,8 @@ TD_TEST(conv2d_backward_matches_finite_differences)
         float *num = fbuf(nin > nw ? nin : nw);
         td_nn_conv2d_forward(o, cols, c.inp, c.w, c.b, c.B, c.H, c.W, c.C, c.OC, c.K, c.S, c.relu);
         memcpy(dout, c.r, nout * sizeof(float));
-        td_nn_conv2d_backward(di, dw, db, dcols, dout, c.relu ? o : NULL, cols, c.w, c.B, c.H,
-                              c.W, c.C, c.OC, c.K, c.S);
+        td_nn_conv2d_backward(di, dw, db, dcols, dout, c.relu ? o : NULL, cols, c.w, c.B, c.H, c.W,
+                              c.C, c.OC, c.K, c.S);
         numeric_grad(num, c.inp, nin, 1e-3, conv_loss, &c);
         TD_ASSERT_MSG(rel_err(di, num, nin) < 1e-2, "conv %zu dinp %g", k, rel_err(di, num, nin));
         numeric_grad(num, c.w, nw, 1e-3, conv_loss, &c);
@@ -345,10 +348,18 @@ static double act_loss(void *p)
     act_ctx *c = p;
     size_t n = (size_t)c->B * c->V;
     switch (c->kind) {
-    case 0: td_nn_relu_forward(c->y, c->x, n); break;
-    case 1: td_nn_tanh_forward(c->y, c->x, n); break;
-    case 2: td__nn_ref_softmax_forward(c->y, c->x, c->B, c->V); break;
-    default: td__nn_ref_log_softmax_forward(c->y, c->x, c->B, c->V); break;
+    case 0:
+        td_nn_relu_forward(c->y, c->x, n);
+        break;
+    case 1:
+        td_nn_tanh_forward(c->y, c->x, n);
+        break;
+    case 2:
+        td__nn_ref_softmax_forward(c->y, c->x, c->B, c->V);
+        break;
+    default:
+        td__nn_ref_log_softmax_forward(c->y, c->x, c->B, c->V);
+        break;
     }
     return dot(c->y, c->r, n);
 }
@@ -366,8 +377,14 @@ TD_TEST(activations_backward_match_finite_differences)
         float *dx = frand(&rng, n, -1, 1), *dx0 = fbuf(n), *num = fbuf(n), *y = fbuf(n);
         memcpy(dx0, dx, n * sizeof(float));
         switch (kind) {
-        case 0: td_nn_relu_forward(y, c.x, n); td_nn_relu_backward(dx, c.r, y, n); break;
-        case 1: td_nn_tanh_forward(y, c.x, n); td_nn_tanh_backward(dx, c.r, y, n); break;
+        case 0:
+            td_nn_relu_forward(y, c.x, n);
+            td_nn_relu_backward(dx, c.r, y, n);
+            break;
+        case 1:
+            td_nn_tanh_forward(y, c.x, n);
+            td_nn_tanh_backward(dx, c.r, y, n);
+            break;
         case 2:
             td_nn_softmax_forward(y, c.x, 3, 5);
             td_nn_softmax_backward(dx, c.r, y, 3, 5);
@@ -738,8 +755,8 @@ static void check_net_gradients(const td_nn_tower *t, uint64_t seed)
     td_err err;
     int B = 3;
     TD_ASSERT_OK(td_nn_net_init(&net, t, 4, &rng, &err));
-    float *cam = t->camera_h ? frand(&rng, (size_t)B * t->camera_h * t->camera_w * t->camera_c, 0, 1)
-                             : NULL;
+    float *cam =
+        t->camera_h ? frand(&rng, (size_t)B * t->camera_h * t->camera_w * t->camera_c, 0, 1) : NULL;
     float *lidar = t->lidar_dim ? frand(&rng, (size_t)B * t->lidar_dim, -1, 1) : NULL;
     float *state = t->state_dim ? frand(&rng, (size_t)B * t->state_dim, -1, 1) : NULL;
     float *action = t->action_dim ? frand(&rng, (size_t)B * t->action_dim, -1, 1) : NULL;
@@ -822,7 +839,8 @@ TD_TEST(net_batch_rows_are_independent)
     float batch[15];
     memcpy(batch, net.out, sizeof(batch));
     for (int b = 0; b < 5; b++) {
-        td_nn_input one = {.camera_u8 = cam + b * 198, .lidar = lidar + b * 6, .state = state + b * 3};
+        td_nn_input one = {
+            .camera_u8 = cam + b * 198, .lidar = lidar + b * 6, .state = state + b * 3};
         TD_ASSERT_OK(td_nn_net_forward(&net, &one, 1));
         for (int k = 0; k < 3; k++)
             TD_ASSERT_NEAR(net.out[k], batch[b * 3 + k], 1e-5 * (1 + fabs(batch[b * 3 + k])));
@@ -917,15 +935,20 @@ TD_TEST(shallow_topology_has_deepracer_parameter_count)
     /* state-only MLP, default 2x64 */
     td_nn_io_spec st = {.state_dim = 10, .n_actions = 5};
     TD_ASSERT_OK(td_nn_topology_deepracer(&topo, NULL, &st, &err));
-    TD_ASSERT_EQ_INT(td_nn_tower_param_count(&topo.towers[0]), 10 * 64 + 64 + 64 * 64 + 64 + 64 * 5 + 5);
+    TD_ASSERT_EQ_INT(td_nn_tower_param_count(&topo.towers[0]),
+                     10 * 64 + 64 + 64 * 64 + 64 + 64 * 5 + 5);
 }
 
 TD_TEST(topology_json_round_trip_and_errors)
 {
     td_nn_topology topo, back;
     td_err err;
-    td_nn_io_spec io = {.camera_h = 120, .camera_w = 160, .camera_c = 1, .lidar_dim = 64,
-                        .continuous = 1, .sac = 1};
+    td_nn_io_spec io = {.camera_h = 120,
+                        .camera_w = 160,
+                        .camera_c = 1,
+                        .lidar_dim = 64,
+                        .continuous = 1,
+                        .sac = 1};
     TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
     topo.towers[0].head_tanh = 1;
     json_t *tj, *ij;
@@ -950,21 +973,25 @@ TD_TEST(topology_json_round_trip_and_errors)
     static const struct {
         const char *topology, *inputs, *want;
     } bad[] = {
-        {"{\"towers\": {\"policy\": {\"camera\": [[32, 8]], \"head\": {\"type\": \"value\", \"n\": 1}}}}",
+        {"{\"towers\": {\"policy\": {\"camera\": [[32, 8]], \"head\": {\"type\": \"value\", \"n\": "
+         "1}}}}",
          "{\"camera\": [120, 160, 1]}", "camera[0] must be [filters, kernel, stride]"},
-        {"{\"towers\": {\"policy\": {\"lidar\": [256], \"head\": {\"type\": \"value\", \"n\": 1}}}}",
+        {"{\"towers\": {\"policy\": {\"lidar\": [256], \"head\": {\"type\": \"value\", \"n\": "
+         "1}}}}",
          "{\"camera\": [120, 160, 1]}", "has a \"lidar\" branch but inputs has no \"lidar\""},
         {"{\"towers\": {\"policy\": {\"state\": [0], \"head\": {\"type\": \"value\", \"n\": 1}}}}",
          "{\"state\": [4]}", "tower 'policy': state[0]"},
-        {"{\"towers\": {\"policy\": {\"state\": [8], \"head\": {\"type\": \"softmax\", \"n\": 1}}}}",
+        {"{\"towers\": {\"policy\": {\"state\": [8], \"head\": {\"type\": \"softmax\", \"n\": "
+         "1}}}}",
          "{\"state\": [4]}", "unknown head.type 'softmax'"},
         {"{\"towers\": {\"q1\": {\"state\": [8], \"head\": {\"type\": \"q\", \"n\": 1}}}}",
          "{\"state\": [4]}", "inputs has no \"action\""},
         {"{\"towers\": {\"policy\": {\"camera\": [[32, 8, 4], [64, 64, 1]], \"head\": {\"type\": "
-         "\"value\", \"n\": 1}}}}", "{\"camera\": [120, 160, 1]}", "does not fit"},
+         "\"value\", \"n\": 1}}}}",
+         "{\"camera\": [120, 160, 1]}", "does not fit"},
         {"{\"towers\": {}}", "{\"state\": [4]}", "non-empty"},
-        {"{\"towers\": {\"p\": {\"head\": {\"type\": \"value\", \"n\": 1}}}}", "{\"state\": [4, 2]}",
-         "\"state\" must be an array of 1 integers"},
+        {"{\"towers\": {\"p\": {\"head\": {\"type\": \"value\", \"n\": 1}}}}",
+         "{\"state\": [4, 2]}", "\"state\" must be an array of 1 integers"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *a = json_loads(bad[i].topology, 0, NULL), *b = json_loads(bad[i].inputs, 0, NULL);
@@ -1121,8 +1148,8 @@ TD_TEST(model_save_load_round_trip_is_bit_exact)
         TD_ASSERT_EQ_INT(back[i].max_batch, 8);
         TD_ASSERT(memcmp(back[i].params, nets[i].params, nets[i].n_params * sizeof(float)) == 0);
     }
-    TD_ASSERT_STREQ(json_string_value(json_object_get(json_object_get(header, "lineage"),
-                                                      "run_id")), "r-test");
+    TD_ASSERT_STREQ(
+        json_string_value(json_object_get(json_object_get(header, "lineage"), "run_id")), "r-test");
     TD_ASSERT_STREQ(json_string_value(json_object_get(header, "format")), "trackday-model");
     json_decref(header);
     /* canonical: writing what was read gives the same bytes */

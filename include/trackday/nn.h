@@ -46,9 +46,8 @@ void td_nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* The built-in blocked GEMM, whatever the backend (for tests and the benchmark). */
-void td_nn_sgemm_builtin(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                         int ldc);
+void td_nn_sgemm_builtin(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* ------------------------------------------------------------------------------------ */
 /* Layers: forward/backward pairs                                                        */
@@ -109,8 +108,7 @@ void td_nn_tanh_backward(float *dinp, const float *dout, const float *out, size_
 /* Softmax over the last axis: probs (B, V), logits (B, V). Numerically stable. */
 void td_nn_softmax_forward(float *probs, const float *logits, int B, int V);
 /* dlogits (B, V) += J^T dprobs. */
-void td_nn_softmax_backward(float *dlogits, const float *dprobs, const float *probs, int B,
-                            int V);
+void td_nn_softmax_backward(float *dlogits, const float *dprobs, const float *probs, int B, int V);
 /* Log-softmax: logp (B, V) = logits - logsumexp(logits). */
 void td_nn_log_softmax_forward(float *logp, const float *logits, int B, int V);
 /* dlogits (B, V) += dlogp - softmax * sum(dlogp). */
@@ -123,8 +121,8 @@ void td_nn_log_softmax_backward(float *dlogits, const float *dlogp, const float 
  * dent[b] * dH/dlogits = -dent[b] * p * (logp + H) (no separate log-softmax backward).
  */
 void td_nn_categorical_entropy_forward(float *ent, const float *logp, int B, int V);
-void td_nn_categorical_entropy_backward(float *dlogits, const float *dent, const float *logp,
-                                        int B, int V);
+void td_nn_categorical_entropy_backward(float *dlogits, const float *dent, const float *logp, int B,
+                                        int V);
 
 /*
  * Diagonal Gaussian with a state-independent log std: mean (B, A), log_std (A), clipped to
@@ -137,13 +135,12 @@ void td_nn_gaussian_logprob_forward(float *logp, const float *mean, const float 
                                     const float *action, int B, int A);
 /* dmean (B, A) += dlogp[b] * dlogp/dmean; dlog_std (A) += sum_b dlogp[b] * dlogp/dlog_std. */
 void td_nn_gaussian_logprob_backward(float *dmean, float *dlog_std, const float *dlogp,
-                                     const float *mean, const float *log_std,
-                                     const float *action, int B, int A);
+                                     const float *mean, const float *log_std, const float *action,
+                                     int B, int A);
 /* Entropy of one sample's distribution: sum_a (log_std[a] + 0.5 * log(2 pi e)). */
 float td_nn_gaussian_entropy(const float *log_std, int A);
 /* dlog_std (A) += dentropy (for each unclipped entry). */
-void td_nn_gaussian_entropy_backward(float *dlog_std, float dentropy, const float *log_std,
-                                     int A);
+void td_nn_gaussian_entropy_backward(float *dlog_std, float dentropy, const float *log_std, int A);
 
 /*
  * Concatenation along the feature axis: out (B, sum C_i) = [inps[0] | inps[1] | ...],
@@ -158,11 +155,10 @@ void td_nn_concat_backward(float *const *dinps, const float *dout, const int *C,
  * scale * dloss/dpred to dpred (N).
  */
 float td_nn_mse_forward(const float *pred, const float *target, int N);
-void td_nn_mse_backward(float *dpred, const float *pred, const float *target, int N,
-                        float scale);
+void td_nn_mse_backward(float *dpred, const float *pred, const float *target, int N, float scale);
 float td_nn_huber_forward(const float *pred, const float *target, int N, float delta);
-void td_nn_huber_backward(float *dpred, const float *pred, const float *target, int N,
-                          float delta, float scale);
+void td_nn_huber_backward(float *dpred, const float *pred, const float *target, int N, float delta,
+                          float scale);
 
 /* ------------------------------------------------------------------------------------ */
 /* Optimizer                                                                            */
@@ -195,9 +191,9 @@ float td_nn_clip_grad_norm(float *grads, size_t n, float max_norm);
 /* Topologies                                                                           */
 /* ------------------------------------------------------------------------------------ */
 
-#define TD_NN_MAX_STACK 8   /* layers per branch / trunk */
+#define TD_NN_MAX_STACK  8 /* layers per branch / trunk */
 #define TD_NN_MAX_TOWERS 4
-#define TD_NN_NAME_LEN 32
+#define TD_NN_NAME_LEN   32
 
 typedef enum td_nn_head_type {
     TD_NN_HEAD_CATEGORICAL = 0, /* n = number of discrete actions; logits (softmax outside) */
@@ -259,8 +255,8 @@ typedef struct td_nn_io_spec {
  * the lidar / state branches form the network. Returns TD_EINVAL with a message on a bad name
  * or a camera too small for the conv stack.
  */
-int td_nn_topology_deepracer(td_nn_topology *topo, const char *network,
-                             const td_nn_io_spec *io, td_err *err);
+int td_nn_topology_deepracer(td_nn_topology *topo, const char *network, const td_nn_io_spec *io,
+                             td_err *err);
 
 /* Returns the tower named name, or NULL. */
 const td_nn_tower *td_nn_topology_find(const td_nn_topology *topo, const char *name);
@@ -295,7 +291,7 @@ typedef struct td_nn_tensor {
 } td_nn_tensor;
 
 #define TD_NN_MAX_TENSORS (2 * (4 * TD_NN_MAX_STACK + 1) + 1)
-#define TD_NN_MAX_LAYERS (4 * TD_NN_MAX_STACK + 1)
+#define TD_NN_MAX_LAYERS  (4 * TD_NN_MAX_STACK + 1)
 
 /* Inputs of one forward pass; those the tower does not use are ignored. */
 typedef struct td_nn_input {
@@ -317,18 +313,18 @@ typedef struct td_nn_layer td_nn_layer;
 typedef struct td_nn_net {
     td_nn_tower spec;
     int max_batch;
-    size_t n_params;   /* floats in params / grads / adam_m / adam_v (with alignment padding) */
-    size_t n_weights;  /* true parameter count (no padding) */
+    size_t n_params;  /* floats in params / grads / adam_m / adam_v (with alignment padding) */
+    size_t n_weights; /* true parameter count (no padding) */
     float *params, *grads, *adam_m, *adam_v;
-    float *acts;       /* all activations for max_batch */
+    float *acts; /* all activations for max_batch */
     size_t n_acts;
-    long adam_t;       /* Adam steps taken */
+    long adam_t; /* Adam steps taken */
     int n_tensors;
     td_nn_tensor tensors[TD_NN_MAX_TENSORS];
-    float *out;        /* (B, n_out) after td_nn_net_forward */
-    float *log_std;    /* gaussian head: (n_out) inside params, else NULL */
-    float *d_log_std;  /* its gradient inside grads */
-    float *d_action;   /* Q head: (B, action_dim) dQ/daction, written (not accumulated) by backward */
+    float *out;       /* (B, n_out) after td_nn_net_forward */
+    float *log_std;   /* gaussian head: (n_out) inside params, else NULL */
+    float *d_log_std; /* its gradient inside grads */
+    float *d_action; /* Q head: (B, action_dim) dQ/daction, written (not accumulated) by backward */
     double flops_per_sample; /* forward multiply-adds * 2 */
     int n_layers;
     td_nn_layer *layers; /* private */

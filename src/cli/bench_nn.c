@@ -64,7 +64,8 @@ static double bench_sgemm(double seconds)
     return 2.0 * n * n * n * reps / t * 1e-9;
 }
 
-/* ---- PPO-style training step of two towers ---------------------------------------------------- */
+/* ---- PPO-style training step of two towers ----------------------------------------------------
+ */
 
 /*
  * FLOPs of one training sample: forward, weight gradients and input gradients are each a
@@ -223,7 +224,8 @@ static int bench_nn(int argc, char **argv)
     const char *backend = td_nn_init();
     double gf = bench_sgemm(seconds);
     printf("{\"bench\": \"sgemm_gflops\", \"value\": %.6g, \"unit\": \"GFLOP/s\", "
-           "\"backend\": \"%s\", \"threads\": 1}\n", gf, backend);
+           "\"backend\": \"%s\", \"threads\": 1}\n",
+           gf, backend);
     fflush(stdout);
 
     td_nn_topology topo;

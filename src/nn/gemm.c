@@ -76,9 +76,8 @@ TD__NN_VECTORIZE static void gemm_block(int mb, int nb, int kb, const float *res
     }
 }
 
-void td_nn_sgemm_builtin(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                         int ldc)
+void td_nn_sgemm_builtin(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     /* Scale C by beta first; beta == 0 overwrites (so NaNs in C do not survive). */
     for (int i = 0; i < M; i++) {
@@ -164,8 +163,7 @@ void td_nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                ldc);
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #else
     td_nn_sgemm_builtin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif

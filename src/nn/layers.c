@@ -12,7 +12,8 @@
 /* ---- epilogues ---------------------------------------------------------------------------- */
 
 /* Adds bias (OC) to each of the M rows of out (M, OC) and applies ReLU if asked. */
-TD__NN_VECTORIZE static void bias_relu(float *restrict out, const float *restrict bias, size_t M, int OC, int relu)
+TD__NN_VECTORIZE static void bias_relu(float *restrict out, const float *restrict bias, size_t M,
+                                       int OC, int relu)
 {
     for (size_t m = 0; m < M; m++) {
         float *restrict row = out + m * OC;
@@ -26,8 +27,9 @@ TD__NN_VECTORIZE static void bias_relu(float *restrict out, const float *restric
 }
 
 /* Zeroes dout where the fused ReLU's output was not positive; then dbias += column sums. */
-TD__NN_VECTORIZE static void relu_mask_bias_grad(float *restrict dout, const float *restrict relu_out,
-                                float *restrict dbias, size_t M, int OC)
+TD__NN_VECTORIZE static void relu_mask_bias_grad(float *restrict dout,
+                                                 const float *restrict relu_out,
+                                                 float *restrict dbias, size_t M, int OC)
 {
     if (relu_out)
         for (size_t i = 0; i < M * OC; i++)
@@ -89,7 +91,8 @@ static void im2col(float *restrict cols, const float *restrict inp, int B, int H
     for (int b = 0; b < B; b++)
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
-                const float *src = inp + (((size_t)b * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
+                const float *src =
+                    inp + (((size_t)b * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
                 for (int kh = 0; kh < K; kh++) {
                     memcpy(row, src, run * sizeof(float));
                     row += run;
@@ -99,8 +102,8 @@ static void im2col(float *restrict cols, const float *restrict inp, int B, int H
 }
 
 /* The adjoint of im2col: dinp += scatter of dcols (overlapping patches add up). */
-TD__NN_VECTORIZE static void col2im_add(float *restrict dinp, const float *restrict dcols, int B, int H, int W,
-                       int C, int K, int S, int OH, int OW)
+TD__NN_VECTORIZE static void col2im_add(float *restrict dinp, const float *restrict dcols, int B,
+                                        int H, int W, int C, int K, int S, int OH, int OW)
 {
     size_t run = (size_t)K * C;
     const float *row = dcols;
@@ -155,7 +158,8 @@ TD__NN_VECTORIZE void td_nn_relu_forward(float *out, const float *inp, size_t N)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-TD__NN_VECTORIZE void td_nn_relu_backward(float *dinp, const float *dout, const float *out, size_t N)
+TD__NN_VECTORIZE void td_nn_relu_backward(float *dinp, const float *dout, const float *out,
+                                          size_t N)
 {
     for (size_t i = 0; i < N; i++)
         dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
@@ -167,7 +171,8 @@ void td_nn_tanh_forward(float *out, const float *inp, size_t N)
         out[i] = tanhf(inp[i]);
 }
 
-TD__NN_VECTORIZE void td_nn_tanh_backward(float *dinp, const float *dout, const float *out, size_t N)
+TD__NN_VECTORIZE void td_nn_tanh_backward(float *dinp, const float *dout, const float *out,
+                                          size_t N)
 {
     for (size_t i = 0; i < N; i++)
         dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
@@ -195,8 +200,7 @@ void td_nn_softmax_forward(float *probs, const float *logits, int B, int V)
     }
 }
 
-void td_nn_softmax_backward(float *dlogits, const float *dprobs, const float *probs, int B,
-                            int V)
+void td_nn_softmax_backward(float *dlogits, const float *dprobs, const float *probs, int B, int V)
 {
     /* dx_i = p_i (dp_i - sum_j p_j dp_j) */
     for (int b = 0; b < B; b++) {
@@ -226,8 +230,7 @@ void td_nn_log_softmax_forward(float *logp, const float *logits, int B, int V)
     }
 }
 
-void td_nn_log_softmax_backward(float *dlogits, const float *dlogp, const float *logp, int B,
-                                int V)
+void td_nn_log_softmax_backward(float *dlogits, const float *dlogp, const float *logp, int B, int V)
 {
     /* dx_i = dl_i - softmax_i * sum_j dl_j */
     for (int b = 0; b < B; b++) {
@@ -251,8 +254,8 @@ void td_nn_categorical_entropy_forward(float *ent, const float *logp, int B, int
     }
 }
 
-void td_nn_categorical_entropy_backward(float *dlogits, const float *dent, const float *logp,
-                                        int B, int V)
+void td_nn_categorical_entropy_backward(float *dlogits, const float *dent, const float *logp, int B,
+                                        int V)
 {
     for (int b = 0; b < B; b++) {
         const float *lp = logp + (size_t)b * V;
@@ -298,8 +301,8 @@ void td_nn_gaussian_logprob_forward(float *logp, const float *mean, const float 
 }
 
 void td_nn_gaussian_logprob_backward(float *dmean, float *dlog_std, const float *dlogp,
-                                     const float *mean, const float *log_std,
-                                     const float *action, int B, int A)
+                                     const float *mean, const float *log_std, const float *action,
+                                     int B, int A)
 {
     /* d/dmean = (x - mu) / sigma^2; d/dlog_std = z^2 - 1 */
     for (int a = 0; a < A; a++) {
@@ -328,8 +331,7 @@ float td_nn_gaussian_entropy(const float *log_std, int A)
     return (float)acc;
 }
 
-void td_nn_gaussian_entropy_backward(float *dlog_std, float dentropy, const float *log_std,
-                                     int A)
+void td_nn_gaussian_entropy_backward(float *dlog_std, float dentropy, const float *log_std, int A)
 {
     for (int a = 0; a < A; a++) {
         int inside;
@@ -402,8 +404,8 @@ float td_nn_huber_forward(const float *pred, const float *target, int N, float d
     return N > 0 ? (float)(acc / N) : 0.0f;
 }
 
-void td_nn_huber_backward(float *dpred, const float *pred, const float *target, int N,
-                          float delta, float scale)
+void td_nn_huber_backward(float *dpred, const float *pred, const float *target, int N, float delta,
+                          float scale)
 {
     float k = N > 0 ? scale / (float)N : 0.0f;
     for (int i = 0; i < N; i++) {

@@ -10,7 +10,7 @@
 
 #include "nn/internal.h"
 
-#define PROLOGUE 24
+#define PROLOGUE   24
 #define MAX_HEADER (64u << 20)
 
 static size_t align64(size_t x)
@@ -67,8 +67,8 @@ static void get_f32s(float *dst, const uint8_t *src, size_t n)
 /* Keys the writer owns; an extras object may not set them. */
 static int owned_key(const char *k)
 {
-    static const char *const owned[] = {"format", "version", "data_size", "topology", "inputs",
-                                        "tensors"};
+    static const char *const owned[] = {"format",   "version", "data_size",
+                                        "topology", "inputs",  "tensors"};
     for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
         if (strcmp(k, owned[i]) == 0)
             return 1;
@@ -85,8 +85,10 @@ int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const
         return td_err_set(err, TD_EINVAL, "%s: header extras must be a JSON object", path);
     if (!extras || !json_is_string(json_object_get(extras, "action_space_type")) ||
         !json_object_get(extras, "action_space"))
-        return td_err_set(err, TD_EINVAL, "%s: the header extras must give \"action_space_type\" "
-                          "and \"action_space\" (docs/model-format.md)", path);
+        return td_err_set(err, TD_EINVAL,
+                          "%s: the header extras must give \"action_space_type\" "
+                          "and \"action_space\" (docs/model-format.md)",
+                          path);
     td_nn_topology topo;
     memset(&topo, 0, sizeof(topo));
     topo.n_towers = n_nets;
@@ -130,7 +132,8 @@ int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const
     json_object_set_new(h, "inputs", ij);
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)extras, key, val) {
+    json_object_foreach((json_t *)extras, key, val)
+    {
         if (!owned_key(key))
             json_object_set(h, key, val);
     }
@@ -201,21 +204,25 @@ static int check_table(const json_t *tensors, size_t data_size, const char *path
             return td_err_set(err, TD_EFORMAT, "%s: tensors[%d] has no name", path, i);
         const char *dt = json_string_value(json_object_get(e, "dtype"));
         if (!dt || (strcmp(dt, "f32") != 0 && strcmp(dt, "i8") != 0))
-            return td_err_set(err, TD_EFORMAT, "%s: tensor '%s': unknown dtype '%s'", path,
-                              t->name, dt ? dt : "(missing)");
+            return td_err_set(err, TD_EFORMAT, "%s: tensor '%s': unknown dtype '%s'", path, t->name,
+                              dt ? dt : "(missing)");
         t->i8 = dt[0] == 'i';
         const json_t *shape = json_object_get(e, "shape");
         if (!json_is_array(shape) || json_array_size(shape) < 1 || json_array_size(shape) > 8)
-            return td_err_set(err, TD_EFORMAT, "%s: tensor '%s': shape must be a list of 1 to 8 "
-                              "sizes", path, t->name);
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: tensor '%s': shape must be a list of 1 to 8 "
+                              "sizes",
+                              path, t->name);
         t->ndim = (int)json_array_size(shape);
         size_t count = 1;
         for (int d = 0; d < t->ndim; d++) {
             const json_t *v = json_array_get(shape, (size_t)d);
             if (!json_is_integer(v) || json_integer_value(v) < 1 ||
                 json_integer_value(v) > (1L << 30))
-                return td_err_set(err, TD_EFORMAT, "%s: tensor '%s': shape[%d] must be a "
-                                  "positive integer", path, t->name, d);
+                return td_err_set(err, TD_EFORMAT,
+                                  "%s: tensor '%s': shape[%d] must be a "
+                                  "positive integer",
+                                  path, t->name, d);
             t->shape[d] = (long)json_integer_value(v);
             count *= (size_t)t->shape[d];
         }
@@ -224,19 +231,23 @@ static int check_table(const json_t *tensors, size_t data_size, const char *path
             (rc = get_size(e, "nbytes", i, path, &t->nbytes, err)))
             return rc;
         if (t->nbytes != count * (t->i8 ? 1 : 4))
-            return td_err_set(err, TD_EFORMAT, "%s: tensor '%s': nbytes %zu but its shape holds "
-                              "%zu bytes", path, t->name, t->nbytes, count * (t->i8 ? 1 : 4));
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: tensor '%s': nbytes %zu but its shape holds "
+                              "%zu bytes",
+                              path, t->name, t->nbytes, count * (t->i8 ? 1 : 4));
         if (t->offset % 64)
-            return td_err_set(err, TD_EFORMAT, "%s: tensor '%s': offset %zu is not a multiple "
-                              "of 64", path, t->name, t->offset);
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: tensor '%s': offset %zu is not a multiple "
+                              "of 64",
+                              path, t->name, t->offset);
         if (t->offset > data_size || t->nbytes > data_size - t->offset)
-            return td_err_set(err, TD_EFORMAT, "%s: tensor '%s' (offset %zu, %zu bytes) runs "
-                              "past the data section (%zu bytes)", path, t->name, t->offset,
-                              t->nbytes, data_size);
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: tensor '%s' (offset %zu, %zu bytes) runs "
+                              "past the data section (%zu bytes)",
+                              path, t->name, t->offset, t->nbytes, data_size);
         for (int j = 0; j < i; j++) {
             if (strcmp(ents[j].name, t->name) == 0)
-                return td_err_set(err, TD_EFORMAT, "%s: tensor '%s' appears twice", path,
-                                  t->name);
+                return td_err_set(err, TD_EFORMAT, "%s: tensor '%s' appears twice", path, t->name);
             if (t->offset < ents[j].offset + ents[j].nbytes &&
                 ents[j].offset < t->offset + t->nbytes && t->nbytes && ents[j].nbytes)
                 return td_err_set(err, TD_EFORMAT, "%s: tensors '%s' and '%s' overlap", path,
@@ -257,8 +268,10 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
                        int max_nets, int *n_nets, int max_batch, json_t **header, td_err *err)
 {
     if (len < PROLOGUE + 4)
-        return td_err_set(err, TD_EFORMAT, "%s: truncated (%zu bytes; a model file has at "
-                          "least 28)", path, len);
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: truncated (%zu bytes; a model file has at "
+                          "least 28)",
+                          path, len);
     if (memcmp(buf, "TDMODEL\0", 8) != 0)
         return td_err_set(err, TD_EFORMAT, "%s: bad magic (not a trackday model file)", path);
     uint32_t version = get_u32(buf + 8), flags = get_u32(buf + 12);
@@ -269,17 +282,20 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
         return td_err_set(err, TD_EVERSION, "%s: unknown flags 0x%x", path, flags);
     uint64_t hlen = get_u64(buf + 16);
     if (hlen > MAX_HEADER || PROLOGUE + hlen + 4 > len)
-        return td_err_set(err, TD_EFORMAT, "%s: truncated: header of %llu bytes runs past the "
-                          "end", path, (unsigned long long)hlen);
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: truncated: header of %llu bytes runs past the "
+                          "end",
+                          path, (unsigned long long)hlen);
     json_error_t jerr;
-    json_t *h = json_loadb((const char *)buf + PROLOGUE, (size_t)hlen, JSON_REJECT_DUPLICATES,
-                           &jerr);
+    json_t *h =
+        json_loadb((const char *)buf + PROLOGUE, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!h) {
         /* a corrupted file is more likely than a bad writer: say so when the CRC fails too */
-        if (len >= PROLOGUE + 4 &&
-            td_crc32(0, buf, len - 4) != get_u32(buf + len - 4))
-            return td_err_set(err, TD_ECHECKSUM, "%s: checksum mismatch (and the header is not "
-                              "valid JSON)", path);
+        if (len >= PROLOGUE + 4 && td_crc32(0, buf, len - 4) != get_u32(buf + len - 4))
+            return td_err_set(err, TD_ECHECKSUM,
+                              "%s: checksum mismatch (and the header is not "
+                              "valid JSON)",
+                              path);
         return td_err_set(err, TD_EFORMAT, "%s: header JSON invalid at byte %d: %s", path,
                           jerr.position, jerr.text);
     }
@@ -296,8 +312,10 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
         goto out;
     }
     if (!json_is_integer(jd) || json_integer_value(jd) < 0 || json_integer_value(jd) % 64) {
-        rc = td_err_set(err, TD_EFORMAT, "%s: header \"data_size\" must be a non-negative "
-                        "multiple of 64", path);
+        rc = td_err_set(err, TD_EFORMAT,
+                        "%s: header \"data_size\" must be a non-negative "
+                        "multiple of 64",
+                        path);
         goto out;
     }
     size_t data_size = (size_t)json_integer_value(jd);
@@ -307,8 +325,10 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
             rc = td_err_set(err, TD_EFORMAT, "%s: truncated: %zu bytes, the header promises %zu",
                             path, len, d0 + data_size + 4);
         else
-            rc = td_err_set(err, TD_EFORMAT, "%s: trailing bytes: %zu bytes, the header "
-                            "promises %zu", path, len, d0 + data_size + 4);
+            rc = td_err_set(err, TD_EFORMAT,
+                            "%s: trailing bytes: %zu bytes, the header "
+                            "promises %zu",
+                            path, len, d0 + data_size + 4);
         goto out;
     }
     uint32_t stored = get_u32(buf + len - 4), computed = td_crc32(0, buf, len - 4);
@@ -324,8 +344,10 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
     }
     if (!json_is_string(json_object_get(h, "action_space_type")) ||
         !json_object_get(h, "action_space")) {
-        rc = td_err_set(err, TD_EFORMAT, "%s: header lacks \"action_space_type\" or "
-                        "\"action_space\"", path);
+        rc = td_err_set(err, TD_EFORMAT,
+                        "%s: header lacks \"action_space_type\" or "
+                        "\"action_space\"",
+                        path);
         goto out;
     }
     int n_ent = (int)json_array_size(tensors);
@@ -380,13 +402,17 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
                     gl += snprintf(got + gl, sizeof(got) - (size_t)gl, "%s%ld", d ? ", " : "",
                                    e->shape[d]);
                 snprintf(got + gl, sizeof(got) - (size_t)gl, "]");
-                rc = td_err_set(err, TD_EFORMAT, "%s: tensor '%s' has shape %s, the topology "
-                                "needs %s", path, t->name, got, want);
+                rc = td_err_set(err, TD_EFORMAT,
+                                "%s: tensor '%s' has shape %s, the topology "
+                                "needs %s",
+                                path, t->name, got, want);
                 goto out_nets;
             }
             if (e->i8) {
-                rc = td_err_set(err, TD_EUNSUPPORTED, "%s: tensor '%s' is int8: nn loads fp32 "
-                                "models only (use the fp32 parent, or infer/)", path, t->name);
+                rc = td_err_set(err, TD_EUNSUPPORTED,
+                                "%s: tensor '%s' is int8: nn loads fp32 "
+                                "models only (use the fp32 parent, or infer/)",
+                                path, t->name);
                 goto out_nets;
             }
             get_f32s(net->params + t->offset, buf + d0 + e->offset, t->n);

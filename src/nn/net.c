@@ -50,13 +50,13 @@ static plan plan_of(const td_nn_tower *t)
  * allocation as net->layers).
  */
 typedef struct {
-    float *cam_in;      /* (max_batch, H*W*C) camera converted from uint8 */
-    float *concat;      /* (max_batch, n_concat), or NULL when a single source is used as is */
-    float *dconcat;     /* gradient of concat (or the single source's dout; may be NULL) */
-    float *dcols;       /* conv input-gradient workspace */
-    float *tanh_out;    /* squashed head output */
+    float *cam_in;   /* (max_batch, H*W*C) camera converted from uint8 */
+    float *concat;   /* (max_batch, n_concat), or NULL when a single source is used as is */
+    float *dconcat;  /* gradient of concat (or the single source's dout; may be NULL) */
+    float *dcols;    /* conv input-gradient workspace */
+    float *tanh_out; /* squashed head output */
     int n_concat;
-    int single_source;  /* 1: the one branch output feeds the trunk directly */
+    int single_source; /* 1: the one branch output feeds the trunk directly */
     int n_src;
     int src_dim[4];
     const float *src[4];
@@ -349,8 +349,8 @@ static void layer_forward(const td_nn_net *net, td_nn_layer *l, const float *in,
     const float *wt = net->params + l->w_off, *bias = net->params + l->b_off;
     l->in = in;
     if (l->kind == TD__NN_CONV)
-        td_nn_conv2d_forward(l->out, l->cols, in, wt, bias, B, l->H, l->W, l->C, l->OC, l->K,
-                             l->S, l->relu);
+        td_nn_conv2d_forward(l->out, l->cols, in, wt, bias, B, l->H, l->W, l->C, l->OC, l->K, l->S,
+                             l->relu);
     else
         td_nn_dense_forward(l->out, in, wt, bias, B, l->C, l->OC, l->relu);
 }
@@ -361,8 +361,8 @@ static void layer_backward(td_nn_net *net, td_nn_layer *l, float *dcols, int B)
     float *dw = net->grads + l->w_off, *db = net->grads + l->b_off;
     const float *relu_out = l->relu ? l->out : NULL;
     if (l->kind == TD__NN_CONV)
-        td_nn_conv2d_backward(l->din, dw, db, dcols, l->dout, relu_out, l->cols, wt, B, l->H,
-                              l->W, l->C, l->OC, l->K, l->S);
+        td_nn_conv2d_backward(l->din, dw, db, dcols, l->dout, relu_out, l->cols, wt, B, l->H, l->W,
+                              l->C, l->OC, l->K, l->S);
     else
         td_nn_dense_backward(l->din, dw, db, l->dout, relu_out, l->in, wt, B, l->C, l->OC);
 }
@@ -435,8 +435,9 @@ int td_nn_net_backward(td_nn_net *net, const float *dout, int B)
     for (int i = 0; i < p.n; i++) {
         td_nn_layer *l = &net->layers[i];
         if (l->din)
-            memset(l->din, 0, (size_t)B * l->C * (l->kind == TD__NN_CONV ? (size_t)l->H * l->W : 1) *
-                                  sizeof(float));
+            memset(l->din, 0,
+                   (size_t)B * l->C * (l->kind == TD__NN_CONV ? (size_t)l->H * l->W : 1) *
+                       sizeof(float));
     }
     if (x->dconcat)
         memset(x->dconcat, 0, (size_t)B * x->n_concat * sizeof(float));

@@ -38,8 +38,8 @@ TD__NN_VECTORIZE void td_nn_adam_update(float *restrict params, float *restrict 
     for (; i + 4 <= n; i += 4) {
         __m128 g = _mm_loadu_ps(grads + i);
         __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(v1b1, g));
-        __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)),
-                               _mm_mul_ps(v1b2, _mm_mul_ps(g, g)));
+        __m128 vi =
+            _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(v1b2, _mm_mul_ps(g, g)));
         _mm_storeu_ps(m + i, mi);
         _mm_storeu_ps(v + i, vi);
         __m128 den = _mm_add_ps(_mm_sqrt_ps(_mm_mul_ps(vi, vc2)), veps);

@@ -24,8 +24,8 @@ void td__nn_ref_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha
     }
 }
 
-void td__nn_ref_dense_forward(float *out, const float *inp, const float *weight,
-                              const float *bias, int B, int C, int OC, int relu)
+void td__nn_ref_dense_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              int B, int C, int OC, int relu)
 {
     for (int b = 0; b < B; b++) {
         for (int o = 0; o < OC; o++) {
@@ -40,8 +40,8 @@ void td__nn_ref_dense_forward(float *out, const float *inp, const float *weight,
 }
 
 void td__nn_ref_dense_backward(float *dinp, float *dweight, float *dbias, float *dout,
-                               const float *relu_out, const float *inp, const float *weight,
-                               int B, int C, int OC)
+                               const float *relu_out, const float *inp, const float *weight, int B,
+                               int C, int OC)
 {
     if (relu_out)
         for (size_t i = 0; i < (size_t)B * OC; i++)
@@ -74,8 +74,8 @@ void td__nn_ref_dense_backward(float *dinp, float *dweight, float *dbias, float 
 }
 
 void td__nn_ref_conv2d_forward(float *out, float *cols, const float *inp, const float *weight,
-                               const float *bias, int B, int H, int W, int C, int OC, int K,
-                               int S, int relu)
+                               const float *bias, int B, int H, int W, int C, int OC, int K, int S,
+                               int relu)
 {
     (void)cols;
     int OH = td_nn_conv2d_out_dim(H, K, S), OW = td_nn_conv2d_out_dim(W, K, S);
@@ -87,7 +87,8 @@ void td__nn_ref_conv2d_forward(float *out, float *cols, const float *inp, const 
                     for (int kh = 0; kh < K; kh++)
                         for (int kw = 0; kw < K; kw++)
                             for (int c = 0; c < C; c++) {
-                                size_t ii = (((size_t)b * H + oh * S + kh) * W + ow * S + kw) * C + c;
+                                size_t ii =
+                                    (((size_t)b * H + oh * S + kh) * W + ow * S + kw) * C + c;
                                 size_t wi = (((size_t)o * K + kh) * K + kw) * C + c;
                                 acc += (double)inp[ii] * weight[wi];
                             }
@@ -98,8 +99,8 @@ void td__nn_ref_conv2d_forward(float *out, float *cols, const float *inp, const 
 }
 
 void td__nn_ref_conv2d_backward(float *dinp, float *dweight, float *dbias, float *dout,
-                                const float *relu_out, const float *inp, const float *weight,
-                                int B, int H, int W, int C, int OC, int K, int S)
+                                const float *relu_out, const float *inp, const float *weight, int B,
+                                int H, int W, int C, int OC, int K, int S)
 {
     int OH = td_nn_conv2d_out_dim(H, K, S), OW = td_nn_conv2d_out_dim(W, K, S);
     size_t nout = (size_t)B * OH * OW * OC;
@@ -116,7 +117,8 @@ void td__nn_ref_conv2d_backward(float *dinp, float *dweight, float *dbias, float
                     for (int b = 0; b < B; b++)
                         for (int oh = 0; oh < OH; oh++)
                             for (int ow = 0; ow < OW; ow++) {
-                                size_t ii = (((size_t)b * H + oh * S + kh) * W + ow * S + kw) * C + c;
+                                size_t ii =
+                                    (((size_t)b * H + oh * S + kh) * W + ow * S + kw) * C + c;
                                 acc += (double)dout[(((size_t)b * OH + oh) * OW + ow) * OC + o] *
                                        inp[ii];
                             }
@@ -146,8 +148,10 @@ void td__nn_ref_conv2d_backward(float *dinp, float *dweight, float *dbias, float
                             if (tw < 0 || tw % S || tw / S >= OW)
                                 continue;
                             for (int o = 0; o < OC; o++)
-                                acc += (double)dout[(((size_t)b * OH + th / S) * OW + tw / S) * OC + o] *
-                                       weight[(((size_t)o * K + kh) * K + kw) * C + c];
+                                acc +=
+                                    (double)
+                                        dout[(((size_t)b * OH + th / S) * OW + tw / S) * OC + o] *
+                                    weight[(((size_t)o * K + kh) * K + kw) * C + c];
                         }
                     }
                     dinp[(((size_t)b * H + h) * W + w) * C + c] += (float)acc;

@@ -15,10 +15,14 @@
 const char *td_nn_head_name(td_nn_head_type head)
 {
     switch (head) {
-    case TD_NN_HEAD_CATEGORICAL: return "categorical";
-    case TD_NN_HEAD_GAUSSIAN: return "gaussian";
-    case TD_NN_HEAD_VALUE: return "value";
-    case TD_NN_HEAD_Q: return "q";
+    case TD_NN_HEAD_CATEGORICAL:
+        return "categorical";
+    case TD_NN_HEAD_GAUSSIAN:
+        return "gaussian";
+    case TD_NN_HEAD_VALUE:
+        return "value";
+    case TD_NN_HEAD_Q:
+        return "q";
     }
     return "?";
 }
@@ -30,8 +34,8 @@ static int check_stack(const char *tower, const char *branch, int n, const int *
                           branch, n, TD_NN_MAX_STACK);
     for (int i = 0; i < n; i++)
         if (w[i] < 1 || w[i] > MAX_WIDTH)
-            return td_err_set(err, TD_EINVAL, "tower '%s': %s layer %d has width %d", tower,
-                              branch, i, w[i]);
+            return td_err_set(err, TD_EINVAL, "tower '%s': %s layer %d has width %d", tower, branch,
+                              i, w[i]);
     return 0;
 }
 
@@ -44,14 +48,16 @@ static int tower_validate(const td_nn_tower *t, td_err *err)
     int has_camera = t->camera_h > 0 || t->camera_w > 0 || t->camera_c > 0;
     if (has_camera && (t->camera_h < 1 || t->camera_w < 1 || t->camera_c < 1 ||
                        t->camera_h > 4096 || t->camera_w > 4096 || t->camera_c > 64))
-        return td_err_set(err, TD_EINVAL, "tower '%s': bad camera input %dx%dx%d", nm,
-                          t->camera_h, t->camera_w, t->camera_c);
+        return td_err_set(err, TD_EINVAL, "tower '%s': bad camera input %dx%dx%d", nm, t->camera_h,
+                          t->camera_w, t->camera_c);
     if (!has_camera && t->n_camera)
         return td_err_set(err, TD_EINVAL, "tower '%s': camera layers but no camera input", nm);
     if (t->lidar_dim < 0 || t->lidar_dim > MAX_WIDTH || t->state_dim < 0 ||
         t->state_dim > MAX_WIDTH || t->action_dim < 0 || t->action_dim > 64)
-        return td_err_set(err, TD_EINVAL, "tower '%s': bad input sizes (lidar %d, state %d, "
-                          "action %d)", nm, t->lidar_dim, t->state_dim, t->action_dim);
+        return td_err_set(err, TD_EINVAL,
+                          "tower '%s': bad input sizes (lidar %d, state %d, "
+                          "action %d)",
+                          nm, t->lidar_dim, t->state_dim, t->action_dim);
     if (!has_camera && !t->lidar_dim && !t->state_dim)
         return td_err_set(err, TD_EINVAL, "tower '%s': no input (camera, lidar or state)", nm);
     if (t->n_camera < 0 || t->n_camera > TD_NN_MAX_STACK)
@@ -62,13 +68,17 @@ static int tower_validate(const td_nn_tower *t, td_err *err)
         const td_nn_conv_spec *c = &t->camera[i];
         if (c->filters < 1 || c->filters > 4096 || c->kernel < 1 || c->kernel > 64 ||
             c->stride < 1 || c->stride > 64)
-            return td_err_set(err, TD_EINVAL, "tower '%s': camera layer %d [%d, %d, %d] is "
-                              "invalid", nm, i, c->filters, c->kernel, c->stride);
+            return td_err_set(err, TD_EINVAL,
+                              "tower '%s': camera layer %d [%d, %d, %d] is "
+                              "invalid",
+                              nm, i, c->filters, c->kernel, c->stride);
         int oh = td_nn_conv2d_out_dim(h, c->kernel, c->stride);
         int ow = td_nn_conv2d_out_dim(w, c->kernel, c->stride);
         if (oh < 1 || ow < 1)
-            return td_err_set(err, TD_EINVAL, "tower '%s': camera layer %d (kernel %d) does not "
-                              "fit its %dx%d input", nm, i, c->kernel, h, w);
+            return td_err_set(err, TD_EINVAL,
+                              "tower '%s': camera layer %d (kernel %d) does not "
+                              "fit its %dx%d input",
+                              nm, i, c->kernel, h, w);
         h = oh;
         w = ow;
     }
@@ -154,8 +164,8 @@ static void set_convs(td_nn_tower *t, const int (*layers)[3], int n)
         t->camera[i] = (td_nn_conv_spec){layers[i][0], layers[i][1], layers[i][2]};
 }
 
-int td_nn_topology_deepracer(td_nn_topology *topo, const char *network,
-                             const td_nn_io_spec *io, td_err *err)
+int td_nn_topology_deepracer(td_nn_topology *topo, const char *network, const td_nn_io_spec *io,
+                             td_err *err)
 {
     static const int shallow[][3] = {{32, 8, 4}, {64, 4, 2}, {64, 3, 1}};
     static const int standard[][3] = {{32, 5, 2}, {32, 3, 1}, {64, 3, 2}, {64, 3, 1}};
@@ -201,9 +211,11 @@ int td_nn_topology_deepracer(td_nn_topology *topo, const char *network,
                 base.trunk[3] = 128;
             }
         } else {
-            return td_err_set(err, TD_EINVAL, "unknown neural_network '%s' (expected "
+            return td_err_set(err, TD_EINVAL,
+                              "unknown neural_network '%s' (expected "
                               "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW, DEEP_CONVOLUTIONAL_NETWORK "
-                              "or DEEP_CONVOLUTIONAL_NETWORK_DEEP)", network);
+                              "or DEEP_CONVOLUTIONAL_NETWORK_DEEP)",
+                              network);
         }
     }
     if (io->lidar_dim > 0) {
@@ -225,8 +237,10 @@ int td_nn_topology_deepracer(td_nn_topology *topo, const char *network,
     if (io->sac && !io->continuous)
         return td_err_set(err, TD_EINVAL, "SAC needs a continuous action space");
     if (!io->continuous && io->n_actions < 1)
-        return td_err_set(err, TD_EINVAL, "a discrete action space needs at least one action "
-                          "(got %d)", io->n_actions);
+        return td_err_set(err, TD_EINVAL,
+                          "a discrete action space needs at least one action "
+                          "(got %d)",
+                          io->n_actions);
 
     td_nn_tower *policy = &topo->towers[0];
     *policy = base;
@@ -266,8 +280,10 @@ static int get_pos_int(const json_t *v, const char *tower, const char *key, int 
                        int *out, td_err *err)
 {
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max)
-        return td_err_set(err, TD_EFORMAT, "topology: tower '%s': %s[%d] must be an integer in "
-                          "[1, %d]", tower, key, idx, max);
+        return td_err_set(err, TD_EFORMAT,
+                          "topology: tower '%s': %s[%d] must be an integer in "
+                          "[1, %d]",
+                          tower, key, idx, max);
     *out = (int)json_integer_value(v);
     return 0;
 }
@@ -280,11 +296,15 @@ static int get_widths(const json_t *tj, const char *tower, const char *key, int 
     if (!a || json_is_null(a))
         return 0;
     if (!json_is_array(a))
-        return td_err_set(err, TD_EFORMAT, "topology: tower '%s': \"%s\" must be an array of "
-                          "widths", tower, key);
+        return td_err_set(err, TD_EFORMAT,
+                          "topology: tower '%s': \"%s\" must be an array of "
+                          "widths",
+                          tower, key);
     if (json_array_size(a) > TD_NN_MAX_STACK)
-        return td_err_set(err, TD_EFORMAT, "topology: tower '%s': \"%s\" has %zu layers (at "
-                          "most %d)", tower, key, json_array_size(a), TD_NN_MAX_STACK);
+        return td_err_set(err, TD_EFORMAT,
+                          "topology: tower '%s': \"%s\" has %zu layers (at "
+                          "most %d)",
+                          tower, key, json_array_size(a), TD_NN_MAX_STACK);
     for (size_t i = 0; i < json_array_size(a); i++) {
         int rc = get_pos_int(json_array_get(a, i), tower, key, (int)i, MAX_WIDTH, &w[i], err);
         if (rc)
@@ -307,10 +327,9 @@ static int get_input(const json_t *inputs, const char *key, int n, int *dims, in
                           n);
     for (int i = 0; i < n; i++) {
         const json_t *v = json_array_get(a, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > MAX_WIDTH)
-            return td_err_set(err, TD_EFORMAT, "inputs: \"%s\"[%d] must be a positive integer",
-                              key, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_WIDTH)
+            return td_err_set(err, TD_EFORMAT, "inputs: \"%s\"[%d] must be a positive integer", key,
+                              i);
         dims[i] = (int)json_integer_value(v);
     }
     *present = 1;
@@ -340,11 +359,14 @@ int td_nn_topology_from_json(td_nn_topology *topo, const json_t *topology, const
                           json_object_size(towers), TD_NN_MAX_TOWERS);
     const char *name;
     const json_t *tj;
-    json_object_foreach((json_t *)towers, name, tj) {
+    json_object_foreach((json_t *)towers, name, tj)
+    {
         td_nn_tower *t = &topo->towers[topo->n_towers];
         if (strlen(name) == 0 || strlen(name) >= TD_NN_NAME_LEN)
-            return td_err_set(err, TD_EFORMAT, "topology: tower name '%s' must have 1 to %d "
-                              "characters", name, TD_NN_NAME_LEN - 1);
+            return td_err_set(err, TD_EFORMAT,
+                              "topology: tower name '%s' must have 1 to %d "
+                              "characters",
+                              name, TD_NN_NAME_LEN - 1);
         snprintf(t->name, sizeof(t->name), "%s", name);
         if (!json_is_object(tj))
             return td_err_set(err, TD_EFORMAT, "topology: tower '%s' must be an object", name);
@@ -354,9 +376,10 @@ int td_nn_topology_from_json(td_nn_topology *topo, const json_t *topology, const
         for (int b = 0; b < 3; b++) {
             const json_t *v = json_object_get(tj, branch_keys[b]);
             if (v && !present[b] && !(json_is_array(v) && json_array_size(v) == 0))
-                return td_err_set(err, TD_EFORMAT, "topology: tower '%s' has a \"%s\" branch "
-                                  "but inputs has no \"%s\"", name, branch_keys[b],
-                                  branch_keys[b]);
+                return td_err_set(err, TD_EFORMAT,
+                                  "topology: tower '%s' has a \"%s\" branch "
+                                  "but inputs has no \"%s\"",
+                                  name, branch_keys[b], branch_keys[b]);
         }
         if (has_cam) {
             t->camera_h = cam[0];
@@ -364,18 +387,23 @@ int td_nn_topology_from_json(td_nn_topology *topo, const json_t *topology, const
             t->camera_c = cam[2];
             const json_t *a = json_object_get(tj, "camera");
             if (a && !json_is_array(a))
-                return td_err_set(err, TD_EFORMAT, "topology: tower '%s': \"camera\" must be "
-                                  "an array of [filters, kernel, stride]", name);
+                return td_err_set(err, TD_EFORMAT,
+                                  "topology: tower '%s': \"camera\" must be "
+                                  "an array of [filters, kernel, stride]",
+                                  name);
             if (a && json_array_size(a) > TD_NN_MAX_STACK)
-                return td_err_set(err, TD_EFORMAT, "topology: tower '%s': \"camera\" has %zu "
-                                  "layers (at most %d)", name, json_array_size(a),
-                                  TD_NN_MAX_STACK);
+                return td_err_set(err, TD_EFORMAT,
+                                  "topology: tower '%s': \"camera\" has %zu "
+                                  "layers (at most %d)",
+                                  name, json_array_size(a), TD_NN_MAX_STACK);
             for (size_t i = 0; a && i < json_array_size(a); i++) {
                 const json_t *l = json_array_get(a, i);
                 int v3[3];
                 if (!json_is_array(l) || json_array_size(l) != 3)
-                    return td_err_set(err, TD_EFORMAT, "topology: tower '%s': camera[%zu] must "
-                                      "be [filters, kernel, stride]", name, i);
+                    return td_err_set(err, TD_EFORMAT,
+                                      "topology: tower '%s': camera[%zu] must "
+                                      "be [filters, kernel, stride]",
+                                      name, i);
                 for (int k = 0; k < 3; k++)
                     if ((rc = get_pos_int(json_array_get(l, k), name, "camera", (int)i,
                                           k == 0 ? 4096 : 64, &v3[k], err)))
@@ -398,8 +426,10 @@ int td_nn_topology_from_json(td_nn_topology *topo, const json_t *topology, const
             return rc;
         const json_t *head = json_object_get(tj, "head");
         if (!json_is_object(head))
-            return td_err_set(err, TD_EFORMAT, "topology: tower '%s': \"head\" must be an "
-                              "object {\"type\", \"n\"}", name);
+            return td_err_set(err, TD_EFORMAT,
+                              "topology: tower '%s': \"head\" must be an "
+                              "object {\"type\", \"n\"}",
+                              name);
         const char *type = json_string_value(json_object_get(head, "type"));
         if (!type)
             return td_err_set(err, TD_EFORMAT, "topology: tower '%s': head.type missing", name);
@@ -412,10 +442,11 @@ int td_nn_topology_from_json(td_nn_topology *topo, const json_t *topology, const
         else if (strcmp(type, "q") == 0)
             t->head = TD_NN_HEAD_Q;
         else
-            return td_err_set(err, TD_EFORMAT, "topology: tower '%s': unknown head.type '%s' "
-                              "(categorical, gaussian, value, q)", name, type);
-        if ((rc = get_pos_int(json_object_get(head, "n"), name, "head.n", 0, 4096, &t->n_out,
-                              err)))
+            return td_err_set(err, TD_EFORMAT,
+                              "topology: tower '%s': unknown head.type '%s' "
+                              "(categorical, gaussian, value, q)",
+                              name, type);
+        if ((rc = get_pos_int(json_object_get(head, "n"), name, "head.n", 0, 4096, &t->n_out, err)))
             return rc;
         const char *squash = json_string_value(json_object_get(head, "squash"));
         if (squash && strcmp(squash, "tanh") == 0)
@@ -425,8 +456,10 @@ int td_nn_topology_from_json(td_nn_topology *topo, const json_t *topology, const
                               name, squash);
         if (t->head == TD_NN_HEAD_Q) {
             if (!has_action)
-                return td_err_set(err, TD_EFORMAT, "topology: tower '%s' has a q head but "
-                                  "inputs has no \"action\"", name);
+                return td_err_set(err, TD_EFORMAT,
+                                  "topology: tower '%s' has a q head but "
+                                  "inputs has no \"action\"",
+                                  name);
             t->action_dim = action;
         }
         if ((rc = tower_validate(t, err)))
