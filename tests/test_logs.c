@@ -847,3 +847,34 @@ TD_TEST(reader_and_analysis_survive_out_of_memory)
     TD_ASSERT(ok);
     td_free(text);
 }
+
+TD_TEST(fastest_laps_are_sorted_by_time)
+{
+    /* Three complete laps of 3.0, 1.0 and 2.0 s and one incomplete episode. */
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "%s"
+             "0,1,0,0,0,0,1,0,1,False,True,50,3,10,10.0,in_progress,0\n"
+             "0,2,0,0,0,0,1,0,1,True,True,100,0,10,13.0,lap_complete,0\n"
+             "1,1,0,0,0,0,1,0,1,False,True,50,3,10,20.0,in_progress,0\n"
+             "1,2,0,0,0,0,1,0,1,True,True,100,0,10,21.0,lap_complete,0\n"
+             "2,1,0,0,0,0,1,0,1,True,False,5,2,10,22.0,off_track,0\n"
+             "3,1,0,0,0,0,1,0,1,False,True,50,3,10,30.0,in_progress,0\n"
+             "3,2,0,0,0,0,1,0,1,True,True,100,0,10,32.0,lap_complete,0\n",
+             HEADER17);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_parse(&t, text, strlen(text), "laps.csv", &err));
+    td_log_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
+    TD_ASSERT_EQ_INT(r.n_fastest, 3);
+    TD_ASSERT_EQ_INT(r.episodes[r.fastest[0]].episode, 1);
+    TD_ASSERT_EQ_INT(r.episodes[r.fastest[1]].episode, 3);
+    TD_ASSERT_EQ_INT(r.episodes[r.fastest[2]].episode, 0);
+    TD_ASSERT_NEAR(r.episodes[r.fastest[0]].lap_time_s, 1.0, 1e-12);
+    TD_ASSERT_NEAR(r.iterations[0].best_lap_s, 1.0, 1e-12);
+    TD_ASSERT_NEAR(r.iterations[0].completion_rate, 0.75, 1e-12);
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+}

@@ -39,16 +39,19 @@ static int cmp_long(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Sorts complete episodes by lap time; the episode array is reached through a file-static
- * pointer because qsort has no user argument. */
-static const td_log_episode *g_sort_eps;
+/* Complete episodes sorted by lap time (ties by episode order). The keys travel with the
+ * indices, so the comparison needs no global state and analyses may run in parallel. */
+typedef struct lap_key {
+    double lap_time_s;
+    int index;
+} lap_key;
 
 static int cmp_lap(const void *a, const void *b)
 {
-    const td_log_episode *x = &g_sort_eps[*(const int *)a], *y = &g_sort_eps[*(const int *)b];
+    const lap_key *x = a, *y = b;
     if (x->lap_time_s != y->lap_time_s)
         return x->lap_time_s < y->lap_time_s ? -1 : 1;
-    return *(const int *)a - *(const int *)b;
+    return x->index - y->index;
 }
 
 static int cmp_end(const void *a, const void *b)
@@ -153,9 +156,20 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         if (e->complete)
             r->fastest[r->n_fastest++] = j;
     }
-    g_sort_eps = r->episodes;
-    qsort(r->fastest, (size_t)r->n_fastest, sizeof(int), cmp_lap);
-    g_sort_eps = NULL;
+    if (r->n_fastest > 1) {
+        lap_key *keys = td_malloc(sizeof(lap_key) * (size_t)r->n_fastest);
+        if (!keys) {
+            td_free(iters);
+            td_logs_report_free(r);
+            return td_err_set(err, TD_ENOMEM, "out of memory sorting %d laps", ne);
+        }
+        for (int q = 0; q < r->n_fastest; q++)
+            keys[q] = (lap_key){r->episodes[r->fastest[q]].lap_time_s, r->fastest[q]};
+        qsort(keys, (size_t)r->n_fastest, sizeof(lap_key), cmp_lap);
+        for (int q = 0; q < r->n_fastest; q++)
+            r->fastest[q] = keys[q].index;
+        td_free(keys);
+    }
 
     /* Iterations: the distinct iteration values in order. */
     qsort(iters, (size_t)ne, sizeof(long), cmp_long);
