@@ -738,37 +738,37 @@ static PyObject *float_list(const double *v, int n)
     return l;
 }
 
+/* The eight object keys (consecutive in the key table); only called when n_objects > 0. */
 static int set_objects(PyObject *d, const td_params *p)
 {
     int n = p->n_objects > TD_MAX_OBJECTS ? TD_MAX_OBJECTS : p->n_objects;
-    if (set_take(d, K_CLOSEST_OBJECTS, int_pair(p->closest_objects[0], p->closest_objects[1])))
-        return -1;
-    PyObject *loc = PyList_New(n), *left = PyList_New(n);
-    if (!loc || !left) {
-        Py_XDECREF(loc);
-        Py_XDECREF(left);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
+    PyObject *v[8] = {NULL};
+    v[0] = int_pair(p->closest_objects[0], p->closest_objects[1]);
+    v[1] = PyList_New(n);
+    v[2] = float_list(p->objects_distance, n);
+    v[3] = float_list(p->objects_distance_from_center, n);
+    v[4] = PyList_New(n);
+    v[5] = float_list(p->objects_speed, n);
+    v[6] = float_list(p->objects_heading, n);
+    v[7] = py_bool(p->object_in_camera);
+    int rc = 0;
+    for (int k = 0; k < 8; k++)
+        if (!v[k])
+            rc = -1;
+    for (int i = 0; rc == 0 && i < n; i++) {
         PyObject *t = Py_BuildValue("(dd)", p->objects_location[i][0], p->objects_location[i][1]);
         if (!t) {
-            Py_DECREF(loc);
-            Py_DECREF(left);
-            return -1;
+            rc = -1;
+            break;
         }
-        PyList_SET_ITEM(loc, i, t);
-        PyList_SET_ITEM(left, i, py_bool(p->objects_left_of_center[i]));
+        PyList_SET_ITEM(v[1], i, t);
+        PyList_SET_ITEM(v[4], i, py_bool(p->objects_left_of_center[i]));
     }
-    if (set_take(d, K_OBJECTS_LOCATION, loc) ||
-        set_take(d, K_OBJECTS_DISTANCE, float_list(p->objects_distance, n)) ||
-        set_take(d, K_OBJECTS_DISTANCE_FROM_CENTER,
-                 float_list(p->objects_distance_from_center, n)) ||
-        set_take(d, K_OBJECTS_LEFT_OF_CENTER, left) ||
-        set_take(d, K_OBJECTS_SPEED, float_list(p->objects_speed, n)) ||
-        set_take(d, K_OBJECTS_HEADING, float_list(p->objects_heading, n)) ||
-        set_take(d, K_OBJECT_IN_CAMERA, py_bool(p->object_in_camera)))
-        return -1;
-    return 0;
+    for (int k = 0; rc == 0 && k < 8; k++)
+        rc = PyDict_SetItem(d, G.keys[K_CLOSEST_OBJECTS + k], v[k]);
+    for (int k = 0; k < 8; k++)
+        Py_XDECREF(v[k]); /* a partly filled list holds NULLs: list_dealloc skips them */
+    return rc;
 }
 
 /* A fresh params dict for one call; *wpe is the waypoints entry it shares. New reference. */
@@ -780,8 +780,8 @@ static PyObject *build_params(td__pyhost *h, const td_params *p, wp_entry **wpe)
     PyObject *d = PyDict_Copy(p->n_objects > 0 ? h->tmpl_obj : h->tmpl);
     if (!d)
         return NULL;
-    Py_INCREF((*wpe)->list);
-    if (set_take(d, K_X, PyFloat_FromDouble(p->x)) ||
+    if (PyDict_SetItem(d, G.keys[K_WAYPOINTS], (*wpe)->list) ||
+        set_take(d, K_X, PyFloat_FromDouble(p->x)) ||
         set_take(d, K_Y, PyFloat_FromDouble(p->y)) ||
         set_take(d, K_HEADING, PyFloat_FromDouble(p->heading)) ||
         set_take(d, K_SPEED, PyFloat_FromDouble(p->speed)) ||
@@ -790,7 +790,6 @@ static PyObject *build_params(td__pyhost *h, const td_params *p, wp_entry **wpe)
         set_take(d, K_STEPS, PyLong_FromLong(p->steps)) ||
         set_take(d, K_TRACK_LENGTH, PyFloat_FromDouble(p->track_length)) ||
         set_take(d, K_TRACK_WIDTH, PyFloat_FromDouble(p->track_width)) ||
-        set_take(d, K_WAYPOINTS, (*wpe)->list) ||
         set_take(d, K_CLOSEST_WAYPOINTS,
                  int_pair(p->closest_waypoints[0], p->closest_waypoints[1])) ||
         set_take(d, K_DISTANCE_FROM_CENTER, PyFloat_FromDouble(p->distance_from_center)) ||
