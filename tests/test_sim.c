@@ -245,7 +245,8 @@ TD_TEST(params_basic_keys_on_the_square)
     TD_ASSERT_NEAR(p->x, 5.14, 1e-9);
     TD_ASSERT_NEAR(p->y, 0.0, 1e-9);
     TD_ASSERT_NEAR(p->heading, 0.0, 1e-9);
-    TD_ASSERT_NEAR(p->progress, 0.0, 1e-9);
+    /* Progress counts from the start point (the origin), so the model point is 0.35 % on. */
+    TD_ASSERT_NEAR(p->progress, 100.0 * 0.14 / 40.0, 1e-9);
     TD_ASSERT_EQ_INT(p->steps, 0);
     TD_ASSERT_NEAR(p->track_length, 40.0, 1e-9);
     TD_ASSERT_EQ_INT(p->n_waypoints, 41);
@@ -263,7 +264,7 @@ TD_TEST(params_basic_keys_on_the_square)
     TD_ASSERT_EQ_INT(p->closest_waypoints[0], 1);
     TD_ASSERT_EQ_INT(p->closest_waypoints[1], 2);
     TD_ASSERT_NEAR(p->projection_distance, 1.14, 1e-9);
-    TD_ASSERT_NEAR(p->progress, 100.0 * (1.14 - 0.14) / 40.0, 1e-9);
+    TD_ASSERT_NEAR(p->progress, 100.0 * 1.14 / 40.0, 1e-9);
     TD_ASSERT_EQ_INT(p->all_wheels_on_track, 1);
     TD_ASSERT_EQ_INT(p->is_offtrack, 0);
 
@@ -339,7 +340,7 @@ TD_TEST(params_progress_across_the_start_line)
     eval_config(&cfg);
     fx_square(&f, &cfg, 1);
     td_params *p = &f.params[0];
-    double s0 = 0.14; /* the start's model point */
+    double s0 = 0.0; /* the start point */
     /* Backwards across the line: from arc 1.0 to arc 39.5 gives a negative progress. */
     put(&f, 1.0, 0.0, 0);
     TD_ASSERT_NEAR(p->progress, 100.0 * (1.0 - s0) / 40.0, 1e-9);
@@ -353,10 +354,11 @@ TD_TEST(params_progress_across_the_start_line)
     TD_ASSERT_NEAR(p->progress, 100.0 * (39.9 - s0) / 40.0, 1e-9);
     put(&f, 0.6, 0.0, 0);
     TD_ASSERT_NEAR(p->progress, 100.0, 1e-12);
-    /* Exactly at the start point: p <= 0 gets +100 then -100 against a small previous. */
+    /* The model point exactly on the start point: p <= 0 gets +100, then -100 against a
+     * small previous progress. */
     td_vecenv_reset(&f.env);
     put(&f, 0.5, 0.0, 0);
-    put(&f, s0, 0.0, 0);
+    put(&f, 0.0, 0.0, 0);
     TD_ASSERT_NEAR(p->progress, 0.0, 1e-9);
     fx_close(&f);
 }
@@ -649,7 +651,7 @@ TD_TEST(round_robin_start_advances_five_percent)
         TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->y, 0.0, 1e-9);
         TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->yaw, 0.0, 1e-9);
         TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->speed, 0.0, 0);
-        TD_ASSERT_NEAR(f.params[0].progress, 0.0, 1e-9);
+        TD_ASSERT_NEAR(f.params[0].progress, 100.0 * 0.14 / 40.0, 1e-9);
     }
     fx_close(&f);
 
@@ -745,7 +747,7 @@ TD_TEST(continuous_offtrack_penalty_and_reset_on_nearer_lane)
     /* Back on the outer (right, y = -0.25) lane at the previous progress, at rest. */
     s = td_vecenv_car(&f.env, 0);
     TD_ASSERT_NEAR(s->y, -0.25, 1e-9);
-    TD_ASSERT_NEAR(s->x, 5.0 + 0.14 + before / 100.0 * 40.0, 1e-9);
+    TD_ASSERT_NEAR(s->x, 5.0 + before / 100.0 * 40.0, 1e-9);
     TD_ASSERT_NEAR(s->speed, 0.0, 0);
     TD_ASSERT(f.params[0].all_wheels_on_track);
     fx_close(&f);
@@ -1218,19 +1220,30 @@ TD_TEST(continuous_immobilized_costs_a_penalty_and_counts)
     fx_close(&g);
 }
 
-TD_TEST(training_start_moves_past_a_fixed_obstacle)
+TD_TEST(start_near_an_obstacle_takes_the_other_lane)
 {
     env_fixture f = {0};
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.race.race_type = TD_RACE_OBJECT_AVOIDANCE;
-    cfg.race.n_object_positions = 1;
-    cfg.race.object_positions[0][0] = 0.0; /* on the start point */
+    cfg.race.n_object_positions = 2;
+    cfg.race.object_positions[0][0] = 0.0; /* on the start point, inner lane */
     cfg.race.object_positions[0][1] = 1;
-    fx_square(&f, &cfg, 1);
-    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 5.75, 1e-9);
+    cfg.race.object_positions[1][0] = 0.5; /* arc 20, outer lane */
+    cfg.race.object_positions[1][1] = -1;
+    cfg.race.change_start_position = 0;
+    fx_square(&f, &cfg, 2); /* car 0 starts at arc 0, car 1 at arc 20 */
+    /* Car 0: the box is on the inner (+y) lane, so it starts on the outer lane. */
+    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 5.0, 1e-9);
+    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->y, -0.25, 1e-9);
+    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->yaw, 0.0, 1e-9);
     TD_ASSERT_EQ_INT(f.params[0].is_crashed, 0);
+    /* Car 1 at (5, 10) driving -x: the box on the outer lane, so the inner lane (y 9.75). */
+    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 1)->x, 5.0, 1e-9);
+    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 1)->y, 9.75, 1e-9);
+    TD_ASSERT_EQ_INT(f.params[1].is_crashed, 0);
     step_n(&f, 5, 0.0, 1.0);
     TD_ASSERT_EQ_INT(f.dones[0], 0);
+    TD_ASSERT_EQ_INT(f.dones[1], 0);
     fx_close(&f);
 }

@@ -139,17 +139,10 @@ static void reset_counters(td__car *c)
     c->event = TD_EP_IN_PROGRESS;
 }
 
-void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
+/* The direction toward the first centreline vertex ahead of arc s, from (x, y). */
+static double heading_to_next_vertex(const td_track *t, double s, double x, double y)
 {
-    td__vecenv_priv *pv = env->priv;
-    const td_track *t = pv->tracks[dir];
-    c->dir = dir;
-    double s0 = td__wrap_arc(t, ndist * t->length);
-    td__objects_place(env, c, &s0);
-    double x, y;
-    td_track_point_at(t, s0, 0.0, &x, &y, NULL);
-    /* Face the next centreline vertex (DeepRacer's start pose). */
-    int k = next_vertex(t, s0);
+    int k = next_vertex(t, s);
     if (k >= t->n)
         k = t->n - 1;
     double dx = t->center[2 * k] - x, dy = t->center[2 * k + 1] - y;
@@ -158,18 +151,58 @@ void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
         dy = t->center[2 * k + 3] - y;
     }
     if (dx * dx + dy * dy < 1e-18) { /* the end of an open route: keep its last direction */
-        int s = t->n - 2;
-        dx = t->center[2 * s + 2] - t->center[2 * s];
-        dy = t->center[2 * s + 3] - t->center[2 * s + 1];
+        int g = t->n - 2;
+        dx = t->center[2 * g + 2] - t->center[2 * g];
+        dy = t->center[2 * g + 3] - t->center[2 * g + 1];
     }
-    td_car_place(&c->st, x, y, atan2(dy, dx));
+    return atan2(dy, dx);
+}
+
+/* 0, or the lane (+1 inner, -1 outer) to start on because an object is near the start. */
+static int start_lane(const td_track *t, const td__car *c, double s0)
+{
+    for (int k = 0; k < c->nobj; k++) {
+        const td__object *o = &c->obj[k];
+        double ahead = o->proj.arc - s0, behind = s0 - o->proj.arc;
+        if (t->closed) {
+            ahead = ahead < 0 ? ahead + t->length : ahead;
+            behind = behind < 0 ? behind + t->length : behind;
+        } else {
+            ahead = ahead < 0 ? INFINITY : ahead;
+            behind = behind < 0 ? INFINITY : behind;
+        }
+        if (ahead < 1.0 || behind < 0.5)
+            return o->lane_to > 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
+{
+    td__vecenv_priv *pv = env->priv;
+    const td_track *t = pv->tracks[dir];
+    c->dir = dir;
+    double s0 = td__wrap_arc(t, ndist * t->length);
+    td__objects_place(env, c, s0);
+    double x, y, yaw;
+    int lane = start_lane(t, c, s0);
+    if (lane) {
+        /* An object less than 1 m ahead or 0.5 m behind the start: start on the other
+         * lane, along the track (DeepRacer's rule). */
+        td_track_lane_point(t, s0, lane, &x, &y);
+        td_track_point_at(t, s0, 0.0, NULL, NULL, &yaw);
+    } else {
+        td_track_point_at(t, s0, 0.0, &x, &y, NULL);
+        yaw = heading_to_next_vertex(t, s0, x, y);
+    }
+    td_car_place(&c->st, x, y, yaw);
 
     double mx, my;
     td_car_model_point(&env->cfg.car, &c->st, &mx, &my);
     td__project_near(t, s0, mx, my, &c->proj);
-    /* Progress counts from the model point's projection at the start pose, so it is 0
-     * at rest on the start point. */
-    c->start_ndist = c->proj.arc * pv->dir[dir].inv_length;
+    /* Progress counts from the start point (where the origin stands), as DeepRacer's
+     * start_ndist, so it is slightly positive at rest: the model point is ahead. */
+    c->start_ndist = s0 * pv->dir[dir].inv_length;
     c->prev_progress = 0.0;
     c->cmd_steer_deg = 0.0;
     c->cmd_speed = 0.0;

@@ -12,8 +12,6 @@
 
 #include "sim/sim_internal.h"
 
-/* A start closer than this (arc length) to a fixed obstacle moves past it. */
-#define START_CLEAR_M 0.75
 /* Randomized obstacles keep this far (arc length) from the car's start. */
 #define RANDOM_START_CLEAR_M 1.5
 
@@ -91,7 +89,7 @@ static void place_obstacle(const td_track *t, const td_race_config *rc, td__obje
     td__project_near(t, o->s, o->box.x, o->box.y, &o->proj);
 }
 
-static void place_obstacles(td_vecenv *env, td__car *c, const td_track *t, double *s0)
+static void place_obstacles(td_vecenv *env, td__car *c, const td_track *t, double s0)
 {
     const td_race_config *rc = &env->cfg.race;
     double L = t->length;
@@ -99,7 +97,6 @@ static void place_obstacles(td_vecenv *env, td__car *c, const td_track *t, doubl
     n = n < 0 ? 0 : (n > TD_MAX_OBSTACLES ? TD_MAX_OBSTACLES : n);
     double s[TD_MAX_OBSTACLES];
     int lane[TD_MAX_OBSTACLES];
-    int fixed = 1;
     if (rc->n_object_positions > 0) {
         for (int k = 0; k < n; k++) {
             s[k] = rc->object_positions[k][0] * L;
@@ -114,7 +111,7 @@ static void place_obstacles(td_vecenv *env, td__car *c, const td_track *t, doubl
                 int tries = 0;
                 for (; tries < 200; tries++) {
                     double v = td_rng_uniform(&c->rng) * L;
-                    int good = circ_dist(t, v, *s0) >= RANDOM_START_CLEAR_M;
+                    int good = circ_dist(t, v, s0) >= RANDOM_START_CLEAR_M;
                     for (int j = 0; j < k && good; j++)
                         good = circ_dist(t, v, s[j]) >= rc->min_distance_between_obstacles;
                     if (good) {
@@ -125,7 +122,6 @@ static void place_obstacles(td_vecenv *env, td__car *c, const td_track *t, doubl
                 }
                 ok = tries < 200;
             }
-            fixed = !ok;
         }
         if (!ok) {
             /* Evenly spaced from the start line, alternating lanes (inner first). */
@@ -138,23 +134,6 @@ static void place_obstacles(td_vecenv *env, td__car *c, const td_track *t, doubl
     for (int k = 0; k < n; k++)
         place_obstacle(t, rc, &c->obj[k], s[k], lane[k]);
     c->nobj = n;
-    if (fixed && env->cfg.mode == TD_MODE_TRAIN) {
-        /* A round-robin start on top of an obstacle would crash at once: move past it. */
-        for (int pass = 0; pass < n; pass++) {
-            int moved = 0;
-            for (int k = 0; k < n; k++) {
-                double d = td__wrap_arc(t, *s0 - c->obj[k].s);
-                if (t->closed && d > 0.5 * L)
-                    d -= L;
-                if (fabs(d) < START_CLEAR_M) {
-                    *s0 = td__wrap_arc(t, c->obj[k].s + START_CLEAR_M);
-                    moved = 1;
-                }
-            }
-            if (!moved)
-                break;
-        }
-    }
 }
 
 static void place_bots(td_vecenv *env, td__car *c, const td_track *t, double s0)
@@ -185,14 +164,14 @@ static void place_bots(td_vecenv *env, td__car *c, const td_track *t, double s0)
     c->nobj = n;
 }
 
-void td__objects_place(td_vecenv *env, td__car *c, double *s0)
+void td__objects_place(td_vecenv *env, td__car *c, double s0)
 {
     const td_track *t = env->priv->tracks[c->dir];
     c->nobj = 0;
     if (env->cfg.race.race_type == TD_RACE_OBJECT_AVOIDANCE)
         place_obstacles(env, c, t, s0);
     else if (env->cfg.race.race_type == TD_RACE_HEAD_TO_BOT)
-        place_bots(env, c, t, *s0);
+        place_bots(env, c, t, s0);
     for (int k = 0; k < c->nobj; k++)
         c->boxes[k] = c->obj[k].box;
 }

@@ -175,9 +175,8 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
 void td__car_observe(td_vecenv *env, td__car *c, const td_params *p);
 
 /* objects.c */
-/* Places the episode's obstacles or bots; *s0 is the car's start arc (fixed obstacles on it
- * move it past them). */
-void td__objects_place(td_vecenv *env, td__car *c, double *s0);
+/* Places the episode's obstacles or bots for a car starting at arc length s0. */
+void td__objects_place(td_vecenv *env, td__car *c, double s0);
 void td__objects_step(td_vecenv *env, td__car *c, double dt);
 void td__objects_params(td_vecenv *env, td__car *c, td_params *p);
 int td__objects_crash(const td_vecenv *env, const td__car *c);
