@@ -1258,3 +1258,35 @@ TD_TEST(python_reward_as_the_vecenv_callback)
     td_reward_close(r);
     td_track_free(&t);
 }
+
+TD_TEST(open_survives_allocation_failures)
+{
+    /* Every trackday allocation of an open fails in turn: a clean error, nothing leaked. */
+    const char *py = td_reward_python_available()
+                         ? write_file("oom.py", "def reward_function(params):\n    return 1.0\n")
+                         : NULL;
+    const char *specs[2] = {"builtin:follow_center_line", py};
+    for (int s = 0; s < 2; s++) {
+        if (!specs[s])
+            continue;
+        int opened = 0;
+        for (int k = 0; k < 20 && !opened; k++) {
+            td_reward *r = NULL;
+            td_err err = {0};
+            td_alloc_fail_after(k);
+            int rc = td_reward_open(&r, specs[s], NULL, &err);
+            td_alloc_fail_after(-1);
+            if (rc == 0) {
+                opened = 1;
+                td_params p;
+                fill_params(&p);
+                TD_ASSERT(call_one(r, &p) > 0);
+                td_reward_close(r);
+            } else {
+                TD_ASSERT(r == NULL);
+                TD_ASSERT(err.msg[0] != 0);
+            }
+        }
+        TD_ASSERT(opened);
+    }
+}
