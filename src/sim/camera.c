@@ -536,7 +536,7 @@ static void draw_box(const view *v, const td_box *b, int ss, int channels, int p
         if (p.n < 3)
             continue;
         double ndl = normals[fi][0] * L[0] + normals[fi][1] * L[1] + normals[fi][2] * L[2];
-        double shade = 0.6 + 0.4 * (ndl > 0.0 ? ndl : 0.0);
+        double shade = 0.7 + 0.3 * (ndl > 0.0 ? ndl : 0.0);
         uint8_t rgb[3];
         for (int ch = 0; ch < 3; ch++)
             rgb[ch] = clamp_u8(base[ch] * shade);
