@@ -11,7 +11,7 @@
 #include "sim/sim_internal.h"
 
 /* Distance from the model point to the farthest wheel centre (DeepRacer geometry). */
-static double wheel_reach(const td_car_config *car)
+double td__wheel_reach(const td_car_config *car)
 {
     double ax = car->model_point_m + 0.5 * car->wheelbase_m;
     return sqrt(ax * ax + 0.25 * car->track_m * car->track_m);
@@ -318,7 +318,7 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
      * containment test. Well inside the road no wheel needs it. */
     int on = 4;
     double clear = dd->clear[pr->seg];
-    if (!(pr->dist + wheel_reach(car) < clear)) {
+    if (!(pr->dist + pv->wheel_reach_m < clear)) {
         double w[4][2], c2 = clear * clear;
         td_car_wheels(car, &c->st, w);
         on = 0;
@@ -521,12 +521,7 @@ void td__car_observe(td_vecenv *env, td__car *c, const td_params *p)
         td__state_features(env, c, p, env->obs_state + (size_t)i * TD_STATE_DIM);
     if (!(cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO | TD_SENSOR_LIDAR)))
         return;
-    td_look def;
-    const td_look *look = &c->look;
-    if (!cfg->race.enable_domain_randomization) {
-        td_look_default(&def);
-        look = &def;
-    }
+    const td_look *look = cfg->race.enable_domain_randomization ? &c->look : &pv->look_default;
     td_scene scene = {pv->tracks[c->dir], pv->ground, c->boxes, c->nobj, look};
     if ((cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO)) && env->obs_camera) {
         uint8_t *out = env->obs_camera + (size_t)i * td_vecenv_camera_bytes(cfg);

@@ -134,6 +134,8 @@ struct td__vecenv_priv {
     td__car *cars;
     float *lidar_raw;     /* (n, beams) scratch */
     double lidar_reach_m; /* scan reach that leaves the encoding unchanged (0: full) */
+    double wheel_reach_m; /* model point to the farthest wheel centre */
+    td_look look_default; /* the look when domain randomization is off */
 
     /* Persistent thread pool. A phase is cut into chunks of cars; the caller and the
      * workers claim chunks with one atomic word (generation << 32 | next chunk), so a
@@ -158,6 +160,7 @@ struct td__vecenv_priv {
 };
 
 /* episode.c */
+double td__wheel_reach(const td_car_config *car);
 void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir);
 void td__car_begin_next_episode(td_vecenv *env, td__car *c);
 void td__car_physics(td_vecenv *env, td__car *c, const float *action);

@@ -387,6 +387,8 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     pv->dt = 1.0 / cfg->hz;
     td__car_coeffs_init(&pv->coeffs, &cfg->car, pv->dt);
     pv->tan_half_hfov = tan(0.5 * cfg->camera.hfov_deg * (M_PI / 180.0));
+    pv->wheel_reach_m = td__wheel_reach(&cfg->car);
+    td_look_default(&pv->look_default);
     for (int i = 0; i < n; i++) {
         td__car *c = &pv->cars[i];
         c->index = i;
