@@ -148,6 +148,15 @@ static void step_n(env_fixture *f, int n, double steer, double speed)
 
 /* ---- car ---------------------------------------------------------------------------------- */
 
+static double td__test_wrap(double a)
+{
+    while (a > M_PI)
+        a -= 2 * M_PI;
+    while (a <= -M_PI)
+        a += 2 * M_PI;
+    return a;
+}
+
 TD_TEST(car_speed_follows_first_order_lag)
 {
     td_car_config cfg;
@@ -192,6 +201,35 @@ TD_TEST(car_turns_on_the_kinematic_bicycle_circle)
     for (int i = 0; i < 7; i++)
         td_car_step(&cfg, &s, 30.0, 1.0, 1.0 / 15.0);
     TD_ASSERT_NEAR(hypot(s.x - cx, s.y - cy), r, 1e-5);
+}
+
+TD_TEST(car_grip_limit_widens_fast_turns)
+{
+    td_car_config cfg;
+    td_car_config_default(&cfg);
+    cfg.grip_mps2 = 2.0;
+    td_car_state s;
+    td_car_place(&s, 0, 0, 0);
+    for (int i = 0; i < 150; i++)
+        td_car_step(&cfg, &s, 30.0, 2.0, 1.0 / 15.0);
+    double yaw0 = s.yaw;
+    for (int i = 0; i < 15; i++)
+        td_car_step(&cfg, &s, 30.0, 2.0, 1.0 / 15.0);
+    /* 2 m/s^2 at 2 m/s allows a 2 m radius: 1 rad/s instead of the 12 rad/s of full lock. */
+    double dyaw = td__test_wrap(s.yaw - yaw0);
+    TD_ASSERT_NEAR(dyaw, 1.0, 1e-6);
+    /* Slow enough, the same grip does not limit the turn. */
+    td_car_config free_cfg;
+    td_car_config_default(&free_cfg);
+    td_car_state a, b;
+    td_car_place(&a, 0, 0, 0);
+    td_car_place(&b, 0, 0, 0);
+    for (int i = 0; i < 30; i++) {
+        td_car_step(&cfg, &a, 10.0, 0.3, 1.0 / 15.0);
+        td_car_step(&free_cfg, &b, 10.0, 0.3, 1.0 / 15.0);
+    }
+    TD_ASSERT_NEAR(a.x, b.x, 1e-9);
+    TD_ASSERT_NEAR(a.yaw, b.yaw, 1e-9);
 }
 
 TD_TEST(car_model_point_and_wheels)

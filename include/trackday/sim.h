@@ -48,6 +48,10 @@ typedef struct td_car_config {
     int substeps;                /* physics sub-steps per control step, default 10 */
     double speed_min, speed_max; /* command clipping, 0.1 .. 4.0 m/s */
     double steer_max_deg;        /* command clipping, 30 */
+    /* Lateral grip, m/s^2: a turn demanding more lateral acceleration (v^2 x curvature)
+     * is widened to this limit (understeer). 0 (default) = unlimited, the near-kinematic
+     * DeepRacer car; a lower value is a slippery floor (a shifted domain). */
+    double grip_mps2;
 } td_car_config;
 
 void td_car_config_default(td_car_config *cfg);

@@ -30,6 +30,7 @@ void td_car_config_default(td_car_config *cfg)
     cfg->speed_min = 0.1;
     cfg->speed_max = 4.0;
     cfg->steer_max_deg = 30.0;
+    cfg->grip_mps2 = 0.0;
 }
 
 void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt)
@@ -48,6 +49,7 @@ void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt)
     k->speed_min = cfg->speed_min;
     k->speed_max = cfg->speed_max;
     k->steer_max = cfg->steer_max_deg * (M_PI / 180.0);
+    k->grip = cfg->grip_mps2 > 0 ? cfg->grip_mps2 : 0.0;
 }
 
 void td_car_place(td_car_state *s, double x, double y, double yaw)
@@ -73,6 +75,22 @@ double td__clip(double v, double lo, double hi)
  * configured to steer further uses the exact formulas.
  */
 #define POLY_MAX_STEER 0.53
+
+static inline void slip_poly(double d, double *sb, double *cb)
+{
+    double x = d * d;
+    *sb = d * (0.5000000005028634 +
+               x * (0.1041666165986774 +
+                    x * (0.015886840257839024 +
+                         x * (-0.0017766925845858475 +
+                              x * (-0.0023926955018171085 + x * -0.0013880793781918931)))));
+    *cb = 1.0000000000047202 +
+          x * (-0.12500000163420905 +
+               x * (-0.05989574117951159 +
+                    x * (-0.020856975861760774 +
+                         x * (-0.005156347164331938 +
+                              x * (-0.0006890075155403168 + x * 0.0004717325725492128)))));
+}
 
 static void slip_exact(double d, double *sb, double *cb)
 {
@@ -147,12 +165,24 @@ void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_c
      * only the second loop carries the heading from one sub-step to the next. */
     double mx[TD__MAX_SUBSTEPS + 1], my[TD__MAX_SUBSTEPS + 1], fc[TD__MAX_SUBSTEPS + 1],
         fs[TD__MAX_SUBSTEPS + 1], dth[TD__MAX_SUBSTEPS + 1];
-    if (exact) {
+    if (exact || k->grip > 0) {
         for (int i = 0; i < n; i++) {
             double v = vc + v0 * k->keep_speed[i];
             double d = dc + d0 * k->keep_steer[i];
             double sb, cb;
-            slip_exact(d, &sb, &cb);
+            if (exact)
+                slip_exact(d, &sb, &cb);
+            else
+                slip_poly(d, &sb, &cb);
+            /* Limited grip: the path curvature 2 sin(beta) / L needs v^2 times it of
+             * lateral acceleration; beyond the grip the car runs wide (the turn rate and
+             * the slip shrink together). */
+            double lat = v * v * fabs(2.0 * sb * k->inv_wheelbase);
+            if (k->grip > 0 && lat > k->grip) {
+                double f = k->grip / lat;
+                sb *= f;
+                cb = sqrt(1.0 - sb * sb);
+            }
             substep_motion(v, sb, cb, h, two_h_over_l, &mx[i], &my[i], &fc[i], &fs[i], &dth[i]);
         }
     } else {

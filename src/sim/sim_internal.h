@@ -26,6 +26,7 @@ typedef struct td__car_coeffs {
     double a_speed, a_steer; /* first-order lag factors per sub-step */
     double inv_wheelbase;
     double speed_min, speed_max, steer_max; /* steer_max in radians */
+    double grip;                            /* lateral acceleration limit, 0 = none */
 } td__car_coeffs;
 
 void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt);
