@@ -779,6 +779,20 @@ static void check_net_gradients(const td_nn_tower *t, uint64_t seed)
         TD_ASSERT_MSG(e < 1e-2, "%s: relative error %g", tt->name, e);
     }
     TD_ASSERT_MSG(all_kinks * 3 <= all_n, "%zu of %zu parameters at kinks", all_kinks, all_n);
+    /*
+     * Backward accumulates into the parameter gradients and nothing else: two backward
+     * passes after one forward give exactly twice the gradients of one (no stale
+     * activation gradients from an earlier pass leak in).
+     */
+    net_loss(&c);
+    td_nn_net_zero_grad(&net);
+    TD_ASSERT_OK(td_nn_net_backward(&net, r, B));
+    memcpy(num, net.grads, net.n_params * sizeof(float));
+    TD_ASSERT_OK(td_nn_net_backward(&net, r, B));
+    for (size_t i = 0; i < net.n_params; i++)
+        num[i] *= 2.0f;
+    TD_ASSERT(max_rel(net.grads, num, net.n_params, 1e-6) < 1e-6);
+    TD_ASSERT(rel_err(net.grads, analytic, net.n_params) > 0.4); /* != the single pass */
     if (action) {
         float *da = fbuf((size_t)B * t->action_dim);
         net_loss(&c);

@@ -443,6 +443,10 @@ int td_nn_net_backward(td_nn_net *net, const float *dout, int B)
         memset(x->dconcat, 0, (size_t)B * x->n_concat * sizeof(float));
     if (net->d_action)
         memset(net->d_action, 0, (size_t)B * t->action_dim * sizeof(float));
+    /* and the branch outputs' gradients, which the concatenation's backward adds into */
+    for (int k = 0; k < x->n_src && !x->single_source; k++)
+        if (x->dsrc[k])
+            memset(x->dsrc[k], 0, (size_t)B * x->src_dim[k] * sizeof(float));
 
     td_nn_layer *head = &net->layers[p.head];
     size_t nout = (size_t)B * t->n_out;
