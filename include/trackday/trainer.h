@@ -31,6 +31,10 @@ typedef struct td_train_progress {
     int best;               /* this iteration's checkpoint became model/best.tdm */
     int laps_ok;            /* --until-laps: the greedy policy drove them without an event */
     double steps_per_s;     /* env steps per wall second over this iteration */
+    double collect_s;       /* wall seconds of this iteration's rollouts (env + inference) */
+    double update_s;        /* wall seconds of this iteration's gradient updates */
+    long update_samples;    /* samples through forward + backward in those updates */
+    long iteration_steps;   /* env steps of this iteration */
     double elapsed_s;       /* wall seconds of training (across --resume) */
     double time_left_s;     /* until --minutes runs out, or -1 */
     double lap_time_s;      /* best greedy lap time seen in evaluation, or -1 */

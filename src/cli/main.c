@@ -12,6 +12,8 @@
 #include "cli/cli.h"
 #include "trackday/core.h"
 
+#define TD_DEFAULT_TRACK "kidney"
+
 #ifndef TD_SOURCE_DIR
 #define TD_SOURCE_DIR "."
 #endif
@@ -102,6 +104,9 @@ static int ends_with(const char *s, const char *suffix)
 
 int td__cli_track_path(const char *arg, char *out, size_t outlen)
 {
+    /* "default" is the track the demo and `trackday init` use: a medium loop (22 m). */
+    if (strcmp(arg, "default") == 0)
+        arg = TD_DEFAULT_TRACK;
     if (ends_with(arg, ".npy") || ends_with(arg, ".json") || strchr(arg, '/')) {
         if (!td_path_exists(arg))
             return td__cli_fail("track file '%s' not found", arg);

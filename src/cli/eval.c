@@ -1,0 +1,209 @@
+/*
+ * eval.c - `trackday eval DIR`: drives the trained policy (greedy) from the start line, prints
+ * the lap times and events, and writes a JSON report, a simtrace CSV and a picture of the
+ * driven line into DIR/eval/.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trackday/evaluate.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trackday eval DIR|MODEL.tdm [options]\n\n"
+            "Drives the trained policy (greedy) from the start line and prints lap times,\n"
+            "off-tracks, resets and penalties. Writes DIR/logs/eval-<track>.json (report),\n"
+            "DIR/logs/eval-<track>-simtrace.csv and DIR/logs/eval-<track>.svg (the driven\n"
+            "line coloured by speed).\n\n"
+            "options:\n"
+            "  --track T               track (default: WORLD_NAME of training_params.yaml)\n"
+            "  --laps N                laps (default 3)\n"
+            "  --continuous            DeepRacer's continuous mode: an off-track costs a\n"
+            "                          penalty and a reset, the clock keeps running\n"
+            "  --off-track-penalty S   seconds (default 2), --collision-penalty S (default 5)\n"
+            "  --max-resets N          continuous: give up after N resets (default unlimited)\n"
+            "  --race-type R           time-trial, object-avoidance, head-to-bot (default: the\n"
+            "                          directory's RACE_TYPE)\n"
+            "  --obstacles N, --bots N, --bot-speed V, --reverse\n"
+            "  --checkpoint best|last  which checkpoint of DIR (default best)\n"
+            "  --seed S                random seed (obstacle placement, bots)\n"
+            "  --out DIR2              write the files into DIR2 instead of DIR/logs\n"
+            "  --json                  print the report instead of text\n");
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    const char *target = NULL, *track_arg = NULL, *checkpoint = "best", *outdir = NULL;
+    int json = 0;
+    td_eval_options o;
+    td_eval_result r;
+    td_model_dir md;
+    int have_md = 0;
+    char model_path[1200], track_path[1200], dir[1200], report[1300], simtrace[1300], pic[1300];
+    td_policy policy;
+    td_track track;
+    td_err err;
+    long l;
+    int rc, race_set = 0;
+
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    td_eval_options_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--continuous")) {
+            o.continuous = 1;
+            continue;
+        }
+        if (!strcmp(a, "--reverse")) {
+            o.race.reverse_dir = 1;
+            continue;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (target)
+                return td__cli_fail("one model only ('%s' and '%s')", target, a);
+            target = a;
+            continue;
+        }
+        if (!v)
+            return td__cli_fail("%s needs a value (see trackday eval --help)", a);
+        i++;
+        if (!strcmp(a, "--track"))
+            track_arg = v;
+        else if (!strcmp(a, "--laps")) {
+            if (td__cli_parse_long(a, v, 1, TD_EVAL_MAX_TRIALS, &l))
+                return 1;
+            o.laps = (int)l;
+        } else if (!strcmp(a, "--off-track-penalty")) {
+            if (td__cli_parse_double(a, v, 0, 60, &o.off_track_penalty_s))
+                return 1;
+        } else if (!strcmp(a, "--collision-penalty")) {
+            if (td__cli_parse_double(a, v, 0, 60, &o.collision_penalty_s))
+                return 1;
+        } else if (!strcmp(a, "--max-resets")) {
+            if (td__cli_parse_long(a, v, 0, 100000, &l))
+                return 1;
+            o.max_resets = (int)l;
+        } else if (!strcmp(a, "--race-type")) {
+            if (td_race_type_parse(v, &o.race.race_type))
+                return td__cli_fail("--race-type: '%s' must be time-trial, object-avoidance or "
+                                    "head-to-bot",
+                                    v);
+            race_set = 1;
+        } else if (!strcmp(a, "--obstacles")) {
+            if (td__cli_parse_long(a, v, 1, TD_MAX_OBSTACLES, &l))
+                return 1;
+            o.race.number_of_obstacles = (int)l;
+        } else if (!strcmp(a, "--bots")) {
+            if (td__cli_parse_long(a, v, 1, TD_MAX_BOTS, &l))
+                return 1;
+            o.race.number_of_bot_cars = (int)l;
+        } else if (!strcmp(a, "--bot-speed")) {
+            if (td__cli_parse_double(a, v, 0.05, 4, &o.race.bot_car_speed))
+                return 1;
+        } else if (!strcmp(a, "--checkpoint")) {
+            if (strcmp(v, "best") && strcmp(v, "last"))
+                return td__cli_fail("--checkpoint: '%s' must be best or last", v);
+            checkpoint = v;
+        } else if (!strcmp(a, "--seed")) {
+            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
+                return 1;
+            o.seed = (uint64_t)l;
+        } else if (!strcmp(a, "--out")) {
+            outdir = v;
+        } else {
+            usage(stderr);
+            return td__cli_fail("unknown option '%s'", a);
+        }
+    }
+    if (!target) {
+        usage(stderr);
+        return 2;
+    }
+    if (ends_with(target, ".tdm")) {
+        snprintf(model_path, sizeof(model_path), "%s", target);
+        snprintf(dir, sizeof(dir), "%s", outdir ? outdir : ".");
+    } else {
+        if (td_model_dir_load(&md, target, &err))
+            return td__cli_fail("%s", err.msg);
+        have_md = 1;
+        snprintf(model_path, sizeof(model_path), "%s/model/%s.tdm", target, checkpoint);
+        if (!td_path_exists(model_path))
+            return td__cli_fail("%s: no trained model yet (run 'trackday train %s' first)",
+                                model_path, target);
+        if (outdir)
+            snprintf(dir, sizeof(dir), "%s", outdir);
+        else
+            snprintf(dir, sizeof(dir), "%s/logs", target);
+        if (!race_set) {
+            /* The directory's world: race type, obstacles, bots (flags given above win). */
+            td_race_config flags = o.race;
+            o.race = md.training.race;
+            if (flags.reverse_dir)
+                o.race.reverse_dir = 1;
+        }
+    }
+    if (!track_arg)
+        track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
+    if (td__cli_track_path(track_arg, track_path, sizeof(track_path)))
+        return 1;
+    if (td_mkdir_p(dir, &err))
+        return td__cli_fail("%s", err.msg);
+    if ((rc = td_track_load(&track, track_path, &err)) != 0)
+        return td__cli_fail("%s", err.msg);
+    if ((rc = td_policy_load(&policy, model_path, 1, &err)) != 0) {
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
+    snprintf(report, sizeof(report), "%s/eval-%s.json", dir, track.name);
+    snprintf(simtrace, sizeof(simtrace), "%s/eval-%s-simtrace.csv", dir, track.name);
+    snprintf(pic, sizeof(pic), "%s/eval-%s.svg", dir, track.name);
+    o.report_path = report;
+    o.simtrace_path = simtrace;
+    o.picture_path = pic;
+    o.model_label = model_path;
+    rc = td_evaluate(&policy, &track, &o, &r, &err);
+    td_policy_free(&policy);
+    td_track_free(&track);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    if (json) {
+        char *text;
+        size_t len;
+        if (td_file_read(report, &text, &len, &err))
+            return td__cli_fail("%s", err.msg);
+        fputs(text, stdout);
+        td_free(text);
+        return 0;
+    }
+    printf("%s on %s (%s%s): %d of %d laps\n", model_path, track_arg,
+           o.continuous ? "continuous" : "lap by lap", o.race.reverse_dir ? ", reverse" : "",
+           r.laps_completed, r.laps_requested);
+    for (int i = 0; i < r.laps_completed; i++)
+        printf("  lap %d: %.2f s\n", i + 1, r.lap_times_s[i]);
+    if (r.laps_completed)
+        printf("  best %.2f s, average %.2f s, total %.2f s\n", r.best_lap_s, r.average_lap_s,
+               r.total_time_s);
+    printf("  off-tracks %d, crashes %d, reversed %d, immobilized %d, resets %d, penalties "
+           "%.1f s\n",
+           r.off_tracks, r.crashes, r.reverses, r.immobilized, r.resets, r.penalty_s);
+    printf("report: %s\nsimtrace: %s\npicture: %s\n", report, simtrace, pic);
+    return r.completed ? 0 : 0;
+}
+
+TD_CLI_COMMAND("eval", "drive a trained model from the start line: lap times, report, picture",
+               cmd_eval)

@@ -1,0 +1,329 @@
+/*
+ * evaluate.c - drives a trained policy from the start line (greedy actions) in DeepRacer's
+ * evaluation rules, continuous or lap-by-lap, and records laps, events, a simtrace, a JSON
+ * report and a track picture coloured by speed.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "trackday/eval.h"
+#include "trackday/evaluate.h"
+#include "trackday/json.h"
+#include "trackday/plot.h"
+
+void td_eval_options_default(td_eval_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->laps = 3;
+    o->off_track_penalty_s = 2.0;
+    o->collision_penalty_s = 5.0;
+    td_race_config_default(&o->race);
+    o->seed = 1;
+}
+
+/* The driven line, split into laps (or trials), and the event marks. */
+typedef struct trace {
+    double *x, *y, *v;
+    int n, cap;
+    int lap_start[TD_EVAL_MAX_TRIALS + 2];
+    int n_laps;
+    td_plot_mark marks[256];
+    int n_marks;
+} trace;
+
+static int trace_add(trace *t, double x, double y, double v)
+{
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 1024;
+        double *nx = td_realloc(t->x, sizeof(double) * cap);
+        if (!nx)
+            return TD_ENOMEM;
+        t->x = nx;
+        double *ny = td_realloc(t->y, sizeof(double) * cap);
+        if (!ny)
+            return TD_ENOMEM;
+        t->y = ny;
+        double *nv = td_realloc(t->v, sizeof(double) * cap);
+        if (!nv)
+            return TD_ENOMEM;
+        t->v = nv;
+        t->cap = cap;
+    }
+    t->x[t->n] = x;
+    t->y[t->n] = y;
+    t->v[t->n] = v;
+    t->n++;
+    return 0;
+}
+
+static void trace_mark(trace *t, double x, double y, td_plot_mark_kind kind)
+{
+    if (t->n_marks < (int)(sizeof(t->marks) / sizeof(t->marks[0]))) {
+        t->marks[t->n_marks].x = x;
+        t->marks[t->n_marks].y = y;
+        t->marks[t->n_marks].kind = kind;
+        t->n_marks++;
+    }
+}
+
+static void trace_free(trace *t)
+{
+    td_free(t->x);
+    td_free(t->y);
+    td_free(t->v);
+}
+
+static int write_report(const char *path, const td_eval_options *o, const td_track *track,
+                        const td_eval_result *r, td_err *err)
+{
+    json_t *laps = json_array(), *root;
+    int rc;
+    for (int i = 0; i < r->laps_completed; i++)
+        json_array_append_new(laps,
+                              json_pack("{s:i, s:f}", "lap", i + 1, "time_s", r->lap_times_s[i]));
+    root = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:b, s:o, s:f, s:i, s:i, s:i, s:i, "
+                     "s:i, s:f, s:I}",
+                     "model", o->model_label ? o->model_label : "", "track", track->name,
+                     "direction", o->race.reverse_dir ? "reverse" : "forward", "race_type",
+                     td_race_type_name(o->race.race_type), "continuous", o->continuous,
+                     "laps_requested", r->laps_requested, "laps_completed", r->laps_completed,
+                     "completed", r->completed, "laps", laps, "total_time_s", r->total_time_s,
+                     "off_tracks", r->off_tracks, "crashes", r->crashes, "reverses", r->reverses,
+                     "immobilized", r->immobilized, "resets", r->resets, "penalty_s", r->penalty_s,
+                     "steps", (json_int_t)r->steps);
+    if (!root)
+        return td_err_set(err, TD_ENOMEM, "%s: cannot build the report", path);
+    json_object_set_new(root, "best_lap_s",
+                        r->best_lap_s > 0 ? json_real(r->best_lap_s) : json_null());
+    json_object_set_new(root, "average_lap_s",
+                        r->average_lap_s > 0 ? json_real(r->average_lap_s) : json_null());
+    rc = td_json_write_file(path, root, err);
+    json_decref(root);
+    return rc;
+}
+
+static int write_picture(const char *path, const td_eval_options *o, const td_track *track,
+                         const trace *t, const td_eval_result *r, td_err *err)
+{
+    td_plot_lap laps[TD_EVAL_MAX_TRIALS + 1];
+    char names[TD_EVAL_MAX_TRIALS + 1][64], title[256];
+    td_track_view v;
+    int n = 0;
+    for (int i = 0; i < t->n_laps && n < TD_EVAL_MAX_TRIALS + 1; i++) {
+        int a = t->lap_start[i], b = t->lap_start[i + 1];
+        if (b - a < 2)
+            continue;
+        if (i < r->laps_completed)
+            snprintf(names[n], sizeof(names[n]), "lap %d (%.2f s)", i + 1, r->lap_times_s[i]);
+        else
+            snprintf(names[n], sizeof(names[n]), "%s %d (not completed)",
+                     o->continuous ? "lap" : "trial", i + 1);
+        laps[n].name = names[n];
+        laps[n].x = t->x + a;
+        laps[n].y = t->y + a;
+        laps[n].value = t->v + a;
+        laps[n].n = b - a;
+        laps[n].color = NULL;
+        n++;
+    }
+    snprintf(title, sizeof(title), "%s on %s: %d/%d laps%s",
+             o->model_label ? o->model_label : "model", track->name, r->laps_completed,
+             r->laps_requested, r->best_lap_s > 0 ? "" : " (no complete lap)");
+    memset(&v, 0, sizeof(v));
+    v.title = title;
+    v.track = track;
+    v.laps = laps;
+    v.n_laps = n;
+    v.marks = t->marks;
+    v.n_marks = t->n_marks;
+    v.scale_label = "speed (m/s)";
+    return td_plot_track_write(path, &v, 900, err);
+}
+
+int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options *o,
+                td_eval_result *r, td_err *err)
+{
+    td_sim_config cfg;
+    td_vecenv env;
+    float actions[2], reward = 0, *state = NULL, *lidar = NULL;
+    uint8_t done = 0, *camera = NULL;
+    td_params params;
+    td_simtrace_writer *st = NULL;
+    trace t;
+    int rc, cam, lid, trials = 0, action_index = -1;
+    long cap;
+    double prev_x = 0, prev_y = 0, prev_penalty = 0;
+
+    memset(r, 0, sizeof(*r));
+    memset(&t, 0, sizeof(t));
+    r->laps_requested =
+        o->laps < 1 ? 1 : (o->laps > TD_EVAL_MAX_TRIALS ? TD_EVAL_MAX_TRIALS : o->laps);
+    r->best_lap_s = r->average_lap_s = -1;
+
+    td_sim_config_default(&cfg);
+    cfg.race = o->race;
+    cfg.race.alternate_driving_direction = 0;
+    td_policy_sim_sensors(&policy->meta, &cfg);
+    cfg.mode = o->continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
+    cfg.laps = r->laps_requested;
+    cfg.off_track_penalty_s = o->off_track_penalty_s;
+    cfg.collision_penalty_s = o->collision_penalty_s;
+    cfg.max_resets = o->max_resets;
+    cfg.seed = o->seed;
+    rc = td_vecenv_init(&env, &cfg, track, 1, err);
+    if (rc)
+        return rc;
+    cam = td_vecenv_camera_bytes(&cfg);
+    lid = td_vecenv_lidar_dim(&cfg);
+    if (cfg.sensors & TD_SENSOR_STATE)
+        state = td_calloc(TD_STATE_DIM, sizeof(float));
+    if (cam)
+        camera = td_calloc((size_t)cam, 1);
+    if (lid)
+        lidar = td_calloc((size_t)lid, sizeof(float));
+    if (((cfg.sensors & TD_SENSOR_STATE) && !state) || (cam && !camera) || (lid && !lidar)) {
+        rc = td_err_set(err, TD_ENOMEM, "out of memory");
+        goto out;
+    }
+    env.actions = actions;
+    env.obs_state = state;
+    env.obs_camera = camera;
+    env.obs_lidar = lidar;
+    env.rewards = &reward;
+    env.dones = &done;
+    env.params = &params;
+    if (o->simtrace_path) {
+        rc = td_simtrace_open(&st, o->simtrace_path, err);
+        if (rc)
+            goto out;
+    }
+    td_vecenv_reset(&env);
+    t.lap_start[0] = 0;
+    t.n_laps = 1;
+    prev_x = params.x;
+    prev_y = params.y;
+    /* Bounded: every lap at a crawl, plus penalties. */
+    cap = (long)(r->laps_requested * (track->length / 0.1 * TD_SIM_HZ + 2000));
+    for (long step = 0; step < cap; step++) {
+        td_policy_obs obs;
+        const td_episode_info *cur;
+        td_policy_obs_from_env(&env, 0, &obs);
+        rc = td_policy_act(policy, &obs, 1, 1, NULL, actions, &action_index, NULL, NULL);
+        if (rc)
+            goto out;
+        td_vecenv_step(&env);
+        r->steps++;
+        cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
+        rc = trace_add(&t, params.x, params.y, td_vecenv_car(&env, 0)->speed);
+        if (rc) {
+            td_err_set(err, rc, "out of memory recording the drive");
+            goto out;
+        }
+        if (st) {
+            td_simtrace_row row;
+            td_simtrace_row_from_params(&row, &params);
+            row.episode = o->continuous ? 0 : trials;
+            row.action = action_index;
+            row.reward = reward;
+            row.done = done;
+            snprintf(row.episode_status, sizeof(row.episode_status), "%s",
+                     done ? td_episode_status_name(cur->status) : "in_progress");
+            row.pause_duration = cur->penalty_s - prev_penalty;
+            rc = td_simtrace_write_row(st, &row, err);
+            if (rc)
+                goto out;
+        }
+        if (o->continuous) {
+            /* Events of this step show as counters that went up. */
+            if (cur->off_tracks > r->off_tracks)
+                trace_mark(&t, prev_x, prev_y, TD_MARK_OFF_TRACK);
+            if (cur->crashes > r->crashes)
+                trace_mark(&t, prev_x, prev_y, TD_MARK_CRASH);
+            if (cur->reverses > r->reverses)
+                trace_mark(&t, prev_x, prev_y, TD_MARK_REVERSED);
+            if (cur->immobilized > r->immobilized)
+                trace_mark(&t, prev_x, prev_y, TD_MARK_IMMOBILIZED);
+            r->off_tracks = cur->off_tracks;
+            r->crashes = cur->crashes;
+            r->reverses = cur->reverses;
+            r->immobilized = cur->immobilized;
+            r->resets = cur->resets;
+            r->penalty_s = cur->penalty_s;
+            prev_penalty = cur->penalty_s;
+            while (r->laps_completed < cur->laps && r->laps_completed < TD_EVAL_MAX_TRIALS) {
+                r->lap_times_s[r->laps_completed] = cur->lap_times_s[r->laps_completed];
+                r->laps_completed++;
+                t.lap_start[t.n_laps++] = t.n;
+            }
+            r->total_time_s = cur->sim_time_s;
+            if (done)
+                break;
+        } else if (done) {
+            /* One trial ended: a lap, or an event that ends it. */
+            switch (cur->status) {
+            case TD_EP_LAP_COMPLETE:
+                r->lap_times_s[r->laps_completed++] = cur->sim_time_s;
+                break;
+            case TD_EP_OFF_TRACK:
+                r->off_tracks++;
+                trace_mark(&t, params.x, params.y, TD_MARK_OFF_TRACK);
+                break;
+            case TD_EP_CRASHED:
+                r->crashes++;
+                trace_mark(&t, params.x, params.y, TD_MARK_CRASH);
+                break;
+            case TD_EP_REVERSED:
+                r->reverses++;
+                trace_mark(&t, params.x, params.y, TD_MARK_REVERSED);
+                break;
+            case TD_EP_IMMOBILIZED:
+                r->immobilized++;
+                trace_mark(&t, params.x, params.y, TD_MARK_IMMOBILIZED);
+                break;
+            default:
+                break;
+            }
+            r->total_time_s += cur->sim_time_s;
+            trials++;
+            t.lap_start[t.n_laps++] = t.n;
+            if (trials >= r->laps_requested)
+                break;
+        }
+        prev_x = params.x;
+        prev_y = params.y;
+    }
+    t.lap_start[t.n_laps] = t.n;
+    if (o->continuous && t.lap_start[t.n_laps - 1] == t.n)
+        t.n_laps--; /* no steps after the last completed lap */
+    r->completed = r->laps_completed >= r->laps_requested;
+    if (r->laps_completed > 0) {
+        double sum = 0;
+        r->best_lap_s = r->lap_times_s[0];
+        for (int i = 0; i < r->laps_completed; i++) {
+            sum += r->lap_times_s[i];
+            if (r->lap_times_s[i] < r->best_lap_s)
+                r->best_lap_s = r->lap_times_s[i];
+        }
+        r->average_lap_s = sum / r->laps_completed;
+    }
+    if (st) {
+        rc = td_simtrace_close(st, err);
+        st = NULL;
+        if (rc)
+            goto out;
+    }
+    if (o->report_path && (rc = write_report(o->report_path, o, track, r, err)) != 0)
+        goto out;
+    if (o->picture_path && (rc = write_picture(o->picture_path, o, track, &t, r, err)) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (st)
+        td_simtrace_close(st, NULL);
+    trace_free(&t);
+    td_free(state);
+    td_free(camera);
+    td_free(lidar);
+    td_vecenv_free(&env);
+    return rc;
+}

@@ -1,0 +1,335 @@
+/*
+ * ppo.c - clipped PPO with DeepRacer's iteration structure: collect whole episodes
+ * (num_episodes_between_training, across all cars, at most 10,000 steps), compute GAE
+ * advantages (lambda 0.95), then num_epochs passes of minibatches of batch_size over a
+ * separate policy tower (clip 0.2, entropy bonus beta_entropy) and value tower (Huber or MSE).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "train/train_internal.h"
+#include "trackday/rl.h"
+
+#define PPO_CLIP 0.2f
+#define PPO_LAMBDA 0.95f
+#define PPO_MAX_STEPS_PER_ITER 10000
+#define PPO_GRAD_CLIP 1.0f
+#define HUBER_DELTA 1.0f
+
+/* The rollout of one iteration: T steps of N cars, sample (t, i) at row t * N + i. */
+typedef struct rollout {
+    int T, N, t;
+    int state_dim, cam_bytes, lidar_dim;
+    float *state, *lidar;
+    uint8_t *camera;
+    int *act;
+    float *raw, *logp, *value, *reward, *adv, *ret, *last_value;
+    uint8_t *done;
+    /* Minibatch scratch. */
+    float *mb_state, *mb_lidar, *mb_raw, *mb_logp, *mb_adv, *mb_ret, *mb_dout, *mb_dvalue;
+    uint8_t *mb_camera;
+    int *mb_act, *perm;
+    /* The step's values of all cars. */
+    float *step_value;
+} rollout;
+
+static void rollout_free(rollout *r)
+{
+    void **ptrs[] = {(void **)&r->state, (void **)&r->lidar, (void **)&r->camera,
+                     (void **)&r->act, (void **)&r->raw, (void **)&r->logp, (void **)&r->value,
+                     (void **)&r->reward, (void **)&r->adv, (void **)&r->ret,
+                     (void **)&r->last_value, (void **)&r->done, (void **)&r->mb_state,
+                     (void **)&r->mb_lidar, (void **)&r->mb_raw, (void **)&r->mb_logp,
+                     (void **)&r->mb_adv, (void **)&r->mb_ret, (void **)&r->mb_dout,
+                     (void **)&r->mb_dvalue, (void **)&r->mb_camera, (void **)&r->mb_act,
+                     (void **)&r->perm, (void **)&r->step_value};
+    for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++) {
+        td_free(*ptrs[i]);
+        *ptrs[i] = NULL;
+    }
+}
+
+static int rollout_init(rollout *r, const td__train *tr, td_err *err)
+{
+    const td_vecenv *env = &tr->env;
+    int bs = tr->md.hyper.batch_size;
+    size_t S;
+    memset(r, 0, sizeof(*r));
+    r->N = env->n;
+    r->T = (PPO_MAX_STEPS_PER_ITER + r->N - 1) / r->N;
+    S = (size_t)r->T * r->N;
+    r->state_dim = env->obs_state ? TD_STATE_DIM : 0;
+    r->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
+    r->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
+#define ALLOC(ptr, count, type)                                                            \
+    do {                                                                                   \
+        if ((count) > 0) {                                                                 \
+            ptr = td_calloc((size_t)(count), sizeof(type));                                \
+            if (!ptr)                                                                      \
+                goto oom;                                                                  \
+        }                                                                                  \
+    } while (0)
+    ALLOC(r->state, S * r->state_dim, float);
+    ALLOC(r->lidar, S * r->lidar_dim, float);
+    ALLOC(r->camera, S * r->cam_bytes, uint8_t);
+    ALLOC(r->act, S, int);
+    ALLOC(r->raw, S * 2, float);
+    ALLOC(r->logp, S, float);
+    ALLOC(r->value, S, float);
+    ALLOC(r->reward, S, float);
+    ALLOC(r->adv, S, float);
+    ALLOC(r->ret, S, float);
+    ALLOC(r->done, S, uint8_t);
+    ALLOC(r->last_value, r->N, float);
+    ALLOC(r->step_value, r->N, float);
+    ALLOC(r->perm, S, int);
+    ALLOC(r->mb_state, (size_t)bs * r->state_dim, float);
+    ALLOC(r->mb_lidar, (size_t)bs * r->lidar_dim, float);
+    ALLOC(r->mb_camera, (size_t)bs * r->cam_bytes, uint8_t);
+    ALLOC(r->mb_act, bs, int);
+    ALLOC(r->mb_raw, bs * 2, float);
+    ALLOC(r->mb_logp, bs, float);
+    ALLOC(r->mb_adv, bs, float);
+    ALLOC(r->mb_ret, bs, float);
+    ALLOC(r->mb_dout, (size_t)bs * (tr->policy.n_out > 2 ? tr->policy.n_out : 2), float);
+    ALLOC(r->mb_dvalue, bs, float);
+#undef ALLOC
+    return 0;
+oom:
+    rollout_free(r);
+    return td_err_set(err, TD_ENOMEM, "out of memory for a rollout of %d x %d steps", r->T, r->N);
+}
+
+/* Copies the env's current observations into rollout row t. */
+static void store_obs(rollout *r, const td_vecenv *env, int t)
+{
+    size_t base = (size_t)t * r->N;
+    if (r->state_dim)
+        memcpy(r->state + base * r->state_dim, env->obs_state,
+               sizeof(float) * r->N * r->state_dim);
+    if (r->lidar_dim)
+        memcpy(r->lidar + base * r->lidar_dim, env->obs_lidar,
+               sizeof(float) * r->N * r->lidar_dim);
+    if (r->cam_bytes)
+        memcpy(r->camera + base * r->cam_bytes, env->obs_camera, (size_t)r->N * r->cam_bytes);
+}
+
+static int values_of(td_policy *p, const td_policy_obs *obs, int B, float *out)
+{
+    td_nn_input in;
+    int rc;
+    td_policy_input(obs, &in);
+    rc = td_nn_net_forward(p->v, &in, B);
+    if (rc)
+        return rc;
+    for (int b = 0; b < B; b++)
+        out[b] = p->v->out[b];
+    return 0;
+}
+
+/* Gathers minibatch samples idx[0..B) into the mb_* buffers. */
+static void gather(rollout *r, const int *idx, int B)
+{
+    for (int b = 0; b < B; b++) {
+        int s = idx[b];
+        if (r->state_dim)
+            memcpy(r->mb_state + (size_t)b * r->state_dim, r->state + (size_t)s * r->state_dim,
+                   sizeof(float) * r->state_dim);
+        if (r->lidar_dim)
+            memcpy(r->mb_lidar + (size_t)b * r->lidar_dim, r->lidar + (size_t)s * r->lidar_dim,
+                   sizeof(float) * r->lidar_dim);
+        if (r->cam_bytes)
+            memcpy(r->mb_camera + (size_t)b * r->cam_bytes, r->camera + (size_t)s * r->cam_bytes,
+                   (size_t)r->cam_bytes);
+        r->mb_act[b] = r->act[s];
+        r->mb_raw[2 * b] = r->raw[2 * s];
+        r->mb_raw[2 * b + 1] = r->raw[2 * s + 1];
+        r->mb_logp[b] = r->logp[s];
+        r->mb_adv[b] = r->adv[s];
+        r->mb_ret[b] = r->ret[s];
+    }
+}
+
+/* num_epochs passes of minibatch updates over the rollout; fills the loss diagnostics. */
+static int update(td__train *tr, rollout *r, td_train_progress *pr)
+{
+    td_policy *p = &tr->policy;
+    const td_hyperparams *h = &tr->md.hyper;
+    int S = r->t * r->N, bs = h->batch_size, rc;
+    double sum_pl = 0, sum_vl = 0, sum_ent = 0, sum_kl = 0, sum_clip = 0;
+    int nmb = 0;
+    td_policy_obs obs = {r->state_dim ? r->mb_state : NULL, r->cam_bytes ? r->mb_camera : NULL,
+                         r->lidar_dim ? r->mb_lidar : NULL};
+    td_nn_input in;
+
+    td_rl_normalize(r->adv, S);
+    for (int i = 0; i < S; i++)
+        r->perm[i] = i;
+    td_policy_input(&obs, &in);
+    for (int epoch = 0; epoch < h->num_epochs; epoch++) {
+        for (int i = S - 1; i > 0; i--) {
+            int j = (int)td_rng_below(&tr->rng, (uint32_t)(i + 1));
+            int tmp = r->perm[i];
+            r->perm[i] = r->perm[j];
+            r->perm[j] = tmp;
+        }
+        for (int start = 0; start < S; start += bs) {
+            int B = S - start < bs ? S - start : bs;
+            td_rl_ppo_stats st;
+            float vl;
+            if (B < 2)
+                continue;
+            gather(r, r->perm + start, B);
+
+            /* Policy tower. */
+            td_nn_net_zero_grad(p->pi);
+            rc = td_nn_net_forward(p->pi, &in, B);
+            if (rc)
+                return rc;
+            if (!p->continuous)
+                td_rl_ppo_categorical(r->mb_dout, &st, p->pi->out, r->mb_act, r->mb_logp,
+                                      r->mb_adv, B, p->n_out, PPO_CLIP, (float)h->beta_entropy);
+            else
+                td_rl_ppo_gaussian(r->mb_dout, p->pi->d_log_std, &st, p->pi->out,
+                                   p->pi->log_std, r->mb_raw, r->mb_logp, r->mb_adv, B, 2,
+                                   PPO_CLIP, (float)h->beta_entropy);
+            rc = td_nn_net_backward(p->pi, r->mb_dout, B);
+            if (rc)
+                return rc;
+            td_nn_clip_grad_norm(p->pi->grads, p->pi->n_params, PPO_GRAD_CLIP);
+            td_nn_adam_step(p->pi, &tr->adam);
+
+            /* Value tower. */
+            td_nn_net_zero_grad(p->v);
+            rc = td_nn_net_forward(p->v, &in, B);
+            if (rc)
+                return rc;
+            memset(r->mb_dvalue, 0, sizeof(float) * B);
+            if (h->loss_type == TD_LOSS_HUBER) {
+                vl = td_nn_huber_forward(p->v->out, r->mb_ret, B, HUBER_DELTA);
+                td_nn_huber_backward(r->mb_dvalue, p->v->out, r->mb_ret, B, HUBER_DELTA, 1.0f);
+            } else {
+                vl = td_nn_mse_forward(p->v->out, r->mb_ret, B);
+                td_nn_mse_backward(r->mb_dvalue, p->v->out, r->mb_ret, B, 1.0f);
+            }
+            rc = td_nn_net_backward(p->v, r->mb_dvalue, B);
+            if (rc)
+                return rc;
+            td_nn_clip_grad_norm(p->v->grads, p->v->n_params, PPO_GRAD_CLIP);
+            td_nn_adam_step(p->v, &tr->adam);
+
+            sum_pl += st.loss;
+            sum_vl += vl;
+            sum_ent += st.entropy;
+            sum_kl += st.approx_kl;
+            sum_clip += st.clip_frac;
+            nmb++;
+        }
+    }
+    if (nmb) {
+        pr->policy_loss = sum_pl / nmb;
+        pr->value_loss = sum_vl / nmb;
+        pr->entropy = sum_ent / nmb;
+        pr->approx_kl = sum_kl / nmb;
+        pr->clip_frac = sum_clip / nmb;
+    }
+    return 0;
+}
+
+int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
+{
+    rollout r;
+    td_vecenv *env = &tr->env;
+    const td_hyperparams *h = &tr->md.hyper;
+    td_policy *p = &tr->policy;
+    td_policy_obs obs;
+    int rc, N = env->n;
+
+    rc = rollout_init(&r, tr, err);
+    if (rc)
+        return rc;
+    td_vecenv_reset(env);
+    for (;;) {
+        td_train_progress pr;
+        double t0 = td_time_now(), sum_reward = 0, sum_progress = 0;
+        int ended = 0, completed = 0, interrupted = 0;
+        td_train_stop stop = TD_TRAIN_STOP_NONE;
+
+        memset(&pr, 0, sizeof(pr));
+        /* Collect whole episodes: DeepRacer's num_episodes_between_training. */
+        r.t = 0;
+        while (r.t < r.T && ended < h->num_episodes_between_training) {
+            size_t base = (size_t)r.t * N;
+            store_obs(&r, env, r.t);
+            td_policy_obs_from_env(env, 0, &obs);
+            rc = td_policy_act(p, &obs, N, 0, &tr->rng, tr->envbuf.actions, r.act + base,
+                               r.raw + 2 * base, r.logp + base);
+            if (!rc)
+                rc = values_of(p, &obs, N, r.value + base);
+            if (rc)
+                goto out;
+            td_vecenv_step(env);
+            rc = td__train_check_reward(tr, err);
+            if (rc)
+                goto out;
+            td__simtrace_step(tr, r.act[base]);
+            memcpy(r.reward + base, env->rewards, sizeof(float) * N);
+            memcpy(r.done + base, env->dones, (size_t)N);
+            for (int i = 0; i < N; i++) {
+                if (env->dones[i]) {
+                    const td_episode_info *info = td_vecenv_last_episode(env, i);
+                    ended++;
+                    sum_reward += info->total_reward;
+                    sum_progress += info->progress;
+                    completed += info->status == TD_EP_LAP_COMPLETE;
+                }
+            }
+            r.t++;
+            tr->steps += N;
+            if (tr->opt.stop && *tr->opt.stop) {
+                interrupted = 1;
+                break;
+            }
+        }
+        tr->episodes += ended;
+        if (interrupted) {
+            /* Ctrl-C or SIGTERM: keep what was learned so far and stop cleanly. */
+            rc = td__checkpoint(tr, tr->iteration, 0, err);
+            result->stop = TD_TRAIN_STOP_SIGNAL;
+            goto out;
+        }
+
+        /* Advantages per car: bootstrap the unfinished episodes from V(s_T). */
+        td_policy_obs_from_env(env, 0, &obs);
+        rc = values_of(p, &obs, N, r.last_value);
+        if (rc)
+            goto out;
+        for (int i = 0; i < N; i++)
+            td_rl_gae(r.adv + i, r.ret + i, r.reward + i, r.value + i, r.done + i, NULL, NULL,
+                      r.last_value[i], r.t, N, (float)h->discount_factor, PPO_LAMBDA);
+
+        pr.collect_s = td_time_now() - t0;
+        {
+            double tu = td_time_now();
+            rc = update(tr, &r, &pr);
+            if (rc)
+                goto out;
+            pr.update_s = td_time_now() - tu;
+            pr.update_samples = (long)h->num_epochs * r.t * N;
+        }
+        tr->iteration++;
+        pr.mean_reward = ended ? sum_reward / ended : 0;
+        pr.mean_progress = ended ? sum_progress / ended : 0;
+        pr.completion_rate = ended ? (double)completed / ended : 0;
+        rc = td__train_end_iteration(tr, &pr, t0, (long)r.t * N, result, &stop, err);
+        if (rc)
+            goto out;
+        if (stop != TD_TRAIN_STOP_NONE) {
+            result->stop = stop;
+            break;
+        }
+    }
+out:
+    rollout_free(&r);
+    return rc;
+}

@@ -1,0 +1,427 @@
+/*
+ * sac.c - Soft Actor-Critic for continuous actions (DeepRacer's "sac"): twin Q critics with
+ * Polyak-averaged targets, a fixed entropy temperature sac_alpha, a tanh-squashed Gaussian
+ * policy, and a replay buffer. An iteration collects num_episodes_between_training episodes
+ * (and at least one step per car), then makes gradient updates in proportion to the steps.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "train/train_internal.h"
+#include "trackday/rl.h"
+
+#define SAC_TAU 0.005f
+#define SAC_WARMUP_STEPS 2000      /* uniform random actions first */
+#define SAC_UPDATES_PER_STEP 0.25  /* gradient updates per env step */
+#define SAC_MIN_STEPS_PER_ITER 512
+#define SAC_MAX_STEPS_PER_ITER 10000
+#define SAC_GRAD_CLIP 10.0f
+#define SAC_REPLAY_BYTES (2ull << 30)
+
+typedef struct sac {
+    long cap, size, head;
+    int state_dim, cam_bytes, lidar_dim;
+    /* Replay: obs and next obs of each transition, the squashed action, reward, done. */
+    float *state, *next_state, *lidar, *next_lidar, *act, *rew;
+    uint8_t *camera, *next_camera, *done;
+    /* Minibatch scratch. */
+    float *mb_state, *mb_next_state, *mb_lidar, *mb_next_lidar, *mb_act, *mb_rew;
+    uint8_t *mb_camera, *mb_next_camera, *mb_done;
+    float *a_next, *u_next, *logp_next, *q1n, *q2n, *y, *dq, *eps, *u, *a, *logp, *dmean,
+        *dls;
+    float *prev_state, *prev_lidar, *env_raw;
+    uint8_t *prev_camera;
+    td_nn_net q1t, q2t;
+    int have_targets;
+} sac;
+
+static void sac_free(sac *s)
+{
+    float **f[] = {&s->state, &s->next_state, &s->lidar, &s->next_lidar, &s->act, &s->rew,
+                   &s->mb_state, &s->mb_next_state, &s->mb_lidar, &s->mb_next_lidar,
+                   &s->mb_act, &s->mb_rew, &s->a_next, &s->u_next, &s->logp_next, &s->q1n,
+                   &s->q2n, &s->y, &s->dq, &s->eps, &s->u, &s->a, &s->logp, &s->dmean,
+                   &s->dls, &s->prev_state, &s->prev_lidar, &s->env_raw};
+    uint8_t **b[] = {&s->camera, &s->next_camera, &s->done, &s->mb_camera, &s->mb_next_camera,
+                     &s->mb_done, &s->prev_camera};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        td_free(*f[i]);
+        *f[i] = NULL;
+    }
+    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+        td_free(*b[i]);
+        *b[i] = NULL;
+    }
+    if (s->have_targets) {
+        td_nn_net_free(&s->q1t);
+        td_nn_net_free(&s->q2t);
+        s->have_targets = 0;
+    }
+}
+
+static int sac_init(sac *s, td__train *tr, td_err *err)
+{
+    const td_vecenv *env = &tr->env;
+    int N = env->n, bs = tr->md.hyper.batch_size;
+    size_t per;
+    int rc;
+    memset(s, 0, sizeof(*s));
+    s->state_dim = env->obs_state ? TD_STATE_DIM : 0;
+    s->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
+    s->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
+    per = 2 * (s->state_dim + s->lidar_dim) * sizeof(float) + 2 * (size_t)s->cam_bytes + 16;
+    s->cap = (long)(SAC_REPLAY_BYTES / per);
+    if (s->cap > 1000000)
+        s->cap = 1000000;
+#define ALLOC(ptr, count, type)                                                            \
+    do {                                                                                   \
+        if ((count) > 0) {                                                                 \
+            ptr = td_calloc((size_t)(count), sizeof(type));                                \
+            if (!ptr)                                                                      \
+                goto oom;                                                                  \
+        }                                                                                  \
+    } while (0)
+    ALLOC(s->state, (size_t)s->cap * s->state_dim, float);
+    ALLOC(s->next_state, (size_t)s->cap * s->state_dim, float);
+    ALLOC(s->lidar, (size_t)s->cap * s->lidar_dim, float);
+    ALLOC(s->next_lidar, (size_t)s->cap * s->lidar_dim, float);
+    ALLOC(s->camera, (size_t)s->cap * s->cam_bytes, uint8_t);
+    ALLOC(s->next_camera, (size_t)s->cap * s->cam_bytes, uint8_t);
+    ALLOC(s->act, (size_t)s->cap * 2, float);
+    ALLOC(s->rew, s->cap, float);
+    ALLOC(s->done, s->cap, uint8_t);
+    ALLOC(s->mb_state, (size_t)bs * s->state_dim, float);
+    ALLOC(s->mb_next_state, (size_t)bs * s->state_dim, float);
+    ALLOC(s->mb_lidar, (size_t)bs * s->lidar_dim, float);
+    ALLOC(s->mb_next_lidar, (size_t)bs * s->lidar_dim, float);
+    ALLOC(s->mb_camera, (size_t)bs * s->cam_bytes, uint8_t);
+    ALLOC(s->mb_next_camera, (size_t)bs * s->cam_bytes, uint8_t);
+    ALLOC(s->mb_act, bs * 2, float);
+    ALLOC(s->mb_rew, bs, float);
+    ALLOC(s->mb_done, bs, uint8_t);
+    ALLOC(s->a_next, bs * 2, float);
+    ALLOC(s->u_next, bs * 2, float);
+    ALLOC(s->logp_next, bs, float);
+    ALLOC(s->q1n, bs, float);
+    ALLOC(s->q2n, bs, float);
+    ALLOC(s->y, bs, float);
+    ALLOC(s->dq, bs, float);
+    ALLOC(s->eps, bs * 2, float);
+    ALLOC(s->u, bs * 2, float);
+    ALLOC(s->a, bs * 2, float);
+    ALLOC(s->logp, bs, float);
+    ALLOC(s->dmean, bs * 2, float);
+    ALLOC(s->dls, 2, float);
+    ALLOC(s->prev_state, (size_t)N * s->state_dim, float);
+    ALLOC(s->prev_lidar, (size_t)N * s->lidar_dim, float);
+    ALLOC(s->prev_camera, (size_t)N * s->cam_bytes, uint8_t);
+    ALLOC(s->env_raw, N * 2, float);
+#undef ALLOC
+    rc = td_nn_net_init(&s->q1t, &tr->policy.q1->spec, tr->max_batch, NULL, err);
+    if (!rc) {
+        rc = td_nn_net_init(&s->q2t, &tr->policy.q2->spec, tr->max_batch, NULL, err);
+        if (rc)
+            td_nn_net_free(&s->q1t);
+    }
+    if (rc) {
+        sac_free(s);
+        return rc;
+    }
+    s->have_targets = 1;
+    td_nn_net_copy_params(&s->q1t, tr->policy.q1);
+    td_nn_net_copy_params(&s->q2t, tr->policy.q2);
+    return 0;
+oom:
+    sac_free(s);
+    return td_err_set(err, TD_ENOMEM, "out of memory for the SAC replay buffer");
+}
+
+static void save_prev_obs(sac *s, const td_vecenv *env)
+{
+    int N = env->n;
+    if (s->state_dim)
+        memcpy(s->prev_state, env->obs_state, sizeof(float) * N * s->state_dim);
+    if (s->lidar_dim)
+        memcpy(s->prev_lidar, env->obs_lidar, sizeof(float) * N * s->lidar_dim);
+    if (s->cam_bytes)
+        memcpy(s->prev_camera, env->obs_camera, (size_t)N * s->cam_bytes);
+}
+
+/*
+ * Stores car i's transition. For an ended episode the env already shows the next episode's
+ * first observation; a terminal transition does not bootstrap, so next obs is irrelevant then.
+ */
+static void store(sac *s, const td_vecenv *env, int i, const float *a, float r, uint8_t d)
+{
+    long k = s->head;
+    if (s->state_dim) {
+        memcpy(s->state + k * s->state_dim, s->prev_state + (size_t)i * s->state_dim,
+               sizeof(float) * s->state_dim);
+        memcpy(s->next_state + k * s->state_dim, env->obs_state + (size_t)i * s->state_dim,
+               sizeof(float) * s->state_dim);
+    }
+    if (s->lidar_dim) {
+        memcpy(s->lidar + k * s->lidar_dim, s->prev_lidar + (size_t)i * s->lidar_dim,
+               sizeof(float) * s->lidar_dim);
+        memcpy(s->next_lidar + k * s->lidar_dim, env->obs_lidar + (size_t)i * s->lidar_dim,
+               sizeof(float) * s->lidar_dim);
+    }
+    if (s->cam_bytes) {
+        memcpy(s->camera + k * s->cam_bytes, s->prev_camera + (size_t)i * s->cam_bytes,
+               (size_t)s->cam_bytes);
+        memcpy(s->next_camera + k * s->cam_bytes, env->obs_camera + (size_t)i * s->cam_bytes,
+               (size_t)s->cam_bytes);
+    }
+    s->act[2 * k] = a[0];
+    s->act[2 * k + 1] = a[1];
+    s->rew[k] = r;
+    s->done[k] = d;
+    s->head = (s->head + 1) % s->cap;
+    if (s->size < s->cap)
+        s->size++;
+}
+
+static void sample_batch(sac *s, td_rng *rng, int B)
+{
+    for (int b = 0; b < B; b++) {
+        long k = (long)(td_rng_uniform(rng) * (double)s->size);
+        if (s->state_dim) {
+            memcpy(s->mb_state + (size_t)b * s->state_dim, s->state + k * s->state_dim,
+                   sizeof(float) * s->state_dim);
+            memcpy(s->mb_next_state + (size_t)b * s->state_dim, s->next_state + k * s->state_dim,
+                   sizeof(float) * s->state_dim);
+        }
+        if (s->lidar_dim) {
+            memcpy(s->mb_lidar + (size_t)b * s->lidar_dim, s->lidar + k * s->lidar_dim,
+                   sizeof(float) * s->lidar_dim);
+            memcpy(s->mb_next_lidar + (size_t)b * s->lidar_dim, s->next_lidar + k * s->lidar_dim,
+                   sizeof(float) * s->lidar_dim);
+        }
+        if (s->cam_bytes) {
+            memcpy(s->mb_camera + (size_t)b * s->cam_bytes, s->camera + k * s->cam_bytes,
+                   (size_t)s->cam_bytes);
+            memcpy(s->mb_next_camera + (size_t)b * s->cam_bytes, s->next_camera + k * s->cam_bytes,
+                   (size_t)s->cam_bytes);
+        }
+        s->mb_act[2 * b] = s->act[2 * k];
+        s->mb_act[2 * b + 1] = s->act[2 * k + 1];
+        s->mb_rew[b] = s->rew[k];
+        s->mb_done[b] = s->done[k];
+    }
+}
+
+/* One SAC gradient update; adds the losses to *ql, *pl and the entropy estimate to *ent. */
+static int sac_update(td__train *tr, sac *s, double *ql, double *pl, double *ent)
+{
+    td_policy *p = &tr->policy;
+    const td_hyperparams *h = &tr->md.hyper;
+    int B = h->batch_size, rc;
+    float alpha = (float)h->sac_alpha, gamma = (float)h->discount_factor;
+    td_nn_input in = {0}, next = {0};
+
+    sample_batch(s, &tr->rng, B);
+    in.state = s->state_dim ? s->mb_state : NULL;
+    in.lidar = s->lidar_dim ? s->mb_lidar : NULL;
+    in.camera_u8 = s->cam_bytes ? s->mb_camera : NULL;
+    next.state = s->state_dim ? s->mb_next_state : NULL;
+    next.lidar = s->lidar_dim ? s->mb_next_lidar : NULL;
+    next.camera_u8 = s->cam_bytes ? s->mb_next_camera : NULL;
+
+    /* Soft targets from the next observations. */
+    rc = td_nn_net_forward(p->pi, &next, B);
+    if (rc)
+        return rc;
+    for (int b = 0; b < B; b++) {
+        s->eps[2 * b] = (float)td_rng_normal(&tr->rng);
+        s->eps[2 * b + 1] = (float)td_rng_normal(&tr->rng);
+        s->logp_next[b] = td_rl_squashed_sample(s->a_next + 2 * b, s->u_next + 2 * b,
+                                                p->pi->out + 2 * b, p->pi->log_std,
+                                                s->eps + 2 * b, 2);
+    }
+    next.action = s->a_next;
+    if ((rc = td_nn_net_forward(&s->q1t, &next, B)) != 0)
+        return rc;
+    memcpy(s->q1n, s->q1t.out, sizeof(float) * B);
+    if ((rc = td_nn_net_forward(&s->q2t, &next, B)) != 0)
+        return rc;
+    memcpy(s->q2n, s->q2t.out, sizeof(float) * B);
+    td_rl_sac_target(s->y, s->mb_rew, s->mb_done, s->q1n, s->q2n, s->logp_next, B, gamma, alpha);
+
+    /* Critics. */
+    in.action = s->mb_act;
+    for (int k = 0; k < 2; k++) {
+        td_nn_net *q = k ? p->q2 : p->q1;
+        td_nn_net_zero_grad(q);
+        if ((rc = td_nn_net_forward(q, &in, B)) != 0)
+            return rc;
+        *ql += td_nn_mse_forward(q->out, s->y, B);
+        memset(s->dq, 0, sizeof(float) * B);
+        td_nn_mse_backward(s->dq, q->out, s->y, B, 1.0f);
+        if ((rc = td_nn_net_backward(q, s->dq, B)) != 0)
+            return rc;
+        td_nn_clip_grad_norm(q->grads, q->n_params, SAC_GRAD_CLIP);
+        td_nn_adam_step(q, &tr->adam);
+    }
+
+    /* Policy: minimize alpha logp(a) - min(Q1, Q2)(s, a) through the reparameterized a. */
+    if ((rc = td_nn_net_forward(p->pi, &in, B)) != 0)
+        return rc;
+    for (int b = 0; b < B; b++) {
+        s->eps[2 * b] = (float)td_rng_normal(&tr->rng);
+        s->eps[2 * b + 1] = (float)td_rng_normal(&tr->rng);
+        s->logp[b] = td_rl_squashed_sample(s->a + 2 * b, s->u + 2 * b, p->pi->out + 2 * b,
+                                           p->pi->log_std, s->eps + 2 * b, 2);
+    }
+    in.action = s->a;
+    if ((rc = td_nn_net_forward(p->q1, &in, B)) != 0)
+        return rc;
+    memcpy(s->q1n, p->q1->out, sizeof(float) * B);
+    if ((rc = td_nn_net_forward(p->q2, &in, B)) != 0)
+        return rc;
+    memcpy(s->q2n, p->q2->out, sizeof(float) * B);
+    {
+        /* dQ/da of the smaller critic per sample: backward with a one-hot dout per critic. */
+        float *dq1 = s->y, *dq2 = s->dq; /* reuse: the targets are no longer needed */
+        double obj = 0;
+        for (int b = 0; b < B; b++) {
+            int use1 = s->q1n[b] <= s->q2n[b];
+            dq1[b] = use1 ? 1.0f : 0.0f;
+            dq2[b] = use1 ? 0.0f : 1.0f;
+            obj += alpha * s->logp[b] - (use1 ? s->q1n[b] : s->q2n[b]);
+            *ent -= s->logp[b] / B;
+        }
+        *pl += obj / B;
+        /* The critics' parameter gradients from these passes are discarded: the next critic
+         * update zeroes them first. */
+        if ((rc = td_nn_net_forward(p->q1, &in, B)) != 0 ||
+            (rc = td_nn_net_backward(p->q1, dq1, B)) != 0)
+            return rc;
+        memcpy(s->a_next, p->q1->d_action, sizeof(float) * 2 * B);
+        if ((rc = td_nn_net_forward(p->q2, &in, B)) != 0 ||
+            (rc = td_nn_net_backward(p->q2, dq2, B)) != 0)
+            return rc;
+        for (int j = 0; j < 2 * B; j++)
+            s->a_next[j] += p->q2->d_action[j];
+    }
+    /* The policy's forward is still the last one run on p->pi (critics are other nets). */
+    td_nn_net_zero_grad(p->pi);
+    for (int b = 0; b < B; b++) {
+        td_rl_squashed_backward(s->dmean + 2 * b, s->dls, s->a_next + 2 * b, s->u + 2 * b,
+                                p->pi->out + 2 * b, p->pi->log_std, s->eps + 2 * b, 2, alpha, B);
+        p->pi->d_log_std[0] += s->dls[0];
+        p->pi->d_log_std[1] += s->dls[1];
+    }
+    if ((rc = td_nn_net_backward(p->pi, s->dmean, B)) != 0)
+        return rc;
+    td_nn_clip_grad_norm(p->pi->grads, p->pi->n_params, SAC_GRAD_CLIP);
+    td_nn_adam_step(p->pi, &tr->adam);
+
+    td_nn_net_polyak(&s->q1t, p->q1, SAC_TAU);
+    td_nn_net_polyak(&s->q2t, p->q2, SAC_TAU);
+    return 0;
+}
+
+int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
+{
+    sac s;
+    td_vecenv *env = &tr->env;
+    td_policy *p = &tr->policy;
+    const td_hyperparams *h = &tr->md.hyper;
+    td_policy_obs obs;
+    int rc, N = env->n;
+
+    if (!p->q1 || !p->q2)
+        return td_err_set(err, TD_EINTERNAL, "SAC needs the q1 and q2 towers");
+    rc = sac_init(&s, tr, err);
+    if (rc)
+        return rc;
+    td_vecenv_reset(env);
+    for (;;) {
+        td_train_progress pr;
+        double t0 = td_time_now(), sum_reward = 0, sum_progress = 0, ql = 0, pl = 0, ent = 0;
+        int ended = 0, completed = 0, interrupted = 0, nupd = 0;
+        long iter_steps = 0;
+        td_train_stop stop = TD_TRAIN_STOP_NONE;
+
+        memset(&pr, 0, sizeof(pr));
+        while ((ended < h->num_episodes_between_training || iter_steps < SAC_MIN_STEPS_PER_ITER) &&
+               iter_steps < SAC_MAX_STEPS_PER_ITER) {
+            save_prev_obs(&s, env);
+            td_policy_obs_from_env(env, 0, &obs);
+            if (tr->steps < SAC_WARMUP_STEPS) {
+                for (int i = 0; i < N; i++) {
+                    s.env_raw[2 * i] = (float)atanh(td_rng_range(&tr->rng, -0.999, 0.999));
+                    s.env_raw[2 * i + 1] = (float)atanh(td_rng_range(&tr->rng, -0.999, 0.999));
+                    td_policy_raw_to_env(p, s.env_raw + 2 * i, &tr->envbuf.actions[2 * i],
+                                         &tr->envbuf.actions[2 * i + 1]);
+                }
+            } else {
+                rc = td_policy_act(p, &obs, N, 0, &tr->rng, tr->envbuf.actions, NULL, s.env_raw,
+                                   NULL);
+                if (rc)
+                    goto out;
+            }
+            td_vecenv_step(env);
+            rc = td__train_check_reward(tr, err);
+            if (rc)
+                goto out;
+            td__simtrace_step(tr, -1);
+            for (int i = 0; i < N; i++) {
+                float a[2] = {tanhf(s.env_raw[2 * i]), tanhf(s.env_raw[2 * i + 1])};
+                /* A lap completed is terminal as in DeepRacer; so are the other events. */
+                store(&s, env, i, a, env->rewards[i], env->dones[i]);
+                if (env->dones[i]) {
+                    const td_episode_info *info = td_vecenv_last_episode(env, i);
+                    ended++;
+                    sum_reward += info->total_reward;
+                    sum_progress += info->progress;
+                    completed += info->status == TD_EP_LAP_COMPLETE;
+                }
+            }
+            iter_steps += N;
+            tr->steps += N;
+            if (tr->opt.stop && *tr->opt.stop) {
+                interrupted = 1;
+                break;
+            }
+        }
+        tr->episodes += ended;
+        if (interrupted) {
+            rc = td__checkpoint(tr, tr->iteration, 0, err);
+            result->stop = TD_TRAIN_STOP_SIGNAL;
+            goto out;
+        }
+        pr.collect_s = td_time_now() - t0;
+        double tu = td_time_now();
+        if (s.size >= h->batch_size && tr->steps >= SAC_WARMUP_STEPS / 2) {
+            int updates = (int)(iter_steps * SAC_UPDATES_PER_STEP);
+            for (int u = 0; u < updates; u++) {
+                rc = sac_update(tr, &s, &ql, &pl, &ent);
+                if (rc)
+                    goto out;
+                nupd++;
+            }
+        }
+        pr.update_s = td_time_now() - tu;
+        pr.update_samples = (long)nupd * h->batch_size;
+        tr->iteration++;
+        pr.mean_reward = ended ? sum_reward / ended : 0;
+        pr.mean_progress = ended ? sum_progress / ended : 0;
+        pr.completion_rate = ended ? (double)completed / ended : 0;
+        if (nupd) {
+            pr.value_loss = ql / (2.0 * nupd);
+            pr.policy_loss = pl / nupd;
+            pr.entropy = ent / nupd;
+        }
+        rc = td__train_end_iteration(tr, &pr, t0, iter_steps, result, &stop, err);
+        if (rc)
+            goto out;
+        if (stop != TD_TRAIN_STOP_NONE) {
+            result->stop = stop;
+            break;
+        }
+    }
+out:
+    sac_free(&s);
+    return rc;
+}

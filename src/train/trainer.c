@@ -1,0 +1,523 @@
+/*
+ * trainer.c - the training loop of `trackday train`: DeepRacer's clipped-PPO iteration
+ * structure (collect whole episodes across a vector of cars, then num_epochs passes of
+ * minibatch updates, then greedy evaluation episodes to keep the best checkpoint), SAC for
+ * continuous actions (sac.c), atomic checkpoints, metrics lines and stop conditions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train/train_internal.h"
+#include "trackday/rl.h"
+
+const char *td_train_stop_name(td_train_stop s)
+{
+    switch (s) {
+    case TD_TRAIN_STOP_MINUTES:
+        return "time limit";
+    case TD_TRAIN_STOP_EPISODES:
+        return "episode limit";
+    case TD_TRAIN_STOP_SCORE:
+        return "average score reached";
+    case TD_TRAIN_STOP_LAPS:
+        return "laps completed";
+    case TD_TRAIN_STOP_ITERATIONS:
+        return "iteration limit";
+    case TD_TRAIN_STOP_SIGNAL:
+        return "interrupted";
+    default:
+        return "none";
+    }
+}
+
+void td_train_options_default(td_train_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->envs = 16;
+    o->threads = 1;
+    o->eval_episodes = 5;
+    o->seed = 1;
+    o->simtrace = 1;
+}
+
+/* ==================================================================================== */
+/* Setup shared by PPO and SAC                                                          */
+/* ==================================================================================== */
+
+void td__train_path(char *out, size_t n, const char *dir, const char *rel)
+{
+    snprintf(out, n, "%s/%s", dir, rel);
+}
+
+int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
+{
+    char path[1200];
+    int rc;
+
+    memset(tr, 0, sizeof(*tr));
+    tr->opt = *opt;
+    if (tr->opt.envs <= 0)
+        tr->opt.envs = 16;
+    if (tr->opt.threads <= 0)
+        tr->opt.threads = 1;
+    if (tr->opt.eval_episodes <= 0)
+        tr->opt.eval_episodes = 5;
+    rc = td_model_dir_load(&tr->md, opt->dir, err);
+    if (rc)
+        return rc;
+    if (opt->hyper_override)
+        tr->md.hyper = *opt->hyper_override;
+    rc = td_track_load(&tr->track, opt->track_path, err);
+    if (rc)
+        return rc;
+    tr->have_track = 1;
+
+    /* The reward host: the model directory's reward_function.py, else the option's spec. */
+    {
+        const char *spec = opt->reward_spec;
+        char pyspec[1200];
+        if (!spec && tr->md.has_reward_py) {
+            if (!td_reward_python_available())
+                return td_err_set(err, TD_EUNSUPPORTED,
+                                  "%s/reward_function.py: this trackday was built without the "
+                                  "Python reward host (TD_WITH_PYTHON=OFF); rebuild with it, or "
+                                  "train with --reward builtin:NAME",
+                                  opt->dir);
+            snprintf(pyspec, sizeof(pyspec), "%s/reward_function.py", opt->dir);
+            spec = pyspec;
+        }
+        if (!spec)
+            spec = "builtin:follow_center_line";
+        snprintf(tr->reward_spec, sizeof(tr->reward_spec), "%s", spec);
+        rc = td_reward_open(&tr->reward, spec, &tr->track, err);
+        if (rc)
+            return rc;
+    }
+
+    /* The simulator, as training_params.yaml and model_metadata.json describe it. */
+    td_sim_config_default(&tr->simcfg);
+    tr->simcfg.race = tr->md.training.race;
+    td_policy_sim_sensors(&tr->md.metadata, &tr->simcfg);
+    tr->simcfg.mode = TD_MODE_TRAIN;
+    tr->simcfg.threads = tr->opt.threads;
+    tr->simcfg.seed = opt->seed;
+    rc = td_vecenv_init(&tr->env, &tr->simcfg, &tr->track, tr->opt.envs, err);
+    if (rc)
+        return rc;
+    tr->have_env = 1;
+    rc = td__env_buffers(&tr->envbuf, &tr->env, err);
+    if (rc)
+        return rc;
+    tr->env.reward_fn = td_reward_batch_cb;
+    tr->env.reward_user = tr->reward;
+
+    /* Greedy evaluation: DeepRacer's evaluation rules from spread start points. */
+    {
+        td_sim_config ec = tr->simcfg;
+        ec.mode = TD_MODE_EVAL;
+        ec.threads = 1;
+        ec.race.alternate_driving_direction = 0;
+        rc = td_vecenv_init(&tr->eval_env, &ec, &tr->track, tr->opt.eval_episodes, err);
+        if (rc)
+            return rc;
+        tr->have_eval_env = 1;
+        rc = td__env_buffers(&tr->eval_buf, &tr->eval_env, err);
+        if (rc)
+            return rc;
+        ec.mode = TD_MODE_CONTINUOUS;
+        ec.laps = opt->until_laps > 0 ? opt->until_laps : 3;
+        ec.race.reverse_dir = tr->simcfg.race.reverse_dir;
+        rc = td_vecenv_init(&tr->lap_env, &ec, &tr->track, 1, err);
+        if (rc)
+            return rc;
+        tr->have_lap_env = 1;
+        rc = td__env_buffers(&tr->lap_buf, &tr->lap_env, err);
+        if (rc)
+            return rc;
+    }
+
+    tr->max_batch = tr->md.hyper.batch_size;
+    if (tr->opt.envs > tr->max_batch)
+        tr->max_batch = tr->opt.envs;
+    if (tr->opt.eval_episodes > tr->max_batch)
+        tr->max_batch = tr->opt.eval_episodes;
+
+    td_rng_seed(&tr->rng, opt->seed, 0x7472616964ULL);
+    td__train_path(path, sizeof(path), opt->dir, "model/last.tdm");
+    if (opt->resume) {
+        if (!td_path_exists(path))
+            return td_err_set(err, TD_ENOENT, "%s: nothing to resume (no model/last.tdm)",
+                              opt->dir);
+        rc = td_policy_load(&tr->policy, path, tr->max_batch, err);
+        if (rc)
+            return rc;
+        tr->have_policy = 1;
+        if (tr->policy.n_out != (tr->md.metadata.action_space_type == TD_ACTIONS_CONTINUOUS
+                                     ? 2
+                                     : tr->md.metadata.n_actions) ||
+            tr->policy.sac != (tr->md.metadata.algorithm == TD_ALGO_SAC))
+            return td_err_set(err, TD_EINVAL,
+                              "%s: model_metadata.json changed since model/last.tdm was written "
+                              "(action space or algorithm); start a new model directory",
+                              opt->dir);
+        rc = td__state_load(tr, err);
+        if (rc)
+            return rc;
+    } else {
+        if (td_path_exists(path))
+            return td_err_set(err, TD_EINVAL,
+                              "%s already holds a trained model (model/last.tdm): continue it "
+                              "with --resume, or train into a new directory",
+                              opt->dir);
+        rc = td_policy_init(&tr->policy, &tr->md.metadata, tr->max_batch, &tr->rng, err);
+        if (rc)
+            return rc;
+        tr->have_policy = 1;
+    }
+    td_nn_adam_config_default(&tr->adam);
+    tr->adam.lr = (float)tr->md.hyper.lr;
+
+    td__train_path(path, sizeof(path), opt->dir, "model");
+    rc = td_mkdir_p(path, err);
+    if (!rc) {
+        td__train_path(path, sizeof(path), opt->dir, "metrics");
+        rc = td_mkdir_p(path, err);
+    }
+    if (!rc) {
+        td__train_path(path, sizeof(path), opt->dir, "logs");
+        rc = td_mkdir_p(path, err);
+    }
+    if (rc)
+        return rc;
+    if (opt->simtrace) {
+        char csv[1200];
+        td__train_path(csv, sizeof(csv), opt->dir, "logs/training-simtrace.csv");
+        rc = td__simtrace_open(tr, csv, opt->resume, err);
+        if (rc)
+            return rc;
+    }
+    tr->t_start = td_time_now();
+    return 0;
+}
+
+void td__train_teardown(td__train *tr)
+{
+    td__simtrace_close(tr);
+    if (tr->have_policy)
+        td_policy_free(&tr->policy);
+    if (tr->have_lap_env)
+        td_vecenv_free(&tr->lap_env);
+    td__env_buffers_free(&tr->lap_buf);
+    if (tr->have_eval_env)
+        td_vecenv_free(&tr->eval_env);
+    td__env_buffers_free(&tr->eval_buf);
+    if (tr->have_env)
+        td_vecenv_free(&tr->env);
+    td__env_buffers_free(&tr->envbuf);
+    td_reward_close(tr->reward);
+    if (tr->have_track)
+        td_track_free(&tr->track);
+    td_free(tr->sac_mem);
+}
+
+/* ==================================================================================== */
+/* Env buffers                                                                          */
+/* ==================================================================================== */
+
+int td__env_buffers(td__envbuf *b, td_vecenv *env, td_err *err)
+{
+    int n = env->n;
+    int cam = td_vecenv_camera_bytes(&env->cfg), lid = td_vecenv_lidar_dim(&env->cfg);
+    memset(b, 0, sizeof(*b));
+    b->actions = td_calloc((size_t)n * 2, sizeof(float));
+    b->rewards = td_calloc((size_t)n, sizeof(float));
+    b->dones = td_calloc((size_t)n, 1);
+    b->params = td_calloc((size_t)n, sizeof(td_params));
+    if (env->cfg.sensors & TD_SENSOR_STATE)
+        b->state = td_calloc((size_t)n * TD_STATE_DIM, sizeof(float));
+    if (cam)
+        b->camera = td_calloc((size_t)n * cam, 1);
+    if (lid)
+        b->lidar = td_calloc((size_t)n * lid, sizeof(float));
+    if (!b->actions || !b->rewards || !b->dones || !b->params ||
+        ((env->cfg.sensors & TD_SENSOR_STATE) && !b->state) || (cam && !b->camera) ||
+        (lid && !b->lidar)) {
+        td__env_buffers_free(b);
+        return td_err_set(err, TD_ENOMEM, "out of memory for %d cars' buffers", n);
+    }
+    env->actions = b->actions;
+    env->rewards = b->rewards;
+    env->dones = b->dones;
+    env->params = b->params;
+    env->obs_state = b->state;
+    env->obs_camera = b->camera;
+    env->obs_lidar = b->lidar;
+    return 0;
+}
+
+void td__env_buffers_free(td__envbuf *b)
+{
+    td_free(b->actions);
+    td_free(b->rewards);
+    td_free(b->dones);
+    td_free(b->params);
+    td_free(b->state);
+    td_free(b->camera);
+    td_free(b->lidar);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ==================================================================================== */
+/* Greedy evaluation                                                                    */
+/* ==================================================================================== */
+
+void td__train_evaluate(td__train *tr, td_train_progress *pr)
+{
+    td_vecenv *env = &tr->eval_env;
+    int n = env->n, finished = 0, ended[64] = {0};
+    double sum_progress = 0;
+    int completed = 0;
+    td_policy_obs obs;
+
+    td_vecenv_reset(env);
+    for (int i = 0; i < n; i++)
+        td_vecenv_reset_car_at(env, i, (double)i / n, tr->simcfg.race.reverse_dir);
+    /* A generous cap: a lap at the slowest speed, twice. */
+    int cap = (int)(2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
+    for (int step = 0; step < cap && finished < n; step++) {
+        td_policy_obs_from_env(env, 0, &obs);
+        td_policy_act(&tr->policy, &obs, n, 1, NULL, tr->eval_buf.actions, NULL, NULL, NULL);
+        td_vecenv_step(env);
+        for (int i = 0; i < n; i++) {
+            if (env->dones[i] && !ended[i]) {
+                const td_episode_info *info = td_vecenv_last_episode(env, i);
+                ended[i] = 1;
+                finished++;
+                sum_progress += info->progress;
+                completed += info->status == TD_EP_LAP_COMPLETE;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!ended[i])
+            sum_progress += td_vecenv_current_episode(env, i)->progress;
+    pr->eval_progress = sum_progress / n;
+    pr->eval_completion = (double)completed / n;
+
+    /* --until-laps: the laps in a row from the start line, as `trackday eval` drives them. */
+    pr->laps_ok = 0;
+    if (pr->eval_completion > 0) {
+        td_vecenv *le = &tr->lap_env;
+        int lap_cap = (int)(le->cfg.laps * 2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
+        td_vecenv_reset(le);
+        for (int step = 0; step < lap_cap; step++) {
+            td_policy_obs_from_env(le, 0, &obs);
+            td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->lap_buf.actions, NULL, NULL, NULL);
+            td_vecenv_step(le);
+            if (le->dones[0]) {
+                const td_episode_info *info = td_vecenv_last_episode(le, 0);
+                pr->laps_ok = info->laps >= le->cfg.laps && info->off_tracks == 0 &&
+                              info->crashes == 0 && info->reverses == 0 &&
+                              info->immobilized == 0 && info->resets == 0;
+                for (int l = 0; l < info->laps && l < TD_MAX_LAPS; l++)
+                    if (tr->best_lap_s < 0 || info->lap_times_s[l] < tr->best_lap_s)
+                        tr->best_lap_s = info->lap_times_s[l];
+                break;
+            }
+        }
+    }
+    pr->lap_time_s = tr->best_lap_s;
+}
+
+/* ==================================================================================== */
+/* Metrics and checkpoints                                                              */
+/* ==================================================================================== */
+
+int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
+{
+    char path[1200];
+    json_t *o = json_pack(
+        "{s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:b, s:f, s:f}",
+        "iteration", p->iteration, "episodes", (json_int_t)p->episodes, "steps",
+        (json_int_t)p->steps, "mean_reward", p->mean_reward, "mean_progress", p->mean_progress,
+        "completion_rate", p->completion_rate, "entropy", p->entropy, "policy_loss",
+        p->policy_loss, "value_loss", p->value_loss, "approx_kl", p->approx_kl, "clip_frac",
+        p->clip_frac, "eval_progress", p->eval_progress, "eval_completion", p->eval_completion,
+        "best", p->best, "laps_ok", p->laps_ok, "steps_per_s", p->steps_per_s, "elapsed_s",
+        p->elapsed_s);
+    char *line;
+    int fd, rc = 0;
+    if (!o)
+        return td_err_set(err, TD_ENOMEM, "cannot build a metrics line");
+    if (p->lap_time_s > 0)
+        json_object_set_new(o, "best_lap_time_s", json_real(p->lap_time_s));
+    line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+    json_decref(o);
+    if (!line)
+        return td_err_set(err, TD_ENOMEM, "cannot format a metrics line");
+    td__train_path(path, sizeof(path), tr->opt.dir, "metrics/training.jsonl");
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) {
+        free(line);
+        return td_err_set(err, TD_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    {
+        size_t n = strlen(line);
+        /* One write per line keeps lines whole even if the process dies mid-run. */
+        char *buf = td_malloc(n + 2);
+        if (!buf) {
+            rc = td_err_set(err, TD_ENOMEM, "out of memory");
+        } else {
+            memcpy(buf, line, n);
+            buf[n] = '\n';
+            if (write(fd, buf, n + 1) != (ssize_t)(n + 1))
+                rc = td_err_set(err, TD_EIO, "%s: write failed: %s", path, strerror(errno));
+            td_free(buf);
+        }
+    }
+    free(line);
+    close(fd);
+    return rc;
+}
+
+/* The lineage block of a checkpoint's header. */
+static json_t *lineage(td__train *tr, int iteration)
+{
+    char created[32], run_id[40];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(run_id, sizeof(run_id), "%016llx", (unsigned long long)tr->run_id);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "run_id", run_id, "track",
+                     tr->track.name, "reward", tr->reward_spec, "created", created, "iteration",
+                     iteration, "episodes", (json_int_t)tr->episodes, "steps",
+                     (json_int_t)tr->steps);
+}
+
+int td__checkpoint(td__train *tr, int iteration, int best, td_err *err)
+{
+    char path[1200];
+    json_t *lin = lineage(tr, iteration);
+    int rc;
+    td__train_path(path, sizeof(path), tr->opt.dir, "model/last.tdm");
+    rc = td_policy_save(&tr->policy, path, lin, err);
+    if (!rc)
+        rc = td__state_save(tr, err);
+    if (!rc && best) {
+        td__train_path(path, sizeof(path), tr->opt.dir, "model/best.tdm");
+        rc = td_policy_save(&tr->policy, path, lin, err);
+    }
+    json_decref(lin);
+    return rc;
+}
+
+/* ==================================================================================== */
+/* The run                                                                              */
+/* ==================================================================================== */
+
+int td_train_run(const td_train_options *opt, td_train_result *result, td_err *err)
+{
+    td__train tr;
+    int rc;
+
+    memset(result, 0, sizeof(*result));
+    rc = td__train_setup(&tr, opt, err);
+    if (rc) {
+        td__train_teardown(&tr);
+        return rc;
+    }
+    if (tr.run_id == 0)
+        tr.run_id = opt->seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t)td_time_wall();
+    if (tr.best_lap_s == 0)
+        tr.best_lap_s = -1;
+    if (tr.policy.sac)
+        rc = td__sac_run(&tr, result, err);
+    else
+        rc = td__ppo_run(&tr, result, err);
+    td__train_teardown(&tr);
+    return rc;
+}
+
+/* Checks the stop conditions after an iteration; returns the reason or NONE. */
+td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p)
+{
+    const td_hyperparams *h = &tr->md.hyper;
+    long max_eps = tr->opt.max_episodes > 0 ? tr->opt.max_episodes : h->term_cond_max_episodes;
+    double score = tr->opt.avg_score != 0 ? tr->opt.avg_score : h->term_cond_avg_score;
+    if (tr->opt.stop && *tr->opt.stop)
+        return TD_TRAIN_STOP_SIGNAL;
+    if (tr->opt.until_laps > 0 && p->laps_ok)
+        return TD_TRAIN_STOP_LAPS;
+    if (tr->opt.max_iterations > 0 && p->iteration >= tr->opt.max_iterations)
+        return TD_TRAIN_STOP_ITERATIONS;
+    if (p->episodes >= max_eps)
+        return TD_TRAIN_STOP_EPISODES;
+    if (p->mean_reward >= score)
+        return TD_TRAIN_STOP_SCORE;
+    if (tr->opt.minutes > 0 && p->elapsed_s >= tr->opt.minutes * 60.0)
+        return TD_TRAIN_STOP_MINUTES;
+    return TD_TRAIN_STOP_NONE;
+}
+
+double td__train_elapsed(const td__train *tr)
+{
+    return tr->elapsed_before + (td_time_now() - tr->t_start);
+}
+
+int td__train_check_reward(td__train *tr, td_err *err)
+{
+    int rc = td_reward_failed(tr->reward);
+    char path[1200];
+    td_err werr;
+    const td_reward_error *re;
+    if (!rc)
+        return 0;
+    re = td_reward_last_error(tr->reward);
+    td__train_path(path, sizeof(path), tr->opt.dir, "logs/reward_error.json");
+    if (td_reward_error_write(tr->reward, path, &werr) != 0)
+        TD_WARN("%s", werr.msg);
+    return td_err_set(err, rc,
+                      "the reward function failed at step %d of car %d: %s\n(the params of that "
+                      "step are in %s; the last checkpoint, model/last.tdm, is kept)",
+                      re->step, re->car, re->message, path);
+}
+
+int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0,
+                            long iter_steps, td_train_result *result, td_train_stop *stop,
+                            td_err *err)
+{
+    int rc;
+    double wall = td_time_now() - iter_t0;
+    td__train_evaluate(tr, pr);
+    pr->iteration = tr->iteration;
+    pr->episodes = tr->episodes;
+    pr->steps = tr->steps;
+    pr->steps_per_s = wall > 0 ? (double)iter_steps / wall : 0;
+    pr->iteration_steps = iter_steps;
+    pr->best = tr->best_iteration == 0 || pr->eval_progress > tr->best_eval_progress;
+    if (pr->best) {
+        tr->best_eval_progress = pr->eval_progress;
+        tr->best_iteration = tr->iteration;
+    }
+    pr->elapsed_s = td__train_elapsed(tr);
+    pr->time_left_s = tr->opt.minutes > 0 ? tr->opt.minutes * 60.0 - pr->elapsed_s : -1;
+    if (pr->time_left_s < 0 && tr->opt.minutes > 0)
+        pr->time_left_s = 0;
+    rc = td__checkpoint(tr, tr->iteration, pr->best, err);
+    if (!rc)
+        rc = td__metrics_append(tr, pr, err);
+    if (rc)
+        return rc;
+    result->last = *pr;
+    result->best_eval_progress = tr->best_eval_progress;
+    result->best_iteration = tr->best_iteration;
+    if (tr->opt.progress)
+        tr->opt.progress(tr->opt.progress_user, pr);
+    *stop = td__train_should_stop(tr, pr);
+    return 0;
+}

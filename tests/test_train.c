@@ -1,0 +1,394 @@
+/*
+ * test_train.c - the trainer end to end on small runs: PPO learns to drive (the greedy policy
+ * laps a simple track), SAC runs and learns, checkpoints round-trip bit-exactly, --resume
+ * continues the same run, a SIGKILL mid-training leaves a loadable checkpoint, a reward
+ * function that raises stops the run with its error file and keeps the checkpoint, and bad
+ * model directories are rejected.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "td_test.h"
+#include "trackday/trainer.h"
+
+static void make_dir(char *dir, const char *meta, const char *hyper, const char *reward_py)
+{
+    char path[512];
+    FILE *f;
+    snprintf(dir, 128, "/tmp/td_train_XXXXXX");
+    if (!mkdtemp(dir))
+        TD_FAIL("mkdtemp");
+    snprintf(path, sizeof(path), "%s/model_metadata.json", dir);
+    f = fopen(path, "w");
+    fputs(meta, f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/hyperparameters.json", dir);
+    f = fopen(path, "w");
+    fputs(hyper, f);
+    fclose(f);
+    if (reward_py) {
+        snprintf(path, sizeof(path), "%s/reward_function.py", dir);
+        f = fopen(path, "w");
+        fputs(reward_py, f);
+        fclose(f);
+    }
+}
+
+static const char *STATE_META =
+    "{\"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", \"action_space\": ["
+    "{\"steering_angle\": -30, \"speed\": 1}, {\"steering_angle\": -15, \"speed\": 1},"
+    "{\"steering_angle\": 0, \"speed\": 1}, {\"steering_angle\": 15, \"speed\": 1},"
+    "{\"steering_angle\": 30, \"speed\": 1}]}";
+
+static const char *OVAL = TD_TEST_SOURCE_DIR "/tracks/oval.json";
+
+typedef struct {
+    int calls;
+    double first_eval, last_eval;
+    double first_reward, last_reward;
+} seen;
+
+static void record(void *user, const td_train_progress *p)
+{
+    seen *s = user;
+    if (s->calls++ == 0) {
+        s->first_eval = p->eval_progress;
+        s->first_reward = p->mean_reward;
+    }
+    s->last_eval = p->eval_progress;
+    s->last_reward = p->mean_reward;
+}
+
+static void options(td_train_options *o, const char *dir, int iterations)
+{
+    td_train_options_default(o);
+    o->dir = dir;
+    o->track_path = OVAL;
+    o->reward_spec = "builtin:follow_center_line";
+    o->max_iterations = iterations;
+    o->envs = 8;
+    o->seed = 7;
+}
+
+TD_TEST(ppo_learns_to_lap_a_simple_track)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    seen s = {0};
+    make_dir(dir, STATE_META, "{\"num_episodes_between_training\": 10, \"num_epochs\": 5}", NULL);
+    options(&o, dir, 30);
+    o.until_laps = 2;
+    o.progress = record;
+    o.progress_user = &s;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    /* It stopped because the greedy policy drove 2 laps from the start line without an
+     * event, well before the iteration limit. */
+    TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_LAPS);
+    TD_ASSERT(r.last.iteration < 30);
+    TD_ASSERT(r.last.laps_ok);
+    TD_ASSERT_NEAR(r.best_eval_progress, 100.0, 1e-9);
+    TD_ASSERT(r.last.lap_time_s > 0);
+}
+
+TD_TEST(ppo_reward_increases)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    seen s = {0};
+    make_dir(dir, STATE_META, "{\"num_episodes_between_training\": 10, \"num_epochs\": 5}", NULL);
+    options(&o, dir, 12);
+    o.progress = record;
+    o.progress_user = &s;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(s.calls, 12);
+    /* Training episodes (sampled actions) get longer and earn more as the policy learns. */
+    TD_ASSERT_MSG(s.last_reward > 2.0 * s.first_reward, "reward %g -> %g", s.first_reward,
+                  s.last_reward);
+}
+
+TD_TEST(same_seed_same_run)
+{
+    char d1[128], d2[128];
+    td_train_options o;
+    td_train_result r1, r2;
+    td_err err;
+    make_dir(d1, STATE_META, "{\"num_epochs\": 3}", NULL);
+    make_dir(d2, STATE_META, "{\"num_epochs\": 3}", NULL);
+    options(&o, d1, 3);
+    TD_ASSERT_OK(td_train_run(&o, &r1, &err));
+    options(&o, d2, 3);
+    TD_ASSERT_OK(td_train_run(&o, &r2, &err));
+    TD_ASSERT_EQ_INT(r1.last.steps, r2.last.steps);
+    TD_ASSERT(r1.last.mean_reward == r2.last.mean_reward);
+    TD_ASSERT(r1.last.policy_loss == r2.last.policy_loss);
+    /* The checkpoints hold the same weights. */
+    td_policy p1, p2;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/model/last.tdm", d1);
+    TD_ASSERT_OK(td_policy_load(&p1, path, 4, &err));
+    snprintf(path, sizeof(path), "%s/model/last.tdm", d2);
+    TD_ASSERT_OK(td_policy_load(&p2, path, 4, &err));
+    TD_ASSERT_EQ_INT(p1.pi->n_params, p2.pi->n_params);
+    TD_ASSERT(memcmp(p1.pi->params, p2.pi->params, p1.pi->n_params * sizeof(float)) == 0);
+    td_policy_free(&p1);
+    td_policy_free(&p2);
+}
+
+TD_TEST(checkpoint_round_trip_is_bit_exact)
+{
+    td_model_metadata m;
+    td_policy p, q;
+    td_rng rng;
+    td_err err;
+    char path[] = "/tmp/td_ckpt_XXXXXX.tdm";
+    int fd = mkstemps(path, 4);
+    TD_ASSERT(fd >= 0);
+    close(fd);
+    td_model_metadata_default(&m);
+    m.camera = TD_CAMERA_NONE;
+    m.state_sensor = 1;
+    m.network = TD_NET_MLP;
+    td_rng_seed(&rng, 3, 0);
+    TD_ASSERT_OK(td_policy_init(&p, &m, 8, &rng, &err));
+    TD_ASSERT_OK(td_policy_save(&p, path, NULL, &err));
+    TD_ASSERT_OK(td_policy_load(&q, path, 8, &err));
+    TD_ASSERT_EQ_INT(q.n_nets, p.n_nets);
+    for (int i = 0; i < p.n_nets; i++) {
+        TD_ASSERT_EQ_INT(q.nets[i].n_params, p.nets[i].n_params);
+        TD_ASSERT(memcmp(q.nets[i].params, p.nets[i].params,
+                         p.nets[i].n_params * sizeof(float)) == 0);
+    }
+    TD_ASSERT_EQ_INT(q.meta.n_actions, 10);
+    /* The same observation gives the same greedy action. */
+    float obs[8 * TD_STATE_DIM], a1[16], a2[16];
+    int i1[8], i2[8];
+    for (int k = 0; k < 8 * TD_STATE_DIM; k++)
+        obs[k] = (float)td_rng_range(&rng, -1, 1);
+    td_policy_obs o = {obs, NULL, NULL};
+    TD_ASSERT_OK(td_policy_act(&p, &o, 8, 1, NULL, a1, i1, NULL, NULL));
+    TD_ASSERT_OK(td_policy_act(&q, &o, 8, 1, NULL, a2, i2, NULL, NULL));
+    TD_ASSERT(memcmp(i1, i2, sizeof(i1)) == 0);
+    TD_ASSERT(memcmp(a1, a2, sizeof(a1)) == 0);
+    td_policy_free(&p);
+    td_policy_free(&q);
+    unlink(path);
+}
+
+static int count_lines(const char *path)
+{
+    char *text;
+    size_t len;
+    int n = 0;
+    if (td_file_read(path, &text, &len, NULL))
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        n += text[i] == '\n';
+    td_free(text);
+    return n;
+}
+
+TD_TEST(resume_continues_the_run)
+{
+    char dir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
+    options(&o, dir, 2);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 2);
+    long steps = r.last.steps;
+    td_policy before;
+    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    TD_ASSERT_OK(td_policy_load(&before, path, 4, &err));
+
+    /* A second fresh run into the same directory is refused: it would overwrite the model. */
+    TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "--resume");
+
+    options(&o, dir, 4);
+    o.resume = 1;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 4);
+    TD_ASSERT(r.last.steps > steps);
+    snprintf(path, sizeof(path), "%s/metrics/training.jsonl", dir);
+    TD_ASSERT_EQ_INT(count_lines(path), 4);
+    /* The resumed run started from the saved weights and kept training them. */
+    td_policy after;
+    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    TD_ASSERT_OK(td_policy_load(&after, path, 4, &err));
+    TD_ASSERT(memcmp(before.pi->params, after.pi->params, before.pi->n_params * 4) != 0);
+    td_policy_free(&before);
+    td_policy_free(&after);
+}
+
+TD_TEST(resume_without_a_model_is_an_error)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{}", NULL);
+    options(&o, dir, 1);
+    o.resume = 1;
+    TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "nothing to resume");
+}
+
+static void ping(void *user, const td_train_progress *p)
+{
+    int fd = *(int *)user;
+    char c = 'i';
+    (void)p;
+    if (write(fd, &c, 1) != 1)
+        _exit(3);
+}
+
+TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
+{
+    /* Kill the trainer at several points of an iteration (right after it reports, while it
+     * collects, updates and writes the next checkpoint); the checkpoint must always load. */
+    for (int trial = 0; trial < 4; trial++) {
+        char dir[128], path[256];
+        int fds[2];
+        make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
+        TD_ASSERT(pipe(fds) == 0);
+        pid_t pid = fork();
+        TD_ASSERT(pid >= 0);
+        if (pid == 0) {
+            td_train_options o;
+            td_train_result r;
+            close(fds[0]);
+            options(&o, dir, 1000000);
+            o.progress = ping;
+            o.progress_user = &fds[1];
+            td_train_run(&o, &r, NULL);
+            _exit(0);
+        }
+        close(fds[1]);
+        char c;
+        /* Wait for 1 + trial iterations; then spin a trial-dependent amount and kill. */
+        for (int k = 0; k <= trial; k++)
+            TD_ASSERT_EQ_INT(read(fds[0], &c, 1), 1);
+        for (volatile long spin = 0; spin < trial * 3000000L; spin++)
+            ;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(fds[0]);
+        td_policy p;
+        td_err err;
+        snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+        TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
+        td_policy_free(&p);
+    }
+}
+
+TD_TEST(reward_exception_stops_cleanly_and_keeps_the_checkpoint)
+{
+    if (!td_reward_python_available())
+        TD_FAIL("trackday was built without Python; this test needs the Python reward host");
+    char dir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    /* Raises once the car has driven 40 steps in an episode: after the first iteration. */
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3}",
+             "def reward_function(params):\n"
+             "    if params['steps'] > 40:\n"
+             "        raise ValueError('too far: %d' % params['steps'])\n"
+             "    return 1.0\n");
+    options(&o, dir, 200);
+    o.reward_spec = NULL;
+    o.envs = 4;
+    int rc = td_train_run(&o, &r, &err);
+    TD_ASSERT_EQ_INT(rc, TD_EREWARD);
+    TD_ASSERT_CONTAINS(err.msg, "too far");
+    TD_ASSERT_CONTAINS(err.msg, "reward_error.json");
+    snprintf(path, sizeof(path), "%s/logs/reward_error.json", dir);
+    TD_ASSERT(td_path_exists(path));
+    char *text;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "\"params\"");
+    TD_ASSERT_CONTAINS(text, "ValueError");
+    td_free(text);
+    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    if (td_path_exists(path)) {
+        td_policy p;
+        TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
+        td_policy_free(&p);
+    }
+}
+
+TD_TEST(reward_nan_is_an_error_naming_the_value)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    if (!td_reward_python_available())
+        TD_FAIL("trackday was built without Python; this test needs the Python reward host");
+    make_dir(dir, STATE_META, "{}", "def reward_function(params):\n    return float('nan')\n");
+    options(&o, dir, 2);
+    o.reward_spec = NULL;
+    TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_EREWARD);
+    TD_ASSERT_CONTAINS(err.msg, "NaN");
+}
+
+TD_TEST(sac_runs_and_learns)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    seen s = {0};
+    make_dir(dir,
+             "{\"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", \"action_space_type\": "
+             "\"continuous\", \"training_algorithm\": \"sac\", \"action_space\": "
+             "{\"steering_angle\": {\"low\": -30, \"high\": 30}, \"speed\": {\"low\": 0.8, "
+             "\"high\": 1.5}}}",
+             "{\"num_episodes_between_training\": 1, \"batch_size\": 64}", NULL);
+    options(&o, dir, 12);
+    o.progress = record;
+    o.progress_user = &s;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT(isfinite(r.last.value_loss) && isfinite(r.last.policy_loss));
+    TD_ASSERT_MSG(s.last_eval > s.first_eval || s.last_eval >= 99.0, "eval %g -> %g",
+                  s.first_eval, s.last_eval);
+    td_policy p;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
+    TD_ASSERT_EQ_INT(p.sac, 1);
+    TD_ASSERT(p.q1 && p.q2);
+    td_policy_free(&p);
+}
+
+TD_TEST(bad_model_directory_rejected_with_file_and_key)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{\"lr\": 5}", NULL);
+    options(&o, dir, 1);
+    TD_ASSERT(td_train_run(&o, &r, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
+    TD_ASSERT_CONTAINS(err.msg, "\"lr\"");
+    make_dir(dir, "{\"sensor\": [\"RADAR\"]}", "{}", NULL);
+    options(&o, dir, 1);
+    TD_ASSERT(td_train_run(&o, &r, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "model_metadata.json");
+    TD_ASSERT_CONTAINS(err.msg, "RADAR");
+    options(&o, dir, 1);
+    o.track_path = "/nonexistent/track.npy";
+    make_dir(dir, STATE_META, "{}", NULL);
+    o.dir = dir;
+    TD_ASSERT(td_train_run(&o, &r, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "/nonexistent/track.npy");
+}
