@@ -12,7 +12,13 @@
 
 #define GEN_MAX_ATTEMPTS 2000
 #define GEN_SPAN_SAMPLES 48
-#define GEN_MAX_CONTROL  16
+#define GEN_MAX_CONTROL  48
+/* Control points per metre of track: features every few metres whatever the length. */
+#define GEN_CONTROL_SPACING_M 3.2
+/* Scale of the perturbations (m): the circle radius of a 30 m track. */
+#define GEN_FEATURE_RADIUS_M 4.8
+/* Chance that a control point is pulled in to make a pocket. */
+#define GEN_PINCH_P 0.04
 /* Grass between two parts of the road that are not neighbours along the track (m). */
 #define GEN_GAP_M 0.4
 
@@ -69,15 +75,25 @@ static int candidate(td_rng *rng, const td_trackgen_config *cfg, double *dense, 
                      int cap)
 {
     double cp[2 * GEN_MAX_CONTROL];
-    int ncp = 8 + (int)td_rng_below(rng, 7);
-    /* Mostly a perturbed circle; sometimes one control point is pulled in to make a
-     * hairpin-like pocket. */
-    int pinch = td_rng_uniform(rng) < 0.4 ? (int)td_rng_below(rng, (uint32_t)ncp) : -1;
+    int ncp =
+        (int)lround(cfg->target_length_m / GEN_CONTROL_SPACING_M) - 2 + (int)td_rng_below(rng, 5);
+    ncp = ncp < 8 ? 8 + (int)td_rng_below(rng, 5) : (ncp > GEN_MAX_CONTROL ? GEN_MAX_CONTROL : ncp);
+    /*
+     * A perturbed circle. The perturbation is in metres (at most that of a 30 m track), so
+     * long tracks get more features rather than bigger ones. Now and then a control point
+     * is pulled in to make a hairpin-like pocket.
+     */
+    double R = cfg->target_length_m / (2 * M_PI);
+    double amp = fmin(R, GEN_FEATURE_RADIUS_M);
+    /* Low-frequency shape (oval, triangle, kidney) before the local bumps. */
+    double a2 = td_rng_range(rng, 0.0, 0.22), p2 = td_rng_range(rng, 0.0, 2 * M_PI);
+    double a3 = td_rng_range(rng, 0.0, 0.15), p3 = td_rng_range(rng, 0.0, 2 * M_PI);
     for (int k = 0; k < ncp; k++) {
         double ang = 2 * M_PI * (k + td_rng_range(rng, -0.3, 0.3)) / ncp;
-        double r = td_rng_range(rng, 0.65, 1.35);
-        if (k == pinch)
-            r = td_rng_range(rng, 0.3, 0.55);
+        double r = R * (1.0 + a2 * cos(2 * ang + p2) + a3 * cos(3 * ang + p3)) +
+                   amp * td_rng_range(rng, -0.35, 0.35);
+        if (td_rng_uniform(rng) < GEN_PINCH_P)
+            r = R - amp * td_rng_range(rng, 0.45, 0.7);
         cp[2 * k] = r * cos(ang);
         cp[2 * k + 1] = r * sin(ang);
     }
