@@ -147,8 +147,13 @@ typedef struct td_track_proj {
 void td_track_project(const td_track *t, double x, double y, td_track_proj *out);
 
 /*
- * Incremental projection from the previous step's result: advances or steps back from
- * p->seg while the segment parameter leaves [0, 1]. O(1) amortized. p is in/out.
+ * Incremental projection from the previous step's result: moves from p->seg to the
+ * neighbouring segment while that is nearer (where the segment parameter leaves [0, 1]),
+ * then certifies the local minimum as the global one with bounds precomputed at load
+ * (falling back to the grid cells around the point when far off the road). The result is
+ * always the same as td_track_project's; the cost is O(1) amortized (a few segments per
+ * step), independent of the track's size. p is in/out; any p->seg is accepted (an invalid
+ * one triggers a full search).
  */
 void td_track_project_from(const td_track *t, double x, double y, td_track_proj *p);
 
@@ -161,9 +166,12 @@ void td_track_project_from(const td_track *t, double x, double y, td_track_proj 
 double td_track_width_at(const td_track *t, const td_track_proj *p);
 
 /*
- * 1 if (x, y) is inside the road polygon (outer border with the inner border as a hole).
- * p is a projection of a nearby point (for example the car's), used to look only at the
- * border segments beside it.
+ * 1 if (x, y) is inside the road polygon (outer border with the inner border as a hole;
+ * even-odd rule, so always equal to td_track_on_road_slow except exactly on a border).
+ * p is a projection of a nearby point (for example the car's): a point within the
+ * precomputed border clearance of p's centre segment is answered at once; otherwise the
+ * border edges crossing the short path from the point to that segment's midpoint are
+ * counted, using the grid cells along the path only.
  */
 int td_track_on_road(const td_track *t, const td_track_proj *p, double x, double y);
 
