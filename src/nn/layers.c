@@ -83,8 +83,8 @@ size_t td_nn_conv2d_cols_size(int B, int H, int W, int C, int K, int S)
  * makes each kernel row (kw, c) one contiguous run of K*C floats in the input, so a patch
  * is K memcpys.
  */
-static void im2col(float *restrict cols, const float *restrict inp, int B, int H, int W, int C,
-                   int K, int S, int OH, int OW)
+TD__NN_VECTORIZE static void im2col(float *restrict cols, const float *restrict inp, int B,
+                                    int H, int W, int C, int K, int S, int OH, int OW)
 {
     size_t run = (size_t)K * C;
     float *row = cols;
@@ -93,6 +93,17 @@ static void im2col(float *restrict cols, const float *restrict inp, int B, int H
             for (int ow = 0; ow < OW; ow++) {
                 const float *src =
                     inp + (((size_t)b * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
+                if (run < 32) {
+                    /* short runs (the first layer's 8 floats): a call per run costs more
+                     * than the copy */
+                    for (int kh = 0; kh < K; kh++) {
+                        for (size_t i = 0; i < run; i++)
+                            row[i] = src[i];
+                        row += run;
+                        src += (size_t)W * C;
+                    }
+                    continue;
+                }
                 for (int kh = 0; kh < K; kh++) {
                     memcpy(row, src, run * sizeof(float));
                     row += run;
