@@ -4,9 +4,11 @@
  * numpy), the errors that teach (syntax, missing function, exceptions with traceback and
  * params JSON, NaN, inf, non-numbers, range, timeout), the static check, and the examples.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "td_test.h"
 #include "trackday/json.h"
@@ -16,13 +18,31 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
+/* One scratch directory per run of this binary, shared by the per-test child processes and
+ * removed when the parent exits (children leave with _exit, which skips destructors). */
 static char tmpdir[256];
+static pid_t test_main_pid;
+
+__attribute__((constructor)) static void remember_main_pid(void)
+{
+    test_main_pid = getpid();
+}
+
+__attribute__((destructor)) static void remove_tmp_dir(void)
+{
+    if (getpid() != test_main_pid)
+        return;
+    char cmd[320];
+    snprintf(cmd, sizeof(cmd), "rm -rf /tmp/td_reward_test_%d", (int)test_main_pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove /tmp/td_reward_test_%d\n", (int)test_main_pid);
+}
 
 static const char *tmp_dir(void)
 {
     if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/td_reward_XXXXXX");
-        TD_ASSERT(mkdtemp(tmpdir) != NULL);
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/td_reward_test_%d", (int)test_main_pid);
+        TD_ASSERT(mkdir(tmpdir, 0700) == 0 || errno == EEXIST);
     }
     return tmpdir;
 }
@@ -997,6 +1017,7 @@ TD_TEST(check_cli_fails_on_errors)
     /* A function that fails only in some states: the table shows which, with the traceback. */
     const char *flaky = write_file("cli_flaky.py",
                                    "def reward_function(params):\n"
+                                   "    print('hello-from-reward', params['steps'])\n"
                                    "    if params['is_offtrack']:\n"
                                    "        return params['objects_location'][0][0]\n"
                                    "    return 1.0\n");
@@ -1012,8 +1033,10 @@ TD_TEST(check_cli_fails_on_errors)
     TD_ASSERT_CONTAINS(out, "off track, 0.45 m outside the left border");
     TD_ASSERT_CONTAINS(out, "ERROR");
     TD_ASSERT_CONTAINS(out, "KeyError");
-    TD_ASSERT_CONTAINS(out, "cli_flaky.py:3:");
-    TD_ASSERT_CONTAINS(out, "FAILED: 2 errors");
+    TD_ASSERT_CONTAINS(out, "cli_flaky.py:4:");
+    TD_ASSERT_CONTAINS(out, "hello-from-reward"); /* the function's prints are not lost */
+    TD_ASSERT_CONTAINS(out, "cannot tell good driving from bad");
+    TD_ASSERT_CONTAINS(out, "FAILED: 2 errors, 2 warnings");
     td_free(out);
 
     /* The same as JSON, for tools and the hub. */

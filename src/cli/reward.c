@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "trackday/json.h"
@@ -151,6 +152,15 @@ static int cmd_check(int argc, char **argv)
     }
     json_object_set_new(report, "track", json_string(t.name));
     int have_rev = t.closed && td_track_reverse(&rev, &t, &err) == 0;
+    /* With --json, stdout carries only the report: whatever the reward function prints
+     * goes to stderr while it runs. */
+    int saved_stdout = -1;
+    if (as_json) {
+        fflush(stdout);
+        saved_stdout = dup(1);
+        if (saved_stdout >= 0)
+            dup2(2, 1);
+    }
     td_reward *r = NULL;
     td_reward_sample *samples = NULL;
     int n = 0;
@@ -180,6 +190,7 @@ static int cmd_check(int argc, char **argv)
     int ok[TD_REWARD_MAX_SAMPLES];
     for (int i = 0; i < n; i++) {
         double v = 0;
+        fflush(stdout); /* the function's own print() output lands after the rows above */
         ok[i] = td_reward_one(r, &samples[i].params, &v, &err) == 0;
         vals[i] = v;
         json_t *js = json_object();
@@ -249,6 +260,11 @@ static int cmd_check(int argc, char **argv)
     }
 
 report:
+    if (saved_stdout >= 0) {
+        fflush(stdout);
+        dup2(saved_stdout, 1);
+        close(saved_stdout);
+    }
     json_object_set_new(report, "ok", json_boolean(errors == 0));
     json_object_set_new(report, "errors", json_integer(errors));
     json_object_set_new(report, "warnings", json_integer(warnings));

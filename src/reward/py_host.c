@@ -147,6 +147,9 @@ static int py_global_init(td_err *err)
         config.install_signal_handlers = 0; /* Ctrl-C belongs to the trainer */
         config.parse_argv = 0;
         config.site_import = 1;             /* Debian's site adds dist-packages (numpy) */
+        /* Unbuffered like `python -u`: the interpreter is never finalized, so a buffered
+         * print() of a reward function would be lost at exit. */
+        config.buffered_stdio = 0;
         PyStatus st = PyConfig_SetBytesString(&config, &config.program_name,
                                               TD_PYTHON_EXECUTABLE);
         if (!PyStatus_Exception(st))
