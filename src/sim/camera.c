@@ -294,6 +294,7 @@ static void ground_row_grey(const view *v, const row_geom *g, uint8_t *dst)
     int64_t u = (int64_t)((g->u0 + a * g->du) * FIX_ONE);
     int64_t vv = (int64_t)((g->v0 + a * g->dv) * FIX_ONE);
     int64_t du = (int64_t)(g->du * FIX_ONE), dv = (int64_t)(g->dv * FIX_ONE);
+#pragma GCC unroll 4
     for (int i = a; i <= b; i++) {
         dst[i] = pal[cls[(size_t)(vv >> 32) * stride + (size_t)(u >> 32)]];
         u += du;
@@ -335,10 +336,24 @@ static void ground_row_rgb(const view *v, const row_geom *g, uint8_t *dst)
  */
 static const double SS_OFF[2] = {0.375, 0.625};
 
+/* Copies a contiguous row into the output, whose pixels are pstride bytes apart. */
+static void store_row(uint8_t *orow, const uint8_t *src, int W, int channels, int pstride)
+{
+    if (pstride == channels) {
+        memcpy(orow, src, (size_t)W * (size_t)channels);
+    } else if (channels == 1) {
+        for (int i = 0; i < W; i++)
+            orow[(size_t)i * pstride] = src[i];
+    } else {
+        for (int i = 0; i < W; i++)
+            memcpy(orow + (size_t)i * pstride, src + (size_t)i * channels, (size_t)channels);
+    }
+}
+
 /* Renders the ground and sky of the whole frame (channels 1 or 3, pixel stride in bytes). */
 static void render_ground(const view *v, int ss, int channels, int pstride, uint8_t *out)
 {
-    int W = v->W, H = v->H;
+    int W = v->W, H = v->H, n = W * channels;
     uint8_t sub[4][MAX_DIM * 3];
     row_geom g;
     for (int j = 0; j < H; j++) {
@@ -351,9 +366,7 @@ static void render_ground(const view *v, int ss, int channels, int pstride, uint
             else
                 ground_row_rgb(v, &g, dst);
             if (dst != orow)
-                for (int i = 0; i < W; i++)
-                    memcpy(orow + (size_t)i * pstride, dst + (size_t)i * channels,
-                           (size_t)channels);
+                store_row(orow, dst, W, channels, pstride);
             continue;
         }
         for (int k = 0; k < 4; k++) {
@@ -363,11 +376,9 @@ static void render_ground(const view *v, int ss, int channels, int pstride, uint
             else
                 ground_row_rgb(v, &g, sub[k]);
         }
-        for (int i = 0; i < W * channels; i++) {
-            int sum = sub[0][i] + sub[1][i] + sub[2][i] + sub[3][i];
-            int p = i / channels, ch = i - p * channels;
-            orow[(size_t)p * pstride + ch] = (uint8_t)((sum + 2) >> 2);
-        }
+        for (int i = 0; i < n; i++)
+            sub[0][i] = (uint8_t)((sub[0][i] + sub[1][i] + sub[2][i] + sub[3][i] + 2) >> 2);
+        store_row(orow, sub[0], W, channels, pstride);
     }
 }
 
