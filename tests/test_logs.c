@@ -480,8 +480,12 @@ TD_TEST(row_from_params_maps_the_step_fields)
     p.sim_time = 5.2;
     p.all_wheels_on_track = 1;
     td_simtrace_row r;
-    memset(&r, 0, sizeof(r));
+    memset(&r, 0x5a, sizeof(r)); /* garbage, as an uninitialized stack row would hold */
     td_simtrace_row_from_params(&r, &p);
+    TD_ASSERT_EQ_INT(r.iteration, -1);
+    TD_ASSERT_EQ_INT(r.obstacle_crash_counter, 0);
+    TD_ASSERT_NEAR(r.wall_clock, 0, 0);
+    TD_ASSERT_STREQ(r.episode_status, "");
     TD_ASSERT_NEAR(r.x, 1.25, 0);
     TD_ASSERT_NEAR(r.y, -3.5, 0);
     TD_ASSERT_NEAR(r.yaw_deg, 170, 0);

@@ -282,6 +282,33 @@ TD_TEST(bar_chart_draws_one_bar_per_finite_value)
     td_svg_free(&s);
 }
 
+TD_TEST(heatmap_has_a_cell_per_finite_value)
+{
+    double v[12] = {0, 10, 20, 30, 40, NAN, 60, 70, 80, 90, 100, 5};
+    const char *rows[3] = {"left & slow", "straight", "right"};
+    td_heatmap hm = {.title = "Action choice",
+                     .x_label = "section",
+                     .y_label = "action",
+                     .scale_label = "share (%)",
+                     .rows = 3,
+                     .cols = 4,
+                     .values = v,
+                     .row_labels = rows};
+    td_svg s;
+    td_svg_begin(&s, 600, 300);
+    td_err err;
+    TD_ASSERT_OK(td_plot_heatmap_draw(&s, &hm, 0, 0, 600, 300, &err));
+    td_svg_finish(&s);
+    assert_wellformed(s.buf);
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"cell\""), 11);
+    TD_ASSERT_CONTAINS(s.buf, ">Action choice</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">left &amp; slow</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">share (%)</text>");
+    TD_ASSERT_CONTAINS(s.buf, ">section</text>");
+    TD_ASSERT_EQ_INT(count_str(s.buf, "class=\"color-scale\""), 1);
+    td_svg_free(&s);
+}
+
 TD_TEST(reward_lap_chart_is_written)
 {
     char dir[64], path[128];
@@ -610,6 +637,22 @@ TD_TEST(waypoint_summary_means_and_picture)
     for (int b = 0; b < 20; b++)
         with_data += ws.count[b] > 0;
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"bar\""), 2 * with_data);
+    /* The fixture's six discrete actions: one heat map row each, a cell per section with
+     * data, labelled with what the action does. */
+    TD_ASSERT_EQ_INT(ws.n_actions, 6);
+    TD_ASSERT_NEAR(ws.action_steer_deg[0], -30, 1e-9);
+    TD_ASSERT_NEAR(ws.action_speed[0], 0.5, 1e-9);
+    TD_ASSERT_NEAR(ws.action_speed[5], 2.0, 1e-9);
+    for (int b = 0; b < 20; b++) {
+        long sum = 0;
+        for (int a = 0; a < 6; a++)
+            sum += ws.action_count[b * 6 + a];
+        TD_ASSERT_EQ_INT(sum, ws.count[b]);
+    }
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"heatmap\""), 1);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"cell\""), 6 * with_data);
+    TD_ASSERT_CONTAINS(doc, ">0: -30 deg, 0.5 m/s</text>");
+    TD_ASSERT_CONTAINS(doc, ">share of the section&apos;s steps (%)</text>");
     TD_ASSERT_CONTAINS(doc, ">Mean commanded speed per section</text>");
     TD_ASSERT_CONTAINS(doc, ">steering (degrees, + = left)</text>");
     TD_ASSERT_CONTAINS(doc, ">mean commanded speed (m/s)</text>");

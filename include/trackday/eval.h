@@ -52,10 +52,12 @@ typedef struct td_simtrace_row {
 } td_simtrace_row;
 
 /*
- * Fills the step fields of a row from a step's reward input: x, y, yaw (heading), steer and
- * throttle (the commanded action), progress, steps, closest_waypoint (the previous one),
- * track_len, tstamp (sim_time), all_wheels_on_track. The caller sets episode, action,
- * reward, done, episode_status and the rest.
+ * Starts a row from a step's reward input: clears it (iteration -1, everything else 0), then
+ * fills x, y, yaw (heading), steer and throttle (the commanded action), progress, steps,
+ * closest_waypoint (the previous one), track_len, tstamp (sim_time), all_wheels_on_track.
+ * The caller then sets episode, action, reward, done, episode_status and the rest. Pass the
+ * params the reward function saw (the reward callback's): after a step that ends an
+ * episode, env.params already holds the next episode's start.
  */
 void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p);
 
@@ -196,11 +198,18 @@ json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t);
  * wp / n_waypoints with n_waypoints from the largest waypoint seen). Means of the commanded
  * speed and steering and of the reward per section; count 0 means no data (means are NaN).
  */
+#define TD_SUMMARY_MAX_ACTIONS 64
+
 typedef struct td_waypoint_summary {
     int n_bins;
     double *speed, *steer_deg, *reward; /* n_bins each, one allocation */
     long *count;
     double *x, *y, *dir_rad; /* section mid points on the centreline (track given) */
+    /* Discrete actions (rows with action >= 0): how often each is chosen per section. */
+    int n_actions;                           /* largest action index + 1 (capped), 0 if none */
+    long *action_count;                      /* (n_bins, n_actions) row-major */
+    double *action_steer_deg, *action_speed; /* per action: mean commanded steering and
+                                                speed, i.e. what the action is */
 } td_waypoint_summary;
 
 /* rows: only rows with first <= index < first + n are used (n < 0: all rows). */

@@ -78,6 +78,13 @@ const char *td_plot_palette(int i);
 void td_plot_scale_color(double t, char out[8]);
 
 /*
+ * A vertical colour scale legend at (x, y), h pixels tall and about 80 pixels wide: the speed
+ * scale from lo (bottom) to hi (top) with nice ticks and a rotated label.
+ */
+void td_plot_color_scale_draw(td_svg *s, double x, double y, double h, double lo, double hi,
+                              const char *label);
+
+/*
  * "Nice" axis ticks covering [lo, hi]: a step of 1, 2 or 5 times a power of ten giving about
  * `target` ticks. Writes *first (the first tick >= lo), *step and returns the tick count.
  * lo == hi is widened. Non-finite input gives the range [0, 1].
@@ -134,6 +141,26 @@ typedef struct td_bar_chart {
 
 int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y, double w, double h,
                            td_err *err);
+
+/* ---- heat maps ------------------------------------------------------------------------------ */
+
+/* A grid of cells coloured on the speed scale, e.g. how often each action is chosen in each
+ * section of the lap. */
+typedef struct td_heatmap {
+    const char *title;
+    const char *x_label, *y_label;
+    const char *scale_label; /* the colour scale's legend, with units */
+    int rows, cols;
+    const double *values;          /* rows x cols, row-major; non-finite = an empty cell */
+    const char *const *row_labels; /* rows labels (may be NULL: 0, 1, ...), row 0 at the top */
+    const char *const *col_labels; /* cols labels (may be NULL), thinned if crowded */
+    int fixed_scale;               /* 1: [scale_min, scale_max], else the data range */
+    double scale_min, scale_max;
+} td_heatmap;
+
+/* Draws a heat map into the box (x, y, w, h); one <rect class="cell"> per finite value. */
+int td_plot_heatmap_draw(td_svg *s, const td_heatmap *hm, double x, double y, double w, double h,
+                         td_err *err);
 
 /* ---- track views ----------------------------------------------------------------------------- */
 

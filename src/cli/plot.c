@@ -102,6 +102,9 @@ static void demo_reward(void *user, const td_params *params, int n, float *rewar
         rewards_out[i] = (float)td_reward_follow_center(&params[i]);
 }
 
+#define DEMO_SLOW_MPS 1.4
+#define DEMO_FAST_MPS 2.8
+
 /* Drives `episodes` episodes of the built-in driver and writes them as a simtrace file.
  * steer_noise_deg > 0 adds a random walk to the steering so some episodes go off track. */
 static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, long iteration,
@@ -154,14 +157,20 @@ static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, lon
             double st, sp;
             td_driver_act(&drv, &cfg.car, td_vecenv_car(&env, 0), &params, &st, &sp);
             noise = 0.9 * noise + sigma * td_rng_normal(&rng);
-            action[0] = (float)(st + noise);
-            action[1] = (float)sp;
+            /* The nearest action of a discrete space shaped like the console's default
+             * (steering {-30, -15, 0, 15, 30} x two speeds), so the logs have action indices. */
+            int a_steer = (int)lround((st + noise) / 15.0) + 2;
+            a_steer = a_steer < 0 ? 0 : a_steer > 4 ? 4 : a_steer;
+            int a_speed = sp > DEMO_FAST_MPS * 0.75 ? 1 : 0;
+            int a = a_steer * 2 + a_speed;
+            action[0] = (float)(15.0 * (a_steer - 2));
+            action[1] = (float)(a_speed ? DEMO_FAST_MPS : DEMO_SLOW_MPS);
             td_vecenv_step(&env);
             td_simtrace_row row;
             memset(&row, 0, sizeof(row));
             td_simtrace_row_from_params(&row, &seen.p);
             row.episode = (long)iteration * episodes + ep;
-            row.action = -1;
+            row.action = a;
             row.reward = reward;
             row.done = done;
             row.iteration = iteration;

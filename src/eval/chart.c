@@ -486,3 +486,97 @@ int td_plot_reward_lap_write(const char *path, const char *title, const double *
     };
     return td_plot_line_chart_write(path, &c, 900, 420, err);
 }
+
+/* ------------------------------------------------------------------------------------ */
+/* Heat maps                                                                            */
+/* ------------------------------------------------------------------------------------ */
+
+int td_plot_heatmap_draw(td_svg *s, const td_heatmap *hm, double x, double y, double w, double h,
+                         td_err *err)
+{
+    const char *title = hm->title ? hm->title : "";
+    if (hm->rows < 0 || hm->cols < 0 || (hm->rows * hm->cols > 0 && !hm->values))
+        return td_err_set(err, TD_EINVAL, "heat map '%s': no values", title);
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < hm->rows * hm->cols; i++)
+        if (isfinite(hm->values[i])) {
+            lo = fmin(lo, hm->values[i]);
+            hi = fmax(hi, hm->values[i]);
+        }
+    if (hm->fixed_scale) {
+        lo = hm->scale_min;
+        hi = hm->scale_max;
+    }
+    if (!isfinite(lo) || !isfinite(hi)) {
+        lo = 0;
+        hi = 1;
+    }
+    if (hi - lo < 1e-12)
+        hi = lo + 1;
+    /* Room for row labels on the left (their longest text) and the scale on the right. */
+    double label_w = 30;
+    for (int r = 0; r < hm->rows; r++) {
+        char tmp[16];
+        const char *t = tmp;
+        if (hm->row_labels && hm->row_labels[r])
+            t = hm->row_labels[r];
+        else
+            snprintf(tmp, sizeof(tmp), "%d", r);
+        label_w = fmax(label_w, text_width(t, TICK_SIZE) + 10);
+    }
+    frame f;
+    f.px = x + 30 + label_w;
+    f.py = y + 34;
+    f.pw = w - (f.px - x) - 90;
+    f.ph = h - 34 - 50;
+    if (f.pw < 20 || f.ph < 20)
+        return td_err_set(err, TD_EINVAL, "heat map '%s': box %.0fx%.0f is too small", title, w, h);
+    td_svg_raw(s, "<g class=\"heatmap\">\n");
+    draw_title(s, hm->title, x, y, w);
+    td_svg_rect(s, f.px, f.py, f.pw, f.ph, "#fbfbfb", "#333333");
+    double cw = f.pw / (hm->cols > 0 ? hm->cols : 1), ch = f.ph / (hm->rows > 0 ? hm->rows : 1);
+    for (int r = 0; r < hm->rows; r++) {
+        for (int c = 0; c < hm->cols; c++) {
+            double v = hm->values[r * hm->cols + c];
+            if (!isfinite(v))
+                continue;
+            char col[8];
+            td_plot_scale_color((v - lo) / (hi - lo), col);
+            td_svg_raw(s,
+                       "<rect class=\"cell\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+                       "height=\"%.2f\" fill=\"%s\"/>\n",
+                       f.px + c * cw, f.py + r * ch, cw + 0.3, ch + 0.3, col);
+        }
+        char tmp[16];
+        const char *t = tmp;
+        if (hm->row_labels && hm->row_labels[r])
+            t = hm->row_labels[r];
+        else
+            snprintf(tmp, sizeof(tmp), "%d", r);
+        td_svg_text(s, f.px - 6, f.py + (r + 0.5) * ch + TICK_SIZE * 0.35, TICK_SIZE, "end", 0,
+                    "#333333", t);
+    }
+    int every = 1;
+    while (hm->cols / every > 0 && cw * every < 34)
+        every++;
+    for (int c = 0; c < hm->cols; c += every) {
+        char tmp[16];
+        const char *t = tmp;
+        if (hm->col_labels && hm->col_labels[c])
+            t = hm->col_labels[c];
+        else
+            snprintf(tmp, sizeof(tmp), "%d", c);
+        td_svg_text(s, f.px + (c + 0.5) * cw, f.py + f.ph + TICK_SIZE + 5, TICK_SIZE, "middle", 0,
+                    "#333333", t);
+    }
+    td_svg_raw(s, "<g class=\"axis-labels\">\n");
+    td_svg_text(s, f.px + f.pw / 2, f.py + f.ph + 38, LABEL_SIZE, "middle", 0, "#111111",
+                hm->x_label ? hm->x_label : "");
+    td_svg_text(s, x + 16, f.py + f.ph / 2, LABEL_SIZE, "middle", -90, "#111111",
+                hm->y_label ? hm->y_label : "");
+    td_svg_raw(s, "</g>\n");
+    td_plot_color_scale_draw(s, f.px + f.pw + 12, f.py, fmin(f.ph, 260), lo, hi,
+                             hm->scale_label ? hm->scale_label : "value");
+    td_svg_raw(s, "</g>\n");
+    return 0;
+}

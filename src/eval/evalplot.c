@@ -170,6 +170,54 @@ done:
 /* Per-waypoint summaries                                                               */
 /* ------------------------------------------------------------------------------------ */
 
+/* Which discrete action the policy chooses where: the share of each section's steps (%) per
+ * action, one row per action labelled with what it does. */
+static int draw_actions(td_svg *s, const td_waypoint_summary *ws, const char *const *col_labels,
+                        double x, double y, double w, double h, td_err *err)
+{
+    int na = ws->n_actions, nb = ws->n_bins;
+    double *share = td_malloc(sizeof(double) * (size_t)na * (size_t)nb);
+    char(*names)[48] = td_calloc((size_t)na, 48);
+    const char **rl = td_calloc((size_t)na, sizeof(char *));
+    int rc = 0;
+    if (!share || !names || !rl) {
+        rc = td_err_set(err, TD_ENOMEM, "action heat map: out of memory");
+        goto done;
+    }
+    for (int a = 0; a < na; a++) {
+        if (isfinite(ws->action_steer_deg[a]))
+            snprintf(names[a], 48, "%d: %+.0f deg, %.1f m/s", a, ws->action_steer_deg[a],
+                     ws->action_speed[a]);
+        else
+            snprintf(names[a], 48, "%d: never chosen", a);
+        rl[a] = names[a];
+        for (int b = 0; b < nb; b++)
+            share[a * nb + b] =
+                ws->count[b]
+                    ? 100.0 * (double)ws->action_count[(size_t)b * (size_t)na + (size_t)a] /
+                          (double)ws->count[b]
+                    : NAN;
+    }
+    td_heatmap hm = {.title = "Action choice per section",
+                     .x_label = "section start (% of the lap)",
+                     .y_label = "action (steering, speed)",
+                     .scale_label = "share of the section's steps (%)",
+                     .rows = na,
+                     .cols = nb,
+                     .values = share,
+                     .row_labels = rl,
+                     .col_labels = col_labels,
+                     .fixed_scale = 1,
+                     .scale_min = 0,
+                     .scale_max = 100};
+    rc = td_plot_heatmap_draw(s, &hm, x, y, w, h, err);
+done:
+    td_free(share);
+    td_free(names);
+    td_free(rl);
+    return rc;
+}
+
 int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, const td_track *track,
                             const char *title, td_err *err)
 {
@@ -189,7 +237,7 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, con
             lo = fmin(lo, ws->speed[b]);
             hi = fmax(hi, ws->speed[b]);
         }
-    int na = 0;
+    int n_arrows = 0;
     for (int b = 0; b < nb; b++) {
         cv[b] = hi > lo ? (ws->speed[b] - lo) / (hi - lo) : 0.5;
         snprintf(labels[b], 16, "%.0f", 100.0 * b / nb);
@@ -197,7 +245,7 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, con
         if (!ws->count[b] || !track)
             continue;
         /* The arrow is the track direction turned by the mean steering (+ = left). */
-        arrows[na++] = (td_plot_arrow){
+        arrows[n_arrows++] = (td_plot_arrow){
             ws->x[b], ws->y[b], ws->dir_rad[b] + ws->steer_deg[b] * M_PI / 180.0, ws->speed[b]};
     }
 
@@ -212,7 +260,11 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, con
             map_h = 300;
     }
     const double bar_h = 300;
-    double H = 40 + map_h + 2 * bar_h;
+    int n_actions = ws->n_actions;
+    double heat_h = n_actions > 0 ? 34 + 50 + 18.0 * n_actions + 20 : 0;
+    if (n_actions > 0 && heat_h < 300)
+        heat_h = 300;
+    double H = 40 + map_h + 2 * bar_h + heat_h;
     td_svg s;
     td_svg_begin(&s, W, H);
     td_svg_raw(&s,
@@ -225,7 +277,7 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, con
         td_track_view v = {.title = "Mean speed (colour) and mean steering (arrow) per section",
                            .track = track,
                            .arrows = arrows,
-                           .n_arrows = na,
+                           .n_arrows = n_arrows,
                            .scale_label = "mean commanded speed (m/s)"};
         rc = td_plot_track_draw(&s, &v, 0, 36, W, map_h, err);
     }
@@ -251,6 +303,8 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, con
         rc = td_plot_bar_chart_draw(&s, &speed, 0, 36 + map_h, W, bar_h, err);
     if (!rc)
         rc = td_plot_bar_chart_draw(&s, &steer, 0, 36 + map_h + bar_h, W, bar_h, err);
+    if (!rc && n_actions > 0)
+        rc = draw_actions(&s, ws, lp, 0, 36 + map_h + 2 * bar_h, W, heat_h, err);
     if (!rc)
         rc = td_svg_save(&s, path, err);
     td_svg_free(&s);

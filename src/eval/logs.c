@@ -373,6 +373,8 @@ void td_waypoint_summary_free(td_waypoint_summary *ws)
 {
     td_free(ws->speed);
     td_free(ws->count);
+    td_free(ws->action_count);
+    td_free(ws->action_steer_deg);
     memset(ws, 0, sizeof(*ws));
 }
 
@@ -430,10 +432,25 @@ int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, i
     for (size_t b = 0; b < nb * 6; b++)
         ws->speed[b] = 0;
 
-    int max_wp = 0;
-    for (int i = first; i < last; i++)
+    int max_wp = 0, max_action = -1;
+    for (int i = first; i < last; i++) {
         if (t->rows[i].closest_waypoint > max_wp)
             max_wp = t->rows[i].closest_waypoint;
+        if (t->rows[i].action > max_action && t->rows[i].action < TD_SUMMARY_MAX_ACTIONS)
+            max_action = t->rows[i].action;
+    }
+    int na = max_action + 1;
+    if (na > 0) {
+        ws->action_count = td_calloc(nb * (size_t)na, sizeof(long));
+        ws->action_steer_deg = td_calloc((size_t)na * 3, sizeof(double));
+        if (!ws->action_count || !ws->action_steer_deg) {
+            td_waypoint_summary_free(ws);
+            return td_err_set(err, TD_ENOMEM, "waypoint summary: out of memory");
+        }
+        ws->n_actions = na;
+        ws->action_speed = ws->action_steer_deg + na;
+    }
+    double *action_n = ws->action_steer_deg ? ws->action_steer_deg + 2 * na : NULL;
     for (int i = first; i < last; i++) {
         const td_simtrace_row *row = &t->rows[i];
         int wp = row->closest_waypoint < 0 ? 0 : row->closest_waypoint;
@@ -451,9 +468,19 @@ int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, i
         if (b < 0)
             b = 0;
         ws->count[b]++;
+        if (row->action >= 0 && row->action < na) {
+            ws->action_count[(size_t)b * (size_t)na + (size_t)row->action]++;
+            ws->action_steer_deg[row->action] += row->steer_deg;
+            ws->action_speed[row->action] += row->throttle;
+            action_n[row->action] += 1;
+        }
         ws->speed[b] += row->throttle;
         ws->steer_deg[b] += row->steer_deg;
         ws->reward[b] += row->reward;
+    }
+    for (int a = 0; a < na; a++) {
+        ws->action_steer_deg[a] = action_n[a] > 0 ? ws->action_steer_deg[a] / action_n[a] : NAN;
+        ws->action_speed[a] = action_n[a] > 0 ? ws->action_speed[a] / action_n[a] : NAN;
     }
     for (int b = 0; b < n_bins; b++) {
         if (ws->count[b]) {

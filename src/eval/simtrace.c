@@ -21,6 +21,9 @@
 
 void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p)
 {
+    /* A fresh row, so fields the caller does not set are never stack garbage in the file. */
+    memset(row, 0, sizeof(*row));
+    row->iteration = -1;
     row->steps = p->steps;
     row->x = p->x;
     row->y = p->y;

@@ -354,3 +354,43 @@ int td_plot_nice_ticks(double lo, double hi, int target, double *first, double *
     *step = st;
     return count;
 }
+
+/* ------------------------------------------------------------------------------------ */
+/* Colour scale legend                                                                  */
+/* ------------------------------------------------------------------------------------ */
+
+void td_plot_color_scale_draw(td_svg *s, double x, double y, double h, double lo, double hi,
+                              const char *label)
+{
+    unsigned long id = (unsigned long)s->len;
+    td_svg_raw(s,
+               "<g class=\"color-scale\">\n<defs><linearGradient id=\"scale%lu\" x1=\"0\" "
+               "y1=\"1\" x2=\"0\" y2=\"0\">",
+               id);
+    for (int i = 0; i <= 8; i++) {
+        char col[8];
+        td_plot_scale_color(i / 8.0, col);
+        td_svg_raw(s, "<stop offset=\"%.3f\" stop-color=\"%s\"/>", i / 8.0, col);
+    }
+    td_svg_raw(s, "</linearGradient></defs>\n");
+    td_svg_raw(s,
+               "<rect x=\"%.2f\" y=\"%.2f\" width=\"14\" height=\"%.2f\" "
+               "fill=\"url(#scale%lu)\" stroke=\"#333333\" stroke-width=\"0.8\"/>\n",
+               x, y, h, id);
+    double first, step;
+    double l = lo, hgh = hi > lo ? hi : lo + 1;
+    int n = td_plot_nice_ticks(l, hgh, 5, &first, &step);
+    int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    for (int i = 0; i < n; i++) {
+        double v = first + i * step;
+        if (v > hgh + 1e-9)
+            break;
+        double yy = y + h - (v - l) / (hgh - l) * h;
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%.*f", dec, fabs(v) < 1e-12 ? 0.0 : v);
+        td_svg_line(s, x + 14, yy, x + 18, yy, "#333333", 1);
+        td_svg_text(s, x + 21, yy + 3.5, 10.5, "start", 0, "#333333", buf);
+    }
+    td_svg_text(s, x + 62, y + h / 2, 12, "middle", -90, "#111111", label ? label : "value");
+    td_svg_raw(s, "</g>\n");
+}
