@@ -1285,3 +1285,14 @@ TD_TEST(start_near_an_obstacle_takes_the_other_lane)
     TD_ASSERT_EQ_INT(f.dones[1], 0);
     fx_close(&f);
 }
+
+TD_TEST(open_route_laps_restart_from_the_start)
+{
+    int laps, inc;
+    double lt;
+    drive_laps(TD_SHARED_TRACKS "/Straight_track.npy", 0, TD_DRIVER_PURE_PURSUIT, &laps, &inc, &lt);
+    TD_ASSERT_EQ_INT(laps, 3);
+    TD_ASSERT_EQ_INT(inc, 0);
+    /* 5.7 m from rest at up to 4 m/s: between 1.4 and 4 s a lap. */
+    TD_ASSERT(lt > 1.4 && lt < 4.0);
+}

@@ -177,13 +177,11 @@ static int start_lane(const td_track *t, const td__car *c, double s0)
     return 0;
 }
 
-void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
+/* Puts the car at rest on its start pose at arc s0 of its direction's track. */
+static void place_at_start(td_vecenv *env, td__car *c, double s0)
 {
     td__vecenv_priv *pv = env->priv;
-    const td_track *t = pv->tracks[dir];
-    c->dir = dir;
-    double s0 = td__wrap_arc(t, ndist * t->length);
-    td__objects_place(env, c, s0);
+    const td_track *t = pv->tracks[c->dir];
     double x, y, yaw;
     int lane = start_lane(t, c, s0);
     if (lane) {
@@ -196,17 +194,26 @@ void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
         yaw = heading_to_next_vertex(t, s0, x, y);
     }
     td_car_place(&c->st, x, y, yaw);
-
     double mx, my;
     td_car_model_point(&env->cfg.car, &c->st, &mx, &my);
     td__project_near(t, s0, mx, my, &c->proj);
-    /* Progress counts from the start point (where the origin stands), as DeepRacer's
-     * start_ndist, so it is slightly positive at rest: the model point is ahead. */
-    c->start_ndist = s0 * pv->dir[dir].inv_length;
     c->prev_progress = 0.0;
     c->cmd_steer_deg = 0.0;
     c->cmd_speed = 0.0;
     reset_counters(c);
+}
+
+void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
+{
+    td__vecenv_priv *pv = env->priv;
+    const td_track *t = pv->tracks[dir];
+    c->dir = dir;
+    double s0 = td__wrap_arc(t, ndist * t->length);
+    td__objects_place(env, c, s0);
+    place_at_start(env, c, s0);
+    /* Progress counts from the start point (where the origin stands), as DeepRacer's
+     * start_ndist, so it is slightly positive at rest: the model point is ahead. */
+    c->start_ndist = s0 * pv->dir[dir].inv_length;
 
     memset(&c->info, 0, sizeof(c->info));
     c->info.episode = c->episodes_started++;
@@ -485,6 +492,10 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
         if (c->info.laps >= env->cfg.laps) {
             c->info.progress = 100.0;
             end = 1;
+        } else if (!env->priv->tracks[c->dir]->closed) {
+            /* An open route has no way round: the next lap starts from the start again. */
+            place_at_start(env, c, c->start_ndist * env->priv->tracks[c->dir]->length);
+            td__car_compute_params(env, c, p, TD__PARAMS_RESET);
         }
     } else if (e == TD_EP_TIME_UP) {
         c->info.progress = p->progress;
