@@ -284,6 +284,10 @@ TD_TEST(reference_routes_match_readme)
         TD_ASSERT_MSG(fabs(w - r->mean_width) <= 0.002, "%s: mean width %.4f, README %.3f", r->name,
                       w, r->mean_width);
         TD_ASSERT_EQ_INT(t.closed, strcmp(r->name, "Straight_track") != 0);
+        /* Geometry is valid (no crossings, inner border inside); the design rules are
+         * trackday's and several DeepRacer routes are tighter. */
+        td_err err;
+        TD_ASSERT_MSG(td_track_check(&t, 0.0, &err) == 0, "%s", err.msg);
         TD_ASSERT_NEAR(t.arc[t.n - 1], t.length, 0.0);
         td_track_free(&t);
     }
@@ -610,6 +614,18 @@ TD_TEST(from_rows_validates)
     TD_ASSERT_OK(td_track_from_rows(&t, rows, 5, "sq", "square", &err));
     TD_ASSERT_EQ_INT(t.closed, 1);
     TD_ASSERT_NEAR(t.length, 4.0, 1e-12);
+    TD_ASSERT_OK(td_track_check(&t, 0.0, &err));
+    td_track_free(&t);
+    /* Inner and outer columns swapped: loads (the file says so), but fails the check. */
+    double sw[5 * 6];
+    for (int i = 0; i < 5; i++) {
+        memcpy(sw + 6 * i, rows + 6 * i, 2 * sizeof(double));
+        memcpy(sw + 6 * i + 2, rows + 6 * i + 4, 2 * sizeof(double));
+        memcpy(sw + 6 * i + 4, rows + 6 * i + 2, 2 * sizeof(double));
+    }
+    TD_ASSERT_OK(td_track_from_rows(&t, sw, 5, "sq", "square", &err));
+    TD_ASSERT(td_track_check(&t, 0.0, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "swapped");
     td_track_free(&t);
     memcpy(rows + 6 * 3, rows, 6 * sizeof(double)); /* (0,0),(1,0),(1,1),(0,0) */
     TD_ASSERT(td_track_from_rows(&t, rows, 4, "tri", "tri.npy", &err) < 0);
@@ -916,6 +932,7 @@ TD_TEST(cli_tracks_commands)
     TD_ASSERT_CONTAINS(out, "(reversed)");
     TD_ASSERT_CONTAINS(out, "direction:   cw");
     TD_ASSERT_CONTAINS(out, "check:       ok");
+    TD_ASSERT_CONTAINS(out, "design:      ok");
 
     /* import: the JSON holds the de-duplicated rows and reloads to the same track. */
     snprintf(path, sizeof(path), "%s/smile.json", dir);

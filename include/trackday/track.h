@@ -97,9 +97,11 @@ int td_track_direction(const td_track *t);
 
 /*
  * Checks that a track is drivable: centreline, inner and outer borders each without
- * self-intersection, no border crossing the other or the centreline, and the centreline
+ * self-intersection, no border crossing the other or the centreline, and the inner border
+ * inside the outer one. With min_radius_m > 0 also trackday's design rules: the centreline
  * radius of curvature everywhere at least min_radius_m and more than half the local width
- * plus 0.05 m (so the inner border never folds). Returns 0 or TD_EFORMAT with what and where.
+ * plus 0.05 m (so a border offset from the centreline never folds); several DeepRacer
+ * routes are tighter than that. Returns 0 or TD_EFORMAT with what and where.
  */
 int td_track_check(const td_track *t, double min_radius_m, td_err *err);
 

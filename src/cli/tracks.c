@@ -198,8 +198,10 @@ static int cmd_show(int argc, char **argv)
     if (td__cli_wants_help(argc, argv)) {
         printf("usage: trackday tracks show NAME|PATH [--reverse] [--json]\n\n"
                "Prints a track's name, description, rows, centreline length, width (min, mean, "
-               "max), whether it is closed, its direction, bounding box, smallest turn radius "
-               "and whether it passes the drivability check (minimum radius %.2f m).\n",
+               "max), whether it is closed, its direction, bounding box, smallest turn radius, "
+               "the geometry check (no crossing of centre line and borders, inner border "
+               "inside) and trackday's design rules (turn radius at least %.2f m and more "
+               "than half the width; some DeepRacer routes are tighter).\n",
                SHOW_MIN_RADIUS_M);
         return 0;
     }
@@ -222,8 +224,9 @@ static int cmd_show(int argc, char **argv)
         return 1;
     double wmin, wmean, wmax;
     width_stats(&t, &wmin, &wmean, &wmax);
-    td_err err;
-    int valid = td_track_check(&t, SHOW_MIN_RADIUS_M, &err) == 0;
+    td_err err, derr;
+    int valid = td_track_check(&t, 0.0, &err) == 0;
+    int design = valid && td_track_check(&t, SHOW_MIN_RADIUS_M, &derr) == 0;
     double rmin = td_track_min_radius(&t);
     if (json) {
         json_t *o = json_object();
@@ -242,6 +245,9 @@ static int cmd_show(int argc, char **argv)
         json_object_set_new(o, "valid", json_boolean(valid));
         if (!valid)
             json_object_set_new(o, "problem", json_string(err.msg));
+        json_object_set_new(o, "design_rules", json_boolean(design));
+        if (valid && !design)
+            json_object_set_new(o, "design_problem", json_string(derr.msg));
         char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         if (txt)
             printf("%s\n", txt);
@@ -263,6 +269,8 @@ static int cmd_show(int argc, char **argv)
         else
             printf("min radius:  none (straight)\n");
         printf("check:       %s\n", valid ? "ok" : err.msg);
+        if (valid)
+            printf("design:      %s\n", design ? "ok" : derr.msg);
     }
     td_track_free(&t);
     return 0;

@@ -72,6 +72,21 @@ int td_track_check(const td_track *t, double min_radius_m, td_err *err)
     for (int k = 0; k < 6; k++)
         if ((rc = check_pair(t, pairs[k][0], pairs[k][1], err)))
             return rc;
+    if (t->closed) {
+        /* The inner border is the one inside: its loop encloses less area. */
+        double ai = 0.0, ao = 0.0;
+        for (int i = 0; i + 1 < t->n; i++) {
+            ai += t->inner[2 * i] * t->inner[2 * i + 3] - t->inner[2 * i + 2] * t->inner[2 * i + 1];
+            ao += t->outer[2 * i] * t->outer[2 * i + 3] - t->outer[2 * i + 2] * t->outer[2 * i + 1];
+        }
+        if (fabs(ai) >= fabs(ao))
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: the inner border encloses more than the outer one (%.2f vs "
+                              "%.2f m^2): are the inner and outer columns swapped?",
+                              t->name, 0.5 * fabs(ai), 0.5 * fabs(ao));
+    }
+    if (min_radius_m <= 0.0)
+        return 0;
     const double *curv = ((const td__track_accel *)t->accel)->curv;
     for (int i = 0; i < t->n; i++) {
         double k = fabs(curv[i]);
