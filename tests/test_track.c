@@ -856,6 +856,10 @@ TD_TEST(shipped_tracks_are_valid)
         TD_ASSERT_MSG(t.length >= shipped[i].min_length && t.length <= shipped[i].max_length,
                       "%s: length %.2f", t.name, t.length);
         assert_valid_track(&t, 0.6);
+        for (int k = 0; k + 1 < t.n; k++)
+            TD_ASSERT_MSG(t.arc[k + 1] - t.arc[k] >= 0.15 && t.arc[k + 1] - t.arc[k] <= 0.25,
+                          "%s: waypoints %d and %d are %.3f m apart", t.name, k, k + 1,
+                          t.arc[k + 1] - t.arc[k]);
         /* At least 0.3 m of grass between parts of the road that are not neighbours. */
         for (int a = 0; a + 1 < t.n; a++)
             for (int b = a + 1; b + 1 < t.n; b++) {
