@@ -1,5 +1,5 @@
 /*
- * simtrace.c - simtrace logs (eval.h, DEEPRACER.md section 10): a buffered CSV writer in
+ * simtrace.c - simtrace logs (simtrace.h, DEEPRACER.md section 10): a buffered CSV writer in
  * DeepRacer's column layout for the trainer and the evaluator, and a reader that accepts
  * DeepRacer's files (columns in any order, extra columns ignored, continuous actions written
  * as "[steer, speed]") and rejects a malformed file with the line and column at fault.
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "trackday/eval.h"
+#include "trackday/simtrace.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Rows from params                                                                     */
