@@ -316,9 +316,57 @@ void td_vecenv_free(td_vecenv *env)
     env->priv = NULL;
 }
 
+/* Checks the training_params.yaml keys; errors name the key and the allowed range. */
+static int check_race(const td_race_config *r, td_err *err)
+{
+    if ((int)r->race_type < 0 || r->race_type > TD_RACE_HEAD_TO_BOT)
+        return td_err_set(err, TD_EINVAL,
+                          "sim: RACE_TYPE %d is not TIME_TRIAL, "
+                          "OBJECT_AVOIDANCE or HEAD_TO_BOT",
+                          (int)r->race_type);
+    if (!(r->round_robin_advance_dist >= 0 && r->round_robin_advance_dist <= 1))
+        return td_err_set(err, TD_ERANGE, "sim: ROUND_ROBIN_ADVANCE_DIST %g is outside [0, 1]",
+                          r->round_robin_advance_dist);
+    if (r->number_of_obstacles < 0 || r->number_of_obstacles > TD_MAX_OBSTACLES)
+        return td_err_set(err, TD_ERANGE, "sim: NUMBER_OF_OBSTACLES %d is outside 0..%d",
+                          r->number_of_obstacles, TD_MAX_OBSTACLES);
+    if (r->n_object_positions < 0 || r->n_object_positions > TD_MAX_OBSTACLES)
+        return td_err_set(err, TD_ERANGE, "sim: OBJECT_POSITIONS has %d entries (at most %d)",
+                          r->n_object_positions, TD_MAX_OBSTACLES);
+    for (int k = 0; k < r->n_object_positions; k++)
+        if (!(r->object_positions[k][0] >= 0 && r->object_positions[k][0] <= 1))
+            return td_err_set(err, TD_ERANGE,
+                              "sim: OBJECT_POSITIONS entry %d: progress fraction %g is "
+                              "outside [0, 1]",
+                              k + 1, r->object_positions[k][0]);
+    if (!(r->min_distance_between_obstacles >= 0))
+        return td_err_set(err, TD_ERANGE, "sim: MIN_DISTANCE_BETWEEN_OBSTACLES %g is negative",
+                          r->min_distance_between_obstacles);
+    if (!(r->obstacle_length_m > 0 && r->obstacle_width_m > 0 && r->obstacle_height_m > 0))
+        return td_err_set(err, TD_ERANGE, "sim: obstacle size %g x %g x %g m must be > 0",
+                          r->obstacle_length_m, r->obstacle_width_m, r->obstacle_height_m);
+    if (r->number_of_bot_cars < 0 || r->number_of_bot_cars > TD_MAX_BOTS)
+        return td_err_set(err, TD_ERANGE, "sim: NUMBER_OF_BOT_CARS %d is outside 0..%d",
+                          r->number_of_bot_cars, TD_MAX_BOTS);
+    if (!(r->bot_car_speed >= 0 && r->bot_car_speed <= 10))
+        return td_err_set(err, TD_ERANGE, "sim: BOT_CAR_SPEED %g is outside [0, 10] m/s",
+                          r->bot_car_speed);
+    if (r->is_lane_change &&
+        !(r->lower_lane_change_time > 0 && r->upper_lane_change_time >= r->lower_lane_change_time))
+        return td_err_set(err, TD_ERANGE,
+                          "sim: LOWER_LANE_CHANGE_TIME %g and UPPER_LANE_CHANGE_TIME %g must "
+                          "satisfy 0 < lower <= upper",
+                          r->lower_lane_change_time, r->upper_lane_change_time);
+    if (r->is_lane_change && !(r->lane_change_distance > 0))
+        return td_err_set(err, TD_ERANGE, "sim: LANE_CHANGE_DISTANCE %g must be > 0",
+                          r->lane_change_distance);
+    return 0;
+}
+
 int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *track, int n,
                    td_err *err)
 {
+    int rc;
     memset(env, 0, sizeof(*env));
     if (n < 1)
         return td_err_set(err, TD_EINVAL, "sim: the number of cars must be >= 1 (got %d)", n);
@@ -329,6 +377,9 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     if (cfg->mode == TD_MODE_CONTINUOUS && cfg->laps < 1)
         return td_err_set(err, TD_EINVAL, "sim: continuous mode needs laps >= 1 (got %d)",
                           cfg->laps);
+    rc = check_race(&cfg->race, err);
+    if (rc)
+        return rc;
     if ((int)cfg->lidar_encoding < 0 || cfg->lidar_encoding > TD_LIDAR_ENC_RAW)
         return td_err_set(err, TD_EINVAL, "sim: unknown lidar encoding %d",
                           (int)cfg->lidar_encoding);
@@ -346,7 +397,6 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     if (!pv)
         return td_err_set(err, TD_ENOMEM, "sim: out of memory");
     env->priv = pv;
-    int rc;
     rc = td_track_reverse(&pv->reverse, track, err);
     if (rc)
         goto fail;
