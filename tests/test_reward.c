@@ -1075,8 +1075,8 @@ TD_TEST(explain_drives_two_laps_and_draws_them)
     td_reward *r = open_ok("builtin:follow_center_line");
     td_reward_lap laps[2];
     td_err err = {0};
-    TD_ASSERT_OK(td_reward_drive_lap(r, &t, TD_DRIVER_PURE_PURSUIT, 3000, &laps[0], &err));
-    TD_ASSERT_OK(td_reward_drive_lap(r, &t, TD_DRIVER_ZIGZAG, 3000, &laps[1], &err));
+    TD_ASSERT_OK(td_reward_drive_lap(r, &t, NULL, TD_DRIVER_PURE_PURSUIT, 3000, &laps[0], &err));
+    TD_ASSERT_OK(td_reward_drive_lap(r, &t, NULL, TD_DRIVER_ZIGZAG, 3000, &laps[1], &err));
     for (int k = 0; k < 2; k++) {
         TD_ASSERT(!laps[k].failed);
         TD_ASSERT(laps[k].n > 50);
@@ -1312,4 +1312,33 @@ TD_TEST(open_survives_allocation_failures)
         }
         TD_ASSERT(opened);
     }
+}
+
+TD_TEST(explain_object_avoidance_lap_sees_objects)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* Through the simulator, an object-avoidance race gives the function its object keys. */
+    td_track t;
+    load_track("reInvent2019_track", &t);
+    td_reward *r = open_ok(write_file(
+        "count_objects.py", "def reward_function(params):\n"
+                            "    n = len(params.get('objects_location', []))\n"
+                            "    assert len(params['objects_distance']) == n\n"
+                            "    assert params['closest_objects'][1] < n\n"
+                            "    return float(n)\n"));
+    td_race_config race;
+    td_race_config_default(&race);
+    race.race_type = TD_RACE_OBJECT_AVOIDANCE;
+    race.number_of_obstacles = 2;
+    td_reward_lap lap;
+    td_err err = {0};
+    TD_ASSERT_OK(td_reward_drive_lap(r, &t, &race, TD_DRIVER_PURE_PURSUIT, 2000, &lap, &err));
+    TD_ASSERT_MSG(!lap.failed, "%s", err.msg);
+    TD_ASSERT_EQ_INT(lap.n_objects, 2);
+    TD_ASSERT(lap.n > 20);
+    for (int i = 0; i < lap.n; i++)
+        TD_ASSERT_NEAR(lap.reward[i], 2.0, 0);
+    td_reward_lap_free(&lap);
+    td_reward_close(r);
+    td_track_free(&t);
 }

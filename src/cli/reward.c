@@ -27,7 +27,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: trackday reward check FILE [--track T] [--timeout S] [--json]\n"
-            "       trackday reward explain FILE [--track T] [--out FILE.svg] [--segments N]\n"
+            "       trackday reward explain FILE [--track T] [--race TYPE] [--out FILE.svg]\n"
+            "                               [--segments N]\n"
             "       trackday reward list\n\n"
             "FILE is a DeepRacer reward_function.py, a C plugin (.so) or builtin:NAME.\n"
             "check    statically checks the file as DeepRacer's validator would (imports,\n"
@@ -36,7 +37,8 @@ static void usage(FILE *f)
             "         slow/fast, obstacles, a bot, reverse direction); exit 1 on any error.\n"
             "explain  drives one lap along the racing line and one zig-zagging with the\n"
             "         built-in driver, prints the reward per lap segment and writes a picture\n"
-            "         of the track coloured by reward (default reward_explain.svg).\n"
+            "         of the track coloured by reward (default reward_explain.svg); --race\n"
+            "         object-avoidance or head-to-bot adds obstacles or bot cars.\n"
             "T is a track name (tracks/ or the DeepRacer routes) or a .npy/.json path;\n"
             "default " DEFAULT_TRACK ".\n");
 }
@@ -312,6 +314,9 @@ static int cmd_explain(int argc, char **argv)
 {
     const char *file = NULL, *track_arg = DEFAULT_TRACK, *out = "reward_explain.svg";
     int segments = 10, max_steps = 5000;
+    td_race_config race;
+    td_race_config_default(&race);
+    race.change_start_position = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
             track_arg = argv[++i];
@@ -321,6 +326,14 @@ static int cmd_explain(int argc, char **argv)
             segments = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--max-steps") == 0 && i + 1 < argc)
             max_steps = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--race") == 0 && i + 1 < argc) {
+            td_race_type rt;
+            if (td_race_type_parse(argv[++i], &rt))
+                return td__cli_fail("reward explain: --race '%s': expected time-trial, "
+                                    "object-avoidance or head-to-bot",
+                                    argv[i]);
+            race.race_type = rt;
+        }
         else if (argv[i][0] == '-')
             return td__cli_fail("reward explain: unknown option '%s'", argv[i]);
         else if (!file)
@@ -354,7 +367,7 @@ static int cmd_explain(int argc, char **argv)
     memset(laps, 0, sizeof(laps));
     int rc = 0;
     for (int k = 0; k < 2; k++) {
-        if (td_reward_drive_lap(r, &t, drivers[k].kind, max_steps, &laps[k], &err)) {
+        if (td_reward_drive_lap(r, &t, &race, drivers[k].kind, max_steps, &laps[k], &err)) {
             rc = td__cli_fail("%s", err.msg);
             goto done;
         }
@@ -368,7 +381,11 @@ static int cmd_explain(int argc, char **argv)
             goto done;
         }
     }
-    printf("reward along two laps of %s (%.2f m) with %s\n\n", t.name, t.length, file);
+    printf("reward along two laps of %s (%.2f m, %s", t.name, t.length,
+           td_race_type_name(race.race_type));
+    if (laps[0].n_objects)
+        printf(", %d object%s", laps[0].n_objects, laps[0].n_objects == 1 ? "" : "s");
+    printf(") with %s\n\n", file);
     printf("  %-12s %6s %-14s %10s %10s %10s %10s\n", "lap", "steps", "ended", "total", "mean",
            "min", "max");
     for (int k = 0; k < 2; k++) {

@@ -47,8 +47,8 @@ static void record_step(void *user, const td_params *params, int n, float *out)
     }
 }
 
-int td_reward_drive_lap(td_reward *r, const td_track *t, int driver_kind, int max_steps,
-                        td_reward_lap *lap, td_err *err)
+int td_reward_drive_lap(td_reward *r, const td_track *t, const td_race_config *race,
+                        int driver_kind, int max_steps, td_reward_lap *lap, td_err *err)
 {
     memset(lap, 0, sizeof(*lap));
     if (max_steps <= 0)
@@ -75,6 +75,8 @@ int td_reward_drive_lap(td_reward *r, const td_track *t, int driver_kind, int ma
     cfg.sensors = TD_SENSOR_STATE;
     cfg.threads = 1;
     cfg.max_steps = max_steps;
+    if (race)
+        cfg.race = *race;
     td_vecenv env;
     int rc = td_vecenv_init(&env, &cfg, t, 1, err);
     if (rc) {
@@ -93,6 +95,17 @@ int td_reward_drive_lap(td_reward *r, const td_track *t, int driver_kind, int ma
     env.reward_fn = record_step;
     env.reward_user = &ctx;
     td_vecenv_reset(&env);
+    const td_box *boxes = NULL;
+    int nb = td_vecenv_boxes(&env, 0, &boxes);
+    for (int b = 0; b < nb && lap->n_objects < TD_REWARD_LAP_MAX_OBJECTS; b++) {
+        double *o = lap->objects[lap->n_objects];
+        o[0] = boxes[b].x;
+        o[1] = boxes[b].y;
+        o[2] = boxes[b].yaw;
+        o[3] = boxes[b].length;
+        o[4] = boxes[b].width;
+        lap->object_is_car[lap->n_objects++] = boxes[b].kind == TD_BOX_CAR;
+    }
 
     td_driver d;
     td_driver_config dc;
@@ -271,6 +284,20 @@ int td_reward_explain_svg(const char *path, const td_track *t, const td_reward_l
         xml_text(f, sub);
         fprintf(f, "</text>\n");
         draw_track(f, &p);
+        for (int b = 0; b < l->n_objects; b++) {
+            const double *o = l->objects[b];
+            double c = cos(o[2]), sn = sin(o[2]), hl = o[3] / 2, hw = o[4] / 2;
+            fprintf(f, "<polygon fill=\"%s\" stroke=\"#000000\" stroke-width=\"1\" "
+                       "points=\"",
+                    l->object_is_car[b] ? "#3070e0" : "#f0f0f0");
+            static const double corners[4][2] = {{1, 1}, {1, -1}, {-1, -1}, {-1, 1}};
+            for (int k = 0; k < 4; k++) {
+                double dx = corners[k][0] * hl, dy = corners[k][1] * hw;
+                fprintf(f, "%.1f,%.1f ", px(&p, o[0] + dx * c - dy * sn),
+                        py(&p, o[1] + dx * sn + dy * c));
+            }
+            fprintf(f, "\"/>\n");
+        }
         for (int i = 1; i < l->n; i++) {
             int rgb[3];
             scale_rgb((l->reward[i] - lo) / span, rgb);
