@@ -115,6 +115,14 @@ int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err);
 int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part, int exclude,
                                td_err *err);
 
+/*
+ * The simtrace files td_simtrace_read_dir_match would read, in its order: *paths is a new
+ * array of n new strings (free with td_simtrace_paths_free). TD_ENOENT if there is none.
+ */
+int td_simtrace_list_dir(const char *dir, const char *part, int exclude, char ***paths, int *n,
+                         td_err *err);
+void td_simtrace_paths_free(char **paths, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -136,18 +136,14 @@ done:
 /* A model directory                                                                    */
 /* ------------------------------------------------------------------------------------ */
 
-/* The newest evaluation file ("eval" in its path below the logs directory, whose name is
- * `skip` characters long), by modification time then name order; else the last file. */
-static int pick_file(const td_simtrace *t, size_t skip, int *is_eval)
+/* The newest of a list of files by modification time (ties: the later in the list). */
+static int newest_file(char **paths, int n)
 {
-    int pick = -1;
+    int pick = n - 1;
     double newest = -1;
-    for (int i = 0; i < t->n_files; i++) {
+    for (int i = 0; i < n; i++) {
         struct stat st;
-        const char *below = strlen(t->files[i]) > skip ? t->files[i] + skip : t->files[i];
-        if (!strstr(below, "eval"))
-            continue;
-        double m = stat(t->files[i], &st) == 0
+        double m = stat(paths[i], &st) == 0
                        ? (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec
                        : 0;
         if (m >= newest) {
@@ -155,8 +151,7 @@ static int pick_file(const td_simtrace *t, size_t skip, int *is_eval)
             pick = i;
         }
     }
-    *is_eval = pick >= 0;
-    return pick >= 0 ? pick : t->n_files - 1;
+    return pick;
 }
 
 /* Without a metrics file (DeepRacer's model directories), training curves from the training
@@ -235,25 +230,33 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
             return rc;
     }
 
+    /* Only the file to draw is read: the newest evaluation log, else the last training log. */
     char logs[4096];
     snprintf(logs, sizeof(logs), "%s/logs", dir);
     td_simtrace t;
     td_simtrace_init(&t);
     td_err lerr;
     td_err_clear(&lerr);
-    rc = td_simtrace_read_dir(&t, logs, &lerr);
+    char **paths = NULL;
+    int n = 0, is_eval = 1;
+    rc = td_simtrace_list_dir(logs, "eval", 0, &paths, &n, &lerr);
+    if (rc == TD_ENOENT) {
+        is_eval = 0;
+        rc = td_simtrace_list_dir(logs, NULL, 0, &paths, &n, &lerr);
+    }
     if (rc == TD_ENOENT) {
         add_note(out, "no simtrace logs (%s): no track pictures%s", lerr.msg, NULL);
         rc = 0;
     } else if (rc) {
         td_err_set(err, rc, "%s", lerr.msg);
     } else {
-        int is_eval;
-        int file = pick_file(&t, strlen(logs), &is_eval);
-        rc = td_plot_simtrace_pictures(&t, file, is_eval ? 0 : 10, track, sections, out_dir,
-                                       is_eval ? "evaluation " : "last training episodes, ", out,
-                                       err);
+        rc = td_simtrace_read(&t, paths[is_eval ? newest_file(paths, n) : n - 1], err);
+        if (!rc)
+            rc = td_plot_simtrace_pictures(&t, 0, is_eval ? 0 : 10, track, sections, out_dir,
+                                           is_eval ? "evaluation " : "last training episodes, ",
+                                           out, err);
     }
+    td_simtrace_paths_free(paths, n);
     td_simtrace_free(&t);
     if (!rc && out->n_paths == 0)
         rc = td_err_set(err, TD_ENOENT,

@@ -759,17 +759,26 @@ int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err)
     return td_simtrace_read_dir_match(t, dir, NULL, 0, err);
 }
 
-int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part, int exclude,
-                               td_err *err)
+void td_simtrace_paths_free(char **paths, int n)
 {
+    for (int i = 0; i < n; i++)
+        td_free(paths[i]);
+    td_free(paths);
+}
+
+int td_simtrace_list_dir(const char *dir, const char *part, int exclude, char ***paths, int *n,
+                         td_err *err)
+{
+    *paths = NULL;
+    *n = 0;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return td_err_set(err, TD_ENOENT, "%s: no such directory", dir);
     pathlist l = {0};
     int rc = collect(&l, dir, 1);
     if (rc) {
-        rc = td_err_set(err, rc, "%s: out of memory listing files", dir);
-        goto done;
+        td_simtrace_paths_free(l.v, l.n);
+        return td_err_set(err, rc, "%s: out of memory listing files", dir);
     }
     /* Keep the matching files (compacting the list in place). */
     size_t skip = strlen(dir) + 1;
@@ -783,17 +792,25 @@ int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part
     }
     l.n = k;
     if (l.n == 0) {
-        rc = td_err_set(err, TD_ENOENT, "%s: no simtrace .csv files%s%s%s", dir,
-                        part ? (exclude ? " without '" : " with '") : "", part ? part : "",
-                        part ? "' in their path" : "");
-        goto done;
+        td_free(l.v);
+        return td_err_set(err, TD_ENOENT, "%s: no simtrace .csv files%s%s%s", dir,
+                          part ? (exclude ? " without '" : " with '") : "", part ? part : "",
+                          part ? "' in their path" : "");
     }
     qsort(l.v, (size_t)l.n, sizeof(char *), cmp_paths);
-    for (int i = 0; i < l.n && !rc; i++)
-        rc = td_simtrace_read(t, l.v[i], err);
-done:
-    for (int i = 0; i < l.n; i++)
-        td_free(l.v[i]);
-    td_free(l.v);
+    *paths = l.v;
+    *n = l.n;
+    return 0;
+}
+
+int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part, int exclude,
+                               td_err *err)
+{
+    char **paths;
+    int n;
+    int rc = td_simtrace_list_dir(dir, part, exclude, &paths, &n, err);
+    for (int i = 0; i < n && !rc; i++)
+        rc = td_simtrace_read(t, paths[i], err);
+    td_simtrace_paths_free(paths, n);
     return rc;
 }
