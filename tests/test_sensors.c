@@ -438,6 +438,34 @@ TD_TEST(camera_randomized_look_is_reproducible)
     world_free(&w);
 }
 
+TD_TEST(sensors_survive_broken_poses)
+{
+    /* NaN or absurd poses (a diverged simulation) must not crash or trip the sanitizers. */
+    world w;
+    world_straight(&w, 20.0, 1.0);
+    td_lidar_grid *g = NULL;
+    TD_ASSERT_OK(td_lidar_grid_create(&g, &w.track, 0.0, NULL));
+    td_lidar_config lc;
+    td_lidar_config_default(&lc);
+    td_box box = {NAN, 0.0, 0.0, 0.2, 0.2, 0.2, TD_BOX_CAR};
+    w.scene.boxes = &box;
+    w.scene.nboxes = 1;
+    uint8_t img[160 * 120 * 3];
+    float scan[64];
+    const double poses[4][3] = {{NAN, 0, 0}, {0, INFINITY, 0}, {1e15, -1e15, 0.3}, {2.0, 0.0, NAN}};
+    for (int k = 0; k < 4; k++) {
+        td_camera_render_grey(&w.cfg, &w.scene, poses[k][0], poses[k][1], poses[k][2], img);
+        td_camera_render_rgb(&w.cfg, &w.scene, poses[k][0], poses[k][1], poses[k][2], img);
+        td_lidar_scan(&lc, g, &w.scene, poses[k][0], poses[k][1], poses[k][2], NULL, scan);
+        TD_ASSERT(scan[0] >= 0.15f && scan[0] <= 12.0f);
+    }
+    /* A broken box is absent, not everywhere: the walls still read their distances. */
+    td_lidar_scan(&lc, g, &w.scene, 5.0, 0.0, 0.0, NULL, scan);
+    TD_ASSERT(scan[16] > 0.45f); /* beam 16 is at -74 deg: the right wall 0.52 m away */
+    td_lidar_grid_destroy(g);
+    world_free(&w);
+}
+
 TD_TEST(camera_config_check)
 {
     td_camera_config cfg;

@@ -261,7 +261,9 @@ static void row_span(const view *v, const row_geom *g, int *a, int *b)
 {
     *a = 0;
     *b = v->W - 1;
-    if (!v->map) {
+    /* No map, or a pose so wild (NaN, astronomically far) that no sample can be inside. */
+    if (!v->map ||
+        !(fabs(g->u0) < 1e12 && fabs(g->v0) < 1e12 && fabs(g->du) < 1e12 && fabs(g->dv) < 1e12)) {
         *a = 1;
         *b = 0;
         return;

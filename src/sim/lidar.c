@@ -250,6 +250,13 @@ static void box_frame_init(box_frame *f, const td_box *b, double ox, double oy)
     f->hy = 0.5 * b->width;
 }
 
+/* A box with a NaN or infinite field is not there (rather than everywhere). */
+static int box_frame_ok(const box_frame *f)
+{
+    return fabs(f->ox) < 1e9 && fabs(f->oy) < 1e9 && f->hx >= 0.0 && f->hy >= 0.0 && f->hx < 1e9 &&
+           f->hy < 1e9 && fabs(f->c) <= 1.0;
+}
+
 /* One slab of the box: narrows [*tmin, *tmax]; returns 0 if the ray misses. */
 static inline int slab(double o, double d, double half, double *tmin, double *tmax)
 {
@@ -512,6 +519,12 @@ static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td
     if (td_lidar_config_check(cfg, NULL) != 0)
         return;
     int nb = cfg->beams;
+    if (!(fabs(x) < 1e9 && fabs(y) < 1e9 && fabs(yaw) < 1e9)) {
+        /* A broken pose (NaN, infinite) sees nothing rather than walking the grid with it. */
+        for (int k = 0; k < nb; k++)
+            out[k] = (float)cfg->max_range_m;
+        return;
+    }
     double fov = cfg->fov_deg * (M_PI / 180.0);
     double step = fov / (nb - 1);
     double maxr = cfg->max_range_m, minr = cfg->min_range_m;
@@ -548,6 +561,8 @@ static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td
     for (int i = 0; i < nboxes; i++) {
         box_frame f;
         box_frame_init(&f, &scene->boxes[i], x, y);
+        if (!box_frame_ok(&f))
+            continue;
         for (int k = 0; k < nb; k++)
             ray_box(&f, dirx[k], diry[k], &best[k]);
     }
