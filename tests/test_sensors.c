@@ -19,7 +19,7 @@
 static void make_straight(td_track *t, double length, double width)
 {
     int n = (int)floor(length / 0.25 + 0.5) + 1;
-    double *rows = malloc((size_t)n * 6 * sizeof(double));
+    double *rows = td_malloc((size_t)n * 6 * sizeof(double));
     for (int i = 0; i < n; i++) {
         double x = length * i / (n - 1);
         double r[6] = {x, 0.0, x, 0.5 * width, x, -0.5 * width};
@@ -27,7 +27,7 @@ static void make_straight(td_track *t, double length, double width)
     }
     td_err err = {0};
     int rc = td_track_from_rows(t, rows, n, "straight", "test", &err);
-    free(rows);
+    td_free(rows);
     TD_ASSERT_MSG(rc == 0, "%s", err.msg);
 }
 
