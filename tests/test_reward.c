@@ -1342,3 +1342,37 @@ TD_TEST(explain_object_avoidance_lap_sees_objects)
     td_reward_close(r);
     td_track_free(&t);
 }
+
+TD_TEST(bench_reward_prints_json_lines)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* A smoke run (no timing asserted): the benchmark's lines parse and name their values. */
+    char cmd[2048], path[600];
+    snprintf(path, sizeof(path), "%s/bench.txt", tmp_dir());
+    snprintf(cmd, sizeof(cmd), "%s bench reward --rounds 2 --track %s/reInvent2019_track.npy >%s",
+             TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, path);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    char *text = NULL;
+    size_t len;
+    td_err err = {0};
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    const char *want[] = {"python_reward_us_per_call", "python_reward_overhead_us_per_call",
+                          "c_reward_us_per_call", "python_c_reward_ratio"};
+    int found = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        json_t *o = NULL;
+        TD_ASSERT_OK(td_json_parse(line, strlen(line), "bench line", &o, &err));
+        const char *name = json_string_value(json_object_get(o, "bench"));
+        TD_ASSERT(name != NULL);
+        TD_ASSERT(json_number_value(json_object_get(o, "value")) > 0);
+        for (int k = 0; k < 4; k++)
+            found += strcmp(name, want[k]) == 0;
+        json_decref(o);
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    TD_ASSERT_EQ_INT(found, 4);
+    td_free(text);
+}
