@@ -32,6 +32,8 @@ static void usage(FILE *f)
             "  --grip A            the driver's lateral acceleration limit, m/s^2 (default 3)\n"
             "  --car-grip A        the car's grip, m/s^2: faster turns run wide (default\n"
             "                      unlimited, DeepRacer's near-kinematic car)\n"
+            "  --max-resets N      end the race at the next event after N resets (default\n"
+            "                      100; 0 = unlimited)\n"
             "  --seed S            random seed (default 1)\n"
             "  --json              one JSON object instead of text\n",
             TD_MAX_LAPS);
@@ -57,7 +59,7 @@ static int cmd_drive(int argc, char **argv)
     }
     const char *track_arg = NULL;
     double laps = 3, obstacles = -1, bots = -1, bot_speed = -1, seed = 1, grip = 3.0;
-    double car_grip = 0.0;
+    double car_grip = 0.0, max_resets = 100;
     int reverse = 0, json = 0, lane_change = 0, randomize = 0;
     td_driver_kind kind = TD_DRIVER_PURE_PURSUIT;
     td_race_type race = TD_RACE_TIME_TRIAL;
@@ -81,7 +83,8 @@ static int cmd_drive(int argc, char **argv)
                           strcmp(a, "--driver") == 0 || strcmp(a, "--race-type") == 0 ||
                           strcmp(a, "--obstacles") == 0 || strcmp(a, "--bots") == 0 ||
                           strcmp(a, "--bot-speed") == 0 || strcmp(a, "--seed") == 0 ||
-                          strcmp(a, "--grip") == 0 || strcmp(a, "--car-grip") == 0)) {
+                          strcmp(a, "--grip") == 0 || strcmp(a, "--car-grip") == 0 ||
+                          strcmp(a, "--max-resets") == 0)) {
             return td__cli_fail("%s needs a value (see trackday drive --help)", a);
         } else if (strcmp(a, "--track") == 0) {
             track_arg = v;
@@ -110,6 +113,9 @@ static int cmd_drive(int argc, char **argv)
                 return 1;
         } else if (strcmp(a, "--grip") == 0) {
             if (parse_num(a, v, 0.5, 20, &grip))
+                return 1;
+        } else if (strcmp(a, "--max-resets") == 0) {
+            if (parse_num(a, v, 0, 1e6, &max_resets))
                 return 1;
         } else if (strcmp(a, "--car-grip") == 0) {
             if (parse_num(a, v, 0.5, 100, &car_grip))
@@ -142,6 +148,7 @@ static int cmd_drive(int argc, char **argv)
     cfg.laps = (int)laps;
     cfg.seed = (uint64_t)seed;
     cfg.car.grip_mps2 = car_grip;
+    cfg.max_resets = (int)max_resets;
     cfg.race.race_type = race;
     cfg.race.reverse_dir = reverse;
     cfg.race.is_lane_change = lane_change;

@@ -24,7 +24,7 @@
 /* Objects closer than this ahead (or this far behind) make the driver change lane. */
 #define AVOID_AHEAD_M  2.2
 #define AVOID_BEHIND_M 0.6
-#define AVOID_SPEED    1.8
+#define AVOID_SPEED    1.2
 
 void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind)
 {
@@ -241,7 +241,6 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
     double sc = pr.arc;
     double la = d->cfg.lookahead_min_m + d->cfg.lookahead_s * fabs(s->speed);
     double tx, ty, v, lat;
-    line_at(d, sc + la, &tx, &ty, &v, &lat);
     /* Command the speed the line wants slightly ahead: the car's speed lags. */
     double vahead;
     line_at(d, sc + 0.1 + 0.15 * s->speed, &tx, &ty, &vahead, NULL);
@@ -268,7 +267,14 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
         if (side) {
             double w = p->track_width > 0 ? p->track_width : 0.6;
             double x0, y0, hd;
-            td_track_point_at(t, sc + la, side * 0.25 * w, &x0, &y0, &hd);
+            /* The far side of the road: the other lane, or nearer the border on a narrow
+             * road, keeping the car's half width plus 2 cm from the border. */
+            double off = 0.5 * w - 0.5 * car->width_m - 0.02;
+            off = off > 0.25 * w ? off : 0.25 * w;
+            /* A short look-ahead: pure pursuit's arc cuts inside a bend, toward a box on
+             * the inner lane, by about la^2 / (8 R). */
+            double la_av = 0.35 + 0.1 * fabs(s->speed);
+            td_track_point_at(t, sc + (la < la_av ? la : la_av), side * off, &x0, &y0, &hd);
             tx = x0;
             ty = y0;
             if (v > AVOID_SPEED)
