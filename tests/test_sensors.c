@@ -279,6 +279,36 @@ TD_TEST(camera_sees_road_lines_grass_and_sky)
     world_free(&w);
 }
 
+TD_TEST(camera_follows_other_pitch_fov_and_size)
+{
+    /* The same checks with another pitch, field of view and image size. */
+    world w;
+    world_straight(&w, 20.0, 1.0);
+    const double pitches[3] = {5.0, 22.0, 30.0};
+    for (int pi = 0; pi < 3; pi++) {
+        td_camera_config *cfg = &w.cfg;
+        td_camera_config_default(cfg);
+        cfg->pitch_deg = pitches[pi];
+        cfg->hfov_deg = 50.0 + 20.0 * pi;
+        cfg->width = 96 + 32 * pi;
+        cfg->height = 64 + 16 * pi;
+        cfg->height_m = 0.1 + 0.05 * pi;
+        int W = cfg->width, H = cfg->height;
+        uint8_t *img = td_malloc((size_t)W * H);
+        td_camera_render_grey(cfg, &w.scene, 2.0, 0.0, 0.0, img);
+        uint8_t sky = luma_of(w.look.sky);
+        double f = 0.5 * W / tan(0.5 * cfg->hfov_deg * M_PI / 180.0);
+        int jh = (int)ceil(0.5 * H - 0.5 - f * tan(cfg->pitch_deg * M_PI / 180.0));
+        if (jh > 0)
+            TD_ASSERT_EQ_INT(img[(jh - 1) * W + W / 2], sky);
+        TD_ASSERT(img[jh * W + W / 2] != sky);
+        TD_ASSERT_EQ_INT(pixel_at(cfg, img, 2.0, 0.0, 0.0, 3.2, 0.475), luma_of(w.look.border));
+        TD_ASSERT_EQ_INT(pixel_at(cfg, img, 2.0, 0.0, 0.0, 3.2, -0.25), luma_of(w.look.road));
+        td_free(img);
+    }
+    world_free(&w);
+}
+
 TD_TEST(camera_grey_is_luma_of_rgb)
 {
     world w;
