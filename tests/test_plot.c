@@ -688,21 +688,29 @@ TD_TEST(model_dir_pictures_and_notes)
              dir, FIXTURE, dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
-    TD_ASSERT_EQ_INT(out.n_paths, 4);
+    TD_ASSERT_EQ_INT(out.n_paths, 5);
     TD_ASSERT_EQ_INT(out.n_notes, 1);
     TD_ASSERT_CONTAINS(out.notes[0], "computed from the simtrace logs");
     TD_ASSERT_CONTAINS(out.paths[0], "/plots/training.svg");
-    TD_ASSERT_CONTAINS(out.paths[1], "/plots/laps.svg");
-    TD_ASSERT_CONTAINS(out.paths[2], "/plots/waypoints.svg");
-    TD_ASSERT_CONTAINS(out.paths[3], "/plots/reward-lap.svg");
+    TD_ASSERT_CONTAINS(out.paths[1], "/plots/ends.svg");
+    TD_ASSERT_CONTAINS(out.paths[2], "/plots/laps.svg");
+    TD_ASSERT_CONTAINS(out.paths[3], "/plots/waypoints.svg");
+    TD_ASSERT_CONTAINS(out.paths[4], "/plots/reward-lap.svg");
     char *doc = slurp(out.paths[0]);
     TD_ASSERT_CONTAINS(doc, ">Mean episode length</text>");
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"marker\""), 0);
     td_free(doc);
+    /* Three of the four episodes ended early: two off track, one immobilized. */
     doc = slurp(out.paths[1]);
+    TD_ASSERT_CONTAINS(doc, "3 of 4 episodes ended early, 1 complete lap");
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-off-track\""), 2);
+    TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-immobilized\""), 1);
+    TD_ASSERT_EQ_INT(count_str(doc, "<polyline"), 0);
+    td_free(doc);
+    doc = slurp(out.paths[2]);
     TD_ASSERT_CONTAINS(doc, "last training episodes, 0-iteration.csv (4 episodes)");
     td_free(doc);
-    doc = slurp(out.paths[3]);
+    doc = slurp(out.paths[4]);
     TD_ASSERT_CONTAINS(doc, "Reward along the fastest lap (episode 1, 7.80 s)");
     td_free(doc);
     for (int i = 0; i < out.n_paths; i++)
@@ -715,7 +723,7 @@ TD_TEST(model_dir_pictures_and_notes)
              dir, FIXTURE, dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
-    doc = slurp(out.paths[1]);
+    doc = slurp(out.paths[2]);
     TD_ASSERT_CONTAINS(doc, "circle: evaluation 0-iteration.csv (1 episode)");
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
     td_free(doc);

@@ -184,6 +184,14 @@ int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_
                            td_err *err);
 
 /*
+ * Where the episodes of a report that did not complete a lap ended, as marks on the track
+ * (off track, crash, reversed, immobilized), with their counts in the legend: the places the
+ * policy has not learned yet. track may be NULL.
+ */
+int td_plot_episode_ends_write(const char *path, const td_log_report *r, const td_track *track,
+                               const char *title, td_err *err);
+
+/*
  * A per-waypoint summary drawn two ways in one SVG: on the track (a dot per section coloured
  * by mean speed with an arrow turned by the mean steering) and as bar charts of mean speed
  * and mean steering per section. The track is required for the map part.
@@ -216,10 +224,11 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
                               const char *label, td_plot_output *out, td_err *err);
 
 /*
- * What `trackday plot DIR` writes: out_dir/training.svg from DIR/metrics/training.jsonl, and
- * td_plot_simtrace_pictures of the newest evaluation simtrace in DIR/logs (a .csv with "eval"
- * in its path below logs/), else of the last 10 episodes of the last training file. A missing
- * metrics file or missing logs become notes; TD_ENOENT if there was nothing to plot at all.
+ * What `trackday plot DIR` writes: out_dir/training.svg from DIR/metrics/training.jsonl (else
+ * computed from the training simtrace logs), out_dir/ends.svg (where training episodes end),
+ * and td_plot_simtrace_pictures of the newest evaluation simtrace in DIR/logs (a .csv with
+ * "eval" in its path below logs/), else of the last 10 episodes of the last training file.
+ * Missing inputs become notes; TD_ENOENT if there was nothing to plot at all.
  */
 int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir, int sections,
                       td_plot_output *out, td_err *err);

@@ -315,3 +315,33 @@ done:
     td_free(lp);
     return rc;
 }
+
+/* ------------------------------------------------------------------------------------ */
+/* Where episodes end                                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+int td_plot_episode_ends_write(const char *path, const td_log_report *r, const td_track *track,
+                               const char *title, td_err *err)
+{
+    int n = 0;
+    td_plot_mark *marks =
+        td_calloc((size_t)(r->n_episodes ? r->n_episodes : 1), sizeof(td_plot_mark));
+    if (!marks)
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
+    int complete = 0;
+    for (int j = 0; j < r->n_episodes; j++) {
+        const td_log_episode *e = &r->episodes[j];
+        td_plot_mark_kind kind;
+        complete += e->complete;
+        if (!e->complete && mark_kind(e->status, &kind))
+            marks[n++] = (td_plot_mark){e->end_x, e->end_y, kind};
+    }
+    char full[512];
+    snprintf(full, sizeof(full), "%s: %d of %d episodes ended early, %d complete lap%s",
+             title ? title : "Where episodes end", n, r->n_episodes, complete,
+             complete == 1 ? "" : "s");
+    td_track_view view = {.title = full, .track = track, .marks = marks, .n_marks = n};
+    int rc = td_plot_track_write(path, &view, 1000, err);
+    td_free(marks);
+    return rc;
+}

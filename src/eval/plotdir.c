@@ -154,114 +154,121 @@ static int newest_file(char **paths, int n)
     return pick;
 }
 
-/* Without a metrics file (DeepRacer's model directories), training curves from the training
- * simtrace logs; a note if there are none either. */
-static int curves_from_logs(const char *dir, const char *out_dir, td_plot_output *out, td_err *err)
+/* Training curves from the training logs (DeepRacer's model directories have no metrics
+ * file). */
+static int curves_from_report(const char *dir, const td_log_report *r, const char *out_dir,
+                              td_plot_output *out, td_err *err)
 {
-    char logs[4096], path[4096], title[512];
-    snprintf(logs, sizeof(logs), "%s/logs", dir);
-    snprintf(path, sizeof(path), "%s/metrics/training.jsonl", dir);
-    td_simtrace t;
-    td_simtrace_init(&t);
-    td_err lerr;
-    td_err_clear(&lerr);
-    int rc = td_simtrace_read_dir_match(&t, logs, "eval", 1, &lerr);
-    if (rc) {
-        td_simtrace_free(&t);
-        if (rc != TD_ENOENT)
-            return td_err_set(err, rc, "%s", lerr.msg);
-        add_note(out, "no metrics file (%s) and no training logs: no training curves%s", path,
-                 NULL);
-        return 0;
-    }
-    td_log_report r;
-    rc = td_logs_analyze(&r, &t, 20, err);
+    char path[4096], title[512];
+    td_metrics m;
+    int rc = td_metrics_from_report(&m, r, err);
+    if (rc)
+        return rc;
+    snprintf(title, sizeof(title), "Training curves from the simtrace logs: %s (%d iteration%s)",
+             base_name(dir), m.n, m.n == 1 ? "" : "s");
+    snprintf(path, sizeof(path), "%s/training.svg", out_dir);
+    rc = td_plot_training_write(path, &m, title, err);
+    td_metrics_free(&m);
     if (!rc) {
-        td_metrics m;
-        rc = td_metrics_from_report(&m, &r, err);
-        if (!rc) {
-            snprintf(title, sizeof(title),
-                     "Training curves from the simtrace logs: %s (%d "
-                     "iteration%s)",
-                     base_name(dir), m.n, m.n == 1 ? "" : "s");
-            snprintf(path, sizeof(path), "%s/training.svg", out_dir);
-            rc = td_plot_training_write(path, &m, title, err);
-            td_metrics_free(&m);
-            if (!rc) {
-                add_path(out, path);
-                add_note(out,
-                         "no metrics file: training curves computed from the simtrace "
-                         "logs%s%s",
-                         "", NULL);
-            }
-        }
-        td_logs_report_free(&r);
+        add_path(out, path);
+        add_note(out, "no metrics file: training curves computed from the simtrace logs%s%s", "",
+                 NULL);
     }
-    td_simtrace_free(&t);
     return rc;
 }
 
 int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir, int sections,
                       td_plot_output *out, td_err *err)
 {
-    char path[4096], title[512];
+    char path[4096], title[512], logs[4096];
     memset(out, 0, sizeof(*out));
     int rc = td_mkdir_p(out_dir, err);
     if (rc)
         return rc;
+    snprintf(logs, sizeof(logs), "%s/logs", dir);
+
+    /* The training logs (every file without "eval" in its path), if any. */
+    td_simtrace train;
+    td_simtrace_init(&train);
+    td_log_report r;
+    memset(&r, 0, sizeof(r));
+    td_err lerr;
+    td_err_clear(&lerr);
+    int have_train = 0;
+    rc = td_simtrace_read_dir_match(&train, logs, "eval", 1, &lerr);
+    if (rc == 0) {
+        rc = td_logs_analyze(&r, &train, 20, err);
+        if (rc)
+            goto done;
+        have_train = r.n_episodes > 0;
+    } else if (rc != TD_ENOENT) {
+        td_err_set(err, rc, "%s", lerr.msg);
+        goto done;
+    }
+    rc = 0;
 
     snprintf(path, sizeof(path), "%s/metrics/training.jsonl", dir);
     if (td_path_exists(path)) {
         td_metrics m;
         rc = td_metrics_load(&m, path, err);
         if (rc)
-            return rc;
+            goto done;
         snprintf(title, sizeof(title), "Training curves: %s (%d iteration%s)", base_name(dir), m.n,
                  m.n == 1 ? "" : "s");
         snprintf(path, sizeof(path), "%s/training.svg", out_dir);
         rc = td_plot_training_write(path, &m, title, err);
         td_metrics_free(&m);
         if (rc)
-            return rc;
+            goto done;
         add_path(out, path);
-    } else {
-        rc = curves_from_logs(dir, out_dir, out, err);
+    } else if (have_train) {
+        rc = curves_from_report(dir, &r, out_dir, out, err);
         if (rc)
-            return rc;
+            goto done;
+    } else {
+        add_note(out, "no metrics file (%s) and no training logs: no training curves%s", path,
+                 NULL);
     }
 
-    /* Only the file to draw is read: the newest evaluation log, else the last training log. */
-    char logs[4096];
-    snprintf(logs, sizeof(logs), "%s/logs", dir);
-    td_simtrace t;
-    td_simtrace_init(&t);
-    td_err lerr;
-    td_err_clear(&lerr);
-    char **paths = NULL;
-    int n = 0, is_eval = 1;
-    rc = td_simtrace_list_dir(logs, "eval", 0, &paths, &n, &lerr);
-    if (rc == TD_ENOENT) {
-        is_eval = 0;
-        rc = td_simtrace_list_dir(logs, NULL, 0, &paths, &n, &lerr);
+    if (have_train) {
+        snprintf(title, sizeof(title), "Where training episodes end (%s)", base_name(dir));
+        snprintf(path, sizeof(path), "%s/ends.svg", out_dir);
+        rc = td_plot_episode_ends_write(path, &r, track, title, err);
+        if (rc)
+            goto done;
+        add_path(out, path);
     }
-    if (rc == TD_ENOENT) {
+
+    /* The run drawn on the track: the newest evaluation log (only that file is read), else
+     * the last 10 episodes of the last training file. */
+    char **paths = NULL;
+    int n = 0;
+    rc = td_simtrace_list_dir(logs, "eval", 0, &paths, &n, &lerr);
+    if (rc == 0) {
+        td_simtrace t;
+        td_simtrace_init(&t);
+        rc = td_simtrace_read(&t, paths[newest_file(paths, n)], err);
+        if (!rc)
+            rc = td_plot_simtrace_pictures(&t, 0, 0, track, sections, out_dir, "evaluation ", out,
+                                           err);
+        td_simtrace_free(&t);
+    } else if (rc == TD_ENOENT && have_train) {
+        rc = td_plot_simtrace_pictures(&train, train.n_files - 1, 10, track, sections, out_dir,
+                                       "last training episodes, ", out, err);
+    } else if (rc == TD_ENOENT) {
         add_note(out, "no simtrace logs (%s): no track pictures%s", lerr.msg, NULL);
         rc = 0;
-    } else if (rc) {
-        td_err_set(err, rc, "%s", lerr.msg);
     } else {
-        rc = td_simtrace_read(&t, paths[is_eval ? newest_file(paths, n) : n - 1], err);
-        if (!rc)
-            rc = td_plot_simtrace_pictures(&t, 0, is_eval ? 0 : 10, track, sections, out_dir,
-                                           is_eval ? "evaluation " : "last training episodes, ",
-                                           out, err);
+        td_err_set(err, rc, "%s", lerr.msg);
     }
     td_simtrace_paths_free(paths, n);
-    td_simtrace_free(&t);
     if (!rc && out->n_paths == 0)
         rc = td_err_set(err, TD_ENOENT,
-                        "nothing to plot in %s (no metrics/training.jsonl, "
-                        "no simtrace CSVs in logs/)",
+                        "nothing to plot in %s (no metrics/training.jsonl, no simtrace CSVs in "
+                        "logs/)",
                         dir);
+done:
+    td_logs_report_free(&r);
+    td_simtrace_free(&train);
     return rc;
 }
