@@ -1376,3 +1376,24 @@ TD_TEST(bench_reward_prints_json_lines)
     TD_ASSERT_EQ_INT(found, 4);
     td_free(text);
 }
+
+TD_TEST(python_waypoints_follow_a_new_track_at_the_same_address)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* A track freed and another loaded at the same address must not reuse the old list. */
+    td_reward *r = open_ok(write_file("wp.py", "def reward_function(params):\n"
+                                               "    return params['waypoints'][-1][0]\n"));
+    double *wp = td_malloc(sizeof(double) * 8);
+    for (int i = 0; i < 8; i++)
+        wp[i] = i;
+    td_params p;
+    fill_params(&p);
+    p.waypoints = wp;
+    p.n_waypoints = 4;
+    TD_ASSERT_NEAR(call_one(r, &p), 6.0, 0);
+    TD_ASSERT_NEAR(call_one(r, &p), 6.0, 0);
+    wp[6] = 42.0;
+    TD_ASSERT_NEAR(call_one(r, &p), 42.0, 0);
+    td_free(wp);
+    td_reward_close(r);
+}

@@ -189,6 +189,7 @@ static int py_global_init(td_err *err)
 typedef struct wp_entry {
     const double *ptr;   /* the waypoint array this list mirrors */
     int n;
+    double probe[3][2];  /* its first, middle and last points when the list was built */
     PyObject *items;     /* tuple of the (x, y) tuples: owns the originals */
     PyObject *list;      /* what params['waypoints'] holds */
 } wp_entry;
@@ -637,12 +638,34 @@ static PyObject *build_template(int with_objects)
     return d;
 }
 
+/* Three points of a waypoint array, to tell a new array at a reused address from the old. */
+static void wp_probe(const double *wp, int n, double out[3][2])
+{
+    int idx[3] = {0, n / 2, n - 1};
+    for (int k = 0; k < 3; k++) {
+        out[k][0] = n > 0 ? wp[2 * idx[k]] : 0;
+        out[k][1] = n > 0 ? wp[2 * idx[k] + 1] : 0;
+    }
+}
+
 /* The shared list for a waypoint array (built at the first sight of the array). Borrowed. */
 static wp_entry *waypoints_entry(td__pyhost *h, const double *wp, int n)
 {
-    for (int i = 0; i < h->n_wp; i++)
-        if (h->wp[i].ptr == wp && h->wp[i].n == n)
-            return &h->wp[i];
+    double probe[3][2];
+    wp_probe(wp, n, probe);
+    for (int i = 0; i < h->n_wp; i++) {
+        wp_entry *e = &h->wp[i];
+        if (e->ptr != wp || e->n != n)
+            continue;
+        if (memcmp(e->probe, probe, sizeof(probe)) == 0)
+            return e;
+        /* The same address now holds another track (freed and reallocated): rebuild. */
+        Py_CLEAR(e->list);
+        Py_CLEAR(e->items);
+        *e = h->wp[--h->n_wp];
+        memset(&h->wp[h->n_wp], 0, sizeof(h->wp[0]));
+        break;
+    }
     PyObject *items = PyTuple_New(n > 0 ? n : 0);
     if (!items)
         return NULL;
@@ -665,6 +688,7 @@ static wp_entry *waypoints_entry(td__pyhost *h, const double *wp, int n)
         Py_DECREF(h->wp[slot].items);
     }
     h->wp[slot] = (wp_entry){.ptr = wp, .n = n, .items = items, .list = list};
+    memcpy(h->wp[slot].probe, probe, sizeof(probe));
     return &h->wp[slot];
 }
 
