@@ -377,6 +377,37 @@ static void check_proj(const td_track *t, const td_track_proj *p, double x, doub
                       b.left);
 }
 
+/* Nearest point of a border polyline to (x, y) by scanning it (shapely's project). */
+static void brute_border(const double *B, int n, double x, double y, double *px, double *py)
+{
+    double best = INFINITY;
+    for (int k = 0; k + 1 < n; k++) {
+        const double *q = B + 2 * k;
+        double dx = q[2] - q[0], dy = q[3] - q[1], l2 = dx * dx + dy * dy;
+        double u = l2 > 0 ? ((x - q[0]) * dx + (y - q[1]) * dy) / l2 : 0.0;
+        u = u < 0 ? 0 : (u > 1 ? 1 : u);
+        double ex = q[0] + u * dx, ey = q[1] + u * dy;
+        double d = hypot(ex - x, ey - y);
+        if (d < best) {
+            best = d;
+            *px = ex;
+            *py = ey;
+        }
+    }
+}
+
+static void check_width_nearest(const td_track *t, const td_track_proj *p)
+{
+    double ix, iy, ox, oy, bix = 0, biy = 0, box = 0, boy = 0;
+    td_track_nearest_border_points(t, p, &ix, &iy, &ox, &oy);
+    brute_border(t->inner, t->n, p->px, p->py, &bix, &biy);
+    brute_border(t->outer, t->n, p->px, p->py, &box, &boy);
+    /* Equal distances to the projected point (the points themselves may differ on ties). */
+    TD_ASSERT_NEAR(hypot(ix - p->px, iy - p->py), hypot(bix - p->px, biy - p->py), 1e-9);
+    TD_ASSERT_NEAR(hypot(ox - p->px, oy - p->py), hypot(box - p->px, boy - p->py), 1e-9);
+    TD_ASSERT_NEAR(td_track_width_nearest(t, p), hypot(ox - ix, oy - iy), 1e-12);
+}
+
 static void check_geometry_one(const td_track *t, uint64_t seed)
 {
     td_rng rng;
@@ -406,6 +437,7 @@ static void check_geometry_one(const td_track *t, uint64_t seed)
         td_track_point_at(t, s, lat, &x, &y, NULL);
         td_track_project_from(t, x, y, &p);
         check_proj(t, &p, x, y, "path");
+        check_width_nearest(t, &p);
         /* Wheels around the car: the local containment agrees with the reference. */
         for (int wv = 0; wv < 2; wv++) {
             double wx = x + td_rng_range(&rng, -0.25, 0.25);
@@ -431,6 +463,7 @@ static void check_geometry_one(const td_track *t, uint64_t seed)
         td_track_proj full;
         td_track_project(t, x, y, &full);
         check_proj(t, &full, x, y, "random full");
+        check_width_nearest(t, &full);
         td_track_project_from(t, x, y, &p);
         check_proj(t, &p, x, y, "random incremental");
         int a = td_track_on_road(t, &p, x, y), b = td_track_on_road_slow(t, x, y);

@@ -168,6 +168,18 @@ void td_track_project_from(const td_track *t, double x, double y, td_track_proj 
 double td_track_width_at(const td_track *t, const td_track_proj *p);
 
 /*
+ * DeepRacer's own reading of track_width (its TrackData.get_nearest_points): the nearest
+ * point of the inner border polyline and of the outer border polyline to the projected
+ * centreline point (p->px, p->py), and the distance between them. Equal to
+ * td_track_width_at on constant-width tracks up to the borders' polygonal corners; closer
+ * to DeepRacer where the width varies. O(1): the border segments beside p->seg, certified
+ * by precomputed clearances (the grid otherwise).
+ */
+void td_track_nearest_border_points(const td_track *t, const td_track_proj *p, double *ix,
+                                    double *iy, double *ox, double *oy);
+double td_track_width_nearest(const td_track *t, const td_track_proj *p);
+
+/*
  * 1 if (x, y) is inside the road polygon (outer border with the inner border as a hole;
  * even-odd rule, so always equal to td_track_on_road_slow except exactly on a border).
  * p is a projection of a nearby point (for example the car's): a point within the

@@ -103,6 +103,20 @@ static int bench_track(int argc, char **argv)
     } while (el < seconds);
     double ns_full = el / calls * 1e9;
 
+    /* DeepRacer's track_width: nearest border points to the projected point. */
+    td_track_project(&t, xy[0], xy[1], &p);
+    calls = 0;
+    t0 = td_time_now();
+    do {
+        for (int i = 0; i < PATH_POINTS; i++) {
+            td_track_project_from(&t, xy[2 * i], xy[2 * i + 1], &p);
+            sink += td_track_width_nearest(&t, &p);
+        }
+        calls += PATH_POINTS;
+        el = td_time_now() - t0;
+    } while (el < seconds);
+    double ns_width = el / calls * 1e9 - ns_inc;
+
     /* Four wheels around each path point, local test against the full one. */
     static const double wheel[4][2] = {{0.08, 0.08}, {0.08, -0.08}, {-0.08, 0.08}, {-0.08, -0.08}};
     td_track_project(&t, xy[0], xy[1], &p);
@@ -137,6 +151,7 @@ static int bench_track(int argc, char **argv)
 
     emit("track_project_incremental", ns_inc, "ns/call", ns_full / ns_inc, "full scan", t.name);
     emit("track_project_full", ns_full, "ns/call", 1.0, "full scan", t.name);
+    emit("track_width_nearest", ns_width, "ns/call", ns_full / ns_width, "full scan", t.name);
     emit("track_on_road_local", ns_road, "ns/call", ns_slow / ns_road, "point in polygon", t.name);
     emit("track_on_road_slow", ns_slow, "ns/call", 1.0, "point in polygon", t.name);
     td_free(xy);

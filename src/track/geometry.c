@@ -248,6 +248,90 @@ double td_track_width_at(const td_track *t, const td_track_proj *p)
     return t->width[k];
 }
 
+/*
+ * Nearest point of a border polyline (b = 0 outer, 1 inner) to (x, y), a point on centre
+ * segment seg: the border segments of the window around seg, then, unless the border
+ * clearance of seg proves that nothing outside the window is nearer, the grid cells within
+ * the distance found. Ties go to the lower segment index, as shapely's project does.
+ */
+static void border_nearest(const td_track *t, int b, int seg, double x, double y, double *px,
+                           double *py)
+{
+    const td__track_accel *a = t->accel;
+    const double *B = b ? t->inner : t->outer;
+    int nseg = t->n - 1;
+    int best = -1;
+    double best_d2 = INFINITY, best_u = 0.0;
+#define TRY_BORDER_SEG(k)                                                                          \
+    do {                                                                                           \
+        const double *q = B + 2 * (k);                                                             \
+        double dx = q[2] - q[0], dy = q[3] - q[1], l2 = dx * dx + dy * dy;                         \
+        double u = l2 > 0 ? ((x - q[0]) * dx + (y - q[1]) * dy) / l2 : 0.0;                        \
+        u = u < 0 ? 0 : (u > 1 ? 1 : u);                                                           \
+        double ex = q[0] + u * dx - x, ey = q[1] + u * dy - y, d2 = ex * ex + ey * ey;             \
+        if (d2 < best_d2 || (d2 == best_d2 && (k) < best)) {                                       \
+            best_d2 = d2;                                                                          \
+            best = (k);                                                                            \
+            best_u = u;                                                                            \
+        }                                                                                          \
+    } while (0)
+    if (a->fast) {
+        for (int m = -TD__BORDER_W; m <= TD__BORDER_W; m++) {
+            int k = seg + m;
+            if (t->closed)
+                k = (k % nseg + nseg) % nseg;
+            else if (k < 0 || k >= nseg)
+                continue;
+            TRY_BORDER_SEG(k);
+        }
+    }
+    if (!a->fast || !(sqrt(best_d2) <= a->border_clear[2 * seg + b])) {
+        double r = a->fast ? sqrt(best_d2) : INFINITY;
+        int cx0 = cell_of(x - r, a->x0, a->cell, a->gw),
+            cx1 = cell_of(x + r, a->x0, a->cell, a->gw);
+        int cy0 = cell_of(y - r, a->y0, a->cell, a->gh),
+            cy1 = cell_of(y + r, a->y0, a->cell, a->gh);
+        if (!a->fast || (cx1 - cx0 + 1) * (cy1 - cy0 + 1) > LOCAL_MAX_CELLS) {
+            for (int k = 0; k < nseg; k++)
+                TRY_BORDER_SEG(k);
+        } else {
+            for (int cy = cy0; cy <= cy1; cy++)
+                for (int cx = cx0; cx <= cx1; cx++) {
+                    int c = cy * a->gw + cx;
+                    for (int it = a->cell_start[c]; it < a->cell_start[c + 1]; it++) {
+                        int e = a->cell_items[it];
+                        if (e < 2 * nseg && (e >= nseg) == b)
+                            TRY_BORDER_SEG(e - b * nseg);
+                    }
+                }
+        }
+    }
+#undef TRY_BORDER_SEG
+    const double *q = B + 2 * best;
+    if (best_u >= 1.0) {
+        *px = q[2];
+        *py = q[3];
+    } else {
+        *px = q[0] + best_u * (q[2] - q[0]);
+        *py = q[1] + best_u * (q[3] - q[1]);
+    }
+}
+
+void td_track_nearest_border_points(const td_track *t, const td_track_proj *p, double *ix,
+                                    double *iy, double *ox, double *oy)
+{
+    int seg = p->seg < 0 ? 0 : (p->seg > t->n - 2 ? t->n - 2 : p->seg);
+    border_nearest(t, 1, seg, p->px, p->py, ix, iy);
+    border_nearest(t, 0, seg, p->px, p->py, ox, oy);
+}
+
+double td_track_width_nearest(const td_track *t, const td_track_proj *p)
+{
+    double ix, iy, ox, oy;
+    td_track_nearest_border_points(t, p, &ix, &iy, &ox, &oy);
+    return sqrt((ox - ix) * (ox - ix) + (oy - iy) * (oy - iy));
+}
+
 /* ---- road containment --------------------------------------------------------------------- */
 
 /* Orientation sign with zero counted as negative, so shared endpoints are counted once. */

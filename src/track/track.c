@@ -117,6 +117,7 @@ void td__track_accel_free(td_track *t)
     td_free(a->far_clear);
     td_free(a->near_safe);
     td_free(a->road_clear);
+    td_free(a->border_clear);
     td_free(a);
     t->accel = NULL;
 }
@@ -305,7 +306,8 @@ static int build_certificates(td_track *t)
     a->near_safe = td_malloc(sizeof(double) * (size_t)nseg);
     a->far_clear = td_malloc(sizeof(double) * (size_t)nseg);
     a->road_clear = td_malloc(sizeof(double) * (size_t)nseg);
-    if (!a->near || !a->near_safe || !a->far_clear || !a->road_clear)
+    a->border_clear = td_malloc(sizeof(double) * 2 * (size_t)nseg);
+    if (!a->near || !a->near_safe || !a->far_clear || !a->road_clear || !a->border_clear)
         return -1;
     const double *c = t->center;
     for (int i = 0; i < nseg; i++) {
@@ -365,8 +367,9 @@ static int build_certificates(td_track *t)
                 }
             }
         a->far_clear[i] = far;
-        /* Border edges within the cap. */
-        double road = TD__ROAD_CAP_M;
+        /* Border edges within the cap: all of them for the road clearance, those outside
+         * the window for the border clearances. */
+        double road = TD__FAR_CAP_M, bclear[2] = {TD__FAR_CAP_M, TD__FAR_CAP_M};
         cx0 = cell_coord(xmin - road, a->x0, a->cell, a->gw);
         cx1 = cell_coord(xmax + road, a->x0, a->cell, a->gw);
         cy0 = cell_coord(ymin - road, a->y0, a->cell, a->gh);
@@ -375,11 +378,21 @@ static int build_certificates(td_track *t)
             for (int cx = cx0; cx <= cx1; cx++) {
                 int cell = cy * a->gw + cx;
                 for (int k = a->cell_start[cell]; k < a->cell_start[cell + 1]; k++) {
-                    const double *e = a->edges + 4 * a->cell_items[k];
-                    road = fmin(road, td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, e, e + 2));
+                    int e = a->cell_items[k];
+                    const double *ed = a->edges + 4 * e;
+                    double d = td__seg_seg_dist(c + 2 * i, c + 2 * i + 2, ed, ed + 2);
+                    road = fmin(road, d);
+                    /* Edges 0 .. nseg-1 are the outer border, nseg .. 2 nseg-1 the inner. */
+                    if (e < 2 * nseg) {
+                        int b = e >= nseg, j = e - b * nseg;
+                        if (seg_gap(t, i, j) > TD__BORDER_W)
+                            bclear[b] = fmin(bclear[b], d);
+                    }
                 }
             }
-        a->road_clear[i] = fmax(0.0, road - 1e-9); /* margin for rounding */
+        a->road_clear[i] = fmax(0.0, fmin(road, TD__ROAD_CAP_M) - 1e-9); /* rounding margin */
+        a->border_clear[2 * i] = fmax(0.0, bclear[0] - 1e-9);
+        a->border_clear[2 * i + 1] = fmax(0.0, bclear[1] - 1e-9);
     }
     a->fast = 1;
     return 0;

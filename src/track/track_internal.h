@@ -37,8 +37,12 @@ typedef struct td__track_accel {
     double *far_clear;
     double *near_safe; /* (n - 1): see tangent_disc_bound in track.c */
     double *road_clear;
+    double *border_clear; /* (n - 1, 2): distance to outer (0) / inner (1) border segments
+                             outside the window +-TD__BORDER_W (capped) */
 } td__track_accel;
 
+/* Half-width of the window of border segments searched for the nearest border points. */
+#define TD__BORDER_W 4
 /* Half-width of the window of neighbour segments checked explicitly by the projection. */
 #define TD__NEAR_K 8
 #define TD__NEAR_N (2 * (TD__NEAR_K - 1))
