@@ -226,8 +226,8 @@ TD_TEST(reader_accepts_continuous_actions_and_newer_columns)
         "wall_clock\n"
         "0,1,0.1,0.2,3,-12.5,1.3,[-12.5, 1.3],0.5,False,True,1,0,17.7,0.1,in_progress,0,2,"
         "1700000000.5\n"
-        "0,2,0.1,0.2,3,-12.5,1.3,\"[-12.5, 1.3]\",0.5,True,False,2,1,17.7,0.2,off_track,0,2,"
-        "1700000000.6\n";
+        "0,2,0.1,0.2,3,-12.5,1.3,\"[-12.5, 1.3]\",0.5,True,False,2,1,17.7,0.2,"
+        "EpisodeStatus.OFF_TRACK,0,2,1700000000.6\n";
     td_simtrace t;
     td_simtrace_init(&t);
     td_err err;

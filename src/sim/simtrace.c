@@ -521,7 +521,16 @@ static int parse_row(td_simtrace_row *row, const field *f, const int *col, const
     if (field_bool(&f[col[C_WHEELS]], &row->all_wheels_on_track) != 0)
         return bad_value(err, what, line, "all_wheels_on_track", &f[col[C_WHEELS]],
                          "True or False");
-    field_str(&f[col[C_STATUS]], row->episode_status, sizeof(row->episode_status));
+    /* Statuses compare in DeepRacer's lower-case form; a Python enum name written as text
+     * ("EpisodeStatus.OFF_TRACK") is reduced to it. */
+    char status[64];
+    field_str(&f[col[C_STATUS]], status, sizeof(status));
+    const char *st = strrchr(status, '.');
+    st = st ? st + 1 : status;
+    size_t k = 0;
+    for (; st[k] && k + 1 < sizeof(row->episode_status); k++)
+        row->episode_status[k] = (char)tolower((unsigned char)st[k]);
+    row->episode_status[k] = '\0';
     if (!row->episode_status[0])
         return bad_value(err, what, line, "episode_status", &f[col[C_STATUS]],
                          "a status (in_progress, lap_complete, off_track, ...)");
