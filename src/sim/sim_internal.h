@@ -36,10 +36,11 @@ double td__clip(double v, double lo, double hi);
 
 static inline double td__wrap_pi(double a)
 {
-    while (a > M_PI)
-        a -= 2.0 * M_PI;
-    while (a <= -M_PI)
-        a += 2.0 * M_PI;
+    if (a > M_PI || a <= -M_PI) {
+        a = remainder(a, 2.0 * M_PI); /* [-pi, pi] */
+        if (a <= -M_PI)
+            a += 2.0 * M_PI;
+    }
     return a;
 }
 
@@ -63,10 +64,13 @@ void td__dirdata_free(td__dirdata *d);
 static inline double td__wrap_arc(const td_track *t, double s)
 {
     if (t->closed) {
-        while (s >= t->length)
-            s -= t->length;
-        while (s < 0)
-            s += t->length;
+        if (s >= t->length || s < 0) {
+            s = fmod(s, t->length);
+            if (s < 0)
+                s += t->length;
+            if (s >= t->length) /* -tiny + length rounds up to length */
+                s = 0;
+        }
         return s;
     }
     return s < 0 ? 0 : (s > t->length ? t->length : s);
