@@ -234,8 +234,9 @@ double td_reward_follow_center(const td_params *p);
 typedef struct td__vecenv_priv td__vecenv_priv;
 
 typedef struct td_vecenv {
-    /* Buffers owned by the caller; set them after td_vecenv_init, before reset. A sensor's
-     * buffer may be NULL when the sensor is not enabled. Row i belongs to car i. */
+    /* Buffers owned by the caller; set them after td_vecenv_init, before reset. actions,
+     * rewards, dones and params are required; a sensor's buffer may be NULL (nothing is
+     * written there). Row i belongs to car i. */
     const float *actions; /* (n, 2): steering_deg, speed_mps */
     float *obs_state;     /* (n, TD_STATE_DIM) */
     uint8_t *obs_camera;  /* (n, height, width, channels) */
