@@ -83,6 +83,22 @@ static void width_stats(const td_track *t, double *wmin, double *wmean, double *
     *wmean /= t->n;
 }
 
+/* DeepRacer's track_width (nearest border points) at every centre vertex. */
+static void nearest_width_stats(const td_track *t, double *wmin, double *wmean, double *wmax)
+{
+    *wmin = INFINITY;
+    *wmax = -INFINITY;
+    *wmean = 0.0;
+    for (int i = 0; i + 1 < t->n; i++) {
+        td_track_proj p = {.seg = i, .t = 0.0, .px = t->center[2 * i], .py = t->center[2 * i + 1]};
+        double w = td_track_width_nearest(t, &p);
+        *wmin = fmin(*wmin, w);
+        *wmax = fmax(*wmax, w);
+        *wmean += w;
+    }
+    *wmean /= t->n - 1;
+}
+
 static const char *dir_name(const td_track *t)
 {
     int d = td_track_direction(t);
@@ -222,8 +238,9 @@ static int cmd_show(int argc, char **argv)
     td_track t;
     if (load_arg(arg, reverse, &t))
         return 1;
-    double wmin, wmean, wmax;
+    double wmin, wmean, wmax, nmin, nmean, nmax;
     width_stats(&t, &wmin, &wmean, &wmax);
+    nearest_width_stats(&t, &nmin, &nmean, &nmax);
     td_err err, derr;
     int valid = td_track_check(&t, 0.0, &err) == 0;
     int design = valid && td_track_check(&t, SHOW_MIN_RADIUS_M, &derr) == 0;
@@ -237,6 +254,9 @@ static int cmd_show(int argc, char **argv)
         json_object_set_new(o, "width_min_m", json_real(wmin));
         json_object_set_new(o, "width_mean_m", json_real(wmean));
         json_object_set_new(o, "width_max_m", json_real(wmax));
+        json_object_set_new(o, "track_width_min_m", json_real(nmin));
+        json_object_set_new(o, "track_width_mean_m", json_real(nmean));
+        json_object_set_new(o, "track_width_max_m", json_real(nmax));
         json_object_set_new(o, "closed", json_boolean(t.closed));
         json_object_set_new(o, "reversed", json_boolean(t.reversed));
         json_object_set_new(o, "direction", json_string(dir_name(&t)));
@@ -259,7 +279,10 @@ static int cmd_show(int argc, char **argv)
             printf("description: %s\n", t.description);
         printf("rows:        %d%s\n", t.n, t.closed ? " (including the closing duplicate)" : "");
         printf("length:      %.3f m\n", t.length);
-        printf("width:       min %.3f  mean %.3f  max %.3f m\n", wmin, wmean, wmax);
+        printf("width:       min %.3f  mean %.3f  max %.3f m (rows)\n", wmin, wmean, wmax);
+        printf("track_width: min %.3f  mean %.3f  max %.3f m (nearest border points, as "
+               "DeepRacer's params)\n",
+               nmin, nmean, nmax);
         printf("closed:      %s\n", t.closed ? "yes" : "no");
         printf("direction:   %s\n", dir_name(&t));
         printf("bbox:        x %.3f .. %.3f, y %.3f .. %.3f m\n", t.min_x, t.max_x, t.min_y,
