@@ -1,8 +1,8 @@
 /*
- * eval.h - what happened on track, as data: the analysis of simtrace logs (simtrace.h
- * writes and reads them in DeepRacer's CSV layout) (per-episode and per-iteration tables,
- * fastest laps, where episodes end), per-waypoint summaries of what the policy does where,
- * the training metrics file (metrics/training.jsonl) and the pictures made from them.
+ * eval.h - what happened on track, as data: the analysis of simtrace logs (per-episode and
+ * per-iteration tables, fastest laps, where episodes end; simtrace.h writes and reads the
+ * logs), per-waypoint summaries of what the policy does where, the training metrics file
+ * (metrics/training.jsonl) and the pictures made from them.
  * Part of the eval layer; pictures use plot.h. docs/logs.md and docs/pictures.md describe
  * the files and the commands `trackday logs` and `trackday plot`.
  */
@@ -20,8 +20,7 @@
 extern "C" {
 #endif
 
-/* ---- analysis ----------------------------------------------------------------------------------
- */
+/* ---- analysis ------------------------------------------------------------------------------- */
 
 /* One episode: a run of consecutive rows of one file with one episode number. */
 typedef struct td_log_episode {
@@ -91,8 +90,7 @@ void td_logs_report_free(td_log_report *r);
 /* The report as JSON (docs/logs.md describes the keys). NULL on out-of-memory. */
 json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t);
 
-/* ---- per-waypoint summaries
- * ----------------------------------------------------------------------- */
+/* ---- per-waypoint summaries ------------------------------------------------------------------ */
 
 /*
  * What the policy does where: rows grouped into n_bins equal sections of the lap by their
@@ -119,8 +117,7 @@ int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, i
                                 const td_track *track, int n_bins, td_err *err);
 void td_waypoint_summary_free(td_waypoint_summary *ws);
 
-/* ---- training metrics (metrics/training.jsonl)
- * ---------------------------------------------------- */
+/* ---- training metrics (metrics/training.jsonl) ----------------------------------------------- */
 
 /* One line of the metrics file. Non-finite fields are written as absent keys. */
 typedef struct td_metrics_row {
@@ -164,8 +161,7 @@ void td_metrics_free(td_metrics *m);
  */
 int td_metrics_from_report(td_metrics *m, const td_log_report *r, td_err *err);
 
-/* ---- pictures from logs and metrics -------------------------------------------------------------
- */
+/* ---- pictures from logs and metrics --------------------------------------------------------- */
 
 /*
  * Training curves in one SVG: four panels (mean reward, mean progress, lap completion rate,
@@ -199,7 +195,7 @@ int td_plot_episode_ends_write(const char *path, const td_log_report *r, const t
 int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, const td_track *track,
                             const char *title, td_err *err);
 
-/* ---- the pictures of a run and of a model directory ------------------------------------------ */
+/* ---- the pictures of a run and of a model directory ----------------------------------------- */
 
 #define TD_PLOT_MAX_OUTPUTS 8
 

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-/* ---- SVG builder ------------------------------------------------------------------------- */
+/* ---- SVG builder ---------------------------------------------------------------------------- */
 
 /*
  * An SVG document being built. Appending never fails visibly: on out-of-memory the builder
@@ -91,7 +91,7 @@ void td_plot_color_scale_draw(td_svg *s, double x, double y, double h, double lo
  */
 int td_plot_nice_ticks(double lo, double hi, int target, double *first, double *step);
 
-/* ---- line charts -------------------------------------------------------------------------- */
+/* ---- line charts ---------------------------------------------------------------------------- */
 
 typedef struct td_plot_series {
     const char *name;    /* legend entry */
@@ -126,7 +126,7 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
 int td_plot_line_chart_write(const char *path, const td_line_chart *c, int width, int height,
                              td_err *err);
 
-/* ---- bar charts ---------------------------------------------------------------------------- */
+/* ---- bar charts ----------------------------------------------------------------------------- */
 
 typedef struct td_bar_chart {
     const char *title;
@@ -162,7 +162,7 @@ typedef struct td_heatmap {
 int td_plot_heatmap_draw(td_svg *s, const td_heatmap *hm, double x, double y, double w, double h,
                          td_err *err);
 
-/* ---- track views ----------------------------------------------------------------------------- */
+/* ---- track views ---------------------------------------------------------------------------- */
 
 /* A driven line: one lap or episode. Every lap is one <polyline class="lap"> in the SVG (the
  * outline), with its colour-coded segments in a group after it. */
@@ -219,7 +219,7 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
 /* A whole document of width pixels (height from the track's aspect ratio), written to path. */
 int td_plot_track_write(const char *path, const td_track_view *v, int width, td_err *err);
 
-/* ---- reward along a lap (for `trackday reward explain`) ------------------------------------ */
+/* ---- reward along a lap (for `trackday reward explain`) ------------------------------------- */
 
 /*
  * Writes a chart of the reward of each step of one lap or episode. x is the step number

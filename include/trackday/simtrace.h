@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-/* ---- simtrace rows ------------------------------------------------------------------------- */
+/* ---- simtrace rows -------------------------------------------------------------------------- */
 
 #define TD_SIMTRACE_STATUS_LEN 16
 
@@ -58,7 +58,7 @@ typedef struct td_simtrace_row {
  */
 void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p);
 
-/* ---- writer ---------------------------------------------------------------------------------- */
+/* ---- writer --------------------------------------------------------------------------------- */
 
 typedef struct td_simtrace_writer td_simtrace_writer;
 
@@ -73,7 +73,7 @@ int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *row, td_
 /* Flushes and closes (w may be NULL). Returns TD_EIO if a write failed at any point. */
 int td_simtrace_close(td_simtrace_writer *w, td_err *err);
 
-/* ---- reader ---------------------------------------------------------------------------------- */
+/* ---- reader --------------------------------------------------------------------------------- */
 
 /* Rows of one or more simtrace files, in file order then row order. */
 typedef struct td_simtrace {
