@@ -1329,3 +1329,28 @@ TD_TEST(model_load_rejects_bad_files)
     td_nn_net_free(&nets[0]);
     td_nn_net_free(&nets[1]);
 }
+
+/* ---- the benchmark command ------------------------------------------------------------------ */
+
+TD_TEST(bench_nn_prints_every_line)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s bench nn --seconds 0.01", TD_TEST_TRACKDAY_BIN);
+    FILE *p = popen(cmd, "r");
+    TD_ASSERT(p != NULL);
+    char out[4096] = {0};
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    TD_ASSERT_EQ_INT(pclose(p), 0);
+    static const char *const names[] = {"sgemm_gflops", "shallow_train_samples_per_s",
+                                        "shallow_train_gflops", "shallow_train_ratio_to_sgemm",
+                                        "shallow_infer_ms_fp32", "mlp_train_samples_per_s"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char key[128];
+        snprintf(key, sizeof(key), "{\"bench\": \"%s\", \"value\": ", names[i]);
+        const char *line = strstr(out, key);
+        TD_ASSERT_MSG(line != NULL, "no %s line in: %s", names[i], out);
+        double v = strtod(line + strlen(key), NULL);
+        TD_ASSERT_MSG(v > 0 && isfinite(v), "%s = %g", names[i], v);
+    }
+}

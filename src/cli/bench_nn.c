@@ -224,7 +224,7 @@ static int bench_nn(int argc, char **argv)
     const char *backend = td_nn_init();
     double gf = bench_sgemm(seconds);
     printf("{\"bench\": \"sgemm_gflops\", \"value\": %.6g, \"unit\": \"GFLOP/s\", "
-           "\"backend\": \"%s\", \"threads\": 1}\n",
+           "\"backend\": \"%s\", \"threads\": 1, \"clock\": \"process_cpu\"}\n",
            gf, backend);
     fflush(stdout);
 
@@ -240,7 +240,10 @@ static int bench_nn(int argc, char **argv)
     emit("shallow_train_samples_per_s", rate, "samples/s");
     emit("shallow_train_gflops", rate * flops * 1e-9, "GFLOP/s");
     emit("shallow_train_ratio_to_sgemm", gf > 0 ? rate * flops * 1e-9 / gf : 0, "ratio");
-    emit("shallow_infer_ms_fp32", infer_ms, "ms");
+    printf("{\"bench\": \"shallow_infer_ms_fp32\", \"value\": %.6g, \"unit\": \"ms\", "
+           "\"source\": \"nn\"}\n",
+           infer_ms);
+    fflush(stdout);
 
     td_nn_io_spec st = {.state_dim = 16, .n_actions = 10};
     if (td_nn_topology_deepracer(&topo, NULL, &st, &err))
@@ -250,8 +253,9 @@ static int bench_nn(int argc, char **argv)
         return 1;
     emit("mlp_train_samples_per_s", rate, "samples/s");
 
-    /* ---- infer/ runtime lines (helper-5): shallow_infer_ms_fp32 from infer/ and
-     *      shallow_infer_ms_int8 go here, measured on the same SHALLOW policy. ---- */
+    /* ---- infer/ runtime lines (helper-5): shallow_infer_ms_fp32 from infer/ (with
+     *      "source": "infer", to tell it from nn's line above) and shallow_infer_ms_int8 go
+     *      here, measured on the same SHALLOW policy. ---- */
     return 0;
 }
 
