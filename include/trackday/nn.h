@@ -79,8 +79,8 @@ size_t td_nn_conv2d_cols_size(int B, int H, int W, int C, int K, int S);
  * conv2d, valid padding, stride S, channels last.
  * out (B, OH, OW, OC), inp (B, H, W, C), weight (OC, K, K, C), bias (OC) (may be NULL).
  * cols (B*OH*OW, K*K*C) is a workspace the forward fills with the im2col matrix and the
- * backward reads again (keep it between the two). When K == S and the patch rows are
- * contiguous it may still be filled. relu as for dense.
+ * backward reads again for the weight gradient (keep it unchanged between the two, so no
+ * second im2col is needed). relu as for dense.
  */
 void td_nn_conv2d_forward(float *out, float *cols, const float *inp, const float *weight,
                           const float *bias, int B, int H, int W, int C, int OC, int K, int S,
