@@ -124,6 +124,14 @@ int td_reward_error_write(const td_reward *r, const char *path, td_err *err);
 /* Limit for one Python call in seconds (default 1; <= 0 disables). No effect on C hosts. */
 void td_reward_set_timeout(td_reward *r, double seconds);
 
+/*
+ * Process-wide limit for running a Python file's module-level code at open (imports
+ * included: numpy or scipy can take seconds on a busy machine), default 30 s; <= 0 disables.
+ * Applies to hosts opened afterwards.
+ */
+#define TD_REWARD_DEFAULT_LOAD_TIMEOUT_S 30.0
+void td_reward_set_load_timeout(double seconds);
+
 td_reward_kind td_reward_get_kind(const td_reward *r);
 /* The spec the host was opened with. */
 const char *td_reward_spec(const td_reward *r);

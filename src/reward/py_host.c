@@ -186,6 +186,16 @@ static int py_global_init(td_err *err)
 
 #define WP_CACHE 4
 
+/* The module-level code limit (td_reward_set_load_timeout), in milliseconds. */
+static atomic_long load_timeout_ms = (long)(TD_REWARD_DEFAULT_LOAD_TIMEOUT_S * 1000);
+
+void td_reward_set_load_timeout(double seconds)
+{
+    atomic_store(&load_timeout_ms, (long)(seconds * 1000));
+}
+
+void td__py_set_timeout(td__pyhost *h, double seconds);
+
 typedef struct wp_entry {
     const double *ptr;   /* the waypoint array this list mirrors */
     int n;
@@ -1037,7 +1047,10 @@ static int load_module(td__pyhost *h, const td_track *track, td_reward_error *re
     }
     Py_DECREF(file);
 
-    /* Module-level code runs under the watchdog too (a loop at import time). */
+    /* Module-level code runs under the watchdog too (a loop at import time), with the more
+     * generous load limit: imports of numpy or scipy are slow on a busy machine. */
+    double call_limit = h->timeout_s;
+    td__py_set_timeout(h, atomic_load(&load_timeout_ms) / 1000.0);
     watchdog_arm(h);
     atomic_fetch_add(&h->seq, 1);
     atomic_store(&h->in_call, 1);
@@ -1047,9 +1060,11 @@ static int load_module(td__pyhost *h, const td_track *track, td_reward_error *re
     if (!res) {
         int rc = report_exception(h, TD_REWARD_ERR_LOAD, NULL, -1, rerr, err);
         watchdog_disarm(h);
+        td__py_set_timeout(h, call_limit);
         return rc;
     }
     watchdog_disarm(h);
+    td__py_set_timeout(h, call_limit);
     Py_DECREF(res);
 
     int rc = check_function(h, dict, rerr, err);
@@ -1159,6 +1174,11 @@ static int no_python(td_err *err)
 int td__py_ensure(td_err *err)
 {
     return no_python(err);
+}
+
+void td_reward_set_load_timeout(double seconds)
+{
+    (void)seconds;
 }
 
 int td__py_open(td__pyhost **out, const char *path, const td_track *track,
