@@ -100,6 +100,7 @@ int td_track_direction(const td_track *t);
  * self-intersection, no border crossing the other or the centreline, and the inner border
  * inside the outer one. With min_radius_m > 0 also trackday's design rules: the centreline
  * radius of curvature everywhere at least min_radius_m and more than half the local width
+ * (the smaller of the row width and td_track_width_nearest)
  * plus 0.05 m (so a border offset from the centreline never folds); several DeepRacer
  * routes are tighter than that. Returns 0 or TD_EFORMAT with what and where.
  */

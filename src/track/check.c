@@ -98,11 +98,18 @@ int td_track_check(const td_track *t, double min_radius_m, td_err *err)
                               "%s: turn radius %.3f m at vertex %d (%.3f, %.3f) is below the "
                               "minimum %.3f m",
                               t->name, r, i, t->center[2 * i], t->center[2 * i + 1], min_radius_m);
-        if (r < 0.5 * t->width[i] + FOLD_MARGIN_M)
+        /* The road's width there: between the nearest border points (a route's border rows
+         * may sit along the road from their centre row, so the row width can mislead). */
+        td_track_proj p = {.seg = i < t->n - 1 ? i : t->n - 2,
+                           .t = i < t->n - 1 ? 0.0 : 1.0,
+                           .px = t->center[2 * i],
+                           .py = t->center[2 * i + 1]};
+        double w = fmin(t->width[i], td_track_width_nearest(t, &p));
+        if (r < 0.5 * w + FOLD_MARGIN_M)
             return td_err_set(err, TD_EFORMAT,
                               "%s: turn radius %.3f m at vertex %d (%.3f, %.3f) is too small for "
                               "the width %.3f m (the inner border would fold)",
-                              t->name, r, i, t->center[2 * i], t->center[2 * i + 1], t->width[i]);
+                              t->name, r, i, t->center[2 * i], t->center[2 * i + 1], w);
     }
     return 0;
 }
