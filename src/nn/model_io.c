@@ -225,6 +225,11 @@ static int check_table(const json_t *tensors, size_t data_size, const char *path
                                   path, t->name, d);
             t->shape[d] = (long)json_integer_value(v);
             count *= (size_t)t->shape[d];
+            if (count > data_size) /* also keeps the product from overflowing */
+                return td_err_set(err, TD_EFORMAT,
+                                  "%s: tensor '%s': shape holds more elements "
+                                  "than the data section has bytes",
+                                  path, t->name);
         }
         int rc;
         if ((rc = get_size(e, "offset", i, path, &t->offset, err)) ||
