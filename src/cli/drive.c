@@ -51,6 +51,15 @@ static int parse_num(const char *opt, const char *s, double lo, double hi, doubl
     return 0;
 }
 
+static int parse_int(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    if (parse_num(opt, s, lo, hi, out))
+        return 1;
+    if (*out != floor(*out))
+        return td__cli_fail("%s: '%s' is not a whole number", opt, s);
+    return 0;
+}
+
 static int cmd_drive(int argc, char **argv)
 {
     if (td__cli_wants_help(argc, argv)) {
@@ -89,7 +98,7 @@ static int cmd_drive(int argc, char **argv)
         } else if (strcmp(a, "--track") == 0) {
             track_arg = v;
         } else if (strcmp(a, "--laps") == 0) {
-            if (parse_num(a, v, 1, TD_MAX_LAPS, &laps))
+            if (parse_int(a, v, 1, TD_MAX_LAPS, &laps))
                 return 1;
         } else if (strcmp(a, "--driver") == 0) {
             if (td_driver_kind_parse(v, &kind))
@@ -100,22 +109,22 @@ static int cmd_drive(int argc, char **argv)
                                     "or head-to-bot",
                                     v);
         } else if (strcmp(a, "--obstacles") == 0) {
-            if (parse_num(a, v, 0, TD_MAX_OBSTACLES, &obstacles))
+            if (parse_int(a, v, 0, TD_MAX_OBSTACLES, &obstacles))
                 return 1;
         } else if (strcmp(a, "--bots") == 0) {
-            if (parse_num(a, v, 0, TD_MAX_BOTS, &bots))
+            if (parse_int(a, v, 0, TD_MAX_BOTS, &bots))
                 return 1;
         } else if (strcmp(a, "--bot-speed") == 0) {
             if (parse_num(a, v, 0, 4, &bot_speed))
                 return 1;
         } else if (strcmp(a, "--seed") == 0) {
-            if (parse_num(a, v, 0, 1e18, &seed))
+            if (parse_int(a, v, 0, 1e15, &seed))
                 return 1;
         } else if (strcmp(a, "--grip") == 0) {
             if (parse_num(a, v, 0.5, 20, &grip))
                 return 1;
         } else if (strcmp(a, "--max-resets") == 0) {
-            if (parse_num(a, v, 0, 1e6, &max_resets))
+            if (parse_int(a, v, 0, 1e6, &max_resets))
                 return 1;
         } else if (strcmp(a, "--car-grip") == 0) {
             if (parse_num(a, v, 0.5, 100, &car_grip))
