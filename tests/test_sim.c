@@ -1310,3 +1310,24 @@ TD_TEST(open_route_laps_restart_from_the_start)
     /* 5.7 m from rest at up to 4 m/s: between 1.4 and 4 s a lap. */
     TD_ASSERT(lt > 1.4 && lt < 4.0);
 }
+
+TD_TEST(nan_and_huge_actions_are_contained)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    eval_config(&cfg);
+    fx_square(&f, &cfg, 1);
+    step_n(&f, 5, NAN, NAN);
+    const td_car_state *s = td_vecenv_car(&f.env, 0);
+    TD_ASSERT(isfinite(s->x) && isfinite(s->y) && isfinite(s->yaw));
+    /* NaN counts as 0: clipped up to the minimum speed, straight ahead. */
+    TD_ASSERT_NEAR(s->y, 0.0, 1e-12);
+    TD_ASSERT(s->x > 5.0);
+    for (int k = 0; k < TD_STATE_DIM; k++)
+        TD_ASSERT(isfinite(f.obs[k]));
+    step_n(&f, 3, 1e30, INFINITY);
+    TD_ASSERT(td_vecenv_car(&f.env, 0)->speed <= 4.0);
+    TD_ASSERT(fabs(td_vecenv_car(&f.env, 0)->steer) <= M_PI / 6 + 1e-12);
+    TD_ASSERT(isfinite(f.params[0].x));
+    fx_close(&f);
+}
