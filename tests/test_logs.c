@@ -895,3 +895,37 @@ TD_TEST(fastest_laps_are_sorted_by_time)
     td_logs_report_free(&r);
     td_simtrace_free(&t);
 }
+
+TD_TEST(logs_text_shows_the_last_rows_unless_all)
+{
+    char dir[64], path[128], cmd[400];
+    tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/many.csv", dir);
+    /* 35 one-step episodes, one per iteration. */
+    size_t cap = 8192, len = 0;
+    char *text = td_malloc(cap);
+    TD_ASSERT(text != NULL);
+    len += (size_t)snprintf(text + len, cap - len, "%s", HEADER17);
+    for (int e = 0; e < 35; e++)
+        len +=
+            (size_t)snprintf(text + len, cap - len,
+                             "%d,1,0,0,0,0,1,0,1,True,False,5,%d,10,%d.0,off_track,0\n", e, e, e);
+    write_file(path, text);
+    td_free(text);
+    int status;
+    snprintf(cmd, sizeof(cmd), "%s logs %s --episodes-per-iteration 1", TD_TEST_TRACKDAY_BIN, path);
+    char *out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    TD_ASSERT_CONTAINS(out, "(the last 30 of 35;");
+    TD_ASSERT_CONTAINS(out, "(the last 20 of 35;");
+    TD_ASSERT_CONTAINS(out, "(20 more waypoints; --all lists them)");
+    td_free(out);
+    snprintf(cmd, sizeof(cmd), "%s logs %s --episodes-per-iteration 1 --all", TD_TEST_TRACKDAY_BIN,
+             path);
+    out = run(cmd, &status);
+    TD_ASSERT_EQ_INT(status, 0);
+    TD_ASSERT(strstr(out, "the last") == NULL);
+    TD_ASSERT(strstr(out, "more waypoints") == NULL);
+    td_free(out);
+    rm_rf(dir);
+}

@@ -25,7 +25,8 @@ static void usage(FILE *f)
             "                                with 'eval' in their path) instead of training's\n"
             "  --episodes-per-iteration N    episodes per training iteration when the logs do\n"
             "                                not say (one file, no iteration column); default 20\n"
-            "  --all                         list every episode (default: the last 20)\n"
+            "  --all                         list every iteration, episode and end waypoint\n"
+            "                                (default: the last 30 iterations, 20 episodes)\n"
             "  --top N                       fastest laps to list (default 10)\n");
 }
 
@@ -91,9 +92,15 @@ static void print_text(const td_log_report *r, const td_simtrace *t, int per, in
         printf("file: %s\n", t->files[0]);
 
     printf("\nper iteration\n");
+    int first_it = 0;
+    if (!all && r->n_iterations > 30) {
+        first_it = r->n_iterations - 30;
+        printf("(the last 30 of %d; --all lists every iteration, --json gives all)\n",
+               r->n_iterations);
+    }
     printf("%9s %9s %9s %11s %12s %14s %11s %13s\n", "iteration", "episodes", "complete",
            "completion", "mean reward", "mean progress", "mean steps", "best lap (s)");
-    for (int q = 0; q < r->n_iterations; q++) {
+    for (int q = first_it; q < r->n_iterations; q++) {
         const td_log_iteration *it = &r->iterations[q];
         char best[32] = "-";
         if (it->best_lap_s >= 0)
