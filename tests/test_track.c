@@ -1148,3 +1148,55 @@ TD_TEST(out_of_memory_is_reported_without_leaks)
     TD_ASSERT(ok_seen[0] && ok_seen[1]);
     td_track_free(&ref);
 }
+
+/* ---- edge cases of the queries ----------------------------------------------------------------
+ */
+
+TD_TEST(queries_accept_any_previous_state_and_open_ends)
+{
+    td_track t;
+    load_ref(&t, 16); /* Straight_track: open */
+    TD_ASSERT_EQ_INT(t.closed, 0);
+    double x, y, h;
+    /* Arc lengths clamp to the ends of an open route. */
+    TD_ASSERT_NEAR(td_track_wrap_arc(&t, -3.0), 0.0, 0);
+    TD_ASSERT_NEAR(td_track_wrap_arc(&t, t.length + 3.0), t.length, 0);
+    td_track_point_at(&t, t.length + 1.0, 0.0, &x, &y, &h);
+    TD_ASSERT_NEAR(x, t.center[2 * (t.n - 1)], 1e-12);
+    TD_ASSERT_NEAR(y, t.center[2 * (t.n - 1) + 1], 1e-12);
+    /* Beyond the end: the projection is the end point, arc == length, last segment. */
+    td_track_proj p = {.seg = -5};
+    td_track_project_from(&t, x + 1.0, y, &p);
+    TD_ASSERT_EQ_INT(p.seg, t.n - 2);
+    TD_ASSERT_NEAR(p.t, 1.0, 0);
+    TD_ASSERT_NEAR(p.arc, t.length, 1e-12);
+    TD_ASSERT_EQ_INT(p.next_wp, t.n - 1);
+    TD_ASSERT_EQ_INT(td_track_on_road(&t, &p, x + 1.0, y), 0);
+    td_track_free(&t);
+
+    /* A loop: from any previous segment, even an out-of-range one, the same answer. */
+    load_ref(&t, 1);
+    td_track_point_at(&t, 7.3, 0.2, &x, &y, NULL);
+    td_track_proj ref;
+    td_track_project(&t, x, y, &ref);
+    int starts[] = {-1, 0, 17, t.n - 2, t.n - 1, t.n + 40, 100000};
+    for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+        p.seg = starts[i];
+        td_track_project_from(&t, x, y, &p);
+        TD_ASSERT_EQ_INT(p.seg, ref.seg);
+        TD_ASSERT_NEAR(p.arc, ref.arc, 1e-12);
+        TD_ASSERT_EQ_INT(td_track_on_road(&t, &p, x, y), 1);
+    }
+    /* The start line: a point just behind it projects near the end of the lap, just
+     * after it near 0; the closing duplicate is never the prev waypoint. */
+    td_track_point_at(&t, -0.01, 0.0, &x, &y, NULL);
+    td_track_project(&t, x, y, &p);
+    TD_ASSERT(p.arc > t.length - 0.02 && p.arc < t.length);
+    TD_ASSERT_EQ_INT(p.prev_wp, t.n - 2);
+    TD_ASSERT_EQ_INT(p.next_wp, t.n - 1);
+    td_track_point_at(&t, 0.01, 0.0, &x, &y, NULL);
+    td_track_project_from(&t, x, y, &p);
+    TD_ASSERT(p.arc < 0.02);
+    TD_ASSERT_EQ_INT(p.prev_wp, 0);
+    td_track_free(&t);
+}
