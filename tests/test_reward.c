@@ -201,10 +201,10 @@ TD_TEST(builtin_prevent_zigzag_penalizes_steering)
 
 TD_TEST(plugin_compiled_with_cc)
 {
-    const char *src = write_file("plugin.c",
-                                 "#include \"trackday/params.h\"\n"
-                                 "double trackday_reward(const td_params *p)\n"
-                                 "{ return p->speed * 2.0 + p->steps + p->n_waypoints; }\n");
+    const char *src =
+        write_file("plugin.c", "#include \"trackday/params.h\"\n"
+                               "double trackday_reward(const td_params *p)\n"
+                               "{ return p->speed * 2.0 + p->steps + p->n_waypoints; }\n");
     char so[512], cmd[2048];
     snprintf(so, sizeof(so), "%s/plugin.so", tmp_dir());
     snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -I%s/include -o %s %s", TD_TEST_SOURCE_DIR, so,
@@ -265,12 +265,12 @@ TD_TEST(value_checks_apply_to_c_hosts)
 
 /* ---- Python: params ------------------------------------------------------------------- */
 
-#define SKIP_WITHOUT_PYTHON()                                                              \
-    do {                                                                                   \
-        if (!td_reward_python_available()) {                                               \
-            printf("(skipped: built without Python)\n");                                   \
-            return;                                                                        \
-        }                                                                                  \
+#define SKIP_WITHOUT_PYTHON()                                                                      \
+    do {                                                                                           \
+        if (!td_reward_python_available()) {                                                       \
+            printf("(skipped: built without Python)\n");                                           \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* Asserts every key's type and the values fill_params set; returns a value built from them. */
@@ -400,15 +400,14 @@ TD_TEST(python_params_are_fresh_each_call)
 TD_TEST(python_result_conversion_follows_float)
 {
     SKIP_WITHOUT_PYTHON();
-    td_reward *r = open_ok(write_file(
-        "conv.py", "def reward_function(params):\n"
-                   "    s = params['steps']\n"
-                   "    if s == 0: return 3\n"
-                   "    if s == 1: return True\n"
-                   "    if s == 2: return '2.5'\n"
-                   "    class F:\n"
-                   "        def __float__(self): return 4.25\n"
-                   "    return F()\n"));
+    td_reward *r = open_ok(write_file("conv.py", "def reward_function(params):\n"
+                                                 "    s = params['steps']\n"
+                                                 "    if s == 0: return 3\n"
+                                                 "    if s == 1: return True\n"
+                                                 "    if s == 2: return '2.5'\n"
+                                                 "    class F:\n"
+                                                 "        def __float__(self): return 4.25\n"
+                                                 "    return F()\n"));
     td_params p[4];
     for (int i = 0; i < 4; i++) {
         fill_params(&p[i]);
@@ -427,13 +426,13 @@ TD_TEST(python_result_conversion_follows_float)
 TD_TEST(python_numpy_works)
 {
     SKIP_WITHOUT_PYTHON();
-    td_reward *r = open_ok(write_file(
-        "np_reward.py", "import numpy as np\n"
-                        "def reward_function(params):\n"
-                        "    wp = np.array(params['waypoints'])\n"
-                        "    car = np.array([params['x'], params['y']])\n"
-                        "    d = np.linalg.norm(wp - car, axis=1)\n"
-                        "    return np.float64(d.min()) + np.float32(0.5)\n"));
+    td_reward *r =
+        open_ok(write_file("np_reward.py", "import numpy as np\n"
+                                           "def reward_function(params):\n"
+                                           "    wp = np.array(params['waypoints'])\n"
+                                           "    car = np.array([params['x'], params['y']])\n"
+                                           "    d = np.linalg.norm(wp - car, axis=1)\n"
+                                           "    return np.float64(d.min()) + np.float32(0.5)\n"));
     td_params p;
     fill_params(&p);
     p.x = 2.0;
@@ -805,12 +804,12 @@ TD_TEST(check_source_reports_validator_rules)
     td_free(is);
 
     /* Syntax errors, a missing function, a wrong signature, an oversized file. */
-    TD_ASSERT_OK(td_reward_check_source(write_file("c1.py", "def reward_function(p)\n"), &is,
-                                        &n, &err));
+    TD_ASSERT_OK(
+        td_reward_check_source(write_file("c1.py", "def reward_function(p)\n"), &is, &n, &err));
     TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 1, "SyntaxError"));
     td_free(is);
-    TD_ASSERT_OK(td_reward_check_source(write_file("c2.py", "def reward(p):\n    return 1\n"),
-                                        &is, &n, &err));
+    TD_ASSERT_OK(td_reward_check_source(write_file("c2.py", "def reward(p):\n    return 1\n"), &is,
+                                        &n, &err));
     TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 0, "no top-level function reward_function"));
     td_free(is);
     TD_ASSERT_OK(td_reward_check_source(
@@ -954,13 +953,33 @@ TD_TEST(examples_cover_every_key_and_teach_an_idea)
     static char names[64][128];
     int n = list_examples(names, 64);
     TD_ASSERT(n >= 20);
-    static const char *keys[] = {
-        "x", "y", "heading", "speed", "steering_angle", "progress", "steps", "track_length",
-        "track_width", "waypoints", "closest_waypoints", "distance_from_center",
-        "is_left_of_center", "all_wheels_on_track", "is_offtrack", "is_crashed", "is_reversed",
-        "closest_objects", "objects_location", "objects_distance",
-        "objects_distance_from_center", "objects_left_of_center", "objects_speed",
-        "objects_heading", "object_in_camera", "projection_distance", "sim_time"};
+    static const char *keys[] = {"x",
+                                 "y",
+                                 "heading",
+                                 "speed",
+                                 "steering_angle",
+                                 "progress",
+                                 "steps",
+                                 "track_length",
+                                 "track_width",
+                                 "waypoints",
+                                 "closest_waypoints",
+                                 "distance_from_center",
+                                 "is_left_of_center",
+                                 "all_wheels_on_track",
+                                 "is_offtrack",
+                                 "is_crashed",
+                                 "is_reversed",
+                                 "closest_objects",
+                                 "objects_location",
+                                 "objects_distance",
+                                 "objects_distance_from_center",
+                                 "objects_left_of_center",
+                                 "objects_speed",
+                                 "objects_heading",
+                                 "object_in_camera",
+                                 "projection_distance",
+                                 "sim_time"};
     int used[sizeof(keys) / sizeof(keys[0])] = {0};
     for (int i = 0; i < n; i++) {
         char path[700];
@@ -992,8 +1011,7 @@ TD_TEST(examples_pass_reward_check)
         snprintf(cmd, sizeof(cmd),
                  "%s reward check %s/examples/rewards/%s --track %s/reInvent2019_track.npy "
                  ">%s/check_out.txt 2>&1",
-                 TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, names[i], TD_SHARED_TRACKS,
-                 tmp_dir());
+                 TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, names[i], TD_SHARED_TRACKS, tmp_dir());
         int rc = system(cmd);
         if (rc != 0) {
             char out[700];
@@ -1016,8 +1034,8 @@ TD_TEST(check_cli_fails_on_errors)
     int rc = system(cmd);
     TD_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
     /* A function that fails only in some states: the table shows which, with the traceback. */
-    const char *flaky = write_file("cli_flaky.py",
-                                   "def reward_function(params):\n"
+    const char *flaky =
+        write_file("cli_flaky.py", "def reward_function(params):\n"
                                    "    print('hello-from-reward', params['steps'])\n"
                                    "    if params['is_offtrack']:\n"
                                    "        return params['objects_location'][0][0]\n"
@@ -1321,12 +1339,12 @@ TD_TEST(explain_object_avoidance_lap_sees_objects)
     /* Through the simulator, an object-avoidance race gives the function its object keys. */
     td_track t;
     load_track("reInvent2019_track", &t);
-    td_reward *r = open_ok(write_file(
-        "count_objects.py", "def reward_function(params):\n"
-                            "    n = len(params.get('objects_location', []))\n"
-                            "    assert len(params['objects_distance']) == n\n"
-                            "    assert params['closest_objects'][1] < n\n"
-                            "    return float(n)\n"));
+    td_reward *r =
+        open_ok(write_file("count_objects.py", "def reward_function(params):\n"
+                                               "    n = len(params.get('objects_location', []))\n"
+                                               "    assert len(params['objects_distance']) == n\n"
+                                               "    assert params['closest_objects'][1] < n\n"
+                                               "    return float(n)\n"));
     td_race_config race;
     td_race_config_default(&race);
     race.race_type = TD_RACE_OBJECT_AVOIDANCE;

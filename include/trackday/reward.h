@@ -57,21 +57,21 @@ typedef enum td_reward_error_kind {
 /* "load", "exception", "value", "timeout" ("none" for TD_REWARD_ERR_NONE). */
 const char *td_reward_error_kind_name(td_reward_error_kind k);
 
-#define TD_REWARD_PATH_LEN 1024
-#define TD_REWARD_MSG_LEN 1024
+#define TD_REWARD_PATH_LEN  1024
+#define TD_REWARD_MSG_LEN   1024
 #define TD_REWARD_TRACE_LEN 8192
 
 /* What went wrong in the last failed open or call. */
 typedef struct td_reward_error {
     td_reward_error_kind kind;
-    char file[TD_REWARD_PATH_LEN]; /* the user's file of the failing line ("" if unknown) */
-    int line;                      /* 1-based line in file, 0 if unknown */
-    char message[TD_REWARD_MSG_LEN];   /* one paragraph for a learner (also in td_err) */
+    char file[TD_REWARD_PATH_LEN];       /* the user's file of the failing line ("" if unknown) */
+    int line;                            /* 1-based line in file, 0 if unknown */
+    char message[TD_REWARD_MSG_LEN];     /* one paragraph for a learner (also in td_err) */
     char traceback[TD_REWARD_TRACE_LEN]; /* Python traceback or caret display ("" if none) */
-    int car;                       /* index in the batch, -1 if not a call */
-    int step;                      /* params.steps of the failing call, -1 if not a call */
-    double value;                  /* the bad result (TD_REWARD_ERR_VALUE), else 0 */
-    int has_params;                /* params_json holds the failing step's params */
+    int car;                             /* index in the batch, -1 if not a call */
+    int step;                            /* params.steps of the failing call, -1 if not a call */
+    double value;                        /* the bad result (TD_REWARD_ERR_VALUE), else 0 */
+    int has_params;                      /* params_json holds the failing step's params */
 } td_reward_error;
 
 /*
@@ -159,14 +159,11 @@ const char *td_reward_builtin_summary(const char *name);
 int td_reward_python_available(void);
 
 /* Severity of a static check finding. */
-typedef enum td_reward_severity {
-    TD_REWARD_WARNING = 0,
-    TD_REWARD_ERROR = 1
-} td_reward_severity;
+typedef enum td_reward_severity { TD_REWARD_WARNING = 0, TD_REWARD_ERROR = 1 } td_reward_severity;
 
 typedef struct td_reward_issue {
     td_reward_severity severity;
-    int line, col;                 /* 1-based; 0 if not tied to a place */
+    int line, col; /* 1-based; 0 if not tied to a place */
     char message[512];
 } td_reward_issue;
 
@@ -179,20 +176,19 @@ typedef struct td_reward_issue {
  * of line. Returns 0 when the check ran (whatever it found), or an error when it could not
  * run (file unreadable, no Python).
  */
-int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_issues,
-                           td_err *err);
+int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_issues, td_err *err);
 
 /* ---- params for probes ------------------------------------------------------------------- */
 
 /* A pose and the rest of the context td_reward_probe_params needs. */
 typedef struct td_reward_probe {
-    double x, y;          /* model point, metres */
-    double heading_deg;   /* DeepRacer heading */
-    double speed;         /* commanded speed */
-    double steering_deg;  /* commanded steering */
-    double start_arc;     /* the episode's start (arc length, metres) for progress */
+    double x, y;         /* model point, metres */
+    double heading_deg;  /* DeepRacer heading */
+    double speed;        /* commanded speed */
+    double steering_deg; /* commanded steering */
+    double start_arc;    /* the episode's start (arc length, metres) for progress */
     int steps;
-    int n_objects;        /* objects at object_xy (obstacles: speed 0, heading 0) */
+    int n_objects; /* objects at object_xy (obstacles: speed 0, heading 0) */
     double object_xy[TD_MAX_OBJECTS][2];
 } td_reward_probe;
 
@@ -228,13 +224,13 @@ int td_reward_samples(const td_track *t, const td_track *rev, td_reward_sample *
 
 /* One lap driven by the simulator's built-in driver, with the reward of every step. */
 typedef struct td_reward_lap {
-    char driver[32];        /* "racing line", "zig-zag", ... */
-    int n;                  /* steps */
-    double *x, *y;          /* model point per step (one allocation with the rest) */
+    char driver[32]; /* "racing line", "zig-zag", ... */
+    int n;           /* steps */
+    double *x, *y;   /* model point per step (one allocation with the rest) */
     double *reward, *progress, *speed;
-    char status[32];        /* how the lap ended: lap_complete, off_track, ... */
-    int failed;             /* the reward function failed at step n (message in err) */
-    int n_objects;          /* obstacles and bot cars at the start of the lap */
+    char status[32]; /* how the lap ended: lap_complete, off_track, ... */
+    int failed;      /* the reward function failed at step n (message in err) */
+    int n_objects;   /* obstacles and bot cars at the start of the lap */
     double objects[TD_REWARD_LAP_MAX_OBJECTS][5]; /* x, y, yaw (rad), length, width */
     int object_is_car[TD_REWARD_LAP_MAX_OBJECTS];
 } td_reward_lap;

@@ -14,22 +14,21 @@
 #include "trackday/reward.h"
 #include "trackday/track.h"
 
-static const char follow_center_py[] =
-    "def reward_function(params):\n"
-    "    track_width = params['track_width']\n"
-    "    distance_from_center = params['distance_from_center']\n"
-    "    marker_1 = 0.1 * track_width\n"
-    "    marker_2 = 0.25 * track_width\n"
-    "    marker_3 = 0.5 * track_width\n"
-    "    if distance_from_center <= marker_1:\n"
-    "        reward = 1.0\n"
-    "    elif distance_from_center <= marker_2:\n"
-    "        reward = 0.5\n"
-    "    elif distance_from_center <= marker_3:\n"
-    "        reward = 0.1\n"
-    "    else:\n"
-    "        reward = 1e-3\n"
-    "    return float(reward)\n";
+static const char follow_center_py[] = "def reward_function(params):\n"
+                                       "    track_width = params['track_width']\n"
+                                       "    distance_from_center = params['distance_from_center']\n"
+                                       "    marker_1 = 0.1 * track_width\n"
+                                       "    marker_2 = 0.25 * track_width\n"
+                                       "    marker_3 = 0.5 * track_width\n"
+                                       "    if distance_from_center <= marker_1:\n"
+                                       "        reward = 1.0\n"
+                                       "    elif distance_from_center <= marker_2:\n"
+                                       "        reward = 0.5\n"
+                                       "    elif distance_from_center <= marker_3:\n"
+                                       "        reward = 0.1\n"
+                                       "    else:\n"
+                                       "        reward = 1e-3\n"
+                                       "    return float(reward)\n";
 
 static const char constant_py[] = "def reward_function(params):\n"
                                   "    return 1.0\n";
@@ -85,8 +84,7 @@ static int open_py(const char *dir, const char *name, const char *text, const td
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     td_err err = {0};
-    if (td_file_write_atomic(path, text, strlen(text), &err) ||
-        td_reward_open(r, path, t, &err)) {
+    if (td_file_write_atomic(path, text, strlen(text), &err) || td_reward_open(r, path, t, &err)) {
         fprintf(stderr, "trackday: %s\n", err.msg);
         return 1;
     }

@@ -25,22 +25,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: trackday reward check FILE [--track T] [--timeout S] [--json]\n"
-            "       trackday reward explain FILE [--track T] [--race TYPE] [--out FILE.svg]\n"
-            "                               [--segments N]\n"
-            "       trackday reward list\n\n"
-            "FILE is a DeepRacer reward_function.py, a C plugin (.so) or builtin:NAME.\n"
-            "check    statically checks the file as DeepRacer's validator would (imports,\n"
-            "         open/eval/exec, numpy file I/O, size) and calls reward_function in\n"
-            "         sampled states of the track (centre, borders, off track, wrong heading,\n"
-            "         slow/fast, obstacles, a bot, reverse direction); exit 1 on any error.\n"
-            "explain  drives one lap along the racing line and one zig-zagging with the\n"
-            "         built-in driver, prints the reward per lap segment and writes a picture\n"
-            "         of the track coloured by reward (default reward_explain.svg); --race\n"
-            "         object-avoidance or head-to-bot adds obstacles or bot cars.\n"
-            "T is a track name (tracks/ or the DeepRacer routes) or a .npy/.json path;\n"
-            "default " DEFAULT_TRACK ".\n");
+    fprintf(f, "usage: trackday reward check FILE [--track T] [--timeout S] [--json]\n"
+               "       trackday reward explain FILE [--track T] [--race TYPE] [--out FILE.svg]\n"
+               "                               [--segments N]\n"
+               "       trackday reward list\n\n"
+               "FILE is a DeepRacer reward_function.py, a C plugin (.so) or builtin:NAME.\n"
+               "check    statically checks the file as DeepRacer's validator would (imports,\n"
+               "         open/eval/exec, numpy file I/O, size) and calls reward_function in\n"
+               "         sampled states of the track (centre, borders, off track, wrong heading,\n"
+               "         slow/fast, obstacles, a bot, reverse direction); exit 1 on any error.\n"
+               "explain  drives one lap along the racing line and one zig-zagging with the\n"
+               "         built-in driver, prints the reward per lap segment and writes a picture\n"
+               "         of the track coloured by reward (default reward_explain.svg); --race\n"
+               "         object-avoidance or head-to-bot adds obstacles or bot cars.\n"
+               "T is a track name (tracks/ or the DeepRacer routes) or a .npy/.json path;\n"
+               "default " DEFAULT_TRACK ".\n");
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -282,8 +281,7 @@ report:
         printf("\nFAILED: %d error%s, %d warning%s\n", errors, errors == 1 ? "" : "s", warnings,
                warnings == 1 ? "" : "s");
     } else {
-        printf("\nOK: %d sampled states, %d warning%s\n", n, warnings,
-               warnings == 1 ? "" : "s");
+        printf("\nOK: %d sampled states, %d warning%s\n", n, warnings, warnings == 1 ? "" : "s");
     }
     json_decref(report);
     td_free(samples);
@@ -333,8 +331,7 @@ static int cmd_explain(int argc, char **argv)
                                     "object-avoidance or head-to-bot",
                                     argv[i]);
             race.race_type = rt;
-        }
-        else if (argv[i][0] == '-')
+        } else if (argv[i][0] == '-')
             return td__cli_fail("reward explain: unknown option '%s'", argv[i]);
         else if (!file)
             file = argv[i];
@@ -451,8 +448,8 @@ static int cmd_list(void)
     printf("built-in rewards (use as builtin:NAME):\n");
     for (const char *const *n = td_reward_builtin_names(); *n; n++)
         printf("  %-24s %s\n", *n, td_reward_builtin_summary(*n));
-    printf("Python: %s\n", td_reward_python_available() ? "available (embedded CPython 3.11)"
-                                                        : "not built in");
+    printf("Python: %s\n",
+           td_reward_python_available() ? "available (embedded CPython 3.11)" : "not built in");
     return 0;
 }
 

@@ -54,10 +54,10 @@ int td_reward_drive_lap(td_reward *r, const td_track *t, const td_race_config *r
     if (max_steps <= 0)
         max_steps = 5000;
     const char *label = driver_kind == TD_DRIVER_PURE_PURSUIT ? "racing line"
-                        : driver_kind == TD_DRIVER_ZIGZAG       ? "zig-zag"
-                        : driver_kind == TD_DRIVER_CENTERLINE   ? "centre line"
-                                                                : td_driver_kind_name(
-                                                                      (td_driver_kind)driver_kind);
+                        : driver_kind == TD_DRIVER_ZIGZAG     ? "zig-zag"
+                        : driver_kind == TD_DRIVER_CENTERLINE
+                            ? "centre line"
+                            : td_driver_kind_name((td_driver_kind)driver_kind);
     snprintf(lap->driver, sizeof(lap->driver), "%s", label);
     snprintf(lap->status, sizeof(lap->status), "time_up");
     double *buf = td_calloc((size_t)max_steps * 5, sizeof(double));
@@ -215,8 +215,9 @@ static void draw_track(FILE *f, const panel *p)
     polyline(f, p, t->center, t->n,
              "stroke=\"#d9a400\" stroke-width=\"1\" stroke-dasharray=\"4 4\" opacity=\"0.6\"");
     /* The start line: a short bar across the road at vertex 0. */
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e03030\" "
-               "stroke-width=\"3\"/>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e03030\" "
+            "stroke-width=\"3\"/>\n",
             px(p, t->inner[0]), py(p, t->inner[1]), px(p, t->outer[0]), py(p, t->outer[1]));
 }
 
@@ -260,12 +261,14 @@ int td_reward_explain_svg(const char *path, const td_track *t, const td_reward_l
     FILE *f = fopen(tmp, "w");
     if (!f)
         return td_err_set(err, TD_EIO, "cannot write %s", tmp);
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-               "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
             W, H, W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#4f7f3a\"/>\n");
-    fprintf(f, "<text x=\"%.0f\" y=\"30\" font-size=\"18\" fill=\"#ffffff\" "
-               "text-anchor=\"middle\">",
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"30\" font-size=\"18\" fill=\"#ffffff\" "
+            "text-anchor=\"middle\">",
             W / 2);
     xml_text(f, title ? title : "reward per step");
     fprintf(f, "</text>\n");
@@ -275,20 +278,22 @@ int td_reward_explain_svg(const char *path, const td_track *t, const td_reward_l
         double sum = 0;
         for (int i = 0; i < l->n; i++)
             sum += l->reward[i];
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" fill=\"#ffffff\" "
-                   "text-anchor=\"middle\">",
+        fprintf(f,
+                "<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" fill=\"#ffffff\" "
+                "text-anchor=\"middle\">",
                 k * panel_w + panel_w / 2, top + 14);
         char sub[200];
-        snprintf(sub, sizeof(sub), "%s: %d steps, %s, mean reward %.4g", l->driver, l->n,
-                 l->status, l->n ? sum / l->n : 0.0);
+        snprintf(sub, sizeof(sub), "%s: %d steps, %s, mean reward %.4g", l->driver, l->n, l->status,
+                 l->n ? sum / l->n : 0.0);
         xml_text(f, sub);
         fprintf(f, "</text>\n");
         draw_track(f, &p);
         for (int b = 0; b < l->n_objects; b++) {
             const double *o = l->objects[b];
             double c = cos(o[2]), sn = sin(o[2]), hl = o[3] / 2, hw = o[4] / 2;
-            fprintf(f, "<polygon fill=\"%s\" stroke=\"#000000\" stroke-width=\"1\" "
-                       "points=\"",
+            fprintf(f,
+                    "<polygon fill=\"%s\" stroke=\"#000000\" stroke-width=\"1\" "
+                    "points=\"",
                     l->object_is_car[b] ? "#3070e0" : "#f0f0f0");
             static const double corners[4][2] = {{1, 1}, {1, -1}, {-1, -1}, {-1, 1}};
             for (int k = 0; k < 4; k++) {
@@ -301,8 +306,9 @@ int td_reward_explain_svg(const char *path, const td_track *t, const td_reward_l
         for (int i = 1; i < l->n; i++) {
             int rgb[3];
             scale_rgb((l->reward[i] - lo) / span, rgb);
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                       "stroke=\"rgb(%d,%d,%d)\" stroke-width=\"4\" stroke-linecap=\"round\"/>\n",
+            fprintf(f,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                    "stroke=\"rgb(%d,%d,%d)\" stroke-width=\"4\" stroke-linecap=\"round\"/>\n",
                     px(&p, l->x[i - 1]), py(&p, l->y[i - 1]), px(&p, l->x[i]), py(&p, l->y[i]),
                     rgb[0], rgb[1], rgb[2]);
         }
@@ -312,16 +318,19 @@ int td_reward_explain_svg(const char *path, const td_track *t, const td_reward_l
     for (int i = 0; i < 100; i++) {
         int rgb[3];
         scale_rgb(i / 99.0, rgb);
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.0f\" "
-                   "fill=\"rgb(%d,%d,%d)\"/>\n",
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.0f\" "
+                "fill=\"rgb(%d,%d,%d)\"/>\n",
                 bx + bw * i / 100.0, by, bw / 100.0 + 0.5, bh, rgb[0], rgb[1], rgb[2]);
     }
     for (int i = 0; i <= 4; i++)
-        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"12\" fill=\"#ffffff\" "
-                   "text-anchor=\"middle\">%.4g</text>\n",
+        fprintf(f,
+                "<text x=\"%.1f\" y=\"%.0f\" font-size=\"12\" fill=\"#ffffff\" "
+                "text-anchor=\"middle\">%.4g</text>\n",
                 bx + bw * i / 4.0, by + bh + 16, lo + span * i / 4.0 * (hi > lo ? 1 : 0));
-    fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"12\" fill=\"#ffffff\" "
-               "text-anchor=\"end\">reward</text>\n",
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.0f\" font-size=\"12\" fill=\"#ffffff\" "
+            "text-anchor=\"end\">reward</text>\n",
             bx - 8, by + 13);
     fprintf(f, "</svg>\n");
     int bad = ferror(f);

@@ -16,8 +16,7 @@
 
 #include "reward/reward_internal.h"
 
-int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_issues,
-                           td_err *err)
+int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_issues, td_err *err)
 {
     *issues = NULL;
     *n_issues = 0;
@@ -50,9 +49,11 @@ static const char checker_py[] =
     "def check(source, filename):\n"
     "    out = []\n"
     "    def err(node, msg):\n"
-    "        out.append((1, getattr(node, 'lineno', 0), getattr(node, 'col_offset', -1) + 1, msg))\n"
+    "        out.append((1, getattr(node, 'lineno', 0), getattr(node, 'col_offset', -1) + 1, "
+    "msg))\n"
     "    def warn(node, msg):\n"
-    "        out.append((0, getattr(node, 'lineno', 0), getattr(node, 'col_offset', -1) + 1, msg))\n"
+    "        out.append((0, getattr(node, 'lineno', 0), getattr(node, 'col_offset', -1) + 1, "
+    "msg))\n"
     "    if len(source) > 140000:\n"
     "        out.append((1, 0, 0, 'the file has %d characters; DeepRacer accepts at most '\n"
     "                            '140,000' % len(source)))\n"
@@ -152,8 +153,8 @@ static const char checker_py[] =
     "    out.sort(key=lambda t: (t[1], t[2]))\n"
     "    return out\n";
 
-int td__py_check_source(const char *path, const char *source, size_t len,
-                        td_reward_issue **issues, int *n_issues, td_err *err)
+int td__py_check_source(const char *path, const char *source, size_t len, td_reward_issue **issues,
+                        int *n_issues, td_err *err)
 {
     int rc = td__py_ensure(err);
     if (rc)
@@ -208,8 +209,8 @@ done:
 
 #else
 
-int td__py_check_source(const char *path, const char *source, size_t len,
-                        td_reward_issue **issues, int *n_issues, td_err *err)
+int td__py_check_source(const char *path, const char *source, size_t len, td_reward_issue **issues,
+                        int *n_issues, td_err *err)
 {
     (void)source;
     (void)len;

@@ -66,21 +66,64 @@ const char *__lsan_default_suppressions(void)
 
 /* The params keys in DeepRacer's order (DEEPRACER.md section 2). */
 enum {
-    K_X, K_Y, K_HEADING, K_SPEED, K_STEERING_ANGLE, K_PROGRESS, K_STEPS, K_TRACK_LENGTH,
-    K_TRACK_WIDTH, K_WAYPOINTS, K_CLOSEST_WAYPOINTS, K_DISTANCE_FROM_CENTER,
-    K_IS_LEFT_OF_CENTER, K_ALL_WHEELS_ON_TRACK, K_IS_OFFTRACK, K_IS_CRASHED, K_IS_REVERSED,
-    K_CLOSEST_OBJECTS, K_OBJECTS_LOCATION, K_OBJECTS_DISTANCE, K_OBJECTS_DISTANCE_FROM_CENTER,
-    K_OBJECTS_LEFT_OF_CENTER, K_OBJECTS_SPEED, K_OBJECTS_HEADING, K_OBJECT_IN_CAMERA,
-    K_PROJECTION_DISTANCE, K_SIM_TIME, K_COUNT
+    K_X,
+    K_Y,
+    K_HEADING,
+    K_SPEED,
+    K_STEERING_ANGLE,
+    K_PROGRESS,
+    K_STEPS,
+    K_TRACK_LENGTH,
+    K_TRACK_WIDTH,
+    K_WAYPOINTS,
+    K_CLOSEST_WAYPOINTS,
+    K_DISTANCE_FROM_CENTER,
+    K_IS_LEFT_OF_CENTER,
+    K_ALL_WHEELS_ON_TRACK,
+    K_IS_OFFTRACK,
+    K_IS_CRASHED,
+    K_IS_REVERSED,
+    K_CLOSEST_OBJECTS,
+    K_OBJECTS_LOCATION,
+    K_OBJECTS_DISTANCE,
+    K_OBJECTS_DISTANCE_FROM_CENTER,
+    K_OBJECTS_LEFT_OF_CENTER,
+    K_OBJECTS_SPEED,
+    K_OBJECTS_HEADING,
+    K_OBJECT_IN_CAMERA,
+    K_PROJECTION_DISTANCE,
+    K_SIM_TIME,
+    K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
-    "x", "y", "heading", "speed", "steering_angle", "progress", "steps", "track_length",
-    "track_width", "waypoints", "closest_waypoints", "distance_from_center",
-    "is_left_of_center", "all_wheels_on_track", "is_offtrack", "is_crashed", "is_reversed",
-    "closest_objects", "objects_location", "objects_distance", "objects_distance_from_center",
-    "objects_left_of_center", "objects_speed", "objects_heading", "object_in_camera",
-    "projection_distance", "sim_time",
+    "x",
+    "y",
+    "heading",
+    "speed",
+    "steering_angle",
+    "progress",
+    "steps",
+    "track_length",
+    "track_width",
+    "waypoints",
+    "closest_waypoints",
+    "distance_from_center",
+    "is_left_of_center",
+    "all_wheels_on_track",
+    "is_offtrack",
+    "is_crashed",
+    "is_reversed",
+    "closest_objects",
+    "objects_location",
+    "objects_distance",
+    "objects_distance_from_center",
+    "objects_left_of_center",
+    "objects_speed",
+    "objects_heading",
+    "object_in_camera",
+    "projection_distance",
+    "sim_time",
 };
 
 static int is_object_key(int k)
@@ -93,11 +136,11 @@ static struct {
     int ready;
     int failed;
     char fail_msg[256];
-    PyObject *keys[K_COUNT];     /* interned */
-    PyObject *timeout_exc;       /* trackday.RewardTimeout */
-    PyObject *format_exception;  /* traceback.format_exception */
-    PyObject *format_exc_only;   /* traceback.format_exception_only */
-    PyObject *signature;         /* inspect.signature */
+    PyObject *keys[K_COUNT];    /* interned */
+    PyObject *timeout_exc;      /* trackday.RewardTimeout */
+    PyObject *format_exception; /* traceback.format_exception */
+    PyObject *format_exc_only;  /* traceback.format_exception_only */
+    PyObject *signature;        /* inspect.signature */
 } G = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Sets up the objects every host shares. Called with the GIL held. */
@@ -146,12 +189,11 @@ static int py_global_init(td_err *err)
         PyConfig_InitIsolatedConfig(&config);
         config.install_signal_handlers = 0; /* Ctrl-C belongs to the trainer */
         config.parse_argv = 0;
-        config.site_import = 1;             /* Debian's site adds dist-packages (numpy) */
+        config.site_import = 1; /* Debian's site adds dist-packages (numpy) */
         /* Unbuffered like `python -u`: the interpreter is never finalized, so a buffered
          * print() of a reward function would be lost at exit. */
         config.buffered_stdio = 0;
-        PyStatus st = PyConfig_SetBytesString(&config, &config.program_name,
-                                              TD_PYTHON_EXECUTABLE);
+        PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, TD_PYTHON_EXECUTABLE);
         if (!PyStatus_Exception(st))
             st = Py_InitializeFromConfig(&config);
         PyConfig_Clear(&config);
@@ -197,19 +239,19 @@ void td_reward_set_load_timeout(double seconds)
 void td__py_set_timeout(td__pyhost *h, double seconds);
 
 typedef struct wp_entry {
-    const double *ptr;   /* the waypoint array this list mirrors */
+    const double *ptr; /* the waypoint array this list mirrors */
     int n;
-    double probe[3][2];  /* its first, middle and last points when the list was built */
-    PyObject *items;     /* tuple of the (x, y) tuples: owns the originals */
-    PyObject *list;      /* what params['waypoints'] holds */
+    double probe[3][2]; /* its first, middle and last points when the list was built */
+    PyObject *items;    /* tuple of the (x, y) tuples: owns the originals */
+    PyObject *list;     /* what params['waypoints'] holds */
 } wp_entry;
 
 struct td__pyhost {
     char path[TD_REWARD_PATH_LEN];
-    char *source;            /* the file's text, for source lines in messages */
+    char *source; /* the file's text, for source lines in messages */
     size_t source_len;
     PyObject *module, *func;
-    PyObject *tmpl, *tmpl_obj;  /* template dicts without / with the object keys */
+    PyObject *tmpl, *tmpl_obj; /* template dicts without / with the object keys */
     wp_entry wp[WP_CACHE];
     int n_wp;
     int warned_string, warned_waypoints;
@@ -221,12 +263,12 @@ struct td__pyhost {
     pthread_mutex_t wd_mu;
     pthread_cond_t wd_cv;
     int wd_stop;
-    atomic_int active;         /* a batch (or the module load) is running */
-    atomic_int wd_idle;        /* the watchdog sleeps until the next batch (needs a signal) */
-    atomic_ulong seq;          /* incremented at the start of every call */
+    atomic_int active;  /* a batch (or the module load) is running */
+    atomic_int wd_idle; /* the watchdog sleeps until the next batch (needs a signal) */
+    atomic_ulong seq;   /* incremented at the start of every call */
     atomic_int in_call;
-    atomic_int fired;          /* the watchdog raised in the current batch */
-    unsigned long tid;         /* Python thread id of the caller */
+    atomic_int fired;  /* the watchdog raised in the current batch */
+    unsigned long tid; /* Python thread id of the caller */
 };
 
 static const char *base_name(const char *path)
@@ -449,8 +491,7 @@ static const char *exception_hint(PyObject *type, PyObject *value)
             if (dot)
                 *dot = 0;
         }
-        if (strcmp(top, "scipy") == 0 || strcmp(top, "shapely") == 0 ||
-            strcmp(top, "numpy") == 0)
+        if (strcmp(top, "scipy") == 0 || strcmp(top, "shapely") == 0 || strcmp(top, "numpy") == 0)
             snprintf(hint, sizeof(hint),
                      "\nhint: DeepRacer allows %s, but it is not installed for the system "
                      "Python: apt-get install python3-%s",
@@ -496,8 +537,8 @@ static const char *exception_hint(PyObject *type, PyObject *value)
  * TD_REWARD_ERR_EXCEPTION; a RewardTimeout becomes TD_REWARD_ERR_TIMEOUT. `what` says when
  * ("at step 12 (car 3)" or "while loading").
  */
-static int report_exception(td__pyhost *h, td_reward_error_kind kind, const td_params *p,
-                            int car, td_reward_error *rerr, td_err *err)
+static int report_exception(td__pyhost *h, td_reward_error_kind kind, const td_params *p, int car,
+                            td_reward_error *rerr, td_err *err)
 {
     PyObject *type = NULL, *value = NULL, *tb = NULL;
     PyErr_Fetch(&type, &value, &tb);
@@ -509,9 +550,8 @@ static int report_exception(td__pyhost *h, td_reward_error_kind kind, const td_p
     char trace[TD_REWARD_TRACE_LEN];
     trace[0] = 0;
     if (type && G.format_exception) {
-        PyObject *lines = PyObject_CallFunctionObjArgs(G.format_exception, type,
-                                                       value ? value : Py_None,
-                                                       tb ? tb : Py_None, NULL);
+        PyObject *lines = PyObject_CallFunctionObjArgs(
+            G.format_exception, type, value ? value : Py_None, tb ? tb : Py_None, NULL);
         join_lines(lines, trace, sizeof(trace));
         Py_XDECREF(lines);
         PyErr_Clear();
@@ -543,8 +583,8 @@ static int report_exception(td__pyhost *h, td_reward_error_kind kind, const td_p
                                "\nhint: a reward function runs 15 times a second per car; "
                                "avoid loops that may not end");
     } else {
-        code = td__reward_fail(rerr, err, TD_EREWARD, kind, p, car, 0, "%s: %s: %s %s%s%s%s",
-                               where, exc_name, what, when, src[0] ? "\n    " : "", src, hint);
+        code = td__reward_fail(rerr, err, TD_EREWARD, kind, p, car, 0, "%s: %s: %s %s%s%s%s", where,
+                               exc_name, what, when, src[0] ? "\n    " : "", src, hint);
     }
     if (rerr) {
         snprintf(rerr->traceback, sizeof(rerr->traceback), "%s", trace);
@@ -621,8 +661,9 @@ static int report_syntax(td__pyhost *h, td_reward_error *rerr, td_err *err)
     if (rerr) {
         snprintf(rerr->file, sizeof(rerr->file), "%s", h->path);
         rerr->line = (int)lineno;
-        snprintf(rerr->traceback, sizeof(rerr->traceback), "  File \"%s\", line %ld\n    %s\n    %s\n%s: %s\n",
-                 h->path, lineno, text + lead, caret, exc_name, msg);
+        snprintf(rerr->traceback, sizeof(rerr->traceback),
+                 "  File \"%s\", line %ld\n    %s\n    %s\n%s: %s\n", h->path, lineno, text + lead,
+                 caret, exc_name, msg);
     }
     Py_XDECREF(type);
     Py_XDECREF(value);
@@ -818,8 +859,7 @@ static PyObject *build_params(td__pyhost *h, const td_params *p, wp_entry **wpe)
     if (!d)
         return NULL;
     if (PyDict_SetItem(d, G.keys[K_WAYPOINTS], (*wpe)->list) ||
-        set_take(d, K_X, PyFloat_FromDouble(p->x)) ||
-        set_take(d, K_Y, PyFloat_FromDouble(p->y)) ||
+        set_take(d, K_X, PyFloat_FromDouble(p->x)) || set_take(d, K_Y, PyFloat_FromDouble(p->y)) ||
         set_take(d, K_HEADING, PyFloat_FromDouble(p->heading)) ||
         set_take(d, K_SPEED, PyFloat_FromDouble(p->speed)) ||
         set_take(d, K_STEERING_ANGLE, PyFloat_FromDouble(p->steering_angle)) ||
@@ -845,8 +885,8 @@ static PyObject *build_params(td__pyhost *h, const td_params *p, wp_entry **wpe)
 }
 
 /* float() of the result, as DeepRacer does, with messages for the usual mistakes. */
-static int convert_result(td__pyhost *h, PyObject *res, const td_params *p, int car,
-                          double *out, td_reward_error *rerr, td_err *err)
+static int convert_result(td__pyhost *h, PyObject *res, const td_params *p, int car, double *out,
+                          td_reward_error *rerr, td_err *err)
 {
     if (PyFloat_Check(res)) { /* float and its subclasses (numpy.float64) */
         *out = PyFloat_AS_DOUBLE(res);
@@ -1079,8 +1119,8 @@ static int load_module(td__pyhost *h, const td_track *track, td_reward_error *re
     return 0;
 }
 
-int td__py_open(td__pyhost **out, const char *path, const td_track *track,
-                td_reward_error *rerr, td_err *err)
+int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_reward_error *rerr,
+                td_err *err)
 {
     *out = NULL;
     int rc = py_global_init(err);
@@ -1181,8 +1221,8 @@ void td_reward_set_load_timeout(double seconds)
     (void)seconds;
 }
 
-int td__py_open(td__pyhost **out, const char *path, const td_track *track,
-                td_reward_error *rerr, td_err *err)
+int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_reward_error *rerr,
+                td_err *err)
 {
     *out = NULL;
     int rc = no_python(err);

@@ -21,18 +21,23 @@ struct td_reward {
     td__pyhost *py;
     pthread_mutex_t mu;
     td_reward_error error;
-    char *params_json;   /* the failing step's params (td_malloc), or NULL */
-    int failed;          /* first error code since open/clear (for the callback adapter) */
+    char *params_json; /* the failing step's params (td_malloc), or NULL */
+    int failed;        /* first error code since open/clear (for the callback adapter) */
 };
 
 const char *td_reward_error_kind_name(td_reward_error_kind k)
 {
     switch (k) {
-    case TD_REWARD_ERR_NONE: return "none";
-    case TD_REWARD_ERR_LOAD: return "load";
-    case TD_REWARD_ERR_EXCEPTION: return "exception";
-    case TD_REWARD_ERR_VALUE: return "value";
-    case TD_REWARD_ERR_TIMEOUT: return "timeout";
+    case TD_REWARD_ERR_NONE:
+        return "none";
+    case TD_REWARD_ERR_LOAD:
+        return "load";
+    case TD_REWARD_ERR_EXCEPTION:
+        return "exception";
+    case TD_REWARD_ERR_VALUE:
+        return "value";
+    case TD_REWARD_ERR_TIMEOUT:
+        return "timeout";
     }
     return "unknown";
 }
@@ -104,8 +109,7 @@ static int unknown_builtin(const char *name, td_err *err)
             break;
         used += (size_t)w;
     }
-    return td_err_set(err, TD_ENOENT, "no built-in reward named '%s' (built-ins: %s)", name,
-                      list);
+    return td_err_set(err, TD_ENOENT, "no built-in reward named '%s' (built-ins: %s)", name, list);
 }
 
 static int open_plugin(td_reward *r, const char *path, td_err *err)
@@ -117,8 +121,7 @@ static int open_plugin(td_reward *r, const char *path, td_err *err)
         return td_err_set(err, TD_ENOENT, "reward plugin '%s' not found", path);
     r->dl = dlopen(full, RTLD_NOW | RTLD_LOCAL);
     if (!r->dl)
-        return td_err_set(err, TD_EFORMAT, "cannot load reward plugin '%s': %s", path,
-                          dlerror());
+        return td_err_set(err, TD_EFORMAT, "cannot load reward plugin '%s': %s", path, dlerror());
     void *sym = dlsym(r->dl, "trackday_reward");
     if (!sym)
         return td_err_set(err, TD_EFORMAT,
@@ -135,8 +138,9 @@ int td_reward_open(td_reward **out, const char *spec, const td_track *track, td_
 {
     *out = NULL;
     if (!spec || !*spec)
-        return td_err_set(err, TD_EINVAL, "empty reward spec: expected builtin:NAME, a .so "
-                                          "plugin or a .py file");
+        return td_err_set(err, TD_EINVAL,
+                          "empty reward spec: expected builtin:NAME, a .so "
+                          "plugin or a .py file");
     td_reward *r = td_calloc(1, sizeof(*r));
     if (!r)
         return td_err_set(err, TD_ENOMEM, "out of memory opening reward '%s'", spec);
@@ -347,8 +351,8 @@ static json_t *params_object(const td_params *p)
     if (n > 0) {
         json_object_set_new(o, "closest_objects",
                             jpair_i(p->closest_objects[0], p->closest_objects[1]));
-        json_t *loc = json_array(), *dist = json_array(), *dfc = json_array(),
-               *left = json_array(), *spd = json_array(), *hdg = json_array();
+        json_t *loc = json_array(), *dist = json_array(), *dfc = json_array(), *left = json_array(),
+               *spd = json_array(), *hdg = json_array();
         for (int i = 0; i < n; i++) {
             json_t *pt = json_array();
             json_array_append_new(pt, jnum(p->objects_location[i][0]));
@@ -408,12 +412,11 @@ static json_t *error_object(const td_reward *r)
     json_object_set_new(o, "car", json_integer(e->car));
     json_object_set_new(o, "step", json_integer(e->step));
     if (e->kind == TD_REWARD_ERR_VALUE)
-        json_object_set_new(o, "value", isfinite(e->value) ? json_real(e->value)
-                                                           : json_string(isnan(e->value)
-                                                                             ? "nan"
-                                                                             : (e->value > 0
-                                                                                    ? "inf"
-                                                                                    : "-inf")));
+        json_object_set_new(
+            o, "value",
+            isfinite(e->value)
+                ? json_real(e->value)
+                : json_string(isnan(e->value) ? "nan" : (e->value > 0 ? "inf" : "-inf")));
     json_t *params = NULL;
     if (e->has_params && r->params_json)
         params = json_loads(r->params_json, 0, NULL);

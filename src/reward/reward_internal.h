@@ -30,8 +30,8 @@ typedef struct td__pyhost td__pyhost;
 int td__py_ensure(td_err *err);
 
 /* Loads path (compiles, runs the module, finds and checks reward_function). */
-int td__py_open(td__pyhost **out, const char *path, const td_track *track,
-                td_reward_error *rerr, td_err *err);
+int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_reward_error *rerr,
+                td_err *err);
 void td__py_close(td__pyhost *h);
 void td__py_set_timeout(td__pyhost *h, double seconds);
 
@@ -40,7 +40,7 @@ int td__py_batch(td__pyhost *h, const td_params *params, int n, float *out_f, do
                  td_reward_error *rerr, td_err *err);
 
 /* The static check (py_check.c), see td_reward_check_source. */
-int td__py_check_source(const char *path, const char *source, size_t len,
-                        td_reward_issue **issues, int *n_issues, td_err *err);
+int td__py_check_source(const char *path, const char *source, size_t len, td_reward_issue **issues,
+                        int *n_issues, td_err *err);
 
 #endif

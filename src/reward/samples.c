@@ -24,8 +24,8 @@ static double width_at(const td_track *t, double s)
  * A probe at arc length s, lat_frac of the width to the left of the centre line (negative:
  * right), heading off the centre line's direction by dheading degrees.
  */
-static void probe_at(const td_track *t, double s, double lat_frac, double dheading,
-                     double speed, double steer, td_reward_probe *pr)
+static void probe_at(const td_track *t, double s, double lat_frac, double dheading, double speed,
+                     double steer, td_reward_probe *pr)
 {
     memset(pr, 0, sizeof(*pr));
     double h;
@@ -57,12 +57,10 @@ typedef struct {
 } sink;
 
 /* Adds a sample; fmt takes one double (the label's number). */
-static void emit(sink *k, const td_track *t, const td_reward_probe *pr, const char *fmt,
-                 double arg)
+static void emit(sink *k, const td_track *t, const td_reward_probe *pr, const char *fmt, double arg)
     __attribute__((format(printf, 4, 0)));
 
-static void emit(sink *k, const td_track *t, const td_reward_probe *pr, const char *fmt,
-                 double arg)
+static void emit(sink *k, const td_track *t, const td_reward_probe *pr, const char *fmt, double arg)
 {
     if (k->n >= k->max)
         return;
