@@ -865,6 +865,8 @@ TD_TEST(vecenv_is_deterministic_per_seed_and_threads)
     /* Slicing never changes a car's computation, so other thread counts agree too. */
     uint64_t c = run_random(7, 1, 1000, &r3);
     TD_ASSERT(a == c && r1 == r3);
+    c = run_random(7, 3, 1000, &r3);
+    TD_ASSERT(a == c && r1 == r3);
     uint64_t d = run_random(8, 2, 1000, &r4);
     TD_ASSERT(a != d);
 }
