@@ -288,17 +288,21 @@ static inline void ray_box(const box_frame *f, double dx, double dy, double *bes
         *best = t;
 }
 
-/* Closest wall hit by walking the grid; returns limit if none closer. */
+/*
+ * Closest wall hit by walking the grid from tstart metres along the ray (the caller knows
+ * there is no hit nearer than that); returns limit if none closer.
+ */
 static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx, double dy,
-                        double limit)
+                        double tstart, double limit)
 {
     double best = limit;
-    double gx = (ox - g->x0) * g->inv_cell, gy = (oy - g->y0) * g->inv_cell;
-    double t0 = 0.0; /* metres along the ray where the walk starts */
+    double gx0 = (ox - g->x0) * g->inv_cell, gy0 = (oy - g->y0) * g->inv_cell;
+    double t0 = tstart; /* metres along the ray where the walk starts */
+    double gx = gx0 + t0 * dx * g->inv_cell, gy = gy0 + t0 * dy * g->inv_cell;
     if (!(gx >= 0.0 && gy >= 0.0 && gx < g->w && gy < g->h)) {
         /* Outside the grid: enter it by a slab test, or see no wall at all. */
-        double tmin = 0.0, tmax = limit;
-        double o[2] = {gx, gy}, d[2] = {dx * g->inv_cell, dy * g->inv_cell};
+        double tmin = tstart, tmax = limit;
+        double o[2] = {gx0, gy0}, d[2] = {dx * g->inv_cell, dy * g->inv_cell};
         double hi[2] = {g->w, g->h};
         for (int k = 0; k < 2; k++) {
             if (fabs(d[k]) < 1e-15) {
@@ -318,8 +322,8 @@ static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx,
         if (tmax <= tmin)
             return best;
         t0 = tmin;
-        gx += t0 * d[0];
-        gy += t0 * d[1];
+        gx = gx0 + t0 * d[0];
+        gy = gy0 + t0 * d[1];
     }
     int ix = (int)gx, iy = (int)gy;
     ix = ix < 0 ? 0 : (ix >= g->w ? g->w - 1 : ix);
@@ -368,6 +372,8 @@ static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx,
 
 /* Cells within reach above which the per-beam grid walk is cheaper than the sweep. */
 #define SWEEP_MAX_CELLS 441
+/* Radius swept for a long-range scan before the remaining beams walk the grid. */
+#define SWEEP_RADIUS_M 1.0
 /* Segments a sweep can remember as done (a bitmap on the stack); beyond, it repeats tests. */
 #define SWEEP_MAX_SEGS 16384
 
@@ -541,21 +547,29 @@ static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td
         s = s * cs + c * ss;
         c = nc;
     }
-    int swept = 0;
     if (grid && !reference) {
+        /*
+         * Walls near the lidar are swept once for all beams; only the beams that find
+         * nothing that near walk the grid, from where the sweep stopped.
+         */
+        double near = lim < SWEEP_RADIUS_M ? lim : SWEEP_RADIUS_M;
         for (int k = 0; k < nb; k++)
+            best[k] = near;
+        double from = near;
+        if (!sweep_walls(grid, x, y, dirx[0], diry[0], step, nb, dirx, diry, near, best))
+            from = 0.0;
+        for (int k = 0; k < nb; k++)
+            if (best[k] >= near)
+                best[k] = near < lim || from == 0.0
+                              ? walk_grid(grid, x, y, dirx[k], diry[k], from, lim)
+                              : lim;
+    } else {
+        for (int k = 0; k < nb; k++) {
             best[k] = lim;
-        swept = sweep_walls(grid, x, y, dirx[0], diry[0], step, nb, dirx, diry, lim, best);
-    }
-    for (int k = 0; k < nb && !swept; k++) {
-        double b = lim;
-        if (grid && reference) {
-            for (int i = 0; i < grid->nsegs; i++)
-                ray_seg(x, y, dirx[k], diry[k], &grid->segs[i], &b);
-        } else if (grid) {
-            b = walk_grid(grid, x, y, dirx[k], diry[k], lim);
+            if (grid)
+                for (int i = 0; i < grid->nsegs; i++)
+                    ray_seg(x, y, dirx[k], diry[k], &grid->segs[i], &best[k]);
         }
-        best[k] = b;
     }
     int nboxes = scene && scene->boxes ? scene->nboxes : 0;
     for (int i = 0; i < nboxes; i++) {
