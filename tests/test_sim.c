@@ -1224,6 +1224,15 @@ TD_TEST(vecenv_domain_randomization_changes_the_look_per_episode)
         uint64_t h2 = td_fnv1a64(camera, 160 * 120);
         /* Same pose: the same frame without randomization, a different one with it. */
         TD_ASSERT_EQ_INT(h1 != h2, dr);
+        /* The scene renders the same frame as the observation. */
+        td_scene sc;
+        td_vecenv_scene(&f.env, 0, &sc);
+        TD_ASSERT(sc.ground != NULL && sc.track == td_vecenv_track(&f.env, 0));
+        uint8_t *again = td_malloc(160 * 120);
+        const td_car_state *cs = td_vecenv_car(&f.env, 0);
+        td_camera_render_grey(&cfg.camera, &sc, cs->x, cs->y, cs->yaw, again);
+        TD_ASSERT(memcmp(again, camera, 160 * 120) == 0);
+        td_free(again);
         td_free(camera);
         fx_close(&f);
     }

@@ -285,6 +285,13 @@ const td_track *td_vecenv_track(const td_vecenv *env, int i);
 int td_vecenv_boxes(const td_vecenv *env, int i, const td_box **boxes);
 
 /*
+ * What car i's sensors see now, for rendering pictures or videos with sensors.h (for
+ * example td_camera_render_rgb at td_vecenv_car's pose). ground is NULL unless a camera
+ * sensor is enabled. The pointers stay valid until the next step or reset.
+ */
+void td_vecenv_scene(const td_vecenv *env, int i, td_scene *out);
+
+/*
  * Moves car i to origin pose (x, y, yaw) at `speed` without stepping (a full projection),
  * and recomputes its params as a step would (progress follows DeepRacer's rules from the
  * previous value; steps and sim_time unchanged; no episode rule applied). For probes and

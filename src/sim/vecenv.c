@@ -560,6 +560,17 @@ int td_vecenv_boxes(const td_vecenv *env, int i, const td_box **boxes)
     return env->priv->cars[i].nobj;
 }
 
+void td_vecenv_scene(const td_vecenv *env, int i, td_scene *out)
+{
+    const td__vecenv_priv *pv = env->priv;
+    const td__car *c = &pv->cars[i];
+    out->track = pv->tracks[c->dir];
+    out->ground = pv->ground;
+    out->boxes = c->boxes;
+    out->nboxes = c->nobj;
+    out->look = env->cfg.race.enable_domain_randomization ? &c->look : &pv->look_default;
+}
+
 void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, double speed)
 {
     td__car *c = &env->priv->cars[i];
