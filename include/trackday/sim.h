@@ -222,8 +222,9 @@ void td_sim_config_default(td_sim_config *cfg);
 
 /*
  * The reward callback: called once per step over the whole batch (a host may take a lock
- * once per batch). params holds the step's values (for an ended episode: its last step).
- * Must write n rewards.
+ * once per batch). params holds the step's values (for an ended episode: its last step,
+ * which env->params no longer shows after td_vecenv_step returns, so per-step logs such as
+ * simtrace rows are best written here). Must write n rewards.
  */
 typedef void (*td_reward_batch_fn)(void *user, const td_params *params, int n, float *rewards_out);
 
