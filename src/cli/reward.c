@@ -39,7 +39,7 @@ static void usage(FILE *f)
                "         of the track coloured by reward (default reward_explain.svg); --race\n"
                "         object-avoidance or head-to-bot adds obstacles or bot cars.\n"
                "T is a track name (tracks/ or the DeepRacer routes) or a .npy/.json path;\n"
-               "default " DEFAULT_TRACK ".\n");
+               "default " DEFAULT_TRACK " (or the shipped oval without the reference routes).\n");
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -48,11 +48,29 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+#ifndef TD_SOURCE_DIR
+#define TD_SOURCE_DIR "."
+#endif
+
+/*
+ * Loads the --track argument, or without one the default: DeepRacer's re:Invent 2019 route
+ * when the reference routes are at hand, else the shipped oval (an installed trackday has
+ * its own tracks but not the reference routes).
+ */
 static int load_track(const char *arg, td_track *t, td_err *err)
 {
     char path[4096];
-    if (td__cli_track_path(arg, path, sizeof(path)))
+    if (!arg) {
+        snprintf(path, sizeof(path), "%s/../shared/tracks/%s.npy", TD_SOURCE_DIR, DEFAULT_TRACK);
+        if (!td_path_exists(path))
+            snprintf(path, sizeof(path), "%s/oval.json", td__cli_tracks_dir());
+        if (!td_path_exists(path)) {
+            td__cli_fail("no default track found: give one with --track");
+            return TD_ENOENT;
+        }
+    } else if (td__cli_track_path(arg, path, sizeof(path))) {
         return TD_ENOENT;
+    }
     return td_track_load(t, path, err);
 }
 
@@ -79,7 +97,7 @@ static void print_indented(const char *text, int ind)
  */
 static int cmd_check(int argc, char **argv)
 {
-    const char *file = NULL, *track_arg = DEFAULT_TRACK;
+    const char *file = NULL, *track_arg = NULL;
     double timeout = TD_REWARD_DEFAULT_TIMEOUT_S;
     int as_json = 0;
     for (int i = 1; i < argc; i++) {
@@ -310,7 +328,7 @@ static void lap_stats(const td_reward_lap *l, int from, int to, double *mean, do
 
 static int cmd_explain(int argc, char **argv)
 {
-    const char *file = NULL, *track_arg = DEFAULT_TRACK, *out = "reward_explain.svg";
+    const char *file = NULL, *track_arg = NULL, *out = "reward_explain.svg";
     int segments = 10, max_steps = 5000;
     td_race_config race;
     td_race_config_default(&race);
