@@ -568,9 +568,11 @@ TD_TEST(episode_offtrack_needs_all_wheels_off)
         TD_ASSERT_EQ_INT(f.dones[0], 0);
         TD_ASSERT_EQ_INT(f.params[0].all_wheels_on_track, 0);
     }
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_IN_PROGRESS);
     td_vecenv_teleport(&f.env, 0, 5.5, -0.7, 0.0, 0.0);
     step_n(&f, 1, 0.0, 0.5);
     TD_ASSERT_EQ_INT(f.dones[0], 1);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_OFF_TRACK);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->status, TD_EP_OFF_TRACK);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->off_tracks, 1);
     fx_close(&f);

@@ -278,6 +278,13 @@ const td_episode_info *td_vecenv_last_episode(const td_vecenv *env, int i);
 /* The numbers of car i's running episode. */
 const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i);
 
+/*
+ * The end rule car i's last step triggered (TD_EP_IN_PROGRESS if none), in precedence. Valid
+ * from inside the reward callback on; in continuous mode an event there means a penalty
+ * and a reset, not the end of the race (dones tells which). For simtrace's episode_status.
+ */
+td_episode_status td_vecenv_step_status(const td_vecenv *env, int i);
+
 /* Car i's dynamic state and the track it drives now (forward or reverse direction). */
 const td_car_state *td_vecenv_car(const td_vecenv *env, int i);
 const td_track *td_vecenv_track(const td_vecenv *env, int i);

@@ -382,6 +382,7 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
         c->event = TD_EP_TIME_UP;
     else
         c->event = TD_EP_IN_PROGRESS;
+    c->step_event = c->event;
 }
 
 /* ---- after the reward: ends, resets ------------------------------------------------------ */

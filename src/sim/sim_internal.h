@@ -111,6 +111,7 @@ typedef struct td__car {
     td_box boxes[TD_MAX_OBJECTS]; /* sensor copy of the objects */
     int crash_obj;                /* object hit this step, or -1 */
     td_episode_status event;      /* this step's event (precedence applied) */
+    td_episode_status step_event; /* the last step's event, kept across resets */
     td_rng rng;
     td_look look;
     td_episode_info info; /* running episode */

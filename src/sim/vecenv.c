@@ -544,6 +544,11 @@ const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i)
     return &env->priv->cars[i].info;
 }
 
+td_episode_status td_vecenv_step_status(const td_vecenv *env, int i)
+{
+    return env->priv->cars[i].step_event;
+}
+
 const td_car_state *td_vecenv_car(const td_vecenv *env, int i)
 {
     return &env->priv->cars[i].st;
