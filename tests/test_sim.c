@@ -574,6 +574,10 @@ TD_TEST(episode_offtrack_needs_all_wheels_off)
     TD_ASSERT_EQ_INT(f.dones[0], 1);
     TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_OFF_TRACK);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->status, TD_EP_OFF_TRACK);
+    /* The last step's params are kept; env->params shows the new start. */
+    TD_ASSERT_EQ_INT(td_vecenv_last_params(&f.env, 0)->is_offtrack, 1);
+    TD_ASSERT(td_vecenv_last_params(&f.env, 0)->y < -0.6);
+    TD_ASSERT_NEAR(f.params[0].y, 0.0, 1e-9);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->off_tracks, 1);
     fx_close(&f);
 }

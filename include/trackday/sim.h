@@ -275,6 +275,9 @@ void td_vecenv_step(td_vecenv *env);
 
 /* The final numbers of car i's last ended episode (episode == -1 if none ended yet). */
 const td_episode_info *td_vecenv_last_episode(const td_vecenv *env, int i);
+/* The params of the last step of car i's last ended episode (env->params shows the new
+ * episode's start once td_vecenv_step has returned with dones[i] = 1). */
+const td_params *td_vecenv_last_params(const td_vecenv *env, int i);
 /* The numbers of car i's running episode. */
 const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i);
 

@@ -516,6 +516,7 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
         c->info.status = e;
         c->info.sim_time_s = c->clock - c->episode_t0;
         c->last = c->info;
+        c->last_params = *p;
         *done = 1;
         td__car_begin_next_episode(env, c);
         td__car_compute_params(env, c, p, TD__PARAMS_RESET);

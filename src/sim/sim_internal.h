@@ -114,8 +114,9 @@ typedef struct td__car {
     td_episode_status step_event; /* the last step's event, kept across resets */
     td_rng rng;
     td_look look;
-    td_episode_info info; /* running episode */
-    td_episode_info last; /* last ended episode */
+    td_episode_info info;  /* running episode */
+    td_episode_info last;  /* last ended episode */
+    td_params last_params; /* the last ended episode's last step */
     int episodes_started;
 } td__car;
 

@@ -539,6 +539,11 @@ const td_episode_info *td_vecenv_last_episode(const td_vecenv *env, int i)
     return &env->priv->cars[i].last;
 }
 
+const td_params *td_vecenv_last_params(const td_vecenv *env, int i)
+{
+    return &env->priv->cars[i].last_params;
+}
+
 const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i)
 {
     return &env->priv->cars[i].info;
