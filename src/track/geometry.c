@@ -221,7 +221,7 @@ void td_track_project_from(const td_track *t, double x, double y, td_track_proj 
                     break;
                 int j = dir == 0 ? anchor + k : anchor - k;
                 if (t->closed)
-                    j = (j % nseg + nseg) % nseg;
+                    j += j < 0 ? nseg : (j >= nseg ? -nseg : 0); /* |j| < 2 nseg: no division */
                 else if (j < 0 || j >= nseg)
                     break;
                 double uj, dj = seg_dist2(t, j, x, y, &uj);
@@ -262,13 +262,14 @@ static void border_nearest(const td_track *t, int b, int seg, double x, double y
     int nseg = t->n - 1;
     int best = -1;
     double best_d2 = INFINITY, best_u = 0.0;
+    const double *G = a->border_geom + 5 * (size_t)b * nseg;
 #define TRY_BORDER_SEG(k)                                                                          \
     do {                                                                                           \
-        const double *q = B + 2 * (k);                                                             \
-        double dx = q[2] - q[0], dy = q[3] - q[1], l2 = dx * dx + dy * dy;                         \
-        double u = l2 > 0 ? ((x - q[0]) * dx + (y - q[1]) * dy) / l2 : 0.0;                        \
+        const double *g = G + 5 * (k);                                                             \
+        double rx = x - g[0], ry = y - g[1];                                                       \
+        double u = (rx * g[2] + ry * g[3]) * g[4];                                                 \
         u = u < 0 ? 0 : (u > 1 ? 1 : u);                                                           \
-        double ex = q[0] + u * dx - x, ey = q[1] + u * dy - y, d2 = ex * ex + ey * ey;             \
+        double ex = rx - u * g[2], ey = ry - u * g[3], d2 = ex * ex + ey * ey;                     \
         if (d2 < best_d2 || (d2 == best_d2 && (k) < best)) {                                       \
             best_d2 = d2;                                                                          \
             best = (k);                                                                            \
@@ -279,7 +280,7 @@ static void border_nearest(const td_track *t, int b, int seg, double x, double y
         for (int m = -TD__BORDER_W; m <= TD__BORDER_W; m++) {
             int k = seg + m;
             if (t->closed)
-                k = (k % nseg + nseg) % nseg;
+                k += k < 0 ? nseg : (k >= nseg ? -nseg : 0);
             else if (k < 0 || k >= nseg)
                 continue;
             TRY_BORDER_SEG(k);

@@ -114,6 +114,7 @@ void td__track_accel_free(td_track *t)
     td_free(a->curv);
     td_free(a->near);
     td_free(a->seg_geom);
+    td_free(a->border_geom);
     td_free(a->far_clear);
     td_free(a->near_safe);
     td_free(a->road_clear);
@@ -414,6 +415,20 @@ int td__track_accel_build(td_track *t, td_err *err)
     csegs = td_malloc(sizeof(double) * 4 * (size_t)(n - 1));
     if (!a->edges || !a->mid_on_road || !a->curv || !a->seg_geom || !csegs)
         goto nomem;
+    a->border_geom = td_malloc(sizeof(double) * 10 * (size_t)(n - 1));
+    if (!a->border_geom)
+        goto nomem;
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i + 1 < n; i++) {
+            const double *B = b ? t->inner : t->outer;
+            double *g = a->border_geom + 5 * ((size_t)b * (n - 1) + i);
+            g[0] = B[2 * i];
+            g[1] = B[2 * i + 1];
+            g[2] = B[2 * i + 2] - g[0];
+            g[3] = B[2 * i + 3] - g[1];
+            double l2 = g[2] * g[2] + g[3] * g[3];
+            g[4] = l2 > 0.0 ? 1.0 / l2 : 0.0; /* a zero-length border segment is its point */
+        }
     for (int i = 0; i + 1 < n; i++) {
         double *g = a->seg_geom + 5 * i;
         g[0] = t->center[2 * i];

@@ -32,7 +32,8 @@ typedef struct td__track_accel {
      * fast is 0 when the track is too small for windows (then the grid is always used).
      */
     int fast;
-    double *seg_geom; /* (n - 1, 5): ax, ay, dx, dy, 1 / (dx^2 + dy^2) per centre segment */
+    double *border_geom; /* (2, n - 1, 5): as seg_geom for the outer (0) and inner (1) borders */
+    double *seg_geom;    /* (n - 1, 5): ax, ay, dx, dy, 1 / (dx^2 + dy^2) per centre segment */
     float *near;
     double *far_clear;
     double *near_safe; /* (n - 1): see tangent_disc_bound in track.c */
