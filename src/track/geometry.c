@@ -3,8 +3,11 @@
  * centreline (full search and incremental), closest waypoints, width, left of centre, road
  * containment (local and reference), points, lanes and curvature at an arc length.
  *
- * The incremental queries touch only the segments beside the previous result, so a step
- * costs O(1) amortized; the full search (a scan) is for resets and teleports.
+ * The incremental queries touch only the segments beside the previous result and prove,
+ * with clearances precomputed at load (track.c, build_certificates), that the local answer
+ * is the global one; where a proof fails (far off the road) they search the grid cells
+ * around the point. A step costs O(1) amortized and always gives the same answer as the
+ * full search (a scan), which is for resets and teleports.
  */
 #include <math.h>
 
