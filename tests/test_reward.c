@@ -536,6 +536,20 @@ TD_TEST(error_missing_or_bad_function)
     TD_ASSERT_CONTAINS(msg, ":1: ModuleNotFoundError");
     TD_ASSERT_CONTAINS(msg, "DeepRacer allows only math, random, numpy, scipy and shapely");
     TD_ASSERT_CONTAINS(open_fail("/nonexistent/reward_function.py"), "cannot read");
+    char nulpath[600];
+    snprintf(nulpath, sizeof(nulpath), "%s/nul.py", tmp_dir());
+    FILE *f = fopen(nulpath, "wb");
+    TD_ASSERT(f != NULL);
+    fwrite("def reward_function(params):\n    return 1.0\0\n", 1, 45, f);
+    fclose(f);
+    TD_ASSERT_CONTAINS(open_fail(nulpath), "nul.py:2: the file contains a NUL byte");
+    td_reward_issue *is = NULL;
+    int n_is = 0;
+    td_err cerr = {0};
+    TD_ASSERT_OK(td_reward_check_source(nulpath, &is, &n_is, &cerr));
+    TD_ASSERT(n_is >= 1 && is[0].severity == TD_REWARD_ERROR && is[0].line == 2);
+    TD_ASSERT_CONTAINS(is[0].message, "NUL byte");
+    td_free(is);
     /* Defaults and *args are fine. */
     td_reward *r = open_ok(write_file("defaults.py", "def reward_function(params, k=2.0):\n"
                                                      "    return k\n"));

@@ -150,9 +150,12 @@ static int cmd_check(int argc, char **argv)
             json_array_append_new(jissues, ji);
             if (as_json)
                 continue;
-            if (issues[i].line > 0)
+            if (issues[i].line > 0 && issues[i].col > 0)
                 printf("  %s:%d:%d: %s: %s\n", file, issues[i].line, issues[i].col,
                        e ? "error" : "warning", issues[i].message);
+            else if (issues[i].line > 0)
+                printf("  %s:%d: %s: %s\n", file, issues[i].line, e ? "error" : "warning",
+                       issues[i].message);
             else
                 printf("  %s: %s: %s\n", file, e ? "error" : "warning", issues[i].message);
         }

@@ -1139,6 +1139,19 @@ int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_re
         td_free(h);
         return rc;
     }
+    const char *nul = memchr(h->source, 0, h->source_len);
+    if (nul) { /* Python would stop reading the file there */
+        int line = 1;
+        for (const char *c = h->source; c < nul; c++)
+            line += *c == '\n';
+        td__reward_fail(rerr, err, TD_EREWARD, TD_REWARD_ERR_LOAD, NULL, -1, 0,
+                        "%s:%d: the file contains a NUL byte: is it a text file saved as "
+                        "UTF-8?",
+                        path, line);
+        td_free(h->source);
+        td_free(h);
+        return TD_EREWARD;
+    }
     pthread_mutex_init(&h->wd_mu, NULL);
     pthread_cond_init(&h->wd_cv, NULL);
     if (pthread_create(&h->wd_thread, NULL, watchdog_main, h) == 0)
