@@ -638,6 +638,42 @@ TD_TEST(lidar_sees_boxes_and_max_range)
     lworld_free(&w);
 }
 
+TD_TEST(lidar_boxes_match_brute_force)
+{
+    /* Random boxes all around: the scan's culling by angle and reach loses no hit. */
+    td_lidar_config cfg;
+    td_lidar_config_default(&cfg);
+    td_rng rng;
+    td_rng_seed(&rng, 21, 0);
+    td_box boxes[6];
+    td_scene scene = {NULL, NULL, boxes, 6, NULL};
+    int hits = 0;
+    for (int k = 0; k < 400; k++) {
+        for (int b = 0; b < 6; b++) {
+            double d = td_rng_range(&rng, 0.1, 4.0), a = td_rng_range(&rng, -M_PI, M_PI);
+            boxes[b] = (td_box){d * cos(a),
+                                d * sin(a),
+                                td_rng_range(&rng, -M_PI, M_PI),
+                                td_rng_range(&rng, 0.05, 0.6),
+                                td_rng_range(&rng, 0.05, 0.4),
+                                0.2,
+                                b % 2};
+        }
+        double yaw = td_rng_range(&rng, -4.0, 4.0);
+        float fast[64], ref[64], part[64];
+        td_lidar_scan(&cfg, NULL, &scene, 0.0, 0.0, yaw, NULL, fast);
+        td_lidar_scan_reference(&cfg, NULL, &scene, 0.0, 0.0, yaw, ref);
+        td_lidar_scan_reach(&cfg, NULL, &scene, 0.0, 0.0, yaw, NULL, 1.5, part);
+        for (int b = 0; b < 64; b++) {
+            TD_ASSERT_MSG(fast[b] == ref[b], "case %d beam %d: %.6f vs %.6f", k, b, fast[b],
+                          ref[b]);
+            TD_ASSERT(part[b] == (ref[b] < 1.5f ? ref[b] : 12.0f));
+            hits += ref[b] < 12.0f;
+        }
+    }
+    TD_ASSERT(hits > 2000);
+}
+
 TD_TEST(lidar_noise_has_configured_sigma)
 {
     lworld w;

@@ -200,8 +200,8 @@ enum {
 double td_lidar_reach_m(const td_lidar_config *cfg, int encoding);
 
 /*
- * Reference scan without noise by testing every wall segment for every beam (no grid walk):
- * slow, for tests holding td_lidar_scan to it.
+ * Reference scan without noise by testing every wall segment and every box for every beam
+ * (no grid walk, no culling): slow, for tests holding td_lidar_scan to it.
  */
 void td_lidar_scan_reference(const td_lidar_config *cfg, const td_lidar_grid *grid,
                              const td_scene *scene, double x, double y, double yaw, float *out);

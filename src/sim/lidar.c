@@ -573,12 +573,36 @@ static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td
     }
     int nboxes = scene && scene->boxes ? scene->nboxes : 0;
     for (int i = 0; i < nboxes; i++) {
+        const td_box *bx = &scene->boxes[i];
         box_frame f;
-        box_frame_init(&f, &scene->boxes[i], x, y);
+        box_frame_init(&f, bx, x, y);
         if (!box_frame_ok(&f))
             continue;
-        for (int k = 0; k < nb; k++)
-            ray_box(&f, dirx[k], diry[k], &best[k]);
+        /* Only beams within the angle of the box's bounding circle can meet it. */
+        double rx = bx->x - x, ry = bx->y - y, d2 = rx * rx + ry * ry;
+        double r = sqrt(f.hx * f.hx + f.hy * f.hy);
+        if (d2 > (lim + r) * (lim + r))
+            continue;
+        if (reference || d2 <= r * r * 1.0001) {
+            for (int k = 0; k < nb; k++)
+                ray_box(&f, dirx[k], diry[k], &best[k]);
+            continue;
+        }
+        double half = fast_atan2(r, sqrt(d2 - r * r));
+        double ac = fast_atan2(-rx * diry[0] + ry * dirx[0], rx * dirx[0] + ry * diry[0]);
+        const double two_pi = 6.283185307179586;
+        if (ac < 0.0)
+            ac += two_pi;
+        for (int m = -1; m <= 1; m++) {
+            double lo = (ac - half + m * two_pi - 1e-3) / step;
+            double hi = (ac + half + m * two_pi + 1e-3) / step;
+            if (hi < 0.0 || lo > nb - 1)
+                continue;
+            int k0 = lo <= 0.0 ? 0 : (int)lo + 1;
+            int k1 = hi >= nb - 1 ? nb - 1 : (int)hi;
+            for (int k = k0; k <= k1; k++)
+                ray_box(&f, dirx[k], diry[k], &best[k]);
+        }
     }
     /*
      * One noise draw per beam, hit or not, so a scan with a shorter reach consumes the
