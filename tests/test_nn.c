@@ -837,6 +837,48 @@ TD_TEST(net_gradients_match_finite_differences)
     check_net_gradients(&t, 15);
 }
 
+/*
+ * With a small im2col budget the convs run in chunks of samples and the backward redoes
+ * im2col: outputs and gradients must equal the kept-buffer path's (up to summation order).
+ */
+TD_TEST(net_chunked_im2col_matches_kept_buffers)
+{
+    td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
+    td_rng rng;
+    td_rng_seed(&rng, 23, 0);
+    int B = 5;
+    float *cam = frand(&rng, (size_t)B * 11 * 9 * 2, 0, 1), *lidar = frand(&rng, B * 6, 0, 1);
+    float *state = frand(&rng, B * 3, -1, 1), *r = frand(&rng, B * 3, -1, 1);
+    td_nn_input in = {.camera = cam, .lidar = lidar, .state = state};
+    td_nn_net kept, chunked;
+    TD_ASSERT_OK(td_nn_net_init(&kept, &t, B, &rng, NULL));
+    TD_ASSERT_EQ_INT(kept.cols_chunk, 0);
+    /* room for two samples' patches: chunks of 2, 2, 1 */
+    size_t per =
+        td_nn_conv2d_cols_size(1, 11, 9, 2, 3, 2) + td_nn_conv2d_cols_size(1, 5, 4, 3, 2, 1);
+    size_t old = td_nn_set_cols_budget(2 * per * sizeof(float) + 4);
+    TD_ASSERT_EQ_INT(old, TD_NN_DEFAULT_COLS_BUDGET);
+    TD_ASSERT_OK(td_nn_net_init(&chunked, &t, B, NULL, NULL));
+    td_nn_set_cols_budget(old);
+    TD_ASSERT_EQ_INT(chunked.cols_chunk, 2);
+    TD_ASSERT(chunked.n_acts < kept.n_acts);
+    TD_ASSERT_OK(td_nn_net_copy_params(&chunked, &kept));
+    TD_ASSERT_OK(td_nn_net_forward(&kept, &in, B));
+    TD_ASSERT_OK(td_nn_net_forward(&chunked, &in, B));
+    TD_ASSERT(max_rel(chunked.out, kept.out, (size_t)B * 3, 1e-6) < 1e-6);
+    /* the caller's float camera may change after the forward: the chunked net copied it */
+    for (int i = 0; i < B * 11 * 9 * 2; i++)
+        cam[i] = -1.0f;
+    TD_ASSERT_OK(td_nn_net_backward(&kept, r, B));
+    TD_ASSERT_OK(td_nn_net_backward(&chunked, r, B));
+    TD_ASSERT(max_rel(chunked.grads, kept.grads, kept.n_params, 1e-6) < 1e-5);
+    td_nn_net_free(&kept);
+    td_nn_net_free(&chunked);
+    float *all[] = {cam, lidar, state, r};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        td_free(all[i]);
+}
+
 TD_TEST(net_batch_rows_are_independent)
 {
     td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
@@ -1342,8 +1384,8 @@ TD_TEST(bench_nn_prints_every_line)
     size_t n = fread(out, 1, sizeof(out) - 1, p);
     out[n] = '\0';
     TD_ASSERT_EQ_INT(pclose(p), 0);
-    static const char *const names[] = {"sgemm_gflops", "shallow_train_samples_per_s",
-                                        "shallow_train_gflops", "shallow_train_ratio_to_sgemm",
+    static const char *const names[] = {"sgemm_gflops",          "shallow_train_samples_per_s",
+                                        "shallow_train_gflops",  "shallow_train_ratio_to_sgemm",
                                         "shallow_infer_ms_fp32", "mlp_train_samples_per_s"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char key[128];

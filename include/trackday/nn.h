@@ -326,9 +326,21 @@ typedef struct td_nn_net {
     float *d_log_std; /* its gradient inside grads */
     float *d_action; /* Q head: (B, action_dim) dQ/daction, written (not accumulated) by backward */
     double flops_per_sample; /* forward multiply-adds * 2 */
+    int cols_chunk;          /* 0: im2col kept per conv layer; else samples per conv chunk */
     int n_layers;
     td_nn_layer *layers; /* private */
 } td_nn_net;
+
+/*
+ * Memory budget (bytes, process-wide, read by td_nn_net_init) for a net's im2col buffers.
+ * When the im2col matrices of all its conv layers at max_batch fit, each layer keeps its own
+ * from forward to backward (fastest). Otherwise the net shares one buffer of at most this
+ * size, runs its convs in chunks of samples and redoes im2col in the backward: a few percent
+ * slower, and memory no longer grows with the widest layers (DEEP_CONVOLUTIONAL_NETWORK keeps
+ * over 1 GB of im2col per tower at batch 64). Returns the previous value.
+ */
+#define TD_NN_DEFAULT_COLS_BUDGET ((size_t)256 << 20)
+size_t td_nn_set_cols_budget(size_t bytes);
 
 /*
  * Builds a tower for batches of up to max_batch samples. Weights are initialized like

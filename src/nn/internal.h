@@ -33,6 +33,9 @@ struct td_nn_layer {
     float *din;                    /* where the input gradient goes; NULL when unneeded */
 };
 
+/* Fills cols (B*OH*OW, K*K*C) with the patches of inp (B, H, W, C), as the conv forward does. */
+void td__nn_im2col(float *cols, const float *inp, int B, int H, int W, int C, int K, int S);
+
 /* Validates a tower's sizes; err names the tower and what is wrong. */
 int td__nn_tower_validate(const td_nn_tower *t, td_err *err);
 

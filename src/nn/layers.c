@@ -83,8 +83,8 @@ size_t td_nn_conv2d_cols_size(int B, int H, int W, int C, int K, int S)
  * makes each kernel row (kw, c) one contiguous run of K*C floats in the input, so a patch
  * is K memcpys.
  */
-TD__NN_VECTORIZE static void im2col(float *restrict cols, const float *restrict inp, int B,
-                                    int H, int W, int C, int K, int S, int OH, int OW)
+TD__NN_VECTORIZE static void im2col(float *restrict cols, const float *restrict inp, int B, int H,
+                                    int W, int C, int K, int S, int OH, int OW)
 {
     size_t run = (size_t)K * C;
     float *row = cols;
@@ -129,6 +129,12 @@ TD__NN_VECTORIZE static void col2im_add(float *restrict dinp, const float *restr
                     dst += (size_t)W * C;
                 }
             }
+}
+
+void td__nn_im2col(float *cols, const float *inp, int B, int H, int W, int C, int K, int S)
+{
+    im2col(cols, inp, B, H, W, C, K, S, td_nn_conv2d_out_dim(H, K, S),
+           td_nn_conv2d_out_dim(W, K, S));
 }
 
 void td_nn_conv2d_forward(float *out, float *cols, const float *inp, const float *weight,

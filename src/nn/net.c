@@ -25,6 +25,15 @@ static size_t take(size_t *cursor, size_t n)
     return off;
 }
 
+static size_t cols_budget = TD_NN_DEFAULT_COLS_BUDGET;
+
+size_t td_nn_set_cols_budget(size_t bytes)
+{
+    size_t old = cols_budget;
+    cols_budget = bytes;
+    return old;
+}
+
 /* Layer index ranges, derived from the spec. */
 typedef struct {
     int cam0, lid0, st0, tr0, head, n;
@@ -258,16 +267,39 @@ int td_nn_net_init(td_nn_net *net, const td_nn_tower *tower, int max_batch, td_r
     size_t *dout_off = out_off + p.n, *cols_off = out_off + 2 * p.n;
     if (t->camera_h)
         cam_in_off = take(&acur, B * t->camera_h * t->camera_w * t->camera_c);
+    /* im2col: kept per layer if everything fits the budget, else one buffer in chunks */
+    size_t keep_floats = 0, max_cols1 = 0, max_dcols1 = 0;
+    for (int i = 0; i < p.n; i++) {
+        td_nn_layer *l = &net->layers[i];
+        if (l->kind != TD__NN_CONV)
+            continue;
+        size_t n1 = td_nn_conv2d_cols_size(1, l->H, l->W, l->C, l->K, l->S);
+        keep_floats += B * n1;
+        max_cols1 = n1 > max_cols1 ? n1 : max_cols1;
+        if (i > p.cam0)
+            max_dcols1 = n1 > max_dcols1 ? n1 : max_dcols1;
+    }
+    keep_floats += B * max_dcols1;
+    size_t shared_off = 0;
+    net->cols_chunk = 0;
+    if (keep_floats * sizeof(float) > cols_budget) {
+        size_t chunk = cols_budget / (sizeof(float) * (max_cols1 + max_dcols1));
+        chunk = chunk < 1 ? 1 : chunk;
+        net->cols_chunk = chunk < B ? (int)chunk : max_batch;
+        shared_off = take(&acur, (size_t)net->cols_chunk * max_cols1);
+        dcols_n = (size_t)net->cols_chunk * max_dcols1;
+    } else {
+        dcols_n = B * max_dcols1;
+    }
     for (int i = 0; i < p.n; i++) {
         td_nn_layer *l = &net->layers[i];
         out_off[i] = take(&acur, B * l->out_size);
         dout_off[i] = take(&acur, B * l->out_size);
-        if (l->kind == TD__NN_CONV) {
-            size_t n = td_nn_conv2d_cols_size(max_batch, l->H, l->W, l->C, l->K, l->S);
-            cols_off[i] = take(&acur, n);
-            if (i > p.cam0 && n > dcols_n)
-                dcols_n = n;
-        }
+        if (l->kind == TD__NN_CONV)
+            cols_off[i] =
+                net->cols_chunk
+                    ? shared_off
+                    : take(&acur, td_nn_conv2d_cols_size(max_batch, l->H, l->W, l->C, l->K, l->S));
     }
     if (!x->single_source) {
         concat_off = take(&acur, B * x->n_concat);
@@ -348,11 +380,18 @@ static void layer_forward(const td_nn_net *net, td_nn_layer *l, const float *in,
 {
     const float *wt = net->params + l->w_off, *bias = net->params + l->b_off;
     l->in = in;
-    if (l->kind == TD__NN_CONV)
-        td_nn_conv2d_forward(l->out, l->cols, in, wt, bias, B, l->H, l->W, l->C, l->OC, l->K, l->S,
-                             l->relu);
-    else
+    if (l->kind != TD__NN_CONV) {
         td_nn_dense_forward(l->out, in, wt, bias, B, l->C, l->OC, l->relu);
+        return;
+    }
+    /* chunks of samples share one im2col buffer (one chunk of all B when cols are kept) */
+    int chunk = net->cols_chunk ? net->cols_chunk : B;
+    size_t in1 = (size_t)l->H * l->W * l->C;
+    for (int b0 = 0; b0 < B; b0 += chunk) {
+        int nb = B - b0 < chunk ? B - b0 : chunk;
+        td_nn_conv2d_forward(l->out + b0 * l->out_size, l->cols, in + b0 * in1, wt, bias, nb, l->H,
+                             l->W, l->C, l->OC, l->K, l->S, l->relu);
+    }
 }
 
 static void layer_backward(td_nn_net *net, td_nn_layer *l, float *dcols, int B)
@@ -360,11 +399,24 @@ static void layer_backward(td_nn_net *net, td_nn_layer *l, float *dcols, int B)
     const float *wt = net->params + l->w_off;
     float *dw = net->grads + l->w_off, *db = net->grads + l->b_off;
     const float *relu_out = l->relu ? l->out : NULL;
-    if (l->kind == TD__NN_CONV)
+    if (l->kind != TD__NN_CONV) {
+        td_nn_dense_backward(l->din, dw, db, l->dout, relu_out, l->in, wt, B, l->C, l->OC);
+        return;
+    }
+    if (!net->cols_chunk) {
         td_nn_conv2d_backward(l->din, dw, db, dcols, l->dout, relu_out, l->cols, wt, B, l->H, l->W,
                               l->C, l->OC, l->K, l->S);
-    else
-        td_nn_dense_backward(l->din, dw, db, l->dout, relu_out, l->in, wt, B, l->C, l->OC);
+        return;
+    }
+    /* the shared buffer holds the last chunk's patches: rebuild each chunk's */
+    size_t in1 = (size_t)l->H * l->W * l->C, o1 = l->out_size;
+    for (int b0 = 0; b0 < B; b0 += net->cols_chunk) {
+        int nb = B - b0 < net->cols_chunk ? B - b0 : net->cols_chunk;
+        td__nn_im2col(l->cols, l->in + b0 * in1, nb, l->H, l->W, l->C, l->K, l->S);
+        td_nn_conv2d_backward(l->din ? l->din + b0 * in1 : NULL, dw, db, dcols, l->dout + b0 * o1,
+                              relu_out ? relu_out + b0 * o1 : NULL, l->cols, wt, nb, l->H, l->W,
+                              l->C, l->OC, l->K, l->S);
+    }
 }
 
 int td_nn_net_forward(td_nn_net *net, const td_nn_input *in, int B)
@@ -377,11 +429,15 @@ int td_nn_net_forward(td_nn_net *net, const td_nn_input *in, int B)
     int k = 0;
     if (t->camera_h) {
         const float *cam = in->camera;
+        size_t n = (size_t)B * t->camera_h * t->camera_w * t->camera_c;
         if (!cam && in->camera_u8) {
-            size_t n = (size_t)B * t->camera_h * t->camera_w * t->camera_c;
             const float scale = 1.0f / 255.0f;
             for (size_t i = 0; i < n; i++)
                 x->cam_in[i] = (float)in->camera_u8[i] * scale;
+            cam = x->cam_in;
+        } else if (cam && net->cols_chunk && t->n_camera) {
+            /* chunked convs read their input again in the backward: keep a copy */
+            memcpy(x->cam_in, cam, n * sizeof(float));
             cam = x->cam_in;
         }
         if (!cam)
