@@ -353,19 +353,22 @@ TD_TEST(sac_runs_and_learns)
              "{\"steering_angle\": {\"low\": -30, \"high\": 30}, \"speed\": {\"low\": 0.8, "
              "\"high\": 1.5}}}",
              "{\"num_episodes_between_training\": 1, \"batch_size\": 64}", NULL);
-    options(&o, dir, 12);
+    options(&o, dir, 40);
+    o.until_laps = 2;
     o.progress = record;
     o.progress_user = &s;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT(isfinite(r.last.value_loss) && isfinite(r.last.policy_loss));
-    TD_ASSERT_MSG(s.last_eval > s.first_eval || s.last_eval >= 99.0, "eval %g -> %g",
-                  s.first_eval, s.last_eval);
+    /* SAC drives the laps well before the iteration limit. */
+    TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_LAPS);
     td_policy p;
     char path[256];
     snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
     TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
     TD_ASSERT_EQ_INT(p.sac, 1);
     TD_ASSERT(p.q1 && p.q2);
+    /* The critics mix state and action in hidden layers (a linear-in-action Q cannot learn). */
+    TD_ASSERT(p.q1->spec.n_trunk > 0);
     td_policy_free(&p);
 }
 

@@ -28,6 +28,7 @@ typedef struct td_train_progress {
     double policy_loss, value_loss, approx_kl, clip_frac;
     double eval_progress;   /* mean progress of the greedy evaluation episodes */
     double eval_completion; /* fraction of greedy evaluation episodes that completed a lap */
+    double eval_lap_s;      /* mean time of the evaluation episodes that completed a lap, or -1 */
     int best;               /* this iteration's checkpoint became model/best.tdm */
     int laps_ok;            /* --until-laps: the greedy policy drove them without an event */
     double steps_per_s;     /* env steps per wall second over this iteration */

@@ -173,7 +173,7 @@ static int cmd_init(int argc, char **argv)
 
     if (!continuous) {
         /* Five steering angles at two speeds, like DeepRacer's console default but faster. */
-        static const double steer[5] = {-30, -15, 0, 15, 30}, speed[2] = {1.0, 2.0};
+        static const double steer[5] = {-30, -15, 0, 15, 30}, speed[2] = {1.5, 3.0};
         size_t n = 0;
         n += (size_t)snprintf(meta + n, sizeof(meta) - n, "{\n  \"action_space\": [\n");
         for (int s = 0, k = 0; s < 2; s++)

@@ -262,6 +262,18 @@ int td_nn_topology_deepracer(td_nn_topology *topo, const char *network, const td
             t->head = TD_NN_HEAD_Q;
             t->n_out = 1;
             t->action_dim = 2;
+            /* The action joins after the branches. Without a trunk the head would be linear
+             * in the action (Q(s, a) = f(s) + w.a), which cannot rank actions per state:
+             * then the state MLP's layers move after the join (a critic on [s, a]). */
+            if (t->n_trunk == 0) {
+                t->n_trunk = t->n_state;
+                memcpy(t->trunk, t->state, sizeof(t->state));
+                t->n_state = 0;
+                if (t->n_trunk == 0) {
+                    t->n_trunk = 2;
+                    t->trunk[0] = t->trunk[1] = 256;
+                }
+            }
         }
         topo->n_towers = 3;
     }

@@ -45,10 +45,11 @@ int td__state_save(td__train *tr, td_err *err)
                                               "n_params", (json_int_t)n->n_params, "adam_t",
                                               (json_int_t)n->adam_t));
     }
-    j = json_pack("{s:i, s:I, s:I, s:f, s:f, s:i, s:f, s:s, s:s, s:s, s:o}", "iteration",
+    j = json_pack("{s:i, s:I, s:I, s:f, s:f, s:f, s:i, s:f, s:s, s:s, s:s, s:o}", "iteration",
                   tr->iteration, "episodes", (json_int_t)tr->episodes, "steps",
                   (json_int_t)tr->steps, "elapsed_s", td__train_elapsed(tr),
-                  "best_eval_progress", tr->best_eval_progress, "best_iteration",
+                  "best_eval_progress", tr->best_eval_progress, "best_eval_lap_s",
+                  tr->best_eval_lap_s, "best_iteration",
                   tr->best_iteration, "best_lap_s", tr->best_lap_s, "rng_state", hex[0],
                   "rng_inc", hex[1], "run_id", hex[2], "towers", nets);
     if (!j)
@@ -175,6 +176,7 @@ int td__state_load(td__train *tr, td_err *err)
     tr->steps = (long)json_integer_value(json_object_get(j, "steps"));
     tr->elapsed_before = json_number_value(json_object_get(j, "elapsed_s"));
     tr->best_eval_progress = json_number_value(json_object_get(j, "best_eval_progress"));
+    tr->best_eval_lap_s = json_number_value(json_object_get(j, "best_eval_lap_s"));
     tr->best_iteration = (int)json_integer_value(json_object_get(j, "best_iteration"));
     tr->best_lap_s = json_number_value(json_object_get(j, "best_lap_s"));
     if (hex64(j, "rng_state", &tr->rng.state) || hex64(j, "rng_inc", &tr->rng.inc) ||

@@ -39,6 +39,7 @@ typedef struct td__train {
     long episodes, steps;
     double elapsed_before;      /* wall seconds of earlier sessions */
     double best_eval_progress;
+    double best_eval_lap_s;     /* tie-break between checkpoints with the same progress */
     int best_iteration;
     double best_lap_s;
     uint64_t run_id;

@@ -279,7 +279,7 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
 {
     td_vecenv *env = &tr->eval_env;
     int n = env->n, finished = 0, ended[64] = {0};
-    double sum_progress = 0;
+    double sum_progress = 0, sum_lap = 0;
     int completed = 0;
     td_policy_obs obs;
 
@@ -298,7 +298,10 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
                 ended[i] = 1;
                 finished++;
                 sum_progress += info->progress;
-                completed += info->status == TD_EP_LAP_COMPLETE;
+                if (info->status == TD_EP_LAP_COMPLETE) {
+                    completed++;
+                    sum_lap += info->sim_time_s;
+                }
             }
         }
     }
@@ -307,6 +310,7 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
             sum_progress += td_vecenv_current_episode(env, i)->progress;
     pr->eval_progress = sum_progress / n;
     pr->eval_completion = (double)completed / n;
+    pr->eval_lap_s = completed ? sum_lap / completed : -1;
 
     /* --until-laps: the laps in a row from the start line, as `trackday eval` drives them. */
     pr->laps_ok = 0;
@@ -355,6 +359,8 @@ int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
         return td_err_set(err, TD_ENOMEM, "cannot build a metrics line");
     if (p->lap_time_s > 0)
         json_object_set_new(o, "best_lap_time_s", json_real(p->lap_time_s));
+    if (p->eval_lap_s > 0)
+        json_object_set_new(o, "eval_lap_s", json_real(p->eval_lap_s));
     line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
     json_decref(o);
     if (!line)
@@ -499,9 +505,14 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     pr->steps = tr->steps;
     pr->steps_per_s = wall > 0 ? (double)iter_steps / wall : 0;
     pr->iteration_steps = iter_steps;
-    pr->best = tr->best_iteration == 0 || pr->eval_progress > tr->best_eval_progress;
+    /* DeepRacer keeps the checkpoint whose evaluation went furthest; among those that all
+     * finish their laps, trackday prefers the faster one. */
+    pr->best = tr->best_iteration == 0 || pr->eval_progress > tr->best_eval_progress ||
+               (pr->eval_progress == tr->best_eval_progress && pr->eval_lap_s > 0 &&
+                (tr->best_eval_lap_s <= 0 || pr->eval_lap_s < tr->best_eval_lap_s));
     if (pr->best) {
         tr->best_eval_progress = pr->eval_progress;
+        tr->best_eval_lap_s = pr->eval_lap_s;
         tr->best_iteration = tr->iteration;
     }
     pr->elapsed_s = td__train_elapsed(tr);
