@@ -1348,3 +1348,38 @@ TD_TEST(nan_and_huge_actions_are_contained)
     TD_ASSERT(isfinite(f.params[0].x));
     fx_close(&f);
 }
+
+TD_TEST(state_features_suffice_for_a_linear_controller)
+{
+    /* Steering from the state sensor alone (lateral offset, heading error, curvature 0.5 m
+     * ahead) laps loops of both turning directions: the features carry what a policy needs,
+     * with the right signs and scales. */
+    const char *names[] = {"reinvent_base", "Bowtie_track", "Albert"};
+    for (int ti = 0; ti < 3; ti++) {
+        for (int rev = 0; rev < 2; rev++) {
+            char path[1024];
+            snprintf(path, sizeof(path), "%s/%s.npy", TD_SHARED_TRACKS, names[ti]);
+            td_track t;
+            td_err err;
+            TD_ASSERT_OK(td_track_load(&t, path, &err));
+            td_sim_config cfg;
+            td_sim_config_default(&cfg);
+            cfg.mode = TD_MODE_CONTINUOUS;
+            cfg.laps = 1;
+            cfg.race.reverse_dir = rev;
+            env_fixture f = {0};
+            fx_open(&f, &cfg, &t, 1);
+            for (int k = 0; k < 5000 && !f.dones[0]; k++) {
+                const float *o = f.obs;
+                f.actions[0] = 30.0f * (-0.5f * o[4] - 1.5f * o[2]) + 23.5f * o[8];
+                f.actions[1] = 1.5f;
+                td_vecenv_step(&f.env);
+            }
+            const td_episode_info *e = td_vecenv_last_episode(&f.env, 0);
+            TD_ASSERT_MSG(e->laps == 1 && e->off_tracks == 0, "%s %s: %d laps, %d off-tracks",
+                          names[ti], rev ? "reverse" : "forward", e->laps, e->off_tracks);
+            fx_close(&f);
+            td_track_free(&t);
+        }
+    }
+}
