@@ -241,7 +241,7 @@ static int argmax(const float *x, int n)
 }
 
 /* Builds the SHALLOW PPO discrete towers (policy, value) with random weights. */
-static void shallow_nets(td_nn_net nets[2], int n_actions, uint64_t seed)
+static void shallow_nets(td_nn_net nets[2], int n_actions, uint64_t seed, int max_batch)
 {
     td_nn_io_spec io;
     memset(&io, 0, sizeof(io));
@@ -256,7 +256,7 @@ static void shallow_nets(td_nn_net nets[2], int n_actions, uint64_t seed)
     td_rng rng;
     td_rng_seed(&rng, seed, 1);
     for (int i = 0; i < 2; i++)
-        TD_ASSERT_OK(td_nn_net_init(&nets[i], &topo.towers[i], 1, &rng, &err));
+        TD_ASSERT_OK(td_nn_net_init(&nets[i], &topo.towers[i], max_batch, &rng, &err));
 }
 
 /* ---- nn and infer agree ----------------------------------------------------------------- */
@@ -264,7 +264,7 @@ static void shallow_nets(td_nn_net nets[2], int n_actions, uint64_t seed)
 TD_TEST(shallow_fp32_matches_nn)
 {
     td_nn_net nets[2];
-    shallow_nets(nets, 5, 7);
+    shallow_nets(nets, 5, 7, 1);
     tfile f = file_of_nets(nets, 2, "discrete", discrete_space(5), "clipped_ppo");
     td_infer_model *m = load_ok(&f);
     const td_infer_info *in = td_infer_get_info(m);
@@ -485,7 +485,7 @@ TD_TEST(state_mlp_sac_and_discrete_match_nn)
 TD_TEST(tensors_round_trip_bit_exact_and_caller_arena)
 {
     td_nn_net nets[2];
-    shallow_nets(nets, 3, 21);
+    shallow_nets(nets, 3, 21, 1);
     tfile f = file_of_nets(nets, 2, "discrete", discrete_space(3), "clipped_ppo");
     td_infer_model *m = load_ok(&f);
     for (int k = 0; k < nets[0].n_tensors; k++) {
@@ -735,4 +735,400 @@ TD_TEST(bad_files_rejected_with_messages)
     tfile_free(&f);
     for (int i = 0; i < 2; i++)
         td_nn_net_free(&nets[i]);
+}
+
+/* ---- int8 ----------------------------------------------------------------------------- */
+
+/* Observations for calibration and agreement: rendered camera frames at random poses along
+ * a real track (sim's sensors), or random frames if the track cannot be rendered. */
+typedef struct frames {
+    td_track track;
+    td_ground_map *ground;
+    td_look look;
+    td_scene scene;
+    td_camera_config cfg;
+    int rendered;
+    uint8_t px[120 * 160];
+    uint64_t seed;
+} frames;
+
+static void frames_open(frames *f, uint64_t seed)
+{
+    td_err err;
+    memset(f, 0, sizeof(*f));
+    f->seed = seed;
+    if (td_track_load(&f->track, TD_SHARED_TRACKS "/reInvent2019_track.npy", &err) != 0)
+        return;
+    if (td_ground_map_create(&f->ground, &f->track, 0.01, &err) != 0) {
+        td_track_free(&f->track);
+        return;
+    }
+    td_look_default(&f->look);
+    f->scene.track = &f->track;
+    f->scene.ground = f->ground;
+    f->scene.look = &f->look;
+    td_camera_config_default(&f->cfg);
+    f->cfg.width = 160;
+    f->cfg.height = 120;
+    f->rendered = 1;
+}
+
+static void frames_close(frames *f)
+{
+    if (f->rendered) {
+        td_ground_map_destroy(f->ground);
+        td_track_free(&f->track);
+    }
+}
+
+static const uint8_t *frame_at(frames *f, int i)
+{
+    td_rng rng;
+    td_rng_seed(&rng, f->seed, (uint64_t)i + 1);
+    if (!f->rendered) {
+        random_frame(f->px, sizeof(f->px), &rng);
+        return f->px;
+    }
+    double x, y, hd, s = td_rng_uniform(&rng) * f->track.length;
+    td_track_point_at(&f->track, s, td_rng_range(&rng, -0.25, 0.25), &x, &y, &hd);
+    hd += td_rng_range(&rng, -0.4, 0.4);
+    td_camera_render_grey(&f->cfg, &f->scene, x, y, hd, f->px);
+    return f->px;
+}
+
+static int frames_obs(void *ctx, int i, td_infer_obs *obs)
+{
+    memset(obs, 0, sizeof(*obs));
+    obs->camera = frame_at(ctx, i);
+    return 0;
+}
+
+/*
+ * The agreement test needs a policy whose logits are separated the way a trained policy's
+ * are. A randomly initialized network is not such a policy: its features vary little from
+ * frame to frame compared with their size, any head on them gives near-tied logits, and
+ * scaling the head changes nothing (the argmax and the quantization error scale alike).
+ * What a trained head does is read the directions in which the features vary. So: He
+ * initialization (normal, std sqrt(2 / fan_in), zero biases) keeps the frame dependence
+ * through the ReLUs, and the head's rows are the top principal directions of the trunk
+ * output over sample frames (centred by the head bias). The logits are then projections on
+ * the features' main directions of variation; the test checks that the fp32 policy uses
+ * several actions and reports how close the top two logits come.
+ */
+#define BATCH 32 /* frames per nn forward: OpenBLAS keeps the fp32 side fast under ASan */
+
+static void he_init(td_nn_net *net, td_rng *rng)
+{
+    for (int k = 0; k < net->n_tensors; k++) {
+        const td_nn_tensor *t = &net->tensors[k];
+        size_t nl = strlen(t->name);
+        float *p = net->params + t->offset;
+        if (nl > 7 && strcmp(t->name + nl - 7, ".weight") == 0) {
+            double sd = sqrt(2.0 / (double)(t->n / (size_t)t->shape[0]));
+            for (size_t i = 0; i < t->n; i++)
+                p[i] = (float)(td_rng_normal(rng) * sd);
+        } else if (nl > 5 && strcmp(t->name + nl - 5, ".bias") == 0) {
+            memset(p, 0, t->n * sizeof(float));
+        }
+    }
+}
+
+static void pca_head(td_nn_net *net, frames *fr, int n_frames, int first, td_rng *rng)
+{
+    /* A copy of the tower whose head is the identity outputs the trunk features. */
+    const td_nn_tensor *hw = td_nn_net_tensor(net, "policy.head.weight");
+    const td_nn_tensor *hb = td_nn_net_tensor(net, "policy.head.bias");
+    int D = hw->shape[1], A = net->spec.n_out;
+    td_nn_tower ft = net->spec;
+    ft.n_out = D;
+    td_nn_net feat;
+    td_err err;
+    TD_ASSERT_OK(td_nn_net_init(&feat, &ft, BATCH, NULL, &err));
+    for (int k = 0; k < net->n_tensors; k++) {
+        const td_nn_tensor *t = &net->tensors[k];
+        if (strstr(t->name, ".head."))
+            continue;
+        const td_nn_tensor *u = td_nn_net_tensor(&feat, t->name);
+        memcpy(feat.params + u->offset, net->params + t->offset, t->n * sizeof(float));
+    }
+    const td_nn_tensor *fw = td_nn_net_tensor(&feat, "policy.head.weight");
+    for (int i = 0; i < D; i++)
+        feat.params[fw->offset + (size_t)i * D + i] = 1.0f;
+    double *X = td_calloc((size_t)n_frames * D, sizeof(double));
+    double *mean = td_calloc((size_t)D, sizeof(double));
+    double *cov = td_calloc((size_t)D * D, sizeof(double));
+    double *v = td_calloc((size_t)D, sizeof(double)), *w = td_calloc((size_t)D, sizeof(double));
+    uint8_t *batch = td_malloc((size_t)BATCH * 120 * 160);
+    for (int i0 = 0; i0 < n_frames; i0 += BATCH) {
+        int nb = n_frames - i0 < BATCH ? n_frames - i0 : BATCH;
+        for (int i = 0; i < nb; i++)
+            memcpy(batch + (size_t)i * 120 * 160, frame_at(fr, first + i0 + i), 120 * 160);
+        td_nn_input in;
+        memset(&in, 0, sizeof(in));
+        in.camera_u8 = batch;
+        TD_ASSERT_OK(td_nn_net_forward(&feat, &in, nb));
+        for (int i = 0; i < nb; i++)
+            for (int d = 0; d < D; d++) {
+                X[(size_t)(i0 + i) * D + d] = feat.out[(size_t)i * D + d];
+                mean[d] += feat.out[(size_t)i * D + d] / n_frames;
+            }
+    }
+    td_free(batch);
+    for (int i = 0; i < n_frames; i++)
+        for (int a = 0; a < D; a++) {
+            double xa = X[(size_t)i * D + a] - mean[a];
+            if (xa == 0)
+                continue;
+            for (int b = 0; b < D; b++)
+                cov[(size_t)a * D + b] += xa * (X[(size_t)i * D + b] - mean[b]);
+        }
+    /* Top A eigenvectors by power iteration with deflation. */
+    for (int k = 0; k < A; k++) {
+        double lambda = 0;
+        for (int d = 0; d < D; d++)
+            v[d] = td_rng_normal(rng);
+        for (int it = 0; it < 200; it++) {
+            double nrm = 0;
+            for (int a = 0; a < D; a++) {
+                double s2 = 0;
+                for (int b = 0; b < D; b++)
+                    s2 += cov[(size_t)a * D + b] * v[b];
+                w[a] = s2;
+                nrm += s2 * s2;
+            }
+            nrm = sqrt(nrm);
+            TD_ASSERT(nrm > 0);
+            lambda = nrm;
+            for (int d = 0; d < D; d++)
+                v[d] = w[d] / nrm;
+        }
+        float *row = net->params + hw->offset + (size_t)k * D;
+        double b = 0;
+        for (int d = 0; d < D; d++) {
+            row[d] = (float)(v[d] / sqrt(lambda / n_frames)); /* unit variance logit */
+            b -= row[d] * mean[d];
+        }
+        net->params[hb->offset + k] = (float)b;
+        for (int a = 0; a < D; a++)
+            for (int c = 0; c < D; c++)
+                cov[(size_t)a * D + c] -= lambda * v[a] * v[c];
+    }
+    td_free(X);
+    td_free(mean);
+    td_free(cov);
+    td_free(v);
+    td_free(w);
+    td_nn_net_free(&feat);
+}
+
+/* Random observations for the small mixed model below. */
+typedef struct mixed_src {
+    uint8_t cam[16][23 * 29 * 3];
+    float lid[16][13], st[16][5];
+} mixed_src;
+
+static int mixed_obs(void *ctx, int i, td_infer_obs *obs)
+{
+    mixed_src *s = ctx;
+    obs->camera = s->cam[i % 16];
+    obs->lidar = s->lid[i % 16];
+    obs->state = s->st[i % 16];
+    return 0;
+}
+
+TD_TEST(int8_kernels_match_int8_reference_exactly)
+{
+    /* Camera + lidar + state with odd sizes (tails of every tile), all layers int8. */
+    td_nn_tower t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "policy");
+    t.camera_h = 23;
+    t.camera_w = 29;
+    t.camera_c = 3;
+    t.n_camera = 2;
+    t.camera[0] = (td_nn_conv_spec){7, 3, 2};
+    t.camera[1] = (td_nn_conv_spec){5, 3, 1};
+    t.lidar_dim = 13;
+    t.n_lidar = 1;
+    t.lidar[0] = 9;
+    t.state_dim = 5;
+    t.n_state = 0;
+    t.n_trunk = 1;
+    t.trunk[0] = 11;
+    t.head = TD_NN_HEAD_CATEGORICAL;
+    t.n_out = 3;
+    td_nn_net net;
+    td_err err;
+    td_rng rng;
+    td_rng_seed(&rng, 8, 8);
+    TD_ASSERT_OK(td_nn_net_init(&net, &t, 1, &rng, &err));
+    tfile f = file_of_nets(&net, 1, "discrete", discrete_space(3), "clipped_ppo");
+    mixed_src *s = td_malloc(sizeof(*s));
+    for (int i = 0; i < 16; i++) {
+        random_frame(s->cam[i], sizeof(s->cam[i]), &rng);
+        random_floats(s->lid[i], 13, 0.15, 1, &rng);
+        random_floats(s->st[i], 5, -2, 2, &rng); /* negative: a zero point above 0 */
+    }
+    td_infer_quant_options opt;
+    td_infer_quant_options_default(&opt);
+    opt.quantize_head = 1;
+    void *q = NULL, *q2 = NULL;
+    size_t qlen = 0, qlen2 = 0;
+    td_infer_err e;
+    TD_ASSERT_OK(td_infer_quantize(f.buf, f.len, mixed_obs, s, 16, &opt, &q, &qlen, &e));
+    /* Deterministic: the same inputs give the same bytes. */
+    TD_ASSERT_OK(td_infer_quantize(f.buf, f.len, mixed_obs, s, 16, &opt, &q2, &qlen2, &e));
+    TD_ASSERT_EQ_INT((long)qlen, (long)qlen2);
+    TD_ASSERT(memcmp(q, q2, qlen) == 0);
+    td_infer_free(q2);
+    td_infer_model *m = NULL;
+    TD_ASSERT_OK(td_infer_open_buffer(&m, q, qlen, &e));
+    TD_ASSERT_EQ_INT(td_infer_get_info(m)->n_int8_layers, 5);
+    /* The state input goes below zero, so its layer has a zero point above 0. */
+    json_t *hdr = read_header(&(tfile){q, qlen});
+    json_t *tw = tensor_named(hdr, "policy.trunk.0.weight");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(tw, "dtype")), "i8");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(tw, "scale")), "policy.trunk.0.weight.scale");
+    TD_ASSERT(json_integer_value(json_object_get(tw, "input_zero_point")) > 0);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(
+                         tensor_named(hdr, "policy.camera.1.weight"), "input_zero_point")), 0);
+    json_decref(hdr);
+    int differ = 0;
+    for (int i = 0; i < 16; i++) {
+        td_infer_obs obs;
+        mixed_obs(s, i, &obs);
+        float fast[3];
+        TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+        memcpy(fast, td_infer_output(m), sizeof(fast));
+        td_infer_set_reference(m, 1);
+        TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+        td_infer_set_reference(m, 0);
+        /* Integer sums are exact in both: the outputs are the same floats. */
+        TD_ASSERT(memcmp(fast, td_infer_output(m), sizeof(fast)) == 0);
+        /* ...and close to fp32 (quantization error only). */
+        td_nn_input nin;
+        memset(&nin, 0, sizeof(nin));
+        nin.camera_u8 = obs.camera;
+        nin.lidar = obs.lidar;
+        nin.state = obs.state;
+        TD_ASSERT_OK(td_nn_net_forward(&net, &nin, 1));
+        double d = rel_diff(fast, net.out, 3);
+        TD_ASSERT(d < 0.1);
+        differ += d > 0;
+    }
+    TD_ASSERT(differ > 0); /* it really is a different (quantized) computation */
+    /* A quantized model is not quantized again. */
+    TD_ASSERT_EQ_INT(td_infer_quantize(q, qlen, mixed_obs, s, 4, &opt, &q2, &qlen2, &e),
+                     TD_INFER_EUNSUPPORTED);
+    /* Bad int8 entries are rejected. */
+    hdr = read_header(&(tfile){q, qlen});
+    json_object_set_new(tensor_named(hdr, "policy.lidar.0.weight"), "input_zero_point",
+                        json_integer(300));
+    tfile g = with_header(&(tfile){q, qlen}, hdr);
+    expect_reject(g.buf, g.len, TD_INFER_ETENSOR, "input_zero_point");
+    tfile_free(&g);
+    json_object_set_new(tensor_named(hdr, "policy.lidar.0.weight"), "scale",
+                        json_string("policy.nothing.scale"));
+    g = with_header(&(tfile){q, qlen}, hdr);
+    expect_reject(g.buf, g.len, TD_INFER_ETENSOR, "policy.nothing.scale");
+    tfile_free(&g);
+    json_decref(hdr);
+    td_infer_close(m);
+    td_infer_free(q);
+    td_free(s);
+    tfile_free(&f);
+    td_nn_net_free(&net);
+}
+
+TD_TEST(int8_shallow_agrees_with_fp32_on_1000_frames)
+{
+    /* Rendered frames of reInvent2019 (the simulator's camera) when available, else random
+     * frames; calibration and evaluation use disjoint frames. */
+    frames fr;
+    frames_open(&fr, 2024);
+    td_nn_net nets[2];
+    shallow_nets(nets, 5, 77, BATCH);
+    td_rng rng;
+    td_rng_seed(&rng, 78, 1);
+    he_init(&nets[0], &rng);
+    pca_head(&nets[0], &fr, 96, 5000, &rng);
+    tfile f = file_of_nets(nets, 1, "discrete", discrete_space(5), "clipped_ppo");
+    td_infer_quant_options opt;
+    td_infer_quant_options_default(&opt);
+    opt.calibration = fr.rendered ? "rendered:reInvent2019_track:128" : "random:128";
+    void *q = NULL;
+    size_t qlen = 0;
+    td_infer_err e;
+    /* calibrate on frames 10000.. (a frames_obs offset through the seed) */
+    frames cal = fr;
+    cal.seed = fr.seed + 1;
+    TD_ASSERT_OK(td_infer_quantize(f.buf, f.len, frames_obs, &cal, 128, &opt, &q, &qlen, &e));
+    TD_ASSERT(qlen < f.len / 3); /* int8 weights: about a quarter of the bytes */
+    td_infer_model *m32 = load_ok(&f), *m8 = NULL;
+    TD_ASSERT_OK(td_infer_open_buffer(&m8, q, qlen, &e));
+    TD_ASSERT_EQ_INT(td_infer_get_info(m8)->n_int8_layers, 4); /* head kept fp32 */
+    int agree = 0, hist[5] = {0}, N = 1000, close = 0;
+    double max_logit_err = 0, gap_sum = 0, sd_sum = 0;
+    /* fp32 = nn's forward in batches (infer's fp32 equals it within 1e-5: checked on the
+     * first frames here and by shallow_fp32_matches_nn); int8 = infer, frame by frame. */
+    uint8_t *batch = td_malloc((size_t)BATCH * 120 * 160);
+    for (int i0 = 0; i0 < N; i0 += BATCH) {
+        int nb = N - i0 < BATCH ? N - i0 : BATCH;
+        for (int i = 0; i < nb; i++)
+            memcpy(batch + (size_t)i * 120 * 160, frame_at(&fr, i0 + i), 120 * 160);
+        td_nn_input nin;
+        memset(&nin, 0, sizeof(nin));
+        nin.camera_u8 = batch;
+        TD_ASSERT_OK(td_nn_net_forward(&nets[0], &nin, nb));
+        for (int i = 0; i < nb; i++) {
+            const float *lo = nets[0].out + (size_t)i * 5;
+            td_infer_obs obs = {batch + (size_t)i * 120 * 160, NULL, NULL};
+            td_infer_action b;
+            if (i0 == 0 && i < 4) {
+                TD_ASSERT_OK(td_infer_run(m32, &obs, NULL));
+                TD_ASSERT(rel_diff(td_infer_output(m32), lo, 5) <= 1e-5);
+            }
+            TD_ASSERT_OK(td_infer_run(m8, &obs, &b));
+            int a = argmax(lo, 5);
+            agree += a == b.index;
+            hist[a]++;
+            double top = -1e30, second = -1e30, mean = 0, var = 0;
+            for (int k = 0; k < 5; k++) {
+                max_logit_err = fmax(max_logit_err, fabs(lo[k] - td_infer_output(m8)[k]));
+                if (lo[k] > top) {
+                    second = top;
+                    top = lo[k];
+                } else if (lo[k] > second) {
+                    second = lo[k];
+                }
+                mean += lo[k] / 5;
+            }
+            for (int k = 0; k < 5; k++)
+                var += (lo[k] - mean) * (lo[k] - mean) / 5;
+            gap_sum += top - second;
+            sd_sum += sqrt(var);
+            close += top - second < 0.1 * sqrt(var);
+        }
+    }
+    td_free(batch);
+    fprintf(stderr, "int8 vs fp32 on %d %s frames: %d agree (%.1f%%); fp32 actions %d %d %d %d "
+                    "%d; max logit error %.4f; mean top-2 gap %.3f, mean logit sd %.3f, %d frames "
+                    "with a gap under 0.1 sd\n",
+            N, fr.rendered ? "rendered" : "random", agree, 100.0 * agree / N, hist[0], hist[1],
+            hist[2], hist[3], hist[4], max_logit_err, gap_sum / N, sd_sum / N, close);
+    /* Not trivial: the fp32 policy uses several actions, none on more than 90% of frames. */
+    int used = 0;
+    for (int k = 0; k < 5; k++) {
+        used += hist[k] >= N / 50;
+        TD_ASSERT(hist[k] <= N * 9 / 10);
+    }
+    TD_ASSERT(used >= 3);
+    TD_ASSERT(agree >= N * 99 / 100);
+    td_infer_close(m32);
+    td_infer_close(m8);
+    td_infer_free(q);
+    tfile_free(&f);
+    td_nn_net_free(&nets[0]);
+    td_nn_net_free(&nets[1]);
+    frames_close(&fr);
 }

@@ -177,9 +177,12 @@ void td_infer_set_reference(td_infer_model *m, int reference);
 typedef int (*td_infer_obs_fn)(void *ctx, int i, td_infer_obs *obs);
 
 typedef struct td_infer_quant_options {
-    double percentile;     /* activation range: this percentile of |x| (e.g. 99.99); 100 =
-                              min/max */
+    double percentile;     /* activation range: 0 (default) = the clip value with the least
+                              squared quantization error over a histogram of the calibration
+                              values; 100 = min/max; in (50, 100) = that percentile */
     int quantize_head;     /* 0 (default): keep the head layer fp32 */
+    int bias_correction;   /* 1 (default): add each int8 layer's mean output error, measured
+                              on up to 64 calibration observations, to its bias */
     const char *parent;    /* lineage.parent of the output (e.g. the fp32 file); may be NULL */
     const char *calibration; /* lineage.calibration text, e.g. "rendered:reInvent2019:1000" */
 } td_infer_quant_options;

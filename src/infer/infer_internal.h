@@ -87,6 +87,7 @@ typedef struct tdi_layer {
     int in_zp;
     const float *in;      /* fp32 input (arena) */
     uint8_t *qin;         /* int8: quantized input (arena) */
+    uint8_t *cols;        /* int8 conv: im2col rows (arena) */
     float *out;           /* output (arena) */
     size_t in_len, out_len;
     /* calibration */
@@ -117,7 +118,9 @@ struct td_infer_model {
     int reference;
     int calibrating;      /* record per-layer input ranges in cal_min / cal_max */
     float *cal_hist;      /* percentile calibration: histograms (n_layers x TDI_HIST) */
-    int cal_pass;
+    int cal_pass;         /* 0: ranges, 1: histograms, 2: cal_hook (bias correction) */
+    void (*cal_hook)(void *ctx, struct td_infer_model *m, int layer, const float *in);
+    void *cal_ctx;
     const tdi_json *json; /* the parsed header (in the arena); node 0 is the root */
     void *owned;          /* the block to free in td_infer_close, or NULL */
 };
@@ -139,9 +142,10 @@ void td__infer_conv_f32(float *out, const float *in, const float *wt, const floa
 void td__infer_dense_f32(float *out, const float *in, const float *w, const float *bias, int C,
                          int OC, int relu);
 /* int8: acc = sum wq * qin - wsum; out = bias + mult * acc. */
-void td__infer_conv_i8(float *out, const uint8_t *in, const int8_t *wq, const int32_t *wsum,
-                       const float *mult, const float *bias, int H, int W, int C, int OC,
-                       int K, int S, int relu);
+/* cols: an (OH*OW, K*K*C) byte workspace for the im2col rows. */
+void td__infer_conv_i8(float *out, uint8_t *cols, const uint8_t *in, const int8_t *wq,
+                       const int32_t *wsum, const float *mult, const float *bias, int H, int W,
+                       int C, int OC, int K, int S, int relu);
 void td__infer_dense_i8(float *out, const uint8_t *in, const int8_t *wq, const int32_t *wsum,
                         const float *mult, const float *bias, int C, int OC, int relu);
 /* Naive references (double accumulation for fp32; exact integers for int8). */

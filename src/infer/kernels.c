@@ -11,13 +11,27 @@
 
 #include "infer_internal.h"
 
-/* On x86-64 with GCC, build each hot kernel for AVX2 and AVX-512 as well as the baseline and
- * let the loader pick (the loops are plain C; only the instruction set differs). */
+/*
+ * GCC's -O2 vectorizes only loops it deems very cheap; these kernels are the hot path of a
+ * device, so they ask for -O3 (reductions over runtime lengths vectorize, and u8 x s8 dot
+ * products become multiply-add instructions). On x86-64 each hot kernel is also built for
+ * x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512) and the loader picks the best; the loops are
+ * plain C, only the instruction set differs. Other compilers see plain C99.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(TD_INFER_NO_CLONES)
-#define TDI_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define TDI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TDI_CLONES
+#endif
+/* Helpers are inlined into each clone so they get its instruction set too. */
+#if defined(__GNUC__)
+#define TDI_INLINE static inline __attribute__((always_inline))
+#else
+#define TDI_INLINE static
 #endif
 
 #define PT 4   /* pixels per register tile */
@@ -141,52 +155,135 @@ void td__infer_dense_f32(float *out, const float *in, const float *w, const floa
 
 /* ---- int8 ---------------------------------------------------------------------------- */
 
-/* Dot product of n unsigned activations with n signed weights, exact in int32. */
-static int32_t dot_u8i8(const uint8_t *a, const int8_t *b, int n)
+/*
+ * Dot products of unsigned activations with signed weight rows, exact in int32, written as
+ * plain reductions over a contiguous run so the compiler turns them into its dot-product
+ * instructions (pmaddwd and wider forms). Two activation rows x four weight rows per pass
+ * reuse every load; the tails take one row or one channel at a time.
+ */
+TDI_INLINE void dot2x4_u8i8(int32_t s[2][4], const uint8_t *a, const uint8_t *c, const int8_t *b,
+                        size_t stride, int n)
+{
+    const int8_t *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        int32_t x = a[i], y = c[i];
+        int32_t w0 = b0[i], w1 = b1[i], w2 = b2[i], w3 = b3[i];
+        s0 += x * w0;
+        s1 += x * w1;
+        s2 += x * w2;
+        s3 += x * w3;
+        t0 += y * w0;
+        t1 += y * w1;
+        t2 += y * w2;
+        t3 += y * w3;
+    }
+    s[0][0] = s0;
+    s[0][1] = s1;
+    s[0][2] = s2;
+    s[0][3] = s3;
+    s[1][0] = t0;
+    s[1][1] = t1;
+    s[1][2] = t2;
+    s[1][3] = t3;
+}
+
+TDI_INLINE void dot4_u8i8(int32_t s[4], const uint8_t *a, const int8_t *b, size_t stride, int n)
+{
+    const int8_t *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        int32_t x = a[i];
+        s0 += x * b0[i];
+        s1 += x * b1[i];
+        s2 += x * b2[i];
+        s3 += x * b3[i];
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+}
+
+TDI_INLINE int32_t dot_u8i8(const uint8_t *a, const int8_t *b, int n)
 {
     int32_t s = 0;
     int i;
     for (i = 0; i < n; i++)
-        s += (int32_t)a[i] * (int32_t)b[i];
+        s += (int32_t)a[i] * b[i];
     return s;
 }
 
-TDI_CLONES
-void td__infer_conv_i8(float *out, const uint8_t *in, const int8_t *wq, const int32_t *wsum,
-                       const float *mult, const float *bias, int H, int W, int C, int OC,
-                       int K, int S, int relu)
+/* The epilogue: dequantize an exact sum, add the bias, ReLU. */
+TDI_INLINE float requant(int32_t acc, int o, const int32_t *wsum, const float *mult,
+                     const float *bias, int relu)
 {
-    int OH = (H - K) / S + 1, OW = (W - K) / S + 1, KC = K * C, KKC = K * K * C;
-    int oy, ox, o, kh;
-    for (oy = 0; oy < OH; oy++) {
-        for (ox = 0; ox < OW; ox++) {
-            float *orow = out + ((size_t)oy * OW + ox) * OC;
-            const uint8_t *r0 = in + ((size_t)oy * S * W + (size_t)ox * S) * C;
-            for (o = 0; o < OC; o++) {
-                const int8_t *wo = wq + (size_t)o * KKC;
-                int32_t acc = 0;
-                float v;
-                for (kh = 0; kh < K; kh++)
-                    acc += dot_u8i8(r0 + (size_t)kh * W * C, wo + (size_t)kh * KC, KC);
-                v = bias[o] + mult[o] * (float)(acc - wsum[o]);
-                orow[o] = relu && v < 0.0f ? 0.0f : v;
+    float v = bias[o] + mult[o] * (float)(acc - wsum[o]);
+    return relu && v < 0.0f ? 0.0f : v;
+}
+
+/* out (P, OC) for P activation rows of length C (im2col rows, or one dense input). */
+TDI_CLONES
+static void gemm_i8(float *out, const uint8_t *in, int P, const int8_t *wq,
+                    const int32_t *wsum, const float *mult, const float *bias, int C, int OC,
+                    int relu)
+{
+    int p = 0, o, k;
+    int32_t acc[2][4];
+    for (; p + 2 <= P; p += 2) {
+        const uint8_t *a = in + (size_t)p * C;
+        float *o0 = out + (size_t)p * OC, *o1 = o0 + OC;
+        for (o = 0; o + 4 <= OC; o += 4) {
+            dot2x4_u8i8(acc, a, a + C, wq + (size_t)o * C, (size_t)C, C);
+            for (k = 0; k < 4; k++) {
+                o0[o + k] = requant(acc[0][k], o + k, wsum, mult, bias, relu);
+                o1[o + k] = requant(acc[1][k], o + k, wsum, mult, bias, relu);
             }
         }
+        for (; o < OC; o++) {
+            o0[o] = requant(dot_u8i8(a, wq + (size_t)o * C, C), o, wsum, mult, bias, relu);
+            o1[o] = requant(dot_u8i8(a + C, wq + (size_t)o * C, C), o, wsum, mult, bias, relu);
+        }
+    }
+    for (; p < P; p++) {
+        const uint8_t *a = in + (size_t)p * C;
+        float *o0 = out + (size_t)p * OC;
+        for (o = 0; o + 4 <= OC; o += 4) {
+            dot4_u8i8(acc[0], a, wq + (size_t)o * C, (size_t)C, C);
+            for (k = 0; k < 4; k++)
+                o0[o + k] = requant(acc[0][k], o + k, wsum, mult, bias, relu);
+        }
+        for (; o < OC; o++)
+            o0[o] = requant(dot_u8i8(a, wq + (size_t)o * C, C), o, wsum, mult, bias, relu);
     }
 }
 
-TDI_CLONES
+void td__infer_conv_i8(float *out, uint8_t *cols, const uint8_t *in, const int8_t *wq,
+                       const int32_t *wsum, const float *mult, const float *bias, int H, int W,
+                       int C, int OC, int K, int S, int relu)
+{
+    int OH = (H - K) / S + 1, OW = (W - K) / S + 1, KC = K * C, KKC = K * K * C;
+    int oy, ox, kh;
+    /* im2col of the bytes (cheap: a quarter of the fp32 copy): one K*K*C row per pixel. */
+    for (oy = 0; oy < OH; oy++)
+        for (ox = 0; ox < OW; ox++) {
+            uint8_t *row = cols + ((size_t)oy * OW + ox) * KKC;
+            for (kh = 0; kh < K; kh++)
+                memcpy(row + (size_t)kh * KC,
+                       in + ((size_t)(oy * S + kh) * W + (size_t)ox * S) * C, (size_t)KC);
+        }
+    gemm_i8(out, cols, OH * OW, wq, wsum, mult, bias, KKC, OC, relu);
+}
+
 void td__infer_dense_i8(float *out, const uint8_t *in, const int8_t *wq, const int32_t *wsum,
                         const float *mult, const float *bias, int C, int OC, int relu)
 {
-    int o;
-    for (o = 0; o < OC; o++) {
-        int32_t acc = dot_u8i8(in, wq + (size_t)o * C, C);
-        float v = bias[o] + mult[o] * (float)(acc - wsum[o]);
-        out[o] = relu && v < 0.0f ? 0.0f : v;
-    }
+    gemm_i8(out, in, 1, wq, wsum, mult, bias, C, OC, relu);
 }
 
+TDI_CLONES
 void td__infer_quantize_u8(uint8_t *q, const float *x, size_t n, float scale, int zp)
 {
     float inv = 1.0f / scale, fzp = (float)zp + 0.5f;

@@ -487,6 +487,8 @@ static int add_layer(ctx *c, int record, int kind, int branch, int relu, int in_
             L->in_scale = (float)m->tensors[widx].input_scale;
             L->in_zp = m->tensors[widx].input_zero_point;
             c->scratch += ALIGN64(L->in_len) + 2 * ALIGN64((size_t)oc * 4);
+            if (kind == TDI_CONV)
+                c->scratch += ALIGN64((size_t)L->out_h * L->out_w * k * k * in_c);
         } else if (kind == TDI_CONV) {
             c->scratch += ALIGN64((size_t)oc * k * k * in_c * 4); /* transposed weights */
         }
@@ -1124,6 +1126,8 @@ int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena
             L->wq = (const int8_t *)wt->data;
             L->wscale = (const float *)m->tensors[wt->scale_tensor].data;
             L->qin = (uint8_t *)take(&b, L->in_len);
+            if (L->kind == TDI_CONV)
+                L->cols = (uint8_t *)take(&b, (size_t)L->out_h * L->out_w * kk);
             L->mult = (float *)take(&b, (size_t)L->oc * 4);
             L->wsum = (int32_t *)take(&b, (size_t)L->oc * 4);
             for (o = 0; o < L->oc; o++) {

@@ -18,7 +18,8 @@
 void td_infer_quant_options_default(td_infer_quant_options *opt)
 {
     memset(opt, 0, sizeof(*opt));
-    opt->percentile = 99.99;
+    opt->percentile = 0.0; /* the clip with the least squared error */
+    opt->bias_correction = 1;
 }
 
 void td_infer_free(void *p)
@@ -112,11 +113,40 @@ static float hist_quantile(const float *h, float lo, float hi, double frac)
     return hi;
 }
 
+/*
+ * The clip value for a non-negative input that minimizes the expected squared error of its
+ * uint8 quantization over the histogram: values above the clip lose (v - clip)^2, values
+ * below it the rounding noise step^2 / 12 (exact zeros, as after a ReLU, lose nothing).
+ */
+static float mse_clip(const float *h, float lo, float hi)
+{
+    double width = (double)(hi - lo) / TDI_HIST, best_err = -1;
+    float best = hi;
+    int k, b;
+    for (k = TDI_HIST / 64; k <= TDI_HIST; k += TDI_HIST / 256) {
+        double clip = lo + width * k, step = clip / 255.0, err = 0;
+        for (b = 0; b < TDI_HIST; b++) {
+            double v = lo + width * (b + 0.5);
+            if (h[b] == 0)
+                continue;
+            if (v > clip)
+                err += h[b] * (v - clip) * (v - clip);
+            else if (b > 0 || lo > 0)
+                err += h[b] * step * step / 12.0;
+        }
+        if (best_err < 0 || err < best_err) {
+            best_err = err;
+            best = (float)clip;
+        }
+    }
+    return best;
+}
+
 static int calibrate(td_infer_model *m, td_infer_obs_fn next_obs, void *ctx, int n,
                      const td_infer_quant_options *opt, td_infer_err *err)
 {
     int pass, i, li, rc;
-    int passes = opt->percentile < 100.0 ? 2 : 1;
+    int passes = opt->percentile < 100.0 ? 2 : 1; /* 0 (MSE) and percentiles need histograms */
     for (li = 0; li < m->n_layers; li++) {
         m->layers[li].cal_min = 1e30f;
         m->layers[li].cal_max = -1e30f;
@@ -153,9 +183,11 @@ static int calibrate(td_infer_model *m, td_infer_obs_fn next_obs, void *ctx, int
             L->in_zp = 0;
             continue;
         }
-        if (passes == 2 && L->cal_max > L->cal_min) {
+        if (passes == 2 && L->cal_max > L->cal_min && opt->percentile == 0.0 && L->cal_min >= 0) {
+            hi = mse_clip(m->cal_hist + (size_t)li * TDI_HIST, L->cal_min, L->cal_max);
+        } else if (passes == 2 && L->cal_max > L->cal_min) {
             const float *h = m->cal_hist + (size_t)li * TDI_HIST;
-            double p = opt->percentile / 100.0;
+            double p = (opt->percentile == 0.0 ? 99.99 : opt->percentile) / 100.0;
             float qhi = hist_quantile(h, L->cal_min, L->cal_max, p);
             /* The low tail is clipped only when the input goes below zero (no ReLU). */
             if (L->cal_min < 0) {
@@ -180,6 +212,88 @@ done:
     free(m->cal_hist);
     m->cal_hist = NULL;
     return rc;
+}
+
+/*
+ * The symmetric scale of one output channel's weights: max |w| / 127, or a smaller one when
+ * clipping the few largest weights lowers the squared rounding error of the rest.
+ */
+static float weight_scale(const float *w, size_t n)
+{
+    static const float shrink[] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f, 0.75f, 0.7f};
+    float amax = 0, best = 1.0f;
+    double best_err = -1;
+    size_t i;
+    int k;
+    for (i = 0; i < n; i++)
+        if (fabsf(w[i]) > amax)
+            amax = fabsf(w[i]);
+    if (amax == 0)
+        return 1.0f;
+    for (k = 0; k < (int)(sizeof(shrink) / sizeof(shrink[0])); k++) {
+        float sc = amax * shrink[k] / 127.0f, inv = 1.0f / sc;
+        double err = 0;
+        for (i = 0; i < n; i++) {
+            float v = (float)floor(w[i] * inv + 0.5f);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            err += (double)(w[i] - v * sc) * (w[i] - v * sc);
+        }
+        if (best_err < 0 || err < best_err) {
+            best_err = err;
+            best = sc;
+        }
+    }
+    return best;
+}
+
+/* ---- bias correction ------------------------------------------------------------------ */
+
+/*
+ * Rounding the weights of a channel shifts its output by (Wq - W) x, and inputs share a
+ * large common component (the same road, the same lighting), so much of that error is a
+ * constant per channel. Empirical bias correction measures it: for every int8 layer, on
+ * calibration observations, the mean over samples and positions of the fp32 output minus
+ * the int8 output (both before the ReLU, from the fp32 network's input to that layer),
+ * added to the layer's bias.
+ */
+typedef struct bc_layer {
+    int on;
+    const int8_t *wq;
+    float *mult;
+    int32_t *wsum;
+    double *diff; /* per output channel: summed fp32 - int8 */
+    long count;   /* positions summed per channel */
+} bc_layer;
+
+typedef struct bc_ctx {
+    bc_layer *layers;
+    float *y32, *yq;
+    uint8_t *qin, *cols;
+} bc_ctx;
+
+static void bc_hook(void *ctx, td_infer_model *m, int li, const float *in)
+{
+    bc_ctx *bc = ctx;
+    tdi_layer *L = &m->layers[li];
+    bc_layer *B = &bc->layers[li];
+    size_t p, np = (size_t)L->out_h * L->out_w;
+    int o;
+    if (!B->on)
+        return;
+    td__infer_quantize_u8(bc->qin, in, L->in_len, L->in_scale, L->in_zp);
+    if (L->kind == TDI_CONV) {
+        td__infer_conv_f32(bc->y32, in, L->wt, L->bias, L->in_h, L->in_w, L->in_c, L->oc, L->k,
+                           L->s, 0);
+        td__infer_conv_i8(bc->yq, bc->cols, bc->qin, B->wq, B->wsum, B->mult, L->bias, L->in_h,
+                          L->in_w, L->in_c, L->oc, L->k, L->s, 0);
+    } else {
+        td__infer_dense_f32(bc->y32, in, L->w, L->bias, L->in_c, L->oc, 0);
+        td__infer_dense_i8(bc->yq, bc->qin, B->wq, B->wsum, B->mult, L->bias, L->in_c, L->oc, 0);
+    }
+    for (p = 0; p < np; p++)
+        for (o = 0; o < L->oc; o++)
+            B->diff[o] += (double)bc->y32[p * L->oc + o] - bc->yq[p * L->oc + o];
+    B->count += (long)np;
 }
 
 /* ---- writing -------------------------------------------------------------------------- */
@@ -213,6 +327,65 @@ static void sb_member(sbuf *b, const tdi_json *j, int i, const char *text, int *
     sb_put(b, text + j[i].src_begin, j[i].src_end - j[i].src_begin);
 }
 
+/* Runs the correction over up to 64 calibration observations and points the bias tensors of
+ * int8 layers at corrected copies (new_bias[li], OC floats each). */
+static int bias_correct(td_infer_model *m, bc_layer *bcl, out_tensor **bias_slot,
+                        float **new_bias, td_infer_obs_fn next_obs, void *ctx, int n,
+                        td_infer_err *err)
+{
+    bc_ctx bc;
+    size_t max_out = 1, max_in = 1, max_cols = 1;
+    int li, i, o, rc = 0, nb = n < 64 ? n : 64;
+    for (li = 0; li < m->n_layers; li++) {
+        const tdi_layer *L = &m->layers[li];
+        size_t cols = (size_t)L->out_h * L->out_w * L->k * L->k * L->in_c;
+        if (L->out_len > max_out)
+            max_out = L->out_len;
+        if (L->in_len > max_in)
+            max_in = L->in_len;
+        if (L->kind == TDI_CONV && cols > max_cols)
+            max_cols = cols;
+    }
+    bc.layers = bcl;
+    bc.y32 = (float *)malloc(max_out * 4);
+    bc.yq = (float *)malloc(max_out * 4);
+    bc.qin = (uint8_t *)malloc(max_in);
+    bc.cols = (uint8_t *)malloc(max_cols);
+    if (!bc.y32 || !bc.yq || !bc.qin || !bc.cols) {
+        rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory for bias correction");
+        goto done;
+    }
+    m->calibrating = 1;
+    m->cal_pass = 2;
+    m->cal_hook = bc_hook;
+    m->cal_ctx = &bc;
+    for (i = 0; i < nb; i++) {
+        td_infer_obs obs;
+        memset(&obs, 0, sizeof(obs));
+        if (next_obs(ctx, i, &obs) != 0 || td__infer_forward(m, &obs) != 0) {
+            rc = td__infer_fail(err, TD_INFER_EINVAL, "calibration observation %d failed", i);
+            goto done;
+        }
+    }
+    for (li = 0; li < m->n_layers; li++) {
+        const tdi_layer *L = &m->layers[li];
+        if (!bcl[li].on || bcl[li].count == 0)
+            continue;
+        for (o = 0; o < L->oc; o++)
+            new_bias[li][o] = (float)(L->bias[o] + bcl[li].diff[o] / (double)bcl[li].count);
+        bias_slot[li]->data = new_bias[li];
+    }
+done:
+    m->calibrating = 0;
+    m->cal_pass = 0;
+    m->cal_hook = NULL;
+    free(bc.y32);
+    free(bc.yq);
+    free(bc.qin);
+    free(bc.cols);
+    return rc;
+}
+
 int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, void *ctx, int n,
                       const td_infer_quant_options *opt_in, void **out, size_t *out_len,
                       td_infer_err *err)
@@ -223,6 +396,11 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
     int8_t *qw = NULL;
     float *qs = NULL;
     sbuf hb = {NULL, 0, 0, 0};
+    bc_layer *bcl = NULL;
+    out_tensor **bias_slot = NULL;
+    void *bc_mem = NULL;
+    float *new_bias_off[TDI_MAX_LAYERS];
+    float **new_bias = NULL;
     int rc, li, i, nt = 0, first;
     size_t qw_total = 0, qs_total = 0, data_size = 0, data_off, total;
     const tdi_json *j;
@@ -237,8 +415,8 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
         opt = *opt_in;
     else
         td_infer_quant_options_default(&opt);
-    if (!(opt.percentile > 50.0 && opt.percentile <= 100.0))
-        return td__infer_fail(err, TD_INFER_EINVAL, "percentile %g is not in (50, 100]",
+    if (!(opt.percentile == 0.0 || (opt.percentile > 50.0 && opt.percentile <= 100.0)))
+        return td__infer_fail(err, TD_INFER_EINVAL, "percentile %g is not 0 or in (50, 100]",
                               opt.percentile);
     if ((rc = td_infer_open_buffer(&m, buf, len, err)) != 0)
         return rc;
@@ -253,7 +431,7 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
     /* Quantized weights and scales. */
     for (li = 0; li < m->n_layers; li++) {
         tdi_layer *L = &m->layers[li];
-        if (L->branch == TDI_BR_HEAD && !opt.quantize_head)
+        if ((L->branch == TDI_BR_HEAD && !opt.quantize_head))
             continue;
         qw_total += ALIGN64(m->tensors[L->w_tensor].nbytes / 4);
         qs_total += ALIGN64((size_t)L->oc * 4);
@@ -261,9 +439,32 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
     qw = (int8_t *)malloc(qw_total ? qw_total : 1);
     qs = (float *)malloc(qs_total ? qs_total : 4);
     ot = (out_tensor *)calloc((size_t)m->n_tensors + (size_t)m->n_layers + 1, sizeof(*ot));
-    if (!qw || !qs || !ot) {
+    bcl = (bc_layer *)calloc(TDI_MAX_LAYERS, sizeof(*bcl));
+    bias_slot = (out_tensor **)calloc(TDI_MAX_LAYERS, sizeof(*bias_slot));
+    {
+        size_t per_layer = 0;
+        for (li = 0; li < m->n_layers; li++)
+            per_layer += 8 * (size_t)m->layers[li].oc + 3 * (((size_t)m->layers[li].oc * 4 + 7) & ~(size_t)7);
+        bc_mem = calloc(1, per_layer + 64);
+    }
+    if (!qw || !qs || !ot || !bcl || !bias_slot || !bc_mem) {
         rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory quantizing");
         goto fail;
+    }
+    {
+        uint8_t *bm = (uint8_t *)bc_mem;
+        for (li = 0; li < m->n_layers; li++) {
+            size_t oc = (size_t)m->layers[li].oc;
+            bcl[li].diff = (double *)(void *)bm;
+            bm += oc * 8;
+            bcl[li].mult = (float *)(void *)bm;
+            bm += (oc * 4 + 7) & ~(size_t)7; /* keeps the next layer's doubles aligned */
+            bcl[li].wsum = (int32_t *)(void *)bm;
+            bm += (oc * 4 + 7) & ~(size_t)7;
+            new_bias_off[li] = (float *)(void *)bm;
+            bm += (oc * 4 + 7) & ~(size_t)7;
+        }
+        new_bias = new_bias_off;
     }
     {
         int8_t *wp = qw;
@@ -277,19 +478,14 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
             memcpy(w->name, wt->name, sizeof(wt->name));
             w->ndim = wt->ndim;
             memcpy(w->shape, wt->shape, sizeof(w->shape));
-            if (L->branch == TDI_BR_HEAD && !opt.quantize_head) {
+            if ((L->branch == TDI_BR_HEAD && !opt.quantize_head)) {
                 w->data = wt->data;
                 w->nbytes = wt->nbytes;
             } else {
                 out_tensor *s;
                 for (o = 0; o < L->oc; o++) {
                     const float *row = L->w + (size_t)o * per;
-                    float amax = 0, sc, inv;
-                    for (q = 0; q < per; q++)
-                        if (fabsf(row[q]) > amax)
-                            amax = fabsf(row[q]);
-                    sc = amax > 0 ? amax / 127.0f : 1.0f;
-                    inv = 1.0f / sc;
+                    float sc = weight_scale(row, per), inv = 1.0f / sc;
                     for (q = 0; q < per; q++) {
                         float v = (float)floor(row[q] * inv + 0.5f);
                         wp[(size_t)o * per + q] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
@@ -298,6 +494,17 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
                 }
                 w->is_i8 = 1;
                 w->data = wp;
+                if (bcl) {
+                    bcl[li].on = 1;
+                    bcl[li].wq = wp;
+                    for (o = 0; o < L->oc; o++) {
+                        int32_t sum = 0;
+                        for (q = 0; q < per; q++)
+                            sum += wp[(size_t)o * per + q];
+                        bcl[li].mult[o] = sp[o] * L->in_scale;
+                        bcl[li].wsum[o] = sum * L->in_zp;
+                    }
+                }
                 w->nbytes = wt->nbytes / 4;
                 w->in_scale = L->in_scale;
                 w->in_zp = L->in_zp;
@@ -318,6 +525,7 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
                 b->shape[0] = L->oc;
                 b->data = bt->data;
                 b->nbytes = bt->nbytes;
+                bias_slot[li] = b;
             }
         }
         for (i = 0; i < m->n_tensors; i++)
@@ -329,6 +537,10 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
                 t->data = m->tensors[i].data;
                 t->nbytes = m->tensors[i].nbytes;
             }
+    }
+    if (bcl && opt.bias_correction) {
+        if ((rc = bias_correct(m, bcl, bias_slot, new_bias, next_obs, ctx, n, err)) != 0)
+            goto fail;
     }
     for (i = 0; i < nt; i++) {
         ot[i].offset = data_size;
@@ -380,9 +592,9 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
         sb_printf(&hb, ", \"calibration\": ");
         sb_jstr(&hb, opt.calibration ? opt.calibration : "");
         sb_printf(&hb, ", \"quantization\": {\"weights\": \"int8 symmetric per output "
-                       "channel\", \"activations\": \"uint8 per tensor\", \"percentile\": %g, "
-                       "\"observations\": %d}}",
-                  opt.percentile, n);
+                       "channel\", \"activations\": \"uint8 per tensor\", \"percentile\": %.6g, "
+                       "\"bias_correction\": %s, \"observations\": %d}}",
+                  opt.percentile, opt.bias_correction ? "true" : "false", n);
     }
     sb_puts(&hb, ",\n\"tensors\": [");
     for (i = 0; i < nt; i++) {
@@ -440,6 +652,9 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
     *out_len = total;
     rc = 0;
 fail:
+    free(bcl);
+    free(bias_slot);
+    free(bc_mem);
     free(hb.p);
     free(ot);
     free(qw);

@@ -52,8 +52,12 @@ static void run_layer(td_infer_model *m, int li, const float *in, const uint8_t 
 {
     tdi_layer *L = &m->layers[li];
     const uint8_t *q = L->qin;
-    if (m->calibrating && in)
-        observe(m, li, in, L->in_len);
+    if (m->calibrating && in) {
+        if (m->cal_pass < 2)
+            observe(m, li, in, L->in_len);
+        else if (m->cal_hook)
+            m->cal_hook(m->cal_ctx, m, li, in);
+    }
     if (L->int8) {
         if (pixels && pixels_are_qin(m, L))
             q = pixels;
@@ -67,7 +71,7 @@ static void run_layer(td_infer_model *m, int li, const float *in, const uint8_t 
                 td__infer_dense_i8_ref(L->out, q, L->wq, L->in_zp, L->mult, L->bias, L->in_c,
                                        L->oc, L->relu);
         } else if (L->kind == TDI_CONV) {
-            td__infer_conv_i8(L->out, q, L->wq, L->wsum, L->mult, L->bias, L->in_h, L->in_w,
+            td__infer_conv_i8(L->out, L->cols, q, L->wq, L->wsum, L->mult, L->bias, L->in_h, L->in_w,
                               L->in_c, L->oc, L->k, L->s, L->relu);
         } else {
             td__infer_dense_i8(L->out, q, L->wq, L->wsum, L->mult, L->bias, L->in_c, L->oc,

@@ -1,0 +1,233 @@
+/*
+ * bench_infer.c - `trackday bench infer`: milliseconds per SHALLOW camera frame through the
+ * device runtime (one thread, batch 1), fp32 and int8, next to baselines measured in the
+ * same run: streaming the fp32 and int8 weights once (memory bandwidth: the 11,264 x 512
+ * dense layer is 23 MB in fp32), and nn's training-engine forward of the same network.
+ * Prints JSON lines {"bench", "value", "unit"} and the ratios.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/infer_cli.h"
+#include "trackday/infer.h"
+
+#define NFRAMES 16
+
+static volatile float sink;
+
+static void emit(const char *name, double value, const char *unit)
+{
+    printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n", name, value, unit);
+    fflush(stdout);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of `reps` timings of fn in milliseconds. */
+typedef void (*bench_fn)(void *ctx, int i);
+
+static double median_ms(bench_fn fn, void *ctx, int reps)
+{
+    double t[1024];
+    if (reps > 1024)
+        reps = 1024;
+    for (int i = 0; i < 3; i++)
+        fn(ctx, i); /* warm up */
+    for (int i = 0; i < reps; i++) {
+        double t0 = td_time_now();
+        fn(ctx, i);
+        t[i] = (td_time_now() - t0) * 1e3;
+    }
+    qsort(t, (size_t)reps, sizeof(double), cmp_double);
+    return t[reps / 2];
+}
+
+typedef struct ctx {
+    td_infer_model *m;
+    td_nn_net *net;
+    uint8_t *frames;
+    const float *stream_f;
+    size_t stream_n;
+    const int8_t *stream_q;
+    size_t stream_qn;
+} ctx;
+
+static void run_infer(void *p, int i)
+{
+    ctx *c = p;
+    td_infer_obs obs = {c->frames + (size_t)(i % NFRAMES) * 120 * 160, NULL, NULL};
+    td_infer_run(c->m, &obs, NULL);
+    sink += td_infer_output(c->m)[0];
+}
+
+static void run_nn(void *p, int i)
+{
+    ctx *c = p;
+    td_nn_input in;
+    memset(&in, 0, sizeof(in));
+    in.camera_u8 = c->frames + (size_t)(i % NFRAMES) * 120 * 160;
+    td_nn_net_forward(c->net, &in, 1);
+    sink += c->net->out[0];
+}
+
+/* Reads every weight once with a cheap reduction: a memory-bandwidth floor. */
+static void run_stream_f32(void *p, int i)
+{
+    ctx *c = p;
+    float acc[16] = {0};
+    size_t n = c->stream_n - c->stream_n % 16;
+    (void)i;
+    for (size_t k = 0; k < n; k += 16)
+        for (int l = 0; l < 16; l++)
+            acc[l] += c->stream_f[k + l];
+    for (int l = 0; l < 16; l++)
+        sink += acc[l];
+}
+
+static void run_stream_i8(void *p, int i)
+{
+    ctx *c = p;
+    int32_t acc[32] = {0};
+    size_t n = c->stream_qn - c->stream_qn % 32;
+    (void)i;
+    for (size_t k = 0; k < n; k += 32)
+        for (int l = 0; l < 32; l++)
+            acc[l] += c->stream_q[k + l];
+    for (int l = 0; l < 32; l++)
+        sink += (float)acc[l];
+}
+
+static int random_obs(void *p, int i, td_infer_obs *obs)
+{
+    ctx *c = p;
+    memset(obs, 0, sizeof(*obs));
+    obs->camera = c->frames + (size_t)(i % NFRAMES) * 120 * 160;
+    return 0;
+}
+
+static int bench_infer(int argc, char **argv)
+{
+    int reps = 200;
+    const char *save = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--save") == 0 && i + 1 < argc) {
+            save = argv[++i];
+        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 1024)
+                return td__cli_fail("bench infer: --reps in [1, 1024]");
+            reps = (int)v;
+        } else {
+            printf("usage: trackday bench infer [--reps N] [--save PREFIX]\n"
+                   "--save writes the models used to PREFIX.fp32.tdm and PREFIX.int8.tdm\n");
+            return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    td_nn_net nets[2];
+    td_err err;
+    if (td__cli_random_shallow(nets, 5, 1, &err) != 0)
+        return td__cli_fail("%s", err.msg);
+    json_t *extras = json_object();
+    json_object_set_new(extras, "action_space_type", json_string("discrete"));
+    json_object_set_new(extras, "action_space", td__cli_default_action_space(5));
+    uint8_t *file = NULL;
+    size_t len = 0;
+    int rc = td__cli_nets_to_tdm(nets, 1, extras, &file, &len, &err);
+    json_decref(extras);
+    if (rc) {
+        td_nn_net_free(&nets[0]);
+        td_nn_net_free(&nets[1]);
+        return td__cli_fail("%s", err.msg);
+    }
+    ctx c;
+    memset(&c, 0, sizeof(c));
+    c.frames = td_malloc((size_t)NFRAMES * 120 * 160);
+    td_rng rng;
+    td_rng_seed(&rng, 42, 1);
+    for (size_t k = 0; k < (size_t)NFRAMES * 120 * 160; k++)
+        c.frames[k] = (uint8_t)td_rng_below(&rng, 256);
+
+    td_infer_err ie;
+    td_infer_model *m32 = NULL, *m8 = NULL;
+    void *qbuf = NULL;
+    size_t qlen = 0;
+    td_infer_quant_options opt;
+    td_infer_quant_options_default(&opt);
+    opt.calibration = "random:16";
+    if (td_infer_open_buffer(&m32, file, len, &ie) != 0 ||
+        td_infer_quantize(file, len, random_obs, &c, NFRAMES, &opt, &qbuf, &qlen, &ie) != 0 ||
+        td_infer_open_buffer(&m8, qbuf, qlen, &ie) != 0) {
+        rc = td__cli_fail("bench infer: %s", ie.msg);
+        goto done;
+    }
+    if (save) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s.fp32.tdm", save);
+        int w1 = td_file_write_atomic(path, file, len, &err);
+        snprintf(path, sizeof(path), "%s.int8.tdm", save);
+        if (w1 || td_file_write_atomic(path, qbuf, qlen, &err)) {
+            rc = td__cli_fail("%s", err.msg);
+            goto done;
+        }
+    }
+    const float *w32;
+    const int8_t *w8;
+    size_t nb32, nb8;
+    td_infer_get_tensor(m32, "policy.trunk.0.weight", NULL, NULL, NULL, (const void **)&w32,
+                        &nb32);
+    td_infer_get_tensor(m8, "policy.trunk.0.weight", NULL, NULL, NULL, (const void **)&w8, &nb8);
+    c.stream_f = w32;
+    c.stream_n = nb32 / 4;
+    c.stream_q = w8;
+    c.stream_qn = nb8;
+
+    c.m = m32;
+    double fp32 = median_ms(run_infer, &c, reps);
+    c.m = m8;
+    double int8 = median_ms(run_infer, &c, reps);
+    double s32 = median_ms(run_stream_f32, &c, reps);
+    double s8 = median_ms(run_stream_i8, &c, reps);
+    c.net = &nets[0];
+    double nn = median_ms(run_nn, &c, reps / 4 > 10 ? reps / 4 : 10);
+    const td_infer_info *info = td_infer_get_info(m32);
+
+    emit("shallow_infer_ms_fp32", fp32, "ms");
+    emit("shallow_infer_ms_int8", int8, "ms");
+    emit("shallow_dense_weights_stream_ms_fp32", s32, "ms");
+    emit("shallow_dense_weights_stream_ms_int8", s8, "ms");
+    emit("shallow_nn_forward_ms_b1", nn, "ms");
+    emit("shallow_infer_fp32_over_stream", fp32 / s32, "ratio");
+    emit("shallow_infer_int8_over_stream_int8", int8 / s8, "ratio");
+    emit("shallow_infer_fp32_over_int8", fp32 / int8, "ratio");
+    emit("shallow_nn_over_infer_fp32", nn / fp32, "ratio");
+    emit("shallow_infer_gflops_fp32", info->flops / (fp32 * 1e6), "GFLOP/s");
+    emit("shallow_dense_stream_gbs_fp32", (double)nb32 / (s32 * 1e6), "GB/s");
+    rc = 0;
+done:
+    td_infer_close(m32);
+    td_infer_close(m8);
+    td_infer_free(qbuf);
+    td_free(c.frames);
+    td_free(file);
+    td_nn_net_free(&nets[0]);
+    td_nn_net_free(&nets[1]);
+    return rc;
+}
+
+/*
+ * Callable from another benchmark (e.g. `trackday bench nn`) to add these lines to its run.
+ */
+int td__bench_infer(int argc, char **argv);
+int td__bench_infer(int argc, char **argv)
+{
+    return bench_infer(argc, argv);
+}
+
+TD_CLI_BENCH("infer", "SHALLOW frame through infer/ fp32 and int8, vs bandwidth", bench_infer)
