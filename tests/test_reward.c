@@ -840,6 +840,25 @@ TD_TEST(check_source_reports_validator_rules)
     free(text);
     TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 0, "140,000"));
     td_free(is);
+
+    /* A UTF-8 byte-order mark (Windows editors) is fine; a file in another encoding is not. */
+    TD_ASSERT_OK(
+        td_reward_check_source(write_file("bom.py", "\xef\xbb\xbf"
+                                                    "def reward_function(p):\n    return 1.0\n"),
+                               &is, &n, &err));
+    TD_ASSERT_EQ_INT(n, 0);
+    td_free(is);
+    TD_ASSERT_OK(td_reward_check_source(
+        write_file("latin1.py", "# caf\xe9\ndef reward_function(p):\n    return 1.0\n"), &is, &n,
+        &err));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 1, "not UTF-8 (byte 0xe9)"));
+    td_free(is);
+    td_reward *r = open_ok(write_file("bom2.py", "\xef\xbb\xbf"
+                                                 "def reward_function(p):\n    return 2.0\n"));
+    td_params p;
+    fill_params(&p);
+    TD_ASSERT_NEAR(call_one(r, &p), 2.0, 0);
+    td_reward_close(r);
 }
 
 static int load_track(const char *name, td_track *t)

@@ -46,8 +46,14 @@ static const char checker_py[] =
     "         'savetxt', 'genfromtxt', 'fromregex', 'memmap', 'DataSource'}\n"
     "MUTATORS = {'append', 'extend', 'insert', 'pop', 'popitem', 'clear', 'update', 'add',\n"
     "            'remove', 'discard', 'setdefault', 'sort', 'reverse'}\n"
-    "def check(source, filename):\n"
+    "def check(data, filename):\n"
     "    out = []\n"
+    "    try:\n"
+    "        source = data.decode('utf-8-sig')\n"
+    "    except UnicodeDecodeError as e:\n"
+    "        line = data.count(b'\\n', 0, e.start) + 1\n"
+    "        return [(1, line, 0, 'the file is not UTF-8 (byte 0x%02x): save it as UTF-8'\n"
+    "                 % data[e.start])]\n"
     "    def err(node, msg):\n"
     "        out.append((1, getattr(node, 'lineno', 0), getattr(node, 'col_offset', -1) + 1, "
     "msg))\n"
@@ -176,7 +182,7 @@ int td__py_check_source(const char *path, const char *source, size_t len, td_rew
     PyObject *check = PyDict_GetItemString(ns, "check"); /* borrowed */
     if (!check)
         goto fail;
-    out = PyObject_CallFunction(check, "s#s", source, (Py_ssize_t)len, path);
+    out = PyObject_CallFunction(check, "y#s", source, (Py_ssize_t)len, path);
     if (!out || !PyList_Check(out))
         goto fail;
     Py_ssize_t n = PyList_GET_SIZE(out);
