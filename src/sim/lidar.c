@@ -374,6 +374,8 @@ static double walk_grid(const td_lidar_grid *g, double ox, double oy, double dx,
 #define SWEEP_MAX_CELLS 441
 /* Radius swept for a long-range scan before the remaining beams walk the grid. */
 #define SWEEP_RADIUS_M 1.0
+/* Reach up to which a scan is swept whole (the encodings' reaches: 0.5 to 2 m + noise). */
+#define SWEEP_ALL_M 2.1
 /* Segments a sweep can remember as done (a bitmap on the stack); beyond, it repeats tests. */
 #define SWEEP_MAX_SEGS 16384
 
@@ -552,7 +554,7 @@ static void scan(const td_lidar_config *cfg, const td_lidar_grid *grid, const td
          * Walls near the lidar are swept once for all beams; only the beams that find
          * nothing that near walk the grid, from where the sweep stopped.
          */
-        double near = lim < SWEEP_RADIUS_M ? lim : SWEEP_RADIUS_M;
+        double near = lim <= SWEEP_ALL_M ? lim : SWEEP_RADIUS_M;
         for (int k = 0; k < nb; k++)
             best[k] = near;
         double from = near;
