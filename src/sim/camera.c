@@ -213,7 +213,7 @@ static void row_setup(const view *v, double sy, double ox, row_geom *g, int want
     double sx = depth / v->f * v->R[0], syy = depth / v->f * v->R[1];
     if (v->map) {
         const td_ground_map *m = v->map;
-        /* The finest level whose cells are at least half a pixel's step wide. */
+        /* The coarsest level whose cells are at most two pixel steps wide. */
         double step = fmax(fabs(sx), fabs(syy));
         int k = 0;
         while (k + 1 < m->nlevels && m->level[k + 1].cell_m <= 2.0 * step)
