@@ -6,8 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "trackday/eval.h"
 #include "trackday/evaluate.h"
+#include "trackday/simtrace.h"
 #include "trackday/json.h"
 #include "trackday/plot.h"
 
@@ -71,6 +71,17 @@ static void trace_free(trace *t)
     td_free(t->x);
     td_free(t->y);
     td_free(t->v);
+}
+
+/* The eval env's reward callback: DeepRacer's follow-centre reward for the simtrace's reward
+ * column, and the step's params as the reward saw them (after a step that ends an episode the
+ * env's params already show the next start). */
+static void keep_params(void *user, const td_params *params, int n, float *rewards_out)
+{
+    td_params *kept = user;
+    *kept = params[0];
+    for (int i = 0; i < n; i++)
+        rewards_out[i] = (float)td_reward_follow_center(&params[i]);
 }
 
 static int write_report(const char *path, const td_eval_options *o, const td_track *track,
@@ -147,12 +158,12 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     td_vecenv env;
     float actions[2], reward = 0, *state = NULL, *lidar = NULL;
     uint8_t done = 0, *camera = NULL;
-    td_params params;
+    td_params params, seen;
     td_simtrace_writer *st = NULL;
     trace t;
     int rc, cam, lid, trials = 0, action_index = -1;
     long cap;
-    double prev_x = 0, prev_y = 0, prev_penalty = 0;
+    double prev_penalty = 0;
 
     memset(r, 0, sizeof(*r));
     memset(&t, 0, sizeof(t));
@@ -192,6 +203,8 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     env.rewards = &reward;
     env.dones = &done;
     env.params = &params;
+    env.reward_fn = keep_params;
+    env.reward_user = &seen;
     if (o->simtrace_path) {
         rc = td_simtrace_open(&st, o->simtrace_path, err);
         if (rc)
@@ -200,8 +213,6 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     td_vecenv_reset(&env);
     t.lap_start[0] = 0;
     t.n_laps = 1;
-    prev_x = params.x;
-    prev_y = params.y;
     /* Bounded: every lap at a crawl, plus penalties. */
     cap = (long)(r->laps_requested * (track->length / 0.1 * TD_SIM_HZ + 2000));
     for (long step = 0; step < cap; step++) {
@@ -214,20 +225,23 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         td_vecenv_step(&env);
         r->steps++;
         cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
-        rc = trace_add(&t, params.x, params.y, td_vecenv_car(&env, 0)->speed);
+        rc = trace_add(&t, seen.x, seen.y, td_vecenv_car(&env, 0)->speed);
         if (rc) {
             td_err_set(err, rc, "out of memory recording the drive");
             goto out;
         }
         if (st) {
             td_simtrace_row row;
-            td_simtrace_row_from_params(&row, &params);
-            row.episode = o->continuous ? 0 : trials;
+            td_simtrace_row_from_params(&row, &seen);
+            /* One episode per lap, as DeepRacer's evaluation logs number them. */
+            row.episode = o->continuous ? r->laps_completed : trials;
             row.action = action_index;
             row.reward = reward;
             row.done = done;
+            /* In continuous mode an event is a penalty and a reset, not the end. */
             snprintf(row.episode_status, sizeof(row.episode_status), "%s",
-                     done ? td_episode_status_name(cur->status) : "in_progress");
+                     done ? td_episode_status_name(cur->status)
+                          : td_episode_status_name(td_vecenv_step_status(&env, 0)));
             row.pause_duration = cur->penalty_s - prev_penalty;
             rc = td_simtrace_write_row(st, &row, err);
             if (rc)
@@ -236,13 +250,13 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         if (o->continuous) {
             /* Events of this step show as counters that went up. */
             if (cur->off_tracks > r->off_tracks)
-                trace_mark(&t, prev_x, prev_y, TD_MARK_OFF_TRACK);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_OFF_TRACK);
             if (cur->crashes > r->crashes)
-                trace_mark(&t, prev_x, prev_y, TD_MARK_CRASH);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_CRASH);
             if (cur->reverses > r->reverses)
-                trace_mark(&t, prev_x, prev_y, TD_MARK_REVERSED);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_REVERSED);
             if (cur->immobilized > r->immobilized)
-                trace_mark(&t, prev_x, prev_y, TD_MARK_IMMOBILIZED);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_IMMOBILIZED);
             r->off_tracks = cur->off_tracks;
             r->crashes = cur->crashes;
             r->reverses = cur->reverses;
@@ -266,19 +280,19 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
                 break;
             case TD_EP_OFF_TRACK:
                 r->off_tracks++;
-                trace_mark(&t, params.x, params.y, TD_MARK_OFF_TRACK);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_OFF_TRACK);
                 break;
             case TD_EP_CRASHED:
                 r->crashes++;
-                trace_mark(&t, params.x, params.y, TD_MARK_CRASH);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_CRASH);
                 break;
             case TD_EP_REVERSED:
                 r->reverses++;
-                trace_mark(&t, params.x, params.y, TD_MARK_REVERSED);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_REVERSED);
                 break;
             case TD_EP_IMMOBILIZED:
                 r->immobilized++;
-                trace_mark(&t, params.x, params.y, TD_MARK_IMMOBILIZED);
+                trace_mark(&t, seen.x, seen.y, TD_MARK_IMMOBILIZED);
                 break;
             default:
                 break;
@@ -289,8 +303,6 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
             if (trials >= r->laps_requested)
                 break;
         }
-        prev_x = params.x;
-        prev_y = params.y;
     }
     t.lap_start[t.n_laps] = t.n;
     if (o->continuous && t.lap_start[t.n_laps - 1] == t.n)

@@ -1,26 +1,70 @@
 /*
  * trainlog.c - the training simtrace: car 0's steps in DeepRacer's CSV layout
- * (logs/training-simtrace.csv), enough to analyse how episodes go without writing every car's
- * every step (millions per minute).
+ * (logs/training-simtrace.csv; a resumed run starts logs/training-simtrace-from-N.csv), enough
+ * to analyse how episodes go (`trackday logs`) without writing every car's every step
+ * (millions per minute). Rows are built from the params the reward function saw, which the
+ * trainer's reward callback keeps for car 0.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "train/train_internal.h"
+#include "trackday/simtrace.h"
 
 int td__simtrace_open(td__train *tr, const char *path, int append, td_err *err)
 {
-    (void)tr;
-    (void)path;
-    (void)append;
-    (void)err;
+    char alt[1300];
+    td_simtrace_writer *w = NULL;
+    int rc;
+    if (append) {
+        /* The writer starts files afresh; a resumed run gets its own file beside the first. */
+        const char *dot = strrchr(path, '.');
+        int stem = dot ? (int)(dot - path) : (int)strlen(path);
+        snprintf(alt, sizeof(alt), "%.*s-from-%d.csv", stem, path, tr->iteration + 1);
+        path = alt;
+    }
+    rc = td_simtrace_open(&w, path, err);
+    if (rc)
+        return rc;
+    tr->simtrace = w;
     return 0;
+}
+
+void td__train_keep_params(td__train *tr, const td_params *car0)
+{
+    tr->trace_params = *car0;
 }
 
 void td__simtrace_step(td__train *tr, int action_index)
 {
-    (void)tr;
-    (void)action_index;
+    td_simtrace_row row;
+    const td_vecenv *env = &tr->env;
+    const td_episode_info *info;
+    td_err err;
+    if (!tr->simtrace)
+        return;
+    info = env->dones[0] ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
+    td_simtrace_row_from_params(&row, &tr->trace_params);
+    row.episode = info->episode;
+    row.action = action_index;
+    row.reward = env->rewards[0];
+    row.done = env->dones[0];
+    snprintf(row.episode_status, sizeof(row.episode_status), "%s",
+             env->dones[0] ? td_episode_status_name(info->status) : "in_progress");
+    row.iteration = tr->iteration + 1;
+    row.wall_clock = td_time_wall();
+    if (td_simtrace_write_row(tr->simtrace, &row, &err) != 0) {
+        /* A full disk must not stop training; say it once and stop logging. */
+        TD_WARN("training simtrace: %s (no more simtrace rows this run)", err.msg);
+        td_simtrace_close(tr->simtrace, NULL);
+        tr->simtrace = NULL;
+    }
 }
 
 void td__simtrace_close(td__train *tr)
 {
-    (void)tr;
+    td_err err;
+    if (tr->simtrace && td_simtrace_close(tr->simtrace, &err) != 0)
+        TD_WARN("training simtrace: %s", err.msg);
+    tr->simtrace = NULL;
 }
