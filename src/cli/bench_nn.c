@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/infer_cli.h"
 #include "trackday/nn.h"
 
 static double cpu_now(void)
@@ -253,10 +254,9 @@ static int bench_nn(int argc, char **argv)
         return 1;
     emit("mlp_train_samples_per_s", rate, "samples/s");
 
-    /* ---- infer/ runtime lines (helper-5): shallow_infer_ms_fp32 from infer/ (with
-     *      "source": "infer", to tell it from nn's line above) and shallow_infer_ms_int8 go
-     *      here, measured on the same SHALLOW policy. ---- */
-    return 0;
+    /* ---- infer/ runtime lines: shallow_infer_ms_fp32 / _int8 with "source": "infer",
+     *      weight-streaming baselines and ratios (src/cli/bench_infer.c). ---- */
+    return td__cli_bench_infer_lines(200);
 }
 
 TD_CLI_BENCH("nn", "nn engine: sgemm, SHALLOW PPO training, inference, state MLP", bench_nn)

@@ -38,4 +38,11 @@ int td__cli_random_shallow(td_nn_net nets[2], int n_actions, uint64_t seed, td_e
 /* The default discrete action space as JSON (steering x speed), new reference. */
 json_t *td__cli_default_action_space(int n_actions);
 
+/*
+ * Prints the `trackday bench infer` lines (infer/ fp32 and int8 SHALLOW latency, weight
+ * streaming baselines, ratios; each with "source": "infer") with reps timings each; for
+ * `trackday bench nn`. Returns 0 or 1.
+ */
+int td__cli_bench_infer_lines(int reps);
+
 #endif
