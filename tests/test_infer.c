@@ -1132,3 +1132,50 @@ TD_TEST(int8_shallow_agrees_with_fp32_on_1000_frames)
     td_nn_net_free(&nets[1]);
     frames_close(&fr);
 }
+
+/* ---- files written by nn ----------------------------------------------------------------- */
+
+/* nn's own writer (td_nn_save) and infer's reader agree on the format, tensors bit for bit. */
+TD_TEST(nn_saved_model_loads_in_infer)
+{
+    td_nn_net nets[2];
+    shallow_nets(nets, 5, 31, 1);
+    json_t *extras = json_object();
+    json_object_set_new(extras, "action_space_type", json_string("discrete"));
+    json_object_set_new(extras, "action_space", discrete_space(5));
+    json_object_set_new(extras, "sensors", json_pack("[s]", "FRONT_FACING_CAMERA"));
+    char path[512];
+    snprintf(path, sizeof(path), "%s/test_infer_nn.tdm", TD_TEST_BUILD_DIR);
+    const td_nn_net *np[2] = {&nets[0], &nets[1]};
+    td_err err;
+    TD_ASSERT_OK(td_nn_save(path, np, 2, extras, &err));
+    json_decref(extras);
+    td_infer_model *m = NULL;
+    td_infer_err e;
+    int rc = td_infer_open_file(&m, path, &e);
+    if (rc)
+        TD_FAIL("infer cannot load nn's file: %s", e.msg);
+    for (int k = 0; k < nets[0].n_tensors; k++) {
+        const td_nn_tensor *t = &nets[0].tensors[k];
+        const void *data;
+        size_t nb;
+        TD_ASSERT_OK(td_infer_get_tensor(m, t->name, NULL, NULL, NULL, &data, &nb));
+        TD_ASSERT_EQ_INT((long)nb, (long)(t->n * 4));
+        TD_ASSERT(memcmp(data, nets[0].params + t->offset, nb) == 0);
+    }
+    td_rng rng;
+    td_rng_seed(&rng, 32, 1);
+    uint8_t frame[120 * 160];
+    random_frame(frame, sizeof(frame), &rng);
+    td_nn_input nin;
+    memset(&nin, 0, sizeof(nin));
+    nin.camera_u8 = frame;
+    TD_ASSERT_OK(td_nn_net_forward(&nets[0], &nin, 1));
+    td_infer_obs obs = {frame, NULL, NULL};
+    TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+    TD_ASSERT(rel_diff(td_infer_output(m), nets[0].out, 5) <= 1e-5);
+    td_infer_close(m);
+    remove(path);
+    td_nn_net_free(&nets[0]);
+    td_nn_net_free(&nets[1]);
+}
