@@ -326,11 +326,13 @@ TD_TEST(params_basic_keys_on_the_square)
     TD_ASSERT_NEAR(p->distance_from_center, 0.0, 1e-9);
     TD_ASSERT_NEAR(p->heading, 90.0, 1e-9);
 
-    /* Exactly on the corner vertex 5: the mitred width sqrt(2). */
+    /* Exactly on the corner vertex 5 (10, 0): DeepRacer's width is the distance between the
+     * border points nearest to it: the inner corner (9.5, 0.5) and the foot (10, -0.5) on the
+     * outer border's bottom side, sqrt(0.5^2 + 1^2). */
     td_vecenv_teleport(&f.env, 0, 9.86, 0.0, 0.0, 0.0);
     TD_ASSERT_EQ_INT(p->closest_waypoints[0], 5);
     TD_ASSERT_EQ_INT(p->closest_waypoints[1], 6);
-    TD_ASSERT_NEAR(p->track_width, sqrt(2.0), 1e-9);
+    TD_ASSERT_NEAR(p->track_width, sqrt(1.25), 1e-9);
 
     /* Commanded (unclipped) speed and steering; measured values are clipped. */
     f.actions[0] = 45.0f;

@@ -42,7 +42,7 @@ void td_reward_probe_params(const td_track *t, const td_reward_probe *pr, td_par
     o->closest_waypoints[0] = pj.prev_wp;
     o->closest_waypoints[1] = pj.next_wp;
     o->projection_distance = pj.arc;
-    o->track_width = td_track_width_at(t, &pj);
+    o->track_width = td_track_width_nearest(t, &pj);
     double d = pj.arc - pr->start_arc;
     if (t->closed && d < 0)
         d += t->length;

@@ -17,7 +17,7 @@ static double width_at(const td_track *t, double s)
     td_track_point_at(t, s, 0, &x, &y, &h);
     td_track_proj pj;
     td_track_project(t, x, y, &pj);
-    return td_track_width_at(t, &pj);
+    return td_track_width_nearest(t, &pj);
 }
 
 /*

@@ -309,7 +309,7 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
     p->progress = progress_of(t, pr->arc * dd->inv_length, c->start_ndist, before);
     p->steps = c->info.steps;
     p->track_length = t->length;
-    p->track_width = td_track_width_at(t, pr);
+    p->track_width = td_track_width_nearest(t, pr);
     p->distance_from_center = pr->dist;
     p->is_left_of_center = pr->left;
     p->closest_waypoints[0] = pr->prev_wp;
