@@ -5,6 +5,7 @@
  * function that raises stops the run with its error file and keeps the checkpoint, and bad
  * model directories are rejected.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -394,4 +395,39 @@ TD_TEST(bad_model_directory_rejected_with_file_and_key)
     o.dir = dir;
     TD_ASSERT(td_train_run(&o, &r, &err) < 0);
     TD_ASSERT_CONTAINS(err.msg, "/nonexistent/track.npy");
+}
+
+TD_TEST(every_example_reward_trains_one_iteration)
+{
+    if (!td_reward_python_available())
+        TD_FAIL("trackday was built without Python; this test needs the Python reward host");
+    DIR *d = opendir(TD_TEST_SOURCE_DIR "/examples/rewards");
+    struct dirent *e;
+    int n = 0;
+    TD_ASSERT(d != NULL);
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        char src[512], dir[128];
+        char *text;
+        size_t tlen;
+        td_train_options o;
+        td_train_result r;
+        td_err err;
+        if (len < 4 || strcmp(e->d_name + len - 3, ".py") != 0)
+            continue;
+        snprintf(src, sizeof(src), "%s/examples/rewards/%s", TD_TEST_SOURCE_DIR, e->d_name);
+        TD_ASSERT_OK(td_file_read(src, &text, &tlen, &err));
+        make_dir(dir, STATE_META, "{\"num_episodes_between_training\": 5, \"num_epochs\": 3}",
+                 text);
+        td_free(text);
+        options(&o, dir, 1);
+        o.reward_spec = NULL;
+        o.envs = 4;
+        int rc = td_train_run(&o, &r, &err);
+        TD_ASSERT_MSG(rc == 0, "%s: %s", e->d_name, err.msg);
+        TD_ASSERT_EQ_INT(r.last.iteration, 1);
+        n++;
+    }
+    closedir(d);
+    TD_ASSERT_MSG(n >= 20, "only %d example reward functions", n);
 }
