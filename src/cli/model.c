@@ -267,7 +267,7 @@ static int cmd_model(int argc, char **argv)
             n_i8 += strcmp(json_string_value(json_object_get(t, "dtype")), "i8") == 0;
         }
     }
-    const char *dtype = n_i8 == 0 ? "f32" : n_i8 == n_w ? "int8" : "int8 (mixed with f32)";
+    const char *dtype = n_i8 == 0 ? "f32" : "int8";
     json_t *space = json_object_get(hdr, "action_space");
     const char *space_type = json_string_value(json_object_get(hdr, "action_space_type"));
     const char *algo = json_string_value(json_object_get(hdr, "training_algorithm"));
@@ -317,7 +317,12 @@ static int cmd_model(int argc, char **argv)
            TD_INFER_FORMAT_VERSION);
     if (netname)
         printf("network      %s\n", netname);
-    printf("dtype        %s (%d of %d layers int8)\n", dtype, n_i8, n_w);
+    if (n_i8 == n_w)
+        printf("dtype        int8 (all %d layers)\n", n_w);
+    else if (n_i8)
+        printf("dtype        int8 (%d of %d layers; the others f32)\n", n_i8, n_w);
+    else
+        printf("dtype        f32\n");
     printf("inputs      ");
     const td_nn_tower *t0 = &topo.towers[0];
     if (t0->camera_h)
