@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "td_test.h"
+#include "infer/infer_internal.h" /* the JSON reader, tested directly */
 #include "trackday/infer.h"
 #include "trackday/nn.h"
 #include "trackday/sensors.h"
@@ -1178,4 +1179,74 @@ TD_TEST(nn_saved_model_loads_in_infer)
     remove(path);
     td_nn_net_free(&nets[0]);
     td_nn_net_free(&nets[1]);
+}
+
+/* ---- the header's JSON reader ------------------------------------------------------------- */
+
+static int parse(const char *text, tdi_json *nodes, int cap, char *pool, size_t pool_cap,
+                 char *msg)
+{
+    int n = 0;
+    size_t used = 0;
+    int rc = td__infer_json_parse(text, strlen(text), NULL, 0, NULL, 0, &n, &used, msg, 128);
+    if (rc)
+        return rc;
+    TD_ASSERT(n <= cap && used <= pool_cap);
+    return td__infer_json_parse(text, strlen(text), nodes, cap, pool, pool_cap, NULL, NULL, msg,
+                                128);
+}
+
+TD_TEST(json_reader_edge_cases)
+{
+    tdi_json nodes[64];
+    char pool[512], msg[128];
+    /* escapes, a surrogate pair, UTF-8 as is, numbers, literals, nesting, duplicates */
+    const char *ok = " {\"a\\\"b\": \"x\\u00e9\\ud83d\\ude00\\n\\/\", \"n\": [-0, 1.5e3, -2E-2, 123456789012],"
+                     " \"t\": true, \"f\": false, \"z\": null, \"o\": {\"k\": [[], {}]},"
+                     " \"u\": \"\xc3\xa9\", \"d\": 1, \"d\": 2} ";
+    TD_ASSERT_OK(parse(ok, nodes, 64, pool, sizeof(pool), msg));
+    int a = td__infer_json_get(nodes, 0, "a\"b");
+    TD_ASSERT(a > 0);
+    TD_ASSERT_STREQ(nodes[a].str, "x\xc3\xa9\xf0\x9f\x98\x80\n/");
+    int n = td__infer_json_get(nodes, 0, "n");
+    TD_ASSERT_EQ_INT(nodes[n].n, 4);
+    int e = nodes[nodes[n].first].next;
+    TD_ASSERT_NEAR(nodes[e].num, 1500, 0);
+    long long v = 0;
+    TD_ASSERT(td__infer_json_int(nodes, e, 0, 10000, &v) && v == 1500);
+    TD_ASSERT(!td__infer_json_int(nodes, nodes[e].next, -10, 10, &v)); /* -0.02: no integer */
+    TD_ASSERT(td__infer_json_int(nodes, nodes[nodes[e].next].next, 0, 1LL << 40, &v));
+    TD_ASSERT(v == 123456789012LL);
+    TD_ASSERT_EQ_INT(nodes[td__infer_json_get(nodes, 0, "t")].type, TDI_TRUE);
+    TD_ASSERT_EQ_INT(nodes[td__infer_json_get(nodes, 0, "z")].type, TDI_NULL);
+    TD_ASSERT(td__infer_json_int(nodes, td__infer_json_get(nodes, 0, "d"), 0, 9, &v) && v == 2);
+    TD_ASSERT_EQ_INT(td__infer_json_get(nodes, 0, "missing"), -1);
+    /* the raw span of a value, used to copy header keys verbatim */
+    int o = td__infer_json_get(nodes, 0, "o");
+    TD_ASSERT(strncmp(ok + nodes[o].src_begin, "{\"k\": [[], {}]}",
+                      nodes[o].src_end - nodes[o].src_begin) == 0);
+    /* rejected, each with a byte position */
+    const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "{\"a\": tru}", "\"\\ud800\"", "1.",
+                         "-", "\"\\u0000\"", "[1] [2]", "{\"a\": 1,}", "\"\x1f\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = td__infer_json_parse(bad[i], strlen(bad[i]), NULL, 0, NULL, 0, NULL, NULL, msg,
+                                      sizeof(msg));
+        if (rc != TD_INFER_EJSON)
+            TD_FAIL("accepted bad JSON '%s'", bad[i]);
+        TD_ASSERT_CONTAINS(msg, "at byte");
+    }
+    /* nesting deeper than 64 levels */
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    TD_ASSERT_EQ_INT(td__infer_json_parse(deep, 200, NULL, 0, NULL, 0, NULL, NULL, msg,
+                                          sizeof(msg)),
+                     TD_INFER_EJSON);
+    TD_ASSERT_CONTAINS(msg, "deep");
+    /* every status has a description */
+    for (int c = 0; c >= TD_INFER_EUNSUPPORTED; c--)
+        TD_ASSERT(strcmp(td_infer_strerror(c), "unknown error") != 0);
+    td_infer_model *m;
+    td_infer_err err;
+    TD_ASSERT_EQ_INT(td_infer_open_buffer(&m, NULL, 0, &err), TD_INFER_EINVAL);
 }
