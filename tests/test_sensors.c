@@ -232,6 +232,39 @@ TD_TEST(ground_map_rejects_bad_cell)
     TD_ASSERT(m == NULL);
     TD_ASSERT_CONTAINS(err.msg, "cell size 2");
     td_track_free(&t);
+    /* A track without geometry is refused by both builders. */
+    td_track empty;
+    memset(&empty, 0, sizeof(empty));
+    TD_ASSERT_EQ_INT(td_ground_map_create(&m, &empty, 0.0, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "no geometry");
+    td_lidar_grid *g = NULL;
+    TD_ASSERT_EQ_INT(td_lidar_grid_create(&g, &empty, 0.0, &err), TD_EINVAL);
+    TD_ASSERT(g == NULL);
+    /* Allocation failures are reported, and leave nothing behind. */
+    make_straight(&t, 5.0, 1.0);
+    for (int k = 0; k < 6; k++) {
+        td_alloc_fail_after(k);
+        int rc = td_ground_map_create(&m, &t, 0.0, &err);
+        td_alloc_fail_after(-1);
+        if (rc == 0) {
+            td_ground_map_destroy(m);
+            continue;
+        }
+        TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
+        TD_ASSERT(m == NULL);
+    }
+    for (int k = 0; k < 5; k++) {
+        td_alloc_fail_after(k);
+        int rc = td_lidar_grid_create(&g, &t, 0.0, &err);
+        td_alloc_fail_after(-1);
+        if (rc == 0) {
+            td_lidar_grid_destroy(g);
+            continue;
+        }
+        TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
+        TD_ASSERT(g == NULL);
+    }
+    td_track_free(&t);
 }
 
 /* ---- camera ---------------------------------------------------------------------------- */

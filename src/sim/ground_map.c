@@ -226,9 +226,9 @@ int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, 
             break;
         lv->cls = td_calloc((size_t)lv->w * (size_t)lv->h, 1);
         if (!lv->cls) {
+            int w = lv->w, h = lv->h;
             td_ground_map_destroy(m);
-            return td_err_set(err, TD_ENOMEM, "ground map: out of memory for %d x %d cells", lv->w,
-                              lv->h);
+            return td_err_set(err, TD_ENOMEM, "ground map: out of memory for %d x %d cells", w, h);
         }
         m->nlevels = k + 1;
         raster r = {m->x0, m->y0, lv->cell_m, lv->inv_cell, lv->w, lv->h, lv->cls};
