@@ -35,7 +35,7 @@ typedef struct td_box {
  * for distant rows, so the camera needs one lookup per pixel. Built once per track and
  * direction-independent (the dashes are centred so both directions see the same pattern):
  * share one map between a track and its reverse, and between threads (it is read-only).
- * About 20 MB for the largest DeepRacer track. Private layout.
+ * About 27 MB for the largest DeepRacer track (penbay_pro). Private layout.
  */
 typedef struct td_ground_map td_ground_map;
 
@@ -44,7 +44,7 @@ enum {
     TD_GROUND_GRASS = 0,  /* off track */
     TD_GROUND_ROAD = 1,   /* asphalt */
     TD_GROUND_BORDER = 2, /* white line, 5 cm wide, painted on the road along both borders */
-    TD_GROUND_CENTER = 3, /* dashed centre line, 2.5 cm wide, dashes of half a ~0.6 m period */
+    TD_GROUND_CENTER = 3, /* dashed centre line, 5 cm wide, dashes of half a ~0.6 m period */
     TD_GROUND_CLASSES = 4
 };
 
