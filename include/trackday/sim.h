@@ -212,8 +212,8 @@ typedef struct td_sim_config {
     int immobilized_limit_steps;  /* 15 */
     double immobilized_dist_m;    /* 0.0003 per step */
     double camera_object_range_m; /* object_in_camera range, 5 m */
-    double ground_cell_m;         /* camera ground map resolution, 0.01 */
-    double lidar_cell_m;          /* lidar grid cell, 0.5 */
+    double ground_cell_m;         /* camera ground map resolution, TD_GROUND_CELL_M (0.005) */
+    double lidar_cell_m;          /* lidar grid cell, TD_LIDAR_CELL_M (0.25) */
     int threads;                  /* worker threads including the caller, default 1 */
     uint64_t seed;
 } td_sim_config;

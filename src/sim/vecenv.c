@@ -57,8 +57,8 @@ void td_sim_config_default(td_sim_config *cfg)
     cfg->immobilized_limit_steps = 15;
     cfg->immobilized_dist_m = 0.0003;
     cfg->camera_object_range_m = 5.0;
-    cfg->ground_cell_m = 0.01;
-    cfg->lidar_cell_m = 0.5;
+    cfg->ground_cell_m = TD_GROUND_CELL_M;
+    cfg->lidar_cell_m = TD_LIDAR_CELL_M;
     cfg->threads = 1;
     cfg->seed = 1;
 }
