@@ -7,7 +7,8 @@
  *
  * Times are this process's CPU time, not wall time: the engine runs on one thread, and on a
  * shared machine CPU time keeps the ratio to sgemm meaningful while others compete for the
- * cores. On an idle machine the two agree.
+ * cores (on an idle machine the two agree). Training and sgemm alternate in rounds and each
+ * reports its best round, so a neighbour's burst of cache traffic skews neither alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,9 +126,14 @@ static int ppo_step(ppo_pair *p, const td_nn_adam_config *cfg, const float *targ
     return 0;
 }
 
-/* Trains for about `seconds`; returns samples/s (0 on error, message printed). */
+/*
+ * Trains for about `seconds`; returns samples/s (0 on error, message printed). With
+ * sgemm_gf, the time is split into rounds that alternate training and the 512^3 sgemm, and
+ * both report their best round: a neighbour's burst on a shared machine then hits neither
+ * side of the ratio alone.
+ */
 static double bench_ppo(const td_nn_topology *topo, int B, double seconds, double *flops,
-                        double *infer_ms)
+                        double *infer_ms, double *sgemm_gf)
 {
     ppo_pair p;
     memset(&p, 0, sizeof(p));
@@ -168,15 +174,26 @@ static double bench_ppo(const td_nn_topology *topo, int B, double seconds, doubl
     td_nn_adam_config_default(&cfg);
     if (ppo_step(&p, &cfg, targets)) /* warm up: page in every buffer */
         goto done;
-    long steps = 0;
-    double t0 = cpu_now(), t;
-    do {
-        if (ppo_step(&p, &cfg, targets))
-            goto done;
-        steps++;
-        t = cpu_now() - t0;
-    } while (t < seconds);
-    rate = (double)steps * B / t;
+    int rounds = sgemm_gf ? 4 : 1;
+    double t0, t;
+    for (int r = 0; r < rounds; r++) {
+        if (sgemm_gf) {
+            double g = bench_sgemm(seconds / (2 * rounds));
+            *sgemm_gf = g > *sgemm_gf ? g : *sgemm_gf;
+        }
+        long steps = 0;
+        t0 = cpu_now();
+        do {
+            if (ppo_step(&p, &cfg, targets)) {
+                rate = 0;
+                goto done;
+            }
+            steps++;
+            t = cpu_now() - t0;
+        } while (t < seconds / rounds);
+        double round_rate = (double)steps * B / t;
+        rate = round_rate > rate ? round_rate : rate;
+    }
     *flops = train_flops(&p.policy) + train_flops(&p.value);
     if (infer_ms) {
         /* single-frame policy inference, as on the car */
@@ -223,21 +240,20 @@ static int bench_nn(int argc, char **argv)
         }
     }
     const char *backend = td_nn_init();
-    double gf = bench_sgemm(seconds);
-    printf("{\"bench\": \"sgemm_gflops\", \"value\": %.6g, \"unit\": \"GFLOP/s\", "
-           "\"backend\": \"%s\", \"threads\": 1, \"clock\": \"process_cpu\"}\n",
-           gf, backend);
-    fflush(stdout);
-
     td_nn_topology topo;
     td_err err = {0};
     td_nn_io_spec io = {.camera_h = 120, .camera_w = 160, .camera_c = 1, .n_actions = 10};
     if (td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err))
         return td__cli_fail("%s", err.msg);
-    double flops = 0, infer_ms = 0;
-    double rate = bench_ppo(&topo, 64, 2 * seconds, &flops, &infer_ms);
+    /* sgemm alone first, then again in the rounds of the training benchmark: best of all */
+    double gf = bench_sgemm(seconds / 2), flops = 0, infer_ms = 0;
+    double rate = bench_ppo(&topo, 64, 2 * seconds, &flops, &infer_ms, &gf);
     if (rate <= 0)
         return 1;
+    printf("{\"bench\": \"sgemm_gflops\", \"value\": %.6g, \"unit\": \"GFLOP/s\", "
+           "\"backend\": \"%s\", \"threads\": 1, \"clock\": \"process_cpu\"}\n",
+           gf, backend);
+    fflush(stdout);
     emit("shallow_train_samples_per_s", rate, "samples/s");
     emit("shallow_train_gflops", rate * flops * 1e-9, "GFLOP/s");
     emit("shallow_train_ratio_to_sgemm", gf > 0 ? rate * flops * 1e-9 / gf : 0, "ratio");
@@ -249,7 +265,7 @@ static int bench_nn(int argc, char **argv)
     td_nn_io_spec st = {.state_dim = 16, .n_actions = 10};
     if (td_nn_topology_deepracer(&topo, NULL, &st, &err))
         return td__cli_fail("%s", err.msg);
-    rate = bench_ppo(&topo, 64, seconds, &flops, NULL);
+    rate = bench_ppo(&topo, 64, seconds, &flops, NULL, NULL);
     if (rate <= 0)
         return 1;
     emit("mlp_train_samples_per_s", rate, "samples/s");
