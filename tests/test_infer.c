@@ -553,8 +553,8 @@ static void expect_reject(const uint8_t *buf, size_t len, int code, const char *
     memset(&e, 0, sizeof(e));
     int rc = td_infer_open_buffer(&m, buf, len, &e);
     if (rc != code)
-        TD_FAIL("expected %s, got %d (%s): %s", td_infer_strerror(code), rc,
-                td_infer_strerror(rc), e.msg);
+        TD_FAIL("expected %s, got %d (%s): %s", td_infer_strerror(code), rc, td_infer_strerror(rc),
+                e.msg);
     TD_ASSERT(m == NULL);
     TD_ASSERT(strlen(e.msg) > 10);
     TD_ASSERT_CONTAINS(e.msg, needle);
@@ -563,8 +563,7 @@ static void expect_reject(const uint8_t *buf, size_t len, int code, const char *
 }
 
 /* Applies f to the header JSON and checks the rejection. */
-static void expect_reject_hdr(const tfile *f, void (*mut)(json_t *), int code,
-                              const char *needle)
+static void expect_reject_hdr(const tfile *f, void (*mut)(json_t *), int code, const char *needle)
 {
     json_t *h = read_header(f);
     mut(h);
@@ -610,8 +609,8 @@ static void mut_shape(json_t *h)
 }
 static void mut_topology(json_t *h)
 {
-    json_t *tw = json_object_get(json_object_get(json_object_get(h, "topology"), "towers"),
-                                 "policy");
+    json_t *tw =
+        json_object_get(json_object_get(json_object_get(h, "topology"), "towers"), "policy");
     json_t *st = json_array();
     json_array_append_new(st, json_integer(64));
     json_array_append_new(st, json_integer(48));
@@ -649,10 +648,15 @@ static void mut_no_policy(json_t *h)
 {
     json_object_del(json_object_get(json_object_get(h, "topology"), "towers"), "policy");
 }
+static void mut_camera_huge(json_t *h)
+{
+    json_object_set_new(json_object_get(h, "inputs"), "camera",
+                        json_pack("[iii]", 100000, 100000, 1));
+}
 static void mut_head_type(json_t *h)
 {
-    json_t *tw = json_object_get(json_object_get(json_object_get(h, "topology"), "towers"),
-                                 "policy");
+    json_t *tw =
+        json_object_get(json_object_get(json_object_get(h, "topology"), "towers"), "policy");
     json_object_set_new(json_object_get(tw, "head"), "type", json_string("beta"));
 }
 
@@ -711,8 +715,13 @@ TD_TEST(bad_files_rejected_with_messages)
     }
     /* invalid JSON with a valid checksum */
     {
-        const char *bad[] = {"{\"format\": \"trackday-model\",}", "{\"a\": [1, 2}", "nul",
-                             "{\"a\": \"\\x\"}", "{\"a\": 01}", "{} x", "{\"a\": \"\x01\"}"};
+        const char *bad[] = {"{\"format\": \"trackday-model\",}",
+                             "{\"a\": [1, 2}",
+                             "nul",
+                             "{\"a\": \"\\x\"}",
+                             "{\"a\": 01}",
+                             "{} x",
+                             "{\"a\": \"\x01\"}"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             tfile g = with_header_text(&f, bad[i]);
             expect_reject(g.buf, g.len, TD_INFER_EJSON, "at byte");
@@ -733,6 +742,7 @@ TD_TEST(bad_files_rejected_with_messages)
     expect_reject_hdr(&f, mut_actions, TD_INFER_ETOPOLOGY, "4 actions");
     expect_reject_hdr(&f, mut_no_policy, TD_INFER_ETOPOLOGY, "policy");
     expect_reject_hdr(&f, mut_head_type, TD_INFER_EHEADER, "beta");
+    expect_reject_hdr(&f, mut_camera_huge, TD_INFER_EUNSUPPORTED, "larger than");
     tfile_free(&f);
     for (int i = 0; i < 2; i++)
         td_nn_net_free(&nets[i]);
@@ -991,8 +1001,9 @@ TD_TEST(int8_kernels_match_int8_reference_exactly)
     TD_ASSERT_STREQ(json_string_value(json_object_get(tw, "dtype")), "i8");
     TD_ASSERT_STREQ(json_string_value(json_object_get(tw, "scale")), "policy.trunk.0.weight.scale");
     TD_ASSERT(json_integer_value(json_object_get(tw, "input_zero_point")) > 0);
-    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(
-                         tensor_named(hdr, "policy.camera.1.weight"), "input_zero_point")), 0);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(tensor_named(hdr, "policy.camera.1.weight"),
+                                                        "input_zero_point")),
+                     0);
     json_decref(hdr);
     int differ = 0;
     for (int i = 0; i < 16; i++) {
@@ -1112,9 +1123,10 @@ TD_TEST(int8_shallow_agrees_with_fp32_on_1000_frames)
         }
     }
     td_free(batch);
-    fprintf(stderr, "int8 vs fp32 on %d %s frames: %d agree (%.1f%%); fp32 actions %d %d %d %d "
-                    "%d; max logit error %.4f; mean top-2 gap %.3f, mean logit sd %.3f, %d frames "
-                    "with a gap under 0.1 sd\n",
+    fprintf(stderr,
+            "int8 vs fp32 on %d %s frames: %d agree (%.1f%%); fp32 actions %d %d %d %d "
+            "%d; max logit error %.4f; mean top-2 gap %.3f, mean logit sd %.3f, %d frames "
+            "with a gap under 0.1 sd\n",
             N, fr.rendered ? "rendered" : "random", agree, 100.0 * agree / N, hist[0], hist[1],
             hist[2], hist[3], hist[4], max_logit_err, gap_sum / N, sd_sum / N, close);
     /* Not trivial: the fp32 policy uses several actions, none on more than 90% of frames. */
@@ -1183,8 +1195,7 @@ TD_TEST(nn_saved_model_loads_in_infer)
 
 /* ---- the header's JSON reader ------------------------------------------------------------- */
 
-static int parse(const char *text, tdi_json *nodes, int cap, char *pool, size_t pool_cap,
-                 char *msg)
+static int parse(const char *text, tdi_json *nodes, int cap, char *pool, size_t pool_cap, char *msg)
 {
     int n = 0;
     size_t used = 0;
@@ -1201,9 +1212,10 @@ TD_TEST(json_reader_edge_cases)
     tdi_json nodes[64];
     char pool[512], msg[128];
     /* escapes, a surrogate pair, UTF-8 as is, numbers, literals, nesting, duplicates */
-    const char *ok = " {\"a\\\"b\": \"x\\u00e9\\ud83d\\ude00\\n\\/\", \"n\": [-0, 1.5e3, -2E-2, 123456789012],"
-                     " \"t\": true, \"f\": false, \"z\": null, \"o\": {\"k\": [[], {}]},"
-                     " \"u\": \"\xc3\xa9\", \"d\": 1, \"d\": 2} ";
+    const char *ok =
+        " {\"a\\\"b\": \"x\\u00e9\\ud83d\\ude00\\n\\/\", \"n\": [-0, 1.5e3, -2E-2, 123456789012],"
+        " \"t\": true, \"f\": false, \"z\": null, \"o\": {\"k\": [[], {}]},"
+        " \"u\": \"\xc3\xa9\", \"d\": 1, \"d\": 2} ";
     TD_ASSERT_OK(parse(ok, nodes, 64, pool, sizeof(pool), msg));
     int a = td__infer_json_get(nodes, 0, "a\"b");
     TD_ASSERT(a > 0);
@@ -1226,8 +1238,8 @@ TD_TEST(json_reader_edge_cases)
     TD_ASSERT(strncmp(ok + nodes[o].src_begin, "{\"k\": [[], {}]}",
                       nodes[o].src_end - nodes[o].src_begin) == 0);
     /* rejected, each with a byte position */
-    const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "{\"a\": tru}", "\"\\ud800\"", "1.",
-                         "-", "\"\\u0000\"", "[1] [2]", "{\"a\": 1,}", "\"\x1f\""};
+    const char *bad[] = {"",   "{", "[1,]",        "{\"a\" 1}", "{\"a\": tru}", "\"\\ud800\"",
+                         "1.", "-", "\"\\u0000\"", "[1] [2]",   "{\"a\": 1,}",  "\"\x1f\""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = td__infer_json_parse(bad[i], strlen(bad[i]), NULL, 0, NULL, 0, NULL, NULL, msg,
                                       sizeof(msg));
@@ -1239,9 +1251,9 @@ TD_TEST(json_reader_edge_cases)
     char deep[200];
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);
-    TD_ASSERT_EQ_INT(td__infer_json_parse(deep, 200, NULL, 0, NULL, 0, NULL, NULL, msg,
-                                          sizeof(msg)),
-                     TD_INFER_EJSON);
+    TD_ASSERT_EQ_INT(
+        td__infer_json_parse(deep, 200, NULL, 0, NULL, 0, NULL, NULL, msg, sizeof(msg)),
+        TD_INFER_EJSON);
     TD_ASSERT_CONTAINS(msg, "deep");
     /* every status has a description */
     for (int c = 0; c >= TD_INFER_EUNSUPPORTED; c--)
@@ -1249,4 +1261,57 @@ TD_TEST(json_reader_edge_cases)
     td_infer_model *m;
     td_infer_err err;
     TD_ASSERT_EQ_INT(td_infer_open_buffer(&m, NULL, 0, &err), TD_INFER_EINVAL);
+}
+
+/* Random damage to the header (with the checksum made valid again, so the parser and the
+ * checks behind it see it) never crashes the loader: it loads or says why not. */
+TD_TEST(damaged_headers_never_crash)
+{
+    td_nn_io_spec io;
+    memset(&io, 0, sizeof(io));
+    io.state_dim = 6;
+    io.lidar_dim = 8;
+    io.n_actions = 3;
+    td_nn_topology topo;
+    td_err err;
+    TD_ASSERT_OK(td_nn_topology_deepracer(&topo, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", &io, &err));
+    td_nn_net net;
+    td_rng rng;
+    td_rng_seed(&rng, 5, 9);
+    TD_ASSERT_OK(td_nn_net_init(&net, &topo.towers[0], 1, &rng, &err));
+    tfile f = file_of_nets(&net, 1, "discrete", discrete_space(3), "clipped_ppo");
+    size_t hlen = get32(f.buf + 16);
+    uint8_t *g = td_malloc(f.len);
+    int loaded = 0, rejected = 0;
+    for (int k = 0; k < 400; k++) {
+        memcpy(g, f.buf, f.len);
+        int edits = 1 + (int)td_rng_below(&rng, 3);
+        for (int e = 0; e < edits; e++) {
+            size_t at = 24 + td_rng_below(&rng, (uint32_t)hlen);
+            static const char alphabet[] = "{}[]\",:0123456789-.eE \\tfnu";
+            g[at] = td_rng_below(&rng, 4) == 0 ? (uint8_t)td_rng_below(&rng, 256)
+                                               : (uint8_t)alphabet[td_rng_below(&rng, 27)];
+        }
+        put32(g + f.len - 4, td_crc32(0, g, f.len - 4));
+        td_infer_model *m = NULL;
+        td_infer_err e;
+        memset(&e, 0, sizeof(e));
+        int rc = td_infer_open_buffer(&m, g, f.len, &e);
+        if (rc == 0) {
+            float st[6] = {0}, li[8] = {0};
+            td_infer_obs obs = {NULL, li, st};
+            td_infer_action act;
+            td_infer_run(m, &obs, &act);
+            td_infer_close(m);
+            loaded++;
+        } else {
+            TD_ASSERT(m == NULL);
+            TD_ASSERT(strlen(e.msg) > 5);
+            rejected++;
+        }
+    }
+    TD_ASSERT(rejected > 100);
+    td_free(g);
+    tfile_free(&f);
+    td_nn_net_free(&net);
 }

@@ -31,18 +31,18 @@ extern "C" {
 /* Return codes: 0 or one of these (negative). */
 typedef enum td_infer_status {
     TD_INFER_OK = 0,
-    TD_INFER_EINVAL = -1,      /* bad argument (NULL, missing observation part, ...) */
-    TD_INFER_EIO = -2,         /* the file could not be read or written */
-    TD_INFER_ENOMEM = -3,      /* allocation failed */
-    TD_INFER_ETRUNCATED = -4,  /* the file is shorter than its header says */
-    TD_INFER_EMAGIC = -5,      /* not a trackday model file */
-    TD_INFER_EVERSION = -6,    /* format version or flags this reader does not know */
-    TD_INFER_ECHECKSUM = -7,   /* CRC-32 mismatch: the file is corrupted */
-    TD_INFER_EJSON = -8,       /* the header is not valid JSON */
-    TD_INFER_EHEADER = -9,     /* a header key is missing or has a bad type or value */
-    TD_INFER_ETENSOR = -10,    /* tensor table: dtype, size, offset, overlap, name */
-    TD_INFER_ETOPOLOGY = -11,  /* the tensors or inputs do not match the topology */
-    TD_INFER_EARENA = -12,     /* the arena is too small */
+    TD_INFER_EINVAL = -1,       /* bad argument (NULL, missing observation part, ...) */
+    TD_INFER_EIO = -2,          /* the file could not be read or written */
+    TD_INFER_ENOMEM = -3,       /* allocation failed */
+    TD_INFER_ETRUNCATED = -4,   /* the file is shorter than its header says */
+    TD_INFER_EMAGIC = -5,       /* not a trackday model file */
+    TD_INFER_EVERSION = -6,     /* format version or flags this reader does not know */
+    TD_INFER_ECHECKSUM = -7,    /* CRC-32 mismatch: the file is corrupted */
+    TD_INFER_EJSON = -8,        /* the header is not valid JSON */
+    TD_INFER_EHEADER = -9,      /* a header key is missing or has a bad type or value */
+    TD_INFER_ETENSOR = -10,     /* tensor table: dtype, size, offset, overlap, name */
+    TD_INFER_ETOPOLOGY = -11,   /* the tensors or inputs do not match the topology */
+    TD_INFER_EARENA = -12,      /* the arena is too small */
     TD_INFER_EUNSUPPORTED = -13 /* valid but not supported by this runtime */
 } td_infer_status;
 
@@ -79,14 +79,14 @@ typedef struct td_infer_info {
     const td_infer_discrete_action *actions;
     float steering_low, steering_high; /* continuous: degrees */
     float speed_low, speed_high;       /* continuous: m/s */
-    int mapping_unit;                 /* continuous: 1 = mean in [-1,1] mapped to [low,high]
-                                         (PPO), 0 = mean already in [low,high] (SAC) */
-    int squash_tanh;                  /* gaussian head: the mean is tanh(output) */
-    int n_layers;                     /* conv + dense layers of the policy tower */
-    int n_int8_layers;                /* of which int8 */
-    long long n_params;               /* parameters of the policy tower */
-    double flops;                     /* per observation: 2 x multiply-adds */
-    size_t arena_size;                /* bytes of the block the model lives in */
+    int mapping_unit;                  /* continuous: 1 = mean in [-1,1] mapped to [low,high]
+                                          (PPO), 0 = mean already in [low,high] (SAC) */
+    int squash_tanh;                   /* gaussian head: the mean is tanh(output) */
+    int n_layers;                      /* conv + dense layers of the policy tower */
+    int n_int8_layers;                 /* of which int8 */
+    long long n_params;                /* parameters of the policy tower */
+    double flops;                      /* per observation: 2 x multiply-adds */
+    size_t arena_size;                 /* bytes of the block the model lives in */
 } td_infer_info;
 
 /* One observation; the parts the model does not use may be NULL. */
@@ -119,8 +119,8 @@ int td_infer_arena_size(const void *buf, size_t len, size_t *size, td_infer_err 
  * afterwards; the arena must stay alive and untouched until the model is no longer used.
  * td_infer_close on such a model does nothing. On error *out is NULL and err says why.
  */
-int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena,
-                  size_t arena_size, td_infer_err *err);
+int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena, size_t arena_size,
+                  td_infer_err *err);
 
 /* As td_infer_load into one block this function allocates; td_infer_close frees it. */
 int td_infer_open_buffer(td_infer_model **out, const void *buf, size_t len, td_infer_err *err);
@@ -138,8 +138,8 @@ const td_infer_info *td_infer_get_info(const td_infer_model *m);
  * ("f32" or "i8"), shape (up to 4 dims). Returns 0 and fills the out pointers (each may be
  * NULL), or TD_INFER_EINVAL if there is no such tensor. data points into the model's arena.
  */
-int td_infer_get_tensor(const td_infer_model *m, const char *name, const char **dtype,
-                        int shape[4], int *ndim, const void **data, size_t *nbytes);
+int td_infer_get_tensor(const td_infer_model *m, const char *name, const char **dtype, int shape[4],
+                        int *ndim, const void **data, size_t *nbytes);
 
 /* ---- running -------------------------------------------------------------------------- */
 
@@ -177,13 +177,13 @@ void td_infer_set_reference(td_infer_model *m, int reference);
 typedef int (*td_infer_obs_fn)(void *ctx, int i, td_infer_obs *obs);
 
 typedef struct td_infer_quant_options {
-    double percentile;     /* activation range: 0 (default) = the clip value with the least
-                              squared quantization error over a histogram of the calibration
-                              values; 100 = min/max; in (50, 100) = that percentile */
-    int quantize_head;     /* 0 (default): keep the head layer fp32 */
-    int bias_correction;   /* 1 (default): add each int8 layer's mean output error, measured
-                              on up to 64 calibration observations, to its bias */
-    const char *parent;    /* lineage.parent of the output (e.g. the fp32 file); may be NULL */
+    double percentile;       /* activation range: 0 (default) = the clip value with the least
+                                squared quantization error over a histogram of the calibration
+                                values; 100 = min/max; in (50, 100) = that percentile */
+    int quantize_head;       /* 0 (default): keep the head layer fp32 */
+    int bias_correction;     /* 1 (default): add each int8 layer's mean output error, measured
+                                on up to 64 calibration observations, to its bias */
+    const char *parent;      /* lineage.parent of the output (e.g. the fp32 file); may be NULL */
     const char *calibration; /* lineage.calibration text, e.g. "rendered:reInvent2019:1000" */
 } td_infer_quant_options;
 

@@ -28,8 +28,8 @@ static void emit(const char *name, double value, const char *unit)
 /* The streaming baselines get the same compiler treatment as infer's kernels (-O3, AVX2 and
  * AVX-512 clones), so the ratio compares code against bandwidth, not compiler flags. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define STREAM_FAST __attribute__((optimize("O3"), \
-                                   target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define STREAM_FAST                                                                                \
+    __attribute__((optimize("O3"), target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define STREAM_FAST
 #endif
@@ -203,8 +203,7 @@ static int bench_infer_run(int argc, char **argv, int with_nn)
     const float *w32;
     const int8_t *w8;
     size_t nb32, nb8;
-    td_infer_get_tensor(m32, "policy.trunk.0.weight", NULL, NULL, NULL, (const void **)&w32,
-                        &nb32);
+    td_infer_get_tensor(m32, "policy.trunk.0.weight", NULL, NULL, NULL, (const void **)&w32, &nb32);
     td_infer_get_tensor(m8, "policy.trunk.0.weight", NULL, NULL, NULL, (const void **)&w8, &nb8);
     c.stream_f = w32;
     c.stream_n = nb32 / 4;

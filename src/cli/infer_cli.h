@@ -26,8 +26,8 @@ typedef struct td__cli_frames td__cli_frames;
  * Opens a renderer for frames of w x h x c (c = 1 grey or 2 stereo) on the track named or
  * at path track. Returns 0, or nonzero with a message in err (no simulator or no track).
  */
-int td__cli_frames_open(td__cli_frames **out, const char *track, int w, int h, int c,
-                        uint64_t seed, td_err *err);
+int td__cli_frames_open(td__cli_frames **out, const char *track, int w, int h, int c, uint64_t seed,
+                        td_err *err);
 /* Renders the frame of index i (deterministic in i) into px. */
 void td__cli_frames_render(td__cli_frames *f, int i, uint8_t *px);
 void td__cli_frames_close(td__cli_frames *f);

@@ -292,13 +292,20 @@ static int cmd_model(int argc, char **argv)
             json_object_set_new(tw, "outputs", json_integer(t->n_out));
             json_object_set_new(tw, "params", json_integer(td_nn_tower_param_count(t)));
             json_object_set_new(tw, "flops_per_frame", json_real(tower_flops(t)));
-            json_object_set_new(tw, "topology", json_deep_copy(json_object_get(
-                json_object_get(json_object_get(hdr, "topology"), "towers"), t->name)));
+            json_object_set_new(
+                tw, "topology",
+                json_deep_copy(json_object_get(
+                    json_object_get(json_object_get(hdr, "topology"), "towers"), t->name)));
             json_array_append_new(towers, tw);
         }
         json_object_set_new(o, "towers", towers);
-        const char *keys[] = {"inputs", "sensors", "action_space_type", "action_space",
-                              "training_algorithm", "action_mapping", "preprocessing",
+        const char *keys[] = {"inputs",
+                              "sensors",
+                              "action_space_type",
+                              "action_space",
+                              "training_algorithm",
+                              "action_mapping",
+                              "preprocessing",
                               "lineage"};
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
             json_t *v = json_object_get(hdr, keys[k]);
@@ -344,12 +351,12 @@ static int cmd_model(int argc, char **argv)
         printf(", %zu:", json_array_size(space));
         for (size_t i = 0; i < json_array_size(space); i++) {
             json_t *a = json_array_get(space, i);
-            printf(" (%g deg, %g m/s)",
-                   json_number_value(json_object_get(a, "steering_angle")),
+            printf(" (%g deg, %g m/s)", json_number_value(json_object_get(a, "steering_angle")),
                    json_number_value(json_object_get(a, "speed")));
         }
     } else if (json_is_object(space)) {
-        json_t *sa = json_object_get(space, "steering_angle"), *sp = json_object_get(space, "speed");
+        json_t *sa = json_object_get(space, "steering_angle"),
+               *sp = json_object_get(space, "speed");
         printf(": steering [%g, %g] deg, speed [%g, %g] m/s",
                json_number_value(json_object_get(sa, "low")),
                json_number_value(json_object_get(sa, "high")),
@@ -383,7 +390,8 @@ static int cmd_model(int argc, char **argv)
         const char *k;
         json_t *v;
         printf("lineage\n");
-        json_object_foreach(lin, k, v) {
+        json_object_foreach(lin, k, v)
+        {
             printf("  %-12s ", k);
             print_scalar(stdout, v);
             printf("\n");

@@ -30,14 +30,16 @@ struct td__cli_frames {
     uint64_t seed;
 };
 
-int td__cli_frames_open(td__cli_frames **out, const char *track, int w, int h, int c,
-                        uint64_t seed, td_err *err)
+int td__cli_frames_open(td__cli_frames **out, const char *track, int w, int h, int c, uint64_t seed,
+                        td_err *err)
 {
     char path[1024];
     *out = NULL;
     if (c != 1 && c != 2)
-        return td_err_set(err, TD_EINVAL, "camera with %d channels: only grey (1) or stereo (2) "
-                                          "frames can be rendered", c);
+        return td_err_set(err, TD_EINVAL,
+                          "camera with %d channels: only grey (1) or stereo (2) "
+                          "frames can be rendered",
+                          c);
     if (td__cli_track_path(track, path, sizeof(path)) != 0)
         return td_err_set(err, TD_ENOENT, "track '%s' not found", track);
     td__cli_frames *f = td_calloc(1, sizeof(*f));
@@ -123,8 +125,8 @@ static int load_frame_file(obs_src *s, const char *path)
             return -1;
         }
         if (w != s->info->camera_w || h != s->info->camera_h || c != s->info->camera_c) {
-            snprintf(s->err, sizeof(s->err), "%s: %dx%dx%d, the model takes %dx%dx%d", path, w,
-                     h, c, s->info->camera_w, s->info->camera_h, s->info->camera_c);
+            snprintf(s->err, sizeof(s->err), "%s: %dx%dx%d, the model takes %dx%dx%d", path, w, h,
+                     c, s->info->camera_w, s->info->camera_h, s->info->camera_c);
             td_free(px);
             return -1;
         }
@@ -139,8 +141,8 @@ static int load_frame_file(obs_src *s, const char *path)
         return -1;
     }
     if (len != need) {
-        snprintf(s->err, sizeof(s->err), "%s: %zu bytes, a raw frame of this model has %zu",
-                 path, len, need);
+        snprintf(s->err, sizeof(s->err), "%s: %zu bytes, a raw frame of this model has %zu", path,
+                 len, need);
         td_free(data);
         return -1;
     }
@@ -330,8 +332,10 @@ static int cmd_quantize(int argc, char **argv)
                 src.kind = SRC_RENDER;
                 snprintf(calib, sizeof(calib), "rendered:%s:%d", track, n);
             } else {
-                fprintf(stderr, "trackday: quantize: cannot render frames (%s); calibrating on "
-                                "random frames instead\n", err.msg);
+                fprintf(stderr,
+                        "trackday: quantize: cannot render frames (%s); calibrating on "
+                        "random frames instead\n",
+                        err.msg);
             }
         }
     }
@@ -389,14 +393,17 @@ static int cmd_quantize(int argc, char **argv)
     printf("wrote %s (%zu bytes, %d of %d layers int8; fp32 model %zu bytes)\n", out_path, qlen,
            td_infer_get_info(q)->n_int8_layers, info->n_layers, len);
     printf("calibration: %s, range %s, %.2f s\n", calib,
-           percentile == 0 ? "least squared error" : percentile == 100 ? "min/max" : "percentile",
+           percentile == 0     ? "least squared error"
+           : percentile == 100 ? "min/max"
+                               : "percentile",
            t1 - t0);
     if (!info->continuous)
-        printf("int8 picks the fp32 action on %d of %d calibration observations (%.1f%%)\n",
-               agree, n, 100.0 * agree / n);
+        printf("int8 picks the fp32 action on %d of %d calibration observations (%.1f%%)\n", agree,
+               n, 100.0 * agree / n);
     else
         printf("largest int8 - fp32 action difference on the calibration observations: %.2f%% "
-               "of the range\n", 100.0 * max_mean_diff);
+               "of the range\n",
+               100.0 * max_mean_diff);
     td_infer_close(q);
     td_infer_free(qbuf);
     rc = 0;

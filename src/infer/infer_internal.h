@@ -18,13 +18,13 @@ enum { TDI_NULL, TDI_FALSE, TDI_TRUE, TDI_NUM, TDI_STR, TDI_ARR, TDI_OBJ };
 /* One JSON value. Children of arrays and objects are linked through first / next. */
 typedef struct tdi_json {
     int type;
-    int n;                 /* number of children (array, object) */
-    int first;             /* index of the first child, -1 if none */
-    int next;              /* index of the next sibling, -1 if none */
-    const char *key;       /* member name when the parent is an object (NUL-terminated) */
-    const char *str;       /* string value (unescaped, NUL-terminated) */
-    size_t len;            /* its length in bytes */
-    double num;            /* number value */
+    int n;                     /* number of children (array, object) */
+    int first;                 /* index of the first child, -1 if none */
+    int next;                  /* index of the next sibling, -1 if none */
+    const char *key;           /* member name when the parent is an object (NUL-terminated) */
+    const char *str;           /* string value (unescaped, NUL-terminated) */
+    size_t len;                /* its length in bytes */
+    double num;                /* number value */
     size_t src_begin, src_end; /* where the value is in the source text */
 } tdi_json;
 
@@ -33,9 +33,9 @@ typedef struct tdi_json {
  * pool. With nodes == NULL it only validates and counts: *n_nodes and *pool_used receive the
  * capacities a real parse needs. Returns 0, or TD_INFER_EJSON with "at byte N: why" in msg.
  */
-int td__infer_json_parse(const char *text, size_t len, tdi_json *nodes, int cap_nodes,
-                         char *pool, size_t pool_cap, int *n_nodes, size_t *pool_used,
-                         char *msg, size_t msglen);
+int td__infer_json_parse(const char *text, size_t len, tdi_json *nodes, int cap_nodes, char *pool,
+                         size_t pool_cap, int *n_nodes, size_t *pool_used, char *msg,
+                         size_t msglen);
 
 /* The member key of object node obj, or -1. */
 int td__infer_json_get(const tdi_json *nodes, int obj, const char *key);
@@ -45,9 +45,9 @@ int td__infer_json_int(const tdi_json *nodes, int i, long long lo, long long hi,
 
 /* ---- model layout --------------------------------------------------------------------- */
 
-#define TDI_MAX_LAYERS 40
+#define TDI_MAX_LAYERS  40
 #define TDI_MAX_TENSORS 160
-#define TDI_NAME_LEN 64
+#define TDI_NAME_LEN    64
 
 enum { TDI_CONV = 0, TDI_DENSE = 1 };
 enum { TDI_BR_CAMERA = 0, TDI_BR_LIDAR = 1, TDI_BR_STATE = 2, TDI_BR_TRUNK = 3, TDI_BR_HEAD = 4 };
@@ -61,34 +61,34 @@ typedef struct tdi_tensor {
     size_t nbytes;
     const void *data; /* in the arena after loading */
     /* int8 weights */
-    int scale_tensor;   /* index of the f32 scale tensor, -1 */
+    int scale_tensor; /* index of the f32 scale tensor, -1 */
     double input_scale;
     int input_zero_point;
 } tdi_tensor;
 
 /* One conv or dense layer of the policy tower. */
 typedef struct tdi_layer {
-    int kind;          /* TDI_CONV / TDI_DENSE */
-    int branch;        /* TDI_BR_* */
+    int kind;   /* TDI_CONV / TDI_DENSE */
+    int branch; /* TDI_BR_* */
     int relu;
     int in_h, in_w, in_c; /* conv input; dense: in_c = input length, in_h = in_w = 1 */
     int out_h, out_w, oc; /* dense: out_h = out_w = 1 */
     int k, s;
     int int8;
     int w_tensor, b_tensor;
-    const float *w;       /* fp32 weights as stored: (OC, K, K, C) or (OC, C) */
-    const float *wt;      /* fp32 conv weights transposed to (K*K*C, OC) for the fast kernel */
-    const int8_t *wq;     /* int8 weights (OC, K*K*C) / (OC, C) */
-    const float *bias;    /* (OC) */
-    const float *wscale;  /* int8: (OC) */
-    float *mult;          /* int8: wscale[o] * in_scale (OC) */
-    int32_t *wsum;        /* int8: zero_point * sum_c wq[o][c] (OC) */
-    float in_scale;       /* int8 input quantization */
+    const float *w;      /* fp32 weights as stored: (OC, K, K, C) or (OC, C) */
+    const float *wt;     /* fp32 conv weights transposed to (K*K*C, OC) for the fast kernel */
+    const int8_t *wq;    /* int8 weights (OC, K*K*C) / (OC, C) */
+    const float *bias;   /* (OC) */
+    const float *wscale; /* int8: (OC) */
+    float *mult;         /* int8: wscale[o] * in_scale (OC) */
+    int32_t *wsum;       /* int8: zero_point * sum_c wq[o][c] (OC) */
+    float in_scale;      /* int8 input quantization */
     int in_zp;
-    const float *in;      /* fp32 input (arena) */
-    uint8_t *qin;         /* int8: quantized input (arena) */
-    uint8_t *cols;        /* int8 conv: im2col rows (arena) */
-    float *out;           /* output (arena) */
+    const float *in; /* fp32 input (arena) */
+    uint8_t *qin;    /* int8: quantized input (arena) */
+    uint8_t *cols;   /* int8 conv: im2col rows (arena) */
+    float *out;      /* output (arena) */
     size_t in_len, out_len;
     /* calibration */
     float cal_min, cal_max;
@@ -100,15 +100,15 @@ struct td_infer_model {
     tdi_tensor tensors[TDI_MAX_TENSORS];
     int n_layers;
     tdi_layer layers[TDI_MAX_LAYERS];
-    int first_layer[5];   /* index of the first layer of each branch, or -1 */
+    int first_layer[5]; /* index of the first layer of each branch, or -1 */
     int n_branch_layers[5];
     /* branch outputs and the concatenation */
     size_t cam_len, lidar_len, state_len, concat_len;
-    float *camera_f;      /* the camera input as floats (fp32 first layer) */
+    float *camera_f;          /* the camera input as floats (fp32 first layer) */
     float *lidar_f, *state_f; /* preprocessed lidar and state */
     float *concat;
-    float *out;           /* head outputs (n_out) */
-    float *probs;         /* softmax (categorical) */
+    float *out;   /* head outputs (n_out) */
+    float *probs; /* softmax (categorical) */
     const float *log_std;
     /* preprocessing */
     float cam_scale, cam_offset;
@@ -116,9 +116,9 @@ struct td_infer_model {
     const float *lidar_mean, *lidar_std, *state_mean, *state_std; /* in the arena or NULL */
     td_infer_discrete_action *actions;
     int reference;
-    int calibrating;      /* record per-layer input ranges in cal_min / cal_max */
-    float *cal_hist;      /* percentile calibration: histograms (n_layers x TDI_HIST) */
-    int cal_pass;         /* 0: ranges, 1: histograms, 2: cal_hook (bias correction) */
+    int calibrating; /* record per-layer input ranges in cal_min / cal_max */
+    float *cal_hist; /* percentile calibration: histograms (n_layers x TDI_HIST) */
+    int cal_pass;    /* 0: ranges, 1: histograms, 2: cal_hook (bias correction) */
     void (*cal_hook)(void *ctx, struct td_infer_model *m, int layer, const float *in);
     void *cal_ctx;
     const tdi_json *json; /* the parsed header (in the arena); node 0 is the root */
@@ -136,8 +136,8 @@ int td__infer_fail(td_infer_err *err, int code, const char *fmt, ...);
 /* ---- kernels (kernels.c) -------------------------------------------------------------- */
 
 /* out (OH*OW, OC) = relu?(bias + conv(in (H, W, C), w)), weights transposed wt (K*K*C, OC). */
-void td__infer_conv_f32(float *out, const float *in, const float *wt, const float *bias,
-                        int H, int W, int C, int OC, int K, int S, int relu);
+void td__infer_conv_f32(float *out, const float *in, const float *wt, const float *bias, int H,
+                        int W, int C, int OC, int K, int S, int relu);
 /* out (OC) = relu?(bias + W (OC, C) x in (C)). */
 void td__infer_dense_f32(float *out, const float *in, const float *w, const float *bias, int C,
                          int OC, int relu);
@@ -154,8 +154,8 @@ void td__infer_conv_ref(float *out, const float *in, const float *w, const float
 void td__infer_dense_ref(float *out, const float *in, const float *w, const float *bias, int C,
                          int OC, int relu);
 void td__infer_conv_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int zp,
-                           const float *mult, const float *bias, int H, int W, int C, int OC,
-                           int K, int S, int relu);
+                           const float *mult, const float *bias, int H, int W, int C, int OC, int K,
+                           int S, int relu);
 void td__infer_dense_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int zp,
                             const float *mult, const float *bias, int C, int OC, int relu);
 /* q[i] = clamp(round(x[i] / scale) + zp, 0, 255). */

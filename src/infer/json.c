@@ -117,14 +117,26 @@ static int parse_string(parser *p, const char **str, size_t *slen)
             return perr(p, "unterminated escape");
         c = (unsigned char)p->s[p->pos++];
         switch (c) {
-        case '"': case '\\': case '/':
+        case '"':
+        case '\\':
+        case '/':
             pool_put(p, (const char *)&c, 1);
             break;
-        case 'b': pool_put(p, "\b", 1); break;
-        case 'f': pool_put(p, "\f", 1); break;
-        case 'n': pool_put(p, "\n", 1); break;
-        case 'r': pool_put(p, "\r", 1); break;
-        case 't': pool_put(p, "\t", 1); break;
+        case 'b':
+            pool_put(p, "\b", 1);
+            break;
+        case 'f':
+            pool_put(p, "\f", 1);
+            break;
+        case 'n':
+            pool_put(p, "\n", 1);
+            break;
+        case 'r':
+            pool_put(p, "\r", 1);
+            break;
+        case 't':
+            pool_put(p, "\t", 1);
+            break;
         case 'u': {
             unsigned cp, lo;
             char u[4];
@@ -296,12 +308,24 @@ static int parse_value(parser *p, int *idx)
         return perr(p, "value expected, found the end");
     c = p->s[p->pos];
     switch (c) {
-    case '{': self = new_node(p, TDI_OBJ); break;
-    case '[': self = new_node(p, TDI_ARR); break;
-    case '"': self = new_node(p, TDI_STR); break;
-    case 't': self = new_node(p, TDI_TRUE); break;
-    case 'f': self = new_node(p, TDI_FALSE); break;
-    case 'n': self = new_node(p, TDI_NULL); break;
+    case '{':
+        self = new_node(p, TDI_OBJ);
+        break;
+    case '[':
+        self = new_node(p, TDI_ARR);
+        break;
+    case '"':
+        self = new_node(p, TDI_STR);
+        break;
+    case 't':
+        self = new_node(p, TDI_TRUE);
+        break;
+    case 'f':
+        self = new_node(p, TDI_FALSE);
+        break;
+    case 'n':
+        self = new_node(p, TDI_NULL);
+        break;
     default:
         if (c == '-' || (c >= '0' && c <= '9')) {
             self = new_node(p, TDI_NUM);
@@ -339,9 +363,8 @@ static int parse_value(parser *p, int *idx)
     return rc;
 }
 
-int td__infer_json_parse(const char *text, size_t len, tdi_json *nodes, int cap_nodes,
-                         char *pool, size_t pool_cap, int *n_nodes, size_t *pool_used,
-                         char *msg, size_t msglen)
+int td__infer_json_parse(const char *text, size_t len, tdi_json *nodes, int cap_nodes, char *pool,
+                         size_t pool_cap, int *n_nodes, size_t *pool_used, char *msg, size_t msglen)
 {
     parser p;
     int root, rc;

@@ -21,7 +21,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
 #endif
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) &&       \
     !defined(TD_INFER_NO_CLONES)
 #define TDI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -34,15 +34,15 @@
 #define TDI_INLINE static
 #endif
 
-#define PT 4   /* pixels per register tile */
-#define OT 16  /* output channels per register tile */
+#define PT    4  /* pixels per register tile */
+#define OT    16 /* output channels per register tile */
 #define LANES 16
 
 /* ---- fp32 ----------------------------------------------------------------------------- */
 
 TDI_CLONES
-void td__infer_conv_f32(float *out, const float *in, const float *wt, const float *bias,
-                        int H, int W, int C, int OC, int K, int S, int relu)
+void td__infer_conv_f32(float *out, const float *in, const float *wt, const float *bias, int H,
+                        int W, int C, int OC, int K, int S, int relu)
 {
     int OH = (H - K) / S + 1, OW = (W - K) / S + 1, KC = K * C;
     int oy, ox0, o0, kh, j, p, o;
@@ -85,8 +85,8 @@ void td__infer_conv_f32(float *out, const float *in, const float *wt, const floa
                 for (p = 0; p < np; p++) {
                     float acc = bias[o0];
                     for (kh = 0; kh < K; kh++) {
-                        const float *r = in + ((size_t)(oy * S + kh) * W +
-                                               (size_t)(ox0 + p) * S) * C;
+                        const float *r =
+                            in + ((size_t)(oy * S + kh) * W + (size_t)(ox0 + p) * S) * C;
                         const float *wk = wt + (size_t)kh * KC * OC + o0;
                         for (j = 0; j < KC; j++)
                             acc += r[j] * wk[(size_t)j * OC];
@@ -162,7 +162,7 @@ void td__infer_dense_f32(float *out, const float *in, const float *w, const floa
  * reuse every load; the tails take one row or one channel at a time.
  */
 TDI_INLINE void dot2x4_u8i8(int32_t s[2][4], const uint8_t *a, const uint8_t *c, const int8_t *b,
-                        size_t stride, int n)
+                            size_t stride, int n)
 {
     const int8_t *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
@@ -218,7 +218,7 @@ TDI_INLINE int32_t dot_u8i8(const uint8_t *a, const int8_t *b, int n)
 
 /* The epilogue: dequantize an exact sum, add the bias, ReLU. */
 TDI_INLINE float requant(int32_t acc, int o, const int32_t *wsum, const float *mult,
-                     const float *bias, int relu)
+                         const float *bias, int relu)
 {
     float v = bias[o] + mult[o] * (float)(acc - wsum[o]);
     return relu && v < 0.0f ? 0.0f : v;
@@ -272,21 +272,18 @@ static void gemm_i8_generic(float *out, const uint8_t *in, int P, const int8_t *
  * one instruction, which the compiler emits for the dot products above; GCC 12 cannot pick
  * such a clone by feature, so the choice is made here, once.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    !defined(TD_INFER_NO_CLONES)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TD_INFER_NO_CLONES)
 #define TDI_HAVE_VNNI_PATH 1
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-static void gemm_i8_vnni(float *out, const uint8_t *in, int P, const int8_t *wq,
-                         const int32_t *wsum, const float *mult, const float *bias, int C, int OC,
-                         int relu)
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) static void
+gemm_i8_vnni(float *out, const uint8_t *in, int P, const int8_t *wq, const int32_t *wsum,
+             const float *mult, const float *bias, int C, int OC, int relu)
 {
     gemm_i8_body(out, in, P, wq, wsum, mult, bias, C, OC, relu);
 }
 #endif
 
-static void gemm_i8(float *out, const uint8_t *in, int P, const int8_t *wq,
-                    const int32_t *wsum, const float *mult, const float *bias, int C, int OC,
-                    int relu)
+static void gemm_i8(float *out, const uint8_t *in, int P, const int8_t *wq, const int32_t *wsum,
+                    const float *mult, const float *bias, int C, int OC, int relu)
 {
 #ifdef TDI_HAVE_VNNI_PATH
     static int vnni = -1; /* a benign race: every thread stores the same value */
@@ -311,8 +308,8 @@ void td__infer_conv_i8(float *out, uint8_t *cols, const uint8_t *in, const int8_
         for (ox = 0; ox < OW; ox++) {
             uint8_t *row = cols + ((size_t)oy * OW + ox) * KKC;
             for (kh = 0; kh < K; kh++)
-                memcpy(row + (size_t)kh * KC,
-                       in + ((size_t)(oy * S + kh) * W + (size_t)ox * S) * C, (size_t)KC);
+                memcpy(row + (size_t)kh * KC, in + ((size_t)(oy * S + kh) * W + (size_t)ox * S) * C,
+                       (size_t)KC);
         }
     gemm_i8(out, cols, OH * OW, wq, wsum, mult, bias, KKC, OC, relu);
 }
@@ -375,8 +372,8 @@ void td__infer_dense_ref(float *out, const float *in, const float *w, const floa
 }
 
 void td__infer_conv_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int zp,
-                           const float *mult, const float *bias, int H, int W, int C, int OC,
-                           int K, int S, int relu)
+                           const float *mult, const float *bias, int H, int W, int C, int OC, int K,
+                           int S, int relu)
 {
     int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
     int oy, ox, o, kh, kw, c;
@@ -388,9 +385,11 @@ void td__infer_conv_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int 
                 for (kh = 0; kh < K; kh++)
                     for (kw = 0; kw < K; kw++)
                         for (c = 0; c < C; c++)
-                            acc += (long long)((int)in[((size_t)(oy * S + kh) * W + ox * S + kw) *
-                                                           C + c] - zp) *
-                                   wq[(((size_t)o * K + kh) * K + kw) * C + c];
+                            acc +=
+                                (long long)((int)in[((size_t)(oy * S + kh) * W + ox * S + kw) * C +
+                                                    c] -
+                                            zp) *
+                                wq[(((size_t)o * K + kh) * K + kw) * C + c];
                 v = bias[o] + mult[o] * (float)acc;
                 out[((size_t)oy * OW + ox) * OC + o] = relu && v < 0.0f ? 0.0f : v;
             }

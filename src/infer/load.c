@@ -12,7 +12,7 @@
 
 #include "infer_internal.h"
 
-#define PROLOGUE 24
+#define PROLOGUE   24
 #define ALIGN64(x) (((x) + (size_t)63) & ~(size_t)63)
 
 int td__infer_fail(td_infer_err *err, int code, const char *fmt, ...)
@@ -29,21 +29,36 @@ int td__infer_fail(td_infer_err *err, int code, const char *fmt, ...)
 const char *td_infer_strerror(int code)
 {
     switch (code) {
-    case TD_INFER_OK: return "success";
-    case TD_INFER_EINVAL: return "invalid argument";
-    case TD_INFER_EIO: return "input/output error";
-    case TD_INFER_ENOMEM: return "out of memory";
-    case TD_INFER_ETRUNCATED: return "model file truncated";
-    case TD_INFER_EMAGIC: return "not a trackday model file";
-    case TD_INFER_EVERSION: return "unsupported model format version";
-    case TD_INFER_ECHECKSUM: return "model file checksum mismatch";
-    case TD_INFER_EJSON: return "model header is not valid JSON";
-    case TD_INFER_EHEADER: return "bad model header";
-    case TD_INFER_ETENSOR: return "bad tensor table";
-    case TD_INFER_ETOPOLOGY: return "tensors do not match the topology";
-    case TD_INFER_EARENA: return "arena too small";
-    case TD_INFER_EUNSUPPORTED: return "unsupported model";
-    default: return "unknown error";
+    case TD_INFER_OK:
+        return "success";
+    case TD_INFER_EINVAL:
+        return "invalid argument";
+    case TD_INFER_EIO:
+        return "input/output error";
+    case TD_INFER_ENOMEM:
+        return "out of memory";
+    case TD_INFER_ETRUNCATED:
+        return "model file truncated";
+    case TD_INFER_EMAGIC:
+        return "not a trackday model file";
+    case TD_INFER_EVERSION:
+        return "unsupported model format version";
+    case TD_INFER_ECHECKSUM:
+        return "model file checksum mismatch";
+    case TD_INFER_EJSON:
+        return "model header is not valid JSON";
+    case TD_INFER_EHEADER:
+        return "bad model header";
+    case TD_INFER_ETENSOR:
+        return "bad tensor table";
+    case TD_INFER_ETOPOLOGY:
+        return "tensors do not match the topology";
+    case TD_INFER_EARENA:
+        return "arena too small";
+    case TD_INFER_EUNSUPPORTED:
+        return "unsupported model";
+    default:
+        return "unknown error";
     }
 }
 
@@ -171,16 +186,15 @@ typedef struct ctx {
     const frame *f;
     const tdi_json *j;
     size_t data_size;
-    td_infer_model *m;  /* filled while checking */
-    size_t scratch;     /* bytes of derived data and buffers (aligned pieces) */
+    td_infer_model *m; /* filled while checking */
+    size_t scratch;    /* bytes of derived data and buffers (aligned pieces) */
     size_t tensor_bytes;
     td_infer_err *err;
 } ctx;
 
 static const char *type_name(int t)
 {
-    static const char *names[] = {"null", "false", "true", "number", "string", "array",
-                                  "object"};
+    static const char *names[] = {"null", "false", "true", "number", "string", "array", "object"};
     return t >= 0 && t <= TDI_OBJ ? names[t] : "?";
 }
 
@@ -189,8 +203,7 @@ static int need(ctx *c, int obj, const char *key, int type, const char *where, i
     int i = td__infer_json_get(c->j, obj, key);
     *out = -1;
     if (i < 0)
-        return td__infer_fail(c->err, TD_INFER_EHEADER, "header: %s has no key \"%s\"", where,
-                              key);
+        return td__infer_fail(c->err, TD_INFER_EHEADER, "header: %s has no key \"%s\"", where, key);
     if (type >= 0 && c->j[i].type != type)
         return td__infer_fail(c->err, TD_INFER_EHEADER, "header: %s key \"%s\" is a %s, not a %s",
                               where, key, type_name(c->j[i].type), type_name(type));
@@ -217,7 +230,7 @@ static int int_array(ctx *c, int arr, int n_max, long long *v, int *n, const cha
         return td__infer_fail(c->err, TD_INFER_EHEADER, "header: %s has %d entries (at most %d)",
                               what, c->j[arr].n, n_max);
     for (i = c->j[arr].first; i >= 0; i = c->j[i].next, k++)
-        if (!td__infer_json_int(c->j, i, 1, 1 << 30, &v[k]))
+        if (!td__infer_json_int(c->j, i, 1, (1L << 30), &v[k]))
             return td__infer_fail(c->err, TD_INFER_EHEADER,
                                   "header: %s entry %d is not a positive integer", what, k);
     *n = k;
@@ -240,11 +253,10 @@ static int check_tensors(ctx *c, int tensors, int *n_out)
         if (j[t].type != TDI_OBJ)
             return td__infer_fail(c->err, TD_INFER_ETENSOR, "tensor %d is not an object", k);
         name = td__infer_json_get(j, t, "name");
-        if (name < 0 || j[name].type != TDI_STR || j[name].len == 0 ||
-            j[name].len >= TDI_NAME_LEN)
+        if (name < 0 || j[name].type != TDI_STR || j[name].len == 0 || j[name].len >= TDI_NAME_LEN)
             return td__infer_fail(c->err, TD_INFER_ETENSOR,
-                                  "tensor %d: \"name\" missing, not a string, or longer than %d",
-                                  k, TDI_NAME_LEN - 1);
+                                  "tensor %d: \"name\" missing, not a string, or longer than %d", k,
+                                  TDI_NAME_LEN - 1);
         snprintf(where, sizeof(where), "tensor %s", j[name].str);
         dtype = td__infer_json_get(j, t, "dtype");
         if (dtype < 0 || j[dtype].type != TDI_STR ||
@@ -257,10 +269,9 @@ static int check_tensors(ctx *c, int tensors, int *n_out)
             return td__infer_fail(c->err, TD_INFER_ETENSOR,
                                   "%s: \"shape\" must be an array of 1 to 4 sizes", where);
         for (dim = j[shape].first; dim >= 0; dim = j[dim].next, ndim++) {
-            if (!td__infer_json_int(j, dim, 1, 1 << 30, &d))
+            if (!td__infer_json_int(j, dim, 1, (1L << 30), &d))
                 return td__infer_fail(c->err, TD_INFER_ETENSOR,
-                                      "%s: shape entry %d is not a positive integer", where,
-                                      ndim);
+                                      "%s: shape entry %d is not a positive integer", where, ndim);
             count *= d;
             if (count > ((long long)1 << 40))
                 return td__infer_fail(c->err, TD_INFER_ETENSOR, "%s: too many elements", where);
@@ -311,7 +322,7 @@ static int check_tensors(ctx *c, int tensors, int *n_out)
         for (u = j[tensors].first; u >= 0; u = j[u].next)
             if (strcmp(j[td__infer_json_get(j, u, "name")].str, j[sc].str) == 0)
                 found = u;
-        td__infer_json_int(j, j[td__infer_json_get(j, t, "shape")].first, 1, 1 << 30,
+        td__infer_json_int(j, j[td__infer_json_get(j, t, "shape")].first, 1, (1L << 30),
                            &first_dim);
         if (found < 0)
             return td__infer_fail(c->err, TD_INFER_ETENSOR,
@@ -322,7 +333,7 @@ static int check_tensors(ctx *c, int tensors, int *n_out)
             int fd = td__infer_json_get(j, found, "dtype");
             long long n0;
             if (strcmp(j[fd].str, "f32") != 0 || j[fs].n != 1 ||
-                !td__infer_json_int(j, j[fs].first, 1, 1 << 30, &n0) || n0 != first_dim)
+                !td__infer_json_int(j, j[fs].first, 1, (1L << 30), &n0) || n0 != first_dim)
                 return td__infer_fail(c->err, TD_INFER_ETENSOR,
                                       "tensor %s: scale tensor %s must be f32 of shape [%lld]",
                                       j[name].str, j[sc].str, first_dim);
@@ -381,7 +392,7 @@ static int expect_tensor(ctx *c, const char *name, const long long *shape, int n
                               "the topology needs tensor %s, which the file does not have", name);
     sh = td__infer_json_get(j, t, "shape");
     for (dim = j[sh].first; dim >= 0; dim = j[dim].next, k++)
-        td__infer_json_int(j, dim, 1, 1 << 30, &got[k]);
+        td__infer_json_int(j, dim, 1, (1L << 30), &got[k]);
     if (k != nd || memcmp(got, shape, sizeof(long long) * (size_t)nd) != 0) {
         shape_text(a, sizeof(a), got, k);
         shape_text(b, sizeof(b), shape, nd);
@@ -455,6 +466,12 @@ static int add_layer(ctx *c, int record, int kind, int branch, int relu, int in_
         return rc;
     if ((rc = expect_tensor(c, bname, bshape, 1, 0, record, &bidx)) != 0)
         return rc;
+    if (kind == TDI_CONV &&
+        (double)((in_h - k) / s + 1) * (double)((in_w - k) / s + 1) * (double)oc >
+            (double)(1L << 28))
+        return td__infer_fail(c->err, TD_INFER_EUNSUPPORTED,
+                              "tensor %s: the layer's output is larger than this runtime supports",
+                              wname);
     if (record) {
         td_infer_model *m = c->m;
         tdi_layer *L;
@@ -502,8 +519,8 @@ static int add_layer(ctx *c, int record, int kind, int branch, int relu, int in_
 }
 
 /* Dense stack under key `key` of tower `tw`: widths; updates *dim. */
-static int dense_stack(ctx *c, int tw, const char *tname, const char *key, int branch,
-                       int record, int relu_last, int *dim)
+static int dense_stack(ctx *c, int tw, const char *tname, const char *key, int branch, int record,
+                       int relu_last, int *dim)
 {
     long long widths[64];
     int n = 0, i, rc, arr = td__infer_json_get(c->j, tw, key);
@@ -553,15 +570,25 @@ static int walk_tower(ctx *c, int tw, const char *tname, int record)
     char wn[TDI_NAME_LEN + 16], bn[TDI_NAME_LEN + 16];
     const char *htype;
     if (j[tw].type != TDI_OBJ)
-        return td__infer_fail(c->err, TD_INFER_EHEADER, "header: tower %s is not an object",
-                              tname);
+        return td__infer_fail(c->err, TD_INFER_EHEADER, "header: tower %s is not an object", tname);
     if ((rc = input_dims(c, "camera", cam, &ncam, 3)) != 0 ||
         (rc = input_dims(c, "lidar", lid, &nlid, 1)) != 0 ||
         (rc = input_dims(c, "state", st, &nst, 1)) != 0 ||
         (rc = input_dims(c, "action", act, &nact, 1)) != 0)
         return rc;
     if (ncam != 0 && ncam != 3)
-        return td__infer_fail(c->err, TD_INFER_EHEADER, "header: inputs \"camera\" must be [H, W, C]");
+        return td__infer_fail(c->err, TD_INFER_EHEADER,
+                              "header: inputs \"camera\" must be [H, W, C]");
+    /* Bounds that keep every size computation far from overflow, even with 32-bit size_t. */
+    if (ncam &&
+        (cam[0] > 8192 || cam[1] > 8192 || cam[2] > 64 || cam[0] * cam[1] * cam[2] > (1L << 26)))
+        return td__infer_fail(c->err, TD_INFER_EUNSUPPORTED,
+                              "inputs camera [%lld, %lld, %lld] is larger than this runtime "
+                              "supports (8192 x 8192 x 64, 2^26 values)",
+                              cam[0], cam[1], cam[2]);
+    if ((nlid && lid[0] > (1L << 24)) || (nst && st[0] > (1L << 24)) || (nact && act[0] > 64))
+        return td__infer_fail(c->err, TD_INFER_EUNSUPPORTED,
+                              "inputs lidar, state or action larger than this runtime supports");
     {
         static const char *const keys[3] = {"camera", "lidar", "state"};
         int present[3];
@@ -663,8 +690,7 @@ static int walk_tower(ctx *c, int tw, const char *tname, int record)
         return rc;
     if (!td__infer_json_int(j, n_node, 1, 4096, &n_out))
         return td__infer_fail(c->err, TD_INFER_EHEADER,
-                              "header: tower %s head \"n\" must be an integer in [1, 4096]",
-                              tname);
+                              "header: tower %s head \"n\" must be an integer in [1, 4096]", tname);
     if (strcmp(htype, "q") == 0)
         concat += nact ? (int)act[0] : 2;
     if (record)
@@ -697,8 +723,8 @@ static int walk_tower(ctx *c, int tw, const char *tname, int record)
         if (record) {
             m->info.head = TD_INFER_HEAD_GAUSSIAN;
             sq = td__infer_json_get(j, head, "squash");
-            if (sq >= 0 && (j[sq].type != TDI_STR || (strcmp(j[sq].str, "tanh") != 0 &&
-                                                      strcmp(j[sq].str, "none") != 0)))
+            if (sq >= 0 && (j[sq].type != TDI_STR ||
+                            (strcmp(j[sq].str, "tanh") != 0 && strcmp(j[sq].str, "none") != 0)))
                 return td__infer_fail(c->err, TD_INFER_EHEADER,
                                       "header: head \"squash\" must be \"tanh\" or \"none\"");
             m->info.squash_tanh = sq >= 0 && strcmp(j[sq].str, "tanh") == 0;
@@ -784,7 +810,8 @@ static int check_action_space(ctx *c, int record_actions)
                                   "n = 2");
         alg = td__infer_json_get(j, 0, "training_algorithm");
         map = td__infer_json_get(j, 0, "action_mapping");
-        m->info.mapping_unit = !(alg >= 0 && j[alg].type == TDI_STR && strcmp(j[alg].str, "sac") == 0);
+        m->info.mapping_unit =
+            !(alg >= 0 && j[alg].type == TDI_STR && strcmp(j[alg].str, "sac") == 0);
         if (map >= 0) {
             if (j[map].type != TDI_STR ||
                 (strcmp(j[map].str, "unit") != 0 && strcmp(j[map].str, "direct") != 0))
@@ -876,7 +903,7 @@ static int check_model(ctx *c, int record_actions)
                               "header: \"format\" is \"%s\", not \"trackday-model\"", j[fmt].str);
     if ((rc = need(c, 0, "version", TDI_NUM, "the top level", &ver)) != 0)
         return rc;
-    if (!td__infer_json_int(j, ver, 0, 1 << 30, &v) || v != TD_INFER_FORMAT_VERSION)
+    if (!td__infer_json_int(j, ver, 0, (1L << 30), &v) || v != TD_INFER_FORMAT_VERSION)
         return td__infer_fail(c->err, TD_INFER_EVERSION,
                               "header: \"version\" %g differs from the supported version %d",
                               j[ver].num, TD_INFER_FORMAT_VERSION);
@@ -887,10 +914,9 @@ static int check_model(ctx *c, int record_actions)
                               "header: \"data_size\" must be a non-negative multiple of 64");
     c->data_size = (size_t)v;
     if (c->f->len - 4 < c->f->data_off || c->f->len - 4 - c->f->data_off < c->data_size)
-        return td__infer_fail(c->err, TD_INFER_ETRUNCATED,
-                              "truncated: the file has %lu bytes, its header says %lu",
-                              (unsigned long)c->f->len,
-                              (unsigned long)(c->f->data_off + c->data_size + 4));
+        return td__infer_fail(
+            c->err, TD_INFER_ETRUNCATED, "truncated: the file has %lu bytes, its header says %lu",
+            (unsigned long)c->f->len, (unsigned long)(c->f->data_off + c->data_size + 4));
     if (c->f->len - 4 - c->f->data_off > c->data_size)
         return td__infer_fail(c->err, TD_INFER_EHEADER,
                               "%lu trailing bytes: the file has %lu bytes, its header says %lu",
@@ -1023,8 +1049,8 @@ static void copy_tensor(void *dst, const uint8_t *src, const tdi_tensor *t)
     }
 }
 
-int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena,
-                  size_t arena_size, td_infer_err *err)
+int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena, size_t arena_size,
+                  td_infer_err *err)
 {
     frame f;
     plan p;
@@ -1070,8 +1096,8 @@ int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena
                               (unsigned long)arena_size, (unsigned long)need_bytes);
     m->info.arena_size = need_bytes;
     /* metadata */
-    m->actions = (td_infer_discrete_action *)take(
-        &b, (size_t)m->info.n_actions * sizeof(td_infer_discrete_action));
+    m->actions = (td_infer_discrete_action *)take(&b, (size_t)m->info.n_actions *
+                                                          sizeof(td_infer_discrete_action));
     if ((rc = check_action_space(&c, 1)) != 0)
         return rc;
     m->info.actions = m->actions;
@@ -1083,15 +1109,15 @@ int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena
         int has;
         if ((rc = check_preproc(&c, "camera", 0, &m->cam_scale, &m->cam_offset, NULL, &has)) != 0)
             return rc;
-        if ((rc = check_preproc(&c, "lidar", m->info.lidar_dim, &m->lidar_scale,
-                                &m->lidar_offset, ls, &has)) != 0)
+        if ((rc = check_preproc(&c, "lidar", m->info.lidar_dim, &m->lidar_scale, &m->lidar_offset,
+                                ls, &has)) != 0)
             return rc;
         if (has) {
             m->lidar_mean = ls;
             m->lidar_std = ls + m->info.lidar_dim;
         }
-        if ((rc = check_preproc(&c, "state", m->info.state_dim, &m->state_scale,
-                                &m->state_offset, ss, &has)) != 0)
+        if ((rc = check_preproc(&c, "state", m->info.state_dim, &m->state_scale, &m->state_offset,
+                                ss, &has)) != 0)
             return rc;
         if (has) {
             m->state_mean = ss;
@@ -1106,8 +1132,8 @@ int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena
         t->data = d;
     }
     /* buffers */
-    m->camera_f = (float *)take(&b, (size_t)m->info.camera_h * m->info.camera_w *
-                                        m->info.camera_c * 4);
+    m->camera_f =
+        (float *)take(&b, (size_t)m->info.camera_h * m->info.camera_w * m->info.camera_c * 4);
     m->lidar_f = (float *)take(&b, (size_t)m->info.lidar_dim * 4);
     m->state_f = (float *)take(&b, (size_t)m->info.state_dim * 4);
     m->concat = (float *)take(&b, m->concat_len * 4);
@@ -1155,8 +1181,9 @@ int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena
         size_t off = 0;
         int br;
         for (br = TDI_BR_CAMERA; br <= TDI_BR_STATE; br++) {
-            size_t blen = br == TDI_BR_CAMERA ? m->cam_len
-                          : br == TDI_BR_LIDAR ? m->lidar_len : m->state_len;
+            size_t blen = br == TDI_BR_CAMERA  ? m->cam_len
+                          : br == TDI_BR_LIDAR ? m->lidar_len
+                                               : m->state_len;
             if (m->first_layer[br] < 0)
                 continue;
             if (m->n_branch_layers[br] > 0)
@@ -1251,8 +1278,8 @@ const td_infer_info *td_infer_get_info(const td_infer_model *m)
     return m ? &m->info : NULL;
 }
 
-int td_infer_get_tensor(const td_infer_model *m, const char *name, const char **dtype,
-                        int shape[4], int *ndim, const void **data, size_t *nbytes)
+int td_infer_get_tensor(const td_infer_model *m, const char *name, const char **dtype, int shape[4],
+                        int *ndim, const void **data, size_t *nbytes)
 {
     int i, k;
     if (!m || !name)

@@ -167,8 +167,10 @@ static int calibrate(td_infer_model *m, td_infer_obs_fn next_obs, void *ctx, int
                 goto done;
             }
             if ((rc = td__infer_forward(m, &obs)) != 0) {
-                td__infer_fail(err, rc, "calibration observation %d lacks an input the model "
-                                        "needs", i);
+                td__infer_fail(err, rc,
+                               "calibration observation %d lacks an input the model "
+                               "needs",
+                               i);
                 goto done;
             }
         }
@@ -301,7 +303,7 @@ static void bc_hook(void *ctx, td_infer_model *m, int li, const float *in)
 typedef struct out_tensor {
     char name[TDI_NAME_LEN + 8];
     int is_i8, ndim, shape[4];
-    const void *data;  /* f32 (host order) or int8 */
+    const void *data; /* f32 (host order) or int8 */
     size_t nbytes, offset;
     const char *scale_name; /* i8 */
     float in_scale;
@@ -329,9 +331,8 @@ static void sb_member(sbuf *b, const tdi_json *j, int i, const char *text, int *
 
 /* Runs the correction over up to 64 calibration observations and points the bias tensors of
  * int8 layers at corrected copies (new_bias[li], OC floats each). */
-static int bias_correct(td_infer_model *m, bc_layer *bcl, out_tensor **bias_slot,
-                        float **new_bias, td_infer_obs_fn next_obs, void *ctx, int n,
-                        td_infer_err *err)
+static int bias_correct(td_infer_model *m, bc_layer *bcl, out_tensor **bias_slot, float **new_bias,
+                        td_infer_obs_fn next_obs, void *ctx, int n, td_infer_err *err)
 {
     bc_ctx bc;
     size_t max_out = 1, max_in = 1, max_cols = 1;
@@ -444,7 +445,8 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
     {
         size_t per_layer = 0;
         for (li = 0; li < m->n_layers; li++)
-            per_layer += 8 * (size_t)m->layers[li].oc + 3 * (((size_t)m->layers[li].oc * 4 + 7) & ~(size_t)7);
+            per_layer += 8 * (size_t)m->layers[li].oc +
+                         3 * (((size_t)m->layers[li].oc * 4 + 7) & ~(size_t)7);
         bc_mem = calloc(1, per_layer + 64);
     }
     if (!qw || !qs || !ot || !bcl || !bias_slot || !bc_mem) {
@@ -561,8 +563,8 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
         sb_puts(&hb, "}}");
     }
     for (i = j[0].first; i >= 0; i = j[i].next) {
-        static const char *const skip[] = {"format", "version", "data_size", "topology",
-                                           "tensors", "lineage"};
+        static const char *const skip[] = {"format",   "version", "data_size",
+                                           "topology", "tensors", "lineage"};
         int k, s = 0;
         for (k = 0; k < 6; k++)
             s |= strcmp(j[i].key, skip[k]) == 0;
@@ -591,9 +593,10 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
             sb_puts(&hb, "null");
         sb_printf(&hb, ", \"calibration\": ");
         sb_jstr(&hb, opt.calibration ? opt.calibration : "");
-        sb_printf(&hb, ", \"quantization\": {\"weights\": \"int8 symmetric per output "
-                       "channel\", \"activations\": \"uint8 per tensor\", \"percentile\": %.6g, "
-                       "\"bias_correction\": %s, \"observations\": %d}}",
+        sb_printf(&hb,
+                  ", \"quantization\": {\"weights\": \"int8 symmetric per output "
+                  "channel\", \"activations\": \"uint8 per tensor\", \"percentile\": %.6g, "
+                  "\"bias_correction\": %s, \"observations\": %d}}",
                   opt.percentile, opt.bias_correction ? "true" : "false", n);
     }
     sb_puts(&hb, ",\n\"tensors\": [");

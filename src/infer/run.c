@@ -68,11 +68,11 @@ static void run_layer(td_infer_model *m, int li, const float *in, const uint8_t 
                 td__infer_conv_i8_ref(L->out, q, L->wq, L->in_zp, L->mult, L->bias, L->in_h,
                                       L->in_w, L->in_c, L->oc, L->k, L->s, L->relu);
             else
-                td__infer_dense_i8_ref(L->out, q, L->wq, L->in_zp, L->mult, L->bias, L->in_c,
-                                       L->oc, L->relu);
+                td__infer_dense_i8_ref(L->out, q, L->wq, L->in_zp, L->mult, L->bias, L->in_c, L->oc,
+                                       L->relu);
         } else if (L->kind == TDI_CONV) {
-            td__infer_conv_i8(L->out, L->cols, q, L->wq, L->wsum, L->mult, L->bias, L->in_h, L->in_w,
-                              L->in_c, L->oc, L->k, L->s, L->relu);
+            td__infer_conv_i8(L->out, L->cols, q, L->wq, L->wsum, L->mult, L->bias, L->in_h,
+                              L->in_w, L->in_c, L->oc, L->k, L->s, L->relu);
         } else {
             td__infer_dense_i8(L->out, q, L->wq, L->wsum, L->mult, L->bias, L->in_c, L->oc,
                                L->relu);
@@ -81,11 +81,11 @@ static void run_layer(td_infer_model *m, int li, const float *in, const uint8_t 
     }
     if (L->kind == TDI_CONV) {
         if (m->reference)
-            td__infer_conv_ref(L->out, in, L->w, L->bias, L->in_h, L->in_w, L->in_c, L->oc,
-                               L->k, L->s, L->relu);
+            td__infer_conv_ref(L->out, in, L->w, L->bias, L->in_h, L->in_w, L->in_c, L->oc, L->k,
+                               L->s, L->relu);
         else
-            td__infer_conv_f32(L->out, in, L->wt, L->bias, L->in_h, L->in_w, L->in_c, L->oc,
-                               L->k, L->s, L->relu);
+            td__infer_conv_f32(L->out, in, L->wt, L->bias, L->in_h, L->in_w, L->in_c, L->oc, L->k,
+                               L->s, L->relu);
     } else {
         if (m->reference)
             td__infer_dense_ref(L->out, in, L->w, L->bias, L->in_c, L->oc, L->relu);
@@ -136,8 +136,8 @@ int td__infer_forward(td_infer_model *m, const td_infer_obs *obs)
         int nl = m->n_branch_layers[TDI_BR_LIDAR];
         if (!obs->lidar)
             return TD_INFER_EINVAL;
-        preprocess(nl ? m->lidar_f : m->concat + off, obs->lidar, m->info.lidar_dim,
-                   m->lidar_scale, m->lidar_offset, m->lidar_mean, m->lidar_std);
+        preprocess(nl ? m->lidar_f : m->concat + off, obs->lidar, m->info.lidar_dim, m->lidar_scale,
+                   m->lidar_offset, m->lidar_mean, m->lidar_std);
         if (nl)
             run_stack(m, TDI_BR_LIDAR, m->lidar_f, NULL);
         off += m->lidar_len;
@@ -146,8 +146,8 @@ int td__infer_forward(td_infer_model *m, const td_infer_obs *obs)
         int nl = m->n_branch_layers[TDI_BR_STATE];
         if (!obs->state)
             return TD_INFER_EINVAL;
-        preprocess(nl ? m->state_f : m->concat + off, obs->state, m->info.state_dim,
-                   m->state_scale, m->state_offset, m->state_mean, m->state_std);
+        preprocess(nl ? m->state_f : m->concat + off, obs->state, m->info.state_dim, m->state_scale,
+                   m->state_offset, m->state_mean, m->state_std);
         if (nl)
             run_stack(m, TDI_BR_STATE, m->state_f, NULL);
         off += m->state_len;
