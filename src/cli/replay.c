@@ -1,0 +1,206 @@
+/*
+ * replay.c - `trackday replay DIR|REPORT.json|SIMTRACE.csv -o out.mp4|out_dir/`: renders an
+ * evaluation run (its simtrace) as video frames: camera view beside a top view with the car,
+ * its trail, lap, lap time and speed. MP4 through ffmpeg when it is on the PATH, else PNGs.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trackday/json.h"
+#include "trackday/replay.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trackday replay DIR|REPORT.json|SIMTRACE.csv [-o out.mp4|out_dir/] "
+            "[options]\n\n"
+            "Renders an evaluation run as frames, one per step: the car's camera view beside a\n"
+            "top view of the track with the car, its trail, the lap, lap time and speed.\n"
+            "DIR is a model directory (its logs/eval-<track>-simtrace.csv, written by\n"
+            "'trackday eval'), REPORT.json an eval report beside its simtrace, or a simtrace\n"
+            "CSV (trackday's or DeepRacer's). A video path (.mp4, .mkv, .webm, .mov) is\n"
+            "encoded by piping frames to ffmpeg (must be on the PATH); any other path is a\n"
+            "directory that receives frame_00001.png, frame_00002.png, ...\n\n"
+            "options:\n"
+            "  -o, --out PATH   output (default: DIR/logs/replay-<track>.mp4 when ffmpeg is\n"
+            "                   installed, else the directory DIR/logs/replay-<track>/)\n"
+            "  --track T        track (default: from the report or the simtrace's file name)\n"
+            "  --fps N          frames per second of the video (default 15: real time)\n"
+            "  --width PX       frame width (default 960)\n"
+            "  --no-camera      top view only\n"
+            "  --title TEXT     first text line (default: the track name)\n");
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+/* The track name of "…/eval-<name>-simtrace.csv", or 0. */
+static int name_from_simtrace(const char *path, char *out, size_t outlen)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base), pre = strlen("eval-"), suf = strlen("-simtrace.csv");
+    if (n <= pre + suf || strncmp(base, "eval-", pre) || !ends_with(base, "-simtrace.csv"))
+        return 0;
+    snprintf(out, outlen, "%.*s", (int)(n - pre - suf), base + pre);
+    return 1;
+}
+
+/* The one eval simtrace of a model directory (or the one of --track). */
+static int find_dir_simtrace(const char *dir, const char *track, char *out, size_t outlen)
+{
+    char logs[1100];
+    snprintf(logs, sizeof(logs), "%s/logs", dir);
+    if (track && !strchr(track, '/')) {
+        snprintf(out, outlen, "%s/eval-%s-simtrace.csv", logs, track);
+        if (td_path_exists(out))
+            return 0;
+        return td__cli_fail("%s: no evaluation simtrace for track '%s' (run 'trackday eval %s "
+                            "--track %s' first)",
+                            out, track, dir, track);
+    }
+    DIR *d = opendir(logs);
+    int found = 0;
+    char names[1024] = "";
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char name[256];
+            if (!name_from_simtrace(e->d_name, name, sizeof(name)))
+                continue;
+            if (!found)
+                snprintf(out, outlen, "%s/%s", logs, e->d_name);
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof(names) - l, "%s%s", found ? ", " : "", name);
+            found++;
+        }
+        closedir(d);
+    }
+    if (found == 1)
+        return 0;
+    if (!found)
+        return td__cli_fail("%s: no evaluation simtrace (eval-<track>-simtrace.csv); run "
+                            "'trackday eval %s' first",
+                            logs, dir);
+    return td__cli_fail("%s: evaluations on several tracks (%s); choose one with --track", logs,
+                        names);
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    const char *target = NULL, *out = NULL, *track_arg = NULL;
+    char simtrace[1200], track_name[256] = "", track_path[1200], outbuf[1300];
+    td_replay_options o;
+    td_replay_stats st;
+    td_simtrace t;
+    td_track track;
+    td_err err;
+    long l;
+    int rc, is_dir = 0;
+
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    td_replay_options_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-camera")) {
+            o.camera = 0;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (target)
+                return td__cli_fail("one run only ('%s' and '%s')", target, a);
+            target = a;
+            continue;
+        }
+        if (!v)
+            return td__cli_fail("%s needs a value (see trackday replay --help)", a);
+        i++;
+        if (!strcmp(a, "-o") || !strcmp(a, "--out"))
+            out = v;
+        else if (!strcmp(a, "--track"))
+            track_arg = v;
+        else if (!strcmp(a, "--title"))
+            o.title = v;
+        else if (!strcmp(a, "--fps")) {
+            if (td__cli_parse_long(a, v, 1, 240, &l))
+                return 1;
+            o.fps = (int)l;
+        } else if (!strcmp(a, "--width")) {
+            if (td__cli_parse_long(a, v, 320, 3840, &l))
+                return 1;
+            o.width = (int)l;
+        } else {
+            usage(stderr);
+            return td__cli_fail("unknown option '%s'", a);
+        }
+    }
+    if (!target) {
+        usage(stderr);
+        return 2;
+    }
+    if (ends_with(target, ".json")) {
+        json_t *root = NULL;
+        if (td_json_load_file(target, &root, &err))
+            return td__cli_fail("%s", err.msg);
+        const char *tn = json_string_value(json_object_get(root, "track"));
+        if (tn)
+            snprintf(track_name, sizeof(track_name), "%s", tn);
+        json_decref(root);
+        snprintf(simtrace, sizeof(simtrace), "%.*s-simtrace.csv", (int)(strlen(target) - 5),
+                 target);
+        if (!td_path_exists(simtrace))
+            return td__cli_fail("%s: the report's simtrace is missing (expected beside it)",
+                                simtrace);
+    } else if (ends_with(target, ".csv")) {
+        snprintf(simtrace, sizeof(simtrace), "%s", target);
+        name_from_simtrace(target, track_name, sizeof(track_name));
+    } else {
+        if (find_dir_simtrace(target, track_arg, simtrace, sizeof(simtrace)))
+            return 1;
+        name_from_simtrace(simtrace, track_name, sizeof(track_name));
+        is_dir = 1;
+    }
+    if (track_arg)
+        snprintf(track_name, sizeof(track_name), "%s", track_arg);
+    if (!track_name[0])
+        return td__cli_fail("%s: cannot tell the track from the file name; give --track",
+                            simtrace);
+    if (td__cli_track_path(track_name, track_path, sizeof(track_path)))
+        return 1;
+    if (!out) {
+        int ff = td_ffmpeg_find(NULL, 0);
+        if (is_dir)
+            snprintf(outbuf, sizeof(outbuf), "%s/logs/replay-%s%s", target, track_name,
+                     ff ? ".mp4" : "");
+        else
+            snprintf(outbuf, sizeof(outbuf), "replay-%s%s", track_name, ff ? ".mp4" : "");
+        out = outbuf;
+    }
+    if ((rc = td_track_load(&track, track_path, &err)) != 0)
+        return td__cli_fail("%s", err.msg);
+    td_simtrace_init(&t);
+    if ((rc = td_simtrace_read(&t, simtrace, &err)) != 0) {
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
+    rc = td_replay_simtrace(&track, t.rows, t.n, &o, out, &st, &err);
+    td_simtrace_free(&t);
+    td_track_free(&track);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    printf("%s: %d frames of %dx%d from %s\n", out, st.frames, st.width, st.height, simtrace);
+    printf("rendered in %.2f s (%.0f frames/s drawing, %.0f frames/s with encoding)\n",
+           st.total_s, st.render_s > 0 ? st.frames / st.render_s : 0.0,
+           st.total_s > 0 ? st.frames / st.total_s : 0.0);
+    return 0;
+}
+
+TD_CLI_COMMAND("replay", "render an evaluation run as video frames (MP4 or PNG)", cmd_replay)

@@ -1,0 +1,327 @@
+/*
+ * test_replay.c - replays (replay.h) and `trackday replay`: one frame per simtrace row, the
+ * frame size, the car drawn at its projected position in the top view, the font, MP4 through
+ * an ffmpeg on the PATH (a stand-in script that records what it receives) and a clear error
+ * when ffmpeg is missing.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "td_test.h"
+#include "trackday/replay.h"
+#include "trackday/sim.h"
+
+#define OVAL TD_TEST_SOURCE_DIR "/tracks/oval.json"
+
+static void tmpdir(char *out, size_t n)
+{
+    snprintf(out, n, "/tmp/td_test_replay_XXXXXX");
+    TD_ASSERT(mkdtemp(out) != NULL);
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+}
+
+static int count_pngs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    TD_ASSERT(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "frame_", 6) == 0 && strstr(e->d_name, ".png"))
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* n rows driving the centre line of t from arc s0, ds metres per step, one episode. */
+static td_simtrace_row *make_rows(const td_track *t, int n, double s0, double ds)
+{
+    td_simtrace_row *rows = td_calloc((size_t)n, sizeof(*rows));
+    TD_ASSERT(rows != NULL);
+    for (int i = 0; i < n; i++) {
+        double x, y, hd, s = td_track_wrap_arc(t, s0 + ds * (i + 1));
+        td_track_point_at(t, s, 0.0, &x, &y, &hd);
+        rows[i].episode = 0;
+        rows[i].steps = i + 1;
+        rows[i].x = x;
+        rows[i].y = y;
+        rows[i].yaw_deg = hd * 180.0 / M_PI;
+        rows[i].throttle = ds * TD_SIM_HZ;
+        rows[i].action = -1;
+        rows[i].progress = 100.0 * (ds * (i + 1)) / t->length;
+        rows[i].tstamp = (i + 1) / TD_SIM_HZ;
+        rows[i].track_len = t->length;
+        rows[i].all_wheels_on_track = 1;
+        rows[i].iteration = -1;
+        snprintf(rows[i].episode_status, sizeof(rows[i].episode_status), "in_progress");
+    }
+    return rows;
+}
+
+static void load_oval(td_track *t)
+{
+    td_err err;
+    int rc = td_track_load(t, OVAL, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+}
+
+/* Writes rows as a simtrace CSV. */
+static void write_simtrace(const char *path, const td_simtrace_row *rows, int n)
+{
+    td_simtrace_writer *w;
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    for (int i = 0; i < n; i++)
+        TD_ASSERT_OK(td_simtrace_write_row(w, &rows[i], &err));
+    TD_ASSERT_OK(td_simtrace_close(w, &err));
+}
+
+static int pixel_is(const uint8_t *img, int w, int x, int y, const uint8_t c[3])
+{
+    const uint8_t *p = img + ((size_t)y * w + x) * 3;
+    return p[0] == c[0] && p[1] == c[1] && p[2] == c[2];
+}
+
+/* 1 if colour c appears within r pixels of (cx, cy). */
+static int colour_near(const uint8_t *img, int w, int h, double cx, double cy, int r,
+                       const uint8_t c[3])
+{
+    for (int y = (int)cy - r; y <= (int)cy + r; y++)
+        for (int x = (int)cx - r; x <= (int)cx + r; x++)
+            if (x >= 0 && y >= 0 && x < w && y < h && pixel_is(img, w, x, y, c))
+                return 1;
+    return 0;
+}
+
+TD_TEST(font_draws_every_documented_character)
+{
+    const char *set = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcz .:/-%()+,=_!?#'[]<>*";
+    for (const char *s = set; *s; s++)
+        TD_ASSERT_MSG(td_font_has(*s), "no glyph for '%c'", *s);
+    TD_ASSERT(!td_font_has('~'));
+    TD_ASSERT_EQ_INT(td_text_width("AB", 2), (2 * 6 - 1) * 2);
+    uint8_t img[40 * 20 * 3];
+    const uint8_t white[3] = {255, 255, 255};
+    memset(img, 0, sizeof(img));
+    td_text_draw(img, 40, 20, 1, 1, "1", 1, white);
+    /* '1' is a vertical bar in column 2 of the glyph and a base in columns 1..3. */
+    TD_ASSERT(pixel_is(img, 40, 1 + 2, 1 + 3, white));
+    TD_ASSERT(!pixel_is(img, 40, 1 + 0, 1 + 3, white));
+    TD_ASSERT(pixel_is(img, 40, 1 + 1, 1 + 6, white));
+    TD_ASSERT(!pixel_is(img, 40, 1 + 0, 1 + 6, white));
+    /* "8" and "0" differ in the middle row. */
+    uint8_t a[40 * 20 * 3], b[40 * 20 * 3];
+    memset(a, 0, sizeof(a));
+    memset(b, 0, sizeof(b));
+    td_text_draw(a, 40, 20, 0, 0, "8", 1, white);
+    td_text_draw(b, 40, 20, 0, 0, "0", 1, white);
+    TD_ASSERT(memcmp(a, b, sizeof(a)) != 0);
+    /* Clipped at the border: no crash, nothing outside. */
+    td_text_draw(img, 40, 20, 35, 15, "WWW", 3, white);
+}
+
+TD_TEST(replay_frame_per_row_with_car_at_its_position)
+{
+    td_track t;
+    td_err err;
+    td_replay_stats st;
+    td_replay_options o;
+    char dir[256], out[320], png[400];
+    const int n = 23;
+    load_oval(&t);
+    td_simtrace_row *rows = make_rows(&t, n, 0.0, 0.2);
+    tmpdir(dir, sizeof(dir));
+    snprintf(out, sizeof(out), "%s/frames", dir);
+    td_replay_options_default(&o);
+    o.width = 640;
+    int rc = td_replay_simtrace(&t, rows, n, &o, out, &st, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    TD_ASSERT_EQ_INT(st.frames, n);
+    TD_ASSERT_EQ_INT(count_pngs(out), n);
+    TD_ASSERT_EQ_INT(st.width, 640);
+
+    uint8_t car[3];
+    td_replay_car_color(0, car);
+    for (int k = 0; k < n; k += 11) {
+        uint8_t *img;
+        int w, h, c;
+        snprintf(png, sizeof(png), "%s/frame_%05d.png", out, k + 1);
+        TD_ASSERT_OK(td_png_read(png, &img, &w, &h, &c, &err));
+        TD_ASSERT_EQ_INT(w, st.width);
+        TD_ASSERT_EQ_INT(h, st.height);
+        TD_ASSERT_EQ_INT(c, 3);
+        /* The car origin, projected into the frame. */
+        double yaw = rows[k].yaw_deg * M_PI / 180.0;
+        double ox = rows[k].x - TD_CAR_MODEL_POINT_M * cos(yaw);
+        double oy = rows[k].y - TD_CAR_MODEL_POINT_M * sin(yaw);
+        double px = st.view_x + (ox - st.view_ox) * st.view_scale;
+        double py = st.view_y + (st.view_oy - oy) * st.view_scale;
+        TD_ASSERT_MSG(colour_near(img, w, h, px, py, 2, car), "frame %d: no car at %.0f,%.0f",
+                      k + 1, px, py);
+        /* And not on the far side of the oval (half a lap away). */
+        double fx, fy;
+        td_track_point_at(&t, td_track_wrap_arc(&t, 0.2 * (k + 1) + 0.5 * t.length), 0, &fx,
+                          &fy, NULL);
+        TD_ASSERT(!colour_near(img, w, h, st.view_x + (fx - st.view_ox) * st.view_scale,
+                               st.view_y + (st.view_oy - fy) * st.view_scale, 6, car));
+        td_free(img);
+    }
+    td_free(rows);
+    td_track_free(&t);
+    rm_rf(dir);
+}
+
+TD_TEST(replay_frames_differ_and_show_the_camera)
+{
+    td_track t;
+    td_err err;
+    td_replay_stats st1, st2;
+    td_replay_options o;
+    char dir[256], a[320], b[320], png[400];
+    load_oval(&t);
+    td_simtrace_row *rows = make_rows(&t, 4, 1.0, 0.3);
+    tmpdir(dir, sizeof(dir));
+    snprintf(a, sizeof(a), "%s/cam", dir);
+    snprintf(b, sizeof(b), "%s/nocam", dir);
+    td_replay_options_default(&o);
+    o.width = 480;
+    TD_ASSERT_OK(td_replay_simtrace(&t, rows, 4, &o, a, &st1, &err));
+    o.camera = 0;
+    TD_ASSERT_OK(td_replay_simtrace(&t, rows, 4, &o, b, &st2, &err));
+    /* With the camera the top view sits in the right half. */
+    TD_ASSERT(st1.view_x >= 240);
+    TD_ASSERT(st2.view_x < 240);
+    uint8_t *f1, *f4;
+    int w, h, c;
+    snprintf(png, sizeof(png), "%s/frame_00001.png", a);
+    TD_ASSERT_OK(td_png_read(png, &f1, &w, &h, &c, &err));
+    snprintf(png, sizeof(png), "%s/frame_00004.png", a);
+    TD_ASSERT_OK(td_png_read(png, &f4, &w, &h, &c, &err));
+    /* The camera half (below the text band) has sky and road: many distinct colours, and
+     * it changes as the car moves. */
+    int differ = 0;
+    for (int y = st1.view_y; y < h; y++)
+        for (int x = 0; x < 240; x++)
+            differ += memcmp(f1 + ((size_t)y * w + x) * 3, f4 + ((size_t)y * w + x) * 3, 3) != 0;
+    TD_ASSERT_MSG(differ > 100, "camera view unchanged (%d pixels differ)", differ);
+    td_free(f1);
+    td_free(f4);
+    td_free(rows);
+    td_track_free(&t);
+    rm_rf(dir);
+}
+
+TD_TEST(replay_bad_input_is_an_error)
+{
+    td_track t;
+    td_err err;
+    td_replay_options o;
+    load_oval(&t);
+    td_replay_options_default(&o);
+    TD_ASSERT_EQ_INT(td_replay_simtrace(&t, NULL, 0, &o, "/tmp/x", NULL, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "no rows");
+    td_simtrace_row *rows = make_rows(&t, 2, 0, 0.1);
+    o.width = 100;
+    TD_ASSERT_EQ_INT(td_replay_simtrace(&t, rows, 2, &o, "/tmp/x", NULL, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "width");
+    td_free(rows);
+    td_track_free(&t);
+}
+
+static int run(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TD_TEST(cli_mp4_without_ffmpeg_is_a_clear_error)
+{
+    td_track t;
+    char dir[256], csv[320], cmd[2048], errf[320];
+    char *text;
+    size_t len;
+    td_err err;
+    load_oval(&t);
+    td_simtrace_row *rows = make_rows(&t, 5, 0, 0.2);
+    tmpdir(dir, sizeof(dir));
+    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    write_simtrace(csv, rows, 5);
+    snprintf(errf, sizeof(errf), "%s/stderr.txt", dir);
+    /* A PATH holding no ffmpeg (an empty directory). */
+    snprintf(cmd, sizeof(cmd), "env PATH='%s' '%s' replay '%s' --track '%s' -o '%s/out.mp4' 2>'%s'",
+             dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
+    TD_ASSERT(run(cmd) != 0);
+    TD_ASSERT_OK(td_file_read(errf, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "ffmpeg");
+    TD_ASSERT_CONTAINS(text, "PATH");
+    TD_ASSERT_CONTAINS(text, "out.mp4");
+    td_free(text);
+    char mp4[320];
+    snprintf(mp4, sizeof(mp4), "%s/out.mp4", dir);
+    TD_ASSERT(!td_path_exists(mp4));
+    td_free(rows);
+    td_track_free(&t);
+    rm_rf(dir);
+}
+
+TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
+{
+    td_track t;
+    char dir[256], csv[320], cmd[2048], ff[320], out[320], args[320], frames[320];
+    char *text;
+    size_t len;
+    td_err err;
+    const int n = 6;
+    load_oval(&t);
+    td_simtrace_row *rows = make_rows(&t, n, 0, 0.2);
+    tmpdir(dir, sizeof(dir));
+    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    write_simtrace(csv, rows, n);
+    /* A stand-in ffmpeg: records its arguments and copies stdin to the last argument. */
+    snprintf(ff, sizeof(ff), "%s/bin", dir);
+    TD_ASSERT(mkdir(ff, 0755) == 0);
+    snprintf(args, sizeof(args), "%s/args.txt", dir);
+    snprintf(ff, sizeof(ff), "%s/bin/ffmpeg", dir);
+    FILE *f = fopen(ff, "w");
+    TD_ASSERT(f != NULL);
+    fprintf(f, "#!/bin/sh\necho \"$@\" > '%s'\nfor a; do last=$a; done\ncat > \"$last\"\n", args);
+    fclose(f);
+    TD_ASSERT(chmod(ff, 0755) == 0);
+    snprintf(out, sizeof(out), "%s/out.mp4", dir);
+    snprintf(cmd, sizeof(cmd),
+             "env PATH='%s/bin':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s' --width 480 "
+             "--fps 30 >/dev/null",
+             dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_OK(td_file_read(args, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "-f rawvideo -pix_fmt rgb24");
+    TD_ASSERT_CONTAINS(text, "-r 30");
+    TD_ASSERT_CONTAINS(text, "yuv420p");
+    int w = 0, h = 0;
+    const char *s = strstr(text, "-s ");
+    TD_ASSERT(s && sscanf(s, "-s %dx%d", &w, &h) == 2);
+    TD_ASSERT_EQ_INT(w, 480);
+    td_free(text);
+    struct stat sb;
+    TD_ASSERT(stat(out, &sb) == 0);
+    TD_ASSERT_EQ_INT((long)sb.st_size, (long)n * w * h * 3);
+
+    /* A directory gets PNG frames, one per row. */
+    snprintf(frames, sizeof(frames), "%s/frames", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --track '%s' -o '%s' --width 480 >/dev/null",
+             TD_TEST_TRACKDAY_BIN, csv, OVAL, frames);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_EQ_INT(count_pngs(frames), n);
+    td_free(rows);
+    td_track_free(&t);
+    rm_rf(dir);
+}
+
