@@ -311,6 +311,20 @@ TD_TEST(shallow_fp32_matches_nn)
     td_nn_net_free(&nets[1]);
 }
 
+typedef struct cl_src {
+    uint8_t cam[32][30 * 40 * 2];
+    float lid[32][64];
+} cl_src;
+
+static int cl_obs(void *ctx, int i, td_infer_obs *obs)
+{
+    cl_src *s = ctx;
+    obs->camera = s->cam[i];
+    obs->lidar = s->lid[i];
+    obs->state = NULL;
+    return 0;
+}
+
 /* A camera + lidar tower with a small camera, continuous PPO head. */
 TD_TEST(camera_lidar_continuous_matches_nn)
 {
@@ -371,6 +385,44 @@ TD_TEST(camera_lidar_continuous_matches_nn)
         TD_ASSERT(td_infer_probs(m) == NULL);
     }
     TD_ASSERT(clipped > 0);
+    /* int8 (head and log_std stay fp32): the means move by a small part of their spread. */
+    {
+        cl_src *src = td_malloc(sizeof(*src));
+        for (int i = 0; i < 32; i++) {
+            random_frame(src->cam[i], sizeof(src->cam[i]), &rng);
+            random_floats(src->lid[i], 64, 0.15, 1.0, &rng);
+        }
+        void *q = NULL;
+        size_t qlen = 0;
+        td_infer_err e;
+        TD_ASSERT_OK(td_infer_quantize(f.buf, f.len, cl_obs, src, 16, NULL, &q, &qlen, &e));
+        td_infer_model *m8 = NULL;
+        TD_ASSERT_OK(td_infer_open_buffer(&m8, q, qlen, &e));
+        TD_ASSERT_EQ_INT(td_infer_get_info(m8)->n_int8_layers, 5);
+        TD_ASSERT_EQ_INT(td_infer_get_info(m8)->mapping_unit, 1);
+        double err = 0, spread = 0, mean[2] = {0, 0};
+        float outs[16][2];
+        for (int i = 16; i < 32; i++) { /* observations not used for calibration */
+            td_infer_obs obs;
+            cl_obs(src, i, &obs);
+            TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+            TD_ASSERT_OK(td_infer_run(m8, &obs, NULL));
+            for (int k = 0; k < 2; k++) {
+                outs[i - 16][k] = td_infer_output(m)[k];
+                mean[k] += td_infer_output(m)[k] / 16;
+                err += fabs(td_infer_output(m)[k] - td_infer_output(m8)[k]) / 32;
+            }
+        }
+        for (int i = 0; i < 16; i++)
+            for (int k = 0; k < 2; k++)
+                spread += fabs(outs[i][k] - mean[k]) / 32;
+        fprintf(stderr, "continuous int8: mean |fp32 - int8| %.4f, mean spread %.4f\n", err,
+                spread);
+        TD_ASSERT(err < 0.1 * spread);
+        td_infer_close(m8);
+        td_infer_free(q);
+        td_free(src);
+    }
     /* Missing lidar is an argument error, not a crash. */
     uint8_t frame[30 * 40 * 2] = {0};
     td_infer_obs bad = {frame, NULL, NULL};
