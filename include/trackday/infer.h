@@ -109,7 +109,9 @@ typedef struct td_infer_model td_infer_model;
 
 /*
  * Validates a model file held in memory (every check of docs/model-format.md section 6) and
- * sets *size to the bytes of the arena td_infer_load needs for it.
+ * sets *size to the bytes of the arena td_infer_load needs for it. It parses the header into
+ * a temporary malloc'd block (a few KB, freed before returning); td_infer_load itself
+ * allocates nothing, so a device without malloc can compute the size offline.
  */
 int td_infer_arena_size(const void *buf, size_t len, size_t *size, td_infer_err *err);
 
