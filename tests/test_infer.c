@@ -1367,3 +1367,51 @@ TD_TEST(damaged_headers_never_crash)
     tfile_free(&f);
     td_nn_net_free(&net);
 }
+
+/* DeepRacer's other networks (and the stereo stack with a lidar branch) run the same in both. */
+TD_TEST(deepracer_topologies_match_nn)
+{
+    static const struct {
+        const char *net;
+        int channels, lidar;
+    } cases[] = {{"DEEP_CONVOLUTIONAL_NETWORK", 1, 0},
+                 {"DEEP_CONVOLUTIONAL_NETWORK_DEEP", 1, 0},
+                 {"DEEP_CONVOLUTIONAL_NETWORK", 2, 64}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        td_nn_io_spec io;
+        memset(&io, 0, sizeof(io));
+        io.camera_h = 120;
+        io.camera_w = 160;
+        io.camera_c = cases[c].channels;
+        io.lidar_dim = cases[c].lidar;
+        io.n_actions = 6;
+        td_nn_topology topo;
+        td_err err;
+        TD_ASSERT_OK(td_nn_topology_deepracer(&topo, cases[c].net, &io, &err));
+        td_nn_net net;
+        td_rng rng;
+        td_rng_seed(&rng, 40 + c, 1);
+        TD_ASSERT_OK(td_nn_net_init(&net, &topo.towers[0], 1, &rng, &err));
+        tfile f = file_of_nets(&net, 1, "discrete", discrete_space(6), "clipped_ppo");
+        td_infer_model *m = load_ok(&f);
+        TD_ASSERT_EQ_INT((long)td_infer_get_info(m)->n_params, td_nn_tower_param_count(&net.spec));
+        uint8_t *frame = td_malloc((size_t)120 * 160 * 2);
+        float lidar[64];
+        random_frame(frame, (size_t)120 * 160 * cases[c].channels, &rng);
+        random_floats(lidar, 64, 0.15, 1.0, &rng);
+        td_nn_input nin;
+        memset(&nin, 0, sizeof(nin));
+        nin.camera_u8 = frame;
+        nin.lidar = cases[c].lidar ? lidar : NULL;
+        TD_ASSERT_OK(td_nn_net_forward(&net, &nin, 1));
+        td_infer_obs obs = {frame, cases[c].lidar ? lidar : NULL, NULL};
+        TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+        double d = rel_diff(td_infer_output(m), net.out, 6);
+        if (d > 1e-5)
+            TD_FAIL("%s (%d channels): relative difference %g", cases[c].net, cases[c].channels, d);
+        td_free(frame);
+        td_infer_close(m);
+        tfile_free(&f);
+        td_nn_net_free(&net);
+    }
+}
