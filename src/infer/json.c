@@ -5,6 +5,7 @@
  * caller-provided node and string pools). RFC 8259 strictly: no comments, no trailing
  * commas, no NaN; \u escapes including surrogate pairs become UTF-8.
  */
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,15 @@ static int parse_number(parser *p, double *out)
         return perr(p, "number too long");
     memcpy(buf, p->s + start, n);
     buf[n] = '\0';
+    {
+        /* strtod reads the locale's decimal point; JSON's is always '.'. */
+        const char *dp = localeconv()->decimal_point;
+        size_t i;
+        if (dp && dp[0] && dp[0] != '.' && dp[1] == '\0')
+            for (i = 0; i < n; i++)
+                if (buf[i] == '.')
+                    buf[i] = dp[0];
+    }
     *out = strtod(buf, NULL);
     return 0;
 }
