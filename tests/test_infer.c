@@ -8,6 +8,9 @@
  * (nn's td_nn_save writes the same layout; this file does not depend on it).
  */
 #include <jansson.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 
 #include "td_test.h"
 #include "infer/infer_internal.h" /* the JSON reader, tested directly */
@@ -578,6 +581,20 @@ TD_TEST(tensors_round_trip_bit_exact_and_caller_arena)
     TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
     TD_ASSERT_OK(td_infer_run(m2, &obs, NULL));
     TD_ASSERT(memcmp(td_infer_output(m), td_infer_output(m2), 3 * sizeof(float)) == 0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    /* Running holds no heap memory: the in-use bytes do not move over many runs (a leak or a
+     * growing cache would show; a malloc/free pair inside a run would not). */
+    {
+        struct mallinfo2 before = mallinfo2();
+        for (int k = 0; k < 20; k++) {
+            frame[k] ^= 0x5a;
+            TD_ASSERT_OK(td_infer_run(m2, &obs, NULL));
+        }
+        struct mallinfo2 after = mallinfo2();
+        TD_ASSERT_EQ_INT((long)after.uordblks, (long)before.uordblks);
+        TD_ASSERT_EQ_INT((long)after.hblkhd, (long)before.hblkhd);
+    }
+#endif
     td_infer_close(m2); /* a caller arena: nothing to free */
     td_free(arena);
     td_infer_close(m);
