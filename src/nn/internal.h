@@ -14,8 +14,12 @@
  */
 #if defined(__GNUC__) && !defined(__clang__)
 #define TD__NN_VECTORIZE __attribute__((optimize("O3", "no-math-errno")))
+/* and for short copies GCC must not turn back into one memcpy call per few floats */
+#define TD__NN_INLINE_COPIES                                                                       \
+    __attribute__((optimize("O3", "no-math-errno", "no-tree-loop-distribute-patterns")))
 #else
 #define TD__NN_VECTORIZE
+#define TD__NN_INLINE_COPIES
 #endif
 
 enum { TD__NN_CONV = 1, TD__NN_DENSE = 2 };

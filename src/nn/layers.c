@@ -6,6 +6,9 @@
  */
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <immintrin.h>
+#endif
 
 #include "nn/internal.h"
 
@@ -83,8 +86,8 @@ size_t td_nn_conv2d_cols_size(int B, int H, int W, int C, int K, int S)
  * makes each kernel row (kw, c) one contiguous run of K*C floats in the input, so a patch
  * is K memcpys.
  */
-TD__NN_VECTORIZE static void im2col(float *restrict cols, const float *restrict inp, int B, int H,
-                                    int W, int C, int K, int S, int OH, int OW)
+TD__NN_INLINE_COPIES static void im2col(float *restrict cols, const float *restrict inp, int B,
+                                        int H, int W, int C, int K, int S, int OH, int OW)
 {
     size_t run = (size_t)K * C;
     float *row = cols;
@@ -93,19 +96,19 @@ TD__NN_VECTORIZE static void im2col(float *restrict cols, const float *restrict 
             for (int ow = 0; ow < OW; ow++) {
                 const float *src =
                     inp + (((size_t)b * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
-                if (run < 32) {
-                    /* short runs (the first layer's 8 floats): a call per run costs more
-                     * than the copy */
-                    for (int kh = 0; kh < K; kh++) {
-                        for (size_t i = 0; i < run; i++)
-                            row[i] = src[i];
-                        row += run;
-                        src += (size_t)W * C;
-                    }
-                    continue;
-                }
+                /*
+                 * Inline copies: runs are short (8 floats in SHALLOW's first layer, a few
+                 * hundred at most) and a memcpy call per run costs more than the copy.
+                 * (TD__NN_INLINE_COPIES keeps GCC from turning the loop back into memcpy.)
+                 */
                 for (int kh = 0; kh < K; kh++) {
-                    memcpy(row, src, run * sizeof(float));
+                    size_t i = 0;
+#ifdef __SSE2__
+                    for (; i + 4 <= run; i += 4)
+                        _mm_storeu_ps(row + i, _mm_loadu_ps(src + i));
+#endif
+                    for (; i < run; i++)
+                        row[i] = src[i];
                     row += run;
                     src += (size_t)W * C;
                 }
