@@ -363,6 +363,34 @@ void td_driver_reset(td_driver *d);
 void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s,
                    const td_params *p, double *steer_deg, double *speed);
 
+
+/* ---- shared worlds: cars of separate envs that see each other (src/sim/shared_world.c) ---- */
+
+/*
+ * Races of several models run one env per car (each model has its own sensors) stepped in
+ * lockstep; before each step every car's world receives the other cars as boxes. These three
+ * functions are all a race needs from the simulator.
+ *
+ * td_vecenv_set_external_boxes puts n boxes (0 <= n <= TD_MAX_OBJECTS; other cars:
+ * TD_BOX_CAR) into car i's world as its objects: the next step's params (objects_*,
+ * closest_objects, object_in_camera; objects_speed and objects_heading read 0 as for
+ * obstacles), its collision test (touching one is a crash; in continuous mode the reset goes
+ * 1 m behind the box on the other lane) and its sensors (camera, lidar, state features 13-15)
+ * see them. They stay until the next call or the start of the car's next episode. Only for a
+ * TIME_TRIAL world, which has no objects of its own: TD_EINVAL otherwise.
+ */
+int td_vecenv_set_external_boxes(td_vecenv *env, int i, const td_box *boxes, int n, td_err *err);
+
+/* Car i's state after one step with action (steering_deg, speed), by the env's own physics
+ * (bit-identical to td_vecenv_step's), without changing anything: where the other cars will
+ * be, so every world checks collisions at the same instant. */
+void td_vecenv_predict(const td_vecenv *env, int i, const float action[2], td_car_state *out);
+
+/* Recomputes car i's params (no end rules) and observations from its current pose and
+ * boxes, e.g. after td_vecenv_teleport or td_vecenv_set_external_boxes, so the next action
+ * sees them. */
+void td_vecenv_refresh(td_vecenv *env, int i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,522 @@
+/*
+ * test_race.c - head-to-head races (race.h), the simulator's shared-world functions they use
+ * (sim.h: external boxes, predict, refresh) and `trackday race`: standings by finishing time
+ * with penalties applied, the penalty arithmetic of a forced off-track, collisions between
+ * cars (both crashed), the staggered grid, the replay's frame count, and a race of two
+ * freshly trained models through the CLI.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "td_test.h"
+#include "trackday/json.h"
+#include "trackday/race.h"
+#include "trackday/replay.h"
+
+#define OVAL TD_TEST_SOURCE_DIR "/tracks/oval.json"
+
+static void tmpdir(char *out, size_t n)
+{
+    snprintf(out, n, "/tmp/td_test_race_XXXXXX");
+    TD_ASSERT(mkdtemp(out) != NULL);
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+}
+
+static void load_oval(td_track *t)
+{
+    td_err err;
+    int rc = td_track_load(t, OVAL, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+}
+
+static void builtin(td_racer *r, const char *spec)
+{
+    td_err err;
+    memset(r, 0, sizeof(*r));
+    r->name = spec;
+    int rc = td_racer_parse_builtin(spec, &r->driver, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+}
+
+static const td_race_car_result *by_name(const td_race_result *res, const char *name)
+{
+    for (int i = 0; i < res->n; i++)
+        if (!strcmp(res->cars[i].name, name))
+            return &res->cars[i];
+    TD_FAIL("no car named %s", name);
+    return NULL;
+}
+
+static double lap_sum(const td_race_car_result *c)
+{
+    double s = 0;
+    for (int i = 0; i < c->laps; i++)
+        s += c->lap_times_s[i];
+    return s;
+}
+
+/* ---- shared worlds (sim.h) --------------------------------------------------------------- */
+
+typedef struct one_env {
+    td_vecenv env;
+    float action[2], state[TD_STATE_DIM], reward;
+    uint8_t done;
+    td_params params;
+} one_env;
+
+static void one_env_init(one_env *e, const td_track *t, td_race_type type)
+{
+    td_sim_config cfg;
+    td_err err;
+    memset(e, 0, sizeof(*e));
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_EVAL;
+    cfg.race.race_type = type;
+    int rc = td_vecenv_init(&e->env, &cfg, t, 1, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    e->env.actions = e->action;
+    e->env.obs_state = e->state;
+    e->env.rewards = &e->reward;
+    e->env.dones = &e->done;
+    e->env.params = &e->params;
+    td_vecenv_reset(&e->env);
+}
+
+TD_TEST(external_boxes_are_seen_and_hit)
+{
+    td_track t;
+    td_err err;
+    one_env e;
+    load_oval(&t);
+    one_env_init(&e, &t, TD_RACE_TIME_TRIAL);
+    TD_ASSERT_EQ_INT(e.params.n_objects, 0);
+    /* A car 2 m ahead on the centre line. */
+    double x, y, hd;
+    td_track_point_at(&t, 2.0, 0.0, &x, &y, &hd);
+    td_box b = {x, y, hd, TD_CAR_LENGTH_M, TD_CAR_WIDTH_M, TD_CAR_HEIGHT_M, TD_BOX_CAR};
+    TD_ASSERT_OK(td_vecenv_set_external_boxes(&e.env, 0, &b, 1, &err));
+    td_vecenv_refresh(&e.env, 0);
+    TD_ASSERT_EQ_INT(e.params.n_objects, 1);
+    TD_ASSERT_NEAR(e.params.objects_location[0][0], x, 1e-12);
+    TD_ASSERT_NEAR(e.params.objects_distance[0], 2.0, 0.05);
+    TD_ASSERT_EQ_INT(e.params.closest_objects[1], 0);
+    TD_ASSERT_EQ_INT(e.params.object_in_camera, 1);
+    TD_ASSERT(e.state[13] > 0.5f); /* the state sensor sees an object ahead */
+    const td_box *boxes;
+    TD_ASSERT_EQ_INT(td_vecenv_boxes(&e.env, 0, &boxes), 1);
+
+    /* predict == step, bit for bit. */
+    td_car_state pred;
+    e.action[0] = 10.0f;
+    e.action[1] = 2.0f;
+    td_vecenv_predict(&e.env, 0, e.action, &pred);
+    td_vecenv_step(&e.env);
+    const td_car_state *st = td_vecenv_car(&e.env, 0);
+    TD_ASSERT(pred.x == st->x && pred.y == st->y && pred.yaw == st->yaw);
+    TD_ASSERT(pred.speed == st->speed);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&e.env, 0), TD_EP_IN_PROGRESS);
+
+    /* A box where the car will be: crashed. */
+    td_vecenv_predict(&e.env, 0, e.action, &pred);
+    td_box on = {pred.x, pred.y, pred.yaw, TD_CAR_LENGTH_M, TD_CAR_WIDTH_M, TD_CAR_HEIGHT_M,
+                 TD_BOX_CAR};
+    TD_ASSERT_OK(td_vecenv_set_external_boxes(&e.env, 0, &on, 1, &err));
+    td_vecenv_step(&e.env);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&e.env, 0), TD_EP_CRASHED);
+    TD_ASSERT_EQ_INT(e.done, 1);
+    /* The next episode starts without them. */
+    TD_ASSERT_EQ_INT(td_vecenv_boxes(&e.env, 0, &boxes), 0);
+    /* Bad calls. */
+    TD_ASSERT_EQ_INT(td_vecenv_set_external_boxes(&e.env, 0, &b, TD_MAX_OBJECTS + 1, &err),
+                     TD_EINVAL);
+    td_vecenv_free(&e.env);
+
+    one_env_init(&e, &t, TD_RACE_OBJECT_AVOIDANCE);
+    TD_ASSERT_EQ_INT(td_vecenv_set_external_boxes(&e.env, 0, &b, 1, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "TIME_TRIAL");
+    td_vecenv_free(&e.env);
+    td_track_free(&t);
+}
+
+/* ---- races --------------------------------------------------------------------------------- */
+
+TD_TEST(builtin_parse)
+{
+    td_driver_config d;
+    td_err err;
+    TD_ASSERT_OK(td_racer_parse_builtin("builtin:centerline:1.5", &d, &err));
+    TD_ASSERT_EQ_INT(d.kind, TD_DRIVER_CENTERLINE);
+    TD_ASSERT_NEAR(d.max_speed, 1.5, 1e-12);
+    TD_ASSERT_OK(td_racer_parse_builtin("builtin:pure-pursuit", &d, &err));
+    TD_ASSERT_EQ_INT(d.kind, TD_DRIVER_PURE_PURSUIT);
+    TD_ASSERT_EQ_INT(td_racer_parse_builtin("builtin:warp", &d, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "warp");
+    TD_ASSERT_EQ_INT(td_racer_parse_builtin("builtin:zigzag:9", &d, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_racer_parse_builtin("pure-pursuit", &d, &err), TD_EINVAL);
+}
+
+TD_TEST(grid_is_staggered_on_alternating_lanes)
+{
+    td_track t;
+    td_err err;
+    td_race *r;
+    td_racer rc[3];
+    td_race_options o;
+    load_oval(&t);
+    builtin(&rc[0], "builtin:centerline");
+    builtin(&rc[1], "builtin:centerline");
+    builtin(&rc[2], "builtin:centerline");
+    td_race_options_default(&o);
+    TD_ASSERT_OK(td_race_init(&r, &t, rc, 3, &o, &err));
+    for (int k = 0; k < 3; k++) {
+        const td_car_state *st = td_vecenv_car(td_race_env(r, k), 0);
+        double x, y;
+        td_track_lane_point(&t, td_track_wrap_arc(&t, -0.75 * k), (k & 1) ? -1 : 1, &x, &y);
+        TD_ASSERT_NEAR(st->x, x, 1e-9);
+        TD_ASSERT_NEAR(st->y, y, 1e-9);
+        /* Each world holds the two other cars. */
+        const td_box *b;
+        TD_ASSERT_EQ_INT(td_vecenv_boxes(td_race_env(r, k), 0, &b), 2);
+    }
+    /* Cars behind the line start with negative progress: they must cross it. */
+    TD_ASSERT(td_race_env(r, 1)->params[0].progress < 0);
+    TD_ASSERT(td_race_env(r, 0)->params[0].progress > 0);
+    td_race_free(r);
+    td_track_free(&t);
+}
+
+TD_TEST(standings_order_by_finishing_time)
+{
+    td_track t;
+    td_err err;
+    td_racer rc[3];
+    td_race_options o;
+    td_race_result res;
+    load_oval(&t);
+    builtin(&rc[0], "builtin:pure-pursuit");
+    builtin(&rc[1], "builtin:centerline:2.0");
+    builtin(&rc[2], "builtin:centerline:1.2");
+    td_race_options_default(&o);
+    o.laps = 1;
+    TD_ASSERT_OK(td_race_run(&t, rc, 3, &o, &res, &err));
+    TD_ASSERT_EQ_INT(res.n, 3);
+    TD_ASSERT_STREQ(res.cars[0].name, "builtin:pure-pursuit");
+    TD_ASSERT_STREQ(res.cars[1].name, "builtin:centerline:2.0");
+    TD_ASSERT_STREQ(res.cars[2].name, "builtin:centerline:1.2");
+    for (int p = 0; p < 3; p++) {
+        TD_ASSERT_EQ_INT(res.cars[p].position, p + 1);
+        TD_ASSERT(res.cars[p].finished);
+        TD_ASSERT_EQ_INT(res.cars[p].laps, 1);
+        TD_ASSERT_EQ_INT(res.cars[p].crashes, 0);
+        TD_ASSERT_NEAR(res.cars[p].total_time_s, lap_sum(&res.cars[p]), 1e-9);
+        /* No penalties: time is steps driven. */
+        TD_ASSERT_NEAR(res.cars[p].total_time_s, res.cars[p].steps / TD_SIM_HZ, 1e-9);
+        if (p)
+            TD_ASSERT(res.cars[p].total_time_s > res.cars[p - 1].total_time_s);
+    }
+    /* The race lasts until the last car finishes. */
+    TD_ASSERT_NEAR(res.race_time_s, res.cars[2].total_time_s, 1e-9);
+    td_track_free(&t);
+}
+
+/* A race of pure pursuit (slot 0) against a centreline driver (slot 1) in continuous mode,
+ * car 0 thrown off the track at step `at` (0: never). */
+static void penalty_race(const td_track *t, int at, double penalty, td_race_result *res)
+{
+    td_err err;
+    td_race *r;
+    td_racer rc[2];
+    td_race_options o;
+    builtin(&rc[0], "builtin:pure-pursuit");
+    builtin(&rc[1], "builtin:centerline:2.0");
+    td_race_options_default(&o);
+    o.laps = 1;
+    o.continuous = 1;
+    o.off_track_penalty_s = penalty;
+    TD_ASSERT_OK(td_race_init(&r, t, rc, 2, &o, &err));
+    int step = 0, st;
+    while ((st = td_race_step(r, &err)) > 0) {
+        if (++step == at) {
+            /* 1.5 m outside the outer border, beside the car. */
+            const td_params *p = &td_race_env(r, 0)->params[0];
+            double x, y, hd, w = 0.5 * p->track_width + 1.5;
+            td_track_point_at(t, p->projection_distance, p->is_left_of_center ? w : -w, &x,
+                              &y, &hd);
+            td_race_teleport(r, 0, x, y, hd, 1.0);
+        }
+    }
+    TD_ASSERT_EQ_INT(st, 0);
+    TD_ASSERT_OK(td_race_finish(r, res, &err));
+    td_race_free(r);
+}
+
+TD_TEST(penalty_is_added_to_the_finishing_time)
+{
+    td_track t;
+    td_race_result base, pen, big;
+    load_oval(&t);
+    penalty_race(&t, 0, 2.0, &base);
+    TD_ASSERT_STREQ(base.cars[0].name, "builtin:pure-pursuit");
+    const td_race_car_result *b0 = by_name(&base, "builtin:pure-pursuit");
+    const td_race_car_result *b1 = by_name(&base, "builtin:centerline:2.0");
+    TD_ASSERT_EQ_INT(b0->resets, 0);
+    TD_ASSERT_NEAR(b0->penalty_s, 0.0, 0);
+
+    penalty_race(&t, 20, 2.0, &pen);
+    const td_race_car_result *p0 = by_name(&pen, "builtin:pure-pursuit");
+    TD_ASSERT(p0->finished);
+    TD_ASSERT_EQ_INT(p0->off_tracks, 1);
+    TD_ASSERT_EQ_INT(p0->resets, 1);
+    TD_ASSERT(p0->penalty_s == 2.0);
+    /* Exactly the penalty on top of the time driven, in the lap time too. */
+    TD_ASSERT_NEAR(p0->total_time_s, p0->steps / TD_SIM_HZ + 2.0, 1e-9);
+    TD_ASSERT_NEAR(p0->total_time_s, lap_sum(p0), 1e-9);
+    /* It waited out its penalty: the race clock ran 30 steps while it stood. */
+    TD_ASSERT(pen.steps >= p0->steps + 30);
+
+    /* A penalty larger than the margin puts it behind the slower car. */
+    double margin = b1->total_time_s - b0->total_time_s;
+    TD_ASSERT(margin > 0.5);
+    penalty_race(&t, 20, margin + 5.0, &big);
+    TD_ASSERT_STREQ(big.cars[0].name, "builtin:centerline:2.0");
+    TD_ASSERT_STREQ(big.cars[1].name, "builtin:pure-pursuit");
+    TD_ASSERT(big.cars[1].finished);
+    TD_ASSERT(big.cars[1].penalty_s == margin + 5.0);
+    TD_ASSERT(big.cars[1].total_time_s > big.cars[0].total_time_s);
+    td_track_free(&t);
+}
+
+/* Two cars put on the same spot before the first step. */
+static void overlap_race(const td_track *t, int continuous, td_race_result *res)
+{
+    td_err err;
+    td_race *r;
+    td_racer rc[2];
+    td_race_options o;
+    builtin(&rc[0], "builtin:centerline");
+    builtin(&rc[1], "builtin:centerline");
+    td_race_options_default(&o);
+    o.laps = 1;
+    o.continuous = continuous;
+    TD_ASSERT_OK(td_race_init(&r, t, rc, 2, &o, &err));
+    const td_car_state *a = td_vecenv_car(td_race_env(r, 0), 0);
+    td_race_teleport(r, 1, a->x + 0.05, a->y, a->yaw, 0.0);
+    TD_ASSERT(td_race_step(r, &err) >= 0);
+    TD_ASSERT_OK(td_race_finish(r, res, &err));
+    td_race_free(r);
+}
+
+TD_TEST(cars_that_touch_are_both_crashed)
+{
+    td_track t;
+    td_race_result res;
+    load_oval(&t);
+    overlap_race(&t, 0, &res);
+    for (int p = 0; p < 2; p++) {
+        TD_ASSERT_EQ_INT(res.cars[p].status, TD_EP_CRASHED);
+        TD_ASSERT_EQ_INT(res.cars[p].crashes, 1);
+        TD_ASSERT(!res.cars[p].finished);
+    }
+    /* Both out: the race is over after one step. */
+    TD_ASSERT_EQ_INT((int)res.steps, 1);
+
+    /* Continuous: both pay the collision penalty and go on, apart. */
+    overlap_race(&t, 1, &res);
+    for (int p = 0; p < 2; p++) {
+        TD_ASSERT_EQ_INT(res.cars[p].crashes, 1);
+        TD_ASSERT_EQ_INT(res.cars[p].resets, 1);
+        TD_ASSERT(res.cars[p].penalty_s == 5.0);
+        TD_ASSERT_EQ_INT(res.cars[p].status, TD_EP_IN_PROGRESS);
+    }
+    td_track_free(&t);
+}
+
+TD_TEST(race_runs_to_the_end_with_penalties_apart)
+{
+    /* A continuous race that begins with a collision still finishes: the reset cars are
+     * moved apart and do not crash again and again. */
+    td_track t;
+    td_err err;
+    td_race *r;
+    td_racer rc[2];
+    td_race_options o;
+    td_race_result res;
+    load_oval(&t);
+    builtin(&rc[0], "builtin:centerline:2.0");
+    builtin(&rc[1], "builtin:centerline:2.0");
+    td_race_options_default(&o);
+    o.laps = 1;
+    o.continuous = 1;
+    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
+    const td_car_state *a = td_vecenv_car(td_race_env(r, 0), 0);
+    td_race_teleport(r, 1, a->x, a->y, a->yaw, 0.0);
+    int st;
+    while ((st = td_race_step(r, &err)) > 0)
+        ;
+    TD_ASSERT_EQ_INT(st, 0);
+    TD_ASSERT_OK(td_race_finish(r, &res, &err));
+    td_race_free(r);
+    for (int p = 0; p < 2; p++) {
+        TD_ASSERT_MSG(res.cars[p].finished, "%s: %s", res.cars[p].name,
+                      td_episode_status_name(res.cars[p].status));
+        TD_ASSERT(res.cars[p].crashes >= 1 && res.cars[p].crashes <= 3);
+        TD_ASSERT_NEAR(res.cars[p].total_time_s,
+                       res.cars[p].steps / TD_SIM_HZ + res.cars[p].penalty_s, 1e-9);
+    }
+    td_track_free(&t);
+}
+
+TD_TEST(race_rejects_bad_setups)
+{
+    td_track t, straight;
+    td_err err;
+    td_race *r;
+    td_racer rc[7];
+    td_race_options o;
+    load_oval(&t);
+    for (int k = 0; k < 7; k++)
+        builtin(&rc[k], "builtin:centerline");
+    td_race_options_default(&o);
+    TD_ASSERT_EQ_INT(td_race_init(&r, &t, rc, 1, &o, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "2 to 6");
+    TD_ASSERT_EQ_INT(td_race_init(&r, &t, rc, 7, &o, &err), TD_EINVAL);
+    TD_ASSERT_OK(td_track_load(&straight, TD_SHARED_TRACKS "/Straight_track.npy", &err));
+    TD_ASSERT_EQ_INT(td_race_init(&r, &straight, rc, 2, &o, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "loop");
+    td_track_free(&straight);
+    td_track_free(&t);
+}
+
+static int count_pngs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    TD_ASSERT(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "frame_", 6) == 0;
+    closedir(d);
+    return n;
+}
+
+TD_TEST(race_replay_has_a_frame_per_step_and_every_car)
+{
+    td_track t;
+    td_err err;
+    td_racer rc[2];
+    td_race_options o;
+    td_race_result res;
+    char dir[256], frames[320], png[400];
+    load_oval(&t);
+    builtin(&rc[0], "builtin:pure-pursuit");
+    builtin(&rc[1], "builtin:centerline:2.5");
+    td_race_options_default(&o);
+    o.laps = 1;
+    o.replay_width = 320;
+    tmpdir(dir, sizeof(dir));
+    snprintf(frames, sizeof(frames), "%s/replay", dir);
+    o.replay_path = frames;
+    TD_ASSERT_OK(td_race_run(&t, rc, 2, &o, &res, &err));
+    TD_ASSERT_EQ_INT(res.replay_frames, (int)res.steps);
+    TD_ASSERT_EQ_INT(count_pngs(frames), (int)res.steps);
+    uint8_t *img;
+    int w, h, c, seen[2] = {0, 0};
+    snprintf(png, sizeof(png), "%s/frame_00005.png", frames);
+    TD_ASSERT_OK(td_png_read(png, &img, &w, &h, &c, &err));
+    TD_ASSERT_EQ_INT(w, 320);
+    for (int k = 0; k < 2; k++) {
+        uint8_t col[3];
+        td_replay_car_color(k, col);
+        for (long i = 0; i < (long)w * h; i++)
+            seen[k] += !memcmp(img + 3 * i, col, 3);
+    }
+    TD_ASSERT(seen[0] > 10 && seen[1] > 10);
+    td_free(img);
+    rm_rf(dir);
+    td_track_free(&t);
+}
+
+/* ---- CLI ------------------------------------------------------------------------------------ */
+
+static int run(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TD_TEST(cli_races_two_trained_models)
+{
+    char dir[256], cmd[2048], path[400];
+    td_err err;
+    tmpdir(dir, sizeof(dir));
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s' && '%s' init m%d >/dev/null && '%s' train m%d --iterations 3 "
+                 ">/dev/null 2>&1",
+                 dir, TD_TEST_TRACKDAY_BIN, k, TD_TEST_TRACKDAY_BIN, k);
+        TD_ASSERT_EQ_INT(run(cmd), 0);
+    }
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' race m0 m1/model/last.tdm builtin:centerline:1.0 --track oval "
+             "--laps 1 --continuous --max-time 60 -o out --replay none > out.txt",
+             dir, TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    snprintf(path, sizeof(path), "%s/out/race.json", dir);
+    json_t *root = NULL;
+    TD_ASSERT_OK(td_json_load_file(path, &root, &err));
+    TD_ASSERT_STREQ(json_string_value(json_object_get(root, "track")), "oval");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(root, "race_type")), "HEAD_TO_MODEL");
+    json_t *st = json_object_get(root, "standings");
+    TD_ASSERT_EQ_INT((int)json_array_size(st), 3);
+    int names = 0;
+    for (size_t i = 0; i < json_array_size(st); i++) {
+        json_t *c = json_array_get(st, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        names |= !strcmp(name, "m0") ? 1 : (!strcmp(name, "m1/model/last.tdm") ? 2 : 4);
+        TD_ASSERT_EQ_INT((int)json_integer_value(json_object_get(c, "position")), (int)i + 1);
+        if (i == 0)
+            continue;
+        /* The standings rule, on the report's own numbers. */
+        json_t *p = json_array_get(st, i - 1);
+        int pf = json_is_true(json_object_get(p, "finished"));
+        int cf = json_is_true(json_object_get(c, "finished"));
+        TD_ASSERT(pf >= cf);
+        if (pf && cf)
+            TD_ASSERT(json_real_value(json_object_get(p, "total_time_s")) <=
+                      json_real_value(json_object_get(c, "total_time_s")));
+        if (!pf && !cf) {
+            int pl = (int)json_integer_value(json_object_get(p, "laps"));
+            int cl = (int)json_integer_value(json_object_get(c, "laps"));
+            TD_ASSERT(pl >= cl);
+            if (pl == cl)
+                TD_ASSERT(json_real_value(json_object_get(p, "progress")) >=
+                          json_real_value(json_object_get(c, "progress")));
+        }
+    }
+    TD_ASSERT_EQ_INT(names, 7);
+    json_decref(root);
+
+    /* The table on stdout. */
+    char *text;
+    size_t len;
+    snprintf(path, sizeof(path), "%s/out.txt", dir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "pos");
+    TD_ASSERT_CONTAINS(text, "m0");
+    TD_ASSERT_CONTAINS(text, "race.json");
+    td_free(text);
+
+    /* One car is not a race. */
+    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' race m0 --track oval 2>/dev/null", dir,
+             TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT(run(cmd) != 0);
+    rm_rf(dir);
+}
