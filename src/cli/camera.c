@@ -3,6 +3,7 @@
  * a PNG (grey like the network input by default, or RGB, or the stereo pair side by side).
  * Useful to check a track, a look or a pose by eye.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,24 +36,15 @@ static void usage(FILE *f)
             MAX_OBSTACLES);
 }
 
+/* Range checks that need other options' values happen after parsing. */
 static int parse_double(const char *opt, const char *s, double *out)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v))
-        return td__cli_fail("%s: '%s' is not a number", opt, s);
-    *out = v;
-    return 0;
+    return td__cli_parse_double(opt, s, -1e9, 1e9, out);
 }
 
 static int parse_long(const char *opt, const char *s, long *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end)
-        return td__cli_fail("%s: '%s' is not an integer", opt, s);
-    *out = v;
-    return 0;
+    return td__cli_parse_long(opt, s, LONG_MIN, LONG_MAX, out);
 }
 
 static int cmd_camera(int argc, char **argv)

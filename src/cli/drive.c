@@ -39,24 +39,15 @@ static void usage(FILE *f)
             TD_MAX_LAPS);
 }
 
-static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v))
-        return td__cli_fail("%s: '%s' is not a number", opt, s);
-    if (v < lo || v > hi)
-        return td__cli_fail("%s: %g is outside [%g, %g]", opt, v, lo, hi);
-    *out = v;
-    return 0;
-}
+#define parse_num td__cli_parse_double
 
+/* Whole-number options kept in doubles (they share code paths with the real ones). */
 static int parse_int(const char *opt, const char *s, double lo, double hi, double *out)
 {
-    if (parse_num(opt, s, lo, hi, out))
+    long v;
+    if (td__cli_parse_long(opt, s, (long)lo, (long)(hi < 9e18 ? hi : 9e18), &v))
         return 1;
-    if (*out != floor(*out))
-        return td__cli_fail("%s: '%s' is not a whole number", opt, s);
+    *out = (double)v;
     return 0;
 }
 

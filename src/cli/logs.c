@@ -38,10 +38,9 @@ static int is_dir(const char *p)
 
 static int parse_int(const char *s, const char *opt, int lo, int *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > 1000000)
-        return td__cli_fail("%s: '%s' is not a whole number >= %d", opt, s, lo);
+    long v;
+    if (td__cli_parse_long(opt, s, lo, 1000000, &v))
+        return 1;
     *out = (int)v;
     return 0;
 }

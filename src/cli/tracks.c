@@ -40,14 +40,10 @@ static const char *tracks_usage =
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
+/* The generator checks the values against each other and says what is wrong. */
 static int parse_double(const char *opt, const char *s, double *out)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v))
-        return td__cli_fail("%s: '%s' is not a number", opt, s);
-    *out = v;
-    return 0;
+    return td__cli_parse_double(opt, s, -1e9, 1e9, out);
 }
 
 /* Loads a track argument (name or path), optionally reversed. */
