@@ -263,8 +263,9 @@ typedef struct bc_layer {
     const int8_t *wq;
     float *mult;
     int32_t *wsum;
-    double *diff; /* per output channel: summed fp32 - int8 */
-    long count;   /* positions summed per channel */
+    double *diff;  /* per output channel: summed fp32 - int8 */
+    double *sum32; /* per output channel: summed fp32 output */
+    long count;    /* positions summed per channel */
 } bc_layer;
 
 typedef struct bc_ctx {
@@ -293,9 +294,45 @@ static void bc_hook(void *ctx, td_infer_model *m, int li, const float *in)
         td__infer_dense_i8(bc->yq, bc->qin, B->wq, B->wsum, B->mult, L->bias, L->in_c, L->oc, 0);
     }
     for (p = 0; p < np; p++)
-        for (o = 0; o < L->oc; o++)
+        for (o = 0; o < L->oc; o++) {
             B->diff[o] += (double)bc->y32[p * L->oc + o] - bc->yq[p * L->oc + o];
+            B->sum32[o] += bc->y32[p * L->oc + o];
+        }
     B->count += (long)np;
+}
+
+/*
+ * The second, sequential stage: a layer's int8 input carries the errors of the layers before
+ * it, and through their ReLUs those errors shift its mean output too. Layer by layer, in
+ * order, the int8 model (with the corrections so far) is run on the observations and the
+ * layer's bias moved so that its mean output before the ReLU equals the fp32 network's.
+ */
+typedef struct seq_ctx {
+    int target;
+    double *sumq;
+    long count;
+    float *y;
+    uint8_t *qin, *cols;
+} seq_ctx;
+
+static void seq_hook(void *ctx, td_infer_model *m, int li, const float *in)
+{
+    seq_ctx *sc = ctx;
+    tdi_layer *L = &m->layers[li];
+    size_t p, np = (size_t)L->out_h * L->out_w;
+    int o;
+    if (li != sc->target || !L->int8)
+        return;
+    td__infer_quantize_u8(sc->qin, in, L->in_len, L->in_scale, L->in_zp);
+    if (L->kind == TDI_CONV)
+        td__infer_conv_i8(sc->y, sc->cols, sc->qin, L->wq, L->wsum, L->mult, L->bias, L->in_h,
+                          L->in_w, L->in_c, L->oc, L->k, L->s, 0);
+    else
+        td__infer_dense_i8(sc->y, sc->qin, L->wq, L->wsum, L->mult, L->bias, L->in_c, L->oc, 0);
+    for (p = 0; p < np; p++)
+        for (o = 0; o < L->oc; o++)
+            sc->sumq[o] += sc->y[p * L->oc + o];
+    sc->count += (long)np;
 }
 
 /* ---- writing -------------------------------------------------------------------------- */
@@ -387,6 +424,82 @@ done:
     return rc;
 }
 
+static float rdf32(const uint8_t *p)
+{
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The sequential stage on the finished file: biases are rewritten in place, CRC refreshed. */
+static int refine_sequential(uint8_t *file, size_t total, size_t data_off, td_infer_model *m,
+                             const bc_layer *bcl, out_tensor **bias_slot, td_infer_obs_fn next_obs,
+                             void *ctx, int nb, td_infer_err *err)
+{
+    seq_ctx sc;
+    size_t max_out = 1, max_in = 1, max_cols = 1;
+    int li, i, o, rc = 0;
+    memset(&sc, 0, sizeof(sc));
+    for (li = 0; li < m->n_layers; li++) {
+        const tdi_layer *L = &m->layers[li];
+        size_t cols = (size_t)L->out_h * L->out_w * L->k * L->k * L->in_c;
+        max_out = L->out_len > max_out ? L->out_len : max_out;
+        max_in = L->in_len > max_in ? L->in_len : max_in;
+        if (L->kind == TDI_CONV && cols > max_cols)
+            max_cols = cols;
+    }
+    sc.y = (float *)malloc(max_out * 4);
+    sc.qin = (uint8_t *)malloc(max_in);
+    sc.cols = (uint8_t *)malloc(max_cols);
+    sc.sumq = (double *)malloc(sizeof(double) * 4096);
+    if (!sc.y || !sc.qin || !sc.cols || !sc.sumq) {
+        rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory for bias correction");
+        goto done;
+    }
+    for (li = 0; li < m->n_layers; li++) {
+        td_infer_model *q = NULL;
+        uint8_t *bias_bytes;
+        if (!bcl[li].on || bcl[li].count == 0 || m->layers[li].oc > 4096)
+            continue;
+        if ((rc = td_infer_open_buffer(&q, file, total, err)) != 0)
+            goto done;
+        sc.target = li;
+        sc.count = 0;
+        memset(sc.sumq, 0, sizeof(double) * (size_t)m->layers[li].oc);
+        q->calibrating = 1;
+        q->cal_pass = 2;
+        q->cal_hook = seq_hook;
+        q->cal_ctx = &sc;
+        for (i = 0; i < nb; i++) {
+            td_infer_obs obs;
+            memset(&obs, 0, sizeof(obs));
+            if (next_obs(ctx, i, &obs) != 0 || td__infer_forward(q, &obs) != 0) {
+                td_infer_close(q);
+                rc = td__infer_fail(err, TD_INFER_EINVAL, "calibration observation %d failed", i);
+                goto done;
+            }
+        }
+        td_infer_close(q);
+        bias_bytes = file + data_off + bias_slot[li]->offset;
+        for (o = 0; o < m->layers[li].oc; o++) {
+            double want = bcl[li].sum32[o] / (double)bcl[li].count;
+            double got = sc.count ? sc.sumq[o] / (double)sc.count : want;
+            float b = rdf32(bias_bytes + 4 * o) + (float)(want - got);
+            uint32_t u;
+            memcpy(&u, &b, 4);
+            wr32(bias_bytes + 4 * o, u);
+        }
+        wr32(file + total - 4, td_infer_crc32(0, file, total - 4));
+    }
+done:
+    free(sc.y);
+    free(sc.qin);
+    free(sc.cols);
+    free(sc.sumq);
+    return rc;
+}
+
 int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, void *ctx, int n,
                       const td_infer_quant_options *opt_in, void **out, size_t *out_len,
                       td_infer_err *err)
@@ -445,7 +558,7 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
     {
         size_t per_layer = 0;
         for (li = 0; li < m->n_layers; li++)
-            per_layer += 8 * (size_t)m->layers[li].oc +
+            per_layer += 16 * (size_t)m->layers[li].oc +
                          3 * (((size_t)m->layers[li].oc * 4 + 7) & ~(size_t)7);
         bc_mem = calloc(1, per_layer + 64);
     }
@@ -458,6 +571,8 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
         for (li = 0; li < m->n_layers; li++) {
             size_t oc = (size_t)m->layers[li].oc;
             bcl[li].diff = (double *)(void *)bm;
+            bm += oc * 8;
+            bcl[li].sum32 = (double *)(void *)bm;
             bm += oc * 8;
             bcl[li].mult = (float *)(void *)bm;
             bm += (oc * 4 + 7) & ~(size_t)7; /* keeps the next layer's doubles aligned */
@@ -651,6 +766,11 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
         }
     }
     wr32(file + total - 4, td_infer_crc32(0, file, total - 4));
+    if (opt.bias_correction && (rc = refine_sequential(file, total, data_off, m, bcl, bias_slot,
+                                                       next_obs, ctx, n < 64 ? n : 64, err)) != 0) {
+        free(file);
+        goto fail;
+    }
     *out = file;
     *out_len = total;
     rc = 0;
