@@ -251,14 +251,15 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
     td_vecenv_reset(env);
     for (;;) {
         td_train_progress pr;
-        double t0 = td_time_now(), sum_reward = 0, sum_progress = 0;
-        int ended = 0, completed = 0, interrupted = 0;
+        double t0 = td_time_now();
+        td__episode_sums eps = {0};
+        int interrupted = 0;
         td_train_stop stop = TD_TRAIN_STOP_NONE;
 
         memset(&pr, 0, sizeof(pr));
         /* Collect whole episodes: DeepRacer's num_episodes_between_training. */
         r.t = 0;
-        while (r.t < r.T && ended < h->num_episodes_between_training) {
+        while (r.t < r.T && eps.ended < h->num_episodes_between_training) {
             size_t base = (size_t)r.t * N;
             store_obs(&r, env, r.t);
             td_policy_obs_from_env(env, 0, &obs);
@@ -275,15 +276,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             td__simtrace_step(tr, r.act[base]);
             memcpy(r.reward + base, env->rewards, sizeof(float) * N);
             memcpy(r.done + base, env->dones, (size_t)N);
-            for (int i = 0; i < N; i++) {
-                if (env->dones[i]) {
-                    const td_episode_info *info = td_vecenv_last_episode(env, i);
-                    ended++;
-                    sum_reward += info->total_reward;
-                    sum_progress += info->progress;
-                    completed += info->status == TD_EP_LAP_COMPLETE;
-                }
-            }
+            td__count_ended(env, &eps);
             r.t++;
             tr->steps += N;
             if (tr->opt.stop && *tr->opt.stop) {
@@ -291,11 +284,9 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
                 break;
             }
         }
-        tr->episodes += ended;
+        tr->episodes += eps.ended;
         if (interrupted) {
-            /* Ctrl-C or SIGTERM: keep what was learned so far and stop cleanly. */
-            rc = td__checkpoint(tr, tr->iteration, 0, err);
-            result->stop = TD_TRAIN_STOP_SIGNAL;
+            rc = td__train_interrupted(tr, result, err);
             goto out;
         }
 
@@ -318,9 +309,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             pr.update_samples = (long)h->num_epochs * r.t * N;
         }
         tr->iteration++;
-        pr.mean_reward = ended ? sum_reward / ended : 0;
-        pr.mean_progress = ended ? sum_progress / ended : 0;
-        pr.completion_rate = ended ? (double)completed / ended : 0;
+        td__episode_means(&eps, &pr);
         rc = td__train_end_iteration(tr, &pr, t0, (long)r.t * N, result, &stop, err);
         if (rc)
             goto out;

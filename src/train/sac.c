@@ -338,13 +338,15 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
     td_vecenv_reset(env);
     for (;;) {
         td_train_progress pr;
-        double t0 = td_time_now(), sum_reward = 0, sum_progress = 0, ql = 0, pl = 0, ent = 0;
-        int ended = 0, completed = 0, interrupted = 0, nupd = 0;
+        double t0 = td_time_now(), ql = 0, pl = 0, ent = 0;
+        td__episode_sums eps = {0};
+        int interrupted = 0, nupd = 0;
         long iter_steps = 0;
         td_train_stop stop = TD_TRAIN_STOP_NONE;
 
         memset(&pr, 0, sizeof(pr));
-        while ((ended < h->num_episodes_between_training || iter_steps < SAC_MIN_STEPS_PER_ITER) &&
+        while ((eps.ended < h->num_episodes_between_training ||
+                iter_steps < SAC_MIN_STEPS_PER_ITER) &&
                iter_steps < SAC_MAX_STEPS_PER_ITER) {
             save_prev_obs(&s, env);
             td_policy_obs_from_env(env, 0, &obs);
@@ -370,14 +372,8 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
                 float a[2] = {tanhf(s.env_raw[2 * i]), tanhf(s.env_raw[2 * i + 1])};
                 /* A lap completed is terminal as in DeepRacer; so are the other events. */
                 store(&s, env, i, a, env->rewards[i], env->dones[i]);
-                if (env->dones[i]) {
-                    const td_episode_info *info = td_vecenv_last_episode(env, i);
-                    ended++;
-                    sum_reward += info->total_reward;
-                    sum_progress += info->progress;
-                    completed += info->status == TD_EP_LAP_COMPLETE;
-                }
             }
+            td__count_ended(env, &eps);
             iter_steps += N;
             tr->steps += N;
             if (tr->opt.stop && *tr->opt.stop) {
@@ -385,10 +381,9 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
                 break;
             }
         }
-        tr->episodes += ended;
+        tr->episodes += eps.ended;
         if (interrupted) {
-            rc = td__checkpoint(tr, tr->iteration, 0, err);
-            result->stop = TD_TRAIN_STOP_SIGNAL;
+            rc = td__train_interrupted(tr, result, err);
             goto out;
         }
         pr.collect_s = td_time_now() - t0;
@@ -405,9 +400,7 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         pr.update_s = td_time_now() - tu;
         pr.update_samples = (long)nupd * h->batch_size;
         tr->iteration++;
-        pr.mean_reward = ended ? sum_reward / ended : 0;
-        pr.mean_progress = ended ? sum_progress / ended : 0;
-        pr.completion_rate = ended ? (double)completed / ended : 0;
+        td__episode_means(&eps, &pr);
         if (nupd) {
             pr.value_loss = ql / (2.0 * nupd);
             pr.policy_loss = pl / nupd;

@@ -71,6 +71,19 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
                             long iter_steps, td_train_result *result, td_train_stop *stop,
                             td_err *err);
 
+/* Episodes that ended during an iteration's rollouts. */
+typedef struct td__episode_sums {
+    int ended, completed;
+    double reward, progress;
+} td__episode_sums;
+
+/* Counts the episodes of the training env that ended with this step (dones). */
+void td__count_ended(const td_vecenv *env, td__episode_sums *s);
+/* The iteration's means into the progress report. */
+void td__episode_means(const td__episode_sums *s, td_train_progress *pr);
+/* Ctrl-C or SIGTERM during rollouts: writes the checkpoint and records the stop. */
+int td__train_interrupted(td__train *tr, td_train_result *result, td_err *err);
+
 int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
 int td__sac_run(td__train *tr, td_train_result *result, td_err *err);
 

@@ -484,6 +484,33 @@ double td__train_elapsed(const td__train *tr)
     return tr->elapsed_before + (td_time_now() - tr->t_start);
 }
 
+void td__count_ended(const td_vecenv *env, td__episode_sums *s)
+{
+    for (int i = 0; i < env->n; i++) {
+        if (env->dones[i]) {
+            const td_episode_info *info = td_vecenv_last_episode(env, i);
+            s->ended++;
+            s->reward += info->total_reward;
+            s->progress += info->progress;
+            s->completed += info->status == TD_EP_LAP_COMPLETE;
+        }
+    }
+}
+
+void td__episode_means(const td__episode_sums *s, td_train_progress *pr)
+{
+    pr->mean_reward = s->ended ? s->reward / s->ended : 0;
+    pr->mean_progress = s->ended ? s->progress / s->ended : 0;
+    pr->completion_rate = s->ended ? (double)s->completed / s->ended : 0;
+}
+
+int td__train_interrupted(td__train *tr, td_train_result *result, td_err *err)
+{
+    /* Keep what was learned so far; the partial rollout is not used for an update. */
+    result->stop = TD_TRAIN_STOP_SIGNAL;
+    return td__checkpoint(tr, tr->iteration, 0, err);
+}
+
 int td__train_check_reward(td__train *tr, td_err *err)
 {
     int rc = td_reward_failed(tr->reward);
