@@ -325,3 +325,96 @@ TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
     rm_rf(dir);
 }
 
+
+TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)
+{
+    td_track t;
+    char dir[256], csv[320], cmd[2048], out[320], report[320];
+    const int n = 7;
+    load_oval(&t);
+    td_simtrace_row *rows = make_rows(&t, n, 0, 0.2);
+    tmpdir(dir, sizeof(dir));
+    /* No evaluation yet: says what to run. */
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f0' 2>'%s/err.txt'",
+             TD_TEST_TRACKDAY_BIN, dir, dir, dir);
+    TD_ASSERT(run(cmd) != 0);
+    char *text;
+    size_t len;
+    td_err err;
+    snprintf(out, sizeof(out), "%s/err.txt", dir);
+    TD_ASSERT_OK(td_file_read(out, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "trackday eval");
+    td_free(text);
+
+    snprintf(csv, sizeof(csv), "%s/logs", dir);
+    TD_ASSERT(mkdir(csv, 0755) == 0);
+    snprintf(csv, sizeof(csv), "%s/logs/eval-oval-simtrace.csv", dir);
+    write_simtrace(csv, rows, n);
+    /* DIR: its one eval simtrace, the track from the file name. */
+    snprintf(out, sizeof(out), "%s/f1", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s' --width 320 >/dev/null",
+             TD_TEST_TRACKDAY_BIN, dir, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_EQ_INT(count_pngs(out), n);
+    /* REPORT.json: the simtrace beside it, the track from the report. */
+    snprintf(report, sizeof(report), "%s/logs/eval-oval.json", dir);
+    FILE *f = fopen(report, "w");
+    TD_ASSERT(f != NULL);
+    fprintf(f, "{\"track\": \"oval\", \"laps_completed\": 0}\n");
+    fclose(f);
+    snprintf(out, sizeof(out), "%s/f2", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s' --width 320 >/dev/null",
+             TD_TEST_TRACKDAY_BIN, report, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_EQ_INT(count_pngs(out), n);
+    /* Two tracks evaluated: --track chooses. */
+    snprintf(csv, sizeof(csv), "%s/logs/eval-kidney-simtrace.csv", dir);
+    write_simtrace(csv, rows, 3);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f3' 2>'%s/err.txt'",
+             TD_TEST_TRACKDAY_BIN, dir, dir, dir);
+    TD_ASSERT(run(cmd) != 0);
+    snprintf(out, sizeof(out), "%s/err.txt", dir);
+    TD_ASSERT_OK(td_file_read(out, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "--track");
+    td_free(text);
+    snprintf(out, sizeof(out), "%s/f4", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --track oval -o '%s' --width 320 >/dev/null",
+             TD_TEST_TRACKDAY_BIN, dir, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_EQ_INT(count_pngs(out), n);
+    td_free(rows);
+    td_track_free(&t);
+    rm_rf(dir);
+}
+
+TD_TEST(cli_failing_ffmpeg_is_an_error)
+{
+    td_track t;
+    char dir[256], csv[320], cmd[2048], ff[320], errf[320];
+    char *text;
+    size_t len;
+    td_err err;
+    load_oval(&t);
+    td_simtrace_row *rows = make_rows(&t, 5, 0, 0.2);
+    tmpdir(dir, sizeof(dir));
+    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    write_simtrace(csv, rows, 5);
+    snprintf(ff, sizeof(ff), "%s/ffmpeg", dir);
+    FILE *f = fopen(ff, "w");
+    TD_ASSERT(f != NULL);
+    fprintf(f, "#!/bin/sh\necho 'Unknown encoder' >&2\nexit 3\n");
+    fclose(f);
+    TD_ASSERT(chmod(ff, 0755) == 0);
+    snprintf(errf, sizeof(errf), "%s/stderr.txt", dir);
+    snprintf(cmd, sizeof(cmd),
+             "env PATH='%s':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s/o.mp4' 2>'%s'",
+             dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
+    TD_ASSERT(run(cmd) != 0);
+    TD_ASSERT_OK(td_file_read(errf, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "ffmpeg");
+    TD_ASSERT_CONTAINS(text, "o.mp4");
+    td_free(text);
+    td_free(rows);
+    td_track_free(&t);
+    rm_rf(dir);
+}
