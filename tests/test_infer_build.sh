@@ -18,6 +18,14 @@ for f in src/infer/*.c; do
     "$CC" -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c "$f" -o "$OUT/$(basename "$f" .c).o" \
         2> "$OUT/cc.log" || { cat "$OUT/cc.log" >&2; fail "$f does not build alone as C99"; }
 done
+# The same with clang when it is installed (other compilers see plain C99: no GCC pragmas).
+if command -v clang > /dev/null; then
+    for f in src/infer/*.c; do
+        clang -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c "$f" \
+            -o "$OUT/clang-$(basename "$f" .c).o" 2> "$OUT/clang.log" ||
+            { cat "$OUT/clang.log" >&2; fail "$f does not build with clang"; }
+    done
+fi
 # No trackday header but its own may be included.
 if grep -n '#include' src/infer/*.c src/infer/*.h include/trackday/infer.h |
     grep -v -E '<(locale|stdarg|stddef|stdint|stdio|stdlib|string|math)\.h>|"infer_internal\.h"|"\.\./\.\./include/trackday/infer\.h"'; then
