@@ -558,7 +558,7 @@ static int input_dims(ctx *c, const char *key, long long *v, int *n, int n_max)
 
 /*
  * Walks one tower, checking every tensor shape against its topology; for the policy tower
- * (record) it also builds the layers. Returns the head type and size.
+ * (record) it also builds the layers and fills the model's input, head and size info.
  */
 static int walk_tower(ctx *c, int tw, const char *tname, int record)
 {
@@ -886,8 +886,9 @@ static int check_preproc(ctx *c, const char *key, int dim, float *scale, float *
 /* ---- putting it together -------------------------------------------------------------- */
 
 /*
- * Checks the whole file and fills m (layers, tensors, info) from the parsed header. With
- * arena == 0 only sizes are computed; the caller then lays out the arena.
+ * Checks the whole file against its parsed header (length, checksum, tensor table, every
+ * tower's topology, action space) and fills c->m (layers, tensors, info) and the byte counts
+ * the arena needs. record_actions: also copy the discrete actions (m->actions must exist).
  */
 static int check_model(ctx *c, int record_actions)
 {
