@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "trackday/nn.h"
 #include "trackday/trainer.h"
+
+static double g_sgemm; /* baseline of this run, GFLOP/s */
 
 typedef struct {
     double collect_s, update_s;
@@ -77,11 +80,41 @@ static int one(const char *label, const char *sensor, const char *network, int i
            "\"iterations\": %d}\n",
            label, t.collect_s > 0 ? t.steps / t.collect_s : 0,
            t.iterations);
-    printf("{\"bench\": \"train_%s_learner_samples_per_s\", \"value\": %.0f, \"unit\": "
-           "\"samples/s\", \"iterations\": %d}\n",
-           label, t.update_s > 0 ? t.samples / t.update_s : 0, t.iterations);
+    {
+        double sps = t.update_s > 0 ? t.samples / t.update_s : 0;
+        printf("{\"bench\": \"train_%s_learner_samples_per_s\", \"value\": %.0f, \"unit\": "
+               "\"samples/s\", \"iterations\": %d, \"per_baseline_gflop\": %.3f}\n",
+               label, sps, t.iterations, g_sgemm > 0 ? sps / g_sgemm : 0);
+    }
     fflush(stdout);
     return 0;
+}
+
+/* The machine's speed in the same run: one-thread sgemm (the learner's building block). */
+static double baseline_sgemm_gflops(void)
+{
+    enum { N = 384 };
+    float *a = td_malloc(sizeof(float) * N * N), *b = td_malloc(sizeof(float) * N * N),
+          *c = td_malloc(sizeof(float) * N * N);
+    double best = 0;
+    if (a && b && c) {
+        for (int i = 0; i < N * N; i++) {
+            a[i] = (float)(i % 7) * 0.1f;
+            b[i] = (float)(i % 5) * 0.2f;
+        }
+        td_nn_init();
+        for (int r = 0; r < 5; r++) {
+            double t0 = td_time_now();
+            td_nn_sgemm(0, 0, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+            double dt = td_time_now() - t0;
+            if (dt > 0 && 2.0 * N * N * N / dt / 1e9 > best)
+                best = 2.0 * N * N * N / dt / 1e9;
+        }
+    }
+    td_free(a);
+    td_free(b);
+    td_free(c);
+    return best;
 }
 
 static int bench_train(int argc, char **argv)
@@ -103,6 +136,9 @@ static int bench_train(int argc, char **argv)
     }
     if (td__cli_track_path(track_arg, track, sizeof(track)))
         return 1;
+    g_sgemm = baseline_sgemm_gflops();
+    printf("{\"bench\": \"baseline_sgemm_gflops\", \"value\": %.1f, \"unit\": \"GFLOP/s\"}\n",
+           g_sgemm);
     if (one("state", "STATE", "MLP", 20, track, 1))
         return 1;
     if (camera && one("camera", "FRONT_FACING_CAMERA", "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", 2,
