@@ -545,7 +545,9 @@ int td_race_step(td_race *r, td_err *err)
         if (c->state != CAR_RACING)
             continue;
         if (!c->moved) {
-            c->pause--;
+            /* The wait is over: see the others where they are now before acting. */
+            if (--c->pause == 0)
+                td_vecenv_refresh(&c->env, 0);
             continue;
         }
         td_vecenv_step(&c->env);

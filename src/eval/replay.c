@@ -434,7 +434,9 @@ int td_frame_sink_write(td_frame_sink *s, const uint8_t *rgb, td_err *err)
     if (s->pipe) {
         size_t bytes = (size_t)s->w * s->h * 3;
         if (fwrite(rgb, 1, bytes, s->pipe) != bytes)
-            return td_err_set(err, TD_EIO, "%s: ffmpeg stopped reading frames (frame %d)",
+            return td_err_set(err, TD_EIO,
+                              "%s: ffmpeg stopped reading frames at frame %d (its own messages, "
+                              "if any, are above)",
                               s->path, s->frames + 1);
     } else {
         int rc = write_png_frame(s, rgb, err);
