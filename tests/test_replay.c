@@ -418,3 +418,33 @@ TD_TEST(cli_failing_ffmpeg_is_an_error)
     td_track_free(&t);
     rm_rf(dir);
 }
+
+TD_TEST(cli_episodes_selects_rows)
+{
+    td_track t;
+    char dir[256], csv[320], cmd[2048], out[320];
+    const int n = 9;
+    load_oval(&t);
+    td_simtrace_row *rows = make_rows(&t, n, 0, 0.2);
+    for (int i = 0; i < n; i++)
+        rows[i].episode = i < 3 ? 0 : (i < 7 ? 1 : 2);
+    tmpdir(dir, sizeof(dir));
+    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    write_simtrace(csv, rows, n);
+    snprintf(out, sizeof(out), "%s/e1", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --episodes 1 -o '%s' --width 320 >/dev/null",
+             TD_TEST_TRACKDAY_BIN, csv, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_EQ_INT(count_pngs(out), 4);
+    snprintf(out, sizeof(out), "%s/e12", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --episodes 1-2 -o '%s' --width 320 >/dev/null",
+             TD_TEST_TRACKDAY_BIN, csv, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_EQ_INT(count_pngs(out), 6);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --episodes 5 -o '%s/e5' 2>/dev/null",
+             TD_TEST_TRACKDAY_BIN, csv, dir);
+    TD_ASSERT(run(cmd) != 0);
+    td_free(rows);
+    td_track_free(&t);
+    rm_rf(dir);
+}

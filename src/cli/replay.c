@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -29,6 +30,8 @@ static void usage(FILE *f)
             "  --track T        track (default: from the report or the simtrace's file name)\n"
             "  --fps N          frames per second of the video (default 15: real time)\n"
             "  --width PX       frame width (default 960)\n"
+            "  --episodes A[-B] only these episodes (simtrace episode numbers; trackday's\n"
+            "                   evaluation logs have one per lap)\n"
             "  --no-camera      top view only\n"
             "  --title TEXT     first text line (default: the track name)\n");
 }
@@ -100,7 +103,7 @@ static int cmd_replay(int argc, char **argv)
     td_simtrace t;
     td_track track;
     td_err err;
-    long l;
+    long l, ep_lo = -1, ep_hi = -1;
     int rc, is_dir = 0;
 
     if (td__cli_wants_help(argc, argv)) {
@@ -129,6 +132,15 @@ static int cmd_replay(int argc, char **argv)
             track_arg = v;
         else if (!strcmp(a, "--title"))
             o.title = v;
+        else if (!strcmp(a, "--episodes")) {
+            char *end;
+            ep_lo = strtol(v, &end, 10);
+            ep_hi = ep_lo;
+            if (end != v && *end == '-')
+                ep_hi = strtol(end + 1, &end, 10);
+            if (end == v || *end || ep_lo < 0 || ep_hi < ep_lo)
+                return td__cli_fail("--episodes: '%s' must be N or A-B (0 <= A <= B)", v);
+        }
         else if (!strcmp(a, "--fps")) {
             if (td__cli_parse_long(a, v, 1, 240, &l))
                 return 1;
@@ -190,6 +202,19 @@ static int cmd_replay(int argc, char **argv)
     if ((rc = td_simtrace_read(&t, simtrace, &err)) != 0) {
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
+    }
+    if (ep_lo >= 0) {
+        /* Keep the chosen episodes' rows, in order. */
+        int m = 0;
+        for (int i = 0; i < t.n; i++)
+            if (t.rows[i].episode >= ep_lo && t.rows[i].episode <= ep_hi)
+                t.rows[m++] = t.rows[i];
+        if (m == 0) {
+            td_simtrace_free(&t);
+            td_track_free(&track);
+            return td__cli_fail("%s: no rows of episodes %ld-%ld", simtrace, ep_lo, ep_hi);
+        }
+        t.n = m;
     }
     rc = td_replay_simtrace(&track, t.rows, t.n, &o, out, &st, &err);
     td_simtrace_free(&t);
