@@ -374,6 +374,40 @@ TD_TEST(race_runs_to_the_end_with_penalties_apart)
     td_track_free(&t);
 }
 
+TD_TEST(reverse_race_drives_the_other_way)
+{
+    td_track t;
+    td_err err;
+    td_racer rc[2];
+    td_race_options o;
+    td_race_result res;
+    td_race *r;
+    load_oval(&t);
+    builtin(&rc[0], "builtin:pure-pursuit");
+    builtin(&rc[1], "builtin:centerline:2.0");
+    td_race_options_default(&o);
+    o.laps = 1;
+    o.continuous = 1;
+    o.reverse = 1;
+    /* The grid stands behind the line in the reverse direction. */
+    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
+    const td_track *rt = td_vecenv_track(td_race_env(r, 1), 0);
+    TD_ASSERT_EQ_INT(rt->reversed, 1);
+    double x, y;
+    td_track_lane_point(rt, td_track_wrap_arc(rt, -0.75), -1, &x, &y);
+    TD_ASSERT_NEAR(td_vecenv_car(td_race_env(r, 1), 0)->x, x, 1e-9);
+    TD_ASSERT_NEAR(td_vecenv_car(td_race_env(r, 1), 0)->y, y, 1e-9);
+    td_race_free(r);
+    /* Both drivers lap it cleanly: they follow the reverse track. */
+    TD_ASSERT_OK(td_race_run(&t, rc, 2, &o, &res, &err));
+    for (int p = 0; p < 2; p++) {
+        TD_ASSERT(res.cars[p].finished);
+        TD_ASSERT_EQ_INT(res.cars[p].resets, 0);
+    }
+    TD_ASSERT_STREQ(res.cars[0].name, "builtin:pure-pursuit");
+    td_track_free(&t);
+}
+
 TD_TEST(race_rejects_bad_setups)
 {
     td_track t, straight;

@@ -148,7 +148,8 @@ static int replay_open(td_race *r, td_err *err)
                           r->o.replay_width);
     r->scale = W >= 640 ? 2 : 1;
     r->band = lines * (TD_FONT_H + 3) * r->scale + 4 * r->scale;
-    rc = td_topview_init(&r->tv, r->track, W, (W * 3) / 4, err);
+    /* The track as driven (the arrow shows the direction of a reverse race). */
+    rc = td_topview_init(&r->tv, td_vecenv_track(&r->cars[0].env, 0), W, (W * 3) / 4, err);
     if (rc)
         return rc;
     r->tv_ok = 1;
@@ -310,12 +311,13 @@ static int init_car(td_race *r, racecar *c, const td_racer *racer, int k, td_err
     c->env.reward_fn = keep_params;
     c->env.reward_user = c;
     c->policy = racer->policy;
+    td_vecenv_reset(&c->env);
     if (!c->policy) {
+        /* After the reset: the track of the car's direction (the reverse one with --reverse). */
         if ((rc = td_driver_init(&c->driver, &racer->driver, td_vecenv_track(&c->env, 0), err)))
             return rc;
         c->driver_ok = 1;
     }
-    td_vecenv_reset(&c->env);
     snprintf(c->res.name, sizeof(c->res.name), "%s", racer->name ? racer->name : "car");
     c->res.start_slot = k;
     c->res.best_lap_s = -1;
