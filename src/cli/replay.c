@@ -32,6 +32,8 @@ static void usage(FILE *f)
             "  --width PX       frame width (default 960)\n"
             "  --episodes A[-B] only these episodes (simtrace episode numbers; trackday's\n"
             "                   evaluation logs have one per lap)\n"
+            "  --reverse        the run drove the track the other way (default: as the eval\n"
+            "                   report beside the simtrace says)\n"
             "  --no-camera      top view only\n"
             "  --title TEXT     first text line (default: the track name)\n");
 }
@@ -104,7 +106,7 @@ static int cmd_replay(int argc, char **argv)
     td_track track;
     td_err err;
     long l, ep_lo = -1, ep_hi = -1;
-    int rc, is_dir = 0;
+    int rc, is_dir = 0, reverse = 0;
 
     if (td__cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -115,6 +117,10 @@ static int cmd_replay(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-camera")) {
             o.camera = 0;
+            continue;
+        }
+        if (!strcmp(a, "--reverse")) {
+            reverse = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -198,6 +204,25 @@ static int cmd_replay(int argc, char **argv)
     }
     if ((rc = td_track_load(&track, track_path, &err)) != 0)
         return td__cli_fail("%s", err.msg);
+    if (!reverse && ends_with(simtrace, "-simtrace.csv")) {
+        /* An eval report beside the simtrace says which way the run went. */
+        char report[1300];
+        json_t *root = NULL;
+        snprintf(report, sizeof(report), "%.*s.json",
+                 (int)(strlen(simtrace) - strlen("-simtrace.csv")), simtrace);
+        if (td_path_exists(report) && td_json_load_file(report, &root, NULL) == 0) {
+            const char *d = json_string_value(json_object_get(root, "direction"));
+            reverse = d && !strcmp(d, "reverse");
+            json_decref(root);
+        }
+    }
+    if (reverse) {
+        td_track fwd = track;
+        rc = td_track_reverse(&track, &fwd, &err);
+        td_track_free(&fwd);
+        if (rc)
+            return td__cli_fail("%s", err.msg);
+    }
     td_simtrace_init(&t);
     if ((rc = td_simtrace_read(&t, simtrace, &err)) != 0) {
         td_track_free(&track);
