@@ -448,3 +448,56 @@ TD_TEST(cli_episodes_selects_rows)
     td_track_free(&t);
     rm_rf(dir);
 }
+
+static long count_colour(const char *png, const uint8_t c[3])
+{
+    uint8_t *img;
+    int w, h, ch;
+    td_err err;
+    long n = 0;
+    TD_ASSERT_OK(td_png_read(png, &img, &w, &h, &ch, &err));
+    for (long i = 0; i < (long)w * h; i++)
+        n += !memcmp(img + 3 * i, c, 3);
+    td_free(img);
+    return n;
+}
+
+TD_TEST(cli_redrive_is_the_eval_run_with_obstacles_drawn)
+{
+    char dir[256], cmd[2048], out[320], png[400];
+    td_simtrace t;
+    td_err err;
+    uint8_t obst[3];
+    tmpdir(dir, sizeof(dir));
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' init m >/dev/null && '%s' train m --iterations 2 >/dev/null 2>&1 && "
+             "'%s' eval m --laps 1 --track oval >/dev/null",
+             dir, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    /* Driving again gives the evaluation's run: a frame per simtrace row. */
+    snprintf(out, sizeof(out), "%s/rd", dir);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' replay m --redrive --laps 1 --track oval -o '%s' --width 320 "
+             ">/dev/null",
+             dir, TD_TEST_TRACKDAY_BIN, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    snprintf(png, sizeof(png), "%s/m/logs/eval-oval-simtrace.csv", dir);
+    td_simtrace_init(&t);
+    TD_ASSERT_OK(td_simtrace_read(&t, png, &err));
+    TD_ASSERT(t.n > 0);
+    TD_ASSERT_EQ_INT(count_pngs(out), t.n);
+    td_simtrace_free(&t);
+    td_replay_box_color(TD_BOX_OBSTACLE, obst);
+    snprintf(png, sizeof(png), "%s/frame_00001.png", out);
+    TD_ASSERT_EQ_INT((int)count_colour(png, obst), 0);
+    /* Object avoidance: the obstacles are in the picture. */
+    snprintf(out, sizeof(out), "%s/oa", dir);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' replay m --redrive --laps 1 --track oval --race-type "
+             "object-avoidance -o '%s' --width 320 >/dev/null",
+             dir, TD_TEST_TRACKDAY_BIN, out);
+    TD_ASSERT_EQ_INT(run(cmd), 0);
+    snprintf(png, sizeof(png), "%s/frame_00001.png", out);
+    TD_ASSERT(count_colour(png, obst) > 20);
+    rm_rf(dir);
+}

@@ -9,6 +9,7 @@
 #ifndef TRACKDAY_REPLAY_H
 #define TRACKDAY_REPLAY_H
 
+#include "trackday/evaluate.h"
 #include "trackday/simtrace.h"
 #include "trackday/track.h"
 
@@ -72,6 +73,9 @@ void td_topview_draw_car(const td_topview *v, uint8_t *rgb, int w, int h, int dx
 /* The colour of car k of a race (distinct for k = 0..5, then repeating); car 0 of a replay. */
 void td_replay_car_color(int k, uint8_t out[3]);
 
+/* The top-view colour of an obstacle (TD_BOX_OBSTACLE) or a bot car (TD_BOX_CAR). */
+void td_replay_box_color(int kind, uint8_t out[3]);
+
 /* ---- frame sink ------------------------------------------------------------------------- */
 
 typedef struct td_frame_sink td_frame_sink;
@@ -129,6 +133,18 @@ typedef struct td_replay_stats {
 int td_replay_simtrace(const td_track *track, const td_simtrace_row *rows, int n,
                        const td_replay_options *o, const char *out_path, td_replay_stats *stats,
                        td_err *err);
+
+/* ---- replay of a fresh drive ---------------------------------------------------------------- */
+
+/*
+ * Drives `policy` greedily as td_evaluate does with the same options (laps, continuous,
+ * penalties, race type, seed: the same run as `trackday eval`) and renders every step, with
+ * the obstacles and bot cars a simtrace does not record (camera view and top view).
+ * e's simtrace, report and picture paths are ignored.
+ */
+int td_replay_drive(td_policy *policy, const td_track *track, const td_eval_options *e,
+                    const td_replay_options *o, const char *out_path, td_replay_stats *stats,
+                    td_err *err);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: trackday replay DIR|REPORT.json|SIMTRACE.csv [-o out.mp4|out_dir/] "
-            "[options]\n\n"
+            "[options]\n"
+            "       trackday replay DIR|MODEL.tdm --redrive [-o ...] [options]\n\n"
             "Renders an evaluation run as frames, one per step: the car's camera view beside a\n"
             "top view of the track with the car, its trail, the lap, lap time and speed.\n"
             "DIR is a model directory (its logs/eval-<track>-simtrace.csv, written by\n"
@@ -35,6 +36,10 @@ static void usage(FILE *f)
             "  --reverse        the run drove the track the other way (default: as the eval\n"
             "                   report beside the simtrace says)\n"
             "  --no-camera      top view only\n"
+            "  --redrive        drive the model of DIR (or MODEL.tdm) again as 'trackday eval'\n"
+            "                   would and render every step, obstacles and bots included;\n"
+            "                   with --laps N, --continuous, --race-type R, --seed S,\n"
+            "                   --checkpoint best|last\n"
             "  --title TEXT     first text line (default: the track name)\n");
 }
 
@@ -96,6 +101,67 @@ static int find_dir_simtrace(const char *dir, const char *track, char *out, size
                         names);
 }
 
+/* --redrive: drive the model again (as `trackday eval` would) and render every step. */
+static int redrive(const char *target, const char *track_arg, const char *checkpoint,
+                   const char *out, int race_set, td_eval_options *eo, const td_replay_options *o)
+{
+    char model_path[1200], track_path[1200], outbuf[1300];
+    td_model_dir md;
+    int have_md = 0, rc;
+    td_policy policy;
+    td_track track;
+    td_replay_stats st;
+    td_err err;
+    if (ends_with(target, ".tdm")) {
+        snprintf(model_path, sizeof(model_path), "%s", target);
+    } else {
+        if (td_model_dir_load(&md, target, &err))
+            return td__cli_fail("%s", err.msg);
+        have_md = 1;
+        snprintf(model_path, sizeof(model_path), "%s/model/%s.tdm", target, checkpoint);
+        if (!td_path_exists(model_path))
+            return td__cli_fail("%s: no trained model yet (run 'trackday train %s' first)",
+                                model_path, target);
+        if (!race_set) {
+            /* The directory's world: race type, obstacles, bots. */
+            int rev = eo->race.reverse_dir;
+            eo->race = md.training.race;
+            eo->race.reverse_dir = rev || md.training.race.reverse_dir;
+        }
+    }
+    if (!track_arg)
+        track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
+    if (td__cli_track_path(track_arg, track_path, sizeof(track_path)))
+        return 1;
+    if (td_track_load(&track, track_path, &err))
+        return td__cli_fail("%s", err.msg);
+    if (!out) {
+        int ff = td_ffmpeg_find(NULL, 0);
+        if (have_md)
+            snprintf(outbuf, sizeof(outbuf), "%s/logs/replay-%s%s", target, track.name,
+                     ff ? ".mp4" : "");
+        else
+            snprintf(outbuf, sizeof(outbuf), "replay-%s%s", track.name, ff ? ".mp4" : "");
+        out = outbuf;
+    }
+    if ((rc = td_policy_load(&policy, model_path, 1, &err)) != 0) {
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
+    rc = td_replay_drive(&policy, &track, eo, o, out, &st, &err);
+    td_policy_free(&policy);
+    td_track_free(&track);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    printf("%s: %d frames of %dx%d driving %s (%s)\n", out, st.frames, st.width, st.height,
+           model_path, td_race_type_name(eo->race.race_type));
+    printf("rendered in %.2f s (%.0f frames/s drawing, %.0f frames/s with driving and "
+           "encoding)\n",
+           st.total_s, st.render_s > 0 ? st.frames / st.render_s : 0.0,
+           st.total_s > 0 ? st.frames / st.total_s : 0.0);
+    return 0;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
     const char *target = NULL, *out = NULL, *track_arg = NULL;
@@ -106,13 +172,16 @@ static int cmd_replay(int argc, char **argv)
     td_track track;
     td_err err;
     long l, ep_lo = -1, ep_hi = -1;
-    int rc, is_dir = 0, reverse = 0;
+    int rc, is_dir = 0, reverse = 0, redrive_flag = 0, race_set = 0;
+    const char *checkpoint = "best";
+    td_eval_options eo;
 
     if (td__cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
     td_replay_options_default(&o);
+    td_eval_options_default(&eo);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-camera")) {
@@ -121,6 +190,14 @@ static int cmd_replay(int argc, char **argv)
         }
         if (!strcmp(a, "--reverse")) {
             reverse = 1;
+            continue;
+        }
+        if (!strcmp(a, "--redrive")) {
+            redrive_flag = 1;
+            continue;
+        }
+        if (!strcmp(a, "--continuous")) {
+            eo.continuous = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -146,8 +223,25 @@ static int cmd_replay(int argc, char **argv)
                 ep_hi = strtol(end + 1, &end, 10);
             if (end == v || *end || ep_lo < 0 || ep_hi < ep_lo)
                 return td__cli_fail("--episodes: '%s' must be N or A-B (0 <= A <= B)", v);
-        }
-        else if (!strcmp(a, "--fps")) {
+        } else if (!strcmp(a, "--laps")) {
+            if (td__cli_parse_long(a, v, 1, TD_MAX_LAPS, &l))
+                return 1;
+            eo.laps = (int)l;
+        } else if (!strcmp(a, "--seed")) {
+            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
+                return 1;
+            eo.seed = (uint64_t)l;
+        } else if (!strcmp(a, "--checkpoint")) {
+            if (strcmp(v, "best") && strcmp(v, "last"))
+                return td__cli_fail("--checkpoint: '%s' must be best or last", v);
+            checkpoint = v;
+        } else if (!strcmp(a, "--race-type")) {
+            if (td_race_type_parse(v, &eo.race.race_type))
+                return td__cli_fail("--race-type: '%s' must be time-trial, object-avoidance or "
+                                    "head-to-bot",
+                                    v);
+            race_set = 1;
+        } else if (!strcmp(a, "--fps")) {
             if (td__cli_parse_long(a, v, 1, 240, &l))
                 return 1;
             o.fps = (int)l;
@@ -163,6 +257,10 @@ static int cmd_replay(int argc, char **argv)
     if (!target) {
         usage(stderr);
         return 2;
+    }
+    if (redrive_flag) {
+        eo.race.reverse_dir = reverse;
+        return redrive(target, track_arg, checkpoint, out, race_set, &eo, &o);
     }
     if (ends_with(target, ".json")) {
         json_t *root = NULL;

@@ -246,6 +246,13 @@ void td_replay_car_color(int k, uint8_t out[3])
     memcpy(out, colors[k], 3);
 }
 
+void td_replay_box_color(int kind, uint8_t out[3])
+{
+    /* Tinted, so no blend of the track picture's colours matches them exactly. */
+    static const uint8_t obstacle[3] = {225, 225, 240}, bot[3] = {120, 120, 130};
+    memcpy(out, kind == TD_BOX_CAR ? bot : obstacle, 3);
+}
+
 /* ---- frame sink ------------------------------------------------------------------------ */
 
 struct td_frame_sink {
@@ -507,141 +514,357 @@ static void blit_scaled(uint8_t *dst, int w, int h, int x0, int y0, int dw, int 
     }
 }
 
+/* The frame layout and everything a frame is drawn with. */
+typedef struct renderer {
+    const td_track *track;
+    td_replay_options o;
+    td_topview tv;
+    int tv_ok;
+    td_ground_map *ground;
+    td_camera_config cam;
+    td_look look;
+    td_frame_sink *sink;
+    uint8_t *frame, *camrgb;
+    int W, H, scale, band, pw, ph, tvx, panel_h;
+    double t_start, t_render;
+} renderer;
+
+static void renderer_free(renderer *r)
+{
+    td_frame_sink_close(r->sink, NULL);
+    td_ground_map_destroy(r->ground);
+    td_free(r->frame);
+    td_free(r->camrgb);
+    if (r->tv_ok)
+        td_topview_free(&r->tv);
+}
+
+static int renderer_open(renderer *r, const td_track *track, const td_replay_options *o,
+                         const char *out_path, td_err *err)
+{
+    int rc;
+    memset(r, 0, sizeof(*r));
+    r->t_start = td_time_now();
+    r->track = track;
+    if (o)
+        r->o = *o;
+    else
+        td_replay_options_default(&r->o);
+    if (r->o.width < 320 || r->o.width > 3840)
+        return td_err_set(err, TD_EINVAL, "replay width %d: must be 320..3840 pixels",
+                          r->o.width);
+    r->W = r->o.width & ~1;
+    r->scale = r->W >= 640 ? 2 : 1;
+    r->band = 2 * (TD_FONT_H * r->scale) + 3 * 4 * r->scale;
+    td_camera_config_default(&r->cam);
+    if (r->o.camera) {
+        r->pw = r->W / 2;
+        r->ph = r->pw * r->cam.height / r->cam.width;
+    }
+    rc = td_topview_init(&r->tv, track, r->W - r->pw, r->o.camera ? r->ph : (r->W * 3) / 4, err);
+    if (rc)
+        return rc;
+    r->tv_ok = 1;
+    r->panel_h = r->tv.h > r->ph ? r->tv.h : r->ph;
+    r->H = (r->band + r->panel_h + 1) & ~1;
+    r->tvx = r->pw + (r->W - r->pw - r->tv.w) / 2;
+    r->frame = td_malloc((size_t)r->W * r->H * 3);
+    if (r->o.camera)
+        r->camrgb = td_malloc((size_t)r->cam.width * r->cam.height * 3);
+    if (!r->frame || (r->o.camera && !r->camrgb))
+        return td_err_set(err, TD_ENOMEM, "out of memory");
+    if (r->o.camera && (rc = td_ground_map_create(&r->ground, track, 0.01, err)) != 0)
+        return rc;
+    td_look_default(&r->look);
+    return td_frame_sink_open(&r->sink, out_path, r->W, r->H, r->o.fps, err);
+}
+
+/* What one frame shows. */
+typedef struct frame_info {
+    double x, y, yaw;          /* car origin */
+    const td_box *boxes;       /* obstacles and bots (may be NULL) */
+    int nboxes;
+    const double *trail;       /* (trail_n, 2) model points of the lap so far */
+    int trail_n;
+    const char *line1, *line2; /* text */
+} frame_info;
+
+static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
+{
+    double t0 = td_time_now();
+    int W = r->W, H = r->H;
+    uint8_t car[3];
+    td_draw_rect(r->frame, W, H, 0, 0, W, H, BAND);
+    if (r->o.camera) {
+        td_scene scene = {r->track, r->ground, f->boxes, f->boxes ? f->nboxes : 0, &r->look};
+        td_camera_render_rgb(&r->cam, &scene, f->x, f->y, f->yaw, r->camrgb);
+        blit_scaled(r->frame, W, H, 0, r->band + (r->panel_h - r->ph) / 2, r->pw, r->ph,
+                    r->camrgb, r->cam.width, r->cam.height);
+    }
+    /* Top view: the empty track, the boxes, the lap's trail, the car. */
+    for (int yy = 0; yy < r->tv.h; yy++)
+        memcpy(r->frame + ((size_t)(r->band + yy) * W + r->tvx) * 3,
+               r->tv.base + (size_t)yy * r->tv.w * 3, (size_t)r->tv.w * 3);
+    for (int k = 0; f->boxes && k < f->nboxes; k++) {
+        const td_box *b = &f->boxes[k];
+        uint8_t col[3];
+        td_replay_box_color(b->kind, col);
+        td_topview_draw_car(&r->tv, r->frame, W, H, r->tvx, r->band, b->x, b->y, b->yaw,
+                            b->length, b->width, col);
+    }
+    for (int k = 1; k < f->trail_n; k++) {
+        const double *a = f->trail + 2 * (k - 1), *b = f->trail + 2 * k;
+        double ax, ay, bx, by;
+        if (hypot(b[0] - a[0], b[1] - a[1]) > 0.5)
+            continue; /* a reset, not driving */
+        td_topview_project(&r->tv, a[0], a[1], &ax, &ay);
+        td_topview_project(&r->tv, b[0], b[1], &bx, &by);
+        td_draw_line(r->frame, W, H, ax + r->tvx, ay + r->band, bx + r->tvx, by + r->band,
+                     fmax(2.0, 0.03 * r->tv.sc), TRAIL);
+    }
+    td_replay_car_color(0, car);
+    td_topview_draw_car(&r->tv, r->frame, W, H, r->tvx, r->band, f->x, f->y, f->yaw,
+                        TD_CAR_LENGTH_M, TD_CAR_WIDTH_M, car);
+    td_text_draw(r->frame, W, H, 4 * r->scale, 4 * r->scale, f->line1, r->scale, GREY);
+    td_text_draw(r->frame, W, H, 4 * r->scale, 8 * r->scale + TD_FONT_H * r->scale, f->line2,
+                 r->scale, WHITE);
+    r->t_render += td_time_now() - t0;
+    return td_frame_sink_write(r->sink, r->frame, err);
+}
+
+/* Closes the sink (rc: the run's result so far), fills stats, frees. */
+static int renderer_close(renderer *r, int rc, td_replay_stats *stats, td_err *err)
+{
+    int frames = td_frame_sink_frames(r->sink);
+    int rc2 = td_frame_sink_close(r->sink, rc ? NULL : err);
+    r->sink = NULL;
+    rc = rc ? rc : rc2;
+    if (stats) {
+        memset(stats, 0, sizeof(*stats));
+        stats->frames = frames;
+        stats->width = r->W;
+        stats->height = r->H;
+        stats->view_x = r->tvx;
+        stats->view_y = r->band;
+        stats->view_ox = r->tv.ox;
+        stats->view_oy = r->tv.oy;
+        stats->view_scale = r->tv.sc;
+        stats->render_s = r->t_render;
+        stats->total_s = td_time_now() - r->t_start;
+    }
+    renderer_free(r);
+    return rc;
+}
+
 int td_replay_simtrace(const td_track *track, const td_simtrace_row *rows, int n,
                        const td_replay_options *o, const char *out_path, td_replay_stats *stats,
                        td_err *err)
 {
-    td_replay_options def;
-    td_topview tv;
-    td_ground_map *ground = NULL;
-    td_camera_config cam;
-    td_look look;
-    td_frame_sink *sink = NULL;
-    uint8_t *frame = NULL, *camrgb = NULL;
-    int rc, W, H, scale, band, pw = 0, ph = 0, tvx = 0, panel_h;
-    double t_start = td_time_now(), t_render = 0;
-    int ep_first = 0;      /* first row of the current episode */
-    double ep_t0 = 0;      /* clock at the current episode's start */
+    renderer r;
+    double *trail = NULL;
+    int rc;
+    int ep_first = 0; /* first row of the current episode */
+    double ep_t0 = 0; /* clock at the current episode's start */
 
-    if (!o) {
-        td_replay_options_default(&def);
-        o = &def;
-    }
     if (stats)
         memset(stats, 0, sizeof(*stats));
     if (n <= 0)
         return td_err_set(err, TD_EINVAL, "%s: the simtrace has no rows to replay", out_path);
-    if (o->width < 320 || o->width > 3840)
-        return td_err_set(err, TD_EINVAL, "replay width %d: must be 320..3840 pixels", o->width);
-    W = o->width & ~1;
-    scale = W >= 640 ? 2 : 1;
-    band = 2 * (TD_FONT_H * scale) + 3 * 4 * scale;
-    td_camera_config_default(&cam);
-    if (o->camera) {
-        pw = W / 2;
-        ph = pw * cam.height / cam.width;
-    }
-    rc = td_topview_init(&tv, track, W - pw, o->camera ? ph : (W * 3) / 4, err);
-    if (rc)
+    if ((rc = renderer_open(&r, track, o, out_path, err)) != 0) {
+        renderer_free(&r);
         return rc;
-    panel_h = tv.h > ph ? tv.h : ph;
-    H = (band + panel_h + 1) & ~1;
-    tvx = pw + (W - pw - tv.w) / 2;
-    frame = td_malloc((size_t)W * H * 3);
-    if (o->camera)
-        camrgb = td_malloc((size_t)cam.width * cam.height * 3);
-    if (!frame || (o->camera && !camrgb)) {
+    }
+    trail = td_malloc(sizeof(double) * 2 * (size_t)n);
+    if (!trail) {
         rc = td_err_set(err, TD_ENOMEM, "out of memory");
         goto out;
     }
-    if (o->camera && (rc = td_ground_map_create(&ground, track, 0.01, err)) != 0)
-        goto out;
-    td_look_default(&look);
-    if ((rc = td_frame_sink_open(&sink, out_path, W, H, o->fps, err)) != 0)
-        goto out;
-
     for (int i = 0; i < n; i++) {
-        const td_simtrace_row *r = &rows[i];
-        double t0 = td_time_now(), x, y, yaw, speed = r->throttle;
-        char line[256];
-        uint8_t car[3];
-        if (i == 0 || r->episode != rows[i - 1].episode || r->file != rows[i - 1].file) {
+        const td_simtrace_row *row = &rows[i];
+        double speed = row->throttle;
+        char line1[256], line2[256];
+        frame_info f;
+        trail[2 * i] = row->x;
+        trail[2 * i + 1] = row->y;
+        if (i == 0 || row->episode != rows[i - 1].episode || row->file != rows[i - 1].file) {
             /* A new lap (trackday's eval logs are one episode per lap): its clock starts at
              * the previous row's time, or one step before the first row's. */
             ep_first = i;
-            if (i > 0 && r->file == rows[i - 1].file && rows[i - 1].tstamp <= r->tstamp)
+            if (i > 0 && row->file == rows[i - 1].file && rows[i - 1].tstamp <= row->tstamp)
                 ep_t0 = rows[i - 1].tstamp;
             else
-                ep_t0 = r->tstamp - (r->steps > 0 ? r->steps : 1) / TD_SIM_HZ;
+                ep_t0 = row->tstamp - (row->steps > 0 ? row->steps : 1) / TD_SIM_HZ;
         }
         if (i > ep_first) {
             /* Measured speed between rows; a reset (a jump) falls back to the command. */
             const td_simtrace_row *q = &rows[i - 1];
-            double dt = r->tstamp - q->tstamp - r->pause_duration;
-            double d = hypot(r->x - q->x, r->y - q->y);
+            double dt = row->tstamp - q->tstamp - row->pause_duration;
+            double d = hypot(row->x - q->x, row->y - q->y);
             if (dt > 1e-6 && d / dt < 5.0)
                 speed = d / dt;
         }
-        td_draw_rect(frame, W, H, 0, 0, W, H, BAND);
-        if (o->camera) {
-            td_scene scene = {track, ground, NULL, 0, &look};
-            row_origin(r, &x, &y, &yaw);
-            td_camera_render_rgb(&cam, &scene, x, y, yaw, camrgb);
-            blit_scaled(frame, W, H, 0, band + (panel_h - ph) / 2, pw, ph, camrgb, cam.width,
-                        cam.height);
-        }
-        /* Top view: the empty track, the lap's trail, the car. */
-        for (int yy = 0; yy < tv.h; yy++)
-            memcpy(frame + ((size_t)(band + yy) * W + tvx) * 3, tv.base + (size_t)yy * tv.w * 3,
-                   (size_t)tv.w * 3);
-        for (int k = ep_first + 1; k <= i; k++) {
-            double ax, ay, bx, by;
-            td_topview_project(&tv, rows[k - 1].x, rows[k - 1].y, &ax, &ay);
-            td_topview_project(&tv, rows[k].x, rows[k].y, &bx, &by);
-            if (hypot(bx - ax, by - ay) > 0.5 * tv.sc)
-                continue; /* a reset, not driving */
-            td_draw_line(frame, W, H, ax + tvx, ay + band, bx + tvx, by + band,
-                         fmax(2.0, 0.03 * tv.sc), TRAIL);
-        }
-        row_origin(r, &x, &y, &yaw);
-        td_replay_car_color(0, car);
-        td_topview_draw_car(&tv, frame, W, H, tvx, band, x, y, yaw, TD_CAR_LENGTH_M,
-                            TD_CAR_WIDTH_M, car);
-        /* Text. */
-        snprintf(line, sizeof(line), "%s   STEP %d/%d   %s", o->title ? o->title : track->name,
-                 i + 1, n, r->episode_status);
-        td_text_draw(frame, W, H, 4 * scale, 4 * scale, line, scale, GREY);
-        snprintf(line, sizeof(line), "LAP %ld   LAP TIME %.2f S   SPEED %.2f M/S   PROGRESS %.1f%%",
-                 r->episode - rows[0].episode + 1, r->tstamp - ep_t0, speed, r->progress);
-        td_text_draw(frame, W, H, 4 * scale, 8 * scale + TD_FONT_H * scale, line, scale, WHITE);
-        t_render += td_time_now() - t0;
-        if ((rc = td_frame_sink_write(sink, frame, err)) != 0)
+        memset(&f, 0, sizeof(f));
+        row_origin(row, &f.x, &f.y, &f.yaw);
+        f.trail = trail + 2 * ep_first;
+        f.trail_n = i - ep_first + 1;
+        snprintf(line1, sizeof(line1), "%s   STEP %d/%d   %s",
+                 r.o.title ? r.o.title : track->name, i + 1, n, row->episode_status);
+        snprintf(line2, sizeof(line2),
+                 "LAP %ld   LAP TIME %.2f S   SPEED %.2f M/S   PROGRESS %.1f%%",
+                 row->episode - rows[0].episode + 1, row->tstamp - ep_t0, speed, row->progress);
+        f.line1 = line1;
+        f.line2 = line2;
+        if ((rc = renderer_frame(&r, &f, err)) != 0)
             goto out;
     }
     rc = 0;
 out:
-    if (sink) {
-        int n_frames = td_frame_sink_frames(sink);
-        int rc2 = td_frame_sink_close(sink, rc ? NULL : err);
-        rc = rc ? rc : rc2;
-        if (stats) {
-            stats->frames = n_frames;
-            stats->width = W;
-            stats->height = H;
+    td_free(trail);
+    return renderer_close(&r, rc, stats, err);
+}
+
+/* ---- replay of a fresh drive ---------------------------------------------------------------- */
+
+/* The step's params as the reward saw them (before an ending step's reset). */
+static void keep_params(void *user, const td_params *params, int n, float *rewards_out)
+{
+    td_params *kept = user;
+    *kept = params[0];
+    for (int i = 0; i < n; i++)
+        rewards_out[i] = (float)td_reward_follow_center(&params[i]);
+}
+
+int td_replay_drive(td_policy *policy, const td_track *track, const td_eval_options *e,
+                    const td_replay_options *o, const char *out_path, td_replay_stats *stats,
+                    td_err *err)
+{
+    renderer r;
+    td_sim_config cfg;
+    td_vecenv env;
+    int env_ok = 0, rc, laps, trials = 0, done_laps = 0, cam, lid, trail_cap = 0, trail_n = 0;
+    float actions[2], reward = 0, *state = NULL, *lidar = NULL;
+    uint8_t done = 0, *camera = NULL;
+    td_params params, seen;
+    double *trail = NULL, lap_t0 = 0;
+    long cap;
+
+    if (stats)
+        memset(stats, 0, sizeof(*stats));
+    laps = e->laps < 1 ? 1 : (e->laps > TD_MAX_LAPS ? TD_MAX_LAPS : e->laps);
+    td_sim_config_default(&cfg);
+    cfg.race = e->race;
+    cfg.race.alternate_driving_direction = 0;
+    td_policy_sim_sensors(&policy->meta, &cfg);
+    cfg.mode = e->continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
+    cfg.laps = laps;
+    cfg.off_track_penalty_s = e->off_track_penalty_s;
+    cfg.collision_penalty_s = e->collision_penalty_s;
+    cfg.max_resets = e->max_resets;
+    cfg.seed = e->seed;
+    if ((rc = td_vecenv_init(&env, &cfg, track, 1, err)) != 0)
+        return rc;
+    env_ok = 1;
+    /* The top view of the direction driven. */
+    if ((rc = renderer_open(&r, td_vecenv_track(&env, 0), o, out_path, err)) != 0) {
+        renderer_free(&r);
+        td_vecenv_free(&env);
+        return rc;
+    }
+    cam = td_vecenv_camera_bytes(&cfg);
+    lid = td_vecenv_lidar_dim(&cfg);
+    if (cfg.sensors & TD_SENSOR_STATE)
+        state = td_calloc(TD_STATE_DIM, sizeof(float));
+    if (cam)
+        camera = td_calloc((size_t)cam, 1);
+    if (lid)
+        lidar = td_calloc((size_t)lid, sizeof(float));
+    if (((cfg.sensors & TD_SENSOR_STATE) && !state) || (cam && !camera) || (lid && !lidar)) {
+        rc = td_err_set(err, TD_ENOMEM, "out of memory");
+        goto out;
+    }
+    env.actions = actions;
+    env.obs_state = state;
+    env.obs_camera = camera;
+    env.obs_lidar = lidar;
+    env.rewards = &reward;
+    env.dones = &done;
+    env.params = &params;
+    env.reward_fn = keep_params;
+    env.reward_user = &seen;
+    td_vecenv_reset(&env);
+    /* As td_evaluate: every lap at a crawl, plus penalties. */
+    cap = (long)(laps * (track->length / 0.1 * TD_SIM_HZ + 2000));
+    for (long step = 0; step < cap; step++) {
+        td_policy_obs obs;
+        const td_episode_info *cur;
+        const td_box *boxes;
+        frame_info f;
+        char line1[256], line2[256];
+        int nb;
+        td_policy_obs_from_env(&env, 0, &obs);
+        if ((rc = td_policy_act(policy, &obs, 1, 1, NULL, actions, NULL, NULL, NULL)) != 0) {
+            td_err_set(err, rc, "the policy failed to act");
+            goto out;
+        }
+        td_vecenv_step(&env);
+        cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
+        if (trail_n == trail_cap) {
+            int nc = trail_cap ? 2 * trail_cap : 1024;
+            double *nt = td_realloc(trail, sizeof(double) * 2 * (size_t)nc);
+            if (!nt) {
+                rc = td_err_set(err, TD_ENOMEM, "out of memory");
+                goto out;
+            }
+            trail = nt;
+            trail_cap = nc;
+        }
+        trail[2 * trail_n] = seen.x;
+        trail[2 * trail_n + 1] = seen.y;
+        trail_n++;
+        memset(&f, 0, sizeof(f));
+        f.yaw = seen.heading * (M_PI / 180.0);
+        f.x = seen.x - cfg.car.model_point_m * cos(f.yaw);
+        f.y = seen.y - cfg.car.model_point_m * sin(f.yaw);
+        nb = td_vecenv_boxes(&env, 0, &boxes);
+        f.boxes = boxes;
+        f.nboxes = nb;
+        f.trail = trail;
+        f.trail_n = trail_n;
+        snprintf(line1, sizeof(line1), "%s   STEP %ld   %s", r.o.title ? r.o.title : track->name,
+                 step + 1,
+                 td_episode_status_name(done ? cur->status : td_vecenv_step_status(&env, 0)));
+        snprintf(line2, sizeof(line2),
+                 "LAP %d   LAP TIME %.2f S   SPEED %.2f M/S   PROGRESS %.1f%%",
+                 (e->continuous ? done_laps : trials) + 1, seen.sim_time - lap_t0,
+                 done ? 0.0 : td_vecenv_car(&env, 0)->speed, seen.progress);
+        f.line1 = line1;
+        f.line2 = line2;
+        if ((rc = renderer_frame(&r, &f, err)) != 0)
+            goto out;
+        /* A new lap or trial starts a new trail and lap clock. */
+        if (e->continuous) {
+            if (cur->laps > done_laps) {
+                done_laps = cur->laps;
+                trail_n = 0;
+                lap_t0 = seen.sim_time;
+            }
+            if (done)
+                break;
+        } else if (done) {
+            trail_n = 0;
+            lap_t0 = seen.sim_time;
+            if (++trials >= laps)
+                break;
         }
     }
-    if (stats) {
-        stats->view_x = tvx;
-        stats->view_y = band;
-        stats->view_ox = tv.ox;
-        stats->view_oy = tv.oy;
-        stats->view_scale = tv.sc;
-        stats->render_s = t_render;
-        stats->total_s = td_time_now() - t_start;
-    }
-    td_ground_map_destroy(ground);
-    td_free(frame);
-    td_free(camrgb);
-    td_topview_free(&tv);
+    rc = 0;
+out:
+    td_free(trail);
+    td_free(state);
+    td_free(camera);
+    td_free(lidar);
+    rc = renderer_close(&r, rc, stats, err);
+    if (env_ok)
+        td_vecenv_free(&env);
     return rc;
 }
