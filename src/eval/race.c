@@ -137,8 +137,7 @@ static void standings(const td_race *r, int *order)
 
 /* ---- replay ----------------------------------------------------------------------------- */
 
-static const uint8_t BAND[3] = {24, 24, 28}, WHITE[3] = {245, 245, 245},
-                     GREY[3] = {150, 150, 160};
+static const uint8_t BAND[3] = {24, 24, 28}, GREY[3] = {150, 150, 160};
 
 static int replay_open(td_race *r, td_err *err)
 {
@@ -226,7 +225,6 @@ static int replay_frame(td_race *r, td_err *err)
                      c->pause ? "  PENALTY" : "");
         td_text_draw(r->frame, W, H, 4 * s, 4 * s + (p + 1) * lh, line, s, col);
     }
-    (void)WHITE;
     return td_frame_sink_write(r->sink, r->frame, err);
 }
 
