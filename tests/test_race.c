@@ -193,6 +193,56 @@ TD_TEST(grid_is_staggered_on_alternating_lanes)
     td_track_free(&t);
 }
 
+TD_TEST(cars_see_each_other_in_the_camera)
+{
+    td_track t;
+    td_err err;
+    td_race *r;
+    td_racer rc[2];
+    td_race_options o;
+    td_ground_map *g;
+    td_camera_config cam;
+    td_look look;
+    load_oval(&t);
+    builtin(&rc[0], "builtin:centerline");
+    builtin(&rc[1], "builtin:centerline");
+    td_race_options_default(&o);
+    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
+    TD_ASSERT_OK(td_ground_map_create(&g, &t, 0.01, &err));
+    td_camera_config_default(&cam);
+    td_look_default(&look);
+    /* Car 1 stands 0.75 m behind car 0 on the other lane: car 0 is in its view. */
+    td_scene sc;
+    td_vecenv_scene(td_race_env(r, 1), 0, &sc);
+    TD_ASSERT_EQ_INT(sc.nboxes, 1);
+    TD_ASSERT_EQ_INT(sc.boxes[0].kind, TD_BOX_CAR);
+    sc.ground = g;
+    sc.look = &look;
+    size_t bytes = (size_t)cam.width * cam.height * 3;
+    uint8_t *with = td_malloc(bytes), *without = td_malloc(bytes);
+    TD_ASSERT(with && without);
+    const td_car_state *st = td_vecenv_car(td_race_env(r, 1), 0);
+    td_camera_render_rgb(&cam, &sc, st->x, st->y, st->yaw, with);
+    sc.nboxes = 0;
+    td_camera_render_rgb(&cam, &sc, st->x, st->y, st->yaw, without);
+    long differ = 0;
+    for (size_t i = 0; i < bytes; i += 3)
+        differ += memcmp(with + i, without + i, 3) != 0;
+    TD_ASSERT_MSG(differ > 200, "only %ld pixels show the other car", differ);
+    /* And in params. */
+    TD_ASSERT_EQ_INT(td_race_env(r, 1)->params[0].n_objects, 1);
+    /* The car ahead is the next object (its centre is outside the field of view at this
+     * short range, so object_in_camera, which tests the centre, may read 0). */
+    TD_ASSERT_EQ_INT(td_race_env(r, 1)->params[0].closest_objects[1], 0);
+    TD_ASSERT_NEAR(td_race_env(r, 1)->params[0].objects_location[0][0],
+                   td_vecenv_car(td_race_env(r, 0), 0)->x, 1e-12);
+    td_free(with);
+    td_free(without);
+    td_ground_map_destroy(g);
+    td_race_free(r);
+    td_track_free(&t);
+}
+
 TD_TEST(standings_order_by_finishing_time)
 {
     td_track t;
