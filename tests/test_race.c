@@ -528,6 +528,55 @@ TD_TEST(race_replay_has_a_frame_per_step_and_every_car)
     td_track_free(&t);
 }
 
+TD_TEST(race_replay_with_a_camera_view)
+{
+    td_track t;
+    td_err err;
+    td_racer rc[2];
+    td_race_options o;
+    td_race *r;
+    char dir[256], frames[320], png[400];
+    load_oval(&t);
+    builtin(&rc[0], "builtin:centerline:2.0");
+    builtin(&rc[1], "builtin:centerline:1.0");
+    td_race_options_default(&o);
+    o.laps = 1;
+    o.replay_width = 320;
+    tmpdir(dir, sizeof(dir));
+    snprintf(frames, sizeof(frames), "%s/replay", dir);
+    o.replay_path = frames;
+    o.replay_camera_car = 2;
+    TD_ASSERT_EQ_INT(td_race_init(&r, &t, rc, 2, &o, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "camera");
+    o.replay_camera_car = 1;
+    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
+    for (int i = 0; i < 3; i++)
+        TD_ASSERT_EQ_INT(td_race_step(r, &err), 1);
+    td_race_result res;
+    TD_ASSERT_OK(td_race_finish(r, &res, &err));
+    td_race_free(r);
+    TD_ASSERT_EQ_INT(res.replay_frames, 3);
+    /* The left half shows car 1's camera: the car ahead (car 0) as a red box (the world's
+     * car colour, shaded); nothing else in a camera view is that red. */
+    uint8_t *img;
+    int w, h, c;
+    snprintf(png, sizeof(png), "%s/frame_00003.png", frames);
+    TD_ASSERT_OK(td_png_read(png, &img, &w, &h, &c, &err));
+    long n = 0;
+    uint8_t top[3];
+    td_replay_car_color(0, top);
+    /* Below the text band (3 lines of 10 pixels and a margin at this width). */
+    for (int y = 40; y < h; y++)
+        for (int x = 0; x < w / 2; x++) {
+            const uint8_t *p = img + ((size_t)y * w + x) * 3;
+            n += p[0] > 2 * p[1] && p[0] > 2 * p[2] && p[0] > 60 && memcmp(p, top, 3) != 0;
+        }
+    TD_ASSERT_MSG(n > 50, "%ld car pixels in the camera half", n);
+    td_free(img);
+    rm_rf(dir);
+    td_track_free(&t);
+}
+
 /* ---- CLI ------------------------------------------------------------------------------------ */
 
 static int run(const char *cmd)

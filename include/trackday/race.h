@@ -49,6 +49,8 @@ typedef struct td_race_options {
     const char *replay_path;
     int replay_width; /* default 960 */
     int replay_fps;   /* default 15 */
+    int replay_camera_car; /* >= 0: that car's camera view beside the top view; -1 (default)
+                              the top view alone */
 } td_race_options;
 
 void td_race_options_default(td_race_options *o);

@@ -36,6 +36,8 @@ static void usage(FILE *f)
             "  -o, --out DIR           output directory (default race-<track>)\n"
             "  --replay PATH|none      replay video or PNG directory (default above)\n"
             "  --width PX, --fps N     replay frame width (960) and rate (15)\n"
+            "  --camera K              the replay shows car K's camera view (K = 1 for the\n"
+            "                          first MODEL) beside the top view\n"
             "  --seed S                random seed\n"
             "  --json                  print race.json instead of the table\n");
 }
@@ -123,6 +125,10 @@ static int cmd_race(int argc, char **argv)
             if (td__cli_parse_long(a, v, 320, 3840, &l))
                 return 1;
             o.replay_width = (int)l;
+        } else if (!strcmp(a, "--camera")) {
+            if (td__cli_parse_long(a, v, 1, TD_RACE_MAX_CARS, &l))
+                return 1;
+            o.replay_camera_car = (int)l - 1;
         } else if (!strcmp(a, "--fps")) {
             if (td__cli_parse_long(a, v, 1, 240, &l))
                 return 1;
@@ -136,6 +142,8 @@ static int cmd_race(int argc, char **argv)
             return td__cli_fail("unknown option '%s'", a);
         }
     }
+    if (o.replay_camera_car >= n)
+        return td__cli_fail("--camera %d: the race has %d cars", o.replay_camera_car + 1, n);
     if (n < TD_RACE_MIN_CARS) {
         usage(stderr);
         return td__cli_fail("a race needs %d to %d models (got %d)", TD_RACE_MIN_CARS,

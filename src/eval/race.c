@@ -52,6 +52,11 @@ struct td_race {
     int tv_ok;
     uint8_t *frame;
     int fw, fh, band, tvx, scale;
+    /* the camera view of one car (replay_camera_car >= 0) on the left half */
+    td_ground_map *ground;
+    td_camera_config cam;
+    uint8_t *camrgb;
+    int pw, ph;
 };
 
 void td_race_options_default(td_race_options *o)
@@ -64,6 +69,7 @@ void td_race_options_default(td_race_options *o)
     o->seed = 1;
     o->replay_width = 960;
     o->replay_fps = 15;
+    o->replay_camera_car = -1;
 }
 
 int td_racer_parse_builtin(const char *spec, td_driver_config *out, td_err *err)
@@ -141,25 +147,64 @@ static const uint8_t BAND[3] = {24, 24, 28}, GREY[3] = {150, 150, 160};
 
 static int replay_open(td_race *r, td_err *err)
 {
-    int W = r->o.replay_width & ~1, lines = r->n + 1, rc;
+    int W = r->o.replay_width & ~1, lines = r->n + 1, rc, k = r->o.replay_camera_car;
     if (W < 320 || W > 3840)
         return td_err_set(err, TD_EINVAL, "replay width %d: must be 320..3840 pixels",
                           r->o.replay_width);
+    if (k >= r->n)
+        return td_err_set(err, TD_EINVAL, "replay camera: car %d of a race of %d (0-based)", k,
+                          r->n);
     r->scale = W >= 640 ? 2 : 1;
     r->band = lines * (TD_FONT_H + 3) * r->scale + 4 * r->scale;
+    if (k >= 0) {
+        /* What that car's camera sees, scaled up, left of the top view. */
+        td_camera_config_default(&r->cam);
+        r->pw = W / 2;
+        r->ph = r->pw * r->cam.height / r->cam.width;
+        r->camrgb = td_malloc((size_t)r->cam.width * r->cam.height * 3);
+        if (!r->camrgb)
+            return td_err_set(err, TD_ENOMEM, "out of memory");
+        if ((rc = td_ground_map_create(&r->ground, r->track, 0.01, err)) != 0)
+            return rc;
+    }
     /* The track as driven (the arrow shows the direction of a reverse race). */
-    rc = td_topview_init(&r->tv, td_vecenv_track(&r->cars[0].env, 0), W, (W * 3) / 4, err);
+    rc = td_topview_init(&r->tv, td_vecenv_track(&r->cars[0].env, 0), W - r->pw,
+                         k >= 0 ? (r->ph > (W * 3) / 8 ? r->ph : (W * 3) / 8) : (W * 3) / 4,
+                         err);
     if (rc)
         return rc;
     r->tv_ok = 1;
     r->fw = W;
-    r->fh = (r->band + r->tv.h + 1) & ~1;
-    r->tvx = (W - r->tv.w) / 2;
+    r->fh = (r->band + (r->tv.h > r->ph ? r->tv.h : r->ph) + 1) & ~1;
+    r->tvx = r->pw + (W - r->pw - r->tv.w) / 2;
     r->frame = td_malloc((size_t)r->fw * r->fh * 3);
     if (!r->frame)
         return td_err_set(err, TD_ENOMEM, "out of memory");
     return td_frame_sink_open(&r->sink, r->o.replay_path, r->fw, r->fh,
                               r->o.replay_fps > 0 ? r->o.replay_fps : 15, err);
+}
+
+/* Car k's camera view (what its model sees, in colour) into the left half of the frame. */
+static void replay_camera(td_race *r, int k)
+{
+    const racecar *c = &r->cars[k];
+    const td_car_state *st = td_vecenv_car(&c->env, 0);
+    td_scene sc;
+    td_look look;
+    td_vecenv_scene(&c->env, 0, &sc);
+    td_look_default(&look);
+    sc.ground = r->ground;
+    sc.look = &look;
+    if (c->state != CAR_RACING)
+        sc.nboxes = 0; /* finished or out: its world no longer holds the others */
+    td_camera_render_rgb(&r->cam, &sc, st->x, st->y, st->yaw, r->camrgb);
+    for (int y = 0; y < r->ph; y++) {
+        int sy = y * r->cam.height / r->ph;
+        uint8_t *dst = r->frame + ((size_t)(r->band + y) * r->fw) * 3;
+        const uint8_t *src = r->camrgb + (size_t)sy * r->cam.width * 3;
+        for (int x = 0; x < r->pw; x++)
+            memcpy(dst + 3 * x, src + (size_t)(x * r->cam.width / r->pw) * 3, 3);
+    }
 }
 
 static void short_name(const char *name, char *out, size_t n)
@@ -176,6 +221,8 @@ static int replay_frame(td_race *r, td_err *err)
     int W = r->fw, H = r->fh, s = r->scale, lh = (TD_FONT_H + 3) * s, order[TD_RACE_MAX_CARS];
     char line[256];
     td_draw_rect(r->frame, W, H, 0, 0, W, H, BAND);
+    if (r->o.replay_camera_car >= 0)
+        replay_camera(r, r->o.replay_camera_car);
     for (int y = 0; y < r->tv.h; y++)
         memcpy(r->frame + ((size_t)(r->band + y) * W + r->tvx) * 3,
                r->tv.base + (size_t)y * r->tv.w * 3, (size_t)r->tv.w * 3);
@@ -610,6 +657,8 @@ void td_race_free(td_race *r)
     td_frame_sink_close(r->sink, NULL);
     if (r->tv_ok)
         td_topview_free(&r->tv);
+    td_ground_map_destroy(r->ground);
+    td_free(r->camrgb);
     td_free(r->frame);
     td_free(r);
 }
