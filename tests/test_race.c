@@ -458,6 +458,32 @@ TD_TEST(reverse_race_drives_the_other_way)
     td_track_free(&t);
 }
 
+TD_TEST(races_are_reproducible)
+{
+    td_track t;
+    td_err err;
+    td_racer rc[3];
+    td_race_options o;
+    td_race_result a, b;
+    load_oval(&t);
+    builtin(&rc[0], "builtin:zigzag");
+    builtin(&rc[1], "builtin:pure-pursuit");
+    builtin(&rc[2], "builtin:centerline:1.5");
+    td_race_options_default(&o);
+    o.laps = 2;
+    o.continuous = 1;
+    TD_ASSERT_OK(td_race_run(&t, rc, 3, &o, &a, &err));
+    TD_ASSERT_OK(td_race_run(&t, rc, 3, &o, &b, &err));
+    TD_ASSERT_EQ_INT((int)a.steps, (int)b.steps);
+    for (int p = 0; p < 3; p++) {
+        TD_ASSERT_STREQ(a.cars[p].name, b.cars[p].name);
+        TD_ASSERT(a.cars[p].total_time_s == b.cars[p].total_time_s);
+        TD_ASSERT_EQ_INT(a.cars[p].crashes, b.cars[p].crashes);
+        TD_ASSERT_EQ_INT(a.cars[p].off_tracks, b.cars[p].off_tracks);
+    }
+    td_track_free(&t);
+}
+
 TD_TEST(race_rejects_bad_setups)
 {
     td_track t, straight;
