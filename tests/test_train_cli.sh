@@ -52,6 +52,26 @@ assert o["continuous"] and o["laps_completed"]==3 and len(o["laps"])==3, o
 assert abs(o["total_time_s"] - sum(l["time_s"] for l in o["laps"]) - o["penalty_s"]) < 0.2, o'
 check eval_continuous_json "continuous report (rc $rc): $out" $(( rc || $? ))
 
+# SIGTERM during training: the current step finishes, a checkpoint is written, exit 0. The
+# progress lines come through a FIFO, so the test waits for the first iteration by reading.
+m2="$tmp/m2"
+"$bin" init "$m2" >/dev/null
+mkfifo "$tmp/progress"
+"$bin" train "$m2" --minutes 10 > "$tmp/train.out" 2> "$tmp/progress" &
+pid=$!
+exec 3< "$tmp/progress"
+read -r -u 3 first            # "training ... on ..."
+read -r -u 3 iteration_line   # the first iteration's progress line
+kill -TERM "$pid"
+cat <&3 > /dev/null           # drain until the trainer exits (keeps its stderr writable)
+exec 3<&-
+wait "$pid"
+rc=$?
+grep -q "^stopped: interrupted" "$tmp/train.out" && [ -s "$m2/model/last.tdm" ] &&
+    echo "$iteration_line" | grep -q "^iter "
+check train_sigterm "exit 0, interrupted, checkpoint kept (rc $rc): $(cat "$tmp/train.out")" \
+    $(( rc || $? ))
+
 out=$("$bin" train "$tmp/nowhere" 2>&1)
 [ $? -ne 0 ] && echo "$out" | grep -q "trackday init"
 check train_missing_dir "says how to make one: $out" $?
