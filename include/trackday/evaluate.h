@@ -13,6 +13,22 @@
 extern "C" {
 #endif
 
+/* What a per-step hook sees after each step of an evaluation. */
+typedef struct td_eval_step {
+    const td_vecenv *env;          /* the one-car env after the step */
+    const td_params *params;       /* the step's params as the reward saw them (before the
+                                      reset of a step that ended an episode) */
+    const td_episode_info *info;   /* the running episode, or the one this step ended */
+    int done;                      /* this step ended an episode (a trial; the race when
+                                      continuous) */
+    int lap;                       /* 0-based: completed laps before this step (continuous),
+                                      or the trial (lap by lap) */
+    long step;                     /* 0-based step of the whole evaluation */
+} td_eval_step;
+
+/* Called after every step; a non-zero return stops the evaluation with that error. */
+typedef int (*td_eval_step_fn)(void *user, const td_eval_step *s, td_err *err);
+
 typedef struct td_eval_options {
     int laps;                   /* laps to drive (default 3) */
     int continuous;             /* 1: events cost a penalty and a reset (DeepRacer's
@@ -27,6 +43,8 @@ typedef struct td_eval_options {
     const char *report_path;    /* NULL: no report */
     const char *picture_path;   /* NULL: no picture (SVG) */
     const char *model_label;    /* shown in the report and picture */
+    td_eval_step_fn on_step;    /* NULL: none (replays draw their frames here) */
+    void *on_step_user;
 } td_eval_options;
 
 void td_eval_options_default(td_eval_options *o);

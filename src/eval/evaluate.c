@@ -225,6 +225,12 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         td_vecenv_step(&env);
         r->steps++;
         cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
+        if (o->on_step) {
+            td_eval_step es = {&env, &seen, cur, done,
+                               o->continuous ? r->laps_completed : trials, step};
+            if ((rc = o->on_step(o->on_step_user, &es, err)) != 0)
+                goto out;
+        }
         rc = trace_add(&t, seen.x, seen.y, td_vecenv_car(&env, 0)->speed);
         if (rc) {
             td_err_set(err, rc, "out of memory recording the drive");

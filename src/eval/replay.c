@@ -725,146 +725,91 @@ out:
 
 /* ---- replay of a fresh drive ---------------------------------------------------------------- */
 
-/* The step's params as the reward saw them (before an ending step's reset). */
-static void keep_params(void *user, const td_params *params, int n, float *rewards_out)
+/* A drive replayed as td_evaluate drives it: one frame per step from its step hook. */
+typedef struct redrive {
+    renderer r;
+    int opened;
+    const td_replay_options *o;
+    const char *out_path;
+    const char *name;
+    double *trail;
+    int trail_n, trail_cap, lap;
+    double lap_t0, last_t;
+} redrive;
+
+static int redrive_step(void *user, const td_eval_step *s, td_err *err)
 {
-    td_params *kept = user;
-    *kept = params[0];
-    for (int i = 0; i < n; i++)
-        rewards_out[i] = (float)td_reward_follow_center(&params[i]);
+    redrive *d = user;
+    const td_params *p = s->params;
+    const td_box *boxes;
+    frame_info f;
+    char line1[256], line2[256];
+    int rc;
+    if (!d->opened) {
+        /* The top view of the direction driven, which the env knows. */
+        if ((rc = renderer_open(&d->r, td_vecenv_track(s->env, 0), d->o, d->out_path, err)) != 0)
+            return rc;
+        d->opened = 1;
+    }
+    if (s->lap != d->lap) {
+        /* A new lap or trial starts a new trail and lap clock. */
+        d->lap = s->lap;
+        d->trail_n = 0;
+        d->lap_t0 = d->last_t;
+    }
+    if (d->trail_n == d->trail_cap) {
+        int nc = d->trail_cap ? 2 * d->trail_cap : 1024;
+        double *nt = td_realloc(d->trail, sizeof(double) * 2 * (size_t)nc);
+        if (!nt)
+            return td_err_set(err, TD_ENOMEM, "out of memory");
+        d->trail = nt;
+        d->trail_cap = nc;
+    }
+    d->trail[2 * d->trail_n] = p->x;
+    d->trail[2 * d->trail_n + 1] = p->y;
+    d->trail_n++;
+    memset(&f, 0, sizeof(f));
+    f.yaw = p->heading * (M_PI / 180.0);
+    f.x = p->x - s->env->cfg.car.model_point_m * cos(f.yaw);
+    f.y = p->y - s->env->cfg.car.model_point_m * sin(f.yaw);
+    f.nboxes = td_vecenv_boxes(s->env, 0, &boxes);
+    f.boxes = boxes;
+    f.trail = d->trail;
+    f.trail_n = d->trail_n;
+    snprintf(line1, sizeof(line1), "%s   STEP %ld   %s", d->name, s->step + 1,
+             td_episode_status_name(s->done ? s->info->status
+                                            : td_vecenv_step_status(s->env, 0)));
+    snprintf(line2, sizeof(line2), "LAP %d   LAP TIME %.2f S   SPEED %.2f M/S   PROGRESS %.1f%%",
+             s->lap + 1, p->sim_time - d->lap_t0,
+             s->done ? 0.0 : td_vecenv_car(s->env, 0)->speed, p->progress);
+    f.line1 = line1;
+    f.line2 = line2;
+    d->last_t = p->sim_time;
+    return renderer_frame(&d->r, &f, err);
 }
 
 int td_replay_drive(td_policy *policy, const td_track *track, const td_eval_options *e,
                     const td_replay_options *o, const char *out_path, td_replay_stats *stats,
                     td_err *err)
 {
-    renderer r;
-    td_sim_config cfg;
-    td_vecenv env;
-    int env_ok = 0, rc, laps, trials = 0, done_laps = 0, cam, lid, trail_cap = 0, trail_n = 0;
-    float actions[2], reward = 0, *state = NULL, *lidar = NULL;
-    uint8_t done = 0, *camera = NULL;
-    td_params params, seen;
-    double *trail = NULL, lap_t0 = 0;
-    long cap;
+    redrive d;
+    td_eval_options eo = *e;
+    td_eval_result res;
+    int rc;
 
-    if (stats)
-        memset(stats, 0, sizeof(*stats));
-    laps = e->laps < 1 ? 1 : (e->laps > TD_MAX_LAPS ? TD_MAX_LAPS : e->laps);
-    td_sim_config_default(&cfg);
-    cfg.race = e->race;
-    cfg.race.alternate_driving_direction = 0;
-    td_policy_sim_sensors(&policy->meta, &cfg);
-    cfg.mode = e->continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
-    cfg.laps = laps;
-    cfg.off_track_penalty_s = e->off_track_penalty_s;
-    cfg.collision_penalty_s = e->collision_penalty_s;
-    cfg.max_resets = e->max_resets;
-    cfg.seed = e->seed;
-    if ((rc = td_vecenv_init(&env, &cfg, track, 1, err)) != 0)
-        return rc;
-    env_ok = 1;
-    /* The top view of the direction driven. */
-    if ((rc = renderer_open(&r, td_vecenv_track(&env, 0), o, out_path, err)) != 0) {
-        renderer_free(&r);
-        td_vecenv_free(&env);
+    memset(&d, 0, sizeof(d));
+    d.o = o;
+    d.out_path = out_path;
+    d.name = o && o->title ? o->title : track->name;
+    eo.simtrace_path = eo.report_path = eo.picture_path = NULL;
+    eo.on_step = redrive_step;
+    eo.on_step_user = &d;
+    rc = td_evaluate(policy, track, &eo, &res, err);
+    td_free(d.trail);
+    if (!d.opened) {
+        if (stats)
+            memset(stats, 0, sizeof(*stats));
         return rc;
     }
-    cam = td_vecenv_camera_bytes(&cfg);
-    lid = td_vecenv_lidar_dim(&cfg);
-    if (cfg.sensors & TD_SENSOR_STATE)
-        state = td_calloc(TD_STATE_DIM, sizeof(float));
-    if (cam)
-        camera = td_calloc((size_t)cam, 1);
-    if (lid)
-        lidar = td_calloc((size_t)lid, sizeof(float));
-    if (((cfg.sensors & TD_SENSOR_STATE) && !state) || (cam && !camera) || (lid && !lidar)) {
-        rc = td_err_set(err, TD_ENOMEM, "out of memory");
-        goto out;
-    }
-    env.actions = actions;
-    env.obs_state = state;
-    env.obs_camera = camera;
-    env.obs_lidar = lidar;
-    env.rewards = &reward;
-    env.dones = &done;
-    env.params = &params;
-    env.reward_fn = keep_params;
-    env.reward_user = &seen;
-    td_vecenv_reset(&env);
-    /* As td_evaluate: every lap at a crawl, plus penalties. */
-    cap = (long)(laps * (track->length / 0.1 * TD_SIM_HZ + 2000));
-    for (long step = 0; step < cap; step++) {
-        td_policy_obs obs;
-        const td_episode_info *cur;
-        const td_box *boxes;
-        frame_info f;
-        char line1[256], line2[256];
-        int nb;
-        td_policy_obs_from_env(&env, 0, &obs);
-        if ((rc = td_policy_act(policy, &obs, 1, 1, NULL, actions, NULL, NULL, NULL)) != 0) {
-            td_err_set(err, rc, "the policy failed to act");
-            goto out;
-        }
-        td_vecenv_step(&env);
-        cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
-        if (trail_n == trail_cap) {
-            int nc = trail_cap ? 2 * trail_cap : 1024;
-            double *nt = td_realloc(trail, sizeof(double) * 2 * (size_t)nc);
-            if (!nt) {
-                rc = td_err_set(err, TD_ENOMEM, "out of memory");
-                goto out;
-            }
-            trail = nt;
-            trail_cap = nc;
-        }
-        trail[2 * trail_n] = seen.x;
-        trail[2 * trail_n + 1] = seen.y;
-        trail_n++;
-        memset(&f, 0, sizeof(f));
-        f.yaw = seen.heading * (M_PI / 180.0);
-        f.x = seen.x - cfg.car.model_point_m * cos(f.yaw);
-        f.y = seen.y - cfg.car.model_point_m * sin(f.yaw);
-        nb = td_vecenv_boxes(&env, 0, &boxes);
-        f.boxes = boxes;
-        f.nboxes = nb;
-        f.trail = trail;
-        f.trail_n = trail_n;
-        snprintf(line1, sizeof(line1), "%s   STEP %ld   %s", r.o.title ? r.o.title : track->name,
-                 step + 1,
-                 td_episode_status_name(done ? cur->status : td_vecenv_step_status(&env, 0)));
-        snprintf(line2, sizeof(line2),
-                 "LAP %d   LAP TIME %.2f S   SPEED %.2f M/S   PROGRESS %.1f%%",
-                 (e->continuous ? done_laps : trials) + 1, seen.sim_time - lap_t0,
-                 done ? 0.0 : td_vecenv_car(&env, 0)->speed, seen.progress);
-        f.line1 = line1;
-        f.line2 = line2;
-        if ((rc = renderer_frame(&r, &f, err)) != 0)
-            goto out;
-        /* A new lap or trial starts a new trail and lap clock. */
-        if (e->continuous) {
-            if (cur->laps > done_laps) {
-                done_laps = cur->laps;
-                trail_n = 0;
-                lap_t0 = seen.sim_time;
-            }
-            if (done)
-                break;
-        } else if (done) {
-            trail_n = 0;
-            lap_t0 = seen.sim_time;
-            if (++trials >= laps)
-                break;
-        }
-    }
-    rc = 0;
-out:
-    td_free(trail);
-    td_free(state);
-    td_free(camera);
-    td_free(lidar);
-    rc = renderer_close(&r, rc, stats, err);
-    if (env_ok)
-        td_vecenv_free(&env);
-    return rc;
+    return renderer_close(&d.r, rc, stats, err);
 }
