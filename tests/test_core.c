@@ -119,6 +119,19 @@ TD_TEST(file_atomic_write_and_read)
     td_free(data);
 }
 
+TD_TEST(path_stem)
+{
+    char out[16];
+    td_path_stem("a/b/reinvent_base.npy", out, sizeof(out));
+    TD_ASSERT_STREQ(out, "reinvent_base");
+    td_path_stem("plain", out, sizeof(out));
+    TD_ASSERT_STREQ(out, "plain");
+    td_path_stem("dir.d/.hidden", out, sizeof(out));
+    TD_ASSERT_STREQ(out, ".hidden");
+    td_path_stem("a_very_long_track_name.json", out, 8);
+    TD_ASSERT_STREQ(out, "a_very_");
+}
+
 TD_TEST(crc32_known_value)
 {
     TD_ASSERT_EQ_INT(td_crc32(0, "123456789", 9), 0xCBF43926u);

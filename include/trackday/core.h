@@ -158,6 +158,10 @@ int td_file_write_atomic(const char *path, const void *data, size_t len, td_err 
 /* Creates a directory and its parents (like mkdir -p). Existing directories are fine. */
 int td_mkdir_p(const char *path, td_err *err);
 
+/* The file name of path without directories and extension ("a/b/reinvent_base.npy" ->
+ * "reinvent_base"), truncated to fit cap bytes with the terminator. */
+void td_path_stem(const char *path, char *out, size_t cap);
+
 /* Returns 1 if path exists (file or directory), else 0. */
 int td_path_exists(const char *path);
 

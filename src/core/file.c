@@ -142,6 +142,22 @@ int td_mkdir_p(const char *path, td_err *err)
     return 0;
 }
 
+void td_path_stem(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    const char *dot;
+    size_t len;
+    b = b ? b + 1 : path;
+    len = strlen(b);
+    dot = strrchr(b, '.');
+    if (dot && dot != b)
+        len = (size_t)(dot - b);
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(out, b, len);
+    out[len] = '\0';
+}
+
 int td_path_exists(const char *path)
 {
     struct stat st;

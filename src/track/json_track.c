@@ -19,19 +19,6 @@ static const char *const known_keys[] = {"format",      "version",   "name",
                                          "description", "direction", "rows",
                                          "centerline",  "width",     "closed"};
 
-static void base_name(const char *path, char *out, size_t cap)
-{
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t len = strlen(b);
-    const char *dot = strrchr(b, '.');
-    if (dot && dot != b)
-        len = (size_t)(dot - b);
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(out, b, len);
-    out[len] = '\0';
-}
 
 /* Reads a JSON array of arrays of `cols` numbers into a new buffer. */
 static int read_matrix(const json_t *arr, int cols, const char *key, const char *path, double **out,
@@ -100,7 +87,7 @@ static int parse_track(td_track *t, const json_t *root, const char *path, td_err
         return td_err_set(err, TD_EVERSION, "%s: track format version %ld is not supported (%d is)",
                           path, version, TRACK_FORMAT_VERSION);
     char name[TD_TRACK_NAME_LEN];
-    base_name(path, name, sizeof(name));
+    td_path_stem(path, name, sizeof(name));
     if ((rc = td_json_get_string(root, "name", name, &s, path, err)))
         return rc;
     if (s != name) {

@@ -220,19 +220,6 @@ out:
     return rc;
 }
 
-static void base_name(const char *path, char *out, size_t cap)
-{
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t len = strlen(b);
-    const char *dot = strrchr(b, '.');
-    if (dot && dot != b)
-        len = (size_t)(dot - b);
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(out, b, len);
-    out[len] = '\0';
-}
 
 int td_track_load_npy(td_track *t, const char *path, td_err *err)
 {
@@ -249,7 +236,7 @@ int td_track_load_npy(td_track *t, const char *path, td_err *err)
     if (rc)
         return rc;
     char name[TD_TRACK_NAME_LEN];
-    base_name(path, name, sizeof(name));
+    td_path_stem(path, name, sizeof(name));
     rc = td_track_from_rows(t, rows, nrows, name, path, err);
     td_free(rows);
     return rc;
