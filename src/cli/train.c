@@ -35,7 +35,9 @@ static void usage(FILE *f)
             "  --seed S             random seed (default 1): same seed, envs and threads give\n"
             "                       the same run\n"
             "  --envs N             cars simulated together (default 16)\n"
-            "  --threads K          simulator threads (default 1)\n"
+            "  --threads K          simulator threads (default: every CPU for camera and lidar\n"
+            "                       models; 1 for the state sensor, whose steps are too short\n"
+            "                       to share)\n"
             "  --reward SPEC        builtin:NAME, a .so plugin or a .py file (default: DIR's\n"
             "                       reward_function.py)\n"
             "  --resume             continue from DIR/model/last.tdm and last.state\n"
@@ -71,7 +73,7 @@ static int cmd_train(int argc, char **argv)
     td_train_result res;
     td_model_dir md;
     td_hyperparams hp;
-    int hp_set = 0;
+    int hp_set = 0, threads_set = 0;
     progress_ctx pc = {isatty(2), 0};
     const char *track_arg = NULL;
     char track_path[1200];
@@ -131,6 +133,7 @@ static int cmd_train(int argc, char **argv)
             if (td__cli_parse_long(a, v, 1, 256, &l))
                 return 1;
             o.threads = (int)l;
+            threads_set = 1;
         } else if (!strcmp(a, "--reward")) {
             o.reward_spec = v;
         } else if (!strcmp(a, "--lr") || !strcmp(a, "--batch-size") || !strcmp(a, "--epochs") ||
@@ -183,6 +186,12 @@ static int cmd_train(int argc, char **argv)
     }
     if (hp_set)
         o.hyper_override = &hp;
+    if (!threads_set && (md.metadata.camera != TD_CAMERA_NONE || md.metadata.lidar != TD_LIDAR_NONE)) {
+        /* Rendering and ray casting are worth spreading over the cores; a state-sensor step
+         * (a fraction of a microsecond) costs less than handing it to another thread. */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = n > 1 ? (int)(n < 64 ? n : 64) : 1;
+    }
     if (!track_arg)
         track_arg = md.training.world_name[0] ? md.training.world_name : "default";
     if (td__cli_track_path(track_arg, track_path, sizeof(track_path)))
