@@ -57,7 +57,7 @@ typedef struct td_train_options {
     int envs;                   /* cars stepping together (0: 16) */
     int threads;                /* simulator threads (0: 1) */
     int resume;                 /* continue from model/last.* */
-    int eval_episodes;          /* greedy evaluation episodes per iteration (0: 5) */
+    int eval_episodes;          /* greedy evaluation episodes per iteration (0: 5; at most 64) */
     int simtrace;               /* 1: write logs/training-simtrace.csv (car 0) */
     const volatile sig_atomic_t *stop; /* set by a signal handler: finish the step, save, stop */
     td_train_progress_fn progress;

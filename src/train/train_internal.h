@@ -10,6 +10,9 @@
 
 #include "trackday/trainer.h"
 
+/* Greedy evaluation episodes per iteration at most. */
+#define TD__MAX_EVAL_EPISODES 64
+
 /* Buffers of one vector env, owned by the trainer. */
 typedef struct td__envbuf {
     float *actions, *rewards, *state, *lidar;
@@ -47,7 +50,6 @@ typedef struct td__train {
     double t_start;
     void *simtrace;             /* td_simtrace_writer, car 0's steps */
     td_params trace_params;     /* car 0's params of the last step, as the reward saw them */
-    void *sac_mem;              /* SAC replay buffer and scratch */
 } td__train;
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);

@@ -75,6 +75,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         tr->opt.threads = 1;
     if (tr->opt.eval_episodes <= 0)
         tr->opt.eval_episodes = 5;
+    if (tr->opt.eval_episodes > TD__MAX_EVAL_EPISODES)
+        tr->opt.eval_episodes = TD__MAX_EVAL_EPISODES;
     rc = td_model_dir_load(&tr->md, opt->dir, err);
     if (rc)
         return rc;
@@ -230,7 +232,6 @@ void td__train_teardown(td__train *tr)
     td_reward_close(tr->reward);
     if (tr->have_track)
         td_track_free(&tr->track);
-    td_free(tr->sac_mem);
 }
 
 /* ==================================================================================== */
@@ -287,7 +288,7 @@ void td__env_buffers_free(td__envbuf *b)
 void td__train_evaluate(td__train *tr, td_train_progress *pr)
 {
     td_vecenv *env = &tr->eval_env;
-    int n = env->n, finished = 0, ended[64] = {0};
+    int n = env->n, finished = 0, ended[TD__MAX_EVAL_EPISODES] = {0};
     double sum_progress = 0, sum_lap = 0;
     int completed = 0;
     td_policy_obs obs;
