@@ -40,82 +40,82 @@ typedef struct {
 static td_test_case td__tests[TD_TEST_MAX];
 static int td__ntests;
 
-#define TD_TEST(name)                                                                      \
-    static void name(void);                                                                \
-    __attribute__((constructor)) static void td__register_##name(void)                    \
-    {                                                                                      \
-        if (td__ntests < TD_TEST_MAX)                                                      \
-            td__tests[td__ntests++] = (td_test_case){#name, name};                         \
-    }                                                                                      \
+#define TD_TEST(name)                                                                              \
+    static void name(void);                                                                        \
+    __attribute__((constructor)) static void td__register_##name(void)                             \
+    {                                                                                              \
+        if (td__ntests < TD_TEST_MAX)                                                              \
+            td__tests[td__ntests++] = (td_test_case){#name, name};                                 \
+    }                                                                                              \
     static void name(void)
 
-#define TD_FAIL(...)                                                                       \
-    do {                                                                                   \
-        fprintf(stderr, "%s:%d: FAILED: ", __FILE__, __LINE__);                            \
-        fprintf(stderr, __VA_ARGS__);                                                      \
-        fprintf(stderr, "\n");                                                             \
-        fflush(stderr);                                                                    \
-        _exit(1);                                                                          \
+#define TD_FAIL(...)                                                                               \
+    do {                                                                                           \
+        fprintf(stderr, "%s:%d: FAILED: ", __FILE__, __LINE__);                                    \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        fflush(stderr);                                                                            \
+        _exit(1);                                                                                  \
     } while (0)
 
-#define TD_ASSERT(cond)                                                                    \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            TD_FAIL("%s", #cond);                                                          \
+#define TD_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            TD_FAIL("%s", #cond);                                                                  \
     } while (0)
 
-#define TD_ASSERT_MSG(cond, ...)                                                           \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: FAILED: %s: ", __FILE__, __LINE__, #cond);             \
-            TD_FAIL(__VA_ARGS__);                                                          \
-        }                                                                                  \
+#define TD_ASSERT_MSG(cond, ...)                                                                   \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: FAILED: %s: ", __FILE__, __LINE__, #cond);                     \
+            TD_FAIL(__VA_ARGS__);                                                                  \
+        }                                                                                          \
     } while (0)
 
-#define TD_ASSERT_EQ_INT(a, b)                                                             \
-    do {                                                                                   \
-        long long td__a = (long long)(a), td__b = (long long)(b);                          \
-        if (td__a != td__b)                                                                \
-            TD_FAIL("%s == %s (%lld vs %lld)", #a, #b, td__a, td__b);                      \
+#define TD_ASSERT_EQ_INT(a, b)                                                                     \
+    do {                                                                                           \
+        long long td__a = (long long)(a), td__b = (long long)(b);                                  \
+        if (td__a != td__b)                                                                        \
+            TD_FAIL("%s == %s (%lld vs %lld)", #a, #b, td__a, td__b);                              \
     } while (0)
 
-#define TD_ASSERT_NE_INT(a, b)                                                             \
-    do {                                                                                   \
-        long long td__a = (long long)(a), td__b = (long long)(b);                          \
-        if (td__a == td__b)                                                                \
-            TD_FAIL("%s != %s (both %lld)", #a, #b, td__a);                                \
+#define TD_ASSERT_NE_INT(a, b)                                                                     \
+    do {                                                                                           \
+        long long td__a = (long long)(a), td__b = (long long)(b);                                  \
+        if (td__a == td__b)                                                                        \
+            TD_FAIL("%s != %s (both %lld)", #a, #b, td__a);                                        \
     } while (0)
 
-#define TD_ASSERT_OK(expr)                                                                 \
-    do {                                                                                   \
-        int td__rc = (expr);                                                               \
-        if (td__rc != 0)                                                                   \
-            TD_FAIL("%s returned %d (%s)", #expr, td__rc, td_strerror(td__rc));            \
+#define TD_ASSERT_OK(expr)                                                                         \
+    do {                                                                                           \
+        int td__rc = (expr);                                                                       \
+        if (td__rc != 0)                                                                           \
+            TD_FAIL("%s returned %d (%s)", #expr, td__rc, td_strerror(td__rc));                    \
     } while (0)
 
-#define TD_ASSERT_NEAR(a, b, tol)                                                          \
-    do {                                                                                   \
-        double td__a = (double)(a), td__b = (double)(b), td__t = (double)(tol);            \
-        if (!(fabs(td__a - td__b) <= td__t))                                               \
-            TD_FAIL("%s ~= %s (%.12g vs %.12g, diff %.3g > tol %.3g)", #a, #b, td__a, td__b, \
-                    fabs(td__a - td__b), td__t);                                           \
+#define TD_ASSERT_NEAR(a, b, tol)                                                                  \
+    do {                                                                                           \
+        double td__a = (double)(a), td__b = (double)(b), td__t = (double)(tol);                    \
+        if (!(fabs(td__a - td__b) <= td__t))                                                       \
+            TD_FAIL("%s ~= %s (%.12g vs %.12g, diff %.3g > tol %.3g)", #a, #b, td__a, td__b,       \
+                    fabs(td__a - td__b), td__t);                                                   \
     } while (0)
 
-#define TD_ASSERT_STREQ(a, b)                                                              \
-    do {                                                                                   \
-        const char *td__a = (a), *td__b = (b);                                             \
-        if (!td__a || !td__b || strcmp(td__a, td__b) != 0)                                 \
-            TD_FAIL("%s == %s (\"%s\" vs \"%s\")", #a, #b, td__a ? td__a : "(null)",       \
-                    td__b ? td__b : "(null)");                                             \
+#define TD_ASSERT_STREQ(a, b)                                                                      \
+    do {                                                                                           \
+        const char *td__a = (a), *td__b = (b);                                                     \
+        if (!td__a || !td__b || strcmp(td__a, td__b) != 0)                                         \
+            TD_FAIL("%s == %s (\"%s\" vs \"%s\")", #a, #b, td__a ? td__a : "(null)",               \
+                    td__b ? td__b : "(null)");                                                     \
     } while (0)
 
 /* Asserts that haystack contains needle (for error messages). */
-#define TD_ASSERT_CONTAINS(haystack, needle)                                               \
-    do {                                                                                   \
-        const char *td__h = (haystack), *td__n = (needle);                                 \
-        if (!td__h || !strstr(td__h, td__n))                                               \
-            TD_FAIL("%s contains \"%s\" (it is \"%s\")", #haystack, td__n,                 \
-                    td__h ? td__h : "(null)");                                             \
+#define TD_ASSERT_CONTAINS(haystack, needle)                                                       \
+    do {                                                                                           \
+        const char *td__h = (haystack), *td__n = (needle);                                         \
+        if (!td__h || !strstr(td__h, td__n))                                                       \
+            TD_FAIL("%s contains \"%s\" (it is \"%s\")", #haystack, td__n,                         \
+                    td__h ? td__h : "(null)");                                                     \
     } while (0)
 
 static int td__run_one(const td_test_case *t)

@@ -47,19 +47,18 @@ TD_TEST(metadata_deepracer_discrete_file)
 {
     td_model_metadata m;
     td_err err;
-    const char *text =
-        "{\n"
-        "  \"action_space\": [\n"
-        "    {\"steering_angle\": -30, \"speed\": 0.6, \"index\": 0},\n"
-        "    {\"steering_angle\": 0, \"speed\": 1.2, \"index\": 1},\n"
-        "    {\"steering_angle\": 30, \"speed\": 0.6, \"index\": 2}\n"
-        "  ],\n"
-        "  \"sensor\": [\"STEREO_CAMERAS\", \"LIDAR\"],\n"
-        "  \"neural_network\": \"DEEP_CONVOLUTIONAL_NETWORK\",\n"
-        "  \"training_algorithm\": \"clipped_ppo\",\n"
-        "  \"action_space_type\": \"discrete\",\n"
-        "  \"version\": \"4\"\n"
-        "}\n";
+    const char *text = "{\n"
+                       "  \"action_space\": [\n"
+                       "    {\"steering_angle\": -30, \"speed\": 0.6, \"index\": 0},\n"
+                       "    {\"steering_angle\": 0, \"speed\": 1.2, \"index\": 1},\n"
+                       "    {\"steering_angle\": 30, \"speed\": 0.6, \"index\": 2}\n"
+                       "  ],\n"
+                       "  \"sensor\": [\"STEREO_CAMERAS\", \"LIDAR\"],\n"
+                       "  \"neural_network\": \"DEEP_CONVOLUTIONAL_NETWORK\",\n"
+                       "  \"training_algorithm\": \"clipped_ppo\",\n"
+                       "  \"action_space_type\": \"discrete\",\n"
+                       "  \"version\": \"4\"\n"
+                       "}\n";
     TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), &err));
     TD_ASSERT_EQ_INT(m.n_actions, 3);
     TD_ASSERT_NEAR(m.actions[1].speed_mps, 1.2, 0);

@@ -161,8 +161,8 @@ TD_TEST(checkpoint_round_trip_is_bit_exact)
     TD_ASSERT_EQ_INT(q.n_nets, p.n_nets);
     for (int i = 0; i < p.n_nets; i++) {
         TD_ASSERT_EQ_INT(q.nets[i].n_params, p.nets[i].n_params);
-        TD_ASSERT(memcmp(q.nets[i].params, p.nets[i].params,
-                         p.nets[i].n_params * sizeof(float)) == 0);
+        TD_ASSERT(memcmp(q.nets[i].params, p.nets[i].params, p.nets[i].n_params * sizeof(float)) ==
+                  0);
     }
     TD_ASSERT_EQ_INT(q.meta.n_actions, 10);
     /* The same observation gives the same greedy action. */

@@ -19,19 +19,19 @@ extern "C" {
 /* ------------------------------------------------------------------------------------ */
 
 /* One table of error codes. Library functions return 0 or one of these (negative). */
-#define TD_ERRNO_MAP(X)                                                                    \
-    X(NOMEM, -1, "out of memory")                                                          \
-    X(INVAL, -2, "invalid argument")                                                       \
-    X(IO, -3, "input/output error")                                                        \
-    X(NOENT, -4, "no such file or entry")                                                  \
-    X(FORMAT, -5, "malformed input")                                                       \
-    X(VERSION, -6, "unsupported version")                                                  \
-    X(CHECKSUM, -7, "checksum mismatch")                                                   \
-    X(RANGE, -8, "value out of range")                                                     \
-    X(UNSUPPORTED, -9, "not supported")                                                    \
-    X(TIMEOUT, -10, "timed out")                                                           \
-    X(INTERRUPTED, -11, "interrupted")                                                     \
-    X(REWARD, -12, "reward function error")                                                \
+#define TD_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVAL, -2, "invalid argument")                                                               \
+    X(IO, -3, "input/output error")                                                                \
+    X(NOENT, -4, "no such file or entry")                                                          \
+    X(FORMAT, -5, "malformed input")                                                               \
+    X(VERSION, -6, "unsupported version")                                                          \
+    X(CHECKSUM, -7, "checksum mismatch")                                                           \
+    X(RANGE, -8, "value out of range")                                                             \
+    X(UNSUPPORTED, -9, "not supported")                                                            \
+    X(TIMEOUT, -10, "timed out")                                                                   \
+    X(INTERRUPTED, -11, "interrupted")                                                             \
+    X(REWARD, -12, "reward function error")                                                        \
     X(INTERNAL, -13, "internal error")
 
 enum {
@@ -58,8 +58,7 @@ typedef struct td_err {
 } td_err;
 
 /* Sets err (if not NULL) to code and a formatted message; returns code. */
-int td_err_set(td_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int td_err_set(td_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefixes an existing message with a formatted context ("file.json: "); returns err->code. */
 int td_err_prefix(td_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -15,15 +15,15 @@ extern "C" {
 
 /* What a per-step hook sees after each step of an evaluation. */
 typedef struct td_eval_step {
-    const td_vecenv *env;          /* the one-car env after the step */
-    const td_params *params;       /* the step's params as the reward saw them (before the
-                                      reset of a step that ended an episode) */
-    const td_episode_info *info;   /* the running episode, or the one this step ended */
-    int done;                      /* this step ended an episode (a trial; the race when
-                                      continuous) */
-    int lap;                       /* 0-based: completed laps before this step (continuous),
-                                      or the trial (lap by lap) */
-    long step;                     /* 0-based step of the whole evaluation */
+    const td_vecenv *env;        /* the one-car env after the step */
+    const td_params *params;     /* the step's params as the reward saw them (before the
+                                    reset of a step that ended an episode) */
+    const td_episode_info *info; /* the running episode, or the one this step ended */
+    int done;                    /* this step ended an episode (a trial; the race when
+                                    continuous) */
+    int lap;                     /* 0-based: completed laps before this step (continuous),
+                                    or the trial (lap by lap) */
+    long step;                   /* 0-based step of the whole evaluation */
 } td_eval_step;
 
 /* Called after every step; a non-zero return stops the evaluation with that error. */
@@ -39,11 +39,11 @@ typedef struct td_eval_options {
     int max_resets;             /* continuous: 0 = unlimited */
     td_race_config race;        /* race type, obstacles, bots, direction */
     uint64_t seed;
-    const char *simtrace_path;  /* NULL: no simtrace */
-    const char *report_path;    /* NULL: no report */
-    const char *picture_path;   /* NULL: no picture (SVG) */
-    const char *model_label;    /* shown in the report and picture */
-    td_eval_step_fn on_step;    /* NULL: none (replays draw their frames here) */
+    const char *simtrace_path; /* NULL: no simtrace */
+    const char *report_path;   /* NULL: no report */
+    const char *picture_path;  /* NULL: no picture (SVG) */
+    const char *model_label;   /* shown in the report and picture */
+    td_eval_step_fn on_step;   /* NULL: none (replays draw their frames here) */
     void *on_step_user;
 } td_eval_options;
 
@@ -54,12 +54,12 @@ void td_eval_options_default(td_eval_options *o);
 typedef struct td_eval_result {
     int laps_requested;
     int laps_completed;
-    double lap_times_s[TD_EVAL_MAX_TRIALS];  /* completed laps, in order */
-    double total_time_s;        /* simulated time including penalties */
-    double best_lap_s, average_lap_s;        /* -1 when no lap completed */
+    double lap_times_s[TD_EVAL_MAX_TRIALS]; /* completed laps, in order */
+    double total_time_s;                    /* simulated time including penalties */
+    double best_lap_s, average_lap_s;       /* -1 when no lap completed */
     int off_tracks, crashes, reverses, immobilized, resets;
     double penalty_s;
-    int completed;              /* all requested laps completed */
+    int completed; /* all requested laps completed */
     long steps;
 } td_eval_result;
 

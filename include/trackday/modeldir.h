@@ -25,16 +25,16 @@ typedef enum { TD_ALGO_CLIPPED_PPO = 0, TD_ALGO_SAC = 1 } td_algorithm;
 /* Camera sensors (at most one) and lidar sensors (at most one); STATE is trackday's own. */
 typedef enum {
     TD_CAMERA_NONE = 0,
-    TD_CAMERA_FRONT = 1,   /* FRONT_FACING_CAMERA */
-    TD_CAMERA_STEREO = 2,  /* STEREO_CAMERAS */
-    TD_CAMERA_LEFT = 3     /* LEFT_CAMERA (DeepRacer's left lens of the stereo pair) */
+    TD_CAMERA_FRONT = 1,  /* FRONT_FACING_CAMERA */
+    TD_CAMERA_STEREO = 2, /* STEREO_CAMERAS */
+    TD_CAMERA_LEFT = 3    /* LEFT_CAMERA (DeepRacer's left lens of the stereo pair) */
 } td_camera_sensor;
 
 typedef enum {
     TD_LIDAR_NONE = 0,
-    TD_LIDAR_CLIPPED = 1,      /* LIDAR */
-    TD_LIDAR_SECTOR = 2,       /* SECTOR_LIDAR */
-    TD_LIDAR_DISCRETIZED = 3   /* DISCRETIZED_SECTOR_LIDAR */
+    TD_LIDAR_CLIPPED = 1,    /* LIDAR */
+    TD_LIDAR_SECTOR = 2,     /* SECTOR_LIDAR */
+    TD_LIDAR_DISCRETIZED = 3 /* DISCRETIZED_SECTOR_LIDAR */
 } td_lidar_sensor;
 
 typedef enum {
@@ -51,16 +51,16 @@ typedef struct td_action {
 
 typedef struct td_model_metadata {
     td_action_space_type action_space_type;
-    int n_actions;                       /* discrete */
-    td_action actions[TD_MAX_ACTIONS];   /* discrete, in network-output order */
-    double steering_low, steering_high;  /* continuous */
-    double speed_low, speed_high;        /* continuous */
+    int n_actions;                      /* discrete */
+    td_action actions[TD_MAX_ACTIONS];  /* discrete, in network-output order */
+    double steering_low, steering_high; /* continuous */
+    double speed_low, speed_high;       /* continuous */
     td_algorithm algorithm;
     td_camera_sensor camera;
     td_lidar_sensor lidar;
-    int state_sensor;                    /* 1 if "STATE" is among the sensors */
+    int state_sensor; /* 1 if "STATE" is among the sensors */
     td_network_kind network;
-    int version;                         /* physics model selector; >= 5 near-kinematic */
+    int version; /* physics model selector; >= 5 near-kinematic */
     int lidar_num_sectors, lidar_values_per_sector;
     double lidar_clipping_dist;
 } td_model_metadata;
@@ -91,18 +91,18 @@ typedef enum { TD_LOSS_HUBER = 0, TD_LOSS_MSE = 1 } td_loss_type;
 typedef enum { TD_EXPLORE_CATEGORICAL = 0, TD_EXPLORE_EGREEDY = 1 } td_exploration;
 
 typedef struct td_hyperparams {
-    int batch_size;                      /* 32, 64, 128, 256, 512 */
-    int num_epochs;                      /* 3-10 */
-    double lr;                           /* 1e-8 - 1e-3 */
-    double beta_entropy;                 /* 0-1 */
-    double discount_factor;              /* 0-1 */
+    int batch_size;         /* 32, 64, 128, 256, 512 */
+    int num_epochs;         /* 3-10 */
+    double lr;              /* 1e-8 - 1e-3 */
+    double beta_entropy;    /* 0-1 */
+    double discount_factor; /* 0-1 */
     td_loss_type loss_type;
-    int num_episodes_between_training;   /* 5-100 (SAC: 1 allowed) */
+    int num_episodes_between_training; /* 5-100 (SAC: 1 allowed) */
     td_exploration exploration_type;
     double e_greedy_value;
     long epsilon_steps;
-    double sac_alpha;                    /* 0-1 */
-    int stack_size;                      /* 1 */
+    double sac_alpha; /* 0-1 */
+    int stack_size;   /* 1 */
     long term_cond_max_episodes;
     double term_cond_avg_score;
 } td_hyperparams;
@@ -117,7 +117,7 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, 
 /* The keys of training_params.yaml trackday reads: the route name and the race (sim's
  * td_race_config, which holds every other key of DEEPRACER.md section 8). */
 typedef struct td_training_params {
-    char world_name[128];                /* WORLD_NAME: route name, "" = not set */
+    char world_name[128]; /* WORLD_NAME: route name, "" = not set */
     td_race_config race;
 } td_training_params;
 
@@ -134,8 +134,8 @@ typedef struct td_model_dir {
     td_model_metadata metadata;
     td_hyperparams hyper;
     td_training_params training;
-    int has_training_params;             /* training_params.yaml was present */
-    int has_reward_py;                   /* reward_function.py was present */
+    int has_training_params; /* training_params.yaml was present */
+    int has_reward_py;       /* reward_function.py was present */
 } td_model_dir;
 
 /*

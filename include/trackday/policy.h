@@ -19,22 +19,22 @@ typedef struct td_policy {
     td_model_metadata meta;
     int n_nets;
     td_nn_net nets[TD_NN_MAX_TOWERS];
-    td_nn_net *pi;          /* policy tower */
-    td_nn_net *v;           /* PPO value tower, else NULL */
-    td_nn_net *q1, *q2;     /* SAC critics, else NULL */
-    int continuous;         /* 1: Gaussian over (steering, speed) */
-    int sac;                /* 1: SAC: the env action is the tanh-squashed sample */
-    int n_out;              /* policy outputs: n_actions (discrete) or 2 */
+    td_nn_net *pi;      /* policy tower */
+    td_nn_net *v;       /* PPO value tower, else NULL */
+    td_nn_net *q1, *q2; /* SAC critics, else NULL */
+    int continuous;     /* 1: Gaussian over (steering, speed) */
+    int sac;            /* 1: SAC: the env action is the tanh-squashed sample */
+    int n_out;          /* policy outputs: n_actions (discrete) or 2 */
     int max_batch;
-    int state_dim, lidar_dim;          /* observation sizes (0 when absent) */
-    int camera_h, camera_w, camera_c;  /* 0 when no camera */
+    int state_dim, lidar_dim;         /* observation sizes (0 when absent) */
+    int camera_h, camera_w, camera_c; /* 0 when no camera */
 } td_policy;
 
 /* Observations of B cars, rows as the vector env writes them (NULL for an absent sensor). */
 typedef struct td_policy_obs {
-    const float *state;     /* (B, state_dim) */
-    const uint8_t *camera;  /* (B, H, W, C) */
-    const float *lidar;     /* (B, lidar_dim) */
+    const float *state;    /* (B, state_dim) */
+    const uint8_t *camera; /* (B, H, W, C) */
+    const float *lidar;    /* (B, lidar_dim) */
 } td_policy_obs;
 
 /* Sets the sensors (and lidar encoding) of a simulator configuration from the metadata. */

@@ -37,11 +37,11 @@ float td_rl_normalize(float *x, int n);
  * -min(r A, clip(r, 1-eps, 1+eps) A) - beta * entropy) and diagnostics.
  */
 typedef struct td_rl_ppo_stats {
-    float loss;         /* total policy loss, including the entropy term */
-    float surrogate;    /* mean clipped surrogate (to be maximized) */
-    float entropy;      /* mean entropy */
-    float approx_kl;    /* mean (old_logp - logp) */
-    float clip_frac;    /* fraction of samples whose ratio was clipped */
+    float loss;      /* total policy loss, including the entropy term */
+    float surrogate; /* mean clipped surrogate (to be maximized) */
+    float entropy;   /* mean entropy */
+    float approx_kl; /* mean (old_logp - logp) */
+    float clip_frac; /* fraction of samples whose ratio was clipped */
 } td_rl_ppo_stats;
 
 /*
@@ -57,10 +57,9 @@ void td_rl_ppo_categorical(float *dlogits, td_rl_ppo_stats *stats, const float *
  * [-20, 3]). mean (B, A), log_std (A), actions (B, A) (the pre-rescaling samples), old_logp (B),
  * adv (B). Writes dmean (B, A) (overwritten) and ACCUMULATES dlog_std (A).
  */
-void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats,
-                        const float *mean, const float *log_std, const float *actions,
-                        const float *old_logp, const float *adv, int B, int A, float clip_eps,
-                        float beta_entropy);
+void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats, const float *mean,
+                        const float *log_std, const float *actions, const float *old_logp,
+                        const float *adv, int B, int A, float clip_eps, float beta_entropy);
 
 /* Log-probability of action a under softmax(logits) for one sample of V logits. */
 float td_rl_categorical_logp(const float *logits, int V, int a);
@@ -75,9 +74,9 @@ int td_rl_argmax(const float *x, int n);
  * SAC soft target: y = r + gamma (1 - done) (min(q1_next, q2_next) - alpha logp_next),
  * for n transitions.
  */
-void td_rl_sac_target(float *y, const float *rewards, const uint8_t *dones,
-                      const float *q1_next, const float *q2_next, const float *logp_next,
-                      int n, float gamma, float alpha);
+void td_rl_sac_target(float *y, const float *rewards, const uint8_t *dones, const float *q1_next,
+                      const float *q2_next, const float *logp_next, int n, float gamma,
+                      float alpha);
 
 /*
  * tanh-squashed Gaussian sample for SAC: u = mean + std * eps, a = tanh(u) (in [-1, 1]),

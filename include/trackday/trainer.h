@@ -44,21 +44,21 @@ typedef struct td_train_progress {
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
 
 typedef struct td_train_options {
-    const char *dir;            /* the model directory */
-    const char *track_path;     /* route file (.npy or .json) */
-    const char *reward_spec;    /* NULL: DIR/reward_function.py if present, else builtin */
-    double minutes;             /* stop after this much wall time (0 = no limit) */
-    long max_episodes;          /* 0: hyperparameters' term_cond_max_episodes */
-    double avg_score;           /* 0: hyperparameters' term_cond_avg_score */
-    int until_laps;             /* > 0: stop once the greedy policy drives this many laps in
-                                   a row from the start line without an event */
-    int max_iterations;         /* 0 = no limit */
+    const char *dir;         /* the model directory */
+    const char *track_path;  /* route file (.npy or .json) */
+    const char *reward_spec; /* NULL: DIR/reward_function.py if present, else builtin */
+    double minutes;          /* stop after this much wall time (0 = no limit) */
+    long max_episodes;       /* 0: hyperparameters' term_cond_max_episodes */
+    double avg_score;        /* 0: hyperparameters' term_cond_avg_score */
+    int until_laps;          /* > 0: stop once the greedy policy drives this many laps in
+                                a row from the start line without an event */
+    int max_iterations;      /* 0 = no limit */
     uint64_t seed;
-    int envs;                   /* cars stepping together (0: 16) */
-    int threads;                /* simulator threads (0: 1) */
-    int resume;                 /* continue from model/last.* */
-    int eval_episodes;          /* greedy evaluation episodes per iteration (0: 5; at most 64) */
-    int simtrace;               /* 1: write logs/training-simtrace.csv (car 0) */
+    int envs;          /* cars stepping together (0: 16) */
+    int threads;       /* simulator threads (0: 1) */
+    int resume;        /* continue from model/last.* */
+    int eval_episodes; /* greedy evaluation episodes per iteration (0: 5; at most 64) */
+    int simtrace;      /* 1: write logs/training-simtrace.csv (car 0) */
     const volatile sig_atomic_t *stop; /* set by a signal handler: finish the step, save, stop */
     td_train_progress_fn progress;
     void *progress_user;

@@ -78,8 +78,7 @@ static int one(const char *label, const char *sensor, const char *network, int i
         return td__cli_fail("%s", err.msg);
     printf("{\"bench\": \"train_%s_env_steps_per_s\", \"value\": %.0f, \"unit\": \"steps/s\", "
            "\"iterations\": %d}\n",
-           label, t.collect_s > 0 ? t.steps / t.collect_s : 0,
-           t.iterations);
+           label, t.collect_s > 0 ? t.steps / t.collect_s : 0, t.iterations);
     {
         double sps = t.update_s > 0 ? t.samples / t.update_s : 0;
         printf("{\"bench\": \"train_%s_learner_samples_per_s\", \"value\": %.0f, \"unit\": "
@@ -141,8 +140,8 @@ static int bench_train(int argc, char **argv)
            g_sgemm);
     if (one("state", "STATE", "MLP", 20, track, 1))
         return 1;
-    if (camera && one("camera", "FRONT_FACING_CAMERA", "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", 2,
-                      track, 1))
+    if (camera &&
+        one("camera", "FRONT_FACING_CAMERA", "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", 2, track, 1))
         return 1;
     return 0;
 }

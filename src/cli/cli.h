@@ -13,10 +13,10 @@ typedef int (*td_cli_fn)(int argc, char **argv);
 
 void td__cli_register(const char *name, const char *summary, td_cli_fn fn);
 
-#define TD_CLI_COMMAND(name, summary, fn)                                                  \
-    __attribute__((constructor)) static void td__cli_reg_##fn(void)                        \
-    {                                                                                      \
-        td__cli_register(name, summary, fn);                                               \
+#define TD_CLI_COMMAND(name, summary, fn)                                                          \
+    __attribute__((constructor)) static void td__cli_reg_##fn(void)                                \
+    {                                                                                              \
+        td__cli_register(name, summary, fn);                                                       \
     }
 
 /*
@@ -25,10 +25,10 @@ void td__cli_register(const char *name, const char *summary, td_cli_fn fn);
  */
 void td__cli_register_bench(const char *name, const char *summary, td_cli_fn fn);
 
-#define TD_CLI_BENCH(name, summary, fn)                                                    \
-    __attribute__((constructor)) static void td__bench_reg_##fn(void)                      \
-    {                                                                                      \
-        td__cli_register_bench(name, summary, fn);                                         \
+#define TD_CLI_BENCH(name, summary, fn)                                                            \
+    __attribute__((constructor)) static void td__bench_reg_##fn(void)                              \
+    {                                                                                              \
+        td__cli_register_bench(name, summary, fn);                                                 \
     }
 
 /* Prints "trackday: <msg>" to stderr; returns 1 (the exit code for errors). */

@@ -11,26 +11,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: trackday eval DIR|MODEL.tdm [options]\n\n"
-            "Drives the trained policy (greedy) from the start line and prints lap times,\n"
-            "off-tracks, resets and penalties. Writes DIR/logs/eval-<track>.json (report),\n"
-            "DIR/logs/eval-<track>-simtrace.csv and DIR/logs/eval-<track>.svg (the driven\n"
-            "line coloured by speed).\n\n"
-            "options:\n"
-            "  --track T               track (default: WORLD_NAME of training_params.yaml)\n"
-            "  --laps N                laps (default 3)\n"
-            "  --continuous            DeepRacer's continuous mode: an off-track costs a\n"
-            "                          penalty and a reset, the clock keeps running\n"
-            "  --off-track-penalty S   seconds (default 2), --collision-penalty S (default 5)\n"
-            "  --max-resets N          continuous: give up after N resets (default unlimited)\n"
-            "  --race-type R           time-trial, object-avoidance, head-to-bot (default: the\n"
-            "                          directory's RACE_TYPE)\n"
-            "  --obstacles N, --bots N, --bot-speed V, --reverse\n"
-            "  --checkpoint best|last  which checkpoint of DIR (default best)\n"
-            "  --seed S                random seed (obstacle placement, bots)\n"
-            "  --out DIR2              write the files into DIR2 instead of DIR/logs\n"
-            "  --json                  print the report instead of text\n");
+    fprintf(f, "usage: trackday eval DIR|MODEL.tdm [options]\n\n"
+               "Drives the trained policy (greedy) from the start line and prints lap times,\n"
+               "off-tracks, resets and penalties. Writes DIR/logs/eval-<track>.json (report),\n"
+               "DIR/logs/eval-<track>-simtrace.csv and DIR/logs/eval-<track>.svg (the driven\n"
+               "line coloured by speed).\n\n"
+               "options:\n"
+               "  --track T               track (default: WORLD_NAME of training_params.yaml)\n"
+               "  --laps N                laps (default 3)\n"
+               "  --continuous            DeepRacer's continuous mode: an off-track costs a\n"
+               "                          penalty and a reset, the clock keeps running\n"
+               "  --off-track-penalty S   seconds (default 2), --collision-penalty S (default 5)\n"
+               "  --max-resets N          continuous: give up after N resets (default unlimited)\n"
+               "  --race-type R           time-trial, object-avoidance, head-to-bot (default: the\n"
+               "                          directory's RACE_TYPE)\n"
+               "  --obstacles N, --bots N, --bot-speed V, --reverse\n"
+               "  --checkpoint best|last  which checkpoint of DIR (default best)\n"
+               "  --seed S                random seed (obstacle placement, bots)\n"
+               "  --out DIR2              write the files into DIR2 instead of DIR/logs\n"
+               "  --json                  print the report instead of text\n");
 }
 
 static int ends_with(const char *s, const char *suf)

@@ -249,7 +249,10 @@ static int cmd_init(int argc, char **argv)
         return 1;
     printf("wrote %s/: model_metadata.json (%s sensor, %s), hyperparameters.json, "
            "training_params.yaml (track %s), reward_function.py, README.md\n",
-           dir, sensor, !strcmp(algo, "sac") ? "SAC, continuous" : continuous ? "PPO, continuous" : "PPO, discrete",
+           dir, sensor,
+           !strcmp(algo, "sac") ? "SAC, continuous"
+           : continuous         ? "PPO, continuous"
+                                : "PPO, discrete",
            track);
     printf("next: trackday train %s\n", dir);
     return 0;

@@ -186,7 +186,8 @@ static int cmd_train(int argc, char **argv)
     }
     if (hp_set)
         o.hyper_override = &hp;
-    if (!threads_set && (md.metadata.camera != TD_CAMERA_NONE || md.metadata.lidar != TD_LIDAR_NONE)) {
+    if (!threads_set &&
+        (md.metadata.camera != TD_CAMERA_NONE || md.metadata.lidar != TD_LIDAR_NONE)) {
         /* Rendering and ray casting are worth spreading over the cores; a state-sensor step
          * (a fraction of a microsecond) costs less than handing it to another thread. */
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -220,12 +221,12 @@ static int cmd_train(int argc, char **argv)
         return td__cli_fail("%s", err.msg);
     printf("stopped: %s after %d iterations, %ld episodes, %.1f s; best greedy progress %.1f%% "
            "(iteration %d)\n",
-           td_train_stop_name(res.stop), res.last.iteration, res.last.episodes,
-           res.last.elapsed_s, res.best_eval_progress, res.best_iteration);
+           td_train_stop_name(res.stop), res.last.iteration, res.last.episodes, res.last.elapsed_s,
+           res.best_eval_progress, res.best_iteration);
     if (res.last.lap_time_s > 0)
         printf("best greedy lap: %.2f s\n", res.last.lap_time_s);
-    printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n",
-           o.dir, o.dir);
+    printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n", o.dir,
+           o.dir);
     return 0;
 }
 

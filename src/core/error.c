@@ -11,8 +11,8 @@ const char *td_strerror(int code)
     switch (code) {
     case TD_OK:
         return "success";
-#define TD__ERRNO_STR(name, val, msg)                                                      \
-    case TD_E##name:                                                                       \
+#define TD__ERRNO_STR(name, val, msg)                                                              \
+    case TD_E##name:                                                                               \
         return msg;
         TD_ERRNO_MAP(TD__ERRNO_STR)
 #undef TD__ERRNO_STR
@@ -26,8 +26,8 @@ const char *td_err_name(int code)
     switch (code) {
     case TD_OK:
         return "TD_OK";
-#define TD__ERRNO_NAME(name, val, msg)                                                     \
-    case TD_E##name:                                                                       \
+#define TD__ERRNO_NAME(name, val, msg)                                                             \
+    case TD_E##name:                                                                               \
         return "TD_E" #name;
         TD_ERRNO_MAP(TD__ERRNO_NAME)
 #undef TD__ERRNO_NAME

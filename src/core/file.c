@@ -23,8 +23,8 @@ int td_file_read(const char *path, char **data, size_t *len, td_err *err)
         *len = 0;
     f = fopen(path, "rb");
     if (!f)
-        return td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s",
-                          path, strerror(errno));
+        return td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s", path,
+                          strerror(errno));
     for (;;) {
         size_t got;
         if (n + 1 >= cap) {

@@ -25,8 +25,8 @@ int td_json_parse(const char *text, size_t len, const char *what, json_t **out, 
     json_error_t je;
     *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!*out)
-        return td_err_set(err, TD_EFORMAT, "%s:%d:%d: invalid JSON: %s", what, je.line,
-                          je.column, je.text);
+        return td_err_set(err, TD_EFORMAT, "%s:%d:%d: invalid JSON: %s", what, je.line, je.column,
+                          je.text);
     return 0;
 }
 
@@ -43,8 +43,8 @@ int td_json_get_number(const json_t *obj, const char *key, double dflt, double l
         return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be a number", what, key);
     x = json_number_value(v);
     if (!isfinite(x) || x < lo || x > hi)
-        return td_err_set(err, TD_ERANGE, "%s: \"%s\" is %g, must be in [%g, %g]", what, key, x,
-                          lo, hi);
+        return td_err_set(err, TD_ERANGE, "%s: \"%s\" is %g, must be in [%g, %g]", what, key, x, lo,
+                          hi);
     *out = x;
     return 0;
 }
@@ -64,8 +64,8 @@ int td_json_get_int(const json_t *obj, const char *key, long dflt, long lo, long
     if (x != floor(x))
         return td_err_set(err, TD_EFORMAT, "%s: \"%s\" is %g, must be an integer", what, key, x);
     if (x < (double)lo || x > (double)hi)
-        return td_err_set(err, TD_ERANGE, "%s: \"%s\" is %g, must be in [%ld, %ld]", what, key,
-                          x, lo, hi);
+        return td_err_set(err, TD_ERANGE, "%s: \"%s\" is %g, must be in [%ld, %ld]", what, key, x,
+                          lo, hi);
     *out = (long)x;
     return 0;
 }

@@ -40,8 +40,8 @@ uint32_t td_rng_below(td_rng *rng, uint32_t bound)
 
 double td_rng_uniform(td_rng *rng)
 {
-    uint64_t hi = td_rng_u32(rng) >> 5;  /* 27 bits */
-    uint64_t lo = td_rng_u32(rng) >> 6;  /* 26 bits */
+    uint64_t hi = td_rng_u32(rng) >> 5; /* 27 bits */
+    uint64_t lo = td_rng_u32(rng) >> 6; /* 26 bits */
     return (double)((hi << 26) | lo) * (1.0 / 9007199254740992.0);
 }
 

@@ -226,8 +226,8 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         r->steps++;
         cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
         if (o->on_step) {
-            td_eval_step es = {&env, &seen, cur, done,
-                               o->continuous ? r->laps_completed : trials, step};
+            td_eval_step es = {&env, &seen, cur, done, o->continuous ? r->laps_completed : trials,
+                               step};
             if ((rc = o->on_step(o->on_step_user, &es, err)) != 0)
                 goto out;
         }

@@ -102,10 +102,11 @@ static int read_bounds(const json_t *space, const char *key, double lo, double h
     char full[96];
     int rc;
     if (!json_is_object(o))
-        return td_err_set(err, TD_EFORMAT,
-                          "%s: \"action_space\".\"%s\" must be an object {\"low\": .., \"high\": ..}"
-                          " for a continuous action space",
-                          path, key);
+        return td_err_set(
+            err, TD_EFORMAT,
+            "%s: \"action_space\".\"%s\" must be an object {\"low\": .., \"high\": ..}"
+            " for a continuous action space",
+            path, key);
     snprintf(full, sizeof(full), "action_space.%s.low", key);
     if (!json_object_get(o, "low") || !json_object_get(o, "high"))
         return td_err_set(err, TD_EFORMAT, "%s: \"action_space\".\"%s\" needs \"low\" and \"high\"",
@@ -171,7 +172,8 @@ static int read_sensors(td_model_metadata *m, const json_t *root, const char *pa
     if (!list)
         return 0;
     if (!json_is_array(list) || json_array_size(list) == 0)
-        return td_err_set(err, TD_EFORMAT, "%s: \"sensor\" must be a non-empty list of names", path);
+        return td_err_set(err, TD_EFORMAT, "%s: \"sensor\" must be a non-empty list of names",
+                          path);
     m->camera = TD_CAMERA_NONE;
     for (size_t i = 0; i < json_array_size(list); i++) {
         const json_t *v = json_array_get(list, i);
@@ -220,8 +222,8 @@ static int read_sensors(td_model_metadata *m, const json_t *root, const char *pa
                           "LEFT_CAMERA) or trackday's STATE sensor",
                           path);
     if (m->state_sensor && m->camera != TD_CAMERA_NONE)
-        return td_err_set(err, TD_EINVAL,
-                          "%s: \"sensor\": STATE cannot be combined with a camera", path);
+        return td_err_set(err, TD_EINVAL, "%s: \"sensor\": STATE cannot be combined with a camera",
+                          path);
     return 0;
 }
 
@@ -244,9 +246,17 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
 {
     const char *s;
     int rc;
-    static const char *known[] = {"action_space", "action_space_type", "training_algorithm",
-                                  "sensor", "neural_network", "version", "lidar_config",
-                                  "preprocess_type", "regional_parameters", "mask_action", NULL};
+    static const char *known[] = {"action_space",
+                                  "action_space_type",
+                                  "training_algorithm",
+                                  "sensor",
+                                  "neural_network",
+                                  "version",
+                                  "lidar_config",
+                                  "preprocess_type",
+                                  "regional_parameters",
+                                  "mask_action",
+                                  NULL};
 
     td_model_metadata_default(m);
     if (!json_is_object(root))
@@ -379,9 +389,9 @@ json_t *td_model_metadata_to_json(const td_model_metadata *m)
                                                    m->actions[i].steering_deg, "speed",
                                                    m->actions[i].speed_mps, "index", i));
     } else {
-        space = json_pack("{s:{s:f, s:f}, s:{s:f, s:f}}", "steering_angle", "low",
-                          m->steering_low, "high", m->steering_high, "speed", "low", m->speed_low,
-                          "high", m->speed_high);
+        space = json_pack("{s:{s:f, s:f}, s:{s:f, s:f}}", "steering_angle", "low", m->steering_low,
+                          "high", m->steering_high, "speed", "low", m->speed_low, "high",
+                          m->speed_high);
     }
     json_object_set_new(root, "action_space", space);
     if (m->camera != TD_CAMERA_NONE)
@@ -393,9 +403,9 @@ json_t *td_model_metadata_to_json(const td_model_metadata *m)
     json_object_set_new(root, "sensor", sensors);
     json_object_set_new(root, "neural_network", json_string(td_network_name(m->network)));
     json_object_set_new(root, "training_algorithm", json_string(td_algorithm_name(m->algorithm)));
-    json_object_set_new(root, "action_space_type",
-                        json_string(m->action_space_type == TD_ACTIONS_DISCRETE ? "discrete"
-                                                                                : "continuous"));
+    json_object_set_new(
+        root, "action_space_type",
+        json_string(m->action_space_type == TD_ACTIONS_DISCRETE ? "discrete" : "continuous"));
     {
         char ver[16];
         snprintf(ver, sizeof(ver), "%d", m->version);
@@ -438,11 +448,21 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, 
     const char *s;
     long v;
     int rc;
-    static const char *known[] = {"batch_size", "num_epochs", "lr", "beta_entropy",
-                                  "discount_factor", "loss_type", "num_episodes_between_training",
-                                  "exploration_type", "e_greedy_value", "epsilon_steps",
-                                  "sac_alpha", "stack_size", "term_cond_max_episodes",
-                                  "term_cond_avg_score", NULL};
+    static const char *known[] = {"batch_size",
+                                  "num_epochs",
+                                  "lr",
+                                  "beta_entropy",
+                                  "discount_factor",
+                                  "loss_type",
+                                  "num_episodes_between_training",
+                                  "exploration_type",
+                                  "e_greedy_value",
+                                  "epsilon_steps",
+                                  "sac_alpha",
+                                  "stack_size",
+                                  "term_cond_max_episodes",
+                                  "term_cond_avg_score",
+                                  NULL};
 
     td_hyperparams_default(h);
     rc = td_json_load_file(path, &root, err);
@@ -480,8 +500,8 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, 
     if (!rc)
         rc = td_json_get_number(root, "beta_entropy", 0.01, 0, 1, &h->beta_entropy, path, err);
     if (!rc)
-        rc = td_json_get_number(root, "discount_factor", 0.99, 0, 1, &h->discount_factor, path,
-                                err);
+        rc =
+            td_json_get_number(root, "discount_factor", 0.99, 0, 1, &h->discount_factor, path, err);
     if (!rc)
         rc = td_json_get_string(root, "loss_type", "huber", &s, path, err);
     if (!rc) {
@@ -515,8 +535,8 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, 
     if (!rc)
         rc = td_json_get_number(root, "e_greedy_value", 0.05, 0, 1, &h->e_greedy_value, path, err);
     if (!rc)
-        rc = td_json_get_int(root, "epsilon_steps", 10000, 1, 1000000000L, &h->epsilon_steps,
-                             path, err);
+        rc = td_json_get_int(root, "epsilon_steps", 10000, 1, 1000000000L, &h->epsilon_steps, path,
+                             err);
     if (!rc)
         rc = td_json_get_number(root, "sac_alpha", 0.2, 0, 1, &h->sac_alpha, path, err);
     if (!rc)
@@ -582,22 +602,21 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
     double d;
     int b;
 
-#define BAD(what)                                                                          \
-    td_err_set(err, TD_EINVAL, "%s:%d: %s is \"%s\", %s", path, e->line, k, v, what)
-#define NUMBER(lo, hi, dst)                                                                \
-    do {                                                                                   \
-        if (parse_double(v, &d) != 0)                                                      \
-            return BAD("must be a number");                                                \
-        if (d < (lo) || d > (hi))                                                          \
-            return td_err_set(err, TD_ERANGE, "%s:%d: %s is %g, must be in [%g, %g]", path, \
-                              e->line, k, d, (double)(lo), (double)(hi));                  \
-        dst = d;                                                                           \
+#define BAD(what) td_err_set(err, TD_EINVAL, "%s:%d: %s is \"%s\", %s", path, e->line, k, v, what)
+#define NUMBER(lo, hi, dst)                                                                        \
+    do {                                                                                           \
+        if (parse_double(v, &d) != 0)                                                              \
+            return BAD("must be a number");                                                        \
+        if (d < (lo) || d > (hi))                                                                  \
+            return td_err_set(err, TD_ERANGE, "%s:%d: %s is %g, must be in [%g, %g]", path,        \
+                              e->line, k, d, (double)(lo), (double)(hi));                          \
+        dst = d;                                                                                   \
     } while (0)
-#define BOOL(dst)                                                                          \
-    do {                                                                                   \
-        if (parse_bool(v, &b) != 0)                                                        \
-            return BAD("must be true or false");                                           \
-        dst = b;                                                                           \
+#define BOOL(dst)                                                                                  \
+    do {                                                                                           \
+        if (parse_bool(v, &b) != 0)                                                                \
+            return BAD("must be true or false");                                                   \
+        dst = b;                                                                                   \
     } while (0)
 
     if (e->is_seq && strcmp(k, "OBJECT_POSITIONS") != 0)
@@ -775,8 +794,8 @@ int td_training_params_load(td_training_params *p, const char *path, td_err *err
     td_free(text);
     if (!rc && p->race.lower_lane_change_time > p->race.upper_lane_change_time)
         rc = td_err_set(err, TD_ERANGE,
-                        "%s: LOWER_LANE_CHANGE_TIME (%g) exceeds UPPER_LANE_CHANGE_TIME (%g)",
-                        path, p->race.lower_lane_change_time, p->race.upper_lane_change_time);
+                        "%s: LOWER_LANE_CHANGE_TIME (%g) exceeds UPPER_LANE_CHANGE_TIME (%g)", path,
+                        p->race.lower_lane_change_time, p->race.upper_lane_change_time);
     /* Fixed positions decide the number of obstacles when NUMBER_OF_OBSTACLES is not given. */
     if (!rc && p->race.n_object_positions > 0 && !saw_number_of_obstacles)
         p->race.number_of_obstacles = p->race.n_object_positions;

@@ -188,8 +188,8 @@ int td_policy_load(td_policy *p, const char *path, int max_batch, td_err *err)
     if (!p->pi || p->pi->spec.n_out != p->n_out) {
         td_policy_free(p);
         return td_err_set(err, TD_EFORMAT,
-                          "%s: the policy tower does not match the action space (%d outputs)",
-                          path, p->n_out);
+                          "%s: the policy tower does not match the action space (%d outputs)", path,
+                          p->n_out);
     }
     if (p->sac && p->pi->spec.head_tanh) {
         /* Back to the training form: a linear mean, squashed by the sampler. */
@@ -263,7 +263,8 @@ int td_policy_act(td_policy *p, const td_policy_obs *obs, int B, int greedy, td_
             float x[2], lp = 0.0f;
             for (int k = 0; k < 2; k++) {
                 float ls = p->pi->log_std[k];
-                ls = ls < -20.0f ? -20.0f : (ls > (p->sac ? 2.0f : 3.0f) ? (p->sac ? 2.0f : 3.0f) : ls);
+                ls = ls < -20.0f ? -20.0f
+                                 : (ls > (p->sac ? 2.0f : 3.0f) ? (p->sac ? 2.0f : 3.0f) : ls);
                 float eps = greedy ? 0.0f : (float)td_rng_normal(rng);
                 x[k] = out[k] + expf(ls) * eps;
                 lp += -0.5f * eps * eps - ls - 0.5f * LOG_2PI;

@@ -10,11 +10,11 @@
 #include "train/train_internal.h"
 #include "trackday/rl.h"
 
-#define PPO_CLIP 0.2f
-#define PPO_LAMBDA 0.95f
+#define PPO_CLIP               0.2f
+#define PPO_LAMBDA             0.95f
 #define PPO_MAX_STEPS_PER_ITER 10000
-#define PPO_GRAD_CLIP 1.0f
-#define HUBER_DELTA 1.0f
+#define PPO_GRAD_CLIP          1.0f
+#define HUBER_DELTA            1.0f
 
 /* The rollout of one iteration: T steps of N cars, sample (t, i) at row t * N + i. */
 typedef struct rollout {
@@ -35,14 +35,14 @@ typedef struct rollout {
 
 static void rollout_free(rollout *r)
 {
-    void **ptrs[] = {(void **)&r->state, (void **)&r->lidar, (void **)&r->camera,
-                     (void **)&r->act, (void **)&r->raw, (void **)&r->logp, (void **)&r->value,
-                     (void **)&r->reward, (void **)&r->adv, (void **)&r->ret,
-                     (void **)&r->last_value, (void **)&r->done, (void **)&r->mb_state,
-                     (void **)&r->mb_lidar, (void **)&r->mb_raw, (void **)&r->mb_logp,
-                     (void **)&r->mb_adv, (void **)&r->mb_ret, (void **)&r->mb_dout,
-                     (void **)&r->mb_dvalue, (void **)&r->mb_camera, (void **)&r->mb_act,
-                     (void **)&r->perm, (void **)&r->step_value};
+    void **ptrs[] = {(void **)&r->state,    (void **)&r->lidar,      (void **)&r->camera,
+                     (void **)&r->act,      (void **)&r->raw,        (void **)&r->logp,
+                     (void **)&r->value,    (void **)&r->reward,     (void **)&r->adv,
+                     (void **)&r->ret,      (void **)&r->last_value, (void **)&r->done,
+                     (void **)&r->mb_state, (void **)&r->mb_lidar,   (void **)&r->mb_raw,
+                     (void **)&r->mb_logp,  (void **)&r->mb_adv,     (void **)&r->mb_ret,
+                     (void **)&r->mb_dout,  (void **)&r->mb_dvalue,  (void **)&r->mb_camera,
+                     (void **)&r->mb_act,   (void **)&r->perm,       (void **)&r->step_value};
     for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++) {
         td_free(*ptrs[i]);
         *ptrs[i] = NULL;
@@ -61,13 +61,13 @@ static int rollout_init(rollout *r, const td__train *tr, td_err *err)
     r->state_dim = env->obs_state ? TD_STATE_DIM : 0;
     r->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
     r->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
-#define ALLOC(ptr, count, type)                                                            \
-    do {                                                                                   \
-        if ((count) > 0) {                                                                 \
-            ptr = td_calloc((size_t)(count), sizeof(type));                                \
-            if (!ptr)                                                                      \
-                goto oom;                                                                  \
-        }                                                                                  \
+#define ALLOC(ptr, count, type)                                                                    \
+    do {                                                                                           \
+        if ((count) > 0) {                                                                         \
+            ptr = td_calloc((size_t)(count), sizeof(type));                                        \
+            if (!ptr)                                                                              \
+                goto oom;                                                                          \
+        }                                                                                          \
     } while (0)
     ALLOC(r->state, S * r->state_dim, float);
     ALLOC(r->lidar, S * r->lidar_dim, float);
@@ -105,11 +105,9 @@ static void store_obs(rollout *r, const td_vecenv *env, int t)
 {
     size_t base = (size_t)t * r->N;
     if (r->state_dim)
-        memcpy(r->state + base * r->state_dim, env->obs_state,
-               sizeof(float) * r->N * r->state_dim);
+        memcpy(r->state + base * r->state_dim, env->obs_state, sizeof(float) * r->N * r->state_dim);
     if (r->lidar_dim)
-        memcpy(r->lidar + base * r->lidar_dim, env->obs_lidar,
-               sizeof(float) * r->N * r->lidar_dim);
+        memcpy(r->lidar + base * r->lidar_dim, env->obs_lidar, sizeof(float) * r->N * r->lidar_dim);
     if (r->cam_bytes)
         memcpy(r->camera + base * r->cam_bytes, env->obs_camera, (size_t)r->N * r->cam_bytes);
 }
@@ -187,12 +185,12 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             if (rc)
                 return rc;
             if (!p->continuous)
-                td_rl_ppo_categorical(r->mb_dout, &st, p->pi->out, r->mb_act, r->mb_logp,
-                                      r->mb_adv, B, p->n_out, PPO_CLIP, (float)h->beta_entropy);
+                td_rl_ppo_categorical(r->mb_dout, &st, p->pi->out, r->mb_act, r->mb_logp, r->mb_adv,
+                                      B, p->n_out, PPO_CLIP, (float)h->beta_entropy);
             else
-                td_rl_ppo_gaussian(r->mb_dout, p->pi->d_log_std, &st, p->pi->out,
-                                   p->pi->log_std, r->mb_raw, r->mb_logp, r->mb_adv, B, 2,
-                                   PPO_CLIP, (float)h->beta_entropy);
+                td_rl_ppo_gaussian(r->mb_dout, p->pi->d_log_std, &st, p->pi->out, p->pi->log_std,
+                                   r->mb_raw, r->mb_logp, r->mb_adv, B, 2, PPO_CLIP,
+                                   (float)h->beta_entropy);
             rc = td_nn_net_backward(p->pi, r->mb_dout, B);
             if (rc)
                 return rc;

@@ -118,10 +118,9 @@ static float clip_log_std(float s, int *clipped)
     return c;
 }
 
-void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats,
-                        const float *mean, const float *log_std, const float *actions,
-                        const float *old_logp, const float *adv, int B, int A, float clip_eps,
-                        float beta_entropy)
+void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats, const float *mean,
+                        const float *log_std, const float *actions, const float *old_logp,
+                        const float *adv, int B, int A, float clip_eps, float beta_entropy)
 {
     double sum_obj = 0, sum_kl = 0;
     int n_clipped = 0;
@@ -200,9 +199,8 @@ int td_rl_argmax(const float *x, int n)
     return best;
 }
 
-void td_rl_sac_target(float *y, const float *rewards, const uint8_t *dones,
-                      const float *q1_next, const float *q2_next, const float *logp_next,
-                      int n, float gamma, float alpha)
+void td_rl_sac_target(float *y, const float *rewards, const uint8_t *dones, const float *q1_next,
+                      const float *q2_next, const float *logp_next, int n, float gamma, float alpha)
 {
     for (int i = 0; i < n; i++) {
         float q = fminf(q1_next[i], q2_next[i]) - alpha * logp_next[i];

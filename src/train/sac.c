@@ -10,13 +10,13 @@
 #include "train/train_internal.h"
 #include "trackday/rl.h"
 
-#define SAC_TAU 0.005f
-#define SAC_WARMUP_STEPS 2000      /* uniform random actions first */
-#define SAC_UPDATES_PER_STEP 0.25  /* gradient updates per env step */
+#define SAC_TAU                0.005f
+#define SAC_WARMUP_STEPS       2000 /* uniform random actions first */
+#define SAC_UPDATES_PER_STEP   0.25 /* gradient updates per env step */
 #define SAC_MIN_STEPS_PER_ITER 512
 #define SAC_MAX_STEPS_PER_ITER 10000
-#define SAC_GRAD_CLIP 10.0f
-#define SAC_REPLAY_BYTES (2ull << 30)
+#define SAC_GRAD_CLIP          10.0f
+#define SAC_REPLAY_BYTES       (2ull << 30)
 
 typedef struct sac {
     long cap, size, head;
@@ -27,8 +27,7 @@ typedef struct sac {
     /* Minibatch scratch. */
     float *mb_state, *mb_next_state, *mb_lidar, *mb_next_lidar, *mb_act, *mb_rew;
     uint8_t *mb_camera, *mb_next_camera, *mb_done;
-    float *a_next, *u_next, *logp_next, *q1n, *q2n, *y, *dq, *eps, *u, *a, *logp, *dmean,
-        *dls;
+    float *a_next, *u_next, *logp_next, *q1n, *q2n, *y, *dq, *eps, *u, *a, *logp, *dmean, *dls;
     float *prev_state, *prev_lidar, *env_raw;
     uint8_t *prev_camera;
     td_nn_net q1t, q2t;
@@ -37,13 +36,22 @@ typedef struct sac {
 
 static void sac_free(sac *s)
 {
-    float **f[] = {&s->state, &s->next_state, &s->lidar, &s->next_lidar, &s->act, &s->rew,
-                   &s->mb_state, &s->mb_next_state, &s->mb_lidar, &s->mb_next_lidar,
-                   &s->mb_act, &s->mb_rew, &s->a_next, &s->u_next, &s->logp_next, &s->q1n,
-                   &s->q2n, &s->y, &s->dq, &s->eps, &s->u, &s->a, &s->logp, &s->dmean,
-                   &s->dls, &s->prev_state, &s->prev_lidar, &s->env_raw};
-    uint8_t **b[] = {&s->camera, &s->next_camera, &s->done, &s->mb_camera, &s->mb_next_camera,
-                     &s->mb_done, &s->prev_camera};
+    float **f[] = {&s->state,      &s->next_state,
+                   &s->lidar,      &s->next_lidar,
+                   &s->act,        &s->rew,
+                   &s->mb_state,   &s->mb_next_state,
+                   &s->mb_lidar,   &s->mb_next_lidar,
+                   &s->mb_act,     &s->mb_rew,
+                   &s->a_next,     &s->u_next,
+                   &s->logp_next,  &s->q1n,
+                   &s->q2n,        &s->y,
+                   &s->dq,         &s->eps,
+                   &s->u,          &s->a,
+                   &s->logp,       &s->dmean,
+                   &s->dls,        &s->prev_state,
+                   &s->prev_lidar, &s->env_raw};
+    uint8_t **b[] = {&s->camera,         &s->next_camera, &s->done,       &s->mb_camera,
+                     &s->mb_next_camera, &s->mb_done,     &s->prev_camera};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         td_free(*f[i]);
         *f[i] = NULL;
@@ -73,13 +81,13 @@ static int sac_init(sac *s, td__train *tr, td_err *err)
     s->cap = (long)(SAC_REPLAY_BYTES / per);
     if (s->cap > 1000000)
         s->cap = 1000000;
-#define ALLOC(ptr, count, type)                                                            \
-    do {                                                                                   \
-        if ((count) > 0) {                                                                 \
-            ptr = td_calloc((size_t)(count), sizeof(type));                                \
-            if (!ptr)                                                                      \
-                goto oom;                                                                  \
-        }                                                                                  \
+#define ALLOC(ptr, count, type)                                                                    \
+    do {                                                                                           \
+        if ((count) > 0) {                                                                         \
+            ptr = td_calloc((size_t)(count), sizeof(type));                                        \
+            if (!ptr)                                                                              \
+                goto oom;                                                                          \
+        }                                                                                          \
     } while (0)
     ALLOC(s->state, (size_t)s->cap * s->state_dim, float);
     ALLOC(s->next_state, (size_t)s->cap * s->state_dim, float);
@@ -234,9 +242,9 @@ static int sac_update(td__train *tr, sac *s, double *ql, double *pl, double *ent
     for (int b = 0; b < B; b++) {
         s->eps[2 * b] = (float)td_rng_normal(&tr->rng);
         s->eps[2 * b + 1] = (float)td_rng_normal(&tr->rng);
-        s->logp_next[b] = td_rl_squashed_sample(s->a_next + 2 * b, s->u_next + 2 * b,
-                                                p->pi->out + 2 * b, p->pi->log_std,
-                                                s->eps + 2 * b, 2);
+        s->logp_next[b] =
+            td_rl_squashed_sample(s->a_next + 2 * b, s->u_next + 2 * b, p->pi->out + 2 * b,
+                                  p->pi->log_std, s->eps + 2 * b, 2);
     }
     next.action = s->a_next;
     if ((rc = td_nn_net_forward(&s->q1t, &next, B)) != 0)
@@ -345,9 +353,9 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         td_train_stop stop = TD_TRAIN_STOP_NONE;
 
         memset(&pr, 0, sizeof(pr));
-        while ((eps.ended < h->num_episodes_between_training ||
-                iter_steps < SAC_MIN_STEPS_PER_ITER) &&
-               iter_steps < SAC_MAX_STEPS_PER_ITER) {
+        while (
+            (eps.ended < h->num_episodes_between_training || iter_steps < SAC_MIN_STEPS_PER_ITER) &&
+            iter_steps < SAC_MAX_STEPS_PER_ITER) {
             save_prev_obs(&s, env);
             td_policy_obs_from_env(env, 0, &obs);
             if (tr->steps < SAC_WARMUP_STEPS) {

@@ -16,7 +16,7 @@
 #error "model/last.state is written in host order; port the float copies for big-endian hosts"
 #endif
 
-#define STATE_MAGIC "TDSTATE"
+#define STATE_MAGIC   "TDSTATE"
 #define STATE_VERSION 1u
 
 static int state_path(const td__train *tr, char *out, size_t n)
@@ -41,17 +41,16 @@ int td__state_save(td__train *tr, td_err *err)
     nets = json_array();
     for (int i = 0; i < tr->policy.n_nets; i++) {
         const td_nn_net *n = &tr->policy.nets[i];
-        json_array_append_new(nets, json_pack("{s:s, s:I, s:I}", "name", n->spec.name,
-                                              "n_params", (json_int_t)n->n_params, "adam_t",
-                                              (json_int_t)n->adam_t));
+        json_array_append_new(nets,
+                              json_pack("{s:s, s:I, s:I}", "name", n->spec.name, "n_params",
+                                        (json_int_t)n->n_params, "adam_t", (json_int_t)n->adam_t));
     }
     j = json_pack("{s:i, s:I, s:I, s:f, s:f, s:f, s:i, s:f, s:s, s:s, s:s, s:o}", "iteration",
                   tr->iteration, "episodes", (json_int_t)tr->episodes, "steps",
-                  (json_int_t)tr->steps, "elapsed_s", td__train_elapsed(tr),
-                  "best_eval_progress", tr->best_eval_progress, "best_eval_lap_s",
-                  tr->best_eval_lap_s, "best_iteration",
-                  tr->best_iteration, "best_lap_s", tr->best_lap_s, "rng_state", hex[0],
-                  "rng_inc", hex[1], "run_id", hex[2], "towers", nets);
+                  (json_int_t)tr->steps, "elapsed_s", td__train_elapsed(tr), "best_eval_progress",
+                  tr->best_eval_progress, "best_eval_lap_s", tr->best_eval_lap_s, "best_iteration",
+                  tr->best_iteration, "best_lap_s", tr->best_lap_s, "rng_state", hex[0], "rng_inc",
+                  hex[1], "run_id", hex[2], "towers", nets);
     if (!j)
         return td_err_set(err, TD_ENOMEM, "%s: cannot build the state header", path);
     text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
@@ -158,8 +157,7 @@ int td__state_load(td__train *tr, td_err *err)
         td_nn_net *net = &tr->policy.nets[i];
         const json_t *t = json_array_get(towers, i);
         json_int_t np = json_integer_value(json_object_get(t, "n_params"));
-        if (!t || (size_t)np != net->n_params ||
-            !json_string_value(json_object_get(t, "name")) ||
+        if (!t || (size_t)np != net->n_params || !json_string_value(json_object_get(t, "name")) ||
             strcmp(json_string_value(json_object_get(t, "name")), net->spec.name) != 0 ||
             off + 2 * net->n_params * sizeof(float) > len - 4) {
             td_err_set(err, rc, "%s: tower %u does not match model/last.tdm", path, i);

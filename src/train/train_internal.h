@@ -40,16 +40,16 @@ typedef struct td__train {
     /* Counters that survive --resume (model/last.state). */
     int iteration;
     long episodes, steps;
-    double elapsed_before;      /* wall seconds of earlier sessions */
+    double elapsed_before; /* wall seconds of earlier sessions */
     double best_eval_progress;
-    double best_eval_lap_s;     /* tie-break between checkpoints with the same progress */
+    double best_eval_lap_s; /* tie-break between checkpoints with the same progress */
     int best_iteration;
     double best_lap_s;
     uint64_t run_id;
 
     double t_start;
-    void *simtrace;             /* td_simtrace_writer, car 0's steps */
-    td_params trace_params;     /* car 0's params of the last step, as the reward saw them */
+    void *simtrace;         /* td_simtrace_writer, car 0's steps */
+    td_params trace_params; /* car 0's params of the last step, as the reward saw them */
 } td__train;
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
@@ -69,9 +69,8 @@ int td__train_check_reward(td__train *tr, td_err *err);
 
 /* Bookkeeping after an iteration's update: evaluation, best checkpoint, metrics, progress,
  * stop conditions. Returns 0 or an error; *stop receives the stop reason. */
-int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0,
-                            long iter_steps, td_train_result *result, td_train_stop *stop,
-                            td_err *err);
+int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
+                            td_train_result *result, td_train_stop *stop, td_err *err);
 
 /* Episodes that ended during an iteration's rollouts. */
 typedef struct td__episode_sums {

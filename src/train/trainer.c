@@ -335,8 +335,8 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
             if (le->dones[0]) {
                 const td_episode_info *info = td_vecenv_last_episode(le, 0);
                 pr->laps_ok = info->laps >= le->cfg.laps && info->off_tracks == 0 &&
-                              info->crashes == 0 && info->reverses == 0 &&
-                              info->immobilized == 0 && info->resets == 0;
+                              info->crashes == 0 && info->reverses == 0 && info->immobilized == 0 &&
+                              info->resets == 0;
                 for (int l = 0; l < info->laps && l < TD_MAX_LAPS; l++)
                     if (tr->best_lap_s < 0 || info->lap_times_s[l] < tr->best_lap_s)
                         tr->best_lap_s = info->lap_times_s[l];
@@ -358,11 +358,10 @@ int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
         "{s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:b, s:f, s:f}",
         "iteration", p->iteration, "episodes", (json_int_t)p->episodes, "steps",
         (json_int_t)p->steps, "mean_reward", p->mean_reward, "mean_progress", p->mean_progress,
-        "completion_rate", p->completion_rate, "entropy", p->entropy, "policy_loss",
-        p->policy_loss, "value_loss", p->value_loss, "approx_kl", p->approx_kl, "clip_frac",
-        p->clip_frac, "eval_progress", p->eval_progress, "eval_completion", p->eval_completion,
-        "best", p->best, "laps_ok", p->laps_ok, "steps_per_s", p->steps_per_s, "elapsed_s",
-        p->elapsed_s);
+        "completion_rate", p->completion_rate, "entropy", p->entropy, "policy_loss", p->policy_loss,
+        "value_loss", p->value_loss, "approx_kl", p->approx_kl, "clip_frac", p->clip_frac,
+        "eval_progress", p->eval_progress, "eval_completion", p->eval_completion, "best", p->best,
+        "laps_ok", p->laps_ok, "steps_per_s", p->steps_per_s, "elapsed_s", p->elapsed_s);
     char *line;
     int fd, rc = 0;
     if (!o)
@@ -530,9 +529,8 @@ int td__train_check_reward(td__train *tr, td_err *err)
                       re->step, re->car, re->message, path);
 }
 
-int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0,
-                            long iter_steps, td_train_result *result, td_train_stop *stop,
-                            td_err *err)
+int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
+                            td_train_result *result, td_train_stop *stop, td_err *err)
 {
     int rc;
     double wall = td_time_now() - iter_t0;
