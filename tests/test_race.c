@@ -126,8 +126,8 @@ TD_TEST(external_boxes_are_seen_and_hit)
 
     /* A box where the car will be: crashed. */
     td_vecenv_predict(&e.env, 0, e.action, &pred);
-    td_box on = {pred.x, pred.y, pred.yaw, TD_CAR_LENGTH_M, TD_CAR_WIDTH_M, TD_CAR_HEIGHT_M,
-                 TD_BOX_CAR};
+    td_box on = {pred.x,         pred.y,          pred.yaw,  TD_CAR_LENGTH_M,
+                 TD_CAR_WIDTH_M, TD_CAR_HEIGHT_M, TD_BOX_CAR};
     TD_ASSERT_OK(td_vecenv_set_external_boxes(&e.env, 0, &on, 1, &err));
     td_vecenv_step(&e.env);
     TD_ASSERT_EQ_INT(td_vecenv_step_status(&e.env, 0), TD_EP_CRASHED);
@@ -298,8 +298,8 @@ static void penalty_race(const td_track *t, int at, double penalty, td_race_resu
             /* 1.5 m outside the outer border, beside the car. */
             const td_params *p = &td_race_env(r, 0)->params[0];
             double x, y, hd, w = 0.5 * p->track_width + 1.5;
-            td_track_point_at(t, p->projection_distance, p->is_left_of_center ? w : -w, &x,
-                              &y, &hd);
+            td_track_point_at(t, p->projection_distance, p->is_left_of_center ? w : -w, &x, &y,
+                              &hd);
             td_race_teleport(r, 0, x, y, hd, 1.0);
         }
     }

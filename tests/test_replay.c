@@ -168,8 +168,8 @@ TD_TEST(replay_frame_per_row_with_car_at_its_position)
                       k + 1, px, py);
         /* And not on the far side of the oval (half a lap away). */
         double fx, fy;
-        td_track_point_at(&t, td_track_wrap_arc(&t, 0.2 * (k + 1) + 0.5 * t.length), 0, &fx,
-                          &fy, NULL);
+        td_track_point_at(&t, td_track_wrap_arc(&t, 0.2 * (k + 1) + 0.5 * t.length), 0, &fx, &fy,
+                          NULL);
         TD_ASSERT(!colour_near(img, w, h, st.view_x + (fx - st.view_ox) * st.view_scale,
                                st.view_y + (st.view_oy - fy) * st.view_scale, 6, car));
         td_free(img);
@@ -325,7 +325,6 @@ TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
     rm_rf(dir);
 }
 
-
 TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)
 {
     td_track t;
@@ -335,8 +334,8 @@ TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)
     td_simtrace_row *rows = make_rows(&t, n, 0, 0.2);
     tmpdir(dir, sizeof(dir));
     /* No evaluation yet: says what to run. */
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f0' 2>'%s/err.txt'",
-             TD_TEST_TRACKDAY_BIN, dir, dir, dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f0' 2>'%s/err.txt'", TD_TEST_TRACKDAY_BIN,
+             dir, dir, dir);
     TD_ASSERT(run(cmd) != 0);
     char *text;
     size_t len;
@@ -370,8 +369,8 @@ TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)
     /* Two tracks evaluated: --track chooses. */
     snprintf(csv, sizeof(csv), "%s/logs/eval-kidney-simtrace.csv", dir);
     write_simtrace(csv, rows, 3);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f3' 2>'%s/err.txt'",
-             TD_TEST_TRACKDAY_BIN, dir, dir, dir);
+    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f3' 2>'%s/err.txt'", TD_TEST_TRACKDAY_BIN,
+             dir, dir, dir);
     TD_ASSERT(run(cmd) != 0);
     snprintf(out, sizeof(out), "%s/err.txt", dir);
     TD_ASSERT_OK(td_file_read(out, &text, &len, &err));
@@ -407,8 +406,8 @@ TD_TEST(cli_failing_ffmpeg_is_an_error)
     TD_ASSERT(chmod(ff, 0755) == 0);
     snprintf(errf, sizeof(errf), "%s/stderr.txt", dir);
     snprintf(cmd, sizeof(cmd),
-             "env PATH='%s':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s/o.mp4' 2>'%s'",
-             dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
+             "env PATH='%s':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s/o.mp4' 2>'%s'", dir,
+             TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
     TD_ASSERT(run(cmd) != 0);
     TD_ASSERT_OK(td_file_read(errf, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "ffmpeg");

@@ -15,27 +15,27 @@ extern "C" {
 #define TD_MAX_OBJECTS 16
 
 typedef struct td_params {
-    double x, y;                   /* model point (0.14 m ahead of the car origin), metres */
-    double heading;                /* degrees, (-180, 180] */
-    double speed;                  /* commanded speed of the chosen action, m/s (unclipped) */
-    double steering_angle;         /* commanded steering, degrees, + = left (unclipped) */
-    double progress;               /* percent of a lap since the episode start, 0-100 */
-    int steps;                     /* steps taken in this episode */
-    double track_length;           /* metres */
-    double track_width;            /* metres, at the car's projected point */
-    double distance_from_center;   /* metres */
+    double x, y;                 /* model point (0.14 m ahead of the car origin), metres */
+    double heading;              /* degrees, (-180, 180] */
+    double speed;                /* commanded speed of the chosen action, m/s (unclipped) */
+    double steering_angle;       /* commanded steering, degrees, + = left (unclipped) */
+    double progress;             /* percent of a lap since the episode start, 0-100 */
+    int steps;                   /* steps taken in this episode */
+    double track_length;         /* metres */
+    double track_width;          /* metres, at the car's projected point */
+    double distance_from_center; /* metres */
     int is_left_of_center;
     int all_wheels_on_track;
     int is_offtrack;
     int is_crashed;
-    int is_reversed;               /* the track is driven in the reverse direction */
-    int closest_waypoints[2];      /* [prev, next] by arc length */
-    double projection_distance;    /* arc length of the car's projection, metres */
-    double sim_time;               /* simulated seconds */
+    int is_reversed;            /* the track is driven in the reverse direction */
+    int closest_waypoints[2];   /* [prev, next] by arc length */
+    double projection_distance; /* arc length of the car's projection, metres */
+    double sim_time;            /* simulated seconds */
 
     /* waypoints: the centreline in driving direction (the track's array, not a copy). */
     int n_waypoints;
-    const double *waypoints;       /* (n_waypoints, 2) */
+    const double *waypoints; /* (n_waypoints, 2) */
 
     /* Objects (obstacles and other cars); the object keys exist only when n_objects > 0. */
     int n_objects;
@@ -45,7 +45,7 @@ typedef struct td_params {
     double objects_distance_from_center[TD_MAX_OBJECTS];
     int objects_left_of_center[TD_MAX_OBJECTS];
     double objects_speed[TD_MAX_OBJECTS];
-    double objects_heading[TD_MAX_OBJECTS];   /* radians, as DeepRacer's code gives */
+    double objects_heading[TD_MAX_OBJECTS]; /* radians, as DeepRacer's code gives */
     int object_in_camera;
 } td_params;
 

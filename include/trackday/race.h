@@ -47,8 +47,8 @@ typedef struct td_race_options {
     uint64_t seed;
     /* Replay: NULL for none, else a video path or a PNG directory (replay.h). */
     const char *replay_path;
-    int replay_width; /* default 960 */
-    int replay_fps;   /* default 15 */
+    int replay_width;      /* default 960 */
+    int replay_fps;        /* default 15 */
     int replay_camera_car; /* >= 0: that car's camera view beside the top view; -1 (default)
                               the top view alone */
 } td_race_options;
@@ -57,17 +57,17 @@ void td_race_options_default(td_race_options *o);
 
 typedef struct td_race_car_result {
     char name[TD_RACE_NAME_LEN];
-    int position;    /* 1-based place in the standings */
-    int start_slot;  /* 0 = on the start line, inner lane */
-    int finished;    /* completed every lap */
+    int position;             /* 1-based place in the standings */
+    int start_slot;           /* 0 = on the start line, inner lane */
+    int finished;             /* completed every lap */
     td_episode_status status; /* lap_complete if finished; the event that put it out; or
                                  time_up (race clock limit) / in_progress */
     int laps;
     double lap_times_s[TD_MAX_LAPS]; /* penalties included */
     double best_lap_s;               /* -1 if no lap */
-    double progress;     /* percent of the lap being driven when the car stopped (100 if
-                            finished) */
-    double total_time_s; /* finishing time (penalties included), else when it stopped */
+    double progress;                 /* percent of the lap being driven when the car stopped (100 if
+                                        finished) */
+    double total_time_s;             /* finishing time (penalties included), else when it stopped */
     int off_tracks, crashes, reverses, immobilized, resets;
     double penalty_s;
     long steps; /* steps driven (not counting penalty waits) */
@@ -76,8 +76,8 @@ typedef struct td_race_car_result {
 typedef struct td_race_result {
     int n;
     td_race_car_result cars[TD_RACE_MAX_CARS]; /* in standings order */
-    long steps;          /* lockstep steps of the race (= replay frames) */
-    double race_time_s;  /* steps / 15 */
+    long steps;                                /* lockstep steps of the race (= replay frames) */
+    double race_time_s;                        /* steps / 15 */
     int replay_frames;
 } td_race_result;
 

@@ -48,15 +48,14 @@ void td_draw_line(uint8_t *rgb, int w, int h, double x0, double y0, double x1, d
 
 /* A top view of a track (td_track_render_rgb) to draw cars and trails on. */
 typedef struct td_topview {
-    uint8_t *base;      /* w * h * 3, the empty track */
+    uint8_t *base; /* w * h * 3, the empty track */
     int w, h;
-    double ox, oy, sc;  /* px = (x - ox) * sc, py = (oy - y) * sc */
+    double ox, oy, sc; /* px = (x - ox) * sc, py = (oy - y) * sc */
 } td_topview;
 
 /* Renders the track at width_px columns, or narrower so that the height stays within
  * max_height_px (0 = no limit). */
-int td_topview_init(td_topview *v, const td_track *t, int width_px, int max_height_px,
-                    td_err *err);
+int td_topview_init(td_topview *v, const td_track *t, int width_px, int max_height_px, td_err *err);
 void td_topview_free(td_topview *v);
 /* World point (metres) to pixel coordinates of the view. */
 void td_topview_project(const td_topview *v, double x, double y, double *px, double *py);
@@ -66,9 +65,8 @@ void td_topview_project(const td_topview *v, double x, double y, double *px, dou
  * few pixels) in `color` with its front quarter lighter, into an image holding the view at
  * pixel offset (dx, dy).
  */
-void td_topview_draw_car(const td_topview *v, uint8_t *rgb, int w, int h, int dx, int dy,
-                         double x, double y, double yaw, double length, double width,
-                         const uint8_t color[3]);
+void td_topview_draw_car(const td_topview *v, uint8_t *rgb, int w, int h, int dx, int dy, double x,
+                         double y, double yaw, double length, double width, const uint8_t color[3]);
 
 /* The colour of car k of a race (distinct for k = 0..5, then repeating); car 0 of a replay. */
 void td_replay_car_color(int k, uint8_t out[3]);
@@ -106,10 +104,10 @@ int td_frame_sink_close(td_frame_sink *s, td_err *err);
 /* ---- replay of a simtrace ------------------------------------------------------------------ */
 
 typedef struct td_replay_options {
-    int width;          /* frame width in pixels, default 960 (even, 320..3840) */
-    int fps;            /* default 15 (the simulator's rate: real time) */
-    int camera;         /* 1 (default): camera view on the left half */
-    const char *title;  /* first text line (default: the track name) */
+    int width;         /* frame width in pixels, default 960 (even, 320..3840) */
+    int fps;           /* default 15 (the simulator's rate: real time) */
+    int camera;        /* 1 (default): camera view on the left half */
+    const char *title; /* first text line (default: the track name) */
 } td_replay_options;
 
 void td_replay_options_default(td_replay_options *o);

@@ -363,7 +363,6 @@ void td_driver_reset(td_driver *d);
 void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s,
                    const td_params *p, double *steer_deg, double *speed);
 
-
 /* ---- shared worlds: cars of separate envs that see each other (src/sim/shared_world.c) ---- */
 
 /*

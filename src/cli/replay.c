@@ -14,33 +14,32 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: trackday replay DIR|REPORT.json|SIMTRACE.csv [-o out.mp4|out_dir/] "
-            "[options]\n"
-            "       trackday replay DIR|MODEL.tdm --redrive [-o ...] [options]\n\n"
-            "Renders an evaluation run as frames, one per step: the car's camera view beside a\n"
-            "top view of the track with the car, its trail, the lap, lap time and speed.\n"
-            "DIR is a model directory (its logs/eval-<track>-simtrace.csv, written by\n"
-            "'trackday eval'), REPORT.json an eval report beside its simtrace, or a simtrace\n"
-            "CSV (trackday's or DeepRacer's). A video path (.mp4, .mkv, .webm, .mov) is\n"
-            "encoded by piping frames to ffmpeg (must be on the PATH); any other path is a\n"
-            "directory that receives frame_00001.png, frame_00002.png, ...\n\n"
-            "options:\n"
-            "  -o, --out PATH   output (default: DIR/logs/replay-<track>.mp4 when ffmpeg is\n"
-            "                   installed, else the directory DIR/logs/replay-<track>/)\n"
-            "  --track T        track (default: from the report or the simtrace's file name)\n"
-            "  --fps N          frames per second of the video (default 15: real time)\n"
-            "  --width PX       frame width (default 960)\n"
-            "  --episodes A[-B] only these episodes (simtrace episode numbers; trackday's\n"
-            "                   evaluation logs have one per lap)\n"
-            "  --reverse        the run drove the track the other way (default: as the eval\n"
-            "                   report beside the simtrace says)\n"
-            "  --no-camera      top view only\n"
-            "  --redrive        drive the model of DIR (or MODEL.tdm) again as 'trackday eval'\n"
-            "                   would and render every step, obstacles and bots included;\n"
-            "                   with --laps N, --continuous, --race-type R, --seed S,\n"
-            "                   --checkpoint best|last\n"
-            "  --title TEXT     first text line (default: the track name)\n");
+    fprintf(f, "usage: trackday replay DIR|REPORT.json|SIMTRACE.csv [-o out.mp4|out_dir/] "
+               "[options]\n"
+               "       trackday replay DIR|MODEL.tdm --redrive [-o ...] [options]\n\n"
+               "Renders an evaluation run as frames, one per step: the car's camera view beside a\n"
+               "top view of the track with the car, its trail, the lap, lap time and speed.\n"
+               "DIR is a model directory (its logs/eval-<track>-simtrace.csv, written by\n"
+               "'trackday eval'), REPORT.json an eval report beside its simtrace, or a simtrace\n"
+               "CSV (trackday's or DeepRacer's). A video path (.mp4, .mkv, .webm, .mov) is\n"
+               "encoded by piping frames to ffmpeg (must be on the PATH); any other path is a\n"
+               "directory that receives frame_00001.png, frame_00002.png, ...\n\n"
+               "options:\n"
+               "  -o, --out PATH   output (default: DIR/logs/replay-<track>.mp4 when ffmpeg is\n"
+               "                   installed, else the directory DIR/logs/replay-<track>/)\n"
+               "  --track T        track (default: from the report or the simtrace's file name)\n"
+               "  --fps N          frames per second of the video (default 15: real time)\n"
+               "  --width PX       frame width (default 960)\n"
+               "  --episodes A[-B] only these episodes (simtrace episode numbers; trackday's\n"
+               "                   evaluation logs have one per lap)\n"
+               "  --reverse        the run drove the track the other way (default: as the eval\n"
+               "                   report beside the simtrace says)\n"
+               "  --no-camera      top view only\n"
+               "  --redrive        drive the model of DIR (or MODEL.tdm) again as 'trackday eval'\n"
+               "                   would and render every step, obstacles and bots included;\n"
+               "                   with --laps N, --continuous, --race-type R, --seed S,\n"
+               "                   --checkpoint best|last\n"
+               "  --title TEXT     first text line (default: the track name)\n");
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -287,8 +286,7 @@ static int cmd_replay(int argc, char **argv)
     if (track_arg)
         snprintf(track_name, sizeof(track_name), "%s", track_arg);
     if (!track_name[0])
-        return td__cli_fail("%s: cannot tell the track from the file name; give --track",
-                            simtrace);
+        return td__cli_fail("%s: cannot tell the track from the file name; give --track", simtrace);
     if (td__cli_track_path(track_name, track_path, sizeof(track_path)))
         return 1;
     if (!out) {
@@ -345,8 +343,8 @@ static int cmd_replay(int argc, char **argv)
     if (rc)
         return td__cli_fail("%s", err.msg);
     printf("%s: %d frames of %dx%d from %s\n", out, st.frames, st.width, st.height, simtrace);
-    printf("rendered in %.2f s (%.0f frames/s drawing, %.0f frames/s with encoding)\n",
-           st.total_s, st.render_s > 0 ? st.frames / st.render_s : 0.0,
+    printf("rendered in %.2f s (%.0f frames/s drawing, %.0f frames/s with encoding)\n", st.total_s,
+           st.render_s > 0 ? st.frames / st.render_s : 0.0,
            st.total_s > 0 ? st.frames / st.total_s : 0.0);
     return 0;
 }

@@ -30,9 +30,9 @@ typedef struct racecar {
     td_policy *policy;
     td_driver driver;
     int driver_ok;
-    int state;        /* CAR_* */
-    int pause;        /* steps left waiting out a penalty */
-    int moved;        /* stepped in the current lockstep step */
+    int state;         /* CAR_* */
+    int pause;         /* steps left waiting out a penalty */
+    int moved;         /* stepped in the current lockstep step */
     td_car_state next; /* pose after the current step (predicted) */
     td_race_car_result res;
     double trail[TRAIL][2];
@@ -169,8 +169,7 @@ static int replay_open(td_race *r, td_err *err)
     }
     /* The track as driven (the arrow shows the direction of a reverse race). */
     rc = td_topview_init(&r->tv, td_vecenv_track(&r->cars[0].env, 0), W - r->pw,
-                         k >= 0 ? (r->ph > (W * 3) / 8 ? r->ph : (W * 3) / 8) : (W * 3) / 4,
-                         err);
+                         k >= 0 ? (r->ph > (W * 3) / 8 ? r->ph : (W * 3) / 8) : (W * 3) / 4, err);
     if (rc)
         return rc;
     r->tv_ok = 1;
@@ -268,8 +267,7 @@ static int replay_frame(td_race *r, td_err *err)
         else
             snprintf(line, sizeof(line), "P%d %-22s LAP %d/%d %5.1f%%%s", p + 1, name,
                      c->res.laps + 1 > r->o.laps ? r->o.laps : c->res.laps + 1, r->o.laps,
-                     c->res.progress < 0 ? 0.0 : c->res.progress,
-                     c->pause ? "  PENALTY" : "");
+                     c->res.progress < 0 ? 0.0 : c->res.progress, c->pause ? "  PENALTY" : "");
         td_text_draw(r->frame, W, H, 4 * s, 4 * s + (p + 1) * lh, line, s, col);
     }
     return td_frame_sink_write(r->sink, r->frame, err);
@@ -401,8 +399,10 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
     if (o->laps < 1 || o->laps > TD_MAX_LAPS)
         return td_err_set(err, TD_EINVAL, "laps %d: must be 1..%d", o->laps, TD_MAX_LAPS);
     if (!(o->stagger_m >= 0.4) || o->stagger_m * n > 0.5 * track->length)
-        return td_err_set(err, TD_EINVAL, "start spacing %.2f m: at least 0.4 m, and the grid "
-                          "must fit in half the lap", o->stagger_m);
+        return td_err_set(err, TD_EINVAL,
+                          "start spacing %.2f m: at least 0.4 m, and the grid "
+                          "must fit in half the lap",
+                          o->stagger_m);
     r = td_calloc(1, sizeof(*r));
     if (!r)
         return td_err_set(err, TD_ENOMEM, "out of memory");
@@ -447,8 +447,8 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
 static void after_step(td_race *r, racecar *c)
 {
     const td_vecenv *env = &c->env;
-    const td_episode_info *cur = c->done ? td_vecenv_last_episode(env, 0)
-                                         : td_vecenv_current_episode(env, 0);
+    const td_episode_info *cur =
+        c->done ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
     td_episode_status e = td_vecenv_step_status(env, 0);
     td_race_car_result *res = &c->res;
     int new_resets = cur->resets - res->resets;
@@ -538,8 +538,7 @@ static void separate_resets(td_race *r)
                 break;
             const td_track *t = td_vecenv_track(&c->env, 0);
             const td_params *p = &c->params;
-            double s = td_track_wrap_arc(t, p->projection_distance -
-                                                c->env.cfg.car.model_point_m -
+            double s = td_track_wrap_arc(t, p->projection_distance - c->env.cfg.car.model_point_m -
                                                 (me.length + 0.2)),
                    x, y, hd, ax, ay, bx, by;
             const td_car_state *st = td_vecenv_car(&c->env, 0);
@@ -696,11 +695,11 @@ int td_race_write_json(const char *path, const td_track *track, const td_race_op
                             "position", c->position, "name", c->name, "start_slot", c->start_slot,
                             "finished", c->finished, "status", td_episode_status_name(c->status),
                             "laps", c->laps, "lap_times_s", laps, "best_lap_s",
-                            c->best_lap_s > 0 ? json_real(c->best_lap_s) : json_null(),
-                            "progress", c->progress, "total_time_s", c->total_time_s,
-                            "off_tracks", c->off_tracks, "crashes", c->crashes, "reverses",
-                            c->reverses, "immobilized", c->immobilized, "resets", c->resets,
-                            "penalty_s", c->penalty_s, "steps", (json_int_t)c->steps));
+                            c->best_lap_s > 0 ? json_real(c->best_lap_s) : json_null(), "progress",
+                            c->progress, "total_time_s", c->total_time_s, "off_tracks",
+                            c->off_tracks, "crashes", c->crashes, "reverses", c->reverses,
+                            "immobilized", c->immobilized, "resets", c->resets, "penalty_s",
+                            c->penalty_s, "steps", (json_int_t)c->steps));
     }
     root = json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:f, s:i, s:f, s:f, s:I, s:o}", "race_type",
                      "HEAD_TO_MODEL", "track", track->name, "direction",

@@ -167,8 +167,7 @@ void td_draw_line(uint8_t *rgb, int w, int h, double x0, double y0, double x1, d
 
 /* ---- top view ----------------------------------------------------------------------------- */
 
-int td_topview_init(td_topview *v, const td_track *t, int width_px, int max_height_px,
-                    td_err *err)
+int td_topview_init(td_topview *v, const td_track *t, int width_px, int max_height_px, td_err *err)
 {
     int rc;
     memset(v, 0, sizeof(*v));
@@ -202,9 +201,8 @@ void td_topview_project(const td_topview *v, double x, double y, double *px, dou
     *py = (v->oy - y) * v->sc;
 }
 
-void td_topview_draw_car(const td_topview *v, uint8_t *rgb, int w, int h, int dx, int dy,
-                         double x, double y, double yaw, double length, double width,
-                         const uint8_t color[3])
+void td_topview_draw_car(const td_topview *v, uint8_t *rgb, int w, int h, int dx, int dy, double x,
+                         double y, double yaw, double length, double width, const uint8_t color[3])
 {
     double cx, cy;
     td_topview_project(v, x, y, &cx, &cy);
@@ -257,7 +255,7 @@ void td_replay_box_color(int kind, uint8_t out[3])
 
 struct td_frame_sink {
     int w, h, fps, frames;
-    FILE *pipe;     /* ffmpeg's stdin, or NULL for PNG frames */
+    FILE *pipe; /* ffmpeg's stdin, or NULL for PNG frames */
     char path[1024];
     void (*old_sigpipe)(int);
     png_bytep *rows; /* h row pointers for PNG frames */
@@ -486,8 +484,8 @@ void td_replay_options_default(td_replay_options *o)
     o->camera = 1;
 }
 
-static const uint8_t BAND[3] = {24, 24, 28}, WHITE[3] = {245, 245, 245},
-                     GREY[3] = {170, 170, 180}, TRAIL[3] = {255, 200, 40};
+static const uint8_t BAND[3] = {24, 24, 28}, WHITE[3] = {245, 245, 245}, GREY[3] = {170, 170, 180},
+                     TRAIL[3] = {255, 200, 40};
 
 /* The car origin of a row: the model point minus TD_CAR_MODEL_POINT_M along the heading. */
 static void row_origin(const td_simtrace_row *r, double *x, double *y, double *yaw)
@@ -551,8 +549,7 @@ static int renderer_open(renderer *r, const td_track *track, const td_replay_opt
     else
         td_replay_options_default(&r->o);
     if (r->o.width < 320 || r->o.width > 3840)
-        return td_err_set(err, TD_EINVAL, "replay width %d: must be 320..3840 pixels",
-                          r->o.width);
+        return td_err_set(err, TD_EINVAL, "replay width %d: must be 320..3840 pixels", r->o.width);
     r->W = r->o.width & ~1;
     r->scale = r->W >= 640 ? 2 : 1;
     r->band = 2 * (TD_FONT_H * r->scale) + 3 * 4 * r->scale;
@@ -581,10 +578,10 @@ static int renderer_open(renderer *r, const td_track *track, const td_replay_opt
 
 /* What one frame shows. */
 typedef struct frame_info {
-    double x, y, yaw;          /* car origin */
-    const td_box *boxes;       /* obstacles and bots (may be NULL) */
+    double x, y, yaw;    /* car origin */
+    const td_box *boxes; /* obstacles and bots (may be NULL) */
     int nboxes;
-    const double *trail;       /* (trail_n, 2) model points of the lap so far */
+    const double *trail; /* (trail_n, 2) model points of the lap so far */
     int trail_n;
     const char *line1, *line2; /* text */
 } frame_info;
@@ -598,8 +595,8 @@ static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
     if (r->o.camera) {
         td_scene scene = {r->track, r->ground, f->boxes, f->boxes ? f->nboxes : 0, &r->look};
         td_camera_render_rgb(&r->cam, &scene, f->x, f->y, f->yaw, r->camrgb);
-        blit_scaled(r->frame, W, H, 0, r->band + (r->panel_h - r->ph) / 2, r->pw, r->ph,
-                    r->camrgb, r->cam.width, r->cam.height);
+        blit_scaled(r->frame, W, H, 0, r->band + (r->panel_h - r->ph) / 2, r->pw, r->ph, r->camrgb,
+                    r->cam.width, r->cam.height);
     }
     /* Top view: the empty track, the boxes, the lap's trail, the car. */
     for (int yy = 0; yy < r->tv.h; yy++)
@@ -609,8 +606,8 @@ static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
         const td_box *b = &f->boxes[k];
         uint8_t col[3];
         td_replay_box_color(b->kind, col);
-        td_topview_draw_car(&r->tv, r->frame, W, H, r->tvx, r->band, b->x, b->y, b->yaw,
-                            b->length, b->width, col);
+        td_topview_draw_car(&r->tv, r->frame, W, H, r->tvx, r->band, b->x, b->y, b->yaw, b->length,
+                            b->width, col);
     }
     for (int k = 1; k < f->trail_n; k++) {
         const double *a = f->trail + 2 * (k - 1), *b = f->trail + 2 * k;
@@ -707,8 +704,8 @@ int td_replay_simtrace(const td_track *track, const td_simtrace_row *rows, int n
         row_origin(row, &f.x, &f.y, &f.yaw);
         f.trail = trail + 2 * ep_first;
         f.trail_n = i - ep_first + 1;
-        snprintf(line1, sizeof(line1), "%s   STEP %d/%d   %s",
-                 r.o.title ? r.o.title : track->name, i + 1, n, row->episode_status);
+        snprintf(line1, sizeof(line1), "%s   STEP %d/%d   %s", r.o.title ? r.o.title : track->name,
+                 i + 1, n, row->episode_status);
         snprintf(line2, sizeof(line2),
                  "LAP %ld   LAP TIME %.2f S   SPEED %.2f M/S   PROGRESS %.1f%%",
                  row->episode - rows[0].episode + 1, row->tstamp - ep_t0, speed, row->progress);
@@ -777,11 +774,10 @@ static int redrive_step(void *user, const td_eval_step *s, td_err *err)
     f.trail = d->trail;
     f.trail_n = d->trail_n;
     snprintf(line1, sizeof(line1), "%s   STEP %ld   %s", d->name, s->step + 1,
-             td_episode_status_name(s->done ? s->info->status
-                                            : td_vecenv_step_status(s->env, 0)));
+             td_episode_status_name(s->done ? s->info->status : td_vecenv_step_status(s->env, 0)));
     snprintf(line2, sizeof(line2), "LAP %d   LAP TIME %.2f S   SPEED %.2f M/S   PROGRESS %.1f%%",
-             s->lap + 1, p->sim_time - d->lap_t0,
-             s->done ? 0.0 : td_vecenv_car(s->env, 0)->speed, p->progress);
+             s->lap + 1, p->sim_time - d->lap_t0, s->done ? 0.0 : td_vecenv_car(s->env, 0)->speed,
+             p->progress);
     f.line1 = line1;
     f.line2 = line2;
     d->last_t = p->sim_time;

@@ -32,11 +32,11 @@ int td_vecenv_set_external_boxes(td_vecenv *env, int i, const td_box *boxes, int
         /* The lane it is on decides where a car that hits it is reset (the other lane). */
         td_track_lane_point(t, o->proj.arc, 1, &ax, &ay);
         td_track_lane_point(t, o->proj.arc, -1, &bx, &by);
-        o->lane = o->lane_to = ((ax - o->box.x) * (ax - o->box.x) + (ay - o->box.y) *
-                                (ay - o->box.y)) <= ((bx - o->box.x) * (bx - o->box.x) +
-                                                     (by - o->box.y) * (by - o->box.y))
-                                   ? 1
-                                   : -1;
+        o->lane = o->lane_to =
+            ((ax - o->box.x) * (ax - o->box.x) + (ay - o->box.y) * (ay - o->box.y)) <=
+                    ((bx - o->box.x) * (bx - o->box.x) + (by - o->box.y) * (by - o->box.y))
+                ? 1
+                : -1;
         o->seg = -1;
         c->boxes[k] = o->box;
     }

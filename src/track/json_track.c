@@ -19,7 +19,6 @@ static const char *const known_keys[] = {"format",      "version",   "name",
                                          "description", "direction", "rows",
                                          "centerline",  "width",     "closed"};
 
-
 /* Reads a JSON array of arrays of `cols` numbers into a new buffer. */
 static int read_matrix(const json_t *arr, int cols, const char *key, const char *path, double **out,
                        int *nrows, td_err *err)

@@ -220,7 +220,6 @@ out:
     return rc;
 }
 
-
 int td_track_load_npy(td_track *t, const char *path, td_err *err)
 {
     char *data;
