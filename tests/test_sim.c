@@ -796,6 +796,14 @@ TD_TEST(continuous_offtrack_penalty_and_reset_on_nearer_lane)
     TD_ASSERT_NEAR(s->x, 5.0 + before / 100.0 * 40.0, 1e-9);
     TD_ASSERT_NEAR(s->speed, 0.0, 0);
     TD_ASSERT(f.params[0].all_wheels_on_track);
+    /* The step as the reward saw it is kept: off the road, before the reset. */
+    const td_params *seen = td_vecenv_step_params(&f.env, 0);
+    TD_ASSERT_EQ_INT(seen->is_offtrack, 1);
+    TD_ASSERT(seen->y < -0.6);
+    TD_ASSERT(seen != &f.params[0]);
+    /* A step without an event: the env's own params. */
+    step_n(&f, 1, 0.0, 1.0);
+    TD_ASSERT(td_vecenv_step_params(&f.env, 0) == &f.params[0]);
     fx_close(&f);
 }
 

@@ -278,6 +278,12 @@ const td_episode_info *td_vecenv_last_episode(const td_vecenv *env, int i);
 /* The params of the last step of car i's last ended episode (env->params shows the new
  * episode's start once td_vecenv_step has returned with dones[i] = 1). */
 const td_params *td_vecenv_last_params(const td_vecenv *env, int i);
+/*
+ * The params of car i's last step as the reward function saw them: env->params[i], unless
+ * that step had an event that moved the car (a new episode, or a reset in continuous mode);
+ * then the step's params from before the move. For simtraces, pictures and replays.
+ */
+const td_params *td_vecenv_step_params(const td_vecenv *env, int i);
 /* The numbers of car i's running episode. */
 const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i);
 

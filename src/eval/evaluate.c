@@ -73,17 +73,6 @@ static void trace_free(trace *t)
     td_free(t->v);
 }
 
-/* The eval env's reward callback: DeepRacer's follow-centre reward for the simtrace's reward
- * column, and the step's params as the reward saw them (after a step that ends an episode the
- * env's params already show the next start). */
-static void keep_params(void *user, const td_params *params, int n, float *rewards_out)
-{
-    td_params *kept = user;
-    *kept = params[0];
-    for (int i = 0; i < n; i++)
-        rewards_out[i] = (float)td_reward_follow_center(&params[i]);
-}
-
 static int write_report(const char *path, const td_eval_options *o, const td_track *track,
                         const td_eval_result *r, td_err *err)
 {
@@ -158,7 +147,8 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     td_vecenv env;
     float actions[2], reward = 0, *state = NULL, *lidar = NULL;
     uint8_t done = 0, *camera = NULL;
-    td_params params, seen;
+    td_params params;
+    const td_params *seen;
     td_simtrace_writer *st = NULL;
     trace t;
     int rc, cam, lid, trials = 0, action_index = -1;
@@ -203,8 +193,6 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     env.rewards = &reward;
     env.dones = &done;
     env.params = &params;
-    env.reward_fn = keep_params;
-    env.reward_user = &seen;
     if (o->simtrace_path) {
         rc = td_simtrace_open(&st, o->simtrace_path, err);
         if (rc)
@@ -225,20 +213,21 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         td_vecenv_step(&env);
         r->steps++;
         cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
+        seen = td_vecenv_step_params(&env, 0);
         if (o->on_step) {
-            td_eval_step es = {&env, &seen, cur, done, o->continuous ? r->laps_completed : trials,
+            td_eval_step es = {&env, seen, cur, done, o->continuous ? r->laps_completed : trials,
                                step};
             if ((rc = o->on_step(o->on_step_user, &es, err)) != 0)
                 goto out;
         }
-        rc = trace_add(&t, seen.x, seen.y, td_vecenv_car(&env, 0)->speed);
+        rc = trace_add(&t, seen->x, seen->y, td_vecenv_car(&env, 0)->speed);
         if (rc) {
             td_err_set(err, rc, "out of memory recording the drive");
             goto out;
         }
         if (st) {
             td_simtrace_row row;
-            td_simtrace_row_from_params(&row, &seen);
+            td_simtrace_row_from_params(&row, seen);
             /* One episode per lap, as DeepRacer's evaluation logs number them. */
             row.episode = o->continuous ? r->laps_completed : trials;
             row.action = action_index;
@@ -256,13 +245,13 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         if (o->continuous) {
             /* Events of this step show as counters that went up. */
             if (cur->off_tracks > r->off_tracks)
-                trace_mark(&t, seen.x, seen.y, TD_MARK_OFF_TRACK);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_OFF_TRACK);
             if (cur->crashes > r->crashes)
-                trace_mark(&t, seen.x, seen.y, TD_MARK_CRASH);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_CRASH);
             if (cur->reverses > r->reverses)
-                trace_mark(&t, seen.x, seen.y, TD_MARK_REVERSED);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_REVERSED);
             if (cur->immobilized > r->immobilized)
-                trace_mark(&t, seen.x, seen.y, TD_MARK_IMMOBILIZED);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_IMMOBILIZED);
             r->off_tracks = cur->off_tracks;
             r->crashes = cur->crashes;
             r->reverses = cur->reverses;
@@ -286,19 +275,19 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
                 break;
             case TD_EP_OFF_TRACK:
                 r->off_tracks++;
-                trace_mark(&t, seen.x, seen.y, TD_MARK_OFF_TRACK);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_OFF_TRACK);
                 break;
             case TD_EP_CRASHED:
                 r->crashes++;
-                trace_mark(&t, seen.x, seen.y, TD_MARK_CRASH);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_CRASH);
                 break;
             case TD_EP_REVERSED:
                 r->reverses++;
-                trace_mark(&t, seen.x, seen.y, TD_MARK_REVERSED);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_REVERSED);
                 break;
             case TD_EP_IMMOBILIZED:
                 r->immobilized++;
-                trace_mark(&t, seen.x, seen.y, TD_MARK_IMMOBILIZED);
+                trace_mark(&t, seen->x, seen->y, TD_MARK_IMMOBILIZED);
                 break;
             default:
                 break;

@@ -26,7 +26,7 @@ typedef struct racecar {
     uint8_t *obs_camera;
     float reward;
     uint8_t done;
-    td_params params, seen; /* env params; the params the reward saw (before any reset) */
+    td_params params;
     td_policy *policy;
     td_driver driver;
     int driver_ok;
@@ -98,15 +98,6 @@ int td_racer_parse_builtin(const char *spec, td_driver_config *out, td_err *err)
             out->min_speed = v;
     }
     return 0;
-}
-
-/* The reward callback: the step's params as the reward saw them, follow-centre rewards. */
-static void keep_params(void *user, const td_params *params, int n, float *rewards_out)
-{
-    racecar *c = user;
-    c->seen = params[0];
-    for (int i = 0; i < n; i++)
-        rewards_out[i] = (float)td_reward_follow_center(&params[i]);
 }
 
 /* ---- standings ---------------------------------------------------------------------------- */
@@ -351,8 +342,6 @@ static int init_car(td_race *r, racecar *c, const td_racer *racer, int k, td_err
     c->env.rewards = &c->reward;
     c->env.dones = &c->done;
     c->env.params = &c->params;
-    c->env.reward_fn = keep_params;
-    c->env.reward_user = c;
     c->policy = racer->policy;
     td_vecenv_reset(&c->env);
     if (!c->policy) {
@@ -475,8 +464,8 @@ static void after_step(td_race *r, racecar *c)
         /* Not continuous: the first event ends this car's race where it happened. */
         c->state = CAR_OUT;
         res->status = e;
-        res->progress = c->seen.progress;
-        res->total_time_s = c->seen.sim_time;
+        res->progress = td_vecenv_step_params(&c->env, 0)->progress;
+        res->total_time_s = td_vecenv_step_params(&c->env, 0)->sim_time;
         res->resets = 0;
         res->penalty_s = 0;
         return;
@@ -489,7 +478,7 @@ static void after_step(td_race *r, racecar *c)
             res->progress = 100.0;
         } else {
             c->state = CAR_OUT; /* out of resets, or the simulator's step limit */
-            res->progress = c->seen.progress;
+            res->progress = td_vecenv_step_params(&c->env, 0)->progress;
         }
         return;
     }

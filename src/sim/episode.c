@@ -477,8 +477,12 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
     *done = 0;
     if (e == TD_EP_IN_PROGRESS) {
         c->info.progress = p->progress;
+        c->event_params_valid = 0;
         return;
     }
+    /* An event may move the car (a reset, a new episode): keep the step as the reward saw
+     * it for td_vecenv_step_params. Only on events, so the common step copies nothing. */
+    c->event_params = *p;
     if (env->cfg.mode != TD_MODE_CONTINUOUS) {
         if (e == TD_EP_LAP_COMPLETE)
             record_lap(c);
@@ -521,6 +525,7 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
         td__car_begin_next_episode(env, c);
         td__car_compute_params(env, c, p, TD__PARAMS_RESET);
     }
+    c->event_params_valid = 1;
 }
 
 /* ---- observations ---------------------------------------------------------------------- */

@@ -114,9 +114,11 @@ typedef struct td__car {
     td_episode_status step_event; /* the last step's event, kept across resets */
     td_rng rng;
     td_look look;
-    td_episode_info info;  /* running episode */
-    td_episode_info last;  /* last ended episode */
-    td_params last_params; /* the last ended episode's last step */
+    td_episode_info info;   /* running episode */
+    td_episode_info last;   /* last ended episode */
+    td_params last_params;  /* the last ended episode's last step */
+    td_params event_params; /* the last step's params when it had an event (before a reset) */
+    int event_params_valid; /* the last step had an event and reset the car */
     int episodes_started;
 } td__car;
 

@@ -490,6 +490,7 @@ static void phase_reset(td_vecenv *env, int lo, int hi)
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_begin_next_episode(env, c);
+        c->event_params_valid = 0;
         td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
         td__car_observe(env, c, &env->params[i]);
         env->rewards[i] = 0.0f;
@@ -544,6 +545,12 @@ const td_params *td_vecenv_last_params(const td_vecenv *env, int i)
     return &env->priv->cars[i].last_params;
 }
 
+const td_params *td_vecenv_step_params(const td_vecenv *env, int i)
+{
+    const td__car *c = &env->priv->cars[i];
+    return c->event_params_valid ? &c->event_params : &env->params[i];
+}
+
 const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i)
 {
     return &env->priv->cars[i].info;
@@ -586,6 +593,7 @@ void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, d
     td__car *c = &env->priv->cars[i];
     td_car_place(&c->st, x, y, yaw);
     c->st.speed = speed;
+    c->event_params_valid = 0;
     c->last_x = x;
     c->last_y = y;
     td__car_compute_params(env, c, &env->params[i], TD__PARAMS_TELEPORT);
@@ -595,6 +603,7 @@ void td_vecenv_reset_car_at(td_vecenv *env, int i, double start_ndist, int rever
 {
     td__car *c = &env->priv->cars[i];
     td__car_start_episode(env, c, start_ndist, reversed ? 1 : 0);
+    c->event_params_valid = 0;
     td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
     td__car_observe(env, c, &env->params[i]);
     env->dones[i] = 0;

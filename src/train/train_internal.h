@@ -48,8 +48,7 @@ typedef struct td__train {
     uint64_t run_id;
 
     double t_start;
-    void *simtrace;         /* td_simtrace_writer, car 0's steps */
-    td_params trace_params; /* car 0's params of the last step, as the reward saw them */
+    void *simtrace; /* td_simtrace_writer, car 0's steps */
 } td__train;
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
@@ -96,7 +95,5 @@ int td__state_load(td__train *tr, td_err *err);
 int td__simtrace_open(td__train *tr, const char *path, int append, td_err *err);
 void td__simtrace_step(td__train *tr, int action_index);
 void td__simtrace_close(td__train *tr);
-/* Called by the trainer's reward callback with car 0's params. */
-void td__train_keep_params(td__train *tr, const td_params *car0);
 
 #endif

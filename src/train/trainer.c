@@ -53,15 +53,6 @@ void td__train_path(char *out, size_t n, const char *dir, const char *rel)
     snprintf(out, n, "%s/%s", dir, rel);
 }
 
-/* The training env's reward callback: the reward host for the batch, and car 0's params kept
- * for the simtrace (after an episode ends, the env's params already show the next start). */
-static void train_reward(void *user, const td_params *params, int n, float *rewards_out)
-{
-    td__train *tr = user;
-    td_reward_batch_cb(tr->reward, params, n, rewards_out);
-    td__train_keep_params(tr, &params[0]);
-}
-
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 {
     char path[1200];
@@ -123,8 +114,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     rc = td__env_buffers(&tr->envbuf, &tr->env, err);
     if (rc)
         return rc;
-    tr->env.reward_fn = train_reward;
-    tr->env.reward_user = tr;
+    tr->env.reward_fn = td_reward_batch_cb;
+    tr->env.reward_user = tr->reward;
 
     /* Greedy evaluation: DeepRacer's evaluation rules from spread start points. */
     {

@@ -2,8 +2,8 @@
  * trainlog.c - the training simtrace: car 0's steps in DeepRacer's CSV layout
  * (logs/training-simtrace.csv; a resumed run starts logs/training-simtrace-from-N.csv), enough
  * to analyse how episodes go (`trackday logs`) without writing every car's every step
- * (millions per minute). Rows are built from the params the reward function saw, which the
- * trainer's reward callback keeps for car 0.
+ * (millions per minute). Rows are built from the params the reward function saw
+ * (td_vecenv_step_params: before the reset of a step that ended an episode).
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,11 +30,6 @@ int td__simtrace_open(td__train *tr, const char *path, int append, td_err *err)
     return 0;
 }
 
-void td__train_keep_params(td__train *tr, const td_params *car0)
-{
-    tr->trace_params = *car0;
-}
-
 void td__simtrace_step(td__train *tr, int action_index)
 {
     td_simtrace_row row;
@@ -44,7 +39,7 @@ void td__simtrace_step(td__train *tr, int action_index)
     if (!tr->simtrace)
         return;
     info = env->dones[0] ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
-    td_simtrace_row_from_params(&row, &tr->trace_params);
+    td_simtrace_row_from_params(&row, td_vecenv_step_params(env, 0));
     row.episode = info->episode;
     row.action = action_index;
     row.reward = env->rewards[0];
