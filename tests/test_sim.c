@@ -1393,3 +1393,45 @@ TD_TEST(state_features_suffice_for_a_linear_controller)
         }
     }
 }
+
+TD_TEST(vecenv_buffers_attach_every_enabled_sensor)
+{
+    td_track t;
+    td_vecenv env;
+    td_vecenv_buffers b;
+    td_sim_config cfg;
+    td_err err;
+    make_square(&t);
+    td_sim_config_default(&cfg);
+    cfg.sensors = TD_SENSOR_STATE | TD_SENSOR_CAMERA | TD_SENSOR_LIDAR;
+    TD_ASSERT_OK(td_vecenv_init(&env, &cfg, &t, 3, &err));
+    TD_ASSERT_OK(td_vecenv_buffers_init(&b, &env, &err));
+    TD_ASSERT(env.actions == b.actions && env.rewards == b.rewards && env.dones == b.dones);
+    TD_ASSERT(env.params == b.params && env.obs_state == b.state);
+    TD_ASSERT(env.obs_camera == b.camera && b.camera != NULL);
+    TD_ASSERT(env.obs_lidar == b.lidar && b.lidar != NULL);
+    td_vecenv_reset(&env);
+    for (int i = 0; i < 3; i++) {
+        b.actions[2 * i] = 0.0f;
+        b.actions[2 * i + 1] = 1.0f;
+    }
+    td_vecenv_step(&env);
+    /* The last car's rows were written: its camera frame is not all one value. */
+    const uint8_t *frame = b.camera + 2 * (size_t)td_vecenv_camera_bytes(&cfg);
+    int varied = 0;
+    for (int k = 1; k < td_vecenv_camera_bytes(&cfg); k++)
+        varied |= frame[k] != frame[0];
+    TD_ASSERT(varied);
+    TD_ASSERT_EQ_INT(b.params[2].steps, 1);
+    td_vecenv_buffers_free(&b);
+
+    /* Out of memory part-way: an error, and nothing left allocated. */
+    long live = td_alloc_live();
+    td_alloc_fail_after(3);
+    TD_ASSERT_EQ_INT(td_vecenv_buffers_init(&b, &env, &err), TD_ENOMEM);
+    td_alloc_fail_after(-1);
+    TD_ASSERT_EQ_INT(td_alloc_live(), live);
+    td_vecenv_buffers_free(NULL);
+    td_vecenv_free(&env);
+    td_track_free(&t);
+}

@@ -263,6 +263,20 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
                    td_err *err);
 void td_vecenv_free(td_vecenv *env);
 
+/*
+ * Buffers for all of an env's cars, allocated together and attached to the env (its actions,
+ * rewards, dones, params and observation pointers). For callers that need no layout of their
+ * own. On error nothing is left allocated. Free with td_vecenv_buffers_free (NULL-safe).
+ */
+typedef struct td_vecenv_buffers {
+    float *actions, *rewards, *state, *lidar;
+    uint8_t *dones, *camera;
+    td_params *params;
+} td_vecenv_buffers;
+
+int td_vecenv_buffers_init(td_vecenv_buffers *b, td_vecenv *env, td_err *err);
+void td_vecenv_buffers_free(td_vecenv_buffers *b);
+
 /* Sizes of one car's observation rows. */
 int td_vecenv_camera_bytes(const td_sim_config *cfg); /* 0 when no camera */
 int td_vecenv_lidar_dim(const td_sim_config *cfg);    /* 0 when no lidar */

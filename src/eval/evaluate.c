@@ -145,13 +145,11 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
 {
     td_sim_config cfg;
     td_vecenv env;
-    float actions[2], reward = 0, *state = NULL, *lidar = NULL;
-    uint8_t done = 0, *camera = NULL;
-    td_params params;
+    td_vecenv_buffers buf = {0};
     const td_params *seen;
     td_simtrace_writer *st = NULL;
     trace t;
-    int rc, cam, lid, trials = 0, action_index = -1;
+    int rc, trials = 0, action_index = -1;
     long cap;
     double prev_penalty = 0;
 
@@ -174,25 +172,8 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     rc = td_vecenv_init(&env, &cfg, track, 1, err);
     if (rc)
         return rc;
-    cam = td_vecenv_camera_bytes(&cfg);
-    lid = td_vecenv_lidar_dim(&cfg);
-    if (cfg.sensors & TD_SENSOR_STATE)
-        state = td_calloc(TD_STATE_DIM, sizeof(float));
-    if (cam)
-        camera = td_calloc((size_t)cam, 1);
-    if (lid)
-        lidar = td_calloc((size_t)lid, sizeof(float));
-    if (((cfg.sensors & TD_SENSOR_STATE) && !state) || (cam && !camera) || (lid && !lidar)) {
-        rc = td_err_set(err, TD_ENOMEM, "out of memory");
+    if ((rc = td_vecenv_buffers_init(&buf, &env, err)) != 0)
         goto out;
-    }
-    env.actions = actions;
-    env.obs_state = state;
-    env.obs_camera = camera;
-    env.obs_lidar = lidar;
-    env.rewards = &reward;
-    env.dones = &done;
-    env.params = &params;
     if (o->simtrace_path) {
         rc = td_simtrace_open(&st, o->simtrace_path, err);
         if (rc)
@@ -207,10 +188,11 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         td_policy_obs obs;
         const td_episode_info *cur;
         td_policy_obs_from_env(&env, 0, &obs);
-        rc = td_policy_act(policy, &obs, 1, 1, NULL, actions, &action_index, NULL, NULL);
+        rc = td_policy_act(policy, &obs, 1, 1, NULL, buf.actions, &action_index, NULL, NULL);
         if (rc)
             goto out;
         td_vecenv_step(&env);
+        int done = buf.dones[0];
         r->steps++;
         cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);
         seen = td_vecenv_step_params(&env, 0);
@@ -231,7 +213,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
             /* One episode per lap, as DeepRacer's evaluation logs number them. */
             row.episode = o->continuous ? r->laps_completed : trials;
             row.action = action_index;
-            row.reward = reward;
+            row.reward = buf.rewards[0];
             row.done = done;
             /* In continuous mode an event is a penalty and a reset, not the end. */
             snprintf(row.episode_status, sizeof(row.episode_status), "%s",
@@ -328,9 +310,7 @@ out:
     if (st)
         td_simtrace_close(st, NULL);
     trace_free(&t);
-    td_free(state);
-    td_free(camera);
-    td_free(lidar);
+    td_vecenv_buffers_free(&buf);
     td_vecenv_free(&env);
     return rc;
 }

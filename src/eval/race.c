@@ -21,12 +21,7 @@ enum { CAR_RACING = 0, CAR_FINISHED = 1, CAR_OUT = 2 };
 typedef struct racecar {
     td_vecenv env;
     int env_ok;
-    float action[2];
-    float *obs_state, *obs_lidar;
-    uint8_t *obs_camera;
-    float reward;
-    uint8_t done;
-    td_params params;
+    td_vecenv_buffers buf; /* action, reward, done, params and observations of the car */
     td_policy *policy;
     td_driver driver;
     int driver_ok;
@@ -306,7 +301,7 @@ static int share_boxes(td_race *r, td_err *err)
 static int init_car(td_race *r, racecar *c, const td_racer *racer, int k, td_err *err)
 {
     td_sim_config cfg;
-    int rc, cam, lid;
+    int rc;
     td_sim_config_default(&cfg);
     cfg.race.race_type = TD_RACE_TIME_TRIAL;
     cfg.race.reverse_dir = r->o.reverse;
@@ -324,24 +319,8 @@ static int init_car(td_race *r, racecar *c, const td_racer *racer, int k, td_err
     if ((rc = td_vecenv_init(&c->env, &cfg, r->track, 1, err)) != 0)
         return rc;
     c->env_ok = 1;
-    cam = td_vecenv_camera_bytes(&cfg);
-    lid = td_vecenv_lidar_dim(&cfg);
-    if (cfg.sensors & TD_SENSOR_STATE)
-        c->obs_state = td_calloc(TD_STATE_DIM, sizeof(float));
-    if (cam)
-        c->obs_camera = td_calloc((size_t)cam, 1);
-    if (lid)
-        c->obs_lidar = td_calloc((size_t)lid, sizeof(float));
-    if (((cfg.sensors & TD_SENSOR_STATE) && !c->obs_state) || (cam && !c->obs_camera) ||
-        (lid && !c->obs_lidar))
-        return td_err_set(err, TD_ENOMEM, "out of memory");
-    c->env.actions = c->action;
-    c->env.obs_state = c->obs_state;
-    c->env.obs_camera = c->obs_camera;
-    c->env.obs_lidar = c->obs_lidar;
-    c->env.rewards = &c->reward;
-    c->env.dones = &c->done;
-    c->env.params = &c->params;
+    if ((rc = td_vecenv_buffers_init(&c->buf, &c->env, err)) != 0)
+        return rc;
     c->policy = racer->policy;
     td_vecenv_reset(&c->env);
     if (!c->policy) {
@@ -363,7 +342,7 @@ void td_race_teleport(td_race *r, int k, double x, double y, double yaw, double 
     td_vecenv_teleport(&c->env, 0, x, y, yaw, speed);
     c->next = *td_vecenv_car(&c->env, 0);
     td_vecenv_refresh(&c->env, 0);
-    c->res.progress = c->params.progress;
+    c->res.progress = c->buf.params[0].progress;
     if (c->driver_ok)
         td_driver_reset(&c->driver);
 }
@@ -437,7 +416,7 @@ static void after_step(td_race *r, racecar *c)
 {
     const td_vecenv *env = &c->env;
     const td_episode_info *cur =
-        c->done ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
+        c->buf.dones[0] ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
     td_episode_status e = td_vecenv_step_status(env, 0);
     td_race_car_result *res = &c->res;
     int new_resets = cur->resets - res->resets;
@@ -470,7 +449,7 @@ static void after_step(td_race *r, racecar *c)
         res->penalty_s = 0;
         return;
     }
-    if (c->done) {
+    if (c->buf.dones[0]) {
         res->status = cur->status;
         if (cur->status == TD_EP_LAP_COMPLETE && cur->laps >= r->o.laps) {
             c->state = CAR_FINISHED;
@@ -488,7 +467,7 @@ static void after_step(td_race *r, racecar *c)
         if (c->driver_ok)
             td_driver_reset(&c->driver);
     }
-    res->progress = c->params.progress;
+    res->progress = c->buf.params[0].progress;
 }
 
 static void car_box(const racecar *c, const td_car_state *st, td_box *b)
@@ -526,7 +505,7 @@ static void separate_resets(td_race *r)
             if (!hit)
                 break;
             const td_track *t = td_vecenv_track(&c->env, 0);
-            const td_params *p = &c->params;
+            const td_params *p = &c->buf.params[0];
             double s = td_track_wrap_arc(t, p->projection_distance - c->env.cfg.car.model_point_m -
                                                 (me.length + 0.2)),
                    x, y, hd, ax, ay, bx, by;
@@ -560,17 +539,17 @@ int td_race_step(td_race *r, td_err *err)
         if (c->policy) {
             td_policy_obs obs;
             td_policy_obs_from_env(&c->env, 0, &obs);
-            rc = td_policy_act(c->policy, &obs, 1, 1, NULL, c->action, NULL, NULL, NULL);
+            rc = td_policy_act(c->policy, &obs, 1, 1, NULL, c->buf.actions, NULL, NULL, NULL);
             if (rc)
                 return td_err_set(err, rc, "%s: the policy failed to act", c->res.name);
         } else {
             double steer, speed;
-            td_driver_act(&c->driver, &c->env.cfg.car, td_vecenv_car(&c->env, 0), &c->params,
+            td_driver_act(&c->driver, &c->env.cfg.car, td_vecenv_car(&c->env, 0), &c->buf.params[0],
                           &steer, &speed);
-            c->action[0] = (float)steer;
-            c->action[1] = (float)speed;
+            c->buf.actions[0] = (float)steer;
+            c->buf.actions[1] = (float)speed;
         }
-        td_vecenv_predict(&c->env, 0, c->action, &c->next);
+        td_vecenv_predict(&c->env, 0, c->buf.actions, &c->next);
         c->moved = 1;
     }
     if ((rc = share_boxes(r, err)) != 0)
@@ -638,9 +617,7 @@ void td_race_free(td_race *r)
             td_driver_free(&c->driver);
         if (c->env_ok)
             td_vecenv_free(&c->env);
-        td_free(c->obs_state);
-        td_free(c->obs_camera);
-        td_free(c->obs_lidar);
+        td_vecenv_buffers_free(&c->buf);
     }
     td_frame_sink_close(r->sink, NULL);
     if (r->tv_ok)

@@ -13,13 +13,6 @@
 /* Greedy evaluation episodes per iteration at most. */
 #define TD__MAX_EVAL_EPISODES 64
 
-/* Buffers of one vector env, owned by the trainer. */
-typedef struct td__envbuf {
-    float *actions, *rewards, *state, *lidar;
-    uint8_t *dones, *camera;
-    td_params *params;
-} td__envbuf;
-
 typedef struct td__train {
     td_train_options opt;
     td_model_dir md;
@@ -30,7 +23,7 @@ typedef struct td__train {
     td_sim_config simcfg;
     td_vecenv env, eval_env, lap_env;
     int have_env, have_eval_env, have_lap_env;
-    td__envbuf envbuf, eval_buf, lap_buf;
+    td_vecenv_buffers envbuf, eval_buf, lap_buf;
     td_policy policy;
     int have_policy;
     int max_batch;
@@ -54,8 +47,6 @@ typedef struct td__train {
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
 void td__train_teardown(td__train *tr);
 void td__train_path(char *out, size_t n, const char *dir, const char *rel);
-int td__env_buffers(td__envbuf *b, td_vecenv *env, td_err *err);
-void td__env_buffers_free(td__envbuf *b);
 void td__train_evaluate(td__train *tr, td_train_progress *pr);
 int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err);
 int td__checkpoint(td__train *tr, int iteration, int best, td_err *err);

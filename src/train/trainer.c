@@ -111,7 +111,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     if (rc)
         return rc;
     tr->have_env = 1;
-    rc = td__env_buffers(&tr->envbuf, &tr->env, err);
+    rc = td_vecenv_buffers_init(&tr->envbuf, &tr->env, err);
     if (rc)
         return rc;
     tr->env.reward_fn = td_reward_batch_cb;
@@ -127,7 +127,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         if (rc)
             return rc;
         tr->have_eval_env = 1;
-        rc = td__env_buffers(&tr->eval_buf, &tr->eval_env, err);
+        rc = td_vecenv_buffers_init(&tr->eval_buf, &tr->eval_env, err);
         if (rc)
             return rc;
         ec.mode = TD_MODE_CONTINUOUS;
@@ -137,7 +137,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         if (rc)
             return rc;
         tr->have_lap_env = 1;
-        rc = td__env_buffers(&tr->lap_buf, &tr->lap_env, err);
+        rc = td_vecenv_buffers_init(&tr->lap_buf, &tr->lap_env, err);
         if (rc)
             return rc;
     }
@@ -213,63 +213,16 @@ void td__train_teardown(td__train *tr)
         td_policy_free(&tr->policy);
     if (tr->have_lap_env)
         td_vecenv_free(&tr->lap_env);
-    td__env_buffers_free(&tr->lap_buf);
+    td_vecenv_buffers_free(&tr->lap_buf);
     if (tr->have_eval_env)
         td_vecenv_free(&tr->eval_env);
-    td__env_buffers_free(&tr->eval_buf);
+    td_vecenv_buffers_free(&tr->eval_buf);
     if (tr->have_env)
         td_vecenv_free(&tr->env);
-    td__env_buffers_free(&tr->envbuf);
+    td_vecenv_buffers_free(&tr->envbuf);
     td_reward_close(tr->reward);
     if (tr->have_track)
         td_track_free(&tr->track);
-}
-
-/* ==================================================================================== */
-/* Env buffers                                                                          */
-/* ==================================================================================== */
-
-int td__env_buffers(td__envbuf *b, td_vecenv *env, td_err *err)
-{
-    int n = env->n;
-    int cam = td_vecenv_camera_bytes(&env->cfg), lid = td_vecenv_lidar_dim(&env->cfg);
-    memset(b, 0, sizeof(*b));
-    b->actions = td_calloc((size_t)n * 2, sizeof(float));
-    b->rewards = td_calloc((size_t)n, sizeof(float));
-    b->dones = td_calloc((size_t)n, 1);
-    b->params = td_calloc((size_t)n, sizeof(td_params));
-    if (env->cfg.sensors & TD_SENSOR_STATE)
-        b->state = td_calloc((size_t)n * TD_STATE_DIM, sizeof(float));
-    if (cam)
-        b->camera = td_calloc((size_t)n * cam, 1);
-    if (lid)
-        b->lidar = td_calloc((size_t)n * lid, sizeof(float));
-    if (!b->actions || !b->rewards || !b->dones || !b->params ||
-        ((env->cfg.sensors & TD_SENSOR_STATE) && !b->state) || (cam && !b->camera) ||
-        (lid && !b->lidar)) {
-        td__env_buffers_free(b);
-        return td_err_set(err, TD_ENOMEM, "out of memory for %d cars' buffers", n);
-    }
-    env->actions = b->actions;
-    env->rewards = b->rewards;
-    env->dones = b->dones;
-    env->params = b->params;
-    env->obs_state = b->state;
-    env->obs_camera = b->camera;
-    env->obs_lidar = b->lidar;
-    return 0;
-}
-
-void td__env_buffers_free(td__envbuf *b)
-{
-    td_free(b->actions);
-    td_free(b->rewards);
-    td_free(b->dones);
-    td_free(b->params);
-    td_free(b->state);
-    td_free(b->camera);
-    td_free(b->lidar);
-    memset(b, 0, sizeof(*b));
 }
 
 /* ==================================================================================== */
