@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "trackday/modeldir.h"
 #include "trackday/eval.h"
 #include "trackday/plot.h"
 #include "trackday/sim.h"
@@ -49,60 +50,21 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* WORLD_NAME from training_params.yaml: a flat "KEY: value" scan (quotes stripped), enough
- * for the one key needed here. */
+/* WORLD_NAME of the directory's training_params.yaml (read as training reads it). */
 static int world_name(const char *dir, char *out, size_t n)
 {
     char path[4096];
+    td_training_params tp;
     snprintf(path, sizeof(path), "%s/training_params.yaml", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    if (!td_path_exists(path) || td_training_params_load(&tp, path, NULL) != 0 || !tp.world_name[0])
         return 0;
-    char line[512];
-    int found = 0;
-    while (!found && fgets(line, sizeof(line), f)) {
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (strncmp(p, "WORLD_NAME", 10) != 0)
-            continue;
-        p += 10;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p != ':')
-            continue;
-        p++;
-        while (*p == ' ' || *p == '\t' || *p == '"' || *p == '\'')
-            p++;
-        size_t k = strcspn(p, "\"'\r\n #");
-        if (k > 0 && k < n) {
-            memcpy(out, p, k);
-            out[k] = '\0';
-            found = 1;
-        }
-    }
-    fclose(f);
-    return found;
+    snprintf(out, n, "%s", tp.world_name);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* Demo model directory                                                                 */
 /* ------------------------------------------------------------------------------------ */
-
-/* The reward callback of the demo: keeps a copy of the params the reward saw (after a step
- * that ends an episode, env.params already holds the next episode's start) and rewards with
- * DeepRacer's follow-the-centre-line example. */
-typedef struct demo_seen {
-    td_params p;
-} demo_seen;
-
-static void demo_reward(void *user, const td_params *params, int n, float *rewards_out)
-{
-    demo_seen *seen = user;
-    seen->p = params[0];
-    for (int i = 0; i < n; i++)
-        rewards_out[i] = (float)td_reward_follow_center(&params[i]);
-}
 
 #define DEMO_SLOW_MPS 1.4
 #define DEMO_FAST_MPS 2.8
@@ -129,10 +91,6 @@ static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, lon
     env.rewards = &reward;
     env.dones = &done;
     env.params = &params;
-    demo_seen seen;
-    memset(&seen, 0, sizeof(seen));
-    env.reward_fn = demo_reward;
-    env.reward_user = &seen;
     td_vecenv_reset(&env);
 
     td_simtrace_writer *w = NULL;
@@ -170,7 +128,7 @@ static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, lon
             td_vecenv_step(&env);
             td_simtrace_row row;
             memset(&row, 0, sizeof(row));
-            td_simtrace_row_from_params(&row, &seen.p);
+            td_simtrace_row_from_params(&row, td_vecenv_step_params(&env, 0));
             row.episode = (long)iteration * episodes + ep;
             row.action = a;
             row.reward = reward;
