@@ -71,7 +71,7 @@ static const char *npy_script =
     "rows = np.vstack([rows, rows[:1]])\n"
     "rows[3, 2] = -0.0\n"
     "rows[4, 3] = 5e-324\n"
-    "rows[5, 4] = 1e300\n"
+    "rows[5, 4] = np.nextafter(1e5, 0)\n"
     "rows[6, 5] = np.nextafter(1.0, 2.0)\n"
     "np.save(os.path.join(d, 'good_v1.npy'), rows)\n"
     "for v in [(2, 0), (3, 0)]:\n"
@@ -92,6 +92,8 @@ static const char *npy_script =
     "np.save(os.path.join(d, 'bad_nan.npy'), x)\n"
     "x = rows.copy(); x[8, 0] = np.inf\n"
     "np.save(os.path.join(d, 'bad_inf.npy'), x)\n"
+    "x = rows.copy(); x[9, 1] = -1e300\n"
+    "np.save(os.path.join(d, 'bad_huge.npy'), x)\n"
     "np.save(os.path.join(d, 'bad_onerow.npy'), rows[:1])\n"
     "np.save(os.path.join(d, 'bad_empty.npy'), rows[:0])\n"
     "np.save(os.path.join(d, 'bad_shape5.npy'), rows[:, :5])\n"
@@ -181,11 +183,21 @@ TD_TEST(npy_rejects_bad_files_naming_them)
     static const struct {
         const char *file, *needle;
     } bad[] = {
-        {"bad_f4", "'<f4'"},           {"bad_be", "'>f8'"},        {"bad_nan", "row 7 column 3"},
-        {"bad_inf", "row 8 column 0"}, {"bad_onerow", "1 row"},    {"bad_empty", "0 rows"},
-        {"bad_shape5", "(41, 5)"},     {"bad_1d", "(246,)"},       {"bad_fortran", "Fortran"},
-        {"bad_triangle", "3"},         {"bad_trunc", "truncated"}, {"bad_extra", "unexpected"},
-        {"bad_magic", "magic"},        {"bad_version", "4.0"},
+        {"bad_f4", "'<f4'"},
+        {"bad_be", "'>f8'"},
+        {"bad_nan", "row 7 column 3"},
+        {"bad_inf", "row 8 column 0"},
+        {"bad_huge", "row 9 column 1 (center y) is -1e+300 m"},
+        {"bad_onerow", "1 row"},
+        {"bad_empty", "0 rows"},
+        {"bad_shape5", "(41, 5)"},
+        {"bad_1d", "(246,)"},
+        {"bad_fortran", "Fortran"},
+        {"bad_triangle", "3"},
+        {"bad_trunc", "truncated"},
+        {"bad_extra", "unexpected"},
+        {"bad_magic", "magic"},
+        {"bad_version", "4.0"},
     };
     char dir[256], path[512];
     require_numpy();

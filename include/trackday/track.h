@@ -18,6 +18,9 @@ extern "C" {
 
 #define TD_TRACK_NAME_LEN 64
 #define TD_TRACK_DESC_LEN 256
+/* Largest coordinate a route may have (m). DeepRacer's routes fit in +-30 m; the bound keeps
+ * every span, area and grid size computed from a route finite. */
+#define TD_TRACK_MAX_COORD_M 1e5
 
 /*
  * Route arrays after cleaning (consecutive duplicate centre points removed, DEEPRACER.md

@@ -464,6 +464,15 @@ static int bad_value(td_err *err, const char *what, long line, const char *col, 
                       v, expected);
 }
 
+/* Counts read into integer fields: whole numbers within +-TD_SIMTRACE_MAX_COUNT, so the
+ * conversion to long or int is always defined (a step count needs far less). */
+#define TD_SIMTRACE_MAX_COUNT 1e9
+
+static int is_count_column(int c)
+{
+    return c == C_EPISODE || c == C_STEPS || c == C_WAYPOINT || c == C_CRASHES || c == C_ITERATION;
+}
+
 /* Parses one data line into row. */
 static int parse_row(td_simtrace_row *row, const field *f, const int *col, const char *what,
                      long line, td_err *err)
@@ -485,6 +494,9 @@ static int parse_row(td_simtrace_row *row, const field *f, const int *col, const
             }
             return bad_value(err, what, line, COLUMN_NAMES[c], &f[col[c]], "a number");
         }
+        if (is_count_column(c) && !(v[c] == floor(v[c]) && fabs(v[c]) <= TD_SIMTRACE_MAX_COUNT))
+            return bad_value(err, what, line, COLUMN_NAMES[c], &f[col[c]],
+                             "a whole number from -1000000000 to 1000000000");
     }
     memset(row, 0, sizeof(*row));
     row->episode = (long)v[C_EPISODE];

@@ -18,10 +18,16 @@
 
 /* ---- projection --------------------------------------------------------------------------- */
 
+/* The grid cell of coordinate v, clamped to the grid; compared as a double before the
+ * conversion, so a point far off the grid (or NaN) is the edge cell, never an overflow. */
 static int cell_of(double v, double v0, double cell, int count)
 {
-    int c = (int)floor((v - v0) / cell);
-    return c < 0 ? 0 : (c >= count ? count - 1 : c);
+    double c = floor((v - v0) / cell);
+    if (!(c >= 0.0))
+        return 0;
+    if (c >= (double)count)
+        return count - 1;
+    return (int)c;
 }
 
 /*

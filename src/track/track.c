@@ -15,6 +15,9 @@
 /* Side of a grid cell of the border-edge grid (m); grown for very large tracks. */
 #define GRID_CELL_M    0.3
 #define GRID_MAX_CELLS 65536
+/* Segments bucketed into the grid, summed over the cells each one covers: a bound on the
+ * memory and time of a route whose segments pile up in the same cells. */
+#define GRID_MAX_ITEMS (1 << 24)
 
 static const char *const column_names[6] = {"center x", "center y", "inner x",
                                             "inner y",  "outer x",  "outer y"};
@@ -76,14 +79,16 @@ double td__seg_seg_dist(const double *a0, const double *a1, const double *b0, co
 
 /* ---- acceleration grid -------------------------------------------------------------------- */
 
+/* The grid cell of coordinate v, clamped to the grid; compared as a double before the
+ * conversion, so a point far off the grid (or NaN) is the edge cell, never an overflow. */
 static int cell_coord(double v, double v0, double cell, int count)
 {
-    int c = (int)floor((v - v0) / cell);
-    if (c < 0)
+    double c = floor((v - v0) / cell);
+    if (!(c >= 0.0))
         return 0;
-    if (c >= count)
+    if (c >= (double)count)
         return count - 1;
-    return c;
+    return (int)c;
 }
 
 int td__track_pip_all(const td__track_accel *a, double x, double y)
@@ -133,16 +138,31 @@ static void put_edge(double *e, const double *a, const double *b)
 
 /*
  * Buckets segments (nsegs, 4) into the grid cells their bounding boxes cover, as offsets
- * (*start, gw * gh + 1) into indices (*items). Returns 0 or -1 when out of memory.
+ * (*start, gw * gh + 1) into indices (*items). Returns 0, TD_ENOMEM, or TD_ERANGE when the
+ * segments cover more than GRID_MAX_ITEMS cells in all (counted before anything is filled).
  */
 static int fill_grid(const td__track_accel *a, const double *segs, int nsegs, int **start,
                      int **items)
 {
     int ncells = a->gw * a->gh;
+    size_t total = 0;
+    for (int e = 0; e < nsegs; e++) {
+        const double *s = segs + 4 * e;
+        size_t w = (size_t)(cell_coord(fmax(s[0], s[2]), a->x0, a->cell, a->gw) -
+                            cell_coord(fmin(s[0], s[2]), a->x0, a->cell, a->gw) + 1);
+        size_t h = (size_t)(cell_coord(fmax(s[1], s[3]), a->y0, a->cell, a->gh) -
+                            cell_coord(fmin(s[1], s[3]), a->y0, a->cell, a->gh) + 1);
+        total += w * h; /* each at most GRID_MAX_CELLS: no overflow before the check */
+        if (total > GRID_MAX_ITEMS)
+            return TD_ERANGE;
+    }
     int *st = td_calloc((size_t)ncells + 1, sizeof(int));
-    int *it = NULL;
-    if (!st)
-        return -1;
+    int *it = td_malloc(sizeof(int) * (total + 1));
+    if (!st || !it) {
+        td_free(st);
+        td_free(it);
+        return TD_ENOMEM;
+    }
     /* Two passes: count the cells each segment covers, then fill. */
     for (int pass = 0; pass < 2; pass++) {
         for (int e = 0; e < nsegs; e++) {
@@ -163,11 +183,6 @@ static int fill_grid(const td__track_accel *a, const double *segs, int nsegs, in
         if (pass == 0) {
             for (int c = 0; c < ncells; c++)
                 st[c + 1] += st[c];
-            it = td_malloc(sizeof(int) * (size_t)(st[ncells] + 1));
-            if (!it) {
-                td_free(st);
-                return -1;
-            }
         } else {
             /* The fill advanced each start to the next cell's start: shift back. */
             for (int c = ncells; c > 0; c--)
@@ -451,10 +466,13 @@ int td__track_accel_build(td_track *t, td_err *err)
     for (int i = 0; i + 1 < n; i++)
         put_edge(csegs + 4 * i, t->center + 2 * i, t->center + 2 * (i + 1));
 
+    /* The cell doubles until the grid has at most GRID_MAX_CELLS cells. The loaders bound the
+     * coordinates (TD_TRACK_MAX_COORD_M), so a few doublings do; the bound on the loop keeps
+     * a track built some other way from spinning on an overflowing span. */
     a->cell = GRID_CELL_M;
     a->x0 = t->min_x - 1e-3;
     a->y0 = t->min_y - 1e-3;
-    for (;;) {
+    for (int doublings = 0;; doublings++) {
         double gw = floor((t->max_x + 1e-3 - a->x0) / a->cell) + 1;
         double gh = floor((t->max_y + 1e-3 - a->y0) / a->cell) + 1;
         if (gw * gh <= GRID_MAX_CELLS) {
@@ -462,10 +480,28 @@ int td__track_accel_build(td_track *t, td_err *err)
             a->gh = (int)gh;
             break;
         }
+        if (doublings >= 64 || !(gw * gh < INFINITY)) {
+            td_free(csegs);
+            td__track_accel_free(t);
+            return td_err_set(err, TD_ERANGE,
+                              "%s: the bounding box (x %g .. %g, y %g .. %g m) is too large for "
+                              "the track grid",
+                              t->name, t->min_x, t->max_x, t->min_y, t->max_y);
+        }
         a->cell *= 2.0;
     }
-    if (fill_grid(a, a->edges, a->nedges, &a->cell_start, &a->cell_items) ||
-        fill_grid(a, csegs, n - 1, &a->seg_start, &a->seg_items))
+    int grc = fill_grid(a, a->edges, a->nedges, &a->cell_start, &a->cell_items);
+    if (!grc)
+        grc = fill_grid(a, csegs, n - 1, &a->seg_start, &a->seg_items);
+    if (grc == TD_ERANGE) {
+        td_free(csegs);
+        td__track_accel_free(t);
+        return td_err_set(err, TD_ERANGE,
+                          "%s: the borders cross more than %d grid cells in all (%d rows on a "
+                          "%.3g m grid); the route is too large or too dense",
+                          t->name, GRID_MAX_ITEMS, n, a->cell);
+    }
+    if (grc)
         goto nomem;
     td_free(csegs);
     csegs = NULL;
@@ -540,10 +576,17 @@ int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
                           "distinct centre points plus its closing row)",
                           what, n, n == 1 ? "" : "s");
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < 6; j++)
-            if (!isfinite(rows[6 * i + j]))
+        for (int j = 0; j < 6; j++) {
+            double v = rows[6 * i + j];
+            if (!isfinite(v))
                 return td_err_set(err, TD_EFORMAT, "%s: row %d column %d (%s) is %g, not finite",
-                                  what, i, j, column_names[j], rows[6 * i + j]);
+                                  what, i, j, column_names[j], v);
+            if (fabs(v) > TD_TRACK_MAX_COORD_M)
+                return td_err_set(err, TD_ERANGE,
+                                  "%s: row %d column %d (%s) is %g m; coordinates must be within "
+                                  "+-%g m",
+                                  what, i, j, column_names[j], v, TD_TRACK_MAX_COORD_M);
+        }
     int closed = center_dist(rows, 0, n - 1) <= CLOSE_EPS;
 
     /* Keep-list of rows without consecutive duplicate centre points; the closing row of a
