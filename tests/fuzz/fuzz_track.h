@@ -30,7 +30,8 @@ static void fuzz_track_queries(const td_track *t)
             td_track_project_from(t, qx[k], qy[k], &p);
             double scale = 1.0 + fabs(qx[k]) + fabs(qy[k]);
             if (!(fabs(p.dist - full.dist) <= 1e-9 * scale)) {
-                fprintf(stderr, "incremental projection %.17g != full search %.17g at (%.17g, %.17g)\n",
+                fprintf(stderr,
+                        "incremental projection %.17g != full search %.17g at (%.17g, %.17g)\n",
                         p.dist, full.dist, qx[k], qy[k]);
                 TD_FUZZ_CHECK(0);
             }

@@ -1,6 +1,6 @@
 /*
- * fuzz_track_json.c - trackday JSON tracks (rows or centreline + width): td_track_load_json, then everything
- * `tracks show` and the simulator do with a route that loads (fuzz_track.h).
+ * fuzz_track_json.c - trackday JSON tracks (rows or centreline + width): td_track_load_json, then
+ * everything `tracks show` and the simulator do with a route that loads (fuzz_track.h).
  */
 #include "fuzz_track.h"
 
