@@ -14,7 +14,7 @@ TD_TEST(strerror_covers_every_code)
     TD_ASSERT_STREQ(td_err_name(TD_ECHECKSUM), "TD_ECHECKSUM");
     TD_ASSERT_STREQ(td_strerror(-9999), "unknown error");
     for (int c = -1; c >= TD_EINTERNAL; c--)
-        TD_ASSERT(strcmp(td_strerror(c), "unknown error") != 0);
+        TD_ASSERT_NE(strcmp(td_strerror(c), "unknown error"), 0);
 }
 
 TD_TEST(err_set_and_prefix)
@@ -22,9 +22,20 @@ TD_TEST(err_set_and_prefix)
     td_err e;
     TD_ASSERT_EQ_INT(td_err_set(&e, TD_ERANGE, "key %s is %d", "lr", 5), TD_ERANGE);
     TD_ASSERT_EQ_INT(e.code, TD_ERANGE);
-    td_err_prefix(&e, "%s: ", "hp.json");
+    TD_ASSERT_EQ_INT(td_err_prefix(&e, TD_ERANGE, "%s: ", "hp.json"), TD_ERANGE);
     TD_ASSERT_STREQ(e.msg, "hp.json: key lr is 5");
     TD_ASSERT_EQ_INT(td_err_set(NULL, TD_EIO, "ignored"), TD_EIO);
+    /* The code passes through whether or not there is a message buffer (it used to become
+     * TD_EINVAL without one). */
+    TD_ASSERT_EQ_INT(td_err_prefix(NULL, TD_ERANGE, "%s: ", "hp.json"), TD_ERANGE);
+    /* A prefix that leaves no room keeps the prefix and cuts the old message. */
+    char longkey[TD_ERR_MSG_LEN + 10];
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    td_err_set(&e, TD_EFORMAT, "tail");
+    TD_ASSERT_EQ_INT(td_err_prefix(&e, TD_EFORMAT, "%s", longkey), TD_EFORMAT);
+    TD_ASSERT_EQ_INT(strlen(e.msg), TD_ERR_MSG_LEN - 1);
+    TD_ASSERT_EQ_INT(e.msg[0], 'k');
 }
 
 TD_TEST(alloc_counts_and_injects)
@@ -62,7 +73,7 @@ TD_TEST(rng_streams_are_reproducible_and_distinct)
         TD_ASSERT_EQ_INT(x, y);
         same += (x == z);
     }
-    TD_ASSERT(same < 5);
+    TD_ASSERT_LT(same, 5);
 }
 
 TD_TEST(rng_pcg32_reference_values)
@@ -105,11 +116,11 @@ TD_TEST(file_atomic_write_and_read)
     size_t len;
     td_err err;
     TD_ASSERT(mkdtemp(dir) != NULL);
-    snprintf(path, sizeof(path), "%s/a/b/file.txt", dir);
+    TD_FMT(path, "%s/a/b/file.txt", dir);
     TD_ASSERT_EQ_INT(td_file_read(path, &data, &len, &err), TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "file.txt");
     char sub[256];
-    snprintf(sub, sizeof(sub), "%s/a/b", dir);
+    TD_FMT(sub, "%s/a/b", dir);
     TD_ASSERT_OK(td_mkdir_p(sub, &err));
     TD_ASSERT_OK(td_file_write_atomic(path, "hello", 5, &err));
     TD_ASSERT_OK(td_file_write_atomic(path, "world!", 6, &err));
@@ -137,7 +148,7 @@ TD_TEST(crc32_known_value)
     TD_ASSERT_EQ_INT(td_crc32(0, "123456789", 9), 0xCBF43926u);
     uint32_t part = td_crc32(0, "12345", 5);
     TD_ASSERT_EQ_INT(td_crc32(part, "6789", 4), 0xCBF43926u);
-    TD_ASSERT(td_fnv1a64("a", 1) != td_fnv1a64("b", 1));
+    TD_ASSERT_NE(td_fnv1a64("a", 1), td_fnv1a64("b", 1));
 }
 
 TD_TEST(json_fields_with_ranges)
@@ -184,7 +195,7 @@ TD_TEST(png_round_trip)
     uint8_t img[3 * 4 * 3];
     uint8_t *back;
     int w, h, c;
-    TD_ASSERT(fd >= 0);
+    TD_ASSERT_GE(fd, 0);
     close(fd);
     for (int i = 0; i < (int)sizeof(img); i++)
         img[i] = (uint8_t)(i * 7);
@@ -193,7 +204,7 @@ TD_TEST(png_round_trip)
     TD_ASSERT_EQ_INT(w, 4);
     TD_ASSERT_EQ_INT(h, 3);
     TD_ASSERT_EQ_INT(c, 3);
-    TD_ASSERT(memcmp(img, back, sizeof(img)) == 0);
+    TD_ASSERT_EQ(memcmp(img, back, sizeof(img)), 0);
     td_free(back);
     TD_ASSERT_EQ_INT(td_png_read("/nonexistent.png", &back, &w, &h, &c, &err), TD_ENOENT);
     unlink(path);

@@ -74,4 +74,37 @@ assert d['dtype']=='f32' and d['towers'][0]['params']==5842085, d" "$OUT/show.js
 "$TRACKDAY" quantize "$OUT/shallow.fp32.tdm" --calibrate 8 --random -o "$OUT/q.tdm" > "$OUT/q.txt"
 grep -q "random:8" "$OUT/q.txt" || fail "quantize output: $(cat "$OUT/q.txt")"
 "$OUT/infer_min" "$OUT/q.tdm" < "$OUT/frames.raw" | wc -l | grep -q 3 || fail "quantized model"
+
+# 6. Threads loading their first models at once do not race on the CRC table (helgrind sees
+#    the data race of a table built on first use).
+cat > "$OUT/crc_threads.c" <<'C'
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "trackday/infer.h"
+static uint32_t got[4];
+static void *run(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    got[i] = td_infer_crc32(0, "123456789", 9);
+    return NULL;
+}
+int main(void)
+{
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, run, (void *)(intptr_t)i);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++)
+        if (got[i] != 0xCBF43926u)
+            return printf("thread %d: crc %08x\n", i, (unsigned)got[i]), 1;
+    return 0;
+}
+C
+"$CC" -std=c99 -g -O1 -Iinclude "$OUT/crc_threads.c" src/infer/*.c -lm -lpthread \
+    -o "$OUT/crc_threads" || fail "crc_threads does not build"
+command -v valgrind > /dev/null || fail "valgrind is missing (scripts/install-deps installs it)"
+valgrind --tool=helgrind --error-exitcode=3 -q "$OUT/crc_threads" 2> "$OUT/helgrind.txt" ||
+    { head -30 "$OUT/helgrind.txt" >&2; fail "threads computing a first CRC race (helgrind)"; }
 echo "PASS test_infer_build"

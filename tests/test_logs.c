@@ -23,19 +23,6 @@
 /* Helpers                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
-static void tmpdir(char *out, size_t n)
-{
-    snprintf(out, n, "/tmp/td_test_logs_XXXXXX");
-    TD_ASSERT(mkdtemp(out) != NULL);
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
-}
-
 static void write_file(const char *path, const char *text)
 {
     td_err err;
@@ -75,7 +62,7 @@ static int raw_rows(raw_row *out, int cap)
         out[n].progress = strtod(fields[11], NULL);
         out[n].waypoint = (int)strtol(fields[12], NULL, 10);
         out[n].tstamp = strtod(fields[14], NULL);
-        snprintf(out[n].status, sizeof(out[n].status), "%s", fields[15]);
+        TD_FMT(out[n].status, "%s", fields[15]);
         n++;
     }
     fclose(f);
@@ -105,32 +92,9 @@ static int raw_episodes(const raw_row *rows, int n, raw_ep *eps)
         e->progress = rows[i].progress;
         e->t1 = rows[i].tstamp;
         e->end_wp = rows[i].waypoint;
-        snprintf(e->status, sizeof(e->status), "%s", rows[i].status);
+        TD_FMT(e->status, "%s", rows[i].status);
     }
     return ne;
-}
-
-/* Runs a command, returns its stdout (td_free) and exit status. */
-static char *run(const char *cmd, int *status)
-{
-    FILE *p = popen(cmd, "r");
-    TD_ASSERT(p != NULL);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = td_malloc(cap);
-    TD_ASSERT(buf != NULL);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (cap - len < 4096) {
-            cap *= 2;
-            buf = td_realloc(buf, cap);
-            TD_ASSERT(buf != NULL);
-        }
-    }
-    buf[len] = '\0';
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return buf;
 }
 
 static const char *HEADER17 =
@@ -251,8 +215,7 @@ static void expect_error(const char *body, const char *want1, const char *want2)
     td_err_clear(&err);
     /* A good file first: a failed parse must leave the earlier rows and files unchanged. */
     char good[512];
-    snprintf(good, sizeof(good), "%s0,1,0,0,0,0,1,0,1,False,True,1,0,10,0.1,in_progress,0\n",
-             HEADER17);
+    TD_FMT(good, "%s0,1,0,0,0,0,1,0,1,False,True,1,0,10,0.1,in_progress,0\n", HEADER17);
     TD_ASSERT_OK(td_simtrace_parse(&t, good, strlen(good), "good.csv", &err));
     TD_ASSERT_EQ_INT(td_simtrace_parse(&t, body, strlen(body), "bad.csv", &err), TD_EFORMAT);
     TD_ASSERT_CONTAINS(err.msg, "bad.csv");
@@ -269,15 +232,13 @@ TD_TEST(reader_rejects_malformed_files_with_the_line)
     char buf[2048];
     const char *ok = "0,1,0,0,0,0,1,0,1,False,True,1,0,10,0.1,in_progress,0\n";
     /* Wrong column count on line 4. */
-    snprintf(buf, sizeof(buf), "%s%s%s0,3,0,0,0,0,1,0,1,False,True,1,0,10\n", HEADER17, ok, ok);
+    TD_FMT(buf, "%s%s%s0,3,0,0,0,0,1,0,1,False,True,1,0,10\n", HEADER17, ok, ok);
     expect_error(buf, "line 4", "expected 17 columns as in the header, found 14");
     /* A non-numeric value in a numeric column, line 3. */
-    snprintf(buf, sizeof(buf), "%s%s0,2,0,0,0,0,1,0,abc,False,True,1,0,10,0.2,in_progress,0\n",
-             HEADER17, ok);
+    TD_FMT(buf, "%s%s0,2,0,0,0,0,1,0,abc,False,True,1,0,10,0.2,in_progress,0\n", HEADER17, ok);
     expect_error(buf, "line 3, column 'reward'", "'abc' is not a number");
     /* A bad boolean. */
-    snprintf(buf, sizeof(buf), "%s0,2,0,0,0,0,1,0,1,maybe,True,1,0,10,0.2,in_progress,0\n",
-             HEADER17);
+    TD_FMT(buf, "%s0,2,0,0,0,0,1,0,1,maybe,True,1,0,10,0.2,in_progress,0\n", HEADER17);
     expect_error(buf, "line 2, column 'done'", "True or False");
     /* A missing required column. */
     expect_error("episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,"
@@ -288,8 +249,7 @@ TD_TEST(reader_rejects_malformed_files_with_the_line)
     /* Empty. */
     expect_error("", "empty file", NULL);
     /* Blank lines are skipped, so the bad line keeps its number. */
-    snprintf(buf, sizeof(buf), "%s\n\n%s0,2,0,0,0,0,1,0,1,False,True,1,x,10,0.2,in_progress,0\n",
-             HEADER17, ok);
+    TD_FMT(buf, "%s\n\n%s0,2,0,0,0,0,1,0,1,False,True,1,x,10,0.2,in_progress,0\n", HEADER17, ok);
     expect_error(buf, "line 5, column 'closest_waypoint'", NULL);
 }
 
@@ -318,7 +278,7 @@ TD_TEST(reading_a_missing_file_names_it)
     td_simtrace t;
     td_simtrace_init(&t);
     td_err err;
-    TD_ASSERT(td_simtrace_read(&t, "/nonexistent/x.csv", &err) != 0);
+    TD_ASSERT_NE(td_simtrace_read(&t, "/nonexistent/x.csv", &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "/nonexistent/x.csv");
     TD_ASSERT_EQ_INT(td_simtrace_read_dir(&t, "/nonexistent", &err), TD_ENOENT);
     td_simtrace_free(&t);
@@ -331,8 +291,8 @@ TD_TEST(reading_a_missing_file_names_it)
 TD_TEST(writer_then_reader_gives_the_same_rows)
 {
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/0-iteration.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/0-iteration.csv", dir);
     td_rng rng;
     td_rng_seed(&rng, 42, 7);
     enum { N = 300 };
@@ -360,7 +320,7 @@ TD_TEST(writer_then_reader_gives_the_same_rows)
         r->closest_waypoint = (int)td_rng_below(&rng, 200);
         r->track_len = 17.7092;
         r->tstamp = round(i / 15.0 * 1e4) / 1e4;
-        snprintf(r->episode_status, sizeof(r->episode_status), "%s", st[i % 4]);
+        TD_FMT(r->episode_status, "%s", st[i % 4]);
         r->pause_duration = i % 11 == 0 ? 2.5 : 0;
         r->obstacle_crash_counter = i % 3;
         r->wall_clock = 1700000000.125 + i;
@@ -399,14 +359,13 @@ TD_TEST(writer_then_reader_gives_the_same_rows)
         TD_ASSERT_EQ_INT(b->file, 0);
     }
     td_simtrace_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(writer_writes_deepracer_columns_and_text)
 {
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/t.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/t.csv", dir);
     td_simtrace_writer *w;
     td_err err;
     TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
@@ -427,7 +386,7 @@ TD_TEST(writer_writes_deepracer_columns_and_text)
     r.closest_waypoint = 118;
     r.track_len = 17.70922;
     r.tstamp = 12.0666666;
-    snprintf(r.episode_status, sizeof(r.episode_status), "off track!");
+    TD_FMT(r.episode_status, "off track!");
     r.pause_duration = NAN;
     r.obstacle_crash_counter = -1;
     r.wall_clock = 1700000000.25;
@@ -435,7 +394,7 @@ TD_TEST(writer_writes_deepracer_columns_and_text)
     TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
     r.reward = 1e-7; /* below the 6 decimals: written as 0 */
     r.x = -0.00001;  /* rounds to zero without a minus sign */
-    snprintf(r.episode_status, sizeof(r.episode_status), "in_progress");
+    TD_FMT(r.episode_status, "in_progress");
     TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
     TD_ASSERT_OK(td_simtrace_close(w, &err));
     char *text;
@@ -451,14 +410,13 @@ TD_TEST(writer_writes_deepracer_columns_and_text)
         "12.0667,in_progress,0.0000,-1,1700000000.250,-1\n";
     TD_ASSERT_STREQ(text, want);
     td_free(text);
-    rm_rf(dir);
 }
 
 TD_TEST(writer_reports_an_unwritable_path)
 {
     td_simtrace_writer *w = (td_simtrace_writer *)1;
     td_err err;
-    TD_ASSERT(td_simtrace_open(&w, "/nonexistent/dir/x.csv", &err) != 0);
+    TD_ASSERT_NE(td_simtrace_open(&w, "/nonexistent/dir/x.csv", &err), 0);
     TD_ASSERT(w == NULL);
     TD_ASSERT_CONTAINS(err.msg, "/nonexistent/dir/x.csv");
 }
@@ -534,7 +492,7 @@ TD_TEST(analysis_matches_the_raw_rows)
             if (best < 0 || reps[j].t1 - reps[j].t0 < reps[best].t1 - reps[best].t0)
                 best = j;
         } else {
-            TD_ASSERT(e->lap_time_s < 0);
+            TD_ASSERT_LT(e->lap_time_s, 0);
         }
     }
     TD_ASSERT_EQ_INT(complete, 1);
@@ -551,7 +509,7 @@ TD_TEST(analysis_matches_the_raw_rows)
                 strcmp(reps[j].status, "lap_complete") != 0 && reps[j].end_wp == r.ends[q].waypoint;
         TD_ASSERT_EQ_INT(r.ends[q].count, cnt);
         if (q)
-            TD_ASSERT(r.ends[q].count <= r.ends[q - 1].count);
+            TD_ASSERT_LE(r.ends[q].count, r.ends[q - 1].count);
         total += r.ends[q].count;
     }
     TD_ASSERT_EQ_INT(total, ne - complete);
@@ -575,21 +533,21 @@ TD_TEST(analysis_matches_the_raw_rows)
 TD_TEST(iterations_from_files_in_numeric_order)
 {
     char dir[64], sub[128], p1[160], p2[160], p3[160];
-    tmpdir(dir, sizeof(dir));
-    snprintf(sub, sizeof(sub), "%s/training-simtrace", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(sub, "%s/training-simtrace", dir);
     TD_ASSERT_EQ_INT(mkdir(sub, 0755), 0);
-    snprintf(p1, sizeof(p1), "%s/10-iteration.csv", sub);
-    snprintf(p2, sizeof(p2), "%s/2-iteration.csv", sub);
-    snprintf(p3, sizeof(p3), "%s/notes.txt", sub);
+    TD_FMT(p1, "%s/10-iteration.csv", sub);
+    TD_FMT(p2, "%s/2-iteration.csv", sub);
+    TD_FMT(p3, "%s/notes.txt", sub);
     char a[1024], b[1024];
-    snprintf(a, sizeof(a),
-             "%s5,1,0,0,0,0,1,0,2,False,True,50,3,10,1.0,in_progress,0\n"
-             "5,2,0,0,0,0,1,0,2,True,True,100,0,10,1.5,lap_complete,0\n",
-             HEADER17);
-    snprintf(b, sizeof(b),
-             "%s1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0\n"
-             "2,1,0,0,0,0,1,0,3,True,False,20,4,10,0.2,off_track,0\n",
-             HEADER17);
+    TD_FMT(a,
+           "%s5,1,0,0,0,0,1,0,2,False,True,50,3,10,1.0,in_progress,0\n"
+           "5,2,0,0,0,0,1,0,2,True,True,100,0,10,1.5,lap_complete,0\n",
+           HEADER17);
+    TD_FMT(b,
+           "%s1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0\n"
+           "2,1,0,0,0,0,1,0,3,True,False,20,4,10,0.2,off_track,0\n",
+           HEADER17);
     write_file(p1, a);
     write_file(p2, b);
     write_file(p3, "not a csv");
@@ -628,18 +586,17 @@ TD_TEST(iterations_from_files_in_numeric_order)
     TD_ASSERT_EQ_INT(r.ends[0].count, 2);
     td_logs_report_free(&r);
     td_simtrace_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(iterations_from_the_iteration_column)
 {
     char text[1024];
-    snprintf(text, sizeof(text),
-             "%.*s,iteration\n"
-             "0,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,7\n"
-             "1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,7\n"
-             "2,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,8\n",
-             (int)strlen(HEADER17) - 1, HEADER17);
+    TD_FMT(text,
+           "%.*s,iteration\n"
+           "0,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,7\n"
+           "1,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,7\n"
+           "2,1,0,0,0,0,1,0,1,True,False,10,4,10,0.1,off_track,0,8\n",
+           (int)strlen(HEADER17) - 1, HEADER17);
     td_simtrace t;
     td_simtrace_init(&t);
     td_err err;
@@ -666,7 +623,8 @@ TD_TEST(logs_json_numbers_equal_the_raw_rows)
     int nraw = raw_rows(raw, 400);
     int ne = raw_episodes(raw, nraw, reps);
     int status;
-    char *out = run(TD_TEST_TRACKDAY_BIN " logs " FIXTURE " --json", &status);
+    char *out;
+    status = td_test_run(TD_TEST_TRACKDAY_BIN " logs " FIXTURE " --json", &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     json_t *j;
     td_err err;
@@ -694,7 +652,7 @@ TD_TEST(logs_json_numbers_equal_the_raw_rows)
             TD_ASSERT(json_is_null(json_object_get(e, "lap_time_s")));
         }
     }
-    TD_ASSERT(best > 0);
+    TD_ASSERT_GT(best, 0);
     json_t *fast = json_object_get(j, "fastest_laps");
     TD_ASSERT_EQ_INT(json_array_size(fast), 1);
     TD_ASSERT_NEAR(json_number_value(json_object_get(json_array_get(fast, 0), "lap_time_s")), best,
@@ -706,10 +664,10 @@ TD_TEST(logs_json_numbers_equal_the_raw_rows)
     td_free(out);
 
     /* The text form carries the same fastest lap. */
-    out = run(TD_TEST_TRACKDAY_BIN " logs " FIXTURE, &status);
+    status = td_test_run(TD_TEST_TRACKDAY_BIN " logs " FIXTURE, &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     char want[32];
-    snprintf(want, sizeof(want), "%.3f", best);
+    TD_FMT(want, "%.3f", best);
     TD_ASSERT_CONTAINS(out, "fastest complete laps");
     TD_ASSERT_CONTAINS(out, want);
     TD_ASSERT_CONTAINS(out, "where episodes end");
@@ -717,35 +675,35 @@ TD_TEST(logs_json_numbers_equal_the_raw_rows)
 
     /* A malformed file is refused with its line. */
     char dir[64], bad[128], cmd[300];
-    tmpdir(dir, sizeof(dir));
-    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(bad, "%s/bad.csv", dir);
     char body[512];
-    snprintf(body, sizeof(body), "%s0,1,0,0,0,0,1,0,1,False,True\n", HEADER17);
+    TD_FMT(body, "%s0,1,0,0,0,0,1,0,1,False,True\n", HEADER17);
     write_file(bad, body);
-    snprintf(cmd, sizeof(cmd), "%s logs %s 2>&1", TD_TEST_TRACKDAY_BIN, bad);
-    out = run(cmd, &status);
+    TD_FMT(cmd, "%s logs %s 2>&1", TD_TEST_TRACKDAY_BIN, bad);
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 1);
     TD_ASSERT_CONTAINS(out, "line 2");
     td_free(out);
-    rm_rf(dir);
 }
 
 TD_TEST(plot_command_writes_curves_and_track_pictures)
 {
     char dir[64], p[256], cmd[512];
-    tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
     /* Nothing to plot: a clear message and a failure. */
-    snprintf(cmd, sizeof(cmd), "%s plot %s 2>&1", TD_TEST_TRACKDAY_BIN, dir);
+    TD_FMT(cmd, "%s plot %s 2>&1", TD_TEST_TRACKDAY_BIN, dir);
     int status;
-    char *out = run(cmd, &status);
+    char *out;
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 1);
     TD_ASSERT_CONTAINS(out, "metrics/training.jsonl");
     TD_ASSERT_CONTAINS(out, "nothing to plot");
     td_free(out);
 
-    snprintf(p, sizeof(p), "%s/metrics", dir);
+    TD_FMT(p, "%s/metrics", dir);
     TD_ASSERT_EQ_INT(mkdir(p, 0755), 0);
-    snprintf(p, sizeof(p), "%s/metrics/training.jsonl", dir);
+    TD_FMT(p, "%s/metrics/training.jsonl", dir);
     td_err err;
     for (int i = 0; i < 5; i++) {
         td_metrics_row r = {.iteration = i,
@@ -759,30 +717,30 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
                             .best = i == 3};
         TD_ASSERT_OK(td_metrics_append(p, &r, &err));
     }
-    snprintf(p, sizeof(p), "%s/logs", dir);
+    TD_FMT(p, "%s/logs", dir);
     TD_ASSERT_EQ_INT(mkdir(p, 0755), 0);
-    snprintf(cmd, sizeof(cmd), "cp %s %s/logs/evaluation-0.csv", FIXTURE, dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
-    snprintf(cmd, sizeof(cmd), "%s plot %s 2>/dev/null", TD_TEST_TRACKDAY_BIN, dir);
-    out = run(cmd, &status);
+    TD_FMT(cmd, "cp %s %s/logs/evaluation-0.csv", FIXTURE, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    TD_FMT(cmd, "%s plot %s 2>/dev/null", TD_TEST_TRACKDAY_BIN, dir);
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     static const char *want[] = {"training.svg", "laps.svg", "waypoints.svg", "reward-lap.svg"};
     for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof(p), "%s/plots/%s", dir, want[i]);
+        TD_FMT(p, "%s/plots/%s", dir, want[i]);
         TD_ASSERT_CONTAINS(out, p);
         TD_ASSERT_MSG(td_path_exists(p), "%s missing", p);
     }
     td_free(out);
 
     /* The track from training_params.yaml (WORLD_NAME), drawn under the laps. */
-    snprintf(p, sizeof(p), "%s/training_params.yaml", dir);
+    TD_FMT(p, "%s/training_params.yaml", dir);
     write_file(p, "# a comment\nWORLD_NAME: \"reinvent_base\"\nRACE_TYPE: TIME_TRIAL\n");
-    snprintf(cmd, sizeof(cmd), "%s plot %s 2>&1", TD_TEST_TRACKDAY_BIN, dir);
-    out = run(cmd, &status);
+    TD_FMT(cmd, "%s plot %s 2>&1", TD_TEST_TRACKDAY_BIN, dir);
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     TD_ASSERT(strstr(out, "no track") == NULL);
     td_free(out);
-    snprintf(p, sizeof(p), "%s/plots/laps.svg", dir);
+    TD_FMT(p, "%s/plots/laps.svg", dir);
     char *svg;
     size_t len;
     TD_ASSERT_OK(td_file_read(p, &svg, &len, &err));
@@ -790,47 +748,45 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
     TD_ASSERT_CONTAINS(svg, "reinvent_base: evaluation evaluation-0.csv (4 episodes)");
     td_free(svg);
     /* An unknown --track is refused. */
-    snprintf(cmd, sizeof(cmd), "%s plot %s --track no_such_track 2>&1", TD_TEST_TRACKDAY_BIN, dir);
-    out = run(cmd, &status);
+    TD_FMT(cmd, "%s plot %s --track no_such_track 2>&1", TD_TEST_TRACKDAY_BIN, dir);
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 1);
     TD_ASSERT_CONTAINS(out, "no_such_track");
     td_free(out);
-    rm_rf(dir);
 }
 
 TD_TEST(logs_keeps_training_and_evaluation_apart)
 {
     char dir[64], cmd[512];
-    tmpdir(dir, sizeof(dir));
-    snprintf(cmd, sizeof(cmd),
-             "mkdir -p %s/logs/training-simtrace %s/logs/evaluation-simtrace && "
-             "cp %s %s/logs/training-simtrace/0-iteration.csv && "
-             "head -50 %s > %s/logs/evaluation-simtrace/0-iteration.csv",
-             dir, dir, FIXTURE, dir, FIXTURE, dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(cmd,
+           "mkdir -p %s/logs/training-simtrace %s/logs/evaluation-simtrace && "
+           "cp %s %s/logs/training-simtrace/0-iteration.csv && "
+           "head -50 %s > %s/logs/evaluation-simtrace/0-iteration.csv",
+           dir, dir, FIXTURE, dir, FIXTURE, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     int status;
-    snprintf(cmd, sizeof(cmd), "%s logs %s --json", TD_TEST_TRACKDAY_BIN, dir);
-    char *out = run(cmd, &status);
+    TD_FMT(cmd, "%s logs %s --json", TD_TEST_TRACKDAY_BIN, dir);
+    char *out;
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     TD_ASSERT_CONTAINS(out, "training-simtrace/0-iteration.csv");
     TD_ASSERT(strstr(out, "evaluation-simtrace") == NULL);
     TD_ASSERT_CONTAINS(out, "\"episodes\": 4");
     td_free(out);
-    snprintf(cmd, sizeof(cmd), "%s logs %s --eval --json", TD_TEST_TRACKDAY_BIN, dir);
-    out = run(cmd, &status);
+    TD_FMT(cmd, "%s logs %s --eval --json", TD_TEST_TRACKDAY_BIN, dir);
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     TD_ASSERT_CONTAINS(out, "evaluation-simtrace/0-iteration.csv");
     TD_ASSERT(strstr(out, "training-simtrace") == NULL);
     TD_ASSERT_CONTAINS(out, "\"episodes\": 1");
     td_free(out);
     /* Bad options are refused. */
-    snprintf(cmd, sizeof(cmd), "%s logs %s --episodes-per-iteration 0 2>&1", TD_TEST_TRACKDAY_BIN,
-             dir);
-    out = run(cmd, &status);
+    TD_FMT(cmd, "%s logs %s --episodes-per-iteration 0 2>&1", TD_TEST_TRACKDAY_BIN, dir);
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 1);
     TD_ASSERT_CONTAINS(out, "--episodes-per-iteration");
     td_free(out);
-    rm_rf(dir);
 }
 
 TD_TEST(reader_and_analysis_survive_out_of_memory)
@@ -869,16 +825,16 @@ TD_TEST(fastest_laps_are_sorted_by_time)
 {
     /* Three complete laps of 3.0, 1.0 and 2.0 s and one incomplete episode. */
     char text[2048];
-    snprintf(text, sizeof(text),
-             "%s"
-             "0,1,0,0,0,0,1,0,1,False,True,50,3,10,10.0,in_progress,0\n"
-             "0,2,0,0,0,0,1,0,1,True,True,100,0,10,13.0,lap_complete,0\n"
-             "1,1,0,0,0,0,1,0,1,False,True,50,3,10,20.0,in_progress,0\n"
-             "1,2,0,0,0,0,1,0,1,True,True,100,0,10,21.0,lap_complete,0\n"
-             "2,1,0,0,0,0,1,0,1,True,False,5,2,10,22.0,off_track,0\n"
-             "3,1,0,0,0,0,1,0,1,False,True,50,3,10,30.0,in_progress,0\n"
-             "3,2,0,0,0,0,1,0,1,True,True,100,0,10,32.0,lap_complete,0\n",
-             HEADER17);
+    TD_FMT(text,
+           "%s"
+           "0,1,0,0,0,0,1,0,1,False,True,50,3,10,10.0,in_progress,0\n"
+           "0,2,0,0,0,0,1,0,1,True,True,100,0,10,13.0,lap_complete,0\n"
+           "1,1,0,0,0,0,1,0,1,False,True,50,3,10,20.0,in_progress,0\n"
+           "1,2,0,0,0,0,1,0,1,True,True,100,0,10,21.0,lap_complete,0\n"
+           "2,1,0,0,0,0,1,0,1,True,False,5,2,10,22.0,off_track,0\n"
+           "3,1,0,0,0,0,1,0,1,False,True,50,3,10,30.0,in_progress,0\n"
+           "3,2,0,0,0,0,1,0,1,True,True,100,0,10,32.0,lap_complete,0\n",
+           HEADER17);
     td_simtrace t;
     td_simtrace_init(&t);
     td_err err;
@@ -899,8 +855,8 @@ TD_TEST(fastest_laps_are_sorted_by_time)
 TD_TEST(logs_text_shows_the_last_rows_unless_all)
 {
     char dir[64], path[128], cmd[400];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/many.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/many.csv", dir);
     /* 35 one-step episodes, one per iteration. */
     size_t cap = 8192, len = 0;
     char *text = td_malloc(cap);
@@ -913,19 +869,18 @@ TD_TEST(logs_text_shows_the_last_rows_unless_all)
     write_file(path, text);
     td_free(text);
     int status;
-    snprintf(cmd, sizeof(cmd), "%s logs %s --episodes-per-iteration 1", TD_TEST_TRACKDAY_BIN, path);
-    char *out = run(cmd, &status);
+    TD_FMT(cmd, "%s logs %s --episodes-per-iteration 1", TD_TEST_TRACKDAY_BIN, path);
+    char *out;
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     TD_ASSERT_CONTAINS(out, "(the last 30 of 35;");
     TD_ASSERT_CONTAINS(out, "(the last 20 of 35;");
     TD_ASSERT_CONTAINS(out, "(20 more waypoints; --all lists them)");
     td_free(out);
-    snprintf(cmd, sizeof(cmd), "%s logs %s --episodes-per-iteration 1 --all", TD_TEST_TRACKDAY_BIN,
-             path);
-    out = run(cmd, &status);
+    TD_FMT(cmd, "%s logs %s --episodes-per-iteration 1 --all", TD_TEST_TRACKDAY_BIN, path);
+    status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 0);
     TD_ASSERT(strstr(out, "the last") == NULL);
     TD_ASSERT(strstr(out, "more waypoints") == NULL);
     td_free(out);
-    rm_rf(dir);
 }

@@ -9,22 +9,11 @@
 #include "td_test.h"
 #include "trackday/modeldir.h"
 
-static char tmpdir[64];
-
 static const char *write_file(const char *name, const char *text)
 {
-    static char path[256];
-    FILE *f;
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/td_modeldir_XXXXXX");
-        if (!mkdtemp(tmpdir))
-            TD_FAIL("mkdtemp");
-    }
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    TD_ASSERT(f != NULL);
-    fputs(text, f);
-    fclose(f);
+    static char path[512];
+    TD_FMT(path, "%s/%s", td_test_tmpdir(), name);
+    td_test_write(path, text);
     return path;
 }
 
@@ -260,13 +249,13 @@ TD_TEST(model_dir_requires_files)
     TD_ASSERT(mkdtemp(dir) != NULL);
     TD_ASSERT_EQ_INT(td_model_dir_load(&d, dir, &err), TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "trackday init");
-    snprintf(path, sizeof(path), "%s/model_metadata.json", dir);
+    TD_FMT(path, "%s/model_metadata.json", dir);
     f = fopen(path, "w");
     fputs("{}", f);
     fclose(f);
     TD_ASSERT_EQ_INT(td_model_dir_load(&d, dir, &err), TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
-    snprintf(path, sizeof(path), "%s/hyperparameters.json", dir);
+    TD_FMT(path, "%s/hyperparameters.json", dir);
     f = fopen(path, "w");
     fputs("{\"batch_size\": 32}", f);
     fclose(f);
@@ -290,10 +279,10 @@ TD_TEST(metadata_json_round_trip)
     json_t *j = td_model_metadata_to_json(&m);
     TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", &err));
     json_decref(j);
-    TD_ASSERT(memcmp(&m, &back, sizeof(m)) == 0);
+    TD_ASSERT_EQ(memcmp(&m, &back, sizeof(m)), 0);
     td_model_metadata_default(&m);
     j = td_model_metadata_to_json(&m);
     TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", &err));
     json_decref(j);
-    TD_ASSERT(memcmp(&m, &back, sizeof(m)) == 0);
+    TD_ASSERT_EQ(memcmp(&m, &back, sizeof(m)), 0);
 }

@@ -162,9 +162,9 @@ static void check_dense_vs_ref(td_rng *rng, int B, int C, int OC, int relu)
     memcpy(db2, db1, sizeof(float) * OC);
     td_nn_dense_backward(di1, dw1, db1, d1, relu ? o1 : NULL, inp, w, B, C, OC);
     td__nn_ref_dense_backward(di2, dw2, db2, d2, relu ? o2 : NULL, inp, w, B, C, OC);
-    TD_ASSERT(max_rel(di1, di2, (size_t)B * C, 1e-3) < 1e-5);
-    TD_ASSERT(max_rel(dw1, dw2, (size_t)OC * C, 1e-3) < 1e-5);
-    TD_ASSERT(max_rel(db1, db2, OC, 1e-3) < 1e-5);
+    TD_ASSERT_LT(max_rel(di1, di2, (size_t)B * C, 1e-3), 1e-5);
+    TD_ASSERT_LT(max_rel(dw1, dw2, (size_t)OC * C, 1e-3), 1e-5);
+    TD_ASSERT_LT(max_rel(db1, db2, OC, 1e-3), 1e-5);
     float *all[] = {inp, w, bias, o1, o2, d1, d2, di1, di2, dw1, dw2, db1, db2};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         td_free(all[i]);
@@ -248,7 +248,7 @@ static void check_conv_vs_ref(td_rng *rng, int B, int H, int W, int C, int OC, i
     TD_ASSERT_MSG(max_rel(di1, di2, nin, 1e-3) < 1e-5, "conv dinp K%d S%d", K, S);
     TD_ASSERT_MSG(max_rel(dw1, dw2, nw, 1e-3) < 1e-5, "conv dweight K%d S%d: %g", K, S,
                   max_rel(dw1, dw2, nw, 1e-3));
-    TD_ASSERT(max_rel(db1, db2, OC, 1e-3) < 1e-5);
+    TD_ASSERT_LT(max_rel(db1, db2, OC, 1e-3), 1e-5);
     /* dinp == NULL skips the input gradient but still gives the weight gradients */
     float *dw3 = fbuf(nw);
     memcpy(d1, d2, nout * sizeof(float));
@@ -298,7 +298,8 @@ TD_TEST(conv2d_backward_matches_finite_differences)
                           {2, 7, 7, 3, 2, 2, 2, 1},
                           {1, 8, 10, 2, 2, 3, 3, 0}};
     for (size_t k = 0; k < sizeof(cfg) / sizeof(cfg[0]); k++) {
-        conv_ctx c = {cfg[k][0] ? NULL : NULL};
+        conv_ctx c;
+        memset(&c, 0, sizeof(c));
         c.B = cfg[k][0];
         c.H = cfg[k][1];
         c.W = cfg[k][2];
@@ -463,9 +464,9 @@ TD_TEST(concat_backward_matches_finite_differences)
     int C[] = {2, 3};
     td_nn_concat_backward(d, c.r, C, 2, 4);
     numeric_grad(num, c.a, 8, 1e-3, concat_loss, &c);
-    TD_ASSERT(rel_err(da, num, 8) < 1e-3);
+    TD_ASSERT_LT(rel_err(da, num, 8), 1e-3);
     numeric_grad(num, c.b, 12, 1e-3, concat_loss, &c);
-    TD_ASSERT(rel_err(db, num, 12) < 1e-3);
+    TD_ASSERT_LT(rel_err(db, num, 12), 1e-3);
     float *all[] = {c.a, c.b, c.out, c.r, da, db, num};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         td_free(all[i]);
@@ -492,10 +493,10 @@ TD_TEST(softmax_is_stable_and_matches_reference)
     float *x = frand(&rng, 64 * 10, -8, 8), *a = fbuf(640), *b = fbuf(640);
     td_nn_softmax_forward(a, x, 64, 10);
     td__nn_ref_softmax_forward(b, x, 64, 10);
-    TD_ASSERT(max_rel(a, b, 640, 1e-6) < 1e-5);
+    TD_ASSERT_LT(max_rel(a, b, 640, 1e-6), 1e-5);
     td_nn_log_softmax_forward(a, x, 64, 10);
     td__nn_ref_log_softmax_forward(b, x, 64, 10);
-    TD_ASSERT(max_rel(a, b, 640, 1e-3) < 1e-5);
+    TD_ASSERT_LT(max_rel(a, b, 640, 1e-3), 1e-5);
     td_free(x);
     td_free(a);
     td_free(b);
@@ -551,7 +552,7 @@ TD_TEST(gaussian_head_matches_closed_form_and_finite_differences)
     td_nn_gaussian_entropy_backward(dlog, 0.7f, c.log_std, 2);
     c.entropy = 1;
     numeric_grad(num, c.log_std, 2, 1e-3, gauss_loss, &c);
-    TD_ASSERT(rel_err(dlog, num, 2) < 1e-2);
+    TD_ASSERT_LT(rel_err(dlog, num, 2), 1e-2);
     float *all[] = {c.mean, c.log_std, c.action, c.r, c.logp, dmean, dlog, num};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         td_free(all[i]);
@@ -666,7 +667,7 @@ static td_nn_tower small_tower(td_nn_head_type head, int n_out)
 {
     td_nn_tower t;
     memset(&t, 0, sizeof(t));
-    snprintf(t.name, sizeof(t.name), "policy");
+    TD_FMT(t.name, "policy");
     t.camera_h = 11;
     t.camera_w = 9;
     t.camera_c = 2;
@@ -685,7 +686,7 @@ static td_nn_tower small_tower(td_nn_head_type head, int n_out)
     t.head = head;
     t.n_out = n_out;
     if (head == TD_NN_HEAD_Q) {
-        snprintf(t.name, sizeof(t.name), "q1");
+        TD_FMT(t.name, "q1");
         t.action_dim = 2;
     }
     return t;
@@ -791,8 +792,8 @@ static void check_net_gradients(const td_nn_tower *t, uint64_t seed)
     TD_ASSERT_OK(td_nn_net_backward(&net, r, B));
     for (size_t i = 0; i < net.n_params; i++)
         num[i] *= 2.0f;
-    TD_ASSERT(max_rel(net.grads, num, net.n_params, 1e-6) < 1e-6);
-    TD_ASSERT(rel_err(net.grads, analytic, net.n_params) > 0.4); /* != the single pass */
+    TD_ASSERT_LT(max_rel(net.grads, num, net.n_params, 1e-6), 1e-6);
+    TD_ASSERT_GT(rel_err(net.grads, analytic, net.n_params), 0.4); /* != the single pass */
     if (action) {
         float *da = fbuf((size_t)B * t->action_dim);
         net_loss(&c);
@@ -824,7 +825,7 @@ TD_TEST(net_gradients_match_finite_differences)
     check_net_gradients(&t, 13);
     /* a lone state MLP (single source, no concat copy) and a pass-through branch */
     memset(&t, 0, sizeof(t));
-    snprintf(t.name, sizeof(t.name), "value");
+    TD_FMT(t.name, "value");
     t.state_dim = 4;
     t.n_state = 2;
     t.state[0] = t.state[1] = 6;
@@ -861,17 +862,17 @@ TD_TEST(net_chunked_im2col_matches_kept_buffers)
     TD_ASSERT_OK(td_nn_net_init(&chunked, &t, B, NULL, NULL));
     td_nn_set_cols_budget(old);
     TD_ASSERT_EQ_INT(chunked.cols_chunk, 2);
-    TD_ASSERT(chunked.n_acts < kept.n_acts);
+    TD_ASSERT_LT(chunked.n_acts, kept.n_acts);
     TD_ASSERT_OK(td_nn_net_copy_params(&chunked, &kept));
     TD_ASSERT_OK(td_nn_net_forward(&kept, &in, B));
     TD_ASSERT_OK(td_nn_net_forward(&chunked, &in, B));
-    TD_ASSERT(max_rel(chunked.out, kept.out, (size_t)B * 3, 1e-6) < 1e-6);
+    TD_ASSERT_LT(max_rel(chunked.out, kept.out, (size_t)B * 3, 1e-6), 1e-6);
     /* the caller's float camera may change after the forward: the chunked net copied it */
     for (int i = 0; i < B * 11 * 9 * 2; i++)
         cam[i] = -1.0f;
     TD_ASSERT_OK(td_nn_net_backward(&kept, r, B));
     TD_ASSERT_OK(td_nn_net_backward(&chunked, r, B));
-    TD_ASSERT(max_rel(chunked.grads, kept.grads, kept.n_params, 1e-6) < 1e-5);
+    TD_ASSERT_LT(max_rel(chunked.grads, kept.grads, kept.n_params, 1e-6), 1e-5);
     td_nn_net_free(&kept);
     td_nn_net_free(&chunked);
     float *all[] = {cam, lidar, state, r};
@@ -1021,7 +1022,7 @@ TD_TEST(topology_json_round_trip_and_errors)
     TD_ASSERT_OK(td_nn_topology_from_json(&back, tj, ij, &err));
     TD_ASSERT_EQ_INT(back.n_towers, 3);
     for (int i = 0; i < 3; i++)
-        TD_ASSERT(memcmp(&back.towers[i], &topo.towers[i], sizeof(td_nn_tower)) == 0);
+        TD_ASSERT_EQ(memcmp(&back.towers[i], &topo.towers[i], sizeof(td_nn_tower)), 0);
     json_decref(tj);
     json_decref(ij);
 
@@ -1065,7 +1066,7 @@ TD_TEST(net_training_reduces_a_loss)
     /* a state MLP learns a fixed regression target with Adam; the loss must drop a lot */
     td_nn_tower t;
     memset(&t, 0, sizeof(t));
-    snprintf(t.name, sizeof(t.name), "value");
+    TD_FMT(t.name, "value");
     t.state_dim = 4;
     t.n_state = 2;
     t.state[0] = t.state[1] = 32;
@@ -1103,7 +1104,7 @@ TD_TEST(net_training_reduces_a_loss)
     TD_ASSERT_OK(td_nn_net_polyak(&tgt, &net, 0.25f));
     TD_ASSERT_NEAR(tgt.params[5], 0.25f * net.params[5], 1e-7);
     TD_ASSERT_OK(td_nn_net_copy_params(&tgt, &net));
-    TD_ASSERT(memcmp(tgt.params, net.params, net.n_params * sizeof(float)) == 0);
+    TD_ASSERT_EQ(memcmp(tgt.params, net.params, net.n_params * sizeof(float)), 0);
     td_nn_net other;
     t.state[0] = 16;
     TD_ASSERT_OK(td_nn_net_init(&other, &t, 1, NULL, NULL));
@@ -1134,7 +1135,7 @@ TD_TEST(net_init_rejects_bad_towers_and_survives_oom)
         td_alloc_fail_after(-1);
         if (rc == 0) {
             td_nn_net_free(&net);
-            TD_ASSERT(k >= 6);
+            TD_ASSERT_GE(k, 6);
         } else {
             TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
             TD_ASSERT_CONTAINS(err.msg, "out of memory");
@@ -1167,7 +1168,8 @@ static json_t *discrete_extras(int n_actions)
 
 static void tmp_path(char *out, size_t n, const char *name)
 {
-    snprintf(out, n, "%s/test_nn_%d_%s", TD_TEST_BUILD_DIR, (int)getpid(), name);
+    int len = snprintf(out, n, "%s/%s", td_test_tmpdir(), name);
+    TD_ASSERT_MSG(len > 0 && (size_t)len < n, "%s: path too long", name);
 }
 
 /* Two towers of the small topology (camera + lidar + state), randomly initialized. */
@@ -1176,7 +1178,7 @@ static void two_small_nets(td_nn_net nets[2], uint64_t seed)
     td_rng rng;
     td_rng_seed(&rng, seed, 0);
     td_nn_tower pol = small_tower(TD_NN_HEAD_CATEGORICAL, 3), val = pol;
-    snprintf(val.name, sizeof(val.name), "value");
+    TD_FMT(val.name, "value");
     val.head = TD_NN_HEAD_VALUE;
     val.n_out = 1;
     TD_ASSERT_OK(td_nn_net_init(&nets[0], &pol, 2, &rng, NULL));
@@ -1200,9 +1202,9 @@ TD_TEST(model_save_load_round_trip_is_bit_exact)
     TD_ASSERT_EQ_INT(n, 2);
     for (int i = 0; i < 2; i++) {
         TD_ASSERT_STREQ(back[i].spec.name, nets[i].spec.name);
-        TD_ASSERT(memcmp(&back[i].spec, &nets[i].spec, sizeof(td_nn_tower)) == 0);
+        TD_ASSERT_EQ(memcmp(&back[i].spec, &nets[i].spec, sizeof(td_nn_tower)), 0);
         TD_ASSERT_EQ_INT(back[i].max_batch, 8);
-        TD_ASSERT(memcmp(back[i].params, nets[i].params, nets[i].n_params * sizeof(float)) == 0);
+        TD_ASSERT_EQ(memcmp(back[i].params, nets[i].params, nets[i].n_params * sizeof(float)), 0);
     }
     TD_ASSERT_STREQ(
         json_string_value(json_object_get(json_object_get(header, "lineage"), "run_id")), "r-test");
@@ -1216,8 +1218,8 @@ TD_TEST(model_save_load_round_trip_is_bit_exact)
     TD_ASSERT_OK(td_file_read(path, &a, &la, &err));
     TD_ASSERT_OK(td_file_read(path2, &b, &lb, &err));
     TD_ASSERT_EQ_INT(la, lb);
-    TD_ASSERT(memcmp(a, b, la) == 0);
-    TD_ASSERT(memcmp(a, "TDMODEL\0\1\0\0\0\0\0\0\0", 16) == 0);
+    TD_ASSERT_EQ(memcmp(a, b, la), 0);
+    TD_ASSERT_EQ(memcmp(a, "TDMODEL\0\1\0\0\0\0\0\0\0", 16), 0);
     TD_ASSERT_EQ_INT(la % 64, 4); /* aligned data section + the CRC trailer */
     td_free(a);
     td_free(b);
@@ -1377,7 +1379,7 @@ TD_TEST(model_load_rejects_bad_files)
 TD_TEST(bench_nn_prints_every_line)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "%s bench nn --seconds 0.01", TD_TEST_TRACKDAY_BIN);
+    TD_FMT(cmd, "%s bench nn --seconds 0.01", TD_TEST_TRACKDAY_BIN);
     FILE *p = popen(cmd, "r");
     TD_ASSERT(p != NULL);
     char out[4096] = {0};
@@ -1389,7 +1391,7 @@ TD_TEST(bench_nn_prints_every_line)
                                         "shallow_infer_ms_fp32", "mlp_train_samples_per_s"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char key[128];
-        snprintf(key, sizeof(key), "{\"bench\": \"%s\", \"value\": ", names[i]);
+        TD_FMT(key, "{\"bench\": \"%s\", \"value\": ", names[i]);
         const char *line = strstr(out, key);
         TD_ASSERT_MSG(line != NULL, "no %s line in: %s", names[i], out);
         double v = strtod(line + strlen(key), NULL);

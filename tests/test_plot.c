@@ -18,22 +18,6 @@
 /* Helpers                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
-static void tmpdir(char *out, size_t n)
-{
-    snprintf(out, n, "/tmp/td_test_plot_XXXXXX");
-    TD_ASSERT(mkdtemp(out) != NULL);
-}
-
-static char *slurp(const char *path)
-{
-    char *data;
-    size_t len;
-    td_err err;
-    int rc = td_file_read(path, &data, &len, &err);
-    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
-    return data;
-}
-
 static void assert_wellformed(const char *doc)
 {
     const char *why = xml_check(doc);
@@ -42,7 +26,7 @@ static void assert_wellformed(const char *doc)
 
 static void assert_file_wellformed(const char *path)
 {
-    char *doc = slurp(path);
+    char *doc = td_test_slurp(path);
     assert_wellformed(doc);
     td_free(doc);
     TD_ASSERT_MSG(xml_check_python(path) != 1, "python's XML parser rejects %s", path);
@@ -74,7 +58,7 @@ static void make_circle(circ *c)
                             hypot(c->c[2 * i] - c->c[2 * i - 2], c->c[2 * i + 1] - c->c[2 * i - 1])
                       : 0;
     }
-    snprintf(c->t.name, sizeof(c->t.name), "circle");
+    TD_FMT(c->t.name, "circle");
     c->t.n = CIRC_N;
     c->t.closed = 1;
     c->t.center = c->c;
@@ -122,8 +106,8 @@ TD_TEST(svg_escapes_text_and_bounds_numbers)
 TD_TEST(svg_out_of_memory_is_reported_on_save)
 {
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/a.svg", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/a.svg", dir);
     td_svg s;
     td_svg_begin(&s, 100, 50);
     td_alloc_fail_after(0);
@@ -312,8 +296,8 @@ TD_TEST(heatmap_has_a_cell_per_finite_value)
 TD_TEST(reward_lap_chart_is_written)
 {
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/reward.svg", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/reward.svg", dir);
     double x[50], r[50], half[50];
     for (int i = 0; i < 50; i++) {
         x[i] = i * 2.0;
@@ -325,7 +309,7 @@ TD_TEST(reward_lap_chart_is_written)
     TD_ASSERT_OK(
         td_plot_reward_lap_write(path, "Reward along lap 1", x, r, 50, 1, &extra, 1, &err));
     assert_file_wellformed(path);
-    char *doc = slurp(path);
+    char *doc = td_test_slurp(path);
     TD_ASSERT_CONTAINS(doc, ">Reward along lap 1</text>");
     TD_ASSERT_CONTAINS(doc, ">progress (% of the lap)</text>");
     TD_ASSERT_CONTAINS(doc, ">reward (points per step)</text>");
@@ -356,7 +340,7 @@ TD_TEST(track_view_has_one_polyline_per_lap)
             ys[l][i] = r * sin(a);
             vs[l][i] = 1.0 + l + 0.5 * sin(i * 0.1);
         }
-        snprintf(names[l], sizeof(names[l]), "lap %d (9.%d s)", l + 1, l);
+        TD_FMT(names[l], "lap %d (9.%d s)", l + 1, l);
         laps[l] = (td_plot_lap){.name = names[l], .x = xs[l], .y = ys[l], .value = vs[l], .n = NP};
     }
     td_plot_mark marks[3] = {
@@ -369,12 +353,12 @@ TD_TEST(track_view_has_one_polyline_per_lap)
                        .n_marks = 3,
                        .scale_label = "speed (m/s)"};
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/track.svg", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/track.svg", dir);
     td_err err;
     TD_ASSERT_OK(td_plot_track_write(path, &v, 900, &err));
     assert_file_wellformed(path);
-    char *doc = slurp(path);
+    char *doc = td_test_slurp(path);
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline"), NL);
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), NL);
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"lap-colors\""), NL);
@@ -395,9 +379,9 @@ TD_TEST(track_view_has_one_polyline_per_lap)
     char lo[8], hi[8], attr[32];
     td_plot_scale_color(0.5 / 32, lo);
     td_plot_scale_color(31.5 / 32, hi);
-    snprintf(attr, sizeof(attr), "stroke=\"%s\"", lo);
+    TD_FMT(attr, "stroke=\"%s\"", lo);
     TD_ASSERT_CONTAINS(doc, attr);
-    snprintf(attr, sizeof(attr), "stroke=\"%s\"", hi);
+    TD_FMT(attr, "stroke=\"%s\"", hi);
     TD_ASSERT_CONTAINS(doc, attr);
     td_free(doc);
     unlink(path);
@@ -461,9 +445,9 @@ TD_TEST(track_view_skips_missing_points_and_unsafe_colours)
 TD_TEST(training_curves_from_metrics_file)
 {
     char dir[64], metrics[128], svg[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(metrics, sizeof(metrics), "%s/training.jsonl", dir);
-    snprintf(svg, sizeof(svg), "%s/training.svg", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(metrics, "%s/training.jsonl", dir);
+    TD_FMT(svg, "%s/training.svg", dir);
     td_err err;
     for (int i = 0; i < 12; i++) {
         td_metrics_row r = {.iteration = i,
@@ -489,7 +473,7 @@ TD_TEST(training_curves_from_metrics_file)
     td_metrics_free(&m);
 
     assert_file_wellformed(svg);
-    char *doc = slurp(svg);
+    char *doc = td_test_slurp(svg);
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"line-chart\""), 4);
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"marker\""), 4);
     TD_ASSERT_EQ_INT(count_str(doc, ">best checkpoint</text>"), 4);
@@ -529,8 +513,8 @@ TD_TEST(metrics_from_a_log_report)
 TD_TEST(metrics_file_errors_name_the_line)
 {
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/training.jsonl", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/training.jsonl", dir);
     const char *bad = "{\"iteration\": 0, \"mean_reward\": 1}\n[1, 2]\n{\"iteration\": 2}\n";
     td_err err;
     TD_ASSERT_OK(td_file_write_atomic(path, bad, strlen(bad), &err));
@@ -568,11 +552,11 @@ TD_TEST(episodes_picture_has_a_polyline_per_episode_and_end_marks)
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
     TD_ASSERT_EQ_INT(r.n_episodes, 4);
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/episodes.svg", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/episodes.svg", dir);
     TD_ASSERT_OK(td_plot_episodes_write(path, &t, &r, NULL, 0, &c.t, "All episodes", &err));
     assert_file_wellformed(path);
-    char *doc = slurp(path);
+    char *doc = td_test_slurp(path);
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 4);
     /* Two episodes went off track, one was immobilized; the complete lap has no mark. */
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-off-track\""), 2);
@@ -583,7 +567,7 @@ TD_TEST(episodes_picture_has_a_polyline_per_episode_and_end_marks)
     /* A selection draws only the chosen episodes; a bad index is an error. */
     int sel[1] = {1};
     TD_ASSERT_OK(td_plot_episodes_write(path, &t, &r, sel, 1, &c.t, "Fastest lap", &err));
-    doc = slurp(path);
+    doc = td_test_slurp(path);
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
     td_free(doc);
     int badsel[1] = {7};
@@ -620,7 +604,7 @@ TD_TEST(waypoint_summary_means_and_picture)
     for (int b = 0; b < 20; b++)
         total += ws.count[b];
     TD_ASSERT_EQ_INT(total, t.n);
-    TD_ASSERT(cnt > 0);
+    TD_ASSERT_GT(cnt, 0);
     TD_ASSERT_EQ_INT(ws.count[3], cnt);
     TD_ASSERT_NEAR(ws.speed[3], sum_v / cnt, 1e-9);
     TD_ASSERT_NEAR(ws.steer_deg[3], sum_s / cnt, 1e-9);
@@ -628,11 +612,11 @@ TD_TEST(waypoint_summary_means_and_picture)
     TD_ASSERT_NEAR(hypot(ws.x[3], ws.y[3]), 2.0, 0.01);
 
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/waypoints.svg", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/waypoints.svg", dir);
     TD_ASSERT_OK(td_plot_waypoints_write(path, &ws, &c.t, "Per-section summary", &err));
     assert_file_wellformed(path);
-    char *doc = slurp(path);
+    char *doc = td_test_slurp(path);
     int with_data = 0;
     for (int b = 0; b < 20; b++)
         with_data += ws.count[b] > 0;
@@ -668,10 +652,10 @@ TD_TEST(model_dir_pictures_and_notes)
     circ c;
     make_circle(&c);
     char dir[64], p[256], cmd[512];
-    tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
     td_plot_output out;
     td_err err;
-    snprintf(p, sizeof(p), "%s/plots", dir);
+    TD_FMT(p, "%s/plots", dir);
     /* Nothing there: TD_ENOENT, with a note for each missing input. */
     TD_ASSERT_EQ_INT(td_plot_model_dir(dir, &c.t, p, 20, &out, &err), TD_ENOENT);
     TD_ASSERT_EQ_INT(out.n_paths, 0);
@@ -682,11 +666,11 @@ TD_TEST(model_dir_pictures_and_notes)
 
     /* Training logs only: curves computed from the logs (DeepRacer's model directories have
      * no metrics file), and the last 10 episodes (here all 4) on the track. */
-    snprintf(cmd, sizeof(cmd),
-             "mkdir -p %s/logs/training-simtrace && cp %s "
-             "%s/logs/training-simtrace/0-iteration.csv",
-             dir, FIXTURE, dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(cmd,
+           "mkdir -p %s/logs/training-simtrace && cp %s "
+           "%s/logs/training-simtrace/0-iteration.csv",
+           dir, FIXTURE, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
     TD_ASSERT_EQ_INT(out.n_paths, 5);
     TD_ASSERT_EQ_INT(out.n_notes, 1);
@@ -696,39 +680,39 @@ TD_TEST(model_dir_pictures_and_notes)
     TD_ASSERT_CONTAINS(out.paths[2], "/plots/laps.svg");
     TD_ASSERT_CONTAINS(out.paths[3], "/plots/waypoints.svg");
     TD_ASSERT_CONTAINS(out.paths[4], "/plots/reward-lap.svg");
-    char *doc = slurp(out.paths[0]);
+    char *doc = td_test_slurp(out.paths[0]);
     TD_ASSERT_CONTAINS(doc, ">Mean episode length</text>");
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"marker\""), 0);
     td_free(doc);
     /* Three of the four episodes ended early: two off track, one immobilized. */
-    doc = slurp(out.paths[1]);
+    doc = td_test_slurp(out.paths[1]);
     TD_ASSERT_CONTAINS(doc, "3 of 4 episodes ended early, 1 complete lap");
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-off-track\""), 2);
     TD_ASSERT_EQ_INT(count_str(doc, "class=\"mark-immobilized\""), 1);
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline"), 0);
     td_free(doc);
-    doc = slurp(out.paths[2]);
+    doc = td_test_slurp(out.paths[2]);
     TD_ASSERT_CONTAINS(doc, "last training episodes, 0-iteration.csv (4 episodes)");
     td_free(doc);
-    doc = slurp(out.paths[4]);
+    doc = td_test_slurp(out.paths[4]);
     TD_ASSERT_CONTAINS(doc, "Reward along the fastest lap (episode 1, 7.80 s)");
     td_free(doc);
     for (int i = 0; i < out.n_paths; i++)
         assert_file_wellformed(out.paths[i]);
 
     /* With an evaluation file, that one is drawn, all its episodes. */
-    snprintf(cmd, sizeof(cmd),
-             "mkdir -p %s/logs/evaluation-simtrace && head -50 %s > "
-             "%s/logs/evaluation-simtrace/0-iteration.csv",
-             dir, FIXTURE, dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(cmd,
+           "mkdir -p %s/logs/evaluation-simtrace && head -50 %s > "
+           "%s/logs/evaluation-simtrace/0-iteration.csv",
+           dir, FIXTURE, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
-    doc = slurp(out.paths[2]);
+    doc = td_test_slurp(out.paths[2]);
     TD_ASSERT_CONTAINS(doc, "circle: evaluation 0-iteration.csv (1 episode)");
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
     td_free(doc);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(cmd, "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
 }
 
 TD_TEST(pictures_survive_out_of_memory)
@@ -744,8 +728,8 @@ TD_TEST(pictures_survive_out_of_memory)
     td_waypoint_summary ws;
     TD_ASSERT_OK(td_waypoint_summary_compute(&ws, &t, 0, -1, &c.t, 20, &err));
     char dir[64], path[128];
-    tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/x.svg", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/x.svg", dir);
     /* Each picture with the k-th allocation failing, until it succeeds: TD_ENOMEM, no leak,
      * no file. */
     for (int which = 0; which < 2; which++) {

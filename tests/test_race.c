@@ -17,19 +17,6 @@
 
 #define OVAL TD_TEST_SOURCE_DIR "/tracks/oval.json"
 
-static void tmpdir(char *out, size_t n)
-{
-    snprintf(out, n, "/tmp/td_test_race_XXXXXX");
-    TD_ASSERT(mkdtemp(out) != NULL);
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
-}
-
 static void load_oval(td_track *t)
 {
     td_err err;
@@ -109,7 +96,7 @@ TD_TEST(external_boxes_are_seen_and_hit)
     TD_ASSERT_NEAR(e.params.objects_distance[0], 2.0, 0.05);
     TD_ASSERT_EQ_INT(e.params.closest_objects[1], 0);
     TD_ASSERT_EQ_INT(e.params.object_in_camera, 1);
-    TD_ASSERT(e.state[13] > 0.5f); /* the state sensor sees an object ahead */
+    TD_ASSERT_GT(e.state[13], 0.5f); /* the state sensor sees an object ahead */
     const td_box *boxes;
     TD_ASSERT_EQ_INT(td_vecenv_boxes(&e.env, 0, &boxes), 1);
 
@@ -121,7 +108,7 @@ TD_TEST(external_boxes_are_seen_and_hit)
     td_vecenv_step(&e.env);
     const td_car_state *st = td_vecenv_car(&e.env, 0);
     TD_ASSERT(pred.x == st->x && pred.y == st->y && pred.yaw == st->yaw);
-    TD_ASSERT(pred.speed == st->speed);
+    TD_ASSERT_EQ(pred.speed, st->speed);
     TD_ASSERT_EQ_INT(td_vecenv_step_status(&e.env, 0), TD_EP_IN_PROGRESS);
 
     /* A box where the car will be: crashed. */
@@ -187,8 +174,8 @@ TD_TEST(grid_is_staggered_on_alternating_lanes)
         TD_ASSERT_EQ_INT(td_vecenv_boxes(td_race_env(r, k), 0, &b), 2);
     }
     /* Cars behind the line start with negative progress: they must cross it. */
-    TD_ASSERT(td_race_env(r, 1)->params[0].progress < 0);
-    TD_ASSERT(td_race_env(r, 0)->params[0].progress > 0);
+    TD_ASSERT_LT(td_race_env(r, 1)->params[0].progress, 0);
+    TD_ASSERT_GT(td_race_env(r, 0)->params[0].progress, 0);
     td_race_free(r);
     td_track_free(&t);
 }
@@ -270,7 +257,7 @@ TD_TEST(standings_order_by_finishing_time)
         /* No penalties: time is steps driven. */
         TD_ASSERT_NEAR(res.cars[p].total_time_s, res.cars[p].steps / TD_SIM_HZ, 1e-9);
         if (p)
-            TD_ASSERT(res.cars[p].total_time_s > res.cars[p - 1].total_time_s);
+            TD_ASSERT_GT(res.cars[p].total_time_s, res.cars[p - 1].total_time_s);
     }
     /* The race lasts until the last car finishes. */
     TD_ASSERT_NEAR(res.race_time_s, res.cars[2].total_time_s, 1e-9);
@@ -325,22 +312,22 @@ TD_TEST(penalty_is_added_to_the_finishing_time)
     TD_ASSERT(p0->finished);
     TD_ASSERT_EQ_INT(p0->off_tracks, 1);
     TD_ASSERT_EQ_INT(p0->resets, 1);
-    TD_ASSERT(p0->penalty_s == 2.0);
+    TD_ASSERT_EQ(p0->penalty_s, 2.0);
     /* Exactly the penalty on top of the time driven, in the lap time too. */
     TD_ASSERT_NEAR(p0->total_time_s, p0->steps / TD_SIM_HZ + 2.0, 1e-9);
     TD_ASSERT_NEAR(p0->total_time_s, lap_sum(p0), 1e-9);
     /* It waited out its penalty: the race clock ran 30 steps while it stood. */
-    TD_ASSERT(pen.steps >= p0->steps + 30);
+    TD_ASSERT_GE(pen.steps, p0->steps + 30);
 
     /* A penalty larger than the margin puts it behind the slower car. */
     double margin = b1->total_time_s - b0->total_time_s;
-    TD_ASSERT(margin > 0.5);
+    TD_ASSERT_GT(margin, 0.5);
     penalty_race(&t, 20, margin + 5.0, &big);
     TD_ASSERT_STREQ(big.cars[0].name, "builtin:centerline:2.0");
     TD_ASSERT_STREQ(big.cars[1].name, "builtin:pure-pursuit");
     TD_ASSERT(big.cars[1].finished);
-    TD_ASSERT(big.cars[1].penalty_s == margin + 5.0);
-    TD_ASSERT(big.cars[1].total_time_s > big.cars[0].total_time_s);
+    TD_ASSERT_EQ(big.cars[1].penalty_s, margin + 5.0);
+    TD_ASSERT_GT(big.cars[1].total_time_s, big.cars[0].total_time_s);
     td_track_free(&t);
 }
 
@@ -359,7 +346,7 @@ static void overlap_race(const td_track *t, int continuous, td_race_result *res)
     TD_ASSERT_OK(td_race_init(&r, t, rc, 2, &o, &err));
     const td_car_state *a = td_vecenv_car(td_race_env(r, 0), 0);
     td_race_teleport(r, 1, a->x + 0.05, a->y, a->yaw, 0.0);
-    TD_ASSERT(td_race_step(r, &err) >= 0);
+    TD_ASSERT_GE(td_race_step(r, &err), 0);
     TD_ASSERT_OK(td_race_finish(r, res, &err));
     td_race_free(r);
 }
@@ -383,7 +370,7 @@ TD_TEST(cars_that_touch_are_both_crashed)
     for (int p = 0; p < 2; p++) {
         TD_ASSERT_EQ_INT(res.cars[p].crashes, 1);
         TD_ASSERT_EQ_INT(res.cars[p].resets, 1);
-        TD_ASSERT(res.cars[p].penalty_s == 5.0);
+        TD_ASSERT_EQ(res.cars[p].penalty_s, 5.0);
         TD_ASSERT_EQ_INT(res.cars[p].status, TD_EP_IN_PROGRESS);
     }
     td_track_free(&t);
@@ -477,7 +464,7 @@ TD_TEST(races_are_reproducible)
     TD_ASSERT_EQ_INT((int)a.steps, (int)b.steps);
     for (int p = 0; p < 3; p++) {
         TD_ASSERT_STREQ(a.cars[p].name, b.cars[p].name);
-        TD_ASSERT(a.cars[p].total_time_s == b.cars[p].total_time_s);
+        TD_ASSERT_EQ(a.cars[p].total_time_s, b.cars[p].total_time_s);
         TD_ASSERT_EQ_INT(a.cars[p].crashes, b.cars[p].crashes);
         TD_ASSERT_EQ_INT(a.cars[p].off_tracks, b.cars[p].off_tracks);
     }
@@ -531,15 +518,15 @@ TD_TEST(race_replay_has_a_frame_per_step_and_every_car)
     td_race_options_default(&o);
     o.laps = 1;
     o.replay_width = 320;
-    tmpdir(dir, sizeof(dir));
-    snprintf(frames, sizeof(frames), "%s/replay", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(frames, "%s/replay", dir);
     o.replay_path = frames;
     TD_ASSERT_OK(td_race_run(&t, rc, 2, &o, &res, &err));
     TD_ASSERT_EQ_INT(res.replay_frames, (int)res.steps);
     TD_ASSERT_EQ_INT(count_pngs(frames), (int)res.steps);
     uint8_t *img;
     int w, h, c, seen[2] = {0, 0};
-    snprintf(png, sizeof(png), "%s/frame_00005.png", frames);
+    TD_FMT(png, "%s/frame_00005.png", frames);
     TD_ASSERT_OK(td_png_read(png, &img, &w, &h, &c, &err));
     TD_ASSERT_EQ_INT(w, 320);
     for (int k = 0; k < 2; k++) {
@@ -550,7 +537,6 @@ TD_TEST(race_replay_has_a_frame_per_step_and_every_car)
     }
     TD_ASSERT(seen[0] > 10 && seen[1] > 10);
     td_free(img);
-    rm_rf(dir);
     td_track_free(&t);
 }
 
@@ -568,8 +554,8 @@ TD_TEST(race_replay_with_a_camera_view)
     td_race_options_default(&o);
     o.laps = 1;
     o.replay_width = 320;
-    tmpdir(dir, sizeof(dir));
-    snprintf(frames, sizeof(frames), "%s/replay", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(frames, "%s/replay", dir);
     o.replay_path = frames;
     o.replay_camera_car = 2;
     TD_ASSERT_EQ_INT(td_race_init(&r, &t, rc, 2, &o, &err), TD_EINVAL);
@@ -586,7 +572,7 @@ TD_TEST(race_replay_with_a_camera_view)
      * car colour, shaded); nothing else in a camera view is that red. */
     uint8_t *img;
     int w, h, c;
-    snprintf(png, sizeof(png), "%s/frame_00003.png", frames);
+    TD_FMT(png, "%s/frame_00003.png", frames);
     TD_ASSERT_OK(td_png_read(png, &img, &w, &h, &c, &err));
     long n = 0;
     uint8_t top[3];
@@ -599,36 +585,29 @@ TD_TEST(race_replay_with_a_camera_view)
         }
     TD_ASSERT_MSG(n > 50, "%ld car pixels in the camera half", n);
     td_free(img);
-    rm_rf(dir);
     td_track_free(&t);
 }
 
 /* ---- CLI ------------------------------------------------------------------------------------ */
 
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TD_TEST(cli_races_two_trained_models)
 {
     char dir[256], cmd[2048], path[400];
     td_err err;
-    tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
     for (int k = 0; k < 2; k++) {
-        snprintf(cmd, sizeof(cmd),
-                 "cd '%s' && '%s' init m%d >/dev/null && '%s' train m%d --iterations 3 "
-                 ">/dev/null 2>&1",
-                 dir, TD_TEST_TRACKDAY_BIN, k, TD_TEST_TRACKDAY_BIN, k);
-        TD_ASSERT_EQ_INT(run(cmd), 0);
+        TD_FMT(cmd,
+               "cd '%s' && '%s' init m%d >/dev/null && '%s' train m%d --iterations 3 "
+               ">/dev/null 2>&1",
+               dir, TD_TEST_TRACKDAY_BIN, k, TD_TEST_TRACKDAY_BIN, k);
+        TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     }
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && '%s' race m0 m1/model/last.tdm builtin:centerline:1.0 --track oval "
-             "--laps 1 --continuous --max-time 60 -o out --replay none > out.txt",
-             dir, TD_TEST_TRACKDAY_BIN);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
-    snprintf(path, sizeof(path), "%s/out/race.json", dir);
+    TD_FMT(cmd,
+           "cd '%s' && '%s' race m0 m1/model/last.tdm builtin:centerline:1.0 --track oval "
+           "--laps 1 --continuous --max-time 60 -o out --replay none > out.txt",
+           dir, TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    TD_FMT(path, "%s/out/race.json", dir);
     json_t *root = NULL;
     TD_ASSERT_OK(td_json_load_file(path, &root, &err));
     TD_ASSERT_STREQ(json_string_value(json_object_get(root, "track")), "oval");
@@ -647,14 +626,14 @@ TD_TEST(cli_races_two_trained_models)
         json_t *p = json_array_get(st, i - 1);
         int pf = json_is_true(json_object_get(p, "finished"));
         int cf = json_is_true(json_object_get(c, "finished"));
-        TD_ASSERT(pf >= cf);
+        TD_ASSERT_GE(pf, cf);
         if (pf && cf)
             TD_ASSERT(json_real_value(json_object_get(p, "total_time_s")) <=
                       json_real_value(json_object_get(c, "total_time_s")));
         if (!pf && !cf) {
             int pl = (int)json_integer_value(json_object_get(p, "laps"));
             int cl = (int)json_integer_value(json_object_get(c, "laps"));
-            TD_ASSERT(pl >= cl);
+            TD_ASSERT_GE(pl, cl);
             if (pl == cl)
                 TD_ASSERT(json_real_value(json_object_get(p, "progress")) >=
                           json_real_value(json_object_get(c, "progress")));
@@ -666,7 +645,7 @@ TD_TEST(cli_races_two_trained_models)
     /* The table on stdout. */
     char *text;
     size_t len;
-    snprintf(path, sizeof(path), "%s/out.txt", dir);
+    TD_FMT(path, "%s/out.txt", dir);
     TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "pos");
     TD_ASSERT_CONTAINS(text, "m0");
@@ -674,8 +653,9 @@ TD_TEST(cli_races_two_trained_models)
     td_free(text);
 
     /* One car is not a race. */
-    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' race m0 --track oval 2>/dev/null", dir,
-             TD_TEST_TRACKDAY_BIN);
-    TD_ASSERT(run(cmd) != 0);
-    rm_rf(dir);
+    TD_FMT(cmd, "cd '%s' && '%s' race m0 --track oval", dir, TD_TEST_TRACKDAY_BIN);
+    char *errs;
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
+    TD_ASSERT_CONTAINS(errs, "needs 2 to 6 models (got 1)");
+    td_free(errs);
 }

@@ -15,19 +15,6 @@
 
 #define OVAL TD_TEST_SOURCE_DIR "/tracks/oval.json"
 
-static void tmpdir(char *out, size_t n)
-{
-    snprintf(out, n, "/tmp/td_test_replay_XXXXXX");
-    TD_ASSERT(mkdtemp(out) != NULL);
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
-}
-
 static int count_pngs(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -61,7 +48,7 @@ static td_simtrace_row *make_rows(const td_track *t, int n, double s0, double ds
         rows[i].track_len = t->length;
         rows[i].all_wheels_on_track = 1;
         rows[i].iteration = -1;
-        snprintf(rows[i].episode_status, sizeof(rows[i].episode_status), "in_progress");
+        TD_FMT(rows[i].episode_status, "in_progress");
     }
     return rows;
 }
@@ -123,7 +110,7 @@ TD_TEST(font_draws_every_documented_character)
     memset(b, 0, sizeof(b));
     td_text_draw(a, 40, 20, 0, 0, "8", 1, white);
     td_text_draw(b, 40, 20, 0, 0, "0", 1, white);
-    TD_ASSERT(memcmp(a, b, sizeof(a)) != 0);
+    TD_ASSERT_NE(memcmp(a, b, sizeof(a)), 0);
     /* Clipped at the border: no crash, nothing outside. */
     td_text_draw(img, 40, 20, 35, 15, "WWW", 3, white);
 }
@@ -138,8 +125,8 @@ TD_TEST(replay_frame_per_row_with_car_at_its_position)
     const int n = 23;
     load_oval(&t);
     td_simtrace_row *rows = make_rows(&t, n, 0.0, 0.2);
-    tmpdir(dir, sizeof(dir));
-    snprintf(out, sizeof(out), "%s/frames", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(out, "%s/frames", dir);
     td_replay_options_default(&o);
     o.width = 640;
     int rc = td_replay_simtrace(&t, rows, n, &o, out, &st, &err);
@@ -153,7 +140,7 @@ TD_TEST(replay_frame_per_row_with_car_at_its_position)
     for (int k = 0; k < n; k += 11) {
         uint8_t *img;
         int w, h, c;
-        snprintf(png, sizeof(png), "%s/frame_%05d.png", out, k + 1);
+        TD_FMT(png, "%s/frame_%05d.png", out, k + 1);
         TD_ASSERT_OK(td_png_read(png, &img, &w, &h, &c, &err));
         TD_ASSERT_EQ_INT(w, st.width);
         TD_ASSERT_EQ_INT(h, st.height);
@@ -176,7 +163,6 @@ TD_TEST(replay_frame_per_row_with_car_at_its_position)
     }
     td_free(rows);
     td_track_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(replay_frames_differ_and_show_the_camera)
@@ -188,22 +174,22 @@ TD_TEST(replay_frames_differ_and_show_the_camera)
     char dir[256], a[320], b[320], png[400];
     load_oval(&t);
     td_simtrace_row *rows = make_rows(&t, 4, 1.0, 0.3);
-    tmpdir(dir, sizeof(dir));
-    snprintf(a, sizeof(a), "%s/cam", dir);
-    snprintf(b, sizeof(b), "%s/nocam", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(a, "%s/cam", dir);
+    TD_FMT(b, "%s/nocam", dir);
     td_replay_options_default(&o);
     o.width = 480;
     TD_ASSERT_OK(td_replay_simtrace(&t, rows, 4, &o, a, &st1, &err));
     o.camera = 0;
     TD_ASSERT_OK(td_replay_simtrace(&t, rows, 4, &o, b, &st2, &err));
     /* With the camera the top view sits in the right half. */
-    TD_ASSERT(st1.view_x >= 240);
-    TD_ASSERT(st2.view_x < 240);
+    TD_ASSERT_GE(st1.view_x, 240);
+    TD_ASSERT_LT(st2.view_x, 240);
     uint8_t *f1, *f4;
     int w, h, c;
-    snprintf(png, sizeof(png), "%s/frame_00001.png", a);
+    TD_FMT(png, "%s/frame_00001.png", a);
     TD_ASSERT_OK(td_png_read(png, &f1, &w, &h, &c, &err));
-    snprintf(png, sizeof(png), "%s/frame_00004.png", a);
+    TD_FMT(png, "%s/frame_00004.png", a);
     TD_ASSERT_OK(td_png_read(png, &f4, &w, &h, &c, &err));
     /* The camera half (below the text band) has sky and road: many distinct colours, and
      * it changes as the car moves. */
@@ -216,7 +202,6 @@ TD_TEST(replay_frames_differ_and_show_the_camera)
     td_free(f4);
     td_free(rows);
     td_track_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(replay_bad_input_is_an_error)
@@ -236,12 +221,6 @@ TD_TEST(replay_bad_input_is_an_error)
     td_track_free(&t);
 }
 
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TD_TEST(cli_mp4_without_ffmpeg_is_a_clear_error)
 {
     td_track t;
@@ -251,25 +230,24 @@ TD_TEST(cli_mp4_without_ffmpeg_is_a_clear_error)
     td_err err;
     load_oval(&t);
     td_simtrace_row *rows = make_rows(&t, 5, 0, 0.2);
-    tmpdir(dir, sizeof(dir));
-    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(csv, "%s/eval-oval-simtrace.csv", dir);
     write_simtrace(csv, rows, 5);
-    snprintf(errf, sizeof(errf), "%s/stderr.txt", dir);
+    TD_FMT(errf, "%s/stderr.txt", dir);
     /* A PATH holding no ffmpeg (an empty directory). */
-    snprintf(cmd, sizeof(cmd), "env PATH='%s' '%s' replay '%s' --track '%s' -o '%s/out.mp4' 2>'%s'",
-             dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
-    TD_ASSERT(run(cmd) != 0);
+    TD_FMT(cmd, "env PATH='%s' '%s' replay '%s' --track '%s' -o '%s/out.mp4' 2>'%s'", dir,
+           TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 1);
     TD_ASSERT_OK(td_file_read(errf, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "ffmpeg");
     TD_ASSERT_CONTAINS(text, "PATH");
     TD_ASSERT_CONTAINS(text, "out.mp4");
     td_free(text);
     char mp4[320];
-    snprintf(mp4, sizeof(mp4), "%s/out.mp4", dir);
+    TD_FMT(mp4, "%s/out.mp4", dir);
     TD_ASSERT(!td_path_exists(mp4));
     td_free(rows);
     td_track_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
@@ -282,25 +260,25 @@ TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
     const int n = 6;
     load_oval(&t);
     td_simtrace_row *rows = make_rows(&t, n, 0, 0.2);
-    tmpdir(dir, sizeof(dir));
-    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(csv, "%s/eval-oval-simtrace.csv", dir);
     write_simtrace(csv, rows, n);
     /* A stand-in ffmpeg: records its arguments and copies stdin to the last argument. */
-    snprintf(ff, sizeof(ff), "%s/bin", dir);
-    TD_ASSERT(mkdir(ff, 0755) == 0);
-    snprintf(args, sizeof(args), "%s/args.txt", dir);
-    snprintf(ff, sizeof(ff), "%s/bin/ffmpeg", dir);
+    TD_FMT(ff, "%s/bin", dir);
+    TD_ASSERT_EQ(mkdir(ff, 0755), 0);
+    TD_FMT(args, "%s/args.txt", dir);
+    TD_FMT(ff, "%s/bin/ffmpeg", dir);
     FILE *f = fopen(ff, "w");
     TD_ASSERT(f != NULL);
     fprintf(f, "#!/bin/sh\necho \"$@\" > '%s'\nfor a; do last=$a; done\ncat > \"$last\"\n", args);
     fclose(f);
-    TD_ASSERT(chmod(ff, 0755) == 0);
-    snprintf(out, sizeof(out), "%s/out.mp4", dir);
-    snprintf(cmd, sizeof(cmd),
-             "env PATH='%s/bin':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s' --width 480 "
-             "--fps 30 >/dev/null",
-             dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_ASSERT_EQ(chmod(ff, 0755), 0);
+    TD_FMT(out, "%s/out.mp4", dir);
+    TD_FMT(cmd,
+           "env PATH='%s/bin':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s' --width 480 "
+           "--fps 30 >/dev/null",
+           dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_OK(td_file_read(args, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "-f rawvideo -pix_fmt rgb24");
     TD_ASSERT_CONTAINS(text, "-r 30");
@@ -311,18 +289,17 @@ TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
     TD_ASSERT_EQ_INT(w, 480);
     td_free(text);
     struct stat sb;
-    TD_ASSERT(stat(out, &sb) == 0);
+    TD_ASSERT_EQ(stat(out, &sb), 0);
     TD_ASSERT_EQ_INT((long)sb.st_size, (long)n * w * h * 3);
 
     /* A directory gets PNG frames, one per row. */
-    snprintf(frames, sizeof(frames), "%s/frames", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --track '%s' -o '%s' --width 480 >/dev/null",
-             TD_TEST_TRACKDAY_BIN, csv, OVAL, frames);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_FMT(frames, "%s/frames", dir);
+    TD_FMT(cmd, "'%s' replay '%s' --track '%s' -o '%s' --width 480 >/dev/null",
+           TD_TEST_TRACKDAY_BIN, csv, OVAL, frames);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_EQ_INT(count_pngs(frames), n);
     td_free(rows);
     td_track_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)
@@ -332,58 +309,54 @@ TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)
     const int n = 7;
     load_oval(&t);
     td_simtrace_row *rows = make_rows(&t, n, 0, 0.2);
-    tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
     /* No evaluation yet: says what to run. */
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f0' 2>'%s/err.txt'", TD_TEST_TRACKDAY_BIN,
-             dir, dir, dir);
-    TD_ASSERT(run(cmd) != 0);
+    TD_FMT(cmd, "'%s' replay '%s' -o '%s/f0' 2>'%s/err.txt'", TD_TEST_TRACKDAY_BIN, dir, dir, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 1);
     char *text;
     size_t len;
     td_err err;
-    snprintf(out, sizeof(out), "%s/err.txt", dir);
+    TD_FMT(out, "%s/err.txt", dir);
     TD_ASSERT_OK(td_file_read(out, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "trackday eval");
     td_free(text);
 
-    snprintf(csv, sizeof(csv), "%s/logs", dir);
-    TD_ASSERT(mkdir(csv, 0755) == 0);
-    snprintf(csv, sizeof(csv), "%s/logs/eval-oval-simtrace.csv", dir);
+    TD_FMT(csv, "%s/logs", dir);
+    TD_ASSERT_EQ(mkdir(csv, 0755), 0);
+    TD_FMT(csv, "%s/logs/eval-oval-simtrace.csv", dir);
     write_simtrace(csv, rows, n);
     /* DIR: its one eval simtrace, the track from the file name. */
-    snprintf(out, sizeof(out), "%s/f1", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s' --width 320 >/dev/null",
-             TD_TEST_TRACKDAY_BIN, dir, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_FMT(out, "%s/f1", dir);
+    TD_FMT(cmd, "'%s' replay '%s' -o '%s' --width 320 >/dev/null", TD_TEST_TRACKDAY_BIN, dir, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_EQ_INT(count_pngs(out), n);
     /* REPORT.json: the simtrace beside it, the track from the report. */
-    snprintf(report, sizeof(report), "%s/logs/eval-oval.json", dir);
+    TD_FMT(report, "%s/logs/eval-oval.json", dir);
     FILE *f = fopen(report, "w");
     TD_ASSERT(f != NULL);
     fprintf(f, "{\"track\": \"oval\", \"laps_completed\": 0}\n");
     fclose(f);
-    snprintf(out, sizeof(out), "%s/f2", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s' --width 320 >/dev/null",
-             TD_TEST_TRACKDAY_BIN, report, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_FMT(out, "%s/f2", dir);
+    TD_FMT(cmd, "'%s' replay '%s' -o '%s' --width 320 >/dev/null", TD_TEST_TRACKDAY_BIN, report,
+           out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_EQ_INT(count_pngs(out), n);
     /* Two tracks evaluated: --track chooses. */
-    snprintf(csv, sizeof(csv), "%s/logs/eval-kidney-simtrace.csv", dir);
+    TD_FMT(csv, "%s/logs/eval-kidney-simtrace.csv", dir);
     write_simtrace(csv, rows, 3);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' -o '%s/f3' 2>'%s/err.txt'", TD_TEST_TRACKDAY_BIN,
-             dir, dir, dir);
-    TD_ASSERT(run(cmd) != 0);
-    snprintf(out, sizeof(out), "%s/err.txt", dir);
+    TD_FMT(cmd, "'%s' replay '%s' -o '%s/f3' 2>'%s/err.txt'", TD_TEST_TRACKDAY_BIN, dir, dir, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 1);
+    TD_FMT(out, "%s/err.txt", dir);
     TD_ASSERT_OK(td_file_read(out, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "--track");
     td_free(text);
-    snprintf(out, sizeof(out), "%s/f4", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --track oval -o '%s' --width 320 >/dev/null",
-             TD_TEST_TRACKDAY_BIN, dir, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_FMT(out, "%s/f4", dir);
+    TD_FMT(cmd, "'%s' replay '%s' --track oval -o '%s' --width 320 >/dev/null",
+           TD_TEST_TRACKDAY_BIN, dir, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_EQ_INT(count_pngs(out), n);
     td_free(rows);
     td_track_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(cli_failing_ffmpeg_is_an_error)
@@ -395,27 +368,25 @@ TD_TEST(cli_failing_ffmpeg_is_an_error)
     td_err err;
     load_oval(&t);
     td_simtrace_row *rows = make_rows(&t, 5, 0, 0.2);
-    tmpdir(dir, sizeof(dir));
-    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(csv, "%s/eval-oval-simtrace.csv", dir);
     write_simtrace(csv, rows, 5);
-    snprintf(ff, sizeof(ff), "%s/ffmpeg", dir);
+    TD_FMT(ff, "%s/ffmpeg", dir);
     FILE *f = fopen(ff, "w");
     TD_ASSERT(f != NULL);
     fprintf(f, "#!/bin/sh\necho 'Unknown encoder' >&2\nexit 3\n");
     fclose(f);
-    TD_ASSERT(chmod(ff, 0755) == 0);
-    snprintf(errf, sizeof(errf), "%s/stderr.txt", dir);
-    snprintf(cmd, sizeof(cmd),
-             "env PATH='%s':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s/o.mp4' 2>'%s'", dir,
-             TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
-    TD_ASSERT(run(cmd) != 0);
+    TD_ASSERT_EQ(chmod(ff, 0755), 0);
+    TD_FMT(errf, "%s/stderr.txt", dir);
+    TD_FMT(cmd, "env PATH='%s':/usr/bin:/bin '%s' replay '%s' --track '%s' -o '%s/o.mp4' 2>'%s'",
+           dir, TD_TEST_TRACKDAY_BIN, csv, OVAL, dir, errf);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 1);
     TD_ASSERT_OK(td_file_read(errf, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "ffmpeg");
     TD_ASSERT_CONTAINS(text, "o.mp4");
     td_free(text);
     td_free(rows);
     td_track_free(&t);
-    rm_rf(dir);
 }
 
 TD_TEST(cli_episodes_selects_rows)
@@ -427,25 +398,24 @@ TD_TEST(cli_episodes_selects_rows)
     td_simtrace_row *rows = make_rows(&t, n, 0, 0.2);
     for (int i = 0; i < n; i++)
         rows[i].episode = i < 3 ? 0 : (i < 7 ? 1 : 2);
-    tmpdir(dir, sizeof(dir));
-    snprintf(csv, sizeof(csv), "%s/eval-oval-simtrace.csv", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(csv, "%s/eval-oval-simtrace.csv", dir);
     write_simtrace(csv, rows, n);
-    snprintf(out, sizeof(out), "%s/e1", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --episodes 1 -o '%s' --width 320 >/dev/null",
-             TD_TEST_TRACKDAY_BIN, csv, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_FMT(out, "%s/e1", dir);
+    TD_FMT(cmd, "'%s' replay '%s' --episodes 1 -o '%s' --width 320 >/dev/null",
+           TD_TEST_TRACKDAY_BIN, csv, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_EQ_INT(count_pngs(out), 4);
-    snprintf(out, sizeof(out), "%s/e12", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --episodes 1-2 -o '%s' --width 320 >/dev/null",
-             TD_TEST_TRACKDAY_BIN, csv, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_FMT(out, "%s/e12", dir);
+    TD_FMT(cmd, "'%s' replay '%s' --episodes 1-2 -o '%s' --width 320 >/dev/null",
+           TD_TEST_TRACKDAY_BIN, csv, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_EQ_INT(count_pngs(out), 6);
-    snprintf(cmd, sizeof(cmd), "'%s' replay '%s' --episodes 5 -o '%s/e5' 2>/dev/null",
-             TD_TEST_TRACKDAY_BIN, csv, dir);
-    TD_ASSERT(run(cmd) != 0);
+    TD_FMT(cmd, "'%s' replay '%s' --episodes 5 -o '%s/e5' 2>/dev/null", TD_TEST_TRACKDAY_BIN, csv,
+           dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 1);
     td_free(rows);
     td_track_free(&t);
-    rm_rf(dir);
 }
 
 static long count_colour(const char *png, const uint8_t c[3])
@@ -467,36 +437,35 @@ TD_TEST(cli_redrive_is_the_eval_run_with_obstacles_drawn)
     td_simtrace t;
     td_err err;
     uint8_t obst[3];
-    tmpdir(dir, sizeof(dir));
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && '%s' init m >/dev/null && '%s' train m --iterations 2 >/dev/null 2>&1 && "
-             "'%s' eval m --laps 1 --track oval >/dev/null",
-             dir, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(cmd,
+           "cd '%s' && '%s' init m >/dev/null && '%s' train m --iterations 2 >/dev/null 2>&1 && "
+           "'%s' eval m --laps 1 --track oval >/dev/null",
+           dir, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     /* Driving again gives the evaluation's run: a frame per simtrace row. */
-    snprintf(out, sizeof(out), "%s/rd", dir);
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && '%s' replay m --redrive --laps 1 --track oval -o '%s' --width 320 "
-             ">/dev/null",
-             dir, TD_TEST_TRACKDAY_BIN, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
-    snprintf(png, sizeof(png), "%s/m/logs/eval-oval-simtrace.csv", dir);
+    TD_FMT(out, "%s/rd", dir);
+    TD_FMT(cmd,
+           "cd '%s' && '%s' replay m --redrive --laps 1 --track oval -o '%s' --width 320 "
+           ">/dev/null",
+           dir, TD_TEST_TRACKDAY_BIN, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    TD_FMT(png, "%s/m/logs/eval-oval-simtrace.csv", dir);
     td_simtrace_init(&t);
     TD_ASSERT_OK(td_simtrace_read(&t, png, &err));
-    TD_ASSERT(t.n > 0);
+    TD_ASSERT_GT(t.n, 0);
     TD_ASSERT_EQ_INT(count_pngs(out), t.n);
     td_simtrace_free(&t);
     td_replay_box_color(TD_BOX_OBSTACLE, obst);
-    snprintf(png, sizeof(png), "%s/frame_00001.png", out);
+    TD_FMT(png, "%s/frame_00001.png", out);
     TD_ASSERT_EQ_INT((int)count_colour(png, obst), 0);
     /* Object avoidance: the obstacles are in the picture. */
-    snprintf(out, sizeof(out), "%s/oa", dir);
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && '%s' replay m --redrive --laps 1 --track oval --race-type "
-             "object-avoidance -o '%s' --width 320 >/dev/null",
-             dir, TD_TEST_TRACKDAY_BIN, out);
-    TD_ASSERT_EQ_INT(run(cmd), 0);
-    snprintf(png, sizeof(png), "%s/frame_00001.png", out);
-    TD_ASSERT(count_colour(png, obst) > 20);
-    rm_rf(dir);
+    TD_FMT(out, "%s/oa", dir);
+    TD_FMT(cmd,
+           "cd '%s' && '%s' replay m --redrive --laps 1 --track oval --race-type "
+           "object-avoidance -o '%s' --width 320 >/dev/null",
+           dir, TD_TEST_TRACKDAY_BIN, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    TD_FMT(png, "%s/frame_00001.png", out);
+    TD_ASSERT_GT(count_colour(png, obst), 20);
 }

@@ -18,46 +18,15 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-/* One scratch directory per run of this binary, shared by the per-test child processes and
- * removed when the parent exits (children leave with _exit, which skips destructors). */
-static char tmpdir[256];
-static pid_t test_main_pid;
-
-__attribute__((constructor)) static void remember_main_pid(void)
-{
-    test_main_pid = getpid();
-}
-
-__attribute__((destructor)) static void remove_tmp_dir(void)
-{
-    if (getpid() != test_main_pid)
-        return;
-    char cmd[320];
-    snprintf(cmd, sizeof(cmd), "rm -rf /tmp/td_reward_test_%d", (int)test_main_pid);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove /tmp/td_reward_test_%d\n", (int)test_main_pid);
-}
-
-static const char *tmp_dir(void)
-{
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/td_reward_test_%d", (int)test_main_pid);
-        TD_ASSERT(mkdir(tmpdir, 0700) == 0 || errno == EEXIST);
-    }
-    return tmpdir;
-}
-
 /* Writes text to DIR/name and returns the path (static buffer, one per slot). */
 static const char *write_file(const char *name, const char *text)
 {
     static char paths[8][512];
     static int slot;
     char *p = paths[slot++ % 8];
-    snprintf(p, 512, "%s/%s", tmp_dir(), name);
-    FILE *f = fopen(p, "w");
-    TD_ASSERT(f != NULL);
-    fputs(text, f);
-    fclose(f);
+    int n = snprintf(p, 512, "%s/%s", td_test_tmpdir(), name);
+    TD_ASSERT_MSG(n > 0 && n < 512, "%s: path too long", name);
+    td_test_write(p, text);
     return p;
 }
 
@@ -130,7 +99,7 @@ static const char *open_fail(const char *spec)
     td_reward *r = NULL;
     memset(&err, 0, sizeof(err));
     int rc = td_reward_open(&r, spec, NULL, &err);
-    TD_ASSERT(rc != 0);
+    TD_ASSERT_NE(rc, 0);
     TD_ASSERT(r == NULL);
     return err.msg;
 }
@@ -170,14 +139,14 @@ TD_TEST(builtin_all_names_open_and_return_finite)
     add_objects(&p);
     for (const char *const *n = td_reward_builtin_names(); *n; n++, count++) {
         char spec[128];
-        snprintf(spec, sizeof(spec), "builtin:%s", *n);
+        TD_FMT(spec, "builtin:%s", *n);
         td_reward *r = open_ok(spec);
         double v = call_one(r, &p);
         TD_ASSERT(isfinite(v));
         TD_ASSERT(td_reward_builtin_summary(*n) != NULL);
         td_reward_close(r);
     }
-    TD_ASSERT(count >= 8);
+    TD_ASSERT_GE(count, 8);
     TD_ASSERT(td_reward_builtin_find("prevent_zigzag") != NULL);
     TD_ASSERT(td_reward_builtin_find("stay_inside_two_borders") != NULL);
     const char *msg = open_fail("builtin:no_such_reward");
@@ -206,10 +175,9 @@ TD_TEST(plugin_compiled_with_cc)
                                "double trackday_reward(const td_params *p)\n"
                                "{ return p->speed * 2.0 + p->steps + p->n_waypoints; }\n");
     char so[512], cmd[2048];
-    snprintf(so, sizeof(so), "%s/plugin.so", tmp_dir());
-    snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -I%s/include -o %s %s", TD_TEST_SOURCE_DIR, so,
-             src);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(so, "%s/plugin.so", td_test_tmpdir());
+    TD_FMT(cmd, "cc -shared -fPIC -I%s/include -o %s %s", TD_TEST_SOURCE_DIR, so, src);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     td_reward *r = open_ok(so);
     TD_ASSERT_EQ_INT(td_reward_get_kind(r), TD_REWARD_PLUGIN);
     td_params p[3];
@@ -226,9 +194,9 @@ TD_TEST(plugin_compiled_with_cc)
 
     /* A library without the symbol, and a missing file. */
     const char *bad = write_file("bad.c", "int not_a_reward(void) { return 1; }\n");
-    snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -o %s/bad.so %s", tmp_dir(), bad);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
-    snprintf(so, sizeof(so), "%s/bad.so", tmp_dir());
+    TD_FMT(cmd, "cc -shared -fPIC -o %s/bad.so %s", td_test_tmpdir(), bad);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    TD_FMT(so, "%s/bad.so", td_test_tmpdir());
     TD_ASSERT_CONTAINS(open_fail(so), "does not export trackday_reward");
     TD_ASSERT_CONTAINS(open_fail("/nonexistent/x.so"), "not found");
 }
@@ -239,10 +207,9 @@ TD_TEST(value_checks_apply_to_c_hosts)
                                           "double trackday_reward(const td_params *p)\n"
                                           "{ return p->steps == 7 ? 0.0 / 0.0 : 1.0; }\n");
     char so[512], cmd[2048];
-    snprintf(so, sizeof(so), "%s/nan.so", tmp_dir());
-    snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -I%s/include -o %s %s", TD_TEST_SOURCE_DIR, so,
-             src);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(so, "%s/nan.so", td_test_tmpdir());
+    TD_FMT(cmd, "cc -shared -fPIC -I%s/include -o %s %s", TD_TEST_SOURCE_DIR, so, src);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     td_reward *r = open_ok(so);
     td_params p[4];
     float out[4] = {9, 9, 9, 9};
@@ -267,10 +234,8 @@ TD_TEST(value_checks_apply_to_c_hosts)
 
 #define SKIP_WITHOUT_PYTHON()                                                                      \
     do {                                                                                           \
-        if (!td_reward_python_available()) {                                                       \
-            printf("(skipped: built without Python)\n");                                           \
-            return;                                                                                \
-        }                                                                                          \
+        if (!td_reward_python_available())                                                         \
+            TD_SKIP("built without Python (TD_WITH_PYTHON=OFF)");                                  \
     } while (0)
 
 /* Asserts every key's type and the values fill_params set; returns a value built from them. */
@@ -465,7 +430,7 @@ TD_TEST(python_matches_builtin_over_a_batch)
 {
     SKIP_WITHOUT_PYTHON();
     char path[512];
-    snprintf(path, sizeof(path), "%s/examples/rewards/follow_center_line.py", TD_TEST_SOURCE_DIR);
+    TD_FMT(path, "%s/examples/rewards/follow_center_line.py", TD_TEST_SOURCE_DIR);
     td_reward *py = open_ok(path);
     td_reward *c = open_ok("builtin:follow_center_line");
     enum { N = 64 };
@@ -487,7 +452,7 @@ TD_TEST(python_matches_builtin_over_a_batch)
         bands[a[i] >= 1 ? 0 : a[i] >= 0.5 ? 1 : a[i] >= 0.1 ? 2 : 3]++;
     }
     for (int k = 0; k < 4; k++)
-        TD_ASSERT(bands[k] > 0); /* the batch exercised every band */
+        TD_ASSERT_GT(bands[k], 0); /* the batch exercised every band */
     td_reward_close(py);
     td_reward_close(c);
 }
@@ -504,7 +469,7 @@ TD_TEST(error_syntax_has_line_and_caret)
                                                "    return 0.5\n");
     const char *msg = open_fail(path);
     char where[600];
-    snprintf(where, sizeof(where), "%s:3:", path);
+    TD_FMT(where, "%s:3:", path);
     TD_ASSERT_CONTAINS(msg, where);
     TD_ASSERT_CONTAINS(msg, "SyntaxError");
     TD_ASSERT_CONTAINS(msg, "\n    if x > 1\n");
@@ -537,7 +502,7 @@ TD_TEST(error_missing_or_bad_function)
     TD_ASSERT_CONTAINS(msg, "DeepRacer allows only math, random, numpy, scipy and shapely");
     TD_ASSERT_CONTAINS(open_fail("/nonexistent/reward_function.py"), "cannot read");
     char nulpath[600];
-    snprintf(nulpath, sizeof(nulpath), "%s/nul.py", tmp_dir());
+    TD_FMT(nulpath, "%s/nul.py", td_test_tmpdir());
     FILE *f = fopen(nulpath, "wb");
     TD_ASSERT(f != NULL);
     fwrite("def reward_function(params):\n    return 1.0\0\n", 1, 45, f);
@@ -578,7 +543,7 @@ TD_TEST(error_exception_has_traceback_and_params_json)
     td_err err = {0};
     TD_ASSERT_EQ_INT(td_reward_batch(r, p, 3, out, &err), TD_EREWARD);
     char where[600];
-    snprintf(where, sizeof(where), "%s:2: ZeroDivisionError", path);
+    TD_FMT(where, "%s:2: ZeroDivisionError", path);
     TD_ASSERT_CONTAINS(err.msg, where);
     TD_ASSERT_CONTAINS(err.msg, "at step 17 (car 1)");
     TD_ASSERT_CONTAINS(err.msg, "return 1.0 / w");
@@ -608,7 +573,7 @@ TD_TEST(error_exception_has_traceback_and_params_json)
     td_free(json);
 
     char out_path[512];
-    snprintf(out_path, sizeof(out_path), "%s/logs_reward_error.json", tmp_dir());
+    TD_FMT(out_path, "%s/logs_reward_error.json", td_test_tmpdir());
     TD_ASSERT_OK(td_reward_error_write(r, out_path, &err));
     TD_ASSERT_OK(td_json_load_file(out_path, &o, &err));
     TD_ASSERT_CONTAINS(json_string_value(json_object_get(o, "traceback")), "ZeroDivisionError");
@@ -649,7 +614,7 @@ static const char *call_fail(const char *name, const char *body, int *code)
 {
     static td_err err;
     char src[1024];
-    snprintf(src, sizeof(src), "import math\ndef reward_function(params):\n    %s\n", body);
+    TD_FMT(src, "import math\ndef reward_function(params):\n    %s\n", body);
     td_reward *r = open_ok(write_file(name, src));
     td_params p;
     fill_params(&p);
@@ -657,7 +622,7 @@ static const char *call_fail(const char *name, const char *body, int *code)
     double v = 7;
     memset(&err, 0, sizeof(err));
     *code = td_reward_one(r, &p, &v, &err);
-    TD_ASSERT(*code != 0);
+    TD_ASSERT_NE(*code, 0);
     TD_ASSERT_NEAR(v, 0, 0);
     TD_ASSERT_EQ_INT(td_reward_last_error(r)->kind, TD_REWARD_ERR_VALUE);
     td_reward_close(r);
@@ -814,7 +779,7 @@ TD_TEST(check_source_reports_validator_rules)
     TD_ASSERT(!has_issue(is, n, TD_REWARD_ERROR, 1, "math"));
     TD_ASSERT(!has_issue(is, n, TD_REWARD_ERROR, 4, "numpy"));
     for (int i = 1; i < n; i++) /* in order of line */
-        TD_ASSERT(is[i].line >= is[i - 1].line);
+        TD_ASSERT_GE(is[i].line, is[i - 1].line);
     td_free(is);
 
     /* Syntax errors, a missing function, a wrong signature, an oversized file. */
@@ -865,7 +830,7 @@ static int load_track(const char *name, td_track *t)
 {
     char path[1024];
     td_err err = {0};
-    snprintf(path, sizeof(path), "%s/%s.npy", TD_SHARED_TRACKS, name);
+    TD_FMT(path, "%s/%s.npy", TD_SHARED_TRACKS, name);
     int rc = td_track_load(t, path, &err);
     if (rc)
         TD_FAIL("load %s: %s", path, err.msg);
@@ -880,17 +845,17 @@ TD_TEST(samples_cover_the_situations)
     TD_ASSERT_OK(td_track_reverse(&rev, &t, &err));
     static td_reward_sample s[TD_REWARD_MAX_SAMPLES];
     int n = td_reward_samples(&t, &rev, s, TD_REWARD_MAX_SAMPLES);
-    TD_ASSERT(n >= 25);
+    TD_ASSERT_GE(n, 25);
     int centre = 0, off = 0, partly = 0, objects = 0, crashed = 0, reversed = 0, camera = 0;
     for (int i = 0; i < n; i++) {
         const td_params *p = &s[i].params;
-        TD_ASSERT(s[i].label[0] != 0);
+        TD_ASSERT_NE(s[i].label[0], 0);
         TD_ASSERT_NEAR(p->track_length, p->is_reversed ? rev.length : t.length, 1e-9);
-        TD_ASSERT(p->waypoints == (p->is_reversed ? rev.center : t.center));
-        TD_ASSERT(p->closest_waypoints[1] == p->closest_waypoints[0] + 1);
+        TD_ASSERT_EQ(p->waypoints, (p->is_reversed ? rev.center : t.center));
+        TD_ASSERT_EQ(p->closest_waypoints[1], p->closest_waypoints[0] + 1);
         if (strncmp(s[i].label, "centre line at", 14) == 0) {
             centre++;
-            TD_ASSERT(p->distance_from_center < 0.01);
+            TD_ASSERT_LT(p->distance_from_center, 0.01);
             TD_ASSERT(p->all_wheels_on_track);
         }
         off += p->is_offtrack;
@@ -901,16 +866,16 @@ TD_TEST(samples_cover_the_situations)
         camera += p->object_in_camera;
         if (strstr(s[i].label, "outside the left border")) {
             TD_ASSERT(p->is_offtrack && p->is_left_of_center);
-            TD_ASSERT(p->distance_from_center > 0.5 * p->track_width + 0.4);
+            TD_ASSERT_GT(p->distance_from_center, 0.5 * p->track_width + 0.4);
         }
     }
     TD_ASSERT_EQ_INT(centre, 8);
     TD_ASSERT_EQ_INT(off, 2);
-    TD_ASSERT(partly >= 2);
-    TD_ASSERT(objects >= 4);
-    TD_ASSERT(crashed >= 1);
-    TD_ASSERT(reversed >= 2);
-    TD_ASSERT(camera >= 1);
+    TD_ASSERT_GE(partly, 2);
+    TD_ASSERT_GE(objects, 4);
+    TD_ASSERT_GE(crashed, 1);
+    TD_ASSERT_GE(reversed, 2);
+    TD_ASSERT_GE(camera, 1);
     td_track_free(&rev);
     td_track_free(&t);
 }
@@ -967,15 +932,17 @@ TD_TEST(probe_params_match_the_simulator)
 static int list_examples(char names[][128], int max)
 {
     char dir[512];
-    snprintf(dir, sizeof(dir), "%s/examples/rewards", TD_TEST_SOURCE_DIR);
+    TD_FMT(dir, "%s/examples/rewards", TD_TEST_SOURCE_DIR);
     DIR *d = opendir(dir);
     TD_ASSERT(d != NULL);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < max) {
         size_t len = strlen(e->d_name);
-        if (len > 3 && strcmp(e->d_name + len - 3, ".py") == 0)
-            snprintf(names[n++], 128, "%s", e->d_name);
+        if (len > 3 && strcmp(e->d_name + len - 3, ".py") == 0) {
+            TD_ASSERT_LT(len, 128);
+            memcpy(names[n++], e->d_name, len + 1);
+        }
     }
     closedir(d);
     return n;
@@ -985,7 +952,7 @@ TD_TEST(examples_cover_every_key_and_teach_an_idea)
 {
     static char names[64][128];
     int n = list_examples(names, 64);
-    TD_ASSERT(n >= 20);
+    TD_ASSERT_GE(n, 20);
     static const char *keys[] = {"x",
                                  "y",
                                  "heading",
@@ -1016,7 +983,7 @@ TD_TEST(examples_cover_every_key_and_teach_an_idea)
     int used[sizeof(keys) / sizeof(keys[0])] = {0};
     for (int i = 0; i < n; i++) {
         char path[700];
-        snprintf(path, sizeof(path), "%s/examples/rewards/%s", TD_TEST_SOURCE_DIR, names[i]);
+        TD_FMT(path, "%s/examples/rewards/%s", TD_TEST_SOURCE_DIR, names[i]);
         char *text = NULL;
         size_t len;
         td_err err = {0};
@@ -1024,7 +991,7 @@ TD_TEST(examples_cover_every_key_and_teach_an_idea)
         TD_ASSERT_MSG(strncmp(text, "# Idea:", 7) == 0, "%s opens without '# Idea:'", names[i]);
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
             char quoted[64];
-            snprintf(quoted, sizeof(quoted), "'%s'", keys[k]);
+            TD_FMT(quoted, "'%s'", keys[k]);
             used[k] += strstr(text, quoted) != NULL;
         }
         td_free(text);
@@ -1038,18 +1005,19 @@ TD_TEST(examples_pass_reward_check)
     SKIP_WITHOUT_PYTHON();
     static char names[64][128];
     int n = list_examples(names, 64);
-    TD_ASSERT(n >= 20);
+    TD_ASSERT_GE(n, 20);
     for (int i = 0; i < n; i++) {
         char cmd[2048];
-        snprintf(cmd, sizeof(cmd),
-                 "%s reward check %s/examples/rewards/%s --track %s/reInvent2019_track.npy "
-                 ">%s/check_out.txt 2>&1",
-                 TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, names[i], TD_SHARED_TRACKS, tmp_dir());
-        int rc = system(cmd);
+        TD_FMT(cmd,
+               "%s reward check %s/examples/rewards/%s --track %s/reInvent2019_track.npy "
+               ">%s/check_out.txt 2>&1",
+               TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, names[i], TD_SHARED_TRACKS,
+               td_test_tmpdir());
+        int rc = td_test_run(cmd, NULL, NULL);
         if (rc != 0) {
             char out[700];
-            snprintf(out, sizeof(out), "cat %s/check_out.txt >&2", tmp_dir());
-            TD_ASSERT(system(out) == 0);
+            TD_FMT(out, "cat %s/check_out.txt >&2", td_test_tmpdir());
+            TD_ASSERT_EQ_INT(td_test_run(out, NULL, NULL), 0);
             TD_FAIL("trackday reward check %s failed (status %d)", names[i], rc);
         }
     }
@@ -1062,10 +1030,15 @@ TD_TEST(check_cli_fails_on_errors)
     const char *bad = write_file("cli_bad.py", "import os\n"
                                                "def reward_function(params):\n"
                                                "    return 1.0\n");
-    snprintf(cmd, sizeof(cmd), "%s reward check %s --track %s/Oval_track.npy >%s/o1.txt 2>&1",
-             TD_TEST_TRACKDAY_BIN, bad, TD_SHARED_TRACKS, tmp_dir());
-    int rc = system(cmd);
-    TD_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    TD_FMT(cmd, "%s reward check %s --track %s/Oval_track.npy >%s/o1.txt 2>&1",
+           TD_TEST_TRACKDAY_BIN, bad, TD_SHARED_TRACKS, td_test_tmpdir());
+    char *text;
+    int rc = td_test_run(cmd, NULL, NULL);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_FMT(cmd, "%s/o1.txt", td_test_tmpdir());
+    text = td_test_slurp(cmd);
+    TD_ASSERT_CONTAINS(text, "import of 'os'");
+    td_free(text);
     /* A function that fails only in some states: the table shows which, with the traceback. */
     const char *flaky =
         write_file("cli_flaky.py", "def reward_function(params):\n"
@@ -1073,14 +1046,14 @@ TD_TEST(check_cli_fails_on_errors)
                                    "    if params['is_offtrack']:\n"
                                    "        return params['objects_location'][0][0]\n"
                                    "    return 1.0\n");
-    snprintf(cmd, sizeof(cmd), "%s reward check %s --track %s/Oval_track.npy >%s/o2.txt 2>&1",
-             TD_TEST_TRACKDAY_BIN, flaky, TD_SHARED_TRACKS, tmp_dir());
-    rc = system(cmd);
-    TD_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    TD_FMT(cmd, "%s reward check %s --track %s/Oval_track.npy >%s/o2.txt 2>&1",
+           TD_TEST_TRACKDAY_BIN, flaky, TD_SHARED_TRACKS, td_test_tmpdir());
+    rc = td_test_run(cmd, NULL, NULL);
+    TD_ASSERT_EQ_INT(rc, 1);
     char path[600], *out = NULL;
     size_t len;
     td_err err = {0};
-    snprintf(path, sizeof(path), "%s/o2.txt", tmp_dir());
+    TD_FMT(path, "%s/o2.txt", td_test_tmpdir());
     TD_ASSERT_OK(td_file_read(path, &out, &len, &err));
     TD_ASSERT_CONTAINS(out, "off track, 0.45 m outside the left border");
     TD_ASSERT_CONTAINS(out, "ERROR");
@@ -1092,18 +1065,17 @@ TD_TEST(check_cli_fails_on_errors)
     td_free(out);
 
     /* The same as JSON, for tools and the hub. */
-    snprintf(cmd, sizeof(cmd),
-             "%s reward check %s --json --track %s/Oval_track.npy >%s/o3.json 2>/dev/null",
-             TD_TEST_TRACKDAY_BIN, flaky, TD_SHARED_TRACKS, tmp_dir());
-    rc = system(cmd);
-    TD_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-    snprintf(path, sizeof(path), "%s/o3.json", tmp_dir());
+    TD_FMT(cmd, "%s reward check %s --json --track %s/Oval_track.npy >%s/o3.json 2>/dev/null",
+           TD_TEST_TRACKDAY_BIN, flaky, TD_SHARED_TRACKS, td_test_tmpdir());
+    rc = td_test_run(cmd, NULL, NULL);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_FMT(path, "%s/o3.json", td_test_tmpdir());
     json_t *o = NULL;
     TD_ASSERT_OK(td_json_load_file(path, &o, &err));
     TD_ASSERT(json_is_false(json_object_get(o, "ok")));
     TD_ASSERT_EQ_INT(json_integer_value(json_object_get(o, "errors")), 2);
     json_t *samples = json_object_get(o, "samples");
-    TD_ASSERT(json_array_size(samples) >= 25);
+    TD_ASSERT_GE(json_array_size(samples), 25);
     int failed = 0;
     for (size_t i = 0; i < json_array_size(samples); i++) {
         json_t *smp = json_array_get(samples, i);
@@ -1131,21 +1103,21 @@ TD_TEST(explain_drives_two_laps_and_draws_them)
     TD_ASSERT_OK(td_reward_drive_lap(r, &t, NULL, TD_DRIVER_ZIGZAG, 3000, &laps[1], &err));
     for (int k = 0; k < 2; k++) {
         TD_ASSERT(!laps[k].failed);
-        TD_ASSERT(laps[k].n > 50);
+        TD_ASSERT_GT(laps[k].n, 50);
         TD_ASSERT_STREQ(laps[k].status, "lap_complete");
-        TD_ASSERT(laps[k].progress[laps[k].n - 1] > 99.0);
+        TD_ASSERT_GT(laps[k].progress[laps[k].n - 1], 99.0);
         for (int i = 0; i < laps[k].n; i++) /* each step's reward is the host's */
             TD_ASSERT(laps[k].reward[i] == 1.0f || laps[k].reward[i] == 0.5f ||
                       laps[k].reward[i] == 0.1f || laps[k].reward[i] == 0.001f);
     }
-    TD_ASSERT(laps[1].n > laps[0].n); /* zig-zagging is slower */
+    TD_ASSERT_GT(laps[1].n, laps[0].n); /* zig-zagging is slower */
     char svg[600];
-    snprintf(svg, sizeof(svg), "%s/explain.svg", tmp_dir());
+    TD_FMT(svg, "%s/explain.svg", td_test_tmpdir());
     TD_ASSERT_OK(td_reward_explain_svg(svg, &t, laps, 2, "a <title> & more", &err));
     char *text = NULL;
     size_t len;
     TD_ASSERT_OK(td_file_read(svg, &text, &len, &err));
-    TD_ASSERT(strncmp(text, "<svg", 4) == 0);
+    TD_ASSERT_EQ(strncmp(text, "<svg", 4), 0);
     TD_ASSERT_CONTAINS(text, "a &lt;title&gt; &amp; more");
     TD_ASSERT_CONTAINS(text, "racing line: ");
     int segs = 0;
@@ -1155,11 +1127,11 @@ TD_TEST(explain_drives_two_laps_and_draws_them)
     td_free(text);
     /* The file is well-formed XML (Python's parser, when available). */
     char cmd[1200];
-    snprintf(cmd, sizeof(cmd),
-             "/usr/bin/python3 -c \"import xml.dom.minidom,sys; "
-             "xml.dom.minidom.parse(sys.argv[1])\" %s",
-             svg);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(cmd,
+           "/usr/bin/python3 -c \"import xml.dom.minidom,sys; "
+           "xml.dom.minidom.parse(sys.argv[1])\" %s",
+           svg);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     td_reward_lap_free(&laps[0]);
     td_reward_lap_free(&laps[1]);
     td_reward_close(r);
@@ -1170,17 +1142,17 @@ TD_TEST(explain_cli_with_python)
 {
     SKIP_WITHOUT_PYTHON();
     char cmd[2048], out[600];
-    snprintf(out, sizeof(out), "%s/cli.svg", tmp_dir());
-    snprintf(cmd, sizeof(cmd),
-             "%s reward explain %s/examples/rewards/progress_per_step.py --track "
-             "%s/reInvent2019_track.npy --out %s >%s/explain.txt 2>&1",
-             TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, TD_SHARED_TRACKS, out, tmp_dir());
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(out, "%s/cli.svg", td_test_tmpdir());
+    TD_FMT(cmd,
+           "%s reward explain %s/examples/rewards/progress_per_step.py --track "
+           "%s/reInvent2019_track.npy --out %s >%s/explain.txt 2>&1",
+           TD_TEST_TRACKDAY_BIN, TD_TEST_SOURCE_DIR, TD_SHARED_TRACKS, out, td_test_tmpdir());
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT(td_path_exists(out));
     char path[600], *text = NULL;
     size_t len;
     td_err err = {0};
-    snprintf(path, sizeof(path), "%s/explain.txt", tmp_dir());
+    TD_FMT(path, "%s/explain.txt", td_test_tmpdir());
     TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
     TD_ASSERT_CONTAINS(text, "racing line");
     TD_ASSERT_CONTAINS(text, "zig-zag");
@@ -1278,7 +1250,7 @@ TD_TEST(python_reward_as_the_vecenv_callback)
     td_track t;
     load_track("reInvent2019_track", &t);
     char path[512];
-    snprintf(path, sizeof(path), "%s/examples/rewards/follow_center_line.py", TD_TEST_SOURCE_DIR);
+    TD_FMT(path, "%s/examples/rewards/follow_center_line.py", TD_TEST_SOURCE_DIR);
     td_reward *r = NULL;
     td_err err = {0};
     TD_ASSERT_OK(td_reward_open(&r, path, &t, &err));
@@ -1325,7 +1297,7 @@ TD_TEST(python_reward_as_the_vecenv_callback)
             compared++;
         }
     }
-    TD_ASSERT(compared > N * 100);
+    TD_ASSERT_GT(compared, N * 100);
     TD_ASSERT(levels[0] > 0 && levels[1] > 0);
     for (int i = 0; i < N; i++)
         td_driver_free(&drv[i]);
@@ -1355,11 +1327,11 @@ TD_TEST(open_survives_allocation_failures)
                 opened = 1;
                 td_params p;
                 fill_params(&p);
-                TD_ASSERT(call_one(r, &p) > 0);
+                TD_ASSERT_GT(call_one(r, &p), 0);
                 td_reward_close(r);
             } else {
                 TD_ASSERT(r == NULL);
-                TD_ASSERT(err.msg[0] != 0);
+                TD_ASSERT_NE(err.msg[0], 0);
             }
         }
         TD_ASSERT(opened);
@@ -1387,7 +1359,7 @@ TD_TEST(explain_object_avoidance_lap_sees_objects)
     TD_ASSERT_OK(td_reward_drive_lap(r, &t, &race, TD_DRIVER_PURE_PURSUIT, 2000, &lap, &err));
     TD_ASSERT_MSG(!lap.failed, "%s", err.msg);
     TD_ASSERT_EQ_INT(lap.n_objects, 2);
-    TD_ASSERT(lap.n > 20);
+    TD_ASSERT_GT(lap.n, 20);
     for (int i = 0; i < lap.n; i++)
         TD_ASSERT_NEAR(lap.reward[i], 2.0, 0);
     td_reward_lap_free(&lap);
@@ -1400,10 +1372,10 @@ TD_TEST(bench_reward_prints_json_lines)
     SKIP_WITHOUT_PYTHON();
     /* A smoke run (no timing asserted): the benchmark's lines parse and name their values. */
     char cmd[2048], path[600];
-    snprintf(path, sizeof(path), "%s/bench.txt", tmp_dir());
-    snprintf(cmd, sizeof(cmd), "%s bench reward --rounds 2 --track %s/reInvent2019_track.npy >%s",
-             TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, path);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(path, "%s/bench.txt", td_test_tmpdir());
+    TD_FMT(cmd, "%s bench reward --rounds 2 --track %s/reInvent2019_track.npy >%s",
+           TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, path);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     char *text = NULL;
     size_t len;
     td_err err = {0};
@@ -1419,7 +1391,7 @@ TD_TEST(bench_reward_prints_json_lines)
         TD_ASSERT_OK(td_json_parse(line, strlen(line), "bench line", &o, &err));
         const char *name = json_string_value(json_object_get(o, "bench"));
         TD_ASSERT(name != NULL);
-        TD_ASSERT(json_number_value(json_object_get(o, "value")) > 0);
+        TD_ASSERT_GT(json_number_value(json_object_get(o, "value")), 0);
         for (int k = 0; k < 4; k++)
             found += strcmp(name, want[k]) == 0;
         json_decref(o);

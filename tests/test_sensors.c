@@ -34,7 +34,7 @@ static void make_straight(td_track *t, double length, double width)
 static void load_shared(td_track *t, const char *name)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/%s.npy", TD_SHARED_TRACKS, name);
+    TD_FMT(path, "%s/%s.npy", TD_SHARED_TRACKS, name);
     td_err err = {0};
     int rc = td_track_load(t, path, &err);
     TD_ASSERT_MSG(rc == 0, "%s", err.msg);
@@ -184,8 +184,8 @@ TD_TEST(ground_map_agrees_with_point_in_polygon)
             checked++;
             road += on;
         }
-        TD_ASSERT(checked > 3000);
-        TD_ASSERT(road > 20);
+        TD_ASSERT_GT(checked, 3000);
+        TD_ASSERT_GT(road, 20);
         td_ground_map_destroy(m);
         td_track_free(&t);
     }
@@ -334,7 +334,7 @@ TD_TEST(camera_follows_other_pitch_fov_and_size)
         int jh = (int)ceil(0.5 * H - 0.5 - f * tan(cfg->pitch_deg * M_PI / 180.0));
         if (jh > 0)
             TD_ASSERT_EQ_INT(img[(jh - 1) * W + W / 2], sky);
-        TD_ASSERT(img[jh * W + W / 2] != sky);
+        TD_ASSERT_NE(img[jh * W + W / 2], sky);
         TD_ASSERT_EQ_INT(pixel_at(cfg, img, 2.0, 0.0, 0.0, 3.2, 0.475), luma_of(w.look.border));
         TD_ASSERT_EQ_INT(pixel_at(cfg, img, 2.0, 0.0, 0.0, 3.2, -0.25), luma_of(w.look.road));
         td_free(img);
@@ -387,11 +387,11 @@ TD_TEST(camera_draws_boxes_ahead_not_behind)
     int col, row;
     TD_ASSERT(project(&w.cfg, x, y, yaw, p, &col, &row));
     uint8_t v = img[row * W + col];
-    TD_ASSERT(v != base[row * W + col]);
-    TD_ASSERT(abs((int)v - (int)luma_of(w.look.obstacle)) < 0.45 * luma_of(w.look.obstacle));
+    TD_ASSERT_NE(v, base[row * W + col]);
+    TD_ASSERT_LT(abs((int)v - (int)luma_of(w.look.obstacle)), 0.45 * luma_of(w.look.obstacle));
     /* Outside the box's projection nothing changed; inside, a solid area. */
     int changed = count_diff(base, img, n);
-    TD_ASSERT(changed > 100);
+    TD_ASSERT_GT(changed, 100);
     double far_pt[3] = {3.0, -0.3, 0.0};
     TD_ASSERT(project(&w.cfg, x, y, yaw, far_pt, &col, &row));
     TD_ASSERT_EQ_INT(img[row * W + col], base[row * W + col]);
@@ -400,7 +400,7 @@ TD_TEST(camera_draws_boxes_ahead_not_behind)
     uint8_t *img2 = td_malloc(n);
     box.kind = TD_BOX_CAR;
     td_camera_render_grey(&w.cfg, &w.scene, x, y, yaw, img2);
-    TD_ASSERT(count_diff(img, img2, n) > 100);
+    TD_ASSERT_GT(count_diff(img, img2, n), 100);
 
     /* Behind the car (and behind the lens) it is invisible. */
     box.x = 1.5;
@@ -429,7 +429,7 @@ TD_TEST(camera_stereo_eyes_are_shifted_monos)
     size_t n = (size_t)W * H;
     uint8_t *st = td_malloc(2 * n), *mono = td_malloc(n), *eye = td_malloc(n);
     double x = 2.0, y = 0.05, yaw = 0.12, half = 0.5 * w.cfg.stereo_baseline_m;
-    TD_ASSERT(half > 0.0);
+    TD_ASSERT_GT(half, 0.0);
     td_box box = {3.2, 0.1, 0.3, 0.3, 0.2, 0.15, TD_BOX_CAR};
     w.scene.boxes = &box;
     w.scene.nboxes = 1;
@@ -449,7 +449,7 @@ TD_TEST(camera_stereo_eyes_are_shifted_monos)
             eye[i] = st[2 * i];
         for (size_t i = 0; i < n; i++)
             mono[i] = st[2 * i + 1];
-        TD_ASSERT(count_diff(eye, mono, n) > 50);
+        TD_ASSERT_GT(count_diff(eye, mono, n), 50);
     }
     td_free(st);
     td_free(mono);
@@ -480,7 +480,7 @@ TD_TEST(camera_randomized_look_is_reproducible)
     w.scene.look = &lb;
     td_camera_render_grey(&w.cfg, &w.scene, 2.0, 0.0, 0.0, c);
     TD_ASSERT_EQ_INT(count_diff(b, c, n), 0);
-    TD_ASSERT(count_diff(a, b, n) > (int)(n / 2));
+    TD_ASSERT_GT(count_diff(a, b, n), (int)(n / 2));
     /* Another draw gives another look; the road stays darker than the border lines. */
     int darker = 0;
     for (int k = 0; k < 50; k++) {
@@ -491,7 +491,7 @@ TD_TEST(camera_randomized_look_is_reproducible)
         if (k == 0) {
             w.scene.look = &l;
             td_camera_render_grey(&w.cfg, &w.scene, 2.0, 0.0, 0.0, c);
-            TD_ASSERT(count_diff(b, c, n) > (int)(n / 2));
+            TD_ASSERT_GT(count_diff(b, c, n), (int)(n / 2));
         }
     }
     TD_ASSERT_EQ_INT(darker, 50);
@@ -524,7 +524,7 @@ TD_TEST(sensors_survive_broken_poses)
     }
     /* A broken box is absent, not everywhere: the walls still read their distances. */
     td_lidar_scan(&lc, g, &w.scene, 5.0, 0.0, 0.0, NULL, scan);
-    TD_ASSERT(scan[16] > 0.45f); /* beam 16 is at -74 deg: the right wall 0.52 m away */
+    TD_ASSERT_GT(scan[16], 0.45f); /* beam 16 is at -74 deg: the right wall 0.52 m away */
     td_lidar_grid_destroy(g);
     world_free(&w);
 }
@@ -700,11 +700,11 @@ TD_TEST(lidar_boxes_match_brute_force)
         for (int b = 0; b < 64; b++) {
             TD_ASSERT_MSG(fast[b] == ref[b], "case %d beam %d: %.6f vs %.6f", k, b, fast[b],
                           ref[b]);
-            TD_ASSERT(part[b] == (ref[b] < 1.5f ? ref[b] : 12.0f));
+            TD_ASSERT_EQ(part[b], (ref[b] < 1.5f ? ref[b] : 12.0f));
             hits += ref[b] < 12.0f;
         }
     }
-    TD_ASSERT(hits > 2000);
+    TD_ASSERT_GT(hits, 2000);
 }
 
 TD_TEST(lidar_noise_has_configured_sigma)
@@ -735,7 +735,7 @@ TD_TEST(lidar_noise_has_configured_sigma)
     td_lidar_scan(&w.cfg, w.grid, &w.scene, 5.0, 0.1, 0.0, &rng, a);
     td_rng_seed(&rng, 7, 0);
     td_lidar_scan(&w.cfg, w.grid, &w.scene, 5.0, 0.1, 0.0, &rng, b);
-    TD_ASSERT(memcmp(a, b, sizeof(a)) == 0);
+    TD_ASSERT_EQ(memcmp(a, b, sizeof(a)), 0);
     lworld_free(&w);
 }
 
@@ -779,7 +779,7 @@ TD_TEST(lidar_grid_walk_matches_brute_force)
                     hits += ref[b] < 12.0f;
                 }
             }
-            TD_ASSERT(hits > 1000);
+            TD_ASSERT_GT(hits, 1000);
             td_lidar_grid_destroy(g);
         }
         td_track_free(&t);
@@ -830,25 +830,25 @@ TD_TEST(lidar_reach_scan_encodes_like_full_scan)
             td_lidar_scan(&cfg, g, &scene, x, y, yaw, &r1, full);
             td_lidar_scan_reach(&cfg, g, &scene, x, y, yaw, &r2, td_lidar_reach_m(&cfg, encs[e]),
                                 part);
-            TD_ASSERT(r1.state == r2.state);
+            TD_ASSERT_EQ(r1.state, r2.state);
             differ_raw += memcmp(full, part, sizeof(full)) != 0;
             if (encs[e] == TD_LIDAR_REACH_CLIPPED) {
                 td_lidar_encode_clipped(&cfg, full, ef);
                 td_lidar_encode_clipped(&cfg, part, ep);
-                TD_ASSERT(memcmp(ef, ep, 64 * sizeof(float)) == 0);
+                TD_ASSERT_EQ(memcmp(ef, ep, 64 * sizeof(float)), 0);
             } else if (encs[e] == TD_LIDAR_REACH_SECTOR) {
                 td_lidar_encode_sector(&cfg, full, ef);
                 td_lidar_encode_sector(&cfg, part, ep);
-                TD_ASSERT(memcmp(ef, ep, 8 * sizeof(float)) == 0);
+                TD_ASSERT_EQ(memcmp(ef, ep, 8 * sizeof(float)), 0);
             } else {
                 td_lidar_encode_discretized(&cfg, full, ef);
                 td_lidar_encode_discretized(&cfg, part, ep);
-                TD_ASSERT(memcmp(ef, ep, 64 * sizeof(float)) == 0);
+                TD_ASSERT_EQ(memcmp(ef, ep, 64 * sizeof(float)), 0);
             }
         }
     }
     /* The raw scans do differ (far walls read max), so the comparison above has teeth. */
-    TD_ASSERT(differ_raw > 100);
+    TD_ASSERT_GT(differ_raw, 100);
     td_lidar_grid_destroy(g);
     td_track_free(&t);
 }
@@ -943,13 +943,12 @@ TD_TEST(lidar_config_and_grid_errors)
 TD_TEST(cli_camera_writes_png)
 {
     char out[512], cmd[2048];
-    snprintf(out, sizeof(out), "%s/test_sensors_view.png", TD_TEST_BUILD_DIR);
-    remove(out);
-    snprintf(cmd, sizeof(cmd),
-             "'%s' camera --track '%s/Straight_track.npy' --at 10 --obstacles 1 -o '%s' "
-             ">/dev/null",
-             TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, out);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(out, "%s/view.png", td_test_tmpdir());
+    TD_FMT(cmd,
+           "'%s' camera --track '%s/Straight_track.npy' --at 10 --obstacles 1 -o '%s' "
+           ">/dev/null",
+           TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     uint8_t *pix = NULL;
     int w = 0, h = 0, ch = 0;
     TD_ASSERT_OK(td_png_read(out, &pix, &w, &h, &ch, NULL));
@@ -961,33 +960,37 @@ TD_TEST(cli_camera_writes_png)
     TD_ASSERT_EQ_INT(pix[0], luma_of(look.sky));
     td_free(pix);
     remove(out);
-    snprintf(cmd, sizeof(cmd),
-             "'%s' camera --track '%s/Straight_track.npy' --at 10 --rgb --stereo -o '%s' "
-             ">/dev/null",
-             TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, out);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(cmd,
+           "'%s' camera --track '%s/Straight_track.npy' --at 10 --rgb --stereo -o '%s' "
+           ">/dev/null",
+           TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_OK(td_png_read(out, &pix, &w, &h, &ch, NULL));
     TD_ASSERT_EQ_INT(w, 320);
     TD_ASSERT_EQ_INT(ch, 3);
     td_free(pix);
     remove(out);
     /* The reverse direction, a randomized look, supersampled. */
-    snprintf(cmd, sizeof(cmd),
-             "'%s' camera --track '%s/Straight_track.npy' --at 50 --reverse --randomize 3 "
-             "--supersample 2 -o '%s' >/dev/null",
-             TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, out);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(cmd,
+           "'%s' camera --track '%s/Straight_track.npy' --at 50 --reverse --randomize 3 "
+           "--supersample 2 -o '%s' >/dev/null",
+           TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_ASSERT_OK(td_png_read(out, &pix, &w, &h, &ch, NULL));
     TD_ASSERT_EQ_INT(ch, 1);
-    TD_ASSERT(pix[0] != luma_of(look.sky)); /* another sky */
+    TD_ASSERT_NE(pix[0], luma_of(look.sky)); /* another sky */
     td_free(pix);
     remove(out);
-    /* Errors go to stderr with a non-zero exit. */
-    snprintf(cmd, sizeof(cmd), "'%s' camera --track '%s/Straight_track.npy' -o '%s' 2>/dev/null",
-             TD_TEST_TRACKDAY_BIN, TD_SHARED_TRACKS, out);
-    TD_ASSERT(system(cmd) != 0);
-    snprintf(cmd, sizeof(cmd), "'%s' camera --track nosuchtrack --at 3 -o '%s' 2>/dev/null",
-             TD_TEST_TRACKDAY_BIN, out);
-    TD_ASSERT(system(cmd) != 0);
+    /* Errors go to stderr with exit status 1. */
+    char *errs;
+    TD_FMT(cmd, "'%s' camera --track '%s/Straight_track.npy' -o '%s'", TD_TEST_TRACKDAY_BIN,
+           TD_SHARED_TRACKS, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
+    TD_ASSERT_CONTAINS(errs, "--at");
+    td_free(errs);
+    TD_FMT(cmd, "'%s' camera --track nosuchtrack --at 3 -o '%s'", TD_TEST_TRACKDAY_BIN, out);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
+    TD_ASSERT_CONTAINS(errs, "no track named 'nosuchtrack'");
+    td_free(errs);
     TD_ASSERT(!td_path_exists(out));
 }

@@ -343,7 +343,7 @@ TD_TEST(params_basic_keys_on_the_square)
     TD_ASSERT_NEAR(p->speed, 7.5, 1e-6);
     TD_ASSERT_EQ_INT(p->steps, 1);
     TD_ASSERT_NEAR(p->sim_time, 1.0 / 15.0, 1e-12);
-    TD_ASSERT(td_vecenv_car(&f.env, 0)->speed < 4.0);
+    TD_ASSERT_LT(td_vecenv_car(&f.env, 0)->speed, 4.0);
     fx_close(&f);
 }
 
@@ -521,7 +521,7 @@ TD_TEST(bots_change_lanes)
             changes++;
             left0 = p->objects_left_of_center[0];
         }
-        TD_ASSERT(p->objects_distance_from_center[0] <= 0.26);
+        TD_ASSERT_LE(p->objects_distance_from_center[0], 0.26);
     }
     /* In 12 s with changes every 1-2 s plus 1 s per change: between 4 and 6. */
     TD_ASSERT(changes >= 4 && changes <= 7);
@@ -578,7 +578,7 @@ TD_TEST(episode_offtrack_needs_all_wheels_off)
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->status, TD_EP_OFF_TRACK);
     /* The last step's params are kept; env->params shows the new start. */
     TD_ASSERT_EQ_INT(td_vecenv_last_params(&f.env, 0)->is_offtrack, 1);
-    TD_ASSERT(td_vecenv_last_params(&f.env, 0)->y < -0.6);
+    TD_ASSERT_LT(td_vecenv_last_params(&f.env, 0)->y, -0.6);
     TD_ASSERT_NEAR(f.params[0].y, 0.0, 1e-9);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->off_tracks, 1);
     fx_close(&f);
@@ -670,7 +670,7 @@ TD_TEST(episode_precedence_crash_over_offtrack_and_lap_over_crash)
         put(&g, a, 0.0, 0);
     put(&g, 0.09, 0.1, 0);
     TD_ASSERT_EQ_INT(g.params[0].is_crashed, 1);
-    TD_ASSERT(g.params[0].progress > 99.0);
+    TD_ASSERT_GT(g.params[0].progress, 99.0);
     step_n(&g, 1, 0.0, 4.0);
     TD_ASSERT_EQ_INT(g.dones[0], 1);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&g.env, 0)->status, TD_EP_LAP_COMPLETE);
@@ -742,7 +742,7 @@ TD_TEST(alternate_direction_and_reverse_dir)
     TD_ASSERT_NEAR(p->x, 4.86, 1e-9);
     /* Driving straight on, progress grows; the inner border is now on the right. */
     step_n(&g, 10, 0.0, 1.0);
-    TD_ASSERT(p->progress > 0.5);
+    TD_ASSERT_GT(p->progress, 0.5);
     td_vecenv_teleport(&g.env, 0, 3.0, 0.3, M_PI, 0.0);
     TD_ASSERT_EQ_INT(p->is_left_of_center, 0);
     fx_close(&g);
@@ -799,11 +799,11 @@ TD_TEST(continuous_offtrack_penalty_and_reset_on_nearer_lane)
     /* The step as the reward saw it is kept: off the road, before the reset. */
     const td_params *seen = td_vecenv_step_params(&f.env, 0);
     TD_ASSERT_EQ_INT(seen->is_offtrack, 1);
-    TD_ASSERT(seen->y < -0.6);
-    TD_ASSERT(seen != &f.params[0]);
+    TD_ASSERT_LT(seen->y, -0.6);
+    TD_ASSERT_NE(seen, &f.params[0]);
     /* A step without an event: the env's own params. */
     step_n(&f, 1, 0.0, 1.0);
-    TD_ASSERT(td_vecenv_step_params(&f.env, 0) == &f.params[0]);
+    TD_ASSERT_EQ(td_vecenv_step_params(&f.env, 0), &f.params[0]);
     fx_close(&f);
 }
 
@@ -864,7 +864,7 @@ static uint64_t run_random(uint64_t seed, int threads, int steps, uint64_t *rewa
         for (int i = 0; i < 16; i++)
             dones += f.dones[i];
     }
-    TD_ASSERT(dones > 10); /* random driving ends episodes */
+    TD_ASSERT_GT(dones, 10); /* random driving ends episodes */
     fx_close(&f);
     td_track_free(&t);
     *reward_hash = hr;
@@ -876,15 +876,15 @@ TD_TEST(vecenv_is_deterministic_per_seed_and_threads)
     uint64_t r1, r2, r3, r4;
     uint64_t a = run_random(7, 2, 1000, &r1);
     uint64_t b = run_random(7, 2, 1000, &r2);
-    TD_ASSERT(a == b);
-    TD_ASSERT(r1 == r2);
+    TD_ASSERT_EQ(a, b);
+    TD_ASSERT_EQ(r1, r2);
     /* Slicing never changes a car's computation, so other thread counts agree too. */
     uint64_t c = run_random(7, 1, 1000, &r3);
     TD_ASSERT(a == c && r1 == r3);
     c = run_random(7, 3, 1000, &r3);
     TD_ASSERT(a == c && r1 == r3);
     uint64_t d = run_random(8, 2, 1000, &r4);
-    TD_ASSERT(a != d);
+    TD_ASSERT_NE(a, d);
 }
 
 static void reward_count(void *user, const td_params *params, int n, float *out)
@@ -954,7 +954,7 @@ TD_TEST(state_sensor_features)
     /* From arc 2.5 the 3 m look-ahead reaches past the corner at arc 5: a left turn. */
     put(&f, 2.5, 0.0, 0);
     step_n(&f, 1, 0.0, 0.1);
-    TD_ASSERT(f.obs[12] > 0.1f);
+    TD_ASSERT_GT(f.obs[12], 0.1f);
     TD_ASSERT_NEAR(f.obs[7], 0.0, 1e-6);
     fx_close(&f);
 }
@@ -1015,7 +1015,7 @@ static int lap_all_in(const char *dir, const char *ext, const char *skip)
         if (!ends_with(de->d_name, ext) || (skip && strstr(de->d_name, skip)))
             continue;
         char path[1024];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        TD_FMT(path, "%s/%s", dir, de->d_name);
         for (int rev = 0; rev < 2; rev++) {
             int laps, inc;
             double lt;
@@ -1046,7 +1046,7 @@ TD_TEST(driver_laps_every_shipped_track_both_directions)
 TD_TEST(driver_centerline_and_zigzag_make_progress)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/reInvent2019_wide.npy", TD_SHARED_TRACKS);
+    TD_FMT(path, "%s/reInvent2019_wide.npy", TD_SHARED_TRACKS);
     int laps, inc;
     double lt_pp, lt_c, lt_z;
     drive_laps(path, 0, TD_DRIVER_PURE_PURSUIT, &laps, &inc, &lt_pp);
@@ -1055,14 +1055,14 @@ TD_TEST(driver_centerline_and_zigzag_make_progress)
     drive_laps(path, 0, TD_DRIVER_ZIGZAG, &laps, &inc, &lt_z);
     TD_ASSERT_EQ_INT(laps, 3);
     /* Cutting corners is faster than the centre line, weaving is slower. */
-    TD_ASSERT(lt_pp < lt_c);
-    TD_ASSERT(lt_c < lt_z);
+    TD_ASSERT_LT(lt_pp, lt_c);
+    TD_ASSERT_LT(lt_c, lt_z);
 }
 
 static void race_with_objects(td_race_type type, int *crashes, int *laps)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/reInvent2019_track.npy", TD_SHARED_TRACKS);
+    TD_FMT(path, "%s/reInvent2019_track.npy", TD_SHARED_TRACKS);
     td_track t;
     td_err err;
     TD_ASSERT_OK(td_track_load(&t, path, &err));
@@ -1088,7 +1088,7 @@ static void race_with_objects(td_race_type type, int *crashes, int *laps)
     }
     const td_episode_info *e = td_vecenv_last_episode(&f.env, 0);
     TD_ASSERT_EQ_INT(e->status, TD_EP_LAP_COMPLETE);
-    TD_ASSERT(e->crashes * cfg.collision_penalty_s <= e->penalty_s + 1e-9);
+    TD_ASSERT_LE(e->crashes * cfg.collision_penalty_s, e->penalty_s + 1e-9);
     *crashes = e->crashes;
     *laps = e->laps;
     td_driver_free(&drv);
@@ -1214,10 +1214,10 @@ TD_TEST(vecenv_camera_and_lidar_deterministic_without_allocation)
     int ok1, vary1, ok2, vary2;
     uint64_t a = run_sensors(2, &ok1, &vary1);
     uint64_t b = run_sensors(2, &ok2, &vary2);
-    TD_ASSERT(a == b);
+    TD_ASSERT_EQ(a, b);
     TD_ASSERT(ok1 && vary1);
     uint64_t c = run_sensors(1, &ok2, &vary2);
-    TD_ASSERT(a == c);
+    TD_ASSERT_EQ(a, c);
 }
 
 TD_TEST(vecenv_domain_randomization_changes_the_look_per_episode)
@@ -1247,7 +1247,7 @@ TD_TEST(vecenv_domain_randomization_changes_the_look_per_episode)
         uint8_t *again = td_malloc(160 * 120);
         const td_car_state *cs = td_vecenv_car(&f.env, 0);
         td_camera_render_grey(&cfg.camera, &sc, cs->x, cs->y, cs->yaw, again);
-        TD_ASSERT(memcmp(again, camera, 160 * 120) == 0);
+        TD_ASSERT_EQ(memcmp(again, camera, 160 * 120), 0);
         td_free(again);
         td_free(camera);
         fx_close(&f);
@@ -1349,12 +1349,12 @@ TD_TEST(nan_and_huge_actions_are_contained)
     TD_ASSERT(isfinite(s->x) && isfinite(s->y) && isfinite(s->yaw));
     /* NaN counts as 0: clipped up to the minimum speed, straight ahead. */
     TD_ASSERT_NEAR(s->y, 0.0, 1e-12);
-    TD_ASSERT(s->x > 5.0);
+    TD_ASSERT_GT(s->x, 5.0);
     for (int k = 0; k < TD_STATE_DIM; k++)
         TD_ASSERT(isfinite(f.obs[k]));
     step_n(&f, 3, 1e30, INFINITY);
-    TD_ASSERT(td_vecenv_car(&f.env, 0)->speed <= 4.0);
-    TD_ASSERT(fabs(td_vecenv_car(&f.env, 0)->steer) <= M_PI / 6 + 1e-12);
+    TD_ASSERT_LE(td_vecenv_car(&f.env, 0)->speed, 4.0);
+    TD_ASSERT_LE(fabs(td_vecenv_car(&f.env, 0)->steer), M_PI / 6 + 1e-12);
     TD_ASSERT(isfinite(f.params[0].x));
     fx_close(&f);
 }
@@ -1368,7 +1368,7 @@ TD_TEST(state_features_suffice_for_a_linear_controller)
     for (int ti = 0; ti < 3; ti++) {
         for (int rev = 0; rev < 2; rev++) {
             char path[1024];
-            snprintf(path, sizeof(path), "%s/%s.npy", TD_SHARED_TRACKS, names[ti]);
+            TD_FMT(path, "%s/%s.npy", TD_SHARED_TRACKS, names[ti]);
             td_track t;
             td_err err;
             TD_ASSERT_OK(td_track_load(&t, path, &err));

@@ -23,28 +23,15 @@ static void require_numpy(void)
                 "python3-numpy) to write reference .npy files");
 }
 
-static void make_tmpdir(char *dir, size_t cap)
-{
-    snprintf(dir, cap, "/tmp/td_test_track_XXXXXX");
-    TD_ASSERT(mkdtemp(dir) != NULL);
-}
-
-static void remove_tmpdir(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    TD_ASSERT_EQ_INT(system(cmd), 0);
-}
-
 static void run_python(const char *dir, const char *script)
 {
     char path[512], cmd[1024];
-    snprintf(path, sizeof(path), "%s/gen.py", dir);
+    TD_FMT(path, "%s/gen.py", dir);
     FILE *f = fopen(path, "w");
     TD_ASSERT(f != NULL);
     fputs(script, f);
     fclose(f);
-    snprintf(cmd, sizeof(cmd), PYTHON " '%s' '%s'", path, dir);
+    TD_FMT(cmd, PYTHON " '%s' '%s'", path, dir);
     int rc = system(cmd);
     TD_ASSERT_MSG(rc == 0, "python script failed (%d)", rc);
 }
@@ -114,7 +101,7 @@ static void check_bits(const td_track *t, const double *raw, int nraw, const int
         const double *r = raw + 6 * map[i];
         const double got[6] = {t->center[2 * i],    t->center[2 * i + 1], t->inner[2 * i],
                                t->inner[2 * i + 1], t->outer[2 * i],      t->outer[2 * i + 1]};
-        TD_ASSERT(map[i] < nraw);
+        TD_ASSERT_LT(map[i], nraw);
         for (int j = 0; j < 6; j++)
             TD_ASSERT_MSG(memcmp(&got[j], &r[j], 8) == 0, "vertex %d col %d: %.17g vs %.17g", i, j,
                           got[j], r[j]);
@@ -125,10 +112,10 @@ TD_TEST(npy_matches_numpy_bit_for_bit)
 {
     char dir[256], path[512];
     require_numpy();
-    make_tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
     run_python(dir, npy_script);
 
-    snprintf(path, sizeof(path), "%s/good.raw", dir);
+    TD_FMT(path, "%s/good.raw", dir);
     char *raw;
     size_t len;
     TD_ASSERT_OK(td_file_read(path, &raw, &len, NULL));
@@ -144,7 +131,7 @@ TD_TEST(npy_matches_numpy_bit_for_bit)
     for (int v = 0; v < 3; v++) {
         td_track t;
         td_err err;
-        snprintf(path, sizeof(path), "%s/%s.npy", dir, versions[v]);
+        TD_FMT(path, "%s/%s.npy", dir, versions[v]);
         TD_ASSERT_OK(td_track_load_npy(&t, path, &err));
         TD_ASSERT_EQ_INT(t.n, 41);
         TD_ASSERT_EQ_INT(t.closed, 1);
@@ -155,19 +142,19 @@ TD_TEST(npy_matches_numpy_bit_for_bit)
 
     /* A duplicated middle row is dropped; a duplicated closing row keeps the last row. */
     td_track t;
-    snprintf(path, sizeof(path), "%s/dup.npy", dir);
+    TD_FMT(path, "%s/dup.npy", dir);
     TD_ASSERT_OK(td_track_load(&t, path, NULL));
     TD_ASSERT_EQ_INT(t.n, 41);
     check_bits(&t, rows, 41, ident);
     td_track_free(&t);
-    snprintf(path, sizeof(path), "%s/dupend.npy", dir);
+    TD_FMT(path, "%s/dupend.npy", dir);
     TD_ASSERT_OK(td_track_load(&t, path, NULL));
     TD_ASSERT_EQ_INT(t.n, 41);
     TD_ASSERT_EQ_INT(t.closed, 1);
     check_bits(&t, rows, 41, ident);
     td_track_free(&t);
 
-    snprintf(path, sizeof(path), "%s/open.npy", dir);
+    TD_FMT(path, "%s/open.npy", dir);
     TD_ASSERT_OK(td_track_load(&t, path, NULL));
     TD_ASSERT_EQ_INT(t.n, 12);
     TD_ASSERT_EQ_INT(t.closed, 0);
@@ -175,7 +162,6 @@ TD_TEST(npy_matches_numpy_bit_for_bit)
     td_track_free(&t);
 
     td_free(rows);
-    remove_tmpdir(dir);
 }
 
 TD_TEST(npy_rejects_bad_files_naming_them)
@@ -201,13 +187,13 @@ TD_TEST(npy_rejects_bad_files_naming_them)
     };
     char dir[256], path[512];
     require_numpy();
-    make_tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
     run_python(dir, npy_script);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         td_track t;
         td_err err;
         td_err_clear(&err);
-        snprintf(path, sizeof(path), "%s/%s.npy", dir, bad[i].file);
+        TD_FMT(path, "%s/%s.npy", dir, bad[i].file);
         int rc = td_track_load_npy(&t, path, &err);
         TD_ASSERT_MSG(rc < 0, "%s was accepted", bad[i].file);
         TD_ASSERT_CONTAINS(err.msg, path);
@@ -216,10 +202,9 @@ TD_TEST(npy_rejects_bad_files_naming_them)
     }
     td_track t;
     td_err err;
-    snprintf(path, sizeof(path), "%s/absent.npy", dir);
-    TD_ASSERT(td_track_load(&t, path, &err) < 0);
+    TD_FMT(path, "%s/absent.npy", dir);
+    TD_ASSERT_LT(td_track_load(&t, path, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "absent.npy");
-    remove_tmpdir(dir);
 }
 
 /* ---- reference routes ------------------------------------------------------------------------ */
@@ -256,7 +241,7 @@ static void load_ref(td_track *t, int i)
 {
     char path[512];
     td_err err;
-    snprintf(path, sizeof(path), "%s/%s.npy", TD_SHARED_TRACKS, ref_routes[i].name);
+    TD_FMT(path, "%s/%s.npy", TD_SHARED_TRACKS, ref_routes[i].name);
     int rc = td_track_load_npy(t, path, &err);
     TD_ASSERT_MSG(rc == 0, "%s", err.msg);
 }
@@ -513,8 +498,8 @@ TD_TEST(geometry_matches_brute_force_on_reference_routes)
     }
     /* The comparisons were not vacuous: almost every nearest point is unique. */
     printf("%ld projections checked, %ld with a unique nearest point\n", g_checked, g_unique);
-    TD_ASSERT(g_checked > 30000);
-    TD_ASSERT(g_unique > 0.95 * g_checked);
+    TD_ASSERT_GT(g_checked, 30000);
+    TD_ASSERT_GT(g_unique, 0.95 * g_checked);
 }
 
 TD_TEST(reverse_maps_arc_and_sides)
@@ -531,8 +516,8 @@ TD_TEST(reverse_maps_arc_and_sides)
         if (t.closed)
             TD_ASSERT_EQ_INT(td_track_direction(&r), -td_track_direction(&t));
         for (int k = 0; k < t.n; k++) {
-            TD_ASSERT(r.center[2 * k] == t.center[2 * (t.n - 1 - k)]);
-            TD_ASSERT(r.inner[2 * k + 1] == t.inner[2 * (t.n - 1 - k) + 1]);
+            TD_ASSERT_EQ(r.center[2 * k], t.center[2 * (t.n - 1 - k)]);
+            TD_ASSERT_EQ(r.inner[2 * k + 1], t.inner[2 * (t.n - 1 - k) + 1]);
         }
         td_rng rng;
         td_rng_seed(&rng, 300 + (uint64_t)i, 0);
@@ -606,12 +591,12 @@ TD_TEST(points_lanes_curvature_on_a_circle)
         TD_ASSERT_NEAR(p.arc, s, 1e-9);
         TD_ASSERT_NEAR(p.dist, 0.3, 1e-9);
         TD_ASSERT_EQ_INT(p.left, 1);
-        TD_ASSERT(hypot(x, y) < 3.0);
+        TD_ASSERT_LT(hypot(x, y), 3.0);
         double sx, sy;
         td_track_point_at(&t, s, 0, &sx, &sy, NULL);
         /* Heading is tangent: perpendicular to the radius, turning CCW. */
         TD_ASSERT_NEAR((cos(h) * sx + sin(h) * sy) / 3.0, 0.0, 0.03);
-        TD_ASSERT(sin(h) * sx - cos(h) * sy > 0);
+        TD_ASSERT_GT(sin(h) * sx - cos(h) * sy, 0);
         /* Lane +1 is halfway to the inner border (radius 2.75), -1 to the outer (3.25). */
         td_track_lane_point(&t, s, 1, &x, &y);
         TD_ASSERT_NEAR(hypot(x, y), 2.75, 2e-3);
@@ -630,14 +615,14 @@ TD_TEST(points_lanes_curvature_on_a_circle)
     TD_ASSERT_NEAR(td_track_min_radius(&t), 3.0, 0.01);
     TD_ASSERT_OK(td_track_check(&t, 0.6, NULL));
     td_err err;
-    TD_ASSERT(td_track_check(&t, 3.5, &err) < 0);
+    TD_ASSERT_LT(td_track_check(&t, 3.5, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "radius");
     td_track_free(&t);
     td_track_free(&r);
 
     /* Too wide for its radius: the inner border folds. */
     make_circle(&t, 1.0, 2.0, 60);
-    TD_ASSERT(td_track_check(&t, 0.1, &err) < 0);
+    TD_ASSERT_LT(td_track_check(&t, 0.1, &err), 0);
     td_track_free(&t);
 }
 
@@ -669,11 +654,11 @@ TD_TEST(from_rows_validates)
         memcpy(sw + 6 * i + 4, rows + 6 * i + 2, 2 * sizeof(double));
     }
     TD_ASSERT_OK(td_track_from_rows(&t, sw, 5, "sq", "square", &err));
-    TD_ASSERT(td_track_check(&t, 0.0, &err) < 0);
+    TD_ASSERT_LT(td_track_check(&t, 0.0, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "swapped");
     td_track_free(&t);
     memcpy(rows + 6 * 3, rows, 6 * sizeof(double)); /* (0,0),(1,0),(1,1),(0,0) */
-    TD_ASSERT(td_track_from_rows(&t, rows, 4, "tri", "tri.npy", &err) < 0);
+    TD_ASSERT_LT(td_track_from_rows(&t, rows, 4, "tri", "tri.npy", &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "tri.npy");
     TD_ASSERT_CONTAINS(err.msg, "at least 4 distinct");
     TD_ASSERT_CONTAINS(err.msg, "it has 3");
@@ -776,7 +761,7 @@ TD_TEST(generator_is_deterministic_and_configurable)
     TD_ASSERT_OK(td_track_generate(&a, &cfg, NULL));
     TD_ASSERT_OK(td_track_generate(&b, &cfg, NULL));
     TD_ASSERT_EQ_INT(a.n, b.n);
-    TD_ASSERT(memcmp(a.center, b.center, sizeof(double) * 8 * (size_t)a.n) == 0);
+    TD_ASSERT_EQ(memcmp(a.center, b.center, sizeof(double) * 8 * (size_t)a.n), 0);
     TD_ASSERT_STREQ(a.name, "gen-7");
     cfg.seed = 8;
     TD_ASSERT_OK(td_track_generate(&c, &cfg, NULL));
@@ -798,7 +783,7 @@ TD_TEST(generator_is_deterministic_and_configurable)
 
     td_err err;
     cfg.width_m = -1;
-    TD_ASSERT(td_track_generate(&a, &cfg, &err) < 0);
+    TD_ASSERT_LT(td_track_generate(&a, &cfg, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "width");
 }
 
@@ -812,25 +797,25 @@ static void write_text(const char *path, const char *text)
 TD_TEST(json_round_trip_and_errors)
 {
     char dir[256], path[512];
-    make_tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
     /* Rows form: a reference route saved and reloaded is identical, bit for bit. */
     for (int i = 0; i < NREF; i += 6) {
         td_track t, u;
         load_ref(&t, i);
-        snprintf(t.description, sizeof(t.description), "a \"quoted\" description\n");
-        snprintf(path, sizeof(path), "%s/%s.json", dir, t.name);
+        TD_FMT(t.description, "a \"quoted\" description\n");
+        TD_FMT(path, "%s/%s.json", dir, t.name);
         TD_ASSERT_OK(td_track_save_json(&t, path, NULL));
         TD_ASSERT_OK(td_track_load(&u, path, NULL));
         TD_ASSERT_EQ_INT(u.n, t.n);
         TD_ASSERT_EQ_INT(u.closed, t.closed);
         TD_ASSERT_STREQ(u.name, t.name);
         TD_ASSERT_STREQ(u.description, t.description);
-        TD_ASSERT(memcmp(u.center, t.center, sizeof(double) * 6 * (size_t)t.n) == 0);
+        TD_ASSERT_EQ(memcmp(u.center, t.center, sizeof(double) * 6 * (size_t)t.n), 0);
         td_track_free(&t);
         td_track_free(&u);
     }
     /* Centreline form with a per-point width: a CW square-ish loop, inner border on the right. */
-    snprintf(path, sizeof(path), "%s/cl.json", dir);
+    TD_FMT(path, "%s/cl.json", dir);
     write_text(path, "{\"format\": \"trackday-track\", \"version\": 1, \"name\": \"cl\",\n"
                      " \"direction\": \"cw\",\n"
                      " \"centerline\": [[0,0],[0,2],[2,2],[2,0]],\n"
@@ -867,13 +852,12 @@ TD_TEST(json_round_trip_and_errors)
         {"{\"rows\": [[0,0,0,0,0,0],", "invalid JSON"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(path, sizeof(path), "%s/bad%zu.json", dir, i);
+        TD_FMT(path, "%s/bad%zu.json", dir, i);
         write_text(path, bad[i].text);
         TD_ASSERT_MSG(td_track_load(&t, path, &err) < 0, "bad%zu accepted", i);
         TD_ASSERT_CONTAINS(err.msg, path);
         TD_ASSERT_CONTAINS(err.msg, bad[i].needle);
     }
-    remove_tmpdir(dir);
 }
 
 /* ---- shipped tracks ------------------------------------------------------------------------- */
@@ -893,11 +877,11 @@ TD_TEST(shipped_tracks_are_valid)
     for (size_t i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++) {
         td_track t;
         td_err err;
-        snprintf(path, sizeof(path), "%s/tracks/%s.json", TD_TEST_SOURCE_DIR, shipped[i].name);
+        TD_FMT(path, "%s/tracks/%s.json", TD_TEST_SOURCE_DIR, shipped[i].name);
         int rc = td_track_load(&t, path, &err);
         TD_ASSERT_MSG(rc == 0, "%s", err.msg);
         TD_ASSERT_STREQ(t.name, shipped[i].name);
-        TD_ASSERT(strlen(t.description) > 20);
+        TD_ASSERT_GT(strlen(t.description), 20);
         TD_ASSERT_MSG(t.length >= shipped[i].min_length && t.length <= shipped[i].max_length,
                       "%s: length %.2f", t.name, t.length);
         assert_valid_track(&t, 0.6);
@@ -931,24 +915,24 @@ TD_TEST(shipped_tracks_are_valid)
         td_track_free(&r);
         td_track_free(&t);
     }
-    TD_ASSERT(variable >= 1);
-    TD_ASSERT(long_one >= 1);
-    TD_ASSERT(hairpin >= 1);
+    TD_ASSERT_GE(variable, 1);
+    TD_ASSERT_GE(long_one, 1);
+    TD_ASSERT_GE(hairpin, 1);
 }
 
 /* ---- the command ---------------------------------------------------------------------------- */
 
-/* Runs a shell command; returns its exit status and its stdout+stderr in out. */
+/* Runs a shell command; returns its exit status and its stdout+stderr in out (cut to cap). */
 static int run_cmd(const char *cmd, char *out, size_t cap)
 {
-    char full[2048];
-    snprintf(full, sizeof(full), "ASAN_OPTIONS=detect_leaks=0 %s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    TD_ASSERT(p != NULL);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char full[2048], *text;
+    TD_FMT(full, "%s 2>&1", cmd);
+    int rc = td_test_run(full, &text, NULL);
+    size_t n = strlen(text);
+    memcpy(out, text, n < cap ? n + 1 : cap);
+    out[cap - 1] = '\0';
+    td_free(text);
+    return rc;
 }
 
 TD_TEST(cli_tracks_commands)
@@ -956,16 +940,16 @@ TD_TEST(cli_tracks_commands)
     static char out[65536];
     char cmd[1024], dir[256], path[512];
     const char *bin = TD_TEST_TRACKDAY_BIN;
-    make_tmpdir(dir, sizeof(dir));
+    TD_FMT(dir, "%s", td_test_tmpdir());
 
-    snprintf(cmd, sizeof(cmd), "%s tracks list", bin);
+    TD_FMT(cmd, "%s tracks list", bin);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     TD_ASSERT_CONTAINS(out, "kidney");
     TD_ASSERT_CONTAINS(out, "shipped");
     TD_ASSERT_CONTAINS(out, "reInvent2019_track");
     TD_ASSERT_CONTAINS(out, "reference");
 
-    snprintf(cmd, sizeof(cmd), "%s tracks show reinvent_base --json", bin);
+    TD_FMT(cmd, "%s tracks show reinvent_base --json", bin);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
@@ -976,7 +960,7 @@ TD_TEST(cli_tracks_commands)
     TD_ASSERT(json_is_true(json_object_get(j, "closed")));
     json_decref(j);
 
-    snprintf(cmd, sizeof(cmd), "%s tracks show kidney --reverse", bin);
+    TD_FMT(cmd, "%s tracks show kidney --reverse", bin);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     TD_ASSERT_CONTAINS(out, "(reversed)");
     TD_ASSERT_CONTAINS(out, "direction:   cw");
@@ -984,47 +968,46 @@ TD_TEST(cli_tracks_commands)
     TD_ASSERT_CONTAINS(out, "design:      ok");
 
     /* import: the JSON holds the de-duplicated rows and reloads to the same track. */
-    snprintf(path, sizeof(path), "%s/smile.json", dir);
-    snprintf(cmd, sizeof(cmd), "%s tracks import %s/reInvent2019_track.npy -o %s --name smile", bin,
-             TD_SHARED_TRACKS, path);
+    TD_FMT(path, "%s/smile.json", dir);
+    TD_FMT(cmd, "%s tracks import %s/reInvent2019_track.npy -o %s --name smile", bin,
+           TD_SHARED_TRACKS, path);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     td_track a, b;
     TD_ASSERT_OK(td_track_load(&a, path, NULL));
     load_ref(&b, 1);
     TD_ASSERT_STREQ(a.name, "smile");
     TD_ASSERT_EQ_INT(a.n, 154);
-    TD_ASSERT(memcmp(a.center, b.center, sizeof(double) * 6 * (size_t)a.n) == 0);
+    TD_ASSERT_EQ(memcmp(a.center, b.center, sizeof(double) * 6 * (size_t)a.n), 0);
     td_track_free(&a);
     td_track_free(&b);
 
     /* export: a DeepRacer route numpy reads back as the same values, bit for bit. */
     require_numpy();
-    snprintf(path, sizeof(path), "%s/hairpin_rev.npy", dir);
-    snprintf(cmd, sizeof(cmd), "%s tracks export hairpin --reverse -o %s", bin, path);
+    TD_FMT(path, "%s/hairpin_rev.npy", dir);
+    TD_FMT(cmd, "%s tracks export hairpin --reverse -o %s", bin, path);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
-    snprintf(cmd, sizeof(cmd),
-             PYTHON
-             " -c \"import numpy as np; a = np.load('%s'); "
-             "assert a.dtype == np.dtype('<f8') and a.shape[1] == 6 and a.flags.c_contiguous; "
-             "open('%s/hairpin_rev.raw', 'wb').write(a.tobytes())\"",
-             path, dir);
+    TD_FMT(cmd,
+           PYTHON " -c \"import numpy as np; a = np.load('%s'); "
+                  "assert a.dtype == np.dtype('<f8') and a.shape[1] == 6 and a.flags.c_contiguous; "
+                  "open('%s/hairpin_rev.raw', 'wb').write(a.tobytes())\"",
+           path, dir);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     {
         td_track fwd, rev;
         char rawpath[512], *raw;
         size_t rawlen;
-        snprintf(rawpath, sizeof(rawpath), "%s/tracks/hairpin.json", TD_TEST_SOURCE_DIR);
+        TD_FMT(rawpath, "%s/tracks/hairpin.json", TD_TEST_SOURCE_DIR);
         TD_ASSERT_OK(td_track_load(&fwd, rawpath, NULL));
         TD_ASSERT_OK(td_track_reverse(&rev, &fwd, NULL));
-        snprintf(rawpath, sizeof(rawpath), "%s/hairpin_rev.raw", dir);
+        TD_FMT(rawpath, "%s/hairpin_rev.raw", dir);
         TD_ASSERT_OK(td_file_read(rawpath, &raw, &rawlen, NULL));
         TD_ASSERT_EQ_INT(rawlen, 48 * (size_t)rev.n);
         for (int i = 0; i < rev.n; i++) {
             double v[6];
             memcpy(v, raw + 48 * i, 48);
-            TD_ASSERT(memcmp(&v[0], &rev.center[2 * i], 16) == 0);
-            TD_ASSERT(memcmp(&v[2], &rev.inner[2 * i], 16) == 0);
-            TD_ASSERT(memcmp(&v[4], &rev.outer[2 * i], 16) == 0);
+            TD_ASSERT_EQ(memcmp(&v[0], &rev.center[2 * i], 16), 0);
+            TD_ASSERT_EQ(memcmp(&v[2], &rev.inner[2 * i], 16), 0);
+            TD_ASSERT_EQ(memcmp(&v[4], &rev.outer[2 * i], 16), 0);
         }
         td_free(raw);
         td_track_free(&rev);
@@ -1036,8 +1019,8 @@ TD_TEST(cli_tracks_commands)
     }
 
     /* render: a PNG of the requested width with road, ground and border colours. */
-    snprintf(path, sizeof(path), "%s/oval.png", dir);
-    snprintf(cmd, sizeof(cmd), "%s tracks render oval -o %s --width 400 --reverse", bin, path);
+    TD_FMT(path, "%s/oval.png", dir);
+    TD_FMT(cmd, "%s tracks render oval -o %s --width 400 --reverse", bin, path);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     uint8_t *px;
     int w, h, ch;
@@ -1051,14 +1034,13 @@ TD_TEST(cli_tracks_commands)
         dark += p[0] < 60 && p[1] < 60 && p[2] < 60;
         white += p[0] > 220 && p[1] > 220 && p[2] > 220;
     }
-    TD_ASSERT(green > w * h / 4);
-    TD_ASSERT(dark > w * h / 10);
-    TD_ASSERT(white > 500);
+    TD_ASSERT_GT(green, w * h / 4);
+    TD_ASSERT_GT(dark, w * h / 10);
+    TD_ASSERT_GT(white, 500);
     td_free(px);
 
-    snprintf(path, sizeof(path), "%s/g.json", dir);
-    snprintf(cmd, sizeof(cmd), "%s tracks generate --seed 5 --length 25 --width 0.9 -o %s", bin,
-             path);
+    TD_FMT(path, "%s/g.json", dir);
+    TD_FMT(cmd, "%s tracks generate --seed 5 --length 25 --width 0.9 -o %s", bin, path);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
     TD_ASSERT_OK(td_track_load(&a, path, NULL));
     TD_ASSERT_NEAR(a.length, 25, 1.5);
@@ -1067,21 +1049,21 @@ TD_TEST(cli_tracks_commands)
     td_track_free(&a);
 
     /* Errors go to stderr with a non-zero status; every command has --help. */
-    snprintf(cmd, sizeof(cmd), "%s tracks show no_such_track", bin);
-    TD_ASSERT(run_cmd(cmd, out, sizeof(out)) != 0);
-    TD_ASSERT_CONTAINS(out, "no_such_track");
-    snprintf(cmd, sizeof(cmd), "%s tracks generate --seed x -o %s", bin, path);
-    TD_ASSERT(run_cmd(cmd, out, sizeof(out)) != 0);
-    TD_ASSERT_CONTAINS(out, "--seed");
-    snprintf(cmd, sizeof(cmd), "%s tracks frobnicate", bin);
-    TD_ASSERT(run_cmd(cmd, out, sizeof(out)) != 0);
+    TD_FMT(cmd, "%s tracks show no_such_track", bin);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 1);
+    TD_ASSERT_CONTAINS(out, "no track named 'no_such_track'");
+    TD_FMT(cmd, "%s tracks generate --seed x -o %s", bin, path);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 1);
+    TD_ASSERT_CONTAINS(out, "--seed: 'x' is not");
+    TD_FMT(cmd, "%s tracks frobnicate", bin);
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 2);
+    TD_ASSERT_CONTAINS(out, "unknown command 'frobnicate'");
     const char *subs[] = {"list", "show", "import", "export", "render", "generate"};
     for (int i = 0; i < 6; i++) {
-        snprintf(cmd, sizeof(cmd), "%s tracks %s --help", bin, subs[i]);
+        TD_FMT(cmd, "%s tracks %s --help", bin, subs[i]);
         TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 0);
         TD_ASSERT_CONTAINS(out, "usage: trackday tracks");
     }
-    remove_tmpdir(dir);
 }
 
 /* ---- documentation -------------------------------------------------------------------------- */
@@ -1097,8 +1079,8 @@ TD_TEST(docs_example_loads)
     const char *end = strstr(start, "```");
     TD_ASSERT(end != NULL);
     char dir[256], path[512];
-    make_tmpdir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/square.json", dir);
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/square.json", dir);
     TD_ASSERT_OK(td_file_write_atomic(path, start, (size_t)(end - start), NULL));
     td_free(doc);
     td_track t;
@@ -1112,7 +1094,6 @@ TD_TEST(docs_example_loads)
     TD_ASSERT_NEAR(t.inner[0], 1.0904796425206889, 1e-15);
     TD_ASSERT_OK(td_track_check(&t, 0.6, NULL));
     td_track_free(&t);
-    remove_tmpdir(dir);
 }
 
 /* ---- out of memory ----------------------------------------------------------------------------
@@ -1121,9 +1102,9 @@ TD_TEST(docs_example_loads)
 TD_TEST(out_of_memory_is_reported_without_leaks)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/reInvent2019_track.npy", TD_SHARED_TRACKS);
+    TD_FMT(path, "%s/reInvent2019_track.npy", TD_SHARED_TRACKS);
     char jpath[512];
-    snprintf(jpath, sizeof(jpath), "%s/tracks/canyon.json", TD_TEST_SOURCE_DIR);
+    TD_FMT(jpath, "%s/tracks/canyon.json", TD_TEST_SOURCE_DIR);
     td_trackgen_config cfg;
     td_trackgen_defaults(&cfg);
     td_track ref;
@@ -1141,7 +1122,7 @@ TD_TEST(out_of_memory_is_reported_without_leaks)
             if (rc == 0 && which == 2) {
                 /* Memory trouble never changes which track a seed gives. */
                 TD_ASSERT_EQ_INT(t.n, ref.n);
-                TD_ASSERT(memcmp(t.center, ref.center, sizeof(double) * 2 * (size_t)t.n) == 0);
+                TD_ASSERT_EQ(memcmp(t.center, ref.center, sizeof(double) * 2 * (size_t)t.n), 0);
             }
             if (rc == 0) {
                 rc = td_track_reverse(&r, &t, &err);
@@ -1208,7 +1189,7 @@ TD_TEST(queries_accept_any_previous_state_and_open_ends)
     TD_ASSERT_EQ_INT(p.next_wp, t.n - 1);
     td_track_point_at(&t, 0.01, 0.0, &x, &y, NULL);
     td_track_project_from(&t, x, y, &p);
-    TD_ASSERT(p.arc < 0.02);
+    TD_ASSERT_LT(p.arc, 0.02);
     TD_ASSERT_EQ_INT(p.prev_wp, 0);
     td_track_free(&t);
 }

@@ -17,19 +17,19 @@ static void make_dir(char *dir, const char *meta, const char *hyper, const char 
 {
     char path[512];
     FILE *f;
-    snprintf(dir, 128, "/tmp/td_train_XXXXXX");
-    if (!mkdtemp(dir))
+    int n = snprintf(dir, 128, "%s/m_XXXXXX", td_test_tmpdir());
+    if (n <= 0 || n >= 128 || !mkdtemp(dir))
         TD_FAIL("mkdtemp");
-    snprintf(path, sizeof(path), "%s/model_metadata.json", dir);
+    TD_FMT(path, "%s/model_metadata.json", dir);
     f = fopen(path, "w");
     fputs(meta, f);
     fclose(f);
-    snprintf(path, sizeof(path), "%s/hyperparameters.json", dir);
+    TD_FMT(path, "%s/hyperparameters.json", dir);
     f = fopen(path, "w");
     fputs(hyper, f);
     fclose(f);
     if (reward_py) {
-        snprintf(path, sizeof(path), "%s/reward_function.py", dir);
+        TD_FMT(path, "%s/reward_function.py", dir);
         f = fopen(path, "w");
         fputs(reward_py, f);
         fclose(f);
@@ -88,10 +88,10 @@ TD_TEST(ppo_learns_to_lap_a_simple_track)
     /* It stopped because the greedy policy drove 2 laps from the start line without an
      * event, well before the iteration limit. */
     TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_LAPS);
-    TD_ASSERT(r.last.iteration < 30);
+    TD_ASSERT_LT(r.last.iteration, 30);
     TD_ASSERT(r.last.laps_ok);
     TD_ASSERT_NEAR(r.best_eval_progress, 100.0, 1e-9);
-    TD_ASSERT(r.last.lap_time_s > 0);
+    TD_ASSERT_GT(r.last.lap_time_s, 0);
 }
 
 TD_TEST(ppo_reward_increases)
@@ -125,17 +125,17 @@ TD_TEST(same_seed_same_run)
     options(&o, d2, 3);
     TD_ASSERT_OK(td_train_run(&o, &r2, &err));
     TD_ASSERT_EQ_INT(r1.last.steps, r2.last.steps);
-    TD_ASSERT(r1.last.mean_reward == r2.last.mean_reward);
-    TD_ASSERT(r1.last.policy_loss == r2.last.policy_loss);
+    TD_ASSERT_EQ(r1.last.mean_reward, r2.last.mean_reward);
+    TD_ASSERT_EQ(r1.last.policy_loss, r2.last.policy_loss);
     /* The checkpoints hold the same weights. */
     td_policy p1, p2;
     char path[256];
-    snprintf(path, sizeof(path), "%s/model/last.tdm", d1);
+    TD_FMT(path, "%s/model/last.tdm", d1);
     TD_ASSERT_OK(td_policy_load(&p1, path, 4, &err));
-    snprintf(path, sizeof(path), "%s/model/last.tdm", d2);
+    TD_FMT(path, "%s/model/last.tdm", d2);
     TD_ASSERT_OK(td_policy_load(&p2, path, 4, &err));
     TD_ASSERT_EQ_INT(p1.pi->n_params, p2.pi->n_params);
-    TD_ASSERT(memcmp(p1.pi->params, p2.pi->params, p1.pi->n_params * sizeof(float)) == 0);
+    TD_ASSERT_EQ(memcmp(p1.pi->params, p2.pi->params, p1.pi->n_params * sizeof(float)), 0);
     td_policy_free(&p1);
     td_policy_free(&p2);
 }
@@ -148,7 +148,7 @@ TD_TEST(checkpoint_round_trip_is_bit_exact)
     td_err err;
     char path[] = "/tmp/td_ckpt_XXXXXX.tdm";
     int fd = mkstemps(path, 4);
-    TD_ASSERT(fd >= 0);
+    TD_ASSERT_GE(fd, 0);
     close(fd);
     td_model_metadata_default(&m);
     m.camera = TD_CAMERA_NONE;
@@ -173,8 +173,8 @@ TD_TEST(checkpoint_round_trip_is_bit_exact)
     td_policy_obs o = {obs, NULL, NULL};
     TD_ASSERT_OK(td_policy_act(&p, &o, 8, 1, NULL, a1, i1, NULL, NULL));
     TD_ASSERT_OK(td_policy_act(&q, &o, 8, 1, NULL, a2, i2, NULL, NULL));
-    TD_ASSERT(memcmp(i1, i2, sizeof(i1)) == 0);
-    TD_ASSERT(memcmp(a1, a2, sizeof(a1)) == 0);
+    TD_ASSERT_EQ(memcmp(i1, i2, sizeof(i1)), 0);
+    TD_ASSERT_EQ(memcmp(a1, a2, sizeof(a1)), 0);
     td_policy_free(&p);
     td_policy_free(&q);
     unlink(path);
@@ -205,7 +205,7 @@ TD_TEST(resume_continues_the_run)
     TD_ASSERT_EQ_INT(r.last.iteration, 2);
     long steps = r.last.steps;
     td_policy before;
-    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    TD_FMT(path, "%s/model/last.tdm", dir);
     TD_ASSERT_OK(td_policy_load(&before, path, 4, &err));
 
     /* A second fresh run into the same directory is refused: it would overwrite the model. */
@@ -216,14 +216,14 @@ TD_TEST(resume_continues_the_run)
     o.resume = 1;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT_EQ_INT(r.last.iteration, 4);
-    TD_ASSERT(r.last.steps > steps);
-    snprintf(path, sizeof(path), "%s/metrics/training.jsonl", dir);
+    TD_ASSERT_GT(r.last.steps, steps);
+    TD_FMT(path, "%s/metrics/training.jsonl", dir);
     TD_ASSERT_EQ_INT(count_lines(path), 4);
     /* The resumed run started from the saved weights and kept training them. */
     td_policy after;
-    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    TD_FMT(path, "%s/model/last.tdm", dir);
     TD_ASSERT_OK(td_policy_load(&after, path, 4, &err));
-    TD_ASSERT(memcmp(before.pi->params, after.pi->params, before.pi->n_params * 4) != 0);
+    TD_ASSERT_NE(memcmp(before.pi->params, after.pi->params, before.pi->n_params * 4), 0);
     td_policy_free(&before);
     td_policy_free(&after);
 }
@@ -258,9 +258,9 @@ TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
         char dir[128], path[256];
         int fds[2];
         make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
-        TD_ASSERT(pipe(fds) == 0);
+        TD_ASSERT_EQ(pipe(fds), 0);
         pid_t pid = fork();
-        TD_ASSERT(pid >= 0);
+        TD_ASSERT_GE(pid, 0);
         if (pid == 0) {
             td_train_options o;
             td_train_result r;
@@ -283,7 +283,7 @@ TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
         close(fds[0]);
         td_policy p;
         td_err err;
-        snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+        TD_FMT(path, "%s/model/last.tdm", dir);
         TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
         td_policy_free(&p);
     }
@@ -310,7 +310,7 @@ TD_TEST(reward_exception_stops_cleanly_and_keeps_the_checkpoint)
     TD_ASSERT_EQ_INT(rc, TD_EREWARD);
     TD_ASSERT_CONTAINS(err.msg, "too far");
     TD_ASSERT_CONTAINS(err.msg, "reward_error.json");
-    snprintf(path, sizeof(path), "%s/logs/reward_error.json", dir);
+    TD_FMT(path, "%s/logs/reward_error.json", dir);
     TD_ASSERT(td_path_exists(path));
     char *text;
     size_t len;
@@ -318,7 +318,7 @@ TD_TEST(reward_exception_stops_cleanly_and_keeps_the_checkpoint)
     TD_ASSERT_CONTAINS(text, "\"params\"");
     TD_ASSERT_CONTAINS(text, "ValueError");
     td_free(text);
-    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    TD_FMT(path, "%s/model/last.tdm", dir);
     if (td_path_exists(path)) {
         td_policy p;
         TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
@@ -364,12 +364,12 @@ TD_TEST(sac_runs_and_learns)
     TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_LAPS);
     td_policy p;
     char path[256];
-    snprintf(path, sizeof(path), "%s/model/last.tdm", dir);
+    TD_FMT(path, "%s/model/last.tdm", dir);
     TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
     TD_ASSERT_EQ_INT(p.sac, 1);
     TD_ASSERT(p.q1 && p.q2);
     /* The critics mix state and action in hidden layers (a linear-in-action Q cannot learn). */
-    TD_ASSERT(p.q1->spec.n_trunk > 0);
+    TD_ASSERT_GT(p.q1->spec.n_trunk, 0);
     td_policy_free(&p);
 }
 
@@ -381,19 +381,19 @@ TD_TEST(bad_model_directory_rejected_with_file_and_key)
     td_err err;
     make_dir(dir, STATE_META, "{\"lr\": 5}", NULL);
     options(&o, dir, 1);
-    TD_ASSERT(td_train_run(&o, &r, &err) < 0);
+    TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
     TD_ASSERT_CONTAINS(err.msg, "\"lr\"");
     make_dir(dir, "{\"sensor\": [\"RADAR\"]}", "{}", NULL);
     options(&o, dir, 1);
-    TD_ASSERT(td_train_run(&o, &r, &err) < 0);
+    TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "model_metadata.json");
     TD_ASSERT_CONTAINS(err.msg, "RADAR");
     options(&o, dir, 1);
     o.track_path = "/nonexistent/track.npy";
     make_dir(dir, STATE_META, "{}", NULL);
     o.dir = dir;
-    TD_ASSERT(td_train_run(&o, &r, &err) < 0);
+    TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "/nonexistent/track.npy");
 }
 
@@ -415,7 +415,7 @@ TD_TEST(every_example_reward_trains_one_iteration)
         td_err err;
         if (len < 4 || strcmp(e->d_name + len - 3, ".py") != 0)
             continue;
-        snprintf(src, sizeof(src), "%s/examples/rewards/%s", TD_TEST_SOURCE_DIR, e->d_name);
+        TD_FMT(src, "%s/examples/rewards/%s", TD_TEST_SOURCE_DIR, e->d_name);
         TD_ASSERT_OK(td_file_read(src, &text, &tlen, &err));
         make_dir(dir, STATE_META, "{\"num_episodes_between_training\": 5, \"num_epochs\": 3}",
                  text);

@@ -60,8 +60,11 @@ typedef struct td_err {
 /* Sets err (if not NULL) to code and a formatted message; returns code. */
 int td_err_set(td_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Prefixes an existing message with a formatted context ("file.json: "); returns err->code. */
-int td_err_prefix(td_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefixes err's message (if err is not NULL) with a formatted context ("file.json: ");
+ * returns code unchanged, so `return td_err_prefix(err, rc, "%s: ", path);` passes the
+ * callee's code through whether or not the caller gave a message buffer. */
+int td_err_prefix(td_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Clears err (if not NULL). */
 void td_err_clear(td_err *err);

@@ -109,7 +109,7 @@ typedef struct obs_src {
     uint8_t *camera;
     float *lidar, *state;
     uint64_t seed;
-    char err[512];
+    char err[TD_ERR_MSG_LEN];
 } obs_src;
 
 static int load_frame_file(obs_src *s, const char *path)

@@ -82,8 +82,13 @@ static int find_dir_simtrace(const char *dir, const char *track, char *out, size
             char name[256];
             if (!name_from_simtrace(e->d_name, name, sizeof(name)))
                 continue;
-            if (!found)
-                snprintf(out, outlen, "%s/%s", logs, e->d_name);
+            if (!found) {
+                int n = snprintf(out, outlen, "%s/%s", logs, e->d_name);
+                if (n < 0 || (size_t)n >= outlen) {
+                    closedir(d);
+                    return td__cli_fail("%s/%s: path too long", logs, e->d_name);
+                }
+            }
             size_t l = strlen(names);
             snprintf(names + l, sizeof(names) - l, "%s%s", found ? ", " : "", name);
             found++;

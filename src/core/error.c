@@ -48,20 +48,26 @@ int td_err_set(td_err *err, int code, const char *fmt, ...)
     return code;
 }
 
-int td_err_prefix(td_err *err, const char *fmt, ...)
+int td_err_prefix(td_err *err, int code, const char *fmt, ...)
 {
-    char prefix[TD_ERR_MSG_LEN];
     char old[TD_ERR_MSG_LEN];
     va_list ap;
 
     if (!err)
-        return TD_EINVAL;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
-    va_end(ap);
+        return code;
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s%s", prefix, old);
-    return err->code;
+    old[sizeof(old) - 1] = '\0';
+    va_start(ap, fmt);
+    int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    /* A message that no longer fits is cut at the end: the context comes first. */
+    if (n >= 0 && (size_t)n < sizeof(err->msg) - 1) {
+        size_t room = sizeof(err->msg) - (size_t)n - 1, len = strlen(old);
+        memcpy(err->msg + n, old, len < room ? len : room);
+        err->msg[n + (len < room ? len : room)] = '\0';
+    }
+    err->code = code;
+    return code;
 }
 
 void td_err_clear(td_err *err)

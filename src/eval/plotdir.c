@@ -12,16 +12,27 @@
 #include "trackday/eval.h"
 #include "trackday/plot.h"
 
+/* Lists a written file; a path too long for the list is listed cut (it was written whole). */
 static void add_path(td_plot_output *o, const char *path)
 {
-    if (o && o->n_paths < TD_PLOT_MAX_OUTPUTS)
-        snprintf(o->paths[o->n_paths++], sizeof(o->paths[0]), "%s", path);
+    if (o && o->n_paths < TD_PLOT_MAX_OUTPUTS) {
+        char *dst = o->paths[o->n_paths++];
+        size_t cap = sizeof(o->paths[0]), n = strlen(path);
+        memcpy(dst, path, n < cap ? n + 1 : cap);
+        dst[cap - 1] = '\0';
+    }
 }
 
+/* Adds a note for the user; a note longer than the slot is cut with "...". */
 static void add_note(td_plot_output *o, const char *fmt, const char *a, const char *b)
 {
-    if (o && o->n_notes < TD_PLOT_MAX_OUTPUTS)
-        snprintf(o->notes[o->n_notes++], sizeof(o->notes[0]), fmt, a, b ? b : "");
+    if (o && o->n_notes < TD_PLOT_MAX_OUTPUTS) {
+        char *dst = o->notes[o->n_notes++];
+        size_t cap = sizeof(o->notes[0]);
+        int n = snprintf(dst, cap, fmt, a, b ? b : "");
+        if (n >= 0 && (size_t)n >= cap)
+            memcpy(dst + cap - 4, "...", 4);
+    }
 }
 
 static const char *base_name(const char *p)

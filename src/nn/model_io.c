@@ -102,7 +102,7 @@ int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const
     json_t *tj = NULL, *ij = NULL;
     int rc = td_nn_topology_to_json(&topo, &tj, &ij, err);
     if (rc)
-        return td_err_prefix(err, "%s: ", path);
+        return td_err_prefix(err, rc, "%s: ", path);
 
     /* tensor table: canonical offsets, tensors in net then table order */
     json_t *tensors = json_array();
@@ -366,7 +366,7 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
     td_nn_topology topo;
     if ((rc = td_nn_topology_from_json(&topo, json_object_get(h, "topology"),
                                        json_object_get(h, "inputs"), err))) {
-        td_err_prefix(err, "%s: ", path);
+        td_err_prefix(err, rc, "%s: ", path);
         goto out_ents;
     }
     if (topo.n_towers > max_nets) {
@@ -377,7 +377,7 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
     for (int i = 0; i < topo.n_towers; i++) {
         td_nn_net *net = &nets[i];
         if ((rc = td_nn_net_init(net, &topo.towers[i], max_batch, NULL, err))) {
-            td_err_prefix(err, "%s: ", path);
+            td_err_prefix(err, rc, "%s: ", path);
             goto out_nets;
         }
         (*n_nets)++;

@@ -475,7 +475,7 @@ int td_nn_topology_from_json(td_nn_topology *topo, const json_t *topology, const
             t->action_dim = action;
         }
         if ((rc = tower_validate(t, err)))
-            return td_err_prefix(err, "topology: ");
+            return td_err_prefix(err, rc, "topology: ");
         topo->n_towers++;
     }
     return 0;

@@ -1068,7 +1068,9 @@ static int load_module(td__pyhost *h, const td_track *track, td_reward_error *re
     if (!code)
         return report_syntax(h, rerr, err);
     char modname[128];
-    snprintf(modname, sizeof(modname), "%s", base_name(h->path));
+    /* A longer file name gives a cut module name, seen only in tracebacks. */
+    if (snprintf(modname, sizeof(modname), "%s", base_name(h->path)) >= (int)sizeof(modname))
+        modname[sizeof(modname) - 1] = '\0';
     char *dot = strrchr(modname, '.');
     if (dot)
         *dot = 0;

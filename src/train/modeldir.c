@@ -115,7 +115,7 @@ static int read_bounds(const json_t *space, const char *key, double lo, double h
     if (!rc)
         rc = td_json_get_number(o, "high", 0, lo, hi, high, path, err);
     if (rc)
-        return td_err_prefix(err, "%s: ", full);
+        return td_err_prefix(err, rc, "%s: ", full);
     if (!(*low < *high))
         return td_err_set(err, TD_ERANGE,
                           "%s: \"action_space\".\"%s\": low (%g) must be less than high (%g)", path,
@@ -623,7 +623,8 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
         return td_err_set(err, TD_EFORMAT, "%s:%d: %s must be a single value, not a list", path,
                           e->line, k);
     if (!strcmp(k, "WORLD_NAME")) {
-        snprintf(p->world_name, sizeof(p->world_name), "%s", v);
+        if (snprintf(p->world_name, sizeof(p->world_name), "%s", v) >= (int)sizeof(p->world_name))
+            return BAD("longer than the 127 characters a track name may have");
     } else if (!strcmp(k, "RACE_TYPE")) {
         if (!strcmp(v, "TIME_TRIAL"))
             r->race_type = TD_RACE_TIME_TRIAL;

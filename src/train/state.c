@@ -118,7 +118,7 @@ int td__state_load(td__train *tr, td_err *err)
     state_path(tr, path, sizeof(path));
     rc = td_file_read(path, &data, &len, err);
     if (rc)
-        return td_err_prefix(err, "cannot resume: ");
+        return td_err_prefix(err, rc, "cannot resume: ");
     rc = TD_EFORMAT;
     if (len < 28 || memcmp(data, STATE_MAGIC, 8) != 0) {
         td_err_set(err, rc, "%s: not a trackday training state (bad magic or too short)", path);
