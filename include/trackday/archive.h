@@ -1,0 +1,86 @@
+/*
+ * archive.h - gzip-compressed tar archives (.tar.gz) held in memory: written for model
+ * bundles and DeepRacer car archives, read back with limits because an archive may come
+ * from anywhere. Only regular files with plain relative names are accepted: no links,
+ * devices, absolute paths, "..", or duplicate names. Part of the core layer (zlib).
+ *
+ *   td_archive a;
+ *   td_archive_init(&a);
+ *   td_archive_add(&a, "model.pb", pb, pb_len, &err);
+ *   td_archive_write_targz(&a, "car.tar.gz", 0, &err);
+ *   td_archive_free(&a);
+ */
+#ifndef TRACKDAY_ARCHIVE_H
+#define TRACKDAY_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trackday/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TD_ARCHIVE_NAME_LEN 100 /* ustar's name field; longer names are refused */
+
+typedef struct td_archive_entry {
+    char name[TD_ARCHIVE_NAME_LEN + 1];
+    uint8_t *data; /* owned by the archive */
+    size_t size;
+} td_archive_entry;
+
+typedef struct td_archive {
+    int n, cap;
+    td_archive_entry *entries;
+} td_archive;
+
+/* What a reader accepts (td_archive_limits_default: 64 entries, 1 GiB in all, 1 GiB each). */
+typedef struct td_archive_limits {
+    int max_entries;
+    uint64_t max_total_bytes; /* uncompressed, all entries */
+    uint64_t max_entry_bytes;
+} td_archive_limits;
+
+void td_archive_limits_default(td_archive_limits *l);
+
+void td_archive_init(td_archive *a);
+void td_archive_free(td_archive *a);
+
+/*
+ * Adds a copy of data (size bytes) under name, a relative path of at most 100 bytes made of
+ * [A-Za-z0-9._-] and "/" separators, no "." or ".." part. A name already present is an error.
+ */
+int td_archive_add(td_archive *a, const char *name, const void *data, size_t size, td_err *err);
+
+/* The entry named name, or NULL. */
+const td_archive_entry *td_archive_find(const td_archive *a, const char *name);
+
+/*
+ * Serializes the archive as tar (ustar, entries in insertion order, mode 0644, owner 0, the
+ * given mtime in seconds) compressed with gzip, into *out (td_malloc'd) of *out_len bytes.
+ * The same archive and mtime give the same bytes.
+ */
+int td_archive_to_targz(const td_archive *a, int64_t mtime, uint8_t **out, size_t *out_len,
+                        td_err *err);
+
+/* td_archive_to_targz, then an atomic write to path. */
+int td_archive_write_targz(const td_archive *a, const char *path, int64_t mtime, td_err *err);
+
+/*
+ * Reads a .tar.gz held in memory into a (initialized here; free it with td_archive_free even
+ * on error). Refuses, with a message naming the entry: a bad gzip stream or tar header
+ * checksum, a truncated archive, anything but regular files and directories (directories are
+ * skipped), unsafe or duplicate names, and anything beyond the limits (NULL: defaults).
+ */
+int td_archive_read_targz(td_archive *a, const void *buf, size_t len, const td_archive_limits *lim,
+                          td_err *err);
+
+/* Reads the file at path (at most lim->max_total_bytes of compressed data) as above. */
+int td_archive_read_targz_file(td_archive *a, const char *path, const td_archive_limits *lim,
+                               td_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACKDAY_ARCHIVE_H */
