@@ -135,8 +135,12 @@ int td_policy_save(const td_policy *p, const char *path, const json_t *lineage, 
     json_object_del(extras, "version");
     if (p->continuous)
         json_object_set_new(extras, "action_mapping", json_string("unit"));
-    json_object_set_new(extras, "preprocessing",
-                        json_pack("{s:s}", "camera", "uint8 / 255, channels-last"));
+    /* DeepRacer divides camera bytes by 255 (docs/model-format.md section 4: an object per
+     * input; infer/ refuses anything else, so this must not be a free-text note). */
+    if (p->camera_h)
+        json_object_set_new(
+            extras, "preprocessing",
+            json_pack("{s:{s:f,s:f}}", "camera", "scale", 1.0 / 255.0, "offset", 0.0));
     if (lineage)
         json_object_set(extras, "lineage", (json_t *)lineage);
     for (int i = 0; i < p->n_nets; i++)

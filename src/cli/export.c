@@ -1,0 +1,287 @@
+/*
+ * export.c - `trackday export DIR|MODEL.tdm --format onnx|deepracer -o OUT`: packages a
+ * trained policy for other runtimes and for cars. onnx: the policy network as an ONNX model;
+ * deepracer: the .tar.gz a DeepRacer car loads (model.pb, a frozen TensorFlow graph with
+ * DeepRacer's node names, and model_metadata.json). See docs/cli/export.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "trackday/archive.h"
+#include "trackday/export.h"
+#include "trackday/nn.h"
+
+static int usage(FILE *o)
+{
+    fprintf(o,
+            "usage: trackday export DIR|MODEL.tdm --format onnx|deepracer -o OUT\n"
+            "                       [--checkpoint best|last]\n"
+            "  DIR           a model directory: exports DIR/model/best.tdm (--checkpoint last:\n"
+            "                DIR/model/last.tdm) with DIR/model_metadata.json\n"
+            "  MODEL.tdm     a model file (fp32)\n"
+            "  --format onnx       the policy network as ONNX (opset 13); inputs named and shaped\n"
+            "                      as a DeepRacer car feeds its model\n"
+            "  --format deepracer  the .tar.gz a DeepRacer car loads: model.pb (frozen TensorFlow\n"
+            "                      graph, DeepRacer's node names) and model_metadata.json; camera\n"
+            "                      (and lidar) models only\n"
+            "  -o OUT        output file\n");
+    return o == stdout ? 0 : 2;
+}
+
+/* ---- the model to export -------------------------------------------------------------- */
+
+typedef struct source {
+    char model_path[1024];
+    char dir[1024]; /* "" when a model file was given */
+    td_nn_net nets[TD_NN_MAX_TOWERS];
+    int n_nets;
+    const td_nn_net *policy;
+    json_t *header;
+    json_t *metadata;    /* DeepRacer's model_metadata.json (new reference) */
+    char *metadata_text; /* the directory's file as it is (td_malloc'd), else NULL */
+    size_t metadata_len;
+} source;
+
+static void source_free(source *s)
+{
+    for (int i = 0; i < s->n_nets; i++)
+        td_nn_net_free(&s->nets[i]);
+    s->n_nets = 0;
+    json_decref(s->header);
+    json_decref(s->metadata);
+    td_free(s->metadata_text);
+    s->header = s->metadata = NULL;
+    s->metadata_text = NULL;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Whether a model file's header lists an int8 tensor (nn reads fp32 files only). */
+static int header_has_int8(const char *path)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int found = 0;
+    if (td_file_read(path, &data, &len, NULL) != 0)
+        return 0;
+    if (len > 24) {
+        uint64_t h = 0;
+        for (int i = 0; i < 8; i++)
+            h |= (uint64_t)(uint8_t)data[16 + i] << (8 * i);
+        if (h < len - 24) {
+            char *hdr = td_malloc((size_t)h + 1);
+            if (hdr) {
+                memcpy(hdr, data + 24, (size_t)h);
+                hdr[h] = '\0';
+                found = strstr(hdr, "\"i8\"") != NULL;
+                td_free(hdr);
+            }
+        }
+    }
+    td_free(data);
+    return found;
+}
+
+/*
+ * DeepRacer's model_metadata.json rebuilt from a model file's header when the file does not
+ * carry the original (files written by `trackday bench` or older tools): the action space as
+ * it is, the sensors from the header or the inputs, the network name, the algorithm.
+ */
+static json_t *metadata_from_header(const json_t *h, const td_nn_tower *t)
+{
+    json_t *m = json_object();
+    const json_t *v;
+    if ((v = json_object_get(h, "action_space")))
+        json_object_set(m, "action_space", (json_t *)v);
+    v = json_object_get(h, "action_space_type");
+    json_object_set_new(m, "action_space_type",
+                        json_string(json_is_string(v) ? json_string_value(v) : "discrete"));
+    v = json_object_get(h, "sensors");
+    if (json_is_array(v)) {
+        json_object_set(m, "sensor", (json_t *)v);
+    } else {
+        json_t *s = json_array();
+        if (t->camera_h)
+            json_array_append_new(
+                s, json_string(t->camera_c == 2 ? "STEREO_CAMERAS" : "FRONT_FACING_CAMERA"));
+        if (t->lidar_dim)
+            json_array_append_new(s, json_string("LIDAR"));
+        if (t->state_dim)
+            json_array_append_new(s, json_string("STATE"));
+        json_object_set_new(m, "sensor", s);
+    }
+    v = json_object_get(h, "neural_network");
+    json_object_set_new(m, "neural_network",
+                        json_string(json_is_string(v) ? json_string_value(v)
+                                                      : "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"));
+    v = json_object_get(h, "training_algorithm");
+    json_object_set_new(m, "training_algorithm",
+                        json_string(json_is_string(v) ? json_string_value(v) : "clipped_ppo"));
+    json_object_set_new(m, "version", json_string("5"));
+    return m;
+}
+
+static int source_open(source *s, const char *arg, const char *checkpoint)
+{
+    td_err err;
+    memset(s, 0, sizeof(*s));
+    if (is_dir(arg)) {
+        snprintf(s->dir, sizeof(s->dir), "%s", arg);
+        snprintf(s->model_path, sizeof(s->model_path), "%s/model/%s.tdm", arg, checkpoint);
+        if (!td_path_exists(s->model_path))
+            return td__cli_fail("export: %s has no %s (train it first: trackday train %s)", arg,
+                                s->model_path + strlen(arg) + 1, arg);
+    } else {
+        if (!td_path_exists(arg))
+            return td__cli_fail("export: %s: no such model file or directory", arg);
+        snprintf(s->model_path, sizeof(s->model_path), "%s", arg);
+    }
+    if (td_nn_load(s->model_path, s->nets, TD_NN_MAX_TOWERS, &s->n_nets, 1, &s->header, &err) !=
+        0) {
+        if (header_has_int8(s->model_path))
+            return td__cli_fail("export: %s is an int8 model: export the fp32 model it was "
+                                "quantized from (its lineage.parent, see trackday model show)",
+                                s->model_path);
+        return td__cli_fail("export: %s", err.msg);
+    }
+    for (int i = 0; i < s->n_nets; i++)
+        if (!strcmp(s->nets[i].spec.name, "policy"))
+            s->policy = &s->nets[i];
+    if (!s->policy) {
+        source_free(s);
+        return td__cli_fail("export: %s has no policy tower", s->model_path);
+    }
+    /* DeepRacer's model_metadata.json: the directory's file, else the copy in the header. */
+    if (s->dir[0]) {
+        char p[1100];
+        json_error_t je;
+        snprintf(p, sizeof(p), "%s/model_metadata.json", s->dir);
+        if (td_file_read(p, &s->metadata_text, &s->metadata_len, &err) != 0) {
+            source_free(s);
+            return td__cli_fail("export: %s", err.msg);
+        }
+        s->metadata = json_loadb(s->metadata_text, s->metadata_len, 0, &je);
+        if (!s->metadata) {
+            source_free(s);
+            return td__cli_fail("export: %s:%d: %s", p, je.line, je.text);
+        }
+    } else {
+        const json_t *mm = json_object_get(s->header, "model_metadata");
+        s->metadata = mm ? json_deep_copy(mm) : metadata_from_header(s->header, &s->policy->spec);
+    }
+    return 0;
+}
+
+/* ---- formats -------------------------------------------------------------------------- */
+
+static void print_io(const td_export_io *io)
+{
+    for (int i = 0; i < io->n_inputs; i++) {
+        printf("input  %s [", io->input_names[i]);
+        for (int d = 0; d < io->input_ndim[i]; d++)
+            printf("%s%d", d ? ", " : "", io->input_shape[i][d]);
+        printf("] float32 (%s%s)\n", io->input_kind[i],
+               !strcmp(io->input_kind[i], "camera") ? ": raw 0-255 pixels" : "");
+    }
+    printf("output %s [1, %d] (%s)\n", io->output_name, io->n_out,
+           io->output_probabilities ? "action probabilities" : "action mean in [-1, 1]");
+}
+
+static int export_onnx(source *s, const char *out)
+{
+    td_export_result r;
+    td_err err;
+    if (td_export_graph(TD_EXPORT_ONNX, s->policy, s->header, &r, &err) != 0)
+        return td__cli_fail("export: %s", err.msg);
+    int rc = td_file_write_atomic(out, r.data, r.len, &err);
+    if (!rc) {
+        printf("wrote %s (ONNX, %zu bytes) from %s\n", out, r.len, s->model_path);
+        print_io(&r.io);
+    }
+    td_export_result_free(&r);
+    return rc ? td__cli_fail("%s", err.msg) : 0;
+}
+
+static int export_deepracer(source *s, const char *out)
+{
+    td_export_result r;
+    td_err err;
+    td_archive a;
+    if (!s->metadata)
+        return td__cli_fail("export: %s carries no model_metadata.json; export the model "
+                            "directory instead",
+                            s->model_path);
+    if (td_export_graph(TD_EXPORT_TF_GRAPHDEF, s->policy, s->header, &r, &err) != 0)
+        return td__cli_fail("export: %s", err.msg);
+    /* The directory's model_metadata.json goes as it is (the car reads the user's file). */
+    char *meta = s->metadata_text
+                     ? strdup(s->metadata_text)
+                     : json_dumps(s->metadata, JSON_INDENT(4) | JSON_REAL_PRECISION(10));
+    td_archive_init(&a);
+    int rc = !meta;
+    if (!rc)
+        rc = td_archive_add(&a, "model.pb", r.data, r.len, &err) ||
+             td_archive_add(&a, "model_metadata.json", meta, strlen(meta), &err) ||
+             td_archive_write_targz(&a, out, (int64_t)td_time_wall(), &err);
+    if (!rc) {
+        printf("wrote %s (DeepRacer car model: model.pb %zu bytes, model_metadata.json) from %s\n",
+               out, r.len, s->model_path);
+        print_io(&r.io);
+    }
+    free(meta);
+    td_archive_free(&a);
+    td_export_result_free(&r);
+    return rc ? td__cli_fail("export: %s", meta ? err.msg : "out of memory") : 0;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    const char *in = NULL, *format = NULL, *out = NULL, *checkpoint = "best";
+    if (td__cli_wants_help(argc, argv))
+        return usage(stdout);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--format") && more)
+            format = argv[++i];
+        else if (!strcmp(a, "-o") && more)
+            out = argv[++i];
+        else if (!strcmp(a, "--checkpoint") && more)
+            checkpoint = argv[++i];
+        else if (a[0] == '-')
+            return td__cli_fail("export: unknown or incomplete option '%s' (see --help)", a);
+        else if (!in)
+            in = a;
+        else
+            return td__cli_fail("export: one model at a time ('%s')", a);
+    }
+    if (!in)
+        return usage(stderr);
+    if (!format)
+        return td__cli_fail("export: --format onnx|deepracer is required");
+    if (strcmp(format, "onnx") && strcmp(format, "deepracer"))
+        return td__cli_fail("export: unknown format '%s' (onnx or deepracer)", format);
+    if (!out)
+        return td__cli_fail("export: -o OUT is required");
+    if (strcmp(checkpoint, "best") && strcmp(checkpoint, "last"))
+        return td__cli_fail("export: --checkpoint is best or last, not '%s'", checkpoint);
+    source s;
+    if (source_open(&s, in, checkpoint) != 0)
+        return 1;
+    int rc;
+    if (!strcmp(format, "onnx"))
+        rc = export_onnx(&s, out);
+    else
+        rc = export_deepracer(&s, out);
+    source_free(&s);
+    return rc;
+}
+
+TD_CLI_COMMAND("export", "package a model: ONNX, or the archive a DeepRacer car loads", cmd_export)

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs the example of docs/cli/export.md as a new user would: a camera model trained for one
+# short iteration, exported for a DeepRacer car and as ONNX; checks the archive's layout, that
+# its model_metadata.json is the directory's, and that ONNX's checker accepts the ONNX file.
+# (tests/test_export.c holds the exports' outputs to infer/'s in OpenCV.)
+# Args: the trackday binary, the build directory.
+set -uo pipefail
+bin=${1:?trackday binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # name, message, status
+    if [ "$3" -eq 0 ]; then echo "PASS $1"; else echo "FAIL $1: $2"; fail=1; fi
+}
+cd "$tmp" || exit 1
+
+"$bin" init mycar --sensor camera >/dev/null &&
+    "$bin" train mycar --iterations 1 --envs 2 --episodes-per-iteration 2 --quiet >/dev/null 2>&1
+check train "a camera model trains one iteration" $?
+
+out=$("$bin" export mycar --format deepracer -o mycar.tar.gz 2>&1)
+rc=$?
+echo "$out" | grep -q "^wrote mycar.tar.gz (DeepRacer car model: model.pb [0-9]* bytes, model_metadata.json) from mycar/model/best.tdm$" &&
+    echo "$out" | grep -qF "input  main_level/agent/main/online/network_0/FRONT_FACING_CAMERA/FRONT_FACING_CAMERA [-1, 120, 160, 1] float32" &&
+    echo "$out" | grep -qF "output main_level/agent/main/online/network_1/ppo_head_0/policy [1, 10] (action probabilities)"
+check export_deepracer "what it prints (rc $rc): $out" $(( rc || $? ))
+
+[ "$(tar tzf mycar.tar.gz | tr '\n' ' ')" = "model.pb model_metadata.json " ]
+check archive_layout "model.pb and model_metadata.json at the root: $(tar tzf mycar.tar.gz)" $?
+
+tar xzOf mycar.tar.gz model_metadata.json | cmp -s - mycar/model_metadata.json
+check archive_metadata "the directory's model_metadata.json byte for byte" $?
+
+out=$("$bin" export mycar --format onnx -o mycar.onnx 2>&1)
+rc=$?
+echo "$out" | grep -q "^wrote mycar.onnx (ONNX, [0-9]* bytes) from mycar/model/best.tdm$"
+check export_onnx "what it prints (rc $rc): $out" $(( rc || $? ))
+
+out=$(/usr/bin/python3 -c 'import onnx,sys
+m = onnx.load(sys.argv[1]); onnx.checker.check_model(m)
+i = m.graph.input[0]
+print(i.name, [d.dim_value for d in i.type.tensor_type.shape.dim], m.graph.output[0].name)' mycar.onnx 2>&1)
+[ "$out" = "main_level/agent/main/online/network_0/FRONT_FACING_CAMERA/FRONT_FACING_CAMERA [1, 120, 160, 1] main_level/agent/main/online/network_1/ppo_head_0/policy" ]
+check onnx_checker "onnx.checker and the input and output names: $out" $?
+
+"$bin" init statecar >/dev/null && "$bin" train statecar --iterations 1 --quiet >/dev/null 2>&1
+out=$("$bin" export statecar --format deepracer -o statecar.tar.gz 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "STATE sensor" && [ ! -e statecar.tar.gz ]
+check state_refused "a state-sensor model is refused for a car (rc $rc): $out" $?
+
+if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+exit $fail
