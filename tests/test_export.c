@@ -320,8 +320,8 @@ TD_TEST(graphdef_has_deepracer_node_names)
         "main_level/agent/main/online/network_1/FRONT_FACING_CAMERA/truediv",
         "main_level/agent/main/online/network_1/FRONT_FACING_CAMERA/Conv2d_0/Conv2D",
         "main_level/agent/main/online/network_1/FRONT_FACING_CAMERA/Conv2d_4/BiasAdd",
-        "main_level/agent/main/online/network_1/FRONT_FACING_CAMERA/"
-        "BatchnormActivationDropout_5_activation",
+        ("main_level/agent/main/online/network_1/FRONT_FACING_CAMERA/"
+         "BatchnormActivationDropout_5_activation"),
         "main_level/agent/main/online/network_1/FRONT_FACING_CAMERA/flatten/Reshape",
         "main_level/agent/main/online/network_1/middleware_fc_embedder/Dense_0/MatMul",
         "main_level/agent/main/online/network_1/ppo_head_0/policy_fc/MatMul",

@@ -295,7 +295,7 @@ int td_archive_read_targz(td_archive *a, const void *buf, size_t len, const td_a
     for (;;) {
         uint64_t size, sum_stored;
         unsigned sum = 0;
-        char name[256];
+        char name[260];
         if ((rc = gz_read(&g, h, BLOCK, err, "a header")) != 0)
             break;
         if (all_zero(h, BLOCK)) {
@@ -417,6 +417,6 @@ int td_archive_read_targz_file(td_archive *a, const char *path, const td_archive
     rc = td_archive_read_targz(a, data, len, lim, err);
     td_free(data);
     if (rc)
-        td_err_prefix(err, "%s: ", path);
+        td_err_prefix(err, rc, "%s: ", path);
     return rc;
 }
