@@ -816,7 +816,24 @@ TD_TEST(check_source_reports_validator_rules)
     TD_ASSERT_OK(td_reward_check_source(
         write_file("latin1.py", "# caf\xe9\ndef reward_function(p):\n    return 1.0\n"), &is, &n,
         &err));
-    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 1, "not UTF-8 (byte 0xe9)"));
+    TD_ASSERT(has_issue(is, n, TD_REWARD_ERROR, 1, "not UTF-8 (byte 0xe9 at line 1, column 6)"));
+    td_free(is);
+    /* Loading it (as train does) fails with the same message. */
+    td_reward *bad = NULL;
+    TD_ASSERT_EQ_INT(
+        td_reward_open(
+            &bad, write_file("latin1b.py", "# caf\xe9\ndef reward_function(p):\n    return 1.0\n"),
+            NULL, &err),
+        TD_EREWARD);
+    TD_ASSERT_CONTAINS(err.msg,
+                       "latin1b.py:1:6: the file is not UTF-8 (byte 0xe9 at line 1, column 6)");
+    /* A declared encoding is Python's (PEP 263): accepted. */
+    TD_ASSERT_OK(td_reward_check_source(
+        write_file(
+            "latin1c.py",
+            "# -*- coding: latin-1 -*-\n# caf\xe9\ndef reward_function(p):\n    return 1.0\n"),
+        &is, &n, &err));
+    TD_ASSERT_EQ_INT(n, 0);
     td_free(is);
     td_reward *r = open_ok(write_file("bom2.py", "\xef\xbb\xbf"
                                                  "def reward_function(p):\n    return 2.0\n"));
@@ -1420,4 +1437,254 @@ TD_TEST(python_waypoints_follow_a_new_track_at_the_same_address)
     TD_ASSERT_NEAR(call_one(r, &p), 42.0, 0);
     td_free(wp);
     td_reward_close(r);
+}
+
+/* ---- the sandbox ------------------------------------------------------------------------ */
+
+/* Opens a reward with body as reward_function's body and calls it once; returns the error
+ * message (static) and fills *kind. Fails the test if the call succeeds. */
+static const char *sandbox_fail(const char *name, const char *module, const char *body,
+                                td_reward_error_kind *kind, double timeout)
+{
+    static char msg[TD_ERR_MSG_LEN];
+    char text[2048];
+    TD_FMT(text, "%s\ndef reward_function(params):\n%s\n", module, body);
+    td_reward *r = open_ok(write_file(name, text));
+    if (timeout > 0)
+        td_reward_set_timeout(r, timeout);
+    td_params p;
+    fill_params(&p);
+    double v;
+    td_err err = {0};
+    int rc = td_reward_one(r, &p, &v, &err);
+    TD_ASSERT_MSG(rc != 0, "%s: the call succeeded (%g)", name, v);
+    snprintf(msg, sizeof(msg), "%s", err.msg);
+    *kind = td_reward_last_error(r)->kind;
+    td_reward_close(r);
+    return msg;
+}
+
+TD_TEST(sandbox_stops_a_socket)
+{
+    SKIP_WITHOUT_PYTHON();
+    td_reward_error_kind k;
+    const char *m = sandbox_fail("sock.py", "import socket",
+                                 "    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+                                 "    return 1.0",
+                                 &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "sock.py:3: the sandbox stopped the reward function at step 42 (car 0)");
+    TD_ASSERT_CONTAINS(m, "network access (socket.__new__) is not allowed");
+    TD_ASSERT_CONTAINS(m, "s = socket.socket(");
+    /* Catching the error does not hide the attempt. */
+    m = sandbox_fail("sock2.py", "import socket",
+                     "    try:\n"
+                     "        socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+                     "    except Exception:\n"
+                     "        pass\n"
+                     "    return 1.0",
+                     &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "network access (socket.");
+}
+
+TD_TEST(sandbox_stops_reading_etc_passwd)
+{
+    SKIP_WITHOUT_PYTHON();
+    td_reward_error_kind k;
+    const char *m = sandbox_fail("passwd.py", "",
+                                 "    data = open('/etc/passwd').read()\n"
+                                 "    return float(len(data))",
+                                 &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "reading '/etc/passwd' is not allowed");
+    TD_ASSERT_CONTAINS(m, "passwd.py:3:");
+    /* Without a flagged construct (the newcomer audit's validator bypass), and through a
+     * file descriptor: the same. */
+    m = sandbox_fail("passwd2.py", "import random",
+                     "    fd = random._os.open('/etc/hostname', 0)\n"
+                     "    return 1.0",
+                     &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "reading '/etc/hostname' is not allowed");
+    /* Below the guards (ctypes straight to libc) the file is simply not there. */
+    td_reward *r =
+        open_ok(write_file("passwd3.py", "import ctypes\n"
+                                         "libc = ctypes.CDLL(None)\n"
+                                         "def reward_function(params):\n"
+                                         "    return float(libc.open(b'/etc/passwd', 0))\n"));
+    td_params p;
+    fill_params(&p);
+    TD_ASSERT_NEAR(call_one(r, &p), -1.0, 0);
+    td_reward_close(r);
+}
+
+TD_TEST(sandbox_stops_writes_outside_the_scratch_directory)
+{
+    SKIP_WITHOUT_PYTHON();
+    char canary[512], text[1024];
+    TD_FMT(canary, "%s/canary.txt", td_test_tmpdir());
+    td_test_write(canary, "precious");
+    td_reward_error_kind k;
+    TD_FMT(text, "    open('%s', 'w').write('overwritten')\n    return 1.0", canary);
+    const char *m = sandbox_fail("write.py", "", text, &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "writing '");
+    TD_ASSERT_CONTAINS(m, "canary.txt' is not allowed: a reward function may write only in its "
+                          "scratch directory");
+    TD_FMT(text, "    os.remove('%s')\n    return 1.0", canary);
+    m = sandbox_fail("remove.py", "import os", text, &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "changing files outside the scratch directory (os.remove '");
+    char *left = td_test_slurp(canary);
+    TD_ASSERT_STREQ(left, "precious");
+    td_free(left);
+    /* Its own scratch directory is writable. */
+    td_reward *r =
+        open_ok(write_file("scratch.py", "def reward_function(params):\n"
+                                         "    with open('notes.txt', 'a') as f:\n"
+                                         "        f.write('x')\n"
+                                         "    return float(len(open('notes.txt').read()))\n"));
+    td_params p;
+    fill_params(&p);
+    TD_ASSERT_NEAR(call_one(r, &p), 1.0, 0);
+    TD_ASSERT_NEAR(call_one(r, &p), 2.0, 0);
+    td_reward_close(r);
+}
+
+TD_TEST(sandbox_stops_forks_and_signals)
+{
+    SKIP_WITHOUT_PYTHON();
+    td_reward_error_kind k;
+    const char *m = sandbox_fail("fork.py", "import os",
+                                 "    while True:\n"
+                                 "        os.fork()\n"
+                                 "    return 1.0",
+                                 &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "starting a process (os.fork) is not allowed");
+    TD_ASSERT_CONTAINS(m, "fork.py:4:");
+    m = sandbox_fail("kill.py", "import os, signal", "    os.kill(os.getpid(), signal.SIGKILL)", &k,
+                     0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "sending a signal (os.kill) is not allowed");
+    /* Below the guards the kernel refuses the fork, and a signal the process sends itself
+     * ends only the reward process: the error says so. */
+    td_reward *r = open_ok(write_file("cfork.py", "import ctypes\n"
+                                                  "libc = ctypes.CDLL(None)\n"
+                                                  "def reward_function(params):\n"
+                                                  "    return float(libc.fork())\n"));
+    td_params p;
+    fill_params(&p);
+    TD_ASSERT_NEAR(call_one(r, &p), -1.0, 0);
+    td_reward_close(r);
+    m = sandbox_fail("ckill.py", "import ctypes",
+                     "    ctypes.CDLL(None).kill(0, 9)\n    return 1.0", &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_CRASH);
+    TD_ASSERT_CONTAINS(m, "the reward process was killed by signal 9 (SIGKILL) at step 42 (car 0)");
+}
+
+TD_TEST(sandbox_reports_os_exit)
+{
+    SKIP_WITHOUT_PYTHON();
+    td_reward_error_kind k;
+    const char *m = sandbox_fail("exit.py", "import os", "    os._exit(0)", &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_SANDBOX);
+    TD_ASSERT_CONTAINS(m, "exit.py:3: the sandbox stopped the reward function at step 42");
+    TD_ASSERT_CONTAINS(m, "os._exit(0) was called: a reward function must return a number");
+    m = sandbox_fail("cexit.py", "import ctypes", "    ctypes.CDLL(None)._exit(0)", &k, 0);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_CRASH);
+    TD_ASSERT_CONTAINS(m, "the reward process exited with status 0 at step 42 (car 0)");
+    TD_ASSERT_CONTAINS(m, "os._exit(), or C code calling exit");
+    /* At module level too. */
+    td_reward *r = NULL;
+    td_err err = {0};
+    TD_ASSERT_EQ_INT(td_reward_open(&r,
+                                    write_file("exit2.py", "import os\nos._exit(3)\n"
+                                                           "def reward_function(p):\n"
+                                                           "    return 1.0\n"),
+                                    NULL, &err),
+                     TD_EREWARD);
+    TD_ASSERT_CONTAINS(err.msg, "exit2.py:2: the sandbox stopped the reward function while "
+                                "loading the file: os._exit(3) was called");
+}
+
+TD_TEST(sandbox_kills_a_loop_that_ignores_the_stop)
+{
+    SKIP_WITHOUT_PYTHON();
+    td_reward_error_kind k;
+    double t0 = td_time_now();
+    const char *m = sandbox_fail("stubborn.py", "",
+                                 "    while True:\n"
+                                 "        try:\n"
+                                 "            while True:\n"
+                                 "                pass\n"
+                                 "        except BaseException:\n"
+                                 "            pass",
+                                 &k, 0.2);
+    TD_ASSERT_EQ_INT(k, TD_REWARD_ERR_TIMEOUT);
+    TD_ASSERT_CONTAINS(m, "longer than the 0.2 s limit at step 42 (car 0) and did not stop when "
+                          "asked");
+    TD_ASSERT_CONTAINS(m, "its process was killed");
+    TD_ASSERT(td_time_now() - t0 < 20);
+}
+
+TD_TEST(sandbox_skip_policy_goes_on_after_errors_and_crashes)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* Car 1 tries a socket, car 3 ends the process; the others get their rewards. */
+    td_reward *r = open_ok(write_file("mixed.py", "import socket, ctypes\n"
+                                                  "def reward_function(params):\n"
+                                                  "    if params['steps'] == 2:\n"
+                                                  "        socket.socket()\n"
+                                                  "    if params['steps'] == 4:\n"
+                                                  "        ctypes.CDLL(None)._exit(1)\n"
+                                                  "    return float(params['steps'])\n"));
+    td_reward_set_on_error(r, TD_REWARD_ON_ERROR_SKIP, 10);
+    td_params p[6];
+    for (int i = 0; i < 6; i++) {
+        fill_params(&p[i]);
+        p[i].steps = i + 1;
+    }
+    float out[6];
+    td_reward_batch_cb(r, p, 6, out);
+    TD_ASSERT_EQ_INT(td_reward_failed(r), 0);
+    TD_ASSERT_EQ_INT(td_reward_error_count(r), 2);
+    float want[6] = {1, 0, 3, 0, 5, 6};
+    for (int i = 0; i < 6; i++)
+        TD_ASSERT_NEAR(out[i], want[i], 0);
+    /* Past the limit it stops like STOP. */
+    td_reward_set_on_error(r, TD_REWARD_ON_ERROR_SKIP, 2);
+    td_reward_batch_cb(r, p, 6, out);
+    TD_ASSERT_NE_INT(td_reward_failed(r), 0);
+    td_reward_close(r);
+}
+
+TD_TEST(sandbox_mode_none_runs_in_process_with_a_warning)
+{
+    SKIP_WITHOUT_PYTHON();
+    setenv("TRACKDAY_SANDBOX", "none", 1);
+    td_reward *r =
+        open_ok(write_file("inproc.py", "import os\n"
+                                        "def reward_function(params):\n"
+                                        "    return float(os.path.exists('/etc/passwd'))\n"));
+    td_params p;
+    fill_params(&p);
+    TD_ASSERT_NEAR(call_one(r, &p), 1.0, 0);
+    td_reward_close(r);
+    unsetenv("TRACKDAY_SANDBOX");
+    r = open_ok(write_file("inproc2.py", "import os\n"
+                                         "def reward_function(params):\n"
+                                         "    return float(os.path.exists('/etc/passwd'))\n"));
+    TD_ASSERT_NEAR(call_one(r, &p), 0.0, 0);
+    td_reward_close(r);
+    setenv("TRACKDAY_SANDBOX", "bogus", 1);
+    td_err err = {0};
+    TD_ASSERT_EQ_INT(td_reward_open(&r,
+                                    write_file("inproc3.py", "def reward_function(p):\n"
+                                                             "    return 1.0\n"),
+                                    NULL, &err),
+                     TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "TRACKDAY_SANDBOX is 'bogus'");
+    unsetenv("TRACKDAY_SANDBOX");
 }

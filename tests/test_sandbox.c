@@ -335,6 +335,31 @@ TD_TEST(without_user_namespaces_root_falls_back_and_others_are_refused)
     TD_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child failed (status %d)", st);
 }
 
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    sleep(30);
+    return NULL;
+}
+
+TD_TEST(spawn_works_from_a_multithreaded_process)
+{
+    /* glibc's set*id wrappers in the child would wait for the parent's other threads. */
+    pthread_t t;
+    TD_ASSERT_EQ_INT(pthread_create(&t, NULL, sleeper, NULL), 0);
+    pthread_detach(t);
+    td_sandbox_mode modes[2] = {TD_SANDBOX_USERNS, TD_SANDBOX_ROOT};
+    for (int i = 0; i < (geteuid() == 0 ? 2 : 1); i++) {
+        td_sandbox_config cfg;
+        base_config(&cfg);
+        cfg.mode = modes[i];
+        td_sandbox_exit ex;
+        const char *out = run_py(&cfg, "print('ok')", &ex);
+        TD_ASSERT_MSG(ex.exited && ex.code == 0, "%s: %s", ex.reason, out);
+        TD_ASSERT_CONTAINS(out, "ok");
+    }
+}
+
 TD_TEST(wait_times_out_and_kill_stops_everything)
 {
     td_sandbox_config cfg;

@@ -51,10 +51,12 @@ typedef enum td_reward_error_kind {
     TD_REWARD_ERR_LOAD = 1,      /* missing file, syntax error, no/bad reward_function */
     TD_REWARD_ERR_EXCEPTION = 2, /* the function raised during a call */
     TD_REWARD_ERR_VALUE = 3,     /* NaN, infinite, not a number, or outside the range */
-    TD_REWARD_ERR_TIMEOUT = 4    /* the call ran longer than the limit and was stopped */
+    TD_REWARD_ERR_TIMEOUT = 4,   /* the call ran longer than the limit and was stopped */
+    TD_REWARD_ERR_SANDBOX = 5,   /* it tried what the sandbox forbids (network, files, ...) */
+    TD_REWARD_ERR_CRASH = 6      /* the reward process died (exit, signal, a limit) */
 } td_reward_error_kind;
 
-/* "load", "exception", "value", "timeout" ("none" for TD_REWARD_ERR_NONE). */
+/* "load", "exception", "value", "timeout", "sandbox", "crash" ("none" for NONE). */
 const char *td_reward_error_kind_name(td_reward_error_kind k);
 
 #define TD_REWARD_PATH_LEN  1024
@@ -103,6 +105,21 @@ int td_reward_one(td_reward *r, const td_params *p, double *out, td_err *err);
  * td_reward_clear_error; check td_reward_failed after each step.
  */
 void td_reward_batch_cb(void *user, const td_params *params, int n, float *rewards_out);
+
+/*
+ * What td_reward_batch_cb does when a call fails. STOP (default, DeepRacer's behaviour): the
+ * failure is kept (td_reward_failed) and every later reward is 0 until cleared, so a trainer
+ * stops. SKIP: the failed call scores 0, a warning is printed (the first three, then every
+ * 100th), the other cars of the batch are computed, a reward process that died is started
+ * again, and only after more than max_errors failures (< 0: no limit) does it fail as STOP.
+ */
+typedef enum td_reward_on_error {
+    TD_REWARD_ON_ERROR_STOP = 0,
+    TD_REWARD_ON_ERROR_SKIP = 1
+} td_reward_on_error;
+void td_reward_set_on_error(td_reward *r, td_reward_on_error policy, int max_errors);
+/* Calls that failed under SKIP so far. */
+int td_reward_error_count(const td_reward *r);
 
 /* 0, or the error code of the first failure since open or td_reward_clear_error. */
 int td_reward_failed(const td_reward *r);
@@ -164,6 +181,7 @@ typedef enum td_reward_severity { TD_REWARD_WARNING = 0, TD_REWARD_ERROR = 1 } t
 typedef struct td_reward_issue {
     td_reward_severity severity;
     int line, col; /* 1-based; 0 if not tied to a place */
+    char rule[48]; /* which rule found it ("" if none has a name) */
     char message[512];
 } td_reward_issue;
 

@@ -64,6 +64,11 @@ typedef struct td_train_options {
     void *progress_user;
     /* Command-line overrides of hyperparameters.json (NULL: keep the file's). */
     const td_hyperparams *hyper_override;
+    /* A failing reward call: stop (0, DeepRacer's behaviour) or skip it with reward 0 (1, a
+     * td_reward_on_error) until more than max_reward_errors calls have failed (< 0: no
+     * limit). */
+    int reward_on_error;
+    int max_reward_errors;
 } td_train_options;
 
 void td_train_options_default(td_train_options *o);

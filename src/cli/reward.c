@@ -164,6 +164,31 @@ static int cmd_check(int argc, char **argv)
         td_free(issues);
     }
 
+    /* Code the static check rejected is never run. */
+    if (errors) {
+        json_object_set_new(report, "load_error", json_null());
+        json_object_set_new(report, "not_run", json_string("rejected by the static check"));
+        if (!as_json)
+            printf("\nnot run: trackday never runs a reward function the check rejects\n");
+        json_object_set_new(report, "ok", json_false());
+        json_object_set_new(report, "errors", json_integer(errors));
+        json_object_set_new(report, "warnings", json_integer(warnings));
+        json_object_set_new(report, "issues", jissues);
+        json_object_set_new(report, "samples", jsamples);
+        json_object_set_new(report, "notes", jnotes);
+        if (as_json) {
+            char *text = json_dumps(report, JSON_INDENT(2));
+            if (text)
+                printf("%s\n", text);
+            free(text);
+        } else {
+            printf("\nFAILED: %d error%s, %d warning%s\n", errors, errors == 1 ? "" : "s", warnings,
+                   warnings == 1 ? "" : "s");
+        }
+        json_decref(report);
+        return 1;
+    }
+
     /* 2. The sampled states. */
     td_track t, rev;
     if (load_track(track_arg, &t, &err)) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "trackday/reward.h"
 #include "trackday/trainer.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -40,6 +41,13 @@ static void usage(FILE *f)
             "                       to share)\n"
             "  --reward SPEC        builtin:NAME, a .so plugin or a .py file (default: DIR's\n"
             "                       reward_function.py)\n"
+            "  --on-reward-error stop|skip\n"
+            "                       when the reward function fails (an exception, a bad value,\n"
+            "                       a time-out, something the sandbox forbids, a crash): stop\n"
+            "                       cleanly (default, as DeepRacer) or score the step 0, warn and\n"
+            "                       go on (a crashed reward process is restarted)\n"
+            "  --max-reward-errors N  with skip: stop after more than N failed calls (default\n"
+            "                       1000)\n"
             "  --resume             continue from DIR/model/last.tdm and last.state\n"
             "  --lr X, --batch-size N, --epochs N, --entropy X, --gamma X,\n"
             "  --episodes-per-iteration N   override hyperparameters.json\n"
@@ -136,6 +144,19 @@ static int cmd_train(int argc, char **argv)
             threads_set = 1;
         } else if (!strcmp(a, "--reward")) {
             o.reward_spec = v;
+        } else if (!strcmp(a, "--on-reward-error")) {
+            if (!v)
+                return td__cli_fail("--on-reward-error needs a value: stop or skip");
+            if (!strcmp(v, "stop"))
+                o.reward_on_error = TD_REWARD_ON_ERROR_STOP;
+            else if (!strcmp(v, "skip"))
+                o.reward_on_error = TD_REWARD_ON_ERROR_SKIP;
+            else
+                return td__cli_fail("--on-reward-error: '%s' is not stop or skip", v);
+        } else if (!strcmp(a, "--max-reward-errors")) {
+            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
+                return 1;
+            o.max_reward_errors = (int)l;
         } else if (!strcmp(a, "--lr") || !strcmp(a, "--batch-size") || !strcmp(a, "--epochs") ||
                    !strcmp(a, "--entropy") || !strcmp(a, "--gamma") ||
                    !strcmp(a, "--episodes-per-iteration")) {

@@ -334,8 +334,9 @@ static __attribute__((noreturn)) void run_program(plan *p)
         if (drop_capabilities() != 0)
             child_fail(p, "dropping capabilities", errno);
         if (p->mode == TD_SANDBOX_ROOT) {
-            if (setgroups(0, NULL) != 0 || setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) ||
-                setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID))
+            if (syscall(SYS_setgroups, 0, NULL) != 0 ||
+                syscall(SYS_setresgid, SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) != 0 ||
+                syscall(SYS_setresuid, SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0)
                 child_fail(p, "dropping to uid 65534", errno);
         } else if (prctl(PR_SET_SECUREBITS,
                          SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
@@ -406,8 +407,14 @@ static __attribute__((noreturn)) void run_init(plan *p)
         if (op->fd < 0)
             child_fail(p, "opening a path to bind", errno);
     }
-    if (p->mode == TD_SANDBOX_USERNS && (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0))
+    /* Raw system calls: glibc's set*id wrappers would signal the parent's other threads,
+     * which this process does not have, and wait for them forever. */
+    if (p->mode == TD_SANDBOX_USERNS &&
+        (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setresuid, 0, 0, 0) != 0))
         child_fail(p, "taking the mapped identity", errno);
+    /* A change of credentials clears the parent-death signal: set it again. */
+    if (p->die_with_parent)
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         child_fail(p, "making mounts private", errno);
     if (mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m") != 0)

@@ -25,7 +25,27 @@ int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_is
     int rc = td_file_read(path, &src, &len, err);
     if (rc)
         return rc;
-    rc = td__py_check_source(path, src, len, issues, n_issues, err);
+    /* The same file-level checks as loading (NUL byte, encoding): the same message. */
+    td_reward_issue one;
+    memset(&one, 0, sizeof(one));
+    if (td__reward_source_check(path, src, len, one.message, sizeof(one.message), &one.line,
+                                &one.col, NULL) != 0) {
+        td_free(src);
+        *issues = td_malloc(sizeof(one));
+        if (!*issues)
+            return td_err_set(err, TD_ENOMEM, "out of memory");
+        one.severity = TD_REWARD_ERROR;
+        snprintf(one.rule, sizeof(one.rule), "encoding");
+        **issues = one;
+        *n_issues = 1;
+        return 0;
+    }
+    td_sandbox_mode mode;
+    rc = td_sandbox_mode_from_env(&mode, err);
+    if (rc == 0 && (mode == TD_SANDBOX_NONE || !td_reward_python_available()))
+        rc = td__py_check_source(path, src, len, issues, n_issues, err);
+    else if (rc == 0)
+        rc = td__pysb_check(path, src, len, mode, issues, n_issues, err);
     td_free(src);
     return rc;
 }
@@ -49,11 +69,10 @@ static const char checker_py[] =
     "def check(data, filename):\n"
     "    out = []\n"
     "    try:\n"
-    "        source = data.decode('utf-8-sig')\n"
-    "    except UnicodeDecodeError as e:\n"
-    "        line = data.count(b'\\n', 0, e.start) + 1\n"
-    "        return [(1, line, 0, 'the file is not UTF-8 (byte 0x%02x): save it as UTF-8'\n"
-    "                 % data[e.start])]\n"
+    "        import importlib.util\n"
+    "        source = importlib.util.decode_source(data)\n"
+    "    except (UnicodeDecodeError, SyntaxError, LookupError) as e:\n"
+    "        return [(1, 0, 0, 'the file cannot be decoded: %s' % e)]\n"
     "    def err(node, msg):\n"
     "        out.append((1, getattr(node, 'lineno', 0), getattr(node, 'col_offset', -1) + 1, "
     "msg))\n"

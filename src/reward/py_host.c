@@ -21,7 +21,9 @@
  * thread with PyThreadState_SetAsyncExc. Pure-Python loops are stopped within the limit plus
  * one watchdog period; a call blocked inside C code is stopped when it returns to Python.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,6 +140,7 @@ static struct {
     char fail_msg[256];
     PyObject *keys[K_COUNT];    /* interned */
     PyObject *timeout_exc;      /* trackday.RewardTimeout */
+    PyObject *sandbox_exc;      /* trackday.SandboxError (a PermissionError) */
     PyObject *format_exception; /* traceback.format_exception */
     PyObject *format_exc_only;  /* traceback.format_exception_only */
     PyObject *signature;        /* inspect.signature */
@@ -156,6 +159,12 @@ static int init_globals(void)
         "Raised by trackday in a reward_function that runs longer than the time limit.",
         PyExc_BaseException, NULL);
     if (!G.timeout_exc)
+        return -1;
+    G.sandbox_exc = PyErr_NewExceptionWithDoc(
+        "trackday.SandboxError",
+        "Raised by trackday's reward sandbox when a reward function tries something it forbids.",
+        PyExc_PermissionError, NULL);
+    if (!G.sandbox_exc)
         return -1;
     PyObject *tb = PyImport_ImportModule("traceback");
     if (!tb)
@@ -193,6 +202,7 @@ static int py_global_init(td_err *err)
         /* Unbuffered like `python -u`: the interpreter is never finalized, so a buffered
          * print() of a reward function would be lost at exit. */
         config.buffered_stdio = 0;
+        config.write_bytecode = 0; /* the sandbox's /usr is read-only */
         PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, TD_PYTHON_EXECUTABLE);
         if (!PyStatus_Exception(st))
             st = Py_InitializeFromConfig(&config);
@@ -220,6 +230,288 @@ static int py_global_init(td_err *err)
     G.ready = !G.failed;
     pthread_mutex_unlock(&G.mu);
     return G.ready ? 0 : td_err_set(err, TD_EUNSUPPORTED, "%s", G.fail_msg);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Sandbox guards (only in the sandboxed reward process)                                */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * In the sandbox the kernel already refuses what a reward function must not do; these
+ * guards name it. A C audit hook (PEP 578, which Python code cannot remove) sees the
+ * attempt (a socket, a file outside the libraries and the scratch directory, a process, a
+ * signal), raises trackday.SandboxError there and records the first one with its line, so
+ * the call fails with a message that says what was tried, even if the function catches
+ * the error. os._exit and os.abort are replaced by functions that do the same.
+ */
+static struct {
+    int enabled; /* td__py_enable_guards was called */
+    int armed;   /* user code is running */
+    const char *path;
+    int tripped;
+    int line;
+    char what[400];
+} GUARD;
+
+void (*td__py_before_user_code)(void);
+
+static int rel_path_ok(const char *p)
+{
+    /* A relative path stays in the working directory (the scratch) unless it climbs out. */
+    return !strstr(p, "..");
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int read_allowed(const char *p)
+{
+    if (p[0] != '/')
+        return rel_path_ok(p);
+    if (strstr(p, "/.."))
+        return 0;
+    static const char *const ok[] = {"/usr/",       "/lib/",     "/lib64/",   "/etc/ld.so.cache",
+                                     "/proc/self/", "/dev/null", "/dev/zero", "/dev/urandom",
+                                     "/dev/random", "/scratch/", NULL};
+    for (int i = 0; ok[i]; i++)
+        if (starts_with(p, ok[i]))
+            return 1;
+    return GUARD.path && strcmp(p, GUARD.path) == 0;
+}
+
+static int write_allowed(const char *p)
+{
+    if (p[0] != '/')
+        return rel_path_ok(p);
+    return !strstr(p, "/..") && (starts_with(p, "/scratch/") || strcmp(p, "/dev/null") == 0);
+}
+
+/* The first line in the user's file on the current Python stack, or 0. */
+static int user_line_now(void)
+{
+    PyFrameObject *f = PyEval_GetFrame(); /* borrowed */
+    Py_XINCREF(f);
+    int line = 0;
+    while (f) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        const char *fn = code ? PyUnicode_AsUTF8(code->co_filename) : NULL;
+        if (fn && GUARD.path && strcmp(fn, GUARD.path) == 0)
+            line = PyFrame_GetLineNumber(f);
+        Py_XDECREF(code);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+        if (line)
+            break;
+    }
+    Py_XDECREF(f);
+    PyErr_Clear();
+    return line;
+}
+
+/* Records the first forbidden attempt of this call and raises SandboxError. */
+static int trip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int trip(const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!GUARD.tripped) {
+        GUARD.tripped = 1;
+        GUARD.line = user_line_now();
+        snprintf(GUARD.what, sizeof(GUARD.what), "%s", msg);
+    }
+    PyErr_Format(G.sandbox_exc, "trackday's sandbox: %s", msg);
+    return -1;
+}
+
+/* A path argument of an audit event as UTF-8 ("" if it is not a path). */
+static const char *event_path(PyObject *args, Py_ssize_t i, char *buf, size_t cap, int *is_fd)
+{
+    buf[0] = 0;
+    *is_fd = 0;
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) <= i)
+        return buf;
+    PyObject *a = PyTuple_GET_ITEM(args, i);
+    if (PyLong_Check(a)) {
+        *is_fd = 1;
+        snprintf(buf, cap, "%ld", PyLong_AsLong(a));
+    } else if (PyUnicode_Check(a)) {
+        const char *u = PyUnicode_AsUTF8(a);
+        snprintf(buf, cap, "%s", u ? u : "");
+    } else if (PyBytes_Check(a)) {
+        snprintf(buf, cap, "%s", PyBytes_AS_STRING(a));
+    } else {
+        PyObject *f = PyOS_FSPath(a);
+        if (f && PyUnicode_Check(f)) {
+            const char *u = PyUnicode_AsUTF8(f);
+            snprintf(buf, cap, "%s", u ? u : "");
+        }
+        Py_XDECREF(f);
+    }
+    PyErr_Clear();
+    return buf;
+}
+
+static int open_is_write(PyObject *args)
+{
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 3)
+        return 0;
+    PyObject *mode = PyTuple_GET_ITEM(args, 1), *flags = PyTuple_GET_ITEM(args, 2);
+    if (mode && PyUnicode_Check(mode)) {
+        const char *m = PyUnicode_AsUTF8(mode);
+        if (m && strpbrk(m, "wax+"))
+            return 1;
+    }
+    if (flags && PyLong_Check(flags)) {
+        long f = PyLong_AsLong(flags);
+        PyErr_Clear();
+        if (f & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND))
+            return 1;
+    }
+    return 0;
+}
+
+static int audit_hook(const char *event, PyObject *args, void *user)
+{
+    (void)user;
+    if (!GUARD.armed)
+        return 0;
+    char path[300], path2[300];
+    int is_fd = 0, is_fd2 = 0;
+    if (strcmp(event, "open") == 0) {
+        event_path(args, 0, path, sizeof(path), &is_fd);
+        int w = open_is_write(args);
+        if (is_fd)
+            return trip("opening file descriptor %s is not allowed", path);
+        if (w && !write_allowed(path))
+            return trip("writing '%s' is not allowed: a reward function may write only in its "
+                        "scratch directory",
+                        path);
+        if (!w && !read_allowed(path))
+            return trip("reading '%s' is not allowed: a reward function may read only Python's "
+                        "libraries",
+                        path);
+        return 0;
+    }
+    if (starts_with(event, "socket."))
+        return trip("network access (%s) is not allowed: the reward sandbox has no network", event);
+    static const char *const procs[] = {
+        "os.system", "subprocess.Popen", "os.exec",   "os.posix_spawn", "os.spawn",
+        "os.fork",   "os.forkpty",       "pty.spawn", "os.startfile",   NULL};
+    for (int i = 0; procs[i]; i++)
+        if (strcmp(event, procs[i]) == 0)
+            return trip("starting a process (%s) is not allowed", event);
+    if (strcmp(event, "_thread.start_new_thread") == 0)
+        return trip("starting a thread is not allowed");
+    if (strcmp(event, "os.kill") == 0 || strcmp(event, "os.killpg") == 0 ||
+        strcmp(event, "signal.pthread_kill") == 0 || strcmp(event, "signal.pidfd_send_signal") == 0)
+        return trip("sending a signal (%s) is not allowed", event);
+    static const char *const changes[] = {"os.remove",
+                                          "os.rename",
+                                          "os.rmdir",
+                                          "os.mkdir",
+                                          "os.chmod",
+                                          "os.chown",
+                                          "os.truncate",
+                                          "os.link",
+                                          "os.symlink",
+                                          "os.utime",
+                                          "shutil.rmtree",
+                                          "shutil.copyfile",
+                                          "shutil.copytree",
+                                          "shutil.move",
+                                          "os.setxattr",
+                                          "os.removexattr",
+                                          NULL};
+    for (int i = 0; changes[i]; i++) {
+        if (strcmp(event, changes[i]) != 0)
+            continue;
+        event_path(args, 0, path, sizeof(path), &is_fd);
+        event_path(args, 1, path2, sizeof(path2), &is_fd2);
+        if ((path[0] && !is_fd && !write_allowed(path)))
+            return trip("changing files outside the scratch directory (%s '%s') is not allowed",
+                        event, path);
+        int two = strcmp(event, "os.rename") == 0 || strcmp(event, "os.link") == 0 ||
+                  strcmp(event, "os.symlink") == 0 || starts_with(event, "shutil.");
+        if (two && path2[0] && !is_fd2 && !write_allowed(path2))
+            return trip("changing files outside the scratch directory (%s '%s') is not allowed",
+                        event, path2);
+    }
+    return 0;
+}
+
+static PyObject *guard_exit(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long code = arg && PyLong_Check(arg) ? PyLong_AsLong(arg) : 0;
+    PyErr_Clear();
+    trip("os._exit(%ld) was called: a reward function must return a number, not end the "
+         "process",
+         code);
+    return NULL;
+}
+
+static PyObject *guard_abort(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    trip("os.abort() was called: a reward function must return a number, not end the process");
+    return NULL;
+}
+
+static PyMethodDef guard_methods[] = {
+    {"_exit", guard_exit, METH_O, "Replaced by trackday's reward sandbox."},
+    {"abort", guard_abort, METH_NOARGS, "Replaced by trackday's reward sandbox."},
+    {NULL, NULL, 0, NULL}};
+
+int td__py_enable_guards(td_err *err)
+{
+    if (GUARD.enabled)
+        return 0;
+    if (PySys_AddAuditHook(audit_hook, NULL) != 0)
+        return td_err_set(err, TD_EINTERNAL, "cannot add the sandbox's audit hook");
+    int rc = 0;
+    PyGILState_STATE gs = PyGILState_Ensure();
+    static const char *const mods[] = {"os", "posix"};
+    for (int m = 0; m < 2 && rc == 0; m++) {
+        PyObject *mod = PyImport_ImportModule(mods[m]);
+        for (int i = 0; mod && guard_methods[i].ml_name && rc == 0; i++) {
+            PyObject *fn = PyCFunction_New(&guard_methods[i], NULL);
+            if (!fn || PyObject_SetAttrString(mod, guard_methods[i].ml_name, fn) != 0)
+                rc = -1;
+            Py_XDECREF(fn);
+        }
+        if (!mod)
+            rc = -1;
+        Py_XDECREF(mod);
+    }
+    if (rc) {
+        PyErr_Print();
+        rc = td_err_set(err, TD_EINTERNAL, "cannot replace os._exit in the sandbox");
+    }
+    PyGILState_Release(gs);
+    GUARD.enabled = rc == 0;
+    return rc;
+}
+
+/* Starts watching user code for forbidden attempts. */
+static void guard_arm(const char *path)
+{
+    GUARD.path = path;
+    GUARD.tripped = 0;
+    GUARD.line = 0;
+    GUARD.what[0] = 0;
+    GUARD.armed = GUARD.enabled;
+}
+
+static void guard_disarm(void)
+{
+    GUARD.armed = 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -269,7 +561,21 @@ struct td__pyhost {
     atomic_int in_call;
     atomic_int fired;  /* the watchdog raised in the current batch */
     unsigned long tid; /* Python thread id of the caller */
+
+    _Atomic unsigned *progress_calls; /* sandboxed process: shared with the parent */
+    _Atomic int *progress_car;
 };
+
+void td__py_set_progress(td__pyhost *h, _Atomic unsigned *calls, _Atomic int *car)
+{
+    h->progress_calls = calls;
+    h->progress_car = car;
+}
+
+double td__reward_load_timeout(void)
+{
+    return atomic_load(&load_timeout_ms) / 1000.0;
+}
 
 static const char *base_name(const char *path)
 {
@@ -671,6 +977,32 @@ static int report_syntax(td__pyhost *h, td_reward_error *rerr, td_err *err)
     return code;
 }
 
+/* The first forbidden attempt of the call (GUARD) as the error of the call. */
+static int report_guard(td__pyhost *h, const td_params *p, int car, td_reward_error *rerr,
+                        td_err *err)
+{
+    PyErr_Clear();
+    char src[256], when[96], where[TD_REWARD_PATH_LEN + 32];
+    source_line(h, GUARD.line, src, sizeof(src));
+    if (p)
+        snprintf(when, sizeof(when), "at step %d (car %d)", p->steps, car);
+    else
+        snprintf(when, sizeof(when), "while loading the file");
+    if (GUARD.line > 0)
+        snprintf(where, sizeof(where), "%s:%d", h->path, GUARD.line);
+    else
+        snprintf(where, sizeof(where), "%s", h->path);
+    int code = td__reward_fail(rerr, err, TD_EREWARD, TD_REWARD_ERR_SANDBOX, p, car, 0,
+                               "%s: the sandbox stopped the reward function %s: %s%s%s", where,
+                               when, GUARD.what, src[0] ? "\n    " : "", src);
+    if (rerr && GUARD.line > 0) {
+        snprintf(rerr->file, sizeof(rerr->file), "%s", h->path);
+        rerr->line = GUARD.line;
+    }
+    GUARD.tripped = 0;
+    return code;
+}
+
 /* ---- params ------------------------------------------------------------------------- */
 
 static PyObject *build_template(int with_objects)
@@ -935,10 +1267,22 @@ int td__py_batch(td__pyhost *h, const td_params *params, int n, float *out_f, do
             break;
         }
         atomic_fetch_add_explicit(&h->seq, 1, memory_order_relaxed);
+        if (h->progress_calls) {
+            atomic_store_explicit(h->progress_car, i, memory_order_relaxed);
+            atomic_fetch_add_explicit(h->progress_calls, 1, memory_order_release);
+        }
         atomic_store_explicit(&h->in_call, 1, memory_order_relaxed);
+        guard_arm(h->path);
         PyObject *res = PyObject_CallOneArg(h->func, d);
+        guard_disarm();
         atomic_store_explicit(&h->in_call, 0, memory_order_relaxed);
         Py_DECREF(d);
+        if (GUARD.tripped) {
+            Py_XDECREF(res);
+            rc = report_guard(h, p, i, rerr, err);
+            waypoints_restore(h, wpe, p);
+            break;
+        }
         if (!res) {
             rc = report_exception(h, TD_REWARD_ERR_EXCEPTION, p, i, rerr, err);
             waypoints_restore(h, wpe, p);
@@ -1062,8 +1406,29 @@ static int check_function(td__pyhost *h, PyObject *dict, td_reward_error *rerr, 
     return rc;
 }
 
+/* Puts the source into linecache, so tracebacks show its lines without opening the file
+ * (which the sandbox does not contain). */
+static void linecache_put(td__pyhost *h)
+{
+    PyObject *lc = PyImport_ImportModule("linecache");
+    PyObject *cache = lc ? PyObject_GetAttrString(lc, "cache") : NULL;
+    PyObject *text = PyUnicode_DecodeUTF8(h->source, (Py_ssize_t)h->source_len, "replace");
+    PyObject *lines = text ? PyUnicode_Splitlines(text, 1) : NULL;
+    PyObject *entry =
+        lines ? Py_BuildValue("(nOOs)", (Py_ssize_t)h->source_len, Py_None, lines, h->path) : NULL;
+    if (cache && entry)
+        PyObject_SetItem(cache, PyUnicode_FromString(h->path), entry);
+    Py_XDECREF(entry);
+    Py_XDECREF(lines);
+    Py_XDECREF(text);
+    Py_XDECREF(cache);
+    Py_XDECREF(lc);
+    PyErr_Clear();
+}
+
 static int load_module(td__pyhost *h, const td_track *track, td_reward_error *rerr, td_err *err)
 {
+    linecache_put(h);
     PyObject *code = Py_CompileString(h->source, h->path, Py_file_input);
     if (!code)
         return report_syntax(h, rerr, err);
@@ -1093,12 +1458,26 @@ static int load_module(td__pyhost *h, const td_track *track, td_reward_error *re
      * generous load limit: imports of numpy or scipy are slow on a busy machine. */
     double call_limit = h->timeout_s;
     td__py_set_timeout(h, atomic_load(&load_timeout_ms) / 1000.0);
+    static int before_done;
+    if (td__py_before_user_code && !before_done) {
+        before_done = 1;
+        td__py_before_user_code();
+    }
     watchdog_arm(h);
     atomic_fetch_add(&h->seq, 1);
     atomic_store(&h->in_call, 1);
+    guard_arm(h->path);
     PyObject *res = PyEval_EvalCode(code, dict, dict);
+    guard_disarm();
     atomic_store(&h->in_call, 0);
     Py_DECREF(code);
+    if (GUARD.tripped) {
+        Py_XDECREF(res);
+        int rc = report_guard(h, NULL, -1, rerr, err);
+        watchdog_disarm(h);
+        td__py_set_timeout(h, call_limit);
+        return rc;
+    }
     if (!res) {
         int rc = report_exception(h, TD_REWARD_ERR_LOAD, NULL, -1, rerr, err);
         watchdog_disarm(h);
@@ -1121,8 +1500,8 @@ static int load_module(td__pyhost *h, const td_track *track, td_reward_error *re
     return 0;
 }
 
-int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_reward_error *rerr,
-                td_err *err)
+int td__py_open(td__pyhost **out, const char *path, const char *source, size_t len,
+                const td_track *track, td_reward_error *rerr, td_err *err)
 {
     *out = NULL;
     int rc = py_global_init(err);
@@ -1133,14 +1512,14 @@ int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_re
         return td_err_set(err, TD_ENOMEM, "out of memory loading %s", path);
     snprintf(h->path, sizeof(h->path), "%s", path);
     h->timeout_s = TD_REWARD_DEFAULT_TIMEOUT_S;
-    td_err ferr;
-    rc = td_file_read(path, &h->source, &h->source_len, &ferr);
-    if (rc) {
-        td__reward_fail(rerr, err, rc, TD_REWARD_ERR_LOAD, NULL, -1, 0,
-                        "cannot read the reward function: %s", ferr.msg);
+    h->source = td_malloc(len + 1);
+    if (!h->source) {
         td_free(h);
-        return rc;
+        return td_err_set(err, TD_ENOMEM, "out of memory loading %s", path);
     }
+    memcpy(h->source, source, len);
+    h->source[len] = 0;
+    h->source_len = len;
     const char *nul = memchr(h->source, 0, h->source_len);
     if (nul) { /* Python would stop reading the file there */
         int line = 1;
@@ -1236,10 +1615,12 @@ void td_reward_set_load_timeout(double seconds)
     (void)seconds;
 }
 
-int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_reward_error *rerr,
-                td_err *err)
+int td__py_open(td__pyhost **out, const char *path, const char *source, size_t len,
+                const td_track *track, td_reward_error *rerr, td_err *err)
 {
     *out = NULL;
+    (void)source;
+    (void)len;
     int rc = no_python(err);
     if (rerr) {
         rerr->kind = TD_REWARD_ERR_LOAD;
@@ -1268,6 +1649,25 @@ int td__py_batch(td__pyhost *h, const td_params *params, int n, float *out_f, do
 int td_reward_python_available(void)
 {
     return 0;
+}
+
+void (*td__py_before_user_code)(void);
+
+int td__py_enable_guards(td_err *err)
+{
+    return no_python(err);
+}
+
+void td__py_set_progress(td__pyhost *h, _Atomic unsigned *calls, _Atomic int *car)
+{
+    (void)h;
+    (void)calls;
+    (void)car;
+}
+
+double td__reward_load_timeout(void)
+{
+    return TD_REWARD_DEFAULT_LOAD_TIMEOUT_S;
 }
 
 #endif

@@ -3,8 +3,10 @@
  * Python file behind one handle, calls it for a batch of cars, checks every result, and
  * keeps the last error with the params of the failing step for reward_error.json.
  */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,8 +20,11 @@ struct td_reward {
     char spec[TD_REWARD_PATH_LEN];
     td_reward_c_fn cfn;
     void *dl;
-    td__pyhost *py;
+    td__pyhost *py; /* Python in this process (TRACKDAY_SANDBOX=none) */
+    td__pysb *pysb; /* Python in a sandboxed process (the default) */
     pthread_mutex_t mu;
+    td_reward_on_error on_error;
+    int max_errors, n_errors, restarts;
     td_reward_error error;
     char *params_json; /* the failing step's params (td_malloc), or NULL */
     int failed;        /* first error code since open/clear (for the callback adapter) */
@@ -38,6 +43,10 @@ const char *td_reward_error_kind_name(td_reward_error_kind k)
         return "value";
     case TD_REWARD_ERR_TIMEOUT:
         return "timeout";
+    case TD_REWARD_ERR_SANDBOX:
+        return "sandbox";
+    case TD_REWARD_ERR_CRASH:
+        return "crash";
     }
     return "unknown";
 }
@@ -134,6 +143,146 @@ static int open_plugin(td_reward *r, const char *path, td_err *err)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Source files                                                                         */
+/* ------------------------------------------------------------------------------------ */
+
+/* The encoding a PEP 263 line declares in the first two lines, lower case, or "". */
+static void declared_encoding(const char *src, size_t len, char *enc, size_t cap)
+{
+    enc[0] = 0;
+    const char *s = src, *end = src + len;
+    for (int line = 0; line < 2 && s < end; line++) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *le = nl ? nl : end;
+        const char *p = s;
+        while (p < le && (*p == ' ' || *p == '\t' || *p == '\f'))
+            p++;
+        if (p < le && *p == '#') {
+            for (const char *c = p; c + 6 <= le; c++) {
+                if (memcmp(c, "coding", 6) != 0 || c + 6 >= le || (c[6] != ':' && c[6] != '='))
+                    continue;
+                const char *v = c + 7;
+                while (v < le && (*v == ' ' || *v == '\t'))
+                    v++;
+                size_t n = 0;
+                while (
+                    v + n < le && n + 1 < cap &&
+                    (isalnum((unsigned char)v[n]) || v[n] == '-' || v[n] == '_' || v[n] == '.')) {
+                    enc[n] = (char)tolower((unsigned char)v[n]);
+                    n++;
+                }
+                enc[n] = 0;
+                return;
+            }
+        } else if (p < le) {
+            return; /* only comment lines can declare it */
+        }
+        s = le + 1;
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0. */
+static int utf8_seq(const unsigned char *s, const unsigned char *end)
+{
+    unsigned c = s[0];
+    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || s + n > end)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    unsigned cp = n == 1   ? c
+                  : n == 2 ? ((c & 0x1F) << 6) | (s[1] & 0x3F)
+                  : n == 3 ? ((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F)
+                           : ((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) |
+                                 (s[3] & 0x3F);
+    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+int td__reward_source_check(const char *path, const char *src, size_t len, char *msg, size_t cap,
+                            int *line, int *col, td_err *err)
+{
+    *line = 1;
+    *col = 1;
+    const char *nul = memchr(src, 0, len);
+    if (nul) {
+        for (const char *c = src; c < nul; c++)
+            *line += *c == '\n';
+        snprintf(msg, cap, "the file contains a NUL byte: is it a text file saved as UTF-8?");
+        *col = 0;
+        return td_err_set(err, TD_EREWARD, "%s:%d: %s", path, *line, msg);
+    }
+    char enc[32];
+    declared_encoding(src, len, enc, sizeof(enc));
+    if (enc[0] && strcmp(enc, "utf-8") != 0 && strcmp(enc, "utf8") != 0 &&
+        strncmp(enc, "utf-8-", 6) != 0 && strncmp(enc, "utf_8", 5) != 0)
+        return 0; /* Python decodes it as declared (and says so if it cannot) */
+    const unsigned char *s = (const unsigned char *)src, *end = s + len;
+    const unsigned char *line_start = s;
+    while (s < end) {
+        int n = utf8_seq(s, end);
+        if (n == 0) {
+            *col = (int)(s - line_start) + 1;
+            snprintf(msg, cap,
+                     "the file is not UTF-8 (byte 0x%02x at line %d, column %d): save it as UTF-8; "
+                     "DeepRacer's console keeps reward functions as UTF-8 text",
+                     *s, *line, *col);
+            return td_err_set(err, TD_EREWARD, "%s:%d:%d: %s", path, *line, *col, msg);
+        }
+        if (*s == '\n') {
+            (*line)++;
+            line_start = s + 1;
+        }
+        s += n;
+    }
+    *line = *col = 0;
+    return 0;
+}
+
+/* The sandbox mode for Python reward code, from TRACKDAY_SANDBOX; warns once about none. */
+static int python_mode(td_sandbox_mode *mode, td_err *err)
+{
+    int rc = td_sandbox_mode_from_env(mode, err);
+    static atomic_int warned;
+    if (rc == 0 && *mode == TD_SANDBOX_NONE && !atomic_exchange(&warned, 1))
+        TD_WARN("TRACKDAY_SANDBOX=none: reward functions run inside trackday's own process, "
+                "with your rights (they can read, change and send your files); use it only for "
+                "code you trust");
+    return rc;
+}
+
+static int open_python(td_reward *r, const char *path, const td_track *track, td_err *err)
+{
+    char *src = NULL;
+    size_t len = 0;
+    td_err ferr;
+    int rc = td_file_read(path, &src, &len, &ferr);
+    if (rc)
+        return td__reward_fail(&r->error, err, rc, TD_REWARD_ERR_LOAD, NULL, -1, 0,
+                               "cannot read the reward function: %s", ferr.msg);
+    char msg[256];
+    int line, col;
+    rc = td__reward_source_check(path, src, len, msg, sizeof(msg), &line, &col, err);
+    if (rc) {
+        td__reward_fail(&r->error, NULL, rc, TD_REWARD_ERR_LOAD, NULL, -1, 0, "%s",
+                        err ? err->msg : msg);
+        td_free(src);
+        return rc;
+    }
+    td_sandbox_mode mode;
+    rc = python_mode(&mode, err);
+    if (rc == 0 && mode == TD_SANDBOX_NONE)
+        rc = td__py_open(&r->py, path, src, len, track, &r->error, err);
+    else if (rc == 0)
+        rc = td__pysb_open(&r->pysb, path, src, len, mode, &r->error, err);
+    td_free(src);
+    return rc;
+}
+
 int td_reward_open(td_reward **out, const char *spec, const td_track *track, td_err *err)
 {
     *out = NULL;
@@ -159,7 +308,9 @@ int td_reward_open(td_reward **out, const char *spec, const td_track *track, td_
         rc = open_plugin(r, spec, err);
     } else if (ends_with(spec, ".py")) {
         r->kind = TD_REWARD_PYTHON;
-        rc = td__py_open(&r->py, spec, track, &r->error, err);
+        rc = td_reward_python_available()
+                 ? open_python(r, spec, track, err)
+                 : td__py_open(&r->py, spec, NULL, 0, track, &r->error, err);
     } else {
         rc = td_err_set(err, TD_EINVAL,
                         "reward '%s': expected builtin:NAME, a path ending in .so (a C "
@@ -180,6 +331,7 @@ void td_reward_close(td_reward *r)
     if (!r)
         return;
     td__py_close(r->py);
+    td__pysb_close(r->pysb);
     if (r->dl)
         dlclose(r->dl);
     td_free(r->params_json);
@@ -221,7 +373,9 @@ static int run(td_reward *r, const td_params *params, int n, float *out_f, doubl
         return 0;
     pthread_mutex_lock(&r->mu);
     int rc;
-    if (r->kind == TD_REWARD_PYTHON)
+    if (r->kind == TD_REWARD_PYTHON && r->pysb)
+        rc = td__pysb_batch(r->pysb, params, n, out_f, out_d, &r->error, err);
+    else if (r->kind == TD_REWARD_PYTHON)
         rc = td__py_batch(r->py, params, n, out_f, out_d, &r->error, err);
     else
         rc = c_batch(r, params, n, out_f, out_d, err);
@@ -255,6 +409,51 @@ int td_reward_one(td_reward *r, const td_params *p, double *out, td_err *err)
     return run(r, p, 1, NULL, out, err);
 }
 
+void td_reward_set_on_error(td_reward *r, td_reward_on_error policy, int max_errors)
+{
+    r->on_error = policy;
+    r->max_errors = max_errors;
+}
+
+int td_reward_error_count(const td_reward *r)
+{
+    return r->n_errors;
+}
+
+/* SKIP: a failed call scores 0 and the rest of the batch goes on (a fresh reward process if
+ * the old one died), until more than max_errors calls have failed. */
+static void skip_errors(td_reward *r, const td_params *params, int n, float *out, int rc)
+{
+    int off = 0;
+    while (rc) {
+        r->n_errors++;
+        int car = r->error.car >= 0 && r->error.car < n - off ? r->error.car : 0;
+        if (r->n_errors <= 3 || r->n_errors % 100 == 0)
+            TD_WARN("reward error %d (the step scores 0, training goes on): %s", r->n_errors,
+                    r->error.message);
+        out[off + car] = 0;
+        if (r->max_errors >= 0 && r->n_errors > r->max_errors) {
+            TD_WARN("more than %d reward errors: stopping", r->max_errors);
+            return; /* r->failed stays set: the trainer stops */
+        }
+        if (r->pysb && !td__pysb_alive(r->pysb)) {
+            td_err err;
+            td_reward_error keep = r->error;
+            if (++r->restarts > 100 || td__pysb_restart(r->pysb, &r->error, &err) != 0) {
+                if (r->restarts <= 100)
+                    TD_WARN("cannot restart the reward process: %s", err.msg);
+                return;
+            }
+            r->error = keep;
+        }
+        r->failed = 0;
+        off += car + 1;
+        if (off >= n)
+            return;
+        rc = run(r, params + off, n - off, out + off, NULL, NULL);
+    }
+}
+
 void td_reward_batch_cb(void *user, const td_params *params, int n, float *rewards_out)
 {
     td_reward *r = user;
@@ -262,7 +461,9 @@ void td_reward_batch_cb(void *user, const td_params *params, int n, float *rewar
         memset(rewards_out, 0, sizeof(float) * (size_t)(n > 0 ? n : 0));
         return;
     }
-    run(r, params, n, rewards_out, NULL, NULL);
+    int rc = run(r, params, n, rewards_out, NULL, NULL);
+    if (rc && r->on_error == TD_REWARD_ON_ERROR_SKIP)
+        skip_errors(r, params, n, rewards_out, rc);
 }
 
 int td_reward_failed(const td_reward *r)
@@ -287,7 +488,9 @@ const td_reward_error *td_reward_last_error(const td_reward *r)
 
 void td_reward_set_timeout(td_reward *r, double seconds)
 {
-    if (r->kind == TD_REWARD_PYTHON)
+    if (r->pysb)
+        td__pysb_set_timeout(r->pysb, seconds);
+    else if (r->py)
         td__py_set_timeout(r->py, seconds);
 }
 

@@ -29,15 +29,67 @@ typedef struct td__pyhost td__pyhost;
 /* Starts the embedded interpreter if needed (once per process). */
 int td__py_ensure(td_err *err);
 
-/* Loads path (compiles, runs the module, finds and checks reward_function). */
-int td__py_open(td__pyhost **out, const char *path, const td_track *track, td_reward_error *rerr,
-                td_err *err);
+/* Loads the source of path (compiles, runs the module, finds and checks reward_function). */
+int td__py_open(td__pyhost **out, const char *path, const char *source, size_t len,
+                const td_track *track, td_reward_error *rerr, td_err *err);
+
+/* In the sandboxed reward process: the audit hook and the os._exit/os.abort replacements
+ * that name a forbidden attempt (see py_host.c). Call once after td__py_ensure. */
+int td__py_enable_guards(td_err *err);
+
+/* Called once, just before the first user code runs (the sandboxed process tightens its
+ * seccomp filter there, after the interpreter and the watchdog thread have started). */
+extern void (*td__py_before_user_code)(void);
 void td__py_close(td__pyhost *h);
 void td__py_set_timeout(td__pyhost *h, double seconds);
 
 /* Calls reward_function for n cars under one GIL acquisition; writes out_f or out_d. */
 int td__py_batch(td__pyhost *h, const td_params *params, int n, float *out_f, double *out_d,
                  td_reward_error *rerr, td_err *err);
+
+/* The module-level limit set by td_reward_set_load_timeout, seconds. */
+double td__reward_load_timeout(void);
+
+/* The sandboxed process reports each call's start here (shared memory; NULL: nowhere). */
+void td__py_set_progress(td__pyhost *h, _Atomic unsigned *calls, _Atomic int *car);
+
+/*
+ * The file-level checks every path applies before Python sees the source (so `reward check`
+ * and `train` fail the same way): a NUL byte, and text that is not UTF-8 (unless a PEP 263
+ * line declares another encoding). 0, or TD_EREWARD with "PATH:LINE:COL: message" in err and
+ * the message alone in msg (for the static check's issue), line and col set.
+ */
+int td__reward_source_check(const char *path, const char *src, size_t len, char *msg, size_t cap,
+                            int *line, int *col, td_err *err);
+
+/* ---- the Python host in a sandboxed process (sandbox_host.c) ---------------------------- */
+
+#include "trackday/sandbox.h"
+
+#ifdef TD_PYTHON_EXECUTABLE
+#define TD_REWARD_PYTHON_EXE TD_PYTHON_EXECUTABLE
+#else
+#define TD_REWARD_PYTHON_EXE "/usr/bin/python3.11"
+#endif
+/* Limits of the reward process as a whole (each call also has its wall-clock limit). */
+#define TD_REWARD_SANDBOX_CPU_S     (24.0 * 3600)
+#define TD_REWARD_SANDBOX_MEMORY_MB 2048
+
+typedef struct td__pysb td__pysb;
+
+/* Starts a sandboxed host in mode and loads the source into it (errors as td__py_open). */
+int td__pysb_open(td__pysb **out, const char *path, const char *source, size_t len,
+                  td_sandbox_mode mode, td_reward_error *rerr, td_err *err);
+void td__pysb_close(td__pysb *h);
+void td__pysb_set_timeout(td__pysb *h, double seconds);
+int td__pysb_batch(td__pysb *h, const td_params *params, int n, float *out_f, double *out_d,
+                   td_reward_error *rerr, td_err *err);
+/* 1 while the process runs; after a crash or a kill, td__pysb_restart starts a fresh one. */
+int td__pysb_alive(const td__pysb *h);
+int td__pysb_restart(td__pysb *h, td_reward_error *rerr, td_err *err);
+/* The static check in a sandboxed host that never loads the file. */
+int td__pysb_check(const char *path, const char *source, size_t len, td_sandbox_mode mode,
+                   td_reward_issue **issues, int *n_issues, td_err *err);
 
 /* The static check (py_check.c), see td_reward_check_source. */
 int td__py_check_source(const char *path, const char *source, size_t len, td_reward_issue **issues,

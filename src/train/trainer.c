@@ -42,6 +42,7 @@ void td_train_options_default(td_train_options *o)
     o->eval_episodes = 5;
     o->seed = 1;
     o->simtrace = 1;
+    o->max_reward_errors = 1000;
 }
 
 /* ==================================================================================== */
@@ -98,6 +99,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         rc = td_reward_open(&tr->reward, spec, &tr->track, err);
         if (rc)
             return rc;
+        td_reward_set_on_error(tr->reward, (td_reward_on_error)opt->reward_on_error,
+                               opt->max_reward_errors);
     }
 
     /* The simulator, as training_params.yaml and model_metadata.json describe it. */

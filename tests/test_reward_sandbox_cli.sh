@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The reward sandbox as a user meets it: `reward check` never runs code it rejects, and a
+# reward function that tries something the sandbox forbids stops `train` cleanly with a
+# message naming the attempt, or is skipped with --on-reward-error skip. The newcomer
+# audit's reproductions (canary files, /etc/passwd, os._exit). Args: the trackday binary.
+set -uo pipefail
+bin=$(realpath "${1:?trackday binary}")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # name, message, status
+    if [ "$3" -eq 0 ]; then echo "PASS $1"; else echo "FAIL $1: $2"; fail=1; fi
+}
+cd "$tmp" || exit 1
+echo precious > canary
+
+# 1. check: a rejected file is never run (module-level code included).
+cat > rm.py <<PY
+import os
+os.remove("$tmp/canary")
+def reward_function(params):
+    return 1.0
+PY
+out=$("$bin" reward check rm.py --track oval 2>&1); rc=$?
+[ $rc -eq 1 ] && [ -f canary ] && echo "$out" | grep -q "not run: trackday never runs a reward function the check rejects"
+check check_never_runs_rejected_code "rc $rc, canary $( [ -f canary ] && echo kept || echo DELETED): $out" $?
+
+fresh() { rm -rf m; "$bin" init m --track oval >/dev/null 2>&1; }
+
+# 2. train: the default stops cleanly, naming the attempt; the params are saved.
+fresh
+cat > m/reward_function.py <<PY
+import socket
+def reward_function(params):
+    if params['steps'] > 5:
+        socket.socket()
+    return 1.0
+PY
+out=$("$bin" train m --iterations 2 --quiet 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "network access (socket.__new__) is not allowed" &&
+    grep -q '"kind": "sandbox"' m/logs/reward_error.json
+check train_stops_on_a_socket "rc $rc: $out" $?
+
+# 3. ... or, with --on-reward-error skip, scores those steps 0 and trains on.
+rm -rf m/model
+out=$("$bin" train m --iterations 2 --quiet --on-reward-error skip --max-reward-errors 1000000 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
+    [ -s m/model/last.tdm ]
+check train_skips_errors "rc $rc: $(echo "$out" | tail -3)" $?
+
+# 4. os._exit and a write outside the scratch directory stop train with their cause.
+fresh
+cat > m/reward_function.py <<PY
+import os
+def reward_function(params):
+    os._exit(0)
+PY
+out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "os._exit(0) was called"
+check train_stops_on_os_exit "rc $rc: $out" $?
+fresh
+cat > m/reward_function.py <<PY
+def reward_function(params):
+    open("$tmp/canary", "w").write("gone")
+    return 1.0
+PY
+out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "canary' is not allowed" && [ "$(cat canary)" = precious ]
+check train_stops_on_a_write "rc $rc: $out" $?
+
+# 5. A non-UTF-8 file fails check and train with the same message.
+fresh
+printf 'def reward_function(params):\n    # caf\xe9\n    return 1.0\n' > m/reward_function.py
+c=$("$bin" reward check m/reward_function.py --track oval 2>&1); crc=$?
+t=$("$bin" train m --iterations 1 --quiet 2>&1); trc=$?
+msg="the file is not UTF-8 (byte 0xe9 at line 2, column 10)"
+[ $crc -eq 1 ] && [ $trc -eq 1 ] && echo "$c" | grep -qF "$msg" && echo "$t" | grep -qF "$msg"
+check non_utf8_same_in_check_and_train "check rc $crc: $c / train rc $trc: $t" $?
+
+if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+exit $fail
