@@ -33,7 +33,7 @@ static void write_file(const char *path, const char *text)
 /* The fixture's rows parsed independently of the library: plain comma splitting (the fixture
  * has no quotes), fields by DeepRacer's fixed column order. */
 typedef struct raw_row {
-    long episode;
+    long episode, steps;
     double reward, progress, tstamp;
     char status[32];
     int waypoint;
@@ -58,6 +58,7 @@ static int raw_rows(raw_row *out, int cap)
             }
         TD_ASSERT_EQ_INT(nf, 17);
         out[n].episode = strtol(fields[0], NULL, 10);
+        out[n].steps = strtol(fields[1], NULL, 10);
         out[n].reward = strtod(fields[8], NULL);
         out[n].progress = strtod(fields[11], NULL);
         out[n].waypoint = (int)strtol(fields[12], NULL, 10);
@@ -69,19 +70,24 @@ static int raw_rows(raw_row *out, int cap)
     return n;
 }
 
-/* Per-episode numbers from raw rows (episodes are consecutive runs of one number). */
+/* Per-episode numbers from raw rows (episodes are consecutive runs of one number). The lap
+ * time is DeepRacer's official metric: from the reset before the episode's first step (a
+ * simtrace has no row for it: the first step is taken as long as the next one), or from the
+ * end of the previous lap when a continuous run goes on (steps counting on after a row at
+ * progress 100), to the last row. */
 typedef struct raw_ep {
     long episode;
-    double total_reward, progress, t0, t1;
+    double total_reward, progress, t0, t1, lap_time;
     char status[32];
     int end_wp;
 } raw_ep;
 
 static int raw_episodes(const raw_row *rows, int n, raw_ep *eps)
 {
-    int ne = 0;
+    int ne = 0, first = 0;
     for (int i = 0; i < n; i++) {
         if (i == 0 || rows[i].episode != rows[i - 1].episode) {
+            first = i;
             eps[ne].episode = rows[i].episode;
             eps[ne].total_reward = 0;
             eps[ne].t0 = rows[i].tstamp;
@@ -93,6 +99,11 @@ static int raw_episodes(const raw_row *rows, int n, raw_ep *eps)
         e->t1 = rows[i].tstamp;
         e->end_wp = rows[i].waypoint;
         TD_FMT(e->status, "%s", rows[i].status);
+        if (first > 0 && rows[first - 1].progress >= 100 && strcmp(rows[first].status, "prepare") &&
+            rows[first].steps == rows[first - 1].steps + 1)
+            e->lap_time = e->t1 - rows[first - 1].tstamp;
+        else
+            e->lap_time = e->t1 - e->t0 + (i > first ? rows[first + 1].tstamp - e->t0 : 0.0);
     }
     return ne;
 }
@@ -487,9 +498,9 @@ TD_TEST(analysis_matches_the_raw_rows)
         int c = strcmp(reps[j].status, "lap_complete") == 0;
         TD_ASSERT_EQ_INT(e->complete, c);
         if (c) {
-            TD_ASSERT_NEAR(e->lap_time_s, reps[j].t1 - reps[j].t0, 1e-9);
+            TD_ASSERT_NEAR(e->lap_time_s, reps[j].lap_time, 1e-9);
             complete++;
-            if (best < 0 || reps[j].t1 - reps[j].t0 < reps[best].t1 - reps[best].t0)
+            if (best < 0 || reps[j].lap_time < reps[best].lap_time)
                 best = j;
         } else {
             TD_ASSERT_LT(e->lap_time_s, 0);
@@ -580,7 +591,8 @@ TD_TEST(iterations_from_files_in_numeric_order)
     TD_ASSERT_NEAR(r.iterations[0].mean_reward, 2.0, 1e-12);
     TD_ASSERT_EQ_INT(r.iterations[1].iteration, 10);
     TD_ASSERT_EQ_INT(r.iterations[1].complete, 1);
-    TD_ASSERT_NEAR(r.iterations[1].best_lap_s, 0.5, 1e-12);
+    /* 0.5 s between the rows, and the first row's step taken as long (from the reset). */
+    TD_ASSERT_NEAR(r.iterations[1].best_lap_s, 1.0, 1e-12);
     TD_ASSERT_EQ_INT(r.n_ends, 1);
     TD_ASSERT_EQ_INT(r.ends[0].waypoint, 4);
     TD_ASSERT_EQ_INT(r.ends[0].count, 2);
@@ -644,7 +656,7 @@ TD_TEST(logs_json_numbers_equal_the_raw_rows)
         TD_ASSERT_NEAR(json_number_value(json_object_get(e, "progress")), reps[k].progress, 1e-6);
         TD_ASSERT_STREQ(json_string_value(json_object_get(e, "status")), reps[k].status);
         if (strcmp(reps[k].status, "lap_complete") == 0) {
-            double lt = reps[k].t1 - reps[k].t0;
+            double lt = reps[k].lap_time;
             TD_ASSERT_NEAR(json_number_value(json_object_get(e, "lap_time_s")), lt, 1e-6);
             if (best < 0 || lt < best)
                 best = lt;
@@ -823,17 +835,21 @@ TD_TEST(reader_and_analysis_survive_out_of_memory)
 
 TD_TEST(fastest_laps_are_sorted_by_time)
 {
-    /* Three complete laps of 3.0, 1.0 and 2.0 s and one incomplete episode. */
+    /* Three complete laps of 3.5, 1.5 and 2.5 s (0.5 s steps, each from the reset before its
+     * prepare row) and one incomplete episode. */
     char text[2048];
     TD_FMT(text,
            "%s"
-           "0,1,0,0,0,0,1,0,1,False,True,50,3,10,10.0,in_progress,0\n"
-           "0,2,0,0,0,0,1,0,1,True,True,100,0,10,13.0,lap_complete,0\n"
-           "1,1,0,0,0,0,1,0,1,False,True,50,3,10,20.0,in_progress,0\n"
-           "1,2,0,0,0,0,1,0,1,True,True,100,0,10,21.0,lap_complete,0\n"
+           "0,1,0,0,0,0,1,0,0,False,True,1,0,10,10.0,prepare,0\n"
+           "0,2,0,0,0,0,1,0,1,False,True,50,3,10,10.5,in_progress,0\n"
+           "0,3,0,0,0,0,1,0,1,True,True,100,0,10,13.0,lap_complete,0\n"
+           "1,1,0,0,0,0,1,0,0,False,True,1,0,10,20.0,prepare,0\n"
+           "1,2,0,0,0,0,1,0,1,False,True,50,3,10,20.5,in_progress,0\n"
+           "1,3,0,0,0,0,1,0,1,True,True,100,0,10,21.0,lap_complete,0\n"
            "2,1,0,0,0,0,1,0,1,True,False,5,2,10,22.0,off_track,0\n"
-           "3,1,0,0,0,0,1,0,1,False,True,50,3,10,30.0,in_progress,0\n"
-           "3,2,0,0,0,0,1,0,1,True,True,100,0,10,32.0,lap_complete,0\n",
+           "3,1,0,0,0,0,1,0,0,False,True,1,0,10,30.0,prepare,0\n"
+           "3,2,0,0,0,0,1,0,1,False,True,50,3,10,30.5,in_progress,0\n"
+           "3,3,0,0,0,0,1,0,1,True,True,100,0,10,32.0,lap_complete,0\n",
            HEADER17);
     td_simtrace t;
     td_simtrace_init(&t);
@@ -845,8 +861,8 @@ TD_TEST(fastest_laps_are_sorted_by_time)
     TD_ASSERT_EQ_INT(r.episodes[r.fastest[0]].episode, 1);
     TD_ASSERT_EQ_INT(r.episodes[r.fastest[1]].episode, 3);
     TD_ASSERT_EQ_INT(r.episodes[r.fastest[2]].episode, 0);
-    TD_ASSERT_NEAR(r.episodes[r.fastest[0]].lap_time_s, 1.0, 1e-12);
-    TD_ASSERT_NEAR(r.iterations[0].best_lap_s, 1.0, 1e-12);
+    TD_ASSERT_NEAR(r.episodes[r.fastest[0]].lap_time_s, 1.5, 1e-12);
+    TD_ASSERT_NEAR(r.iterations[0].best_lap_s, 1.5, 1e-12);
     TD_ASSERT_NEAR(r.iterations[0].completion_rate, 0.75, 1e-12);
     td_logs_report_free(&r);
     td_simtrace_free(&t);

@@ -438,8 +438,11 @@ TD_TEST(cli_redrive_is_the_eval_run_with_obstacles_drawn)
     td_err err;
     uint8_t obst[3];
     TD_FMT(dir, "%s", td_test_tmpdir());
+    /* NUMBER_OF_RESETS 0 in the directory's settings: eval and --redrive both read it, and an
+     * untrained model's trial ends at its first event instead of driving on with resets. */
     TD_FMT(cmd,
-           "cd '%s' && '%s' init m >/dev/null && '%s' train m --iterations 2 >/dev/null 2>&1 && "
+           "cd '%s' && '%s' init m >/dev/null && echo 'NUMBER_OF_RESETS: 0' >> "
+           "m/training_params.yaml && '%s' train m --iterations 2 >/dev/null 2>&1 && "
            "'%s' eval m --laps 1 --track oval >/dev/null",
            dir, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN);
     TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);

@@ -1309,6 +1309,11 @@ TD_TEST(python_reward_as_the_vecenv_callback)
                 td_driver_reset(&drv[i]);
                 continue;
             }
+            if (td_vecenv_step_status(&env, i) == TD_EP_PREPARE) {
+                /* DeepRacer's prepare step: the function is not called, the reward is 0. */
+                TD_ASSERT_NEAR(rewards[i], 0.0f, 0);
+                continue;
+            }
             TD_ASSERT_NEAR(rewards[i], (float)c(&params[i]), 0);
             levels[rewards[i] == 1.0f]++;
             compared++;
@@ -1371,6 +1376,8 @@ TD_TEST(explain_object_avoidance_lap_sees_objects)
     td_race_config_default(&race);
     race.race_type = TD_RACE_OBJECT_AVOIDANCE;
     race.number_of_obstacles = 2;
+    /* From 20 % of the lap on, so the driver has a stretch before the first one. */
+    race.min_distance_between_obstacles = 20.0;
     td_reward_lap lap;
     td_err err = {0};
     TD_ASSERT_OK(td_reward_drive_lap(r, &t, &race, TD_DRIVER_PURE_PURSUIT, 2000, &lap, &err));

@@ -146,6 +146,30 @@ static void step_n(env_fixture *f, int n, double steer, double speed)
     }
 }
 
+/*
+ * DeepRacer's prepare step, which starts every episode: each car is held where it stands
+ * (reward 0, the reward function not called, counted in steps). Steps every car once with
+ * full throttle and checks that none moved.
+ */
+static void prepare_step(env_fixture *f)
+{
+    double x[8], y[8];
+    int n = f->env.n < 8 ? f->env.n : 8;
+    for (int i = 0; i < n; i++) {
+        x[i] = td_vecenv_car(&f->env, i)->x;
+        y[i] = td_vecenv_car(&f->env, i)->y;
+    }
+    step_n(f, 1, 0.0, 4.0);
+    for (int i = 0; i < n; i++) {
+        TD_ASSERT_EQ_INT(td_vecenv_step_status(&f->env, i), TD_EP_PREPARE);
+        TD_ASSERT_EQ(f->rewards[i], 0.0f);
+        TD_ASSERT_EQ_INT(f->dones[i], 0);
+        TD_ASSERT_NEAR(td_vecenv_car(&f->env, i)->x, x[i], 0);
+        TD_ASSERT_NEAR(td_vecenv_car(&f->env, i)->y, y[i], 0);
+        TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f->env, i)->steps, 1);
+    }
+}
+
 /* ---- car ---------------------------------------------------------------------------------- */
 
 static double td__test_wrap(double a)
@@ -424,18 +448,202 @@ TD_TEST(params_objects_one_obstacle)
     TD_ASSERT_NEAR(p->objects_heading[0], 0.0, 0);
     TD_ASSERT_EQ_INT(p->closest_objects[0], 0);
     TD_ASSERT_EQ_INT(p->closest_objects[1], 0);
-    /* From the start the box is 46 degrees to the left: outside the 64.7 degree view. */
-    TD_ASSERT_EQ_INT(p->object_in_camera, 0);
-    /* Driving up the right side 3 m before it: in view. */
+    /* DeepRacer answers object_in_camera for the object one index below the next one, so
+     * with a single object it is always False, even looking straight at it. */
     td_vecenv_teleport(&f.env, 0, 10.0, 2.0, M_PI / 2, 0.0);
-    TD_ASSERT_EQ_INT(p->object_in_camera, 1);
-    /* Past it: the next object is behind, not in view. */
-    td_vecenv_teleport(&f.env, 0, 10.0, 6.0, M_PI / 2, 0.0);
-    TD_ASSERT_EQ_INT(p->object_in_camera, 0);
-    /* Far (> 5 m) ahead: not in view. */
-    td_vecenv_teleport(&f.env, 0, 10.0, -0.5, M_PI / 2, 0.0);
+    TD_ASSERT_EQ_INT(p->closest_objects[1], 0);
     TD_ASSERT_EQ_INT(p->object_in_camera, 0);
     fx_close(&f);
+}
+
+/*
+ * DeepRacer's object_in_camera, built the way its code builds it, as an independent reference:
+ * quaternions for the camera pose (track_geom/utils.py), the frustum's six planes from the
+ * corners of its near and far rectangles (cameras/frustum.py), the objects' footprint corners
+ * and centres (track_data.py get_objects_in_camera_frustums) enumerated over a list with the
+ * racecar first, and the index comparison of get_object_reward_params.
+ */
+typedef struct dr_plane {
+    double n[3], d;
+} dr_plane;
+
+static void dr_quat(double pitch, double yaw, double q[4])
+{
+    double cy = cos(yaw * 0.5), sy = sin(yaw * 0.5), cp = cos(pitch * 0.5), sp = sin(pitch * 0.5);
+    q[0] = -sy * sp;
+    q[1] = cy * sp;
+    q[2] = sy * cp;
+    q[3] = cy * cp;
+}
+
+static void dr_rotate(const double q[4], const double v[3], double out[3])
+{
+    /* q v q*, with q = (x, y, z, w). */
+    double x = q[0], y = q[1], z = q[2], w = q[3];
+    double tx = 2 * (y * v[2] - z * v[1]), ty = 2 * (z * v[0] - x * v[2]),
+           tz = 2 * (x * v[1] - y * v[0]);
+    out[0] = v[0] + w * tx + (y * tz - z * ty);
+    out[1] = v[1] + w * ty + (z * tx - x * tz);
+    out[2] = v[2] + w * tz + (x * ty - y * tx);
+}
+
+static void dr_plane_of(const double *p0, const double *p1, const double *p2, dr_plane *pl)
+{
+    double a[3] = {p1[0] - p0[0], p1[1] - p0[1], p1[2] - p0[2]};
+    double b[3] = {p2[0] - p0[0], p2[1] - p0[1], p2[2] - p0[2]};
+    double n[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+    double l = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    for (int k = 0; k < 3; k++)
+        pl->n[k] = n[k] / l;
+    pl->d = -(pl->n[0] * p0[0] + pl->n[1] * p0[1] + pl->n[2] * p0[2]);
+}
+
+static void dr_frustum(double car_x, double car_y, double yaw, double side, dr_plane pl[6])
+{
+    double cq[4], q[4], off[3] = {0.14529379, side, 0.13032555}, cam[3];
+    dr_quat(0.0, yaw, cq);
+    dr_rotate(cq, off, cam);
+    cam[0] += car_x;
+    cam[1] += car_y;
+    dr_quat(0.2618, yaw, q);
+    double fw[3], up[3], rt[3], e_f[3] = {1, 0, 0}, e_u[3] = {0, 0, 1}, e_r[3] = {0, -1, 0};
+    dr_rotate(q, e_f, fw);
+    dr_rotate(q, e_u, up);
+    dr_rotate(q, e_r, rt);
+    double near = 0.2, far = 300.0, t = tan(1.13 * 0.5), ratio = 480.0 / 640.0;
+    double c[2][4][3]; /* [near, far][bottom_left, top_left, top_right, bottom_right] */
+    for (int f = 0; f < 2; f++) {
+        double dist = f ? far : near, w = 2.0 * t * dist, h = w * ratio;
+        for (int k = 0; k < 4; k++) {
+            double su = (k == 1 || k == 2) ? 0.5 : -0.5, sr = (k >= 2) ? 0.5 : -0.5;
+            for (int j = 0; j < 3; j++)
+                c[f][k][j] = cam[j] + fw[j] * dist + up[j] * (h * su) + rt[j] * (w * sr);
+        }
+    }
+    enum { BL = 0, TL = 1, TR = 2, BR = 3 };
+    dr_plane_of(c[0][BL], c[0][TL], c[0][BR], &pl[0]); /* near */
+    dr_plane_of(c[1][BR], c[1][TR], c[1][BL], &pl[1]); /* far */
+    dr_plane_of(c[1][BL], c[1][TL], c[0][BL], &pl[2]); /* left */
+    dr_plane_of(c[0][BR], c[0][TR], c[1][BR], &pl[3]); /* right */
+    dr_plane_of(c[0][TR], c[0][TL], c[1][TR], &pl[4]); /* top */
+    dr_plane_of(c[0][BR], c[1][BR], c[0][BL], &pl[5]); /* bottom */
+}
+
+/* Any footprint corner or the centre of an object (dims: width, length) in the frustum. */
+static int dr_visible(const dr_plane pl[6], double x, double y, double z, double yaw, double width,
+                      double length)
+{
+    double q[4], pts[5][3] = {{x, y, z}};
+    dr_quat(0.0, yaw, q);
+    double local[4][3] = {{length / 2, width / 2, 0},
+                          {length / 2, -width / 2, 0},
+                          {-length / 2, -width / 2, 0},
+                          {-length / 2, width / 2, 0}};
+    for (int k = 0; k < 4; k++) {
+        dr_rotate(q, local[k], pts[k + 1]);
+        pts[k + 1][0] += x;
+        pts[k + 1][1] += y;
+        pts[k + 1][2] += z;
+    }
+    for (int k = 0; k < 5; k++) {
+        int in = 1;
+        for (int j = 0; j < 6 && in; j++)
+            in =
+                pl[j].n[0] * pts[k][0] + pl[j].n[1] * pts[k][1] + pl[j].n[2] * pts[k][2] + pl[j].d >
+                0.0;
+        if (in)
+            return 1;
+    }
+    return 0;
+}
+
+static int dr_object_in_camera(const td_vecenv *env, const td_params *p, int stereo)
+{
+    const td_car_state *car = td_vecenv_car(env, 0);
+    const td_box *boxes;
+    int n = td_vecenv_boxes(env, 0, &boxes);
+    dr_plane pl[2][6];
+    dr_frustum(car->x, car->y, car->yaw, stereo ? -0.03 : 0.0, pl[0]);
+    dr_frustum(car->x, car->y, car->yaw, 0.03, pl[1]);
+    /* Index 0 is the racecar itself (a bot-car-sized box at z 0), then the objects. */
+    for (int idx = 0; idx <= n; idx++) {
+        int vis = 0;
+        for (int lens = 0; lens < (stereo ? 2 : 1); lens++) {
+            const td_box *b = &boxes[idx > 0 ? idx - 1 : 0];
+            vis |= idx == 0
+                       ? dr_visible(pl[lens], car->x, car->y, 0.0, car->yaw, 0.1961, 0.32352)
+                       : dr_visible(pl[lens], b->x, b->y, b->kind == TD_BOX_OBSTACLE ? 0.1 : 0.0,
+                                    b->yaw, b->width, b->length);
+        }
+        if (vis && idx == p->closest_objects[1])
+            return 1;
+    }
+    return 0;
+}
+
+/* Random poses over the square: the env's answer equals DeepRacer's construction. */
+static void compare_random_poses(env_fixture *f, int stereo)
+{
+    td_params *p = &f->params[0];
+    td_rng rng;
+    td_rng_seed(&rng, 5, (uint64_t)stereo);
+    int yes = 0;
+    for (int k = 0; k < 2000; k++) {
+        double a = td_rng_range(&rng, 0, 40), x, y;
+        square_point(a, &x, &y);
+        x += td_rng_range(&rng, -0.6, 0.6);
+        y += td_rng_range(&rng, -0.6, 0.6);
+        td_vecenv_teleport(&f->env, 0, x, y, td_rng_range(&rng, -M_PI, M_PI), 0.0);
+        int want = dr_object_in_camera(&f->env, p, stereo);
+        TD_ASSERT_MSG(p->object_in_camera == want, "pose %d (%.3f, %.3f): %d vs %d", k, x, y,
+                      p->object_in_camera, want);
+        yes += want;
+    }
+    TD_ASSERT(yes > 50 && yes < 1950);
+}
+
+TD_TEST(object_in_camera_is_deepracers_frustum_and_index)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    eval_config(&cfg);
+    cfg.race.n_object_positions = 2;
+    double pos[2][2] = {{0.25, 1}, {0.75, 1}}; /* (9.75, 5) and (0.25, 5) */
+    memcpy(cfg.race.object_positions, pos, sizeof(pos));
+    fx_square(&f, &cfg, 1);
+    td_params *p = &f.params[0];
+    /* Looking straight at object 0 from 3 m: it is the next object, and DeepRacer answers
+     * for the object one index lower (the racecar itself): False. */
+    td_vecenv_teleport(&f.env, 0, 9.75, 2.0, M_PI / 2, 0.0);
+    TD_ASSERT_EQ_INT(p->closest_objects[1], 0);
+    TD_ASSERT_EQ_INT(p->object_in_camera, 0);
+    /* Past object 0, turned round to face it: the next object is 1 (out of sight), and the
+     * answer is object 0's: True. */
+    td_vecenv_teleport(&f.env, 0, 9.75, 6.5, -M_PI / 2, 0.0);
+    TD_ASSERT_EQ_INT(p->closest_objects[1], 1);
+    TD_ASSERT_EQ_INT(p->object_in_camera, 1);
+    /* Object 0 40 degrees off the axis, its nearest corner 44 (the frustum is 1.13 rad
+     * wide): False. */
+    td_vecenv_teleport(&f.env, 0, 9.75 + 1.5 * tan(40 * M_PI / 180), 6.5, -M_PI / 2, 0.0);
+    TD_ASSERT_EQ_INT(p->closest_objects[1], 1);
+    TD_ASSERT_EQ_INT(p->object_in_camera, 0);
+    /* Close by: whether the box's points clear the near plane (0.2 m) decides. */
+    td_vecenv_teleport(&f.env, 0, 9.75, 5.7, -M_PI / 2, 0.0);
+    TD_ASSERT_EQ_INT(p->object_in_camera, dr_object_in_camera(&f.env, p, 0));
+    compare_random_poses(&f, 0);
+    fx_close(&f);
+
+    /* Stereo cameras: two frustums, 3 cm to either side; more objects, bots among them. */
+    env_fixture g = {0};
+    cfg.sensors = TD_SENSOR_STEREO;
+    cfg.race.n_object_positions = 3;
+    cfg.race.object_positions[2][0] = 0.5;
+    cfg.race.object_positions[2][1] = -1;
+    cfg.race.number_of_bot_cars = 2;
+    fx_square(&g, &cfg, 1);
+    TD_ASSERT_EQ_INT(g.params[0].n_objects, 5);
+    compare_random_poses(&g, 1);
+    fx_close(&g);
 }
 
 TD_TEST(params_objects_three_obstacles_bracketing)
@@ -479,22 +687,215 @@ TD_TEST(params_bots_heading_in_radians_and_speed)
     eval_config(&cfg);
     cfg.race.race_type = TD_RACE_HEAD_TO_BOT;
     cfg.race.number_of_bot_cars = 2;
+    cfg.race.min_distance_between_bot_cars = 8.0;
     cfg.race.bot_car_speed = 0.3;
     fx_square(&f, &cfg, 1);
     td_params *p = &f.params[0];
     TD_ASSERT_EQ_INT(p->n_objects, 2);
-    /* Bots at arc 40/3 (right side, driving +y) and 80/3 (left side, driving -y). */
+    /* Bots at arcs linspace(8, 40 - 1, 2): 8 on the right side driving +y, inner lane
+     * (x 9.75); 39 on the bottom edge driving +x, outer lane (y -0.25). */
     TD_ASSERT_NEAR(p->objects_heading[0], M_PI / 2, 1e-9);
-    TD_ASSERT_NEAR(p->objects_heading[1], -M_PI / 2, 1e-9);
+    TD_ASSERT_NEAR(p->objects_heading[1], 0.0, 1e-9);
     TD_ASSERT_NEAR(p->objects_speed[0], 0.3, 1e-12);
-    TD_ASSERT_NEAR(p->objects_distance[0], 40.0 / 3.0, 1e-9);
-    /* Bot 0 on the outer lane (+x side of the right edge). */
-    TD_ASSERT_NEAR(p->objects_location[0][0], 10.25, 1e-9);
+    TD_ASSERT_NEAR(p->objects_distance[0], 8.0, 1e-9);
+    TD_ASSERT_NEAR(p->objects_location[0][0], 9.75, 1e-9);
+    TD_ASSERT_NEAR(p->objects_location[1][1], -0.25, 1e-9);
+    /* 15 steps (the prepare step among them: the bots' clock runs from the reset). */
     step_n(&f, 15, 0.0, 0.1);
-    TD_ASSERT_NEAR(p->objects_distance[0], 40.0 / 3.0 + 0.3, 1e-9);
+    TD_ASSERT_NEAR(p->objects_distance[0], 8.0 + 0.3, 1e-9);
     TD_ASSERT_NEAR(p->objects_heading[0], M_PI / 2, 1e-9);
-    TD_ASSERT_NEAR(p->objects_location[0][1], 40.0 / 3.0 - 5.0 + 0.3, 1e-9);
+    TD_ASSERT_NEAR(p->objects_location[0][1], 8.0 - 5.0 + 0.3, 1e-9);
     fx_close(&f);
+}
+
+/* ---- DeepRacer's placement of obstacles and bots ----------------------------------------------
+ */
+
+static void open_shared(env_fixture *f, const td_sim_config *cfg, const char *name, int n)
+{
+    char path[1024];
+    td_err err;
+    TD_FMT(path, "%s/%s.npy", TD_SHARED_TRACKS, name);
+    TD_ASSERT_OK(td_track_load(&f->track, path, &err));
+    fx_open(f, cfg, &f->track, n);
+}
+
+/* numpy.linspace(lo, hi, n)[k]. */
+static double linspace(double lo, double hi, int n, int k)
+{
+    return n == 1 ? lo : lo + (hi - lo) * k / (n - 1);
+}
+
+TD_TEST(obstacles_are_placed_as_deepracer_places_them)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.race.race_type = TD_RACE_OBJECT_AVOIDANCE;
+    cfg.race.number_of_obstacles = 6;
+    cfg.race.min_distance_between_obstacles = 2.0; /* percent of the lap */
+    open_shared(&f, &cfg, "reinvent_base", 3);
+    const td_track *t = td_vecenv_track(&f.env, 0);
+    double L = t->length;
+    /* ObstaclesCtrl: linspace(2 % of L, L - 1, 6), lanes inner, outer, inner, ... from the
+     * start line, whatever the car's start (car 1 starts a third of a lap on). DeepRacer's
+     * own code gives 0.35, 3.63, 6.90, 10.17, 13.44, 16.71 m on this route (audit). */
+    const double dr[6] = {0.35, 3.63, 6.90, 10.17, 13.44, 16.71};
+    for (int car = 0; car < 3; car++) {
+        const td_params *p = &f.params[car];
+        TD_ASSERT_EQ_INT(p->n_objects, 6);
+        for (int k = 0; k < 6; k++) {
+            double s = linspace(0.02 * L, L - 1.0, 6, k), x, y;
+            TD_ASSERT_NEAR(s, dr[k], 0.01);
+            td_track_lane_point(t, s, (k & 1) ? -1 : 1, &x, &y);
+            TD_ASSERT_NEAR(p->objects_location[k][0], x, 1e-9);
+            TD_ASSERT_NEAR(p->objects_location[k][1], y, 1e-9);
+            TD_ASSERT_NEAR(p->objects_distance[k], s, 0.03);
+        }
+    }
+    fx_close(&f);
+
+    /* A percent, not metres: 10 puts the first obstacle at a tenth of the lap. */
+    env_fixture g = {0};
+    cfg.race.min_distance_between_obstacles = 10.0;
+    cfg.race.number_of_obstacles = 1;
+    open_shared(&g, &cfg, "reinvent_base", 1);
+    TD_ASSERT_NEAR(g.params[0].objects_distance[0], 0.1 * L, 0.03);
+    fx_close(&g);
+
+    /* The reverse direction measures from the start line along the reversed track. */
+    env_fixture h = {0};
+    cfg.race.min_distance_between_obstacles = 2.0;
+    cfg.race.number_of_obstacles = 2;
+    cfg.race.reverse_dir = 1;
+    open_shared(&h, &cfg, "reinvent_base", 1);
+    TD_ASSERT_EQ_INT(h.params[0].is_reversed, 1);
+    TD_ASSERT_NEAR(h.params[0].objects_distance[0], 0.02 * L, 0.03);
+    TD_ASSERT_NEAR(h.params[0].objects_distance[1], L - 1.0, 0.03);
+    fx_close(&h);
+}
+
+TD_TEST(randomized_obstacles_are_perturbed_between_their_neighbours)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.race.number_of_obstacles = 4;
+    cfg.race.randomize_obstacle_locations = 1;
+    cfg.race.min_distance_between_obstacles = 10.0; /* 10 % of the lap between them */
+    open_shared(&f, &cfg, "reinvent_base", 1);
+    double L = td_vecenv_track(&f.env, 0)->length, gap = 0.1 * L;
+    int moved = 0, lanes[2] = {0, 0};
+    for (int ep = 0; ep < 30; ep++) {
+        const td_params *p = &f.params[0];
+        TD_ASSERT_EQ_INT(p->n_objects, 4);
+        for (int k = 0; k < 4; k++) {
+            double s = p->objects_distance[k];
+            /* Each one between its neighbours kept a gap away, within [gap, L - 1]. */
+            TD_ASSERT(s > gap - 0.03 && s < L - 1.0 + 0.03);
+            if (k > 0)
+                TD_ASSERT_GT(s - p->objects_distance[k - 1], gap - 0.06);
+            moved += fabs(s - linspace(gap, L - 1.0, 4, k)) > 0.05;
+            lanes[p->objects_left_of_center[k] ? 1 : 0]++;
+        }
+        prepare_step(&f);
+        td_vecenv_teleport(&f.env, 0, td_vecenv_car(&f.env, 0)->x + 50.0,
+                           td_vecenv_car(&f.env, 0)->y + 50.0, 0.0, 0.0);
+        step_n(&f, 1, 0.0, 1.0);
+        TD_ASSERT_EQ_INT(f.dones[0], 1);
+    }
+    TD_ASSERT_GT(moved, 60);
+    TD_ASSERT(lanes[0] > 20 && lanes[1] > 20);
+    fx_close(&f);
+}
+
+TD_TEST(bots_start_from_the_start_line_inner_lane_first)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.race.race_type = TD_RACE_HEAD_TO_BOT;
+    cfg.race.number_of_bot_cars = 3;
+    open_shared(&f, &cfg, "reinvent_base", 2);
+    const td_track *t = td_vecenv_track(&f.env, 0);
+    double L = t->length;
+    /* BotCarsCtrl: linspace(MIN_DISTANCE_BETWEEN_BOT_CARS = 2 m, L - 1, 3) = 2.00, 9.36,
+     * 16.71 m (audit), inner lane first, for a car starting anywhere (car 1: half a lap). */
+    const double dr[3] = {2.00, 9.36, 16.71};
+    for (int car = 0; car < 2; car++) {
+        const td_params *p = &f.params[car];
+        TD_ASSERT_EQ_INT(p->n_objects, 3);
+        for (int k = 0; k < 3; k++) {
+            double s = linspace(2.0, L - 1.0, 3, k), x, y;
+            TD_ASSERT_NEAR(s, dr[k], 0.01);
+            td_track_lane_point(t, s, (k & 1) ? -1 : 1, &x, &y);
+            TD_ASSERT_NEAR(p->objects_location[k][0], x, 0.02);
+            TD_ASSERT_NEAR(p->objects_location[k][1], y, 0.02);
+        }
+    }
+    fx_close(&f);
+
+    /* MIN_DISTANCE_BETWEEN_BOT_CARS is metres; randomized bots keep it between them. */
+    env_fixture g = {0};
+    cfg.race.min_distance_between_bot_cars = 4.0;
+    cfg.race.randomize_bot_car_locations = 1;
+    cfg.race.number_of_bot_cars = 2;
+    open_shared(&g, &cfg, "reinvent_base", 1);
+    const td_params *p = &g.params[0];
+    TD_ASSERT_GT(p->objects_distance[0], 4.0 - 0.05);
+    TD_ASSERT_GT(p->objects_distance[1] - p->objects_distance[0], 4.0 - 0.1);
+    TD_ASSERT_LT(p->objects_distance[1], L - 1.0 + 0.05);
+    fx_close(&g);
+}
+
+TD_TEST(objects_spawn_by_count_in_every_race_type)
+{
+    td_race_config rc;
+    td_race_config_default(&rc);
+    /* DeepRacer's defaults for absent keys: nothing on the track. */
+    TD_ASSERT_EQ_INT(rc.number_of_obstacles, 0);
+    TD_ASSERT_EQ_INT(rc.number_of_bot_cars, 0);
+    TD_ASSERT_NEAR(rc.min_distance_between_bot_cars, 2.0, 0);
+    TD_ASSERT_NEAR(rc.penalty_seconds, 2.0, 0);
+    env_fixture f = {0};
+    td_sim_config cfg;
+    eval_config(&cfg);
+    fx_square(&f, &cfg, 1);
+    /* A time trial's params carry DeepRacer's defaults for the object keys. */
+    TD_ASSERT_EQ_INT(f.params[0].n_objects, 0);
+    TD_ASSERT_EQ_INT(f.params[0].closest_objects[0], 0);
+    TD_ASSERT_EQ_INT(f.params[0].closest_objects[1], 0);
+    TD_ASSERT_EQ_INT(f.params[0].object_in_camera, 0);
+    TD_ASSERT_EQ_INT(f.params[0].is_crashed, 0);
+    step_n(&f, 3, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(f.params[0].n_objects, 0);
+    fx_close(&f);
+    /* A "time trial" with counts has obstacles and bots, obstacles first. */
+    env_fixture g = {0};
+    cfg.race.race_type = TD_RACE_TIME_TRIAL;
+    cfg.race.number_of_obstacles = 2;
+    cfg.race.number_of_bot_cars = 1;
+    fx_square(&g, &cfg, 1);
+    const td_box *boxes;
+    TD_ASSERT_EQ_INT(td_vecenv_boxes(&g.env, 0, &boxes), 3);
+    TD_ASSERT_EQ_INT(boxes[0].kind, TD_BOX_OBSTACLE);
+    TD_ASSERT_EQ_INT(boxes[1].kind, TD_BOX_OBSTACLE);
+    TD_ASSERT_EQ_INT(boxes[2].kind, TD_BOX_CAR);
+    /* With bots in the race every object gets the bots' speed (DeepRacer's TrackData). */
+    TD_ASSERT_NEAR(g.params[0].objects_speed[0], cfg.race.bot_car_speed, 0);
+    fx_close(&g);
+    /* A race type from the command line brings the console's counts. */
+    td_race_config_set_type(&rc, TD_RACE_OBJECT_AVOIDANCE);
+    TD_ASSERT_EQ_INT(rc.number_of_obstacles, 3);
+    TD_ASSERT_EQ_INT(rc.number_of_bot_cars, 0);
+    td_race_config_set_type(&rc, TD_RACE_HEAD_TO_BOT);
+    TD_ASSERT_EQ_INT(rc.number_of_obstacles, 0);
+    TD_ASSERT_EQ_INT(rc.number_of_bot_cars, 3);
+    rc.number_of_bot_cars = 2;
+    td_race_config_set_type(&rc, TD_RACE_HEAD_TO_BOT);
+    TD_ASSERT_EQ_INT(rc.number_of_bot_cars, 2);
+    td_race_config_set_type(&rc, TD_RACE_TIME_TRIAL);
+    TD_ASSERT_EQ_INT(rc.number_of_bot_cars, 0);
 }
 
 TD_TEST(bots_change_lanes)
@@ -529,6 +930,61 @@ TD_TEST(bots_change_lanes)
 }
 
 /* ---- episode rules -------------------------------------------------------------------------- */
+
+/* Records each reward call's first params. */
+typedef struct first_call {
+    int calls;
+    td_params first;
+} first_call;
+
+static void first_call_fn(void *user, const td_params *params, int n, float *out)
+{
+    first_call *fc = user;
+    if (fc->calls++ == 0)
+        fc->first = params[0];
+    for (int i = 0; i < n; i++)
+        out[i] = 2.0f;
+}
+
+TD_TEST(every_episode_starts_with_deepracers_prepare_step)
+{
+    for (int mode = 0; mode < 3; mode++) {
+        env_fixture f = {0};
+        td_sim_config cfg;
+        td_sim_config_default(&cfg);
+        cfg.mode = (td_sim_mode)mode;
+        fx_square(&f, &cfg, 1);
+        first_call fc = {0};
+        f.env.reward_fn = first_call_fn;
+        f.env.reward_user = &fc;
+        td_car_state start = *td_vecenv_car(&f.env, 0);
+        /* Step 1: the chosen action (full throttle, full left) is not applied. */
+        step_n(&f, 1, 30.0, 4.0);
+        TD_ASSERT_EQ_INT(fc.calls, 0);
+        TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_PREPARE);
+        TD_ASSERT_STREQ(td_episode_status_name(TD_EP_PREPARE), "prepare");
+        TD_ASSERT_EQ(f.rewards[0], 0.0f);
+        TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, start.x, 0);
+        TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->yaw, start.yaw, 0);
+        TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->speed, 0.0, 0);
+        /* Its params: step 1, one step of clock, the chosen action, the start pose. */
+        TD_ASSERT_EQ_INT(f.params[0].steps, 1);
+        TD_ASSERT_NEAR(f.params[0].sim_time, 1.0 / 15.0, 1e-12);
+        TD_ASSERT_NEAR(f.params[0].speed, 4.0, 0);
+        TD_ASSERT_NEAR(f.params[0].steering_angle, 30.0, 0);
+        TD_ASSERT_NEAR(f.params[0].x, start.x + 0.14, 1e-9);
+        /* Step 2 drives, and is the reward function's first call: steps == 2. */
+        step_n(&f, 1, 0.0, 4.0);
+        TD_ASSERT_EQ_INT(fc.calls, 1);
+        TD_ASSERT_EQ_INT(fc.first.steps, 2);
+        TD_ASSERT_EQ(f.rewards[0], 2.0f);
+        TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_IN_PROGRESS);
+        TD_ASSERT_GT(td_vecenv_car(&f.env, 0)->x, start.x);
+        /* The episode's reward total has only the driving step. */
+        TD_ASSERT_NEAR(td_vecenv_current_episode(&f.env, 0)->total_reward, 2.0, 0);
+        fx_close(&f);
+    }
+}
 
 TD_TEST(episode_lap_complete)
 {
@@ -592,6 +1048,7 @@ TD_TEST(episode_reversed_after_15_steps)
     fx_square(&f, &cfg, 1);
     put(&f, 3.0, 0.0, 0);
     put(&f, 3.0, 0.0, 1);
+    prepare_step(&f); /* held: it does not count as a reversing step */
     for (int k = 1; k <= 14; k++) {
         step_n(&f, 1, 0.0, 1.0);
         TD_ASSERT_EQ_INT(f.dones[0], 0);
@@ -599,6 +1056,7 @@ TD_TEST(episode_reversed_after_15_steps)
     step_n(&f, 1, 0.0, 1.0);
     TD_ASSERT_EQ_INT(f.dones[0], 1);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->status, TD_EP_REVERSED);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->steps, 16);
     fx_close(&f);
 }
 
@@ -609,14 +1067,16 @@ TD_TEST(episode_immobilized_after_15_steps)
     eval_config(&cfg);
     cfg.car.speed_min = 0.0; /* the only way to stand still */
     fx_square(&f, &cfg, 1);
-    for (int k = 1; k <= 14; k++) {
+    /* The prepare step stands still too, but only driving steps count (DeepRacer's rule
+     * counts in the RUN phase): 15 of them after it. */
+    for (int k = 1; k <= 15; k++) {
         step_n(&f, 1, 0.0, 0.0);
         TD_ASSERT_EQ_INT(f.dones[0], 0);
     }
     step_n(&f, 1, 0.0, 0.0);
     TD_ASSERT_EQ_INT(f.dones[0], 1);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->status, TD_EP_IMMOBILIZED);
-    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->steps, 15);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->steps, 16);
     /* Crawling at 0.1 m/s (0.0067 m per step) is not immobile. */
     step_n(&f, 40, 0.0, 0.1);
     TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->steps, 40);
@@ -628,7 +1088,7 @@ TD_TEST(episode_time_up_at_max_steps)
     env_fixture f = {0};
     td_sim_config cfg;
     eval_config(&cfg);
-    cfg.max_steps = 5;
+    cfg.max_steps = 5; /* the prepare step counts */
     fx_square(&f, &cfg, 1);
     step_n(&f, 4, 0.0, 1.0);
     TD_ASSERT_EQ_INT(f.dones[0], 0);
@@ -650,6 +1110,7 @@ TD_TEST(episode_precedence_crash_over_offtrack_and_lap_over_crash)
     cfg.race.obstacle_width_m = 0.8;       /* reaches y = -0.65 */
     fx_square(&f, &cfg, 1);
     /* All wheels off (y = -0.62 +- 0.08) and the footprint on the box: crashed wins. */
+    prepare_step(&f);
     td_vecenv_teleport(&f.env, 0, 8.9, -0.62, 0.0, 0.0);
     TD_ASSERT_EQ_INT(f.params[0].is_offtrack, 1);
     TD_ASSERT_EQ_INT(f.params[0].is_crashed, 1);
@@ -666,6 +1127,7 @@ TD_TEST(episode_precedence_crash_over_offtrack_and_lap_over_crash)
     cfg.race.object_positions[0][1] = 1;
     cfg.race.obstacle_width_m = 0.4;
     fx_square(&g, &cfg, 1);
+    prepare_step(&g);
     for (double a = 5; a < 40; a += 5)
         put(&g, a, 0.0, 0);
     put(&g, 0.09, 0.1, 0);
@@ -688,6 +1150,7 @@ TD_TEST(round_robin_start_advances_five_percent)
     TD_ASSERT_NEAR(td_vecenv_current_episode(&f.env, 0)->start_ndist, 0.0, 1e-12);
     TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 5.0, 1e-9);
     for (int ep = 1; ep <= 2; ep++) {
+        prepare_step(&f);
         td_vecenv_teleport(&f.env, 0, td_vecenv_car(&f.env, 0)->x, -0.9, 0, 0);
         step_n(&f, 1, 0.0, 0.5);
         TD_ASSERT_EQ_INT(f.dones[0], 1);
@@ -718,6 +1181,7 @@ TD_TEST(alternate_direction_and_reverse_dir)
     const double *fwd = f.params[0].waypoints;
     TD_ASSERT_EQ_INT(f.params[0].is_reversed, 0);
     for (int ep = 1; ep <= 2; ep++) {
+        prepare_step(&f);
         const td_car_state *s = td_vecenv_car(&f.env, 0);
         td_vecenv_teleport(&f.env, 0, s->x - 1.0 * s->sin_yaw, s->y + 1.0 * s->cos_yaw, s->yaw, 0);
         step_n(&f, 1, 0.0, 0.5);
@@ -755,6 +1219,7 @@ TD_TEST(evaluation_starts_at_the_start_line)
     eval_config(&cfg);
     fx_square(&f, &cfg, 3);
     for (int ep = 0; ep < 2; ep++) {
+        prepare_step(&f);
         for (int i = 0; i < 3; i++) {
             TD_ASSERT_NEAR(td_vecenv_car(&f.env, i)->x, 5.0, 1e-9);
             TD_ASSERT_NEAR(td_vecenv_car(&f.env, i)->y, 0.0, 1e-9);
@@ -769,41 +1234,88 @@ TD_TEST(evaluation_starts_at_the_start_line)
 
 /* ---- continuous evaluation ---------------------------------------------------------------- */
 
-TD_TEST(continuous_offtrack_penalty_and_reset_on_nearer_lane)
+/* Counts the reward callback's rows, and checks that it never sees a held step. */
+typedef struct reward_seen {
+    int calls, rows;
+} reward_seen;
+
+static void reward_seen_fn(void *user, const td_params *params, int n, float *out)
+{
+    reward_seen *r = user;
+    r->calls++;
+    r->rows += n;
+    for (int i = 0; i < n; i++) {
+        TD_ASSERT_GE(params[i].steps, 2); /* never the prepare step */
+        out[i] = 1.0f;
+    }
+}
+
+TD_TEST(continuous_offtrack_penalty_is_a_pause_at_the_reset_pose)
 {
     env_fixture f = {0};
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.max_resets = 10;
     cfg.off_track_penalty_s = 3.0;
     fx_square(&f, &cfg, 1);
+    reward_seen seen = {0};
+    f.env.reward_fn = reward_seen_fn;
+    f.env.reward_user = &seen;
     step_n(&f, 15, 0.0, 1.0);
     double before = f.params[0].progress;
     double clock = f.params[0].sim_time;
+    TD_ASSERT_NEAR(clock, 15.0 / 15.0, 1e-9);
     /* Leave the road to the right. */
     const td_car_state *s = td_vecenv_car(&f.env, 0);
     td_vecenv_teleport(&f.env, 0, s->x, -0.8, 0.0, 1.0);
     step_n(&f, 1, 0.0, 1.0);
     TD_ASSERT_EQ_INT(f.dones[0], 0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_OFF_TRACK);
+    /* The event step itself is driven: the reward function sees it. */
+    TD_ASSERT_EQ(f.rewards[0], 1.0f);
+    TD_ASSERT_NEAR(td_vecenv_step_pause_s(&f.env, 0), 3.0, 1e-12);
     const td_episode_info *e = td_vecenv_current_episode(&f.env, 0);
     TD_ASSERT_EQ_INT(e->off_tracks, 1);
     TD_ASSERT_EQ_INT(e->resets, 1);
     TD_ASSERT_NEAR(e->penalty_s, 3.0, 1e-12);
-    TD_ASSERT_NEAR(f.params[0].sim_time, clock + 1.0 / 15.0 + 3.0, 1e-9);
+    /* The clock does not jump: the penalty is spent in pause steps. */
+    TD_ASSERT_NEAR(f.params[0].sim_time, clock + 1.0 / 15.0, 1e-9);
     /* Back on the outer (right, y = -0.25) lane at the previous progress, at rest. */
     s = td_vecenv_car(&f.env, 0);
+    double rx = 5.0 + before / 100.0 * 40.0;
     TD_ASSERT_NEAR(s->y, -0.25, 1e-9);
-    TD_ASSERT_NEAR(s->x, 5.0 + before / 100.0 * 40.0, 1e-9);
+    TD_ASSERT_NEAR(s->x, rx, 1e-9);
     TD_ASSERT_NEAR(s->speed, 0.0, 0);
     TD_ASSERT(f.params[0].all_wheels_on_track);
     /* The step as the reward saw it is kept: off the road, before the reset. */
-    const td_params *seen = td_vecenv_step_params(&f.env, 0);
-    TD_ASSERT_EQ_INT(seen->is_offtrack, 1);
-    TD_ASSERT_LT(seen->y, -0.6);
-    TD_ASSERT_NE(seen, &f.params[0]);
-    /* A step without an event: the env's own params. */
-    step_n(&f, 1, 0.0, 1.0);
+    const td_params *sp = td_vecenv_step_params(&f.env, 0);
+    TD_ASSERT_EQ_INT(sp->is_offtrack, 1);
+    TD_ASSERT_LT(sp->y, -0.6);
+    TD_ASSERT_NE(sp, &f.params[0]);
+    /* 3 s at 15 steps a second: 45 pause steps, held at the reset pose, reward 0 and the
+     * reward function not called, pause_duration counting down to 0. */
+    int calls = seen.calls;
+    for (int k = 1; k <= 45; k++) {
+        step_n(&f, 1, 0.0, 4.0);
+        TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_PAUSE);
+        TD_ASSERT_EQ(f.rewards[0], 0.0f);
+        TD_ASSERT_NEAR(td_vecenv_step_pause_s(&f.env, 0), 3.0 - k / 15.0, 1e-9);
+        TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, rx, 0);
+        TD_ASSERT_NEAR(f.params[0].sim_time, clock + (k + 1) / 15.0, 1e-9);
+        /* params carry the chosen action, as DeepRacer's pause rows do. */
+        TD_ASSERT_NEAR(f.params[0].speed, 4.0, 0);
+    }
+    TD_ASSERT_EQ_INT(seen.calls, calls);
     TD_ASSERT_EQ(td_vecenv_step_params(&f.env, 0), &f.params[0]);
+    /* Then it drives on. */
+    step_n(&f, 1, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_IN_PROGRESS);
+    TD_ASSERT_GT(td_vecenv_car(&f.env, 0)->x, rx);
+    TD_ASSERT_EQ_INT(seen.calls, calls + 1);
+    TD_ASSERT_NEAR(td_vecenv_step_pause_s(&f.env, 0), 0.0, 0);
+    /* 1 prepare + 14 + 1 event + 45 pause + 1 steps. */
+    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->steps, 62);
     fx_close(&f);
 }
 
@@ -813,6 +1325,7 @@ TD_TEST(continuous_crash_penalty_resets_behind_on_the_other_lane)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.max_resets = 10;
     cfg.race.race_type = TD_RACE_OBJECT_AVOIDANCE;
     cfg.race.n_object_positions = 1;
     cfg.race.object_positions[0][0] = 0.1; /* arc 4: box at (9, 0.25) */
@@ -826,10 +1339,18 @@ TD_TEST(continuous_crash_penalty_resets_behind_on_the_other_lane)
     TD_ASSERT_EQ_INT(e->crashes, 1);
     TD_ASSERT_EQ_INT(f.dones[0], 0);
     TD_ASSERT_NEAR(e->penalty_s, 5.0, 1e-12);
-    TD_ASSERT_NEAR(f.params[0].sim_time, clock + k / 15.0 + 5.0, 1e-9);
+    TD_ASSERT_NEAR(f.params[0].sim_time, clock + k / 15.0, 1e-9);
     const td_car_state *s = td_vecenv_car(&f.env, 0);
     TD_ASSERT_NEAR(s->x, 8.0, 1e-9);   /* 1 m behind arc 4 */
     TD_ASSERT_NEAR(s->y, -0.25, 1e-9); /* the outer lane */
+    /* 5 s of pause steps, then it drives on past the box. */
+    step_n(&f, 75, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_PAUSE);
+    TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 8.0, 1e-9);
+    step_n(&f, 40, 0.0, 1.0);
+    TD_ASSERT_GT(td_vecenv_car(&f.env, 0)->x, 9.5);
+    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->crashes, 1);
+    TD_ASSERT_NEAR(f.params[0].sim_time, clock + (k + 115) / 15.0, 1e-9);
     fx_close(&f);
 }
 
@@ -887,14 +1408,6 @@ TD_TEST(vecenv_is_deterministic_per_seed_and_threads)
     TD_ASSERT_NE(a, d);
 }
 
-static void reward_count(void *user, const td_params *params, int n, float *out)
-{
-    int *calls = user;
-    (*calls)++;
-    for (int i = 0; i < n; i++)
-        out[i] = (float)params[i].progress;
-}
-
 TD_TEST(vecenv_batched_reward_callback_and_no_allocation_per_step)
 {
     td_track t;
@@ -903,25 +1416,49 @@ TD_TEST(vecenv_batched_reward_callback_and_no_allocation_per_step)
     td_sim_config_default(&cfg);
     cfg.threads = 2;
     cfg.mode = TD_MODE_CONTINUOUS;
-    cfg.race.race_type = TD_RACE_HEAD_TO_BOT;
+    td_race_config_set_type(&cfg.race, TD_RACE_HEAD_TO_BOT);
     cfg.race.is_lane_change = 1;
     env_fixture f = {0};
     fx_open(&f, &cfg, &t, 8);
-    int calls = 0;
-    f.env.reward_fn = reward_count;
-    f.env.reward_user = &calls;
+    reward_seen seen = {0};
+    f.env.reward_fn = reward_seen_fn;
+    f.env.reward_user = &seen;
     long live = td_alloc_live();
     td_rng act;
     td_rng_seed(&act, 3, 0);
+    int calls = 0, rows = 0, held = 0, gathered = 0;
     for (int k = 0; k < 1000; k++) {
         for (int i = 0; i < 8; i++) {
             f.actions[2 * i] = (float)td_rng_range(&act, -30, 30);
             f.actions[2 * i + 1] = (float)td_rng_range(&act, 0.1, 4.0);
         }
         td_vecenv_step(&f.env);
+        /* One call per step over the cars that drove (a held car's step is left out). */
+        int driving = 0;
+        for (int i = 0; i < 8; i++) {
+            td_episode_status st = td_vecenv_step_status(&f.env, i);
+            int h = st == TD_EP_PREPARE || st == TD_EP_PAUSE;
+            driving += !h;
+            held += h;
+            TD_ASSERT(f.rewards[i] == (h ? 0.0f : 1.0f));
+        }
+        calls += driving > 0;
+        rows += driving;
+        if (driving > 0 && driving < 8) {
+            /* Row q of the batch is the q-th driving car. */
+            for (int i = 0, q = 0; i < 8; i++) {
+                td_episode_status st = td_vecenv_step_status(&f.env, i);
+                if (st != TD_EP_PREPARE && st != TD_EP_PAUSE)
+                    TD_ASSERT_EQ_INT(td_vecenv_reward_car(&f.env, q++), i);
+            }
+            gathered++;
+        }
     }
     TD_ASSERT_EQ_INT(td_alloc_live(), live);
-    TD_ASSERT_EQ_INT(calls, 1000);
+    TD_ASSERT_EQ_INT(seen.calls, calls);
+    TD_ASSERT_EQ_INT(seen.rows, rows);
+    TD_ASSERT(held >= 8 && gathered > 0); /* the first step and later episodes' starts */
+    TD_ASSERT_LT(calls, 1000);
     fx_close(&f);
     td_track_free(&t);
 }
@@ -1069,8 +1606,9 @@ static void race_with_objects(td_race_type type, int *crashes, int *laps)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.max_resets = TD_RESETS_UNLIMITED;
     cfg.laps = 2;
-    cfg.race.race_type = type;
+    td_race_config_set_type(&cfg.race, type);
     cfg.race.is_lane_change = 1;
     env_fixture f = {0};
     fx_open(&f, &cfg, &t, 1);
@@ -1089,6 +1627,7 @@ static void race_with_objects(td_race_type type, int *crashes, int *laps)
     const td_episode_info *e = td_vecenv_last_episode(&f.env, 0);
     TD_ASSERT_EQ_INT(e->status, TD_EP_LAP_COMPLETE);
     TD_ASSERT_LE(e->crashes * cfg.collision_penalty_s, e->penalty_s + 1e-9);
+    TD_ASSERT_EQ_INT(td_vecenv_boxes(&f.env, 0, &(const td_box *){NULL}), 3);
     *crashes = e->crashes;
     *laps = e->laps;
     td_driver_free(&drv);
@@ -1269,34 +1808,100 @@ TD_TEST(vecenv_lidar_encoding_sizes)
     TD_ASSERT_EQ_INT(td_vecenv_camera_bytes(&cfg), 160 * 120 * 2);
 }
 
-TD_TEST(continuous_immobilized_costs_a_penalty_and_counts)
+TD_TEST(immobilized_costs_no_penalty_but_a_pause_step)
 {
     env_fixture f = {0};
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.max_resets = 10;
     cfg.car.speed_min = 0.0;
     fx_square(&f, &cfg, 1);
     step_n(&f, 10, 0.0, 1.0);
-    step_n(&f, 30, 0.0, 0.0); /* the car stops within ~9 steps, then stands 15 */
+    int k = 0;
+    while (td_vecenv_current_episode(&f.env, 0)->immobilized == 0 && k++ < 40)
+        step_n(&f, 1, 0.0, 0.0); /* the car stops within ~9 steps, then stands 15 */
     const td_episode_info *e = td_vecenv_current_episode(&f.env, 0);
     TD_ASSERT_EQ_INT(e->immobilized, 1);
     TD_ASSERT_EQ_INT(e->resets, 1);
-    TD_ASSERT_NEAR(e->penalty_s, 2.0, 1e-12);
+    TD_ASSERT_NEAR(e->penalty_s, 0.0, 0); /* DeepRacer never sets IMMOBILIZED_PENALTY */
     TD_ASSERT_EQ_INT(f.dones[0], 0);
-    /* max_resets 1: one reset is allowed, the next event ends the race. */
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_IMMOBILIZED);
+    TD_ASSERT_NEAR(td_vecenv_step_pause_s(&f.env, 0), 0.0, 0);
+    /* One pause step (DeepRacer's pause phase lasts until its judge sees 0 left). */
+    step_n(&f, 1, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_PAUSE);
+    TD_ASSERT_EQ(f.rewards[0], 0.0f);
+    step_n(&f, 1, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_IN_PROGRESS);
+    fx_close(&f);
+}
+
+TD_TEST(max_resets_counts_resets_and_zero_means_none)
+{
+    /* max_resets 1: one reset is allowed, the next event ends the run. */
     env_fixture g = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_CONTINUOUS;
     cfg.max_resets = 1;
+    cfg.off_track_penalty_s = 0.2; /* 3 pause steps */
     fx_square(&g, &cfg, 1);
+    prepare_step(&g);
     td_vecenv_teleport(&g.env, 0, 6.0, -0.9, 0.0, 0.0);
     step_n(&g, 1, 0.0, 1.0);
     TD_ASSERT_EQ_INT(g.dones[0], 0);
+    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&g.env, 0)->resets, 1);
+    step_n(&g, 3, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&g.env, 0), TD_EP_PAUSE);
     td_vecenv_teleport(&g.env, 0, 6.0, -0.9, 0.0, 0.0);
     step_n(&g, 1, 0.0, 1.0);
     TD_ASSERT_EQ_INT(g.dones[0], 1);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&g.env, 0)->status, TD_EP_OFF_TRACK);
-    fx_close(&f);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&g.env, 0)->resets, 1);
     fx_close(&g);
+
+    /* 0 (the default): no reset, the first event ends the episode, in every mode. */
+    for (int mode = 0; mode < 3; mode++) {
+        env_fixture h = {0};
+        td_sim_config_default(&cfg);
+        cfg.mode = (td_sim_mode)mode;
+        fx_square(&h, &cfg, 1);
+        prepare_step(&h);
+        td_vecenv_teleport(&h.env, 0, td_vecenv_car(&h.env, 0)->x, -0.9, 0.0, 0.0);
+        step_n(&h, 1, 0.0, 1.0);
+        TD_ASSERT_EQ_INT(h.dones[0], 1);
+        TD_ASSERT_EQ_INT(td_vecenv_last_episode(&h.env, 0)->resets, 0);
+        fx_close(&h);
+    }
+
+    /* Separate trials with resets (DeepRacer on AWS's evaluation): an event costs a reset,
+     * a lap ends the trial, and the next trial starts from the start line with a prepare
+     * step and its own resets. */
+    env_fixture t = {0};
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_EVAL;
+    cfg.max_resets = 1;
+    cfg.off_track_penalty_s = 0.0;
+    fx_square(&t, &cfg, 1);
+    prepare_step(&t);
+    td_vecenv_teleport(&t.env, 0, 6.0, -0.9, 0.0, 0.0);
+    step_n(&t, 1, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(t.dones[0], 0);
+    step_n(&t, 1, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&t.env, 0), TD_EP_PAUSE);
+    for (double a = 5; a < 40; a += 5)
+        put(&t, a, 0.0, 0);
+    put(&t, 39.9, 0.0, 0);
+    int k = 0;
+    while (!t.dones[0] && k++ < 30)
+        step_n(&t, 1, 0.0, 4.0);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&t.env, 0)->status, TD_EP_LAP_COMPLETE);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&t.env, 0)->resets, 1);
+    TD_ASSERT_NEAR(td_vecenv_car(&t.env, 0)->x, 5.0, 1e-9);
+    prepare_step(&t);
+    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&t.env, 0)->resets, 0);
+    fx_close(&t);
 }
 
 TD_TEST(start_near_an_obstacle_takes_the_other_lane)
@@ -1325,6 +1930,164 @@ TD_TEST(start_near_an_obstacle_takes_the_other_lane)
     TD_ASSERT_EQ_INT(f.dones[0], 0);
     TD_ASSERT_EQ_INT(f.dones[1], 0);
     fx_close(&f);
+}
+
+TD_TEST(start_lane_switch_is_deepracers_rule)
+{
+    /* Training only, an object less than 1 m either way, measured without wrapping across
+     * the start line (DeepRacer's |d| mod L). */
+    struct {
+        double obj_arc;
+        int mode;
+        double want_y;
+    } cases[] = {
+        {0.9, TD_MODE_TRAIN, -0.25}, /* 0.9 m ahead, inner lane: the outer lane */
+        {39.1, TD_MODE_TRAIN, 0.0},  /* 0.9 m behind across the line: not seen */
+        {1.1, TD_MODE_TRAIN, 0.0},   /* 1.1 m ahead: the centre line */
+        {0.5, TD_MODE_EVAL, 0.0},    /* an evaluation starts on the centre line */
+    };
+    for (int c = 0; c < 4; c++) {
+        env_fixture f = {0};
+        td_sim_config cfg;
+        td_sim_config_default(&cfg);
+        cfg.mode = (td_sim_mode)cases[c].mode;
+        cfg.race.n_object_positions = 1;
+        cfg.race.object_positions[0][0] = cases[c].obj_arc / 40.0;
+        cfg.race.object_positions[0][1] = 1;
+        fx_square(&f, &cfg, 1);
+        TD_ASSERT_MSG(fabs(td_vecenv_car(&f.env, 0)->y - cases[c].want_y) < 1e-9,
+                      "case %d: y %g, want %g", c, td_vecenv_car(&f.env, 0)->y, cases[c].want_y);
+        fx_close(&f);
+    }
+    /* 0.9 m behind, not across the line: the other lane too. */
+    env_fixture g = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.race.n_object_positions = 2;
+    cfg.race.object_positions[0][0] = 0.5; /* arc 20 */
+    cfg.race.object_positions[0][1] = -1;
+    cfg.race.object_positions[1][0] = 29.1 / 40.0;
+    cfg.race.object_positions[1][1] = -1;
+    fx_square(&g, &cfg, 4);                                  /* car 3 starts at arc 30 */
+    TD_ASSERT_NEAR(td_vecenv_car(&g.env, 3)->x, 0.25, 1e-9); /* inner lane of the left side */
+    fx_close(&g);
+}
+
+TD_TEST(offtrack_reset_near_an_obstacle_goes_behind_it)
+{
+    for (int with_box = 0; with_box < 2; with_box++) {
+        env_fixture f = {0};
+        td_sim_config cfg;
+        td_sim_config_default(&cfg);
+        cfg.mode = TD_MODE_CONTINUOUS;
+        cfg.max_resets = 5;
+        if (with_box) {
+            cfg.race.n_object_positions = 1;
+            cfg.race.object_positions[0][0] = 0.25; /* arc 10: (9.75, 5), inner lane */
+            cfg.race.object_positions[0][1] = 1;
+        }
+        fx_square(&f, &cfg, 1);
+        prepare_step(&f);
+        put(&f, 9.4, 0.1, 0);
+        step_n(&f, 1, 0.0, 0.1);
+        double arc = 5.0 + td_vecenv_car(&f.env, 0)->y + 0.14; /* the model point's arc */
+        td_vecenv_teleport(&f.env, 0, 30.0, 30.0, 0.0, 0.0);
+        step_n(&f, 1, 0.0, 0.1);
+        TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->off_tracks, 1);
+        const td_car_state *s = td_vecenv_car(&f.env, 0);
+        if (with_box) {
+            /* The obstacle is within 1 m of the reset: 1 m behind it, on the outer lane. */
+            TD_ASSERT_NEAR(s->x, 10.25, 1e-9);
+            TD_ASSERT_NEAR(s->y, 4.0, 1e-9);
+        } else {
+            /* The previous step's progress, on the lane nearer to the car then (inner). */
+            TD_ASSERT_NEAR(s->x, 9.75, 1e-9);
+            TD_ASSERT_NEAR(s->y, arc - 5.0, 0.01);
+        }
+        TD_ASSERT_NEAR(s->yaw, M_PI / 2, 1e-9);
+        fx_close(&f);
+    }
+}
+
+TD_TEST(immobilized_takes_precedence_over_reversed)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    eval_config(&cfg);
+    cfg.car.speed_min = 0.0;
+    fx_square(&f, &cfg, 1);
+    put(&f, 3.0, 0.0, 0);
+    put(&f, 3.0, 0.0, 1); /* facing backwards: creeping forward reduces progress */
+    prepare_step(&f);
+    int k = 0;
+    while (!f.dones[0] && k++ < 40)
+        step_n(&f, 1, 0.0, 0.003); /* 0.2 mm a step: immobile, and reversing */
+    TD_ASSERT_EQ_INT(k, 15);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->status, TD_EP_IMMOBILIZED);
+    TD_ASSERT_LT(td_vecenv_last_params(&f.env, 0)->progress, 100.0 * 3.14 / 40.0);
+    fx_close(&f);
+}
+
+/* Puts car 0 at origin (x, y) facing +x (the bottom edge of the square). */
+static void put_origin(env_fixture *f, double x, double y)
+{
+    td_vecenv_teleport(&f->env, 0, x, y, 0.0, 0.0);
+}
+
+TD_TEST(bots_crash_the_car_only_from_ahead)
+{
+    for (int c = 0; c < 3; c++) {
+        env_fixture f = {0};
+        td_sim_config cfg;
+        eval_config(&cfg);
+        cfg.race.number_of_bot_cars = 1;
+        cfg.race.min_distance_between_bot_cars = 3.0; /* arc 3: (8, 0.25) driving +x */
+        cfg.race.bot_car_speed = 0.5;
+        fx_square(&f, &cfg, 1);
+        prepare_step(&f);
+        const td_params *p = &f.params[0];
+        double bx = p->objects_location[0][0], by = p->objects_location[0][1];
+        TD_ASSERT_NEAR(by, 0.25, 1e-9);
+        if (c == 0) {
+            /* Rear-ending the bot: the car is behind it, so it crashes. */
+            put_origin(&f, bx - 0.25, 0.24);
+            step_n(&f, 1, 0.0, 0.1);
+            TD_ASSERT_EQ_INT(f.dones[0], 1);
+            TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->status, TD_EP_CRASHED);
+            TD_ASSERT_EQ_INT(td_vecenv_last_params(&f.env, 0)->is_crashed, 1);
+        } else if (c == 1) {
+            /* The bot runs into the car from behind: not a crash (is_crashed stays False),
+             * and the bot stops for PENALTY_SECONDS (2 s = 30 steps). */
+            put_origin(&f, bx + 0.25, 0.24);
+            step_n(&f, 1, 0.0, 0.1);
+            TD_ASSERT_EQ_INT(f.dones[0], 0);
+            TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_IN_PROGRESS);
+            TD_ASSERT_EQ_INT(p->is_crashed, 0);
+            double stopped = p->objects_location[0][0];
+            /* The car away up the right side, out of the bot's way. */
+            td_vecenv_teleport(&f.env, 0, 10.0, 2.0, M_PI / 2, 0.0);
+            for (int k = 1; k <= 30; k++) {
+                step_n(&f, 1, 0.0, 0.0);
+                TD_ASSERT_EQ_INT(f.dones[0], 0);
+                TD_ASSERT_NEAR(f.params[0].objects_location[0][0], stopped, 1e-12);
+            }
+            step_n(&f, 1, 0.0, 0.0);
+            TD_ASSERT_GT(f.params[0].objects_location[0][0], stopped);
+        } else {
+            /* A bot's corner inside the car's side, no car corner inside the bot: DeepRacer
+             * tests only the car's corners, so this is no collision at all. */
+            td_box me = {bx + 0.21,       by,   M_PI / 2,  cfg.car.length_m,
+                         cfg.car.width_m, 0.15, TD_BOX_CAR};
+            const td_box *boxes;
+            TD_ASSERT_EQ_INT(td_vecenv_boxes(&f.env, 0, &boxes), 1);
+            TD_ASSERT_EQ_INT(td_box_overlap(&me, &boxes[0]), 1);
+            td_vecenv_teleport(&f.env, 0, me.x, me.y, me.yaw, 0.0);
+            TD_ASSERT_EQ_INT(p->is_crashed, 0);
+            step_n(&f, 1, 0.0, 0.1);
+            TD_ASSERT_EQ_INT(f.dones[0], 0);
+        }
+        fx_close(&f);
+    }
 }
 
 TD_TEST(open_route_laps_restart_from_the_start)

@@ -34,7 +34,7 @@ typedef struct td_log_episode {
     double mean_speed;     /* mean throttle, m/s */
     char status[TD_SIMTRACE_STATUS_LEN]; /* the last row's episode_status */
     int complete;                        /* status lap_complete or progress >= 100 */
-    double lap_time_s;                   /* last tstamp - first tstamp if complete, else -1 */
+    double lap_time_s;                   /* td_simtrace_lap_time if complete, else -1 */
     int end_waypoint;                    /* the last row's closest_waypoint */
     double end_x, end_y;
 } td_log_episode;

@@ -30,13 +30,16 @@ typedef struct td_eval_step {
 typedef int (*td_eval_step_fn)(void *user, const td_eval_step *s, td_err *err);
 
 typedef struct td_eval_options {
-    int laps;                   /* laps to drive (default 3) */
-    int continuous;             /* 1: events cost a penalty and a reset (DeepRacer's
-                                   continuous mode); 0: each lap is a trial from the start
-                                   line that ends at the first event */
-    double off_track_penalty_s; /* continuous: default 2 */
-    double collision_penalty_s; /* continuous: default 5 */
-    int max_resets;             /* continuous: 0 = unlimited */
+    int laps;                   /* NUMBER_OF_TRIALS: trials, or laps when continuous (3) */
+    int continuous;             /* IS_CONTINUOUS: 1, the laps back to back in one run, the clock
+                                   running across them; 0 (default), each lap a separate trial
+                                   from the start line */
+    int max_resets;             /* NUMBER_OF_RESETS: events that cost a penalty and a reset
+                                   instead of ending the trial (the run when continuous);
+                                   0 = none, the first event ends it; default 10000, DeepRacer
+                                   on AWS's "separate trials with resets" */
+    double off_track_penalty_s; /* OFF_TRACK_PENALTY, also reversed: default 2 */
+    double collision_penalty_s; /* COLLISION_PENALTY: default 5 */
     td_race_config race;        /* race type, obstacles, bots, direction */
     uint64_t seed;
     const char *simtrace_path; /* NULL: no simtrace */
@@ -47,15 +50,24 @@ typedef struct td_eval_options {
     void *on_step_user;
 } td_eval_options;
 
+/* td_eval_config_default's settings, a time trial, seed 1, no files written. */
 void td_eval_options_default(td_eval_options *o);
+/* Takes the trials/laps, mode, resets and penalties of DeepRacer's evaluation settings. */
+void td_eval_options_set_config(td_eval_options *o, const td_eval_config *c);
 
 #define TD_EVAL_MAX_TRIALS TD_MAX_LAPS
 
+/*
+ * Lap times are DeepRacer's official metric (td_episode_info): from the reset before a trial's
+ * prepare step, or from the end of the previous lap when continuous, to the end of the step
+ * that completed the lap, the pause steps of penalties included. `trackday logs` reads the
+ * same numbers from the simtrace (td_simtrace_lap_time).
+ */
 typedef struct td_eval_result {
     int laps_requested;
     int laps_completed;
     double lap_times_s[TD_EVAL_MAX_TRIALS]; /* completed laps, in order */
-    double total_time_s;                    /* simulated time including penalties */
+    double total_time_s;                    /* simulated time of all trials (the run) */
     double best_lap_s, average_lap_s;       /* -1 when no lap completed */
     int off_tracks, crashes, reverses, immobilized, resets;
     double penalty_s;

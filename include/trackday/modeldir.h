@@ -114,11 +114,14 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, 
 
 /* ---- training_params.yaml ---------------------------------------------------------------- */
 
-/* The keys of training_params.yaml trackday reads: the route name and the race (sim's
- * td_race_config, which holds every other key of DEEPRACER.md section 8). */
+/* The keys of training_params.yaml trackday reads: the route name, the race (sim's
+ * td_race_config, which holds every other key of DEEPRACER.md section 8) and the evaluation
+ * settings (NUMBER_OF_TRIALS, IS_CONTINUOUS, NUMBER_OF_RESETS, OFF_TRACK_PENALTY,
+ * COLLISION_PENALTY), which `trackday eval` starts from. */
 typedef struct td_training_params {
     char world_name[128]; /* WORLD_NAME: route name, "" = not set */
     td_race_config race;
+    td_eval_config eval;
 } td_training_params;
 
 void td_training_params_default(td_training_params *p);

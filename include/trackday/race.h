@@ -4,10 +4,12 @@
  * behind the start line on alternating lanes (inner first) and race for a number of laps.
  * Every car is a single-car world (its own sensors); the worlds are stepped in lockstep and
  * before each step every world receives the other cars as boxes (sim.h, shared worlds), so
- * cars see each other and collide: a car touching another is crashed. In continuous mode an
- * event costs its penalty (the car waits that long at its reset pose, the clock running) and
- * the race goes on; otherwise the event puts the car out. Standings: finishers by finishing
- * time (penalties included), then the others by laps and progress. Part of the eval layer.
+ * cars see each other and collide by DeepRacer's rule: a car that runs into a car ahead of it
+ * crashes, the car ahead does not. In continuous mode an event costs its penalty (the car is
+ * held that long, the clock running: at its reset pose, or where it stands after running
+ * into a car) and the race goes on; otherwise the event puts the car out. Every car starts
+ * with DeepRacer's prepare step. Standings: finishers by finishing time (penalties
+ * included), then the others by laps and progress. Part of the eval layer.
  */
 #ifndef TRACKDAY_RACE_H
 #define TRACKDAY_RACE_H
@@ -40,7 +42,8 @@ typedef struct td_race_options {
     int continuous;             /* 1: events cost a penalty and a reset */
     double off_track_penalty_s; /* continuous: off-track, reversed, immobilized, default 2 */
     double collision_penalty_s; /* continuous: crash, default 5 */
-    int max_resets;             /* continuous: out at the event after this many; 0 = no limit */
+    int max_resets;             /* continuous: resets allowed, out at the next event; 0 = none
+                                   (default 10000, as an evaluation) */
     int reverse;                /* drive the track the other way */
     double stagger_m;           /* start spacing along the track, default 0.75 */
     double max_time_s;          /* race clock limit; 0: laps x (lap at 0.5 m/s) + 30 s */
@@ -70,7 +73,7 @@ typedef struct td_race_car_result {
     double total_time_s;             /* finishing time (penalties included), else when it stopped */
     int off_tracks, crashes, reverses, immobilized, resets;
     double penalty_s;
-    long steps; /* steps driven (not counting penalty waits) */
+    long steps; /* steps of the car's race (the prepare and pause steps included) */
 } td_race_car_result;
 
 typedef struct td_race_result {

@@ -96,43 +96,68 @@ typedef enum td_race_type {
 #define TD_MAX_BOTS      4
 
 typedef struct td_race_config {
-    td_race_type race_type;                /* RACE_TYPE */
+    td_race_type race_type;                /* RACE_TYPE (a label: counts decide what spawns) */
     int reverse_dir;                       /* REVERSE_DIR */
     int alternate_driving_direction;       /* ALTERNATE_DRIVING_DIRECTION */
     int change_start_position;             /* CHANGE_START_POSITION (round robin), default 1 */
     double round_robin_advance_dist;       /* ROUND_ROBIN_ADVANCE_DIST, fraction, 0.05 */
-    int number_of_obstacles;               /* NUMBER_OF_OBSTACLES, default 3 */
-    double min_distance_between_obstacles; /* MIN_DISTANCE_BETWEEN_OBSTACLES, 2.0 m */
+    int number_of_obstacles;               /* NUMBER_OF_OBSTACLES, default 0 (DeepRacer's) */
+    double min_distance_between_obstacles; /* MIN_DISTANCE_BETWEEN_OBSTACLES, percent of the
+                                              lap as DeepRacer reads it, 2.0 */
     int randomize_obstacle_locations;      /* RANDOMIZE_OBSTACLE_LOCATIONS */
     int n_object_positions;                /* OBJECT_POSITIONS: count (0 = not given) */
     double object_positions[TD_MAX_OBSTACLES][2]; /* (progress fraction, lane +1/-1) */
     double obstacle_length_m;                     /* along the track, 0.5 */
     double obstacle_width_m;                      /* across the track, 0.4 */
     double obstacle_height_m;                     /* 0.3, for sensors */
-    int number_of_bot_cars;                       /* NUMBER_OF_BOT_CARS, default 3 */
+    int number_of_bot_cars;                       /* NUMBER_OF_BOT_CARS, default 0 */
+    double min_distance_between_bot_cars;         /* MIN_DISTANCE_BETWEEN_BOT_CARS, 2.0 m */
+    int randomize_bot_car_locations;              /* RANDOMIZE_BOT_CAR_LOCATIONS */
     double bot_car_speed;                         /* BOT_CAR_SPEED, 0.2 m/s */
-    int is_lane_change;                           /* IS_LANE_CHANGE */
-    double lower_lane_change_time;                /* LOWER_LANE_CHANGE_TIME, 3 s */
-    double upper_lane_change_time;                /* UPPER_LANE_CHANGE_TIME, 5 s */
-    double lane_change_distance;                  /* LANE_CHANGE_DISTANCE, 1.0 m */
-    int enable_domain_randomization;              /* ENABLE_DOMAIN_RANDOMIZATION */
+    double penalty_seconds;          /* PENALTY_SECONDS: the bots stop this long after one of them
+                                        runs into the car from behind, 2.0 */
+    int is_lane_change;              /* IS_LANE_CHANGE */
+    double lower_lane_change_time;   /* LOWER_LANE_CHANGE_TIME, 3 s */
+    double upper_lane_change_time;   /* UPPER_LANE_CHANGE_TIME, 5 s */
+    double lane_change_distance;     /* LANE_CHANGE_DISTANCE, 1.0 m */
+    int enable_domain_randomization; /* ENABLE_DOMAIN_RANDOMIZATION */
 } td_race_config;
 
+/* DeepRacer's defaults for absent keys: a time trial with no obstacles and no bots. */
 void td_race_config_default(td_race_config *cfg);
+/*
+ * Sets the race type as a command-line option or a console does: DeepRacer spawns obstacles
+ * and bots by their counts in every race type, so a type also sets the counts its races have
+ * (a time trial none; object avoidance 3 obstacles and head-to-bot 3 bots, the console's
+ * defaults, unless a count is already set).
+ */
+void td_race_config_set_type(td_race_config *cfg, td_race_type t);
 const char *td_race_type_name(td_race_type t); /* "TIME_TRIAL", ... */
 /* Parses "TIME_TRIAL"/"time-trial"/"time_trial" etc. Returns 0 or TD_EINVAL. */
 int td_race_type_parse(const char *s, td_race_type *out);
 
 /* ---- episodes -------------------------------------------------------------------------- */
 
+/*
+ * How episodes run (docs/sim.md). Every episode starts with DeepRacer's prepare step: the car
+ * is held at its start for one step, the reward function is not called and the reward is 0.
+ * An event (crash, off track, reversed, immobilized) ends the episode unless a reset is left
+ * (max_resets, DeepRacer's NUMBER_OF_RESETS): then the car is held for the penalty at its
+ * reset pose (pause steps, reward 0, the reward function not called) and drives on.
+ */
 typedef enum td_sim_mode {
-    TD_MODE_TRAIN = 0,     /* round-robin starts; an episode ends at the first event */
-    TD_MODE_EVAL = 1,      /* starts at the start line; ends at the first event */
-    TD_MODE_CONTINUOUS = 2 /* starts at the start line; events cost a penalty and a reset;
-                              the episode ends after cfg.laps laps (or max resets) */
+    TD_MODE_TRAIN = 0,     /* round-robin starts */
+    TD_MODE_EVAL = 1,      /* starts at the start line; an episode is one lap (a trial) */
+    TD_MODE_CONTINUOUS = 2 /* starts at the start line; an episode is cfg.laps laps back to
+                              back, the clock running across laps */
 } td_sim_mode;
 
-/* Episode status, DeepRacer's names (simtrace episode_status). Order = end precedence. */
+/*
+ * Episode status, DeepRacer's names (simtrace episode_status). When several end rules fire on
+ * one step the status is the first in DeepRacer's order: lap_complete, crashed, off_track,
+ * immobilized, reversed (then trackday's time_up). PREPARE and PAUSE are the statuses of the
+ * steps where the car is held; they never end an episode.
+ */
 typedef enum td_episode_status {
     TD_EP_IN_PROGRESS = 0,
     TD_EP_LAP_COMPLETE = 1,
@@ -140,28 +165,37 @@ typedef enum td_episode_status {
     TD_EP_OFF_TRACK = 3,
     TD_EP_REVERSED = 4,
     TD_EP_IMMOBILIZED = 5,
-    TD_EP_TIME_UP = 6 /* max_steps reached, or continuous mode ran out of resets */
+    TD_EP_TIME_UP = 6, /* max_steps reached */
+    TD_EP_PREPARE = 7, /* the first step of an episode: the car held at its start */
+    TD_EP_PAUSE = 8    /* a step held at the reset pose after an event (the penalty) */
 } td_episode_status;
 
 const char *td_episode_status_name(td_episode_status s); /* "lap_complete", ... */
 
 #define TD_MAX_LAPS 16
+/* max_resets for "as many as it takes" (DeepRacer on AWS asks for 10000). */
+#define TD_RESETS_UNLIMITED 1000000000
 
-/* What happened in one episode (a race in continuous mode). */
+/*
+ * What happened in one episode (a trial; the whole race in continuous mode). Times are
+ * simulated seconds of DeepRacer's official metric: a lap runs from the reset before the
+ * episode's prepare step (or the end of the previous lap in continuous mode) to the end of
+ * the step that completed it, the held steps of penalties included.
+ */
 typedef struct td_episode_info {
     int episode; /* 0-based count of this car's episodes */
     td_episode_status status;
-    double progress; /* last progress (100 for a completed lap) */
-    int steps;
-    double sim_time_s; /* simulated time of the episode, penalties included */
+    double progress;   /* last progress (100 for a completed lap) */
+    int steps;         /* steps, the prepare and pause steps included (DeepRacer's steps) */
+    double sim_time_s; /* simulated time of the episode from its reset */
     double total_reward;
     int reversed_dir;                /* driven in the reverse direction */
     double start_ndist;              /* start point as a fraction of the lap */
     int laps;                        /* completed laps */
-    double lap_times_s[TD_MAX_LAPS]; /* simulated time of each completed lap */
+    double lap_times_s[TD_MAX_LAPS]; /* time of each completed lap */
     double lap_time_s;               /* first completed lap's time, or -1 */
     int off_tracks, crashes, reverses, immobilized, resets;
-    double penalty_s; /* total penalty time (continuous mode) */
+    double penalty_s; /* total penalty charged (pause time of the resets) */
 } td_episode_info;
 
 /* ---- state sensor ----------------------------------------------------------------------- */
@@ -200,31 +234,55 @@ typedef struct td_sim_config {
     td_camera_config camera;
     td_lidar_config lidar;
     td_lidar_encoding lidar_encoding;
-    double hz;                    /* control steps per simulated second, 15 */
-    int max_steps;                /* per episode, 100000 */
-    int laps;                     /* continuous mode: laps to finish, default 3 */
-    double off_track_penalty_s;   /* continuous mode: off-track/reversed/immobilized, 2 */
-    double collision_penalty_s;   /* continuous mode: crash, 5 */
-    int max_resets;               /* continuous mode: resets allowed, the next event ends the
-                                     race (status = that event); 0 = unlimited */
-    double crash_reset_behind_m;  /* continuous mode: reset this far behind the object, 1.0 */
-    int reversed_limit_steps;     /* 15 */
-    int immobilized_limit_steps;  /* 15 */
-    double immobilized_dist_m;    /* 0.0003 per step */
-    double camera_object_range_m; /* object_in_camera range, 5 m */
-    double ground_cell_m;         /* camera ground map resolution, TD_GROUND_CELL_M (0.005) */
-    double lidar_cell_m;          /* lidar grid cell, TD_LIDAR_CELL_M (0.25) */
-    int threads;                  /* worker threads including the caller, default 1 */
+    double hz;                   /* control steps per simulated second, 15 */
+    int max_steps;               /* per episode, 100000 */
+    int laps;                    /* continuous mode: laps to finish, default 3 */
+    int max_resets;              /* NUMBER_OF_RESETS: events that cost a penalty and a reset
+                                    instead of ending the episode; 0 (default) = none, the
+                                    first event ends it */
+    double off_track_penalty_s;  /* after a reset: off track and reversed, 2 s; immobilized
+                                    costs no penalty, as in DeepRacer */
+    double collision_penalty_s;  /* after a reset: crashed, 5 s */
+    double crash_reset_behind_m; /* RESET_BEHIND_DIST: reset this far behind an obstacle, 1 m */
+    int reversed_limit_steps;    /* NUMBER_OF_REVERSE_COUNTS, 15 */
+    int immobilized_limit_steps; /* 15 */
+    double immobilized_dist_m;   /* 0.0003 per step */
+    double ground_cell_m;        /* camera ground map resolution, TD_GROUND_CELL_M (0.005) */
+    double lidar_cell_m;         /* lidar grid cell, TD_LIDAR_CELL_M (0.25) */
+    int threads;                 /* worker threads including the caller, default 1 */
     uint64_t seed;
 } td_sim_config;
 
 void td_sim_config_default(td_sim_config *cfg);
 
 /*
- * The reward callback: called once per step over the whole batch (a host may take a lock
- * once per batch). params holds the step's values (for an ended episode: its last step,
- * which env->params no longer shows after td_vecenv_step returns, so per-step logs such as
- * simtrace rows are best written here). Must write n rewards.
+ * DeepRacer's evaluation settings (evaluation_worker.py; training_params.yaml and DRfC's
+ * evaluation_params.yaml keys). Defaults: DeepRacer on AWS's evaluation, 3 separate trials
+ * with resets.
+ */
+typedef struct td_eval_config {
+    int number_of_trials;       /* NUMBER_OF_TRIALS: trials, or laps when continuous; 3 */
+    int is_continuous;          /* IS_CONTINUOUS: the laps back to back in one run; 0 */
+    int number_of_resets;       /* NUMBER_OF_RESETS: 0 = none; 10000 */
+    double off_track_penalty_s; /* OFF_TRACK_PENALTY (also reversed); 2.0 */
+    double collision_penalty_s; /* COLLISION_PENALTY; 5.0 */
+} td_eval_config;
+
+#define TD_EVAL_DEFAULT_RESETS 10000
+
+void td_eval_config_default(td_eval_config *e);
+/* Sets a sim config's mode (TD_MODE_EVAL or TD_MODE_CONTINUOUS), laps, max_resets and
+ * penalties from evaluation settings. */
+void td_eval_config_apply(const td_eval_config *e, td_sim_config *cfg);
+
+/*
+ * The reward callback: called once per step over the batch of cars whose reward function
+ * DeepRacer calls on this step (a host may take a lock once per batch). Cars held in their
+ * prepare or pause step are left out (their reward is 0); when all cars drive, params is
+ * env->params and row k is car k, else the rows are the driving cars in car order
+ * (td_vecenv_reward_car maps them back) and the callback is skipped when none drives.
+ * params holds the step's values (for an ended episode: its last step, which env->params no
+ * longer shows after td_vecenv_step returns). Must write n rewards.
  */
 typedef void (*td_reward_batch_fn)(void *user, const td_params *params, int n, float *rewards_out);
 
@@ -302,11 +360,21 @@ const td_params *td_vecenv_step_params(const td_vecenv *env, int i);
 const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i);
 
 /*
- * The end rule car i's last step triggered (TD_EP_IN_PROGRESS if none), in precedence. Valid
- * from inside the reward callback on; in continuous mode an event there means a penalty
- * and a reset, not the end of the race (dones tells which). For simtrace's episode_status.
+ * Car i's last step as DeepRacer's simtrace shows it: TD_EP_PREPARE or TD_EP_PAUSE for a held
+ * step, else the end rule the step triggered in precedence (TD_EP_IN_PROGRESS if none). An
+ * event with a reset left costs a penalty and a reset, not the end of the episode (dones
+ * tells which); a lap of a continuous run that is not the last shows TD_EP_IN_PROGRESS, as
+ * DeepRacer writes it (the laps count in td_episode_info). Valid from inside the reward
+ * callback on.
  */
 td_episode_status td_vecenv_step_status(const td_vecenv *env, int i);
+/*
+ * The pause left after car i's last step, DeepRacer's pause_duration: the penalty on the
+ * step of an event that resets the car, then less by one step on each pause step, else 0.
+ */
+double td_vecenv_step_pause_s(const td_vecenv *env, int i);
+/* The car whose params were row k of the last reward callback (see td_reward_batch_fn). */
+int td_vecenv_reward_car(const td_vecenv *env, int k);
 
 /* Car i's dynamic state and the track it drives now (forward or reverse direction). */
 const td_car_state *td_vecenv_car(const td_vecenv *env, int i);
@@ -393,10 +461,11 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
  * td_vecenv_set_external_boxes puts n boxes (0 <= n <= TD_MAX_OBJECTS; other cars:
  * TD_BOX_CAR) into car i's world as its objects: the next step's params (objects_*,
  * closest_objects, object_in_camera; objects_speed and objects_heading read 0 as for
- * obstacles), its collision test (touching one is a crash; in continuous mode the reset goes
- * 1 m behind the box on the other lane) and its sensors (camera, lidar, state features 13-15)
+ * obstacles), its collision test (DeepRacer's rule for cars: running into a car ahead is a
+ * crash, after which the car waits out its penalty where it stands; being run into from
+ * behind is not) and its sensors (camera, lidar, state features 13-15)
  * see them. They stay until the next call or the start of the car's next episode. Only for a
- * TIME_TRIAL world, which has no objects of its own: TD_EINVAL otherwise.
+ * world without obstacles or bots of its own: TD_EINVAL otherwise.
  */
 int td_vecenv_set_external_boxes(td_vecenv *env, int i, const td_box *boxes, int n, td_err *err);
 

@@ -11,6 +11,7 @@
 
 #include "trackday/core.h"
 #include "trackday/params.h"
+#include "trackday/sim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +58,30 @@ typedef struct td_simtrace_row {
  * episode, env.params already holds the next episode's start.
  */
 void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p);
+
+/*
+ * Starts a row from car i's last step of env as DeepRacer's simtrace shows it: the params the
+ * reward function saw (td_simtrace_row_from_params of td_vecenv_step_params), the step's reward
+ * and done, episode_status (td_vecenv_step_status: "prepare" for the first step of an episode,
+ * "pause" for the held steps of a penalty, an event, "lap_complete", "in_progress"),
+ * pause_duration (td_vecenv_step_pause_s) and the car's episode number. The caller sets
+ * action, iteration and wall_clock, and may number episodes its own way.
+ */
+void td_simtrace_row_from_step(td_simtrace_row *row, const td_vecenv *env, int i);
+
+/*
+ * The time of a lap by DeepRacer's official metric (elapsed_time_in_milliseconds,
+ * s3_metrics.py), trackday's one definition of a lap time (eval, train, logs and pictures
+ * give this number): from the reset before the lap's prepare step, or from the end of the
+ * previous lap of a continuous run, to the end of the step that completed it, pause steps of
+ * penalties included. rows[first..last] are the lap's rows in file order (rows[first - 1],
+ * when first > 0 and from the same file, is the row before: it ends the previous lap of the
+ * same continuous run when it has progress 100 and the steps count on). A simtrace has no
+ * row at the reset: for a lap that does not continue a run, the first row's own step is
+ * taken to be as long as the step after it (exactly one control step in trackday's files;
+ * DeepRacer's reset-to-prepare time varies by a few hundredths of a second).
+ */
+double td_simtrace_lap_time(const td_simtrace_row *rows, int first, int last);
 
 /* ---- writer --------------------------------------------------------------------------------- */
 

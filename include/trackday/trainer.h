@@ -38,7 +38,9 @@ typedef struct td_train_progress {
     long iteration_steps;   /* env steps of this iteration */
     double elapsed_s;       /* wall seconds of training (across --resume) */
     double time_left_s;     /* until --minutes runs out, or -1 */
-    double lap_time_s;      /* best greedy lap time seen in evaluation, or -1 */
+    double lap_time_s;      /* model/best.tdm's best lap as `trackday eval DIR` drives it (the
+                               directory's evaluation settings, seed 1): the same number, or
+                               -1 if it completes no lap */
 } td_train_progress;
 
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);

@@ -149,7 +149,7 @@ static int cmd_drive(int argc, char **argv)
     cfg.seed = (uint64_t)seed;
     cfg.car.grip_mps2 = car_grip;
     cfg.max_resets = (int)max_resets;
-    cfg.race.race_type = race;
+    td_race_config_set_type(&cfg.race, race);
     cfg.race.reverse_dir = reverse;
     cfg.race.is_lane_change = lane_change;
     cfg.race.randomize_obstacle_locations = randomize;

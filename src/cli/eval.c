@@ -16,13 +16,22 @@ static void usage(FILE *f)
                "off-tracks, resets and penalties. Writes DIR/logs/eval-<track>.json (report),\n"
                "DIR/logs/eval-<track>-simtrace.csv and DIR/logs/eval-<track>.svg (the driven\n"
                "line coloured by speed).\n\n"
+               "As DeepRacer on AWS evaluates by default: 3 separate trials of one lap from\n"
+               "the start line; an off-track, crash, reverse or immobilized costs a penalty\n"
+               "(the car held at its reset pose) and a reset. Lap times are DeepRacer's\n"
+               "official metric: from the reset before the prepare step to the lap's end.\n"
+               "Settings not given come from DIR/training_params.yaml (NUMBER_OF_TRIALS,\n"
+               "IS_CONTINUOUS, NUMBER_OF_RESETS, OFF_TRACK_PENALTY, COLLISION_PENALTY).\n\n"
                "options:\n"
                "  --track T               track (default: WORLD_NAME of training_params.yaml)\n"
-               "  --laps N                laps (default 3)\n"
-               "  --continuous            DeepRacer's continuous mode: an off-track costs a\n"
-               "                          penalty and a reset, the clock keeps running\n"
-               "  --off-track-penalty S   seconds (default 2), --collision-penalty S (default 5)\n"
-               "  --max-resets N          continuous: give up after N resets (default unlimited)\n"
+               "  --laps N                trials, or laps when continuous (default 3)\n"
+               "  --continuous            DeepRacer's continuous mode: the laps back to back,\n"
+               "                          the clock running across them\n"
+               "  --max-resets N          resets allowed per trial (per run when continuous);\n"
+               "                          0 = none: the first event ends the trial, lap by lap\n"
+               "                          (default 10000, DeepRacer on AWS's)\n"
+               "  --off-track-penalty S   seconds (default 2, also reversed; immobilized costs\n"
+               "                          none), --collision-penalty S (default 5)\n"
                "  --race-type R           time-trial, object-avoidance, head-to-bot (default: the\n"
                "                          directory's RACE_TYPE)\n"
                "  --obstacles N, --bots N, --bot-speed V, --reverse\n"
@@ -51,7 +60,9 @@ static int cmd_eval(int argc, char **argv)
     td_track track;
     td_err err;
     long l;
-    int rc, race_set = 0;
+    int rc, race_set = 0, obstacles = -1, bots = -1, laps = -1, max_resets = -1, continuous = 0;
+    double bot_speed = -1, off_track_penalty = -1, collision_penalty = -1;
+    td_race_type race_type = TD_RACE_TIME_TRIAL;
 
     if (td__cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -61,7 +72,7 @@ static int cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--continuous")) {
-            o.continuous = 1;
+            continuous = 1;
             continue;
         }
         if (!strcmp(a, "--reverse")) {
@@ -86,19 +97,19 @@ static int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--laps")) {
             if (td__cli_parse_long(a, v, 1, TD_EVAL_MAX_TRIALS, &l))
                 return 1;
-            o.laps = (int)l;
+            laps = (int)l;
         } else if (!strcmp(a, "--off-track-penalty")) {
-            if (td__cli_parse_double(a, v, 0, 60, &o.off_track_penalty_s))
+            if (td__cli_parse_double(a, v, 0, 60, &off_track_penalty))
                 return 1;
         } else if (!strcmp(a, "--collision-penalty")) {
-            if (td__cli_parse_double(a, v, 0, 60, &o.collision_penalty_s))
+            if (td__cli_parse_double(a, v, 0, 60, &collision_penalty))
                 return 1;
         } else if (!strcmp(a, "--max-resets")) {
             if (td__cli_parse_long(a, v, 0, 100000, &l))
                 return 1;
-            o.max_resets = (int)l;
+            max_resets = (int)l;
         } else if (!strcmp(a, "--race-type")) {
-            if (td_race_type_parse(v, &o.race.race_type))
+            if (td_race_type_parse(v, &race_type))
                 return td__cli_fail("--race-type: '%s' must be time-trial, object-avoidance or "
                                     "head-to-bot",
                                     v);
@@ -106,13 +117,13 @@ static int cmd_eval(int argc, char **argv)
         } else if (!strcmp(a, "--obstacles")) {
             if (td__cli_parse_long(a, v, 1, TD_MAX_OBSTACLES, &l))
                 return 1;
-            o.race.number_of_obstacles = (int)l;
+            obstacles = (int)l;
         } else if (!strcmp(a, "--bots")) {
             if (td__cli_parse_long(a, v, 1, TD_MAX_BOTS, &l))
                 return 1;
-            o.race.number_of_bot_cars = (int)l;
+            bots = (int)l;
         } else if (!strcmp(a, "--bot-speed")) {
-            if (td__cli_parse_double(a, v, 0.05, 4, &o.race.bot_car_speed))
+            if (td__cli_parse_double(a, v, 0.05, 4, &bot_speed))
                 return 1;
         } else if (!strcmp(a, "--checkpoint")) {
             if (strcmp(v, "best") && strcmp(v, "last"))
@@ -148,14 +159,32 @@ static int cmd_eval(int argc, char **argv)
             snprintf(dir, sizeof(dir), "%s", outdir);
         else
             snprintf(dir, sizeof(dir), "%s/logs", target);
-        if (!race_set) {
-            /* The directory's world: race type, obstacles, bots (flags given above win). */
-            td_race_config flags = o.race;
-            o.race = md.training.race;
-            if (flags.reverse_dir)
-                o.race.reverse_dir = 1;
-        }
+        /* The directory's world and evaluation settings (the flags below win). */
+        int reverse = o.race.reverse_dir;
+        o.race = md.training.race;
+        o.race.reverse_dir |= reverse;
+        td_eval_options_set_config(&o, &md.training.eval);
     }
+    if (laps > 0)
+        o.laps = laps;
+    if (continuous)
+        o.continuous = 1;
+    if (max_resets >= 0)
+        o.max_resets = max_resets;
+    if (off_track_penalty >= 0)
+        o.off_track_penalty_s = off_track_penalty;
+    if (collision_penalty >= 0)
+        o.collision_penalty_s = collision_penalty;
+    if (race_set)
+        td_race_config_set_type(&o.race, race_type);
+    if (obstacles >= 0) {
+        o.race.number_of_obstacles = obstacles;
+        o.race.n_object_positions = 0;
+    }
+    if (bots >= 0)
+        o.race.number_of_bot_cars = bots;
+    if (bot_speed > 0)
+        o.race.bot_car_speed = bot_speed;
     if (!track_arg)
         track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
     if (td__cli_track_path(track_arg, track_path, sizeof(track_path)))
@@ -189,8 +218,9 @@ static int cmd_eval(int argc, char **argv)
         td_free(text);
         return 0;
     }
-    printf("%s on %s (%s%s): %d of %d laps\n", model_path, track_arg,
-           o.continuous ? "continuous" : "lap by lap", o.race.reverse_dir ? ", reverse" : "",
+    printf("%s on %s (%s, %s%s): %d of %d laps\n", model_path, track_arg,
+           o.continuous ? "continuous" : "separate trials",
+           o.max_resets == 0 ? "no resets" : "with resets", o.race.reverse_dir ? ", reverse" : "",
            r.laps_completed, r.laps_requested);
     for (int i = 0; i < r.laps_completed; i++)
         printf("  lap %d: %.2f s\n", i + 1, r.lap_times_s[i]);

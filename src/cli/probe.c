@@ -93,7 +93,7 @@ static int cmd_probe(int argc, char **argv)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_EVAL;
-    cfg.race.race_type = race;
+    td_race_config_set_type(&cfg.race, race);
     cfg.race.reverse_dir = reverse;
     if (obstacles >= 0)
         cfg.race.number_of_obstacles = (int)obstacles;

@@ -132,6 +132,10 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
             eo->race = md.training.race;
             eo->race.reverse_dir = rev || md.training.race.reverse_dir;
         }
+        /* Its evaluation settings too (--laps given here still counts). */
+        int laps = eo->laps;
+        td_eval_options_set_config(eo, &md.training.eval);
+        eo->laps = laps;
     }
     if (!track_arg)
         track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
@@ -264,6 +268,8 @@ static int cmd_replay(int argc, char **argv)
     }
     if (redrive_flag) {
         eo.race.reverse_dir = reverse;
+        if (race_set)
+            td_race_config_set_type(&eo.race, eo.race.race_type);
         return redrive(target, track_arg, checkpoint, out, race_set, &eo, &o);
     }
     if (ends_with(target, ".json")) {

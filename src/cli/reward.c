@@ -376,7 +376,7 @@ static int cmd_explain(int argc, char **argv)
                 return td__cli_fail("reward explain: --race '%s': expected time-trial, "
                                     "object-avoidance or head-to-bot",
                                     argv[i]);
-            race.race_type = rt;
+            td_race_config_set_type(&race, rt);
         } else if (argv[i][0] == '-')
             return td__cli_fail("reward explain: unknown option '%s'", argv[i]);
         else if (!file)

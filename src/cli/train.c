@@ -245,7 +245,8 @@ static int cmd_train(int argc, char **argv)
            td_train_stop_name(res.stop), res.last.iteration, res.last.episodes, res.last.elapsed_s,
            res.best_eval_progress, res.best_iteration);
     if (res.last.lap_time_s > 0)
-        printf("best greedy lap: %.2f s\n", res.last.lap_time_s);
+        printf("best.tdm (iteration %d): best lap %.2f s, as trackday eval drives it\n",
+               res.best_iteration, res.last.lap_time_s);
     printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n", o.dir,
            o.dir);
     return 0;

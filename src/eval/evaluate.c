@@ -11,12 +11,21 @@
 #include "trackday/json.h"
 #include "trackday/plot.h"
 
+void td_eval_options_set_config(td_eval_options *o, const td_eval_config *c)
+{
+    o->laps = c->number_of_trials;
+    o->continuous = c->is_continuous;
+    o->max_resets = c->number_of_resets;
+    o->off_track_penalty_s = c->off_track_penalty_s;
+    o->collision_penalty_s = c->collision_penalty_s;
+}
+
 void td_eval_options_default(td_eval_options *o)
 {
+    td_eval_config c;
     memset(o, 0, sizeof(*o));
-    o->laps = 3;
-    o->off_track_penalty_s = 2.0;
-    o->collision_penalty_s = 5.0;
+    td_eval_config_default(&c);
+    td_eval_options_set_config(o, &c);
     td_race_config_default(&o->race);
     o->seed = 1;
 }
@@ -26,6 +35,7 @@ typedef struct trace {
     double *x, *y, *v;
     int n, cap;
     int lap_start[TD_EVAL_MAX_TRIALS + 2];
+    int lap_of[TD_EVAL_MAX_TRIALS + 2]; /* the completed lap a part shows, or -1 */
     int n_laps;
     td_plot_mark marks[256];
     int n_marks;
@@ -81,16 +91,18 @@ static int write_report(const char *path, const td_eval_options *o, const td_tra
     for (int i = 0; i < r->laps_completed; i++)
         json_array_append_new(laps,
                               json_pack("{s:i, s:f}", "lap", i + 1, "time_s", r->lap_times_s[i]));
-    root = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:b, s:o, s:f, s:i, s:i, s:i, s:i, "
-                     "s:i, s:f, s:I}",
-                     "model", o->model_label ? o->model_label : "", "track", track->name,
-                     "direction", o->race.reverse_dir ? "reverse" : "forward", "race_type",
-                     td_race_type_name(o->race.race_type), "continuous", o->continuous,
-                     "laps_requested", r->laps_requested, "laps_completed", r->laps_completed,
-                     "completed", r->completed, "laps", laps, "total_time_s", r->total_time_s,
-                     "off_tracks", r->off_tracks, "crashes", r->crashes, "reverses", r->reverses,
-                     "immobilized", r->immobilized, "resets", r->resets, "penalty_s", r->penalty_s,
-                     "steps", (json_int_t)r->steps);
+    root =
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:f, s:f, s:i, s:i, s:b, s:o, s:f, s:i, "
+                  "s:i, s:i, s:i, s:i, s:f, s:I}",
+                  "model", o->model_label ? o->model_label : "", "track", track->name, "direction",
+                  o->race.reverse_dir ? "reverse" : "forward", "race_type",
+                  td_race_type_name(o->race.race_type), "continuous", o->continuous, "max_resets",
+                  o->max_resets, "off_track_penalty_s", o->off_track_penalty_s,
+                  "collision_penalty_s", o->collision_penalty_s, "laps_requested",
+                  r->laps_requested, "laps_completed", r->laps_completed, "completed", r->completed,
+                  "laps", laps, "total_time_s", r->total_time_s, "off_tracks", r->off_tracks,
+                  "crashes", r->crashes, "reverses", r->reverses, "immobilized", r->immobilized,
+                  "resets", r->resets, "penalty_s", r->penalty_s, "steps", (json_int_t)r->steps);
     if (!root)
         return td_err_set(err, TD_ENOMEM, "%s: cannot build the report", path);
     json_object_set_new(root, "best_lap_s",
@@ -113,8 +125,10 @@ static int write_picture(const char *path, const td_eval_options *o, const td_tr
         int a = t->lap_start[i], b = t->lap_start[i + 1];
         if (b - a < 2)
             continue;
-        if (i < r->laps_completed)
-            snprintf(names[n], sizeof(names[n]), "lap %d (%.2f s)", i + 1, r->lap_times_s[i]);
+        int lap = o->continuous ? (i < r->laps_completed ? i : -1) : t->lap_of[i];
+        if (lap >= 0)
+            snprintf(names[n], sizeof(names[n]), "%s %d (%.2f s)", o->continuous ? "lap" : "trial",
+                     i + 1, r->lap_times_s[lap]);
         else
             snprintf(names[n], sizeof(names[n]), "%s %d (not completed)",
                      o->continuous ? "lap" : "trial", i + 1);
@@ -140,6 +154,24 @@ static int write_picture(const char *path, const td_eval_options *o, const td_tr
     return td_plot_track_write(path, &v, 900, err);
 }
 
+/* Events of the run so far: the counts of the ended trials plus the running one's. */
+typedef struct tally {
+    int off_tracks, crashes, reverses, immobilized, resets, laps;
+    double penalty_s, time_s;
+} tally;
+
+static void tally_of(tally *t, const tally *base, const td_episode_info *e)
+{
+    t->off_tracks = base->off_tracks + e->off_tracks;
+    t->crashes = base->crashes + e->crashes;
+    t->reverses = base->reverses + e->reverses;
+    t->immobilized = base->immobilized + e->immobilized;
+    t->resets = base->resets + e->resets;
+    t->penalty_s = base->penalty_s + e->penalty_s;
+    t->laps = base->laps + e->laps;
+    t->time_s = base->time_s + e->sim_time_s;
+}
+
 int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options *o,
                 td_eval_result *r, td_err *err)
 {
@@ -151,7 +183,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     trace t;
     int rc, trials = 0, action_index = -1;
     long cap;
-    double prev_penalty = 0;
+    tally base = {0}, now = {0};
 
     memset(r, 0, sizeof(*r));
     memset(&t, 0, sizeof(t));
@@ -209,72 +241,44 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         }
         if (st) {
             td_simtrace_row row;
-            td_simtrace_row_from_params(&row, seen);
-            /* One episode per lap, as DeepRacer's evaluation logs number them. */
+            td_simtrace_row_from_step(&row, &env, 0);
+            /* One episode per lap (continuous) or trial, as DeepRacer's evaluations number
+             * them. */
             row.episode = o->continuous ? r->laps_completed : trials;
             row.action = action_index;
-            row.reward = buf.rewards[0];
-            row.done = done;
-            /* In continuous mode an event is a penalty and a reset, not the end. */
-            snprintf(row.episode_status, sizeof(row.episode_status), "%s",
-                     done ? td_episode_status_name(cur->status)
-                          : td_episode_status_name(td_vecenv_step_status(&env, 0)));
-            row.pause_duration = cur->penalty_s - prev_penalty;
             rc = td_simtrace_write_row(st, &row, err);
             if (rc)
                 goto out;
         }
-        if (o->continuous) {
-            /* Events of this step show as counters that went up. */
-            if (cur->off_tracks > r->off_tracks)
-                trace_mark(&t, seen->x, seen->y, TD_MARK_OFF_TRACK);
-            if (cur->crashes > r->crashes)
-                trace_mark(&t, seen->x, seen->y, TD_MARK_CRASH);
-            if (cur->reverses > r->reverses)
-                trace_mark(&t, seen->x, seen->y, TD_MARK_REVERSED);
-            if (cur->immobilized > r->immobilized)
-                trace_mark(&t, seen->x, seen->y, TD_MARK_IMMOBILIZED);
-            r->off_tracks = cur->off_tracks;
-            r->crashes = cur->crashes;
-            r->reverses = cur->reverses;
-            r->immobilized = cur->immobilized;
-            r->resets = cur->resets;
-            r->penalty_s = cur->penalty_s;
-            prev_penalty = cur->penalty_s;
-            while (r->laps_completed < cur->laps && r->laps_completed < TD_EVAL_MAX_TRIALS) {
-                r->lap_times_s[r->laps_completed] = cur->lap_times_s[r->laps_completed];
-                r->laps_completed++;
+        /* Events of this step show as counters that went up. */
+        tally_of(&now, &base, cur);
+        if (now.off_tracks > r->off_tracks)
+            trace_mark(&t, seen->x, seen->y, TD_MARK_OFF_TRACK);
+        if (now.crashes > r->crashes)
+            trace_mark(&t, seen->x, seen->y, TD_MARK_CRASH);
+        if (now.reverses > r->reverses)
+            trace_mark(&t, seen->x, seen->y, TD_MARK_REVERSED);
+        if (now.immobilized > r->immobilized)
+            trace_mark(&t, seen->x, seen->y, TD_MARK_IMMOBILIZED);
+        r->off_tracks = now.off_tracks;
+        r->crashes = now.crashes;
+        r->reverses = now.reverses;
+        r->immobilized = now.immobilized;
+        r->resets = now.resets;
+        r->penalty_s = now.penalty_s;
+        r->total_time_s = now.time_s;
+        while (r->laps_completed < now.laps && r->laps_completed < TD_EVAL_MAX_TRIALS) {
+            r->lap_times_s[r->laps_completed] = cur->lap_times_s[r->laps_completed - base.laps];
+            r->laps_completed++;
+            if (o->continuous)
                 t.lap_start[t.n_laps++] = t.n;
-            }
-            r->total_time_s = cur->sim_time_s;
-            if (done)
+        }
+        if (done) {
+            if (o->continuous)
                 break;
-        } else if (done) {
-            /* One trial ended: a lap, or an event that ends it. */
-            switch (cur->status) {
-            case TD_EP_LAP_COMPLETE:
-                r->lap_times_s[r->laps_completed++] = cur->sim_time_s;
-                break;
-            case TD_EP_OFF_TRACK:
-                r->off_tracks++;
-                trace_mark(&t, seen->x, seen->y, TD_MARK_OFF_TRACK);
-                break;
-            case TD_EP_CRASHED:
-                r->crashes++;
-                trace_mark(&t, seen->x, seen->y, TD_MARK_CRASH);
-                break;
-            case TD_EP_REVERSED:
-                r->reverses++;
-                trace_mark(&t, seen->x, seen->y, TD_MARK_REVERSED);
-                break;
-            case TD_EP_IMMOBILIZED:
-                r->immobilized++;
-                trace_mark(&t, seen->x, seen->y, TD_MARK_IMMOBILIZED);
-                break;
-            default:
-                break;
-            }
-            r->total_time_s += cur->sim_time_s;
+            /* One trial ended: a lap, or an event with no reset left. */
+            t.lap_of[trials] = cur->laps > 0 ? r->laps_completed - 1 : -1;
+            base = now;
             trials++;
             t.lap_start[t.n_laps++] = t.n;
             if (trials >= r->laps_requested)

@@ -140,7 +140,6 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
 
     for (int j = 0; j < ne; j++) {
         td_log_episode *e = &r->episodes[j];
-        const td_simtrace_row *first = &t->rows[e->first_row];
         const td_simtrace_row *last = &t->rows[e->first_row + e->n_rows - 1];
         e->mean_speed /= e->n_rows;
         e->steps = last->steps;
@@ -148,7 +147,9 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         memcpy(e->status, last->episode_status, sizeof(e->status));
         e->complete =
             status_is(last->episode_status, "lap_complete") || last->progress >= 100.0 - 1e-6;
-        e->lap_time_s = e->complete ? last->tstamp - first->tstamp : -1.0;
+        e->lap_time_s =
+            e->complete ? td_simtrace_lap_time(t->rows, e->first_row, e->first_row + e->n_rows - 1)
+                        : -1.0;
         e->end_waypoint = last->closest_waypoint;
         e->end_x = last->x;
         e->end_y = last->y;

@@ -1,15 +1,17 @@
 /*
  * race.c - head-to-head races (race.h): one single-car world per racer, stepped in lockstep.
- * Before each step every moving car chooses its action and its next pose is predicted with
- * the simulator's own physics; each world then gets the other cars at those poses as boxes,
- * so collisions are judged at the same instant in both worlds (two cars that touch are both
- * crashed). A car serving a penalty waits at its reset pose for the penalty's steps: its
- * world's clock already holds the penalty, so every car's clock stays the race clock.
+ * Before each step every car chooses its action and its next pose is predicted with the
+ * simulator's own physics; each world then gets the other cars at those poses as boxes, so
+ * collisions are judged at the same instant in every world, by DeepRacer's rule (the car
+ * behind crashes, the car ahead does not). Every car starts with DeepRacer's prepare step, and
+ * a car serving a penalty is held by its world in pause steps, so every world's clock is the
+ * race clock.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "trackday/evaluate.h"
 #include "trackday/json.h"
 #include "trackday/race.h"
 #include "trackday/replay.h"
@@ -26,8 +28,8 @@ typedef struct racecar {
     td_driver driver;
     int driver_ok;
     int state;         /* CAR_* */
-    int pause;         /* steps left waiting out a penalty */
     int moved;         /* stepped in the current lockstep step */
+    int reset_now;     /* the current step put the car on a reset pose */
     td_car_state next; /* pose after the current step (predicted) */
     td_race_car_result res;
     double trail[TRAIL][2];
@@ -58,6 +60,7 @@ void td_race_options_default(td_race_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->laps = 3;
+    o->max_resets = TD_EVAL_DEFAULT_RESETS;
     o->off_track_penalty_s = 2.0;
     o->collision_penalty_s = 5.0;
     o->stagger_m = 0.75;
@@ -253,7 +256,8 @@ static int replay_frame(td_race *r, td_err *err)
         else
             snprintf(line, sizeof(line), "P%d %-22s LAP %d/%d %5.1f%%%s", p + 1, name,
                      c->res.laps + 1 > r->o.laps ? r->o.laps : c->res.laps + 1, r->o.laps,
-                     c->res.progress < 0 ? 0.0 : c->res.progress, c->pause ? "  PENALTY" : "");
+                     c->res.progress < 0 ? 0.0 : c->res.progress,
+                     td_vecenv_step_status(&c->env, 0) == TD_EP_PAUSE ? "  PENALTY" : "");
         td_text_draw(r->frame, W, H, 4 * s, 4 * s + (p + 1) * lh, line, s, col);
     }
     return td_frame_sink_write(r->sink, r->frame, err);
@@ -308,12 +312,12 @@ static int init_car(td_race *r, racecar *c, const td_racer *racer, int k, td_err
     cfg.race.alternate_driving_direction = 0;
     if (racer->policy)
         td_policy_sim_sensors(&racer->policy->meta, &cfg);
-    /* Continuous mode counts laps across the line; without --continuous the race stops a
-     * car at its first event (step()), so the penalties never matter then. */
+    /* Continuous mode counts laps across the line; without --continuous no reset is left, so
+     * the first event ends the car's race. */
     cfg.mode = TD_MODE_CONTINUOUS;
     cfg.laps = r->o.laps;
-    cfg.off_track_penalty_s = r->o.continuous ? r->o.off_track_penalty_s : 0.0;
-    cfg.collision_penalty_s = r->o.continuous ? r->o.collision_penalty_s : 0.0;
+    cfg.off_track_penalty_s = r->o.off_track_penalty_s;
+    cfg.collision_penalty_s = r->o.collision_penalty_s;
     cfg.max_resets = r->o.continuous ? r->o.max_resets : 0;
     cfg.seed = r->o.seed + (uint64_t)k * 7919u;
     if ((rc = td_vecenv_init(&c->env, &cfg, r->track, 1, err)) != 0)
@@ -420,7 +424,6 @@ static void after_step(td_race *r, racecar *c)
     td_episode_status e = td_vecenv_step_status(env, 0);
     td_race_car_result *res = &c->res;
     int new_resets = cur->resets - res->resets;
-    double new_penalty = cur->penalty_s - res->penalty_s;
 
     res->steps++;
     res->laps = cur->laps < TD_MAX_LAPS ? cur->laps : TD_MAX_LAPS;
@@ -438,17 +441,7 @@ static void after_step(td_race *r, racecar *c)
     res->total_time_s = cur->sim_time_s;
     res->progress = cur->progress;
 
-    if (!r->o.continuous && e != TD_EP_IN_PROGRESS && e != TD_EP_LAP_COMPLETE &&
-        e != TD_EP_TIME_UP) {
-        /* Not continuous: the first event ends this car's race where it happened. */
-        c->state = CAR_OUT;
-        res->status = e;
-        res->progress = td_vecenv_step_params(&c->env, 0)->progress;
-        res->total_time_s = td_vecenv_step_params(&c->env, 0)->sim_time;
-        res->resets = 0;
-        res->penalty_s = 0;
-        return;
-    }
+    (void)e;
     if (c->buf.dones[0]) {
         res->status = cur->status;
         if (cur->status == TD_EP_LAP_COMPLETE && cur->laps >= r->o.laps) {
@@ -461,12 +454,9 @@ static void after_step(td_race *r, racecar *c)
         }
         return;
     }
-    if (new_resets > 0) {
-        /* A penalty: wait it out at the reset pose (the world's clock already has it). */
-        c->pause = (int)lround(new_penalty * TD_SIM_HZ);
-        if (c->driver_ok)
-            td_driver_reset(&c->driver);
-    }
+    if (new_resets > 0 && c->driver_ok)
+        td_driver_reset(&c->driver); /* reset: the built-in driver finds its line again */
+    c->reset_now = new_resets > 0;
     res->progress = c->buf.params[0].progress;
 }
 
@@ -490,7 +480,7 @@ static void separate_resets(td_race *r)
 {
     for (int k = 0; k < r->n; k++) {
         racecar *c = &r->cars[k];
-        if (c->state != CAR_RACING || !c->moved || c->pause <= 0)
+        if (c->state != CAR_RACING || !c->moved || !c->reset_now)
             continue;
         for (int tries = 0; tries < 8; tries++) {
             td_box me, other;
@@ -532,10 +522,6 @@ int td_race_step(td_race *r, td_err *err)
         c->moved = 0;
         if (c->state != CAR_RACING)
             continue;
-        if (c->pause > 0) {
-            c->next = *td_vecenv_car(&c->env, 0);
-            continue;
-        }
         if (c->policy) {
             td_policy_obs obs;
             td_policy_obs_from_env(&c->env, 0, &obs);
@@ -558,12 +544,6 @@ int td_race_step(td_race *r, td_err *err)
         racecar *c = &r->cars[k];
         if (c->state != CAR_RACING)
             continue;
-        if (!c->moved) {
-            /* The wait is over: see the others where they are now before acting. */
-            if (--c->pause == 0)
-                td_vecenv_refresh(&c->env, 0);
-            continue;
-        }
         td_vecenv_step(&c->env);
         after_step(r, c);
         trail_push(c);

@@ -133,6 +133,8 @@ static void reset_counters(td__car *c)
 {
     c->reverse_count = 0;
     c->immobile_count = 0;
+    c->reverse_done = 0;
+    c->immobile_done = 0;
     c->last_x = c->st.x;
     c->last_y = c->st.y;
     c->crash_obj = -1;
@@ -158,23 +160,49 @@ static double heading_to_next_vertex(const td_track *t, double s, double x, doub
     return atan2(dy, dx);
 }
 
-/* 0, or the lane (+1 inner, -1 outer) to start on because an object is near the start. */
-static int start_lane(const td_track *t, const td__car *c, double s0)
+/* The lane (+1 inner, -1 outer) an object stands on: the nearer lane line at its arc. */
+int td__object_lane(const td_track *t, const td__object *o)
 {
+    double ax, ay, bx, by;
+    td_track_lane_point(t, o->proj.arc, 1, &ax, &ay);
+    td_track_lane_point(t, o->proj.arc, -1, &bx, &by);
+    double da = (ax - o->box.x) * (ax - o->box.x) + (ay - o->box.y) * (ay - o->box.y);
+    double db = (bx - o->box.x) * (bx - o->box.x) + (by - o->box.y) * (by - o->box.y);
+    return da <= db ? 1 : -1;
+}
+
+/*
+ * The object DeepRacer's _get_closest_obj finds for arc s (rollout_agent_ctrl.py): the one
+ * whose centreline projection is nearest to s, if less than 1 m away, measured as
+ * |d| mod L (no wrap across the start line, as DeepRacer measures it). obstacles_only: only
+ * the boxes of OBJECT_AVOIDANCE. -1 if none.
+ */
+static int closest_object(const td_track *t, const td__car *c, double s, int obstacles_only)
+{
+    int best = -1;
+    double gap_best = 1.0;
     for (int k = 0; k < c->nobj; k++) {
         const td__object *o = &c->obj[k];
-        double ahead = o->proj.arc - s0, behind = s0 - o->proj.arc;
-        if (t->closed) {
-            ahead = ahead < 0 ? ahead + t->length : ahead;
-            behind = behind < 0 ? behind + t->length : behind;
-        } else {
-            ahead = ahead < 0 ? INFINITY : ahead;
-            behind = behind < 0 ? INFINITY : behind;
+        if (obstacles_only && (o->is_bot || o->box.kind != TD_BOX_OBSTACLE))
+            continue;
+        double gap = fmod(fabs(o->proj.arc - s), t->length);
+        if (gap < gap_best) {
+            gap_best = gap;
+            best = k;
         }
-        if (ahead < 1.0 || behind < 0.5)
-            return o->lane_to > 0 ? -1 : 1;
     }
-    return 0;
+    return best;
+}
+
+/* 0, or the lane (+1 inner, -1 outer) to start on: in training, an object less than 1 m
+ * from the start sends the car to the other lane (DeepRacer's _get_car_start_model_state;
+ * an evaluation always starts on the centre line). */
+static int start_lane(const td_vecenv *env, const td_track *t, const td__car *c, double s0)
+{
+    if (env->cfg.mode != TD_MODE_TRAIN)
+        return 0;
+    int k = closest_object(t, c, s0, 0);
+    return k < 0 ? 0 : -td__object_lane(t, &c->obj[k]);
 }
 
 /* Puts the car at rest on its start pose at arc s0 of its direction's track. */
@@ -183,10 +211,9 @@ static void place_at_start(td_vecenv *env, td__car *c, double s0)
     td__vecenv_priv *pv = env->priv;
     const td_track *t = pv->tracks[c->dir];
     double x, y, yaw;
-    int lane = start_lane(t, c, s0);
+    int lane = start_lane(env, t, c, s0);
     if (lane) {
-        /* An object less than 1 m ahead or 0.5 m behind the start: start on the other
-         * lane, along the track (DeepRacer's rule). */
+        /* An object near the start: start on the other lane, along the track. */
         td_track_lane_point(t, s0, lane, &x, &y);
         td_track_point_at(t, s0, 0.0, NULL, NULL, &yaw);
     } else {
@@ -200,7 +227,13 @@ static void place_at_start(td_vecenv *env, td__car *c, double s0)
     c->prev_progress = 0.0;
     c->cmd_steer_deg = 0.0;
     c->cmd_speed = 0.0;
+    c->prev_x = x;
+    c->prev_y = y;
     reset_counters(c);
+    /* DeepRacer's prepare step comes first: the car held at its start for one step. */
+    c->phase = TD__PHASE_PREPARE;
+    c->pause_steps = 0;
+    c->pause_s = 0.0;
 }
 
 void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
@@ -223,6 +256,7 @@ void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
     c->info.lap_time_s = -1.0;
     c->episode_t0 = c->clock;
     c->lap_t0 = c->clock;
+    c->bots_pause_s = 0.0;
 
     if (env->cfg.race.enable_domain_randomization) {
         td_look_default(&c->look);
@@ -257,11 +291,19 @@ void td__car_physics(td_vecenv *env, td__car *c, const float *action)
         steer = 0.0;
     if (!(speed == speed))
         speed = 0.0;
+    /* params carry the action the policy chose, also on held steps (DeepRacer's do). */
     c->cmd_steer_deg = steer;
     c->cmd_speed = speed;
     c->last_x = c->st.x;
     c->last_y = c->st.y;
-    td__car_step_fast(&env->priv->coeffs, &c->st, steer * (M_PI / 180.0), speed);
+    c->step_phase = c->phase;
+    if (c->phase == TD__PHASE_RUN) {
+        td__car_step_fast(&env->priv->coeffs, &c->st, steer * (M_PI / 180.0), speed);
+    } else {
+        /* Held at rest where it stands (the start, or the reset pose). */
+        c->st.speed = 0.0;
+        c->st.steer = 0.0;
+    }
     c->clock += env->priv->dt;
     c->info.steps++;
     if (c->nobj)
@@ -342,42 +384,69 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
 
     p->n_objects = c->nobj;
     c->crash_obj = -1;
+    c->bot_behind = 0;
     p->is_crashed = 0;
     p->object_in_camera = 0;
     p->closest_objects[0] = p->closest_objects[1] = 0;
+    int touching = 0;
     if (c->nobj) {
         td__objects_params(env, c, p);
-        c->crash_obj = td__objects_crash(env, c);
+        touching = td__objects_collision(env, c, p, &c->crash_obj, &c->bot_behind);
         p->is_crashed = c->crash_obj >= 0;
     }
     c->prev_progress = p->progress;
 
+    c->lap_now = 0;
     if (mode != TD__PARAMS_STEP) {
         c->event = TD_EP_IN_PROGRESS;
         return;
     }
-    /* End rules, counted every step, decided in DeepRacer's precedence. */
+    if (c->step_phase != TD__PHASE_RUN) {
+        /* A held step: DeepRacer's rules count only while the car drives. */
+        c->reverse_count = c->immobile_count = 0;
+        c->event = TD_EP_IN_PROGRESS;
+        c->step_event = c->step_phase == TD__PHASE_PREPARE ? TD_EP_PREPARE : TD_EP_PAUSE;
+        return;
+    }
+    /* Reversed and immobilized count every driving step; once their count is reached they
+     * stay set until the next reset, as DeepRacer's rule flags do. */
     if (p->progress < before)
         c->reverse_count++;
     else
         c->reverse_count = 0;
+    if (c->reverse_count >= env->cfg.reversed_limit_steps) {
+        c->reverse_count = 0;
+        c->reverse_done = 1;
+    }
     double mdx = c->st.x - c->last_x, mdy = c->st.y - c->last_y;
     double lim = env->cfg.immobilized_dist_m;
     if (mdx * mdx + mdy * mdy <= lim * lim)
         c->immobile_count++;
     else
         c->immobile_count = 0;
+    if (c->immobile_count >= env->cfg.immobilized_limit_steps) {
+        c->immobile_count = 0;
+        c->immobile_done = 1;
+    }
 
-    if (p->progress >= 100.0)
+    /* DeepRacer's precedence (rollout_agent_ctrl.py _check_for_episode_termination, rules in
+     * metrics/constants.py EpisodeStatus order). A lap of a continuous run that is not the last
+     * ends nothing: it is counted and the other rules still apply. */
+    c->lap_now = p->progress >= 100.0;
+    int final_lap =
+        c->lap_now && (env->cfg.mode != TD_MODE_CONTINUOUS || c->info.laps + 1 >= env->cfg.laps);
+    if (final_lap)
         c->event = TD_EP_LAP_COMPLETE;
-    else if (p->is_crashed)
+    else if (c->crash_obj >= 0)
         c->event = TD_EP_CRASHED;
+    else if (touching)
+        c->event = TD_EP_IN_PROGRESS; /* ahead of the car or bot it touches: no other rule */
     else if (p->is_offtrack)
         c->event = TD_EP_OFF_TRACK;
-    else if (c->reverse_count >= env->cfg.reversed_limit_steps)
-        c->event = TD_EP_REVERSED;
-    else if (c->immobile_count >= env->cfg.immobilized_limit_steps)
+    else if (c->immobile_done)
         c->event = TD_EP_IMMOBILIZED;
+    else if (c->reverse_done)
+        c->event = TD_EP_REVERSED;
     else if (c->info.steps >= env->cfg.max_steps)
         c->event = TD_EP_TIME_UP;
     else
@@ -418,114 +487,163 @@ static void record_lap(td__car *c)
     c->lap_t0 = c->clock;
 }
 
-/*
- * Continuous evaluation: the car is paused for the penalty (added to its clock; the bots
- * keep driving meanwhile) and put back at rest, facing along the track, on a lane: after a
- * crash 1 m behind the object hit on the other lane, else at the previous progress on the
- * lane nearer to where it left.
- */
-static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_status e)
+/* Puts the car at rest on a lane at arc s (wrapped), facing along the track. */
+static void place_on_lane(td_vecenv *env, td__car *c, const td_track *t, double s, int lane)
 {
-    td__vecenv_priv *pv = env->priv;
-    const td_track *t = pv->tracks[c->dir];
-    double before = p->progress;
-    double s, penalty;
-    int lane;
-    if (e == TD_EP_CRASHED && c->crash_obj >= 0) {
-        const td__object *o = &c->obj[c->crash_obj];
-        s = o->proj.arc - env->cfg.crash_reset_behind_m;
-        lane = -(o->lane_to != 0 ? o->lane_to : 1);
-        penalty = env->cfg.collision_penalty_s;
-    } else {
-        /* The progress before this step's event (prev of the rules). */
-        before = c->info.progress;
-        s = (c->start_ndist + before / 100.0) * t->length;
-        double ax, ay, bx, by;
-        double sw = td__wrap_arc(t, s);
-        td_track_lane_point(t, sw, 1, &ax, &ay);
-        td_track_lane_point(t, sw, -1, &bx, &by);
-        double da = (ax - p->x) * (ax - p->x) + (ay - p->y) * (ay - p->y);
-        double db = (bx - p->x) * (bx - p->x) + (by - p->y) * (by - p->y);
-        lane = da <= db ? 1 : -1;
-        penalty = env->cfg.off_track_penalty_s;
-    }
-    s = td__wrap_arc(t, s);
     double x, y, hd;
+    s = td__wrap_arc(t, s);
     td_track_lane_point(t, s, lane, &x, &y);
     td_track_point_at(t, s, 0.0, NULL, NULL, &hd);
     td_car_place(&c->st, x, y, hd);
     td__project_near(t, s, x + env->cfg.car.model_point_m * c->st.cos_yaw,
                      y + env->cfg.car.model_point_m * c->st.sin_yaw, &c->proj);
+}
+
+/*
+ * DeepRacer's reset pose (rollout_agent_ctrl.py _get_car_reset_model_state) for arc s: an
+ * obstacle less than 1 m away puts the car RESET_BEHIND_DIST behind it on the other lane;
+ * else the lane nearer to (ref_x, ref_y).
+ */
+static void reset_pose(td_vecenv *env, td__car *c, const td_track *t, double s, double ref_x,
+                       double ref_y)
+{
+    int k = closest_object(t, c, s, 1);
+    if (k >= 0) {
+        place_on_lane(env, c, t, c->obj[k].proj.arc - env->cfg.crash_reset_behind_m,
+                      -td__object_lane(t, &c->obj[k]));
+        return;
+    }
+    double ax, ay, bx, by, sw = td__wrap_arc(t, s);
+    td_track_lane_point(t, sw, 1, &ax, &ay);
+    td_track_lane_point(t, sw, -1, &bx, &by);
+    double da = (ax - ref_x) * (ax - ref_x) + (ay - ref_y) * (ay - ref_y);
+    double db = (bx - ref_x) * (bx - ref_x) + (by - ref_y) * (by - ref_y);
+    place_on_lane(env, c, t, sw, da < db ? 1 : -1);
+}
+
+/*
+ * An event with a reset left (DeepRacer's _judge_action_at_run_phase): the car is put on its
+ * reset pose at rest and held there in pause steps for the penalty, the clock and the bots
+ * running on. Off track, reversed and immobilized reset at the progress of the step before
+ * (prev), on the lane nearer to where the car was then; a crash into an obstacle resets
+ * behind the obstacle; a car that ran into a car or bot waits where it is. Immobilized costs
+ * no penalty (DeepRacer never sets one), but still one pause step.
+ */
+static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_status e, double now,
+                          double prev, double prev_x, double prev_y)
+{
+    td__vecenv_priv *pv = env->priv;
+    const td_track *t = pv->tracks[c->dir];
+    double penalty;
+    if (e == TD_EP_CRASHED) {
+        penalty = env->cfg.collision_penalty_s;
+        const td__object *o = &c->obj[c->crash_obj];
+        if (o->box.kind == TD_BOX_OBSTACLE && !o->is_bot)
+            reset_pose(env, c, t, (c->start_ndist + now / 100.0) * t->length, c->st.x, c->st.y);
+        else
+            td_car_place(&c->st, c->st.x, c->st.y, c->st.yaw);
+    } else {
+        penalty = e == TD_EP_IMMOBILIZED ? 0.0 : env->cfg.off_track_penalty_s;
+        reset_pose(env, c, t, (c->start_ndist + prev / 100.0) * t->length, prev_x, prev_y);
+    }
     c->cmd_speed = 0.0;
     c->cmd_steer_deg = 0.0;
-    c->clock += penalty;
     c->info.penalty_s += penalty;
     c->info.resets++;
-    if (c->nobj)
-        td__objects_step(env, c, penalty);
-    c->prev_progress = before;
+    c->phase = TD__PHASE_PAUSE;
+    c->pause_total_s = penalty;
+    c->pause_s = penalty;
+    /* DeepRacer counts the pause down by the clock and drives again after the step where it
+     * reaches 0: ceil(penalty / step) pause steps, at least one. */
+    int steps = (int)ceil(penalty * env->cfg.hz - 1e-9);
+    c->pause_steps = steps < 1 ? 1 : steps;
+    c->prev_progress = prev;
     td__car_compute_params(env, c, p, TD__PARAMS_RESET);
     reset_counters(c);
+}
+
+/* The end of the episode: its numbers are kept, the next one starts. */
+static void end_episode(td_vecenv *env, td__car *c, td_params *p, td_episode_status e,
+                        uint8_t *done)
+{
+    c->info.status = e;
+    c->info.progress = e == TD_EP_LAP_COMPLETE ? 100.0 : p->progress;
+    c->info.sim_time_s = c->clock - c->episode_t0;
+    c->last = c->info;
+    c->last_params = *p;
+    *done = 1;
+    td__car_begin_next_episode(env, c);
+    td__car_compute_params(env, c, p, TD__PARAMS_RESET);
 }
 
 void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward, uint8_t *done)
 {
     td_episode_status e = c->event;
-    int end = 0;
+    double prev = c->info.progress, now = p->progress;
     c->info.total_reward += reward;
     c->info.sim_time_s = c->clock - c->episode_t0;
+    c->info.progress = p->progress;
     *done = 0;
-    if (e == TD_EP_IN_PROGRESS) {
-        c->info.progress = p->progress;
-        c->event_params_valid = 0;
+    c->pause_s = 0.0;
+    c->event_params_valid = 0;
+    /* A bot that ran into the car stops, whatever the car's phase (BotCarsCtrl). */
+    if (c->bot_behind)
+        td__objects_pause_bots(env, c);
+    if (c->step_phase != TD__PHASE_RUN) {
+        /* A held step: the prepare step, or one step of a pause. */
+        if (c->step_phase == TD__PHASE_PAUSE) {
+            c->pause_steps--;
+            double done_s =
+                (ceil(c->pause_total_s * env->cfg.hz - 1e-9) - c->pause_steps) / env->cfg.hz;
+            c->pause_s = c->pause_total_s > done_s ? c->pause_total_s - done_s : 0.0;
+        }
+        if (c->step_phase == TD__PHASE_PREPARE || c->pause_steps <= 0) {
+            c->phase = TD__PHASE_RUN;
+            reset_counters(c);
+        }
         return;
     }
-    /* An event may move the car (a reset, a new episode): keep the step as the reward saw
-     * it for td_vecenv_step_params. Only on events, so the common step copies nothing. */
+    /* Where the car was at the end of the driving step before this one (DeepRacer's
+     * prev_car_pose: an off-track reset takes the lane nearer to it). */
+    double prev_x = c->prev_x, prev_y = c->prev_y;
+    c->prev_x = c->st.x;
+    c->prev_y = c->st.y;
+    if (e == TD_EP_IN_PROGRESS && !c->lap_now)
+        return;
+    /* The step may move the car (a reset, a new episode): keep it as the reward saw it for
+     * td_vecenv_step_params. Only on events, so the common step copies nothing. */
     c->event_params = *p;
-    if (env->cfg.mode != TD_MODE_CONTINUOUS) {
-        if (e == TD_EP_LAP_COMPLETE)
-            record_lap(c);
-        count_event(&c->info, e);
-        c->info.progress = p->progress;
-        end = 1;
-    } else if (e == TD_EP_LAP_COMPLETE) {
-        record_lap(c);
-        /* The stored progress restarts at 0 for the next lap. */
-        c->prev_progress = 0.0;
-        c->info.progress = 0.0;
-        if (c->info.laps >= env->cfg.laps) {
-            c->info.progress = 100.0;
-            end = 1;
-        } else if (!env->priv->tracks[c->dir]->closed) {
-            /* An open route has no way round: the next lap starts from the start again. */
-            place_at_start(env, c, c->start_ndist * env->priv->tracks[c->dir]->length);
-            td__car_compute_params(env, c, p, TD__PARAMS_RESET);
-        }
-    } else if (e == TD_EP_TIME_UP) {
-        c->info.progress = p->progress;
-        end = 1;
-    } else {
-        count_event(&c->info, e);
-        if (env->cfg.max_resets > 0 && c->info.resets >= env->cfg.max_resets) {
-            c->info.progress = p->progress;
-            end = 1;
-        } else {
-            penalty_reset(env, c, p, e);
-            c->info.progress = p->progress;
-            c->info.sim_time_s = c->clock - c->episode_t0;
-        }
-    }
-    if (end) {
-        c->info.status = e;
-        c->info.sim_time_s = c->clock - c->episode_t0;
-        c->last = c->info;
-        c->last_params = *p;
-        *done = 1;
-        td__car_begin_next_episode(env, c);
-        td__car_compute_params(env, c, p, TD__PARAMS_RESET);
-    }
     c->event_params_valid = 1;
+    if (c->lap_now) {
+        record_lap(c);
+        if (e == TD_EP_LAP_COMPLETE) {
+            end_episode(env, c, p, e, done);
+            return;
+        }
+        /* A lap of a continuous run: the next one counts its progress from 0. */
+        c->prev_progress = 0.0;
+        c->info.progress = prev = now = 0.0;
+        if (e == TD_EP_IN_PROGRESS) {
+            if (!env->priv->tracks[c->dir]->closed) {
+                /* An open route has no way round: the next lap starts from the start. */
+                place_at_start(env, c, c->start_ndist * env->priv->tracks[c->dir]->length);
+                c->phase = TD__PHASE_RUN;
+                td__car_compute_params(env, c, p, TD__PARAMS_RESET);
+            }
+            return;
+        }
+    }
+    if (e == TD_EP_TIME_UP) {
+        end_episode(env, c, p, e, done);
+        return;
+    }
+    count_event(&c->info, e);
+    if (c->info.resets < env->cfg.max_resets) {
+        penalty_reset(env, c, p, e, now, prev, prev_x, prev_y);
+        c->info.progress = p->progress;
+    } else {
+        end_episode(env, c, p, e, done);
+    }
 }
 
 /* ---- observations ---------------------------------------------------------------------- */

@@ -16,27 +16,21 @@ int td_vecenv_set_external_boxes(td_vecenv *env, int i, const td_box *boxes, int
     if (n < 0 || n > TD_MAX_OBJECTS)
         return td_err_set(err, TD_EINVAL, "external boxes: %d boxes (at most %d)", n,
                           TD_MAX_OBJECTS);
-    if (env->cfg.race.race_type != TD_RACE_TIME_TRIAL)
+    if (env->cfg.race.number_of_obstacles > 0 || env->cfg.race.n_object_positions > 0 ||
+        env->cfg.race.number_of_bot_cars > 0)
         return td_err_set(err, TD_EINVAL,
-                          "external boxes: the world is %s; only a TIME_TRIAL world takes them",
-                          td_race_type_name(env->cfg.race.race_type));
+                          "external boxes: the world has obstacles or bots of its own; only a "
+                          "world without them takes other cars");
     c = &env->priv->cars[i];
     t = env->priv->tracks[c->dir];
     for (int k = 0; k < n; k++) {
         td__object *o = &c->obj[k];
-        double ax, ay, bx, by;
         memset(o, 0, sizeof(*o));
         o->box = boxes[k];
         td_track_project(t, o->box.x, o->box.y, &o->proj);
         o->s = o->proj.arc;
-        /* The lane it is on decides where a car that hits it is reset (the other lane). */
-        td_track_lane_point(t, o->proj.arc, 1, &ax, &ay);
-        td_track_lane_point(t, o->proj.arc, -1, &bx, &by);
-        o->lane = o->lane_to =
-            ((ax - o->box.x) * (ax - o->box.x) + (ay - o->box.y) * (ay - o->box.y)) <=
-                    ((bx - o->box.x) * (bx - o->box.x) + (by - o->box.y) * (by - o->box.y))
-                ? 1
-                : -1;
+        /* The lane it is on decides the lane of a start near it (the other one). */
+        o->lane = o->lane_to = td__object_lane(t, o);
         o->seg = -1;
         c->boxes[k] = o->box;
     }
@@ -53,6 +47,12 @@ void td_vecenv_predict(const td_vecenv *env, int i, const float action[2], td_ca
     if (!(speed == speed))
         speed = 0.0;
     *out = env->priv->cars[i].st;
+    if (env->priv->cars[i].phase != TD__PHASE_RUN) {
+        /* A prepare or pause step holds the car where it stands. */
+        out->speed = 0.0;
+        out->steer = 0.0;
+        return;
+    }
     td__car_step_fast(&env->priv->coeffs, out, steer * (M_PI / 180.0), speed);
 }
 

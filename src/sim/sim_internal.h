@@ -88,9 +88,17 @@ typedef struct td__object {
     double next_change_t; /* bots: clock time of the next lane change */
     int seg;              /* bots: centreline segment cursor for s */
     td_track_proj proj;   /* projection of the object's centre (params) */
+    double ndist;         /* bots and cars: lap fraction of the model point (crash rule) */
 } td__object;
 
 /* ---- the car record ---------------------------------------------------------------- */
+
+/* DeepRacer's agent phases (reset/constants.py AgentPhase). */
+enum {
+    TD__PHASE_RUN = 0,     /* the action drives the car; the reward function is called */
+    TD__PHASE_PREPARE = 1, /* the first step of an episode: held at the start, reward 0 */
+    TD__PHASE_PAUSE = 2    /* held at the reset pose for the penalty, reward 0 */
+};
 
 typedef struct td__car {
     td_car_state st;
@@ -105,11 +113,21 @@ typedef struct td__car {
     double episode_t0;               /* clock at the episode start */
     double lap_t0;                   /* clock at the current lap's start */
     int reverse_count, immobile_count;
-    double last_x, last_y; /* origin at the previous step */
+    int reverse_done, immobile_done; /* DeepRacer's rule flags: stay set until a reset */
+    double last_x, last_y;           /* origin at the previous step */
+    double prev_x, prev_y;           /* origin at the end of the last driving step (reset lanes) */
+    int phase;                       /* TD__PHASE_*: what the next step does */
+    int step_phase;                  /* the phase of the last step */
+    int pause_steps;                 /* pause steps left (phase PAUSE) */
+    double pause_s;                  /* pause_duration of the last step */
+    double pause_total_s;            /* the penalty of the pause in progress */
+    double bots_pause_s;             /* the bots stand still this much longer (PENALTY_SECONDS) */
     int nobj;
     td__object obj[TD_MAX_OBJECTS];
     td_box boxes[TD_MAX_OBJECTS]; /* sensor copy of the objects */
-    int crash_obj;                /* object hit this step, or -1 */
+    int crash_obj;                /* object hit this step (that crashes the car), or -1 */
+    int bot_behind;               /* this step a bot ran into the car from behind */
+    int lap_now;                  /* this step completed a lap */
     td_episode_status event;      /* this step's event (precedence applied) */
     td_episode_status step_event; /* the last step's event, kept across resets */
     td_rng rng;
@@ -139,8 +157,12 @@ struct td__vecenv_priv {
     td_lidar_grid *lgrid;
     td__car_coeffs coeffs;
     double dt;
-    double tan_half_hfov;
     td__car *cars;
+    /* The reward callback's batch when some cars are held (prepare or pause steps). */
+    td_params *gather_params;
+    float *gather_rewards;
+    int *gather_car;
+    int n_gather;         /* -1: the last callback saw every car in order */
     float *lidar_raw;     /* (n, beams) scratch */
     double lidar_reach_m; /* scan reach that leaves the encoding unchanged (0: full) */
     double wheel_reach_m; /* model point to the farthest wheel centre */
@@ -191,7 +213,18 @@ void td__car_observe(td_vecenv *env, td__car *c, const td_params *p);
 void td__objects_place(td_vecenv *env, td__car *c, double s0);
 void td__objects_step(td_vecenv *env, td__car *c, double dt);
 void td__objects_params(td_vecenv *env, td__car *c, td_params *p);
-int td__objects_crash(const td_vecenv *env, const td__car *c);
+/*
+ * DeepRacer's collision test and crash rule for car c at its current pose (p: its params of
+ * this step). Returns 1 if a footprint corner is inside an object (the first in list order):
+ * *crash_obj is that object if the collision crashes the car (an obstacle, or a car or bot it
+ * is behind), else -1; *bot_behind is 1 if the car is ahead of a bot that touched it.
+ */
+int td__objects_collision(const td_vecenv *env, const td__car *c, const td_params *p,
+                          int *crash_obj, int *bot_behind);
+/* The bots stop for PENALTY_SECONDS (a bot ran into the car). */
+void td__objects_pause_bots(td_vecenv *env, td__car *c);
+/* episode.c: the lane (+1 inner, -1 outer) an object stands on. */
+int td__object_lane(const td_track *t, const td__object *o);
 
 /* state_sensor.c */
 void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p, float *out);

@@ -37,6 +37,38 @@ void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p)
     row->all_wheels_on_track = p->all_wheels_on_track ? 1 : 0;
 }
 
+void td_simtrace_row_from_step(td_simtrace_row *row, const td_vecenv *env, int i)
+{
+    const td_episode_info *info =
+        env->dones[i] ? td_vecenv_last_episode(env, i) : td_vecenv_current_episode(env, i);
+    td_simtrace_row_from_params(row, td_vecenv_step_params(env, i));
+    row->episode = info->episode;
+    row->reward = env->rewards[i];
+    row->done = env->dones[i] ? 1 : 0;
+    snprintf(row->episode_status, sizeof(row->episode_status), "%s",
+             td_episode_status_name(td_vecenv_step_status(env, i)));
+    row->pause_duration = td_vecenv_step_pause_s(env, i);
+}
+
+/* The previous lap of the same run ended on the row before: a continuous run goes on (its
+ * steps count on across laps; a new episode starts again from step 1). */
+static int continues_a_lap(const td_simtrace_row *rows, int first)
+{
+    const td_simtrace_row *a = &rows[first - 1], *b = &rows[first];
+    return a->file == b->file && strcmp(b->episode_status, "prepare") != 0 &&
+           a->progress >= 100.0 - 1e-6 && b->steps == a->steps + 1 && b->tstamp >= a->tstamp;
+}
+
+double td_simtrace_lap_time(const td_simtrace_row *rows, int first, int last)
+{
+    double t = rows[last].tstamp - rows[first].tstamp;
+    if (first > 0 && continues_a_lap(rows, first))
+        return t + (rows[first].tstamp - rows[first - 1].tstamp);
+    if (first < last)
+        return t + (rows[first + 1].tstamp - rows[first].tstamp);
+    return t;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Writer                                                                               */
 /* ------------------------------------------------------------------------------------ */

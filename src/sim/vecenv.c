@@ -24,13 +24,15 @@ void td_race_config_default(td_race_config *rc)
     rc->race_type = TD_RACE_TIME_TRIAL;
     rc->change_start_position = 1;
     rc->round_robin_advance_dist = 0.05;
-    rc->number_of_obstacles = 3;
+    rc->number_of_obstacles = 0;
     rc->min_distance_between_obstacles = 2.0;
     rc->obstacle_length_m = 0.5;
     rc->obstacle_width_m = 0.4;
     rc->obstacle_height_m = 0.3;
-    rc->number_of_bot_cars = 3;
+    rc->number_of_bot_cars = 0;
+    rc->min_distance_between_bot_cars = 2.0;
     rc->bot_car_speed = 0.2;
+    rc->penalty_seconds = 2.0;
     rc->lower_lane_change_time = 3.0;
     rc->upper_lane_change_time = 5.0;
     rc->lane_change_distance = 1.0;
@@ -56,11 +58,47 @@ void td_sim_config_default(td_sim_config *cfg)
     cfg->reversed_limit_steps = 15;
     cfg->immobilized_limit_steps = 15;
     cfg->immobilized_dist_m = 0.0003;
-    cfg->camera_object_range_m = 5.0;
     cfg->ground_cell_m = TD_GROUND_CELL_M;
     cfg->lidar_cell_m = TD_LIDAR_CELL_M;
     cfg->threads = 1;
     cfg->seed = 1;
+}
+
+void td_race_config_set_type(td_race_config *rc, td_race_type t)
+{
+    rc->race_type = t;
+    if (t == TD_RACE_TIME_TRIAL) {
+        rc->number_of_obstacles = 0;
+        rc->n_object_positions = 0;
+        rc->number_of_bot_cars = 0;
+    } else if (t == TD_RACE_OBJECT_AVOIDANCE) {
+        if (rc->number_of_obstacles == 0 && rc->n_object_positions == 0)
+            rc->number_of_obstacles = 3;
+        rc->number_of_bot_cars = 0;
+    } else if (t == TD_RACE_HEAD_TO_BOT) {
+        if (rc->number_of_bot_cars == 0)
+            rc->number_of_bot_cars = 3;
+        rc->number_of_obstacles = 0;
+        rc->n_object_positions = 0;
+    }
+}
+
+void td_eval_config_default(td_eval_config *e)
+{
+    e->number_of_trials = 3;
+    e->is_continuous = 0;
+    e->number_of_resets = TD_EVAL_DEFAULT_RESETS;
+    e->off_track_penalty_s = 2.0;
+    e->collision_penalty_s = 5.0;
+}
+
+void td_eval_config_apply(const td_eval_config *e, td_sim_config *cfg)
+{
+    cfg->mode = e->is_continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
+    cfg->laps = e->number_of_trials;
+    cfg->max_resets = e->number_of_resets;
+    cfg->off_track_penalty_s = e->off_track_penalty_s;
+    cfg->collision_penalty_s = e->collision_penalty_s;
 }
 
 const char *td_race_type_name(td_race_type t)
@@ -118,6 +156,10 @@ const char *td_episode_status_name(td_episode_status s)
         return "immobilized";
     case TD_EP_TIME_UP:
         return "time_up";
+    case TD_EP_PREPARE:
+        return "prepare";
+    case TD_EP_PAUSE:
+        return "pause";
     }
     return "unknown";
 }
@@ -303,6 +345,9 @@ void td_vecenv_free(td_vecenv *env)
     td_free(pv->threads);
     td_free(pv->workers);
     td_free(pv->cars);
+    td_free(pv->gather_params);
+    td_free(pv->gather_rewards);
+    td_free(pv->gather_car);
     td_free(pv->lidar_raw);
     td__dirdata_free(&pv->dir[0]);
     td__dirdata_free(&pv->dir[1]);
@@ -348,6 +393,12 @@ static int check_race(const td_race_config *r, td_err *err)
     if (r->number_of_bot_cars < 0 || r->number_of_bot_cars > TD_MAX_BOTS)
         return td_err_set(err, TD_ERANGE, "sim: NUMBER_OF_BOT_CARS %d is outside 0..%d",
                           r->number_of_bot_cars, TD_MAX_BOTS);
+    if (!(r->min_distance_between_bot_cars >= 0))
+        return td_err_set(err, TD_ERANGE, "sim: MIN_DISTANCE_BETWEEN_BOT_CARS %g is negative",
+                          r->min_distance_between_bot_cars);
+    if (!(r->penalty_seconds >= 0 && r->penalty_seconds <= 3600))
+        return td_err_set(err, TD_ERANGE, "sim: PENALTY_SECONDS %g is outside [0, 3600]",
+                          r->penalty_seconds);
     if (!(r->bot_car_speed >= 0 && r->bot_car_speed <= 10))
         return td_err_set(err, TD_ERANGE, "sim: BOT_CAR_SPEED %g is outside [0, 10] m/s",
                           r->bot_car_speed);
@@ -377,6 +428,12 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     if (cfg->mode == TD_MODE_CONTINUOUS && cfg->laps < 1)
         return td_err_set(err, TD_EINVAL, "sim: continuous mode needs laps >= 1 (got %d)",
                           cfg->laps);
+    if (cfg->max_resets < 0)
+        return td_err_set(err, TD_EINVAL, "sim: max_resets %d is negative", cfg->max_resets);
+    if (!(cfg->off_track_penalty_s >= 0 && cfg->off_track_penalty_s <= 3600) ||
+        !(cfg->collision_penalty_s >= 0 && cfg->collision_penalty_s <= 3600))
+        return td_err_set(err, TD_ERANGE, "sim: penalties %g and %g s must be in [0, 3600]",
+                          cfg->off_track_penalty_s, cfg->collision_penalty_s);
     rc = check_race(&cfg->race, err);
     if (rc)
         return rc;
@@ -434,9 +491,16 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
         goto fail;
     }
     memset(pv->cars, 0, sizeof(td__car) * (size_t)n);
+    pv->gather_params = td_malloc(sizeof(td_params) * (size_t)n);
+    pv->gather_rewards = td_malloc(sizeof(float) * (size_t)n);
+    pv->gather_car = td_malloc(sizeof(int) * (size_t)n);
+    if (!pv->gather_params || !pv->gather_rewards || !pv->gather_car) {
+        rc = td_err_set(err, TD_ENOMEM, "sim: out of memory for %d cars", n);
+        goto fail;
+    }
+    pv->n_gather = -1;
     pv->dt = 1.0 / cfg->hz;
     td__car_coeffs_init(&pv->coeffs, &cfg->car, pv->dt);
-    pv->tan_half_hfov = tan(0.5 * cfg->camera.hfov_deg * (M_PI / 180.0));
     pv->wheel_reach_m = td__wheel_reach(&cfg->car);
     td_look_default(&pv->look_default);
     for (int i = 0; i < n; i++) {
@@ -491,6 +555,7 @@ static void phase_reset(td_vecenv *env, int lo, int hi)
         td__car *c = &env->priv->cars[i];
         td__car_begin_next_episode(env, c);
         c->event_params_valid = 0;
+        c->step_event = TD_EP_IN_PROGRESS;
         td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
         td__car_observe(env, c, &env->params[i]);
         env->rewards[i] = 0.0f;
@@ -521,15 +586,51 @@ void td_vecenv_reset(td_vecenv *env)
     run_phase(env, phase_reset);
 }
 
+/*
+ * The reward of every car that drives this step; a held car (prepare or pause step) gets 0
+ * and its params are not passed (DeepRacer does not call the reward function then). When
+ * all cars drive, the callback reads env->params in place.
+ */
+static void rewards(td_vecenv *env)
+{
+    td__vecenv_priv *pv = env->priv;
+    int n = 0;
+    for (int i = 0; i < env->n; i++)
+        n += pv->cars[i].step_phase == TD__PHASE_RUN;
+    if (n == env->n) {
+        pv->n_gather = -1;
+        if (env->reward_fn) {
+            env->reward_fn(env->reward_user, env->params, env->n, env->rewards);
+        } else {
+            for (int i = 0; i < env->n; i++)
+                env->rewards[i] = (float)td_reward_follow_center(&env->params[i]);
+        }
+        return;
+    }
+    n = 0;
+    for (int i = 0; i < env->n; i++) {
+        env->rewards[i] = 0.0f;
+        if (pv->cars[i].step_phase != TD__PHASE_RUN)
+            continue;
+        if (!env->reward_fn) {
+            env->rewards[i] = (float)td_reward_follow_center(&env->params[i]);
+            continue;
+        }
+        pv->gather_params[n] = env->params[i];
+        pv->gather_car[n++] = i;
+    }
+    pv->n_gather = n;
+    if (!env->reward_fn || n == 0)
+        return;
+    env->reward_fn(env->reward_user, pv->gather_params, n, pv->gather_rewards);
+    for (int k = 0; k < n; k++)
+        env->rewards[pv->gather_car[k]] = pv->gather_rewards[k];
+}
+
 void td_vecenv_step(td_vecenv *env)
 {
     run_phase(env, phase_physics);
-    if (env->reward_fn) {
-        env->reward_fn(env->reward_user, env->params, env->n, env->rewards);
-    } else {
-        for (int i = 0; i < env->n; i++)
-            env->rewards[i] = (float)td_reward_follow_center(&env->params[i]);
-    }
+    rewards(env);
     run_phase(env, phase_finish);
 }
 
@@ -559,6 +660,17 @@ const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i)
 td_episode_status td_vecenv_step_status(const td_vecenv *env, int i)
 {
     return env->priv->cars[i].step_event;
+}
+
+double td_vecenv_step_pause_s(const td_vecenv *env, int i)
+{
+    return env->priv->cars[i].pause_s;
+}
+
+int td_vecenv_reward_car(const td_vecenv *env, int k)
+{
+    const td__vecenv_priv *pv = env->priv;
+    return pv->n_gather < 0 ? k : (k >= 0 && k < pv->n_gather ? pv->gather_car[k] : -1);
 }
 
 const td_car_state *td_vecenv_car(const td_vecenv *env, int i)

@@ -560,6 +560,7 @@ void td_training_params_default(td_training_params *p)
 {
     memset(p, 0, sizeof(*p));
     td_race_config_default(&p->race);
+    td_eval_config_default(&p->eval);
 }
 
 /* One entry of the flat mapping: a scalar value, or a sequence of scalars. */
@@ -666,6 +667,28 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
         NUMBER(0, 1000, r->upper_lane_change_time);
     } else if (!strcmp(k, "LANE_CHANGE_DISTANCE")) {
         NUMBER(0.1, 100, r->lane_change_distance);
+    } else if (!strcmp(k, "MIN_DISTANCE_BETWEEN_BOT_CARS")) {
+        NUMBER(0, 1000, r->min_distance_between_bot_cars);
+    } else if (!strcmp(k, "RANDOMIZE_BOT_CAR_LOCATIONS")) {
+        BOOL(r->randomize_bot_car_locations);
+    } else if (!strcmp(k, "PENALTY_SECONDS")) {
+        NUMBER(0, 3600, r->penalty_seconds);
+    } else if (!strcmp(k, "NUMBER_OF_TRIALS")) {
+        NUMBER(1, TD_MAX_LAPS, d);
+        if (d != floor(d))
+            return BAD("must be a whole number");
+        p->eval.number_of_trials = (int)d;
+    } else if (!strcmp(k, "IS_CONTINUOUS")) {
+        BOOL(p->eval.is_continuous);
+    } else if (!strcmp(k, "NUMBER_OF_RESETS")) {
+        NUMBER(0, 1e9, d);
+        if (d != floor(d))
+            return BAD("must be a whole number");
+        p->eval.number_of_resets = (int)d;
+    } else if (!strcmp(k, "OFF_TRACK_PENALTY")) {
+        NUMBER(0, 3600, p->eval.off_track_penalty_s);
+    } else if (!strcmp(k, "COLLISION_PENALTY")) {
+        NUMBER(0, 3600, p->eval.collision_penalty_s);
     } else if (!strcmp(k, "ENABLE_DOMAIN_RANDOMIZATION")) {
         BOOL(r->enable_domain_randomization);
     } else if (!strcmp(k, "OBJECT_POSITIONS")) {

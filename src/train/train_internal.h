@@ -21,9 +21,9 @@ typedef struct td__train {
     td_reward *reward;
     char reward_spec[1200];
     td_sim_config simcfg;
-    td_vecenv env, eval_env, lap_env;
-    int have_env, have_eval_env, have_lap_env;
-    td_vecenv_buffers envbuf, eval_buf, lap_buf;
+    td_vecenv env, eval_env, lap_env, best_env;
+    int have_env, have_eval_env, have_lap_env, have_best_env;
+    td_vecenv_buffers envbuf, eval_buf, lap_buf, best_buf;
     td_policy policy;
     int have_policy;
     int max_batch;
@@ -37,7 +37,7 @@ typedef struct td__train {
     double best_eval_progress;
     double best_eval_lap_s; /* tie-break between checkpoints with the same progress */
     int best_iteration;
-    double best_lap_s;
+    double best_lap_s; /* model/best.tdm's best lap as `trackday eval DIR` drives it, or -1 */
     uint64_t run_id;
 
     double t_start;

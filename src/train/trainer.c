@@ -143,6 +143,22 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         rc = td_vecenv_buffers_init(&tr->lap_buf, &tr->lap_env, err);
         if (rc)
             return rc;
+        /* best.tdm's lap time: the drive `trackday eval DIR` makes (the directory's
+         * evaluation settings, seed 1), so both print the same number. */
+        td_sim_config bc;
+        td_sim_config_default(&bc);
+        bc.race = tr->md.training.race;
+        bc.race.alternate_driving_direction = 0;
+        td_policy_sim_sensors(&tr->md.metadata, &bc);
+        td_eval_config_apply(&tr->md.training.eval, &bc);
+        bc.seed = 1;
+        rc = td_vecenv_init(&tr->best_env, &bc, &tr->track, 1, err);
+        if (rc)
+            return rc;
+        tr->have_best_env = 1;
+        rc = td_vecenv_buffers_init(&tr->best_buf, &tr->best_env, err);
+        if (rc)
+            return rc;
     }
 
     tr->max_batch = tr->md.hyper.batch_size;
@@ -217,6 +233,9 @@ void td__train_teardown(td__train *tr)
     if (tr->have_lap_env)
         td_vecenv_free(&tr->lap_env);
     td_vecenv_buffers_free(&tr->lap_buf);
+    if (tr->have_best_env)
+        td_vecenv_free(&tr->best_env);
+    td_vecenv_buffers_free(&tr->best_buf);
     if (tr->have_eval_env)
         td_vecenv_free(&tr->eval_env);
     td_vecenv_buffers_free(&tr->eval_buf);
@@ -269,9 +288,9 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
     pr->eval_completion = (double)completed / n;
     pr->eval_lap_s = completed ? sum_lap / completed : -1;
 
-    /* --until-laps: the laps in a row from the start line, as `trackday eval` drives them. */
+    /* --until-laps: the laps in a row from the start line, without an event. */
     pr->laps_ok = 0;
-    if (pr->eval_completion > 0) {
+    if (tr->opt.until_laps > 0 && pr->eval_completion > 0) {
         td_vecenv *le = &tr->lap_env;
         int lap_cap = (int)(le->cfg.laps * 2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
         td_vecenv_reset(le);
@@ -284,14 +303,39 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
                 pr->laps_ok = info->laps >= le->cfg.laps && info->off_tracks == 0 &&
                               info->crashes == 0 && info->reverses == 0 && info->immobilized == 0 &&
                               info->resets == 0;
-                for (int l = 0; l < info->laps && l < TD_MAX_LAPS; l++)
-                    if (tr->best_lap_s < 0 || info->lap_times_s[l] < tr->best_lap_s)
-                        tr->best_lap_s = info->lap_times_s[l];
                 break;
             }
         }
     }
-    pr->lap_time_s = tr->best_lap_s;
+}
+
+/*
+ * The best lap of the current policy driven as `trackday eval DIR` drives it (td_evaluate:
+ * the same settings, seed and step limit), or -1 if no lap was completed.
+ */
+static double best_lap_as_eval(td__train *tr)
+{
+    td_vecenv *env = &tr->best_env;
+    td_policy_obs obs;
+    int laps = env->cfg.laps, trials = 0;
+    double best = -1;
+    long cap = (long)(laps * (tr->track.length / 0.1 * TD_SIM_HZ + 2000));
+    td_vecenv_reset(env);
+    for (long step = 0; step < cap; step++) {
+        td_policy_obs_from_env(env, 0, &obs);
+        if (td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->best_buf.actions, NULL, NULL, NULL))
+            return -1;
+        td_vecenv_step(env);
+        if (!env->dones[0])
+            continue;
+        const td_episode_info *info = td_vecenv_last_episode(env, 0);
+        for (int l = 0; l < info->laps && l < TD_MAX_LAPS; l++)
+            if (best < 0 || info->lap_times_s[l] < best)
+                best = info->lap_times_s[l];
+        if (env->cfg.mode == TD_MODE_CONTINUOUS || ++trials >= laps)
+            break;
+    }
+    return best;
 }
 
 /* ==================================================================================== */
@@ -470,10 +514,12 @@ int td__train_check_reward(td__train *tr, td_err *err)
     td__train_path(path, sizeof(path), tr->opt.dir, "logs/reward_error.json");
     if (td_reward_error_write(tr->reward, path, &werr) != 0)
         TD_WARN("%s", werr.msg);
+    /* The error names a row of the last reward batch, which leaves out held cars. */
     return td_err_set(err, rc,
                       "the reward function failed at step %d of car %d: %s\n(the params of that "
                       "step are in %s; the last checkpoint, model/last.tdm, is kept)",
-                      re->step, re->car, re->message, path);
+                      re->step, re->car >= 0 ? td_vecenv_reward_car(&tr->env, re->car) : -1,
+                      re->message, path);
 }
 
 int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
@@ -496,7 +542,10 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
         tr->best_eval_progress = pr->eval_progress;
         tr->best_eval_lap_s = pr->eval_lap_s;
         tr->best_iteration = tr->iteration;
+        /* The lap time reported is best.tdm's, as `trackday eval` will drive it. */
+        tr->best_lap_s = pr->eval_completion > 0 ? best_lap_as_eval(tr) : -1;
     }
+    pr->lap_time_s = tr->best_lap_s;
     pr->elapsed_s = td__train_elapsed(tr);
     pr->time_left_s = tr->opt.minutes > 0 ? tr->opt.minutes * 60.0 - pr->elapsed_s : -1;
     if (pr->time_left_s < 0 && tr->opt.minutes > 0)

@@ -33,19 +33,12 @@ int td__simtrace_open(td__train *tr, const char *path, int append, td_err *err)
 void td__simtrace_step(td__train *tr, int action_index)
 {
     td_simtrace_row row;
-    const td_vecenv *env = &tr->env;
-    const td_episode_info *info;
     td_err err;
     if (!tr->simtrace)
         return;
-    info = env->dones[0] ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
-    td_simtrace_row_from_params(&row, td_vecenv_step_params(env, 0));
-    row.episode = info->episode;
+    /* The step as DeepRacer logs it: a "prepare" row starts every episode. */
+    td_simtrace_row_from_step(&row, &tr->env, 0);
     row.action = action_index;
-    row.reward = env->rewards[0];
-    row.done = env->dones[0];
-    snprintf(row.episode_status, sizeof(row.episode_status), "%s",
-             env->dones[0] ? td_episode_status_name(info->status) : "in_progress");
     row.iteration = tr->iteration + 1;
     row.wall_clock = td_time_wall();
     if (td_simtrace_write_row(tr->simtrace, &row, &err) != 0) {
