@@ -7,11 +7,13 @@
  * The vector env in one paragraph: the caller fills a td_sim_config, calls td_vecenv_init
  * with a track and a car count N, points the env's buffer fields at arrays it owns
  * (actions, observations, rewards, dones, params), calls td_vecenv_reset once, then
- * td_vecenv_step in a loop. A step runs the physics of every car, fills params, asks the
- * reward callback for the whole batch at once, writes dones, resets every ended episode in
- * place (its final numbers stay readable with td_vecenv_last_episode) and renders the
- * observations of the next step. Nothing is allocated after init. The same seed and
- * thread count give bit-identical runs (each car has its own td_rng stream).
+ * td_vecenv_step in a loop. A step runs the physics of every car (a car in DeepRacer's
+ * prepare step, which starts every episode, or in a penalty's pause steps is held), fills
+ * params, asks the reward callback for the batch of driving cars at once, writes dones,
+ * resets every ended episode in place (its final numbers stay readable with
+ * td_vecenv_last_episode) and renders the observations of the next step. Nothing is
+ * allocated after init. The same seed and thread count give bit-identical runs (each car has
+ * its own td_rng stream).
  *
  * Units: metres, seconds, radians inside; degrees only where DeepRacer uses them (actions,
  * params.heading, params.steering_angle). docs/sim.md describes the model and the rules.
@@ -470,8 +472,9 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
 int td_vecenv_set_external_boxes(td_vecenv *env, int i, const td_box *boxes, int n, td_err *err);
 
 /* Car i's state after one step with action (steering_deg, speed), by the env's own physics
- * (bit-identical to td_vecenv_step's), without changing anything: where the other cars will
- * be, so every world checks collisions at the same instant. */
+ * (bit-identical to td_vecenv_step's; a car in its prepare or a pause step stays where it is,
+ * at rest), without changing anything: where the other cars will be, so every world checks
+ * collisions at the same instant. */
 void td_vecenv_predict(const td_vecenv *env, int i, const float action[2], td_car_state *out);
 
 /* Recomputes car i's params (no end rules) and observations from its current pose and
