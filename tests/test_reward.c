@@ -253,7 +253,7 @@ static const char all_keys_py[] =
     "             'is_reversed']\n"
     "    for k in bools:\n"
     "        assert type(params[k]) is bool, (k, type(params[k]))\n"
-    "    assert type(params['steps']) is int\n"
+    "    assert type(params['steps']) is float  # DeepRacer's: 1.0, 2.0, ...\n"
     "    assert close(params['x'], 1.25) and close(params['y'], -0.5)\n"
     "    assert close(params['heading'], 45.5) and close(params['speed'], 2.5)\n"
     "    assert close(params['steering_angle'], -15.0) and close(params['progress'], 37.5)\n"
@@ -271,17 +271,27 @@ static const char all_keys_py[] =
     "    assert wp[2] == (2.0, 0.5) and wp[3] == (3.0, 1.5)\n"
     "    cw = params['closest_waypoints']\n"
     "    assert type(cw) is list and cw == [1, 2] and all(type(i) is int for i in cw)\n"
-    "    objects = 'objects_location' in params\n"
-    "    okeys = ['closest_objects', 'objects_location', 'objects_distance',\n"
-    "             'objects_distance_from_center', 'objects_left_of_center', 'objects_speed',\n"
-    "             'objects_heading', 'object_in_camera']\n"
-    "    assert all((k in params) == objects for k in okeys), 'object keys all or none'\n"
-    "    assert len(params) == 19 + (8 if objects else 0), sorted(params)\n"
+    "    # Every key, always, in the order of DeepRacer's RewardParam enum.\n"
+    "    assert list(params) == ['all_wheels_on_track', 'x', 'y', 'heading',\n"
+    "        'distance_from_center', 'projection_distance', 'progress', 'steps', 'speed',\n"
+    "        'steering_angle', 'track_width', 'track_length', 'waypoints',\n"
+    "        'closest_waypoints', 'is_left_of_center', 'is_reversed', 'closest_objects',\n"
+    "        'objects_location', 'objects_left_of_center', 'object_in_camera',\n"
+    "        'objects_speed', 'objects_heading', 'objects_distance_from_center',\n"
+    "        'objects_distance', 'is_crashed', 'is_offtrack', 'sim_time'], list(params)\n"
+    "    objects = len(params['objects_location']) > 0\n"
     "    extra = 0.0\n"
+    "    if not objects:  # DeepRacer's time-trial defaults\n"
+    "        assert params['closest_objects'] == [0, 0]\n"
+    "        for k in ['objects_location', 'objects_left_of_center', 'objects_speed',\n"
+    "                  'objects_heading', 'objects_distance_from_center', 'objects_distance']:\n"
+    "            assert params[k] == [] and type(params[k]) is list, k\n"
+    "        assert params['object_in_camera'] is False\n"
     "    if objects:\n"
     "        assert params['closest_objects'] == [0, 1]\n"
     "        loc = params['objects_location']\n"
-    "        assert type(loc) is list and loc == [(0.5, 0.25), (2.5, 1.0)]\n"
+    "        assert type(loc) is list and loc == [[0.5, 0.25], [2.5, 1.0]], loc\n"
+    "        assert all(type(p) is list for p in loc)\n"
     "        assert params['objects_distance'] == [0.55, 2.75]\n"
     "        assert params['objects_distance_from_center'] == [0.25, 0.2]\n"
     "        assert params['objects_left_of_center'] == [True, False]\n"
@@ -306,13 +316,19 @@ TD_TEST(python_every_key_type_and_value)
     td_reward_close(r);
 }
 
-TD_TEST(python_object_keys_only_with_objects)
+TD_TEST(python_object_keys_in_every_race_with_deepracer_defaults)
 {
     SKIP_WITHOUT_PYTHON();
-    td_reward *r = open_ok(write_file(
-        "objkeys.py", "def reward_function(params):\n"
-                      "    keys = [k for k in params if 'object' in k]\n"
-                      "    return len(keys) * 10 + len(params.get('objects_location', []))\n"));
+    /* A DeepRacer-style function that reads the object keys unconditionally works in a time
+     * trial (DeepRacer's dict always has them); one that appends to the default list does
+     * not change the next call's params. */
+    td_reward *r = open_ok(
+        write_file("objkeys.py", "def reward_function(params):\n"
+                                 "    keys = [k for k in params if 'object' in k]\n"
+                                 "    n = len(params['objects_location'])\n"
+                                 "    params['objects_location'].append([9.0, 9.0])\n"
+                                 "    params['closest_objects'][0] = 7\n"
+                                 "    return len(keys) * 10 + n + params['closest_objects'][1]\n"));
     td_params p[3];
     fill_params(&p[0]);
     fill_params(&p[1]);
@@ -321,9 +337,9 @@ TD_TEST(python_object_keys_only_with_objects)
     float out[3];
     td_err err = {0};
     TD_ASSERT_OK(td_reward_batch(r, p, 3, out, &err));
-    TD_ASSERT_NEAR(out[0], 0, 0);
-    TD_ASSERT_NEAR(out[1], 8 * 10 + 2, 0);
-    TD_ASSERT_NEAR(out[2], 0, 0);
+    TD_ASSERT_NEAR(out[0], 8 * 10, 0);
+    TD_ASSERT_NEAR(out[1], 8 * 10 + 2 + 1, 0);
+    TD_ASSERT_NEAR(out[2], 8 * 10, 0);
     td_reward_close(r);
 }
 
@@ -568,7 +584,8 @@ TD_TEST(error_exception_has_traceback_and_params_json)
     TD_ASSERT(json_is_object(params));
     TD_ASSERT_NEAR(json_number_value(json_object_get(params, "track_width")), 1.0, 0);
     TD_ASSERT_EQ_INT(json_array_size(json_object_get(params, "waypoints")), 4);
-    TD_ASSERT(json_object_get(params, "objects_location") == NULL);
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(params, "objects_location")), 0);
+    TD_ASSERT(json_is_array(json_object_get(params, "objects_location")));
     json_decref(o);
     td_free(json);
 
@@ -594,18 +611,18 @@ TD_TEST(error_exception_has_traceback_and_params_json)
     td_reward_close(r);
 }
 
-TD_TEST(error_key_error_hints_object_keys)
+TD_TEST(error_key_error_hints_the_keys)
 {
     SKIP_WITHOUT_PYTHON();
     td_reward *r = open_ok(write_file("keyerr.py", "def reward_function(params):\n"
-                                                   "    return len(params['objects_location'])\n"));
+                                                   "    return params['steering']\n"));
     td_params p;
     fill_params(&p);
     double v;
     td_err err = {0};
     TD_ASSERT_EQ_INT(td_reward_one(r, &p, &v, &err), TD_EREWARD);
     TD_ASSERT_CONTAINS(err.msg, "KeyError");
-    TD_ASSERT_CONTAINS(err.msg, "only when the race has obstacles");
+    TD_ASSERT_CONTAINS(err.msg, "params has no key 'steering'");
     td_reward_close(r);
 }
 
@@ -1061,7 +1078,7 @@ TD_TEST(check_cli_fails_on_errors)
         write_file("cli_flaky.py", "def reward_function(params):\n"
                                    "    print('hello-from-reward', params['steps'])\n"
                                    "    if params['is_offtrack']:\n"
-                                   "        return params['objects_location'][0][0]\n"
+                                   "        return params['objects_locaton'][0][0]\n"
                                    "    return 1.0\n");
     TD_FMT(cmd, "%s reward check %s --track %s/Oval_track.npy >%s/o2.txt 2>&1",
            TD_TEST_TRACKDAY_BIN, flaky, TD_SHARED_TRACKS, td_test_tmpdir());
@@ -1243,7 +1260,9 @@ TD_TEST(params_json_has_every_key)
     TD_ASSERT_OK(td_json_parse(text, strlen(text), "params", &o, &err));
     TD_ASSERT_EQ_INT(json_object_size(o), 27);
     TD_ASSERT_NEAR(json_number_value(json_object_get(o, "heading")), 45.5, 0);
-    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(o, "steps")), 42);
+    TD_ASSERT(json_is_real(json_object_get(o, "steps"))); /* DeepRacer's steps is a float */
+    TD_ASSERT_NEAR(json_real_value(json_object_get(o, "steps")), 42, 0);
+    TD_ASSERT_STREQ(json_object_iter_key(json_object_iter(o)), "all_wheels_on_track");
     TD_ASSERT(json_is_true(json_object_get(o, "is_reversed")));
     TD_ASSERT_EQ_INT(json_array_size(json_object_get(o, "objects_location")), 2);
     TD_ASSERT(json_is_true(json_object_get(o, "object_in_camera")));
@@ -1253,7 +1272,11 @@ TD_TEST(params_json_has_every_key)
     p.x = NAN; /* not representable in JSON: null */
     TD_ASSERT_OK(td_params_to_json(&p, &text, &err));
     TD_ASSERT_OK(td_json_parse(text, strlen(text), "params", &o, &err));
-    TD_ASSERT_EQ_INT(json_object_size(o), 19);
+    TD_ASSERT_EQ_INT(json_object_size(o), 27); /* a time trial has every key too */
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(o, "objects_location")), 0);
+    TD_ASSERT_EQ_INT(json_integer_value(json_array_get(json_object_get(o, "closest_objects"), 1)),
+                     0);
+    TD_ASSERT(json_is_false(json_object_get(o, "object_in_camera")));
     TD_ASSERT(json_is_null(json_object_get(o, "x")));
     json_decref(o);
     td_free(text);

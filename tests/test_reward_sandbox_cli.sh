@@ -77,5 +77,21 @@ msg="the file is not UTF-8 (byte 0xe9 at line 2, column 10)"
 [ $crc -eq 1 ] && [ $trc -eq 1 ] && echo "$c" | grep -qF "$msg" && echo "$t" | grep -qF "$msg"
 check non_utf8_same_in_check_and_train "check rc $crc: $c / train rc $trc: $t" $?
 
+# 6. A DeepRacer-style time-trial reward that reads the object keys unconditionally trains
+#    (DeepRacer's params have them, at their defaults, in every race type).
+fresh
+cat > m/reward_function.py <<PY
+def reward_function(params):
+    assert params['objects_location'] == [] and params['closest_objects'] == [0, 0]
+    assert params['object_in_camera'] is False and type(params['steps']) is float
+    reward = 1.0 if params['all_wheels_on_track'] else 1e-3
+    if len(params['objects_location']) > 0 and params['objects_distance'][0] < 0.5:
+        reward *= 0.5
+    return float(reward)
+PY
+out=$("$bin" train m --iterations 2 --quiet 2>&1); rc=$?
+[ $rc -eq 0 ] && [ -s m/model/last.tdm ]
+check time_trial_reward_reads_object_keys "rc $rc: $out" $?
+
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

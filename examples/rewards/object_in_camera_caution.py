@@ -1,14 +1,14 @@
 # Idea: "slow down when you see something". object_in_camera is True when the next object
 # is inside the camera's field of view. A camera policy can only react to what it sees, so
 # tie the speed reward to it: fast when the view is clear, moderate when an object is in
-# view. In a time trial there are no objects and the key is absent.
+# view. In a time trial there are no objects and the key is False.
 
 
 def reward_function(params):
     if not params['all_wheels_on_track']:
         return 1e-3
     speed = params['speed']
-    if params.get('object_in_camera', False):
+    if params['object_in_camera']:
         target = 1.5
     else:
         target = 3.5

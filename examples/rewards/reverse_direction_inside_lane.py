@@ -8,7 +8,8 @@ _orientation = {}
 
 
 def loop_turns_left(waypoints):
-    key = (len(waypoints), waypoints[0], waypoints[len(waypoints) // 2])
+    # tuple(...): hashable for tuples (training) and numpy rows (DeepRacer's validator).
+    key = (len(waypoints), tuple(waypoints[0]), tuple(waypoints[len(waypoints) // 2]))
     if key not in _orientation:
         # Shoelace formula: positive area = counter-clockwise = turning left overall.
         area = 0.0

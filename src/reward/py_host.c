@@ -66,72 +66,68 @@ const char *__lsan_default_suppressions(void)
 /* Process-wide state                                                                   */
 /* ------------------------------------------------------------------------------------ */
 
-/* The params keys in DeepRacer's order (DEEPRACER.md section 2). */
+/* The params keys in the order of DeepRacer's RewardParam enum (agent_ctrl/constants.py),
+ * which is the order of its dict: code that iterates params sees the same sequence. */
 enum {
+    K_ALL_WHEELS_ON_TRACK,
     K_X,
     K_Y,
     K_HEADING,
-    K_SPEED,
-    K_STEERING_ANGLE,
+    K_DISTANCE_FROM_CENTER,
+    K_PROJECTION_DISTANCE,
     K_PROGRESS,
     K_STEPS,
-    K_TRACK_LENGTH,
+    K_SPEED,
+    K_STEERING_ANGLE,
     K_TRACK_WIDTH,
+    K_TRACK_LENGTH,
     K_WAYPOINTS,
     K_CLOSEST_WAYPOINTS,
-    K_DISTANCE_FROM_CENTER,
     K_IS_LEFT_OF_CENTER,
-    K_ALL_WHEELS_ON_TRACK,
-    K_IS_OFFTRACK,
-    K_IS_CRASHED,
     K_IS_REVERSED,
     K_CLOSEST_OBJECTS,
     K_OBJECTS_LOCATION,
-    K_OBJECTS_DISTANCE,
-    K_OBJECTS_DISTANCE_FROM_CENTER,
     K_OBJECTS_LEFT_OF_CENTER,
+    K_OBJECT_IN_CAMERA,
     K_OBJECTS_SPEED,
     K_OBJECTS_HEADING,
-    K_OBJECT_IN_CAMERA,
-    K_PROJECTION_DISTANCE,
+    K_OBJECTS_DISTANCE_FROM_CENTER,
+    K_OBJECTS_DISTANCE,
+    K_IS_CRASHED,
+    K_IS_OFFTRACK,
     K_SIM_TIME,
     K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
+    "all_wheels_on_track",
     "x",
     "y",
     "heading",
-    "speed",
-    "steering_angle",
+    "distance_from_center",
+    "projection_distance",
     "progress",
     "steps",
-    "track_length",
+    "speed",
+    "steering_angle",
     "track_width",
+    "track_length",
     "waypoints",
     "closest_waypoints",
-    "distance_from_center",
     "is_left_of_center",
-    "all_wheels_on_track",
-    "is_offtrack",
-    "is_crashed",
     "is_reversed",
     "closest_objects",
     "objects_location",
-    "objects_distance",
-    "objects_distance_from_center",
     "objects_left_of_center",
+    "object_in_camera",
     "objects_speed",
     "objects_heading",
-    "object_in_camera",
-    "projection_distance",
+    "objects_distance_from_center",
+    "objects_distance",
+    "is_crashed",
+    "is_offtrack",
     "sim_time",
 };
-
-static int is_object_key(int k)
-{
-    return k >= K_CLOSEST_OBJECTS && k <= K_OBJECT_IN_CAMERA;
-}
 
 static struct {
     pthread_mutex_t mu;
@@ -543,7 +539,9 @@ struct td__pyhost {
     char *source; /* the file's text, for source lines in messages */
     size_t source_len;
     PyObject *module, *func;
-    PyObject *tmpl, *tmpl_obj; /* template dicts without / with the object keys */
+    PyObject *tmpl;             /* the dict every call copies (build_template) */
+    PyObject *tmpl_defaults[8]; /* its object-key values (borrowed), checked after each call */
+    int warned_objects;
     wp_entry wp[WP_CACHE];
     int n_wp;
     int warned_string, warned_waypoints;
@@ -815,22 +813,14 @@ static const char *exception_hint(PyObject *type, PyObject *value)
                             ? PyTuple_GET_ITEM(args, 0)
                             : NULL;
         const char *k = key && PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
-        int obj = 0, known = 0;
+        int known = 0;
         for (int i = 0; k && i < K_COUNT; i++)
-            if (strcmp(k, key_names[i]) == 0) {
-                known = 1;
-                obj = is_object_key(i);
-            }
-        if (k && obj)
-            snprintf(hint, sizeof(hint),
-                     "\nhint: '%s' is in params only when the race has obstacles or bot cars; "
-                     "use params.get('%s', ...) to handle a time trial too",
-                     k, k);
-        else if (k && !known)
+            known |= strcmp(k, key_names[i]) == 0;
+        if (k && !known)
             snprintf(hint, sizeof(hint),
                      "\nhint: params has no key '%s'; the keys are listed in docs/rewards.md "
-                     "(x, y, heading, speed, steering_angle, progress, steps, track_width, "
-                     "waypoints, closest_waypoints, distance_from_center, ...)",
+                     "(all_wheels_on_track, x, y, heading, distance_from_center, progress, "
+                     "steps, speed, steering_angle, track_width, waypoints, ...)",
                      k);
         Py_XDECREF(args);
         PyErr_Clear();
@@ -1005,20 +995,91 @@ static int report_guard(td__pyhost *h, const td_params *p, int car, td_reward_er
 
 /* ---- params ------------------------------------------------------------------------- */
 
-static PyObject *build_template(int with_objects)
+/* The dict every call copies: every key, in DeepRacer's order, with the object keys at
+ * DeepRacer's time-trial defaults (closest_objects [0, 0], empty lists, object_in_camera
+ * False); a step with objects overwrites them. */
+static PyObject *build_template(void)
 {
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
     for (int k = 0; k < K_COUNT; k++) {
-        if (is_object_key(k) && !with_objects)
-            continue;
-        if (PyDict_SetItem(d, G.keys[k], Py_None) != 0) {
+        PyObject *v;
+        switch (k) {
+        case K_CLOSEST_OBJECTS:
+            v = Py_BuildValue("[ii]", 0, 0);
+            break;
+        case K_OBJECTS_LOCATION:
+        case K_OBJECTS_LEFT_OF_CENTER:
+        case K_OBJECTS_SPEED:
+        case K_OBJECTS_HEADING:
+        case K_OBJECTS_DISTANCE_FROM_CENTER:
+        case K_OBJECTS_DISTANCE:
+            v = PyList_New(0);
+            break;
+        case K_OBJECT_IN_CAMERA:
+            v = Py_False;
+            Py_INCREF(v);
+            break;
+        default:
+            v = Py_None;
+            Py_INCREF(v);
+        }
+        if (!v || PyDict_SetItem(d, G.keys[k], v) != 0) {
+            Py_XDECREF(v);
             Py_DECREF(d);
             return NULL;
         }
+        Py_DECREF(v);
     }
     return d;
+}
+
+static const int object_keys[8] = {
+    K_CLOSEST_OBJECTS, K_OBJECTS_LOCATION, K_OBJECTS_LEFT_OF_CENTER,       K_OBJECT_IN_CAMERA,
+    K_OBJECTS_SPEED,   K_OBJECTS_HEADING,  K_OBJECTS_DISTANCE_FROM_CENTER, K_OBJECTS_DISTANCE};
+
+static void remember_defaults(td__pyhost *h)
+{
+    for (int i = 0; i < 8; i++)
+        h->tmpl_defaults[i] = PyDict_GetItem(h->tmpl, G.keys[object_keys[i]]);
+}
+
+/* The template's default values are shared by every call's dict (as waypoints are): if the
+ * function changed one (appended to params['objects_location'] in a time trial), the
+ * template gets a fresh default, as DeepRacer's deep copy would give. */
+static int defaults_restore(td__pyhost *h, const td_params *p)
+{
+    int changed = 0;
+    for (int i = 0; i < 8; i++) {
+        PyObject *v = h->tmpl_defaults[i];
+        if (object_keys[i] == K_OBJECT_IN_CAMERA)
+            continue; /* a bool: immutable */
+        if (object_keys[i] == K_CLOSEST_OBJECTS) {
+            if (PyList_GET_SIZE(v) == 2 && PyLong_Check(PyList_GET_ITEM(v, 0)) &&
+                PyLong_Check(PyList_GET_ITEM(v, 1)) && PyLong_AsLong(PyList_GET_ITEM(v, 0)) == 0 &&
+                PyLong_AsLong(PyList_GET_ITEM(v, 1)) == 0)
+                continue;
+        } else if (PyList_GET_SIZE(v) == 0) {
+            continue;
+        }
+        changed = 1;
+    }
+    if (!changed)
+        return 0;
+    PyObject *fresh = build_template();
+    if (!fresh)
+        return -1;
+    Py_DECREF(h->tmpl);
+    h->tmpl = fresh;
+    remember_defaults(h);
+    if (!h->warned_objects) {
+        h->warned_objects = 1;
+        TD_WARN("%s: reward_function changed an object key of params at step %d; trackday "
+                "restored it (DeepRacer passes a fresh copy each step)",
+                h->path, p->steps);
+    }
+    return 0;
 }
 
 /* Three points of a waypoint array, to tell a new array at a reused address from the old. */
@@ -1148,37 +1209,40 @@ static PyObject *float_list(const double *v, int n)
     return l;
 }
 
-/* The eight object keys (consecutive in the key table); only called when n_objects > 0. */
+/* The eight object keys of a step with objects: positions as [x, y] lists, as DeepRacer's
+ * track_data.py builds them. The template's empty lists are shared and never changed: each
+ * list here is new. */
 static int set_objects(PyObject *d, const td_params *p)
 {
     int n = p->n_objects > TD_MAX_OBJECTS ? TD_MAX_OBJECTS : p->n_objects;
-    PyObject *v[8] = {NULL};
-    v[0] = int_pair(p->closest_objects[0], p->closest_objects[1]);
-    v[1] = PyList_New(n);
-    v[2] = float_list(p->objects_distance, n);
-    v[3] = float_list(p->objects_distance_from_center, n);
-    v[4] = PyList_New(n);
-    v[5] = float_list(p->objects_speed, n);
-    v[6] = float_list(p->objects_heading, n);
-    v[7] = py_bool(p->object_in_camera);
-    int rc = 0;
-    for (int k = 0; k < 8; k++)
-        if (!v[k])
-            rc = -1;
+    PyObject *loc = PyList_New(n), *left = PyList_New(n);
+    int rc = loc && left ? 0 : -1;
     for (int i = 0; rc == 0 && i < n; i++) {
-        PyObject *t = Py_BuildValue("(dd)", p->objects_location[i][0], p->objects_location[i][1]);
-        if (!t) {
+        PyObject *xy = Py_BuildValue("[dd]", p->objects_location[i][0], p->objects_location[i][1]);
+        if (!xy) {
             rc = -1;
             break;
         }
-        PyList_SET_ITEM(v[1], i, t);
-        PyList_SET_ITEM(v[4], i, py_bool(p->objects_left_of_center[i]));
+        PyList_SET_ITEM(loc, i, xy);
+        PyList_SET_ITEM(left, i, py_bool(p->objects_left_of_center[i]));
     }
-    for (int k = 0; rc == 0 && k < 8; k++)
-        rc = PyDict_SetItem(d, G.keys[K_CLOSEST_OBJECTS + k], v[k]);
-    for (int k = 0; k < 8; k++)
-        Py_XDECREF(v[k]); /* a partly filled list holds NULLs: list_dealloc skips them */
-    return rc;
+    /* set_take consumes the reference even on failure; a partly filled list holds NULLs,
+     * which list_dealloc skips. */
+    if (rc) {
+        Py_XDECREF(loc);
+        Py_XDECREF(left);
+        return -1;
+    }
+    if (set_take(d, K_CLOSEST_OBJECTS, int_pair(p->closest_objects[0], p->closest_objects[1])) ||
+        set_take(d, K_OBJECTS_LOCATION, loc) || set_take(d, K_OBJECTS_LEFT_OF_CENTER, left) ||
+        set_take(d, K_OBJECT_IN_CAMERA, py_bool(p->object_in_camera)) ||
+        set_take(d, K_OBJECTS_SPEED, float_list(p->objects_speed, n)) ||
+        set_take(d, K_OBJECTS_HEADING, float_list(p->objects_heading, n)) ||
+        set_take(d, K_OBJECTS_DISTANCE_FROM_CENTER,
+                 float_list(p->objects_distance_from_center, n)) ||
+        set_take(d, K_OBJECTS_DISTANCE, float_list(p->objects_distance, n)))
+        return -1;
+    return 0;
 }
 
 /* A fresh params dict for one call; *wpe is the waypoints entry it shares. New reference. */
@@ -1187,7 +1251,7 @@ static PyObject *build_params(td__pyhost *h, const td_params *p, wp_entry **wpe)
     *wpe = waypoints_entry(h, p->waypoints, p->waypoints ? p->n_waypoints : 0);
     if (!*wpe)
         return NULL;
-    PyObject *d = PyDict_Copy(p->n_objects > 0 ? h->tmpl_obj : h->tmpl);
+    PyObject *d = PyDict_Copy(h->tmpl);
     if (!d)
         return NULL;
     if (PyDict_SetItem(d, G.keys[K_WAYPOINTS], (*wpe)->list) ||
@@ -1196,7 +1260,7 @@ static PyObject *build_params(td__pyhost *h, const td_params *p, wp_entry **wpe)
         set_take(d, K_SPEED, PyFloat_FromDouble(p->speed)) ||
         set_take(d, K_STEERING_ANGLE, PyFloat_FromDouble(p->steering_angle)) ||
         set_take(d, K_PROGRESS, PyFloat_FromDouble(p->progress)) ||
-        set_take(d, K_STEPS, PyLong_FromLong(p->steps)) ||
+        set_take(d, K_STEPS, PyFloat_FromDouble((double)p->steps)) || /* 1.0, 2.0: DeepRacer's */
         set_take(d, K_TRACK_LENGTH, PyFloat_FromDouble(p->track_length)) ||
         set_take(d, K_TRACK_WIDTH, PyFloat_FromDouble(p->track_width)) ||
         set_take(d, K_CLOSEST_WAYPOINTS,
@@ -1288,7 +1352,7 @@ int td__py_batch(td__pyhost *h, const td_params *params, int n, float *out_f, do
             waypoints_restore(h, wpe, p);
             break;
         }
-        if (waypoints_restore(h, wpe, p) != 0) {
+        if (waypoints_restore(h, wpe, p) != 0 || defaults_restore(h, p) != 0) {
             Py_DECREF(res);
             rc = report_exception(h, TD_REWARD_ERR_EXCEPTION, p, i, rerr, err);
             break;
@@ -1491,9 +1555,10 @@ static int load_module(td__pyhost *h, const td_track *track, td_reward_error *re
     int rc = check_function(h, dict, rerr, err);
     if (rc)
         return rc;
-    h->tmpl = build_template(0);
-    h->tmpl_obj = build_template(1);
-    if (!h->tmpl || !h->tmpl_obj)
+    h->tmpl = build_template();
+    if (h->tmpl)
+        remember_defaults(h);
+    if (!h->tmpl)
         return report_exception(h, TD_REWARD_ERR_LOAD, NULL, -1, rerr, err);
     if (track && !waypoints_entry(h, track->center, track->n))
         return report_exception(h, TD_REWARD_ERR_LOAD, NULL, -1, rerr, err);
@@ -1576,7 +1641,6 @@ void td__py_close(td__pyhost *h)
         Py_XDECREF(h->wp[i].items);
     }
     Py_XDECREF(h->tmpl);
-    Py_XDECREF(h->tmpl_obj);
     Py_XDECREF(h->func);
     Py_XDECREF(h->module);
     PyGILState_Release(gs);

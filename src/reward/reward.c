@@ -522,18 +522,24 @@ static json_t *jpair_i(int a, int b)
     return l;
 }
 
+/* The params in the order of DeepRacer's RewardParam enum, every key present (the object
+ * keys at DeepRacer's time-trial defaults when there are no objects), steps a float. */
 static json_t *params_object(const td_params *p)
 {
     json_t *o = json_object();
+    int n = p->n_objects > TD_MAX_OBJECTS ? TD_MAX_OBJECTS : (p->n_objects > 0 ? p->n_objects : 0);
+    json_object_set_new(o, "all_wheels_on_track", json_boolean(p->all_wheels_on_track));
     json_object_set_new(o, "x", jnum(p->x));
     json_object_set_new(o, "y", jnum(p->y));
     json_object_set_new(o, "heading", jnum(p->heading));
+    json_object_set_new(o, "distance_from_center", jnum(p->distance_from_center));
+    json_object_set_new(o, "projection_distance", jnum(p->projection_distance));
+    json_object_set_new(o, "progress", jnum(p->progress));
+    json_object_set_new(o, "steps", json_real((double)p->steps));
     json_object_set_new(o, "speed", jnum(p->speed));
     json_object_set_new(o, "steering_angle", jnum(p->steering_angle));
-    json_object_set_new(o, "progress", jnum(p->progress));
-    json_object_set_new(o, "steps", json_integer(p->steps));
-    json_object_set_new(o, "track_length", jnum(p->track_length));
     json_object_set_new(o, "track_width", jnum(p->track_width));
+    json_object_set_new(o, "track_length", jnum(p->track_length));
     json_t *wp = json_array();
     for (int i = 0; p->waypoints && i < p->n_waypoints; i++) {
         json_t *pt = json_array();
@@ -544,38 +550,33 @@ static json_t *params_object(const td_params *p)
     json_object_set_new(o, "waypoints", wp);
     json_object_set_new(o, "closest_waypoints",
                         jpair_i(p->closest_waypoints[0], p->closest_waypoints[1]));
-    json_object_set_new(o, "distance_from_center", jnum(p->distance_from_center));
     json_object_set_new(o, "is_left_of_center", json_boolean(p->is_left_of_center));
-    json_object_set_new(o, "all_wheels_on_track", json_boolean(p->all_wheels_on_track));
-    json_object_set_new(o, "is_offtrack", json_boolean(p->is_offtrack));
-    json_object_set_new(o, "is_crashed", json_boolean(p->is_crashed));
     json_object_set_new(o, "is_reversed", json_boolean(p->is_reversed));
-    int n = p->n_objects > TD_MAX_OBJECTS ? TD_MAX_OBJECTS : p->n_objects;
-    if (n > 0) {
-        json_object_set_new(o, "closest_objects",
-                            jpair_i(p->closest_objects[0], p->closest_objects[1]));
-        json_t *loc = json_array(), *dist = json_array(), *dfc = json_array(), *left = json_array(),
-               *spd = json_array(), *hdg = json_array();
-        for (int i = 0; i < n; i++) {
-            json_t *pt = json_array();
-            json_array_append_new(pt, jnum(p->objects_location[i][0]));
-            json_array_append_new(pt, jnum(p->objects_location[i][1]));
-            json_array_append_new(loc, pt);
-            json_array_append_new(dist, jnum(p->objects_distance[i]));
-            json_array_append_new(dfc, jnum(p->objects_distance_from_center[i]));
-            json_array_append_new(left, json_boolean(p->objects_left_of_center[i]));
-            json_array_append_new(spd, jnum(p->objects_speed[i]));
-            json_array_append_new(hdg, jnum(p->objects_heading[i]));
-        }
-        json_object_set_new(o, "objects_location", loc);
-        json_object_set_new(o, "objects_distance", dist);
-        json_object_set_new(o, "objects_distance_from_center", dfc);
-        json_object_set_new(o, "objects_left_of_center", left);
-        json_object_set_new(o, "objects_speed", spd);
-        json_object_set_new(o, "objects_heading", hdg);
-        json_object_set_new(o, "object_in_camera", json_boolean(p->object_in_camera));
+    json_object_set_new(o, "closest_objects",
+                        n > 0 ? jpair_i(p->closest_objects[0], p->closest_objects[1])
+                              : jpair_i(0, 0));
+    json_t *loc = json_array(), *dist = json_array(), *dfc = json_array(), *left = json_array(),
+           *spd = json_array(), *hdg = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *pt = json_array();
+        json_array_append_new(pt, jnum(p->objects_location[i][0]));
+        json_array_append_new(pt, jnum(p->objects_location[i][1]));
+        json_array_append_new(loc, pt);
+        json_array_append_new(dist, jnum(p->objects_distance[i]));
+        json_array_append_new(dfc, jnum(p->objects_distance_from_center[i]));
+        json_array_append_new(left, json_boolean(p->objects_left_of_center[i]));
+        json_array_append_new(spd, jnum(p->objects_speed[i]));
+        json_array_append_new(hdg, jnum(p->objects_heading[i]));
     }
-    json_object_set_new(o, "projection_distance", jnum(p->projection_distance));
+    json_object_set_new(o, "objects_location", loc);
+    json_object_set_new(o, "objects_left_of_center", left);
+    json_object_set_new(o, "object_in_camera", json_boolean(n > 0 && p->object_in_camera));
+    json_object_set_new(o, "objects_speed", spd);
+    json_object_set_new(o, "objects_heading", hdg);
+    json_object_set_new(o, "objects_distance_from_center", dfc);
+    json_object_set_new(o, "objects_distance", dist);
+    json_object_set_new(o, "is_crashed", json_boolean(p->is_crashed));
+    json_object_set_new(o, "is_offtrack", json_boolean(p->is_offtrack));
     json_object_set_new(o, "sim_time", jnum(p->sim_time));
     return o;
 }
