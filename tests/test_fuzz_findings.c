@@ -4,7 +4,8 @@
  * command that reads it (`trackday tracks show`, `trackday logs`) with exit code 1 and a
  * message naming the file and what is wrong, within a second of CPU time (a hang would run
  * until the wall-clock limit and fail the test). Also the library calls behind them, so a
- * fix cannot live only in the command.
+ * fix cannot live only in the command. Then the findings of the model targets (trained
+ * models that infer/ refused, NaN in calibration, quantization and actions).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,6 +17,9 @@
 #include <time.h>
 
 #include "td_test.h"
+#include "trackday/infer.h"
+#include "trackday/json.h"
+#include "trackday/nn.h"
 #include "trackday/simtrace.h"
 #include "trackday/track.h"
 
@@ -80,7 +84,7 @@ static void run_cli(const char *command, const char *file, run_result *r)
     int ofd = mkstemp(outp), efd = mkstemp(errp);
     TD_ASSERT(ofd >= 0 && efd >= 0);
     char words[64];
-    snprintf(words, sizeof(words), "%s", command);
+    TD_FMT(words, "%s", command);
     char *argv[8];
     int argc = 0;
     argv[argc++] = (char *)TD_TEST_TRACKDAY_BIN;
@@ -147,7 +151,7 @@ static void expect_refused(const finding *f, const char *path)
     TD_ASSERT_MSG(r.exit_code == 1, "trackday %s %s: exit %d, stderr: %s", f->command, path,
                   r.exit_code, r.errtext);
     char want[1024];
-    snprintf(want, sizeof(want), "trackday: %s: %s", path, f->reason);
+    TD_FMT(want, "trackday: %s: %s", path, f->reason);
     TD_ASSERT_CONTAINS(r.errtext, want);
     TD_ASSERT_MSG(r.cpu_s < CPU_LIMIT_S, "trackday %s %s took %.3f s of CPU", f->command, path,
                   r.cpu_s);
@@ -174,7 +178,7 @@ TD_TEST(shared_findings_refused_by_cli)
         TD_ASSERT_MSG(f != NULL, "%s/%s is a finding this test does not know", SHARED_FINDINGS,
                       de->d_name);
         char path[1024];
-        snprintf(path, sizeof(path), "%s/%s", SHARED_FINDINGS, de->d_name);
+        TD_FMT(path, "%s/%s", SHARED_FINDINGS, de->d_name);
         expect_refused(f, path);
         seen++;
     }
@@ -187,8 +191,7 @@ TD_TEST(committed_regressions_refused_by_cli)
 {
     for (int i = 0; i < N_FINDINGS; i++) {
         char path[1024];
-        snprintf(path, sizeof(path), "%s/%s/%s", REGRESS, FINDINGS[i].regress_dir,
-                 FINDINGS[i].file);
+        TD_FMT(path, "%s/%s/%s", REGRESS, FINDINGS[i].regress_dir, FINDINGS[i].file);
         struct stat st;
         TD_ASSERT_MSG(stat(path, &st) == 0, "%s is missing", path);
         expect_refused(&FINDINGS[i], path);
@@ -201,7 +204,7 @@ TD_TEST(library_refuses_findings)
     for (int i = 0; i < N_FINDINGS; i++) {
         const finding *f = &FINDINGS[i];
         char path[1024];
-        snprintf(path, sizeof(path), "%s/%s/%s", REGRESS, f->regress_dir, f->file);
+        TD_FMT(path, "%s/%s/%s", REGRESS, f->regress_dir, f->file);
         td_err err;
         int rc;
         if (strcmp(f->command, "logs") == 0) {
@@ -256,8 +259,7 @@ TD_TEST(simtrace_counts_whole_and_in_range)
     td_simtrace t;
     td_err err;
     td_simtrace_init(&t);
-    snprintf(text, sizeof(text), "%s3,2.0,1,2,0,0,1,0,1,False,True,5,7,20,0.1,in_progress,0,4\n",
-             head);
+    TD_FMT(text, "%s3,2.0,1,2,0,0,1,0,1,False,True,5,7,20,0.1,in_progress,0,4\n", head);
     TD_ASSERT_OK(td_simtrace_parse(&t, text, strlen(text), "ok.csv", &err));
     TD_ASSERT_EQ_INT(t.n, 1);
     TD_ASSERT_EQ_INT(t.rows[0].steps, 2);
@@ -271,10 +273,186 @@ TD_TEST(simtrace_counts_whole_and_in_range)
     };
     for (int i = 0; i < 3; i++) {
         td_simtrace_init(&t);
-        snprintf(text, sizeof(text), "%s%s\n", head, bad[i][0]);
+        TD_FMT(text, "%s%s\n", head, bad[i][0]);
         TD_ASSERT_EQ_INT(td_simtrace_parse(&t, text, strlen(text), "bad.csv", &err), TD_EFORMAT);
         TD_ASSERT_CONTAINS(err.msg, bad[i][1]);
         TD_ASSERT_CONTAINS(err.msg, "is not a whole number from -1000000000 to 1000000000");
         td_simtrace_free(&t);
     }
+}
+
+/* ---- findings of the model targets ------------------------------------------------------ */
+
+/* A model `trackday train` writes loads in infer/ (the trainer wrote preprocessing as a string,
+ * which infer/ refused while td_infer_arena_size accepted it) and quantizes. */
+TD_TEST(trained_model_loads_in_infer_and_quantizes)
+{
+    char dir[] = "/tmp/td_test_fuzz_train_XXXXXX", cmd[1024], path[1100];
+    TD_ASSERT(mkdtemp(dir) != NULL);
+    TD_FMT(cmd,
+           "'%s' init '%s/m' --track oval >/dev/null && '%s' train '%s/m' --iterations 1 "
+           "--envs 2 --quiet >/dev/null",
+           TD_TEST_TRACKDAY_BIN, dir, TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(path, "%s/m/model/last.tdm", dir);
+    td_infer_model *m = NULL;
+    td_infer_err ierr;
+    int rc = td_infer_open_file(&m, path, &ierr);
+    TD_ASSERT_MSG(rc == 0, "%s", ierr.msg);
+    float state[64] = {0};
+    td_infer_obs obs = {NULL, NULL, state};
+    td_infer_action act;
+    TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+    TD_ASSERT(act.index >= 0 && act.index < td_infer_get_info(m)->n_actions);
+    td_infer_close(m);
+    TD_FMT(cmd, "'%s' quantize '%s' -o '%s/q.tdm' --calibrate 4 >/dev/null", TD_TEST_TRACKDAY_BIN,
+           path, dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    TD_FMT(cmd, "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+}
+
+static int fixed_obs(void *ctx, int i, td_infer_obs *obs)
+{
+    (void)i;
+    *obs = *(const td_infer_obs *)ctx;
+    return 0;
+}
+
+/* A one-tower continuous state model (state 2 -> gaussian 2) with the given head weights. */
+static void *continuous_model(float weight, size_t *len)
+{
+    json_error_t jerr;
+    json_t *topo_j = json_loads("{\"towers\": {\"policy\": {\"state\": [], \"head\": {\"type\": "
+                                "\"gaussian\", \"n\": 2}}}}",
+                                0, &jerr);
+    json_t *inputs_j = json_loads("{\"state\": [2]}", 0, &jerr);
+    json_t *extras =
+        json_loads("{\"action_space_type\": \"continuous\", \"action_space\": {\"steering_angle\": "
+                   "{\"low\": -20, \"high\": 30}, \"speed\": {\"low\": 0.5, \"high\": 3}}}",
+                   0, &jerr);
+    TD_ASSERT(topo_j && inputs_j && extras);
+    td_nn_topology topo;
+    td_err err;
+    TD_ASSERT_OK(td_nn_topology_from_json(&topo, topo_j, inputs_j, &err));
+    td_nn_net net;
+    TD_ASSERT_OK(td_nn_net_init(&net, &topo.towers[0], 1, NULL, &err));
+    const td_nn_tensor *w = td_nn_net_tensor(&net, "policy.head.weight");
+    TD_ASSERT(w != NULL);
+    for (size_t i = 0; i < w->n; i++)
+        net.params[w->offset + i] = weight;
+    char dir[] = "/tmp/td_test_fuzz_model_XXXXXX", path[128];
+    TD_ASSERT(mkdtemp(dir) != NULL);
+    TD_FMT(path, "%s/m.tdm", dir);
+    const td_nn_net *nets[1] = {&net};
+    TD_ASSERT_OK(td_nn_save(path, nets, 1, extras, &err));
+    char *data;
+    TD_ASSERT_OK(td_file_read(path, &data, len, &err));
+    unlink(path);
+    rmdir(dir);
+    td_nn_net_free(&net);
+    json_decref(topo_j);
+    json_decref(inputs_j);
+    json_decref(extras);
+    return data;
+}
+
+/* An overflowing network (its mean is NaN) still commands a finite action in range; NaN weights
+ * cannot be quantized; weights too small for an int8 scale quantize to zero without NaN. */
+TD_TEST(nan_outputs_give_safe_actions_and_quantize_refuses_them)
+{
+    size_t len;
+    void *buf = continuous_model(NAN, &len);
+    td_infer_model *m = NULL;
+    td_infer_err ierr;
+    TD_ASSERT_OK(td_infer_open_buffer(&m, buf, len, &ierr));
+    float state[2] = {1.0f, -1.0f};
+    td_infer_obs obs = {NULL, NULL, state};
+    td_infer_action act;
+    TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+    TD_ASSERT(isnan(td_infer_output(m)[0]));
+    TD_ASSERT_NEAR(act.steering_angle, 5.0, 1e-6); /* the middle of [-20, 30] */
+    TD_ASSERT_NEAR(act.speed, 0.5, 1e-6);
+    td_infer_close(m);
+
+    td_infer_quant_options opt;
+    td_infer_quant_options_default(&opt);
+    opt.quantize_head = 1;
+    void *q = NULL;
+    size_t qlen;
+    TD_ASSERT_EQ_INT(td_infer_quantize(buf, len, fixed_obs, &obs, 2, &opt, &q, &qlen, &ierr),
+                     TD_INFER_EUNSUPPORTED);
+    TD_ASSERT_CONTAINS(ierr.msg, "tensor policy.head.weight: element 0 is nan");
+    td_free(buf);
+
+    buf = continuous_model(1e-44f, &len);
+    TD_ASSERT_OK(td_infer_quantize(buf, len, fixed_obs, &obs, 2, &opt, &q, &qlen, &ierr));
+    TD_ASSERT_OK(td_infer_open_buffer(&m, q, qlen, &ierr));
+    TD_ASSERT_OK(td_infer_run(m, &obs, &act));
+    TD_ASSERT(isfinite(act.steering_angle) && isfinite(act.speed));
+    td_infer_close(m);
+    td_infer_free(q);
+    td_free(buf);
+}
+
+/* ---- bounded work on geometry sizes ----------------------------------------------------- */
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A circle of n distinct centre points, radius 3 m (plus its closing row). */
+static double *dense_circle(int n)
+{
+    double *rows = td_malloc(sizeof(double) * 6 * (size_t)(n + 1));
+    TD_ASSERT(rows != NULL);
+    for (int i = 0; i <= n; i++) {
+        double a = 2.0 * M_PI * (i % n) / n, c = cos(a), s = sin(a);
+        double r[6] = {3 * c, 3 * s, 2.55 * c, 2.55 * s, 3.45 * c, 3.45 * s};
+        memcpy(rows + 6 * i, r, sizeof(r));
+    }
+    return rows;
+}
+
+/*
+ * Loading and checking a route is near-linear in its rows however densely they are packed.
+ * Every segment used to search all the segments within 2 m, and the check tested all pairs:
+ * `tracks show` of 10000 rows on a 19 m circle (1.9 mm apart) took 7.9 s of CPU in the
+ * release build, 20000 rows 131 s, 100000 rows more than 5 minutes (a worker held by one
+ * upload). Now 10000 rows take 0.4 s in the sanitizer build; the bound is 12 times that and
+ * below what the release build needed before. Routes over TD_TRACK_MAX_ROWS are refused.
+ */
+TD_TEST(dense_route_loads_and_checks_in_bounded_work)
+{
+    int n = 10000;
+    double *rows = dense_circle(n);
+    td_track t;
+    td_err err;
+    double t0 = cpu_seconds();
+    TD_ASSERT_OK(td_track_from_rows(&t, rows, n + 1, "dense", NULL, &err));
+    TD_ASSERT_OK(td_track_check(&t, 0.0, &err));
+    double used = cpu_seconds() - t0;
+    TD_ASSERT_MSG(used < 5.0, "loading and checking %d rows took %.1f s of CPU", n, used);
+    printf("%d rows loaded and checked in %.2f s of CPU\n", n, used);
+    /* The certificates skipped on the densest segments leave the queries exact. */
+    td_track_proj full, inc = {.seg = 17};
+    for (int k = 0; k < 50; k++) {
+        double a = 0.37 * k, r = 2.6 + 0.02 * k;
+        td_track_project(&t, r * cos(a), r * sin(a), &full);
+        td_track_project_from(&t, r * cos(a), r * sin(a), &inc);
+        TD_ASSERT_NEAR(inc.dist, full.dist, 1e-12);
+        TD_ASSERT_EQ_INT(td_track_on_road(&t, &inc, r * cos(a), r * sin(a)),
+                         td_track_on_road_slow(&t, r * cos(a), r * sin(a)));
+    }
+    td_track_free(&t);
+    td_free(rows);
+
+    n = TD_TRACK_MAX_ROWS;
+    rows = dense_circle(n);
+    TD_ASSERT_EQ_INT(td_track_from_rows(&t, rows, n + 1, "big", "big.npy", &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "big.npy: has 20001 rows; a route may have at most 20000");
+    td_free(rows);
 }

@@ -148,7 +148,9 @@ int td_infer_get_tensor(const td_infer_model *m, const char *name, const char **
 /*
  * Runs the policy tower on one observation and chooses the action: discrete = argmax of the
  * logits; continuous = the mean, clipped and mapped to the action space (see mapping_unit).
- * act may be NULL (then only the outputs below are updated). Allocates nothing. Returns
+ * act may be NULL (then only the outputs below are updated). A continuous mean that is NaN
+ * (a network whose activations overflowed) gives the middle of the steering range and the
+ * lowest speed, so the action is always finite and in range. Allocates nothing. Returns
  * TD_INFER_EINVAL if a part of the observation the model needs is NULL.
  */
 int td_infer_run(td_infer_model *m, const td_infer_obs *obs, td_infer_action *act);

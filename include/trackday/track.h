@@ -18,6 +18,9 @@ extern "C" {
 
 #define TD_TRACK_NAME_LEN 64
 #define TD_TRACK_DESC_LEN 256
+/* Most rows a route may have: DeepRacer's have at most a few hundred, a generated track at
+ * most 10000. The bound keeps loading and checking a route to seconds. */
+#define TD_TRACK_MAX_ROWS 20000
 /* Largest coordinate a route may have (m). DeepRacer's routes fit in +-30 m; the bound keeps
  * every span, area and grid size computed from a route finite. */
 #define TD_TRACK_MAX_COORD_M 1e5

@@ -327,7 +327,7 @@ void td__infer_quantize_u8(uint8_t *q, const float *x, size_t n, float scale, in
     size_t i;
     for (i = 0; i < n; i++) {
         float v = x[i] * inv + fzp; /* floor(v) = round(x / scale) + zp, halves up */
-        if (v < 0.0f)
+        if (!(v >= 0.0f))           /* NaN too: a NaN input quantizes to the bottom of the range */
             v = 0.0f;
         if (v > 255.0f)
             v = 255.0f;

@@ -240,12 +240,20 @@ static int need(ctx *c, int obj, const char *key, int type, const char *where, i
     return 0;
 }
 
+/* The largest action value (degrees, m/s) a model may give: far beyond any car, and small
+ * enough that sums and midpoints of action values stay finite floats. */
+#define MAX_ACTION_VALUE 1e6
+
+/* Reads an action-space number (see MAX_ACTION_VALUE). */
 static int get_number(ctx *c, int obj, const char *key, const char *where, double *v)
 {
     int i = -1, rc = need(c, obj, key, TDI_NUM, where, &i);
     if (rc)
         return rc;
     *v = c->j[i].num;
+    if (!(fabs(*v) <= MAX_ACTION_VALUE))
+        return td__infer_fail(c->err, TD_INFER_EHEADER, "header: %s: \"%s\" %g is out of range",
+                              where, key, *v);
     return 0;
 }
 
@@ -982,6 +990,17 @@ static int check_model(ctx *c, int record_actions)
                               "the policy head must be categorical or gaussian");
     if ((rc = check_action_space(c, record_actions)) != 0)
         return rc;
+    /* Preprocessing too, so td_infer_arena_size refuses every file td_infer_load refuses
+     * (values are read again, into the arena, by the load). */
+    {
+        static const char *const keys[3] = {"camera", "lidar", "state"};
+        const int dims[3] = {0, c->m->info.lidar_dim, c->m->info.state_dim};
+        float scale, offset;
+        int has, k;
+        for (k = 0; k < 3; k++)
+            if ((rc = check_preproc(c, keys[k], dims[k], &scale, &offset, NULL, &has)) != 0)
+                return rc;
+    }
     return 0;
 }
 

@@ -230,7 +230,9 @@ static float weight_scale(const float *w, size_t n)
     for (i = 0; i < n; i++)
         if (fabsf(w[i]) > amax)
             amax = fabsf(w[i]);
-    if (amax == 0)
+    /* Weights so small that their scale would be a denormal or 0 (and 1 / scale infinite)
+     * round to 0 whatever the scale: 1 keeps every product finite. */
+    if (amax < 127.0f * 1.17549435e-38f) /* FLT_MIN */
         return 1.0f;
     for (k = 0; k < (int)(sizeof(shrink) / sizeof(shrink[0])); k++) {
         float sc = amax * shrink[k] / 127.0f, inv = 1.0f / sc;
@@ -537,6 +539,20 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
     if (m->info.n_int8_layers > 0) {
         td_infer_close(m);
         return td__infer_fail(err, TD_INFER_EUNSUPPORTED, "the model is already quantized");
+    }
+    /* A weight that is not finite has no int8 value (and a diverged model nothing to keep). */
+    for (li = 0; li < m->n_layers; li++) {
+        const tdi_tensor *wt = &m->tensors[m->layers[li].w_tensor];
+        size_t k, nw = wt->nbytes / 4;
+        for (k = 0; k < nw; k++)
+            if (!isfinite(m->layers[li].w[k])) {
+                rc = td__infer_fail(err, TD_INFER_EUNSUPPORTED,
+                                    "tensor %s: element %lu is %g; only finite weights can be "
+                                    "quantized",
+                                    wt->name, (unsigned long)k, (double)m->layers[li].w[k]);
+                td_infer_close(m);
+                return rc;
+            }
     }
     if ((rc = calibrate(m, next_obs, ctx, n, &opt, err)) != 0) {
         td_infer_close(m);

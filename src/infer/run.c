@@ -16,8 +16,11 @@ static void observe(td_infer_model *m, int li, const float *x, size_t n)
     tdi_layer *L = &m->layers[li];
     size_t i;
     if (m->cal_pass == 0) {
+        /* Only finite values count: an overflowing or NaN activation has no range. */
         float lo = L->cal_min, hi = L->cal_max;
         for (i = 0; i < n; i++) {
+            if (!isfinite(x[i]))
+                continue;
             if (x[i] < lo)
                 lo = x[i];
             if (x[i] > hi)
@@ -31,11 +34,10 @@ static void observe(td_infer_model *m, int li, const float *x, size_t n)
         float lo = L->cal_min, span = L->cal_max - L->cal_min;
         float k = span > 0 ? (float)TDI_HIST / span : 0.0f;
         for (i = 0; i < n; i++) {
-            int b = (int)((x[i] - lo) * k);
-            if (b < 0)
-                b = 0;
-            if (b >= TDI_HIST)
-                b = TDI_HIST - 1;
+            /* Clamped as a float, so NaN and infinities land in an end bin, never in an
+             * out-of-range conversion. */
+            float f = (x[i] - lo) * k;
+            int b = !(f >= 0.0f) ? 0 : f >= (float)TDI_HIST ? TDI_HIST - 1 : (int)f;
             h[b] += 1.0f;
         }
     }
@@ -166,9 +168,10 @@ int td__infer_forward(td_infer_model *m, const td_infer_obs *obs)
     return 0;
 }
 
-static float clampf(float v, float lo, float hi)
+/* v clamped to [lo, hi]; NaN (a network whose output overflowed) gives nan_value. */
+static float clampf(float v, float lo, float hi, float nan_value)
 {
-    return v < lo ? lo : v > hi ? hi : v;
+    return v != v ? nan_value : v < lo ? lo : v > hi ? hi : v;
 }
 
 int td_infer_run(td_infer_model *m, const td_infer_obs *obs, td_infer_action *act)
@@ -205,15 +208,18 @@ int td_infer_run(td_infer_model *m, const td_infer_obs *obs, td_infer_action *ac
             s = tanhf(s);
             v = tanhf(v);
         }
+        /* A NaN mean steers to the middle of the range at the lowest speed: a car must never
+         * get NaN commands. */
+        float mid = 0.5f * (in->steering_low + in->steering_high);
         if (in->mapping_unit) {
-            s = clampf(s, -1.0f, 1.0f);
-            v = clampf(v, -1.0f, 1.0f);
+            s = clampf(s, -1.0f, 1.0f, 0.0f);
+            v = clampf(v, -1.0f, 1.0f, -1.0f);
             s = in->steering_low + (s + 1.0f) * 0.5f * (in->steering_high - in->steering_low);
             v = in->speed_low + (v + 1.0f) * 0.5f * (in->speed_high - in->speed_low);
         }
         act->index = -1;
-        act->steering_angle = clampf(s, in->steering_low, in->steering_high);
-        act->speed = clampf(v, in->speed_low, in->speed_high);
+        act->steering_angle = clampf(s, in->steering_low, in->steering_high, mid);
+        act->speed = clampf(v, in->speed_low, in->speed_high, in->speed_low);
     }
     return 0;
 }

@@ -21,37 +21,71 @@ static const double *poly(const td_track *t, int k)
     return k == 0 ? t->center : (k == 1 ? t->inner : t->outer);
 }
 
+/* Grid coordinate of v (as track.c buckets segments), clamped to the grid. */
+static int grid_cell(double v, double v0, double cell, int count)
+{
+    double c = floor((v - v0) / cell);
+    if (!(c >= 0.0))
+        return 0;
+    return c >= (double)count ? count - 1 : (int)c;
+}
+
 /*
  * Looks for a crossing between segments of polylines ka and kb (may be the same; then
  * adjacent segments, which share a vertex, are skipped). Returns 0 or TD_EFORMAT.
+ *
+ * Two segments that cross share a grid cell (the crossing point is in both bounding boxes), so
+ * segment i is tested only against the segments of kb bucketed in the cells its box covers:
+ * near-linear on any route instead of all pairs. The report is the one a scan of all pairs
+ * in order gives: the first segment i with a crossing, and the smallest j it crosses.
  */
 static int check_pair(const td_track *t, int ka, int kb, td_err *err)
 {
-    const double *a = poly(t, ka), *b = poly(t, kb);
+    const td__track_accel *a = t->accel;
+    const double *pa = poly(t, ka), *pb = poly(t, kb);
     int nseg = t->n - 1;
+    /* kb's segments in the grid: the centre segments, or the border edges (outer border
+     * 0 .. nseg-1, inner border nseg .. 2 nseg-1, then an open route's end rungs). */
+    const int *start = kb == 0 ? a->seg_start : a->cell_start;
+    const int *items = kb == 0 ? a->seg_items : a->cell_items;
+    int base = kb == 0 ? 0 : (kb == 1 ? nseg : 0);
     for (int i = 0; i < nseg; i++) {
-        const double *p = a + 2 * i;
+        const double *p = pa + 2 * i;
         double pminx = fmin(p[0], p[2]), pmaxx = fmax(p[0], p[2]);
         double pminy = fmin(p[1], p[3]), pmaxy = fmax(p[1], p[3]);
-        for (int j = ka == kb ? i + 2 : 0; j < nseg; j++) {
-            if (ka == kb && t->closed && i == 0 && j == nseg - 1)
-                continue;
-            const double *q = b + 2 * j;
-            if (fmax(q[0], q[2]) < pminx || fmin(q[0], q[2]) > pmaxx || fmax(q[1], q[3]) < pminy ||
-                fmin(q[1], q[3]) > pmaxy)
-                continue;
-            if (td__seg_intersect(p[0], p[1], p[2], p[3], q[0], q[1], q[2], q[3])) {
-                if (ka == kb)
-                    return td_err_set(err, TD_EFORMAT,
-                                      "%s: the %s crosses itself: segments %d and %d near "
-                                      "(%.3f, %.3f)",
-                                      t->name, poly_name(ka), i, j, p[0], p[1]);
-                return td_err_set(err, TD_EFORMAT,
-                                  "%s: the %s crosses the %s: segments %d and %d near "
-                                  "(%.3f, %.3f)",
-                                  t->name, poly_name(ka), poly_name(kb), i, j, p[0], p[1]);
+        int cx0 = grid_cell(pminx, a->x0, a->cell, a->gw);
+        int cx1 = grid_cell(pmaxx, a->x0, a->cell, a->gw);
+        int cy0 = grid_cell(pminy, a->y0, a->cell, a->gh);
+        int cy1 = grid_cell(pmaxy, a->y0, a->cell, a->gh);
+        int best = -1;
+        for (int cy = cy0; cy <= cy1; cy++)
+            for (int cx = cx0; cx <= cx1; cx++) {
+                int c = cy * a->gw + cx;
+                for (int k = start[c]; k < start[c + 1]; k++) {
+                    int j = items[k] - base;
+                    if (j < 0 || j >= nseg || (best >= 0 && j >= best))
+                        continue;
+                    if (ka == kb && (j < i + 2 || (t->closed && i == 0 && j == nseg - 1)))
+                        continue;
+                    const double *q = pb + 2 * j;
+                    if (fmax(q[0], q[2]) < pminx || fmin(q[0], q[2]) > pmaxx ||
+                        fmax(q[1], q[3]) < pminy || fmin(q[1], q[3]) > pmaxy)
+                        continue;
+                    if (td__seg_intersect(p[0], p[1], p[2], p[3], q[0], q[1], q[2], q[3]))
+                        best = j;
+                }
             }
-        }
+        if (best < 0)
+            continue;
+        if (ka == kb)
+            return td_err_set(err, TD_EFORMAT,
+                              "%s: the %s crosses itself: segments %d and %d near "
+                              "(%.3f, %.3f)",
+                              t->name, poly_name(ka), i, best, p[0], p[1]);
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: the %s crosses the %s: segments %d and %d near "
+                          "(%.3f, %.3f)",
+                          t->name, poly_name(ka), poly_name(kb), i, best, p[0], p[1]);
     }
     return 0;
 }

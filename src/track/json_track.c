@@ -28,8 +28,9 @@ static int read_matrix(const json_t *arr, int cols, const char *key, const char 
         return td_err_set(err, TD_EFORMAT, "%s: \"%s\" must be an array of [%d numbers]", path, key,
                           cols);
     size_t n = json_array_size(arr);
-    if (n > 10000000)
-        return td_err_set(err, TD_ERANGE, "%s: \"%s\" has too many rows (%zu)", path, key, n);
+    if (n > TD_TRACK_MAX_ROWS)
+        return td_err_set(err, TD_ERANGE, "%s: \"%s\" has %zu rows; a route may have at most %d",
+                          path, key, n, TD_TRACK_MAX_ROWS);
     double *m = td_malloc(sizeof(double) * (size_t)cols * (n ? n : 1));
     if (!m)
         return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);

@@ -187,9 +187,9 @@ static int npy_parse(const unsigned char *data, size_t len, const char *path, do
                         path, shape);
         goto out;
     }
-    if (dims[0] > 10000000) {
-        rc =
-            td_err_set(err, TD_ERANGE, "%s: %ld rows is more than a route can have", path, dims[0]);
+    if (dims[0] > TD_TRACK_MAX_ROWS) {
+        rc = td_err_set(err, TD_ERANGE, "%s: has %ld rows; a route may have at most %d", path,
+                        dims[0], TD_TRACK_MAX_ROWS);
         goto out;
     }
     size_t need = (size_t)dims[0] * 6 * 8;

@@ -105,6 +105,32 @@ int td__track_pip_all(const td__track_accel *a, double x, double y)
     return inside;
 }
 
+/*
+ * td__track_pip_all through the grid: the same crossings of the ray from (x, y) towards +x,
+ * tested by the same predicate, but only for the edges bucketed in the grid row of y (an
+ * edge the ray crosses covers that row). Each edge is counted in one cell only, the cell of
+ * its crossing point clamped to its bounding box, which the edge always covers. Equal to
+ * td__track_pip_all for every point; the cost is one grid row instead of every edge.
+ */
+int td__track_pip_grid(const td__track_accel *a, double x, double y)
+{
+    int inside = 0;
+    int cy = cell_coord(y, a->y0, a->cell, a->gh);
+    for (int cx = 0; cx < a->gw; cx++) {
+        int c = cy * a->gw + cx;
+        for (int k = a->cell_start[c]; k < a->cell_start[c + 1]; k++) {
+            const double *s = a->edges + 4 * a->cell_items[k];
+            if ((s[1] > y) == (s[3] > y))
+                continue;
+            double xi = s[0] + (s[2] - s[0]) * (y - s[1]) / (s[3] - s[1]);
+            double xc = fmin(fmax(xi, fmin(s[0], s[2])), fmax(s[0], s[2]));
+            if (cell_coord(xc, a->x0, a->cell, a->gw) == cx && x < xi)
+                inside = !inside;
+        }
+    }
+    return inside;
+}
+
 void td__track_accel_free(td_track *t)
 {
     td__track_accel *a = t->accel;
@@ -299,6 +325,20 @@ static double tangent_disc_bound(const double *a, double ex, double ey, double l
     return best;
 }
 
+/* Items a search for one segment's clearances may visit: about 8 times what the busiest
+ * segment of DeepRacer's routes and trackday's tracks visits (250), 3 times a generated
+ * track at its finest spacing. With TD_TRACK_MAX_ROWS it bounds the load time. */
+#define CERT_BUDGET 2048
+
+/* Items bucketed in the cells [cx0, cx1] x [cy0, cy1] of a grid (start offsets, gw wide). */
+static long items_in(const int *start, int gw, int cx0, int cx1, int cy0, int cy1)
+{
+    long n = 0;
+    for (int cy = cy0; cy <= cy1; cy++)
+        n += start[cy * gw + cx1 + 1] - start[cy * gw + cx0];
+    return n;
+}
+
 /* Cyclic (loop) or bounded (open) index distance between centre segments. */
 static int seg_gap(const td_track *t, int i, int j)
 {
@@ -371,7 +411,12 @@ static int build_certificates(td_track *t)
         int cx1 = cell_coord(xmax + far, a->x0, a->cell, a->gw);
         int cy0 = cell_coord(ymin - far, a->y0, a->cell, a->gh);
         int cy1 = cell_coord(ymax + far, a->y0, a->cell, a->gh);
-        for (int cy = cy0; cy <= cy1; cy++)
+        /* A route that piles many segments near this one (far denser than any road) would
+         * make the load quadratic: past the budget the clearance stays 0, which is always a
+         * true lower bound, and the queries use the grid there. */
+        if (items_in(a->seg_start, a->gw, cx0, cx1, cy0, cy1) > CERT_BUDGET)
+            far = 0.0;
+        for (int cy = cy0; cy <= cy1 && far > 0.0; cy++)
             for (int cx = cx0; cx <= cx1; cx++) {
                 int cell = cy * a->gw + cx;
                 for (int k = a->seg_start[cell]; k < a->seg_start[cell + 1]; k++) {
@@ -390,7 +435,9 @@ static int build_certificates(td_track *t)
         cx1 = cell_coord(xmax + road, a->x0, a->cell, a->gw);
         cy0 = cell_coord(ymin - road, a->y0, a->cell, a->gh);
         cy1 = cell_coord(ymax + road, a->y0, a->cell, a->gh);
-        for (int cy = cy0; cy <= cy1; cy++)
+        if (items_in(a->cell_start, a->gw, cx0, cx1, cy0, cy1) > CERT_BUDGET)
+            road = bclear[0] = bclear[1] = 0.0; /* as for far above */
+        for (int cy = cy0; cy <= cy1 && road > 0.0; cy++)
             for (int cx = cx0; cx <= cx1; cx++) {
                 int cell = cy * a->gw + cx;
                 for (int k = a->cell_start[cell]; k < a->cell_start[cell + 1]; k++) {
@@ -508,7 +555,7 @@ int td__track_accel_build(td_track *t, td_err *err)
     for (int i = 0; i + 1 < n; i++) {
         double mx = 0.5 * (t->center[2 * i] + t->center[2 * i + 2]);
         double my = 0.5 * (t->center[2 * i + 1] + t->center[2 * i + 3]);
-        a->mid_on_road[i] = (unsigned char)td__track_pip_all(a, mx, my);
+        a->mid_on_road[i] = (unsigned char)td__track_pip_grid(a, mx, my);
     }
     vertex_curvatures(t, a->curv);
     if (build_certificates(t))
@@ -575,6 +622,9 @@ int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
                           "%s: has %d row%s; a route needs at least 2 rows (a loop at least 4 "
                           "distinct centre points plus its closing row)",
                           what, n, n == 1 ? "" : "s");
+    if (n > TD_TRACK_MAX_ROWS)
+        return td_err_set(err, TD_ERANGE, "%s: has %d rows; a route may have at most %d", what, n,
+                          TD_TRACK_MAX_ROWS);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 6; j++) {
             double v = rows[6 * i + j];
@@ -659,6 +709,10 @@ int td_track_from_centerline(td_track *t, const double *xy, const double *width_
     if (n < 2)
         return td_err_set(err, TD_EFORMAT, "%s: centerline has %d point%s, needs at least 2", what,
                           n, n == 1 ? "" : "s");
+    if (n >= TD_TRACK_MAX_ROWS)
+        return td_err_set(err, TD_ERANGE,
+                          "%s: centerline has %d points; a route may have at most %d", what, n,
+                          TD_TRACK_MAX_ROWS - 1);
     for (int i = 0; i < n; i++) {
         double w = width_m ? width_m[i] : width_one;
         if (!isfinite(xy[2 * i]) || !isfinite(xy[2 * i + 1]))

@@ -66,6 +66,8 @@ void td__track_accel_free(td_track *t);
 
 /* Even-odd containment against all border edges (the reference test). */
 int td__track_pip_all(const td__track_accel *a, double x, double y);
+/* The same answer through the grid (one grid row of edges; for the load). */
+int td__track_pip_grid(const td__track_accel *a, double x, double y);
 
 /* 1 if the segments p1-p2 and q1-q2 intersect (touching counts). */
 int td__seg_intersect(double p1x, double p1y, double p2x, double p2y, double q1x, double q1y,
