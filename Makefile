@@ -5,12 +5,16 @@
 #   make test     install, build with ASan+UBSan (build/asan), run every test
 #   make demo     install, build, run the demo (see README.md)
 #   make bench    install, build, run the benchmarks (bench/run)
+#   make fuzz     install, build the fuzz targets with clang (build/fuzz), run each for
+#                 SECONDS (default 60) and print a table (docs/fuzzing.md)
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE := build/release
 ASAN := build/asan
+FUZZ := build/fuzz
+SECONDS ?= 60
 
-.PHONY: all build deps test demo bench clean format
+.PHONY: all build deps test demo bench clean format fuzz
 
 all: build
 
@@ -31,6 +35,12 @@ demo: deps build
 
 bench: deps build
 	@bench/run $(RELEASE)/trackday
+
+fuzz: deps
+	@cmake -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DTD_FUZZ=ON \
+		-DTD_WERROR=ON >/dev/null
+	@cmake --build $(FUZZ) -j $(JOBS) --target fuzz_targets
+	@scripts/fuzz -s $(SECONDS) -d $(FUZZ)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

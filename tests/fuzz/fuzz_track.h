@@ -10,9 +10,10 @@
 #include <math.h>
 
 #include "fuzz.h"
+#include "track/track_internal.h"
 #include "trackday/track.h"
 
-static void fuzz_track_queries(const td_track *t)
+static inline void fuzz_track_queries(const td_track *t)
 {
     int n = t->n;
     int step = n > 64 ? n / 64 : 1;
@@ -40,7 +41,8 @@ static void fuzz_track_queries(const td_track *t)
             (void)td_track_width_at(t, &p);
             (void)td_track_width_nearest(t, &p);
             (void)td_track_on_road(t, &p, qx[k], qy[k]);
-            (void)td_track_on_road_slow(t, qx[k], qy[k]);
+            int slow = td_track_on_road_slow(t, qx[k], qy[k]);
+            TD_FUZZ_CHECK(td__track_pip_grid(t->accel, qx[k], qy[k]) == slow);
         }
         double x, y, h;
         td_track_point_at(t, t->arc[i] + 0.05, 0.1, &x, &y, &h);
@@ -53,7 +55,7 @@ static void fuzz_track_queries(const td_track *t)
     (void)td_track_wrap_arc(t, -3.0 * t->length - 1.0);
 }
 
-static void fuzz_track_exercise(const td_track *t)
+static inline void fuzz_track_exercise(const td_track *t)
 {
     td_err err;
     (void)td_track_check(t, 0.0, &err);

@@ -73,7 +73,8 @@ int main(int argc, char **argv)
             nn++;
         }
         closedir(d);
-        qsort(names, (size_t)nn, sizeof(char *), cmp_str);
+        if (nn > 1)
+            qsort(names, (size_t)nn, sizeof(char *), cmp_str);
         for (int k = 0; k < nn; k++) {
             failed |= replay_file(names[k]) != 0;
             n++;
