@@ -130,6 +130,41 @@ TD_TEST(file_atomic_write_and_read)
     td_free(data);
 }
 
+/* A writer killed between creating its temporary file and the rename leaves the temporary
+ * behind; the next atomic write of the same file removes it (issue 10: temp files removed),
+ * and leaves alone the temporary of a writer that is still running. */
+TD_TEST(file_atomic_write_removes_stale_temporaries)
+{
+    char dir[] = "/tmp/td_core_XXXXXX";
+    char path[256], stale[300], live[300], other[300];
+    td_err err;
+    TD_ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/last.tdm", dir);
+    pid_t dead = fork();
+    TD_ASSERT(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    TD_ASSERT_EQ_INT(waitpid(dead, NULL, 0), dead);
+    snprintf(stale, sizeof(stale), "%s.tmp.%ld", path, (long)dead);
+    snprintf(live, sizeof(live), "%s.tmp.%ld", path, (long)getppid());
+    snprintf(other, sizeof(other), "%s/best.tdm.tmp.%ld", dir, (long)dead);
+    TD_ASSERT_OK(td_file_write_atomic(stale, "half", 4, &err));
+    TD_ASSERT_OK(td_file_write_atomic(live, "half", 4, &err));
+    TD_ASSERT_OK(td_file_write_atomic(other, "half", 4, &err));
+    TD_ASSERT_OK(td_file_write_atomic(path, "whole", 5, &err));
+    TD_ASSERT(!td_path_exists(stale));
+    TD_ASSERT(td_path_exists(live));
+    TD_ASSERT(td_path_exists(other)); /* another file's temporary: its own writer cleans it */
+    TD_ASSERT(td_path_exists(path));
+    /* Errors name the file asked for, not the temporary. */
+    TD_ASSERT(td_file_write_atomic("/nonexistent/dir/x.json", "x", 1, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "/nonexistent/dir/x.json: cannot create");
+    TD_ASSERT(strstr(err.msg, ".tmp.") == NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+}
+
 TD_TEST(path_stem)
 {
     char out[16];

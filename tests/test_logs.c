@@ -344,7 +344,7 @@ TD_TEST(writer_then_reader_gives_the_same_rows)
     td_simtrace_init(&t);
     TD_ASSERT_OK(td_simtrace_read(&t, path, &err));
     TD_ASSERT_EQ_INT(t.n, N);
-    TD_ASSERT_EQ_INT(t.has_iteration, 1);
+    TD_ASSERT_EQ_INT(t.has_iteration, 0); /* DeepRacer's columns: the file name says it */
     for (int i = 0; i < N; i++) {
         const td_simtrace_row *a = &rows[i], *b = &t.rows[i];
         TD_ASSERT_EQ_INT(b->episode, a->episode);
@@ -366,7 +366,7 @@ TD_TEST(writer_then_reader_gives_the_same_rows)
         TD_ASSERT_NEAR(b->pause_duration, a->pause_duration, 1e-9);
         TD_ASSERT_EQ_INT(b->obstacle_crash_counter, a->obstacle_crash_counter);
         TD_ASSERT_NEAR(b->wall_clock, a->wall_clock, 1e-6);
-        TD_ASSERT_EQ_INT(b->iteration, a->iteration);
+        TD_ASSERT_EQ_INT(b->iteration, -1);
         TD_ASSERT_EQ_INT(b->file, 0);
     }
     td_simtrace_free(&t);
@@ -407,18 +407,26 @@ TD_TEST(writer_writes_deepracer_columns_and_text)
     r.x = -0.00001;  /* rounds to zero without a minus sign */
     TD_FMT(r.episode_status, "in_progress");
     TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
+    /* A continuous action as DeepRacer writes it: "[steer speed]". */
+    r.action = -1;
+    r.steer_deg = -25;
+    r.throttle = 1.33104;
+    TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
     TD_ASSERT_OK(td_simtrace_close(w, &err));
     char *text;
     size_t len;
     TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    /* DeepRacer's 19 columns; steps as a float, as its simulator writes them. */
     const char *want =
         "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
         "closest_waypoint,track_len,tstamp,episode_status,pause_duration,"
-        "obstacle_crash_counter,wall_clock,iteration\n"
-        "12,7,-1.2346,0.0000,-179.500,30.000,1.5000,3,-0.25,True,False,100.0000,118,17.7092,"
-        "12.0667,off_track_,0.0000,-1,1700000000.250,-1\n"
-        "12,7,0.0000,0.0000,-179.500,30.000,1.5000,3,0,True,False,100.0000,118,17.7092,"
-        "12.0667,in_progress,0.0000,-1,1700000000.250,-1\n";
+        "obstacle_crash_counter,wall_clock\n"
+        "12,7.0,-1.2346,0.0000,-179.500,30.000,1.5000,3,-0.25,True,False,100.0000,118,17.7092,"
+        "12.0667,off_track_,0.0000,-1,1700000000.250\n"
+        "12,7.0,0.0000,0.0000,-179.500,30.000,1.5000,3,0,True,False,100.0000,118,17.7092,"
+        "12.0667,in_progress,0.0000,-1,1700000000.250\n"
+        "12,7.0,0.0000,0.0000,-179.500,-25.000,1.3310,[-25.0 1.331],0,True,False,100.0000,118,"
+        "17.7092,12.0667,in_progress,0.0000,-1,1700000000.250\n";
     TD_ASSERT_STREQ(text, want);
     td_free(text);
 }
@@ -466,6 +474,30 @@ TD_TEST(row_from_params_maps_the_step_fields)
     TD_ASSERT_NEAR(r.track_len, 17.7, 0);
     TD_ASSERT_NEAR(r.tstamp, 5.2, 0);
     TD_ASSERT_EQ_INT(r.all_wheels_on_track, 1);
+}
+
+/* DeepRacer's simtrace shows the nearer of the two bracketing waypoints (agent_ctrl/utils.py:
+ * the next one when strictly nearer to the model point). */
+TD_TEST(row_closest_waypoint_is_the_nearer_one)
+{
+    static const double wp[4][2] = {{0, 0}, {1, 0}, {2, 0}, {3, 0}};
+    td_params p;
+    memset(&p, 0, sizeof(p));
+    p.waypoints = &wp[0][0];
+    p.n_waypoints = 4;
+    p.closest_waypoints[0] = 1;
+    p.closest_waypoints[1] = 2;
+    td_simtrace_row r;
+    p.x = 1.3;
+    p.y = 0.2;
+    td_simtrace_row_from_params(&r, &p);
+    TD_ASSERT_EQ_INT(r.closest_waypoint, 1);
+    p.x = 1.7;
+    td_simtrace_row_from_params(&r, &p);
+    TD_ASSERT_EQ_INT(r.closest_waypoint, 2);
+    p.x = 1.5; /* a tie: the previous one, as DeepRacer's strict comparison */
+    td_simtrace_row_from_params(&r, &p);
+    TD_ASSERT_EQ_INT(r.closest_waypoint, 1);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -798,6 +830,290 @@ TD_TEST(logs_keeps_training_and_evaluation_apart)
     status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 1);
     TD_ASSERT_CONTAINS(out, "--episodes-per-iteration");
+    td_free(out);
+}
+
+/* ---- files being written, and files whose writer was killed (issue 10) ------------------- */
+
+TD_TEST(reader_skips_a_last_row_cut_short_with_a_note)
+{
+    char *text;
+    size_t len;
+    td_err err;
+    TD_ASSERT_OK(td_file_read(FIXTURE, &text, &len, &err));
+    /* Cut the file in the middle of its last row, as a writer killed mid-write leaves it, and
+     * at every byte of that row. */
+    const char *last = text + len - 2;
+    while (last > text && *last != '\n')
+        last--;
+    size_t row_start = (size_t)(last - text) + 1;
+    td_simtrace full;
+    td_simtrace_init(&full);
+    TD_ASSERT_OK(td_simtrace_parse(&full, text, len, "full.csv", &err));
+    /* A cut inside the last field leaves a row that parses (with that field shortened): only a
+     * row that does not parse can be told apart, so the cuts stop before the last field. */
+    size_t last_comma = len - 1;
+    while (text[last_comma] != ',')
+        last_comma--;
+    for (size_t cut = row_start + 1; cut <= last_comma; cut += 3) {
+        td_simtrace t;
+        td_simtrace_init(&t);
+        TD_ASSERT_OK(td_simtrace_parse(&t, text, cut, "cut.csv", &err));
+        TD_ASSERT_EQ_INT(t.n, full.n - 1);
+        TD_ASSERT_EQ_INT(t.skipped_rows, 1);
+        TD_ASSERT_CONTAINS(t.skipped_note, "cut.csv: line ");
+        TD_ASSERT_CONTAINS(t.skipped_note, "cut short");
+        td_simtrace_free(&t);
+    }
+    /* Whole rows only: nothing skipped. A whole last row without its newline is a row. */
+    td_simtrace t;
+    td_simtrace_init(&t);
+    TD_ASSERT_OK(td_simtrace_parse(&t, text, row_start, "rows.csv", &err));
+    TD_ASSERT_EQ_INT(t.n, full.n - 1);
+    TD_ASSERT_EQ_INT(t.skipped_rows, 0);
+    td_simtrace_free(&t);
+    td_simtrace_init(&t);
+    TD_ASSERT_OK(td_simtrace_parse(&t, text, len - 1, "nonl.csv", &err));
+    TD_ASSERT_EQ_INT(t.n, full.n);
+    TD_ASSERT_EQ_INT(t.skipped_rows, 0);
+    td_simtrace_free(&t);
+    /* The header itself cut short: no rows yet, a note, no error. */
+    td_simtrace_init(&t);
+    TD_ASSERT_OK(td_simtrace_parse(&t, text, 20, "new.csv", &err));
+    TD_ASSERT_EQ_INT(t.n, 0);
+    TD_ASSERT_EQ_INT(t.skipped_rows, 1);
+    td_simtrace_free(&t);
+    /* A bad row in the middle is still an error with its line. */
+    char *bad = td_malloc(len + 1);
+    memcpy(bad, text, len + 1);
+    char *second = strchr(strchr(bad, '\n') + 1, '\n') + 1;
+    second[0] = 'x';
+    td_simtrace_init(&t);
+    TD_ASSERT_EQ_INT(td_simtrace_parse(&t, bad, len, "bad.csv", &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "bad.csv: line 3");
+    td_simtrace_free(&t);
+    td_free(bad);
+    td_simtrace_free(&full);
+    td_free(text);
+}
+
+/* DeepRacer's robomaker and simulation logs: SIM_TRACE_LOG lines among other output, with
+ * 17 fields (console), 19 (DeepRacer on AWS, behind ROS node prefixes), continuous actions;
+ * a line that is not a whole row (two processes writing at once) is skipped with a note. */
+TD_TEST(reader_takes_sim_trace_log_lines)
+{
+    const char *log =
+        "2022-06-12 08:29:01 INFO starting the simulation\n"
+        "SIM_TRACE_LOG:0,1,3.1999,0.6831,0.1858,-30.00,1.00,0,0.0000,False,True,0.7913,1,17.71,"
+        "6.211,prepare,0.00\n"
+        "some other line, with commas, 1, 2, 3\n"
+        "SIM_TRACE_LOG:0,2,3.1997,0.6831,0.1833,-30.00,1.00,0,1.0000,False,True,0.7906,1,17.71,"
+        "6.279,in_progress,0.00\n"
+        "SIM_TRACE_LOG:0,3,3.21,0.68,0.18,-30.00,1.00,0,1.00SIM_TRACE_LOG:0,4\n"
+        "[download_params_and_roslaunch_agent_node-1] [agent-9] SIM_TRACE_LOG:1,1,-1.4432,"
+        "-1.7133,179.0009,-25.00,1.33,[-25.0 1.3310375874989868],0.0000,False,True,0.8435,1,"
+        "16.60,36.16,prepare,0.00,0,1773215987.6239\n"
+        "[download_params_and_roslaunch_agent_node-1] [agent-9] SIM_TRACE_LOG:1,2,-1.4432,"
+        "-1.7133,178.9998,4.99,2.00,[4.987387227077111 2.0],0.8433,True,True,100.0,1,16.60,"
+        "36.231,lap_complete,0.00,2,1773215987.7159\n"
+        "SIM_TRACE_LOG:2,1,0.1,0.2,0.3,0.0,1.0,3,0.5,False,True,1.0,4,17.71,7.0,pause,1.5,"
+        "1700000000.5\n"
+        "SIM_TRACE_LOG:2,2,0.1,0.2";
+    td_simtrace t;
+    td_err err;
+    td_simtrace_init(&t);
+    TD_ASSERT_OK(td_simtrace_parse(&t, log, strlen(log), "robomaker.log", &err));
+    TD_ASSERT_EQ_INT(t.n, 5);
+    TD_ASSERT_EQ_INT(t.skipped_rows, 2);
+    TD_ASSERT_CONTAINS(t.skipped_note, "robomaker.log: line 5");
+    TD_ASSERT_STREQ(t.rows[0].episode_status, "prepare");
+    TD_ASSERT_NEAR(t.rows[1].tstamp, 6.279, 1e-12);
+    TD_ASSERT_NEAR(t.rows[1].reward, 1.0, 0);
+    TD_ASSERT_EQ_INT(t.rows[2].action, -1);
+    TD_ASSERT_NEAR(t.rows[2].steer_deg, -25.0, 1e-12);
+    TD_ASSERT_EQ_INT(t.rows[3].done, 1);
+    TD_ASSERT_EQ_INT(t.rows[3].obstacle_crash_counter, 2);
+    TD_ASSERT_NEAR(t.rows[3].wall_clock, 1773215987.7159, 1e-6);
+    TD_ASSERT_STREQ(t.rows[4].episode_status, "pause");
+    TD_ASSERT_NEAR(t.rows[4].pause_duration, 1.5, 0);
+    TD_ASSERT_NEAR(t.rows[4].wall_clock, 1700000000.5, 1e-6);
+    td_simtrace_free(&t);
+}
+
+/* Writes a small simtrace (n episodes of 3 rows, the first ones starting at `first`) at path,
+ * creating its folders. */
+static void layout_file(const char *path, int first, int n)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    td_simtrace_writer *w;
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    for (int e = first; e < first + n; e++)
+        for (int k = 1; k <= 3; k++) {
+            td_simtrace_row r;
+            memset(&r, 0, sizeof(r));
+            r.episode = e;
+            r.steps = k;
+            r.action = 1;
+            r.tstamp = k / 15.0;
+            r.progress = k == 3 ? 100 : 10 * k;
+            r.done = k == 3;
+            snprintf(r.episode_status, sizeof(r.episode_status), "%s",
+                     k == 1   ? "prepare"
+                     : k == 3 ? "lap_complete"
+                              : "in_progress");
+            TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
+        }
+    TD_ASSERT_OK(td_simtrace_close(w, &err));
+}
+
+/* A robomaker-style log with n episodes of SIM_TRACE_LOG lines. */
+static void layout_log(const char *path, int n)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    FILE *f = fopen(path, "w");
+    TD_ASSERT(f != NULL);
+    fprintf(f, "Using the following hyper-parameters\n");
+    for (int e = 0; e < n; e++)
+        for (int k = 1; k <= 3; k++)
+            fprintf(f,
+                    "[agent-9] SIM_TRACE_LOG:%d,%d,0.1,0.2,0.3,0.00,1.00,1,1.0,%s,True,%d,1,17.71,"
+                    "%.3f,%s,0.00\n",
+                    e, k, k == 3 ? "True" : "False", k == 3 ? 100 : 10 * k, k / 15.0,
+                    k == 1   ? "prepare"
+                    : k == 3 ? "lap_complete"
+                             : "in_progress");
+    fclose(f);
+}
+
+/* Every layout DeepRacer's tools write (deepracer-utils' samples: deepracer-for-cloud with one
+ * and with three workers, the console's export with its robomaker logs, DeepRacer on AWS's
+ * export and evaluation-only export), built here in those layouts, read by td_simtrace_find
+ * and by `trackday logs`; --eval says when there are no evaluation runs. */
+TD_TEST(logs_read_every_deepracer_layout)
+{
+    char root[256], d[512], p[1024], cmd[1400];
+    TD_FMT(root, "%s", td_test_tmpdir());
+    static const struct {
+        const char *name;
+        td_simtrace_kind kind;
+        const char *layout;
+        int files, episodes, workers;
+    } want[] = {
+        {"drfc1", TD_SIMTRACE_TRAINING, "deepracer-for-cloud (training-simtrace/)", 3, 6, 1},
+        {"drfc1", TD_SIMTRACE_EVALUATION, "deepracer-for-cloud (evaluation-", 2, 6, 1},
+        {"drfc3", TD_SIMTRACE_TRAINING, "one folder per worker", 6, 12, 3},
+        {"console", TD_SIMTRACE_TRAINING, "DeepRacer console export", 2, 4, 1},
+        {"console", TD_SIMTRACE_EVALUATION, "DeepRacer export (sim-trace/evaluation", 1, 3, 1},
+        {"console", TD_SIMTRACE_LEADERBOARD, "leaderboard submissions", 2, 6, 1},
+        {"droa", TD_SIMTRACE_TRAINING, "DeepRacer on AWS export", 2, 4, 1},
+        {"droa", TD_SIMTRACE_EVALUATION, "DeepRacer export (sim-trace/evaluation", 1, 3, 1},
+        {"logsonly", TD_SIMTRACE_TRAINING, "simulation log (logs/training", 1, 5, 1},
+        {"logsonly", TD_SIMTRACE_EVALUATION, "simulation log (logs/evaluation", 1, 3, 1},
+    };
+    /* deepracer-for-cloud, one worker: training-simtrace/N-iteration.csv, evaluation-<time>. */
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/drfc1/training-simtrace/%d-iteration.csv", root, i);
+        layout_file(p, 2 * i, 2);
+    }
+    snprintf(p, sizeof(p), "%s/drfc1/evaluation-20220709200242/evaluation-simtrace/0-iteration.csv",
+             root);
+    layout_file(p, 0, 3);
+    snprintf(p, sizeof(p), "%s/drfc1/evaluation-20220709200509/evaluation-simtrace/0-iteration.csv",
+             root);
+    layout_file(p, 0, 3);
+    /* Three workers: DIR/0, DIR/1, DIR/2 (one of them with one file). */
+    for (int w = 0; w < 3; w++)
+        for (int i = 0; i < (w == 2 ? 1 : 2) + (w == 0); i++) {
+            snprintf(p, sizeof(p), "%s/drfc3/%d/training-simtrace/%d-iteration.csv", root, w, i);
+            layout_file(p, 2 * i, 2);
+        }
+    /* The console's export: sim-trace/training/training-simtrace, evaluation runs, logs. */
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof(p), "%s/console/sim-trace/training/training-simtrace/%d-iteration.csv",
+                 root, i);
+        layout_file(p, 2 * i, 2);
+    }
+    snprintf(p, sizeof(p),
+             "%s/console/sim-trace/evaluation/20220612082523-IBZw/evaluation-simtrace/"
+             "0-iteration.csv",
+             root);
+    layout_file(p, 0, 3);
+    snprintf(p, sizeof(p),
+             "%s/console/logs/evaluation/evaluation-20220612082853-IBZw-robomaker.log", root);
+    layout_log(p, 3);
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof(p),
+                 "%s/console/logs/leaderboard/leaderboard-2022070317%d842-wDhq-robomaker.log", root,
+                 i);
+        layout_log(p, 3);
+    }
+    snprintf(p, sizeof(p), "%s/console/logs/training/training-20220611230350-EHNg-sagemaker.log",
+             root);
+    layout_log(p, 0);
+    /* DeepRacer on AWS: a folder per job under sim-trace/training and sim-trace/evaluation. */
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof(p),
+                 "%s/droa/sim-trace/training/2026-03-06T18:33:59.511Z-deepracerindy-training-A/"
+                 "training-simtrace/%d-iteration.csv",
+                 root, i);
+        layout_file(p, 2 * i, 2);
+    }
+    snprintf(p, sizeof(p),
+             "%s/droa/sim-trace/evaluation/2026-03-07T17:52:00.898Z-deepracerindy-evaluation-B/"
+             "evaluation-simtrace/0-iteration.csv",
+             root);
+    layout_file(p, 0, 3);
+    snprintf(p, sizeof(p), "%s/droa/logs/training/2026-03-06T20:36:57.936Z-x-simulation.log", root);
+    layout_log(p, 9);
+    /* Only the logs of an export. */
+    snprintf(p, sizeof(p), "%s/logsonly/logs/training/2026-x-training-simulation.log", root);
+    layout_log(p, 5);
+    snprintf(p, sizeof(p), "%s/logsonly/logs/evaluation/2026-x-evaluation-simulation.log", root);
+    layout_log(p, 3);
+
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        td_simtrace_files f;
+        td_simtrace t;
+        td_err err;
+        snprintf(d, sizeof(d), "%s/%s", root, want[i].name);
+        int rc = td_simtrace_find(d, want[i].kind, &f, &err);
+        TD_ASSERT_MSG(rc == 0, "%s kind %d: %s", want[i].name, want[i].kind, err.msg);
+        TD_ASSERT_CONTAINS(f.layout, want[i].layout);
+        TD_ASSERT_MSG(f.n == want[i].files, "%s kind %d: %d files", want[i].name, want[i].kind,
+                      f.n);
+        TD_ASSERT_EQ_INT(f.workers, want[i].workers);
+        td_simtrace_init(&t);
+        TD_ASSERT_OK(td_simtrace_read_files(&t, &f, &err));
+        td_log_report r;
+        TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
+        TD_ASSERT_MSG(r.n_episodes == want[i].episodes, "%s kind %d: %d episodes", want[i].name,
+                      want[i].kind, r.n_episodes);
+        td_logs_report_free(&r);
+        td_simtrace_free(&t);
+        td_simtrace_files_free(&f);
+    }
+    /* The command: every layout from its root, and --eval where there is none. */
+    int status;
+    snprintf(cmd, sizeof(cmd), "%s logs %s/drfc3 --json", TD_TEST_TRACKDAY_BIN, root);
+    char *out;
+    status = td_test_run(cmd, &out, NULL);
+    TD_ASSERT_EQ_INT(status, 0);
+    TD_ASSERT_CONTAINS(out, "drfc3/2/training-simtrace/0-iteration.csv");
+    td_free(out);
+    snprintf(cmd, sizeof(cmd), "%s logs %s/console --leaderboard", TD_TEST_TRACKDAY_BIN, root);
+    status = td_test_run(cmd, &out, NULL);
+    TD_ASSERT_EQ_INT(status, 0);
+    TD_ASSERT_CONTAINS(out, "layout: DeepRacer leaderboard submissions");
+    td_free(out);
+    snprintf(cmd, sizeof(cmd), "%s logs %s/drfc3 --eval 2>&1", TD_TEST_TRACKDAY_BIN, root);
+    status = td_test_run(cmd, &out, NULL);
+    TD_ASSERT_EQ_INT(status, 1);
+    TD_ASSERT_CONTAINS(out, "drfc3: no evaluation runs (looked for evaluation-*/");
     td_free(out);
 }
 

@@ -1,7 +1,9 @@
 /*
- * test_modeldir.c - model_metadata.json, hyperparameters.json and training_params.yaml:
- * defaults, good files, and every kind of bad value rejected with a message naming the file
- * and key.
+ * test_modeldir.c - model_metadata.json, hyperparameters.json, training_params.yaml and
+ * DRfC's run.env read as DeepRacer reads them: its defaults, files in the shapes DeepRacer's
+ * tools write (tests/data/deepracer-config/, written for these tests), values DeepRacer
+ * accepts outside its console's ranges as warnings, values that cannot work rejected with a
+ * message naming the file and key, and one policy for unknown keys.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,11 +19,10 @@ static const char *write_file(const char *name, const char *text)
     return path;
 }
 
-TD_TEST(metadata_defaults_from_empty_object)
+TD_TEST(metadata_defaults)
 {
     td_model_metadata m;
-    td_err err;
-    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", "{}"), &err));
+    td_model_metadata_default(&m);
     TD_ASSERT_EQ_INT(m.action_space_type, TD_ACTIONS_DISCRETE);
     TD_ASSERT_EQ_INT(m.n_actions, 10);
     TD_ASSERT_NEAR(m.actions[0].steering_deg, -30, 0);
@@ -30,6 +31,23 @@ TD_TEST(metadata_defaults_from_empty_object)
     TD_ASSERT_EQ_INT(m.camera, TD_CAMERA_FRONT);
     TD_ASSERT_EQ_INT(m.network, TD_NET_SHALLOW);
     TD_ASSERT_EQ_INT(m.version, 5);
+}
+
+/* DeepRacer: ValueError("no action space defined"). */
+TD_TEST(metadata_without_action_space_is_an_error)
+{
+    td_model_metadata m;
+    td_err err;
+    int rc = td_model_metadata_load(&m, write_file("model_metadata.json", "{}"), NULL, &err);
+    TD_ASSERT_EQ_INT(rc, TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "model_metadata.json: no \"action_space\"");
+    rc = td_model_metadata_load(
+        &m,
+        write_file("model_metadata.json",
+                   "{\"sensor\": [\"FRONT_FACING_CAMERA\"], \"version\": \"5\"}"),
+        NULL, &err);
+    TD_ASSERT_EQ_INT(rc, TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "no action space defined");
 }
 
 TD_TEST(metadata_deepracer_discrete_file)
@@ -48,7 +66,7 @@ TD_TEST(metadata_deepracer_discrete_file)
                        "  \"action_space_type\": \"discrete\",\n"
                        "  \"version\": \"4\"\n"
                        "}\n";
-    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), &err));
+    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), NULL, &err));
     TD_ASSERT_EQ_INT(m.n_actions, 3);
     TD_ASSERT_NEAR(m.actions[1].speed_mps, 1.2, 0);
     TD_ASSERT_NEAR(m.actions[2].steering_deg, 30, 0);
@@ -66,7 +84,7 @@ TD_TEST(metadata_continuous_sac_and_state)
                        " \"speed\": {\"low\": 0.5, \"high\": 3}},"
                        " \"action_space_type\": \"continuous\", \"training_algorithm\": \"sac\","
                        " \"sensor\": [\"STATE\"]}";
-    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), &err));
+    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), NULL, &err));
     TD_ASSERT_EQ_INT(m.action_space_type, TD_ACTIONS_CONTINUOUS);
     TD_ASSERT_EQ_INT(m.algorithm, TD_ALGO_SAC);
     TD_ASSERT_NEAR(m.steering_low, -20, 0);
@@ -76,108 +94,474 @@ TD_TEST(metadata_continuous_sac_and_state)
     TD_ASSERT_EQ_INT(m.network, TD_NET_MLP);
 }
 
-/* Each bad metadata file must be rejected with a message containing the expected text. */
+#define AS2                                                                                        \
+    "\"action_space\": [{\"steering_angle\": 0, \"speed\": 1}, {\"steering_angle\": 15, "          \
+    "\"speed\": 1}]"
+
+/* Each file DeepRacer cannot run must be rejected with a message containing the expected text. */
 TD_TEST(metadata_bad_values_rejected)
 {
     static const struct {
         const char *json, *expect;
     } cases[] = {
-        {"{\"action_space_type\": \"hybrid\"}", "\"action_space_type\" is \"hybrid\""},
-        {"{\"training_algorithm\": \"dqn\"}", "\"training_algorithm\" is \"dqn\""},
-        {"{\"training_algorithm\": \"sac\"}", "needs \"action_space_type\": \"continuous\""},
-        {"{\"action_space\": [{\"steering_angle\": 45, \"speed\": 1}, "
-         "{\"steering_angle\": 0, \"speed\": 1}]}",
-         "action_space[0]: \"steering_angle\" is 45"},
-        {"{\"action_space\": [{\"steering_angle\": 0, \"speed\": 9}, "
-         "{\"steering_angle\": 0, \"speed\": 1}]}",
-         "action_space[0]: \"speed\" is 9"},
+        {"{" AS2 ", \"action_space_type\": \"hybrid\"}", "\"action_space_type\" is \"hybrid\""},
+        {"{" AS2 ", \"training_algorithm\": \"dqn\"}", "\"training_algorithm\" is \"dqn\""},
+        {"{" AS2 ", \"training_algorithm\": \"sac\"}",
+         "needs \"action_space_type\": \"continuous\""},
         {"{\"action_space\": [{\"steering_angle\": 0}, {\"steering_angle\": 0, \"speed\": 1}]}",
          "needs \"steering_angle\" and \"speed\""},
-        {"{\"action_space\": [{\"steering_angle\": 0, \"speed\": 1}]}", "has 1 actions"},
+        {"{\"action_space\": [{\"steering_angle\": \"left\", \"speed\": 1}]}",
+         "action_space[0]: \"steering_angle\" must be a number"},
+        {"{\"action_space\": []}", "\"action_space\" is empty"},
         {"{\"action_space_type\": \"continuous\", \"action_space\": {\"steering_angle\": "
          "{\"low\": 10, \"high\": -10}, \"speed\": {\"low\": 1, \"high\": 2}}}",
          "low (10) must be less than high (-10)"},
-        {"{\"sensor\": [\"SONAR\"]}", "unknown sensor \"SONAR\""},
-        {"{\"sensor\": [\"FRONT_FACING_CAMERA\", \"STEREO_CAMERAS\"]}", "at most one camera"},
-        {"{\"sensor\": [\"LIDAR\"]}", "needs a camera"},
-        {"{\"neural_network\": \"RESNET\"}", "\"neural_network\" is \"RESNET\""},
-        {"{\"version\": \"five\"}", "\"version\" is \"five\""},
-        {"{\"sensor\": [\"FRONT_FACING_CAMERA\", \"DISCRETIZED_SECTOR_LIDAR\"], "
+        {"{\"action_space_type\": \"continuous\", " AS2 "}", "must be {\"steering_angle\""},
+        {"{" AS2 ", \"sensor\": [\"SONAR\"]}", "unknown sensor \"SONAR\""},
+        {"{" AS2 ", \"sensor\": [\"front_facing_camera\"]}",
+         "unknown sensor \"front_facing_camera\""},
+        {"{" AS2 ", \"sensor\": [\"FRONT_FACING_CAMERA\", \"STEREO_CAMERAS\"]}",
+         "at most one camera"},
+        {"{" AS2 ", \"sensor\": [\"LIDAR\"]}", "needs a camera"},
+        {"{" AS2 ", \"neural_network\": \"RESNET\"}", "\"neural_network\" is \"RESNET\""},
+        {"{" AS2 ", \"version\": \"five\"}", "\"version\" is \"five\""},
+        /* DeepRacer: a version 2+ file must list its sensors (KeyError otherwise). */
+        {"{" AS2 ", \"version\": \"4\"}", "\"version\" 4 needs a \"sensor\" list"},
+        {"{" AS2 ", \"sensor\": [\"FRONT_FACING_CAMERA\", \"DISCRETIZED_SECTOR_LIDAR\"], "
          "\"lidar_config\": {\"num_sectors\": 7}}",
          "\"num_sectors\" is 7, must divide 64"},
         {"{\"action_space\": ", "invalid JSON"},
+        {"\xef\xbb\xbf{" AS2 "}", "starts with a UTF-8 byte order mark"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         td_model_metadata m;
         td_err err;
         const char *path = write_file("model_metadata.json", cases[i].json);
-        int rc = td_model_metadata_load(&m, path, &err);
+        int rc = td_model_metadata_load(&m, path, NULL, &err);
         TD_ASSERT_MSG(rc < 0, "case %zu accepted: %s", i, cases[i].json);
         TD_ASSERT_CONTAINS(err.msg, cases[i].expect);
         TD_ASSERT_CONTAINS(err.msg, "model_metadata.json");
     }
 }
 
-TD_TEST(hyperparams_defaults_and_values)
+/* What DeepRacer's parser accepts, trackday accepts and reads the same way. */
+TD_TEST(metadata_read_as_deepracer_reads_it)
+{
+    td_model_metadata m;
+    td_config_warnings w;
+    td_err err;
+    /* Enums lower-cased and stripped; numbers as strings; a single action. */
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_model_metadata_load(
+        &m,
+        write_file("model_metadata.json",
+                   "{\"action_space\": [{\"steering_angle\": \"-12.5\", \"speed\": \" 1.5 \"}],"
+                   " \"action_space_type\": \" Discrete \", \"training_algorithm\": "
+                   "\"Clipped_PPO\", \"sensor\": [\"FRONT_FACING_CAMERA\"], \"version\": 5}"),
+        &w, &err));
+    TD_ASSERT_EQ_INT(m.action_space_type, TD_ACTIONS_DISCRETE);
+    TD_ASSERT_EQ_INT(m.algorithm, TD_ALGO_CLIPPED_PPO);
+    TD_ASSERT_EQ_INT(m.n_actions, 1);
+    TD_ASSERT_NEAR(m.actions[0].steering_deg, -12.5, 0);
+    TD_ASSERT_NEAR(m.actions[0].speed_mps, 1.5, 0);
+    TD_ASSERT_EQ_INT(w.n, 0);
+    TD_ASSERT_OK(td_model_metadata_load(
+        &m,
+        write_file("model_metadata.json",
+                   "{\"action_space\": {\"steering_angle\": {\"low\": \"-20\", \"high\": 20},"
+                   " \"speed\": {\"low\": 0.5, \"high\": \"2\"}}, \"action_space_type\": "
+                   "\"CONTINUOUS\", \"training_algorithm\": \"SAC\", \"sensor\": "
+                   "[\"FRONT_FACING_CAMERA\"], \"version\": \"5\"}"),
+        &w, &err));
+    TD_ASSERT_EQ_INT(m.action_space_type, TD_ACTIONS_CONTINUOUS);
+    TD_ASSERT_EQ_INT(m.algorithm, TD_ALGO_SAC);
+    TD_ASSERT_NEAR(m.steering_low, -20, 0);
+    TD_ASSERT_NEAR(m.speed_high, 2, 0);
+    /* Actions beyond the console's limits run, clipped, with a warning saying so. */
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_model_metadata_load(
+        &m,
+        write_file("model_metadata.json",
+                   "{\"action_space\": [{\"steering_angle\": 45, \"speed\": 1}, "
+                   "{\"steering_angle\": 0, \"speed\": 5}], \"sensor\": "
+                   "[\"FRONT_FACING_CAMERA\"], \"version\": \"5\"}"),
+        &w, &err));
+    TD_ASSERT_NEAR(m.actions[0].steering_deg, 45, 0);
+    TD_ASSERT_NEAR(m.actions[1].speed_mps, 5, 0);
+    TD_ASSERT_EQ_INT(w.n, 2);
+    TD_ASSERT_CONTAINS(w.msg[0], "\"steering_angle\" 45 is outside the console's range [-30, 30]");
+    TD_ASSERT_CONTAINS(w.msg[0], "steer at most 30 degrees");
+    TD_ASSERT_CONTAINS(w.msg[1], "\"speed\" 5 is outside the console's range [0.1, 4]");
+}
+
+/* No "version": version 2 with a sensor list, else version 1 with DeepRacer's "observation"
+ * camera; versions below 5 are kept for the physics they select. */
+TD_TEST(metadata_versions_and_observation_sensor)
+{
+    td_model_metadata m;
+    td_err err;
+    TD_ASSERT_OK(
+        td_model_metadata_load(&m, write_file("model_metadata.json", "{" AS2 "}"), NULL, &err));
+    TD_ASSERT_EQ_INT(m.version, 1);
+    TD_ASSERT_EQ_INT(m.camera, TD_CAMERA_FRONT);
+    TD_ASSERT_OK(td_model_metadata_load(
+        &m, write_file("model_metadata.json", "{" AS2 ", \"sensor\": [\"STEREO_CAMERAS\"]}"), NULL,
+        &err));
+    TD_ASSERT_EQ_INT(m.version, 2);
+    TD_ASSERT_EQ_INT(m.camera, TD_CAMERA_STEREO);
+    TD_ASSERT_OK(td_model_metadata_load(&m,
+                                        write_file("model_metadata.json",
+                                                   "{" AS2 ", \"sensor\": [\"observation\"], "
+                                                   "\"version\": \"3.0\"}"),
+                                        NULL, &err));
+    TD_ASSERT_EQ_INT(m.version, 3);
+    TD_ASSERT_EQ_INT(m.camera, TD_CAMERA_FRONT);
+    TD_ASSERT_OK(td_model_metadata_load(
+        &m,
+        write_file("model_metadata.json",
+                   "{" AS2 ", \"sensor\": [\"FRONT_FACING_CAMERA\", \"DISCRETIZED_SECTOR_LIDAR\"],"
+                   " \"version\": 4, \"lidar_config\": {\"num_sectors\": \"4\", "
+                   "\"num_values_per_sector\": \"2\", \"clipping_dist\": \"1.5\"}}"),
+        NULL, &err));
+    TD_ASSERT_EQ_INT(m.version, 4);
+    TD_ASSERT_EQ_INT(m.lidar_num_sectors, 4);
+    TD_ASSERT_EQ_INT(m.lidar_values_per_sector, 2);
+    TD_ASSERT_NEAR(m.lidar_clipping_dist, 1.5, 0);
+}
+
+/* Every shape of model_metadata.json DeepRacer's tools write (fixtures written for these tests
+ * in those shapes) loads with the values DeepRacer's parser gives. */
+TD_TEST(metadata_real_file_shapes)
+{
+    static const struct {
+        const char *file;
+        int version, n_actions, continuous, sac;
+        td_camera_sensor camera;
+        td_lidar_sensor lidar;
+    } cases[] = {
+        {"drfc-discrete-v5.json", 5, 3, 0, 0, TD_CAMERA_FRONT, TD_LIDAR_NONE},
+        {"drfc-continuous-v5.json", 5, 0, 1, 0, TD_CAMERA_FRONT, TD_LIDAR_NONE},
+        {"drfc-sac-v4.json", 4, 0, 1, 1, TD_CAMERA_FRONT, TD_LIDAR_NONE},
+        {"utils-indexed-v4.json", 4, 6, 0, 0, TD_CAMERA_FRONT, TD_LIDAR_NONE},
+        {"utils-v3-no-algorithm.json", 3, 3, 0, 0, TD_CAMERA_FRONT, TD_LIDAR_NONE},
+        {"simapp-sample-no-version.json", 2, 2, 0, 0, TD_CAMERA_FRONT, TD_LIDAR_NONE},
+        {"console-2019-v1.json", 1, 3, 0, 0, TD_CAMERA_FRONT, TD_LIDAR_NONE},
+        {"console-lidar-v2.json", 2, 2, 0, 0, TD_CAMERA_STEREO, TD_LIDAR_SECTOR},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512];
+        td_model_metadata m;
+        td_config_warnings w;
+        td_err err;
+        snprintf(path, sizeof(path), "%s/tests/data/deepracer-config/%s", TD_TEST_SOURCE_DIR,
+                 cases[i].file);
+        td_config_warnings_clear(&w);
+        int rc = td_model_metadata_load(&m, path, &w, &err);
+        TD_ASSERT_MSG(rc == 0, "%s: %s", cases[i].file, err.msg);
+        TD_ASSERT_MSG(m.version == cases[i].version, "%s: version %d", cases[i].file, m.version);
+        TD_ASSERT_EQ_INT(m.action_space_type == TD_ACTIONS_CONTINUOUS, cases[i].continuous);
+        TD_ASSERT_EQ_INT(m.algorithm == TD_ALGO_SAC, cases[i].sac);
+        if (!cases[i].continuous)
+            TD_ASSERT_EQ_INT(m.n_actions, cases[i].n_actions);
+        TD_ASSERT_EQ_INT(m.camera, cases[i].camera);
+        TD_ASSERT_EQ_INT(m.lidar, cases[i].lidar);
+        TD_ASSERT_MSG(w.n == 0, "%s: warning %s", cases[i].file, w.msg[0]);
+    }
+}
+
+TD_TEST(hyperparams_defaults_are_deepracers)
 {
     td_hyperparams h;
     td_err err;
-    TD_ASSERT_OK(td_hyperparams_load(&h, write_file("hp.json", "{}"), TD_ALGO_CLIPPED_PPO, &err));
+    /* get_updated_hyper_parameters on an empty dict. */
+    TD_ASSERT_OK(
+        td_hyperparams_load(&h, write_file("hp.json", "{}"), TD_ALGO_CLIPPED_PPO, NULL, &err));
     TD_ASSERT_EQ_INT(h.batch_size, 64);
     TD_ASSERT_EQ_INT(h.num_epochs, 10);
     TD_ASSERT_NEAR(h.lr, 0.0003, 0);
-    TD_ASSERT_EQ_INT(h.num_episodes_between_training, 20);
-    TD_ASSERT_EQ_INT(h.loss_type, TD_LOSS_HUBER);
-    const char *text = "{\"batch_size\": 128, \"beta_entropy\": 0.02, \"discount_factor\": 0.999,"
-                       " \"e_greedy_value\": 0.05, \"epsilon_steps\": 10000,"
-                       " \"exploration_type\": \"categorical\", \"loss_type\": \"mean squared "
-                       "error\", \"lr\": 0.0001, \"num_episodes_between_training\": 40,"
-                       " \"num_epochs\": 3, \"stack_size\": 1, \"term_cond_avg_score\": 350.0,"
-                       " \"term_cond_max_episodes\": 1000, \"sac_alpha\": 0.2}";
-    TD_ASSERT_OK(td_hyperparams_load(&h, write_file("hp.json", text), TD_ALGO_CLIPPED_PPO, &err));
-    TD_ASSERT_EQ_INT(h.batch_size, 128);
-    TD_ASSERT_EQ_INT(h.num_epochs, 3);
-    TD_ASSERT_EQ_INT(h.loss_type, TD_LOSS_MSE);
-    TD_ASSERT_EQ_INT(h.num_episodes_between_training, 40);
-    TD_ASSERT_EQ_INT(h.term_cond_max_episodes, 1000);
     TD_ASSERT_NEAR(h.discount_factor, 0.999, 0);
+    TD_ASSERT_EQ_INT(h.loss_type, TD_LOSS_MSE);
+    TD_ASSERT_EQ_INT(h.num_episodes_between_training, 20);
+    TD_ASSERT_EQ_INT(h.term_cond_max_episodes, 100000);
+    TD_ASSERT_NEAR(h.term_cond_avg_score, 100000, 0);
+    TD_ASSERT_EQ_INT(h.exploration_type, TD_EXPLORE_CATEGORICAL);
+    TD_ASSERT_NEAR(h.e_greedy_value, 0.05, 0);
+    TD_ASSERT_EQ_INT(h.epsilon_steps, 10000);
+    TD_ASSERT_NEAR(h.sac_alpha, 0.2, 0);
+    /* SAC gets the same 20 episodes between training. */
+    TD_ASSERT_OK(td_hyperparams_load(&h, write_file("hp.json", "{}"), TD_ALGO_SAC, NULL, &err));
+    TD_ASSERT_EQ_INT(h.num_episodes_between_training, 20);
 }
 
-TD_TEST(hyperparams_bad_values_rejected)
+/* Values DeepRacer runs with although its console did not offer them are warnings saying what
+ * the console allowed; numbers as strings are read as int()/float() read them. */
+TD_TEST(hyperparams_console_ranges_are_warnings)
+{
+    td_hyperparams h;
+    td_config_warnings w;
+    td_err err;
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_hyperparams_load(
+        &h,
+        write_file("hyperparameters.json",
+                   "{\"batch_size\": \"100\", \"num_epochs\": 20, \"lr\": \"0.003\", "
+                   "\"stack_size\": 3, \"num_episodes_between_training\": 200, "
+                   "\"loss_type\": \"Huber\", \"exploration_type\": \"E-Greedy\", "
+                   "\"discount_factor\": \"0.95\", \"beta_entropy\": 0}"),
+        TD_ALGO_CLIPPED_PPO, &w, &err));
+    TD_ASSERT_EQ_INT(h.batch_size, 100);
+    TD_ASSERT_EQ_INT(h.num_epochs, 20);
+    TD_ASSERT_NEAR(h.lr, 0.003, 0);
+    TD_ASSERT_EQ_INT(h.stack_size, 1);
+    TD_ASSERT_EQ_INT(h.num_episodes_between_training, 200);
+    TD_ASSERT_EQ_INT(h.loss_type, TD_LOSS_HUBER);
+    TD_ASSERT_EQ_INT(h.exploration_type, TD_EXPLORE_EGREEDY);
+    TD_ASSERT_NEAR(h.discount_factor, 0.95, 0);
+    TD_ASSERT_EQ_INT(w.n, 5);
+    TD_ASSERT_CONTAINS(w.msg[0], "\"batch_size\" 100: the console allowed 32, 64, 128, 256 or 512");
+    TD_ASSERT_CONTAINS(w.msg[1], "\"num_epochs\" 20: the console allowed 3 to 10");
+    TD_ASSERT_CONTAINS(w.msg[2], "\"lr\" 0.003: the console allowed 1e-8 to 0.001");
+    TD_ASSERT_CONTAINS(w.msg[3],
+                       "\"num_episodes_between_training\" 200: the console allowed 5 to 100");
+    TD_ASSERT_CONTAINS(w.msg[4], "\"stack_size\" 3: DeepRacer (and trackday) use one frame");
+    /* Anything but "huber" is DeepRacer's mean squared error. */
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_hyperparams_load(&h, write_file("hp.json", "{\"loss_type\": \"l1\"}"),
+                                     TD_ALGO_CLIPPED_PPO, &w, &err));
+    TD_ASSERT_EQ_INT(h.loss_type, TD_LOSS_MSE);
+    TD_ASSERT_EQ_INT(w.n, 1);
+    TD_ASSERT_CONTAINS(w.msg[0], "mean squared error for anything but \"huber\"");
+    /* int(64.5) is 64 in DeepRacer. */
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_hyperparams_load(&h, write_file("hp.json", "{\"batch_size\": 64.5}"),
+                                     TD_ALGO_CLIPPED_PPO, &w, &err));
+    TD_ASSERT_EQ_INT(h.batch_size, 64);
+    TD_ASSERT_CONTAINS(w.msg[0], "reads it with int(), as 64");
+}
+
+TD_TEST(hyperparams_that_cannot_work_rejected)
 {
     static const struct {
         const char *json, *expect;
-        td_algorithm algo;
     } cases[] = {
-        {"{\"batch_size\": 100}", "\"batch_size\" is 100", TD_ALGO_CLIPPED_PPO},
-        {"{\"num_epochs\": 20}", "\"num_epochs\" is 20", TD_ALGO_CLIPPED_PPO},
-        {"{\"lr\": 0.5}", "\"lr\" is 0.5", TD_ALGO_CLIPPED_PPO},
-        {"{\"lr\": \"fast\"}", "\"lr\" must be a number", TD_ALGO_CLIPPED_PPO},
-        {"{\"discount_factor\": 1.5}", "\"discount_factor\" is 1.5", TD_ALGO_CLIPPED_PPO},
-        {"{\"loss_type\": \"l1\"}", "\"loss_type\" is \"l1\"", TD_ALGO_CLIPPED_PPO},
-        {"{\"num_episodes_between_training\": 1}", "\"num_episodes_between_training\" is 1",
-         TD_ALGO_CLIPPED_PPO},
-        {"{\"exploration_type\": \"boltzmann\"}", "\"exploration_type\" is \"boltzmann\"",
-         TD_ALGO_CLIPPED_PPO},
-        {"{\"learning_rate\": 0.001}", "unknown hyperparameter \"learning_rate\"",
-         TD_ALGO_CLIPPED_PPO},
-        {"{\"num_epochs\": 3.5}", "\"num_epochs\" is 3.5, must be an integer", TD_ALGO_CLIPPED_PPO},
+        {"{\"batch_size\": 0}", "\"batch_size\" is 0, must be in [1, 16384]"},
+        {"{\"batch_size\": \"64.0\"}", "\"batch_size\" is \"64.0\", must be an integer"},
+        {"{\"batch_size\": true}", "\"batch_size\" must be an integer"},
+        {"{\"num_epochs\": 0}", "\"num_epochs\" is 0"},
+        {"{\"lr\": 0}", "\"lr\" is 0, must be in (0, 1)"},
+        {"{\"lr\": 5}", "\"lr\" is 5"},
+        {"{\"lr\": \"fast\"}", "\"lr\" must be a number"},
+        {"{\"lr\": null}", "\"lr\" must be a number"},
+        {"{\"discount_factor\": 1.5}", "\"discount_factor\" is 1.5, must be in [0, 1]"},
+        {"{\"beta_entropy\": -1}", "\"beta_entropy\" is -1, must not be negative"},
+        {"{\"num_episodes_between_training\": 0}", "\"num_episodes_between_training\" is 0"},
+        {"{\"exploration_type\": \"boltzmann\"}", "\"exploration_type\" is \"boltzmann\""},
+        {"{\"exploration_type\": \"e_greedy\"}", "\"exploration_type\" is \"e_greedy\""},
+        {"{\"e_greedy_value\": 2}", "\"e_greedy_value\" is 2, must be in [0, 1]"},
+        {"{\"exploration_type\": \"e-greedy\", \"epsilon_steps\": 0}",
+         "\"epsilon_steps\" is 0, must be at least 1"},
+        {"{\"sac_alpha\": -0.1}", "\"sac_alpha\" is -0.1, must not be negative"},
+        {"{\"term_cond_max_episodes\": 0}", "\"term_cond_max_episodes\" is 0"},
+        {"[1, 2]", "must be a JSON object"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         td_hyperparams h;
         td_err err;
         int rc = td_hyperparams_load(&h, write_file("hyperparameters.json", cases[i].json),
-                                     cases[i].algo, &err);
+                                     TD_ALGO_CLIPPED_PPO, NULL, &err);
         TD_ASSERT_MSG(rc < 0, "case %zu accepted: %s", i, cases[i].json);
         TD_ASSERT_CONTAINS(err.msg, cases[i].expect);
         TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
     }
-    /* SAC allows one episode between training. */
+}
+
+TD_TEST(hyperparams_real_file_shapes)
+{
+    static const struct {
+        const char *file;
+        int epochs;
+        double gamma, avg_score;
+        long max_episodes;
+    } cases[] = {
+        {"drfc-hyperparameters.json", 5, 0.99, 350, 1000},
+        {"utils-hyperparameters-no-sac.json", 3, 0.95, 1000, 5000},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512];
+        td_hyperparams h;
+        td_config_warnings w;
+        td_err err;
+        snprintf(path, sizeof(path), "%s/tests/data/deepracer-config/%s", TD_TEST_SOURCE_DIR,
+                 cases[i].file);
+        td_config_warnings_clear(&w);
+        int rc = td_hyperparams_load(&h, path, TD_ALGO_CLIPPED_PPO, &w, &err);
+        TD_ASSERT_MSG(rc == 0, "%s: %s", cases[i].file, err.msg);
+        TD_ASSERT_EQ_INT(h.num_epochs, cases[i].epochs);
+        TD_ASSERT_NEAR(h.discount_factor, cases[i].gamma, 0);
+        TD_ASSERT_NEAR(h.term_cond_avg_score, cases[i].avg_score, 0);
+        TD_ASSERT_EQ_INT(h.term_cond_max_episodes, cases[i].max_episodes);
+        TD_ASSERT_EQ_INT(h.loss_type, TD_LOSS_HUBER);
+        TD_ASSERT_MSG(w.n == 0, "%s: warning %s", cases[i].file, w.msg[0]);
+    }
+}
+
+/* rl_coach's LinearSchedule(1.0, e_greedy_value, epsilon_steps). */
+TD_TEST(egreedy_epsilon_schedule)
+{
     td_hyperparams h;
+    td_hyperparams_default(&h);
+    h.e_greedy_value = 0.1;
+    h.epsilon_steps = 1000;
+    TD_ASSERT_NEAR(td_hyperparams_epsilon(&h, 0), 1.0, 1e-12);
+    TD_ASSERT_NEAR(td_hyperparams_epsilon(&h, 500), 0.55, 1e-12);
+    TD_ASSERT_NEAR(td_hyperparams_epsilon(&h, 999), 0.1009, 1e-12);
+    TD_ASSERT_NEAR(td_hyperparams_epsilon(&h, 1000), 0.1, 1e-12);
+    TD_ASSERT_NEAR(td_hyperparams_epsilon(&h, 50000), 0.1, 1e-12);
+}
+
+/* One policy for unknown keys in all four files: a warning that names the closest known key. */
+TD_TEST(unknown_keys_one_policy_in_every_file)
+{
+    td_config_warnings w;
+    td_model_metadata m;
+    td_hyperparams h;
+    td_training_params p;
     td_err err;
+
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_model_metadata_load(
+        &m,
+        write_file("model_metadata.json",
+                   "{" AS2 ", \"sensor\": [\"FRONT_FACING_CAMERA\"], \"training_algorithim\": "
+                   "\"sac\", \"colour\": \"red\"}"),
+        &w, &err));
+    TD_ASSERT_EQ_INT(w.n, 2);
+    TD_ASSERT_CONTAINS(w.msg[0], "model_metadata.json: unknown key \"training_algorithim\" "
+                                 "ignored; did you mean \"training_algorithm\"?");
+    TD_ASSERT_CONTAINS(w.msg[1], "unknown key \"colour\" ignored (no known key is close");
+
+    td_config_warnings_clear(&w);
     TD_ASSERT_OK(td_hyperparams_load(
-        &h, write_file("hp.json", "{\"num_episodes_between_training\": 1}"), TD_ALGO_SAC, &err));
-    TD_ASSERT_EQ_INT(h.num_episodes_between_training, 1);
+        &h, write_file("hyperparameters.json", "{\"learning_rate\": 0.001, \"batch_sise\": 32}"),
+        TD_ALGO_CLIPPED_PPO, &w, &err));
+    TD_ASSERT_EQ_INT(w.n, 2);
+    TD_ASSERT_CONTAINS(w.msg[0], "unknown key \"learning_rate\" ignored");
+    TD_ASSERT_CONTAINS(w.msg[1], "hyperparameters.json: unknown key \"batch_sise\" ignored; did "
+                                 "you mean \"batch_size\"?");
+    TD_ASSERT_EQ_INT(h.batch_size, 64);
+
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_training_params_load(
+        &p,
+        write_file("training_params.yaml", "WORLD_NAME: oval\nREVERS_DIR: true\nMY_SETTING: 42\n"),
+        &w, &err));
+    TD_ASSERT_EQ_INT(w.n, 2);
+    TD_ASSERT_CONTAINS(w.msg[0], "training_params.yaml:2: unknown key \"REVERS_DIR\" ignored; did "
+                                 "you mean \"REVERSE_DIR\"?");
+    TD_ASSERT_CONTAINS(w.msg[1], "training_params.yaml:3: unknown key \"MY_SETTING\" ignored (no "
+                                 "known key is close");
+    TD_ASSERT_EQ_INT(p.race.reverse_dir, 0);
+
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_run_env_load(
+        &p, write_file("run.env", "DR_WORLD_NAME=oval\nDR_TRAIN_REVERS_DIRECTION=True\n"), &w,
+        &err));
+    TD_ASSERT_EQ_INT(w.n, 1);
+    TD_ASSERT_CONTAINS(w.msg[0], "run.env:2: unknown key \"DR_TRAIN_REVERS_DIRECTION\" ignored; "
+                                 "did you mean \"DR_TRAIN_REVERSE_DIRECTION\"?");
+}
+
+/* Keys DeepRacer reads that trackday does not: a warning only when the value is not
+ * DeepRacer's default (so nothing would differ otherwise); plumbing keys in silence. */
+TD_TEST(training_params_not_supported_keys)
+{
+    td_config_warnings w;
+    td_training_params p;
+    td_err err;
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_training_params_load(
+        &p,
+        write_file("training_params.yaml",
+                   "START_POSITION_OFFSET: '0.00'\nIS_OBSTACLE_BOT_CAR: 'False'\n"
+                   "BEST_MODEL_METRIC: reward\nOBSTACLE_TYPE: deepracer_box_obstacle\n"
+                   "IS_CONTINUOUS: true\nCAR_COLOR: Purple\nS3_ENDPOINT_URL: http://x\n"),
+        &w, &err));
+    TD_ASSERT_EQ_INT(w.n, 2);
+    TD_ASSERT_CONTAINS(w.msg[0], "training_params.yaml:3: BEST_MODEL_METRIC is \"reward\": "
+                                 "DeepRacer reads it, trackday does not");
+    TD_ASSERT_CONTAINS(w.msg[1], "OBSTACLE_TYPE is \"deepracer_box_obstacle\"");
+}
+
+TD_TEST(training_params_real_file_shapes)
+{
+    char path[512];
+    td_config_warnings w;
+    td_training_params p;
+    td_err err;
+    /* DRfC's prepare-config.py output: every value single-quoted, a document start. */
+    snprintf(path, sizeof(path), "%s/tests/data/deepracer-config/drfc-training_params.yaml",
+             TD_TEST_SOURCE_DIR);
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_training_params_load(&p, path, &w, &err));
+    TD_ASSERT_STREQ(p.world_name, "reInvent2019_track");
+    TD_ASSERT_EQ_INT(p.race.race_type, TD_RACE_OBJECT_AVOIDANCE);
+    TD_ASSERT_EQ_INT(p.race.reverse_dir, 1);
+    TD_ASSERT_NEAR(p.race.round_robin_advance_dist, 0.1, 0);
+    TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 4);
+    TD_ASSERT_EQ_INT(p.min_eval_trials, 4);
+    TD_ASSERT_MSG(w.n == 0, "warning %s", w.msg[0]);
+    /* The simapp's sample: double quotes, blank lines, keys of its own plumbing. */
+    snprintf(path, sizeof(path), "%s/tests/data/deepracer-config/simapp-training_params.yaml",
+             TD_TEST_SOURCE_DIR);
+    TD_ASSERT_OK(td_training_params_load(&p, path, &w, &err));
+    TD_ASSERT_STREQ(p.world_name, "Oval_track");
+    TD_ASSERT_EQ_INT(p.race.race_type, TD_RACE_TIME_TRIAL);
+    TD_ASSERT_EQ_INT(p.race.change_start_position, 1);
+    TD_ASSERT_MSG(w.n == 0, "warning %s", w.msg[0]);
+}
+
+/* DRfC's run.env as its prepare-config.py turns it into training_params.yaml. */
+TD_TEST(run_env_read_as_drfc_maps_it)
+{
+    char path[512];
+    td_config_warnings w;
+    td_training_params p;
+    td_err err;
+    snprintf(path, sizeof(path), "%s/tests/data/deepracer-config/drfc-run.env", TD_TEST_SOURCE_DIR);
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_run_env_load(&p, path, &w, &err));
+    TD_ASSERT_STREQ(p.world_name, "Oval_track");
+    TD_ASSERT_EQ_INT(p.race.race_type, TD_RACE_HEAD_TO_BOT);
+    TD_ASSERT_EQ_INT(p.race.reverse_dir, 1);
+    TD_ASSERT_NEAR(p.race.round_robin_advance_dist, 0.1, 0);
+    TD_ASSERT_EQ_INT(p.race.number_of_bot_cars, 2);
+    TD_ASSERT_NEAR(p.race.bot_car_speed, 0.4, 0);
+    TD_ASSERT_EQ_INT(p.race.is_lane_change, 1);
+    TD_ASSERT_NEAR(p.race.lower_lane_change_time, 2.0, 0);
+    TD_ASSERT_EQ_INT(p.min_eval_trials, 3);
+    /* DR_OA_* apply to OBJECT_AVOIDANCE only: the 6 obstacles are not read here. */
+    td_training_params dflt;
+    td_training_params_default(&dflt);
+    TD_ASSERT_EQ_INT(p.race.number_of_obstacles, dflt.race.number_of_obstacles);
+    TD_ASSERT_MSG(w.n == 0, "warning %s", w.msg[0]);
+    /* Object avoidance with positions separated by ';'. */
+    TD_ASSERT_OK(td_run_env_load(
+        &p,
+        write_file("run.env",
+                   "DR_RACE_TYPE=OBJECT_AVOIDANCE\nDR_OA_NUMBER_OF_OBSTACLES=6\n"
+                   "DR_OA_OBJECT_POSITIONS=\"0.25,1;0.75,-1\"\nDR_H2B_NUMBER_OF_BOT_CARS=3\n"),
+        &w, &err));
+    TD_ASSERT_EQ_INT(p.race.race_type, TD_RACE_OBJECT_AVOIDANCE);
+    TD_ASSERT_EQ_INT(p.race.n_object_positions, 2);
+    TD_ASSERT_NEAR(p.race.object_positions[1][0], 0.75, 0);
+    TD_ASSERT_NEAR(p.race.object_positions[1][1], -1, 0);
+    TD_ASSERT_EQ_INT(p.race.number_of_bot_cars, dflt.race.number_of_bot_cars);
+    /* A bad value names the variable and the file. */
+    int rc =
+        td_run_env_load(&p, write_file("run.env", "DR_TRAIN_REVERSE_DIRECTION=maybe\n"), &w, &err);
+    TD_ASSERT_EQ_INT(rc, TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "DR_TRAIN_REVERSE_DIRECTION (from run.env)");
+    TD_ASSERT_CONTAINS(err.msg, "must be true or false");
 }
 
 TD_TEST(training_params_yaml)
@@ -196,7 +580,7 @@ TD_TEST(training_params_yaml)
                        "  - 0.75,-1\n"
                        "ENABLE_DOMAIN_RANDOMIZATION: true\n"
                        "SAGEMAKER_SHARED_S3_BUCKET: bucket\n";
-    TD_ASSERT_OK(td_training_params_load(&p, write_file("tp.yaml", text), &err));
+    TD_ASSERT_OK(td_training_params_load(&p, write_file("tp.yaml", text), NULL, &err));
     TD_ASSERT_STREQ(p.world_name, "reInvent2019_track");
     TD_ASSERT_EQ_INT(p.race.race_type, TD_RACE_OBJECT_AVOIDANCE);
     TD_ASSERT_EQ_INT(p.race.alternate_driving_direction, 1);
@@ -210,7 +594,7 @@ TD_TEST(training_params_yaml)
     TD_ASSERT_EQ_INT(p.race.enable_domain_randomization, 1);
     /* Without NUMBER_OF_OBSTACLES, the positions decide how many. */
     TD_ASSERT_OK(td_training_params_load(
-        &p, write_file("tp.yaml", "OBJECT_POSITIONS:\n  - \"0.5,1\"\n"), &err));
+        &p, write_file("tp.yaml", "OBJECT_POSITIONS:\n  - \"0.5,1\"\n"), NULL, &err));
     TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 1);
 }
 
@@ -220,7 +604,9 @@ TD_TEST(training_params_bad_values_rejected)
         const char *yaml, *expect;
     } cases[] = {
         {"RACE_TYPE: DRAG_RACE\n", "tp.yaml:1: RACE_TYPE is \"DRAG_RACE\""},
-        {"A: 1\nNUMBER_OF_OBSTACLES: 9\n", "tp.yaml:2: NUMBER_OF_OBSTACLES is 9"},
+        {"A: 1\nNUMBER_OF_OBSTACLES: 40\n", "tp.yaml:2: NUMBER_OF_OBSTACLES is 40"},
+        {"NUMBER_OF_BOT_CARS: 6\n", "trackday drives at most 4 bots"},
+        {"WORLD_NAME: &a oval\nRACE_TYPE: *a\n", "aliases"},
         {"REVERSE_DIR: maybe\n", "REVERSE_DIR is \"maybe\", must be true or false"},
         {"BOT_CAR_SPEED: fast\n", "BOT_CAR_SPEED is \"fast\", must be a number"},
         {"OBJECT_POSITIONS:\n  - \"0.5\"\n", "OBJECT_POSITIONS[0] is \"0.5\""},
@@ -233,7 +619,7 @@ TD_TEST(training_params_bad_values_rejected)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         td_training_params p;
         td_err err;
-        int rc = td_training_params_load(&p, write_file("tp.yaml", cases[i].yaml), &err);
+        int rc = td_training_params_load(&p, write_file("tp.yaml", cases[i].yaml), NULL, &err);
         TD_ASSERT_MSG(rc < 0, "case %zu accepted: %s", i, cases[i].yaml);
         TD_ASSERT_CONTAINS(err.msg, cases[i].expect);
     }
@@ -251,10 +637,13 @@ TD_TEST(model_dir_requires_files)
     TD_ASSERT_CONTAINS(err.msg, "trackday init");
     TD_FMT(path, "%s/model_metadata.json", dir);
     f = fopen(path, "w");
-    fputs("{}", f);
+    fputs("{" AS2 "}", f);
     fclose(f);
-    TD_ASSERT_EQ_INT(td_model_dir_load(&d, dir, &err), TD_ENOENT);
-    TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
+    /* No hyperparameters.json: DeepRacer's defaults, said in a warning. */
+    TD_ASSERT_OK(td_model_dir_load(&d, dir, &err));
+    TD_ASSERT_NEAR(d.hyper.discount_factor, 0.999, 0);
+    TD_ASSERT_EQ_INT(d.warnings.n, 1);
+    TD_ASSERT_CONTAINS(d.warnings.msg[0], "no hyperparameters.json; DeepRacer's defaults");
     TD_FMT(path, "%s/hyperparameters.json", dir);
     f = fopen(path, "w");
     fputs("{\"batch_size\": 32}", f);
@@ -263,6 +652,16 @@ TD_TEST(model_dir_requires_files)
     TD_ASSERT_EQ_INT(d.hyper.batch_size, 32);
     TD_ASSERT_EQ_INT(d.has_training_params, 0);
     TD_ASSERT_EQ_INT(d.has_reward_py, 0);
+    TD_ASSERT_EQ_INT(d.warnings.n, 0);
+    /* DRfC's run.env stands in for training_params.yaml. */
+    snprintf(path, sizeof(path), "%s/run.env", dir);
+    f = fopen(path, "w");
+    fputs("DR_WORLD_NAME=Oval_track\nDR_TRAIN_REVERSE_DIRECTION=True\n", f);
+    fclose(f);
+    TD_ASSERT_OK(td_model_dir_load(&d, dir, &err));
+    TD_ASSERT_EQ_INT(d.has_run_env, 1);
+    TD_ASSERT_STREQ(d.training.world_name, "Oval_track");
+    TD_ASSERT_EQ_INT(d.training.race.reverse_dir, 1);
 }
 
 TD_TEST(metadata_json_round_trip)
@@ -275,14 +674,14 @@ TD_TEST(metadata_json_round_trip)
                        " \"sensor\": [\"FRONT_FACING_CAMERA\", \"DISCRETIZED_SECTOR_LIDAR\"],"
                        " \"lidar_config\": {\"num_sectors\": 4, \"num_values_per_sector\": 3,"
                        " \"clipping_dist\": 1.5}}";
-    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), &err));
+    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", text), NULL, &err));
     json_t *j = td_model_metadata_to_json(&m);
-    TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", &err));
+    TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", NULL, &err));
     json_decref(j);
     TD_ASSERT_EQ(memcmp(&m, &back, sizeof(m)), 0);
     td_model_metadata_default(&m);
     j = td_model_metadata_to_json(&m);
-    TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", &err));
+    TD_ASSERT_OK(td_model_metadata_from_json(&back, j, "round trip", NULL, &err));
     json_decref(j);
     TD_ASSERT_EQ(memcmp(&m, &back, sizeof(m)), 0);
 }

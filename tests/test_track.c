@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "td_test.h"
 #include "trackday/json.h"
@@ -1192,4 +1193,93 @@ TD_TEST(queries_accept_any_previous_state_and_open_ends)
     TD_ASSERT_LT(p.arc, 0.02);
     TD_ASSERT_EQ_INT(p.prev_wp, 0);
     td_track_free(&t);
+}
+
+/* ---- finding a track by name ------------------------------------------------------------- */
+
+/* DeepRacer's 127 route names, _cw/_ccw variants included (facts from deepracer-simapp's
+ * bundle/routes: 127 files, 58 of them _cw/_ccw variants). */
+TD_TEST(deepracer_route_names_are_all_known)
+{
+    int n, variants = 0;
+    const char *const *names = td_deepracer_route_names(&n);
+    TD_ASSERT_EQ_INT(n, 127);
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(names[i]);
+        variants += (l > 3 && !strcmp(names[i] + l - 3, "_cw")) ||
+                    (l > 4 && !strcmp(names[i] + l - 4, "_ccw"));
+        TD_ASSERT(td_deepracer_route_known(names[i]));
+        for (int j = 0; j < i; j++)
+            TD_ASSERT_MSG(strcmp(names[i], names[j]) != 0, "%s twice", names[i]);
+    }
+    TD_ASSERT_EQ_INT(variants, 58);
+    TD_ASSERT(td_deepracer_route_known("reInvent2019_track_cw"));
+    TD_ASSERT(td_deepracer_route_known("2024_reinvent_champ_ccw"));
+    TD_ASSERT(!td_deepracer_route_known("reinvent_base_cw"));
+}
+
+/* Every one of the 127 names resolves through the search path, folder by folder in order: a
+ * folder standing in for DeepRacer's bundle/routes holds a file for each name (copies of one
+ * reference route), an earlier folder overrides one name, and each file loads. */
+TD_TEST(every_deepracer_name_resolves_through_the_search_path)
+{
+    char first[512], routes[512], path[1024], src[512];
+    int n;
+    const char *const *names = td_deepracer_route_names(&n);
+    TD_FMT(first, "%s/first", td_test_tmpdir());
+    TD_FMT(routes, "%s/routes", td_test_tmpdir());
+    TD_ASSERT_EQ_INT(mkdir(first, 0755), 0);
+    TD_ASSERT_EQ_INT(mkdir(routes, 0755), 0);
+    snprintf(src, sizeof(src), "%s/Oval_track.npy", TD_SHARED_TRACKS);
+    char *data;
+    size_t len;
+    td_err err;
+    TD_ASSERT_OK(td_file_read(src, &data, &len, &err));
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s.npy", routes, names[i]);
+        TD_ASSERT_OK(td_file_write_atomic(path, data, len, &err));
+    }
+    snprintf(path, sizeof(path), "%s/Albert.npy", first);
+    TD_ASSERT_OK(td_file_write_atomic(path, data, len, &err));
+    td_free(data);
+    const char *dirs[3] = {"/nonexistent/folder", first, routes};
+    for (int i = 0; i < n; i++) {
+        char out[512];
+        td_track t;
+        TD_ASSERT_OK(td_track_find(names[i], dirs, 3, NULL, 0, out, sizeof(out), &err));
+        snprintf(path, sizeof(path), "%s/%s.npy", strcmp(names[i], "Albert") ? routes : first,
+                 names[i]);
+        TD_ASSERT_STREQ(out, path);
+        TD_ASSERT_OK(td_track_load(&t, out, &err));
+        TD_ASSERT_STREQ(t.name, names[i]);
+        td_track_free(&t);
+    }
+}
+
+TD_TEST(unresolved_track_names_say_where_they_looked)
+{
+    char out[512];
+    td_err err;
+    const char *dirs[2] = {"/nowhere/a", "/nowhere/b"};
+    const char *known[2] = {"kidney", "oval"};
+    /* A DeepRacer route that is not on the path: where it looked and how to pass a file. */
+    TD_ASSERT_EQ_INT(td_track_find("2022_april_open", dirs, 2, known, 2, out, sizeof(out), &err),
+                     TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "'2022_april_open' is a DeepRacer route");
+    TD_ASSERT_CONTAINS(err.msg, "Looked for 2022_april_open.npy in: /nowhere/a, /nowhere/b");
+    TD_ASSERT_CONTAINS(err.msg, "--tracks-dir or TRACKDAY_TRACKS, or give the file's path");
+    /* A typo: the closest name, shipped or DeepRacer's. */
+    TD_ASSERT_EQ_INT(td_track_find("kidny", dirs, 2, known, 2, out, sizeof(out), &err), TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "no track named 'kidny' (did you mean 'kidney'?)");
+    TD_ASSERT_CONTAINS(err.msg, "in: /nowhere/a, /nowhere/b");
+    TD_ASSERT_EQ_INT(td_track_find("reinvent2019_trak", dirs, 2, known, 2, out, sizeof(out), &err),
+                     TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "did you mean 'reInvent2019_track'?");
+    TD_ASSERT_EQ_INT(td_track_find("zzzzzzzzzzzz", dirs, 2, known, 2, out, sizeof(out), &err),
+                     TD_ENOENT);
+    TD_ASSERT(strstr(err.msg, "did you mean") == NULL);
+    /* A path is a path. */
+    TD_ASSERT_EQ_INT(td_track_find("/nowhere/x.npy", dirs, 2, NULL, 0, out, sizeof(out), &err),
+                     TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "track file '/nowhere/x.npy' not found");
 }

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 
 #include "td_test.h"
+#include "trackday/rl.h"
+#include "trackday/eval.h"
+#include "trackday/simtrace.h"
 #include "trackday/trainer.h"
 
 static void make_dir(char *dir, const char *meta, const char *hyper, const char *reward_py)
@@ -79,7 +82,12 @@ TD_TEST(ppo_learns_to_lap_a_simple_track)
     td_train_result r;
     td_err err;
     seen s = {0};
-    make_dir(dir, STATE_META, "{\"num_episodes_between_training\": 10, \"num_epochs\": 5}", NULL);
+    /* trackday init's values (DeepRacer's defaults for absent keys are discount 0.999 and the
+     * mean squared error loss). */
+    make_dir(dir, STATE_META,
+             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
+             "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
+             NULL);
     options(&o, dir, 30);
     o.until_laps = 2;
     o.progress = record;
@@ -101,7 +109,12 @@ TD_TEST(ppo_reward_increases)
     td_train_result r;
     td_err err;
     seen s = {0};
-    make_dir(dir, STATE_META, "{\"num_episodes_between_training\": 10, \"num_epochs\": 5}", NULL);
+    /* trackday init's values (DeepRacer's defaults for absent keys are discount 0.999 and the
+     * mean squared error loss). */
+    make_dir(dir, STATE_META,
+             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
+             "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
+             NULL);
     options(&o, dir, 12);
     o.progress = record;
     o.progress_user = &s;
@@ -180,6 +193,51 @@ TD_TEST(checkpoint_round_trip_is_bit_exact)
     unlink(path);
 }
 
+/* e-greedy: epsilon 0 takes the policy's most likely action (the greedy one), epsilon 1 a
+ * uniformly random one; the log-probability is the policy's for the action taken. */
+TD_TEST(egreedy_picks_greedy_or_uniform_actions)
+{
+    td_model_metadata m;
+    td_policy p;
+    td_rng rng;
+    td_err err;
+    enum { B = 64 };
+    td_model_metadata_default(&m);
+    m.camera = TD_CAMERA_NONE;
+    m.state_sensor = 1;
+    m.network = TD_NET_MLP;
+    td_rng_seed(&rng, 5, 0);
+    TD_ASSERT_OK(td_policy_init(&p, &m, B, &rng, &err));
+    static float obs[B * TD_STATE_DIM];
+    float env_a[2 * B], greedy_a[2 * B], logp[B];
+    int act[B], greedy[B];
+    for (int k = 0; k < B * TD_STATE_DIM; k++)
+        obs[k] = (float)td_rng_range(&rng, -1, 1);
+    td_policy_obs o = {obs, NULL, NULL};
+    TD_ASSERT_OK(td_policy_act(&p, &o, B, 1, NULL, greedy_a, greedy, NULL, NULL));
+    TD_ASSERT_OK(td_policy_act(&p, &o, B, 0, &rng, env_a, act, NULL, logp));
+    td_policy_egreedy(&p, B, 0.0, &rng, env_a, act, logp);
+    TD_ASSERT(memcmp(act, greedy, sizeof(act)) == 0);
+    TD_ASSERT(memcmp(env_a, greedy_a, sizeof(env_a)) == 0);
+    for (int b = 0; b < B; b++)
+        TD_ASSERT_NEAR(logp[b], td_rl_categorical_logp(p.pi->out + b * p.n_out, p.n_out, act[b]),
+                       0);
+    /* epsilon 1: every action drawn about equally often over many draws. */
+    int count[10] = {0}, differs = 0;
+    for (int rep = 0; rep < 200; rep++) {
+        td_policy_egreedy(&p, B, 1.0, &rng, env_a, act, logp);
+        for (int b = 0; b < B; b++) {
+            count[act[b]]++;
+            differs += act[b] != greedy[b];
+        }
+    }
+    for (int a = 0; a < 10; a++)
+        TD_ASSERT_MSG(count[a] > 1100 && count[a] < 1460, "action %d drawn %d of 12800 times", a,
+                      count[a]);
+    TD_ASSERT(differs > 10000);
+    td_policy_free(&p);
+}
+
 static int count_lines(const char *path)
 {
     char *text;
@@ -191,6 +249,45 @@ static int count_lines(const char *path)
         n += text[i] == '\n';
     td_free(text);
     return n;
+}
+
+/* term_cond_avg_score is read and never stops training (as in DeepRacer, whose DRfC default
+ * of 350 would otherwise end runs early); --until-score is trackday's stop on the mean reward. */
+TD_TEST(avg_score_is_not_a_stop_condition_until_score_is)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"term_cond_avg_score\": -1000}", NULL);
+    options(&o, dir, 3);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_ITERATIONS);
+    TD_ASSERT_EQ_INT(r.last.iteration, 3);
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
+    options(&o, dir, 3);
+    o.until_score_set = 1;
+    o.until_score = -1000;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_SCORE);
+    TD_ASSERT_EQ_INT(r.last.iteration, 1);
+}
+
+/* A DeepRacer e-greedy hyperparameters.json trains. */
+TD_TEST(egreedy_exploration_trains)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META,
+             "{\"num_epochs\": 3, \"exploration_type\": \"e-greedy\", \"e_greedy_value\": "
+             "0.1, \"epsilon_steps\": 200}",
+             NULL);
+    options(&o, dir, 2);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 2);
+    TD_ASSERT(r.last.episodes > 0);
 }
 
 TD_TEST(resume_continues_the_run)
@@ -250,6 +347,98 @@ static void ping(void *user, const td_train_progress *p)
         _exit(3);
 }
 
+/* The iteration of a model directory's last checkpoint (model/last.tdm's lineage). */
+static int td__test_state_iteration(const char *dir, int *iteration)
+{
+    char path[256];
+    td_err err;
+    snprintf(path, sizeof(path), "%s/metrics/training.jsonl", dir);
+    td_metrics m;
+    int rc = td_metrics_load(&m, path, &err);
+    if (rc)
+        return rc;
+    *iteration = m.n > 0 ? (int)m.iteration[m.n - 1] : 0;
+    td_metrics_free(&m);
+    return 0;
+}
+
+/* Reads a training simtrace folder's files and checks them as deepracer-utils needs them:
+ * file N holds whole episodes numbered N*E .. N*E+E-1 in order, each starting at step 1.
+ * Returns the number of episodes. */
+static long check_iteration_files(const char *dir, int E, int *files)
+{
+    td_simtrace_files f;
+    td_simtrace t;
+    td_err err;
+    td_simtrace_init(&t);
+    TD_ASSERT_OK(td_simtrace_find(dir, TD_SIMTRACE_TRAINING, &f, &err));
+    TD_ASSERT_CONTAINS(f.layout, "training-simtrace/");
+    TD_ASSERT_OK(td_simtrace_read_files(&t, &f, &err));
+    long episodes = 0, prev = -1;
+    for (int i = 0; i < t.n; i++) {
+        const td_simtrace_row *r = &t.rows[i];
+        const char *base = strrchr(t.files[r->file], '/') + 1;
+        long file_no = strtol(base, NULL, 10);
+        TD_ASSERT_MSG(r->episode / E == file_no, "episode %ld in %s", r->episode, base);
+        if (i == 0 || r->episode != t.rows[i - 1].episode) {
+            TD_ASSERT_MSG(r->episode == prev + 1, "episode %ld after %ld", r->episode, prev);
+            TD_ASSERT_EQ_INT(r->steps, 1);
+            if (i > 0)
+                TD_ASSERT_EQ_INT(t.rows[i - 1].done, 1);
+            prev = r->episode;
+            episodes++;
+        } else {
+            TD_ASSERT_EQ_INT(r->steps, t.rows[i - 1].steps + 1);
+        }
+    }
+    *files = f.n;
+    td_simtrace_free(&t);
+    td_simtrace_files_free(&f);
+    return episodes;
+}
+
+/* The training simtrace holds every car's episodes, in DeepRacer's per-iteration layout
+ * (DIR/training-simtrace/N-iteration.csv), so deepracer-utils reads the model directory as a
+ * deepracer-for-cloud one (file N holds E episodes: DeepRacer's iteration N); a resume continues
+ * the files. */
+TD_TEST(training_simtrace_holds_every_car_per_iteration)
+{
+    char dir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    int files;
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}", NULL);
+    options(&o, dir, 4);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    long eps = check_iteration_files(dir, 10, &files);
+    /* Every episode that ended, of all 8 cars, is in the files (car 0 alone has far fewer). */
+    TD_ASSERT_EQ_INT(eps, r.last.episodes);
+    TD_ASSERT_EQ_INT(files, (eps + 9) / 10); /* every file of 10, and the last one begun */
+    snprintf(path, sizeof(path), "%s/training-simtrace/3-iteration.csv", dir);
+    TD_ASSERT(td_path_exists(path));
+    /* deepracer-utils reads the metadata and hyperparameters where DRfC keeps them. */
+    snprintf(path, sizeof(path), "%s/model/model_metadata.json", dir);
+    TD_ASSERT(td_path_exists(path));
+    snprintf(path, sizeof(path), "%s/ip/hyperparameters.json", dir);
+    TD_ASSERT(td_path_exists(path));
+    options(&o, dir, 7);
+    o.resume = 1;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    eps = check_iteration_files(dir, 10, &files);
+    TD_ASSERT_EQ_INT(eps, r.last.episodes);
+    TD_ASSERT_EQ_INT(files, (eps + 9) / 10);
+    /* --simtrace-every 2 (or auto beyond 100 iterations) writes every other file only. */
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}", NULL);
+    options(&o, dir, 4);
+    o.simtrace_every = 2;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    snprintf(path, sizeof(path), "%s/training-simtrace/1-iteration.csv", dir);
+    TD_ASSERT(!td_path_exists(path));
+    snprintf(path, sizeof(path), "%s/training-simtrace/2-iteration.csv", dir);
+    TD_ASSERT(td_path_exists(path));
+}
+
 TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
 {
     /* Kill the trainer at several points of an iteration (right after it reports, while it
@@ -286,6 +475,26 @@ TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
         TD_FMT(path, "%s/model/last.tdm", dir);
         TD_ASSERT_OK(td_policy_load(&p, path, 4, &err));
         td_policy_free(&p);
+        /* The logs read without an error: files are written whole (issue 10). */
+        td_simtrace_files f;
+        td_simtrace t;
+        td_simtrace_init(&t);
+        TD_ASSERT_OK(td_simtrace_find(dir, TD_SIMTRACE_TRAINING, &f, &err));
+        TD_ASSERT_OK(td_simtrace_read_files(&t, &f, &err));
+        TD_ASSERT_EQ_INT(t.skipped_rows, 0);
+        td_simtrace_free(&t);
+        td_simtrace_files_free(&f);
+        /* A resume continues them and leaves no temporary file of the killed run. */
+        td_train_options o;
+        td_train_result r;
+        options(&o, dir, 1000000);
+        o.resume = 1;
+        TD_ASSERT_OK(td__test_state_iteration(dir, &o.max_iterations));
+        o.max_iterations += 1;
+        TD_ASSERT_OK(td_train_run(&o, &r, &err));
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "find %s -name '*.tmp.*' | grep -q .", dir);
+        TD_ASSERT_MSG(system(cmd) != 0, "a temporary file is left in %s", dir);
     }
 }
 
@@ -384,7 +593,10 @@ TD_TEST(bad_model_directory_rejected_with_file_and_key)
     TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
     TD_ASSERT_CONTAINS(err.msg, "\"lr\"");
-    make_dir(dir, "{\"sensor\": [\"RADAR\"]}", "{}", NULL);
+    make_dir(dir,
+             "{\"sensor\": [\"RADAR\"], \"action_space\": [{\"steering_angle\": 0, "
+             "\"speed\": 1}]}",
+             "{}", NULL);
     options(&o, dir, 1);
     TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "model_metadata.json");

@@ -24,7 +24,7 @@ check init_keeps_files "a second init without --force refuses" $?
 out=$("$bin" train "$m" --until-laps 3 --minutes 2 --seed 1 2>&1)
 rc=$?
 echo "$out" | grep -q "^stopped: laps completed" && [ -s "$m/model/best.tdm" ] &&
-    [ -s "$m/model/last.state" ] && [ -s "$m/logs/training-simtrace.csv" ]
+    [ -s "$m/model/last.state" ] && [ -s "$m/training-simtrace/0-iteration.csv" ]
 check train_until_laps "stops on 3 laps and writes checkpoints (rc $rc): $out" $(( rc || $? ))
 
 lines=$(wc -l < "$m/metrics/training.jsonl")
@@ -58,6 +58,30 @@ echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
 assert not o["continuous"] and o["max_resets"] == 0 and o["resets"] == 0, o'
 check eval_lap_by_lap "no resets with --max-resets 0 (rc $rc): $out" $(( rc || $? ))
 
+# Issue 10: an interrupted replay (SIGTERM: a background job ignores SIGINT) leaves no
+# half-written output under its name; the previous output stays whole, and the next replay
+# removes the interrupted one's temporary.
+fr="$tmp/frames"
+"$bin" replay "$m" -o "$fr" > /dev/null 2>&1
+n_before=$(ls "$fr" | wc -l)
+touch "$tmp/before-interrupt"
+"$bin" replay "$m" -o "$fr" > /dev/null 2>&1 &
+rpid=$!
+caught=0
+for k in $(seq 1 2000); do
+    if [ "$(ls "$fr".partial-* 2> /dev/null | wc -l)" -ge 3 ] && kill -TERM "$rpid" 2> /dev/null
+    then caught=1; break; fi
+    kill -0 "$rpid" 2> /dev/null || break
+    sleep 0.01
+done
+wait "$rpid" 2> /dev/null
+[ $caught -eq 1 ] && [ "$n_before" -gt 10 ] && [ "$(ls "$fr" | wc -l)" -eq "$n_before" ] &&
+    [ -z "$(find "$fr" -newer "$tmp/before-interrupt")" ]
+check replay_interrupted_keeps_output "the previous frames stay whole (caught $caught, $n_before frames)" $?
+"$bin" replay "$m" -o "$fr" > /dev/null 2>&1 && [ -z "$(ls -d "$fr".partial-* 2> /dev/null)" ] &&
+    [ "$(ls "$fr" | wc -l)" -eq "$n_before" ]
+check replay_cleans_partials "the next replay replaces them and removes the temporary" $?
+
 # SIGTERM during training: the current step finishes, a checkpoint is written, exit 0. The
 # progress lines come through a FIFO, so the test waits for the first iteration by reading.
 m2="$tmp/m2"
@@ -86,6 +110,74 @@ echo '{"lr": 7}' > "$m/hyperparameters.json"
 out=$("$bin" train "$m" --resume 2>&1)
 [ $? -ne 0 ] && echo "$out" | grep -q 'hyperparameters.json: "lr" is 7'
 check train_bad_value "names file and key: $out" $?
+
+# One policy for unknown keys (issue 10): a typo in training_params.yaml is a warning, said
+# once, naming the key it was probably meant to be; training goes on with the default.
+m3="$tmp/m3"
+"$bin" init "$m3" --track oval >/dev/null
+sed -i 's/^REVERSE_DIR: false/REVERS_DIR: true/' "$m3/training_params.yaml"
+sed -i 's/"version"/"colour": "red",\n  "version"/' "$m3/model_metadata.json"
+out=$("$bin" train "$m3" --iterations 1 --quiet 2>&1)
+rc=$?
+[ $rc -eq 0 ] &&
+    [ "$(echo "$out" | grep -c 'unknown key "REVERS_DIR" ignored; did you mean "REVERSE_DIR"?')" -eq 1 ] &&
+    [ "$(echo "$out" | grep -c 'unknown key "colour" ignored')" -eq 1 ]
+check train_unknown_key_warned_once "typo warnings, once each (rc $rc): $out" $(( rc || $? ))
+
+# WORLD_NAME: any of DeepRacer's route names, found on the track search path (--tracks-dir,
+# TRACKDAY_TRACKS, the model directory); unresolved, the error says where it looked.
+shared="$(cd "$(dirname "$0")/../.." && pwd)/shared/tracks"
+m4="$tmp/m4"
+"$bin" init "$m4" --track oval >/dev/null
+sed -i 's/^WORLD_NAME: .*/WORLD_NAME: 2022_april_open/' "$m4/training_params.yaml"
+out=$("$bin" train "$m4" --iterations 1 --quiet 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "'2022_april_open' is a DeepRacer route" &&
+    echo "$out" | grep -q "Looked for 2022_april_open.npy in: $m4, " &&
+    echo "$out" | grep -q -- "--tracks-dir"
+check world_name_unresolved "says where it looked (rc $rc): $out" $(( rc != 1 || $? ))
+mkdir -p "$tmp/routes"
+cp "$shared/Oval_track.npy" "$tmp/routes/2022_april_open.npy"
+out=$("$bin" train "$m4" --iterations 1 --tracks-dir "$tmp/routes" 2>&1)
+rc=$?
+echo "$out" | grep -q "^training $m4 on 2022_april_open"
+check world_name_tracks_dir "--tracks-dir resolves it (rc $rc): $out" $(( rc || $? ))
+out=$(TRACKDAY_TRACKS="/nowhere:$tmp/routes" "$bin" train "$m4" --resume --iterations 2 --quiet 2>&1)
+check world_name_env "TRACKDAY_TRACKS resolves it: $out" $?
+cp "$tmp/routes/2022_april_open.npy" "$m4/"
+out=$("$bin" train "$m4" --resume --iterations 3 --quiet 2>&1)
+check world_name_model_dir "the model directory resolves it: $out" $?
+
+# Issue 10: logs and plot read a model directory while training writes it, and after a
+# SIGKILL; a resume leaves no temporary file behind. The trainer's first progress line (read
+# through a FIFO) says its first iteration file is written.
+m5="$tmp/m5"
+"$bin" init "$m5" --track oval >/dev/null
+mkfifo "$tmp/progress5"
+"$bin" train "$m5" --minutes 10 --simtrace all > /dev/null 2> "$tmp/progress5" &
+pid=$!
+exec 4< "$tmp/progress5"
+read -r -u 4 first
+read -r -u 4 iteration_line
+cat <&4 > /dev/null &
+drain=$!
+live_rc=0
+for k in 1 2 3 4 5 6 7 8 9 10; do
+    "$bin" logs "$m5" > "$tmp/live.out" 2>&1 || { live_rc=1; cat "$tmp/live.out"; }
+    [ $k -le 3 ] && { "$bin" plot "$m5" > "$tmp/live.out" 2>&1 || { live_rc=1; cat "$tmp/live.out"; }; }
+done
+check logs_while_training "logs and plot while train writes (rc $live_rc)" $live_rc
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+wait "$drain" 2>/dev/null
+exec 4<&-
+out=$("$bin" logs "$m5" 2>&1) && out2=$("$bin" plot "$m5" 2>&1)
+check logs_after_sigkill "logs and plot after SIGKILL: $out $out2" $?
+out=$("$bin" train "$m5" --resume --iterations 100000 --minutes 0.02 --quiet 2>&1)
+rc=$?
+left=$(find "$m5" -name '*.tmp.*')
+[ $rc -eq 0 ] && [ -z "$left" ] && "$bin" logs "$m5" > /dev/null 2>&1
+check resume_after_sigkill "resumes, no temporary files left (rc $rc, left: $left): $out" $(( rc || $? ))
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

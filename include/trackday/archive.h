@@ -80,6 +80,25 @@ int td_archive_read_targz(td_archive *a, const void *buf, size_t len, const td_a
 int td_archive_read_targz_file(td_archive *a, const char *path, const td_archive_limits *lim,
                                td_err *err);
 
+/* ---- archives other tools wrote, as a stream (archive_stream.c) ---------------------------- */
+
+/*
+ * DeepRacer's exports (a DeepRacer on AWS virtual model, a console model archive) are read
+ * differently from trackday's own archives: they hold names td_archive refuses (':' in time
+ * stamps, pax and GNU long names), hundreds of files and large TensorFlow checkpoints. This
+ * reader streams through such an archive (gzip-compressed or not; ustar, GNU long names, pax
+ * paths) without holding it: `want` sees each regular file's name as stored (never used as a
+ * path here) and size; `file` gets the bytes of those it wants. The archive may hold at most
+ * max_total bytes and a wanted file at most max_file; a damaged or cut archive is an error.
+ */
+typedef int (*td_tar_want_fn)(void *user, const char *name, uint64_t size);
+/* A wanted member's bytes (NUL-terminated; len without it). Nonzero stops the reading. */
+typedef int (*td_tar_file_fn)(void *user, const char *name, const char *data, size_t len,
+                              td_err *err);
+
+int td_archive_stream_file(const char *path, td_tar_want_fn want, td_tar_file_fn file, void *user,
+                           uint64_t max_total, uint64_t max_file, td_err *err);
+
 #ifdef __cplusplus
 }
 #endif

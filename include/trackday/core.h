@@ -174,6 +174,22 @@ double td_time_now(void);
 double td_time_wall(void);
 
 /* ------------------------------------------------------------------------------------ */
+/* Names                                                                                */
+/* ------------------------------------------------------------------------------------ */
+
+/* Edit distance between a and b (insertions, deletions, substitutions and swaps of two
+ * neighbours each cost 1), letters compared without case. Names longer than 127 bytes are
+ * compared on their first 127. */
+int td_name_distance(const char *a, const char *b);
+
+/*
+ * The name among names[0..n) closest to `name` by td_name_distance, or NULL when none is
+ * close enough to be a likely typo (distance at most 2, or a third of the name's length for
+ * longer names). *dist (may be NULL) receives the distance of the returned name.
+ */
+const char *td_closest_name(const char *name, const char *const *names, int n, int *dist);
+
+/* ------------------------------------------------------------------------------------ */
 /* Checksums                                                                            */
 /* ------------------------------------------------------------------------------------ */
 

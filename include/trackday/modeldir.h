@@ -1,8 +1,12 @@
 /*
  * modeldir.h - a DeepRacer model directory's configuration: model_metadata.json,
- * hyperparameters.json and training_params.yaml (DEEPRACER.md sections 5, 7, 8), read with
- * DeepRacer's defaults and ranges. An out-of-range or unknown value is an error that names the
- * file and the key. Part of the train layer.
+ * hyperparameters.json, training_params.yaml and deepracer-for-cloud's run.env
+ * (DEEPRACER.md sections 5, 7, 8; docs/deepracer.md), read as DeepRacer reads them:
+ * DeepRacer's defaults for absent keys, numbers written as strings, enum values in any case
+ * where DeepRacer lower-cases them. A value DeepRacer accepts but its console did not allow
+ * is a warning that says what the console allowed; a value that cannot work is an error
+ * naming the file and key. One policy for unknown keys in all four files: a warning naming
+ * the closest known key. Part of the train layer.
  */
 #ifndef TRACKDAY_MODELDIR_H
 #define TRACKDAY_MODELDIR_H
@@ -16,6 +20,63 @@ extern "C" {
 #endif
 
 #define TD_MAX_ACTIONS 64
+
+/* ---- warnings and known keys ------------------------------------------------------------- */
+
+#define TD_CONFIG_MAX_WARNINGS 32
+
+/*
+ * Warnings found while reading configuration files, kept for the caller to show (library
+ * code never prints). Loaders take a td_config_warnings * that may be NULL: then each warning
+ * goes to the log (TD_WARN) at once.
+ */
+typedef struct td_config_warnings {
+    int n;       /* messages kept */
+    int dropped; /* further warnings that did not fit */
+    char msg[TD_CONFIG_MAX_WARNINGS][320];
+} td_config_warnings;
+
+void td_config_warnings_clear(td_config_warnings *w);
+/* Adds a warning (or logs it when w is NULL). */
+void td_config_warn(td_config_warnings *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+typedef enum td_config_file {
+    TD_CONFIG_MODEL_METADATA = 0, /* model_metadata.json */
+    TD_CONFIG_HYPERPARAMETERS,    /* hyperparameters.json */
+    TD_CONFIG_TRAINING_PARAMS,    /* training_params.yaml */
+    TD_CONFIG_RUN_ENV,            /* deepracer-for-cloud's run.env (DR_* variables) */
+    TD_CONFIG_FILE_COUNT
+} td_config_file;
+
+typedef enum td_key_status {
+    TD_KEY_SAME = 0,      /* read and used as DeepRacer uses it */
+    TD_KEY_EXTENSION,     /* trackday's own key (DeepRacer does not have it) */
+    TD_KEY_NO_EFFECT,     /* DeepRacer's cloud plumbing or looks: accepted, nothing to do */
+    TD_KEY_NOT_SUPPORTED, /* DeepRacer reads it, trackday does not: a warning when the value
+                             is not DeepRacer's default */
+    TD_KEY_STATUS_COUNT
+} td_key_status;
+
+/* One key a configuration file may hold. */
+typedef struct td_config_key {
+    const char *name;
+    td_key_status status;
+    const char *maps_to;    /* run.env: the training_params.yaml key it becomes; else NULL */
+    const char *dr_default; /* NOT_SUPPORTED: DeepRacer's default value (no warning for it) */
+    const char *why;        /* NOT_SUPPORTED: why trackday does not read it */
+    int eval_setting;       /* 1: an evaluation setting, meaningless for training (never a
+                               warning when a training run reads it) */
+} td_config_key;
+
+/* "same", "extension", "no effect", "not supported". */
+const char *td_key_status_name(td_key_status s);
+/* The file's name as users see it ("training_params.yaml"). */
+const char *td_config_file_name(td_config_file f);
+/* The keys trackday knows for a file (*n of them, in a fixed order). */
+const td_config_key *td_config_keys(td_config_file f, int *n);
+/* The key named `name` (exact match), or NULL. */
+const td_config_key *td_config_key_find(td_config_file f, const char *name);
 
 /* ---- model_metadata.json ---------------------------------------------------------------- */
 
@@ -52,7 +113,8 @@ typedef struct td_action {
 typedef struct td_model_metadata {
     td_action_space_type action_space_type;
     int n_actions;                      /* discrete */
-    td_action actions[TD_MAX_ACTIONS];  /* discrete, in network-output order */
+    td_action actions[TD_MAX_ACTIONS];  /* discrete, in network-output order, as written (the
+                                           simulator clips the command, params keep it) */
     double steering_low, steering_high; /* continuous */
     double speed_low, speed_high;       /* continuous */
     td_algorithm algorithm;
@@ -60,21 +122,32 @@ typedef struct td_model_metadata {
     td_lidar_sensor lidar;
     int state_sensor; /* 1 if "STATE" is among the sensors */
     td_network_kind network;
-    int version; /* physics model selector; >= 5 near-kinematic */
+    /* DeepRacer's simapp version: the "version" key, else 2 when "sensor" is given, else 1.
+     * It selects DeepRacer's car physics (< 5 dynamic, >= 5 near-kinematic). */
+    int version;
     int lidar_num_sectors, lidar_values_per_sector;
     double lidar_clipping_dist;
 } td_model_metadata;
 
-/* DeepRacer's defaults: discrete, the console's 10 actions (steering {-30, -15, 0, 15, 30}
- * degrees x speed {0.4, 0.8} m/s), clipped PPO, FRONT_FACING_CAMERA, SHALLOW, version 5. */
+/* trackday's defaults for a new model: discrete, the console's 10 actions (steering
+ * {-30, -15, 0, 15, 30} degrees x speed {0.4, 0.8} m/s), clipped PPO, FRONT_FACING_CAMERA,
+ * SHALLOW, version 5. (A file must name its action space: DeepRacer has no default for it.) */
 void td_model_metadata_default(td_model_metadata *m);
 
-/* Reads model_metadata.json. Missing keys take DeepRacer's defaults. */
-int td_model_metadata_load(td_model_metadata *m, const char *path, td_err *err);
+/*
+ * Reads model_metadata.json as DeepRacer's parser does: "action_space" is required;
+ * "action_space_type" and "training_algorithm" in any case and with spaces around; numbers
+ * may be strings; no "version" means version 2 with a "sensor" list, else version 1 with the
+ * camera DeepRacer called "observation"; a version 2+ file must list its sensors. Actions
+ * outside the console's ranges (steering -30..30 degrees, speed 0.1..4 m/s) are warnings:
+ * DeepRacer clips the command and so does trackday. warn may be NULL (warnings are logged).
+ */
+int td_model_metadata_load(td_model_metadata *m, const char *path, td_config_warnings *warn,
+                           td_err *err);
 
 /* Reads the metadata from a parsed JSON object; `what` names the source in messages. */
 int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const char *what,
-                                td_err *err);
+                                td_config_warnings *warn, td_err *err);
 
 /* The metadata as DeepRacer's model_metadata.json object (new reference). */
 json_t *td_model_metadata_to_json(const td_model_metadata *m);
@@ -90,29 +163,37 @@ const char *td_algorithm_name(td_algorithm a);
 typedef enum { TD_LOSS_HUBER = 0, TD_LOSS_MSE = 1 } td_loss_type;
 typedef enum { TD_EXPLORE_CATEGORICAL = 0, TD_EXPLORE_EGREEDY = 1 } td_exploration;
 
+/* The keys DeepRacer reads, with its defaults for absent keys; the console's ranges are in
+ * comments (a value outside them is a warning). */
 typedef struct td_hyperparams {
-    int batch_size;         /* 32, 64, 128, 256, 512 */
-    int num_epochs;         /* 3-10 */
-    double lr;              /* 1e-8 - 1e-3 */
-    double beta_entropy;    /* 0-1 */
-    double discount_factor; /* 0-1 */
-    td_loss_type loss_type;
-    int num_episodes_between_training; /* 5-100 (SAC: 1 allowed) */
-    td_exploration exploration_type;
-    double e_greedy_value;
-    long epsilon_steps;
-    double sac_alpha; /* 0-1 */
-    int stack_size;   /* 1 */
-    long term_cond_max_episodes;
-    double term_cond_avg_score;
+    int batch_size;                    /* 64; console 32, 64, 128, 256, 512 */
+    int num_epochs;                    /* 10; console 3-10 */
+    double lr;                         /* 0.0003; console 1e-8 - 1e-3 */
+    double beta_entropy;               /* 0.01; console 0-1 */
+    double discount_factor;            /* 0.999; console 0-1 */
+    td_loss_type loss_type;            /* mean squared error; anything but "huber" is MSE */
+    int num_episodes_between_training; /* 20; console 5-100 */
+    td_exploration exploration_type;   /* categorical */
+    double e_greedy_value;             /* 0.05: e-greedy's final epsilon */
+    long epsilon_steps;                /* 10000: steps of each car from epsilon 1 to the final */
+    double sac_alpha;                  /* 0.2 */
+    int stack_size;                    /* 1 (DeepRacer reads it and stacks one frame anyway) */
+    long term_cond_max_episodes;       /* 100000: training stops after this many episodes */
+    double term_cond_avg_score;        /* 100000: read, and unused, as in DeepRacer */
 } td_hyperparams;
 
 void td_hyperparams_default(td_hyperparams *h);
 
-/* Reads hyperparameters.json; algo decides the allowed range of num_episodes_between_training. */
-int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo, td_err *err);
+/* Reads hyperparameters.json; algo decides the console range of num_episodes_between_training
+ * (SAC allowed 1). warn may be NULL. */
+int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo,
+                        td_config_warnings *warn, td_err *err);
 
-/* ---- training_params.yaml ---------------------------------------------------------------- */
+/* e-greedy's epsilon after `step` steps of a car: DeepRacer's LinearSchedule(1.0,
+ * e_greedy_value, epsilon_steps). */
+double td_hyperparams_epsilon(const td_hyperparams *h, long step);
+
+/* ---- training_params.yaml and run.env ---------------------------------------------------- */
 
 /* The keys of training_params.yaml trackday reads: the route name, the race (sim's
  * td_race_config, which holds every other key of DEEPRACER.md section 8) and the evaluation
@@ -122,13 +203,27 @@ typedef struct td_training_params {
     char world_name[128]; /* WORLD_NAME: route name, "" = not set */
     td_race_config race;
     td_eval_config eval;
+    int min_eval_trials; /* MIN_EVAL_TRIALS: greedy evaluation episodes per iteration (5) */
 } td_training_params;
 
 void td_training_params_default(td_training_params *p);
 
-/* Reads training_params.yaml (a flat mapping; OBJECT_POSITIONS a sequence of "p,lane"). Keys
- * DeepRacer uses for its cloud plumbing (S3 buckets, job names...) are accepted and ignored. */
-int td_training_params_load(td_training_params *p, const char *path, td_err *err);
+/*
+ * Reads training_params.yaml (a flat mapping; OBJECT_POSITIONS a sequence of "p,lane").
+ * DeepRacer's cloud plumbing keys (S3 buckets, job names...) are accepted; a key DeepRacer
+ * reads that trackday does not support is a warning when its value is not DeepRacer's
+ * default; an unknown key is a warning naming the closest known key. warn may be NULL.
+ */
+int td_training_params_load(td_training_params *p, const char *path, td_config_warnings *warn,
+                            td_err *err);
+
+/*
+ * Reads deepracer-for-cloud's run.env (KEY=value lines, # comments, $VAR references to keys
+ * above) into training parameters, as DRfC's prepare-config.py turns it into
+ * training_params.yaml: DR_WORLD_NAME -> WORLD_NAME, DR_TRAIN_REVERSE_DIRECTION ->
+ * REVERSE_DIR, the DR_OA_* keys only for OBJECT_AVOIDANCE and DR_H2B_* only for HEAD_TO_BOT.
+ */
+int td_run_env_load(td_training_params *p, const char *path, td_config_warnings *warn, td_err *err);
 
 /* ---- the whole directory ------------------------------------------------------------------ */
 
@@ -137,13 +232,16 @@ typedef struct td_model_dir {
     td_model_metadata metadata;
     td_hyperparams hyper;
     td_training_params training;
-    int has_training_params; /* training_params.yaml was present */
-    int has_reward_py;       /* reward_function.py was present */
+    int has_training_params;     /* training_params.yaml was present */
+    int has_run_env;             /* run.env was read (no training_params.yaml) */
+    int has_reward_py;           /* reward_function.py was present */
+    td_config_warnings warnings; /* for the caller to show */
 } td_model_dir;
 
 /*
- * Reads a model directory: model_metadata.json and hyperparameters.json are required
- * (missing keys take defaults), training_params.yaml optional.
+ * Reads a model directory: model_metadata.json is required; hyperparameters.json is optional
+ * (DeepRacer's defaults), training_params.yaml optional (else run.env if present). Warnings
+ * are collected in d->warnings.
  */
 int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err);
 

@@ -68,6 +68,16 @@ int td_policy_load(td_policy *p, const char *path, int max_batch, td_err *err);
 int td_policy_act(td_policy *p, const td_policy_obs *obs, int B, int greedy, td_rng *rng,
                   float *env_actions, int *act_index, float *raw, float *logp);
 
+/*
+ * e-greedy exploration (hyperparameters.json exploration_type "e-greedy"; rl_coach's EGreedy
+ * on DeepRacer's discrete action space): after td_policy_act on the same B observations,
+ * replaces each car's action with a uniformly random one with probability eps, else with the
+ * policy's most likely one, and writes env_actions, act_index and logp (under the policy) for
+ * it. Discrete policies only.
+ */
+void td_policy_egreedy(const td_policy *p, int B, double eps, td_rng *rng, float *env_actions,
+                       int *act_index, float *logp);
+
 /* Maps a continuous raw action to the simulator's (steering_deg, speed). */
 void td_policy_raw_to_env(const td_policy *p, const float *raw, float *steer_deg, float *speed);
 

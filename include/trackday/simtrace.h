@@ -52,7 +52,8 @@ typedef struct td_simtrace_row {
 /*
  * Starts a row from a step's reward input: clears it (iteration -1, everything else 0), then
  * fills x, y, yaw (heading), steer and throttle (the commanded action), progress, steps,
- * closest_waypoint (the previous one), track_len, tstamp (sim_time), all_wheels_on_track.
+ * closest_waypoint (as DeepRacer's simtrace: the nearer to the car of the two waypoints of
+ * params' closest_waypoints), track_len, tstamp (sim_time), all_wheels_on_track.
  * The caller then sets episode, action, reward, done, episode_status and the rest. Pass the
  * params the reward function saw (the reward callback's): after a step that ends an
  * episode, env.params already holds the next episode's start.
@@ -88,11 +89,22 @@ double td_simtrace_lap_time(const td_simtrace_row *rows, int first, int last);
 typedef struct td_simtrace_writer td_simtrace_writer;
 
 /*
- * Creates (truncates) a simtrace CSV at path and writes the header: DeepRacer's 17 columns,
- * then obstacle_crash_counter, wall_clock and trackday's iteration. The file is written
- * through a buffer; td_simtrace_close flushes it. *w is NULL on error.
+ * Creates (truncates) a simtrace CSV at path and writes the header: DeepRacer's 19 columns
+ * (its 17, obstacle_crash_counter, wall_clock) as its simulator writes them: steps as a float
+ * ("1.0"), a continuous action as "[steer speed]" (row.action < 0), True/False. The file is
+ * written through a buffer; td_simtrace_close flushes it. *w is NULL on error.
  */
 int td_simtrace_open(td_simtrace_writer **w, const char *path, td_err *err);
+/* The longest line td_simtrace_format_row writes, newline included. */
+#define TD_SIMTRACE_LINE_MAX 1024
+
+/* The header line the writer starts a file with (newline included). */
+const char *td_simtrace_header(void);
+
+/* Formats a row as the writer writes it (newline included) into line, which holds
+ * TD_SIMTRACE_LINE_MAX bytes; returns its length. */
+size_t td_simtrace_format_row(char *line, const td_simtrace_row *row);
+
 /* Appends one row. No allocation. done and all_wheels_on_track print as True/False. */
 int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *row, td_err *err);
 /* Flushes and closes (w may be NULL). Returns TD_EIO if a write failed at any point. */
@@ -107,6 +119,11 @@ typedef struct td_simtrace {
     char **files; /* source paths, td_simtrace_row.file indexes them */
     int n_files;
     int has_iteration; /* some file had an iteration column */
+    /* Rows skipped rather than refused: a last row cut short (a file still being written, or
+     * whose writer was killed) and broken SIM_TRACE_LOG lines of a log. The note describes the
+     * first one, for the user. */
+    int skipped_rows;
+    char skipped_note[320];
 } td_simtrace;
 
 void td_simtrace_init(td_simtrace *t);
@@ -116,9 +133,13 @@ void td_simtrace_free(td_simtrace *t);
  * Parses simtrace CSV text and appends its rows to t. The first line is a header naming the
  * columns in any order; extra columns are ignored; the 17 DeepRacer columns are required
  * (obstacle_crash_counter, wall_clock, iteration are optional). A continuous action written
- * as "[steer, speed]" (quoted or not) is accepted. Errors name `what`, the line and the
+ * as "[steer speed]" (quoted or not) is accepted. Errors name `what`, the line and the
  * column: a missing required column, a wrong column count, a non-numeric value in a numeric
- * column. On error t is unchanged.
+ * column. On error t is unchanged. A last line without its newline and with fewer fields
+ * than the header is a row cut short by a writer: it is skipped and counted in
+ * t->skipped_rows, never an error.
+ * A DeepRacer robomaker or simulation log (no header; rows as "SIM_TRACE_LOG:" lines among
+ * other output, 16 to 19 fields) is read the same way: its SIM_TRACE_LOG lines are the rows.
  */
 int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what, td_err *err);
 
@@ -147,6 +168,44 @@ int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part
 int td_simtrace_list_dir(const char *dir, const char *part, int exclude, char ***paths, int *n,
                          td_err *err);
 void td_simtrace_paths_free(char **paths, int n);
+
+/* Sorts paths with digit runs compared by value ("2-iteration.csv" before "10-..."). */
+void td_simtrace_sort_paths(char **paths, int n);
+
+/* ---- the layouts of DeepRacer's tools ---------------------------------------------------------
+ */
+
+typedef enum td_simtrace_kind {
+    TD_SIMTRACE_TRAINING = 0,
+    TD_SIMTRACE_EVALUATION = 1,
+    TD_SIMTRACE_LEADERBOARD = 2
+} td_simtrace_kind;
+
+/* The simtrace files of one kind in a folder (td_simtrace_find). */
+typedef struct td_simtrace_files {
+    char **paths; /* in reading order */
+    int n;
+    char layout[96]; /* which layout was recognised, for the user */
+    int workers;     /* deepracer-for-cloud's folders per worker (1 otherwise) */
+} td_simtrace_files;
+
+/*
+ * Finds the training, evaluation or leaderboard simtraces of a folder in the first layout it
+ * holds, in this order: deepracer-for-cloud (DIR/training-simtrace/N-iteration.csv, trackday's
+ * own; evaluations in DIR/evaluation-<time>/evaluation-simtrace/), deepracer-for-cloud with a
+ * folder per worker (DIR/0/training-simtrace, DIR/1/...), the DeepRacer console's export
+ * (DIR/sim-trace/training/training-simtrace, DIR/sim-trace/evaluation/<run>/...), DeepRacer
+ * on AWS's export (DIR/sim-trace/training/<job>/training-simtrace), the robomaker or
+ * simulation logs of those exports (DIR/logs/<kind>/ *-robomaker.log and *-simulation.log, read
+ * for their SIM_TRACE_LOG lines), trackday's older DIR/logs/ CSV files, and a plain folder of CSV
+ * files (evaluation files have "eval" in their path). TD_ENOENT, with a message saying where
+ * it looked, when there is none. Free with td_simtrace_files_free.
+ */
+int td_simtrace_find(const char *dir, td_simtrace_kind kind, td_simtrace_files *f, td_err *err);
+void td_simtrace_files_free(td_simtrace_files *f);
+
+/* Reads every file of f into t (td_simtrace_read), in order. */
+int td_simtrace_read_files(td_simtrace *t, const td_simtrace_files *f, td_err *err);
 
 #ifdef __cplusplus
 }

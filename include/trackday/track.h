@@ -62,6 +62,25 @@ int td_track_load_json(td_track *t, const char *path, td_err *err);
 /* Loads by extension: .npy or .json. */
 int td_track_load(td_track *t, const char *path, td_err *err);
 
+/* ---- finding a track by name ---------------------------------------------------------- */
+
+/* The names of DeepRacer's 127 routes (its WORLD_NAME values, _cw/_ccw variants included). */
+const char *const *td_deepracer_route_names(int *n);
+/* 1 if name is one of them. */
+int td_deepracer_route_known(const char *name);
+
+/*
+ * Finds the file of a track: a path (it contains '/' or ends in .npy or .json) is taken as
+ * it is; a name is looked up as NAME.json, then NAME.npy, in each of dirs[0..ndirs) in order
+ * (the search path). Writes the file's path into out. When nothing is found, err says where
+ * it looked and how to pass a file: for one of DeepRacer's route names, that trackday does not
+ * ship DeepRacer's route files and where to put NAME.npy; otherwise the closest known name.
+ * TD_ENOENT then. `known` (may be NULL) adds the names of tracks the caller ships, for "did
+ * you mean".
+ */
+int td_track_find(const char *name, const char *const *dirs, int ndirs, const char *const *known,
+                  int nknown, char *out, size_t cap, td_err *err);
+
 /*
  * Builds a track from raw rows (n, 6): cx, cy, ix, iy, ox, oy. Applies the same cleaning
  * and validation as the loaders; `what` names the source in messages.

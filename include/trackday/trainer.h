@@ -51,16 +51,22 @@ typedef struct td_train_options {
     const char *reward_spec; /* NULL: DIR/reward_function.py if present, else builtin */
     double minutes;          /* stop after this much wall time (0 = no limit) */
     long max_episodes;       /* 0: hyperparameters' term_cond_max_episodes */
-    double avg_score;        /* 0: hyperparameters' term_cond_avg_score */
-    int until_laps;          /* > 0: stop once the greedy policy drives this many laps in
-                                a row from the start line without an event */
-    int max_iterations;      /* 0 = no limit */
+    int until_score_set;     /* 1: stop once an iteration's mean episode reward reaches
+                                until_score (trackday's --until-score; DeepRacer reads
+                                term_cond_avg_score and never stops on it) */
+    double until_score;
+    int until_laps;     /* > 0: stop once the greedy policy drives this many laps in
+                           a row from the start line without an event */
+    int max_iterations; /* 0 = no limit */
     uint64_t seed;
-    int envs;          /* cars stepping together (0: 16) */
-    int threads;       /* simulator threads (0: 1) */
-    int resume;        /* continue from model/last.* */
-    int eval_episodes; /* greedy evaluation episodes per iteration (0: 5; at most 64) */
-    int simtrace;      /* 1: write logs/training-simtrace.csv (car 0) */
+    int envs;           /* cars stepping together (0: 16) */
+    int threads;        /* simulator threads (0: 1) */
+    int resume;         /* continue from model/last.* */
+    int eval_episodes;  /* greedy evaluation episodes per iteration (0: training_params.yaml's
+                           MIN_EVAL_TRIALS, default 5; at most 64) */
+    int simtrace;       /* 1: write DIR/training-simtrace/N-iteration.csv (every car) */
+    int simtrace_every; /* 0: iteration files 0-99, then every 10th to 999, then every 100th;
+                           N: every Nth iteration file */
     const volatile sig_atomic_t *stop; /* set by a signal handler: finish the step, save, stop */
     td_train_progress_fn progress;
     void *progress_user;

@@ -42,15 +42,30 @@ int td__cli_parse_double(const char *opt, const char *s, double lo, double hi, d
 /* The same for whole numbers. */
 int td__cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
 
+/* Prints "trackday: warning: <msg>" to stderr for each configuration warning of a model
+ * directory (td_config_warnings, modeldir.h; declared loosely to keep this header light). */
+struct td_config_warnings;
+void td__cli_print_warnings(const struct td_config_warnings *w);
+
 /* Returns 1 if argv holds -h or --help. */
 int td__cli_wants_help(int argc, char **argv);
 
 /*
- * Resolves a track argument: a path to a .npy or .json file, or the name of a shipped track
- * (tracks/NAME.json under the source or install directory), or the name of a reference route
- * in ../shared/tracks. Writes the path into out; returns 0 or 1 if not found (with a message).
+ * Resolves a track argument: a path to a .npy or .json file, or a name found on the track
+ * search path (td__cli_track_search_path). Writes the path into out; returns 0 or 1 if not found
+ * (with a message).
  */
 int td__cli_track_path(const char *arg, char *out, size_t outlen);
+
+/* The same, with a model directory on the search path: --tracks-dir folders, TRACKDAY_TRACKS
+ * (':'-separated), model_dir (may be NULL), the shipped tracks, ../shared/tracks. */
+int td__cli_track_path_for(const char *arg, const char *model_dir, char *out, size_t outlen);
+
+/* The same, printing nothing: 0 if found, else nonzero. */
+int td__cli_track_path_quiet(const char *arg, const char *model_dir, char *out, size_t outlen);
+
+/* That search path (dirs holds up to cap folders); returns how many. */
+int td__cli_track_search_path(const char *model_dir, const char **dirs, int cap);
 
 /* The directory holding the shipped tracks (tracks/). */
 const char *td__cli_tracks_dir(void);

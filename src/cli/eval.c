@@ -150,6 +150,7 @@ static int cmd_eval(int argc, char **argv)
     } else {
         if (td_model_dir_load(&md, target, &err))
             return td__cli_fail("%s", err.msg);
+        td__cli_print_warnings(&md.warnings);
         have_md = 1;
         snprintf(model_path, sizeof(model_path), "%s/model/%s.tdm", target, checkpoint);
         if (!td_path_exists(model_path))
@@ -187,7 +188,7 @@ static int cmd_eval(int argc, char **argv)
         o.race.bot_car_speed = bot_speed;
     if (!track_arg)
         track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
-    if (td__cli_track_path(track_arg, track_path, sizeof(track_path)))
+    if (td__cli_track_path_for(track_arg, have_md ? target : NULL, track_path, sizeof(track_path)))
         return 1;
     if (td_mkdir_p(dir, &err))
         return td__cli_fail("%s", err.msg);

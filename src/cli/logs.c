@@ -14,15 +14,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: trackday logs DIR|FILE.csv [options]\n\n"
-            "Analyses simtrace logs (one CSV row per step, DeepRacer's columns). DIR is a model\n"
-            "directory (its training logs: every *.csv under DIR/logs and its subdirectories\n"
-            "without 'eval' in the path; --eval for the evaluation logs) or a directory of\n"
-            "CSV files.\n\n"
+            "usage: trackday logs DIR|FILE [options]\n\n"
+            "Analyses simtrace logs (one row per step, DeepRacer's columns). FILE is a simtrace\n"
+            "CSV or a DeepRacer robomaker/simulation .log (its SIM_TRACE_LOG lines). DIR is a\n"
+            "trackday model directory or a folder in any layout of DeepRacer's tools:\n"
+            "deepracer-for-cloud (one worker or one folder per worker), the DeepRacer console's\n"
+            "and DeepRacer on AWS's log exports, or a folder of CSV files.\n\n"
             "options:\n"
             "  --json                        print the whole analysis as JSON\n"
-            "  --eval                        in a model directory, the evaluation logs (files\n"
-            "                                with 'eval' in their path) instead of training's\n"
+            "  --eval                        the folder's evaluation runs instead of training\n"
+            "  --leaderboard                 the folder's leaderboard submissions (console)\n"
             "  --episodes-per-iteration N    episodes per training iteration when the logs do\n"
             "                                not say (one file, no iteration column); default 20\n"
             "  --all                         list every iteration, episode and end waypoint\n"
@@ -46,24 +47,27 @@ static int parse_int(const char *s, const char *opt, int lo, int *out)
 }
 
 /*
- * Loads the simtrace rows for the command's argument: one CSV file, a directory of CSVs, or
- * a model directory (DIR/logs). In a model directory training and evaluation logs are kept
- * apart: evaluation files (with "eval" in their path) when `eval`, else the others, falling
- * back to the evaluation files when there is nothing else.
+ * Loads the simtrace rows for the command's argument: one file (a CSV, or a DeepRacer
+ * robomaker or simulation log), or a folder in any of DeepRacer's layouts (td_simtrace_find):
+ * its training runs, or its evaluation or leaderboard runs. *layout says what was found.
  */
-static int load_simtrace(const char *arg, int eval, td_simtrace *t, td_err *err)
+static int load_simtrace(const char *arg, td_simtrace_kind kind, td_simtrace *t, char *layout,
+                         size_t cap, td_err *err)
 {
-    if (!is_dir(arg))
+    if (!is_dir(arg)) {
+        snprintf(layout, cap, "one file");
         return td_simtrace_read(t, arg, err);
-    char logs[4096];
-    snprintf(logs, sizeof(logs), "%s/logs", arg);
-    if (!is_dir(logs))
-        return td_simtrace_read_dir(t, arg, err);
-    int rc = td_simtrace_read_dir_match(t, logs, "eval", !eval, err);
-    if (rc == TD_ENOENT && !eval)
-        rc = td_simtrace_read_dir_match(t, logs, "eval", 0, err);
-    if (rc == TD_ENOENT)
-        td_err_set(err, TD_ENOENT, "%s: no %ssimtrace .csv files", logs, eval ? "evaluation " : "");
+    }
+    td_simtrace_files f;
+    int rc = td_simtrace_find(arg, kind, &f, err);
+    if (rc)
+        return rc;
+    if (f.workers > 1)
+        snprintf(layout, cap, "%s, %d workers", f.layout, f.workers);
+    else
+        snprintf(layout, cap, "%s", f.layout);
+    rc = td_simtrace_read_files(t, &f, err);
+    td_simtrace_files_free(&f);
     return rc;
 }
 
@@ -78,7 +82,8 @@ static const char *source_text(int s, int per)
     return buf;
 }
 
-static void print_text(const td_log_report *r, const td_simtrace *t, int per, int all, int top)
+static void print_text(const td_log_report *r, const td_simtrace *t, const char *layout, int per,
+                       int all, int top)
 {
     int complete = 0;
     for (int j = 0; j < r->n_episodes; j++)
@@ -89,6 +94,8 @@ static void print_text(const td_log_report *r, const td_simtrace *t, int per, in
            source_text(r->iteration_source, per));
     if (t->n_files == 1)
         printf("file: %s\n", t->files[0]);
+    else
+        printf("layout: %s\n", layout);
 
     printf("\nper iteration\n");
     int first_it = 0;
@@ -164,13 +171,16 @@ static int cmd_logs(int argc, char **argv)
         return 0;
     }
     const char *input = NULL;
-    int json = 0, all = 0, per = 20, top = 10, eval = 0;
+    int json = 0, all = 0, per = 20, top = 10;
+    td_simtrace_kind kind = TD_SIMTRACE_TRAINING;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
             json = 1;
         } else if (!strcmp(a, "--eval")) {
-            eval = 1;
+            kind = TD_SIMTRACE_EVALUATION;
+        } else if (!strcmp(a, "--leaderboard")) {
+            kind = TD_SIMTRACE_LEADERBOARD;
         } else if (!strcmp(a, "--all")) {
             all = 1;
         } else if (!strcmp(a, "--episodes-per-iteration") || !strcmp(a, "--top")) {
@@ -195,10 +205,14 @@ static int cmd_logs(int argc, char **argv)
     td_simtrace_init(&t);
     td_err err;
     td_err_clear(&err);
-    if (load_simtrace(input, eval, &t, &err)) {
+    char layout[160];
+    if (load_simtrace(input, kind, &t, layout, sizeof(layout), &err)) {
         td_simtrace_free(&t);
         return td__cli_fail("%s", err.msg);
     }
+    if (t.skipped_rows)
+        fprintf(stderr, "trackday: note: %s%s\n", t.skipped_note,
+                t.skipped_rows > 1 ? " (and more rows like it)" : "");
     td_log_report r;
     if (td_logs_analyze(&r, &t, per, &err)) {
         td_simtrace_free(&t);
@@ -217,7 +231,7 @@ static int cmd_logs(int argc, char **argv)
         free(text);
         json_decref(j);
     } else {
-        print_text(&r, &t, per, all, top);
+        print_text(&r, &t, layout, per, all, top);
     }
     td_logs_report_free(&r);
     td_simtrace_free(&t);

@@ -1,6 +1,7 @@
 /*
  * main.c - the `trackday` command: finds the subcommand and runs it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 
 #include "cli/cli.h"
 #include "trackday/core.h"
+#include "trackday/modeldir.h"
+#include "trackday/track.h"
 
 #define TD_DEFAULT_TRACK "kidney"
 
@@ -45,6 +48,14 @@ int td__cli_fail(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n");
     return 1;
+}
+
+void td__cli_print_warnings(const struct td_config_warnings *w)
+{
+    for (int i = 0; i < w->n; i++)
+        fprintf(stderr, "trackday: warning: %s\n", w->msg[i]);
+    if (w->dropped)
+        fprintf(stderr, "trackday: warning: ... and %d more\n", w->dropped);
 }
 
 int td__cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out)
@@ -89,39 +100,129 @@ int td__cli_wants_help(int argc, char **argv)
 const char *td__cli_tracks_dir(void)
 {
     static char dir[4096];
-    const char *env = getenv("TRACKDAY_TRACKS");
-    if (env && *env)
-        return env;
     snprintf(dir, sizeof(dir), "%s/tracks", TD_SOURCE_DIR);
     return dir;
 }
 
-static int ends_with(const char *s, const char *suffix)
+/* Folders given with --tracks-dir (anywhere on the command line, taken out by main). */
+#define MAX_TRACK_DIRS 16
+static const char *option_dirs[MAX_TRACK_DIRS];
+static int n_option_dirs;
+
+/* TRACKDAY_TRACKS, split at ':'. */
+static char env_dirs_buf[4096];
+static const char *env_dirs[MAX_TRACK_DIRS];
+static int n_env_dirs = -1;
+
+static void split_env_dirs(void)
 {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
+    const char *env = getenv("TRACKDAY_TRACKS");
+    n_env_dirs = 0;
+    if (!env || !*env)
+        return;
+    snprintf(env_dirs_buf, sizeof(env_dirs_buf), "%s", env);
+    for (char *p = env_dirs_buf; p && n_env_dirs < MAX_TRACK_DIRS;) {
+        char *colon = strchr(p, ':');
+        if (colon)
+            *colon = '\0';
+        if (*p)
+            env_dirs[n_env_dirs++] = p;
+        p = colon ? colon + 1 : NULL;
+    }
+}
+
+int td__cli_track_search_path(const char *model_dir, const char **dirs, int cap)
+{
+    static char shared[4096];
+    int n = 0;
+    if (n_env_dirs < 0)
+        split_env_dirs();
+    for (int i = 0; i < n_option_dirs && n < cap; i++)
+        dirs[n++] = option_dirs[i];
+    for (int i = 0; i < n_env_dirs && n < cap; i++)
+        dirs[n++] = env_dirs[i];
+    if (model_dir && n < cap)
+        dirs[n++] = model_dir;
+    if (n < cap)
+        dirs[n++] = td__cli_tracks_dir();
+    /* DeepRacer's reference routes beside the source tree (the tests' ../shared/tracks). */
+    snprintf(shared, sizeof(shared), "%s/../shared/tracks", TD_SOURCE_DIR);
+    if (n < cap)
+        dirs[n++] = shared;
+    return n;
+}
+
+/* Finds a track on the search path; 0 or TD_ENOENT with err set (nothing printed). */
+static int find_track(const char *arg, const char *model_dir, char *out, size_t outlen,
+                      td_err *err);
+
+int td__cli_track_path_for(const char *arg, const char *model_dir, char *out, size_t outlen)
+{
+    td_err err;
+    if (find_track(arg, model_dir, out, outlen, &err) != 0)
+        return td__cli_fail("%s", err.msg);
+    return 0;
+}
+
+int td__cli_track_path_quiet(const char *arg, const char *model_dir, char *out, size_t outlen)
+{
+    td_err err;
+    return find_track(arg, model_dir, out, outlen, &err);
+}
+
+static int find_track(const char *arg, const char *model_dir, char *out, size_t outlen, td_err *err)
+{
+    const char *dirs[2 * MAX_TRACK_DIRS + 3];
+    const char *known[64];
+    char names[64][64];
+    int nknown = 0;
+    /* The shipped tracks' names, for "did you mean". */
+    DIR *d = opendir(td__cli_tracks_dir());
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && nknown < 64) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && l < 64 && !strcmp(e->d_name + l - 5, ".json")) {
+            snprintf(names[nknown], sizeof(names[0]), "%.*s", (int)(l - 5), e->d_name);
+            known[nknown] = names[nknown];
+            nknown++;
+        }
+    }
+    if (d)
+        closedir(d);
+    /* "default" is the track the demo and `trackday init` use: a medium loop (22 m). */
+    if (strcmp(arg, "default") == 0)
+        arg = TD_DEFAULT_TRACK;
+    int n = td__cli_track_search_path(model_dir, dirs, (int)(sizeof(dirs) / sizeof(dirs[0])));
+    return td_track_find(arg, dirs, n, known, nknown, out, outlen, err);
 }
 
 int td__cli_track_path(const char *arg, char *out, size_t outlen)
 {
-    /* "default" is the track the demo and `trackday init` use: a medium loop (22 m). */
-    if (strcmp(arg, "default") == 0)
-        arg = TD_DEFAULT_TRACK;
-    if (ends_with(arg, ".npy") || ends_with(arg, ".json") || strchr(arg, '/')) {
-        if (!td_path_exists(arg))
-            return td__cli_fail("track file '%s' not found", arg);
-        snprintf(out, outlen, "%s", arg);
-        return 0;
+    return td__cli_track_path_for(arg, NULL, out, outlen);
+}
+
+/* Takes every "--tracks-dir DIR" (or "--tracks-dir=DIR") out of argv; returns the new argc,
+ * or -1 when one has no value. */
+static int take_tracks_dirs(int argc, char **argv)
+{
+    int k = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *dir = NULL;
+        if (!strcmp(argv[i], "--tracks-dir")) {
+            if (i + 1 >= argc)
+                return -1;
+            dir = argv[++i];
+        } else if (!strncmp(argv[i], "--tracks-dir=", 13)) {
+            dir = argv[i] + 13;
+        } else {
+            argv[k++] = argv[i];
+            continue;
+        }
+        if (n_option_dirs < MAX_TRACK_DIRS)
+            option_dirs[n_option_dirs++] = dir;
     }
-    snprintf(out, outlen, "%s/%s.json", td__cli_tracks_dir(), arg);
-    if (td_path_exists(out))
-        return 0;
-    snprintf(out, outlen, "%s/../shared/tracks/%s.npy", TD_SOURCE_DIR, arg);
-    if (td_path_exists(out))
-        return 0;
-    return td__cli_fail("no track named '%s' (try 'trackday tracks list', or give a .npy or "
-                        ".json path)",
-                        arg);
+    argv[k] = NULL;
+    return k;
 }
 
 static void usage(FILE *f)
@@ -130,11 +231,20 @@ static void usage(FILE *f)
                "trackday: a self-hosted DeepRacer-compatible racing lab.\n\ncommands:\n");
     for (int i = 0; i < ncommands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nRun 'trackday COMMAND --help' for a command's options.\n");
+    fprintf(f,
+            "\nRun 'trackday COMMAND --help' for a command's options.\n"
+            "\nEvery command also takes --tracks-dir DIR (repeatable): a folder of route files\n"
+            "(NAME.npy, NAME.json) searched for track names before TRACKDAY_TRACKS (folders\n"
+            "separated by ':'), the model directory, the shipped tracks and ../shared/tracks.\n");
 }
 
 int main(int argc, char **argv)
 {
+    argc = take_tracks_dirs(argc, argv);
+    if (argc < 0) {
+        fprintf(stderr, "trackday: --tracks-dir needs a folder\n");
+        return 2;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

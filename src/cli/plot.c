@@ -55,8 +55,11 @@ static int world_name(const char *dir, char *out, size_t n)
 {
     char path[4096];
     td_training_params tp;
+    td_config_warnings quiet; /* training reports them; a picture need not */
+    td_config_warnings_clear(&quiet);
     snprintf(path, sizeof(path), "%s/training_params.yaml", dir);
-    if (!td_path_exists(path) || td_training_params_load(&tp, path, NULL) != 0 || !tp.world_name[0])
+    if (!td_path_exists(path) || td_training_params_load(&tp, path, &quiet, NULL) != 0 ||
+        !tp.world_name[0])
         return 0;
     snprintf(out, n, "%s", tp.world_name);
     return 1;
@@ -187,7 +190,7 @@ static int make_demo(const char *dir, const char *track_arg, const td_track *tra
     char p[4096];
     td_err err;
     td_err_clear(&err);
-    const char *sub[] = {"", "/metrics", "/logs", "/logs/training-simtrace",
+    const char *sub[] = {"", "/metrics", "/logs", "/training-simtrace",
                          "/logs/evaluation-simtrace"};
     for (int i = 0; i < 5; i++) {
         snprintf(p, sizeof(p), "%s%s", dir, sub[i]);
@@ -204,7 +207,7 @@ static int make_demo(const char *dir, const char *track_arg, const td_track *tra
     if (demo_metrics(p, &err))
         return td__cli_fail("%s", err.msg);
     for (int it = 0; it < 2; it++) {
-        snprintf(p, sizeof(p), "%s/logs/training-simtrace/%d-iteration.csv", dir, it);
+        snprintf(p, sizeof(p), "%s/training-simtrace/%d-iteration.csv", dir, it);
         if (demo_drive(track, TD_MODE_TRAIN, 20, it, it == 0 ? 14.0 : 9.0, 11 + (uint64_t)it, p,
                        &err))
             return td__cli_fail("%s", err.msg);
@@ -270,7 +273,7 @@ static int cmd_plot(int argc, char **argv)
     td_err_clear(&err);
     if (track_arg) {
         char path[4096];
-        if (td__cli_track_path(track_arg, path, sizeof(path)))
+        if (td__cli_track_path_for(track_arg, dir, path, sizeof(path)))
             return 1;
         if (td_track_load(&track, path, &err))
             return td__cli_fail("%s", err.msg);

@@ -139,7 +139,7 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     }
     if (!track_arg)
         track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
-    if (td__cli_track_path(track_arg, track_path, sizeof(track_path)))
+    if (td__cli_track_path_for(track_arg, have_md ? target : NULL, track_path, sizeof(track_path)))
         return 1;
     if (td_track_load(&track, track_path, &err))
         return td__cli_fail("%s", err.msg);

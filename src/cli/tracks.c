@@ -174,15 +174,41 @@ static void list_one(const char *dir, const char *file, const char *kind)
     td_track_free(&t);
 }
 
+/* The DeepRacer route names and where on the search path each one is, if anywhere. */
+static int list_deepracer(void)
+{
+    const char *dirs[40];
+    int nd = td__cli_track_search_path(NULL, dirs, 40), n, found = 0;
+    const char *const *names = td_deepracer_route_names(&n);
+    printf("%-30s %s\n", "DeepRacer route (WORLD_NAME)", "file");
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        td_err err;
+        int ok = td_track_find(names[i], dirs, nd, NULL, 0, path, sizeof(path), &err) == 0;
+        found += ok;
+        printf("%-30s %s\n", names[i], ok ? path : "-");
+    }
+    printf("%d of %d found on the search path:", found, n);
+    for (int d = 0; d < nd; d++)
+        printf(" %s", dirs[d]);
+    printf("\n");
+    return 0;
+}
+
 static int cmd_list(int argc, char **argv)
 {
     if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday tracks list\n\nLists the shipped tracks (%s) and the reference "
-               "DeepRacer routes found in ../shared/tracks, with centreline length (m), mean "
-               "width (m, with the range if it varies), direction and rows.\n",
+        printf("usage: trackday tracks list [--deepracer]\n\nLists the shipped tracks (%s) and the "
+               "route files (.npy) in the other folders of the track search path (--tracks-dir, "
+               "TRACKDAY_TRACKS, ../shared/tracks), with centreline length (m), mean width (m, "
+               "with the range if it varies), direction and rows.\n\n"
+               "  --deepracer   DeepRacer's 127 route names (WORLD_NAME values) and the file each "
+               "one resolves to, '-' when it is not on the search path\n",
                td__cli_tracks_dir());
         return 0;
     }
+    if (argc == 2 && !strcmp(argv[1], "--deepracer"))
+        return list_deepracer();
     if (argc > 1)
         return td__cli_fail("tracks list: unexpected argument '%s'", argv[1]);
     printf("%-26s %-9s %8s  %-18s %-5s %5s\n", "name", "kind", "length", "width", "dir", "rows");
@@ -192,12 +218,16 @@ static int cmd_list(int argc, char **argv)
     for (int i = 0; i < n; i++)
         list_one(dir, names[i], "shipped");
     free_names(names, n);
-    char refdir[4096];
-    snprintf(refdir, sizeof(refdir), "%s/../shared/tracks", TD_SOURCE_DIR);
-    n = list_dir(refdir, ".npy", &names);
-    for (int i = 0; i < n; i++)
-        list_one(refdir, names[i], "reference");
-    free_names(names, n);
+    const char *dirs[40];
+    int nd = td__cli_track_search_path(NULL, dirs, 40);
+    for (int d = 0; d < nd; d++) {
+        if (!strcmp(dirs[d], dir))
+            continue;
+        n = list_dir(dirs[d], ".npy", &names);
+        for (int i = 0; i < n; i++)
+            list_one(dirs[d], names[i], "reference");
+        free_names(names, n);
+    }
     return 0;
 }
 

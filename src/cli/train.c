@@ -25,13 +25,17 @@ static void usage(FILE *f)
             "usage: trackday train DIR [options]\n\n"
             "Trains the model directory DIR (see 'trackday init'): PPO or SAC as\n"
             "model_metadata.json says, on the track of training_params.yaml (WORLD_NAME).\n"
-            "Writes DIR/model/{last,best}.tdm, DIR/metrics/training.jsonl, DIR/logs/.\n\n"
+            "Writes DIR/model/{last,best}.tdm, DIR/metrics/training.jsonl and\n"
+            "DIR/training-simtrace/ (DeepRacer's log layout, read by 'trackday logs').\n\n"
             "options:\n"
             "  --track T            track name or .npy/.json path (overrides WORLD_NAME)\n"
             "  --minutes M          stop after M minutes of training\n"
             "  --until-laps K       stop once the greedy policy drives K laps in a row from the\n"
             "                       start line without leaving the track\n"
             "  --max-episodes N     stop after N episodes (term_cond_max_episodes)\n"
+            "  --until-score R      stop once an iteration's mean episode reward reaches R\n"
+            "                       (hyperparameters.json's term_cond_avg_score is read and,\n"
+            "                       as in DeepRacer, never stops training)\n"
             "  --iterations N       stop after N iterations\n"
             "  --seed S             random seed (default 1): same seed, envs and threads give\n"
             "                       the same run\n"
@@ -51,6 +55,10 @@ static void usage(FILE *f)
             "  --resume             continue from DIR/model/last.tdm and last.state\n"
             "  --lr X, --batch-size N, --epochs N, --entropy X, --gamma X,\n"
             "  --episodes-per-iteration N   override hyperparameters.json\n"
+            "  --simtrace WHICH     training simtrace files DIR/training-simtrace/N-iteration.csv\n"
+            "                       (DeepRacer's layout, every car): auto (default: iterations\n"
+            "                       0-99, then every 10th to 999, then every 100th), all, none,\n"
+            "                       or a number N (every Nth iteration)\n"
             "  --quiet              no progress line\n");
 }
 
@@ -125,6 +133,10 @@ static int cmd_train(int argc, char **argv)
         } else if (!strcmp(a, "--max-episodes")) {
             if (td__cli_parse_long(a, v, 1, 1000000000L, &o.max_episodes))
                 return 1;
+        } else if (!strcmp(a, "--until-score")) {
+            if (td__cli_parse_double(a, v, -1e12, 1e12, &o.until_score))
+                return 1;
+            o.until_score_set = 1;
         } else if (!strcmp(a, "--iterations")) {
             if (td__cli_parse_long(a, v, 1, 100000000L, &l))
                 return 1;
@@ -157,6 +169,18 @@ static int cmd_train(int argc, char **argv)
             if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
                 return 1;
             o.max_reward_errors = (int)l;
+        } else if (!strcmp(a, "--simtrace")) {
+            if (!strcmp(v, "auto")) {
+                o.simtrace_every = 0;
+            } else if (!strcmp(v, "all")) {
+                o.simtrace_every = 1;
+            } else if (!strcmp(v, "none")) {
+                o.simtrace = 0;
+            } else {
+                if (td__cli_parse_long(a, v, 1, 1000000, &l))
+                    return 1;
+                o.simtrace_every = (int)l;
+            }
         } else if (!strcmp(a, "--lr") || !strcmp(a, "--batch-size") || !strcmp(a, "--epochs") ||
                    !strcmp(a, "--entropy") || !strcmp(a, "--gamma") ||
                    !strcmp(a, "--episodes-per-iteration")) {
@@ -173,6 +197,7 @@ static int cmd_train(int argc, char **argv)
     }
     if (td_model_dir_load(&md, o.dir, &err))
         return td__cli_fail("%s", err.msg);
+    td__cli_print_warnings(&md.warnings);
     hp = md.hyper;
     for (int i = 1; i + 1 < argc; i++) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -216,7 +241,7 @@ static int cmd_train(int argc, char **argv)
     }
     if (!track_arg)
         track_arg = md.training.world_name[0] ? md.training.world_name : "default";
-    if (td__cli_track_path(track_arg, track_path, sizeof(track_path)))
+    if (td__cli_track_path_for(track_arg, o.dir, track_path, sizeof(track_path)))
         return 1;
     o.track_path = track_path;
 

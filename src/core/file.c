@@ -2,9 +2,12 @@
  * file.c - whole-file reads, atomic writes (temp file, fsync, rename, directory fsync),
  * directory creation and clocks.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,6 +84,47 @@ static void fsync_parent(const char *path)
     }
 }
 
+/*
+ * Removes the temporary files that writers of path killed mid-write left beside it
+ * ("<name>.tmp.<pid>" of a process that no longer runs), so they do not pile up.
+ */
+static void remove_stale_temps(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0;
+    if (dlen >= sizeof(dir))
+        return;
+    if (slash) {
+        memcpy(dir, path, dlen);
+        dir[dlen] = '\0';
+        if (dlen == 0)
+            snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), ".");
+    }
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0)
+            continue;
+        char *end;
+        long pid = strtol(n + blen + 5, &end, 10);
+        if (end == n + blen + 5 || *end != '\0' || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its writer may still be running */
+        char stale[8192];
+        snprintf(stale, sizeof(stale), "%s/%s", dir, n);
+        unlink(stale);
+    }
+    if (d)
+        closedir(d);
+}
+
 int td_file_write_atomic(const char *path, const void *data, size_t len, td_err *err)
 {
     char tmp[4096];
@@ -88,17 +132,18 @@ int td_file_write_atomic(const char *path, const void *data, size_t len, td_err 
     size_t left = len;
     int fd;
 
+    /* Errors name the file the caller asked for; the temporary beside it is a detail. */
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
         return td_err_set(err, TD_EINVAL, "%s: path too long", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return td_err_set(err, TD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        return td_err_set(err, TD_EIO, "%s: cannot create: %s", path, strerror(errno));
     while (left > 0) {
         ssize_t w = write(fd, p, left);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            td_err_set(err, TD_EIO, "%s: write failed: %s", tmp, strerror(errno));
+            td_err_set(err, TD_EIO, "%s: write failed: %s", path, strerror(errno));
             close(fd);
             unlink(tmp);
             return TD_EIO;
@@ -107,7 +152,7 @@ int td_file_write_atomic(const char *path, const void *data, size_t len, td_err 
         left -= (size_t)w;
     }
     if (fsync(fd) != 0) {
-        td_err_set(err, TD_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
+        td_err_set(err, TD_EIO, "%s: fsync failed: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);
         return TD_EIO;
@@ -119,6 +164,7 @@ int td_file_write_atomic(const char *path, const void *data, size_t len, td_err 
         return TD_EIO;
     }
     fsync_parent(path);
+    remove_stale_temps(path);
     return 0;
 }
 

@@ -23,6 +23,15 @@ int td_json_load_file(const char *path, json_t **out, td_err *err)
 int td_json_parse(const char *text, size_t len, const char *what, json_t **out, td_err *err)
 {
     json_error_t je;
+    /* An editor's invisible byte order mark would otherwise show as "near ''". */
+    if (len >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
+        (unsigned char)text[2] == 0xbf) {
+        *out = NULL;
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: the file starts with a UTF-8 byte order mark (invisible in most "
+                          "editors; Python's json.load refuses it too): save it without one",
+                          what);
+    }
     *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!*out)
         return td_err_set(err, TD_EFORMAT, "%s:%d:%d: invalid JSON: %s", what, je.line, je.column,

@@ -191,14 +191,13 @@ static int curves_from_report(const char *dir, const td_log_report *r, const cha
 int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir, int sections,
                       td_plot_output *out, td_err *err)
 {
-    char path[4096], title[512], logs[4096];
+    char path[4096], title[512];
     memset(out, 0, sizeof(*out));
     int rc = td_mkdir_p(out_dir, err);
     if (rc)
         return rc;
-    snprintf(logs, sizeof(logs), "%s/logs", dir);
 
-    /* The training logs (every file without "eval" in its path), if any. */
+    /* The training logs, in any of DeepRacer's layouts (td_simtrace_find), if any. */
     td_simtrace train;
     td_simtrace_init(&train);
     td_log_report r;
@@ -206,8 +205,13 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
     td_err lerr;
     td_err_clear(&lerr);
     int have_train = 0;
-    rc = td_simtrace_read_dir_match(&train, logs, "eval", 1, &lerr);
+    td_simtrace_files tf;
+    rc = td_simtrace_find(dir, TD_SIMTRACE_TRAINING, &tf, &lerr);
     if (rc == 0) {
+        rc = td_simtrace_read_files(&train, &tf, err);
+        td_simtrace_files_free(&tf);
+        if (rc)
+            goto done;
         rc = td_logs_analyze(&r, &train, 20, err);
         if (rc)
             goto done;
@@ -252,13 +256,12 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
 
     /* The run drawn on the track: the newest evaluation log (only that file is read), else
      * the last 10 episodes of the last training file. */
-    char **paths = NULL;
-    int n = 0;
-    rc = td_simtrace_list_dir(logs, "eval", 0, &paths, &n, &lerr);
+    td_simtrace_files ef;
+    rc = td_simtrace_find(dir, TD_SIMTRACE_EVALUATION, &ef, &lerr);
     if (rc == 0) {
         td_simtrace t;
         td_simtrace_init(&t);
-        rc = td_simtrace_read(&t, paths[newest_file(paths, n)], err);
+        rc = td_simtrace_read(&t, ef.paths[newest_file(ef.paths, ef.n)], err);
         if (!rc)
             rc = td_plot_simtrace_pictures(&t, 0, 0, track, sections, out_dir, "evaluation ", out,
                                            err);
@@ -272,12 +275,10 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
     } else {
         td_err_set(err, rc, "%s", lerr.msg);
     }
-    td_simtrace_paths_free(paths, n);
+    td_simtrace_files_free(&ef);
     if (!rc && out->n_paths == 0)
         rc = td_err_set(err, TD_ENOENT,
-                        "nothing to plot in %s (no metrics/training.jsonl, no simtrace CSVs in "
-                        "logs/)",
-                        dir);
+                        "nothing to plot in %s (no metrics/training.jsonl, no simtrace logs)", dir);
 done:
     td_logs_report_free(&r);
     td_simtrace_free(&train);

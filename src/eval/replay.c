@@ -4,6 +4,7 @@
  * frame layout of a simtrace replay (camera view | top view, text band on top).
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <png.h>
@@ -253,13 +254,97 @@ void td_replay_box_color(int kind, uint8_t out[3])
 
 /* ---- frame sink ------------------------------------------------------------------------ */
 
+/*
+ * The output appears under its name only when it is complete: frames go to a temporary beside
+ * it (".NAME.partial-PID.mp4" for a video, so ffmpeg still sees the extension; "NAME.partial-PID"
+ * for a folder of frames), renamed into place when the sink closes without an error. An
+ * interrupted replay leaves the previous output (if any) untouched; its temporary is removed
+ * by the next replay that writes there.
+ */
 struct td_frame_sink {
     int w, h, fps, frames;
-    FILE *pipe; /* ffmpeg's stdin, or NULL for PNG frames */
-    char path[1024];
+    FILE *pipe;      /* ffmpeg's stdin, or NULL for PNG frames */
+    char path[1024]; /* the final name (messages name it) */
+    char tmp[1200];  /* where the frames are written */
     void (*old_sigpipe)(int);
     png_bytep *rows; /* h row pointers for PNG frames */
 };
+
+/* The temporary name of a sink's output, beside the final one. */
+static int partial_name(char *out, size_t cap, const char *path, int video, long pid)
+{
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) + 1 : 0;
+    const char *base = path + dir_len;
+    int n;
+    if (video) {
+        const char *dot = strrchr(base, '.');
+        int stem = dot ? (int)(dot - base) : (int)strlen(base);
+        n = snprintf(out, cap, "%.*s.%.*s.partial-%ld%s", dir_len, path, stem, base, pid,
+                     dot ? dot : "");
+    } else {
+        n = snprintf(out, cap, "%s.partial-%ld", path, pid);
+    }
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int ends_with_ci(const char *s, const char *suf);
+
+/* Removes a folder of frames: frame_*.png and the folder itself (only if nothing else is in it). */
+static void remove_frames(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[1400];
+    while (d && (e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, "frame_", 6) && ends_with_ci(e->d_name, ".png")) {
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* The temporaries of replays into path that were interrupted (their process is gone). */
+static void remove_stale_partials(const char *path, int video)
+{
+    char dir[1024], probe[1200], prefix[1200];
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (partial_name(probe, sizeof(probe), path, video, 0) != 0)
+        return;
+    /* Everything of probe's name up to "partial-". */
+    const char *b = strrchr(probe, '/');
+    b = b ? b + 1 : probe;
+    const char *cut = strstr(b, ".partial-");
+    if (!cut)
+        return;
+    snprintf(prefix, sizeof(prefix), "%.*s.partial-", (int)(cut - b), b);
+    DIR *d = opendir(dir[0] ? dir : "/");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + strlen(prefix), &end, 10);
+        if (end == e->d_name + strlen(prefix) || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* that replay may still be running */
+        char full[2400];
+        snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
+        if (video)
+            unlink(full);
+        else
+            remove_frames(full);
+    }
+    if (d)
+        closedir(d);
+}
 
 int td_ffmpeg_find(char *out, size_t outlen)
 {
@@ -341,7 +426,13 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
     s->h = height;
     s->fps = fps;
     snprintf(s->path, sizeof(s->path), "%s", path);
-    if (td_frame_sink_is_video(path)) {
+    int video = td_frame_sink_is_video(path);
+    if (partial_name(s->tmp, sizeof(s->tmp), path, video, (long)getpid()) != 0) {
+        td_free(s);
+        return td_err_set(err, TD_EINVAL, "%s: path too long", path);
+    }
+    remove_stale_partials(path, video);
+    if (video) {
         char ff[1100], cmd[3000], tail[256];
         size_t len = 0;
         if (!td_ffmpeg_find(ff, sizeof(ff))) {
@@ -367,7 +458,7 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
         }
         memcpy(cmd + len, tail, strlen(tail) + 1);
         len += strlen(tail);
-        if (shell_quote(cmd, sizeof(cmd), &len, path)) {
+        if (shell_quote(cmd, sizeof(cmd), &len, s->tmp)) {
             td_free(s);
             return td_err_set(err, TD_EINVAL, "%s: path too long", path);
         }
@@ -380,7 +471,7 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
             return td_err_set(err, TD_EIO, "%s: cannot start %s: %s", path, ff, strerror(errno));
         }
     } else {
-        int rc = td_mkdir_p(path, err);
+        int rc = td_mkdir_p(s->tmp, err);
         if (rc) {
             td_free(s);
             return rc;
@@ -398,11 +489,11 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
 /* One PNG frame, fast compression and no fsync: frames are cheap to make again. */
 static int write_png_frame(td_frame_sink *s, const uint8_t *rgb, td_err *err)
 {
-    char path[1100];
+    char path[1300];
     FILE *f;
     png_structp png;
     png_infop info;
-    snprintf(path, sizeof(path), "%s/frame_%05d.png", s->path, s->frames + 1);
+    snprintf(path, sizeof(path), "%s/frame_%05d.png", s->tmp, s->frames + 1);
     f = fopen(path, "wb");
     if (!f)
         return td_err_set(err, TD_EIO, "%s: cannot create: %s", path, strerror(errno));
@@ -468,6 +559,30 @@ int td_frame_sink_close(td_frame_sink *s, td_err *err)
         if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             rc = td_err_set(err, TD_EIO, "%s: ffmpeg failed (exit status %d)", s->path,
                             st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128));
+        if (!rc && rename(s->tmp, s->path) != 0)
+            rc = td_err_set(err, TD_EIO, "%s: cannot create: %s", s->path, strerror(errno));
+        if (rc)
+            unlink(s->tmp);
+    } else if (td_path_exists(s->tmp)) {
+        /* A folder of frames: the old folder (trackday's frames only) gives way to the new. */
+        char old_dir[1300];
+        int moved = 0;
+        snprintf(old_dir, sizeof(old_dir), "%s.old-%ld", s->path, (long)getpid());
+        if (td_path_exists(s->path)) {
+            if (rename(s->path, old_dir) != 0)
+                rc = td_err_set(err, TD_EIO, "%s: cannot replace: %s", s->path, strerror(errno));
+            moved = !rc;
+        }
+        if (!rc && rename(s->tmp, s->path) != 0)
+            rc = td_err_set(err, TD_EIO, "%s: cannot create: %s", s->path, strerror(errno));
+        if (rc)
+            remove_frames(s->tmp);
+        if (moved) {
+            remove_frames(old_dir);
+            if (td_path_exists(old_dir))
+                TD_WARN("%s: the previous frames folder held other files; it is kept as %s",
+                        s->path, old_dir);
+        }
     }
     td_free(s->rows);
     td_free(s);

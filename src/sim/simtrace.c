@@ -7,11 +7,13 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "trackday/simtrace.h"
 
@@ -31,7 +33,17 @@ void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p)
     row->steer_deg = p->steering_angle;
     row->throttle = p->speed;
     row->progress = p->progress;
+    /* DeepRacer's simtrace shows the nearer of the two bracketing waypoints to the model point
+     * (the next one only when strictly nearer). */
     row->closest_waypoint = p->closest_waypoints[0];
+    if (p->waypoints && p->closest_waypoints[1] >= 0 && p->closest_waypoints[1] < p->n_waypoints &&
+        p->closest_waypoints[0] >= 0 && p->closest_waypoints[0] < p->n_waypoints) {
+        const double *a = p->waypoints + 2 * p->closest_waypoints[0];
+        const double *b = p->waypoints + 2 * p->closest_waypoints[1];
+        double da = hypot(p->x - a[0], p->y - a[1]), db = hypot(p->x - b[0], p->y - b[1]);
+        if (db < da)
+            row->closest_waypoint = p->closest_waypoints[1];
+    }
     row->track_len = p->track_length;
     row->tstamp = p->sim_time;
     row->all_wheels_on_track = p->all_wheels_on_track ? 1 : 0;
@@ -75,17 +87,47 @@ double td_simtrace_lap_time(const td_simtrace_row *rows, int first, int last)
 
 #define WRITE_BUF (1 << 16)
 
+/* The writer buffers whole lines and writes only whole lines, so a reader of a file being
+ * written (or whose writer was killed) sees complete rows, at worst without the newest. */
 struct td_simtrace_writer {
-    FILE *f;
+    int fd;
     char *buf;
+    size_t len;
     int failed;
     char path[1024];
 };
 
+/* DeepRacer's 19 columns (metrics/constants.py), in its order. */
 static const char *const HEADER =
     "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
     "closest_waypoint,track_len,tstamp,episode_status,pause_duration,obstacle_crash_counter,"
-    "wall_clock,iteration\n";
+    "wall_clock\n";
+
+static int flush_lines(td_simtrace_writer *w)
+{
+    size_t off = 0;
+    while (off < w->len) {
+        ssize_t k = write(w->fd, w->buf + off, w->len - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            w->failed = 1;
+            w->len = 0;
+            return TD_EIO;
+        }
+        off += (size_t)k;
+    }
+    w->len = 0;
+    return 0;
+}
+
+static void buffer_line(td_simtrace_writer *w, const char *line, size_t n)
+{
+    if (w->len + n > WRITE_BUF && flush_lines(w) != 0)
+        return;
+    memcpy(w->buf + w->len, line, n);
+    w->len += n;
+}
 
 int td_simtrace_open(td_simtrace_writer **out, const char *path, td_err *err)
 {
@@ -97,8 +139,8 @@ int td_simtrace_open(td_simtrace_writer **out, const char *path, td_err *err)
         td_free(buf);
         return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
     }
-    w->f = fopen(path, "w");
-    if (!w->f) {
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
         int e = errno;
         td_free(w);
         td_free(buf);
@@ -106,10 +148,8 @@ int td_simtrace_open(td_simtrace_writer **out, const char *path, td_err *err)
                           strerror(e));
     }
     w->buf = buf;
-    setvbuf(w->f, w->buf, _IOFBF, WRITE_BUF);
     snprintf(w->path, sizeof(w->path), "%s", path);
-    if (fputs(HEADER, w->f) == EOF)
-        w->failed = 1;
+    buffer_line(w, HEADER, strlen(HEADER));
     *out = w;
     return 0;
 }
@@ -187,6 +227,18 @@ static char *put_fixed(char *p, double v, int dec, int trim)
     return p + n;
 }
 
+/* A float as Python's str() shows it, to 4 decimals: always with a point ("2.0", "-25.0"). */
+static char *put_float(char *p, double v)
+{
+    char *start = p;
+    p = put_fixed(p, v, 4, 1);
+    if (!memchr(start, '.', (size_t)(p - start))) {
+        *p++ = '.';
+        *p++ = '0';
+    }
+    return p;
+}
+
 static char *put_str(char *p, const char *s)
 {
     size_t n = strlen(s);
@@ -194,17 +246,22 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
-int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *r, td_err *err)
+const char *td_simtrace_header(void)
+{
+    return HEADER;
+}
+
+size_t td_simtrace_format_row(char *line, const td_simtrace_row *r)
 {
     char status[TD_SIMTRACE_STATUS_LEN];
     safe_status(status, r->episode_status[0] ? r->episode_status : "in_progress");
-    /* 20 fields of at most 48 characters each fit easily. */
-    char line[1024];
+    /* 19 fields of at most 48 characters each fit easily in TD_SIMTRACE_LINE_MAX. */
     char *p = line;
     p = put_long(p, r->episode);
     *p++ = ',';
+    /* DeepRacer's steps is a float: "1.0", "2.0", ... */
     p = put_long(p, r->steps);
-    *p++ = ',';
+    p = put_str(p, ".0,");
     p = put_fixed(p, r->x, 4, 0);
     *p++ = ',';
     p = put_fixed(p, r->y, 4, 0);
@@ -215,7 +272,16 @@ int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *r, td_er
     *p++ = ',';
     p = put_fixed(p, r->throttle, 4, 0);
     *p++ = ',';
-    p = put_long(p, r->action);
+    if (r->action >= 0) {
+        p = put_long(p, r->action);
+    } else {
+        /* A continuous action as DeepRacer writes it: "[steer speed]" (no comma inside). */
+        *p++ = '[';
+        p = put_float(p, r->steer_deg);
+        *p++ = ' ';
+        p = put_float(p, r->throttle);
+        *p++ = ']';
+    }
     *p++ = ',';
     p = put_fixed(p, r->reward, 6, 1);
     *p++ = ',';
@@ -236,14 +302,17 @@ int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *r, td_er
     p = put_long(p, r->obstacle_crash_counter);
     *p++ = ',';
     p = put_fixed(p, r->wall_clock, 3, 0);
-    *p++ = ',';
-    p = put_long(p, r->iteration);
     *p++ = '\n';
-    size_t n = (size_t)(p - line);
-    if (fwrite(line, 1, n, w->f) != n) {
-        w->failed = 1;
+    return (size_t)(p - line);
+}
+
+int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *r, td_err *err)
+{
+    char line[TD_SIMTRACE_LINE_MAX];
+    size_t n = td_simtrace_format_row(line, r);
+    buffer_line(w, line, n);
+    if (w->failed)
         return td_err_set(err, TD_EIO, "%s: write failed: %s", w->path, strerror(errno));
-    }
     return 0;
 }
 
@@ -252,9 +321,9 @@ int td_simtrace_close(td_simtrace_writer *w, td_err *err)
     if (!w)
         return 0;
     int rc = 0;
-    if (fflush(w->f) != 0 || ferror(w->f))
-        w->failed = 1;
-    if (fclose(w->f) != 0)
+    if (!w->failed)
+        flush_lines(w);
+    if (close(w->fd) != 0)
         w->failed = 1;
     if (w->failed)
         rc = td_err_set(err, TD_EIO, "%s: writing the simtrace failed", w->path);
@@ -581,30 +650,68 @@ static int parse_row(td_simtrace_row *row, const field *f, const int *col, const
     return 0;
 }
 
-int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what, td_err *err)
+/* Records a row that was skipped, keeping the first reason for the caller's note. */
+static void skip_note(td_simtrace *t, const char *fmt, const char *what, long line)
 {
-    /* Numbers are parsed in place with strtod, which needs a delimiter after the last one:
-     * text that does not end with a newline is copied once with one appended. */
-    char *copy = NULL;
-    if (len > 0 && text[len - 1] != '\n') {
-        copy = td_malloc(len + 2);
-        if (!copy)
-            return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
-        memcpy(copy, text, len);
-        copy[len] = '\n';
-        copy[len + 1] = '\0';
-        int rc = td_simtrace_parse(t, copy, len + 1, what, err);
-        td_free(copy);
-        return rc;
+    if (t->skipped_rows++ == 0)
+        snprintf(t->skipped_note, sizeof(t->skipped_note), fmt, what, line);
+}
+
+/* Where needle first occurs in hay[0..n), or NULL. */
+static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0 || n < m)
+        return NULL;
+    for (size_t i = 0; i + m <= n; i++)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0)
+            return hay + i;
+    return NULL;
+}
+
+/* The DeepRacer log line marker; the CSV fields follow it, in the simtrace column order. */
+static const char SIM_TRACE_LOG[] = "SIM_TRACE_LOG:";
+
+/*
+ * Column positions of a SIM_TRACE_LOG line by its field count (deepracer-utils reads them
+ * so): 16 fields end with episode_status, 17 add pause_duration, 18 pause_duration and
+ * wall_clock, 19 (DeepRacer on AWS) pause_duration, obstacle_crash_counter and wall_clock.
+ */
+static int log_columns(int nf, int *col)
+{
+    if (nf < 16 || nf > 19)
+        return -1;
+    for (int c = 0; c < C_COUNT; c++)
+        col[c] = c < C_PAUSE ? c : -1;
+    if (nf >= 17)
+        col[C_PAUSE] = 16;
+    if (nf == 18)
+        col[C_WALL] = 17;
+    if (nf == 19) {
+        col[C_CRASHES] = 17;
+        col[C_WALL] = 18;
     }
+    return 0;
+}
+
+/*
+ * Parses rows into t. in_log: only lines holding SIM_TRACE_LOG are rows (a robomaker or
+ * simulation log, no header). last_partial: the text does not end with a newline, so its last
+ * line may be a row cut short by a writer that is still running or was killed: that line is
+ * skipped with a note when it does not parse, never an error.
+ */
+static int parse_text(td_simtrace *t, const char *text, size_t len, const char *what, int in_log,
+                      int last_partial, td_err *err)
+{
     field *f = td_malloc(sizeof(field) * MAX_FIELDS);
     if (!f)
         return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
-    int n0 = t->n, files0 = t->n_files, rc = 0;
+    int n0 = t->n, files0 = t->n_files, skipped0 = t->skipped_rows, rc = 0;
+    char note0[sizeof(t->skipped_note)];
+    memcpy(note0, t->skipped_note, sizeof(note0));
     int col[C_COUNT];
     for (int c = 0; c < C_COUNT; c++)
         col[c] = -1;
-    int ncols = 0;
+    int ncols = 0, header_cut = 0;
     const char *header_b = NULL;
     size_t header_len = 0;
     long line = 0;
@@ -624,6 +731,8 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         const char *next = nl ? nl + 1 : end;
+        /* The caller appended the newline of a text that had none: its last line may be cut. */
+        int cut_short = last_partial && next >= end;
         line++;
         if (le > p && le[-1] == '\r')
             le--;
@@ -632,7 +741,28 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
         p = next;
         if (b == e)
             continue; /* blank line */
-        if (!header_b) {
+        if (in_log) {
+            const char *m =
+                find_bytes(b, (size_t)(e - b), SIM_TRACE_LOG, sizeof(SIM_TRACE_LOG) - 1);
+            if (!m)
+                continue; /* the log's other lines */
+            b = m + sizeof(SIM_TRACE_LOG) - 1;
+            int nf = split_line(b, e, f);
+            if (nf < 0 || log_columns(nf, col) != 0) {
+                /* Log lines of several processes can interleave: a broken row is skipped. */
+                skip_note(t,
+                          "%s: line %ld: a SIM_TRACE_LOG line that is not a whole row was "
+                          "skipped",
+                          what, line);
+                continue;
+            }
+        } else if (!header_b) {
+            if (cut_short) {
+                skip_note(t, "%s: line %ld: the header is cut short (the file is being written)",
+                          what, line);
+                header_cut = 1;
+                continue;
+            }
             ncols = split_line(b, e, f);
             if (ncols < 0) {
                 rc = td_err_set(err, TD_EFORMAT, "%s: line %ld: more than %d columns", what, line,
@@ -661,17 +791,27 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
             header_b = b;
             header_len = (size_t)(e - b);
             continue;
-        }
-        /* A repeated header (files concatenated with cat) is skipped. */
-        if ((size_t)(e - b) == header_len && memcmp(b, header_b, header_len) == 0)
-            continue;
-        int nf = split_line(b, e, f);
-        if (nf != ncols) {
-            rc = td_err_set(err, TD_EFORMAT,
-                            "%s: line %ld: expected %d columns as in the "
-                            "header, found %d",
-                            what, line, ncols, nf < 0 ? MAX_FIELDS : nf);
-            goto fail;
+        } else {
+            /* A repeated header (files concatenated with cat) is skipped. */
+            if ((size_t)(e - b) == header_len && memcmp(b, header_b, header_len) == 0)
+                continue;
+            int nf = split_line(b, e, f);
+            if (nf != ncols) {
+                /* A row cut short has fewer fields than the header; one with the right
+                 * number of fields but a bad value is a bad row, cut or not. */
+                if (cut_short && nf >= 0 && nf < ncols) {
+                    skip_note(t,
+                              "%s: line %ld: the last row is cut short (the file is being "
+                              "written, or its writer stopped); it was skipped",
+                              what, line);
+                    continue;
+                }
+                rc = td_err_set(err, TD_EFORMAT,
+                                "%s: line %ld: expected %d columns as in the "
+                                "header, found %d",
+                                what, line, ncols, nf < 0 ? MAX_FIELDS : nf);
+                goto fail;
+            }
         }
         rc = grow_rows(t);
         if (rc) {
@@ -679,14 +819,21 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
             goto fail;
         }
         rc = parse_row(&t->rows[t->n], f, col, what, line, err);
-        if (rc)
+        if (rc) {
+            if (in_log) {
+                skip_note(t, "%s: line %ld: a SIM_TRACE_LOG row that does not parse was skipped",
+                          what, line);
+                rc = 0;
+                continue;
+            }
             goto fail;
+        }
         t->rows[t->n].file = file_index;
         if (col[C_ITERATION] >= 0)
             t->has_iteration = 1;
         t->n++;
     }
-    if (!header_b) {
+    if (!in_log && !header_b && !header_cut) {
         rc = td_err_set(err, TD_EFORMAT, "%s: empty file (no header row)", what);
         goto fail;
     }
@@ -694,10 +841,46 @@ int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *
     return 0;
 fail:
     t->n = n0;
+    t->skipped_rows = skipped0;
+    memcpy(t->skipped_note, note0, sizeof(note0));
     while (t->n_files > files0)
         td_free(t->files[--t->n_files]);
     td_free(f);
     return rc;
+}
+
+/* A DeepRacer log (robomaker, simulation) rather than a CSV: no header, SIM_TRACE_LOG lines. */
+static int looks_like_log(const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t first = (size_t)((nl ? nl : end) - p);
+    /* A CSV's first line names the episode column; a log's does not. */
+    if (find_bytes(p, first, "episode", 7) && memchr(p, ',', first))
+        return 0;
+    return find_bytes(text, len, SIM_TRACE_LOG, sizeof(SIM_TRACE_LOG) - 1) != NULL;
+}
+
+int td_simtrace_parse(td_simtrace *t, const char *text, size_t len, const char *what, td_err *err)
+{
+    int partial = len > 0 && text[len - 1] != '\n';
+    int in_log = looks_like_log(text, len);
+    /* Numbers are parsed in place with strtod, which needs a delimiter after the last one:
+     * text that does not end with a newline is copied once with one appended. */
+    if (partial) {
+        char *copy = td_malloc(len + 2);
+        if (!copy)
+            return td_err_set(err, TD_ENOMEM, "%s: out of memory", what);
+        memcpy(copy, text, len);
+        copy[len] = '\n';
+        copy[len + 1] = '\0';
+        int rc = parse_text(t, copy, len + 1, what, in_log, 1, err);
+        td_free(copy);
+        return rc;
+    }
+    return parse_text(t, text, len, what, in_log, 0, err);
 }
 
 int td_simtrace_read(td_simtrace *t, const char *path, td_err *err)
@@ -805,6 +988,12 @@ static int collect(pathlist *l, const char *dir, int depth)
     }
     closedir(d);
     return rc;
+}
+
+void td_simtrace_sort_paths(char **paths, int n)
+{
+    if (n > 1)
+        qsort(paths, (size_t)n, sizeof(char *), cmp_paths);
 }
 
 int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err)

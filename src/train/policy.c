@@ -177,7 +177,7 @@ int td_policy_load(td_policy *p, const char *path, int max_batch, td_err *err)
         return td_err_set(err, TD_EFORMAT,
                           "%s: the header has no \"model_metadata\" (not a trackday policy)", path);
     }
-    rc = td_model_metadata_from_json(&p->meta, meta, path, err);
+    rc = td_model_metadata_from_json(&p->meta, meta, path, NULL, err);
     json_decref(header);
     if (rc) {
         td_policy_free(p);
@@ -227,6 +227,22 @@ void td_policy_obs_from_env(const td_vecenv *env, int first, td_policy_obs *obs)
     obs->state = env->obs_state ? env->obs_state + (size_t)first * TD_STATE_DIM : NULL;
     obs->camera = (cam && env->obs_camera) ? env->obs_camera + (size_t)first * cam : NULL;
     obs->lidar = (lid && env->obs_lidar) ? env->obs_lidar + (size_t)first * lid : NULL;
+}
+
+void td_policy_egreedy(const td_policy *p, int B, double eps, td_rng *rng, float *env_actions,
+                       int *act_index, float *logp)
+{
+    for (int b = 0; b < B; b++) {
+        const float *out = p->pi->out + (size_t)b * p->n_out;
+        int a = td_rng_uniform(rng) < eps ? (int)td_rng_below(rng, (uint32_t)p->n_out)
+                                          : td_rl_argmax(out, p->n_out);
+        env_actions[2 * b] = (float)p->meta.actions[a].steering_deg;
+        env_actions[2 * b + 1] = (float)p->meta.actions[a].speed_mps;
+        if (act_index)
+            act_index[b] = a;
+        if (logp)
+            logp[b] = td_rl_categorical_logp(out, p->n_out, a);
+    }
 }
 
 void td_policy_raw_to_env(const td_policy *p, const float *raw, float *steer_deg, float *speed)

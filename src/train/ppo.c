@@ -263,6 +263,11 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             td_policy_obs_from_env(env, 0, &obs);
             rc = td_policy_act(p, &obs, N, 0, &tr->rng, tr->envbuf.actions, r.act + base,
                                r.raw + 2 * base, r.logp + base);
+            /* e-greedy as DeepRacer schedules it: epsilon falls over each car's own steps
+             * (each car is one of DeepRacer's rollout workers). */
+            if (!rc && !p->continuous && h->exploration_type == TD_EXPLORE_EGREEDY)
+                td_policy_egreedy(p, N, td_hyperparams_epsilon(h, tr->steps / N), &tr->rng,
+                                  tr->envbuf.actions, r.act + base, r.logp + base);
             if (!rc)
                 rc = values_of(p, &obs, N, r.value + base);
             if (rc)
@@ -271,7 +276,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             rc = td__train_check_reward(tr, err);
             if (rc)
                 goto out;
-            td__simtrace_step(tr, r.act[base]);
+            td__simtrace_step(tr, p->continuous ? NULL : r.act + base);
             memcpy(r.reward + base, env->rewards, sizeof(float) * N);
             memcpy(r.done + base, env->dones, (size_t)N);
             td__count_ended(env, &eps);

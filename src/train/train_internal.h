@@ -41,7 +41,7 @@ typedef struct td__train {
     uint64_t run_id;
 
     double t_start;
-    void *simtrace; /* td_simtrace_writer, car 0's steps */
+    void *simtrace; /* the training simtrace (trainlog.c) */
 } td__train;
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
@@ -82,9 +82,10 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err);
 int td__state_save(td__train *tr, td_err *err);
 int td__state_load(td__train *tr, td_err *err);
 
-/* Simtrace of car 0 of the training env (logs/training-simtrace.csv). */
-int td__simtrace_open(td__train *tr, const char *path, int append, td_err *err);
-void td__simtrace_step(td__train *tr, int action_index);
+/* The training simtrace, every car, DeepRacer's layout: dir/N-iteration.csv (trainlog.c).
+ * action_index: the cars' discrete actions, or NULL for continuous ones. */
+int td__simtrace_open(td__train *tr, const char *dir, int resume, td_err *err);
+void td__simtrace_step(td__train *tr, const int *action_index);
 void td__simtrace_close(td__train *tr);
 
 #endif

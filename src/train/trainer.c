@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,7 +40,6 @@ void td_train_options_default(td_train_options *o)
     memset(o, 0, sizeof(*o));
     o->envs = 16;
     o->threads = 1;
-    o->eval_episodes = 5;
     o->seed = 1;
     o->simtrace = 1;
     o->max_reward_errors = 1000;
@@ -54,6 +54,52 @@ void td__train_path(char *out, size_t n, const char *dir, const char *rel)
     snprintf(out, n, "%s/%s", dir, rel);
 }
 
+/*
+ * deepracer-utils (and DeepRacer's upload scripts) find a model's configuration where
+ * deepracer-for-cloud keeps it: model/model_metadata.json and ip/hyperparameters.json. Copies
+ * of the directory's files go there at the start of every run.
+ */
+static int copy_for_log_tools(td__train *tr, td_err *err)
+{
+    static const char *const from[2] = {"model_metadata.json", "hyperparameters.json"};
+    static const char *const to[2] = {"model/model_metadata.json", "ip/hyperparameters.json"};
+    char src[1200], dst[1200];
+    int rc = 0;
+    td__train_path(dst, sizeof(dst), tr->opt.dir, "ip");
+    rc = td_mkdir_p(dst, err);
+    for (int k = 0; k < 2 && !rc; k++) {
+        char *text;
+        size_t len;
+        td__train_path(src, sizeof(src), tr->opt.dir, from[k]);
+        td__train_path(dst, sizeof(dst), tr->opt.dir, to[k]);
+        if (td_file_read(src, &text, &len, NULL) == 0) {
+            rc = td_file_write_atomic(dst, text, len, err);
+            td_free(text);
+        } else if (k == 1) {
+            /* No hyperparameters.json: the values training uses, DeepRacer's defaults. */
+            const td_hyperparams *h = &tr->md.hyper;
+            json_t *o = json_pack(
+                "{s:i, s:f, s:f, s:f, s:I, s:s, s:s, s:f, s:i, s:i, s:i, s:f, s:I, s:f}",
+                "batch_size", h->batch_size, "beta_entropy", h->beta_entropy, "discount_factor",
+                h->discount_factor, "e_greedy_value", h->e_greedy_value, "epsilon_steps",
+                (json_int_t)h->epsilon_steps, "exploration_type",
+                h->exploration_type == TD_EXPLORE_EGREEDY ? "e-greedy" : "categorical", "loss_type",
+                h->loss_type == TD_LOSS_HUBER ? "huber" : "mean squared error", "lr", h->lr,
+                "num_episodes_between_training", h->num_episodes_between_training, "num_epochs",
+                h->num_epochs, "stack_size", h->stack_size, "term_cond_avg_score",
+                h->term_cond_avg_score, "term_cond_max_episodes",
+                (json_int_t)h->term_cond_max_episodes, "sac_alpha", h->sac_alpha);
+            char *js = o ? json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(o);
+            if (!js)
+                return td_err_set(err, TD_ENOMEM, "out of memory");
+            rc = td_file_write_atomic(dst, js, strlen(js), err);
+            free(js);
+        }
+    }
+    return rc;
+}
+
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 {
     char path[1200];
@@ -65,13 +111,13 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         tr->opt.envs = 16;
     if (tr->opt.threads <= 0)
         tr->opt.threads = 1;
-    if (tr->opt.eval_episodes <= 0)
-        tr->opt.eval_episodes = 5;
-    if (tr->opt.eval_episodes > TD__MAX_EVAL_EPISODES)
-        tr->opt.eval_episodes = TD__MAX_EVAL_EPISODES;
     rc = td_model_dir_load(&tr->md, opt->dir, err);
     if (rc)
         return rc;
+    if (tr->opt.eval_episodes <= 0)
+        tr->opt.eval_episodes = tr->md.training.min_eval_trials;
+    if (tr->opt.eval_episodes > TD__MAX_EVAL_EPISODES)
+        tr->opt.eval_episodes = TD__MAX_EVAL_EPISODES;
     if (opt->hyper_override)
         tr->md.hyper = *opt->hyper_override;
     rc = td_track_load(&tr->track, opt->track_path, err);
@@ -214,10 +260,14 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     }
     if (rc)
         return rc;
+    if (!rc)
+        rc = copy_for_log_tools(tr, err);
+    if (rc)
+        return rc;
     if (opt->simtrace) {
-        char csv[1200];
-        td__train_path(csv, sizeof(csv), opt->dir, "logs/training-simtrace.csv");
-        rc = td__simtrace_open(tr, csv, opt->resume, err);
+        char dir[1200];
+        td__train_path(dir, sizeof(dir), opt->dir, "training-simtrace");
+        rc = td__simtrace_open(tr, dir, opt->resume, err);
         if (rc)
             return rc;
     }
@@ -454,7 +504,6 @@ td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p)
 {
     const td_hyperparams *h = &tr->md.hyper;
     long max_eps = tr->opt.max_episodes > 0 ? tr->opt.max_episodes : h->term_cond_max_episodes;
-    double score = tr->opt.avg_score != 0 ? tr->opt.avg_score : h->term_cond_avg_score;
     if (tr->opt.stop && *tr->opt.stop)
         return TD_TRAIN_STOP_SIGNAL;
     if (tr->opt.until_laps > 0 && p->laps_ok)
@@ -463,7 +512,8 @@ td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p)
         return TD_TRAIN_STOP_ITERATIONS;
     if (p->episodes >= max_eps)
         return TD_TRAIN_STOP_EPISODES;
-    if (p->mean_reward >= score)
+    /* term_cond_avg_score is not a stop condition: DeepRacer reads it and never uses it. */
+    if (tr->opt.until_score_set && p->mean_reward >= tr->opt.until_score)
         return TD_TRAIN_STOP_SCORE;
     if (tr->opt.minutes > 0 && p->elapsed_s >= tr->opt.minutes * 60.0)
         return TD_TRAIN_STOP_MINUTES;

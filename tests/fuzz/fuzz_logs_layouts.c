@@ -1,8 +1,9 @@
 /*
  * fuzz_logs_layouts.c - log folders as `trackday logs DIR` reads them: the input is a small
  * file tree, written to a scratch directory, then read the ways `logs` reads a directory
- * (a folder of CSVs; a model directory's logs/ with its training and evaluation files apart)
- * and analysed (fuzz_simtrace.h); a model directory also gets the pictures of `trackday plot
+ * (a folder of CSVs; the DeepRacer layouts td_simtrace_find recognises, training, evaluation
+ * and leaderboard runs apart) and analysed (fuzz_simtrace.h); a model directory also gets the
+ * pictures of `trackday plot
  * DIR` (td_plot_model_dir: its metrics file, training and evaluation logs). Mutations change
  * the file names (iteration numbers, "eval" in the path, depth) as well as the contents.
  *
@@ -108,14 +109,24 @@ static void read_and_analyze(const char *what, int (*read)(td_simtrace *, const 
     td_simtrace_free(&t);
 }
 
-static int read_eval(td_simtrace *t, const char *dir, td_err *err)
+/* As `trackday logs ROOT [--eval|--leaderboard]` (src/cli/logs.c): the runs of a kind in any
+ * of DeepRacer's layouts (td_simtrace_find). */
+static void read_kind(const char *root, td_simtrace_kind kind)
 {
-    return td_simtrace_read_dir_match(t, dir, "eval", 0, err);
-}
-
-static int read_training(td_simtrace *t, const char *dir, td_err *err)
-{
-    return td_simtrace_read_dir_match(t, dir, "eval", 1, err);
+    td_simtrace_files f;
+    td_simtrace t;
+    td_err err;
+    td_simtrace_init(&t);
+    if (td_simtrace_find(root, kind, &f, &err) == 0) {
+        if (td_simtrace_read_files(&t, &f, &err) == 0)
+            fuzz_simtrace_analyze(&t, NULL);
+        else
+            TD_FUZZ_CHECK(err.msg[0] != '\0');
+        td_simtrace_files_free(&f);
+    } else {
+        TD_FUZZ_CHECK(err.msg[0] != '\0');
+    }
+    td_simtrace_free(&t);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -126,13 +137,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(root, sizeof(root), "%s/tree-%lu", td_fuzz_scratch_dir(), run++);
     TD_FUZZ_CHECK(mkdir(root, 0755) == 0);
     if (write_tree(root, data, size) > 0) {
-        /* As `trackday logs ROOT` (src/cli/logs.c): a model directory when ROOT/logs is a
-         * directory (training files, else evaluation files), else a folder of CSVs. */
+        read_kind(root, TD_SIMTRACE_TRAINING);
+        read_kind(root, TD_SIMTRACE_EVALUATION);
+        read_kind(root, TD_SIMTRACE_LEADERBOARD);
         snprintf(logs, sizeof(logs), "%s/logs", root);
         struct stat st;
         if (stat(logs, &st) == 0 && S_ISDIR(st.st_mode)) {
-            read_and_analyze(logs, read_training);
-            read_and_analyze(logs, read_eval);
             char pictures[460];
             snprintf(pictures, sizeof(pictures), "%s/pictures", root);
             TD_FUZZ_CHECK(mkdir(pictures, 0755) == 0 || errno == EEXIST);

@@ -12,12 +12,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     td_fuzz_file f;
     td_fuzz_file_open(&f, data, size);
     td_model_metadata m;
+    td_config_warnings w;
     td_err err;
-    if (td_model_metadata_load(&m, f.path, &err) == 0) {
+    td_config_warnings_clear(&w);
+    if (td_model_metadata_load(&m, f.path, &w, &err) == 0) {
         json_t *j = td_model_metadata_to_json(&m);
         TD_FUZZ_CHECK(j != NULL);
         td_model_metadata again;
-        if (td_model_metadata_from_json(&again, j, "round trip", &err) != 0) {
+        if (td_model_metadata_from_json(&again, j, "round trip", &w, &err) != 0) {
             fprintf(stderr, "written metadata does not read back: %s\n", err.msg);
             TD_FUZZ_CHECK(0);
         }

@@ -29,8 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     td_fuzz_file f;
     td_fuzz_file_open(&f, data, size);
     td_training_params p;
+    td_config_warnings w;
     td_err err;
-    if (td_training_params_load(&p, f.path, &err) == 0) {
+    td_config_warnings_clear(&w);
+    if (td_training_params_load(&p, f.path, &w, &err) == 0) {
         td_sim_config cfg;
         td_sim_config_default(&cfg);
         cfg.race = p.race;

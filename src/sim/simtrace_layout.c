@@ -1,0 +1,301 @@
+/*
+ * simtrace_layout.c - where simtrace logs live in a folder, in every layout DeepRacer's tools
+ * write (simtrace.h, td_simtrace_find): deepracer-for-cloud's (one worker, and one folder per
+ * worker), the DeepRacer console's and DeepRacer on AWS's log exports, robomaker and
+ * simulation .log files holding SIM_TRACE_LOG lines, and trackday's own (its training logs
+ * are deepracer-for-cloud's layout; older versions wrote CSV files in DIR/logs).
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "trackday/simtrace.h"
+
+typedef struct pathlist {
+    char **v;
+    int n, cap;
+    int oom;
+} pathlist;
+
+static void push(pathlist *l, const char *path)
+{
+    if (l->oom)
+        return;
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 16;
+        char **nv = td_realloc(l->v, sizeof(char *) * (size_t)cap);
+        if (!nv) {
+            l->oom = 1;
+            return;
+        }
+        l->v = nv;
+        l->cap = cap;
+    }
+    char *p = td_strdup(path);
+    if (!p) {
+        l->oom = 1;
+        return;
+    }
+    l->v[l->n++] = p;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+typedef int (*name_filter)(const char *name);
+
+/* The entries of dir accepted by keep (files when want_dirs is 0, else folders), as paths. */
+static void list(pathlist *l, const char *dir, name_filter keep, int want_dirs)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !keep(e->d_name))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (want_dirs ? is_dir(path) : is_file(path))
+            push(l, path);
+    }
+    if (d)
+        closedir(d);
+}
+
+static void free_list(pathlist *l)
+{
+    td_simtrace_paths_free(l->v, l->n);
+    memset(l, 0, sizeof(*l));
+}
+
+static int any(const char *name)
+{
+    (void)name;
+    return 1;
+}
+
+static int csv_name(const char *name)
+{
+    return ends_with(name, ".csv");
+}
+
+static int digits_name(const char *name)
+{
+    for (const char *c = name; *c; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    return name[0] != '\0';
+}
+
+static int eval_run_name(const char *name)
+{
+    return starts_with(name, "evaluation-");
+}
+
+/* DeepRacer's logs that carry SIM_TRACE_LOG lines (not the trainer's sagemaker logs). */
+static int sim_log_name(const char *name)
+{
+    return ends_with(name, "-robomaker.log") || ends_with(name, "-simulation.log");
+}
+
+static int trackday_eval_name(const char *name)
+{
+    return starts_with(name, "eval-") && ends_with(name, ".csv");
+}
+
+static int trackday_train_name(const char *name)
+{
+    return starts_with(name, "training-simtrace") && ends_with(name, ".csv");
+}
+
+/* Files matching `keep` in dir/<each sub accepted by sub_keep>/leaf. */
+static void list_in_subdirs(pathlist *out, const char *dir, name_filter sub_keep, const char *leaf,
+                            name_filter keep)
+{
+    pathlist subs = {0};
+    char path[4096];
+    list(&subs, dir, sub_keep, 1);
+    for (int i = 0; i < subs.n; i++) {
+        snprintf(path, sizeof(path), "%s%s%s", subs.v[i], leaf[0] ? "/" : "", leaf);
+        list(out, path, keep, 0);
+    }
+    if (subs.oom)
+        out->oom = 1;
+    free_list(&subs);
+}
+
+void td_simtrace_files_free(td_simtrace_files *f)
+{
+    td_simtrace_paths_free(f->paths, f->n);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Takes l's files (sorted) into f with the layout's name. */
+static int found(td_simtrace_files *f, pathlist *l, const char *layout, int workers)
+{
+    td_simtrace_sort_paths(l->v, l->n);
+    f->paths = l->v;
+    f->n = l->n;
+    f->workers = workers;
+    snprintf(f->layout, sizeof(f->layout), "%s", layout);
+    memset(l, 0, sizeof(*l));
+    return 0;
+}
+
+static int find_training(const char *dir, td_simtrace_files *f, pathlist *l)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/training-simtrace", dir);
+    list(l, p, csv_name, 0);
+    if (l->n)
+        return found(f, l, "deepracer-for-cloud (training-simtrace/)", 1);
+    /* One folder per worker: DIR/0/training-simtrace, DIR/1/training-simtrace, ... */
+    pathlist workers = {0};
+    list(&workers, dir, digits_name, 1);
+    int nw = 0;
+    for (int i = 0; i < workers.n; i++) {
+        int before = l->n;
+        snprintf(p, sizeof(p), "%s/training-simtrace", workers.v[i]);
+        list(l, p, csv_name, 0);
+        nw += l->n > before;
+    }
+    free_list(&workers);
+    if (l->n)
+        return found(f, l, "deepracer-for-cloud, one folder per worker", nw);
+    snprintf(p, sizeof(p), "%s/sim-trace/training/training-simtrace", dir);
+    list(l, p, csv_name, 0);
+    if (l->n)
+        return found(f, l, "DeepRacer console export (sim-trace/training/)", 1);
+    snprintf(p, sizeof(p), "%s/sim-trace/training", dir);
+    list_in_subdirs(l, p, any, "training-simtrace", csv_name);
+    if (l->n)
+        return found(f, l, "DeepRacer on AWS export (sim-trace/training/<job>/)", 1);
+    snprintf(p, sizeof(p), "%s/logs/training", dir);
+    list(l, p, sim_log_name, 0);
+    if (l->n)
+        return found(f, l, "DeepRacer simulation log (logs/training/*.log)", 1);
+    /* trackday before the DeepRacer layout: DIR/logs/training-simtrace*.csv. */
+    snprintf(p, sizeof(p), "%s/logs", dir);
+    list(l, p, trackday_train_name, 0);
+    snprintf(p, sizeof(p), "%s/logs/training-simtrace", dir);
+    list(l, p, csv_name, 0);
+    if (l->n)
+        return found(f, l, "trackday logs/", 1);
+    return TD_ENOENT;
+}
+
+static int find_evaluation(const char *dir, td_simtrace_files *f, pathlist *l)
+{
+    char p[4096];
+    list_in_subdirs(l, dir, eval_run_name, "evaluation-simtrace", csv_name);
+    if (l->n)
+        return found(f, l, "deepracer-for-cloud (evaluation-<time>/evaluation-simtrace/)", 1);
+    snprintf(p, sizeof(p), "%s/sim-trace/evaluation", dir);
+    list_in_subdirs(l, p, any, "evaluation-simtrace", csv_name);
+    if (l->n)
+        return found(f, l, "DeepRacer export (sim-trace/evaluation/<run>/)", 1);
+    snprintf(p, sizeof(p), "%s/logs/evaluation", dir);
+    list(l, p, sim_log_name, 0);
+    if (l->n)
+        return found(f, l, "DeepRacer simulation log (logs/evaluation/*.log)", 1);
+    snprintf(p, sizeof(p), "%s/logs", dir);
+    list(l, p, trackday_eval_name, 0);
+    snprintf(p, sizeof(p), "%s/logs/evaluation-simtrace", dir);
+    list(l, p, csv_name, 0);
+    if (l->n)
+        return found(f, l, "trackday eval (logs/eval-<track>-simtrace.csv)", 1);
+    return TD_ENOENT;
+}
+
+static int find_leaderboard(const char *dir, td_simtrace_files *f, pathlist *l)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/logs/leaderboard", dir);
+    list(l, p, sim_log_name, 0);
+    if (l->n)
+        return found(f, l, "DeepRacer leaderboard submissions (logs/leaderboard/*.log)", 1);
+    return TD_ENOENT;
+}
+
+/* Where each kind of run is looked for, for the message when there is none. */
+#define WHERE_TRAINING                                                                             \
+    "training-simtrace/*.csv, <worker>/training-simtrace/*.csv, "                                  \
+    "sim-trace/training/[<job>/]training-simtrace/*.csv, logs/training/*-robomaker.log or "        \
+    "*-simulation.log, logs/training-simtrace*.csv"
+#define WHERE_EVALUATION                                                                           \
+    "evaluation-*/evaluation-simtrace/*.csv, sim-trace/evaluation/*/evaluation-simtrace/*.csv, "   \
+    "logs/evaluation/*-robomaker.log or *-simulation.log, logs/eval-*.csv"
+#define WHERE_LEADERBOARD "logs/leaderboard/*-robomaker.log or *-simulation.log"
+static const char *const WHERE[3] = {WHERE_TRAINING, WHERE_EVALUATION, WHERE_LEADERBOARD};
+
+int td_simtrace_find(const char *dir, td_simtrace_kind kind, td_simtrace_files *f, td_err *err)
+{
+    static const char *const what[3] = {"training", "evaluation", "leaderboard"};
+    pathlist l = {0};
+    int rc;
+    memset(f, 0, sizeof(*f));
+    if (!is_dir(dir))
+        return td_err_set(err, TD_ENOENT, "%s: no such directory", dir);
+    if (kind == TD_SIMTRACE_TRAINING)
+        rc = find_training(dir, f, &l);
+    else if (kind == TD_SIMTRACE_EVALUATION)
+        rc = find_evaluation(dir, f, &l);
+    else
+        rc = find_leaderboard(dir, f, &l);
+    if (rc == TD_ENOENT && !l.oom) {
+        /* A plain folder of CSV files (and of its subfolders): evaluation files have "eval"
+         * in their path. */
+        char **paths;
+        int n;
+        if (kind != TD_SIMTRACE_LEADERBOARD &&
+            td_simtrace_list_dir(dir, "eval", kind == TD_SIMTRACE_TRAINING, &paths, &n, NULL) ==
+                0) {
+            for (int i = 0; i < n; i++)
+                push(&l, paths[i]);
+            td_simtrace_paths_free(paths, n);
+            if (l.n)
+                rc = found(f, &l, "a folder of simtrace CSV files", 1);
+        }
+    }
+    if (l.oom) {
+        free_list(&l);
+        td_simtrace_files_free(f);
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory listing files", dir);
+    }
+    free_list(&l);
+    if (rc == TD_ENOENT)
+        return td_err_set(err, TD_ENOENT, "%s: no %s runs (looked for %s)", dir, what[kind],
+                          WHERE[kind]);
+    return rc;
+}
+
+int td_simtrace_read_files(td_simtrace *t, const td_simtrace_files *f, td_err *err)
+{
+    for (int i = 0; i < f->n; i++) {
+        int rc = td_simtrace_read(t, f->paths[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
