@@ -3,7 +3,7 @@
 # (built as replay_<target>, see tests/fuzz/CMakeLists.txt) runs once on each of its seeds
 # (tests/fuzz/corpus/<target>) and regression inputs (tests/fuzz/regress/<target>), so a
 # finding that comes back fails `make test` without a fuzzing run. Every target must have
-# seeds, and every regression folder a target.
+# seeds and a row in docs/fuzzing.md's table, and every regression folder a target.
 # Args: the trackday binary (unused) and the build directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,10 @@ for src in tests/fuzz/fuzz_*.c; do
     seeds="tests/fuzz/corpus/$t"
     if [ ! -x "$exe" ]; then
         fail "$t: $exe was not built"
+        continue
+    fi
+    if ! grep -q "^| \`$t\` |" docs/fuzzing.md; then
+        fail "$t: not in the targets table of docs/fuzzing.md"
         continue
     fi
     if [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then

@@ -17,6 +17,7 @@
 #include <math.h>
 
 #include "fuzz.h"
+#include "trackday/export.h"
 #include "trackday/infer.h"
 #include "trackday/nn.h"
 
@@ -138,6 +139,26 @@ static inline void tdm_infer(const uint8_t *buf, size_t len, int run)
     td_infer_close(m);
 }
 
+/* The policy tower exported as ONNX and as DeepRacer's TensorFlow graph (trackday export). */
+static inline void tdm_export(const td_nn_net *nets, int n_nets, const json_t *header)
+{
+    for (int i = 0; i < n_nets; i++) {
+        if (strcmp(nets[i].spec.name, "policy") != 0)
+            continue;
+        for (int f = 0; f < 2; f++) {
+            td_export_result r;
+            td_err err;
+            if (td_export_graph(f ? TD_EXPORT_TF_GRAPHDEF : TD_EXPORT_ONNX, &nets[i], header, &r,
+                                &err) == 0) {
+                TD_FUZZ_CHECK(r.len > 0);
+                td_export_result_free(&r);
+            } else {
+                TD_FUZZ_CHECK(err.msg[0] != '\0');
+            }
+        }
+    }
+}
+
 /* nn/'s loader on the bytes (through an in-memory file), then one forward pass per tower. */
 static inline void tdm_nn(const uint8_t *buf, size_t len, int forward)
 {
@@ -172,6 +193,8 @@ static inline void tdm_nn(const uint8_t *buf, size_t len, int forward)
         free(lidar);
         free(state);
     }
+    if (forward)
+        tdm_export(nets, n_nets, header);
     for (int i = 0; i < n_nets; i++)
         td_nn_net_free(&nets[i]);
     json_decref(header);

@@ -1,7 +1,8 @@
 /*
  * fuzz_tdm_repair.c - .tdm model files with the framing repaired (fuzz_tdm.h): the input is
  * "header JSON \0 data", so mutations reach the tensor table, the topology, nn/'s nets and
- * infer/'s arena. Both loaders; nn/ runs one forward pass of every tower it loads.
+ * infer/'s arena. Both loaders; nn/ runs one forward pass of every tower it loads, and its
+ * policy tower is exported as ONNX and as DeepRacer's TensorFlow graph (trackday export).
  */
 #include "fuzz_tdm.h"
 

@@ -10,12 +10,16 @@
  *
  *   make_seed_models --split FILE.tdm OUT
  *
- * writes that form of one model file.
+ * writes that form of one model file. It also writes the seeds of the targz and public_key
+ * targets: OUTDIR/targz/ (archives written by td_archive: a model directory, a car archive
+ * layout, an empty archive) and OUTDIR/public_key/ (a key file written by td_sign_key_write).
  */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "trackday/archive.h"
+#include "trackday/crypto.h"
 #include "trackday/infer.h"
 #include "trackday/json.h"
 #include "trackday/nn.h"
@@ -191,6 +195,68 @@ static int one_model(const char *outdir, const seed_model *sm)
     return rc;
 }
 
+/* Archives as the hub and the car get them, written by trackday's own archive writer. */
+static int write_archives(const char *outdir)
+{
+    static const char metadata[] = "{\"action_space\": [{\"steering_angle\": 0, \"speed\": 1}], "
+                                   "\"sensor\": [\"FRONT_FACING_CAMERA\"], \"version\": \"5\"}\n";
+    static const char reward[] = "def reward_function(params):\n    return 1.0\n";
+    static const char hyper[] = "{\"batch_size\": 64, \"lr\": 0.0003}\n";
+    const struct {
+        const char *file;
+        int n;
+        const char *names[4];
+        const char *texts[4];
+    } sets[] = {
+        {"model-dir.tar.gz",
+         3,
+         {"model_metadata.json", "reward_function.py", "hyperparameters.json"},
+         {metadata, reward, hyper}},
+        {"car.tar.gz", 2, {"model/model_metadata.json", "model/model.pb"}, {metadata, "\x08\x01"}},
+        {"empty.tar.gz", 0, {NULL}, {NULL}},
+    };
+    td_err err;
+    int rc = 0;
+    for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+        td_archive a;
+        td_archive_init(&a);
+        for (int i = 0; i < sets[k].n && !rc; i++)
+            rc = td_archive_add(&a, sets[k].names[i], sets[k].texts[i], strlen(sets[k].texts[i]),
+                                &err);
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/targz/%s", outdir, sets[k].file);
+        if (!rc)
+            rc = td_archive_write_targz(&a, path, 1800000000, &err);
+        td_archive_free(&a);
+        if (rc) {
+            fprintf(stderr, "make_seed_models: %s\n", err.msg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A public key file from a fixed seed (the secret half is written too, then removed). */
+static int write_key(const char *outdir)
+{
+    uint8_t seed[32], pk[TD_SIGN_PUBLIC_BYTES], sk[TD_SIGN_SECRET_BYTES];
+    td_err err;
+    char path[1024], pub[1100], dst[1100];
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(i * 7 + 1);
+    if (td_crypto_init() != 0 || td_sign_seed_keypair(pk, sk, seed) != 0)
+        return 1;
+    snprintf(path, sizeof(path), "%s/public_key/seed", outdir);
+    if (td_sign_key_write(path, pk, sk, 1, &err)) {
+        fprintf(stderr, "make_seed_models: %s\n", err.msg);
+        return 1;
+    }
+    td_crypto_wipe(sk, sizeof(sk));
+    snprintf(pub, sizeof(pub), "%s.pub", path);
+    snprintf(dst, sizeof(dst), "%s/public_key/seed-key.pub", outdir);
+    return remove(path) != 0 || rename(pub, dst) != 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--split") == 0) {
@@ -214,8 +280,14 @@ int main(int argc, char **argv)
     mkdir(path, 0755);
     snprintf(path, sizeof(path), "%s/tdm_repair", argv[1]);
     mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/targz", argv[1]);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/public_key", argv[1]);
+    mkdir(path, 0755);
     int rc = 0;
     for (size_t i = 0; i < sizeof(MODELS) / sizeof(MODELS[0]); i++)
         rc |= one_model(argv[1], &MODELS[i]);
+    rc |= write_archives(argv[1]);
+    rc |= write_key(argv[1]);
     return rc;
 }

@@ -9,7 +9,9 @@ _arrays = {}
 
 def as_array(waypoints):
     # Keyed by the route's shape, so the forward and reverse directions get their own array.
-    key = (len(waypoints), waypoints[0], waypoints[len(waypoints) // 2])
+    # tuple(...) makes the key hashable whether the points are tuples (training) or rows of a
+    # numpy array (DeepRacer's validator passes waypoints as one).
+    key = (len(waypoints), tuple(waypoints[0]), tuple(waypoints[len(waypoints) // 2]))
     if key not in _arrays:
         _arrays[key] = np.asarray(waypoints, dtype=float)
     return _arrays[key]

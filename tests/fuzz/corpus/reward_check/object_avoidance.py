@@ -1,7 +1,8 @@
 # Idea: object avoidance as "be in the other lane when something is close ahead". The
-# object keys exist only in object-avoidance and head-to-bot races, so read them with
-# params.get(...) and fall back to a plain on-track reward in a time trial. closest_objects
-# gives [behind, ahead]: the object ahead is the one to avoid.
+# object keys are in params in every race; in a time trial the lists are empty (and
+# closest_objects is [0, 0]), so check for objects before indexing and fall back to a plain
+# on-track reward. closest_objects gives [behind, ahead]: the object ahead is the one to
+# avoid.
 import math
 
 
@@ -10,7 +11,7 @@ def reward_function(params):
         return 1e-3
 
     reward_lane = 1.0
-    locations = params.get('objects_location', [])
+    locations = params['objects_location']
     if locations:
         ahead = params['closest_objects'][1]
         ox, oy = locations[ahead]
