@@ -48,6 +48,24 @@ cat > "$d/training_params.yaml" <<'EOF'
 'WORLD_NAME': 'Oval_track'
 EOF
 sed 's/Oval_track/reInvent2019_track/' "$d/training_params.yaml" > "$d/training_params_1.yaml"
+# deepracer-for-cloud's evaluation settings (scripts/evaluation/prepare-config.py's style:
+# every value quoted, some keys lists).
+cat > "$d/evaluation_params.yaml" <<'EOF'
+---
+'CAR_COLOR':
+- 'Red'
+'DISPLAY_NAME':
+- 'racer1'
+'EVAL_CHECKPOINT': 'last'
+'IS_CONTINUOUS': 'False'
+'JOB_TYPE': 'EVALUATION'
+'NUMBER_OF_RESETS': '0'
+'NUMBER_OF_TRIALS': '2'
+'OFF_TRACK_PENALTY': '5.0'
+'RACE_TYPE': 'TIME_TRIAL'
+'RESET_BEHIND_DIST': '1.0'
+'WORLD_NAME': 'Oval_track'
+EOF
 for f in model_12.pb 12_Step-3400.ckpt.index 12_Step-3400.ckpt.meta \
     12_Step-3400.ckpt.data-00000-of-00001 checkpoint .coach_checkpoint; do
     echo "not a real checkpoint" > "$d/model/$f"
@@ -62,6 +80,7 @@ rc=$?
     echo "$out" | grep -q "hyperparameters.json   from $d/ip/hyperparameters.json" &&
     echo "$out" | grep -q "reward_function.py     from $d/reward_function.py" &&
     echo "$out" | grep -q "training_params.yaml   from $d/training_params.yaml" &&
+    echo "$out" | grep -q "evaluation_params.yaml from $d/evaluation_params.yaml" &&
     echo "$out" | grep -q "not loadable: 6 TensorFlow checkpoint files" &&
     echo "$out" | grep -q "version 4" &&
     cmp -s "$d/reward_function.py" "$m/reward_function.py" &&
@@ -73,6 +92,13 @@ out=$("$bin" train "$m" --iterations 1 --envs 2 --quiet 2>&1)
 rc=$?
 [ $rc -eq 0 ] && [ -s "$m/model/last.tdm" ] && echo "$out" | grep -q "^stopped: iteration limit"
 check import_trains "the imported directory trains (rc $rc): $out" $(( rc || $? ))
+
+# The evaluation reads evaluation_params.yaml, as DeepRacer's evaluation worker does: its
+# checkpoint, trial count and reset limit (the training settings have none of them).
+out=$("$bin" eval "$m" 2>&1)
+rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "^$m/model/last.tdm on Oval_track (separate trials, no resets): [0-9] of 2 laps"
+check eval_reads_evaluation_params "evaluation_params.yaml's settings (rc $rc): $out" $(( rc || $? ))
 
 out=$("$bin" import "$d" -o "$m" 2>&1)
 rc=$?

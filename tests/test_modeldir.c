@@ -598,14 +598,46 @@ TD_TEST(training_params_yaml)
     TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 1);
 }
 
+/* DeepRacer has no limit on obstacles or bots (its console allowed 6 and 4): more load, with a
+ * warning that says what the console allowed, and the simulator places them all. */
+TD_TEST(training_params_many_obstacles_and_bots)
+{
+    td_training_params p;
+    td_config_warnings w;
+    td_err err;
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_training_params_load(&p,
+                                         write_file("tp.yaml", "NUMBER_OF_OBSTACLES: 20\n"
+                                                               "NUMBER_OF_BOT_CARS: 8\n"),
+                                         &w, &err));
+    TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 20);
+    TD_ASSERT_EQ_INT(p.race.number_of_bot_cars, 8);
+    TD_ASSERT_EQ_INT(w.n, 2);
+    TD_ASSERT_CONTAINS(w.msg[0], "NUMBER_OF_OBSTACLES 20: the console allowed 1 to 6");
+    TD_ASSERT_CONTAINS(w.msg[1], "NUMBER_OF_BOT_CARS 8: the console allowed 1 to 4");
+    /* 40 fixed positions. */
+    char yaml[4096];
+    size_t off = (size_t)snprintf(yaml, sizeof(yaml), "OBJECT_POSITIONS:\n");
+    for (int i = 0; i < 40; i++)
+        off += (size_t)snprintf(yaml + off, sizeof(yaml) - off, "  - \"%.3f,%d\"\n", 0.02 * (i + 1),
+                                i & 1 ? -1 : 1);
+    TD_ASSERT_OK(td_training_params_load(&p, write_file("tp.yaml", yaml), NULL, &err));
+    TD_ASSERT_EQ_INT(p.race.n_object_positions, 40);
+    TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 40);
+    TD_ASSERT_NEAR(p.race.object_positions[39][0], 0.8, 1e-12);
+}
+
 TD_TEST(training_params_bad_values_rejected)
 {
     static const struct {
         const char *yaml, *expect;
     } cases[] = {
         {"RACE_TYPE: DRAG_RACE\n", "tp.yaml:1: RACE_TYPE is \"DRAG_RACE\""},
-        {"A: 1\nNUMBER_OF_OBSTACLES: 40\n", "tp.yaml:2: NUMBER_OF_OBSTACLES is 40"},
-        {"NUMBER_OF_BOT_CARS: 6\n", "trackday drives at most 4 bots"},
+        {"A: 1\nNUMBER_OF_OBSTACLES: 129\n",
+         "tp.yaml:2: NUMBER_OF_OBSTACLES is 129; a trackday world holds at most 128 objects"},
+        {"NUMBER_OF_BOT_CARS: 200\n", "NUMBER_OF_BOT_CARS is 200; a trackday world holds"},
+        {"NUMBER_OF_OBSTACLES: 100\nNUMBER_OF_BOT_CARS: 40\n",
+         "tp.yaml: 100 obstacles and 40 bot cars: a trackday world holds at most 128 objects"},
         {"WORLD_NAME: &a oval\nRACE_TYPE: *a\n", "aliases"},
         {"REVERSE_DIR: maybe\n", "REVERSE_DIR is \"maybe\", must be true or false"},
         {"BOT_CAR_SPEED: fast\n", "BOT_CAR_SPEED is \"fast\", must be a number"},
@@ -662,6 +694,70 @@ TD_TEST(model_dir_requires_files)
     TD_ASSERT_EQ_INT(d.has_run_env, 1);
     TD_ASSERT_STREQ(d.training.world_name, "Oval_track");
     TD_ASSERT_EQ_INT(d.training.race.reverse_dir, 1);
+}
+
+/* deepracer-for-cloud's evaluation_params.yaml (its scripts/evaluation/prepare-config.py
+ * style): the whole evaluation's configuration, as DeepRacer's evaluation worker reads it, with
+ * the training file's keys and unknown-key policy; evaluation settings trackday does not
+ * support warn here (they would change the evaluation), never in training_params.yaml. */
+TD_TEST(evaluation_params_read_for_eval)
+{
+    td_model_dir d;
+    td_err err;
+    char dir[512], path[600];
+    TD_FMT(dir, "%s/evaldir", td_test_tmpdir());
+    TD_ASSERT_OK(td_mkdir_p(dir, &err));
+    TD_FMT(path, "%s/model_metadata.json", dir);
+    td_test_write(path, "{" AS2 "}");
+    TD_FMT(path, "%s/training_params.yaml", dir);
+    td_test_write(path, "WORLD_NAME: reinvent_base\nRESET_BEHIND_DIST: 2.0\n");
+    /* No evaluation file: the evaluation starts from the training settings. */
+    TD_ASSERT_OK(td_model_dir_load(&d, dir, &err));
+    TD_ASSERT_EQ_INT(d.has_evaluation_params, 0);
+    TD_ASSERT(td_model_dir_eval_params(&d) == &d.training);
+    TD_ASSERT_STREQ(d.training.eval_checkpoint, "");
+    for (int i = 0; i < d.warnings.n; i++)
+        TD_ASSERT_MSG(!strstr(d.warnings.msg[i], "RESET_BEHIND_DIST"), "%s", d.warnings.msg[i]);
+    TD_FMT(path, "%s/evaluation_params.yaml", dir);
+    td_test_write(path, "---\n'CAR_COLOR':\n- 'Red'\n'EVAL_CHECKPOINT': 'last'\n"
+                        "'IS_CONTINUOUS': 'True'\n'NUMBER_OF_RESETS': '0'\n"
+                        "'NUMBER_OF_TRIALS': '4'\n'OFF_TRACK_PENALTY': '5.0'\n"
+                        "'RACE_TYPE': 'OBJECT_AVOIDANCE'\n'NUMBER_OF_OBSTACLES': '3'\n"
+                        "'RESET_BEHIND_DIST': '2.0'\n'REVERSE_DIR': 'True'\n"
+                        "'WORLD_NAME': 'Oval_track'\n'NUMBER_OF_TRAILS': '3'\n");
+    TD_ASSERT_OK(td_model_dir_load(&d, dir, &err));
+    TD_ASSERT_EQ_INT(d.has_evaluation_params, 1);
+    const td_training_params *e = td_model_dir_eval_params(&d);
+    TD_ASSERT(e == &d.evaluation);
+    TD_ASSERT_STREQ(e->world_name, "Oval_track");
+    TD_ASSERT_STREQ(e->eval_checkpoint, "last");
+    TD_ASSERT_EQ_INT(e->eval.number_of_trials, 4);
+    TD_ASSERT_EQ_INT(e->eval.is_continuous, 1);
+    TD_ASSERT_EQ_INT(e->eval.number_of_resets, 0);
+    TD_ASSERT_NEAR(e->eval.off_track_penalty_s, 5.0, 0);
+    TD_ASSERT_EQ_INT(e->race.race_type, TD_RACE_OBJECT_AVOIDANCE);
+    TD_ASSERT_EQ_INT(e->race.number_of_obstacles, 3);
+    TD_ASSERT_EQ_INT(e->race.reverse_dir, 1);
+    /* The training settings are untouched. */
+    TD_ASSERT_STREQ(d.training.world_name, "reinvent_base");
+    TD_ASSERT_EQ_INT(d.training.race.reverse_dir, 0);
+    /* One unknown-key policy, and the not-supported evaluation setting is said. */
+    int typo = 0, reset = 0;
+    for (int i = 0; i < d.warnings.n; i++) {
+        typo += strstr(d.warnings.msg[i], "evaluation_params.yaml:14: unknown key "
+                                          "\"NUMBER_OF_TRAILS\" ignored; did you mean "
+                                          "\"NUMBER_OF_TRIALS\"?") != NULL;
+        reset +=
+            strstr(d.warnings.msg[i], "evaluation_params.yaml:11: RESET_BEHIND_DIST is "
+                                      "\"2.0\": DeepRacer reads it, trackday does not") != NULL;
+    }
+    TD_ASSERT_EQ_INT(typo, 1);
+    TD_ASSERT_EQ_INT(reset, 1);
+    /* A checkpoint that cannot exist is an error naming the file and key. */
+    td_test_write(path, "EVAL_CHECKPOINT: first\n");
+    TD_ASSERT_EQ_INT(td_model_dir_load(&d, dir, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "evaluation_params.yaml:1: EVAL_CHECKPOINT is \"first\", must be "
+                                "best or last");
 }
 
 TD_TEST(metadata_json_round_trip)

@@ -848,6 +848,34 @@ TD_TEST(bots_start_from_the_start_line_inner_lane_first)
     fx_close(&g);
 }
 
+/* DeepRacer sets no limit on the counts (the console's were 6 and 4): 20 obstacles and 8 bots
+ * are all placed by DeepRacer's formulas, obstacles first. */
+TD_TEST(many_obstacles_and_bots_are_all_placed)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.race.race_type = TD_RACE_HEAD_TO_BOT;
+    cfg.race.number_of_obstacles = 20;
+    cfg.race.number_of_bot_cars = 8;
+    open_shared(&f, &cfg, "reinvent_base", 1);
+    const td_track *t = td_vecenv_track(&f.env, 0);
+    double L = t->length;
+    const td_params *p = &f.params[0];
+    TD_ASSERT_EQ_INT(p->n_objects, 28);
+    for (int k = 0; k < 28; k++) {
+        int bot = k >= 20, i = bot ? k - 20 : k;
+        double s = bot ? linspace(2.0, L - 1.0, 8, i) : linspace(0.02 * L, L - 1.0, 20, i), x, y;
+        td_track_lane_point(t, s, (i & 1) ? -1 : 1, &x, &y);
+        TD_ASSERT_NEAR(p->objects_location[k][0], x, 0.02);
+        TD_ASSERT_NEAR(p->objects_location[k][1], y, 0.02);
+    }
+    /* The params a reward function sees after a step carry every object. */
+    step_n(&f, 2, 0.0, 1.0);
+    TD_ASSERT_EQ_INT(td_vecenv_step_params(&f.env, 0)->n_objects, 28);
+    fx_close(&f);
+}
+
 TD_TEST(objects_spawn_by_count_in_every_race_type)
 {
     td_race_config rc;
@@ -1661,9 +1689,13 @@ TD_TEST(init_rejects_bad_config)
     TD_ASSERT_EQ_INT(td_vecenv_init(&env, &cfg, &t, 1, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "laps");
     td_sim_config_default(&cfg);
-    cfg.race.number_of_obstacles = 40;
+    cfg.race.number_of_obstacles = TD_MAX_OBJECTS + 1;
     TD_ASSERT_EQ_INT(td_vecenv_init(&env, &cfg, &t, 1, &err), TD_ERANGE);
-    TD_ASSERT_CONTAINS(err.msg, "NUMBER_OF_OBSTACLES 40");
+    TD_ASSERT_CONTAINS(err.msg, "NUMBER_OF_OBSTACLES 129");
+    cfg.race.number_of_obstacles = 100;
+    cfg.race.number_of_bot_cars = 40;
+    TD_ASSERT_EQ_INT(td_vecenv_init(&env, &cfg, &t, 1, &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "100 obstacles and 40 bots: a world holds at most 128 objects");
     td_sim_config_default(&cfg);
     cfg.race.n_object_positions = 1;
     cfg.race.object_positions[0][0] = 1.5;

@@ -3,9 +3,9 @@
  * deepracer-for-cloud model folder (its S3 prefix copied out: model/, ip/, reward_function.py,
  * training_params.yaml, ...) or a DeepRacer console / DeepRacer on AWS model archive
  * (.tar.gz). Its reward function, model_metadata.json, hyperparameters.json and
- * training_params.yaml (or run.env) become a trackday model directory that trains; its
- * TensorFlow checkpoints cannot be loaded and are reported, never silently dropped. Part of
- * the train layer.
+ * training_params.yaml (or run.env) and evaluation_params.yaml become a trackday model directory
+ * that trains; its TensorFlow checkpoints cannot be loaded and are reported, never silently
+ * dropped. Part of the train layer.
  */
 #ifndef TRACKDAY_IMPORT_H
 #define TRACKDAY_IMPORT_H
@@ -21,7 +21,8 @@ enum {
     TD_IMPORT_METADATA = 0, /* model_metadata.json (required) */
     TD_IMPORT_HYPERPARAMETERS,
     TD_IMPORT_REWARD,
-    TD_IMPORT_TRAINING_PARAMS, /* training_params.yaml, or run.env */
+    TD_IMPORT_TRAINING_PARAMS,   /* training_params.yaml, or run.env */
+    TD_IMPORT_EVALUATION_PARAMS, /* evaluation_params.yaml (optional) */
     TD_IMPORT_FILES
 };
 

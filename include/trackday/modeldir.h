@@ -203,7 +203,9 @@ typedef struct td_training_params {
     char world_name[128]; /* WORLD_NAME: route name, "" = not set */
     td_race_config race;
     td_eval_config eval;
-    int min_eval_trials; /* MIN_EVAL_TRIALS: greedy evaluation episodes per iteration (5) */
+    int min_eval_trials;     /* MIN_EVAL_TRIALS: greedy evaluation episodes per iteration (5) */
+    char eval_checkpoint[8]; /* EVAL_CHECKPOINT: "best" or "last" for trackday eval; "" = not
+                                set */
 } td_training_params;
 
 void td_training_params_default(td_training_params *p);
@@ -216,6 +218,15 @@ void td_training_params_default(td_training_params *p);
  */
 int td_training_params_load(td_training_params *p, const char *path, td_config_warnings *warn,
                             td_err *err);
+
+/*
+ * Reads an evaluation's settings file (deepracer-for-cloud's evaluation_params.yaml, which
+ * DeepRacer's evaluation worker reads as its whole configuration): the keys and policy of
+ * training_params.yaml, and evaluation settings trackday does not support are warnings when
+ * they are not DeepRacer's defaults.
+ */
+int td_evaluation_params_load(td_training_params *p, const char *path, td_config_warnings *warn,
+                              td_err *err);
 
 /*
  * Reads deepracer-for-cloud's run.env (KEY=value lines, # comments, $VAR references to keys
@@ -232,18 +243,24 @@ typedef struct td_model_dir {
     td_model_metadata metadata;
     td_hyperparams hyper;
     td_training_params training;
-    int has_training_params;     /* training_params.yaml was present */
-    int has_run_env;             /* run.env was read (no training_params.yaml) */
-    int has_reward_py;           /* reward_function.py was present */
-    td_config_warnings warnings; /* for the caller to show */
+    int has_training_params;       /* training_params.yaml was present */
+    int has_run_env;               /* run.env was read (no training_params.yaml) */
+    td_training_params evaluation; /* evaluation_params.yaml, when present */
+    int has_evaluation_params;     /* evaluation_params.yaml was present */
+    int has_reward_py;             /* reward_function.py was present */
+    td_config_warnings warnings;   /* for the caller to show */
 } td_model_dir;
 
 /*
  * Reads a model directory: model_metadata.json is required; hyperparameters.json is optional
- * (DeepRacer's defaults), training_params.yaml optional (else run.env if present). Warnings
- * are collected in d->warnings.
+ * (DeepRacer's defaults), training_params.yaml optional (else run.env if present);
+ * evaluation_params.yaml optional. Warnings are collected in d->warnings.
  */
 int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err);
+
+/* What an evaluation of the directory starts from: evaluation_params.yaml when present (as
+ * DeepRacer's evaluation worker reads only it), else the training settings. */
+const td_training_params *td_model_dir_eval_params(const td_model_dir *d);
 
 #ifdef __cplusplus
 }

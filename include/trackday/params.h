@@ -12,7 +12,11 @@
 extern "C" {
 #endif
 
-#define TD_MAX_OBJECTS 16
+/* Objects a car's world holds (obstacles and bots together, or other cars in a race).
+ * DeepRacer sets no limit; 128 boxes of 0.5 m would stand nose to tail on a 64 m lap, longer
+ * than most DeepRacer routes. Copies of td_params that cross a boundary use td_params_copy,
+ * which copies only the objects in use. */
+#define TD_MAX_OBJECTS 128
 
 typedef struct td_params {
     double x, y;                 /* model point (0.14 m ahead of the car origin), metres */
@@ -46,8 +50,12 @@ typedef struct td_params {
     int objects_left_of_center[TD_MAX_OBJECTS];
     double objects_speed[TD_MAX_OBJECTS];
     double objects_heading[TD_MAX_OBJECTS]; /* radians, as DeepRacer's code gives */
-    int object_in_camera;
+    int object_in_camera; /* the last field: td_params_copy copies the fields by name */
 } td_params;
+
+/* *dst = *src, copying only the n_objects objects in use (the rest of dst's object arrays is
+ * left as it was): what a per-step copy of many cars' params should use. */
+void td_params_copy(td_params *dst, const td_params *src);
 
 #ifdef __cplusplus
 }

@@ -94,8 +94,10 @@ typedef enum td_race_type {
     TD_RACE_HEAD_TO_BOT = 2
 } td_race_type;
 
-#define TD_MAX_OBSTACLES 12
-#define TD_MAX_BOTS      4
+/* DeepRacer has no limit on either count; trackday's is the number of objects a world holds
+ * (params.h), for obstacles and bots together. */
+#define TD_MAX_OBSTACLES TD_MAX_OBJECTS
+#define TD_MAX_BOTS      TD_MAX_OBJECTS
 
 typedef struct td_race_config {
     td_race_type race_type;                /* RACE_TYPE (a label: counts decide what spawns) */

@@ -20,10 +20,13 @@ static void usage(FILE *f)
                "the start line; an off-track, crash, reverse or immobilized costs a penalty\n"
                "(the car held at its reset pose) and a reset. Lap times are DeepRacer's\n"
                "official metric: from the reset before the prepare step to the lap's end.\n"
-               "Settings not given come from DIR/training_params.yaml (NUMBER_OF_TRIALS,\n"
-               "IS_CONTINUOUS, NUMBER_OF_RESETS, OFF_TRACK_PENALTY, COLLISION_PENALTY).\n\n"
+               "Settings not given come from DIR/evaluation_params.yaml when present (the\n"
+               "whole evaluation's configuration, as DeepRacer's evaluation reads it), else\n"
+               "from DIR/training_params.yaml: WORLD_NAME, the race, NUMBER_OF_TRIALS,\n"
+               "IS_CONTINUOUS, NUMBER_OF_RESETS, OFF_TRACK_PENALTY, COLLISION_PENALTY,\n"
+               "EVAL_CHECKPOINT.\n\n"
                "options:\n"
-               "  --track T               track (default: WORLD_NAME of training_params.yaml)\n"
+               "  --track T               track (default: the directory's WORLD_NAME)\n"
                "  --laps N                trials, or laps when continuous (default 3)\n"
                "  --continuous            DeepRacer's continuous mode: the laps back to back,\n"
                "                          the clock running across them\n"
@@ -35,7 +38,8 @@ static void usage(FILE *f)
                "  --race-type R           time-trial, object-avoidance, head-to-bot (default: the\n"
                "                          directory's RACE_TYPE)\n"
                "  --obstacles N, --bots N, --bot-speed V, --reverse\n"
-               "  --checkpoint best|last  which checkpoint of DIR (default best)\n"
+               "  --checkpoint best|last  which checkpoint of DIR (default: EVAL_CHECKPOINT,\n"
+               "                          else best)\n"
                "  --seed S                random seed (obstacle placement, bots)\n"
                "  --out DIR2              write the files into DIR2 instead of DIR/logs\n"
                "  --json                  print the report instead of text\n");
@@ -49,7 +53,7 @@ static int ends_with(const char *s, const char *suf)
 
 static int cmd_eval(int argc, char **argv)
 {
-    const char *target = NULL, *track_arg = NULL, *checkpoint = "best", *outdir = NULL;
+    const char *target = NULL, *track_arg = NULL, *checkpoint = NULL, *outdir = NULL;
     int json = 0;
     td_eval_options o;
     td_eval_result r;
@@ -152,6 +156,9 @@ static int cmd_eval(int argc, char **argv)
             return td__cli_fail("%s", err.msg);
         td__cli_print_warnings(&md.warnings);
         have_md = 1;
+        const td_training_params *ep = td_model_dir_eval_params(&md);
+        if (!checkpoint)
+            checkpoint = ep->eval_checkpoint[0] ? ep->eval_checkpoint : "best";
         snprintf(model_path, sizeof(model_path), "%s/model/%s.tdm", target, checkpoint);
         if (!td_path_exists(model_path))
             return td__cli_fail("%s: no trained model yet (run 'trackday train %s' first)",
@@ -162,9 +169,9 @@ static int cmd_eval(int argc, char **argv)
             snprintf(dir, sizeof(dir), "%s/logs", target);
         /* The directory's world and evaluation settings (the flags below win). */
         int reverse = o.race.reverse_dir;
-        o.race = md.training.race;
+        o.race = ep->race;
         o.race.reverse_dir |= reverse;
-        td_eval_options_set_config(&o, &md.training.eval);
+        td_eval_options_set_config(&o, &ep->eval);
     }
     if (laps > 0)
         o.laps = laps;
@@ -187,7 +194,9 @@ static int cmd_eval(int argc, char **argv)
     if (bot_speed > 0)
         o.race.bot_car_speed = bot_speed;
     if (!track_arg)
-        track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
+        track_arg = have_md && td_model_dir_eval_params(&md)->world_name[0]
+                        ? td_model_dir_eval_params(&md)->world_name
+                        : "default";
     if (td__cli_track_path_for(track_arg, have_md ? target : NULL, track_path, sizeof(track_path)))
         return 1;
     if (td_mkdir_p(dir, &err))

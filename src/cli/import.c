@@ -83,7 +83,8 @@ static int cmd_import(int argc, char **argv)
         return td__cli_fail("%s", err.msg);
     td__cli_print_warnings(&rep.dir.warnings);
     static const char *const what[TD_IMPORT_FILES] = {"model_metadata.json", "hyperparameters.json",
-                                                      "reward_function.py", "training_params.yaml"};
+                                                      "reward_function.py", "training_params.yaml",
+                                                      "evaluation_params.yaml"};
     printf("imported the %s %s into %s/\n", rep.kind, src, out);
     for (int k = 0; k < TD_IMPORT_FILES; k++) {
         if (rep.source[k][0])
@@ -94,6 +95,8 @@ static int cmd_import(int argc, char **argv)
             printf("  %-22s none: 'trackday train' uses the built-in follow_center_line reward "
                    "unless you add one\n",
                    what[k]);
+        else if (k == TD_IMPORT_EVALUATION_PARAMS)
+            printf("  %-22s none: 'trackday eval' uses the training settings\n", what[k]);
         else
             printf("  %-22s none: the default track and a time trial\n", what[k]);
     }

@@ -109,7 +109,7 @@ static int find_dir_simtrace(const char *dir, const char *track, char *out, size
 static int redrive(const char *target, const char *track_arg, const char *checkpoint,
                    const char *out, int race_set, td_eval_options *eo, const td_replay_options *o)
 {
-    char model_path[1200], track_path[1200], outbuf[1300];
+    char model_path[1200], track_path[1200], outbuf[1300], world[128] = "";
     td_model_dir md;
     int have_md = 0, rc;
     td_policy policy;
@@ -126,19 +126,23 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
         if (!td_path_exists(model_path))
             return td__cli_fail("%s: no trained model yet (run 'trackday train %s' first)",
                                 model_path, target);
+        /* The evaluation's settings (evaluation_params.yaml, else the training's). */
+        const td_training_params *ep = td_model_dir_eval_params(&md);
         if (!race_set) {
             /* The directory's world: race type, obstacles, bots. */
             int rev = eo->race.reverse_dir;
-            eo->race = md.training.race;
-            eo->race.reverse_dir = rev || md.training.race.reverse_dir;
+            eo->race = ep->race;
+            eo->race.reverse_dir = rev || ep->race.reverse_dir;
         }
         /* Its evaluation settings too (--laps given here still counts). */
         int laps = eo->laps;
-        td_eval_options_set_config(eo, &md.training.eval);
+        td_eval_options_set_config(eo, &ep->eval);
         eo->laps = laps;
+        if (!track_arg && ep->world_name[0])
+            snprintf(world, sizeof(world), "%s", ep->world_name);
     }
     if (!track_arg)
-        track_arg = have_md && md.training.world_name[0] ? md.training.world_name : "default";
+        track_arg = world[0] ? world : "default";
     if (td__cli_track_path_for(track_arg, have_md ? target : NULL, track_path, sizeof(track_path)))
         return 1;
     if (td_track_load(&track, track_path, &err))

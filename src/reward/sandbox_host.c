@@ -675,8 +675,8 @@ int td__pysb_batch(td__pysb *h, const td_params *params, int n, float *out_f, do
         }
         int k = n - done < SB_CAP ? n - done : SB_CAP;
         const td_params *p = params + done;
-        memcpy(h->shm->params, p, sizeof(td_params) * (size_t)k);
         for (int i = 0; i < k; i++) {
+            td_params_copy(&h->shm->params[i], &p[i]); /* the objects in use only */
             int id = waypoints_id(h, p[i].waypoints, p[i].n_waypoints);
             if (id == -2)
                 return host_lost(h, REQ_DIED, p, k, "", rerr, err);

@@ -570,7 +570,7 @@ static void end_episode(td_vecenv *env, td__car *c, td_params *p, td_episode_sta
     c->info.progress = e == TD_EP_LAP_COMPLETE ? 100.0 : p->progress;
     c->info.sim_time_s = c->clock - c->episode_t0;
     c->last = c->info;
-    c->last_params = *p;
+    td_params_copy(&c->last_params, p);
     *done = 1;
     td__car_begin_next_episode(env, c);
     td__car_compute_params(env, c, p, TD__PARAMS_RESET);
@@ -612,7 +612,7 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
         return;
     /* The step may move the car (a reset, a new episode): keep it as the reward saw it for
      * td_vecenv_step_params. Only on events, so the common step copies nothing. */
-    c->event_params = *p;
+    td_params_copy(&c->event_params, p);
     c->event_params_valid = 1;
     if (c->lap_now) {
         record_lap(c);

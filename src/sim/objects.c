@@ -153,8 +153,8 @@ static int place_obstacles(td_vecenv *env, td__car *c, const td_track *t, td__ob
 static int place_bots(td_vecenv *env, td__car *c, const td_track *t, td__object *out)
 {
     const td_race_config *rc = &env->cfg.race;
-    int n = rc->number_of_bot_cars;
-    n = n < 0 ? 0 : (n > TD_MAX_BOTS ? TD_MAX_BOTS : n);
+    int n = rc->number_of_bot_cars, room = TD_MAX_OBJECTS - (int)(out - c->obj);
+    n = n < 0 ? 0 : (n > room ? room : n);
     double s[TD_MAX_OBJECTS];
     int lane[TD_MAX_OBJECTS];
     spread(&c->rng, n, rc->min_distance_between_bot_cars, t->length - 1.0,

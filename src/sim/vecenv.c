@@ -393,6 +393,11 @@ static int check_race(const td_race_config *r, td_err *err)
     if (r->number_of_bot_cars < 0 || r->number_of_bot_cars > TD_MAX_BOTS)
         return td_err_set(err, TD_ERANGE, "sim: NUMBER_OF_BOT_CARS %d is outside 0..%d",
                           r->number_of_bot_cars, TD_MAX_BOTS);
+    int n_obstacles = r->n_object_positions > 0 ? r->n_object_positions : r->number_of_obstacles;
+    if (n_obstacles + r->number_of_bot_cars > TD_MAX_OBJECTS)
+        return td_err_set(err, TD_ERANGE,
+                          "sim: %d obstacles and %d bots: a world holds at most %d objects",
+                          n_obstacles, r->number_of_bot_cars, TD_MAX_OBJECTS);
     if (!(r->min_distance_between_bot_cars >= 0))
         return td_err_set(err, TD_ERANGE, "sim: MIN_DISTANCE_BETWEEN_BOT_CARS %g is negative",
                           r->min_distance_between_bot_cars);
@@ -616,7 +621,7 @@ static void rewards(td_vecenv *env)
             env->rewards[i] = (float)td_reward_follow_center(&env->params[i]);
             continue;
         }
-        pv->gather_params[n] = env->params[i];
+        td_params_copy(&pv->gather_params[n], &env->params[i]);
         pv->gather_car[n++] = i;
     }
     pv->n_gather = n;

@@ -89,6 +89,12 @@ static int classify(const char *name, int *pref, const char **as)
         *as = "training_params.yaml";
         return TD_IMPORT_TRAINING_PARAMS;
     }
+    /* deepracer-for-cloud's evaluation settings (eval_params.yaml in its older versions). */
+    if (!strcmp(name, "evaluation_params.yaml") || !strcmp(name, "eval_params.yaml")) {
+        *pref = name[1] == 'v' ? 0 : 1;
+        *as = "evaluation_params.yaml";
+        return TD_IMPORT_EVALUATION_PARAMS;
+    }
     if (!strcmp(name, "run.env")) {
         *pref = 2;
         *as = "run.env";

@@ -166,7 +166,7 @@ static const td_config_key TRAINING_KEYS[] = {
              "an evaluation feature flag of DeepRacer's that trackday does not have"),
     NOT_SUP("START_POS_OFFSET", "0.75", "a head-to-head race setting; see trackday race"),
     NOT_SUP("RACE_DURATION", "180", "a live-race setting"),
-    EVAL_KEY("EVAL_CHECKPOINT", "best", "an evaluation setting: trackday eval --checkpoint"),
+    SAME("EVAL_CHECKPOINT"),
     /* Cloud plumbing, job names and looks: nothing in a local run depends on them. */
     NO_EFFECT("JOB_TYPE"),
     NO_EFFECT("AWS_REGION"),
@@ -263,8 +263,7 @@ static const td_config_key RUN_ENV_KEYS[] = {
              "default (docs/sim.md)"),
     ENV_EVAL("DR_EVAL_REVERSE_DIRECTION", "REVERSE_DIR", "false",
              "an evaluation setting: trackday eval --reverse"),
-    ENV_EVAL("DR_EVAL_CHECKPOINT", "EVAL_CHECKPOINT", "best",
-             "an evaluation setting: trackday eval --checkpoint"),
+    ENV("DR_EVAL_CHECKPOINT", "EVAL_CHECKPOINT"),
     /* DRfC's own plumbing: run ids, S3 prefixes, video, the car's looks. */
     ENV_NO("DR_RUN_ID", NULL),
     ENV_NO("DR_CAR_NAME", "CAR_NAME"),
@@ -1242,13 +1241,13 @@ static int parse_bool(const char *s, int *out)
 /* A key DeepRacer reads that trackday does not: a warning when the value would change
  * what DeepRacer does (not its default). */
 static void not_supported(const td_config_key *k, const char *value, const char *where,
-                          td_config_warnings *w)
+                          int for_eval, td_config_warnings *w)
 {
     double a, b;
     int ba, bb;
     const char *dflt = k->dr_default;
     int same = 0;
-    if (k->eval_setting)
+    if (k->eval_setting && !for_eval)
         return; /* an evaluation setting: nothing a training run would do differently */
     if (!dflt)
         same = 0;
@@ -1266,7 +1265,7 @@ static void not_supported(const td_config_key *k, const char *value, const char 
 }
 
 /* Applies one key of training_params.yaml (or of run.env, mapped). */
-static int apply_entry(td_training_params *p, const yaml_entry *e, const char *path,
+static int apply_entry(td_training_params *p, const yaml_entry *e, const char *path, int for_eval,
                        td_config_warnings *warn, td_err *err)
 {
     td_race_config *r = &p->race;
@@ -1303,7 +1302,7 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
     if (e->is_seq && strcmp(k, "OBJECT_POSITIONS") != 0)
         return td_err_set(err, TD_EFORMAT, "%s: %s must be a single value, not a list", where, k);
     if (key->status == TD_KEY_NOT_SUPPORTED) {
-        not_supported(key, v, where, warn);
+        not_supported(key, v, where, for_eval, warn);
         return 0;
     }
     if (!strcmp(k, "WORLD_NAME")) {
@@ -1332,8 +1331,8 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
             return BAD("must be a whole number");
         if (d > TD_MAX_OBSTACLES)
             return td_err_set(err, TD_ERANGE,
-                              "%s: NUMBER_OF_OBSTACLES is %g; trackday places at most %d "
-                              "(DeepRacer has no limit, its console allowed 6)",
+                              "%s: NUMBER_OF_OBSTACLES is %g; a trackday world holds at most %d "
+                              "objects (DeepRacer has no limit, its console allowed 6)",
                               where, d, TD_MAX_OBSTACLES);
         if (d > 6)
             td_config_warn(warn, "%s: NUMBER_OF_OBSTACLES %g: the console allowed 1 to 6", where,
@@ -1349,9 +1348,11 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
             return BAD("must be a whole number");
         if (d > TD_MAX_BOTS)
             return td_err_set(err, TD_ERANGE,
-                              "%s: NUMBER_OF_BOT_CARS is %g; trackday drives at most %d bots "
-                              "(DeepRacer has no limit, its console allowed 4)",
+                              "%s: NUMBER_OF_BOT_CARS is %g; a trackday world holds at most %d "
+                              "objects (DeepRacer has no limit, its console allowed 4)",
                               where, d, TD_MAX_BOTS);
+        if (d > 4)
+            td_config_warn(warn, "%s: NUMBER_OF_BOT_CARS %g: the console allowed 1 to 4", where, d);
         r->number_of_bot_cars = (int)d;
     } else if (!strcmp(k, "BOT_CAR_SPEED")) {
         NUMBER(0.0, 100.0, r->bot_car_speed);
@@ -1388,6 +1389,11 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
         NUMBER(0, 3600, p->eval.off_track_penalty_s);
     } else if (!strcmp(k, "COLLISION_PENALTY")) {
         NUMBER(0, 3600, p->eval.collision_penalty_s);
+    } else if (!strcmp(k, "EVAL_CHECKPOINT")) {
+        if (strcasecmp(v, "best") && strcasecmp(v, "last"))
+            return BAD("must be best or last");
+        snprintf(p->eval_checkpoint, sizeof(p->eval_checkpoint), "%s",
+                 strcasecmp(v, "best") ? "last" : "best");
     } else if (!strcmp(k, "ENABLE_DOMAIN_RANDOMIZATION")) {
         BOOL(r->enable_domain_randomization);
     } else if (!strcmp(k, "MIN_EVAL_TRIALS")) {
@@ -1447,11 +1453,18 @@ static int finish_training_params(td_training_params *p, const char *path, int s
     /* Fixed positions decide the number of obstacles when NUMBER_OF_OBSTACLES is not given. */
     if (p->race.n_object_positions > 0 && !saw_obstacle_count)
         p->race.number_of_obstacles = p->race.n_object_positions;
+    int n_obstacles =
+        p->race.n_object_positions > 0 ? p->race.n_object_positions : p->race.number_of_obstacles;
+    if (n_obstacles + p->race.number_of_bot_cars > TD_MAX_OBJECTS)
+        return td_err_set(err, TD_ERANGE,
+                          "%s: %d obstacles and %d bot cars: a trackday world holds at most %d "
+                          "objects (DeepRacer has no limit)",
+                          path, n_obstacles, p->race.number_of_bot_cars, TD_MAX_OBJECTS);
     return 0;
 }
 
-int td_training_params_load(td_training_params *p, const char *path, td_config_warnings *warn,
-                            td_err *err)
+static int load_yaml(td_training_params *p, const char *path, int for_eval,
+                     td_config_warnings *warn, td_err *err)
 {
     char *text;
     size_t len;
@@ -1502,7 +1515,7 @@ int td_training_params_load(td_training_params *p, const char *path, td_config_w
             break;
         case YAML_SEQUENCE_END_EVENT:
             in_seq = 0;
-            rc = apply_entry(p, &e, path, warn, err);
+            rc = apply_entry(p, &e, path, for_eval, warn, err);
             have_key = 0;
             break;
         case YAML_ALIAS_EVENT:
@@ -1533,7 +1546,7 @@ int td_training_params_load(td_training_params *p, const char *path, td_config_w
             } else {
                 snprintf(e.value, sizeof(e.value), "%s", val);
                 saw_number_of_obstacles |= !strcmp(e.key, "NUMBER_OF_OBSTACLES");
-                rc = apply_entry(p, &e, path, warn, err);
+                rc = apply_entry(p, &e, path, for_eval, warn, err);
                 have_key = 0;
             }
             break;
@@ -1551,6 +1564,18 @@ int td_training_params_load(td_training_params *p, const char *path, td_config_w
     if (!rc)
         rc = finish_training_params(p, path, saw_number_of_obstacles, err);
     return rc;
+}
+
+int td_training_params_load(td_training_params *p, const char *path, td_config_warnings *warn,
+                            td_err *err)
+{
+    return load_yaml(p, path, 0, warn, err);
+}
+
+int td_evaluation_params_load(td_training_params *p, const char *path, td_config_warnings *warn,
+                              td_err *err)
+{
+    return load_yaml(p, path, 1, warn, err);
 }
 
 /* ==================================================================================== */
@@ -1680,7 +1705,7 @@ int td_run_env_load(td_training_params *p, const char *path, td_config_warnings 
         if (k->status == TD_KEY_NOT_SUPPORTED) {
             td_config_key as_yaml = *k;
             as_yaml.name = v->key;
-            not_supported(&as_yaml, v->value, where, warn);
+            not_supported(&as_yaml, v->value, where, 0, warn);
             continue;
         }
         yaml_entry e;
@@ -1719,7 +1744,7 @@ int td_run_env_load(td_training_params *p, const char *path, td_config_warnings 
             snprintf(e.value, sizeof(e.value), "%s", v->value);
         }
         saw_obstacles |= !strcmp(e.key, "NUMBER_OF_OBSTACLES");
-        rc = apply_entry(p, &e, path, warn, err);
+        rc = apply_entry(p, &e, path, 0, warn, err);
         if (rc)
             td_err_prefix(err, rc, "%s (from %s): ", v->key,
                           td_config_file_name(TD_CONFIG_RUN_ENV));
@@ -1780,7 +1805,19 @@ int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err)
     } else {
         td_training_params_default(&d->training);
     }
+    snprintf(path, sizeof(path), "%s/evaluation_params.yaml", dir);
+    if (td_path_exists(path)) {
+        d->has_evaluation_params = 1;
+        rc = td_evaluation_params_load(&d->evaluation, path, &d->warnings, err);
+        if (rc)
+            return rc;
+    }
     snprintf(path, sizeof(path), "%s/reward_function.py", dir);
     d->has_reward_py = td_path_exists(path);
     return 0;
+}
+
+const td_training_params *td_model_dir_eval_params(const td_model_dir *d)
+{
+    return d->has_evaluation_params ? &d->evaluation : &d->training;
 }

@@ -193,10 +193,14 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
          * evaluation settings, seed 1), so both print the same number. */
         td_sim_config bc;
         td_sim_config_default(&bc);
-        bc.race = tr->md.training.race;
+        /* evaluation_params.yaml's settings when it evaluates on the training's track. */
+        const td_training_params *ep = td_model_dir_eval_params(&tr->md);
+        if (ep->world_name[0] && strcmp(ep->world_name, tr->md.training.world_name) != 0)
+            ep = &tr->md.training;
+        bc.race = ep->race;
         bc.race.alternate_driving_direction = 0;
         td_policy_sim_sensors(&tr->md.metadata, &bc);
-        td_eval_config_apply(&tr->md.training.eval, &bc);
+        td_eval_config_apply(&ep->eval, &bc);
         bc.seed = 1;
         rc = td_vecenv_init(&tr->best_env, &bc, &tr->track, 1, err);
         if (rc)
