@@ -1114,6 +1114,27 @@ TD_TEST(logs_read_every_deepracer_layout)
     status = td_test_run(cmd, &out, NULL);
     TD_ASSERT_EQ_INT(status, 1);
     TD_ASSERT_CONTAINS(out, "drfc3: no evaluation runs (looked for evaluation-*/");
+    TD_ASSERT_CONTAINS(out, "; it has training runs (without --eval)\n");
+    td_free(out);
+    /* An evaluation-only folder (DeepRacer on AWS's evaluation export) without --eval says
+     * what it has. */
+    snprintf(p, sizeof(p), "%s/evalonly/logs/evaluation/2026-x-evaluation-simulation.log", root);
+    layout_log(p, 3);
+    snprintf(cmd, sizeof(cmd), "%s logs %s/evalonly 2>&1", TD_TEST_TRACKDAY_BIN, root);
+    status = td_test_run(cmd, &out, NULL);
+    TD_ASSERT_EQ_INT(status, 1);
+    TD_ASSERT_CONTAINS(out, "evalonly: no training runs (looked for");
+    TD_ASSERT_CONTAINS(out, "; it has evaluation runs (--eval)\n");
+    td_free(out);
+    /* A sagemaker log holds no simtrace rows: said so, not as a missing CSV column. */
+    snprintf(p, sizeof(p), "%s/training-x-sagemaker.log", root);
+    td_test_write(p, "Training> Name=main_level/agent, Worker=0, Episode=1, Total reward=3.2\n"
+                     "Policy training> Surrogate loss=-0.01, KL divergence=0.002, episode 1\n");
+    snprintf(cmd, sizeof(cmd), "%s logs %s 2>&1", TD_TEST_TRACKDAY_BIN, p);
+    status = td_test_run(cmd, &out, NULL);
+    TD_ASSERT_EQ_INT(status, 1);
+    TD_ASSERT_CONTAINS(out, "training-x-sagemaker.log: no SIM_TRACE_LOG lines: DeepRacer's "
+                            "robomaker and simulation logs hold the simtrace rows");
     td_free(out);
 }
 

@@ -60,6 +60,26 @@ static int load_simtrace(const char *arg, td_simtrace_kind kind, td_simtrace *t,
     }
     td_simtrace_files f;
     int rc = td_simtrace_find(arg, kind, &f, err);
+    if (rc == TD_ENOENT) {
+        /* Say which other runs the folder has (an evaluation-only export, say). */
+        static const char *const opt[3] = {"", "--eval", "--leaderboard"};
+        static const char *const name[3] = {"training", "evaluation", "leaderboard"};
+        char other[128] = "";
+        for (int k = TD_SIMTRACE_TRAINING; k <= TD_SIMTRACE_LEADERBOARD; k++) {
+            td_simtrace_files g;
+            td_err e2;
+            if (k == (int)kind || td_simtrace_find(arg, (td_simtrace_kind)k, &g, &e2) != 0)
+                continue;
+            td_simtrace_files_free(&g);
+            size_t n = strlen(other);
+            snprintf(other + n, sizeof(other) - n, "%s%s runs (%s)", n ? ", " : "", name[k],
+                     k == TD_SIMTRACE_TRAINING ? "without --eval" : opt[k]);
+        }
+        if (other[0]) {
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof(err->msg) - n, "; it has %s", other);
+        }
+    }
     if (rc)
         return rc;
     if (f.workers > 1)

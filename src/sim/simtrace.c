@@ -849,16 +849,21 @@ fail:
     return rc;
 }
 
-/* A DeepRacer log (robomaker, simulation) rather than a CSV: no header, SIM_TRACE_LOG lines. */
-static int looks_like_log(const char *text, size_t len)
+/* A CSV's first line names the episode column; a log's does not. */
+static int starts_with_header(const char *text, size_t len)
 {
     const char *p = text, *end = text + len;
     while (p < end && isspace((unsigned char)*p))
         p++;
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t first = (size_t)((nl ? nl : end) - p);
-    /* A CSV's first line names the episode column; a log's does not. */
-    if (find_bytes(p, first, "episode", 7) && memchr(p, ',', first))
+    return find_bytes(p, first, "episode", 7) && memchr(p, ',', first);
+}
+
+/* A DeepRacer log (robomaker, simulation) rather than a CSV: no header, SIM_TRACE_LOG lines. */
+static int looks_like_log(const char *text, size_t len)
+{
+    if (starts_with_header(text, len))
         return 0;
     return find_bytes(text, len, SIM_TRACE_LOG, sizeof(SIM_TRACE_LOG) - 1) != NULL;
 }
@@ -890,6 +895,15 @@ int td_simtrace_read(td_simtrace *t, const char *path, td_err *err)
     int rc = td_file_read(path, &data, &len, err);
     if (rc)
         return rc;
+    size_t pl = strlen(path);
+    if (pl > 4 && !strcmp(path + pl - 4, ".log") && !starts_with_header(data, len) &&
+        !looks_like_log(data, len)) {
+        td_free(data);
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: no SIM_TRACE_LOG lines: DeepRacer's robomaker and simulation logs "
+                          "hold the simtrace rows (a sagemaker log holds the trainer's output)",
+                          path);
+    }
     rc = td_simtrace_parse(t, data, len, path, err);
     td_free(data);
     return rc;
