@@ -633,6 +633,7 @@ TD_TEST(training_params_bad_values_rejected)
         const char *yaml, *expect;
     } cases[] = {
         {"RACE_TYPE: DRAG_RACE\n", "tp.yaml:1: RACE_TYPE is \"DRAG_RACE\""},
+        {"RACE_TYPE: HEAD_TO_MODEL\n", "which trackday runs as 'trackday race'"},
         {"A: 1\nNUMBER_OF_OBSTACLES: 129\n",
          "tp.yaml:2: NUMBER_OF_OBSTACLES is 129; a trackday world holds at most 128 objects"},
         {"NUMBER_OF_BOT_CARS: 200\n", "NUMBER_OF_BOT_CARS is 200; a trackday world holds"},

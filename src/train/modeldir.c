@@ -1315,6 +1315,10 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
             r->race_type = TD_RACE_OBJECT_AVOIDANCE;
         else if (!strcmp(v, "HEAD_TO_BOT"))
             r->race_type = TD_RACE_HEAD_TO_BOT;
+        else if (!strcmp(v, "HEAD_TO_MODEL") || !strcmp(v, "F1"))
+            return BAD("DeepRacer's race of several models, which trackday runs as "
+                       "'trackday race' (docs/cli/race.md), not in this file: use TIME_TRIAL, "
+                       "OBJECT_AVOIDANCE or HEAD_TO_BOT");
         else
             return BAD("must be TIME_TRIAL, OBJECT_AVOIDANCE or HEAD_TO_BOT");
     } else if (!strcmp(k, "REVERSE_DIR")) {
