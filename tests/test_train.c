@@ -13,6 +13,7 @@
 #include "td_test.h"
 #include "trackday/rl.h"
 #include "trackday/eval.h"
+#include "trackday/json.h"
 #include "trackday/simtrace.h"
 #include "trackday/trainer.h"
 
@@ -401,6 +402,46 @@ static long check_iteration_files(const char *dir, int E, int *files)
  * (DIR/training-simtrace/N-iteration.csv), so deepracer-utils reads the model directory as a
  * deepracer-for-cloud one (file N holds E episodes: DeepRacer's iteration N); a resume continues
  * the files. */
+/* DIR/metrics/TrainingMetrics.json as DeepRacer writes it: one record per training episode, in
+ * the episodes' order (the simtrace files' numbering from 1), each iteration's trials from 1.
+ * Returns the number of records. */
+static long check_training_metrics(const char *dir, int per_iteration)
+{
+    char path[256];
+    json_t *root;
+    td_err err;
+    TD_FMT(path, "%s/metrics/TrainingMetrics.json", dir);
+    TD_ASSERT_OK(td_json_load_file(path, &root, &err));
+    TD_ASSERT_NEAR(json_real_value(json_object_get(root, "version")), 2.0, 0);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(root, "best_model_metric")), "progress");
+    json_t *arr = json_object_get(root, "metrics"), *rec;
+    size_t k;
+    json_array_foreach(arr, k, rec)
+    {
+        long ep = (long)json_integer_value(json_object_get(rec, "episode"));
+        TD_ASSERT_EQ_INT(ep, (long)k + 1);
+        TD_ASSERT_EQ_INT(json_integer_value(json_object_get(rec, "trial")),
+                         (long)k % per_iteration + 1);
+        TD_ASSERT_STREQ(json_string_value(json_object_get(rec, "phase")), "training");
+        long pct = (long)json_integer_value(json_object_get(rec, "completion_percentage"));
+        TD_ASSERT(pct >= 0 && pct <= 100);
+        const char *st = json_string_value(json_object_get(rec, "episode_status"));
+        TD_ASSERT(st && (!strcmp(st, "Off track") || !strcmp(st, "Lap complete") ||
+                         !strcmp(st, "Reversed") || !strcmp(st, "Immobilized") ||
+                         !strcmp(st, "Crashed")));
+        TD_ASSERT_EQ_INT(!strcmp(st, "Lap complete"), pct == 100);
+        long t1 = (long)json_integer_value(json_object_get(rec, "metric_time"));
+        long t0 = (long)json_integer_value(json_object_get(rec, "start_time"));
+        long el = (long)json_integer_value(json_object_get(rec, "elapsed_time_in_milliseconds"));
+        TD_ASSERT_EQ_INT(t1 - t0, el);
+        TD_ASSERT_GT(el, 0);
+        TD_ASSERT(json_is_integer(json_object_get(rec, "reward_score")));
+    }
+    long n = (long)json_array_size(arr);
+    json_decref(root);
+    return n;
+}
+
 TD_TEST(training_simtrace_holds_every_car_per_iteration)
 {
     char dir[128], path[256];
@@ -415,6 +456,8 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     /* Every episode that ended, of all 8 cars, is in the files (car 0 alone has far fewer). */
     TD_ASSERT_EQ_INT(eps, r.last.episodes);
     TD_ASSERT_EQ_INT(files, (eps + 9) / 10); /* every file of 10, and the last one begun */
+    /* DeepRacer's per-episode metrics, one record for each episode of the files. */
+    TD_ASSERT_EQ_INT(check_training_metrics(dir, 10), eps);
     snprintf(path, sizeof(path), "%s/training-simtrace/3-iteration.csv", dir);
     TD_ASSERT(td_path_exists(path));
     /* deepracer-utils reads the metadata and hyperparameters where DRfC keeps them. */
@@ -428,6 +471,7 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     eps = check_iteration_files(dir, 10, &files);
     TD_ASSERT_EQ_INT(eps, r.last.episodes);
     TD_ASSERT_EQ_INT(files, (eps + 9) / 10);
+    TD_ASSERT_EQ_INT(check_training_metrics(dir, 10), eps); /* the resume continues them */
     /* --simtrace-every 2 (or auto beyond 100 iterations) writes every other file only. */
     make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}", NULL);
     options(&o, dir, 4);

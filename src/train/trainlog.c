@@ -16,14 +16,24 @@
  *
  * How many files: every iteration up to 100, then every 10th up to 1,000, then every 100th
  * ("auto"; a state-sensor run does hundreds of iterations a minute), or every Nth, or all.
+ *
+ * DIR/metrics/TrainingMetrics.json is DeepRacer's per-episode metrics file (deepracer-utils'
+ * TrainingMetrics reads it): {"metrics": [one record per training episode], "version": 2.0,
+ * "best_model_metric": "progress"}, each record as DeepRacer's TrainingMetrics writes it
+ * (reward_score int(round()), times in simulated milliseconds, episode from 1, trial within
+ * the iteration from 1, phase, completion_percentage int(), the status label). It is
+ * rewritten whole, atomically, when an iteration file is (at most every 10 s once it is large)
+ * and when training stops. trackday's per-iteration greedy evaluations are not in it.
  */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "train/train_internal.h"
+#include "trackday/json.h"
 #include "trackday/simtrace.h"
 
 typedef struct carlog {
@@ -42,6 +52,12 @@ typedef struct td__trainlog {
     int per_file;      /* E */
     int every;         /* 0: auto; N: every Nth file */
     int failed;
+    char metrics_path[1300]; /* DIR/metrics/TrainingMetrics.json */
+    char *metrics;           /* its records, comma-separated */
+    size_t metrics_len, metrics_cap;
+    long metrics_n;         /* records */
+    double metrics_written; /* wall time of the last write */
+    int metrics_failed;
 } td__trainlog;
 
 /* Whether iteration file c is written. */
@@ -91,6 +107,107 @@ static void chunk_start(td__trainlog *L, long c)
         fail(L, "out of memory");
 }
 
+/* DeepRacer's label of an episode's end (metrics/constants.py EPISODE_STATUS_LABEL_MAP). */
+static const char *status_label(td_episode_status s)
+{
+    switch (s) {
+    case TD_EP_LAP_COMPLETE:
+        return "Lap complete";
+    case TD_EP_CRASHED:
+        return "Crashed";
+    case TD_EP_OFF_TRACK:
+        return "Off track";
+    case TD_EP_REVERSED:
+        return "Reversed";
+    case TD_EP_IMMOBILIZED:
+        return "Immobilized";
+    default:
+        return "In progress";
+    }
+}
+
+/* Writes DIR/metrics/TrainingMetrics.json (force: whatever its size). */
+static void metrics_write(td__trainlog *L, int force)
+{
+    if (L->metrics_failed || !L->metrics_path[0])
+        return;
+    double now = td_time_wall();
+    if (!force && L->metrics_len > (1u << 20) && now - L->metrics_written < 10.0)
+        return;
+    static const char head[] = "{\"metrics\": [";
+    static const char tail[] = "], \"version\": 2.0, \"best_model_metric\": \"progress\"}\n";
+    size_t n = sizeof(head) - 1 + L->metrics_len + sizeof(tail) - 1;
+    char *text = td_malloc(n + 1);
+    td_err err;
+    if (!text) {
+        L->metrics_failed = 1;
+        TD_WARN("%s: out of memory (no more training metrics this run)", L->metrics_path);
+        return;
+    }
+    memcpy(text, head, sizeof(head) - 1);
+    if (L->metrics_len)
+        memcpy(text + sizeof(head) - 1, L->metrics, L->metrics_len);
+    memcpy(text + sizeof(head) - 1 + L->metrics_len, tail, sizeof(tail) - 1);
+    text[n] = '\0';
+    if (td_file_write_atomic(L->metrics_path, text, n, &err)) {
+        L->metrics_failed = 1;
+        TD_WARN("%s (no more training metrics this run)", err.msg);
+    }
+    td_free(text);
+    L->metrics_written = now;
+}
+
+/* Adds DeepRacer's record of training episode g (0-based) that ended at simulated time
+ * end_s. */
+static void metrics_add(td__trainlog *L, long g, const td_episode_info *info, double end_s)
+{
+    if (L->metrics_failed)
+        return;
+    char rec[512];
+    long end_ms = lround(end_s * 1000.0), elapsed = lround(info->sim_time_s * 1000.0);
+    int n = snprintf(rec, sizeof(rec),
+                     "%s{\"reward_score\": %ld, \"metric_time\": %ld, \"start_time\": %ld, "
+                     "\"elapsed_time_in_milliseconds\": %ld, \"episode\": %ld, \"trial\": %ld, "
+                     "\"phase\": \"training\", \"completion_percentage\": %d, "
+                     "\"episode_status\": \"%s\"}",
+                     L->metrics_n ? ", " : "", lround(info->total_reward), end_ms, end_ms - elapsed,
+                     elapsed, g + 1, g % L->per_file + 1, (int)info->progress,
+                     status_label(info->status));
+    if (n < 0 || (size_t)n >= sizeof(rec) ||
+        append(&L->metrics, &L->metrics_len, &L->metrics_cap, rec, (size_t)n)) {
+        L->metrics_failed = 1;
+        TD_WARN("%s: out of memory (no more training metrics this run)", L->metrics_path);
+        return;
+    }
+    L->metrics_n++;
+}
+
+/* A resumed run keeps the records of the episodes before its checkpoint. */
+static void metrics_resume(td__trainlog *L, int resume)
+{
+    json_t *root = NULL;
+    if (!resume || td_json_load_file(L->metrics_path, &root, NULL) != 0)
+        return;
+    json_t *arr = json_object_get(root, "metrics"), *rec;
+    size_t k;
+    json_array_foreach(arr, k, rec)
+    {
+        json_t *ep = json_object_get(rec, "episode");
+        if (!json_is_integer(ep) || json_integer_value(ep) > L->next_episode)
+            continue;
+        char *text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!text)
+            continue;
+        if ((L->metrics_n && append(&L->metrics, &L->metrics_len, &L->metrics_cap, ", ", 2)) ||
+            append(&L->metrics, &L->metrics_len, &L->metrics_cap, text, strlen(text)))
+            L->metrics_failed = 1;
+        else
+            L->metrics_n++;
+        free(text);
+    }
+    json_decref(root);
+}
+
 /* Writes the file being filled (header only: nothing to write). */
 static void chunk_write(td__trainlog *L)
 {
@@ -104,12 +221,14 @@ static void chunk_write(td__trainlog *L)
 }
 
 /* An episode of car i ended: give it its number and move its rows into its file. */
-static void episode_done(td__trainlog *L, int i)
+static void episode_done(td__trainlog *L, const td_vecenv *env, int i, double end_s)
 {
     carlog *c = &L->cars[i];
     long g = L->next_episode++, file = g / L->per_file;
+    metrics_add(L, g, td_vecenv_last_episode(env, i), end_s);
     if (file != L->chunk_index) {
         chunk_write(L);
+        metrics_write(L, 0);
         chunk_start(L, file);
     }
     if (logged(L, file) && !L->failed) {
@@ -129,6 +248,7 @@ static void episode_done(td__trainlog *L, int i)
     c->len = 0;
     if ((g + 1) % L->per_file == 0) {
         chunk_write(L);
+        metrics_write(L, 0);
         chunk_start(L, file + 1);
     }
 }
@@ -195,6 +315,21 @@ int td__simtrace_open(td__train *tr, const char *dir, int resume, td_err *err)
     L->next_episode = resume ? tr->episodes : 0;
     chunk_start(L, L->next_episode / L->per_file);
     resume_logs(L, resume);
+    /* DIR/metrics/TrainingMetrics.json, beside DIR/training-simtrace. */
+    char top[1200];
+    snprintf(top, sizeof(top), "%s", dir);
+    char *slash = strrchr(top, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(top, sizeof(top), ".");
+    int n = snprintf(L->metrics_path, sizeof(L->metrics_path), "%s/metrics", top);
+    if (n < 0 || (size_t)n >= sizeof(L->metrics_path) || td_mkdir_p(L->metrics_path, NULL) != 0) {
+        L->metrics_path[0] = '\0';
+    } else {
+        snprintf(L->metrics_path + n, sizeof(L->metrics_path) - (size_t)n, "/TrainingMetrics.json");
+        metrics_resume(L, resume);
+    }
     tr->simtrace = L;
     return 0;
 }
@@ -224,7 +359,7 @@ void td__simtrace_step(td__train *tr, const int *action_index)
             return;
         }
         if (env->dones[i])
-            episode_done(L, i);
+            episode_done(L, env, i, row.tstamp);
     }
 }
 
@@ -235,6 +370,8 @@ void td__simtrace_close(td__train *tr)
         return;
     /* Episodes still running are left out: DeepRacer's files hold whole episodes. */
     chunk_write(L);
+    metrics_write(L, 1);
+    td_free(L->metrics);
     for (int i = 0; i < L->n_cars; i++)
         td_free(L->cars[i].buf);
     td_free(L->cars);
