@@ -94,11 +94,12 @@ rc=$?
 check import_trains "the imported directory trains (rc $rc): $out" $(( rc || $? ))
 
 # The evaluation reads evaluation_params.yaml, as DeepRacer's evaluation worker does: its
-# checkpoint, trial count and reset limit (the training settings have none of them).
+# checkpoint, trial count and reset limit (the training settings have none of them). A model
+# trained one iteration completes no lap: the exit status may say so (1).
 out=$("$bin" eval "$m" 2>&1)
 rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "^$m/model/last.tdm on Oval_track (separate trials, no resets): [0-9] of 2 laps"
-check eval_reads_evaluation_params "evaluation_params.yaml's settings (rc $rc): $out" $(( rc || $? ))
+[ $rc -le 1 ] && echo "$out" | grep -q "^$m/model/last.tdm on Oval_track (separate trials, no resets): [0-9] of 2 laps"
+check eval_reads_evaluation_params "evaluation_params.yaml's settings (rc $rc): $out" $(( rc > 1 || $? ))
 
 out=$("$bin" import "$d" -o "$m" 2>&1)
 rc=$?
