@@ -45,6 +45,15 @@ echo "$out" | grep -q "3 of 3 laps" && [ -s "$m/logs/eval-reinvent_base.json" ] 
     [ -s "$m/logs/eval-reinvent_base.svg" ] && [ -s "$m/logs/eval-reinvent_base-simtrace.csv" ]
 check eval_laps "3 laps and the three files (rc $rc): $out" $(( rc || $? ))
 
+# The evaluation is also kept where deepracer-for-cloud keeps evaluations (deepracer-utils
+# reads it there), and `logs DIR --eval` reads it.
+drfc=$(sed -n 's/^deepracer-for-cloud copy: //p' <<<"$out")
+logs_out=$("$bin" logs "$m" --eval --json 2>&1)
+[[ "$drfc" == "$m"/evaluation-[0-9]*/evaluation-simtrace/0-iteration.csv ]] &&
+    cmp -s "$drfc" "$m/logs/eval-reinvent_base-simtrace.csv" &&
+    grep -q "evaluation-[0-9]*/evaluation-simtrace/0-iteration.csv" <<<"$logs_out"
+check eval_drfc_layout "evaluation-<time>/evaluation-simtrace/0-iteration.csv ($drfc): $logs_out" $?
+
 out=$("$bin" eval "$m" --laps 3 --continuous --json 2>&1)
 rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)

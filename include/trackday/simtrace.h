@@ -204,6 +204,14 @@ typedef struct td_simtrace_files {
 int td_simtrace_find(const char *dir, td_simtrace_kind kind, td_simtrace_files *f, td_err *err);
 void td_simtrace_files_free(td_simtrace_files *f);
 
+/*
+ * Keeps a copy of an evaluation's simtrace where deepracer-for-cloud keeps its evaluations:
+ * DIR/evaluation-<YYYYmmddHHMMSS, UTC>/evaluation-simtrace/0-iteration.csv (deepracer-utils
+ * and td_simtrace_find read it there). out (may be NULL) gets the copy's path.
+ */
+int td_simtrace_save_eval_run(const char *dir, const char *simtrace_path, char *out, size_t cap,
+                              td_err *err);
+
 /* Reads every file of f into t (td_simtrace_read), in order. */
 int td_simtrace_read_files(td_simtrace *t, const td_simtrace_files *f, td_err *err);
 

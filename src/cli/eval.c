@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "trackday/evaluate.h"
+#include "trackday/simtrace.h"
 
 static void usage(FILE *f)
 {
@@ -219,6 +220,11 @@ static int cmd_eval(int argc, char **argv)
     td_track_free(&track);
     if (rc)
         return td__cli_fail("%s", err.msg);
+    /* A model directory keeps each evaluation where deepracer-for-cloud does, so
+     * deepracer-utils and `trackday logs DIR --eval` find them all. */
+    char drfc[4300] = "";
+    if (have_md && !outdir && td_simtrace_save_eval_run(target, simtrace, drfc, sizeof(drfc), &err))
+        return td__cli_fail("%s", err.msg);
     if (json) {
         char *text;
         size_t len;
@@ -241,6 +247,8 @@ static int cmd_eval(int argc, char **argv)
            "%.1f s\n",
            r.off_tracks, r.crashes, r.reverses, r.immobilized, r.resets, r.penalty_s);
     printf("report: %s\nsimtrace: %s\npicture: %s\n", report, simtrace, pic);
+    if (drfc[0])
+        printf("deepracer-for-cloud copy: %s\n", drfc);
     return r.completed ? 0 : 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "trackday/simtrace.h"
 
@@ -298,4 +299,30 @@ int td_simtrace_read_files(td_simtrace *t, const td_simtrace_files *f, td_err *e
             return rc;
     }
     return 0;
+}
+
+int td_simtrace_save_eval_run(const char *dir, const char *simtrace_path, char *out, size_t cap,
+                              td_err *err)
+{
+    char stamp[32], folder[4096], path[4200];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+    int n = snprintf(folder, sizeof(folder), "%s/evaluation-%s/evaluation-simtrace", dir, stamp);
+    if (n < 0 || (size_t)n >= sizeof(folder))
+        return td_err_set(err, TD_EINVAL, "%s: path too long", dir);
+    snprintf(path, sizeof(path), "%s/0-iteration.csv", folder);
+    char *data;
+    size_t len;
+    int rc = td_file_read(simtrace_path, &data, &len, err);
+    if (rc)
+        return rc;
+    rc = td_mkdir_p(folder, err);
+    if (!rc)
+        rc = td_file_write_atomic(path, data, len, err);
+    td_free(data);
+    if (!rc && out)
+        snprintf(out, cap, "%s", path);
+    return rc;
 }
