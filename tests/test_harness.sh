@@ -69,7 +69,7 @@ add_test(skipper "$self" skips)
 set_tests_properties(skipper PROPERTIES SKIP_RETURN_CODE 77)
 add_test(passer "$self" passes)
 CMAKE
-scripts/run-tests "$fake" >"$out/run" 2>&1
+env -u TD_TEST_FAIL_ON_SKIP scripts/run-tests "$fake" >"$out/run" 2>&1
 rc=$?
 check "run-tests: 0 with a skip by default (got $rc)" test "$rc" -eq 0
 check "run-tests closes with the skip counted apart" \
