@@ -167,8 +167,11 @@ TD_TEST(key_files_round_trip_permissions_and_mixups)
     /* The secret key given where the public one belongs, and the other way round. */
     TD_ASSERT_EQ_INT(td_sign_public_load(TMP "/k", pk2, NULL, &err), TD_EFORMAT);
     TD_ASSERT_CONTAINS(err.msg, "SECRET");
-    TD_ASSERT_EQ_INT(chmod(TMP "/k.pub", 0600), 0);
     TD_ASSERT_EQ_INT(td_sign_secret_load(TMP "/k.pub", sk2, NULL, &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "PUBLIC key");
+    td_test_write(TMP "/junk", "hello\n");
+    TD_ASSERT_EQ_INT(chmod(TMP "/junk", 0600), 0);
+    TD_ASSERT_EQ_INT(td_sign_secret_load(TMP "/junk", sk2, NULL, &err), TD_EFORMAT);
     TD_ASSERT_CONTAINS(err.msg, "not a trackday secret key");
     /* A public key whose id does not match its bytes, and a damaged key. */
     char b64[64], text[256];

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the example of docs/cli/export.md as a new user would: a camera model trained for one
-# short iteration, exported for a DeepRacer car and as ONNX; checks the archive's layout, that
-# its model_metadata.json is the directory's, and that ONNX's checker accepts the ONNX file.
-# (tests/test_export.c holds the exports' outputs to infer/'s in OpenCV.)
+# Runs the examples of docs/cli/export.md, keygen.md and verify.md as a new user would: a
+# camera model trained for one short iteration, exported for a DeepRacer car and as ONNX
+# (the archive's layout, its model_metadata.json is the directory's, ONNX's checker accepts
+# the ONNX file); a state model exported as a signed bundle and verified, and refused with
+# the wrong key or damaged. (tests/test_export.c holds the exports' outputs to infer/'s in
+# OpenCV; tests/test_bundle.c checks bundles in depth.)
 # Args: the trackday binary, the build directory.
 set -uo pipefail
 bin=${1:?trackday binary}
@@ -48,6 +50,43 @@ out=$("$bin" export statecar --format deepracer -o statecar.tar.gz 2>&1)
 rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "STATE sensor" && [ ! -e statecar.tar.gz ]
 check state_refused "a state-sensor model is refused for a car (rc $rc): $out" $?
+
+out=$("$bin" keygen -o signing.key 2>&1)
+rc=$?
+echo "$out" | grep -q "^wrote signing.key (secret key: keep it private) and signing.key.pub (public key)$" &&
+    echo "$out" | grep -qE "^key id [0-9a-f]{16}$" && [ "$(stat -c %a signing.key)" = 600 ]
+check keygen "key pair, id, mode 600 (rc $rc): $out" $(( rc || $? ))
+
+"$bin" train statecar --iterations 2 --quiet --resume >/dev/null 2>&1
+out=$("$bin" export statecar --format bundle --key signing.key -o statecar.tdb 2>&1)
+rc=$?
+echo "$out" | grep -qE "^wrote statecar.tdb \(trackday bundle, [0-9]+ bytes, 8 files\) from statecar/model/best.tdm$" &&
+    echo "$out" | grep -qE "^signed    ed25519, key id [0-9a-f]{16}$" &&
+    echo "$out" | grep -qE "^reference [0-9]+ evaluation frames \([0-9] of 3 laps" &&
+    echo "$out" | grep -q "^int8      picks the fp32 model's action on" &&
+    echo "$out" | grep -q "^health    16 reference observations"
+check export_bundle "what it prints (rc $rc): $out" $(( rc || $? ))
+
+[ "$(tar tf statecar.tdb | sort | tr '\n' ' ')" = "health/health.json health/observations.bin manifest.json manifest.sig model/model.fp32.tdm model/model.int8.tdm model/model_metadata.json reference/stats.json " ]
+check bundle_layout "the eight files: $(tar tf statecar.tdb | tr '\n' ' ')" $?
+
+out=$("$bin" verify statecar.tdb --key signing.key.pub 2>&1)
+rc=$?
+[ $rc -eq 0 ] && [ "$(echo "$out" | tail -n 1)" = verified ] &&
+    [ "$(echo "$out" | grep -c "^health .*: ok$")" -eq 2 ]
+check verify "signature, files and two healthy models (rc $rc): $out" $?
+
+"$bin" keygen -o other.key >/dev/null
+out=$("$bin" verify statecar.tdb --key other.key.pub 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "REFUSED: statecar.tdb: the bundle is signed by key"
+check verify_wrong_key "refused with the key ids (rc $rc): $out" $?
+
+head -c $(( $(stat -c %s statecar.tdb) - 100 )) statecar.tdb > cut.tdb
+out=$("$bin" verify cut.tdb --key signing.key.pub 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "REFUSED: cut.tdb: archive truncated"
+check verify_truncated "a truncated download is refused (rc $rc): $out" $?
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

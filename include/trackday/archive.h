@@ -64,6 +64,14 @@ const td_archive_entry *td_archive_find(const td_archive *a, const char *name);
 int td_archive_to_targz(const td_archive *a, int64_t mtime, uint8_t **out, size_t *out_len,
                         td_err *err);
 
+/*
+ * The archive as an uncompressed tar in canonical form (*out td_malloc'd): the headers
+ * td_archive_to_targz writes with mtime 0, data padded with zeros to 512 bytes, two zero
+ * blocks at the end and nothing else. Every byte of it is determined by the entries' names,
+ * sizes and data, so td_archive_read_tar can check all of them.
+ */
+int td_archive_to_tar(const td_archive *a, uint8_t **out, size_t *out_len, td_err *err);
+
 /* td_archive_to_targz, then an atomic write to path. */
 int td_archive_write_targz(const td_archive *a, const char *path, int64_t mtime, td_err *err);
 
@@ -75,6 +83,14 @@ int td_archive_write_targz(const td_archive *a, const char *path, int64_t mtime,
  */
 int td_archive_read_targz(td_archive *a, const void *buf, size_t len, const td_archive_limits *lim,
                           td_err *err);
+
+/*
+ * Reads a canonical tar (td_archive_to_tar) held in memory, with the reader's limits and
+ * refusals as above, and byte for byte: each header must equal the one td_archive_to_tar
+ * writes for that name and size, padding must be zero, and exactly two zero blocks end it.
+ */
+int td_archive_read_tar(td_archive *a, const void *buf, size_t len, const td_archive_limits *lim,
+                        td_err *err);
 
 /* Reads the file at path (at most lim->max_total_bytes of compressed data) as above. */
 int td_archive_read_targz_file(td_archive *a, const char *path, const td_archive_limits *lim,

@@ -1,8 +1,9 @@
 /*
- * export.c - `trackday export DIR|MODEL.tdm --format onnx|deepracer -o OUT`: packages a
- * trained policy for other runtimes and for cars. onnx: the policy network as an ONNX model;
- * deepracer: the .tar.gz a DeepRacer car loads (model.pb, a frozen TensorFlow graph with
- * DeepRacer's node names, and model_metadata.json). See docs/cli/export.md.
+ * export.c - `trackday export DIR|MODEL.tdm --format onnx|deepracer|bundle -o OUT`: packages
+ * a trained policy for other runtimes and for cars. onnx: the policy network as an ONNX
+ * model; deepracer: the .tar.gz a DeepRacer car loads (model.pb, a frozen TensorFlow graph
+ * with DeepRacer's node names, and model_metadata.json); bundle: trackday's signed deployable
+ * unit (docs/bundle.md). See docs/cli/export.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +12,16 @@
 
 #include "cli/cli.h"
 #include "trackday/archive.h"
+#include "trackday/bundle.h"
 #include "trackday/export.h"
+#include "trackday/modeldir.h"
 #include "trackday/nn.h"
 
 static int usage(FILE *o)
 {
     fprintf(o,
-            "usage: trackday export DIR|MODEL.tdm --format onnx|deepracer -o OUT\n"
-            "                       [--checkpoint best|last]\n"
+            "usage: trackday export DIR|MODEL.tdm --format onnx|deepracer|bundle -o OUT\n"
+            "                       [--checkpoint best|last] [bundle options]\n"
             "  DIR           a model directory: exports DIR/model/best.tdm (--checkpoint last:\n"
             "                DIR/model/last.tdm) with DIR/model_metadata.json\n"
             "  MODEL.tdm     a model file (fp32)\n"
@@ -27,7 +30,23 @@ static int usage(FILE *o)
             "  --format deepracer  the .tar.gz a DeepRacer car loads: model.pb (frozen TensorFlow\n"
             "                      graph, DeepRacer's node names) and model_metadata.json; camera\n"
             "                      (and lidar) models only\n"
-            "  -o OUT        output file\n");
+            "  --format bundle     trackday's signed deployable unit: fp32 and int8 models,\n"
+            "                      model_metadata.json, reference statistics, health-check\n"
+            "                      cases, a manifest with SHA-256 of every file, Ed25519\n"
+            "  -o OUT        output file\n"
+            "bundle options:\n"
+            "  --key KEY           the secret key that signs it (trackday keygen; required)\n"
+            "  --track T           track of the reference runs (default: the directory's\n"
+            "                      WORLD_NAME, else the model's training track, else default)\n"
+            "  --laps N            evaluation laps of the reference run (default 3;\n"
+            "                      continuous, at most 10 resets a lap)\n"
+            "  --train-steps N     steps of each of 4 sampled-policy cars (default 300)\n"
+            "  --calibrate N       observations calibrating the int8 model (default 256)\n"
+            "  --no-int8           no int8 model\n"
+            "  --latency-budget-ms X  the health check's budget per inference (default 66.7,\n"
+            "                      one control step at DeepRacer's 15 Hz)\n"
+            "  --name NAME         the model's name in the manifest (default: the directory's)\n"
+            "  --seed S            seed of the reference runs (default 1)\n");
     return o == stdout ? 0 : 2;
 }
 
@@ -241,15 +260,131 @@ static int export_deepracer(source *s, const char *out)
     return rc ? td__cli_fail("export: %s", meta ? err.msg : "out of memory") : 0;
 }
 
+typedef struct bundle_args {
+    const char *key, *track, *name;
+    long laps, train_steps, seed, calibrate;
+    int no_int8;
+    double budget_ms;
+} bundle_args;
+
+static int export_bundle(source *s, const bundle_args *ba, const char *out)
+{
+    td_bundle_options o;
+    td_bundle_report rep;
+    td_err err;
+    uint8_t sk[TD_SIGN_SECRET_BYTES];
+    char track_path[1200], meta_path[1100], name[256];
+    const char *track = ba->track;
+    td_model_dir md; /* outlives the block below: track may point into it */
+    if (!ba->key)
+        return td__cli_fail("export: --format bundle needs --key KEY (make one with trackday "
+                            "keygen -o KEY)");
+    td_bundle_options_default(&o);
+    if (s->dir[0]) {
+        if (td_model_dir_load(&md, s->dir, &err) != 0)
+            return td__cli_fail("export: %s", err.msg);
+        o.race = md.training.race;
+        if (!track && md.training.world_name[0])
+            track = md.training.world_name;
+        snprintf(meta_path, sizeof(meta_path), "%s/model_metadata.json", s->dir);
+        o.metadata_path = meta_path;
+    }
+    if (!track) {
+        const char *t =
+            json_string_value(json_object_get(json_object_get(s->header, "lineage"), "track"));
+        track = t ? t : "default";
+    }
+    if (td__cli_track_path(track, track_path, sizeof(track_path)) != 0)
+        return 1;
+    if (ba->name) {
+        snprintf(name, sizeof(name), "%s", ba->name);
+    } else {
+        const char *src = s->dir[0] ? s->dir : s->model_path;
+        size_t n = strlen(src);
+        while (n > 1 && src[n - 1] == '/')
+            n--;
+        const char *b = src + n;
+        while (b > src && b[-1] != '/')
+            b--;
+        snprintf(name, sizeof(name), "%.*s", (int)(src + n - b), b);
+        if (!s->dir[0] && strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".tdm"))
+            name[strlen(name) - 4] = '\0';
+    }
+    if (td_sign_secret_load(ba->key, sk, NULL, &err) != 0)
+        return td__cli_fail("export: %s", err.msg);
+    o.model_path = s->model_path;
+    o.track_path = track_path;
+    o.name = name;
+    o.secret_key = sk;
+    if (ba->laps)
+        o.eval_laps = (int)ba->laps;
+    if (ba->train_steps)
+        o.train_steps = (int)ba->train_steps;
+    if (ba->calibrate)
+        o.calibrate = (int)ba->calibrate;
+    if (ba->budget_ms > 0)
+        o.latency_budget_ms = ba->budget_ms;
+    o.int8 = !ba->no_int8;
+    o.seed = (uint64_t)ba->seed;
+    int rc = td_bundle_build(&o, out, &rep, &err);
+    td_crypto_wipe(sk, sizeof(sk));
+    if (rc)
+        return td__cli_fail("export: %s", err.msg);
+    printf("wrote %s (trackday bundle, %zu bytes, %d files) from %s\n", out, rep.bytes, rep.n_files,
+           s->model_path);
+    printf("sha256    %s\n", rep.sha256);
+    printf("signed    ed25519, key id %s\n", rep.key_id);
+    printf("reference %ld evaluation frames (%d of %d laps", rep.eval_frames,
+           rep.eval_laps_completed, o.eval_laps);
+    if (rep.eval_average_lap_s > 0)
+        printf(", average %.2f s", rep.eval_average_lap_s);
+    printf("), %ld training frames on %s\n", rep.train_frames, track);
+    if (rep.has_int8)
+        printf("int8      %s the fp32 model's action on %.1f%% of the evaluation frames\n", "picks",
+               100.0 * rep.int8_agreement);
+    printf("health    %d reference observations; fp32 %.3g ms%s", rep.health_cases,
+           rep.latency_ms[0], rep.has_int8 ? ", " : "");
+    if (rep.has_int8)
+        printf("int8 %.3g ms", rep.latency_ms[1]);
+    printf(" per inference here (budget %.3g ms)\n", o.latency_budget_ms);
+    return 0;
+}
+
 static int cmd_export(int argc, char **argv)
 {
     const char *in = NULL, *format = NULL, *out = NULL, *checkpoint = "best";
+    bundle_args ba;
+    memset(&ba, 0, sizeof(ba));
+    ba.seed = 1;
     if (td__cli_wants_help(argc, argv))
         return usage(stdout);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
-        if (!strcmp(a, "--format") && more)
+        if (!strcmp(a, "--key") && more)
+            ba.key = argv[++i];
+        else if (!strcmp(a, "--track") && more)
+            ba.track = argv[++i];
+        else if (!strcmp(a, "--name") && more)
+            ba.name = argv[++i];
+        else if (!strcmp(a, "--no-int8"))
+            ba.no_int8 = 1;
+        else if (!strcmp(a, "--laps") && more) {
+            if (td__cli_parse_long(a, argv[++i], 1, 16, &ba.laps))
+                return 1;
+        } else if (!strcmp(a, "--train-steps") && more) {
+            if (td__cli_parse_long(a, argv[++i], 1, 100000, &ba.train_steps))
+                return 1;
+        } else if (!strcmp(a, "--calibrate") && more) {
+            if (td__cli_parse_long(a, argv[++i], 1, 100000, &ba.calibrate))
+                return 1;
+        } else if (!strcmp(a, "--seed") && more) {
+            if (td__cli_parse_long(a, argv[++i], 0, 0x7fffffffL, &ba.seed))
+                return 1;
+        } else if (!strcmp(a, "--latency-budget-ms") && more) {
+            if (td__cli_parse_double(a, argv[++i], 0.001, 60000, &ba.budget_ms))
+                return 1;
+        } else if (!strcmp(a, "--format") && more)
             format = argv[++i];
         else if (!strcmp(a, "-o") && more)
             out = argv[++i];
@@ -265,9 +400,9 @@ static int cmd_export(int argc, char **argv)
     if (!in)
         return usage(stderr);
     if (!format)
-        return td__cli_fail("export: --format onnx|deepracer is required");
-    if (strcmp(format, "onnx") && strcmp(format, "deepracer"))
-        return td__cli_fail("export: unknown format '%s' (onnx or deepracer)", format);
+        return td__cli_fail("export: --format onnx|deepracer|bundle is required");
+    if (strcmp(format, "onnx") && strcmp(format, "deepracer") && strcmp(format, "bundle"))
+        return td__cli_fail("export: unknown format '%s' (onnx, deepracer or bundle)", format);
     if (!out)
         return td__cli_fail("export: -o OUT is required");
     if (strcmp(checkpoint, "best") && strcmp(checkpoint, "last"))
@@ -278,10 +413,12 @@ static int cmd_export(int argc, char **argv)
     int rc;
     if (!strcmp(format, "onnx"))
         rc = export_onnx(&s, out);
-    else
+    else if (!strcmp(format, "deepracer"))
         rc = export_deepracer(&s, out);
+    else
+        rc = export_bundle(&s, &ba, out);
     source_free(&s);
     return rc;
 }
 
-TD_CLI_COMMAND("export", "package a model: ONNX, or the archive a DeepRacer car loads", cmd_export)
+TD_CLI_COMMAND("export", "package a model: signed bundle, ONNX, DeepRacer car archive", cmd_export)

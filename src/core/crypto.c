@@ -346,18 +346,25 @@ int td_sign_secret_load(const char *path, uint8_t sk[TD_SIGN_SECRET_BYTES],
         close(fd);
         return td_err_set(err, TD_EIO, "%s: not a regular file", path);
     }
-    if (st.st_mode & 077) {
-        close(fd);
-        return td_err_set(err, TD_EINVAL,
-                          "%s: permissions %04o are too open: a secret key must be readable by "
-                          "its owner only (chmod 600 %s)",
-                          path, (unsigned)(st.st_mode & 0777), path);
-    }
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n < 0)
         return td_err_set(err, TD_EIO, "%s: read error", path);
     buf[n] = '\0';
+    if (!strncmp(buf, PUBLIC_TAG " ", strlen(PUBLIC_TAG) + 1)) {
+        td_crypto_wipe(buf, sizeof(buf));
+        return td_err_set(err, TD_EFORMAT,
+                          "%s is a PUBLIC key: signing needs the secret key (the file without "
+                          ".pub)",
+                          path);
+    }
+    if (st.st_mode & 077) {
+        td_crypto_wipe(buf, sizeof(buf));
+        return td_err_set(err, TD_EINVAL,
+                          "%s: permissions %04o are too open: a secret key must be readable by "
+                          "its owner only (chmod 600 %s)",
+                          path, (unsigned)(st.st_mode & 0777), path);
+    }
     if (split_key_line(buf, w) != 0 || strcmp(w[0], SECRET_TAG) != 0) {
         rc = td_err_set(err, TD_EFORMAT,
                         "%s: not a trackday secret key (expected \"%s <base64> <key id>\")", path,

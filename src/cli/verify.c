@@ -1,0 +1,119 @@
+/*
+ * verify.c - `trackday verify BUNDLE --key KEY.pub [--sha256 HEX] [--no-health] [--json]`: checks a
+ * model bundle as a device does before running it: the Ed25519 signature of its manifest, the size
+ * and SHA-256 of every file, no file beyond the manifest's, then the health check (each model
+ * loads, gives the recorded outputs on the reference observations, within the latency
+ * budget). Exit 0 when everything holds, 1 with the reason otherwise. See docs/cli/verify.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trackday/bundle.h"
+
+static int usage(FILE *o)
+{
+    fprintf(o, "usage: trackday verify BUNDLE --key KEY.pub [--sha256 HEX] [--no-health] [--json]\n"
+               "Checks the bundle's signature (with the public key KEY.pub), the size and\n"
+               "SHA-256 of every file, then runs its health check: every model loads and gives\n"
+               "the recorded outputs on the reference observations within the latency budget.\n"
+               "  --sha256 HEX the bundle file's expected SHA-256 (as a deployment names it)\n"
+               "  --no-health  signature and files only\n"
+               "  --json       print the result as JSON\n");
+    return o == stdout ? 0 : 2;
+}
+
+static json_t *health_json(const td_bundle_health *h)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < h->n_models; i++) {
+        const td_bundle_model_health *r = &h->models[i];
+        json_array_append_new(a,
+                              json_pack("{s:s,s:b,s:i,s:i,s:f,s:f,s:f,s:f,s:b,s:s}", "model",
+                                        r->path, "loaded", r->loaded, "cases", r->cases, "cases_ok",
+                                        r->cases_ok, "max_diff", r->max_diff, "tolerance",
+                                        r->tolerance, "latency_median_ms", r->latency_median_ms,
+                                        "budget_ms", r->budget_ms, "ok", r->ok, "problem", r->why));
+    }
+    return a;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    const char *path = NULL, *key = NULL, *sha = NULL;
+    int health = 1, as_json = 0;
+    if (td__cli_wants_help(argc, argv))
+        return usage(stdout);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--key") && i + 1 < argc)
+            key = argv[++i];
+        else if (!strcmp(a, "--sha256") && i + 1 < argc)
+            sha = argv[++i];
+        else if (!strcmp(a, "--no-health"))
+            health = 0;
+        else if (!strcmp(a, "--json"))
+            as_json = 1;
+        else if (a[0] == '-')
+            return td__cli_fail("verify: unknown or incomplete option '%s' (see --help)", a);
+        else if (!path)
+            path = a;
+        else
+            return td__cli_fail("verify: one bundle at a time ('%s')", a);
+    }
+    if (!path)
+        return usage(stderr);
+    if (!key)
+        return td__cli_fail("verify: --key KEY.pub is required (the signer's public key)");
+    uint8_t pk[TD_SIGN_PUBLIC_BYTES];
+    td_err err;
+    if (td_sign_public_load(key, pk, NULL, &err) != 0)
+        return td__cli_fail("verify: %s", err.msg);
+    td_bundle b;
+    if (sha && (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64))
+        return td__cli_fail("verify: --sha256 needs 64 lowercase hex digits");
+    if (td_bundle_open_file(&b, path, pk, sha, &err) != 0) {
+        td_bundle_close(&b);
+        return td__cli_fail("verify: REFUSED: %s", err.msg);
+    }
+    td_bundle_health h;
+    memset(&h, 0, sizeof(h));
+    h.ok = 1;
+    if (health && td_bundle_health_check(&b, NULL, &h, &err) != 0) {
+        td_bundle_close(&b);
+        return td__cli_fail("verify: REFUSED: health check: %s", err.msg);
+    }
+    if (as_json) {
+        json_t *j =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "bundle", path, "sha256", b.sha256,
+                      "key_id", b.key_id, "name", b.name, "bundle_id", b.bundle_id, "created",
+                      b.created, "files", b.files.n - 2, "verified", h.ok);
+        if (health)
+            json_object_set_new(j, "health", health_json(&h));
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    } else {
+        printf("bundle    %s (sha256 %s)\n", path, b.sha256);
+        printf("signature ed25519 by key %s: ok\n", b.key_id);
+        printf("model     %s, created %s, bundle id %s\n", b.name, b.created, b.bundle_id);
+        printf("files     %d files, sizes and SHA-256 as the manifest says: ok\n", b.files.n - 2);
+        for (int i = 0; i < h.n_models; i++) {
+            const td_bundle_model_health *r = &h.models[i];
+            printf("health    %-22s %d/%d reference cases within %.3g (max diff %.3g), median "
+                   "%.3g ms (budget %.3g ms): %s%s%s\n",
+                   r->path, r->cases_ok, r->cases, r->tolerance, r->max_diff, r->latency_median_ms,
+                   r->budget_ms, r->ok ? "ok" : "FAILED", r->ok ? "" : ": ", r->why);
+        }
+        if (h.ok)
+            printf("verified\n");
+    }
+    td_bundle_close(&b);
+    if (!h.ok)
+        return td__cli_fail("verify: REFUSED: the health check failed");
+    return 0;
+}
+
+TD_CLI_COMMAND("verify", "check a bundle's signature, files and health check", cmd_verify)
