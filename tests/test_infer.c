@@ -300,13 +300,23 @@ TD_TEST(shallow_fp32_matches_nn)
         for (int i = 0; i < 5; i++)
             s += p[i];
         TD_ASSERT_NEAR(s, 1.0, 1e-5);
-        /* The fast kernels against the naive references. */
-        float fast[5];
-        memcpy(fast, out, sizeof(fast));
+        /* The fast kernels of every instruction set this CPU has against the naive
+         * references. */
+        float ref[5];
         td_infer_set_reference(m, 1);
         TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
-        TD_ASSERT_LE(rel_diff(fast, td_infer_output(m), 5), 1e-5);
+        memcpy(ref, td_infer_output(m), sizeof(ref));
         td_infer_set_reference(m, 0);
+        for (int isa = TD_INFER_ISA_GENERIC; isa < TD_INFER_ISA_COUNT; isa++) {
+            if (!td_infer_isa_supported(isa))
+                continue;
+            TD_ASSERT_OK(td_infer_set_isa(m, isa));
+            TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+            if (rel_diff(ref, td_infer_output(m), 5) > 1e-5)
+                TD_FAIL("%s: relative difference %g", td_infer_isa_name(isa),
+                        rel_diff(ref, td_infer_output(m), 5));
+        }
+        TD_ASSERT_OK(td_infer_set_isa(m, TD_INFER_ISA_AUTO));
     }
     td_infer_close(m);
     tfile_free(&f);
@@ -1074,18 +1084,31 @@ TD_TEST(int8_kernels_match_int8_reference_exactly)
                                                         "input_zero_point")),
                      0);
     json_decref(hdr);
-    int differ = 0;
+    int differ = 0, isas = 0;
     for (int i = 0; i < 16; i++) {
         td_infer_obs obs;
         mixed_obs(s, i, &obs);
-        float fast[3];
-        TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
-        memcpy(fast, td_infer_output(m), sizeof(fast));
+        float fast[3], ref[3];
         td_infer_set_reference(m, 1);
         TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+        memcpy(ref, td_infer_output(m), sizeof(ref));
         td_infer_set_reference(m, 0);
-        /* Integer sums are exact in both: the outputs are the same floats. */
-        TD_ASSERT_EQ(memcmp(fast, td_infer_output(m), sizeof(fast)), 0);
+        /* Integer sums are exact in every instruction set's kernels and the epilogue's float
+         * operations are the same: the outputs are the same floats. */
+        for (int isa = TD_INFER_ISA_GENERIC; isa < TD_INFER_ISA_COUNT; isa++) {
+            if (!td_infer_isa_supported(isa))
+                continue;
+            isas += i == 0;
+            TD_ASSERT_OK(td_infer_set_isa(m, isa));
+            TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+            if (memcmp(ref, td_infer_output(m), sizeof(ref)) != 0)
+                TD_FAIL("%s: %.9g %.9g %.9g, reference %.9g %.9g %.9g", td_infer_isa_name(isa),
+                        td_infer_output(m)[0], td_infer_output(m)[1], td_infer_output(m)[2], ref[0],
+                        ref[1], ref[2]);
+        }
+        TD_ASSERT_OK(td_infer_set_isa(m, TD_INFER_ISA_AUTO));
+        TD_ASSERT_OK(td_infer_run(m, &obs, NULL));
+        memcpy(fast, td_infer_output(m), sizeof(fast));
         /* ...and close to fp32 (quantization error only). */
         td_nn_input nin;
         memset(&nin, 0, sizeof(nin));
@@ -1098,6 +1121,7 @@ TD_TEST(int8_kernels_match_int8_reference_exactly)
         differ += d > 0;
     }
     TD_ASSERT_GT(differ, 0); /* it really is a different (quantized) computation */
+    TD_ASSERT_GE(isas, 1);
     /* A quantized model is not quantized again. */
     TD_ASSERT_EQ_INT(td_infer_quantize(q, qlen, mixed_obs, s, 4, &opt, &q2, &qlen2, &e),
                      TD_INFER_EUNSUPPORTED);
@@ -1431,4 +1455,44 @@ TD_TEST(deepracer_topologies_match_nn)
         tfile_free(&f);
         td_nn_net_free(&net);
     }
+}
+
+/* Instruction sets: names, detection, the choice a model makes, TD_INFER_ISA. */
+TD_TEST(instruction_sets_detected_and_selectable)
+{
+    for (int isa = TD_INFER_ISA_AUTO; isa < TD_INFER_ISA_COUNT; isa++)
+        TD_ASSERT_EQ_INT(td_infer_isa_parse(td_infer_isa_name(isa)), isa);
+    TD_ASSERT_EQ_INT(td_infer_isa_parse("sse9"), -1);
+    TD_ASSERT(td_infer_isa_supported(TD_INFER_ISA_GENERIC));
+    TD_ASSERT(!td_infer_isa_supported(TD_INFER_ISA_AUTO));
+#if defined(__x86_64__)
+    TD_ASSERT(!td_infer_isa_supported(TD_INFER_ISA_NEON));
+    /* Every x86-64 machine this project runs on has AVX2 (checked: not silently generic). */
+    TD_ASSERT(td_infer_isa_supported(TD_INFER_ISA_AVX2));
+    TD_ASSERT_NE_INT(td_infer_isa_best(), TD_INFER_ISA_GENERIC);
+#endif
+    td_nn_net nets[2];
+    shallow_nets(nets, 5, 3, 1);
+    tfile f = file_of_nets(nets, 1, "discrete", discrete_space(5), "clipped_ppo");
+    td_infer_model *m = load_ok(&f);
+    TD_ASSERT_EQ_INT(td_infer_get_info(m)->isa, td_infer_isa_best());
+    for (int isa = TD_INFER_ISA_GENERIC; isa < TD_INFER_ISA_COUNT; isa++) {
+        int rc = td_infer_set_isa(m, isa);
+        if (td_infer_isa_supported(isa)) {
+            TD_ASSERT_OK(rc);
+            TD_ASSERT_EQ_INT(td_infer_get_info(m)->isa, isa);
+        } else {
+            TD_ASSERT_EQ_INT(rc, TD_INFER_EUNSUPPORTED);
+        }
+    }
+    /* TD_INFER_ISA picks a supported one; an unsupported or unknown name is ignored. */
+    setenv("TD_INFER_ISA", "generic", 1);
+    TD_ASSERT_EQ_INT(td_infer_isa_best(), TD_INFER_ISA_GENERIC);
+    setenv("TD_INFER_ISA", "no-such-isa", 1);
+    TD_ASSERT_NE_INT(td_infer_isa_best(), -1);
+    unsetenv("TD_INFER_ISA");
+    td_infer_close(m);
+    tfile_free(&f);
+    td_nn_net_free(&nets[0]);
+    td_nn_net_free(&nets[1]);
 }

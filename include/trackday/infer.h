@@ -87,6 +87,7 @@ typedef struct td_infer_info {
     long long n_params;                /* parameters of the policy tower */
     double flops;                      /* per observation: 2 x multiply-adds */
     size_t arena_size;                 /* bytes of the block the model lives in */
+    int isa;                           /* the kernels in use (td_infer_isa) */
 } td_infer_info;
 
 /* One observation; the parts the model does not use may be NULL. */
@@ -170,6 +171,36 @@ const float *td_infer_probs(const td_infer_model *m);
  * to. Int8 layers have an exact integer reference.
  */
 void td_infer_set_reference(td_infer_model *m, int reference);
+
+/* ---- kernels and CPU features --------------------------------------------------------- */
+
+/*
+ * The instruction sets the kernels are written for. A model uses the best one this CPU and
+ * operating system support (read at run time) unless told otherwise; all give the same int8
+ * results bit for bit, and fp32 results within rounding (the order of additions differs).
+ */
+typedef enum td_infer_isa {
+    TD_INFER_ISA_AUTO = 0,         /* the best supported (td_infer_isa_best) */
+    TD_INFER_ISA_GENERIC = 1,      /* portable C (the compiler vectorizes what it can) */
+    TD_INFER_ISA_AVX2 = 2,         /* x86-64 AVX2 + FMA; int8 as exact 16-bit multiply-adds */
+    TD_INFER_ISA_AVX_VNNI = 3,     /* x86-64 AVX2 + AVX-VNNI (u8 x s8 dot products, 256 bits) */
+    TD_INFER_ISA_AVX512_VNNI = 4,  /* x86-64 AVX-512 F/BW/VL + VNNI (512 bits) */
+    TD_INFER_ISA_NEON = 5,         /* AArch64 Advanced SIMD */
+    TD_INFER_ISA_NEON_DOTPROD = 6, /* AArch64 Advanced SIMD + dot product (ARMv8.2 SDOT) */
+    TD_INFER_ISA_COUNT = 7
+} td_infer_isa;
+
+/* "generic", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod" ("auto" for 0). */
+const char *td_infer_isa_name(int isa);
+/* The td_infer_isa of a name, or -1. */
+int td_infer_isa_parse(const char *name);
+/* 1 when isa's kernels are compiled in and this CPU and OS can run them. */
+int td_infer_isa_supported(int isa);
+/* The best supported isa; the environment variable TD_INFER_ISA=<name> picks another
+ * supported one (to measure or test it on this machine). */
+int td_infer_isa_best(void);
+/* Makes m use isa's kernels (AUTO: the best); TD_INFER_EUNSUPPORTED when not supported. */
+int td_infer_set_isa(td_infer_model *m, int isa);
 
 /* ---- int8 quantization ---------------------------------------------------------------- */
 

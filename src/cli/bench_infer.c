@@ -17,11 +17,13 @@
 
 static volatile float sink;
 
+static const char *bench_isa = "auto";
+
 static void emit(const char *name, double value, const char *unit)
 {
     printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"source\": \"infer\", "
-           "\"threads\": 1}\n",
-           name, value, unit);
+           "\"threads\": 1, \"isa\": \"%s\"}\n",
+           name, value, unit, bench_isa);
     fflush(stdout);
 }
 
@@ -136,11 +138,17 @@ static int random_obs(void *p, int i, td_infer_obs *obs)
 
 static int bench_infer_run(int argc, char **argv, int with_nn)
 {
-    int reps = 200;
+    int reps = 200, isa = TD_INFER_ISA_AUTO;
     const char *save = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--save") == 0 && i + 1 < argc) {
             save = argv[++i];
+        } else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
+            isa = td_infer_isa_parse(argv[++i]);
+            if (isa < 0)
+                return td__cli_fail("bench infer: --isa: unknown instruction set '%s'", argv[i]);
+            if (isa != TD_INFER_ISA_AUTO && !td_infer_isa_supported(isa))
+                return td__cli_fail("bench infer: --isa %s: this CPU cannot run it", argv[i]);
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
@@ -148,7 +156,9 @@ static int bench_infer_run(int argc, char **argv, int with_nn)
                 return td__cli_fail("bench infer: --reps in [1, 1024]");
             reps = (int)v;
         } else {
-            printf("usage: trackday bench infer [--reps N] [--save PREFIX]\n"
+            printf("usage: trackday bench infer [--reps N] [--isa NAME] [--save PREFIX]\n"
+                   "--isa picks the kernels (generic, avx2, avx-vnni, avx512-vnni, neon,\n"
+                   "      neon-dotprod; default: the best this CPU has)\n"
                    "--save writes the models used to PREFIX.fp32.tdm and PREFIX.int8.tdm\n");
             return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
@@ -190,6 +200,9 @@ static int bench_infer_run(int argc, char **argv, int with_nn)
         rc = td__cli_fail("bench infer: %s", ie.msg);
         goto done;
     }
+    td_infer_set_isa(m32, isa);
+    td_infer_set_isa(m8, isa);
+    bench_isa = td_infer_isa_name(td_infer_get_info(m32)->isa);
     if (save) {
         char path[1024];
         snprintf(path, sizeof(path), "%s.fp32.tdm", save);

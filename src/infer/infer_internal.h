@@ -43,6 +43,21 @@ int td__infer_json_get(const tdi_json *nodes, int obj, const char *key);
 /* Nonzero if node i is a number holding an integer in [lo, hi]; stores it in *v. */
 int td__infer_json_int(const tdi_json *nodes, int i, long long lo, long long hi, long long *v);
 
+/* ---- instruction sets compiled in --------------------------------------------------------- */
+
+/* x86-64 kernels need GCC or clang (target attributes, <immintrin.h>); AArch64 kernels
+ * <arm_neon.h>. Defining TD_INFER_NO_SIMD leaves the portable C kernels only. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TD_INFER_NO_SIMD)
+#define TDI_X86 1
+#else
+#define TDI_X86 0
+#endif
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TD_INFER_NO_SIMD)
+#define TDI_ARM64 1
+#else
+#define TDI_ARM64 0
+#endif
+
 /* ---- model layout --------------------------------------------------------------------- */
 
 #define TDI_MAX_LAYERS  40
@@ -83,7 +98,17 @@ typedef struct tdi_layer {
     const float *wscale; /* int8: (OC) */
     float *mult;         /* int8: wscale[o] * in_scale (OC) */
     int32_t *wsum;       /* int8: zero_point * sum_c wq[o][c] (OC) */
-    float in_scale;      /* int8 input quantization */
+    int32_t *wsum_raw;   /* int8: sum_c wq[o][c] (OC) */
+    /* int8 weights packed for the SIMD kernels (conv layers; NULL when not compiled in):
+     * "4" layouts hold 4 consecutive inputs of one output in a 32-bit lane, V outputs side by
+     * side: [OC/V][K4/4][V][4] bytes (K4 = K*K*C rounded up to 4, zero padding); wp2_8 holds
+     * 16-bit weights, x86: pairs of inputs [OC/8][K2/2][8][2], AArch64: [OC/8][K4][8]. */
+    int kk, k4, k2; /* K*K*C (dense: C), rounded up to 4 and to 2 */
+    int8_t *wp4_16; /* x86 AVX-512 VNNI, AArch64 SDOT: V = 16 */
+    int8_t *wp4_8;  /* x86 AVX-VNNI: V = 8 */
+    int16_t *wp2_8; /* x86 AVX2, AArch64 NEON: V = 8 */
+    void *work;     /* SIMD kernels: im2col rows / the widened dense input */
+    float in_scale; /* int8 input quantization */
     int in_zp;
     const float *in; /* fp32 input (arena) */
     uint8_t *qin;    /* int8: quantized input (arena) */
@@ -116,6 +141,7 @@ struct td_infer_model {
     const float *lidar_mean, *lidar_std, *state_mean, *state_std; /* in the arena or NULL */
     td_infer_discrete_action *actions;
     int reference;
+    int isa;         /* td_infer_isa of the kernels in use */
     int calibrating; /* record per-layer input ranges in cal_min / cal_max */
     float *cal_hist; /* percentile calibration: histograms (n_layers x TDI_HIST) */
     int cal_pass;    /* 0: ranges, 1: histograms, 2: cal_hook (bias correction) */
@@ -133,14 +159,19 @@ int td__infer_forward(td_infer_model *m, const td_infer_obs *obs);
 /* Formats a message into err (may be NULL) and returns code. */
 int td__infer_fail(td_infer_err *err, int code, const char *fmt, ...);
 
-/* ---- kernels (kernels.c) -------------------------------------------------------------- */
+/* ---- kernels (kernels.c fp32, kernels_i8.c int8, kernels_x86.c, kernels_arm.c) ------------ */
 
 /* out (OH*OW, OC) = relu?(bias + conv(in (H, W, C), w)), weights transposed wt (K*K*C, OC). */
-void td__infer_conv_f32(float *out, const float *in, const float *wt, const float *bias, int H,
-                        int W, int C, int OC, int K, int S, int relu);
+void td__infer_conv_f32(int isa, float *out, const float *in, const float *wt, const float *bias,
+                        int H, int W, int C, int OC, int K, int S, int relu);
 /* out (OC) = relu?(bias + W (OC, C) x in (C)). */
-void td__infer_dense_f32(float *out, const float *in, const float *w, const float *bias, int C,
-                         int OC, int relu);
+void td__infer_dense_f32(int isa, float *out, const float *in, const float *w, const float *bias,
+                         int C, int OC, int relu);
+/* The int8 conv / dense layer L on its quantized input q (u8), with isa's kernels. */
+void td__infer_conv_i8_isa(int isa, const tdi_layer *L, float *out, const uint8_t *q);
+void td__infer_dense_i8_isa(int isa, const tdi_layer *L, float *out, const uint8_t *q);
+/* Fills L's packed weights (wp4_16, wp4_8, wp2_8 where allocated) from L->wq. */
+void td__infer_pack_weights(tdi_layer *L);
 /* int8: acc = sum wq * qin - wsum; out = bias + mult * acc. */
 /* cols: an (OH*OW, K*K*C) byte workspace for the im2col rows. */
 void td__infer_conv_i8(float *out, uint8_t *cols, const uint8_t *in, const int8_t *wq,
@@ -159,6 +190,21 @@ void td__infer_conv_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int 
 void td__infer_dense_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int zp,
                             const float *mult, const float *bias, int C, int OC, int relu);
 /* q[i] = clamp(round(x[i] / scale) + zp, 0, 255). */
-void td__infer_quantize_u8(uint8_t *q, const float *x, size_t n, float scale, int zp);
+void td__infer_quantize_u8(int isa, uint8_t *q, const float *x, size_t n, float scale, int zp);
+
+/* SIMD kernels (kernels_x86.c, kernels_arm.c): return 0 when they ran, -1 when isa is not
+ * theirs (the caller then uses the portable kernels). */
+int td__infer_i8_x86(int isa, const tdi_layer *L, float *out, const uint8_t *q);
+int td__infer_i8_arm(int isa, const tdi_layer *L, float *out, const uint8_t *q);
+
+/* The int8 epilogue, the same float operations in every kernel (separate statements, so no
+ * compiler fuses them into an FMA): bias + mult * (float)acc, then ReLU. acc is exact. */
+#define TDI_REQUANT(acc, mult, bias, relu, outv)                                                   \
+    do {                                                                                           \
+        float tdi_d_ = (float)(acc);                                                               \
+        float tdi_p_ = (mult)*tdi_d_;                                                              \
+        float tdi_v_ = (bias) + tdi_p_;                                                            \
+        (outv) = (relu) && tdi_v_ < 0.0f ? 0.0f : tdi_v_;                                          \
+    } while (0)
 
 #endif

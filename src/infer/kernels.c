@@ -1,10 +1,13 @@
 /*
- * kernels.c - the compute kernels of the device runtime: fp32 and int8 convolution and dense
- * layers, each with a naive reference that the tests hold the fast one to. Plain C99 written
- * so that compilers vectorize it: fixed-width lane arrays instead of float reductions (a
- * float reduction only vectorizes under -ffast-math), register tiles of 4 pixels x 16
- * channels for convolutions. Convolutions are direct (no im2col copy): in channels-last
- * layout one kernel row of a patch (K * C values) is contiguous in the input.
+ * kernels.c - the fp32 kernels of the device runtime: convolution and dense layers, with
+ * naive references (kernels_i8.c) that the tests hold them to.
+ *
+ * They are plain C99 written so that compilers vectorize them: fixed-width lane
+ * arrays instead of float reductions (a float reduction only vectorizes under -ffast-math),
+ * register tiles of 4 pixels x 16 channels for convolutions, direct convolution (in
+ * channels-last layout one kernel row of a patch, K * C values, is contiguous). On x86-64 the
+ * same C is compiled three times, for plain x86-64, AVX2 + FMA and AVX-512, and the model's
+ * instruction set picks one; on AArch64 it vectorizes to NEON.
  */
 #include <math.h>
 #include <string.h>
@@ -13,21 +16,19 @@
 
 /*
  * GCC's -O2 vectorizes only loops it deems very cheap; these kernels are the hot path of a
- * device, so they ask for -O3 (reductions over runtime lengths vectorize, and u8 x s8 dot
- * products become multiply-add instructions). On x86-64 each hot kernel is also built for
- * x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512) and the loader picks the best; the loops are
- * plain C, only the instruction set differs. Other compilers see plain C99.
+ * device, so they ask for -O3 (reductions over runtime lengths vectorize) and for fused
+ * multiply-adds where the instruction set has them (ISO C modes turn that off by default; the
+ * order and rounding of fp32 sums differ between instruction sets anyway). Other compilers see
+ * plain C99.
  */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "fp-contract=fast")
 #endif
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) &&       \
-    !defined(TD_INFER_NO_CLONES)
-#define TDI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define TDI_CLONES
+#if TDI_X86
+#define TDI_AVX2_FN   __attribute__((target("avx2,fma")))
+#define TDI_AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 #endif
-/* Helpers are inlined into each clone so they get its instruction set too. */
+/* Helpers are inlined into each variant so they get its instruction set too. */
 #if defined(__GNUC__)
 #define TDI_INLINE static inline __attribute__((always_inline))
 #else
@@ -40,9 +41,8 @@
 
 /* ---- fp32 ----------------------------------------------------------------------------- */
 
-TDI_CLONES
-void td__infer_conv_f32(float *out, const float *in, const float *wt, const float *bias, int H,
-                        int W, int C, int OC, int K, int S, int relu)
+TDI_INLINE void conv_f32_body(float *out, const float *in, const float *wt, const float *bias,
+                              int H, int W, int C, int OC, int K, int S, int relu)
 {
     int OH = (H - K) / S + 1, OW = (W - K) / S + 1, KC = K * C;
     int oy, ox0, o0, kh, j, p, o;
@@ -98,9 +98,8 @@ void td__infer_conv_f32(float *out, const float *in, const float *wt, const floa
     }
 }
 
-TDI_CLONES
-void td__infer_dense_f32(float *out, const float *in, const float *w, const float *bias, int C,
-                         int OC, int relu)
+TDI_INLINE void dense_f32_body(float *out, const float *in, const float *w, const float *bias,
+                               int C, int OC, int relu)
 {
     int o = 0, c, l;
     int Cv = C - C % LANES;
@@ -153,258 +152,71 @@ void td__infer_dense_f32(float *out, const float *in, const float *w, const floa
     }
 }
 
-/* ---- int8 ---------------------------------------------------------------------------- */
-
-/*
- * Dot products of unsigned activations with signed weight rows, exact in int32, written as
- * plain reductions over a contiguous run so the compiler turns them into its dot-product
- * instructions (pmaddwd and wider forms). Two activation rows x four weight rows per pass
- * reuse every load; the tails take one row or one channel at a time.
- */
-TDI_INLINE void dot2x4_u8i8(int32_t s[2][4], const uint8_t *a, const uint8_t *c, const int8_t *b,
-                            size_t stride, int n)
-{
-    const int8_t *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-    int i;
-    for (i = 0; i < n; i++) {
-        int32_t x = a[i], y = c[i];
-        int32_t w0 = b0[i], w1 = b1[i], w2 = b2[i], w3 = b3[i];
-        s0 += x * w0;
-        s1 += x * w1;
-        s2 += x * w2;
-        s3 += x * w3;
-        t0 += y * w0;
-        t1 += y * w1;
-        t2 += y * w2;
-        t3 += y * w3;
+#define TDI_F32_VARIANTS(SUFFIX, ATTR)                                                             \
+    ATTR static void conv_f32_##SUFFIX(float *out, const float *in, const float *wt,               \
+                                       const float *bias, int H, int W, int C, int OC, int K,      \
+                                       int S, int relu)                                            \
+    {                                                                                              \
+        conv_f32_body(out, in, wt, bias, H, W, C, OC, K, S, relu);                                 \
+    }                                                                                              \
+    ATTR static void dense_f32_##SUFFIX(float *out, const float *in, const float *w,               \
+                                        const float *bias, int C, int OC, int relu)                \
+    {                                                                                              \
+        dense_f32_body(out, in, w, bias, C, OC, relu);                                             \
     }
-    s[0][0] = s0;
-    s[0][1] = s1;
-    s[0][2] = s2;
-    s[0][3] = s3;
-    s[1][0] = t0;
-    s[1][1] = t1;
-    s[1][2] = t2;
-    s[1][3] = t3;
-}
 
-TDI_INLINE void dot4_u8i8(int32_t s[4], const uint8_t *a, const int8_t *b, size_t stride, int n)
-{
-    const int8_t *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int i;
-    for (i = 0; i < n; i++) {
-        int32_t x = a[i];
-        s0 += x * b0[i];
-        s1 += x * b1[i];
-        s2 += x * b2[i];
-        s3 += x * b3[i];
-    }
-    s[0] = s0;
-    s[1] = s1;
-    s[2] = s2;
-    s[3] = s3;
-}
-
-TDI_INLINE int32_t dot_u8i8(const uint8_t *a, const int8_t *b, int n)
-{
-    int32_t s = 0;
-    int i;
-    for (i = 0; i < n; i++)
-        s += (int32_t)a[i] * b[i];
-    return s;
-}
-
-/* The epilogue: dequantize an exact sum, add the bias, ReLU. */
-TDI_INLINE float requant(int32_t acc, int o, const int32_t *wsum, const float *mult,
-                         const float *bias, int relu)
-{
-    float v = bias[o] + mult[o] * (float)(acc - wsum[o]);
-    return relu && v < 0.0f ? 0.0f : v;
-}
-
-/* out (P, OC) for P activation rows of length C (im2col rows, or one dense input). */
-TDI_INLINE void gemm_i8_body(float *out, const uint8_t *in, int P, const int8_t *wq,
-                             const int32_t *wsum, const float *mult, const float *bias, int C,
-                             int OC, int relu)
-{
-    int p = 0, o, k;
-    int32_t acc[2][4];
-    for (; p + 2 <= P; p += 2) {
-        const uint8_t *a = in + (size_t)p * C;
-        float *o0 = out + (size_t)p * OC, *o1 = o0 + OC;
-        for (o = 0; o + 4 <= OC; o += 4) {
-            dot2x4_u8i8(acc, a, a + C, wq + (size_t)o * C, (size_t)C, C);
-            for (k = 0; k < 4; k++) {
-                o0[o + k] = requant(acc[0][k], o + k, wsum, mult, bias, relu);
-                o1[o + k] = requant(acc[1][k], o + k, wsum, mult, bias, relu);
-            }
-        }
-        for (; o < OC; o++) {
-            o0[o] = requant(dot_u8i8(a, wq + (size_t)o * C, C), o, wsum, mult, bias, relu);
-            o1[o] = requant(dot_u8i8(a + C, wq + (size_t)o * C, C), o, wsum, mult, bias, relu);
-        }
-    }
-    for (; p < P; p++) {
-        const uint8_t *a = in + (size_t)p * C;
-        float *o0 = out + (size_t)p * OC;
-        for (o = 0; o + 4 <= OC; o += 4) {
-            dot4_u8i8(acc[0], a, wq + (size_t)o * C, (size_t)C, C);
-            for (k = 0; k < 4; k++)
-                o0[o + k] = requant(acc[0][k], o + k, wsum, mult, bias, relu);
-        }
-        for (; o < OC; o++)
-            o0[o] = requant(dot_u8i8(a, wq + (size_t)o * C, C), o, wsum, mult, bias, relu);
-    }
-}
-
-TDI_CLONES
-static void gemm_i8_generic(float *out, const uint8_t *in, int P, const int8_t *wq,
-                            const int32_t *wsum, const float *mult, const float *bias, int C,
-                            int OC, int relu)
-{
-    gemm_i8_body(out, in, P, wq, wsum, mult, bias, C, OC, relu);
-}
-
-/*
- * CPUs with AVX512-VNNI multiply unsigned by signed bytes and add four products into int32 in
- * one instruction, which the compiler emits for the dot products above; GCC 12 cannot pick
- * such a clone by feature, so the choice is made here, once.
- */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TD_INFER_NO_CLONES)
-#define TDI_HAVE_VNNI_PATH 1
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) static void
-gemm_i8_vnni(float *out, const uint8_t *in, int P, const int8_t *wq, const int32_t *wsum,
-             const float *mult, const float *bias, int C, int OC, int relu)
-{
-    gemm_i8_body(out, in, P, wq, wsum, mult, bias, C, OC, relu);
-}
+TDI_F32_VARIANTS(generic, )
+#if TDI_X86
+TDI_F32_VARIANTS(avx2, TDI_AVX2_FN)
+TDI_F32_VARIANTS(avx512, TDI_AVX512_FN)
 #endif
 
-static void gemm_i8(float *out, const uint8_t *in, int P, const int8_t *wq, const int32_t *wsum,
-                    const float *mult, const float *bias, int C, int OC, int relu)
+/* Which compilation of the fp32 kernels an instruction set uses. */
+enum { F32_GENERIC, F32_AVX2, F32_AVX512 };
+
+static int f32_variant(int isa)
 {
-#ifdef TDI_HAVE_VNNI_PATH
-    static int vnni = -1; /* a benign race: every thread stores the same value */
-    if (vnni < 0)
-        vnni = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
-    if (vnni) {
-        gemm_i8_vnni(out, in, P, wq, wsum, mult, bias, C, OC, relu);
+#if TDI_X86
+    if (isa == TD_INFER_ISA_AVX512_VNNI)
+        return F32_AVX512;
+    if (isa == TD_INFER_ISA_AVX2 || isa == TD_INFER_ISA_AVX_VNNI)
+        return F32_AVX2;
+#else
+    (void)isa;
+#endif
+    return F32_GENERIC;
+}
+
+void td__infer_conv_f32(int isa, float *out, const float *in, const float *wt, const float *bias,
+                        int H, int W, int C, int OC, int K, int S, int relu)
+{
+    switch (f32_variant(isa)) {
+#if TDI_X86
+    case F32_AVX512:
+        conv_f32_avx512(out, in, wt, bias, H, W, C, OC, K, S, relu);
         return;
-    }
+    case F32_AVX2:
+        conv_f32_avx2(out, in, wt, bias, H, W, C, OC, K, S, relu);
+        return;
 #endif
-    gemm_i8_generic(out, in, P, wq, wsum, mult, bias, C, OC, relu);
-}
-
-void td__infer_conv_i8(float *out, uint8_t *cols, const uint8_t *in, const int8_t *wq,
-                       const int32_t *wsum, const float *mult, const float *bias, int H, int W,
-                       int C, int OC, int K, int S, int relu)
-{
-    int OH = (H - K) / S + 1, OW = (W - K) / S + 1, KC = K * C, KKC = K * K * C;
-    int oy, ox, kh;
-    /* im2col of the bytes (cheap: a quarter of the fp32 copy): one K*K*C row per pixel. */
-    for (oy = 0; oy < OH; oy++)
-        for (ox = 0; ox < OW; ox++) {
-            uint8_t *row = cols + ((size_t)oy * OW + ox) * KKC;
-            for (kh = 0; kh < K; kh++)
-                memcpy(row + (size_t)kh * KC, in + ((size_t)(oy * S + kh) * W + (size_t)ox * S) * C,
-                       (size_t)KC);
-        }
-    gemm_i8(out, cols, OH * OW, wq, wsum, mult, bias, KKC, OC, relu);
-}
-
-void td__infer_dense_i8(float *out, const uint8_t *in, const int8_t *wq, const int32_t *wsum,
-                        const float *mult, const float *bias, int C, int OC, int relu)
-{
-    gemm_i8(out, in, 1, wq, wsum, mult, bias, C, OC, relu);
-}
-
-TDI_CLONES
-void td__infer_quantize_u8(uint8_t *q, const float *x, size_t n, float scale, int zp)
-{
-    float inv = 1.0f / scale, fzp = (float)zp + 0.5f;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        float v = x[i] * inv + fzp; /* floor(v) = round(x / scale) + zp, halves up */
-        if (!(v >= 0.0f))           /* NaN too: a NaN input quantizes to the bottom of the range */
-            v = 0.0f;
-        if (v > 255.0f)
-            v = 255.0f;
-        q[i] = (uint8_t)(int)v;
+    default:
+        conv_f32_generic(out, in, wt, bias, H, W, C, OC, K, S, relu);
     }
 }
 
-/* ---- references ----------------------------------------------------------------------- */
-
-void td__infer_conv_ref(float *out, const float *in, const float *w, const float *bias, int H,
-                        int W, int C, int OC, int K, int S, int relu)
+void td__infer_dense_f32(int isa, float *out, const float *in, const float *w, const float *bias,
+                         int C, int OC, int relu)
 {
-    int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-    int oy, ox, o, kh, kw, c;
-    for (oy = 0; oy < OH; oy++)
-        for (ox = 0; ox < OW; ox++)
-            for (o = 0; o < OC; o++) {
-                double acc = bias[o];
-                float v;
-                for (kh = 0; kh < K; kh++)
-                    for (kw = 0; kw < K; kw++)
-                        for (c = 0; c < C; c++)
-                            acc += (double)in[((size_t)(oy * S + kh) * W + ox * S + kw) * C + c] *
-                                   w[(((size_t)o * K + kh) * K + kw) * C + c];
-                v = (float)acc;
-                out[((size_t)oy * OW + ox) * OC + o] = relu && v < 0.0f ? 0.0f : v;
-            }
-}
-
-void td__infer_dense_ref(float *out, const float *in, const float *w, const float *bias, int C,
-                         int OC, int relu)
-{
-    int o, c;
-    for (o = 0; o < OC; o++) {
-        double acc = bias[o];
-        float v;
-        for (c = 0; c < C; c++)
-            acc += (double)in[c] * w[(size_t)o * C + c];
-        v = (float)acc;
-        out[o] = relu && v < 0.0f ? 0.0f : v;
-    }
-}
-
-void td__infer_conv_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int zp,
-                           const float *mult, const float *bias, int H, int W, int C, int OC, int K,
-                           int S, int relu)
-{
-    int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-    int oy, ox, o, kh, kw, c;
-    for (oy = 0; oy < OH; oy++)
-        for (ox = 0; ox < OW; ox++)
-            for (o = 0; o < OC; o++) {
-                long long acc = 0;
-                float v;
-                for (kh = 0; kh < K; kh++)
-                    for (kw = 0; kw < K; kw++)
-                        for (c = 0; c < C; c++)
-                            acc +=
-                                (long long)((int)in[((size_t)(oy * S + kh) * W + ox * S + kw) * C +
-                                                    c] -
-                                            zp) *
-                                wq[(((size_t)o * K + kh) * K + kw) * C + c];
-                v = bias[o] + mult[o] * (float)acc;
-                out[((size_t)oy * OW + ox) * OC + o] = relu && v < 0.0f ? 0.0f : v;
-            }
-}
-
-void td__infer_dense_i8_ref(float *out, const uint8_t *in, const int8_t *wq, int zp,
-                            const float *mult, const float *bias, int C, int OC, int relu)
-{
-    int o, c;
-    for (o = 0; o < OC; o++) {
-        long long acc = 0;
-        float v;
-        for (c = 0; c < C; c++)
-            acc += (long long)((int)in[c] - zp) * wq[(size_t)o * C + c];
-        v = bias[o] + mult[o] * (float)acc;
-        out[o] = relu && v < 0.0f ? 0.0f : v;
+    switch (f32_variant(isa)) {
+#if TDI_X86
+    case F32_AVX512:
+        dense_f32_avx512(out, in, w, bias, C, OC, relu);
+        return;
+    case F32_AVX2:
+        dense_f32_avx2(out, in, w, bias, C, OC, relu);
+        return;
+#endif
+    default:
+        dense_f32_generic(out, in, w, bias, C, OC, relu);
     }
 }

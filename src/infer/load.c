@@ -484,6 +484,31 @@ static int expect_tensor(ctx *c, const char *name, const long long *shape, int n
 
 /* ---- topology ------------------------------------------------------------------------- */
 
+/*
+ * Bytes of an int8 layer's buffers for the SIMD kernels compiled into this build (kernels_x86.c,
+ * kernels_arm.c): packed conv weights and the im2col rows or widened dense input. Sets the
+ * padded lengths kk, k4, k2. The same for every CPU of an architecture, so an arena size
+ * computed on one machine fits another.
+ */
+static size_t simd_bytes(tdi_layer *L)
+{
+    size_t oc16 = (size_t)(L->oc + 15) / 16 * 16, oc8 = (size_t)(L->oc + 7) / 8 * 8, bytes = 0;
+    size_t P = (size_t)L->out_h * L->out_w;
+    L->kk = L->kind == TDI_CONV ? L->k * L->k * L->in_c : L->in_c;
+    L->k4 = (L->kk + 3) / 4 * 4;
+    L->k2 = (L->kk + 1) / 2 * 2;
+    if (!TDI_X86 && !TDI_ARM64)
+        return 0;
+    if (L->kind != TDI_CONV)
+        return ALIGN64((size_t)L->kk * 2 + 64); /* widened (16-bit) or shifted (s8) input */
+    bytes += ALIGN64(oc16 * (size_t)L->k4);     /* wp4_16 */
+    if (TDI_X86)
+        bytes += ALIGN64(oc8 * (size_t)L->k4);                        /* wp4_8 */
+    bytes += ALIGN64(oc8 * (size_t)(TDI_X86 ? L->k2 : L->k4) * 2);    /* wp2_8 */
+    bytes += ALIGN64(P * (size_t)(TDI_X86 ? L->k2 : L->k4) * 2 + 64); /* im2col rows */
+    return bytes;
+}
+
 static int add_layer(ctx *c, int record, int kind, int branch, int relu, int in_h, int in_w,
                      int in_c, int oc, int k, int s, const char *wname, const char *bname)
 {
@@ -540,9 +565,10 @@ static int add_layer(ctx *c, int record, int kind, int branch, int relu, int in_
         if (L->int8) {
             L->in_scale = (float)m->tensors[widx].input_scale;
             L->in_zp = m->tensors[widx].input_zero_point;
-            c->scratch += ALIGN64(L->in_len) + 2 * ALIGN64((size_t)oc * 4);
+            c->scratch += ALIGN64(L->in_len) + 3 * ALIGN64((size_t)oc * 4);
             if (kind == TDI_CONV)
                 c->scratch += ALIGN64((size_t)L->out_h * L->out_w * k * k * in_c);
+            c->scratch += simd_bytes(L);
         } else if (kind == TDI_CONV) {
             c->scratch += ALIGN64((size_t)oc * k * k * in_c * 4); /* transposed weights */
         }
@@ -1205,12 +1231,29 @@ int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena
                 L->cols = (uint8_t *)take(&b, (size_t)L->out_h * L->out_w * kk);
             L->mult = (float *)take(&b, (size_t)L->oc * 4);
             L->wsum = (int32_t *)take(&b, (size_t)L->oc * 4);
+            L->wsum_raw = (int32_t *)take(&b, (size_t)L->oc * 4);
             for (o = 0; o < L->oc; o++) {
                 int32_t s = 0;
                 for (q = 0; q < kk; q++)
                     s += L->wq[(size_t)o * kk + q];
+                L->wsum_raw[o] = s;
                 L->wsum[o] = s * L->in_zp;
                 L->mult[o] = L->wscale[o] * L->in_scale;
+            }
+            if (TDI_X86 || TDI_ARM64) {
+                size_t oc16 = (size_t)(L->oc + 15) / 16 * 16, oc8 = (size_t)(L->oc + 7) / 8 * 8;
+                size_t P = (size_t)L->out_h * L->out_w;
+                if (L->kind == TDI_CONV) {
+                    int kx = TDI_X86 ? L->k2 : L->k4;
+                    L->wp4_16 = (int8_t *)take(&b, oc16 * (size_t)L->k4);
+                    if (TDI_X86)
+                        L->wp4_8 = (int8_t *)take(&b, oc8 * (size_t)L->k4);
+                    L->wp2_8 = (int16_t *)take(&b, oc8 * (size_t)kx * 2);
+                    L->work = take(&b, P * (size_t)kx * 2 + 64);
+                    td__infer_pack_weights(L);
+                } else {
+                    L->work = take(&b, (size_t)L->kk * 2 + 64);
+                }
             }
         } else {
             L->w = (const float *)wt->data;
@@ -1243,6 +1286,7 @@ int td_infer_load(td_infer_model **out, const void *buf, size_t len, void *arena
     for (i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, "policy.log_std") == 0)
             m->log_std = (const float *)m->tensors[i].data;
+    m->isa = m->info.isa = td_infer_isa_best();
     if (b.p > b.end)
         return td__infer_fail(err, TD_INFER_EARENA, "internal: arena plan exceeded");
     *out = m;

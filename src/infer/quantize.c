@@ -285,14 +285,14 @@ static void bc_hook(void *ctx, td_infer_model *m, int li, const float *in)
     int o;
     if (!B->on)
         return;
-    td__infer_quantize_u8(bc->qin, in, L->in_len, L->in_scale, L->in_zp);
+    td__infer_quantize_u8(m->isa, bc->qin, in, L->in_len, L->in_scale, L->in_zp);
     if (L->kind == TDI_CONV) {
-        td__infer_conv_f32(bc->y32, in, L->wt, L->bias, L->in_h, L->in_w, L->in_c, L->oc, L->k,
-                           L->s, 0);
+        td__infer_conv_f32(m->isa, bc->y32, in, L->wt, L->bias, L->in_h, L->in_w, L->in_c, L->oc,
+                           L->k, L->s, 0);
         td__infer_conv_i8(bc->yq, bc->cols, bc->qin, B->wq, B->wsum, B->mult, L->bias, L->in_h,
                           L->in_w, L->in_c, L->oc, L->k, L->s, 0);
     } else {
-        td__infer_dense_f32(bc->y32, in, L->w, L->bias, L->in_c, L->oc, 0);
+        td__infer_dense_f32(m->isa, bc->y32, in, L->w, L->bias, L->in_c, L->oc, 0);
         td__infer_dense_i8(bc->yq, bc->qin, B->wq, B->wsum, B->mult, L->bias, L->in_c, L->oc, 0);
     }
     for (p = 0; p < np; p++)
@@ -325,7 +325,7 @@ static void seq_hook(void *ctx, td_infer_model *m, int li, const float *in)
     int o;
     if (li != sc->target || !L->int8)
         return;
-    td__infer_quantize_u8(sc->qin, in, L->in_len, L->in_scale, L->in_zp);
+    td__infer_quantize_u8(m->isa, sc->qin, in, L->in_len, L->in_scale, L->in_zp);
     if (L->kind == TDI_CONV)
         td__infer_conv_i8(sc->y, sc->cols, sc->qin, L->wq, L->wsum, L->mult, L->bias, L->in_h,
                           L->in_w, L->in_c, L->oc, L->k, L->s, 0);

@@ -64,7 +64,7 @@ static void run_layer(td_infer_model *m, int li, const float *in, const uint8_t 
         if (pixels && pixels_are_qin(m, L))
             q = pixels;
         else
-            td__infer_quantize_u8(L->qin, in, L->in_len, L->in_scale, L->in_zp);
+            td__infer_quantize_u8(m->isa, L->qin, in, L->in_len, L->in_scale, L->in_zp);
         if (m->reference) {
             if (L->kind == TDI_CONV)
                 td__infer_conv_i8_ref(L->out, q, L->wq, L->in_zp, L->mult, L->bias, L->in_h,
@@ -73,11 +73,9 @@ static void run_layer(td_infer_model *m, int li, const float *in, const uint8_t 
                 td__infer_dense_i8_ref(L->out, q, L->wq, L->in_zp, L->mult, L->bias, L->in_c, L->oc,
                                        L->relu);
         } else if (L->kind == TDI_CONV) {
-            td__infer_conv_i8(L->out, L->cols, q, L->wq, L->wsum, L->mult, L->bias, L->in_h,
-                              L->in_w, L->in_c, L->oc, L->k, L->s, L->relu);
+            td__infer_conv_i8_isa(m->isa, L, L->out, q);
         } else {
-            td__infer_dense_i8(L->out, q, L->wq, L->wsum, L->mult, L->bias, L->in_c, L->oc,
-                               L->relu);
+            td__infer_dense_i8_isa(m->isa, L, L->out, q);
         }
         return;
     }
@@ -86,13 +84,13 @@ static void run_layer(td_infer_model *m, int li, const float *in, const uint8_t 
             td__infer_conv_ref(L->out, in, L->w, L->bias, L->in_h, L->in_w, L->in_c, L->oc, L->k,
                                L->s, L->relu);
         else
-            td__infer_conv_f32(L->out, in, L->wt, L->bias, L->in_h, L->in_w, L->in_c, L->oc, L->k,
-                               L->s, L->relu);
+            td__infer_conv_f32(m->isa, L->out, in, L->wt, L->bias, L->in_h, L->in_w, L->in_c, L->oc,
+                               L->k, L->s, L->relu);
     } else {
         if (m->reference)
             td__infer_dense_ref(L->out, in, L->w, L->bias, L->in_c, L->oc, L->relu);
         else
-            td__infer_dense_f32(L->out, in, L->w, L->bias, L->in_c, L->oc, L->relu);
+            td__infer_dense_f32(m->isa, L->out, in, L->w, L->bias, L->in_c, L->oc, L->relu);
     }
 }
 
