@@ -41,6 +41,8 @@ typedef struct td_bundle_options {
     const uint8_t *secret_key; /* TD_SIGN_SECRET_BYTES */
     td_race_config race;       /* race settings of the reference runs (training's) */
     int eval_laps;             /* evaluation laps (default 3) */
+    int eval_resets_per_lap;   /* off-tracks that reset the car before the evaluation gives up
+                                  (default 10 a lap; 0: the first one ends it) */
     int train_cars;            /* cars driving the sampled policy (default 4) */
     int train_steps;           /* steps of each (default 300) */
     int health_cases;          /* reference observations for the health check (default 16) */

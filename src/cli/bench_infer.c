@@ -3,11 +3,14 @@
  * device runtime (one thread, batch 1), fp32 and int8, next to baselines measured in the
  * same run: streaming the fp32 and int8 weights once (memory bandwidth: the 11,264 x 512
  * dense layer is 23 MB in fp32), and nn's training-engine forward of the same network.
- * Prints JSON lines {"bench", "value", "unit"} and the ratios.
+ * Each frame is timed in the measuring thread's CPU time, so that a shared, loaded machine
+ * (time slices given to others) does not inflate it. Prints JSON lines {"bench", "value",
+ * "unit", "isa"} and the ratios.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/infer_cli.h"
@@ -42,7 +45,15 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median (and, in *best, the minimum) of `reps` timings of fn in milliseconds. */
+/* CPU seconds of the calling thread. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Median (and, in *best, the minimum) of `reps` timings of fn, thread CPU milliseconds. */
 typedef void (*bench_fn)(void *ctx, int i);
 
 static double median_ms(bench_fn fn, void *ctx, int reps, double *best)
@@ -53,9 +64,9 @@ static double median_ms(bench_fn fn, void *ctx, int reps, double *best)
     for (int i = 0; i < 3; i++)
         fn(ctx, i); /* warm up */
     for (int i = 0; i < reps; i++) {
-        double t0 = td_time_now();
+        double t0 = thread_cpu_s();
         fn(ctx, i);
-        t[i] = (td_time_now() - t0) * 1e3;
+        t[i] = (thread_cpu_s() - t0) * 1e3;
     }
     qsort(t, (size_t)reps, sizeof(double), cmp_double);
     if (best)

@@ -37,6 +37,7 @@ void td_bundle_options_default(td_bundle_options *o)
     memset(o, 0, sizeof(*o));
     td_race_config_default(&o->race);
     o->eval_laps = 3;
+    o->eval_resets_per_lap = 10;
     o->train_cars = 4;
     o->train_steps = 300;
     o->health_cases = 16;
@@ -158,7 +159,8 @@ static int run_evaluation(const td_bundle_options *o, td_policy *pol, const td_t
      * weak model drives every lap and the reference holds whole laps' observations. */
     eo.continuous = 1;
     eo.laps = o->eval_laps;
-    eo.max_resets = 10 * o->eval_laps; /* a model that cannot drive gives up, not loops */
+    eo.max_resets = o->eval_resets_per_lap * o->eval_laps; /* a model that cannot drive
+                                                               gives up instead of looping */
     eo.race = o->race;
     eo.seed = o->seed;
     eo.on_step = eval_hook;
@@ -478,8 +480,9 @@ int td_bundle_build(const td_bundle_options *o, const char *out_path, td_bundle_
         json_decref(files);
         return td_err_set(err, TD_EINVAL, "bundle: model, track, key and output are required");
     }
-    if (o->health_cases < 1 || o->health_cases > 64 || o->eval_laps < 1 || o->train_cars < 1 ||
-        o->train_steps < 1 || o->calibrate < 1 || !(o->latency_budget_ms > 0)) {
+    if (o->health_cases < 1 || o->health_cases > 64 || o->eval_laps < 1 ||
+        o->eval_resets_per_lap < 0 || o->train_cars < 1 || o->train_steps < 1 || o->calibrate < 1 ||
+        !(o->latency_budget_ms > 0)) {
         json_decref(files);
         return td_err_set(err, TD_EINVAL, "bundle: an option is out of range");
     }
@@ -620,7 +623,7 @@ int td_bundle_build(const td_bundle_options *o, const char *out_path, td_bundle_
     snprintf(src, sizeof(src),
              "trackday eval --continuous --max-resets %d: %d laps of the greedy policy on %s (lap "
              "times include penalties)",
-             10 * o->eval_laps, o->eval_laps, track.name);
+             o->eval_resets_per_lap * o->eval_laps, o->eval_laps, track.name);
     json_object_set_new(ej, "source", json_string(src));
     json_object_set_new(ref, "format", json_string("trackday-reference"));
     json_object_set_new(ref, "version", json_integer(1));
