@@ -1496,3 +1496,85 @@ TD_TEST(instruction_sets_detected_and_selectable)
     td_nn_net_free(&nets[0]);
     td_nn_net_free(&nets[1]);
 }
+
+/*
+ * The fp32 kernels' loops are not instrumented by AddressSanitizer (kernels.c: its checks
+ * stopped them vectorizing); their entry points check the whole ranges instead. A buffer one
+ * float short, for each of a dense layer's and a convolution's four buffers, with every
+ * instruction set, must still be reported; exact sizes must not be.
+ */
+static int f32_kernel_child(int which, int isa, int short_by, char *msg, size_t msg_cap)
+{
+    int pe[2];
+    TD_ASSERT_EQ_INT(pipe(pe), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    TD_ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(pe[1], 2);
+        close(pe[0]);
+        close(pe[1]);
+        /* dense: C 37, OC 6; conv: 9 x 11 x 3 input, 3 x 3 kernel, stride 2, 5 channels */
+        int C = 37, OC = 6, H = 9, W = 11, K = 3, S = 2, CC = 3, OCC = 5;
+        size_t n[4];
+        if (which < 4) {
+            size_t d[4] = {(size_t)C, (size_t)C * OC, (size_t)OC, (size_t)OC};
+            memcpy(n, d, sizeof(n));
+        } else {
+            size_t d[4] = {(size_t)H * W * CC, (size_t)K * K * CC * OCC, (size_t)OCC,
+                           (size_t)((H - K) / S + 1) * ((W - K) / S + 1) * OCC};
+            memcpy(n, d, sizeof(n));
+        }
+        n[which % 4] -= (size_t)short_by;
+        float *b[4];
+        for (int i = 0; i < 4; i++) {
+            b[i] = malloc(n[i] * sizeof(float));
+            for (size_t j = 0; j < n[i]; j++)
+                b[i][j] = (float)j * 0.01f;
+        }
+        /* b: in, weights, bias, out */
+        if (which < 4)
+            td__infer_dense_f32(isa, b[3], b[0], b[1], b[2], C, OC, 1);
+        else
+            td__infer_conv_f32(isa, b[3], b[0], b[1], b[2], H, W, CC, OCC, K, S, 1);
+        for (int i = 0; i < 4; i++)
+            free(b[i]);
+        _exit(0);
+    }
+    close(pe[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len < msg_cap - 1 && (r = read(pe[0], msg + len, msg_cap - 1 - len)) > 0)
+        len += (size_t)r;
+    msg[len] = '\0';
+    close(pe[0]);
+    int status = 0;
+    TD_ASSERT_EQ_INT(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TD_TEST(fp32_kernel_short_buffers_reported_by_asan)
+{
+#ifndef TD__TEST_ASAN
+    TD_SKIP("not an AddressSanitizer build");
+#else
+    static char msg[1 << 16];
+    static const char *names[4] = {"input", "weights", "bias", "output"};
+    for (int isa = TD_INFER_ISA_GENERIC; isa < TD_INFER_ISA_COUNT; isa++) {
+        if (!td_infer_isa_supported(isa))
+            continue;
+        for (int which = 0; which < 8; which++) {
+            const char *what = which < 4 ? "dense" : "conv";
+            int rc = f32_kernel_child(which, isa, 0, msg, sizeof(msg));
+            if (rc != 0)
+                TD_FAIL("%s %s exact size, isa %d: status %d\n%s", what, names[which % 4], isa, rc,
+                        msg);
+            rc = f32_kernel_child(which, isa, 1, msg, sizeof(msg));
+            if (rc == 0 || !strstr(msg, "AddressSanitizer: heap-buffer-overflow"))
+                TD_FAIL("%s %s one float short, isa %d: status %d, not reported\n%s", what,
+                        names[which % 4], isa, rc, msg);
+        }
+    }
+#endif
+}
