@@ -3,7 +3,8 @@
 # camera model trained for one short iteration, exported for a DeepRacer car and as ONNX
 # (the archive's layout, its model_metadata.json is the directory's, ONNX's checker accepts
 # the ONNX file); a state model exported as a signed bundle and verified, and refused with
-# the wrong key or damaged. (tests/test_export.c holds the exports' outputs to infer/'s in
+# the wrong key or damaged; the bundle installed in a car's store (docs/cli/agent.md).
+# (tests/test_export.c holds the exports' outputs to infer/'s in
 # OpenCV; tests/test_bundle.c checks bundles in depth.)
 # Args: the trackday binary, the build directory.
 set -uo pipefail
@@ -87,6 +88,27 @@ out=$("$bin" verify cut.tdb --key signing.key.pub 2>&1)
 rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "REFUSED: cut.tdb: archive truncated"
 check verify_truncated "a truncated download is refused (rc $rc): $out" $?
+
+# docs/cli/agent.md: the bundle installed in a car's store, a truncated download refused with
+# the running bundle kept, the status.
+out=$("$bin" agent install statecar.tdb --data car --key signing.key.pub 2>&1)
+rc=$?
+[ $rc -eq 0 ] && [ "$(echo "$out" | grep -c "^health .*: ok$")" -eq 2 ] &&
+    echo "$out" | grep -q "^installed statecar (bundle [0-9a-f]\{32\}, created " &&
+    echo "$out" | grep -q "^previous  none$"
+check agent_install "installed after two healthy models (rc $rc): $out" $?
+
+out=$("$bin" agent install cut.tdb --data car --key signing.key.pub 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "^trackday: agent: install REFUSED: cut.tdb: archive truncated.*(kept the running bundle [0-9a-f]\{32\}, statecar)$"
+check agent_refused "a truncated download is refused, the running bundle kept (rc $rc): $out" $?
+
+out=$("$bin" agent status --data car --key signing.key.pub 2>&1)
+rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "^active    statecar " &&
+    echo "$out" | grep -q "^history   .* refused  *[0-9a-f]*: cut.tdb: archive truncated" &&
+    [ "$(echo "$out" | tail -n 1)" = "verified  the active bundle's signature and every file's SHA-256" ]
+check agent_status "the active bundle, the refusal in the history, verified (rc $rc): $out" $?
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail
