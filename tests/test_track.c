@@ -1283,3 +1283,68 @@ TD_TEST(unresolved_track_names_say_where_they_looked)
                      TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "track file '/nowhere/x.npy' not found");
 }
+
+/* ---- a route that crosses itself --------------------------------------------------------- */
+
+/* Writes a figure-eight (a lemniscate of Gerono, crossing at the origin) as a JSON track. */
+static void write_figure_eight(const char *path)
+{
+    char text[8192];
+    int n = snprintf(text, sizeof(text),
+                     "{\"format\": \"trackday-track\", \"version\": 1, \"name\": \"eight\", "
+                     "\"closed\": true, \"width\": 0.6, \"centerline\": [");
+    for (int i = 0; i < 64; i++) {
+        double a = 2.0 * M_PI * i / 64.0;
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "%s[%.6f, %.6f]", i ? ", " : "",
+                      4.0 * sin(a), 3.0 * sin(a) * cos(a));
+    }
+    TD_ASSERT_LT(snprintf(text + n, sizeof(text) - (size_t)n, "]}\n"), (int)sizeof(text) - n);
+    td_test_write(path, text);
+}
+
+TD_TEST(self_crossing_route_is_refused_by_every_loader)
+{
+    char path[512], cmd[2048], dir[512];
+    td_track t;
+    td_err err;
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(path, "%s/eight.json", dir);
+    write_figure_eight(path);
+    TD_ASSERT_ERR(td_track_load(&t, path, &err), TD_EFORMAT, &err, "the centreline crosses itself");
+    TD_ASSERT_CONTAINS(err.msg, "eight.json: not a drivable route");
+    /* A route that does not cross itself loads. */
+    td_track ok;
+    TD_ASSERT_OK(td_track_load(&ok, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    td_track_free(&ok);
+
+    /* Every command that loads a track says so and exits 1. */
+    const char *cmds[] = {
+        "tracks show '%s'",
+        "tracks import '%s' -o '%s/x.json'",
+        "tracks render '%s' -o '%s/x.png'",
+        "drive --track '%s'",
+        "camera --track '%s' --at 10 -o '%s/c.png'",
+        "probe --track '%s' < /dev/null",
+    };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char args[1024];
+        TD_FMT(args, cmds[i], path, dir);
+        TD_FMT(cmd, "'%s' %s", TD_TEST_TRACKDAY_BIN, args);
+        char *errs;
+        int rc = td_test_run(cmd, NULL, &errs);
+        TD_ASSERT_MSG(rc == 1, "%s: exit %d: %s", args, rc, errs);
+        TD_ASSERT_CONTAINS(errs, "the centreline crosses itself");
+        td_free(errs);
+    }
+    /* A model directory whose WORLD_NAME is the route: train refuses it too. */
+    TD_FMT(cmd,
+           "'%s' init '%s/m2' >/dev/null && sed -i 's|^WORLD_NAME:.*|WORLD_NAME: %s|' "
+           "'%s/m2/training_params.yaml'",
+           TD_TEST_TRACKDAY_BIN, dir, path, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    TD_FMT(cmd, "'%s' train '%s/m2' --iterations 1 --quiet", TD_TEST_TRACKDAY_BIN, dir);
+    char *errs;
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
+    TD_ASSERT_CONTAINS(errs, "the centreline crosses itself");
+    td_free(errs);
+}

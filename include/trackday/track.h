@@ -51,12 +51,14 @@ typedef struct td_track {
 
 /*
  * Loads a DeepRacer route .npy file (version 1.0/2.0/3.0, dtype '<f8', C order, shape
- * (N, 6)). Rejects a bad file with a message naming the file and what is wrong. The track
+ * (N, 6)). Rejects a bad file with a message naming the file and what is wrong, including a
+ * route whose centreline crosses itself (a figure eight cannot be driven: progress and the
+ * on-track test would be meaningless). The track
  * name is the file's base name. Free with td_track_free.
  */
 int td_track_load_npy(td_track *t, const char *path, td_err *err);
 
-/* Loads a trackday JSON track (docs/track-format.md). */
+/* Loads a trackday JSON track (docs/track-format.md); rejected as td_track_load_npy. */
 int td_track_load_json(td_track *t, const char *path, td_err *err);
 
 /* Loads by extension: .npy or .json. */

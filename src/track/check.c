@@ -90,6 +90,16 @@ static int check_pair(const td_track *t, int ka, int kb, td_err *err)
     return 0;
 }
 
+int td__track_check_loaded(td_track *t, const char *path, td_err *err)
+{
+    int rc = t->n >= 3 ? check_pair(t, 0, 0, err) : 0;
+    if (rc) {
+        td_err_prefix(err, rc, "%s: not a drivable route: ", path);
+        td_track_free(t);
+    }
+    return rc;
+}
+
 double td_track_min_radius(const td_track *t)
 {
     const double *curv = ((const td__track_accel *)t->accel)->curv;

@@ -194,6 +194,8 @@ int td_track_load_json(td_track *t, const char *path, td_err *err)
         return rc;
     rc = parse_track(t, root, path, err);
     json_decref(root);
+    if (rc == 0)
+        rc = td__track_check_loaded(t, path, err);
     return rc;
 }
 

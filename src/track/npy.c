@@ -238,6 +238,8 @@ int td_track_load_npy(td_track *t, const char *path, td_err *err)
     td_path_stem(path, name, sizeof(name));
     rc = td_track_from_rows(t, rows, nrows, name, path, err);
     td_free(rows);
+    if (rc == 0)
+        rc = td__track_check_loaded(t, path, err);
     return rc;
 }
 

@@ -51,6 +51,14 @@ typedef struct td__track_accel {
 #define TD__FAR_CAP_M  2.0
 #define TD__ROAD_CAP_M 1.0
 
+/*
+ * The check every track file passes when it is loaded: the centreline does not cross itself
+ * (a figure eight cannot be driven: progress and the on-track test would be meaningless).
+ * Borders are checked by td_track_check (`tracks show`) only. On failure frees t and says
+ * where.
+ */
+int td__track_check_loaded(td_track *t, const char *path, td_err *err);
+
 /* Distance between two segments (0 if they intersect). */
 double td__seg_seg_dist(const double *a0, const double *a1, const double *b0, const double *b1);
 
