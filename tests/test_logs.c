@@ -828,8 +828,8 @@ TD_TEST(logs_keeps_training_and_evaluation_apart)
     /* Bad options are refused. */
     TD_FMT(cmd, "%s logs %s --episodes-per-iteration 0 2>&1", TD_TEST_TRACKDAY_BIN, dir);
     status = td_test_run(cmd, &out, NULL);
-    TD_ASSERT_EQ_INT(status, 1);
-    TD_ASSERT_CONTAINS(out, "--episodes-per-iteration");
+    TD_ASSERT_EQ_INT(status, 2); /* a command-line mistake */
+    TD_ASSERT_CONTAINS(out, "--episodes-per-iteration: 0 is outside [1, 1000000]");
     td_free(out);
 }
 

@@ -678,7 +678,7 @@ TD_TEST(cli_races_two_trained_models)
     /* One car is not a race. */
     TD_FMT(cmd, "cd '%s' && '%s' race m0 --track oval", dir, TD_TEST_TRACKDAY_BIN);
     char *errs;
-    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
-    TD_ASSERT_CONTAINS(errs, "needs 2 to 6 models (got 1)");
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 2);
+    TD_ASSERT_CONTAINS(errs, "needs 2 to 6 MODEL arguments (got 1)");
     td_free(errs);
 }

@@ -985,8 +985,8 @@ TD_TEST(cli_camera_writes_png)
     char *errs;
     TD_FMT(cmd, "'%s' camera --track '%s/Straight_track.npy' -o '%s'", TD_TEST_TRACKDAY_BIN,
            TD_SHARED_TRACKS, out);
-    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
-    TD_ASSERT_CONTAINS(errs, "--at");
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 2); /* a command-line mistake */
+    TD_ASSERT_CONTAINS(errs, "missing --at PROGRESS");
     td_free(errs);
     TD_FMT(cmd, "'%s' camera --track nosuchtrack --at 3 -o '%s'", TD_TEST_TRACKDAY_BIN, out);
     TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);

@@ -4,8 +4,17 @@
 set -uo pipefail
 bin=${1:?trackday binary}
 fail=0
+passed=0
+failed=0
 check() { # name, condition text, command status
-    if [ "$3" -eq 0 ]; then echo "PASS $1"; else echo "FAIL $1: $2"; fail=1; fi
+    if [ "$3" -eq 0 ]; then
+        echo "PASS $1"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $1: $2"
+        fail=1
+        failed=$((failed + 1))
+    fi
 }
 
 out=$("$bin" drive --track reInvent2019_track 2>&1)
@@ -25,12 +34,12 @@ rc=$?
 echo "$out" | grep -q "HEAD_TO_BOT" && echo "$out" | grep -q "^lap 2: "
 check drive_bots "head to bot, 2 laps: $out" $(( rc || $? ))
 
-"$bin" drive --track nowhere_track >/dev/null 2>&1
-[ $? -ne 0 ]
-check drive_bad_track "a missing track fails" $?
+out=$("$bin" drive --track nowhere_track 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "no track named 'nowhere_track'"
+check drive_bad_track "a missing track fails with exit 1 and says so: $out" $?
 out=$("$bin" drive --track oval --driver fast 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q -- "--driver"
-check drive_bad_driver "names the bad option: $out" $?
+[ $? -eq 2 ] && echo "$out" | grep -q -- "--driver: 'fast' is not pure-pursuit"
+check drive_bad_driver "a bad option value exits 2 and names it: $out" $?
 
 out=$(printf "2.9 0.7 0\n# comment\n\n3.5 0.75 10 1.0 15\n" | "$bin" probe --track reinvent_base)
 rc=$?
@@ -49,7 +58,7 @@ assert len(o["waypoints"])>10 and len(o["objects_location"])==2' 2>/dev/null
 check probe_flags "waypoints and objects: $out" $?
 
 out=$(printf "1 2\n" | "$bin" probe --track oval 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "line 1"
+[ $? -eq 1 ] && echo "$out" | grep -q "line 1"
 check probe_bad_line "names the line: $out" $?
 
 out=$("$bin" bench sim --seconds 0.05 --envs 4 --threads 2 2>&1)
@@ -60,4 +69,5 @@ for b in baseline_mflops sim_state_steps_per_s sim_lidar_steps_per_s sim_camera_
 done
 check bench_sim "all benchmark lines: $out" $rc
 
+echo "$passed passed, $failed failed"
 exit $fail

@@ -1054,8 +1054,8 @@ TD_TEST(cli_tracks_commands)
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 1);
     TD_ASSERT_CONTAINS(out, "no track named 'no_such_track'");
     TD_FMT(cmd, "%s tracks generate --seed x -o %s", bin, path);
-    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 1);
-    TD_ASSERT_CONTAINS(out, "--seed: 'x' is not");
+    TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 2);
+    TD_ASSERT_CONTAINS(out, "--seed: 'x' is not a whole number");
     TD_FMT(cmd, "%s tracks frobnicate", bin);
     TD_ASSERT_EQ_INT(run_cmd(cmd, out, sizeof(out)), 2);
     TD_ASSERT_CONTAINS(out, "unknown command 'frobnicate'");
@@ -1325,10 +1325,14 @@ TD_TEST(self_crossing_route_is_refused_by_every_loader)
         "drive --track '%s'",
         "camera --track '%s' --at 10 -o '%s/c.png'",
         "probe --track '%s' < /dev/null",
+        "init '%s/m' --track '%s'",
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         char args[1024];
-        TD_FMT(args, cmds[i], path, dir);
+        if (i == 6)
+            TD_FMT(args, cmds[i], dir, path);
+        else
+            TD_FMT(args, cmds[i], path, dir);
         TD_FMT(cmd, "'%s' %s", TD_TEST_TRACKDAY_BIN, args);
         char *errs;
         int rc = td_test_run(cmd, NULL, &errs);

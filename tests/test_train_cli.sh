@@ -17,9 +17,15 @@ rc=$?
     reward_function.py README.md; do [ -s "$m/$f" ] || rc=1; done
 check init "writes the five files (rc $rc): $out" $rc
 
-"$bin" init "$m" >/dev/null 2>&1
-[ $? -ne 0 ]
-check init_keeps_files "a second init without --force refuses" $?
+out=$("$bin" init "$m" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "exists (use --force to overwrite)"
+check init_keeps_files "a second init without --force refuses: $out" $?
+
+# A track that does not exist is refused by init, not at the first train.
+out=$("$bin" init "$tmp/badtrack" --track nonexistent_track 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "no track named 'nonexistent_track'" &&
+    [ ! -e "$tmp/badtrack/model_metadata.json" ]
+check init_checks_track "exit 1, the name, nothing written: $out" $?
 
 out=$("$bin" train "$m" --until-laps 3 --minutes 2 --seed 1 2>&1)
 rc=$?
@@ -112,12 +118,12 @@ check train_sigterm "exit 0, interrupted, checkpoint kept (rc $rc): $(cat "$tmp/
     $(( rc || $? ))
 
 out=$("$bin" train "$tmp/nowhere" 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "trackday init"
+[ $? -eq 1 ] && echo "$out" | grep -q "trackday init"
 check train_missing_dir "says how to make one: $out" $?
 
 echo '{"lr": 7}' > "$m/hyperparameters.json"
 out=$("$bin" train "$m" --resume 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q 'hyperparameters.json: "lr" is 7'
+[ $? -eq 1 ] && echo "$out" | grep -q 'hyperparameters.json: "lr" is 7'
 check train_bad_value "names file and key: $out" $?
 
 # One policy for unknown keys (issue 10): a typo in training_params.yaml is a warning, said

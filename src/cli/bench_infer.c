@@ -151,28 +151,30 @@ static int bench_infer_run(int argc, char **argv, int with_nn)
 {
     int reps = 200, isa = TD_INFER_ISA_AUTO;
     const char *save = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--save") == 0 && i + 1 < argc) {
-            save = argv[++i];
-        } else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
-            isa = td_infer_isa_parse(argv[++i]);
-            if (isa < 0)
-                return td__cli_fail("bench infer: --isa: unknown instruction set '%s'", argv[i]);
-            if (isa != TD_INFER_ISA_AUTO && !td_infer_isa_supported(isa))
-                return td__cli_fail("bench infer: --isa %s: this CPU cannot run it", argv[i]);
-        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 1024)
-                return td__cli_fail("bench infer: --reps in [1, 1024]");
-            reps = (int)v;
-        } else {
-            printf("usage: trackday bench infer [--reps N] [--isa NAME] [--save PREFIX]\n"
-                   "--isa picks the kernels (generic, avx2, avx-vnni, avx512-vnni, neon,\n"
-                   "      neon-dotprod; default: the best this CPU has)\n"
-                   "--save writes the models used to PREFIX.fp32.tdm and PREFIX.int8.tdm\n");
-            return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
-        }
+    const char *isa_name = NULL;
+    const td__cli_opt opts[] = {
+        TD_CLI_INT("--reps", &reps, 1, 1024, "N", "frames timed (default 200)"),
+        TD_CLI_STRING(NULL, "--isa", &isa_name, "NAME",
+                      "the kernels: generic, avx2, avx-vnni, avx512-vnni, neon, neon-dotprod "
+                      "(default: the best this CPU has)"),
+        TD_CLI_STRING(NULL, "--save", &save, "PREFIX", "also write the models used"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "bench infer",
+        .about = "A SHALLOW camera frame through infer/ in fp32 and int8, against the memory "
+                 "bandwidth. --save writes the models used to PREFIX.fp32.tdm and PREFIX.int8.tdm.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (isa_name) {
+        isa = td_infer_isa_parse(isa_name);
+        if (isa < 0)
+            return td__cli_usage_error("bench infer: --isa: unknown instruction set '%s'",
+                                       isa_name);
+        if (isa != TD_INFER_ISA_AUTO && !td_infer_isa_supported(isa))
+            return td__cli_fail("bench infer: --isa %s: this CPU cannot run it", isa_name);
     }
     td_nn_net nets[2];
     td_err err;

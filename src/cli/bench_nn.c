@@ -223,22 +223,19 @@ done:
 static int bench_nn(int argc, char **argv)
 {
     double seconds = 2.0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: trackday bench nn [--seconds S]\n\n"
-                   "sgemm (512^3, 1 thread), SHALLOW policy+value training (120x160x1 camera,\n"
-                   "batch 64, forward + backward + Adam) and its ratio to sgemm, single-frame\n"
-                   "inference, and a 2x64 state MLP's training. S: time per measurement "
-                   "(default 2).\n");
-            return 0;
-        } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
-            seconds = strtod(argv[++i], NULL);
-            if (!(seconds > 0 && seconds < 3600))
-                return td__cli_fail("--seconds must be in (0, 3600)");
-        } else {
-            return td__cli_fail("bench nn: unknown option '%s'", argv[i]);
-        }
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_DOUBLE("--seconds", &seconds, 0.001, 3600, "S", "time per measurement (default 2)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "bench nn",
+        .about = "sgemm (512^3, 1 thread), SHALLOW policy+value training (120x160x1 camera, batch "
+                 "64, forward + backward + Adam) and its ratio to sgemm, single-frame inference, "
+                 "and a 2x64 state MLP's training.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     const char *backend = td_nn_init();
     td_nn_topology topo;
     td_err err = {0};

@@ -104,23 +104,23 @@ static int open_py(const char *dir, const char *name, const char *text, const td
 
 static int bench_reward(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday bench reward [--track T] [--rounds N]\n\n"
-               "Times one reward call of the default DeepRacer follow-centre function, batches\n"
-               "of 64 cars: in the sandboxed Python process, in this process's interpreter\n"
-               "(TRACKDAY_SANDBOX=none) and as builtin:follow_center_line, in one run.\n");
-        return 0;
-    }
     const char *track_arg = "reInvent2019_track";
     int rounds = 200;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
-            track_arg = argv[++i];
-        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = (int)strtol(argv[++i], NULL, 10);
-        else
-            return td__cli_fail("bench reward: unknown option '%s'", argv[i]);
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T", "track (default reInvent2019_track)"),
+        TD_CLI_INT("--rounds", &rounds, 1, 1000000, "N", "batches timed (default 200)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "bench reward",
+        .about = "Times one reward call of the default DeepRacer follow-centre function, "
+                 "batches of 64 cars: in the sandboxed Python process, in this process's "
+                 "interpreter (TRACKDAY_SANDBOX=none) and as builtin:follow_center_line, in one "
+                 "run.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (!td_reward_python_available())
         return td__cli_fail("bench reward: this trackday was built without Python");
     char tpath[4096];

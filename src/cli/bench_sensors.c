@@ -97,28 +97,23 @@ static int bench_sensors(int argc, char **argv)
 {
     const char *track_arg = "reInvent2019_track";
     double seconds = 1.0, map_cell = 0.0, lidar_cell = 0.0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: trackday bench sensors [--track T] [--seconds S] [--map-cell M] "
-                   "[--lidar-cell M]\n"
-                   "Camera frames/s (grey, grey supersampled 2x2, RGB, stereo) and lidar "
-                   "scans/s on one thread,\nwith a memset baseline of one grey frame's bytes.\n");
-            return 0;
-        } else if (strcmp(argv[i], "--track") == 0 && i + 1 < argc) {
-            track_arg = argv[++i];
-        } else if (strcmp(argv[i], "--map-cell") == 0 && i + 1 < argc) {
-            map_cell = strtod(argv[++i], NULL);
-        } else if (strcmp(argv[i], "--lidar-cell") == 0 && i + 1 < argc) {
-            lidar_cell = strtod(argv[++i], NULL);
-        } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
-            char *end;
-            seconds = strtod(argv[++i], &end);
-            if (*end || !(seconds > 0.0 && seconds < 600.0))
-                return td__cli_fail("bench sensors: --seconds '%s' is not in (0, 600)", argv[i]);
-        } else {
-            return td__cli_fail("bench sensors: unknown option '%s'", argv[i]);
-        }
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T", "track (default reInvent2019_track)"),
+        TD_CLI_DOUBLE("--seconds", &seconds, 0.001, 600, "S", "time per measurement (default 1)"),
+        TD_CLI_DOUBLE("--map-cell", &map_cell, 0, 1, "M",
+                      "ground map cell (default: the renderer's)"),
+        TD_CLI_DOUBLE("--lidar-cell", &lidar_cell, 0, 10, "M",
+                      "lidar grid cell (default: automatic)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "bench sensors",
+        .about = "Camera frames/s (grey, grey supersampled 2x2, RGB, stereo) and lidar scans/s on "
+                 "one thread, with a memset baseline of one grey frame's bytes.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     char path[4096];
     if (td__cli_track_path(track_arg, path, sizeof(path)))
         return 1;

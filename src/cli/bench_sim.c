@@ -144,42 +144,24 @@ out:
 static int bench_sim(int argc, char **argv)
 {
     bench_opts o = {"reInvent2019_track", 2.0, 64, 0, NULL};
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("usage: trackday bench sim [--track T] [--seconds S] [--envs N] "
-                   "[--threads N] [--only state|lidar|camera]\n\n"
-                   "Prints JSON lines: sim_state_steps_per_s, sim_lidar_steps_per_s,\n"
-                   "sim_camera_frames_per_s on one thread and with _threads on all threads\n"
-                   "(default: the online CPUs), and baseline_mflops.\n");
-            return 0;
-        }
-        if (!v)
-            return td__cli_fail("bench sim: %s needs a value", a);
-        if (strcmp(a, "--track") == 0) {
-            o.track_path = v;
-        } else if (strcmp(a, "--seconds") == 0) {
-            o.seconds = strtod(v, &end);
-            if (end == v || *end || !(o.seconds > 0 && o.seconds < 3600))
-                return td__cli_fail("--seconds: '%s' is not in (0, 3600)", v);
-        } else if (strcmp(a, "--envs") == 0) {
-            o.envs = (int)strtol(v, &end, 10);
-            if (end == v || *end || o.envs < 1 || o.envs > 65536)
-                return td__cli_fail("--envs: '%s' is not in 1..65536", v);
-        } else if (strcmp(a, "--only") == 0) {
-            if (strcmp(v, "state") && strcmp(v, "lidar") && strcmp(v, "camera"))
-                return td__cli_fail("--only: '%s' is not state, lidar or camera", v);
-            o.only = v;
-        } else if (strcmp(a, "--threads") == 0) {
-            o.threads = (int)strtol(v, &end, 10);
-            if (end == v || *end || o.threads < 1 || o.threads > 64)
-                return td__cli_fail("--threads: '%s' is not in 1..64", v);
-        } else {
-            return td__cli_fail("bench sim: unknown option '%s'", a);
-        }
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_STRING(NULL, "--track", &o.track_path, "T", "track (default reInvent2019_track)"),
+        TD_CLI_DOUBLE("--seconds", &o.seconds, 0.001, 3600, "S",
+                      "time per measurement (default 2)"),
+        TD_CLI_INT("--envs", &o.envs, 1, 65536, "N", "cars (default 64)"),
+        TD_CLI_INT("--threads", &o.threads, 1, 64, "N", "threads of the threaded runs"),
+        TD_CLI_CHOICE("--only", &o.only, "state|lidar|camera", "one sensor only"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "bench sim",
+        .about = "Prints JSON lines: sim_state_steps_per_s, sim_lidar_steps_per_s, "
+                 "sim_camera_frames_per_s on one thread and with _threads on all threads (default: "
+                 "the online CPUs), and baseline_mflops.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (o.threads == 0) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads = nc < 1 ? 1 : (nc > 64 ? 64 : (int)nc);

@@ -39,11 +39,17 @@ static void fill_row(td_simtrace_row *r, long i)
 static int bench_simtrace(int argc, char **argv)
 {
     long rows = 300000;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--rows") == 0)
-            rows = strtol(argv[i + 1], NULL, 10);
-    if (rows < 1000)
-        rows = 1000;
+    const td__cli_opt opts[] = {
+        TD_CLI_LONG("--rows", &rows, 1000, 100000000, "N", "rows (default 300000)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "bench simtrace",
+                               .about = "Writes and reads a simtrace CSV: rows/s of the writer and "
+                                        "the reader, against a plain fwrite and read baseline.",
+                               .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     char dir[] = "/tmp/trackday-bench-simtrace-XXXXXX";
     if (!mkdtemp(dir))
         return td__cli_fail("cannot create a temporary directory");

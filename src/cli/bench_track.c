@@ -44,20 +44,19 @@ static int bench_track(int argc, char **argv)
 {
     const char *arg = "reInvent2019_track";
     double seconds = 0.5;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday bench track [--track NAME|PATH] [--seconds S]\n\n"
-               "Nanoseconds per incremental projection and per local road test, and how many "
-               "times faster they are than the full references.\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
-            arg = argv[++i];
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            seconds = strtod(argv[++i], NULL);
-        else
-            return td__cli_fail("bench track: unknown argument '%s'", argv[i]);
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_STRING(NULL, "--track", &arg, "NAME|PATH", "track (default reInvent2019_track)"),
+        TD_CLI_DOUBLE("--seconds", &seconds, 0.001, 600, "S", "time per measurement (default 0.5)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "bench track",
+        .about = "Nanoseconds per incremental projection and per local road test, and how many "
+                 "times faster they are than the full references.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     char path[4096];
     td_track t;
     td_err err;

@@ -121,18 +121,21 @@ static int bench_train(int argc, char **argv)
     char track[1200];
     const char *track_arg = "reinvent_base";
     int camera = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--track") && i + 1 < argc)
-            track_arg = argv[++i];
-        else if (!strcmp(argv[i], "--state-only"))
-            camera = 0;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: trackday bench train [--track T] [--state-only]\n\nPrints JSON lines: "
-                   "train_state_env_steps_per_s, train_state_learner_samples_per_s and the same "
-                   "for the SHALLOW camera.\n");
-            return 0;
-        }
-    }
+    int state_only = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T", "track (default reinvent_base)"),
+        TD_CLI_FLAG("--state-only", &state_only, "the state sensor only"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "bench train",
+        .about = "Prints JSON lines: train_state_env_steps_per_s, "
+                 "train_state_learner_samples_per_s and the same for the SHALLOW camera.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    camera = !state_only;
     if (td__cli_track_path(track_arg, track, sizeof(track)))
         return 1;
     g_sgemm = baseline_sgemm_gflops();

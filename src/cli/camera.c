@@ -14,118 +14,64 @@
 
 #define MAX_OBSTACLES 32
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: trackday camera --track T --at PROGRESS [options] -o view.png\n\n"
-            "Renders the front camera of a car placed on the centreline at PROGRESS percent\n"
-            "of the lap, facing the driving direction.\n\n"
-            "options:\n"
-            "  --track T             track name or .npy/.json path\n"
-            "  --at PROGRESS         position along the centreline, percent [0, 100]\n"
-            "  --lateral M           shift left (+) or right (-) of the centreline, metres\n"
-            "  --heading-offset DEG  turn the car left (+) or right (-) of the centreline\n"
-            "  --reverse             drive the track in the reverse direction\n"
-            "  --rgb                 colour picture (default: grey, the network input)\n"
-            "  --stereo              the stereo pair, left and right side by side\n"
-            "  --obstacles N         N box obstacles ahead, alternating lanes (max %d)\n"
-            "  --randomize SEED      domain-randomized look drawn from SEED\n"
-            "  --supersample N       1 (default) or 2 (2x2, like DeepRacer's resize)\n"
-            "  --cell M              ground map cell size in metres (default 0.01)\n"
-            "  -o, --output FILE     the PNG to write\n",
-            MAX_OBSTACLES);
-}
+static const char about[] =
+    "Renders the front camera of a car placed on the centreline at PROGRESS percent of the lap, "
+    "facing the driving direction, to a PNG (grey like the network input by default, or RGB, "
+    "or the stereo pair side by side).";
 
-/* Range checks that need other options' values happen after parsing. */
-static int parse_double(const char *opt, const char *s, double *out)
+static int parse_supersample(const char *opt, const char *v, void *dst)
 {
-    return td__cli_parse_double(opt, s, -1e9, 1e9, out);
-}
-
-static int parse_long(const char *opt, const char *s, long *out)
-{
-    return td__cli_parse_long(opt, s, LONG_MIN, LONG_MAX, out);
+    if (strcmp(v, "1") && strcmp(v, "2"))
+        return td__cli_usage_error("%s: '%s' is not 1 or 2", opt, v);
+    *(long *)dst = v[0] - '0';
+    return 0;
 }
 
 static int cmd_camera(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *track_arg = NULL, *output = NULL;
     double at = -1.0, lateral = 0.0, heading_off = 0.0, cell = 0.0;
     int reverse = 0, rgb = 0, stereo = 0, randomize = 0;
-    long nobst = 0, seed = 0, ss = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-#define NEED_VALUE()                                                                               \
-    do {                                                                                           \
-        if (!has_val)                                                                              \
-            return td__cli_fail("%s needs a value (see trackday camera --help)", a);               \
-    } while (0)
-        if (strcmp(a, "--track") == 0) {
-            NEED_VALUE();
-            track_arg = argv[++i];
-        } else if (strcmp(a, "--at") == 0) {
-            NEED_VALUE();
-            if (parse_double(a, argv[++i], &at))
-                return 1;
-            if (at < 0.0 || at > 100.0)
-                return td__cli_fail("--at: %g is outside [0, 100] percent", at);
-        } else if (strcmp(a, "--lateral") == 0) {
-            NEED_VALUE();
-            if (parse_double(a, argv[++i], &lateral))
-                return 1;
-        } else if (strcmp(a, "--heading-offset") == 0) {
-            NEED_VALUE();
-            if (parse_double(a, argv[++i], &heading_off))
-                return 1;
-        } else if (strcmp(a, "--reverse") == 0) {
-            reverse = 1;
-        } else if (strcmp(a, "--rgb") == 0) {
-            rgb = 1;
-        } else if (strcmp(a, "--stereo") == 0) {
-            stereo = 1;
-        } else if (strcmp(a, "--obstacles") == 0) {
-            NEED_VALUE();
-            if (parse_long(a, argv[++i], &nobst))
-                return 1;
-            if (nobst < 0 || nobst > MAX_OBSTACLES)
-                return td__cli_fail("--obstacles: %ld is outside 0..%d", nobst, MAX_OBSTACLES);
-        } else if (strcmp(a, "--randomize") == 0) {
-            NEED_VALUE();
-            if (parse_long(a, argv[++i], &seed))
-                return 1;
-            randomize = 1;
-        } else if (strcmp(a, "--supersample") == 0) {
-            NEED_VALUE();
-            if (parse_long(a, argv[++i], &ss))
-                return 1;
-            if (ss != 1 && ss != 2)
-                return td__cli_fail("--supersample: %ld is not 1 or 2", ss);
-        } else if (strcmp(a, "--cell") == 0) {
-            NEED_VALUE();
-            if (parse_double(a, argv[++i], &cell))
-                return 1;
-            if (!(cell >= 0.002 && cell <= 0.5))
-                return td__cli_fail("--cell: %g m is outside [0.002, 0.5]", cell);
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            NEED_VALUE();
-            output = argv[++i];
-        } else {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        }
-#undef NEED_VALUE
-    }
-    if (!track_arg)
-        return td__cli_fail("camera: --track is required (see trackday camera --help)");
-    if (at < 0.0)
-        return td__cli_fail("camera: --at PROGRESS is required (see trackday camera --help)");
-    if (!output)
-        return td__cli_fail("camera: -o FILE is required (see trackday camera --help)");
+    int nobst = 0;
+    long seed = 0, ss = 1;
+    const td__cli_opt opts[] = {
+        TD_CLI_REQUIRED_STRING(NULL, "--track", &track_arg, "T", "track name or .npy/.json path"),
+        {.name = "--at",
+         .kind = TD__CLI_DOUBLE,
+         .dst = &at,
+         .lo = 0,
+         .hi = 100,
+         .arg = "PROGRESS",
+         .required = 1,
+         .help = "position along the centreline, percent of the lap"},
+        TD_CLI_REQUIRED_STRING("-o", "--output", &output, "FILE", "the PNG to write"),
+        TD_CLI_DOUBLE("--lateral", &lateral, -100, 100, "M",
+                      "shift left (+) or right (-) of the centreline, metres"),
+        TD_CLI_DOUBLE("--heading-offset", &heading_off, -360, 360, "DEG",
+                      "turn the car left (+) or right (-) of the centreline"),
+        TD_CLI_FLAG("--reverse", &reverse, "drive the track in the reverse direction"),
+        TD_CLI_FLAG("--rgb", &rgb, "colour picture (default: grey, the network input)"),
+        TD_CLI_FLAG("--stereo", &stereo, "the stereo pair, left and right side by side"),
+        TD_CLI_INT("--obstacles", &nobst, 0, MAX_OBSTACLES, "N",
+                   "N box obstacles ahead, alternating lanes"),
+        {.name = "--randomize",
+         .kind = TD__CLI_LONG,
+         .dst = &seed,
+         .lo = 0,
+         .hi = 2147483647,
+         .arg = "SEED",
+         .given = &randomize,
+         .help = "a domain-randomized look drawn from SEED"},
+        TD_CLI_CUSTOM("--supersample", &ss, parse_supersample, "N",
+                      "1 (default) or 2 (2x2, like DeepRacer's resize)"),
+        TD_CLI_DOUBLE("--cell", &cell, 0.002, 0.5, "M",
+                      "ground map cell size in metres (default 0.01)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "camera", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
 
     char path[4096];
     if (td__cli_track_path(track_arg, path, sizeof(path)))

@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include "cli/opts.h"
+
 typedef int (*td_cli_fn)(int argc, char **argv);
 
 void td__cli_register(const char *name, const char *summary, td_cli_fn fn);
@@ -30,6 +32,32 @@ void td__cli_register_bench(const char *name, const char *summary, td_cli_fn fn)
     {                                                                                              \
         td__cli_register_bench(name, summary, fn);                                                 \
     }
+
+/*
+ * Option rows shared by several commands (opts.h), so the same option has the same name,
+ * bounds and help everywhere. The commands using them include the headers that define the
+ * bounds (trackday/sim.h).
+ */
+/* Laps and DeepRacer's penalties: race, replay --redrive (eval has its own: trials). */
+#define TD_CLI_OPTS_LAPS(laps, continuous, off_track_s, collision_s, max_resets)                   \
+    TD_CLI_INT("--laps", laps, 1, TD_MAX_LAPS, "N", "laps (default 3)"),                           \
+        TD_CLI_FLAG("--continuous", continuous,                                                    \
+                    "DeepRacer's continuous mode: an off-track or a crash costs a penalty (the "   \
+                    "car held at its reset pose) and a reset, the clock keeps running"),           \
+        TD_CLI_DOUBLE("--off-track-penalty", off_track_s, 0, 60, "S",                              \
+                      "seconds per off-track or reversal (default 2)"),                            \
+        TD_CLI_DOUBLE("--collision-penalty", collision_s, 0, 60, "S",                              \
+                      "seconds per collision (default 5)"),                                        \
+        TD_CLI_INT("--max-resets", max_resets, 0, 100000, "N",                                     \
+                   "resets allowed, out at the next event (default 10000; 0: the first event "     \
+                   "puts the car out)")
+/* Which checkpoint of a model directory. */
+#define TD_CLI_OPT_CHECKPOINT(p)                                                                   \
+    TD_CLI_CHOICE("--checkpoint", p, "best|last",                                                  \
+                  "which checkpoint of a model directory: best (highest evaluation progress, the " \
+                  "default) or last")
+/* A random seed. */
+#define TD_CLI_OPT_SEED(p, what) TD_CLI_LONG("--seed", p, 0, 2147483647, "S", what)
 
 /* Prints "trackday: <msg>" to stderr; returns 1 (the exit code for errors). */
 int td__cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

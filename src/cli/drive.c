@@ -12,122 +12,67 @@
 #include "cli/cli.h"
 #include "trackday/sim.h"
 
-static void usage(FILE *f)
+static const char about[] =
+    "Drives the built-in driver in continuous evaluation from the start line and prints lap "
+    "times, off-tracks, crashes and penalties: the simulator end to end, and reference lap "
+    "times for a track.";
+
+static int parse_driver(const char *opt, const char *v, void *dst)
 {
-    fprintf(f,
-            "usage: trackday drive --track T [options]\n\n"
-            "Drives the built-in driver in continuous evaluation from the start line and\n"
-            "prints lap times, off-tracks, crashes and penalties.\n\n"
-            "options:\n"
-            "  --track T           track name or .npy/.json path\n"
-            "  --laps N            laps to drive (default 3, max %d)\n"
-            "  --driver D          pure-pursuit (default), centerline or zigzag\n"
-            "  --race-type R       time-trial (default), object-avoidance or head-to-bot\n"
-            "  --reverse           drive the track in the reverse direction\n"
-            "  --obstacles N       obstacles for object-avoidance (default 3)\n"
-            "  --randomize         random obstacle positions (from --seed)\n"
-            "  --bots N            bot cars for head-to-bot (default 3)\n"
-            "  --bot-speed V       bot speed in m/s (default 0.2)\n"
-            "  --lane-change       bots change lanes every 3-5 s\n"
-            "  --grip A            the driver's lateral acceleration limit, m/s^2 (default 3)\n"
-            "  --car-grip A        the car's grip, m/s^2: faster turns run wide (default\n"
-            "                      unlimited, DeepRacer's near-kinematic car)\n"
-            "  --max-resets N      end the race at the next event after N resets (default\n"
-            "                      100; 0 = unlimited)\n"
-            "  --seed S            random seed (default 1)\n"
-            "  --json              one JSON object instead of text\n",
-            TD_MAX_LAPS);
+    if (td_driver_kind_parse(v, dst))
+        return td__cli_usage_error("%s: '%s' is not pure-pursuit, centerline or zigzag", opt, v);
+    return 0;
 }
 
-#define parse_num td__cli_parse_double
-
-/* Whole-number options kept in doubles (they share code paths with the real ones). */
-static int parse_int(const char *opt, const char *s, double lo, double hi, double *out)
+static int parse_race_type(const char *opt, const char *v, void *dst)
 {
-    long v;
-    if (td__cli_parse_long(opt, s, (long)lo, (long)(hi < 9e18 ? hi : 9e18), &v))
-        return 1;
-    *out = (double)v;
+    if (td_race_type_parse(v, dst))
+        return td__cli_usage_error("%s: '%s' is not time-trial, object-avoidance or head-to-bot",
+                                   opt, v);
     return 0;
 }
 
 static int cmd_drive(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *track_arg = NULL;
-    double laps = 3, obstacles = -1, bots = -1, bot_speed = -1, seed = 1, grip = 3.0;
-    double car_grip = 0.0, max_resets = 100;
+    int laps = 3, obstacles = -1, bots = -1, max_resets = 100;
+    double bot_speed = -1, grip = 3.0, car_grip = 0.0;
+    long seed = 1;
     int reverse = 0, json = 0, lane_change = 0, randomize = 0;
     td_driver_kind kind = TD_DRIVER_PURE_PURSUIT;
     td_race_type race = TD_RACE_TIME_TRIAL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (strcmp(a, "--reverse") == 0) {
-            reverse = 1;
-            takes = 0;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-            takes = 0;
-        } else if (strcmp(a, "--lane-change") == 0) {
-            lane_change = 1;
-            takes = 0;
-        } else if (strcmp(a, "--randomize") == 0) {
-            randomize = 1;
-            takes = 0;
-        } else if (!v && (strcmp(a, "--track") == 0 || strcmp(a, "--laps") == 0 ||
-                          strcmp(a, "--driver") == 0 || strcmp(a, "--race-type") == 0 ||
-                          strcmp(a, "--obstacles") == 0 || strcmp(a, "--bots") == 0 ||
-                          strcmp(a, "--bot-speed") == 0 || strcmp(a, "--seed") == 0 ||
-                          strcmp(a, "--grip") == 0 || strcmp(a, "--car-grip") == 0 ||
-                          strcmp(a, "--max-resets") == 0)) {
-            return td__cli_fail("%s needs a value (see trackday drive --help)", a);
-        } else if (strcmp(a, "--track") == 0) {
-            track_arg = v;
-        } else if (strcmp(a, "--laps") == 0) {
-            if (parse_int(a, v, 1, TD_MAX_LAPS, &laps))
-                return 1;
-        } else if (strcmp(a, "--driver") == 0) {
-            if (td_driver_kind_parse(v, &kind))
-                return td__cli_fail("--driver: '%s' is not pure-pursuit, centerline or zigzag", v);
-        } else if (strcmp(a, "--race-type") == 0) {
-            if (td_race_type_parse(v, &race))
-                return td__cli_fail("--race-type: '%s' is not time-trial, object-avoidance "
-                                    "or head-to-bot",
-                                    v);
-        } else if (strcmp(a, "--obstacles") == 0) {
-            if (parse_int(a, v, 0, TD_MAX_OBSTACLES, &obstacles))
-                return 1;
-        } else if (strcmp(a, "--bots") == 0) {
-            if (parse_int(a, v, 0, TD_MAX_BOTS, &bots))
-                return 1;
-        } else if (strcmp(a, "--bot-speed") == 0) {
-            if (parse_num(a, v, 0, 4, &bot_speed))
-                return 1;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (parse_int(a, v, 0, 1e15, &seed))
-                return 1;
-        } else if (strcmp(a, "--grip") == 0) {
-            if (parse_num(a, v, 0.5, 20, &grip))
-                return 1;
-        } else if (strcmp(a, "--max-resets") == 0) {
-            if (parse_int(a, v, 0, 1e6, &max_resets))
-                return 1;
-        } else if (strcmp(a, "--car-grip") == 0) {
-            if (parse_num(a, v, 0.5, 100, &car_grip))
-                return 1;
-        } else {
-            usage(stderr);
-            return td__cli_fail("drive: unknown option '%s'", a);
-        }
-        i += takes;
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T", "track name or .npy/.json path (required)"),
+        TD_CLI_INT("--laps", &laps, 1, TD_MAX_LAPS, "N", "laps to drive (default 3)"),
+        TD_CLI_CUSTOM("--driver", &kind, parse_driver, "D",
+                      "pure-pursuit (default), centerline or zigzag"),
+        TD_CLI_CUSTOM("--race-type", &race, parse_race_type, "R",
+                      "time-trial (default), object-avoidance or head-to-bot"),
+        TD_CLI_FLAG("--reverse", &reverse, "drive the track in the reverse direction"),
+        TD_CLI_INT("--obstacles", &obstacles, 0, TD_MAX_OBSTACLES, "N",
+                   "obstacles for object-avoidance (default 3)"),
+        TD_CLI_FLAG("--randomize", &randomize, "random obstacle positions (from --seed)"),
+        TD_CLI_INT("--bots", &bots, 0, TD_MAX_BOTS, "N", "bot cars for head-to-bot (default 3)"),
+        TD_CLI_DOUBLE("--bot-speed", &bot_speed, 0, 4, "V", "bot speed in m/s (default 0.2)"),
+        TD_CLI_FLAG("--lane-change", &lane_change, "bots change lanes every 3-5 s"),
+        TD_CLI_DOUBLE("--grip", &grip, 0.5, 20, "A",
+                      "the driver's lateral acceleration limit, m/s^2 (default 3)"),
+        TD_CLI_DOUBLE("--car-grip", &car_grip, 0.5, 100, "A",
+                      "the car's grip, m/s^2: faster turns run wide (default unlimited, "
+                      "DeepRacer's near-kinematic car)"),
+        TD_CLI_INT("--max-resets", &max_resets, 0, 1000000, "N",
+                   "end the race at the next event after N resets (default 100; 0 = "
+                   "unlimited)"),
+        TD_CLI_OPT_SEED(&seed, "random seed (default 1)"),
+        TD_CLI_FLAG("--json", &json, "one JSON object instead of text"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "drive", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (!track_arg)
-        return td__cli_fail("drive: --track is required (see trackday drive --help)");
+        return td__cli_usage_error("--track is required");
     /* --obstacles or --bots alone choose their race type. */
     if (race == TD_RACE_TIME_TRIAL && obstacles > 0 && bots < 0)
         race = TD_RACE_OBJECT_AVOIDANCE;

@@ -10,40 +10,26 @@
 #include "trackday/evaluate.h"
 #include "trackday/simtrace.h"
 
-static void usage(FILE *f)
+static const char about[] =
+    "Drives the trained policy (greedy) from the start line and prints lap times, off-tracks, "
+    "resets and penalties. Writes DIR/logs/eval-<track>.json (report), "
+    "DIR/logs/eval-<track>-simtrace.csv and DIR/logs/eval-<track>.svg (the driven line coloured "
+    "by speed).\n"
+    "\n"
+    "As DeepRacer on AWS evaluates by default: 3 separate trials of one lap from the start "
+    "line; an off-track, crash, reverse or immobilized costs a penalty (the car held at its "
+    "reset pose) and a reset. Lap times are DeepRacer's official metric: from the reset before "
+    "the prepare step to the lap's end. Settings not given come from DIR/evaluation_params.yaml "
+    "when present (the whole evaluation's configuration, as DeepRacer's evaluation reads it), "
+    "else from DIR/training_params.yaml: WORLD_NAME, the race, NUMBER_OF_TRIALS, IS_CONTINUOUS, "
+    "NUMBER_OF_RESETS, OFF_TRACK_PENALTY, COLLISION_PENALTY, EVAL_CHECKPOINT.";
+
+static int parse_race_type(const char *opt, const char *v, void *dst)
 {
-    fprintf(f, "usage: trackday eval DIR|MODEL.tdm [options]\n\n"
-               "Drives the trained policy (greedy) from the start line and prints lap times,\n"
-               "off-tracks, resets and penalties. Writes DIR/logs/eval-<track>.json (report),\n"
-               "DIR/logs/eval-<track>-simtrace.csv and DIR/logs/eval-<track>.svg (the driven\n"
-               "line coloured by speed).\n\n"
-               "As DeepRacer on AWS evaluates by default: 3 separate trials of one lap from\n"
-               "the start line; an off-track, crash, reverse or immobilized costs a penalty\n"
-               "(the car held at its reset pose) and a reset. Lap times are DeepRacer's\n"
-               "official metric: from the reset before the prepare step to the lap's end.\n"
-               "Settings not given come from DIR/evaluation_params.yaml when present (the\n"
-               "whole evaluation's configuration, as DeepRacer's evaluation reads it), else\n"
-               "from DIR/training_params.yaml: WORLD_NAME, the race, NUMBER_OF_TRIALS,\n"
-               "IS_CONTINUOUS, NUMBER_OF_RESETS, OFF_TRACK_PENALTY, COLLISION_PENALTY,\n"
-               "EVAL_CHECKPOINT.\n\n"
-               "options:\n"
-               "  --track T               track (default: the directory's WORLD_NAME)\n"
-               "  --laps N                trials, or laps when continuous (default 3)\n"
-               "  --continuous            DeepRacer's continuous mode: the laps back to back,\n"
-               "                          the clock running across them\n"
-               "  --max-resets N          resets allowed per trial (per run when continuous);\n"
-               "                          0 = none: the first event ends the trial, lap by lap\n"
-               "                          (default 10000, DeepRacer on AWS's)\n"
-               "  --off-track-penalty S   seconds (default 2, also reversed; immobilized costs\n"
-               "                          none), --collision-penalty S (default 5)\n"
-               "  --race-type R           time-trial, object-avoidance, head-to-bot (default: the\n"
-               "                          directory's RACE_TYPE)\n"
-               "  --obstacles N, --bots N, --bot-speed V, --reverse\n"
-               "  --checkpoint best|last  which checkpoint of DIR (default: EVAL_CHECKPOINT,\n"
-               "                          else best)\n"
-               "  --seed S                random seed (obstacle placement, bots)\n"
-               "  --out DIR2              write the files into DIR2 instead of DIR/logs\n"
-               "  --json                  print the report instead of text\n");
+    if (td_race_type_parse(v, dst))
+        return td__cli_usage_error("%s: '%s' must be time-trial, object-avoidance or head-to-bot",
+                                   opt, v);
+    return 0;
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -64,91 +50,56 @@ static int cmd_eval(int argc, char **argv)
     td_policy policy;
     td_track track;
     td_err err;
-    long l;
     int rc, race_set = 0, obstacles = -1, bots = -1, laps = -1, max_resets = -1, continuous = 0;
     double bot_speed = -1, off_track_penalty = -1, collision_penalty = -1;
     td_race_type race_type = TD_RACE_TIME_TRIAL;
+    long seed;
 
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     td_eval_options_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--continuous")) {
-            continuous = 1;
-            continue;
-        }
-        if (!strcmp(a, "--reverse")) {
-            o.race.reverse_dir = 1;
-            continue;
-        }
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (target)
-                return td__cli_fail("one model only ('%s' and '%s')", target, a);
-            target = a;
-            continue;
-        }
-        if (!v)
-            return td__cli_fail("%s needs a value (see trackday eval --help)", a);
-        i++;
-        if (!strcmp(a, "--track"))
-            track_arg = v;
-        else if (!strcmp(a, "--laps")) {
-            if (td__cli_parse_long(a, v, 1, TD_EVAL_MAX_TRIALS, &l))
-                return 1;
-            laps = (int)l;
-        } else if (!strcmp(a, "--off-track-penalty")) {
-            if (td__cli_parse_double(a, v, 0, 60, &off_track_penalty))
-                return 1;
-        } else if (!strcmp(a, "--collision-penalty")) {
-            if (td__cli_parse_double(a, v, 0, 60, &collision_penalty))
-                return 1;
-        } else if (!strcmp(a, "--max-resets")) {
-            if (td__cli_parse_long(a, v, 0, 100000, &l))
-                return 1;
-            max_resets = (int)l;
-        } else if (!strcmp(a, "--race-type")) {
-            if (td_race_type_parse(v, &race_type))
-                return td__cli_fail("--race-type: '%s' must be time-trial, object-avoidance or "
-                                    "head-to-bot",
-                                    v);
-            race_set = 1;
-        } else if (!strcmp(a, "--obstacles")) {
-            if (td__cli_parse_long(a, v, 1, TD_MAX_OBSTACLES, &l))
-                return 1;
-            obstacles = (int)l;
-        } else if (!strcmp(a, "--bots")) {
-            if (td__cli_parse_long(a, v, 1, TD_MAX_BOTS, &l))
-                return 1;
-            bots = (int)l;
-        } else if (!strcmp(a, "--bot-speed")) {
-            if (td__cli_parse_double(a, v, 0.05, 4, &bot_speed))
-                return 1;
-        } else if (!strcmp(a, "--checkpoint")) {
-            if (strcmp(v, "best") && strcmp(v, "last"))
-                return td__cli_fail("--checkpoint: '%s' must be best or last", v);
-            checkpoint = v;
-        } else if (!strcmp(a, "--seed")) {
-            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
-                return 1;
-            o.seed = (uint64_t)l;
-        } else if (!strcmp(a, "--out")) {
-            outdir = v;
-        } else {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        }
-    }
-    if (!target) {
-        usage(stderr);
-        return 2;
-    }
+    seed = (long)o.seed;
+    /* The flags are parsed apart and applied over the directory's settings below. */
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR|MODEL.tdm", &target, "a model directory or a model file"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T",
+                      "track name or .npy/.json path (default: WORLD_NAME of "
+                      "training_params.yaml)"),
+        TD_CLI_INT("--laps", &laps, 1, TD_EVAL_MAX_TRIALS, "N",
+                   "trials, or laps when continuous (default 3)"),
+        TD_CLI_FLAG("--continuous", &continuous,
+                    "DeepRacer's continuous mode: the laps back to back, the clock running "
+                    "across them"),
+        TD_CLI_INT("--max-resets", &max_resets, 0, 100000, "N",
+                   "resets allowed per trial (per run when continuous); 0 = none: the first "
+                   "event ends the trial (default 10000, DeepRacer on AWS's)"),
+        TD_CLI_DOUBLE("--off-track-penalty", &off_track_penalty, 0, 60, "S",
+                      "seconds per off-track or reversal (default 2; immobilized costs none)"),
+        TD_CLI_DOUBLE("--collision-penalty", &collision_penalty, 0, 60, "S",
+                      "seconds per collision (default 5)"),
+        {.name = "--race-type",
+         .kind = TD__CLI_CUSTOM,
+         .dst = &race_type,
+         .parse = parse_race_type,
+         .arg = "R",
+         .given = &race_set,
+         .help = "time-trial, object-avoidance or head-to-bot (default: the directory's "
+                 "RACE_TYPE)"},
+        TD_CLI_INT("--obstacles", &obstacles, 1, TD_MAX_OBSTACLES, "N", "obstacles"),
+        TD_CLI_INT("--bots", &bots, 1, TD_MAX_BOTS, "N", "bot cars"),
+        TD_CLI_DOUBLE("--bot-speed", &bot_speed, 0.05, 4, "V", "bot speed, m/s"),
+        TD_CLI_FLAG("--reverse", &o.race.reverse_dir, "drive the track the other way"),
+        TD_CLI_CHOICE("--checkpoint", &checkpoint, "best|last",
+                      "which checkpoint of a model directory: best (highest evaluation progress) "
+                      "or last; default: EVAL_CHECKPOINT, else best"),
+        TD_CLI_OPT_SEED(&seed, "random seed (obstacle placement, bots)"),
+        TD_CLI_STRING(NULL, "--out", &outdir, "DIR2",
+                      "write the files into DIR2 instead of DIR/logs"),
+        TD_CLI_FLAG("--json", &json, "print the report instead of text"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "eval", .about = about, .opts = opts};
+    if ((rc = td__cli_parse(&spec, argc, argv)) != TD_CLI_RUN)
+        return rc;
+    o.seed = (uint64_t)seed;
     if (ends_with(target, ".tdm")) {
         snprintf(model_path, sizeof(model_path), "%s", target);
         snprintf(dir, sizeof(dir), "%s", outdir ? outdir : ".");

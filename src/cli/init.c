@@ -8,21 +8,12 @@
 
 #include "cli/cli.h"
 #include "trackday/core.h"
+#include "trackday/track.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: trackday init DIR [options]\n\n"
-            "Writes a working model directory: model_metadata.json, hyperparameters.json,\n"
-            "training_params.yaml, reward_function.py and README.md.\n\n"
-            "options:\n"
-            "  --sensor S   state (default: trackday's fast track-relative sensor), camera\n"
-            "               (DeepRacer's FRONT_FACING_CAMERA), stereo, or lidar (camera + LIDAR)\n"
-            "  --algo A     ppo (default, discrete actions) or sac (continuous actions)\n"
-            "  --continuous PPO with a continuous action space\n"
-            "  --track T    the track to train on (WORLD_NAME), default: default\n"
-            "  --force      overwrite existing files\n");
-}
+static const char about[] =
+    "Writes a working model directory: model_metadata.json, hyperparameters.json, "
+    "training_params.yaml, reward_function.py and README.md (which says what each setting "
+    "does: JSON files cannot hold comments).";
 
 static int write_text(const char *dir, const char *name, const char *text, int force)
 {
@@ -119,41 +110,32 @@ static int cmd_init(int argc, char **argv)
     char buf[8192], meta[4096];
     td_err err;
 
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (!strcmp(a, "--continuous")) {
-            continuous = 1;
-        } else if (!strcmp(a, "--sensor") || !strcmp(a, "--algo") || !strcmp(a, "--track")) {
-            if (!v)
-                return td__cli_fail("%s needs a value", a);
-            if (!strcmp(a, "--sensor"))
-                sensor = v;
-            else if (!strcmp(a, "--algo"))
-                algo = v;
-            else
-                track = v;
-            i++;
-        } else if (a[0] == '-') {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        } else if (!dir) {
-            dir = a;
-        } else {
-            return td__cli_fail("one directory only ('%s' and '%s')", dir, a);
-        }
-    }
-    if (!dir) {
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(algo, "ppo") && strcmp(algo, "sac"))
-        return td__cli_fail("--algo: '%s' must be ppo or sac", algo);
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR", &dir, "the directory to write (created if needed)"),
+        TD_CLI_CHOICE("--sensor", &sensor, "state|camera|stereo|lidar",
+                      "state (default: trackday's fast track-relative sensor), camera "
+                      "(DeepRacer's FRONT_FACING_CAMERA), stereo, or lidar (camera + LIDAR)"),
+        TD_CLI_CHOICE("--algo", &algo, "ppo|sac",
+                      "ppo (default, discrete actions) or sac (continuous actions)"),
+        TD_CLI_FLAG("--continuous", &continuous, "PPO with a continuous action space"),
+        TD_CLI_STRING(NULL, "--track", &track, "T",
+                      "the track to train on (WORLD_NAME): a track name (trackday tracks "
+                      "list) or a .npy/.json path; default: default"),
+        TD_CLI_FLAG("--force", &force, "overwrite existing files"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "init", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    /* A misspelt or undrivable track fails now, not at the first `train`. */
+    char track_path[4096];
+    td_track t;
+    if (td__cli_track_path(track, track_path, sizeof(track_path)))
+        return 1;
+    if (td_track_load(&t, track_path, &err))
+        return td__cli_fail("%s", err.msg);
+    td_track_free(&t);
     if (!strcmp(algo, "sac"))
         continuous = 1;
 

@@ -11,39 +11,17 @@
 #include "cli/cli.h"
 #include "trackday/eval.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: trackday logs DIR|FILE [options]\n\n"
-            "Analyses simtrace logs (one row per step, DeepRacer's columns). FILE is a simtrace\n"
-            "CSV or a DeepRacer robomaker/simulation .log (its SIM_TRACE_LOG lines). DIR is a\n"
-            "trackday model directory or a folder in any layout of DeepRacer's tools:\n"
-            "deepracer-for-cloud (one worker or one folder per worker), the DeepRacer console's\n"
-            "and DeepRacer on AWS's log exports, or a folder of CSV files.\n\n"
-            "options:\n"
-            "  --json                        print the whole analysis as JSON\n"
-            "  --eval                        the folder's evaluation runs instead of training\n"
-            "  --leaderboard                 the folder's leaderboard submissions (console)\n"
-            "  --episodes-per-iteration N    episodes per training iteration when the logs do\n"
-            "                                not say (one file, no iteration column); default 20\n"
-            "  --all                         list every iteration, episode and end waypoint\n"
-            "                                (default: the last 30 iterations, 20 episodes)\n"
-            "  --top N                       fastest laps to list (default 10)\n");
-}
+static const char about[] =
+    "Analyses simtrace logs (one row per step, DeepRacer's columns). FILE is a simtrace CSV or a "
+    "DeepRacer robomaker/simulation .log (its SIM_TRACE_LOG lines). DIR is a trackday model "
+    "directory or a folder in any layout of DeepRacer's tools: deepracer-for-cloud (one worker "
+    "or one folder per worker), the DeepRacer console's and DeepRacer on AWS's log exports, or "
+    "a folder of CSV files.";
 
 static int is_dir(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int parse_int(const char *s, const char *opt, int lo, int *out)
-{
-    long v;
-    if (td__cli_parse_long(opt, s, lo, 1000000, &v))
-        return 1;
-    *out = (int)v;
-    return 0;
 }
 
 /*
@@ -186,41 +164,32 @@ static void print_text(const td_log_report *r, const td_simtrace *t, const char 
 
 static int cmd_logs(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *input = NULL;
-    int json = 0, all = 0, per = 20, top = 10;
-    td_simtrace_kind kind = TD_SIMTRACE_TRAINING;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--eval")) {
-            kind = TD_SIMTRACE_EVALUATION;
-        } else if (!strcmp(a, "--leaderboard")) {
-            kind = TD_SIMTRACE_LEADERBOARD;
-        } else if (!strcmp(a, "--all")) {
-            all = 1;
-        } else if (!strcmp(a, "--episodes-per-iteration") || !strcmp(a, "--top")) {
-            if (i + 1 >= argc)
-                return td__cli_fail("%s needs a value", a);
-            if (parse_int(argv[++i], a, 1, !strcmp(a, "--top") ? &top : &per))
-                return 1;
-        } else if (a[0] == '-' && a[1]) {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        } else if (!input) {
-            input = a;
-        } else {
-            return td__cli_fail("one DIR or FILE.csv, got '%s' and '%s'", input, a);
-        }
-    }
-    if (!input) {
-        usage(stderr);
-        return 2;
-    }
+    int json = 0, all = 0, per = 20, top = 10, eval = 0, leaderboard = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR|FILE", &input, "a model directory, a DeepRacer log folder or one file"),
+        TD_CLI_FLAG("--json", &json, "print the whole analysis as JSON"),
+        TD_CLI_FLAG("--eval", &eval, "the folder's evaluation runs instead of training"),
+        TD_CLI_FLAG("--leaderboard", &leaderboard,
+                    "the folder's leaderboard submissions (console)"),
+        TD_CLI_INT("--episodes-per-iteration", &per, 1, 1000000, "N",
+                   "episodes per training iteration when the logs do not say (one file, no "
+                   "iteration column); default 20"),
+        TD_CLI_FLAG("--all", &all,
+                    "list every iteration, episode and end waypoint (default: the last 30 "
+                    "iterations, 20 episodes)"),
+        TD_CLI_INT("--top", &top, 1, 1000000, "N", "fastest laps to list (default 10)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "logs", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (eval && leaderboard)
+        return td__cli_usage_error("logs: --eval or --leaderboard, not both");
+    td_simtrace_kind kind = eval          ? TD_SIMTRACE_EVALUATION
+                            : leaderboard ? TD_SIMTRACE_LEADERBOARD
+                                          : TD_SIMTRACE_TRAINING;
     td_simtrace t;
     td_simtrace_init(&t);
     td_err err;

@@ -20,6 +20,9 @@
 #ifndef TD_SOURCE_DIR
 #define TD_SOURCE_DIR "."
 #endif
+#ifndef TD_VERSION
+#define TD_VERSION "unknown"
+#endif
 
 #define MAX_COMMANDS 64
 static struct {
@@ -31,12 +34,16 @@ static int ncommands;
 
 void td__cli_register(const char *name, const char *summary, td_cli_fn fn)
 {
-    if (ncommands < MAX_COMMANDS) {
-        commands[ncommands].name = name;
-        commands[ncommands].summary = summary;
-        commands[ncommands].fn = fn;
-        ncommands++;
+    if (ncommands >= MAX_COMMANDS) {
+        /* A constructor cannot return an error; a lost command must not go unnoticed. */
+        fprintf(stderr, "trackday: more than %d commands registered (raise MAX_COMMANDS)\n",
+                MAX_COMMANDS);
+        abort();
     }
+    commands[ncommands].name = name;
+    commands[ncommands].summary = summary;
+    commands[ncommands].fn = fn;
+    ncommands++;
 }
 
 int td__cli_fail(const char *fmt, ...)
@@ -229,13 +236,50 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: trackday COMMAND [ARGS...]\n\n"
                "trackday: a self-hosted DeepRacer-compatible racing lab.\n\ncommands:\n");
+    for (int i = 0; i < ncommands; i++) {
+        fprintf(f, "  %-10s ", commands[i].name);
+        td__cli_wrap(f, commands[i].summary, 13, 13, 80);
+        fputc('\n', f);
+    }
+    fprintf(f, "\nRun 'trackday help COMMAND' (or 'trackday COMMAND --help') for a command's "
+               "options.\n"
+               "\nEvery command also takes --tracks-dir DIR (repeatable): a folder of route files\n"
+               "(NAME.npy, NAME.json) searched for track names before TRACKDAY_TRACKS (folders\n"
+               "separated by ':'), the model directory, the shipped tracks and ../shared/tracks.\n");
+}
+
+static int find_command(const char *name)
+{
     for (int i = 0; i < ncommands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f,
-            "\nRun 'trackday COMMAND --help' for a command's options.\n"
-            "\nEvery command also takes --tracks-dir DIR (repeatable): a folder of route files\n"
-            "(NAME.npy, NAME.json) searched for track names before TRACKDAY_TRACKS (folders\n"
-            "separated by ':'), the model directory, the shipped tracks and ../shared/tracks.\n");
+        if (strcmp(commands[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* The registered command nearest to a mistyped name, or NULL. */
+static const char *nearest_command(const char *name)
+{
+    const char *best = NULL;
+    int best_d = 3; /* at most two edits */
+    for (int i = 0; i < ncommands; i++) {
+        int d = td__cli_distance(name, commands[i].name);
+        if (d < best_d && d < (int)strlen(name)) {
+            best_d = d;
+            best = commands[i].name;
+        }
+    }
+    return best;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *near = nearest_command(name);
+    if (near)
+        fprintf(stderr, "trackday: unknown command '%s' (did you mean '%s'?)\n\n", name, near);
+    else
+        fprintf(stderr, "trackday: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -249,19 +293,28 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "help") == 0) {
+        /* `trackday help CMD [SUB]` is `trackday CMD [SUB] --help`. */
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        int c = find_command(argv[2]);
+        if (c < 0)
+            return unknown_command(argv[2]);
+        char *hargv[4] = {argv[2], argc > 3 ? argv[3] : "--help", "--help", NULL};
+        return commands[c].fn(argc > 3 ? 3 : 2, hargv);
+    }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("trackday 0.1.0\n");
+        printf("trackday %s\n", TD_VERSION);
         return 0;
     }
-    for (int i = 0; i < ncommands; i++)
-        if (strcmp(commands[i].name, argv[1]) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "trackday: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    int c = find_command(argv[1]);
+    if (c >= 0)
+        return commands[c].fn(argc - 1, argv + 1);
+    return unknown_command(argv[1]);
 }

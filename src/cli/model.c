@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/infer_cli.h"
@@ -197,36 +198,37 @@ static void print_scalar(FILE *o, const json_t *v)
     }
 }
 
-static int show_usage(FILE *o)
-{
-    fprintf(o, "usage: trackday model show MODEL.tdm [--json]\n\n"
-               "Checks a model file (magic, version, checksum, tensor table, topology) and prints\n"
-               "its towers, parameters, FLOPs per frame, inputs, sensors, action space, dtype and\n"
-               "lineage. --json prints one JSON object instead.\n");
-    return o == stdout ? 0 : 2;
-}
-
-static int cmd_model(int argc, char **argv)
+static int cmd_model_show(int argc, char **argv)
 {
     const char *path = NULL;
     int as_json = 0;
-    if (argc < 2 || td__cli_wants_help(argc, argv))
-        return show_usage(argc < 2 ? stderr : stdout);
-    if (strcmp(argv[1], "show") != 0)
-        return td__cli_fail("model: unknown action '%s' (try 'trackday model show MODEL')",
-                            argv[1]);
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            as_json = 1;
-        else if (argv[i][0] == '-')
-            return td__cli_fail("model show: unknown option '%s'", argv[i]);
-        else if (!path)
-            path = argv[i];
-        else
-            return td__cli_fail("model show: one model at a time");
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("MODEL.tdm", &path, "a model file (DIR/model/best.tdm, an int8 copy, ...)"),
+        TD_CLI_FLAG("--json", &as_json, "print one JSON object instead"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "model show",
+        .about = "Checks a model file (magic, version, checksum, tensor table, topology) and "
+                 "prints its towers, parameters, FLOPs per frame, inputs, sensors, action space, "
+                 "dtype and lineage.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    /* A model directory stands for its best checkpoint. */
+    char best[4200];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        int n = snprintf(best, sizeof(best), "%s/model/best.tdm", path);
+        if (n < 0 || (size_t)n >= sizeof(best))
+            return td__cli_fail("%s: path too long", path);
+        if (!td_path_exists(best))
+            return td__cli_fail("%s is a directory without model/best.tdm (train it first, or "
+                                "give a .tdm file)",
+                                path);
+        path = best;
     }
-    if (!path)
-        return show_usage(stderr);
 
     char *data = NULL;
     size_t len = 0;
@@ -399,6 +401,16 @@ static int cmd_model(int argc, char **argv)
     }
     json_decref(hdr);
     return 0;
+}
+
+static int cmd_model(int argc, char **argv)
+{
+    static const td__cli_sub subs[] = {
+        {"show", "what a model file holds: towers, parameters, FLOPs, sensors, lineage",
+         cmd_model_show},
+        {NULL, NULL, NULL},
+    };
+    return td__cli_dispatch("model", "Model files (.tdm).", subs, argc, argv);
 }
 
 TD_CLI_COMMAND("model", "show what a model file holds (model show MODEL [--json])", cmd_model)

@@ -20,29 +20,20 @@
 #include "trackday/plot.h"
 #include "trackday/sim.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: trackday plot DIR [options]\n"
-               "       trackday plot --demo DIR [--track T]\n\n"
-               "Writes pictures (SVG, open them in a browser) of a model directory into\n"
-               "DIR/plots/ and prints their paths:\n"
-               "  training.svg     mean reward, progress, completion rate and entropy per\n"
-               "                   iteration (from DIR/metrics/training.jsonl, else computed\n"
-               "                   from the training simtrace logs)\n"
-               "  ends.svg         where training episodes ended early (off track, crash, ...)\n"
-               "  laps.svg         the last evaluation's laps on the track coloured by speed,\n"
-               "                   with off-track and crash points (from DIR/logs/*.csv)\n"
-               "  waypoints.svg    mean speed and steering per section of the lap\n"
-               "  reward-lap.svg   the reward of each step along the fastest lap\n\n"
-               "options:\n"
-               "  --track T        the track (name or .npy/.json path); default: WORLD_NAME of\n"
-               "                   DIR/training_params.yaml\n"
-               "  --out D          write into D instead of DIR/plots\n"
-               "  --sections N     sections of the lap in waypoints.svg (default 20, i.e. 5%%)\n"
-               "  --demo           first write an example model directory into DIR (a synthetic\n"
-               "                   learning curve and simulated laps of the built-in driver;\n"
-               "                   track default reInvent2019_track)\n");
-}
+static const char about[] =
+    "Writes pictures (SVG, open them in a browser) of a model directory into DIR/plots/ and "
+    "prints their paths:\n"
+    "  training.svg     mean reward, progress, completion rate and entropy per\n"
+    "                   iteration (from DIR/metrics/training.jsonl, else from the\n"
+    "                   training simtraces)\n"
+    "  ends.svg         where training episodes ended early (off track, crash, ...)\n"
+    "  laps.svg         the last evaluation's laps on the track coloured by speed,\n"
+    "                   with off-track and crash points (from DIR/logs/*.csv)\n"
+    "  waypoints.svg    mean speed and steering per section of the lap\n"
+    "  reward-lap.svg   the reward of each step along the fastest lap\n"
+    "\n"
+    "With --demo, first writes an example model directory into DIR: a synthetic learning "
+    "curve and simulated laps of the built-in driver.";
 
 static int is_dir(const char *p)
 {
@@ -221,44 +212,25 @@ static int make_demo(const char *dir, const char *track_arg, const td_track *tra
 
 static int cmd_plot(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *dir = NULL, *track_arg = NULL, *out_arg = NULL;
     int demo = 0, sections = 20;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--demo")) {
-            demo = 1;
-        } else if (!strcmp(a, "--track") || !strcmp(a, "--out") || !strcmp(a, "--sections")) {
-            if (i + 1 >= argc)
-                return td__cli_fail("%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--track")) {
-                track_arg = v;
-            } else if (!strcmp(a, "--out")) {
-                out_arg = v;
-            } else {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*v == '\0' || *end || n < 1 || n > 1000)
-                    return td__cli_fail("--sections: '%s' is not a number in 1..1000", v);
-                sections = (int)n;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        } else if (!dir) {
-            dir = a;
-        } else {
-            return td__cli_fail("one model directory, got '%s' and '%s'", dir, a);
-        }
-    }
-    if (!dir) {
-        usage(stderr);
-        return 2;
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR", &dir, "the model directory"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T",
+                      "the track (name or .npy/.json path); default: WORLD_NAME of "
+                      "DIR/training_params.yaml (--demo: reInvent2019_track)"),
+        TD_CLI_STRING(NULL, "--out", &out_arg, "D", "write into D instead of DIR/plots"),
+        TD_CLI_INT("--sections", &sections, 1, 1000, "N",
+                   "sections of the lap in waypoints.svg (default 20, i.e. 5%)"),
+        TD_CLI_FLAG("--demo", &demo,
+                    "first write an example model directory into DIR (a synthetic learning "
+                    "curve and simulated laps of the built-in driver)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "plot", .about = about, .opts = opts};
+    int prc0 = td__cli_parse(&spec, argc, argv);
+    if (prc0 != TD_CLI_RUN)
+        return prc0;
     if (!demo && !is_dir(dir))
         return td__cli_fail("%s: no such directory", dir);
 

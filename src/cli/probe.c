@@ -15,69 +15,46 @@
 #include "trackday/reward.h"
 #include "trackday/sim.h"
 
-static void usage(FILE *f)
+static const char about[] =
+    "Reads lines 'x y heading_deg' (the car ORIGIN, the middle of the wheelbase; optionally "
+    "followed by 'speed steering_deg', the commanded action) from stdin and prints one JSON "
+    "object of params per line. Progress follows DeepRacer's rules from one line to the next, "
+    "as if the car had driven through the poses from the start line. Blank lines and lines "
+    "starting with '#' are skipped.\n"
+    "\n"
+    "  echo '0 0 0' | trackday probe --track oval";
+
+static int parse_race_type(const char *opt, const char *v, void *dst)
 {
-    fprintf(f, "usage: trackday probe --track T [options] < poses.txt\n\n"
-               "Reads lines 'x y heading_deg' (the car ORIGIN, the middle of the wheelbase;\n"
-               "optionally followed by 'speed steering_deg', the commanded action) and prints\n"
-               "one JSON object of params per line. Blank lines and lines starting with '#'\n"
-               "are skipped.\n\n"
-               "options:\n"
-               "  --track T        track name or .npy/.json path\n"
-               "  --reverse        the reverse driving direction\n"
-               "  --waypoints      include the (long) waypoints list\n"
-               "  --race-type R    time-trial (default), object-avoidance or head-to-bot\n"
-               "  --obstacles N    obstacles for object-avoidance, evenly spaced (default 3)\n"
-               "  --bots N         bots for head-to-bot (default 3; they do not move)\n");
+    if (td_race_type_parse(v, dst))
+        return td__cli_usage_error("%s: '%s' is not time-trial, object-avoidance or head-to-bot",
+                                   opt, v);
+    return 0;
 }
 
 static int cmd_probe(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *track_arg = NULL;
     int reverse = 0, waypoints = 0;
-    long obstacles = -1, bots = -1;
+    int obstacles = -1, bots = -1;
     td_race_type race = TD_RACE_TIME_TRIAL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (strcmp(a, "--reverse") == 0) {
-            reverse = 1;
-        } else if (strcmp(a, "--waypoints") == 0) {
-            waypoints = 1;
-        } else if (!v) {
-            return td__cli_fail("probe: unknown option or missing value '%s' (see trackday "
-                                "probe --help)",
-                                a);
-        } else if (strcmp(a, "--track") == 0) {
-            track_arg = argv[++i];
-        } else if (strcmp(a, "--race-type") == 0) {
-            if (td_race_type_parse(v, &race))
-                return td__cli_fail("--race-type: '%s' is not time-trial, object-avoidance "
-                                    "or head-to-bot",
-                                    v);
-            i++;
-        } else if (strcmp(a, "--obstacles") == 0 || strcmp(a, "--bots") == 0) {
-            long n = strtol(v, &end, 10);
-            long max = a[2] == 'o' ? TD_MAX_OBSTACLES : TD_MAX_BOTS;
-            if (end == v || *end || n < 0 || n > max)
-                return td__cli_fail("%s: '%s' is not an integer in 0..%ld", a, v, max);
-            if (a[2] == 'o')
-                obstacles = n;
-            else
-                bots = n;
-            i++;
-        } else {
-            usage(stderr);
-            return td__cli_fail("probe: unknown option '%s'", a);
-        }
-    }
-    if (!track_arg)
-        return td__cli_fail("probe: --track is required (see trackday probe --help)");
+    const td__cli_opt opts[] = {
+        TD_CLI_REQUIRED_STRING(NULL, "--track", &track_arg, "T", "track name or .npy/.json path"),
+        TD_CLI_FLAG("--reverse", &reverse, "the reverse driving direction"),
+        TD_CLI_FLAG("--waypoints", &waypoints, "include the (long) waypoints list"),
+        TD_CLI_CUSTOM("--race-type", &race, parse_race_type, "R",
+                      "time-trial (default), object-avoidance or head-to-bot"),
+        TD_CLI_INT("--obstacles", &obstacles, 0, TD_MAX_OBSTACLES, "N",
+                   "obstacles for object-avoidance, evenly spaced (default 3)"),
+        TD_CLI_INT("--bots", &bots, 0, TD_MAX_BOTS, "N",
+                   "bots for head-to-bot (default 3; they do not move)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "probe", .about = about, .opts = opts, .usage = "--track T [options] < poses.txt"};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (race == TD_RACE_TIME_TRIAL && obstacles > 0)
         race = TD_RACE_OBJECT_AVOIDANCE;
     if (race == TD_RACE_TIME_TRIAL && bots > 0)

@@ -219,23 +219,20 @@ static int list_dir(obs_src *s, const char *dir)
 
 /* ---- the command ---------------------------------------------------------------------- */
 
-static int usage(FILE *o)
+static const char quantize_about[] =
+    "Writes an int8 copy of an fp32 model (weights per output channel, activations per "
+    "tensor), calibrated on N observations: camera frames rendered at random poses along a "
+    "track (default), frames from a directory, or random frames. Lidar and state inputs are "
+    "calibrated on random values.";
+
+static int parse_percentile(const char *opt, const char *v, void *dst)
 {
-    fprintf(o,
-            "usage: trackday quantize MODEL.tdm --calibrate N [--track T | --frames DIR | "
-            "--random]\n"
-            "                         [--percentile P] [--seed S] [-o OUT.tdm]\n\n"
-            "Writes an int8 copy of an fp32 model (weights per output channel, activations per\n"
-            "tensor), calibrated on N observations:\n"
-            "  --track T     camera frames rendered at random poses along track T (default\n"
-            "                reInvent2019_track; falls back to random frames if it cannot render)\n"
-            "  --frames DIR  frames from DIR (*.png of the camera size, or *.raw bytes)\n"
-            "  --random      uniformly random frames\n"
-            "  --percentile  activation range: 0 = least squared error (default), 100 = min/max,\n"
-            "                else that percentile of the calibration values\n"
-            "  -o OUT        output file (default MODEL.int8.tdm)\n"
-            "Lidar and state inputs are calibrated on random values.\n");
-    return o == stdout ? 0 : 2;
+    char *end;
+    double p = strtod(v, &end);
+    if (end == v || *end || !(p == 0 || (p > 50 && p <= 100)))
+        return td__cli_usage_error("%s: '%s' must be 0 or in (50, 100]", opt, v);
+    *(double *)dst = p;
+    return 0;
 }
 
 static int cmd_quantize(int argc, char **argv)
@@ -244,49 +241,33 @@ static int cmd_quantize(int argc, char **argv)
     int n = 0, random_frames = 0;
     long seed = 1;
     double percentile = 0.0;
-    if (td__cli_wants_help(argc, argv))
-        return usage(stdout);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (strcmp(a, "--calibrate") == 0 && more) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 1000000)
-                return td__cli_fail("quantize: --calibrate needs a count in [1, 1000000], not '%s'",
-                                    argv[i]);
-            n = (int)v;
-        } else if (strcmp(a, "--track") == 0 && more) {
-            track = argv[++i];
-        } else if (strcmp(a, "--frames") == 0 && more) {
-            dir = argv[++i];
-        } else if (strcmp(a, "--random") == 0) {
-            random_frames = 1;
-        } else if (strcmp(a, "--percentile") == 0 && more) {
-            char *end;
-            percentile = strtod(argv[++i], &end);
-            if (*end || !(percentile == 0 || (percentile > 50 && percentile <= 100)))
-                return td__cli_fail("quantize: --percentile must be 0 or in (50, 100], not '%s'",
-                                    argv[i]);
-        } else if (strcmp(a, "--seed") == 0 && more) {
-            char *end;
-            seed = strtol(argv[++i], &end, 10);
-            if (*end)
-                return td__cli_fail("quantize: --seed needs an integer, not '%s'", argv[i]);
-        } else if (strcmp(a, "-o") == 0 && more) {
-            out_path = argv[++i];
-        } else if (a[0] == '-') {
-            return td__cli_fail("quantize: unknown or incomplete option '%s' (see --help)", a);
-        } else if (!in_path) {
-            in_path = a;
-        } else {
-            return td__cli_fail("quantize: one model at a time ('%s')", a);
-        }
-    }
-    if (!in_path)
-        return usage(stderr);
-    if (n < 1)
-        return td__cli_fail("quantize: --calibrate N is required");
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("MODEL.tdm", &in_path, "an fp32 model file"),
+        {.name = "--calibrate",
+         .kind = TD__CLI_INT,
+         .dst = &n,
+         .lo = 1,
+         .hi = 1000000,
+         .arg = "N",
+         .required = 1,
+         .help = "calibrate on N observations"},
+        TD_CLI_STRING(NULL, "--track", &track, "T",
+                      "camera frames rendered at random poses along track T (default "
+                      "reInvent2019_track)"),
+        TD_CLI_STRING(NULL, "--frames", &dir, "DIR",
+                      "frames from DIR (*.png of the camera size, or *.raw bytes)"),
+        TD_CLI_FLAG("--random", &random_frames, "uniformly random frames"),
+        TD_CLI_CUSTOM("--percentile", &percentile, parse_percentile, "P",
+                      "activation range: 0 = least squared error (default), 100 = min/max, else "
+                      "that percentile of the calibration values"),
+        TD_CLI_OPT_SEED(&seed, "random seed (default 1)"),
+        TD_CLI_STRING("-o", "--out", &out_path, "OUT.tdm", "output file (default MODEL.int8.tdm)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "quantize", .about = quantize_about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (dir && random_frames)
         return td__cli_fail("quantize: --frames and --random exclude each other");
 

@@ -10,38 +10,16 @@
 #include "trackday/race.h"
 #include "trackday/replay.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: trackday race MODEL_A MODEL_B [MODEL ...] --track T [options]\n\n"
-               "Races 2 to 6 cars head to head (DeepRacer's HEAD_TO_MODEL). A MODEL is a model\n"
-               "directory, a .tdm file, or the simulator's built-in driver:\n"
-               "builtin:pure-pursuit, builtin:centerline or builtin:zigzag, optionally with a top\n"
-               "speed (builtin:centerline:1.5). Cars start 0.75 m apart behind the start line,\n"
-               "alternating inner and outer lane, in the order given, each driven greedily by its\n"
-               "own model. Cars see each other; a car that runs into a car ahead of it is\n"
-               "crashed (DeepRacer's rule).\n"
-               "Standings: finishers by total time (penalties included), then the others by laps\n"
-               "and progress. Writes DIR/race.json and a replay (DIR/race.mp4 when ffmpeg is on\n"
-               "the PATH, else PNG frames in DIR/replay/).\n\n"
-               "options:\n"
-               "  --track T               track (default: the first model directory's world)\n"
-               "  --laps N                laps (default 3)\n"
-               "  --continuous            an event costs a penalty (the car waits at its reset\n"
-               "                          pose) instead of putting the car out\n"
-               "  --off-track-penalty S   seconds (default 2), --collision-penalty S (default 5)\n"
-               "  --max-resets N          continuous: resets allowed, out at the next event\n"
-               "                          (default 10000; 0: the first event puts it out)\n"
-               "  --reverse               drive the track the other way\n"
-               "  --max-time S            race clock limit (default: laps at 0.5 m/s + 30 s)\n"
-               "  --checkpoint best|last  which checkpoint of a model directory (default best)\n"
-               "  -o, --out DIR           output directory (default race-<track>)\n"
-               "  --replay PATH|none      replay video or PNG directory (default above)\n"
-               "  --width PX, --fps N     replay frame width (960) and rate (15)\n"
-               "  --camera K              the replay shows car K's camera view (K = 1 for the\n"
-               "                          first MODEL) beside the top view\n"
-               "  --seed S                random seed\n"
-               "  --json                  print race.json instead of the table\n");
-}
+static const char about[] =
+    "Races 2 to 6 cars head to head (DeepRacer's HEAD_TO_MODEL). A MODEL is a model directory, "
+    "a .tdm file, or the simulator's built-in driver: builtin:pure-pursuit, builtin:centerline "
+    "or builtin:zigzag, optionally with a top speed (builtin:centerline:1.5). Cars start 0.75 m "
+    "apart behind the start line, alternating inner and outer lane, in the order given, each "
+    "driven greedily by its own model. Cars see each other; a car that runs into a car ahead of "
+    "it is crashed (DeepRacer's rule). Standings: finishers by total time (penalties included), "
+    "then the others by laps "
+    "and progress. Writes DIR/race.json and a replay (DIR/race.mp4 when ffmpeg is on the PATH, "
+    "else PNG frames in DIR/replay/).";
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -65,91 +43,41 @@ static int cmd_race(int argc, char **argv)
     td_track track;
     int track_ok = 0;
     td_err err;
-    long l;
 
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     td_race_options_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--continuous")) {
-            o.continuous = 1;
-            continue;
-        }
-        if (!strcmp(a, "--reverse")) {
-            o.reverse = 1;
-            continue;
-        }
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (n == TD_RACE_MAX_CARS)
-                return td__cli_fail("at most %d cars in a race", TD_RACE_MAX_CARS);
-            models[n++] = a;
-            continue;
-        }
-        if (!v)
-            return td__cli_fail("%s needs a value (see trackday race --help)", a);
-        i++;
-        if (!strcmp(a, "--track"))
-            track_arg = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
-            outdir = v;
-        else if (!strcmp(a, "--replay"))
-            replay = v;
-        else if (!strcmp(a, "--laps")) {
-            if (td__cli_parse_long(a, v, 1, TD_MAX_LAPS, &l))
-                return 1;
-            o.laps = (int)l;
-        } else if (!strcmp(a, "--off-track-penalty")) {
-            if (td__cli_parse_double(a, v, 0, 60, &o.off_track_penalty_s))
-                return 1;
-        } else if (!strcmp(a, "--collision-penalty")) {
-            if (td__cli_parse_double(a, v, 0, 60, &o.collision_penalty_s))
-                return 1;
-        } else if (!strcmp(a, "--max-resets")) {
-            if (td__cli_parse_long(a, v, 0, 100000, &l))
-                return 1;
-            o.max_resets = (int)l;
-        } else if (!strcmp(a, "--max-time")) {
-            if (td__cli_parse_double(a, v, 1, 86400, &o.max_time_s))
-                return 1;
-        } else if (!strcmp(a, "--checkpoint")) {
-            if (strcmp(v, "best") && strcmp(v, "last"))
-                return td__cli_fail("--checkpoint: '%s' must be best or last", v);
-            checkpoint = v;
-        } else if (!strcmp(a, "--width")) {
-            if (td__cli_parse_long(a, v, 320, 3840, &l))
-                return 1;
-            o.replay_width = (int)l;
-        } else if (!strcmp(a, "--camera")) {
-            if (td__cli_parse_long(a, v, 1, TD_RACE_MAX_CARS, &l))
-                return 1;
-            o.replay_camera_car = (int)l - 1;
-        } else if (!strcmp(a, "--fps")) {
-            if (td__cli_parse_long(a, v, 1, 240, &l))
-                return 1;
-            o.replay_fps = (int)l;
-        } else if (!strcmp(a, "--seed")) {
-            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
-                return 1;
-            o.seed = (uint64_t)l;
-        } else {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        }
-    }
+    long seed = (long)o.seed;
+    int camera = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS_LIST("MODEL", models, &n, TD_RACE_MIN_CARS, TD_RACE_MAX_CARS,
+                        "2 to 6 models: directories, .tdm files or builtin:DRIVER[:SPEED]"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T",
+                      "track (default: the first model directory's world)"),
+        TD_CLI_OPTS_LAPS(&o.laps, &o.continuous, &o.off_track_penalty_s, &o.collision_penalty_s,
+                         &o.max_resets),
+        TD_CLI_FLAG("--reverse", &o.reverse, "drive the track the other way"),
+        TD_CLI_DOUBLE("--max-time", &o.max_time_s, 1, 86400, "S",
+                      "race clock limit (default: laps at 0.5 m/s + 30 s)"),
+        TD_CLI_OPT_CHECKPOINT(&checkpoint),
+        TD_CLI_STRING("-o", "--out", &outdir, "DIR", "output directory (default race-<track>)"),
+        TD_CLI_STRING(NULL, "--replay", &replay, "PATH|none",
+                      "replay video or PNG directory (default above)"),
+        TD_CLI_INT("--width", &o.replay_width, 320, 3840, "PX", "replay frame width (960)"),
+        TD_CLI_INT("--fps", &o.replay_fps, 1, 240, "N", "replay frame rate (15)"),
+        TD_CLI_INT("--camera", &camera, 1, TD_RACE_MAX_CARS, "K",
+                   "the replay shows car K's camera view (K = 1 for the first MODEL) beside the "
+                   "top view"),
+        TD_CLI_OPT_SEED(&seed, "random seed"),
+        TD_CLI_FLAG("--json", &json, "print race.json instead of the table"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "race", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    o.seed = (uint64_t)seed;
+    o.replay_camera_car = camera - 1;
     if (o.replay_camera_car >= n)
-        return td__cli_fail("--camera %d: the race has %d cars", o.replay_camera_car + 1, n);
-    if (n < TD_RACE_MIN_CARS) {
-        usage(stderr);
-        return td__cli_fail("a race needs %d to %d models (got %d)", TD_RACE_MIN_CARS,
-                            TD_RACE_MAX_CARS, n);
-    }
+        return td__cli_usage_error("--camera %d: the race has %d cars", o.replay_camera_car + 1, n);
 
     /* The racers. */
     for (int k = 0; k < n; k++) {

@@ -12,34 +12,37 @@
 #include "trackday/json.h"
 #include "trackday/replay.h"
 
-static void usage(FILE *f)
+static const char about[] =
+    "Renders an evaluation run as frames, one per step: the car's camera view beside a top "
+    "view of the track with the car, its trail, the lap, lap time and speed. DIR is a model "
+    "directory (its logs/eval-<track>-simtrace.csv, written by 'trackday eval'), REPORT.json an "
+    "eval report beside its simtrace, or a simtrace CSV (trackday's or DeepRacer's). A video "
+    "path (.mp4, .mkv, .webm, .mov) is encoded by piping frames to ffmpeg (must be on the "
+    "PATH); any other path is a directory that receives frame_00001.png, frame_00002.png, ...\n"
+    "\n"
+    "With --redrive, drives the model of DIR (or MODEL.tdm) again as 'trackday eval' would and "
+    "renders every step, obstacles and bots included.";
+
+static int parse_race_type(const char *opt, const char *v, void *dst)
 {
-    fprintf(f, "usage: trackday replay DIR|REPORT.json|SIMTRACE.csv [-o out.mp4|out_dir/] "
-               "[options]\n"
-               "       trackday replay DIR|MODEL.tdm --redrive [-o ...] [options]\n\n"
-               "Renders an evaluation run as frames, one per step: the car's camera view beside a\n"
-               "top view of the track with the car, its trail, the lap, lap time and speed.\n"
-               "DIR is a model directory (its logs/eval-<track>-simtrace.csv, written by\n"
-               "'trackday eval'), REPORT.json an eval report beside its simtrace, or a simtrace\n"
-               "CSV (trackday's or DeepRacer's). A video path (.mp4, .mkv, .webm, .mov) is\n"
-               "encoded by piping frames to ffmpeg (must be on the PATH); any other path is a\n"
-               "directory that receives frame_00001.png, frame_00002.png, ...\n\n"
-               "options:\n"
-               "  -o, --out PATH   output (default: DIR/logs/replay-<track>.mp4 when ffmpeg is\n"
-               "                   installed, else the directory DIR/logs/replay-<track>/)\n"
-               "  --track T        track (default: from the report or the simtrace's file name)\n"
-               "  --fps N          frames per second of the video (default 15: real time)\n"
-               "  --width PX       frame width (default 960)\n"
-               "  --episodes A[-B] only these episodes (simtrace episode numbers; trackday's\n"
-               "                   evaluation logs have one per lap)\n"
-               "  --reverse        the run drove the track the other way (default: as the eval\n"
-               "                   report beside the simtrace says)\n"
-               "  --no-camera      top view only\n"
-               "  --redrive        drive the model of DIR (or MODEL.tdm) again as 'trackday eval'\n"
-               "                   would and render every step, obstacles and bots included;\n"
-               "                   with --laps N, --continuous, --race-type R, --seed S,\n"
-               "                   --checkpoint best|last\n"
-               "  --title TEXT     first text line (default: the track name)\n");
+    if (td_race_type_parse(v, dst))
+        return td__cli_usage_error("%s: '%s' must be time-trial, object-avoidance or head-to-bot",
+                                   opt, v);
+    return 0;
+}
+
+/* --episodes N or A-B, into long[2]. */
+static int parse_episodes(const char *opt, const char *v, void *dst)
+{
+    long *ep = dst;
+    char *end;
+    ep[0] = strtol(v, &end, 10);
+    ep[1] = ep[0];
+    if (end != v && *end == '-')
+        ep[1] = strtol(end + 1, &end, 10);
+    if (end == v || *end || ep[0] < 0 || ep[1] < ep[0])
+        return td__cli_usage_error("%s: '%s' must be N or A-B (0 <= A <= B)", opt, v);
+    return 0;
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -183,93 +186,60 @@ static int cmd_replay(int argc, char **argv)
     td_simtrace t;
     td_track track;
     td_err err;
-    long l, ep_lo = -1, ep_hi = -1;
+    long ep_lo = -1, ep_hi = -1;
     int rc, is_dir = 0, reverse = 0, redrive_flag = 0, race_set = 0;
     const char *checkpoint = "best";
     td_eval_options eo;
 
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     td_replay_options_default(&o);
     td_eval_options_default(&eo);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--no-camera")) {
-            o.camera = 0;
-            continue;
-        }
-        if (!strcmp(a, "--reverse")) {
-            reverse = 1;
-            continue;
-        }
-        if (!strcmp(a, "--redrive")) {
-            redrive_flag = 1;
-            continue;
-        }
-        if (!strcmp(a, "--continuous")) {
-            eo.continuous = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (target)
-                return td__cli_fail("one run only ('%s' and '%s')", target, a);
-            target = a;
-            continue;
-        }
-        if (!v)
-            return td__cli_fail("%s needs a value (see trackday replay --help)", a);
-        i++;
-        if (!strcmp(a, "-o") || !strcmp(a, "--out"))
-            out = v;
-        else if (!strcmp(a, "--track"))
-            track_arg = v;
-        else if (!strcmp(a, "--title"))
-            o.title = v;
-        else if (!strcmp(a, "--episodes")) {
-            char *end;
-            ep_lo = strtol(v, &end, 10);
-            ep_hi = ep_lo;
-            if (end != v && *end == '-')
-                ep_hi = strtol(end + 1, &end, 10);
-            if (end == v || *end || ep_lo < 0 || ep_hi < ep_lo)
-                return td__cli_fail("--episodes: '%s' must be N or A-B (0 <= A <= B)", v);
-        } else if (!strcmp(a, "--laps")) {
-            if (td__cli_parse_long(a, v, 1, TD_MAX_LAPS, &l))
-                return 1;
-            eo.laps = (int)l;
-        } else if (!strcmp(a, "--seed")) {
-            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
-                return 1;
-            eo.seed = (uint64_t)l;
-        } else if (!strcmp(a, "--checkpoint")) {
-            if (strcmp(v, "best") && strcmp(v, "last"))
-                return td__cli_fail("--checkpoint: '%s' must be best or last", v);
-            checkpoint = v;
-        } else if (!strcmp(a, "--race-type")) {
-            if (td_race_type_parse(v, &eo.race.race_type))
-                return td__cli_fail("--race-type: '%s' must be time-trial, object-avoidance or "
-                                    "head-to-bot",
-                                    v);
-            race_set = 1;
-        } else if (!strcmp(a, "--fps")) {
-            if (td__cli_parse_long(a, v, 1, 240, &l))
-                return 1;
-            o.fps = (int)l;
-        } else if (!strcmp(a, "--width")) {
-            if (td__cli_parse_long(a, v, 320, 3840, &l))
-                return 1;
-            o.width = (int)l;
-        } else {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        }
-    }
-    if (!target) {
-        usage(stderr);
-        return 2;
-    }
+    long seed = (long)eo.seed, episodes[2] = {-1, -1};
+    int no_camera = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR|REPORT.json|SIMTRACE.csv|MODEL.tdm", &target,
+                   "the run to render (a model directory or a .tdm with --redrive)"),
+        TD_CLI_STRING("-o", "--out", &out, "PATH",
+                      "output (default: DIR/logs/replay-<track>.mp4 when ffmpeg is installed, "
+                      "else the directory DIR/logs/replay-<track>/)"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T",
+                      "track (default: from the report or the simtrace's file name)"),
+        TD_CLI_INT("--fps", &o.fps, 1, 240, "N",
+                   "frames per second of the video (default 15: real time)"),
+        TD_CLI_INT("--width", &o.width, 320, 3840, "PX", "frame width (default 960)"),
+        TD_CLI_CUSTOM("--episodes", episodes, parse_episodes, "A[-B]",
+                      "only these episodes (simtrace episode numbers; trackday's evaluation "
+                      "logs have one per lap)"),
+        TD_CLI_FLAG("--reverse", &reverse,
+                    "the run drove the track the other way (default: as the eval report beside "
+                    "the simtrace says)"),
+        TD_CLI_FLAG("--no-camera", &no_camera, "top view only"),
+        TD_CLI_STRING(NULL, "--title", &o.title, "TEXT", "first text line (default: the track)"),
+        TD_CLI_SECTION("--redrive"),
+        TD_CLI_FLAG("--redrive", &redrive_flag,
+                    "drive the model of DIR (or MODEL.tdm) again as 'trackday eval' would"),
+        TD_CLI_OPTS_LAPS(&eo.laps, &eo.continuous, &eo.off_track_penalty_s, &eo.collision_penalty_s,
+                         &eo.max_resets),
+        {.name = "--race-type",
+         .kind = TD__CLI_CUSTOM,
+         .dst = &eo.race.race_type,
+         .parse = parse_race_type,
+         .arg = "R",
+         .given = &race_set,
+         .help = "time-trial, object-avoidance or head-to-bot (default: the directory's "
+                 "RACE_TYPE)"},
+        TD_CLI_OPT_CHECKPOINT(&checkpoint),
+        TD_CLI_OPT_SEED(&seed, "random seed (obstacle placement, bots)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "replay", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    eo.seed = (uint64_t)seed;
+    ep_lo = episodes[0];
+    ep_hi = episodes[1];
+    if (no_camera)
+        o.camera = 0;
     if (redrive_flag) {
         eo.race.reverse_dir = reverse;
         if (race_set)

@@ -23,24 +23,17 @@
 
 #define DEFAULT_TRACK "reInvent2019_track"
 
-static void usage(FILE *f)
+static int parse_race_type(const char *opt, const char *v, void *dst)
 {
-    fprintf(f, "usage: trackday reward check FILE [--track T] [--timeout S] [--json]\n"
-               "       trackday reward explain FILE [--track T] [--race TYPE] [--out FILE.svg]\n"
-               "                               [--segments N]\n"
-               "       trackday reward list\n\n"
-               "FILE is a DeepRacer reward_function.py, a C plugin (.so) or builtin:NAME.\n"
-               "check    statically checks the file as DeepRacer's validator would (imports,\n"
-               "         open/eval/exec, numpy file I/O, size) and calls reward_function in\n"
-               "         sampled states of the track (centre, borders, off track, wrong heading,\n"
-               "         slow/fast, obstacles, a bot, reverse direction); exit 1 on any error.\n"
-               "explain  drives one lap along the racing line and one zig-zagging with the\n"
-               "         built-in driver, prints the reward per lap segment and writes a picture\n"
-               "         of the track coloured by reward (default reward_explain.svg); --race\n"
-               "         object-avoidance or head-to-bot adds obstacles or bot cars.\n"
-               "T is a track name (tracks/ or the DeepRacer routes) or a .npy/.json path;\n"
-               "default " DEFAULT_TRACK " (or the shipped oval without the reference routes).\n");
+    if (td_race_type_parse(v, dst))
+        return td__cli_usage_error("%s: '%s' must be time-trial, object-avoidance or head-to-bot",
+                                   opt, v);
+    return 0;
 }
+
+static const char track_help[] =
+    "a track name (tracks/ or the DeepRacer routes) or a .npy/.json path; default " DEFAULT_TRACK
+    " (or the shipped oval without the reference routes)";
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -100,24 +93,24 @@ static int cmd_check(int argc, char **argv)
     const char *file = NULL, *track_arg = NULL;
     double timeout = TD_REWARD_DEFAULT_TIMEOUT_S;
     int as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
-            track_arg = argv[++i];
-        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-            timeout = strtod(argv[++i], NULL);
-        else if (strcmp(argv[i], "--json") == 0)
-            as_json = 1;
-        else if (argv[i][0] == '-')
-            return td__cli_fail("reward check: unknown option '%s'", argv[i]);
-        else if (!file)
-            file = argv[i];
-        else
-            return td__cli_fail("reward check: one FILE only ('%s' is extra)", argv[i]);
-    }
-    if (!file) {
-        usage(stderr);
-        return 2;
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("FILE", &file, "a reward_function.py, a C plugin (.so) or builtin:NAME"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T", track_help),
+        TD_CLI_DOUBLE("--timeout", &timeout, 0.001, 3600, "S",
+                      "seconds one call may take before it counts as an error"),
+        TD_CLI_FLAG("--json", &as_json, "print one JSON report (for tools and the hub)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "reward check",
+        .about = "Statically checks the file as DeepRacer's validator would (imports, "
+                 "open/eval/exec, numpy file I/O, size) and calls reward_function in sampled "
+                 "states of the track (centre, borders, off track, wrong heading, slow/fast, "
+                 "obstacles, a bot, reverse direction); exit status 1 on any error.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     int errors = 0, warnings = 0;
     td_err err = {0};
     json_t *report = json_object(), *jissues = json_array(), *jsamples = json_array(),
@@ -361,35 +354,32 @@ static int cmd_explain(int argc, char **argv)
     td_race_config race;
     td_race_config_default(&race);
     race.change_start_position = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--track") == 0 && i + 1 < argc)
-            track_arg = argv[++i];
-        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out = argv[++i];
-        else if (strcmp(argv[i], "--segments") == 0 && i + 1 < argc)
-            segments = (int)strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--max-steps") == 0 && i + 1 < argc)
-            max_steps = (int)strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--race") == 0 && i + 1 < argc) {
-            td_race_type rt;
-            if (td_race_type_parse(argv[++i], &rt))
-                return td__cli_fail("reward explain: --race '%s': expected time-trial, "
-                                    "object-avoidance or head-to-bot",
-                                    argv[i]);
-            td_race_config_set_type(&race, rt);
-        } else if (argv[i][0] == '-')
-            return td__cli_fail("reward explain: unknown option '%s'", argv[i]);
-        else if (!file)
-            file = argv[i];
-        else
-            return td__cli_fail("reward explain: one FILE only ('%s' is extra)", argv[i]);
-    }
-    if (!file) {
-        usage(stderr);
-        return 2;
-    }
-    if (segments < 1 || segments > 100)
-        return td__cli_fail("reward explain: --segments must be 1-100");
+    td_race_type race_type = TD_RACE_TIME_TRIAL;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("FILE", &file, "a reward_function.py, a C plugin (.so) or builtin:NAME"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T", track_help),
+        TD_CLI_CUSTOM("--race", &race_type, parse_race_type, "TYPE",
+                      "object-avoidance or head-to-bot adds obstacles or bot cars (default "
+                      "time-trial)"),
+        TD_CLI_STRING(NULL, "--out", &out, "FILE.svg",
+                      "the picture of the track coloured by reward (default "
+                      "reward_explain.svg)"),
+        TD_CLI_INT("--segments", &segments, 1, 100, "N", "lap segments in the table (default 10)"),
+        TD_CLI_INT("--max-steps", &max_steps, 1, 1000000, "N",
+                   "steps per driven lap at most (default 5000)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "reward explain",
+        .about = "Drives one lap along the racing line and one zig-zagging with the built-in "
+                 "driver, prints the reward per lap segment and writes a picture of the track "
+                 "coloured by reward.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (race_type != TD_RACE_TIME_TRIAL)
+        td_race_config_set_type(&race, race_type);
     td_err err = {0};
     td_track t;
     if (load_track(track_arg, &t, &err)) {
@@ -499,28 +489,33 @@ static int cmd_list(void)
     return 0;
 }
 
+static int cmd_list_args(int argc, char **argv)
+{
+    const td__cli_opt opts[] = {TD_CLI_END};
+    const td__cli_spec spec = {.name = "reward list",
+                               .about = "Lists the built-in C rewards and whether Python reward "
+                                        "functions are available.",
+                               .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    return cmd_list();
+}
+
 static int cmd_reward(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
-    if (strcmp(argv[1], "explain") == 0)
-        return cmd_explain(argc - 1, argv + 1);
-    if (strcmp(argv[1], "list") == 0)
-        return cmd_list();
-    usage(stderr);
-    return td__cli_fail("reward: unknown subcommand '%s'", argv[1]);
+    static const td__cli_sub subs[] = {
+        {"check", "what DeepRacer's validator would reject, then the reward in sampled states",
+         cmd_check},
+        {"explain", "one lap on the racing line and one zig-zagging: reward per segment, SVG",
+         cmd_explain},
+        {"list", "the built-in C rewards", cmd_list_args},
+        {NULL, NULL, NULL},
+    };
+    return td__cli_dispatch("reward",
+                            "The teaching tools for reward functions. FILE is a DeepRacer "
+                            "reward_function.py, a C plugin (.so) or builtin:NAME.",
+                            subs, argc, argv);
 }
 
 TD_CLI_COMMAND("reward", "check and explain reward functions", cmd_reward)

@@ -20,31 +20,7 @@
 /* The minimum turn radius `show` checks shipped tracks against (a 1/18 car, m). */
 #define SHOW_MIN_RADIUS_M 0.6
 
-static const char *tracks_usage =
-    "usage: trackday tracks COMMAND [ARGS]\n"
-    "\n"
-    "commands:\n"
-    "  list                                  shipped tracks and reference routes\n"
-    "  show NAME|PATH [--reverse] [--json]   details of one track\n"
-    "  import FILE.npy [-o OUT.json] [--name NAME] [--description TEXT]\n"
-    "                                        convert a DeepRacer route to trackday JSON\n"
-    "  export NAME|PATH -o OUT.npy|OUT.json [--reverse]\n"
-    "                                        write a track as a DeepRacer route or JSON\n"
-    "  render NAME|PATH -o OUT.png [--reverse] [--width PX]\n"
-    "                                        top-view picture\n"
-    "  generate --seed S [--length M] [--width M] [--min-radius M] [--spacing M]\n"
-    "           -o OUT.json [--png OUT.png]  procedural track\n"
-    "\n"
-    "NAME is a shipped track (tracks/NAME.json) or a reference route (../shared/tracks).\n"
-    "Run 'trackday tracks COMMAND --help' for details.\n";
-
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-/* The generator checks the values against each other and says what is wrong. */
-static int parse_double(const char *opt, const char *s, double *out)
-{
-    return td__cli_parse_double(opt, s, -1e9, 1e9, out);
-}
 
 /* Loads a track argument (name or path), optionally reversed. */
 static int load_arg(const char *arg, int reverse, td_track *t)
@@ -197,20 +173,26 @@ static int list_deepracer(void)
 
 static int cmd_list(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday tracks list [--deepracer]\n\nLists the shipped tracks (%s) and the "
-               "route files (.npy) in the other folders of the track search path (--tracks-dir, "
-               "TRACKDAY_TRACKS, ../shared/tracks), with centreline length (m), mean width (m, "
-               "with the range if it varies), direction and rows.\n\n"
-               "  --deepracer   DeepRacer's 127 route names (WORLD_NAME values) and the file each "
-               "one resolves to, '-' when it is not on the search path\n",
-               td__cli_tracks_dir());
-        return 0;
-    }
-    if (argc == 2 && !strcmp(argv[1], "--deepracer"))
+    char about[1024];
+    snprintf(about, sizeof(about),
+             "Lists the shipped tracks (%s) and the route files (.npy) in the other folders of the "
+             "track search path (--tracks-dir, TRACKDAY_TRACKS, ../shared/tracks), with "
+             "centreline length (m), mean width (m, with the range if it varies), direction and "
+             "rows.",
+             td__cli_tracks_dir());
+    int deepracer = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_FLAG("--deepracer", &deepracer,
+                    "DeepRacer's 127 route names (WORLD_NAME values) and the file each one "
+                    "resolves to, '-' when it is not on the search path"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "tracks list", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (deepracer)
         return list_deepracer();
-    if (argc > 1)
-        return td__cli_fail("tracks list: unexpected argument '%s'", argv[1]);
     printf("%-26s %-9s %8s  %-18s %-5s %5s\n", "name", "kind", "length", "width", "dir", "rows");
     char **names;
     const char *dir = td__cli_tracks_dir();
@@ -237,30 +219,24 @@ static int cmd_show(int argc, char **argv)
 {
     const char *arg = NULL;
     int json = 0, reverse = 0;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday tracks show NAME|PATH [--reverse] [--json]\n\n"
-               "Prints a track's name, description, rows, centreline length, width (min, mean, "
-               "max), whether it is closed, its direction, bounding box, smallest turn radius, "
-               "the geometry check (no crossing of centre line and borders, inner border "
-               "inside) and trackday's design rules (turn radius at least %.2f m and more "
-               "than half the width; some DeepRacer routes are tighter).\n",
-               SHOW_MIN_RADIUS_M);
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (strcmp(argv[i], "--reverse") == 0)
-            reverse = 1;
-        else if (argv[i][0] == '-')
-            return td__cli_fail("tracks show: unknown option '%s'", argv[i]);
-        else if (!arg)
-            arg = argv[i];
-        else
-            return td__cli_fail("tracks show: unexpected argument '%s'", argv[i]);
-    }
-    if (!arg)
-        return td__cli_fail("tracks show: which track? (trackday tracks show NAME|PATH)");
+    char about[1024];
+    snprintf(about, sizeof(about),
+             "Prints a track's name, description, rows, centreline length, width (min, mean, "
+             "max), whether it is closed, its direction, bounding box, smallest turn radius, "
+             "the geometry check (no crossing of centre line and borders, inner border inside) "
+             "and trackday's design rules (turn radius at least %.2f m and more than half the "
+             "width; some DeepRacer routes are tighter).",
+             SHOW_MIN_RADIUS_M);
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("NAME|PATH", &arg, "a track name or a .npy/.json file"),
+        TD_CLI_FLAG("--reverse", &reverse, "the reverse driving direction"),
+        TD_CLI_FLAG("--json", &json, "one JSON object"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "tracks show", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     td_track t;
     if (load_arg(arg, reverse, &t))
         return 1;
@@ -330,32 +306,23 @@ static int cmd_show(int argc, char **argv)
 static int cmd_import(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *name = NULL, *desc = NULL;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday tracks import FILE.npy [-o OUT.json] [--name NAME] "
-               "[--description TEXT]\n\n"
-               "Converts a DeepRacer route file (.npy, shape (N, 6)) into trackday's JSON "
-               "track format (docs/track-format.md), rows form. Duplicate consecutive points "
-               "are removed as DeepRacer does. The default output is NAME.json in the current "
-               "directory, NAME being the file's base name.\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--name") == 0 ||
-             strcmp(argv[i], "--description") == 0)) {
-            if (i + 1 >= argc)
-                return td__cli_fail("tracks import: %s needs a value", argv[i]);
-            const char **dst = argv[i][1] == 'o' ? &out : (argv[i][2] == 'n' ? &name : &desc);
-            *dst = argv[++i];
-        } else if (argv[i][0] == '-') {
-            return td__cli_fail("tracks import: unknown option '%s'", argv[i]);
-        } else if (!in) {
-            in = argv[i];
-        } else {
-            return td__cli_fail("tracks import: unexpected argument '%s'", argv[i]);
-        }
-    }
-    if (!in)
-        return td__cli_fail("tracks import: which file? (trackday tracks import FILE.npy)");
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("FILE.npy", &in, "a DeepRacer route file"),
+        TD_CLI_STRING("-o", "--out", &out, "OUT.json",
+                      "output (default NAME.json in the current directory)"),
+        TD_CLI_STRING(NULL, "--name", &name, "NAME", "track name (default: the file's base name)"),
+        TD_CLI_STRING(NULL, "--description", &desc, "TEXT", "description"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "tracks import",
+        .about = "Converts a DeepRacer route file (.npy, shape (N, 6)) into trackday's JSON track "
+                 "format (docs/track-format.md), rows form. Duplicate consecutive points are "
+                 "removed as DeepRacer does; a route that crosses itself is refused.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     td_track t;
     td_err err;
     if (td_track_load(&t, in, &err))
@@ -384,30 +351,21 @@ static int cmd_export(int argc, char **argv)
 {
     const char *arg = NULL, *out = NULL;
     int reverse = 0;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday tracks export NAME|PATH -o OUT.npy|OUT.json [--reverse]\n\n"
-               "Writes a track as a DeepRacer route file (.npy version 1.0, '<f8', shape (N, 6), "
-               "usable by DeepRacer tools) or as trackday JSON in the rows form, by the output's "
-               "extension. --reverse writes the reverse driving direction.\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0) {
-            if (i + 1 >= argc)
-                return td__cli_fail("tracks export: -o needs a value");
-            out = argv[++i];
-        } else if (strcmp(argv[i], "--reverse") == 0) {
-            reverse = 1;
-        } else if (argv[i][0] == '-') {
-            return td__cli_fail("tracks export: unknown option '%s'", argv[i]);
-        } else if (!arg) {
-            arg = argv[i];
-        } else {
-            return td__cli_fail("tracks export: unexpected argument '%s'", argv[i]);
-        }
-    }
-    if (!arg || !out)
-        return td__cli_fail("tracks export: usage: trackday tracks export NAME|PATH -o OUT.npy");
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("NAME|PATH", &arg, "a track name or a .npy/.json file"),
+        TD_CLI_REQUIRED_STRING("-o", "--out", &out, "OUT.npy|OUT.json",
+                               "the file to write; its extension chooses the format"),
+        TD_CLI_FLAG("--reverse", &reverse, "write the reverse driving direction"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "tracks export",
+        .about = "Writes a track as a DeepRacer route file (.npy version 1.0, '<f8', shape (N, "
+                 "6), usable by DeepRacer tools) or as trackday JSON in the rows form.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     int npy = has_suffix(out, ".npy");
     if (!npy && !has_suffix(out, ".json"))
         return td__cli_fail("tracks export: '%s' must end in .npy or .json", out);
@@ -428,40 +386,28 @@ static int cmd_export(int argc, char **argv)
 static int cmd_render(int argc, char **argv)
 {
     const char *arg = NULL, *out = NULL;
-    int reverse = 0;
-    double width = 1024;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday tracks render NAME|PATH -o OUT.png [--reverse] [--width PX]\n\n"
-               "Draws a top view: green ground, dark road, white borders, a dashed yellow "
-               "centre line, a chequered start line at row 0 and a red arrow in the driving "
-               "direction. Default width 1024 px.\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--width") == 0) {
-            if (i + 1 >= argc)
-                return td__cli_fail("tracks render: %s needs a value", argv[i]);
-            if (argv[i][1] == 'o')
-                out = argv[++i];
-            else if (parse_double("--width", argv[++i], &width))
-                return 1;
-        } else if (strcmp(argv[i], "--reverse") == 0) {
-            reverse = 1;
-        } else if (argv[i][0] == '-') {
-            return td__cli_fail("tracks render: unknown option '%s'", argv[i]);
-        } else if (!arg) {
-            arg = argv[i];
-        } else {
-            return td__cli_fail("tracks render: unexpected argument '%s'", argv[i]);
-        }
-    }
-    if (!arg || !out)
-        return td__cli_fail("tracks render: usage: trackday tracks render NAME|PATH -o OUT.png");
+    int reverse = 0, width = 1024;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("NAME|PATH", &arg, "a track name or a .npy/.json file"),
+        TD_CLI_REQUIRED_STRING("-o", "--out", &out, "OUT.png", "the picture to write"),
+        TD_CLI_FLAG("--reverse", &reverse, "the reverse driving direction"),
+        TD_CLI_INT("--width", &width, 64, 16384, "PX", "picture width (default 1024)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "tracks render",
+        .about = "Draws a top view: green ground, dark road, white borders, a dashed yellow "
+                 "centre line, a chequered start line at row 0 and a red arrow in the driving "
+                 "direction.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     td_track t;
     if (load_arg(arg, reverse, &t))
         return 1;
     td_err err;
-    int rc = td_track_render_png(&t, out, (int)width, &err);
+    int rc = td_track_render_png(&t, out, width, &err);
     td_track_free(&t);
     if (rc)
         return td__cli_fail("%s", err.msg);
@@ -476,50 +422,36 @@ static int cmd_generate(int argc, char **argv)
     td_trackgen_config cfg;
     td_trackgen_defaults(&cfg);
     const char *out = NULL, *png = NULL;
-    int have_seed = 0;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday tracks generate --seed S [--length M] [--width M] "
-               "[--min-radius M] [--spacing M] -o OUT.json [--png OUT.png]\n\n"
-               "Generates a valid closed track (no self-intersection, turn radius at least the "
-               "minimum, grass between parts of the road); the same seed gives the same "
-               "track. Defaults: length %.0f m, width %.3f m, minimum radius %.2f m, waypoint "
-               "spacing %.2f m.\n",
-               cfg.target_length_m, cfg.width_m, cfg.min_radius_m, cfg.spacing_m);
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (strcmp(o, "-o") == 0 || strcmp(o, "--png") == 0 || strcmp(o, "--seed") == 0 ||
-            strcmp(o, "--length") == 0 || strcmp(o, "--width") == 0 ||
-            strcmp(o, "--min-radius") == 0 || strcmp(o, "--spacing") == 0) {
-            if (i + 1 >= argc)
-                return td__cli_fail("tracks generate: %s needs a value", o);
-            const char *v = argv[++i];
-            if (strcmp(o, "-o") == 0) {
-                out = v;
-            } else if (strcmp(o, "--png") == 0) {
-                png = v;
-            } else if (strcmp(o, "--seed") == 0) {
-                char *end;
-                unsigned long long s = strtoull(v, &end, 10);
-                if (end == v || *end || v[0] == '-')
-                    return td__cli_fail("--seed: '%s' is not a non-negative integer", v);
-                cfg.seed = s;
-                have_seed = 1;
-            } else {
-                double *dst = strcmp(o, "--length") == 0    ? &cfg.target_length_m
-                              : strcmp(o, "--width") == 0   ? &cfg.width_m
-                              : strcmp(o, "--spacing") == 0 ? &cfg.spacing_m
-                                                            : &cfg.min_radius_m;
-                if (parse_double(o, v, dst))
-                    return 1;
-            }
-        } else {
-            return td__cli_fail("tracks generate: unknown argument '%s'", o);
-        }
-    }
-    if (!have_seed || !out)
-        return td__cli_fail("tracks generate: --seed S and -o OUT.json are required");
+    long seed = 0;
+    char about[1024];
+    snprintf(about, sizeof(about),
+             "Generates a valid closed track (no self-intersection, turn radius at least the "
+             "minimum, grass between parts of the road); the same seed gives the same track. "
+             "Defaults: length %.0f m, width %.3f m, minimum radius %.2f m, waypoint spacing "
+             "%.2f m.",
+             cfg.target_length_m, cfg.width_m, cfg.min_radius_m, cfg.spacing_m);
+    const td__cli_opt opts[] = {
+        {.name = "--seed",
+         .kind = TD__CLI_LONG,
+         .dst = &seed,
+         .lo = 0,
+         .hi = 2147483647,
+         .arg = "S",
+         .required = 1,
+         .help = "random seed: the same seed, the same track"},
+        TD_CLI_REQUIRED_STRING("-o", "--out", &out, "OUT.json", "the track file to write"),
+        TD_CLI_DOUBLE("--length", &cfg.target_length_m, 1, 100000, "M", "centreline length"),
+        TD_CLI_DOUBLE("--width", &cfg.width_m, 0.1, 100, "M", "road width"),
+        TD_CLI_DOUBLE("--min-radius", &cfg.min_radius_m, 0.01, 1000, "M", "smallest turn radius"),
+        TD_CLI_DOUBLE("--spacing", &cfg.spacing_m, 0.01, 100, "M", "waypoint spacing"),
+        TD_CLI_STRING(NULL, "--png", &png, "OUT.png", "also draw it"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "tracks generate", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    cfg.seed = (uint64_t)seed;
     td_track t;
     td_err err;
     if (td_track_generate(&t, &cfg, &err))
@@ -527,9 +459,12 @@ static int cmd_generate(int argc, char **argv)
     int rc = td_track_save_json(&t, out, &err);
     if (rc == 0 && png)
         rc = td_track_render_png(&t, png, 1024, &err);
+
     if (rc == 0)
         printf("wrote %s: %s, %d rows, %.2f m, width %.3f m, min radius %.2f m\n", out, t.name, t.n,
                t.length, t.width[0], td_track_min_radius(&t));
+    if (rc == 0 && png)
+        printf("wrote %s\n", png);
     td_track_free(&t);
     return rc ? td__cli_fail("%s", err.msg) : 0;
 }
@@ -538,29 +473,19 @@ static int cmd_generate(int argc, char **argv)
 
 static int cmd_tracks(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(tracks_usage, stderr);
-        return 2;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
-        fputs(tracks_usage, stdout);
-        return 0;
-    }
-    if (strcmp(sub, "list") == 0)
-        return cmd_list(argc - 1, argv + 1);
-    if (strcmp(sub, "show") == 0)
-        return cmd_show(argc - 1, argv + 1);
-    if (strcmp(sub, "import") == 0)
-        return cmd_import(argc - 1, argv + 1);
-    if (strcmp(sub, "export") == 0)
-        return cmd_export(argc - 1, argv + 1);
-    if (strcmp(sub, "render") == 0)
-        return cmd_render(argc - 1, argv + 1);
-    if (strcmp(sub, "generate") == 0)
-        return cmd_generate(argc - 1, argv + 1);
-    fprintf(stderr, "trackday: tracks: unknown command '%s'\n\n%s", sub, tracks_usage);
-    return 2;
+    static const td__cli_sub subs[] = {
+        {"list", "shipped tracks and reference routes", cmd_list},
+        {"show", "details of one track", cmd_show},
+        {"import", "convert a DeepRacer route to trackday JSON", cmd_import},
+        {"export", "write a track as a DeepRacer route or JSON", cmd_export},
+        {"render", "top-view picture", cmd_render},
+        {"generate", "procedural track", cmd_generate},
+        {NULL, NULL, NULL},
+    };
+    return td__cli_dispatch("tracks",
+                            "NAME is a shipped track (tracks/NAME.json) or a reference route "
+                            "(../shared/tracks); PATH a .npy or .json file.",
+                            subs, argc, argv);
 }
 
 TD_CLI_COMMAND("tracks", "list, show, import, export, render and generate tracks", cmd_tracks)

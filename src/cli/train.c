@@ -3,6 +3,7 @@
  * Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits 0.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,47 +20,46 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static void usage(FILE *f)
+static const char about[] =
+    "Trains the model directory DIR (see 'trackday init'): PPO or SAC as model_metadata.json "
+    "says, on the track of training_params.yaml (WORLD_NAME). Writes DIR/model/{last,best}.tdm, "
+    "DIR/metrics/training.jsonl and DIR/training-simtrace/ (DeepRacer's log layout, read by "
+    "'trackday logs'). Ctrl-C (or SIGTERM) stops after the current "
+    "iteration and keeps its checkpoint.";
+
+static int parse_batch_size(const char *opt, const char *v, void *dst)
 {
-    fprintf(f,
-            "usage: trackday train DIR [options]\n\n"
-            "Trains the model directory DIR (see 'trackday init'): PPO or SAC as\n"
-            "model_metadata.json says, on the track of training_params.yaml (WORLD_NAME).\n"
-            "Writes DIR/model/{last,best}.tdm, DIR/metrics/training.jsonl and\n"
-            "DIR/training-simtrace/ (DeepRacer's log layout, read by 'trackday logs').\n\n"
-            "options:\n"
-            "  --track T            track name or .npy/.json path (overrides WORLD_NAME)\n"
-            "  --minutes M          stop after M minutes of training\n"
-            "  --until-laps K       stop once the greedy policy drives K laps in a row from the\n"
-            "                       start line without leaving the track\n"
-            "  --max-episodes N     stop after N episodes (term_cond_max_episodes)\n"
-            "  --until-score R      stop once an iteration's mean episode reward reaches R\n"
-            "                       (hyperparameters.json's term_cond_avg_score is read and,\n"
-            "                       as in DeepRacer, never stops training)\n"
-            "  --iterations N       stop after N iterations\n"
-            "  --seed S             random seed (default 1): same seed, envs and threads give\n"
-            "                       the same run\n"
-            "  --envs N             cars simulated together (default 16)\n"
-            "  --threads K          simulator threads (default: every CPU for camera and lidar\n"
-            "                       models; 1 for the state sensor, whose steps are too short\n"
-            "                       to share)\n"
-            "  --reward SPEC        builtin:NAME, a .so plugin or a .py file (default: DIR's\n"
-            "                       reward_function.py)\n"
-            "  --on-reward-error stop|skip\n"
-            "                       when the reward function fails (an exception, a bad value,\n"
-            "                       a time-out, something the sandbox forbids, a crash): stop\n"
-            "                       cleanly (default, as DeepRacer) or score the step 0, warn and\n"
-            "                       go on (a crashed reward process is restarted)\n"
-            "  --max-reward-errors N  with skip: stop after more than N failed calls (default\n"
-            "                       1000)\n"
-            "  --resume             continue from DIR/model/last.tdm and last.state\n"
-            "  --lr X, --batch-size N, --epochs N, --entropy X, --gamma X,\n"
-            "  --episodes-per-iteration N   override hyperparameters.json\n"
-            "  --simtrace WHICH     training simtrace files DIR/training-simtrace/N-iteration.csv\n"
-            "                       (DeepRacer's layout, every car): auto (default: iterations\n"
-            "                       0-99, then every 10th to 999, then every 100th), all, none,\n"
-            "                       or a number N (every Nth iteration)\n"
-            "  --quiet              no progress line\n");
+    char *end;
+    long l = strtol(v, &end, 10);
+    if (end == v || *end || (l != 32 && l != 64 && l != 128 && l != 256 && l != 512))
+        return td__cli_usage_error("%s: '%s' must be 32, 64, 128, 256 or 512", opt, v);
+    *(int *)dst = (int)l;
+    return 0;
+}
+
+/* --simtrace auto|all|none|N into the options' simtrace and simtrace_every. */
+static int parse_simtrace(const char *opt, const char *v, void *dst)
+{
+    td_train_options *o = dst;
+    if (!strcmp(v, "auto")) {
+        o->simtrace_every = 0;
+        return 0;
+    }
+    if (!strcmp(v, "all")) {
+        o->simtrace_every = 1;
+        return 0;
+    }
+    if (!strcmp(v, "none")) {
+        o->simtrace = 0;
+        return 0;
+    }
+    char *end;
+    long l = strtol(v, &end, 10);
+    if (end == v || *end || l < 1 || l > 1000000)
+        return td__cli_usage_error("%s: '%s' must be auto, all, none or a number in [1, 1000000]",
+                                   opt, v);
+    o->simtrace_every = (int)l;
+    return 0;
 }
 
 typedef struct {
@@ -94,142 +94,141 @@ static int cmd_train(int argc, char **argv)
     const char *track_arg = NULL;
     char track_path[1200];
     td_err err;
-    double d;
-    long l;
 
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     td_train_options_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--resume")) {
-            o.resume = 1;
-            continue;
-        }
-        if (!strcmp(a, "--quiet")) {
-            pc.quiet = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (o.dir)
-                return td__cli_fail("one model directory only ('%s' and '%s')", o.dir, a);
-            o.dir = a;
-            continue;
-        }
-        if (!v)
-            return td__cli_fail("%s needs a value (see trackday train --help)", a);
-        i++;
-        if (!strcmp(a, "--track")) {
-            track_arg = v;
-        } else if (!strcmp(a, "--minutes")) {
-            if (td__cli_parse_double(a, v, 0.01, 1e6, &o.minutes))
-                return 1;
-        } else if (!strcmp(a, "--until-laps")) {
-            if (td__cli_parse_long(a, v, 1, TD_MAX_LAPS, &l))
-                return 1;
-            o.until_laps = (int)l;
-        } else if (!strcmp(a, "--max-episodes")) {
-            if (td__cli_parse_long(a, v, 1, 1000000000L, &o.max_episodes))
-                return 1;
-        } else if (!strcmp(a, "--until-score")) {
-            if (td__cli_parse_double(a, v, -1e12, 1e12, &o.until_score))
-                return 1;
-            o.until_score_set = 1;
-        } else if (!strcmp(a, "--iterations")) {
-            if (td__cli_parse_long(a, v, 1, 100000000L, &l))
-                return 1;
-            o.max_iterations = (int)l;
-        } else if (!strcmp(a, "--seed")) {
-            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
-                return 1;
-            o.seed = (uint64_t)l;
-        } else if (!strcmp(a, "--envs")) {
-            if (td__cli_parse_long(a, v, 1, 4096, &l))
-                return 1;
-            o.envs = (int)l;
-        } else if (!strcmp(a, "--threads")) {
-            if (td__cli_parse_long(a, v, 1, 256, &l))
-                return 1;
-            o.threads = (int)l;
-            threads_set = 1;
-        } else if (!strcmp(a, "--reward")) {
-            o.reward_spec = v;
-        } else if (!strcmp(a, "--on-reward-error")) {
-            if (!v)
-                return td__cli_fail("--on-reward-error needs a value: stop or skip");
-            if (!strcmp(v, "stop"))
-                o.reward_on_error = TD_REWARD_ON_ERROR_STOP;
-            else if (!strcmp(v, "skip"))
-                o.reward_on_error = TD_REWARD_ON_ERROR_SKIP;
-            else
-                return td__cli_fail("--on-reward-error: '%s' is not stop or skip", v);
-        } else if (!strcmp(a, "--max-reward-errors")) {
-            if (td__cli_parse_long(a, v, 0, 0x7fffffffL, &l))
-                return 1;
-            o.max_reward_errors = (int)l;
-        } else if (!strcmp(a, "--simtrace")) {
-            if (!strcmp(v, "auto")) {
-                o.simtrace_every = 0;
-            } else if (!strcmp(v, "all")) {
-                o.simtrace_every = 1;
-            } else if (!strcmp(v, "none")) {
-                o.simtrace = 0;
-            } else {
-                if (td__cli_parse_long(a, v, 1, 1000000, &l))
-                    return 1;
-                o.simtrace_every = (int)l;
-            }
-        } else if (!strcmp(a, "--lr") || !strcmp(a, "--batch-size") || !strcmp(a, "--epochs") ||
-                   !strcmp(a, "--entropy") || !strcmp(a, "--gamma") ||
-                   !strcmp(a, "--episodes-per-iteration")) {
-            /* Applied after the directory's hyperparameters.json is read, below. */
-            continue;
-        } else {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        }
-    }
-    if (!o.dir) {
-        usage(stderr);
-        return 2;
-    }
+    /* Hyperparameter overrides are applied over the directory's hyperparameters.json, read
+     * after parsing: each is parsed into its own variable and applied if given. */
+    double lr = 0, entropy = 0, gamma = 0;
+    int batch = 0, epochs = 0, episodes = 0;
+    int lr_set = 0, batch_set = 0, epochs_set = 0, entropy_set = 0, gamma_set = 0, eps_set = 0;
+    long seed = (long)o.seed;
+    const char *on_reward_error = NULL;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR", &o.dir, "the model directory"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T",
+                      "track name or .npy/.json path (overrides WORLD_NAME)"),
+        TD_CLI_SECTION("when to stop (default: Ctrl-C)"),
+        TD_CLI_DOUBLE("--minutes", &o.minutes, 0.01, 1e6, "M", "stop after M minutes of training"),
+        TD_CLI_INT("--until-laps", &o.until_laps, 1, TD_MAX_LAPS, "K",
+                   "stop once the greedy policy drives K laps in a row from the start line "
+                   "without leaving the track"),
+        TD_CLI_LONG("--max-episodes", &o.max_episodes, 1, 1000000000L, "N",
+                    "stop after N episodes (term_cond_max_episodes)"),
+        TD_CLI_INT("--iterations", &o.max_iterations, 1, 100000000L, "N",
+                   "stop after N iterations"),
+        {.name = "--until-score",
+         .kind = TD__CLI_DOUBLE,
+         .dst = &o.until_score,
+         .lo = -1e12,
+         .hi = 1e12,
+         .arg = "R",
+         .given = &o.until_score_set,
+         .help = "stop once an iteration's mean episode reward reaches R (hyperparameters.json's "
+                 "term_cond_avg_score is read and, as in DeepRacer, never stops training)"},
+        TD_CLI_SECTION("training"),
+        TD_CLI_OPT_SEED(&seed, "random seed (default 1): the same seed, envs and threads give "
+                               "the same run"),
+        TD_CLI_INT("--envs", &o.envs, 1, 4096, "N", "cars simulated together (default 16)"),
+        {.name = "--threads",
+         .kind = TD__CLI_INT,
+         .dst = &o.threads,
+         .lo = 1,
+         .hi = 256,
+         .arg = "K",
+         .given = &threads_set,
+         .help = "simulator threads (default: every CPU for camera and lidar models; 1 for the "
+                 "state sensor, whose steps are too short to share)"},
+        TD_CLI_STRING(NULL, "--reward", &o.reward_spec, "SPEC",
+                      "builtin:NAME, a .so plugin or a .py file (default: DIR's "
+                      "reward_function.py)"),
+        TD_CLI_CHOICE("--on-reward-error", &on_reward_error, "stop|skip",
+                      "when the reward function fails (an exception, a bad value, a time-out, "
+                      "something the sandbox forbids, a crash): stop cleanly (default, as "
+                      "DeepRacer) or score the step 0, warn and go on (a crashed reward process "
+                      "is restarted)"),
+        TD_CLI_INT("--max-reward-errors", &o.max_reward_errors, 0, 2147483647, "N",
+                   "with skip: stop after more than N failed calls (default 1000)"),
+        TD_CLI_FLAG("--resume", &o.resume, "continue from DIR/model/last.tdm and last.state"),
+        TD_CLI_CUSTOM("--simtrace", &o, parse_simtrace, "WHICH",
+                      "training simtrace files DIR/training-simtrace/N-iteration.csv (DeepRacer's "
+                      "layout, every car): auto (default: iterations 0-99, then every 10th to "
+                      "999, then every 100th), all, none, or a number N (every Nth iteration)"),
+        TD_CLI_FLAG("--quiet", &pc.quiet, "no progress line"),
+        TD_CLI_SECTION("hyperparameters (override hyperparameters.json)"),
+        {.name = "--lr",
+         .kind = TD__CLI_DOUBLE,
+         .dst = &lr,
+         .lo = 1e-8,
+         .hi = 1e-3,
+         .arg = "X",
+         .given = &lr_set,
+         .help = "learning rate"},
+        {.name = "--batch-size",
+         .kind = TD__CLI_CUSTOM,
+         .dst = &batch,
+         .parse = parse_batch_size,
+         .arg = "N",
+         .given = &batch_set,
+         .help = "32, 64, 128, 256 or 512"},
+        {.name = "--epochs",
+         .kind = TD__CLI_INT,
+         .dst = &epochs,
+         .lo = 3,
+         .hi = 10,
+         .arg = "N",
+         .given = &epochs_set,
+         .help = "passes over each iteration's experience"},
+        {.name = "--entropy",
+         .kind = TD__CLI_DOUBLE,
+         .dst = &entropy,
+         .lo = 0,
+         .hi = 1,
+         .arg = "X",
+         .given = &entropy_set,
+         .help = "entropy bonus (beta_entropy)"},
+        {.name = "--gamma",
+         .kind = TD__CLI_DOUBLE,
+         .dst = &gamma,
+         .lo = 0,
+         .hi = 1,
+         .arg = "X",
+         .given = &gamma_set,
+         .help = "discount factor"},
+        {.name = "--episodes-per-iteration",
+         .kind = TD__CLI_INT,
+         .dst = &episodes,
+         .lo = 1,
+         .hi = 100,
+         .arg = "N",
+         .given = &eps_set,
+         .help = "num_episodes_between_training"},
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "train", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    o.seed = (uint64_t)seed;
+    if (on_reward_error)
+        o.reward_on_error =
+            !strcmp(on_reward_error, "skip") ? TD_REWARD_ON_ERROR_SKIP : TD_REWARD_ON_ERROR_STOP;
     if (td_model_dir_load(&md, o.dir, &err))
         return td__cli_fail("%s", err.msg);
     td__cli_print_warnings(&md.warnings);
     hp = md.hyper;
-    for (int i = 1; i + 1 < argc; i++) {
-        const char *a = argv[i], *v = argv[i + 1];
-        if (!strcmp(a, "--lr")) {
-            if (td__cli_parse_double(a, v, 1e-8, 1e-3, &hp.lr))
-                return 1;
-        } else if (!strcmp(a, "--batch-size")) {
-            if (td__cli_parse_long(a, v, 32, 512, &l))
-                return 1;
-            if (l != 32 && l != 64 && l != 128 && l != 256 && l != 512)
-                return td__cli_fail("--batch-size: %ld must be 32, 64, 128, 256 or 512", l);
-            hp.batch_size = (int)l;
-        } else if (!strcmp(a, "--epochs")) {
-            if (td__cli_parse_long(a, v, 3, 10, &l))
-                return 1;
-            hp.num_epochs = (int)l;
-        } else if (!strcmp(a, "--entropy")) {
-            if (td__cli_parse_double(a, v, 0, 1, &hp.beta_entropy))
-                return 1;
-        } else if (!strcmp(a, "--gamma")) {
-            if (td__cli_parse_double(a, v, 0, 1, &d))
-                return 1;
-            hp.discount_factor = d;
-        } else if (!strcmp(a, "--episodes-per-iteration")) {
-            if (td__cli_parse_long(a, v, 1, 100, &l))
-                return 1;
-            hp.num_episodes_between_training = (int)l;
-        } else {
-            continue;
-        }
-        hp_set = 1;
-    }
+    if (lr_set)
+        hp.lr = lr;
+    if (batch_set)
+        hp.batch_size = batch;
+    if (epochs_set)
+        hp.num_epochs = epochs;
+    if (entropy_set)
+        hp.beta_entropy = entropy;
+    if (gamma_set)
+        hp.discount_factor = gamma;
+    if (eps_set)
+        hp.num_episodes_between_training = episodes;
+    hp_set = lr_set | batch_set | epochs_set | entropy_set | gamma_set | eps_set;
     if (hp_set)
         o.hyper_override = &hp;
     if (!threads_set &&
