@@ -17,7 +17,7 @@
  *
  *   ./test_core              run all tests, each in its own process
  *   ./test_core NAME...      run the named tests in this process (for a debugger)
- *   TD_TEST_TIMEOUT=120      per-test timeout in seconds (default 600: a loaded machine is slow)
+ *   TD_TEST_TIMEOUT=120      per-test timeout in seconds (default 1200: machines are shared)
  *
  * Helpers shared by the test files: td_test_tmpdir() (the test's scratch directory),
  * td_test_run(cmd, &out, &err) (a shell command's exit status and captured output),
@@ -601,7 +601,7 @@ static int td__run_inproc(const td_test_case *t)
 int main(int argc, char **argv)
 {
     int passed = 0, failed = 0, skipped = 0;
-    int timeout = 600;
+    int timeout = 1200;
     const char *env = getenv("TD_TEST_TIMEOUT");
     if (env)
         timeout = (int)strtol(env, NULL, 10);
