@@ -484,6 +484,34 @@ void td_vecenv_predict(const td_vecenv *env, int i, const float action[2], td_ca
  * sees them. */
 void td_vecenv_refresh(td_vecenv *env, int i);
 
+/* ---- observations at random poses ------------------------------------------------------ */
+
+/* One car's observation: pointers into the sampler's buffers (NULL for a sensor cfg lacks). */
+typedef struct td_sim_obs {
+    const uint8_t *camera; /* camera bytes (td_vecenv_camera_bytes) */
+    const float *lidar;    /* td_vecenv_lidar_dim floats */
+    const float *state;    /* TD_STATE_DIM floats */
+} td_sim_obs;
+
+/*
+ * A car placed at random poses on a track (within the road, heading near the track's), with
+ * every sensor of cfg as the vector env computes it: calibration data for quantized models
+ * and input for benchmarks. Borrows track (it must outlive the sampler).
+ */
+typedef struct td_obs_sampler {
+    td_vecenv env;
+    td_vecenv_buffers buf;
+    const td_track *track;
+    uint64_t seed;
+} td_obs_sampler;
+
+int td_obs_sampler_init(td_obs_sampler *s, const td_sim_config *cfg, const td_track *track,
+                        uint64_t seed, td_err *err);
+/* Moves the car to pose i (deterministic in the seed and i) and fills out with what its
+ * sensors see there; the pointers stay valid until the next draw. */
+void td_obs_sampler_draw(td_obs_sampler *s, long i, td_sim_obs *out);
+void td_obs_sampler_free(td_obs_sampler *s);
+
 #ifdef __cplusplus
 }
 #endif

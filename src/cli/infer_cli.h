@@ -1,6 +1,6 @@
 /*
  * infer_cli.h - what the model-file commands (model.c, quantize.c, bench_infer.c) share:
- * writing nn towers to a `.tdm` buffer and rendering calibration frames.
+ * writing nn towers to a `.tdm` buffer, a random SHALLOW policy for benchmarks.
  */
 #ifndef TD_INFER_CLI_H
 #define TD_INFER_CLI_H
@@ -18,19 +18,6 @@
  */
 int td__cli_nets_to_tdm(const td_nn_net *nets, int n, const json_t *extras, uint8_t **buf,
                         size_t *len, td_err *err);
-
-/* Camera frames rendered at random poses along a track (for calibration). */
-typedef struct td__cli_frames td__cli_frames;
-
-/*
- * Opens a renderer for frames of w x h x c (c = 1 grey or 2 stereo) on the track named or
- * at path track. Returns 0, or nonzero with a message in err (no simulator or no track).
- */
-int td__cli_frames_open(td__cli_frames **out, const char *track, int w, int h, int c, uint64_t seed,
-                        td_err *err);
-/* Renders the frame of index i (deterministic in i) into px. */
-void td__cli_frames_render(td__cli_frames *f, int i, uint8_t *px);
-void td__cli_frames_close(td__cli_frames *f);
 
 /* A SHALLOW discrete policy (plus value tower) with random weights, for benchmarks. */
 int td__cli_random_shallow(td_nn_net nets[2], int n_actions, uint64_t seed, td_err *err);

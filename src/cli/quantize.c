@@ -1,9 +1,9 @@
 /*
  * quantize.c - `trackday quantize MODEL.tdm --calibrate N [--track T | --frames DIR |
  * --random] [-o OUT.tdm]`: turns an fp32 model into an int8 one with the device runtime's
- * quantizer (src/infer/quantize.c), calibrated on N observations: camera frames rendered by
- * the simulator at random poses along a track (the default), frames read from a directory
- * (PNG or raw), or random frames. Lidar and state inputs are calibrated on random values.
+ * quantizer (src/infer/quantize.c), calibrated on N observations: what the model's own sensors
+ * (camera, stereo, lidar, state) see from a car at random poses along a track (the default,
+ * td_obs_sampler), camera frames read from a directory (PNG or raw), or random values.
  * Afterwards it reports how often the int8 model picks the fp32 model's action.
  */
 #include <dirent.h>
@@ -13,97 +13,21 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/infer_cli.h"
 #include "trackday/infer.h"
-#include "trackday/sensors.h"
+#include "trackday/policy.h"
+#include "trackday/sim.h"
 #include "trackday/track.h"
-
-/* ---- rendered frames ------------------------------------------------------------------ */
-
-struct td__cli_frames {
-    td_track track;
-    td_ground_map *ground;
-    td_look look;
-    td_scene scene;
-    td_camera_config cfg;
-    int channels;
-    uint64_t seed;
-};
-
-int td__cli_frames_open(td__cli_frames **out, const char *track, int w, int h, int c, uint64_t seed,
-                        td_err *err)
-{
-    char path[1024];
-    *out = NULL;
-    if (c != 1 && c != 2)
-        return td_err_set(err, TD_EINVAL,
-                          "camera with %d channels: only grey (1) or stereo (2) "
-                          "frames can be rendered",
-                          c);
-    if (td__cli_track_path(track, path, sizeof(path)) != 0)
-        return td_err_set(err, TD_ENOENT, "track '%s' not found", track);
-    td__cli_frames *f = td_calloc(1, sizeof(*f));
-    if (!f)
-        return td_err_set(err, TD_ENOMEM, "frames");
-    int rc = td_track_load(&f->track, path, err);
-    if (rc) {
-        td_free(f);
-        return rc;
-    }
-    if ((rc = td_ground_map_create(&f->ground, &f->track, 0.01, err)) != 0) {
-        td_track_free(&f->track);
-        td_free(f);
-        return rc;
-    }
-    td_look_default(&f->look);
-    f->scene.track = &f->track;
-    f->scene.ground = f->ground;
-    f->scene.look = &f->look;
-    td_camera_config_default(&f->cfg);
-    f->cfg.width = w;
-    f->cfg.height = h;
-    f->channels = c;
-    f->seed = seed;
-    *out = f;
-    return 0;
-}
-
-void td__cli_frames_render(td__cli_frames *f, int i, uint8_t *px)
-{
-    /* A pose on the road: random arc length, lateral offset within the lanes, heading
-     * within +-25 degrees of the track's; deterministic in i. */
-    td_rng rng;
-    double x, y, heading;
-    td_rng_seed(&rng, f->seed, (uint64_t)i + 1);
-    double s = td_rng_uniform(&rng) * f->track.length;
-    int seg = (int)(s / f->track.length * (f->track.n - 1));
-    double half = 0.5 * f->track.width[seg < f->track.n ? seg : f->track.n - 1];
-    double lateral = td_rng_range(&rng, -0.8, 0.8) * half;
-    td_track_point_at(&f->track, s, lateral, &x, &y, &heading);
-    heading += td_rng_range(&rng, -25.0, 25.0) * M_PI / 180.0;
-    if (f->channels == 2)
-        td_camera_render_stereo(&f->cfg, &f->scene, x, y, heading, px);
-    else
-        td_camera_render_grey(&f->cfg, &f->scene, x, y, heading, px);
-}
-
-void td__cli_frames_close(td__cli_frames *f)
-{
-    if (!f)
-        return;
-    td_ground_map_destroy(f->ground);
-    td_track_free(&f->track);
-    td_free(f);
-}
 
 /* ---- observation source --------------------------------------------------------------- */
 
-enum { SRC_RENDER, SRC_DIR, SRC_RANDOM };
+enum { SRC_SIM, SRC_DIR, SRC_RANDOM };
 
 typedef struct obs_src {
     const td_infer_info *info;
     int kind;
-    td__cli_frames *frames;
+    td_track track; /* SRC_SIM */
+    int have_sampler;
+    td_obs_sampler sampler;
     char **files; /* SRC_DIR */
     int n_files;
     uint8_t *camera;
@@ -158,10 +82,13 @@ static int next_obs(void *ctx, int i, td_infer_obs *obs)
     td_rng rng;
     td_rng_seed(&rng, s->seed ^ 0x9e3779b97f4a7c15ull, (uint64_t)i + 1);
     memset(obs, 0, sizeof(*obs));
+    td_sim_obs so = {NULL, NULL, NULL};
+    if (s->kind == SRC_SIM)
+        td_obs_sampler_draw(&s->sampler, i, &so);
     if (in->camera_h) {
         size_t n = (size_t)in->camera_h * in->camera_w * in->camera_c;
-        if (s->kind == SRC_RENDER)
-            td__cli_frames_render(s->frames, i, s->camera);
+        if (so.camera)
+            memcpy(s->camera, so.camera, n);
         else if (s->kind == SRC_DIR) {
             if (load_frame_file(s, s->files[i % s->n_files]) != 0)
                 return -1;
@@ -170,10 +97,11 @@ static int next_obs(void *ctx, int i, td_infer_obs *obs)
                 s->camera[k] = (uint8_t)td_rng_below(&rng, 256);
         obs->camera = s->camera;
     }
+    /* Lidar and state: the simulator's when it computes them, else random values. */
     for (int k = 0; k < in->lidar_dim; k++)
-        s->lidar[k] = (float)td_rng_range(&rng, 0.15, 1.0);
+        s->lidar[k] = so.lidar ? so.lidar[k] : (float)td_rng_range(&rng, 0.15, 1.0);
     for (int k = 0; k < in->state_dim; k++)
-        s->state[k] = (float)td_rng_normal(&rng);
+        s->state[k] = so.state ? so.state[k] : (float)td_rng_normal(&rng);
     obs->lidar = in->lidar_dim ? s->lidar : NULL;
     obs->state = in->state_dim ? s->state : NULL;
     return 0;
@@ -219,11 +147,52 @@ static int list_dir(obs_src *s, const char *dir)
 
 /* ---- the command ---------------------------------------------------------------------- */
 
+/*
+ * The simulator configured with the model's sensors (from the model_metadata in its header,
+ * else a camera of the model's size alone), on the calibration track.
+ */
+static int open_sampler(obs_src *s, const char *model_path, const char *track, uint64_t seed,
+                        td_err *err)
+{
+    const td_infer_info *in = s->info;
+    td_sim_config cfg;
+    td_policy p;
+    char path[4096];
+    td_sim_config_default(&cfg);
+    if (td_policy_load(&p, model_path, 1, NULL) == 0) {
+        td_policy_sim_sensors(&p.meta, &cfg);
+        td_policy_free(&p);
+    } else if (in->camera_h && !in->lidar_dim && !in->state_dim) {
+        cfg.sensors = in->camera_c == 2 ? TD_SENSOR_STEREO : TD_SENSOR_CAMERA;
+    } else {
+        return td_err_set(err, TD_EUNSUPPORTED, "%s has no model_metadata", model_path);
+    }
+    if (in->camera_h) {
+        cfg.camera.width = in->camera_w;
+        cfg.camera.height = in->camera_h;
+    }
+    if (in->lidar_dim && td_vecenv_lidar_dim(&cfg) != in->lidar_dim)
+        return td_err_set(err, TD_EUNSUPPORTED, "the lidar gives %d values, the model takes %d",
+                          td_vecenv_lidar_dim(&cfg), in->lidar_dim);
+    if (td__cli_track_path(track, path, sizeof(path)) != 0)
+        return td_err_set(err, TD_ENOENT, "track '%s' not found", track);
+    int rc = td_track_load(&s->track, path, err);
+    if (rc)
+        return rc;
+    rc = td_obs_sampler_init(&s->sampler, &cfg, &s->track, seed, err);
+    if (rc) {
+        td_track_free(&s->track);
+        return rc;
+    }
+    s->have_sampler = 1;
+    return 0;
+}
+
 static const char quantize_about[] =
     "Writes an int8 copy of an fp32 model (weights per output channel, activations per "
-    "tensor), calibrated on N observations: camera frames rendered at random poses along a "
-    "track (default), frames from a directory, or random frames. Lidar and state inputs are "
-    "calibrated on random values.";
+    "tensor), calibrated on N observations: by default what the model's own sensors (camera, "
+    "stereo, lidar, state) see from a car at random poses along a track; else camera frames "
+    "from a directory, or random values.";
 
 static int parse_percentile(const char *opt, const char *v, void *dst)
 {
@@ -252,11 +221,11 @@ static int cmd_quantize(int argc, char **argv)
          .required = 1,
          .help = "calibrate on N observations"},
         TD_CLI_STRING(NULL, "--track", &track, "T",
-                      "camera frames rendered at random poses along track T (default "
+                      "the sensors of a car at random poses along track T (default "
                       "reInvent2019_track)"),
         TD_CLI_STRING(NULL, "--frames", &dir, "DIR",
                       "frames from DIR (*.png of the camera size, or *.raw bytes)"),
-        TD_CLI_FLAG("--random", &random_frames, "uniformly random frames"),
+        TD_CLI_FLAG("--random", &random_frames, "uniformly random values"),
         TD_CLI_CUSTOM("--percentile", &percentile, parse_percentile, "P",
                       "activation range: 0 = least squared error (default), 100 = min/max, else "
                       "that percentile of the calibration values"),
@@ -300,24 +269,26 @@ static int cmd_quantize(int argc, char **argv)
     src.kind = SRC_RANDOM;
     char calib[256];
     int rc = 1;
-    if (info->camera_h) {
+    if (info->camera_h)
         src.camera = td_malloc((size_t)info->camera_h * info->camera_w * info->camera_c);
-        if (dir) {
-            if (list_dir(&src, dir) != 0)
-                goto done;
-            src.kind = SRC_DIR;
-            snprintf(calib, sizeof(calib), "frames:%s:%d", dir, n);
-        } else if (!random_frames) {
-            if (td__cli_frames_open(&src.frames, track, info->camera_w, info->camera_h,
-                                    info->camera_c, (uint64_t)seed, &err) == 0) {
-                src.kind = SRC_RENDER;
-                snprintf(calib, sizeof(calib), "rendered:%s:%d", track, n);
-            } else {
-                fprintf(stderr,
-                        "trackday: quantize: cannot render frames (%s); calibrating on "
-                        "random frames instead\n",
-                        err.msg);
-            }
+    if (dir) {
+        if (!info->camera_h) {
+            td__cli_fail("quantize: --frames: %s has no camera", in_path);
+            goto done;
+        }
+        if (list_dir(&src, dir) != 0)
+            goto done;
+        src.kind = SRC_DIR;
+        snprintf(calib, sizeof(calib), "frames:%s:%d", dir, n);
+    } else if (!random_frames) {
+        if (open_sampler(&src, in_path, track, (uint64_t)seed, &err) == 0) {
+            src.kind = SRC_SIM;
+            snprintf(calib, sizeof(calib), "simulated:%s:%d", track, n);
+        } else {
+            fprintf(stderr,
+                    "trackday: quantize: cannot simulate the sensors (%s); calibrating on "
+                    "random values instead\n",
+                    err.msg);
         }
     }
     if (src.kind == SRC_RANDOM)
@@ -360,8 +331,13 @@ static int cmd_quantize(int argc, char **argv)
         td_infer_action a, b;
         if (next_obs(&src, i, &obs) != 0)
             break;
-        td_infer_run(m, &obs, &a);
-        td_infer_run(q, &obs, &b);
+        int ra = td_infer_run(m, &obs, &a), rb = td_infer_run(q, &obs, &b);
+        if (ra || rb) {
+            td_infer_close(q);
+            td_infer_free(qbuf);
+            td__cli_fail("quantize: observation %d: %s", i, td_infer_strerror(ra ? ra : rb));
+            goto done;
+        }
         if (!info->continuous) {
             agree += a.index == b.index;
         } else {
@@ -389,7 +365,10 @@ static int cmd_quantize(int argc, char **argv)
     td_infer_free(qbuf);
     rc = 0;
 done:
-    td__cli_frames_close(src.frames);
+    if (src.have_sampler) {
+        td_obs_sampler_free(&src.sampler);
+        td_track_free(&src.track);
+    }
     for (int i = 0; i < src.n_files; i++)
         td_free(src.files[i]);
     td_free(src.files);
@@ -401,4 +380,5 @@ done:
     return rc;
 }
 
-TD_CLI_COMMAND("quantize", "write an int8 copy of a model, calibrated on frames", cmd_quantize)
+TD_CLI_COMMAND("quantize", "write an int8 copy of a model, calibrated on what its sensors see",
+               cmd_quantize)

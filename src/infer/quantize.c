@@ -419,6 +419,7 @@ done:
     m->calibrating = 0;
     m->cal_pass = 0;
     m->cal_hook = NULL;
+    m->cal_ctx = NULL; /* it pointed at this function's bc */
     free(bc.y32);
     free(bc.yq);
     free(bc.qin);
