@@ -19,7 +19,7 @@ check() { # name, condition text, command status
 
 out=$("$bin" drive --track reInvent2019_track 2>&1)
 rc=$?
-echo "$out" | grep -q "^lap 3: " && echo "$out" | grep -q "off-tracks 0, crashes 0"
+grep -q "^lap 3: " <<<"$out" && grep -q "off-tracks 0, crashes 0" <<<"$out"
 check drive_text "three laps, no incidents (rc $rc): $out" $(( rc || $? ))
 
 out=$("$bin" drive --track oval --reverse --json 2>&1)
@@ -31,14 +31,14 @@ check drive_json "JSON with 3 laps: $out" $(( rc || $? ))
 
 out=$("$bin" drive --track reInvent2019_track --bots 3 --lane-change --laps 2 2>&1)
 rc=$?
-echo "$out" | grep -q "HEAD_TO_BOT" && echo "$out" | grep -q "^lap 2: "
+grep -q "HEAD_TO_BOT" <<<"$out" && grep -q "^lap 2: " <<<"$out"
 check drive_bots "head to bot, 2 laps: $out" $(( rc || $? ))
 
 out=$("$bin" drive --track nowhere_track 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "no track named 'nowhere_track'"
+[ $? -eq 1 ] && grep -q "no track named 'nowhere_track'" <<<"$out"
 check drive_bad_track "a missing track fails with exit 1 and says so: $out" $?
 out=$("$bin" drive --track oval --driver fast 2>&1)
-[ $? -eq 2 ] && echo "$out" | grep -q -- "--driver: 'fast' is not pure-pursuit"
+[ $? -eq 2 ] && grep -q -- "--driver: 'fast' is not pure-pursuit" <<<"$out"
 check drive_bad_driver "a bad option value exits 2 and names it: $out" $?
 
 out=$(printf "2.9 0.7 0\n# comment\n\n3.5 0.75 10 1.0 15\n" | "$bin" probe --track reinvent_base)
@@ -58,14 +58,14 @@ assert len(o["waypoints"])>10 and len(o["objects_location"])==2' 2>/dev/null
 check probe_flags "waypoints and objects: $out" $?
 
 out=$(printf "1 2\n" | "$bin" probe --track oval 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "line 1"
+[ $? -eq 1 ] && grep -q "line 1" <<<"$out"
 check probe_bad_line "names the line: $out" $?
 
 out=$("$bin" bench sim --seconds 0.05 --envs 4 --threads 2 2>&1)
 rc=$?
 for b in baseline_mflops sim_state_steps_per_s sim_lidar_steps_per_s sim_camera_frames_per_s \
          sim_state_steps_per_s_threads; do
-    echo "$out" | grep -q "\"bench\": \"$b\"" || rc=1
+    grep -q "\"bench\": \"$b\"" <<<"$out" || rc=1
 done
 check bench_sim "all benchmark lines: $out" $rc
 

@@ -16,6 +16,7 @@
 #include "trackday/json.h"
 #include "trackday/simtrace.h"
 #include "trackday/trainer.h"
+#include "train/train_internal.h"
 
 static void make_dir(char *dir, const char *meta, const char *hyper, const char *reward_py)
 {
@@ -310,10 +311,12 @@ TD_TEST(resume_continues_the_run)
     TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "--resume");
 
-    options(&o, dir, 4);
+    /* --iterations 2 after a resume: two more. */
+    options(&o, dir, 2);
     o.resume = 1;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT_EQ_INT(r.last.iteration, 4);
+    TD_ASSERT_EQ_INT(r.last.session_iterations, 2);
     TD_ASSERT_GT(r.last.steps, steps);
     TD_FMT(path, "%s/metrics/training.jsonl", dir);
     TD_ASSERT_EQ_INT(count_lines(path), 4);
@@ -324,6 +327,75 @@ TD_TEST(resume_continues_the_run)
     TD_ASSERT_NE(memcmp(before.pi->params, after.pi->params, before.pi->n_params * 4), 0);
     td_policy_free(&before);
     td_policy_free(&after);
+}
+
+TD_TEST(resume_limits_count_from_the_resume)
+{
+    char dir[128];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 20}", NULL);
+    options(&o, dir, 3);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    long episodes = r.last.episodes;
+    TD_ASSERT_GE(episodes, 60);
+    /* --max-episodes 50 after 60 episodes: 50 more (at least 3 iterations of 20), not a stop
+     * after the first iteration because 60 >= 50 already. */
+    options(&o, dir, 0);
+    o.resume = 1;
+    o.max_episodes = 50;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_EPISODES);
+    TD_ASSERT_GE(r.last.episodes - episodes, 50);
+    TD_ASSERT_GE(r.last.session_iterations, 3);
+    TD_ASSERT_EQ_INT(r.last.iteration, 3 + r.last.session_iterations);
+
+    /* --minutes counts this session's time, not the earlier sessions' (checked on the stop
+     * rule itself: a timed run would need a sleep). */
+    td__train tr;
+    td_train_progress p;
+    memset(&tr, 0, sizeof(tr));
+    memset(&p, 0, sizeof(p));
+    tr.opt.minutes = 1;
+    tr.md.hyper.term_cond_max_episodes = 1000000;
+    tr.md.hyper.term_cond_avg_score = 1e9;
+    tr.elapsed_before = 1000;
+    p.elapsed_s = 1030;
+    p.session_s = 30;
+    TD_ASSERT_EQ_INT(td__train_should_stop(&tr, &p), TD_TRAIN_STOP_NONE);
+    p.elapsed_s = 1061;
+    p.session_s = 61;
+    TD_ASSERT_EQ_INT(td__train_should_stop(&tr, &p), TD_TRAIN_STOP_MINUTES);
+    /* And --iterations the session's iterations. */
+    tr.opt.minutes = 0;
+    tr.opt.max_iterations = 3;
+    tr.iteration0 = 65;
+    p.iteration = 66;
+    TD_ASSERT_EQ_INT(td__train_should_stop(&tr, &p), TD_TRAIN_STOP_NONE);
+    p.iteration = 68;
+    TD_ASSERT_EQ_INT(td__train_should_stop(&tr, &p), TD_TRAIN_STOP_ITERATIONS);
+}
+
+TD_TEST(resume_with_another_sensor_says_what_changed)
+{
+    char dir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
+    options(&o, dir, 1);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    /* The user switches the directory to a camera and resumes. */
+    TD_FMT(path, "%s/model_metadata.json", dir);
+    td_test_write(path, "{\"sensor\": [\"FRONT_FACING_CAMERA\"], \"action_space\": ["
+                        "{\"steering_angle\": -30, \"speed\": 1}, {\"steering_angle\": 30, "
+                        "\"speed\": 1}]}");
+    o.resume = 1;
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "cannot resume");
+    TD_ASSERT_CONTAINS(err.msg, "sensor [\"STATE\"] -> [\"FRONT_FACING_CAMERA\"]");
+    TD_ASSERT_CONTAINS(err.msg, "neural_network \"MLP\" -> \"DEEP_CONVOLUTIONAL_NETWORK_SHALLOW\"");
+    TD_ASSERT_CONTAINS(err.msg, "action_space [");
 }
 
 TD_TEST(resume_without_a_model_is_an_error)

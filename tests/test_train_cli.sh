@@ -18,18 +18,18 @@ rc=$?
 check init "writes the five files (rc $rc): $out" $rc
 
 out=$("$bin" init "$m" 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "exists (use --force to overwrite)"
+[ $? -eq 1 ] && grep -q "exists (use --force to replace the files" <<<"$out"
 check init_keeps_files "a second init without --force refuses: $out" $?
 
 # A track that does not exist is refused by init, not at the first train.
 out=$("$bin" init "$tmp/badtrack" --track nonexistent_track 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "no track named 'nonexistent_track'" &&
+[ $? -eq 1 ] && grep -q "no track named 'nonexistent_track'" <<<"$out" &&
     [ ! -e "$tmp/badtrack/model_metadata.json" ]
 check init_checks_track "exit 1, the name, nothing written: $out" $?
 
 out=$("$bin" train "$m" --until-laps 3 --minutes 2 --seed 1 2>&1)
 rc=$?
-echo "$out" | grep -q "^stopped: laps completed" && [ -s "$m/model/best.tdm" ] &&
+grep -q "^stopped: laps completed" <<<"$out" && [ -s "$m/model/best.tdm" ] &&
     [ -s "$m/model/last.state" ] && [ -s "$m/training-simtrace/0-iteration.csv" ]
 check train_until_laps "stops on 3 laps and writes checkpoints (rc $rc): $out" $(( rc || $? ))
 
@@ -40,14 +40,16 @@ assert rows[-1]["laps_ok"] is True, rows[-1]
 assert [r["iteration"] for r in rows] == list(range(1, len(rows)+1))' "$m/metrics/training.jsonl"
 check metrics_lines "one JSON line per iteration" $?
 
-out=$("$bin" train "$m" --resume --iterations $((lines + 2)) --quiet 2>&1)
+out=$("$bin" train "$m" --resume --iterations 2 --quiet 2>&1)
 rc=$?
-[ "$(wc -l < "$m/metrics/training.jsonl")" -eq $((lines + 2)) ]
-check train_resume "resume adds two iterations (rc $rc): $out" $(( rc || $? ))
+[ "$(wc -l < "$m/metrics/training.jsonl")" -eq $((lines + 2)) ] &&
+    grep -q "^stopped: iteration limit after 2 more iterations ($((lines + 2)) in all)" <<<"$out"
+check train_resume "--iterations 2 after a resume adds two (rc $rc): $out" $(( rc || $? ))
 
 out=$("$bin" eval "$m" --laps 3 2>&1)
 rc=$?
-echo "$out" | grep -q "3 of 3 laps" && [ -s "$m/logs/eval-reinvent_base.json" ] &&
+grep -q "3 of 3 laps" <<<"$out" && grep -q "^reward: $m/reward_function.py" <<<"$out" &&
+    [ -s "$m/logs/eval-reinvent_base.json" ] &&
     [ -s "$m/logs/eval-reinvent_base.svg" ] && [ -s "$m/logs/eval-reinvent_base-simtrace.csv" ]
 check eval_laps "3 laps and the three files (rc $rc): $out" $(( rc || $? ))
 
@@ -113,17 +115,17 @@ exec 3<&-
 wait "$pid"
 rc=$?
 grep -q "^stopped: interrupted" "$tmp/train.out" && [ -s "$m2/model/last.tdm" ] &&
-    echo "$iteration_line" | grep -q "^iter "
+    grep -q "^iter " <<<"$iteration_line"
 check train_sigterm "exit 0, interrupted, checkpoint kept (rc $rc): $(cat "$tmp/train.out")" \
     $(( rc || $? ))
 
 out=$("$bin" train "$tmp/nowhere" 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "trackday init"
+[ $? -eq 1 ] && grep -q "trackday init" <<<"$out"
 check train_missing_dir "says how to make one: $out" $?
 
 echo '{"lr": 7}' > "$m/hyperparameters.json"
 out=$("$bin" train "$m" --resume 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q 'hyperparameters.json: "lr" is 7'
+[ $? -eq 1 ] && grep -q 'hyperparameters.json: "lr" is 7' <<<"$out"
 check train_bad_value "names file and key: $out" $?
 
 # One policy for unknown keys (issue 10): a typo in training_params.yaml is a warning, said
@@ -193,6 +195,56 @@ rc=$?
 left=$(find "$m5" -name '*.tmp.*')
 [ $rc -eq 0 ] && [ -z "$left" ] && "$bin" logs "$m5" > /dev/null 2>&1
 check resume_after_sigkill "resumes, no temporary files left (rc $rc, left: $left): $out" $(( rc || $? ))
+
+# The evaluation runs the model's own reward function: a constant 0.125 shows in every row.
+m14="$tmp/m14"
+"$bin" init "$m14" --track oval >/dev/null
+printf 'def reward_function(params):\n    return 0.125\n' > "$m14/reward_function.py"
+"$bin" train "$m14" --iterations 1 --quiet >/dev/null 2>&1
+"$bin" eval "$m14" --laps 1 --continuous > /dev/null 2>&1
+rewards=$(python3 -c 'import csv,sys
+rows=list(csv.DictReader(open(sys.argv[1])))
+print(sorted(set(r["reward"] for r in rows)))' "$m14/logs/eval-oval-simtrace.csv" 2>&1)
+[ "$rewards" = "['0.125']" ]
+check eval_model_reward "eval simtrace rewards are the model's: $rewards" $?
+
+# Exit status: 1 when the laps were not completed. Two hard-left actions drive circles, so
+# no policy can complete a lap; the report is still written.
+m15="$tmp/m15"
+"$bin" init "$m15" --track oval >/dev/null
+cat > "$m15/model_metadata.json" <<'JSON'
+{"action_space": [{"steering_angle": 30, "speed": 3, "index": 0},
+                  {"steering_angle": 29, "speed": 3, "index": 1}],
+ "sensor": ["STATE"], "neural_network": "MLP", "training_algorithm": "clipped_ppo", "version": "5"}
+JSON
+"$bin" train "$m15" --iterations 1 --quiet >/dev/null 2>&1
+out=$("$bin" eval "$m15" --laps 2 --max-resets 0 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -q "0 of 2 laps completed (exit status 1)" <<<"$out" &&
+    [ -s "$m15/logs/eval-oval.json" ]
+check eval_exit_status "laps not completed: exit 1, says so, report written (rc $rc): $out" $?
+
+# init --force keeps what it replaces: the edited reward and the trained model move aside,
+# and training starts fresh.
+echo "# MY EDIT" >> "$m14/reward_function.py"
+out=$("$bin" init "$m14" --track oval --force 2>&1)
+rc=$?
+aside=$(ls -d "$m14"/previous-* 2>/dev/null | head -n 1)
+[ $rc -eq 0 ] && [ -n "$aside" ] && grep -q "MY EDIT" "$aside/reward_function.py" &&
+    ! grep -q "MY EDIT" "$m14/reward_function.py" && [ -s "$aside/model/last.tdm" ] &&
+    [ ! -e "$m14/model" ] && [ -s "$aside/metrics/training.jsonl" ] &&
+    grep -q "moved aside to $aside/: reward_function.py model/ metrics/ logs/" <<<"$out"
+check init_force_backup "edited file and checkpoints moved aside (rc $rc): $out" $?
+"$bin" train "$m14" --iterations 1 --quiet >/dev/null 2>&1
+check init_force_trains_fresh "train works right after init --force" $?
+
+# A changed sensor makes --resume fail with what changed.
+"$bin" init "$m14" --sensor camera --track oval --force >/dev/null 2>&1
+cp "$(ls -d "$m14"/previous-* | tail -n 1)/model" -r "$m14/model"
+out=$("$bin" train "$m14" --resume --iterations 1 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -q 'sensor \["STATE"\] -> \["FRONT_FACING_CAMERA"\]' <<<"$out"
+check resume_changed_sensor "exit 1 naming the change (rc $rc): $out" $?
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

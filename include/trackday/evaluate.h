@@ -8,6 +8,7 @@
 #define TRACKDAY_EVALUATE_H
 
 #include "trackday/policy.h"
+#include "trackday/reward.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,10 @@ typedef struct td_eval_options {
     const char *model_label;   /* shown in the report and picture */
     td_eval_step_fn on_step;   /* NULL: none (replays draw their frames here) */
     void *on_step_user;
+    /* The reward written to the simtrace and drawn in the pictures: the model's own reward
+     * function (borrowed, opened on the same track). NULL: the simulator's built-in
+     * follow_center_line. A failing call stops the evaluation with its message. */
+    td_reward *reward;
 } td_eval_options;
 
 /* td_eval_config_default's settings, a time trial, seed 1, no files written. */

@@ -54,6 +54,15 @@ void td_policy_free(td_policy *p);
  */
 int td_policy_save(const td_policy *p, const char *path, const json_t *lineage, td_err *err);
 
+/*
+ * Checks that a loaded policy was made for the metadata want: the same sensors, network,
+ * action space and algorithm (the physics version may differ). Returns 0, or TD_EINVAL with
+ * a message that lists each difference ("sensor [\"STATE\"] -> [\"FRONT_FACING_CAMERA\"]"), what
+ * naming the model.
+ */
+int td_policy_check_metadata(const td_policy *p, const td_model_metadata *want, const char *what,
+                             td_err *err);
+
 /* Loads a .tdm written by td_policy_save (the metadata comes from its header). */
 int td_policy_load(td_policy *p, const char *path, int max_batch, td_err *err);
 

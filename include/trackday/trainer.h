@@ -37,7 +37,10 @@ typedef struct td_train_progress {
     long update_samples;    /* samples through forward + backward in those updates */
     long iteration_steps;   /* env steps of this iteration */
     double elapsed_s;       /* wall seconds of training (across --resume) */
-    double time_left_s;     /* until --minutes runs out, or -1 */
+    double session_s;       /* wall seconds of this session (since the start or --resume) */
+    int session_iterations; /* iterations of this session */
+    double time_left_s;     /* until --minutes (counted from this session's start) runs out,
+                               or -1 */
     double lap_time_s;      /* model/best.tdm's best lap as `trackday eval DIR` drives it (the
                                directory's evaluation settings, seed 1): the same number, or
                                -1 if it completes no lap */
@@ -49,6 +52,7 @@ typedef struct td_train_options {
     const char *dir;         /* the model directory */
     const char *track_path;  /* route file (.npy or .json) */
     const char *reward_spec; /* NULL: DIR/reward_function.py if present, else builtin */
+    /* The limits count from the start of this run: after --resume, "this many more". */
     double minutes;          /* stop after this much wall time (0 = no limit) */
     long max_episodes;       /* 0: hyperparameters' term_cond_max_episodes */
     int until_score_set;     /* 1: stop once an iteration's mean episode reward reaches

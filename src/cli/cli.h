@@ -10,6 +10,8 @@
 #include <stdio.h>
 
 #include "cli/opts.h"
+#include "trackday/reward.h"
+#include "trackday/track.h"
 
 typedef int (*td_cli_fn)(int argc, char **argv);
 
@@ -94,6 +96,15 @@ int td__cli_track_path_quiet(const char *arg, const char *model_dir, char *out, 
 
 /* That search path (dirs holds up to cap folders); returns how many. */
 int td__cli_track_search_path(const char *model_dir, const char **dirs, int cap);
+
+/*
+ * The reward an evaluation of a model directory computes: its reward_function.py (opened on
+ * track), so the simtrace and pictures show the user's own reward. dir NULL (a bare .tdm) or
+ * a directory without one: *out is NULL (the simulator's built-in follow_center_line). label
+ * receives what was used, for the output. Returns 0 or 1 (with a message).
+ */
+int td__cli_model_reward(const char *dir, const td_track *track, td_reward **out, char *label,
+                         size_t label_cap);
 
 /* The directory holding the shipped tracks (tracks/). */
 const char *td__cli_tracks_dir(void);

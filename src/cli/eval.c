@@ -13,8 +13,9 @@
 static const char about[] =
     "Drives the trained policy (greedy) from the start line and prints lap times, off-tracks, "
     "resets and penalties. Writes DIR/logs/eval-<track>.json (report), "
-    "DIR/logs/eval-<track>-simtrace.csv and DIR/logs/eval-<track>.svg (the driven line coloured "
-    "by speed).\n"
+    "DIR/logs/eval-<track>-simtrace.csv (with the reward of DIR/reward_function.py) and "
+    "DIR/logs/eval-<track>.svg (the driven line coloured by speed). The exit status is 0 when "
+    "every lap was completed, 1 when not.\n"
     "\n"
     "As DeepRacer on AWS evaluates by default: 3 separate trials of one lap from the start "
     "line; an off-track, crash, reverse or immobilized costs a penalty (the car held at its "
@@ -159,6 +160,16 @@ static int cmd_eval(int argc, char **argv)
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
     }
+    /* The simtrace and pictures show the model's own reward function. */
+    td_reward *reward = NULL;
+    char reward_label[4300];
+    if (td__cli_model_reward(have_md ? target : NULL, &track, &reward, reward_label,
+                             sizeof(reward_label))) {
+        td_policy_free(&policy);
+        td_track_free(&track);
+        return 1;
+    }
+    o.reward = reward;
     snprintf(report, sizeof(report), "%s/eval-%s.json", dir, track.name);
     snprintf(simtrace, sizeof(simtrace), "%s/eval-%s-simtrace.csv", dir, track.name);
     snprintf(pic, sizeof(pic), "%s/eval-%s.svg", dir, track.name);
@@ -167,6 +178,7 @@ static int cmd_eval(int argc, char **argv)
     o.picture_path = pic;
     o.model_label = model_path;
     rc = td_evaluate(&policy, &track, &o, &r, &err);
+    td_reward_close(reward);
     td_policy_free(&policy);
     td_track_free(&track);
     if (rc)
@@ -176,6 +188,8 @@ static int cmd_eval(int argc, char **argv)
     char drfc[4300] = "";
     if (have_md && !outdir && td_simtrace_save_eval_run(target, simtrace, drfc, sizeof(drfc), &err))
         return td__cli_fail("%s", err.msg);
+    /* The exit status says whether every requested lap was completed (scripts and the hub
+     * read it): 0 yes, 1 no; the report is written either way. */
     if (json) {
         char *text;
         size_t len;
@@ -183,7 +197,7 @@ static int cmd_eval(int argc, char **argv)
             return td__cli_fail("%s", err.msg);
         fputs(text, stdout);
         td_free(text);
-        return 0;
+        return r.completed ? 0 : 1;
     }
     printf("%s on %s (%s, %s%s): %d of %d laps\n", model_path, track_arg,
            o.continuous ? "continuous" : "separate trials",
@@ -197,10 +211,12 @@ static int cmd_eval(int argc, char **argv)
     printf("  off-tracks %d, crashes %d, reversed %d, immobilized %d, resets %d, penalties "
            "%.1f s\n",
            r.off_tracks, r.crashes, r.reverses, r.immobilized, r.resets, r.penalty_s);
-    printf("report: %s\nsimtrace: %s\npicture: %s\n", report, simtrace, pic);
-    if (drfc[0])
-        printf("deepracer-for-cloud copy: %s\n", drfc);
-    return r.completed ? 0 : 0;
+    printf("reward: %s\nreport: %s\nsimtrace: %s\npicture: %s\n", reward_label, report, simtrace,
+           pic);
+    if (!r.completed)
+        fprintf(stderr, "trackday: %d of %d laps completed (exit status 1)\n", r.laps_completed,
+                r.laps_requested);
+    return r.completed ? 0 : 1;
 }
 
 TD_CLI_COMMAND("eval", "drive a trained model from the start line: lap times, report, picture",

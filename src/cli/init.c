@@ -3,8 +3,11 @@
  * (model_metadata.json, hyperparameters.json, training_params.yaml, reward_function.py) with
  * a README.md that says what each setting does (JSON files cannot hold comments).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "trackday/core.h"
@@ -15,15 +18,83 @@ static const char about[] =
     "training_params.yaml, reward_function.py and README.md (which says what each setting "
     "does: JSON files cannot hold comments).";
 
-static int write_text(const char *dir, const char *name, const char *text, int force)
+/* The files init writes, in order. */
+enum { F_META, F_HYPER, F_TRAINING, F_REWARD, F_README, N_FILES };
+static const char *const FILE_NAMES[N_FILES] = {"model_metadata.json", "hyperparameters.json",
+                                                "training_params.yaml", "reward_function.py",
+                                                "README.md"};
+/* What a training run leaves: moved aside with the replaced files by --force, so a new run
+ * starts clean and nothing of the old one is lost. */
+static const char *const RUN_DIRS[] = {"model", "ip", "metrics", "training-simtrace", "logs",
+                                       "plots"};
+
+static int join(char *out, size_t cap, const char *dir, const char *name)
 {
-    char path[1200];
-    td_err err;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (!force && td_path_exists(path))
-        return td__cli_fail("%s exists (use --force to overwrite)", path);
-    if (td_file_write_atomic(path, text, strlen(text), &err))
-        return td__cli_fail("%s", err.msg);
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        return td__cli_fail("%s/%s: path too long", dir, name);
+    return 0;
+}
+
+/* 1 if path holds exactly text. */
+static int same_content(const char *path, const char *text)
+{
+    char *data;
+    size_t len;
+    if (td_file_read(path, &data, &len, NULL) != 0)
+        return 0;
+    int same = len == strlen(text) && memcmp(data, text, len) == 0;
+    td_free(data);
+    return same;
+}
+
+/*
+ * --force over an existing directory: every file about to be replaced by different text, and
+ * the previous run's model/, ip/, metrics/, training-simtrace/, logs/ and plots/, move into DIR/previous-<time>/.
+ * Prints what moved; returns 0 or 1.
+ */
+static int move_aside(const char *dir, const char *const texts[N_FILES])
+{
+    const char *moving[N_FILES + 4];
+    int n = 0;
+    char src[4200], dst[4200], aside[4200], stamp[32];
+    for (int i = 0; i < N_FILES; i++) {
+        if (join(src, sizeof(src), dir, FILE_NAMES[i]))
+            return 1;
+        if (td_path_exists(src) && !same_content(src, texts[i]))
+            moving[n++] = FILE_NAMES[i];
+    }
+    for (size_t i = 0; i < sizeof(RUN_DIRS) / sizeof(RUN_DIRS[0]); i++) {
+        if (join(src, sizeof(src), dir, RUN_DIRS[i]))
+            return 1;
+        if (td_path_exists(src))
+            moving[n++] = RUN_DIRS[i];
+    }
+    if (n == 0)
+        return 0;
+    time_t now = time(NULL);
+    struct tm tmv;
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime_r(&now, &tmv));
+    for (int k = 1;; k++) {
+        int w = k == 1 ? snprintf(aside, sizeof(aside), "%s/previous-%s", dir, stamp)
+                       : snprintf(aside, sizeof(aside), "%s/previous-%s-%d", dir, stamp, k);
+        if (w < 0 || (size_t)w >= sizeof(aside))
+            return td__cli_fail("%s: path too long", dir);
+        if (mkdir(aside, 0755) == 0)
+            break;
+        if (errno != EEXIST)
+            return td__cli_fail("%s: cannot create directory: %s", aside, strerror(errno));
+    }
+    for (int i = 0; i < n; i++) {
+        if (join(src, sizeof(src), dir, moving[i]) || join(dst, sizeof(dst), aside, moving[i]))
+            return 1;
+        if (rename(src, dst) != 0)
+            return td__cli_fail("cannot move %s to %s: %s", src, dst, strerror(errno));
+    }
+    printf("moved aside to %s/:", aside);
+    for (int i = 0; i < n; i++)
+        printf(" %s%s", moving[i], i < N_FILES && strchr(moving[i], '.') ? "" : "/");
+    printf("\n");
     return 0;
 }
 
@@ -107,7 +178,7 @@ static int cmd_init(int argc, char **argv)
 {
     const char *dir = NULL, *sensor = "state", *algo = "ppo", *track = "default";
     int force = 0, continuous = 0;
-    char buf[8192], meta[4096];
+    char meta[4096];
     td_err err;
 
     const td__cli_opt opts[] = {
@@ -121,7 +192,10 @@ static int cmd_init(int argc, char **argv)
         TD_CLI_STRING(NULL, "--track", &track, "T",
                       "the track to train on (WORLD_NAME): a track name (trackday tracks "
                       "list) or a .npy/.json path; default: default"),
-        TD_CLI_FLAG("--force", &force, "overwrite existing files"),
+        TD_CLI_FLAG("--force", &force,
+                    "replace existing files; the replaced ones and the previous run's model/, "
+                    "ip/, metrics/, training-simtrace/, logs/ and plots/ move into "
+                    "DIR/previous-<time>/"),
         TD_CLI_END,
     };
     const td__cli_spec spec = {.name = "init", .about = about, .opts = opts};
@@ -182,61 +256,77 @@ static int cmd_init(int argc, char **argv)
                  sensors, network, !strcmp(algo, "sac") ? "sac" : "clipped_ppo");
     }
 
+    char hyper[2048], training[4096], readme[8192];
+    int nh = snprintf(hyper, sizeof(hyper), HYPER_JSON, !strcmp(algo, "sac") ? 1 : 20, 10);
+    int nt = snprintf(
+        training, sizeof(training),
+        "# training_params.yaml - the world the car trains in (DeepRacer's keys).\n"
+        "\n"
+        "# The track: a shipped track name (trackday tracks list), a DeepRacer route\n"
+        "# name, or a path to a .npy or .json route file.\n"
+        "WORLD_NAME: %s\n"
+        "\n"
+        "# TIME_TRIAL (alone on the track), OBJECT_AVOIDANCE (boxes on the lanes) or\n"
+        "# HEAD_TO_BOT (slower bot cars to overtake).\n"
+        "RACE_TYPE: TIME_TRIAL\n"
+        "\n"
+        "# Drive the track the other way round, or alternate every episode.\n"
+        "REVERSE_DIR: false\n"
+        "ALTERNATE_DRIVING_DIRECTION: false\n"
+        "\n"
+        "# Each training episode starts 5%% of a lap further on (round robin), so the car\n"
+        "# practises every part of the track.\n"
+        "CHANGE_START_POSITION: true\n"
+        "ROUND_ROBIN_ADVANCE_DIST: 0.05\n"
+        "\n"
+        "# Obstacles (0.4 x 0.5 m boxes) and bot cars are spawned by these counts in\n"
+        "# every race type, as in DeepRacer: 0 for a time trial. The console's object\n"
+        "# avoidance had 3 obstacles (up to 6), its head-to-bot 3 bots (up to 4).\n"
+        "# Obstacles stand from MIN_DISTANCE_BETWEEN_OBSTACLES percent of the lap to 1 m\n"
+        "# before its end, alternating lanes (inner first) unless randomized.\n"
+        "NUMBER_OF_OBSTACLES: 0\n"
+        "RANDOMIZE_OBSTACLE_LOCATIONS: false\n"
+        "MIN_DISTANCE_BETWEEN_OBSTACLES: 2.0\n"
+        "\n"
+        "# Bots start from MIN_DISTANCE_BETWEEN_BOT_CARS metres past the start line;\n"
+        "# speed in m/s, lane changes.\n"
+        "NUMBER_OF_BOT_CARS: 0\n"
+        "BOT_CAR_SPEED: 0.2\n"
+        "IS_LANE_CHANGE: false\n"
+        "LOWER_LANE_CHANGE_TIME: 3.0\n"
+        "UPPER_LANE_CHANGE_TIME: 5.0\n"
+        "LANE_CHANGE_DISTANCE: 1.0\n"
+        "\n"
+        "# Vary lighting and colours (helps a camera model transfer to a real room).\n"
+        "ENABLE_DOMAIN_RANDOMIZATION: false\n",
+        track);
+    int nr = snprintf(readme, sizeof(readme), README_MD, dir, dir);
+    if (nh < 0 || (size_t)nh >= sizeof(hyper) || nt < 0 || (size_t)nt >= sizeof(training) ||
+        nr < 0 || (size_t)nr >= sizeof(readme))
+        return td__cli_fail("%s: the directory or track name is too long", dir);
+    const char *texts[N_FILES] = {meta, hyper, training, REWARD_PY, readme};
+    char path[4200];
+
+    /* Nothing is written unless everything can be. */
+    if (!force)
+        for (int i = 0; i < N_FILES; i++) {
+            if (join(path, sizeof(path), dir, FILE_NAMES[i]))
+                return 1;
+            if (td_path_exists(path))
+                return td__cli_fail("%s exists (use --force to replace the files; the old ones "
+                                    "and any trained model are moved aside, not deleted)",
+                                    path);
+        }
     if (td_mkdir_p(dir, &err))
         return td__cli_fail("%s", err.msg);
-    if (write_text(dir, "model_metadata.json", meta, force))
+    if (force && move_aside(dir, texts))
         return 1;
-    snprintf(buf, sizeof(buf), HYPER_JSON, !strcmp(algo, "sac") ? 1 : 20, 10);
-    if (write_text(dir, "hyperparameters.json", buf, force))
-        return 1;
-    snprintf(buf, sizeof(buf),
-             "# training_params.yaml - the world the car trains in (DeepRacer's keys).\n"
-             "\n"
-             "# The track: a shipped track name (trackday tracks list), a DeepRacer route\n"
-             "# name, or a path to a .npy or .json route file.\n"
-             "WORLD_NAME: %s\n"
-             "\n"
-             "# TIME_TRIAL (alone on the track), OBJECT_AVOIDANCE (boxes on the lanes) or\n"
-             "# HEAD_TO_BOT (slower bot cars to overtake).\n"
-             "RACE_TYPE: TIME_TRIAL\n"
-             "\n"
-             "# Drive the track the other way round, or alternate every episode.\n"
-             "REVERSE_DIR: false\n"
-             "ALTERNATE_DRIVING_DIRECTION: false\n"
-             "\n"
-             "# Each training episode starts 5%% of a lap further on (round robin), so the car\n"
-             "# practises every part of the track.\n"
-             "CHANGE_START_POSITION: true\n"
-             "ROUND_ROBIN_ADVANCE_DIST: 0.05\n"
-             "\n"
-             "# Obstacles (0.4 x 0.5 m boxes) and bot cars are spawned by these counts in\n"
-             "# every race type, as in DeepRacer: 0 for a time trial. The console's object\n"
-             "# avoidance had 3 obstacles (up to 6), its head-to-bot 3 bots (up to 4).\n"
-             "# Obstacles stand from MIN_DISTANCE_BETWEEN_OBSTACLES percent of the lap to 1 m\n"
-             "# before its end, alternating lanes (inner first) unless randomized.\n"
-             "NUMBER_OF_OBSTACLES: 0\n"
-             "RANDOMIZE_OBSTACLE_LOCATIONS: false\n"
-             "MIN_DISTANCE_BETWEEN_OBSTACLES: 2.0\n"
-             "\n"
-             "# Bots start from MIN_DISTANCE_BETWEEN_BOT_CARS metres past the start line;\n"
-             "# speed in m/s, lane changes.\n"
-             "NUMBER_OF_BOT_CARS: 0\n"
-             "BOT_CAR_SPEED: 0.2\n"
-             "IS_LANE_CHANGE: false\n"
-             "LOWER_LANE_CHANGE_TIME: 3.0\n"
-             "UPPER_LANE_CHANGE_TIME: 5.0\n"
-             "LANE_CHANGE_DISTANCE: 1.0\n"
-             "\n"
-             "# Vary lighting and colours (helps a camera model transfer to a real room).\n"
-             "ENABLE_DOMAIN_RANDOMIZATION: false\n",
-             track);
-    if (write_text(dir, "training_params.yaml", buf, force))
-        return 1;
-    if (write_text(dir, "reward_function.py", REWARD_PY, force))
-        return 1;
-    snprintf(buf, sizeof(buf), README_MD, dir, dir);
-    if (write_text(dir, "README.md", buf, force))
-        return 1;
+    for (int i = 0; i < N_FILES; i++) {
+        if (join(path, sizeof(path), dir, FILE_NAMES[i]))
+            return 1;
+        if (td_file_write_atomic(path, texts[i], strlen(texts[i]), &err))
+            return td__cli_fail("%s", err.msg);
+    }
     printf("wrote %s/: model_metadata.json (%s sensor, %s), hyperparameters.json, "
            "training_params.yaml (track %s), reward_function.py, README.md\n",
            dir, sensor,

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "trackday/core.h"
 #include "trackday/modeldir.h"
+#include "trackday/reward.h"
 #include "trackday/track.h"
 
 #define TD_DEFAULT_TRACK "kidney"
@@ -230,6 +231,27 @@ static int take_tracks_dirs(int argc, char **argv)
     }
     argv[k] = NULL;
     return k;
+}
+
+int td__cli_model_reward(const char *dir, const td_track *track, td_reward **out, char *label,
+                         size_t label_cap)
+{
+    char py[4200];
+    td_err err;
+    *out = NULL;
+    snprintf(label, label_cap, "builtin:follow_center_line%s",
+             dir ? " (no reward_function.py)" : " (a model file has no reward function)");
+    if (!dir)
+        return 0;
+    int n = snprintf(py, sizeof(py), "%s/reward_function.py", dir);
+    if (n < 0 || (size_t)n >= sizeof(py))
+        return td__cli_fail("%s: path too long", dir);
+    if (!td_path_exists(py))
+        return 0;
+    if (td_reward_open(out, py, track, &err))
+        return td__cli_fail("%s", err.msg);
+    snprintf(label, label_cap, "%s", py);
+    return 0;
 }
 
 static void usage(FILE *f)

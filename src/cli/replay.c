@@ -163,7 +163,17 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
     }
+    td_reward *reward = NULL;
+    char reward_label[4300];
+    if (td__cli_model_reward(have_md ? target : NULL, &track, &reward, reward_label,
+                             sizeof(reward_label))) {
+        td_policy_free(&policy);
+        td_track_free(&track);
+        return 1;
+    }
+    eo->reward = reward;
     rc = td_replay_drive(&policy, &track, eo, o, out, &st, &err);
+    td_reward_close(reward);
     td_policy_free(&policy);
     td_track_free(&track);
     if (rc)

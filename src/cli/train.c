@@ -264,10 +264,16 @@ static int cmd_train(int argc, char **argv)
         fprintf(stderr, "\n");
     if (rc)
         return td__cli_fail("%s", err.msg);
-    printf("stopped: %s after %d iterations, %ld episodes, %.1f s; best greedy progress %.1f%% "
-           "(iteration %d)\n",
-           td_train_stop_name(res.stop), res.last.iteration, res.last.episodes, res.last.elapsed_s,
-           res.best_eval_progress, res.best_iteration);
+    if (o.resume)
+        printf("stopped: %s after %d more iterations (%d in all), %.1f s (%.1f s in all); best "
+               "greedy progress %.1f%% (iteration %d)\n",
+               td_train_stop_name(res.stop), res.last.session_iterations, res.last.iteration,
+               res.last.session_s, res.last.elapsed_s, res.best_eval_progress, res.best_iteration);
+    else
+        printf("stopped: %s after %d iterations, %ld episodes, %.1f s; best greedy progress "
+               "%.1f%% (iteration %d)\n",
+               td_train_stop_name(res.stop), res.last.iteration, res.last.episodes,
+               res.last.elapsed_s, res.best_eval_progress, res.best_iteration);
     if (res.last.lap_time_s > 0)
         printf("best.tdm (iteration %d): best lap %.2f s, as trackday eval drives it\n",
                res.best_iteration, res.last.lap_time_s);

@@ -206,6 +206,11 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         return rc;
     if ((rc = td_vecenv_buffers_init(&buf, &env, err)) != 0)
         goto out;
+    if (o->reward) {
+        td_reward_clear_error(o->reward);
+        env.reward_fn = td_reward_batch_cb;
+        env.reward_user = o->reward;
+    }
     if (o->simtrace_path) {
         rc = td_simtrace_open(&st, o->simtrace_path, err);
         if (rc)
@@ -224,6 +229,11 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         if (rc)
             goto out;
         td_vecenv_step(&env);
+        if (o->reward && (rc = td_reward_failed(o->reward)) != 0) {
+            const td_reward_error *re = td_reward_last_error(o->reward);
+            td_err_set(err, rc, "the reward function failed at step %d: %s", re->step, re->message);
+            goto out;
+        }
         int done = buf.dones[0];
         r->steps++;
         cur = done ? td_vecenv_last_episode(&env, 0) : td_vecenv_current_episode(&env, 0);

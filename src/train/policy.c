@@ -3,6 +3,7 @@
  * saved to and loaded from .tdm model files with the metadata in the header.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trackday/policy.h"
@@ -110,6 +111,46 @@ int td_policy_init(td_policy *p, const td_model_metadata *m, int max_batch, td_r
         return td_err_set(err, TD_EINTERNAL, "topology has no policy tower");
     }
     return 0;
+}
+
+int td_policy_check_metadata(const td_policy *p, const td_model_metadata *want, const char *what,
+                             td_err *err)
+{
+    /* What the networks' shapes and the action decoding depend on; the physics version
+     * does not, so a changed "version" is allowed. */
+    static const char *const keys[] = {"sensor",         "lidar_config",
+                                       "neural_network", "action_space_type",
+                                       "action_space",   "training_algorithm"};
+    json_t *had = td_model_metadata_to_json(&p->meta), *now = td_model_metadata_to_json(want);
+    char changes[TD_ERR_MSG_LEN] = "";
+    size_t len = 0;
+    int n = 0;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        json_t *a = json_object_get(had, keys[k]), *b = json_object_get(now, keys[k]);
+        if ((!a && !b) || (a && b && json_equal(a, b)))
+            continue;
+        char *ta = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        char *tb = b ? json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        int w =
+            snprintf(changes + len, sizeof(changes) - len, "%s%s %.80s%s -> %.80s%s", n ? "; " : "",
+                     keys[k], ta ? ta : "(none)", ta && strlen(ta) > 80 ? "..." : "",
+                     tb ? tb : "(none)", tb && strlen(tb) > 80 ? "..." : "");
+        free(ta);
+        free(tb);
+        if (w > 0 && len + (size_t)w < sizeof(changes))
+            len += (size_t)w;
+        n++;
+    }
+    json_decref(had);
+    json_decref(now);
+    if (!n)
+        return 0;
+    return td_err_set(err, TD_EINVAL,
+                      "%s: model_metadata.json changed since the model was trained: %s. The "
+                      "network cannot continue with another sensor or action space: train from "
+                      "scratch in a new directory (or 'trackday init DIR --force', which moves "
+                      "the old checkpoints aside), or restore model_metadata.json",
+                      what, changes);
 }
 
 void td_policy_free(td_policy *p)

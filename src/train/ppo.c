@@ -270,8 +270,10 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
                                   tr->envbuf.actions, r.act + base, r.logp + base);
             if (!rc)
                 rc = values_of(p, &obs, N, r.value + base);
-            if (rc)
+            if (rc) {
+                td__train_net_failed(err, rc, "a rollout step");
                 goto out;
+            }
             td_vecenv_step(env);
             rc = td__train_check_reward(tr, err);
             if (rc)
@@ -296,8 +298,10 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         /* Advantages per car: bootstrap the unfinished episodes from V(s_T). */
         td_policy_obs_from_env(env, 0, &obs);
         rc = values_of(p, &obs, N, r.last_value);
-        if (rc)
+        if (rc) {
+            td__train_net_failed(err, rc, "the value bootstrap");
             goto out;
+        }
         for (int i = 0; i < N; i++)
             td_rl_gae(r.adv + i, r.ret + i, r.reward + i, r.value + i, r.done + i, NULL, NULL,
                       r.last_value[i], r.t, N, (float)h->discount_factor, PPO_LAMBDA);
@@ -306,8 +310,10 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         {
             double tu = td_time_now();
             rc = update(tr, &r, &pr);
-            if (rc)
+            if (rc) {
+                td__train_net_failed(err, rc, "the PPO update");
                 goto out;
+            }
             pr.update_s = td_time_now() - tu;
             pr.update_samples = (long)h->num_epochs * r.t * N;
         }

@@ -368,8 +368,10 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
             } else {
                 rc = td_policy_act(p, &obs, N, 0, &tr->rng, tr->envbuf.actions, NULL, s.env_raw,
                                    NULL);
-                if (rc)
+                if (rc) {
+                    td__train_net_failed(err, rc, "a rollout step");
                     goto out;
+                }
             }
             td_vecenv_step(env);
             rc = td__train_check_reward(tr, err);
@@ -400,8 +402,10 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
             int updates = (int)(iter_steps * SAC_UPDATES_PER_STEP);
             for (int u = 0; u < updates; u++) {
                 rc = sac_update(tr, &s, &ql, &pl, &ent);
-                if (rc)
+                if (rc) {
+                    td__train_net_failed(err, rc, "the SAC update");
                     goto out;
+                }
                 nupd++;
             }
         }

@@ -40,7 +40,9 @@ typedef struct td__train {
     double best_lap_s; /* model/best.tdm's best lap as `trackday eval DIR` drives it, or -1 */
     uint64_t run_id;
 
-    double t_start;
+    double t_start; /* when this session (the first run or a --resume) started */
+    int iteration0; /* the iteration and episode counts at the session's start: */
+    long episodes0; /* --iterations and --max-episodes count from them */
     void *simtrace; /* the training simtrace (trainlog.c) */
 } td__train;
 
@@ -72,6 +74,9 @@ typedef struct td__episode_sums {
 void td__count_ended(const td_vecenv *env, td__episode_sums *s);
 /* The iteration's means into the progress report. */
 void td__episode_means(const td__episode_sums *s, td_train_progress *pr);
+/* A network call failed (it has no message buffer): sets err saying which step; returns rc. */
+int td__train_net_failed(td_err *err, int rc, const char *what);
+
 /* Ctrl-C or SIGTERM during rollouts: writes the checkpoint and records the stop. */
 int td__train_interrupted(td__train *tr, td_train_result *result, td_err *err);
 

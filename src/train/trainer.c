@@ -227,14 +227,9 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         if (rc)
             return rc;
         tr->have_policy = 1;
-        if (tr->policy.n_out != (tr->md.metadata.action_space_type == TD_ACTIONS_CONTINUOUS
-                                     ? 2
-                                     : tr->md.metadata.n_actions) ||
-            tr->policy.sac != (tr->md.metadata.algorithm == TD_ALGO_SAC))
-            return td_err_set(err, TD_EINVAL,
-                              "%s: model_metadata.json changed since model/last.tdm was written "
-                              "(action space or algorithm); start a new model directory",
-                              opt->dir);
+        rc = td_policy_check_metadata(&tr->policy, &tr->md.metadata, path, err);
+        if (rc)
+            return td_err_prefix(err, rc, "cannot resume: ");
         rc = td__state_load(tr, err);
         if (rc)
             return rc;
@@ -275,7 +270,10 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         if (rc)
             return rc;
     }
+    /* The limits count from here: "train 10 more minutes" after a resume means 10 more. */
     tr->t_start = td_time_now();
+    tr->iteration0 = tr->iteration;
+    tr->episodes0 = tr->episodes;
     return 0;
 }
 
@@ -503,7 +501,11 @@ int td_train_run(const td_train_options *opt, td_train_result *result, td_err *e
     return rc;
 }
 
-/* Checks the stop conditions after an iteration; returns the reason or NONE. */
+/*
+ * Checks the stop conditions after an iteration; returns the reason or NONE. --iterations,
+ * --max-episodes (and term_cond_max_episodes) and --minutes count from the start of this
+ * session, so after --resume they mean "this many more".
+ */
 td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p)
 {
     const td_hyperparams *h = &tr->md.hyper;
@@ -512,14 +514,14 @@ td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p)
         return TD_TRAIN_STOP_SIGNAL;
     if (tr->opt.until_laps > 0 && p->laps_ok)
         return TD_TRAIN_STOP_LAPS;
-    if (tr->opt.max_iterations > 0 && p->iteration >= tr->opt.max_iterations)
+    if (tr->opt.max_iterations > 0 && p->iteration - tr->iteration0 >= tr->opt.max_iterations)
         return TD_TRAIN_STOP_ITERATIONS;
-    if (p->episodes >= max_eps)
+    if (p->episodes - tr->episodes0 >= max_eps)
         return TD_TRAIN_STOP_EPISODES;
     /* term_cond_avg_score is not a stop condition: DeepRacer reads it and never uses it. */
     if (tr->opt.until_score_set && p->mean_reward >= tr->opt.until_score)
         return TD_TRAIN_STOP_SCORE;
-    if (tr->opt.minutes > 0 && p->elapsed_s >= tr->opt.minutes * 60.0)
+    if (tr->opt.minutes > 0 && p->session_s >= tr->opt.minutes * 60.0)
         return TD_TRAIN_STOP_MINUTES;
     return TD_TRAIN_STOP_NONE;
 }
@@ -547,6 +549,14 @@ void td__episode_means(const td__episode_sums *s, td_train_progress *pr)
     pr->mean_reward = s->ended ? s->reward / s->ended : 0;
     pr->mean_progress = s->ended ? s->progress / s->ended : 0;
     pr->completion_rate = s->ended ? (double)s->completed / s->ended : 0;
+}
+
+int td__train_net_failed(td_err *err, int rc, const char *what)
+{
+    return td_err_set(err, rc,
+                      "the networks failed in %s: %s (an observation that does not fit "
+                      "the network, or out of memory)",
+                      what, td_strerror(rc));
 }
 
 int td__train_interrupted(td__train *tr, td_train_result *result, td_err *err)
@@ -601,7 +611,9 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     }
     pr->lap_time_s = tr->best_lap_s;
     pr->elapsed_s = td__train_elapsed(tr);
-    pr->time_left_s = tr->opt.minutes > 0 ? tr->opt.minutes * 60.0 - pr->elapsed_s : -1;
+    pr->session_s = td_time_now() - tr->t_start;
+    pr->session_iterations = tr->iteration - tr->iteration0;
+    pr->time_left_s = tr->opt.minutes > 0 ? tr->opt.minutes * 60.0 - pr->session_s : -1;
     if (pr->time_left_s < 0 && tr->opt.minutes > 0)
         pr->time_left_s = 0;
     rc = td__checkpoint(tr, tr->iteration, pr->best, err);
