@@ -246,5 +246,77 @@ rc=$?
 [ $rc -eq 1 ] && grep -q 'sensor \["STATE"\] -> \["FRONT_FACING_CAMERA"\]' <<<"$out"
 check resume_changed_sensor "exit 1 naming the change (rc $rc): $out" $?
 
+# Ctrl-C on a camera model, as a terminal sends it (SIGINT to the whole process group, the
+# reward process included): the first is acknowledged at once and would finish the iteration;
+# the second stops within 2 s, and the checkpoint of the last finished iteration loads. The
+# test follows the trainer's own output (FIFOs), never a sleep.
+m6="$tmp/m6"
+"$bin" init "$m6" --sensor camera --track Straight_track >/dev/null
+mkfifo "$tmp/out6" "$tmp/err6"
+setsid "$bin" train "$m6" --json --envs 2 --episodes-per-iteration 2 --epochs 3 --batch-size 32 \
+    > "$tmp/out6" 2> "$tmp/err6" &
+pid=$!
+exec 5< "$tmp/out6" 6< "$tmp/err6"
+read -r -t 600 -u 5 first_iteration    # iteration 1's JSON line: its checkpoint is written
+t1=$(date +%s.%N)
+kill -INT -- -"$pid"
+ack=""
+while read -r -t 60 -u 6 line; do
+    case "$line" in *"stopping after this iteration"*) ack=$line; break ;; esac
+done
+t2=$(date +%s.%N)
+kill -INT -- -"$pid"
+wait "$pid"
+rc=$?
+t3=$(date +%s.%N)
+rest=$(cat <&5)
+errs=$(cat <&6)
+exec 5<&- 6<&-
+summary=$(tail -n 1 <<<"$rest")
+ack_s=$(python3 -c "print(round($t2 - $t1, 2))")
+stop_s=$(python3 -c "print(round($t3 - $t2, 2))")
+grep -q '"iteration":1,' <<<"$first_iteration" && [ -n "$ack" ] &&
+    python3 -c "import sys; sys.exit(0 if $ack_s < 1.0 and $stop_s < 2.0 else 1)" &&
+    [ $rc -eq 0 ] && grep -q '"stopped":"stopped now"' <<<"$summary" &&
+    grep -q "stopping now; the last checkpoint is kept" <<<"$errs" &&
+    "$bin" model show "$m6/model/last.tdm" > "$tmp/show6" 2>&1 &&
+    [ -z "$(ls "$m6/model" | grep -v -E '^(last|best)\.(tdm|state)$')" ]
+check ctrl_c_twice_camera "ack in ${ack_s} s (< 1), stopped ${stop_s} s after the second (< 2), \
+rc $rc, loadable checkpoint: first=[$first_iteration] rest=[$rest] err=[$errs] \
+show=[$(head -c 300 "$tmp/show6" 2>/dev/null)]" $?
+
+# On a terminal (script gives one, 60 columns): the status line is redrawn in place (no line
+# feed between updates) and never wider than the terminal.
+m7="$tmp/m7"
+"$bin" init "$m7" --track oval >/dev/null
+script -q -e -c "stty cols 60 rows 20; '$bin' train '$m7' --iterations 8" "$tmp/tty7" >/dev/null 2>&1
+out=$(python3 - "$tmp/tty7" <<'PY'
+import re, sys
+raw = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+start = raw.index("training ")
+start = raw.index("\n", start) + 1
+end = raw.index("stopped:", start)
+status = raw[start:end]
+pieces = [re.sub(r"\x1b\[K", "", p) for p in status.split("\r")]
+pieces = [p for p in pieces if p.strip()]
+assert pieces, "no status line"
+assert "\n" not in status.strip("\r\n"), "a line feed between status updates: %r" % status[:300]
+wide = [p for p in pieces if len(p.rstrip("\n")) > 59]
+assert not wide, "wider than 59 columns: %r" % wide[:2]
+assert any(p.startswith("iter ") for p in pieces), pieces[:3]
+print("%d redraws" % len(pieces))
+PY
+)
+check status_line_tty "one line redrawn in place, cut to 60 columns: $out" $?
+
+# Not a terminal: a status line every --status-every seconds, not one per iteration.
+t0=$(date +%s.%N)
+"$bin" train "$m7" --resume --iterations 30 --status-every 1 > /dev/null 2> "$tmp/log7"
+t1=$(date +%s.%N)
+lines=$(grep -c "^trackday: iter" "$tmp/log7")
+bound=$(python3 -c "import math; print(math.floor(($t1 - $t0) / 1.0) + 1)")
+[ "$lines" -le "$bound" ] && [ "$lines" -lt 30 ] && ! grep -q $'\r' "$tmp/log7"
+check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "print(round($t1 - $t0, 1))") s (at most $bound)" $?
+
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

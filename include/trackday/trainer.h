@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "trackday/json.h"
 #include "trackday/policy.h"
 #include "trackday/reward.h"
 
@@ -48,6 +49,30 @@ typedef struct td_train_progress {
 
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
 
+/* What an iteration is doing now, for a live status line. */
+typedef enum td_train_phase {
+    TD_TRAIN_PHASE_COLLECT = 0, /* cars driving: steps and episodes so far */
+    TD_TRAIN_PHASE_UPDATE,      /* gradient updates: minibatches done of total */
+    TD_TRAIN_PHASE_EVALUATE,    /* greedy evaluation: steps done of at most total */
+    TD_TRAIN_PHASE_CHECKPOINT   /* writing model/last.tdm, last.state (and best.tdm) */
+} td_train_phase;
+
+typedef struct td_train_activity {
+    td_train_phase phase;
+    int iteration;      /* the iteration in progress, 1-based, continuing across --resume */
+    long steps;         /* collect: env steps of this iteration so far */
+    int episodes;       /* collect: episodes ended in this iteration so far */
+    int episodes_goal;  /* collect: episodes an iteration collects */
+    long done, total;   /* update: minibatches; evaluate: steps (total: the cap) */
+    double iteration_s; /* wall seconds since the iteration began */
+} td_train_activity;
+
+/* Called from the training thread at phase changes and at most every 0.2 s within one. */
+typedef void (*td_train_activity_fn)(void *user, const td_train_activity *a);
+
+/* The progress as the JSON object of a metrics/training.jsonl line (new reference). */
+json_t *td_train_progress_to_json(const td_train_progress *p);
+
 typedef struct td_train_options {
     const char *dir;         /* the model directory */
     const char *track_path;  /* route file (.npy or .json) */
@@ -71,9 +96,14 @@ typedef struct td_train_options {
     int simtrace;       /* 1: write DIR/training-simtrace/N-iteration.csv (every car) */
     int simtrace_every; /* 0: iteration files 0-99, then every 10th to 999, then every 100th;
                            N: every Nth iteration file */
-    const volatile sig_atomic_t *stop; /* set by a signal handler: finish the step, save, stop */
-    td_train_progress_fn progress;
+    /* Set by a signal handler: 1 = stop after the current iteration (its checkpoint is
+     * written); 2 = stop now: the iteration in progress is abandoned within a fraction of a
+     * second and the last checkpoint stays as it is. */
+    const volatile sig_atomic_t *stop;
+    td_train_progress_fn progress; /* after every iteration */
     void *progress_user;
+    td_train_activity_fn activity; /* during iterations (NULL: none) */
+    void *activity_user;
     /* Command-line overrides of hyperparameters.json (NULL: keep the file's). */
     const td_hyperparams *hyper_override;
     /* A failing reward call: stop (0, DeepRacer's behaviour) or skip it with reward 0 (1, a
@@ -93,7 +123,8 @@ typedef enum td_train_stop {
     TD_TRAIN_STOP_SCORE,
     TD_TRAIN_STOP_LAPS,
     TD_TRAIN_STOP_ITERATIONS,
-    TD_TRAIN_STOP_SIGNAL
+    TD_TRAIN_STOP_SIGNAL, /* *stop was 1: after the iteration, with its checkpoint */
+    TD_TRAIN_STOP_NOW     /* *stop was 2: mid-iteration, the previous checkpoint kept */
 } td_train_stop;
 
 const char *td_train_stop_name(td_train_stop s);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/evaluate.h"
 #include "trackday/simtrace.h"
 
@@ -24,6 +25,15 @@ static const char about[] =
     "when present (the whole evaluation's configuration, as DeepRacer's evaluation reads it), "
     "else from DIR/training_params.yaml: WORLD_NAME, the race, NUMBER_OF_TRIALS, IS_CONTINUOUS, "
     "NUMBER_OF_RESETS, OFF_TRACK_PENALTY, COLLISION_PENALTY, EVAL_CHECKPOINT.";
+
+/* The status line during the drive (status.h). */
+static int eval_step(void *user, const td_eval_step *s, td_err *err)
+{
+    (void)err;
+    const td_eval_options *o = user;
+    td__cli_status("evaluating: lap %d of %d, step %ld", s->lap + 1, o->laps, s->step + 1);
+    return 0;
+}
 
 static int parse_race_type(const char *opt, const char *v, void *dst)
 {
@@ -177,7 +187,10 @@ static int cmd_eval(int argc, char **argv)
     o.simtrace_path = simtrace;
     o.picture_path = pic;
     o.model_label = model_path;
+    o.on_step = eval_step;
+    o.on_step_user = &o;
     rc = td_evaluate(&policy, &track, &o, &r, &err);
+    td__cli_status_done();
     td_reward_close(reward);
     td_policy_free(&policy);
     td_track_free(&track);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/eval.h"
 
 static const char about[] =
@@ -195,7 +196,10 @@ static int cmd_logs(int argc, char **argv)
     td_err err;
     td_err_clear(&err);
     char layout[160];
-    if (load_simtrace(input, kind, &t, layout, sizeof(layout), &err)) {
+    td__cli_status("reading the simtrace logs of %s", input);
+    int lrc = load_simtrace(input, kind, &t, layout, sizeof(layout), &err);
+    td__cli_status_done();
+    if (lrc) {
         td_simtrace_free(&t);
         return td__cli_fail("%s", err.msg);
     }

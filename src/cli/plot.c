@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/modeldir.h"
 #include "trackday/eval.h"
 #include "trackday/plot.h"
@@ -269,7 +270,9 @@ static int cmd_plot(int argc, char **argv)
     else
         snprintf(out, sizeof(out), "%s/plots", dir);
     td_plot_output po;
+    td__cli_status("drawing the pictures of %s", dir);
     int prc = td_plot_model_dir(dir, have_track ? &track : NULL, out, sections, &po, &err);
+    td__cli_status_done();
     for (int i = 0; i < po.n_notes; i++)
         fprintf(stderr, "trackday: %s\n", po.notes[i]);
     for (int i = 0; i < po.n_paths; i++)

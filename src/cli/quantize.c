@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/infer.h"
 #include "trackday/policy.h"
 #include "trackday/sim.h"
@@ -78,6 +79,7 @@ static int load_frame_file(obs_src *s, const char *path)
 static int next_obs(void *ctx, int i, td_infer_obs *obs)
 {
     obs_src *s = ctx;
+    td__cli_status("quantize: observation %d", i + 1);
     const td_infer_info *in = s->info;
     td_rng rng;
     td_rng_seed(&rng, s->seed ^ 0x9e3779b97f4a7c15ull, (uint64_t)i + 1);
@@ -312,6 +314,7 @@ static int cmd_quantize(int argc, char **argv)
         goto done;
     }
     double t1 = td_time_now();
+    td__cli_status_done();
     if (td_file_write_atomic(out_path, qbuf, qlen, &err) != 0) {
         td_infer_free(qbuf);
         td__cli_fail("%s", err.msg);
@@ -325,6 +328,7 @@ static int cmd_quantize(int argc, char **argv)
         goto done;
     }
     int agree = 0;
+    td__cli_status("quantize: comparing the int8 and fp32 models");
     double max_mean_diff = 0;
     for (int i = 0; i < n; i++) {
         td_infer_obs obs;
@@ -347,6 +351,7 @@ static int cmd_quantize(int argc, char **argv)
             max_mean_diff = fmax(max_mean_diff, d);
         }
     }
+    td__cli_status_done();
     printf("wrote %s (%zu bytes, %d of %d layers int8; fp32 model %zu bytes)\n", out_path, qlen,
            td_infer_get_info(q)->n_int8_layers, info->n_layers, len);
     printf("calibration: %s, range %s, %.2f s\n", calib,

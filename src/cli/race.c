@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/race.h"
 #include "trackday/replay.h"
 
@@ -149,7 +150,11 @@ static int cmd_race(int argc, char **argv)
     else
         snprintf(replay_buf, sizeof(replay_buf), "%s", replay);
     o.replay_path = strcmp(replay_buf, "none") ? replay_buf : NULL;
-    if (td_race_run(&track, racers, n, &o, &res, &err)) {
+    td__cli_status("racing %d cars on %s%s", n, track.name,
+                   o.replay_path ? " and rendering the replay" : "");
+    int race_rc = td_race_run(&track, racers, n, &o, &res, &err);
+    td__cli_status_done();
+    if (race_rc) {
         td__cli_fail("%s", err.msg);
         goto out;
     }

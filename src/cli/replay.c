@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/json.h"
 #include "trackday/replay.h"
 
@@ -172,7 +173,9 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
         return 1;
     }
     eo->reward = reward;
+    td__cli_status("driving %s again and rendering %s", model_path, out);
     rc = td_replay_drive(&policy, &track, eo, o, out, &st, &err);
+    td__cli_status_done();
     td_reward_close(reward);
     td_policy_free(&policy);
     td_track_free(&track);
@@ -332,7 +335,9 @@ static int cmd_replay(int argc, char **argv)
         }
         t.n = m;
     }
+    td__cli_status("rendering %ld steps to %s", (long)t.n, out);
     rc = td_replay_simtrace(&track, t.rows, t.n, &o, out, &st, &err);
+    td__cli_status_done();
     td_simtrace_free(&t);
     td_track_free(&track);
     if (rc)

@@ -1,6 +1,10 @@
 /*
- * train.c - `trackday train DIR`: trains a model directory with a live progress line;
- * Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits 0.
+ * train.c - `trackday train DIR`: trains a model directory with a live status line (status.h):
+ * on a terminal one line redrawn in place, cut to its width; otherwise a line every 10 s;
+ * --json prints one JSON line per iteration instead, --quiet nothing but the summary. The
+ * first Ctrl-C (or SIGTERM) is acknowledged at once and stops after the current iteration
+ * with its checkpoint; a second stops within a fraction of a second, keeping the last
+ * checkpoint; a third exits at once.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -9,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/reward.h"
 #include "trackday/trainer.h"
 
@@ -16,8 +21,22 @@ static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (stop_flag == 0) {
+        stop_flag = 1;
+        td__cli_status_signal_note(sig == SIGINT
+                                       ? "trackday: stopping after this iteration (its checkpoint "
+                                         "is written); Ctrl-C again to stop now"
+                                       : "trackday: SIGTERM: stopping after this iteration (its "
+                                         "checkpoint is written)");
+    } else if (stop_flag == 1) {
+        stop_flag = 2;
+        td__cli_status_signal_note("trackday: stopping now; the last checkpoint is kept");
+    } else {
+        /* Whatever it is waiting for, the checkpoint files on disk are whole (they are
+         * replaced by rename). */
+        td__cli_status_signal_note("trackday: exiting at once");
+        _exit(130);
+    }
 }
 
 static const char about[] =
@@ -63,24 +82,86 @@ static int parse_simtrace(const char *opt, const char *v, void *dst)
 }
 
 typedef struct {
-    int tty, quiet;
+    int quiet, json;
+    int have_last;
+    td_train_progress last; /* the last finished iteration */
+    double minutes;         /* --minutes, for the time left */
+    double t0;              /* when this session started */
 } progress_ctx;
+
+/* "1h02m", "3m05s", "42s". */
+static void fmt_duration(char *out, size_t cap, double s)
+{
+    long t = s < 0 ? 0 : (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(out, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(out, cap, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(out, cap, "%lds", t);
+}
+
+/*
+ * The status line: what the iteration in progress is doing, the time, then the last finished
+ * iteration's numbers (the most useful first, since a narrow terminal cuts the end).
+ */
+static void show(progress_ctx *c, const td_train_activity *a)
+{
+    char now[128], when[96], el[32], left[32], last[256] = "";
+    double session = td_time_now() - c->t0;
+    int iter = a ? a->iteration : (c->have_last ? c->last.iteration : 0);
+    if (!a)
+        snprintf(now, sizeof(now), "iter %d done", iter);
+    else if (a->phase == TD_TRAIN_PHASE_COLLECT)
+        snprintf(now, sizeof(now), "iter %d collecting: %d/%d episodes, %ld steps", iter,
+                 a->episodes, a->episodes_goal, a->steps);
+    else if (a->phase == TD_TRAIN_PHASE_UPDATE)
+        snprintf(now, sizeof(now), "iter %d updating: %ld/%ld", iter, a->done, a->total);
+    else if (a->phase == TD_TRAIN_PHASE_EVALUATE)
+        snprintf(now, sizeof(now), "iter %d evaluating", iter);
+    else
+        snprintf(now, sizeof(now), "iter %d saving the checkpoint", iter);
+    fmt_duration(el, sizeof(el), session);
+    if (c->minutes > 0) {
+        fmt_duration(left, sizeof(left), c->minutes * 60.0 - session);
+        snprintf(when, sizeof(when), "%s, %s left", el, left);
+    } else {
+        snprintf(when, sizeof(when), "%s", el);
+    }
+    if (c->have_last) {
+        const td_train_progress *p = &c->last;
+        snprintf(last, sizeof(last),
+                 " | reward %.2f | progress %.1f%% | laps %.0f%% | eval %.1f%% | %.0f steps/s",
+                 p->mean_reward, p->mean_progress, 100.0 * p->completion_rate, p->eval_progress,
+                 p->steps_per_s);
+    }
+    td__cli_status("%s | %s%s", now, when, last);
+}
+
+static void on_activity(void *user, const td_train_activity *a)
+{
+    progress_ctx *c = user;
+    if (!c->quiet && !c->json)
+        show(c, a);
+}
 
 static void on_progress(void *user, const td_train_progress *p)
 {
     progress_ctx *c = user;
-    char left[32] = "";
-    if (c->quiet)
-        return;
-    if (p->time_left_s >= 0)
-        snprintf(left, sizeof(left), " left %4.0fs", p->time_left_s);
-    fprintf(stderr,
-            "%siter %4d  episodes %6ld  steps %9ld  reward %8.2f  progress %5.1f%%  laps %3.0f%%  "
-            "eval %5.1f%%  %7.0f steps/s  %5.0fs%s%s",
-            c->tty ? "\r" : "", p->iteration, p->episodes, p->steps, p->mean_reward,
-            p->mean_progress, 100.0 * p->completion_rate, p->eval_progress, p->steps_per_s,
-            p->elapsed_s, left, c->tty ? "\033[K" : "\n");
-    fflush(stderr);
+    c->last = *p;
+    c->have_last = 1;
+    if (c->json) {
+        json_t *o = td_train_progress_to_json(p);
+        char *line =
+            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8)) : NULL;
+        if (line)
+            printf("%s\n", line);
+        fflush(stdout);
+        free(line);
+        json_decref(o);
+    } else if (!c->quiet) {
+        show(c, NULL);
+    }
 }
 
 static int cmd_train(int argc, char **argv)
@@ -90,12 +171,14 @@ static int cmd_train(int argc, char **argv)
     td_model_dir md;
     td_hyperparams hp;
     int hp_set = 0, threads_set = 0;
-    progress_ctx pc = {isatty(2), 0};
+    progress_ctx pc;
+    double status_every = 10;
     const char *track_arg = NULL;
     char track_path[1200];
     td_err err;
 
     td_train_options_default(&o);
+    memset(&pc, 0, sizeof(pc));
     /* Hyperparameter overrides are applied over the directory's hyperparameters.json, read
      * after parsing: each is parsed into its own variable and applied if given. */
     double lr = 0, entropy = 0, gamma = 0;
@@ -153,7 +236,13 @@ static int cmd_train(int argc, char **argv)
                       "training simtrace files DIR/training-simtrace/N-iteration.csv (DeepRacer's "
                       "layout, every car): auto (default: iterations 0-99, then every 10th to "
                       "999, then every 100th), all, none, or a number N (every Nth iteration)"),
-        TD_CLI_FLAG("--quiet", &pc.quiet, "no progress line"),
+        TD_CLI_FLAG("--quiet", &pc.quiet, "no status line (the summary is still printed)"),
+        TD_CLI_FLAG("--json", &pc.json,
+                    "one JSON line per iteration on stdout (as metrics/training.jsonl) and a JSON "
+                    "summary; no status line"),
+        TD_CLI_DOUBLE("--status-every", &status_every, 0.1, 86400, "S",
+                      "when stderr is not a terminal, a status line every S seconds (default "
+                      "10); on a terminal the line is redrawn in place"),
         TD_CLI_SECTION("hyperparameters (override hyperparameters.json)"),
         {.name = "--lr",
          .kind = TD__CLI_DOUBLE,
@@ -252,28 +341,59 @@ static int cmd_train(int argc, char **argv)
     o.stop = &stop_flag;
     o.progress = on_progress;
     o.progress_user = &pc;
+    o.activity = on_activity;
+    o.activity_user = &pc;
+    pc.minutes = o.minutes;
+    td__cli_status_config(pc.quiet || pc.json, status_every);
 
-    if (!pc.quiet)
-        fprintf(stderr, "training %s on %s (%s, %s)%s\n", o.dir, track_arg,
-                td_algorithm_name(md.metadata.algorithm),
-                md.metadata.state_sensor ? "STATE sensor"
-                                         : td_camera_sensor_name(md.metadata.camera),
-                o.resume ? ", resuming" : "");
+    if (!pc.quiet && !pc.json) {
+        td__cli_status_print("training %s on %s (%s, %s)%s", o.dir, track_arg,
+                             td_algorithm_name(md.metadata.algorithm),
+                             md.metadata.state_sensor ? "STATE sensor"
+                                                      : td_camera_sensor_name(md.metadata.camera),
+                             o.resume ? ", resuming" : "");
+        td__cli_status("setting up: the track, the reward function and %d cars", o.envs);
+    }
+    pc.t0 = td_time_now();
     int rc = td_train_run(&o, &res, &err);
-    if (pc.tty && !pc.quiet)
-        fprintf(stderr, "\n");
+    td__cli_status_done();
     if (rc)
         return td__cli_fail("%s", err.msg);
-    if (o.resume)
+    int iterations = o.resume ? res.last.session_iterations : res.last.iteration;
+    if (pc.json) {
+        json_t *s =
+            json_pack("{s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:i, s:s}", "stopped",
+                      td_train_stop_name(res.stop), "iterations", iterations, "iterations_in_all",
+                      res.last.iteration, "episodes", (json_int_t)res.last.episodes, "session_s",
+                      res.last.session_s, "elapsed_s", res.last.elapsed_s, "best_eval_progress",
+                      res.best_eval_progress, "best_iteration", res.best_iteration, "dir", o.dir);
+        if (s && res.last.lap_time_s > 0)
+            json_object_set_new(s, "best_lap_time_s", json_real(res.last.lap_time_s));
+        char *line = s ? json_dumps(s, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (line)
+            printf("%s\n", line);
+        free(line);
+        json_decref(s);
+        return 0;
+    }
+    if (res.stop == TD_TRAIN_STOP_NOW) {
+        if (res.last.iteration > 0)
+            printf("stopped now: the iteration in progress was abandoned; model/last.tdm is the "
+                   "checkpoint of iteration %d\n",
+                   res.last.iteration);
+        else
+            printf("stopped now: the first iteration was abandoned; no checkpoint was written\n");
+    } else if (o.resume) {
         printf("stopped: %s after %d more iterations (%d in all), %.1f s (%.1f s in all); best "
                "greedy progress %.1f%% (iteration %d)\n",
                td_train_stop_name(res.stop), res.last.session_iterations, res.last.iteration,
                res.last.session_s, res.last.elapsed_s, res.best_eval_progress, res.best_iteration);
-    else
+    } else {
         printf("stopped: %s after %d iterations, %ld episodes, %.1f s; best greedy progress "
                "%.1f%% (iteration %d)\n",
                td_train_stop_name(res.stop), res.last.iteration, res.last.episodes,
                res.last.elapsed_s, res.best_eval_progress, res.best_iteration);
+    }
     if (res.last.lap_time_s > 0)
         printf("best.tdm (iteration %d): best lap %.2f s, as trackday eval drives it\n",
                res.best_iteration, res.last.lap_time_s);

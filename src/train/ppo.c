@@ -164,6 +164,7 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
     for (int i = 0; i < S; i++)
         r->perm[i] = i;
     td_policy_input(&obs, &in);
+    long total_mb = (long)h->num_epochs * ((S + bs - 1) / bs);
     for (int epoch = 0; epoch < h->num_epochs; epoch++) {
         for (int i = S - 1; i > 0; i--) {
             int j = (int)td_rng_below(&tr->rng, (uint32_t)(i + 1));
@@ -177,6 +178,11 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             float vl;
             if (B < 2)
                 continue;
+            /* A minibatch of camera towers is a fraction of a second: a second Ctrl-C is
+             * answered between two. */
+            if (td__train_stop_now(tr))
+                return TD_EINTERRUPTED;
+            td__train_activity(tr, TD_TRAIN_PHASE_UPDATE, 0, 0, nmb, total_mb);
             gather(r, r->perm + start, B);
 
             /* Policy tower. */
@@ -251,10 +257,11 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         td_train_progress pr;
         double t0 = td_time_now();
         td__episode_sums eps = {0};
-        int interrupted = 0;
+        int stop_now = 0;
         td_train_stop stop = TD_TRAIN_STOP_NONE;
 
         memset(&pr, 0, sizeof(pr));
+        tr->iter_t0 = t0;
         /* Collect whole episodes: DeepRacer's num_episodes_between_training. */
         r.t = 0;
         while (r.t < r.T && eps.ended < h->num_episodes_between_training) {
@@ -284,16 +291,19 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             td__count_ended(env, &eps);
             r.t++;
             tr->steps += N;
-            if (tr->opt.stop && *tr->opt.stop) {
-                interrupted = 1;
+            /* A first Ctrl-C lets the iteration finish (and checkpoint); a second one stops
+             * here, keeping the previous checkpoint. */
+            if (td__train_stop_now(tr)) {
+                stop_now = 1;
                 break;
             }
+            td__train_activity(tr, TD_TRAIN_PHASE_COLLECT, (long)r.t * N, eps.ended, 0, 0);
         }
-        tr->episodes += eps.ended;
-        if (interrupted) {
-            rc = td__train_interrupted(tr, result, err);
+        if (stop_now) {
+            result->stop = TD_TRAIN_STOP_NOW;
             goto out;
         }
+        tr->episodes += eps.ended;
 
         /* Advantages per car: bootstrap the unfinished episodes from V(s_T). */
         td_policy_obs_from_env(env, 0, &obs);
@@ -310,6 +320,13 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         {
             double tu = td_time_now();
             rc = update(tr, &r, &pr);
+            if (rc == TD_EINTERRUPTED) {
+                /* The weights are half-updated: the checkpoint on disk stays the last one. */
+                tr->episodes -= eps.ended;
+                result->stop = TD_TRAIN_STOP_NOW;
+                rc = 0;
+                goto out;
+            }
             if (rc) {
                 td__train_net_failed(err, rc, "the PPO update");
                 goto out;
@@ -322,6 +339,8 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         rc = td__train_end_iteration(tr, &pr, t0, (long)r.t * N, result, &stop, err);
         if (rc)
             goto out;
+        if (stop == TD_TRAIN_STOP_NOW)
+            tr->episodes -= eps.ended;
         if (stop != TD_TRAIN_STOP_NONE) {
             result->stop = stop;
             break;

@@ -348,11 +348,12 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         td_train_progress pr;
         double t0 = td_time_now(), ql = 0, pl = 0, ent = 0;
         td__episode_sums eps = {0};
-        int interrupted = 0, nupd = 0;
+        int stop_now = 0, nupd = 0;
         long iter_steps = 0;
         td_train_stop stop = TD_TRAIN_STOP_NONE;
 
         memset(&pr, 0, sizeof(pr));
+        tr->iter_t0 = t0;
         while (
             (eps.ended < h->num_episodes_between_training || iter_steps < SAC_MIN_STEPS_PER_ITER) &&
             iter_steps < SAC_MAX_STEPS_PER_ITER) {
@@ -386,21 +387,29 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
             td__count_ended(env, &eps);
             iter_steps += N;
             tr->steps += N;
-            if (tr->opt.stop && *tr->opt.stop) {
-                interrupted = 1;
+            /* A first Ctrl-C lets the iteration finish (and checkpoint); a second one stops
+             * here, keeping the previous checkpoint. */
+            if (td__train_stop_now(tr)) {
+                stop_now = 1;
                 break;
             }
+            td__train_activity(tr, TD_TRAIN_PHASE_COLLECT, iter_steps, eps.ended, 0, 0);
         }
-        tr->episodes += eps.ended;
-        if (interrupted) {
-            rc = td__train_interrupted(tr, result, err);
+        if (stop_now) {
+            result->stop = TD_TRAIN_STOP_NOW;
             goto out;
         }
+        tr->episodes += eps.ended;
         pr.collect_s = td_time_now() - t0;
         double tu = td_time_now();
         if (s.size >= h->batch_size && tr->steps >= SAC_WARMUP_STEPS / 2) {
             int updates = (int)(iter_steps * SAC_UPDATES_PER_STEP);
             for (int u = 0; u < updates; u++) {
+                if (td__train_stop_now(tr)) {
+                    result->stop = TD_TRAIN_STOP_NOW;
+                    goto out;
+                }
+                td__train_activity(tr, TD_TRAIN_PHASE_UPDATE, 0, 0, u, updates);
                 rc = sac_update(tr, &s, &ql, &pl, &ent);
                 if (rc) {
                     td__train_net_failed(err, rc, "the SAC update");

@@ -40,7 +40,10 @@ typedef struct td__train {
     double best_lap_s; /* model/best.tdm's best lap as `trackday eval DIR` drives it, or -1 */
     uint64_t run_id;
 
-    double t_start; /* when this session (the first run or a --resume) started */
+    double t_start;       /* when this session (the first run or a --resume) started */
+    double iter_t0;       /* when the iteration in progress began */
+    double last_activity; /* when the activity callback was last called */
+    td_train_phase last_phase;
     int iteration0; /* the iteration and episode counts at the session's start: */
     long episodes0; /* --iterations and --max-episodes count from them */
     void *simtrace; /* the training simtrace (trainlog.c) */
@@ -74,11 +77,15 @@ typedef struct td__episode_sums {
 void td__count_ended(const td_vecenv *env, td__episode_sums *s);
 /* The iteration's means into the progress report. */
 void td__episode_means(const td__episode_sums *s, td_train_progress *pr);
+/* Reports what the iteration is doing (throttled: phase changes at once, else every 0.2 s). */
+void td__train_activity(td__train *tr, td_train_phase phase, long steps, int episodes, long done,
+                        long total);
+
+/* 1 when a second Ctrl-C asked to stop now. */
+int td__train_stop_now(const td__train *tr);
+
 /* A network call failed (it has no message buffer): sets err saying which step; returns rc. */
 int td__train_net_failed(td_err *err, int rc, const char *what);
-
-/* Ctrl-C or SIGTERM during rollouts: writes the checkpoint and records the stop. */
-int td__train_interrupted(td__train *tr, td_train_result *result, td_err *err);
 
 int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
 int td__sac_run(td__train *tr, td_train_result *result, td_err *err);

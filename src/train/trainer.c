@@ -30,6 +30,8 @@ const char *td_train_stop_name(td_train_stop s)
         return "iteration limit";
     case TD_TRAIN_STOP_SIGNAL:
         return "interrupted";
+    case TD_TRAIN_STOP_NOW:
+        return "stopped now";
     default:
         return "none";
     }
@@ -317,6 +319,9 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
     /* A generous cap: a lap at the slowest speed, twice. */
     int cap = (int)(2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
     for (int step = 0; step < cap && finished < n; step++) {
+        if (td__train_stop_now(tr))
+            return;
+        td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
         td_policy_obs_from_env(env, 0, &obs);
         td_policy_act(&tr->policy, &obs, n, 1, NULL, tr->eval_buf.actions, NULL, NULL, NULL);
         td_vecenv_step(env);
@@ -347,6 +352,9 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
         int lap_cap = (int)(le->cfg.laps * 2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
         td_vecenv_reset(le);
         for (int step = 0; step < lap_cap; step++) {
+            if (td__train_stop_now(tr))
+                return;
+            td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, lap_cap);
             td_policy_obs_from_env(le, 0, &obs);
             td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->lap_buf.actions, NULL, NULL, NULL);
             td_vecenv_step(le);
@@ -394,9 +402,8 @@ static double best_lap_as_eval(td__train *tr)
 /* Metrics and checkpoints                                                              */
 /* ==================================================================================== */
 
-int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
+json_t *td_train_progress_to_json(const td_train_progress *p)
 {
-    char path[1200];
     json_t *o = json_pack(
         "{s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:b, s:f, s:f}",
         "iteration", p->iteration, "episodes", (json_int_t)p->episodes, "steps",
@@ -405,14 +412,23 @@ int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
         "value_loss", p->value_loss, "approx_kl", p->approx_kl, "clip_frac", p->clip_frac,
         "eval_progress", p->eval_progress, "eval_completion", p->eval_completion, "best", p->best,
         "laps_ok", p->laps_ok, "steps_per_s", p->steps_per_s, "elapsed_s", p->elapsed_s);
-    char *line;
-    int fd, rc = 0;
     if (!o)
-        return td_err_set(err, TD_ENOMEM, "cannot build a metrics line");
+        return NULL;
     if (p->lap_time_s > 0)
         json_object_set_new(o, "best_lap_time_s", json_real(p->lap_time_s));
     if (p->eval_lap_s > 0)
         json_object_set_new(o, "eval_lap_s", json_real(p->eval_lap_s));
+    return o;
+}
+
+int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
+{
+    char path[1200];
+    json_t *o = td_train_progress_to_json(p);
+    char *line;
+    int fd, rc = 0;
+    if (!o)
+        return td_err_set(err, TD_ENOMEM, "cannot build a metrics line");
     line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
     json_decref(o);
     if (!line)
@@ -510,6 +526,8 @@ td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p)
 {
     const td_hyperparams *h = &tr->md.hyper;
     long max_eps = tr->opt.max_episodes > 0 ? tr->opt.max_episodes : h->term_cond_max_episodes;
+    if (tr->opt.stop && *tr->opt.stop >= 2)
+        return TD_TRAIN_STOP_NOW;
     if (tr->opt.stop && *tr->opt.stop)
         return TD_TRAIN_STOP_SIGNAL;
     if (tr->opt.until_laps > 0 && p->laps_ok)
@@ -559,11 +577,32 @@ int td__train_net_failed(td_err *err, int rc, const char *what)
                       what, td_strerror(rc));
 }
 
-int td__train_interrupted(td__train *tr, td_train_result *result, td_err *err)
+void td__train_activity(td__train *tr, td_train_phase phase, long steps, int episodes, long done,
+                        long total)
 {
-    /* Keep what was learned so far; the partial rollout is not used for an update. */
-    result->stop = TD_TRAIN_STOP_SIGNAL;
-    return td__checkpoint(tr, tr->iteration, 0, err);
+    double now = td_time_now();
+    if (!tr->opt.activity || (phase == tr->last_phase && now - tr->last_activity < 0.2))
+        return;
+    tr->last_phase = phase;
+    tr->last_activity = now;
+    td_train_activity a;
+    a.phase = phase;
+    /* Collect and update come before the iteration counter goes up, evaluation and the
+     * checkpoint after. */
+    a.iteration =
+        tr->iteration + (phase == TD_TRAIN_PHASE_COLLECT || phase == TD_TRAIN_PHASE_UPDATE);
+    a.steps = steps;
+    a.episodes = episodes;
+    a.episodes_goal = tr->md.hyper.num_episodes_between_training;
+    a.done = done;
+    a.total = total;
+    a.iteration_s = now - tr->iter_t0;
+    tr->opt.activity(tr->opt.activity_user, &a);
+}
+
+int td__train_stop_now(const td__train *tr)
+{
+    return tr->opt.stop && *tr->opt.stop >= 2;
 }
 
 int td__train_check_reward(td__train *tr, td_err *err)
@@ -592,6 +631,12 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     int rc;
     double wall = td_time_now() - iter_t0;
     td__train_evaluate(tr, pr);
+    if (td__train_stop_now(tr)) {
+        /* A second Ctrl-C during the evaluation: no checkpoint of this iteration. */
+        tr->iteration--;
+        *stop = TD_TRAIN_STOP_NOW;
+        return 0;
+    }
     pr->iteration = tr->iteration;
     pr->episodes = tr->episodes;
     pr->steps = tr->steps;
@@ -616,6 +661,7 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     pr->time_left_s = tr->opt.minutes > 0 ? tr->opt.minutes * 60.0 - pr->session_s : -1;
     if (pr->time_left_s < 0 && tr->opt.minutes > 0)
         pr->time_left_s = 0;
+    td__train_activity(tr, TD_TRAIN_PHASE_CHECKPOINT, 0, 0, 0, 0);
     rc = td__checkpoint(tr, tr->iteration, pr->best, err);
     if (!rc)
         rc = td__metrics_append(tr, pr, err);
