@@ -44,6 +44,9 @@ typedef struct td_rl_ppo_stats {
     float clip_frac; /* fraction of samples whose ratio was clipped */
 } td_rl_ppo_stats;
 
+/* The most discrete actions the PPO helpers take (DeepRacer's action space has at most 64). */
+#define TD_RL_MAX_ACTIONS 64
+
 /*
  * Clipped PPO for a categorical policy. logits (B, V), actions (B), old_logp (B), adv (B).
  * Writes dlogits (B, V) = dLoss/dlogits (overwritten, not accumulated) and the stats.
@@ -54,8 +57,9 @@ void td_rl_ppo_categorical(float *dlogits, td_rl_ppo_stats *stats, const float *
 
 /*
  * Clipped PPO for a diagonal Gaussian with a state-independent log std (clipped to
- * [-20, 3]). mean (B, A), log_std (A), actions (B, A) (the pre-rescaling samples), old_logp (B),
- * adv (B). Writes dmean (B, A) (overwritten) and ACCUMULATES dlog_std (A).
+ * [TD_NN_LOG_STD_MIN, TD_NN_LOG_STD_MAX]). mean (B, A), log_std (A), actions (B, A) (the
+ * pre-rescaling samples), old_logp (B), adv (B). Writes dmean (B, A) (overwritten) and ACCUMULATES
+ * dlog_std (A).
  */
 void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats, const float *mean,
                         const float *log_std, const float *actions, const float *old_logp,

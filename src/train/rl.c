@@ -1,10 +1,12 @@
 /*
  * rl.c - reinforcement-learning arithmetic: GAE, clipped PPO surrogates (categorical and
- * Gaussian) with their gradients, SAC targets and the tanh-squashed Gaussian. No allocation;
- * the trainer calls these on its minibatch buffers.
+ * Gaussian) with their gradients on top of nn/'s distribution kernels, SAC targets and the
+ * tanh-squashed Gaussian. No allocation; the trainer calls these on its minibatch buffers.
  */
 #include <math.h>
+#include <string.h>
 
+#include "trackday/nn.h"
 #include "trackday/rl.h"
 
 #define LOG_2PI 1.8378770664093453f
@@ -69,6 +71,11 @@ static float surrogate_grad(float ratio, float adv, float clip_eps, float *obj, 
     return 0.0f;
 }
 
+/*
+ * The PPO losses are built on nn/'s log-softmax, categorical entropy and Gaussian log-prob
+ * kernels (held to references and finite differences in test_nn): only the clipped surrogate
+ * is PPO's own. Per sample, so the scratch fits on the stack (V <= TD_RL_MAX_ACTIONS).
+ */
 void td_rl_ppo_categorical(float *dlogits, td_rl_ppo_stats *stats, const float *logits,
                            const int *actions, const float *old_logp, const float *adv, int B,
                            int V, float clip_eps, float beta_entropy)
@@ -76,32 +83,28 @@ void td_rl_ppo_categorical(float *dlogits, td_rl_ppo_stats *stats, const float *
     double sum_obj = 0, sum_ent = 0, sum_kl = 0;
     int n_clipped = 0;
     float inv_b = 1.0f / (float)B;
+    float lp[TD_RL_MAX_ACTIONS], dlp[TD_RL_MAX_ACTIONS];
+    if (V > TD_RL_MAX_ACTIONS)
+        V = TD_RL_MAX_ACTIONS; /* cannot happen: the action space is validated to 64 actions */
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * V;
         float *dz = dlogits + (size_t)b * V;
-        float maxz = z[0], sum = 0.0f, logsum, ent = 0.0f, logp, ratio, obj, g;
-        int clipped;
-        for (int j = 1; j < V; j++)
-            maxz = fmaxf(maxz, z[j]);
-        for (int j = 0; j < V; j++)
-            sum += expf(z[j] - maxz);
-        logsum = maxz + logf(sum);
-        for (int j = 0; j < V; j++) {
-            float lp = z[j] - logsum;
-            ent -= expf(lp) * lp;
-        }
-        logp = z[actions[b]] - logsum;
-        ratio = expf(logp - old_logp[b]);
+        float ent, ratio, obj, g, dent = -beta_entropy * inv_b;
+        int clipped, act = actions[b];
+        td_nn_log_softmax_forward(lp, z, 1, V);
+        td_nn_categorical_entropy_forward(&ent, lp, 1, V);
+        ratio = expf(lp[act] - old_logp[b]);
         g = surrogate_grad(ratio, adv[b], clip_eps, &obj, &clipped);
-        for (int j = 0; j < V; j++) {
-            float lp = z[j] - logsum, p = expf(lp);
-            float dlogp = (j == actions[b] ? 1.0f : 0.0f) - p;
-            float dent = -p * (lp + ent);
-            dz[j] = inv_b * (g * dlogp - beta_entropy * dent);
-        }
+        /* loss = mean(-surrogate) - beta * mean(entropy): the surrogate's gradient reaches the
+         * logits through logp[act], the entropy's directly. */
+        memset(dz, 0, (size_t)V * sizeof(float));
+        memset(dlp, 0, (size_t)V * sizeof(float));
+        dlp[act] = inv_b * g;
+        td_nn_log_softmax_backward(dz, dlp, lp, 1, V);
+        td_nn_categorical_entropy_backward(dz, &dent, lp, 1, V);
         sum_obj += obj;
         sum_ent += ent;
-        sum_kl += old_logp[b] - logp;
+        sum_kl += old_logp[b] - lp[act];
         n_clipped += clipped;
     }
     stats->surrogate = (float)(sum_obj / B);
@@ -111,13 +114,6 @@ void td_rl_ppo_categorical(float *dlogits, td_rl_ppo_stats *stats, const float *
     stats->loss = -stats->surrogate - beta_entropy * stats->entropy;
 }
 
-static float clip_log_std(float s, int *clipped)
-{
-    float c = fminf(fmaxf(s, -20.0f), 3.0f);
-    *clipped = (c != s);
-    return c;
-}
-
 void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats, const float *mean,
                         const float *log_std, const float *actions, const float *old_logp,
                         const float *adv, int B, int A, float clip_eps, float beta_entropy)
@@ -125,37 +121,23 @@ void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats, c
     double sum_obj = 0, sum_kl = 0;
     int n_clipped = 0;
     float inv_b = 1.0f / (float)B;
-    float ls[8], inv_var[8], ent = 0.0f;
-    int ls_clipped[8];
-    for (int a = 0; a < A && a < 8; a++) {
-        ls[a] = clip_log_std(log_std[a], &ls_clipped[a]);
-        inv_var[a] = expf(-2.0f * ls[a]);
-        ent += ls[a] + 0.5f * (LOG_2PI + 1.0f);
-    }
+    /* The entropy of a state-independent Gaussian is the same for every sample. */
+    float ent = td_nn_gaussian_entropy(log_std, A);
+    memset(dmean, 0, (size_t)B * A * sizeof(float));
     for (int b = 0; b < B; b++) {
         const float *mu = mean + (size_t)b * A, *x = actions + (size_t)b * A;
-        float logp = 0.0f, ratio, obj, g;
+        float logp, ratio, obj, dlogp;
         int clipped;
-        for (int a = 0; a < A; a++) {
-            float d = x[a] - mu[a];
-            logp += -0.5f * d * d * inv_var[a] - ls[a] - 0.5f * LOG_2PI;
-        }
+        td_nn_gaussian_logprob_forward(&logp, mu, log_std, x, 1, A);
         ratio = expf(logp - old_logp[b]);
-        g = surrogate_grad(ratio, adv[b], clip_eps, &obj, &clipped);
-        for (int a = 0; a < A; a++) {
-            float d = x[a] - mu[a];
-            dmean[(size_t)b * A + a] = inv_b * g * d * inv_var[a];
-            if (!ls_clipped[a])
-                dlog_std[a] += inv_b * g * (d * d * inv_var[a] - 1.0f);
-        }
+        dlogp = inv_b * surrogate_grad(ratio, adv[b], clip_eps, &obj, &clipped);
+        td_nn_gaussian_logprob_backward(dmean + (size_t)b * A, dlog_std, &dlogp, mu, log_std, x, 1,
+                                        A);
         sum_obj += obj;
         sum_kl += old_logp[b] - logp;
         n_clipped += clipped;
     }
-    /* The entropy of a state-independent Gaussian is the same for every sample. */
-    for (int a = 0; a < A; a++)
-        if (!ls_clipped[a])
-            dlog_std[a] -= beta_entropy;
+    td_nn_gaussian_entropy_backward(dlog_std, -beta_entropy, log_std, A);
     stats->surrogate = (float)(sum_obj / B);
     stats->entropy = ent;
     stats->approx_kl = (float)(sum_kl / B);
@@ -165,12 +147,11 @@ void td_rl_ppo_gaussian(float *dmean, float *dlog_std, td_rl_ppo_stats *stats, c
 
 float td_rl_categorical_logp(const float *logits, int V, int a)
 {
-    float maxz = logits[0], sum = 0.0f;
-    for (int j = 1; j < V; j++)
-        maxz = fmaxf(maxz, logits[j]);
-    for (int j = 0; j < V; j++)
-        sum += expf(logits[j] - maxz);
-    return logits[a] - maxz - logf(sum);
+    float lp[TD_RL_MAX_ACTIONS];
+    if (V > TD_RL_MAX_ACTIONS)
+        V = TD_RL_MAX_ACTIONS;
+    td_nn_log_softmax_forward(lp, logits, 1, V);
+    return lp[a];
 }
 
 int td_rl_categorical_sample(const float *logits, int V, double u)
