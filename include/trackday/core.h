@@ -85,6 +85,19 @@ void *td_malloc_aligned(size_t alignment, size_t size);
 char *td_strdup(const char *s);
 void td_free(void *ptr);
 
+/*
+ * One allocation per buffer group (STYLE rule 4, llm.c's malloc_and_point): a group lists its
+ * buffers once, as X(name, type, count) rows of an X-macro; TD_GROUP_BYTES sums their sizes
+ * (each rounded up to 64 bytes) into a size_t `total`, and after one allocation of `total`
+ * bytes into `uint8_t *block`, TD_GROUP_POINT points g->name at its place (NULL for a count
+ * of 0), advancing a size_t `off`. Freeing the group is one td_free(block).
+ */
+#define TD_GROUP_ROUND(n)                 (((size_t)(n) + 63) & ~(size_t)63)
+#define TD_GROUP_BYTES(name, type, count) total += TD_GROUP_ROUND((size_t)(count) * sizeof(type));
+#define TD_GROUP_POINT(name, type, count)                                                          \
+    g->name = (count) > 0 ? (type *)(void *)(block + off) : NULL;                                  \
+    off += TD_GROUP_ROUND((size_t)(count) * sizeof(type));
+
 /* Number of allocations made and not yet freed (for leak checks in tests). */
 long td_alloc_live(void);
 

@@ -334,6 +334,7 @@ typedef struct td_vecenv_buffers {
     float *actions, *rewards, *state, *lidar;
     uint8_t *dones, *camera;
     td_params *params;
+    void *block; /* the one allocation behind the buffers above */
 } td_vecenv_buffers;
 
 int td_vecenv_buffers_init(td_vecenv_buffers *b, td_vecenv *env, td_err *err);

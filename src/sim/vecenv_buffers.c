@@ -7,34 +7,35 @@
 
 #include "trackday/sim.h"
 
-int td_vecenv_buffers_init(td_vecenv_buffers *b, td_vecenv *env, td_err *err)
+/* Every buffer of the group, once: name, type, count. */
+#define VECENV_BUFFERS(X)                                                                          \
+    X(actions, float, (size_t)n * 2)                                                               \
+    X(rewards, float, n)                                                                           \
+    X(dones, uint8_t, n)                                                                           \
+    X(params, td_params, n)                                                                        \
+    X(state, float, (env->cfg.sensors & TD_SENSOR_STATE) ? (size_t)n *TD_STATE_DIM : 0)            \
+    X(camera, uint8_t, (size_t)n *cam)                                                             \
+    X(lidar, float, (size_t)n *lid)
+
+int td_vecenv_buffers_init(td_vecenv_buffers *g, td_vecenv *env, td_err *err)
 {
     int n = env->n;
     int cam = td_vecenv_camera_bytes(&env->cfg), lid = td_vecenv_lidar_dim(&env->cfg);
-    memset(b, 0, sizeof(*b));
-    b->actions = td_calloc((size_t)n * 2, sizeof(float));
-    b->rewards = td_calloc((size_t)n, sizeof(float));
-    b->dones = td_calloc((size_t)n, 1);
-    b->params = td_calloc((size_t)n, sizeof(td_params));
-    if (env->cfg.sensors & TD_SENSOR_STATE)
-        b->state = td_calloc((size_t)n * TD_STATE_DIM, sizeof(float));
-    if (cam)
-        b->camera = td_calloc((size_t)n * cam, 1);
-    if (lid)
-        b->lidar = td_calloc((size_t)n * lid, sizeof(float));
-    if (!b->actions || !b->rewards || !b->dones || !b->params ||
-        ((env->cfg.sensors & TD_SENSOR_STATE) && !b->state) || (cam && !b->camera) ||
-        (lid && !b->lidar)) {
-        td_vecenv_buffers_free(b);
+    size_t total = 0, off = 0;
+    memset(g, 0, sizeof(*g));
+    VECENV_BUFFERS(TD_GROUP_BYTES)
+    uint8_t *block = td_calloc(1, total);
+    if (!block)
         return td_err_set(err, TD_ENOMEM, "out of memory for %d cars' buffers", n);
-    }
-    env->actions = b->actions;
-    env->rewards = b->rewards;
-    env->dones = b->dones;
-    env->params = b->params;
-    env->obs_state = b->state;
-    env->obs_camera = b->camera;
-    env->obs_lidar = b->lidar;
+    g->block = block;
+    VECENV_BUFFERS(TD_GROUP_POINT)
+    env->actions = g->actions;
+    env->rewards = g->rewards;
+    env->dones = g->dones;
+    env->params = g->params;
+    env->obs_state = g->state;
+    env->obs_camera = g->camera;
+    env->obs_lidar = g->lidar;
     return 0;
 }
 
@@ -42,12 +43,6 @@ void td_vecenv_buffers_free(td_vecenv_buffers *b)
 {
     if (!b)
         return;
-    td_free(b->actions);
-    td_free(b->rewards);
-    td_free(b->dones);
-    td_free(b->params);
-    td_free(b->state);
-    td_free(b->camera);
-    td_free(b->lidar);
+    td_free(b->block);
     memset(b, 0, sizeof(*b));
 }

@@ -31,73 +31,63 @@ typedef struct rollout {
     int *mb_act, *perm;
     /* The step's values of all cars. */
     float *step_value;
+    void *block; /* the one allocation behind every buffer above */
 } rollout;
+
+/* Every buffer of a rollout, once: name, type, count (S = T x N samples, bs the minibatch). */
+#define ROLLOUT_BUFFERS(X)                                                                         \
+    X(state, float, S * g->state_dim)                                                              \
+    X(lidar, float, S * g->lidar_dim)                                                              \
+    X(camera, uint8_t, S * g->cam_bytes)                                                           \
+    X(act, int, S)                                                                                 \
+    X(raw, float, S * 2)                                                                           \
+    X(logp, float, S)                                                                              \
+    X(value, float, S)                                                                             \
+    X(reward, float, S)                                                                            \
+    X(adv, float, S)                                                                               \
+    X(ret, float, S)                                                                               \
+    X(done, uint8_t, S)                                                                            \
+    X(last_value, float, g->N)                                                                     \
+    X(step_value, float, g->N)                                                                     \
+    X(perm, int, S)                                                                                \
+    X(mb_state, float, (size_t)bs * g->state_dim)                                                  \
+    X(mb_lidar, float, (size_t)bs * g->lidar_dim)                                                  \
+    X(mb_camera, uint8_t, (size_t)bs * g->cam_bytes)                                               \
+    X(mb_act, int, bs)                                                                             \
+    X(mb_raw, float, bs * 2)                                                                       \
+    X(mb_logp, float, bs)                                                                          \
+    X(mb_adv, float, bs)                                                                           \
+    X(mb_ret, float, bs)                                                                           \
+    X(mb_dout, float, (size_t)bs *(n_out > 2 ? n_out : 2))                                         \
+    X(mb_dvalue, float, bs)
 
 static void rollout_free(rollout *r)
 {
-    void **ptrs[] = {(void **)&r->state,    (void **)&r->lidar,      (void **)&r->camera,
-                     (void **)&r->act,      (void **)&r->raw,        (void **)&r->logp,
-                     (void **)&r->value,    (void **)&r->reward,     (void **)&r->adv,
-                     (void **)&r->ret,      (void **)&r->last_value, (void **)&r->done,
-                     (void **)&r->mb_state, (void **)&r->mb_lidar,   (void **)&r->mb_raw,
-                     (void **)&r->mb_logp,  (void **)&r->mb_adv,     (void **)&r->mb_ret,
-                     (void **)&r->mb_dout,  (void **)&r->mb_dvalue,  (void **)&r->mb_camera,
-                     (void **)&r->mb_act,   (void **)&r->perm,       (void **)&r->step_value};
-    for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++) {
-        td_free(*ptrs[i]);
-        *ptrs[i] = NULL;
-    }
+    td_free(r->block);
+    memset(r, 0, sizeof(*r));
 }
 
-static int rollout_init(rollout *r, const td__train *tr, td_err *err)
+static int rollout_init(rollout *g, const td__train *tr, td_err *err)
 {
     const td_vecenv *env = &tr->env;
-    int bs = tr->md.hyper.batch_size;
-    size_t S;
-    memset(r, 0, sizeof(*r));
-    r->N = env->n;
-    r->T = (PPO_MAX_STEPS_PER_ITER + r->N - 1) / r->N;
-    S = (size_t)r->T * r->N;
-    r->state_dim = env->obs_state ? TD_STATE_DIM : 0;
-    r->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
-    r->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
-#define ALLOC(ptr, count, type)                                                                    \
-    do {                                                                                           \
-        if ((count) > 0) {                                                                         \
-            ptr = td_calloc((size_t)(count), sizeof(type));                                        \
-            if (!ptr)                                                                              \
-                goto oom;                                                                          \
-        }                                                                                          \
-    } while (0)
-    ALLOC(r->state, S * r->state_dim, float);
-    ALLOC(r->lidar, S * r->lidar_dim, float);
-    ALLOC(r->camera, S * r->cam_bytes, uint8_t);
-    ALLOC(r->act, S, int);
-    ALLOC(r->raw, S * 2, float);
-    ALLOC(r->logp, S, float);
-    ALLOC(r->value, S, float);
-    ALLOC(r->reward, S, float);
-    ALLOC(r->adv, S, float);
-    ALLOC(r->ret, S, float);
-    ALLOC(r->done, S, uint8_t);
-    ALLOC(r->last_value, r->N, float);
-    ALLOC(r->step_value, r->N, float);
-    ALLOC(r->perm, S, int);
-    ALLOC(r->mb_state, (size_t)bs * r->state_dim, float);
-    ALLOC(r->mb_lidar, (size_t)bs * r->lidar_dim, float);
-    ALLOC(r->mb_camera, (size_t)bs * r->cam_bytes, uint8_t);
-    ALLOC(r->mb_act, bs, int);
-    ALLOC(r->mb_raw, bs * 2, float);
-    ALLOC(r->mb_logp, bs, float);
-    ALLOC(r->mb_adv, bs, float);
-    ALLOC(r->mb_ret, bs, float);
-    ALLOC(r->mb_dout, (size_t)bs * (tr->policy.n_out > 2 ? tr->policy.n_out : 2), float);
-    ALLOC(r->mb_dvalue, bs, float);
-#undef ALLOC
+    int bs = tr->md.hyper.batch_size, n_out = tr->policy.n_out;
+    size_t S, total = 0, off = 0;
+    memset(g, 0, sizeof(*g));
+    g->N = env->n;
+    g->T = (PPO_MAX_STEPS_PER_ITER + g->N - 1) / g->N;
+    S = (size_t)g->T * g->N;
+    g->state_dim = env->obs_state ? TD_STATE_DIM : 0;
+    g->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
+    g->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
+    ROLLOUT_BUFFERS(TD_GROUP_BYTES)
+    /* calloc: the pages of the big observation arrays stay untouched until used. */
+    uint8_t *block = td_calloc(1, total);
+    if (!block)
+        return td_err_set(err, TD_ENOMEM, "out of memory for a rollout of %d x %d steps (%zu MB)",
+                          g->T, g->N, total >> 20);
+    g->block = block;
+    ROLLOUT_BUFFERS(TD_GROUP_POINT)
     return 0;
-oom:
-    rollout_free(r);
-    return td_err_set(err, TD_ENOMEM, "out of memory for a rollout of %d x %d steps", r->T, r->N);
 }
 
 /* Copies the env's current observations into rollout row t. */

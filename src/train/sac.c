@@ -32,34 +32,51 @@ typedef struct sac {
     uint8_t *prev_camera;
     td_nn_net q1t, q2t;
     int have_targets;
+    void *block; /* the one allocation behind every buffer above */
 } sac;
+
+/* Every buffer of the replay and the minibatch scratch, once: name, type, count. */
+#define SAC_BUFFERS(X)                                                                             \
+    X(state, float, cap * g->state_dim)                                                            \
+    X(next_state, float, cap * g->state_dim)                                                       \
+    X(lidar, float, cap * g->lidar_dim)                                                            \
+    X(next_lidar, float, cap * g->lidar_dim)                                                       \
+    X(camera, uint8_t, cap * g->cam_bytes)                                                         \
+    X(next_camera, uint8_t, cap * g->cam_bytes)                                                    \
+    X(act, float, cap * 2)                                                                         \
+    X(rew, float, cap)                                                                             \
+    X(done, uint8_t, cap)                                                                          \
+    X(mb_state, float, (size_t)bs * g->state_dim)                                                  \
+    X(mb_next_state, float, (size_t)bs * g->state_dim)                                             \
+    X(mb_lidar, float, (size_t)bs * g->lidar_dim)                                                  \
+    X(mb_next_lidar, float, (size_t)bs * g->lidar_dim)                                             \
+    X(mb_camera, uint8_t, (size_t)bs * g->cam_bytes)                                               \
+    X(mb_next_camera, uint8_t, (size_t)bs * g->cam_bytes)                                          \
+    X(mb_act, float, bs * 2)                                                                       \
+    X(mb_rew, float, bs)                                                                           \
+    X(mb_done, uint8_t, bs)                                                                        \
+    X(a_next, float, bs * 2)                                                                       \
+    X(u_next, float, bs * 2)                                                                       \
+    X(logp_next, float, bs)                                                                        \
+    X(q1n, float, bs)                                                                              \
+    X(q2n, float, bs)                                                                              \
+    X(y, float, bs)                                                                                \
+    X(dq, float, bs)                                                                               \
+    X(eps, float, bs * 2)                                                                          \
+    X(u, float, bs * 2)                                                                            \
+    X(a, float, bs * 2)                                                                            \
+    X(logp, float, bs)                                                                             \
+    X(dmean, float, bs * 2)                                                                        \
+    X(dls, float, 2)                                                                               \
+    X(prev_state, float, (size_t)N * g->state_dim)                                                 \
+    X(prev_lidar, float, (size_t)N * g->lidar_dim)                                                 \
+    X(prev_camera, uint8_t, (size_t)N * g->cam_bytes)                                              \
+    X(env_raw, float, N * 2)
 
 static void sac_free(sac *s)
 {
-    float **f[] = {&s->state,      &s->next_state,
-                   &s->lidar,      &s->next_lidar,
-                   &s->act,        &s->rew,
-                   &s->mb_state,   &s->mb_next_state,
-                   &s->mb_lidar,   &s->mb_next_lidar,
-                   &s->mb_act,     &s->mb_rew,
-                   &s->a_next,     &s->u_next,
-                   &s->logp_next,  &s->q1n,
-                   &s->q2n,        &s->y,
-                   &s->dq,         &s->eps,
-                   &s->u,          &s->a,
-                   &s->logp,       &s->dmean,
-                   &s->dls,        &s->prev_state,
-                   &s->prev_lidar, &s->env_raw};
-    uint8_t **b[] = {&s->camera,         &s->next_camera, &s->done,       &s->mb_camera,
-                     &s->mb_next_camera, &s->mb_done,     &s->prev_camera};
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        td_free(*f[i]);
-        *f[i] = NULL;
-    }
-    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
-        td_free(*b[i]);
-        *b[i] = NULL;
-    }
+    td_free(s->block);
+    s->block = NULL;
     if (s->have_targets) {
         td_nn_net_free(&s->q1t);
         td_nn_net_free(&s->q2t);
@@ -67,81 +84,43 @@ static void sac_free(sac *s)
     }
 }
 
-static int sac_init(sac *s, td__train *tr, td_err *err)
+static int sac_init(sac *g, td__train *tr, td_err *err)
 {
     const td_vecenv *env = &tr->env;
     int N = env->n, bs = tr->md.hyper.batch_size;
-    size_t per;
+    size_t per, cap, total = 0, off = 0;
     int rc;
-    memset(s, 0, sizeof(*s));
-    s->state_dim = env->obs_state ? TD_STATE_DIM : 0;
-    s->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
-    s->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
-    per = 2 * (s->state_dim + s->lidar_dim) * sizeof(float) + 2 * (size_t)s->cam_bytes + 16;
-    s->cap = (long)(SAC_REPLAY_BYTES / per);
-    if (s->cap > 1000000)
-        s->cap = 1000000;
-#define ALLOC(ptr, count, type)                                                                    \
-    do {                                                                                           \
-        if ((count) > 0) {                                                                         \
-            ptr = td_calloc((size_t)(count), sizeof(type));                                        \
-            if (!ptr)                                                                              \
-                goto oom;                                                                          \
-        }                                                                                          \
-    } while (0)
-    ALLOC(s->state, (size_t)s->cap * s->state_dim, float);
-    ALLOC(s->next_state, (size_t)s->cap * s->state_dim, float);
-    ALLOC(s->lidar, (size_t)s->cap * s->lidar_dim, float);
-    ALLOC(s->next_lidar, (size_t)s->cap * s->lidar_dim, float);
-    ALLOC(s->camera, (size_t)s->cap * s->cam_bytes, uint8_t);
-    ALLOC(s->next_camera, (size_t)s->cap * s->cam_bytes, uint8_t);
-    ALLOC(s->act, (size_t)s->cap * 2, float);
-    ALLOC(s->rew, s->cap, float);
-    ALLOC(s->done, s->cap, uint8_t);
-    ALLOC(s->mb_state, (size_t)bs * s->state_dim, float);
-    ALLOC(s->mb_next_state, (size_t)bs * s->state_dim, float);
-    ALLOC(s->mb_lidar, (size_t)bs * s->lidar_dim, float);
-    ALLOC(s->mb_next_lidar, (size_t)bs * s->lidar_dim, float);
-    ALLOC(s->mb_camera, (size_t)bs * s->cam_bytes, uint8_t);
-    ALLOC(s->mb_next_camera, (size_t)bs * s->cam_bytes, uint8_t);
-    ALLOC(s->mb_act, bs * 2, float);
-    ALLOC(s->mb_rew, bs, float);
-    ALLOC(s->mb_done, bs, uint8_t);
-    ALLOC(s->a_next, bs * 2, float);
-    ALLOC(s->u_next, bs * 2, float);
-    ALLOC(s->logp_next, bs, float);
-    ALLOC(s->q1n, bs, float);
-    ALLOC(s->q2n, bs, float);
-    ALLOC(s->y, bs, float);
-    ALLOC(s->dq, bs, float);
-    ALLOC(s->eps, bs * 2, float);
-    ALLOC(s->u, bs * 2, float);
-    ALLOC(s->a, bs * 2, float);
-    ALLOC(s->logp, bs, float);
-    ALLOC(s->dmean, bs * 2, float);
-    ALLOC(s->dls, 2, float);
-    ALLOC(s->prev_state, (size_t)N * s->state_dim, float);
-    ALLOC(s->prev_lidar, (size_t)N * s->lidar_dim, float);
-    ALLOC(s->prev_camera, (size_t)N * s->cam_bytes, uint8_t);
-    ALLOC(s->env_raw, N * 2, float);
-#undef ALLOC
-    rc = td_nn_net_init(&s->q1t, &tr->policy.q1->spec, tr->max_batch, NULL, err);
+    memset(g, 0, sizeof(*g));
+    g->state_dim = env->obs_state ? TD_STATE_DIM : 0;
+    g->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
+    g->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
+    per = 2 * (g->state_dim + g->lidar_dim) * sizeof(float) + 2 * (size_t)g->cam_bytes + 16;
+    g->cap = (long)(SAC_REPLAY_BYTES / per);
+    if (g->cap > 1000000)
+        g->cap = 1000000;
+    cap = (size_t)g->cap;
+    SAC_BUFFERS(TD_GROUP_BYTES)
+    /* calloc: the replay's pages stay untouched until transitions arrive. */
+    uint8_t *block = td_calloc(1, total);
+    if (!block)
+        return td_err_set(err, TD_ENOMEM, "out of memory for the SAC replay buffer (%zu MB)",
+                          total >> 20);
+    g->block = block;
+    SAC_BUFFERS(TD_GROUP_POINT)
+    rc = td_nn_net_init(&g->q1t, &tr->policy.q1->spec, tr->max_batch, NULL, err);
     if (!rc) {
-        rc = td_nn_net_init(&s->q2t, &tr->policy.q2->spec, tr->max_batch, NULL, err);
+        rc = td_nn_net_init(&g->q2t, &tr->policy.q2->spec, tr->max_batch, NULL, err);
         if (rc)
-            td_nn_net_free(&s->q1t);
+            td_nn_net_free(&g->q1t);
     }
     if (rc) {
-        sac_free(s);
+        sac_free(g);
         return rc;
     }
-    s->have_targets = 1;
-    td_nn_net_copy_params(&s->q1t, tr->policy.q1);
-    td_nn_net_copy_params(&s->q2t, tr->policy.q2);
+    g->have_targets = 1;
+    td_nn_net_copy_params(&g->q1t, tr->policy.q1);
+    td_nn_net_copy_params(&g->q2t, tr->policy.q2);
     return 0;
-oom:
-    sac_free(s);
-    return td_err_set(err, TD_ENOMEM, "out of memory for the SAC replay buffer");
 }
 
 static void save_prev_obs(sac *s, const td_vecenv *env)
