@@ -1311,12 +1311,12 @@ TD_TEST(model_load_rejects_bad_files)
     expect_load_error(bad, b, len, TD_EFORMAT, "bad magic");
     memcpy(b, good, len);
     b[8] = 2;
-    expect_load_error(bad, b, len, TD_EVERSION, "unsupported version 2");
+    expect_load_error(bad, b, len, TD_EVERSION, "unsupported format version 2");
     memcpy(b, good, len);
     b[12] = 1;
     expect_load_error(bad, b, len, TD_EVERSION, "unknown flags");
     expect_load_error(bad, good, 20, TD_EFORMAT, "truncated");
-    expect_load_error(bad, good, 100, TD_EFORMAT, "truncated: header");
+    expect_load_error(bad, good, 100, TD_EFORMAT, "truncated: the header of");
     expect_load_error(bad, good, len - 70, TD_EFORMAT, "truncated");
     memcpy(b, good, len);
     memset(b + len, 0, 64);

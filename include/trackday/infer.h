@@ -241,6 +241,24 @@ void td_infer_free(void *p);
 /* CRC-32 (IEEE, zlib's) of len bytes, continuing from crc (start with 0). */
 uint32_t td_infer_crc32(uint32_t crc, const void *data, size_t len);
 
+/* ---- the file's framing (every writer and reader of .tdm files uses these) --------------- */
+
+/* Where the data starts after a header of header_len bytes (64-byte aligned). */
+size_t td_infer_frame_data_offset(size_t header_len);
+/* The bytes of a whole file: prologue, header, padding, data, CRC trailer. */
+size_t td_infer_frame_size(size_t header_len, size_t data_size);
+/* Writes the prologue (magic, this format version, no flags, header length) and the header
+ * into a zeroed file of td_infer_frame_size bytes; returns the data offset. */
+size_t td_infer_frame_begin(uint8_t *file, const char *header, size_t header_len);
+/* Writes the CRC-32 trailer once the data is in place (and again after changing it). */
+void td_infer_frame_end(uint8_t *file, size_t total);
+/* Checks the prologue of a file in memory (length, magic, version, flags, header length) and
+ * finds the header and the data; the CRC and the header's content are checked apart. */
+int td_infer_frame_check(const void *buf, size_t len, const char **header, size_t *header_len,
+                         size_t *data_off, td_infer_err *err);
+/* Checks the CRC-32 trailer. */
+int td_infer_frame_check_crc(const void *buf, size_t len, td_infer_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -392,6 +392,13 @@ long td_nn_tower_param_count(const td_nn_tower *tower);
 /* ------------------------------------------------------------------------------------ */
 
 /*
+ * Serializes nets into a model file in memory (the bytes td_nn_save writes): *out is
+ * td_malloc'd (the caller td_frees it), *out_len its size. what names the model in messages.
+ */
+int td_nn_save_buffer(const td_nn_net *const *nets, int n_nets, const json_t *extras, uint8_t **out,
+                      size_t *out_len, const char *what, td_err *err);
+
+/*
  * Writes nets (their topology and fp32 parameters) to path atomically. extras (may be
  * NULL) is a JSON object whose keys ("sensors", "action_space", "preprocessing", "lineage",
  * ...) are copied into the header.

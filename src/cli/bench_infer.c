@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/infer_cli.h"
+#include "trackday/modeldir.h"
 #include "trackday/infer.h"
 
 #define NFRAMES 16
@@ -180,12 +181,15 @@ static int bench_infer_run(int argc, char **argv, int with_nn)
     td_err err;
     if (td__cli_random_shallow(nets, 5, 1, &err) != 0)
         return td__cli_fail("%s", err.msg);
-    json_t *extras = json_object();
-    json_object_set_new(extras, "action_space_type", json_string("discrete"));
-    json_object_set_new(extras, "action_space", td__cli_default_action_space(5));
+    /* DeepRacer's default action space, its first five actions. */
+    td_model_metadata meta;
+    td_model_metadata_default(&meta);
+    meta.n_actions = 5;
+    json_t *extras = td_model_metadata_to_json(&meta);
+    const td_nn_net *policy_only[1] = {&nets[0]};
     uint8_t *file = NULL;
     size_t len = 0;
-    int rc = td__cli_nets_to_tdm(nets, 1, extras, &file, &len, &err);
+    int rc = td_nn_save_buffer(policy_only, 1, extras, &file, &len, "bench", &err);
     json_decref(extras);
     if (rc) {
         td_nn_net_free(&nets[0]);

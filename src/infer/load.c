@@ -12,7 +12,6 @@
 
 #include "infer_internal.h"
 
-#define PROLOGUE   24
 #define ALIGN64(x) (((x) + (size_t)63) & ~(size_t)63)
 
 int td__infer_fail(td_infer_err *err, int code, const char *fmt, ...)
@@ -117,16 +116,6 @@ uint32_t td_infer_crc32(uint32_t crc, const void *data, size_t len)
     return ~crc;
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
 static int host_is_little_endian(void)
 {
     const uint32_t one = 1;
@@ -145,52 +134,17 @@ typedef struct frame {
 
 static int check_prologue(const uint8_t *buf, size_t len, frame *f, td_infer_err *err)
 {
-    static const uint8_t magic[8] = {'T', 'D', 'M', 'O', 'D', 'E', 'L', 0};
-    uint32_t version, flags;
-    uint64_t hlen;
-    if (!buf)
-        return td__infer_fail(err, TD_INFER_EINVAL, "no model data");
-    if (len < PROLOGUE + 4)
-        return td__infer_fail(err, TD_INFER_ETRUNCATED,
-                              "truncated: %lu bytes, a model file has at least %d",
-                              (unsigned long)len, PROLOGUE + 4);
-    if (memcmp(buf, magic, 8) != 0)
-        return td__infer_fail(err, TD_INFER_EMAGIC,
-                              "bad magic: not a trackday model file (expected \"TDMODEL\\0\")");
-    version = rd32(buf + 8);
-    flags = rd32(buf + 12);
-    if (version != TD_INFER_FORMAT_VERSION)
-        return td__infer_fail(err, TD_INFER_EVERSION,
-                              "unsupported format version %lu (this reader supports %d)",
-                              (unsigned long)version, TD_INFER_FORMAT_VERSION);
-    if (flags != 0)
-        return td__infer_fail(err, TD_INFER_EVERSION,
-                              "unknown flags 0x%lx (this reader supports none)",
-                              (unsigned long)flags);
-    hlen = rd64(buf + 16);
-    if (hlen > (uint64_t)(len - PROLOGUE - 4))
-        return td__infer_fail(err, TD_INFER_ETRUNCATED,
-                              "truncated: the header of %llu bytes runs past the end of the "
-                              "%lu-byte file",
-                              (unsigned long long)hlen, (unsigned long)len);
+    int rc = td_infer_frame_check(buf, len, &f->json, &f->json_len, &f->data_off, err);
+    if (rc)
+        return rc;
     f->buf = buf;
     f->len = len;
-    f->json = (const char *)buf + PROLOGUE;
-    f->json_len = (size_t)hlen;
-    f->data_off = ALIGN64(PROLOGUE + (size_t)hlen);
     return 0;
 }
 
 static int check_crc(const frame *f, td_infer_err *err)
 {
-    uint32_t stored = rd32(f->buf + f->len - 4);
-    uint32_t computed = td_infer_crc32(0, f->buf, f->len - 4);
-    if (stored != computed)
-        return td__infer_fail(err, TD_INFER_ECHECKSUM,
-                              "checksum mismatch: stored 0x%08lx, computed 0x%08lx (the file "
-                              "is corrupted or truncated)",
-                              (unsigned long)stored, (unsigned long)computed);
-    return 0;
+    return td_infer_frame_check_crc(f->buf, f->len, err);
 }
 
 /* Parses the header into nodes (counting first when nodes is NULL). */

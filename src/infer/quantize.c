@@ -493,7 +493,7 @@ static int refine_sequential(uint8_t *file, size_t total, size_t data_off, td_in
             memcpy(&u, &b, 4);
             wr32(bias_bytes + 4 * o, u);
         }
-        wr32(file + total - 4, td_infer_crc32(0, file, total - 4));
+        td_infer_frame_end(file, total);
     }
 done:
     free(sc.y);
@@ -755,19 +755,13 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
         rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory writing the header");
         goto fail;
     }
-    data_off = ALIGN64(24 + hb.n);
-    total = data_off + data_size + 4;
+    total = td_infer_frame_size(hb.n, data_size);
     file = (uint8_t *)calloc(1, total);
     if (!file) {
         rc = td__infer_fail(err, TD_INFER_ENOMEM, "out of memory for the output file");
         goto fail;
     }
-    memcpy(file, "TDMODEL", 8);
-    wr32(file + 8, TD_INFER_FORMAT_VERSION);
-    wr32(file + 12, 0);
-    wr32(file + 16, (uint32_t)hb.n);
-    wr32(file + 20, (uint32_t)((uint64_t)hb.n >> 32));
-    memcpy(file + 24, hb.p, hb.n);
+    data_off = td_infer_frame_begin(file, hb.p, hb.n);
     for (i = 0; i < nt; i++) {
         uint8_t *dst = file + data_off + ot[i].offset;
         if (ot[i].is_i8) {
@@ -782,7 +776,7 @@ int td_infer_quantize(const void *buf, size_t len, td_infer_obs_fn next_obs, voi
             }
         }
     }
-    wr32(file + total - 4, td_infer_crc32(0, file, total - 4));
+    td_infer_frame_end(file, total);
     if (opt.bias_correction && (rc = refine_sequential(file, total, data_off, m, bcl, bias_slot,
                                                        next_obs, ctx, n < 64 ? n : 64, err)) != 0) {
         free(file);

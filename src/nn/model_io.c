@@ -1,7 +1,8 @@
 /*
- * model_io.c - saving and loading nets as a `.tdm` model file (docs/model-format.md): magic,
- * version, a JSON header (topology, inputs, the caller's extras, the tensor table), 64-byte
- * aligned little-endian fp32 tensors, and a CRC-32 trailer. The writer is canonical (same
+ * model_io.c - saving and loading nets as a `.tdm` model file (docs/model-format.md): a JSON
+ * header (topology, inputs, the caller's extras, the tensor table) and 64-byte aligned
+ * little-endian fp32 tensors, framed (magic, version, CRC-32 trailer) by infer/'s frame.c,
+ * the one framing every writer and reader of the format shares. The writer is canonical (same
  * nets and extras give the same bytes); the loader checks the file in the order of the
  * format's section 6 and says what is wrong and where.
  */
@@ -9,8 +10,8 @@
 #include <string.h>
 
 #include "nn/internal.h"
+#include "trackday/infer.h"
 
-#define PROLOGUE   24
 #define MAX_HEADER (64u << 20)
 
 static size_t align64(size_t x)
@@ -26,23 +27,9 @@ static void put_u32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint32_t get_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
 }
 
 static void put_f32s(uint8_t *dst, const float *src, size_t n)
@@ -75,12 +62,15 @@ static int owned_key(const char *k)
     return 0;
 }
 
-int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const json_t *extras,
-               td_err *err)
+int td_nn_save_buffer(const td_nn_net *const *nets, int n_nets, const json_t *extras, uint8_t **out,
+                      size_t *out_len, const char *what, td_err *err)
 {
-    if (!path || !nets || n_nets < 1 || n_nets > TD_NN_MAX_TOWERS)
-        return td_err_set(err, TD_EINVAL, "%s: save needs 1 to %d nets (got %d)",
-                          path ? path : "(null)", TD_NN_MAX_TOWERS, n_nets);
+    const char *path = what ? what : "model";
+    *out = NULL;
+    *out_len = 0;
+    if (!nets || n_nets < 1 || n_nets > TD_NN_MAX_TOWERS)
+        return td_err_set(err, TD_EINVAL, "%s: save needs 1 to %d nets (got %d)", path,
+                          TD_NN_MAX_TOWERS, n_nets);
     if (extras && !json_is_object(extras))
         return td_err_set(err, TD_EINVAL, "%s: header extras must be a JSON object", path);
     if (!extras || !json_is_string(json_object_get(extras, "action_space_type")) ||
@@ -126,7 +116,7 @@ int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const
 
     json_t *h = json_object();
     json_object_set_new(h, "format", json_string("trackday-model"));
-    json_object_set_new(h, "version", json_integer(1));
+    json_object_set_new(h, "version", json_integer(TD_INFER_FORMAT_VERSION));
     json_object_set_new(h, "data_size", json_integer((json_int_t)data_size));
     json_object_set_new(h, "topology", tj);
     json_object_set_new(h, "inputs", ij);
@@ -143,18 +133,13 @@ int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const
     if (!text)
         return td_err_set(err, TD_ENOMEM, "%s: out of memory for the header", path);
     size_t hlen = strlen(text);
-    size_t d0 = align64(PROLOGUE + hlen);
-    size_t total = d0 + data_size + 4;
+    size_t total = td_infer_frame_size(hlen, data_size);
     uint8_t *buf = td_calloc(1, total);
     if (!buf) {
         free(text);
         return td_err_set(err, TD_ENOMEM, "%s: out of memory (%zu bytes)", path, total);
     }
-    memcpy(buf, "TDMODEL\0", 8);
-    put_u32(buf + 8, 1);
-    put_u32(buf + 12, 0);
-    put_u64(buf + 16, hlen);
-    memcpy(buf + PROLOGUE, text, hlen);
+    size_t d0 = td_infer_frame_begin(buf, text, hlen);
     free(text);
     off = 0;
     for (int i = 0; i < n_nets; i++)
@@ -163,8 +148,23 @@ int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const
             put_f32s(buf + d0 + off, nets[i]->params + t->offset, t->n);
             off = align64(off + t->n * 4);
         }
-    put_u32(buf + d0 + data_size, td_crc32(0, buf, d0 + data_size));
-    rc = td_file_write_atomic(path, buf, total, err);
+    td_infer_frame_end(buf, total);
+    *out = buf;
+    *out_len = total;
+    return 0;
+}
+
+int td_nn_save(const char *path, const td_nn_net *const *nets, int n_nets, const json_t *extras,
+               td_err *err)
+{
+    uint8_t *buf;
+    size_t len;
+    if (!path)
+        return td_err_set(err, TD_EINVAL, "save needs a path");
+    int rc = td_nn_save_buffer(nets, n_nets, extras, &buf, &len, path, err);
+    if (rc)
+        return rc;
+    rc = td_file_write_atomic(path, buf, len, err);
     td_free(buf);
     return rc;
 }
@@ -272,31 +272,25 @@ static void free_nets(td_nn_net *nets, int n)
 static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_net *nets,
                        int max_nets, int *n_nets, int max_batch, json_t **header, td_err *err)
 {
-    if (len < PROLOGUE + 4)
-        return td_err_set(err, TD_EFORMAT,
-                          "%s: truncated (%zu bytes; a model file has at "
-                          "least 28)",
-                          path, len);
-    if (memcmp(buf, "TDMODEL\0", 8) != 0)
-        return td_err_set(err, TD_EFORMAT, "%s: bad magic (not a trackday model file)", path);
-    uint32_t version = get_u32(buf + 8), flags = get_u32(buf + 12);
-    if (version != 1)
-        return td_err_set(err, TD_EVERSION, "%s: unsupported version %u (this reader knows 1)",
-                          path, version);
-    if (flags != 0)
-        return td_err_set(err, TD_EVERSION, "%s: unknown flags 0x%x", path, flags);
-    uint64_t hlen = get_u64(buf + 16);
-    if (hlen > MAX_HEADER || PROLOGUE + hlen + 4 > len)
-        return td_err_set(err, TD_EFORMAT,
-                          "%s: truncated: header of %llu bytes runs past the "
-                          "end",
-                          path, (unsigned long long)hlen);
+    /* The prologue as infer/ checks it, so both readers say the same thing. */
+    const char *htext;
+    size_t hlen, d0;
+    td_infer_err ie;
+    int frc = td_infer_frame_check(buf, len, &htext, &hlen, &d0, &ie);
+    if (frc)
+        return td_err_set(err,
+                          frc == TD_INFER_EVERSION ? TD_EVERSION
+                          : frc == TD_INFER_EINVAL ? TD_EINVAL
+                                                   : TD_EFORMAT,
+                          "%s: %s", path, ie.msg);
+    if (hlen > MAX_HEADER)
+        return td_err_set(err, TD_EFORMAT, "%s: a header of %zu bytes is more than a model has",
+                          path, hlen);
     json_error_t jerr;
-    json_t *h =
-        json_loadb((const char *)buf + PROLOGUE, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *h = json_loadb(htext, hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!h) {
         /* a corrupted file is more likely than a bad writer: say so when the CRC fails too */
-        if (len >= PROLOGUE + 4 && td_crc32(0, buf, len - 4) != get_u32(buf + len - 4))
+        if (td_crc32(0, buf, len - 4) != get_u32(buf + len - 4))
             return td_err_set(err, TD_ECHECKSUM,
                               "%s: checksum mismatch (and the header is not "
                               "valid JSON)",
@@ -312,8 +306,9 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
         rc = td_err_set(err, TD_EFORMAT, "%s: header \"format\" is not \"trackday-model\"", path);
         goto out;
     }
-    if (!json_is_integer(jv) || json_integer_value(jv) != 1) {
-        rc = td_err_set(err, TD_EVERSION, "%s: header \"version\" must be 1", path);
+    if (!json_is_integer(jv) || json_integer_value(jv) != TD_INFER_FORMAT_VERSION) {
+        rc = td_err_set(err, TD_EVERSION, "%s: header \"version\" must be %d", path,
+                        TD_INFER_FORMAT_VERSION);
         goto out;
     }
     if (!json_is_integer(jd) || json_integer_value(jd) < 0 || json_integer_value(jd) % 64) {
@@ -324,7 +319,6 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
         goto out;
     }
     size_t data_size = (size_t)json_integer_value(jd);
-    size_t d0 = align64(PROLOGUE + (size_t)hlen);
     if (len != d0 + data_size + 4) {
         if (len < d0 + data_size + 4)
             rc = td_err_set(err, TD_EFORMAT, "%s: truncated: %zu bytes, the header promises %zu",
