@@ -12,6 +12,7 @@
 #include "td_test.h"
 #include "trackday/eval.h"
 #include "trackday/json.h"
+#include "trackday/trainer.h"
 
 #define FIXTURE TD_TEST_SOURCE_DIR "/tests/data/simtrace_deepracer.csv"
 
@@ -750,16 +751,17 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
     TD_FMT(p, "%s/metrics/training.jsonl", dir);
     td_err err;
     for (int i = 0; i < 5; i++) {
-        td_metrics_row r = {.iteration = i,
-                            .episodes = 20 * i,
-                            .steps = 100 * i,
-                            .mean_reward = i,
-                            .mean_progress = 10 * i,
-                            .completion_rate = 0.1 * i,
-                            .entropy = 1,
-                            .wall_s = NAN,
-                            .best = i == 3};
-        TD_ASSERT_OK(td_metrics_append(p, &r, &err));
+        td_train_progress r = {.iteration = i,
+                               .episodes = 20 * i,
+                               .steps = 100 * i,
+                               .mean_reward = i,
+                               .mean_progress = 10 * i,
+                               .completion_rate = 0.1 * i,
+                               .entropy = 1,
+                               .mean_steps = NAN,
+                               .elapsed_s = NAN,
+                               .best = i == 3};
+        TD_ASSERT_OK(td_train_metrics_append(p, &r, &err));
     }
     TD_FMT(p, "%s/logs", dir);
     TD_ASSERT_EQ_INT(mkdir(p, 0755), 0);

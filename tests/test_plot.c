@@ -10,6 +10,7 @@
 #include "td_test.h"
 #include "trackday/eval.h"
 #include "trackday/plot.h"
+#include "trackday/trainer.h"
 #include "xml_check.h"
 
 #define FIXTURE TD_TEST_SOURCE_DIR "/tests/data/simtrace_deepracer.csv"
@@ -450,16 +451,17 @@ TD_TEST(training_curves_from_metrics_file)
     TD_FMT(svg, "%s/training.svg", dir);
     td_err err;
     for (int i = 0; i < 12; i++) {
-        td_metrics_row r = {.iteration = i,
-                            .episodes = 20 * (i + 1),
-                            .steps = 3000 * (i + 1),
-                            .mean_reward = 10 + 5 * i,
-                            .mean_progress = 8.0 * i,
-                            .completion_rate = i >= 8 ? 0.1 * (i - 7) : 0,
-                            .entropy = i == 5 ? NAN : 1.6 - 0.1 * i,
-                            .wall_s = NAN,
-                            .best = i == 9 || i == 3};
-        TD_ASSERT_OK(td_metrics_append(metrics, &r, &err));
+        td_train_progress r = {.iteration = i,
+                               .episodes = 20 * (i + 1),
+                               .steps = 3000 * (i + 1),
+                               .mean_reward = 10 + 5 * i,
+                               .mean_progress = 8.0 * i,
+                               .completion_rate = i >= 8 ? 0.1 * (i - 7) : 0,
+                               .entropy = i == 5 ? NAN : 1.6 - 0.1 * i,
+                               .mean_steps = NAN,
+                               .elapsed_s = NAN,
+                               .best = i == 9 || i == 3};
+        TD_ASSERT_OK(td_train_metrics_append(metrics, &r, &err));
     }
     td_metrics m;
     TD_ASSERT_OK(td_metrics_load(&m, metrics, &err));

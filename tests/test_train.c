@@ -398,6 +398,31 @@ TD_TEST(resume_with_another_sensor_says_what_changed)
     TD_ASSERT_CONTAINS(err.msg, "action_space [");
 }
 
+/* The trainer's metrics lines carry every column eval/'s reader takes (mean_steps was read
+ * but written by no one). */
+TD_TEST(metrics_file_has_every_column_the_reader_reads)
+{
+    char dir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
+    options(&o, dir, 2);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_FMT(path, "%s/metrics/training.jsonl", dir);
+    td_metrics m;
+    TD_ASSERT_OK(td_metrics_load(&m, path, &err));
+    TD_ASSERT_EQ_INT(m.n, 2);
+    for (int k = 0; k < m.n; k++) {
+        TD_ASSERT_EQ(m.iteration[k], k + 1);
+        TD_ASSERT(isfinite(m.mean_reward[k]) && isfinite(m.mean_progress[k]));
+        TD_ASSERT(isfinite(m.completion_rate[k]) && isfinite(m.entropy[k]));
+        TD_ASSERT_MSG(isfinite(m.mean_steps[k]) && m.mean_steps[k] > 0, "mean_steps %g",
+                      m.mean_steps[k]);
+    }
+    td_metrics_free(&m);
+}
+
 TD_TEST(resume_without_a_model_is_an_error)
 {
     char dir[128];

@@ -119,22 +119,7 @@ void td_waypoint_summary_free(td_waypoint_summary *ws);
 
 /* ---- training metrics (metrics/training.jsonl) ----------------------------------------------- */
 
-/* One line of the metrics file. Non-finite fields are written as absent keys. */
-typedef struct td_metrics_row {
-    long iteration;
-    long episodes; /* cumulative episodes */
-    long steps;    /* cumulative steps */
-    double mean_reward;
-    double mean_progress;   /* percent */
-    double completion_rate; /* 0..1 */
-    double entropy;
-    double wall_s; /* seconds since training started (optional, NaN) */
-    int best;      /* this iteration's checkpoint became the best */
-} td_metrics_row;
-
-/* Appends one JSON line to path (created if missing), with O_APPEND so a reader never sees
- * half a line from a crashed writer except possibly the last one. */
-int td_metrics_append(const char *path, const td_metrics_row *row, td_err *err);
+/* metrics/training.jsonl is written by the trainer (td_train_metrics_append, trainer.h). */
 
 /* The metrics file read into columns; a missing key gives NaN (or best = 0). */
 typedef struct td_metrics {

@@ -25,6 +25,7 @@ typedef struct td_train_progress {
     double mean_reward;     /* mean total reward of this iteration's episodes */
     double mean_progress;   /* mean final progress (%) of this iteration's episodes */
     double completion_rate; /* fraction of this iteration's episodes that completed a lap */
+    double mean_steps;      /* env steps per episode ended in this iteration */
     double entropy;         /* mean policy entropy over the update */
     double policy_loss, value_loss, approx_kl, clip_frac;
     double eval_progress;   /* mean progress of the greedy evaluation episodes */
@@ -70,8 +71,16 @@ typedef struct td_train_activity {
 /* Called from the training thread at phase changes and at most every 0.2 s within one. */
 typedef void (*td_train_activity_fn)(void *user, const td_train_activity *a);
 
-/* The progress as the JSON object of a metrics/training.jsonl line (new reference). */
+/* The progress as the JSON object of a metrics/training.jsonl line (new reference); values
+ * that are not finite are absent keys. */
 json_t *td_train_progress_to_json(const td_train_progress *p);
+
+/*
+ * Appends one metrics line (td_train_progress_to_json) to path, created if missing, with one
+ * write in O_APPEND mode: a killed writer leaves at most a cut last line, which eval/'s reader
+ * (td_metrics_load) skips. The one writer of metrics/training.jsonl.
+ */
+int td_train_metrics_append(const char *path, const td_train_progress *p, td_err *err);
 
 typedef struct td_train_options {
     const char *dir;         /* the model directory */

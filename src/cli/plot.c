@@ -20,6 +20,7 @@
 #include "trackday/eval.h"
 #include "trackday/plot.h"
 #include "trackday/sim.h"
+#include "trackday/trainer.h"
 
 static const char about[] =
     "Writes pictures (SVG, open them in a browser) of a model directory into DIR/plots/ and "
@@ -155,7 +156,7 @@ static int demo_metrics(const char *path, td_err *err)
     for (int i = 0; i < 60; i++) {
         double p = 100.0 * (1 - exp(-i / 14.0)) * (0.92 + 0.08 * td_rng_uniform(&rng));
         double c = 1 / (1 + exp(-(i - 30) / 5.0)) * (0.85 + 0.15 * td_rng_uniform(&rng));
-        td_metrics_row r = {
+        td_train_progress r = {
             .iteration = i,
             .episodes = 20L * (i + 1),
             .steps = (long)(20 * (i + 1) * (60 + 2.5 * p)),
@@ -163,14 +164,15 @@ static int demo_metrics(const char *path, td_err *err)
             .mean_progress = p,
             .completion_rate = c,
             .entropy = 0.35 + 1.25 * exp(-i / 22.0) + 0.03 * td_rng_normal(&rng),
-            .wall_s = 4.0 * (i + 1),
+            .mean_steps = NAN,
+            .elapsed_s = 4.0 * (i + 1),
         };
         double eval = p + 10 * c;
         if (eval > best) {
             best = eval;
             r.best = 1;
         }
-        int rc = td_metrics_append(path, &r, err);
+        int rc = td_train_metrics_append(path, &r, err);
         if (rc)
             return rc;
     }

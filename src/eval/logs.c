@@ -504,57 +504,6 @@ int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, i
 /* Training metrics                                                                     */
 /* ------------------------------------------------------------------------------------ */
 
-static void set_real(json_t *o, const char *key, double v)
-{
-    if (isfinite(v))
-        json_object_set_new(o, key, json_real(v));
-}
-
-int td_metrics_append(const char *path, const td_metrics_row *row, td_err *err)
-{
-    json_t *o = json_object();
-    if (!o)
-        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
-    json_object_set_new(o, "iteration", json_integer(row->iteration));
-    json_object_set_new(o, "episodes", json_integer(row->episodes));
-    json_object_set_new(o, "steps", json_integer(row->steps));
-    set_real(o, "mean_reward", row->mean_reward);
-    set_real(o, "mean_progress", row->mean_progress);
-    set_real(o, "completion_rate", row->completion_rate);
-    set_real(o, "entropy", row->entropy);
-    set_real(o, "wall_s", row->wall_s);
-    json_object_set_new(o, "best", json_boolean(row->best));
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
-    json_decref(o);
-    if (!text)
-        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
-    size_t n = strlen(text);
-    /* One write() of the whole line with O_APPEND: lines of concurrent writers never mix. */
-    char *line = td_malloc(n + 2);
-    if (!line) {
-        free(text);
-        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
-    }
-    memcpy(line, text, n);
-    line[n] = '\n';
-    free(text); /* jansson allocates with malloc */
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int rc = 0;
-    if (fd < 0) {
-        rc = td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    } else {
-        ssize_t w = write(fd, line, n + 1);
-        if (w != (ssize_t)(n + 1))
-            rc = td_err_set(err, TD_EIO, "%s: write failed: %s", path,
-                            w < 0 ? strerror(errno) : "short write");
-        if (close(fd) != 0 && !rc)
-            rc = td_err_set(err, TD_EIO, "%s: close failed: %s", path, strerror(errno));
-    }
-    td_free(line);
-    return rc;
-}
-
 void td_metrics_free(td_metrics *m)
 {
     td_free(m->iteration);

@@ -252,6 +252,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
 
         memset(&pr, 0, sizeof(pr));
         tr->iter_t0 = t0;
+        tr->iter_episodes0 = tr->episodes;
         /* Collect whole episodes: DeepRacer's num_episodes_between_training. */
         r.t = 0;
         while (r.t < r.T && eps.ended < h->num_episodes_between_training) {

@@ -333,6 +333,7 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
 
         memset(&pr, 0, sizeof(pr));
         tr->iter_t0 = t0;
+        tr->iter_episodes0 = tr->episodes;
         while (
             (eps.ended < h->num_episodes_between_training || iter_steps < SAC_MIN_STEPS_PER_ITER) &&
             iter_steps < SAC_MAX_STEPS_PER_ITER) {

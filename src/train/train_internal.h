@@ -42,6 +42,7 @@ typedef struct td__train {
 
     double t_start;       /* when this session (the first run or a --resume) started */
     double iter_t0;       /* when the iteration in progress began */
+    long iter_episodes0;  /* the episode count when it began */
     double last_activity; /* when the activity callback was last called */
     td_train_phase last_phase;
     int iteration0; /* the iteration and episode counts at the session's start: */

@@ -402,60 +402,11 @@ static double best_lap_as_eval(td__train *tr)
 /* Metrics and checkpoints                                                              */
 /* ==================================================================================== */
 
-json_t *td_train_progress_to_json(const td_train_progress *p)
-{
-    json_t *o = json_pack(
-        "{s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:b, s:f, s:f}",
-        "iteration", p->iteration, "episodes", (json_int_t)p->episodes, "steps",
-        (json_int_t)p->steps, "mean_reward", p->mean_reward, "mean_progress", p->mean_progress,
-        "completion_rate", p->completion_rate, "entropy", p->entropy, "policy_loss", p->policy_loss,
-        "value_loss", p->value_loss, "approx_kl", p->approx_kl, "clip_frac", p->clip_frac,
-        "eval_progress", p->eval_progress, "eval_completion", p->eval_completion, "best", p->best,
-        "laps_ok", p->laps_ok, "steps_per_s", p->steps_per_s, "elapsed_s", p->elapsed_s);
-    if (!o)
-        return NULL;
-    if (p->lap_time_s > 0)
-        json_object_set_new(o, "best_lap_time_s", json_real(p->lap_time_s));
-    if (p->eval_lap_s > 0)
-        json_object_set_new(o, "eval_lap_s", json_real(p->eval_lap_s));
-    return o;
-}
-
 int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
 {
     char path[1200];
-    json_t *o = td_train_progress_to_json(p);
-    char *line;
-    int fd, rc = 0;
-    if (!o)
-        return td_err_set(err, TD_ENOMEM, "cannot build a metrics line");
-    line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
-    json_decref(o);
-    if (!line)
-        return td_err_set(err, TD_ENOMEM, "cannot format a metrics line");
     td__train_path(path, sizeof(path), tr->opt.dir, "metrics/training.jsonl");
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd < 0) {
-        free(line);
-        return td_err_set(err, TD_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    {
-        size_t n = strlen(line);
-        /* One write per line keeps lines whole even if the process dies mid-run. */
-        char *buf = td_malloc(n + 2);
-        if (!buf) {
-            rc = td_err_set(err, TD_ENOMEM, "out of memory");
-        } else {
-            memcpy(buf, line, n);
-            buf[n] = '\n';
-            if (write(fd, buf, n + 1) != (ssize_t)(n + 1))
-                rc = td_err_set(err, TD_EIO, "%s: write failed: %s", path, strerror(errno));
-            td_free(buf);
-        }
-    }
-    free(line);
-    close(fd);
-    return rc;
+    return td_train_metrics_append(path, p, err);
 }
 
 /* The lineage block of a checkpoint's header. */
@@ -642,6 +593,8 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     pr->steps = tr->steps;
     pr->steps_per_s = wall > 0 ? (double)iter_steps / wall : 0;
     pr->iteration_steps = iter_steps;
+    long ended = tr->episodes - tr->iter_episodes0;
+    pr->mean_steps = ended > 0 ? (double)iter_steps / (double)ended : NAN;
     /* DeepRacer keeps the checkpoint whose evaluation went furthest; among those that all
      * finish their laps, trackday prefers the faster one. */
     pr->best = tr->best_iteration == 0 || pr->eval_progress > tr->best_eval_progress ||

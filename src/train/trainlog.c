@@ -1,5 +1,8 @@
 /*
- * trainlog.c - the training simtrace in DeepRacer's per-iteration layout, for every car:
+ * trainlog.c - what training writes besides checkpoints. metrics/training.jsonl: one JSON
+ * line per iteration (td_train_progress_to_json, the one writer of the file; eval/ reads it).
+ *
+ * The training simtrace in DeepRacer's per-iteration layout, for every car:
  * DIR/training-simtrace/N-iteration.csv, as deepracer-for-cloud writes it, so deepracer-utils
  * and the community log notebooks read a trackday model directory unchanged (docs/logs.md).
  *
@@ -26,6 +29,8 @@
  * and when training stops. trackday's per-iteration greedy evaluations are not in it.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +40,87 @@
 #include "train/train_internal.h"
 #include "trackday/json.h"
 #include "trackday/simtrace.h"
+
+/* ==================================================================================== */
+/* Metrics                                                                              */
+/* ==================================================================================== */
+
+static void set_real(json_t *o, const char *key, double v)
+{
+    /* A value that is not finite (not measured) is an absent key: JSON has no NaN. */
+    if (isfinite(v))
+        json_object_set_new(o, key, json_real(v));
+}
+
+json_t *td_train_progress_to_json(const td_train_progress *p)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "iteration", json_integer(p->iteration));
+    json_object_set_new(o, "episodes", json_integer((json_int_t)p->episodes));
+    json_object_set_new(o, "steps", json_integer((json_int_t)p->steps));
+    set_real(o, "mean_reward", p->mean_reward);
+    set_real(o, "mean_progress", p->mean_progress);
+    set_real(o, "completion_rate", p->completion_rate);
+    set_real(o, "mean_steps", p->mean_steps);
+    set_real(o, "entropy", p->entropy);
+    set_real(o, "policy_loss", p->policy_loss);
+    set_real(o, "value_loss", p->value_loss);
+    set_real(o, "approx_kl", p->approx_kl);
+    set_real(o, "clip_frac", p->clip_frac);
+    set_real(o, "eval_progress", p->eval_progress);
+    set_real(o, "eval_completion", p->eval_completion);
+    json_object_set_new(o, "best", json_boolean(p->best));
+    json_object_set_new(o, "laps_ok", json_boolean(p->laps_ok));
+    set_real(o, "steps_per_s", p->steps_per_s);
+    set_real(o, "elapsed_s", p->elapsed_s);
+    if (p->lap_time_s > 0)
+        json_object_set_new(o, "best_lap_time_s", json_real(p->lap_time_s));
+    if (p->eval_lap_s > 0)
+        json_object_set_new(o, "eval_lap_s", json_real(p->eval_lap_s));
+    return o;
+}
+
+int td_train_metrics_append(const char *path, const td_train_progress *p, td_err *err)
+{
+    json_t *o = td_train_progress_to_json(p);
+    if (!o)
+        return td_err_set(err, TD_ENOMEM, "%s: cannot build a metrics line", path);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+    json_decref(o);
+    if (!text)
+        return td_err_set(err, TD_ENOMEM, "%s: cannot format a metrics line", path);
+    size_t n = strlen(text);
+    char *line = td_malloc(n + 2);
+    if (!line) {
+        free(text); /* jansson allocates with malloc */
+        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(line, text, n);
+    line[n] = '\n';
+    free(text);
+    /* One write() of the whole line with O_APPEND: a crash leaves at most a cut last line
+     * (the reader skips it) and concurrent writers never mix lines. */
+    int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s", path,
+                        strerror(errno));
+    } else {
+        ssize_t w = write(fd, line, n + 1);
+        if (w != (ssize_t)(n + 1))
+            rc = td_err_set(err, TD_EIO, "%s: write failed: %s", path,
+                            w < 0 ? strerror(errno) : "short write");
+        if (close(fd) != 0 && !rc)
+            rc = td_err_set(err, TD_EIO, "%s: close failed: %s", path, strerror(errno));
+    }
+    td_free(line);
+    return rc;
+}
+
+/* ==================================================================================== */
+/* Training simtrace                                                                    */
+/* ==================================================================================== */
 
 typedef struct carlog {
     char *buf; /* the rows of the car's episode so far, each without its episode field */
