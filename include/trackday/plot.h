@@ -194,6 +194,13 @@ typedef struct td_plot_arrow {
     double value;   /* coloured on the scale */
 } td_plot_arrow;
 
+/* A box on the track (an obstacle or a car, as the simulator places them). */
+typedef struct td_plot_box {
+    double x, y, yaw_rad; /* centre and heading */
+    double length, width; /* metres */
+    int is_car;           /* drawn blue; an obstacle is white */
+} td_plot_box;
+
 typedef struct td_track_view {
     const char *title;
     const td_track *track; /* borders, centre line, start line, direction; may be NULL */
@@ -203,6 +210,8 @@ typedef struct td_track_view {
     int n_marks;
     const td_plot_arrow *arrows;
     int n_arrows;
+    const td_plot_box *boxes; /* obstacles and cars, under the laps */
+    int n_boxes;
     const char *scale_label; /* colour scale legend, e.g. "speed (m/s)" */
     int fixed_scale;         /* 1: use [scale_min, scale_max], else the data range */
     double scale_min, scale_max;

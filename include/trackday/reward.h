@@ -236,44 +236,6 @@ typedef struct td_reward_sample {
  */
 int td_reward_samples(const td_track *t, const td_track *rev, td_reward_sample *out, int max);
 
-/* ---- explain: reward along driven laps ----------------------------------------------------- */
-
-#define TD_REWARD_LAP_MAX_OBJECTS 16
-
-/* One lap driven by the simulator's built-in driver, with the reward of every step. */
-typedef struct td_reward_lap {
-    char driver[32]; /* "racing line", "zig-zag", ... */
-    int n;           /* steps */
-    double *x, *y;   /* model point per step (one allocation with the rest) */
-    double *reward, *progress, *speed;
-    char status[32]; /* how the lap ended: lap_complete, off_track, ... */
-    int failed;      /* the reward function failed at step n (message in err) */
-    int n_objects;   /* obstacles and bot cars at the start of the lap */
-    double objects[TD_REWARD_LAP_MAX_OBJECTS][5]; /* x, y, yaw (rad), length, width */
-    int object_is_car[TD_REWARD_LAP_MAX_OBJECTS];
-} td_reward_lap;
-
-/*
- * Drives one lap of track t from the start line with the simulator's driver of kind
- * `driver_kind` (a td_driver_kind of sim.h) and computes r's reward at every step. race is
- * the race configuration (sim.h's td_race_config; NULL: a time trial), so object-avoidance
- * and head-to-bot rewards see their objects. Stops at the end of the episode or after
- * max_steps. A reward error stops the lap: lap->failed = 1, err holds the message and the
- * function still returns 0 with the steps so far. Free with td_reward_lap_free.
- */
-struct td_race_config;
-int td_reward_drive_lap(td_reward *r, const td_track *t, const struct td_race_config *race,
-                        int driver_kind, int max_steps, td_reward_lap *lap, td_err *err);
-void td_reward_lap_free(td_reward_lap *lap);
-
-/*
- * Writes an SVG picture: track t (borders, dashed centre line, start line) once per lap side
- * by side with the lap's objects, the driven path as short segments coloured by reward on
- * one colour scale shared by all laps, a colour bar with the scale's values, and a title.
- */
-int td_reward_explain_svg(const char *path, const td_track *t, const td_reward_lap *laps,
-                          int n_laps, const char *title, td_err *err);
-
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "trackday/explain.h"
 #include "trackday/json.h"
 #include "trackday/reward.h"
 #include "trackday/sim.h"
@@ -333,7 +334,7 @@ report:
 
 /* ---- explain ---------------------------------------------------------------------------- */
 
-static void lap_stats(const td_reward_lap *l, int from, int to, double *mean, double *mn,
+static void lap_stats(const td_explain_lap *l, int from, int to, double *mean, double *mn,
                       double *mx)
 {
     double s = 0;
@@ -396,11 +397,11 @@ static int cmd_explain(int argc, char **argv)
         td_driver_kind kind;
         const char *label;
     } drivers[2] = {{TD_DRIVER_PURE_PURSUIT, "racing line"}, {TD_DRIVER_ZIGZAG, "zig-zag"}};
-    td_reward_lap laps[2];
+    td_explain_lap laps[2];
     memset(laps, 0, sizeof(laps));
     int rc = 0;
     for (int k = 0; k < 2; k++) {
-        if (td_reward_drive_lap(r, &t, &race, drivers[k].kind, max_steps, &laps[k], &err)) {
+        if (td_explain_drive_lap(r, &t, &race, drivers[k].kind, max_steps, &laps[k], &err)) {
             rc = td__cli_fail("%s", err.msg);
             goto done;
         }
@@ -464,14 +465,14 @@ static int cmd_explain(int argc, char **argv)
     char title[512];
     const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     snprintf(title, sizeof(title), "%s on %s: reward per step", base, t.name);
-    if (td_reward_explain_svg(out, &t, laps, 2, title, &err)) {
+    if (td_explain_svg(out, &t, laps, 2, title, &err)) {
         rc = td__cli_fail("%s", err.msg);
         goto done;
     }
     printf("picture: %s\n", out);
 done:
-    td_reward_lap_free(&laps[0]);
-    td_reward_lap_free(&laps[1]);
+    td_explain_lap_free(&laps[0]);
+    td_explain_lap_free(&laps[1]);
     td_reward_close(r);
     td_track_free(&t);
     return rc;

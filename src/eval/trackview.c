@@ -503,6 +503,26 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
     if (v->track)
         draw_track(s, &m, v->track);
 
+    if (v->n_boxes > 0) {
+        td_svg_raw(s, "<g class=\"boxes\">\n");
+        for (int b = 0; b < v->n_boxes; b++) {
+            const td_plot_box *o = &v->boxes[b];
+            double c = cos(o->yaw_rad), sn = sin(o->yaw_rad), hl = o->length / 2, hw = o->width / 2;
+            static const double corners[4][2] = {{1, 1}, {1, -1}, {-1, -1}, {-1, 1}};
+            td_svg_raw(s,
+                       "<polygon class=\"%s\" fill=\"%s\" stroke=\"#000000\" "
+                       "stroke-width=\"1\" points=\"",
+                       o->is_car ? "car" : "obstacle", o->is_car ? "#3070e0" : "#f0f0f0");
+            for (int k = 0; k < 4; k++) {
+                double dx = corners[k][0] * hl, dy = corners[k][1] * hw;
+                td_svg_raw(s, "%.1f,%.1f ", mx(&m, o->x + dx * c - dy * sn),
+                           my(&m, o->y + dx * sn + dy * c));
+            }
+            td_svg_raw(s, "\"/>\n");
+        }
+        td_svg_raw(s, "</g>\n");
+    }
+
     td_svg_raw(s, "<g class=\"laps\">\n");
     for (int l = 0; l < v->n_laps; l++)
         draw_lap(s, &m, &v->laps[l], l, lo, hi);
