@@ -17,38 +17,13 @@
 #include "trackday/modeldir.h"
 #include "trackday/nn.h"
 
-static int usage(FILE *o)
-{
-    fprintf(o,
-            "usage: trackday export DIR|MODEL.tdm --format onnx|deepracer|bundle -o OUT\n"
-            "                       [--checkpoint best|last] [bundle options]\n"
-            "  DIR           a model directory: exports DIR/model/best.tdm (--checkpoint last:\n"
-            "                DIR/model/last.tdm) with DIR/model_metadata.json\n"
-            "  MODEL.tdm     a model file (fp32)\n"
-            "  --format onnx       the policy network as ONNX (opset 13); inputs named and shaped\n"
-            "                      as a DeepRacer car feeds its model\n"
-            "  --format deepracer  the .tar.gz a DeepRacer car loads: model.pb (frozen TensorFlow\n"
-            "                      graph, DeepRacer's node names) and model_metadata.json; camera\n"
-            "                      (and lidar) models only\n"
-            "  --format bundle     trackday's signed deployable unit: fp32 and int8 models,\n"
-            "                      model_metadata.json, reference statistics, health-check\n"
-            "                      cases, a manifest with SHA-256 of every file, Ed25519\n"
-            "  -o OUT        output file\n"
-            "bundle options:\n"
-            "  --key KEY           the secret key that signs it (trackday keygen; required)\n"
-            "  --track T           track of the reference runs (default: the directory's\n"
-            "                      WORLD_NAME, else the model's training track, else default)\n"
-            "  --laps N            evaluation laps of the reference run (default 3;\n"
-            "                      continuous, at most 10 resets a lap)\n"
-            "  --train-steps N     steps of each of 4 sampled-policy cars (default 300)\n"
-            "  --calibrate N       observations calibrating the int8 model (default 256)\n"
-            "  --no-int8           no int8 model\n"
-            "  --latency-budget-ms X  the health check's budget per inference (default 66.7,\n"
-            "                      one control step at DeepRacer's 15 Hz)\n"
-            "  --name NAME         the model's name in the manifest (default: the directory's)\n"
-            "  --seed S            seed of the reference runs (default 1)\n");
-    return o == stdout ? 0 : 2;
-}
+static const char about[] =
+    "Packages a trained policy for other runtimes and for cars. onnx: the policy network as "
+    "ONNX (opset 13), inputs named and shaped as a DeepRacer car feeds its model. deepracer: "
+    "the .tar.gz a DeepRacer car loads: model.pb (a frozen TensorFlow graph with DeepRacer's "
+    "node names) and model_metadata.json; camera (and lidar) models only. bundle: trackday's "
+    "signed deployable unit: fp32 and int8 models, model_metadata.json, reference statistics, "
+    "health-check cases, a manifest with the SHA-256 of every file, signed with Ed25519.";
 
 /* ---- the model to export -------------------------------------------------------------- */
 
@@ -356,57 +331,44 @@ static int cmd_export(int argc, char **argv)
     bundle_args ba;
     memset(&ba, 0, sizeof(ba));
     ba.seed = 1;
-    if (td__cli_wants_help(argc, argv))
-        return usage(stdout);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (!strcmp(a, "--key") && more)
-            ba.key = argv[++i];
-        else if (!strcmp(a, "--track") && more)
-            ba.track = argv[++i];
-        else if (!strcmp(a, "--name") && more)
-            ba.name = argv[++i];
-        else if (!strcmp(a, "--no-int8"))
-            ba.no_int8 = 1;
-        else if (!strcmp(a, "--laps") && more) {
-            if (td__cli_parse_long(a, argv[++i], 1, 16, &ba.laps))
-                return 1;
-        } else if (!strcmp(a, "--train-steps") && more) {
-            if (td__cli_parse_long(a, argv[++i], 1, 100000, &ba.train_steps))
-                return 1;
-        } else if (!strcmp(a, "--calibrate") && more) {
-            if (td__cli_parse_long(a, argv[++i], 1, 100000, &ba.calibrate))
-                return 1;
-        } else if (!strcmp(a, "--seed") && more) {
-            if (td__cli_parse_long(a, argv[++i], 0, 0x7fffffffL, &ba.seed))
-                return 1;
-        } else if (!strcmp(a, "--latency-budget-ms") && more) {
-            if (td__cli_parse_double(a, argv[++i], 0.001, 60000, &ba.budget_ms))
-                return 1;
-        } else if (!strcmp(a, "--format") && more)
-            format = argv[++i];
-        else if (!strcmp(a, "-o") && more)
-            out = argv[++i];
-        else if (!strcmp(a, "--checkpoint") && more)
-            checkpoint = argv[++i];
-        else if (a[0] == '-')
-            return td__cli_fail("export: unknown or incomplete option '%s' (see --help)", a);
-        else if (!in)
-            in = a;
-        else
-            return td__cli_fail("export: one model at a time ('%s')", a);
-    }
-    if (!in)
-        return usage(stderr);
-    if (!format)
-        return td__cli_fail("export: --format onnx|deepracer|bundle is required");
-    if (strcmp(format, "onnx") && strcmp(format, "deepracer") && strcmp(format, "bundle"))
-        return td__cli_fail("export: unknown format '%s' (onnx, deepracer or bundle)", format);
-    if (!out)
-        return td__cli_fail("export: -o OUT is required");
-    if (strcmp(checkpoint, "best") && strcmp(checkpoint, "last"))
-        return td__cli_fail("export: --checkpoint is best or last, not '%s'", checkpoint);
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR|MODEL.tdm", &in,
+                   "a model directory (its model/best.tdm, or model/last.tdm with --checkpoint "
+                   "last, with its model_metadata.json) or an fp32 model file"),
+        {.name = "--format",
+         .kind = TD__CLI_CHOICE,
+         .dst = &format,
+         .arg = "onnx|deepracer|bundle",
+         .required = 1,
+         .help = "onnx, deepracer (the car's .tar.gz) or bundle (signed, for trackday's agent)"},
+        TD_CLI_REQUIRED_STRING("-o", "--out", &out, "OUT", "the file to write"),
+        TD_CLI_OPT_CHECKPOINT(&checkpoint),
+        TD_CLI_SECTION("bundle options"),
+        TD_CLI_STRING(NULL, "--key", &ba.key, "KEY",
+                      "the secret key that signs it (trackday keygen; required)"),
+        TD_CLI_STRING(NULL, "--track", &ba.track, "T",
+                      "track of the reference runs (default: the directory's WORLD_NAME, else "
+                      "the model's training track, else default)"),
+        TD_CLI_LONG("--laps", &ba.laps, 1, 16, "N",
+                    "evaluation laps of the reference run (default 3; continuous, at most 10 "
+                    "resets a lap)"),
+        TD_CLI_LONG("--train-steps", &ba.train_steps, 1, 100000, "N",
+                    "steps of each of 4 sampled-policy cars (default 300)"),
+        TD_CLI_LONG("--calibrate", &ba.calibrate, 1, 100000, "N",
+                    "observations calibrating the int8 model (default 256)"),
+        TD_CLI_FLAG("--no-int8", &ba.no_int8, "no int8 model"),
+        TD_CLI_DOUBLE("--latency-budget-ms", &ba.budget_ms, 0.001, 60000, "X",
+                      "the health check's budget per inference (default 66.7, one control step "
+                      "at DeepRacer's 15 Hz)"),
+        TD_CLI_STRING(NULL, "--name", &ba.name, "NAME",
+                      "the model's name in the manifest (default: the directory's)"),
+        TD_CLI_OPT_SEED(&ba.seed, "seed of the reference runs (default 1)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "export", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     source s;
     if (source_open(&s, in, checkpoint) != 0)
         return 1;
