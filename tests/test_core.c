@@ -244,3 +244,12 @@ TD_TEST(png_round_trip)
     TD_ASSERT_EQ_INT(td_png_read("/nonexistent.png", &back, &w, &h, &c, &err), TD_ENOENT);
     unlink(path);
 }
+
+TD_TEST(str_ends_with)
+{
+    TD_ASSERT_EQ_INT(td_str_ends_with("model.tdm", ".tdm"), 1);
+    TD_ASSERT_EQ_INT(td_str_ends_with("model.tdm", "model.tdm"), 1);
+    TD_ASSERT_EQ_INT(td_str_ends_with("tdm", ".tdm"), 0);
+    TD_ASSERT_EQ_INT(td_str_ends_with("model.tdm.bak", ".tdm"), 0);
+    TD_ASSERT_EQ_INT(td_str_ends_with("", ""), 1);
+}

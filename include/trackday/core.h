@@ -177,6 +177,9 @@ int td_mkdir_p(const char *path, td_err *err);
  * "reinvent_base"), truncated to fit cap bytes with the terminator. */
 void td_path_stem(const char *path, char *out, size_t cap);
 
+/* 1 if s ends with suffix ("model.tdm", ".tdm"), else 0. */
+int td_str_ends_with(const char *s, const char *suffix);
+
 /* Returns 1 if path exists (file or directory), else 0. */
 int td_path_exists(const char *path);
 

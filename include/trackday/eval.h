@@ -121,6 +121,13 @@ void td_waypoint_summary_free(td_waypoint_summary *ws);
 
 /* metrics/training.jsonl is written by the trainer (td_train_metrics_append, trainer.h). */
 
+/*
+ * Writes an example model directory into dir for the pictures: training_params.yaml naming
+ * world_name, a synthetic learning curve (metrics/training.jsonl) and simtrace logs of the
+ * built-in driver on track (two training iterations with steering noise, one evaluation).
+ */
+int td_plot_demo_write(const char *dir, const char *world_name, const td_track *track, td_err *err);
+
 /* The metrics file read into columns; a missing key gives NaN (or best = 0). */
 typedef struct td_metrics {
     int n;

@@ -110,14 +110,14 @@ static int cmd_drive(int argc, char **argv)
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
     }
-    float action[2] = {0, 0}, reward = 0, obs[TD_STATE_DIM];
-    uint8_t done = 0;
-    td_params params;
-    env.actions = action;
-    env.obs_state = obs;
-    env.rewards = &reward;
-    env.dones = &done;
-    env.params = &params;
+    td_vecenv_buffers b;
+    if (td_vecenv_buffers_init(&b, &env, &err)) {
+        td_vecenv_buffers_free(&b);
+        td_vecenv_free(&env);
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
+    td_params *params = &b.params[0];
     td_vecenv_reset(&env);
 
     td_driver drv;
@@ -130,11 +130,11 @@ static int cmd_drive(int argc, char **argv)
         goto out;
     }
     /* A race that cannot finish (a driver stuck forever) stops at 100,000 steps. */
-    while (!done) {
+    while (!b.dones[0]) {
         double st, sp;
-        td_driver_act(&drv, &cfg.car, td_vecenv_car(&env, 0), &params, &st, &sp);
-        action[0] = (float)st;
-        action[1] = (float)sp;
+        td_driver_act(&drv, &cfg.car, td_vecenv_car(&env, 0), params, &st, &sp);
+        b.actions[0] = (float)st;
+        b.actions[1] = (float)sp;
         td_vecenv_step(&env);
     }
     const td_episode_info *e = td_vecenv_last_episode(&env, 0);

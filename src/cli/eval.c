@@ -43,12 +43,6 @@ static int parse_race_type(const char *opt, const char *v, void *dst)
     return 0;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && !strcmp(s + n - m, suf);
-}
-
 static int cmd_eval(int argc, char **argv)
 {
     const char *target = NULL, *track_arg = NULL, *checkpoint = NULL, *outdir = NULL;
@@ -111,7 +105,7 @@ static int cmd_eval(int argc, char **argv)
     if ((rc = td__cli_parse(&spec, argc, argv)) != TD_CLI_RUN)
         return rc;
     o.seed = (uint64_t)seed;
-    if (ends_with(target, ".tdm")) {
+    if (td_str_ends_with(target, ".tdm")) {
         snprintf(model_path, sizeof(model_path), "%s", target);
         snprintf(dir, sizeof(dir), "%s", outdir ? outdir : ".");
     } else {

@@ -58,161 +58,6 @@ static int world_name(const char *dir, char *out, size_t n)
     return 1;
 }
 
-/* ------------------------------------------------------------------------------------ */
-/* Demo model directory                                                                 */
-/* ------------------------------------------------------------------------------------ */
-
-#define DEMO_SLOW_MPS 1.4
-#define DEMO_FAST_MPS 2.8
-
-/* Drives `episodes` episodes of the built-in driver and writes them as a simtrace file.
- * steer_noise_deg > 0 adds a random walk to the steering so some episodes go off track. */
-static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, long iteration,
-                      double steer_noise_deg, uint64_t seed, const char *path, td_err *err)
-{
-    td_sim_config cfg;
-    td_sim_config_default(&cfg);
-    cfg.mode = mode;
-    cfg.seed = seed;
-    cfg.max_steps = 3000;
-    td_vecenv env;
-    int rc = td_vecenv_init(&env, &cfg, track, 1, err);
-    if (rc)
-        return rc;
-    float action[2] = {0, 0}, reward = 0, obs[TD_STATE_DIM];
-    uint8_t done = 0;
-    td_params params;
-    env.actions = action;
-    env.obs_state = obs;
-    env.rewards = &reward;
-    env.dones = &done;
-    env.params = &params;
-    td_vecenv_reset(&env);
-
-    td_simtrace_writer *w = NULL;
-    td_driver drv;
-    int have_driver = 0;
-    td_rng rng;
-    td_rng_seed(&rng, seed, 99);
-    rc = td_simtrace_open(&w, path, err);
-    for (int ep = 0; !rc && ep < episodes; ep++) {
-        td_driver_config dc;
-        td_driver_config_default(&dc, TD_DRIVER_PURE_PURSUIT);
-        /* Each episode a slightly different driver, so laps differ. */
-        dc.lat_accel_mps2 = 2.2 + 0.9 * td_rng_uniform(&rng);
-        if (have_driver)
-            td_driver_free(&drv);
-        have_driver = 0;
-        rc = td_driver_init(&drv, &dc, td_vecenv_track(&env, 0), err);
-        if (rc)
-            break;
-        have_driver = 1;
-        double noise = 0, sigma = steer_noise_deg * td_rng_uniform(&rng);
-        done = 0;
-        while (!done && !rc) {
-            double st, sp;
-            td_driver_act(&drv, &cfg.car, td_vecenv_car(&env, 0), &params, &st, &sp);
-            noise = 0.9 * noise + sigma * td_rng_normal(&rng);
-            /* The nearest action of a discrete space shaped like the console's default
-             * (steering {-30, -15, 0, 15, 30} x two speeds), so the logs have action indices. */
-            int a_steer = (int)lround((st + noise) / 15.0) + 2;
-            a_steer = a_steer < 0 ? 0 : a_steer > 4 ? 4 : a_steer;
-            int a_speed = sp > DEMO_FAST_MPS * 0.75 ? 1 : 0;
-            int a = a_steer * 2 + a_speed;
-            action[0] = (float)(15.0 * (a_steer - 2));
-            action[1] = (float)(a_speed ? DEMO_FAST_MPS : DEMO_SLOW_MPS);
-            td_vecenv_step(&env);
-            td_simtrace_row row;
-            memset(&row, 0, sizeof(row));
-            td_simtrace_row_from_params(&row, td_vecenv_step_params(&env, 0));
-            row.episode = (long)iteration * episodes + ep;
-            row.action = a;
-            row.reward = reward;
-            row.done = done;
-            row.iteration = iteration;
-            snprintf(row.episode_status, sizeof(row.episode_status), "%s",
-                     done ? td_episode_status_name(td_vecenv_last_episode(&env, 0)->status)
-                          : "in_progress");
-            rc = td_simtrace_write_row(w, &row, err);
-        }
-    }
-    int rc2 = td_simtrace_close(w, err);
-    if (!rc)
-        rc = rc2;
-    if (have_driver)
-        td_driver_free(&drv);
-    td_vecenv_free(&env);
-    return rc;
-}
-
-/* A plausible learning curve: rising reward and progress, completion after a while, falling
- * entropy, noise; "best" whenever the evaluation progress reaches a new maximum. */
-static int demo_metrics(const char *path, td_err *err)
-{
-    td_rng rng;
-    td_rng_seed(&rng, 7, 1);
-    double best = -1;
-    remove(path);
-    for (int i = 0; i < 60; i++) {
-        double p = 100.0 * (1 - exp(-i / 14.0)) * (0.92 + 0.08 * td_rng_uniform(&rng));
-        double c = 1 / (1 + exp(-(i - 30) / 5.0)) * (0.85 + 0.15 * td_rng_uniform(&rng));
-        td_train_progress r = {
-            .iteration = i,
-            .episodes = 20L * (i + 1),
-            .steps = (long)(20 * (i + 1) * (60 + 2.5 * p)),
-            .mean_reward = 15 + 160 * (1 - exp(-i / 16.0)) + 8 * td_rng_normal(&rng),
-            .mean_progress = p,
-            .completion_rate = c,
-            .entropy = 0.35 + 1.25 * exp(-i / 22.0) + 0.03 * td_rng_normal(&rng),
-            .mean_steps = NAN,
-            .elapsed_s = 4.0 * (i + 1),
-        };
-        double eval = p + 10 * c;
-        if (eval > best) {
-            best = eval;
-            r.best = 1;
-        }
-        int rc = td_train_metrics_append(path, &r, err);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int make_demo(const char *dir, const char *track_arg, const td_track *track)
-{
-    char p[4096];
-    td_err err;
-    td_err_clear(&err);
-    const char *sub[] = {"", "/metrics", "/logs", "/training-simtrace",
-                         "/logs/evaluation-simtrace"};
-    for (int i = 0; i < 5; i++) {
-        snprintf(p, sizeof(p), "%s%s", dir, sub[i]);
-        if (td_mkdir_p(p, &err))
-            return td__cli_fail("%s", err.msg);
-    }
-    snprintf(p, sizeof(p), "%s/training_params.yaml", dir);
-    FILE *f = fopen(p, "w");
-    if (!f)
-        return td__cli_fail("cannot write %s", p);
-    fprintf(f, "WORLD_NAME: \"%s\"\nRACE_TYPE: \"TIME_TRIAL\"\n", track_arg);
-    fclose(f);
-    snprintf(p, sizeof(p), "%s/metrics/training.jsonl", dir);
-    if (demo_metrics(p, &err))
-        return td__cli_fail("%s", err.msg);
-    for (int it = 0; it < 2; it++) {
-        snprintf(p, sizeof(p), "%s/training-simtrace/%d-iteration.csv", dir, it);
-        if (demo_drive(track, TD_MODE_TRAIN, 20, it, it == 0 ? 14.0 : 9.0, 11 + (uint64_t)it, p,
-                       &err))
-            return td__cli_fail("%s", err.msg);
-    }
-    snprintf(p, sizeof(p), "%s/logs/evaluation-simtrace/0-iteration.csv", dir);
-    if (demo_drive(track, TD_MODE_EVAL, 3, 0, 0.0, 5, p, &err))
-        return td__cli_fail("%s", err.msg);
-    printf("%s: example model directory (track %s)\n", dir, track_arg);
-    return 0;
-}
-
 static int cmd_plot(int argc, char **argv)
 {
     const char *dir = NULL, *track_arg = NULL, *out_arg = NULL;
@@ -256,9 +101,14 @@ static int cmd_plot(int argc, char **argv)
     }
     int rc = 0;
     if (demo) {
-        rc = make_demo(dir, track_arg, &track);
-        if (rc)
+        td__cli_status("writing an example model directory into %s", dir);
+        rc = td_plot_demo_write(dir, track_arg, &track, &err);
+        td__cli_status_done();
+        if (rc) {
+            rc = td__cli_fail("%s", err.msg);
             goto done;
+        }
+        printf("%s: example model directory (track %s)\n", dir, track_arg);
     }
     if (!have_track)
         fprintf(stderr,

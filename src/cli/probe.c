@@ -81,14 +81,14 @@ static int cmd_probe(int argc, char **argv)
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
     }
-    float action[2] = {0, 0}, reward = 0, obs[TD_STATE_DIM];
-    uint8_t done = 0;
-    td_params params;
-    env.actions = action;
-    env.obs_state = obs;
-    env.rewards = &reward;
-    env.dones = &done;
-    env.params = &params;
+    td_vecenv_buffers b;
+    if (td_vecenv_buffers_init(&b, &env, &err)) {
+        td_vecenv_buffers_free(&b);
+        td_vecenv_free(&env);
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
+    td_params *params = &b.params[0];
     td_vecenv_reset(&env);
 
     int rc = 0, lineno = 0;
@@ -119,11 +119,11 @@ static int cmd_probe(int argc, char **argv)
         }
         td_vecenv_teleport(&env, 0, v[0], v[1], v[2] * (M_PI / 180.0), 0.0);
         if (nv >= 4)
-            params.speed = v[3];
+            params->speed = v[3];
         if (nv >= 5)
-            params.steering_angle = v[4];
+            params->steering_angle = v[4];
         char *text = NULL;
-        if (td_params_to_json(&params, &text, &err)) {
+        if (td_params_to_json(params, &text, &err)) {
             rc = td__cli_fail("%s", err.msg);
             break;
         }

@@ -22,12 +22,6 @@ static const char about[] =
     "and progress. Writes DIR/race.json and a replay (DIR/race.mp4 when ffmpeg is on the PATH, "
     "else PNG frames in DIR/replay/).";
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && !strcmp(s + n - m, suf);
-}
-
 static int cmd_race(int argc, char **argv)
 {
     const char *models[TD_RACE_MAX_CARS + 1], *track_arg = NULL, *outdir = NULL;
@@ -94,7 +88,7 @@ static int cmd_race(int argc, char **argv)
             }
             continue;
         }
-        if (ends_with(models[k], ".tdm")) {
+        if (td_str_ends_with(models[k], ".tdm")) {
             snprintf(path, sizeof(path), "%s", models[k]);
         } else {
             td_model_dir md;

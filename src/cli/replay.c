@@ -46,19 +46,13 @@ static int parse_episodes(const char *opt, const char *v, void *dst)
     return 0;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && !strcmp(s + n - m, suf);
-}
-
 /* The track name of "…/eval-<name>-simtrace.csv", or 0. */
 static int name_from_simtrace(const char *path, char *out, size_t outlen)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strlen(base), pre = strlen("eval-"), suf = strlen("-simtrace.csv");
-    if (n <= pre + suf || strncmp(base, "eval-", pre) || !ends_with(base, "-simtrace.csv"))
+    if (n <= pre + suf || strncmp(base, "eval-", pre) || !td_str_ends_with(base, "-simtrace.csv"))
         return 0;
     snprintf(out, outlen, "%.*s", (int)(n - pre - suf), base + pre);
     return 1;
@@ -120,7 +114,7 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     td_track track;
     td_replay_stats st;
     td_err err;
-    if (ends_with(target, ".tdm")) {
+    if (td_str_ends_with(target, ".tdm")) {
         snprintf(model_path, sizeof(model_path), "%s", target);
     } else {
         if (td_model_dir_load(&md, target, &err))
@@ -259,7 +253,7 @@ static int cmd_replay(int argc, char **argv)
             td_race_config_set_type(&eo.race, eo.race.race_type);
         return redrive(target, track_arg, checkpoint, out, race_set, &eo, &o);
     }
-    if (ends_with(target, ".json")) {
+    if (td_str_ends_with(target, ".json")) {
         json_t *root = NULL;
         if (td_json_load_file(target, &root, &err))
             return td__cli_fail("%s", err.msg);
@@ -272,7 +266,7 @@ static int cmd_replay(int argc, char **argv)
         if (!td_path_exists(simtrace))
             return td__cli_fail("%s: the report's simtrace is missing (expected beside it)",
                                 simtrace);
-    } else if (ends_with(target, ".csv")) {
+    } else if (td_str_ends_with(target, ".csv")) {
         snprintf(simtrace, sizeof(simtrace), "%s", target);
         name_from_simtrace(target, track_name, sizeof(track_name));
     } else {
@@ -298,7 +292,7 @@ static int cmd_replay(int argc, char **argv)
     }
     if ((rc = td_track_load(&track, track_path, &err)) != 0)
         return td__cli_fail("%s", err.msg);
-    if (!reverse && ends_with(simtrace, "-simtrace.csv")) {
+    if (!reverse && td_str_ends_with(simtrace, "-simtrace.csv")) {
         /* An eval report beside the simtrace says which way the run went. */
         char report[1300];
         json_t *root = NULL;

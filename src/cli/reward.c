@@ -36,12 +36,6 @@ static const char track_help[] =
     "a track name (tracks/ or the DeepRacer routes) or a .npy/.json path; default " DEFAULT_TRACK
     " (or the shipped oval without the reference routes)";
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 #ifndef TD_SOURCE_DIR
 #define TD_SOURCE_DIR "."
 #endif
@@ -119,7 +113,7 @@ static int cmd_check(int argc, char **argv)
     json_object_set_new(report, "file", json_string(file));
 
     /* 1. The static check (Python files). */
-    if (ends_with(file, ".py")) {
+    if (td_str_ends_with(file, ".py")) {
         if (!td_path_exists(file)) {
             json_decref(report);
             return td__cli_fail("reward check: '%s' not found", file);

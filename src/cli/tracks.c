@@ -77,12 +77,6 @@ static const char *dir_name(const td_track *t)
     return d > 0 ? "ccw" : (d < 0 ? "cw" : "open");
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n > m && strcmp(s + n - m, suffix) == 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -98,7 +92,7 @@ static int list_dir(const char *dir, const char *suffix, char ***names)
         return 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!has_suffix(e->d_name, suffix))
+        if (!td_str_ends_with(e->d_name, suffix))
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 32;
@@ -366,8 +360,8 @@ static int cmd_export(int argc, char **argv)
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
-    int npy = has_suffix(out, ".npy");
-    if (!npy && !has_suffix(out, ".json"))
+    int npy = td_str_ends_with(out, ".npy");
+    if (!npy && !td_str_ends_with(out, ".json"))
         return td__cli_fail("tracks export: '%s' must end in .npy or .json", out);
     td_track t;
     if (load_arg(arg, reverse, &t))
