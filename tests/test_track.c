@@ -204,7 +204,7 @@ TD_TEST(npy_rejects_bad_files_naming_them)
     td_track t;
     td_err err;
     TD_FMT(path, "%s/absent.npy", dir);
-    TD_ASSERT_LT(td_track_load(&t, path, &err), 0);
+    TD_ASSERT_EQ_INT(td_track_load(&t, path, &err), TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "absent.npy");
 }
 
@@ -616,14 +616,15 @@ TD_TEST(points_lanes_curvature_on_a_circle)
     TD_ASSERT_NEAR(td_track_min_radius(&t), 3.0, 0.01);
     TD_ASSERT_OK(td_track_check(&t, 0.6, NULL));
     td_err err;
-    TD_ASSERT_LT(td_track_check(&t, 3.5, &err), 0);
+    TD_ASSERT_EQ_INT(td_track_check(&t, 3.5, &err), TD_EFORMAT);
     TD_ASSERT_CONTAINS(err.msg, "radius");
     td_track_free(&t);
     td_track_free(&r);
 
     /* Too wide for its radius: the inner border folds. */
     make_circle(&t, 1.0, 2.0, 60);
-    TD_ASSERT_LT(td_track_check(&t, 0.1, &err), 0);
+    TD_ASSERT_EQ_INT(td_track_check(&t, 0.1, &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "the inner border crosses itself");
     td_track_free(&t);
 }
 
@@ -655,11 +656,11 @@ TD_TEST(from_rows_validates)
         memcpy(sw + 6 * i + 4, rows + 6 * i + 2, 2 * sizeof(double));
     }
     TD_ASSERT_OK(td_track_from_rows(&t, sw, 5, "sq", "square", &err));
-    TD_ASSERT_LT(td_track_check(&t, 0.0, &err), 0);
+    TD_ASSERT_EQ_INT(td_track_check(&t, 0.0, &err), TD_EFORMAT);
     TD_ASSERT_CONTAINS(err.msg, "swapped");
     td_track_free(&t);
     memcpy(rows + 6 * 3, rows, 6 * sizeof(double)); /* (0,0),(1,0),(1,1),(0,0) */
-    TD_ASSERT_LT(td_track_from_rows(&t, rows, 4, "tri", "tri.npy", &err), 0);
+    TD_ASSERT_EQ_INT(td_track_from_rows(&t, rows, 4, "tri", "tri.npy", &err), TD_EFORMAT);
     TD_ASSERT_CONTAINS(err.msg, "tri.npy");
     TD_ASSERT_CONTAINS(err.msg, "at least 4 distinct");
     TD_ASSERT_CONTAINS(err.msg, "it has 3");
@@ -784,7 +785,7 @@ TD_TEST(generator_is_deterministic_and_configurable)
 
     td_err err;
     cfg.width_m = -1;
-    TD_ASSERT_LT(td_track_generate(&a, &cfg, &err), 0);
+    TD_ASSERT_EQ_INT(td_track_generate(&a, &cfg, &err), TD_ERANGE);
     TD_ASSERT_CONTAINS(err.msg, "width");
 }
 

@@ -731,7 +731,7 @@ TD_TEST(bad_model_directory_rejected_with_file_and_key)
     td_err err;
     make_dir(dir, STATE_META, "{\"lr\": 5}", NULL);
     options(&o, dir, 1);
-    TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
+    TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_ERANGE);
     TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
     TD_ASSERT_CONTAINS(err.msg, "\"lr\"");
     make_dir(dir,
@@ -739,14 +739,14 @@ TD_TEST(bad_model_directory_rejected_with_file_and_key)
              "\"speed\": 1}]}",
              "{}", NULL);
     options(&o, dir, 1);
-    TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
+    TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "model_metadata.json");
     TD_ASSERT_CONTAINS(err.msg, "RADAR");
     options(&o, dir, 1);
     o.track_path = "/nonexistent/track.npy";
     make_dir(dir, STATE_META, "{}", NULL);
     o.dir = dir;
-    TD_ASSERT_LT(td_train_run(&o, &r, &err), 0);
+    TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "/nonexistent/track.npy");
 }
 

@@ -57,8 +57,24 @@ typedef struct td_err {
     char msg[TD_ERR_MSG_LEN];
 } td_err;
 
-/* Sets err (if not NULL) to code and a formatted message; returns code. */
-int td_err_set(td_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The formatter behind td_err_set (out of line). */
+void td__err_vformat(td_err *err, int code, const char *fmt, va_list ap);
+
+/*
+ * Sets err (if not NULL) to code and a formatted message; returns code. Inline so static
+ * analysers see that `return td_err_set(err, TD_EIO, ...)` returns its code (an error path
+ * they would otherwise follow as a success).
+ */
+static inline int td_err_set(td_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline int td_err_set(td_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    td__err_vformat(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
 
 /* Prefixes err's message (if err is not NULL) with a formatted context ("file.json: ");
  * returns code unchanged, so `return td_err_prefix(err, rc, "%s: ", path);` passes the

@@ -36,16 +36,12 @@ const char *td_err_name(int code)
     }
 }
 
-int td_err_set(td_err *err, int code, const char *fmt, ...)
+void td__err_vformat(td_err *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
-        va_list ap;
         err->code = code;
-        va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
     }
-    return code;
 }
 
 int td_err_prefix(td_err *err, int code, const char *fmt, ...)
