@@ -6,8 +6,8 @@
  * on its simtrace, the pictures, and the summary of `trackday train`.
  */
 #include "td_test.h"
+#include "trackday/logs.h"
 #include "trackday/eval.h"
-#include "trackday/evaluate.h"
 #include "trackday/json.h"
 #include "trackday/simtrace.h"
 
@@ -307,7 +307,7 @@ TD_TEST(penalties_are_pause_rows_and_lap_times_agree_with_logs)
     /* The lap time is the episode's steps (prepare and pauses included) at 15 a second. */
     TD_ASSERT_NEAR(e.lap_time_s, e.steps / 15.0, 1e-9);
     td_simtrace t;
-    td_log_report r;
+    td_logs_report r;
     td_simtrace_init(&t);
     TD_ASSERT_OK(td_simtrace_read(&t, csv, &err));
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));

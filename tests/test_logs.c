@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "td_test.h"
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 #include "trackday/json.h"
 #include "trackday/trainer.h"
 
@@ -515,14 +515,14 @@ TD_TEST(analysis_matches_the_raw_rows)
     td_simtrace_init(&t);
     td_err err;
     TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
-    td_log_report r;
+    td_logs_report r;
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
     TD_ASSERT_EQ_INT(r.n_episodes, ne);
     TD_ASSERT_EQ_INT(r.iteration_source, TD_LOGS_ITER_EPISODES);
     TD_ASSERT_EQ_INT(r.n_iterations, 1);
     int complete = 0, best = -1;
     for (int j = 0; j < ne; j++) {
-        const td_log_episode *e = &r.episodes[j];
+        const td_logs_episode *e = &r.episodes[j];
         TD_ASSERT_EQ_INT(e->episode, reps[j].episode);
         TD_ASSERT_NEAR(e->total_reward, reps[j].total_reward, 1e-9);
         TD_ASSERT_NEAR(e->progress, reps[j].progress, 1e-12);
@@ -615,7 +615,7 @@ TD_TEST(iterations_from_files_in_numeric_order)
     TD_ASSERT_EQ_INT(td_simtrace_list_dir(dir, "eval", 0, &paths, &np, &err), TD_ENOENT);
     TD_ASSERT_EQ_INT(np, 0);
     TD_ASSERT_CONTAINS(err.msg, "with 'eval'");
-    td_log_report r;
+    td_logs_report r;
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
     TD_ASSERT_EQ_INT(r.iteration_source, TD_LOGS_ITER_FILE);
     TD_ASSERT_EQ_INT(r.n_iterations, 2);
@@ -646,7 +646,7 @@ TD_TEST(iterations_from_the_iteration_column)
     td_simtrace_init(&t);
     td_err err;
     TD_ASSERT_OK(td_simtrace_parse(&t, text, strlen(text), "it.csv", &err));
-    td_log_report r;
+    td_logs_report r;
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 1, &err));
     TD_ASSERT_EQ_INT(r.iteration_source, TD_LOGS_ITER_COLUMN);
     TD_ASSERT_EQ_INT(r.n_iterations, 2);
@@ -1091,7 +1091,7 @@ TD_TEST(logs_read_every_deepracer_layout)
         TD_ASSERT_EQ_INT(f.workers, want[i].workers);
         td_simtrace_init(&t);
         TD_ASSERT_OK(td_simtrace_read_files(&t, &f, &err));
-        td_log_report r;
+        td_logs_report r;
         TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
         TD_ASSERT_MSG(r.n_episodes == want[i].episodes, "%s kind %d: %d episodes", want[i].name,
                       want[i].kind, r.n_episodes);
@@ -1152,7 +1152,7 @@ TD_TEST(reader_and_analysis_survive_out_of_memory)
     for (int k = 0; k < 200 && !ok; k++) {
         td_simtrace t;
         td_simtrace_init(&t);
-        td_log_report r;
+        td_logs_report r;
         memset(&r, 0, sizeof(r));
         td_alloc_fail_after(k);
         int rc = td_simtrace_parse(&t, text, len, "fixture.csv", &err);
@@ -1194,7 +1194,7 @@ TD_TEST(fastest_laps_are_sorted_by_time)
     td_simtrace_init(&t);
     td_err err;
     TD_ASSERT_OK(td_simtrace_parse(&t, text, strlen(text), "laps.csv", &err));
-    td_log_report r;
+    td_logs_report r;
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
     TD_ASSERT_EQ_INT(r.n_fastest, 3);
     TD_ASSERT_EQ_INT(r.episodes[r.fastest[0]].episode, 1);

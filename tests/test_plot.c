@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "td_test.h"
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 #include "trackday/plot.h"
 #include "trackday/trainer.h"
 #include "xml_check.h"
@@ -346,13 +346,13 @@ TD_TEST(track_view_has_one_polyline_per_lap)
     }
     td_plot_mark marks[3] = {
         {2.5, 0, TD_MARK_OFF_TRACK}, {0, 2.5, TD_MARK_OFF_TRACK}, {-2, 0, TD_MARK_CRASH}};
-    td_track_view v = {.title = "Evaluation laps & speed",
-                       .track = &c.t,
-                       .laps = laps,
-                       .n_laps = NL,
-                       .marks = marks,
-                       .n_marks = 3,
-                       .scale_label = "speed (m/s)"};
+    td_plot_track_view v = {.title = "Evaluation laps & speed",
+                            .track = &c.t,
+                            .laps = laps,
+                            .n_laps = NL,
+                            .marks = marks,
+                            .n_marks = 3,
+                            .scale_label = "speed (m/s)"};
     char dir[64], path[128];
     TD_FMT(dir, "%s", td_test_tmpdir());
     TD_FMT(path, "%s/track.svg", dir);
@@ -393,7 +393,7 @@ TD_TEST(track_view_without_track_draws_lines_only)
 {
     double x[3] = {0, 1, 2}, y[3] = {0, 1, 0};
     td_plot_lap lap = {.name = "episode 0", .x = x, .y = y, .n = 3};
-    td_track_view v = {.title = "no track", .laps = &lap, .n_laps = 1};
+    td_plot_track_view v = {.title = "no track", .laps = &lap, .n_laps = 1};
     td_svg s;
     td_svg_begin(&s, 500, 400);
     td_err err;
@@ -416,7 +416,8 @@ TD_TEST(track_view_skips_missing_points_and_unsafe_colours)
     td_plot_mark mark = {NAN, 1, TD_MARK_CRASH};
     td_plot_series se = {.name = "s", .x = x, .y = y, .n = 5, .color = "<bad>", .dash = "1'2"};
     td_line_chart c = {.title = "t", .series = &se, .n_series = 1};
-    td_track_view view = {.title = "gaps", .laps = laps, .n_laps = 2, .marks = &mark, .n_marks = 1};
+    td_plot_track_view view = {
+        .title = "gaps", .laps = laps, .n_laps = 2, .marks = &mark, .n_marks = 1};
     td_svg s;
     td_svg_begin(&s, 600, 900);
     td_err err;
@@ -497,7 +498,7 @@ TD_TEST(metrics_from_a_log_report)
     td_simtrace_init(&t);
     td_err err;
     TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
-    td_log_report r;
+    td_logs_report r;
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 2, &err));
     td_metrics m;
     TD_ASSERT_OK(td_metrics_from_report(&m, &r, &err));
@@ -550,7 +551,7 @@ TD_TEST(episodes_picture_has_a_polyline_per_episode_and_end_marks)
     td_simtrace_init(&t);
     td_err err;
     TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
-    td_log_report r;
+    td_logs_report r;
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
     TD_ASSERT_EQ_INT(r.n_episodes, 4);
     char dir[64], path[128];
@@ -726,7 +727,7 @@ TD_TEST(pictures_survive_out_of_memory)
     td_simtrace_init(&t);
     td_err err;
     TD_ASSERT_OK(td_simtrace_read(&t, FIXTURE, &err));
-    td_log_report r;
+    td_logs_report r;
     TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
     td_waypoint_summary ws;
     TD_ASSERT_OK(td_waypoint_summary_compute(&ws, &t, 0, -1, &c.t, 20, &err));

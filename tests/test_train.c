@@ -12,8 +12,8 @@
 
 #include "td_test.h"
 #include "trackday/rl.h"
-#include "trackday/eval.h"
 #include "trackday/json.h"
+#include "trackday/logs.h"
 #include "trackday/simtrace.h"
 #include "trackday/trainer.h"
 #include "train/train_internal.h"

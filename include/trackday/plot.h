@@ -1,8 +1,10 @@
 /*
  * plot.h - pictures without a plotting library: a small SVG builder and the charts trackday
  * draws with it (line charts for training curves and the reward along a lap, bar charts, and
- * top views of a track with driven lines coloured by speed). Every chart has a title, axis
- * labels with units and a legend, and opens in any browser. Part of the eval layer.
+ * top views of a track with driven lines coloured by speed), and the pictures of a model
+ * directory made from its logs and metrics (logs.h): every td_plot_* function is here. Every
+ * chart has a title, axis labels with units and a legend, and opens in any browser. Part of
+ * the eval layer.
  *
  * The SVG text is built in memory (td_svg) and written atomically with td_svg_save, so a
  * reader never sees half a picture. docs/pictures.md shows examples of every chart.
@@ -13,6 +15,7 @@
 #include <stdarg.h>
 
 #include "trackday/core.h"
+#include "trackday/logs.h"
 #include "trackday/track.h"
 
 #ifdef __cplusplus
@@ -201,7 +204,7 @@ typedef struct td_plot_box {
     int is_car;           /* drawn blue; an obstacle is white */
 } td_plot_box;
 
-typedef struct td_track_view {
+typedef struct td_plot_track_view {
     const char *title;
     const td_track *track; /* borders, centre line, start line, direction; may be NULL */
     const td_plot_lap *laps;
@@ -215,7 +218,7 @@ typedef struct td_track_view {
     const char *scale_label; /* colour scale legend, e.g. "speed (m/s)" */
     int fixed_scale;         /* 1: use [scale_min, scale_max], else the data range */
     double scale_min, scale_max;
-} td_track_view;
+} td_plot_track_view;
 
 /*
  * Draws a top view into the box (x, y, w, h): the road (between the borders), the dashed
@@ -223,10 +226,10 @@ typedef struct td_track_view {
  * colour scale legend), the marks and arrows, a legend, a title and a metre scale bar.
  * Equal scale on both axes; north up (y grows upwards in metres).
  */
-int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, double w, double h,
-                       td_err *err);
+int td_plot_track_draw(td_svg *s, const td_plot_track_view *v, double x, double y, double w,
+                       double h, td_err *err);
 /* A whole document of width pixels (height from the track's aspect ratio), written to path. */
-int td_plot_track_write(const char *path, const td_track_view *v, int width, td_err *err);
+int td_plot_track_write(const char *path, const td_plot_track_view *v, int width, td_err *err);
 
 /* ---- reward along a lap (for `trackday reward explain`) ------------------------------------- */
 
@@ -239,6 +242,81 @@ int td_plot_track_write(const char *path, const td_track_view *v, int width, td_
 int td_plot_reward_lap_write(const char *path, const char *title, const double *x,
                              const double *reward, int n, int x_is_progress,
                              const td_plot_series *extra, int n_extra, td_err *err);
+
+/* ---- pictures from logs and metrics --------------------------------------------------------- */
+
+/*
+ * Training curves in one SVG: four panels (mean reward, mean progress, lap completion rate,
+ * entropy) per iteration, each marking the best checkpoint. When no row has an entropy (logs
+ * alone), the fourth panel shows the mean episode length in steps instead.
+ */
+int td_plot_training_write(const char *path, const td_metrics *m, const char *title, td_err *err);
+
+/*
+ * The track with the driven lines of the given episodes of a report coloured by speed, and
+ * marks where the incomplete ones ended (off track, crash, ...). episodes holds indices into
+ * r->episodes (n_sel of them); NULL means all. track may be NULL (lines only).
+ */
+int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_logs_report *r,
+                           const int *episodes, int n_sel, const td_track *track, const char *title,
+                           td_err *err);
+
+/*
+ * Where the episodes of a report that did not complete a lap ended, as marks on the track
+ * (off track, crash, reversed, immobilized), with their counts in the legend: the places the
+ * policy has not learned yet. track may be NULL.
+ */
+int td_plot_episode_ends_write(const char *path, const td_logs_report *r, const td_track *track,
+                               const char *title, td_err *err);
+
+/*
+ * A per-waypoint summary drawn two ways in one SVG: on the track (a dot per section coloured
+ * by mean speed with an arrow turned by the mean steering) and as bar charts of mean speed
+ * and mean steering per section. The track is required for the map part.
+ */
+int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, const td_track *track,
+                            const char *title, td_err *err);
+
+/* ---- the pictures of a run and of a model directory ----------------------------------------- */
+
+#define TD_PLOT_MAX_OUTPUTS 8
+
+/* What a picture-writing call did: the files written, and notes on what it skipped and why
+ * (for the caller to show; the library prints nothing). */
+typedef struct td_plot_output {
+    int n_paths;
+    char paths[TD_PLOT_MAX_OUTPUTS][1024];
+    int n_notes;
+    char notes[TD_PLOT_MAX_OUTPUTS][512];
+} td_plot_output;
+
+/*
+ * The pictures of one run: the episodes of file `file` of t (-1: every row), the last
+ * max_episodes of them (<= 0: all), written into out_dir as laps.svg (driven lines by speed
+ * with end marks), waypoints.svg (`sections` sections) and reward-lap.svg (the fastest lap,
+ * else the longest episode). label starts the title of laps.svg ("evaluation "). track may
+ * be NULL. The evaluator calls this on the simtrace it has just written.
+ */
+int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
+                              const td_track *track, int sections, const char *out_dir,
+                              const char *label, td_plot_output *out, td_err *err);
+
+/*
+ * What `trackday plot DIR` writes: out_dir/training.svg from DIR/metrics/training.jsonl (else
+ * computed from the training simtrace logs), out_dir/ends.svg (where training episodes end),
+ * and td_plot_simtrace_pictures of the newest evaluation simtrace in DIR/logs (a .csv with
+ * "eval" in its path below logs/), else of the last 10 episodes of the last training file.
+ * Missing inputs become notes; TD_ENOENT if there was nothing to plot at all.
+ */
+int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir, int sections,
+                      td_plot_output *out, td_err *err);
+
+/*
+ * Writes an example model directory into dir for the pictures: training_params.yaml naming
+ * world_name, a synthetic learning curve (metrics/training.jsonl) and simtrace logs of the
+ * built-in driver on track (two training iterations with steering noise, one evaluation).
+ */
+int td_plot_demo_write(const char *dir, const char *world_name, const td_track *track, td_err *err);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,7 @@
 #ifndef TRACKDAY_REPLAY_H
 #define TRACKDAY_REPLAY_H
 
-#include "trackday/evaluate.h"
+#include "trackday/eval.h"
 #include "trackday/simtrace.h"
 #include "trackday/track.h"
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 
 static void fill_row(td_simtrace_row *r, long i)
 {

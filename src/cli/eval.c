@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/status.h"
-#include "trackday/evaluate.h"
+#include "trackday/eval.h"
 #include "trackday/simtrace.h"
 
 static const char about[] =

@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/status.h"
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 
 static const char about[] =
     "Analyses simtrace logs (one row per step, DeepRacer's columns). FILE is a simtrace CSV or a "
@@ -81,7 +81,7 @@ static const char *source_text(int s, int per)
     return buf;
 }
 
-static void print_text(const td_log_report *r, const td_simtrace *t, const char *layout, int per,
+static void print_text(const td_logs_report *r, const td_simtrace *t, const char *layout, int per,
                        int all, int top)
 {
     int complete = 0;
@@ -106,7 +106,7 @@ static void print_text(const td_log_report *r, const td_simtrace *t, const char 
     printf("%9s %9s %9s %11s %12s %14s %11s %13s\n", "iteration", "episodes", "complete",
            "completion", "mean reward", "mean progress", "mean steps", "best lap (s)");
     for (int q = first_it; q < r->n_iterations; q++) {
-        const td_log_iteration *it = &r->iterations[q];
+        const td_logs_iteration *it = &r->iterations[q];
         char best[32] = "-";
         if (it->best_lap_s >= 0)
             snprintf(best, sizeof(best), "%.3f", it->best_lap_s);
@@ -124,7 +124,7 @@ static void print_text(const td_log_report *r, const td_simtrace *t, const char 
     printf("%8s %9s %6s %13s %12s %10s %-14s %12s %9s\n", "episode", "iteration", "steps",
            "progress (%)", "reward", "speed m/s", "status", "lap time (s)", "end wp");
     for (int j = first; j < r->n_episodes; j++) {
-        const td_log_episode *e = &r->episodes[j];
+        const td_logs_episode *e = &r->episodes[j];
         char lap[32] = "-";
         if (e->complete)
             snprintf(lap, sizeof(lap), "%.3f", e->lap_time_s);
@@ -140,7 +140,7 @@ static void print_text(const td_log_report *r, const td_simtrace *t, const char 
         printf("%5s %8s %9s %13s %6s %12s\n", "rank", "episode", "iteration", "lap time (s)",
                "steps", "reward");
         for (int q = 0; q < r->n_fastest && q < top; q++) {
-            const td_log_episode *e = &r->episodes[r->fastest[q]];
+            const td_logs_episode *e = &r->episodes[r->fastest[q]];
             printf("%5d %8ld %9ld %13.3f %6ld %12.3f\n", q + 1, e->episode, e->iteration,
                    e->lap_time_s, e->steps, e->total_reward);
         }
@@ -154,7 +154,7 @@ static void print_text(const td_log_report *r, const td_simtrace *t, const char 
                "reversed", "immobilized", "other");
         int shown = all ? r->n_ends : (r->n_ends < 15 ? r->n_ends : 15);
         for (int q = 0; q < shown; q++) {
-            const td_log_end *e = &r->ends[q];
+            const td_logs_end *e = &r->ends[q];
             printf("%9d %9d %10d %8d %9d %12d %6d\n", e->waypoint, e->count, e->off_track,
                    e->crashed, e->reversed, e->immobilized, e->other);
         }
@@ -206,7 +206,7 @@ static int cmd_logs(int argc, char **argv)
     if (t.skipped_rows)
         fprintf(stderr, "trackday: note: %s%s\n", t.skipped_note,
                 t.skipped_rows > 1 ? " (and more rows like it)" : "");
-    td_log_report r;
+    td_logs_report r;
     if (td_logs_analyze(&r, &t, per, &err)) {
         td_simtrace_free(&t);
         return td__cli_fail("%s", err.msg);

@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 #include "cli/status.h"
 #include "trackday/modeldir.h"
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 #include "trackday/plot.h"
 #include "trackday/sim.h"
 #include "trackday/trainer.h"

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "trackday/eval.h"
+#include "trackday/logs.h"
+#include "trackday/plot.h"
 #include "trackday/simtrace.h"
 #include "trackday/trainer.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 #include "trackday/plot.h"
 
 /* ------------------------------------------------------------------------------------ */
@@ -100,7 +100,7 @@ static int mark_kind(const char *status, td_plot_mark_kind *k)
     return 1;
 }
 
-int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_report *r,
+int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_logs_report *r,
                            const int *episodes, int n_sel, const td_track *track, const char *title,
                            td_err *err)
 {
@@ -130,7 +130,7 @@ int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_
     int nmarks = 0;
     size_t off = 0;
     for (int i = 0; i < n_sel; i++) {
-        const td_log_episode *e = &r->episodes[episodes ? episodes[i] : i];
+        const td_logs_episode *e = &r->episodes[episodes ? episodes[i] : i];
         double *x = buf + off, *y = buf + np + off, *v = buf + 2 * np + off;
         for (int k = 0; k < e->n_rows; k++) {
             const td_simtrace_row *row = &t->rows[e->first_row + k];
@@ -148,7 +148,7 @@ int td_plot_episodes_write(const char *path, const td_simtrace *t, const td_log_
         if (!e->complete && mark_kind(e->status, &kind))
             marks[nmarks++] = (td_plot_mark){e->end_x, e->end_y, kind};
     }
-    td_track_view view = {
+    td_plot_track_view view = {
         .title = title ? title : "Driven line coloured by speed",
         .track = track,
         .laps = laps,
@@ -274,11 +274,12 @@ int td_plot_waypoints_write(const char *path, const td_waypoint_summary *ws, con
     td_svg_escaped(&s, title ? title : "What the policy does where");
     td_svg_raw(&s, "</text>\n");
     if (track) {
-        td_track_view v = {.title = "Mean speed (colour) and mean steering (arrow) per section",
-                           .track = track,
-                           .arrows = arrows,
-                           .n_arrows = n_arrows,
-                           .scale_label = "mean commanded speed (m/s)"};
+        td_plot_track_view v = {.title =
+                                    "Mean speed (colour) and mean steering (arrow) per section",
+                                .track = track,
+                                .arrows = arrows,
+                                .n_arrows = n_arrows,
+                                .scale_label = "mean commanded speed (m/s)"};
         rc = td_plot_track_draw(&s, &v, 0, 36, W, map_h, err);
     }
     char xl[64];
@@ -320,7 +321,7 @@ done:
 /* Where episodes end                                                                   */
 /* ------------------------------------------------------------------------------------ */
 
-int td_plot_episode_ends_write(const char *path, const td_log_report *r, const td_track *track,
+int td_plot_episode_ends_write(const char *path, const td_logs_report *r, const td_track *track,
                                const char *title, td_err *err)
 {
     int n = 0;
@@ -330,7 +331,7 @@ int td_plot_episode_ends_write(const char *path, const td_log_report *r, const t
         return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
     int complete = 0;
     for (int j = 0; j < r->n_episodes; j++) {
-        const td_log_episode *e = &r->episodes[j];
+        const td_logs_episode *e = &r->episodes[j];
         td_plot_mark_kind kind;
         complete += e->complete;
         if (!e->complete && mark_kind(e->status, &kind))
@@ -340,7 +341,7 @@ int td_plot_episode_ends_write(const char *path, const td_log_report *r, const t
     snprintf(full, sizeof(full), "%s: %d of %d episodes ended early, %d complete lap%s",
              title ? title : "Where episodes end", n, r->n_episodes, complete,
              complete == 1 ? "" : "s");
-    td_track_view view = {.title = full, .track = track, .marks = marks, .n_marks = n};
+    td_plot_track_view view = {.title = full, .track = track, .marks = marks, .n_marks = n};
     int rc = td_plot_track_write(path, &view, 1000, err);
     td_free(marks);
     return rc;

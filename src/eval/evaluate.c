@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "trackday/evaluate.h"
+#include "trackday/eval.h"
 #include "trackday/simtrace.h"
 #include "trackday/json.h"
 #include "trackday/plot.h"
@@ -119,7 +119,7 @@ static int write_picture(const char *path, const td_eval_options *o, const td_tr
 {
     td_plot_lap laps[TD_EVAL_MAX_TRIALS + 1];
     char names[TD_EVAL_MAX_TRIALS + 1][64], title[256];
-    td_track_view v;
+    td_plot_track_view v;
     int n = 0;
     for (int i = 0; i < t->n_laps && n < TD_EVAL_MAX_TRIALS + 1; i++) {
         int a = t->lap_start[i], b = t->lap_start[i + 1];

@@ -190,16 +190,16 @@ int td_explain_svg(const char *path, const td_track *t, const td_explain_lap *la
         for (int b = 0; b < l->n_objects; b++)
             boxes[b] = (td_plot_box){l->objects[b][0], l->objects[b][1], l->objects[b][2],
                                      l->objects[b][3], l->objects[b][4], l->object_is_car[b]};
-        td_track_view v = {.title = sub,
-                           .track = t,
-                           .laps = &lap,
-                           .n_laps = 1,
-                           .boxes = boxes,
-                           .n_boxes = l->n_objects,
-                           .scale_label = "reward",
-                           .fixed_scale = 1,
-                           .scale_min = lo,
-                           .scale_max = hi > lo ? hi : lo + 1};
+        td_plot_track_view v = {.title = sub,
+                                .track = t,
+                                .laps = &lap,
+                                .n_laps = 1,
+                                .boxes = boxes,
+                                .n_boxes = l->n_objects,
+                                .scale_label = "reward",
+                                .fixed_scale = 1,
+                                .scale_min = lo,
+                                .scale_max = hi > lo ? hi : lo + 1};
         rc = td_plot_track_draw(&s, &v, k * PANEL_W, 40, PANEL_W, panel_h, err);
     }
     if (!rc)

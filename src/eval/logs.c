@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Episodes and iterations                                                              */
@@ -56,13 +56,13 @@ static int cmp_lap(const void *a, const void *b)
 
 static int cmp_end(const void *a, const void *b)
 {
-    const td_log_end *x = a, *y = b;
+    const td_logs_end *x = a, *y = b;
     if (x->count != y->count)
         return y->count - x->count;
     return x->waypoint - y->waypoint;
 }
 
-void td_logs_report_free(td_log_report *r)
+void td_logs_report_free(td_logs_report *r)
 {
     td_free(r->episodes);
     td_free(r->iterations);
@@ -76,7 +76,8 @@ static int status_is(const char *s, const char *name)
     return strcmp(s, name) == 0;
 }
 
-int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_iteration, td_err *err)
+int td_logs_analyze(td_logs_report *r, const td_simtrace *t, int episodes_per_iteration,
+                    td_err *err)
 {
     memset(r, 0, sizeof(*r));
     if (episodes_per_iteration < 1)
@@ -93,9 +94,9 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         if (i == 0 || t->rows[i].file != t->rows[i - 1].file ||
             t->rows[i].episode != t->rows[i - 1].episode)
             ne++;
-    r->episodes = td_calloc((size_t)ne, sizeof(td_log_episode));
+    r->episodes = td_calloc((size_t)ne, sizeof(td_logs_episode));
     r->fastest = td_calloc((size_t)ne, sizeof(int));
-    r->ends = td_calloc((size_t)ne, sizeof(td_log_end));
+    r->ends = td_calloc((size_t)ne, sizeof(td_logs_end));
     long *iters = td_calloc((size_t)ne, sizeof(long));
     if (!r->episodes || !r->fastest || !r->ends || !iters) {
         td_free(iters);
@@ -118,7 +119,7 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         const td_simtrace_row *row = &t->rows[i];
         if (i == 0 || row->file != t->rows[i - 1].file || row->episode != t->rows[i - 1].episode) {
             k++;
-            td_log_episode *e = &r->episodes[k];
+            td_logs_episode *e = &r->episodes[k];
             e->episode = row->episode;
             e->file = row->file;
             e->first_row = i;
@@ -131,7 +132,7 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
                 e->iteration = k / episodes_per_iteration;
             }
         }
-        td_log_episode *e = &r->episodes[k];
+        td_logs_episode *e = &r->episodes[k];
         e->n_rows++;
         e->total_reward += row->reward;
         e->mean_speed += row->throttle;
@@ -139,7 +140,7 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
     r->n_episodes = ne;
 
     for (int j = 0; j < ne; j++) {
-        td_log_episode *e = &r->episodes[j];
+        td_logs_episode *e = &r->episodes[j];
         const td_simtrace_row *last = &t->rows[e->first_row + e->n_rows - 1];
         e->mean_speed /= e->n_rows;
         e->steps = last->steps;
@@ -178,7 +179,7 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
     for (int j = 0; j < ne; j++)
         if (j == 0 || iters[j] != iters[j - 1])
             iters[ni++] = iters[j];
-    r->iterations = td_calloc((size_t)ni, sizeof(td_log_iteration));
+    r->iterations = td_calloc((size_t)ni, sizeof(td_logs_iteration));
     if (!r->iterations) {
         td_free(iters);
         td_logs_report_free(r);
@@ -190,9 +191,9 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         r->iterations[q].best_lap_s = -1;
     }
     for (int j = 0; j < ne; j++) {
-        const td_log_episode *e = &r->episodes[j];
+        const td_logs_episode *e = &r->episodes[j];
         long *hit = bsearch(&e->iteration, iters, (size_t)ni, sizeof(long), cmp_long);
-        td_log_iteration *it = &r->iterations[hit - iters];
+        td_logs_iteration *it = &r->iterations[hit - iters];
         it->episodes++;
         it->mean_reward += e->total_reward;
         it->mean_progress += e->progress;
@@ -204,7 +205,7 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         }
     }
     for (int q = 0; q < ni; q++) {
-        td_log_iteration *it = &r->iterations[q];
+        td_logs_iteration *it = &r->iterations[q];
         it->mean_reward /= it->episodes;
         it->mean_progress /= it->episodes;
         it->mean_steps /= it->episodes;
@@ -214,10 +215,10 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
 
     /* Where incomplete episodes ended, by waypoint. */
     for (int j = 0; j < ne; j++) {
-        const td_log_episode *e = &r->episodes[j];
+        const td_logs_episode *e = &r->episodes[j];
         if (e->complete)
             continue;
-        td_log_end *end = NULL;
+        td_logs_end *end = NULL;
         for (int q = 0; q < r->n_ends; q++)
             if (r->ends[q].waypoint == e->end_waypoint) {
                 end = &r->ends[q];
@@ -239,7 +240,7 @@ int td_logs_analyze(td_log_report *r, const td_simtrace *t, int episodes_per_ite
         else
             end->other++;
     }
-    qsort(r->ends, (size_t)r->n_ends, sizeof(td_log_end), cmp_end);
+    qsort(r->ends, (size_t)r->n_ends, sizeof(td_logs_end), cmp_end);
     return 0;
 }
 
@@ -265,7 +266,7 @@ static const char *iteration_source_name(int s)
     return s == TD_LOGS_ITER_COLUMN ? "column" : s == TD_LOGS_ITER_FILE ? "file" : "episodes";
 }
 
-json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t)
+json_t *td_logs_report_json(const td_logs_report *r, const td_simtrace *t)
 {
     json_t *root = json_object();
     json_t *files = json_array();
@@ -290,7 +291,7 @@ json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t)
     int complete = 0;
     double sum_progress = 0, sum_reward = 0;
     for (int j = 0; j < r->n_episodes; j++) {
-        const td_log_episode *e = &r->episodes[j];
+        const td_logs_episode *e = &r->episodes[j];
         complete += e->complete;
         sum_progress += e->progress;
         sum_reward += e->total_reward;
@@ -310,7 +311,7 @@ json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t)
         json_array_append_new(eps, o);
     }
     for (int q = 0; q < r->n_iterations; q++) {
-        const td_log_iteration *it = &r->iterations[q];
+        const td_logs_iteration *it = &r->iterations[q];
         json_t *o = json_object();
         json_object_set_new(o, "iteration", json_integer(it->iteration));
         json_object_set_new(o, "episodes", json_integer(it->episodes));
@@ -323,7 +324,7 @@ json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t)
         json_array_append_new(iters, o);
     }
     for (int q = 0; q < r->n_fastest; q++) {
-        const td_log_episode *e = &r->episodes[r->fastest[q]];
+        const td_logs_episode *e = &r->episodes[r->fastest[q]];
         json_t *o = json_object();
         json_object_set_new(o, "index", json_integer(r->fastest[q]));
         json_object_set_new(o, "episode", json_integer(e->episode));
@@ -334,7 +335,7 @@ json_t *td_logs_report_json(const td_log_report *r, const td_simtrace *t)
         json_array_append_new(fast, o);
     }
     for (int q = 0; q < r->n_ends; q++) {
-        const td_log_end *e = &r->ends[q];
+        const td_logs_end *e = &r->ends[q];
         json_t *o = json_object();
         json_object_set_new(o, "waypoint", json_integer(e->waypoint));
         json_object_set_new(o, "count", json_integer(e->count));
@@ -593,7 +594,7 @@ int td_metrics_load(td_metrics *m, const char *path, td_err *err)
     return 0;
 }
 
-int td_metrics_from_report(td_metrics *m, const td_log_report *r, td_err *err)
+int td_metrics_from_report(td_metrics *m, const td_logs_report *r, td_err *err)
 {
     memset(m, 0, sizeof(*m));
     m->best_index = -1;
@@ -613,7 +614,7 @@ int td_metrics_from_report(td_metrics *m, const td_log_report *r, td_err *err)
     m->mean_steps = m->iteration + 7 * n;
     double episodes = 0, steps = 0;
     for (int q = 0; q < r->n_iterations; q++) {
-        const td_log_iteration *it = &r->iterations[q];
+        const td_logs_iteration *it = &r->iterations[q];
         episodes += it->episodes;
         steps += it->mean_steps * it->episodes;
         m->iteration[q] = (double)it->iteration;

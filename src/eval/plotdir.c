@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "trackday/eval.h"
+#include "trackday/logs.h"
 #include "trackday/plot.h"
 
 /* Lists a written file; a path too long for the list is listed cut (it was written whole). */
@@ -51,7 +51,7 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
 {
     if (file >= t->n_files)
         return td_err_set(err, TD_EINVAL, "simtrace pictures: file %d of %d", file, t->n_files);
-    td_log_report r;
+    td_logs_report r;
     int rc = td_logs_analyze(&r, t, 20, err);
     if (rc)
         return rc;
@@ -115,7 +115,7 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
             if (r.episodes[sel[k]].n_rows > r.episodes[pick].n_rows)
                 pick = sel[k];
     }
-    const td_log_episode *e = &r.episodes[pick];
+    const td_logs_episode *e = &r.episodes[pick];
     double *xs = td_malloc(sizeof(double) * (size_t)e->n_rows * 2);
     if (!xs) {
         rc = td_err_set(err, TD_ENOMEM, "simtrace pictures: out of memory");
@@ -167,7 +167,7 @@ static int newest_file(char **paths, int n)
 
 /* Training curves from the training logs (DeepRacer's model directories have no metrics
  * file). */
-static int curves_from_report(const char *dir, const td_log_report *r, const char *out_dir,
+static int curves_from_report(const char *dir, const td_logs_report *r, const char *out_dir,
                               td_plot_output *out, td_err *err)
 {
     char path[4096], title[512];
@@ -200,7 +200,7 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
     /* The training logs, in any of DeepRacer's layouts (td_simtrace_find), if any. */
     td_simtrace train;
     td_simtrace_init(&train);
-    td_log_report r;
+    td_logs_report r;
     memset(&r, 0, sizeof(r));
     td_err lerr;
     td_err_clear(&lerr);

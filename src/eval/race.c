@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trackday/evaluate.h"
+#include "trackday/eval.h"
 #include "trackday/json.h"
 #include "trackday/race.h"
 #include "trackday/replay.h"

@@ -276,7 +276,7 @@ typedef struct litem {
     td_plot_mark_kind mark;
 } litem;
 
-static int build_legend(const td_track_view *v, litem *it, int has_values)
+static int build_legend(const td_plot_track_view *v, litem *it, int has_values)
 {
     int n = 0;
     if (v->track) {
@@ -383,7 +383,7 @@ static void draw_legend(td_svg *s, const litem *it, int n, double x0, double y0,
 }
 
 /* Bounding box of everything drawn, in metres. */
-static void bounds(const td_track_view *v, double *x0, double *y0, double *x1, double *y1)
+static void bounds(const td_plot_track_view *v, double *x0, double *y0, double *x1, double *y1)
 {
     *x0 = *y0 = INFINITY;
     *x1 = *y1 = -INFINITY;
@@ -428,8 +428,8 @@ static void bounds(const td_track_view *v, double *x0, double *y0, double *x1, d
     *y1 += pad;
 }
 
-int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, double w, double h,
-                       td_err *err)
+int td_plot_track_draw(td_svg *s, const td_plot_track_view *v, double x, double y, double w,
+                       double h, td_err *err)
 {
     for (int l = 0; l < v->n_laps; l++)
         if (v->laps[l].n < 0 || (v->laps[l].n > 0 && (!v->laps[l].x || !v->laps[l].y)))
@@ -590,7 +590,7 @@ int td_plot_track_draw(td_svg *s, const td_track_view *v, double x, double y, do
     return 0;
 }
 
-int td_plot_track_write(const char *path, const td_track_view *v, int width, td_err *err)
+int td_plot_track_write(const char *path, const td_plot_track_view *v, int width, td_err *err)
 {
     double bx0, by0, bx1, by1;
     bounds(v, &bx0, &by0, &bx1, &by1);

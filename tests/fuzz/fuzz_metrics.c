@@ -4,7 +4,8 @@
  * from it (td_plot_training_write), whose axes and ticks come from the file's numbers.
  */
 #include "fuzz.h"
-#include "trackday/eval.h"
+#include "trackday/logs.h"
+#include "trackday/plot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,7 +8,8 @@
 #define TD_FUZZ_SIMTRACE_H
 
 #include "fuzz.h"
-#include "trackday/eval.h"
+#include "trackday/logs.h"
+#include "trackday/plot.h"
 #include "trackday/simtrace.h"
 #include "trackday/track.h"
 
@@ -16,7 +17,7 @@ static inline void fuzz_simtrace_analyze(const td_simtrace *t, const td_track *t
 {
     td_err err;
     for (int per = 1; per <= 20; per += 19) {
-        td_log_report r;
+        td_logs_report r;
         if (td_logs_analyze(&r, t, per, &err) != 0) {
             TD_FUZZ_CHECK(err.msg[0] != '\0');
             continue;
