@@ -196,15 +196,17 @@ left=$(find "$m5" -name '*.tmp.*')
 [ $rc -eq 0 ] && [ -z "$left" ] && "$bin" logs "$m5" > /dev/null 2>&1
 check resume_after_sigkill "resumes, no temporary files left (rc $rc, left: $left): $out" $(( rc || $? ))
 
-# The evaluation runs the model's own reward function: a constant 0.125 shows in every row.
+# The evaluation runs the model's own reward function: a constant 0.125 shows in every row
+# the reward function scored.
 m14="$tmp/m14"
 "$bin" init "$m14" --track oval >/dev/null
 printf 'def reward_function(params):\n    return 0.125\n' > "$m14/reward_function.py"
 "$bin" train "$m14" --iterations 1 --quiet >/dev/null 2>&1
 "$bin" eval "$m14" --laps 1 --continuous > /dev/null 2>&1
+# (DeepRacer's prepare and pause rows log 0: no reward is computed for them.)
 rewards=$(python3 -c 'import csv,sys
 rows=list(csv.DictReader(open(sys.argv[1])))
-print(sorted(set(r["reward"] for r in rows)))' "$m14/logs/eval-oval-simtrace.csv" 2>&1)
+print(sorted(set(r["reward"] for r in rows if r["episode_status"] not in ("prepare", "pause"))))' "$m14/logs/eval-oval-simtrace.csv" 2>&1)
 [ "$rewards" = "['0.125']" ]
 check eval_model_reward "eval simtrace rewards are the model's: $rewards" $?
 
@@ -233,7 +235,7 @@ aside=$(ls -d "$m14"/previous-* 2>/dev/null | head -n 1)
 [ $rc -eq 0 ] && [ -n "$aside" ] && grep -q "MY EDIT" "$aside/reward_function.py" &&
     ! grep -q "MY EDIT" "$m14/reward_function.py" && [ -s "$aside/model/last.tdm" ] &&
     [ ! -e "$m14/model" ] && [ -s "$aside/metrics/training.jsonl" ] &&
-    grep -q "moved aside to $aside/: reward_function.py model/ metrics/ logs/" <<<"$out"
+    grep -q "moved aside to $aside/: reward_function.py model/ ip/ metrics/ training-simtrace/ logs/" <<<"$out"
 check init_force_backup "edited file and checkpoints moved aside (rc $rc): $out" $?
 "$bin" train "$m14" --iterations 1 --quiet >/dev/null 2>&1
 check init_force_trains_fresh "train works right after init --force" $?

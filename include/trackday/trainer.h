@@ -87,11 +87,11 @@ typedef struct td_train_options {
     const char *track_path;  /* route file (.npy or .json) */
     const char *reward_spec; /* NULL: DIR/reward_function.py if present, else builtin */
     /* The limits count from the start of this run: after --resume, "this many more". */
-    double minutes;          /* stop after this much wall time (0 = no limit) */
-    long max_episodes;       /* 0: hyperparameters' term_cond_max_episodes */
-    int until_score_set;     /* 1: stop once an iteration's mean episode reward reaches
-                                until_score (trackday's --until-score; DeepRacer reads
-                                term_cond_avg_score and never stops on it) */
+    double minutes;      /* stop after this much wall time (0 = no limit) */
+    long max_episodes;   /* 0: hyperparameters' term_cond_max_episodes */
+    int until_score_set; /* 1: stop once an iteration's mean episode reward reaches
+                            until_score (trackday's --until-score; DeepRacer reads
+                            term_cond_avg_score and never stops on it) */
     double until_score;
     int until_laps;     /* > 0: stop once the greedy policy drives this many laps in
                            a row from the start line without an event */

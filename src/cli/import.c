@@ -9,53 +9,33 @@
 #include "cli/cli.h"
 #include "trackday/import.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: trackday import PATH [-o DIR] [--force]\n\n"
-               "Makes a trackday model directory from a DeepRacer model: PATH is a\n"
-               "deepracer-for-cloud model folder (the S3 prefix copied out: model/, ip/,\n"
-               "reward_function.py, training_params.yaml), or a model archive (.tar.gz) from the\n"
-               "DeepRacer console or DeepRacer on AWS (a virtual model export). Its\n"
-               "model_metadata.json, hyperparameters.json, reward_function.py and\n"
-               "training_params.yaml (or run.env) are copied unchanged and checked as 'trackday\n"
-               "train' reads them. TensorFlow checkpoints cannot be loaded: they are listed, and\n"
-               "training starts from a new network.\n\n"
-               "options:\n"
-               "  -o, --out DIR   the new model directory (default: PATH's name, without .tar.gz,\n"
-               "                  in the current directory)\n"
-               "  --force         replace DIR if it exists (the old one is moved aside to\n"
-               "                  DIR.before-import-<time>)\n");
-}
+static const char about[] =
+    "Makes a trackday model directory from a DeepRacer model: PATH is a deepracer-for-cloud "
+    "model folder (the S3 prefix copied out: model/, ip/, reward_function.py, "
+    "training_params.yaml), or a model archive (.tar.gz) from the DeepRacer console or DeepRacer "
+    "on AWS (a virtual model export). Its model_metadata.json, hyperparameters.json, "
+    "reward_function.py and training_params.yaml (or run.env) are copied unchanged and checked "
+    "as 'trackday train' reads them. TensorFlow checkpoints cannot be loaded: they are listed, "
+    "and training starts from a new network.";
 
 static int cmd_import(int argc, char **argv)
 {
     const char *src = NULL, *out = NULL;
     int force = 0;
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            if (i + 1 >= argc)
-                return td__cli_fail("%s needs a directory", a);
-            out = argv[++i];
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (a[0] == '-') {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        } else if (!src) {
-            src = a;
-        } else {
-            return td__cli_fail("one PATH to import ('%s' and '%s')", src, a);
-        }
-    }
-    if (!src) {
-        usage(stderr);
-        return 2;
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("PATH", &src, "a deepracer-for-cloud model folder or a model archive (.tar.gz)"),
+        TD_CLI_STRING("-o", "--out", &out, "DIR",
+                      "the new model directory (default: PATH's name, without .tar.gz, in the "
+                      "current directory)"),
+        TD_CLI_FLAG("--force", &force,
+                    "replace DIR if it exists (the old one is moved aside to "
+                    "DIR.before-import-<time>)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "import", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     char dflt[1024];
     if (!out) {
         /* PATH's last component, without a trailing slash or archive extension. */

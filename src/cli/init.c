@@ -25,8 +25,8 @@ static const char *const FILE_NAMES[N_FILES] = {"model_metadata.json", "hyperpar
                                                 "README.md"};
 /* What a training run leaves: moved aside with the replaced files by --force, so a new run
  * starts clean and nothing of the old one is lost. */
-static const char *const RUN_DIRS[] = {"model", "ip", "metrics", "training-simtrace", "logs",
-                                       "plots"};
+static const char *const RUN_DIRS[] = {"model", "ip",   "metrics", "training-simtrace",
+                                       "logs",  "plots"};
 
 static int join(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -50,8 +50,8 @@ static int same_content(const char *path, const char *text)
 
 /*
  * --force over an existing directory: every file about to be replaced by different text, and
- * the previous run's model/, ip/, metrics/, training-simtrace/, logs/ and plots/, move into DIR/previous-<time>/.
- * Prints what moved; returns 0 or 1.
+ * the previous run's model/, ip/, metrics/, training-simtrace/, logs/ and plots/, move into
+ * DIR/previous-<time>/. Prints what moved; returns 0 or 1.
  */
 static int move_aside(const char *dir, const char *const texts[N_FILES])
 {

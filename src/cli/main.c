@@ -263,11 +263,12 @@ static void usage(FILE *f)
         td__cli_wrap(f, commands[i].summary, 13, 13, 80);
         fputc('\n', f);
     }
-    fprintf(f, "\nRun 'trackday help COMMAND' (or 'trackday COMMAND --help') for a command's "
-               "options.\n"
-               "\nEvery command also takes --tracks-dir DIR (repeatable): a folder of route files\n"
-               "(NAME.npy, NAME.json) searched for track names before TRACKDAY_TRACKS (folders\n"
-               "separated by ':'), the model directory, the shipped tracks and ../shared/tracks.\n");
+    fprintf(f,
+            "\nRun 'trackday help COMMAND' (or 'trackday COMMAND --help') for a command's "
+            "options.\n"
+            "\nEvery command also takes --tracks-dir DIR (repeatable): a folder of route files\n"
+            "(NAME.npy, NAME.json) searched for track names before TRACKDAY_TRACKS (folders\n"
+            "separated by ':'), the model directory, the shipped tracks and ../shared/tracks.\n");
 }
 
 static int find_command(const char *name)
