@@ -183,6 +183,7 @@ static int cmd_drive(int argc, char **argv)
         rc = 1;
     td_driver_free(&drv);
 out:
+    td_vecenv_buffers_free(&b);
     td_vecenv_free(&env);
     td_track_free(&track);
     return rc;

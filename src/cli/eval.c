@@ -220,6 +220,8 @@ static int cmd_eval(int argc, char **argv)
            r.off_tracks, r.crashes, r.reverses, r.immobilized, r.resets, r.penalty_s);
     printf("reward: %s\nreport: %s\nsimtrace: %s\npicture: %s\n", reward_label, report, simtrace,
            pic);
+    if (drfc[0])
+        printf("deepracer-for-cloud copy: %s\n", drfc);
     if (!r.completed)
         fprintf(stderr, "trackday: %d of %d laps completed (exit status 1)\n", r.laps_completed,
                 r.laps_requested);

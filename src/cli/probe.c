@@ -141,6 +141,7 @@ static int cmd_probe(int argc, char **argv)
             printf("%s\n", s);
         free(s);
     }
+    td_vecenv_buffers_free(&b);
     td_vecenv_free(&env);
     td_track_free(&track);
     return rc;
