@@ -100,6 +100,16 @@ check "a flag with a value: says so" grep -q -- "--json takes no value" "$tmp/er
 "$bin" camera --track oval --at 10 --lateral -0.2 -o "$tmp/c.png" > /dev/null
 check "a negative value is a value" test $? -eq 0
 
+# A path that does not fit a buffer is refused, never cut short (a cut path names another
+# file): an output folder of about 1,500 bytes (a legal path) for race's replay and race.json.
+long="$tmp"
+for k in 1 2 3 4 5 6; do long="$long/$(printf 'a%.0s' $(seq 250))"; done
+rc=$(err race builtin:zigzag builtin:centerline --track oval -o "$long")
+check "a path too long: exit 1 (got $rc)" test "$rc" -eq 1
+check "a path too long: says so" grep -q "path too long" "$tmp/err"
+check "a path too long: nothing written elsewhere" \
+    test -z "$(find "$tmp" -name 'race.json' -o -name 'replay' -o -name 'race.mp4')"
+
 # The version is the project's (CMakeLists.txt).
 want=$(sed -nE 's/^project\(trackday VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
 check "--version says $want" test "$("$bin" --version)" = "trackday $want"

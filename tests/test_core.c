@@ -245,6 +245,21 @@ TD_TEST(png_round_trip)
     unlink(path);
 }
 
+TD_TEST(path_fmt_refuses_a_path_cut_short)
+{
+    char out[16];
+    td_err err;
+    TD_ASSERT_EQ_INT(td_path_join(out, sizeof(out), "dir", "name.csv", &err), 0);
+    TD_ASSERT_STREQ(out, "dir/name.csv");
+    /* 15 characters fit a 16-byte buffer; 16 do not. */
+    TD_ASSERT_EQ_INT(td_path_fmt(out, sizeof(out), &err, "%s", "abcdefghijklmno"), 0);
+    TD_ASSERT_STREQ(out, "abcdefghijklmno");
+    TD_ASSERT_EQ_INT(td_path_join(out, sizeof(out), "a-long-directory", "f", &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "path too long (18 bytes, at most 15): a-long-director");
+    /* Without a message buffer the code still says it did not fit. */
+    TD_ASSERT_EQ_INT(td_path_join(out, sizeof(out), "a-long-directory", "f", NULL), TD_ERANGE);
+}
+
 TD_TEST(str_ends_with)
 {
     TD_ASSERT_EQ_INT(td_str_ends_with("model.tdm", ".tdm"), 1);

@@ -193,6 +193,17 @@ int td_mkdir_p(const char *path, td_err *err);
  * "reinvent_base"), truncated to fit cap bytes with the terminator. */
 void td_path_stem(const char *path, char *out, size_t cap);
 
+/*
+ * Builds a path with snprintf's format into out (cap bytes) and checks that it fit: a path cut
+ * short would name another file (or write somewhere else). Returns 0, or TD_ERANGE with a
+ * message giving the start of the path and the limit (err may be NULL).
+ */
+int td_path_fmt(char *out, size_t cap, td_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* dir + "/" + name into out, checked as td_path_fmt. */
+int td_path_join(char *out, size_t cap, const char *dir, const char *name, td_err *err);
+
 /* 1 if s ends with suffix ("model.tdm", ".tdm"), else 0. */
 int td_str_ends_with(const char *s, const char *suffix);
 

@@ -106,8 +106,9 @@ static int cmd_eval(int argc, char **argv)
         return rc;
     o.seed = (uint64_t)seed;
     if (td_str_ends_with(target, ".tdm")) {
-        snprintf(model_path, sizeof(model_path), "%s", target);
-        snprintf(dir, sizeof(dir), "%s", outdir ? outdir : ".");
+        if (td_path_fmt(model_path, sizeof(model_path), &err, "%s", target) ||
+            td_path_fmt(dir, sizeof(dir), &err, "%s", outdir ? outdir : "."))
+            return td__cli_fail("%s", err.msg);
     } else {
         if (td_model_dir_load(&md, target, &err))
             return td__cli_fail("%s", err.msg);
@@ -116,14 +117,15 @@ static int cmd_eval(int argc, char **argv)
         const td_training_params *ep = td_model_dir_eval_params(&md);
         if (!checkpoint)
             checkpoint = ep->eval_checkpoint[0] ? ep->eval_checkpoint : "best";
-        snprintf(model_path, sizeof(model_path), "%s/model/%s.tdm", target, checkpoint);
+        if (td_path_fmt(model_path, sizeof(model_path), &err, "%s/model/%s.tdm", target,
+                        checkpoint))
+            return td__cli_fail("%s", err.msg);
         if (!td_path_exists(model_path))
             return td__cli_fail("%s: no trained model yet (run 'trackday train %s' first)",
                                 model_path, target);
-        if (outdir)
-            snprintf(dir, sizeof(dir), "%s", outdir);
-        else
-            snprintf(dir, sizeof(dir), "%s/logs", target);
+        if (outdir ? td_path_fmt(dir, sizeof(dir), &err, "%s", outdir)
+                   : td_path_join(dir, sizeof(dir), target, "logs", &err))
+            return td__cli_fail("%s", err.msg);
         /* The directory's world and evaluation settings (the flags below win). */
         int reverse = o.race.reverse_dir;
         o.race = ep->race;
@@ -174,9 +176,14 @@ static int cmd_eval(int argc, char **argv)
         return 1;
     }
     o.reward = reward;
-    snprintf(report, sizeof(report), "%s/eval-%s.json", dir, track.name);
-    snprintf(simtrace, sizeof(simtrace), "%s/eval-%s-simtrace.csv", dir, track.name);
-    snprintf(pic, sizeof(pic), "%s/eval-%s.svg", dir, track.name);
+    if (td_path_fmt(report, sizeof(report), &err, "%s/eval-%s.json", dir, track.name) ||
+        td_path_fmt(simtrace, sizeof(simtrace), &err, "%s/eval-%s-simtrace.csv", dir, track.name) ||
+        td_path_fmt(pic, sizeof(pic), &err, "%s/eval-%s.svg", dir, track.name)) {
+        td_reward_close(reward);
+        td_policy_free(&policy);
+        td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
     o.report_path = report;
     o.simtrace_path = simtrace;
     o.picture_path = pic;

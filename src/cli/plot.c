@@ -117,10 +117,12 @@ static int cmd_plot(int argc, char **argv)
                 dir);
 
     char out[4096];
-    if (out_arg)
-        snprintf(out, sizeof(out), "%s", out_arg);
-    else
-        snprintf(out, sizeof(out), "%s/plots", dir);
+    if (out_arg ? td_path_fmt(out, sizeof(out), &err, "%s", out_arg)
+                : td_path_join(out, sizeof(out), dir, "plots", &err)) {
+        if (have_track)
+            td_track_free(&track);
+        return td__cli_fail("%s", err.msg);
+    }
     td_plot_output po;
     td__cli_status("drawing the pictures of %s", dir);
     int prc = td_plot_model_dir(dir, have_track ? &track : NULL, out, sections, &po, &err);

@@ -97,7 +97,10 @@ static int cmd_race(int argc, char **argv)
                 goto out;
             }
             snprintf(world[k], sizeof(world[k]), "%s", md.training.world_name);
-            snprintf(path, sizeof(path), "%s/model/%s.tdm", models[k], checkpoint);
+            if (td_path_fmt(path, sizeof(path), &err, "%s/model/%s.tdm", models[k], checkpoint)) {
+                td__cli_fail("%s", err.msg);
+                goto out;
+            }
             if (!td_path_exists(path)) {
                 td__cli_fail("%s: no trained model yet (run 'trackday train %s' first)", path,
                              models[k]);
@@ -138,11 +141,12 @@ static int cmd_race(int argc, char **argv)
         td__cli_fail("%s", err.msg);
         goto out;
     }
-    if (!replay)
-        snprintf(replay_buf, sizeof(replay_buf), "%s/%s", outdir,
-                 td_ffmpeg_find(NULL, 0) ? "race.mp4" : "replay");
-    else
-        snprintf(replay_buf, sizeof(replay_buf), "%s", replay);
+    if (replay ? td_path_fmt(replay_buf, sizeof(replay_buf), &err, "%s", replay)
+               : td_path_join(replay_buf, sizeof(replay_buf), outdir,
+                              td_ffmpeg_find(NULL, 0) ? "race.mp4" : "replay", &err)) {
+        td__cli_fail("%s", err.msg);
+        goto out;
+    }
     o.replay_path = strcmp(replay_buf, "none") ? replay_buf : NULL;
     td__cli_status("racing %d cars on %s%s", n, track.name,
                    o.replay_path ? " and rendering the replay" : "");
@@ -152,8 +156,8 @@ static int cmd_race(int argc, char **argv)
         td__cli_fail("%s", err.msg);
         goto out;
     }
-    snprintf(json_path, sizeof(json_path), "%s/race.json", outdir);
-    if (td_race_write_json(json_path, &track, &o, &res, &err)) {
+    if (td_path_join(json_path, sizeof(json_path), outdir, "race.json", &err) ||
+        td_race_write_json(json_path, &track, &o, &res, &err)) {
         td__cli_fail("%s", err.msg);
         goto out;
     }

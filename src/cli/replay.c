@@ -62,9 +62,12 @@ static int name_from_simtrace(const char *path, char *out, size_t outlen)
 static int find_dir_simtrace(const char *dir, const char *track, char *out, size_t outlen)
 {
     char logs[1100];
-    snprintf(logs, sizeof(logs), "%s/logs", dir);
+    td_err perr;
+    if (td_path_join(logs, sizeof(logs), dir, "logs", &perr))
+        return td__cli_fail("%s", perr.msg);
     if (track && !strchr(track, '/')) {
-        snprintf(out, outlen, "%s/eval-%s-simtrace.csv", logs, track);
+        if (td_path_fmt(out, outlen, &perr, "%s/eval-%s-simtrace.csv", logs, track))
+            return td__cli_fail("%s", perr.msg);
         if (td_path_exists(out))
             return 0;
         return td__cli_fail("%s: no evaluation simtrace for track '%s' (run 'trackday eval %s "
@@ -115,12 +118,15 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     td_replay_stats st;
     td_err err;
     if (td_str_ends_with(target, ".tdm")) {
-        snprintf(model_path, sizeof(model_path), "%s", target);
+        if (td_path_fmt(model_path, sizeof(model_path), &err, "%s", target))
+            return td__cli_fail("%s", err.msg);
     } else {
         if (td_model_dir_load(&md, target, &err))
             return td__cli_fail("%s", err.msg);
         have_md = 1;
-        snprintf(model_path, sizeof(model_path), "%s/model/%s.tdm", target, checkpoint);
+        if (td_path_fmt(model_path, sizeof(model_path), &err, "%s/model/%s.tdm", target,
+                        checkpoint))
+            return td__cli_fail("%s", err.msg);
         if (!td_path_exists(model_path))
             return td__cli_fail("%s: no trained model yet (run 'trackday train %s' first)",
                                 model_path, target);
@@ -147,11 +153,11 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
         return td__cli_fail("%s", err.msg);
     if (!out) {
         int ff = td_ffmpeg_find(NULL, 0);
-        if (have_md)
-            snprintf(outbuf, sizeof(outbuf), "%s/logs/replay-%s%s", target, track.name,
-                     ff ? ".mp4" : "");
-        else
-            snprintf(outbuf, sizeof(outbuf), "replay-%s%s", track.name, ff ? ".mp4" : "");
+        if (have_md ? td_path_fmt(outbuf, sizeof(outbuf), &err, "%s/logs/replay-%s%s", target,
+                                  track.name, ff ? ".mp4" : "")
+                    : td_path_fmt(outbuf, sizeof(outbuf), &err, "replay-%s%s", track.name,
+                                  ff ? ".mp4" : ""))
+            return td__cli_fail("%s", err.msg);
         out = outbuf;
     }
     if ((rc = td_policy_load(&policy, model_path, 1, &err)) != 0) {
@@ -261,13 +267,15 @@ static int cmd_replay(int argc, char **argv)
         if (tn)
             snprintf(track_name, sizeof(track_name), "%s", tn);
         json_decref(root);
-        snprintf(simtrace, sizeof(simtrace), "%.*s-simtrace.csv", (int)(strlen(target) - 5),
-                 target);
+        if (td_path_fmt(simtrace, sizeof(simtrace), &err, "%.*s-simtrace.csv",
+                        (int)(strlen(target) - 5), target))
+            return td__cli_fail("%s", err.msg);
         if (!td_path_exists(simtrace))
             return td__cli_fail("%s: the report's simtrace is missing (expected beside it)",
                                 simtrace);
     } else if (td_str_ends_with(target, ".csv")) {
-        snprintf(simtrace, sizeof(simtrace), "%s", target);
+        if (td_path_fmt(simtrace, sizeof(simtrace), &err, "%s", target))
+            return td__cli_fail("%s", err.msg);
         name_from_simtrace(target, track_name, sizeof(track_name));
     } else {
         if (find_dir_simtrace(target, track_arg, simtrace, sizeof(simtrace)))
@@ -283,11 +291,11 @@ static int cmd_replay(int argc, char **argv)
         return 1;
     if (!out) {
         int ff = td_ffmpeg_find(NULL, 0);
-        if (is_dir)
-            snprintf(outbuf, sizeof(outbuf), "%s/logs/replay-%s%s", target, track_name,
-                     ff ? ".mp4" : "");
-        else
-            snprintf(outbuf, sizeof(outbuf), "replay-%s%s", track_name, ff ? ".mp4" : "");
+        if (is_dir ? td_path_fmt(outbuf, sizeof(outbuf), &err, "%s/logs/replay-%s%s", target,
+                                 track_name, ff ? ".mp4" : "")
+                   : td_path_fmt(outbuf, sizeof(outbuf), &err, "replay-%s%s", track_name,
+                                 ff ? ".mp4" : ""))
+            return td__cli_fail("%s", err.msg);
         out = outbuf;
     }
     if ((rc = td_track_load(&track, track_path, &err)) != 0)

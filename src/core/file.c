@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -202,6 +203,25 @@ void td_path_stem(const char *path, char *out, size_t cap)
         len = cap - 1;
     memcpy(out, b, len);
     out[len] = '\0';
+}
+
+int td_path_fmt(char *out, size_t cap, td_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = cap ? vsnprintf(out, cap, fmt, ap) : -1;
+    va_end(ap);
+    if (n >= 0 && (size_t)n < cap)
+        return 0;
+    if (n < 0)
+        return td_err_set(err, TD_ERANGE, "cannot format a path");
+    return td_err_set(err, TD_ERANGE, "path too long (%d bytes, at most %zu): %.60s...", n, cap - 1,
+                      out);
+}
+
+int td_path_join(char *out, size_t cap, const char *dir, const char *name, td_err *err)
+{
+    return td_path_fmt(out, cap, err, "%s/%s", dir, name);
 }
 
 int td_path_exists(const char *path)

@@ -35,6 +35,21 @@ static void add_note(td_plot_output *o, const char *fmt, const char *a, const ch
     }
 }
 
+/* Every picture is OUT_DIR/ and a name of at most 16 bytes, every input DIR/ and one of at
+ * most 24, in buffers of PATH_CAP bytes: directories too long for that are refused up front,
+ * so no path below is cut short. */
+#define PATH_CAP 4096
+static int check_dirs(const char *dir, const char *out_dir, td_err *err)
+{
+    if (dir && strlen(dir) + 24 >= PATH_CAP)
+        return td_err_set(err, TD_ERANGE, "%.60s...: path too long (at most %d bytes)", dir,
+                          PATH_CAP - 25);
+    if (out_dir && strlen(out_dir) + 16 >= PATH_CAP)
+        return td_err_set(err, TD_ERANGE, "%.60s...: path too long (at most %d bytes)", out_dir,
+                          PATH_CAP - 17);
+    return 0;
+}
+
 static const char *base_name(const char *p)
 {
     const char *b = strrchr(p, '/');
@@ -52,7 +67,9 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
     if (file >= t->n_files)
         return td_err_set(err, TD_EINVAL, "simtrace pictures: file %d of %d", file, t->n_files);
     td_logs_report r;
-    int rc = td_logs_analyze(&r, t, 20, err);
+    int rc = check_dirs(NULL, out_dir, err);
+    if (!rc)
+        rc = td_logs_analyze(&r, t, 20, err);
     if (rc)
         return rc;
     int *sel = td_calloc((size_t)(r.n_episodes ? r.n_episodes : 1), sizeof(int));
@@ -78,7 +95,7 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
         memmove(sel, sel + nsel - max_episodes, sizeof(int) * (size_t)max_episodes);
         nsel = max_episodes;
     }
-    char title[512], path[4096];
+    char title[512], path[PATH_CAP];
     const char *tname = track ? track->name : "laps";
     const char *src = file >= 0 ? base_name(t->files[file]) : "simtrace";
 
@@ -170,7 +187,7 @@ static int newest_file(char **paths, int n)
 static int curves_from_report(const char *dir, const td_logs_report *r, const char *out_dir,
                               td_plot_output *out, td_err *err)
 {
-    char path[4096], title[512];
+    char path[PATH_CAP], title[512];
     td_metrics m;
     int rc = td_metrics_from_report(&m, r, err);
     if (rc)
@@ -191,9 +208,11 @@ static int curves_from_report(const char *dir, const td_logs_report *r, const ch
 int td_plot_model_dir(const char *dir, const td_track *track, const char *out_dir, int sections,
                       td_plot_output *out, td_err *err)
 {
-    char path[4096], title[512];
+    char path[PATH_CAP], title[512];
     memset(out, 0, sizeof(*out));
-    int rc = td_mkdir_p(out_dir, err);
+    int rc = check_dirs(dir, out_dir, err);
+    if (!rc)
+        rc = td_mkdir_p(out_dir, err);
     if (rc)
         return rc;
 

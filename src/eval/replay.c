@@ -295,12 +295,11 @@ static void remove_frames(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    char p[1400];
+    char p[2700];
     while (d && (e = readdir(d)) != NULL)
-        if (!strncmp(e->d_name, "frame_", 6) && ends_with_ci(e->d_name, ".png")) {
-            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (!strncmp(e->d_name, "frame_", 6) && ends_with_ci(e->d_name, ".png") &&
+            td_path_join(p, sizeof(p), dir, e->d_name, NULL) == 0)
             unlink(p);
-        }
     if (d)
         closedir(d);
     rmdir(dir);
@@ -311,10 +310,9 @@ static void remove_stale_partials(const char *path, int video)
 {
     char dir[1024], probe[1200], prefix[1200];
     const char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    else
-        snprintf(dir, sizeof(dir), ".");
+    if (td_path_fmt(dir, sizeof(dir), NULL, "%.*s", slash ? (int)(slash - path) : 1,
+                    slash ? path : ".") != 0)
+        return;
     if (partial_name(probe, sizeof(probe), path, video, 0) != 0)
         return;
     /* Everything of probe's name up to "partial-". */
@@ -336,7 +334,8 @@ static void remove_stale_partials(const char *path, int video)
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue; /* that replay may still be running */
         char full[2400];
-        snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
+        if (td_path_join(full, sizeof(full), dir, e->d_name, NULL) != 0)
+            continue;
         if (video)
             unlink(full);
         else
@@ -425,7 +424,10 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
     s->w = width;
     s->h = height;
     s->fps = fps;
-    snprintf(s->path, sizeof(s->path), "%s", path);
+    if (td_path_fmt(s->path, sizeof(s->path), err, "%s", path) != 0) {
+        td_free(s);
+        return td_err_prefix(err, TD_ERANGE, "replay output: ");
+    }
     int video = td_frame_sink_is_video(path);
     if (partial_name(s->tmp, sizeof(s->tmp), path, video, (long)getpid()) != 0) {
         td_free(s);
@@ -493,7 +495,9 @@ static int write_png_frame(td_frame_sink *s, const uint8_t *rgb, td_err *err)
     FILE *f;
     png_structp png;
     png_infop info;
-    snprintf(path, sizeof(path), "%s/frame_%05d.png", s->tmp, s->frames + 1);
+    int rc = td_path_fmt(path, sizeof(path), err, "%s/frame_%05d.png", s->tmp, s->frames + 1);
+    if (rc)
+        return rc;
     f = fopen(path, "wb");
     if (!f)
         return td_err_set(err, TD_EIO, "%s: cannot create: %s", path, strerror(errno));
@@ -567,8 +571,8 @@ int td_frame_sink_close(td_frame_sink *s, td_err *err)
         /* A folder of frames: the old folder (trackday's frames only) gives way to the new. */
         char old_dir[1300];
         int moved = 0;
-        snprintf(old_dir, sizeof(old_dir), "%s.old-%ld", s->path, (long)getpid());
-        if (td_path_exists(s->path)) {
+        rc = td_path_fmt(old_dir, sizeof(old_dir), err, "%s.old-%ld", s->path, (long)getpid());
+        if (!rc && td_path_exists(s->path)) {
             if (rename(s->path, old_dir) != 0)
                 rc = td_err_set(err, TD_EIO, "%s: cannot replace: %s", s->path, strerror(errno));
             moved = !rc;

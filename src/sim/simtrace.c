@@ -991,7 +991,8 @@ static int collect(pathlist *l, const char *dir, int depth)
         if (de->d_name[0] == '.')
             continue;
         char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (td_path_join(path, sizeof(path), dir, de->d_name, NULL) != 0)
+            continue; /* a name that does not fit cannot be opened either */
         struct stat st;
         if (stat(path, &st) != 0)
             continue;

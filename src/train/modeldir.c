@@ -1770,8 +1770,11 @@ int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err)
     int rc;
 
     memset(d, 0, sizeof(*d));
-    snprintf(d->path, sizeof(d->path), "%s", dir);
-    snprintf(path, sizeof(path), "%s/model_metadata.json", dir);
+    /* DIR fits d->path (1024 bytes), so DIR/ and a name of at most 22 bytes fit path (1200):
+     * the joins below cannot fail. */
+    if ((rc = td_path_fmt(d->path, sizeof(d->path), err, "%s", dir)) ||
+        (rc = td_path_join(path, sizeof(path), dir, "model_metadata.json", err)))
+        return td_err_prefix(err, rc, "model directory: ");
     if (!td_path_exists(path))
         return td_err_set(err, TD_ENOENT,
                           "%s: no model_metadata.json (create a model directory with 'trackday "
@@ -1780,7 +1783,7 @@ int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err)
     rc = td_model_metadata_load(&d->metadata, path, &d->warnings, err);
     if (rc)
         return rc;
-    snprintf(path, sizeof(path), "%s/hyperparameters.json", dir);
+    td_path_join(path, sizeof(path), dir, "hyperparameters.json", NULL);
     if (td_path_exists(path)) {
         rc = td_hyperparams_load(&d->hyper, path, d->metadata.algorithm, &d->warnings, err);
         if (rc)
@@ -1792,8 +1795,8 @@ int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err)
                        "0.999, mean squared error loss, 20 episodes per iteration)",
                        dir);
     }
-    snprintf(yaml_path, sizeof(yaml_path), "%s/training_params.yaml", dir);
-    snprintf(path, sizeof(path), "%s/run.env", dir);
+    td_path_join(yaml_path, sizeof(yaml_path), dir, "training_params.yaml", NULL);
+    td_path_join(path, sizeof(path), dir, "run.env", NULL);
     if (td_path_exists(yaml_path)) {
         d->has_training_params = 1;
         rc = td_training_params_load(&d->training, yaml_path, &d->warnings, err);
@@ -1809,14 +1812,14 @@ int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err)
     } else {
         td_training_params_default(&d->training);
     }
-    snprintf(path, sizeof(path), "%s/evaluation_params.yaml", dir);
+    td_path_join(path, sizeof(path), dir, "evaluation_params.yaml", NULL);
     if (td_path_exists(path)) {
         d->has_evaluation_params = 1;
         rc = td_evaluation_params_load(&d->evaluation, path, &d->warnings, err);
         if (rc)
             return rc;
     }
-    snprintf(path, sizeof(path), "%s/reward_function.py", dir);
+    td_path_join(path, sizeof(path), dir, "reward_function.py", NULL);
     d->has_reward_py = td_path_exists(path);
     return 0;
 }

@@ -19,22 +19,22 @@
 #define STATE_MAGIC   "TDSTATE"
 #define STATE_VERSION 1u
 
-static int state_path(const td__train *tr, char *out, size_t n)
+static int state_path(const td__train *tr, char *out, size_t n, td_err *err)
 {
-    td__train_path(out, n, tr->opt.dir, "model/last.state");
-    return 0;
+    return td__train_path(out, n, tr->opt.dir, "model/last.state", err);
 }
 
 int td__state_save(td__train *tr, td_err *err)
 {
-    char path[1200];
+    char path[TD__TRAIN_PATH_MAX];
     json_t *j, *nets;
     char *text, hex[3][24];
     size_t jlen, total, off = 0;
     uint8_t *buf;
     int rc;
 
-    state_path(tr, path, sizeof(path));
+    if ((rc = state_path(tr, path, sizeof(path), err)) != 0)
+        return rc;
     snprintf(hex[0], sizeof(hex[0]), "%016" PRIx64, tr->rng.state);
     snprintf(hex[1], sizeof(hex[1]), "%016" PRIx64, tr->rng.inc);
     snprintf(hex[2], sizeof(hex[2]), "%016" PRIx64, tr->run_id);
@@ -107,7 +107,7 @@ static int hex64(const json_t *o, const char *key, uint64_t *out)
 
 int td__state_load(td__train *tr, td_err *err)
 {
-    char path[1200];
+    char path[TD__TRAIN_PATH_MAX];
     char *data;
     size_t len, off;
     uint32_t ver, n, crc;
@@ -115,8 +115,9 @@ int td__state_load(td__train *tr, td_err *err)
     json_t *j = NULL, *towers;
     int rc;
 
-    state_path(tr, path, sizeof(path));
-    rc = td_file_read(path, &data, &len, err);
+    rc = state_path(tr, path, sizeof(path), err);
+    if (!rc)
+        rc = td_file_read(path, &data, &len, err);
     if (rc)
         return td_err_prefix(err, rc, "cannot resume: ");
     rc = TD_EFORMAT;

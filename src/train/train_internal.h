@@ -52,7 +52,12 @@ typedef struct td__train {
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
 void td__train_teardown(td__train *tr);
-void td__train_path(char *out, size_t n, const char *dir, const char *rel);
+/* The size of the path buffers for DIR/name, and the longest name (with a temporary's suffix)
+ * training writes under DIR: td__train_setup refuses a DIR too long for both. */
+#define TD__TRAIN_PATH_MAX 1200
+#define TD__TRAIN_REL_MAX  96
+/* DIR/rel into out (n bytes); TD_ERANGE if it does not fit. */
+int td__train_path(char *out, size_t n, const char *dir, const char *rel, td_err *err);
 void td__train_evaluate(td__train *tr, td_train_progress *pr);
 int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err);
 int td__checkpoint(td__train *tr, int iteration, int best, td_err *err);

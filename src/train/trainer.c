@@ -51,9 +51,9 @@ void td_train_options_default(td_train_options *o)
 /* Setup shared by PPO and SAC                                                          */
 /* ==================================================================================== */
 
-void td__train_path(char *out, size_t n, const char *dir, const char *rel)
+int td__train_path(char *out, size_t n, const char *dir, const char *rel, td_err *err)
 {
-    snprintf(out, n, "%s/%s", dir, rel);
+    return td_path_join(out, n, dir, rel, err);
 }
 
 /*
@@ -65,15 +65,17 @@ static int copy_for_log_tools(td__train *tr, td_err *err)
 {
     static const char *const from[2] = {"model_metadata.json", "hyperparameters.json"};
     static const char *const to[2] = {"model/model_metadata.json", "ip/hyperparameters.json"};
-    char src[1200], dst[1200];
+    char src[TD__TRAIN_PATH_MAX], dst[TD__TRAIN_PATH_MAX];
     int rc = 0;
-    td__train_path(dst, sizeof(dst), tr->opt.dir, "ip");
-    rc = td_mkdir_p(dst, err);
+    rc = td__train_path(dst, sizeof(dst), tr->opt.dir, "ip", err);
+    if (!rc)
+        rc = td_mkdir_p(dst, err);
     for (int k = 0; k < 2 && !rc; k++) {
         char *text;
         size_t len;
-        td__train_path(src, sizeof(src), tr->opt.dir, from[k]);
-        td__train_path(dst, sizeof(dst), tr->opt.dir, to[k]);
+        if ((rc = td__train_path(src, sizeof(src), tr->opt.dir, from[k], err)) ||
+            (rc = td__train_path(dst, sizeof(dst), tr->opt.dir, to[k], err)))
+            break;
         if (td_file_read(src, &text, &len, NULL) == 0) {
             rc = td_file_write_atomic(dst, text, len, err);
             td_free(text);
@@ -104,11 +106,18 @@ static int copy_for_log_tools(td__train *tr, td_err *err)
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 {
-    char path[1200];
+    char path[TD__TRAIN_PATH_MAX];
     int rc;
 
     memset(tr, 0, sizeof(*tr));
     tr->opt = *opt;
+    /* Every file training writes is DIR/ plus a name of at most TD__TRAIN_REL_MAX bytes (with
+     * a temporary's suffix): a longer DIR is refused here rather than cut short later. */
+    if (strlen(opt->dir) + 1 + TD__TRAIN_REL_MAX >= TD__TRAIN_PATH_MAX)
+        return td_err_set(err, TD_ERANGE,
+                          "%.60s...: the model directory's path is too long (%zu bytes, at most "
+                          "%d)",
+                          opt->dir, strlen(opt->dir), TD__TRAIN_PATH_MAX - 2 - TD__TRAIN_REL_MAX);
     if (tr->opt.envs <= 0)
         tr->opt.envs = 16;
     if (tr->opt.threads <= 0)
@@ -130,7 +139,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     /* The reward host: the model directory's reward_function.py, else the option's spec. */
     {
         const char *spec = opt->reward_spec;
-        char pyspec[1200];
+        char pyspec[TD__TRAIN_PATH_MAX];
         if (!spec && tr->md.has_reward_py) {
             if (!td_reward_python_available())
                 return td_err_set(err, TD_EUNSUPPORTED,
@@ -138,12 +147,14 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
                                   "Python reward host (TD_WITH_PYTHON=OFF); rebuild with it, or "
                                   "train with --reward builtin:NAME",
                                   opt->dir);
-            snprintf(pyspec, sizeof(pyspec), "%s/reward_function.py", opt->dir);
+            if ((rc = td__train_path(pyspec, sizeof(pyspec), opt->dir, "reward_function.py", err)))
+                return rc;
             spec = pyspec;
         }
         if (!spec)
             spec = "builtin:follow_center_line";
-        snprintf(tr->reward_spec, sizeof(tr->reward_spec), "%s", spec);
+        if ((rc = td_path_fmt(tr->reward_spec, sizeof(tr->reward_spec), err, "%s", spec)))
+            return td_err_prefix(err, rc, "--reward: ");
         rc = td_reward_open(&tr->reward, spec, &tr->track, err);
         if (rc)
             return rc;
@@ -220,7 +231,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         tr->max_batch = tr->opt.eval_episodes;
 
     td_rng_seed(&tr->rng, opt->seed, 0x7472616964ULL);
-    td__train_path(path, sizeof(path), opt->dir, "model/last.tdm");
+    if ((rc = td__train_path(path, sizeof(path), opt->dir, "model/last.tdm", err)))
+        return rc;
     if (opt->resume) {
         if (!td_path_exists(path))
             return td_err_set(err, TD_ENOENT, "%s: nothing to resume (no model/last.tdm)",
@@ -249,16 +261,10 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     td_nn_adam_config_default(&tr->adam);
     tr->adam.lr = (float)tr->md.hyper.lr;
 
-    td__train_path(path, sizeof(path), opt->dir, "model");
-    rc = td_mkdir_p(path, err);
-    if (!rc) {
-        td__train_path(path, sizeof(path), opt->dir, "metrics");
-        rc = td_mkdir_p(path, err);
-    }
-    if (!rc) {
-        td__train_path(path, sizeof(path), opt->dir, "logs");
-        rc = td_mkdir_p(path, err);
-    }
+    static const char *const dirs[] = {"model", "metrics", "logs"};
+    for (int k = 0; k < 3 && !rc; k++)
+        if (!(rc = td__train_path(path, sizeof(path), opt->dir, dirs[k], err)))
+            rc = td_mkdir_p(path, err);
     if (rc)
         return rc;
     if (!rc)
@@ -266,9 +272,10 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     if (rc)
         return rc;
     if (opt->simtrace) {
-        char dir[1200];
-        td__train_path(dir, sizeof(dir), opt->dir, "training-simtrace");
-        rc = td__simtrace_open(tr, dir, opt->resume, err);
+        char dir[TD__TRAIN_PATH_MAX];
+        rc = td__train_path(dir, sizeof(dir), opt->dir, "training-simtrace", err);
+        if (!rc)
+            rc = td__simtrace_open(tr, dir, opt->resume, err);
         if (rc)
             return rc;
     }
@@ -404,9 +411,9 @@ static double best_lap_as_eval(td__train *tr)
 
 int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err)
 {
-    char path[1200];
-    td__train_path(path, sizeof(path), tr->opt.dir, "metrics/training.jsonl");
-    return td_train_metrics_append(path, p, err);
+    char path[TD__TRAIN_PATH_MAX];
+    int rc = td__train_path(path, sizeof(path), tr->opt.dir, "metrics/training.jsonl", err);
+    return rc ? rc : td_train_metrics_append(path, p, err);
 }
 
 /* The lineage block of a checkpoint's header. */
@@ -426,16 +433,18 @@ static json_t *lineage(td__train *tr, int iteration)
 
 int td__checkpoint(td__train *tr, int iteration, int best, td_err *err)
 {
-    char path[1200];
+    char path[TD__TRAIN_PATH_MAX];
     json_t *lin = lineage(tr, iteration);
     int rc;
-    td__train_path(path, sizeof(path), tr->opt.dir, "model/last.tdm");
-    rc = td_policy_save(&tr->policy, path, lin, err);
+    rc = td__train_path(path, sizeof(path), tr->opt.dir, "model/last.tdm", err);
+    if (!rc)
+        rc = td_policy_save(&tr->policy, path, lin, err);
     if (!rc)
         rc = td__state_save(tr, err);
     if (!rc && best) {
-        td__train_path(path, sizeof(path), tr->opt.dir, "model/best.tdm");
-        rc = td_policy_save(&tr->policy, path, lin, err);
+        rc = td__train_path(path, sizeof(path), tr->opt.dir, "model/best.tdm", err);
+        if (!rc)
+            rc = td_policy_save(&tr->policy, path, lin, err);
     }
     json_decref(lin);
     return rc;
@@ -559,14 +568,14 @@ int td__train_stop_now(const td__train *tr)
 int td__train_check_reward(td__train *tr, td_err *err)
 {
     int rc = td_reward_failed(tr->reward);
-    char path[1200];
+    char path[TD__TRAIN_PATH_MAX];
     td_err werr;
     const td_reward_error *re;
     if (!rc)
         return 0;
     re = td_reward_last_error(tr->reward);
-    td__train_path(path, sizeof(path), tr->opt.dir, "logs/reward_error.json");
-    if (td_reward_error_write(tr->reward, path, &werr) != 0)
+    if (td__train_path(path, sizeof(path), tr->opt.dir, "logs/reward_error.json", &werr) != 0 ||
+        td_reward_error_write(tr->reward, path, &werr) != 0)
         TD_WARN("%s", werr.msg);
     /* The error names a row of the last reward batch, which leaves out held cars. */
     return td_err_set(err, rc,
