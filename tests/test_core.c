@@ -205,6 +205,8 @@ TD_TEST(json_fields_with_ranges)
     TD_ASSERT_OK(td_json_get_int(root, "n", 0, 0, 10, &n, "hp.json", &err));
     TD_ASSERT_EQ_INT(n, 3);
     TD_ASSERT_EQ_INT(td_json_get_int(root, "bad", 0, 0, 10, &n, "hp.json", &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "hp.json: \"bad\"");
+    TD_ASSERT_CONTAINS(err.msg, "must be an integer");
     TD_ASSERT_OK(td_json_get_bool(root, "flag", 0, &flag, "hp.json", &err));
     TD_ASSERT_EQ_INT(flag, 1);
     TD_ASSERT_EQ_INT(td_json_get_bool(root, "n", 0, &flag, "hp.json", &err), TD_EFORMAT);
@@ -242,6 +244,7 @@ TD_TEST(png_round_trip)
     TD_ASSERT_EQ(memcmp(img, back, sizeof(img)), 0);
     td_free(back);
     TD_ASSERT_EQ_INT(td_png_read("/nonexistent.png", &back, &w, &h, &c, &err), TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "/nonexistent.png: cannot open");
     unlink(path);
 }
 

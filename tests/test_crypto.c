@@ -325,5 +325,7 @@ TD_TEST(targz_reader_refuses_hostile_archives)
     td_archive_limits_default(&lim);
     lim.max_total_bytes = 500;
     TD_ASSERT_EQ_INT(td_archive_read_targz_file(&a, TMP "/ok.tgz", &lim, &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "is over the limit");
+    TD_ASSERT_CONTAINS(err.msg, "500 in all");
     td_archive_free(&a);
 }

@@ -571,6 +571,7 @@ TD_TEST(analysis_matches_the_raw_rows)
     TD_ASSERT_EQ_INT(r.episodes[3].iteration, 1);
     td_logs_report_free(&r);
     TD_ASSERT_EQ_INT(td_logs_analyze(&r, &t, 0, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "episodes per iteration must be >= 1 (got 0)");
     td_simtrace_free(&t);
 }
 

@@ -117,6 +117,7 @@ TD_TEST(svg_out_of_memory_is_reported_on_save)
     td_alloc_fail_after(-1);
     td_err err;
     TD_ASSERT_EQ_INT(td_svg_save(&s, path, &err), TD_ENOMEM);
+    TD_ASSERT_CONTAINS(err.msg, "out of memory");
     TD_ASSERT(!td_path_exists(path));
     td_svg_free(&s);
     rmdir(dir);

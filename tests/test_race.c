@@ -159,7 +159,9 @@ TD_TEST(builtin_parse)
     TD_ASSERT_EQ_INT(td_racer_parse_builtin("builtin:warp", &d, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "warp");
     TD_ASSERT_EQ_INT(td_racer_parse_builtin("builtin:zigzag:9", &d, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "top speed '9' must be 0.1..4 m/s");
     TD_ASSERT_EQ_INT(td_racer_parse_builtin("pure-pursuit", &d, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "a built-in racer is builtin:KIND[:SPEED]");
 }
 
 TD_TEST(grid_is_staggered_on_alternating_lanes)

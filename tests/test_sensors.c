@@ -239,6 +239,7 @@ TD_TEST(ground_map_rejects_bad_cell)
     TD_ASSERT_CONTAINS(err.msg, "no geometry");
     td_lidar_grid *g = NULL;
     TD_ASSERT_EQ_INT(td_lidar_grid_create(&g, &empty, 0.0, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "lidar grid: track has no geometry");
     TD_ASSERT(g == NULL);
     /* Allocation failures are reported, and leave nothing behind. */
     make_straight(&t, 5.0, 1.0);
@@ -929,6 +930,7 @@ TD_TEST(lidar_config_and_grid_errors)
     td_lidar_config_default(&cfg);
     cfg.max_range_m = 0.1;
     TD_ASSERT_EQ_INT(td_lidar_config_check(&cfg, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "lidar: range [");
     td_track t;
     make_straight(&t, 5.0, 1.0);
     td_lidar_grid *g = NULL;

@@ -2228,6 +2228,7 @@ TD_TEST(vecenv_buffers_attach_every_enabled_sensor)
     /* Out of memory: an error, and nothing left allocated. */
     td_alloc_fail_after(0);
     TD_ASSERT_EQ_INT(td_vecenv_buffers_init(&b, &env, &err), TD_ENOMEM);
+    TD_ASSERT_CONTAINS(err.msg, "out of memory");
     td_alloc_fail_after(-1);
     TD_ASSERT_EQ_INT(td_alloc_live(), live);
     td_vecenv_buffers_free(NULL);
