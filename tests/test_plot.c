@@ -716,6 +716,27 @@ TD_TEST(model_dir_pictures_and_notes)
     TD_ASSERT_CONTAINS(doc, "circle: evaluation 0-iteration.csv (1 episode)");
     TD_ASSERT_EQ_INT(count_str(doc, "<polyline class=\"lap\""), 1);
     td_free(doc);
+    /* Without model_metadata.json the action heat map knows the rows' actions only (the
+     * fixture's 0-5); with it, every action of the model has a row, named from the file,
+     * chosen or not. */
+    doc = td_test_slurp(out.paths[3]);
+    TD_ASSERT(strstr(doc, ">6: ") == NULL);
+    td_free(doc);
+    TD_FMT(p, "%s/model_metadata.json", dir);
+    FILE *f = fopen(p, "w");
+    TD_ASSERT(f != NULL);
+    fputs("{\"action_space\": [", f);
+    for (int a = 0; a < 8; a++)
+        fprintf(f, "%s{\"steering_angle\": %d, \"speed\": %.1f, \"index\": %d}", a ? ", " : "",
+                a < 6 ? -30 + 12 * a : 5 * a - 10, a < 6 ? 0.5 + 0.3 * a : 3.5, a);
+    fputs("], \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", \"version\": \"5\"}\n", f);
+    fclose(f);
+    TD_FMT(p, "%s/plots", dir);
+    TD_ASSERT_OK(td_plot_model_dir(dir, &c.t, p, 10, &out, &err));
+    doc = td_test_slurp(out.paths[3]);
+    TD_ASSERT_CONTAINS(doc, ">6: +20 deg, 3.5 m/s, never chosen</text>");
+    TD_ASSERT_CONTAINS(doc, ">7: +25 deg, 3.5 m/s, never chosen</text>");
+    td_free(doc);
     TD_FMT(cmd, "rm -rf '%s'", dir);
     TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
 }

@@ -111,6 +111,14 @@ typedef struct td_waypoint_summary {
                                                 speed, i.e. what the action is */
 } td_waypoint_summary;
 
+/*
+ * The model's own discrete action space (model_metadata.json, n actions in network-output
+ * order): every action gets a row, chosen or not, labelled with what it commands. Without it
+ * the summary knows only the actions the rows chose (up to the largest index seen).
+ */
+int td_waypoint_summary_set_actions(td_waypoint_summary *ws, int n, const double *steer_deg,
+                                    const double *speed, td_err *err);
+
 /* rows: only rows with first <= index < first + n are used (n < 0: all rows). */
 int td_waypoint_summary_compute(td_waypoint_summary *ws, const td_simtrace *t, int first, int n,
                                 const td_track *track, int n_bins, td_err *err);

@@ -185,9 +185,12 @@ static int draw_actions(td_svg *s, const td_waypoint_summary *ws, const char *co
         goto done;
     }
     for (int a = 0; a < na; a++) {
+        long chosen = 0;
+        for (int b = 0; b < nb; b++)
+            chosen += ws->action_count[(size_t)b * (size_t)na + (size_t)a];
         if (isfinite(ws->action_steer_deg[a]))
-            snprintf(names[a], 48, "%d: %+.0f deg, %.1f m/s", a, ws->action_steer_deg[a],
-                     ws->action_speed[a]);
+            snprintf(names[a], 48, "%d: %+.0f deg, %.1f m/s%s", a, ws->action_steer_deg[a],
+                     ws->action_speed[a], chosen ? "" : ", never chosen");
         else
             snprintf(names[a], 48, "%d: never chosen", a);
         rl[a] = names[a];

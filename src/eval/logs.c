@@ -380,6 +380,41 @@ void td_waypoint_summary_free(td_waypoint_summary *ws)
     memset(ws, 0, sizeof(*ws));
 }
 
+int td_waypoint_summary_set_actions(td_waypoint_summary *ws, int n, const double *steer_deg,
+                                    const double *speed, td_err *err)
+{
+    if (n > TD_SUMMARY_MAX_ACTIONS)
+        n = TD_SUMMARY_MAX_ACTIONS;
+    int old = ws->n_actions;
+    if (n > old) {
+        size_t nb = (size_t)ws->n_bins;
+        long *cnt = td_calloc(nb * (size_t)n, sizeof(long));
+        double *per = td_malloc(sizeof(double) * 3 * (size_t)n);
+        if (!cnt || !per) {
+            td_free(cnt);
+            td_free(per);
+            return td_err_set(err, TD_ENOMEM, "waypoint summary: out of memory");
+        }
+        for (size_t b = 0; b < nb; b++)
+            for (int a = 0; a < old; a++)
+                cnt[b * (size_t)n + (size_t)a] = ws->action_count[b * (size_t)old + (size_t)a];
+        for (int a = 0; a < n; a++)
+            per[2 * n + a] = a < old ? ws->action_steer_deg[2 * old + a] : 0;
+        td_free(ws->action_count);
+        td_free(ws->action_steer_deg);
+        ws->action_count = cnt;
+        ws->action_steer_deg = per;
+        ws->action_speed = per + n;
+        ws->n_actions = n;
+    }
+    /* What each action commands, from the model (for the rows' actions, the same numbers). */
+    for (int a = 0; a < n; a++) {
+        ws->action_steer_deg[a] = steer_deg[a];
+        ws->action_speed[a] = speed[a];
+    }
+    return 0;
+}
+
 /* The centreline point and direction at arc length s (binary search over arc). */
 static void center_at(const td_track *tr, double s, double *x, double *y, double *dir)
 {

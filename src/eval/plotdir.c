@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "trackday/logs.h"
+#include "trackday/modeldir.h"
 #include "trackday/plot.h"
 
 /* Lists a written file; a path too long for the list is listed cut (it was written whole). */
@@ -60,9 +61,29 @@ static const char *base_name(const char *p)
 /* One run                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
+/* A model's discrete action space for the heat map's rows (NULL: the rows' actions only). */
+typedef struct actions {
+    int n;
+    double steer_deg[TD_SUMMARY_MAX_ACTIONS], speed[TD_SUMMARY_MAX_ACTIONS];
+} actions;
+
+static int simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
+                             const td_track *track, int sections, const char *out_dir,
+                             const char *label, const actions *act, td_plot_output *out,
+                             td_err *err);
+
 int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
                               const td_track *track, int sections, const char *out_dir,
                               const char *label, td_plot_output *out, td_err *err)
+{
+    return simtrace_pictures(t, file, max_episodes, track, sections, out_dir, label, NULL, out,
+                             err);
+}
+
+static int simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
+                             const td_track *track, int sections, const char *out_dir,
+                             const char *label, const actions *act, td_plot_output *out,
+                             td_err *err)
 {
     if (file >= t->n_files)
         return td_err_set(err, TD_EINVAL, "simtrace pictures: file %d of %d", file, t->n_files);
@@ -111,6 +132,11 @@ int td_plot_simtrace_pictures(const td_simtrace *t, int file, int max_episodes,
     rc = td_waypoint_summary_compute(&ws, t, first_row, nrows, track, sections, err);
     if (rc)
         goto done;
+    if (act &&
+        (rc = td_waypoint_summary_set_actions(&ws, act->n, act->steer_deg, act->speed, err)) != 0) {
+        td_waypoint_summary_free(&ws);
+        goto done;
+    }
     snprintf(title, sizeof(title), "What the policy does where: %s (%s)",
              track ? track->name : "track", src);
     snprintf(path, sizeof(path), "%s/waypoints.svg", out_dir);
@@ -275,6 +301,23 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
 
     /* The run drawn on the track: the newest evaluation log (only that file is read), else
      * the last 10 episodes of the last training file. */
+    /* The model's discrete actions name every row of the action heat map. */
+    actions act = {0};
+    {
+        td_model_metadata md;
+        td_config_warnings quiet; /* training reports them; a picture need not */
+        char meta[PATH_CAP];
+        td_config_warnings_clear(&quiet);
+        if (td_path_join(meta, sizeof(meta), dir, "model_metadata.json", NULL) == 0 &&
+            td_path_exists(meta) && td_model_metadata_load(&md, meta, &quiet, NULL) == 0 &&
+            md.action_space_type == TD_ACTIONS_DISCRETE) {
+            act.n = md.n_actions < TD_SUMMARY_MAX_ACTIONS ? md.n_actions : TD_SUMMARY_MAX_ACTIONS;
+            for (int a = 0; a < act.n; a++) {
+                act.steer_deg[a] = md.actions[a].steering_deg;
+                act.speed[a] = md.actions[a].speed_mps;
+            }
+        }
+    }
     td_simtrace_files ef;
     rc = td_simtrace_find(dir, TD_SIMTRACE_EVALUATION, &ef, &lerr);
     if (rc == 0) {
@@ -282,12 +325,12 @@ int td_plot_model_dir(const char *dir, const td_track *track, const char *out_di
         td_simtrace_init(&t);
         rc = td_simtrace_read(&t, ef.paths[newest_file(ef.paths, ef.n)], err);
         if (!rc)
-            rc = td_plot_simtrace_pictures(&t, 0, 0, track, sections, out_dir, "evaluation ", out,
-                                           err);
+            rc = simtrace_pictures(&t, 0, 0, track, sections, out_dir, "evaluation ",
+                                   act.n ? &act : NULL, out, err);
         td_simtrace_free(&t);
     } else if (rc == TD_ENOENT && have_train) {
-        rc = td_plot_simtrace_pictures(&train, train.n_files - 1, 10, track, sections, out_dir,
-                                       "last training episodes, ", out, err);
+        rc = simtrace_pictures(&train, train.n_files - 1, 10, track, sections, out_dir,
+                               "last training episodes, ", act.n ? &act : NULL, out, err);
     } else if (rc == TD_ENOENT) {
         add_note(out, "no simtrace logs (%s): no track pictures%s", lerr.msg, NULL);
         rc = 0;
