@@ -567,6 +567,28 @@ static void make_circle(td_track *t, double R, double w, int n)
     TD_ASSERT_MSG(rc == 0, "%s", err.msg);
 }
 
+TD_TEST(wrap_arc_wraps_loops_and_clamps_open_routes)
+{
+    td_track t;
+    make_circle(&t, 3.0, 1.0, 120);
+    double L = t.length;
+    /* In range: returned exactly (the inline fast path takes no fmod). */
+    TD_ASSERT_EQ(td_track_wrap_arc(&t, 0.0), 0.0);
+    TD_ASSERT_EQ(td_track_wrap_arc(&t, 0.3 * L), 0.3 * L);
+    TD_ASSERT_NEAR(td_track_wrap_arc(&t, L + 1.25), 1.25, 1e-12);
+    TD_ASSERT_NEAR(td_track_wrap_arc(&t, -1.25), L - 1.25, 1e-12);
+    TD_ASSERT_NEAR(td_track_wrap_arc(&t, -3.0 * L - 1.0), L - 1.0, 1e-9);
+    TD_ASSERT_EQ(td_track_wrap_arc(&t, L), 0.0);
+    /* -tiny + L rounds to L, which is not in [0, L): 0. */
+    TD_ASSERT_EQ(td_track_wrap_arc(&t, -1e-300), 0.0);
+    t.closed = 0; /* an open route clamps */
+    TD_ASSERT_EQ(td_track_wrap_arc(&t, -1.0), 0.0);
+    TD_ASSERT_EQ(td_track_wrap_arc(&t, L + 1.0), L);
+    TD_ASSERT_EQ(td_track_wrap_arc(&t, 0.5 * L), 0.5 * L);
+    t.closed = 1;
+    td_track_free(&t);
+}
+
 TD_TEST(points_lanes_curvature_on_a_circle)
 {
     td_track t, r;

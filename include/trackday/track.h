@@ -10,6 +10,8 @@
 #ifndef TRACKDAY_TRACK_H
 #define TRACKDAY_TRACK_H
 
+#include <math.h>
+
 #include "trackday/core.h"
 
 #ifdef __cplusplus
@@ -241,8 +243,23 @@ void td_track_lane_point(const td_track *t, double s, int lane, double *x, doubl
  */
 double td_track_curvature_at(const td_track *t, double s);
 
-/* Wraps an arc length into [0, length) for a loop; clamps it to [0, length] for an open route. */
-double td_track_wrap_arc(const td_track *t, double s);
+/* Wraps an arc length into [0, length) for a loop; clamps it to [0, length] for an open route.
+ * Inline: the simulator calls it every step for every car (an arc already in range is
+ * returned as it is, without fmod). */
+static inline double td_track_wrap_arc(const td_track *t, double s)
+{
+    if (t->closed) {
+        if (s >= t->length || s < 0.0) {
+            s = fmod(s, t->length);
+            if (s < 0.0)
+                s += t->length;
+            if (s >= t->length) /* -tiny + length rounds up to length */
+                s = 0.0;
+        }
+        return s;
+    }
+    return s < 0.0 ? 0.0 : (s > t->length ? t->length : s);
+}
 
 /* ---- pictures ------------------------------------------------------------------------------ */
 

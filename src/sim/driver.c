@@ -213,7 +213,7 @@ void td_driver_reset(td_driver *d)
 static void line_at(const td_driver *d, double s, double *x, double *y, double *v, double *lat)
 {
     double step = d->s[1] - d->s[0];
-    s = td__wrap_arc(d->track, s);
+    s = td_track_wrap_arc(d->track, s);
     int i = (int)(s / step);
     double f = s / step - i;
     int a = wrap_index(d, i), b = wrap_index(d, i + 1);

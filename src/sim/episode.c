@@ -124,7 +124,7 @@ static int next_vertex(const td_track *t, double s)
 
 void td__project_near(const td_track *t, double s, double x, double y, td_track_proj *p)
 {
-    int k = next_vertex(t, td__wrap_arc(t, s)) - 1;
+    int k = next_vertex(t, td_track_wrap_arc(t, s)) - 1;
     p->seg = k < 0 ? 0 : (k > t->n - 2 ? t->n - 2 : k);
     td_track_project_from(t, x, y, p);
 }
@@ -241,7 +241,7 @@ void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
     td__vecenv_priv *pv = env->priv;
     const td_track *t = pv->tracks[dir];
     c->dir = dir;
-    double s0 = td__wrap_arc(t, ndist * t->length);
+    double s0 = td_track_wrap_arc(t, ndist * t->length);
     td__objects_place(env, c, s0);
     place_at_start(env, c, s0);
     /* Progress counts from the start point (where the origin stands), as DeepRacer's
@@ -491,7 +491,7 @@ static void record_lap(td__car *c)
 static void place_on_lane(td_vecenv *env, td__car *c, const td_track *t, double s, int lane)
 {
     double x, y, hd;
-    s = td__wrap_arc(t, s);
+    s = td_track_wrap_arc(t, s);
     td_track_lane_point(t, s, lane, &x, &y);
     td_track_point_at(t, s, 0.0, NULL, NULL, &hd);
     td_car_place(&c->st, x, y, hd);
@@ -513,7 +513,7 @@ static void reset_pose(td_vecenv *env, td__car *c, const td_track *t, double s, 
                       -td__object_lane(t, &c->obj[k]));
         return;
     }
-    double ax, ay, bx, by, sw = td__wrap_arc(t, s);
+    double ax, ay, bx, by, sw = td_track_wrap_arc(t, s);
     td_track_lane_point(t, sw, 1, &ax, &ay);
     td_track_lane_point(t, sw, -1, &bx, &by);
     double da = (ax - ref_x) * (ax - ref_x) + (ay - ref_y) * (ay - ref_y);

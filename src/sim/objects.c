@@ -67,7 +67,7 @@ static void place_obstacle(const td_track *t, const td_race_config *rc, td__obje
                            int lane)
 {
     memset(o, 0, sizeof(*o));
-    o->s = td__wrap_arc(t, s);
+    o->s = td_track_wrap_arc(t, s);
     o->lane = o->lane_to = lane;
     double hd;
     td_track_lane_point(t, o->s, lane, &o->box.x, &o->box.y);
@@ -164,7 +164,7 @@ static int place_bots(td_vecenv *env, td__car *c, const td_track *t, td__object 
         td__object *o = &out[k];
         memset(o, 0, sizeof(*o));
         o->is_bot = 1;
-        o->s = td__wrap_arc(t, s[k]);
+        o->s = td_track_wrap_arc(t, s[k]);
         o->lane = o->lane_to = lane[k];
         o->seg = -1;
         o->box.length = env->cfg.car.length_m;

@@ -60,22 +60,6 @@ typedef struct td__dirdata {
 int td__dirdata_init(td__dirdata *d, const td_track *t, td_err *err);
 void td__dirdata_free(td__dirdata *d);
 
-/* Wraps an arc length into [0, L) for a loop, clamps it for an open route. */
-static inline double td__wrap_arc(const td_track *t, double s)
-{
-    if (t->closed) {
-        if (s >= t->length || s < 0) {
-            s = fmod(s, t->length);
-            if (s < 0)
-                s += t->length;
-            if (s >= t->length) /* -tiny + length rounds up to length */
-                s = 0;
-        }
-        return s;
-    }
-    return s < 0 ? 0 : (s > t->length ? t->length : s);
-}
-
 /* ---- objects ------------------------------------------------------------------------- */
 
 typedef struct td__object {

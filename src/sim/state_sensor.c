@@ -38,7 +38,7 @@ void td__state_features(const td_vecenv *env, const td__car *c, const td_params 
     out[5] = clipf((0.5 * w - lat) / w, -1.0, 2.0);
     out[6] = clipf((0.5 * w + lat) / w, -1.0, 2.0);
     for (int k = 0; k < 6; k++) {
-        double s = td__wrap_arc(t, pr->arc + lookahead_m[k]);
+        double s = td_track_wrap_arc(t, pr->arc + lookahead_m[k]);
         int idx = (int)(s * (1.0 / TD__CURV_STEP_M) + 0.5);
         if (idx >= dd->ncurv)
             idx = dd->ncurv - 1;

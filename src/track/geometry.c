@@ -420,19 +420,6 @@ int td_track_on_road_slow(const td_track *t, double x, double y)
 
 /* ---- points along the centreline ---------------------------------------------------------- */
 
-double td_track_wrap_arc(const td_track *t, double s)
-{
-    if (t->closed) {
-        s = fmod(s, t->length);
-        if (s < 0.0)
-            s += t->length;
-        if (s >= t->length)
-            s = 0.0;
-        return s;
-    }
-    return s < 0.0 ? 0.0 : (s > t->length ? t->length : s);
-}
-
 /* Segment and parameter of arc length s (wrapped or clamped). Binary search: O(log n). */
 static void locate(const td_track *t, double s, int *seg, double *u)
 {
