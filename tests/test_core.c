@@ -263,6 +263,20 @@ TD_TEST(path_fmt_refuses_a_path_cut_short)
     TD_ASSERT_EQ_INT(td_path_join(out, sizeof(out), "a-long-directory", "f", NULL), TD_ERANGE);
 }
 
+TD_TEST(cpu_clocks_count_work_not_waiting)
+{
+    double p0 = td_time_cpu(), t0 = td_time_thread_cpu();
+    volatile double x = 0;
+    /* Work until this thread has used 20 ms of CPU. */
+    while (td_time_thread_cpu() - t0 < 0.02)
+        for (int i = 0; i < 1000; i++)
+            x += i * 1e-9;
+    double dp = td_time_cpu() - p0, dt = td_time_thread_cpu() - t0;
+    TD_ASSERT_GT(dt, 0.02 - 1e-9);
+    /* The process's clock includes this thread's. */
+    TD_ASSERT_GT(dp, dt - 1e-3);
+}
+
 TD_TEST(str_ends_with)
 {
     TD_ASSERT_EQ_INT(td_str_ends_with("model.tdm", ".tdm"), 1);

@@ -213,6 +213,12 @@ int td_path_exists(const char *path);
 /* Monotonic seconds since an arbitrary origin. */
 double td_time_now(void);
 
+/* CPU seconds used by this process (every thread), and by the calling thread alone, since an
+ * arbitrary origin: what a benchmark measures on a shared machine, where wall time also
+ * counts the other programs. */
+double td_time_cpu(void);
+double td_time_thread_cpu(void);
+
 /* Wall-clock seconds since the Unix epoch. */
 double td_time_wall(void);
 

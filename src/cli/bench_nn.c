@@ -19,13 +19,6 @@
 #include "cli/infer_cli.h"
 #include "trackday/nn.h"
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void emit(const char *bench, double value, const char *unit)
 {
     printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n", bench, value, unit);
@@ -54,11 +47,11 @@ static double bench_sgemm(double seconds)
     }
     td_nn_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm up */
     long reps = 0;
-    double t0 = cpu_now(), t;
+    double t0 = td_time_cpu(), t;
     do {
         td_nn_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         reps++;
-        t = cpu_now() - t0;
+        t = td_time_cpu() - t0;
     } while (t < seconds);
     td_free(a);
     td_free(b);
@@ -182,14 +175,14 @@ static double bench_ppo(const td_nn_topology *topo, int B, double seconds, doubl
             *sgemm_gf = g > *sgemm_gf ? g : *sgemm_gf;
         }
         long steps = 0;
-        t0 = cpu_now();
+        t0 = td_time_cpu();
         do {
             if (ppo_step(&p, &cfg, targets)) {
                 rate = 0;
                 goto done;
             }
             steps++;
-            t = cpu_now() - t0;
+            t = td_time_cpu() - t0;
         } while (t < seconds / rounds);
         double round_rate = (double)steps * B / t;
         rate = round_rate > rate ? round_rate : rate;
@@ -200,11 +193,11 @@ static double bench_ppo(const td_nn_topology *topo, int B, double seconds, doubl
         td_nn_input one = p.in;
         long reps = 0;
         td_nn_net_forward(&p.policy, &one, 1);
-        t0 = cpu_now();
+        t0 = td_time_cpu();
         do {
             td_nn_net_forward(&p.policy, &one, 1);
             reps++;
-            t = cpu_now() - t0;
+            t = td_time_cpu() - t0;
         } while (t < seconds / 2);
         *infer_ms = t / reps * 1e3;
     }

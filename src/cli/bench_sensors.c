@@ -36,19 +36,12 @@ static volatile unsigned sink;
  * CPU time of this thread: on a shared machine the wall clock also counts the time other
  * processes hold the core, while a one-thread rate is about the time this thread runs.
  */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Runs one kind of frame for about `seconds`; returns frames per second. */
 static double run(bench_ctx *c, int kind, double seconds)
 {
     size_t frame = (size_t)c->cfg.width * c->cfg.height;
     long n = 0;
-    double t0 = cpu_now(), t = t0;
+    double t0 = td_time_thread_cpu(), t = t0;
     unsigned acc = 0;
     while (t - t0 < seconds) {
         for (int k = 0; k < 64; k++, n++) {
@@ -80,7 +73,7 @@ static double run(bench_ctx *c, int kind, double seconds)
             }
             acc += c->buf[(size_t)(n * 7919) % frame];
         }
-        t = cpu_now();
+        t = td_time_thread_cpu();
     }
     sink = acc;
     return (double)n / (t - t0);

@@ -25,13 +25,6 @@ typedef struct bench_opts {
 } bench_opts;
 
 /* Process CPU seconds (all threads): a loaded machine stretches wall time, not this. */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void emit(const char *name, double value, const char *unit, int threads, double baseline,
                  double per_cpu_s, const char *track)
 {
@@ -118,7 +111,7 @@ static int measure(const bench_opts *o, const td_track *t, int sensors, int thre
         td_vecenv_step(&env);
         if (k == 20) {
             t0 = td_time_now(); /* after warm-up */
-            c0 = cpu_now();
+            c0 = td_time_cpu();
         }
         if (k > 20) {
             steps++;
@@ -127,7 +120,7 @@ static int measure(const bench_opts *o, const td_track *t, int sensors, int thre
         }
     }
     *out = (double)steps * n / el;
-    *out_cpu = (double)steps * n / (cpu_now() - c0);
+    *out_cpu = (double)steps * n / (td_time_cpu() - c0);
 out:
     td_vecenv_free(&env);
     td_free(table);

@@ -230,6 +230,23 @@ int td_path_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double td_time_cpu(void)
+{
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+double td_time_thread_cpu(void)
+{
+    return clock_s(CLOCK_THREAD_CPUTIME_ID);
+}
+
 double td_time_now(void)
 {
     struct timespec ts;
