@@ -389,6 +389,10 @@ static double best_lap_as_eval(td__train *tr)
     long cap = (long)(laps * (tr->track.length / 0.1 * TD_SIM_HZ + 2000));
     td_vecenv_reset(env);
     for (long step = 0; step < cap; step++) {
+        /* A camera model's laps take seconds: a second Ctrl-C must not wait for them. */
+        if (td__train_stop_now(tr))
+            return -1;
+        td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
         td_policy_obs_from_env(env, 0, &obs);
         if (td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->best_buf.actions, NULL, NULL, NULL))
             return -1;
@@ -615,6 +619,12 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
         tr->best_iteration = tr->iteration;
         /* The lap time reported is best.tdm's, as `trackday eval` will drive it. */
         tr->best_lap_s = pr->eval_completion > 0 ? best_lap_as_eval(tr) : -1;
+        if (td__train_stop_now(tr)) {
+            /* A second Ctrl-C during that drive: no checkpoint of this iteration either. */
+            tr->iteration--;
+            *stop = TD_TRAIN_STOP_NOW;
+            return 0;
+        }
     }
     pr->lap_time_s = tr->best_lap_s;
     pr->elapsed_s = td__train_elapsed(tr);
