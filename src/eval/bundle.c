@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "trackday/bundle.h"
-#include "trackday/evaluate.h"
+#include "trackday/eval.h"
 #include "trackday/infer.h"
 #include "trackday/policy.h"
 #include "trackday/summary.h"
