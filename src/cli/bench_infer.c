@@ -47,14 +47,6 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* CPU seconds of the calling thread. */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Median (and, in *best, the minimum) of `reps` timings of fn, thread CPU milliseconds. */
 typedef void (*bench_fn)(void *ctx, int i);
 
@@ -66,9 +58,9 @@ static double median_ms(bench_fn fn, void *ctx, int reps, double *best)
     for (int i = 0; i < 3; i++)
         fn(ctx, i); /* warm up */
     for (int i = 0; i < reps; i++) {
-        double t0 = thread_cpu_s();
+        double t0 = td_time_thread_cpu();
         fn(ctx, i);
-        t[i] = (thread_cpu_s() - t0) * 1e3;
+        t[i] = (td_time_thread_cpu() - t0) * 1e3;
     }
     qsort(t, (size_t)reps, sizeof(double), cmp_double);
     if (best)
