@@ -13,19 +13,22 @@
 
 static int usage(FILE *o)
 {
-    fprintf(o,
-            "usage: trackday agent install BUNDLE --data DIR --key KEY.pub [--sha256 HEX]\n"
-            "                              [--allow-older]\n"
-            "       trackday agent rollback --data DIR --key KEY.pub\n"
-            "       trackday agent status --data DIR [--key KEY.pub] [--json]\n"
-            "The bundle store of a car in DIR: install checks the bundle (the signature by\n"
-            "KEY.pub, every file's SHA-256, not older than the running bundle, the health check)\n"
-            "and switches to it atomically; when a check fails the running bundle is kept.\n"
-            "rollback switches back to the previous bundle. status shows both and the history\n"
-            "(with --key, the active bundle is checked again).\n"
-            "  --sha256 HEX    the bundle file's expected SHA-256 (as a deployment names it)\n"
-            "  --allow-older   install a bundle older than the running one (a rollback)\n"
-            "  --json          status as JSON\n");
+    fprintf(o, "usage: trackday agent install BUNDLE --data DIR --key KEY.pub [--sha256 HEX]\n"
+               "                              [--allow-older]\n"
+               "       trackday agent rollback --data DIR --key KEY.pub\n"
+               "       trackday agent status --data DIR [--key KEY.pub] [--json]\n"
+               "\nThe bundle store of a car in DIR: install checks the bundle (the signature by\n"
+               "KEY.pub, every file's SHA-256, not older than the running bundle, the health\n"
+               "check) and switches to it atomically; when a check fails the running bundle is\n"
+               "kept. rollback switches back to the previous bundle. status shows both and the\n"
+               "history (with --key, the active bundle is checked again).\n\n"
+               "options:\n"
+               "  -h, --help      print this help\n"
+               "  --data DIR      the car's bundle store (required)\n"
+               "  --key KEY.pub   the public key bundles must be signed with\n"
+               "  --sha256 HEX    the bundle file's expected SHA-256 (as a deployment names it)\n"
+               "  --allow-older   install a bundle older than the running one (a rollback)\n"
+               "  --json          status as JSON\n");
     return o == stdout ? 0 : 2;
 }
 

@@ -365,7 +365,10 @@ static int cmd_export(int argc, char **argv)
         TD_CLI_OPT_SEED(&ba.seed, "seed of the reference runs (default 1)"),
         TD_CLI_END,
     };
-    const td__cli_spec spec = {.name = "export", .about = about, .opts = opts};
+    const td__cli_spec spec = {.name = "export",
+                               .about = about,
+                               .opts = opts,
+                               .usage = "DIR|MODEL.tdm --format FORMAT -o OUT [options]"};
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;

@@ -11,10 +11,14 @@
 
 static int usage(FILE *o)
 {
-    fprintf(o, "usage: trackday keygen -o KEY [--force]\n"
+    fprintf(o, "usage: trackday keygen -o KEY [options]\n\n"
                "Writes a new Ed25519 key pair for signing bundles: KEY (the secret key, mode\n"
                "0600: keep it private) and KEY.pub (the public key: give it to devices and to\n"
-               "trackday verify). --force replaces existing files.\n");
+               "trackday verify).\n\n"
+               "options:\n"
+               "  -h, --help   print this help\n"
+               "  -o KEY       the secret key's file (required; the public key is KEY.pub)\n"
+               "  --force      replace existing files\n");
     return o == stdout ? 0 : 2;
 }
 

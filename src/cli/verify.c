@@ -14,13 +14,16 @@
 
 static int usage(FILE *o)
 {
-    fprintf(o, "usage: trackday verify BUNDLE --key KEY.pub [--sha256 HEX] [--no-health] [--json]\n"
+    fprintf(o, "usage: trackday verify BUNDLE --key KEY.pub [options]\n\n"
                "Checks the bundle's signature (with the public key KEY.pub), the size and\n"
                "SHA-256 of every file, then runs its health check: every model loads and gives\n"
-               "the recorded outputs on the reference observations within the latency budget.\n"
-               "  --sha256 HEX the bundle file's expected SHA-256 (as a deployment names it)\n"
-               "  --no-health  signature and files only\n"
-               "  --json       print the result as JSON\n");
+               "the recorded outputs on the reference observations within the latency budget.\n\n"
+               "options:\n"
+               "  -h, --help      print this help\n"
+               "  --key KEY.pub   the public key the bundle must be signed with (required)\n"
+               "  --sha256 HEX    the bundle file's expected SHA-256 (as a deployment names it)\n"
+               "  --no-health     signature and files only\n"
+               "  --json          print the result as JSON\n");
     return o == stdout ? 0 : 2;
 }
 
