@@ -9,6 +9,9 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,6 +24,7 @@
 #include "trackday/json.h"
 #include "trackday/nn.h"
 #include "trackday/simtrace.h"
+#include "trackday/summary.h"
 #include "trackday/track.h"
 
 #ifndef TD_TEST_TRACKDAY_BIN
@@ -455,4 +459,50 @@ TD_TEST(dense_route_loads_and_checks_in_bounded_work)
     TD_ASSERT_EQ_INT(td_track_from_rows(&t, rows, n + 1, "big", "big.npy", &err), TD_ERANGE);
     TD_ASSERT_CONTAINS(err.msg, "big.npy: has 20001 rows; a route may have at most 20000");
     td_free(rows);
+}
+
+/*
+ * Telemetry and reference summaries (fuzz_summary): a lidar's "no return" (+inf) and huge
+ * values made the sums infinite, which JSON cannot hold: the summary wrote JSON without them
+ * and refused to read it back. Merging two summaries could overflow the outcome counts
+ * (undefined behaviour) and push frames and bin counts past JSON's int64.
+ */
+TD_TEST(summary_of_infinite_values_reads_back_and_merge_refuses_overflow)
+{
+    td_summary_layout l = {.lidar_dim = 4, .n_actions = 3};
+    td_summary s, back;
+    td_err err;
+    float lidar[4] = {INFINITY, 1e30f, -INFINITY, NAN}, out[3] = {1e30f, -1e30f, 0};
+    td_infer_obs obs = {NULL, lidar, NULL};
+    TD_ASSERT_OK(td_summary_init(&s, &l, &err));
+    for (int i = 0; i < 3; i++)
+        td_summary_add(&s, &obs, out, 1e308);
+    json_t *j = td_summary_to_json(&s);
+    TD_ASSERT_OK(td_summary_from_json(&back, j, &err));
+    json_decref(j);
+    TD_ASSERT_EQ_INT((int)back.frames, 3);
+    const td_hist *h = td_summary_find(&back, "lidar.sector.0");
+    TD_ASSERT(h != NULL);
+    TD_ASSERT(isfinite(h->sum) && isfinite(h->sum_sq) && isfinite(h->max));
+    TD_ASSERT_EQ_INT((int)h->total, 3);
+    TD_ASSERT(h->max == DBL_MAX);
+    td_summary_free(&back);
+
+    /* A merge that would pass int64 is refused and changes nothing. */
+    td_summary big;
+    TD_ASSERT_OK(td_summary_init(&big, &l, &err));
+    big.frames = (uint64_t)INT64_MAX - 1;
+    TD_ASSERT_EQ_INT(td_summary_merge(&big, &s, &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "would overflow");
+    TD_ASSERT(big.frames == (uint64_t)INT64_MAX - 1);
+    big.frames = 0;
+    big.outcomes.episodes = LONG_MAX;
+    s.outcomes.episodes = 1;
+    TD_ASSERT_EQ_INT(td_summary_merge(&big, &s, &err), TD_ERANGE);
+    TD_ASSERT(big.outcomes.episodes == LONG_MAX);
+    big.outcomes.episodes = 0;
+    TD_ASSERT_OK(td_summary_merge(&big, &s, &err));
+    TD_ASSERT_EQ_INT((int)big.frames, 3);
+    td_summary_free(&big);
+    td_summary_free(&s);
 }

@@ -44,7 +44,9 @@ typedef struct td_hist {
     uint64_t counts[TD_HIST_MAX_BINS];
     uint64_t under, over, total;
     uint64_t nan;                 /* NaN values (also counted in over) */
-    double sum, sum_sq, min, max; /* over the values that are not NaN (0 when none) */
+    double sum, sum_sq, min, max; /* over the values that are not NaN (0 when none); +-inf
+                                     enters as +-DBL_MAX and the sums saturate there, so a
+                                     summary always writes JSON that reads back */
 } td_hist;
 
 void td_hist_init(td_hist *h, const char *name, double lo, double hi, int n);
@@ -103,7 +105,8 @@ void td_summary_add_lap(td_summary *s, double lap_s);
 /* The histogram named name, or NULL. */
 const td_hist *td_summary_find(const td_summary *s, const char *name);
 
-/* Adds src into dst; TD_EINVAL with a message when their layouts or bins differ. */
+/* Adds src into dst; TD_EINVAL with a message when their layouts or bins differ, TD_ERANGE
+ * when a count would pass INT64_MAX (JSON's integers); dst is unchanged after an error. */
 int td_summary_merge(td_summary *dst, const td_summary *src, td_err *err);
 
 /* JSON (docs/bundle.md): {"frames", "layout", "histograms": {name: {...}}, "outcomes"}. */

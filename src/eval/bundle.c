@@ -1057,7 +1057,9 @@ int td_bundle_health_check(const td_bundle *b, const char *which, td_bundle_heal
     double budget = json_number_value(json_object_get(hj, "latency_budget_ms"));
     const td_archive_entry *obsf =
         td_bundle_file(b, json_string_value(json_object_get(hj, "observations")));
-    if (k < 1 || k > 64 || ob < 0 || !obsf || (json_int_t)obsf->size != k * ob || !(budget > 0)) {
+    /* size / k, not k * ob: ob comes from the file and k * ob can overflow. */
+    if (k < 1 || k > 64 || ob < 0 || !obsf || obsf->size % (size_t)k != 0 ||
+        (json_int_t)(obsf->size / (size_t)k) != ob || !(budget > 0)) {
         json_decref(hj);
         return td_err_set(err, TD_EFORMAT,
                           "%s: cases, observation_bytes, observations or latency_budget_ms are "

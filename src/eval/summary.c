@@ -4,6 +4,8 @@
  * Every feature has fixed bins, decided by the layout alone, so two summaries of the same
  * model always merge by adding counts.
  */
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,14 @@ void td_hist_init(td_hist *h, const char *name, double lo, double hi, int n)
     h->n = n < 1 ? 1 : n > TD_HIST_MAX_BINS ? TD_HIST_MAX_BINS : n;
 }
 
+/* Adds to a moment, saturating at +-DBL_MAX: JSON has no infinity, and a summary must write
+ * and read back whatever it was fed (a lidar's "no return" is +inf). */
+static double add_sat(double a, double b)
+{
+    double r = a + b;
+    return r > DBL_MAX ? DBL_MAX : r < -DBL_MAX ? -DBL_MAX : r;
+}
+
 void td_hist_add(td_hist *h, double v)
 {
     h->total++;
@@ -30,13 +40,15 @@ void td_hist_add(td_hist *h, double v)
         h->nan++;
         return;
     }
+    /* +-inf counts in over/under and enters the moments as +-DBL_MAX. */
+    double m = v > DBL_MAX ? DBL_MAX : v < -DBL_MAX ? -DBL_MAX : v;
     int first = h->total - h->nan == 1;
-    if (first || v < h->min)
-        h->min = v;
-    if (first || v > h->max)
-        h->max = v;
-    h->sum += v;
-    h->sum_sq += v * v;
+    if (first || m < h->min)
+        h->min = m;
+    if (first || m > h->max)
+        h->max = m;
+    h->sum = add_sat(h->sum, m);
+    h->sum_sq = add_sat(h->sum_sq, m * m);
     if (v < h->lo) {
         h->under++;
     } else if (v >= h->hi) {
@@ -69,9 +81,31 @@ int td_hist_merge(td_hist *dst, const td_hist *src)
     dst->over += src->over;
     dst->nan += src->nan;
     dst->total += src->total;
-    dst->sum += src->sum;
-    dst->sum_sq += src->sum_sq;
+    dst->sum = add_sat(dst->sum, src->sum);
+    dst->sum_sq = add_sat(dst->sum_sq, src->sum_sq);
     return 0;
+}
+
+/* Counts are written as JSON integers (int64): a merge whose sums would not fit is refused. */
+#define COUNT_MAX ((uint64_t)INT64_MAX)
+
+static int add_fits(uint64_t a, uint64_t b)
+{
+    return a <= COUNT_MAX && b <= COUNT_MAX - a;
+}
+
+static int hist_merge_fits(const td_hist *a, const td_hist *b)
+{
+    for (int i = 0; i < a->n; i++)
+        if (!add_fits(a->counts[i], b->counts[i]))
+            return 0;
+    return add_fits(a->under, b->under) && add_fits(a->over, b->over) && add_fits(a->nan, b->nan) &&
+           add_fits(a->total, b->total);
+}
+
+static int long_add_fits(long a, long b)
+{
+    return b >= 0 ? a <= LONG_MAX - b : a >= LONG_MIN - b;
 }
 
 /* ---- layout and features -------------------------------------------------------------- */
@@ -307,19 +341,30 @@ int td_summary_merge(td_summary *dst, const td_summary *src, td_err *err)
         if (!same_bins(&dst->hist[i], &src->hist[i]))
             return td_err_set(err, TD_EINVAL, "summary: histogram %s has different bins",
                               dst->hist[i].name);
+    /* Nothing changes unless every sum fits. */
+    for (int i = 0; i < dst->n_hist; i++)
+        if (!hist_merge_fits(&dst->hist[i], &src->hist[i]))
+            return td_err_set(err, TD_ERANGE, "summary: histogram %s: the counts would overflow",
+                              dst->hist[i].name);
+    const td_summary_outcomes *a = &dst->outcomes, *b = &src->outcomes;
+    if (!add_fits(dst->frames, src->frames) || !long_add_fits(a->laps_total, b->laps_total) ||
+        !long_add_fits(a->episodes, b->episodes) || !long_add_fits(a->off_tracks, b->off_tracks) ||
+        !long_add_fits(a->crashes, b->crashes) || !long_add_fits(a->resets, b->resets))
+        return td_err_set(err, TD_ERANGE, "summary: the frame or outcome counts would overflow");
     for (int i = 0; i < dst->n_hist; i++)
         td_hist_merge(&dst->hist[i], &src->hist[i]);
     dst->frames += src->frames;
     td_summary_outcomes *o = &dst->outcomes;
     const td_summary_outcomes *q = &src->outcomes;
-    for (int i = 0; i < q->n_laps && o->n_laps < TD_SUMMARY_MAX_LAPS; i++)
+    int n_laps = q->n_laps; /* src may be dst */
+    for (int i = 0; i < n_laps && o->n_laps < TD_SUMMARY_MAX_LAPS; i++)
         o->lap_times_s[o->n_laps++] = q->lap_times_s[i];
     o->laps_total += q->laps_total;
     o->episodes += q->episodes;
     o->off_tracks += q->off_tracks;
     o->crashes += q->crashes;
     o->resets += q->resets;
-    o->distance_m += q->distance_m;
+    o->distance_m = add_sat(o->distance_m, q->distance_m);
     return 0;
 }
 
@@ -455,6 +500,11 @@ int td_summary_from_json(td_summary *s, const json_t *j, td_err *err)
                 return TD_EFORMAT;
             }
             h->counts[b] = (uint64_t)json_integer_value(x);
+            if (!add_fits(sum, h->counts[b])) {
+                td_err_set(err, TD_EFORMAT, "summary: histogram %s: counts overflow", h->name);
+                td_summary_free(s);
+                return TD_EFORMAT;
+            }
             sum += h->counts[b];
         }
         if (sum != h->total) {

@@ -12,12 +12,21 @@
  *
  * writes that form of one model file. It also writes the seeds of the targz and public_key
  * targets: OUTDIR/targz/ (archives written by td_archive: a model directory, a car archive
- * layout, an empty archive) and OUTDIR/public_key/ (a key file written by td_sign_key_write).
+ * layout, an empty archive) and OUTDIR/public_key/ (a key file written by td_sign_key_write),
+ * and the fuzz key's secret half, OUTDIR/secret/fuzz.key (fuzz_key.h).
+ *
+ *   make_seed_models --tree BUNDLE.tdb OUT
+ *
+ * writes a bundle's files in fuzz_bundle's repaired form.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fuzz_key.h"
 #include "trackday/archive.h"
 #include "trackday/crypto.h"
 #include "trackday/infer.h"
@@ -236,25 +245,58 @@ static int write_archives(const char *outdir)
     return 0;
 }
 
-/* A public key file from a fixed seed (the secret half is written too, then removed). */
+/* The fuzz key (fuzz_key.h): OUTDIR/public_key/seed-key.pub, the seed of the public_key
+ * target, and OUTDIR/secret/fuzz.key, the secret half that make-seeds signs the seed bundles
+ * with (never copied into the corpus). */
 static int write_key(const char *outdir)
 {
-    uint8_t seed[32], pk[TD_SIGN_PUBLIC_BYTES], sk[TD_SIGN_SECRET_BYTES];
+    uint8_t pk[TD_SIGN_PUBLIC_BYTES], sk[TD_SIGN_SECRET_BYTES];
     td_err err;
     char path[1024], pub[1100], dst[1100];
-    for (int i = 0; i < 32; i++)
-        seed[i] = (uint8_t)(i * 7 + 1);
-    if (td_crypto_init() != 0 || td_sign_seed_keypair(pk, sk, seed) != 0)
+    if (td_fuzz_keypair(pk, sk) != 0)
         return 1;
-    snprintf(path, sizeof(path), "%s/public_key/seed", outdir);
-    if (td_sign_key_write(path, pk, sk, 1, &err)) {
+    snprintf(path, sizeof(path), "%s/secret/fuzz.key", outdir);
+    int rc = td_sign_key_write(path, pk, sk, 1, &err);
+    td_crypto_wipe(sk, sizeof(sk));
+    if (rc) {
         fprintf(stderr, "make_seed_models: %s\n", err.msg);
         return 1;
     }
-    td_crypto_wipe(sk, sizeof(sk));
     snprintf(pub, sizeof(pub), "%s.pub", path);
     snprintf(dst, sizeof(dst), "%s/public_key/seed-key.pub", outdir);
-    return remove(path) != 0 || rename(pub, dst) != 0;
+    return rename(pub, dst) != 0;
+}
+
+/* A bundle's files in fuzz_bundle's repaired form: "@@ PATH\n", the bytes, "\n" between. */
+static int write_tree(const char *bundle, const char *out)
+{
+    char *data;
+    size_t len;
+    td_err err;
+    td_archive a;
+    td_archive_limits lim;
+    td_archive_limits_default(&lim);
+    if (td_file_read(bundle, &data, &len, &err)) {
+        fprintf(stderr, "make_seed_models: %s\n", err.msg);
+        return 1;
+    }
+    int rc = td_archive_read_tar(&a, data, len, &lim, &err);
+    td_free(data);
+    if (rc) {
+        fprintf(stderr, "make_seed_models: %s: %s\n", bundle, err.msg);
+        return 1;
+    }
+    FILE *f = fopen(out, "wb");
+    for (int i = 0; f && i < a.n; i++) {
+        const td_archive_entry *e = &a.entries[i];
+        if (memmem(e->data, e->size, "\n@@ ", 4))
+            fprintf(stderr, "make_seed_models: %s holds a \"@@ \" line: the tree splits it\n",
+                    e->name);
+        fprintf(f, "%s@@ %s\n", i ? "\n" : "", e->name);
+        fwrite(e->data, 1, e->size, f);
+    }
+    td_archive_free(&a);
+    return !f || fclose(f) != 0;
 }
 
 int main(int argc, char **argv)
@@ -271,8 +313,11 @@ int main(int argc, char **argv)
         td_free(data);
         return rc;
     }
+    if (argc == 4 && strcmp(argv[1], "--tree") == 0)
+        return write_tree(argv[2], argv[3]);
     if (argc != 2) {
-        fprintf(stderr, "usage: make_seed_models OUTDIR | --split FILE.tdm OUT\n");
+        fprintf(stderr, "usage: make_seed_models OUTDIR | --split FILE.tdm OUT | --tree BUNDLE "
+                        "OUT\n");
         return 2;
     }
     char path[1024];
@@ -284,6 +329,8 @@ int main(int argc, char **argv)
     mkdir(path, 0755);
     snprintf(path, sizeof(path), "%s/public_key", argv[1]);
     mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/secret", argv[1]);
+    mkdir(path, 0700);
     int rc = 0;
     for (size_t i = 0; i < sizeof(MODELS) / sizeof(MODELS[0]); i++)
         rc |= one_model(argv[1], &MODELS[i]);
