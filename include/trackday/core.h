@@ -32,7 +32,10 @@ extern "C" {
     X(TIMEOUT, -10, "timed out")                                                                   \
     X(INTERRUPTED, -11, "interrupted")                                                             \
     X(REWARD, -12, "reward function error")                                                        \
-    X(INTERNAL, -13, "internal error")
+    X(INTERNAL, -13, "internal error")                                                             \
+    X(CONFLICT, -14, "already exists or changed meanwhile")                                        \
+    X(PERM, -15, "permission denied")                                                              \
+    X(LIMIT, -16, "limit exceeded")
 
 enum {
     TD_OK = 0,

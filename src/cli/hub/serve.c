@@ -1,0 +1,239 @@
+/*
+ * serve.c - `trackday serve`: runs the hub until SIGTERM or Ctrl-C, then stops gracefully
+ * (no new connections, requests in flight finish, event streams end, the database closes).
+ * Also hubcli.h's shared helpers.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/hub/hubcli.h"
+#include "trackday/hub.h"
+
+#ifndef TD_SOURCE_DIR
+#define TD_SOURCE_DIR "."
+#endif
+
+const char *td__cli_hub_data_dir(const char *arg)
+{
+    static char dir[1024];
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    if (arg)
+        return arg;
+    if (xdg && *xdg)
+        snprintf(dir, sizeof(dir), "%s/trackday/hub", xdg);
+    else
+        snprintf(dir, sizeof(dir), "%s/.local/share/trackday/hub", home && *home ? home : ".");
+    return dir;
+}
+
+int td__cli_read_password(const char *prompt, char *out, size_t cap)
+{
+    struct termios old, quiet;
+    int tty = isatty(0) && tcgetattr(0, &old) == 0;
+    size_t n;
+    if (tty) {
+        fprintf(stderr, "%s", prompt);
+        fflush(stderr);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(0, TCSAFLUSH, &quiet);
+    }
+    if (!fgets(out, (int)cap, stdin)) {
+        if (tty) {
+            tcsetattr(0, TCSAFLUSH, &old);
+            fprintf(stderr, "\n");
+        }
+        return td__cli_fail("no password on standard input");
+    }
+    if (tty) {
+        tcsetattr(0, TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    n = strlen(out);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = 0;
+    return 0;
+}
+
+/* Signals reach whichever thread they find (libraries start threads before main), so the
+ * handler only writes to a pipe that the main thread waits on. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        /* Nothing to do: the pipe is full, a stop is already pending. */
+    }
+    errno = saved;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: trackday serve [options]\n\n"
+               "Runs the hub: the JSON API under /api/v1 (docs/api.md), accounts, classes,\n"
+               "the model registry and the job queue that 'trackday worker' processes serve.\n"
+               "SIGTERM or Ctrl-C stops it gracefully.\n\n"
+               "options:\n"
+               "  --data DIR              data directory: hub.db (SQLite, WAL), blobs/ (default\n"
+               "                          ~/.local/share/trackday/hub)\n"
+               "  --listen HOST:PORT      address (default 127.0.0.1:8080; port 0 picks a free\n"
+               "                          one). Anything but loopback exposes the hub: put it\n"
+               "                          behind an HTTPS reverse proxy\n"
+               "  --web DIR               static files of the browser UI (default: web/ of the\n"
+               "                          source tree when present)\n"
+               "  --ready-file F          write the URL to F once listening (for scripts)\n"
+               "  --lease-seconds N       a claimed job's lease, renewed by heartbeats (60)\n"
+               "  --max-attempts N        tries of a job whose worker is lost (3)\n"
+               "  --session-hours N       login lifetime (168)\n"
+               "  --max-upload-mb N       largest upload (1024)\n"
+               "  --login-failures N      failed logins per user in 15 minutes before 429 (10)\n"
+               "  --grace S               seconds requests in flight get at shutdown (10)\n"
+               "  --secure-cookies        mark session cookies Secure (when served over HTTPS)\n"
+               "  --clock-file F          tests: read the time (Unix seconds) from F\n"
+               "  --insecure-fast-passwords  tests: argon2id at its minimum cost\n");
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    td_hub_options o;
+    td_hub *hub = NULL;
+    td_err err;
+    const char *data = NULL, *ready = NULL;
+    double grace = 10;
+    char web[1200];
+    long l;
+    int sig = 0;
+
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    td_hub_options_default(&o);
+    snprintf(web, sizeof(web), "%s/web", TD_SOURCE_DIR);
+    if (td_path_exists(web))
+        o.web_dir = web;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--insecure-fast-passwords")) {
+            o.fast_passwords = 1;
+            continue;
+        }
+        if (!strcmp(a, "--secure-cookies")) {
+            o.secure_cookies = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            usage(stderr);
+            return td__cli_fail("unexpected argument '%s'", a);
+        }
+        if (!v)
+            return td__cli_fail("%s needs a value (see trackday serve --help)", a);
+        i++;
+        if (!strcmp(a, "--data")) {
+            data = v;
+        } else if (!strcmp(a, "--listen")) {
+            o.listen = v;
+        } else if (!strcmp(a, "--web")) {
+            o.web_dir = v;
+        } else if (!strcmp(a, "--ready-file")) {
+            ready = v;
+        } else if (!strcmp(a, "--clock-file")) {
+            o.clock_file = v;
+        } else if (!strcmp(a, "--lease-seconds")) {
+            if (td__cli_parse_long(a, v, 1, 3600, &l))
+                return 1;
+            o.lease_s = (int)l;
+        } else if (!strcmp(a, "--max-attempts")) {
+            if (td__cli_parse_long(a, v, 1, 100, &l))
+                return 1;
+            o.max_attempts = (int)l;
+        } else if (!strcmp(a, "--session-hours")) {
+            if (td__cli_parse_long(a, v, 1, 24 * 365, &l))
+                return 1;
+            o.session_hours = (int)l;
+        } else if (!strcmp(a, "--max-upload-mb")) {
+            if (td__cli_parse_long(a, v, 1, 1024 * 1024, &l))
+                return 1;
+            o.max_upload_bytes = (uint64_t)l << 20;
+        } else if (!strcmp(a, "--login-failures")) {
+            if (td__cli_parse_long(a, v, 1, 1000, &l))
+                return 1;
+            o.login_max_failures = (int)l;
+        } else if (!strcmp(a, "--grace")) {
+            if (td__cli_parse_double(a, v, 0, 3600, &grace))
+                return 1;
+        } else {
+            usage(stderr);
+            return td__cli_fail("unknown option '%s'", a);
+        }
+    }
+    o.data_dir = td__cli_hub_data_dir(data);
+    o.tracks_dir = td__cli_tracks_dir();
+    static char shared[1200];
+    snprintf(shared, sizeof(shared), "%s/../shared/tracks", TD_SOURCE_DIR);
+    o.shared_tracks = shared;
+
+    if (pipe(signal_pipe))
+        return td__cli_fail("pipe: %s", strerror(errno));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (td_hub_open(&hub, &o, &err))
+        return td__cli_fail("%s", err.msg);
+    if (td_hub_listen(hub, &err)) {
+        td_hub_close(hub);
+        return td__cli_fail("%s", err.msg);
+    }
+    char url[300];
+    const char *host = o.listen;
+    char hostbuf[256];
+    const char *colon = strrchr(host, ':');
+    snprintf(hostbuf, sizeof(hostbuf), "%.*s", colon ? (int)(colon - host) : 0, host);
+    if (!hostbuf[0])
+        snprintf(hostbuf, sizeof(hostbuf), "127.0.0.1");
+    snprintf(url, sizeof(url), "http://%s:%d", hostbuf, td_hub_port(hub));
+    if (strcmp(hostbuf, "127.0.0.1") && strcmp(hostbuf, "localhost") && strcmp(hostbuf, "[::1]"))
+        fprintf(stderr,
+                "trackday: warning: listening on %s, beyond this machine, without TLS: "
+                "put an HTTPS reverse proxy in front\n",
+                hostbuf);
+    printf("trackday hub listening on %s (data: %s)\n", url, o.data_dir);
+    fflush(stdout);
+    if (ready) {
+        char line[320];
+        int n = snprintf(line, sizeof(line), "%s\n", url);
+        if (td_file_write_atomic(ready, line, (size_t)n, &err))
+            fprintf(stderr, "trackday: %s\n", err.msg);
+    }
+    for (;;) {
+        unsigned char b;
+        ssize_t n = read(signal_pipe[0], &b, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        sig = n == 1 ? b : SIGTERM;
+        if (sig != SIGHUP) /* SIGHUP: nothing to reload yet */
+            break;
+    }
+    fprintf(stderr, "trackday: %s: stopping (up to %.0f s for requests in flight)\n",
+            strsignal(sig), grace);
+    td_hub_shutdown(hub, grace);
+    td_hub_close(hub);
+    printf("trackday hub stopped\n");
+    return 0;
+}
+
+TD_CLI_COMMAND("serve", "run the hub: accounts, classes, models, jobs (HTTP API)", cmd_serve)

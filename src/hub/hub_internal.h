@@ -1,0 +1,249 @@
+/*
+ * hub_internal.h - what the hub's files share: the hub object, a request as handlers see it,
+ * the route tables, replies and JSON errors, authentication and argument checking. Each
+ * feature (accounts, classes, models, jobs; later leagues, fleet) is one file that exports a
+ * route table (td__routes_*) listed in http.c.
+ */
+#ifndef TD_HUB_INTERNAL_H
+#define TD_HUB_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hub/db.h"
+#include "hub/tar.h"
+#include "trackday/hub.h"
+
+/* ------------------------------------------------------------------------------------ */
+/* The hub                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+struct td_hub {
+    td_hub_options opt;
+    char data_dir[1024];
+    char listen_host[256];
+    int listen_port;
+    td_db *db;
+    void *mhd; /* struct MHD_Daemon */
+    volatile int stopping;
+    int port;
+    /* In-process wake-ups for event streams and claim waits. Every process also polls the
+     * database, so several hub processes behind one address see each other's changes. */
+    pthread_mutex_t notify_mu;
+    pthread_cond_t notify_cv;
+    uint64_t notify_seq;
+    /* argon2id needs 64 MiB a hash: at most this many at once. */
+    pthread_mutex_t pw_mu;
+    pthread_cond_t pw_cv;
+    int pw_running;
+    /* The reaper: expired leases back to the queue. */
+    pthread_t reaper;
+    int reaper_started;
+};
+
+/* The time: the clock file's value in tests, else the wall clock (Unix seconds). */
+int64_t td__hub_now(td_hub *h);
+/* Wakes every event stream and claim wait of this process. */
+void td__hub_notify(td_hub *h);
+/* Waits for td__hub_notify or timeout_s; returns at once when the hub is stopping. */
+void td__hub_wait(td_hub *h, uint64_t *seen, double timeout_s);
+
+/* ------------------------------------------------------------------------------------ */
+/* Requests                                                                             */
+/* ------------------------------------------------------------------------------------ */
+
+/* Who is asking. */
+enum { TD__WHO_NONE = 0, TD__WHO_USER = 1, TD__WHO_WORKER = 2, TD__WHO_DEVICE = 3 };
+enum { TD__ROLE_LEARNER = 1, TD__ROLE_INSTRUCTOR = 2, TD__ROLE_ADMIN = 3 };
+
+typedef struct td__principal {
+    int who;
+    int64_t id; /* user, worker or device id */
+    int role;   /* users */
+    char name[64];
+    int cookie; /* authenticated by the session cookie (CSRF applies) */
+    char token_hash[65];
+} td__principal;
+
+/* Who may call a route (bits). */
+#define TD__ALLOW_ANON       0x01u
+#define TD__ALLOW_LEARNER    0x02u
+#define TD__ALLOW_INSTRUCTOR 0x04u
+#define TD__ALLOW_ADMIN      0x08u
+#define TD__ALLOW_WORKER     0x10u
+#define TD__ALLOW_DEVICE     0x20u
+#define TD__ALLOW_USERS      (TD__ALLOW_LEARNER | TD__ALLOW_INSTRUCTOR | TD__ALLOW_ADMIN)
+#define TD__ALLOW_STAFF      (TD__ALLOW_INSTRUCTOR | TD__ALLOW_ADMIN)
+
+/* What a route's request body is. */
+enum { TD__BODY_NONE = 0, TD__BODY_JSON = 1, TD__BODY_UPLOAD = 2, TD__BODY_TEXT = 3 };
+
+typedef struct td__req td__req;
+typedef int (*td__handler)(td__req *r);
+
+typedef struct td__route {
+    const char *method;
+    const char *pattern; /* "/api/v1/models/{id}/versions/{v}" */
+    td__handler fn;
+    unsigned allow;
+    int body;
+    const char *summary;
+    /* OpenAPI fragments (JSON text): the operation's extra fields, e.g.
+     * {"requestBody": ..., "responses": {"201": ...}}; NULL for the defaults. */
+    const char *openapi;
+} td__route;
+
+#define TD__MAX_PARAMS 4
+
+/* A reply a handler builds; http.c sends it. */
+typedef ssize_t (*td__stream_fn)(void *cls, uint64_t pos, char *buf, size_t max);
+typedef void (*td__stream_free_fn)(void *cls);
+
+struct td__req {
+    td_hub *hub;
+    void *conn; /* struct MHD_Connection */
+    const td__route *route;
+    const char *method;
+    char path[1024];
+    char *params[TD__MAX_PARAMS];
+    int nparams;
+    char client_ip[64];
+    td__principal who;
+    /* The body: JSON or text in memory, or an upload in a temporary file. */
+    char *body;
+    size_t body_len;
+    int upload_fd;
+    char upload_path[1100];
+    uint64_t upload_len;
+    int body_too_large;
+    json_t *json;   /* parsed JSON body (td__req_json) */
+    td_db_conn *db; /* taken on first use (td__req_db), given back after the reply */
+    /* The reply. */
+    int status;
+    json_t *reply_json;
+    char *reply_data;
+    size_t reply_len;
+    const char *reply_type;
+    int reply_fd;
+    uint64_t reply_fd_size;
+    td__stream_fn stream;
+    td__stream_free_fn stream_free;
+    void *stream_cls;
+    char headers[8][2][256];
+    int nheaders;
+    int replied;
+    int phase; /* the access handler's progress through the request */
+};
+
+/* The connection this request may use (held until the reply is sent). */
+td_db_conn *td__req_db(td__req *r);
+/* A query parameter or a request header (NULL if absent). */
+const char *td__req_query(td__req *r, const char *name);
+const char *td__req_header(td__req *r, const char *name);
+/* Adds a response header. */
+void td__req_add_header(td__req *r, const char *name, const char *value);
+
+/* ---- Replies: each returns 0 so a handler can `return td__reply_...(r, ...)`. ----------- */
+
+int td__reply_json(td__req *r, int status, json_t *body); /* steals body */
+int td__reply_empty(td__req *r, int status);
+int td__reply_data(td__req *r, int status, const char *type, char *data, size_t len); /* steals */
+int td__reply_fd(td__req *r, int status, const char *type, int fd, uint64_t size);
+int td__reply_stream(td__req *r, int status, const char *type, td__stream_fn fn,
+                     td__stream_free_fn free_fn, void *cls);
+/* {"error": {"code", "message"}} with the status. Returns 1 (the handler's "stop"). */
+int td__fail(td__req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A library error: its code decides the status (ENOENT 404, ECONFLICT 409, EINVAL/EFORMAT
+ * 400, ELIMIT 413, ETIMEOUT 503, else 500 with the detail only in the log). */
+int td__fail_err(td__req *r, int rc, const td_err *err);
+/* Adds "details" to the error reply just made (steals). */
+void td__fail_details(td__req *r, json_t *details);
+
+/* ---- Arguments ----------------------------------------------------------------------------- */
+
+/* The JSON object body; replies 400 and returns 1 if it is malformed or not an object. */
+int td__req_json(td__req *r, json_t **obj);
+/* Replies 400 naming the first key of obj not in the comma-separated list. */
+int td__only_keys(td__req *r, json_t *obj, const char *allowed);
+/* Typed fields: absent gives dflt (or 400 when required); a wrong type or range is 400
+ * naming the field. Strings are checked for length and valid UTF-8 (jansson's guarantee). */
+int td__arg_str(td__req *r, json_t *o, const char *key, int required, size_t max_len,
+                const char **out);
+int td__arg_int(td__req *r, json_t *o, const char *key, int required, int64_t lo, int64_t hi,
+                int64_t *out);
+int td__arg_num(td__req *r, json_t *o, const char *key, int required, double lo, double hi,
+                double *out);
+int td__arg_bool(td__req *r, json_t *o, const char *key, int *out);
+/* Path parameter i as a positive id; replies 404 otherwise. */
+int td__param_id(td__req *r, int i, const char *what, int64_t *out);
+/* Query parameter as an integer in [lo, hi] (absent: dflt); 400 otherwise. */
+int td__query_int(td__req *r, const char *name, int64_t dflt, int64_t lo, int64_t hi, int64_t *out);
+
+/* A user or model name: [A-Za-z0-9._-], 1-max characters, starting with a letter or digit. */
+int td__valid_name(const char *s, size_t max);
+
+/* ISO 8601 UTC ("2026-12-01T00:00:00Z") of Unix seconds, as a new JSON string (null for 0
+ * when zero_null). */
+json_t *td__json_time(int64_t t);
+void td__format_time(int64_t t, char *out, size_t cap);
+
+/* ------------------------------------------------------------------------------------ */
+/* Authentication (auth.c)                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+/* Fills r->who from the Authorization header or the session cookie. Replies 401 (bad or
+ * expired token) or 403 (CSRF) and returns 1 when the request must stop. */
+int td__authenticate(td__req *r);
+/* 1 if the principal may call the route, else replies 401/403 and returns 0. */
+int td__authorize(td__req *r);
+
+const char *td__role_name(int role);
+int td__role_parse(const char *s); /* 0 if unknown */
+
+/* A new random token "<prefix>_<43 base64url characters>" and its stored hash. */
+void td__token_new(const char *prefix, char *token, size_t cap, char hash[65]);
+void td__token_hash(const char *token, char hash[65]);
+/* argon2id hash of a password (blocks while too many hashes run). */
+int td__password_hash(td_hub *h, const char *password, char *out, size_t cap, td_err *err);
+int td__password_verify(td_hub *h, const char *hash, const char *password);
+
+/* ---- Accounts (accounts.c) ----------------------------------------------------------- */
+
+/* The columns "id, username, display_name, email, role, disabled, created_at" from
+ * first_col on, as a user object. */
+json_t *td__user_json(td_db_rows *row, int first_col);
+int td__user_name_ok(const char *s);
+/* Creates an account (password may be NULL: no password login until one is set). */
+int td__user_create(td_hub *h, td_db_conn *c, const char *name, const char *role,
+                    const char *password, const char *email, const char *display, int64_t *id,
+                    td_err *err);
+/* 1 if the caller may see user uid. */
+int td__may_see_user(td__req *r, int64_t uid);
+
+/* Rate limits in the database (fixed windows from the first hit): seconds to wait, or 0. */
+int64_t td__rate_blocked(td_db_conn *c, const char *key, int max, int window_s, int64_t now);
+void td__rate_hit(td_db_conn *c, const char *key, int window_s, int64_t now);
+void td__rate_clear(td_db_conn *c, const char *key);
+
+/* ------------------------------------------------------------------------------------ */
+/* Route tables                                                                         */
+/* ------------------------------------------------------------------------------------ */
+
+extern const td__route td__routes_core[];     /* health, openapi (http.c) */
+extern const td__route td__routes_accounts[]; /* sessions, users, workers (accounts.c) */
+
+/* Every table, NULL-terminated (http.c). */
+extern const td__route *const td__route_tables[];
+
+/* The OpenAPI 3.1 document of every route (openapi.c); new reference. */
+json_t *td__openapi(td_hub *h);
+
+/* http.c: starts and stops the HTTP server. */
+int td__http_start(td_hub *h, td_err *err);
+void td__http_quiesce(td_hub *h);
+void td__http_stop(td_hub *h);
+
+#endif

@@ -1,0 +1,362 @@
+/*
+ * hub_harness.h - what the hub's tests share: a real `trackday serve` started on a free
+ * loopback port in a fresh data directory (its URL read from its first line of output, so
+ * nothing waits by sleeping), HTTP requests through libcurl, and the runner of the protocol
+ * scenarios in tests/data/hub/NAME.hub (the format is described in tests/data/hub/README.md).
+ */
+#ifndef TD_HUB_HARNESS_H
+#define TD_HUB_HARNESS_H
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "td_test.h"
+
+/* Each test file uses some of these helpers. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+#ifndef TD_TEST_TRACKDAY_BIN
+#define TD_TEST_TRACKDAY_BIN "trackday"
+#endif
+
+#define HUB_ADMIN_PASSWORD "admin-password-1"
+
+typedef struct hub_server {
+    char dir[512];  /* the test's scratch directory (data in dir/data) */
+    char data[600]; /* the hub's data directory */
+    char url[128];
+    char clock[600]; /* clock file ("" when the real clock runs) */
+    pid_t pid;
+    char admin[160]; /* the admin's session token */
+    char args[512];  /* extra serve arguments of the last start */
+} hub_server;
+
+typedef struct hub_resp {
+    long status;
+    char *body;
+    size_t len;
+    json_t *json;
+    char headers[8192];
+} hub_resp;
+
+/* ---- Processes ------------------------------------------------------------------------------ */
+
+/* Runs a shell command, returns its exit status; its output (stdout+stderr) goes into out. */
+static int hub_sh(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int hub_sh(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    FILE *p;
+    size_t n = 0;
+    int st;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    p = popen(cmd, "r");
+    if (!p)
+        TD_FAIL("popen %s", cmd);
+    if (out && cap) {
+        n = fread(out, 1, cap - 1, p);
+        out[n] = 0;
+    } else {
+        char buf[4096];
+        while (fread(buf, 1, sizeof(buf), p) > 0)
+            ;
+    }
+    st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void hub_tmpdir(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/hubtest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(out))
+        TD_FAIL("mkdtemp: %s", strerror(errno));
+}
+
+/* Starts `trackday serve` on port 0 with the data directory s->data (kept between starts) and
+ * waits for its "listening on URL" line. */
+static void hub_launch(hub_server *s, const char *extra)
+{
+    int pfd[2];
+    char line[512];
+    FILE *f;
+    if (pipe(pfd))
+        TD_FAIL("pipe");
+    snprintf(s->args, sizeof(s->args), "%s", extra ? extra : "");
+    s->pid = fork();
+    if (s->pid == 0) {
+        char cmd[2048];
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        snprintf(cmd, sizeof(cmd),
+                 "exec %s serve --data %s --listen 127.0.0.1:0 --insecure-fast-passwords "
+                 "--grace 5 %s%s %s 2>>%s/serve.log",
+                 TD_TEST_TRACKDAY_BIN, s->data, s->clock[0] ? "--clock-file " : "", s->clock,
+                 s->args, s->dir);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    f = fdopen(pfd[0], "r");
+    if (!f || !fgets(line, sizeof(line), f)) {
+        char log[4096] = "";
+        hub_sh(log, sizeof(log), "cat %s/serve.log", s->dir);
+        TD_FAIL("trackday serve did not start: %s", log);
+    }
+    fclose(f);
+    const char *u = strstr(line, "http://");
+    TD_ASSERT_MSG(u != NULL, "serve printed '%s'", line);
+    snprintf(s->url, sizeof(s->url), "%.*s", (int)strcspn(u, " \n"), u);
+}
+
+static void hub_req(hub_server *s, hub_resp *out, const char *method, const char *path,
+                    const char *token, const char *type, const void *body, size_t len);
+
+/* Logs in and returns the token in out (cap bytes). */
+static void hub_login(hub_server *s, const char *user, const char *password, char *out, size_t cap)
+{
+    hub_resp r;
+    char body[512];
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, password);
+    hub_req(s, &r, "POST", "/api/v1/sessions", NULL, "application/json", body, strlen(body));
+    TD_ASSERT_MSG(r.status == 201, "login %s: %ld %s", user, r.status, r.body);
+    snprintf(out, cap, "%s", json_string_value(json_object_get(r.json, "token")));
+    json_decref(r.json);
+    free(r.body);
+}
+
+/* A fresh hub with an admin account "admin" (password HUB_ADMIN_PASSWORD), logged in. */
+static void hub_start_opts(hub_server *s, int with_clock, const char *extra)
+{
+    char out[2048];
+    memset(s, 0, sizeof(*s));
+    hub_tmpdir(s->dir, sizeof(s->dir));
+    snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
+    if (with_clock) {
+        snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
+        FILE *f = fopen(s->clock, "w");
+        fprintf(f, "1796000000\n"); /* 2026-11-30T..., a fixed start */
+        fclose(f);
+    }
+    int rc = hub_sh(out, sizeof(out),
+                    "echo %s | %s admin create-user --data %s --name admin --role admin "
+                    "--insecure-fast-passwords 2>&1",
+                    HUB_ADMIN_PASSWORD, TD_TEST_TRACKDAY_BIN, s->data);
+    TD_ASSERT_MSG(rc == 0, "admin create-user: %s", out);
+    hub_launch(s, extra);
+    hub_login(s, "admin", HUB_ADMIN_PASSWORD, s->admin, sizeof(s->admin));
+}
+
+static void hub_start(hub_server *s)
+{
+    hub_start_opts(s, 0, NULL);
+}
+
+/* SIGTERM and wait: the hub must stop by itself with status 0. */
+static void hub_stop_keep(hub_server *s)
+{
+    int st = 0;
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+    TD_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "serve ended with status %d", st);
+}
+
+static void hub_kill(hub_server *s)
+{
+    int st;
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+}
+
+static void hub_stop(hub_server *s)
+{
+    char out[256];
+    hub_stop_keep(s);
+    if (!getenv("HUB_KEEP"))
+        hub_sh(out, sizeof(out), "rm -rf %s", s->dir);
+}
+
+static void hub_set_clock(hub_server *s, long long t)
+{
+    char p[700];
+    FILE *f;
+    snprintf(p, sizeof(p), "%s.tmp", s->clock);
+    f = fopen(p, "w");
+    fprintf(f, "%lld\n", t);
+    fclose(f);
+    rename(p, s->clock);
+}
+
+static long long hub_get_clock(hub_server *s)
+{
+    long long t = 0;
+    FILE *f = fopen(s->clock, "r");
+    if (f) {
+        if (fscanf(f, "%lld", &t) != 1)
+            t = 0;
+        fclose(f);
+    }
+    return t;
+}
+
+/* ---- HTTP ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len;
+} hub_buf;
+
+static size_t hub_write_cb(char *p, size_t size, size_t n, void *user)
+{
+    hub_buf *b = user;
+    size_t k = size * n;
+    char *d = realloc(b->data, b->len + k + 1);
+    if (!d)
+        return 0;
+    memcpy(d + b->len, p, k);
+    b->data = d;
+    b->len += k;
+    d[b->len] = 0;
+    return k;
+}
+
+static size_t hub_header_cb(char *p, size_t size, size_t n, void *user)
+{
+    char *h = user;
+    size_t k = size * n, len = strlen(h);
+    if (len + k + 1 < 8192) {
+        memcpy(h + len, p, k);
+        h[len + k] = 0;
+    }
+    return k;
+}
+
+/* One request; a token NULL or "" sends none. The reply's JSON (if any) is parsed. */
+static void hub_req_h(hub_server *s, hub_resp *out, const char *method, const char *path,
+                      const char *token, const char *type, const void *body, size_t len,
+                      const char *extra_header)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    char url[2048], auth[300], ct[200];
+    hub_buf b = {NULL, 0};
+    CURLcode rc;
+    memset(out, 0, sizeof(*out));
+    snprintf(url, sizeof(url), "%s%s", s->url, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (!strcmp(method, "HEAD"))
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (token && *token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        hdr = curl_slist_append(hdr, auth);
+    }
+    if (type) {
+        snprintf(ct, sizeof(ct), "Content-Type: %s", type);
+        hdr = curl_slist_append(hdr, ct);
+    }
+    if (extra_header)
+        hdr = curl_slist_append(hdr, extra_header);
+    hdr = curl_slist_append(hdr, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hub_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hub_header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out->headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    else
+        out->status = -(long)rc;
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    out->body = b.data ? b.data : calloc(1, 1);
+    out->len = b.len;
+    if (b.len)
+        out->json = json_loadb(b.data, b.len, 0, NULL);
+}
+
+static void hub_req(hub_server *s, hub_resp *out, const char *method, const char *path,
+                    const char *token, const char *type, const void *body, size_t len)
+{
+    hub_req_h(s, out, method, path, token, type, body, len, NULL);
+}
+
+static void hub_resp_free(hub_resp *r)
+{
+    if (r->json)
+        json_decref(r->json);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+/* GET/POST/... with a JSON body (or NULL), returning the status; the reply stays in out. */
+static long hub_json(hub_server *s, hub_resp *out, const char *method, const char *path,
+                     const char *token, const char *json_body)
+{
+    hub_req(s, out, method, path, token, json_body ? "application/json" : NULL, json_body,
+            json_body ? strlen(json_body) : 0);
+    return out->status;
+}
+
+/* The error code of an error reply ("" if none). */
+static const char *hub_err_code(const hub_resp *r)
+{
+    json_t *e = r->json ? json_object_get(r->json, "error") : NULL;
+    const char *c = e ? json_string_value(json_object_get(e, "code")) : NULL;
+    return c ? c : "";
+}
+
+static const char *hub_err_msg(const hub_resp *r)
+{
+    json_t *e = r->json ? json_object_get(r->json, "error") : NULL;
+    const char *c = e ? json_string_value(json_object_get(e, "message")) : NULL;
+    return c ? c : "";
+}
+
+/* Creates a user through the API as the admin and logs them in. */
+static long long hub_user(hub_server *s, const char *name, const char *role, char *token,
+                          size_t cap)
+{
+    hub_resp r;
+    char body[512], pw[128];
+    long long id;
+    snprintf(pw, sizeof(pw), "%s-password-1", name);
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\",\"role\":\"%s\"}", name,
+             pw, role);
+    hub_json(s, &r, "POST", "/api/v1/users", s->admin, body);
+    TD_ASSERT_MSG(r.status == 201, "create user %s: %ld %s", name, r.status, r.body);
+    id = json_integer_value(json_object_get(r.json, "id"));
+    hub_resp_free(&r);
+    if (token)
+        hub_login(s, name, pw, token, cap);
+    return id;
+}
+
+#endif

@@ -1,0 +1,15 @@
+/*
+ * test_hub_api.c - the hub's HTTP API by protocol scenarios (tests/data/hub/NAME.hub, described
+ * in tests/data/hub/README.md), each against its own real `trackday serve` on loopback.
+ */
+#include "hub_scenario.h"
+
+TD_TEST(api_accounts)
+{
+    hub_scenario("accounts.hub");
+}
+
+TD_TEST(api_login_rate_limit_and_expiry)
+{
+    hub_scenario("ratelimit.hub");
+}
