@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +100,8 @@ static void hub_launch(hub_server *s, const char *extra)
     s->pid = fork();
     if (s->pid == 0) {
         char cmd[2048];
+        /* A test that fails exits at once: its server stops with it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(pfd[1], 1);
         close(pfd[0]);
         close(pfd[1]);
@@ -275,8 +278,17 @@ static void hub_req_h(hub_server *s, hub_resp *out, const char *method, const ch
         snprintf(ct, sizeof(ct), "Content-Type: %s", type);
         hdr = curl_slist_append(hdr, ct);
     }
-    if (extra_header)
-        hdr = curl_slist_append(hdr, extra_header);
+    if (extra_header) {
+        /* Several headers are separated by CRLF. */
+        char *copy = strdup(extra_header), *p = copy, *crlf;
+        while ((crlf = strstr(p, "\r\n"))) {
+            *crlf = 0;
+            hdr = curl_slist_append(hdr, p);
+            p = crlf + 2;
+        }
+        hdr = curl_slist_append(hdr, p);
+        free(copy);
+    }
     hdr = curl_slist_append(hdr, "Expect:");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     if (body) {
@@ -356,6 +368,158 @@ static long long hub_user(hub_server *s, const char *name, const char *role, cha
     hub_resp_free(&r);
     if (token)
         hub_login(s, name, pw, token, cap);
+    return id;
+}
+
+/* ---- Workers and event streams -------------------------------------------------------------- */
+
+/* Registers a worker (token into tok) and starts `trackday worker` for it; its output goes to
+ * dir/worker-NAME.log. */
+static pid_t hub_worker(hub_server *s, const char *name, char *tok, size_t cap, const char *extra)
+{
+    hub_resp r;
+    char body[128];
+    pid_t pid;
+    snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+    if (tok[0] == 0) {
+        hub_json(s, &r, "POST", "/api/v1/workers", s->admin, body);
+        TD_ASSERT_MSG(r.status == 201, "worker %s: %ld %s", name, r.status, r.body);
+        snprintf(tok, cap, "%s", json_string_value(json_object_get(r.json, "token")));
+        hub_resp_free(&r);
+    }
+    pid = fork();
+    if (pid == 0) {
+        char cmd[2048];
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        snprintf(cmd, sizeof(cmd),
+                 "exec %s worker --hub %s --token %s --work %s/work-%s --wait 1 %s "
+                 ">%s/worker-%s.log 2>&1",
+                 TD_TEST_TRACKDAY_BIN, s->url, tok, s->dir, name, extra ? extra : "", s->dir, name);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Stops a worker: SIGTERM (graceful) and waits; returns its exit status. */
+static int hub_worker_stop(pid_t pid, int sig)
+{
+    int st = 0;
+    kill(pid, sig);
+    waitpid(pid, &st, 0);
+    return st;
+}
+
+typedef struct {
+    const char *want_event, *want_text;
+    char *all; /* every event as "event data\n" */
+    size_t len;
+    char line[65536];
+    size_t ll;
+    char event[64];
+    int found;
+} hub_sse;
+
+static size_t hub_sse_cb(char *p, size_t size, size_t n, void *user)
+{
+    hub_sse *e = user;
+    size_t k = size * n;
+    for (size_t i = 0; i < k; i++) {
+        if (p[i] != '\n') {
+            if (e->ll < sizeof(e->line) - 1)
+                e->line[e->ll++] = p[i];
+            continue;
+        }
+        e->line[e->ll] = 0;
+        if (!strncmp(e->line, "event: ", 7)) {
+            snprintf(e->event, sizeof(e->event), "%s", e->line + 7);
+        } else if (!strncmp(e->line, "data: ", 6)) {
+            size_t add = strlen(e->event) + strlen(e->line) + 3;
+            e->all = realloc(e->all, e->len + add + 1);
+            e->len += (size_t)snprintf(e->all + e->len, add + 1, "%s %s\n", e->event, e->line + 6);
+            if (!strcmp(e->event, e->want_event) &&
+                (!e->want_text || strstr(e->line + 6, e->want_text)))
+                e->found = 1;
+        }
+        e->ll = 0;
+        if (e->found)
+            return 0; /* stop the transfer */
+    }
+    return k;
+}
+
+/*
+ * Follows job id's event stream until an event of type `event` whose data contains `text`
+ * (NULL: any) arrives, or timeout_s passes (a test failure). Returns every event received, as
+ * "type data" lines (free).
+ */
+static char *hub_wait_event(hub_server *s, const char *token, long long id, const char *event,
+                            const char *text, long timeout_s)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char url[512], auth[300];
+    hub_sse e;
+    memset(&e, 0, sizeof(e));
+    e.want_event = event;
+    e.want_text = text;
+    e.all = calloc(1, 1);
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%lld/events", s->url, id);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    h = curl_slist_append(h, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hub_sse_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &e);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_perform(c);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (!e.found)
+        TD_FAIL("no '%s' event containing '%s' for job %lld within %ld s; events: %s", event,
+                text ? text : "", id, timeout_s, e.all);
+    return e.all;
+}
+
+/* Pushes a `trackday init` directory as model NAME of the token's user; returns its id. */
+static long long hub_push_init(hub_server *s, const char *token, const char *name,
+                               const char *reward_py)
+{
+    char out[2048], path[256];
+    hub_resp r;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = hub_sh(out, sizeof(out), "cd %s && %s init %s >/dev/null 2>&1", s->dir,
+                    TD_TEST_TRACKDAY_BIN, name);
+    TD_ASSERT_MSG(rc == 0, "init: %s", out);
+    if (reward_py) {
+        char p[800];
+        snprintf(p, sizeof(p), "%s/%s/reward_function.py", s->dir, name);
+        FILE *f = fopen(p, "w");
+        fputs(reward_py, f);
+        fclose(f);
+    }
+    rc = hub_sh(out, sizeof(out), "cd %s && tar czf %s.tgz -C %s .", s->dir, name, name);
+    TD_ASSERT_MSG(rc == 0, "tar: %s", out);
+    snprintf(path, sizeof(path), "%s/%s.tgz", s->dir, name);
+    TD_ASSERT_OK(td_file_read(path, &data, &len, NULL));
+    snprintf(path, sizeof(path), "/api/v1/models?name=%s", name);
+    hub_req(s, &r, "POST", path, token, "application/gzip", data, len);
+    td_free(data);
+    TD_ASSERT_MSG(r.status == 201, "push: %ld %s", r.status, r.body);
+    long long id = json_integer_value(json_object_get(r.json, "id"));
+    hub_resp_free(&r);
+    return id;
+}
+
+static long long hub_submit(hub_server *s, const char *token, const char *json_body)
+{
+    hub_resp r;
+    hub_json(s, &r, "POST", "/api/v1/jobs", token, json_body);
+    TD_ASSERT_MSG(r.status == 201, "submit %s: %ld %s", json_body, r.status, r.body);
+    long long id = json_integer_value(json_object_get(r.json, "id"));
+    hub_resp_free(&r);
     return id;
 }
 

@@ -125,6 +125,8 @@ static void sc_body(scenario *sc, const char *spec, char **body, size_t *len, co
         if (known)
             snprintf(dir, sizeof(dir), "%s", sc_get(sc, var));
         else
+            snprintf(dir, sizeof(dir), "%s/%s", sc->s->dir, name);
+        if (!td_path_exists(dir))
             snprintf(dir, sizeof(dir), "%s/tests/data/hub/%s", TD_TEST_SOURCE_DIR, name);
         snprintf(path, sizeof(path), "%s/body.tgz", sc->s->dir);
         if (hub_sh(out, sizeof(out), "tar czf %s -C %s . 2>&1", path, dir))
@@ -192,6 +194,21 @@ static void sc_request(scenario *sc, char *line)
         if (strcmp(who, "none"))
             token = sc_get(sc, who);
     }
+    /* "+Name:value" request headers. */
+    char extra[512] = "";
+    while (*rest == '+') {
+        char h[400];
+        sscanf(rest + 1, "%399s", h);
+        rest += 1 + strlen(h);
+        while (*rest == ' ')
+            rest++;
+        char *colon = strchr(h, ':');
+        if (!colon)
+            TD_FAIL("%s:%d: a header is +Name:value", sc->file, sc->line);
+        *colon = 0;
+        snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s%s: %s",
+                 extra[0] ? "\r\n" : "", h, colon + 1);
+    }
     size_t rl = strlen(rest);
     while (rl && rest[rl - 1] == ' ')
         rest[--rl] = 0;
@@ -199,7 +216,7 @@ static void sc_request(scenario *sc, char *line)
         sc_body(sc, rest, &body, &len, &type);
     if (sc->have_last)
         hub_resp_free(&sc->last);
-    hub_req(sc->s, &sc->last, method, path, token, type, body, len);
+    hub_req_h(sc->s, &sc->last, method, path, token, type, body, len, extra[0] ? extra : NULL);
     sc->have_last = 1;
     free(body);
     if (sc->last.status != want)

@@ -13,3 +13,18 @@ TD_TEST(api_login_rate_limit_and_expiry)
 {
     hub_scenario("ratelimit.hub");
 }
+
+TD_TEST(api_models)
+{
+    hub_scenario("models.hub");
+}
+
+TD_TEST(api_jobs_and_worker_protocol)
+{
+    hub_scenario("jobs.hub");
+}
+
+TD_TEST(api_classes_and_quotas)
+{
+    hub_scenario("classes.hub");
+}

@@ -43,6 +43,10 @@ IVAN=$(token ivan ivan-password-1)
 WORKER=$(command curl -s -X POST "$HUB/api/v1/workers" -H "Authorization: Bearer $ADMIN" \
     -d '{"name":"w1"}' | $py -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 export ADMIN ALICE IVAN WORKER
+# The examples run `trackday` and write files in a scratch directory.
+PATH="$(cd "$(dirname "$bin")" && pwd):$PATH"
+mkdir -p "$tmp/work"
+cd "$tmp/work" || exit 1
 [ -n "$ADMIN" ] && [ -n "$ALICE" ] && [ -n "$WORKER" ]
 check setup "tokens for the examples" $?
 

@@ -87,6 +87,13 @@ int td_hub_set_password(td_hub *h, const char *name, const char *password, td_er
  */
 int td_hub_create_worker(td_hub *h, const char *name, char *token, size_t cap, td_err *err);
 
+/*
+ * Deletes files nothing refers to any more (unused for an hour: uploads in progress keep
+ * theirs). purge_deleted first forgets the versions of deleted models for good.
+ * freed_bytes and freed_blobs may be NULL.
+ */
+int td_hub_gc(td_hub *h, int purge_deleted, uint64_t *freed_bytes, int *freed_blobs, td_err *err);
+
 #ifdef __cplusplus
 }
 #endif

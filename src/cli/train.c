@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/status.h"
+#include "cli/hub/hubcli.h"
 #include "trackday/reward.h"
 #include "trackday/trainer.h"
 
@@ -128,14 +129,31 @@ static void show(progress_ctx *c, const td_train_activity *a)
     } else {
         snprintf(when, sizeof(when), "%s", el);
     }
-    if (c->have_last) {
-        const td_train_progress *p = &c->last;
-        snprintf(last, sizeof(last),
-                 " | reward %.2f | progress %.1f%% | laps %.0f%% | eval %.1f%% | %.0f steps/s",
-                 p->mean_reward, p->mean_progress, 100.0 * p->completion_rate, p->eval_progress,
-                 p->steps_per_s);
-    }
+    if (c->have_last)
+        td__cli_train_numbers(&c->last, last, sizeof(last));
     td__cli_status("%s | %s%s", now, when, last);
+}
+
+void td__cli_train_numbers(const td_train_progress *p, char *out, size_t cap)
+{
+    snprintf(out, cap,
+             " | reward %.2f | progress %.1f%% | laps %.0f%% | eval %.1f%% | %.0f steps/s",
+             p->mean_reward, p->mean_progress, 100.0 * p->completion_rate, p->eval_progress,
+             p->steps_per_s);
+}
+
+void td__cli_train_status_line(const td_train_progress *p, double elapsed_s, double minutes)
+{
+    char el[32], left[32], when[96], last[256];
+    fmt_duration(el, sizeof(el), elapsed_s);
+    if (minutes > 0) {
+        fmt_duration(left, sizeof(left), minutes * 60.0 - elapsed_s);
+        snprintf(when, sizeof(when), "%s, %s left", el, left);
+    } else {
+        snprintf(when, sizeof(when), "%s", el);
+    }
+    td__cli_train_numbers(p, last, sizeof(last));
+    td__cli_status("iter %d done | %s%s", p->iteration, when, last);
 }
 
 static void on_activity(void *user, const td_train_activity *a)
@@ -185,7 +203,8 @@ static int cmd_train(int argc, char **argv)
     int batch = 0, epochs = 0, episodes = 0;
     int lr_set = 0, batch_set = 0, epochs_set = 0, entropy_set = 0, gamma_set = 0, eps_set = 0;
     long seed = (long)o.seed;
-    const char *on_reward_error = NULL;
+    const char *on_reward_error = NULL, *hub_name = NULL;
+    int on_hub = 0;
     const td__cli_opt opts[] = {
         TD_CLI_POS("DIR", &o.dir, "the model directory"),
         TD_CLI_STRING(NULL, "--track", &track_arg, "T",
@@ -243,6 +262,15 @@ static int cmd_train(int argc, char **argv)
         TD_CLI_DOUBLE("--status-every", &status_every, 0.1, 86400, "S",
                       "when stderr is not a terminal, a status line every S seconds (default "
                       "10); on a terminal the line is redrawn in place"),
+        TD_CLI_SECTION("on a hub (trackday login; docs/cli/train.md)"),
+        TD_CLI_FLAG("--hub", &on_hub,
+                    "train on the hub you are logged in to (--hub=URL: another hub): pushes "
+                    "DIR, queues a job (--minutes required; --track, --seed, --envs, "
+                    "--iterations, --until-laps pass on), shows the same status line and brings "
+                    "the trained model back into DIR. Ctrl-C cancels the job and keeps what it "
+                    "trained"),
+        TD_CLI_STRING(NULL, "--name", &hub_name, "NAME",
+                      "with --hub: the model's name on the hub (default: DIR's name)"),
         TD_CLI_SECTION("hyperparameters (override hyperparameters.json)"),
         {.name = "--lr",
          .kind = TD__CLI_DOUBLE,
@@ -294,9 +322,21 @@ static int cmd_train(int argc, char **argv)
         TD_CLI_END,
     };
     const td__cli_spec spec = {.name = "train", .about = about, .opts = opts};
+    /* `train DIR --hub`: the same command line, run as a job of the hub (hub/jobs.c). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--hub") || !strncmp(argv[i], "--hub=", 6)) {
+#ifdef TD_HAVE_HUB
+            return td__cli_train_on_hub(argc, argv);
+#else
+            return td__cli_usage_error("--hub: this trackday was built without the hub "
+                                       "(-DTD_WITH_HUB=OFF)");
+#endif
+        }
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
+    if (hub_name || on_hub)
+        return td__cli_usage_error("--name is for a training run on a hub (--hub)");
     o.seed = (uint64_t)seed;
     if (on_reward_error)
         o.reward_on_error =

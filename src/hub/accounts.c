@@ -212,7 +212,7 @@ static int post_session(td__req *r)
     char ukey[128], ikey[128];
     int64_t now = td__hub_now(h), wait, uid = 0;
     td_db_rows *row;
-    td_err err;
+    td_err err = {0};
     char token[128], hash[65], csrf[128] = "", csrf_hash[65], pwhash[crypto_pwhash_STRBYTES] = "";
     td_db_conn *c;
 
@@ -287,7 +287,7 @@ static int post_session(td__req *r)
 
 static int delete_session(td__req *r)
 {
-    td_err err;
+    td_err err = {0};
     int rc = td__db_exec(td__req_db(r), &err, "DELETE FROM tokens WHERE hash = ?", "t",
                          r->who.token_hash);
     if (rc)
@@ -301,7 +301,7 @@ static int delete_session(td__req *r)
 static int get_session(td__req *r)
 {
     td_db_rows *row;
-    td_err err;
+    td_err err = {0};
     int rc = td__db_query_row(td__req_db(r), &row, &err,
                               "SELECT expires_at, created_at FROM tokens WHERE hash = ?", "t",
                               r->who.token_hash);
@@ -319,16 +319,19 @@ static int get_session(td__req *r)
 /* Users                                                                                */
 /* ------------------------------------------------------------------------------------ */
 
-/* 1 if the caller may see user uid: themself; an admin anyone. */
+/* 1 if the caller may see user uid: themself; an admin anyone; an instructor the members of
+ * the classes they teach. */
 int td__may_see_user(td__req *r, int64_t uid)
 {
-    return uid == r->who.id || r->who.role == TD__ROLE_ADMIN;
+    if (uid == r->who.id || r->who.role == TD__ROLE_ADMIN)
+        return 1;
+    return r->who.role == TD__ROLE_INSTRUCTOR && td__teaches(r, uid);
 }
 
 static int reply_user(td__req *r, int status, int64_t uid)
 {
     td_db_rows *row;
-    td_err err;
+    td_err err = {0};
     int rc = td__db_query_row(td__req_db(r), &row, &err,
                               "SELECT " USER_COLS " FROM users WHERE id = ?", "i", uid);
     if (rc < 0)
@@ -351,7 +354,7 @@ static int put_my_password(td__req *r)
     const char *old = NULL, *new_pw = NULL;
     char hash[crypto_pwhash_STRBYTES], cur[crypto_pwhash_STRBYTES] = "";
     td_db_rows *row;
-    td_err err;
+    td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__only_keys(r, o, "old_password,new_password") ||
         td__arg_str(r, o, "old_password", 1, 256, &old) ||
@@ -388,7 +391,7 @@ static int list_users(td__req *r)
     int64_t limit, after;
     const char *role = td__req_query(r, "role");
     td_db_rows *rows;
-    td_err err;
+    td_err err = {0};
     json_t *arr = json_array();
     int rc;
     if (td__query_int(r, "limit", 100, 1, 1000, &limit) ||
@@ -420,7 +423,7 @@ static int post_user(td__req *r)
 {
     json_t *o;
     const char *name = NULL, *role = "learner", *password = NULL, *email = "", *display = "";
-    td_err err;
+    td_err err = {0};
     int64_t id;
     int rc;
     if (td__req_json(r, &o) || td__only_keys(r, o, "username,password,role,email,display_name") ||
@@ -451,7 +454,7 @@ static int patch_user(td__req *r)
     const char *role = NULL, *email = NULL, *display = NULL, *password = NULL;
     int disabled = -1;
     int64_t id;
-    td_err err;
+    td_err err = {0};
     int rc = 0;
     td_db_conn *c;
     if (td__param_id(r, 0, "user", &id) || td__req_json(r, &o) ||
@@ -509,7 +512,7 @@ static int patch_user(td__req *r)
 static int list_workers(td__req *r)
 {
     td_db_rows *rows;
-    td_err err;
+    td_err err = {0};
     json_t *arr = json_array();
     int rc = td__db_query(td__req_db(r), &rows, &err,
                           "SELECT id, name, created_at, last_seen_at, revoked FROM workers "
@@ -536,7 +539,7 @@ static int post_worker(td__req *r)
     json_t *o;
     const char *name = NULL;
     char token[128];
-    td_err err;
+    td_err err = {0};
     int64_t id = 0;
     int rc;
     if (td__req_json(r, &o) || td__only_keys(r, o, "name") ||
@@ -556,7 +559,7 @@ static int post_worker(td__req *r)
 static int delete_worker(td__req *r)
 {
     int64_t id;
-    td_err err;
+    td_err err = {0};
     int rc;
     if (td__param_id(r, 0, "worker", &id))
         return 1;

@@ -143,7 +143,7 @@ int td__authenticate(td__req *r)
     const char *auth = td__req_header(r, "Authorization");
     const char *token = NULL;
     td_db_rows *row;
-    td_err err;
+    td_err err = {0};
     char hash[65];
     int rc, cookie = 0;
     int64_t now = td__hub_now(r->hub);

@@ -111,24 +111,35 @@ static int parse_listen(td_hub *h, const char *s, td_err *err)
     return 0;
 }
 
-/* Removes what interrupted uploads left in DIR/tmp (never visible as blobs). */
-static void clean_tmp(td_hub *h)
+/* Removes a directory's contents (one level of subdirectories: the hub makes no deeper). */
+static void empty_dir(const char *dir, int depth)
 {
-    char dir[1100];
-    DIR *d;
+    DIR *d = opendir(dir);
     struct dirent *de;
-    snprintf(dir, sizeof(dir), "%s/tmp", h->data_dir);
-    d = opendir(dir);
     if (!d)
         return;
     while ((de = readdir(d))) {
         char p[1400];
-        if (de->d_name[0] == '.')
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        unlink(p);
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth < 4) {
+            empty_dir(p, depth + 1);
+            rmdir(p);
+        } else {
+            unlink(p);
+        }
     }
     closedir(d);
+}
+
+/* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). */
+static void clean_tmp(td_hub *h)
+{
+    char dir[1100];
+    snprintf(dir, sizeof(dir), "%s/tmp", h->data_dir);
+    empty_dir(dir, 0);
 }
 
 int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
@@ -190,9 +201,45 @@ int td_hub_port(const td_hub *h)
     return h->port;
 }
 
+/* Returns jobs whose worker went silent to the queue, even when no worker is claiming. */
+static void *reaper_main(void *arg)
+{
+    td_hub *h = arg;
+    uint64_t seen = 0;
+    double period = h->opt.lease_s / 4.0;
+    if (period < 0.5)
+        period = 0.5;
+    while (!h->stopping) {
+        td_db_conn *c = td__db_acquire(h->db);
+        td_err err = {0};
+        if (td__jobs_reap(h, c, &err))
+            TD_WARN("hub: reaper: %s", err.msg);
+        td__db_release(h->db, c);
+        double t0 = td_time_now();
+        while (!h->stopping && td_time_now() - t0 < period)
+            td__hub_wait(h, &seen, period - (td_time_now() - t0));
+    }
+    return NULL;
+}
+
 int td_hub_listen(td_hub *h, td_err *err)
 {
-    return td__http_start(h, err);
+    int rc = td__http_start(h, err);
+    if (rc)
+        return rc;
+    if (pthread_create(&h->reaper, NULL, reaper_main, h) == 0)
+        h->reaper_started = 1;
+    return 0;
+}
+
+static void stop_reaper(td_hub *h)
+{
+    if (h->reaper_started) {
+        h->stopping = 1;
+        td__hub_notify(h);
+        pthread_join(h->reaper, NULL);
+        h->reaper_started = 0;
+    }
 }
 
 unsigned td__http_connections(td_hub *h);
@@ -209,6 +256,7 @@ void td_hub_shutdown(td_hub *h, double grace_s)
     while (td__http_connections(h) > 0 && td_time_now() - t0 < grace_s)
         usleep(20000);
     td__http_stop(h);
+    stop_reaper(h);
 }
 
 void td_hub_close(td_hub *h)
@@ -220,6 +268,7 @@ void td_hub_close(td_hub *h)
         td__hub_notify(h);
         td__http_stop(h);
     }
+    stop_reaper(h);
     td__db_close(h->db);
     pthread_mutex_destroy(&h->notify_mu);
     pthread_cond_destroy(&h->notify_cv);

@@ -228,18 +228,210 @@ int64_t td__rate_blocked(td_db_conn *c, const char *key, int max, int window_s, 
 void td__rate_hit(td_db_conn *c, const char *key, int window_s, int64_t now);
 void td__rate_clear(td_db_conn *c, const char *key);
 
+/* ---- Filesets (files.c) ------------------------------------------------------------------ */
+
+typedef struct td__file_entry {
+    char path[TD_TAR_PATH_MAX + 16];
+    char sha[65];
+    uint64_t size;
+    int mode;
+} td__file_entry;
+
+/* A set of named files whose contents are blobs: a model version, a checkpoint, results. */
+typedef struct td__fileset {
+    td__file_entry *files; /* sorted by path */
+    int count, cap;
+    uint64_t bytes;
+    char content_sha[65]; /* SHA-256 over the sorted (path, sha256) pairs */
+} td__fileset;
+
+/* Stores every file of a .tar.gz as a blob (limits: the hub's max_model_files and
+ * max_model_bytes); strip_top drops a single top directory when model_metadata.json is not
+ * at the root. Nothing goes into the database. */
+int td__fileset_ingest(td_hub *h, const char *archive, int strip_top, td__fileset *fs, td_err *err);
+/* Adds one file from disk. */
+int td__fileset_add_file(td_hub *h, td__fileset *fs, const char *path, const char *src,
+                         td_err *err);
+void td__fileset_free(td__fileset *fs);
+const td__file_entry *td__fileset_find(const td__fileset *fs, const char *path);
+/* Records a fileset (inside the caller's transaction). */
+int td__fileset_insert(td_hub *h, td_db_conn *c, const td__fileset *fs, int64_t *id, td_err *err);
+int td__fileset_load(td_db_conn *c, int64_t id, td__fileset *fs, td_err *err);
+/* Reads one file into memory (td_free), refusing one larger than max. */
+int td__fileset_read(td_hub *h, const td__file_entry *e, char **data, size_t *len, size_t max,
+                     td_err *err);
+/* Copies the files into dir. */
+int td__fileset_extract(td_hub *h, const td__fileset *fs, const char *dir, td_err *err);
+/* [{"path", "size", "sha256"}...] */
+json_t *td__fileset_json(const td__fileset *fs);
+/* Replies with a .tar.gz of the files, streamed. */
+int td__reply_fileset_tgz(td__req *r, const td__fileset *fs, const char *filename, int64_t mtime);
+/* Replies with one stored file. */
+int td__reply_blob(td__req *r, const td__file_entry *e, const char *type);
+
+/* ---- Classes and quotas (classes.c, quota.c) --------------------------------------------- */
+
+/* The classes user ? teaches, and the users in them (SQL with one parameter each). */
+#define TD__TAUGHT_CLASSES_SQL                                                                     \
+    "SELECT t.class_id FROM class_members t JOIN classes tc ON tc.id = t.class_id WHERE "          \
+    "t.user_id = ? AND t.role = 'instructor' AND tc.deleted_at IS NULL"
+#define TD__TAUGHT_USERS_SQL                                                                       \
+    "SELECT tm.user_id FROM class_members tm WHERE tm.class_id IN (" TD__TAUGHT_CLASSES_SQL ")"
+
+/* 1 if the caller (a user) teaches a class uid is in. */
+int td__teaches(td__req *r, int64_t uid);
+/* 1 if the caller may see what owner_id owns: themself, an admin, or their instructor. */
+int td__may_see_owner(td__req *r, int64_t owner_id);
+
+enum {
+    TD__QUOTA_IDX_MINUTES = 0,
+    TD__QUOTA_IDX_JOBS = 1,
+    TD__QUOTA_IDX_MODELS = 2,
+    TD__QUOTA_IDX_STORAGE = 3,
+    TD__NQUOTA = 4
+};
+#define TD__QUOTA_MINUTES (1u << TD__QUOTA_IDX_MINUTES)
+#define TD__QUOTA_JOBS    (1u << TD__QUOTA_IDX_JOBS)
+#define TD__QUOTA_MODELS  (1u << TD__QUOTA_IDX_MODELS)
+#define TD__QUOTA_STORAGE (1u << TD__QUOTA_IDX_STORAGE)
+
+/* A user's limits (-1: none) and where each comes from. */
+typedef struct td__quota {
+    int64_t limit[TD__NQUOTA];
+    char source[TD__NQUOTA][140];
+} td__quota;
+
+const char *td__quota_key(int i);
+int td__quota_of(td_hub *h, td_db_conn *c, int64_t uid, td__quota *q, td_err *err);
+int td__quota_default(td_db_conn *c, int64_t q[TD__NQUOTA], td_err *err);
+/* What uid uses now (training seconds this month including what queued and running jobs
+ * reserve, jobs queued or running, models, storage bytes) and when the month's minutes
+ * reset. */
+int td__usage_of(td_hub *h, td_db_conn *c, int64_t uid, int64_t used[TD__NQUOTA], int64_t *reset_at,
+                 td_err *err);
+/* Replies 403 quota_exceeded (naming the quota, use and reset) and returns 1 when adding
+ * what `what` asks (one more job or model, extra bytes, extra minutes) goes over a limit. */
+int td__quota_check(td__req *r, int64_t uid, unsigned what, uint64_t extra_bytes,
+                    double extra_minutes);
+/* Adds training seconds to uid's month. */
+void td__usage_charge(td_hub *h, td_db_conn *c, int64_t uid, int64_t seconds);
+/* {"training_minutes": {"limit", "used", "from"}, ..., "training_minutes_reset_at"} */
+json_t *td__quota_json(td_hub *h, td_db_conn *c, int64_t uid, td_err *err);
+json_t *td__quota_limits_json(const int64_t q[TD__NQUOTA]);
+int td__quota_arg(td__req *r, json_t *o, int64_t q[TD__NQUOTA], int set[TD__NQUOTA]);
+/* "YYYY-MM" of Unix time t and the start of the next month. */
+void td__month_of(int64_t t, char *out, size_t cap, int64_t *next_month_start);
+
+/* ---- Models (models.c) --------------------------------------------------------------------- */
+
+typedef struct td__model {
+    int64_t id, owner_id, latest_version;
+    char name[80];
+    char owner_name[64];
+} td__model;
+
+/* Loads model id if the caller may see it: 1, or 0 having replied 404 (< 0 on error). */
+int td__model_get(td__req *r, int64_t id, td__model *m);
+
+/* What the hub reads from a model directory's files. */
+typedef struct td__model_meta {
+    char algorithm[32], sensor[80], action_space[16], track[128], reward_sha[65];
+    char *metrics_json; /* the last line of metrics/training.jsonl, or NULL */
+    int64_t iterations;
+} td__model_meta;
+
+/* Checks a fileset as a model directory (as `trackday train` reads it). */
+int td__model_meta_from_fileset(td_hub *h, const td__fileset *fs, td__model_meta *meta,
+                                td_err *err);
+void td__model_meta_free(td__model_meta *m);
+/* Adds the next version of a model (in the caller's transaction). Zero ids mean none. */
+int td__model_add_version(td_hub *h, td_db_conn *c, int64_t model_id, int64_t fileset_id,
+                          const td__fileset *fs, const td__model_meta *meta, const char *source,
+                          int64_t created_by, int64_t job_id, int64_t parent_model,
+                          int64_t parent_version, int64_t *version, td_err *err);
+
+/* ---- Jobs (jobs.c) -------------------------------------------------------------------------- */
+
+typedef struct td__job {
+    int64_t id, owner_id, model_id, model_version, attempts, max_attempts, worker_id;
+    int64_t max_seconds, charged_seconds, result_fileset_id, checkpoint_fileset_id;
+    int64_t checkpoint_elapsed_s;
+    int cancel_requested;
+    char type[32], state[16], owner_name[64], lease_id[96];
+    json_t *params;
+} td__job;
+
+/* A kind of job: how its request is checked and what its output becomes. */
+typedef struct td__job_type {
+    const char *name;
+    /* Checks the request o, fills params (what the worker gets) and the training seconds it
+     * may use (0: none); replies 400 and returns 1 when bad. */
+    int (*validate)(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
+    /* Stores a successful run's output (in the caller's transaction); summary becomes the
+     * job's result; *result_version a new model version, if any. */
+    int (*complete)(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                    int64_t *result_version, td_err *err);
+} td__job_type;
+
+const td__job_type *td__job_type_find(const char *name);
+int td__job_get(td__req *r, int64_t id, td__job *j);
+void td__job_free(td__job *j);
+/* Appends an event to a job's stream (in the caller's transaction). */
+int td__job_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *kind, json_t *data,
+                  td_err *err);
+/* Returns jobs whose lease expired to the queue (or fails them after max_attempts). */
+int td__jobs_reap(td_hub *h, td_db_conn *c, td_err *err);
+/* 1 if the calling worker runs a job of model_id. */
+int td__worker_may_read_model(td__req *r, int64_t model_id);
+/* A track name jobs may use. */
+int td__track_known(td_hub *h, const char *name);
+
+/* ---- The job sandbox (sandbox.c) ----------------------------------------------------------- */
+
+typedef struct td__limits {
+    long cpu_s;            /* CPU seconds (0: none) */
+    uint64_t file_bytes;   /* largest file written */
+    uint64_t memory_bytes; /* address space (0: none; sanitizer builds need none) */
+} td__limits;
+
+typedef struct td__child {
+    pid_t pid;  /* leads its own process group */
+    int out_fd; /* the child's standard output */
+} td__child;
+
+/*
+ * Starts argv (argv[0] a full path) in dir: under bubblewrap when sandboxed (read-only file
+ * system but dir, private /tmp, no network, own PID namespace), with limits, killed when the
+ * calling thread's process dies; stderr goes to log_path. kill(-pid, SIGTERM) asks the job
+ * to stop (a trainer checkpoints), kill(-pid, SIGKILL) ends it. The caller reads out_fd,
+ * waits for pid and closes out_fd.
+ */
+int td__sandbox_spawn(const char *const argv[], const char *dir, const char *log_path,
+                      const td__limits *lim, int sandboxed, td__child *out, td_err *err);
+
+#define TD__ACTIVE_JOBS_OF_MODEL_SQL                                                               \
+    "SELECT COUNT(*) FROM jobs WHERE model_id = ? AND state IN ('queued', 'running')"
+
 /* ------------------------------------------------------------------------------------ */
 /* Route tables                                                                         */
 /* ------------------------------------------------------------------------------------ */
 
 extern const td__route td__routes_core[];     /* health, openapi (http.c) */
 extern const td__route td__routes_accounts[]; /* sessions, users, workers (accounts.c) */
+extern const td__route td__routes_quota[];    /* quotas (quota.c) */
+extern const td__route td__routes_classes[];  /* classes and members (classes.c) */
+extern const td__route td__routes_models[];   /* the registry (models.c) */
+extern const td__route td__routes_jobs[];     /* jobs, workers' job routes, tracks (jobs.c) */
+extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
+    td__jobs_schemas[];
 
 /* Every table, NULL-terminated (http.c). */
 extern const td__route *const td__route_tables[];
 
 /* The OpenAPI 3.1 document of every route (openapi.c); new reference. */
 json_t *td__openapi(td_hub *h);
+/* A route's OpenAPI path ("{path*}" becomes "{path}"). */
+void td__openapi_path(const char *pattern, char *out, size_t cap);
 
 /* http.c: starts and stops the HTTP server. */
 int td__http_start(td_hub *h, td_err *err);

@@ -120,6 +120,15 @@ static json_t *parameters_of(const td__route *rt)
     return a;
 }
 
+void td__openapi_path(const char *pattern, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = pattern; *p && n + 1 < cap; p++)
+        if (*p != '*')
+            out[n++] = *p;
+    out[n] = 0;
+}
+
 json_t *td__openapi(td_hub *h)
 {
     json_t *doc, *paths, *components;
@@ -142,11 +151,12 @@ json_t *td__openapi(td_hub *h)
     paths = json_object();
     for (int t = 0; td__route_tables[t]; t++) {
         for (const td__route *rt = td__route_tables[t]; rt->method; rt++) {
-            char opid[128], method[16];
-            json_t *item = json_object_get(paths, rt->pattern), *op, *responses;
+            char opid[128], method[16], key[256];
+            td__openapi_path(rt->pattern, key, sizeof(key));
+            json_t *item = json_object_get(paths, key), *op, *responses;
             if (!item) {
                 item = json_object();
-                json_object_set_new(paths, rt->pattern, item);
+                json_object_set_new(paths, key, item);
             }
             operation_id(rt, opid, sizeof(opid));
             responses = json_object();

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -826,8 +827,10 @@ int td__blob_commit(const char *root, td__blob_writer *w, char sha_hex[65], td_e
     to_hex(d, sizeof(d), sha_hex);
     td__blob_path(root, sha_hex, dest, sizeof(dest));
     if (td_path_exists(dest)) {
-        /* Already stored: content addressing makes the copy redundant. */
+        /* Already stored: content addressing makes the copy redundant. Its time is renewed
+         * so that a collection running meanwhile sees it as new (files.c, td_hub_gc). */
         td__blob_abort(w);
+        utimes(dest, NULL);
         return 0;
     }
     if (fsync(w->fd)) {

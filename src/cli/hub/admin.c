@@ -18,7 +18,9 @@ static void usage(FILE *f)
                "  set-password --name N       a new password (standard input); ends sessions\n"
                "  create-worker --name W      a worker machine: prints its token (shown once)\n"
                "                              for 'trackday worker --token'\n"
-               "  migrate                     apply schema migrations and print the version\n\n"
+               "  migrate                     apply schema migrations and print the version\n"
+               "  gc [--purge-deleted]        delete stored files nothing refers to any more\n"
+               "                              (--purge-deleted: also deleted models' versions)\n\n"
                "options:\n"
                "  --data DIR   the hub's data directory (default ~/.local/share/trackday/hub)\n"
                "  --insecure-fast-passwords   tests: argon2id at its minimum cost\n");
@@ -30,7 +32,7 @@ static int cmd_admin(int argc, char **argv)
     td_hub_options o;
     td_hub *hub;
     td_err err;
-    int rc = 0, fast = 0;
+    int rc = 0, fast = 0, purge = 0;
 
     if (argc < 2 || td__cli_wants_help(argc, argv)) {
         usage(argc < 2 ? stderr : stdout);
@@ -41,6 +43,10 @@ static int cmd_admin(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--insecure-fast-passwords")) {
             fast = 1;
+            continue;
+        }
+        if (!strcmp(a, "--purge-deleted")) {
+            purge = 1;
             continue;
         }
         if (!v)
@@ -58,7 +64,7 @@ static int cmd_admin(int argc, char **argv)
             return td__cli_fail("unknown option '%s' (see trackday admin --help)", a);
     }
     if (strcmp(sub, "create-user") && strcmp(sub, "set-password") && strcmp(sub, "create-worker") &&
-        strcmp(sub, "migrate")) {
+        strcmp(sub, "migrate") && strcmp(sub, "gc")) {
         usage(stderr);
         return td__cli_fail("unknown subcommand '%s'", sub);
     }
@@ -101,6 +107,12 @@ static int cmd_admin(int argc, char **argv)
                     "  trackday worker --hub URL --token TOKEN\n",
                     name);
         }
+    } else if (!strcmp(sub, "gc")) {
+        uint64_t bytes = 0;
+        int blobs = 0;
+        rc = td_hub_gc(hub, purge, &bytes, &blobs, &err);
+        if (!rc)
+            printf("deleted %d unused files, %.1f MB\n", blobs, (double)bytes / 1e6);
     } else {
         int cur = 0, latest = 0;
         rc = td_hub_schema_version(hub, &cur, &latest, &err);

@@ -17,4 +17,43 @@ const char *td__cli_hub_data_dir(const char *arg);
  */
 int td__cli_read_password(const char *prompt, char *out, size_t cap);
 
+/* ---- Talking to a hub ------------------------------------------------------------------- */
+
+struct td_hubc;
+struct td_train_progress;
+
+/*
+ * Where the login of `trackday login` is kept: $XDG_CONFIG_HOME/trackday/hub.json or
+ * ~/.config/trackday/hub.json (mode 0600).
+ */
+void td__cli_hub_config_path(char *out, size_t cap);
+
+/*
+ * Connects a client to the hub: url_opt (--hub), else $TRACKDAY_HUB, else the saved login's
+ * URL; the token from $TRACKDAY_TOKEN or the saved login. Returns 0, or 1 with a message
+ * (telling the user to run trackday login).
+ */
+int td__cli_hub_connect(struct td_hubc *c, const char *url_opt);
+
+/* Prints a message for a failed request ("trackday: what: the hub's message"); returns 1. */
+int td__cli_hub_fail(struct td_hubc *c, const char *what, int rc, const char *errmsg);
+
+/* Pushes dir as model `name` (a new model, or the next version of the caller's model of that
+ * name); returns 0 or 1 with a message printed. */
+int td__cli_push(struct td_hubc *c, const char *dir, const char *name, long long *model_id,
+                 long long *version, int *created);
+/* Downloads version v (0: the latest) of model id into dir. */
+int td__cli_pull(struct td_hubc *c, long long id, long long v, const char *dir);
+
+/* Streams job id's events, printing the live training line, until the job ends; Ctrl-C
+ * (stop set) cancels the job once. Fills the final state. Returns 0 or 1. */
+int td__cli_watch_job(struct td_hubc *c, long long id, volatile int *stop, char *state, size_t cap,
+                      long long *result_version);
+
+/* The live training line of `trackday train` (train.c), for a local or a hub run. */
+void td__cli_train_progress_line(const struct td_train_progress *p, int tty);
+
+/* `trackday train DIR --hub ...` (train_hub.c). */
+int td__cli_train_on_hub(int argc, char **argv);
+
 #endif

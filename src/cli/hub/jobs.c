@@ -1,0 +1,539 @@
+/*
+ * jobs.c - `trackday jobs`: the hub's jobs (yours, or your classes' as an instructor) as a
+ * table, refreshed with --watch; one job's detail, its live progress (--watch ID) or its
+ * cancellation. Also `trackday train DIR --hub` (push, queue, watch, bring the model back)
+ * and `trackday worker`.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/hub/hubcli.h"
+#include "trackday/hubclient.h"
+#include "trackday/trainer.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted++;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* "12:04:05" of an ISO time, or "-". */
+static const char *short_time(json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) >= 19 ? s + 11 : "-";
+}
+
+static void print_table(json_t *jobs, FILE *f)
+{
+    size_t i;
+    json_t *j;
+    fprintf(f, "%6s  %-8s  %-10s  %-18s  %-9s  %8s  %s\n", "ID", "TYPE", "STATE", "MODEL",
+            "CREATED", "MINUTES", "PROGRESS");
+    json_array_foreach(jobs, i, j)
+    {
+        char model[40], progress[96] = "";
+        json_t *m = json_object_get(j, "model"), *p = json_object_get(j, "progress");
+        json_t *res = json_object_get(j, "result");
+        snprintf(model, sizeof(model), "%lld v%lld",
+                 (long long)json_integer_value(json_object_get(m, "id")),
+                 (long long)json_integer_value(json_object_get(m, "version")));
+        if (json_is_object(p))
+            snprintf(progress, sizeof(progress), "iter %lld, eval %.1f%%",
+                     (long long)json_integer_value(json_object_get(p, "iteration")),
+                     json_number_value(json_object_get(p, "eval_progress")));
+        if (json_is_integer(json_object_get(j, "result_version")))
+            snprintf(progress, sizeof(progress), "-> version %lld",
+                     (long long)json_integer_value(json_object_get(j, "result_version")));
+        else if (json_is_object(res) && json_object_get(res, "laps_completed"))
+            snprintf(progress, sizeof(progress), "%lld of %lld laps",
+                     (long long)json_integer_value(json_object_get(res, "laps_completed")),
+                     (long long)json_integer_value(json_object_get(res, "laps_requested")));
+        const char *error = json_string_value(json_object_get(j, "error"));
+        if (error)
+            snprintf(progress, sizeof(progress), "%.90s", error);
+        fprintf(f, "%6lld  %-8s  %-10s  %-18s  %-9s  %8.1f  %s\n",
+                (long long)json_integer_value(json_object_get(j, "id")),
+                json_string_value(json_object_get(j, "type")),
+                json_string_value(json_object_get(j, "state")), model,
+                short_time(json_object_get(j, "created_at")),
+                json_number_value(json_object_get(j, "used_minutes")), progress);
+    }
+    if (!json_array_size(jobs))
+        fprintf(f, "(no jobs)\n");
+}
+
+/* ---- Watching one job ------------------------------------------------------------------------ */
+
+typedef struct {
+    td_hubc *c;
+    long long id;
+    volatile int *stop;
+    int canceled, tty, lines;
+    char state[32];
+    long long result_version;
+    long last_id;
+} watch_ctx;
+
+static int on_event(void *user, const char *event, const char *data, long id)
+{
+    watch_ctx *w = user;
+    json_t *o = data ? json_loads(data, 0, NULL) : NULL;
+    if (id > 0)
+        w->last_id = id;
+    if (*w->stop && !w->canceled) {
+        /* Ctrl-C: stop the run on the hub as a local Ctrl-C would; what it trained is kept. */
+        td_hubc c2;
+        td_err err;
+        char path[80];
+        if (td_hubc_init(&c2, w->c->url, w->c->token, &err) == 0) {
+            snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", w->id);
+            td_hubc_json(&c2, "POST", path, NULL, &err);
+            td_hubc_free(&c2);
+        }
+        fprintf(stderr, "%scanceling job %lld (what it trained so far is kept)\n",
+                w->tty && w->lines ? "\n" : "", w->id);
+        w->canceled = 1;
+        w->lines = 0;
+    }
+    if (!strcmp(event, "progress") && json_is_object(o)) {
+        td_train_progress p;
+        memset(&p, 0, sizeof(p));
+        p.iteration = (int)json_integer_value(json_object_get(o, "iteration"));
+        p.episodes = (long)json_integer_value(json_object_get(o, "episodes"));
+        p.steps = (long)json_integer_value(json_object_get(o, "steps"));
+        p.mean_reward = json_number_value(json_object_get(o, "mean_reward"));
+        p.mean_progress = json_number_value(json_object_get(o, "mean_progress"));
+        p.completion_rate = json_number_value(json_object_get(o, "completion_rate"));
+        p.eval_progress = json_number_value(json_object_get(o, "eval_progress"));
+        p.steps_per_s = json_number_value(json_object_get(o, "steps_per_s"));
+        p.elapsed_s = json_number_value(json_object_get(o, "elapsed_s"));
+        p.time_left_s = json_is_number(json_object_get(o, "time_left_s"))
+                            ? json_number_value(json_object_get(o, "time_left_s"))
+                            : -1;
+        td__cli_train_progress_line(&p, w->tty);
+        w->lines++;
+    } else if (!strcmp(event, "state") && json_is_object(o)) {
+        const char *msg = json_string_value(json_object_get(o, "message"));
+        fprintf(stderr, "%sjob %lld: %s%s%s\n", w->tty && w->lines ? "\n" : "", w->id,
+                json_string_value(json_object_get(o, "state")), msg ? ": " : "", msg ? msg : "");
+        w->lines = 0;
+    } else if (!strcmp(event, "end") && json_is_object(o)) {
+        snprintf(w->state, sizeof(w->state), "%s",
+                 json_string_value(json_object_get(o, "state")));
+        w->result_version = json_integer_value(json_object_get(o, "result_version"));
+        json_decref(o);
+        return 1;
+    }
+    json_decref(o);
+    return 0;
+}
+
+int td__cli_watch_job(td_hubc *c, long long id, volatile int *stop, char *state, size_t cap,
+                      long long *result_version)
+{
+    watch_ctx w;
+    char path[96];
+    td_err err;
+    memset(&w, 0, sizeof(w));
+    w.c = c;
+    w.id = id;
+    w.stop = stop;
+    w.tty = isatty(2);
+    /* A dropped stream is picked up where it stopped. */
+    for (int tries = 0; tries < 100 && !w.state[0]; tries++) {
+        snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events?after=%ld", id, w.last_id);
+        int rc = td_hubc_events(c, path, on_event, &w, &err);
+        if (!rc && c->status != 200)
+            return td__cli_hub_fail(c, "job events", 0, "");
+        if (w.state[0])
+            break;
+        if (rc)
+            fprintf(stderr, "trackday: %s; reconnecting\n", err.msg);
+        sleep(1);
+        /* Ask where the job is to resume after the last event seen. */
+        snprintf(path, sizeof(path), "/api/v1/jobs/%lld", id);
+        if (td_hubc_json(c, "GET", path, NULL, &err) == 0 && c->status == 200) {
+            const char *st = json_string_value(json_object_get(c->json, "state"));
+            if (st && strcmp(st, "queued") && strcmp(st, "running")) {
+                snprintf(w.state, sizeof(w.state), "%s", st);
+                w.result_version = json_integer_value(json_object_get(c->json, "result_version"));
+            }
+        }
+    }
+    if (w.tty && w.lines)
+        fprintf(stderr, "\n");
+    snprintf(state, cap, "%s", w.state);
+    *result_version = w.result_version;
+    return 0;
+}
+
+/* ---- trackday jobs ---------------------------------------------------------------------------- */
+
+static int cmd_jobs(int argc, char **argv)
+{
+    const char *hub = NULL, *state = NULL, *id_arg = NULL;
+    int watch = 0, cancel = 0, json_out = 0;
+    char path[200];
+    td_hubc c;
+    td_err err;
+    int rc;
+    if (td__cli_wants_help(argc, argv)) {
+        printf("usage: trackday jobs [--watch] [--state S] [--json] [--hub URL]\n"
+               "       trackday jobs ID [--watch | --cancel]\n\n"
+               "Lists your jobs on the hub, newest first (an instructor also sees their\n"
+               "classes'). --watch refreshes the list every 2 s until no job is queued or\n"
+               "running (Ctrl-C stops watching). With a job ID: its detail; --watch follows\n"
+               "its progress live until it ends; --cancel cancels it.\n");
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--watch"))
+            watch = 1;
+        else if (!strcmp(argv[i], "--cancel"))
+            cancel = 1;
+        else if (!strcmp(argv[i], "--json"))
+            json_out = 1;
+        else if (!strcmp(argv[i], "--state") && i + 1 < argc)
+            state = argv[++i];
+        else if (!strcmp(argv[i], "--hub") && i + 1 < argc)
+            hub = argv[++i];
+        else if (argv[i][0] != '-' && !id_arg)
+            id_arg = argv[i];
+        else
+            return td__cli_fail("unexpected argument '%s' (see trackday jobs --help)", argv[i]);
+    }
+    if (td__cli_hub_connect(&c, hub))
+        return 1;
+    catch_signals();
+    if (id_arg) {
+        char *end;
+        long long id = strtoll(id_arg, &end, 10);
+        if (*end || id < 1) {
+            td_hubc_free(&c);
+            return td__cli_fail("'%s' is not a job id", id_arg);
+        }
+        if (cancel) {
+            snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", id);
+            rc = td_hubc_json(&c, "POST", path, NULL, &err);
+            if (rc || c.status != 202) {
+                rc = td__cli_hub_fail(&c, "cancel", rc, err.msg);
+                td_hubc_free(&c);
+                return rc;
+            }
+            printf("job %lld: %s\n", id,
+                   !strcmp(json_string_value(json_object_get(c.json, "state")), "canceled")
+                       ? "canceled"
+                       : "cancel requested (the worker stops it at its next heartbeat)");
+            td_hubc_free(&c);
+            return 0;
+        }
+        if (watch) {
+            char st[32];
+            long long v = 0;
+            rc = td__cli_watch_job(&c, id, (volatile int *)&interrupted, st, sizeof(st), &v);
+            if (!rc && v)
+                printf("job %lld %s: model version %lld\n", id, st, v);
+            else if (!rc)
+                printf("job %lld %s\n", id, st);
+            td_hubc_free(&c);
+            return rc ? rc : strcmp(st, "succeeded") != 0;
+        }
+        snprintf(path, sizeof(path), "/api/v1/jobs/%lld", id);
+        rc = td_hubc_json(&c, "GET", path, NULL, &err);
+        if (rc || c.status != 200) {
+            rc = td__cli_hub_fail(&c, "job", rc, err.msg);
+            td_hubc_free(&c);
+            return rc;
+        }
+        char *text = json_dumps(c.json, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        printf("%s\n", text);
+        free(text);
+        td_hubc_free(&c);
+        return 0;
+    }
+    for (;;) {
+        snprintf(path, sizeof(path), "/api/v1/jobs?limit=30%s%s", state ? "&state=" : "",
+                 state ? state : "");
+        rc = td_hubc_json(&c, "GET", path, NULL, &err);
+        if (rc || c.status != 200) {
+            rc = td__cli_hub_fail(&c, "jobs", rc, err.msg);
+            break;
+        }
+        json_t *jobs = json_object_get(c.json, "jobs");
+        if (json_out) {
+            char *text = json_dumps(jobs, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+            printf("%s\n", text);
+            free(text);
+        } else {
+            if (watch && isatty(1))
+                printf("\033[H\033[2J%s  (every 2 s; Ctrl-C stops watching)\n\n", c.url);
+            print_table(jobs, stdout);
+        }
+        fflush(stdout);
+        int active = 0;
+        size_t i;
+        json_t *j;
+        json_array_foreach(jobs, i, j)
+        {
+            const char *st = json_string_value(json_object_get(j, "state"));
+            if (!strcmp(st, "queued") || !strcmp(st, "running"))
+                active++;
+        }
+        if (!watch || !active || interrupted)
+            break;
+        for (int t = 0; t < 20 && !interrupted; t++)
+            usleep(100000);
+        if (interrupted)
+            break;
+        if (!isatty(1))
+            printf("\n");
+    }
+    td_hubc_free(&c);
+    return rc;
+}
+
+/* ---- trackday train DIR --hub ----------------------------------------------------------------- */
+
+static const char *arg_after(int argc, char **argv, const char *flag)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], flag))
+            return argv[i + 1];
+    return NULL;
+}
+
+int td__cli_train_on_hub(int argc, char **argv)
+{
+    const char *dir = NULL, *hub = NULL, *name = NULL;
+    char autoname[80];
+    long long model = 0, version = 0, id;
+    int created;
+    td_hubc c;
+    td_err err;
+    static const char *const pass[] = {"--track", "--minutes", "--seed", "--envs",
+                                       "--iterations", "--until-laps"};
+    static const char *const keys[] = {"track", "minutes", "seed", "envs", "iterations",
+                                       "until_laps"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--hub")) {
+            if (i + 1 < argc && !strncmp(argv[i + 1], "http", 4))
+                hub = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--name") && i + 1 < argc) {
+            name = argv[++i];
+            continue;
+        }
+        int known = 0;
+        for (size_t k = 0; k < sizeof(pass) / sizeof(pass[0]); k++)
+            if (!strcmp(a, pass[k]))
+                known = 1;
+        if (known && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--quiet"))
+            continue;
+        if (a[0] == '-')
+            return td__cli_fail("%s cannot be used with --hub (the hub's job takes --minutes, "
+                                "--track, --seed, --envs, --iterations, --until-laps)",
+                                a);
+        if (dir)
+            return td__cli_fail("one model directory only ('%s' and '%s')", dir, a);
+        dir = a;
+    }
+    if (!dir)
+        return td__cli_fail("usage: trackday train DIR --hub --minutes M");
+    if (!arg_after(argc, argv, "--minutes"))
+        return td__cli_fail("--hub needs --minutes M: the training time the hub's job may use "
+                            "(and your quota is charged)");
+    json_t *job = json_pack("{s:s}", "type", "train");
+    for (size_t k = 0; k < sizeof(pass) / sizeof(pass[0]); k++) {
+        const char *v = arg_after(argc, argv, pass[k]);
+        if (!v)
+            continue;
+        if (k == 0) {
+            json_object_set_new(job, keys[k], json_string(v));
+        } else {
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || end == v) {
+                json_decref(job);
+                return td__cli_fail("%s: '%s' is not a number", pass[k], v);
+            }
+            json_object_set_new(job, keys[k], k == 1 ? json_real(d) : json_integer((long long)d));
+        }
+    }
+    if (!name) {
+        const char *b = strrchr(dir, '/');
+        snprintf(autoname, sizeof(autoname), "%s", b && b[1] ? b + 1 : dir);
+        for (char *p = autoname; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '.' || *p == '_' || *p == '-'))
+                *p = '-';
+        name = autoname;
+    }
+    if (td__cli_hub_connect(&c, hub)) {
+        json_decref(job);
+        return 1;
+    }
+    if (td__cli_push(&c, dir, name, &model, &version, &created)) {
+        json_decref(job);
+        td_hubc_free(&c);
+        return 1;
+    }
+    fprintf(stderr, "pushed %s as model %lld '%s' version %lld\n", dir, model, name, version);
+    json_object_set_new(job, "model", json_integer(model));
+    json_object_set_new(job, "version", json_integer(version));
+    int rc = td_hubc_json(&c, "POST", "/api/v1/jobs", job, &err);
+    json_decref(job);
+    if (rc || c.status != 201) {
+        rc = td__cli_hub_fail(&c, "train --hub", rc, err.msg);
+        td_hubc_free(&c);
+        return rc;
+    }
+    id = json_integer_value(json_object_get(c.json, "id"));
+    fprintf(stderr, "job %lld queued on %s (Ctrl-C cancels it; what it trained is kept)\n", id,
+            c.url);
+    catch_signals();
+    char st[32] = "";
+    long long v = 0;
+    rc = td__cli_watch_job(&c, id, (volatile int *)&interrupted, st, sizeof(st), &v);
+    if (!rc && v > 0) {
+        rc = td__cli_pull(&c, model, v, dir);
+        if (!rc) {
+            printf("stopped: %s; the hub's model %lld version %lld is in %s\n", st, model, v,
+                   dir);
+            printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n",
+                   dir, dir);
+        }
+    } else if (!rc) {
+        char path[80];
+        snprintf(path, sizeof(path), "/api/v1/jobs/%lld", id);
+        const char *error = NULL;
+        if (td_hubc_json(&c, "GET", path, NULL, &err) == 0 && c.status == 200)
+            error = json_string_value(json_object_get(c.json, "error"));
+        rc = td__cli_fail("job %lld %s%s%s", id, st[0] ? st : "ended", error ? ": " : "",
+                          error ? error : "");
+    }
+    td_hubc_free(&c);
+    return rc;
+}
+
+/* ---- trackday worker --------------------------------------------------------------------------- */
+
+static void worker_log(void *user, const char *line)
+{
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    (void)user;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%H:%M:%S", &tm);
+    fprintf(stderr, "%s worker: %s\n", when, line);
+}
+
+static int cmd_worker(int argc, char **argv)
+{
+    td_worker_options o;
+    td_err err;
+    long l;
+    const char *token = getenv("TRACKDAY_WORKER_TOKEN");
+    char work[1024];
+    if (td__cli_wants_help(argc, argv)) {
+        printf("usage: trackday worker --hub URL --token T [--slots N] [--work DIR]\n"
+               "                       [--max-jobs N] [--checkpoint-seconds S] [--no-sandbox]\n\n"
+               "Runs the hub's training and evaluation jobs on this machine: claims a job,\n"
+               "runs trackday train/eval on it in a sandbox (bubblewrap: read-only system, no\n"
+               "network, its own scratch directory), streams its progress, uploads checkpoints\n"
+               "and the result. T is a worker token from 'trackday admin create-worker' (or\n"
+               "$TRACKDAY_WORKER_TOKEN). SIGTERM or Ctrl-C hands running jobs back to the\n"
+               "queue (training with its checkpoint) and exits.\n\n"
+               "  --slots N              jobs at once (1)\n"
+               "  --work DIR             scratch (default /tmp/trackday-worker-PID)\n"
+               "  --max-jobs N           exit after N jobs\n"
+               "  --checkpoint-seconds S upload a training checkpoint at most every S s (30)\n"
+               "  --no-sandbox           run jobs unconfined (only for trusted users' code)\n");
+        return 0;
+    }
+    td_worker_options_default(&o);
+    snprintf(work, sizeof(work), "%s/trackday-worker-%ld",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+    o.work_dir = work;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-sandbox")) {
+            o.no_sandbox = 1;
+            continue;
+        }
+        if (!v)
+            return td__cli_fail("%s needs a value (see trackday worker --help)", a);
+        i++;
+        if (!strcmp(a, "--hub")) {
+            o.hub_url = v;
+        } else if (!strcmp(a, "--token")) {
+            token = v;
+        } else if (!strcmp(a, "--work")) {
+            o.work_dir = v;
+        } else if (!strcmp(a, "--slots")) {
+            if (td__cli_parse_long(a, v, 1, 64, &l))
+                return 1;
+            o.slots = (int)l;
+        } else if (!strcmp(a, "--max-jobs")) {
+            if (td__cli_parse_long(a, v, 1, 1000000000L, &l))
+                return 1;
+            o.max_jobs = l;
+        } else if (!strcmp(a, "--checkpoint-seconds")) {
+            if (td__cli_parse_double(a, v, 0, 86400, &o.checkpoint_s))
+                return 1;
+        } else if (!strcmp(a, "--wait")) {
+            if (td__cli_parse_double(a, v, 0, 30, &o.wait_s))
+                return 1;
+        } else {
+            return td__cli_fail("unknown option '%s' (see trackday worker --help)", a);
+        }
+    }
+    if (!o.hub_url)
+        return td__cli_fail("--hub URL is needed (the address trackday serve printed)");
+    if (!token || !*token)
+        return td__cli_fail("--token T is needed: a worker token from 'trackday admin "
+                            "create-worker'");
+    o.token = token;
+    if (!o.no_sandbox && td_worker_sandbox_check(&err))
+        return td__cli_fail("%s", err.msg);
+    catch_signals();
+    signal(SIGPIPE, SIG_IGN);
+    o.stop = &interrupted;
+    o.log = worker_log;
+    fprintf(stderr, "trackday worker: %d slot%s, hub %s, scratch %s%s\n", o.slots,
+            o.slots == 1 ? "" : "s", o.hub_url, o.work_dir,
+            o.no_sandbox ? " (no sandbox)" : "");
+    int rc = td_worker_run(&o, &err);
+    rmdir(o.work_dir);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    fprintf(stderr, "trackday worker: stopped\n");
+    return 0;
+}
+
+TD_CLI_COMMAND("jobs", "the hub's jobs: list, watch, follow one live, cancel", cmd_jobs)
+TD_CLI_COMMAND("worker", "run the hub's training and evaluation jobs on this machine",
+               cmd_worker)

@@ -1,0 +1,614 @@
+/*
+ * worker.c - `trackday worker`: claims jobs from a hub and runs each as a sandboxed child
+ * process (`trackday train` or `trackday eval` on the model version it downloaded), turning
+ * the trainer's JSON progress lines into heartbeat events, uploading checkpoints as training
+ * goes, then the results. One thread per slot. A job the hub no longer leases to us is
+ * dropped; on SIGTERM running jobs checkpoint and go back to the queue.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hub/hub_internal.h"
+#include "trackday/hubclient.h"
+
+/* Sanitizer builds reserve terabytes of address space: no memory limit for them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TD__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TD__ASAN 1
+#endif
+#endif
+
+void td_worker_options_default(td_worker_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->slots = 1;
+    o->wait_s = 10;
+    o->checkpoint_s = 30;
+}
+
+typedef struct worker {
+    const td_worker_options *opt;
+    char program[PATH_MAX];
+    pthread_mutex_t mu;
+    long jobs_started;
+    int fatal;
+    td_err fatal_err;
+} worker;
+
+typedef struct slot {
+    worker *w;
+    int index;
+    td_hubc hub;
+} slot;
+
+static void wlog(worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void wlog(worker *w, const char *fmt, ...)
+{
+    char line[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (w->opt->log)
+        w->opt->log(w->opt->log_user, line);
+}
+
+static int stopping(worker *w)
+{
+    return (w->opt->stop && *w->opt->stop) || w->fatal;
+}
+
+static void rm_rf(const char *dir)
+{
+    /* The job's scratch directory holds only what we put there; no links were extracted. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/rm", "rm", "-rf", "--", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Running one job                                                                      */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct job_run {
+    slot *s;
+    int64_t id, model_id, version, attempt;
+    char type[32];
+    json_t *params;
+    double lease_s;
+    char dir[1200], model_dir[1300], out_dir[1300], log_path[1300];
+    td__child child;
+    json_t *pending; /* progress events not yet sent */
+    int64_t elapsed_s;      /* training time of this job (the trainer's, less the base) */
+    double base_elapsed_s;  /* training time the input version already had */
+    int64_t base_iterations;
+    int iterations_seen, last_checkpoint_iteration;
+    double last_beat, last_checkpoint;
+    int cancel_sent, term_sent, lost;
+} job_run;
+
+/* Sends a heartbeat with the pending events; notes cancel and lease loss. */
+static void heartbeat(job_run *j)
+{
+    td_hubc *h = &j->s->hub;
+    td_err err;
+    char path[96];
+    json_t *body = json_pack("{s:I,s:O}", "elapsed_s", (json_int_t)j->elapsed_s, "events",
+                             j->pending);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/heartbeat", (long long)j->id);
+    if (td_hubc_json(h, "POST", path, body, &err)) {
+        wlog(j->s->w, "job %lld: heartbeat: %s (will retry)", (long long)j->id, err.msg);
+    } else if (h->status == 200) {
+        json_array_clear(j->pending);
+        if (json_is_true(json_object_get(h->json, "cancel")) && !j->cancel_sent) {
+            wlog(j->s->w, "job %lld: canceled: stopping the run, keeping what it trained",
+                 (long long)j->id);
+            kill(-j->child.pid, SIGTERM);
+            j->cancel_sent = 1;
+        }
+    } else if (h->status == 409 || h->status == 404) {
+        wlog(j->s->w, "job %lld: %s: dropping it", (long long)j->id, td_hubc_error(h));
+        kill(-j->child.pid, SIGKILL);
+        j->lost = 1;
+    } else {
+        wlog(j->s->w, "job %lld: heartbeat refused: %s", (long long)j->id, td_hubc_error(h));
+    }
+    json_decref(body);
+    j->last_beat = td_time_now();
+}
+
+/* Uploads the training run as the job's checkpoint (after a progress line the trainer's
+ * files are consistent: it writes them before reporting the iteration). */
+static void upload_checkpoint(job_run *j)
+{
+    td_hubc *h = &j->s->hub;
+    char tgz[1400], path[160];
+    td_err err;
+    snprintf(tgz, sizeof(tgz), "%s/checkpoint.tar.gz", j->dir);
+    if (td_hubc_pack_dir(j->model_dir, tgz, &err)) {
+        wlog(j->s->w, "job %lld: checkpoint: %s", (long long)j->id, err.msg);
+        return;
+    }
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/checkpoint?elapsed_s=%lld", (long long)j->id,
+             (long long)j->elapsed_s);
+    if (td_hubc_upload(h, "PUT", path, tgz, &err))
+        wlog(j->s->w, "job %lld: checkpoint: %s", (long long)j->id, err.msg);
+    else if (h->status == 409)
+        j->lost = 1;
+    else if (h->status != 204)
+        wlog(j->s->w, "job %lld: checkpoint refused: %s", (long long)j->id, td_hubc_error(h));
+    unlink(tgz);
+    j->last_checkpoint = td_time_now();
+    j->last_checkpoint_iteration = j->iterations_seen;
+}
+
+static void on_line(job_run *j, char *line)
+{
+    json_t *o;
+    if (line[0] != '{')
+        return;
+    o = json_loads(line, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    json_t *e = json_object_get(o, "elapsed_s");
+    if (json_is_number(e)) {
+        double v = json_number_value(e) - j->base_elapsed_s;
+        j->elapsed_s = v > 0 ? (int64_t)v : 0;
+    }
+    if (json_object_get(o, "iteration"))
+        j->iterations_seen++;
+    json_array_append_new(j->pending, o);
+}
+
+static void fail_job(job_run *j, const char *reason, int retry, int release)
+{
+    td_hubc *h = &j->s->hub;
+    td_err err;
+    char path[96];
+    json_t *body = json_pack("{s:s,s:b,s:b,s:I}", "reason", reason, "retry", retry, "release",
+                             release, "elapsed_s", (json_int_t)j->elapsed_s);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/fail", (long long)j->id);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (td_hubc_json(h, "POST", path, body, &err) == 0)
+            break;
+        sleep(1);
+    }
+    json_decref(body);
+}
+
+/* The last lines of the child's log, for the failure message. */
+static void log_tail(const char *path, char *out, size_t cap)
+{
+    char *data = NULL;
+    size_t len = 0;
+    out[0] = 0;
+    if (td_file_read(path, &data, &len, NULL))
+        return;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        data[--len] = 0;
+    /* Progress lines end in \r on a terminal; keep the last real lines. */
+    const char *start = len > cap - 1 ? data + len - (cap - 1) : data;
+    snprintf(out, cap, "%s", start);
+    td_free(data);
+}
+
+static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
+{
+    int n = 0, b = 0;
+    json_t *p = j->params;
+    const char *track = json_string_value(json_object_get(p, "track"));
+    args[n++] = j->s->w->program;
+#define NUM_ARG(flag, key, fmt, conv)                                                              \
+    do {                                                                                           \
+        json_t *v_ = json_object_get(p, key);                                                      \
+        if (json_is_number(v_)) {                                                                  \
+            snprintf(bufs[b], 64, fmt, conv(json_number_value(v_)));                               \
+            args[n++] = flag;                                                                      \
+            args[n++] = bufs[b++];                                                                 \
+        }                                                                                          \
+    } while (0)
+    if (!strcmp(j->type, "train")) {
+        char last[1400];
+        args[n++] = "train";
+        args[n++] = j->model_dir;
+        /* The trainer counts minutes and iterations from the model's first training: this
+         * job's come on top of what the version (and a checkpoint of this job) already had. */
+        double minutes = json_number_value(json_object_get(p, "minutes"));
+        snprintf(bufs[b], 64, "%.4f", j->base_elapsed_s / 60.0 + minutes);
+        args[n++] = "--minutes";
+        args[n++] = bufs[b++];
+        json_t *it = json_object_get(p, "iterations");
+        if (json_is_integer(it)) {
+            snprintf(bufs[b], 64, "%lld",
+                     (long long)(j->base_iterations + json_integer_value(it)));
+            args[n++] = "--iterations";
+            args[n++] = bufs[b++];
+        }
+        NUM_ARG("--seed", "seed", "%lld", (long long));
+        NUM_ARG("--envs", "envs", "%lld", (long long));
+        NUM_ARG("--until-laps", "until_laps", "%lld", (long long));
+        args[n++] = "--progress-json";
+        /* A version that was trained before (or this job's checkpoint) continues. */
+        snprintf(last, sizeof(last), "%s/model/last.tdm", j->model_dir);
+        if (td_path_exists(last))
+            args[n++] = "--resume";
+    } else {
+        args[n++] = "eval";
+        args[n++] = j->model_dir;
+        NUM_ARG("--laps", "laps", "%lld", (long long));
+        NUM_ARG("--seed", "seed", "%lld", (long long));
+        NUM_ARG("--max-resets", "max_resets", "%lld", (long long));
+        if (json_is_true(json_object_get(p, "continuous")))
+            args[n++] = "--continuous";
+        const char *race = json_string_value(json_object_get(p, "race_type"));
+        if (race) {
+            args[n++] = "--race-type";
+            args[n++] = race;
+        }
+        args[n++] = "--out";
+        args[n++] = j->out_dir;
+        args[n++] = "--json";
+    }
+    if (track) {
+        args[n++] = "--track";
+        args[n++] = track;
+    }
+#undef NUM_ARG
+    args[n] = NULL;
+    return n;
+}
+
+/* Downloads what the job needs into its scratch directory. Returns 0, or fails the job. */
+static int prepare(job_run *j, int resume)
+{
+    td_hubc *h = &j->s->hub;
+    td_err err;
+    char path[160], tgz[1400];
+    snprintf(tgz, sizeof(tgz), "%s/input.tar.gz", j->dir);
+    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/%lld/download",
+             (long long)j->model_id, (long long)j->version);
+    if (td_hubc_download(h, path, tgz, &err) || h->status != 200) {
+        char why[1200];
+        snprintf(why, sizeof(why), "the worker could not download model %lld version %lld: %s",
+                 (long long)j->model_id, (long long)j->version,
+                 err.msg[0] ? err.msg : td_hubc_error(h));
+        fail_job(j, why, 1, 0);
+        return -1;
+    }
+    if (td_hubc_unpack(tgz, j->model_dir, &err)) {
+        fail_job(j, err.msg, 0, 0);
+        return -1;
+    }
+    unlink(tgz);
+    /* Where the version's training stopped: the last line of its metrics. */
+    char metrics[1400], *data = NULL;
+    size_t len = 0;
+    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", j->model_dir);
+    if (td_file_read(metrics, &data, &len, NULL) == 0) {
+        while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+            data[--len] = 0;
+        char *lastl = strrchr(data, '\n');
+        json_t *o = json_loads(lastl ? lastl + 1 : data, 0, NULL);
+        j->base_elapsed_s = json_number_value(json_object_get(o, "elapsed_s"));
+        j->base_iterations = json_integer_value(json_object_get(o, "iteration"));
+        json_decref(o);
+        td_free(data);
+    }
+    if (resume) {
+        snprintf(path, sizeof(path), "/api/v1/jobs/%lld/checkpoint", (long long)j->id);
+        if (td_hubc_download(h, path, tgz, &err) == 0 && h->status == 200 &&
+            td_hubc_unpack(tgz, j->model_dir, &err) == 0)
+            wlog(j->s->w, "job %lld: resuming from its checkpoint", (long long)j->id);
+        else
+            wlog(j->s->w, "job %lld: no usable checkpoint, starting over", (long long)j->id);
+        unlink(tgz);
+    }
+    return 0;
+}
+
+static void finish(job_run *j, int status)
+{
+    td_hubc *h = &j->s->hub;
+    td_err err;
+    char tgz[1400], path[200], why[2400], tail[1600];
+    int exited = WIFEXITED(status), code = exited ? WEXITSTATUS(status) : -1;
+    if (j->lost)
+        return;
+    if (stopping(j->s->w) && j->term_sent) {
+        /* We stopped it: hand it back, with its checkpoint when it is training. */
+        if (!strcmp(j->type, "train") && exited && code == 0)
+            upload_checkpoint(j);
+        fail_job(j, "the worker was stopped; the job goes back to the queue", 1, 1);
+        wlog(j->s->w, "job %lld: handed back to the queue", (long long)j->id);
+        return;
+    }
+    if (!exited || code != 0) {
+        log_tail(j->log_path, tail, sizeof(tail));
+        if (exited)
+            snprintf(why, sizeof(why), "trackday %s exited with status %d: %s",
+                     !strcmp(j->type, "train") ? "train" : "eval", code, tail);
+        else
+            snprintf(why, sizeof(why), "trackday %s was killed by signal %d (%s): %s",
+                     !strcmp(j->type, "train") ? "train" : "eval", WTERMSIG(status),
+                     strsignal(WTERMSIG(status)), tail);
+        /* A crash may pass on another try; an error in the job's own files (its reward
+         * function, its configuration: exit status 1) will not. */
+        fail_job(j, why, !exited, 0);
+        wlog(j->s->w, "job %lld: failed: %.300s", (long long)j->id, why);
+        return;
+    }
+    if (json_array_size(j->pending))
+        heartbeat(j);
+    snprintf(tgz, sizeof(tgz), "%s/output.tar.gz", j->dir);
+    if (td_hubc_pack_dir(!strcmp(j->type, "train") ? j->model_dir : j->out_dir, tgz, &err)) {
+        fail_job(j, err.msg, 1, 0);
+        return;
+    }
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/complete?status=%s&elapsed_s=%lld",
+             (long long)j->id, j->cancel_sent ? "canceled" : "succeeded",
+             (long long)j->elapsed_s);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (td_hubc_upload(h, "POST", path, tgz, &err) == 0)
+            break;
+        wlog(j->s->w, "job %lld: upload: %s (retrying)", (long long)j->id, err.msg);
+        sleep(1 + attempt);
+    }
+    if (h->status == 200)
+        wlog(j->s->w, "job %lld: %s%s", (long long)j->id,
+             j->cancel_sent ? "canceled" : "done",
+             json_integer_value(json_object_get(h->json, "result_version"))
+                 ? ", a new model version"
+                 : "");
+    else
+        wlog(j->s->w, "job %lld: the hub refused the results: %s", (long long)j->id,
+             td_hubc_error(h));
+    unlink(tgz);
+}
+
+static void run_job(slot *s, json_t *claim)
+{
+    worker *w = s->w;
+    job_run j;
+    td__limits lim;
+    td_err err;
+    const char *args[64];
+    char bufs[16][64];
+    char linebuf[65536];
+    size_t linelen = 0;
+    int status = 0;
+    memset(&j, 0, sizeof(j));
+    j.s = s;
+    j.id = json_integer_value(json_object_get(claim, "id"));
+    json_t *m = json_object_get(claim, "model");
+    j.model_id = json_integer_value(json_object_get(m, "id"));
+    j.version = json_integer_value(json_object_get(m, "version"));
+    j.attempt = json_integer_value(json_object_get(claim, "attempts"));
+    snprintf(j.type, sizeof(j.type), "%s", json_string_value(json_object_get(claim, "type")));
+    j.params = json_object_get(claim, "params");
+    j.lease_s = (double)json_integer_value(json_object_get(claim, "lease_s"));
+    if (j.lease_s < 1)
+        j.lease_s = 60;
+    snprintf(s->hub.lease, sizeof(s->hub.lease), "%s",
+             json_string_value(json_object_get(claim, "lease_id")));
+    j.pending = json_array();
+    snprintf(j.dir, sizeof(j.dir), "%s/job-%lld-%lld-%d", w->opt->work_dir, (long long)j.id,
+             (long long)j.attempt, s->index);
+    snprintf(j.model_dir, sizeof(j.model_dir), "%s/model", j.dir);
+    snprintf(j.out_dir, sizeof(j.out_dir), "%s/result", j.dir);
+    snprintf(j.log_path, sizeof(j.log_path), "%s/job.log", j.dir);
+    wlog(w, "job %lld: %s of model %lld version %lld (attempt %lld)", (long long)j.id, j.type,
+         (long long)j.model_id, (long long)j.version, (long long)j.attempt);
+    rm_rf(j.dir);
+    if (td_mkdir_p(j.dir, &err)) {
+        fail_job(&j, err.msg, 1, 0);
+        goto out;
+    }
+    if (prepare(&j, json_is_true(json_object_get(claim, "resume"))))
+        goto out;
+    if (!strcmp(j.type, "evaluate") && td_mkdir_p(j.out_dir, &err)) {
+        fail_job(&j, err.msg, 1, 0);
+        goto out;
+    }
+    build_argv(&j, args, bufs);
+    memset(&lim, 0, sizeof(lim));
+    double minutes = json_number_value(json_object_get(j.params, "minutes"));
+    /* CPU time: the run's minutes on every core plus a margin; the wall clock is watched
+     * below. */
+    lim.cpu_s = (long)((minutes > 0 ? minutes : 30) * 60 * (sysconf(_SC_NPROCESSORS_ONLN) + 1)) +
+                600;
+    lim.file_bytes = 8ull << 30;
+#ifndef TD__ASAN
+    lim.memory_bytes = 16ull << 30;
+#endif
+    if (td__sandbox_spawn(args, j.dir, j.log_path, &lim, !w->opt->no_sandbox, &j.child, &err)) {
+        fail_job(&j, err.msg, 1, 0);
+        goto out;
+    }
+    double t0 = td_time_now(), deadline = t0 + (minutes > 0 ? minutes * 60 + 300 : 1800);
+    j.last_beat = t0;
+    j.last_checkpoint = t0;
+    for (;;) {
+        struct pollfd pfd = {j.child.out_fd, POLLIN, 0};
+        double now = td_time_now();
+        double beat_in = j.last_beat + j.lease_s / 3 - now;
+        if (json_array_size(j.pending) && now - j.last_beat > 1.0)
+            beat_in = 0;
+        int timeout = beat_in <= 0 ? 0 : (int)(beat_in * 1000) + 1;
+        if (timeout > 500)
+            timeout = 500;
+        int pr = poll(&pfd, 1, timeout);
+        if (pr > 0) {
+            ssize_t k = read(j.child.out_fd, linebuf + linelen, sizeof(linebuf) - 1 - linelen);
+            if (k <= 0)
+                break; /* the child closed its output: it is ending */
+            linelen += (size_t)k;
+            linebuf[linelen] = 0;
+            char *start = linebuf, *nl;
+            while ((nl = strchr(start, '\n'))) {
+                *nl = 0;
+                on_line(&j, start);
+                start = nl + 1;
+            }
+            linelen = strlen(start);
+            memmove(linebuf, start, linelen + 1);
+            if (linelen == sizeof(linebuf) - 1)
+                linelen = 0; /* a line too long to be ours */
+        }
+        now = td_time_now();
+        if (!j.lost && (now - j.last_beat >= j.lease_s / 3 ||
+                        (json_array_size(j.pending) && now - j.last_beat > 1.0)))
+            heartbeat(&j);
+        if (!j.lost && !strcmp(j.type, "train") &&
+            j.iterations_seen > j.last_checkpoint_iteration &&
+            now - j.last_checkpoint >= w->opt->checkpoint_s && !j.cancel_sent && !j.term_sent)
+            upload_checkpoint(&j);
+        if (stopping(w) && !j.term_sent) {
+            /* Training stops at the end of its step with a checkpoint; an evaluation has
+             * nothing to keep. */
+            kill(-j.child.pid, !strcmp(j.type, "train") ? SIGTERM : SIGKILL);
+            j.term_sent = 1;
+        }
+        if (now > deadline && !j.lost) {
+            wlog(w, "job %lld: over its time: killing it", (long long)j.id);
+            kill(-j.child.pid, SIGKILL);
+            deadline = now + 1e9;
+        }
+        if (j.lost)
+            break;
+    }
+    close(j.child.out_fd);
+    while (waitpid(j.child.pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    finish(&j, status);
+out:
+    s->hub.lease[0] = 0;
+    json_decref(j.pending);
+    rm_rf(j.dir);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Slots                                                                                */
+/* ------------------------------------------------------------------------------------ */
+
+static void *slot_main(void *arg)
+{
+    slot *s = arg;
+    worker *w = s->w;
+    double backoff = 1;
+    while (!stopping(w)) {
+        td_err err;
+        json_t *body;
+        pthread_mutex_lock(&w->mu);
+        int more = !w->opt->max_jobs || w->jobs_started < w->opt->max_jobs;
+        if (more)
+            w->jobs_started++;
+        pthread_mutex_unlock(&w->mu);
+        if (!more)
+            break;
+        body = json_pack("{s:i}", "wait", (int)w->opt->wait_s);
+        s->hub.timeout_s = w->opt->wait_s + 30;
+        int rc = td_hubc_json(&s->hub, "POST", "/api/v1/worker/claim", body, &err);
+        json_decref(body);
+        s->hub.timeout_s = 120;
+        if (rc || s->hub.status != 200) {
+            pthread_mutex_lock(&w->mu);
+            w->jobs_started--;
+            pthread_mutex_unlock(&w->mu);
+        }
+        if (rc) {
+            wlog(w, "slot %d: %s; retrying in %.0f s", s->index, err.msg, backoff);
+            for (double t = 0; t < backoff && !stopping(w); t += 0.2)
+                usleep(200000);
+            backoff = backoff < 30 ? backoff * 2 : 30;
+            continue;
+        }
+        backoff = 1;
+        if (s->hub.status == 204)
+            continue;
+        if (s->hub.status == 401 || s->hub.status == 403) {
+            pthread_mutex_lock(&w->mu);
+            if (!w->fatal)
+                td_err_set(&w->fatal_err, TD_EPERM, "the hub refuses this worker's token: %s",
+                           td_hubc_error(&s->hub));
+            w->fatal = 1;
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        if (s->hub.status != 200) {
+            wlog(w, "slot %d: claim refused: %s", s->index, td_hubc_error(&s->hub));
+            sleep(1);
+            continue;
+        }
+        json_t *claim = json_incref(s->hub.json);
+        run_job(s, claim);
+        json_decref(claim);
+    }
+    return NULL;
+}
+
+int td_worker_run(const td_worker_options *o, td_err *err)
+{
+    worker w;
+    slot *slots;
+    pthread_t *threads;
+    int n = o->slots > 0 ? o->slots : 1, rc = 0;
+    memset(&w, 0, sizeof(w));
+    w.opt = o;
+    pthread_mutex_init(&w.mu, NULL);
+    if (o->program) {
+        snprintf(w.program, sizeof(w.program), "%s", o->program);
+    } else {
+        ssize_t k = readlink("/proc/self/exe", w.program, sizeof(w.program) - 1);
+        if (k <= 0)
+            return td_err_set(err, TD_EIO, "cannot find this program (/proc/self/exe)");
+        w.program[k] = 0;
+    }
+    rc = td_mkdir_p(o->work_dir, err);
+    if (rc)
+        return rc;
+    slots = td_calloc((size_t)n, sizeof(*slots));
+    threads = td_calloc((size_t)n, sizeof(*threads));
+    if (!slots || !threads) {
+        td_free(slots);
+        td_free(threads);
+        return td_err_set(err, TD_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        slots[i].w = &w;
+        slots[i].index = i;
+        rc = td_hubc_init(&slots[i].hub, o->hub_url, o->token, err);
+    }
+    for (int i = 0; i < n && !rc; i++)
+        pthread_create(&threads[i], NULL, slot_main, &slots[i]);
+    if (!rc)
+        for (int i = 0; i < n; i++)
+            pthread_join(threads[i], NULL);
+    for (int i = 0; i < n; i++)
+        td_hubc_free(&slots[i].hub);
+    td_free(slots);
+    td_free(threads);
+    pthread_mutex_destroy(&w.mu);
+    if (!rc && w.fatal) {
+        if (err)
+            *err = w.fatal_err;
+        rc = w.fatal_err.code;
+    }
+    return rc;
+}

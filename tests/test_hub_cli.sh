@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The hub's commands as a user runs them: the examples of docs/cli/serve.md, admin.md,
+# worker.md, login.md, push.md, jobs.md and train.md's "On a hub", against a real hub on a free
+# loopback port (their URL http://127.0.0.1:8080 is the one this hub got), with their error
+# messages. Args: the trackday binary, the build directory.
+set -uo pipefail
+bin=${1:?trackday binary}
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail=0
+passed=0
+check() { # name, message, status
+    if [ "$3" -eq 0 ]; then echo "PASS $1"; passed=$((passed + 1)); else echo "FAIL $1: $2"; fail=1; fi
+}
+cd "$tmp" || exit 1
+export XDG_CONFIG_HOME="$tmp/config" HOME="$tmp/home"
+trackday() { "$bin" "$@"; }
+
+# docs/cli/serve.md
+out=$(echo 'a-long-admin-password' | trackday admin create-user --data hub-data --name admin --role admin 2>&1)
+check admin_create_user "$out" $?
+out=$(echo 'a-long-admin-password' | trackday admin create-user --data hub-data --name admin --role admin 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "the user name 'admin' is taken"
+check admin_create_user_taken "$out" $?
+out=$(echo 'short' | trackday admin create-user --data hub-data --name bob --role learner 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "8 to 256 characters"
+check admin_short_password "$out" $?
+out=$(echo 'alice-password-1' | trackday admin create-user --data hub-data --name alice --role learner \
+      --insecure-fast-passwords 2>&1)
+check admin_create_learner "$out" $?
+[ "$(stat -c %a hub-data)" = 700 ]
+check data_dir_private "mode $(stat -c %a hub-data)" $?
+mkfifo ready
+# Background processes run the binary itself (not the function) so $! is their pid.
+"$bin" serve --data hub-data --listen 127.0.0.1:0 --insecure-fast-passwords > ready 2> serve.log &
+pids+=($!)
+serve_pid=$!
+read -r line < ready
+HUB=$(echo "$line" | grep -o 'http://[^ ]*')
+out=$(curl -s "$HUB/api/v1/health")
+[ "$out" = '{"status":"ok"}' ]
+check serve_health "$out" $?
+
+# docs/cli/admin.md and worker.md
+trackday admin create-worker --data hub-data --name box1 > box1.token 2> create-worker.err
+grep -q '^tdw_' box1.token
+check admin_create_worker "$(cat create-worker.err)" $?
+out=$(trackday admin migrate --data hub-data 2>&1)
+echo "$out" | grep -qE 'schema version ([0-9]+) \(this trackday knows \1\)'
+check admin_migrate "$out" $?
+out=$(trackday worker --hub "$HUB" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "token T is needed"
+check worker_needs_token "$out" $?
+out=$(trackday worker --hub "$HUB" --token tdw_not-a-token --max-jobs 1 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "refuses this worker's token"
+check worker_bad_token "$out" $?
+"$bin" worker --hub "$HUB" --token "$(cat box1.token)" --slots 2 --work "$tmp/work" 2> worker.log &
+pids+=($!)
+worker_pid=$!
+
+# docs/cli/login.md
+out=$(trackday push mymodel 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "not logged in to a hub: run 'trackday login URL' first"
+check push_needs_login "$out" $?
+out=$(echo 'wrong-password' | trackday login "$HUB" --user alice 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "wrong user name or password"
+check login_wrong_password "$out" $?
+out=$(echo 'alice-password-1' | trackday login "$HUB" --user alice 2>&1)
+check login "$out" $?
+[ "$(stat -c %a "$XDG_CONFIG_HOME/trackday/hub.json")" = 600 ]
+check login_file_private "mode $(stat -c %a "$XDG_CONFIG_HOME/trackday/hub.json")" $?
+
+# docs/cli/push.md
+trackday init mymodel > /dev/null
+out=$(trackday push mymodel 2>&1)
+echo "$out" | grep -q "model 1 'mymodel' version 1 (new model)"
+check push_new "$out" $?
+out=$(trackday push mymodel 2>&1)
+echo "$out" | grep -q "model 1 'mymodel' version 2" && ! echo "$out" | grep -q "new model"
+check push_version "$out" $?
+out=$(trackday pull mymodel@1 -o old-copy 2>&1)
+[ $? -eq 0 ] && cmp -s mymodel/reward_function.py old-copy/reward_function.py
+check pull_version "$out" $?
+out=$(trackday pull mymodel@1 -o old-copy 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "old-copy exists"
+check pull_refuses_overwrite "$out" $?
+out=$(trackday pull nothing 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "you have no model named 'nothing'"
+check pull_unknown "$out" $?
+echo '{"lr": 7}' > bad-hp.json
+cp -r mymodel broken && cp bad-hp.json broken/hyperparameters.json
+out=$(trackday push broken 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "hyperparameters.json"
+check push_refused_with_reason "$out" $?
+
+# docs/cli/train.md, "On a hub": the same live line, the model back in the directory.
+out=$(trackday train mymodel --hub --minutes 0.5 --iterations 3 --track oval 2>&1)
+rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "^iter    3" && echo "$out" | grep -q "stopped: succeeded" &&
+    [ -s mymodel/model/best.tdm ] && [ "$(wc -l < mymodel/metrics/training.jsonl)" -eq 3 ]
+check train_on_hub "rc $rc: $out" $?
+out=$(trackday train mymodel --hub 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "needs --minutes"
+check train_on_hub_needs_minutes "$out" $?
+
+# docs/cli/jobs.md
+out=$(trackday jobs 2>&1)
+echo "$out" | grep -qE "^ +1  train +succeeded +1 v3"
+check jobs_table "$out" $?
+out=$(trackday jobs 1 --watch 2>&1)
+check jobs_watch_finished "$out" $?
+out=$(trackday jobs 1 --cancel 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "has already ended (succeeded)"
+check jobs_cancel_finished "$out" $?
+out=$(trackday jobs 1 2>&1)
+echo "$out" | grep -q '"result_version": 4'
+check jobs_detail "$out" $?
+out=$(trackday jobs --state bogus 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "state 'bogus'"
+check jobs_bad_state "$out" $?
+
+# The worker hands back and stops on SIGTERM.
+kill -TERM "$worker_pid"
+wait "$worker_pid"
+check worker_stops "exit $?: $(tail -3 worker.log)" $?
+
+# docs/cli/login.md: logout
+out=$(trackday logout 2>&1)
+[ $? -eq 0 ] && [ ! -e "$XDG_CONFIG_HOME/trackday/hub.json" ]
+check logout "$out" $?
+out=$(trackday jobs 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "not logged in"
+check jobs_after_logout "$out" $?
+
+# admin gc keeps what is referred to.
+out=$(trackday admin gc --data hub-data 2>&1)
+echo "$out" | grep -q "deleted 0 unused files"
+check admin_gc "$out" $?
+
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+check serve_stops "exit $?" $?
+pids=()
+if [ "$fail" = 0 ]; then echo "$passed passed, 0 failed"; else echo "$passed passed, 1 failed"; fi
+exit $fail

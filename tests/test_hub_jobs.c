@@ -1,0 +1,481 @@
+/*
+ * test_hub_jobs.c - jobs end to end with real `trackday worker` processes: a worker killed
+ * mid-job and the job finished by another from its checkpoint; jobs drained by two workers,
+ * each run once; a lease that runs out too often; cancel of a running job; the sandbox (no
+ * network, no writes outside the job's directory); a worker shutting down hands its job back;
+ * the server killed during uploads and restarted whole.
+ */
+#include <dirent.h>
+#include <pthread.h>
+
+#include "hub/db.h"
+#include "hub/tar.h"
+#include "hub_harness.h"
+
+/* Opens the hub's database beside the running server (WAL lets both read). */
+static td_db *open_db(hub_server *s)
+{
+    char path[700];
+    td_db *db;
+    td_err err;
+    snprintf(path, sizeof(path), "%s/hub.db", s->data);
+    TD_ASSERT_OK(td__db_open(&db, path, 1, &err));
+    return db;
+}
+
+static long long db_count(td_db *db, const char *sql, long long arg)
+{
+    td_db_conn *c = td__db_acquire(db);
+    int64_t n = -1;
+    td_err err;
+    TD_ASSERT_OK(td__db_int_query(c, &n, -1, &err, sql, "i", (int64_t)arg));
+    td__db_release(db, c);
+    return n;
+}
+
+/* 1 if a process whose command line contains text is alive. */
+static int process_alive(const char *text)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int found = 0;
+    while (d && (de = readdir(d)) && !found) {
+        char p[300], buf[4096];
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(p, sizeof(p), "/proc/%s/cmdline", de->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < n; i++)
+            if (!buf[i])
+                buf[i] = ' ';
+        buf[n] = 0;
+        if (strstr(buf, text) && !strstr(buf, "test_hub_jobs"))
+            found = 1;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static json_t *get_job(hub_server *s, const char *tok, long long id)
+{
+    hub_resp r;
+    char path[64];
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld", id);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "GET", path, tok, NULL), 200);
+    json_t *j = json_incref(r.json);
+    hub_resp_free(&r);
+    return j;
+}
+
+TD_TEST(worker_killed_mid_job_second_worker_resumes_from_checkpoint)
+{
+    hub_server s;
+    char alice[200], t1[200] = "", t2[200] = "", body[256];
+    hub_start_opts(&s, 0, "--lease-seconds 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"train\",\"model\":%lld,\"minutes\":10,\"iterations\":12}", m);
+    long long id = hub_submit(&s, alice, body);
+    pid_t w1 = hub_worker(&s, "w1", t1, sizeof(t1), "--checkpoint-seconds 0");
+    /* A checkpoint after an iteration or two, then the worker dies without a word. */
+    free(hub_wait_event(&s, alice, id, "checkpoint", NULL, 120));
+    int st = hub_worker_stop(w1, SIGKILL);
+    TD_ASSERT(WIFSIGNALED(st));
+    /* Its child (trackday train in the sandbox) dies with it. */
+    char jobdir[64];
+    snprintf(jobdir, sizeof(jobdir), "work-w1/job-%lld-1", id);
+    for (int i = 0; i < 100 && process_alive(jobdir); i++)
+        usleep(50000);
+    TD_ASSERT_MSG(!process_alive(jobdir), "the killed worker's training process lives on");
+    /* The lease runs out: back in the queue. */
+    char *ev = hub_wait_event(&s, alice, id, "state", "stopped answering", 60);
+    TD_ASSERT_CONTAINS(ev, "state {\"state\":\"queued\"");
+    free(ev);
+    pid_t w2 = hub_worker(&s, "w2", t2, sizeof(t2), "--checkpoint-seconds 0");
+    ev = hub_wait_event(&s, alice, id, "end", NULL, 180);
+    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
+    /* The second attempt's first iteration continues the first attempt's count. */
+    char *requeued = strstr(ev, "stopped answering");
+    TD_ASSERT(requeued != NULL);
+    char *first = strstr(requeued, "progress {");
+    TD_ASSERT_MSG(first != NULL, "no progress after the requeue: %s", ev);
+    json_t *p = json_loads(first + 9, JSON_DISABLE_EOF_CHECK, NULL);
+    TD_ASSERT_MSG(json_integer_value(json_object_get(p, "iteration")) > 1,
+                  "the second worker started over: %s", first);
+    json_decref(p);
+    free(ev);
+    json_t *j = get_job(&s, alice, id);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(j, "state")), "succeeded");
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "attempts")), 2);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "result_version")), 2);
+    json_decref(j);
+    /* The version has every iteration: 12 lines of metrics. */
+    hub_resp r;
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/2", m);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
+    TD_ASSERT_EQ_INT(
+        json_integer_value(json_object_get(json_object_get(r.json, "metrics"), "iteration")), 12);
+    hub_resp_free(&r);
+    /* One run lost, one succeeded: the job ran to completion once. */
+    td_db *db = open_db(&s);
+    TD_ASSERT_EQ_INT(db_count(db,
+                              "SELECT COUNT(*) FROM job_runs WHERE job_id = ? AND outcome = "
+                              "'lost'",
+                              id),
+                     1);
+    TD_ASSERT_EQ_INT(db_count(db,
+                              "SELECT COUNT(*) FROM job_runs WHERE job_id = ? AND outcome = "
+                              "'succeeded'",
+                              id),
+                     1);
+    td__db_close(db);
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w2, SIGTERM)));
+    hub_stop(&s);
+}
+
+TD_TEST(two_workers_drain_the_queue_each_job_once)
+{
+    hub_server s;
+    char alice[200], t1[200] = "", t2[200] = "", body[256];
+    long long ids[12];
+    hub_start(&s);
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    /* No quota in the way of twelve jobs at once. */
+    hub_resp r;
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "PUT", "/api/v1/quotas/default", s.admin,
+                              "{\"concurrent_jobs\":100}"),
+                     200);
+    hub_resp_free(&r);
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,\"minutes\":1,\"iterations\":1}",
+             m);
+    long long t = hub_submit(&s, alice, body);
+    pid_t w1 = hub_worker(&s, "w1", t1, sizeof(t1), "--slots 2");
+    free(hub_wait_event(&s, alice, t, "end", NULL, 120));
+    for (int i = 0; i < 12; i++) {
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"evaluate\",\"model\":%lld,\"laps\":1,\"track\":\"oval\",\"seed\":%d}",
+                 m, i);
+        ids[i] = hub_submit(&s, alice, body);
+    }
+    pid_t w2 = hub_worker(&s, "w2", t2, sizeof(t2), "--slots 2");
+    for (int i = 0; i < 12; i++) {
+        char *ev = hub_wait_event(&s, alice, ids[i], "end", NULL, 180);
+        TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
+        free(ev);
+    }
+    td_db *db = open_db(&s);
+    for (int i = 0; i < 12; i++) {
+        TD_ASSERT_EQ_INT(db_count(db, "SELECT COUNT(*) FROM job_runs WHERE job_id = ?", ids[i]),
+                         1);
+        json_t *j = get_job(&s, alice, ids[i]);
+        TD_ASSERT_EQ_INT(json_integer_value(json_object_get(
+                             json_object_get(j, "result"), "laps_requested")),
+                         1);
+        json_decref(j);
+    }
+    /* Both workers took part. */
+    long long n1 = db_count(db, "SELECT COUNT(*) FROM job_runs WHERE worker_id = ?", 1);
+    long long n2 = db_count(db, "SELECT COUNT(*) FROM job_runs WHERE worker_id = ?", 2);
+    TD_ASSERT_EQ_INT(n1 + n2, 13);
+    TD_ASSERT_MSG(n2 > 0, "the second worker ran nothing (first %lld)", n1);
+    td__db_close(db);
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w1, SIGTERM)));
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w2, SIGTERM)));
+    hub_stop(&s);
+}
+
+TD_TEST(a_job_whose_worker_is_lost_too_often_fails_with_the_reason)
+{
+    hub_server s;
+    char alice[200], body[256];
+    hub_resp r;
+    hub_start_opts(&s, 0, "--lease-seconds 1 --max-attempts 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    snprintf(body, sizeof(body), "{\"type\":\"evaluate\",\"model\":%lld}", m);
+    long long id = hub_submit(&s, alice, body);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/workers", s.admin, "{\"name\":\"ghost\"}"),
+                     201);
+    char tok[200];
+    snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+    /* Claims it twice and never reports: two leases run out. */
+    for (int attempt = 1; attempt <= 2; attempt++) {
+        TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/worker/claim", tok, "{\"wait\":10}"),
+                         200);
+        TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "attempts")), attempt);
+        hub_resp_free(&r);
+        free(hub_wait_event(&s, alice, id, "state",
+                            attempt == 1 ? "back in the queue" : "giving up", 30));
+    }
+    json_t *j = get_job(&s, alice, id);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(j, "state")), "failed");
+    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "lost 2 times");
+    json_decref(j);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/worker/claim", tok, "{\"wait\":0}"), 204);
+    hub_resp_free(&r);
+    hub_stop(&s);
+}
+
+TD_TEST(cancel_a_running_job_keeps_what_it_trained)
+{
+    hub_server s;
+    char alice[200], t1[200] = "", body[256], path[64];
+    hub_resp r;
+    hub_start(&s);
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,\"minutes\":30}", m);
+    long long id = hub_submit(&s, alice, body);
+    pid_t w1 = hub_worker(&s, "w1", t1, sizeof(t1), NULL);
+    free(hub_wait_event(&s, alice, id, "progress", NULL, 120));
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", id);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", path, alice, NULL), 202);
+    hub_resp_free(&r);
+    char *ev = hub_wait_event(&s, alice, id, "end", NULL, 120);
+    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"canceled\"");
+    free(ev);
+    json_t *j = get_job(&s, alice, id);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "result_version")), 2);
+    /* Charged for what ran, far from the 30 minutes asked. */
+    TD_ASSERT(json_number_value(json_object_get(j, "used_minutes")) < 5);
+    json_decref(j);
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w1, SIGTERM)));
+    hub_stop(&s);
+}
+
+TD_TEST(the_sandbox_has_no_network_and_no_writes_outside)
+{
+    hub_server s;
+    char alice[200], t1[200] = "", body[256], reward[1200];
+    hub_start(&s);
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    const char *port = strrchr(s.url, ':') + 1;
+    /* Reaching the hub from inside a job must fail (its own, empty network). */
+    snprintf(reward, sizeof(reward),
+             "import socket\n"
+             "socket.create_connection(('127.0.0.1', %s), timeout=5)\n"
+             "def reward_function(params):\n    return 1.0\n",
+             port);
+    long long m1 = hub_push_init(&s, alice, "net", reward);
+    /* So must writing outside the job's directory (here the read-only rest of the system). */
+    char esc[128];
+    snprintf(esc, sizeof(esc), "/var/tmp/trackday-escape-%ld.txt", (long)getpid());
+    unlink(esc);
+    snprintf(reward, sizeof(reward),
+             "open('%s', 'w').write('out')\n"
+             "def reward_function(params):\n    return 1.0\n",
+             esc);
+    long long m2 = hub_push_init(&s, alice, "fs", reward);
+    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,\"minutes\":1}", m1);
+    long long j1 = hub_submit(&s, alice, body);
+    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,\"minutes\":1}", m2);
+    long long j2 = hub_submit(&s, alice, body);
+    pid_t w1 = hub_worker(&s, "w1", t1, sizeof(t1), NULL);
+    char *ev = hub_wait_event(&s, alice, j1, "end", NULL, 120);
+    TD_ASSERT_CONTAINS(ev, "\"state\":\"failed\"");
+    free(ev);
+    json_t *j = get_job(&s, alice, j1);
+    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "Connection refused");
+    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "reward_function.py");
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "attempts")), 1);
+    json_decref(j);
+    free(hub_wait_event(&s, alice, j2, "end", NULL, 120));
+    j = get_job(&s, alice, j2);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(j, "state")), "failed");
+    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "Read-only file system");
+    json_decref(j);
+    TD_ASSERT(!td_path_exists(esc));
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w1, SIGTERM)));
+    hub_stop(&s);
+}
+
+TD_TEST(a_stopped_worker_hands_its_job_back)
+{
+    hub_server s;
+    char alice[200], t1[200] = "", t2[200] = "", body[256];
+    hub_start(&s);
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,\"minutes\":10,\"iterations\":8}",
+             m);
+    long long id = hub_submit(&s, alice, body);
+    pid_t w1 = hub_worker(&s, "w1", t1, sizeof(t1), NULL);
+    free(hub_wait_event(&s, alice, id, "progress", NULL, 120));
+    int st = hub_worker_stop(w1, SIGTERM);
+    TD_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker status %d", st);
+    /* Back in the queue at once (no lease to wait for), with its checkpoint, no attempt used. */
+    json_t *j = get_job(&s, alice, id);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(j, "state")), "queued");
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "attempts")), 0);
+    TD_ASSERT(!json_is_null(json_object_get(j, "checkpoint_at")));
+    json_decref(j);
+    pid_t w2 = hub_worker(&s, "w2", t2, sizeof(t2), NULL);
+    char *ev = hub_wait_event(&s, alice, id, "end", NULL, 180);
+    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
+    free(ev);
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w2, SIGTERM)));
+    hub_stop(&s);
+}
+
+/* ---- The server killed during uploads ------------------------------------------------------- */
+
+typedef struct {
+    hub_server *s;
+    const char *token;
+    const char *archive;
+    volatile int stop;
+    int ok, failed;
+} uploader;
+
+static void *upload_loop(void *arg)
+{
+    uploader *u = arg;
+    for (int i = 0; !u->stop && i < 1000; i++) {
+        char *data = NULL, path[96];
+        size_t len = 0;
+        hub_resp r;
+        if (td_file_read(u->archive, &data, &len, NULL))
+            break;
+        snprintf(path, sizeof(path), "/api/v1/models?name=up%d", i);
+        hub_req(u->s, &r, "POST", path, u->token, "application/gzip", data, len);
+        td_free(data);
+        if (r.status == 201)
+            u->ok++;
+        else
+            u->failed++;
+        hub_resp_free(&r);
+        if (r.status < 0)
+            break; /* the server is gone */
+    }
+    return NULL;
+}
+
+/* Every blob's name is the SHA-256 of its content (none is half-written). */
+static int check_blobs(const char *data_dir, int *count)
+{
+    char out[256];
+    *count = 0;
+    char list[700];
+    snprintf(list, sizeof(list), "%s/blobs", data_dir);
+    DIR *d = opendir(list);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
+            continue;
+        char sub[800];
+        snprintf(sub, sizeof(sub), "%s/%s", list, de->d_name);
+        DIR *d2 = opendir(sub);
+        struct dirent *e2;
+        while (d2 && (e2 = readdir(d2))) {
+            char p[1200], sha[65];
+            if (e2->d_name[0] == '.')
+                continue;
+            snprintf(p, sizeof(p), "%s/%s", sub, e2->d_name);
+            TD_ASSERT_OK(td__sha256_file(p, sha, NULL));
+            TD_ASSERT_MSG(!strcmp(sha, e2->d_name), "blob %s holds %s", e2->d_name, sha);
+            (*count)++;
+        }
+        if (d2)
+            closedir(d2);
+    }
+    if (d)
+        closedir(d);
+    (void)out;
+    return 0;
+}
+
+TD_TEST(server_killed_during_uploads_restarts_whole)
+{
+    hub_server s;
+    char alice[200], out[1024], archive[700];
+    hub_start(&s);
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    hub_resp r;
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "PUT", "/api/v1/quotas/default", s.admin,
+                              "{\"models\":null,\"storage_mb\":null}"),
+                     200);
+    hub_resp_free(&r);
+    /* A model directory with an 8 MB checkpoint, so uploads take a while. */
+    int rc = hub_sh(out, sizeof(out),
+                    "cd %s && %s init big >/dev/null && mkdir -p big/model && head -c 8000000 "
+                    "/dev/urandom > big/model/last.tdm && tar czf big.tgz -C big .",
+                    s.dir, TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_MSG(rc == 0, "%s", out);
+    snprintf(archive, sizeof(archive), "%s/big.tgz", s.dir);
+    uploader u[2] = {{&s, alice, archive, 0, 0, 0}, {&s, alice, archive, 0, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, upload_loop, &u[i]);
+    /* Kill it once uploads have completed and others are under way. */
+    for (int i = 0; i < 400 && u[0].ok + u[1].ok < 3; i++)
+        usleep(25000);
+    TD_ASSERT_MSG(u[0].ok + u[1].ok >= 3, "uploads did not go through");
+    hub_kill(&s);
+    for (int i = 0; i < 2; i++) {
+        u[i].stop = 1;
+        pthread_join(th[i], NULL);
+    }
+    int before = 0;
+    check_blobs(s.data, &before);
+    /* Restarted: the database is sound, the models that were acknowledged are there with
+     * every file, and what was half-received is gone. */
+    hub_launch(&s, NULL);
+    td_db *db = open_db(&s);
+    td_db_conn *c = td__db_acquire(db);
+    td_db_rows *row;
+    td_err err;
+    TD_ASSERT_EQ_INT(td__db_query_row(c, &row, &err, "PRAGMA integrity_check", ""), 1);
+    TD_ASSERT_STREQ(td__db_text(row, 0), "ok");
+    td__db_rows_free(row);
+    td__db_release(db, c);
+    long long models = db_count(db, "SELECT COUNT(*) FROM models WHERE id > ?", 0);
+    TD_ASSERT_MSG(models >= u[0].ok + u[1].ok, "%lld models, %d acknowledged", models,
+                  u[0].ok + u[1].ok);
+    /* Every file of every version is a whole blob. */
+    TD_ASSERT_EQ_INT(db_count(db,
+                              "SELECT COUNT(*) FROM fileset_files f WHERE f.fileset_id > ? AND "
+                              "f.size <> 0",
+                              0) > 0,
+                     1);
+    td__db_close(db);
+    int after = 0;
+    check_blobs(s.data, &after);
+    char tmpdir[700];
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", s.data);
+    rc = hub_sh(out, sizeof(out), "ls -A %s | wc -l", tmpdir);
+    TD_ASSERT_EQ_INT(strtol(out, NULL, 10), 0);
+    hub_login(&s, "admin", HUB_ADMIN_PASSWORD, s.admin, sizeof(s.admin));
+    hub_login(&s, "alice", "alice-password-1", alice, sizeof(alice));
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/models?limit=500", alice, NULL), 200);
+    size_t n = json_array_size(json_object_get(r.json, "models"));
+    TD_ASSERT_EQ_INT((long long)n, models);
+    /* Each one downloads whole: the archive holds the 8 MB checkpoint. */
+    for (size_t i = 0; i < n; i++) {
+        char path[128], file[700];
+        long long id = json_integer_value(
+            json_object_get(json_array_get(json_object_get(r.json, "models"), i), "id"));
+        snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/1/files/model/last.tdm", id);
+        hub_resp f;
+        hub_req(&s, &f, "GET", path, alice, NULL, NULL, 0);
+        TD_ASSERT_EQ_INT(f.status, 200);
+        TD_ASSERT_EQ_INT((long long)f.len, 8000000);
+        snprintf(file, sizeof(file), "%s/big/model/last.tdm", s.dir);
+        char *orig = NULL;
+        size_t olen = 0;
+        TD_ASSERT_OK(td_file_read(file, &orig, &olen, NULL));
+        TD_ASSERT(olen == f.len && !memcmp(orig, f.body, olen));
+        td_free(orig);
+        hub_resp_free(&f);
+    }
+    hub_resp_free(&r);
+    hub_stop(&s);
+}
