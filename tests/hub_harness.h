@@ -99,7 +99,7 @@ static void hub_launch(hub_server *s, const char *extra)
     snprintf(s->args, sizeof(s->args), "%s", extra ? extra : "");
     s->pid = fork();
     if (s->pid == 0) {
-        char cmd[2048];
+        char cmd[4096];
         /* A test that fails exits at once: its server stops with it. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(pfd[1], 1);
@@ -476,9 +476,12 @@ static char *hub_wait_event(hub_server *s, const char *token, long long id, cons
     curl_easy_perform(c);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
-    if (!e.found)
-        TD_FAIL("no '%s' event containing '%s' for job %lld within %ld s; events: %s", event,
-                text ? text : "", id, timeout_s, e.all);
+    if (!e.found) {
+        char logs[4096] = "";
+        hub_sh(logs, sizeof(logs), "tail -n 5 %s/worker-*.log %s/serve.log 2>&1", s->dir, s->dir);
+        TD_FAIL("no '%s' event containing '%s' for job %lld within %ld s; events: %s\nlogs: %s",
+                event, text ? text : "", id, timeout_s, e.all, logs);
+    }
     return e.all;
 }
 
@@ -486,7 +489,7 @@ static char *hub_wait_event(hub_server *s, const char *token, long long id, cons
 static long long hub_push_init(hub_server *s, const char *token, const char *name,
                                const char *reward_py)
 {
-    char out[2048], path[256];
+    char out[2048], path[1024];
     hub_resp r;
     char *data = NULL;
     size_t len = 0;

@@ -383,8 +383,8 @@ TD_TEST(cookie_session_needs_csrf_for_changes)
     }
     /* Logging out clears the cookie. */
     {
-        char hdr2[300];
-        snprintf(hdr2, sizeof(hdr2), "X-CSRF-Token: %s", csrf_hdr);
+        char hdr2[400];
+        TD_FMT(hdr2, "X-CSRF-Token: %s", csrf_hdr);
         CURL *c = curl_easy_init();
         struct curl_slist *h = NULL;
         char url[300], headers[8192] = "";

@@ -149,13 +149,13 @@ TD_TEST(two_workers_drain_the_queue_each_job_once)
     hub_user(&s, "alice", "learner", alice, sizeof(alice));
     /* No quota in the way of twelve jobs at once. */
     hub_resp r;
-    TD_ASSERT_EQ_INT(hub_json(&s, &r, "PUT", "/api/v1/quotas/default", s.admin,
-                              "{\"concurrent_jobs\":100}"),
-                     200);
+    TD_ASSERT_EQ_INT(
+        hub_json(&s, &r, "PUT", "/api/v1/quotas/default", s.admin, "{\"concurrent_jobs\":100}"),
+        200);
     hub_resp_free(&r);
     long long m = hub_push_init(&s, alice, "m1", NULL);
-    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,\"minutes\":1,\"iterations\":1}",
-             m);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"train\",\"model\":%lld,\"minutes\":1,\"iterations\":1}", m);
     long long t = hub_submit(&s, alice, body);
     pid_t w1 = hub_worker(&s, "w1", t1, sizeof(t1), "--slots 2");
     free(hub_wait_event(&s, alice, t, "end", NULL, 120));
@@ -173,12 +173,10 @@ TD_TEST(two_workers_drain_the_queue_each_job_once)
     }
     td_db *db = open_db(&s);
     for (int i = 0; i < 12; i++) {
-        TD_ASSERT_EQ_INT(db_count(db, "SELECT COUNT(*) FROM job_runs WHERE job_id = ?", ids[i]),
-                         1);
+        TD_ASSERT_EQ_INT(db_count(db, "SELECT COUNT(*) FROM job_runs WHERE job_id = ?", ids[i]), 1);
         json_t *j = get_job(&s, alice, ids[i]);
-        TD_ASSERT_EQ_INT(json_integer_value(json_object_get(
-                             json_object_get(j, "result"), "laps_requested")),
-                         1);
+        TD_ASSERT_EQ_INT(
+            json_integer_value(json_object_get(json_object_get(j, "result"), "laps_requested")), 1);
         json_decref(j);
     }
     /* Both workers took part. */
@@ -266,7 +264,7 @@ TD_TEST(the_sandbox_has_no_network_and_no_writes_outside)
              "def reward_function(params):\n    return 1.0\n",
              port);
     long long m1 = hub_push_init(&s, alice, "net", reward);
-    /* So must writing outside the job's directory (here the read-only rest of the system). */
+    /* So must writing outside the job's directory. */
     char esc[128];
     snprintf(esc, sizeof(esc), "/var/tmp/trackday-escape-%ld.txt", (long)getpid());
     unlink(esc);
@@ -284,14 +282,15 @@ TD_TEST(the_sandbox_has_no_network_and_no_writes_outside)
     TD_ASSERT_CONTAINS(ev, "\"state\":\"failed\"");
     free(ev);
     json_t *j = get_job(&s, alice, j1);
-    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "Connection refused");
+    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "Network is unreachable");
     TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "reward_function.py");
     TD_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "attempts")), 1);
     json_decref(j);
     free(hub_wait_event(&s, alice, j2, "end", NULL, 120));
     j = get_job(&s, alice, j2);
     TD_ASSERT_STREQ(json_string_value(json_object_get(j, "state")), "failed");
-    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "Read-only file system");
+    /* The path is not even there: the sandbox's root holds only the system and the job. */
+    TD_ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "No such file or directory");
     json_decref(j);
     TD_ASSERT(!td_path_exists(esc));
     TD_ASSERT(WIFEXITED(hub_worker_stop(w1, SIGTERM)));
@@ -305,8 +304,8 @@ TD_TEST(a_stopped_worker_hands_its_job_back)
     hub_start(&s);
     hub_user(&s, "alice", "learner", alice, sizeof(alice));
     long long m = hub_push_init(&s, alice, "m1", NULL);
-    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,\"minutes\":10,\"iterations\":8}",
-             m);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"train\",\"model\":%lld,\"minutes\":10,\"iterations\":8}", m);
     long long id = hub_submit(&s, alice, body);
     pid_t w1 = hub_worker(&s, "w1", t1, sizeof(t1), NULL);
     free(hub_wait_event(&s, alice, id, "progress", NULL, 120));
@@ -371,15 +370,15 @@ static int check_blobs(const char *data_dir, int *count)
     while (d && (de = readdir(d))) {
         if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
             continue;
-        char sub[800];
-        snprintf(sub, sizeof(sub), "%s/%s", list, de->d_name);
+        char sub[1000];
+        TD_FMT(sub, "%s/%s", list, de->d_name);
         DIR *d2 = opendir(sub);
         struct dirent *e2;
         while (d2 && (e2 = readdir(d2))) {
-            char p[1200], sha[65];
+            char p[1300], sha[65];
             if (e2->d_name[0] == '.')
                 continue;
-            snprintf(p, sizeof(p), "%s/%s", sub, e2->d_name);
+            TD_FMT(p, "%s/%s", sub, e2->d_name);
             TD_ASSERT_OK(td__sha256_file(p, sha, NULL));
             TD_ASSERT_MSG(!strcmp(sha, e2->d_name), "blob %s holds %s", e2->d_name, sha);
             (*count)++;

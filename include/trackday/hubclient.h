@@ -20,12 +20,12 @@ extern "C" {
 /* ---- The HTTP client ------------------------------------------------------------------------ */
 
 typedef struct td_hubc {
-    char url[512];    /* "http://127.0.0.1:8080" (no trailing slash) */
-    char token[256];  /* sent as Authorization: Bearer */
-    char lease[128];  /* sent as X-Trackday-Lease when not empty */
-    void *curl;       /* CURL * */
-    long status;      /* of the last request (0: none went through) */
-    char *body;       /* the last reply (td_free'd by the next request) */
+    char url[512];   /* "http://127.0.0.1:8080" (no trailing slash) */
+    char token[256]; /* sent as Authorization: Bearer */
+    char lease[128]; /* sent as X-Trackday-Lease when not empty */
+    void *curl;      /* CURL * */
+    long status;     /* of the last request (0: none went through) */
+    char *body;      /* the last reply (td_free'd by the next request) */
     size_t body_len;
     json_t *json;     /* the last reply parsed, or NULL */
     double timeout_s; /* per request (default 120; 0 = none) */
@@ -40,11 +40,9 @@ void td_hubc_free(td_hubc *c);
  * came (whatever its status: see c->status), or an error when the hub could not be reached
  * (TD_EIO, err says why).
  */
-int td_hubc_json(td_hubc *c, const char *method, const char *path, const json_t *body,
-                 td_err *err);
+int td_hubc_json(td_hubc *c, const char *method, const char *path, const json_t *body, td_err *err);
 /* A request whose body is a file (a .tar.gz). */
-int td_hubc_upload(td_hubc *c, const char *method, const char *path, const char *file,
-                   td_err *err);
+int td_hubc_upload(td_hubc *c, const char *method, const char *path, const char *file, td_err *err);
 /* A GET whose reply is saved to file (atomically) when the status is 200. */
 int td_hubc_download(td_hubc *c, const char *path, const char *file, td_err *err);
 
@@ -69,14 +67,15 @@ typedef void (*td_worker_log_fn)(void *user, const char *line);
 
 typedef struct td_worker_options {
     const char *hub_url;
-    const char *token;        /* a worker token (trackday admin create-worker) */
-    int slots;                /* jobs at once (1) */
-    const char *work_dir;     /* scratch (created) */
-    const char *program;      /* the trackday program jobs run (default: this one) */
-    double wait_s;            /* long-poll for a job this long (10) */
-    double checkpoint_s;      /* upload a training checkpoint at most this often (30) */
-    long max_jobs;            /* stop after this many jobs (0: never) */
-    int no_sandbox;           /* run jobs without the sandbox (trusted single-user setups) */
+    const char *token;            /* a worker token (trackday admin create-worker) */
+    int slots;                    /* jobs at once (1) */
+    const char *work_dir;         /* scratch (created) */
+    const char *program;          /* the trackday program jobs run (default: this one) */
+    double wait_s;                /* long-poll for a job this long (10) */
+    double checkpoint_s;          /* upload a training checkpoint at most this often (30) */
+    long max_jobs;                /* stop after this many jobs (0: never) */
+    int no_sandbox;               /* run jobs without the sandbox (trusted single-user setups) */
+    const char *const *read_only; /* paths jobs read besides the system (the tracks) */
     const volatile sig_atomic_t *stop; /* set by a signal: hand running jobs back and stop */
     td_worker_log_fn log;
     void *log_user;
@@ -90,8 +89,9 @@ void td_worker_options_default(td_worker_options *o);
  */
 int td_worker_run(const td_worker_options *o, td_err *err);
 
-/* 0 if jobs can be sandboxed on this machine, else an error saying what is missing. */
-int td_worker_sandbox_check(td_err *err);
+/* 0 if jobs can be sandboxed on this machine (or no_sandbox), else an error saying why. The
+ * sandbox's mode comes from TRACKDAY_SANDBOX (docs/sandbox.md). */
+int td_worker_sandbox_check(int no_sandbox, td_err *err);
 
 #ifdef __cplusplus
 }

@@ -13,8 +13,8 @@
 #include "hub/hub_internal.h"
 
 #define CLASS_COLS                                                                                 \
-    "c.id, c.name, c.description, c.owner_id, c.join_code, c.created_at, "                       \
-    "c.quota_training_minutes, c.quota_concurrent_jobs, c.quota_models, c.quota_storage_mb, "    \
+    "c.id, c.name, c.description, c.owner_id, c.join_code, c.created_at, "                         \
+    "c.quota_training_minutes, c.quota_concurrent_jobs, c.quota_models, c.quota_storage_mb, "      \
     "(SELECT COUNT(*) FROM class_members x WHERE x.class_id = c.id AND x.role = 'learner')"
 
 /* ------------------------------------------------------------------------------------ */
@@ -84,11 +84,11 @@ static json_t *class_json(td_db_rows *row, int teach)
     int64_t q[TD__NQUOTA];
     for (int i = 0; i < TD__NQUOTA; i++)
         q[i] = td__db_is_null(row, 6 + i) ? -1 : td__db_int(row, 6 + i);
-    json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:o,s:o,s:I}", "id", (json_int_t)td__db_int(row, 0),
-                          "name", td__db_text(row, 1), "description", td__db_text(row, 2),
-                          "owner_id", (json_int_t)td__db_int(row, 3), "created_at",
-                          td__json_time(td__db_int(row, 5)), "quota", td__quota_limits_json(q),
-                          "learners", (json_int_t)td__db_int(row, 10));
+    json_t *o =
+        json_pack("{s:I,s:s,s:s,s:I,s:o,s:o,s:I}", "id", (json_int_t)td__db_int(row, 0), "name",
+                  td__db_text(row, 1), "description", td__db_text(row, 2), "owner_id",
+                  (json_int_t)td__db_int(row, 3), "created_at", td__json_time(td__db_int(row, 5)),
+                  "quota", td__quota_limits_json(q), "learners", (json_int_t)td__db_int(row, 10));
     /* The join code is the instructors' to hand out. */
     if (teach)
         json_object_set_new(o, "join_code",
@@ -324,7 +324,8 @@ static int post_join(td__req *r)
     int64_t id;
     td_err err = {0};
     int rc;
-    if (td__req_json(r, &o) || td__only_keys(r, o, "code") || td__arg_str(r, o, "code", 1, 32, &code))
+    if (td__req_json(r, &o) || td__only_keys(r, o, "code") ||
+        td__arg_str(r, o, "code", 1, 32, &code))
         return 1;
     id = class_by_code(r, code);
     if (!id)
@@ -495,7 +496,7 @@ static json_t *member_json(td__req *r, td_db_rows *row)
 }
 
 #define MEMBER_COLS                                                                                \
-    "u.id, u.username, u.display_name, u.email, m.role, m.quota_training_minutes, "              \
+    "u.id, u.username, u.display_name, u.email, m.role, m.quota_training_minutes, "                \
     "m.quota_concurrent_jobs, m.quota_models, m.quota_storage_mb, m.joined_at"
 
 static int list_members(td__req *r)
@@ -653,8 +654,7 @@ static int import_members(td__req *r)
             rc = td__db_commit(td__req_db(r), &err);
         if (rc) {
             td__db_rollback(td__req_db(r));
-            json_array_append_new(errors, json_pack("{s:i,s:s}", "line", line, "message",
-                                                    err.msg));
+            json_array_append_new(errors, json_pack("{s:i,s:s}", "line", line, "message", err.msg));
             continue;
         }
         td_db_rows *row;
@@ -667,18 +667,16 @@ static int import_members(td__req *r)
             td__db_rows_free(row);
         }
         if (was_created)
-            json_array_append_new(created,
-                                  json_pack("{s:i,s:I,s:s,s:s,s:s}", "line", line, "user_id",
-                                            (json_int_t)uid, "username", uname, "role", role,
-                                            "initial_password", generated));
+            json_array_append_new(created, json_pack("{s:i,s:I,s:s,s:s,s:s}", "line", line,
+                                                     "user_id", (json_int_t)uid, "username", uname,
+                                                     "role", role, "initial_password", generated));
         else
-            json_array_append_new(added, json_pack("{s:i,s:I,s:s,s:s}", "line", line, "user_id",
-                                                   (json_int_t)uid, "username", uname, "role",
-                                                   role));
+            json_array_append_new(added,
+                                  json_pack("{s:i,s:I,s:s,s:s}", "line", line, "user_id",
+                                            (json_int_t)uid, "username", uname, "role", role));
     }
-    return td__reply_json(r, 200,
-                          json_pack("{s:o,s:o,s:o}", "created", created, "added", added, "errors",
-                                    errors));
+    return td__reply_json(
+        r, 200, json_pack("{s:o,s:o,s:o}", "created", created, "added", added, "errors", errors));
 }
 
 static int member_param(td__req *r, int64_t cid, int64_t *uid)
@@ -784,9 +782,9 @@ static int delete_member(td__req *r)
     int rc;
     if (!class_param(r, &cid, 1) || !member_param(r, cid, &uid))
         return 1;
-    rc = td__db_exec(td__req_db(r), &err,
-                     "DELETE FROM class_members WHERE class_id = ? AND user_id = ?", "ii", cid,
-                     uid);
+    rc =
+        td__db_exec(td__req_db(r), &err,
+                    "DELETE FROM class_members WHERE class_id = ? AND user_id = ?", "ii", cid, uid);
     if (rc)
         return td__fail_err(r, rc, &err);
     return td__reply_empty(r, 204);
@@ -831,15 +829,14 @@ const td__route td__routes_classes[] = {
     {"POST", "/api/v1/classes", post_class, TD__ALLOW_STAFF, TD__BODY_JSON,
      "Create a class (instructor or admin): you become its instructor; it gets a join code",
      "{\"requestBody\": {\"required\": true, \"content\": " JR(
-         "ClassCreate") "}, \"responses\": {\"201\": {\"description\": \"created\", \"content\": " JR(
-         "Class") "}}}"},
+         "ClassCreate") "}, \"responses\": {\"201\": {\"description\": \"created\", "
+                        "\"content\": " JR("Class") "}}}"},
     {"POST", "/api/v1/classes/join", post_join, TD__ALLOW_USERS, TD__BODY_JSON,
      "Join a class as a learner with its join code",
      "{\"requestBody\": {\"required\": true, \"content\": " JR("Join") "}}"},
     {"GET", "/api/v1/classes/{id}", get_class, TD__ALLOW_USERS, TD__BODY_NONE,
      "A class you belong to (the join code only for its instructors)",
-     "{\"responses\": {\"200\": {\"description\": \"the class\", \"content\": " JR(
-         "Class") "}}}"},
+     "{\"responses\": {\"200\": {\"description\": \"the class\", \"content\": " JR("Class") "}}}"},
     {"PATCH", "/api/v1/classes/{id}", patch_class, TD__ALLOW_STAFF, TD__BODY_JSON,
      "Change a class's name, description or quota (its instructors, admin)",
      "{\"requestBody\": {\"required\": true, \"content\": " JR("ClassCreate") "}}"},
@@ -848,17 +845,15 @@ const td__route td__routes_classes[] = {
      "{\"responses\": {\"204\": {\"description\": \"closed\"}}}"},
     {"POST", "/api/v1/classes/{id}/join-code", post_join_code, TD__ALLOW_STAFF, TD__BODY_NONE,
      "A new join code (the old one stops working)", NULL},
-    {"DELETE", "/api/v1/classes/{id}/join-code", delete_join_code, TD__ALLOW_STAFF,
-     TD__BODY_NONE, "Stop joining by code",
-     "{\"responses\": {\"204\": {\"description\": \"no code\"}}}"},
+    {"DELETE", "/api/v1/classes/{id}/join-code", delete_join_code, TD__ALLOW_STAFF, TD__BODY_NONE,
+     "Stop joining by code", "{\"responses\": {\"204\": {\"description\": \"no code\"}}}"},
     {"GET", "/api/v1/classes/{id}/members", list_members, TD__ALLOW_STAFF, TD__BODY_NONE,
      "Members with their role, quota overrides and usage this month", NULL},
     {"POST", "/api/v1/classes/{id}/members", post_member, TD__ALLOW_STAFF, TD__BODY_JSON,
      "Add a member: an existing account, or a new one whose password is in the reply (once)",
      "{\"requestBody\": {\"required\": true, \"content\": " JR(
          "MemberAdd") "}, \"responses\": {\"201\": {\"description\": \"added\"}}}"},
-    {"POST", "/api/v1/classes/{id}/members/import", import_members, TD__ALLOW_STAFF,
-     TD__BODY_TEXT,
+    {"POST", "/api/v1/classes/{id}/members/import", import_members, TD__ALLOW_STAFF, TD__BODY_TEXT,
      "Add members from a CSV roster (name,email,role; a header line is optional): accounts "
      "created (with their initial passwords), added, and the lines refused",
      "{\"requestBody\": {\"required\": true, \"content\": {\"text/csv\": {\"schema\": {\"type\": "
@@ -866,8 +861,8 @@ const td__route td__routes_classes[] = {
     {"PATCH", "/api/v1/classes/{id}/members/{uid}", patch_member, TD__ALLOW_STAFF, TD__BODY_JSON,
      "Change a member's role or quota overrides",
      "{\"requestBody\": {\"required\": true, \"content\": " JR("MemberPatch") "}}"},
-    {"DELETE", "/api/v1/classes/{id}/members/{uid}", delete_member, TD__ALLOW_STAFF,
-     TD__BODY_NONE, "Remove a member (the account stays)",
+    {"DELETE", "/api/v1/classes/{id}/members/{uid}", delete_member, TD__ALLOW_STAFF, TD__BODY_NONE,
+     "Remove a member (the account stays)",
      "{\"responses\": {\"204\": {\"description\": \"removed\"}}}"},
     {"POST", "/api/v1/signup", post_signup, TD__ALLOW_ANON, TD__BODY_JSON,
      "Create a learner account with a class's join code (30 an hour per address)",

@@ -131,8 +131,7 @@ static int perform(td_hubc *c, struct curl_slist *h, td_err *err)
     return 0;
 }
 
-int td_hubc_json(td_hubc *c, const char *method, const char *path, const json_t *body,
-                 td_err *err)
+int td_hubc_json(td_hubc *c, const char *method, const char *path, const json_t *body, td_err *err)
 {
     char *text = NULL;
     int rc;
@@ -159,8 +158,7 @@ static size_t read_file(char *buf, size_t size, size_t n, void *user)
     return k < 0 ? CURL_READFUNC_ABORT : (size_t)k;
 }
 
-int td_hubc_upload(td_hubc *c, const char *method, const char *path, const char *file,
-                   td_err *err)
+int td_hubc_upload(td_hubc *c, const char *method, const char *path, const char *file, td_err *err)
 {
     struct stat st;
     int fd, rc;
@@ -361,8 +359,7 @@ static size_t on_sse(char *p, size_t size, size_t n, void *user)
     return k;
 }
 
-int td_hubc_events(td_hubc *c, const char *path, td_hubc_event_fn on_event, void *user,
-                   td_err *err)
+int td_hubc_events(td_hubc *c, const char *path, td_hubc_event_fn on_event, void *user, td_err *err)
 {
     sse_ctx s;
     CURLcode rc;
@@ -392,8 +389,7 @@ int td_hubc_events(td_hubc *c, const char *path, td_hubc_event_fn on_event, void
     if (c->status != 200 && c->body_len)
         c->json = json_loadb(c->body, c->body_len, 0, NULL);
     if (rc != CURLE_OK && !((rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK) && s.stop))
-        return td_err_set(err, TD_EIO, "event stream from %s: %s", c->url,
-                          curl_easy_strerror(rc));
+        return td_err_set(err, TD_EIO, "event stream from %s: %s", c->url, curl_easy_strerror(rc));
     return 0;
 }
 

@@ -373,7 +373,7 @@ int td__db_migrate(td_db *db, const td__db_migration *migs, int count, int *appl
         td__db_release(db, c);
         if (rc) {
             if (err)
-                td_err_prefix(err, "migration %d (%s): ", migs[i].version, migs[i].name);
+                td_err_prefix(err, rc, "migration %d (%s): ", migs[i].version, migs[i].name);
             return rc;
         }
     }

@@ -72,8 +72,7 @@ static int finish(td__fileset *fs, td_err *err)
     return 0;
 }
 
-int td__fileset_ingest(td_hub *h, const char *archive, int strip_top, td__fileset *fs,
-                       td_err *err)
+int td__fileset_ingest(td_hub *h, const char *archive, int strip_top, td__fileset *fs, td_err *err)
 {
     td__tar_reader *tr;
     td__tar_entry e;
@@ -90,8 +89,7 @@ int td__fileset_ingest(td_hub *h, const char *archive, int strip_top, td__filese
         if (e.is_dir)
             continue;
         if (++n > h->opt.max_model_files) {
-            rc = td_err_set(err, TD_ELIMIT, "archive: more than %d files",
-                            h->opt.max_model_files);
+            rc = td_err_set(err, TD_ELIMIT, "archive: more than %d files", h->opt.max_model_files);
             break;
         }
         if (fs->bytes + e.size > h->opt.max_model_bytes) {
@@ -142,8 +140,7 @@ int td__fileset_ingest(td_hub *h, const char *archive, int strip_top, td__filese
     return rc;
 }
 
-int td__fileset_add_file(td_hub *h, td__fileset *fs, const char *path, const char *src,
-                         td_err *err)
+int td__fileset_add_file(td_hub *h, td__fileset *fs, const char *path, const char *src, td_err *err)
 {
     char sha[65];
     uint64_t size = 0;
@@ -204,8 +201,8 @@ int td__fileset_load(td_db_conn *c, int64_t id, td__fileset *fs, td_err *err)
     td__db_rows_free(rows);
     if (!rc) {
         td_db_rows *row;
-        if (td__db_query_row(c, &row, err, "SELECT content_sha256 FROM filesets WHERE id = ?",
-                             "i", id) > 0) {
+        if (td__db_query_row(c, &row, err, "SELECT content_sha256 FROM filesets WHERE id = ?", "i",
+                             id) > 0) {
             snprintf(fs->content_sha, sizeof(fs->content_sha), "%s", td__db_text(row, 0));
             td__db_rows_free(row);
         }
@@ -267,9 +264,9 @@ json_t *td__fileset_json(const td__fileset *fs)
 {
     json_t *a = json_array();
     for (int i = 0; i < fs->count; i++)
-        json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "path", fs->files[i].path, "size",
-                                           (json_int_t)fs->files[i].size, "sha256",
-                                           fs->files[i].sha));
+        json_array_append_new(a,
+                              json_pack("{s:s,s:I,s:s}", "path", fs->files[i].path, "size",
+                                        (json_int_t)fs->files[i].size, "sha256", fs->files[i].sha));
     return a;
 }
 
@@ -292,8 +289,7 @@ static void tgz_free(void *cls)
     td__tgz_free(cls);
 }
 
-int td__reply_fileset_tgz(td__req *r, const td__fileset *fs, const char *filename,
-                          int64_t mtime)
+int td__reply_fileset_tgz(td__req *r, const td__fileset *fs, const char *filename, int64_t mtime)
 {
     td__tgz_item *items = td_calloc((size_t)(fs->count ? fs->count : 1), sizeof(*items));
     td__tgz *t;
@@ -335,15 +331,14 @@ int td__reply_blob(td__req *r, const td__file_entry *e, const char *type)
 
 /* The filesets something refers to. A feature that keeps filesets adds its reference here. */
 #define FILESET_UNUSED                                                                             \
-    "NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.fileset_id = f.id) AND NOT EXISTS "      \
+    "NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.fileset_id = f.id) AND NOT EXISTS "        \
     "(SELECT 1 FROM jobs j WHERE j.checkpoint_fileset_id = f.id OR j.result_fileset_id = f.id) "
 
 /* Only what has been unused for an hour goes: an upload in progress has written its blobs but
  * not yet its rows. */
 #define GC_AGE_S 3600
 
-int td_hub_gc(td_hub *h, int purge_deleted, uint64_t *freed_bytes, int *freed_blobs,
-              td_err *err)
+int td_hub_gc(td_hub *h, int purge_deleted, uint64_t *freed_bytes, int *freed_blobs, td_err *err)
 {
     td_db_conn *c = td__db_acquire(h->db);
     int64_t before = td__hub_now(h) - GC_AGE_S;
@@ -355,9 +350,8 @@ int td_hub_gc(td_hub *h, int purge_deleted, uint64_t *freed_bytes, int *freed_bl
                          "WHERE deleted_at IS NOT NULL)",
                          "");
         if (!rc)
-            rc = td__db_exec(c, err,
-                             "UPDATE models SET latest_version = 0 WHERE deleted_at IS NOT NULL",
-                             "");
+            rc = td__db_exec(
+                c, err, "UPDATE models SET latest_version = 0 WHERE deleted_at IS NOT NULL", "");
     }
     if (!rc)
         rc = td__db_begin(c, 1, err);

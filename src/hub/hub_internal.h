@@ -15,6 +15,7 @@
 #include "hub/db.h"
 #include "hub/tar.h"
 #include "trackday/hub.h"
+#include "trackday/sandbox.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* The hub                                                                              */
@@ -115,7 +116,7 @@ struct td__req {
     char *body;
     size_t body_len;
     int upload_fd;
-    char upload_path[1100];
+    char upload_path[1200];
     uint64_t upload_len;
     int body_too_large;
     json_t *json;   /* parsed JSON body (td__req_json) */
@@ -395,19 +396,26 @@ typedef struct td__limits {
 } td__limits;
 
 typedef struct td__child {
-    pid_t pid;  /* leads its own process group */
-    int out_fd; /* the child's standard output */
+    td_sandbox *sb;
+    int out_fd; /* the program's standard output */
 } td__child;
 
 /*
- * Starts argv (argv[0] a full path) in dir: under bubblewrap when sandboxed (read-only file
- * system but dir, private /tmp, no network, own PID namespace), with limits, killed when the
- * calling thread's process dies; stderr goes to log_path. kill(-pid, SIGTERM) asks the job
- * to stop (a trainer checkpoints), kill(-pid, SIGKILL) ends it. The caller reads out_fd,
- * waits for pid and closes out_fd.
+ * Starts argv (argv[0] a full path) in the core sandbox with dir (the job's scratch, at the
+ * same path inside) writable, the system and read_only (NULL-terminated, may be NULL)
+ * readable; stderr goes to log_path, stdout to out->out_fd. mode TD_SANDBOX_NONE runs it
+ * unconfined (with the limits). The sandbox dies with the calling thread.
  */
 int td__sandbox_spawn(const char *const argv[], const char *dir, const char *log_path,
-                      const td__limits *lim, int sandboxed, td__child *out, td_err *err);
+                      const td__limits *lim, td_sandbox_mode mode, const char *const *read_only,
+                      td__child *out, td_err *err);
+/* Asks the program to stop (SIGTERM: a trainer checkpoints and exits); 0, or -1 when it had
+ * to be killed. */
+int td__child_stop(td__child *c);
+/* Kills everything in the sandbox. */
+void td__child_kill(td__child *c);
+/* Waits for the end, closes out_fd and frees the sandbox. */
+int td__child_wait(td__child *c, td_sandbox_exit *ex);
 
 #define TD__ACTIVE_JOBS_OF_MODEL_SQL                                                               \
     "SELECT COUNT(*) FROM jobs WHERE model_id = ? AND state IN ('queued', 'running')"

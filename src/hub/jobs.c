@@ -17,12 +17,13 @@
 #include "hub/hub_internal.h"
 
 #define JOB_COLS                                                                                   \
-    "j.id, j.owner_id, u.username, j.type, j.model_id, j.model_version, j.params, j.state, "     \
-    "j.attempts, j.max_attempts, j.cancel_requested, j.created_at, j.started_at, j.finished_at, " \
-    "j.error, j.result_version, j.result, j.progress, j.checkpoint_at, j.max_seconds, "          \
-    "j.charged_seconds, j.priority, w.name, j.result_fileset_id, j.checkpoint_fileset_id, "      \
+    "j.id, j.owner_id, u.username, j.type, j.model_id, j.model_version, j.params, j.state, "       \
+    "j.attempts, j.max_attempts, j.cancel_requested, j.created_at, j.started_at, j.finished_at, "  \
+    "j.error, j.result_version, j.result, j.progress, j.checkpoint_at, j.max_seconds, "            \
+    "j.charged_seconds, j.priority, w.name, j.result_fileset_id, j.checkpoint_fileset_id, "        \
     "j.lease_id, j.worker_id, j.checkpoint_elapsed_s"
-#define JOB_FROM "FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN workers w ON w.id = j.worker_id"
+#define JOB_FROM                                                                                   \
+    "FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN workers w ON w.id = j.worker_id"
 
 /* ------------------------------------------------------------------------------------ */
 /* Loading                                                                              */
@@ -75,15 +76,13 @@ static json_t *job_json(td__req *r, td_db_rows *row)
         "s:f,s:f,s:I}",
         "id", (json_int_t)td__db_int(row, 0), "type", td__db_text(row, 3), "state",
         td__db_text(row, 7), "owner", "id", (json_int_t)owner, "username", td__db_text(row, 2),
-        "model", "id", (json_int_t)td__db_int(row, 4), "version",
-        (json_int_t)td__db_int(row, 5), "params", json_or_null(row, 6), "attempts",
-        (json_int_t)td__db_int(row, 8), "max_attempts", (json_int_t)td__db_int(row, 9),
-        "cancel_requested", (int)td__db_int(row, 10), "created_at",
+        "model", "id", (json_int_t)td__db_int(row, 4), "version", (json_int_t)td__db_int(row, 5),
+        "params", json_or_null(row, 6), "attempts", (json_int_t)td__db_int(row, 8), "max_attempts",
+        (json_int_t)td__db_int(row, 9), "cancel_requested", (int)td__db_int(row, 10), "created_at",
         td__json_time(td__db_int(row, 11)), "started_at",
         td__json_time(td__db_is_null(row, 12) ? 0 : td__db_int(row, 12)), "finished_at",
         td__json_time(td__db_is_null(row, 13) ? 0 : td__db_int(row, 13)), "error",
-        td__db_is_null(row, 14) ? json_null() : json_string(td__db_text(row, 14)),
-        "result_version",
+        td__db_is_null(row, 14) ? json_null() : json_string(td__db_text(row, 14)), "result_version",
         td__db_is_null(row, 15) ? json_null() : json_integer(td__db_int(row, 15)), "result",
         json_or_null(row, 16), "progress", json_or_null(row, 17), "checkpoint_at",
         td__json_time(td__db_is_null(row, 18) ? 0 : td__db_int(row, 18)), "max_minutes",
@@ -91,9 +90,8 @@ static json_t *job_json(td__req *r, td_db_rows *row)
         "priority", (json_int_t)td__db_int(row, 21));
     /* Which machine ran it is for the hub's staff. */
     if (r && r->who.who == TD__WHO_USER && r->who.role != TD__ROLE_LEARNER)
-        json_object_set_new(o, "worker",
-                            td__db_is_null(row, 22) ? json_null()
-                                                    : json_string(td__db_text(row, 22)));
+        json_object_set_new(
+            o, "worker", td__db_is_null(row, 22) ? json_null() : json_string(td__db_text(row, 22)));
     return o;
 }
 
@@ -103,9 +101,8 @@ int td__job_get(td__req *r, int64_t id, td__job *j)
 {
     td_db_rows *row;
     td_err err = {0};
-    int rc = td__db_query_row(td__req_db(r), &row, &err, "SELECT " JOB_COLS " " JOB_FROM
-                                                         " WHERE j.id = ?",
-                              "i", id);
+    int rc = td__db_query_row(td__req_db(r), &row, &err,
+                              "SELECT " JOB_COLS " " JOB_FROM " WHERE j.id = ?", "i", id);
     if (rc < 0)
         return td__fail_err(r, rc, &err), 0;
     if (rc > 0) {
@@ -130,9 +127,8 @@ static int reply_job(td__req *r, int status, int64_t id)
 {
     td_db_rows *row;
     td_err err = {0};
-    int rc = td__db_query_row(td__req_db(r), &row, &err, "SELECT " JOB_COLS " " JOB_FROM
-                                                         " WHERE j.id = ?",
-                              "i", id);
+    int rc = td__db_query_row(td__req_db(r), &row, &err,
+                              "SELECT " JOB_COLS " " JOB_FROM " WHERE j.id = ?", "i", id);
     if (rc <= 0)
         return td__fail_err(r, rc ? rc : TD_ENOENT, &err);
     json_t *o = job_json(r, row);
@@ -166,8 +162,8 @@ int td__job_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *kind, js
     return rc;
 }
 
-static int state_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *state,
-                       const char *why, td_err *err)
+static int state_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *state, const char *why,
+                       td_err *err)
 {
     json_t *d = json_pack("{s:s}", "state", state);
     if (why)
@@ -220,8 +216,9 @@ static int train_validate(td__req *r, json_t *o, json_t *params, int64_t *max_se
 {
     double minutes = 0;
     int64_t seed = -1, envs = 0, iterations = 0, laps = 0;
-    if (td__only_keys(r, o, "type,model,version,priority,minutes,track,seed,envs,iterations,"
-                            "until_laps") ||
+    if (td__only_keys(r, o,
+                      "type,model,version,priority,minutes,track,seed,envs,iterations,"
+                      "until_laps") ||
         td__arg_num(r, o, "minutes", 1, 0.05, 1440, &minutes) || check_track(r, o, params) ||
         td__arg_int(r, o, "seed", 0, 0, 0x7fffffff, &seed) ||
         td__arg_int(r, o, "envs", 0, 1, 256, &envs) ||
@@ -267,8 +264,9 @@ static int eval_validate(td__req *r, json_t *o, json_t *params, int64_t *max_sec
     int64_t laps = 3, seed = -1, resets = -1;
     int continuous = 0;
     const char *race = NULL;
-    if (td__only_keys(r, o, "type,model,version,priority,track,laps,continuous,seed,race_type,"
-                            "max_resets") ||
+    if (td__only_keys(r, o,
+                      "type,model,version,priority,track,laps,continuous,seed,race_type,"
+                      "max_resets") ||
         check_track(r, o, params) || td__arg_int(r, o, "laps", 0, 1, 100, &laps) ||
         td__arg_bool(r, o, "continuous", &continuous) ||
         td__arg_int(r, o, "seed", 0, 0, 0x7fffffff, &seed) ||
@@ -278,8 +276,7 @@ static int eval_validate(td__req *r, json_t *o, json_t *params, int64_t *max_sec
     if (race && strcmp(race, "time-trial") && strcmp(race, "object-avoidance") &&
         strcmp(race, "head-to-bot"))
         return td__fail(r, 400, "bad_request",
-                        "race_type '%.32s': use time-trial, object-avoidance or head-to-bot",
-                        race);
+                        "race_type '%.32s': use time-trial, object-avoidance or head-to-bot", race);
     json_object_set_new(params, "laps", json_integer(laps));
     if (continuous)
         json_object_set_new(params, "continuous", json_true());
@@ -432,8 +429,7 @@ static int lease_ok(td__req *r, const td__job *j)
 {
     const char *lease = td__req_header(r, "X-Trackday-Lease");
     if (r->who.who != TD__WHO_WORKER)
-        return td__fail(r, 403, "forbidden", "only the worker running a job may report on it"),
-               0;
+        return td__fail(r, 403, "forbidden", "only the worker running a job may report on it"), 0;
     if (!lease || strcmp(j->state, "running") || !j->lease_id[0] || strcmp(lease, j->lease_id) ||
         j->worker_id != r->who.id) {
         td__fail(r, 409, "lease_lost",
@@ -478,8 +474,8 @@ static int post_job(td__req *r)
     if (!version)
         version = m.latest_version;
     else if (version > m.latest_version)
-        return td__fail(r, 404, "not_found", "model %lld has no version %lld",
-                        (long long)model_id, (long long)version);
+        return td__fail(r, 404, "not_found", "model %lld has no version %lld", (long long)model_id,
+                        (long long)version);
     params = json_object();
     if (jt->validate(r, o, params, &max_seconds)) {
         json_decref(params);
@@ -493,8 +489,7 @@ static int post_job(td__req *r)
         json_decref(params);
         return td__fail_err(r, rc, &err);
     }
-    if (td__quota_check(r, m.owner_id,
-                        TD__QUOTA_JOBS | (max_seconds ? TD__QUOTA_MINUTES : 0u), 0,
+    if (td__quota_check(r, m.owner_id, TD__QUOTA_JOBS | (max_seconds ? TD__QUOTA_MINUTES : 0u), 0,
                         (double)max_seconds / 60.0)) {
         td__db_rollback(c);
         json_decref(params);
@@ -561,8 +556,8 @@ static int list_jobs(td__req *r)
         "AND (? = 0 OR j.model_id = ?) AND (? = 0 OR (? = 1 AND j.state = ?) OR (? = 2 AND "
         "j.state IN ('queued', 'running'))) AND (? = 3 OR ? = 0 OR j.owner_id = ? OR j.owner_id "
         "IN (" TD__TAUGHT_USERS_SQL ")) ORDER BY j.id DESC LIMIT ?",
-        "iiiiiiiitiiiiii", after, after, owner, owner, model, model, mode, mode,
-        state ? state : "", mode, (int64_t)r->who.role, owner, r->who.id, r->who.id, limit + 1);
+        "iiiiiiiitiiiiii", after, after, owner, owner, model, model, mode, mode, state ? state : "",
+        mode, (int64_t)r->who.role, owner, r->who.id, r->who.id, limit + 1);
     if (rc)
         return td__fail_err(r, rc, &err);
     arr = json_array();
@@ -582,9 +577,9 @@ static int list_jobs(td__req *r)
         json_decref(arr);
         return td__fail_err(r, rc, &err);
     }
-    return td__reply_json(r, 200,
-                          json_pack("{s:o,s:o}", "jobs", arr, "next_after",
-                                    more ? json_integer(last) : json_null()));
+    return td__reply_json(
+        r, 200,
+        json_pack("{s:o,s:o}", "jobs", arr, "next_after", more ? json_integer(last) : json_null()));
 }
 
 static int get_job(td__req *r)
@@ -723,8 +718,9 @@ static void sse_fill(sse_state *s)
                      "ii", s->job_id, s->after) == 0) {
         while (td__db_next(rows, NULL) > 0) {
             char head[96];
-            int n = snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ",
-                             (long long)td__db_int(rows, 0), td__db_text(rows, 1));
+            int n = snprintf(head, sizeof(head),
+                             "id: %lld\nevent: %s\ndata: ", (long long)td__db_int(rows, 0),
+                             td__db_text(rows, 1));
             sse_append(s, head, (size_t)n);
             sse_append(s, td__db_text(rows, 2), strlen(td__db_text(rows, 2)));
             sse_append(s, "\n\n", 2);
@@ -740,12 +736,11 @@ static void sse_fill(sse_state *s)
                              s->job_id) > 0) {
             snprintf(state, sizeof(state), "%s", td__db_text(row, 0));
             if (strcmp(state, "queued") && strcmp(state, "running")) {
-                json_t *d = json_pack("{s:s,s:o,s:o}", "state", state, "result_version",
-                                      td__db_is_null(row, 1) ? json_null()
-                                                             : json_integer(td__db_int(row, 1)),
-                                      "error",
-                                      td__db_is_null(row, 2) ? json_null()
-                                                             : json_string(td__db_text(row, 2)));
+                json_t *d = json_pack(
+                    "{s:s,s:o,s:o}", "state", state, "result_version",
+                    td__db_is_null(row, 1) ? json_null() : json_integer(td__db_int(row, 1)),
+                    "error",
+                    td__db_is_null(row, 2) ? json_null() : json_string(td__db_text(row, 2)));
                 char *text = json_dumps(d, JSON_COMPACT);
                 sse_append(s, "event: end\ndata: ", 17);
                 sse_append(s, text, strlen(text));
@@ -1010,8 +1005,8 @@ static int post_heartbeat(td__req *r)
     }
     int64_t cancel = 0;
     if (!rc)
-        rc = td__db_int_query(c, &cancel, 0, &err,
-                              "SELECT cancel_requested FROM jobs WHERE id = ?", "i", j.id);
+        rc = td__db_int_query(c, &cancel, 0, &err, "SELECT cancel_requested FROM jobs WHERE id = ?",
+                              "i", j.id);
     if (!rc)
         rc = td__db_commit(c, &err);
     td__job_free(&j);
@@ -1021,9 +1016,8 @@ static int post_heartbeat(td__req *r)
     }
     if (events && json_array_size(events))
         td__hub_notify(r->hub);
-    return td__reply_json(r, 200,
-                          json_pack("{s:b,s:i}", "cancel", (int)cancel, "lease_s",
-                                    r->hub->opt.lease_s));
+    return td__reply_json(
+        r, 200, json_pack("{s:b,s:i}", "cancel", (int)cancel, "lease_s", r->hub->opt.lease_s));
 }
 
 static int put_checkpoint(td__req *r)
@@ -1066,8 +1060,8 @@ static int put_checkpoint(td__req *r)
     if (!rc)
         charge(r, c, &j, elapsed);
     if (!rc) {
-        json_t *d = json_pack("{s:I,s:I}", "elapsed_s", (json_int_t)elapsed, "bytes",
-                              (json_int_t)fs.bytes);
+        json_t *d =
+            json_pack("{s:I,s:I}", "elapsed_s", (json_int_t)elapsed, "bytes", (json_int_t)fs.bytes);
         rc = td__job_event(r->hub, c, j.id, "checkpoint", d, &err);
         json_decref(d);
     }
@@ -1186,7 +1180,7 @@ static int post_complete(td__req *r)
         td__job_free(&j);
         /* The output was refused (say, not a model directory): the job fails, not retried. */
         if (rc == TD_EINVAL || rc == TD_EFORMAT) {
-            char why[600];
+            char why[TD_ERR_MSG_LEN + 64];
             snprintf(why, sizeof(why), "the worker's output was refused: %s", err.msg);
             td__db_exec(c, NULL,
                         "UPDATE jobs SET state = 'failed', finished_at = ?, error = ?, worker_id "
@@ -1298,8 +1292,8 @@ static int list_tracks(td__req *r)
             snprintf(name, sizeof(name), "%.*s", (int)(n - e), de->d_name);
             if (!td__valid_name(name, 100))
                 continue;
-            json_array_append_new(arr, json_pack("{s:s,s:s}", "name", name, "source",
-                                                 d ? "deepracer" : "trackday"));
+            json_array_append_new(
+                arr, json_pack("{s:s,s:s}", "name", name, "source", d ? "deepracer" : "trackday"));
         }
         closedir(dir);
     }
@@ -1347,7 +1341,7 @@ const char td__jobs_schemas[] =
     "{\"type\": \"integer\"}}}}";
 
 #define LEASE_PARAM                                                                                \
-    "{\"name\": \"X-Trackday-Lease\", \"in\": \"header\", \"required\": true, \"schema\": "      \
+    "{\"name\": \"X-Trackday-Lease\", \"in\": \"header\", \"required\": true, \"schema\": "        \
     "{\"type\": \"string\"}, \"description\": \"the lease_id of the claim\"}"
 
 const td__route td__routes_jobs[] = {
@@ -1357,8 +1351,8 @@ const td__route td__routes_jobs[] = {
      "Queue a training or evaluation job of one of your models (quotas apply: a refusal says "
      "which and when it resets)",
      "{\"requestBody\": {\"required\": true, \"content\": " JJ(
-         "JobCreate") "}, \"responses\": {\"201\": {\"description\": \"queued\", \"content\": " JJ(
-         "Job") "}}}"},
+         "JobCreate") "}, \"responses\": {\"201\": {\"description\": \"queued\", "
+                      "\"content\": " JJ("Job") "}}}"},
     {"GET", "/api/v1/jobs", list_jobs, TD__ALLOW_USERS, TD__BODY_NONE,
      "Jobs, newest first: yours (learner), yours and your classes' (instructor), all (admin); "
      "?state= (or active), ?model=, ?owner=, ?limit=, ?after=ID",
@@ -1381,16 +1375,17 @@ const td__route td__routes_jobs[] = {
      "{\"responses\": {\"200\": {\"description\": \"the archive\", \"content\": "
      "{\"application/gzip\": {}}}}}"},
     {"POST", "/api/v1/worker/claim", post_claim, TD__ALLOW_WORKER, TD__BODY_JSON,
-     "Worker: take the oldest queued job (waiting up to 'wait' seconds); 204 when there is none",
+     "Worker: take the oldest queued job (waiting up to 'wait' seconds); 204 when there is "
+     "none",
      "{\"requestBody\": {\"content\": " JJ(
          "Claim") "}, \"responses\": {\"200\": {\"description\": \"a job and its lease\"}, "
                   "\"204\": {\"description\": \"no job\"}}}"},
     {"POST", "/api/v1/jobs/{id}/heartbeat", post_heartbeat, TD__ALLOW_WORKER, TD__BODY_JSON,
      "Worker: renew the lease, report training time and progress events; the reply says "
      "whether to cancel",
-     "{\"parameters\": [" LEASE_PARAM "], \"requestBody\": {\"content\": " JJ(
-         "Heartbeat") "}, \"responses\": {\"409\": {\"$ref\": "
-                      "\"#/components/responses/Error\"}}}"},
+     "{\"parameters\": [" LEASE_PARAM
+     "], \"requestBody\": {\"content\": " JJ("Heartbeat") "}, \"responses\": {\"409\": {\"$ref\": "
+                                                          "\"#/components/responses/Error\"}}}"},
     {"PUT", "/api/v1/jobs/{id}/checkpoint", put_checkpoint, TD__ALLOW_WORKER, TD__BODY_UPLOAD,
      "Worker: store the run's checkpoint (.tar.gz); ?elapsed_s=",
      "{\"parameters\": [" LEASE_PARAM "], \"responses\": {\"204\": {\"description\": "
@@ -1408,6 +1403,7 @@ const td__route td__routes_jobs[] = {
      "Worker: the job failed (retry: back to the queue while attempts remain; release: a "
      "worker shutting down hands it back)",
      "{\"parameters\": [" LEASE_PARAM "], \"requestBody\": {\"required\": true, \"content\": " JJ(
-         "JobFail") "}, \"responses\": {\"409\": {\"$ref\": \"#/components/responses/Error\"}}}"},
+         "JobFail") "}, \"responses\": {\"409\": {\"$ref\": "
+                    "\"#/components/responses/Error\"}}}"},
     {NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

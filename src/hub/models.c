@@ -14,11 +14,11 @@
 #include "trackday/modeldir.h"
 
 #define MODEL_COLS                                                                                 \
-    "m.id, m.name, m.description, m.owner_id, u.username, m.latest_version, m.created_at, "      \
+    "m.id, m.name, m.description, m.owner_id, u.username, m.latest_version, m.created_at, "        \
     "m.updated_at, m.parent_model_id, m.parent_version"
 #define VERSION_COLS                                                                               \
-    "v.model_id, v.version, v.created_at, v.created_by, u.username, v.source, v.job_id, "        \
-    "v.parent_model_id, v.parent_version, v.bytes, v.content_sha256, v.reward_sha256, "          \
+    "v.model_id, v.version, v.created_at, v.created_by, u.username, v.source, v.job_id, "          \
+    "v.parent_model_id, v.parent_version, v.bytes, v.content_sha256, v.reward_sha256, "            \
     "v.track, v.algorithm, v.sensor, v.action_space, v.metrics, v.fileset_id, v.file_count"
 
 /* ------------------------------------------------------------------------------------ */
@@ -65,8 +65,7 @@ int td__model_get(td__req *r, int64_t id, td__model *m)
 /* The caller may change the model (push, rename, delete): its owner or an admin. */
 static int may_change(td__req *r, const td__model *m)
 {
-    if (r->who.who == TD__WHO_USER &&
-        (m->owner_id == r->who.id || r->who.role == TD__ROLE_ADMIN))
+    if (r->who.who == TD__WHO_USER && (m->owner_id == r->who.id || r->who.role == TD__ROLE_ADMIN))
         return 1;
     td__fail(r, 403, "forbidden", "model %lld belongs to %s: only they (or an admin) may change it",
              (long long)m->id, m->owner_name);
@@ -89,10 +88,9 @@ static json_t *model_json(td_db_rows *row)
 {
     return json_pack("{s:I,s:s,s:s,s:{s:I,s:s},s:I,s:o,s:o,s:o}", "id",
                      (json_int_t)td__db_int(row, 0), "name", td__db_text(row, 1), "description",
-                     td__db_text(row, 2), "owner", "id", (json_int_t)td__db_int(row, 3),
-                     "username", td__db_text(row, 4), "latest_version",
-                     (json_int_t)td__db_int(row, 5), "created_at",
-                     td__json_time(td__db_int(row, 6)), "updated_at",
+                     td__db_text(row, 2), "owner", "id", (json_int_t)td__db_int(row, 3), "username",
+                     td__db_text(row, 4), "latest_version", (json_int_t)td__db_int(row, 5),
+                     "created_at", td__json_time(td__db_int(row, 6)), "updated_at",
                      td__json_time(td__db_int(row, 7)), "parent", parent_json(row, 8, 9));
 }
 
@@ -117,9 +115,8 @@ static json_t *version_json(td_db_rows *row)
         td__db_is_null(row, 6) ? json_null() : json_integer(td__db_int(row, 6)), "parent",
         parent_json(row, 7, 8), "bytes", (json_int_t)td__db_int(row, 9), "files",
         (json_int_t)td__db_int(row, 18), "content_sha256", td__db_text(row, 10), "reward_sha256",
-        text_or_null(row, 11), "track", text_or_null(row, 12), "algorithm",
-        text_or_null(row, 13), "sensor", text_or_null(row, 14), "action_space",
-        text_or_null(row, 15), "metrics", metrics);
+        text_or_null(row, 11), "track", text_or_null(row, 12), "algorithm", text_or_null(row, 13),
+        "sensor", text_or_null(row, 14), "action_space", text_or_null(row, 15), "metrics", metrics);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -135,8 +132,7 @@ void td__model_meta_free(td__model_meta *m)
 /* Writes the configuration files of the fileset into a scratch directory and reads them as
  * `trackday train` would, so a push that training would refuse is refused now, with the
  * same message. */
-int td__model_meta_from_fileset(td_hub *h, const td__fileset *fs, td__model_meta *meta,
-                                td_err *err)
+int td__model_meta_from_fileset(td_hub *h, const td__fileset *fs, td__model_meta *meta, td_err *err)
 {
     static const char *const config[] = {"model_metadata.json", "hyperparameters.json",
                                          "training_params.yaml", "reward_function.py"};
@@ -243,14 +239,14 @@ int td__model_add_version(td_hub *h, td_db_conn *c, int64_t model_id, int64_t fi
         "created_at, job_id, parent_model_id, parent_version, reward_sha256, track, algorithm, "
         "sensor, action_space, metrics, bytes, file_count, content_sha256) VALUES (?, ?, ?, ?, ?, "
         "?, NULLIF(?, 0), NULLIF(?, 0), NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        "iiitiiiiittttttiit", model_id, v, fileset_id, source, created_by, now,
-        job_id, parent_model, parent_version, meta->reward_sha[0] ? meta->reward_sha : NULL,
+        "iiitiiiiittttttiit", model_id, v, fileset_id, source, created_by, now, job_id,
+        parent_model, parent_version, meta->reward_sha[0] ? meta->reward_sha : NULL,
         meta->track[0] ? meta->track : NULL, meta->algorithm, meta->sensor, meta->action_space,
         meta->metrics_json, (int64_t)fs->bytes, (int64_t)fs->count, fs->content_sha);
     if (!rc)
-        rc = td__db_exec(c, err,
-                         "UPDATE models SET latest_version = ?, updated_at = ? WHERE id = ?",
-                         "iii", v, now, model_id);
+        rc =
+            td__db_exec(c, err, "UPDATE models SET latest_version = ?, updated_at = ? WHERE id = ?",
+                        "iii", v, now, model_id);
     if (!rc && version)
         *version = v;
     return rc;
@@ -386,7 +382,8 @@ static int post_model(td__req *r)
     int64_t id = 0, fsid = 0, now = td__hub_now(r->hub);
     int rc;
     if (!name)
-        return td__fail(r, 400, "bad_request", "the model needs a name: POST /api/v1/models?name=N");
+        return td__fail(r, 400, "bad_request",
+                        "the model needs a name: POST /api/v1/models?name=N");
     if (!td__valid_name(name, 64))
         return td__fail(r, 400, "bad_request",
                         "model name '%.64s': use 1-64 letters, digits, '.', '_' or '-', "
@@ -465,8 +462,8 @@ static int patch_model(td__req *r)
         return td__fail(r, 400, "bad_request",
                         "model name '%.64s': use 1-64 letters, digits, '.', '_' or '-'", name);
     if (name)
-        rc = td__db_exec(td__req_db(r), &err, "UPDATE models SET name = ? WHERE id = ?", "ti",
-                         name, id);
+        rc = td__db_exec(td__req_db(r), &err, "UPDATE models SET name = ? WHERE id = ?", "ti", name,
+                         id);
     if (rc == TD_ECONFLICT)
         return td__fail(r, 409, "conflict", "%s already has a model named '%s'", m.owner_name,
                         name);
@@ -494,8 +491,8 @@ static int delete_model(td__req *r)
     /* Soft: the versions stay (lineage of clones and jobs points at them) but no longer count
      * against the owner's storage quota and the name is free again. */
     if (!rc)
-        rc = td__db_exec(td__req_db(r), &err, "UPDATE models SET deleted_at = ? WHERE id = ?",
-                         "ii", td__hub_now(r->hub), id);
+        rc = td__db_exec(td__req_db(r), &err, "UPDATE models SET deleted_at = ? WHERE id = ?", "ii",
+                         td__hub_now(r->hub), id);
     if (rc)
         return td__fail_err(r, rc, &err);
     return td__reply_empty(r, 204);
@@ -532,9 +529,8 @@ static int post_clone(td__req *r)
     td_db_rows *row;
     td_err err = {0};
     int rc;
-    if (td__param_id(r, 0, "model", &id) || td__model_get(r, id, &m) <= 0 ||
-        td__req_json(r, &o) || td__only_keys(r, o, "name,version") ||
-        td__arg_str(r, o, "name", 1, 64, &name) ||
+    if (td__param_id(r, 0, "model", &id) || td__model_get(r, id, &m) <= 0 || td__req_json(r, &o) ||
+        td__only_keys(r, o, "name,version") || td__arg_str(r, o, "name", 1, 64, &name) ||
         td__arg_int(r, o, "version", 0, 1, INT64_MAX, &v))
         return 1;
     if (r->who.who != TD__WHO_USER)
@@ -588,8 +584,7 @@ static int post_clone(td__req *r)
             "model_versions WHERE model_id = ? AND version = ?",
             "iiiii", new_id, r->who.id, now, id, v);
     if (!rc)
-        rc = td__db_exec(c, &err, "UPDATE models SET latest_version = 1 WHERE id = ?", "i",
-                         new_id);
+        rc = td__db_exec(c, &err, "UPDATE models SET latest_version = 1 WHERE id = ?", "i", new_id);
     if (!rc)
         rc = td__db_commit(c, &err);
     (void)fsid;
@@ -654,8 +649,8 @@ static int post_version(td__req *r)
     /* A pushed version descends from the model's latest version at the time. */
     if (!rc) {
         int64_t latest = 0;
-        rc = td__db_int_query(c, &latest, 0, &err,
-                              "SELECT latest_version FROM models WHERE id = ?", "i", id);
+        rc = td__db_int_query(c, &latest, 0, &err, "SELECT latest_version FROM models WHERE id = ?",
+                              "i", id);
         if (!rc)
             rc = td__model_add_version(r->hub, c, id, fsid, &fs, &meta, "push", r->who.id, 0,
                                        latest ? id : 0, latest, &v, &err);
@@ -706,9 +701,8 @@ static int reply_version(td__req *r, int status, int64_t model_id, int64_t versi
         size_t len;
         if (e && td__fileset_read(r->hub, e, &data, &len, 64 * 1024, NULL) == 0) {
             json_t *s = json_stringn_nocheck(data, len);
-            json_object_set_new(o, "reward_function", json_is_string(s) && json_string_value(s)
-                                                          ? s
-                                                          : json_null());
+            json_object_set_new(o, "reward_function",
+                                json_is_string(s) && json_string_value(s) ? s : json_null());
             td_free(data);
         }
         td__fileset_free(&fs);
@@ -749,9 +743,8 @@ static int get_lineage(td__req *r)
             break;
         int visible = td__may_see_owner(r, td__db_int(row, 19)) || depth == 0;
         json_array_append_new(chain, visible ? version_json(row)
-                                             : json_pack("{s:I,s:I,s:b}", "model",
-                                                         (json_int_t)id, "version",
-                                                         (json_int_t)v, "hidden", 1));
+                                             : json_pack("{s:I,s:I,s:b}", "model", (json_int_t)id,
+                                                         "version", (json_int_t)v, "hidden", 1));
         int64_t pm = td__db_is_null(row, 7) ? 0 : td__db_int(row, 7);
         int64_t pv = td__db_is_null(row, 8) ? 0 : td__db_int(row, 8);
         td__db_rows_free(row);
@@ -891,7 +884,8 @@ const td__route td__routes_models[] = {
     {"POST", "/api/v1/models", post_model, TD__ALLOW_USERS, TD__BODY_UPLOAD,
      "Register a model: the body is the model directory as .tar.gz (trackday push DIR); "
      "?name=N, ?description=; version 1 is the upload",
-     "{\"parameters\": [{\"name\": \"name\", \"in\": \"query\", \"required\": true, \"schema\": "
+     "{\"parameters\": [{\"name\": \"name\", \"in\": \"query\", \"required\": true, "
+     "\"schema\": "
      "{\"type\": \"string\"}}], \"responses\": {\"201\": {\"description\": \"registered\", "
      "\"content\": " JREF("Model") "}, \"409\": {\"$ref\": \"#/components/responses/Error\"}}}"},
     {"GET", "/api/v1/models/{id}", get_model, TD__ALLOW_USERS, TD__BODY_NONE,
@@ -908,8 +902,8 @@ const td__route td__routes_models[] = {
     {"POST", "/api/v1/models/{id}/clone", post_clone, TD__ALLOW_USERS, TD__BODY_JSON,
      "Clone a version (default the latest) into a new model of yours; its lineage points back",
      "{\"requestBody\": {\"required\": true, \"content\": " JREF(
-         "Clone") "}, \"responses\": {\"201\": {\"description\": \"the clone\", \"content\": " JREF(
-         "Model") "}}}"},
+         "Clone") "}, \"responses\": {\"201\": {\"description\": \"the clone\", "
+                  "\"content\": " JREF("Model") "}}}"},
     {"GET", "/api/v1/models/{id}/versions", list_versions, TD__ALLOW_USERS, TD__BODY_NONE,
      "A model's versions", NULL},
     {"POST", "/api/v1/models/{id}/versions", post_version, TD__ALLOW_USERS, TD__BODY_UPLOAD,
@@ -922,8 +916,8 @@ const td__route td__routes_models[] = {
      "function and its SHA-256, metrics summary",
      "{\"responses\": {\"200\": {\"description\": \"the version\", \"content\": " JREF(
          "Version") "}}}"},
-    {"GET", "/api/v1/models/{id}/versions/{v}/lineage", get_lineage, TD__ALLOW_USERS,
-     TD__BODY_NONE, "The version and its ancestors (parent, its parent, ...)", NULL},
+    {"GET", "/api/v1/models/{id}/versions/{v}/lineage", get_lineage, TD__ALLOW_USERS, TD__BODY_NONE,
+     "The version and its ancestors (parent, its parent, ...)", NULL},
     {"GET", "/api/v1/models/{id}/versions/{v}/download", get_download,
      TD__ALLOW_USERS | TD__ALLOW_WORKER, TD__BODY_NONE,
      "The version's model directory as .tar.gz (trackday pull)",

@@ -11,8 +11,8 @@
 
 #include "hub/hub_internal.h"
 
-static const char *const quota_keys[TD__NQUOTA] = {"training_minutes", "concurrent_jobs",
-                                                   "models", "storage_mb"};
+static const char *const quota_keys[TD__NQUOTA] = {"training_minutes", "concurrent_jobs", "models",
+                                                   "storage_mb"};
 
 const char *td__quota_key(int i)
 {
@@ -109,8 +109,8 @@ int td__quota_of(td_hub *h, td_db_conn *c, int64_t uid, td__quota *q, td_err *er
     return rc;
 }
 
-int td__usage_of(td_hub *h, td_db_conn *c, int64_t uid, int64_t used[TD__NQUOTA],
-                 int64_t *reset_at, td_err *err)
+int td__usage_of(td_hub *h, td_db_conn *c, int64_t uid, int64_t used[TD__NQUOTA], int64_t *reset_at,
+                 td_err *err)
 {
     char month[16];
     int64_t secs = 0, reserved = 0, bytes = 0;
@@ -181,17 +181,16 @@ int td__quota_check(td__req *r, int64_t uid, unsigned what, uint64_t extra_bytes
             continue;
         }
         used[i] = have;
-        json_t *details = json_pack("{s:s,s:I,s:I,s:I}", "quota", quota_keys[i], "limit",
-                                    (json_int_t)q.limit[i], "used", (json_int_t)used[i],
-                                    "requested", (json_int_t)want);
+        json_t *details =
+            json_pack("{s:s,s:I,s:I,s:I}", "quota", quota_keys[i], "limit", (json_int_t)q.limit[i],
+                      "used", (json_int_t)used[i], "requested", (json_int_t)want);
         switch (i) {
         case TD__QUOTA_IDX_MINUTES:
             td__fail(r, 403, "quota_exceeded",
                      "training quota: %lld of %lld training minutes this month are used or "
                      "reserved by queued jobs (%s) and this job asks for %lld; the quota resets "
                      "on %s",
-                     (long long)used[i], (long long)q.limit[i], q.source[i], (long long)want,
-                     when);
+                     (long long)used[i], (long long)q.limit[i], q.source[i], (long long)want, when);
             json_object_set_new(details, "resets_at", json_string(when));
             break;
         case TD__QUOTA_IDX_JOBS:

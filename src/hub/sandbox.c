@@ -1,149 +1,199 @@
 /*
- * sandbox.c - how the worker starts a job's process: the one place to change when the shared
- * sandbox module lands. The child runs under bubblewrap: the whole file system read-only but
- * for the job's scratch directory, a private /tmp, no network (its own network namespace), its
- * own PID namespace and session (no terminal), killed with the worker (--die-with-parent and
- * PR_SET_PDEATHSIG); with resource limits (CPU time, file size, open files, address space,
- * no core dumps) and a clean environment.
+ * sandbox.c - how the worker starts a job's process, on the core sandbox (trackday/sandbox.h):
+ * its own user, mount, PID, network, IPC and UTS namespaces, a read-only root holding only the
+ * system's programs and libraries and the tracks, the job's scratch directory as the one
+ * writable place (at the same path as outside, so paths need no translation), an empty
+ * network, a seccomp filter, resource limits, a clean environment, and death with the worker.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hub/hub_internal.h"
 
-static const char *find_bwrap(void)
-{
-    static const char *const paths[] = {"/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"};
-    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-        if (access(paths[i], X_OK) == 0)
-            return paths[i];
-    return NULL;
-}
+/* The uid the core sandbox runs programs as when its caller is root. */
+#define SANDBOX_UID 65534
 
-static void set_limit(int res, rlim_t v)
+/* Gives dir and everything under it to the sandbox's uid (links themselves, never their
+ * targets). */
+static int chown_tree(const char *dir, int depth)
 {
-    struct rlimit rl = {v, v};
-    setrlimit(res, &rl);
+    DIR *d;
+    struct dirent *de;
+    int rc = 0;
+    if (lchown(dir, SANDBOX_UID, SANDBOX_UID) != 0 || depth > 32)
+        return -1;
+    d = opendir(dir);
+    if (!d)
+        return -1;
+    while (!rc && (de = readdir(d))) {
+        char p[4096];
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= sizeof(p) ||
+            lstat(p, &st) != 0) {
+            rc = -1;
+            break;
+        }
+        if (S_ISDIR(st.st_mode))
+            rc = chown_tree(p, depth + 1);
+        else if (lchown(p, SANDBOX_UID, SANDBOX_UID) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
 }
 
 int td__sandbox_spawn(const char *const argv[], const char *dir, const char *log_path,
-                      const td__limits *lim, int sandboxed, td__child *out, td_err *err)
+                      const td__limits *lim, td_sandbox_mode mode, const char *const *read_only,
+                      td__child *out, td_err *err)
 {
-    int pfd[2];
-    const char *bwrap = find_bwrap();
-    pid_t parent = getpid();
-    out->pid = -1;
-    out->out_fd = -1;
-    if (sandboxed && !bwrap)
-        return td_err_set(err, TD_EUNSUPPORTED,
-                          "the job sandbox needs bubblewrap (apt-get install bubblewrap), or run "
-                          "the worker with --no-sandbox on a trusted machine");
+    td_sandbox_config cfg;
+    int pfd[2], logfd, rc;
+    const char *ro[32];
+    int n = 0;
+    static const char *const system_paths[] = {
+        "/usr",           "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache",
+        "/etc/localtime", NULL};
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; system_paths[i]; i++)
+        ro[n++] = system_paths[i];
+    for (int i = 0; read_only && read_only[i] && n < 30; i++)
+        ro[n++] = read_only[i];
+    ro[n] = NULL;
+    /* The job's files are ours (root): the sandbox's identity must be able to write them. */
+    if (mode != TD_SANDBOX_NONE && geteuid() == 0 && chown_tree(dir, 0) != 0)
+        return td_err_set(err, TD_EIO, "%s: cannot give the job's files to the sandbox: %s", dir,
+                          strerror(errno));
     if (pipe(pfd))
         return td_err_set(err, TD_EIO, "pipe: %s", strerror(errno));
     fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
     fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
-    char home[1100];
-    snprintf(home, sizeof(home), "HOME=%s", dir);
-    pid_t pid = fork();
-    if (pid < 0) {
+    logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (logfd < 0) {
         close(pfd[0]);
         close(pfd[1]);
-        return td_err_set(err, TD_EIO, "fork: %s", strerror(errno));
+        return td_err_set(err, TD_EIO, "%s: %s", log_path, strerror(errno));
     }
-    if (pid == 0) {
-        /* The child: only async-signal-safe calls until exec. */
-        const char *args[96];
-        int n = 0, logfd;
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        /* A session of its own: no controlling terminal to inject keystrokes into, and one
-         * process group the worker signals as a whole. bubblewrap ignores SIGTERM (inherited),
-         * so a SIGTERM reaches the job, which stops cleanly; SIGKILL ends everything. */
-        setsid();
-        struct sigaction ign;
-        memset(&ign, 0, sizeof(ign));
-        ign.sa_handler = SIG_IGN;
-        sigaction(SIGTERM, &ign, NULL);
-        dup2(pfd[1], 1);
-        logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (logfd >= 0)
-            dup2(logfd, 2);
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        if (chdir(dir))
-            _exit(126);
-        if (lim->cpu_s > 0)
-            set_limit(RLIMIT_CPU, (rlim_t)lim->cpu_s);
-        if (lim->file_bytes > 0)
-            set_limit(RLIMIT_FSIZE, (rlim_t)lim->file_bytes);
-        set_limit(RLIMIT_CORE, 0);
-        set_limit(RLIMIT_NOFILE, 1024);
-        if (lim->memory_bytes > 0)
-            set_limit(RLIMIT_AS, (rlim_t)lim->memory_bytes);
-        if (sandboxed) {
-            args[n++] = bwrap;
-            args[n++] = "--ro-bind";
-            args[n++] = "/";
-            args[n++] = "/";
-            args[n++] = "--dev";
-            args[n++] = "/dev";
-            args[n++] = "--proc";
-            args[n++] = "/proc";
-            args[n++] = "--tmpfs";
-            args[n++] = "/tmp";
-            args[n++] = "--bind";
-            args[n++] = dir;
-            args[n++] = dir;
-            args[n++] = "--chdir";
-            args[n++] = dir;
-            args[n++] = "--unshare-net";
-            args[n++] = "--unshare-pid";
-            args[n++] = "--unshare-ipc";
-            args[n++] = "--unshare-uts";
-            args[n++] = "--die-with-parent";
-            args[n++] = "--";
-        }
-        for (int i = 0; argv[i] && n < 94; i++)
-            args[n++] = argv[i];
-        args[n] = NULL;
-        char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", home, "LANG=C.UTF-8",
-                              "TMPDIR=/tmp", "OPENBLAS_NUM_THREADS=1", NULL};
-        execve(args[0], (char *const *)args, envp);
-        _exit(127);
-    }
+    char home[1100];
+    snprintf(home, sizeof(home), "HOME=%s", dir);
+    /* TRACKDAY_SANDBOX=none: the job is already in a sandbox, so the reward host inside it
+     * runs its Python child without making another (it could not: new namespaces are
+     * refused in here). ASan's leak check needs ptrace, which is refused too. */
+    const char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                               home,
+                               "LANG=C.UTF-8",
+                               "TMPDIR=/tmp",
+                               "OPENBLAS_NUM_THREADS=1",
+                               "TRACKDAY_SANDBOX=none",
+                               "ASAN_OPTIONS=detect_leaks=0",
+                               NULL};
+    td_sandbox_config_default(&cfg);
+    cfg.mode = mode;
+    cfg.read_only = ro;
+    cfg.scratch_dir = dir;
+    cfg.scratch_path = dir;
+    cfg.cpu_s = (double)lim->cpu_s;
+    cfg.memory_bytes = (size_t)lim->memory_bytes;
+    cfg.file_bytes = (size_t)lim->file_bytes;
+    cfg.max_procs = 512;
+    cfg.max_files = 1024;
+    cfg.stdout_fd = pfd[1];
+    cfg.stderr_fd = logfd;
+    cfg.env = env;
+    cfg.die_with_parent = 1;
+    rc = td_sandbox_spawn(&out->sb, &cfg, argv[0], (char *const *)argv, err);
     close(pfd[1]);
-    out->pid = pid;
+    close(logfd);
+    if (rc) {
+        close(pfd[0]);
+        return rc;
+    }
     out->out_fd = pfd[0];
     return 0;
 }
 
-int td_worker_sandbox_check(td_err *err)
+/* The program's own process: the first child of the sandbox's init (or the child itself
+ * without isolation). */
+static pid_t program_pid(const td__child *c)
 {
-    const char *bwrap = find_bwrap();
-    char cmd[300];
-    int st;
-    if (!bwrap)
-        return td_err_set(err, TD_EUNSUPPORTED,
-                          "the job sandbox needs bubblewrap (apt-get install bubblewrap)");
-    snprintf(cmd, sizeof(cmd),
-             "%s --ro-bind / / --dev /dev --proc /proc --unshare-net --unshare-pid "
-             "--die-with-parent -- /bin/true >/dev/null 2>&1",
-             bwrap);
-    st = system(cmd);
-    if (st != 0)
-        return td_err_set(err, TD_EUNSUPPORTED,
-                          "bubblewrap cannot make a sandbox here (user namespaces disabled? "
-                          "try as root, or enable kernel.unprivileged_userns_clone)");
+    pid_t init = td_sandbox_pid(c->sb);
+    char path[96], buf[256];
+    if (td_sandbox_get_mode(c->sb) == TD_SANDBOX_NONE)
+        return init;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long pid = 0;
+    if (fgets(buf, sizeof(buf), f))
+        pid = strtol(buf, NULL, 10);
+    fclose(f);
+    return (pid_t)pid;
+}
+
+int td__child_stop(td__child *c)
+{
+    pid_t pid = program_pid(c);
+    if (pid > 0 && kill(pid, SIGTERM) == 0)
+        return 0;
+    td_sandbox_kill(c->sb);
+    return -1;
+}
+
+void td__child_kill(td__child *c)
+{
+    td_sandbox_kill(c->sb);
+}
+
+int td__child_wait(td__child *c, td_sandbox_exit *ex)
+{
+    td_err err;
+    int rc = td_sandbox_wait(c->sb, -1, ex, &err);
+    if (c->out_fd >= 0)
+        close(c->out_fd);
+    c->out_fd = -1;
+    td_sandbox_free(c->sb);
+    c->sb = NULL;
+    return rc;
+}
+
+int td_worker_sandbox_check(int no_sandbox, td_err *err)
+{
+    td_sandbox_mode mode = TD_SANDBOX_AUTO;
+    td_sandbox_config cfg;
+    td_sandbox *sb;
+    td_sandbox_exit ex;
+    int rc;
+    if (no_sandbox)
+        return 0;
+    rc = td_sandbox_mode_from_env(&mode, err);
+    if (rc)
+        return rc;
+    if (mode == TD_SANDBOX_NONE)
+        return 0;
+    char *const argv[] = {"true", NULL};
+    static const char *const ro[] = {"/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", NULL};
+    td_sandbox_config_default(&cfg);
+    cfg.mode = mode;
+    cfg.read_only = ro;
+    rc = td_sandbox_spawn(&sb, &cfg, "/bin/true", argv, err);
+    if (rc)
+        return td_err_prefix(err, rc,
+                             "the worker runs jobs in a sandbox and cannot make one here: ");
+    rc = td_sandbox_wait(sb, 30, &ex, err);
+    td_sandbox_free(sb);
+    if (rc)
+        return rc;
+    if (!ex.exited || ex.code != 0)
+        return td_err_set(err, TD_EUNSUPPORTED, "a test program in the sandbox failed: %s",
+                          ex.reason);
     return 0;
 }

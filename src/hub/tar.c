@@ -211,7 +211,9 @@ int td__tar_next(td__tar_reader *r, td__tar_entry *e, td_err *err)
             if (rc)
                 return rc;
             if (type == 'L') {
-                snprintf(r->longname, sizeof(r->longname), "%s", meta);
+                if (strlen(meta) >= sizeof(r->longname))
+                    return td_err_set(err, TD_EINVAL, "archive: a path is too long");
+                memcpy(r->longname, meta, strlen(meta) + 1);
                 r->have_longname = 1;
             } else {
                 /* pax records: "LEN path=VALUE\n"; only path matters here. */
@@ -260,7 +262,7 @@ int td__tar_next(td__tar_reader *r, td__tar_entry *e, td_err *err)
         if (rc) {
             if (!strcmp(name, "./") || !strcmp(name, "."))
                 continue; /* `tar czf x.tgz -C dir .` starts with "./" */
-            return td_err_prefix(err, "archive: ");
+            return td_err_prefix(err, rc, "archive: ");
         }
         e->is_dir = type == '5';
         e->size = e->is_dir ? 0 : size;

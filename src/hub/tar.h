@@ -92,7 +92,7 @@ int td__tar_extract(const char *archive, const char *dir, int max_files, uint64_
  * ROOT/tmp and renamed into place after fsync, so a blob is either whole or absent. */
 typedef struct td__blob_writer {
     int fd;
-    char tmp[1100];
+    char tmp[1200];
     uint64_t size;
     unsigned char state[512]; /* crypto_hash_sha256_state */
 } td__blob_writer;

@@ -39,6 +39,7 @@ void td_worker_options_default(td_worker_options *o)
 
 typedef struct worker {
     const td_worker_options *opt;
+    td_sandbox_mode mode;
     char program[PATH_MAX];
     pthread_mutex_t mu;
     long jobs_started;
@@ -93,9 +94,9 @@ typedef struct job_run {
     double lease_s;
     char dir[1200], model_dir[1300], out_dir[1300], log_path[1300];
     td__child child;
-    json_t *pending; /* progress events not yet sent */
-    int64_t elapsed_s;      /* training time of this job (the trainer's, less the base) */
-    double base_elapsed_s;  /* training time the input version already had */
+    json_t *pending;       /* progress events not yet sent */
+    int64_t elapsed_s;     /* training time of this job (the trainer's, less the base) */
+    double base_elapsed_s; /* training time the input version already had */
     int64_t base_iterations;
     int iterations_seen, last_checkpoint_iteration;
     double last_beat, last_checkpoint;
@@ -108,8 +109,8 @@ static void heartbeat(job_run *j)
     td_hubc *h = &j->s->hub;
     td_err err;
     char path[96];
-    json_t *body = json_pack("{s:I,s:O}", "elapsed_s", (json_int_t)j->elapsed_s, "events",
-                             j->pending);
+    json_t *body =
+        json_pack("{s:I,s:O}", "elapsed_s", (json_int_t)j->elapsed_s, "events", j->pending);
     snprintf(path, sizeof(path), "/api/v1/jobs/%lld/heartbeat", (long long)j->id);
     if (td_hubc_json(h, "POST", path, body, &err)) {
         wlog(j->s->w, "job %lld: heartbeat: %s (will retry)", (long long)j->id, err.msg);
@@ -118,12 +119,12 @@ static void heartbeat(job_run *j)
         if (json_is_true(json_object_get(h->json, "cancel")) && !j->cancel_sent) {
             wlog(j->s->w, "job %lld: canceled: stopping the run, keeping what it trained",
                  (long long)j->id);
-            kill(-j->child.pid, SIGTERM);
+            td__child_stop(&j->child);
             j->cancel_sent = 1;
         }
     } else if (h->status == 409 || h->status == 404) {
         wlog(j->s->w, "job %lld: %s: dropping it", (long long)j->id, td_hubc_error(h));
-        kill(-j->child.pid, SIGKILL);
+        td__child_kill(&j->child);
         j->lost = 1;
     } else {
         wlog(j->s->w, "job %lld: heartbeat refused: %s", (long long)j->id, td_hubc_error(h));
@@ -236,8 +237,7 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
         args[n++] = bufs[b++];
         json_t *it = json_object_get(p, "iterations");
         if (json_is_integer(it)) {
-            snprintf(bufs[b], 64, "%lld",
-                     (long long)(j->base_iterations + json_integer_value(it)));
+            snprintf(bufs[b], 64, "%lld", (long long)(j->base_iterations + json_integer_value(it)));
             args[n++] = "--iterations";
             args[n++] = bufs[b++];
         }
@@ -323,12 +323,12 @@ static int prepare(job_run *j, int resume)
     return 0;
 }
 
-static void finish(job_run *j, int status)
+static void finish(job_run *j, const td_sandbox_exit *ex)
 {
     td_hubc *h = &j->s->hub;
     td_err err;
     char tgz[1400], path[200], why[2400], tail[1600];
-    int exited = WIFEXITED(status), code = exited ? WEXITSTATUS(status) : -1;
+    int exited = ex->exited, code = exited ? ex->code : -1;
     if (j->lost)
         return;
     if (stopping(j->s->w) && j->term_sent) {
@@ -341,13 +341,8 @@ static void finish(job_run *j, int status)
     }
     if (!exited || code != 0) {
         log_tail(j->log_path, tail, sizeof(tail));
-        if (exited)
-            snprintf(why, sizeof(why), "trackday %s exited with status %d: %s",
-                     !strcmp(j->type, "train") ? "train" : "eval", code, tail);
-        else
-            snprintf(why, sizeof(why), "trackday %s was killed by signal %d (%s): %s",
-                     !strcmp(j->type, "train") ? "train" : "eval", WTERMSIG(status),
-                     strsignal(WTERMSIG(status)), tail);
+        snprintf(why, sizeof(why), "trackday %s %s: %s",
+                 !strcmp(j->type, "train") ? "train" : "eval", ex->reason, tail);
         /* A crash may pass on another try; an error in the job's own files (its reward
          * function, its configuration: exit status 1) will not. */
         fail_job(j, why, !exited, 0);
@@ -362,8 +357,7 @@ static void finish(job_run *j, int status)
         return;
     }
     snprintf(path, sizeof(path), "/api/v1/jobs/%lld/complete?status=%s&elapsed_s=%lld",
-             (long long)j->id, j->cancel_sent ? "canceled" : "succeeded",
-             (long long)j->elapsed_s);
+             (long long)j->id, j->cancel_sent ? "canceled" : "succeeded", (long long)j->elapsed_s);
     for (int attempt = 0; attempt < 3; attempt++) {
         if (td_hubc_upload(h, "POST", path, tgz, &err) == 0)
             break;
@@ -371,8 +365,7 @@ static void finish(job_run *j, int status)
         sleep(1 + attempt);
     }
     if (h->status == 200)
-        wlog(j->s->w, "job %lld: %s%s", (long long)j->id,
-             j->cancel_sent ? "canceled" : "done",
+        wlog(j->s->w, "job %lld: %s%s", (long long)j->id, j->cancel_sent ? "canceled" : "done",
              json_integer_value(json_object_get(h->json, "result_version"))
                  ? ", a new model version"
                  : "");
@@ -392,7 +385,6 @@ static void run_job(slot *s, json_t *claim)
     char bufs[16][64];
     char linebuf[65536];
     size_t linelen = 0;
-    int status = 0;
     memset(&j, 0, sizeof(j));
     j.s = s;
     j.id = json_integer_value(json_object_get(claim, "id"));
@@ -431,13 +423,14 @@ static void run_job(slot *s, json_t *claim)
     double minutes = json_number_value(json_object_get(j.params, "minutes"));
     /* CPU time: the run's minutes on every core plus a margin; the wall clock is watched
      * below. */
-    lim.cpu_s = (long)((minutes > 0 ? minutes : 30) * 60 * (sysconf(_SC_NPROCESSORS_ONLN) + 1)) +
-                600;
+    lim.cpu_s =
+        (long)((minutes > 0 ? minutes : 30) * 60 * (sysconf(_SC_NPROCESSORS_ONLN) + 1)) + 600;
     lim.file_bytes = 8ull << 30;
 #ifndef TD__ASAN
     lim.memory_bytes = 16ull << 30;
 #endif
-    if (td__sandbox_spawn(args, j.dir, j.log_path, &lim, !w->opt->no_sandbox, &j.child, &err)) {
+    if (td__sandbox_spawn(args, j.dir, j.log_path, &lim, w->mode, w->opt->read_only, &j.child,
+                          &err)) {
         fail_job(&j, err.msg, 1, 0);
         goto out;
     }
@@ -482,21 +475,28 @@ static void run_job(slot *s, json_t *claim)
         if (stopping(w) && !j.term_sent) {
             /* Training stops at the end of its step with a checkpoint; an evaluation has
              * nothing to keep. */
-            kill(-j.child.pid, !strcmp(j.type, "train") ? SIGTERM : SIGKILL);
+            if (!strcmp(j.type, "train"))
+                td__child_stop(&j.child);
+            else
+                td__child_kill(&j.child);
             j.term_sent = 1;
         }
         if (now > deadline && !j.lost) {
             wlog(w, "job %lld: over its time: killing it", (long long)j.id);
-            kill(-j.child.pid, SIGKILL);
+            td__child_kill(&j.child);
             deadline = now + 1e9;
         }
         if (j.lost)
             break;
     }
-    close(j.child.out_fd);
-    while (waitpid(j.child.pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    finish(&j, status);
+    td_sandbox_exit ex;
+    memset(&ex, 0, sizeof(ex));
+    if (td__child_wait(&j.child, &ex)) {
+        ex.exited = 0;
+        ex.signal = SIGKILL;
+        snprintf(ex.reason, sizeof(ex.reason), "lost track of the job's process");
+    }
+    finish(&j, &ex);
 out:
     s->hub.lease[0] = 0;
     json_decref(j.pending);
@@ -579,6 +579,12 @@ int td_worker_run(const td_worker_options *o, td_err *err)
         if (k <= 0)
             return td_err_set(err, TD_EIO, "cannot find this program (/proc/self/exe)");
         w.program[k] = 0;
+    }
+    w.mode = TD_SANDBOX_NONE;
+    if (!o->no_sandbox) {
+        rc = td_sandbox_mode_from_env(&w.mode, err);
+        if (rc)
+            return rc;
     }
     rc = td_mkdir_p(o->work_dir, err);
     if (rc)

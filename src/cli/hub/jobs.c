@@ -13,6 +13,10 @@
 
 #include "cli/cli.h"
 #include "cli/hub/hubcli.h"
+
+#ifndef TD_SOURCE_DIR
+#define TD_SOURCE_DIR "."
+#endif
 #include "trackday/hubclient.h"
 #include "trackday/trainer.h"
 
@@ -135,8 +139,7 @@ static int on_event(void *user, const char *event, const char *data, long id)
                 json_string_value(json_object_get(o, "state")), msg ? ": " : "", msg ? msg : "");
         w->lines = 0;
     } else if (!strcmp(event, "end") && json_is_object(o)) {
-        snprintf(w->state, sizeof(w->state), "%s",
-                 json_string_value(json_object_get(o, "state")));
+        snprintf(w->state, sizeof(w->state), "%s", json_string_value(json_object_get(o, "state")));
         w->result_version = json_integer_value(json_object_get(o, "result_version"));
         json_decref(o);
         return 1;
@@ -184,7 +187,8 @@ int td__cli_watch_job(td_hubc *c, long long id, volatile int *stop, char *state,
     return 0;
 }
 
-/* ---- trackday jobs ---------------------------------------------------------------------------- */
+/* ---- trackday jobs ----------------------------------------------------------------------------
+ */
 
 static int cmd_jobs(int argc, char **argv)
 {
@@ -309,7 +313,8 @@ static int cmd_jobs(int argc, char **argv)
     return rc;
 }
 
-/* ---- trackday train DIR --hub ----------------------------------------------------------------- */
+/* ---- trackday train DIR --hub -----------------------------------------------------------------
+ */
 
 static const char *arg_after(int argc, char **argv, const char *flag)
 {
@@ -327,10 +332,10 @@ int td__cli_train_on_hub(int argc, char **argv)
     int created;
     td_hubc c;
     td_err err;
-    static const char *const pass[] = {"--track", "--minutes", "--seed", "--envs",
-                                       "--iterations", "--until-laps"};
-    static const char *const keys[] = {"track", "minutes", "seed", "envs", "iterations",
-                                       "until_laps"};
+    static const char *const pass[] = {"--track", "--minutes",    "--seed",
+                                       "--envs",  "--iterations", "--until-laps"};
+    static const char *const keys[] = {"track", "minutes",    "seed",
+                                       "envs",  "iterations", "until_laps"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--hub")) {
@@ -386,8 +391,8 @@ int td__cli_train_on_hub(int argc, char **argv)
         const char *b = strrchr(dir, '/');
         snprintf(autoname, sizeof(autoname), "%s", b && b[1] ? b + 1 : dir);
         for (char *p = autoname; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                  *p == '.' || *p == '_' || *p == '-'))
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
                 *p = '-';
         name = autoname;
     }
@@ -420,8 +425,7 @@ int td__cli_train_on_hub(int argc, char **argv)
     if (!rc && v > 0) {
         rc = td__cli_pull(&c, model, v, dir);
         if (!rc) {
-            printf("stopped: %s; the hub's model %lld version %lld is in %s\n", st, model, v,
-                   dir);
+            printf("stopped: %s; the hub's model %lld version %lld is in %s\n", st, model, v, dir);
             printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n",
                    dir, dir);
         }
@@ -438,7 +442,8 @@ int td__cli_train_on_hub(int argc, char **argv)
     return rc;
 }
 
-/* ---- trackday worker --------------------------------------------------------------------------- */
+/* ---- trackday worker ---------------------------------------------------------------------------
+ */
 
 static void worker_log(void *user, const char *line)
 {
@@ -462,9 +467,10 @@ static int cmd_worker(int argc, char **argv)
         printf("usage: trackday worker --hub URL --token T [--slots N] [--work DIR]\n"
                "                       [--max-jobs N] [--checkpoint-seconds S] [--no-sandbox]\n\n"
                "Runs the hub's training and evaluation jobs on this machine: claims a job,\n"
-               "runs trackday train/eval on it in a sandbox (bubblewrap: read-only system, no\n"
-               "network, its own scratch directory), streams its progress, uploads checkpoints\n"
-               "and the result. T is a worker token from 'trackday admin create-worker' (or\n"
+               "runs trackday train/eval on it in a sandbox (docs/sandbox.md: read-only system,\n"
+               "no network, its own scratch directory), streams its progress, uploads\n"
+               "checkpoints and the result. T is a worker token from 'trackday admin "
+               "create-worker' (or\n"
                "$TRACKDAY_WORKER_TOKEN). SIGTERM or Ctrl-C hands running jobs back to the\n"
                "queue (training with its checkpoint) and exits.\n\n"
                "  --slots N              jobs at once (1)\n"
@@ -517,15 +523,21 @@ static int cmd_worker(int argc, char **argv)
         return td__cli_fail("--token T is needed: a worker token from 'trackday admin "
                             "create-worker'");
     o.token = token;
-    if (!o.no_sandbox && td_worker_sandbox_check(&err))
+    if (!o.no_sandbox)
+        fprintf(stderr, "trackday worker: checking that jobs can be sandboxed here\n");
+    if (td_worker_sandbox_check(o.no_sandbox, &err))
         return td__cli_fail("%s", err.msg);
+    /* Jobs read the tracks (trackday's and DeepRacer's) besides the system. */
+    static char shared[1200];
+    snprintf(shared, sizeof(shared), "%s/../shared/tracks", TD_SOURCE_DIR);
+    const char *read_only[] = {td__cli_tracks_dir(), shared, NULL};
+    o.read_only = read_only;
     catch_signals();
     signal(SIGPIPE, SIG_IGN);
     o.stop = &interrupted;
     o.log = worker_log;
     fprintf(stderr, "trackday worker: %d slot%s, hub %s, scratch %s%s\n", o.slots,
-            o.slots == 1 ? "" : "s", o.hub_url, o.work_dir,
-            o.no_sandbox ? " (no sandbox)" : "");
+            o.slots == 1 ? "" : "s", o.hub_url, o.work_dir, o.no_sandbox ? " (no sandbox)" : "");
     int rc = td_worker_run(&o, &err);
     rmdir(o.work_dir);
     if (rc)
@@ -535,5 +547,4 @@ static int cmd_worker(int argc, char **argv)
 }
 
 TD_CLI_COMMAND("jobs", "the hub's jobs: list, watch, follow one live, cancel", cmd_jobs)
-TD_CLI_COMMAND("worker", "run the hub's training and evaluation jobs on this machine",
-               cmd_worker)
+TD_CLI_COMMAND("worker", "run the hub's training and evaluation jobs on this machine", cmd_worker)

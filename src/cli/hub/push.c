@@ -67,10 +67,10 @@ int td__cli_push(td_hubc *c, const char *dir, const char *name, long long *model
         return td__cli_hub_fail(c, "push", rc, err.msg);
     }
     json_t *models = json_object_get(c->json, "models");
-    long long existing = json_array_size(models)
-                             ? (long long)json_integer_value(
-                                   json_object_get(json_array_get(models, 0), "id"))
-                             : 0;
+    long long existing =
+        json_array_size(models)
+            ? (long long)json_integer_value(json_object_get(json_array_get(models, 0), "id"))
+            : 0;
     *created = !existing;
     if (existing)
         snprintf(path, sizeof(path), "/api/v1/models/%lld/versions", existing);
@@ -231,8 +231,8 @@ static int cmd_pull(int argc, char **argv)
     td_hubc_free(&c);
     if (rc)
         return rc;
-    printf("pulled model %lld%s%s into %s\n", id, version ? " version " : "",
-           version ? at + 1 : "", dir);
+    printf("pulled model %lld%s%s into %s\n", id, version ? " version " : "", version ? at + 1 : "",
+           dir);
     return 0;
 }
 
