@@ -364,12 +364,122 @@ int td__valid_name(const char *s, size_t max)
     return 1;
 }
 
+/* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): no library call, no
+ * locale, fast enough for every timestamp of a list. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
 void td__format_time(int64_t t, char *out, size_t cap)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400, y;
+    int64_t secs = t - days * 86400;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+/* ---- String builder -------------------------------------------------------------------- */
+
+void td__sb_add(td__sb *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *nb = td_realloc(b->buf, cap);
+        if (!nb) {
+            b->failed = 1;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = 0;
+}
+
+void td__sb_str(td__sb *b, const char *s)
+{
+    td__sb_add(b, s, strlen(s));
+}
+
+void td__sb_json_str(td__sb *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run;
+    if (!s) {
+        td__sb_add(b, "null", 4);
+        return;
+    }
+    td__sb_add(b, "\"", 1);
+    run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        size_t n = 0;
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            n = 2;
+        } else if (*p < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
+        } else {
+            continue;
+        }
+        td__sb_add(b, run, (size_t)((const char *)p - run));
+        td__sb_add(b, esc, n);
+        run = (const char *)p + 1;
+    }
+    td__sb_add(b, run, strlen(run));
+    td__sb_add(b, "\"", 1);
+}
+
+void td__sb_int(td__sb *b, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+    td__sb_add(b, num, (size_t)n);
+}
+
+void td__sb_time(td__sb *b, int64_t t)
+{
+    char iso[40];
+    if (t <= 0) {
+        td__sb_add(b, "null", 4);
+        return;
+    }
+    td__format_time(t, iso, sizeof(iso));
+    td__sb_add(b, "\"", 1);
+    td__sb_str(b, iso);
+    td__sb_add(b, "\"", 1);
+}
+
+int td__reply_sb(td__req *r, int status, td__sb *b)
+{
+    if (b->failed) {
+        td_free(b->buf);
+        return td__fail(r, 500, "internal", "out of memory");
+    }
+    td__sb_add(b, "\n", 1);
+    int rc = td__reply_data(r, status, "application/json", b->buf, b->len);
+    b->buf = NULL;
+    return rc;
 }
 
 json_t *td__json_time(int64_t t)

@@ -186,6 +186,21 @@ int td__query_int(td__req *r, const char *name, int64_t dflt, int64_t lo, int64_
 /* A user or model name: [A-Za-z0-9._-], 1-max characters, starting with a letter or digit. */
 int td__valid_name(const char *s, size_t max);
 
+/* A growing string for replies built without a JSON tree (the hot list routes). On a failed
+ * allocation `failed` is set and further appends do nothing. */
+typedef struct td__sb {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} td__sb;
+void td__sb_add(td__sb *b, const char *s, size_t n);
+void td__sb_str(td__sb *b, const char *s);      /* raw text */
+void td__sb_json_str(td__sb *b, const char *s); /* a JSON string, quoted and escaped; NULL: null */
+void td__sb_int(td__sb *b, int64_t v);
+void td__sb_time(td__sb *b, int64_t t); /* "2026-12-01T00:00:00Z", or null for 0 */
+/* Replies with the builder's text as JSON (takes the buffer). */
+int td__reply_sb(td__req *r, int status, td__sb *b);
+
 /* ISO 8601 UTC ("2026-12-01T00:00:00Z") of Unix seconds, as a new JSON string (null for 0
  * when zero_null). */
 json_t *td__json_time(int64_t t);
