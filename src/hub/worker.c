@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +100,8 @@ typedef struct job_run {
     double base_elapsed_s; /* training time the input version already had */
     int64_t base_iterations;
     int iterations_seen, last_checkpoint_iteration;
+    char metrics[1400]; /* a training run's metrics/training.jsonl, read as it grows */
+    long metrics_off;
     double last_beat, last_checkpoint;
     int cancel_sent, term_sent, lost;
 } job_run;
@@ -178,6 +181,28 @@ static void on_line(job_run *j, char *line)
     json_array_append_new(j->pending, o);
 }
 
+/* The lines the trainer appended to metrics/training.jsonl since the last call: one per
+ * iteration, what `trackday train` writes whatever its output options. */
+static void read_metrics(job_run *j)
+{
+    char buf[65536];
+    FILE *f;
+    if (!j->metrics[0] || !(f = fopen(j->metrics, "r")))
+        return;
+    if (fseek(f, j->metrics_off, SEEK_SET) == 0) {
+        /* Whole lines only: a line being written is read next time. */
+        while (fgets(buf, sizeof(buf), f)) {
+            size_t n = strlen(buf);
+            if (n == 0 || buf[n - 1] != '\n')
+                break;
+            j->metrics_off += (long)n;
+            buf[n - 1] = 0;
+            on_line(j, buf);
+        }
+    }
+    fclose(f);
+}
+
 static void fail_job(job_run *j, const char *reason, int retry, int release)
 {
     td_hubc *h = &j->s->hub;
@@ -244,7 +269,8 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
         NUM_ARG("--seed", "seed", "%lld", (long long));
         NUM_ARG("--envs", "envs", "%lld", (long long));
         NUM_ARG("--until-laps", "until_laps", "%lld", (long long));
-        args[n++] = "--progress-json";
+        /* Progress comes from the metrics the trainer appends (read_metrics). */
+        args[n++] = "--quiet";
         /* A version that was trained before (or this job's checkpoint) continues. */
         snprintf(last, sizeof(last), "%s/model/last.tdm", j->model_dir);
         if (td_path_exists(last))
@@ -429,6 +455,11 @@ static void run_job(slot *s, json_t *claim)
 #ifndef TD__ASAN
     lim.memory_bytes = 16ull << 30;
 #endif
+    if (!strcmp(j.type, "train")) {
+        struct stat st;
+        snprintf(j.metrics, sizeof(j.metrics), "%s/metrics/training.jsonl", j.model_dir);
+        j.metrics_off = stat(j.metrics, &st) == 0 ? (long)st.st_size : 0;
+    }
     if (td__sandbox_spawn(args, j.dir, j.log_path, &lim, w->mode, w->opt->read_only, &j.child,
                           &err)) {
         fail_job(&j, err.msg, 1, 0);
@@ -464,6 +495,7 @@ static void run_job(slot *s, json_t *claim)
             if (linelen == sizeof(linebuf) - 1)
                 linelen = 0; /* a line too long to be ours */
         }
+        read_metrics(&j);
         now = td_time_now();
         if (!j.lost && (now - j.last_beat >= j.lease_s / 3 ||
                         (json_array_size(j.pending) && now - j.last_beat > 1.0)))
@@ -491,6 +523,7 @@ static void run_job(slot *s, json_t *claim)
     }
     td_sandbox_exit ex;
     memset(&ex, 0, sizeof(ex));
+    read_metrics(&j); /* the last iterations before it ended */
     if (td__child_wait(&j.child, &ex)) {
         ex.exited = 0;
         ex.signal = SIGKILL;

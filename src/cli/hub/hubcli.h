@@ -20,7 +20,6 @@ int td__cli_read_password(const char *prompt, char *out, size_t cap);
 /* ---- Talking to a hub ------------------------------------------------------------------- */
 
 struct td_hubc;
-struct td_train_progress;
 
 /*
  * Where the login of `trackday login` is kept: $XDG_CONFIG_HOME/trackday/hub.json or
@@ -50,8 +49,6 @@ int td__cli_pull(struct td_hubc *c, long long id, long long v, const char *dir);
 int td__cli_watch_job(struct td_hubc *c, long long id, volatile int *stop, char *state, size_t cap,
                       long long *result_version);
 
-/* The live training line of `trackday train` (train.c), for a local or a hub run. */
-void td__cli_train_progress_line(const struct td_train_progress *p, int tty);
 
 /* `trackday train DIR --hub ...` (train_hub.c). */
 int td__cli_train_on_hub(int argc, char **argv);

@@ -85,6 +85,21 @@ static void print_table(json_t *jobs, FILE *f)
 
 /* ---- Watching one job ------------------------------------------------------------------------ */
 
+/* The progress line of a local `trackday train` (train.c), for an iteration run on the hub. */
+static void progress_line(const td_train_progress *p, int tty)
+{
+    char left[32] = "";
+    if (p->time_left_s >= 0)
+        snprintf(left, sizeof(left), " left %4.0fs", p->time_left_s);
+    fprintf(stderr,
+            "%siter %4d  episodes %6ld  steps %9ld  reward %8.2f  progress %5.1f%%  laps %3.0f%%  "
+            "eval %5.1f%%  %7.0f steps/s  %5.0fs%s%s",
+            tty ? "\r" : "", p->iteration, p->episodes, p->steps, p->mean_reward, p->mean_progress,
+            100.0 * p->completion_rate, p->eval_progress, p->steps_per_s, p->elapsed_s, left,
+            tty ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
 typedef struct {
     td_hubc *c;
     long long id;
@@ -131,7 +146,7 @@ static int on_event(void *user, const char *event, const char *data, long id)
         p.time_left_s = json_is_number(json_object_get(o, "time_left_s"))
                             ? json_number_value(json_object_get(o, "time_left_s"))
                             : -1;
-        td__cli_train_progress_line(&p, w->tty);
+        progress_line(&p, w->tty);
         w->lines++;
     } else if (!strcmp(event, "state") && json_is_object(o)) {
         const char *msg = json_string_value(json_object_get(o, "message"));
