@@ -22,6 +22,7 @@ static void usage(FILE *f)
                "  gc [--purge-deleted]        delete stored files nothing refers to any more\n"
                "                              (--purge-deleted: also deleted models' versions)\n\n"
                "options:\n"
+               "  -h, --help   print this help\n"
                "  --data DIR   the hub's data directory (default ~/.local/share/trackday/hub)\n"
                "  --insecure-fast-passwords   tests: argon2id at its minimum cost\n");
 }

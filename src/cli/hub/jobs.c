@@ -219,7 +219,8 @@ static int cmd_jobs(int argc, char **argv)
                "Lists your jobs on the hub, newest first (an instructor also sees their\n"
                "classes'). --watch refreshes the list every 2 s until no job is queued or\n"
                "running (Ctrl-C stops watching). With a job ID: its detail; --watch follows\n"
-               "its progress live until it ends; --cancel cancels it.\n");
+               "its progress live until it ends; --cancel cancels it.\n\n"
+               "  -h, --help    print this help\n");
         return 0;
     }
     for (int i = 1; i < argc; i++) {
@@ -488,6 +489,7 @@ static int cmd_worker(int argc, char **argv)
                "create-worker' (or\n"
                "$TRACKDAY_WORKER_TOKEN). SIGTERM or Ctrl-C hands running jobs back to the\n"
                "queue (training with its checkpoint) and exits.\n\n"
+               "  -h, --help             print this help\n"
                "  --slots N              jobs at once (1)\n"
                "  --work DIR             scratch (default /tmp/trackday-worker-PID)\n"
                "  --max-jobs N           exit after N jobs\n"

@@ -72,7 +72,8 @@ static int cmd_login(int argc, char **argv)
         printf("usage: trackday login URL [--user NAME]\n\n"
                "Logs in to a hub (password from the terminal, or the first line of standard\n"
                "input) and keeps the session token in ~/.config/trackday/hub.json (mode 0600)\n"
-               "for push, pull, jobs and train --hub.\n");
+               "for push, pull, jobs and train --hub.\n\n"
+               "  -h, --help    print this help\n");
         return 0;
     }
     for (int i = 1; i < argc; i++) {
@@ -144,7 +145,8 @@ static int cmd_logout(int argc, char **argv)
     td_err err;
     (void)argv;
     if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday logout\n\nEnds the saved hub session and forgets its token.\n");
+        printf("usage: trackday logout\n\nEnds the saved hub session and forgets its token.\n\n"
+               "  -h, --help    print this help\n");
         return 0;
     }
     td__cli_hub_config_path(path, sizeof(path));

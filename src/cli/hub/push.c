@@ -100,7 +100,8 @@ static int cmd_push(int argc, char **argv)
     if (td__cli_wants_help(argc, argv)) {
         printf("usage: trackday push DIR [--name N] [--hub URL]\n\n"
                "Sends the model directory DIR to the hub's registry: a new model named N\n"
-               "(default: DIR's name), or the next version of your model of that name.\n");
+               "(default: DIR's name), or the next version of your model of that name.\n\n"
+               "  -h, --help    print this help\n");
         return 0;
     }
     for (int i = 1; i < argc; i++) {
@@ -187,7 +188,8 @@ static int cmd_pull(int argc, char **argv)
     if (td__cli_wants_help(argc, argv)) {
         printf("usage: trackday pull MODEL[@VERSION] [-o DIR] [--force] [--hub URL]\n\n"
                "Downloads a model version (default the latest) from the hub into DIR\n"
-               "(default: the model's name). MODEL is a name or an id.\n");
+               "(default: the model's name). MODEL is a name or an id.\n\n"
+               "  -h, --help    print this help\n");
         return 0;
     }
     for (int i = 1; i < argc; i++) {

@@ -82,6 +82,7 @@ static void usage(FILE *f)
                "the model registry and the job queue that 'trackday worker' processes serve.\n"
                "SIGTERM or Ctrl-C stops it gracefully.\n\n"
                "options:\n"
+               "  -h, --help              print this help\n"
                "  --data DIR              data directory: hub.db (SQLite, WAL), blobs/ (default\n"
                "                          ~/.local/share/trackday/hub)\n"
                "  --listen HOST:PORT      address (default 127.0.0.1:8080; port 0 picks a free\n"
