@@ -4,6 +4,7 @@
 #   make          build the release configuration (build/release)
 #   make test     install, build with ASan+UBSan (build/asan), run every test
 #   make demo     install, build, run the demo (see README.md)
+#   make demo-hub install, build, run a hub with a class, a worker and a training job
 #   make bench    install, build, run the benchmarks (bench/run)
 #   make fuzz     install, build the fuzz targets with clang (build/fuzz), run each for
 #                 SECONDS (default 60) and print a table (docs/fuzzing.md)
@@ -14,7 +15,7 @@ ASAN := build/asan
 FUZZ := build/fuzz
 SECONDS ?= 60
 
-.PHONY: all build deps test demo bench clean format fuzz
+.PHONY: all build deps test demo demo-hub bench clean format fuzz
 
 all: build
 
@@ -32,6 +33,9 @@ test: deps
 
 demo: deps build
 	@scripts/demo $(RELEASE)/trackday
+
+demo-hub: deps build
+	@scripts/demo-hub $(RELEASE)/trackday
 
 bench: deps build
 	@bench/run $(RELEASE)/trackday
