@@ -5,7 +5,7 @@
 #   make test     install, build with ASan+UBSan (build/asan), run every test
 #   make demo     install, build, run the demo (see README.md)
 #   make demo-hub install, build, run a hub with a class, a worker and a training job
-#   make bench    install, build, run the benchmarks (bench/run)
+#   make bench    install, build, run the benchmarks (bench/run; the hub's: bench/hub)
 #   make fuzz     install, build the fuzz targets with clang (build/fuzz), run each for
 #                 SECONDS (default 60) and print a table (docs/fuzzing.md)
 
@@ -38,6 +38,7 @@ demo-hub: deps build
 	@scripts/demo-hub $(RELEASE)/trackday
 
 bench: deps build
+	@scripts/install-deps bench
 	@bench/run $(RELEASE)/trackday
 
 fuzz: deps

@@ -170,7 +170,8 @@ static const char m4_jobs[] =
     "  progress TEXT,\n"
     "  event_seq BIGINT NOT NULL DEFAULT 0\n"
     ");\n"
-    "CREATE INDEX jobs_queue ON jobs(state, priority, id);\n"
+    /* The claim's order (priority DESC, id), so it reads one row, not the whole queue. */
+    "CREATE INDEX jobs_queue ON jobs(state, priority DESC, id);\n"
     "CREATE INDEX jobs_owner ON jobs(owner_id, id);\n"
     "CREATE INDEX jobs_model ON jobs(model_id);\n"
     /* Progress and state changes, read by event streams (from any hub process). */
