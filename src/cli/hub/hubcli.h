@@ -49,7 +49,6 @@ int td__cli_pull(struct td_hubc *c, long long id, long long v, const char *dir);
 int td__cli_watch_job(struct td_hubc *c, long long id, volatile int *stop, char *state, size_t cap,
                       long long *result_version);
 
-
 /* `trackday train DIR --hub ...` (train_hub.c). */
 int td__cli_train_on_hub(int argc, char **argv);
 
