@@ -255,7 +255,12 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
         args[n++] = "train";
         args[n++] = j->model_dir;
         /* The trainer counts minutes and iterations from the model's first training: this
-         * job's come on top of what the version (and a checkpoint of this job) already had. */
+         * job's come on top of what the version (and a checkpoint of this job) already had.
+         * If the trainer's limits count from the start of each run (--resume: "this many
+         * more"), pass what the job has left instead: its minutes and iterations less what the
+         * checkpoint it resumes from already trained since the base (the last line of the
+         * checkpoint's metrics/training.jsonl against base_*); test_hub_jobs's
+         * worker_killed_mid_job_second_worker_resumes_from_checkpoint checks the total. */
         double minutes = json_number_value(json_object_get(p, "minutes"));
         snprintf(bufs[b], 64, "%.4f", j->base_elapsed_s / 60.0 + minutes);
         args[n++] = "--minutes";
