@@ -312,9 +312,14 @@ TD_TEST(serve_refuses_a_bad_listen_address)
                 TD_TEST_TRACKDAY_BIN, dir);
     TD_ASSERT_EQ_INT(rc, 1);
     TD_ASSERT_CONTAINS(out, "no valid port");
+    /* Command-line mistakes exit 2 (docs/cli/README.md). */
     rc = hub_sh(out, sizeof(out), "%s serve --data %s --bogus 2>&1", TD_TEST_TRACKDAY_BIN, dir);
-    TD_ASSERT_EQ_INT(rc, 1);
-    TD_ASSERT_CONTAINS(out, "needs a value");
+    TD_ASSERT_EQ_INT(rc, 2);
+    TD_ASSERT_CONTAINS(out, "trackday serve: unknown option '--bogus'");
+    rc = hub_sh(out, sizeof(out), "%s serve --data %s --lease-seconds 0 2>&1", TD_TEST_TRACKDAY_BIN,
+                dir);
+    TD_ASSERT_EQ_INT(rc, 2);
+    TD_ASSERT_CONTAINS(out, "--lease-seconds: 0 is outside [1, 3600]");
     rm_rf(dir);
 }
 

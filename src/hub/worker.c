@@ -99,6 +99,8 @@ typedef struct job_run {
     int64_t elapsed_s;     /* training time of this job (the trainer's, less the base) */
     double base_elapsed_s; /* training time the input version already had */
     int64_t base_iterations;
+    double start_elapsed_s; /* where this attempt starts: the base, or the job's checkpoint */
+    int64_t start_iterations;
     int iterations_seen, last_checkpoint_iteration;
     char metrics[1400]; /* a training run's metrics/training.jsonl, read as it grows */
     long metrics_off;
@@ -254,20 +256,17 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
         char last[1400];
         args[n++] = "train";
         args[n++] = j->model_dir;
-        /* The trainer counts minutes and iterations from the model's first training: this
-         * job's come on top of what the version (and a checkpoint of this job) already had.
-         * If the trainer's limits count from the start of each run (--resume: "this many
-         * more"), pass what the job has left instead: its minutes and iterations less what the
-         * checkpoint it resumes from already trained since the base (the last line of the
-         * checkpoint's metrics/training.jsonl against base_*); test_hub_jobs's
-         * worker_killed_mid_job_second_worker_resumes_from_checkpoint checks the total. */
-        double minutes = json_number_value(json_object_get(p, "minutes"));
-        snprintf(bufs[b], 64, "%.4f", j->base_elapsed_s / 60.0 + minutes);
+        /* The trainer's limits count from the start of its run (a resume too): an attempt
+         * that continues this job's checkpoint gets what the job has left. */
+        double minutes = json_number_value(json_object_get(p, "minutes")) -
+                         (j->start_elapsed_s - j->base_elapsed_s) / 60.0;
+        snprintf(bufs[b], 64, "%.4f", minutes > 0.01 ? minutes : 0.01);
         args[n++] = "--minutes";
         args[n++] = bufs[b++];
         json_t *it = json_object_get(p, "iterations");
         if (json_is_integer(it)) {
-            snprintf(bufs[b], 64, "%lld", (long long)(j->base_iterations + json_integer_value(it)));
+            int64_t left = json_integer_value(it) - (j->start_iterations - j->base_iterations);
+            snprintf(bufs[b], 64, "%lld", (long long)(left > 1 ? left : 1));
             args[n++] = "--iterations";
             args[n++] = bufs[b++];
         }
@@ -306,6 +305,26 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
     return n;
 }
 
+/* The training time and iteration of the last line of dir's metrics (0 without one). */
+static void last_metrics(const char *dir, double *elapsed_s, int64_t *iteration)
+{
+    char metrics[1400], *data = NULL;
+    size_t len = 0;
+    *elapsed_s = 0;
+    *iteration = 0;
+    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", dir);
+    if (td_file_read(metrics, &data, &len, NULL))
+        return;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+        data[--len] = 0;
+    char *lastl = strrchr(data, '\n');
+    json_t *o = json_loads(lastl ? lastl + 1 : data, 0, NULL);
+    *elapsed_s = json_number_value(json_object_get(o, "elapsed_s"));
+    *iteration = json_integer_value(json_object_get(o, "iteration"));
+    json_decref(o);
+    td_free(data);
+}
+
 /* Downloads what the job needs into its scratch directory. Returns 0, or fails the job. */
 static int prepare(job_run *j, int resume)
 {
@@ -329,26 +348,18 @@ static int prepare(job_run *j, int resume)
     }
     unlink(tgz);
     /* Where the version's training stopped: the last line of its metrics. */
-    char metrics[1400], *data = NULL;
-    size_t len = 0;
-    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", j->model_dir);
-    if (td_file_read(metrics, &data, &len, NULL) == 0) {
-        while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
-            data[--len] = 0;
-        char *lastl = strrchr(data, '\n');
-        json_t *o = json_loads(lastl ? lastl + 1 : data, 0, NULL);
-        j->base_elapsed_s = json_number_value(json_object_get(o, "elapsed_s"));
-        j->base_iterations = json_integer_value(json_object_get(o, "iteration"));
-        json_decref(o);
-        td_free(data);
-    }
+    last_metrics(j->model_dir, &j->base_elapsed_s, &j->base_iterations);
+    j->start_elapsed_s = j->base_elapsed_s;
+    j->start_iterations = j->base_iterations;
     if (resume) {
         snprintf(path, sizeof(path), "/api/v1/jobs/%lld/checkpoint", (long long)j->id);
         if (td_hubc_download(h, path, tgz, &err) == 0 && h->status == 200 &&
-            td_hubc_unpack(tgz, j->model_dir, &err) == 0)
+            td_hubc_unpack(tgz, j->model_dir, &err) == 0) {
             wlog(j->s->w, "job %lld: resuming from its checkpoint", (long long)j->id);
-        else
+            last_metrics(j->model_dir, &j->start_elapsed_s, &j->start_iterations);
+        } else {
             wlog(j->s->w, "job %lld: no usable checkpoint, starting over", (long long)j->id);
+        }
         unlink(tgz);
     }
     return 0;

@@ -1,7 +1,7 @@
 /*
  * admin.c - `trackday admin`: what the person running the hub does on its machine, with the
  * data directory's database opened directly (the hub may be running: SQLite's WAL lets both
- * work): create accounts and worker tokens, set a password, collect unused files.
+ * work): create accounts and worker tokens, set a password, migrate, collect unused files.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,118 +10,205 @@
 #include "cli/hub/hubcli.h"
 #include "trackday/hub.h"
 
-static void usage(FILE *f)
+/* The options every subcommand has. */
+#define ADMIN_DATA_OPT(p)                                                                          \
+    TD_CLI_STRING(NULL, "--data", p, "DIR",                                                        \
+                  "the hub's data directory (default ~/.local/share/trackday/hub)")
+
+static int open_hub(const char *data, int fast, td_hub **hub)
 {
-    fprintf(f, "usage: trackday admin SUBCOMMAND --data DIR [options]\n\n"
-               "  create-user --name N --role admin|instructor|learner [--email E]\n"
-               "                 a new account; the password is read from standard input\n"
-               "  set-password --name N       a new password (standard input); ends sessions\n"
-               "  create-worker --name W      a worker machine: prints its token (shown once)\n"
-               "                              for 'trackday worker --token'\n"
-               "  migrate                     apply schema migrations and print the version\n"
-               "  gc [--purge-deleted]        delete stored files nothing refers to any more\n"
-               "                              (--purge-deleted: also deleted models' versions)\n\n"
-               "options:\n"
-               "  -h, --help   print this help\n"
-               "  --data DIR   the hub's data directory (default ~/.local/share/trackday/hub)\n"
-               "  --insecure-fast-passwords   tests: argon2id at its minimum cost\n");
+    td_hub_options o;
+    td_err err;
+    td_hub_options_default(&o);
+    o.data_dir = td__cli_hub_data_dir(data);
+    o.fast_passwords = fast;
+    if (td_hub_open(hub, &o, &err))
+        return td__cli_fail("%s", err.msg);
+    return 0;
+}
+
+static int cmd_create_user(int argc, char **argv)
+{
+    const char *data = NULL, *name = NULL, *role = NULL, *email = NULL;
+    int fast = 0, rc;
+    td_hub *hub;
+    td_err err;
+    char pw[300];
+    int64_t id = 0;
+    const td__cli_opt opts[] = {
+        ADMIN_DATA_OPT(&data),
+        TD_CLI_REQUIRED_STRING(NULL, "--name", &name, "N", "the user name"),
+        {.name = "--role",
+         .kind = TD__CLI_CHOICE,
+         .dst = &role,
+         .arg = "admin|instructor|learner",
+         .required = 1,
+         .help = "what the account may do (docs/api.md, Authorization)"},
+        TD_CLI_STRING(NULL, "--email", &email, "E", "an e-mail address"),
+        TD_CLI_FLAG("--insecure-fast-passwords", &fast, "tests: argon2id at its minimum cost"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "admin create-user",
+        .about = "Creates an account; the password is read from the terminal without echo, or "
+                 "from the first line of standard input.",
+        .opts = opts,
+        .usage = "--name N --role ROLE [options]"};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (open_hub(data, fast, &hub))
+        return 1;
+    if (td__cli_read_password("password: ", pw, sizeof(pw))) {
+        td_hub_close(hub);
+        return 1;
+    }
+    rc = td_hub_create_user(hub, name, role, pw, email, &id, &err);
+    memset(pw, 0, sizeof(pw));
+    td_hub_close(hub);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    printf("created %s '%s' (id %lld)\n", role, name, (long long)id);
+    return 0;
+}
+
+static int cmd_set_password(int argc, char **argv)
+{
+    const char *data = NULL, *name = NULL;
+    int fast = 0, rc;
+    td_hub *hub;
+    td_err err;
+    char pw[300];
+    const td__cli_opt opts[] = {
+        ADMIN_DATA_OPT(&data),
+        TD_CLI_REQUIRED_STRING(NULL, "--name", &name, "N", "the user name"),
+        TD_CLI_FLAG("--insecure-fast-passwords", &fast, "tests: argon2id at its minimum cost"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "admin set-password",
+        .about = "Sets a new password (read as create-user reads it) and ends the user's "
+                 "sessions.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (open_hub(data, fast, &hub))
+        return 1;
+    if (td__cli_read_password("password: ", pw, sizeof(pw))) {
+        td_hub_close(hub);
+        return 1;
+    }
+    rc = td_hub_set_password(hub, name, pw, &err);
+    memset(pw, 0, sizeof(pw));
+    td_hub_close(hub);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    printf("password of '%s' changed; their sessions ended\n", name);
+    return 0;
+}
+
+static int cmd_create_worker(int argc, char **argv)
+{
+    const char *data = NULL, *name = NULL;
+    td_hub *hub;
+    td_err err;
+    char token[128];
+    const td__cli_opt opts[] = {
+        ADMIN_DATA_OPT(&data),
+        TD_CLI_REQUIRED_STRING(NULL, "--name", &name, "W", "the worker machine's name"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "admin create-worker",
+        .about = "Registers a worker machine and prints its token (shown only once) for "
+                 "'trackday worker --token'.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (open_hub(data, 0, &hub))
+        return 1;
+    int rc = td_hub_create_worker(hub, name, token, sizeof(token), &err);
+    td_hub_close(hub);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    printf("%s\n", token);
+    fprintf(stderr,
+            "worker '%s' registered; its token (above) is shown only once:\n"
+            "  trackday worker --hub URL --token TOKEN\n",
+            name);
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    const char *data = NULL;
+    td_hub *hub;
+    td_err err;
+    int cur = 0, latest = 0;
+    const td__cli_opt opts[] = {ADMIN_DATA_OPT(&data), TD_CLI_END};
+    const td__cli_spec spec = {
+        .name = "admin migrate",
+        .about = "Applies the schema migrations (trackday serve also does at start) and prints "
+                 "the schema version.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (open_hub(data, 0, &hub))
+        return 1;
+    int rc = td_hub_schema_version(hub, &cur, &latest, &err);
+    td_hub_close(hub);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    printf("schema version %d (this trackday knows %d)\n", cur, latest);
+    return 0;
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+    const char *data = NULL;
+    int purge = 0, blobs = 0;
+    uint64_t bytes = 0;
+    td_hub *hub;
+    td_err err;
+    const td__cli_opt opts[] = {
+        ADMIN_DATA_OPT(&data),
+        TD_CLI_FLAG("--purge-deleted", &purge, "also the versions of deleted models"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "admin gc",
+                               .about = "Deletes stored files nothing refers to any more.",
+                               .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (open_hub(data, 0, &hub))
+        return 1;
+    int rc = td_hub_gc(hub, purge, &bytes, &blobs, &err);
+    td_hub_close(hub);
+    if (rc)
+        return td__cli_fail("%s", err.msg);
+    printf("deleted %d unused files, %.1f MB\n", blobs, (double)bytes / 1e6);
+    return 0;
 }
 
 static int cmd_admin(int argc, char **argv)
 {
-    const char *sub, *data = NULL, *name = NULL, *role = NULL, *email = NULL;
-    td_hub_options o;
-    td_hub *hub;
-    td_err err;
-    int rc = 0, fast = 0, purge = 0;
-
-    if (argc < 2 || td__cli_wants_help(argc, argv)) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    sub = argv[1];
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--insecure-fast-passwords")) {
-            fast = 1;
-            continue;
-        }
-        if (!strcmp(a, "--purge-deleted")) {
-            purge = 1;
-            continue;
-        }
-        if (!v)
-            return td__cli_fail("%s needs a value (see trackday admin --help)", a);
-        i++;
-        if (!strcmp(a, "--data"))
-            data = v;
-        else if (!strcmp(a, "--name"))
-            name = v;
-        else if (!strcmp(a, "--role"))
-            role = v;
-        else if (!strcmp(a, "--email"))
-            email = v;
-        else
-            return td__cli_fail("unknown option '%s' (see trackday admin --help)", a);
-    }
-    if (strcmp(sub, "create-user") && strcmp(sub, "set-password") && strcmp(sub, "create-worker") &&
-        strcmp(sub, "migrate") && strcmp(sub, "gc")) {
-        usage(stderr);
-        return td__cli_fail("unknown subcommand '%s'", sub);
-    }
-    if ((!strcmp(sub, "create-user") || !strcmp(sub, "set-password") ||
-         !strcmp(sub, "create-worker")) &&
-        !name)
-        return td__cli_fail("admin %s needs --name", sub);
-    if (!strcmp(sub, "create-user") && !role)
-        return td__cli_fail("admin create-user needs --role admin|instructor|learner");
-
-    td_hub_options_default(&o);
-    o.data_dir = td__cli_hub_data_dir(data);
-    o.fast_passwords = fast;
-    if (td_hub_open(&hub, &o, &err))
-        return td__cli_fail("%s", err.msg);
-    if (!strcmp(sub, "create-user") || !strcmp(sub, "set-password")) {
-        char pw[300];
-        int64_t id = 0;
-        if (td__cli_read_password("password: ", pw, sizeof(pw))) {
-            td_hub_close(hub);
-            return 1;
-        }
-        if (!strcmp(sub, "create-user")) {
-            rc = td_hub_create_user(hub, name, role, pw, email, &id, &err);
-            if (!rc)
-                printf("created %s '%s' (id %lld)\n", role, name, (long long)id);
-        } else {
-            rc = td_hub_set_password(hub, name, pw, &err);
-            if (!rc)
-                printf("password of '%s' changed; their sessions ended\n", name);
-        }
-        memset(pw, 0, sizeof(pw));
-    } else if (!strcmp(sub, "create-worker")) {
-        char token[128];
-        rc = td_hub_create_worker(hub, name, token, sizeof(token), &err);
-        if (!rc) {
-            printf("%s\n", token);
-            fprintf(stderr,
-                    "worker '%s' registered; its token (above) is shown only once:\n"
-                    "  trackday worker --hub URL --token TOKEN\n",
-                    name);
-        }
-    } else if (!strcmp(sub, "gc")) {
-        uint64_t bytes = 0;
-        int blobs = 0;
-        rc = td_hub_gc(hub, purge, &bytes, &blobs, &err);
-        if (!rc)
-            printf("deleted %d unused files, %.1f MB\n", blobs, (double)bytes / 1e6);
-    } else {
-        int cur = 0, latest = 0;
-        rc = td_hub_schema_version(hub, &cur, &latest, &err);
-        if (!rc)
-            printf("schema version %d (this trackday knows %d)\n", cur, latest);
-    }
-    td_hub_close(hub);
-    return rc ? td__cli_fail("%s", err.msg) : 0;
+    static const td__cli_sub subs[] = {
+        {"create-user", "a new account (password on standard input)", cmd_create_user},
+        {"set-password", "a new password (standard input); ends the user's sessions",
+         cmd_set_password},
+        {"create-worker", "a worker machine: prints its token (shown once)", cmd_create_worker},
+        {"migrate", "apply schema migrations and print the version", cmd_migrate},
+        {"gc", "delete stored files nothing refers to any more", cmd_gc},
+        {NULL, NULL, NULL},
+    };
+    return td__cli_dispatch("admin",
+                            "Hub administration on the hub's machine, with its data directory "
+                            "opened directly (the hub may be running).",
+                            subs, argc, argv);
 }
 
 TD_CLI_COMMAND("admin", "hub administration: accounts, worker tokens, storage", cmd_admin)

@@ -20,6 +20,7 @@ int td__cli_read_password(const char *prompt, char *out, size_t cap);
 /* ---- Talking to a hub ------------------------------------------------------------------- */
 
 struct td_hubc;
+struct td_train_progress;
 
 /*
  * Where the login of `trackday login` is kept: $XDG_CONFIG_HOME/trackday/hub.json or
@@ -48,6 +49,12 @@ int td__cli_pull(struct td_hubc *c, long long id, long long v, const char *dir);
  * (stop set) cancels the job once. Fills the final state. Returns 0 or 1. */
 int td__cli_watch_job(struct td_hubc *c, long long id, volatile int *stop, char *state, size_t cap,
                       long long *result_version);
+
+/* The status line of `trackday train` (train.c) after iteration p, for a local or a hub run:
+ * elapsed_s of training, out of minutes (0: no limit shown). */
+void td__cli_train_status_line(const struct td_train_progress *p, double elapsed_s, double minutes);
+/* The iteration's numbers as the status line shows them (" | reward ... | N steps/s"). */
+void td__cli_train_numbers(const struct td_train_progress *p, char *out, size_t cap);
 
 /* `trackday train DIR --hub ...` (train_hub.c). */
 int td__cli_train_on_hub(int argc, char **argv);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "cli/hub/hubcli.h"
 
 #ifndef TD_SOURCE_DIR
@@ -85,26 +86,11 @@ static void print_table(json_t *jobs, FILE *f)
 
 /* ---- Watching one job ------------------------------------------------------------------------ */
 
-/* The progress line of a local `trackday train` (train.c), for an iteration run on the hub. */
-static void progress_line(const td_train_progress *p, int tty)
-{
-    char left[32] = "";
-    if (p->time_left_s >= 0)
-        snprintf(left, sizeof(left), " left %4.0fs", p->time_left_s);
-    fprintf(stderr,
-            "%siter %4d  episodes %6ld  steps %9ld  reward %8.2f  progress %5.1f%%  laps %3.0f%%  "
-            "eval %5.1f%%  %7.0f steps/s  %5.0fs%s%s",
-            tty ? "\r" : "", p->iteration, p->episodes, p->steps, p->mean_reward, p->mean_progress,
-            100.0 * p->completion_rate, p->eval_progress, p->steps_per_s, p->elapsed_s, left,
-            tty ? "\033[K" : "\n");
-    fflush(stderr);
-}
-
 typedef struct {
     td_hubc *c;
     long long id;
     volatile int *stop;
-    int canceled, tty, lines;
+    int canceled;
     char state[32];
     long long result_version;
     long last_id;
@@ -126,10 +112,8 @@ static int on_event(void *user, const char *event, const char *data, long id)
             td_hubc_json(&c2, "POST", path, NULL, &err);
             td_hubc_free(&c2);
         }
-        fprintf(stderr, "%scanceling job %lld (what it trained so far is kept)\n",
-                w->tty && w->lines ? "\n" : "", w->id);
+        td__cli_status_print("canceling job %lld (what it trained so far is kept)", w->id);
         w->canceled = 1;
-        w->lines = 0;
     }
     if (!strcmp(event, "progress") && json_is_object(o)) {
         td_train_progress p;
@@ -143,16 +127,12 @@ static int on_event(void *user, const char *event, const char *data, long id)
         p.eval_progress = json_number_value(json_object_get(o, "eval_progress"));
         p.steps_per_s = json_number_value(json_object_get(o, "steps_per_s"));
         p.elapsed_s = json_number_value(json_object_get(o, "elapsed_s"));
-        p.time_left_s = json_is_number(json_object_get(o, "time_left_s"))
-                            ? json_number_value(json_object_get(o, "time_left_s"))
-                            : -1;
-        progress_line(&p, w->tty);
-        w->lines++;
+        td__cli_train_status_line(&p, p.elapsed_s, 0);
     } else if (!strcmp(event, "state") && json_is_object(o)) {
         const char *msg = json_string_value(json_object_get(o, "message"));
-        fprintf(stderr, "%sjob %lld: %s%s%s\n", w->tty && w->lines ? "\n" : "", w->id,
-                json_string_value(json_object_get(o, "state")), msg ? ": " : "", msg ? msg : "");
-        w->lines = 0;
+        td__cli_status_print("job %lld: %s%s%s", w->id,
+                             json_string_value(json_object_get(o, "state")), msg ? ": " : "",
+                             msg ? msg : "");
     } else if (!strcmp(event, "end") && json_is_object(o)) {
         snprintf(w->state, sizeof(w->state), "%s", json_string_value(json_object_get(o, "state")));
         w->result_version = json_integer_value(json_object_get(o, "result_version"));
@@ -173,7 +153,6 @@ int td__cli_watch_job(td_hubc *c, long long id, volatile int *stop, char *state,
     w.c = c;
     w.id = id;
     w.stop = stop;
-    w.tty = isatty(2);
     /* A dropped stream is picked up where it stopped. */
     for (int tries = 0; tries < 100 && !w.state[0]; tries++) {
         snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events?after=%ld", id, w.last_id);
@@ -183,7 +162,7 @@ int td__cli_watch_job(td_hubc *c, long long id, volatile int *stop, char *state,
         if (w.state[0])
             break;
         if (rc)
-            fprintf(stderr, "trackday: %s; reconnecting\n", err.msg);
+            td__cli_status_print("trackday: %s; reconnecting", err.msg);
         sleep(1);
         /* Ask where the job is to resume after the last event seen. */
         snprintf(path, sizeof(path), "/api/v1/jobs/%lld", id);
@@ -195,8 +174,7 @@ int td__cli_watch_job(td_hubc *c, long long id, volatile int *stop, char *state,
             }
         }
     }
-    if (w.tty && w.lines)
-        fprintf(stderr, "\n");
+    td__cli_status_done();
     snprintf(state, cap, "%s", w.state);
     *result_version = w.result_version;
     return 0;
@@ -213,32 +191,30 @@ static int cmd_jobs(int argc, char **argv)
     td_hubc c;
     td_err err;
     int rc;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday jobs [--watch] [--state S] [--json] [--hub URL]\n"
-               "       trackday jobs ID [--watch | --cancel]\n\n"
-               "Lists your jobs on the hub, newest first (an instructor also sees their\n"
-               "classes'). --watch refreshes the list every 2 s until no job is queued or\n"
-               "running (Ctrl-C stops watching). With a job ID: its detail; --watch follows\n"
-               "its progress live until it ends; --cancel cancels it.\n\n"
-               "  -h, --help    print this help\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--watch"))
-            watch = 1;
-        else if (!strcmp(argv[i], "--cancel"))
-            cancel = 1;
-        else if (!strcmp(argv[i], "--json"))
-            json_out = 1;
-        else if (!strcmp(argv[i], "--state") && i + 1 < argc)
-            state = argv[++i];
-        else if (!strcmp(argv[i], "--hub") && i + 1 < argc)
-            hub = argv[++i];
-        else if (argv[i][0] != '-' && !id_arg)
-            id_arg = argv[i];
-        else
-            return td__cli_fail("unexpected argument '%s' (see trackday jobs --help)", argv[i]);
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_POS_OPTIONAL("ID", &id_arg, "one job: its detail (or --watch, --cancel)"),
+        TD_CLI_FLAG("--watch", &watch,
+                    "the list: refresh every 2 s until no job is queued or running; one job: "
+                    "follow its progress live until it ends (Ctrl-C stops watching)"),
+        TD_CLI_FLAG("--cancel", &cancel, "cancel job ID (what it trained so far is kept)"),
+        TD_CLI_CHOICE("--state", &state, "queued|running|active|succeeded|failed|canceled",
+                      "only jobs in this state (active: queued or running)"),
+        TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
+        TD_CLI_STRING(NULL, "--hub", &hub, "URL",
+                      "the hub (default: $TRACKDAY_HUB, else the one of trackday login)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "jobs",
+        .about = "Lists your jobs on the hub, newest first (an instructor also sees their "
+                 "classes', an admin every job). With a job ID: its detail, its live progress "
+                 "(--watch) or its cancellation (--cancel).",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (cancel && (!id_arg || watch))
+        return td__cli_usage_error("--cancel takes one job ID and no --watch");
     if (td__cli_hub_connect(&c, hub))
         return 1;
     catch_signals();
@@ -332,77 +308,110 @@ static int cmd_jobs(int argc, char **argv)
 /* ---- trackday train DIR --hub -----------------------------------------------------------------
  */
 
-static const char *arg_after(int argc, char **argv, const char *flag)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], flag))
-            return argv[i + 1];
-    return NULL;
-}
-
 int td__cli_train_on_hub(int argc, char **argv)
 {
-    const char *dir = NULL, *hub = NULL, *name = NULL;
+    const char *dir = NULL, *hub = NULL, *name = NULL, *track = NULL;
     char autoname[80];
     long long model = 0, version = 0, id;
-    int created;
+    int created, on_hub = 0, quiet = 0, envs = 0, iterations = 0, until_laps = 0;
+    int seed_set = 0, envs_set = 0, iterations_set = 0, laps_set = 0;
+    long seed = 0;
+    double minutes = 0;
     td_hubc c;
     td_err err;
-    static const char *const pass[] = {"--track", "--minutes",    "--seed",
-                                       "--envs",  "--iterations", "--until-laps"};
-    static const char *const keys[] = {"track", "minutes",    "seed",
-                                       "envs",  "iterations", "until_laps"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--hub")) {
-            if (i + 1 < argc && !strncmp(argv[i + 1], "http", 4))
+    /* --hub takes the hub's URL optionally (--hub URL, --hub=URL): taken out before the
+     * table is parsed. */
+    char **args = td_calloc((size_t)argc + 1, sizeof(char *));
+    int n = 0;
+    if (!args)
+        return td__cli_fail("out of memory");
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && !strcmp(argv[i], "--hub")) {
+            on_hub = 1;
+            if (i + 1 < argc &&
+                (!strncmp(argv[i + 1], "http://", 7) || !strncmp(argv[i + 1], "https://", 8)))
                 hub = argv[++i];
             continue;
         }
-        if (!strcmp(a, "--name") && i + 1 < argc) {
-            name = argv[++i];
+        if (i > 0 && !strncmp(argv[i], "--hub=", 6)) {
+            hub = argv[i] + 6;
             continue;
         }
-        int known = 0;
-        for (size_t k = 0; k < sizeof(pass) / sizeof(pass[0]); k++)
-            if (!strcmp(a, pass[k]))
-                known = 1;
-        if (known && i + 1 < argc) {
-            i++;
-            continue;
-        }
-        if (!strcmp(a, "--quiet"))
-            continue;
-        if (a[0] == '-')
-            return td__cli_fail("%s cannot be used with --hub (the hub's job takes --minutes, "
-                                "--track, --seed, --envs, --iterations, --until-laps)",
-                                a);
-        if (dir)
-            return td__cli_fail("one model directory only ('%s' and '%s')", dir, a);
-        dir = a;
+        args[n++] = argv[i];
     }
-    if (!dir)
-        return td__cli_fail("usage: trackday train DIR --hub --minutes M");
-    if (!arg_after(argc, argv, "--minutes"))
-        return td__cli_fail("--hub needs --minutes M: the training time the hub's job may use "
-                            "(and your quota is charged)");
-    json_t *job = json_pack("{s:s}", "type", "train");
-    for (size_t k = 0; k < sizeof(pass) / sizeof(pass[0]); k++) {
-        const char *v = arg_after(argc, argv, pass[k]);
-        if (!v)
-            continue;
-        if (k == 0) {
-            json_object_set_new(job, keys[k], json_string(v));
-        } else {
-            char *end;
-            double d = strtod(v, &end);
-            if (*end || end == v) {
-                json_decref(job);
-                return td__cli_fail("%s: '%s' is not a number", pass[k], v);
-            }
-            json_object_set_new(job, keys[k], k == 1 ? json_real(d) : json_integer((long long)d));
-        }
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR", &dir, "the model directory"),
+        TD_CLI_FLAG("--hub", &on_hub,
+                    "train on the hub you are logged in to (--hub URL: another hub)"),
+        TD_CLI_STRING(NULL, "--name", &name, "NAME",
+                      "the model's name on the hub (default: DIR's)"),
+        {.name = "--minutes",
+         .kind = TD__CLI_DOUBLE,
+         .dst = &minutes,
+         .lo = 0.01,
+         .hi = 1e6,
+         .arg = "M",
+         .required = 1,
+         .help = "training time the job may use (charged to your quota)"},
+        TD_CLI_STRING(NULL, "--track", &track, "T", "track name (default: WORLD_NAME)"),
+        {.name = "--seed",
+         .kind = TD__CLI_LONG,
+         .dst = &seed,
+         .lo = 0,
+         .hi = 2147483647,
+         .arg = "S",
+         .given = &seed_set,
+         .help = "random seed"},
+        {.name = "--envs",
+         .kind = TD__CLI_INT,
+         .dst = &envs,
+         .lo = 1,
+         .hi = 4096,
+         .arg = "N",
+         .given = &envs_set,
+         .help = "cars simulated together"},
+        {.name = "--iterations",
+         .kind = TD__CLI_INT,
+         .dst = &iterations,
+         .lo = 1,
+         .hi = 100000000,
+         .arg = "N",
+         .given = &iterations_set,
+         .help = "stop after N iterations"},
+        {.name = "--until-laps",
+         .kind = TD__CLI_INT,
+         .dst = &until_laps,
+         .lo = 1,
+         .hi = 16,
+         .arg = "K",
+         .given = &laps_set,
+         .help = "stop once the greedy policy drives K laps in a row"},
+        TD_CLI_FLAG("--quiet", &quiet, "no status line"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "train",
+        .about = "Trains DIR on the hub: pushes it, queues a training job, shows its progress "
+                 "with the status line of a local run, and brings the trained model back into "
+                 "DIR. Ctrl-C cancels the job; what it trained is kept.",
+        .opts = opts,
+        .usage = "DIR --hub [URL] --minutes M [options]"};
+    int prc = td__cli_parse(&spec, n, args);
+    td_free(args);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    td__cli_status_config(quiet, 10);
+    json_t *job = json_pack("{s:s,s:f}", "type", "train", "minutes", minutes);
+    if (track)
+        json_object_set_new(job, "track", json_string(track));
+    if (seed_set)
+        json_object_set_new(job, "seed", json_integer(seed));
+    if (envs_set)
+        json_object_set_new(job, "envs", json_integer(envs));
+    if (iterations_set)
+        json_object_set_new(job, "iterations", json_integer(iterations));
+    if (laps_set)
+        json_object_set_new(job, "until_laps", json_integer(until_laps));
     if (!name) {
         const char *b = strrchr(dir, '/');
         snprintf(autoname, sizeof(autoname), "%s", b && b[1] ? b + 1 : dir);
@@ -476,68 +485,44 @@ static int cmd_worker(int argc, char **argv)
 {
     td_worker_options o;
     td_err err;
-    long l;
     const char *token = getenv("TRACKDAY_WORKER_TOKEN");
     char work[1024];
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday worker --hub URL --token T [--slots N] [--work DIR]\n"
-               "                       [--max-jobs N] [--checkpoint-seconds S] [--no-sandbox]\n\n"
-               "Runs the hub's training and evaluation jobs on this machine: claims a job,\n"
-               "runs trackday train/eval on it in a sandbox (docs/sandbox.md: read-only system,\n"
-               "no network, its own scratch directory), streams its progress, uploads\n"
-               "checkpoints and the result. T is a worker token from\n"
-               "'trackday admin create-worker' (or $TRACKDAY_WORKER_TOKEN). SIGTERM or Ctrl-C\n"
-               "hands running jobs back to the queue (training with its checkpoint) and exits.\n\n"
-               "  -h, --help             print this help\n"
-               "  --slots N              jobs at once (1)\n"
-               "  --work DIR             scratch (default /tmp/trackday-worker-PID)\n"
-               "  --max-jobs N           exit after N jobs\n"
-               "  --checkpoint-seconds S upload a training checkpoint at most every S s (30)\n"
-               "  --no-sandbox           run jobs unconfined (only for trusted users' code)\n");
-        return 0;
-    }
     td_worker_options_default(&o);
     snprintf(work, sizeof(work), "%s/trackday-worker-%ld",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
     o.work_dir = work;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--no-sandbox")) {
-            o.no_sandbox = 1;
-            continue;
-        }
-        if (!v)
-            return td__cli_fail("%s needs a value (see trackday worker --help)", a);
-        i++;
-        if (!strcmp(a, "--hub")) {
-            o.hub_url = v;
-        } else if (!strcmp(a, "--token")) {
-            token = v;
-        } else if (!strcmp(a, "--work")) {
-            o.work_dir = v;
-        } else if (!strcmp(a, "--slots")) {
-            if (td__cli_parse_long(a, v, 1, 64, &l))
-                return 1;
-            o.slots = (int)l;
-        } else if (!strcmp(a, "--max-jobs")) {
-            if (td__cli_parse_long(a, v, 1, 1000000000L, &l))
-                return 1;
-            o.max_jobs = l;
-        } else if (!strcmp(a, "--checkpoint-seconds")) {
-            if (td__cli_parse_double(a, v, 0, 86400, &o.checkpoint_s))
-                return 1;
-        } else if (!strcmp(a, "--wait")) {
-            if (td__cli_parse_double(a, v, 0, 30, &o.wait_s))
-                return 1;
-        } else {
-            return td__cli_fail("unknown option '%s' (see trackday worker --help)", a);
-        }
-    }
-    if (!o.hub_url)
-        return td__cli_fail("--hub URL is needed (the address trackday serve printed)");
+    const td__cli_opt opts[] = {
+        TD_CLI_REQUIRED_STRING(NULL, "--hub", &o.hub_url, "URL",
+                               "the hub's address, as trackday serve printed it"),
+        TD_CLI_STRING(NULL, "--token", &token, "T",
+                      "a worker token from 'trackday admin create-worker' (default: "
+                      "$TRACKDAY_WORKER_TOKEN)"),
+        TD_CLI_INT("--slots", &o.slots, 1, 64, "N", "jobs at once (default 1)"),
+        TD_CLI_STRING(NULL, "--work", &o.work_dir, "DIR",
+                      "scratch directory (default $TMPDIR/trackday-worker-PID)"),
+        TD_CLI_LONG("--max-jobs", &o.max_jobs, 1, 1000000000L, "N", "exit after N jobs"),
+        TD_CLI_DOUBLE("--checkpoint-seconds", &o.checkpoint_s, 0, 86400, "S",
+                      "upload a training checkpoint at most every S seconds (default 30)"),
+        TD_CLI_DOUBLE("--wait", &o.wait_s, 0, 30, "S",
+                      "ask the hub for a job with a long poll of S seconds (default 10)"),
+        TD_CLI_FLAG("--no-sandbox", &o.no_sandbox,
+                    "run jobs unconfined (only for trusted users' code)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "worker",
+        .about = "Runs the hub's training and evaluation jobs on this machine: claims a job, "
+                 "runs trackday train or eval on it in a sandbox (docs/sandbox.md: read-only "
+                 "system, no network, its own scratch directory), streams its progress, uploads "
+                 "checkpoints and the result. SIGTERM or Ctrl-C hands running jobs back to the "
+                 "queue (training with its checkpoint) and exits.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (!token || !*token)
-        return td__cli_fail("--token T is needed: a worker token from 'trackday admin "
-                            "create-worker'");
+        return td__cli_usage_error("--token T is needed: a worker token from 'trackday admin "
+                                   "create-worker'");
     o.token = token;
     if (!o.no_sandbox)
         fprintf(stderr, "trackday worker: checking that jobs can be sandboxed here\n");

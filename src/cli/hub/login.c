@@ -68,24 +68,21 @@ static int cmd_login(int argc, char **argv)
     td_hubc c;
     td_err err;
     int rc;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday login URL [--user NAME]\n\n"
-               "Logs in to a hub (password from the terminal, or the first line of standard\n"
-               "input) and keeps the session token in ~/.config/trackday/hub.json (mode 0600)\n"
-               "for push, pull, jobs and train --hub.\n\n"
-               "  -h, --help    print this help\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--user") && i + 1 < argc)
-            user = argv[++i];
-        else if (argv[i][0] != '-' && !url)
-            url = argv[i];
-        else
-            return td__cli_fail("unexpected argument '%s' (see trackday login --help)", argv[i]);
-    }
-    if (!url)
-        return td__cli_fail("usage: trackday login URL [--user NAME]");
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("URL", &url, "the hub's address, as trackday serve printed it"),
+        TD_CLI_STRING(NULL, "--user", &user, "NAME",
+                      "the account (asked on a terminal; needed when standard input is not one)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "login",
+        .about = "Logs in to a hub (the password from the terminal without echo, or the first "
+                 "line of standard input) and keeps the session token in "
+                 "~/.config/trackday/hub.json (mode 0600) for push, pull, jobs and train --hub.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (!user) {
         if (isatty(0)) {
             fprintf(stderr, "user name: ");
@@ -143,12 +140,14 @@ static int cmd_logout(int argc, char **argv)
     char path[1200];
     td_hubc c;
     td_err err;
-    (void)argv;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday logout\n\nEnds the saved hub session and forgets its token.\n\n"
-               "  -h, --help    print this help\n");
-        return 0;
-    }
+    const td__cli_opt opts[] = {TD_CLI_END};
+    const td__cli_spec spec = {
+        .name = "logout",
+        .about = "Ends the saved hub session (trackday login) and forgets its token.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     td__cli_hub_config_path(path, sizeof(path));
     if (!td_path_exists(path))
         return td__cli_fail("not logged in");

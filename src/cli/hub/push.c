@@ -97,25 +97,21 @@ static int cmd_push(int argc, char **argv)
     long long id = 0, version = 0;
     int created = 0;
     td_hubc c;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday push DIR [--name N] [--hub URL]\n\n"
-               "Sends the model directory DIR to the hub's registry: a new model named N\n"
-               "(default: DIR's name), or the next version of your model of that name.\n\n"
-               "  -h, --help    print this help\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--name") && i + 1 < argc)
-            name = argv[++i];
-        else if (!strcmp(argv[i], "--hub") && i + 1 < argc)
-            hub = argv[++i];
-        else if (argv[i][0] != '-' && !dir)
-            dir = argv[i];
-        else
-            return td__cli_fail("unexpected argument '%s' (see trackday push --help)", argv[i]);
-    }
-    if (!dir)
-        return td__cli_fail("usage: trackday push DIR [--name N]");
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("DIR", &dir, "the model directory"),
+        TD_CLI_STRING(NULL, "--name", &name, "N", "the model's name on the hub (default: DIR's)"),
+        TD_CLI_STRING(NULL, "--hub", &hub, "URL",
+                      "the hub (default: $TRACKDAY_HUB, else the one of trackday login)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "push",
+        .about = "Sends the model directory DIR to the hub's registry: a new model named N, or "
+                 "the next version of your model of that name.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     if (!name) {
         name_of_dir(dir, autoname, sizeof(autoname));
         name = autoname;
@@ -185,27 +181,22 @@ static int cmd_pull(int argc, char **argv)
     char dir[1024], name[300];
     long long id, version = 0;
     td_hubc c;
-    if (td__cli_wants_help(argc, argv)) {
-        printf("usage: trackday pull MODEL[@VERSION] [-o DIR] [--force] [--hub URL]\n\n"
-               "Downloads a model version (default the latest) from the hub into DIR\n"
-               "(default: the model's name). MODEL is a name or an id.\n\n"
-               "  -h, --help    print this help\n");
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc)
-            out = argv[++i];
-        else if (!strcmp(argv[i], "--hub") && i + 1 < argc)
-            hub = argv[++i];
-        else if (!strcmp(argv[i], "--force"))
-            force = 1;
-        else if (argv[i][0] != '-' && !spec)
-            spec = argv[i];
-        else
-            return td__cli_fail("unexpected argument '%s' (see trackday pull --help)", argv[i]);
-    }
-    if (!spec)
-        return td__cli_fail("usage: trackday pull MODEL[@VERSION] [-o DIR]");
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("MODEL[@VERSION]", &spec,
+                   "a model of yours by name or id, and a version (default: the latest)"),
+        TD_CLI_STRING("-o", "--out", &out, "DIR", "where to write it (default: the model's name)"),
+        TD_CLI_FLAG("--force", &force, "write over the files of an existing DIR"),
+        TD_CLI_STRING(NULL, "--hub", &hub, "URL",
+                      "the hub (default: $TRACKDAY_HUB, else the one of trackday login)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec cspec = {
+        .name = "pull",
+        .about = "Downloads a model version from the hub's registry into a model directory.",
+        .opts = opts};
+    int prc = td__cli_parse(&cspec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
     snprintf(name, sizeof(name), "%s", spec);
     char *at = strchr(name, '@');
     if (at) {

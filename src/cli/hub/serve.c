@@ -75,33 +75,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: trackday serve [options]\n\n"
-               "Runs the hub: the JSON API under /api/v1 (docs/api.md), accounts, classes,\n"
-               "the model registry and the job queue that 'trackday worker' processes serve.\n"
-               "SIGTERM or Ctrl-C stops it gracefully.\n\n"
-               "options:\n"
-               "  -h, --help              print this help\n"
-               "  --data DIR              data directory: hub.db (SQLite, WAL), blobs/ (default\n"
-               "                          ~/.local/share/trackday/hub)\n"
-               "  --listen HOST:PORT      address (default 127.0.0.1:8080; port 0 picks a free\n"
-               "                          one). Anything but loopback exposes the hub: put it\n"
-               "                          behind an HTTPS reverse proxy\n"
-               "  --web DIR               static files of the browser UI (default: web/ of the\n"
-               "                          source tree when present)\n"
-               "  --ready-file F          write the URL to F once listening (for scripts)\n"
-               "  --lease-seconds N       a claimed job's lease, renewed by heartbeats (60)\n"
-               "  --max-attempts N        tries of a job whose worker is lost (3)\n"
-               "  --session-hours N       login lifetime (168)\n"
-               "  --max-upload-mb N       largest upload (1024)\n"
-               "  --login-failures N      failed logins per user in 15 minutes before 429 (10)\n"
-               "  --grace S               seconds requests in flight get at shutdown (10)\n"
-               "  --secure-cookies        mark session cookies Secure (when served over HTTPS)\n"
-               "  --clock-file F          tests: read the time (Unix seconds) from F\n"
-               "  --insecure-fast-passwords  tests: argon2id at its minimum cost\n");
-}
-
 static int cmd_serve(int argc, char **argv)
 {
     td_hub_options o;
@@ -110,72 +83,55 @@ static int cmd_serve(int argc, char **argv)
     const char *data = NULL, *ready = NULL;
     double grace = 10;
     char web[1200];
-    long l;
-    int sig = 0;
+    int sig = 0, upload_mb = 1024;
 
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     td_hub_options_default(&o);
     snprintf(web, sizeof(web), "%s/web", TD_SOURCE_DIR);
     if (td_path_exists(web))
         o.web_dir = web;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--insecure-fast-passwords")) {
-            o.fast_passwords = 1;
-            continue;
-        }
-        if (!strcmp(a, "--secure-cookies")) {
-            o.secure_cookies = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            usage(stderr);
-            return td__cli_fail("unexpected argument '%s'", a);
-        }
-        if (!v)
-            return td__cli_fail("%s needs a value (see trackday serve --help)", a);
-        i++;
-        if (!strcmp(a, "--data")) {
-            data = v;
-        } else if (!strcmp(a, "--listen")) {
-            o.listen = v;
-        } else if (!strcmp(a, "--web")) {
-            o.web_dir = v;
-        } else if (!strcmp(a, "--ready-file")) {
-            ready = v;
-        } else if (!strcmp(a, "--clock-file")) {
-            o.clock_file = v;
-        } else if (!strcmp(a, "--lease-seconds")) {
-            if (td__cli_parse_long(a, v, 1, 3600, &l))
-                return 1;
-            o.lease_s = (int)l;
-        } else if (!strcmp(a, "--max-attempts")) {
-            if (td__cli_parse_long(a, v, 1, 100, &l))
-                return 1;
-            o.max_attempts = (int)l;
-        } else if (!strcmp(a, "--session-hours")) {
-            if (td__cli_parse_long(a, v, 1, 24 * 365, &l))
-                return 1;
-            o.session_hours = (int)l;
-        } else if (!strcmp(a, "--max-upload-mb")) {
-            if (td__cli_parse_long(a, v, 1, 1024 * 1024, &l))
-                return 1;
-            o.max_upload_bytes = (uint64_t)l << 20;
-        } else if (!strcmp(a, "--login-failures")) {
-            if (td__cli_parse_long(a, v, 1, 1000, &l))
-                return 1;
-            o.login_max_failures = (int)l;
-        } else if (!strcmp(a, "--grace")) {
-            if (td__cli_parse_double(a, v, 0, 3600, &grace))
-                return 1;
-        } else {
-            usage(stderr);
-            return td__cli_fail("unknown option '%s'", a);
-        }
-    }
+    const td__cli_opt opts[] = {
+        TD_CLI_STRING(NULL, "--data", &data, "DIR",
+                      "data directory: hub.db (SQLite, WAL), blobs/ (default "
+                      "~/.local/share/trackday/hub)"),
+        TD_CLI_STRING(NULL, "--listen", &o.listen, "HOST:PORT",
+                      "address (default 127.0.0.1:8080; port 0 picks a free one). Anything but "
+                      "loopback exposes the hub: put it behind an HTTPS reverse proxy"),
+        TD_CLI_STRING(NULL, "--web", &o.web_dir, "DIR",
+                      "static files of the browser UI (default: web/ of the source tree when "
+                      "present)"),
+        TD_CLI_STRING(NULL, "--ready-file", &ready, "F",
+                      "write the URL to F once listening (for scripts)"),
+        TD_CLI_SECTION("limits"),
+        TD_CLI_INT("--lease-seconds", &o.lease_s, 1, 3600, "N",
+                   "a claimed job's lease, renewed by heartbeats (default 60)"),
+        TD_CLI_INT("--max-attempts", &o.max_attempts, 1, 100, "N",
+                   "tries of a job whose worker is lost (default 3)"),
+        TD_CLI_INT("--session-hours", &o.session_hours, 1, 24 * 365, "N",
+                   "login lifetime (default 168)"),
+        TD_CLI_INT("--max-upload-mb", &upload_mb, 1, 1024 * 1024, "N",
+                   "largest upload (default 1024)"),
+        TD_CLI_INT("--login-failures", &o.login_max_failures, 1, 1000, "N",
+                   "failed logins per user in 15 minutes before 429 (default 10)"),
+        TD_CLI_DOUBLE("--grace", &grace, 0, 3600, "S",
+                      "seconds requests in flight get at shutdown (default 10)"),
+        TD_CLI_FLAG("--secure-cookies", &o.secure_cookies,
+                    "mark session cookies Secure (when served over HTTPS)"),
+        TD_CLI_SECTION("tests"),
+        TD_CLI_STRING(NULL, "--clock-file", &o.clock_file, "F",
+                      "read the time (Unix seconds) from F"),
+        TD_CLI_FLAG("--insecure-fast-passwords", &o.fast_passwords, "argon2id at its minimum cost"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "serve",
+        .about = "Runs the hub: the JSON API under /api/v1 (docs/api.md), accounts, classes, the "
+                 "model registry and the job queue that 'trackday worker' processes serve. "
+                 "SIGTERM or Ctrl-C stops it gracefully.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    o.max_upload_bytes = (uint64_t)upload_mb << 20;
     o.data_dir = td__cli_hub_data_dir(data);
     o.tracks_dir = td__cli_tracks_dir();
     static char shared[1200];
