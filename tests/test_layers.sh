@@ -13,6 +13,7 @@ declare -A header_layer=([core]=core [json]=core [sandbox]=core [crypto]=core [a
                          [eval]=eval [logs]=eval [explain]=eval [plot]=eval [replay]=eval [race]=eval [agent]=agent [hub]=hub [hubclient]=hub)
 fail=0
 checked=0
+header_layer[calibrate]=sim # include/trackday/calibrate.h (issue 11)
 for f in $(find src -name '*.c' -o -name '*.h' | sort); do
     layer=$(echo "$f" | cut -d/ -f2)
     [ -n "${rank[$layer]+x}" ] || { echo "FAIL $f: unknown layer '$layer'"; fail=1; continue; }

@@ -184,7 +184,7 @@ static double td__test_wrap(double a)
 TD_TEST(car_speed_follows_first_order_lag)
 {
     td_car_config cfg;
-    td_car_config_default(&cfg);
+    td_car_preset(&cfg, "ideal"); /* the kinematic bicycle, no delay */
     td_car_state s;
     td_car_place(&s, 0, 0, 0);
     td_car_step(&cfg, &s, 0.0, 1.0, 1.0 / 15.0);
@@ -201,7 +201,7 @@ TD_TEST(car_speed_follows_first_order_lag)
 TD_TEST(car_turns_on_the_kinematic_bicycle_circle)
 {
     td_car_config cfg;
-    td_car_config_default(&cfg);
+    td_car_preset(&cfg, "ideal"); /* the kinematic bicycle, no delay */
     td_car_state s;
     td_car_place(&s, 0, 0, 0);
     for (int i = 0; i < 150; i++)
@@ -230,7 +230,7 @@ TD_TEST(car_turns_on_the_kinematic_bicycle_circle)
 TD_TEST(car_grip_limit_widens_fast_turns)
 {
     td_car_config cfg;
-    td_car_config_default(&cfg);
+    td_car_preset(&cfg, "ideal"); /* the kinematic bicycle, no delay */
     cfg.grip_mps2 = 2.0;
     td_car_state s;
     td_car_place(&s, 0, 0, 0);
@@ -244,7 +244,8 @@ TD_TEST(car_grip_limit_widens_fast_turns)
     TD_ASSERT_NEAR(dyaw, 1.0, 1e-6);
     /* Slow enough, the same grip does not limit the turn. */
     td_car_config free_cfg;
-    td_car_config_default(&free_cfg);
+    td_car_preset(&free_cfg, "ideal");
+    free_cfg.grip_mps2 = 0;
     td_car_state a, b;
     td_car_place(&a, 0, 0, 0);
     td_car_place(&b, 0, 0, 0);
@@ -259,7 +260,7 @@ TD_TEST(car_grip_limit_widens_fast_turns)
 TD_TEST(car_model_point_and_wheels)
 {
     td_car_config cfg;
-    td_car_config_default(&cfg);
+    td_car_preset(&cfg, "ideal"); /* the kinematic bicycle, no delay */
     td_car_state s;
     td_car_place(&s, 1.0, 2.0, M_PI / 2);
     double x, y, w[4][2];

@@ -90,7 +90,7 @@ TD_TEST(ppo_learns_to_lap_a_simple_track)
              "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
              "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
              NULL);
-    options(&o, dir, 30);
+    options(&o, dir, 60);
     o.until_laps = 2;
     o.progress = record;
     o.progress_user = &s;
@@ -98,9 +98,9 @@ TD_TEST(ppo_learns_to_lap_a_simple_track)
     /* It stopped because the greedy policy drove 2 laps from the start line without an
      * event, well before the iteration limit. */
     TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_LAPS);
-    TD_ASSERT_LT(r.last.iteration, 30);
+    TD_ASSERT_LT(r.last.iteration, 60);
     TD_ASSERT(r.last.laps_ok);
-    TD_ASSERT_NEAR(r.best_eval_progress, 100.0, 1e-9);
+    TD_ASSERT_GT(r.best_eval_progress, 0);
     TD_ASSERT_GT(r.last.lap_time_s, 0);
 }
 
@@ -117,14 +117,18 @@ TD_TEST(ppo_reward_increases)
              "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
              "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
              NULL);
-    options(&o, dir, 12);
+    options(&o, dir, 24);
     o.progress = record;
     o.progress_user = &s;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
-    TD_ASSERT_EQ_INT(s.calls, 12);
+    TD_ASSERT_EQ_INT(s.calls, 24);
     /* Training episodes (sampled actions) get longer and earn more as the policy learns. */
     TD_ASSERT_MSG(s.last_reward > 2.0 * s.first_reward, "reward %g -> %g", s.first_reward,
                   s.last_reward);
+    /* By then the greedy policy completes a lap from every evaluation start (DeepRacer's
+     * calibrated car needs about 16 iterations here; the first laps from the start line
+     * come earlier, which is why ppo_learns_to_lap_a_simple_track does not check this). */
+    TD_ASSERT_NEAR(r.best_eval_progress, 100.0, 1e-9);
 }
 
 TD_TEST(same_seed_same_run)

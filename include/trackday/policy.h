@@ -37,7 +37,8 @@ typedef struct td_policy_obs {
     const float *lidar;    /* (B, lidar_dim) */
 } td_policy_obs;
 
-/* Sets the sensors (and lidar encoding) of a simulator configuration from the metadata. */
+/* Sets the sensors (and lidar encoding) of a simulator configuration from the metadata, and
+ * its car: the preset of the metadata's physics version (td_car_preset_for_version). */
 void td_policy_sim_sensors(const td_model_metadata *m, td_sim_config *cfg);
 
 /*

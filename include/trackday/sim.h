@@ -40,34 +40,87 @@ extern "C" {
 #define TD_CAR_WIDTH_M       0.1961 /* collision footprint, across */
 #define TD_CAR_HEIGHT_M      0.15   /* for the camera and lidar */
 
+/*
+ * The car's response to its commands (docs/sim.md): each command acts after a dead time
+ * (delay); the speed and the tangent of the front-wheel angle follow it through first-order
+ * lags (the speed also through an acceleration limit); the path curvature is
+ * steer_gain x tan(wheel angle) / wheelbase (1 = the geometric bicycle, < 1 a car whose
+ * tyres scrub); a turn that asks for more lateral acceleration than grip_mps2 runs wide.
+ * td_car_preset gives DeepRacer's physics versions, fitted to DeepRacer's logs.
+ */
 typedef struct td_car_config {
-    double wheelbase_m;          /* 0.164; the origin is the middle of the wheelbase */
-    double track_m;              /* 0.16, between left and right wheel centres */
-    double model_point_m;        /* 0.14 */
-    double length_m, width_m;    /* footprint rectangle centred on the origin */
-    double speed_tau_s;          /* first-order time constant of speed, default 0.1 */
-    double steer_tau_s;          /* first-order time constant of steering, default 0.05 */
-    int substeps;                /* physics sub-steps per control step, default 10 */
+    double wheelbase_m;       /* 0.164; the origin is the middle of the wheelbase */
+    double track_m;           /* 0.16, between left and right wheel centres */
+    double model_point_m;     /* 0.14 */
+    double length_m, width_m; /* footprint rectangle centred on the origin */
+    double speed_tau_s;       /* first-order time constant of speed */
+    double steer_tau_s;       /* first-order time constant of steering */
+    double speed_delay_s;     /* dead time before a speed command acts, 0 .. TD_CAR_MAX_DELAY_S */
+    double steer_delay_s;     /* dead time before a steering command acts */
+    double steer_gain;        /* path curvature per tan(wheel angle), x wheelbase; 1 = ideal */
+    double speed_gain;        /* steady speed / commanded speed (wheel radius scale) */
+    double accel_max_mps2;    /* speed change limit, m/s^2; 0 = none */
+    int substeps;             /* physics sub-steps per control step, default 10 */
     double speed_min, speed_max; /* command clipping, 0.1 .. 4.0 m/s */
     double steer_max_deg;        /* command clipping, 30 */
     /* Lateral grip, m/s^2: a turn demanding more lateral acceleration (v^2 x curvature)
-     * is widened to this limit (understeer). 0 (default) = unlimited, the near-kinematic
-     * DeepRacer car; a lower value is a slippery floor (a shifted domain). */
+     * is widened to this limit (understeer). 0 = unlimited. */
     double grip_mps2;
 } td_car_config;
 
+#define TD_CAR_MAX_DELAY_S 0.4
+#define TD_CAR_HIST        8       /* commands kept for the delays (8 steps at 15 Hz > 0.4 s) */
+#define TD_CAR_MAX_STEP_S  1.0     /* longest step of a replay */
+#define TD_CAR_MAX_ACTIONS 5000000 /* longest replay */
+
+/* The default car: DeepRacer's current physics (td_car_preset "deepracer"). */
 void td_car_config_default(td_car_config *cfg);
+
+/*
+ * Car presets by name: "deepracer" (DeepRacer's current physics, model_metadata version >= 5:
+ * velocity-controlled wheels, "kinematic"), "deepracer-dynamic" (versions 3 and 4:
+ * effort-controlled wheels), "deepracer-v2" and "deepracer-v1" (the dynamic car with those
+ * versions' wheel-radius speed scale), and "ideal" (a kinematic bicycle with short lags and
+ * no delay, no scrub, no grip limit: trackday's car before calibration). The DeepRacer
+ * presets are fitted to DeepRacer's public logs (docs/sim.md). Returns 0 or TD_EINVAL for an
+ * unknown name (cfg unchanged).
+ */
+int td_car_preset(td_car_config *cfg, const char *name);
+/* The preset DeepRacer runs for a model_metadata "version": its name. */
+const char *td_car_preset_for_version(int version);
+/* The preset names, NULL-terminated. */
+extern const char *const td_car_preset_names[];
+
+/*
+ * Reads a car from a JSON object: {"preset": name (default "deepracer"), then any field of
+ * td_car_config by name, e.g. "steer_gain": 0.6}. Unknown keys and values outside their
+ * ranges are errors that name `what` and the key.
+ */
+struct json_t;
+int td_car_config_from_json(td_car_config *cfg, const struct json_t *obj, const char *what,
+                            td_err *err);
+/* A car file (td_car_config_from_json of the file's object). */
+int td_car_config_load(td_car_config *cfg, const char *path, td_err *err);
+/* The car as a JSON object with every field (a new reference). */
+struct json_t *td_car_config_to_json(const td_car_config *cfg);
+/* A --car argument: a preset name or a car file path. */
+int td_car_config_resolve(td_car_config *cfg, const char *arg, td_err *err);
 
 /* The dynamic state of one car. yaw and (cos_yaw, sin_yaw) always agree. */
 typedef struct td_car_state {
     double x, y; /* origin (middle of the wheelbase), metres */
     double yaw;  /* radians, (-pi, pi], counter-clockwise from +x */
     double cos_yaw, sin_yaw;
-    double speed; /* measured (actual) speed, m/s */
-    double steer; /* measured (actual) front-wheel angle, radians, + = left */
+    double speed;     /* measured (actual) speed, m/s */
+    double steer;     /* measured (actual) front-wheel angle, radians, + = left */
+    double steer_tan; /* tan(steer): the lagged quantity */
+    /* The last commands, newest first, for the delays: wheel-angle tangent and speed
+     * targets (clipped, scaled), and the length of the step each was given for. */
+    int n_cmd;
+    double cmd_tan[TD_CAR_HIST], cmd_speed[TD_CAR_HIST], cmd_dt[TD_CAR_HIST];
 } td_car_state;
 
-/* Places a car at rest at origin pose (x, y, yaw). */
+/* Places a car at rest at origin pose (x, y, yaw), wheels straight, no command pending. */
 void td_car_place(td_car_state *s, double x, double y, double yaw);
 
 /*
@@ -76,6 +129,47 @@ void td_car_place(td_car_state *s, double x, double y, double yaw);
  */
 void td_car_step(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg, double speed_cmd,
                  double dt);
+
+/*
+ * Feeds one command of dt seconds into the car's response (delays, lags) without moving it:
+ * the pose stays, speed and steering evolve as td_car_step would evolve them. For replays
+ * that start from a logged pose with the actions that preceded it.
+ */
+void td_car_respond(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg,
+                    double speed_cmd, double dt);
+
+/*
+ * Sets a car's measured speed as if it had been driving steadily at it: the pending commands
+ * ask for that speed with straight wheels, so the delays do not slow it down.
+ */
+void td_car_set_speed(const td_car_config *cfg, td_car_state *s, double speed);
+
+/* ---- open-loop replay (src/sim/openloop.c) ---------------------------------------------- */
+
+/* One command of a replay: steering (degrees, + left), speed (m/s) and its duration. */
+typedef struct td_car_action {
+    double steer_deg, speed, dt;
+} td_car_action;
+
+/*
+ * Parses a CSV of actions: a header naming the columns, then one row per control step.
+ * `steer` (degrees) and `throttle` (m/s) are required (`steering_angle` and `speed` are
+ * accepted too); a `tstamp` column gives each row's duration as the time since the previous
+ * row (the first row lasts 1 / TD_SIM_HZ, as every row without tstamp). Other columns are
+ * ignored, so a DeepRacer simtrace is an actions file. *out is a new array of *n actions
+ * (td_free). Errors name `what`, the line and the column.
+ */
+int td_car_actions_parse(const char *text, size_t len, const char *what, td_car_action **out,
+                         int *n, td_err *err);
+
+/*
+ * Replays actions open loop on a car in state s: the first n_hist actions only set the
+ * response (td_car_respond: the car does not move), each of the others is a td_car_step;
+ * out (n - n_hist entries, may be NULL) receives the state after each of them. s ends in the
+ * final state.
+ */
+void td_car_replay(const td_car_config *cfg, td_car_state *s, const td_car_action *a, int n,
+                   int n_hist, td_car_state *out);
 
 /* The model point (params x, y). */
 void td_car_model_point(const td_car_config *cfg, const td_car_state *s, double *x, double *y);
@@ -411,21 +505,36 @@ void td_vecenv_reset_car_at(td_vecenv *env, int i, double start_ndist, int rever
 
 /* ---- built-in driver --------------------------------------------------------------------- */
 
+/* How td_racing_line_compute searches (see "racing line" below). */
+typedef struct td_racing_options {
+    double ctrl_spacing_m; /* control offsets every this many metres of centreline, 0.25 */
+    double margin_m;       /* from the car's centre to a border at least; 0 (default): the
+                              car's half width + 0.035 m; widened where a footprint corner leaves */
+    double grip_use;       /* fraction of the car's grip and steering the profile uses, 0.9 */
+    int max_sweeps;        /* coordinate-descent sweeps, 400 */
+} td_racing_options;
+
 typedef enum td_driver_kind {
     TD_DRIVER_PURE_PURSUIT = 0, /* smoothed racing line, curvature speed profile */
     TD_DRIVER_CENTERLINE = 1,   /* follows the centre line at a curvature speed profile */
-    TD_DRIVER_ZIGZAG = 2        /* weaves across the centre line at a moderate speed */
+    TD_DRIVER_ZIGZAG = 2,       /* weaves across the centre line at a moderate speed */
+    TD_DRIVER_RACING_LINE = 3   /* the minimum-time line of td_racing_line_compute, at its
+                                   speed profile, for the car in cfg.car */
 } td_driver_kind;
 
 typedef struct td_driver_config {
     td_driver_kind kind;
-    double lat_accel_mps2;   /* grip used by the speed profile, default 3.0 */
-    double max_speed;        /* 4.0 */
-    double min_speed;        /* 0.6 */
-    double lookahead_s;      /* pure-pursuit look-ahead time, 0.25 s (plus lookahead_min_m) */
-    double lookahead_min_m;  /* 0.3 */
-    double zigzag_amplitude; /* fraction of the half width, 0.6 */
-    double zigzag_period_m;  /* 3.0 */
+    double lat_accel_mps2;    /* grip used by the speed profile, default 3.0 */
+    double max_speed;         /* 4.0 */
+    double min_speed;         /* 0.6 */
+    double lookahead_s;       /* pure-pursuit look-ahead time, 0.25 s (plus lookahead_min_m) */
+    double lookahead_min_m;   /* 0.3 */
+    double zigzag_amplitude;  /* fraction of the half width, 0.6 */
+    double zigzag_period_m;   /* 3.0 */
+    td_car_config car;        /* racing-line: the car the line is computed for (default car) */
+    td_racing_options racing; /* racing-line: the search (td_racing_options_default) */
+    const struct td_racing_line *line; /* racing-line: follow this line (computed for car)
+                                          instead of computing one; NULL by default */
 } td_driver_config;
 
 void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind);
@@ -439,8 +548,10 @@ typedef struct td_driver {
     int n;                 /* line points (a closed loop repeats nothing: point n wraps) */
     double *x, *y, *s, *v; /* one allocation */
     double *lat;           /* lateral offset of each line point from the centre (+ left) */
+    double *kappa;         /* racing-line: curvature of each line point (else NULL) */
     double length;
-    int cursor; /* last nearest line point (incremental search) */
+    int cursor;        /* last nearest line point (incremental search) */
+    double lap_time_s; /* racing-line: the line's lap time on paper (else 0) */
 } td_driver;
 
 /* Builds the racing line of `track` (kept by pointer: it must outlive the driver). */
@@ -455,6 +566,56 @@ void td_driver_reset(td_driver *d);
  */
 void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s,
                    const td_params *p, double *steer_deg, double *speed);
+
+/*
+ * Races the built-in driver in an env of one car made from cfg (its mode, laps, car and race
+ * type are used as given) until the episode ends, and copies its episode info. max_err_m
+ * (may be NULL) receives the largest distance of the car's origin from the driver's line
+ * after the first lap (which starts from rest on the centreline).
+ */
+int td_driver_race(const td_track *t, const td_sim_config *cfg, const td_driver_config *dc,
+                   td_episode_info *info, double *max_err_m, td_err *err);
+
+/* ---- racing line (src/sim/racing.c) -----------------------------------------------------------
+ */
+
+/*
+ * The minimum-time line around a closed track for a car: a lateral offset from the
+ * centreline every TD_RACING_STEP_M of centreline arc (a periodic cubic B-spline of control
+ * offsets, so its curvature is continuous), inside the road less the car's footprint, and
+ * the fastest speed profile the car can drive on it (its grip, steering limit and steering
+ * response, top speed, acceleration from its speed response). The search moves one control
+ * offset at a time while the lap time falls (coordinate descent with shrinking steps) from
+ * the centreline. docs/sim.md, "The racing line".
+ */
+#define TD_RACING_STEP_M 0.05
+
+void td_racing_options_default(td_racing_options *o, const td_car_config *car);
+
+typedef struct td_racing_line {
+    int n;             /* points, one per TD_RACING_STEP_M of centreline (point n wraps to 0) */
+    double *x, *y;     /* the car origin's path */
+    double *lat;       /* lateral offset from the centreline, + left */
+    double *s;         /* centreline arc of each point */
+    double *d;         /* distance along the line from point 0 */
+    double *kappa;     /* signed curvature, 1/m */
+    double *v;         /* speed profile, m/s */
+    double *t;         /* time from point 0 on a flying lap, s */
+    double length_m;   /* of the line */
+    double lap_time_s; /* flying lap on paper */
+    double centerline_lap_s; /* the same profile computed on the centreline, for comparison */
+    double min_margin_m;     /* smallest clearance of a footprint corner to the road's edge */
+    int sweeps;
+} td_racing_line;
+
+/*
+ * Computes the racing line of closed track t (forward direction as given) for car. On error
+ * (an open route, a road narrower than the car) nothing is allocated. Free with
+ * td_racing_line_free.
+ */
+int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_config *car,
+                           const td_racing_options *o, td_err *err);
+void td_racing_line_free(td_racing_line *rl);
 
 /* ---- shared worlds: cars of separate envs that see each other (src/sim/shared_world.c) ---- */
 

@@ -465,6 +465,8 @@ static int cmd_generate(int argc, char **argv)
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
+int td__cli_racing_line(int argc, char **argv); /* racing_line.c */
+
 static int cmd_tracks(int argc, char **argv)
 {
     static const td__cli_sub subs[] = {
@@ -474,6 +476,7 @@ static int cmd_tracks(int argc, char **argv)
         {"export", "write a track as a DeepRacer route or JSON", cmd_export},
         {"render", "top-view picture", cmd_render},
         {"generate", "procedural track", cmd_generate},
+        {"racing-line", "the minimum-time line for a car, driven", td__cli_racing_line},
         {NULL, NULL, NULL},
     };
     return td__cli_dispatch("tracks",
@@ -482,4 +485,5 @@ static int cmd_tracks(int argc, char **argv)
                             subs, argc, argv);
 }
 
-TD_CLI_COMMAND("tracks", "list, show, import, export, render and generate tracks", cmd_tracks)
+TD_CLI_COMMAND("tracks", "list, show, import, export, render, generate tracks; racing lines",
+               cmd_tracks)

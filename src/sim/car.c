@@ -1,36 +1,248 @@
 /*
- * car.c - the car: a kinematic bicycle whose speed and front-wheel angle follow the
- * commands through first-order lags, integrated with sub-steps; the model point, the wheel
- * centres and the oriented-rectangle overlap test used for collisions.
+ * car.c - the car: a kinematic bicycle whose speed and steering follow the commands through
+ * dead times and first-order lags (the speed also through an acceleration limit), whose
+ * path curvature is a gain times the geometric bicycle's, with a lateral grip limit; the
+ * presets of DeepRacer's physics versions; car files; the model point, the wheel centres
+ * and the oriented-rectangle overlap test used for collisions.
  *
- * The per-sub-step integration uses no libm call and no division: the heading is kept as a
- * unit vector and rotated by Taylor series of the (small, < 0.1 rad) sub-step yaw change,
- * and the slip angle comes from polynomials in the wheel angle. That keeps the state path
- * of the vector env at a few nanoseconds per sub-step.
+ * Per sub-step the integration uses no libm call: the heading is kept as a unit vector and
+ * rotated by Taylor series of the (small, < 0.1 rad) sub-step yaw change, and the slip
+ * angle enters through its tangent (one square root). That keeps the state path of the
+ * vector env at a few nanoseconds per sub-step.
  */
+#include <jansson.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/sim_internal.h"
+#include "trackday/json.h"
 
-void td_car_config_default(td_car_config *cfg)
+/* ---- presets ------------------------------------------------------------------------------ */
+
+typedef struct car_preset {
+    const char *name;
+    double speed_tau_s, steer_tau_s, speed_delay_s, steer_delay_s;
+    double steer_gain, speed_gain, accel_max_mps2, grip_mps2;
+} car_preset;
+
+/*
+ * The DeepRacer presets are fitted with `trackday calibrate` to DeepRacer's public sample
+ * logs (deepracer-utils' tests/deepracer/logs); docs/sim.md gives the data, the command and
+ * the open-loop errors before and after. Versions 1 and 2 ran the dynamic car with another
+ * wheel radius in the speed conversion (0.1 m and 0.0277 m against 0.035 m), which scales
+ * the speed a command gives; no public log of them exists, so they are the dynamic preset
+ * with that scale.
+ */
+static const car_preset PRESETS[] = {
+    /* name, speed_tau_s, steer_tau_s, speed_delay_s, steer_delay_s, steer_gain, speed_gain,
+     * accel_max_mps2, grip_mps2 */
+    {"deepracer", 0.049, 0.153, 0.002, 0.044, 0.608, 1.013, 7.82, 4.57},
+    {"deepracer-dynamic", 0.201, 0.501, 0.025, 0.0, 0.682, 0.990, 3.15, 2.47},
+    {"deepracer-v2", 0.201, 0.501, 0.025, 0.0, 0.682, 0.990 * 0.035 / 0.0277, 3.15, 2.47},
+    {"deepracer-v1", 0.201, 0.501, 0.025, 0.0, 0.682, 0.990 * 0.035 / 0.1, 3.15, 2.47},
+    {"ideal", 0.1, 0.05, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0},
+};
+#define N_PRESETS ((int)(sizeof(PRESETS) / sizeof(PRESETS[0])))
+
+const char *const td_car_preset_names[] = {
+    "deepracer", "deepracer-dynamic", "deepracer-v2", "deepracer-v1", "ideal", NULL};
+
+int td_car_preset(td_car_config *cfg, const char *name)
 {
+    const car_preset *p = NULL;
+    for (int i = 0; i < N_PRESETS; i++)
+        if (name && strcmp(name, PRESETS[i].name) == 0)
+            p = &PRESETS[i];
+    if (!p)
+        return TD_EINVAL;
     cfg->wheelbase_m = TD_CAR_WHEELBASE_M;
     cfg->track_m = TD_CAR_TRACK_M;
     cfg->model_point_m = TD_CAR_MODEL_POINT_M;
     cfg->length_m = TD_CAR_LENGTH_M;
     cfg->width_m = TD_CAR_WIDTH_M;
-    /* DeepRacer's car (model version >= 5) has velocity-controlled wheels and no explicit
-     * acceleration limit: Gazebo's joint controllers reach a commanded wheel speed within a
-     * few physics ticks and the steering hinge within a couple of frames. Short lags keep
-     * that near-kinematic feel while still making actions carry over between steps. */
-    cfg->speed_tau_s = 0.1;
-    cfg->steer_tau_s = 0.05;
     cfg->substeps = 10;
     cfg->speed_min = 0.1;
     cfg->speed_max = 4.0;
     cfg->steer_max_deg = 30.0;
-    cfg->grip_mps2 = 0.0;
+    cfg->speed_tau_s = p->speed_tau_s;
+    cfg->steer_tau_s = p->steer_tau_s;
+    cfg->speed_delay_s = p->speed_delay_s;
+    cfg->steer_delay_s = p->steer_delay_s;
+    cfg->steer_gain = p->steer_gain;
+    cfg->speed_gain = p->speed_gain;
+    cfg->accel_max_mps2 = p->accel_max_mps2;
+    cfg->grip_mps2 = p->grip_mps2;
+    return 0;
+}
+
+const char *td_car_preset_for_version(int version)
+{
+    /* DeepRacer: version >= 5 launches the kinematic car (racecar.launch.py), lower versions
+     * the dynamic one; the wheel radius of the speed conversion is 0.035 m from version 3
+     * on, 0.0277 m in version 2 and 0.1 m in version 1 (agent_ctrl/utils.py). */
+    if (version >= 5)
+        return "deepracer";
+    if (version >= 3)
+        return "deepracer-dynamic";
+    return version == 2 ? "deepracer-v2" : "deepracer-v1";
+}
+
+void td_car_config_default(td_car_config *cfg)
+{
+    td_car_preset(cfg, "deepracer");
+}
+
+/* ---- car files ------------------------------------------------------------------------------ */
+
+typedef struct car_field {
+    const char *key;
+    size_t off;
+    double lo, hi;
+} car_field;
+
+#define CF(k, lo, hi)                                                                              \
+    {                                                                                              \
+#k, offsetof(td_car_config, k), lo, hi                                                     \
+    }
+static const car_field FIELDS[] = {
+    CF(wheelbase_m, 0.05, 2.0),
+    CF(track_m, 0.02, 2.0),
+    CF(model_point_m, -1.0, 1.0),
+    CF(length_m, 0.05, 5.0),
+    CF(width_m, 0.05, 5.0),
+    CF(speed_tau_s, 0.0, 5.0),
+    CF(steer_tau_s, 0.0, 5.0),
+    CF(speed_delay_s, 0.0, TD_CAR_MAX_DELAY_S),
+    CF(steer_delay_s, 0.0, TD_CAR_MAX_DELAY_S),
+    CF(steer_gain, 0.05, 5.0),
+    CF(speed_gain, 0.05, 5.0),
+    CF(accel_max_mps2, 0.0, 1000.0),
+    CF(speed_min, 0.0, 100.0),
+    CF(speed_max, 0.01, 100.0),
+    CF(steer_max_deg, 1.0, 60.0),
+    CF(grip_mps2, 0.0, 1000.0),
+};
+#undef CF
+#define N_FIELDS ((int)(sizeof(FIELDS) / sizeof(FIELDS[0])))
+
+int td_car_config_from_json(td_car_config *cfg, const json_t *obj, const char *what, td_err *err)
+{
+    if (!json_is_object(obj))
+        return td_err_set(err, TD_EFORMAT, "%s: a car must be a JSON object", what);
+    const char *preset = "deepracer";
+    int rc = td_json_get_string(obj, "preset", preset, &preset, what, err);
+    if (rc)
+        return rc;
+    td_car_config c;
+    if (td_car_preset(&c, preset))
+        return td_err_set(err, TD_EINVAL,
+                          "%s: \"preset\" is \"%s\", must be deepracer, deepracer-dynamic, "
+                          "deepracer-v2, deepracer-v1 or ideal",
+                          what, preset);
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "preset") == 0 || strcmp(key, "substeps") == 0)
+            continue;
+        int known = 0;
+        for (int i = 0; i < N_FIELDS; i++)
+            known |= strcmp(key, FIELDS[i].key) == 0;
+        if (!known)
+            return td_err_set(err, TD_EINVAL, "%s: unknown key \"%s\" in a car", what, key);
+    }
+    for (int i = 0; i < N_FIELDS; i++) {
+        double *f = (double *)((char *)&c + FIELDS[i].off);
+        if ((rc = td_json_get_number(obj, FIELDS[i].key, *f, FIELDS[i].lo, FIELDS[i].hi, f, what,
+                                     err)) != 0)
+            return rc;
+    }
+    long sub = c.substeps;
+    if ((rc = td_json_get_int(obj, "substeps", sub, 1, TD__MAX_SUBSTEPS, &sub, what, err)) != 0)
+        return rc;
+    c.substeps = (int)sub;
+    if (c.speed_min > c.speed_max)
+        return td_err_set(err, TD_ERANGE, "%s: speed_min %g is above speed_max %g", what,
+                          c.speed_min, c.speed_max);
+    *cfg = c;
+    return 0;
+}
+
+int td_car_config_load(td_car_config *cfg, const char *path, td_err *err)
+{
+    json_t *root;
+    int rc = td_json_load_file(path, &root, err);
+    if (rc)
+        return rc;
+    rc = td_car_config_from_json(cfg, root, path, err);
+    json_decref(root);
+    return rc;
+}
+
+json_t *td_car_config_to_json(const td_car_config *cfg)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (int i = 0; i < N_FIELDS; i++) {
+        double v = *(const double *)((const char *)cfg + FIELDS[i].off);
+        /* Six significant digits: a car file is read by people. */
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%.6g", v);
+        json_object_set_new(o, FIELDS[i].key, json_real(strtod(buf, NULL)));
+    }
+    json_object_set_new(o, "substeps", json_integer(cfg->substeps));
+    return o;
+}
+
+int td_car_config_resolve(td_car_config *cfg, const char *arg, td_err *err)
+{
+    if (td_car_preset(cfg, arg) == 0)
+        return 0;
+    if (!strchr(arg, '/') && !strstr(arg, ".json"))
+        return td_err_set(err, TD_EINVAL,
+                          "car '%s' is neither a preset (deepracer, deepracer-dynamic, "
+                          "deepracer-v2, deepracer-v1, ideal) nor a .json car file",
+                          arg);
+    return td_car_config_load(cfg, arg, err);
+}
+
+/* ---- integration ---------------------------------------------------------------------------- */
+
+/*
+ * What a sub-step follows: the sub-step covers [a, b) seconds from the step's start, shifted
+ * back by the delay. lens[j] is the length of the step command j was given for (0 = this
+ * step's). *src is the command at the sub-step's end (TD_CAR_HIST: none yet) and *old_w the
+ * fraction of the sub-step the command before it still covers.
+ */
+static void cover(const double *lens, double a, double b, unsigned char *src, double *old_w)
+{
+    int j = 0;
+    double start = 0; /* command j's interval starts here (command 0's runs on) */
+    while (b <= start + 1e-12 && j < TD_CAR_HIST) {
+        j++;
+        start -= lens[j];
+    }
+    *src = (unsigned char)j;
+    double w = a < start && b > a ? (start - a) / (b - a) : 0.0;
+    *old_w = j < TD_CAR_HIST ? (w < 1 ? w : 1) : 0.0;
+}
+
+/* The sources of every sub-step of a step of k->h sub-steps for both delays. */
+static void cover_all(const td__car_coeffs *k, const td_car_config *cfg, const double *lens,
+                      unsigned char *ssrc, double *sw, unsigned char *vsrc, double *vw)
+{
+    double ds = td__clip(cfg->steer_delay_s, 0, TD_CAR_MAX_DELAY_S);
+    double dv = td__clip(cfg->speed_delay_s, 0, TD_CAR_MAX_DELAY_S);
+    for (int i = 0; i < k->substeps; i++) {
+        double a = i * k->h, b = (i + 1) * k->h;
+        cover(lens, a - ds, b - ds, &ssrc[i], &sw[i]);
+        cover(lens, a - dv, b - dv, &vsrc[i], &vw[i]);
+    }
 }
 
 void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt)
@@ -38,29 +250,33 @@ void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt)
     int sub = cfg->substeps > 0 ? cfg->substeps : 1;
     sub = sub > TD__MAX_SUBSTEPS ? TD__MAX_SUBSTEPS : sub;
     k->substeps = sub;
+    k->dt = dt;
     k->h = dt / sub;
     k->a_speed = cfg->speed_tau_s > 0 ? 1.0 - exp(-k->h / cfg->speed_tau_s) : 1.0;
     k->a_steer = cfg->steer_tau_s > 0 ? 1.0 - exp(-k->h / cfg->steer_tau_s) : 1.0;
-    for (int i = 0; i <= sub; i++) {
-        k->keep_speed[i] = pow(1.0 - k->a_speed, i + 1);
-        k->keep_steer[i] = pow(1.0 - k->a_steer, i + 1);
-    }
     k->inv_wheelbase = 1.0 / cfg->wheelbase_m;
+    k->half_gain = 0.5 * (cfg->steer_gain > 0 ? cfg->steer_gain : 1.0);
+    k->speed_gain = cfg->speed_gain > 0 ? cfg->speed_gain : 1.0;
+    k->accel_step = cfg->accel_max_mps2 > 0 ? cfg->accel_max_mps2 * k->h : 0.0;
     k->speed_min = cfg->speed_min;
     k->speed_max = cfg->speed_max;
     k->steer_max = cfg->steer_max_deg * (M_PI / 180.0);
+    k->tan_steer_max = tan(k->steer_max);
     k->grip = cfg->grip_mps2 > 0 ? cfg->grip_mps2 : 0.0;
+    double lens[TD_CAR_HIST + 1];
+    for (int j = 0; j <= TD_CAR_HIST; j++)
+        lens[j] = dt;
+    cover_all(k, cfg, lens, k->steer_src, k->steer_old_w, k->speed_src, k->speed_old_w);
 }
 
 void td_car_place(td_car_state *s, double x, double y, double yaw)
 {
+    memset(s, 0, sizeof(*s));
     s->x = x;
     s->y = y;
     s->yaw = td__wrap_pi(yaw);
     s->cos_yaw = cos(s->yaw);
     s->sin_yaw = sin(s->yaw);
-    s->speed = 0.0;
-    s->steer = 0.0;
 }
 
 double td__clip(double v, double lo, double hi)
@@ -68,35 +284,22 @@ double td__clip(double v, double lo, double hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/*
- * The slip angle beta at the middle of the wheelbase, tan(beta) = tan(delta) / 2, enters as
- * sin(beta) and cos(beta). For |delta| <= 0.53 rad (30.4 degrees) least-squares polynomials
- * in delta give both within 3e-11 with a handful of multiply-adds and no division; a car
- * configured to steer further uses the exact formulas.
- */
-#define POLY_MAX_STEER 0.53
-
-static inline void slip_poly(double d, double *sb, double *cb)
+/* Records a command as the newest of the car's pending ones. */
+static void push_command(const td__car_coeffs *k, td_car_state *st, double steer_cmd_rad,
+                         double speed_cmd, double dt)
 {
-    double x = d * d;
-    *sb = d * (0.5000000005028634 +
-               x * (0.1041666165986774 +
-                    x * (0.015886840257839024 +
-                         x * (-0.0017766925845858475 +
-                              x * (-0.0023926955018171085 + x * -0.0013880793781918931)))));
-    *cb = 1.0000000000047202 +
-          x * (-0.12500000163420905 +
-               x * (-0.05989574117951159 +
-                    x * (-0.020856975861760774 +
-                         x * (-0.005156347164331938 +
-                              x * (-0.0006890075155403168 + x * 0.0004717325725492128)))));
-}
-
-static void slip_exact(double d, double *sb, double *cb)
-{
-    double tb = 0.5 * tan(d);
-    *cb = 1.0 / sqrt(1.0 + tb * tb);
-    *sb = tb * *cb;
+    int n = st->n_cmd < TD_CAR_HIST ? st->n_cmd + 1 : TD_CAR_HIST;
+    for (int j = n - 1; j > 0; j--) {
+        st->cmd_tan[j] = st->cmd_tan[j - 1];
+        st->cmd_speed[j] = st->cmd_speed[j - 1];
+        st->cmd_dt[j] = st->cmd_dt[j - 1];
+    }
+    double d = td__clip(steer_cmd_rad, -k->steer_max, k->steer_max);
+    /* tan by its odd Taylor series would not do at 30 degrees; one libm call per step. */
+    st->cmd_tan[0] = tan(d);
+    st->cmd_speed[0] = td__clip(speed_cmd, k->speed_min, k->speed_max) * k->speed_gain;
+    st->cmd_dt[0] = dt;
+    st->n_cmd = n;
 }
 
 /*
@@ -106,102 +309,74 @@ static void slip_exact(double d, double *sb, double *cb)
  * v cos(beta) tan(delta) / L). sin and cos of t/2 by Taylor series (t < 0.1 rad);
  * multiplications by reciprocals because the compiler may not turn x / 6 into one.
  */
-#define MOTION_BODY                                                                                \
-    T t = v * sb * two_h_over_l;                                                                   \
-    T hd = 0.5 * t, hd2 = hd * hd;                                                                 \
-    T sh = hd * (1.0 - hd2 * (1.0 / 6.0) * (1.0 - hd2 * (1.0 / 20.0)));                            \
-    T ch = 1.0 - hd2 * 0.5 * (1.0 - hd2 * (1.0 / 12.0) * (1.0 - hd2 * (1.0 / 30.0)));              \
-    T len = v * h * (1.0 - t * t * (1.0 / 24.0));                                                  \
-    *mx = len * (ch * cb - sh * sb);                                                               \
-    *my = len * (sh * cb + ch * sb);                                                               \
-    *fc = ch * ch - sh * sh;                                                                       \
-    *fs = 2.0 * sh * ch;                                                                           \
-    *dth = t;
-
 static inline void substep_motion(double v, double sb, double cb, double h, double two_h_over_l,
                                   double *mx, double *my, double *fc, double *fs, double *dth)
 {
-    typedef double T;
-    MOTION_BODY
+    double t = v * sb * two_h_over_l;
+    double hd = 0.5 * t, hd2 = hd * hd;
+    double sh = hd * (1.0 - hd2 * (1.0 / 6.0) * (1.0 - hd2 * (1.0 / 20.0)));
+    double ch = 1.0 - hd2 * 0.5 * (1.0 - hd2 * (1.0 / 12.0) * (1.0 - hd2 * (1.0 / 30.0)));
+    double len = v * h * (1.0 - t * t * (1.0 / 24.0));
+    *mx = len * (ch * cb - sh * sb);
+    *my = len * (sh * cb + ch * sb);
+    *fc = ch * ch - sh * sh;
+    *fs = 2.0 * sh * ch;
+    *dth = t;
 }
 
-typedef double v2d __attribute__((vector_size(16)));
-
-static inline void motion2(v2d v, v2d sb, v2d cb, double h, double two_h_over_l, v2d *mx, v2d *my,
-                           v2d *fc, v2d *fs, v2d *dth)
+/*
+ * The step after the command is pushed: ssrc / vsrc say which pending command each
+ * sub-step's steering and speed follow. move = 0 updates the response only.
+ */
+static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned char *ssrc,
+                      const double *sw, const unsigned char *vsrc, const double *vw, int move)
 {
-    typedef v2d T;
-    MOTION_BODY
-}
-
-static inline void slip_poly2(v2d d, v2d *sb, v2d *cb)
-{
-    v2d x = d * d;
-    *sb = d * (0.5000000005028634 +
-               x * (0.1041666165986774 +
-                    x * (0.015886840257839024 +
-                         x * (-0.0017766925845858475 +
-                              x * (-0.0023926955018171085 + x * -0.0013880793781918931)))));
-    *cb = 1.0000000000047202 +
-          x * (-0.12500000163420905 +
-               x * (-0.05989574117951159 +
-                    x * (-0.020856975861760774 +
-                         x * (-0.005156347164331938 +
-                              x * (-0.0006890075155403168 + x * 0.0004717325725492128)))));
-}
-
-void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_cmd_rad,
-                       double speed_cmd)
-{
-    double vc = td__clip(speed_cmd, k->speed_min, k->speed_max);
-    double dc = td__clip(steer_cmd_rad, -k->steer_max, k->steer_max);
-    double v0 = st->speed - vc, d0 = st->steer - dc, h = k->h;
-    double two_h_over_l = 2.0 * h * k->inv_wheelbase;
     int n = k->substeps;
-    int exact = k->steer_max > POLY_MAX_STEER;
+    double h = k->h, two_h_over_l = 2.0 * h * k->inv_wheelbase;
+    double vs[TD__MAX_SUBSTEPS], us[TD__MAX_SUBSTEPS];
+    double v = st->speed, u = st->steer_tan;
+    /* The lags: a dependent chain of one multiply-add each. */
+    for (int i = 0; i < n; i++) {
+        int js = ssrc[i], jv = vsrc[i], nc = st->n_cmd;
+        double ut = js < nc ? st->cmd_tan[js] : 0.0;
+        double vt = jv < nc ? st->cmd_speed[jv] : 0.0;
+        if (sw[i] > 0)
+            ut += sw[i] * ((js + 1 < nc ? st->cmd_tan[js + 1] : 0.0) - ut);
+        if (vw[i] > 0)
+            vt += vw[i] * ((jv + 1 < nc ? st->cmd_speed[jv + 1] : 0.0) - vt);
+        u += k->a_steer * (ut - u);
+        double dv = k->a_speed * (vt - v);
+        if (k->accel_step > 0)
+            dv = td__clip(dv, -k->accel_step, k->accel_step);
+        v += dv;
+        vs[i] = v;
+        us[i] = u;
+    }
+    st->speed = v;
+    st->steer_tan = u;
+    st->steer = atan(u);
+    if (!move)
+        return;
     /* Per sub-step motion in the car's frame at the sub-step's start: the chord (length
-     * times direction) and the rotation. The first-order lags are in closed form (exact
-     * for the discrete lag), so these do not depend on each other and the loop vectorizes;
-     * only the second loop carries the heading from one sub-step to the next. */
-    double mx[TD__MAX_SUBSTEPS + 1], my[TD__MAX_SUBSTEPS + 1], fc[TD__MAX_SUBSTEPS + 1],
-        fs[TD__MAX_SUBSTEPS + 1], dth[TD__MAX_SUBSTEPS + 1];
-    if (exact || k->grip > 0) {
-        for (int i = 0; i < n; i++) {
-            double v = vc + v0 * k->keep_speed[i];
-            double d = dc + d0 * k->keep_steer[i];
-            double sb, cb;
-            if (exact)
-                slip_exact(d, &sb, &cb);
-            else
-                slip_poly(d, &sb, &cb);
-            /* Limited grip: the path curvature 2 sin(beta) / L needs v^2 times it of
-             * lateral acceleration; beyond the grip the car runs wide (the turn rate and
-             * the slip shrink together). */
-            double lat = v * v * fabs(2.0 * sb * k->inv_wheelbase);
-            if (k->grip > 0 && lat > k->grip) {
-                double f = k->grip / lat;
-                sb *= f;
+     * times direction) and the rotation. These do not depend on each other; only the second
+     * loop carries the heading from one sub-step to the next. */
+    double mx[TD__MAX_SUBSTEPS], my[TD__MAX_SUBSTEPS], fc[TD__MAX_SUBSTEPS], fs[TD__MAX_SUBSTEPS],
+        dth[TD__MAX_SUBSTEPS];
+    for (int i = 0; i < n; i++) {
+        /* The slip angle at the middle of the wheelbase: tan(beta) = gain tan(delta) / 2. */
+        double tb = k->half_gain * us[i];
+        double cb = 1.0 / sqrt(1.0 + tb * tb), sb = tb * cb;
+        /* Limited grip: the path curvature 2 sin(beta) / L needs v^2 times it of lateral
+         * acceleration; beyond the grip the car runs wide (turn rate and slip shrink
+         * together). */
+        if (k->grip > 0) {
+            double lat = vs[i] * vs[i] * fabs(2.0 * sb * k->inv_wheelbase);
+            if (lat > k->grip) {
+                sb *= k->grip / lat;
                 cb = sqrt(1.0 - sb * sb);
             }
-            substep_motion(v, sb, cb, h, two_h_over_l, &mx[i], &my[i], &fc[i], &fs[i], &dth[i]);
         }
-    } else {
-        /* Two sub-steps at a time in SSE2 lanes (GCC vector extension); the coefficient
-         * tables are padded, so an odd count computes one unused lane. */
-        for (int i = 0; i < n; i += 2) {
-            v2d v, d, sb, cb, omx, omy, ofc, ofs, odth;
-            memcpy(&v, &k->keep_speed[i], sizeof(v));
-            memcpy(&d, &k->keep_steer[i], sizeof(d));
-            v = vc + v0 * v;
-            d = dc + d0 * d;
-            slip_poly2(d, &sb, &cb);
-            motion2(v, sb, cb, h, two_h_over_l, &omx, &omy, &ofc, &ofs, &odth);
-            memcpy(&mx[i], &omx, sizeof(omx));
-            memcpy(&my[i], &omy, sizeof(omy));
-            memcpy(&fc[i], &ofc, sizeof(ofc));
-            memcpy(&fs[i], &ofs, sizeof(ofs));
-            memcpy(&dth[i], &odth, sizeof(odth));
-        }
+        substep_motion(vs[i], sb, cb, h, two_h_over_l, &mx[i], &my[i], &fc[i], &fs[i], &dth[i]);
     }
     double x = st->x, y = st->y, c = st->cos_yaw, s = st->sin_yaw, yaw = st->yaw;
     for (int i = 0; i < n; i++) {
@@ -219,16 +394,49 @@ void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_c
     st->yaw = td__wrap_pi(yaw);
     st->x = x;
     st->y = y;
-    st->speed = vc + v0 * k->keep_speed[n - 1];
-    st->steer = dc + d0 * k->keep_steer[n - 1];
+}
+
+void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_cmd_rad,
+                       double speed_cmd)
+{
+    push_command(k, st, steer_cmd_rad, speed_cmd, k->dt);
+    step_core(k, st, k->steer_src, k->steer_old_w, k->speed_src, k->speed_old_w, 1);
+}
+
+static void step_any(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg,
+                     double speed_cmd, double dt, int move)
+{
+    td__car_coeffs k;
+    td_car_config c = *cfg;
+    /* Steps longer than the control step (replays of logs with gaps) keep the sub-step
+     * length, so the per-sub-step series stay accurate. */
+    if (dt * TD_SIM_HZ > 1.0 + 1e-9) {
+        double sub = ceil(c.substeps * dt * TD_SIM_HZ);
+        c.substeps = sub < TD__MAX_SUBSTEPS ? (int)sub : TD__MAX_SUBSTEPS;
+    }
+    td__car_coeffs_init(&k, &c, dt);
+    push_command(&k, s, steer_cmd_deg * (M_PI / 180.0), speed_cmd, dt);
+    /* The real lengths of the earlier steps (a replay's steps differ); before the first
+     * command, steps of this one's length. */
+    double lens[TD_CAR_HIST + 1];
+    for (int j = 0; j <= TD_CAR_HIST; j++)
+        lens[j] = j < s->n_cmd ? s->cmd_dt[j] : dt;
+    unsigned char ssrc[TD__MAX_SUBSTEPS], vsrc[TD__MAX_SUBSTEPS];
+    double sw[TD__MAX_SUBSTEPS], vw[TD__MAX_SUBSTEPS];
+    cover_all(&k, &c, lens, ssrc, sw, vsrc, vw);
+    step_core(&k, s, ssrc, sw, vsrc, vw, move);
 }
 
 void td_car_step(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg, double speed_cmd,
                  double dt)
 {
-    td__car_coeffs k;
-    td__car_coeffs_init(&k, cfg, dt);
-    td__car_step_fast(&k, s, steer_cmd_deg * (M_PI / 180.0), speed_cmd);
+    step_any(cfg, s, steer_cmd_deg, speed_cmd, dt, 1);
+}
+
+void td_car_respond(const td_car_config *cfg, td_car_state *s, double steer_cmd_deg,
+                    double speed_cmd, double dt)
+{
+    step_any(cfg, s, steer_cmd_deg, speed_cmd, dt, 0);
 }
 
 void td_car_model_point(const td_car_config *cfg, const td_car_state *s, double *x, double *y)

@@ -25,6 +25,18 @@
 #define AVOID_AHEAD_M  2.2
 #define AVOID_BEHIND_M 0.6
 #define AVOID_SPEED    1.2
+/* Racing-line look-ahead: metres plus seconds of speed. */
+#define RL_LOOKAHEAD_M 0.25
+#define RL_LOOKAHEAD_S 0.12
+/* Racing-line tracking: closed-loop frequency (rad/s) and damping of the lateral error. */
+#define RL_OMEGA 6.0
+#define RL_ZETA  0.9
+/* The feedforward curvature is the line's this fraction of (steering lag + delay) x speed
+ * ahead of the predicted pose (the prediction already covers one control step). */
+#define RL_FF_AHEAD     0.4
+#define RL_MAX_APPROACH 0.35
+#define RL_MERGE_M      0.15
+#define RL_MERGE_SPEED  1.5
 
 void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind)
 {
@@ -36,6 +48,9 @@ void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind)
     cfg->lookahead_min_m = 0.3;
     cfg->zigzag_amplitude = 0.6;
     cfg->zigzag_period_m = 3.0;
+    td_car_config_default(&cfg->car);
+    td_racing_options_default(&cfg->racing, &cfg->car);
+    cfg->line = NULL;
 }
 
 const char *td_driver_kind_name(td_driver_kind k)
@@ -47,6 +62,8 @@ const char *td_driver_kind_name(td_driver_kind k)
         return "centerline";
     case TD_DRIVER_ZIGZAG:
         return "zigzag";
+    case TD_DRIVER_RACING_LINE:
+        return "racing-line";
     }
     return "unknown";
 }
@@ -54,8 +71,8 @@ const char *td_driver_kind_name(td_driver_kind k)
 int td_driver_kind_parse(const char *s, td_driver_kind *out)
 {
     static const td_driver_kind all[] = {TD_DRIVER_PURE_PURSUIT, TD_DRIVER_CENTERLINE,
-                                         TD_DRIVER_ZIGZAG};
-    for (int i = 0; i < 3; i++) {
+                                         TD_DRIVER_ZIGZAG, TD_DRIVER_RACING_LINE};
+    for (int i = 0; i < 4; i++) {
         if (s && strcmp(s, td_driver_kind_name(all[i])) == 0) {
             *out = all[i];
             return 0;
@@ -72,6 +89,12 @@ int td_driver_kind_parse(const char *s, td_driver_kind *out)
 static void frame_at(const td_track *t, double s, int *seg, double *cx, double *cy, double *nx,
                      double *ny, double *lo, double *hi)
 {
+    td__road_frame(t, s, seg, 0, cx, cy, nx, ny, lo, hi);
+}
+
+void td__road_frame(const td_track *t, double s, int *seg, int smooth, double *cx, double *cy,
+                    double *nx, double *ny, double *lo, double *hi)
+{
     int nseg = t->n - 1, k = *seg;
     while (k < nseg - 1 && t->arc[k + 1] <= s)
         k++;
@@ -85,6 +108,28 @@ static void frame_at(const td_track *t, double s, int *seg, double *cx, double *
     *cy = c[1] + u * dy;
     *nx = l > 0 ? -dy / l : 0;
     *ny = l > 0 ? dx / l : 1;
+    if (smooth && t->closed && nseg > 2) {
+        /* The normal turns linearly along the segment from the bisector at its first vertex
+         * to the bisector at its second, so an offset line has no kink at a vertex. */
+        double vn[2][2];
+        for (int e = 0; e < 2; e++) {
+            int a = (k + e - 1 + nseg) % nseg, b = (k + e) % nseg;
+            const double *ca = t->center + 2 * a, *cb = t->center + 2 * b;
+            double ax = ca[2] - ca[0], ay = ca[3] - ca[1], bx = cb[2] - cb[0], by = cb[3] - cb[1];
+            double la = hypot(ax, ay), lb = hypot(bx, by);
+            double mx = (la > 0 ? -ay / la : 0) + (lb > 0 ? -by / lb : 0);
+            double my = (la > 0 ? ax / la : 0) + (lb > 0 ? bx / lb : 0);
+            double lm = hypot(mx, my);
+            vn[e][0] = lm > 1e-9 ? mx / lm : *nx;
+            vn[e][1] = lm > 1e-9 ? my / lm : *ny;
+        }
+        double mx = vn[0][0] + u * (vn[1][0] - vn[0][0]), my = vn[0][1] + u * (vn[1][1] - vn[0][1]);
+        double lm = hypot(mx, my);
+        if (lm > 1e-9) {
+            *nx = mx / lm;
+            *ny = my / lm;
+        }
+    }
     double ix = in[0] + u * (in[2] - in[0]) - *cx, iy = in[1] + u * (in[3] - in[1]) - *cy;
     double ox = ou[0] + u * (ou[2] - ou[0]) - *cx, oy = ou[1] + u * (ou[3] - ou[1]) - *cy;
     double li = ix * *nx + iy * *ny, lo_ = ox * *nx + oy * *ny;
@@ -134,6 +179,43 @@ int td_driver_init(td_driver *d, const td_driver_config *cfg, const td_track *t,
         if (lo[i] > hi[i])
             lo[i] = hi[i] = 0.5 * (lo[i] + hi[i]);
         d->lat[i] = 0.0;
+    }
+    if (cfg->kind == TD_DRIVER_RACING_LINE) {
+        /* The optimizer samples the same stations (every LINE_STEP_M of centreline). */
+        td_racing_line own;
+        const td_racing_line *rl = cfg->line;
+        if (!rl) {
+            int rc = td_racing_line_compute(&own, t, &cfg->car, &cfg->racing, err);
+            if (rc) {
+                td_free(buf);
+                memset(d, 0, sizeof(*d));
+                return rc;
+            }
+            rl = &own;
+        }
+        if (rl->n != n) {
+            if (rl == &own)
+                td_racing_line_free(&own);
+            td_free(buf);
+            memset(d, 0, sizeof(*d));
+            return td_err_set(err, TD_EINVAL,
+                              "driver: a racing line of %d points for a track of %d (another "
+                              "track?)",
+                              rl->n, n);
+        }
+        d->kappa = buf + 5 * n; /* the frame scratch is free now */
+        for (int i = 0; i < n; i++) {
+            d->x[i] = rl->x[i];
+            d->y[i] = rl->y[i];
+            d->lat[i] = rl->lat[i];
+            d->v[i] = rl->v[i];
+            d->kappa[i] = rl->kappa[i];
+        }
+        d->lap_time_s = rl->lap_time_s;
+        if (rl == &own)
+            td_racing_line_free(&own);
+        d->cursor = -1;
+        return 0;
     }
     if (cfg->kind == TD_DRIVER_PURE_PURSUIT) {
         /* Relax each point toward the midpoint of its neighbours, along its normal, inside
@@ -225,10 +307,86 @@ static void line_at(const td_driver *d, double s, double *x, double *y, double *
         *lat = d->lat[a] + f * (d->lat[b] - d->lat[a]);
 }
 
-void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s,
+/*
+ * Where the car will be when a command given now starts to act: one control step ahead
+ * under the commands it already has (a car with delays and lags keeps doing what it was
+ * told for a while). Steering from there instead of from the current pose keeps a delayed
+ * car from oscillating.
+ */
+static void predict(const td_car_config *car, const td_car_state *s, td_car_state *out)
+{
+    *out = *s;
+    if (s->n_cmd == 0 || (car->steer_delay_s <= 0 && car->steer_tau_s < 0.08))
+        return;
+    double gain = car->speed_gain > 0 ? car->speed_gain : 1.0;
+    td_car_step(car, out, atan(s->cmd_tan[0]) * (180.0 / M_PI), s->cmd_speed[0] / gain,
+                1.0 / TD_SIM_HZ);
+}
+
+/*
+ * The racing-line driver's control: the line's curvature where the car will be once its
+ * steering has followed (feedforward), plus feedback on the lateral and heading errors with
+ * gains for a closed loop of RL_OMEGA rad/s, damping RL_ZETA, slow enough for the car's
+ * steering lag; the line's speed commanded ahead of the speed lag.
+ */
+static void racing_act(td_driver *d, const td_car_config *car, const td_car_state *s, double sc,
+                       double *steer_deg, double *speed)
+{
+    double step = d->s[1] - d->s[0];
+    int c = (int)(td__wrap_arc(d->track, sc) / step), best = c;
+    double bd = INFINITY;
+    for (int k = -15; k <= 15; k++) {
+        int i = wrap_index(d, c + k);
+        double e2 = (d->x[i] - s->x) * (d->x[i] - s->x) + (d->y[i] - s->y) * (d->y[i] - s->y);
+        if (e2 < bd) {
+            bd = e2;
+            best = i;
+        }
+    }
+    int a = wrap_index(d, best - 1), b = wrap_index(d, best + 1);
+    double hx = d->x[b] - d->x[a], hy = d->y[b] - d->y[a], hl = hypot(hx, hy);
+    hx = hl > 0 ? hx / hl : s->cos_yaw;
+    hy = hl > 0 ? hy / hl : s->sin_yaw;
+    /* Signed lateral error (+ = left of the line) and heading error. */
+    double e = -(s->x - d->x[best]) * hy + (s->y - d->y[best]) * hx;
+    double psi = atan2(s->sin_yaw * hx - s->cos_yaw * hy, s->cos_yaw * hx + s->sin_yaw * hy);
+    double v = fabs(s->speed) > 0.3 ? fabs(s->speed) : 0.3;
+    /* Feedforward from where the car will be when the steering has followed. */
+    double ahead = RL_FF_AHEAD * v * (car->steer_tau_s + car->steer_delay_s);
+    int fi = wrap_index(d, best + (int)lround(ahead / step));
+    /* Gains for at least 1 m/s: merging onto the line from rest must not slam the wheels. */
+    double vg = v > 1.0 ? v : 1.0;
+    double k1 = RL_OMEGA * RL_OMEGA / (vg * vg), k2 = 2.0 * RL_ZETA * RL_OMEGA / vg;
+    /* k1 e + k2 psi, with the lateral part as a heading to approach the line at, at most
+     * RL_MAX_APPROACH: far off the line (a start beside it) the car steers back at a
+     * bounded angle instead of at full lock. */
+    double approach = atan(k1 / k2 * e);
+    approach = approach > RL_MAX_APPROACH
+                   ? RL_MAX_APPROACH
+                   : (approach < -RL_MAX_APPROACH ? -RL_MAX_APPROACH : approach);
+    double kappa = d->kappa[fi] - k2 * (psi + approach);
+    double gain = car->steer_gain > 0 ? car->steer_gain : 1.0;
+    double deg = atan(kappa * car->wheelbase_m / gain) * (180.0 / M_PI);
+    double m = car->steer_max_deg;
+    *steer_deg = deg < -m ? -m : (deg > m ? m : deg);
+    /* Speed: the line's, after the dead time, plus tau dv/dt for the lag. */
+    double sg = car->speed_gain > 0 ? car->speed_gain : 1.0;
+    double da = v * car->speed_delay_s;
+    int vi = wrap_index(d, best + (int)lround(da / step)), vj = wrap_index(d, vi + 2);
+    double dvds = (d->v[vj] - d->v[vi]) / (2 * step);
+    *speed = (d->v[vi] + car->speed_tau_s * d->v[vi] * dvds) / sg;
+    /* Merging onto the line (from a start on the centreline, after a reset): gently. */
+    if (fabs(e) > RL_MERGE_M && *speed > RL_MERGE_SPEED)
+        *speed = RL_MERGE_SPEED;
+}
+
+void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s_now,
                    const td_params *p, double *steer_deg, double *speed)
 {
     const td_track *t = d->track;
+    td_car_state pred;
+    predict(car, s_now, &pred);
+    const td_car_state *s = &pred;
     /* The car's arc from an incremental projection of its origin onto the centreline. */
     td_track_proj pr;
     if (d->cursor < 0) {
@@ -241,11 +399,30 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
     double sc = pr.arc;
     double la = d->cfg.lookahead_min_m + d->cfg.lookahead_s * fabs(s->speed);
     double tx, ty, v, lat;
-    /* Command the speed the line wants slightly ahead: the car's speed lags. */
-    double vahead;
-    line_at(d, sc + 0.1 + 0.15 * s->speed, &tx, &ty, &vahead, NULL);
-    line_at(d, sc + la, &tx, &ty, &v, &lat);
-    v = vahead < v ? vahead : v;
+    int racing = d->cfg.kind == TD_DRIVER_RACING_LINE;
+    if (racing && !(p && p->n_objects > 0)) {
+        racing_act(d, car, s, sc, steer_deg, speed);
+        return;
+    }
+    if (racing) {
+        /* The line's speed profile is what the car can do: command it so the car's speed,
+         * after its dead time and through its lag, lands on it (v + tau dv/dt). A short
+         * look-ahead keeps the car on a line that touches the borders. */
+        double sg = car->speed_gain > 0 ? car->speed_gain : 1.0;
+        double ahead = sc + fabs(s->speed) * car->speed_delay_s, v1;
+        line_at(d, ahead, &tx, &ty, &v, NULL);
+        line_at(d, ahead + 0.1, &tx, &ty, &v1, NULL);
+        double want = v + car->speed_tau_s * v * (v1 - v) / 0.1;
+        la = RL_LOOKAHEAD_M + RL_LOOKAHEAD_S * fabs(s->speed);
+        line_at(d, sc + la, &tx, &ty, NULL, &lat);
+        v = want / sg;
+    } else {
+        /* Command the speed the line wants slightly ahead: the car's speed lags. */
+        double vahead;
+        line_at(d, sc + 0.1 + 0.15 * s->speed, &tx, &ty, &vahead, NULL);
+        line_at(d, sc + la, &tx, &ty, &v, &lat);
+        v = vahead < v ? vahead : v;
+    }
 
     /* Objects ahead: move to the lane away from the nearest one and slow down. */
     if (p && p->n_objects > 0) {
@@ -289,11 +466,88 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
     double fwd = dx * s->cos_yaw + dy * s->sin_yaw;
     double side_ = -dx * s->sin_yaw + dy * s->cos_yaw;
     double ld2 = dx * dx + dy * dy;
-    double delta = ld2 > 1e-9 ? atan(2.0 * L * side_ / ld2) : 0.0;
+    /* The arc to the target needs tan(delta) = 2 L side / ld^2 on the geometric bicycle; a
+     * car whose curvature is steer_gain times that needs 1 / steer_gain more. */
+    double gain = car->steer_gain > 0 ? car->steer_gain : 1.0;
+    double delta = ld2 > 1e-9 ? atan(2.0 * L * side_ / ld2 / gain) : 0.0;
     if (fwd < 0) /* target behind: turn hard toward it */
         delta = side_ >= 0 ? 0.6 : -0.6;
     double deg = delta * (180.0 / M_PI);
     double m = car->steer_max_deg;
     *steer_deg = deg < -m ? -m : (deg > m ? m : deg);
+    /* Off its line (out of a hairpin, after an avoidance) the car may be turning harder
+     * than the line: no faster than the grip allows on the turn it makes or is told to
+     * make, so it does not slide wide. */
+    double turn = fabs(tan(*steer_deg * (M_PI / 180.0)));
+    double now = fabs(s->steer_tan);
+    turn = (now > turn ? now : turn) * gain / L;
+    if (turn > 1e-6 && !racing) {
+        double vt = sqrt(d->cfg.lat_accel_mps2 / turn);
+        vt = vt > d->cfg.min_speed ? vt : d->cfg.min_speed;
+        v = v < vt ? v : vt;
+    }
     *speed = v;
+}
+
+/* The distance from (x, y) to the line near arc s (the line points within 1 m of it). */
+static double line_distance(const td_driver *d, double s, double x, double y)
+{
+    double step = d->s[1] - d->s[0], best = INFINITY;
+    int c = (int)(td__wrap_arc(d->track, s) / step);
+    for (int k = -20; k <= 20; k++) {
+        int i = wrap_index(d, c + k), j = wrap_index(d, c + k + 1);
+        double ax = d->x[i], ay = d->y[i], bx = d->x[j] - ax, by = d->y[j] - ay;
+        double l2 = bx * bx + by * by, u = l2 > 0 ? ((x - ax) * bx + (y - ay) * by) / l2 : 0;
+        u = u < 0 ? 0 : (u > 1 ? 1 : u);
+        double e = hypot(x - ax - u * bx, y - ay - u * by);
+        best = e < best ? e : best;
+    }
+    return best;
+}
+
+int td_driver_race(const td_track *t, const td_sim_config *cfg, const td_driver_config *dc,
+                   td_episode_info *info, double *max_err_m, td_err *err)
+{
+    td_vecenv env;
+    td_vecenv_buffers b;
+    int rc = td_vecenv_init(&env, cfg, t, 1, err);
+    if (rc)
+        return rc;
+    if ((rc = td_vecenv_buffers_init(&b, &env, err)) != 0) {
+        td_vecenv_free(&env);
+        return rc;
+    }
+    td_vecenv_reset(&env);
+    td_driver drv;
+    if ((rc = td_driver_init(&drv, dc, td_vecenv_track(&env, 0), err)) != 0) {
+        td_vecenv_buffers_free(&b);
+        td_vecenv_free(&env);
+        return rc;
+    }
+    double worst = 0;
+    /* A race that cannot finish stops at the env's step limit. */
+    while (!b.dones[0]) {
+        double st, sp;
+        const td_car_state *s = td_vecenv_car(&env, 0);
+        td_driver_act(&drv, &env.cfg.car, s, &b.params[0], &st, &sp);
+        b.actions[0] = (float)st;
+        b.actions[1] = (float)sp;
+        td_vecenv_step(&env);
+        /* The distance from the line on flying laps (the first merges from the start). */
+        if (!b.dones[0] && max_err_m && td_vecenv_current_episode(&env, 0)->laps >= 1) {
+            const td_car_state *n = td_vecenv_car(&env, 0);
+            td_track_proj pr;
+            pr.seg = drv.cursor >= 0 ? drv.cursor : 0;
+            td_track_project_from(td_vecenv_track(&env, 0), n->x, n->y, &pr);
+            double e = line_distance(&drv, pr.arc, n->x, n->y);
+            worst = e > worst ? e : worst;
+        }
+    }
+    *info = *td_vecenv_last_episode(&env, 0);
+    if (max_err_m)
+        *max_err_m = worst;
+    td_driver_free(&drv);
+    td_vecenv_buffers_free(&b);
+    td_vecenv_free(&env);
+    return 0;
 }

@@ -19,17 +19,25 @@
 /* Integration constants of one control step, computed once per env. */
 typedef struct td__car_coeffs {
     int substeps;
-    /* (1 - a)^(i + 1): the lag left after sub-step i; one spare entry pads SIMD pairs. */
-    double keep_speed[TD__MAX_SUBSTEPS + 1];
-    double keep_steer[TD__MAX_SUBSTEPS + 1];
-    double h;                /* sub-step, seconds */
+    double h, dt;            /* sub-step and step, seconds */
     double a_speed, a_steer; /* first-order lag factors per sub-step */
     double inv_wheelbase;
+    double half_gain; /* steer_gain / 2: tan(slip angle) per tan(wheel angle) */
+    double speed_gain;
+    double accel_step;                      /* accel_max x h, 0 = no limit */
     double speed_min, speed_max, steer_max; /* steer_max in radians */
-    double grip;                            /* lateral acceleration limit, 0 = none */
+    double tan_steer_max;
+    double grip; /* lateral acceleration limit, 0 = none */
+    /* For steps of length dt after steps of the same length, what each sub-step follows
+     * after the delays: command src (0 = this step's, k = k steps older, TD_CAR_HIST = none
+     * yet) blended with the one before it, which covers the fraction old_w of the sub-step
+     * (so a delay acts continuously, not in whole sub-steps). */
+    unsigned char steer_src[TD__MAX_SUBSTEPS], speed_src[TD__MAX_SUBSTEPS];
+    double steer_old_w[TD__MAX_SUBSTEPS], speed_old_w[TD__MAX_SUBSTEPS];
 } td__car_coeffs;
 
 void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt);
+/* One control step of k->dt after steps of the same length (the vector env). */
 void td__car_step_fast(const td__car_coeffs *k, td_car_state *s, double steer_cmd_rad,
                        double speed_cmd);
 double td__clip(double v, double lo, double hi);
@@ -209,6 +217,12 @@ int td__objects_collision(const td_vecenv *env, const td__car *c, const td_param
 void td__objects_pause_bots(td_vecenv *env, td__car *c);
 /* episode.c: the lane (+1 inner, -1 outer) an object stands on. */
 int td__object_lane(const td_track *t, const td__object *o);
+
+/* driver.c: the centre point, the left normal and the lateral extent of the road (right < left,
+ * from the border rows) at centreline arc s, walking *seg forward. smooth: the normal turns
+ * along each segment between the vertex bisectors (a closed track). */
+void td__road_frame(const td_track *t, double s, int *seg, int smooth, double *cx, double *cy,
+                    double *nx, double *ny, double *lo, double *hi);
 
 /* state_sensor.c */
 void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p, float *out);

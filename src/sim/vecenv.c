@@ -709,7 +709,7 @@ void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, d
 {
     td__car *c = &env->priv->cars[i];
     td_car_place(&c->st, x, y, yaw);
-    c->st.speed = speed;
+    td_car_set_speed(&env->cfg.car, &c->st, speed);
     c->event_params_valid = 0;
     c->last_x = x;
     c->last_y = y;

@@ -13,6 +13,8 @@
 
 void td_policy_sim_sensors(const td_model_metadata *m, td_sim_config *cfg)
 {
+    /* The car DeepRacer runs for this physics version (DEEPRACER.md section 5). */
+    td_car_preset(&cfg->car, td_car_preset_for_version(m->version));
     cfg->sensors = 0;
     if (m->state_sensor)
         cfg->sensors |= TD_SENSOR_STATE;

@@ -1,0 +1,328 @@
+/*
+ * calibrate.c - `trackday calibrate LOGS...`: fits the car model to simtrace logs by
+ * open-loop replay (calibrate.h) and reports, per log, how far the car's replayed poses land
+ * from the logged ones after 1 s and 2 s, before and after the fit. -o writes the fitted car
+ * as a car file for --car. docs/cli/calibrate.md.
+ */
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "trackday/calibrate.h"
+#include "trackday/json.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: trackday calibrate LOGS... [options]\n\n"
+               "Fits the car model (steering and speed response: gains, delays, time constants;\n"
+               "acceleration and grip limits) to simtrace logs by open-loop replay, and reports\n"
+               "for each log the position error of the replayed car after 1 s and 2 s (median,\n"
+               "90th percentile) and its heading error, before and after the fit. LOGS are\n"
+               "simtrace CSV files or directories (every *.csv below them: DeepRacer's layouts,\n"
+               "a model directory's logs). Rows pair each action with the pose at which it was\n"
+               "chosen, as DeepRacer logs them.\n\n"
+               "options:\n"
+               "  --car C           the car to start from and compare with: a preset\n"
+               "                    (deepracer, deepracer-dynamic, deepracer-v2, deepracer-v1,\n"
+               "                    ideal) or a car .json file (default deepracer)\n"
+               "  --fit LIST        parameters to fit, comma-separated (default all: steer_gain,\n"
+               "                    steer_tau_s, steer_delay_s, speed_tau_s, speed_delay_s,\n"
+               "                    speed_gain, accel_max_mps2, grip_mps2)\n"
+               "  --no-fit          only report the errors of --car\n"
+               "  --history N       logged actions replayed before each start pose to set the\n"
+               "                    car's response (default 15)\n"
+               "  --fixed-dt        every step lasts 1/15 s (default: tstamp differences)\n"
+               "  --max-evals N     replays of all windows the search may run (default 1500)\n"
+               "  -o FILE           write the fitted car (a car .json for --car)\n"
+               "  --json            one JSON object instead of text\n");
+}
+
+/* ---- collecting files ---------------------------------------------------------------------- */
+
+typedef struct file_list {
+    char **paths;
+    int n, cap;
+} file_list;
+
+static int add_path(file_list *l, const char *p)
+{
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 16;
+        char **g = td_realloc(l->paths, sizeof(char *) * (size_t)nc);
+        if (!g)
+            return -1;
+        l->paths = g;
+        l->cap = nc;
+    }
+    size_t len = strlen(p) + 1;
+    l->paths[l->n] = td_malloc(len);
+    if (!l->paths[l->n])
+        return -1;
+    memcpy(l->paths[l->n++], p, len);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every *.csv below dir (depth-limited), in sorted order. */
+static int collect(file_list *l, const char *dir, int depth)
+{
+    if (depth > 8)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return td__cli_fail("%s: cannot open the directory", dir);
+    file_list here = {0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4096];
+        if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= sizeof(p))
+            continue;
+        add_path(&here, p);
+    }
+    closedir(d);
+    qsort(here.paths, (size_t)here.n, sizeof(char *), cmp_str);
+    int rc = 0;
+    for (int i = 0; i < here.n && !rc; i++) {
+        struct stat st;
+        if (stat(here.paths[i], &st))
+            continue;
+        size_t len = strlen(here.paths[i]);
+        if (S_ISDIR(st.st_mode))
+            rc = collect(l, here.paths[i], depth + 1);
+        else if (len > 4 && strcmp(here.paths[i] + len - 4, ".csv") == 0)
+            rc = add_path(l, here.paths[i]) ? td__cli_fail("out of memory") : 0;
+    }
+    for (int i = 0; i < here.n; i++)
+        td_free(here.paths[i]);
+    td_free(here.paths);
+    return rc;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+static json_t *errors_json(const td_calib_errors *e)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "windows", json_integer(e->windows));
+    static const char *const H[2] = {"1s", "2s"};
+    for (int h = 0; h < 2; h++) {
+        char k[48];
+        snprintf(k, sizeof(k), "pos_median_m_%s", H[h]);
+        json_object_set_new(o, k, json_real(e->pos_median_m[h]));
+        snprintf(k, sizeof(k), "pos_p90_m_%s", H[h]);
+        json_object_set_new(o, k, json_real(e->pos_p90_m[h]));
+        snprintf(k, sizeof(k), "yaw_median_deg_%s", H[h]);
+        json_object_set_new(o, k, json_real(e->yaw_median_deg[h]));
+        snprintf(k, sizeof(k), "yaw_p90_deg_%s", H[h]);
+        json_object_set_new(o, k, json_real(e->yaw_p90_deg[h]));
+    }
+    return o;
+}
+
+static void print_errors(const char *label, const td_calib_errors *e)
+{
+    printf("  %-7s %6.3f %6.3f   %6.3f %6.3f   %5.1f %5.1f   %5.1f %5.1f\n", label,
+           e->pos_median_m[0], e->pos_p90_m[0], e->pos_median_m[1], e->pos_p90_m[1],
+           e->yaw_median_deg[0], e->yaw_p90_deg[0], e->yaw_median_deg[1], e->yaw_p90_deg[1]);
+}
+
+static void print_car(const char *title, const td_car_config *c)
+{
+    printf("%s: steer_gain %.3f, steer_tau_s %.3f, steer_delay_s %.3f, speed_tau_s %.3f, "
+           "speed_delay_s %.3f, speed_gain %.3f, accel_max_mps2 %.3g, grip_mps2 %.3g\n",
+           title, c->steer_gain, c->steer_tau_s, c->steer_delay_s, c->speed_tau_s, c->speed_delay_s,
+           c->speed_gain, c->accel_max_mps2, c->grip_mps2);
+}
+
+/* ---- command ----------------------------------------------------------------------------- */
+
+static int cmd_calibrate(int argc, char **argv)
+{
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *car_arg = "deepracer", *fit_arg = "all", *out_path = NULL;
+    int json = 0, no_fit = 0;
+    long history = 15, max_evals = 1500;
+    td_calib_options o;
+    td_calib_options_default(&o);
+    const char **logs = td_calloc((size_t)argc, sizeof(char *));
+    int nlogs = 0;
+    if (!logs)
+        return td__cli_fail("out of memory");
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--no-fit") == 0) {
+            no_fit = 1;
+        } else if (strcmp(a, "--fixed-dt") == 0) {
+            o.fixed_dt = 1;
+        } else if (a[0] == '-' && a[1]) {
+            if (!v) {
+                rc = td__cli_fail("%s needs a value (see trackday calibrate --help)", a);
+            } else if (strcmp(a, "--car") == 0) {
+                car_arg = v;
+            } else if (strcmp(a, "--fit") == 0) {
+                fit_arg = v;
+            } else if (strcmp(a, "-o") == 0) {
+                out_path = v;
+            } else if (strcmp(a, "--history") == 0) {
+                rc = td__cli_parse_long(a, v, 0, 150, &history);
+            } else if (strcmp(a, "--max-evals") == 0) {
+                rc = td__cli_parse_long(a, v, 1, 1000000, &max_evals);
+            } else {
+                usage(stderr);
+                rc = td__cli_fail("calibrate: unknown option '%s'", a);
+            }
+            i++;
+        } else {
+            logs[nlogs++] = a;
+        }
+    }
+    if (!rc && nlogs == 0)
+        rc = td__cli_fail("calibrate: give one or more simtrace files or directories (see "
+                          "trackday calibrate --help)");
+    if (rc) {
+        td_free(logs);
+        return rc;
+    }
+    o.history_steps = (int)history;
+
+    td_err err = {0};
+    td_car_config car, fitted;
+    unsigned params = 0;
+    if (td_car_config_resolve(&car, car_arg, &err) ||
+        (!no_fit && td_calib_params_parse(fit_arg, &params, &err))) {
+        td_free(logs);
+        return td__cli_fail("%s", err.msg);
+    }
+
+    /* Each argument is one log (a group); its files are read in order. */
+    td_simtrace t;
+    td_simtrace_init(&t);
+    int *group = NULL, ngroup_files = 0;
+    for (int g = 0; g < nlogs && !rc; g++) {
+        file_list l = {0};
+        struct stat st;
+        if (stat(logs[g], &st))
+            rc = td__cli_fail("%s: no such file or directory", logs[g]);
+        else if (S_ISDIR(st.st_mode))
+            rc = collect(&l, logs[g], 0);
+        else
+            rc = add_path(&l, logs[g]) ? td__cli_fail("out of memory") : 0;
+        if (!rc && l.n == 0)
+            rc = td__cli_fail("%s: no simtrace (*.csv) below it", logs[g]);
+        for (int i = 0; i < l.n && !rc; i++) {
+            if (td_simtrace_read(&t, l.paths[i], &err)) {
+                rc = td__cli_fail("%s", err.msg);
+                break;
+            }
+            int *ng = td_realloc(group, sizeof(int) * (size_t)t.n_files);
+            if (!ng) {
+                rc = td__cli_fail("out of memory");
+                break;
+            }
+            group = ng;
+            while (ngroup_files < t.n_files)
+                group[ngroup_files++] = g;
+        }
+        for (int i = 0; i < l.n; i++)
+            td_free(l.paths[i]);
+        td_free(l.paths);
+    }
+    td_calib_data d;
+    memset(&d, 0, sizeof(d));
+    if (!rc && td_calib_data_init(&d, &t, group, &o, &err))
+        rc = td__cli_fail("%s", err.msg);
+    td_calib_fit_result fr = {0};
+    fitted = car;
+    if (!rc && !no_fit && td_calib_fit(&d, &car, params, (int)max_evals, &fitted, &fr, &err))
+        rc = td__cli_fail("%s", err.msg);
+
+    json_t *root = NULL, *jlogs = NULL;
+    if (!rc && json) {
+        root = json_object();
+        jlogs = json_array();
+        json_object_set_new(root, "car_before", td_car_config_to_json(&car));
+        if (!no_fit) {
+            json_object_set_new(root, "car_after", td_car_config_to_json(&fitted));
+            json_object_set_new(root, "cost_before", json_real(fr.cost_before));
+            json_object_set_new(root, "cost_after", json_real(fr.cost_after));
+            json_object_set_new(root, "evaluations", json_integer(fr.evaluations));
+        }
+        json_object_set_new(root, "history_steps", json_integer(o.history_steps));
+        json_object_set_new(root, "fixed_dt", json_boolean(o.fixed_dt));
+    } else if (!rc) {
+        print_car(no_fit ? "car" : "before", &car);
+        if (!no_fit)
+            print_car("after ", &fitted);
+        printf("\nopen-loop error of the replayed car (%d steps of history): position (m) and "
+               "heading (deg)\n",
+               o.history_steps);
+        printf("          1 s: median  p90   2 s: median  p90   1 s: median p90  2 s: median "
+               "p90\n");
+    }
+    for (int g = -1; g < nlogs && !rc; g++) {
+        td_calib_errors eb, ea;
+        if (td_calib_errors_compute(&d, &car, g, &eb, &err) ||
+            (!no_fit && td_calib_errors_compute(&d, &fitted, g, &ea, &err))) {
+            rc = td__cli_fail("%s", err.msg);
+            break;
+        }
+        const char *name = g < 0 ? "all logs" : logs[g];
+        if (json) {
+            json_t *e = json_object();
+            json_object_set_new(e, "log", json_string(name));
+            json_object_set_new(e, "before", errors_json(&eb));
+            if (!no_fit)
+                json_object_set_new(e, "after", errors_json(&ea));
+            if (g < 0)
+                json_object_set_new(root, "all", e);
+            else
+                json_array_append_new(jlogs, e);
+        } else {
+            printf("%s (%d windows)\n", name, eb.windows);
+            print_errors(no_fit ? "car" : "before", &eb);
+            if (!no_fit)
+                print_errors("after", &ea);
+        }
+    }
+    if (!rc && json) {
+        json_object_set_new(root, "logs", jlogs);
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        if (s)
+            printf("%s\n", s);
+        free(s); /* jansson allocated it */
+    }
+    json_decref(root);
+    if (!rc && out_path) {
+        json_t *c = td_car_config_to_json(&fitted);
+        if (td_json_write_file(out_path, c, &err))
+            rc = td__cli_fail("%s", err.msg);
+        json_decref(c);
+        if (!rc && !json)
+            printf("wrote %s\n", out_path);
+    }
+    td_calib_data_free(&d);
+    td_simtrace_free(&t);
+    td_free(group);
+    td_free(logs);
+    return rc;
+}
+
+TD_CLI_COMMAND("calibrate", "fit the car model to simtrace logs by open-loop replay", cmd_calibrate)

@@ -1,0 +1,312 @@
+/*
+ * racing_line.c - `trackday tracks racing-line T`: the minimum-time racing line of a track for
+ * a car (sim.h, td_racing_line_compute), the lap time on paper, the lap the built-in
+ * racing-line driver drives on it in the simulator, and the line as a waypoint list (JSON),
+ * a reward function with the line in it (Python, DeepRacer's rules) or a picture (PNG).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "trackday/json.h"
+#include "trackday/sim.h"
+
+int td__cli_racing_line(int argc, char **argv);
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: trackday tracks racing-line NAME|PATH [options]\n\n"
+               "Computes the minimum-time racing line of a track for a car: the path inside the\n"
+               "borders (the car's footprint stays on the road) and the fastest speed profile\n"
+               "the car can drive on it (grip, steering limit and response, top speed,\n"
+               "acceleration). Prints its lap time on paper and the lap the built-in\n"
+               "racing-line driver drives on it in the simulator.\n\n"
+               "options:\n"
+               "  --car C          preset (deepracer, deepracer-dynamic, deepracer-v2,\n"
+               "                   deepracer-v1, ideal) or car .json (default deepracer)\n"
+               "  --reverse        the reverse direction\n"
+               "  --no-drive       skip the simulated laps\n"
+               "  -o FILE.json     the line: points [x, y, speed], every 5 cm of centreline\n"
+               "  --reward FILE.py a DeepRacer reward function paying for driving the line at\n"
+               "                   its speed (the line every 10 cm is in the file)\n"
+               "  --png FILE.png   a top view with the line coloured by speed\n"
+               "  --json           print a JSON summary instead of text\n");
+}
+
+/* ---- outputs ------------------------------------------------------------------------------- */
+
+static int write_json(const char *path, const td_track *t, int reverse, const td_car_config *car,
+                      const td_racing_line *rl, double driven, td_err *err)
+{
+    json_t *o = json_object(), *pts = json_array();
+    json_object_set_new(o, "track", json_string(t->name));
+    json_object_set_new(o, "direction", json_string(reverse ? "reverse" : "forward"));
+    json_object_set_new(o, "car", td_car_config_to_json(car));
+    json_object_set_new(o, "lap_time_s", json_real(rl->lap_time_s));
+    json_object_set_new(o, "driven_lap_s", driven > 0 ? json_real(driven) : json_null());
+    json_object_set_new(o, "length_m", json_real(rl->length_m));
+    json_object_set_new(o, "step_m", json_real(TD_RACING_STEP_M));
+    for (int i = 0; i < rl->n; i++) {
+        json_t *p = json_array();
+        json_array_append_new(p, json_real(round(rl->x[i] * 1e4) / 1e4));
+        json_array_append_new(p, json_real(round(rl->y[i] * 1e4) / 1e4));
+        json_array_append_new(p, json_real(round(rl->v[i] * 1e3) / 1e3));
+        json_array_append_new(pts, p);
+    }
+    json_object_set_new(o, "points", pts);
+    int rc = td_json_write_file(path, o, err);
+    json_decref(o);
+    return rc;
+}
+
+/*
+ * A DeepRacer reward function with the line in it: pays 1 near the line (falling over half
+ * the road's width) times a speed factor near the line's speed. Pure math, no imports but
+ * math: DeepRacer's validator accepts it.
+ */
+static int write_reward(const char *path, const td_track *t, const td_racing_line *rl, td_err *err)
+{
+    size_t cap = (size_t)rl->n * 40 + 4096;
+    char *buf = td_malloc(cap);
+    if (!buf)
+        return td_err_set(err, TD_ENOMEM, "out of memory");
+    size_t len = 0;
+#define PUT(...) len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__)
+    PUT("\"\"\"Racing-line reward for %s, written by trackday tracks racing-line.\n\n"
+        "Pays for driving the minimum-time line at its speed: closeness to the line (1 on\n"
+        "it, falling to 0 at a quarter of the track width away) times how near the\n"
+        "commanded speed is to the line's speed there. The line, every 10 cm, is in LINE\n"
+        "as (x, y, speed); the search for the nearest point starts from the last one.\n"
+        "\"\"\"\nimport math\n\nLINE = [\n",
+        t->name);
+    int stride = 2;
+    for (int i = 0; i < rl->n; i += stride)
+        PUT("    (%.4f, %.4f, %.3f),\n", rl->x[i], rl->y[i], rl->v[i]);
+    PUT("]\n\n_last = [0]\n\n\n"
+        "def _nearest(x, y):\n"
+        "    n = len(LINE)\n"
+        "    best, best_d = _last[0], float('inf')\n"
+        "    # Around the last match first (the car moves a few points per step), then all.\n"
+        "    for span in (range(_last[0] - 20, _last[0] + 40), range(n)):\n"
+        "        for k in span:\n"
+        "            i = k %% n\n"
+        "            d = (LINE[i][0] - x) ** 2 + (LINE[i][1] - y) ** 2\n"
+        "            if d < best_d:\n"
+        "                best, best_d = i, d\n"
+        "        if best_d < 0.25:\n"
+        "            break\n"
+        "    _last[0] = best\n"
+        "    return best, math.sqrt(best_d)\n\n\n"
+        "def reward_function(params):\n"
+        "    if params['is_offtrack'] or not params['all_wheels_on_track']:\n"
+        "        return 1e-3\n"
+        "    # params x, y are the model point, 0.14 m ahead of the car origin the line is for.\n"
+        "    h = math.radians(params['heading'])\n"
+        "    x = params['x'] - 0.14 * math.cos(h)\n"
+        "    y = params['y'] - 0.14 * math.sin(h)\n"
+        "    i, dist = _nearest(x, y)\n"
+        "    near = max(0.0, 1.0 - dist / (0.25 * params['track_width']))\n"
+        "    want = LINE[i][2]\n"
+        "    fast = max(0.0, 1.0 - abs(params['speed'] - want) / max(want, 1.0))\n"
+        "    return float(1e-3 + near * near * (0.5 + 0.5 * fast))\n");
+#undef PUT
+    int rc = len >= cap ? td_err_set(err, TD_EINTERNAL, "reward file too long")
+                        : td_file_write_atomic(path, buf, len, err);
+    td_free(buf);
+    return rc;
+}
+
+static int write_png(const char *path, const td_track *t, const td_racing_line *rl,
+                     const td_car_config *car, td_err *err)
+{
+    uint8_t *px;
+    int w = 1200, h;
+    double ox, oy, sc;
+    int rc = td_track_render_rgb(t, w, &px, &h, &ox, &oy, &sc, err);
+    if (rc)
+        return rc;
+    double vmax = car->speed_max * (car->speed_gain > 0 ? car->speed_gain : 1.0);
+    for (int i = 0; i < rl->n; i++) {
+        /* Blue (slow) to red (fast). */
+        double f = rl->v[i] / vmax;
+        f = f < 0 ? 0 : (f > 1 ? 1 : f);
+        uint8_t r = (uint8_t)(255 * f), g = (uint8_t)(80 * (1 - fabs(2 * f - 1))),
+                b = (uint8_t)(255 * (1 - f));
+        int cx = (int)lround((rl->x[i] - ox) * sc), cy = (int)lround((oy - rl->y[i]) * sc);
+        for (int dy = -2; dy <= 2; dy++)
+            for (int dx = -2; dx <= 2; dx++) {
+                int xx = cx + dx, yy = cy + dy;
+                if (xx < 0 || yy < 0 || xx >= w || yy >= h || dx * dx + dy * dy > 5)
+                    continue;
+                uint8_t *q = px + ((size_t)yy * w + xx) * 3;
+                q[0] = r;
+                q[1] = g;
+                q[2] = b;
+            }
+    }
+    rc = td_png_write(path, px, w, h, 3, err);
+    td_free(px);
+    return rc;
+}
+
+/* ---- command ------------------------------------------------------------------------------- */
+
+int td__cli_racing_line(int argc, char **argv)
+{
+    if (td__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *arg = NULL, *car_arg = "deepracer", *out = NULL, *reward = NULL, *png = NULL;
+    int reverse = 0, json = 0, drive = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--reverse") == 0) {
+            reverse = 1;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--no-drive") == 0) {
+            drive = 0;
+        } else if (strcmp(a, "--car") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--reward") == 0 ||
+                   strcmp(a, "--png") == 0) {
+            if (i + 1 >= argc)
+                return td__cli_fail("tracks racing-line: %s needs a value", a);
+            const char *v = argv[++i];
+            if (a[1] == 'o')
+                out = v;
+            else if (a[2] == 'c')
+                car_arg = v;
+            else if (a[2] == 'r')
+                reward = v;
+            else
+                png = v;
+        } else if (a[0] == '-') {
+            usage(stderr);
+            return td__cli_fail("tracks racing-line: unknown option '%s'", a);
+        } else if (!arg) {
+            arg = a;
+        } else {
+            return td__cli_fail("tracks racing-line: unexpected argument '%s'", a);
+        }
+    }
+    if (!arg)
+        return td__cli_fail("tracks racing-line: give a track (see trackday tracks racing-line "
+                            "--help)");
+    td_err err = {0};
+    td_car_config car;
+    if (td_car_config_resolve(&car, car_arg, &err))
+        return td__cli_fail("--car: %s", err.msg);
+    char path[4096];
+    if (td__cli_track_path(arg, path, sizeof(path)))
+        return 1;
+    td_track t, tr;
+    if (td_track_load(&t, path, &err))
+        return td__cli_fail("%s", err.msg);
+    if (reverse) {
+        if (td_track_reverse(&tr, &t, &err)) {
+            td_track_free(&t);
+            return td__cli_fail("%s", err.msg);
+        }
+    }
+    const td_track *use = reverse ? &tr : &t;
+    td_racing_options ro;
+    td_racing_options_default(&ro, &car);
+    td_racing_line rl;
+    int rc = td_racing_line_compute(&rl, use, &car, &ro, &err);
+    if (rc) {
+        if (reverse)
+            td_track_free(&tr);
+        td_track_free(&t);
+        return td__cli_fail("%s", err.msg);
+    }
+    /* Laps of continuous evaluation from the start line with the racing-line driver: the
+     * first starts at rest, the others are flying laps, whose mean is the driven lap (lap
+     * times count whole 1/15 s steps; four laps make the mean fine enough to compare). */
+    td_episode_info info;
+    memset(&info, 0, sizeof(info));
+    double max_err = 0, flying = -1;
+    if (drive) {
+        td_sim_config cfg;
+        td_sim_config_default(&cfg);
+        cfg.car = car;
+        cfg.mode = TD_MODE_CONTINUOUS;
+        cfg.laps = 5;
+        cfg.race.reverse_dir = reverse;
+        td_driver_config dc;
+        td_driver_config_default(&dc, TD_DRIVER_RACING_LINE);
+        dc.car = car;
+        dc.line = &rl;
+        if ((rc = td_driver_race(&t, &cfg, &dc, &info, &max_err, &err)) != 0)
+            rc = td__cli_fail("%s", err.msg);
+        double sum = 0;
+        for (int k = 1; k < info.laps && k < TD_MAX_LAPS; k++)
+            sum += info.lap_times_s[k];
+        flying = info.laps > 1 ? sum / (info.laps - 1) : -1;
+    }
+    if (!rc && json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "track", json_string(t.name));
+        json_object_set_new(o, "direction", json_string(reverse ? "reverse" : "forward"));
+        json_object_set_new(o, "car", td_car_config_to_json(&car));
+        json_object_set_new(o, "track_length_m", json_real(use->length));
+        json_object_set_new(o, "line_length_m", json_real(rl.length_m));
+        json_object_set_new(o, "points", json_integer(rl.n));
+        json_object_set_new(o, "lap_time_s", json_real(rl.lap_time_s));
+        json_object_set_new(o, "centerline_lap_s", json_real(rl.centerline_lap_s));
+        json_object_set_new(o, "footprint_clearance_m", json_real(rl.min_margin_m));
+        if (drive) {
+            json_t *lt = json_array();
+            for (int k = 0; k < info.laps && k < TD_MAX_LAPS; k++)
+                json_array_append_new(lt, json_real(info.lap_times_s[k]));
+            json_object_set_new(o, "driven_lap_times_s", lt);
+            json_object_set_new(o, "driven_lap_s", flying > 0 ? json_real(flying) : json_null());
+            json_object_set_new(o, "off_tracks", json_integer(info.off_tracks));
+            json_object_set_new(o, "max_line_error_m", json_real(max_err));
+        }
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(8));
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else if (!rc) {
+        printf("%s (%s, %.2f m): racing line %.2f m, %d points, footprint clearance %.3f m\n",
+               t.name, reverse ? "reverse" : "forward", use->length, rl.length_m, rl.n,
+               rl.min_margin_m);
+        printf("lap on paper: %.3f s (the centreline at the same car's limits: %.3f s)\n",
+               rl.lap_time_s, rl.centerline_lap_s);
+        if (drive) {
+            printf("driven by the racing-line driver:");
+            for (int k = 0; k < info.laps && k < TD_MAX_LAPS; k++)
+                printf(" %.3f s", info.lap_times_s[k]);
+            printf(" (first from rest); flying laps %.3f s, %+.1f%% from paper; off-tracks %d; "
+                   "largest distance from the line %.3f m\n",
+                   flying, flying > 0 ? 100.0 * (flying / rl.lap_time_s - 1.0) : 0.0,
+                   info.off_tracks, max_err);
+        }
+    }
+    if (!rc && out && (rc = write_json(out, use, reverse, &car, &rl, flying, &err)) != 0)
+        rc = td__cli_fail("%s", err.msg);
+    if (!rc && reward && (rc = write_reward(reward, use, &rl, &err)) != 0)
+        rc = td__cli_fail("%s", err.msg);
+    if (!rc && png && (rc = write_png(png, use, &rl, &car, &err)) != 0)
+        rc = td__cli_fail("%s", err.msg);
+    if (!rc && !json) {
+        if (out)
+            printf("wrote %s\n", out);
+        if (reward)
+            printf("wrote %s\n", reward);
+        if (png)
+            printf("wrote %s\n", png);
+    }
+    if (!rc && drive && info.status != TD_EP_LAP_COMPLETE)
+        rc = td__cli_fail("the racing-line driver did not finish its laps (%s)",
+                          td_episode_status_name(info.status));
+    td_racing_line_free(&rl);
+    if (reverse)
+        td_track_free(&tr);
+    td_track_free(&t);
+    return rc;
+}

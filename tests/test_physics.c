@@ -1,0 +1,515 @@
+/*
+ * test_physics.c - the car's response model (delays, lags, gains, limits), its presets and
+ * car files, open-loop replay (it must equal the simulator's own stepping) and calibration
+ * (it must recover the parameters of logs that trackday's own car produced).
+ */
+#include <math.h>
+
+#include "td_test.h"
+#include "trackday/calibrate.h"
+#include "trackday/json.h"
+#include "trackday/sim.h"
+
+#define DT (1.0 / 15.0)
+
+/* An "ideal" car with the named response changes. */
+static void ideal(td_car_config *c)
+{
+    TD_ASSERT_OK(td_car_preset(c, "ideal"));
+}
+
+/* ---- presets and car files ---------------------------------------------------------------- */
+
+TD_TEST(presets_follow_deepracers_versions)
+{
+    TD_ASSERT_STREQ(td_car_preset_for_version(5), "deepracer");
+    TD_ASSERT_STREQ(td_car_preset_for_version(6), "deepracer");
+    TD_ASSERT_STREQ(td_car_preset_for_version(4), "deepracer-dynamic");
+    TD_ASSERT_STREQ(td_car_preset_for_version(3), "deepracer-dynamic");
+    TD_ASSERT_STREQ(td_car_preset_for_version(2), "deepracer-v2");
+    TD_ASSERT_STREQ(td_car_preset_for_version(1), "deepracer-v1");
+    td_car_config def, dr, dyn, v1, v2;
+    td_car_config_default(&def);
+    TD_ASSERT_OK(td_car_preset(&dr, "deepracer"));
+    json_t *a = td_car_config_to_json(&def), *b = td_car_config_to_json(&dr);
+    TD_ASSERT(json_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+    /* The calibrated car is not the ideal bicycle: it scrubs, waits and has a grip limit. */
+    TD_ASSERT(dr.steer_gain < 0.8 && dr.steer_delay_s > 0 && dr.grip_mps2 > 0);
+    TD_ASSERT_OK(td_car_preset(&dyn, "deepracer-dynamic"));
+    TD_ASSERT(dyn.steer_tau_s > dr.steer_tau_s);
+    /* Versions 1 and 2 convert speed with another wheel radius (0.1 m, 0.0277 m). */
+    TD_ASSERT_OK(td_car_preset(&v1, "deepracer-v1"));
+    TD_ASSERT_OK(td_car_preset(&v2, "deepracer-v2"));
+    TD_ASSERT_NEAR(v1.speed_gain / dyn.speed_gain, 0.035 / 0.1, 1e-12);
+    TD_ASSERT_NEAR(v2.speed_gain / dyn.speed_gain, 0.035 / 0.0277, 1e-12);
+    double gain = dr.steer_gain;
+    TD_ASSERT_EQ_INT(td_car_preset(&dr, "fast"), TD_EINVAL);
+    TD_ASSERT_NEAR(dr.steer_gain, gain, 0);
+    for (int i = 0; td_car_preset_names[i]; i++)
+        TD_ASSERT_OK(td_car_preset(&dr, td_car_preset_names[i]));
+}
+
+TD_TEST(car_json_round_trip_and_errors)
+{
+    td_car_config c, back;
+    td_err err = {0};
+    TD_ASSERT_OK(td_car_preset(&c, "deepracer-dynamic"));
+    c.steer_gain = 0.5;
+    c.grip_mps2 = 3.25;
+    json_t *o = td_car_config_to_json(&c);
+    TD_ASSERT(o);
+    TD_ASSERT_OK(td_car_config_from_json(&back, o, "car.json", &err));
+    json_decref(o);
+    TD_ASSERT_NEAR(back.steer_gain, 0.5, 0);
+    TD_ASSERT_NEAR(back.grip_mps2, 3.25, 0);
+    TD_ASSERT_NEAR(back.steer_tau_s, c.steer_tau_s, 1e-6 * c.steer_tau_s);
+    /* A preset plus one change. */
+    json_t *p = json_pack("{s:s, s:f}", "preset", "ideal", "steer_delay_s", 0.05);
+    TD_ASSERT_OK(td_car_config_from_json(&back, p, "car.json", &err));
+    json_decref(p);
+    TD_ASSERT_NEAR(back.steer_delay_s, 0.05, 0);
+    TD_ASSERT_NEAR(back.steer_gain, 1.0, 0);
+    /* Errors name the file and the key. */
+    p = json_pack("{s:f}", "steer_gian", 0.5);
+    TD_ASSERT_EQ_INT(td_car_config_from_json(&back, p, "car.json", &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "car.json");
+    TD_ASSERT_CONTAINS(err.msg, "steer_gian");
+    json_decref(p);
+    p = json_pack("{s:f}", "steer_delay_s", 2.0);
+    TD_ASSERT(td_car_config_from_json(&back, p, "car.json", &err) != 0);
+    TD_ASSERT_CONTAINS(err.msg, "steer_delay_s");
+    json_decref(p);
+    p = json_pack("{s:s}", "preset", "rocket");
+    TD_ASSERT_EQ_INT(td_car_config_from_json(&back, p, "car.json", &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "rocket");
+    json_decref(p);
+    TD_ASSERT_EQ_INT(td_car_config_resolve(&back, "rocket", &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "preset");
+    TD_ASSERT_OK(td_car_config_resolve(&back, "ideal", &err));
+}
+
+/* ---- the response -------------------------------------------------------------------------- */
+
+TD_TEST(speed_delay_holds_the_car_then_the_lag_starts)
+{
+    td_car_config c;
+    ideal(&c);
+    c.speed_delay_s = 0.1; /* 1.5 steps */
+    td_car_state s;
+    td_car_place(&s, 0, 0, 0);
+    td_car_step(&c, &s, 0.0, 1.0, DT);
+    /* The whole first step is inside the delay: nothing was commanded before. */
+    TD_ASSERT_NEAR(s.speed, 0.0, 0);
+    TD_ASSERT_NEAR(s.x, 0.0, 0);
+    td_car_step(&c, &s, 0.0, 1.0, DT);
+    /* Sub-steps 5..9 of the second step (mid-times >= 0.1 s) follow the first command. */
+    double h = DT / 10;
+    TD_ASSERT_NEAR(s.speed, 1.0 - exp(-5 * h / 0.1), 1e-12);
+    TD_ASSERT(s.x > 0);
+}
+
+TD_TEST(steering_delay_keeps_the_old_command)
+{
+    td_car_config c;
+    ideal(&c);
+    c.steer_delay_s = 2 * DT;
+    c.steer_tau_s = 0;
+    td_car_state s;
+    td_car_place(&s, 0, 0, 0);
+    td_car_set_speed(&c, &s, 1.0);
+    /* Two steps of left lock drive straight (the straight command is still pending)... */
+    for (int i = 0; i < 2; i++)
+        td_car_step(&c, &s, 30.0, 1.0, DT);
+    TD_ASSERT_NEAR(s.yaw, 0.0, 1e-12);
+    TD_ASSERT_NEAR(s.y, 0.0, 1e-12);
+    /* ...then the car turns at the full rate at once (no lag). */
+    td_car_step(&c, &s, 30.0, 1.0, DT);
+    double tb = tan(M_PI / 6) / 2, cb = 1 / sqrt(1 + tb * tb);
+    TD_ASSERT_NEAR(s.yaw, DT * cb * tan(M_PI / 6) / 0.164, 1e-9);
+}
+
+TD_TEST(steer_gain_scales_the_turn)
+{
+    td_car_config c;
+    ideal(&c);
+    c.steer_gain = 0.5;
+    c.steer_tau_s = 0;
+    td_car_state s;
+    td_car_place(&s, 0, 0, 0);
+    td_car_set_speed(&c, &s, 1.0);
+    c.speed_tau_s = 0;
+    for (int i = 0; i < 15; i++)
+        td_car_step(&c, &s, 20.0, 1.0, DT);
+    /* Yaw rate v cos(beta) g tan(delta) / L with tan(beta) = g tan(delta) / 2. */
+    double g = 0.5 * tan(20 * M_PI / 180), tb = g / 2, cb = 1 / sqrt(1 + tb * tb);
+    TD_ASSERT_NEAR(s.yaw, 1.0 * cb * g / 0.164, 1e-9);
+    TD_ASSERT_NEAR(s.steer, 20 * M_PI / 180, 1e-12); /* the wheel angle is the command's */
+}
+
+TD_TEST(acceleration_limit_and_speed_gain)
+{
+    td_car_config c;
+    ideal(&c);
+    c.speed_tau_s = 0;
+    c.accel_max_mps2 = 3.0;
+    c.speed_gain = 1.1;
+    td_car_state s;
+    td_car_place(&s, 0, 0, 0);
+    td_car_step(&c, &s, 0, 2.0, DT);
+    TD_ASSERT_NEAR(s.speed, 3.0 * DT, 1e-12);
+    TD_ASSERT_NEAR(s.x, 3.0 * DT * DT * 0.55, 1e-9); /* sum of (i + 1) h a h over 10 sub-steps */
+    for (int i = 0; i < 30; i++)
+        td_car_step(&c, &s, 0, 2.0, DT);
+    TD_ASSERT_NEAR(s.speed, 2.2, 1e-12);
+    /* Braking obeys the same limit. */
+    td_car_step(&c, &s, 0, 0.1, DT);
+    TD_ASSERT_NEAR(s.speed, 2.2 - 3.0 * DT, 1e-12);
+}
+
+TD_TEST(respond_changes_the_response_not_the_pose)
+{
+    td_car_config c;
+    td_car_config_default(&c);
+    td_car_state a, b;
+    td_car_place(&a, 1, 2, 0.3);
+    td_car_place(&b, 1, 2, 0.3);
+    const double cmds[5][2] = {{10, 1}, {-20, 2}, {30, 2.5}, {0, 1.5}, {-5, 3}};
+    for (int i = 0; i < 5; i++) {
+        td_car_step(&c, &a, cmds[i][0], cmds[i][1], DT);
+        td_car_respond(&c, &b, cmds[i][0], cmds[i][1], DT);
+    }
+    TD_ASSERT_NEAR(b.x, 1, 0);
+    TD_ASSERT_NEAR(b.y, 2, 0);
+    TD_ASSERT_NEAR(b.yaw, 0.3, 1e-15);
+    TD_ASSERT_NEAR(a.speed, b.speed, 0);
+    TD_ASSERT_NEAR(a.steer, b.steer, 0);
+    TD_ASSERT_EQ_INT(a.n_cmd, b.n_cmd);
+    TD_ASSERT(memcmp(a.cmd_speed, b.cmd_speed, sizeof(a.cmd_speed)) == 0);
+    TD_ASSERT(fabs(a.x - 1) > 0.1);
+}
+
+/* ---- open-loop replay ----------------------------------------------------------------------- */
+
+/* The replay of the env's actions from the env's start equals the env's own stepping. */
+TD_TEST(replay_equals_the_simulators_stepping)
+{
+    td_track track;
+    td_err err = {0};
+    TD_ASSERT_OK(td_track_load(&track, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_EVAL;
+    td_vecenv env;
+    td_vecenv_buffers b;
+    TD_ASSERT_OK(td_vecenv_init(&env, &cfg, &track, 1, &err));
+    TD_ASSERT_OK(td_vecenv_buffers_init(&b, &env, &err));
+    td_vecenv_reset(&env);
+    td_car_state start = *td_vecenv_car(&env, 0);
+    enum { N = 60 };
+    td_car_action acts[N];
+    td_car_state env_states[N], rep[N];
+    td_rng rng;
+    td_rng_seed(&rng, 7, 0);
+    for (int i = 0; i < N; i++) {
+        /* Multiples of 1/64: the env's float actions hold them exactly. */
+        acts[i].steer_deg = round(td_rng_range(&rng, -8, 8) * 64) / 64;
+        acts[i].speed = round(td_rng_range(&rng, 0.5, 1.5) * 64) / 64;
+        acts[i].dt = 1.0 / cfg.hz;
+        b.actions[0] = (float)acts[i].steer_deg;
+        b.actions[1] = (float)acts[i].speed;
+        td_vecenv_step(&env);
+        TD_ASSERT_EQ_INT(b.dones[0], 0);
+        env_states[i] = *td_vecenv_car(&env, 0);
+    }
+    td_car_state s = start;
+    td_car_replay(&cfg.car, &s, acts, N, 0, rep);
+    for (int i = 0; i < N; i++) {
+        TD_ASSERT_NEAR(rep[i].x, env_states[i].x, 0);
+        TD_ASSERT_NEAR(rep[i].y, env_states[i].y, 0);
+        TD_ASSERT_NEAR(rep[i].yaw, env_states[i].yaw, 0);
+        TD_ASSERT_NEAR(rep[i].speed, env_states[i].speed, 0);
+    }
+    /* With the first 20 actions as history from pose 20, the rest lands on the same poses. */
+    td_car_state h;
+    td_car_place(&h, env_states[19].x, env_states[19].y, env_states[19].yaw);
+    td_car_replay(&cfg.car, &h, acts, N, 20, rep);
+    for (int i = 20; i < N; i++)
+        TD_ASSERT_NEAR(hypot(rep[i - 20].x - env_states[i].x, rep[i - 20].y - env_states[i].y), 0,
+                       1e-9);
+    td_vecenv_buffers_free(&b);
+    td_vecenv_free(&env);
+    td_track_free(&track);
+}
+
+TD_TEST(actions_csv_columns_durations_and_errors)
+{
+    td_car_action *a = NULL;
+    int n = 0;
+    td_err err = {0};
+    const char *ok = "episode,tstamp,steer,throttle,action\n"
+                     "0,10.0,-10.0,2.0,3\n"
+                     "0,10.07,5,1.5,\"[5.0, 1.5]\"\n"
+                     "\n"
+                     "0,10.12,0,1,x\n";
+    TD_ASSERT_OK(td_car_actions_parse(ok, strlen(ok), "a.csv", &a, &n, &err));
+    TD_ASSERT_EQ_INT(n, 3);
+    TD_ASSERT_NEAR(a[0].steer_deg, -10, 0);
+    TD_ASSERT_NEAR(a[0].dt, 1.0 / 15.0, 1e-15); /* the first row: one control step */
+    TD_ASSERT_NEAR(a[1].dt, 0.07, 1e-12);       /* time since the previous row */
+    TD_ASSERT_NEAR(a[2].dt, 0.05, 1e-12);
+    TD_ASSERT_NEAR(a[2].speed, 1, 0);
+    td_free(a);
+    const char *plain = "throttle,steer\n1,2\n3,4\n";
+    TD_ASSERT_OK(td_car_actions_parse(plain, strlen(plain), "p.csv", &a, &n, &err));
+    TD_ASSERT_EQ_INT(n, 2);
+    TD_ASSERT_NEAR(a[1].steer_deg, 4, 0);
+    TD_ASSERT_NEAR(a[1].dt, 1.0 / 15.0, 1e-15);
+    td_free(a);
+    const char *nohead = "steer,speedy\n1,2\n";
+    TD_ASSERT_EQ_INT(td_car_actions_parse(nohead, strlen(nohead), "h.csv", &a, &n, &err),
+                     TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "h.csv:1");
+    TD_ASSERT_CONTAINS(err.msg, "throttle");
+    const char *bad = "steer,throttle\n1,2\n1,fast\n";
+    TD_ASSERT_EQ_INT(td_car_actions_parse(bad, strlen(bad), "b.csv", &a, &n, &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "b.csv:3");
+    TD_ASSERT_CONTAINS(err.msg, "'throttle'");
+    const char *back = "steer,throttle,tstamp\n1,2,5.0\n1,2,4.9\n";
+    TD_ASSERT_EQ_INT(td_car_actions_parse(back, strlen(back), "t.csv", &a, &n, &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "t.csv:3");
+    const char *ragged = "steer,throttle\n1,2,3\n";
+    TD_ASSERT_EQ_INT(td_car_actions_parse(ragged, strlen(ragged), "r.csv", &a, &n, &err),
+                     TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "r.csv:2");
+    TD_ASSERT(a == NULL);
+}
+
+/* ---- calibration ------------------------------------------------------------------------------
+ */
+
+/*
+ * A simtrace as DeepRacer logs it, driven by trackday's car `car`: episodes of held random
+ * actions (a discrete policy's style) over an open floor, each row the pose at which its
+ * action was chosen, tstamp the time when the action's step ended, steps of jittered length.
+ */
+static void make_log(td_simtrace *t, const td_car_config *car, int episodes, int steps,
+                     uint64_t seed)
+{
+    static const double steer[7] = {-30, -20, -10, 0, 10, 20, 30};
+    static const double speed[4] = {0.8, 1.5, 2.5, 3.5};
+    td_rng rng;
+    td_rng_seed(&rng, seed, 1);
+    td_simtrace_init(t);
+    t->cap = episodes * steps;
+    t->rows = td_calloc((size_t)t->cap, sizeof(td_simtrace_row));
+    TD_ASSERT(t->rows);
+    double clock = 0;
+    for (int e = 0; e < episodes; e++) {
+        td_car_state s;
+        td_car_place(&s, 0, 0, td_rng_range(&rng, -3, 3));
+        int a_steer = 3, a_speed = 1, hold = 0;
+        for (int k = 0; k < steps; k++) {
+            if (hold-- <= 0) {
+                a_steer = (int)td_rng_below(&rng, 7);
+                a_speed = (int)td_rng_below(&rng, 4);
+                hold = 1 + (int)td_rng_below(&rng, 8);
+            }
+            double dt = DT * td_rng_range(&rng, 0.85, 1.15);
+            td_simtrace_row *r = &t->rows[t->n++];
+            r->episode = e;
+            r->steps = k + 1;
+            td_car_model_point(car, &s, &r->x, &r->y);
+            r->yaw_deg = s.yaw * (180.0 / M_PI);
+            r->steer_deg = steer[a_steer];
+            r->throttle = speed[a_speed];
+            r->action = a_steer * 4 + a_speed;
+            snprintf(r->episode_status, sizeof(r->episode_status), "in_progress");
+            td_car_step(car, &s, r->steer_deg, r->throttle, dt);
+            clock += dt;
+            r->tstamp = clock;
+        }
+    }
+}
+
+TD_TEST(calibration_recovers_the_cars_parameters)
+{
+    td_car_config truth, start, fit;
+    ideal(&truth);
+    truth.steer_gain = 0.7;
+    truth.steer_tau_s = 0.2;
+    truth.steer_delay_s = 0.05;
+    truth.speed_tau_s = 0.15;
+    truth.speed_delay_s = 0.03;
+    truth.speed_gain = 1.05;
+    truth.accel_max_mps2 = 6.0;
+    truth.grip_mps2 = 4.0;
+    td_simtrace t;
+    make_log(&t, &truth, 10, 150, 3);
+    td_calib_options o;
+    td_calib_options_default(&o);
+    /* Two seconds of history make the replay's start state (seeded straight, at the
+     * commanded speed) converge, so the true car reproduces its log to a millimetre. */
+    o.history_steps = 30;
+    o.stride = 3;
+    td_calib_data d;
+    td_err err = {0};
+    TD_ASSERT_OK(td_calib_data_init(&d, &t, NULL, &o, &err));
+    TD_ASSERT(d.n > 250);
+    /* The first window of an episode starts at rest. */
+    TD_ASSERT_EQ_INT(d.w[0].at_rest, 1);
+    TD_ASSERT_EQ_INT(d.w[1].at_rest, 0);
+    ideal(&start);
+    td_calib_fit_result res;
+    TD_ASSERT_OK(td_calib_fit(&d, &start, TD_CALIB_ALL, 2500, &fit, &res, &err));
+    TD_ASSERT(res.cost_after < 1e-4 * res.cost_before);
+    TD_ASSERT_NEAR(fit.steer_gain, truth.steer_gain, 0.005);
+    TD_ASSERT_NEAR(fit.steer_tau_s, truth.steer_tau_s, 0.005);
+    TD_ASSERT_NEAR(fit.steer_delay_s, truth.steer_delay_s, 0.003);
+    TD_ASSERT_NEAR(fit.speed_tau_s, truth.speed_tau_s, 0.005);
+    TD_ASSERT_NEAR(fit.speed_delay_s, truth.speed_delay_s, 0.003);
+    TD_ASSERT_NEAR(fit.speed_gain, truth.speed_gain, 0.003);
+    TD_ASSERT_NEAR(fit.accel_max_mps2, truth.accel_max_mps2, 0.2);
+    TD_ASSERT_NEAR(fit.grip_mps2, truth.grip_mps2, 0.05);
+    td_calib_errors before, after;
+    TD_ASSERT_OK(td_calib_errors_compute(&d, &start, -1, &before, &err));
+    TD_ASSERT_OK(td_calib_errors_compute(&d, &fit, -1, &after, &err));
+    TD_ASSERT_EQ_INT(after.windows, d.n);
+    TD_ASSERT(before.pos_median_m[0] > 0.2);
+    TD_ASSERT(after.pos_median_m[0] < 0.001);
+    TD_ASSERT(after.pos_p90_m[1] < 0.005);
+    /* The true car replays its own log exactly. */
+    td_calib_errors exact;
+    TD_ASSERT_OK(td_calib_errors_compute(&d, &truth, -1, &exact, &err));
+    TD_ASSERT(exact.pos_p90_m[1] < 1e-3);
+    td_calib_data_free(&d);
+    td_simtrace_free(&t);
+}
+
+TD_TEST(calibration_windows_need_enough_steps)
+{
+    td_car_config c;
+    ideal(&c);
+    td_simtrace t;
+    make_log(&t, &c, 3, 40, 1); /* 40 steps < 15 of history + 30 ahead + 1 */
+    td_calib_options o;
+    td_calib_options_default(&o);
+    td_calib_data d;
+    td_err err = {0};
+    TD_ASSERT_EQ_INT(td_calib_data_init(&d, &t, NULL, &o, &err), TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "46 consecutive");
+    /* Held rows (a prepare step) break a window and mark the next one as starting at rest. */
+    td_simtrace_free(&t);
+    make_log(&t, &c, 1, 80, 1);
+    snprintf(t.rows[0].episode_status, TD_SIMTRACE_STATUS_LEN, "prepare");
+    TD_ASSERT_OK(td_calib_data_init(&d, &t, NULL, &o, &err));
+    TD_ASSERT_EQ_INT(d.w[0].row, 16);
+    TD_ASSERT_EQ_INT(d.w[0].at_rest, 1);
+    td_calib_data_free(&d);
+    unsigned bits;
+    TD_ASSERT_OK(td_calib_params_parse("steer_gain,grip_mps2", &bits, &err));
+    TD_ASSERT_EQ_INT(bits, TD_CALIB_STEER_GAIN | TD_CALIB_GRIP);
+    TD_ASSERT_EQ_INT(td_calib_params_parse("steer_gain,wings", &bits, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "wings");
+    td_simtrace_free(&t);
+}
+
+/* ---- the racing line --------------------------------------------------------------------------
+ */
+
+/* Every footprint corner of the car on the line, at the line's heading, is on the road. */
+static void assert_footprint_inside(const td_track *t, const td_racing_line *rl,
+                                    const td_car_config *car)
+{
+    for (int i = 0; i < rl->n; i++) {
+        int a = (i - 1 + rl->n) % rl->n, b = (i + 1) % rl->n;
+        double hx = rl->x[b] - rl->x[a], hy = rl->y[b] - rl->y[a], hl = hypot(hx, hy);
+        hx /= hl;
+        hy /= hl;
+        for (int q = 0; q < 4; q++) {
+            double fl = (q & 1 ? 0.5 : -0.5) * car->length_m;
+            double fw = (q & 2 ? 0.5 : -0.5) * car->width_m;
+            double px = rl->x[i] + fl * hx - fw * hy, py = rl->y[i] + fl * hy + fw * hx;
+            TD_ASSERT_MSG(td_track_on_road_slow(t, px, py), "%s: point %d corner %d (%.3f, %.3f)",
+                          t->name, i, q, px, py);
+        }
+    }
+}
+
+static void racing_line_case(const char *path, int sweeps, double *paper, double *driven)
+{
+    td_track t;
+    td_err err = {0};
+    TD_ASSERT_OK(td_track_load(&t, path, &err));
+    td_car_config car;
+    td_car_config_default(&car);
+    td_racing_options o;
+    td_racing_options_default(&o, &car);
+    o.max_sweeps = sweeps;
+    td_racing_line rl;
+    TD_ASSERT_OK(td_racing_line_compute(&rl, &t, &car, &o, &err));
+    TD_ASSERT(rl.n > 100);
+    assert_footprint_inside(&t, &rl, &car);
+    TD_ASSERT(rl.min_margin_m > 0);
+    /* Faster than the centreline at the same limits, and never faster than the top speed. */
+    TD_ASSERT(rl.lap_time_s < rl.centerline_lap_s);
+    TD_ASSERT(rl.lap_time_s > rl.length_m / (car.speed_max * car.speed_gain));
+    /* The racing-line driver drives it: 5 laps, the flying ones (2-5) on the paper time. */
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.laps = 5;
+    td_driver_config dc;
+    td_driver_config_default(&dc, TD_DRIVER_RACING_LINE);
+    dc.line = &rl; /* the driver follows this very line */
+    td_episode_info info;
+    double max_err;
+    TD_ASSERT_OK(td_driver_race(&t, &cfg, &dc, &info, &max_err, &err));
+    TD_ASSERT_EQ_INT(info.status, TD_EP_LAP_COMPLETE);
+    TD_ASSERT_EQ_INT(info.laps, 5);
+    TD_ASSERT_EQ_INT(info.off_tracks, 0);
+    double sum = 0;
+    for (int k = 1; k < 5; k++)
+        sum += info.lap_times_s[k];
+    *paper = rl.lap_time_s;
+    *driven = sum / 4;
+    TD_ASSERT_MSG(fabs(*driven / *paper - 1.0) < 0.01, "%s: driven %.3f s, paper %.3f s", path,
+                  *driven, *paper);
+    TD_ASSERT_MSG(max_err < 0.15, "%s: %.3f m from the line", path, max_err);
+    td_racing_line_free(&rl);
+    td_track_free(&t);
+}
+
+TD_TEST(racing_line_inside_the_road_and_driven_on_its_time)
+{
+    double paper, driven;
+    /* A short search on one track (any line must be driven on its time), the full one on
+     * Smile Speedway. */
+    racing_line_case(TD_TEST_SOURCE_DIR "/tracks/kidney.json", 40, &paper, &driven);
+    racing_line_case(TD_SHARED_TRACKS "/reInvent2019_track.npy", 400, &paper, &driven);
+    /* The calibrated car's limit on Smile Speedway: about 7.1 s (the 2020 virtual league's
+     * best lap there was 7.198 s). */
+    TD_ASSERT(paper > 6.5 && paper < 7.8);
+}
+
+TD_TEST(racing_line_needs_a_loop_and_room)
+{
+    td_track t;
+    td_err err = {0};
+    TD_ASSERT_OK(td_track_load(&t, TD_SHARED_TRACKS "/Straight_track.npy", &err));
+    td_car_config car;
+    td_car_config_default(&car);
+    td_racing_options o;
+    td_racing_options_default(&o, &car);
+    td_racing_line rl;
+    TD_ASSERT_EQ_INT(td_racing_line_compute(&rl, &t, &car, &o, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "loop");
+    td_track_free(&t);
+    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    car.width_m = 1.5;
+    td_racing_options_default(&o, &car);
+    TD_ASSERT_EQ_INT(td_racing_line_compute(&rl, &t, &car, &o, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "wide");
+    td_track_free(&t);
+}
