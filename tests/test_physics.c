@@ -7,6 +7,7 @@
 
 #include "td_test.h"
 #include "trackday/calibrate.h"
+#include "trackday/eval.h"
 #include "trackday/json.h"
 #include "trackday/sim.h"
 
@@ -512,4 +513,273 @@ TD_TEST(racing_line_needs_a_loop_and_room)
     TD_ASSERT_EQ_INT(td_racing_line_compute(&rl, &t, &car, &o, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "wide");
     td_track_free(&t);
+}
+
+/* ---- the real camera: effects and domain randomization ----------------------------------------
+ */
+
+TD_TEST(randomized_looks_stay_in_their_ranges)
+{
+    td_rng rng;
+    td_rng_seed(&rng, 11, 3);
+    int decor_seen[3] = {0};
+    for (int k = 0; k < 3000; k++) {
+        td_look l;
+        td_look_default(&l);
+        td_look_randomize(&l, &rng);
+        TD_ASSERT(l.brightness >= TD_DR_BRIGHTNESS_LO && l.brightness <= TD_DR_BRIGHTNESS_HI);
+        TD_ASSERT(l.contrast >= TD_DR_CONTRAST_LO && l.contrast <= TD_DR_CONTRAST_HI);
+        TD_ASSERT(l.exposure >= TD_DR_EXPOSURE_LO && l.exposure <= TD_DR_EXPOSURE_HI);
+        for (int c = 0; c < 3; c++)
+            TD_ASSERT(l.wb[c] >= TD_DR_WB_LO && l.wb[c] <= TD_DR_WB_HI);
+        TD_ASSERT(l.texture >= 0 && l.texture <= TD_DR_TEXTURE_HI);
+        TD_ASSERT(l.sky_gradient >= 0 && l.sky_gradient <= TD_DR_SKY_GRADIENT_HI);
+        TD_ASSERT(l.noise_sigma >= 0 && l.noise_sigma <= TD_DR_NOISE_HI);
+        TD_ASSERT(l.blur_s >= 0 && l.blur_s <= TD_DR_BLUR_HI);
+        TD_ASSERT(l.vignette >= 0 && l.vignette <= TD_DR_VIGNETTE_HI);
+        TD_ASSERT(fabs(l.pitch_offset_deg) <= TD_DR_PITCH_HI);
+        TD_ASSERT(fabs(l.height_offset_m) <= TD_DR_HEIGHT_HI);
+        TD_ASSERT(l.decor >= 0 && l.decor <= 2);
+        decor_seen[l.decor]++;
+    }
+    /* Each outcome happens about as often as documented. */
+    TD_ASSERT_NEAR(decor_seen[0] / 3000.0, 1.0 - TD_DR_DECOR_P, 0.04);
+    TD_ASSERT_NEAR(decor_seen[2] / 3000.0, 0.5 * TD_DR_DECOR_P, 0.04);
+    /* The defaults are the clean simulator. */
+    td_look d;
+    td_look_default(&d);
+    TD_ASSERT(d.texture == 0 && d.noise_sigma == 0 && d.blur_s == 0 && d.vignette == 0 &&
+              d.decor == 0 && d.exposure == 1 && d.pitch_offset_deg == 0);
+}
+
+typedef struct cam_world {
+    td_track t;
+    td_ground_map *map;
+    td_box decor[TD_DECOR_MAX];
+    uint8_t level[TD_DECOR_MAX];
+    int ndecor;
+    td_camera_config cfg;
+    double x, y, yaw;
+} cam_world;
+
+static void cam_open(cam_world *w)
+{
+    td_err err = {0};
+    TD_ASSERT_OK(td_track_load(&w->t, TD_TEST_SOURCE_DIR "/tracks/kidney.json", &err));
+    TD_ASSERT_OK(td_ground_map_create(&w->map, &w->t, 0, &err));
+    w->ndecor = td_decor_build(&w->t, 1, w->decor, w->level, TD_DECOR_MAX);
+    td_camera_config_default(&w->cfg);
+    td_track_point_at(&w->t, 1.0, 0.0, &w->x, &w->y, &w->yaw);
+}
+
+static void cam_close(cam_world *w)
+{
+    td_ground_map_destroy(w->map);
+    td_track_free(&w->t);
+}
+
+static void shoot(cam_world *w, const td_look *look, const td_camera_frame *fr, uint8_t *img)
+{
+    td_scene sc = {&w->t, w->map, NULL, 0, look, w->decor, w->level, w->ndecor};
+    td_camera_render_grey_frame(&w->cfg, &sc, w->x, w->y, w->yaw, fr, img);
+}
+
+static double mean_abs_diff(const uint8_t *a, const uint8_t *b, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += abs((int)a[i] - (int)b[i]);
+    return s / n;
+}
+
+TD_TEST(camera_effects_do_what_they_say)
+{
+    cam_world w;
+    cam_open(&w);
+    enum { N = 160 * 120 };
+    static uint8_t clean[N], img[N], img2[N];
+    td_look l0, l;
+    td_look_default(&l0);
+    shoot(&w, &l0, NULL, clean);
+    /* Noise: zero mean, the requested spread, the same for the same draw, another for
+     * another draw. */
+    l = l0;
+    l.noise_sigma = 8;
+    td_camera_frame f1 = {0, 1}, f2 = {0, 2};
+    shoot(&w, &l, &f1, img);
+    shoot(&w, &l, &f1, img2);
+    TD_ASSERT(memcmp(img, img2, N) == 0);
+    double s = 0, s2 = 0;
+    int m = 0;
+    for (int i = 0; i < N; i++) {
+        if (clean[i] < 30 || clean[i] > 225)
+            continue; /* clipping would bias it */
+        double d = (double)img[i] - clean[i];
+        s += d;
+        s2 += d * d;
+        m++;
+    }
+    TD_ASSERT_MSG(m > N / 2, "%d usable of %d (centre %d, corner %d)", m, N, clean[60 * 160 + 80],
+                  clean[0]);
+    TD_ASSERT_NEAR(s / m, 0.0, 0.5);
+    TD_ASSERT_NEAR(sqrt(s2 / m), 8.0, 1.0);
+    shoot(&w, &l, &f2, img2);
+    TD_ASSERT(mean_abs_diff(img, img2, N) > 3.0);
+    /* Vignetting: the corners lose about its strength, the centre nothing. */
+    l = l0;
+    l.vignette = 0.4;
+    shoot(&w, &l, NULL, img);
+    int c = 60 * 160 + 80, corner = 119 * 160 + 159;
+    TD_ASSERT_NEAR(img[c], clean[c], 1);
+    TD_ASSERT_NEAR((double)img[corner] / clean[corner], 0.6, 0.06);
+    /* Motion blur needs a turning car: none when still, smeared when turning. */
+    l = l0;
+    l.blur_s = 0.02;
+    shoot(&w, &l, NULL, img);
+    TD_ASSERT(memcmp(img, clean, N) == 0);
+    td_camera_frame turning = {3.0, 0};
+    shoot(&w, &l, &turning, img);
+    /* Sideways sharpness (squared differences of neighbours; a smeared edge has less). */
+    double edges0 = 0, edges1 = 0;
+    for (int j = 0; j < 120; j++)
+        for (int i = 0; i + 1 < 160; i++) {
+            double d0 = clean[j * 160 + i + 1] - clean[j * 160 + i];
+            double d1 = img[j * 160 + i + 1] - img[j * 160 + i];
+            edges0 += d0 * d0;
+            edges1 += d1 * d1;
+        }
+    TD_ASSERT_MSG(edges1 < 0.5 * edges0, "%g vs %g", edges1, edges0);
+    /* Texture: grain on the floor, fixed to the world (the same pose gives the same grain). */
+    l = l0;
+    l.texture = 20;
+    shoot(&w, &l, NULL, img);
+    shoot(&w, &l, NULL, img2);
+    TD_ASSERT(memcmp(img, img2, N) == 0);
+    double dv = mean_abs_diff(img, clean, N);
+    TD_ASSERT(dv > 2.0 && dv < 12.0);
+    /* Exposure brightens the whole image. */
+    l = l0;
+    l.exposure = 1.2;
+    shoot(&w, &l, NULL, img);
+    long sum0 = 0, sum1 = 0;
+    for (int i = 0; i < N; i++) {
+        sum0 += clean[i];
+        sum1 += img[i];
+    }
+    TD_ASSERT(sum1 > 1.1 * sum0);
+    /* Surroundings: walls and people appear where the sky was. */
+    l = l0;
+    l.decor = 2;
+    shoot(&w, &l, NULL, img);
+    int sky = clean[0], changed = 0;
+    for (int i = 0; i < 20 * 160; i++)
+        changed += clean[i] == sky && img[i] != sky;
+    TD_ASSERT(changed > 200);
+    /* A camera mounted with more pitch sees the horizon higher in the image (fewer sky rows). */
+    l = l0;
+    l.pitch_offset_deg = 5;
+    shoot(&w, &l, NULL, img);
+    int rows0 = 0, rows1 = 0;
+    for (int j = 0; j < 120; j++) {
+        rows0 += clean[j * 160 + 80] == sky;
+        rows1 += img[j * 160 + 80] == sky;
+    }
+    TD_ASSERT(rows1 < rows0 - 5);
+    cam_close(&w);
+}
+
+TD_TEST(decor_stays_off_the_road)
+{
+    cam_world w;
+    cam_open(&w);
+    TD_ASSERT(w.ndecor > 10);
+    int kinds[5] = {0};
+    for (int k = 0; k < w.ndecor; k++) {
+        const td_box *b = &w.decor[k];
+        kinds[b->kind]++;
+        double c = cos(b->yaw), s = sin(b->yaw);
+        for (int q = 0; q < 4; q++) {
+            double lx = (q & 1 ? 0.5 : -0.5) * b->length, ly = (q & 2 ? 0.5 : -0.5) * b->width;
+            TD_ASSERT(!td_track_on_road_slow(&w.t, b->x + lx * c - ly * s, b->y + lx * s + ly * c));
+        }
+    }
+    TD_ASSERT_EQ_INT(kinds[TD_BOX_WALL], 4);
+    TD_ASSERT(kinds[TD_BOX_BARRIER] > 2 && kinds[TD_BOX_PERSON] > 2);
+    cam_close(&w);
+}
+
+/* on_step hook: the mean grey of the first camera frame of an evaluation. */
+static int first_frame_mean(void *user, const td_eval_step *st, td_err *err)
+{
+    (void)err;
+    double *out = user;
+    if (st->step == 0 && st->env->obs_camera) {
+        long sum = 0;
+        int n = td_vecenv_camera_bytes(&st->env->cfg);
+        for (int i = 0; i < n; i++)
+            sum += st->env->obs_camera[i];
+        *out = (double)sum / n;
+    }
+    return 0;
+}
+
+TD_TEST(robustness_suite_is_deterministic_for_a_seed)
+{
+    /* A random camera policy whose greedy action is full lock (the first of the console's
+     * actions, -30 degrees): short episodes; what it drives does not matter, that the suite
+     * repeats does. */
+    td_model_metadata m;
+    td_model_metadata_default(&m);
+    m.camera = TD_CAMERA_FRONT;
+    m.network = TD_NET_SHALLOW;
+    td_rng rng;
+    td_rng_seed(&rng, 3, 7);
+    td_policy p;
+    td_err err = {0};
+    TD_ASSERT_OK(td_policy_init(&p, &m, 1, &rng, &err));
+    for (int k = 0; k < p.pi->n_tensors; k++) {
+        const td_nn_tensor *tt = &p.pi->tensors[k];
+        if (strstr(tt->name, "head.bias") && tt->n == (size_t)m.n_actions)
+            p.pi->params[tt->offset] = 50.0f;
+    }
+    td_track t;
+    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    td_eval_options o;
+    td_eval_options_default(&o);
+    o.laps = 1;
+    o.seed = 5;
+    td_robustness_row a[TD_ROBUSTNESS_N], b[TD_ROBUSTNESS_N];
+    TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, a, &err));
+    TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, b, &err));
+    int names = 0;
+    for (int k = 0; k < TD_ROBUSTNESS_N; k++) {
+        TD_ASSERT_STREQ(a[k].name, b[k].name);
+        TD_ASSERT_EQ_INT(a[k].result.steps, b[k].result.steps);
+        TD_ASSERT_EQ_INT(a[k].result.laps_completed, b[k].result.laps_completed);
+        TD_ASSERT(a[k].result.total_time_s == b[k].result.total_time_s);
+        TD_ASSERT_EQ_INT(a[k].result.laps_requested, 1);
+        TD_ASSERT_LT(a[k].result.steps, 200);
+        names += k > 0 && strcmp(a[k].name, a[k - 1].name) != 0;
+    }
+    /* The clean look first, then 9 perturbations at two strengths each (brightness as dim
+     * and bright). */
+    TD_ASSERT_STREQ(a[0].strength, "none");
+    TD_ASSERT_EQ_INT(names, 9);
+    /* The evaluation's camera sees the case's look: a dim case's first frame is darker. */
+    double clean = -1, dim = -1;
+    td_look look;
+    const char *nm, *st;
+    o.on_step = first_frame_mean;
+    td_robustness_case(0, &nm, &st, &look);
+    o.look = &look;
+    o.on_step_user = &clean;
+    td_eval_result r;
+    TD_ASSERT_OK(td_evaluate(&p, &t, &o, &r, &err));
+    td_robustness_case(2, &nm, &st, &look);
+    TD_ASSERT_STREQ(nm, "dim");
+    o.on_step_user = &dim;
+    TD_ASSERT_OK(td_evaluate(&p, &t, &o, &r, &err));
+    TD_ASSERT_MSG(clean > 0 && dim > 0 && dim < 0.7 * clean, "clean %g, dim %g", clean, dim);
+    td_track_free(&t);
+    td_policy_free(&p);
 }

@@ -151,5 +151,23 @@ out=$("$bin" tracks racing-line Straight_track 2>&1)
 [ $? -ne 0 ] && echo "$out" | grep -q "loop"
 check racing_line_open_route "an open route has none: $out" $?
 
+# ---- eval --robustness ----------------------------------------------------------------------
+"$bin" init "$tmp/m" --track oval >/dev/null 2>&1 && "$bin" train "$tmp/m" --iterations 2 --quiet >/dev/null 2>&1
+out=$("$bin" eval "$tmp/m" --robustness --laps 1 --json 2>&1)
+rc=$?
+echo "$out" | python3 -c 'import json,sys
+o=json.load(sys.stdin); c=o["cases"]
+assert len(c)==19 and c[0]["perturbation"]=="clean" and c[0]["strength"]=="none"
+names={x["perturbation"] for x in c}
+assert names=={"clean","dim","bright","contrast","noise","blur","floor_texture","distractors","camera_pitch","camera_height"}, names
+assert all(x["laps_requested"]==1 for x in c)
+# a state-sensor model sees none of it: every case drives as the clean one
+assert len({x["laps_completed"] for x in c})==1' 2>/dev/null
+check eval_robustness "19 cases as documented ($rc): $(echo "$out" | head -c 400)" $(( rc || $? ))
+cp "$tmp/m/logs/robustness-oval.json" "$tmp/r1.json" 2>/dev/null
+"$bin" eval "$tmp/m" --robustness --laps 1 >/dev/null 2>&1
+cmp -s "$tmp/r1.json" "$tmp/m/logs/robustness-oval.json"
+check eval_robustness_repeats "the same seed gives the same table" $?
+
 if [ "$fail" = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

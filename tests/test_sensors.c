@@ -557,7 +557,7 @@ TD_TEST(camera_renders_real_track_without_map_or_boxes)
     TD_ASSERT_OK(td_ground_map_create(&m, &t, 0.0, NULL));
     td_look look;
     td_look_default(&look);
-    td_scene scene = {&t, m, NULL, 0, &look};
+    td_scene scene = {&t, m, NULL, 0, &look, NULL, NULL, 0};
     td_camera_config cfg;
     td_camera_config_default(&cfg);
     uint8_t img[160 * 120];
@@ -680,7 +680,7 @@ TD_TEST(lidar_boxes_match_brute_force)
     td_rng rng;
     td_rng_seed(&rng, 21, 0);
     td_box boxes[6];
-    td_scene scene = {NULL, NULL, boxes, 6, NULL};
+    td_scene scene = {NULL, NULL, boxes, 6, NULL, NULL, NULL, 0};
     int hits = 0;
     for (int k = 0; k < 400; k++) {
         for (int b = 0; b < 6; b++) {
@@ -755,7 +755,7 @@ TD_TEST(lidar_grid_walk_matches_brute_force)
             td_lidar_config_default(&cfg);
             td_rng rng;
             td_rng_seed(&rng, 3, (uint64_t)(ti * 10 + ci));
-            td_scene scene = {&t, NULL, NULL, 0, NULL};
+            td_scene scene = {&t, NULL, NULL, 0, NULL, NULL, NULL, 0};
             int hits = 0;
             for (int k = 0; k < 150; k++) {
                 double x, y, yaw;
@@ -798,7 +798,7 @@ TD_TEST(lidar_reach_scan_encodes_like_full_scan)
     cfg.clipping_dist_m = 1.5;
     td_box boxes[2] = {{0, 0, 0.3, 0.25, 0.25, 0.2, TD_BOX_OBSTACLE},
                        {0, 0, -0.2, 0.4, 0.2, 0.15, TD_BOX_CAR}};
-    td_scene scene = {&t, NULL, boxes, 2, NULL};
+    td_scene scene = {&t, NULL, boxes, 2, NULL, NULL, NULL, 0};
     const int encs[3] = {TD_LIDAR_REACH_CLIPPED, TD_LIDAR_REACH_SECTOR, TD_LIDAR_REACH_DISCRETIZED};
     TD_ASSERT_NEAR(td_lidar_reach_m(&cfg, TD_LIDAR_REACH_CLIPPED), 1.035, 1e-5);
     TD_ASSERT_NEAR(td_lidar_reach_m(&cfg, TD_LIDAR_REACH_RAW), 12.0, 0);

@@ -1812,13 +1812,16 @@ TD_TEST(vecenv_domain_randomization_changes_the_look_per_episode)
         uint64_t h2 = td_fnv1a64(camera, 160 * 120);
         /* Same pose: the same frame without randomization, a different one with it. */
         TD_ASSERT_EQ_INT(h1 != h2, dr);
-        /* The scene renders the same frame as the observation. */
+        /* The scene, with the frame's effects (a randomized look may have sensor noise, new
+         * every frame), renders the same frame as the observation. */
         td_scene sc;
         td_vecenv_scene(&f.env, 0, &sc);
         TD_ASSERT(sc.ground != NULL && sc.track == td_vecenv_track(&f.env, 0));
         uint8_t *again = td_malloc(160 * 120);
         const td_car_state *cs = td_vecenv_car(&f.env, 0);
-        td_camera_render_grey(&cfg.camera, &sc, cs->x, cs->y, cs->yaw, again);
+        td_camera_frame fr;
+        td_vecenv_camera_frame(&f.env, 0, &fr);
+        td_camera_render_grey_frame(&cfg.camera, &sc, cs->x, cs->y, cs->yaw, &fr, again);
         TD_ASSERT_EQ(memcmp(again, camera, 160 * 120), 0);
         td_free(again);
         td_free(camera);

@@ -53,6 +53,7 @@ typedef struct td_eval_options {
      * function (borrowed, opened on the same track). NULL: the simulator's built-in
      * follow_center_line. A failing call stops the evaluation with its message. */
     td_reward *reward;
+    const td_look *look; /* the camera's world (NULL: the default look) */
 } td_eval_options;
 
 /* td_eval_config_default's settings, a time trial, seed 1, no files written. */
@@ -87,6 +88,31 @@ typedef struct td_eval_result {
  */
 int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options *o,
                 td_eval_result *result, td_err *err);
+
+/* ---- robustness (src/eval/robustness.c) ------------------------------------------------------ */
+
+/*
+ * The fixed suite of visual perturbations `trackday eval --robustness` drives a model under:
+ * the clean look first, then brightness, contrast, sensor noise, motion blur, floor texture,
+ * distractors (surroundings), camera pitch and camera height, each at a mild and a strong
+ * strength (docs/cli/eval.md lists the values). Entry k of TD_ROBUSTNESS_N: its name, its
+ * strength ("none", "mild", "strong") and the look (from the default look).
+ */
+#define TD_ROBUSTNESS_N 19
+void td_robustness_case(int k, const char **name, const char **strength, td_look *look);
+
+typedef struct td_robustness_row {
+    const char *name, *strength;
+    td_eval_result result; /* lap by lap: completed laps of the requested ones */
+} td_robustness_row;
+
+/*
+ * Drives the policy through the suite: for each case the evaluation of o (its laps, race,
+ * seed; lap by lap unless o->continuous; no files written) with that case's look. rows has
+ * TD_ROBUSTNESS_N entries. The same seed gives the same rows.
+ */
+int td_eval_robustness(td_policy *policy, const td_track *track, const td_eval_options *o,
+                       td_robustness_row *rows, td_err *err);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,14 @@ extern "C" {
 
 /* ---- scene -------------------------------------------------------------------------------- */
 
-enum { TD_BOX_OBSTACLE = 0, TD_BOX_CAR = 1 };
+enum {
+    TD_BOX_OBSTACLE = 0,
+    TD_BOX_CAR = 1,
+    /* Surroundings the camera sees beyond the borders (decor): never hit, never in params. */
+    TD_BOX_WALL = 2,
+    TD_BOX_BARRIER = 3,
+    TD_BOX_PERSON = 4
+};
 
 /* An oriented box standing on the ground: an obstacle or a car. */
 typedef struct td_box {
@@ -63,15 +70,52 @@ void td_ground_map_destroy(td_ground_map *m);
 /* Ground class (TD_GROUND_*) at a world point; TD_GROUND_GRASS outside the map. */
 int td_ground_map_class_at(const td_ground_map *m, double x, double y);
 
-/* Colours and lighting of the world; domain randomization perturbs a copy per episode. */
+/*
+ * Colours, lighting and the real camera's imperfections; domain randomization perturbs a
+ * copy per episode (td_look_randomize; the ranges are the TD_DR_* below, docs/sensors.md).
+ * The defaults are the clean simulator: every effect off.
+ */
 typedef struct td_look {
     uint8_t road[3], border[3], center[3], grass[3], sky[3], obstacle[3], car[3];
-    double brightness; /* multiplier, 1 = nominal */
-    double contrast;   /* multiplier around mid-grey, 1 = nominal */
+    uint8_t wall[3], barrier[3], person[3]; /* the surroundings (decor) */
+    double brightness;                      /* multiplier, 1 = nominal */
+    double contrast;                        /* multiplier around mid-grey, 1 = nominal */
+    double exposure;                        /* the camera's gain, multiplier after brightness, 1 */
+    double wb[3];                           /* white balance: per-channel gains, 1 */
+    double texture;      /* floor texture (road and grass grain) amplitude, grey levels, 0 */
+    double sky_gradient; /* the sky darkens toward the top of the image by this fraction, 0 */
+    double noise_sigma;  /* sensor noise, standard deviation in grey levels, 0 */
+    double blur_s;       /* exposure time for motion blur (turning smears rows), s, 0 */
+    double vignette;     /* brightness lost at the image corners (lens vignetting), 0..1, 0 */
+    int decor;           /* surroundings drawn: 0 none, 1 walls, barriers, a few people, 2 more */
+    double pitch_offset_deg; /* camera mount: more pitch down, degrees, 0 */
+    double height_offset_m;  /* camera mount: higher lens, metres, 0 */
 } td_look;
 
+/* Domain randomization ranges (td_look_randomize draws uniformly within them). */
+#define TD_DR_BRIGHTNESS_LO   0.70
+#define TD_DR_BRIGHTNESS_HI   1.30
+#define TD_DR_CONTRAST_LO     0.75
+#define TD_DR_CONTRAST_HI     1.25
+#define TD_DR_EXPOSURE_LO     0.80
+#define TD_DR_EXPOSURE_HI     1.25
+#define TD_DR_WB_LO           0.90
+#define TD_DR_WB_HI           1.10
+#define TD_DR_TEXTURE_HI      24.0 /* grey levels */
+#define TD_DR_SKY_GRADIENT_HI 0.40
+#define TD_DR_NOISE_HI        6.0  /* grey levels */
+#define TD_DR_BLUR_HI         0.02 /* s */
+#define TD_DR_VIGNETTE_HI     0.40
+#define TD_DR_DECOR_P         0.75 /* probability of surroundings; then half the time many */
+#define TD_DR_PITCH_HI        2.0  /* +- degrees */
+#define TD_DR_HEIGHT_HI       0.01 /* +- metres */
+
 void td_look_default(td_look *look);
-/* Randomizes lighting and colours around the defaults (ENABLE_DOMAIN_RANDOMIZATION). */
+/*
+ * Randomizes lighting, colours and the camera's imperfections around the defaults
+ * (ENABLE_DOMAIN_RANDOMIZATION): each surface's lightness +-20 % and channels +-18 levels,
+ * then every effect within its TD_DR_* range. A fixed number of draws in a fixed order.
+ */
 void td_look_randomize(td_look *look, td_rng *rng);
 
 typedef struct td_scene {
@@ -80,7 +124,24 @@ typedef struct td_scene {
     const td_box *boxes;
     int nboxes;
     const td_look *look;
+    /* The surroundings (td_decor_build), drawn by the camera when look->decor > 0 (boxes of
+     * level <= look->decor: decor_level[k]). Not obstacles: the lidar and the rules ignore
+     * them. May be NULL. */
+    const td_box *decor;
+    const uint8_t *decor_level;
+    int ndecor;
 } td_scene;
+
+#define TD_DECOR_MAX 96
+
+/*
+ * Builds a track's surroundings: walls around it (1 m high, 1.5 m beyond its bounding box),
+ * low barriers along the outside of the road, and people-sized boxes (0.4 x 0.3 x 1.7 m)
+ * standing 0.8-2.5 m beyond the borders, at positions drawn from `seed`; none touches the
+ * road. level[k] is 1 for what every decorated look shows and 2 for the extra people of
+ * "many". Returns the count (at most max).
+ */
+int td_decor_build(const td_track *t, uint64_t seed, td_box *out, uint8_t *level, int max);
 
 /* ---- camera ------------------------------------------------------------------------------ */
 
@@ -118,6 +179,19 @@ void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, d
 /* The same view in RGB (width * height * 3 bytes), for pictures. */
 void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, double x, double y,
                           double yaw, uint8_t *out);
+
+/*
+ * What differs from frame to frame for a real camera: the car's turn rate (motion blur) and
+ * the sensor noise's draw. NULL: a still car and draw 0.
+ */
+typedef struct td_camera_frame {
+    double yaw_rate;     /* rad/s */
+    uint32_t noise_draw; /* any number; the same number gives the same noise */
+} td_camera_frame;
+
+/* td_camera_render_grey with the frame's effects (noise, blur). */
+void td_camera_render_grey_frame(const td_camera_config *cfg, const td_scene *scene, double x,
+                                 double y, double yaw, const td_camera_frame *frame, uint8_t *out);
 
 /* Stereo pair: two grey images interleaved as channels (height, width, 2), left first. */
 void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene, double x, double y,

@@ -330,6 +330,8 @@ typedef struct td_sim_config {
     td_sim_mode mode;
     int sensors; /* TD_SENSOR_* bits, default TD_SENSOR_STATE */
     td_camera_config camera;
+    td_look look; /* the world's look (td_look_default); the base that domain randomization
+                     perturbs per episode */
     td_lidar_config lidar;
     td_lidar_encoding lidar_encoding;
     double hz;                   /* control steps per simulated second, 15 */
@@ -488,6 +490,10 @@ int td_vecenv_boxes(const td_vecenv *env, int i, const td_box **boxes);
  * sensor is enabled. The pointers stay valid until the next step or reset.
  */
 void td_vecenv_scene(const td_vecenv *env, int i, td_scene *out);
+
+/* The per-frame effects (turn rate, noise draw) of car i's last camera observation: with
+ * td_vecenv_scene and td_camera_render_grey_frame a tool renders exactly what the car saw. */
+void td_vecenv_camera_frame(const td_vecenv *env, int i, td_camera_frame *out);
 
 /*
  * Moves car i to origin pose (x, y, yaw) at `speed` without stepping (a full projection),

@@ -55,12 +55,14 @@ static double baseline_mflops(double seconds)
 }
 
 /* Runs the env for about `seconds` and returns car-steps per second. */
-static int measure(const bench_opts *o, const td_track *t, int sensors, int threads, double *out,
-                   double *out_cpu)
+static int measure(const bench_opts *o, const td_track *t, int sensors, int dr, int threads,
+                   double *out, double *out_cpu)
 {
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.sensors = sensors;
+    /* Domain randomization: every episode a new look with the real camera's effects. */
+    cfg.race.enable_domain_randomization = dr;
     cfg.threads = threads;
     cfg.seed = 1;
     int n = o->envs;
@@ -149,8 +151,9 @@ static int bench_sim(int argc, char **argv)
     const td__cli_spec spec = {
         .name = "bench sim",
         .about = "Prints JSON lines: sim_state_steps_per_s, sim_lidar_steps_per_s, "
-                 "sim_camera_frames_per_s on one thread and with _threads on all threads (default: "
-                 "the online CPUs), and baseline_mflops.",
+                 "sim_camera_frames_per_s, sim_camera_dr_frames_per_s (domain randomization: a "
+                 "new look with the real camera's effects every episode) on one thread and with "
+                 "_threads on all threads (default: the online CPUs), and baseline_mflops.",
         .opts = opts};
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
@@ -171,22 +174,23 @@ static int bench_sim(int argc, char **argv)
     static const struct {
         const char *name;
         const char *unit;
-        int sensors;
+        int sensors, dr;
     } runs[] = {
-        {"sim_state_steps_per_s", "steps/s", TD_SENSOR_STATE},
-        {"sim_lidar_steps_per_s", "steps/s", TD_SENSOR_STATE | TD_SENSOR_LIDAR},
-        {"sim_camera_frames_per_s", "frames/s", TD_SENSOR_CAMERA},
+        {"sim_state_steps_per_s", "steps/s", TD_SENSOR_STATE, 0},
+        {"sim_lidar_steps_per_s", "steps/s", TD_SENSOR_STATE | TD_SENSOR_LIDAR, 0},
+        {"sim_camera_frames_per_s", "frames/s", TD_SENSOR_CAMERA, 0},
+        {"sim_camera_dr_frames_per_s", "frames/s", TD_SENSOR_CAMERA, 1},
     };
     int rc = 0;
     for (int threaded = 0; threaded < 2 && !rc; threaded++) {
         if (threaded && o.threads == 1)
             break;
-        for (int r = 0; r < 3 && !rc; r++) {
+        for (int r = 0; r < 4 && !rc; r++) {
             double v = 0, vc = 0;
             if (o.only && !strstr(runs[r].name, o.only))
                 continue;
             int th = threaded ? o.threads : 1;
-            rc = measure(&o, &t, runs[r].sensors, th, &v, &vc);
+            rc = measure(&o, &t, runs[r].sensors, runs[r].dr, th, &v, &vc);
             if (rc)
                 break;
             char name[96];

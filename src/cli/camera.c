@@ -61,7 +61,9 @@ static int cmd_camera(int argc, char **argv)
          .hi = 2147483647,
          .arg = "SEED",
          .given = &randomize,
-         .help = "a domain-randomized look drawn from SEED"},
+         .help = "a domain-randomized look drawn from SEED (colours, lighting, floor grain, "
+                 "surroundings, noise, vignetting; motion blur needs a turning car and shows "
+                 "in replays)"},
         TD_CLI_CUSTOM("--supersample", &ss, parse_supersample, "N",
                       "1 (default) or 2 (2x2, like DeepRacer's resize)"),
         TD_CLI_DOUBLE("--cell", &cell, 0.002, 0.5, "M",
@@ -124,7 +126,11 @@ static int cmd_camera(int argc, char **argv)
         td_rng_seed(&rng, (uint64_t)seed, 0);
         td_look_randomize(&look, &rng);
     }
-    td_scene scene = {t, map, boxes, (int)nobst, &look};
+    /* The track's surroundings, drawn when the look has them (a randomized look may). */
+    static td_box decor[TD_DECOR_MAX];
+    static uint8_t level[TD_DECOR_MAX];
+    int ndecor = td_decor_build(t, (uint64_t)seed, decor, level, TD_DECOR_MAX);
+    td_scene scene = {t, map, boxes, (int)nobst, &look, decor, level, ndecor};
     td_camera_config cfg;
     td_camera_config_default(&cfg);
     cfg.supersample = (int)ss;

@@ -3,13 +3,16 @@
  * the lap times and events, and writes a JSON report, a simtrace CSV and a picture of the
  * driven line into DIR/eval/.
  */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/status.h"
 #include "trackday/eval.h"
 #include "trackday/simtrace.h"
+#include "trackday/json.h"
 
 static const char about[] =
     "Drives the trained policy (greedy) from the start line and prints lap times, off-tracks, "
@@ -43,10 +46,69 @@ static int parse_race_type(const char *opt, const char *v, void *dst)
     return 0;
 }
 
+/* --robustness: the suite, a table (or JSON) on stdout and a JSON file in dir. */
+static int robustness(td_policy *policy, const td_track *track, const td_eval_options *o,
+                      const char *dir, const char *model, int json, td_err *err)
+{
+    td_robustness_row rows[TD_ROBUSTNESS_N];
+    if (td_eval_robustness(policy, track, o, rows, err))
+        return td__cli_fail("%s", err->msg);
+    json_t *root = json_object(), *arr = json_array();
+    json_object_set_new(root, "model", json_string(model));
+    json_object_set_new(root, "track", json_string(track->name));
+    json_object_set_new(root, "laps_per_case", json_integer(o->laps));
+    json_object_set_new(root, "continuous", json_boolean(o->continuous));
+    json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+    int total = 0;
+    for (int k = 0; k < TD_ROBUSTNESS_N; k++) {
+        const td_eval_result *r = &rows[k].result;
+        json_t *e = json_object();
+        json_object_set_new(e, "perturbation", json_string(rows[k].name));
+        json_object_set_new(e, "strength", json_string(rows[k].strength));
+        json_object_set_new(e, "laps_completed", json_integer(r->laps_completed));
+        json_object_set_new(e, "laps_requested", json_integer(r->laps_requested));
+        json_object_set_new(
+            e, "completion",
+            json_real((double)r->laps_completed / (r->laps_requested ? r->laps_requested : 1)));
+        json_object_set_new(e, "best_lap_s",
+                            r->best_lap_s > 0 ? json_real(r->best_lap_s) : json_null());
+        json_object_set_new(e, "off_tracks", json_integer(r->off_tracks));
+        json_array_append_new(arr, e);
+        total += r->laps_completed;
+    }
+    json_object_set_new(root, "cases", arr);
+    json_object_set_new(root, "laps_completed", json_integer(total));
+    json_object_set_new(root, "laps_requested", json_integer(TD_ROBUSTNESS_N * o->laps));
+    char path[1400];
+    snprintf(path, sizeof(path), "%s/robustness-%s.json", dir, track->name);
+    int rc = td_json_write_file(path, root, err);
+    if (rc) {
+        json_decref(root);
+        return td__cli_fail("%s", err->msg);
+    }
+    if (json) {
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    } else {
+        printf("%s on %s: robustness, %d lap%s per case (%s)\n", model, track->name, o->laps,
+               o->laps == 1 ? "" : "s", o->continuous ? "continuous" : "lap by lap");
+        printf("  %-14s %-7s %s\n", "perturbation", "level", "laps completed");
+        for (int k = 0; k < TD_ROBUSTNESS_N; k++)
+            printf("  %-14s %-7s %d/%d%s\n", rows[k].name, rows[k].strength,
+                   rows[k].result.laps_completed, rows[k].result.laps_requested,
+                   rows[k].result.best_lap_s > 0 ? "" : "  (no lap)");
+        printf("  all            %d/%d\nreport: %s\n", total, TD_ROBUSTNESS_N * o->laps, path);
+    }
+    json_decref(root);
+    return 0;
+}
+
 static int cmd_eval(int argc, char **argv)
 {
     const char *target = NULL, *track_arg = NULL, *checkpoint = NULL, *outdir = NULL;
-    int json = 0;
+    int json = 0, robust = 0;
     td_eval_options o;
     td_eval_result r;
     td_model_dir md;
@@ -99,6 +161,11 @@ static int cmd_eval(int argc, char **argv)
         TD_CLI_STRING(NULL, "--out", &outdir, "DIR2",
                       "write the files into DIR2 instead of DIR/logs"),
         TD_CLI_FLAG("--json", &json, "print the report instead of text"),
+        TD_CLI_FLAG("--robustness", &robust,
+                    "drive under a fixed suite of visual perturbations (brightness, contrast, "
+                    "noise, blur, floor texture, distractors, camera pitch and height, each mild "
+                    "and strong) and report the laps completed under each; writes "
+                    "DIR/logs/robustness-<track>.json"),
         TD_CLI_END,
     };
     const td__cli_spec spec = {.name = "eval", .about = about, .opts = opts};
@@ -165,6 +232,12 @@ static int cmd_eval(int argc, char **argv)
     if ((rc = td_policy_load(&policy, model_path, 1, &err)) != 0) {
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
+    }
+    if (robust) {
+        rc = robustness(&policy, &track, &o, dir, model_path, json, &err);
+        td_policy_free(&policy);
+        td_track_free(&track);
+        return rc;
     }
     /* The simtrace and pictures show the model's own reward function. */
     td_reward *reward = NULL;

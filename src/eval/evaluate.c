@@ -195,6 +195,8 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     cfg.race = o->race;
     cfg.race.alternate_driving_direction = 0;
     td_policy_sim_sensors(&policy->meta, &cfg);
+    if (o->look)
+        cfg.look = *o->look;
     cfg.mode = o->continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
     cfg.laps = r->laps_requested;
     cfg.off_track_penalty_s = o->off_track_penalty_s;

@@ -712,7 +712,8 @@ static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
     uint8_t car[3];
     td_draw_rect(r->frame, W, H, 0, 0, W, H, BAND);
     if (r->o.camera) {
-        td_scene scene = {r->track, r->ground, f->boxes, f->boxes ? f->nboxes : 0, &r->look};
+        td_scene scene = {r->track, r->ground, f->boxes, f->boxes ? f->nboxes : 0,
+                          &r->look, NULL,      NULL,     0};
         td_camera_render_rgb(&r->cam, &scene, f->x, f->y, f->yaw, r->camrgb);
         blit_scaled(r->frame, W, H, 0, r->band + (r->panel_h - r->ph) / 2, r->pw, r->ph, r->camrgb,
                     r->cam.width, r->cam.height);

@@ -10,12 +10,20 @@
  * farthest first, as flat-shaded convex faces; a box stands on the ground, so each of its
  * visible pixels is nearer than the ground behind it and needs no per-pixel depth test.
  *
+ * The real camera's imperfections (the look's effects, docs/sensors.md) cost little: exposure
+ * and white balance go into the palettes, the floor's grain is an integer hash of the map
+ * cell added per pixel, the sky gradient is per row, and one pass after rendering applies
+ * motion blur (a horizontal box filter as wide as the image turns during the exposure),
+ * lens vignetting (separable gains) and sensor noise (a per-pixel integer hash, triangular).
+ * Surroundings (decor boxes) are drawn with the obstacles, only those in view.
+ *
  * Camera model (see docs/sensors.md): pinhole at height height_m, forward_m ahead of the car
  * origin, pitched down pitch_deg, square pixels, focal length (width / 2) / tan(hfov / 2).
  * Pixel (i, j) has its centre at (i + 0.5, j + 0.5); its ray direction in camera axes is
  * F + xs R + ys U with xs = (i + 0.5 - W/2) / f and ys = (H/2 - j - 0.5) / f.
  */
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "sim/ground_map.h"
@@ -85,11 +93,51 @@ static uint8_t luma(const uint8_t *rgb)
     return clamp_u8(0.2989 * rgb[0] + 0.5870 * rgb[1] + 0.1140 * rgb[2]);
 }
 
-/* A look's colour after contrast (around mid-grey) and brightness. */
+/* A look's colour after contrast (around mid-grey), brightness, exposure and white balance. */
 static void lit(const td_look *look, const uint8_t *c, double *out)
 {
-    for (int k = 0; k < 3; k++)
-        out[k] = ((c[k] - 128.0) * look->contrast + 128.0) * look->brightness;
+    double gain = look->brightness * (look->exposure > 0 ? look->exposure : 1.0);
+    for (int k = 0; k < 3; k++) {
+        double wb = look->wb[k] > 0 ? look->wb[k] : 1.0;
+        out[k] = ((c[k] - 128.0) * look->contrast + 128.0) * gain * wb;
+    }
+}
+
+/*
+ * The sensor noise, filled once (pthread_once): a sequence of signed bytes with a
+ * triangular distribution (sigma about 52) that each frame reads from its own offset. (The
+ * floor's grain is in the ground map's cells.)
+ */
+#define NOISE_N 65536
+static int8_t noise_table[NOISE_N];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static uint32_t mix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    return h ^ (h >> 16);
+}
+
+static void tables_init(void)
+{
+    for (int i = 0; i < NOISE_N; i++) {
+        uint32_t h = mix32((uint32_t)i + 0x5bd1e995u);
+        noise_table[i] = (int8_t)(((int)(h & 255) + (int)((h >> 8) & 255) - 255) / 2);
+    }
+}
+
+/* The floor's grain of a map byte, -128 .. 124. */
+static inline int grain_of(unsigned b)
+{
+    return (int)((b >> TD__GRAIN_SHIFT) << 2) - 128;
+}
+
+static inline uint8_t sat_u8(int x)
+{
+    return (uint8_t)(x < 0 ? 0 : (x > 255 ? 255 : x));
 }
 
 /* ---- per-frame setup --------------------------------------------------------------------- */
@@ -107,7 +155,11 @@ typedef struct view {
     uint8_t pal_grey[TD_GROUND_CLASSES];
     uint8_t sky_u8[3];
     uint8_t sky_grey;
-    double obstacle_rgb[3], car_rgb[3];
+    double obstacle_rgb[3], car_rgb[3], wall_rgb[3], barrier_rgb[3], person_rgb[3];
+    int tex_q;           /* floor texture amplitude, grey levels x 2 (0 = none) */
+    uint8_t lut[256];    /* grey of a map byte (class and grain), rows without haze */
+    double sky_gradient; /* see td_look */
+    const td_look *look;
 } view;
 
 static void view_setup(view *v, const td_camera_config *cfg, const td_scene *scene, double x,
@@ -120,7 +172,7 @@ static void view_setup(view *v, const td_camera_config *cfg, const td_scene *sce
         look = &def;
     }
     double c = cos(yaw), s = sin(yaw);
-    double pitch = cfg->pitch_deg * (M_PI / 180.0);
+    double pitch = (cfg->pitch_deg + look->pitch_offset_deg) * (M_PI / 180.0);
     double cp = cos(pitch), sp = sin(pitch);
     v->W = cfg->width;
     v->H = cfg->height;
@@ -129,7 +181,8 @@ static void view_setup(view *v, const td_camera_config *cfg, const td_scene *sce
      * sideways by the same amount (bit for bit). */
     v->px = (x + lateral * -s) + cfg->forward_m * c;
     v->py = (y + lateral * c) + cfg->forward_m * s;
-    v->pz = cfg->height_m;
+    v->pz = cfg->height_m + look->height_offset_m;
+    v->pz = v->pz > 0.01 ? v->pz : 0.01;
     v->F[0] = cp * c;
     v->F[1] = cp * s;
     v->F[2] = -sp;
@@ -148,6 +201,14 @@ static void view_setup(view *v, const td_camera_config *cfg, const td_scene *sce
     lit(look, look->sky, v->sky_rgb);
     lit(look, look->obstacle, v->obstacle_rgb);
     lit(look, look->car, v->car_rgb);
+    lit(look, look->wall, v->wall_rgb);
+    lit(look, look->barrier, v->barrier_rgb);
+    lit(look, look->person, v->person_rgb);
+    v->tex_q =
+        look->texture > 0 ? (int)lround(2.0 * (look->texture < 127 ? look->texture : 127)) : 0;
+    v->sky_gradient = look->sky_gradient > 0 ? look->sky_gradient : 0.0;
+
+    v->look = look;
     for (int k = 0; k < TD_GROUND_CLASSES; k++) {
         for (int ch = 0; ch < 3; ch++)
             v->pal_rgb[k][ch] = clamp_u8(v->ground_rgb[k][ch]);
@@ -156,6 +217,10 @@ static void view_setup(view *v, const td_camera_config *cfg, const td_scene *sce
     for (int ch = 0; ch < 3; ch++)
         v->sky_u8[ch] = clamp_u8(v->sky_rgb[ch]);
     v->sky_grey = luma(v->sky_u8);
+    /* The frame's palette by map byte: class and grain (rows without haze use it). */
+    for (int b = 0; b < 256; b++)
+        v->lut[b] =
+            sat_u8(v->pal_grey[b & TD__CLASS_MASK] + ((grain_of((unsigned)b) * v->tex_q) >> 8));
 }
 
 /* ---- ground rows ------------------------------------------------------------------------ */
@@ -169,6 +234,9 @@ typedef struct row_geom {
     double du, dv;                         /* map step (cells of lv) per pixel */
     uint8_t pal_rgb[TD_GROUND_CLASSES][3]; /* palette of this row (with haze) */
     uint8_t pal_grey[TD_GROUND_CLASSES];
+    uint8_t sky_rgb[3], sky_grey; /* the sky of this row (the gradient) */
+    int hazy;                     /* the palette differs from the frame's (haze) */
+    uint8_t lut[256];             /* hazy rows: grey of a map byte (class and grain) */
 } row_geom;
 
 static double haze_of(double depth)
@@ -191,13 +259,24 @@ static void row_setup(const view *v, double sy, double ox, row_geom *g, int want
     double depth = dz < 0.0 ? -v->pz / dz : INFINITY;
     g->depth = depth;
     g->sky = !(depth < FAR_M);
+    if (g->sky) {
+        /* Darker toward the top of the image (a room's ceiling, a sky's zenith). */
+        double k = 1.0 - v->sky_gradient * (1.0 - sy / v->H);
+        for (int ch = 0; ch < 3; ch++)
+            g->sky_rgb[ch] = clamp_u8(v->sky_rgb[ch] * k);
+        g->sky_grey = k == 1.0 ? v->sky_grey : luma(g->sky_rgb);
+    }
     double h = haze_of(depth);
+    g->hazy = h > 0.0;
     if (h > 0.0) {
         for (int k = 0; k < TD_GROUND_CLASSES; k++) {
             for (int ch = 0; ch < 3; ch++)
                 g->pal_rgb[k][ch] = clamp_u8(v->ground_rgb[k][ch] * (1.0 - h) + v->sky_rgb[ch] * h);
             g->pal_grey[k] = luma(g->pal_rgb[k]);
         }
+        for (int b = 0; b < 256; b++)
+            g->lut[b] =
+                sat_u8(g->pal_grey[b & TD__CLASS_MASK] + ((grain_of((unsigned)b) * v->tex_q) >> 8));
     } else if (want_rgb) {
         memcpy(g->pal_rgb, v->pal_rgb, sizeof(g->pal_rgb));
         memcpy(g->pal_grey, v->pal_grey, sizeof(g->pal_grey));
@@ -276,7 +355,7 @@ static void ground_row_grey(const view *v, const row_geom *g, uint8_t *dst)
 {
     int W = v->W;
     if (g->sky) {
-        memset(dst, v->sky_grey, (size_t)W);
+        memset(dst, g->sky_grey, (size_t)W);
         return;
     }
     int a, b;
@@ -292,7 +371,8 @@ static void ground_row_grey(const view *v, const row_geom *g, uint8_t *dst)
         memset(dst + b + 1, grass, (size_t)(W - 1 - b));
     const uint8_t *cls = g->lv->cls;
     const size_t stride = (size_t)g->lv->w;
-    const uint8_t *pal = g->pal_grey;
+    /* A map byte (class and grain) to grey: the frame's table, or the row's with haze. */
+    const uint8_t *pal = g->hazy ? g->lut : v->lut;
     int64_t u = (int64_t)((g->u0 + a * g->du) * FIX_ONE);
     int64_t vv = (int64_t)((g->v0 + a * g->dv) * FIX_ONE);
     int64_t du = (int64_t)(g->du * FIX_ONE), dv = (int64_t)(g->dv * FIX_ONE);
@@ -310,7 +390,7 @@ static void ground_row_rgb(const view *v, const row_geom *g, uint8_t *dst)
     int a = 1, b = 0;
     if (!g->sky)
         row_span(v, g, &a, &b);
-    const uint8_t *fill = g->sky ? v->sky_u8 : g->pal_rgb[TD_GROUND_GRASS];
+    const uint8_t *fill = g->sky ? g->sky_rgb : g->pal_rgb[TD_GROUND_GRASS];
     for (int i = 0; i < W; i++)
         if (i < a || i > b)
             memcpy(dst + 3 * i, fill, 3);
@@ -321,11 +401,14 @@ static void ground_row_rgb(const view *v, const row_geom *g, uint8_t *dst)
     int64_t u = (int64_t)((g->u0 + a * g->du) * FIX_ONE);
     int64_t vv = (int64_t)((g->v0 + a * g->dv) * FIX_ONE);
     int64_t du = (int64_t)(g->du * FIX_ONE), dv = (int64_t)(g->dv * FIX_ONE);
+    int q = v->tex_q;
     for (int i = a; i <= b; i++) {
-        const uint8_t *c = g->pal_rgb[cls[(size_t)(vv >> 32) * stride + (size_t)(u >> 32)]];
-        dst[3 * i] = c[0];
-        dst[3 * i + 1] = c[1];
-        dst[3 * i + 2] = c[2];
+        unsigned m = cls[(size_t)(vv >> 32) * stride + (size_t)(u >> 32)];
+        const uint8_t *c = g->pal_rgb[m & TD__CLASS_MASK];
+        int t = q ? (grain_of(m) * q) >> 8 : 0;
+        dst[3 * i] = sat_u8(c[0] + t);
+        dst[3 * i + 1] = sat_u8(c[1] + t);
+        dst[3 * i + 2] = sat_u8(c[2] + t);
         u += du;
         vv += dv;
     }
@@ -437,8 +520,8 @@ static int poly_span(const poly2 *p, double y, double *xl, double *xr)
         double y0 = p->y[i], y1 = p->y[k];
         if ((y0 <= y && y < y1) || (y1 <= y && y < y0)) {
             double x = p->x[i] + (y - y0) / (y1 - y0) * (p->x[k] - p->x[i]);
-            lo = fmin(lo, x);
-            hi = fmax(hi, x);
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
         }
     }
     if (!(hi > lo))
@@ -458,8 +541,8 @@ static void fill_poly(const view *v, const poly2 *p, const uint8_t *rgb, uint8_t
     int W = v->W, H = v->H;
     double ymin = INFINITY, ymax = -INFINITY;
     for (int i = 0; i < p->n; i++) {
-        ymin = fmin(ymin, p->y[i]);
-        ymax = fmax(ymax, p->y[i]);
+        ymin = p->y[i] < ymin ? p->y[i] : ymin;
+        ymax = p->y[i] > ymax ? p->y[i] : ymax;
     }
     if (!(ymax > 0.0 && ymin < H))
         return;
@@ -477,8 +560,13 @@ static void fill_poly(const view *v, const poly2 *p, const uint8_t *rgb, uint8_t
             double fa = ceil(xl - 0.5), fb = ceil(xr - 0.5) - 1.0;
             int a = fa < 0.0 ? 0 : (fa > W ? W : (int)fa);
             int b = fb > W - 1 ? W - 1 : (fb < -1.0 ? -1 : (int)fb);
-            for (int i = a; i <= b; i++)
-                memcpy(orow + (size_t)i * pstride, col, (size_t)channels);
+            if (channels == 1 && pstride == 1) {
+                if (a <= b)
+                    memset(orow + a, col[0], (size_t)(b - a + 1));
+            } else {
+                for (int i = a; i <= b; i++)
+                    memcpy(orow + (size_t)i * pstride, col, (size_t)channels);
+            }
             continue;
         }
         memset(cov, 0, (size_t)W);
@@ -533,7 +621,11 @@ static void draw_box(const view *v, const td_box *b, int ss, int channels, int p
     double normals[5][3] = {{s, -c, 0}, {c, s, 0}, {-s, c, 0}, {-c, -s, 0}, {0, 0, 1}};
     /* A fixed light from above, slightly behind-left of +x, so faces differ in shade. */
     static const double L[3] = {0.30, 0.45, 0.84};
-    const double *base = b->kind == TD_BOX_CAR ? v->car_rgb : v->obstacle_rgb;
+    const double *base = b->kind == TD_BOX_CAR       ? v->car_rgb
+                         : b->kind == TD_BOX_WALL    ? v->wall_rgb
+                         : b->kind == TD_BOX_BARRIER ? v->barrier_rgb
+                         : b->kind == TD_BOX_PERSON  ? v->person_rgb
+                                                     : v->obstacle_rgb;
     for (int fi = 0; fi < 5; fi++) {
         const int *q = faces[fi];
         const double *p0 = world[q[0]];
@@ -557,30 +649,227 @@ static void draw_box(const view *v, const td_box *b, int ss, int channels, int p
     }
 }
 
-/* Draws all boxes of the scene, farthest first (painter's order; ties by index). */
+/* Beyond this distance decor is not drawn (it would be a few pixels in the haze). */
+#define DECOR_RANGE_M 12.0
+
+/* 1 if box b may appear in the view: in front of the lens and within the horizontal field
+ * of view, with its bounding circle (a cheap cull for the surroundings). */
+static int in_view(const view *v, const td_box *b, double range)
+{
+    double r = 0.5 * hypot(b->length, b->width);
+    double dx = b->x - v->px, dy = b->y - v->py;
+    double d2 = dx * dx + dy * dy;
+    if (d2 > (range + r) * (range + r))
+        return 0;
+    double fl = hypot(v->F[0], v->F[1]);
+    double ahead = (dx * v->F[0] + dy * v->F[1]) / fl;
+    if (ahead < -r)
+        return 0;
+    double side = fabs(dx * v->R[0] + dy * v->R[1]);
+    /* |side| / ahead beyond the half-width of the view (plus the circle) is outside. */
+    double half = 0.5 * v->W / v->f;
+    return side <= half * (ahead > 0 ? ahead : 0) + r * (1.0 + half) + 0.05;
+}
+
+/* Draws the scene's boxes and the visible surroundings, farthest first (painter's order;
+ * ties by index, the scene's boxes after the decor). */
 static void render_boxes(const view *v, const td_scene *scene, int ss, int channels, int pstride,
                          uint8_t *out)
 {
-    int n = scene->boxes ? scene->nboxes : 0;
-    double last_d = INFINITY;
-    int last_i = -1;
-    for (int drawn = 0; drawn < n; drawn++) {
-        /* The next box in (distance descending, index ascending) order after the last. */
-        int best = -1;
-        double best_d = -1.0;
-        for (int i = 0; i < n; i++) {
-            double d = box_distance2(v, &scene->boxes[i]);
-            int after = d < last_d || (d == last_d && i > last_i);
-            if (!after)
-                continue;
-            if (best < 0 || d > best_d)
-                best = i, best_d = d;
+    const td_box *list[TD_DECOR_MAX + 64];
+    double dist[TD_DECOR_MAX + 64];
+    int n = 0;
+    int show = v->look ? v->look->decor : 0;
+    if (show > 0 && scene->decor)
+        for (int k = 0; k < scene->ndecor && n < TD_DECOR_MAX; k++)
+            if ((!scene->decor_level || scene->decor_level[k] <= show) &&
+                in_view(v, &scene->decor[k], DECOR_RANGE_M))
+                list[n++] = &scene->decor[k];
+    int nb = scene->boxes ? scene->nboxes : 0;
+    for (int k = 0; k < nb && n < TD_DECOR_MAX + 64; k++)
+        list[n++] = &scene->boxes[k];
+    for (int k = 0; k < n; k++)
+        dist[k] = box_distance2(v, list[k]);
+    /* Insertion sort, farthest first, stable. */
+    for (int i = 1; i < n; i++) {
+        const td_box *b = list[i];
+        double d = dist[i];
+        int j = i;
+        while (j > 0 && dist[j - 1] < d) {
+            list[j] = list[j - 1];
+            dist[j] = dist[j - 1];
+            j--;
         }
-        if (best < 0)
-            break;
-        draw_box(v, &scene->boxes[best], ss, channels, pstride, out);
-        last_d = best_d;
-        last_i = best;
+        list[j] = b;
+        dist[j] = d;
+    }
+    for (int k = 0; k < n; k++)
+        draw_box(v, list[k], ss, channels, pstride, out);
+}
+
+/* ---- the camera's imperfections (after rendering) --------------------------------------- */
+
+/* 8 pixels in 16-bit lanes (SSE2-sized vectors, GCC and clang vector extensions). */
+typedef uint8_t vu8 __attribute__((vector_size(8)));
+typedef int8_t vi8 __attribute__((vector_size(8)));
+typedef int16_t vi16 __attribute__((vector_size(16)));
+typedef uint16_t vu16 __attribute__((vector_size(16)));
+#define VL 8
+
+/*
+ * One grey row's blur (taps 0 and blur, or 0, blur/3, 2 blur/3 and blur when wider),
+ * vignetting gains rg (Q8, NULL = none) and noise nt x nq / 256 (NULL = none), in place.
+ */
+static void post_row_grey(uint8_t *row, int W, int blur, const int16_t *gx, int gy,
+                          const int8_t *nt, int nq)
+{
+    uint8_t ext[MAX_DIM + 32];
+    memcpy(ext, row, (size_t)W);
+    memset(ext + W, row[W - 1], 32);
+    int t1 = blur >= 4 ? blur / 3 : 0, t2 = blur >= 4 ? 2 * blur / 3 : 0;
+    int i = 0;
+    for (; i + VL <= W; i += VL) {
+        vu8 a8;
+        memcpy(&a8, ext + i, VL);
+        vi16 p = __builtin_convertvector(a8, vi16);
+        if (blur >= 1) {
+            vu8 b8;
+            memcpy(&b8, ext + i + blur, VL);
+            vi16 q = __builtin_convertvector(b8, vi16);
+            if (blur >= 4) {
+                vu8 c8, d8;
+                memcpy(&c8, ext + i + t1, VL);
+                memcpy(&d8, ext + i + t2, VL);
+                p = (p + q + __builtin_convertvector(c8, vi16) + __builtin_convertvector(d8, vi16) +
+                     2) >>
+                    2;
+            } else {
+                p = (p + q + 1) >> 1;
+            }
+        }
+        if (gx) {
+            vu16 g, pu = (vu16)p;
+            memcpy(&g, gx + i, sizeof(g));
+            g = (g * (uint16_t)gy + 32) >> 6; /* Q7 x Q7 -> Q8 */
+            p = (vi16)((pu * g + 128) >> 8);
+        }
+        if (nt) {
+            vi8 n8;
+            memcpy(&n8, nt + i, VL);
+            p += (__builtin_convertvector(n8, vi16) * (int16_t)nq + 128) >> 8;
+        }
+        /* Clamp to [0, 255] without compares: the sign bit makes the masks. */
+        p &= ~(p >> 15);
+        vi16 over = p - 255;
+        p -= over & ~(over >> 15);
+        vu8 o = __builtin_convertvector(p, vu8);
+        memcpy(row + i, &o, VL);
+    }
+    for (; i < W; i++) {
+        int p = ext[i];
+        if (blur >= 4)
+            p = (p + ext[i + t1] + ext[i + t2] + ext[i + blur] + 2) >> 2;
+        else if (blur >= 1)
+            p = (p + ext[i + blur] + 1) >> 1;
+        if (gx)
+            p = (p * ((gx[i] * gy + 32) >> 6) + 128) >> 8;
+        if (nt)
+            p += (nt[i] * nq + 128) >> 8;
+        row[i] = sat_u8(p);
+    }
+}
+
+/*
+ * Motion blur, vignetting and noise over the finished image (channels interleaved with
+ * pixel stride pstride). Motion blur: a turning car smears the image sideways by
+ * yaw rate x exposure x focal length pixels; two or three copies of the row that far apart
+ * are averaged (the image at the start, middle and end of the exposure). Vignetting:
+ * separable gains, so the corners lose about `vignette`. Noise: the frame's stretch of the
+ * noise table, scaled to noise_sigma.
+ */
+static void post_effects(const view *v, const td_camera_frame *fr, int channels, int pstride,
+                         uint8_t *out)
+{
+    const td_look *look = v->look;
+    if (!look)
+        return;
+    int W = v->W, H = v->H;
+    double rate = fr ? fabs(fr->yaw_rate) : 0.0;
+    int blur = look->blur_s > 0 ? (int)lround(rate * look->blur_s * v->f) : 0;
+    blur = blur > 16 ? 16 : blur;
+    int vig = look->vignette > 0;
+    int noise = look->noise_sigma > 0;
+    if (blur < 1 && !vig && !noise)
+        return;
+    pthread_once(&tables_once, tables_init);
+    int16_t gx[MAX_DIM], gy[MAX_DIM], rg[MAX_DIM];
+    double a = (look->vignette < 1 ? look->vignette : 1.0) / 1.5625;
+    for (int i = 0; i < W; i++) {
+        double xn = (i + 0.5 - 0.5 * W) / (0.5 * W);
+        gx[i] = (int16_t)lround(128.0 * (1.0 - (vig ? a * xn * xn : 0.0))); /* Q7 */
+    }
+    for (int j = 0; j < H; j++) {
+        double yn = (j + 0.5 - 0.5 * H) / (0.5 * W);
+        gy[j] = (int16_t)lround(128.0 * (1.0 - (vig ? a * yn * yn : 0.0)));
+    }
+    /* Noise scale: the table's sigma is about 52 levels; nq is Q8. */
+    int nq = noise ? (int)lround(look->noise_sigma / 52.0 * 256.0) : 0;
+    nq = nq > 32767 ? 32767 : nq;
+    size_t npx = (size_t)W * (size_t)H * (size_t)channels;
+    uint32_t off = fr ? mix32(fr->noise_draw) : 0;
+    off = npx < NOISE_N ? off % (uint32_t)(NOISE_N - npx) : 0;
+    nq = nq > 255 ? 255 : nq; /* 255 x 128 fits the 16-bit lanes below (sigma <= 52) */
+    uint8_t row[MAX_DIM * 3], tmp[MAX_DIM];
+    int16_t nz[MAX_DIM];
+    if (channels == 1 && pstride == 1) {
+        /* The network's input: 16 pixels at a time in vector lanes. */
+        for (int j = 0; j < H; j++) {
+            const int8_t *nt = NULL;
+            if (noise)
+                nt = noise_table + (npx < NOISE_N ? off + (size_t)j * W
+                                                  : ((size_t)j * 7919u) % (NOISE_N - MAX_DIM));
+            post_row_grey(out + (size_t)j * W, W, blur, vig ? gx : NULL, gy[j], nt, nq);
+        }
+        return;
+    }
+    for (int j = 0; j < H; j++) {
+        uint8_t *base = out + (size_t)j * (size_t)W * (size_t)pstride;
+        if (vig)
+            for (int i = 0; i < W; i++)
+                rg[i] = (int16_t)((gx[i] * gy[j] + 32) >> 6);
+        for (int ch = 0; ch < channels; ch++) {
+            uint8_t *b = base + ch;
+            for (int i = 0; i < W; i++)
+                row[i] = b[(size_t)i * pstride];
+            if (blur >= 1) {
+                /* Copies at 0 and blur (and blur / 2 when wide), clamped at the edge. */
+                int half = blur / 2;
+                for (int i = 0; i < W; i++) {
+                    int i2 = i + blur < W ? i + blur : W - 1;
+                    int im = i + half < W ? i + half : W - 1;
+                    tmp[i] = blur >= 4 ? (uint8_t)((row[i] + row[im] + row[i2] + 1) / 3)
+                                       : (uint8_t)((row[i] + row[i2] + 1) >> 1);
+                }
+                memcpy(row, tmp, (size_t)W);
+            }
+            if (noise) {
+                const int8_t *nt = noise_table;
+                size_t o = npx < NOISE_N ? off + ((size_t)j * W * channels + (size_t)ch * W)
+                                         : ((size_t)j * 7919u + ch) % (NOISE_N - MAX_DIM);
+                for (int i = 0; i < W; i++)
+                    nz[i] = (int16_t)((nt[o + (size_t)i] * nq + 128) >> 8);
+            }
+            for (int i = 0; i < W; i++) {
+                int p = row[i];
+                if (vig)
+                    p = (p * rg[i] + 128) >> 8;
+                if (noise)
+                    p += nz[i];
+                row[i] = sat_u8(p);
+            }
+            for (int i = 0; i < W; i++)
+                b[(size_t)i * pstride] = row[i];
+        }
     }
 }
 
@@ -592,12 +881,14 @@ static int config_ok(const td_camera_config *cfg)
 }
 
 static void render(const td_camera_config *cfg, const td_scene *scene, double x, double y,
-                   double yaw, double lateral, int channels, int pstride, uint8_t *out)
+                   double yaw, double lateral, const td_camera_frame *fr, int channels, int pstride,
+                   uint8_t *out)
 {
     view v;
     view_setup(&v, cfg, scene, x, y, yaw, lateral);
     render_ground(&v, cfg->supersample, channels, pstride, out);
     render_boxes(&v, scene, cfg->supersample, channels, pstride, out);
+    post_effects(&v, fr, channels, pstride, out);
 }
 
 void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, double x, double y,
@@ -605,7 +896,15 @@ void td_camera_render_grey(const td_camera_config *cfg, const td_scene *scene, d
 {
     if (!config_ok(cfg))
         return;
-    render(cfg, scene, x, y, yaw, 0.0, 1, 1, out);
+    render(cfg, scene, x, y, yaw, 0.0, NULL, 1, 1, out);
+}
+
+void td_camera_render_grey_frame(const td_camera_config *cfg, const td_scene *scene, double x,
+                                 double y, double yaw, const td_camera_frame *frame, uint8_t *out)
+{
+    if (!config_ok(cfg))
+        return;
+    render(cfg, scene, x, y, yaw, 0.0, frame, 1, 1, out);
 }
 
 void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, double x, double y,
@@ -613,7 +912,7 @@ void td_camera_render_rgb(const td_camera_config *cfg, const td_scene *scene, do
 {
     if (!config_ok(cfg))
         return;
-    render(cfg, scene, x, y, yaw, 0.0, 3, 3, out);
+    render(cfg, scene, x, y, yaw, 0.0, NULL, 3, 3, out);
 }
 
 void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene, double x, double y,
@@ -622,6 +921,6 @@ void td_camera_render_stereo(const td_camera_config *cfg, const td_scene *scene,
     if (!config_ok(cfg))
         return;
     double half = 0.5 * cfg->stereo_baseline_m;
-    render(cfg, scene, x, y, yaw, half, 1, 2, out);
-    render(cfg, scene, x, y, yaw, -half, 1, 2, out + 1);
+    render(cfg, scene, x, y, yaw, half, NULL, 1, 2, out);
+    render(cfg, scene, x, y, yaw, -half, NULL, 1, 2, out + 1);
 }

@@ -259,7 +259,7 @@ void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
     c->bots_pause_s = 0.0;
 
     if (env->cfg.race.enable_domain_randomization) {
-        td_look_default(&c->look);
+        c->look = env->cfg.look;
         td_look_randomize(&c->look, &c->rng);
     }
 }
@@ -658,13 +658,22 @@ void td__car_observe(td_vecenv *env, td__car *c, const td_params *p)
     if (!(cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO | TD_SENSOR_LIDAR)))
         return;
     const td_look *look = cfg->race.enable_domain_randomization ? &c->look : &pv->look_default;
-    td_scene scene = {pv->tracks[c->dir], pv->ground, c->boxes, c->nobj, look};
+    td_scene scene = {pv->tracks[c->dir], pv->ground,      c->boxes,  c->nobj, look,
+                      pv->decor,          pv->decor_level, pv->ndecor};
     if ((cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO)) && env->obs_camera) {
         uint8_t *out = env->obs_camera + (size_t)i * td_vecenv_camera_bytes(cfg);
-        if (cfg->sensors & TD_SENSOR_STEREO)
+        if (cfg->sensors & TD_SENSOR_STEREO) {
             td_camera_render_stereo(&cfg->camera, &scene, c->st.x, c->st.y, c->st.yaw, out);
-        else
-            td_camera_render_grey(&cfg->camera, &scene, c->st.x, c->st.y, c->st.yaw, out);
+        } else {
+            /* The frame's turn rate (motion blur) and noise draw, from the car's state: no
+             * random number is taken from its stream. */
+            double gain = cfg->car.steer_gain > 0 ? cfg->car.steer_gain : 1.0;
+            c->frame.yaw_rate = c->st.speed * gain * c->st.steer_tan / cfg->car.wheelbase_m;
+            c->frame.noise_draw = (uint32_t)(c->rng.state >> 32) ^
+                                  (uint32_t)c->info.steps * 0x9E3779B9u ^ (uint32_t)i;
+            td_camera_render_grey_frame(&cfg->camera, &scene, c->st.x, c->st.y, c->st.yaw,
+                                        &c->frame, out);
+        }
     }
     if ((cfg->sensors & TD_SENSOR_LIDAR) && env->obs_lidar) {
         float *raw = pv->lidar_raw + (size_t)i * cfg->lidar.beams;

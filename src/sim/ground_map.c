@@ -233,6 +233,16 @@ int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, 
         m->nlevels = k + 1;
         raster r = {m->x0, m->y0, lv->cell_m, lv->inv_cell, lv->w, lv->h, lv->cls};
         rasterize(&r, t, m->dash_period_m);
+        /* The floor's grain rides in the high bits (the camera's textured look reads class
+         * and grain with one lookup): a hash of the cell's position. */
+        for (int y = 0; y < lv->h; y++)
+            for (int x = 0; x < lv->w; x++) {
+                uint32_t h = (uint32_t)x * 0x9E3779B1u ^ (uint32_t)y * 0x85EBCA77u;
+                h ^= h >> 15;
+                h *= 0x2C1B3C6Du;
+                h ^= h >> 13;
+                lv->cls[(size_t)y * lv->w + x] |= (uint8_t)((h >> 26) << TD__GRAIN_SHIFT);
+            }
     }
     *out = m;
     return 0;
@@ -255,5 +265,5 @@ int td_ground_map_class_at(const td_ground_map *m, double x, double y)
     double fx = floor((x - m->x0) * lv->inv_cell), fy = floor((y - m->y0) * lv->inv_cell);
     if (!(fx >= 0.0 && fy >= 0.0 && fx < lv->w && fy < lv->h))
         return TD_GROUND_GRASS;
-    return lv->cls[(size_t)fy * (size_t)lv->w + (size_t)fx];
+    return lv->cls[(size_t)fy * (size_t)lv->w + (size_t)fx] & TD__CLASS_MASK;
 }

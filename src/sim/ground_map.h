@@ -24,11 +24,15 @@
  */
 #define TD__GROUND_LEVELS 4
 
+/* A cell's byte: the ground class in the low bits, the floor's grain (0..63) above them. */
+#define TD__CLASS_MASK  3
+#define TD__GRAIN_SHIFT 2
+
 typedef struct td__ground_level {
     double cell_m;   /* cell side */
     double inv_cell; /* 1 / cell_m */
     int w, h;        /* cells along x and y */
-    uint8_t *cls;    /* (h, w) ground classes, row y = 0 first */
+    uint8_t *cls;    /* (h, w) ground class | grain << TD__GRAIN_SHIFT, row y = 0 first */
 } td__ground_level;
 
 struct td_ground_map {

@@ -124,6 +124,7 @@ typedef struct td__car {
     td_episode_status step_event; /* the last step's event, kept across resets */
     td_rng rng;
     td_look look;
+    td_camera_frame frame;  /* the last camera frame's turn rate and noise draw */
     td_episode_info info;   /* running episode */
     td_episode_info last;   /* last ended episode */
     td_params last_params;  /* the last ended episode's last step */
@@ -154,11 +155,14 @@ struct td__vecenv_priv {
     td_params *gather_params;
     float *gather_rewards;
     int *gather_car;
-    int n_gather;         /* -1: the last callback saw every car in order */
-    float *lidar_raw;     /* (n, beams) scratch */
-    double lidar_reach_m; /* scan reach that leaves the encoding unchanged (0: full) */
-    double wheel_reach_m; /* model point to the farthest wheel centre */
-    td_look look_default; /* the look when domain randomization is off */
+    int n_gather;               /* -1: the last callback saw every car in order */
+    float *lidar_raw;           /* (n, beams) scratch */
+    double lidar_reach_m;       /* scan reach that leaves the encoding unchanged (0: full) */
+    double wheel_reach_m;       /* model point to the farthest wheel centre */
+    td_look look_default;       /* the look when domain randomization is off (cfg.look) */
+    td_box decor[TD_DECOR_MAX]; /* the track's surroundings, for the camera */
+    uint8_t decor_level[TD_DECOR_MAX];
+    int ndecor;
 
     /* Persistent thread pool. A phase is cut into chunks of cars; the caller and the
      * workers claim chunks with one atomic word (generation << 32 | next chunk), so a

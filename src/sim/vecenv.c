@@ -46,6 +46,7 @@ void td_sim_config_default(td_sim_config *cfg)
     cfg->mode = TD_MODE_TRAIN;
     cfg->sensors = TD_SENSOR_STATE;
     td_camera_config_default(&cfg->camera);
+    td_look_default(&cfg->look);
     td_lidar_config_default(&cfg->lidar);
     cfg->lidar_encoding = TD_LIDAR_ENC_CLIPPED;
     cfg->hz = TD_SIM_HZ;
@@ -507,14 +508,17 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     pv->dt = 1.0 / cfg->hz;
     td__car_coeffs_init(&pv->coeffs, &cfg->car, pv->dt);
     pv->wheel_reach_m = td__wheel_reach(&cfg->car);
-    td_look_default(&pv->look_default);
+    pv->look_default = cfg->look;
+    /* The surroundings a camera may see (drawn when a look has decor). */
+    if (cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO))
+        pv->ndecor = td_decor_build(track, cfg->seed, pv->decor, pv->decor_level, TD_DECOR_MAX);
     for (int i = 0; i < n; i++) {
         td__car *c = &pv->cars[i];
         c->index = i;
         /* Spread the cars' round-robin starts over the lap. */
         c->rr_ndist = (double)i / n;
         td_rng_seed(&c->rng, cfg->seed, (uint64_t)i);
-        td_look_default(&c->look);
+        c->look = cfg->look;
         c->last.episode = -1;
         c->last.lap_time_s = -1.0;
         c->crash_obj = -1;
@@ -703,6 +707,14 @@ void td_vecenv_scene(const td_vecenv *env, int i, td_scene *out)
     out->boxes = c->boxes;
     out->nboxes = c->nobj;
     out->look = env->cfg.race.enable_domain_randomization ? &c->look : &pv->look_default;
+    out->decor = pv->decor;
+    out->decor_level = pv->decor_level;
+    out->ndecor = pv->ndecor;
+}
+
+void td_vecenv_camera_frame(const td_vecenv *env, int i, td_camera_frame *out)
+{
+    *out = env->priv->cars[i].frame;
 }
 
 void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, double speed)
