@@ -118,10 +118,12 @@ TD_TEST(external_boxes_are_seen_and_hit)
                          k == 0 ? TD_EP_PREPARE : TD_EP_IN_PROGRESS);
     }
 
-    /* A car 0.1 m ahead of where the car will be: it runs into it from behind, crashed. */
+    /* A car 0.1 m ahead of where the car will be (and 1 cm to the side, so a front corner
+     * lies strictly inside it, DeepRacer's test, whatever the rounding of two footprints of
+     * the same width side by side): it runs into it from behind, crashed. */
     td_vecenv_predict(&e.env, 0, e.action, &pred);
-    td_box on = {pred.x + 0.1 * cos(pred.yaw),
-                 pred.y + 0.1 * sin(pred.yaw),
+    td_box on = {pred.x + 0.1 * cos(pred.yaw) - 0.01 * sin(pred.yaw),
+                 pred.y + 0.1 * sin(pred.yaw) + 0.01 * cos(pred.yaw),
                  pred.yaw,
                  TD_CAR_LENGTH_M,
                  TD_CAR_WIDTH_M,

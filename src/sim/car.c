@@ -396,6 +396,16 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
     st->y = y;
 }
 
+void td__car_hold(const td__car_coeffs *k, td_car_state *st)
+{
+    /* DeepRacer holds the car in place and sends it zero commands (ZERO_SPEED phases). */
+    push_command(k, st, 0.0, 0.0, k->dt);
+    st->cmd_speed[0] = 0.0;
+    st->speed = 0.0;
+    st->steer = 0.0;
+    st->steer_tan = 0.0;
+}
+
 void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_cmd_rad,
                        double speed_cmd)
 {

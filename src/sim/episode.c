@@ -301,8 +301,7 @@ void td__car_physics(td_vecenv *env, td__car *c, const float *action)
         td__car_step_fast(&env->priv->coeffs, &c->st, steer * (M_PI / 180.0), speed);
     } else {
         /* Held at rest where it stands (the start, or the reset pose). */
-        c->st.speed = 0.0;
-        c->st.steer = 0.0;
+        td__car_hold(&env->priv->coeffs, &c->st);
     }
     c->clock += env->priv->dt;
     c->info.steps++;

@@ -49,8 +49,7 @@ void td_vecenv_predict(const td_vecenv *env, int i, const float action[2], td_ca
     *out = env->priv->cars[i].st;
     if (env->priv->cars[i].phase != TD__PHASE_RUN) {
         /* A prepare or pause step holds the car where it stands. */
-        out->speed = 0.0;
-        out->steer = 0.0;
+        td__car_hold(&env->priv->coeffs, out);
         return;
     }
     td__car_step_fast(&env->priv->coeffs, out, steer * (M_PI / 180.0), speed);

@@ -37,6 +37,9 @@ typedef struct td__car_coeffs {
 } td__car_coeffs;
 
 void td__car_coeffs_init(td__car_coeffs *k, const td_car_config *cfg, double dt);
+/* A held step (prepare, pause): the car stands still, its wheels straight, and the step's
+ * command is zero (DeepRacer sends 0, 0 while it holds a car). */
+void td__car_hold(const td__car_coeffs *k, td_car_state *s);
 /* One control step of k->dt after steps of the same length (the vector env). */
 void td__car_step_fast(const td__car_coeffs *k, td_car_state *s, double steer_cmd_rad,
                        double speed_cmd);
