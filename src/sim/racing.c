@@ -224,11 +224,12 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
                        &r.hi[i]);
         r.margin[i] = margin;
         if (r.hi[i] - r.lo[i] < 2 * margin) {
+            double width_m = r.hi[i] - r.lo[i];
             td_free(buf);
             return td_err_set(err, TD_EINVAL,
                               "racing line: the road of '%s' is %.2f m wide at %.1f m, the car "
                               "needs %.2f m",
-                              t->name, r.hi[i] - r.lo[i], i * r.step, 2 * margin);
+                              t->name, width_m, i * r.step, 2 * margin);
         }
     }
     double gain = car->steer_gain > 0 ? car->steer_gain : 1.0;
