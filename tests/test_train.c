@@ -41,8 +41,11 @@ static void make_dir(char *dir, const char *meta, const char *hyper, const char 
     }
 }
 
+/* Version 5, as trackday init writes: DeepRacer's current car (without a version DeepRacer
+ * takes the file for version 2, whose car turns and accelerates differently). */
 static const char *STATE_META =
-    "{\"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", \"action_space\": ["
+    "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", "
+    "\"action_space\": ["
     "{\"steering_angle\": -30, \"speed\": 1}, {\"steering_angle\": -15, \"speed\": 1},"
     "{\"steering_angle\": 0, \"speed\": 1}, {\"steering_angle\": 15, \"speed\": 1},"
     "{\"steering_angle\": 30, \"speed\": 1}]}";
