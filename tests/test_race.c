@@ -118,20 +118,28 @@ TD_TEST(external_boxes_are_seen_and_hit)
                          k == 0 ? TD_EP_PREPARE : TD_EP_IN_PROGRESS);
     }
 
-    /* A car 0.1 m ahead of where the car will be (and 1 cm to the side, so a front corner
-     * lies strictly inside it, DeepRacer's test, whatever the rounding of two footprints of
-     * the same width side by side): it runs into it from behind, crashed. */
+    /* A car 1 cm ahead of this car's front: the step's action takes the car into it, but
+     * the step judges the pose where the action was chosen (DeepRacer's update_agent runs
+     * before the physics), so the crash comes on the next step, from behind. */
+    const td_car_state *now = td_vecenv_car(&e.env, 0);
     td_vecenv_predict(&e.env, 0, e.action, &pred);
-    td_box on = {pred.x + 0.1 * cos(pred.yaw) - 0.01 * sin(pred.yaw),
-                 pred.y + 0.1 * sin(pred.yaw) + 0.01 * cos(pred.yaw),
-                 pred.yaw,
+    double ahead = TD_CAR_LENGTH_M + 0.01;
+    TD_ASSERT_GT(hypot(pred.x - now->x, pred.y - now->y), 0.05);
+    td_box on = {now->x + ahead * now->cos_yaw,
+                 now->y + ahead * now->sin_yaw,
+                 now->yaw,
                  TD_CAR_LENGTH_M,
-                 TD_CAR_WIDTH_M,
+                 TD_CAR_WIDTH_M + 0.02,
                  TD_CAR_HEIGHT_M,
                  TD_BOX_CAR};
     TD_ASSERT_OK(td_vecenv_set_external_boxes(&e.env, 0, &on, 1, &err));
     td_vecenv_step(&e.env);
+    TD_ASSERT_EQ_INT(td_vecenv_step_status(&e.env, 0), TD_EP_IN_PROGRESS);
+    TD_ASSERT_EQ_INT(e.params.is_crashed, 0);
+    TD_ASSERT_EQ_INT(e.done, 0);
+    td_vecenv_step(&e.env);
     TD_ASSERT_EQ_INT(td_vecenv_step_status(&e.env, 0), TD_EP_CRASHED);
+    TD_ASSERT_EQ_INT(e.params.is_crashed, 1);
     TD_ASSERT_EQ_INT(e.done, 1);
     /* The next episode starts without them. */
     TD_ASSERT_EQ_INT(td_vecenv_boxes(&e.env, 0, &boxes), 0);
@@ -362,9 +370,14 @@ static void overlap_race(const td_track *t, int continuous, td_race_result *res)
     o.laps = 1;
     o.continuous = continuous;
     TD_ASSERT_OK(td_race_init(&r, t, rc, 2, &o, &err));
+    /* 5 cm ahead and 2 cm to the left, so car 0's front left corner is strictly inside car 1
+     * (DeepRacer's collision test): two cars side by side to the millimetre touch only at
+     * their edges. */
     const td_car_state *a = td_vecenv_car(td_race_env(r, 0), 0);
-    td_race_teleport(r, 1, a->x + 0.05 * cos(a->yaw), a->y + 0.05 * sin(a->yaw), a->yaw, 0.0);
-    /* The prepare step holds both cars (no rule applies), the next one drives. */
+    td_race_teleport(r, 1, a->x + 0.05 * cos(a->yaw) - 0.02 * sin(a->yaw),
+                     a->y + 0.05 * sin(a->yaw) + 0.02 * cos(a->yaw), a->yaw, 0.0);
+    /* The prepare step holds both cars (no rule applies); the next one judges them where
+     * they stand, before its physics. */
     for (int k = 0; k < 2; k++)
         TD_ASSERT_GE(td_race_step(r, &err), 0);
     TD_ASSERT_OK(td_race_finish(r, res, &err));
@@ -374,7 +387,7 @@ static void overlap_race(const td_track *t, int continuous, td_race_result *res)
 TD_TEST(the_car_behind_crashes_the_car_ahead_does_not)
 {
     /* Car 1 stands 5 cm ahead of car 0, overlapping: DeepRacer's rule crashes the car that is
-     * behind (its corners are inside the other car and its progress is lower). */
+     * behind (its corner is inside the other car and its progress is lower). */
     td_track t;
     td_race_result res;
     load_oval(&t);

@@ -35,7 +35,7 @@ typedef struct td_params {
     int is_reversed;            /* the track is driven in the reverse direction */
     int closest_waypoints[2];   /* [prev, next] by arc length */
     double projection_distance; /* arc length of the car's projection, metres */
-    double sim_time;            /* simulated seconds */
+    double sim_time;            /* simulated seconds when the pose was read (before the physics) */
 
     /* waypoints: the centreline in driving direction (the track's array, not a copy). */
     int n_waypoints;

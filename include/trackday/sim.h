@@ -7,13 +7,15 @@
  * The vector env in one paragraph: the caller fills a td_sim_config, calls td_vecenv_init
  * with a track and a car count N, points the env's buffer fields at arrays it owns
  * (actions, observations, rewards, dones, params), calls td_vecenv_reset once, then
- * td_vecenv_step in a loop. A step runs the physics of every car (a car in DeepRacer's
- * prepare step, which starts every episode, or in a penalty's pause steps is held), fills
- * params, asks the reward callback for the batch of driving cars at once, writes dones,
- * resets every ended episode in place (its final numbers stay readable with
- * td_vecenv_last_episode) and renders the observations of the next step. Nothing is
- * allocated after init. The same seed and thread count give bit-identical runs (each car has
- * its own td_rng stream).
+ * td_vecenv_step in a loop. A step runs in DeepRacer's order (docs/sim.md, "The order of a
+ * step"): it fills every car's params and applies the end rules at the pose where the car's
+ * action was chosen, with the action's commanded values, then runs the physics of every car
+ * (a car in DeepRacer's prepare step, which starts every episode, or in a penalty's pause
+ * steps is held), asks the reward callback for the batch of driving cars at once, renders
+ * the observations after the physics for the next decision, writes dones and resets every
+ * ended episode in place (its final numbers stay readable with td_vecenv_last_episode).
+ * Nothing is allocated after init. The same seed and thread count give bit-identical runs
+ * (each car has its own td_rng stream).
  *
  * Units: metres, seconds, radians inside; degrees only where DeepRacer uses them (actions,
  * params.heading, params.steering_angle). docs/sim.md describes the model and the rules.
@@ -381,8 +383,9 @@ void td_eval_config_apply(const td_eval_config *e, td_sim_config *cfg);
  * prepare or pause step are left out (their reward is 0); when all cars drive, params is
  * env->params and row k is car k, else the rows are the driving cars in car order
  * (td_vecenv_reward_car maps them back) and the callback is skipped when none drives.
- * params holds the step's values (for an ended episode: its last step, which env->params no
- * longer shows after td_vecenv_step returns). Must write n rewards.
+ * params describe the pose where the step's action was chosen, before the step's physics,
+ * with that action's commanded speed and steering (DeepRacer's reward input). Must write n
+ * rewards.
  */
 typedef void (*td_reward_batch_fn)(void *user, const td_params *params, int n, float *rewards_out);
 
@@ -402,7 +405,7 @@ typedef struct td_vecenv {
     float *obs_lidar;     /* (n, lidar_dim) */
     float *rewards;       /* (n) */
     uint8_t *dones;       /* (n): 1 when this step ended the car's episode */
-    td_params *params;    /* (n) reward input of the last step */
+    td_params *params;    /* (n) reward input of the last step (as the reward saw it) */
 
     td_reward_batch_fn reward_fn; /* NULL: td_reward_follow_center */
     void *reward_user;
@@ -448,13 +451,13 @@ void td_vecenv_step(td_vecenv *env);
 
 /* The final numbers of car i's last ended episode (episode == -1 if none ended yet). */
 const td_episode_info *td_vecenv_last_episode(const td_vecenv *env, int i);
-/* The params of the last step of car i's last ended episode (env->params shows the new
- * episode's start once td_vecenv_step has returned with dones[i] = 1). */
+/* The params of the last step of car i's last ended episode (kept until the next one ends;
+ * env->params[i] holds them too right after the step that ended it). */
 const td_params *td_vecenv_last_params(const td_vecenv *env, int i);
 /*
- * The params of car i's last step as the reward function saw them: env->params[i], unless
- * that step had an event that moved the car (a new episode, or a reset in continuous mode);
- * then the step's params from before the move. For simtraces, pictures and replays.
+ * The params of car i's last step as the reward function saw them: &env->params[i] (the
+ * pose where the step's action was chosen, before its physics; a reset or a new episode the
+ * step caused shows in the next step's params). For simtraces, pictures and replays.
  */
 const td_params *td_vecenv_step_params(const td_vecenv *env, int i);
 /* The numbers of car i's running episode. */
@@ -498,8 +501,8 @@ void td_vecenv_camera_frame(const td_vecenv *env, int i, td_camera_frame *out);
 /*
  * Moves car i to origin pose (x, y, yaw) at `speed` without stepping (a full projection),
  * and recomputes its params as a step would (progress follows DeepRacer's rules from the
- * previous value; steps and sim_time unchanged; no episode rule applied). For probes and
- * tests.
+ * previous value; steps and sim_time unchanged; no episode rule applied). The next step
+ * judges this pose: its action is taken to be chosen here. For probes and tests.
  */
 void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, double speed);
 
@@ -627,8 +630,10 @@ void td_racing_line_free(td_racing_line *rl);
 
 /*
  * Races of several models run one env per car (each model has its own sensors) stepped in
- * lockstep; before each step every car's world receives the other cars as boxes. These three
- * functions are all a race needs from the simulator.
+ * lockstep. Every car's world holds the other cars as boxes where they stand: a step judges
+ * params and collisions there, at the instant all cars chose their actions (DeepRacer's
+ * update_agent of every racer, before the physics); after all cars stepped, each world gets
+ * the others' new poses and td_vecenv_refresh renders its observation with them.
  *
  * td_vecenv_set_external_boxes puts n boxes (0 <= n <= TD_MAX_OBJECTS; other cars:
  * TD_BOX_CAR) into car i's world as its objects: the next step's params (objects_*,
@@ -643,13 +648,12 @@ int td_vecenv_set_external_boxes(td_vecenv *env, int i, const td_box *boxes, int
 
 /* Car i's state after one step with action (steering_deg, speed), by the env's own physics
  * (bit-identical to td_vecenv_step's; a car in its prepare or a pause step stays where it is,
- * at rest), without changing anything: where the other cars will be, so every world checks
- * collisions at the same instant. */
+ * at rest), without changing anything: where the car will be after the step. */
 void td_vecenv_predict(const td_vecenv *env, int i, const float action[2], td_car_state *out);
 
-/* Recomputes car i's params (no end rules) and observations from its current pose and
- * boxes, e.g. after td_vecenv_teleport or td_vecenv_set_external_boxes, so the next action
- * sees them. */
+/* Recomputes car i's params (no end rules; the next step's progress and reverse rule still
+ * compare with the last step's) and observations from its current pose and boxes, e.g. after
+ * td_vecenv_teleport or td_vecenv_set_external_boxes, so the next action sees them. */
 void td_vecenv_refresh(td_vecenv *env, int i);
 
 /* ---- observations at random poses ------------------------------------------------------ */

@@ -53,18 +53,21 @@ typedef struct td_simtrace_row {
  * Starts a row from a step's reward input: clears it (iteration -1, everything else 0), then
  * fills x, y, yaw (heading), steer and throttle (the commanded action), progress, steps,
  * closest_waypoint (as DeepRacer's simtrace: the nearer to the car of the two waypoints of
- * params' closest_waypoints), track_len, tstamp (sim_time), all_wheels_on_track.
- * The caller then sets episode, action, reward, done, episode_status and the rest. Pass the
- * params the reward function saw (the reward callback's): after a step that ends an
- * episode, env.params already holds the next episode's start.
+ * params' closest_waypoints), track_len, tstamp (sim_time: when the pose was read),
+ * all_wheels_on_track. The caller then sets episode, action, reward, done, episode_status and
+ * the rest. Pass the params the reward function saw (env.params after the step). For a row
+ * of a vector env's step use td_simtrace_row_from_step, which stamps it as DeepRacer does.
  */
 void td_simtrace_row_from_params(td_simtrace_row *row, const td_params *p);
 
 /*
  * Starts a row from car i's last step of env as DeepRacer's simtrace shows it: the params the
- * reward function saw (td_simtrace_row_from_params of td_vecenv_step_params), the step's reward
- * and done, episode_status (td_vecenv_step_status: "prepare" for the first step of an episode,
- * "pause" for the held steps of a penalty, an event, "lap_complete", "in_progress"),
+ * reward function saw (td_simtrace_row_from_params of td_vecenv_step_params), so X, Y, yaw and
+ * progress are the pose at which the row's action was chosen, before the step's physics (row
+ * k + 1 holds the pose action k led to); tstamp the time when the step's physics ended (the
+ * params' sim_time plus one step, as DeepRacer stamps a row in judge_action); the step's
+ * reward and done, episode_status (td_vecenv_step_status: "prepare" for the first step of an
+ * episode, "pause" for the held steps of a penalty, an event, "lap_complete", "in_progress"),
  * pause_duration (td_vecenv_step_pause_s) and the car's episode number. The caller sets
  * action, iteration and wall_clock, and may number episodes its own way.
  */

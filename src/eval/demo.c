@@ -71,16 +71,10 @@ static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, lon
             b.actions[1] = (float)(a_speed ? DEMO_FAST_MPS : DEMO_SLOW_MPS);
             td_vecenv_step(&env);
             td_simtrace_row row;
-            memset(&row, 0, sizeof(row));
-            td_simtrace_row_from_params(&row, td_vecenv_step_params(&env, 0));
+            td_simtrace_row_from_step(&row, &env, 0);
             row.episode = (long)iteration * episodes + ep;
             row.action = a;
-            row.reward = b.rewards[0];
-            row.done = b.dones[0];
             row.iteration = iteration;
-            snprintf(row.episode_status, sizeof(row.episode_status), "%s",
-                     b.dones[0] ? td_episode_status_name(td_vecenv_last_episode(&env, 0)->status)
-                                : "in_progress");
             rc = td_simtrace_write_row(w, &row, err);
         }
     }

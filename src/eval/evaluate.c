@@ -230,6 +230,9 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         rc = td_policy_act(policy, &obs, 1, 1, NULL, buf.actions, &action_index, NULL, NULL);
         if (rc)
             goto out;
+        /* The step's params describe the pose the action was chosen at: the car's speed there
+         * is its speed before the step. */
+        double speed_at_pose = td_vecenv_car(&env, 0)->speed;
         td_vecenv_step(&env);
         if (o->reward && (rc = td_reward_failed(o->reward)) != 0) {
             const td_reward_error *re = td_reward_last_error(o->reward);
@@ -246,7 +249,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
             if ((rc = o->on_step(o->on_step_user, &es, err)) != 0)
                 goto out;
         }
-        rc = trace_add(&t, seen->x, seen->y, td_vecenv_car(&env, 0)->speed);
+        rc = trace_add(&t, seen->x, seen->y, speed_at_pose);
         if (rc) {
             td_err_set(err, rc, "out of memory recording the drive");
             goto out;

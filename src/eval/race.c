@@ -1,11 +1,13 @@
 /*
  * race.c - head-to-head races (race.h): one single-car world per racer, stepped in lockstep.
- * Before each step every car chooses its action and its next pose is predicted with the
- * simulator's own physics; each world then gets the other cars at those poses as boxes, so
- * collisions are judged at the same instant in every world, by DeepRacer's rule (the car
- * behind crashes, the car ahead does not). Every car starts with DeepRacer's prepare step, and
- * a car serving a penalty is held by its world in pause steps, so every world's clock is the
- * race clock.
+ * Every world holds the other cars as boxes at the poses where the cars chose their actions:
+ * a step judges params and collisions there, before its physics, as DeepRacer does for every
+ * racer (update_agent of all agents, then the physics), so collisions are judged at the same
+ * instant in every world, by DeepRacer's rule (the car behind crashes, the car ahead does
+ * not). After all cars have stepped, every world gets the others' new poses and renders its
+ * observation again, so each car sees the others where the physics left them. Every car
+ * starts with DeepRacer's prepare step, and a car serving a penalty is held by its world in
+ * pause steps, so every world's clock is the race clock.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,7 +32,6 @@ typedef struct racecar {
     int state;         /* CAR_* */
     int moved;         /* stepped in the current lockstep step */
     int reset_now;     /* the current step put the car on a reset pose */
-    td_car_state next; /* pose after the current step (predicted) */
     td_race_car_result res;
     double trail[TRAIL][2];
     int trail_n, trail_head;
@@ -275,7 +276,7 @@ static void trail_push(racecar *c)
         c->trail_n++;
 }
 
-/* Gives every racing car's world the other racing cars at their `next` poses. */
+/* Gives every racing car's world the other racing cars at their current poses. */
 static int share_boxes(td_race *r, td_err *err)
 {
     for (int k = 0; k < r->n; k++) {
@@ -287,9 +288,10 @@ static int share_boxes(td_race *r, td_err *err)
             const racecar *o = &r->cars[j];
             if (j == k || o->state != CAR_RACING)
                 continue;
-            boxes[nb].x = o->next.x;
-            boxes[nb].y = o->next.y;
-            boxes[nb].yaw = o->next.yaw;
+            const td_car_state *st = td_vecenv_car(&o->env, 0);
+            boxes[nb].x = st->x;
+            boxes[nb].y = st->y;
+            boxes[nb].yaw = st->yaw;
             boxes[nb].length = o->env.cfg.car.length_m;
             boxes[nb].width = o->env.cfg.car.width_m;
             boxes[nb].height = TD_CAR_HEIGHT_M;
@@ -344,9 +346,15 @@ void td_race_teleport(td_race *r, int k, double x, double y, double yaw, double 
 {
     racecar *c = &r->cars[k];
     td_vecenv_teleport(&c->env, 0, x, y, yaw, speed);
-    c->next = *td_vecenv_car(&c->env, 0);
     td_vecenv_refresh(&c->env, 0);
     c->res.progress = c->buf.params[0].progress;
+    /* The other worlds see the car where it stands now: their next step judges collisions
+     * there. (share_boxes fails only for worlds with obstacles or bots of their own, which a
+     * race never builds.) */
+    if (share_boxes(r, NULL) == 0)
+        for (int j = 0; j < r->n; j++)
+            if (j != k && r->cars[j].state == CAR_RACING && r->cars[j].env_ok)
+                td_vecenv_refresh(&r->cars[j].env, 0);
     if (c->driver_ok)
         td_driver_reset(&c->driver);
 }
@@ -494,12 +502,14 @@ static void separate_resets(td_race *r)
             }
             if (!hit)
                 break;
+            /* Where the car stands now (its step's params show where it stood before). */
             const td_track *t = td_vecenv_track(&c->env, 0);
-            const td_params *p = &c->buf.params[0];
-            double s = td_track_wrap_arc(t, p->projection_distance - c->env.cfg.car.model_point_m -
-                                                (me.length + 0.2)),
-                   x, y, hd, ax, ay, bx, by;
             const td_car_state *st = td_vecenv_car(&c->env, 0);
+            double m = c->env.cfg.car.model_point_m;
+            td_track_proj pr;
+            td_track_project(t, st->x + m * st->cos_yaw, st->y + m * st->sin_yaw, &pr);
+            double s = td_track_wrap_arc(t, pr.arc - m - (me.length + 0.2)), x, y, hd, ax, ay,
+                   bx, by;
             /* Same lane as now. */
             td_track_lane_point(t, s, 1, &ax, &ay);
             td_track_lane_point(t, s, -1, &bx, &by);
@@ -535,11 +545,8 @@ int td_race_step(td_race *r, td_err *err)
             c->buf.actions[0] = (float)steer;
             c->buf.actions[1] = (float)speed;
         }
-        td_vecenv_predict(&c->env, 0, c->buf.actions, &c->next);
         c->moved = 1;
     }
-    if ((rc = share_boxes(r, err)) != 0)
-        return rc;
     for (int k = 0; k < r->n; k++) {
         racecar *c = &r->cars[k];
         if (c->state != CAR_RACING)
@@ -549,6 +556,13 @@ int td_race_step(td_race *r, td_err *err)
         trail_push(c);
     }
     separate_resets(r);
+    /* The physics moved every car: each world gets the others' new poses, and its params
+     * and observation are made again with them for the next decision. */
+    if ((rc = share_boxes(r, err)) != 0)
+        return rc;
+    for (int k = 0; k < r->n; k++)
+        if (r->cars[k].state == CAR_RACING)
+            td_vecenv_refresh(&r->cars[k].env, 0);
     r->steps++;
     for (int k = 0; k < r->n; k++)
         racing += r->cars[k].state == CAR_RACING;

@@ -224,11 +224,13 @@ static void place_at_start(td_vecenv *env, td__car *c, double s0)
     double mx, my;
     td_car_model_point(&env->cfg.car, &c->st, &mx, &my);
     td__project_near(t, s0, mx, my, &c->proj);
+    td__car_locate(env, c, 0);
     c->prev_progress = 0.0;
     c->cmd_steer_deg = 0.0;
     c->cmd_speed = 0.0;
-    c->prev_x = x;
-    c->prev_y = y;
+    c->prev_x = c->pose_x = x;
+    c->prev_y = c->pose_y = y;
+    c->pose_yaw = yaw;
     reset_counters(c);
     /* DeepRacer's prepare step comes first: the car held at its start for one step. */
     c->phase = TD__PHASE_PREPARE;
@@ -281,9 +283,9 @@ void td__car_begin_next_episode(td_vecenv *env, td__car *c)
     td__car_start_episode(env, c, ndist, dir);
 }
 
-/* ---- physics ----------------------------------------------------------------------------- */
+/* ---- the step ----------------------------------------------------------------------------- */
 
-void td__car_physics(td_vecenv *env, td__car *c, const float *action)
+void td__car_begin_step(td_vecenv *env, td__car *c, const float *action, td_params *p)
 {
     double steer = action[0], speed = action[1];
     /* A NaN from a broken policy must not poison the state; treat it as 0 (clipped). */
@@ -294,19 +296,41 @@ void td__car_physics(td_vecenv *env, td__car *c, const float *action)
     /* params carry the action the policy chose, also on held steps (DeepRacer's do). */
     c->cmd_steer_deg = steer;
     c->cmd_speed = speed;
-    c->last_x = c->st.x;
-    c->last_y = c->st.y;
     c->step_phase = c->phase;
-    if (c->phase == TD__PHASE_RUN) {
-        td__car_step_fast(&env->priv->coeffs, &c->st, steer * (M_PI / 180.0), speed);
+    c->info.steps++;
+    /* The pose the action was chosen at: the params, the end rules and the simtrace row of
+     * this step describe it (DeepRacer's update_agent runs while the physics is paused). */
+    c->pose_x = c->st.x;
+    c->pose_y = c->st.y;
+    c->pose_yaw = c->st.yaw;
+    td__car_compute_params(env, c, p, TD__PARAMS_STEP);
+}
+
+void td__car_physics(td_vecenv *env, td__car *c)
+{
+    if (c->step_phase == TD__PHASE_RUN) {
+        td__car_step_fast(&env->priv->coeffs, &c->st, c->cmd_steer_deg * (M_PI / 180.0),
+                          c->cmd_speed);
     } else {
         /* Held at rest where it stands (the start, or the reset pose). */
         td__car_hold(&env->priv->coeffs, &c->st);
     }
     c->clock += env->priv->dt;
-    c->info.steps++;
     if (c->nobj)
         td__objects_step(env, c, env->priv->dt);
+    td__car_locate(env, c, 0);
+}
+
+void td__car_locate(td_vecenv *env, td__car *c, int full)
+{
+    const td_track *t = env->priv->dir[c->dir].t;
+    double m = env->cfg.car.model_point_m;
+    double mx = c->st.x + m * c->st.cos_yaw, my = c->st.y + m * c->st.sin_yaw;
+    if (full)
+        td_track_project(t, mx, my, &c->proj);
+    else
+        td_track_project_from(t, mx, my, &c->proj);
+    c->width_m = td_track_width_nearest(t, &c->proj);
 }
 
 /* ---- params -------------------------------------------------------------------------------- */
@@ -332,16 +356,10 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
     const td__dirdata *dd = &pv->dir[c->dir];
     const td_track *t = dd->t;
     const td_car_config *car = &env->cfg.car;
-    double mx = c->st.x + car->model_point_m * c->st.cos_yaw;
-    double my = c->st.y + car->model_point_m * c->st.sin_yaw;
-    if (mode == TD__PARAMS_TELEPORT)
-        td_track_project(t, mx, my, &c->proj);
-    else
-        td_track_project_from(t, mx, my, &c->proj);
     const td_track_proj *pr = &c->proj;
 
-    p->x = mx;
-    p->y = my;
+    p->x = c->st.x + car->model_point_m * c->st.cos_yaw;
+    p->y = c->st.y + car->model_point_m * c->st.sin_yaw;
     double hd = c->st.yaw * (180.0 / M_PI);
     p->heading = hd <= -180.0 ? hd + 360.0 : hd;
     p->speed = c->cmd_speed;
@@ -350,7 +368,7 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
     p->progress = progress_of(t, pr->arc * dd->inv_length, c->start_ndist, before);
     p->steps = c->info.steps;
     p->track_length = t->length;
-    p->track_width = td_track_width_nearest(t, pr);
+    p->track_width = c->width_m;
     p->distance_from_center = pr->dist;
     p->is_left_of_center = pr->left;
     p->closest_waypoints[0] = pr->prev_wp;
@@ -393,13 +411,19 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
         touching = td__objects_collision(env, c, p, &c->crash_obj, &c->bot_behind);
         p->is_crashed = c->crash_obj >= 0;
     }
-    c->prev_progress = p->progress;
-
     c->lap_now = 0;
     if (mode != TD__PARAMS_STEP) {
+        /* A description of the pose (a reset, a refresh) is not a step: the next step's
+         * progress and reverse rule still compare with the last step's progress. */
         c->event = TD_EP_IN_PROGRESS;
         return;
     }
+    /* Immobilized compares the poses of consecutive steps' params (DeepRacer's rule keeps the
+     * last X, Y it saw, held steps included). */
+    c->prev_progress = p->progress;
+    double mdx = c->st.x - c->last_x, mdy = c->st.y - c->last_y;
+    c->last_x = c->st.x;
+    c->last_y = c->st.y;
     if (c->step_phase != TD__PHASE_RUN) {
         /* A held step: DeepRacer's rules count only while the car drives. */
         c->reverse_count = c->immobile_count = 0;
@@ -417,7 +441,6 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
         c->reverse_count = 0;
         c->reverse_done = 1;
     }
-    double mdx = c->st.x - c->last_x, mdy = c->st.y - c->last_y;
     double lim = env->cfg.immobilized_dist_m;
     if (mdx * mdx + mdy * mdy <= lim * lim)
         c->immobile_count++;
@@ -496,6 +519,7 @@ static void place_on_lane(td_vecenv *env, td__car *c, const td_track *t, double 
     td_car_place(&c->st, x, y, hd);
     td__project_near(t, s, x + env->cfg.car.model_point_m * c->st.cos_yaw,
                      y + env->cfg.car.model_point_m * c->st.sin_yaw, &c->proj);
+    td__car_locate(env, c, 0);
 }
 
 /*
@@ -523,13 +547,15 @@ static void reset_pose(td_vecenv *env, td__car *c, const td_track *t, double s, 
 /*
  * An event with a reset left (DeepRacer's _judge_action_at_run_phase): the car is put on its
  * reset pose at rest and held there in pause steps for the penalty, the clock and the bots
- * running on. Off track, reversed and immobilized reset at the progress of the step before
- * (prev), on the lane nearer to where the car was then; a crash into an obstacle resets
- * behind the obstacle; a car that ran into a car or bot waits where it is. Immobilized costs
- * no penalty (DeepRacer never sets one), but still one pause step.
+ * running on. The event was seen at the step's params pose (before its physics), and the
+ * reset is computed from there, as DeepRacer's is from the pose update_agent read: off track,
+ * reversed and immobilized reset at the progress of the step before (prev), on the lane
+ * nearer to that step's pose; a crash into an obstacle resets behind the obstacle; a car that
+ * ran into a car or bot is put back where it stood when it touched it and waits. Immobilized
+ * costs no penalty (DeepRacer never sets one), but still one pause step.
  */
-static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_status e, double now,
-                          double prev, double prev_x, double prev_y)
+static void penalty_reset(td_vecenv *env, td__car *c, td_episode_status e, double now, double prev,
+                          double prev_x, double prev_y)
 {
     td__vecenv_priv *pv = env->priv;
     const td_track *t = pv->tracks[c->dir];
@@ -537,10 +563,13 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_s
     if (e == TD_EP_CRASHED) {
         penalty = env->cfg.collision_penalty_s;
         const td__object *o = &c->obj[c->crash_obj];
-        if (o->box.kind == TD_BOX_OBSTACLE && !o->is_bot)
-            reset_pose(env, c, t, (c->start_ndist + now / 100.0) * t->length, c->st.x, c->st.y);
-        else
-            td_car_place(&c->st, c->st.x, c->st.y, c->st.yaw);
+        if (o->box.kind == TD_BOX_OBSTACLE && !o->is_bot) {
+            reset_pose(env, c, t, (c->start_ndist + now / 100.0) * t->length, c->pose_x,
+                       c->pose_y);
+        } else {
+            td_car_place(&c->st, c->pose_x, c->pose_y, c->pose_yaw);
+            td__car_locate(env, c, 0);
+        }
     } else {
         penalty = e == TD_EP_IMMOBILIZED ? 0.0 : env->cfg.off_track_penalty_s;
         reset_pose(env, c, t, (c->start_ndist + prev / 100.0) * t->length, prev_x, prev_y);
@@ -557,12 +586,14 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_params *p, td_episode_s
     int steps = (int)ceil(penalty * env->cfg.hz - 1e-9);
     c->pause_steps = steps < 1 ? 1 : steps;
     c->prev_progress = prev;
-    td__car_compute_params(env, c, p, TD__PARAMS_RESET);
     reset_counters(c);
 }
 
-/* The end of the episode: its numbers are kept, the next one starts. */
-static void end_episode(td_vecenv *env, td__car *c, td_params *p, td_episode_status e,
+/*
+ * The end of the episode: its numbers are kept, the next one starts (its params are the next
+ * step's; env->params keeps this step's).
+ */
+static void end_episode(td_vecenv *env, td__car *c, const td_params *p, td_episode_status e,
                         uint8_t *done)
 {
     c->info.status = e;
@@ -572,10 +603,10 @@ static void end_episode(td_vecenv *env, td__car *c, td_params *p, td_episode_sta
     td_params_copy(&c->last_params, p);
     *done = 1;
     td__car_begin_next_episode(env, c);
-    td__car_compute_params(env, c, p, TD__PARAMS_RESET);
 }
 
-void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward, uint8_t *done)
+void td__car_after_reward(td_vecenv *env, td__car *c, const td_params *p, float reward,
+                          uint8_t *done)
 {
     td_episode_status e = c->event;
     double prev = c->info.progress, now = p->progress;
@@ -584,10 +615,17 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
     c->info.progress = p->progress;
     *done = 0;
     c->pause_s = 0.0;
-    c->event_params_valid = 0;
     /* A bot that ran into the car stops, whatever the car's phase (BotCarsCtrl). */
     if (c->bot_behind)
         td__objects_pause_bots(env, c);
+    /*
+     * The observation for the next decision: the sensors after the step's physics, read
+     * before an event moves the car, as DeepRacer's judge_action reads them before it resets
+     * the car. At the end of an episode this is also the first observation of the next one:
+     * DeepRacer's reset_agent reads the sensors before it moves the car to its start (the
+     * prepare step's action, chosen from it, is not applied).
+     */
+    td__car_observe(env, c);
     if (c->step_phase != TD__PHASE_RUN) {
         /* A held step: the prepare step, or one step of a pause. */
         if (c->step_phase == TD__PHASE_PAUSE) {
@@ -602,17 +640,13 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
         }
         return;
     }
-    /* Where the car was at the end of the driving step before this one (DeepRacer's
-     * prev_car_pose: an off-track reset takes the lane nearer to it). */
+    /* The pose of the driving step before this one (DeepRacer's prev_car_pose: an off-track
+     * reset takes the lane nearer to it). */
     double prev_x = c->prev_x, prev_y = c->prev_y;
-    c->prev_x = c->st.x;
-    c->prev_y = c->st.y;
+    c->prev_x = c->pose_x;
+    c->prev_y = c->pose_y;
     if (e == TD_EP_IN_PROGRESS && !c->lap_now)
         return;
-    /* The step may move the car (a reset, a new episode): keep it as the reward saw it for
-     * td_vecenv_step_params. Only on events, so the common step copies nothing. */
-    td_params_copy(&c->event_params, p);
-    c->event_params_valid = 1;
     if (c->lap_now) {
         record_lap(c);
         if (e == TD_EP_LAP_COMPLETE) {
@@ -627,7 +661,7 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
                 /* An open route has no way round: the next lap starts from the start. */
                 place_at_start(env, c, c->start_ndist * env->priv->tracks[c->dir]->length);
                 c->phase = TD__PHASE_RUN;
-                td__car_compute_params(env, c, p, TD__PARAMS_RESET);
+                td__car_observe(env, c); /* the next action drives from there */
             }
             return;
         }
@@ -637,23 +671,21 @@ void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward
         return;
     }
     count_event(&c->info, e);
-    if (c->info.resets < env->cfg.max_resets) {
-        penalty_reset(env, c, p, e, now, prev, prev_x, prev_y);
-        c->info.progress = p->progress;
-    } else {
+    if (c->info.resets < env->cfg.max_resets)
+        penalty_reset(env, c, e, now, prev, prev_x, prev_y);
+    else
         end_episode(env, c, p, e, done);
-    }
 }
 
 /* ---- observations ---------------------------------------------------------------------- */
 
-void td__car_observe(td_vecenv *env, td__car *c, const td_params *p)
+void td__car_observe(td_vecenv *env, td__car *c)
 {
     td__vecenv_priv *pv = env->priv;
     const td_sim_config *cfg = &env->cfg;
     int i = c->index;
     if ((cfg->sensors & TD_SENSOR_STATE) && env->obs_state)
-        td__state_features(env, c, p, env->obs_state + (size_t)i * TD_STATE_DIM);
+        td__state_features(env, c, env->obs_state + (size_t)i * TD_STATE_DIM);
     if (!(cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO | TD_SENSOR_LIDAR)))
         return;
     const td_look *look = cfg->race.enable_domain_randomization ? &c->look : &pv->look_default;

@@ -58,6 +58,6 @@ void td_vecenv_predict(const td_vecenv *env, int i, const float action[2], td_ca
 void td_vecenv_refresh(td_vecenv *env, int i)
 {
     td__car *c = &env->priv->cars[i];
-    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
-    td__car_observe(env, c, &env->params[i]);
+    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_POSE);
+    td__car_observe(env, c);
 }

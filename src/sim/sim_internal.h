@@ -97,7 +97,8 @@ enum {
 
 typedef struct td__car {
     td_car_state st;
-    td_track_proj proj; /* projection of the model point */
+    td_track_proj proj; /* projection of the model point at st (kept current by td__car_locate) */
+    double width_m;     /* DeepRacer's track width at proj */
     int dir;            /* 0 forward, 1 reverse */
     int index;          /* car index in the env */
     double start_ndist; /* episode start for progress (model point projection) */
@@ -109,8 +110,10 @@ typedef struct td__car {
     double lap_t0;                   /* clock at the current lap's start */
     int reverse_count, immobile_count;
     int reverse_done, immobile_done; /* DeepRacer's rule flags: stay set until a reset */
-    double last_x, last_y;           /* origin at the previous step */
-    double prev_x, prev_y;           /* origin at the end of the last driving step (reset lanes) */
+    double pose_x, pose_y, pose_yaw; /* origin of the last step's params: where its action was
+                                      * chosen, before its physics */
+    double last_x, last_y;           /* origin of the previous step's params (immobilized) */
+    double prev_x, prev_y;           /* origin of the last driving step's params (reset lanes) */
     int phase;                       /* TD__PHASE_*: what the next step does */
     int step_phase;                  /* the phase of the last step */
     int pause_steps;                 /* pause steps left (phase PAUSE) */
@@ -130,9 +133,7 @@ typedef struct td__car {
     td_camera_frame frame;  /* the last camera frame's turn rate and noise draw */
     td_episode_info info;   /* running episode */
     td_episode_info last;   /* last ended episode */
-    td_params last_params;  /* the last ended episode's last step */
-    td_params event_params; /* the last step's params when it had an event (before a reset) */
-    int event_params_valid; /* the last step had an event and reset the car */
+    td_params last_params; /* the last ended episode's last step */
     int episodes_started;
 } td__car;
 
@@ -193,19 +194,33 @@ struct td__vecenv_priv {
 double td__wheel_reach(const td_car_config *car);
 void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir);
 void td__car_begin_next_episode(td_vecenv *env, td__car *c);
-void td__car_physics(td_vecenv *env, td__car *c, const float *action);
-/* How td__car_compute_params finds the projection and whether the end rules run. */
+/*
+ * A step in DeepRacer's order (deepracer_racetrack_env.py _update_state): td__car_begin_step
+ * is its update_agent (the action's commanded values, the params and the end rules at the pose
+ * where the action was chosen, before any physics), td__car_physics the unpaused physics step
+ * (the car, the clock and the objects move on), td__car_after_reward its judge_action (the
+ * sensors read the new pose, then an event resets the car or ends the episode).
+ */
+void td__car_begin_step(td_vecenv *env, td__car *c, const float *action, td_params *p);
+void td__car_physics(td_vecenv *env, td__car *c);
+/* Projects the model point of c->st into c->proj (incrementally from c->proj, or by a full
+ * search for an unknown pose) and keeps the track width there. */
+void td__car_locate(td_vecenv *env, td__car *c, int full);
+/* Whether td__car_compute_params applies the end rules (a step) or only describes the pose. */
 enum {
-    TD__PARAMS_STEP = 0,     /* incremental projection, end rules */
-    TD__PARAMS_TELEPORT = 1, /* full search (an unknown pose), no end rules */
-    TD__PARAMS_RESET = 2     /* c->proj already seeded near the pose, no end rules */
+    TD__PARAMS_STEP = 0, /* a step: end rules, counters */
+    TD__PARAMS_POSE = 1  /* the pose as a step would see it, no end rules */
 };
+/* The params of the car's current pose (c->proj must be current: td__car_locate). */
 void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode);
 /* Projects (x, y) starting from the segment holding arc length s (a pose placed at a known
  * arc length): the incremental query, with no full search. */
 void td__project_near(const td_track *t, double s, double x, double y, td_track_proj *p);
-void td__car_after_reward(td_vecenv *env, td__car *c, td_params *p, float reward, uint8_t *done);
-void td__car_observe(td_vecenv *env, td__car *c, const td_params *p);
+/* Renders the step's observations, then applies its event (a reset, the end of the episode). */
+void td__car_after_reward(td_vecenv *env, td__car *c, const td_params *p, float reward,
+                          uint8_t *done);
+/* Writes car c's observations at its current pose into the env's buffers. */
+void td__car_observe(td_vecenv *env, td__car *c);
 
 /* objects.c */
 /* Places the episode's obstacles or bots for a car starting at arc length s0. */
@@ -232,6 +247,6 @@ void td__road_frame(const td_track *t, double s, int *seg, int smooth, double *c
                     double *nx, double *ny, double *lo, double *hi);
 
 /* state_sensor.c */
-void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p, float *out);
+void td__state_features(const td_vecenv *env, const td__car *c, float *out);
 
 #endif

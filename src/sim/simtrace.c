@@ -54,6 +54,9 @@ void td_simtrace_row_from_step(td_simtrace_row *row, const td_vecenv *env, int i
     const td_episode_info *info =
         env->dones[i] ? td_vecenv_last_episode(env, i) : td_vecenv_current_episode(env, i);
     td_simtrace_row_from_params(row, td_vecenv_step_params(env, i));
+    /* DeepRacer stamps a row when its step's physics has run (judge_action), one step after
+     * the pose in it was read (update_agent, the params' sim_time). */
+    row->tstamp += 1.0 / env->cfg.hz;
     row->episode = info->episode;
     row->reward = env->rewards[i];
     row->done = env->dones[i] ? 1 : 0;

@@ -19,7 +19,7 @@ static float clipf(double v, double lo, double hi)
     return (float)(v < lo ? lo : (v > hi ? hi : v));
 }
 
-void td__state_features(const td_vecenv *env, const td__car *c, const td_params *p, float *out)
+void td__state_features(const td_vecenv *env, const td__car *c, float *out)
 {
     const td__dirdata *dd = &env->priv->dir[c->dir];
     const td_track *t = dd->t;
@@ -32,7 +32,7 @@ void td__state_features(const td_vecenv *env, const td__car *c, const td_params 
     double tx = dd->tx[pr->seg], ty = dd->ty[pr->seg];
     out[2] = (float)(tx * c->st.sin_yaw - ty * c->st.cos_yaw);
     out[3] = (float)(tx * c->st.cos_yaw + ty * c->st.sin_yaw);
-    double w = p->track_width > 1e-6 ? p->track_width : 1e-6;
+    double w = c->width_m > 1e-6 ? c->width_m : 1e-6;
     double lat = pr->left ? pr->dist : -pr->dist;
     out[4] = clipf(lat / (0.5 * w), -2.0, 2.0);
     out[5] = clipf((0.5 * w - lat) / w, -1.0, 2.0);

@@ -3,10 +3,13 @@
  * writing into buffers the caller owns (PufferLib style). Also the configuration defaults,
  * names of race types and episode statuses, and the default reward.
  *
- * A step has two parallel phases around the reward callback: (A) physics, objects, params
- * and end rules of every car; the callback over the whole batch on the calling thread;
- * (B) episode ends and penalty resets, then the observations. Cars never read each other's
- * state, so a run does not depend on which thread steps which car.
+ * A step has two parallel phases around the reward callback, in DeepRacer's order
+ * (deepracer_racetrack_env.py _update_state): (A) for every car the params and end rules at
+ * the pose where its action was chosen (update_agent, physics paused), then the physics step
+ * with that action (the car, its clock and its objects move on); the callback over the whole
+ * batch on the calling thread; (B) the observations after the physics (judge_action reads the
+ * sensors), then episode ends and penalty resets. Cars never read each other's state, so a
+ * run does not depend on which thread steps which car.
  */
 #include <ctype.h>
 #include <math.h>
@@ -563,21 +566,20 @@ static void phase_reset(td_vecenv *env, int lo, int hi)
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_begin_next_episode(env, c);
-        c->event_params_valid = 0;
         c->step_event = TD_EP_IN_PROGRESS;
-        td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
-        td__car_observe(env, c, &env->params[i]);
+        td__car_compute_params(env, c, &env->params[i], TD__PARAMS_POSE);
+        td__car_observe(env, c);
         env->rewards[i] = 0.0f;
         env->dones[i] = 0;
     }
 }
 
-static void phase_physics(td_vecenv *env, int lo, int hi)
+static void phase_step(td_vecenv *env, int lo, int hi)
 {
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
-        td__car_physics(env, c, env->actions + 2 * i);
-        td__car_compute_params(env, c, &env->params[i], TD__PARAMS_STEP);
+        td__car_begin_step(env, c, env->actions + 2 * i, &env->params[i]);
+        td__car_physics(env, c);
     }
 }
 
@@ -586,7 +588,6 @@ static void phase_finish(td_vecenv *env, int lo, int hi)
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_after_reward(env, c, &env->params[i], env->rewards[i], &env->dones[i]);
-        td__car_observe(env, c, &env->params[i]);
     }
 }
 
@@ -638,7 +639,7 @@ static void rewards(td_vecenv *env)
 
 void td_vecenv_step(td_vecenv *env)
 {
-    run_phase(env, phase_physics);
+    run_phase(env, phase_step);
     rewards(env);
     run_phase(env, phase_finish);
 }
@@ -657,8 +658,7 @@ const td_params *td_vecenv_last_params(const td_vecenv *env, int i)
 
 const td_params *td_vecenv_step_params(const td_vecenv *env, int i)
 {
-    const td__car *c = &env->priv->cars[i];
-    return c->event_params_valid ? &c->event_params : &env->params[i];
+    return &env->params[i];
 }
 
 const td_episode_info *td_vecenv_current_episode(const td_vecenv *env, int i)
@@ -722,18 +722,22 @@ void td_vecenv_teleport(td_vecenv *env, int i, double x, double y, double yaw, d
     td__car *c = &env->priv->cars[i];
     td_car_place(&c->st, x, y, yaw);
     td_car_set_speed(&env->cfg.car, &c->st, speed);
-    c->event_params_valid = 0;
-    c->last_x = x;
-    c->last_y = y;
-    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_TELEPORT);
+    /* last_x, last_y stay: the immobilized rule compares the poses of consecutive steps,
+     * and a car moved between them has moved. */
+    c->pose_x = x;
+    c->pose_y = y;
+    c->pose_yaw = yaw;
+    td__car_locate(env, c, 1);
+    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_POSE);
+    /* A move: the next progress follows from this one (teleports in small moves go round). */
+    c->prev_progress = env->params[i].progress;
 }
 
 void td_vecenv_reset_car_at(td_vecenv *env, int i, double start_ndist, int reversed)
 {
     td__car *c = &env->priv->cars[i];
     td__car_start_episode(env, c, start_ndist, reversed ? 1 : 0);
-    c->event_params_valid = 0;
-    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_RESET);
-    td__car_observe(env, c, &env->params[i]);
+    td__car_compute_params(env, c, &env->params[i], TD__PARAMS_POSE);
+    td__car_observe(env, c);
     env->dones[i] = 0;
 }
