@@ -16,31 +16,16 @@
 #include "trackday/calibrate.h"
 #include "trackday/json.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: trackday calibrate LOGS... [options]\n\n"
-               "Fits the car model (steering and speed response: gains, delays, time constants;\n"
-               "acceleration and grip limits) to simtrace logs by open-loop replay, and reports\n"
-               "for each log the position error of the replayed car after 1 s and 2 s (median,\n"
-               "90th percentile) and its heading error, before and after the fit. LOGS are\n"
-               "simtrace CSV files or directories (every *.csv below them: DeepRacer's layouts,\n"
-               "a model directory's logs). Rows pair each action with the pose at which it was\n"
-               "chosen, as DeepRacer logs them.\n\n"
-               "options:\n"
-               "  --car C           the car to start from and compare with: a preset\n"
-               "                    (deepracer, deepracer-dynamic, deepracer-v2, deepracer-v1,\n"
-               "                    ideal) or a car .json file (default deepracer)\n"
-               "  --fit LIST        parameters to fit, comma-separated (default all: steer_gain,\n"
-               "                    steer_tau_s, steer_delay_s, speed_tau_s, speed_delay_s,\n"
-               "                    speed_gain, accel_max_mps2, grip_mps2)\n"
-               "  --no-fit          only report the errors of --car\n"
-               "  --history N       logged actions replayed before each start pose to set the\n"
-               "                    car's response (default 15)\n"
-               "  --fixed-dt        every step lasts 1/15 s (default: tstamp differences)\n"
-               "  --max-evals N     replays of all windows the search may run (default 1500)\n"
-               "  -o FILE           write the fitted car (a car .json for --car)\n"
-               "  --json            one JSON object instead of text\n");
-}
+static const char about[] =
+    "Fits the car model (steering and speed response: gains, delays, time constants; "
+    "acceleration and grip limits) to simtrace logs by open-loop replay, and reports for each "
+    "log the position error of the replayed car after 1 s and 2 s (median, 90th percentile) and "
+    "its heading error, before and after the fit. LOGS are simtrace CSV files or directories "
+    "(every *.csv below them: DeepRacer's layouts, a model directory's logs). Rows pair each "
+    "action with the pose at which it was chosen, as DeepRacer logs them.";
+
+/* The most LOGS arguments (each a file or a directory of files). */
+#define MAX_LOG_ARGS 256
 
 /* ---- collecting files ---------------------------------------------------------------------- */
 
@@ -149,58 +134,41 @@ static void print_car(const char *title, const td_car_config *c)
 
 static int cmd_calibrate(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *car_arg = "deepracer", *fit_arg = "all", *out_path = NULL;
-    int json = 0, no_fit = 0;
-    long history = 15, max_evals = 1500;
+    int json = 0, no_fit = 0, history = 15, max_evals = 1500, nlogs = 0;
+    const char *logs[MAX_LOG_ARGS];
     td_calib_options o;
     td_calib_options_default(&o);
-    const char **logs = td_calloc((size_t)argc, sizeof(char *));
-    int nlogs = 0;
-    if (!logs)
-        return td__cli_fail("out of memory");
-    int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(a, "--no-fit") == 0) {
-            no_fit = 1;
-        } else if (strcmp(a, "--fixed-dt") == 0) {
-            o.fixed_dt = 1;
-        } else if (a[0] == '-' && a[1]) {
-            if (!v) {
-                rc = td__cli_fail("%s needs a value (see trackday calibrate --help)", a);
-            } else if (strcmp(a, "--car") == 0) {
-                car_arg = v;
-            } else if (strcmp(a, "--fit") == 0) {
-                fit_arg = v;
-            } else if (strcmp(a, "-o") == 0) {
-                out_path = v;
-            } else if (strcmp(a, "--history") == 0) {
-                rc = td__cli_parse_long(a, v, 0, 150, &history);
-            } else if (strcmp(a, "--max-evals") == 0) {
-                rc = td__cli_parse_long(a, v, 1, 1000000, &max_evals);
-            } else {
-                usage(stderr);
-                rc = td__cli_fail("calibrate: unknown option '%s'", a);
-            }
-            i++;
-        } else {
-            logs[nlogs++] = a;
-        }
-    }
-    if (!rc && nlogs == 0)
-        rc = td__cli_fail("calibrate: give one or more simtrace files or directories (see "
-                          "trackday calibrate --help)");
-    if (rc) {
-        td_free(logs);
+    const td__cli_opt opts[] = {
+        TD_CLI_POS_LIST("LOGS", logs, &nlogs, 1, MAX_LOG_ARGS,
+                        "simtrace CSV files or directories of them"),
+        TD_CLI_STRING(NULL, "--car", &car_arg, "C",
+                      "the car to start from and compare with: a preset (deepracer, "
+                      "deepracer-dynamic, deepracer-v2, deepracer-v1, ideal) or a car .json file "
+                      "(default deepracer)"),
+        TD_CLI_STRING(NULL, "--fit", &fit_arg, "LIST",
+                      "parameters to fit, comma-separated (default all: steer_gain, steer_tau_s, "
+                      "steer_delay_s, speed_tau_s, speed_delay_s, speed_gain, accel_max_mps2, "
+                      "grip_mps2)"),
+        TD_CLI_FLAG("--no-fit", &no_fit, "only report the errors of --car"),
+        TD_CLI_INT("--history", &history, 0, 150, "N",
+                   "logged actions replayed before each start pose to set the car's response "
+                   "(default 15)"),
+        TD_CLI_FLAG("--fixed-dt", &o.fixed_dt,
+                    "every step lasts 1/15 s (default: tstamp differences)"),
+        TD_CLI_INT("--max-evals", &max_evals, 1, 1000000, "N",
+                   "replays of all windows the search may run (default 1500)"),
+        TD_CLI_STRING("-o", "--output", &out_path, "FILE",
+                      "write the fitted car (a car .json for --car)"),
+        TD_CLI_FLAG("--json", &json, "one JSON object instead of text"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "calibrate", .about = about, .opts = opts, .usage = "LOGS... [options]"};
+    int rc = td__cli_parse(&spec, argc, argv);
+    if (rc != TD_CLI_RUN)
         return rc;
-    }
+    rc = 0;
     o.history_steps = (int)history;
 
     td_err err = {0};
@@ -208,7 +176,6 @@ static int cmd_calibrate(int argc, char **argv)
     unsigned params = 0;
     if (td_car_config_resolve(&car, car_arg, &err) ||
         (!no_fit && td_calib_params_parse(fit_arg, &params, &err))) {
-        td_free(logs);
         return td__cli_fail("%s", err.msg);
     }
 
@@ -321,7 +288,6 @@ static int cmd_calibrate(int argc, char **argv)
     td_calib_data_free(&d);
     td_simtrace_free(&t);
     td_free(group);
-    td_free(logs);
     return rc;
 }
 

@@ -47,8 +47,8 @@ static int parse_start(const char *opt, const char *v, void *dst)
         char *end;
         out[k] = strtod(p, &end);
         if (end == p || !isfinite(out[k]))
-            return td__cli_usage_error("%s: '%s' is not four numbers \"x y yaw_deg speed\"",
-                                       opt, v);
+            return td__cli_usage_error("%s: '%s' is not four numbers \"x y yaw_deg speed\"", opt,
+                                       v);
         p = end;
     }
     while (*p == ' ' || *p == '\t')
@@ -197,9 +197,10 @@ static int cmd_drive(int argc, char **argv)
         .name = "drive",
         .about = about,
         .opts = opts,
-        .usage = "--track T [options]\n"
-                 "       trackday drive --actions FILE [--track T] [--start \"x y yaw_deg speed\"]\n"
-                 "                      [--history N] [--car C]"};
+        .usage =
+            "--track T [options]\n"
+            "       trackday drive --actions FILE [--track T] [--start \"x y yaw_deg speed\"]\n"
+            "                      [--history N] [--car C]"};
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;

@@ -16,25 +16,11 @@
 
 int td__cli_racing_line(int argc, char **argv);
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: trackday tracks racing-line NAME|PATH [options]\n\n"
-               "Computes the minimum-time racing line of a track for a car: the path inside the\n"
-               "borders (the car's footprint stays on the road) and the fastest speed profile\n"
-               "the car can drive on it (grip, steering limit and response, top speed,\n"
-               "acceleration). Prints its lap time on paper and the lap the built-in\n"
-               "racing-line driver drives on it in the simulator.\n\n"
-               "options:\n"
-               "  --car C          preset (deepracer, deepracer-dynamic, deepracer-v2,\n"
-               "                   deepracer-v1, ideal) or car .json (default deepracer)\n"
-               "  --reverse        the reverse direction\n"
-               "  --no-drive       skip the simulated laps\n"
-               "  -o FILE.json     the line: points [x, y, speed], every 5 cm of centreline\n"
-               "  --reward FILE.py a DeepRacer reward function paying for driving the line at\n"
-               "                   its speed (the line every 10 cm is in the file)\n"
-               "  --png FILE.png   a top view with the line coloured by speed\n"
-               "  --json           print a JSON summary instead of text\n");
-}
+static const char about[] =
+    "Computes the minimum-time racing line of a track for a car: the path inside the borders "
+    "(the car's footprint stays on the road) and the fastest speed profile the car can drive on "
+    "it (grip, steering limit and response, top speed, acceleration). Prints its lap time on "
+    "paper and the lap the built-in racing-line driver drives on it in the simulator.";
 
 /* ---- outputs ------------------------------------------------------------------------------- */
 
@@ -156,45 +142,30 @@ static int write_png(const char *path, const td_track *t, const td_racing_line *
 
 int td__cli_racing_line(int argc, char **argv)
 {
-    if (td__cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *arg = NULL, *car_arg = "deepracer", *out = NULL, *reward = NULL, *png = NULL;
-    int reverse = 0, json = 0, drive = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--reverse") == 0) {
-            reverse = 1;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(a, "--no-drive") == 0) {
-            drive = 0;
-        } else if (strcmp(a, "--car") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--reward") == 0 ||
-                   strcmp(a, "--png") == 0) {
-            if (i + 1 >= argc)
-                return td__cli_fail("tracks racing-line: %s needs a value", a);
-            const char *v = argv[++i];
-            if (a[1] == 'o')
-                out = v;
-            else if (a[2] == 'c')
-                car_arg = v;
-            else if (a[2] == 'r')
-                reward = v;
-            else
-                png = v;
-        } else if (a[0] == '-') {
-            usage(stderr);
-            return td__cli_fail("tracks racing-line: unknown option '%s'", a);
-        } else if (!arg) {
-            arg = a;
-        } else {
-            return td__cli_fail("tracks racing-line: unexpected argument '%s'", a);
-        }
-    }
-    if (!arg)
-        return td__cli_fail("tracks racing-line: give a track (see trackday tracks racing-line "
-                            "--help)");
+    int reverse = 0, json = 0, no_drive = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("NAME|PATH", &arg, "a shipped track, a reference route or a .npy/.json file"),
+        TD_CLI_STRING(NULL, "--car", &car_arg, "C",
+                      "preset (deepracer, deepracer-dynamic, deepracer-v2, deepracer-v1, ideal) "
+                      "or car .json (default deepracer)"),
+        TD_CLI_FLAG("--reverse", &reverse, "the reverse direction"),
+        TD_CLI_FLAG("--no-drive", &no_drive, "skip the simulated laps"),
+        TD_CLI_STRING("-o", "--output", &out, "FILE.json",
+                      "the line: points [x, y, speed], every 5 cm of centreline"),
+        TD_CLI_STRING(NULL, "--reward", &reward, "FILE.py",
+                      "a DeepRacer reward function paying for driving the line at its speed (the "
+                      "line every 10 cm is in the file)"),
+        TD_CLI_STRING(NULL, "--png", &png, "FILE.png",
+                      "a top view with the line coloured by speed"),
+        TD_CLI_FLAG("--json", &json, "print a JSON summary instead of text"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {.name = "tracks racing-line", .about = about, .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    int drive = !no_drive;
     td_err err = {0};
     td_car_config car;
     if (td_car_config_resolve(&car, car_arg, &err))

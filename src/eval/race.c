@@ -29,9 +29,9 @@ typedef struct racecar {
     td_policy *policy;
     td_driver driver;
     int driver_ok;
-    int state;         /* CAR_* */
-    int moved;         /* stepped in the current lockstep step */
-    int reset_now;     /* the current step put the car on a reset pose */
+    int state;     /* CAR_* */
+    int moved;     /* stepped in the current lockstep step */
+    int reset_now; /* the current step put the car on a reset pose */
     td_race_car_result res;
     double trail[TRAIL][2];
     int trail_n, trail_head;
@@ -508,8 +508,8 @@ static void separate_resets(td_race *r)
             double m = c->env.cfg.car.model_point_m;
             td_track_proj pr;
             td_track_project(t, st->x + m * st->cos_yaw, st->y + m * st->sin_yaw, &pr);
-            double s = td_track_wrap_arc(t, pr.arc - m - (me.length + 0.2)), x, y, hd, ax, ay,
-                   bx, by;
+            double s = td_track_wrap_arc(t, pr.arc - m - (me.length + 0.2)), x, y, hd, ax, ay, bx,
+                   by;
             /* Same lane as now. */
             td_track_lane_point(t, s, 1, &ax, &ay);
             td_track_lane_point(t, s, -1, &bx, &by);

@@ -333,7 +333,7 @@ static void racing_act(td_driver *d, const td_car_config *car, const td_car_stat
                        double *steer_deg, double *speed)
 {
     double step = d->s[1] - d->s[0];
-    int c = (int)(td__wrap_arc(d->track, sc) / step), best = c;
+    int c = (int)(td_track_wrap_arc(d->track, sc) / step), best = c;
     double bd = INFINITY;
     for (int k = -15; k <= 15; k++) {
         int i = wrap_index(d, c + k);
@@ -493,7 +493,7 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
 static double line_distance(const td_driver *d, double s, double x, double y)
 {
     double step = d->s[1] - d->s[0], best = INFINITY;
-    int c = (int)(td__wrap_arc(d->track, s) / step);
+    int c = (int)(td_track_wrap_arc(d->track, s) / step);
     for (int k = -20; k <= 20; k++) {
         int i = wrap_index(d, c + k), j = wrap_index(d, c + k + 1);
         double ax = d->x[i], ay = d->y[i], bx = d->x[j] - ax, by = d->y[j] - ay;

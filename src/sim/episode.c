@@ -564,8 +564,7 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_episode_status e, doubl
         penalty = env->cfg.collision_penalty_s;
         const td__object *o = &c->obj[c->crash_obj];
         if (o->box.kind == TD_BOX_OBSTACLE && !o->is_bot) {
-            reset_pose(env, c, t, (c->start_ndist + now / 100.0) * t->length, c->pose_x,
-                       c->pose_y);
+            reset_pose(env, c, t, (c->start_ndist + now / 100.0) * t->length, c->pose_x, c->pose_y);
         } else {
             td_car_place(&c->st, c->pose_x, c->pose_y, c->pose_yaw);
             td__car_locate(env, c, 0);

@@ -130,9 +130,9 @@ typedef struct td__car {
     td_episode_status step_event; /* the last step's event, kept across resets */
     td_rng rng;
     td_look look;
-    td_camera_frame frame;  /* the last camera frame's turn rate and noise draw */
-    td_episode_info info;   /* running episode */
-    td_episode_info last;   /* last ended episode */
+    td_camera_frame frame; /* the last camera frame's turn rate and noise draw */
+    td_episode_info info;  /* running episode */
+    td_episode_info last;  /* last ended episode */
     td_params last_params; /* the last ended episode's last step */
     int episodes_started;
 } td__car;
