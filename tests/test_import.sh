@@ -44,6 +44,7 @@ cat > "$d/training_params.yaml" <<'EOF'
 'MIN_EVAL_TRIALS': '1'
 'RACE_TYPE': 'TIME_TRIAL'
 'REVERSE_DIR': 'False'
+'REVERS_DIR': 'False'
 'SAGEMAKER_SHARED_S3_PREFIX': 'drfc-model'
 'WORLD_NAME': 'Oval_track'
 EOF
@@ -81,6 +82,8 @@ rc=$?
     echo "$out" | grep -q "reward_function.py     from $d/reward_function.py" &&
     echo "$out" | grep -q "training_params.yaml   from $d/training_params.yaml" &&
     echo "$out" | grep -q "evaluation_params.yaml from $d/evaluation_params.yaml" &&
+    echo "$out" | grep -q "warning: $m/training_params.yaml:7: unknown key \"REVERS_DIR\" ignored; did you mean \"REVERSE_DIR\"?" &&
+    ! echo "$out" | grep -q "\.import-" &&
     echo "$out" | grep -q "not loadable: 6 TensorFlow checkpoint files" &&
     echo "$out" | grep -q "version 4" &&
     cmp -s "$d/reward_function.py" "$m/reward_function.py" &&
@@ -155,8 +158,8 @@ check import_without_metadata "refused, nothing written (rc $rc): $out" $(( rc !
 printf '{"sensor": ["FRONT_FACING_CAMERA"], "version": "5"}' > "$tmp/empty/model_metadata.json"
 out=$("$bin" import "$tmp/empty" -o "$tmp/m3" 2>&1)
 rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "do not load as trackday reads them" &&
-    echo "$out" | grep -q "no \"action_space\"" && [ ! -e "$tmp/m3" ] &&
+[ $rc -eq 1 ] && echo "$out" | grep -q "do not load as trackday reads them: $tmp/empty/model_metadata.json: no \"action_space\"" &&
+    [ ! -e "$tmp/m3" ] &&
     [ -z "$(ls -d "$tmp"/m3.import-* 2> /dev/null)" ]
 check import_bad_metadata "refused with DeepRacer's reason, nothing left (rc $rc): $out" \
     $(( rc != 1 || $? ))

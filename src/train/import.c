@@ -61,6 +61,26 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Replaces each occurrence of `from` in msg (capacity cap) by `to`. */
+static void replace_in(char *msg, size_t cap, const char *from, const char *to)
+{
+    char out[TD_ERR_MSG_LEN];
+    size_t o = 0, fl = strlen(from), tl = strlen(to);
+    if (!fl)
+        return;
+    for (const char *p = msg; *p && o + 1 < sizeof(out);) {
+        if (!strncmp(p, from, fl) && o + tl + 1 < sizeof(out)) {
+            memcpy(out + o, to, tl);
+            o += tl;
+            p += fl;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    snprintf(msg, cap, "%s", out);
+}
+
 /* Which wanted file a name is, and how much it is preferred (-1: none). */
 static int classify(const char *name, int *pref, const char **as)
 {
@@ -320,8 +340,22 @@ int td_model_import(const char *src, const char *dst, int force, td_import_repor
     }
     if (!rc) {
         rc = td_model_dir_load(&rep->dir, tmp, err);
-        if (rc)
+        /* Messages name the files where the user finds them, never the temporary: the
+         * imported directory's (warnings), or the source's (a refusal: nothing is written). */
+        char from[1400], to[1400];
+        snprintf(from, sizeof(from), "%s/", tmp);
+        snprintf(to, sizeof(to), "%s/", dst);
+        for (int i = 0; i < rep->dir.warnings.n; i++)
+            replace_in(rep->dir.warnings.msg[i], sizeof(rep->dir.warnings.msg[i]), from, to);
+        if (rc) {
+            for (int k = 0; k < TD_IMPORT_FILES; k++) {
+                if (!rep->written[k][0])
+                    continue;
+                snprintf(from, sizeof(from), "%s/%s", tmp, rep->written[k]);
+                replace_in(err->msg, sizeof(err->msg), from, rep->source[k]);
+            }
             td_err_prefix(err, rc, "the imported files do not load as trackday reads them: ");
+        }
     }
     if (!rc && td_path_exists(dst)) {
         /* --force: the directory it replaces is kept beside it, never deleted. */
