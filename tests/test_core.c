@@ -271,6 +271,7 @@ TD_TEST(cpu_clocks_count_work_not_waiting)
     while (td_time_thread_cpu() - t0 < 0.02)
         for (int i = 0; i < 1000; i++)
             x += i * 1e-9;
+    (void)x;
     double dp = td_time_cpu() - p0, dt = td_time_thread_cpu() - t0;
     TD_ASSERT_GT(dt, 0.02 - 1e-9);
     /* The process's clock includes this thread's. */
