@@ -142,6 +142,14 @@ TD_TEST(path_clean_refuses_traversal)
     TD_ASSERT_EQ_INT(td__path_clean("a\nb", out, sizeof(out), NULL), TD_EINVAL);
     TD_ASSERT_EQ_INT(td__path_clean("./", out, sizeof(out), NULL), TD_EINVAL);
     TD_ASSERT_EQ_INT(td__path_clean("", out, sizeof(out), NULL), TD_EINVAL);
+    /* Names must be UTF-8 (a Latin-1 name, an overlong '/', a surrogate). */
+    TD_ASSERT_EQ_INT(td__path_clean("caf\xe9.txt", out, sizeof(out), NULL), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td__path_clean("a\xc0\xaf"
+                                    "b",
+                                    out, sizeof(out), NULL),
+                     TD_EINVAL);
+    TD_ASSERT_EQ_INT(td__path_clean("\xed\xa0\x80", out, sizeof(out), NULL), TD_EINVAL);
+    TD_ASSERT_OK(td__path_clean("caf\xc3\xa9/\xf0\x9f\x8f\x81.txt", out, sizeof(out), NULL));
 }
 
 TD_TEST(tgz_round_trip_through_tar)
@@ -475,5 +483,50 @@ TD_TEST(bodies_over_the_limit_are_refused)
     TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/health", NULL, NULL), 200);
     hub_resp_free(&r);
     free(big);
+    hub_stop(&s);
+}
+
+/*
+ * Client text that is not UTF-8 (found by tests/fuzz/fuzz_hub_http): jansson writes no string
+ * that is not UTF-8, so an error message quoting such a path came back as "{}", and a roster
+ * line with such a display name created an account that every reply then left out ("{}" for
+ * GET /users/ID). Messages are scrubbed; rosters and archive names must be UTF-8.
+ */
+TD_TEST(client_text_that_is_not_utf8)
+{
+    hub_server s;
+    hub_resp r;
+    char teacher[160];
+    hub_start(&s);
+    hub_req(&s, &r, "GET", "/api/v1/no%FFroute", s.admin, NULL, NULL, 0);
+    TD_ASSERT_EQ_INT(r.status, 404);
+    TD_ASSERT_STREQ(hub_err_code(&r), "not_found");
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "/api/v1/no?route");
+    hub_resp_free(&r);
+
+    hub_user(&s, "ivan", "instructor", teacher, sizeof(teacher));
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/classes", teacher, "{\"name\": \"c\"}"),
+                     201);
+    long long cid = json_integer_value(json_object_get(r.json, "id"));
+    hub_resp_free(&r);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/members/import", cid);
+    const char *latin1 = "name,email,role\nJos\xe9 Smith,jose@example.org,learner\n";
+    hub_req(&s, &r, "POST", path, teacher, "text/csv", latin1, strlen(latin1));
+    TD_ASSERT_EQ_INT(r.status, 400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "not UTF-8");
+    hub_resp_free(&r);
+    const char *utf8 = "name,email,role\nJos\xc3\xa9 Smith,jose@example.org,learner\n";
+    hub_req(&s, &r, "POST", path, teacher, "text/csv", utf8, strlen(utf8));
+    TD_ASSERT_EQ_INT(r.status, 200);
+    json_t *created = json_array_get(json_object_get(r.json, "created"), 0);
+    long long uid = json_integer_value(json_object_get(created, "user_id"));
+    TD_ASSERT(uid > 0);
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", uid);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, s.admin, NULL), 200);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(r.json, "display_name")),
+                    "Jos\xc3\xa9 Smith");
+    hub_resp_free(&r);
     hub_stop(&s);
 }

@@ -626,6 +626,13 @@ static int import_members(td__req *r)
         return td__fail(r, 400, "bad_request",
                         "the body must be CSV lines 'name,email,role' (text/csv)");
     }
+    if (!td__utf8_valid(r->body, r->body_len)) {
+        json_decref(created);
+        json_decref(added);
+        json_decref(errors);
+        return td__fail(r, 400, "bad_request",
+                        "the roster is not UTF-8 text (save the CSV as UTF-8)");
+    }
     p = r->body;
     /* A UTF-8 byte order mark from a spreadsheet. */
     if (!strncmp(p, "\xEF\xBB\xBF", 3))
@@ -654,6 +661,7 @@ static int import_members(td__req *r)
             rc = td__db_commit(td__req_db(r), &err);
         if (rc) {
             td__db_rollback(td__req_db(r));
+            td__utf8_scrub(err.msg); /* quotes the line, perhaps cut inside a character */
             json_array_append_new(errors, json_pack("{s:i,s:s}", "line", line, "message", err.msg));
             continue;
         }

@@ -151,6 +151,9 @@ int td__fail(td__req *r, int status, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* Messages quote what the client sent (a path, a name, a roster line), cut to a length:
+     * JSON strings must be UTF-8, or jansson writes nothing at all. */
+    td__utf8_scrub(msg);
     td__reply_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
     return 1;
 }

@@ -23,6 +23,53 @@
 /* Paths                                                                                */
 /* ------------------------------------------------------------------------------------ */
 
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t k = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
+               : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                              : 0;
+    if (k == 0 || k > n)
+        return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    /* No overlong forms, no surrogates, nothing past U+10FFFF. */
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return k;
+}
+
+int td__utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = p[i] ? utf8_seq(p + i, n - i) : 0;
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+void td__utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k) {
+            p[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
+}
+
 int td__path_clean(const char *in, char *out, size_t cap, td_err *err)
 {
     size_t len = 0;
@@ -35,6 +82,8 @@ int td__path_clean(const char *in, char *out, size_t cap, td_err *err)
         if (*c < 0x20 || *c == 0x7f || *c == '\\')
             return td_err_set(err, TD_EINVAL,
                               "'%.80s': control characters and backslashes are not allowed", in);
+    if (!td__utf8_valid(in, strlen(in)))
+        return td_err_set(err, TD_EINVAL, "'%.80s': a file name must be UTF-8", in);
     while (*p) {
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);

@@ -20,10 +20,16 @@
 /*
  * Checks and normalises a relative path from an archive or a URL: strips "./" components and
  * a trailing "/", refuses an absolute path, "..", empty names, control characters, a
- * backslash and anything longer than TD_TAR_PATH_MAX. Returns 0 and writes the clean path
- * into out, or TD_EINVAL with a message naming the path.
+ * backslash, a name that is not UTF-8 and anything longer than TD_TAR_PATH_MAX. Returns 0 and
+ * writes the clean path into out, or TD_EINVAL with a message naming the path.
  */
 int td__path_clean(const char *in, char *out, size_t cap, td_err *err);
+
+/* 1 when s[0..n) is UTF-8 without NUL bytes, overlong forms or surrogates. */
+int td__utf8_valid(const char *s, size_t n);
+/* Replaces every byte that is not part of a valid UTF-8 sequence with '?' (for messages that
+ * quote client input: jansson refuses strings that are not UTF-8). */
+void td__utf8_scrub(char *s);
 
 /* ---- Reading ----------------------------------------------------------------------------- */
 
