@@ -44,6 +44,8 @@ int main(int argc, char **argv)
     int n = 0, failed = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;
+        if (argv[i][0] == '-')
+            continue; /* a libFuzzer flag (a target may add some in LLVMFuzzerInitialize) */
         if (stat(argv[i], &st) != 0) {
             fprintf(stderr, "replay: %s: %s\n", argv[i], strerror(errno));
             return 2;
