@@ -126,7 +126,7 @@ static void read_reply(int fd, int head, http_reply *r)
 static void request(const char *method, const char *target, const char *token, const char *headers,
                     size_t headers_len, const void *body, size_t body_len, http_reply *r)
 {
-    char head[1024];
+    char head[2048]; /* method (16) + target (900) + Host + Authorization fit */
     snprintf(history[history_n++ % HISTORY], sizeof(history[0]), "%s %s (%zu bytes: %.*s)", method,
              target, body_len, (int)(body_len < 120 ? body_len : 120), (const char *)body);
     int fd = connect_hub();
@@ -134,6 +134,7 @@ static void request(const char *method, const char *target, const char *token, c
                      port);
     if (token && token[0])
         n += snprintf(head + n, sizeof(head) - (size_t)n, "Authorization: Bearer %s\r\n", token);
+    TD_FUZZ_CHECK(n > 0 && (size_t)n < sizeof(head));
     if (send_all(fd, head, (size_t)n) == 0 && send_all(fd, headers, headers_len) == 0) {
         n = snprintf(head, sizeof(head), "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                      body_len);
