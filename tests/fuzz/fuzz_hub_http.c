@@ -17,6 +17,7 @@
  * /api/v1/health afterwards.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -53,7 +54,23 @@ static int connect_hub(void)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    int rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&a, sizeof(a));
+    if (rc != 0 && fd >= 0 && errno == EINTR) {
+        /* Interrupted by libFuzzer's SIGALRM watchdog: the connection goes on; wait for it
+         * and read its outcome. */
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int pr;
+        do
+            pr = poll(&p, 1, TIMEOUT_MS);
+        while (pr < 0 && errno == EINTR);
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        if (pr == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+            rc = 0;
+        else
+            errno = pr == 1 ? soerr : ETIMEDOUT;
+    }
+    if (rc != 0) {
         perror("fuzz_hub_http: connect");
         abort();
     }
@@ -65,6 +82,8 @@ static int send_all(int fd, const void *buf, size_t n)
     const char *p = buf;
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue; /* libFuzzer's SIGALRM (its -timeout watchdog) */
         if (w <= 0)
             return -1; /* the hub may close early (a body it refused): not a finding */
         p += w;
@@ -85,6 +104,10 @@ static void read_reply(int fd, int head, http_reply *r)
             break;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int rc = poll(&p, 1, TIMEOUT_MS);
+        /* libFuzzer's watchdog raises SIGALRM every second: an interrupted wait is not a
+         * hub that does not answer (this was the "stall" of earlier runs). */
+        if (rc < 0 && errno == EINTR)
+            continue;
         if (rc <= 0) {
             fprintf(stderr, "fuzz_hub_http: no complete reply within %d ms (%zu bytes)\n",
                     TIMEOUT_MS, len);
@@ -96,6 +119,8 @@ static void read_reply(int fd, int head, http_reply *r)
             TD_FUZZ_CHECK(0);
         }
         ssize_t n = recv(fd, reply + len, REPLY_MAX - 1 - len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
         len += (size_t)n;
