@@ -602,8 +602,10 @@ int td_plot_track_write(const char *path, const td_plot_track_view *v, int width
     int nitems = build_legend(v, items, has_values);
     double lh = legend_rows(items, nitems, width - 40) * LEGEND_ROW;
     double map_h = aw * (by1 - by0) / (bx1 - bx0);
-    if (map_h < 200)
-        map_h = 200;
+    if (!(map_h >= 200))
+        map_h = 200; /* also NaN: a degenerate or non-finite extent */
+    if (map_h > 8.0 * width)
+        map_h = 8.0 * width; /* poses from a hostile simtrace can span anything */
     int height = (int)ceil(30 + lh + 8 + map_h + 34);
     td_svg s;
     td_svg_begin(&s, width, height);
