@@ -236,7 +236,6 @@ typedef struct row_geom {
     uint8_t pal_grey[TD_GROUND_CLASSES];
     uint8_t sky_rgb[3], sky_grey; /* the sky of this row (the gradient) */
     int hazy;                     /* the palette differs from the frame's (haze) */
-    uint8_t lut[256];             /* hazy rows: grey of a map byte (class and grain) */
 } row_geom;
 
 static double haze_of(double depth)
@@ -274,9 +273,6 @@ static void row_setup(const view *v, double sy, double ox, row_geom *g, int want
                 g->pal_rgb[k][ch] = clamp_u8(v->ground_rgb[k][ch] * (1.0 - h) + v->sky_rgb[ch] * h);
             g->pal_grey[k] = luma(g->pal_rgb[k]);
         }
-        for (int b = 0; b < 256; b++)
-            g->lut[b] =
-                sat_u8(g->pal_grey[b & TD__CLASS_MASK] + ((grain_of((unsigned)b) * v->tex_q) >> 8));
     } else if (want_rgb) {
         memcpy(g->pal_rgb, v->pal_rgb, sizeof(g->pal_rgb));
         memcpy(g->pal_grey, v->pal_grey, sizeof(g->pal_grey));
@@ -371,11 +367,25 @@ static void ground_row_grey(const view *v, const row_geom *g, uint8_t *dst)
         memset(dst + b + 1, grass, (size_t)(W - 1 - b));
     const uint8_t *cls = g->lv->cls;
     const size_t stride = (size_t)g->lv->w;
-    /* A map byte (class and grain) to grey: the frame's table, or the row's with haze. */
-    const uint8_t *pal = g->hazy ? g->lut : v->lut;
     int64_t u = (int64_t)((g->u0 + a * g->du) * FIX_ONE);
     int64_t vv = (int64_t)((g->v0 + a * g->dv) * FIX_ONE);
     int64_t du = (int64_t)(g->du * FIX_ONE), dv = (int64_t)(g->dv * FIX_ONE);
+    if (g->hazy) {
+        /* The row's own palette (haze) plus the floor's grain, per sample: the same values
+         * as a per-row table of the 256 map bytes, which cost more to build than the row's
+         * W samples (the profile of a randomized camera spent a quarter of its time there). */
+        const uint8_t *pg = g->pal_grey;
+        const int q = v->tex_q;
+        for (int i = a; i <= b; i++) {
+            unsigned m = cls[(size_t)(vv >> 32) * stride + (size_t)(u >> 32)];
+            dst[i] = sat_u8(pg[m & TD__CLASS_MASK] + ((grain_of(m) * q) >> 8));
+            u += du;
+            vv += dv;
+        }
+        return;
+    }
+    /* A map byte (class and grain) to grey: the frame's table. */
+    const uint8_t *pal = v->lut;
 #pragma GCC unroll 4
     for (int i = a; i <= b; i++) {
         dst[i] = pal[cls[(size_t)(vv >> 32) * stride + (size_t)(u >> 32)]];
