@@ -719,19 +719,25 @@ static void render_boxes(const view *v, const td_scene *scene, int ss, int chann
 
 /* ---- the camera's imperfections (after rendering) --------------------------------------- */
 
-/* 8 pixels in 16-bit lanes (SSE2-sized vectors, GCC and clang vector extensions). */
-typedef uint8_t vu8 __attribute__((vector_size(8)));
-typedef int8_t vi8 __attribute__((vector_size(8)));
-typedef int16_t vi16 __attribute__((vector_size(16)));
-typedef uint16_t vu16 __attribute__((vector_size(16)));
-#define VL 8
+/* 16 pixels in 16-bit lanes (AVX2-sized vectors, GCC and clang vector extensions; two SSE2
+ * operations each where AVX2 is absent). */
+typedef uint8_t vu8 __attribute__((vector_size(16)));
+typedef int8_t vi8 __attribute__((vector_size(16)));
+typedef int16_t vi16 __attribute__((vector_size(32)));
+typedef uint16_t vu16 __attribute__((vector_size(32)));
+#define VL 16
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TD_ROW_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TD_ROW_CLONES
+#endif
 
 /*
  * One grey row's blur (taps 0 and blur, or 0, blur/3, 2 blur/3 and blur when wider),
  * vignetting gains rg (Q8, NULL = none) and noise nt x nq / 256 (NULL = none), in place.
  */
-static void post_row_grey(uint8_t *row, int W, int blur, const int16_t *gx, int gy,
-                          const int8_t *nt, int nq)
+TD_ROW_CLONES static void post_row_grey(uint8_t *row, int W, int blur, const int16_t *gx, int gy,
+                                        const int8_t *nt, int nq)
 {
     uint8_t ext[MAX_DIM + 32];
     memcpy(ext, row, (size_t)W);
