@@ -1438,8 +1438,13 @@ TD_TEST(bench_reward_prints_json_lines)
     size_t len;
     td_err err = {0};
     TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
-    const char *want[] = {"python_reward_us_per_call", "python_reward_overhead_us_per_call",
-                          "c_reward_us_per_call", "python_c_reward_ratio"};
+    const char *want[] = {"python_reward_us_per_call",
+                          "python_reward_overhead_us_per_call",
+                          "python_reward_in_process_us_per_call",
+                          "sandbox_in_process_ratio",
+                          "c_reward_us_per_call",
+                          "python_c_reward_ratio"};
+    enum { N_WANT = sizeof(want) / sizeof(want[0]) };
     int found = 0;
     for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
@@ -1450,12 +1455,18 @@ TD_TEST(bench_reward_prints_json_lines)
         const char *name = json_string_value(json_object_get(o, "bench"));
         TD_ASSERT(name != NULL);
         TD_ASSERT_GT(json_number_value(json_object_get(o, "value")), 0);
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < N_WANT; k++)
             found += strcmp(name, want[k]) == 0;
+        /* The sandboxed call is timed on both clocks, its CPU time including the reward
+         * process's (td_reward_process_cpu_s). */
+        if (strcmp(name, "python_reward_us_per_call") == 0) {
+            TD_ASSERT_GT(json_number_value(json_object_get(o, "wall_us")), 0);
+            TD_ASSERT_STREQ(json_string_value(json_object_get(o, "host")), "sandboxed process");
+        }
         json_decref(o);
         line = nl ? nl + 1 : line + strlen(line);
     }
-    TD_ASSERT_EQ_INT(found, 4);
+    TD_ASSERT_EQ_INT(found, N_WANT);
     td_free(text);
 }
 
@@ -1670,6 +1681,28 @@ TD_TEST(sandbox_kills_a_loop_that_ignores_the_stop)
     TD_ASSERT(td_time_now() - t0 < 20);
 }
 
+TD_TEST(sandbox_reports_its_cpu_time)
+{
+    SKIP_WITHOUT_PYTHON();
+    /* The bench's measure of what a sandboxed call costs: the reward process's CPU time,
+     * which grows with the work done there; -1 for a reward computed in this process. */
+    td_reward *r = open_ok(write_file("busy.py", "def reward_function(params):\n"
+                                                 "    return float(sum(range(300000)) % 7)\n"));
+    td_params p;
+    fill_params(&p);
+    call_one(r, &p);
+    double before = td_reward_process_cpu_s(r);
+    TD_ASSERT(before > 0);
+    for (int i = 0; i < 5; i++)
+        call_one(r, &p);
+    double after = td_reward_process_cpu_s(r);
+    TD_ASSERT_MSG(after > before + 0.005, "cpu %g -> %g s", before, after);
+    td_reward_close(r);
+    td_reward *c = open_ok("builtin:follow_center_line");
+    TD_ASSERT_NEAR(td_reward_process_cpu_s(c), -1.0, 0);
+    td_reward_close(c);
+}
+
 TD_TEST(sandbox_skip_policy_goes_on_after_errors_and_crashes)
 {
     SKIP_WITHOUT_PYTHON();
@@ -1777,6 +1810,36 @@ static const struct {
     {"none", "def reward_function():\n    return 1.0\n", "signature", 1},
     {"missing", "def reward(params):\n    return 1.0\n", "reward_function", 0},
     {"latin1", "def reward_function(params):\n    # caf\xe9\n    return 1.0\n", "encoding", 2},
+    /* The audit's further single-rule cases (deepracer-compat.md section 8). */
+    {"e731", "def reward_function(params):\n    f = lambda x: x\n    return f(1.0)\n",
+     "flake8 E731", 2},
+    {"f403", "from math import *\ndef reward_function(params):\n    return float(pi)\n",
+     "flake8 F403", 1},
+    {"e711",
+     "def reward_function(params):\n    if params['x'] == None:\n        return 1e-3\n"
+     "    return 1.0\n",
+     "flake8 E711", 2},
+    {"e713",
+     "def reward_function(params):\n    if not 1 in params['closest_waypoints']:\n"
+     "        return 1e-3\n    return 1.0\n",
+     "flake8 E713", 2},
+    {"f541", "def reward_function(params):\n    s = f'fixed'\n    return float(len(s))\n",
+     "flake8 F541", 2},
+    {"e128", "def reward_function(params):\n    x = max(1.0,\n        2.0)\n    return x\n",
+     "flake8 E128", 3},
+    {"import_word", "def reward_function(params):\n    s = '__import__'\n    return 1.0\n",
+     "forbidden word", 2},
+    {"load_name", "def reward_function(params):\n    payload = 1.0\n    return payload\n",
+     "forbidden word", 2},
+    /* Accepted by DeepRacer's validator: tabs only (W191, ignored), *args (one parameter for
+     * inspect.signature), a variable named input (only calls are walked). */
+    {"tabs",
+     "def reward_function(params):\n\tif params['is_offtrack']:\n\t\treturn 1e-3\n"
+     "\treturn 1.0\n",
+     NULL, 0},
+    {"varargs", "def reward_function(*args):\n    return float(args[0]['speed'])\n", NULL, 0},
+    {"input_name", "def reward_function(params):\n    input = params['speed']\n    return input\n",
+     NULL, 0},
 };
 
 static int find_rule(const td_reward_issue *is, int n, const char *rule, td_reward_severity sev)
@@ -1826,6 +1889,24 @@ TD_TEST(validator_static_rules_table)
     for (int i = 0; i < n; i++)
         TD_ASSERT_EQ_INT(is[i].severity, TD_REWARD_WARNING);
     td_free(is);
+    /* Over the console editor's 140,000 characters: DeepRacer's validator has no limit, so
+     * a warning only. */
+    size_t big = 150000;
+    char *text = td_malloc(big + 64);
+    TD_ASSERT(text != NULL);
+    int head = snprintf(text, 64, "def reward_function(params):\n    return 1.0\n# ");
+    memset(text + head, 'x', big);
+    text[head + (int)big] = '\n';
+    text[head + (int)big + 1] = 0;
+    is = NULL;
+    n = 0;
+    TD_ASSERT_OK(td_reward_check_source(write_file("big.py", text), &is, &n, &err));
+    td_free(text);
+    TD_ASSERT(find_rule(is, n, "console size", TD_REWARD_WARNING) >= 0);
+    for (int i = 0; i < n; i++)
+        TD_ASSERT_MSG(is[i].severity == TD_REWARD_WARNING, "big.py: [%s] %s", is[i].rule,
+                      is[i].message);
+    td_free(is);
 }
 
 /* The run-time part: the validator's five states on a real route. */
@@ -1850,6 +1931,18 @@ static const struct {
      "    return 1.0 + len(d)\n",
      "test input"},
     {"rt_range", "def reward_function(params):\n    return 1e6\n", "reward range"},
+    {"rt_bool", "def reward_function(params):\n    return params['all_wheels_on_track']\n",
+     "return type"},
+    {"rt_objects_distance_from_center",
+     "def reward_function(params):\n    return float(params['objects_distance_from_center'][0])\n",
+     "test input"},
+    {"rt_sim_time", "def reward_function(params):\n    return float(params['sim_time'])\n",
+     "test input"},
+    {"rt_waypoints_eq",
+     "def reward_function(params):\n    if params['waypoints'] == params['waypoints']:\n"
+     "        return 1.0\n    return 0.5\n",
+     "test input"},
+    {"rt_varargs", "def reward_function(*args):\n    return float(args[0]['speed'])\n", NULL},
 };
 
 TD_TEST(validator_runtime_rules_table)

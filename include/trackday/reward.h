@@ -121,6 +121,11 @@ void td_reward_set_on_error(td_reward *r, td_reward_on_error policy, int max_err
 /* Calls that failed under SKIP so far. */
 int td_reward_error_count(const td_reward *r);
 
+/* The CPU time (seconds, user + system) of r's sandboxed reward process as of its last reply
+ * (restarted processes count from 0), or -1 when r computes in this process (C rewards,
+ * TRACKDAY_SANDBOX=none). What the reward calls cost outside the caller's own threads. */
+double td_reward_process_cpu_s(const td_reward *r);
+
 /* 0, or the error code of the first failure since open or td_reward_clear_error. */
 int td_reward_failed(const td_reward *r);
 void td_reward_clear_error(td_reward *r);

@@ -420,6 +420,11 @@ int td_reward_error_count(const td_reward *r)
     return r->n_errors;
 }
 
+double td_reward_process_cpu_s(const td_reward *r)
+{
+    return r->pysb ? td__pysb_cpu_s(r->pysb) : -1.0;
+}
+
 /* SKIP: a failed call scores 0 and the rest of the batch goes on (a fresh reward process if
  * the old one died), until more than max_errors calls have failed. */
 static void skip_errors(td_reward *r, const td_params *params, int n, float *out, int rc)

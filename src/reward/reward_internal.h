@@ -86,6 +86,8 @@ int td__pysb_batch(td__pysb *h, const td_params *params, int n, float *out_f, do
                    td_reward_error *rerr, td_err *err);
 /* 1 while the process runs; after a crash or a kill, td__pysb_restart starts a fresh one. */
 int td__pysb_alive(const td__pysb *h);
+/* The host process's CPU time (seconds) as of its last reply. */
+double td__pysb_cpu_s(const td__pysb *h);
 int td__pysb_restart(td__pysb *h, td_reward_error *rerr, td_err *err);
 /* The static check in a sandboxed host that never loads the file. */
 int td__pysb_check(const char *path, const char *source, size_t len, td_sandbox_mode mode,

@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reward/reward_internal.h"
@@ -88,9 +89,15 @@ static void restrict_now(void)
     }
 }
 
+/* Every reply carries the host's CPU time so far (user + system, seconds) in x: the
+ * caller's measure of what its reward calls cost in this process (trackday bench reward). */
 static int reply(int sock, const sb_msg *req, int rc, int a)
 {
-    sb_msg m = {OP_REPLY, req->seq, a, 0, rc, 0, 0, 0};
+    struct timespec ts;
+    double cpu = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0
+                     ? (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9
+                     : -1.0;
+    sb_msg m = {OP_REPLY, req->seq, a, 0, rc, 0, cpu, 0};
     return send(sock, &m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -1;
 }
 
@@ -308,6 +315,7 @@ struct td__pysb {
     wp_slot wp[SB_MAX_WP];
     int n_wp;
     int alive;
+    double cpu_s; /* the host's CPU time at its last reply (a statistic: not trusted) */
 };
 
 /* The environment of the host: nothing of the caller's but what the libraries need. */
@@ -477,6 +485,8 @@ static req_result request(td__pysb *h, sb_msg *m, double stuck_s)
             if (got != (ssize_t)sizeof(r) || r.op != OP_REPLY || r.seq != m->seq || r.rc > 0 ||
                 r.rc < TD_EINTERNAL)
                 return REQ_PROTOCOL;
+            if (isfinite(r.x) && r.x >= 0)
+                h->cpu_s = r.x;
             *m = r;
             return REQ_OK;
         }
@@ -634,6 +644,11 @@ int td__pysb_restart(td__pysb *h, td_reward_error *rerr, td_err *err)
 int td__pysb_alive(const td__pysb *h)
 {
     return h->alive;
+}
+
+double td__pysb_cpu_s(const td__pysb *h)
+{
+    return h->cpu_s;
 }
 
 void td__pysb_close(td__pysb *h)
