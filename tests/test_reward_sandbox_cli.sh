@@ -72,6 +72,30 @@ out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "canary' is not allowed" && [ "$(cat canary)" = precious ]
 check train_stops_on_a_write "rc $rc: $out" $?
 
+# 4b. An endless loop: stopped at the per-call limit, naming the line; train stops cleanly,
+#     or with --on-reward-error skip scores that step 0 and trains on (the process survives:
+#     its scratch file remembers that it looped once; the validator's states, which run
+#     first in the same process, have no sim_time).
+fresh
+cat > m/reward_function.py <<PY
+import os
+def reward_function(params):
+    if params.get('sim_time', 0) > 0.3 and not os.path.exists('looped'):
+        open('looped', 'w').close()
+        while True:
+            pass
+    return 1.0
+PY
+out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "reward_function.py:5: reward_function ran longer than the 1 s limit" &&
+    grep -q '"kind": "timeout"' m/logs/reward_error.json
+check train_stops_on_an_endless_loop "rc $rc: $out" $?
+rm -rf m/model m/logs
+out=$("$bin" train m --iterations 2 --quiet --no-validate --on-reward-error skip 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
+    echo "$out" | grep -q "ran longer than the 1 s limit" && [ -s m/model/last.tdm ]
+check train_skips_an_endless_loop "rc $rc: $(echo "$out" | tail -3)" $?
+
 # 5. A non-UTF-8 file fails check and train with the same message.
 fresh
 printf 'def reward_function(params):\n    # caf\xe9\n    return 1.0\n' > m/reward_function.py
