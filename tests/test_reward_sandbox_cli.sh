@@ -27,7 +27,8 @@ check check_never_runs_rejected_code "rc $rc, canary $( [ -f canary ] && echo ke
 
 fresh() { rm -rf m; "$bin" init m --track oval >/dev/null 2>&1; }
 
-# 2. train: the default stops cleanly, naming the attempt; the params are saved.
+# 2. train: DeepRacer's validator refuses such files; with --no-validate they run, and the
+#    sandbox stops them cleanly, naming the attempt; the params are saved.
 fresh
 cat > m/reward_function.py <<PY
 import socket
@@ -37,13 +38,16 @@ def reward_function(params):
     return 1.0
 PY
 out=$("$bin" train m --iterations 2 --quiet 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "\[import\] import of 'socket'" && [ ! -e m/model/last.tdm ]
+check train_validator_refuses_a_socket "rc $rc: $out" $?
+out=$("$bin" train m --iterations 2 --quiet --no-validate 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "network access (socket.__new__) is not allowed" &&
     grep -q '"kind": "sandbox"' m/logs/reward_error.json
 check train_stops_on_a_socket "rc $rc: $out" $?
 
 # 3. ... or, with --on-reward-error skip, scores those steps 0 and trains on.
 rm -rf m/model
-out=$("$bin" train m --iterations 2 --quiet --on-reward-error skip --max-reward-errors 1000000 2>&1); rc=$?
+out=$("$bin" train m --iterations 2 --quiet --no-validate --on-reward-error skip --max-reward-errors 1000000 2>&1); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
     [ -s m/model/last.tdm ]
 check train_skips_errors "rc $rc: $(echo "$out" | tail -3)" $?
@@ -55,7 +59,7 @@ import os
 def reward_function(params):
     os._exit(0)
 PY
-out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
+out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "os._exit(0) was called"
 check train_stops_on_os_exit "rc $rc: $out" $?
 fresh
@@ -64,9 +68,33 @@ def reward_function(params):
     open("$tmp/canary", "w").write("gone")
     return 1.0
 PY
-out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
+out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "canary' is not allowed" && [ "$(cat canary)" = precious ]
 check train_stops_on_a_write "rc $rc: $out" $?
+
+# 4b. An endless loop: stopped at the per-call limit, naming the line; train stops cleanly,
+#     or with --on-reward-error skip scores that step 0 and trains on (the process survives:
+#     its scratch file remembers that it looped once; the validator's states, which run
+#     first in the same process, have no sim_time).
+fresh
+cat > m/reward_function.py <<PY
+import os
+def reward_function(params):
+    if params.get('sim_time', 0) > 0.3 and not os.path.exists('looped'):
+        open('looped', 'w').close()
+        while True:
+            pass
+    return 1.0
+PY
+out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "reward_function.py:5: reward_function ran longer than the 1 s limit" &&
+    grep -q '"kind": "timeout"' m/logs/reward_error.json
+check train_stops_on_an_endless_loop "rc $rc: $out" $?
+rm -rf m/model m/logs
+out=$("$bin" train m --iterations 2 --quiet --no-validate --on-reward-error skip 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
+    echo "$out" | grep -q "ran longer than the 1 s limit" && [ -s m/model/last.tdm ]
+check train_skips_an_endless_loop "rc $rc: $(echo "$out" | tail -3)" $?
 
 # 5. A non-UTF-8 file fails check and train with the same message.
 fresh
@@ -82,8 +110,9 @@ check non_utf8_same_in_check_and_train "check rc $crc: $c / train rc $trc: $t" $
 fresh
 cat > m/reward_function.py <<PY
 def reward_function(params):
-    assert params['objects_location'] == [] and params['closest_objects'] == [0, 0]
-    assert params['object_in_camera'] is False and type(params['steps']) is float
+    if params['steps'] > 1 and not params['objects_location']:  # training: DeepRacer's defaults
+        assert params['closest_objects'] == [0, 0] and params['object_in_camera'] is False
+        assert type(params['steps']) is float
     reward = 1.0 if params['all_wheels_on_track'] else 1e-3
     if len(params['objects_location']) > 0 and params['objects_distance'][0] < 0.5:
         reward *= 0.5
@@ -92,6 +121,28 @@ PY
 out=$("$bin" train m --iterations 2 --quiet 2>&1); rc=$?
 [ $rc -eq 0 ] && [ -s m/model/last.tdm ]
 check time_trial_reward_reads_object_keys "rc $rc: $out" $?
+
+# 7. train refuses a function DeepRacer's validator rejects, naming the rule; --no-validate
+#    trains it with a warning.
+fresh
+cat > m/reward_function.py <<PY
+def reward_function(params):
+    if params['is_offtrack'] == True:
+        return 1e-3
+    return 1
+PY
+out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "DeepRacer's validator rejects the reward function" &&
+    echo "$out" | grep -q "reward_function.py:2:[0-9]*: \[flake8 E712\]" && [ ! -e m/model/last.tdm ]
+check train_refuses_validator_rejection "rc $rc: $out" $?
+out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "training anyway: --no-validate" && [ -s m/model/last.tdm ]
+check train_no_validate "rc $rc: $out" $?
+sed -i 's/== True/is True/; s/return 1$/return 1.0/' m/reward_function.py
+rm -rf m/model
+out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
+[ $rc -eq 0 ]
+check train_accepts_valid "rc $rc: $out" $?
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

@@ -121,6 +121,11 @@ void td_reward_set_on_error(td_reward *r, td_reward_on_error policy, int max_err
 /* Calls that failed under SKIP so far. */
 int td_reward_error_count(const td_reward *r);
 
+/* The CPU time (seconds, user + system) of r's sandboxed reward process as of its last reply
+ * (restarted processes count from 0), or -1 when r computes in this process (C rewards,
+ * TRACKDAY_SANDBOX=none). What the reward calls cost outside the caller's own threads. */
+double td_reward_process_cpu_s(const td_reward *r);
+
 /* 0, or the error code of the first failure since open or td_reward_clear_error. */
 int td_reward_failed(const td_reward *r);
 void td_reward_clear_error(td_reward *r);
@@ -186,15 +191,39 @@ typedef struct td_reward_issue {
 } td_reward_issue;
 
 /*
- * Statically checks a reward_function.py as DeepRacer's validator would (Python's ast module
- * in the embedded interpreter): imports outside math, random, numpy, scipy, shapely; open,
- * eval, exec, input, __import__, compile; numpy file I/O; source over 140,000 characters
- * (errors); print calls and global state (warnings); a syntax error or a missing
- * reward_function (errors). *issues is a new array (td_free) of *n_issues entries, in order
- * of line. Returns 0 when the check ran (whatever it found), or an error when it could not
- * run (file unreadable, no Python).
+ * Statically checks a reward_function.py with DeepRacer's validator's rules, without running
+ * it (in a sandboxed process, docs/rewards.md): flake8 with the validator's selection
+ * (E and F but E2-E5, W, F401, F841; rule "flake8 CODE"), imports outside math, random,
+ * numpy, scipy, shapely ("import"), calls named open, exec, eval, compile, input ("forbidden
+ * call"), attributes of expressions the validator cannot follow ("validator attribute"), the
+ * words __import__, load, fromfile, genfromtxt, loadtxt, tofile, savez, save, savetxt, memmap
+ * anywhere ("forbidden word"), a reward_function with other than one parameter ("signature")
+ * or none ("reward_function"), and a file that is not UTF-8 ("encoding"): errors. trackday's
+ * advice is warnings: print in a function, global state, over 140,000 characters, flake8 not
+ * installed. *issues is a new array (td_free) of *n_issues entries, in order of line. Returns
+ * 0 when the check ran (whatever it found), or an error when it could not run.
  */
 int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_issues, td_err *err);
+
+/*
+ * DeepRacer's validator's run-time tests on an opened Python reward (the function, not its
+ * module-level code, which ran at open): with builtins' __import__ disabled, one call on the
+ * validator's valid state (an import inside the function fails it), then its five states
+ * built from track t as DeepRacer builds them (waypoints a numpy array of the inner border;
+ * no projection_distance, sim_time or objects_distance_from_center): each must return a
+ * Python float within [-1e5, 1e5], within 5 s. Findings as td_reward_check_source's, with
+ * rules "signature", "import in function", "test input", "return type", "reward range",
+ * "timeout". C rewards: no findings. Returns 0 when the tests ran.
+ */
+int td_reward_validate(td_reward *r, const td_track *t, td_reward_issue **issues, int *n_issues,
+                       td_err *err);
+
+/*
+ * The errors among issues as lines "PATH:LINE:COL: [rule] message" (at most max_lines, then
+ * "... and N more") into buf; returns the number of errors.
+ */
+int td_reward_issues_errors(const td_reward_issue *issues, int n, const char *path, int max_lines,
+                            char *buf, size_t cap);
 
 /* ---- params for probes ------------------------------------------------------------------- */
 

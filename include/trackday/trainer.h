@@ -120,6 +120,9 @@ typedef struct td_train_options {
      * limit). */
     int reward_on_error;
     int max_reward_errors;
+    /* 1: train a Python reward function that DeepRacer's validator rejects (its findings are
+     * printed as warnings); 0 (default): refuse it. */
+    int no_validate;
 } td_train_options;
 
 void td_train_options_default(td_train_options *o);

@@ -4,8 +4,8 @@
  * real track) in the sandboxed Python process (the default), in the embedded interpreter of
  * this process (TRACKDAY_SANDBOX=none, what trackday did before the sandbox), and in the
  * built-in C version, all in the same run. Prints JSON lines {"bench", "value", "unit"}.
- * Wall-clock time per call: the sandboxed call's work happens in another process, so the
- * calling thread's CPU time would not see it.
+ * Each is timed in CPU time (the calling thread's, plus the reward process's for the
+ * sandboxed host: its work happens there) and in wall-clock time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +36,24 @@ static const char follow_center_py[] = "def reward_function(params):\n"
 static const char constant_py[] = "def reward_function(params):\n"
                                   "    return 1.0\n";
 
-/* Microseconds of wall-clock time per call of r over `rounds` passes of the pool in batches
- * of `batch` (the fastest of three tries, so that a busy machine's pauses count less). */
+/* The calling thread's CPU time, seconds. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* What a call costs: CPU time (this thread plus, for a sandboxed reward, its reward process)
+ * and wall-clock time, microseconds per call. */
+typedef struct cost {
+    double cpu_us, wall_us, checksum;
+} cost;
+
+/* Times r over `rounds` passes of the pool in batches of `batch`; the fastest of three tries
+ * for each clock, so that a busy machine's pauses count less. */
 static int time_host(td_reward *r, const td_params *pool, int pool_n, int batch, int rounds,
-                     double *us_per_call, double *checksum)
+                     cost *c)
 {
     float *out = td_malloc(sizeof(float) * (size_t)batch);
     if (!out)
@@ -53,10 +67,10 @@ static int time_host(td_reward *r, const td_params *pool, int pool_n, int batch,
         td_free(out);
         return TD_EREWARD;
     }
-    double best = 1e30;
+    double best_wall = 1e30, best_cpu = 1e30;
     for (int t = 0; t < 3; t++) {
         calls = 0;
-        double t0 = td_time_now();
+        double t0 = td_time_now(), c0 = thread_cpu_s(), p0 = td_reward_process_cpu_s(r);
         for (int k = 0; k < rounds; k++) {
             for (int off = 0; off + batch <= pool_n; off += batch) {
                 if (td_reward_batch(r, pool + off, batch, out, &err)) {
@@ -68,12 +82,17 @@ static int time_host(td_reward *r, const td_params *pool, int pool_n, int batch,
                 calls += batch;
             }
         }
-        double dt = td_time_now() - t0;
-        if (dt < best)
-            best = dt;
+        double wall = td_time_now() - t0, cpu = thread_cpu_s() - c0;
+        if (p0 >= 0)
+            cpu += td_reward_process_cpu_s(r) - p0;
+        if (wall < best_wall)
+            best_wall = wall;
+        if (cpu < best_cpu)
+            best_cpu = cpu;
     }
-    *us_per_call = best * 1e6 / (double)calls;
-    *checksum = sum;
+    c->wall_us = best_wall * 1e6 / (double)calls;
+    c->cpu_us = best_cpu * 1e6 / (double)calls;
+    c->checksum = sum;
     td_free(out);
     return 0;
 }
@@ -162,7 +181,7 @@ static int bench_reward(int argc, char **argv)
     }
     td_reward *py = NULL, *py0 = NULL, *c = NULL, *sb = NULL, *sb0 = NULL;
     int rc = 1;
-    double py_us, py0_us, c_us, sb_us, sb0_us, sum_py, sum_c, sum0, sum_sb, sum_sb0;
+    cost cpy, cpy0, cc, csb, csb0;
     if (open_py(dir, "reward_function.py", follow_center_py, &track, 1, &py) ||
         open_py(dir, "constant.py", constant_py, &track, 1, &py0) ||
         open_py(dir, "reward_function_sb.py", follow_center_py, &track, 0, &sb) ||
@@ -173,40 +192,45 @@ static int bench_reward(int argc, char **argv)
         goto done;
     }
     /* The C function is so fast that it needs many more rounds to measure. */
-    if (time_host(sb, pool, POOL, BATCH, rounds, &sb_us, &sum_sb) ||
-        time_host(sb0, pool, POOL, BATCH, rounds, &sb0_us, &sum_sb0) ||
-        time_host(py, pool, POOL, BATCH, rounds, &py_us, &sum_py) ||
-        time_host(py0, pool, POOL, BATCH, rounds, &py0_us, &sum0) ||
-        time_host(c, pool, POOL, BATCH, rounds * 50, &c_us, &sum_c))
+    if (time_host(sb, pool, POOL, BATCH, rounds, &csb) ||
+        time_host(sb0, pool, POOL, BATCH, rounds, &csb0) ||
+        time_host(py, pool, POOL, BATCH, rounds, &cpy) ||
+        time_host(py0, pool, POOL, BATCH, rounds, &cpy0) ||
+        time_host(c, pool, POOL, BATCH, rounds * 50, &cc))
         goto done;
+    /* "value" is CPU time (both processes for the sandboxed host): what a call costs the
+     * machine, little changed by other load; "wall_us" is the caller's waiting time. */
     printf("{\"bench\": \"python_reward_us_per_call\", \"value\": %.4f, \"unit\": \"us\", "
-           "\"batch\": %d, \"function\": \"follow_center_line (DeepRacer default)\", "
-           "\"track\": \"%s\", \"host\": \"sandboxed process\", \"clock\": \"wall\"}\n",
-           sb_us, BATCH, track.name);
+           "\"wall_us\": %.4f, \"batch\": %d, \"function\": \"follow_center_line (DeepRacer "
+           "default)\", \"track\": \"%s\", \"host\": \"sandboxed process\", \"clock\": \"cpu "
+           "of both processes\", \"target_us\": 2}\n",
+           csb.cpu_us, csb.wall_us, BATCH, track.name);
     printf("{\"bench\": \"python_reward_overhead_us_per_call\", \"value\": %.4f, \"unit\": "
-           "\"us\", \"batch\": %d, \"function\": \"return 1.0\", \"host\": \"sandboxed "
-           "process\"}\n",
-           sb0_us, BATCH);
+           "\"us\", \"wall_us\": %.4f, \"batch\": %d, \"function\": \"return 1.0\", \"host\": "
+           "\"sandboxed process\"}\n",
+           csb0.cpu_us, csb0.wall_us, BATCH);
     printf("{\"bench\": \"python_reward_in_process_us_per_call\", \"value\": %.4f, \"unit\": "
-           "\"us\", \"batch\": %d, \"function\": \"follow_center_line (DeepRacer default)\", "
-           "\"host\": \"this process (TRACKDAY_SANDBOX=none)\"}\n",
-           py_us, BATCH);
+           "\"us\", \"wall_us\": %.4f, \"batch\": %d, \"function\": \"follow_center_line "
+           "(DeepRacer default)\", \"host\": \"this process (TRACKDAY_SANDBOX=none)\", "
+           "\"clock\": \"cpu of this thread\"}\n",
+           cpy.cpu_us, cpy.wall_us, BATCH);
     printf("{\"bench\": \"python_reward_in_process_overhead_us_per_call\", \"value\": %.4f, "
-           "\"unit\": \"us\", \"batch\": %d, \"function\": \"return 1.0\"}\n",
-           py0_us, BATCH);
+           "\"unit\": \"us\", \"wall_us\": %.4f, \"batch\": %d, \"function\": \"return 1.0\"}\n",
+           cpy0.cpu_us, cpy0.wall_us, BATCH);
     printf("{\"bench\": \"sandbox_in_process_ratio\", \"value\": %.3f, \"unit\": \"ratio\", "
-           "\"function\": \"follow_center_line\"}\n",
-           py_us > 0 ? sb_us / py_us : 0);
+           "\"wall_ratio\": %.3f, \"function\": \"follow_center_line\"}\n",
+           cpy.cpu_us > 0 ? csb.cpu_us / cpy.cpu_us : 0,
+           cpy.wall_us > 0 ? csb.wall_us / cpy.wall_us : 0);
     printf("{\"bench\": \"c_reward_us_per_call\", \"value\": %.5f, \"unit\": \"us\", "
-           "\"batch\": %d, \"function\": \"builtin:follow_center_line\"}\n",
-           c_us, BATCH);
+           "\"wall_us\": %.5f, \"batch\": %d, \"function\": \"builtin:follow_center_line\"}\n",
+           cc.cpu_us, cc.wall_us, BATCH);
     printf("{\"bench\": \"python_c_reward_ratio\", \"value\": %.1f, \"unit\": \"ratio\"}\n",
-           c_us > 0 ? sb_us / c_us : 0);
+           cc.cpu_us > 0 ? csb.cpu_us / cc.cpu_us : 0);
     /* The sandboxed and the in-process host computed the same rewards. */
-    rc = sum_py == sum_sb && sum0 == sum_sb0 && sum_c == sum_c ? 0 : 1;
+    rc = cpy.checksum == csb.checksum && cpy0.checksum == csb0.checksum ? 0 : 1;
     if (rc)
         fprintf(stderr, "trackday: the sandboxed and in-process rewards differ (%g vs %g)\n",
-                sum_sb, sum_py);
+                csb.checksum, cpy.checksum);
 done:
     td_reward_close(py);
     td_reward_close(py0);

@@ -78,6 +78,19 @@ static void print_indented(const char *text, int ind)
 
 /* ---- check ---------------------------------------------------------------------------- */
 
+/* "  FILE:LINE:COL: error [rule]: message" */
+static void print_issue(const char *file, const td_reward_issue *is)
+{
+    char where[64] = "";
+    if (is->line > 0 && is->col > 0)
+        snprintf(where, sizeof(where), ":%d:%d", is->line, is->col);
+    else if (is->line > 0)
+        snprintf(where, sizeof(where), ":%d", is->line);
+    printf("  %s%s: %s [%s]: %s\n", file, where,
+           is->severity == TD_REWARD_ERROR ? "error" : "warning", is->rule[0] ? is->rule : "-",
+           is->message);
+}
+
 /*
  * The check's findings, printed as text or (--json) as one JSON document for tools and the
  * hub: {"file", "track", "ok", "errors", "warnings", "issues": [...], "load_error",
@@ -98,10 +111,13 @@ static int cmd_check(int argc, char **argv)
     };
     const td__cli_spec spec = {
         .name = "reward check",
-        .about = "Statically checks the file as DeepRacer's validator would (imports, "
-                 "open/eval/exec, numpy file I/O, size) and calls reward_function in sampled "
+        .about = "Gives DeepRacer's validator's verdict, naming the rule of each finding: its "
+                 "static rules (flake8, imports, forbidden calls and words, the signature) "
+                 "without running the file, then, if they pass, its run-time tests (float "
+                 "return, range, its five test states); then calls reward_function in sampled "
                  "states of the track (centre, borders, off track, wrong heading, slow/fast, "
-                 "obstacles, a bot, reverse direction); exit status 1 on any error.",
+                 "obstacles, a bot, reverse direction). Everything runs in the reward sandbox. "
+                 "Exit status 1 on any error.",
         .opts = opts};
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
@@ -125,7 +141,9 @@ static int cmd_check(int argc, char **argv)
             return td__cli_fail("%s", err.msg);
         }
         if (!as_json)
-            printf("%s: static check (DeepRacer's validator rules)\n", file);
+            printf("%s: DeepRacer's validator, static rules (flake8, imports, calls, words, "
+                   "signature)\n",
+                   file);
         for (int i = 0; i < n; i++) {
             int e = issues[i].severity == TD_REWARD_ERROR;
             errors += e;
@@ -134,18 +152,12 @@ static int cmd_check(int argc, char **argv)
             json_object_set_new(ji, "severity", json_string(e ? "error" : "warning"));
             json_object_set_new(ji, "line", json_integer(issues[i].line));
             json_object_set_new(ji, "col", json_integer(issues[i].col));
+            json_object_set_new(ji, "rule", json_string(issues[i].rule));
+            json_object_set_new(ji, "stage", json_string("static"));
             json_object_set_new(ji, "message", json_string(issues[i].message));
             json_array_append_new(jissues, ji);
-            if (as_json)
-                continue;
-            if (issues[i].line > 0 && issues[i].col > 0)
-                printf("  %s:%d:%d: %s: %s\n", file, issues[i].line, issues[i].col,
-                       e ? "error" : "warning", issues[i].message);
-            else if (issues[i].line > 0)
-                printf("  %s:%d: %s: %s\n", file, issues[i].line, e ? "error" : "warning",
-                       issues[i].message);
-            else
-                printf("  %s: %s: %s\n", file, e ? "error" : "warning", issues[i].message);
+            if (!as_json)
+                print_issue(file, &issues[i]);
         }
         if (n == 0 && !as_json)
             printf("  no problems found\n");
@@ -209,6 +221,39 @@ static int cmd_check(int argc, char **argv)
         goto report;
     }
     json_object_set_new(report, "load_error", json_null());
+
+    /* DeepRacer's validator's run-time tests. */
+    {
+        td_reward_issue *vis = NULL;
+        int vn = 0;
+        if (td_reward_validate(r, &t, &vis, &vn, &err) != 0) {
+            errors++;
+            json_object_set_new(report, "validate_error", json_string(err.msg));
+            if (!as_json)
+                printf("\n%s: DeepRacer's validator tests could not run:\n  %s\n", file, err.msg);
+        } else if (td_reward_get_kind(r) == TD_REWARD_PYTHON) {
+            if (!as_json)
+                printf("\nDeepRacer's validator tests (its five test states on %s)\n", t.name);
+            for (int i = 0; i < vn; i++) {
+                int e = vis[i].severity == TD_REWARD_ERROR;
+                errors += e;
+                warnings += !e;
+                json_t *ji = json_object();
+                json_object_set_new(ji, "severity", json_string(e ? "error" : "warning"));
+                json_object_set_new(ji, "line", json_integer(vis[i].line));
+                json_object_set_new(ji, "col", json_integer(vis[i].col));
+                json_object_set_new(ji, "rule", json_string(vis[i].rule));
+                json_object_set_new(ji, "stage", json_string("runtime"));
+                json_object_set_new(ji, "message", json_string(vis[i].message));
+                json_array_append_new(jissues, ji);
+                if (!as_json)
+                    print_issue(file, &vis[i]);
+            }
+            if (vn == 0 && !as_json)
+                printf("  passed\n");
+        }
+        td_free(vis);
+    }
     td_reward_set_timeout(r, timeout);
     samples = td_malloc(sizeof(td_reward_sample) * TD_REWARD_MAX_SAMPLES);
     if (!samples) {

@@ -250,6 +250,9 @@ static int cmd_train(int argc, char **argv)
                       "is restarted)"),
         TD_CLI_INT("--max-reward-errors", &o.max_reward_errors, 0, 2147483647, "N",
                    "with skip: stop after more than N failed calls (default 1000)"),
+        TD_CLI_FLAG("--no-validate", &o.no_validate,
+                    "train a reward function DeepRacer's validator rejects (default: refuse it, "
+                    "listing the findings)"),
         TD_CLI_FLAG("--resume", &o.resume, "continue from DIR/model/last.tdm and last.state"),
         TD_CLI_CUSTOM("--simtrace", &o, parse_simtrace, "WHICH",
                       "training simtrace files DIR/training-simtrace/N-iteration.csv (DeepRacer's "

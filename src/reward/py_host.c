@@ -1616,6 +1616,73 @@ int td__py_open(td__pyhost **out, const char *path, const char *source, size_t l
     return 0;
 }
 
+/* ---- DeepRacer's validator's run-time tests ------------------------------------------- */
+
+static td__pyhost *tick_host; /* the host being validated (one thread) */
+
+/* Called by validator.py before each test call: each gets its own time limit. */
+static PyObject *validator_tick(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (tick_host) {
+        atomic_fetch_add(&tick_host->seq, 1);
+        if (tick_host->progress_calls)
+            atomic_fetch_add(tick_host->progress_calls, 1);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef tick_def = {"tick", validator_tick, METH_NOARGS, NULL};
+
+int td__py_validate(td__pyhost *h, const double *route, int n, td_reward_issue **issues,
+                    int *n_issues, td_err *err)
+{
+    *issues = NULL;
+    *n_issues = 0;
+    int rc = 0;
+    PyGILState_STATE gs = PyGILState_Ensure();
+    PyObject *ns = td__py_validator_ns();
+    PyObject *fn = ns ? PyDict_GetItemString(ns, "runtime_check") : NULL; /* borrowed */
+    PyObject *rows = PyList_New(n > 0 ? n : 0), *tick = PyCFunction_New(&tick_def, NULL);
+    PyObject *out = NULL;
+    for (int i = 0; rows && i < n; i++) {
+        PyObject *row = Py_BuildValue("[dddddd]", route[6 * i], route[6 * i + 1], route[6 * i + 2],
+                                      route[6 * i + 3], route[6 * i + 4], route[6 * i + 5]);
+        if (!row) {
+            Py_CLEAR(rows);
+            break;
+        }
+        PyList_SET_ITEM(rows, i, row);
+    }
+    if (fn && rows && tick) {
+        double saved = h->timeout_s;
+        td__py_set_timeout(h, 5.0); /* DeepRacer's validator gives each test 5 s */
+        tick_host = h;
+        watchdog_arm(h);
+        atomic_store(&h->in_call, 1);
+        guard_arm(h->path);
+        out = PyObject_CallFunction(fn, "OOOsOO", h->func, PyEval_GetBuiltins(), rows, h->path,
+                                    G.timeout_exc, tick);
+        guard_disarm();
+        atomic_store(&h->in_call, 0);
+        watchdog_disarm(h);
+        tick_host = NULL;
+        td__py_set_timeout(h, saved);
+        GUARD.tripped = 0; /* a forbidden attempt is a failed test input (its message says) */
+    }
+    if (!out || td__py_issues_from_list(out, issues, n_issues) != 0) {
+        PyErr_Print();
+        rc =
+            td_err_set(err, TD_EINTERNAL, "%s: DeepRacer's validator tests could not run", h->path);
+    }
+    Py_XDECREF(out);
+    Py_XDECREF(rows);
+    Py_XDECREF(tick);
+    PyGILState_Release(gs);
+    return rc;
+}
+
 void td__py_set_timeout(td__pyhost *h, double seconds)
 {
     pthread_mutex_lock(&h->wd_mu);
@@ -1732,6 +1799,17 @@ void td__py_set_progress(td__pyhost *h, _Atomic unsigned *calls, _Atomic int *ca
 double td__reward_load_timeout(void)
 {
     return TD_REWARD_DEFAULT_LOAD_TIMEOUT_S;
+}
+
+int td__py_validate(td__pyhost *h, const double *route, int n, td_reward_issue **issues,
+                    int *n_issues, td_err *err)
+{
+    (void)h;
+    (void)route;
+    (void)n;
+    *issues = NULL;
+    *n_issues = 0;
+    return no_python(err);
 }
 
 #endif

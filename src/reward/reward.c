@@ -420,6 +420,11 @@ int td_reward_error_count(const td_reward *r)
     return r->n_errors;
 }
 
+double td_reward_process_cpu_s(const td_reward *r)
+{
+    return r->pysb ? td__pysb_cpu_s(r->pysb) : -1.0;
+}
+
 /* SKIP: a failed call scores 0 and the rest of the batch goes on (a fresh reward process if
  * the old one died), until more than max_errors calls have failed. */
 static void skip_errors(td_reward *r, const td_params *params, int n, float *out, int rc)
@@ -464,6 +469,60 @@ void td_reward_batch_cb(void *user, const td_params *params, int n, float *rewar
     int rc = run(r, params, n, rewards_out, NULL, NULL);
     if (rc && r->on_error == TD_REWARD_ON_ERROR_SKIP)
         skip_errors(r, params, n, rewards_out, rc);
+}
+
+int td_reward_validate(td_reward *r, const td_track *t, td_reward_issue **issues, int *n_issues,
+                       td_err *err)
+{
+    *issues = NULL;
+    *n_issues = 0;
+    if (r->kind != TD_REWARD_PYTHON || !t || t->n < 2)
+        return 0;
+    double *route = td_malloc(sizeof(double) * 6 * (size_t)t->n);
+    if (!route)
+        return td_err_set(err, TD_ENOMEM, "out of memory");
+    for (int i = 0; i < t->n; i++) {
+        route[6 * i] = t->center[2 * i];
+        route[6 * i + 1] = t->center[2 * i + 1];
+        route[6 * i + 2] = t->inner[2 * i];
+        route[6 * i + 3] = t->inner[2 * i + 1];
+        route[6 * i + 4] = t->outer[2 * i];
+        route[6 * i + 5] = t->outer[2 * i + 1];
+    }
+    pthread_mutex_lock(&r->mu);
+    int rc = r->pysb ? td__pysb_validate(r->pysb, route, t->n, issues, n_issues, err)
+                     : td__py_validate(r->py, route, t->n, issues, n_issues, err);
+    pthread_mutex_unlock(&r->mu);
+    td_free(route);
+    return rc;
+}
+
+int td_reward_issues_errors(const td_reward_issue *issues, int n, const char *path, int max_lines,
+                            char *buf, size_t cap)
+{
+    int errors = 0;
+    size_t used = 0;
+    if (cap)
+        buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (issues[i].severity != TD_REWARD_ERROR)
+            continue;
+        errors++;
+        if (errors > max_lines || used >= cap)
+            continue;
+        char where[64] = "";
+        if (issues[i].line > 0 && issues[i].col > 0)
+            snprintf(where, sizeof(where), ":%d:%d", issues[i].line, issues[i].col);
+        else if (issues[i].line > 0)
+            snprintf(where, sizeof(where), ":%d", issues[i].line);
+        int w = snprintf(buf + used, cap - used, "%s%s%s: [%s] %s", used ? "\n" : "", path, where,
+                         issues[i].rule, issues[i].message);
+        if (w > 0)
+            used += (size_t)w < cap - used ? (size_t)w : cap - used - 1;
+    }
+    if (errors > max_lines && used < cap)
+        snprintf(buf + used, cap - used, "\n... and %d more", errors - max_lines);
+    return errors;
 }
 
 int td_reward_failed(const td_reward *r)

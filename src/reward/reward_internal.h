@@ -86,10 +86,25 @@ int td__pysb_batch(td__pysb *h, const td_params *params, int n, float *out_f, do
                    td_reward_error *rerr, td_err *err);
 /* 1 while the process runs; after a crash or a kill, td__pysb_restart starts a fresh one. */
 int td__pysb_alive(const td__pysb *h);
+/* The host process's CPU time (seconds) as of its last reply. */
+double td__pysb_cpu_s(const td__pysb *h);
 int td__pysb_restart(td__pysb *h, td_reward_error *rerr, td_err *err);
 /* The static check in a sandboxed host that never loads the file. */
 int td__pysb_check(const char *path, const char *source, size_t len, td_sandbox_mode mode,
                    td_reward_issue **issues, int *n_issues, td_err *err);
+
+/* py_check.c: the validator's Python namespace (borrowed, GIL held; NULL on error), and a
+ * list of (severity, line, col, rule, message) tuples as issues (0, or -1). */
+struct _object; /* PyObject */
+struct _object *td__py_validator_ns(void);
+int td__py_issues_from_list(struct _object *list, td_reward_issue **issues, int *n_issues);
+
+/* The validator's run-time tests on a loaded function (py_host.c). route: n rows of DeepRacer's
+ * route layout (centre x, y, inner x, y, outer x, y). */
+int td__py_validate(td__pyhost *h, const double *route, int n, td_reward_issue **issues,
+                    int *n_issues, td_err *err);
+int td__pysb_validate(td__pysb *h, const double *route, int n, td_reward_issue **issues,
+                      int *n_issues, td_err *err);
 
 /* The static check (py_check.c), see td_reward_check_source. */
 int td__py_check_source(const char *path, const char *source, size_t len, td_reward_issue **issues,

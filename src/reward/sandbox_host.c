@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reward/reward_internal.h"
@@ -43,7 +44,16 @@
 #define SB_GRACE_S 1.0  /* past the child's own limit before it is killed */
 #define SB_CHECK_S 60.0 /* the static check */
 
-enum { OP_LOAD = 1, OP_WAYPOINTS, OP_BATCH, OP_TIMEOUT, OP_CHECK, OP_QUIT, OP_REPLY = 100 };
+enum {
+    OP_LOAD = 1,
+    OP_WAYPOINTS,
+    OP_BATCH,
+    OP_TIMEOUT,
+    OP_CHECK,
+    OP_VALIDATE,
+    OP_QUIT,
+    OP_REPLY = 100
+};
 
 typedef struct sb_msg {
     uint32_t op, seq;
@@ -79,23 +89,25 @@ static void restrict_now(void)
     }
 }
 
+/* Every reply carries the host's CPU time so far (user + system, seconds) in x: the
+ * caller's measure of what its reward calls cost in this process (trackday bench reward). */
 static int reply(int sock, const sb_msg *req, int rc, int a)
 {
-    sb_msg m = {OP_REPLY, req->seq, a, 0, rc, 0, 0, 0};
+    struct timespec ts;
+    double cpu = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0
+                     ? (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9
+                     : -1.0;
+    sb_msg m = {OP_REPLY, req->seq, a, 0, rc, 0, cpu, 0};
     return send(sock, &m, sizeof(m), MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -1;
 }
 
-/* Findings of the static check as JSON text in blob; returns its length or -1. */
-static int check_to_blob(sb_shm *shm, const char *path, const char *src, size_t len, int *rc_out)
+/* Findings (or, when rc, the error message) as JSON text in blob; its length or -1. */
+static int issues_to_blob(sb_shm *shm, const td_reward_issue *issues, int n, int rc,
+                          const td_err *err)
 {
-    td_reward_issue *issues = NULL;
-    int n = 0;
-    td_err err = {0};
-    int rc = td__py_check_source(path, src, len, &issues, &n, &err);
-    *rc_out = rc;
     json_t *arr = json_array();
     if (rc) {
-        json_array_append_new(arr, json_string(err.msg));
+        json_array_append_new(arr, json_string(err->msg));
     } else {
         for (int i = 0; i < n; i++) {
             json_t *o = json_object();
@@ -107,7 +119,6 @@ static int check_to_blob(sb_shm *shm, const char *path, const char *src, size_t 
             json_array_append_new(arr, o);
         }
     }
-    td_free(issues);
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!text)
@@ -219,11 +230,37 @@ static int host_main(void)
             }
             memcpy(src, shm->blob + m.a + 1, (size_t)m.b);
             src[m.b] = 0;
-            a = check_to_blob(shm, path, src, (size_t)m.b, &rc);
+            restrict_now(); /* flake8 and ast read the file: no process, thread or socket */
+            td_reward_issue *issues = NULL;
+            int n = 0;
+            rc = td__py_check_source(path, src, (size_t)m.b, &issues, &n, &err);
+            a = issues_to_blob(shm, issues, n, rc, &err);
+            td_free(issues);
             if (a < 0)
                 rc = TD_ENOMEM;
             td_free(path);
             td_free(src);
+            break;
+        }
+        case OP_VALIDATE: {
+            if (!h || m.a <= 0 || (size_t)m.a * 6 * sizeof(double) > SB_BLOB) {
+                rc = TD_EINVAL;
+                break;
+            }
+            double *route = td_malloc((size_t)m.a * 6 * sizeof(double));
+            if (!route) {
+                rc = TD_ENOMEM;
+                break;
+            }
+            memcpy(route, shm->blob, (size_t)m.a * 6 * sizeof(double));
+            td_reward_issue *issues = NULL;
+            int n = 0;
+            rc = td__py_validate(h, route, m.a, &issues, &n, &err);
+            td_free(route);
+            a = issues_to_blob(shm, issues, n, rc, &err);
+            td_free(issues);
+            if (a < 0)
+                rc = TD_ENOMEM;
             break;
         }
         case OP_QUIT:
@@ -278,6 +315,7 @@ struct td__pysb {
     wp_slot wp[SB_MAX_WP];
     int n_wp;
     int alive;
+    double cpu_s; /* the host's CPU time at its last reply (a statistic: not trusted) */
 };
 
 /* The environment of the host: nothing of the caller's but what the libraries need. */
@@ -447,6 +485,8 @@ static req_result request(td__pysb *h, sb_msg *m, double stuck_s)
             if (got != (ssize_t)sizeof(r) || r.op != OP_REPLY || r.seq != m->seq || r.rc > 0 ||
                 r.rc < TD_EINTERNAL)
                 return REQ_PROTOCOL;
+            if (isfinite(r.x) && r.x >= 0)
+                h->cpu_s = r.x;
             *m = r;
             return REQ_OK;
         }
@@ -606,6 +646,11 @@ int td__pysb_alive(const td__pysb *h)
     return h->alive;
 }
 
+double td__pysb_cpu_s(const td__pysb *h)
+{
+    return h->cpu_s;
+}
+
 void td__pysb_close(td__pysb *h)
 {
     if (!h)
@@ -744,6 +789,67 @@ int td__pysb_batch(td__pysb *h, const td_params *params, int n, float *out_f, do
     return rc;
 }
 
+/* Issues from the JSON text the host left in blob (len bytes); m_rc is the reply's code. */
+static int blob_to_issues(td__pysb *h, int len, int m_rc, td_reward_issue **issues, int *n_issues,
+                          td_err *err)
+{
+    if (len < 0 || (size_t)len >= SB_BLOB)
+        return td_err_set(err, TD_EINTERNAL, "%s: the reward process sent an invalid reply",
+                          h->path);
+    h->shm->blob[len] = 0;
+    json_error_t jerr;
+    json_t *arr = json_loads(h->shm->blob, 0, &jerr);
+    if (m_rc) {
+        const char *msg =
+            arr && json_is_array(arr) ? json_string_value(json_array_get(arr, 0)) : NULL;
+        int rc = td_err_set(err, m_rc, "%s", msg ? msg : "the check could not run");
+        json_decref(arr);
+        return rc;
+    }
+    size_t n = arr && json_is_array(arr) ? json_array_size(arr) : 0;
+    td_reward_issue *out = td_calloc(n ? n : 1, sizeof(*out));
+    if (!out || !arr || !json_is_array(arr)) {
+        json_decref(arr);
+        td_free(out);
+        return td_err_set(err, out ? TD_EINTERNAL : TD_ENOMEM, "%s: the check failed", h->path);
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        out[i].severity = json_integer_value(json_object_get(o, "severity")) ? TD_REWARD_ERROR
+                                                                             : TD_REWARD_WARNING;
+        out[i].line = (int)json_integer_value(json_object_get(o, "line"));
+        out[i].col = (int)json_integer_value(json_object_get(o, "col"));
+        const char *rule = json_string_value(json_object_get(o, "rule"));
+        const char *msg = json_string_value(json_object_get(o, "message"));
+        snprintf(out[i].rule, sizeof(out[i].rule), "%s", rule ? rule : "");
+        snprintf(out[i].message, sizeof(out[i].message), "%s", msg ? msg : "");
+    }
+    json_decref(arr);
+    *issues = out;
+    *n_issues = (int)n;
+    return 0;
+}
+
+int td__pysb_validate(td__pysb *h, const double *route, int n, td_reward_issue **issues,
+                      int *n_issues, td_err *err)
+{
+    *issues = NULL;
+    *n_issues = 0;
+    if (!h->alive)
+        return td_err_set(err, TD_EREWARD, "%s: the reward process is no longer running", h->path);
+    if (n <= 0 || (size_t)n * 6 * sizeof(double) > SB_BLOB)
+        return td_err_set(err, TD_ERANGE, "%s: the route has %d points", h->path, n);
+    memcpy(h->shm->blob, route, (size_t)n * 6 * sizeof(double));
+    sb_msg m = {OP_VALIDATE, 0, n, 0, 0, 0, 0, 0};
+    req_result rr = request(h, &m, 5.0 + SB_GRACE_S + 1.0);
+    if (rr != REQ_OK) {
+        td_reward_error rerr;
+        host_lost(h, rr, NULL, 0, "during DeepRacer's validator tests", &rerr, err);
+        return err ? err->code : TD_EREWARD;
+    }
+    return blob_to_issues(h, m.a, m.rc, issues, n_issues, err);
+}
+
 int td__pysb_check(const char *path, const char *source, size_t len, td_sandbox_mode mode,
                    td_reward_issue **issues, int *n_issues, td_err *err)
 {
@@ -778,39 +884,7 @@ int td__pysb_check(const char *path, const char *source, size_t len, td_sandbox_
         td__pysb_close(h);
         return td_err_set(err, TD_EINTERNAL, "%s: the static check's process %s", path, reason);
     }
-    h->shm->blob[m.a] = 0;
-    json_error_t jerr;
-    json_t *arr = json_loads(h->shm->blob, 0, &jerr);
-    if (m.rc) {
-        const char *msg =
-            arr && json_is_array(arr) ? json_string_value(json_array_get(arr, 0)) : NULL;
-        rc = td_err_set(err, m.rc, "%s", msg ? msg : "the static check could not run");
-        json_decref(arr);
-        td__pysb_close(h);
-        return rc;
-    }
-    size_t n = arr && json_is_array(arr) ? json_array_size(arr) : 0;
-    td_reward_issue *out = td_calloc(n ? n : 1, sizeof(*out));
-    if (!out || !arr || !json_is_array(arr)) {
-        json_decref(arr);
-        td_free(out);
-        td__pysb_close(h);
-        return td_err_set(err, out ? TD_EINTERNAL : TD_ENOMEM, "%s: the static check failed", path);
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(arr, i);
-        out[i].severity = json_integer_value(json_object_get(o, "severity")) ? TD_REWARD_ERROR
-                                                                             : TD_REWARD_WARNING;
-        out[i].line = (int)json_integer_value(json_object_get(o, "line"));
-        out[i].col = (int)json_integer_value(json_object_get(o, "col"));
-        const char *rule = json_string_value(json_object_get(o, "rule"));
-        const char *msg = json_string_value(json_object_get(o, "message"));
-        snprintf(out[i].rule, sizeof(out[i].rule), "%s", rule ? rule : "");
-        snprintf(out[i].message, sizeof(out[i].message), "%s", msg ? msg : "");
-    }
-    json_decref(arr);
+    rc = blob_to_issues(h, m.a, m.rc, issues, n_issues, err);
     td__pysb_close(h);
-    *issues = out;
-    *n_issues = (int)n;
-    return 0;
+    return rc;
 }

@@ -37,6 +37,36 @@ const char *td_train_stop_name(td_train_stop s)
     }
 }
 
+/*
+ * DeepRacer's validator on the reward file: static rules when r is NULL, else the run-time
+ * tests on r. Errors refuse training unless no_validate (then they are warnings).
+ */
+static int validation(td__train *tr, const char *path, td_reward *r, int no_validate, td_err *err)
+{
+    td_reward_issue *issues = NULL;
+    int n = 0;
+    int rc = r ? td_reward_validate(r, &tr->track, &issues, &n, err)
+               : td_reward_check_source(path, &issues, &n, err);
+    if (rc)
+        return rc;
+    char lines[TD_ERR_MSG_LEN];
+    int errors = td_reward_issues_errors(issues, n, path, 6, lines, sizeof(lines));
+    td_free(issues);
+    if (!errors)
+        return 0;
+    if (no_validate) {
+        TD_WARN("DeepRacer's validator would reject this reward function (training anyway: "
+                "--no-validate):\n%s",
+                lines);
+        return 0;
+    }
+    return td_err_set(err, TD_EREWARD,
+                      "DeepRacer's validator rejects the reward function (%d finding%s; "
+                      "'trackday reward check %s' shows them all; --no-validate trains "
+                      "anyway):\n%s",
+                      errors, errors == 1 ? "" : "s", path, lines);
+}
+
 void td_train_options_default(td_train_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -155,9 +185,23 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
             spec = "builtin:follow_center_line";
         if ((rc = td_path_fmt(tr->reward_spec, sizeof(tr->reward_spec), err, "%s", spec)))
             return td_err_prefix(err, rc, "--reward: ");
+        size_t sl = strlen(spec);
+        int python = sl > 3 && strcmp(spec + sl - 3, ".py") == 0;
+        /* DeepRacer's validator, statically: a rejected file is not even loaded. */
+        if (python) {
+            rc = validation(tr, spec, NULL, opt->no_validate, err);
+            if (rc)
+                return rc;
+        }
         rc = td_reward_open(&tr->reward, spec, &tr->track, err);
         if (rc)
             return rc;
+        /* ... and its run-time tests on the loaded function. */
+        if (python) {
+            rc = validation(tr, spec, tr->reward, opt->no_validate, err);
+            if (rc)
+                return rc;
+        }
         td_reward_set_on_error(tr->reward, (td_reward_on_error)opt->reward_on_error,
                                opt->max_reward_errors);
     }
