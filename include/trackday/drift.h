@@ -197,6 +197,60 @@ int td_drift_monitor_step(td_drift_monitor *m, const td_summary *ref, const td_s
 json_t *td_drift_monitor_to_json(const td_drift_monitor *m);
 int td_drift_monitor_from_json(td_drift_monitor *m, const json_t *j, td_err *err);
 
+/* ---- windows over time, simtrace sets, the HTML report ---------------------------------- */
+
+/* What a monitor said about each window of a device, in time order (td_drift_timeline_run). */
+typedef struct td_drift_timeline {
+    int n;                              /* windows */
+    double *t_s;                        /* window start, seconds after the first window's */
+    double *value[TD_DRIFT_N_CHECKS];   /* each check's value per window (NaN: none) */
+    int *level[TD_DRIFT_N_CHECKS];      /* each check's state per window */
+    int *overall;                       /* the worst state per window */
+    int first_alert[TD_DRIFT_N_CHECKS]; /* the first window in alert (-1: none) */
+    double *laps;                       /* every lap time, in order */
+    int n_laps;
+    long lap_alarm;      /* the lap at which the CUSUM signalled (-1) */
+    double lap_ref_mean; /* NaN without reference laps */
+} td_drift_timeline;
+
+/* Runs a fresh monitor over windows[0..n) (time order) against ref. Free with
+ * td_drift_timeline_free (also after an error). */
+struct td_telemetry;
+int td_drift_timeline_run(const td_summary *ref, const struct td_telemetry *windows, int n,
+                          const td_drift_config *cfg, td_drift_timeline *tl, td_err *err);
+void td_drift_timeline_free(td_drift_timeline *tl);
+json_t *td_drift_timeline_to_json(const td_drift_timeline *tl);
+
+/*
+ * Summaries of two simtrace sets (simtrace.h) on shared bins, for `trackday drift` on runs:
+ * action.steering (degrees, [-30, 30]), action.speed (commanded m/s, [0, 4]), action (the
+ * discrete index, when both sets have one), driving.speed (speed over the ground between rows
+ * of an episode, m/s, [0, 5)), driving.reward (over both sets' range); outcomes: the completed
+ * laps' times (td_simtrace_lap_time), episodes, off-tracks and crashes. Free both with
+ * td_summary_free (also after an error).
+ */
+struct td_simtrace;
+int td_drift_simtrace_summaries(const struct td_simtrace *ref, const struct td_simtrace *cur,
+                                td_summary *a, td_summary *b, td_err *err);
+
+/*
+ * Writes a static HTML drift report (no script, no external resource) to path: the checks,
+ * each feature's reference and current histograms with PSI, KS and JS (most drifted first),
+ * and, with a timeline, the check values per window with the thresholds and the first alert
+ * marked, and the lap times with the CUSUM's change point. Written atomically.
+ */
+typedef struct td_drift_html {
+    const char *title;    /* "car-7" */
+    const char *ref_desc; /* what the reference is */
+    const char *cur_desc; /* what the current data is */
+    const td_summary *ref, *cur;
+    const td_drift_report *report;
+    const td_drift_timeline *timeline; /* may be NULL */
+} td_drift_html;
+int td_drift_html_write(const char *path, const td_drift_html *h, td_err *err);
+/* The same document in memory (td_malloc'd, NUL-terminated; *len without the NUL). */
+int td_drift_html_render(const td_drift_html *h, char **out, size_t *len, td_err *err);
+
 #ifdef __cplusplus
 }
 #endif
