@@ -257,10 +257,15 @@ TD_TEST(the_sandbox_has_no_network_and_no_writes_outside)
     hub_start(&s);
     hub_user(&s, "alice", "learner", alice, sizeof(alice));
     const char *port = strrchr(s.url, ':') + 1;
-    /* Reaching the hub from inside a job must fail (its own, empty network). */
+    /* Reaching the hub from inside a job must fail (its own, empty network). The code gets
+     * past DeepRacer's validator (static rules: no `import socket`, no open) the way hostile
+     * code would, by spelling the names so its rules do not see them: the sandbox, not the
+     * validator, is what stops it. */
     snprintf(reward, sizeof(reward),
-             "import socket\n"
-             "socket.create_connection(('127.0.0.1', %s), timeout=5)\n"
+             "import random\n"
+             "imp = random.__builtins__['__imp' + 'ort__']\n"
+             "sock = imp('soc' + 'ket')\n"
+             "sock.create_connection(('127.0.0.1', %s), timeout=5)\n"
              "def reward_function(params):\n    return 1.0\n",
              port);
     long long m1 = hub_push_init(&s, alice, "net", reward);
@@ -269,7 +274,9 @@ TD_TEST(the_sandbox_has_no_network_and_no_writes_outside)
     snprintf(esc, sizeof(esc), "/var/tmp/trackday-escape-%ld.txt", (long)getpid());
     unlink(esc);
     snprintf(reward, sizeof(reward),
-             "open('%s', 'w').write('out')\n"
+             "import random\n"
+             "o = random.__builtins__['op' + 'en']\n"
+             "o('%s', 'w').write('out')\n"
              "def reward_function(params):\n    return 1.0\n",
              esc);
     long long m2 = hub_push_init(&s, alice, "fs", reward);

@@ -82,15 +82,19 @@ int td__sandbox_spawn(const char *const argv[], const char *dir, const char *log
         close(pfd[1]);
         return td_err_set(err, TD_EIO, "%s: %s", log_path, strerror(errno));
     }
-    char home[1100];
+    char home[1100], tmpdir[1100];
     snprintf(home, sizeof(home), "HOME=%s", dir);
+    /* Temporary files go to the job's own (writable) directory: /tmp inside the sandbox is
+     * the job directory only when that directory is not itself under /tmp (the new root
+     * then holds a read-only /tmp of mount points), as it is in the tests. */
+    snprintf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", dir);
     /* TRACKDAY_SANDBOX=none: the job is already in a sandbox, so the reward host inside it
      * runs its Python child without making another (it could not: new namespaces are
      * refused in here). ASan's leak check needs ptrace, which is refused too. */
     const char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
                                home,
                                "LANG=C.UTF-8",
-                               "TMPDIR=/tmp",
+                               tmpdir,
                                "OPENBLAS_NUM_THREADS=1",
                                "TRACKDAY_SANDBOX=none",
                                "ASAN_OPTIONS=detect_leaks=0",
