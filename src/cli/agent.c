@@ -10,6 +10,9 @@
 
 #include "cli/cli.h"
 #include "trackday/agent.h"
+#ifdef TD_HAVE_HUB
+#include "cli/hub/hubcli.h"
+#endif
 
 static int usage(FILE *o)
 {
@@ -66,6 +69,14 @@ static int cmd_agent(int argc, char **argv)
 {
     const char *sub = NULL, *path = NULL, *data = NULL, *key = NULL, *sha = NULL;
     int allow_older = 0, as_json = 0;
+#ifdef TD_HAVE_HUB
+    /* The daemon (`agent --hub URL ...`) and `agent register`: agent_daemon.c. */
+    if (argc > 1 && !strcmp(argv[1], "register"))
+        return td__cli_agent_register(argc - 1, argv + 1);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--hub") || !strncmp(argv[i], "--hub=", 6))
+            return td__cli_agent_daemon(argc, argv);
+#endif
     if (td__cli_wants_help(argc, argv))
         return usage(stdout);
     for (int i = 1; i < argc; i++) {
