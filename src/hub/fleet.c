@@ -164,7 +164,7 @@ static int post_enrollment(td__req *r)
         return td__fail(r, 400, "bad_request",
                         "'name' and 'group' are 1-64 letters, digits, '.', '_' or '-'");
     }
-    char *tags_text = json_dumps(tags ? tags : json_array(), JSON_COMPACT);
+    char *tags_text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
     json_decref(tags);
     td__token_new("tde", token, sizeof(token), hash);
     td_db_conn *c = td__req_db(r);
