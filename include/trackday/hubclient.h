@@ -27,9 +27,9 @@ typedef struct td_hubc {
     long status;     /* of the last request (0: none went through) */
     char *body;      /* the last reply (td_free'd by the next request) */
     size_t body_len;
-    json_t *json;        /* the last reply parsed, or NULL */
-    double timeout_s;    /* per request (default 120; 0 = none) */
-    double max_recv_bps; /* downloads at most this many bytes a second (0: no limit) */
+    json_t *json;     /* the last reply parsed, or NULL */
+    double timeout_s; /* per request (default 120; 0 = none) */
+    double stall_s;   /* a transfer that moves nothing for this long fails (0: none) */
 } td_hubc;
 
 /* Prepares a client; url is the hub's address. Free with td_hubc_free. */

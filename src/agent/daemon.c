@@ -374,7 +374,13 @@ static void act(agent *a, const json_t *desired)
         } else {
             snprintf(file, sizeof(file), "%s/incoming/%s.tdb", a->dir, sha);
             say(a, "deployment %lld: downloading %s", (long long)dep, download);
+            /* A bundle takes what it takes on a slow link; a download that stalls fails. */
+            double timeout = a->hub.timeout_s;
+            a->hub.timeout_s = 0;
+            a->hub.stall_s = 10;
             rc = td_hubc_download(&a->hub, download, file, &err);
+            a->hub.timeout_s = timeout;
+            a->hub.stall_s = 0;
             if (rc) {
                 say(a, "download failed (retrying at the next heartbeat): %s", err.msg);
                 return;
@@ -510,11 +516,6 @@ int td_agent_run(const td_agent_options *o, td_err *err)
     if ((rc = td_hubc_init(&a->hub, o->hub_url, a->token[0] ? a->token : NULL, err)) != 0)
         goto out;
     a->hub.timeout_s = 30;
-    {
-        const char *lim = getenv("TD_AGENT_DOWNLOAD_BPS");
-        if (lim)
-            a->hub.max_recv_bps = strtod(lim, NULL);
-    }
     sync_driver(a);
     double now = td_time_now(), next_hb = now, next_reg = now, next_window = now + o->window_s;
     double period = 1.0 / (o->hz * (o->speedup > 0 ? o->speedup : 1)), next_step = now;
