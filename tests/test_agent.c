@@ -401,18 +401,43 @@ TD_TEST(agent_command_messages_and_exit_status)
                     fx.sha_b);
     json_decref(j);
     td_free(out);
-    /* Usage errors. */
+    /* Command-line errors (the table-driven parser): exit 2, what is wrong, the usage line. */
     TD_FMT(cmd, "%s agent install %s --data %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.data);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
-    TD_ASSERT_CONTAINS(out, "--key KEY.pub is required");
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "trackday agent install: missing --key KEY.pub");
+    TD_ASSERT_CONTAINS(out, "usage: trackday agent install --data DIR --key KEY.pub BUNDLE");
     td_free(out);
     TD_FMT(cmd, "%s agent install %s --key %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
-    TD_ASSERT_CONTAINS(out, "--data DIR is required");
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "trackday agent install: missing --data DIR");
+    td_free(out);
+    TD_FMT(cmd, "%s agent install --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.data, fx.pub);
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "trackday agent install: missing BUNDLE");
+    td_free(out);
+    TD_FMT(cmd, "%s agent install %s --data %s --key %s --sha256 abc", TD_TEST_TRACKDAY_BIN, fx.b,
+           fx.data, fx.pub);
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "--sha256 needs 64 lowercase hex digits (got 'abc')");
+    td_free(out);
+    TD_FMT(cmd, "%s agent status --data %s --jsn", TD_TEST_TRACKDAY_BIN, fx.data);
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "unknown option '--jsn' (did you mean --json?)");
+    td_free(out);
+    TD_FMT(cmd, "%s agent rollback %s --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.data,
+           fx.pub);
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "trackday agent rollback: takes no arguments");
     td_free(out);
     TD_FMT(cmd, "%s agent fly --data %s", TD_TEST_TRACKDAY_BIN, fx.data);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
-    TD_ASSERT_CONTAINS(out, "unknown subcommand 'fly'");
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "trackday agent: unknown command 'fly'");
+    td_free(out);
+    /* Each subcommand documents its options. */
+    TD_FMT(cmd, "%s agent install --help", TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_CONTAINS(out, "--allow-older");
+    TD_ASSERT_CONTAINS(out, "--sha256 HEX");
     td_free(out);
     /* A damaged state file is reported, not silently replaced. */
     char path[700];

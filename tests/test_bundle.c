@@ -687,7 +687,16 @@ TD_TEST(keygen_export_verify_commands)
     TD_ASSERT_CONTAINS(out, "SECRET");
     td_free(out);
     TD_FMT(cmd, "%s verify %s/c.tdb", TD_TEST_TRACKDAY_BIN, fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
-    TD_ASSERT_CONTAINS(out, "--key");
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "trackday verify: missing --key KEY.pub");
+    td_free(out);
+    TD_FMT(cmd, "%s verify %s/c.tdb --key %s/k.pub --sha256 12", TD_TEST_TRACKDAY_BIN, fx.dir,
+           fx.dir);
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "--sha256 needs 64 lowercase hex digits (got '12')");
+    td_free(out);
+    TD_FMT(cmd, "%s keygen", TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_CONTAINS(out, "trackday keygen: missing --out KEY");
     td_free(out);
 }

@@ -2,7 +2,9 @@
  * agent.c - `trackday agent install|rollback|status`: a car's bundle store (agent.h) from the
  * command line: install a bundle by hand (checked as a deployment is: signature, hashes, not
  * older than the running one, health check; the running bundle kept when any check fails),
- * roll back to the previous one, show what runs. See docs/cli/agent.md.
+ * roll back to the previous one, show what runs. Each subcommand parses its own options with
+ * the table-driven parser (opts.h); a new one (the daemon) is one more row in cmd_agent's
+ * table. See docs/cli/agent.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,27 +15,6 @@
 #ifdef TD_HAVE_HUB
 #include "cli/hub/hubcli.h"
 #endif
-
-static int usage(FILE *o)
-{
-    fprintf(o, "usage: trackday agent install BUNDLE --data DIR --key KEY.pub [--sha256 HEX]\n"
-               "                              [--allow-older]\n"
-               "       trackday agent rollback --data DIR --key KEY.pub\n"
-               "       trackday agent status --data DIR [--key KEY.pub] [--json]\n"
-               "\nThe bundle store of a car in DIR: install checks the bundle (the signature by\n"
-               "KEY.pub, every file's SHA-256, not older than the running bundle, the health\n"
-               "check) and switches to it atomically; when a check fails the running bundle is\n"
-               "kept. rollback switches back to the previous bundle. status shows both and the\n"
-               "history (with --key, the active bundle is checked again).\n\n"
-               "options:\n"
-               "  -h, --help      print this help\n"
-               "  --data DIR      the car's bundle store (required)\n"
-               "  --key KEY.pub   the public key bundles must be signed with\n"
-               "  --sha256 HEX    the bundle file's expected SHA-256 (as a deployment names it)\n"
-               "  --allow-older   install a bundle older than the running one (a rollback)\n"
-               "  --json          status as JSON\n");
-    return o == stdout ? 0 : 2;
-}
 
 static void print_slot(const char *label, const td_agent_slot *sl)
 {
@@ -65,124 +46,205 @@ static int kept(const td_agent_store *s, const char *what, const td_err *err)
     return td__cli_fail("agent: %s REFUSED: %s (no bundle installed)", what, err->msg);
 }
 
-static int cmd_agent(int argc, char **argv)
+/*
+ * Opens the store in data with the public key in key (NULL: no key, the store is read but
+ * bundles are not checked). Returns 0, or reports the problem and returns the exit status.
+ */
+static int open_store(td_agent_store *s, const char *data, const char *key)
 {
-    const char *sub = NULL, *path = NULL, *data = NULL, *key = NULL, *sha = NULL;
-    int allow_older = 0, as_json = 0;
-#ifdef TD_HAVE_HUB
-    /* The daemon (`agent --hub URL ...`) and `agent register`: agent_daemon.c. */
-    if (argc > 1 && !strcmp(argv[1], "register"))
-        return td__cli_agent_register(argc - 1, argv + 1);
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--hub") || !strncmp(argv[i], "--hub=", 6))
-            return td__cli_agent_daemon(argc, argv);
-#endif
-    if (td__cli_wants_help(argc, argv))
-        return usage(stdout);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--data") && i + 1 < argc)
-            data = argv[++i];
-        else if (!strcmp(a, "--key") && i + 1 < argc)
-            key = argv[++i];
-        else if (!strcmp(a, "--sha256") && i + 1 < argc)
-            sha = argv[++i];
-        else if (!strcmp(a, "--allow-older"))
-            allow_older = 1;
-        else if (!strcmp(a, "--json"))
-            as_json = 1;
-        else if (a[0] == '-')
-            return td__cli_fail("agent: unknown or incomplete option '%s' (see --help)", a);
-        else if (!sub)
-            sub = a;
-        else if (!path)
-            path = a;
-        else
-            return td__cli_fail("agent: unexpected argument '%s'", a);
-    }
-    if (!sub)
-        return usage(stderr);
-    int install = !strcmp(sub, "install"), rollback = !strcmp(sub, "rollback");
-    if (!install && !rollback && strcmp(sub, "status") != 0)
-        return td__cli_fail("agent: unknown subcommand '%s' (install, rollback, status)", sub);
-    if (install && !path)
-        return td__cli_fail("agent: install needs the bundle file");
-    if (!install && path)
-        return td__cli_fail("agent: unexpected argument '%s'", path);
-    if (!data)
-        return td__cli_fail("agent: --data DIR is required (the car's bundle store)");
-    if ((install || rollback) && !key)
-        return td__cli_fail("agent: --key KEY.pub is required (the trusted signer's public key)");
-    if (sha && (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64))
-        return td__cli_fail("agent: --sha256 needs 64 lowercase hex digits");
     uint8_t pk[TD_SIGN_PUBLIC_BYTES];
     td_err err;
     if (key && td_sign_public_load(key, pk, NULL, &err) != 0)
         return td__cli_fail("agent: %s", err.msg);
-    td_agent_store s;
-    if (td_agent_store_open(&s, data, key ? pk : NULL, &err) != 0) {
-        td_agent_store_close(&s);
+    if (td_agent_store_open(s, data, key ? pk : NULL, &err) != 0) {
+        td_agent_store_close(s);
         return td__cli_fail("agent: %s", err.msg);
     }
+    return 0;
+}
+
+/* The rows every subcommand shares. */
+#define AGENT_DATA_ROW                                                                             \
+    TD_CLI_REQUIRED_STRING(NULL, "--data", &data, "DIR",                                           \
+                           "the car's bundle store (created when missing): state.json, "           \
+                           "bundles/, incoming/")
+#define AGENT_KEY_ROW                                                                              \
+    TD_CLI_REQUIRED_STRING(NULL, "--key", &key, "KEY.pub",                                         \
+                           "the public key bundles must be signed with (trackday keygen)")
+
+/* ------------------------------------------------------------------------------------ */
+/* install, rollback, status                                                            */
+/* ------------------------------------------------------------------------------------ */
+
+static int cmd_agent_install(int argc, char **argv)
+{
+    const char *path = NULL, *data = NULL, *key = NULL, *sha = NULL;
+    int allow_older = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("BUNDLE", &path, "the bundle file (.tdb, from trackday export --format bundle)"),
+        AGENT_DATA_ROW,
+        AGENT_KEY_ROW,
+        TD_CLI_SHA256("--sha256", &sha,
+                      "the bundle file's expected SHA-256, as a deployment names it"),
+        TD_CLI_FLAG("--allow-older", &allow_older,
+                    "install a bundle created before the running one (a rollback to an older "
+                    "model); without it such a bundle is refused, so a replayed old download "
+                    "cannot take a car back"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "agent install",
+        .about = "Checks a bundle and makes it the one the car runs: the signature by KEY.pub, "
+                 "the size and SHA-256 of every file, not older than the running bundle, then "
+                 "the health check of every model; only then the switch, one atomic rename. "
+                 "When any check fails the running bundle is kept and the exit status is 1.",
+        .opts = opts,
+    };
+    int rc = td__cli_parse(&spec, argc, argv);
+    if (rc != TD_CLI_RUN)
+        return rc;
+    td_agent_store s;
+    if ((rc = open_store(&s, data, key)) != 0)
+        return rc;
     td_agent_result r;
-    int rc = 0;
-    if (install) {
-        if (td_agent_install(&s, path, sha, allow_older ? TD_AGENT_ALLOW_OLDER : 0, &r, &err)) {
-            print_health(&r);
-            rc = kept(&s, "install", &err);
-        } else if (!r.installed) {
-            printf("unchanged: %s is already the active bundle (%s)\n", path, s.active.bundle_id);
-        } else {
-            print_health(&r);
-            print_slot("installed", &s.active);
-            print_slot("previous", &s.previous);
-        }
-    } else if (rollback) {
-        if (td_agent_rollback(&s, &r, &err)) {
-            print_health(&r);
-            rc = kept(&s, "rollback", &err);
-        } else {
-            print_health(&r);
-            print_slot("active", &s.active);
-            print_slot("previous", &s.previous);
-            printf("rolled back\n");
-        }
+    td_err err;
+    if (td_agent_install(&s, path, sha, allow_older ? TD_AGENT_ALLOW_OLDER : 0, &r, &err)) {
+        print_health(&r);
+        rc = kept(&s, "install", &err);
+    } else if (!r.installed) {
+        printf("unchanged: %s is already the active bundle (%s)\n", path, s.active.bundle_id);
     } else {
-        int verified = -1;
-        if (key && s.active.sha256[0]) {
-            td_bundle b;
-            verified = td_agent_open_active(&s, &b, &err) == 0;
-            td_bundle_close(&b);
-        }
-        if (as_json) {
-            json_t *j = td_agent_state_json(&s);
-            if (verified >= 0)
-                json_object_set_new(j, "active_verified", json_boolean(verified));
-            char *text = json_dumps(j, JSON_INDENT(2));
-            printf("%s\n", text);
-            free(text);
-            json_decref(j);
-        } else {
-            print_slot("active", &s.active);
-            print_slot("previous", &s.previous);
-            size_t n = json_array_size(s.history), first = n > 5 ? n - 5 : 0;
-            for (size_t i = first; i < n; i++) {
-                const json_t *e = json_array_get(s.history, i);
-                const char *why = json_string_value(json_object_get(e, "why"));
-                printf("history   %s %-16s %.16s%s%s\n",
-                       json_string_value(json_object_get(e, "time")),
-                       json_string_value(json_object_get(e, "event")),
-                       json_string_value(json_object_get(e, "sha256")), why && why[0] ? ": " : "",
-                       why ? why : "");
-            }
-            if (verified == 1)
-                printf("verified  the active bundle's signature and every file's SHA-256\n");
-        }
-        if (verified == 0)
-            rc = td__cli_fail("agent: the active bundle does not verify: %s", err.msg);
+        print_health(&r);
+        print_slot("installed", &s.active);
+        print_slot("previous", &s.previous);
     }
     td_agent_store_close(&s);
     return rc;
+}
+
+static int cmd_agent_rollback(int argc, char **argv)
+{
+    const char *data = NULL, *key = NULL;
+    const td__cli_opt opts[] = {AGENT_DATA_ROW, AGENT_KEY_ROW, TD_CLI_END};
+    const td__cli_spec spec = {
+        .name = "agent rollback",
+        .about = "Switches back to the previous bundle, checked again (signature, hashes, "
+                 "health check); the bundle it replaces becomes the previous one. When a check "
+                 "fails the running bundle is kept and the exit status is 1.",
+        .opts = opts,
+    };
+    int rc = td__cli_parse(&spec, argc, argv);
+    if (rc != TD_CLI_RUN)
+        return rc;
+    td_agent_store s;
+    if ((rc = open_store(&s, data, key)) != 0)
+        return rc;
+    td_agent_result r;
+    td_err err;
+    if (td_agent_rollback(&s, &r, &err)) {
+        print_health(&r);
+        rc = kept(&s, "rollback", &err);
+    } else {
+        print_health(&r);
+        print_slot("active", &s.active);
+        print_slot("previous", &s.previous);
+        printf("rolled back\n");
+    }
+    td_agent_store_close(&s);
+    return rc;
+}
+
+static void print_history(const td_agent_store *s)
+{
+    size_t n = json_array_size(s->history), first = n > 5 ? n - 5 : 0;
+    for (size_t i = first; i < n; i++) {
+        const json_t *e = json_array_get(s->history, i);
+        const char *why = json_string_value(json_object_get(e, "why"));
+        printf("history   %s %-16s %.16s%s%s\n", json_string_value(json_object_get(e, "time")),
+               json_string_value(json_object_get(e, "event")),
+               json_string_value(json_object_get(e, "sha256")), why && why[0] ? ": " : "",
+               why ? why : "");
+    }
+}
+
+static int cmd_agent_status(int argc, char **argv)
+{
+    const char *data = NULL, *key = NULL;
+    int as_json = 0;
+    const td__cli_opt opts[] = {
+        AGENT_DATA_ROW,
+        TD_CLI_STRING(NULL, "--key", &key, "KEY.pub",
+                      "check the active bundle's signature and every file's SHA-256 again with "
+                      "this public key (exit status 1 when they do not hold)"),
+        TD_CLI_FLAG("--json", &as_json, "print the state as JSON"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "agent status",
+        .about = "Shows the active and the previous bundle and the last events of the history.",
+        .opts = opts,
+    };
+    int rc = td__cli_parse(&spec, argc, argv);
+    if (rc != TD_CLI_RUN)
+        return rc;
+    td_agent_store s;
+    if ((rc = open_store(&s, data, key)) != 0)
+        return rc;
+    int verified = -1;
+    td_err err;
+    if (key && s.active.sha256[0]) {
+        td_bundle b;
+        verified = td_agent_open_active(&s, &b, &err) == 0;
+        td_bundle_close(&b);
+    }
+    if (as_json) {
+        json_t *j = td_agent_state_json(&s);
+        if (verified >= 0)
+            json_object_set_new(j, "active_verified", json_boolean(verified));
+        char *text = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", text);
+        free(text);
+        json_decref(j);
+    } else {
+        print_slot("active", &s.active);
+        print_slot("previous", &s.previous);
+        print_history(&s);
+        if (verified == 1)
+            printf("verified  the active bundle's signature and every file's SHA-256\n");
+    }
+    if (verified == 0)
+        rc = td__cli_fail("agent: the active bundle does not verify: %s", err.msg);
+    td_agent_store_close(&s);
+    return rc;
+}
+
+static int cmd_agent(int argc, char **argv)
+{
+    static const td__cli_sub subs[] = {
+        {"install", "check a bundle and switch the car to it (the running one kept on failure)",
+         cmd_agent_install},
+        {"rollback", "switch back to the previous bundle", cmd_agent_rollback},
+        {"status", "the active and previous bundle and the history", cmd_agent_status},
+#ifdef TD_HAVE_HUB
+        {"register", "print this car's signed registration request for a hub",
+         td__cli_agent_register},
+#endif
+        {NULL, NULL, NULL},
+    };
+#ifdef TD_HAVE_HUB
+    /* `trackday agent --hub URL ...`: the daemon (agent_daemon.c). */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--hub") || !strncmp(argv[i], "--hub=", 6))
+            return td__cli_agent_daemon(argc, argv);
+#endif
+    return td__cli_dispatch("agent",
+                            "The bundle store of a car: install checks a bundle (signature, "
+                            "every file's SHA-256, not older than the running bundle, the health "
+                            "check) and switches to it atomically; when a check fails the running "
+                            "bundle is kept. rollback switches back to the previous bundle. "
+                            "status shows both and the history. With --hub URL the agent runs "
+                            "as the car's daemon: trackday agent --hub URL --help.",
+                            subs, argc, argv);
 }
 
 TD_CLI_COMMAND("agent", "a car's bundle store: install, roll back, status", cmd_agent)

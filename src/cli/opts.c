@@ -267,6 +267,14 @@ static int store_choice(const td__cli_opt *o, const char *v)
     return td__cli_usage_error("%s: '%s' must be one of %s", o->name, v, o->arg);
 }
 
+int td__cli_parse_sha256(const char *opt, const char *value, void *dst)
+{
+    if (strlen(value) != 64 || strspn(value, "0123456789abcdef") != 64)
+        return td__cli_usage_error("%s needs 64 lowercase hex digits (got '%s')", opt, value);
+    *(const char **)dst = value;
+    return 0;
+}
+
 static int store(const td__cli_opt *o, const char *v)
 {
     int rc = 0;

@@ -119,6 +119,9 @@ typedef struct td__cli_spec {
     {                                                                                              \
         .name = (nm), .kind = TD__CLI_CUSTOM, .dst = (p), .parse = (fn), .arg = (a), .help = (h)   \
     }
+/* A SHA-256 in hex (64 lowercase hex digits), as a deployment or a registry names a file. */
+#define TD_CLI_SHA256(nm, p, h)                                                                    \
+    TD_CLI_CUSTOM(nm, TD__CLI_PTR(const char *, p), td__cli_parse_sha256, "HEX", h)
 #define TD_CLI_POS(nm, p, h)                                                                       \
     {                                                                                              \
         .name = (nm), .kind = TD__CLI_POS, .dst = TD__CLI_PTR(const char *, p), .lo = 1,           \
@@ -166,6 +169,10 @@ typedef struct td__cli_sub {
  */
 int td__cli_dispatch(const char *cmd, const char *about, const td__cli_sub *subs, int argc,
                      char **argv);
+
+/* TD_CLI_SHA256's parser: value must be 64 lowercase hex digits; stores it in *(const char **)dst.
+ */
+int td__cli_parse_sha256(const char *opt, const char *value, void *dst);
 
 /* Prints the help generated from spec (to stdout for --help). */
 void td__cli_help(const td__cli_spec *spec, FILE *f);

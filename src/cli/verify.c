@@ -12,21 +12,6 @@
 #include "cli/cli.h"
 #include "trackday/bundle.h"
 
-static int usage(FILE *o)
-{
-    fprintf(o, "usage: trackday verify BUNDLE --key KEY.pub [options]\n\n"
-               "Checks the bundle's signature (with the public key KEY.pub), the size and\n"
-               "SHA-256 of every file, then runs its health check: every model loads and gives\n"
-               "the recorded outputs on the reference observations within the latency budget.\n\n"
-               "options:\n"
-               "  -h, --help      print this help\n"
-               "  --key KEY.pub   the public key the bundle must be signed with (required)\n"
-               "  --sha256 HEX    the bundle file's expected SHA-256 (as a deployment names it)\n"
-               "  --no-health     signature and files only\n"
-               "  --json          print the result as JSON\n");
-    return o == stdout ? 0 : 2;
-}
-
 static json_t *health_json(const td_bundle_health *h)
 {
     json_t *a = json_array();
@@ -45,37 +30,35 @@ static json_t *health_json(const td_bundle_health *h)
 static int cmd_verify(int argc, char **argv)
 {
     const char *path = NULL, *key = NULL, *sha = NULL;
-    int health = 1, as_json = 0;
-    if (td__cli_wants_help(argc, argv))
-        return usage(stdout);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--key") && i + 1 < argc)
-            key = argv[++i];
-        else if (!strcmp(a, "--sha256") && i + 1 < argc)
-            sha = argv[++i];
-        else if (!strcmp(a, "--no-health"))
-            health = 0;
-        else if (!strcmp(a, "--json"))
-            as_json = 1;
-        else if (a[0] == '-')
-            return td__cli_fail("verify: unknown or incomplete option '%s' (see --help)", a);
-        else if (!path)
-            path = a;
-        else
-            return td__cli_fail("verify: one bundle at a time ('%s')", a);
-    }
-    if (!path)
-        return usage(stderr);
-    if (!key)
-        return td__cli_fail("verify: --key KEY.pub is required (the signer's public key)");
+    int no_health = 0, as_json = 0;
+    const td__cli_opt opts[] = {
+        TD_CLI_POS("BUNDLE", &path, "the bundle file (.tdb)"),
+        TD_CLI_REQUIRED_STRING(NULL, "--key", &key, "KEY.pub",
+                               "the public key the bundle must be signed with (trackday keygen)"),
+        TD_CLI_SHA256("--sha256", &sha,
+                      "the bundle file's expected SHA-256, as a deployment names it"),
+        TD_CLI_FLAG("--no-health", &no_health, "check the signature and the files only"),
+        TD_CLI_FLAG("--json", &as_json, "print the result as JSON"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "verify",
+        .about = "Checks a bundle as a device does before running it: the signature of its "
+                 "manifest (with the public key KEY.pub), the size and SHA-256 of every file, no "
+                 "file beyond the manifest's, then the health check: every model loads and gives "
+                 "the recorded outputs on the reference observations within the latency budget. "
+                 "Exit status 0 when everything holds, 1 with the reason otherwise.",
+        .opts = opts,
+    };
+    int rc = td__cli_parse(&spec, argc, argv);
+    if (rc != TD_CLI_RUN)
+        return rc;
+    int health = !no_health;
     uint8_t pk[TD_SIGN_PUBLIC_BYTES];
     td_err err;
     if (td_sign_public_load(key, pk, NULL, &err) != 0)
         return td__cli_fail("verify: %s", err.msg);
     td_bundle b;
-    if (sha && (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64))
-        return td__cli_fail("verify: --sha256 needs 64 lowercase hex digits");
     if (td_bundle_open_file(&b, path, pk, sha, &err) != 0) {
         td_bundle_close(&b);
         return td__cli_fail("verify: REFUSED: %s", err.msg);
