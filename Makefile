@@ -5,6 +5,7 @@
 #   make test     install, build with ASan+UBSan (build/asan), run every test
 #   make demo     install, build, run the demo (see README.md)
 #   make demo-hub install, build, run a hub with a class, a worker and a training job
+#   make demo-fleet install, build, run a hub and ten simulated cars: a rollout and a rollback
 #   make bench    install, build, run the benchmarks (bench/run; the hub's: bench/hub)
 #   make fuzz     install, build the fuzz targets with clang (build/fuzz), run each for
 #                 SECONDS (default 60) and print a table (docs/fuzzing.md)
@@ -15,7 +16,7 @@ ASAN := build/asan
 FUZZ := build/fuzz
 SECONDS ?= 60
 
-.PHONY: all build deps test demo demo-hub bench clean format fuzz
+.PHONY: all build deps test demo demo-hub demo-fleet bench clean format fuzz
 
 all: build
 
@@ -36,6 +37,9 @@ demo: deps build
 
 demo-hub: deps build
 	@scripts/demo-hub $(RELEASE)/trackday
+
+demo-fleet: deps build
+	@scripts/demo-fleet $(RELEASE)/trackday
 
 bench: deps build
 	@scripts/install-deps bench

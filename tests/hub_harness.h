@@ -178,7 +178,11 @@ static void hub_stop_keep(hub_server *s)
     kill(s->pid, SIGTERM);
     waitpid(s->pid, &st, 0);
     s->pid = 0;
-    TD_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "serve ended with status %d", st);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        char log[8192] = "";
+        hub_sh(log, sizeof(log), "tail -c 6000 %s/serve.log", s->dir);
+        TD_FAIL("serve ended with status %d; its log ends:\n%s", st, log);
+    }
 }
 
 static void hub_kill(hub_server *s)

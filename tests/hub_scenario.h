@@ -144,7 +144,10 @@ static void sc_body(scenario *sc, const char *spec, char **body, size_t *len, co
         char path[1200];
         char *data = NULL;
         size_t n = 0;
-        snprintf(path, sizeof(path), "%s/tests/data/hub/%s", TD_TEST_SOURCE_DIR, spec + 6);
+        /* A file the scenario made in its scratch directory, else one of this folder. */
+        snprintf(path, sizeof(path), "%s/%s", sc->s->dir, spec + 6);
+        if (!td_path_exists(path))
+            snprintf(path, sizeof(path), "%s/tests/data/hub/%s", TD_TEST_SOURCE_DIR, spec + 6);
         if (td_file_read(path, &data, &n, NULL))
             TD_FAIL("%s:%d: cannot read %s", sc->file, sc->line, path);
         *body = malloc(n + 1);
@@ -152,7 +155,9 @@ static void sc_body(scenario *sc, const char *spec, char **body, size_t *len, co
         (*body)[n] = 0;
         *len = n;
         td_free(data);
-        *type = strstr(spec, ".csv") ? "text/csv" : "application/octet-stream";
+        *type = strstr(spec, ".csv")    ? "text/csv"
+                : strstr(spec, ".json") ? "application/json"
+                                        : "application/octet-stream";
     } else if (!strncmp(spec, "@bytes:", 7)) {
         size_t n = (size_t)strtoull(spec + 7, NULL, 10);
         *body = malloc(n + 1);

@@ -28,3 +28,8 @@ TD_TEST(api_classes_and_quotas)
 {
     hub_scenario("classes.hub");
 }
+
+TD_TEST(api_fleet_devices_and_deployments)
+{
+    hub_scenario("fleet.hub");
+}

@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A rank=([core]=0 [track]=1 [sim]=2 [infer]=2 [nn]=3 [reward]=4 [train]=5 [eval]=6
-                 [agent]=7 [hub]=8 [cli]=9)
+                 [hub]=7 [agent]=8 [cli]=9)
 # Public headers and the layer each belongs to.
 declare -A header_layer=([core]=core [json]=core [sandbox]=core [crypto]=core [archive]=core [export]=nn [bundle]=eval [summary]=eval [telemetry]=eval [drift]=eval [track]=track [sim]=sim [params]=sim
                          [sensors]=sim [infer]=infer [nn]=nn [reward]=reward [train]=train [modeldir]=train [rl]=train [policy]=train [trainer]=train [import]=train [train_internal]=train [simtrace]=sim

@@ -17,11 +17,13 @@
 #ifndef TRACKDAY_AGENT_H
 #define TRACKDAY_AGENT_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "trackday/bundle.h"
 #include "trackday/crypto.h"
 #include "trackday/json.h"
+#include "trackday/sensors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -101,6 +103,141 @@ int td_agent_open_active(const td_agent_store *s, td_bundle *b, td_err *err);
 
 /* The state as JSON (a new reference): {"dir", "key_id", "active", "previous", "history"}. */
 json_t *td_agent_state_json(const td_agent_store *s);
+
+/* ---- the simulated world a car drives in (`--sim WORLD.json`) -------------------------- */
+
+/*
+ * The stand-in for a physical car: trackday's simulator on a track, with the world's own
+ * domain shift from what the model was trained on: lighting, colours, floor texture, camera
+ * noise and pose (td_look), and grip (docs/agent.md, "Simulated worlds").
+ */
+typedef struct td_agent_world {
+    char track[256];       /* as the file names it: a track name or a path */
+    char track_path[1024]; /* resolved by the caller (the CLI's track search path) */
+    uint64_t seed;
+    td_look look;      /* td_look_default with the shift applied */
+    double grip_scale; /* multiplies the car's lateral grip; 1 */
+    json_t *shift;     /* the shift as given: {"brightness": 0.6, ...} (reported) */
+} td_agent_world;
+
+void td_agent_world_init(td_agent_world *w); /* the default: oval, no shift */
+void td_agent_world_free(td_agent_world *w);
+/*
+ * Reads {"track": NAME, "seed": N, "shift": {KEY: VALUE...}} (docs/agent.md lists the keys;
+ * an unknown key is refused); `what` names the source in messages.
+ */
+int td_agent_world_from_json(td_agent_world *w, const json_t *j, const char *what, td_err *err);
+int td_agent_world_load(td_agent_world *w, const char *path, td_err *err);
+/* Applies "key=value[,key=value...]" (the same keys) on top of the world's shift. */
+int td_agent_world_shift(td_agent_world *w, const char *spec, td_err *err);
+
+/* A model driving: the simulated world (or camera frames handed in), the policy on infer/,
+ * what it saw and did since the last telemetry window, and its laps. */
+typedef struct td_agent_driver td_agent_driver;
+
+/* What the car did with the active bundle since it switched to it (heartbeats carry it). */
+typedef struct td_agent_driving {
+    char sha256[TD_SHA256_HEX];
+    long frames, laps, off_track, crashes;
+    double lap_time_sum_s, lap_time_min_s;
+    double latency_sum_ms, latency_max_ms;
+} td_agent_driving;
+
+/*
+ * Loads the bundle's model (which: "int8" when the bundle has one, else "fp32") and, with a
+ * world, a simulated car on its track. world NULL: frames come from td_agent_driver_frame.
+ * Free with td_agent_driver_close (also after an error).
+ */
+int td_agent_driver_open(td_agent_driver **out, const td_bundle *b, const td_agent_world *world,
+                         td_err *err);
+void td_agent_driver_close(td_agent_driver *d);
+/* One control step in the simulated world: observe, infer, act, step. */
+int td_agent_driver_step(td_agent_driver *d, td_err *err);
+/* One camera frame (grey, the model's width x height) through the policy. */
+int td_agent_driver_frame(td_agent_driver *d, const uint8_t *grey, td_err *err);
+/* The model's camera size (0 x 0 for a model without a camera). */
+void td_agent_driver_camera_size(const td_agent_driver *d, int *w, int *h);
+const td_agent_driving *td_agent_driver_stats(const td_agent_driver *d);
+/*
+ * The telemetry window since the last call (summary.h's mergeable summary of the frames,
+ * with the window's laps as outcomes) as a new JSON object, and a new window starts. This is
+ * the body of POST /api/v1/devices/{id}/telemetry (docs/agent.md).
+ */
+json_t *td_agent_driver_window(td_agent_driver *d, double window_s);
+
+/* ---- the disk buffer (DIR/outbox) ------------------------------------------------------- */
+
+/*
+ * What the agent sends the hub and must not lose (reports, telemetry windows) goes through a
+ * bounded queue of files, so a hub that cannot be reached, or an agent killed, loses nothing
+ * that fits: one file per message (written atomically), sent oldest first; over the bound the
+ * oldest telemetry goes first, then the oldest of anything (counted in `dropped`).
+ */
+typedef struct td_agent_outbox {
+    char dir[600];
+    size_t max_bytes;
+    int max_files;
+    uint64_t next_seq;
+    long dropped;
+} td_agent_outbox;
+
+int td_agent_outbox_open(td_agent_outbox *ob, const char *dir, size_t max_bytes, int max_files,
+                         td_err *err);
+/* Queues one message: kind "report" or "telemetry" (the route it goes to is the kind's). */
+int td_agent_outbox_put(td_agent_outbox *ob, const char *kind, const json_t *body, td_err *err);
+/* The oldest message: 1 and its file name (for td_agent_outbox_done), kind and body (new
+ * reference), 0 when empty. A file that does not read back (a torn write) is dropped. */
+int td_agent_outbox_peek(td_agent_outbox *ob, char *name, size_t cap, char *kind, size_t kcap,
+                         json_t **body);
+void td_agent_outbox_done(td_agent_outbox *ob, const char *name);
+/* Messages queued and their bytes. */
+int td_agent_outbox_count(const td_agent_outbox *ob, size_t *bytes);
+
+/* ---- the daemon (`trackday agent --hub URL --device-token T --data DIR`) ---------------- */
+
+typedef void (*td_agent_log_fn)(void *user, const char *line);
+
+typedef struct td_agent_options {
+    const char *hub_url;
+    const char *enroll_token; /* the enrollment token the car registers with */
+    const char *data_dir;
+    const char *name;            /* the device's name (default: the host name) */
+    const char *key_path;        /* the trusted signer's KEY.pub; NULL: the hub's, pinned at
+                                    registration */
+    const td_agent_world *world; /* drive in this simulated world, or NULL */
+    const char *camera;          /* or from this V4L2 device (NULL: neither: no driving) */
+    double hz;                   /* control steps per second (15) */
+    double speedup;              /* simulated seconds per wall second (1) */
+    double heartbeat_s;          /* 0: what the hub says (10) */
+    double window_s;             /* telemetry window (60) */
+    size_t outbox_bytes;         /* the disk buffer's bound (16 MiB) */
+    int outbox_files;            /* ... and files (2000) */
+    double run_s;                /* stop after this long (0: until stopped) */
+    const volatile sig_atomic_t *stop;
+    td_agent_log_fn log;
+    void *log_user;
+} td_agent_options;
+
+void td_agent_options_default(td_agent_options *o);
+
+/*
+ * Runs the car: registers its key (DIR/device.key, made on first start) with the enrollment
+ * token (DIR/device.json keeps the device's id and token), then until stopped: heartbeats
+ * with what runs and how it drives; when the hub names a desired bundle, goes back to the
+ * previous one or downloads it into DIR/incoming and installs it (td_agent_install:
+ * signature, hashes, not older unless it is a rollback, health check, atomic switch) and
+ * reports the outcome; drives the active bundle's model; queues telemetry windows and reports
+ * in DIR/outbox while the hub cannot be reached. Returns 0 when stopped, or an error the
+ * agent cannot go on from (a revoked device, a bad data directory).
+ */
+int td_agent_run(const td_agent_options *o, td_err *err);
+
+/*
+ * Registration alone (`trackday agent register`): makes the device key when missing and
+ * returns the request body {"name", "public_key", "signature"} a hub's
+ * POST /api/v1/devices/register takes (new reference), or NULL with err set.
+ */
+json_t *td_agent_register_body(const char *data_dir, const char *name, td_err *err);
 
 #ifdef __cplusplus
 }

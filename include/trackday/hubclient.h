@@ -29,6 +29,7 @@ typedef struct td_hubc {
     size_t body_len;
     json_t *json;     /* the last reply parsed, or NULL */
     double timeout_s; /* per request (default 120; 0 = none) */
+    double stall_s;   /* a transfer that moves nothing for this long fails (0: none) */
 } td_hubc;
 
 /* Prepares a client; url is the hub's address. Free with td_hubc_free. */

@@ -12,6 +12,9 @@
 
 #include "cli/cli.h"
 #include "trackday/agent.h"
+#ifdef TD_HAVE_HUB
+#include "cli/hub/hubcli.h"
+#endif
 
 static void print_slot(const char *label, const td_agent_slot *sl)
 {
@@ -222,14 +225,25 @@ static int cmd_agent(int argc, char **argv)
          cmd_agent_install},
         {"rollback", "switch back to the previous bundle", cmd_agent_rollback},
         {"status", "the active and previous bundle and the history", cmd_agent_status},
+#ifdef TD_HAVE_HUB
+        {"register", "print this car's signed registration request for a hub",
+         td__cli_agent_register},
+#endif
         {NULL, NULL, NULL},
     };
+#ifdef TD_HAVE_HUB
+    /* `trackday agent --hub URL ...`: the daemon (agent_daemon.c). */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--hub") || !strncmp(argv[i], "--hub=", 6))
+            return td__cli_agent_daemon(argc, argv);
+#endif
     return td__cli_dispatch("agent",
                             "The bundle store of a car: install checks a bundle (signature, "
                             "every file's SHA-256, not older than the running bundle, the health "
                             "check) and switches to it atomically; when a check fails the running "
                             "bundle is kept. rollback switches back to the previous bundle. "
-                            "status shows both and the history.",
+                            "status shows both and the history. With --hub URL the agent runs "
+                            "as the car's daemon: trackday agent --hub URL --help.",
                             subs, argc, argv);
 }
 

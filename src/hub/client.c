@@ -114,6 +114,10 @@ static void setup(td_hubc *c, const char *method, const char *path)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "trackday/0.1");
+    if (c->stall_s > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(c->stall_s + 0.999));
+    }
 }
 
 static int perform(td_hubc *c, struct curl_slist *h, td_err *err)

@@ -214,6 +214,8 @@ static void *reaper_main(void *arg)
         td_err err = {0};
         if (td__jobs_reap(h, c, &err))
             TD_WARN("hub: reaper: %s", err.msg);
+        if (td__fleet_tick(h, c, &err))
+            TD_WARN("hub: fleet: %s", err.msg);
         td__db_release(h->db, c);
         double t0 = td_time_now();
         while (!h->stopping && td_time_now() - t0 < period)

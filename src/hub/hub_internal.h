@@ -432,6 +432,15 @@ void td__child_kill(td__child *c);
 /* Waits for the end, closes out_fd and frees the sandbox. */
 int td__child_wait(td__child *c, td_sandbox_exit *ex);
 
+/* ---- Fleet (fleet.c) ------------------------------------------------------------------------ */
+
+/* For a route under /api/v1/devices/{id}/...: the id (path parameter 0), refused with 404 when
+ * the caller is a device other than that one (or an enrollment token). Admins pass. Replies and
+ * returns 1 when the request must stop. */
+int td__device_self(td__req *r, int64_t *id);
+/* Moves every unfinished deployment on (timers: the canaries' wait, silent devices). */
+int td__fleet_tick(td_hub *h, td_db_conn *c, td_err *err);
+
 #define TD__ACTIVE_JOBS_OF_MODEL_SQL                                                               \
     "SELECT COUNT(*) FROM jobs WHERE model_id = ? AND state IN ('queued', 'running')"
 
@@ -445,6 +454,7 @@ extern const td__route td__routes_quota[];    /* quotas (quota.c) */
 extern const td__route td__routes_classes[];  /* classes and members (classes.c) */
 extern const td__route td__routes_models[];   /* the registry (models.c) */
 extern const td__route td__routes_jobs[];     /* jobs, workers' job routes, tracks (jobs.c) */
+extern const td__route td__routes_fleet[];    /* devices, bundles, deployments (fleet.c) */
 extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
     td__jobs_schemas[];
 

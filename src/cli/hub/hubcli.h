@@ -56,6 +56,10 @@ void td__cli_train_status_line(const struct td_train_progress *p, double elapsed
 /* The iteration's numbers as the status line shows them (" | reward ... | N steps/s"). */
 void td__cli_train_numbers(const struct td_train_progress *p, char *out, size_t cap);
 
+/* `trackday agent --hub ...` (the daemon) and `trackday agent register` (agent_daemon.c). */
+int td__cli_agent_daemon(int argc, char **argv);
+int td__cli_agent_register(int argc, char **argv);
+
 /* `trackday train DIR --hub ...` (train_hub.c). */
 int td__cli_train_on_hub(int argc, char **argv);
 
