@@ -397,10 +397,24 @@ int td__job_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *kind, js
                   td_err *err);
 /* Returns jobs whose lease expired to the queue (or fails them after max_attempts). */
 int td__jobs_reap(td_hub *h, td_db_conn *c, td_err *err);
+/* Stores an evaluation's files and report as the job's result (the evaluate job type's
+ * complete; league evaluations call it too). */
+int td__eval_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                      int64_t *result_version, td_err *err);
 /* 1 if the calling worker runs a job of model_id. */
 int td__worker_may_read_model(td__req *r, int64_t model_id);
 /* A track name jobs may use. */
 int td__track_known(td_hub *h, const char *name);
+
+/* ---- Leagues (leagues.c) ------------------------------------------------------------------ */
+
+/* 1 if track name is a hidden track of a league that has not closed and the caller does not
+ * run it: the track routes and jobs then answer as if there were no such track. */
+int td__track_hidden(td__req *r, const char *name);
+/* The "league" job type: an official evaluation, made only by a submission. */
+int td__league_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
+int td__league_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                            int64_t *result_version, td_err *err);
 
 /* ---- The job sandbox (sandbox.c) ----------------------------------------------------------- */
 
@@ -445,8 +459,9 @@ extern const td__route td__routes_quota[];    /* quotas (quota.c) */
 extern const td__route td__routes_classes[];  /* classes and members (classes.c) */
 extern const td__route td__routes_models[];   /* the registry (models.c) */
 extern const td__route td__routes_jobs[];     /* jobs, workers' job routes, tracks (jobs.c) */
+extern const td__route td__routes_leagues[];  /* leagues, submissions, leaderboards (leagues.c) */
 extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
-    td__jobs_schemas[];
+    td__jobs_schemas[], td__leagues_schemas[];
 
 /* Every table, NULL-terminated (http.c). */
 extern const td__route *const td__route_tables[];

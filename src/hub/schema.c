@@ -195,10 +195,87 @@ static const char m4_jobs[] =
     "  PRIMARY KEY (job_id, attempt)\n"
     ");\n";
 
+/* Leagues (leagues.c): times in Unix seconds, lap times and penalties in milliseconds. */
+static const char m_leagues[] =
+    "CREATE TABLE leagues (\n"
+    "  id @ID@,\n"
+    "  name TEXT NOT NULL,\n"
+    "  description TEXT NOT NULL DEFAULT '',\n"
+    "  owner_id BIGINT NOT NULL REFERENCES users(id),\n"
+    /* NULL: open to every account. */
+    "  class_id BIGINT REFERENCES classes(id),\n"
+    "  race_type TEXT NOT NULL,\n"
+    "  ranking TEXT NOT NULL CHECK (ranking IN ('BEST_LAP_TIME', 'AVG_LAP_TIME', "
+    "'TOTAL_TIME')),\n"
+    "  laps BIGINT NOT NULL,\n"
+    "  min_laps BIGINT NOT NULL,\n"
+    "  continuous BIGINT NOT NULL DEFAULT 0,\n"
+    "  off_track_penalty_ms BIGINT NOT NULL,\n"
+    "  collision_penalty_ms BIGINT NOT NULL,\n"
+    "  max_resets BIGINT NOT NULL,\n"
+    "  obstacles BIGINT NOT NULL DEFAULT 0,\n"
+    "  bots BIGINT NOT NULL DEFAULT 0,\n"
+    "  bot_speed_mms BIGINT NOT NULL DEFAULT 500,\n"
+    /* NULL: no limit. */
+    "  daily_limit BIGINT,\n"
+    "  total_limit BIGINT,\n"
+    "  opens_at BIGINT NOT NULL,\n"
+    "  closes_at BIGINT NOT NULL,\n"
+    "  seed BIGINT NOT NULL,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  deleted_at BIGINT\n"
+    ");\n"
+    "CREATE TABLE league_tracks (\n"
+    "  league_id BIGINT NOT NULL REFERENCES leagues(id),\n"
+    "  position BIGINT NOT NULL,\n"
+    "  track TEXT NOT NULL,\n"
+    "  hidden BIGINT NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (league_id, position)\n"
+    ");\n"
+    "CREATE INDEX league_tracks_track ON league_tracks(track);\n"
+    "CREATE TABLE league_divisions (\n"
+    "  league_id BIGINT NOT NULL REFERENCES leagues(id),\n"
+    "  position BIGINT NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  class_id BIGINT REFERENCES classes(id),\n"
+    "  PRIMARY KEY (league_id, position)\n"
+    ");\n"
+    /* A submission keeps the frozen files of the version it entered. */
+    "CREATE TABLE submissions (\n"
+    "  id @ID@,\n"
+    "  league_id BIGINT NOT NULL REFERENCES leagues(id),\n"
+    "  user_id BIGINT NOT NULL REFERENCES users(id),\n"
+    "  division TEXT NOT NULL DEFAULT '',\n"
+    "  model_id BIGINT NOT NULL REFERENCES models(id),\n"
+    "  model_version BIGINT NOT NULL,\n"
+    "  fileset_id BIGINT NOT NULL REFERENCES filesets(id),\n"
+    "  content_sha256 TEXT NOT NULL,\n"
+    "  created_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX submissions_league_user ON submissions(league_id, user_id, created_at);\n"
+    /* The official evaluation of a submission on each track of its league (a job). */
+    "CREATE TABLE submission_evals (\n"
+    "  submission_id BIGINT NOT NULL REFERENCES submissions(id),\n"
+    "  position BIGINT NOT NULL,\n"
+    "  job_id BIGINT NOT NULL REFERENCES jobs(id),\n"
+    "  laps_completed BIGINT,\n"
+    "  lap_times TEXT,\n"
+    "  best_ms BIGINT,\n"
+    "  avg_ms BIGINT,\n"
+    "  total_ms BIGINT,\n"
+    "  off_tracks BIGINT,\n"
+    "  crashes BIGINT,\n"
+    "  resets BIGINT,\n"
+    "  penalty_ms BIGINT,\n"
+    "  PRIMARY KEY (submission_id, position)\n"
+    ");\n"
+    "CREATE INDEX submission_evals_job ON submission_evals(job_id);\n";
+
 const td__db_migration td__hub_migrations[] = {
     {1, "accounts", m1_accounts},
     {2, "registry", m2_registry},
     {3, "classes and quotas", m3_classes},
     {4, "jobs", m4_jobs},
+    {5, "leagues, submissions and official evaluations", m_leagues},
 };
 const int td__hub_migration_count = sizeof(td__hub_migrations) / sizeof(td__hub_migrations[0]);

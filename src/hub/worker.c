@@ -5,6 +5,7 @@
  * goes, then the results. One thread per slot. A job the hub no longer leases to us is
  * dropped; on SIGTERM running jobs checkpoint and go back to the queue.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -285,6 +286,12 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
         NUM_ARG("--laps", "laps", "%lld", (long long));
         NUM_ARG("--seed", "seed", "%lld", (long long));
         NUM_ARG("--max-resets", "max_resets", "%lld", (long long));
+        /* A league's official evaluation brings all of its settings. */
+        NUM_ARG("--off-track-penalty", "off_track_penalty", "%g", (double));
+        NUM_ARG("--collision-penalty", "collision_penalty", "%g", (double));
+        NUM_ARG("--obstacles", "obstacles", "%lld", (long long));
+        NUM_ARG("--bots", "bots", "%lld", (long long));
+        NUM_ARG("--bot-speed", "bot_speed", "%g", (double));
         if (json_is_true(json_object_get(p, "continuous")))
             args[n++] = "--continuous";
         const char *race = json_string_value(json_object_get(p, "race_type"));
@@ -332,8 +339,13 @@ static int prepare(job_run *j, int resume)
     td_err err;
     char path[160], tgz[1400];
     snprintf(tgz, sizeof(tgz), "%s/input.tar.gz", j->dir);
-    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/%lld/download",
-             (long long)j->model_id, (long long)j->version);
+    /* A league's submission is evaluated from its frozen copy. */
+    const char *input = json_string_value(json_object_get(j->params, "input"));
+    if (input && !strncmp(input, "/api/v1/", 8) && strlen(input) < sizeof(path))
+        snprintf(path, sizeof(path), "%s", input);
+    else
+        snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/%lld/download",
+                 (long long)j->model_id, (long long)j->version);
     if (td_hubc_download(h, path, tgz, &err) || h->status != 200) {
         char why[1200];
         snprintf(why, sizeof(why), "the worker could not download model %lld version %lld: %s",
@@ -365,6 +377,21 @@ static int prepare(job_run *j, int resume)
     return 0;
 }
 
+/* 1 if dir holds an evaluation report (eval-*.json). */
+static int has_report(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int found = 0;
+    while (d && (de = readdir(d)) && !found) {
+        size_t n = strlen(de->d_name);
+        found = n > 10 && !strncmp(de->d_name, "eval-", 5) && !strcmp(de->d_name + n - 5, ".json");
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 static void finish(job_run *j, const td_sandbox_exit *ex)
 {
     td_hubc *h = &j->s->hub;
@@ -381,6 +408,10 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
         wlog(j->s->w, "job %lld: handed back to the queue", (long long)j->id);
         return;
     }
+    /* An official evaluation whose laps were not all completed (exit status 1 with its
+     * report written) is a result, not a failure. */
+    if (exited && code == 1 && !strcmp(j->type, "league") && has_report(j->out_dir))
+        code = 0;
     if (!exited || code != 0) {
         log_tail(j->log_path, tail, sizeof(tail));
         snprintf(why, sizeof(why), "trackday %s %s: %s",
@@ -456,7 +487,7 @@ static void run_job(slot *s, json_t *claim)
     }
     if (prepare(&j, json_is_true(json_object_get(claim, "resume"))))
         goto out;
-    if (!strcmp(j.type, "evaluate") && td_mkdir_p(j.out_dir, &err)) {
+    if (strcmp(j.type, "train") && td_mkdir_p(j.out_dir, &err)) {
         fail_job(&j, err.msg, 1, 0);
         goto out;
     }
