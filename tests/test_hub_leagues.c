@@ -39,6 +39,10 @@ static long long submit(hub_server *s, const char *tok, long long league, long l
     return post_id(s, path, tok, body, "submission");
 }
 
+/* What the next fake reports say besides the laps (off-tracks; reward check: -1 none). */
+static int fake_off_tracks = 1, fake_reward_ok = -1;
+static const char *fake_type = "league";
+
 /*
  * Plays a worker: claims the next league job and completes it with a report of the given lap
  * times (n completed of `requested`). Returns the job's id; *track gets its track.
@@ -49,9 +53,9 @@ static long long fake_eval(hub_server *s, const char *wtok, const double *laps, 
     hub_resp r;
     char dir[700], hdr[300], path[128], out[512];
     static int serial;
-    TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", "/api/v1/worker/claim", wtok,
-                              "{\"types\":[\"league\"],\"wait\":5}"),
-                     200);
+    char claim[96];
+    snprintf(claim, sizeof(claim), "{\"types\":[\"%s\"],\"wait\":5}", fake_type);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", "/api/v1/worker/claim", wtok, claim), 200);
     long long id = json_integer_value(json_object_get(r.json, "id"));
     snprintf(hdr, sizeof(hdr), "X-Trackday-Lease: %s",
              json_string_value(json_object_get(r.json, "lease_id")));
@@ -68,12 +72,24 @@ static long long fake_eval(hub_server *s, const char *wtok, const double *laps, 
     }
     json_t *rep = json_pack("{s:s,s:o,s:i,s:i,s:b,s:f,s:i,s:i,s:i,s:f}", "track", track, "laps", lj,
                             "laps_requested", requested, "laps_completed", n, "completed",
-                            n == requested, "total_time_s", total, "off_tracks", 1, "crashes", 0,
-                            "resets", 1, "penalty_s", 2.0);
+                            n == requested, "total_time_s", total, "off_tracks", fake_off_tracks,
+                            "crashes", 0, "resets", 1, "penalty_s", 2.0);
+    double best = 0;
+    for (int i = 0; i < n; i++)
+        best = !i || laps[i] < best ? laps[i] : best;
+    json_object_set_new(rep, "best_lap_s", n ? json_real(best) : json_null());
+    json_object_set_new(rep, "average_lap_s", n ? json_real(total / n) : json_null());
     char p[800];
     snprintf(p, sizeof(p), "%s/eval-%s.json", dir, track);
     TD_ASSERT_EQ_INT(json_dump_file(rep, p, 0), 0);
     json_decref(rep);
+    if (fake_reward_ok >= 0) {
+        snprintf(p, sizeof(p), "%s/reward-check.json", dir);
+        FILE *rf = fopen(p, "w");
+        fprintf(rf, "{\"ok\": %s, \"errors\": %d, \"load_error\": null}\n",
+                fake_reward_ok ? "true" : "false", fake_reward_ok ? 0 : 28);
+        fclose(rf);
+    }
     snprintf(p, sizeof(p), "%s/eval-%s.svg", dir, track);
     FILE *f = fopen(p, "w");
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\"><title>%s</title></svg>\n", track);
@@ -625,6 +641,232 @@ TD_TEST(the_official_evaluation_of_the_same_version_twice_gives_the_same_result)
     TD_ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(r.json, "params"), "seed")),
                      42);
     hub_resp_free(&r);
+    /* An assignment graded by the same worker, the reward function checked in its sandbox. */
+    long long cls = post_id(&s, "/api/v1/classes", ivan, "{\"name\":\"ML 101\"}", "id");
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/members", cls);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", path, ivan, "{\"username\":\"alice\"}"), 201);
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/assignments", cls);
+    long long A = post_id(&s, path, ivan,
+                          "{\"name\":\"Follow the centre line\",\"track\":\"oval\",\"laps\":1,"
+                          "\"deadline\":\"2099-01-01T00:00:00Z\",\"criteria\":[{\"kind\":"
+                          "\"complete_laps\",\"value\":1},{\"kind\":\"reward_check\"}]}",
+                          "id");
+    snprintf(path, sizeof(path), "/api/v1/assignments/%lld/submissions", A);
+    char mb[64];
+    snprintf(mb, sizeof(mb), "{\"model\":%lld}", m);
+    long long gs = post_id(&s, path, alice, mb, "submission");
+    snprintf(path, sizeof(path), "/api/v1/assignments/%lld/submissions/%lld", A, gs);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
+    long long gj = json_integer_value(json_object_get(r.json, "job"));
+    hub_resp_free(&r);
+    free(hub_wait_event(&s, s.admin, gj, "end", NULL, 300));
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(r.json, "state")), "graded");
+    json_t *rc_crit = json_array_get(json_object_get(r.json, "criteria"), 1);
+    TD_ASSERT_MSG(json_is_true(json_object_get(rc_crit, "passed")), "reward check: %s", r.body);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(rc_crit, "measured")), "ok");
+    hub_resp_free(&r);
     TD_ASSERT(WIFEXITED(hub_worker_stop(w, SIGTERM)));
+    hub_stop(&s);
+}
+
+TD_TEST(assignments_grade_each_criterion_mark_late_work_and_fill_the_gradebook)
+{
+    hub_server s;
+    char ivan[200], alice[200], bob[200], w[200], track[64], body[1024], path[256], when[40];
+    hub_resp r;
+    hub_start_opts(&s, 1, NULL);
+    long long now = hub_get_clock(&s);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    hub_user(&s, "bob", "learner", bob, sizeof(bob));
+    long long cls = post_id(&s, "/api/v1/classes", ivan, "{\"name\":\"ML 101\"}", "id");
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/members", cls);
+    for (int i = 0; i < 2; i++) {
+        TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", path, ivan,
+                                  i ? "{\"username\":\"bob\"}" : "{\"username\":\"alice\"}"),
+                         201);
+        hub_resp_free(&r);
+    }
+    long long ma = hub_push_init(&s, alice, "ma", NULL), mb = hub_push_init(&s, bob, "mb", NULL);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/workers", s.admin, "{\"name\":\"w1\"}"),
+                     201);
+    snprintf(w, sizeof(w), "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+    /* Seven points in six criteria; due in an hour. */
+    iso(now + 3600, when, sizeof(when));
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Go faster without crashing\",\"track\":\"oval\",\"laps\":3,"
+             "\"deadline\":\"%s\",\"criteria\":[{\"kind\":\"complete_laps\",\"value\":3,"
+             "\"points\":2},{\"kind\":\"avg_lap_under\",\"value\":11.5},{\"kind\":"
+             "\"best_lap_under\",\"value\":9.8},{\"kind\":\"max_off_tracks\",\"value\":0},"
+             "{\"kind\":\"max_crashes\",\"value\":0},{\"kind\":\"reward_check\"}]}",
+             when);
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/assignments", cls);
+    long long A = post_id(&s, path, ivan, body, "id");
+    /* The second takes no late work. */
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Follow the centre line\",\"track\":\"oval\",\"deadline\":\"%s\","
+             "\"accept_late\":false,\"criteria\":[{\"kind\":\"complete_laps\",\"value\":1}]}",
+             when);
+    long long A2 = post_id(&s, path, ivan, body, "id");
+    fake_type = "grade";
+    char sp[128];
+    snprintf(sp, sizeof(sp), "/api/v1/assignments/%lld/submissions", A);
+    char mbody[64];
+    /* alice: 3 laps averaging 11.0 (best 10.0), an off-track, a good reward: 5 of 7. */
+    snprintf(mbody, sizeof(mbody), "{\"model\":%lld}", ma);
+    long long a1 = post_id(&s, sp, alice, mbody, "submission");
+    fake_off_tracks = 1;
+    fake_reward_ok = 1;
+    double la[3] = {10.0, 11.0, 12.0};
+    fake_eval(&s, w, la, 3, 3, track, sizeof(track));
+    /* bob: 2 laps of 3 (best 9.5, average 9.7), no off-track, a reward that fails: 4 of 7. */
+    snprintf(mbody, sizeof(mbody), "{\"model\":%lld}", mb);
+    long long b1 = post_id(&s, sp, bob, mbody, "submission");
+    fake_off_tracks = 0;
+    fake_reward_ok = 0;
+    double lb[2] = {9.5, 9.9};
+    fake_eval(&s, w, lb, 2, 3, track, sizeof(track));
+    snprintf(path, sizeof(path), "%s/%lld", sp, a1);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(r.json, "state")), "graded");
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "points")), 5);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "max_points")), 7);
+    TD_ASSERT(json_is_false(json_object_get(r.json, "passed")));
+    TD_ASSERT(json_is_false(json_object_get(r.json, "late")));
+    static const int want_a[6] = {1, 1, 0, 0, 1, 1};
+    json_t *crit = json_object_get(r.json, "criteria");
+    TD_ASSERT_EQ_INT(json_array_size(crit), 6);
+    for (int i = 0; i < 6; i++)
+        TD_ASSERT_MSG(json_is_true(json_object_get(json_array_get(crit, i), "passed")) == want_a[i],
+                      "alice's criterion %d: %s", i, r.body);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(json_array_get(crit, 0), "points")), 2);
+    TD_ASSERT(fabs(json_number_value(json_object_get(json_array_get(crit, 1), "measured")) - 11.0) <
+              1e-9);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(json_array_get(crit, 3), "measured")), 1);
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "%s/%lld", sp, b1);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, bob, NULL), 200);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "points")), 4);
+    static const int want_b[6] = {0, 1, 1, 1, 1, 0};
+    crit = json_object_get(r.json, "criteria");
+    for (int i = 0; i < 6; i++)
+        TD_ASSERT_MSG(json_is_true(json_object_get(json_array_get(crit, i), "passed")) == want_b[i],
+                      "bob's criterion %d: %s", i, r.body);
+    TD_ASSERT_CONTAINS(r.body, "28 errors");
+    hub_resp_free(&r);
+    /* One learner does not see another's grade. */
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 404);
+    hub_resp_free(&r);
+    /* After the deadline: alice's better work is graded and marked late; the second
+     * assignment refuses late work. */
+    hub_set_clock(&s, now + 3600);
+    snprintf(mbody, sizeof(mbody), "{\"model\":%lld}", ma);
+    long long a2 = post_id(&s, sp, alice, mbody, "submission");
+    fake_off_tracks = 0;
+    fake_reward_ok = 1;
+    double lc[3] = {9.0, 9.5, 9.6};
+    fake_eval(&s, w, lc, 3, 3, track, sizeof(track));
+    snprintf(path, sizeof(path), "%s/%lld", sp, a2);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "points")), 7);
+    TD_ASSERT(json_is_true(json_object_get(r.json, "passed")));
+    TD_ASSERT(json_is_true(json_object_get(r.json, "late")));
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/assignments/%lld/submissions", A2);
+    snprintf(mbody, sizeof(mbody), "{\"model\":%lld}", mb);
+    hub_json(&s, &r, "POST", path, bob, mbody);
+    TD_ASSERT_EQ_INT(r.status, 409);
+    TD_ASSERT_STREQ(hub_err_code(&r), "past_deadline");
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "takes no late submissions");
+    hub_resp_free(&r);
+    /* The gradebook: best grade, attempts, late; learners may not read it. */
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/gradebook", cls);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 403);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, ivan, NULL), 200);
+    json_t *ls = json_object_get(r.json, "learners");
+    TD_ASSERT_EQ_INT(json_array_size(ls), 2);
+    json_t *ga = json_array_get(json_object_get(json_array_get(ls, 0), "grades"), 0);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(ga, "points")), 7);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(ga, "attempts")), 2);
+    TD_ASSERT(json_is_true(json_object_get(ga, "late")));
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(ga, "submission")), a2);
+    hub_resp_free(&r);
+    char *csv;
+    long st;
+    csv = get_body(&s, ivan, &st, "/api/v1/classes/%lld/gradebook?format=csv", cls);
+    TD_ASSERT_EQ_INT(st, 200);
+    TD_ASSERT_STREQ(csv, "username,Go faster without crashing points,Go faster without crashing "
+                         "max,Go faster without crashing passed,Go faster without crashing "
+                         "attempts,Go faster without crashing late,Follow the centre line "
+                         "points,Follow the centre line max,Follow the centre line passed,Follow "
+                         "the centre line attempts,Follow the centre line late,total points,total "
+                         "max\n"
+                         "alice,7,7,yes,2,yes,,1,,0,,7,8\n"
+                         "bob,4,7,no,1,no,,1,,0,,4,8\n");
+    free(csv);
+    fake_type = "league";
+    fake_off_tracks = 1;
+    fake_reward_ok = -1;
+    hub_stop(&s);
+}
+
+TD_TEST(a_hidden_assignment_track_is_hidden_until_the_deadline)
+{
+    hub_server s;
+    char ivan[200], alice[200], w[200], track[64], body[1024], path[256], when[40];
+    hub_resp r;
+    hub_start_opts(&s, 1, NULL);
+    long long now = hub_get_clock(&s);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long cls = post_id(&s, "/api/v1/classes", ivan, "{\"name\":\"ML 101\"}", "id");
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/members", cls);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", path, ivan, "{\"username\":\"alice\"}"), 201);
+    hub_resp_free(&r);
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/workers", s.admin, "{\"name\":\"w1\"}"),
+                     201);
+    snprintf(w, sizeof(w), "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+    iso(now + 600, when, sizeof(when));
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Generalise\",\"track\":\"technical\",\"hidden\":true,\"laps\":2,"
+             "\"deadline\":\"%s\",\"criteria\":[{\"kind\":\"complete_laps\",\"value\":2}]}",
+             when);
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/assignments", cls);
+    long long A = post_id(&s, path, ivan, body, "id");
+    expect(&s, alice, "GET", "/api/v1/tracks", NULL, 200, "technical");
+    expect(&s, alice, "GET", "/api/v1/tracks/technical", NULL, 404, NULL);
+    expect(&s, alice, "GET", path, NULL, 200, "technical");
+    char ap[96];
+    snprintf(ap, sizeof(ap), "/api/v1/assignments/%lld", A);
+    expect(&s, alice, "GET", ap, NULL, 200, "technical");
+    snprintf(body, sizeof(body), "{\"model\":%lld}", m);
+    snprintf(path, sizeof(path), "%s/submissions", ap);
+    long long sid = post_id(&s, path, alice, body, "submission");
+    fake_type = "grade";
+    double laps[2] = {17.25, 18.5};
+    fake_eval(&s, w, laps, 2, 2, track, sizeof(track));
+    fake_type = "league";
+    TD_ASSERT_STREQ(track, "technical");
+    /* Her grade, but not what was measured on the track. */
+    snprintf(path, sizeof(path), "%s/submissions/%lld", ap, sid);
+    hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+    TD_ASSERT_EQ_INT(r.status, 200);
+    TD_ASSERT_CONTAINS(r.body, "\"points\":1");
+    TD_ASSERT(!strstr(r.body, "17.25") && !strstr(r.body, "technical"));
+    hub_resp_free(&r);
+    hub_json(&s, &r, "GET", path, ivan, NULL);
+    TD_ASSERT_CONTAINS(r.body, "17.25");
+    hub_resp_free(&r);
+    hub_set_clock(&s, now + 600);
+    hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+    TD_ASSERT_CONTAINS(r.body, "17.25");
+    hub_resp_free(&r);
+    expect(&s, alice, "GET", "/api/v1/tracks/technical", NULL, 200, NULL);
     hub_stop(&s);
 }

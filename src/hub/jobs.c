@@ -116,8 +116,8 @@ int td__job_get(td__req *r, int64_t id, td__job *j)
                              "ii", id, r->who.id);
         /* An official league evaluation is the league's: its learner sees it through the
          * league's routes (which withhold hidden tracks), not as a job. */
-        int official = !strcmp(j->type, "league") && r->who.who == TD__WHO_USER &&
-                       r->who.role == TD__ROLE_LEARNER;
+        int official = (!strcmp(j->type, "league") || !strcmp(j->type, "grade")) &&
+                       r->who.who == TD__WHO_USER && r->who.role == TD__ROLE_LEARNER;
         if ((!official && td__may_see_owner(r, j->owner_id)) ||
             (r->who.who == TD__WHO_WORKER && (j->worker_id == r->who.id || ran)))
             return 1;
@@ -334,6 +334,7 @@ static const td__job_type job_types[] = {
     {"train", train_validate, train_complete},
     {"evaluate", eval_validate, td__eval_complete},
     {"league", td__league_job_validate, td__league_job_complete},
+    {"grade", td__grade_job_validate, td__grade_job_complete},
     {NULL, NULL, NULL},
 };
 
@@ -560,7 +561,8 @@ static int list_jobs(td__req *r)
         "SELECT " JOB_COLS " " JOB_FROM " WHERE (? = 0 OR j.id < ?) AND (? = 0 OR j.owner_id = ?) "
         "AND (? = 0 OR j.model_id = ?) AND (? = 0 OR (? = 1 AND j.state = ?) OR (? = 2 AND "
         "j.state IN ('queued', 'running'))) AND (? = 3 OR ? = 0 OR j.owner_id = ? OR j.owner_id "
-        "IN (" TD__TAUGHT_USERS_SQL ")) AND (? <> 1 OR j.type <> 'league') ORDER BY j.id DESC "
+        "IN (" TD__TAUGHT_USERS_SQL
+        ")) AND (? <> 1 OR j.type NOT IN ('league', 'grade')) ORDER BY j.id DESC "
         "LIMIT ?",
         "iiiiiiiitiiiiiii", after, after, owner, owner, model, model, mode, mode,
         state ? state : "", mode, (int64_t)r->who.role, owner, r->who.id, r->who.id,
@@ -834,7 +836,7 @@ static int post_claim(td__req *r)
 {
     json_t *o = NULL, *types;
     int64_t wait_s = 0, now;
-    const char *t[4] = {"train", "evaluate", "league", ""};
+    const char *t[4] = {"train", "evaluate", "league", "grade"};
     td_db_conn *c;
     td_err err = {0};
     uint64_t seen = 0;
@@ -1315,7 +1317,8 @@ static int list_tracks(td__req *r)
 
 const char td__jobs_schemas[] =
     "{\"Job\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"type\": "
-    "{\"enum\": [\"train\", \"evaluate\", \"league\"]}, \"state\": {\"enum\": [\"queued\", "
+    "{\"enum\": [\"train\", \"evaluate\", \"league\", \"grade\"]}, \"state\": {\"enum\": "
+    "[\"queued\", "
     "\"running\", "
     "\"succeeded\", \"failed\", \"canceled\"]}, \"owner\": {\"type\": \"object\"}, \"model\": "
     "{\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": "

@@ -56,10 +56,7 @@ static int in_list(const char *s, const char *const *list)
 /* Arguments                                                                            */
 /* ------------------------------------------------------------------------------------ */
 
-/* Replies 400 naming the first field of o with the wrong JSON type. spec is "key:t,..." with
- * t one of s (string), i (integer), n (number), b (boolean), a (array), o (object). Every
- * field's type is checked before anything else, so the message names the wrong one. */
-static int check_types(td__req *r, json_t *o, const char *spec)
+int td__check_types(td__req *r, json_t *o, const char *spec)
 {
     const char *p = spec;
     while (*p) {
@@ -91,9 +88,7 @@ static int check_types(td__req *r, json_t *o, const char *spec)
     return 0;
 }
 
-/* A league's or division's name: free text people read, but never a path or markup: letters
- * (any UTF-8), digits, spaces and . , _ - : ( ) & + #, not starting with '.', no "..". */
-static int display_name_ok(const char *s, size_t max)
+int td__display_name_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n < 1 || n > max || s[0] == '.' || s[0] == ' ' || strstr(s, ".."))
@@ -108,8 +103,7 @@ static int display_name_ok(const char *s, size_t max)
     return 1;
 }
 
-/* "2026-12-01T00:00:00Z" (or with +00:00) to Unix seconds; -1 if malformed. */
-static int64_t parse_time(const char *s)
+int64_t td__parse_time(const char *s)
 {
     struct tm tm;
     int y, mo, d, h, mi, sec;
@@ -138,7 +132,7 @@ static int arg_time(td__req *r, json_t *o, const char *key, int64_t *out)
         return 1;
     if (!s)
         return 0;
-    int64_t t = parse_time(s);
+    int64_t t = td__parse_time(s);
     if (t < 0)
         return td__fail(r, 400, "bad_request",
                         "field '%s' must be a UTC time such as 2026-12-01T18:00:00Z", key);
@@ -282,7 +276,7 @@ int td__track_hidden(td__req *r, const char *name)
                      "l.closes_at > ? AND l.owner_id <> ? AND (l.class_id IS NULL OR l.class_id "
                      "NOT IN (" TD__TAUGHT_CLASSES_SQL "))",
                      "tiii", name, td__hub_now(r->hub), r->who.id, r->who.id);
-    return n > 0;
+    return n > 0 || td__track_hidden_by_assignment(r, name);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -395,7 +389,7 @@ static int league_args(td__req *r, json_t *o, league *L, int creating)
         td__arg_int(r, o, "seed", 0, 0, 0x7fffffff, &L->seed))
         return 1;
     if (name) {
-        if (!display_name_ok(name, 100))
+        if (!td__display_name_ok(name, 100))
             return td__fail(r, 400, "bad_request",
                             "field 'name': letters, digits, spaces and . , _ - : ( ) & + # (not "
                             "'%.40s')",
@@ -467,7 +461,7 @@ static int league_args(td__req *r, json_t *o, league *L, int creating)
             const char *dn = json_is_string(v) ? json_string_value(v)
                                                : json_string_value(json_object_get(v, "name"));
             json_t *cl = json_is_object(v) ? json_object_get(v, "class") : NULL;
-            if (!dn || !display_name_ok(dn, 64) || (cl && !json_is_integer(cl)))
+            if (!dn || !td__display_name_ok(dn, 64) || (cl && !json_is_integer(cl)))
                 return td__fail(r, 400, "bad_request",
                                 "field 'divisions': each is a name or {\"name\": N, \"class\": "
                                 "ID} (names: letters, digits, spaces, . , _ - : ( ) & + #)");
@@ -539,7 +533,8 @@ static int post_league(td__req *r)
     td_db_rows *row;
     td_err err = {0};
     int rc;
-    if (td__req_json(r, &o) || check_types(r, o, LEAGUE_TYPES) || td__only_keys(r, o, LEAGUE_KEYS))
+    if (td__req_json(r, &o) || td__check_types(r, o, LEAGUE_TYPES) ||
+        td__only_keys(r, o, LEAGUE_KEYS))
         return 1;
     memset(&L, 0, sizeof(L));
     snprintf(L.race_type, sizeof(L.race_type), "time-trial");
@@ -643,7 +638,7 @@ static int patch_league(td__req *r)
     td_db_conn *c;
     td_err err = {0};
     int rc;
-    if (td__req_json(r, &o) || check_types(r, o, LEAGUE_TYPES))
+    if (td__req_json(r, &o) || td__check_types(r, o, LEAGUE_TYPES))
         return 1;
     if (!league_param(r, 0, &L))
         return 1;
@@ -900,7 +895,7 @@ static json_t *entry_json(const league *L, const entry *e, unsigned mask)
 /* Leaderboard                                                                          */
 /* ------------------------------------------------------------------------------------ */
 
-static void csv_field(td__sb *b, const char *s)
+void td__csv_field(td__sb *b, const char *s)
 {
     int quote =
         strpbrk(s, ",\"\n\r") != NULL || s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@';
@@ -983,13 +978,13 @@ static int get_leaderboard(td__req *r)
                 td__format_time(best[i]->created_at, t[4], sizeof(t[4]));
                 snprintf(line, sizeof(line), "%d,", rank);
                 td__sb_str(&b, line);
-                csv_field(&b, best[i]->username);
+                td__csv_field(&b, best[i]->username);
                 td__sb_str(&b, ",");
-                csv_field(&b, dname);
+                td__csv_field(&b, dname);
                 snprintf(line, sizeof(line), ",%s,%s,%s,%s,%lld,%lld,", t[0], t[1], t[2], t[3],
                          (long long)best[i]->laps, (long long)best[i]->id);
                 td__sb_str(&b, line);
-                csv_field(&b, best[i]->model_name);
+                td__csv_field(&b, best[i]->model_name);
                 snprintf(line, sizeof(line), ",%lld,%s\n", (long long)best[i]->model_version, t[4]);
                 td__sb_str(&b, line);
             } else {
@@ -1138,7 +1133,7 @@ static int post_submission(td__req *r)
     td_db_rows *row;
     td_err err = {0};
     int rc;
-    if (td__req_json(r, &o) || check_types(r, o, "model:i,version:i,division:s"))
+    if (td__req_json(r, &o) || td__check_types(r, o, "model:i,version:i,division:s"))
         return 1;
     if (!league_param(r, 0, &L))
         return 1;

@@ -271,11 +271,65 @@ static const char m_leagues[] =
     ");\n"
     "CREATE INDEX submission_evals_job ON submission_evals(job_id);\n";
 
+/* Autograded assignments (assignments.c); criteria values in thousandths of their unit. */
+static const char m_assignments[] =
+    "CREATE TABLE assignments (\n"
+    "  id @ID@,\n"
+    "  class_id BIGINT NOT NULL REFERENCES classes(id),\n"
+    "  owner_id BIGINT NOT NULL REFERENCES users(id),\n"
+    "  name TEXT NOT NULL,\n"
+    "  description TEXT NOT NULL DEFAULT '',\n"
+    "  track TEXT NOT NULL,\n"
+    "  hidden BIGINT NOT NULL DEFAULT 0,\n"
+    "  race_type TEXT NOT NULL,\n"
+    "  laps BIGINT NOT NULL,\n"
+    "  continuous BIGINT NOT NULL DEFAULT 0,\n"
+    "  max_resets BIGINT NOT NULL,\n"
+    "  off_track_penalty_ms BIGINT NOT NULL,\n"
+    "  collision_penalty_ms BIGINT NOT NULL,\n"
+    "  seed BIGINT NOT NULL,\n"
+    "  deadline BIGINT NOT NULL,\n"
+    "  accept_late BIGINT NOT NULL DEFAULT 1,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  deleted_at BIGINT\n"
+    ");\n"
+    "CREATE INDEX assignments_class ON assignments(class_id);\n"
+    "CREATE INDEX assignments_track ON assignments(track);\n"
+    "CREATE TABLE assignment_criteria (\n"
+    "  assignment_id BIGINT NOT NULL REFERENCES assignments(id),\n"
+    "  position BIGINT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  value_milli BIGINT NOT NULL,\n"
+    "  points BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (assignment_id, position)\n"
+    ");\n"
+    /* A submission keeps the frozen files it was graded on; the grade comes with its job. */
+    "CREATE TABLE assignment_submissions (\n"
+    "  id @ID@,\n"
+    "  assignment_id BIGINT NOT NULL REFERENCES assignments(id),\n"
+    "  user_id BIGINT NOT NULL REFERENCES users(id),\n"
+    "  model_id BIGINT NOT NULL REFERENCES models(id),\n"
+    "  model_version BIGINT NOT NULL,\n"
+    "  fileset_id BIGINT NOT NULL REFERENCES filesets(id),\n"
+    "  content_sha256 TEXT NOT NULL,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  late BIGINT NOT NULL DEFAULT 0,\n"
+    "  job_id BIGINT REFERENCES jobs(id),\n"
+    "  points BIGINT,\n"
+    "  max_points BIGINT,\n"
+    "  passed BIGINT,\n"
+    "  results TEXT\n"
+    ");\n"
+    "CREATE INDEX assignment_submissions_user ON assignment_submissions(assignment_id, "
+    "user_id);\n"
+    "CREATE INDEX assignment_submissions_job ON assignment_submissions(job_id);\n";
+
 const td__db_migration td__hub_migrations[] = {
     {1, "accounts", m1_accounts},
     {2, "registry", m2_registry},
     {3, "classes and quotas", m3_classes},
     {4, "jobs", m4_jobs},
     {5, "leagues, submissions and official evaluations", m_leagues},
+    {6, "assignments and grades", m_assignments},
 };
 const int td__hub_migration_count = sizeof(td__hub_migrations) / sizeof(td__hub_migrations[0]);

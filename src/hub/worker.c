@@ -408,9 +408,10 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
         wlog(j->s->w, "job %lld: handed back to the queue", (long long)j->id);
         return;
     }
-    /* An official evaluation whose laps were not all completed (exit status 1 with its
-     * report written) is a result, not a failure. */
-    if (exited && code == 1 && !strcmp(j->type, "league") && has_report(j->out_dir))
+    /* An official evaluation (or a grading) whose laps were not all completed (exit status 1 with
+     * its report written) is a result, not a failure. */
+    if (exited && code == 1 && (!strcmp(j->type, "league") || !strcmp(j->type, "grade")) &&
+        has_report(j->out_dir))
         code = 0;
     if (!exited || code != 0) {
         log_tail(j->log_path, tail, sizeof(tail));
@@ -446,6 +447,53 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
         wlog(j->s->w, "job %lld: the hub refused the results: %s", (long long)j->id,
              td_hubc_error(h));
     unlink(tgz);
+}
+
+/* A grading that asks for it: `trackday reward check` on the model's reward function, in the
+ * same sandbox, its JSON report kept as reward-check.json beside the evaluation's files. */
+static void reward_check(job_run *j)
+{
+    char file[1400], out[1400], log[1400];
+    const char *track = json_string_value(json_object_get(j->params, "track"));
+    const char *args[12];
+    int n = 0;
+    td__limits lim;
+    td__child child;
+    td_err err;
+    snprintf(file, sizeof(file), "%s/reward_function.py", j->model_dir);
+    snprintf(out, sizeof(out), "%s/reward-check.json", j->out_dir);
+    snprintf(log, sizeof(log), "%s/reward-check.log", j->dir);
+    args[n++] = j->s->w->program;
+    args[n++] = "reward";
+    args[n++] = "check";
+    args[n++] = file;
+    args[n++] = "--json";
+    if (track) {
+        args[n++] = "--track";
+        args[n++] = track;
+    }
+    args[n] = NULL;
+    memset(&lim, 0, sizeof(lim));
+    lim.cpu_s = 300;
+    lim.file_bytes = 64u << 20;
+    if (td__sandbox_spawn(args, j->dir, log, &lim, j->s->w->mode, j->s->w->opt->read_only, &child,
+                          &err)) {
+        wlog(j->s->w, "job %lld: reward check: %s", (long long)j->id, err.msg);
+        return;
+    }
+    FILE *f = fopen(out, "w");
+    char buf[8192];
+    ssize_t k;
+    size_t total = 0;
+    while ((k = read(child.out_fd, buf, sizeof(buf))) > 0) {
+        total += (size_t)k;
+        if (f && total < (16u << 20))
+            fwrite(buf, 1, (size_t)k, f);
+    }
+    if (f)
+        fclose(f);
+    td_sandbox_exit ex;
+    td__child_wait(&child, &ex);
 }
 
 static void run_job(slot *s, json_t *claim)
@@ -491,8 +539,10 @@ static void run_job(slot *s, json_t *claim)
         fail_job(&j, err.msg, 1, 0);
         goto out;
     }
-    build_argv(&j, args, bufs);
     memset(&lim, 0, sizeof(lim));
+    if (json_is_true(json_object_get(j.params, "reward_check")))
+        reward_check(&j);
+    build_argv(&j, args, bufs);
     double minutes = json_number_value(json_object_get(j.params, "minutes"));
     /* CPU time: the run's minutes on every core plus a margin; the wall clock is watched
      * below. */
