@@ -8,6 +8,7 @@
  * same version twice gives the same result (`trackday submit --wait`).
  */
 #include <math.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "hub_harness.h"
@@ -868,5 +869,383 @@ TD_TEST(a_hidden_assignment_track_is_hidden_until_the_deadline)
     TD_ASSERT_CONTAINS(r.body, "17.25");
     hub_resp_free(&r);
     expect(&s, alice, "GET", "/api/v1/tracks/technical", NULL, 200, NULL);
+    hub_stop(&s);
+}
+
+/* ---- Race day ------------------------------------------------------------------------------ */
+
+/* Follows a league's leaderboard stream on a thread: counts events, stops at `want`. */
+typedef struct {
+    hub_server *s;
+    const char *tok;
+    long long league;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int events, found, done;
+    char want[128];
+    char *all;
+    size_t len;
+} board_watch;
+
+static size_t board_cb(char *p, size_t sz, size_t n, void *u)
+{
+    board_watch *w = u;
+    size_t k = sz * n;
+    pthread_mutex_lock(&w->mu);
+    char *a = realloc(w->all, w->len + k + 1);
+    memcpy(a + w->len, p, k);
+    w->len += k;
+    a[w->len] = 0;
+    w->all = a;
+    w->events = 0;
+    for (const char *q = a; (q = strstr(q, "event: leaderboard")); q++)
+        w->events++;
+    if (w->want[0] && strstr(a, w->want))
+        w->found = 1;
+    pthread_cond_broadcast(&w->cv);
+    int stop = w->found;
+    pthread_mutex_unlock(&w->mu);
+    return stop ? 0 : k;
+}
+
+static void *board_thread(void *arg)
+{
+    board_watch *w = arg;
+    CURL *c = curl_easy_init();
+    char url[256], auth[300];
+    struct curl_slist *h = NULL;
+    snprintf(url, sizeof(url), "%s/api/v1/leagues/%lld/leaderboard/events", w->s->url, w->league);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->tok);
+    h = curl_slist_append(h, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, board_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_perform(c);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* The physical standings as "racer:score" in order. */
+static void physical(hub_server *s, const char *tok, long long league, char *out, size_t cap)
+{
+    hub_resp r;
+    char path[96];
+    size_t n = 0, i;
+    json_t *e;
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", league);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "GET", path, tok, NULL), 200);
+    out[0] = 0;
+    json_array_foreach(json_object_get(r.json, "physical"), i, e)
+    {
+        n += (size_t)snprintf(out + n, cap - n, "%s%s:%.3f", n ? "," : "",
+                              json_string_value(json_object_get(e, "racer")),
+                              json_number_value(json_object_get(e, "score_s")));
+    }
+    hub_resp_free(&r);
+}
+
+TD_TEST(physical_laps_rank_beside_the_virtual_times_and_the_big_screen_follows)
+{
+    hub_server s;
+    char ivan[200], alice[200], w[200], track[64], path[128], got[512];
+    hub_resp r;
+    hub_start_opts(&s, 1, NULL);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    long long alice_id = hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/workers", s.admin, "{\"name\":\"w1\"}"),
+                     201);
+    snprintf(w, sizeof(w), "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+    long long L =
+        post_id(&s, "/api/v1/leagues", ivan,
+                "{\"name\":\"Summit\",\"tracks\":[\"oval\"],\"off_track_penalty\":2}", "id");
+    submit(&s, alice, L, m);
+    double laps[3] = {10.0, 11.0, 12.0};
+    fake_eval(&s, w, laps, 3, 3, track, sizeof(track));
+    /* The big screen: alice's stream shows the standings now... */
+    board_watch bw;
+    memset(&bw, 0, sizeof(bw));
+    bw.s = &s;
+    bw.tok = alice;
+    bw.league = L;
+    pthread_mutex_init(&bw.mu, NULL);
+    pthread_cond_init(&bw.cv, NULL);
+    pthread_t th;
+    pthread_create(&th, NULL, board_thread, &bw);
+    pthread_mutex_lock(&bw.mu);
+    while (bw.events < 1 && !bw.done)
+        pthread_cond_wait(&bw.cv, &bw.mu);
+    TD_ASSERT_MSG(bw.events == 1, "no first leaderboard event: %s", bw.all ? bw.all : "");
+    TD_ASSERT_CONTAINS(bw.all, "\"score_s\":10.0");
+    snprintf(bw.want, sizeof(bw.want), "\"racer\":\"Guest 7\"");
+    pthread_mutex_unlock(&bw.mu);
+    /* ...a marshal enters physical laps; a learner may not. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/laps", L);
+    hub_json(&s, &r, "POST", path, alice, "{\"racer\":\"alice\",\"lap_time\":5.0}");
+    TD_ASSERT_EQ_INT(r.status, 403);
+    hub_resp_free(&r);
+    char body[160];
+    snprintf(body, sizeof(body), "{\"user\":%lld,\"lap_time\":9.0,\"off_tracks\":1}", alice_id);
+    post_id(&s, path, ivan, body, "id");
+    snprintf(body, sizeof(body), "{\"user\":%lld,\"lap_time\":9.5}", alice_id);
+    post_id(&s, path, ivan, body, "id");
+    long long bad = post_id(&s, path, ivan, "{\"racer\":\"Guest 7\",\"lap_time\":8.1}", "id");
+    post_id(&s, path, ivan, "{\"racer\":\"Guest 7\",\"lap_time\":9.2}", "id");
+    post_id(&s, path, ivan, "{\"racer\":\"Bea\",\"lap_time\":12.0,\"attempt\":2}", "id");
+    hub_json(&s, &r, "POST", path, ivan, "{\"racer\":\"../etc\",\"lap_time\":9.0}");
+    TD_ASSERT_EQ_INT(r.status, 400);
+    hub_resp_free(&r);
+    hub_json(&s, &r, "POST", path, ivan, "{\"lap_time\":9.0}");
+    TD_ASSERT_EQ_INT(r.status, 400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "racer");
+    hub_resp_free(&r);
+    /* The stream saw it without being asked. */
+    pthread_mutex_lock(&bw.mu);
+    while (!bw.found && !bw.done)
+        pthread_cond_wait(&bw.cv, &bw.mu);
+    TD_ASSERT_MSG(bw.found, "the stream never showed the physical laps: %s", bw.all);
+    TD_ASSERT(bw.events >= 2);
+    pthread_mutex_unlock(&bw.mu);
+    pthread_join(th, NULL);
+    free(bw.all);
+    /* Best lap, an off-track costing the league's 2 s: alice's 9.0 counts 11.0. */
+    physical(&s, alice, L, got, sizeof(got));
+    TD_ASSERT_STREQ(got, "Guest 7:8.100,alice:9.500,Bea:12.000");
+    /* A lap entered by mistake is withdrawn. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/laps/%lld", L, bad);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "DELETE", path, ivan, NULL), 204);
+    hub_resp_free(&r);
+    physical(&s, alice, L, got, sizeof(got));
+    TD_ASSERT_STREQ(got, "Guest 7:9.200,alice:9.500,Bea:12.000");
+    /* By average: alice (11.0 + 9.5) / 2. The virtual standings are beside them. */
+    TD_ASSERT_EQ_INT(
+        hub_json(&s, &r, "PATCH", "/api/v1/leagues/1", ivan, "{\"ranking\":\"AVG_LAP_TIME\"}"),
+        200);
+    hub_resp_free(&r);
+    physical(&s, alice, L, got, sizeof(got));
+    TD_ASSERT_STREQ(got, "Guest 7:9.200,alice:10.250,Bea:12.000");
+    standings(&s, alice, L, got, sizeof(got));
+    TD_ASSERT_STREQ(got, "alice:11.000");
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/laps", L);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(r.json, "laps")), 4);
+    hub_resp_free(&r);
+    hub_stop(&s);
+}
+
+/* Plays a worker's race: the first racer of names[winner] wins. Returns the names raced. */
+static void fake_race(hub_server *s, const char *wtok, int winner, char *names, size_t cap)
+{
+    hub_resp r;
+    char dir[700], hdr[300], path[128], out[512], p[800];
+    static int serial;
+    TD_ASSERT_EQ_INT(
+        hub_json(s, &r, "POST", "/api/v1/worker/claim", wtok, "{\"types\":[\"race\"],\"wait\":5}"),
+        200);
+    long long id = json_integer_value(json_object_get(r.json, "id"));
+    snprintf(hdr, sizeof(hdr), "X-Trackday-Lease: %s",
+             json_string_value(json_object_get(r.json, "lease_id")));
+    json_t *nm = json_object_get(json_object_get(r.json, "params"), "names");
+    const char *n0 = json_string_value(json_array_get(nm, 0));
+    const char *n1 = json_string_value(json_array_get(nm, 1));
+    snprintf(names, cap, "%s-%s", n0, n1);
+    snprintf(dir, sizeof(dir), "%s/race-%d", s->dir, serial++);
+    mkdir(dir, 0755);
+    snprintf(p, sizeof(p), "%s/race.json", dir);
+    FILE *f = fopen(p, "w");
+    fprintf(f,
+            "{\"race_type\":\"HEAD_TO_MODEL\",\"track\":\"oval\",\"laps\":1,\"race_time_s\":9.5,"
+            "\"standings\":[{\"position\":1,\"name\":\"%s\",\"finished\":true,\"total_time_s\":"
+            "9.5},{\"position\":2,\"name\":\"%s\",\"finished\":false}]}\n",
+            winner ? n1 : n0, winner ? n0 : n1);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/race.mp4", dir);
+    f = fopen(p, "w");
+    fprintf(f, "not really a video of %s", names);
+    fclose(f);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "tar czf %s.tgz -C %s . 2>&1", dir, dir), 0);
+    char *data = NULL;
+    size_t len = 0;
+    snprintf(p, sizeof(p), "%s.tgz", dir);
+    TD_ASSERT_OK(td_file_read(p, &data, &len, NULL));
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/complete", id);
+    hub_req_h(s, &r, "POST", path, wtok, "application/gzip", data, len, hdr);
+    td_free(data);
+    TD_ASSERT_MSG(r.status == 200, "complete race %lld: %ld %s", id, r.status, r.body);
+    hub_resp_free(&r);
+}
+
+TD_TEST(a_knockout_bracket_is_seeded_from_the_leaderboard_and_advances)
+{
+    hub_server s;
+    char ivan[200], tok[3][200], w[200], track[64], path[160], names[160];
+    const char *who[3] = {"alice", "bob", "carol"};
+    double best[3] = {10.0, 11.0, 9.0};
+    hub_resp r;
+    hub_start_opts(&s, 1, NULL);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/workers", s.admin, "{\"name\":\"w1\"}"),
+                     201);
+    snprintf(w, sizeof(w), "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+    long long L = post_id(&s, "/api/v1/leagues", ivan,
+                          "{\"name\":\"Race day\",\"tracks\":[\"oval\"],\"laps\":1}", "id");
+    for (int i = 0; i < 3; i++) {
+        char mname[32];
+        hub_user(&s, who[i], "learner", tok[i], sizeof(tok[i]));
+        snprintf(mname, sizeof(mname), "m-%s", who[i]);
+        long long m = hub_push_init(&s, tok[i], mname, NULL);
+        submit(&s, tok[i], L, m);
+        fake_eval(&s, w, &best[i], 1, 1, track, sizeof(track));
+    }
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets", L);
+    hub_json(&s, &r, "POST", path, tok[0], "{\"size\":4}");
+    TD_ASSERT_EQ_INT(r.status, 403);
+    hub_resp_free(&r);
+    /* Seeds: carol 1, alice 2, bob 3; carol's opponent (4) is a bye. */
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", path, ivan, "{\"name\":\"Final four\",\"size\":4}"),
+                     201);
+    long long B = json_integer_value(json_object_get(r.json, "id"));
+    json_t *r1 = json_object_get(json_array_get(json_object_get(r.json, "rounds"), 0), "matches");
+    json_t *m0 = json_array_get(r1, 0), *m1 = json_array_get(r1, 1);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(json_object_get(m0, "a"), "username")),
+                    "carol");
+    TD_ASSERT(json_is_null(json_object_get(m0, "b")));
+    TD_ASSERT_STREQ(json_string_value(json_object_get(m0, "winner")), "a");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(json_object_get(m1, "a"), "username")),
+                    "alice");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(json_object_get(m1, "b"), "username")),
+                    "bob");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(m1, "state")), "racing");
+    hub_resp_free(&r);
+    /* Semi-final: bob beats alice; the final is carol against bob, won by carol. */
+    fake_race(&s, w, 1, names, sizeof(names));
+    TD_ASSERT_STREQ(names, "alice-bob");
+    fake_race(&s, w, 0, names, sizeof(names));
+    TD_ASSERT_STREQ(names, "carol-bob");
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets/%lld", L, B);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, tok[1], NULL), 200);
+    TD_ASSERT_STREQ(
+        json_string_value(json_object_get(json_object_get(r.json, "champion"), "username")),
+        "carol");
+    json_t *fin = json_array_get(
+        json_object_get(json_array_get(json_object_get(r.json, "rounds"), 1), "matches"), 0);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(fin, "winner")), "a");
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(fin, "standings")), 2);
+    hub_resp_free(&r);
+    /* The final's replay and files. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets/%lld/matches/2/1/replay", L, B);
+    hub_req(&s, &r, "GET", path, tok[2], NULL, NULL, 0);
+    TD_ASSERT_EQ_INT(r.status, 200);
+    TD_ASSERT_CONTAINS(r.body, "not really a video of carol-bob");
+    TD_ASSERT_CONTAINS(r.headers, "video/mp4");
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets/%lld/matches/1/2/result", L, B);
+    expect(&s, tok[0], "GET", path, NULL, 200, NULL);
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets/%lld/matches/1/1/result", L, B);
+    expect(&s, tok[0], "GET", path, NULL, 404, NULL); /* a bye is not raced */
+    hub_stop(&s);
+}
+
+TD_TEST(a_real_worker_races_a_knockout_match_by_trackday_race_rules)
+{
+    hub_server s;
+    char ivan[200], tok[2][200], wt[200] = "", body[256], path[160];
+    const char *who[2] = {"alice", "bob"};
+    long long models[2];
+    hub_resp r;
+    hub_start(&s);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    pid_t w = hub_worker(&s, "w1", wt, sizeof(wt), "--slots 2");
+    for (int i = 0; i < 2; i++) {
+        char mname[32];
+        hub_user(&s, who[i], "learner", tok[i], sizeof(tok[i]));
+        snprintf(mname, sizeof(mname), "m-%s", who[i]);
+        models[i] = hub_push_init(&s, tok[i], mname, NULL);
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"train\",\"model\":%lld,\"minutes\":1,\"iterations\":1,\"seed\":%d,"
+                 "\"track\":\"oval\"}",
+                 models[i], i + 1);
+        long long tj = hub_submit(&s, tok[i], body);
+        free(hub_wait_event(&s, tok[i], tj, "end", "succeeded", 300));
+    }
+    long long L =
+        post_id(&s, "/api/v1/leagues", ivan,
+                "{\"name\":\"Race day\",\"tracks\":[\"oval\"],\"laps\":1,\"min_laps\":1}", "id");
+    for (int i = 0; i < 2; i++) {
+        long long sid = submit(&s, tok[i], L, models[i]);
+        snprintf(path, sizeof(path), "/api/v1/leagues/%lld/submissions/%lld", L, sid);
+        TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, ivan, NULL), 200);
+        long long job = json_integer_value(
+            json_object_get(json_array_get(json_object_get(r.json, "evaluations"), 0), "job"));
+        hub_resp_free(&r);
+        free(hub_wait_event(&s, s.admin, job, "end", NULL, 300));
+    }
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets", L);
+    hub_json(&s, &r, "POST", path, ivan, "{\"size\":2}");
+    if (r.status == 409) {
+        /* An untrained-for-long model may complete no lap: nothing counts, no bracket. */
+        TD_ASSERT_CONTAINS(hub_err_msg(&r), "a bracket needs two");
+        hub_resp_free(&r);
+        TD_ASSERT(WIFEXITED(hub_worker_stop(w, SIGTERM)));
+        hub_stop(&s);
+        TD_FAIL("the models completed no lap: no race to run");
+    }
+    TD_ASSERT_MSG(r.status == 201, "bracket: %ld %s", r.status, r.body);
+    long long B = json_integer_value(json_object_get(r.json, "id"));
+    hub_resp_free(&r);
+    /* The race job, run by the worker, decides the final. */
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/jobs?state=active", s.admin, NULL), 200);
+    long long race = 0;
+    size_t i;
+    json_t *j;
+    json_array_foreach(json_object_get(r.json, "jobs"), i,
+                       j) if (!strcmp(json_string_value(json_object_get(j, "type")), "race")) race =
+        json_integer_value(json_object_get(j, "id"));
+    hub_resp_free(&r);
+    if (!race) {
+        TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/jobs?limit=1", s.admin, NULL), 200);
+        race = json_integer_value(
+            json_object_get(json_array_get(json_object_get(r.json, "jobs"), 0), "id"));
+        hub_resp_free(&r);
+    }
+    char *ev = hub_wait_event(&s, s.admin, race, "end", NULL, 300);
+    TD_ASSERT_CONTAINS(ev, "succeeded");
+    free(ev);
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets/%lld", L, B);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, tok[0], NULL), 200);
+    const char *champ =
+        json_string_value(json_object_get(json_object_get(r.json, "champion"), "username"));
+    TD_ASSERT_MSG(champ && (!strcmp(champ, "alice") || !strcmp(champ, "bob")), "%s", r.body);
+    json_t *fin = json_array_get(
+        json_object_get(json_array_get(json_object_get(r.json, "rounds"), 0), "matches"), 0);
+    json_t *st = json_object_get(fin, "standings");
+    TD_ASSERT_EQ_INT(json_array_size(st), 2);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(json_array_get(st, 0), "name")), champ);
+    hub_resp_free(&r);
+    /* Its files: race.json and the replay (a video, or frames without ffmpeg). */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/brackets/%lld/matches/1/1/result", L, B);
+    hub_req(&s, &r, "GET", path, tok[1], NULL, NULL, 0);
+    TD_ASSERT_EQ_INT(r.status, 200);
+    char tgz[700], out[8192];
+    snprintf(tgz, sizeof(tgz), "%s/race.tgz", s.dir);
+    FILE *f = fopen(tgz, "wb");
+    fwrite(r.body, 1, r.len, f);
+    fclose(f);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "tar tzf %s", tgz), 0);
+    TD_ASSERT_CONTAINS(out, "race.json");
+    TD_ASSERT_MSG(strstr(out, "race.mp4") || strstr(out, "replay/"), "no replay: %s", out);
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w, SIGTERM)));
     hub_stop(&s);
 }

@@ -424,6 +424,27 @@ int td__display_name_ok(const char *s, size_t max);
 int64_t td__parse_time(const char *s);
 /* One CSV field: quoted when needed, a leading = + - @ defused for spreadsheets. */
 void td__csv_field(td__sb *b, const char *s);
+/* What brackets.c needs of a league: loaded as league {param i} for the caller (1, or 0
+ * having replied 404). */
+typedef struct td__league_brief {
+    int64_t id, laps, continuous, off_ms, coll_ms, max_resets, closes_at;
+    int manage, hides, ntracks;
+    char name[128], tracks[8][104];
+    int hidden[8];
+} td__league_brief;
+int td__league_brief_param(td__req *r, int i, td__league_brief *b);
+/* The league's standings as who runs it sees them (every track): up to n best entries of
+ * division (NULL: every division) in rank order. */
+typedef struct td__seed {
+    int64_t user_id, submission;
+    char username[64];
+} td__seed;
+int td__league_seeds(td__req *r, int64_t league_id, const char *division, int n, td__seed *out,
+                     int *got, td_err *err);
+/* The "race" job type: a knockout match (brackets.c). */
+int td__race_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
+int td__race_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                          int64_t *result_version, td_err *err);
 /* The "league" job type: an official evaluation, made only by a submission. */
 int td__league_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
 int td__league_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
@@ -478,8 +499,9 @@ extern const td__route td__routes_models[];   /* the registry (models.c) */
 extern const td__route td__routes_jobs[];     /* jobs, workers' job routes, tracks (jobs.c) */
 extern const td__route td__routes_leagues[];  /* leagues, submissions, leaderboards (leagues.c) */
 extern const td__route td__routes_assignments[]; /* assignments, grades (assignments.c) */
+extern const td__route td__routes_brackets[];    /* race day knockout brackets (brackets.c) */
 extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
-    td__jobs_schemas[], td__leagues_schemas[], td__assignments_schemas[];
+    td__jobs_schemas[], td__leagues_schemas[], td__assignments_schemas[], td__brackets_schemas[];
 
 /* Every table, NULL-terminated (http.c). */
 extern const td__route *const td__route_tables[];

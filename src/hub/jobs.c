@@ -335,6 +335,7 @@ static const td__job_type job_types[] = {
     {"evaluate", eval_validate, td__eval_complete},
     {"league", td__league_job_validate, td__league_job_complete},
     {"grade", td__grade_job_validate, td__grade_job_complete},
+    {"race", td__race_job_validate, td__race_job_complete},
     {NULL, NULL, NULL},
 };
 
@@ -836,7 +837,7 @@ static int post_claim(td__req *r)
 {
     json_t *o = NULL, *types;
     int64_t wait_s = 0, now;
-    const char *t[4] = {"train", "evaluate", "league", "grade"};
+    const char *t[8] = {"train", "evaluate", "league", "grade", "race", "", "", ""};
     td_db_conn *c;
     td_err err = {0};
     uint64_t seen = 0;
@@ -848,9 +849,9 @@ static int post_claim(td__req *r)
             return 1;
         types = json_object_get(o, "types");
         if (types) {
-            if (!json_is_array(types) || json_array_size(types) < 1 || json_array_size(types) > 4)
-                return td__fail(r, 400, "bad_request", "'types' must list 1 to 4 job types");
-            for (size_t i = 0; i < 4; i++) {
+            if (!json_is_array(types) || json_array_size(types) < 1 || json_array_size(types) > 8)
+                return td__fail(r, 400, "bad_request", "'types' must list 1 to 8 job types");
+            for (size_t i = 0; i < 8; i++) {
                 json_t *v = json_array_get(types, i);
                 t[i] = v && json_is_string(v) ? json_string_value(v) : "";
             }
@@ -874,11 +875,11 @@ static int post_claim(td__req *r)
         rc = td__db_query_row(c, &row, &err,
                               td__db_dialect(r->hub->db) == TD_DB_POSTGRES
                                   ? "SELECT id FROM jobs WHERE state = 'queued' AND type IN (?, ?, "
-                                    "?, ?) ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP "
-                                    "LOCKED"
+                                    "?, ?, ?, ?, ?, ?) ORDER BY priority DESC, id LIMIT 1 FOR "
+                                    "UPDATE SKIP LOCKED"
                                   : "SELECT id FROM jobs WHERE state = 'queued' AND type IN (?, ?, "
-                                    "?, ?) ORDER BY priority DESC, id LIMIT 1",
-                              "tttt", t[0], t[1], t[2], t[3]);
+                                    "?, ?, ?, ?, ?, ?) ORDER BY priority DESC, id LIMIT 1",
+                              "tttttttt", t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
         if (rc > 0) {
             id = td__db_int(row, 0);
             td__db_rows_free(row);
@@ -1317,7 +1318,7 @@ static int list_tracks(td__req *r)
 
 const char td__jobs_schemas[] =
     "{\"Job\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"type\": "
-    "{\"enum\": [\"train\", \"evaluate\", \"league\", \"grade\"]}, \"state\": {\"enum\": "
+    "{\"enum\": [\"train\", \"evaluate\", \"league\", \"grade\", \"race\"]}, \"state\": {\"enum\": "
     "[\"queued\", "
     "\"running\", "
     "\"succeeded\", \"failed\", \"canceled\"]}, \"owner\": {\"type\": \"object\"}, \"model\": "

@@ -14,6 +14,8 @@
 #include <sodium.h>
 #include <time.h>
 
+#include <microhttpd.h>
+
 #include "hub/hub_internal.h"
 #include "trackday/plot.h"
 #include "trackday/track.h"
@@ -912,30 +914,124 @@ void td__csv_field(td__sb *b, const char *s)
     td__sb_str(b, "\"");
 }
 
-static int get_leaderboard(td__req *r)
+/* The physical track's standings: each racer's best counted attempt of laps a marshal
+ * entered, by the league's ranking; a lap counts its time plus the league's off-track
+ * penalty per off-track. */
+static json_t *physical_build(td__req *r, const league *L, int64_t top, td_err *err)
 {
-    league L;
-    entry *es = NULL;
-    int n = 0, rc;
-    int64_t top;
-    td_err err = {0};
-    const char *division = td__req_query(r, "division");
-    const char *format = td__req_query(r, "format");
-    if (!league_param(r, 0, &L))
-        return 1;
-    if (td__query_int(r, "top", 0, 0, 100000, &top))
-        return 1;
-    if (format && strcmp(format, "json") && strcmp(format, "csv"))
-        return td__fail(r, 400, "bad_request", "format '%.10s': json or csv", format);
-    unsigned mask = visible_mask(r, &L);
-    rc = load_entries(td__req_db(r), &L, 0, &es, &n, &err);
+    td_db_rows *rows;
+    typedef struct {
+        char racer[72];
+        int64_t user_id, attempt, n, best, total, off, first_at, first_id;
+    } run;
+    run *runs = NULL;
+    int nr = 0, cap = 0;
+    int rc = td__db_query(td__req_db(r), &rows, err,
+                          "SELECT p.racer, p.user_id, p.attempt, p.lap_ms, p.off_tracks, "
+                          "p.created_at, p.id FROM physical_laps p WHERE p.league_id = ? AND "
+                          "p.deleted_at IS NULL ORDER BY p.id",
+                          "i", L->id);
     if (rc)
-        return td__fail_err(r, rc, &err);
+        return NULL;
+    while ((rc = td__db_next(rows, err)) > 0) {
+        const char *racer = td__db_text(rows, 0);
+        int64_t attempt = td__db_int(rows, 2);
+        int k;
+        for (k = 0; k < nr; k++)
+            if (!strcmp(runs[k].racer, racer) && runs[k].attempt == attempt)
+                break;
+        if (k == nr) {
+            if (nr == cap) {
+                cap = cap ? cap * 2 : 32;
+                run *nw = td_realloc(runs, (size_t)cap * sizeof(*runs));
+                if (!nw)
+                    break;
+                runs = nw;
+            }
+            memset(&runs[nr], 0, sizeof(runs[0]));
+            snprintf(runs[nr].racer, sizeof(runs[0].racer), "%s", racer);
+            runs[nr].user_id = td__db_is_null(rows, 1) ? 0 : td__db_int(rows, 1);
+            runs[nr].attempt = attempt;
+            runs[nr].first_at = td__db_int(rows, 5);
+            runs[nr].first_id = td__db_int(rows, 6);
+            nr++;
+        }
+        int64_t ms = td__db_int(rows, 3) + td__db_int(rows, 4) * L->off_ms;
+        run *x = &runs[k];
+        x->best = !x->n || ms < x->best ? ms : x->best;
+        x->total += ms;
+        x->off += td__db_int(rows, 4);
+        x->n++;
+    }
+    td__db_rows_free(rows);
+    if (rc < 0) {
+        td_free(runs);
+        return NULL;
+    }
+    /* As entries, so the league's order applies; each racer's best counted attempt. */
+    entry *es = td_calloc((size_t)nr + 1, sizeof(*es));
+    entry **best = td_calloc((size_t)nr + 1, sizeof(*best));
+    int nb = 0;
+    for (int i = 0; es && best && i < nr; i++) {
+        entry *e = &es[i];
+        e->id = runs[i].first_id;
+        e->created_at = runs[i].first_at;
+        e->user_id = runs[i].user_id;
+        e->laps = runs[i].n;
+        e->best_ms = runs[i].best;
+        e->total_ms = runs[i].total;
+        e->avg_ms = runs[i].n ? (runs[i].total + runs[i].n / 2) / runs[i].n : 0;
+        e->score_ms = !strcmp(L->ranking, "BEST_LAP_TIME")  ? e->best_ms
+                      : !strcmp(L->ranking, "AVG_LAP_TIME") ? e->avg_ms
+                                                            : e->total_ms;
+        e->counted = runs[i].n >= L->min_laps;
+        if (!e->counted)
+            continue;
+        int k;
+        for (k = 0; k < nb; k++)
+            if (!strcmp(runs[best[k] - es].racer, runs[i].racer))
+                break;
+        if (k == nb)
+            best[nb++] = e;
+        else if (entry_cmp(L, e, best[k]) < 0)
+            best[k] = e;
+    }
+    sort_league = L;
+    qsort(best, (size_t)nb, sizeof(*best), qcmp);
+    json_t *arr = json_array();
+    for (int i = 0; i < nb && (!top || i < top); i++) {
+        const run *x = &runs[best[i] - es];
+        json_t *o = json_pack(
+            "{s:i,s:s,s:o,s:I,s:I,s:f,s:f,s:f,s:f,s:I}", "rank", i + 1, "racer", x->racer, "user",
+            x->user_id ? json_integer(x->user_id) : json_null(), "attempt", (json_int_t)x->attempt,
+            "laps", (json_int_t)x->n, "score_s", (double)best[i]->score_ms / 1000.0, "best_lap_s",
+            (double)best[i]->best_ms / 1000.0, "average_lap_s", (double)best[i]->avg_ms / 1000.0,
+            "total_time_s", (double)best[i]->total_ms / 1000.0, "off_tracks", (json_int_t)x->off);
+        json_array_append_new(arr, o);
+    }
+    td_free(best);
+    td_free(es);
+    td_free(runs);
+    return arr;
+}
+
+/* The standings as the caller may see them (virtual per division, and the physical track),
+ * as JSON, or as CSV into csv when it is not NULL. *missing is set when the division named
+ * does not exist. NULL on a database error. */
+static json_t *standings_build(td__req *r, const league *L, const char *division, int64_t top,
+                               td__sb *csv, int *missing, td_err *err)
+{
+    entry *es = NULL;
+    int n = 0;
+    *missing = 0;
+    unsigned mask = visible_mask(r, L);
+    if (load_entries(td__req_db(r), L, 0, &es, &n, err))
+        return NULL;
     /* Each learner's best counted entry. */
     entry **best = td_calloc((size_t)n + 1, sizeof(*best));
     int nb = 0;
-    for (int i = 0; i < n; i++) {
-        score_entry(&L, &es[i], mask);
+    for (int i = 0; best && i < n; i++) {
+        score_entry(L, &es[i], mask);
         if (!es[i].counted)
             continue;
         int k;
@@ -944,27 +1040,26 @@ static int get_leaderboard(td__req *r)
                 break;
         if (k == nb)
             best[nb++] = &es[i];
-        else if (entry_cmp(&L, &es[i], best[k]) < 0)
+        else if (entry_cmp(L, &es[i], best[k]) < 0)
             best[k] = &es[i];
     }
-    sort_league = &L;
-    qsort(best, (size_t)nb, sizeof(*best), qcmp);
-    /* The divisions: the league's, or one for everybody. */
-    int ndiv = L.ndivisions ? L.ndivisions : 1;
-    int csv = format && !strcmp(format, "csv");
-    td__sb b = {0};
+    sort_league = L;
+    if (best)
+        qsort(best, (size_t)nb, sizeof(*best), qcmp);
+    int ndiv = L->ndivisions ? L->ndivisions : 1, found = 0;
     json_t *divs = json_array();
     if (csv)
-        td__sb_str(&b, "rank,username,division,score_s,best_lap_s,average_lap_s,total_time_s,"
-                       "laps_completed,submission,model,version,submitted_at\n");
+        td__sb_str(csv, "rank,username,division,score_s,best_lap_s,average_lap_s,total_time_s,"
+                        "laps_completed,submission,model,version,submitted_at\n");
     for (int d = 0; d < ndiv; d++) {
-        const char *dname = L.ndivisions ? L.divisions[d].name : "all";
+        const char *dname = L->ndivisions ? L->divisions[d].name : "all";
         if (division && strcmp(division, dname))
             continue;
+        found = 1;
         json_t *arr = json_array();
         int rank = 0;
         for (int i = 0; i < nb; i++) {
-            if (L.ndivisions && strcmp(best[i]->division, dname))
+            if (L->ndivisions && strcmp(best[i]->division, dname))
                 continue;
             if (top && rank >= top)
                 break;
@@ -977,18 +1072,18 @@ static int get_leaderboard(td__req *r)
                     snprintf(t[k], sizeof(t[k]), "%.3f", v[k] / 1000.0);
                 td__format_time(best[i]->created_at, t[4], sizeof(t[4]));
                 snprintf(line, sizeof(line), "%d,", rank);
-                td__sb_str(&b, line);
-                td__csv_field(&b, best[i]->username);
-                td__sb_str(&b, ",");
-                td__csv_field(&b, dname);
+                td__sb_str(csv, line);
+                td__csv_field(csv, best[i]->username);
+                td__sb_str(csv, ",");
+                td__csv_field(csv, dname);
                 snprintf(line, sizeof(line), ",%s,%s,%s,%s,%lld,%lld,", t[0], t[1], t[2], t[3],
                          (long long)best[i]->laps, (long long)best[i]->id);
-                td__sb_str(&b, line);
-                td__csv_field(&b, best[i]->model_name);
+                td__sb_str(csv, line);
+                td__csv_field(csv, best[i]->model_name);
                 snprintf(line, sizeof(line), ",%lld,%s\n", (long long)best[i]->model_version, t[4]);
-                td__sb_str(&b, line);
+                td__sb_str(csv, line);
             } else {
-                json_t *o = entry_json(&L, best[i], mask);
+                json_t *o = entry_json(L, best[i], mask);
                 json_object_set_new(o, "rank", json_integer(rank));
                 int64_t entries = 0;
                 for (int k = 0; k < n; k++)
@@ -1001,34 +1096,305 @@ static int get_leaderboard(td__req *r)
     }
     td_free(best);
     td_free(es);
-    if (division && !json_array_size(divs)) {
+    if (division && !found)
+        *missing = 1;
+    json_t *physical = csv ? json_array() : physical_build(r, L, top, err);
+    if (!physical) {
         json_decref(divs);
-        td__sb_add(&b, "", 0);
+        return NULL;
+    }
+    json_t *hidden = json_array();
+    for (int i = 0; i < L->ntracks; i++)
+        if (!(mask & (1u << i)))
+            json_array_append_new(hidden, json_integer(i + 1));
+    return json_pack("{s:I,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "league", (json_int_t)L->id, "name",
+                     L->name, "ranking", L->ranking, "state", league_state(r, L), "min_laps",
+                     (json_int_t)L->min_laps, "hidden_tracks_not_counted", hidden, "divisions",
+                     divs, "physical", physical, "closes_at", td__json_time(L->closes_at));
+}
+
+static int get_leaderboard(td__req *r)
+{
+    league L;
+    int64_t top;
+    int missing = 0;
+    td_err err = {0};
+    const char *division = td__req_query(r, "division");
+    const char *format = td__req_query(r, "format");
+    if (!league_param(r, 0, &L))
+        return 1;
+    if (td__query_int(r, "top", 0, 0, 100000, &top))
+        return 1;
+    if (format && strcmp(format, "json") && strcmp(format, "csv"))
+        return td__fail(r, 400, "bad_request", "format '%.10s': json or csv", format);
+    int csv = format && !strcmp(format, "csv");
+    td__sb b = {0};
+    json_t *o = standings_build(r, &L, division, top, csv ? &b : NULL, &missing, &err);
+    if (!o) {
+        td_free(b.buf);
+        return td__fail_err(r, TD_EINTERNAL, &err);
+    }
+    if (missing) {
+        json_decref(o);
         td_free(b.buf);
         return td__fail(r, 404, "not_found", "league %lld has no division '%.64s'", (long long)L.id,
                         division);
     }
-    if (csv) {
-        json_decref(divs);
-        char disp[128];
-        snprintf(disp, sizeof(disp), "attachment; filename=\"league-%lld-leaderboard.csv\"",
-                 (long long)L.id);
-        td__req_add_header(r, "Content-Disposition", disp);
-        if (b.failed) {
-            td_free(b.buf);
-            return td__fail(r, 500, "internal", "out of memory");
-        }
-        return td__reply_data(r, 200, "text/csv; charset=utf-8", b.buf, b.len);
+    if (!csv)
+        return td__reply_json(r, 200, o);
+    json_decref(o);
+    if (b.failed) {
+        td_free(b.buf);
+        return td__fail(r, 500, "internal", "out of memory");
     }
-    json_t *hidden = json_array();
-    for (int i = 0; i < L.ntracks; i++)
-        if (!(mask & (1u << i)))
-            json_array_append_new(hidden, json_integer(i + 1));
-    return td__reply_json(r, 200,
-                          json_pack("{s:I,s:s,s:s,s:I,s:o,s:o,s:o}", "league", (json_int_t)L.id,
-                                    "ranking", L.ranking, "state", league_state(r, &L), "min_laps",
-                                    (json_int_t)L.min_laps, "hidden_tracks_not_counted", hidden,
-                                    "divisions", divs, "closes_at", td__json_time(L.closes_at)));
+    char disp[128];
+    snprintf(disp, sizeof(disp), "attachment; filename=\"league-%lld-leaderboard.csv\"",
+             (long long)L.id);
+    td__req_add_header(r, "Content-Disposition", disp);
+    return td__reply_data(r, 200, "text/csv; charset=utf-8", b.buf, b.len);
+}
+
+/* ---- The big screen: the leaderboard as server-sent events -------------------------------- */
+
+typedef struct board_stream {
+    td_hub *hub;
+    td__principal who;
+    int64_t league_id;
+    char division[72];
+    int has_division;
+    char *last; /* the last standings sent */
+    char *buf;
+    size_t len, pos;
+    double last_sent;
+    uint64_t seen;
+    int ended;
+} board_stream;
+
+static void board_fill(board_stream *s)
+{
+    td__req tr;
+    league L;
+    td_err err = {0};
+    int missing = 0;
+    memset(&tr, 0, sizeof(tr));
+    tr.hub = s->hub;
+    tr.who = s->who;
+    tr.db = td__db_acquire(s->hub->db);
+    json_t *o = NULL;
+    if (league_load_db(tr.db, s->league_id, &L, &err) == 0)
+        o = standings_build(&tr, &L, s->has_division ? s->division : NULL, 0, NULL, &missing, &err);
+    else
+        s->ended = 1; /* deleted */
+    td__db_release(s->hub->db, tr.db);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text && (!s->last || strcmp(text, s->last))) {
+        size_t n = strlen(text);
+        char *b = td_malloc(n + 64);
+        if (b) {
+            s->len = (size_t)snprintf(b, n + 64, "event: leaderboard\ndata: %s\n\n", text);
+            s->pos = 0;
+            td_free(s->buf);
+            s->buf = b;
+            free(s->last);
+            s->last = text;
+            text = NULL;
+        }
+    }
+    free(text);
+}
+
+static ssize_t board_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    board_stream *s = cls;
+    (void)pos;
+    for (;;) {
+        if (s->pos < s->len) {
+            size_t n = s->len - s->pos < max ? s->len - s->pos : max;
+            memcpy(out, s->buf + s->pos, n);
+            s->pos += n;
+            if (s->pos == s->len)
+                s->pos = s->len = 0;
+            s->last_sent = td_time_now();
+            return (ssize_t)n;
+        }
+        if (s->ended || s->hub->stopping)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        board_fill(s);
+        if (s->len)
+            continue;
+        if (td_time_now() - s->last_sent > 15) {
+            static const char ka[] = ": keepalive\n\n";
+            memcpy(out, ka, sizeof(ka) - 1 < max ? sizeof(ka) - 1 : max);
+            s->last_sent = td_time_now();
+            return (ssize_t)(sizeof(ka) - 1 < max ? sizeof(ka) - 1 : max);
+        }
+        td__hub_wait(s->hub, &s->seen, 1.0);
+    }
+}
+
+static void board_free(void *cls)
+{
+    board_stream *s = cls;
+    td_free(s->buf);
+    free(s->last);
+    td_free(s);
+}
+
+static int get_leaderboard_events(td__req *r)
+{
+    league L;
+    const char *division = td__req_query(r, "division");
+    if (!league_param(r, 0, &L))
+        return 1;
+    if (division && strlen(division) > 64)
+        return td__fail(r, 400, "bad_request", "division: at most 64 characters");
+    board_stream *s = td_calloc(1, sizeof(*s));
+    if (!s)
+        return td__fail(r, 500, "internal", "out of memory");
+    s->hub = r->hub;
+    s->who = r->who;
+    s->league_id = L.id;
+    if (division) {
+        snprintf(s->division, sizeof(s->division), "%s", division);
+        s->has_division = 1;
+    }
+    s->last_sent = td_time_now();
+    s->buf = td_malloc(16);
+    if (s->buf) {
+        memcpy(s->buf, "retry: 2000\n\n", 13);
+        s->len = 13;
+    }
+    td__req_add_header(r, "X-Accel-Buffering", "no");
+    return td__reply_stream(r, 200, "text/event-stream", board_reader, board_free, s);
+}
+
+/* ---- Physical laps: a race marshal's entries ---------------------------------------------- */
+
+static json_t *lap_json(td_db_rows *row)
+{
+    return json_pack("{s:I,s:s,s:o,s:I,s:f,s:I,s:o,s:s}", "id", (json_int_t)td__db_int(row, 0),
+                     "racer", td__db_text(row, 1), "user",
+                     td__db_is_null(row, 2) ? json_null() : json_integer(td__db_int(row, 2)),
+                     "attempt", (json_int_t)td__db_int(row, 3), "lap_time_s",
+                     (double)td__db_int(row, 4) / 1000.0, "off_tracks",
+                     (json_int_t)td__db_int(row, 5), "entered_at",
+                     td__json_time(td__db_int(row, 6)), "marshal", td__db_text(row, 7));
+}
+
+#define LAP_COLS                                                                                   \
+    "p.id, p.racer, p.user_id, p.attempt, p.lap_ms, p.off_tracks, p.created_at, u.username"
+#define LAP_FROM "FROM physical_laps p JOIN users u ON u.id = p.marshal_id"
+
+static int post_lap(td__req *r)
+{
+    json_t *o;
+    league L;
+    const char *racer = NULL;
+    int64_t user = 0, attempt = 1, off = 0, id = 0;
+    double lap = 0;
+    char name[72];
+    td_db_rows *row;
+    td_err err = {0};
+    if (td__req_json(r, &o) ||
+        td__check_types(r, o, "racer:s,user:i,attempt:i,lap_time:n,off_tracks:i"))
+        return 1;
+    if (!league_param(r, 0, &L))
+        return 1;
+    if (!may_manage(r, &L))
+        return td__fail(r, 403, "forbidden",
+                        "only who runs league %lld (its race marshals) may enter laps",
+                        (long long)L.id);
+    if (td__only_keys(r, o, "racer,user,attempt,lap_time,off_tracks") ||
+        td__arg_str(r, o, "racer", 0, 64, &racer) ||
+        td__arg_int(r, o, "user", 0, 1, INT64_MAX, &user) ||
+        td__arg_int(r, o, "attempt", 0, 1, 1000, &attempt) ||
+        td__arg_num(r, o, "lap_time", 1, 0.5, 3600, &lap) ||
+        td__arg_int(r, o, "off_tracks", 0, 0, 100, &off))
+        return 1;
+    if (user) {
+        if (td__db_query_row(td__req_db(r), &row, &err, "SELECT username FROM users WHERE id = ?",
+                             "i", user) <= 0)
+            return td__fail(r, 404, "not_found", "no user %lld", (long long)user);
+        snprintf(name, sizeof(name), "%s", td__db_text(row, 0));
+        td__db_rows_free(row);
+        if (racer && strcmp(racer, name))
+            return td__fail(r, 400, "bad_request",
+                            "field 'racer': user %lld is %s; give one or the other",
+                            (long long)user, name);
+    } else if (!racer) {
+        return td__fail(r, 400, "bad_request", "missing field 'racer' (or 'user')");
+    } else if (!td__display_name_ok(racer, 64)) {
+        return td__fail(r, 400, "bad_request",
+                        "field 'racer': letters, digits, spaces and . , _ - : ( ) & + #");
+    } else {
+        snprintf(name, sizeof(name), "%s", racer);
+    }
+    int rc = td__db_query_row(td__req_db(r), &row, &err,
+                              "INSERT INTO physical_laps (league_id, racer, user_id, attempt, "
+                              "lap_ms, off_tracks, marshal_id, created_at) VALUES (?, ?, "
+                              "NULLIF(?, 0), ?, ?, ?, ?, ?) RETURNING id",
+                              "itiiiiii", L.id, name, user, attempt, (int64_t)(lap * 1000 + 0.5),
+                              off, r->who.id, td__hub_now(r->hub));
+    if (rc <= 0)
+        return td__fail_err(r, rc ? rc : TD_EINTERNAL, &err);
+    id = td__db_int(row, 0);
+    td__db_rows_free(row);
+    td__hub_notify(r->hub);
+    rc = td__db_query_row(td__req_db(r), &row, &err,
+                          "SELECT " LAP_COLS " " LAP_FROM " WHERE p.id = ?", "i", id);
+    if (rc <= 0)
+        return td__fail_err(r, rc ? rc : TD_EINTERNAL, &err);
+    json_t *j = lap_json(row);
+    td__db_rows_free(row);
+    return td__reply_json(r, 201, j);
+}
+
+static int list_laps(td__req *r)
+{
+    league L;
+    td_db_rows *rows;
+    td_err err = {0};
+    if (!league_param(r, 0, &L))
+        return 1;
+    int rc = td__db_query(td__req_db(r), &rows, &err,
+                          "SELECT " LAP_COLS " " LAP_FROM
+                          " WHERE p.league_id = ? AND p.deleted_at IS NULL ORDER BY p.id",
+                          "i", L.id);
+    if (rc)
+        return td__fail_err(r, rc, &err);
+    json_t *arr = json_array();
+    while ((rc = td__db_next(rows, &err)) > 0)
+        json_array_append_new(arr, lap_json(rows));
+    td__db_rows_free(rows);
+    if (rc < 0) {
+        json_decref(arr);
+        return td__fail_err(r, rc, &err);
+    }
+    return td__reply_json(r, 200, json_pack("{s:o}", "laps", arr));
+}
+
+static int delete_lap(td__req *r)
+{
+    league L;
+    int64_t lid;
+    td_err err = {0};
+    if (!league_param(r, 0, &L) || td__param_id(r, 1, "lap", &lid))
+        return 1;
+    if (!may_manage(r, &L))
+        return td__fail(r, 403, "forbidden", "only who runs league %lld may correct laps",
+                        (long long)L.id);
+    int rc = td__db_exec(td__req_db(r), &err,
+                         "UPDATE physical_laps SET deleted_at = ? WHERE id = ? AND league_id = ? "
+                         "AND deleted_at IS NULL",
+                         "iii", td__hub_now(r->hub), lid, L.id);
+    if (rc)
+        return td__fail_err(r, rc, &err);
+    if (!td__db_changes(td__req_db(r)))
+        return td__fail(r, 404, "not_found", "no lap %lld in league %lld", (long long)lid,
+                        (long long)L.id);
+    td__hub_notify(r->hub);
+    return td__reply_empty(r, 204);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1462,9 +1828,12 @@ static int get_submission_download(td__req *r)
     if (fsid && r->who.who == TD__WHO_WORKER) {
         int64_t n = 0;
         td__db_int_query(td__req_db(r), &n, 0, NULL,
-                         "SELECT COUNT(*) FROM submission_evals e JOIN jobs j ON j.id = e.job_id "
-                         "WHERE e.submission_id = ? AND j.worker_id = ? AND j.state = 'running'",
-                         "ii", sid, r->who.id);
+                         "SELECT (SELECT COUNT(*) FROM submission_evals e JOIN jobs j ON j.id = "
+                         "e.job_id WHERE e.submission_id = ? AND j.worker_id = ? AND j.state = "
+                         "'running') + (SELECT COUNT(*) FROM bracket_matches m JOIN jobs j ON "
+                         "j.id = m.job_id WHERE (m.submission_a = ? OR m.submission_b = ?) AND "
+                         "j.worker_id = ? AND j.state = 'running')",
+                         "iiiii", sid, r->who.id, sid, sid, r->who.id);
         ok = n > 0;
     } else if (fsid && r->who.who == TD__WHO_USER) {
         league L;
@@ -1609,6 +1978,77 @@ static int get_track_picture(td__req *r)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* For brackets.c                                                                       */
+/* ------------------------------------------------------------------------------------ */
+
+int td__league_brief_param(td__req *r, int i, td__league_brief *b)
+{
+    league L;
+    if (!league_param(r, i, &L))
+        return 0;
+    memset(b, 0, sizeof(*b));
+    b->id = L.id;
+    b->laps = L.laps;
+    b->continuous = L.continuous;
+    b->off_ms = L.off_ms;
+    b->coll_ms = L.coll_ms;
+    b->max_resets = L.max_resets;
+    b->closes_at = L.closes_at;
+    b->manage = may_manage(r, &L);
+    b->hides = hides(r, &L);
+    b->ntracks = L.ntracks;
+    snprintf(b->name, sizeof(b->name), "%s", L.name);
+    for (int k = 0; k < L.ntracks && k < 8; k++) {
+        snprintf(b->tracks[k], sizeof(b->tracks[k]), "%s", L.tracks[k].name);
+        b->hidden[k] = L.tracks[k].hidden;
+    }
+    return 1;
+}
+
+int td__league_seeds(td__req *r, int64_t league_id, const char *division, int n, td__seed *out,
+                     int *got, td_err *err)
+{
+    league L;
+    entry *es = NULL;
+    int ne = 0, rc;
+    *got = 0;
+    rc = league_load_db(td__req_db(r), league_id, &L, err);
+    if (!rc)
+        rc = load_entries(td__req_db(r), &L, 0, &es, &ne, err);
+    if (rc)
+        return rc;
+    entry **best = td_calloc((size_t)ne + 1, sizeof(*best));
+    int nb = 0;
+    unsigned all = (1u << L.ntracks) - 1;
+    for (int i = 0; best && i < ne; i++) {
+        score_entry(&L, &es[i], all);
+        if (!es[i].counted || (division && strcmp(es[i].division, division)))
+            continue;
+        int k;
+        for (k = 0; k < nb; k++)
+            if (best[k]->user_id == es[i].user_id)
+                break;
+        if (k == nb)
+            best[nb++] = &es[i];
+        else if (entry_cmp(&L, &es[i], best[k]) < 0)
+            best[k] = &es[i];
+    }
+    sort_league = &L;
+    if (best)
+        qsort(best, (size_t)nb, sizeof(*best), qcmp);
+    for (int i = 0; i < nb && i < n; i++) {
+        out[i].user_id = best[i]->user_id;
+        out[i].submission = best[i]->id;
+        snprintf(out[i].username, sizeof(out[i].username), "%s", best[i]->username);
+        (*got)++;
+    }
+    int ok = best != NULL;
+    td_free(best);
+    td_free(es);
+    return ok ? 0 : td_err_set(err, TD_ENOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Routes                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
@@ -1646,6 +2086,12 @@ const char td__leagues_schemas[] =
     "\"integer\"}, \"daily_limit\": {\"type\": \"integer\"}, \"total_limit\": {\"type\": "
     "\"integer\"}, \"opens_at\": {\"type\": \"string\"}, \"closes_at\": {\"type\": \"string\"}, "
     "\"divisions\": {\"type\": \"array\"}, \"laps\": {\"type\": \"integer\"}}},"
+    " \"PhysicalLap\": {\"type\": \"object\", \"required\": [\"lap_time\"], "
+    "\"additionalProperties\": false, \"properties\": {\"racer\": {\"type\": \"string\", "
+    "\"description\": \"a racer without an account (or give user)\"}, \"user\": {\"type\": "
+    "\"integer\"}, \"attempt\": {\"type\": \"integer\", \"description\": \"the racer's "
+    "run (default 1)\"}, \"lap_time\": {\"type\": \"number\", \"description\": \"seconds, "
+    "as timed\"}, \"off_tracks\": {\"type\": \"integer\"}}},"
     " \"SubmissionCreate\": {\"type\": \"object\", \"required\": [\"model\"], "
     "\"additionalProperties\": false, \"properties\": {\"model\": {\"type\": \"integer\"}, "
     "\"version\": {\"type\": \"integer\", \"description\": \"default: the latest\"}, "
@@ -1684,6 +2130,21 @@ const td__route td__routes_leagues[] = {
      "to the earlier submission; ?division=, ?top=N, ?format=csv",
      "{\"responses\": {\"200\": {\"description\": \"the standings\", \"content\": "
      "{\"application/json\": {}, \"text/csv\": {}}}}}"},
+    {"GET", LP "/leaderboard/events", get_leaderboard_events, TD__ALLOW_USERS, TD__BODY_NONE,
+     "The standings as server-sent events for a race day's big screen: a 'leaderboard' event "
+     "now and at every change (an evaluation, a physical lap, a race); ?division=",
+     "{\"responses\": {\"200\": {\"description\": \"an event stream\", \"content\": "
+     "{\"text/event-stream\": {}}}}}"},
+    {"POST", LP "/laps", post_lap, TD__ALLOW_STAFF, TD__BODY_JSON,
+     "A race marshal enters a physical car's lap: racer (or user), lap time, off-tracks, "
+     "attempt; it joins the league's physical standings",
+     "{\"requestBody\": {\"required\": true, \"content\": " JJ(
+         "PhysicalLap") "}, \"responses\": {\"201\": {\"description\": \"entered\"}}}"},
+    {"GET", LP "/laps", list_laps, TD__ALLOW_USERS, TD__BODY_NONE,
+     "The physical laps entered, oldest first", NULL},
+    {"DELETE", LP "/laps/{lap}", delete_lap, TD__ALLOW_STAFF, TD__BODY_NONE,
+     "Withdraw a physical lap entered by mistake",
+     "{\"responses\": {\"204\": {\"description\": \"withdrawn\"}}}"},
     {"POST", LP "/submissions", post_submission, TD__ALLOW_USERS, TD__BODY_JSON,
      "Submit a version of one of your models: frozen by its content hash and evaluated "
      "officially; over a limit: 429 with the limit and when it resets",

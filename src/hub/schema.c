@@ -324,6 +324,51 @@ static const char m_assignments[] =
     "user_id);\n"
     "CREATE INDEX assignment_submissions_job ON assignment_submissions(job_id);\n";
 
+/* Race day (leagues.c, brackets.c): a marshal's physical laps, knockout brackets. */
+static const char m_raceday[] = "CREATE TABLE physical_laps (\n"
+                                "  id @ID@,\n"
+                                "  league_id BIGINT NOT NULL REFERENCES leagues(id),\n"
+                                "  racer TEXT NOT NULL,\n"
+                                "  user_id BIGINT REFERENCES users(id),\n"
+                                "  attempt BIGINT NOT NULL DEFAULT 1,\n"
+                                "  lap_ms BIGINT NOT NULL,\n"
+                                "  off_tracks BIGINT NOT NULL DEFAULT 0,\n"
+                                "  marshal_id BIGINT NOT NULL REFERENCES users(id),\n"
+                                "  created_at BIGINT NOT NULL,\n"
+                                "  deleted_at BIGINT\n"
+                                ");\n"
+                                "CREATE INDEX physical_laps_league ON physical_laps(league_id);\n"
+                                "CREATE TABLE brackets (\n"
+                                "  id @ID@,\n"
+                                "  league_id BIGINT NOT NULL REFERENCES leagues(id),\n"
+                                "  name TEXT NOT NULL,\n"
+                                "  size BIGINT NOT NULL,\n"
+                                "  track TEXT NOT NULL,\n"
+                                "  laps BIGINT NOT NULL,\n"
+                                "  division TEXT NOT NULL DEFAULT '',\n"
+                                "  created_by BIGINT NOT NULL REFERENCES users(id),\n"
+                                "  created_at BIGINT NOT NULL,\n"
+                                "  champion_user_id BIGINT REFERENCES users(id)\n"
+                                ");\n"
+                                "CREATE INDEX brackets_league ON brackets(league_id);\n"
+                                /* A match of round r (1 = the first) in slot s; side a/b: the seed,
+                                 * the entry and its racer; winner 1 (a) or 2 (b) once raced. */
+                                "CREATE TABLE bracket_matches (\n"
+                                "  bracket_id BIGINT NOT NULL REFERENCES brackets(id),\n"
+                                "  round BIGINT NOT NULL,\n"
+                                "  slot BIGINT NOT NULL,\n"
+                                "  seed_a BIGINT,\n"
+                                "  submission_a BIGINT REFERENCES submissions(id),\n"
+                                "  user_a BIGINT REFERENCES users(id),\n"
+                                "  seed_b BIGINT,\n"
+                                "  submission_b BIGINT REFERENCES submissions(id),\n"
+                                "  user_b BIGINT REFERENCES users(id),\n"
+                                "  job_id BIGINT REFERENCES jobs(id),\n"
+                                "  winner BIGINT,\n"
+                                "  PRIMARY KEY (bracket_id, round, slot)\n"
+                                ");\n"
+                                "CREATE INDEX bracket_matches_job ON bracket_matches(job_id);\n";
+
 const td__db_migration td__hub_migrations[] = {
     {1, "accounts", m1_accounts},
     {2, "registry", m2_registry},
@@ -331,5 +376,6 @@ const td__db_migration td__hub_migrations[] = {
     {4, "jobs", m4_jobs},
     {5, "leagues, submissions and official evaluations", m_leagues},
     {6, "assignments and grades", m_assignments},
+    {7, "race day: physical laps and knockout brackets", m_raceday},
 };
 const int td__hub_migration_count = sizeof(td__hub_migrations) / sizeof(td__hub_migrations[0]);

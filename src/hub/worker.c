@@ -107,6 +107,7 @@ typedef struct job_run {
     long metrics_off;
     double last_beat, last_checkpoint;
     int cancel_sent, term_sent, lost;
+    char cars[6][1400], replay[1400]; /* a race's model directories and replay */
 } job_run;
 
 /* Sends a heartbeat with the pending events; notes cancel and lease loss. */
@@ -280,6 +281,33 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
         snprintf(last, sizeof(last), "%s/model/last.tdm", j->model_dir);
         if (td_path_exists(last))
             args[n++] = "--resume";
+    } else if (!strcmp(j->type, "race")) {
+        /* A knockout match: `trackday race` with the league's rules, its replay a small video
+         * when the machine has ffmpeg (else PNG frames). */
+        json_t *names = json_object_get(p, "names");
+        args[n++] = "race";
+        for (size_t i = 0; i < json_array_size(names) && i < 6; i++) {
+            snprintf(j->cars[i], sizeof(j->cars[i]), "%s/cars/%s", j->dir,
+                     json_string_value(json_array_get(names, i)));
+            args[n++] = j->cars[i];
+        }
+        NUM_ARG("--laps", "laps", "%lld", (long long));
+        NUM_ARG("--max-resets", "max_resets", "%lld", (long long));
+        NUM_ARG("--off-track-penalty", "off_track_penalty", "%g", (double));
+        NUM_ARG("--collision-penalty", "collision_penalty", "%g", (double));
+        if (json_is_true(json_object_get(p, "continuous")))
+            args[n++] = "--continuous";
+        int video = td_path_exists("/usr/bin/ffmpeg") || td_path_exists("/usr/local/bin/ffmpeg");
+        snprintf(j->replay, sizeof(j->replay), "%s/%s", j->out_dir, video ? "race.mp4" : "replay");
+        args[n++] = "-o";
+        args[n++] = j->out_dir;
+        args[n++] = "--replay";
+        args[n++] = j->replay;
+        args[n++] = "--width";
+        args[n++] = "480";
+        args[n++] = "--fps";
+        args[n++] = video ? "10" : "4";
+        args[n++] = "--json";
     } else {
         args[n++] = "eval";
         args[n++] = j->model_dir;
@@ -332,9 +360,44 @@ static void last_metrics(const char *dir, double *elapsed_s, int64_t *iteration)
     td_free(data);
 }
 
+/* A race: each car's frozen model into DIR/NAME (the name the race's standings use). */
+static int prepare_race(job_run *j)
+{
+    td_hubc *h = &j->s->hub;
+    td_err err;
+    json_t *inputs = json_object_get(j->params, "inputs");
+    json_t *names = json_object_get(j->params, "names");
+    for (size_t i = 0; i < json_array_size(inputs) && i < 6; i++) {
+        const char *in = json_string_value(json_array_get(inputs, i));
+        const char *name = json_string_value(json_array_get(names, i));
+        char tgz[1400], dir[1400];
+        if (!in || strncmp(in, "/api/v1/", 8) || !name || !td__valid_name(name, 64)) {
+            fail_job(j, "the race's parameters name no car", 0, 0);
+            return -1;
+        }
+        snprintf(tgz, sizeof(tgz), "%s/car-%zu.tar.gz", j->dir, i);
+        snprintf(dir, sizeof(dir), "%s/cars/%s", j->dir, name);
+        if (td_hubc_download(h, in, tgz, &err) || h->status != 200) {
+            char why[1200];
+            snprintf(why, sizeof(why), "the worker could not download %s: %s", in,
+                     err.msg[0] ? err.msg : td_hubc_error(h));
+            fail_job(j, why, 1, 0);
+            return -1;
+        }
+        if (td_hubc_unpack(tgz, dir, &err)) {
+            fail_job(j, err.msg, 0, 0);
+            return -1;
+        }
+        unlink(tgz);
+    }
+    return 0;
+}
+
 /* Downloads what the job needs into its scratch directory. Returns 0, or fails the job. */
 static int prepare(job_run *j, int resume)
 {
+    if (!strcmp(j->type, "race"))
+        return prepare_race(j);
     td_hubc *h = &j->s->hub;
     td_err err;
     char path[160], tgz[1400];
