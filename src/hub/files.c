@@ -333,7 +333,9 @@ int td__reply_blob(td__req *r, const td__file_entry *e, const char *type)
 #define FILESET_UNUSED                                                                             \
     "NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.fileset_id = f.id) AND NOT EXISTS "        \
     "(SELECT 1 FROM jobs j WHERE j.checkpoint_fileset_id = f.id OR j.result_fileset_id = f.id) "   \
-    "AND NOT EXISTS (SELECT 1 FROM bundles b WHERE b.fileset_id = f.id) "
+    "AND NOT EXISTS (SELECT 1 FROM bundles b WHERE b.fileset_id = f.id) "                          \
+    "AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.fileset_id = f.id) AND NOT EXISTS "       \
+    "(SELECT 1 FROM assignment_submissions a WHERE a.fileset_id = f.id) "
 
 /* Only what has been unused for an hour goes: an upload in progress has written its blobs but
  * not yet its rows. */

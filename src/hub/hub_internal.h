@@ -397,10 +397,62 @@ int td__job_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *kind, js
                   td_err *err);
 /* Returns jobs whose lease expired to the queue (or fails them after max_attempts). */
 int td__jobs_reap(td_hub *h, td_db_conn *c, td_err *err);
+/* Stores an evaluation's files and report as the job's result (the evaluate job type's
+ * complete; league evaluations call it too). */
+int td__eval_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                      int64_t *result_version, td_err *err);
 /* 1 if the calling worker runs a job of model_id. */
 int td__worker_may_read_model(td__req *r, int64_t model_id);
 /* A track name jobs may use. */
 int td__track_known(td_hub *h, const char *name);
+
+/* ---- Leagues (leagues.c) ------------------------------------------------------------------ */
+
+/* 1 if track name is a hidden track of a league that has not closed and the caller does not
+ * run it: the track routes and jobs then answer as if there were no such track. */
+int td__track_hidden(td__req *r, const char *name);
+/* ... or of an assignment not yet due (assignments.c). */
+int td__track_hidden_by_assignment(td__req *r, const char *name);
+/* Replies 400 naming the first field of o with the wrong JSON type. spec is "key:t,..." with
+ * t one of s (string), i (integer), n (number), b (boolean), a (array), o (object). A handler
+ * checks every field's type first, so the message names the field that is wrong. */
+int td__check_types(td__req *r, json_t *o, const char *spec);
+/* A name people read (a league, a division, an assignment): letters (any UTF-8), digits,
+ * spaces and . , _ - : ( ) & + #, 1-max bytes, not starting with '.' or ' ', no "..". */
+int td__display_name_ok(const char *s, size_t max);
+/* "2026-12-01T00:00:00Z" (or +00:00) to Unix seconds; -1 if malformed. */
+int64_t td__parse_time(const char *s);
+/* One CSV field: quoted when needed, a leading = + - @ defused for spreadsheets. */
+void td__csv_field(td__sb *b, const char *s);
+/* What brackets.c needs of a league: loaded as league {param i} for the caller (1, or 0
+ * having replied 404). */
+typedef struct td__league_brief {
+    int64_t id, laps, continuous, off_ms, coll_ms, max_resets, closes_at;
+    int manage, hides, ntracks;
+    char name[128], tracks[8][104];
+    int hidden[8];
+} td__league_brief;
+int td__league_brief_param(td__req *r, int i, td__league_brief *b);
+/* The league's standings as who runs it sees them (every track): up to n best entries of
+ * division (NULL: every division) in rank order. */
+typedef struct td__seed {
+    int64_t user_id, submission;
+    char username[64];
+} td__seed;
+int td__league_seeds(td__req *r, int64_t league_id, const char *division, int n, td__seed *out,
+                     int *got, td_err *err);
+/* The "race" job type: a knockout match (brackets.c). */
+int td__race_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
+int td__race_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                          int64_t *result_version, td_err *err);
+/* The "league" job type: an official evaluation, made only by a submission. */
+int td__league_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
+int td__league_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                            int64_t *result_version, td_err *err);
+/* The "grade" job type: an assignment submission's evaluation and grade (assignments.c). */
+int td__grade_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
+int td__grade_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                           int64_t *result_version, td_err *err);
 
 /* ---- The job sandbox (sandbox.c) ----------------------------------------------------------- */
 
@@ -455,8 +507,11 @@ extern const td__route td__routes_classes[];  /* classes and members (classes.c)
 extern const td__route td__routes_models[];   /* the registry (models.c) */
 extern const td__route td__routes_jobs[];     /* jobs, workers' job routes, tracks (jobs.c) */
 extern const td__route td__routes_fleet[];    /* devices, bundles, deployments (fleet.c) */
+extern const td__route td__routes_leagues[];  /* leagues, submissions, leaderboards (leagues.c) */
+extern const td__route td__routes_assignments[]; /* assignments, grades (assignments.c) */
+extern const td__route td__routes_brackets[];    /* race day knockout brackets (brackets.c) */
 extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
-    td__jobs_schemas[];
+    td__jobs_schemas[], td__leagues_schemas[], td__assignments_schemas[], td__brackets_schemas[];
 
 /* Every table, NULL-terminated (http.c). */
 extern const td__route *const td__route_tables[];

@@ -114,7 +114,11 @@ int td__job_get(td__req *r, int64_t id, td__job *j)
             td__db_int_query(td__req_db(r), &ran, 0, NULL,
                              "SELECT COUNT(*) FROM job_runs WHERE job_id = ? AND worker_id = ?",
                              "ii", id, r->who.id);
-        if (td__may_see_owner(r, j->owner_id) ||
+        /* An official league evaluation is the league's: its learner sees it through the
+         * league's routes (which withhold hidden tracks), not as a job. */
+        int official = (!strcmp(j->type, "league") || !strcmp(j->type, "grade")) &&
+                       r->who.who == TD__WHO_USER && r->who.role == TD__ROLE_LEARNER;
+        if ((!official && td__may_see_owner(r, j->owner_id)) ||
             (r->who.who == TD__WHO_WORKER && (j->worker_id == r->who.id || ran)))
             return 1;
         td__job_free(j);
@@ -205,7 +209,7 @@ static int check_track(td__req *r, json_t *o, json_t *params)
         return 0;
     if (!strcmp(track, "default"))
         track = "kidney";
-    if (!td__track_known(r->hub, track))
+    if (!td__track_known(r->hub, track) || td__track_hidden(r, track))
         return td__fail(r, 400, "bad_request",
                         "no track named '%.100s' (GET /api/v1/tracks lists them)", track);
     json_object_set_new(params, "track", json_string(track));
@@ -291,8 +295,8 @@ static int eval_validate(td__req *r, json_t *o, json_t *params, int64_t *max_sec
 }
 
 /* An evaluation's report, simtrace and picture are kept with the job. */
-static int eval_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
-                         int64_t *result_version, td_err *err)
+int td__eval_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
+                      int64_t *result_version, td_err *err)
 {
     int64_t fsid = 0;
     char *text;
@@ -328,7 +332,10 @@ static int eval_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs,
 
 static const td__job_type job_types[] = {
     {"train", train_validate, train_complete},
-    {"evaluate", eval_validate, eval_complete},
+    {"evaluate", eval_validate, td__eval_complete},
+    {"league", td__league_job_validate, td__league_job_complete},
+    {"grade", td__grade_job_validate, td__grade_job_complete},
+    {"race", td__race_job_validate, td__race_job_complete},
     {NULL, NULL, NULL},
 };
 
@@ -555,9 +562,12 @@ static int list_jobs(td__req *r)
         "SELECT " JOB_COLS " " JOB_FROM " WHERE (? = 0 OR j.id < ?) AND (? = 0 OR j.owner_id = ?) "
         "AND (? = 0 OR j.model_id = ?) AND (? = 0 OR (? = 1 AND j.state = ?) OR (? = 2 AND "
         "j.state IN ('queued', 'running'))) AND (? = 3 OR ? = 0 OR j.owner_id = ? OR j.owner_id "
-        "IN (" TD__TAUGHT_USERS_SQL ")) ORDER BY j.id DESC LIMIT ?",
-        "iiiiiiiitiiiiii", after, after, owner, owner, model, model, mode, mode, state ? state : "",
-        mode, (int64_t)r->who.role, owner, r->who.id, r->who.id, limit + 1);
+        "IN (" TD__TAUGHT_USERS_SQL
+        ")) AND (? <> 1 OR j.type NOT IN ('league', 'grade')) ORDER BY j.id DESC "
+        "LIMIT ?",
+        "iiiiiiiitiiiiiii", after, after, owner, owner, model, model, mode, mode,
+        state ? state : "", mode, (int64_t)r->who.role, owner, r->who.id, r->who.id,
+        (int64_t)r->who.role, limit + 1);
     if (rc)
         return td__fail_err(r, rc, &err);
     arr = json_array();
@@ -827,7 +837,7 @@ static int post_claim(td__req *r)
 {
     json_t *o = NULL, *types;
     int64_t wait_s = 0, now;
-    const char *t[4] = {"train", "evaluate", "", ""};
+    const char *t[8] = {"train", "evaluate", "league", "grade", "race", "", "", ""};
     td_db_conn *c;
     td_err err = {0};
     uint64_t seen = 0;
@@ -839,9 +849,9 @@ static int post_claim(td__req *r)
             return 1;
         types = json_object_get(o, "types");
         if (types) {
-            if (!json_is_array(types) || json_array_size(types) < 1 || json_array_size(types) > 4)
-                return td__fail(r, 400, "bad_request", "'types' must list 1 to 4 job types");
-            for (size_t i = 0; i < 4; i++) {
+            if (!json_is_array(types) || json_array_size(types) < 1 || json_array_size(types) > 8)
+                return td__fail(r, 400, "bad_request", "'types' must list 1 to 8 job types");
+            for (size_t i = 0; i < 8; i++) {
                 json_t *v = json_array_get(types, i);
                 t[i] = v && json_is_string(v) ? json_string_value(v) : "";
             }
@@ -865,11 +875,11 @@ static int post_claim(td__req *r)
         rc = td__db_query_row(c, &row, &err,
                               td__db_dialect(r->hub->db) == TD_DB_POSTGRES
                                   ? "SELECT id FROM jobs WHERE state = 'queued' AND type IN (?, ?, "
-                                    "?, ?) ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP "
-                                    "LOCKED"
+                                    "?, ?, ?, ?, ?, ?) ORDER BY priority DESC, id LIMIT 1 FOR "
+                                    "UPDATE SKIP LOCKED"
                                   : "SELECT id FROM jobs WHERE state = 'queued' AND type IN (?, ?, "
-                                    "?, ?) ORDER BY priority DESC, id LIMIT 1",
-                              "tttt", t[0], t[1], t[2], t[3]);
+                                    "?, ?, ?, ?, ?, ?) ORDER BY priority DESC, id LIMIT 1",
+                              "tttttttt", t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
         if (rc > 0) {
             id = td__db_int(row, 0);
             td__db_rows_free(row);
@@ -1290,7 +1300,7 @@ static int list_tracks(td__req *r)
             if (n <= e || strcmp(de->d_name + n - e, exts[d]))
                 continue;
             snprintf(name, sizeof(name), "%.*s", (int)(n - e), de->d_name);
-            if (!td__valid_name(name, 100))
+            if (!td__valid_name(name, 100) || td__track_hidden(r, name))
                 continue;
             json_array_append_new(
                 arr, json_pack("{s:s,s:s}", "name", name, "source", d ? "deepracer" : "trackday"));
@@ -1308,7 +1318,9 @@ static int list_tracks(td__req *r)
 
 const char td__jobs_schemas[] =
     "{\"Job\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"type\": "
-    "{\"enum\": [\"train\", \"evaluate\"]}, \"state\": {\"enum\": [\"queued\", \"running\", "
+    "{\"enum\": [\"train\", \"evaluate\", \"league\", \"grade\", \"race\"]}, \"state\": {\"enum\": "
+    "[\"queued\", "
+    "\"running\", "
     "\"succeeded\", \"failed\", \"canceled\"]}, \"owner\": {\"type\": \"object\"}, \"model\": "
     "{\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": "
     "{\"type\": \"integer\"}}}, \"params\": {\"type\": \"object\"}, \"attempts\": {\"type\": "

@@ -130,7 +130,8 @@ int td__usage_of(td_hub *h, td_db_conn *c, int64_t uid, int64_t used[TD__NQUOTA]
     if (!rc)
         rc = td__db_int_query(c, &used[TD__QUOTA_IDX_JOBS], 0, err,
                               "SELECT COUNT(*) FROM jobs WHERE owner_id = ? AND state IN "
-                              "('queued', 'running')",
+                              "('queued', 'running') AND type NOT IN "
+                              "('league', 'grade')",
                               "i", uid);
     if (!rc)
         rc = td__db_int_query(c, &used[TD__QUOTA_IDX_MODELS], 0, err,

@@ -59,9 +59,18 @@ int td__sandbox_spawn(const char *const argv[], const char *dir, const char *log
     int pfd[2], logfd, rc;
     const char *ro[32];
     int n = 0;
-    static const char *const system_paths[] = {
-        "/usr",           "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache",
-        "/etc/localtime", NULL};
+    /* /etc/alternatives: Debian's library links (ffmpeg, which a race's replay runs, finds
+     * libblas.so.3 through it). */
+    static const char *const system_paths[] = {"/usr",
+                                               "/lib",
+                                               "/lib64",
+                                               "/lib32",
+                                               "/bin",
+                                               "/sbin",
+                                               "/etc/ld.so.cache",
+                                               "/etc/localtime",
+                                               "/etc/alternatives",
+                                               NULL};
     memset(out, 0, sizeof(*out));
     for (int i = 0; system_paths[i]; i++)
         ro[n++] = system_paths[i];

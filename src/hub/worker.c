@@ -5,6 +5,7 @@
  * goes, then the results. One thread per slot. A job the hub no longer leases to us is
  * dropped; on SIGTERM running jobs checkpoint and go back to the queue.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -106,6 +107,7 @@ typedef struct job_run {
     long metrics_off;
     double last_beat, last_checkpoint;
     int cancel_sent, term_sent, lost;
+    char cars[6][1400], replay[1400]; /* a race's model directories and replay */
 } job_run;
 
 /* Sends a heartbeat with the pending events; notes cancel and lease loss. */
@@ -279,12 +281,45 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
         snprintf(last, sizeof(last), "%s/model/last.tdm", j->model_dir);
         if (td_path_exists(last))
             args[n++] = "--resume";
+    } else if (!strcmp(j->type, "race")) {
+        /* A knockout match: `trackday race` with the league's rules, its replay a small video
+         * when the machine has ffmpeg (else PNG frames). */
+        json_t *names = json_object_get(p, "names");
+        args[n++] = "race";
+        for (size_t i = 0; i < json_array_size(names) && i < 6; i++) {
+            snprintf(j->cars[i], sizeof(j->cars[i]), "%s/cars/%s", j->dir,
+                     json_string_value(json_array_get(names, i)));
+            args[n++] = j->cars[i];
+        }
+        NUM_ARG("--laps", "laps", "%lld", (long long));
+        NUM_ARG("--max-resets", "max_resets", "%lld", (long long));
+        NUM_ARG("--off-track-penalty", "off_track_penalty", "%g", (double));
+        NUM_ARG("--collision-penalty", "collision_penalty", "%g", (double));
+        if (json_is_true(json_object_get(p, "continuous")))
+            args[n++] = "--continuous";
+        int video = td_path_exists("/usr/bin/ffmpeg") || td_path_exists("/usr/local/bin/ffmpeg");
+        snprintf(j->replay, sizeof(j->replay), "%s/%s", j->out_dir, video ? "race.mp4" : "replay");
+        args[n++] = "-o";
+        args[n++] = j->out_dir;
+        args[n++] = "--replay";
+        args[n++] = j->replay;
+        args[n++] = "--width";
+        args[n++] = "480";
+        args[n++] = "--fps";
+        args[n++] = video ? "10" : "4";
+        args[n++] = "--json";
     } else {
         args[n++] = "eval";
         args[n++] = j->model_dir;
         NUM_ARG("--laps", "laps", "%lld", (long long));
         NUM_ARG("--seed", "seed", "%lld", (long long));
         NUM_ARG("--max-resets", "max_resets", "%lld", (long long));
+        /* A league's official evaluation brings all of its settings. */
+        NUM_ARG("--off-track-penalty", "off_track_penalty", "%g", (double));
+        NUM_ARG("--collision-penalty", "collision_penalty", "%g", (double));
+        NUM_ARG("--obstacles", "obstacles", "%lld", (long long));
+        NUM_ARG("--bots", "bots", "%lld", (long long));
+        NUM_ARG("--bot-speed", "bot_speed", "%g", (double));
         if (json_is_true(json_object_get(p, "continuous")))
             args[n++] = "--continuous";
         const char *race = json_string_value(json_object_get(p, "race_type"));
@@ -325,15 +360,55 @@ static void last_metrics(const char *dir, double *elapsed_s, int64_t *iteration)
     td_free(data);
 }
 
+/* A race: each car's frozen model into DIR/NAME (the name the race's standings use). */
+static int prepare_race(job_run *j)
+{
+    td_hubc *h = &j->s->hub;
+    td_err err;
+    json_t *inputs = json_object_get(j->params, "inputs");
+    json_t *names = json_object_get(j->params, "names");
+    for (size_t i = 0; i < json_array_size(inputs) && i < 6; i++) {
+        const char *in = json_string_value(json_array_get(inputs, i));
+        const char *name = json_string_value(json_array_get(names, i));
+        char tgz[1400], dir[1400];
+        if (!in || strncmp(in, "/api/v1/", 8) || !name || !td__valid_name(name, 64)) {
+            fail_job(j, "the race's parameters name no car", 0, 0);
+            return -1;
+        }
+        snprintf(tgz, sizeof(tgz), "%s/car-%zu.tar.gz", j->dir, i);
+        snprintf(dir, sizeof(dir), "%s/cars/%s", j->dir, name);
+        if (td_hubc_download(h, in, tgz, &err) || h->status != 200) {
+            char why[1200];
+            snprintf(why, sizeof(why), "the worker could not download %s: %s", in,
+                     err.msg[0] ? err.msg : td_hubc_error(h));
+            fail_job(j, why, 1, 0);
+            return -1;
+        }
+        if (td_hubc_unpack(tgz, dir, &err)) {
+            fail_job(j, err.msg, 0, 0);
+            return -1;
+        }
+        unlink(tgz);
+    }
+    return 0;
+}
+
 /* Downloads what the job needs into its scratch directory. Returns 0, or fails the job. */
 static int prepare(job_run *j, int resume)
 {
+    if (!strcmp(j->type, "race"))
+        return prepare_race(j);
     td_hubc *h = &j->s->hub;
     td_err err;
     char path[160], tgz[1400];
     snprintf(tgz, sizeof(tgz), "%s/input.tar.gz", j->dir);
-    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/%lld/download",
-             (long long)j->model_id, (long long)j->version);
+    /* A league's submission is evaluated from its frozen copy. */
+    const char *input = json_string_value(json_object_get(j->params, "input"));
+    if (input && !strncmp(input, "/api/v1/", 8) && strlen(input) < sizeof(path))
+        snprintf(path, sizeof(path), "%s", input);
+    else
+        snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/%lld/download",
+                 (long long)j->model_id, (long long)j->version);
     if (td_hubc_download(h, path, tgz, &err) || h->status != 200) {
         char why[1200];
         snprintf(why, sizeof(why), "the worker could not download model %lld version %lld: %s",
@@ -365,6 +440,21 @@ static int prepare(job_run *j, int resume)
     return 0;
 }
 
+/* 1 if dir holds an evaluation report (eval-*.json). */
+static int has_report(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int found = 0;
+    while (d && (de = readdir(d)) && !found) {
+        size_t n = strlen(de->d_name);
+        found = n > 10 && !strncmp(de->d_name, "eval-", 5) && !strcmp(de->d_name + n - 5, ".json");
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 static void finish(job_run *j, const td_sandbox_exit *ex)
 {
     td_hubc *h = &j->s->hub;
@@ -381,6 +471,11 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
         wlog(j->s->w, "job %lld: handed back to the queue", (long long)j->id);
         return;
     }
+    /* An official evaluation (or a grading) whose laps were not all completed (exit status 1 with
+     * its report written) is a result, not a failure. */
+    if (exited && code == 1 && (!strcmp(j->type, "league") || !strcmp(j->type, "grade")) &&
+        has_report(j->out_dir))
+        code = 0;
     if (!exited || code != 0) {
         log_tail(j->log_path, tail, sizeof(tail));
         snprintf(why, sizeof(why), "trackday %s %s: %s",
@@ -415,6 +510,53 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
         wlog(j->s->w, "job %lld: the hub refused the results: %s", (long long)j->id,
              td_hubc_error(h));
     unlink(tgz);
+}
+
+/* A grading that asks for it: `trackday reward check` on the model's reward function, in the
+ * same sandbox, its JSON report kept as reward-check.json beside the evaluation's files. */
+static void reward_check(job_run *j)
+{
+    char file[1400], out[1400], log[1400];
+    const char *track = json_string_value(json_object_get(j->params, "track"));
+    const char *args[12];
+    int n = 0;
+    td__limits lim;
+    td__child child;
+    td_err err;
+    snprintf(file, sizeof(file), "%s/reward_function.py", j->model_dir);
+    snprintf(out, sizeof(out), "%s/reward-check.json", j->out_dir);
+    snprintf(log, sizeof(log), "%s/reward-check.log", j->dir);
+    args[n++] = j->s->w->program;
+    args[n++] = "reward";
+    args[n++] = "check";
+    args[n++] = file;
+    args[n++] = "--json";
+    if (track) {
+        args[n++] = "--track";
+        args[n++] = track;
+    }
+    args[n] = NULL;
+    memset(&lim, 0, sizeof(lim));
+    lim.cpu_s = 300;
+    lim.file_bytes = 64u << 20;
+    if (td__sandbox_spawn(args, j->dir, log, &lim, j->s->w->mode, j->s->w->opt->read_only, &child,
+                          &err)) {
+        wlog(j->s->w, "job %lld: reward check: %s", (long long)j->id, err.msg);
+        return;
+    }
+    FILE *f = fopen(out, "w");
+    char buf[8192];
+    ssize_t k;
+    size_t total = 0;
+    while ((k = read(child.out_fd, buf, sizeof(buf))) > 0) {
+        total += (size_t)k;
+        if (f && total < (16u << 20))
+            fwrite(buf, 1, (size_t)k, f);
+    }
+    if (f)
+        fclose(f);
+    td_sandbox_exit ex;
+    td__child_wait(&child, &ex);
 }
 
 static void run_job(slot *s, json_t *claim)
@@ -456,12 +598,14 @@ static void run_job(slot *s, json_t *claim)
     }
     if (prepare(&j, json_is_true(json_object_get(claim, "resume"))))
         goto out;
-    if (!strcmp(j.type, "evaluate") && td_mkdir_p(j.out_dir, &err)) {
+    if (strcmp(j.type, "train") && td_mkdir_p(j.out_dir, &err)) {
         fail_job(&j, err.msg, 1, 0);
         goto out;
     }
-    build_argv(&j, args, bufs);
     memset(&lim, 0, sizeof(lim));
+    if (json_is_true(json_object_get(j.params, "reward_check")))
+        reward_check(&j);
+    build_argv(&j, args, bufs);
     double minutes = json_number_value(json_object_get(j.params, "minutes"));
     /* CPU time: the run's minutes on every core plus a margin; the wall clock is watched
      * below. */
