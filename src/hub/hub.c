@@ -111,8 +111,9 @@ static int parse_listen(td_hub *h, const char *s, td_err *err)
     return 0;
 }
 
-/* Removes a directory's contents (one level of subdirectories: the hub makes no deeper). */
-static void empty_dir(const char *dir, int depth)
+/* Removes a directory's contents (one level of subdirectories: the hub makes no deeper) that
+ * were last changed before `before` (Unix seconds; 0: everything). */
+static void empty_dir(const char *dir, int depth, time_t before)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -124,8 +125,10 @@ static void empty_dir(const char *dir, int depth)
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth < 4) {
-            empty_dir(p, depth + 1);
+        if (lstat(p, &st) != 0 || (before && st.st_mtime >= before))
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 4) {
+            empty_dir(p, depth + 1, before);
             rmdir(p);
         } else {
             unlink(p);
@@ -134,12 +137,14 @@ static void empty_dir(const char *dir, int depth)
     closedir(d);
 }
 
-/* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). */
+/* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). With
+ * PostgreSQL, other hub processes share DIR and may be writing there now: only what has not
+ * changed for six hours goes. */
 static void clean_tmp(td_hub *h)
 {
     char dir[1100];
     snprintf(dir, sizeof(dir), "%s/tmp", h->data_dir);
-    empty_dir(dir, 0);
+    empty_dir(dir, 0, td__db_is_postgres(h->opt.db) ? time(NULL) - 6 * 3600 : 0);
 }
 
 int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
@@ -177,7 +182,10 @@ int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
     }
     if (!rc) {
         clean_tmp(h);
-        snprintf(path, sizeof(path), "%s/hub.db", h->data_dir);
+        if (o->db && *o->db)
+            snprintf(path, sizeof(path), "%s", o->db);
+        else
+            snprintf(path, sizeof(path), "%s/hub.db", h->data_dir);
         rc = td__db_open(&h->db, path, o->db_pool > 0 ? o->db_pool : 16, err);
     }
     if (!rc)
