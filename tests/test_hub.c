@@ -535,3 +535,51 @@ TD_TEST(client_text_that_is_not_utf8)
     hub_resp_free(&r);
     hub_stop(&s);
 }
+
+/* A hub starting on a data directory others share (PostgreSQL) removes from tmp/ only what an
+ * ended process of this machine left; with SQLite the directory is its own: all of it goes. */
+TD_TEST(start_removes_only_what_ended_processes_left_in_tmp)
+{
+    char dir[512], dbt[600], p[900], host[128];
+    td_hub_options o;
+    td_hub *h;
+    td_err err;
+    const char *tag = td__tmp_tag(), *dot = strrchr(tag, '.');
+    scratch(dir, sizeof(dir));
+    snprintf(host, sizeof(host), "%.*s", (int)(dot - tag), tag);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    const char *names[3][2] = {
+        {"upload-%s.%d-AAAAAA", "ended"},            /* an ended process of this machine */
+        {"blob-%s.%d-BBBBBB", "alive"},              /* this (running) process */
+        {"upload-otherhost.%.0s%d-CCCCCC", "other"}, /* another machine's, recent */
+    };
+    int pids[3] = {(int)dead, (int)getpid(), 1};
+    snprintf(p, sizeof(p), "%s/tmp", dir);
+    TD_ASSERT_OK(td_mkdir_p(p, &err));
+    for (int i = 0; i < 3; i++) {
+        char name[200];
+        snprintf(name, sizeof(name), names[i][0], host, pids[i]);
+        snprintf(p, sizeof(p), "%s/tmp/%s", dir, name);
+        TD_ASSERT_OK(td_file_write_atomic(p, "x", 1, &err));
+    }
+    td_hub_options_default(&o);
+    o.data_dir = dir;
+    hub_fresh_db(dir, "hub.db", dbt, sizeof(dbt));
+    if (pg_wanted())
+        o.db = dbt;
+    TD_ASSERT_OK(td_hub_open(&h, &o, &err));
+    td_hub_close(h);
+    char out[1024];
+    hub_sh(out, sizeof(out), "ls %s/tmp", dir);
+    TD_ASSERT_MSG(!strstr(out, "AAAAAA"), "an ended process's upload stayed: %s", out);
+    if (pg_wanted()) {
+        TD_ASSERT_MSG(strstr(out, "BBBBBB") && strstr(out, "CCCCCC"),
+                      "a running process's files were removed: %s", out);
+    } else {
+        TD_ASSERT_MSG(!strstr(out, "BBBBBB") && !strstr(out, "CCCCCC"), "tmp/ kept %s", out);
+    }
+    rm_rf(dir);
+}
