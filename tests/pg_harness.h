@@ -11,6 +11,26 @@
 #ifndef TD_PG_HARNESS_H
 #define TD_PG_HARNESS_H
 
+#ifndef TD_HAVE_POSTGRES
+/* Built without PostgreSQL (-DTD_WITH_POSTGRES=OFF): the hub's tests run on SQLite only. */
+#include <stdio.h>
+static int pg_wanted(void)
+{
+    return 0;
+}
+static int pg_cluster_start(char *why, size_t cap)
+{
+    snprintf(why, cap, "built without PostgreSQL");
+    return -1;
+}
+static int pg_new_database(char *url, size_t cap, char *why, size_t why_cap)
+{
+    (void)url;
+    (void)cap;
+    snprintf(why, why_cap, "built without PostgreSQL");
+    return -1;
+}
+#else
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
@@ -43,6 +63,8 @@ typedef struct pg_cluster {
 } pg_cluster;
 
 static pg_cluster pg__cluster;
+/* The cluster new databases go to (a test may start a private one to restart it). */
+static pg_cluster *pg__current = &pg__cluster;
 
 /* Whether this test binary runs its hubs on PostgreSQL. */
 static int pg_wanted(void)
@@ -130,10 +152,9 @@ static void pg__rm_rf(const char *dir)
         fprintf(stderr, "pg_harness: could not remove %s\n", dir);
 }
 
-/* Stops the cluster (fast shutdown: sessions end, the server exits) and removes it. */
-static void pg_cluster_stop(void)
+/* Stops a cluster (fast shutdown: sessions end, the server exits) and removes it. */
+static void pg_cluster_stop_on(pg_cluster *c)
 {
-    pg_cluster *c = &pg__cluster;
     if (c->pid <= 0 || c->owner != getpid())
         return;
     kill(c->pid, SIGINT);
@@ -141,6 +162,11 @@ static void pg_cluster_stop(void)
     c->pid = 0;
     if (!getenv("HUB_KEEP"))
         pg__rm_rf(c->dir);
+}
+
+static void pg_cluster_stop(void)
+{
+    pg_cluster_stop_on(&pg__cluster);
 }
 
 /* Starts the server of an initialized cluster on c->port; 0 when it accepts connections. */
@@ -185,19 +211,17 @@ static int pg__start_server(pg_cluster *c, char *why, size_t cap)
 }
 
 /*
- * Starts this binary's cluster (once). Returns 0, or -1 with the reason in why: the caller
- * fails the test (a test never passes or silently skips without the server it asked for).
+ * Starts a cluster in c (stopped by pg_cluster_stop_on, or when this process ends). Returns 0,
+ * or -1 with the reason in why: the caller fails the test (a test never passes or silently
+ * skips without the server it asked for).
  */
-static int pg_cluster_start(char *why, size_t cap)
+static int pg_cluster_start_on(pg_cluster *c, char *why, size_t cap)
 {
-    pg_cluster *c = &pg__cluster;
     char bindir[300], initdb[400], data[600], log[600], conf[700];
     const char *tmp = getenv("TMPDIR");
     pid_t pid;
     int st;
     FILE *f;
-    if (c->pid > 0)
-        return 0;
     memset(c, 0, sizeof(*c));
     if (pg__bindir(bindir, sizeof(bindir))) {
         snprintf(why, cap,
@@ -244,15 +268,17 @@ static int pg_cluster_start(char *why, size_t cap)
         snprintf(why, cap, "initdb failed (status %d; see %s)", st, log);
         return -1;
     }
-    /* A test cluster: nothing to keep through a power cut, so no fsync; enough connections
-     * for a few hub processes with their pools; loopback only. */
+    /* A test cluster: nothing to keep through a power cut, so no fsync (a commit is still
+     * written to the kernel before it is acknowledged: synchronous_commit stays on, or a
+     * crash of the server would lose acknowledged commits); enough connections for a few
+     * hub processes with their pools; loopback only. */
     snprintf(conf, sizeof(conf), "%s/postgresql.conf", data);
     f = fopen(conf, "a");
     if (!f) {
         snprintf(why, cap, "%s: %s", conf, strerror(errno));
         return -1;
     }
-    fprintf(f, "listen_addresses = '127.0.0.1'\nfsync = off\nsynchronous_commit = off\n"
+    fprintf(f, "listen_addresses = '127.0.0.1'\nfsync = off\n"
                "full_page_writes = off\nmax_connections = 300\nshared_buffers = 32MB\n"
                "log_min_messages = warning\nlogging_collector = off\n");
     fclose(f);
@@ -265,16 +291,25 @@ static int pg_cluster_start(char *why, size_t cap)
             return -1;
     }
     snprintf(c->base, sizeof(c->base), "postgresql://trackday@127.0.0.1:%d/", c->port);
+    return 0;
+}
+
+/* Starts this binary's cluster (once), stopped at exit. */
+static int pg_cluster_start(char *why, size_t cap)
+{
+    if (pg__cluster.pid > 0)
+        return 0;
+    if (pg_cluster_start_on(&pg__cluster, why, cap))
+        return -1;
     atexit(pg_cluster_stop);
     return 0;
 }
 
 /* Stops the server and starts it again on the same port (the fault tests). mode: "fast"
  * (SIGINT: sessions are ended) or "immediate" (SIGQUIT: as a crash, recovery at start). */
-static int pg_cluster_restart(const char *mode, char *why, size_t cap)
+static int pg_cluster_restart(pg_cluster *c, const char *mode, char *why, size_t cap)
 {
-    pg_cluster *c = &pg__cluster;
-    if (c->pid <= 0) {
+    if (c->pid <= 0 || c->owner != getpid()) {
         snprintf(why, cap, "no cluster");
         return -1;
     }
@@ -291,7 +326,7 @@ static int pg_admin_exec(const char *sql, char *why, size_t cap)
     PGconn *pq;
     PGresult *res;
     int rc = 0;
-    snprintf(conninfo, sizeof(conninfo), "%spostgres", pg__cluster.base);
+    snprintf(conninfo, sizeof(conninfo), "%spostgres", pg__current->base);
     pq = PQconnectdb(conninfo);
     if (PQstatus(pq) != CONNECTION_OK) {
         snprintf(why, cap, "%s", PQerrorMessage(pq));
@@ -313,12 +348,13 @@ static int pg_new_database(char *url, size_t cap, char *why, size_t why_cap)
 {
     char sql[200];
     /* Names are unique across the forked test cases: the case's pid and a counter. */
-    int n = ++pg__cluster.databases;
+    int n = ++pg__current->databases;
     snprintf(sql, sizeof(sql), "CREATE DATABASE hub_%d_%d", (int)getpid(), n);
     if (pg_admin_exec(sql, why, why_cap))
         return -1;
-    snprintf(url, cap, "%shub_%d_%d", pg__cluster.base, (int)getpid(), n);
+    snprintf(url, cap, "%shub_%d_%d", pg__current->base, (int)getpid(), n);
     return 0;
 }
 
+#endif /* TD_HAVE_POSTGRES */
 #endif
