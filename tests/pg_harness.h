@@ -125,6 +125,9 @@ static void pg__exec_as(const pg_cluster *c, char *const argv[], const char *log
         if (setgroups(0, NULL) || setgid(c->gid) || setuid(c->uid))
             _exit(126);
     }
+    /* The test's directory may be one the cluster's account cannot enter (a clone in /root). */
+    if (chdir(c->dir))
+        _exit(126);
     /* Set after the change of user, which clears it: the server dies with the test binary. */
     if (deathsig)
         prctl(PR_SET_PDEATHSIG, deathsig);
