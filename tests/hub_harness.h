@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pg_harness.h"
 #include "td_test.h"
 
 /* Each test file uses some of these helpers. */
@@ -40,6 +41,7 @@ typedef struct hub_server {
     pid_t pid;
     char admin[160]; /* the admin's session token */
     char args[512];  /* extra serve arguments of the last start */
+    char db[600];    /* the PostgreSQL database's URL ("": SQLite, data/hub.db) */
 } hub_server;
 
 typedef struct hub_resp {
@@ -49,6 +51,54 @@ typedef struct hub_resp {
     json_t *json;
     char headers[8192];
 } hub_resp;
+
+/* ---- The database ------------------------------------------------------------------------- */
+
+/* Why this binary's PostgreSQL cluster did not start ("" when it did or is not wanted). */
+static char hub__pg_failed[1024];
+
+/* A binary run on PostgreSQL (TD_TEST_HUB_DB=postgres) starts its cluster before the test
+ * cases fork, so they share it; a case asking for it fails with the reason if it did not start. */
+__attribute__((constructor)) static void hub__pg_init(void)
+{
+    if (pg_wanted() && pg_cluster_start(hub__pg_failed, sizeof(hub__pg_failed)) &&
+        !hub__pg_failed[0])
+        snprintf(hub__pg_failed, sizeof(hub__pg_failed), "the cluster did not start");
+}
+
+/* A fresh database for one hub or storage test: a new PostgreSQL database's URL when this
+ * binary runs on PostgreSQL, else the SQLite file dir/name. */
+static void hub_fresh_db(const char *dir, const char *name, char *out, size_t cap)
+{
+    char why[1024];
+    if (!pg_wanted()) {
+        snprintf(out, cap, "%s/%s", dir, name);
+        return;
+    }
+    if (hub__pg_failed[0])
+        TD_FAIL("PostgreSQL: %s", hub__pg_failed);
+    if (pg_new_database(out, cap, why, sizeof(why)))
+        TD_FAIL("PostgreSQL: %s", why);
+}
+
+/* The database a hub uses, for td__db_open beside the server. */
+static void hub_db_target(const struct hub_server *s, char *out, size_t cap)
+{
+    if (s->db[0])
+        snprintf(out, cap, "%s", s->db);
+    else
+        snprintf(out, cap, "%s/hub.db", s->data);
+}
+
+/* " --db URL" for a command line when the hub runs on PostgreSQL, else "". */
+static const char *hub_db_arg(const struct hub_server *s)
+{
+    static char arg[700];
+    if (!s->db[0])
+        return "";
+    snprintf(arg, sizeof(arg), " --db %s", s->db);
+    return arg;
+}
 
 /* ---- Processes ------------------------------------------------------------------------------ */
 
@@ -106,10 +156,10 @@ static void hub_launch(hub_server *s, const char *extra)
         close(pfd[0]);
         close(pfd[1]);
         snprintf(cmd, sizeof(cmd),
-                 "exec %s serve --data %s --listen 127.0.0.1:0 --insecure-fast-passwords "
+                 "exec %s serve --data %s%s --listen 127.0.0.1:0 --insecure-fast-passwords "
                  "--grace 5 %s%s %s 2>>%s/serve.log",
-                 TD_TEST_TRACKDAY_BIN, s->data, s->clock[0] ? "--clock-file " : "", s->clock,
-                 s->args, s->dir);
+                 TD_TEST_TRACKDAY_BIN, s->data, hub_db_arg(s), s->clock[0] ? "--clock-file " : "",
+                 s->clock, s->args, s->dir);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
@@ -149,6 +199,11 @@ static void hub_start_opts(hub_server *s, int with_clock, const char *extra)
     memset(s, 0, sizeof(*s));
     hub_tmpdir(s->dir, sizeof(s->dir));
     snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
+    if (pg_wanted()) {
+        /* Commands the test runs itself (trackday admin ...) find the database too. */
+        hub_fresh_db(s->dir, "", s->db, sizeof(s->db));
+        setenv("TRACKDAY_HUB_DB", s->db, 1);
+    }
     if (with_clock) {
         snprintf(s->clock, sizeof(s->clock), "%s/clock", s->dir);
         FILE *f = fopen(s->clock, "w");
@@ -156,9 +211,9 @@ static void hub_start_opts(hub_server *s, int with_clock, const char *extra)
         fclose(f);
     }
     int rc = hub_sh(out, sizeof(out),
-                    "echo %s | %s admin create-user --data %s --name admin --role admin "
+                    "echo %s | %s admin create-user --data %s%s --name admin --role admin "
                     "--insecure-fast-passwords 2>&1",
-                    HUB_ADMIN_PASSWORD, TD_TEST_TRACKDAY_BIN, s->data);
+                    HUB_ADMIN_PASSWORD, TD_TEST_TRACKDAY_BIN, s->data, hub_db_arg(s));
     TD_ASSERT_MSG(rc == 0, "admin create-user: %s", out);
     hub_launch(s, extra);
     hub_login(s, "admin", HUB_ADMIN_PASSWORD, s->admin, sizeof(s->admin));

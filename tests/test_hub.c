@@ -35,7 +35,7 @@ TD_TEST(db_migrations_apply_once_in_order)
     int applied, version;
     td__db_migration migs[] = {{1, "one", mig1}, {2, "two", mig2}};
     scratch(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/x.db", dir);
+    hub_fresh_db(dir, "x.db", path, sizeof(path));
     TD_ASSERT_OK(td__db_open(&db, path, 2, &err));
     TD_ASSERT_OK(td__db_migrate(db, migs, 1, &applied, &err));
     TD_ASSERT_EQ_INT(applied, 1);
@@ -83,7 +83,7 @@ TD_TEST(db_failed_migration_leaves_the_version)
     td__db_migration migs[] = {{1, "one", mig1},
                                {2, "broken", "CREATE TABLE v (a TEXT);\nTHIS IS NOT SQL;\n"}};
     scratch(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/x.db", dir);
+    hub_fresh_db(dir, "x.db", path, sizeof(path));
     TD_ASSERT_OK(td__db_open(&db, path, 1, &err));
     TD_ASSERT_NE_INT(td__db_migrate(db, migs, 2, &applied, &err), 0);
     TD_ASSERT_CONTAINS(err.msg, "migration 2 (broken)");
@@ -105,8 +105,12 @@ TD_TEST(db_hub_schema_is_current_after_open)
     td_err err;
     int cur, latest;
     scratch(dir, sizeof(dir));
+    char dbt[600];
     td_hub_options_default(&o);
     o.data_dir = dir;
+    hub_fresh_db(dir, "hub.db", dbt, sizeof(dbt));
+    if (pg_wanted())
+        o.db = dbt;
     TD_ASSERT_OK(td_hub_open(&h, &o, &err));
     TD_ASSERT_OK(td_hub_schema_version(h, &cur, &latest, &err));
     TD_ASSERT_EQ_INT(cur, latest);
@@ -299,7 +303,8 @@ TD_TEST(serve_sigterm_stops_cleanly_and_data_survives)
     TD_ASSERT_MSG(rc == 0, "no 'stopping' in the log: %s", out);
     /* The WAL was checkpointed and removed at close: the database is one file again. */
     char wal[800];
-    snprintf(wal, sizeof(wal), "%s/hub.db-wal", s.data);
+    snprintf(wal, sizeof(wal), "%s/hub.db%s", s.data, s.db[0] ? "" : "-wal");
+    /* (On PostgreSQL there is no hub.db at all: the data directory holds only files.) */
     TD_ASSERT(!td_path_exists(wal));
     hub_launch(&s, NULL);
     TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/users/me", tok, NULL), 200);
@@ -529,4 +534,52 @@ TD_TEST(client_text_that_is_not_utf8)
                     "Jos\xc3\xa9 Smith");
     hub_resp_free(&r);
     hub_stop(&s);
+}
+
+/* A hub starting on a data directory others share (PostgreSQL) removes from tmp/ only what an
+ * ended process of this machine left; with SQLite the directory is its own: all of it goes. */
+TD_TEST(start_removes_only_what_ended_processes_left_in_tmp)
+{
+    char dir[512], dbt[600], p[900], host[128];
+    td_hub_options o;
+    td_hub *h;
+    td_err err;
+    const char *tag = td__tmp_tag(), *dot = strrchr(tag, '.');
+    scratch(dir, sizeof(dir));
+    snprintf(host, sizeof(host), "%.*s", (int)(dot - tag), tag);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    const char *names[3][2] = {
+        {"upload-%s.%d-AAAAAA", "ended"},            /* an ended process of this machine */
+        {"blob-%s.%d-BBBBBB", "alive"},              /* this (running) process */
+        {"upload-otherhost.%.0s%d-CCCCCC", "other"}, /* another machine's, recent */
+    };
+    int pids[3] = {(int)dead, (int)getpid(), 1};
+    snprintf(p, sizeof(p), "%s/tmp", dir);
+    TD_ASSERT_OK(td_mkdir_p(p, &err));
+    for (int i = 0; i < 3; i++) {
+        char name[200];
+        snprintf(name, sizeof(name), names[i][0], host, pids[i]);
+        snprintf(p, sizeof(p), "%s/tmp/%s", dir, name);
+        TD_ASSERT_OK(td_file_write_atomic(p, "x", 1, &err));
+    }
+    td_hub_options_default(&o);
+    o.data_dir = dir;
+    hub_fresh_db(dir, "hub.db", dbt, sizeof(dbt));
+    if (pg_wanted())
+        o.db = dbt;
+    TD_ASSERT_OK(td_hub_open(&h, &o, &err));
+    td_hub_close(h);
+    char out[1024];
+    hub_sh(out, sizeof(out), "ls %s/tmp", dir);
+    TD_ASSERT_MSG(!strstr(out, "AAAAAA"), "an ended process's upload stayed: %s", out);
+    if (pg_wanted()) {
+        TD_ASSERT_MSG(strstr(out, "BBBBBB") && strstr(out, "CCCCCC"),
+                      "a running process's files were removed: %s", out);
+    } else {
+        TD_ASSERT_MSG(!strstr(out, "BBBBBB") && !strstr(out, "CCCCCC"), "tmp/ kept %s", out);
+    }
+    rm_rf(dir);
 }

@@ -18,7 +18,7 @@ static td_db *open_db(hub_server *s)
     char path[700];
     td_db *db;
     td_err err;
-    snprintf(path, sizeof(path), "%s/hub.db", s->data);
+    hub_db_target(s, path, sizeof(path));
     TD_ASSERT_OK(td__db_open(&db, path, 1, &err));
     return db;
 }
@@ -440,7 +440,13 @@ TD_TEST(server_killed_during_uploads_restarts_whole)
     td_db_conn *c = td__db_acquire(db);
     td_db_rows *row;
     td_err err;
-    TD_ASSERT_EQ_INT(td__db_query_row(c, &row, &err, "PRAGMA integrity_check", ""), 1);
+    /* (PostgreSQL's own recovery is not ours to check: there the database answers.) */
+    TD_ASSERT_EQ_INT(td__db_query_row(c, &row, &err,
+                                      td__db_dialect(db) == TD_DB_POSTGRES
+                                          ? "SELECT 'ok' FROM models LIMIT 1"
+                                          : "PRAGMA integrity_check",
+                                      ""),
+                     1);
     TD_ASSERT_STREQ(td__db_text(row, 0), "ok");
     td__db_rows_free(row);
     td__db_release(db, c);

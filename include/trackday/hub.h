@@ -20,6 +20,8 @@ typedef struct td_hub td_hub;
 
 typedef struct td_hub_options {
     const char *data_dir;      /* DIR: hub.db, blobs/, tmp/ (created) */
+    const char *db;            /* NULL: DIR/hub.db (SQLite); or a postgresql:// URL, and then
+                                  DIR (blobs/, tmp/) is shared by every hub process */
     const char *listen;        /* "127.0.0.1:8080" (host:port; port 0 picks a free one) */
     const char *web_dir;       /* static files served at / (NULL: none) */
     const char *tracks_dir;    /* the shipped tracks (tracks/NAME.json) jobs may name */

@@ -1,6 +1,6 @@
 /*
  * db.c - the storage interface's common part: the connection pool, dispatch to the backend
- * (db_sqlite.c; PostgreSQL later), helpers, and the migration runner.
+ * (db_sqlite.c, db_pg.c), helpers, and the migration runner.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +32,11 @@ typedef struct {
 /* Pool                                                                                 */
 /* ------------------------------------------------------------------------------------ */
 
+int td__db_is_postgres(const char *target)
+{
+    return target && (!strncmp(target, "postgres://", 11) || !strncmp(target, "postgresql://", 13));
+}
+
 int td__db_open(td_db **out, const char *target, int size, td_err *err)
 {
     const td__db_ops *ops = &td__db_sqlite_ops;
@@ -39,9 +44,14 @@ int td__db_open(td_db **out, const char *target, int size, td_err *err)
     int rc;
 
     *out = NULL;
-    if (!strncmp(target, "postgres://", 11) || !strncmp(target, "postgresql://", 13))
+    if (td__db_is_postgres(target)) {
+#ifdef TD_HAVE_POSTGRES
+        ops = &td__db_pg_ops;
+#else
         return td_err_set(err, TD_EUNSUPPORTED,
-                          "%s: this trackday has no PostgreSQL backend yet (SQLite only)", target);
+                          "this trackday was built without PostgreSQL (-DTD_WITH_POSTGRES=OFF)");
+#endif
+    }
     if (size < 1)
         size = 1;
     db = td_calloc(1, sizeof(*db));
@@ -316,10 +326,16 @@ int td__db_schema_version(td_db *db, int *version, td_err *err)
 {
     td_db_conn *c = td__db_acquire(db);
     int64_t v = 0;
-    int rc = td__db_exec(c, err,
+    /* In a write transaction: hub processes starting together on one PostgreSQL database
+     * would otherwise race to create the table. */
+    int rc = td__db_begin(c, 1, err);
+    if (!rc)
+        rc = td__db_exec(c, err,
                          "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY "
                          "KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
                          "");
+    if (!rc)
+        rc = td__db_commit(c, err);
     if (!rc)
         rc = td__db_int_query(c, &v, 0, err, "SELECT MAX(version) FROM schema_migrations", "");
     td__db_release(db, c);

@@ -1,7 +1,7 @@
 /*
  * db.h - the hub's storage interface: a pool of connections to one SQL database, queries with
  * bound parameters, transactions and versioned migrations. SQLite (WAL) is the backend built
- * here (db_sqlite.c); a PostgreSQL backend implements the same td__db_ops table.
+ * here (db_sqlite.c); PostgreSQL (db_pg.c, libpq) implements the same td__db_ops table.
  *
  * The hub writes its SQL once, in the subset both engines share: `?` placeholders (a backend
  * rewrites them to `$1`... where it must), INSERT ... RETURNING, ON CONFLICT ... DO UPDATE,
@@ -52,11 +52,17 @@ typedef struct td__db_ops {
 } td__db_ops;
 
 extern const td__db_ops td__db_sqlite_ops;
+#ifdef TD_HAVE_POSTGRES
+extern const td__db_ops td__db_pg_ops;
+#endif
+
+/* Whether target names a PostgreSQL database (postgresql:// or postgres:// URL). */
+int td__db_is_postgres(const char *target);
 
 /*
  * Opens a pool of `size` connections. target is a SQLite file path (created if missing, put
- * in WAL mode) or, once its backend exists, a postgresql:// URL. Migrations are not run here
- * (td__db_migrate). Free with td__db_close.
+ * in WAL mode) or a postgresql:// URL (libpq's URI syntax; the database must exist). Migrations are
+ * not run here (td__db_migrate). Free with td__db_close.
  */
 int td__db_open(td_db **out, const char *target, int size, td_err *err);
 void td__db_close(td_db *db);
@@ -89,10 +95,17 @@ int td__db_int_query(td_db_conn *c, int64_t *out, int64_t dflt, td_err *err, con
                      const char *types, ...);
 
 /*
- * Transactions. write = 1 takes the write lock at once (SQLite BEGIN IMMEDIATE), so two
- * writers never deadlock upgrading a read lock. commit returns an error (and has rolled
- * back) when the database refused.
+ * Transactions. write = 1 takes the write lock at once (SQLite BEGIN IMMEDIATE; PostgreSQL: a
+ * transaction-scoped advisory lock shared by every hub process), so write transactions run one
+ * at a time and two writers never deadlock upgrading a read lock. write = TD_DB_TX_ROWS is a
+ * write transaction that relies on row locks alone (SELECT ... FOR UPDATE SKIP LOCKED on
+ * PostgreSQL; on SQLite the same as 1): the job queue's claim. commit returns an error (and
+ * has rolled back) when the database refused.
+ *
+ * On PostgreSQL a statement that fails inside a transaction aborts the transaction: code must
+ * not carry on after an error inside one (SQLite would let it).
  */
+#define TD_DB_TX_ROWS 2
 int td__db_begin(td_db_conn *c, int write, td_err *err);
 int td__db_commit(td_db_conn *c, td_err *err);
 void td__db_rollback(td_db_conn *c);

@@ -746,7 +746,7 @@ static int open_upload(td__req *r)
 {
     char dir[1100];
     snprintf(dir, sizeof(dir), "%s/tmp", r->hub->data_dir);
-    snprintf(r->upload_path, sizeof(r->upload_path), "%s/upload-XXXXXX", dir);
+    snprintf(r->upload_path, sizeof(r->upload_path), "%s/upload-%s-XXXXXX", dir, td__tmp_tag());
     r->upload_fd = mkstemp(r->upload_path);
     if (r->upload_fd < 0) {
         TD_ERROR("hub: %s: %s", r->upload_path, strerror(errno));

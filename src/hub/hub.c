@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,12 +135,60 @@ static void empty_dir(const char *dir, int depth)
     closedir(d);
 }
 
-/* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). */
+/* Whether a file of DIR/tmp, named KIND-HOST.PID-XXXXXX (td__tmp_tag), was left by a process
+ * of this machine that has ended, or has not changed for six hours (a process of another
+ * machine that ended). */
+static int tmp_is_stale(const char *name, const struct stat *st)
+{
+    char host[128];
+    const char *tag = strchr(name, '-'), *dot, *end;
+    const char *mine = td__tmp_tag();
+    if (st->st_mtime < time(NULL) - 6 * 3600)
+        return 1;
+    if (!tag)
+        return 0;
+    tag++;
+    dot = strrchr(mine, '.');
+    snprintf(host, sizeof(host), "%.*s", (int)(dot - mine), mine);
+    if (strncmp(tag, host, strlen(host)) || tag[strlen(host)] != '.')
+        return 0;
+    long pid = strtol(tag + strlen(host) + 1, (char **)&end, 10);
+    if (*end != '-' || pid <= 0)
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). With
+ * PostgreSQL, other hub processes share DIR and may be writing there now: only what ended
+ * processes left goes (tmp_is_stale). */
 static void clean_tmp(td_hub *h)
 {
     char dir[1100];
+    DIR *d;
+    struct dirent *de;
     snprintf(dir, sizeof(dir), "%s/tmp", h->data_dir);
-    empty_dir(dir, 0);
+    if (!td__db_is_postgres(h->opt.db)) {
+        empty_dir(dir, 0);
+        return;
+    }
+    d = opendir(dir);
+    while (d && (de = readdir(d))) {
+        char p[1400];
+        struct stat st;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        if (lstat(p, &st) || !tmp_is_stale(de->d_name, &st))
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            empty_dir(p, 1);
+            rmdir(p);
+        } else {
+            unlink(p);
+        }
+    }
+    if (d)
+        closedir(d);
 }
 
 int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
@@ -177,7 +226,10 @@ int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
     }
     if (!rc) {
         clean_tmp(h);
-        snprintf(path, sizeof(path), "%s/hub.db", h->data_dir);
+        if (o->db && *o->db)
+            snprintf(path, sizeof(path), "%s", o->db);
+        else
+            snprintf(path, sizeof(path), "%s/hub.db", h->data_dir);
         rc = td__db_open(&h->db, path, o->db_pool > 0 ? o->db_pool : 16, err);
     }
     if (!rc)

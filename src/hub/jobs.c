@@ -867,7 +867,9 @@ static int post_claim(td__req *r)
         if (rc)
             return td__fail_err(r, rc, &err);
         now = td__hub_now(r->hub);
-        rc = td__db_begin(c, 1, &err);
+        /* Only the claimed row is locked (not every writer, as begin(c, 1) would on
+         * PostgreSQL): claims from many workers run side by side. */
+        rc = td__db_begin(c, TD_DB_TX_ROWS, &err);
         if (rc)
             return td__fail_err(r, rc, &err);
         /* The oldest queued job of a type this worker runs. On PostgreSQL the row is locked

@@ -145,7 +145,7 @@ int td__model_meta_from_fileset(td_hub *h, const td__fileset *fs, td__model_meta
             return td_err_set(err, TD_EINVAL,
                               "not a model directory: %s is missing (trackday init makes one)",
                               config[i]);
-    snprintf(dir, sizeof(dir), "%s/tmp/check-XXXXXX", h->data_dir);
+    snprintf(dir, sizeof(dir), "%s/tmp/check-%s-XXXXXX", h->data_dir, td__tmp_tag());
     if (!mkdtemp(dir))
         return td_err_set(err, TD_EIO, "%s: cannot make a scratch directory", dir);
     for (int i = 0; i < 4 && !rc; i++) {

@@ -815,6 +815,22 @@ int td__blob_path(const char *root, const char *sha_hex, char *out, size_t cap)
     return 0;
 }
 
+const char *td__tmp_tag(void)
+{
+    static char tag[128];
+    static pid_t pid;
+    if (pid != getpid()) {
+        char host[64] = "";
+        gethostname(host, sizeof(host) - 1);
+        for (char *p = host; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+                *p = '_';
+        pid = getpid();
+        snprintf(tag, sizeof(tag), "%s.%d", host[0] ? host : "host", (int)pid);
+    }
+    return tag;
+}
+
 int td__blob_begin(const char *root, td__blob_writer *w, td_err *err)
 {
     char dir[1100];
@@ -822,7 +838,7 @@ int td__blob_begin(const char *root, td__blob_writer *w, td_err *err)
     int rc = td_mkdir_p(dir, err);
     if (rc)
         return rc;
-    snprintf(w->tmp, sizeof(w->tmp), "%s/blob-XXXXXX", dir);
+    snprintf(w->tmp, sizeof(w->tmp), "%s/blob-%s-XXXXXX", dir, td__tmp_tag());
     w->fd = mkstemp(w->tmp);
     if (w->fd < 0)
         return td_err_set(err, TD_EIO, "%s: %s", w->tmp, strerror(errno));

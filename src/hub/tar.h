@@ -103,6 +103,13 @@ typedef struct td__blob_writer {
     unsigned char state[512]; /* crypto_hash_sha256_state */
 } td__blob_writer;
 
+/*
+ * This process's tag in the names of its files under DIR/tmp ("HOST.PID"): hub processes
+ * sharing DIR (PostgreSQL) remove at start only what a dead process of their own machine
+ * left there (hub.c).
+ */
+const char *td__tmp_tag(void);
+
 int td__blob_begin(const char *root, td__blob_writer *w, td_err *err);
 int td__blob_write(td__blob_writer *w, const void *data, size_t len, td_err *err);
 /* Makes the blob durable and visible; sha_hex receives its 64-hex-digit name. */

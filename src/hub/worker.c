@@ -215,10 +215,10 @@ static void fail_job(job_run *j, const char *reason, int retry, int release)
     json_t *body = json_pack("{s:s,s:b,s:b,s:I}", "reason", reason, "retry", retry, "release",
                              release, "elapsed_s", (json_int_t)j->elapsed_s);
     snprintf(path, sizeof(path), "/api/v1/jobs/%lld/fail", (long long)j->id);
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (td_hubc_json(h, "POST", path, body, &err) == 0)
+    for (int attempt = 0; attempt < 6; attempt++) {
+        if (td_hubc_json(h, "POST", path, body, &err) == 0 && h->status < 500)
             break;
-        sleep(1);
+        sleep(attempt < 3 ? 1 : 5);
     }
     json_decref(body);
 }
@@ -495,11 +495,16 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
     }
     snprintf(path, sizeof(path), "/api/v1/jobs/%lld/complete?status=%s&elapsed_s=%lld",
              (long long)j->id, j->cancel_sent ? "canceled" : "succeeded", (long long)j->elapsed_s);
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (td_hubc_upload(h, "POST", path, tgz, &err) == 0)
+    /* A hub process that restarts, or its database (503, or 502 from a proxy in front), is
+     * waited for: about a minute in all, while the lease still holds the job for us. A reply
+     * lost after the hub stored the result comes back as 409 on the next try: stored once. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int rc = td_hubc_upload(h, "POST", path, tgz, &err);
+        if (rc == 0 && h->status < 500)
             break;
-        wlog(j->s->w, "job %lld: upload: %s (retrying)", (long long)j->id, err.msg);
-        sleep(1 + attempt);
+        wlog(j->s->w, "job %lld: upload: %s (retrying)", (long long)j->id,
+             rc ? err.msg : td_hubc_error(h));
+        sleep(attempt < 3 ? 1 + attempt : 10);
     }
     if (h->status == 200)
         wlog(j->s->w, "job %lld: %s%s", (long long)j->id, j->cancel_sent ? "canceled" : "done",

@@ -11,9 +11,12 @@
 #include "trackday/hub.h"
 
 /* The options every subcommand has. */
+static const char *admin_db;
+
 #define ADMIN_DATA_OPT(p)                                                                          \
     TD_CLI_STRING(NULL, "--data", p, "DIR",                                                        \
-                  "the hub's data directory (default ~/.local/share/trackday/hub)")
+                  "the hub's data directory (default ~/.local/share/trackday/hub)"),               \
+        TD_CLI_HUB_DB_OPT(&admin_db)
 
 static int open_hub(const char *data, int fast, td_hub **hub)
 {
@@ -21,6 +24,8 @@ static int open_hub(const char *data, int fast, td_hub **hub)
     td_err err;
     td_hub_options_default(&o);
     o.data_dir = td__cli_hub_data_dir(data);
+    o.db = td__cli_hub_db(admin_db);
+    o.db_pool = 1;
     o.fast_passwords = fast;
     if (td_hub_open(hub, &o, &err))
         return td__cli_fail("%s", err.msg);

@@ -11,6 +11,17 @@
  * ~/.local/share/trackday/hub. */
 const char *td__cli_hub_data_dir(const char *arg);
 
+/* The database: arg (--db) if given, else $TRACKDAY_HUB_DB, else NULL (DIR/hub.db, SQLite).
+ * The environment keeps a PostgreSQL password out of the process list. */
+const char *td__cli_hub_db(const char *arg);
+
+/* The --db option every command that opens the hub's database has. */
+#define TD_CLI_HUB_DB_OPT(p)                                                                       \
+    TD_CLI_STRING(NULL, "--db", p, "URL",                                                          \
+                  "the database: postgresql://USER@HOST:PORT/DB (libpq URI; password from "        \
+                  "~/.pgpass or PGPASSWORD) for several hub processes; default $TRACKDAY_HUB_DB, " \
+                  "else DIR/hub.db (SQLite)")
+
 /*
  * Reads a password: from a terminal with a prompt and no echo, else the first line of standard
  * input. Returns 0, or 1 with a message printed.

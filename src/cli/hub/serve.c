@@ -32,6 +32,14 @@ const char *td__cli_hub_data_dir(const char *arg)
     return dir;
 }
 
+const char *td__cli_hub_db(const char *arg)
+{
+    const char *env = getenv("TRACKDAY_HUB_DB");
+    if (arg && *arg)
+        return arg;
+    return env && *env ? env : NULL;
+}
+
 int td__cli_read_password(const char *prompt, char *out, size_t cap)
 {
     struct termios old, quiet;
@@ -80,7 +88,7 @@ static int cmd_serve(int argc, char **argv)
     td_hub_options o;
     td_hub *hub = NULL;
     td_err err;
-    const char *data = NULL, *ready = NULL;
+    const char *data = NULL, *ready = NULL, *db = NULL;
     double grace = 10;
     char web[1200];
     int sig = 0, upload_mb = 1024;
@@ -91,8 +99,9 @@ static int cmd_serve(int argc, char **argv)
         o.web_dir = web;
     const td__cli_opt opts[] = {
         TD_CLI_STRING(NULL, "--data", &data, "DIR",
-                      "data directory: hub.db (SQLite, WAL), blobs/ (default "
+                      "data directory: hub.db (SQLite, WAL, unless --db), blobs/ (default "
                       "~/.local/share/trackday/hub)"),
+        TD_CLI_HUB_DB_OPT(&db),
         TD_CLI_STRING(NULL, "--listen", &o.listen, "HOST:PORT",
                       "address (default 127.0.0.1:8080; port 0 picks a free one). Anything but "
                       "loopback exposes the hub: put it behind an HTTPS reverse proxy"),
@@ -133,6 +142,7 @@ static int cmd_serve(int argc, char **argv)
         return prc;
     o.max_upload_bytes = (uint64_t)upload_mb << 20;
     o.data_dir = td__cli_hub_data_dir(data);
+    o.db = td__cli_hub_db(db);
     o.tracks_dir = td__cli_tracks_dir();
     static char shared[1200];
     snprintf(shared, sizeof(shared), "%s/../shared/tracks", TD_SOURCE_DIR);
@@ -168,7 +178,8 @@ static int cmd_serve(int argc, char **argv)
                 "trackday: warning: listening on %s, beyond this machine, without TLS: "
                 "put an HTTPS reverse proxy in front\n",
                 hostbuf);
-    printf("trackday hub listening on %s (data: %s)\n", url, o.data_dir);
+    printf("trackday hub listening on %s (data: %s%s)\n", url, o.data_dir,
+           o.db ? ", database: PostgreSQL" : "");
     fflush(stdout);
     if (ready) {
         char line[320];
