@@ -83,6 +83,12 @@ out=$("$tmp/vecenv_demo" "$tmp/nope.json" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "^track: .*nope.json"
 check $? example_error_message "rc $rc: $out"
 
+# The installed command finds the installed tracks (PREFIX/share/trackday/tracks).
+cp "$prefix/share/trackday/tracks/oval.json" "$prefix/share/trackday/tracks/installed_only.json"
+out=$(cd "$tmp" && echo "0 0 0" | "$prefix/bin/trackday" probe --track installed_only 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q '"track_length"'
+check $? installed_command_finds_installed_tracks "rc $rc: $out"
+
 # 5. signals stay the caller's, and a Python reward runs in the installed host.
 cat > "$tmp/reward_function.py" <<'PY'
 def reward_function(params):
