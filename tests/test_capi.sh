@@ -89,6 +89,29 @@ out=$(cd "$tmp" && echo "0 0 0" | "$prefix/bin/trackday" probe --track installed
 [ $rc -eq 0 ] && echo "$out" | grep -q '"track_length"'
 check $? installed_command_finds_installed_tracks "rc $rc: $out"
 
+# The installed Python package: imports from PREFIX (no build tree on its path), finds the
+# installed tracks and the installed library (its RPATH), steps.
+pyenv=(PYTHONPATH="$prefix/lib/python3.11/dist-packages")
+if [ ${#san[@]} -gt 0 ]; then # the sanitizer runtime first (tests/test_python.sh)
+    if "$cc" --version | grep -q clang; then
+        pyenv+=(LD_PRELOAD="$("$cc" -print-runtime-dir)/libclang_rt.asan-x86_64.so")
+    else
+        pyenv+=(LD_PRELOAD="$("$cc" -print-file-name=libasan.so)")
+    fi
+    pyenv+=(ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0)
+fi
+out=$(cd "$tmp" && env "${pyenv[@]}" /usr/bin/python3 -c '
+import trackday, numpy as np
+env = trackday.VecEnv("installed_only", 4, seed=1)
+obs, _ = env.reset()
+for t in range(10):
+    obs, r, term, trunc, info = env.step(np.tile([[0.0, 1.0]], (4, 1)).astype(np.float32))
+lib = [l.split()[-1] for l in open("/proc/self/maps") if "libtrackday.so" in l][0]
+print(trackday.__file__, obs.shape, env.track.path, lib)
+' 2>&1); rc=$?
+[ $rc -eq 0 ] && [ "$out" = "$prefix/lib/python3.11/dist-packages/trackday/__init__.py (4, 16) $prefix/share/trackday/tracks/installed_only.json $prefix/lib/libtrackday.so.0.1.0" ]
+check $? installed_python_package "rc $rc: $out"
+
 # 5. signals stay the caller's, and a Python reward runs in the installed host.
 cat > "$tmp/reward_function.py" <<'PY'
 def reward_function(params):
