@@ -7,6 +7,8 @@
 #   make demo-hub install, build, run a hub with a class, a worker and a training job
 #   make demo-fleet install, build, run a hub and ten simulated cars: a rollout and a rollback
 #   make bench    install, build, run the benchmarks (bench/run; the hub's: bench/hub)
+#   make install  build, then install the library, headers, trackday.pc, the command and the
+#                 tracks under PREFIX (default /usr/local; docs/c-api.md)
 #   make fuzz     install, build the fuzz targets with clang (build/fuzz), run each for
 #                 SECONDS (default 60) and print a table (docs/fuzzing.md)
 
@@ -15,8 +17,9 @@ RELEASE := build/release
 ASAN := build/asan
 FUZZ := build/fuzz
 SECONDS ?= 60
+PREFIX ?= /usr/local
 
-.PHONY: all build deps test demo demo-hub demo-fleet bench clean format fuzz
+.PHONY: all build deps test demo demo-hub demo-fleet bench clean format fuzz install
 
 all: build
 
@@ -31,6 +34,9 @@ test: deps
 	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DTD_SANITIZE=ON -DTD_WERROR=ON >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
 	@scripts/run-tests $(ASAN)
+
+install: build
+	@cmake --install $(RELEASE) --prefix $(PREFIX)
 
 demo: deps build
 	@scripts/demo $(RELEASE)/trackday

@@ -48,6 +48,19 @@ int td_json_get_string(const json_t *obj, const char *key, const char *dflt, con
  */
 int td_json_write_file(const char *path, const json_t *value, td_err *err);
 
+/* ---- JSON forms of other layers' types (kept out of the installed headers) ------------- */
+
+struct td_car_config;
+/*
+ * Reads a car from a JSON object: {"preset": name (default "deepracer"), then any field of
+ * td_car_config by name, e.g. "steer_gain": 0.6}. Unknown keys and values outside their
+ * ranges are errors that name `what` and the key. (sim/car.c)
+ */
+int td_car_config_from_json(struct td_car_config *cfg, const json_t *obj, const char *what,
+                            td_err *err);
+/* The car as a JSON object with every field (a new reference). */
+json_t *td_car_config_to_json(const struct td_car_config *cfg);
+
 #ifdef __cplusplus
 }
 #endif

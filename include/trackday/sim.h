@@ -93,18 +93,11 @@ const char *td_car_preset_for_version(int version);
 /* The preset names, NULL-terminated. */
 extern const char *const td_car_preset_names[];
 
-/*
- * Reads a car from a JSON object: {"preset": name (default "deepracer"), then any field of
- * td_car_config by name, e.g. "steer_gain": 0.6}. Unknown keys and values outside their
- * ranges are errors that name `what` and the key.
- */
-struct json_t;
-int td_car_config_from_json(td_car_config *cfg, const struct json_t *obj, const char *what,
-                            td_err *err);
-/* A car file (td_car_config_from_json of the file's object). */
+/* (td_car_config_from_json and td_car_config_to_json are declared in trackday/json.h, which
+ * is not installed: docs/c-api.md.) */
+/* A car file: {"preset": name (default "deepracer"), then any field of td_car_config by
+ * name, e.g. "steer_gain": 0.6}; unknown keys and values out of range are errors. */
 int td_car_config_load(td_car_config *cfg, const char *path, td_err *err);
-/* The car as a JSON object with every field (a new reference). */
-struct json_t *td_car_config_to_json(const td_car_config *cfg);
 /* A --car argument: a preset name or a car file path. */
 int td_car_config_resolve(td_car_config *cfg, const char *arg, td_err *err);
 
@@ -416,9 +409,14 @@ typedef struct td_vecenv {
 } td_vecenv;
 
 /*
- * Creates an env of n cars on a copy of `track` (forward direction; the env builds and owns
- * the reverse direction, and the camera ground map and lidar grid when those sensors are
- * enabled). Starts cfg->threads - 1 worker threads. Free with td_vecenv_free.
+ * Creates an env of n cars on `track` (forward direction). What it keeps:
+ *  - cfg is copied (env->cfg; it holds no pointers);
+ *  - track is BORROWED: the env and the params it writes (params.waypoints points at
+ *    track->center) use it until td_vecenv_free, so it must outlive the env (a binding keeps
+ *    a reference to its track object). The env builds and owns the reverse direction, and
+ *    the camera ground map and lidar grid when those sensors are enabled;
+ *  - the buffers and reward_user set afterwards are borrowed too (the caller's).
+ * Starts cfg->threads - 1 worker threads. Free with td_vecenv_free.
  */
 int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *track, int n,
                    td_err *err);

@@ -157,6 +157,22 @@ int td__cli_track_search_path(const char *model_dir, const char **dirs, int cap)
     snprintf(shared, sizeof(shared), "%s/../shared/tracks", TD_SOURCE_DIR);
     if (n < cap)
         dirs[n++] = shared;
+    /* An installed command (make install PREFIX=...): PREFIX/share/trackday/tracks. */
+    static char installed[4096];
+    if (!installed[0]) {
+        char exe[4096];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        char *slash = len > 0 ? (exe[len] = '\0', strrchr(exe, '/')) : NULL;
+        if (slash) {
+            *slash = '\0';
+            if (td_path_fmt(installed, sizeof(installed), NULL, "%s/../share/trackday/tracks",
+                            exe) != 0 ||
+                !td_path_exists(installed))
+                installed[0] = '\0'; /* (a build tree has none) */
+        }
+    }
+    if (installed[0] && n < cap)
+        dirs[n++] = installed;
     return n;
 }
 

@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <math.h>
 #include <png.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -266,7 +268,6 @@ struct td_frame_sink {
     FILE *pipe;      /* ffmpeg's stdin, or NULL for PNG frames */
     char path[1024]; /* the final name (messages name it) */
     char tmp[1200];  /* where the frames are written */
-    void (*old_sigpipe)(int);
     png_bytep *rows; /* h row pointers for PNG frames */
 };
 
@@ -464,11 +465,8 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
             td_free(s);
             return td_err_set(err, TD_EINVAL, "%s: path too long", path);
         }
-        /* A dying ffmpeg must show up as a write error, not kill the process. */
-        s->old_sigpipe = signal(SIGPIPE, SIG_IGN);
         s->pipe = popen(cmd, "w");
         if (!s->pipe) {
-            signal(SIGPIPE, s->old_sigpipe);
             td_free(s);
             return td_err_set(err, TD_EIO, "%s: cannot start %s: %s", path, ff, strerror(errno));
         }
@@ -529,11 +527,52 @@ static int write_png_frame(td_frame_sink *s, const uint8_t *rgb, td_err *err)
     return 0;
 }
 
+/*
+ * A dying ffmpeg must show up as a write error, not kill the process, and the library must
+ * not change the process's SIGPIPE disposition (the caller owns signals): SIGPIPE is blocked
+ * in this thread around the pipe's writes, and one it raised is taken back before unblocking.
+ */
+typedef struct pipe_guard {
+    sigset_t old;
+    int was_pending;
+} pipe_guard;
+
+static void pipe_guard_begin(pipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pending);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void pipe_guard_end(pipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pending);
+    if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 int td_frame_sink_write(td_frame_sink *s, const uint8_t *rgb, td_err *err)
 {
     if (s->pipe) {
         size_t bytes = (size_t)s->w * s->h * 3;
-        if (fwrite(rgb, 1, bytes, s->pipe) != bytes)
+        pipe_guard g;
+        pipe_guard_begin(&g);
+        size_t put = fwrite(rgb, 1, bytes, s->pipe);
+        if (put == bytes && fflush(s->pipe) != 0)
+            put = 0;
+        pipe_guard_end(&g);
+        if (put != bytes)
             return td_err_set(err, TD_EIO,
                               "%s: ffmpeg stopped reading frames at frame %d (its own messages, "
                               "if any, are above)",
@@ -558,8 +597,10 @@ int td_frame_sink_close(td_frame_sink *s, td_err *err)
     if (!s)
         return 0;
     if (s->pipe) {
+        pipe_guard g;
+        pipe_guard_begin(&g);
         int st = pclose(s->pipe);
-        signal(SIGPIPE, s->old_sigpipe);
+        pipe_guard_end(&g);
         if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             rc = td_err_set(err, TD_EIO, "%s: ffmpeg failed (exit status %d)", s->path,
                             st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128));

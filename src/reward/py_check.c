@@ -48,6 +48,10 @@ int td_reward_check_source(const char *path, td_reward_issue **issues, int *n_is
     return rc;
 }
 
+#ifdef TD_NO_EMBEDDED_PYTHON /* libtrackday.so (py_host.c) */
+#undef TD_HAVE_PYTHON
+#endif
+
 #ifdef TD_HAVE_PYTHON
 
 #define PY_SSIZE_T_CLEAN

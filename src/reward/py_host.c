@@ -30,6 +30,12 @@
 
 #include "reward/reward_internal.h"
 
+/* libtrackday.so is built without the interpreter (CMakeLists.txt): its reward host is the
+ * trackday command (host_program.c), so no interpreter is ever loaded into its caller. */
+#ifdef TD_NO_EMBEDDED_PYTHON
+#undef TD_HAVE_PYTHON
+#endif
+
 #ifdef TD_HAVE_PYTHON
 
 #define PY_SSIZE_T_CLEAN
@@ -1727,10 +1733,21 @@ int td_reward_python_available(void)
     return 1;
 }
 
+int td__py_embedded(void)
+{
+    return 1;
+}
+
 #else /* !TD_HAVE_PYTHON */
 
 static int no_python(td_err *err)
 {
+#ifdef TD_NO_EMBEDDED_PYTHON
+    return td_err_set(err, TD_EUNSUPPORTED,
+                      "libtrackday runs Python reward functions only in the sandboxed reward "
+                      "host (the trackday command; docs/c-api.md), and none was found: set "
+                      "TRACKDAY_REWARD_HOST to the trackday executable");
+#endif
     return td_err_set(err, TD_EUNSUPPORTED,
                       "this trackday was built without Python (TD_WITH_PYTHON=OFF or no "
                       "python3.11-dev): use a builtin: or .so reward, or rebuild with Python");
@@ -1778,6 +1795,12 @@ int td__py_batch(td__pyhost *h, const td_params *params, int n, float *out_f, do
 }
 
 int td_reward_python_available(void)
+{
+    /* Without the interpreter here, Python rewards run in the trackday command's host. */
+    return td__reward_host_program() != NULL;
+}
+
+int td__py_embedded(void)
 {
     return 0;
 }

@@ -47,6 +47,18 @@ void td__py_set_timeout(td__pyhost *h, double seconds);
 int td__py_batch(td__pyhost *h, const td_params *params, int n, float *out_f, double *out_d,
                  td_reward_error *rerr, td_err *err);
 
+/* 1 if this build embeds the interpreter (libtrackday.a, the trackday command), 0 in
+ * libtrackday.so, whose Python rewards run in the trackday command as their host. */
+int td__py_embedded(void);
+
+/*
+ * The program sandbox_host.c starts as the reward host: NULL (TD_SANDBOX_SELF) when this
+ * executable embeds the interpreter; else $TRACKDAY_REWARD_HOST, or the trackday command
+ * beside libtrackday.so (the build tree) or in ../bin of it (an installed prefix); NULL when
+ * none is found (host_program.c).
+ */
+const char *td__reward_host_program(void);
+
 /* The module-level limit set by td_reward_set_load_timeout, seconds. */
 double td__reward_load_timeout(void);
 

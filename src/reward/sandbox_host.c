@@ -413,7 +413,12 @@ static int spawn_host(td__pysb *h, td_err *err)
     cfg.fds[1] = (td_sandbox_fd){shm_fd, SB_SHM_FD};
     cfg.n_fds = 2;
     char *argv[] = {"trackday-reward-host", NULL};
-    int rc = td_sandbox_spawn(&h->sb, &cfg, TD_SANDBOX_SELF, argv, err);
+    const char *prog = td__py_embedded() ? TD_SANDBOX_SELF : td__reward_host_program();
+    int rc = (td__py_embedded() || prog)
+                 ? td_sandbox_spawn(&h->sb, &cfg, prog, argv, err)
+                 : td_err_set(err, TD_EUNSUPPORTED,
+                              "reward sandbox: no reward host program: set "
+                              "TRACKDAY_REWARD_HOST to the trackday executable");
     close(sv[1]);
     close(shm_fd);
     if (rc) {
