@@ -1,0 +1,203 @@
+// trackday's browser UI end to end: a real hub and worker (started here on free loopback
+// ports), Debian's Chromium headless through playwright-core, axe-core's accessibility rules
+// on every main page, and screenshots of each main page into docs/images/ (shown in
+// docs/ui.md). Run by tests/test_web.sh (make test):
+//
+//   node web/test/e2e.mjs TRACKDAY [--screenshots DIR]
+//
+// TD_WEB_ONLY=REGEX runs the checks whose names match (the later ones build on the earlier).
+import { readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const bin = process.argv[2];
+if (!bin) {
+    console.error('usage: node web/test/e2e.mjs TRACKDAY [--screenshots DIR]');
+    process.exit(2);
+}
+const shotsArg = process.argv.indexOf('--screenshots');
+const shots = shotsArg > 0 ? process.argv[shotsArg + 1] : path.join(root, 'docs/images');
+mkdirSync(shots, { recursive: true });
+
+const hub = new Hub(path.resolve(bin), path.join(root, 'web/dist'));
+const t = new Runner();
+let browser;
+
+async function screenshot(page, name) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(shots, `ui-${name}.png`), fullPage: false });
+}
+
+// axe-core in the page (evaluated through the DevTools protocol, which the page's CSP does
+// not govern): no serious or critical violation.
+async function axe(page, what) {
+    await page.evaluate(AXE);
+    const res = await page.evaluate(async () =>
+        // eslint-disable-next-line no-undef
+        axe.run(document, { resultTypes: ['violations'] }));
+    const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert(!bad.length, `${what}: axe: ${bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join('; ')}`);
+    return res.violations.length;
+}
+
+function noProblems(page) {
+    assert(!page.problems.length, page.problems.join('\n'));
+}
+
+async function noHorizontalScroll(page, what) {
+    const w = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert(w[0] <= w[1] + 1, `${what}: the page is ${w[0]} px wide in a ${w[1]} px window`);
+}
+
+try {
+    await hub.start();
+    await hub.startWorker();
+    const alicePw = await hub.user('alice', 'learner');
+    await hub.user('ivan', 'instructor');
+    browser = await launchBrowser();
+    const page = await newPage(browser, hub);
+
+    await t.check('pages_are_served_with_csp_and_cache_headers', async () => {
+        const res = await fetch(`${hub.url}/models`);
+        assertEq(res.status, 200, 'a router path answers index.html');
+        const csp = res.headers.get('content-security-policy');
+        assert(/script-src 'self'/.test(csp) && !/unsafe-inline/.test(csp), `CSP: ${csp}`);
+        assertEq(res.headers.get('cache-control'), 'no-cache', 'index.html is revalidated');
+        const html = await res.text();
+        assert(!/<script(?![^>]*\bsrc=)[^>]*>/.test(html), 'no inline script in index.html');
+        const js = /src="(\/assets\/app-[A-Z0-9]+\.js)"/.exec(html);
+        assert(js, 'a content-hashed script');
+        const a = await fetch(hub.url + js[1]);
+        assertEq(a.status, 200);
+        assert(/immutable/.test(a.headers.get('cache-control')), 'hashed assets are immutable');
+        assert(/javascript/.test(a.headers.get('content-type')));
+    });
+
+    await t.check('sign_in_refused_with_the_hubs_words', async () => {
+        await page.goto('/');
+        await page.waitForURL(/\/login/);
+        await page.getByLabel('User name').fill('alice');
+        await page.getByLabel('Password').fill('not-her-password');
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('alert').filter({ hasText: 'wrong user name or password' }).waitFor();
+        await axe(page, 'sign-in page');
+        await screenshot(page, 'sign-in');
+    });
+
+    await t.check('sign_in_sets_an_httponly_strict_cookie_script_cannot_read', async () => {
+        await signIn(page, 'alice', alicePw);
+        await page.getByRole('heading', { name: 'Models' }).waitFor();
+        const cookies = await page.context().cookies();
+        const c = cookies.find((x) => x.name === 'td_session');
+        assert(c, 'a td_session cookie');
+        assert(c.httpOnly, 'HttpOnly');
+        assertEq(c.sameSite, 'Strict');
+        const visible = await page.evaluate(() => document.cookie);
+        assert(!visible.includes('td_session'), 'script cannot read the session');
+    });
+
+    await t.check('changes_need_the_csrf_token_and_bearer_clients_still_work', async () => {
+        const r = await page.evaluate(async () => {
+            const res = await fetch('/api/v1/models/1', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: '{"description":"x"}' });
+            return [res.status, await res.json()];
+        });
+        assertEq(r[0], 403, 'a cookie request without X-CSRF-Token');
+        assertEq(r[1].error.code, 'csrf');
+        const me = await hub.api('GET', '/users/me', undefined, 'alice');
+        assertEq(me.username, 'alice', 'a bearer token works as before');
+        const s = await page.evaluate(async () => (await fetch('/api/v1/sessions/current')).json());
+        assert(/^csrf_/.test(s.csrf_token), 'the session tells its page its CSRF token');
+    });
+
+    let modelId;
+    await t.check('a_learner_creates_a_model_from_a_template', async () => {
+        await page.getByRole('link', { name: 'New model', exact: true }).click();
+        await page.getByRole('heading', { name: 'New model' }).waitFor();
+        const form = page.locator('form.new-model');
+        // The action grid follows the numbers as they change: 5 x 2 by default, 7 x 3 after.
+        await form.locator('figcaption', { hasText: '10 actions' }).waitFor();
+        await page.getByLabel('Steering angle granularity').selectOption('7');
+        await page.getByLabel('Speed granularity').selectOption('3');
+        await form.locator('figcaption', { hasText: '21 actions' }).waitFor();
+        assertEq(await page.locator('svg.action-grid .action-dot').count(), 21, 'one dot per action');
+        // DeepRacer's range: 4 m/s at most, said next to the field.
+        await page.getByLabel('Maximum speed (m/s)').fill('5');
+        await form.getByText('Maximum speed must be 0.1 to 4 m/s').waitFor();
+        await page.getByLabel('Maximum speed (m/s)').fill('2.4');
+        await page.getByLabel('Model name').fill('first-car');
+        await page.getByLabel('Track', { exact: true }).selectOption('oval');
+        await page.locator('details summary').click();
+        await page.getByLabel('Learning rate').fill('0.0005');
+        await axe(page, 'new model page');
+        await screenshot(page, 'new-model');
+        await page.getByRole('button', { name: 'Create model' }).click();
+        await page.waitForURL(/\/models\/\d+$/);
+        modelId = Number(/\/models\/(\d+)/.exec(page.url())[1]);
+        await page.getByRole('heading', { name: 'first-car' }).waitFor();
+        const v = await hub.api('GET', `/models/${modelId}/versions/latest`, undefined, 'alice');
+        assertEq(v.model_metadata.action_space.length, 21, 'the uploaded action space');
+        assertEq(v.model_metadata.action_space[20].speed, 2.4, 'the fastest action');
+        assertEq(v.model_metadata.action_space[0].steering_angle, -30);
+        assertEq(v.hyperparameters.lr, 0.0005, 'the learning rate typed');
+        assertEq(v.track, 'oval');
+        assert(/def reward_function/.test(v.reward_function), 'a starting reward function');
+        noProblems(page);
+    });
+
+    await t.check('a_taken_name_is_refused_next_to_the_name', async () => {
+        await page.goto('/models/new');
+        await page.getByLabel('Model name').fill('first-car');
+        await page.getByRole('button', { name: 'Create model' }).click();
+        const err = page.locator('#' + (await page.getByLabel('Model name').getAttribute('id')) + '-err');
+        await err.filter({ hasText: /first-car|taken|exists/ }).waitFor();
+        assertEq(await page.getByLabel('Model name').getAttribute('aria-invalid'), 'true');
+    });
+
+    await t.check('models_page_lists_the_model_and_fits_a_phone', async () => {
+        await page.goto('/models');
+        await page.getByRole('link', { name: 'first-car' }).waitFor();
+        await axe(page, 'models page');
+        await screenshot(page, 'models');
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.goto('/models/new');
+        await page.getByRole('heading', { name: 'New model' }).waitFor();
+        await noHorizontalScroll(page, 'new model at 390 px');
+        await page.goto('/models');
+        await page.getByRole('link', { name: 'first-car' }).waitFor();
+        await noHorizontalScroll(page, 'models at 390 px');
+        await page.setViewportSize({ width: 1280, height: 720 });
+        noProblems(page);
+    });
+
+    await t.check('keyboard_reaches_the_form_and_submits_it', async () => {
+        await page.goto('/models');
+        await page.getByRole('link', { name: 'first-car' }).waitFor();
+        // Tab from the top: the skip link first, then on to "New model".
+        await page.keyboard.press('Tab');
+        const first = await page.evaluate(() => document.activeElement.textContent);
+        assertEq(first, 'Skip to content');
+        let found = false;
+        for (let i = 0; i < 15 && !found; i++) {
+            await page.keyboard.press('Tab');
+            found = (await page.evaluate(() => document.activeElement.textContent)) === 'New model';
+        }
+        assert(found, 'New model is reachable with Tab');
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { name: 'New model' }).waitFor();
+    });
+} catch (e) {
+    t.failed += 1;
+    console.log(`FAIL setup: ${e.stack || e.message}`);
+} finally {
+    if (browser) await browser.close();
+    await hub.stop().catch(() => {});
+    stopAll();
+}
+process.exit(t.summary());
