@@ -447,6 +447,8 @@ extern const td__route td__routes_models[];   /* the registry (models.c) */
 extern const td__route td__routes_jobs[];     /* jobs, workers' job routes, tracks (jobs.c) */
 extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
     td__jobs_schemas[];
+extern const td__route td__routes_reward[]; /* reward check and explain (reward.c) */
+extern const char td__reward_schemas[];
 
 /* Every table, NULL-terminated (http.c). */
 extern const td__route *const td__route_tables[];

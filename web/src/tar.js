@@ -38,3 +38,38 @@ export async function tarGz(files) {
     const stream = new Blob(parts).stream().pipeThrough(new CompressionStream('gzip'));
     return new Response(stream, { headers: { 'Content-Type': 'application/gzip' } }).blob();
 }
+
+const dec = new TextDecoder();
+
+// Reads a .tar.gz (a model version's download) into [{name, data: Uint8Array}]: regular
+// files only, names as stored (a leading "./" removed).
+export async function untarGz(blob) {
+    const stream = blob.stream().pipeThrough(new DecompressionStream('gzip'));
+    const buf = new Uint8Array(await new Response(stream).arrayBuffer());
+    const files = [];
+    let longName = null;
+    for (let off = 0; off + 512 <= buf.length;) {
+        const hdr = buf.subarray(off, off + 512);
+        if (hdr.every((b) => b === 0)) break;
+        const str = (a, n) => dec.decode(hdr.subarray(a, a + n)).replace(/\0.*$/s, '');
+        const size = parseInt(str(124, 12).trim() || '0', 8);
+        const type = String.fromCharCode(hdr[156] || 0x30);
+        let name = str(0, 100);
+        const prefix = str(345, 155);
+        if (prefix) name = `${prefix}/${name}`;
+        const data = buf.subarray(off + 512, off + 512 + size);
+        off += 512 + Math.ceil(size / 512) * 512;
+        if (type === 'L') {
+            longName = dec.decode(data).replace(/\0.*$/s, '');
+            continue;
+        }
+        if (longName) {
+            name = longName;
+            longName = null;
+        }
+        if (type === 'x' || type === 'g') continue; // pax headers: names here are short
+        if (type !== '0' && type !== '\0') continue;
+        files.push({ name: name.replace(/^\.\//, ''), text: data });
+    }
+    return files;
+}
