@@ -9,6 +9,9 @@ import { session, hooks, cleanup, extraRoutes, navigate } from './app.js';
 import { loginPage } from './pages/login.js';
 import { modelsPage, newModelPage } from './pages/models.js';
 import { modelPage } from './pages/model.js';
+import { jobsPage } from './pages/jobs.js';
+import { classesPage, classPage } from './pages/classes.js';
+import { workersPage } from './pages/workers.js';
 
 const routes = [
     [/^\/$/, () => navigate('/models', true)],
@@ -16,12 +19,17 @@ const routes = [
     [/^\/models$/, modelsPage],
     [/^\/models\/new$/, newModelPage],
     [/^\/models\/(\d+)$/, modelPage],
-    [/^\/models\/(\d+)\/(reward|train|evaluate|replay|versions)$/, modelPage],
+    [/^\/models\/(\d+)\/(reward|train|evaluate|versions)$/, modelPage],
+    [/^\/jobs$/, jobsPage],
+    [/^\/classes$/, classesPage],
+    [/^\/classes\/(\d+)$/, classPage],
+    [/^\/workers$/, workersPage],
 ];
 
 function nav() {
     const u = session.user;
-    const links = [['/models', 'Models']];
+    const links = [['/models', 'Models'], ['/jobs', 'Jobs'], ['/classes', u.role === 'learner' ? 'My classes' : 'Classes']];
+    if (u.role === 'admin') links.push(['/workers', 'Workers']);
     for (const r of extraRoutes) if (r.nav && (!r.roles || r.roles.includes(u.role))) links.push(r.nav);
     const here = location.pathname;
     return h(

@@ -238,6 +238,108 @@ try {
         noProblems(page);
     });
 
+
+    await t.check('training_shows_live_curves_that_grow_then_a_new_version', async () => {
+        await page.goto(`/models/${modelId}/train`);
+        await page.getByRole('heading', { name: /Train version/ }).waitFor();
+        // A short run: the curve growing over several iterations is what a minute would show.
+        await page.getByLabel('Time limit (minutes)').fill('0.15');
+        await page.getByLabel('Track', { exact: true }).selectOption('oval');
+        await page.getByRole('button', { name: 'Start training' }).click();
+        const live = page.locator('section.job-live');
+        await live.locator('.job-state', { hasText: /running/ }).waitFor({ timeout: 60000 });
+        // The chart gets a first point, then more as iterations arrive over the event stream.
+        await page.waitForFunction(() => Number(document.querySelector('section.job-live').dataset.points || 0) >= 1, null, { timeout: 60000 });
+        const first = Number(await live.getAttribute('data-points'));
+        await page.waitForFunction((n) => Number(document.querySelector('section.job-live').dataset.points || 0) >= n + 2, first, { timeout: 60000 });
+        await screenshot(page, 'training');
+        await axe(page, 'training page');
+        await live.getByText(/Trained: version \d+/).waitFor({ timeout: 90000 });
+        const points = Number(await live.getAttribute('data-points'));
+        assert(points >= 3, `the curve grew to ${points} points`);
+        // The uPlot series hold those points (drawn, not only counted).
+        const rows = await live.locator('details tbody tr').count();
+        assertEq(rows, points, 'one table row per iteration');
+        const m = await hub.api('GET', `/models/${modelId}`, undefined, 'alice');
+        assertEq(m.latest_version, 3, 'the trained version');
+        noProblems(page);
+    });
+
+
+    let bobPw;
+    const ivan = await newPage(browser, hub);
+    await t.check('an_instructor_makes_a_class_from_a_csv_roster', async () => {
+        await signIn(ivan, 'ivan', 'ivan-password-1');
+        await ivan.getByRole('link', { name: 'Classes' }).click();
+        await ivan.getByRole('heading', { name: 'Classes' }).waitFor();
+        await ivan.getByLabel('Class name').fill('ML 101');
+        await ivan.getByRole('button', { name: 'Create class' }).click();
+        await ivan.getByRole('heading', { name: 'ML 101' }).waitFor();
+        const code = (await ivan.locator('.join-code').textContent()).trim();
+        assert(/^[A-Z0-9]{6,}$/.test(code), `a join code: ${code}`);
+        // A roster with a header, a learner, a display name and a bad line.
+        await ivan.getByLabel(/Roster CSV/).fill('name,email,role\nbob,bob@example.org,learner\nDan Smith,dan.smith@example.org,\n,,\nx y z,not-an-email,pilot\n');
+        await ivan.getByRole('button', { name: 'Import roster' }).click();
+        await ivan.getByText(/2 accounts created/).waitFor();
+        const row = ivan.locator('.import-result tr', { hasText: 'bob' });
+        bobPw = (await row.locator('code').textContent()).trim();
+        assert(bobPw.length >= 8, 'bob\'s first password is shown');
+        // The refused line is said with its number, next to the roster field.
+        await ivan.locator('.import-result li.error', { hasText: /^Line 5/ }).waitFor();
+        await ivan.locator('#roster-h ~ .table-wrap tbody tr', { hasText: 'dan.smith' }).waitFor();
+        await axe(ivan, 'class page');
+        await screenshot(ivan, 'class');
+        noProblems(ivan);
+    });
+
+    await t.check('a_quota_the_instructor_sets_refuses_a_learners_job_with_its_message', async () => {
+        await ivan.getByLabel('Training minutes a month').fill('0');
+        await ivan.getByRole('button', { name: 'Save quota' }).click();
+        await ivan.getByText('Quota saved.').waitFor();
+        const bob = await newPage(browser, hub);
+        await signIn(bob, 'bob', bobPw);
+        await bob.goto('/models/new');
+        await bob.getByLabel('Model name').fill('bobs-car');
+        await bob.getByLabel('Track', { exact: true }).selectOption('oval');
+        await bob.getByRole('button', { name: 'Create model' }).click();
+        await bob.waitForURL(/\/models\/\d+$/);
+        await bob.getByRole('link', { name: 'Train' }).click();
+        await bob.getByLabel('Time limit (minutes)').fill('1');
+        await bob.getByRole('button', { name: 'Start training' }).click();
+        const alert = bob.locator('#train-error');
+        await alert.waitFor();
+        const text = await alert.textContent();
+        assert(/training quota/.test(text) && /resets on \d{4}-\d\d-\d\d/.test(text) && /ML 101/.test(text), `the quota refusal in words: ${text}`);
+        await screenshot(bob, 'quota-refused');
+        await bob.goto('/classes');
+        await bob.getByRole('heading', { name: 'My quota' }).waitFor();
+        await axe(bob, 'my classes page');
+        noProblems(bob);
+        await bob.context().close();
+    });
+
+    await t.check('jobs_and_workers_pages', async () => {
+        await ivan.goto('/jobs');
+        await ivan.getByRole('heading', { name: 'Jobs' }).waitFor();
+        // The instructor sees the jobs of their classes' learners only: alice is in no class.
+        await axe(ivan, 'jobs page');
+        const admin = await newPage(browser, hub);
+        await signIn(admin, 'admin', 'admin-password-1');
+        await admin.goto('/jobs');
+        await admin.locator('tbody tr', { hasText: 'alice' }).first().waitFor();
+        await screenshot(admin, 'jobs');
+        await admin.getByRole('link', { name: 'Workers' }).click();
+        await admin.getByRole('heading', { name: 'Workers' }).waitFor();
+        await admin.getByLabel('Worker name').fill('lab-pc-7');
+        await admin.getByRole('button', { name: 'Register' }).click();
+        const cmd = await admin.locator('pre', { hasText: 'trackday worker --hub' }).textContent();
+        assert(/--token tdw_/.test(cmd), 'the new worker\'s token, once');
+        await axe(admin, 'workers page');
+        await screenshot(admin, 'workers');
+        noProblems(admin);
+        await admin.context().close();
+    });
+
 } catch (e) {
     t.failed += 1;
     console.log(`FAIL setup: ${e.stack || e.message}`);
