@@ -2,7 +2,7 @@
 // page (roster with CSV import, join code, the class quota, each learner's override and
 // usage). Learners: their classes, joining one by code, and their own quota.
 import { get, post, patch, del } from '../api.js';
-import { h, field, setFieldError, fmtNum } from '../dom.js';
+import { h, field, setFieldError, fmtNum, clear } from '../dom.js';
 import { isStaff, navigate } from '../app.js';
 
 const QUOTAS = [
@@ -218,7 +218,7 @@ export async function classPage(main, id) {
         importBtn.disabled = true;
         try {
             const r = await post(`/classes/${id}/members/import`, csv.value, { type: 'text/csv' });
-            importOut.replaceChildren(
+            clear(importOut,
                 h('p', { class: 'ok' }, `${r.created.length} accounts created, ${r.added.length} existing accounts added${r.errors.length ? `, ${r.errors.length} lines refused` : ''}.`),
                 r.created.length ? h('table', { class: 'list' }, h('caption', null, 'New accounts: give each learner their first password (shown only now)'),
                     h('thead', null, h('tr', null, ['Line', 'User name', 'First password'].map((t) => h('th', { scope: 'col' }, t)))),

@@ -111,6 +111,7 @@ export function replayPlayer(container, track, pts, title) {
         playing = true;
         last = 0;
         clock = pts[i].t;
+        container.dataset.playing = 'true';
         playBtn.textContent = 'Pause';
         playBtn.setAttribute('aria-pressed', 'true');
         raf = requestAnimationFrame(frame);
@@ -118,6 +119,7 @@ export function replayPlayer(container, track, pts, title) {
     function pause() {
         playing = false;
         cancelAnimationFrame(raf);
+        container.dataset.playing = 'false';
         playBtn.textContent = 'Play';
         playBtn.setAttribute('aria-pressed', 'false');
     }
@@ -226,5 +228,6 @@ export async function evaluateTab(panel, model) {
                 h('td', null, h('span', { class: `badge state-${j.state}` }, j.state)), h('td', null, fmtTime(j.created_at)),
                 h('td', null, j.state === 'succeeded' ? h('button', { type: 'button', class: 'link', onclick: () => watch(j) }, `Show evaluation ${j.id}`) : '')))))
         : null;
-    panel.append(form, out, list);
+    panel.append(form, out);
+    if (list) panel.append(list);
 }
