@@ -1,7 +1,8 @@
 # trackday: the commands a user runs. CMake does the building; these targets install what is
 # missing (scripts/install-deps), configure, build and run.
 #
-#   make          build the release configuration (build/release)
+#   make          build the release configuration (build/release) and the browser UI
+#                 (web/dist, from web/package-lock.json: scripts/build-web)
 #   make test     install, build with ASan+UBSan (build/asan), run every test
 #   make demo     install, build, run the demo (see README.md)
 #   make demo-hub install, build, run a hub with a class, a worker and a training job
@@ -29,6 +30,7 @@ deps:
 build:
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DTD_WERROR=ON >/dev/null
 	@cmake --build $(RELEASE) -j $(JOBS)
+	@scripts/build-web
 
 test: deps
 	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DTD_SANITIZE=ON -DTD_WERROR=ON >/dev/null

@@ -347,15 +347,24 @@ TD_TEST(cookie_session_needs_csrf_for_changes)
     TD_ASSERT_EQ_INT(r.status, 201);
     TD_ASSERT_CONTAINS(r.headers, "HttpOnly");
     TD_ASSERT_CONTAINS(r.headers, "SameSite=Strict");
-    const char *token = json_string_value(json_object_get(r.json, "token"));
+    /* The session is only in the HttpOnly cookie, never in the JSON that script reads. */
+    TD_ASSERT(json_object_get(r.json, "token") == NULL);
     const char *csrf = json_string_value(json_object_get(r.json, "csrf_token"));
-    TD_ASSERT(token && csrf);
-    snprintf(cookie, sizeof(cookie), "Cookie: td_session=%s", token);
+    const char *set = strstr(r.headers, "td_session=");
+    TD_ASSERT(csrf && set);
+    size_t tlen = strcspn(set + 11, ";\r\n");
+    TD_ASSERT(tlen > 10 && tlen < 200);
+    snprintf(cookie, sizeof(cookie), "Cookie: td_session=%.*s", (int)tlen, set + 11);
     snprintf(csrf_hdr, sizeof(csrf_hdr), "%s", csrf);
     hub_resp_free(&r);
-    /* Reading with the cookie works. */
+    /* Reading with the cookie works; a reloaded page learns its CSRF token from the session
+     * (a bearer session has none). */
     hub_req_h(&s, &r, "GET", "/api/v1/users/me", NULL, NULL, NULL, 0, cookie);
     TD_ASSERT_EQ_INT(r.status, 200);
+    hub_resp_free(&r);
+    hub_req_h(&s, &r, "GET", "/api/v1/sessions/current", NULL, NULL, NULL, 0, cookie);
+    TD_ASSERT_EQ_INT(r.status, 200);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(r.json, "csrf_token")), csrf_hdr);
     hub_resp_free(&r);
     /* A change without the CSRF header is refused, with it accepted. */
     const char *body = "{\"name\":\"w-cookie\"}";

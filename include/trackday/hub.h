@@ -40,6 +40,8 @@ typedef struct td_hub_options {
     int max_connections;       /* concurrent HTTP connections (1000) */
     int db_pool;               /* database connections (16) */
     int secure_cookies;        /* mark session cookies Secure (behind HTTPS) */
+    const char *program;       /* trackday, run in the sandbox to check reward functions
+                                  (NULL: the reward routes answer 503) */
 } td_hub_options;
 
 void td_hub_options_default(td_hub_options *o);

@@ -270,9 +270,12 @@ static int post_session(td__req *r)
     rc = td__db_query_row(c, &row, &err, "SELECT " USER_COLS " FROM users WHERE id = ?", "i", uid);
     if (rc <= 0)
         return td__fail_err(r, rc ? rc : TD_EINTERNAL, &err);
-    json_t *reply = json_pack("{s:s,s:o,s:o}", "token", token, "expires_at", td__json_time(expires),
-                              "user", td__user_json(row, 0));
+    json_t *reply =
+        json_pack("{s:o,s:o}", "expires_at", td__json_time(expires), "user", td__user_json(row, 0));
     td__db_rows_free(row);
+    /* A browser's session stays in its HttpOnly cookie: never in a reply script can read. */
+    if (!cookie)
+        json_object_set_new(reply, "token", json_string(token));
     if (cookie) {
         char cookie_hdr[400];
         snprintf(cookie_hdr, sizeof(cookie_hdr),
@@ -303,7 +306,7 @@ static int get_session(td__req *r)
     td_db_rows *row;
     td_err err = {0};
     int rc = td__db_query_row(td__req_db(r), &row, &err,
-                              "SELECT expires_at, created_at FROM tokens WHERE hash = ?", "t",
+                              "SELECT expires_at, created_at, csrf FROM tokens WHERE hash = ?", "t",
                               r->who.token_hash);
     if (rc <= 0)
         return td__fail_err(r, rc ? rc : TD_ENOENT, &err);
@@ -311,6 +314,10 @@ static int get_session(td__req *r)
                           r->who.name, "role", td__role_name(r->who.role), "created_at",
                           td__json_time(td__db_int(row, 1)), "expires_at",
                           td__json_time(td__db_int(row, 0)));
+    /* A page reloaded in the browser learns its session's CSRF token here (same origin only:
+     * the hub sends no CORS headers, so another site's script cannot read this reply). */
+    if (r->who.cookie && !td__db_is_null(row, 2))
+        json_object_set_new(o, "csrf_token", json_string(td__db_text(row, 2)));
     td__db_rows_free(row);
     return td__reply_json(r, 200, o);
 }

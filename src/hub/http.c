@@ -498,22 +498,16 @@ json_t *td__json_time(int64_t t)
 /* Routing                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
-const td__route *const td__route_tables[] = {td__routes_core,
-                                             td__routes_accounts,
-                                             td__routes_quota,
-                                             td__routes_classes,
-                                             td__routes_models,
-                                             td__routes_jobs,
-                                             td__routes_fleet,
-                                             td__routes_leagues,
-                                             td__routes_assignments,
-                                             td__routes_brackets,
-                                             NULL};
+const td__route *const td__route_tables[] = {
+    td__routes_core,        td__routes_accounts, td__routes_quota,  td__routes_classes,
+    td__routes_models,      td__routes_jobs,     td__routes_fleet,  td__routes_leagues,
+    td__routes_assignments, td__routes_brackets, td__routes_reward, NULL};
 
 /* Schemas the feature files add to the OpenAPI document (openapi.c). */
 const char *const td__openapi_schemas[] = {
-    td__quota_schemas,   td__classes_schemas,     td__models_schemas,   td__jobs_schemas,
-    td__leagues_schemas, td__assignments_schemas, td__brackets_schemas, NULL};
+    td__quota_schemas,    td__classes_schemas, td__models_schemas,
+    td__jobs_schemas,     td__leagues_schemas, td__assignments_schemas,
+    td__brackets_schemas, td__reward_schemas,  NULL};
 
 /* Matches path against pattern; fills r->params (copies). A final "{name*}" segment takes
  * the rest of the path. */
@@ -669,10 +663,13 @@ static void add_common_headers(td__req *r, struct MHD_Response *resp)
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    /* Scripts and style sheets only from the hub's files. Style attributes are allowed:
+     * the editor (CodeMirror) sets a few (tab-size, scroll padding); they cannot run code. */
     MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'self'; script-src 'self'; style-src 'self'; img-src "
-                            "'self' data:; connect-src 'self'; object-src 'none'; base-uri "
-                            "'none'; form-action 'self'; frame-ancestors 'none'");
+                            "default-src 'self'; script-src 'self'; style-src 'self'; "
+                            "style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src "
+                            "'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                            "frame-ancestors 'none'");
     if (!strncmp(r->path, "/api/", 5))
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (r->hub->stopping)

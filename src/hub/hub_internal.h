@@ -512,6 +512,8 @@ extern const td__route td__routes_assignments[]; /* assignments, grades (assignm
 extern const td__route td__routes_brackets[];    /* race day knockout brackets (brackets.c) */
 extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
     td__jobs_schemas[], td__leagues_schemas[], td__assignments_schemas[], td__brackets_schemas[];
+extern const td__route td__routes_reward[]; /* reward check and explain (reward.c) */
+extern const char td__reward_schemas[];
 
 /* Every table, NULL-terminated (http.c). */
 extern const td__route *const td__route_tables[];

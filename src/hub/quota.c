@@ -90,8 +90,9 @@ int td__quota_of(td_hub *h, td_db_conn *c, int64_t uid, td__quota *q, td_err *er
     while ((rc = td__db_next(rows, err)) > 0) {
         for (int i = 0; i < TD__NQUOTA; i++) {
             int64_t v = td__db_is_null(rows, 1 + i) ? -1 : td__db_int(rows, 1 + i);
-            /* The most generous class wins; -1 (no limit) beats any number. */
-            if (q->limit[i] >= 0 && (v < 0 || v > q->limit[i])) {
+            /* The most generous class wins; -1 (no limit) beats any number. The first class
+             * names the source even when its limit is 0. */
+            if (!classes || (q->limit[i] >= 0 && (v < 0 || v > q->limit[i]))) {
                 q->limit[i] = v;
                 snprintf(q->source[i], sizeof(q->source[i]), "class '%s'", td__db_text(rows, 0));
             }

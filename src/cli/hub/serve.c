@@ -94,7 +94,15 @@ static int cmd_serve(int argc, char **argv)
     int sig = 0, upload_mb = 1024;
 
     td_hub_options_default(&o);
-    snprintf(web, sizeof(web), "%s/web", TD_SOURCE_DIR);
+    /* Reward checks run this program (trackday reward check) in the sandbox. */
+    char self[1024];
+    ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (self_len > 0) {
+        self[self_len] = 0;
+        o.program = self;
+    }
+    /* The browser UI as `make` builds it (web/dist, from web/package-lock.json). */
+    snprintf(web, sizeof(web), "%s/web/dist", TD_SOURCE_DIR);
     if (td_path_exists(web))
         o.web_dir = web;
     const td__cli_opt opts[] = {
@@ -106,8 +114,8 @@ static int cmd_serve(int argc, char **argv)
                       "address (default 127.0.0.1:8080; port 0 picks a free one). Anything but "
                       "loopback exposes the hub: put it behind an HTTPS reverse proxy"),
         TD_CLI_STRING(NULL, "--web", &o.web_dir, "DIR",
-                      "static files of the browser UI (default: web/ of the source tree when "
-                      "present)"),
+                      "static files of the browser UI (default: web/dist of the source tree, "
+                      "built by make, when present)"),
         TD_CLI_STRING(NULL, "--ready-file", &ready, "F",
                       "write the URL to F once listening (for scripts)"),
         TD_CLI_SECTION("limits"),

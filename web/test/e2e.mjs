@@ -1,0 +1,356 @@
+// trackday's browser UI end to end: a real hub and worker (started here on free loopback
+// ports), Debian's Chromium headless through playwright-core, axe-core's accessibility rules
+// on every main page, and screenshots of each main page into docs/images/ (shown in
+// docs/ui.md). Run by tests/test_web.sh (make test):
+//
+//   node web/test/e2e.mjs TRACKDAY [--screenshots DIR]
+//
+// TD_WEB_ONLY=REGEX runs the checks whose names match (the later ones build on the earlier).
+import { readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const bin = process.argv[2];
+if (!bin) {
+    console.error('usage: node web/test/e2e.mjs TRACKDAY [--screenshots DIR]');
+    process.exit(2);
+}
+const shotsArg = process.argv.indexOf('--screenshots');
+const shots = shotsArg > 0 ? process.argv[shotsArg + 1] : path.join(root, 'docs/images');
+mkdirSync(shots, { recursive: true });
+
+const hub = new Hub(path.resolve(bin), path.join(root, 'web/dist'));
+const t = new Runner();
+let browser;
+
+async function screenshot(page, name) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(shots, `ui-${name}.png`), fullPage: false });
+}
+
+// axe-core in the page (evaluated through the DevTools protocol, which the page's CSP does
+// not govern): no serious or critical violation.
+async function axe(page, what) {
+    await page.evaluate(AXE);
+    const res = await page.evaluate(async () =>
+        // eslint-disable-next-line no-undef
+        axe.run(document, { resultTypes: ['violations'] }));
+    const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert(!bad.length, `${what}: axe: ${bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join('; ')}`);
+    return res.violations.length;
+}
+
+async function noProblems(page) {
+    assert(!page.problems.length, page.problems.join('\n'));
+    // Nothing the script meant to fill in shows as a programming word.
+    const text = await page.evaluate(() => document.body.innerText);
+    const m = /\b(undefined|null|NaN)\b|\[object Object\]/.exec(text);
+    assert(!m, `the page shows "${m && m[0]}": ...${m && text.slice(Math.max(0, m.index - 60), m.index + 20)}`);
+}
+
+async function noHorizontalScroll(page, what) {
+    const w = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert(w[0] <= w[1] + 1, `${what}: the page is ${w[0]} px wide in a ${w[1]} px window`);
+}
+
+try {
+    await hub.start();
+    await hub.startWorker();
+    const alicePw = await hub.user('alice', 'learner');
+    await hub.user('ivan', 'instructor');
+    browser = await launchBrowser();
+    const page = await newPage(browser, hub);
+
+    await t.check('pages_are_served_with_csp_and_cache_headers', async () => {
+        const res = await fetch(`${hub.url}/models`);
+        assertEq(res.status, 200, 'a router path answers index.html');
+        const csp = res.headers.get('content-security-policy');
+        const directive = (name) => (new RegExp(`(?:^|;)\\s*${name} ([^;]*)`).exec(csp) || [])[1];
+        assertEq(directive('script-src'), "'self'", `script-src of ${csp}`);
+        assertEq(directive('style-src'), "'self'", `style-src of ${csp}`);
+        assertEq(directive('default-src'), "'self'", `default-src of ${csp}`);
+        assertEq(directive('object-src'), "'none'");
+        assertEq(directive('frame-ancestors'), "'none'");
+        assertEq(res.headers.get('cache-control'), 'no-cache', 'index.html is revalidated');
+        const html = await res.text();
+        assert(!/<script(?![^>]*\bsrc=)[^>]*>/.test(html), 'no inline script in index.html');
+        const js = /src="(\/assets\/app-[A-Z0-9]+\.js)"/.exec(html);
+        assert(js, 'a content-hashed script');
+        const a = await fetch(hub.url + js[1]);
+        assertEq(a.status, 200);
+        assert(/immutable/.test(a.headers.get('cache-control')), 'hashed assets are immutable');
+        assert(/javascript/.test(a.headers.get('content-type')));
+    });
+
+    await t.check('sign_in_refused_with_the_hubs_words', async () => {
+        await page.goto('/');
+        await page.waitForURL(/\/login/);
+        await page.getByLabel('User name').fill('alice');
+        await page.getByLabel('Password').fill('not-her-password');
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('alert').filter({ hasText: 'wrong user name or password' }).waitFor();
+        await axe(page, 'sign-in page');
+        await screenshot(page, 'sign-in');
+    });
+
+    await t.check('sign_in_sets_an_httponly_strict_cookie_script_cannot_read', async () => {
+        await signIn(page, 'alice', alicePw);
+        await page.getByRole('heading', { name: 'Models' }).waitFor();
+        const cookies = await page.context().cookies();
+        const c = cookies.find((x) => x.name === 'td_session');
+        assert(c, 'a td_session cookie');
+        assert(c.httpOnly, 'HttpOnly');
+        assertEq(c.sameSite, 'Strict');
+        const visible = await page.evaluate(() => document.cookie);
+        assert(!visible.includes('td_session'), 'script cannot read the session');
+    });
+
+    await t.check('changes_need_the_csrf_token_and_bearer_clients_still_work', async () => {
+        const r = await page.evaluate(async () => {
+            const res = await fetch('/api/v1/models/1', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: '{"description":"x"}' });
+            return [res.status, await res.json()];
+        });
+        assertEq(r[0], 403, 'a cookie request without X-CSRF-Token');
+        assertEq(r[1].error.code, 'csrf');
+        const me = await hub.api('GET', '/users/me', undefined, 'alice');
+        assertEq(me.username, 'alice', 'a bearer token works as before');
+        const s = await page.evaluate(async () => (await fetch('/api/v1/sessions/current')).json());
+        assert(/^csrf_/.test(s.csrf_token), 'the session tells its page its CSRF token');
+    });
+
+    let modelId;
+    await t.check('a_learner_creates_a_model_from_a_template', async () => {
+        await page.getByRole('link', { name: 'New model', exact: true }).click();
+        await page.getByRole('heading', { name: 'New model' }).waitFor();
+        const form = page.locator('form.new-model');
+        // The action grid follows the numbers as they change: 5 x 2 by default, 7 x 3 after.
+        await form.locator('figcaption', { hasText: '10 actions' }).waitFor();
+        await page.getByLabel('Steering angle granularity').selectOption('7');
+        await page.getByLabel('Speed granularity').selectOption('3');
+        await form.locator('figcaption', { hasText: '21 actions' }).waitFor();
+        assertEq(await page.locator('svg.action-grid .action-dot').count(), 21, 'one dot per action');
+        // DeepRacer's range: 4 m/s at most, said next to the field.
+        await page.getByLabel('Maximum speed (m/s)').fill('5');
+        await form.getByText('Maximum speed must be 0.1 to 4 m/s').waitFor();
+        await page.getByLabel('Maximum speed (m/s)').fill('2.4');
+        await page.getByLabel('Model name').fill('first-car');
+        await page.getByLabel('Track', { exact: true }).selectOption('oval');
+        await page.locator('details summary').click();
+        await page.getByLabel('Learning rate').fill('0.0005');
+        await axe(page, 'new model page');
+        await screenshot(page, 'new-model');
+        await page.getByRole('button', { name: 'Create model' }).click();
+        await page.waitForURL(/\/models\/\d+$/);
+        modelId = Number(/\/models\/(\d+)/.exec(page.url())[1]);
+        await page.getByRole('heading', { name: 'first-car' }).waitFor();
+        const v = await hub.api('GET', `/models/${modelId}/versions/latest`, undefined, 'alice');
+        assertEq(v.model_metadata.action_space.length, 21, 'the uploaded action space');
+        assertEq(v.model_metadata.action_space[20].speed, 2.4, 'the fastest action');
+        assertEq(v.model_metadata.action_space[0].steering_angle, -30);
+        assertEq(v.hyperparameters.lr, 0.0005, 'the learning rate typed');
+        assertEq(v.track, 'oval');
+        assert(/def reward_function/.test(v.reward_function), 'a starting reward function');
+        await noProblems(page);
+    });
+
+    await t.check('a_taken_name_is_refused_next_to_the_name', async () => {
+        await page.goto('/models/new');
+        await page.getByLabel('Model name').fill('first-car');
+        await page.getByRole('button', { name: 'Create model' }).click();
+        const err = page.locator('#' + (await page.getByLabel('Model name').getAttribute('id')) + '-err');
+        await err.filter({ hasText: /first-car|taken|exists/ }).waitFor();
+        assertEq(await page.getByLabel('Model name').getAttribute('aria-invalid'), 'true');
+    });
+
+    await t.check('models_page_lists_the_model_and_fits_a_phone', async () => {
+        await page.goto('/models');
+        await page.getByRole('link', { name: 'first-car' }).waitFor();
+        await axe(page, 'models page');
+        await screenshot(page, 'models');
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.goto('/models/new');
+        await page.getByRole('heading', { name: 'New model' }).waitFor();
+        await noHorizontalScroll(page, 'new model at 390 px');
+        await page.goto('/models');
+        await page.getByRole('link', { name: 'first-car' }).waitFor();
+        await noHorizontalScroll(page, 'models at 390 px');
+        await page.setViewportSize({ width: 1280, height: 720 });
+        await noProblems(page);
+    });
+
+    await t.check('keyboard_reaches_the_form_and_submits_it', async () => {
+        await page.goto('/models');
+        await page.getByRole('link', { name: 'first-car' }).waitFor();
+        // Tab from the top: the skip link first, then on to "New model".
+        await page.keyboard.press('Tab');
+        const first = await page.evaluate(() => document.activeElement.textContent);
+        assertEq(first, 'Skip to content');
+        let found = false;
+        for (let i = 0; i < 15 && !found; i++) {
+            await page.keyboard.press('Tab');
+            found = (await page.evaluate(() => document.activeElement.textContent)) === 'New model';
+        }
+        assert(found, 'New model is reachable with Tab');
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { name: 'New model' }).waitFor();
+    });
+
+    await t.check('reward_editor_marks_a_syntax_error_at_its_line_then_passes', async () => {
+        await page.goto(`/models/${modelId}/reward`);
+        const editor = page.locator('.cm-content');
+        await editor.waitFor();
+        await page.locator('.check-status', { hasText: /No errors/ }).waitFor();
+        await editor.click();
+        await page.keyboard.press('Control+a');
+        await page.keyboard.insertText('def reward_function(params):\n    speed = params["speed"\n    return float(speed)\n');
+        // The check runs in the hub's sandbox; its error is marked in the editor at line 2 or 3
+        // (Python names the line where the bracket is found unclosed) and listed in words.
+        await page.locator('.check-status.error').waitFor();
+        const item = page.locator('ul.issues li.error').first();
+        await item.waitFor();
+        const text = await item.textContent();
+        assert(/^Line [23]/.test(text) && /SyntaxError|never closed|invalid syntax/.test(text), `the issue in words: ${text}`);
+        const line = Number(/^Line (\d+)/.exec(text)[1]);
+        const marked = await page.locator('.cm-lint-marker-error').count();
+        assert(marked >= 1, 'an error marker in the gutter');
+        const underlined = await page.locator('.cm-line').nth(line - 1).locator('.cm-lintRange-error').count();
+        assert(underlined >= 1, `line ${line} is underlined`);
+        await axe(page, 'reward editor with an error');
+        await screenshot(page, 'reward-editor');
+        // Fixed: the markers go and the report says so.
+        await editor.click();
+        await page.keyboard.press('Control+a');
+        await page.keyboard.insertText('def reward_function(params):\n    if not params["all_wheels_on_track"]:\n        return 1e-3\n    return float(1.0 - params["distance_from_center"] / params["track_width"])\n');
+        await page.locator('.check-status.ok', { hasText: /No errors/ }).waitFor();
+        assertEq(await page.locator('.cm-lint-marker-error').count(), 0, 'no error marker left');
+        await page.getByRole('button', { name: 'Save as a new version' }).click();
+        await page.getByText(/Saved as version 2/).waitFor();
+        const v = await hub.api('GET', `/models/${modelId}/versions/latest`, undefined, 'alice');
+        assertEq(v.version, 2);
+        assert(/distance_from_center/.test(v.reward_function), 'the saved reward');
+        assertEq(v.model_metadata.action_space.length, 21, 'the other files carried over');
+        await page.getByRole('button', { name: 'Explain' }).click();
+        await page.locator('img.explain-picture').waitFor();
+        assert(/racing line/.test(await page.locator('pre.explain-text').textContent()), 'the explain table');
+        await noProblems(page);
+    });
+
+
+    await t.check('training_shows_live_curves_that_grow_then_a_new_version', async () => {
+        const before = (await hub.api('GET', `/models/${modelId}`, undefined, 'alice')).latest_version;
+        await page.goto(`/models/${modelId}/train`);
+        await page.getByRole('heading', { name: /Train version/ }).waitFor();
+        // A short run: the curve growing over several iterations is what a minute would show.
+        await page.getByLabel('Time limit (minutes)').fill('0.15');
+        await page.getByLabel('Track', { exact: true }).selectOption('oval');
+        await page.getByRole('button', { name: 'Start training' }).click();
+        const live = page.locator('section.job-live');
+        await live.locator('.job-state', { hasText: /running/ }).waitFor({ timeout: 60000 });
+        // The chart gets a first point, then more as iterations arrive over the event stream.
+        await page.waitForFunction(() => Number(document.querySelector('section.job-live').dataset.points || 0) >= 1, null, { timeout: 60000 });
+        const first = Number(await live.getAttribute('data-points'));
+        await page.waitForFunction((n) => Number(document.querySelector('section.job-live').dataset.points || 0) >= n + 2, first, { timeout: 60000 });
+        await screenshot(page, 'training');
+        await axe(page, 'training page');
+        await live.getByText(/Trained: version \d+/).waitFor({ timeout: 90000 });
+        const points = Number(await live.getAttribute('data-points'));
+        assert(points >= 3, `the curve grew to ${points} points`);
+        // The uPlot series hold those points (drawn, not only counted).
+        const rows = await live.locator('details tbody tr').count();
+        assertEq(rows, points, 'one table row per iteration');
+        const m = await hub.api('GET', `/models/${modelId}`, undefined, 'alice');
+        assertEq(m.latest_version, before + 1, 'the trained version');
+        await noProblems(page);
+    });
+
+
+    let bobPw;
+    const ivan = await newPage(browser, hub);
+    await t.check('an_instructor_makes_a_class_from_a_csv_roster', async () => {
+        await signIn(ivan, 'ivan', 'ivan-password-1');
+        await ivan.getByRole('link', { name: 'Classes' }).click();
+        await ivan.getByRole('heading', { name: 'Classes' }).waitFor();
+        await ivan.getByLabel('Class name').fill('ML 101');
+        await ivan.getByRole('button', { name: 'Create class' }).click();
+        await ivan.getByRole('heading', { name: 'ML 101' }).waitFor();
+        const code = (await ivan.locator('.join-code').textContent()).trim();
+        assert(/^[A-Z0-9]{6,}$/.test(code), `a join code: ${code}`);
+        // A roster with a header, a learner, a display name and a bad line.
+        await ivan.getByLabel(/Roster CSV/).fill('name,email,role\nbob,bob@example.org,learner\nDan Smith,dan.smith@example.org,\n,,\nx y z,not-an-email,pilot\n');
+        await ivan.getByRole('button', { name: 'Import roster' }).click();
+        await ivan.getByText(/2 accounts created/).waitFor();
+        const row = ivan.locator('.import-result tr', { hasText: 'bob' });
+        bobPw = (await row.locator('code').textContent()).trim();
+        assert(bobPw.length >= 8, 'bob\'s first password is shown');
+        // The refused line is said with its number, next to the roster field.
+        await ivan.locator('.import-result li.error', { hasText: /^Line 5/ }).waitFor();
+        await ivan.locator('#roster-h ~ .table-wrap tbody tr', { hasText: 'dan.smith' }).waitFor();
+        await axe(ivan, 'class page');
+        await screenshot(ivan, 'class');
+        await noProblems(ivan);
+    });
+
+    await t.check('a_quota_the_instructor_sets_refuses_a_learners_job_with_its_message', async () => {
+        await ivan.getByLabel('Training minutes a month').fill('0');
+        await ivan.getByRole('button', { name: 'Save quota' }).click();
+        await ivan.getByText('Quota saved.').waitFor();
+        const bob = await newPage(browser, hub);
+        await signIn(bob, 'bob', bobPw);
+        await bob.goto('/models/new');
+        await bob.getByLabel('Model name').fill('bobs-car');
+        await bob.getByLabel('Track', { exact: true }).selectOption('oval');
+        await bob.getByRole('button', { name: 'Create model' }).click();
+        await bob.waitForURL(/\/models\/\d+$/);
+        await bob.getByRole('link', { name: 'Train' }).click();
+        await bob.getByLabel('Time limit (minutes)').fill('1');
+        await bob.getByRole('button', { name: 'Start training' }).click();
+        const alert = bob.locator('#train-error');
+        await alert.waitFor();
+        const text = await alert.textContent();
+        assert(/training quota/.test(text) && /resets on \d{4}-\d\d-\d\d/.test(text) && /ML 101/.test(text), `the quota refusal in words: ${text}`);
+        await screenshot(bob, 'quota-refused');
+        await bob.goto('/classes');
+        await bob.getByRole('heading', { name: 'My quota' }).waitFor();
+        await axe(bob, 'my classes page');
+        await noProblems(bob);
+        await bob.context().close();
+    });
+
+    await t.check('jobs_and_workers_pages', async () => {
+        await ivan.goto('/jobs');
+        await ivan.getByRole('heading', { name: 'Jobs' }).waitFor();
+        // The instructor sees the jobs of their classes' learners only: alice is in no class.
+        await axe(ivan, 'jobs page');
+        const admin = await newPage(browser, hub);
+        await signIn(admin, 'admin', 'admin-password-1');
+        await admin.goto('/jobs');
+        await admin.locator('tbody tr', { hasText: 'alice' }).first().waitFor();
+        await screenshot(admin, 'jobs');
+        await admin.getByRole('link', { name: 'Workers' }).click();
+        await admin.getByRole('heading', { name: 'Workers' }).waitFor();
+        await admin.getByLabel('Worker name').fill('lab-pc-7');
+        await admin.getByRole('button', { name: 'Register' }).click();
+        const cmd = await admin.locator('pre', { hasText: 'trackday worker --hub' }).textContent();
+        assert(/--token tdw_/.test(cmd), 'the new worker\'s token, once');
+        await axe(admin, 'workers page');
+        await screenshot(admin, 'workers');
+        await noProblems(admin);
+        await admin.context().close();
+    });
+
+} catch (e) {
+    t.failed += 1;
+    console.log(`FAIL setup: ${e.stack || e.message}`);
+} finally {
+    if (browser) await browser.close();
+    await hub.stop().catch(() => {});
+    stopAll();
+}
+process.exit(t.summary());

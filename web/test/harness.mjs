@@ -1,0 +1,197 @@
+// The browser tests' harness: a real `trackday serve` and `trackday worker` on free loopback
+// ports in a scratch directory, accounts made through the API, one headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core), and a tiny runner that prints "ok NAME" or
+// "FAIL NAME: why" per check and ends with "N passed, N failed".
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM = process.env.TD_CHROMIUM || '/usr/bin/chromium';
+
+export function assert(cond, msg) {
+    if (!cond) throw new Error(msg || 'assertion failed');
+}
+export function assertEq(a, b, msg) {
+    if (a !== b) throw new Error(`${msg || 'not equal'}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`);
+}
+
+const children = [];
+export function stopAll() {
+    for (const c of children.reverse()) {
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    }
+}
+process.on('exit', () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+// Starts a process; resolves with it once a line of its output matches re (its match is
+// child.match). Rejects if it exits first.
+function startUntil(cmd, args, opts, re, what) {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+        children.push(child);
+        child.log = '';
+        let done = false;
+        const onData = (d) => {
+            child.log += d.toString();
+            if (child.log.length > 1 << 20) child.log = child.log.slice(-(1 << 19));
+            const m = re && re.exec(child.log);
+            if (m && !done) {
+                done = true;
+                child.match = m;
+                resolve(child);
+            }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.on('exit', (code, sig) => {
+            if (!done) {
+                done = true;
+                reject(new Error(`${what} exited (${code ?? sig}) before it was ready:\n${child.log}`));
+            }
+        });
+        if (!re) {
+            done = true;
+            resolve(child);
+        }
+    });
+}
+
+export class Hub {
+    constructor(trackday, webDir) {
+        this.bin = trackday;
+        this.web = webDir;
+        this.dir = mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'td-web-'));
+        this.data = path.join(this.dir, 'data');
+        this.tokens = {};
+    }
+
+    run(args, input) {
+        const r = spawnSync(this.bin, args, { input, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`trackday ${args.join(' ')}: exit ${r.status}\n${r.stdout}${r.stderr}`);
+        return r.stdout;
+    }
+
+    async start() {
+        this.run(['admin', 'create-user', '--data', this.data, '--name', 'admin', '--role', 'admin'], 'admin-password-1\n');
+        this.serve = await startUntil(this.bin, ['serve', '--data', this.data, '--listen', '127.0.0.1:0', '--web', this.web,
+            '--insecure-fast-passwords', '--grace', '2'], { cwd: this.dir }, /listening on (http:\/\/127\.0\.0\.1:\d+)/, 'trackday serve');
+        this.url = this.serve.match[1];
+        this.tokens.admin = (await this.api('POST', '/sessions', { username: 'admin', password: 'admin-password-1' })).token;
+    }
+
+    async startWorker() {
+        const token = this.run(['admin', 'create-worker', '--data', this.data, '--name', `w${children.length}`]).trim().split('\n')[0];
+        mkdirSync(path.join(this.dir, 'work'), { recursive: true });
+        this.worker = await startUntil(this.bin, ['worker', '--hub', this.url, '--token', token, '--work', path.join(this.dir, 'work'),
+            '--wait', '2', '--checkpoint-seconds', '1'], { cwd: this.dir }, null, 'trackday worker');
+        return this.worker;
+    }
+
+    // The JSON API as a bearer-token client (what the CLI does); returns the parsed reply or
+    // throws with the hub's error.
+    async api(method, p, body, as) {
+        const headers = {};
+        if (as) headers.Authorization = `Bearer ${this.tokens[as] || as}`;
+        let payload;
+        if (typeof body === 'string') {
+            payload = body;
+            headers['Content-Type'] = 'text/csv';
+        } else if (body !== undefined) {
+            payload = JSON.stringify(body);
+            headers['Content-Type'] = 'application/json';
+        }
+        const res = await fetch(`${this.url}/api/v1${p}`, { method, headers, body: payload });
+        const text = await res.text();
+        const json = text && (res.headers.get('content-type') || '').includes('json') ? JSON.parse(text) : text;
+        if (!res.ok) {
+            const e = new Error(`${method} ${p}: ${res.status} ${json && json.error ? json.error.message : text}`);
+            e.status = res.status;
+            e.body = json;
+            throw e;
+        }
+        return json;
+    }
+
+    async user(name, role, password = `${name}-password-1`) {
+        await this.api('POST', '/users', { username: name, password, role }, 'admin');
+        this.tokens[name] = (await this.api('POST', '/sessions', { username: name, password })).token;
+        return password;
+    }
+
+    async stop() {
+        const wait = (c) => new Promise((res) => (c.exitCode !== null || c.signalCode !== null ? res() : c.on('exit', res)));
+        for (const c of [this.worker, this.serve].filter(Boolean)) {
+            if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+            await wait(c);
+        }
+        if (!process.env.TD_KEEP) rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+export async function launchBrowser() {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: scripts/install-deps installs Debian's chromium`);
+    const userData = mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'td-chromium-'));
+    const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+            '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    });
+    browser.on('disconnected', () => rmSync(userData, { recursive: true, force: true }));
+    return browser;
+}
+
+// A page that records what must never happen: CSP violations, uncaught errors, console errors
+// (other than the HTTP errors a test provokes on purpose).
+export async function newPage(browser, hub, viewport = { width: 1280, height: 720 }) {
+    const context = await browser.newContext({ viewport, baseURL: hub.url });
+    const page = await context.newPage();
+    page.setDefaultTimeout(Number(process.env.TD_WEB_TIMEOUT_MS || 20000));
+    page.problems = [];
+    page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+        const t = m.text();
+        if (/Content Security Policy|Refused to/.test(t)) page.problems.push(`CSP: ${t}`);
+        else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (4\d\d)/.test(t))
+            page.problems.push(`console error: ${t}`);
+    });
+    return page;
+}
+
+export async function signIn(page, user, password) {
+    await page.goto('/login');
+    await page.getByLabel('User name').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+}
+
+export class Runner {
+    constructor() {
+        this.passed = 0;
+        this.failed = 0;
+        this.only = process.env.TD_WEB_ONLY ? new RegExp(process.env.TD_WEB_ONLY) : null;
+    }
+
+    async check(name, fn) {
+        if (this.only && !this.only.test(name)) return;
+        const t0 = Date.now();
+        try {
+            await fn();
+            this.passed += 1;
+            console.log(`ok ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        } catch (e) {
+            this.failed += 1;
+            console.log(`FAIL ${name}: ${e.stack || e.message}`);
+        }
+    }
+
+    summary() {
+        console.log(`${this.passed} passed, ${this.failed} failed`);
+        return this.failed ? 1 : 0;
+    }
+}
