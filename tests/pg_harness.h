@@ -197,7 +197,7 @@ static int pg__start_server(pg_cluster *c, char *why, size_t cap)
      * them out. */
     t0 = (double)time(NULL);
     for (;;) {
-        int st;
+        int st = -1;
         if (PQping(conninfo) == PQPING_OK)
             return 0;
         if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
@@ -223,7 +223,7 @@ static int pg_cluster_start_on(pg_cluster *c, char *why, size_t cap)
     char bindir[300], initdb[400], data[600], log[600], conf[700];
     const char *tmp = getenv("TMPDIR");
     pid_t pid;
-    int st;
+    int st = -1;
     FILE *f;
     memset(c, 0, sizeof(*c));
     if (pg__bindir(bindir, sizeof(bindir))) {
