@@ -1249,3 +1249,50 @@ TD_TEST(a_real_worker_races_a_knockout_match_by_trackday_race_rules)
     TD_ASSERT(WIFEXITED(hub_worker_stop(w, SIGTERM)));
     hub_stop(&s);
 }
+
+TD_TEST(seed_content_installs_the_shipped_leagues_and_assignments_once)
+{
+    hub_server s;
+    char ivan[200], alice[200], out[4096];
+    hub_resp r;
+    hub_start(&s);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    int rc = hub_sh(out, sizeof(out), "%s admin seed-content --data %s --owner ivan 2>&1",
+                    TD_TEST_TRACKDAY_BIN, s.data);
+    TD_ASSERT_MSG(rc == 0, "seed-content: %s", out);
+    TD_ASSERT_CONTAINS(out, "league 1 'Beginner time trial': created");
+    TD_ASSERT_CONTAINS(out, "league 2 'Object avoidance cup': created");
+    TD_ASSERT_CONTAINS(out, "league 3 'Hidden-track qualifier': created");
+    TD_ASSERT_CONTAINS(out, "class 1 'Starter class': created");
+    TD_ASSERT_CONTAINS(out, "assignment 3 'Generalise to an unseen track': created");
+    /* Again: nothing new. */
+    rc = hub_sh(out, sizeof(out), "%s admin seed-content --data %s --owner ivan 2>&1",
+                TD_TEST_TRACKDAY_BIN, s.data);
+    TD_ASSERT_EQ_INT(rc, 0);
+    TD_ASSERT(!strstr(out, "created"));
+    TD_ASSERT_CONTAINS(out, "assignment 1 'Follow the centre line': already there");
+    /* A learner is no owner. */
+    rc = hub_sh(out, sizeof(out), "%s admin seed-content --data %s --owner alice 2>&1",
+                TD_TEST_TRACKDAY_BIN, s.data);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "alice is a learner");
+    /* A learner sees the three open leagues, the qualifier's hidden track without its name. */
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/leagues", alice, NULL), 200);
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(r.json, "leagues")), 3);
+    TD_ASSERT(!strstr(r.body, "technical"));
+    TD_ASSERT_CONTAINS(r.body, "\"race_type\":\"object-avoidance\"");
+    TD_ASSERT_CONTAINS(r.body, "\"obstacles\":3");
+    hub_resp_free(&r);
+    /* The class's learners see its three assignments (the hidden one's track withheld). */
+    TD_ASSERT_EQ_INT(
+        hub_json(&s, &r, "POST", "/api/v1/classes/1/members", ivan, "{\"username\":\"alice\"}"),
+        201);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/classes/1/assignments", alice, NULL), 200);
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(r.json, "assignments")), 3);
+    TD_ASSERT(!strstr(r.body, "technical"));
+    TD_ASSERT_CONTAINS(r.body, "\"kind\":\"reward_check\"");
+    hub_resp_free(&r);
+    hub_stop(&s);
+}
