@@ -623,6 +623,38 @@ TD_TEST(the_official_evaluation_of_the_same_version_twice_gives_the_same_result)
     }
     char *a = json_dumps(evs[0], JSON_SORT_KEYS), *b = json_dumps(evs[1], JSON_SORT_KEYS);
     TD_ASSERT_STREQ(a, b);
+    /* The simtraces too, step for step. */
+    char sims[2][8192];
+    for (int i = 0; i < 2; i++) {
+        char tgz[700];
+        snprintf(path, sizeof(path), "/api/v1/leagues/%lld/submissions/%d/tracks/1/result", L,
+                 i + 1);
+        hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+        TD_ASSERT_EQ_INT(r.status, 200);
+        snprintf(tgz, sizeof(tgz), "%s/official-%d.tgz", s.dir, i);
+        FILE *f = fopen(tgz, "wb");
+        fwrite(r.body, 1, r.len, f);
+        fclose(f);
+        hub_resp_free(&r);
+        TD_ASSERT_EQ_INT(hub_sh(sims[i], sizeof(sims[i]),
+                                "mkdir -p %s.d && tar xzf %s -C %s.d && sha256sum < "
+                                "%s.d/eval-oval-simtrace.csv",
+                                tgz, tgz, tgz, tgz),
+                         0);
+        TD_ASSERT_MSG(strlen(sims[i]) >= 64, "%s", sims[i]);
+    }
+    TD_ASSERT_STREQ(sims[0], sims[1]);
+    /* Its replay: a video when this machine's worker has ffmpeg, else a 404 that says so. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/submissions/1/tracks/1/replay", L);
+    hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+    if (access("/usr/bin/ffmpeg", X_OK) == 0) {
+        TD_ASSERT_EQ_INT(r.status, 200);
+        TD_ASSERT(r.len > 1000 && memcmp(r.body + 4, "ftyp", 4) == 0);
+    } else {
+        TD_ASSERT_EQ_INT(r.status, 404);
+        TD_ASSERT_CONTAINS(r.body, "had no ffmpeg");
+    }
+    hub_resp_free(&r);
     TD_ASSERT_CONTAINS(a, "\"lap_times_s\"");
     free(a);
     free(b);
