@@ -26,6 +26,7 @@ static int open_hub(const char *data, int fast, td_hub **hub)
     o.data_dir = td__cli_hub_data_dir(data);
     o.db = td__cli_hub_db(admin_db);
     o.db_pool = 1;
+    o.tracks_dir = td__cli_tracks_dir(); /* seed-content's tracks are checked by name */
     o.fast_passwords = fast;
     if (td_hub_open(hub, &o, &err))
         return td__cli_fail("%s", err.msg);
@@ -210,7 +211,6 @@ static int cmd_seed_content(int argc, char **argv)
     const char *data = NULL, *owner = NULL;
     int class_id = 0;
     td_hub *hub;
-    td_hub_options o;
     td_err err;
     const td__cli_opt opts[] = {
         ADMIN_DATA_OPT(&data),
@@ -232,11 +232,8 @@ static int cmd_seed_content(int argc, char **argv)
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
-    td_hub_options_default(&o);
-    o.data_dir = td__cli_hub_data_dir(data);
-    o.tracks_dir = td__cli_tracks_dir();
-    if (td_hub_open(&hub, &o, &err))
-        return td__cli_fail("%s", err.msg);
+    if (open_hub(data, 0, &hub))
+        return 1;
     int rc = td_hub_seed_content(hub, owner, class_id, print_line, NULL, &err);
     td_hub_close(hub);
     if (rc)
