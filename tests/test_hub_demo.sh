@@ -26,6 +26,14 @@ for who in "admin: +admin / " "instructor: coach / " "learners: +alice / " "^ +b
 done
 grep -q "job 1: succeeded: model 1 version 2" <<<"$out" && [ -s "$tmp/demo/alice-model/model/best.tdm" ]
 check demo_hub_job_trained "$out" $?
+# The shipped content, and alice's official entry in the beginner time trial.
+grep -q "league 3 'Hidden-track qualifier': created" <<<"$out" &&
+    grep -q "assignment 3 'Generalise to an unseen track': created" <<<"$out"
+check demo_hub_seeds_content "$out" $?
+grep -q "to league 1: submission 1 (frozen as sha256" <<<"$out" &&
+    grep -qE "track 1 oval: succeeded, [0-9]+ laps:" <<<"$out" &&
+    grep -q "^rank,username,division,score_s" <<<"$out"
+check demo_hub_official_entry "$out" $?
 # The printed logins work: the instructor sees the class with its two learners.
 pw=$(sed -nE 's/^  instructor: coach \/ ([A-Za-z0-9]+).*/\1/p' <<<"$out")
 "$bin" serve --data "$tmp/demo/data" --listen 127.0.0.1:0 --ready-file "$tmp/url" > /dev/null 2>&1 &

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /*
  * test_hub_leagues.c - leagues over HTTP against a real `trackday serve`: each ranking method
  * against standings computed by hand (the official evaluations' reports are those of a worker
@@ -41,7 +42,7 @@ static long long submit(hub_server *s, const char *tok, long long league, long l
 }
 
 /* What the next fake reports say besides the laps (off-tracks; reward check: -1 none). */
-static int fake_off_tracks = 1, fake_reward_ok = -1;
+static int fake_off_tracks = 1, fake_reward_ok = -1, fake_crashes = 0;
 static const char *fake_type = "league";
 
 /*
@@ -74,7 +75,7 @@ static long long fake_eval(hub_server *s, const char *wtok, const double *laps, 
     json_t *rep = json_pack("{s:s,s:o,s:i,s:i,s:b,s:f,s:i,s:i,s:i,s:f}", "track", track, "laps", lj,
                             "laps_requested", requested, "laps_completed", n, "completed",
                             n == requested, "total_time_s", total, "off_tracks", fake_off_tracks,
-                            "crashes", 0, "resets", 1, "penalty_s", 2.0);
+                            "crashes", fake_crashes, "resets", 1, "penalty_s", 2.0);
     double best = 0;
     for (int i = 0; i < n; i++)
         best = !i || laps[i] < best ? laps[i] : best;
@@ -267,6 +268,117 @@ static void expect(hub_server *s, const char *tok, const char *method, const cha
     hub_resp_free(&r);
 }
 
+/* The ids a walk of every route fills in. */
+typedef struct {
+    long long league, submission, model, class_id, user, job;
+    const char *track;
+    int n;
+} walk_ids;
+
+static void walk_fill(const walk_ids *w, const char *pattern, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = pattern; *p && n + 64 < cap;) {
+        if (*p != '{') {
+            out[n++] = *p++;
+            continue;
+        }
+        const char *end = strchr(p, '}');
+        char name[32];
+        snprintf(name, sizeof(name), "%.*s", (int)(end - p - 1), p + 1);
+        long long v = 1;
+        if (!strcmp(name, "id"))
+            v = !strncmp(pattern, "/api/v1/leagues/", 16)       ? w->league
+                : !strncmp(pattern, "/api/v1/submissions/", 20) ? w->submission
+                : !strncmp(pattern, "/api/v1/models/", 15)      ? w->model
+                : !strncmp(pattern, "/api/v1/classes/", 16)     ? w->class_id
+                : !strncmp(pattern, "/api/v1/users/", 14)       ? w->user
+                : !strncmp(pattern, "/api/v1/jobs/", 13)        ? w->job
+                                                                : 1;
+        else if (!strcmp(name, "sid"))
+            v = w->submission;
+        else if (!strcmp(name, "n"))
+            v = w->n;
+        else if (!strcmp(name, "uid"))
+            v = w->user;
+        if (!strcmp(name, "name"))
+            n += (size_t)snprintf(out + n, cap - n, "%s", w->track);
+        else if (!strcmp(name, "path"))
+            n += (size_t)snprintf(out + n, cap - n, "reward_function.py");
+        else
+            n += (size_t)snprintf(out + n, cap - n, "%lld", v);
+        p = end + 1;
+    }
+    out[n] = 0;
+}
+
+/* Every GET route of the hub's openapi.json as tok, with the ids filled in: no reply
+ * mentions secret (event streams are read up to their first event). Returns the routes
+ * tried. */
+static int walk_every_get(hub_server *s, const char *tok, const walk_ids *w, const char *secret)
+{
+    hub_resp r;
+    int tried = 0;
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "GET", "/api/v1/openapi.json", NULL, NULL), 200);
+    json_t *doc = json_incref(r.json);
+    hub_resp_free(&r);
+    const char *pattern;
+    json_t *ops;
+    json_object_foreach(json_object_get(doc, "paths"), pattern, ops)
+    {
+        json_t *get = json_object_get(ops, "get");
+        if (!get)
+            continue;
+        char path[512];
+        walk_fill(w, pattern, path, sizeof(path));
+        json_t *ct = json_object_get(
+            json_object_get(json_object_get(json_object_get(get, "responses"), "200"), "content"),
+            "text/event-stream");
+        if (ct) {
+            /* A stream: its first event (if it answers one to this caller). */
+            CURL *c = curl_easy_init();
+            struct curl_slist *h = NULL;
+            char url[700], auth[300];
+            hub_sse e;
+            memset(&e, 0, sizeof(e));
+            e.want_event = strstr(path, "/leaderboard/") ? "leaderboard" : "state";
+            e.all = calloc(1, 1);
+            snprintf(url, sizeof(url), "%s%s", s->url, path);
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+            h = curl_slist_append(h, auth);
+            curl_easy_setopt(c, CURLOPT_URL, url);
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hub_sse_cb);
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, &e);
+            curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+            curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_perform(c);
+            curl_slist_free_all(h);
+            curl_easy_cleanup(c);
+            TD_ASSERT_MSG(!strstr(e.all, secret), "GET %s (stream) gave away '%s': %s", path,
+                          secret, e.all);
+            free(e.all);
+            tried++;
+            continue;
+        }
+        hub_req(s, &r, "GET", path, tok, NULL, NULL, 0);
+        TD_ASSERT_MSG(r.status > 0 && r.status < 500, "GET %s: %ld %s", path, r.status, r.body);
+        if (strstr(pattern, "{name}")) {
+            /* The name is the caller's own words: the answer is that of an unknown track. */
+            TD_ASSERT_MSG(r.status == 404, "GET %s: %ld %s", path, r.status, r.body);
+            hub_resp_free(&r);
+            tried++;
+            continue;
+        }
+        TD_ASSERT_MSG(!memmem(r.body, r.len, secret, strlen(secret)),
+                      "GET %s gave away '%s': %ld %.300s", path, secret, r.status, r.body);
+        hub_resp_free(&r);
+        tried++;
+    }
+    json_decref(doc);
+    return tried;
+}
+
 TD_TEST(a_hidden_track_is_never_served_to_a_learner_before_the_league_closes)
 {
     hub_server s;
@@ -332,6 +444,15 @@ TD_TEST(a_hidden_track_is_never_served_to_a_learner_before_the_league_closes)
         snprintf(path, sizeof(path), "%s/submissions/%lld/tracks/%d/picture", lp, sid, p);
         expect(&s, alice, "GET", path, NULL, p == 1 ? 200 : 404, p == 1 ? NULL : secret);
     }
+    /* And every GET route the hub has, with the league's, the submission's, the track's and
+     * each official job's ids: nothing names the track (the result files of a hidden track
+     * would: eval-hairpin.json). */
+    for (int i = 0; i < 2; i++)
+        for (int n = 1; n <= 2; n++) {
+            walk_ids wi = {L, sid, m, cls, 3, jobs[i], secret, n};
+            int tried = walk_every_get(&s, alice, &wi, secret);
+            TD_ASSERT(tried >= 40);
+        }
     /* The official evaluations are not her jobs to read. */
     expect(&s, alice, "GET", "/api/v1/jobs", NULL, 200, secret);
     for (int i = 0; i < 2; i++) {
@@ -623,6 +744,38 @@ TD_TEST(the_official_evaluation_of_the_same_version_twice_gives_the_same_result)
     }
     char *a = json_dumps(evs[0], JSON_SORT_KEYS), *b = json_dumps(evs[1], JSON_SORT_KEYS);
     TD_ASSERT_STREQ(a, b);
+    /* The simtraces too, step for step. */
+    char sims[2][8192];
+    for (int i = 0; i < 2; i++) {
+        char tgz[700];
+        snprintf(path, sizeof(path), "/api/v1/leagues/%lld/submissions/%d/tracks/1/result", L,
+                 i + 1);
+        hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+        TD_ASSERT_EQ_INT(r.status, 200);
+        snprintf(tgz, sizeof(tgz), "%s/official-%d.tgz", s.dir, i);
+        FILE *f = fopen(tgz, "wb");
+        fwrite(r.body, 1, r.len, f);
+        fclose(f);
+        hub_resp_free(&r);
+        TD_ASSERT_EQ_INT(hub_sh(sims[i], sizeof(sims[i]),
+                                "mkdir -p %s.d && tar xzf %s -C %s.d && sha256sum < "
+                                "%s.d/eval-oval-simtrace.csv",
+                                tgz, tgz, tgz, tgz),
+                         0);
+        TD_ASSERT_MSG(strlen(sims[i]) >= 64, "%s", sims[i]);
+    }
+    TD_ASSERT_STREQ(sims[0], sims[1]);
+    /* Its replay: a video when this machine's worker has ffmpeg, else a 404 that says so. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/submissions/1/tracks/1/replay", L);
+    hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+    if (access("/usr/bin/ffmpeg", X_OK) == 0) {
+        TD_ASSERT_EQ_INT(r.status, 200);
+        TD_ASSERT(r.len > 1000 && memcmp(r.body + 4, "ftyp", 4) == 0);
+    } else {
+        TD_ASSERT_EQ_INT(r.status, 404);
+        TD_ASSERT_CONTAINS(r.body, "had no ffmpeg");
+    }
+    hub_resp_free(&r);
     TD_ASSERT_CONTAINS(a, "\"lap_times_s\"");
     free(a);
     free(b);
@@ -723,13 +876,16 @@ TD_TEST(assignments_grade_each_criterion_mark_late_work_and_fill_the_gradebook)
     fake_reward_ok = 1;
     double la[3] = {10.0, 11.0, 12.0};
     fake_eval(&s, w, la, 3, 3, track, sizeof(track));
-    /* bob: 2 laps of 3 (best 9.5, average 9.7), no off-track, a reward that fails: 4 of 7. */
+    /* bob: 2 laps of 3 (best 9.5, average 9.7), no off-track, two crashes, a reward that
+     * fails: 3 of 7. */
     snprintf(mbody, sizeof(mbody), "{\"model\":%lld}", mb);
     long long b1 = post_id(&s, sp, bob, mbody, "submission");
     fake_off_tracks = 0;
     fake_reward_ok = 0;
+    fake_crashes = 2;
     double lb[2] = {9.5, 9.9};
     fake_eval(&s, w, lb, 2, 3, track, sizeof(track));
+    fake_crashes = 0;
     snprintf(path, sizeof(path), "%s/%lld", sp, a1);
     TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
     TD_ASSERT_STREQ(json_string_value(json_object_get(r.json, "state")), "graded");
@@ -750,8 +906,8 @@ TD_TEST(assignments_grade_each_criterion_mark_late_work_and_fill_the_gradebook)
     hub_resp_free(&r);
     snprintf(path, sizeof(path), "%s/%lld", sp, b1);
     TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, bob, NULL), 200);
-    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "points")), 4);
-    static const int want_b[6] = {0, 1, 1, 1, 1, 0};
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "points")), 3);
+    static const int want_b[6] = {0, 1, 1, 1, 0, 0};
     crit = json_object_get(r.json, "criteria");
     for (int i = 0; i < 6; i++)
         TD_ASSERT_MSG(json_is_true(json_object_get(json_array_get(crit, i), "passed")) == want_b[i],
@@ -807,7 +963,7 @@ TD_TEST(assignments_grade_each_criterion_mark_late_work_and_fill_the_gradebook)
                          "the centre line attempts,Follow the centre line late,total points,total "
                          "max\n"
                          "alice,7,7,yes,2,yes,,1,,0,,7,8\n"
-                         "bob,4,7,no,1,no,,1,,0,,4,8\n");
+                         "bob,3,7,no,1,no,,1,,0,,3,8\n");
     free(csv);
     fake_type = "league";
     fake_off_tracks = 1;
@@ -1247,5 +1403,52 @@ TD_TEST(a_real_worker_races_a_knockout_match_by_trackday_race_rules)
     TD_ASSERT_CONTAINS(out, "race.json");
     TD_ASSERT_MSG(strstr(out, "race.mp4") || strstr(out, "replay/"), "no replay: %s", out);
     TD_ASSERT(WIFEXITED(hub_worker_stop(w, SIGTERM)));
+    hub_stop(&s);
+}
+
+TD_TEST(seed_content_installs_the_shipped_leagues_and_assignments_once)
+{
+    hub_server s;
+    char ivan[200], alice[200], out[4096];
+    hub_resp r;
+    hub_start(&s);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    int rc = hub_sh(out, sizeof(out), "%s admin seed-content --data %s --owner ivan 2>&1",
+                    TD_TEST_TRACKDAY_BIN, s.data);
+    TD_ASSERT_MSG(rc == 0, "seed-content: %s", out);
+    TD_ASSERT_CONTAINS(out, "league 1 'Beginner time trial': created");
+    TD_ASSERT_CONTAINS(out, "league 2 'Object avoidance cup': created");
+    TD_ASSERT_CONTAINS(out, "league 3 'Hidden-track qualifier': created");
+    TD_ASSERT_CONTAINS(out, "class 1 'Starter class': created");
+    TD_ASSERT_CONTAINS(out, "assignment 3 'Generalise to an unseen track': created");
+    /* Again: nothing new. */
+    rc = hub_sh(out, sizeof(out), "%s admin seed-content --data %s --owner ivan 2>&1",
+                TD_TEST_TRACKDAY_BIN, s.data);
+    TD_ASSERT_EQ_INT(rc, 0);
+    TD_ASSERT(!strstr(out, "created"));
+    TD_ASSERT_CONTAINS(out, "assignment 1 'Follow the centre line': already there");
+    /* A learner is no owner. */
+    rc = hub_sh(out, sizeof(out), "%s admin seed-content --data %s --owner alice 2>&1",
+                TD_TEST_TRACKDAY_BIN, s.data);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "alice is a learner");
+    /* A learner sees the three open leagues, the qualifier's hidden track without its name. */
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/leagues", alice, NULL), 200);
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(r.json, "leagues")), 3);
+    TD_ASSERT(!strstr(r.body, "technical"));
+    TD_ASSERT_CONTAINS(r.body, "\"race_type\":\"object-avoidance\"");
+    TD_ASSERT_CONTAINS(r.body, "\"obstacles\":3");
+    hub_resp_free(&r);
+    /* The class's learners see its three assignments (the hidden one's track withheld). */
+    TD_ASSERT_EQ_INT(
+        hub_json(&s, &r, "POST", "/api/v1/classes/1/members", ivan, "{\"username\":\"alice\"}"),
+        201);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/classes/1/assignments", alice, NULL), 200);
+    TD_ASSERT_EQ_INT(json_array_size(json_object_get(r.json, "assignments")), 3);
+    TD_ASSERT(!strstr(r.body, "technical"));
+    TD_ASSERT_CONTAINS(r.body, "\"kind\":\"reward_check\"");
+    hub_resp_free(&r);
     hub_stop(&s);
 }

@@ -92,6 +92,15 @@ int td_hub_set_password(td_hub *h, const char *name, const char *password, td_er
 int td_hub_create_worker(td_hub *h, const char *name, char *token, size_t cap, td_err *err);
 
 /*
+ * Installs the content a hub ships with (docs/leagues.md, "Shipped content"), owned by the
+ * instructor or admin `owner`: three open leagues and three assignments for class class_id
+ * (0: a "Starter class" of owner's, made if missing). Adds only what is missing; say (may be
+ * NULL) gets one line per thing, created or already there.
+ */
+int td_hub_seed_content(td_hub *h, const char *owner, long long class_id,
+                        void (*say)(void *user, const char *line), void *user, td_err *err);
+
+/*
  * Deletes files nothing refers to any more (unused for an hour: uploads in progress keep
  * theirs). purge_deleted first forgets the versions of deleted models for good.
  * freed_bytes and freed_blobs may be NULL.

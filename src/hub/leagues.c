@@ -1805,6 +1805,26 @@ static int get_eval_picture(td__req *r)
     return td__fail(r, 404, "not_found", "the evaluation made no picture");
 }
 
+static int get_eval_replay(td__req *r)
+{
+    league L;
+    int64_t sid;
+    int pos;
+    td__fileset fs;
+    if (!league_param(r, 0, &L) || !eval_files(r, &L, &sid, &pos, &fs))
+        return 1;
+    const td__file_entry *e = td__fileset_find(&fs, "replay.mp4");
+    if (!e) {
+        td__fileset_free(&fs);
+        return td__fail(r, 404, "not_found",
+                        "no replay video: the worker that evaluated it had no ffmpeg (the "
+                        "picture of the driven laps is at /picture)");
+    }
+    td__file_entry fe = *e;
+    td__fileset_free(&fs);
+    return td__reply_blob(r, &fe, "video/mp4");
+}
+
 /* The frozen files of a submission: for the worker that evaluates it, its submitter and who
  * runs the league. */
 static int get_submission_download(td__req *r)
@@ -2171,6 +2191,12 @@ const td__route td__routes_leagues[] = {
      TD__BODY_NONE, "The official evaluation's laps on track n as a picture (SVG)",
      "{\"responses\": {\"200\": {\"description\": \"the picture\", \"content\": "
      "{\"image/svg+xml\": {}}}}}"},
+    {"GET", LP "/submissions/{sid}/tracks/{n}/replay", get_eval_replay, TD__ALLOW_USERS,
+     TD__BODY_NONE,
+     "The official evaluation's replay on track n as video (MP4; made when the worker has "
+     "ffmpeg)",
+     "{\"responses\": {\"200\": {\"description\": \"the video\", \"content\": "
+     "{\"video/mp4\": {}}}}}"},
     {"GET", "/api/v1/submissions/{id}/download", get_submission_download,
      TD__ALLOW_USERS | TD__ALLOW_WORKER, TD__BODY_NONE,
      "The frozen model version of a submission as .tar.gz (its submitter, who runs the "

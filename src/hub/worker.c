@@ -455,6 +455,79 @@ static int has_report(const char *dir)
     return found;
 }
 
+/* Runs one of trackday's own tools for the job in the same sandbox (its output to out_path, or
+ * dropped). Returns 0 when it exited with status 0. */
+static int run_tool(job_run *j, const char *const *args, const char *out_path, const char *what)
+{
+    char log[1400];
+    td__limits lim;
+    td__child child;
+    td_err err;
+    td_sandbox_exit ex;
+    snprintf(log, sizeof(log), "%s/%s.log", j->dir, what);
+    memset(&lim, 0, sizeof(lim));
+    lim.cpu_s = 600;
+    lim.file_bytes = 512u << 20;
+    if (td__sandbox_spawn(args, j->dir, log, &lim, j->s->w->mode, j->s->w->opt->read_only, &child,
+                          &err)) {
+        wlog(j->s->w, "job %lld: %s: %s", (long long)j->id, what, err.msg);
+        return -1;
+    }
+    FILE *f = out_path ? fopen(out_path, "w") : NULL;
+    char buf[8192];
+    ssize_t k;
+    size_t total = 0;
+    while ((k = read(child.out_fd, buf, sizeof(buf))) > 0) {
+        total += (size_t)k;
+        if (f && total < (16u << 20))
+            fwrite(buf, 1, (size_t)k, f);
+    }
+    if (f)
+        fclose(f);
+    memset(&ex, 0, sizeof(ex));
+    if (td__child_wait(&child, &ex))
+        return -1;
+    return ex.exited && ex.code == 0 ? 0 : -1;
+}
+
+/* A grading that asks for it: `trackday reward check` on the model's reward function, its JSON
+ * report kept as reward-check.json beside the evaluation's files. */
+static void reward_check(job_run *j)
+{
+    char file[1400], out[1400];
+    const char *track = json_string_value(json_object_get(j->params, "track"));
+    const char *args[12];
+    int n = 0;
+    snprintf(file, sizeof(file), "%s/reward_function.py", j->model_dir);
+    snprintf(out, sizeof(out), "%s/reward-check.json", j->out_dir);
+    args[n++] = j->s->w->program;
+    args[n++] = "reward";
+    args[n++] = "check";
+    args[n++] = file;
+    args[n++] = "--json";
+    if (track) {
+        args[n++] = "--track";
+        args[n++] = track;
+    }
+    args[n] = NULL;
+    run_tool(j, args, out, "reward-check");
+}
+
+/* An official evaluation's replay as a video (`trackday replay` of its report), when this
+ * machine has ffmpeg; without, the picture of the driven laps stands for it. */
+static void replay_video(job_run *j)
+{
+    char report[1400], video[1400];
+    const char *track = json_string_value(json_object_get(j->params, "track"));
+    if (!track || !(td_path_exists("/usr/bin/ffmpeg") || td_path_exists("/usr/local/bin/ffmpeg")))
+        return;
+    snprintf(report, sizeof(report), "%s/eval-%s.json", j->out_dir, track);
+    snprintf(video, sizeof(video), "%s/replay.mp4", j->out_dir);
+    const char *args[] = {j->s->w->program, "replay", report, "-o", video, "--width", "480", NULL};
+    if (run_tool(j, args, NULL, "replay"))
+        unlink(video);
+}
+
 static void finish(job_run *j, const td_sandbox_exit *ex)
 {
     td_hubc *h = &j->s->hub;
@@ -488,6 +561,8 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
     }
     if (json_array_size(j->pending))
         heartbeat(j);
+    if (!strcmp(j->type, "league"))
+        replay_video(j);
     snprintf(tgz, sizeof(tgz), "%s/output.tar.gz", j->dir);
     if (td_hubc_pack_dir(!strcmp(j->type, "train") ? j->model_dir : j->out_dir, tgz, &err)) {
         fail_job(j, err.msg, 1, 0);
@@ -515,53 +590,6 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
         wlog(j->s->w, "job %lld: the hub refused the results: %s", (long long)j->id,
              td_hubc_error(h));
     unlink(tgz);
-}
-
-/* A grading that asks for it: `trackday reward check` on the model's reward function, in the
- * same sandbox, its JSON report kept as reward-check.json beside the evaluation's files. */
-static void reward_check(job_run *j)
-{
-    char file[1400], out[1400], log[1400];
-    const char *track = json_string_value(json_object_get(j->params, "track"));
-    const char *args[12];
-    int n = 0;
-    td__limits lim;
-    td__child child;
-    td_err err;
-    snprintf(file, sizeof(file), "%s/reward_function.py", j->model_dir);
-    snprintf(out, sizeof(out), "%s/reward-check.json", j->out_dir);
-    snprintf(log, sizeof(log), "%s/reward-check.log", j->dir);
-    args[n++] = j->s->w->program;
-    args[n++] = "reward";
-    args[n++] = "check";
-    args[n++] = file;
-    args[n++] = "--json";
-    if (track) {
-        args[n++] = "--track";
-        args[n++] = track;
-    }
-    args[n] = NULL;
-    memset(&lim, 0, sizeof(lim));
-    lim.cpu_s = 300;
-    lim.file_bytes = 64u << 20;
-    if (td__sandbox_spawn(args, j->dir, log, &lim, j->s->w->mode, j->s->w->opt->read_only, &child,
-                          &err)) {
-        wlog(j->s->w, "job %lld: reward check: %s", (long long)j->id, err.msg);
-        return;
-    }
-    FILE *f = fopen(out, "w");
-    char buf[8192];
-    ssize_t k;
-    size_t total = 0;
-    while ((k = read(child.out_fd, buf, sizeof(buf))) > 0) {
-        total += (size_t)k;
-        if (f && total < (16u << 20))
-            fwrite(buf, 1, (size_t)k, f);
-    }
-    if (f)
-        fclose(f);
-    td_sandbox_exit ex;
-    td__child_wait(&child, &ex);
 }
 
 static void run_job(slot *s, json_t *claim)

@@ -26,6 +26,7 @@ static int open_hub(const char *data, int fast, td_hub **hub)
     o.data_dir = td__cli_hub_data_dir(data);
     o.db = td__cli_hub_db(admin_db);
     o.db_pool = 1;
+    o.tracks_dir = td__cli_tracks_dir(); /* seed-content's tracks are checked by name */
     o.fast_passwords = fast;
     if (td_hub_open(hub, &o, &err))
         return td__cli_fail("%s", err.msg);
@@ -199,6 +200,47 @@ static int cmd_gc(int argc, char **argv)
     return 0;
 }
 
+static void print_line(void *user, const char *line)
+{
+    (void)user;
+    printf("%s\n", line);
+}
+
+static int cmd_seed_content(int argc, char **argv)
+{
+    const char *data = NULL, *owner = NULL;
+    int class_id = 0;
+    td_hub *hub;
+    td_err err;
+    const td__cli_opt opts[] = {
+        ADMIN_DATA_OPT(&data),
+        TD_CLI_REQUIRED_STRING(NULL, "--owner", &owner, "NAME",
+                               "the instructor or admin who runs the content"),
+        TD_CLI_INT("--class", &class_id, 1, 2000000000, "ID",
+                   "the class that gets the assignments (default: a 'Starter class' of the "
+                   "owner's, made if missing)"),
+        TD_CLI_END,
+    };
+    const td__cli_spec spec = {
+        .name = "admin seed-content",
+        .about = "Installs the leagues and assignments trackday ships with: a beginner time "
+                 "trial, an object-avoidance cup and a hidden-track qualifier (open to every "
+                 "account), and three assignments for a class (follow the centre line; go faster "
+                 "without crashing; generalise to an unseen track). Running it again adds only "
+                 "what is missing.",
+        .opts = opts};
+    int prc = td__cli_parse(&spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (open_hub(data, 0, &hub))
+        return 1;
+    int rc = td_hub_seed_content(hub, owner, class_id, print_line, NULL, &err);
+    td_hub_close(hub);
+    if (rc)
+        return td__cli_fail("seed-content: %s", err.msg);
+    return 0;
+}
+
 static int cmd_admin(int argc, char **argv)
 {
     static const td__cli_sub subs[] = {
@@ -208,6 +250,7 @@ static int cmd_admin(int argc, char **argv)
         {"create-worker", "a worker machine: prints its token (shown once)", cmd_create_worker},
         {"migrate", "apply schema migrations and print the version", cmd_migrate},
         {"gc", "delete stored files nothing refers to any more", cmd_gc},
+        {"seed-content", "install the shipped leagues and assignments", cmd_seed_content},
         {NULL, NULL, NULL},
     };
     return td__cli_dispatch("admin",
