@@ -12,6 +12,7 @@ import { modelPage } from './pages/model.js';
 import { jobsPage } from './pages/jobs.js';
 import { classesPage, classPage } from './pages/classes.js';
 import { workersPage } from './pages/workers.js';
+import { leaguesPage, leaguePage, raceDayPage, marshalPage } from './pages/leagues.js';
 
 const routes = [
     [/^\/$/, () => navigate('/models', true)],
@@ -24,11 +25,15 @@ const routes = [
     [/^\/classes$/, classesPage],
     [/^\/classes\/(\d+)$/, classPage],
     [/^\/workers$/, workersPage],
+    [/^\/leagues$/, leaguesPage],
+    [/^\/leagues\/(\d+)$/, leaguePage],
+    [/^\/leagues\/(\d+)\/raceday$/, raceDayPage],
+    [/^\/leagues\/(\d+)\/marshal$/, marshalPage],
 ];
 
 function nav() {
     const u = session.user;
-    const links = [['/models', 'Models'], ['/jobs', 'Jobs'], ['/classes', u.role === 'learner' ? 'My classes' : 'Classes']];
+    const links = [['/models', 'Models'], ['/jobs', 'Jobs'], ['/leagues', 'Leagues'], ['/classes', u.role === 'learner' ? 'My classes' : 'Classes']];
     if (u.role === 'admin') links.push(['/workers', 'Workers']);
     for (const r of extraRoutes) if (r.nav && (!r.roles || r.roles.includes(u.role))) links.push(r.nav);
     const here = location.pathname;

@@ -345,6 +345,61 @@ try {
         await admin.context().close();
     });
 
+
+    let leagueId;
+    await t.check('an_instructor_creates_a_league_with_a_hidden_track', async () => {
+        await ivan.getByRole('link', { name: 'Leagues' }).click();
+        await ivan.getByRole('heading', { name: 'New league' }).waitFor();
+        await ivan.getByLabel('League name').fill('Oval time trial');
+        await ivan.getByLabel('Track 1', { exact: true }).selectOption('oval');
+        await ivan.getByRole('button', { name: 'Add a track' }).click();
+        await ivan.getByLabel('Track 2', { exact: true }).selectOption('hairpin');
+        assert(await ivan.locator('input[name=hidden2]').isChecked(), 'a second track starts hidden');
+        await ivan.getByLabel('Laps per evaluation').fill('1');
+        await axe(ivan, 'leagues page');
+        await ivan.getByRole('button', { name: 'Create league' }).click();
+        await ivan.waitForURL(/\/leagues\/\d+$/);
+        leagueId = Number(/\/leagues\/(\d+)/.exec(ivan.url())[1]);
+        await ivan.getByText('hairpin (hidden from learners until the close)').waitFor();
+        await noProblems(ivan);
+    });
+
+    await t.check('a_learner_submits_and_finds_themself_on_the_leaderboard_without_learning_the_hidden_track', async () => {
+        // Everything alice's browser receives is searched for the hidden track's name.
+        const seen = [];
+        const onResponse = async (res) => {
+            try {
+                seen.push(`${res.url()} ${await res.text()}`);
+            } catch {
+                /* a body that is gone */
+            }
+        };
+        page.on('response', onResponse);
+        await page.goto('/leagues');
+        await page.getByRole('link', { name: 'Oval time trial' }).click();
+        await page.getByRole('heading', { name: 'Oval time trial' }).waitFor();
+        await page.getByText('A hidden track (revealed when the league closes)').first().waitFor();
+        await page.getByLabel('Model', { exact: true }).selectOption(String(modelId));
+        await page.getByRole('button', { name: 'Submit', exact: true }).click();
+        await page.getByText(/Submitted first-car v\d+/).waitFor();
+        // The official evaluation runs on the worker; the leaderboard shows alice when it is done.
+        await page.locator('table.leaderboard tr.me', { hasText: 'alice' }).waitFor({ timeout: 90000 });
+        await page.getByText('hidden track: results after the close').first().waitFor();
+        await axe(page, 'league page');
+        await screenshot(page, 'league');
+        page.off('response', onResponse);
+        const leak = seen.find((x) => /hairpin/.test(x.slice(x.indexOf(' '))));
+        assert(!leak, `alice's browser received the hidden track's name: ${leak && leak.slice(0, 200)}`);
+        // The track's name, geometry and picture: refused to alice's browser.
+        const probes = await page.evaluate(async () => Promise.all(['/api/v1/tracks/hairpin', '/api/v1/tracks/hairpin/picture', '/api/v1/tracks']
+            .map(async (u) => { const r = await fetch(u); return [u, r.status, await r.text()]; })));
+        assertEq(probes[0][1], 404, 'the hidden track\'s geometry');
+        assertEq(probes[1][1], 404, 'the hidden track\'s picture');
+        assert(!/hairpin/.test(probes[2][2]), 'the track list leaves it out');
+        assert(!/hairpin/.test(await page.evaluate(() => document.body.innerText)), 'not on the page');
+        await noProblems(page);
+    });
+
 } catch (e) {
     t.failed += 1;
     console.log(`FAIL setup: ${e.stack || e.message}`);
