@@ -10,7 +10,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll } from './harness.mjs';
+import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll, startProxy } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -270,6 +270,85 @@ try {
         await noProblems(page);
     });
 
+
+    await t.check('live_curves_survive_a_lost_connection', async () => {
+        // alice's browser reaches the hub through a proxy whose connections are cut mid-run.
+        const proxy = await startProxy(hub.url);
+        const p2 = await newPage(browser, { url: proxy.url });
+        try {
+            await signIn(p2, 'alice', alicePw);
+            await p2.goto(`/models/${modelId}/train`);
+            await p2.getByLabel('Time limit (minutes)').fill('0.15');
+            await p2.getByLabel('Track', { exact: true }).selectOption('oval');
+            await p2.getByRole('button', { name: 'Start training' }).click();
+            const live = p2.locator('section.job-live');
+            await p2.waitForFunction(() => Number(document.querySelector('section.job-live').dataset.points || 0) >= 1, null, { timeout: 60000 });
+            assert(proxy.cut() > 0, 'connections were cut');
+            await live.getByText('Connection lost: reconnecting…').waitFor();
+            const before = Number(await live.getAttribute('data-points'));
+            // The stream comes back (Last-Event-ID) and the curve goes on to the end.
+            await live.getByText(/Trained: version \d+/).waitFor({ timeout: 90000 });
+            assertEq(await live.getAttribute('data-connection'), 'open', 'reconnected');
+            const after = Number(await live.getAttribute('data-points'));
+            assert(after > before, `points after the reconnection: ${before} -> ${after}`);
+            // Every iteration once: no gap and no duplicate from the resumed stream.
+            const its = (await live.locator('details tbody tr td:first-child').allTextContents()).map(Number);
+            assertEq(new Set(its).size, its.length, 'no iteration twice');
+            assertEq(its[its.length - 1] - its[0] + 1, its.length, `no iteration missing: ${its.join(',')}`);
+            // The browser logs the cut stream (net::ERR_...); anything else is a problem.
+            p2.problems = p2.problems.filter((x) => !/net::ERR_(INCOMPLETE_CHUNKED_ENCODING|EMPTY_RESPONSE|CONNECTION_(RESET|CLOSED))/.test(x));
+            await noProblems(p2);
+        } finally {
+            await p2.context().close();
+            await proxy.close();
+        }
+    });
+
+    await t.check('evaluation_report_and_replay_play_pause_scrub', async () => {
+        await page.goto(`/models/${modelId}/evaluate`);
+        await page.getByRole('heading', { name: /Evaluate version/ }).waitFor();
+        await page.getByLabel('Laps').fill('1');
+        await page.getByLabel('Track', { exact: true }).selectOption('oval');
+        await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+        const out = page.locator('section.evaluation');
+        await out.locator('.job-state', { hasText: /succeeded|failed/ }).waitFor({ timeout: 90000 });
+        await out.getByRole('table', { name: 'Laps' }).waitFor();
+        // The track from its geometry: road, borders, centre line; the path coloured by speed.
+        const svg = out.locator('svg.replay');
+        await svg.waitFor();
+        assertEq(await svg.locator('polygon.road').count(), 1, 'the road');
+        const segs = await svg.locator('line.seg').count();
+        assert(segs > 10, `the car's path: ${segs} segments`);
+        const colours = await svg.locator('line.seg').evaluateAll((ls) => new Set(ls.map((l) => l.getAttribute('stroke'))).size);
+        assert(colours > 2, `speed colours: ${colours}`);
+        const box = out.locator('section.replay-box');
+        const carAt = () => svg.locator('g.car').getAttribute('transform');
+        const start = await carAt();
+        // Play: the car moves along; pause: it stays.
+        await box.getByRole('button', { name: 'Play' }).click();
+        await page.waitForFunction(() => Number(document.querySelector('section.replay-box').dataset.step) > 5);
+        await box.getByRole('button', { name: 'Pause' }).click();
+        const paused = await box.getAttribute('data-step');
+        const pausedAt = await carAt();
+        assert(pausedAt !== start, 'the car moved');
+        assertEq(await box.getByRole('button', { name: 'Play' }).getAttribute('aria-pressed'), 'false');
+        assertEq(await box.getAttribute('data-playing'), 'false', 'the animation stopped');
+        assertEq(await box.getAttribute('data-step'), paused, 'paused stays');
+        // Scrub with the keyboard: End goes to the last step.
+        const scrub = box.getByRole('slider', { name: 'Position in the replay' });
+        await scrub.focus();
+        await page.keyboard.press('End');
+        const last = Number(await scrub.getAttribute('max'));
+        await page.waitForFunction((n) => Number(document.querySelector('section.replay-box').dataset.step) === n, last);
+        assert(/step \d+ of \d+/.test(await scrub.getAttribute('aria-valuetext')), 'the slider says where it is');
+        await page.keyboard.press('Home');
+        await page.waitForFunction(() => document.querySelector('section.replay-box').dataset.step === '0');
+        assertEq(await carAt(), start, 'back at the start');
+        await axe(page, 'evaluation and replay');
+        await box.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(shots, 'ui-replay.png') });
+        await noProblems(page);
+    });
 
     let bobPw;
     const ivan = await newPage(browser, hub);

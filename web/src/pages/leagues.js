@@ -138,7 +138,7 @@ export async function leaguePage(main, id) {
     main.append(h('section', { class: 'card' }, h('h2', null, 'Rules'),
         h('ul', null,
             h('li', null, `Tracks: ${l.tracks.map(trackLabel).join('; ')}`),
-            h('li', null, `${RACE_TYPES.find((r) => r[0] === l.race_type)?.[1] || l.race_type}, ${l.laps} laps per evaluation, ranked by ${l.ranking}`),
+            h('li', null, `${RACE_TYPES.find((r) => r[0] === l.race_type)?.[1] || l.race_type}, ${l.laps} lap${l.laps === 1 ? '' : 's'} per evaluation, ranked by ${RANKINGS.find((r) => r[0] === l.ranking)?.[1] || l.ranking}`),
             h('li', null, `Open ${fmtTime(l.opens_at)} to ${fmtTime(l.closes_at)}`),
             l.daily_limit ? h('li', null, `${l.daily_limit} submissions a day`) : null,
             l.total_limit ? h('li', null, `${l.total_limit} submissions in all`) : null)));
@@ -150,8 +150,12 @@ export async function leaguePage(main, id) {
         const msg = h('p', { role: 'alert', class: 'error', hidden: true });
         const ok = h('p', { role: 'status', class: 'ok' });
         const btn = h('button', { type: 'submit', class: 'primary', disabled: !models.length || l.state !== 'open' }, 'Submit');
-        const form = h('form', { class: 'card', novalidate: true }, h('h2', null, 'Submit a model'), model, msg, ok, btn,
-            l.my_submissions ? h('p', { class: 'hint' }, `Today ${l.my_submissions.today}, in all ${l.my_submissions.total}.`) : null);
+        const counts = h('p', { class: 'hint' });
+        const showCounts = (x) => {
+            counts.textContent = x && x.my_submissions ? `Your submissions: ${x.my_submissions.today} today, ${x.my_submissions.total} in all.` : '';
+        };
+        showCounts(l);
+        const form = h('form', { class: 'card', novalidate: true }, h('h2', null, 'Submit a model'), model, msg, ok, btn, counts);
         form.addEventListener('submit', async (e) => {
             e.preventDefault();
             msg.hidden = true;
@@ -160,6 +164,7 @@ export async function leaguePage(main, id) {
                 const s = await post(`/leagues/${id}/submissions`, { model: Number(model.control.value) });
                 ok.textContent = `Submitted ${s.model.name} v${s.model.version} (entry ${s.submission}); the official evaluation is queued.`;
                 await loadMine();
+                showCounts(await get(`/leagues/${id}`));
             } catch (ex) {
                 msg.textContent = ex.message;
                 msg.hidden = false;
