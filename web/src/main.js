@@ -140,4 +140,26 @@ async function start() {
 }
 
 hooks.render = render;
+
+// Every table scrolls sideways inside its own region on a narrow screen (the page itself never
+// does); the region is reachable with the keyboard and named by the table's caption.
+function wrapTables(root) {
+    for (const t of root.querySelectorAll('table')) {
+        const parent = t.parentElement;
+        if (parent && parent.classList.contains('table-wrap')) {
+            if (!parent.hasAttribute('tabindex')) {
+                parent.setAttribute('tabindex', '0');
+                parent.setAttribute('role', 'region');
+                parent.setAttribute('aria-label', (t.caption && t.caption.textContent) || 'Table');
+            }
+            continue;
+        }
+        const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': (t.caption && t.caption.textContent) || 'Table' });
+        t.replaceWith(wrap);
+        wrap.append(t);
+    }
+}
+new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) wrapTables(n.tagName === 'TABLE' ? n.parentElement || n : n);
+}).observe(document.getElementById('app'), { childList: true, subtree: true });
 start();

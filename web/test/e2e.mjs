@@ -479,6 +479,32 @@ try {
         await noProblems(page);
     });
 
+
+    await t.check('main_pages_fit_a_phone_and_pass_axe', async () => {
+        const phone = await newPage(browser, hub, { width: 390, height: 844 });
+        await signIn(phone, 'alice', alicePw);
+        const pages = [
+            [`/models/${modelId}`, 'first-car'], [`/models/${modelId}/reward`, 'reward_function.py'], [`/models/${modelId}/train`, /Train version/],
+            [`/models/${modelId}/evaluate`, /Evaluate version/], ['/jobs', 'Jobs'], ['/leagues', 'Leagues'], ['/classes', 'My classes'],
+        ];
+        if (leagueId) pages.push([`/leagues/${leagueId}`, 'Oval time trial']);
+        for (const [url, heading] of pages) {
+            await phone.goto(url);
+            await phone.getByRole('heading', { name: heading }).first().waitFor();
+            await noHorizontalScroll(phone, `${url} at 390 px`);
+            await axe(phone, `${url} at 390 px`);
+        }
+        await screenshot(phone, 'phone-reward');
+        await noProblems(phone);
+        await phone.context().close();
+        await ivan.setViewportSize({ width: 390, height: 844 });
+        await ivan.goto('/classes');
+        await ivan.getByRole('link', { name: 'ML 101' }).click();
+        await ivan.getByRole('heading', { name: 'Roster' }).waitFor();
+        await noHorizontalScroll(ivan, 'a class at 390 px');
+        await ivan.setViewportSize({ width: 1280, height: 720 });
+    });
+
 } catch (e) {
     t.failed += 1;
     console.log(`FAIL setup: ${e.stack || e.message}`);
