@@ -20,7 +20,7 @@ const routes = [
     [/^\/models$/, modelsPage],
     [/^\/models\/new$/, newModelPage],
     [/^\/models\/(\d+)$/, modelPage],
-    [/^\/models\/(\d+)\/(reward|train|evaluate|versions)$/, modelPage],
+    [/^\/models\/(\d+)\/(reward|train|evaluate|compare|versions)$/, modelPage],
     [/^\/jobs$/, jobsPage],
     [/^\/classes$/, classesPage],
     [/^\/classes\/(\d+)$/, classPage],

@@ -350,6 +350,24 @@ try {
         await noProblems(page);
     });
 
+    await t.check('compare_two_versions_curves_and_laps', async () => {
+        const m = await hub.api('GET', `/models/${modelId}`, undefined, 'alice');
+        const trained = m.versions.filter((v) => v.source === 'train').map((v) => v.version);
+        assert(trained.length >= 2, `two trained versions: ${trained}`);
+        await page.goto(`/models/${modelId}/compare`);
+        await page.getByLabel('Version A (solid)').selectOption(String(trained[0]));
+        await page.getByLabel('Version B (dashed)').selectOption(String(trained[1]));
+        await page.waitForFunction((v) => document.querySelector('.tab-panel').dataset.compared === v, `${trained[0]},${trained[1]}`);
+        // Both curves on each chart: uPlot draws one path per series.
+        assertEq(await page.locator('figure.chart').count(), 4);
+        const text = await page.locator('.tab-panel').innerText();
+        assert(new RegExp(`v${trained[0]}: [1-9]\\d* iterations`).test(text) && new RegExp(`v${trained[1]}: [1-9]\\d* iterations`).test(text), text.slice(0, 300));
+        await page.getByRole('table', { name: 'Evaluations of the two versions' }).waitFor();
+        await axe(page, 'compare');
+        await screenshot(page, 'compare');
+        await noProblems(page);
+    });
+
     let bobPw;
     const ivan = await newPage(browser, hub);
     await t.check('an_instructor_makes_a_class_from_a_csv_roster', async () => {
@@ -500,7 +518,7 @@ try {
         await ivan.setViewportSize({ width: 390, height: 844 });
         await ivan.goto('/classes');
         await ivan.getByRole('link', { name: 'ML 101' }).click();
-        await ivan.getByRole('heading', { name: 'Roster' }).waitFor();
+        await ivan.getByRole('heading', { name: 'Roster', exact: true }).waitFor();
         await noHorizontalScroll(ivan, 'a class at 390 px');
         await ivan.setViewportSize({ width: 1280, height: 720 });
     });
