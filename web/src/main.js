@@ -13,6 +13,7 @@ import { jobsPage } from './pages/jobs.js';
 import { classesPage, classPage } from './pages/classes.js';
 import { workersPage } from './pages/workers.js';
 import { leaguesPage, leaguePage, raceDayPage, marshalPage } from './pages/leagues.js';
+import { assignmentPage } from './pages/assignments.js';
 
 const routes = [
     [/^\/$/, () => navigate('/models', true)],
@@ -26,6 +27,7 @@ const routes = [
     [/^\/classes\/(\d+)$/, classPage],
     [/^\/workers$/, workersPage],
     [/^\/leagues$/, leaguesPage],
+    [/^\/assignments\/(\d+)$/, assignmentPage],
     [/^\/leagues\/(\d+)$/, leaguePage],
     [/^\/leagues\/(\d+)\/raceday$/, raceDayPage],
     [/^\/leagues\/(\d+)\/marshal$/, marshalPage],

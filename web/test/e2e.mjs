@@ -444,6 +444,37 @@ try {
 
 
     let leagueId;
+    await t.check('an_assignment_graded_and_in_the_gradebook', async () => {
+        // ivan sets ML 101 an assignment; bob (in ML 101) submits and reads his grade.
+        await ivan.goto('/classes');
+        await ivan.getByRole('link', { name: 'ML 101' }).click();
+        await ivan.getByRole('heading', { name: 'New assignment' }).waitFor();
+        await ivan.getByLabel('Assignment name').fill('Follow the centre line');
+        await ivan.locator('form.new-assignment').getByLabel('Track', { exact: true }).selectOption('oval');
+        await ivan.getByLabel('Deadline').fill('2099-01-01T00:00');
+        await ivan.getByLabel('Laps of the grading evaluation').fill('1');
+        await ivan.getByRole('button', { name: 'Add a criterion' }).click();
+        await ivan.getByRole('button', { name: 'Create assignment' }).click();
+        await ivan.getByRole('link', { name: 'Follow the centre line' }).waitFor();
+        const bob = await newPage(browser, hub);
+        await signIn(bob, 'bob', bobPw);
+        await bob.goto('/classes');
+        await bob.getByRole('link', { name: 'Follow the centre line' }).click();
+        await bob.getByText('The reward function passes the check (1 point)').waitFor();
+        await bob.getByRole('button', { name: 'Submit for grading' }).click();
+        // bob's model is untrained: no lap completed, but his reward function passes the check.
+        await bob.getByRole('heading', { name: /Submission \d+: 1 of 2 points/ }).waitFor({ timeout: 90000 });
+        await bob.locator('.grade li.error', { hasText: 'Complete at least 1 laps' }).waitFor();
+        await bob.locator('.grade li.ok', { hasText: 'The reward function passes the check' }).waitFor();
+        await axe(bob, 'assignment page');
+        await screenshot(bob, 'assignment');
+        await noProblems(bob);
+        await bob.context().close();
+        await ivan.reload();
+        await ivan.getByRole('table', { name: /Gradebook/ }).locator('tr', { hasText: 'bob' }).getByText('1/2').waitFor();
+        await noProblems(ivan);
+    });
+
     await t.check('an_instructor_creates_a_league_with_a_hidden_track', async () => {
         await ivan.getByRole('link', { name: 'Leagues' }).click();
         await ivan.getByRole('heading', { name: 'New league' }).waitFor();

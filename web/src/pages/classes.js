@@ -4,6 +4,7 @@
 import { get, post, patch, del } from '../api.js';
 import { h, field, setFieldError, fmtNum, clear } from '../dom.js';
 import { isStaff, navigate } from '../app.js';
+import { classAssignments, myAssignments } from './assignments.js';
 
 const QUOTAS = [
     ['training_minutes', 'Training minutes a month', 'Minutes of training each learner may use per calendar month (UTC); DeepRacer Student gave 600 (10 hours).'],
@@ -113,7 +114,7 @@ export async function classesPage(main) {
                 code.control.focus();
             }
         });
-        main.append(form, await myQuota());
+        main.append(form, await myAssignments(data.classes), await myQuota());
     }
 }
 
@@ -239,4 +240,5 @@ export async function classPage(main, id) {
         h('h3', null, 'Add from a roster'), csvField, fileField, importBtn, importOut);
     main.append(roster);
     await loadMembers();
+    main.append(await classAssignments(id));
 }
