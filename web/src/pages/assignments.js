@@ -119,7 +119,9 @@ export async function myAssignments(classes) {
 
 export async function assignmentPage(main, id) {
     const a = await get(`/assignments/${id}`);
-    main.append(h('h1', null, a.name), a.description ? h('p', null, a.description) : null,
+    if (a.description) main.append(h('h1', null, a.name), h('p', null, a.description));
+    else main.append(h('h1', null, a.name));
+    main.append(
         h('section', { class: 'card' }, h('h2', null, 'The task'),
             h('ul', null, h('li', null, `Track: ${a.track || 'a hidden track (named after the deadline)'}`),
                 h('li', null, `${a.laps} lap${a.laps === 1 ? '' : 's'}, ${a.race_type}`),
@@ -136,6 +138,7 @@ export async function assignmentPage(main, id) {
         const details = await Promise.all(s.map((x) => get(`/assignments/${id}/submissions/${x.submission}`)));
         clear(subs, h('h2', null, 'My grades'), details.length ? details.map((d) => h('div', { class: 'grade' },
             h('h3', null, `Submission ${d.submission}: ${d.state === 'graded' ? `${d.points} of ${d.max_points} points${d.passed ? ', passed' : ''}` : d.state}${d.late ? ' (late)' : ''}`),
+            d.error ? h('p', { class: 'error' }, d.error) : null,
             h('ul', null, (d.criteria || []).map((c) => h('li', { class: c.passed ? 'ok' : c.passed === false ? 'error' : '' },
                 `${criterionText(c)}: ${c.passed ? 'passed' : c.passed === false ? 'not passed' : 'not graded yet'}${c.measured != null ? ` (measured ${typeof c.measured === 'number' ? fmtNum(c.measured, 2) : c.measured})` : ''}`))))) : h('p', { class: 'empty' }, 'Nothing submitted yet.'));
         return details;
