@@ -529,6 +529,14 @@ try {
         assert(!/hairpin/.test(probes[2][2]), 'the track list leaves it out');
         assert(!/hairpin/.test(await page.evaluate(() => document.body.innerText)), 'not on the page');
         await noProblems(page);
+        // Closed: the hidden track is revealed to the learner.
+        await ivan.goto(`/leagues/${leagueId}`);
+        await ivan.getByRole('button', { name: 'Close the league now' }).click();
+        await ivan.getByText(/The league closes now/).waitFor();
+        await page.reload();
+        await page.getByText('Tracks: oval; hairpin').waitFor();
+        const geo = await page.evaluate(async () => (await fetch('/api/v1/tracks/hairpin')).status);
+        assertEq(geo, 200, 'the geometry after the close');
     });
 
 

@@ -3,7 +3,7 @@
 // one without its name, to a learner, until the close), submitting a model version, your
 // entries and the leaderboard; the race-day big screen (standings pushed by server-sent
 // events) and the marshal's form for physical laps.
-import { get, post, del, api } from '../api.js';
+import { get, post, del, patch, api } from '../api.js';
 import { h, field, select, setFieldError, fmtNum, fmtTime, clear } from '../dom.js';
 import { isStaff, navigate, onLeave, session } from '../app.js';
 
@@ -135,6 +135,17 @@ export async function leaguePage(main, id) {
         h('a', { href: `/leagues/${id}/raceday`, class: 'button' }, 'Race-day screen'),
         l.can_manage || isStaff() ? h('a', { href: `/leagues/${id}/marshal`, class: 'button' }, 'Marshal: enter physical laps') : null));
     if (l.description) main.append(h('p', null, l.description));
+    if (isStaff() && l.state !== 'closed') {
+        const msg = h('p', { role: 'status' });
+        main.append(h('div', { class: 'actions' }, h('button', { type: 'button', class: 'danger', onclick: async () => {
+            try {
+                await patch(`/leagues/${id}`, { closes_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+                msg.textContent = 'The league closes now: its hidden tracks and every result on them become visible.';
+            } catch (e) {
+                msg.textContent = e.message;
+            }
+        } }, 'Close the league now'), msg));
+    }
     main.append(h('section', { class: 'card' }, h('h2', null, 'Rules'),
         h('ul', null,
             h('li', null, `Tracks: ${l.tracks.map(trackLabel).join('; ')}`),
