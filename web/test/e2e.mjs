@@ -540,6 +540,45 @@ try {
     });
 
 
+    await t.check('race_day_screen_updates_when_a_marshal_enters_a_physical_lap', async () => {
+        const l = await hub.api('POST', '/leagues', { name: 'Race day', tracks: ['oval'], laps: 1 }, 'ivan');
+        // The projector: the big screen, as alice's browser shows it.
+        const screen = await newPage(browser, hub, { width: 1920, height: 1080 });
+        await signIn(screen, 'alice', alicePw);
+        await screen.goto(`/leagues/${l.id}/raceday`);
+        await screen.getByRole('heading', { name: 'Race day' }).waitFor();
+        assertEq(await screen.locator('header.top').count(), 0, 'no navigation on the big screen');
+        // The stream's first event has arrived before anything changes.
+        await screen.waitForFunction(() => Number(document.getElementById('main').dataset.updates || 0) >= 1);
+        const before = Number(await screen.locator('main').getAttribute('data-updates'));
+        // The marshal, on a phone.
+        const marshal = await newPage(browser, hub, { width: 390, height: 844 });
+        await signIn(marshal, 'ivan', 'ivan-password-1');
+        await marshal.goto(`/leagues/${l.id}/marshal`);
+        await marshal.getByLabel('Racer').fill('Guest 7');
+        await marshal.getByLabel('Lap time (seconds)').fill('10.412');
+        await marshal.getByLabel('Off-tracks').fill('1');
+        await noHorizontalScroll(marshal, 'the marshal form at 390 px');
+        await axe(marshal, 'marshal form');
+        await marshal.getByRole('button', { name: 'Enter lap' }).click();
+        await marshal.getByText('Guest 7: 10.412 s entered.').waitFor();
+        await marshal.getByRole('table', { name: 'Laps entered' }).getByRole('cell', { name: 'Guest 7', exact: true }).waitFor();
+        await screenshot(marshal, 'marshal');
+        // A lap time out of range is said next to the field.
+        await marshal.getByLabel('Lap time (seconds)').fill('0.1');
+        await marshal.getByRole('button', { name: 'Enter lap' }).click();
+        await marshal.getByText('A lap time is 0.5 to 3600 seconds').waitFor();
+        // The big screen shows the lap without being reloaded.
+        await screen.getByRole('table', { name: 'Physical track' }).getByRole('cell', { name: 'Guest 7', exact: true }).waitFor();
+        assert(Number(await screen.locator('main').getAttribute('data-updates')) > before, 'updated by the event stream');
+        await axe(screen, 'race-day screen');
+        await screenshot(screen, 'race-day');
+        await noProblems(screen);
+        await noProblems(marshal);
+        await screen.context().close();
+        await marshal.context().close();
+    });
+
     await t.check('main_pages_fit_a_phone_and_pass_axe', async () => {
         const phone = await newPage(browser, hub, { width: 390, height: 844 });
         await signIn(phone, 'alice', alicePw);

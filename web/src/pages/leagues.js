@@ -122,6 +122,24 @@ export function standingsView(board, opts = {}) {
     return wrap;
 }
 
+// A knockout bracket: one column per round, each match its two racers, the winner marked.
+export function bracketView(b) {
+    const side = (m, k) => {
+        const x = m[k];
+        if (!x) return h('li', { class: 'bye' }, 'bye');
+        const won = m.winner === k;
+        return h('li', { class: won ? 'winner' : null }, `${x.seed}. ${x.username}${won ? ' (wins)' : ''}`);
+    };
+    return h('section', { class: 'bracket', 'aria-label': `Bracket ${b.name}` },
+        h('h2', null, `${b.name}: knockout on ${b.track}`),
+        h('div', { class: 'rounds' }, b.rounds.map((r) => h('div', { class: 'round' },
+            h('h3', null, r.round === b.rounds.length ? 'Final' : `Round ${r.round}`),
+            r.matches.map((m) => h('ul', { class: `match match-${m.state}`, 'aria-label': `Match ${m.slot + 1} of round ${r.round}: ${m.state}` },
+                side(m, 'a'), side(m, 'b'),
+                m.state !== 'decided' ? h('li', { class: 'hint' }, m.state === 'failed' ? `failed${m.error ? `: ${m.error}` : ''}` : m.state) : null))))),
+        b.champion ? h('p', { class: 'champion' }, `Champion: ${b.champion.username}`) : null);
+}
+
 function evaluationText(ev) {
     if (ev.state === 'hidden') return 'hidden track: results after the close';
     if (ev.state !== 'succeeded') return `${ev.track || 'hidden track'}: ${ev.state}${ev.error ? ` (${ev.error})` : ''}`;
@@ -207,6 +225,25 @@ export async function leaguePage(main, id) {
     } }, 'Export CSV') : null;
     boardBox.append(boardBody);
     if (csvBtn) boardBox.append(csvBtn);
+    if (isStaff()) {
+        const size = field('Bracket size', select([[2, '2'], [4, '4'], [8, '8'], [16, '16']], 4, { name: 'size' }), 'The best entries of the leaderboard race head to head, 1 against the last seed.');
+        const bname = field('Bracket name', h('input', { name: 'bracket', value: 'Race day', maxlength: 64 }));
+        const bmsg = h('p', { role: 'status' });
+        const bform = h('form', { class: 'bracket-form', novalidate: true }, h('h3', null, 'Knockout bracket'), h('div', { class: 'grid2' }, bname, size), bmsg,
+            h('button', { type: 'submit' }, 'Draw the bracket'));
+        bform.addEventListener('submit', async (e) => {
+            e.preventDefault();
+            try {
+                const b = await post(`/leagues/${id}/brackets`, { name: bname.control.value.trim() || 'Race day', size: Number(size.control.value) });
+                bmsg.textContent = `Bracket ${b.name} drawn: the races run on the workers; the race-day screen shows them.`;
+                bmsg.className = 'ok';
+            } catch (ex) {
+                bmsg.textContent = ex.message;
+                bmsg.className = 'error';
+            }
+        });
+        boardBox.append(bform);
+    }
     main.append(boardBox);
     async function loadBoard() {
         clear(boardBody, standingsView(await get(`/leagues/${id}/leaderboard`)));
@@ -258,11 +295,26 @@ export async function raceDayPage(main, id) {
     const updated = h('p', { class: 'hint' });
     main.append(h('h1', null, l.name), status, board, updated,
         h('p', { class: 'hint' }, h('a', { href: `/leagues/${id}` }, 'Back to the league')));
+    const brackets = h('div', { class: 'big-brackets', 'aria-live': 'polite' });
+    main.insertBefore(brackets, updated);
+    async function loadBrackets() {
+        const list = (await get(`/leagues/${id}/brackets`).catch(() => ({ brackets: [] }))).brackets || [];
+        clear(brackets, list.map(bracketView));
+        return list;
+    }
     clear(board, standingsView(await get(`/leagues/${id}/leaderboard`), { big: true }));
+    await loadBrackets();
+    // Races end without changing the standings: while one runs, the brackets are asked again.
+    const timer = setInterval(async () => {
+        const list = await loadBrackets().catch(() => []);
+        main.dataset.racing = String(list.some((b) => b.rounds.some((r) => r.matches.some((m) => m.state === 'racing'))));
+    }, 3000);
+    onLeave(() => clearInterval(timer));
     const stop = followBoard(id, (b) => {
         clear(board, standingsView(b, { big: true }));
         updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
         main.dataset.updates = String(Number(main.dataset.updates || 0) + 1);
+        loadBrackets().catch(() => {});
     }, (c) => {
         status.textContent = c === 'reconnecting' ? 'Connection lost: reconnecting…' : '';
     });
