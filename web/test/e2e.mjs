@@ -527,6 +527,20 @@ try {
         assertEq(probes[0][1], 404, 'the hidden track\'s geometry');
         assertEq(probes[1][1], 404, 'the hidden track\'s picture');
         assert(!/hairpin/.test(probes[2][2]), 'the track list leaves it out');
+        // Nor may a reward function be checked or explained on it (its params and picture show
+        // its shape): refused as a track that does not exist.
+        const tries = await page.evaluate(async () => {
+            const s = await (await fetch('/api/v1/sessions/current')).json();
+            return Promise.all(['check', 'explain'].map(async (k) => {
+                const r = await fetch(`/api/v1/reward/${k}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token },
+                    body: JSON.stringify({ code: 'def reward_function(params):\n    return 1.0\n', track: 'hairpin' }) });
+                return [r.status, (await r.json()).error.message];
+            }));
+        });
+        for (const [status, msg] of tries) {
+            assertEq(status, 400, 'a hidden track for the reward tools');
+            assertEq(msg, "no track named 'hairpin' (GET /api/v1/tracks lists them)");
+        }
         assert(!/hairpin/.test(await page.evaluate(() => document.body.innerText)), 'not on the page');
         await noProblems(page);
         // Closed: the hidden track is revealed to the learner.
