@@ -247,8 +247,8 @@ try {
         const before = (await hub.api('GET', `/models/${modelId}`, undefined, 'alice')).latest_version;
         await page.goto(`/models/${modelId}/train`);
         await page.getByRole('heading', { name: /Train version/ }).waitFor();
-        // A short run: the curve growing over several iterations is what a minute would show.
-        await page.getByLabel('Time limit (minutes)').fill('0.15');
+        // A short run: the curve growing over several iterations (15 s) is what a minute would show.
+        await page.getByLabel('Time limit (minutes)').fill('0.25');
         await page.getByLabel('Track', { exact: true }).selectOption('oval');
         await page.getByRole('button', { name: 'Start training' }).click();
         const live = page.locator('section.job-live');
@@ -278,7 +278,7 @@ try {
         try {
             await signIn(p2, 'alice', alicePw);
             await p2.goto(`/models/${modelId}/train`);
-            await p2.getByLabel('Time limit (minutes)').fill('0.15');
+            await p2.getByLabel('Time limit (minutes)').fill('0.25');
             await p2.getByLabel('Track', { exact: true }).selectOption('oval');
             await p2.getByRole('button', { name: 'Start training' }).click();
             const live = p2.locator('section.job-live');
