@@ -23,5 +23,12 @@ if ! scripts/build-web; then
     echo "0 passed, 1 failed"
     exit 1
 fi
+for f in web/dist/index.html web/node_modules/playwright-core/package.json web/node_modules/axe-core/axe.min.js; do
+    if [ ! -f "$f" ]; then
+        echo "FAIL test_web: $f is missing after scripts/build-web"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+done
 export TMPDIR=${TMPDIR:-/tmp}
 exec node web/test/e2e.mjs "$bin" --screenshots "$build/web-screenshots"

@@ -236,7 +236,9 @@ static int reward_args(td__req *r, json_t *o, const char *extra_keys, const char
         t = td__track_known(r->hub, "reInvent2019_track") ? "reInvent2019_track" : "oval";
     if (!strcmp(t, "default"))
         t = "kidney";
-    if (!td__track_known(r->hub, t))
+    /* A league's or an assignment's hidden track is unknown to a learner: a reward function
+     * checked or explained on it would show its shape (params, the explain picture). */
+    if (!td__track_known(r->hub, t) || td__track_hidden(r, t))
         return td__fail(r, 400, "bad_request",
                         "no track named '%.100s' (GET /api/v1/tracks lists them)", t);
     snprintf(track, cap, "%s", t);

@@ -12,6 +12,8 @@ import { modelPage } from './pages/model.js';
 import { jobsPage } from './pages/jobs.js';
 import { classesPage, classPage } from './pages/classes.js';
 import { workersPage } from './pages/workers.js';
+import { leaguesPage, leaguePage, raceDayPage, marshalPage } from './pages/leagues.js';
+import { assignmentPage } from './pages/assignments.js';
 
 const routes = [
     [/^\/$/, () => navigate('/models', true)],
@@ -19,16 +21,21 @@ const routes = [
     [/^\/models$/, modelsPage],
     [/^\/models\/new$/, newModelPage],
     [/^\/models\/(\d+)$/, modelPage],
-    [/^\/models\/(\d+)\/(reward|train|evaluate|versions)$/, modelPage],
+    [/^\/models\/(\d+)\/(reward|train|evaluate|compare|versions)$/, modelPage],
     [/^\/jobs$/, jobsPage],
     [/^\/classes$/, classesPage],
     [/^\/classes\/(\d+)$/, classPage],
     [/^\/workers$/, workersPage],
+    [/^\/leagues$/, leaguesPage],
+    [/^\/assignments\/(\d+)$/, assignmentPage],
+    [/^\/leagues\/(\d+)$/, leaguePage],
+    [/^\/leagues\/(\d+)\/raceday$/, raceDayPage],
+    [/^\/leagues\/(\d+)\/marshal$/, marshalPage],
 ];
 
 function nav() {
     const u = session.user;
-    const links = [['/models', 'Models'], ['/jobs', 'Jobs'], ['/classes', u.role === 'learner' ? 'My classes' : 'Classes']];
+    const links = [['/models', 'Models'], ['/jobs', 'Jobs'], ['/leagues', 'Leagues'], ['/classes', u.role === 'learner' ? 'My classes' : 'Classes']];
     if (u.role === 'admin') links.push(['/workers', 'Workers']);
     for (const r of extraRoutes) if (r.nav && (!r.roles || r.roles.includes(u.role))) links.push(r.nav);
     const here = location.pathname;
@@ -135,4 +142,26 @@ async function start() {
 }
 
 hooks.render = render;
+
+// Every table scrolls sideways inside its own region on a narrow screen (the page itself never
+// does); the region is reachable with the keyboard and named by the table's caption.
+function wrapTables(root) {
+    for (const t of root.querySelectorAll('table')) {
+        const parent = t.parentElement;
+        if (parent && parent.classList.contains('table-wrap')) {
+            if (!parent.hasAttribute('tabindex')) {
+                parent.setAttribute('tabindex', '0');
+                parent.setAttribute('role', 'region');
+                parent.setAttribute('aria-label', (t.caption && t.caption.textContent) || 'Table');
+            }
+            continue;
+        }
+        const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': (t.caption && t.caption.textContent) || 'Table' });
+        t.replaceWith(wrap);
+        wrap.append(t);
+    }
+}
+new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) wrapTables(n.tagName === 'TABLE' ? n.parentElement || n : n);
+}).observe(document.getElementById('app'), { childList: true, subtree: true });
 start();

@@ -10,7 +10,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll } from './harness.mjs';
+import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll, startProxy } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -247,8 +247,8 @@ try {
         const before = (await hub.api('GET', `/models/${modelId}`, undefined, 'alice')).latest_version;
         await page.goto(`/models/${modelId}/train`);
         await page.getByRole('heading', { name: /Train version/ }).waitFor();
-        // A short run: the curve growing over several iterations is what a minute would show.
-        await page.getByLabel('Time limit (minutes)').fill('0.15');
+        // A short run: the curve growing over several iterations (15 s) is what a minute would show.
+        await page.getByLabel('Time limit (minutes)').fill('0.25');
         await page.getByLabel('Track', { exact: true }).selectOption('oval');
         await page.getByRole('button', { name: 'Start training' }).click();
         const live = page.locator('section.job-live');
@@ -270,6 +270,103 @@ try {
         await noProblems(page);
     });
 
+
+    await t.check('live_curves_survive_a_lost_connection', async () => {
+        // alice's browser reaches the hub through a proxy whose connections are cut mid-run.
+        const proxy = await startProxy(hub.url);
+        const p2 = await newPage(browser, { url: proxy.url });
+        try {
+            await signIn(p2, 'alice', alicePw);
+            await p2.goto(`/models/${modelId}/train`);
+            await p2.getByLabel('Time limit (minutes)').fill('0.25');
+            await p2.getByLabel('Track', { exact: true }).selectOption('oval');
+            await p2.getByRole('button', { name: 'Start training' }).click();
+            const live = p2.locator('section.job-live');
+            await p2.waitForFunction(() => Number(document.querySelector('section.job-live').dataset.points || 0) >= 1, null, { timeout: 60000 });
+            assert(proxy.cut() > 0, 'connections were cut');
+            await live.getByText('Connection lost: reconnecting…').waitFor();
+            const before = Number(await live.getAttribute('data-points'));
+            // The stream comes back (Last-Event-ID) and the curve goes on to the end.
+            await live.getByText(/Trained: version \d+/).waitFor({ timeout: 90000 });
+            assertEq(await live.getAttribute('data-connection'), 'open', 'reconnected');
+            const after = Number(await live.getAttribute('data-points'));
+            assert(after > before, `points after the reconnection: ${before} -> ${after}`);
+            // Every iteration once: no gap and no duplicate from the resumed stream.
+            const its = (await live.locator('details tbody tr td:first-child').allTextContents()).map(Number);
+            assertEq(new Set(its).size, its.length, 'no iteration twice');
+            assertEq(its[its.length - 1] - its[0] + 1, its.length, `no iteration missing: ${its.join(',')}`);
+            // The browser logs the cut stream (net::ERR_...); anything else is a problem.
+            p2.problems = p2.problems.filter((x) => !/net::ERR_(INCOMPLETE_CHUNKED_ENCODING|EMPTY_RESPONSE|CONNECTION_(RESET|CLOSED))/.test(x));
+            await noProblems(p2);
+        } finally {
+            await p2.context().close();
+            await proxy.close();
+        }
+    });
+
+    await t.check('evaluation_report_and_replay_play_pause_scrub', async () => {
+        await page.goto(`/models/${modelId}/evaluate`);
+        await page.getByRole('heading', { name: /Evaluate version/ }).waitFor();
+        await page.getByLabel('Laps').fill('1');
+        await page.getByLabel('Track', { exact: true }).selectOption('oval');
+        await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+        const out = page.locator('section.evaluation');
+        await out.locator('.job-state', { hasText: /succeeded|failed/ }).waitFor({ timeout: 90000 });
+        await out.getByRole('table', { name: 'Laps' }).waitFor();
+        // The track from its geometry: road, borders, centre line; the path coloured by speed.
+        const svg = out.locator('svg.replay');
+        await svg.waitFor();
+        assertEq(await svg.locator('polygon.road').count(), 1, 'the road');
+        const segs = await svg.locator('line.seg').count();
+        assert(segs > 10, `the car's path: ${segs} segments`);
+        const colours = await svg.locator('line.seg').evaluateAll((ls) => new Set(ls.map((l) => l.getAttribute('stroke'))).size);
+        assert(colours > 2, `speed colours: ${colours}`);
+        const box = out.locator('section.replay-box');
+        const carAt = () => svg.locator('g.car').getAttribute('transform');
+        const start = await carAt();
+        // Play: the car moves along; pause: it stays.
+        await box.getByRole('button', { name: 'Play' }).click();
+        await page.waitForFunction(() => Number(document.querySelector('section.replay-box').dataset.step) > 5);
+        await box.getByRole('button', { name: 'Pause' }).click();
+        const paused = await box.getAttribute('data-step');
+        const pausedAt = await carAt();
+        assert(pausedAt !== start, 'the car moved');
+        assertEq(await box.getByRole('button', { name: 'Play' }).getAttribute('aria-pressed'), 'false');
+        assertEq(await box.getAttribute('data-playing'), 'false', 'the animation stopped');
+        assertEq(await box.getAttribute('data-step'), paused, 'paused stays');
+        // Scrub with the keyboard: End goes to the last step.
+        const scrub = box.getByRole('slider', { name: 'Position in the replay' });
+        await scrub.focus();
+        await page.keyboard.press('End');
+        const last = Number(await scrub.getAttribute('max'));
+        await page.waitForFunction((n) => Number(document.querySelector('section.replay-box').dataset.step) === n, last);
+        assert(/step \d+ of \d+/.test(await scrub.getAttribute('aria-valuetext')), 'the slider says where it is');
+        await page.keyboard.press('Home');
+        await page.waitForFunction(() => document.querySelector('section.replay-box').dataset.step === '0');
+        assertEq(await carAt(), start, 'back at the start');
+        await axe(page, 'evaluation and replay');
+        await box.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(shots, 'ui-replay.png') });
+        await noProblems(page);
+    });
+
+    await t.check('compare_two_versions_curves_and_laps', async () => {
+        const m = await hub.api('GET', `/models/${modelId}`, undefined, 'alice');
+        const trained = m.versions.filter((v) => v.source === 'train').map((v) => v.version);
+        assert(trained.length >= 2, `two trained versions: ${trained}`);
+        await page.goto(`/models/${modelId}/compare`);
+        await page.getByLabel('Version A (solid)').selectOption(String(trained[0]));
+        await page.getByLabel('Version B (dashed)').selectOption(String(trained[1]));
+        await page.waitForFunction((v) => document.querySelector('.tab-panel').dataset.compared === v, `${trained[0]},${trained[1]}`);
+        // Both curves on each chart: uPlot draws one path per series.
+        assertEq(await page.locator('figure.chart').count(), 4);
+        const text = await page.locator('.tab-panel').innerText();
+        assert(new RegExp(`v${trained[0]}: [1-9]\\d* iterations`).test(text) && new RegExp(`v${trained[1]}: [1-9]\\d* iterations`).test(text), text.slice(0, 300));
+        await page.getByRole('table', { name: 'Evaluations of the two versions' }).waitFor();
+        await axe(page, 'compare');
+        await screenshot(page, 'compare');
+        await noProblems(page);
+    });
 
     let bobPw;
     const ivan = await newPage(browser, hub);
@@ -343,6 +440,182 @@ try {
         await screenshot(admin, 'workers');
         await noProblems(admin);
         await admin.context().close();
+    });
+
+
+    let leagueId;
+    await t.check('an_assignment_graded_and_in_the_gradebook', async () => {
+        // ivan adds alice to ML 101 and sets it an assignment; alice submits her trained model
+        // and reads her grade criterion by criterion; ivan's gradebook has it.
+        await ivan.goto('/classes');
+        await ivan.getByRole('link', { name: 'ML 101' }).click();
+        await ivan.getByLabel(/Roster CSV/).fill('alice,alice@example.org,learner\n');
+        await ivan.getByRole('button', { name: 'Import roster' }).click();
+        await ivan.getByText(/0 accounts created, 1 existing accounts added/).waitFor();
+        await ivan.getByLabel('Assignment name').fill('Follow the centre line');
+        await ivan.locator('form.new-assignment').getByLabel('Track', { exact: true }).selectOption('oval');
+        await ivan.getByLabel('Deadline', { exact: true }).fill('2099-01-01T00:00');
+        await ivan.getByLabel('Laps of the grading evaluation').fill('1');
+        // A criterion nobody passes (a lap under a second) and one a clean reward passes.
+        await ivan.getByLabel('Criterion 1', { exact: true }).selectOption('best_lap_under');
+        await ivan.getByLabel('Criterion 1: N or S').fill('1');
+        await ivan.getByRole('button', { name: 'Add a criterion' }).click();
+        await ivan.getByRole('button', { name: 'Create assignment' }).click();
+        await ivan.getByRole('link', { name: 'Follow the centre line' }).waitFor();
+        await page.goto('/classes');
+        await page.getByRole('link', { name: 'Follow the centre line' }).click();
+        await page.getByText('The reward function passes the check (1 point)').waitFor();
+        await page.getByLabel('Model', { exact: true }).selectOption(String(modelId));
+        await page.getByRole('button', { name: 'Submit for grading' }).click();
+        await page.getByRole('heading', { name: /Submission \d+: 1 of 2 points/ }).waitFor({ timeout: 90000 });
+        await page.locator('.grade li.error', { hasText: 'Best lap under 1.0 seconds' }).waitFor();
+        await page.locator('.grade li.ok', { hasText: 'The reward function passes the check' }).waitFor();
+        await axe(page, 'assignment page');
+        await screenshot(page, 'assignment');
+        await noProblems(page);
+        await ivan.reload();
+        await ivan.getByRole('table', { name: /Gradebook/ }).locator('tr', { hasText: 'alice' }).getByText(/^1\/2/).waitFor();
+        await noProblems(ivan);
+    });
+
+    await t.check('an_instructor_creates_a_league_with_a_hidden_track', async () => {
+        await ivan.getByRole('link', { name: 'Leagues' }).click();
+        await ivan.getByRole('heading', { name: 'New league' }).waitFor();
+        await ivan.getByLabel('League name').fill('Oval time trial');
+        await ivan.getByLabel('Track 1', { exact: true }).selectOption('oval');
+        await ivan.getByRole('button', { name: 'Add a track' }).click();
+        await ivan.getByLabel('Track 2', { exact: true }).selectOption('hairpin');
+        assert(await ivan.locator('input[name=hidden2]').isChecked(), 'a second track starts hidden');
+        await ivan.getByLabel('Laps per evaluation').fill('1');
+        await axe(ivan, 'leagues page');
+        await ivan.getByRole('button', { name: 'Create league' }).click();
+        await ivan.waitForURL(/\/leagues\/\d+$/);
+        leagueId = Number(/\/leagues\/(\d+)/.exec(ivan.url())[1]);
+        await ivan.getByText('hairpin (hidden from learners until the close)').waitFor();
+        await noProblems(ivan);
+    });
+
+    await t.check('a_learner_submits_and_finds_themself_on_the_leaderboard_without_learning_the_hidden_track', async () => {
+        // Everything alice's browser receives is searched for the hidden track's name.
+        const seen = [];
+        const onResponse = async (res) => {
+            try {
+                seen.push(`${res.url()} ${await res.text()}`);
+            } catch {
+                /* a body that is gone */
+            }
+        };
+        page.on('response', onResponse);
+        await page.goto('/leagues');
+        await page.getByRole('link', { name: 'Oval time trial' }).click();
+        await page.getByRole('heading', { name: 'Oval time trial' }).waitFor();
+        await page.getByText('A hidden track (revealed when the league closes)').first().waitFor();
+        await page.getByLabel('Model', { exact: true }).selectOption(String(modelId));
+        await page.getByRole('button', { name: 'Submit', exact: true }).click();
+        await page.getByText(/Submitted first-car v\d+/).waitFor();
+        // The official evaluation runs on the worker; the leaderboard shows alice when it is done.
+        await page.locator('table.leaderboard tr.me', { hasText: 'alice' }).waitFor({ timeout: 90000 });
+        await page.getByText('hidden track: results after the close').first().waitFor();
+        await axe(page, 'league page');
+        await screenshot(page, 'league');
+        page.off('response', onResponse);
+        const leak = seen.find((x) => /hairpin/.test(x.slice(x.indexOf(' '))));
+        assert(!leak, `alice's browser received the hidden track's name: ${leak && leak.slice(0, 200)}`);
+        // The track's name, geometry and picture: refused to alice's browser.
+        const probes = await page.evaluate(async () => Promise.all(['/api/v1/tracks/hairpin', '/api/v1/tracks/hairpin/picture', '/api/v1/tracks']
+            .map(async (u) => { const r = await fetch(u); return [u, r.status, await r.text()]; })));
+        assertEq(probes[0][1], 404, 'the hidden track\'s geometry');
+        assertEq(probes[1][1], 404, 'the hidden track\'s picture');
+        assert(!/hairpin/.test(probes[2][2]), 'the track list leaves it out');
+        // Nor may a reward function be checked or explained on it (its params and picture show
+        // its shape): refused as a track that does not exist.
+        const tries = await page.evaluate(async () => {
+            const s = await (await fetch('/api/v1/sessions/current')).json();
+            return Promise.all(['check', 'explain'].map(async (k) => {
+                const r = await fetch(`/api/v1/reward/${k}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token },
+                    body: JSON.stringify({ code: 'def reward_function(params):\n    return 1.0\n', track: 'hairpin' }) });
+                return [r.status, (await r.json()).error.message];
+            }));
+        });
+        for (const [status, msg] of tries) {
+            assertEq(status, 400, 'a hidden track for the reward tools');
+            assertEq(msg, "no track named 'hairpin' (GET /api/v1/tracks lists them)");
+        }
+        assert(!/hairpin/.test(await page.evaluate(() => document.body.innerText)), 'not on the page');
+        await noProblems(page);
+        // Closed: the hidden track is revealed to the learner.
+        await ivan.goto(`/leagues/${leagueId}`);
+        await ivan.getByRole('button', { name: 'Close the league now' }).click();
+        await ivan.getByText(/The league closes now/).waitFor();
+        await page.reload();
+        await page.getByText('Tracks: oval; hairpin').waitFor();
+        const geo = await page.evaluate(async () => (await fetch('/api/v1/tracks/hairpin')).status);
+        assertEq(geo, 200, 'the geometry after the close');
+    });
+
+
+    await t.check('race_day_screen_updates_when_a_marshal_enters_a_physical_lap', async () => {
+        const l = await hub.api('POST', '/leagues', { name: 'Race day', tracks: ['oval'], laps: 1 }, 'ivan');
+        // The projector: the big screen, as alice's browser shows it.
+        const screen = await newPage(browser, hub, { width: 1920, height: 1080 });
+        await signIn(screen, 'alice', alicePw);
+        await screen.goto(`/leagues/${l.id}/raceday`);
+        await screen.getByRole('heading', { name: 'Race day' }).waitFor();
+        assertEq(await screen.locator('header.top').count(), 0, 'no navigation on the big screen');
+        // The stream's first event has arrived before anything changes.
+        await screen.waitForFunction(() => Number(document.getElementById('main').dataset.updates || 0) >= 1);
+        const before = Number(await screen.locator('main').getAttribute('data-updates'));
+        // The marshal, on a phone.
+        const marshal = await newPage(browser, hub, { width: 390, height: 844 });
+        await signIn(marshal, 'ivan', 'ivan-password-1');
+        await marshal.goto(`/leagues/${l.id}/marshal`);
+        await marshal.getByLabel('Racer').fill('Guest 7');
+        await marshal.getByLabel('Lap time (seconds)').fill('10.412');
+        await marshal.getByLabel('Off-tracks').fill('1');
+        await noHorizontalScroll(marshal, 'the marshal form at 390 px');
+        await axe(marshal, 'marshal form');
+        await marshal.getByRole('button', { name: 'Enter lap' }).click();
+        await marshal.getByText('Guest 7: 10.412 s entered.').waitFor();
+        await marshal.getByRole('table', { name: 'Laps entered' }).getByRole('cell', { name: 'Guest 7', exact: true }).waitFor();
+        await screenshot(marshal, 'marshal');
+        // A lap time out of range is said next to the field.
+        await marshal.getByLabel('Lap time (seconds)').fill('0.1');
+        await marshal.getByRole('button', { name: 'Enter lap' }).click();
+        await marshal.getByText('A lap time is 0.5 to 3600 seconds').waitFor();
+        // The big screen shows the lap without being reloaded.
+        await screen.getByRole('table', { name: 'Physical track' }).getByRole('cell', { name: 'Guest 7', exact: true }).waitFor();
+        assert(Number(await screen.locator('main').getAttribute('data-updates')) > before, 'updated by the event stream');
+        await axe(screen, 'race-day screen');
+        await screenshot(screen, 'race-day');
+        await noProblems(screen);
+        await noProblems(marshal);
+        await screen.context().close();
+        await marshal.context().close();
+    });
+
+    await t.check('main_pages_fit_a_phone_and_pass_axe', async () => {
+        const phone = await newPage(browser, hub, { width: 390, height: 844 });
+        await signIn(phone, 'alice', alicePw);
+        const pages = [
+            [`/models/${modelId}`, 'first-car'], [`/models/${modelId}/reward`, 'reward_function.py'], [`/models/${modelId}/train`, /Train version/],
+            [`/models/${modelId}/evaluate`, /Evaluate version/], ['/jobs', 'Jobs'], ['/leagues', 'Leagues'], ['/classes', 'My classes'],
+        ];
+        if (leagueId) pages.push([`/leagues/${leagueId}`, 'Oval time trial']);
+        for (const [url, heading] of pages) {
+            await phone.goto(url);
+            await phone.getByRole('heading', { name: heading }).first().waitFor();
+            await noHorizontalScroll(phone, `${url} at 390 px`);
+            await axe(phone, `${url} at 390 px`);
+        }
+        await screenshot(phone, 'phone-reward');
+        await noProblems(phone);
+        await phone.context().close();
+        await ivan.setViewportSize({ width: 390, height: 844 });
+        await ivan.goto('/classes');
+        await ivan.getByRole('link', { name: 'ML 101' }).click();
+        await ivan.getByRole('heading', { name: 'Roster', exact: true }).waitFor();
+        await noHorizontalScroll(ivan, 'a class at 390 px');
+        await ivan.setViewportSize({ width: 1280, height: 720 });
     });
 
 } catch (e) {

@@ -3,6 +3,7 @@
 // /usr/bin/chromium driven by playwright-core), and a tiny runner that prints "ok NAME" or
 // "FAIL NAME: why" per check and ends with "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,4 +195,39 @@ export class Runner {
         console.log(`${this.passed} passed, ${this.failed} failed`);
         return this.failed ? 1 : 0;
     }
+}
+
+// A TCP proxy on a free loopback port in front of the hub, whose connections the test can cut
+// (a lost network, as a browser sees it): proxy.url, proxy.cut(), proxy.close().
+export function startProxy(targetUrl) {
+    const target = new URL(targetUrl);
+    const sockets = new Set();
+    const server = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) {
+            sockets.add(s);
+            s.on('close', () => sockets.delete(s));
+            s.on('error', () => {});
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+    });
+    return new Promise((resolve) => {
+        server.listen(0, '127.0.0.1', () => {
+            resolve({
+                url: `http://127.0.0.1:${server.address().port}`,
+                cut() {
+                    const n = sockets.size;
+                    for (const s of sockets) s.destroy();
+                    return n;
+                },
+                close() {
+                    for (const s of sockets) s.destroy();
+                    return new Promise((r) => server.close(r));
+                },
+            });
+        });
+    });
 }

@@ -4,6 +4,7 @@
 import { get, post, patch, del } from '../api.js';
 import { h, field, setFieldError, fmtNum, clear } from '../dom.js';
 import { isStaff, navigate } from '../app.js';
+import { classAssignments, myAssignments } from './assignments.js';
 
 const QUOTAS = [
     ['training_minutes', 'Training minutes a month', 'Minutes of training each learner may use per calendar month (UTC); DeepRacer Student gave 600 (10 hours).'],
@@ -113,7 +114,7 @@ export async function classesPage(main) {
                 code.control.focus();
             }
         });
-        main.append(form, await myQuota());
+        main.append(form, await myAssignments(data.classes), await myQuota());
     }
 }
 
@@ -197,6 +198,7 @@ export async function classPage(main, id) {
         } }, `Set for ${u.username}`);
         return h('tr', null, h('td', null, u.username), h('td', null, u.display_name || ''), h('td', null, u.role),
             h('td', null, usageText(usage.training_minutes)), h('td', null, usageText(usage.concurrent_jobs)), h('td', null, usageText(usage.models)),
+            h('td', null, usageText(usage.storage_mb)),
             h('td', null, u.role === 'learner' ? h('div', { class: 'override' }, over, save, msg) : ''));
     }
     const csv = h('textarea', { name: 'roster', rows: 5, placeholder: 'name,email,role\nalice,alice@example.org,learner' });
@@ -234,9 +236,10 @@ export async function classPage(main, id) {
     });
     roster.append(h('h2', { id: 'roster-h' }, 'Roster'),
         h('div', { class: 'table-wrap' }, h('table', { class: 'list' }, h('caption', { class: 'sr-only' }, 'Members, their usage this month and their training-minute override'),
-            h('thead', null, h('tr', null, ['User', 'Name', 'Role', 'Training minutes', 'Jobs at once', 'Models', 'Own training minutes'].map((t) => h('th', { scope: 'col' }, t)))),
+            h('thead', null, h('tr', null, ['User', 'Name', 'Role', 'Training minutes', 'Jobs at once', 'Models', 'Storage (MB)', 'Own training minutes'].map((t) => h('th', { scope: 'col' }, t)))),
             tbody)),
         h('h3', null, 'Add from a roster'), csvField, fileField, importBtn, importOut);
     main.append(roster);
     await loadMembers();
+    main.append(await classAssignments(id));
 }

@@ -121,6 +121,7 @@ export async function rewardTab(panel, model) {
                 linter(check, { delay: 500 }),
                 EditorView.contentAttributes.of({ 'aria-label': 'reward_function.py: the reward function; checked as you type' }),
                 editorTheme,
+                EditorView.lineWrapping,
             ],
         }),
     });
