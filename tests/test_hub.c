@@ -592,3 +592,31 @@ TD_TEST(start_removes_only_what_ended_processes_left_in_tmp)
     }
     rm_rf(dir);
 }
+
+/* --db takes a PostgreSQL URL; one the hub cannot reach or that is not one stops it at start
+ * with the reason (exit 1). */
+TD_TEST(serve_refuses_a_database_it_cannot_use)
+{
+    char out[2048], dir[512];
+    scratch(dir, sizeof(dir));
+    int rc = hub_sh(out, sizeof(out),
+                    "%s serve --data %s --db postgresql://trackday@127.0.0.1:1/hub --listen "
+                    "127.0.0.1:0 2>&1",
+                    TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "PostgreSQL: cannot connect");
+    TD_ASSERT_CONTAINS(out, "Connection refused");
+    rc =
+        hub_sh(out, sizeof(out), "%s serve --data %s --db mysql://db/hub --listen 127.0.0.1:0 2>&1",
+               TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "--db: 'mysql://db/hub' is not a postgresql:// URL");
+    /* The environment's URL is used when --db is not given. */
+    rc = hub_sh(out, sizeof(out),
+                "TRACKDAY_HUB_DB=postgresql://trackday@127.0.0.1:1/hub %s admin migrate --data %s "
+                "2>&1",
+                TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "PostgreSQL: cannot connect");
+    rm_rf(dir);
+}

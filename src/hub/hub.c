@@ -200,6 +200,11 @@ int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
     *out = NULL;
     if (!o->data_dir || !*o->data_dir)
         return td_err_set(err, TD_EINVAL, "the hub needs a data directory (--data DIR)");
+    if (o->db && *o->db && !td__db_is_postgres(o->db))
+        return td_err_set(err, TD_EINVAL,
+                          "--db: '%.200s' is not a postgresql:// URL (without --db the hub keeps "
+                          "SQLite in DIR/hub.db)",
+                          o->db);
     if (sodium_init() < 0)
         return td_err_set(err, TD_EINTERNAL, "libsodium failed to start");
     h = td_calloc(1, sizeof(*h));
