@@ -428,14 +428,14 @@ TD_TEST(a_hub_process_killed_during_requests_loses_nothing)
     pthread_create(&t1, NULL, push_loop, &up);
     pthread_create(&t2, NULL, submit_loop, &jobs);
     /* Process a dies without a word while requests are in flight. */
-    for (int i = 0; i < 1200 && (up.ok < 3 || jobs.ok < 5); i++)
+    for (int i = 0; i < 4800 && (up.ok < 3 || jobs.ok < 5); i++)
         usleep(25000);
     TD_ASSERT_MSG(up.ok >= 3 && jobs.ok >= 5, "load did not go through: %d uploads, %d jobs", up.ok,
                   jobs.ok);
     hub_kill(&a);
     /* The other goes on serving through the same address. */
     int before_up = up.ok, before_jobs = jobs.ok;
-    for (int i = 0; i < 1200 && (up.ok < before_up + 3 || jobs.ok < before_jobs + 5); i++)
+    for (int i = 0; i < 4800 && (up.ok < before_up + 3 || jobs.ok < before_jobs + 5); i++)
         usleep(25000);
     up.stop = jobs.stop = 1;
     pthread_join(t1, NULL);
@@ -487,7 +487,7 @@ TD_TEST(postgres_restarted_during_claims_and_uploads)
     const char *modes[2] = {"fast", "immediate"};
     for (int k = 0; k < 2; k++) {
         int u0 = up.ok, j0 = jobs.ok;
-        for (int i = 0; i < 1200 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
+        for (int i = 0; i < 4800 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
             usleep(25000);
         TD_ASSERT_MSG(up.ok >= u0 + 2 && jobs.ok >= j0 + 4,
                       "before restart %d: %d uploads, %d jobs acknowledged", k, up.ok - u0,
@@ -495,7 +495,7 @@ TD_TEST(postgres_restarted_during_claims_and_uploads)
         TD_ASSERT_MSG(pg_cluster_restart(&pc, modes[k], why, sizeof(why)) == 0, "%s", why);
     }
     int u0 = up.ok, j0 = jobs.ok;
-    for (int i = 0; i < 1200 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
+    for (int i = 0; i < 4800 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
         usleep(25000);
     up.stop = jobs.stop = 1;
     pthread_join(t1, NULL);
