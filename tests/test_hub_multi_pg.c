@@ -517,3 +517,36 @@ TD_TEST(postgres_restarted_during_claims_and_uploads)
     pg__current = &pg__cluster;
     pg_cluster_stop_on(&pc);
 }
+
+/* Hub processes starting together on an empty database (a Deployment's replicas): one applies
+ * each migration, the others wait for it and find the schema current; nobody fails. */
+TD_TEST(processes_starting_together_migrate_once)
+{
+    char dir[512], db[600], out[8192];
+    hub_tmpdir(dir, sizeof(dir));
+    hub_fresh_db(dir, "", db, sizeof(db));
+    int rc = hub_sh(out, sizeof(out),
+                    "cd %s && for i in 1 2 3 4 5 6; do (%s admin migrate --data data --db %s "
+                    ">migrate-$i.log 2>&1; echo \"$i $?\" >>status) & done; wait; cat status "
+                    "migrate-*.log",
+                    dir, TD_TEST_TRACKDAY_BIN, db);
+    TD_ASSERT_MSG(rc == 0, "%s", out);
+    for (int i = 1; i <= 6; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%d 0\n", i);
+        TD_ASSERT_MSG(strstr(out, want) != NULL, "migrate %d failed: %s", i, out);
+    }
+    td_db *d;
+    td_err err;
+    TD_ASSERT_OK(td__db_open(&d, db, 1, &err));
+    int latest = td__hub_migrations[td__hub_migration_count - 1].version;
+    TD_ASSERT_EQ_INT(db_count(d, "SELECT COUNT(*) FROM schema_migrations WHERE version > ?", 0),
+                     td__hub_migration_count);
+    TD_ASSERT_EQ_INT(
+        db_count(d, "SELECT COUNT(DISTINCT version) FROM schema_migrations WHERE version > ?", 0),
+        td__hub_migration_count);
+    TD_ASSERT_EQ_INT(db_count(d, "SELECT MAX(version) FROM schema_migrations WHERE version > ?", 0),
+                     latest);
+    td__db_close(d);
+    hub_sh(out, sizeof(out), "rm -rf %s", dir);
+}
