@@ -545,8 +545,9 @@ TD_TEST(client_text_that_is_not_utf8)
     hub_stop(&s);
 }
 
-/* A hub starting on a data directory others share (PostgreSQL) removes from tmp/ only what an
- * ended process of this machine left; with SQLite the directory is its own: all of it goes. */
+/* A hub starting on a data directory others may be using (hub processes on PostgreSQL, or
+ * `trackday admin` beside a running `trackday serve`) removes from tmp/ only what an ended
+ * process of this machine left. */
 TD_TEST(start_removes_only_what_ended_processes_left_in_tmp)
 {
     char dir[512], dbt[600], p[900], host[128];
@@ -584,11 +585,80 @@ TD_TEST(start_removes_only_what_ended_processes_left_in_tmp)
     char out[1024];
     hub_sh(out, sizeof(out), "ls %s/tmp", dir);
     TD_ASSERT_MSG(!strstr(out, "AAAAAA"), "an ended process's upload stayed: %s", out);
-    if (pg_wanted()) {
-        TD_ASSERT_MSG(strstr(out, "BBBBBB") && strstr(out, "CCCCCC"),
-                      "a running process's files were removed: %s", out);
-    } else {
-        TD_ASSERT_MSG(!strstr(out, "BBBBBB") && !strstr(out, "CCCCCC"), "tmp/ kept %s", out);
-    }
+    TD_ASSERT_MSG(strstr(out, "BBBBBB") && strstr(out, "CCCCCC"),
+                  "a running process's files were removed: %s", out);
     rm_rf(dir);
+}
+
+/* --db takes a PostgreSQL URL; one the hub cannot reach or that is not one stops it at start
+ * with the reason (exit 1). */
+TD_TEST(serve_refuses_a_database_it_cannot_use)
+{
+    char out[2048], dir[512];
+    scratch(dir, sizeof(dir));
+    int rc = hub_sh(out, sizeof(out),
+                    "%s serve --data %s --db postgresql://trackday@127.0.0.1:1/hub --listen "
+                    "127.0.0.1:0 2>&1",
+                    TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "PostgreSQL: cannot connect");
+    TD_ASSERT_CONTAINS(out, "Connection refused");
+    rc =
+        hub_sh(out, sizeof(out), "%s serve --data %s --db mysql://db/hub --listen 127.0.0.1:0 2>&1",
+               TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "--db: 'mysql://db/hub' is not a postgresql:// URL");
+    /* The environment's URL is used when --db is not given. */
+    rc = hub_sh(out, sizeof(out),
+                "TRACKDAY_HUB_DB=postgresql://trackday@127.0.0.1:1/hub %s admin migrate --data %s "
+                "2>&1",
+                TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(rc, 1);
+    TD_ASSERT_CONTAINS(out, "PostgreSQL: cannot connect");
+    rm_rf(dir);
+}
+
+/* Failed logins from one address: 5 with --login-failures 1. Returns the status of the next
+ * login (a sixth user name) sent with X-Forwarded-For: next_xff. */
+static long failures_then_login(hub_server *s, const char *xff, const char *next_xff)
+{
+    hub_resp r;
+    char hdr[128], body[128];
+    snprintf(hdr, sizeof(hdr), "X-Forwarded-For: %s", xff);
+    static int calls;
+    calls++;
+    for (int i = 0; i < 5; i++) {
+        /* A new user name each time: the per-name limit (1) stays out of it. */
+        snprintf(body, sizeof(body),
+                 "{\"username\":\"nobody%d-%d\",\"password\":\"wrong-password\"}", calls, i);
+        hub_req_h(s, &r, "POST", "/api/v1/sessions", NULL, "application/json", body, strlen(body),
+                  hdr);
+        TD_ASSERT_EQ_INT(r.status, 401);
+        hub_resp_free(&r);
+    }
+    snprintf(hdr, sizeof(hdr), "X-Forwarded-For: %s", next_xff);
+    const char *b = "{\"username\":\"admin\",\"password\":\"" HUB_ADMIN_PASSWORD "\"}";
+    hub_req_h(s, &r, "POST", "/api/v1/sessions", NULL, "application/json", b, strlen(b), hdr);
+    long st = r.status;
+    hub_resp_free(&r);
+    return st;
+}
+
+/* Behind a trusted reverse proxy the per-address login limit counts each client (the rightmost
+ * address of X-Forwarded-For that is not the proxy), and a client cannot escape it by writing
+ * addresses of its own further left; without --trust-proxy the header means nothing. */
+TD_TEST(per_address_limits_count_the_client_behind_a_trusted_proxy)
+{
+    hub_server s;
+    hub_start_opts(&s, 0, "--login-failures 1 --trust-proxy 10.9.9.9,127.0.0.1");
+    /* 10.0.0.1 is blocked; 10.0.0.2, another client behind the proxy, is not. */
+    TD_ASSERT_EQ_INT(failures_then_login(&s, "10.0.0.1", "10.0.0.2"), 201);
+    TD_ASSERT_EQ_INT(failures_then_login(&s, "10.0.0.3", "10.0.0.3"), 429);
+    TD_ASSERT_EQ_INT(failures_then_login(&s, "10.0.0.4", "10.0.0.2, 10.0.0.4"), 429);
+    TD_ASSERT_EQ_INT(failures_then_login(&s, "10.0.0.5", "10.0.0.5, 10.9.9.9"), 429);
+    hub_stop(&s);
+    /* Not trusted: every request is the proxy's (127.0.0.1), whatever the header says. */
+    hub_start_opts(&s, 0, "--login-failures 1");
+    TD_ASSERT_EQ_INT(failures_then_login(&s, "10.0.0.1", "10.0.0.2"), 429);
+    hub_stop(&s);
 }

@@ -428,14 +428,14 @@ TD_TEST(a_hub_process_killed_during_requests_loses_nothing)
     pthread_create(&t1, NULL, push_loop, &up);
     pthread_create(&t2, NULL, submit_loop, &jobs);
     /* Process a dies without a word while requests are in flight. */
-    for (int i = 0; i < 1200 && (up.ok < 3 || jobs.ok < 5); i++)
+    for (int i = 0; i < 4800 && (up.ok < 3 || jobs.ok < 5); i++)
         usleep(25000);
     TD_ASSERT_MSG(up.ok >= 3 && jobs.ok >= 5, "load did not go through: %d uploads, %d jobs", up.ok,
                   jobs.ok);
     hub_kill(&a);
     /* The other goes on serving through the same address. */
     int before_up = up.ok, before_jobs = jobs.ok;
-    for (int i = 0; i < 1200 && (up.ok < before_up + 3 || jobs.ok < before_jobs + 5); i++)
+    for (int i = 0; i < 4800 && (up.ok < before_up + 3 || jobs.ok < before_jobs + 5); i++)
         usleep(25000);
     up.stop = jobs.stop = 1;
     pthread_join(t1, NULL);
@@ -487,7 +487,7 @@ TD_TEST(postgres_restarted_during_claims_and_uploads)
     const char *modes[2] = {"fast", "immediate"};
     for (int k = 0; k < 2; k++) {
         int u0 = up.ok, j0 = jobs.ok;
-        for (int i = 0; i < 1200 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
+        for (int i = 0; i < 4800 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
             usleep(25000);
         TD_ASSERT_MSG(up.ok >= u0 + 2 && jobs.ok >= j0 + 4,
                       "before restart %d: %d uploads, %d jobs acknowledged", k, up.ok - u0,
@@ -495,7 +495,7 @@ TD_TEST(postgres_restarted_during_claims_and_uploads)
         TD_ASSERT_MSG(pg_cluster_restart(&pc, modes[k], why, sizeof(why)) == 0, "%s", why);
     }
     int u0 = up.ok, j0 = jobs.ok;
-    for (int i = 0; i < 1200 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
+    for (int i = 0; i < 4800 && (up.ok < u0 + 2 || jobs.ok < j0 + 4); i++)
         usleep(25000);
     up.stop = jobs.stop = 1;
     pthread_join(t1, NULL);
@@ -516,4 +516,37 @@ TD_TEST(postgres_restarted_during_claims_and_uploads)
     hub_stop(&s);
     pg__current = &pg__cluster;
     pg_cluster_stop_on(&pc);
+}
+
+/* Hub processes starting together on an empty database (a Deployment's replicas): one applies
+ * each migration, the others wait for it and find the schema current; nobody fails. */
+TD_TEST(processes_starting_together_migrate_once)
+{
+    char dir[512], db[600], out[8192];
+    hub_tmpdir(dir, sizeof(dir));
+    hub_fresh_db(dir, "", db, sizeof(db));
+    int rc = hub_sh(out, sizeof(out),
+                    "cd %s && for i in 1 2 3 4 5 6; do (%s admin migrate --data data --db %s "
+                    ">migrate-$i.log 2>&1; echo \"$i $?\" >>status) & done; wait; cat status "
+                    "migrate-*.log",
+                    dir, TD_TEST_TRACKDAY_BIN, db);
+    TD_ASSERT_MSG(rc == 0, "%s", out);
+    for (int i = 1; i <= 6; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%d 0\n", i);
+        TD_ASSERT_MSG(strstr(out, want) != NULL, "migrate %d failed: %s", i, out);
+    }
+    td_db *d;
+    td_err err;
+    TD_ASSERT_OK(td__db_open(&d, db, 1, &err));
+    int latest = td__hub_migrations[td__hub_migration_count - 1].version;
+    TD_ASSERT_EQ_INT(db_count(d, "SELECT COUNT(*) FROM schema_migrations WHERE version > ?", 0),
+                     td__hub_migration_count);
+    TD_ASSERT_EQ_INT(
+        db_count(d, "SELECT COUNT(DISTINCT version) FROM schema_migrations WHERE version > ?", 0),
+        td__hub_migration_count);
+    TD_ASSERT_EQ_INT(db_count(d, "SELECT MAX(version) FROM schema_migrations WHERE version > ?", 0),
+                     latest);
+    td__db_close(d);
+    hub_sh(out, sizeof(out), "rm -rf %s", dir);
 }

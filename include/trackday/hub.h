@@ -19,29 +19,31 @@ extern "C" {
 typedef struct td_hub td_hub;
 
 typedef struct td_hub_options {
-    const char *data_dir;      /* DIR: hub.db, blobs/, tmp/ (created) */
-    const char *db;            /* NULL: DIR/hub.db (SQLite); or a postgresql:// URL, and then
-                                  DIR (blobs/, tmp/) is shared by every hub process */
-    const char *listen;        /* "127.0.0.1:8080" (host:port; port 0 picks a free one) */
-    const char *web_dir;       /* static files served at / (NULL: none) */
-    const char *tracks_dir;    /* the shipped tracks (tracks/NAME.json) jobs may name */
-    const char *shared_tracks; /* DeepRacer routes (NAME.npy), or NULL */
-    const char *clock_file;    /* tests: the time is read from this file (Unix seconds) */
-    int lease_s;               /* a claimed job's lease, renewed by heartbeats (60) */
-    int session_hours;         /* session token lifetime (168 = 7 days) */
-    int max_attempts;          /* tries of a job whose worker is lost (3) */
-    size_t max_json_bytes;     /* JSON request bodies (1 MiB) */
-    uint64_t max_upload_bytes; /* uploaded archives (1 GiB) */
-    uint64_t max_model_bytes;  /* a model version's files, uncompressed (2 GiB) */
-    int max_model_files;       /* files in one model version (2000) */
-    int login_max_failures;    /* failed logins per user name and per address... (10) */
-    int login_window_s;        /* ...in this window before 429 (900) */
-    int fast_passwords;        /* argon2id at libsodium's minimum cost: tests only */
-    int max_connections;       /* concurrent HTTP connections (1000) */
-    int db_pool;               /* database connections (16) */
-    int secure_cookies;        /* mark session cookies Secure (behind HTTPS) */
-    const char *program;       /* trackday, run in the sandbox to check reward functions
-                                  (NULL: the reward routes answer 503) */
+    const char *data_dir;        /* DIR: hub.db, blobs/, tmp/ (created) */
+    const char *db;              /* NULL: DIR/hub.db (SQLite); or a postgresql:// URL, and then
+                                    DIR (blobs/, tmp/) is shared by every hub process */
+    const char *listen;          /* "127.0.0.1:8080" (host:port; port 0 picks a free one) */
+    const char *web_dir;         /* static files served at / (NULL: none) */
+    const char *tracks_dir;      /* the shipped tracks (tracks/NAME.json) jobs may name */
+    const char *shared_tracks;   /* DeepRacer routes (NAME.npy), or NULL */
+    const char *clock_file;      /* tests: the time is read from this file (Unix seconds) */
+    int lease_s;                 /* a claimed job's lease, renewed by heartbeats (60) */
+    int session_hours;           /* session token lifetime (168 = 7 days) */
+    int max_attempts;            /* tries of a job whose worker is lost (3) */
+    size_t max_json_bytes;       /* JSON request bodies (1 MiB) */
+    uint64_t max_upload_bytes;   /* uploaded archives (1 GiB) */
+    uint64_t max_model_bytes;    /* a model version's files, uncompressed (2 GiB) */
+    int max_model_files;         /* files in one model version (2000) */
+    int login_max_failures;      /* failed logins per user name and per address... (10) */
+    int login_window_s;          /* ...in this window before 429 (900) */
+    int fast_passwords;          /* argon2id at libsodium's minimum cost: tests only */
+    int max_connections;         /* concurrent HTTP connections (1000) */
+    int db_pool;                 /* database connections (16) */
+    int secure_cookies;          /* mark session cookies Secure (behind HTTPS) */
+    const char *trusted_proxies; /* "ADDR[,ADDR...]": reverse proxies whose X-Forwarded-For
+                                    names the client (per-address limits), or NULL */
+    const char *program;         /* trackday, run in the sandbox to check reward functions
+                                    (NULL: the reward routes answer 503) */
 } td_hub_options;
 
 void td_hub_options_default(td_hub_options *o);

@@ -126,7 +126,20 @@ static int pg_connect(const char *target, td_db_conn **out, td_err *err)
         return td_err_set(err, TD_ENOMEM, "out of memory");
     c->ops = &td__db_pg_ops;
     c->target = td_strdup(target);
-    c->pq = PQconnectdb(target);
+    {
+        /* Defaults that a URL's own parameters override: a server that does not answer is an
+         * error after 10 s, not a hung request, and a dead peer is noticed in about a
+         * minute. */
+        const char *keys[] = {"connect_timeout",
+                              "keepalives_idle",
+                              "keepalives_interval",
+                              "keepalives_count",
+                              "application_name",
+                              "dbname",
+                              NULL};
+        const char *vals[] = {"10", "30", "10", "3", "trackday-hub", target, NULL};
+        c->pq = PQconnectdbParams(keys, vals, 1);
+    }
     if (!c->target || !c->pq || PQstatus(c->pq) != CONNECTION_OK) {
         char line[400];
         snprintf(line, sizeof(line), "%s", c->pq ? PQerrorMessage(c->pq) : "out of memory");

@@ -724,6 +724,59 @@ static enum MHD_Result send_reply(td__req *r)
     return ret;
 }
 
+/* Whether addr (n bytes) is one of the comma-separated addresses of list. */
+static int in_list(const char *list, const char *addr, size_t n)
+{
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        const char *e = p + len;
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == n && !strncmp(p, addr, n))
+            return 1;
+        p = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
+/* Behind a trusted reverse proxy (--trust-proxy), the client is the rightmost address of
+ * X-Forwarded-For that is not itself a trusted proxy: what a client wrote further left is its
+ * own claim and is ignored. Per-address limits then count each client, not the proxy. */
+static void forwarded_client(td__req *r)
+{
+    const char *list = r->hub->opt.trusted_proxies, *xff;
+    if (!list || !*list || !in_list(list, r->client_ip, strlen(r->client_ip)))
+        return;
+    xff = td__req_header(r, "X-Forwarded-For");
+    if (!xff)
+        return;
+    for (size_t end = strlen(xff); end > 0;) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',')
+            start--;
+        size_t a = start, b = end;
+        while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
+            a++;
+        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
+            b--;
+        char addr[64];
+        unsigned char bin[16];
+        if (b - a == 0 || b - a >= sizeof(addr))
+            return;
+        memcpy(addr, xff + a, b - a);
+        addr[b - a] = 0;
+        if (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)
+            return; /* not an address: keep the proxy's */
+        if (!in_list(list, addr, strlen(addr))) {
+            snprintf(r->client_ip, sizeof(r->client_ip), "%s", addr);
+            return;
+        }
+        end = start > 0 ? start - 1 : 0;
+    }
+}
+
 static void client_address(td__req *r)
 {
     const union MHD_ConnectionInfo *ci =
@@ -737,6 +790,7 @@ static void client_address(td__req *r)
     else if (ci->client_addr->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
                   r->client_ip, sizeof(r->client_ip));
+    forwarded_client(r);
 }
 
 static int open_upload(td__req *r)

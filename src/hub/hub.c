@@ -158,19 +158,16 @@ static int tmp_is_stale(const char *name, const struct stat *st)
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). With
- * PostgreSQL, other hub processes share DIR and may be writing there now: only what ended
- * processes left goes (tmp_is_stale). */
+/* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). Other
+ * processes may be writing there now (hub processes sharing DIR on PostgreSQL, or `trackday
+ * serve` while `trackday admin` opens the same DIR): only what ended processes left goes
+ * (tmp_is_stale). */
 static void clean_tmp(td_hub *h)
 {
     char dir[1100];
     DIR *d;
     struct dirent *de;
     snprintf(dir, sizeof(dir), "%s/tmp", h->data_dir);
-    if (!td__db_is_postgres(h->opt.db)) {
-        empty_dir(dir, 0);
-        return;
-    }
     d = opendir(dir);
     while (d && (de = readdir(d))) {
         char p[1400];
@@ -200,6 +197,11 @@ int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
     *out = NULL;
     if (!o->data_dir || !*o->data_dir)
         return td_err_set(err, TD_EINVAL, "the hub needs a data directory (--data DIR)");
+    if (o->db && *o->db && !td__db_is_postgres(o->db))
+        return td_err_set(err, TD_EINVAL,
+                          "--db: '%.200s' is not a postgresql:// URL (without --db the hub keeps "
+                          "SQLite in DIR/hub.db)",
+                          o->db);
     if (sodium_init() < 0)
         return td_err_set(err, TD_EINTERNAL, "libsodium failed to start");
     h = td_calloc(1, sizeof(*h));

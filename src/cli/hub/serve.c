@@ -133,6 +133,9 @@ static int cmd_serve(int argc, char **argv)
                       "seconds requests in flight get at shutdown (default 10)"),
         TD_CLI_FLAG("--secure-cookies", &o.secure_cookies,
                     "mark session cookies Secure (when served over HTTPS)"),
+        TD_CLI_STRING(NULL, "--trust-proxy", &o.trusted_proxies, "ADDRS",
+                      "reverse proxies (comma-separated addresses) whose X-Forwarded-For names "
+                      "the client, for per-address limits"),
         TD_CLI_SECTION("tests"),
         TD_CLI_STRING(NULL, "--clock-file", &o.clock_file, "F",
                       "read the time (Unix seconds) from F"),
