@@ -79,6 +79,10 @@ check $? example_uses_installed_library "$(ldd "$tmp/vecenv_demo" | grep trackda
 out=$("$tmp/vecenv_demo" "$prefix/share/trackday/tracks/oval.json" 2>&1); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -qE '^mean reward per car-step 0\.[0-9]+, episodes ended [0-9]+, car 0 progress'
 check $? example_runs "rc $rc: $out"
+# Loading the library never turns the caller into trackday's reward host (the command's job).
+out=$(TD_SANDBOX_ENTRY=reward-host "$tmp/vecenv_demo" "$prefix/share/trackday/tracks/oval.json" 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -qE '^mean reward per car-step 0\.[0-9]+'
+check $? library_is_never_the_reward_host "rc $rc: $out"
 out=$("$tmp/vecenv_demo" "$tmp/nope.json" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "^track: .*nope.json"
 check $? example_error_message "rc $rc: $out"

@@ -99,7 +99,7 @@ def main():
     first_progress = None
     t0 = time.time()
     for it in range(args.iterations):
-        O = np.zeros((T, n, obs_dim))
+        OBS = np.zeros((T, n, obs_dim))
         A = np.zeros((T, n, 2))
         LP = np.zeros((T, n))
         R = np.zeros((T, n))
@@ -107,9 +107,9 @@ def main():
         V = np.zeros((T + 1, n))
         progress = []
         for t in range(T):
-            O[t] = obs
-            mean = pi.forward(O[t])
-            V[t] = vf.forward(O[t])[:, 0]
+            OBS[t] = obs
+            mean = pi.forward(OBS[t])
+            V[t] = vf.forward(OBS[t])[:, 0]
             std = np.exp(log_std)
             a = mean + std * rng.standard_normal(mean.shape)
             A[t] = a
@@ -129,7 +129,7 @@ def main():
             last = delta + gamma * lam * nonterminal * last
             adv[t] = last
         ret = adv + V[:T]
-        O2, A2, LP2 = O.reshape(-1, obs_dim), A.reshape(-1, 2), LP.reshape(-1)
+        O2, A2, LP2 = OBS.reshape(-1, obs_dim), A.reshape(-1, 2), LP.reshape(-1)
         ADV, RET = adv.reshape(-1), ret.reshape(-1)
         ADV = (ADV - ADV.mean()) / (ADV.std() + 1e-8)
         for _ in range(epochs):

@@ -135,7 +135,12 @@ typedef enum td_log_level {
     TD_LOG_OFF = 4
 } td_log_level;
 
-/* A sink receives every message at or above the current level. The default writes to stderr. */
+/*
+ * A sink receives every message at or above the current level. The default writes to stderr.
+ * There is one sink and one level per process (the library never prints otherwise); both may
+ * be set from any thread at any time, and a sink may be called from any thread (an env's
+ * workers log too), so it must be thread-safe.
+ */
 typedef void (*td_log_sink)(td_log_level level, const char *msg, void *user);
 
 void td_log_set_level(td_log_level level);

@@ -159,9 +159,9 @@ class VecEnv:
             self.obs = obs[self.sensor]
             self.single_observation_space = single[self.sensor]
             s = self.single_observation_space
-            self.observation_space = spaces.Box(
-                np.broadcast_to(s.low, (env.n,) + s.shape), np.broadcast_to(s.high, (env.n,) + s.shape),
-                (env.n,) + s.shape, s.dtype)
+            shape = (env.n,) + s.shape
+            self.observation_space = spaces.Box(np.broadcast_to(s.low, shape),
+                                                np.broadcast_to(s.high, shape), shape, s.dtype)
         else:
             self.obs = obs
             self.single_observation_space = spaces.Dict(single)

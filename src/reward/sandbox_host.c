@@ -284,11 +284,13 @@ static int host_main(void)
     _exit(0);
 }
 
-/* A process started as the reward host becomes it before main runs. */
+/* A process started as the reward host becomes it before main runs. Only where the
+ * interpreter is embedded (the trackday command): libtrackday.so is never the host, so
+ * loading it does nothing to its caller's process whatever the environment says. */
 __attribute__((constructor)) static void reward_host_entry(void)
 {
     const char *e = getenv("TD_SANDBOX_ENTRY");
-    if (e && strcmp(e, "reward-host") == 0)
+    if (e && strcmp(e, "reward-host") == 0 && td__py_embedded())
         _exit(host_main());
 }
 

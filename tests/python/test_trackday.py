@@ -12,6 +12,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -412,6 +413,7 @@ def main():
         except Exception:
             print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
             failed += 1
+    shutil.rmtree(TMP, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
