@@ -207,8 +207,10 @@ out=$("$bin" train "$m4" --resume --iterations 3 --quiet 2>&1)
 check world_name_model_dir "the model directory resolves it: $out" $?
 
 # Issue 10: logs and plot read a model directory while training writes it, and after a
-# SIGKILL; a resume leaves no temporary file behind. The trainer's first progress line (read
-# through a FIFO) says its first iteration file is written.
+# SIGKILL; a resume leaves no temporary file behind. A progress line (read through a FIFO)
+# of iteration 2 or later says the first iteration file is written (the status line comes
+# by time, so the first one can come before the first iteration ends: the reward function's
+# validator runs before training starts).
 m5="$tmp/m5"
 "$bin" init "$m5" --track oval >/dev/null
 mkfifo "$tmp/progress5"
@@ -216,7 +218,9 @@ mkfifo "$tmp/progress5"
 pid=$!
 exec 4< "$tmp/progress5"
 read -r -u 4 first
-read -r -u 4 iteration_line
+while read -r -u 4 iteration_line; do
+    [[ $iteration_line =~ iter\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] && break
+done
 cat <&4 > /dev/null &
 drain=$!
 live_rc=0
