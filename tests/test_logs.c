@@ -634,6 +634,35 @@ TD_TEST(iterations_from_files_in_numeric_order)
     td_simtrace_free(&t);
 }
 
+/* A continuous evaluation numbers its laps as episodes while DeepRacer's `steps` runs on
+ * across them: an episode's steps are its own (deepracer-utils: max - min + 1), not the
+ * run's (audit section 6, "episode steps in continuous eval"). */
+TD_TEST(continuous_laps_count_their_own_steps)
+{
+    char text[2048], path[512];
+    TD_FMT(text,
+           "%s0,1,0,0,0,0,0,0,0,False,True,0,0,10,0.0,prepare,0\n"
+           "0,2,0,0,0,0,1,0,1,False,True,50,4,10,0.1,in_progress,0\n"
+           "0,3,0,0,0,0,1,0,1,False,True,100,8,10,0.2,in_progress,0\n"
+           "1,4,0,0,0,0,1,0,1,False,True,50,4,10,0.3,in_progress,0\n"
+           "1,5,0,0,0,0,1,0,1,True,True,100,8,10,0.4,lap_complete,0\n",
+           HEADER17);
+    TD_FMT(path, "%s/cont.csv", td_test_tmpdir());
+    write_file(path, text);
+    td_simtrace t;
+    td_simtrace_init(&t);
+    td_err err;
+    TD_ASSERT_OK(td_simtrace_read(&t, path, &err));
+    td_logs_report r;
+    TD_ASSERT_OK(td_logs_analyze(&r, &t, 20, &err));
+    TD_ASSERT_EQ_INT(r.n_episodes, 2);
+    TD_ASSERT_EQ_INT(r.episodes[0].steps, 3);
+    TD_ASSERT_EQ_INT(r.episodes[1].steps, 2);
+    TD_ASSERT_NEAR(r.iterations[0].mean_steps, 2.5, 1e-12);
+    td_logs_report_free(&r);
+    td_simtrace_free(&t);
+}
+
 TD_TEST(iterations_from_the_iteration_column)
 {
     char text[1024];

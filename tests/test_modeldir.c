@@ -634,11 +634,12 @@ TD_TEST(training_params_bad_values_rejected)
     } cases[] = {
         {"RACE_TYPE: DRAG_RACE\n", "tp.yaml:1: RACE_TYPE is \"DRAG_RACE\""},
         {"RACE_TYPE: HEAD_TO_MODEL\n", "which trackday runs as 'trackday race'"},
-        {"A: 1\nNUMBER_OF_OBSTACLES: 129\n",
-         "tp.yaml:2: NUMBER_OF_OBSTACLES is 129; a trackday world holds at most 128 objects"},
-        {"NUMBER_OF_BOT_CARS: 200\n", "NUMBER_OF_BOT_CARS is 200; a trackday world holds"},
-        {"NUMBER_OF_OBSTACLES: 100\nNUMBER_OF_BOT_CARS: 40\n",
-         "tp.yaml: 100 obstacles and 40 bot cars: a trackday world holds at most 128 objects"},
+        {"A: 1\nNUMBER_OF_OBSTACLES: 1025\n",
+         "tp.yaml:2: NUMBER_OF_OBSTACLES is 1025; a trackday world holds at most 1024 objects, "
+         "more than stand nose to tail on any route (DeepRacer has no limit"},
+        {"NUMBER_OF_BOT_CARS: 20000\n", "NUMBER_OF_BOT_CARS is 20000; a trackday world holds"},
+        {"NUMBER_OF_OBSTACLES: 1000\nNUMBER_OF_BOT_CARS: 40\n",
+         "tp.yaml: 1000 obstacles and 40 bot cars: a trackday world holds at most 1024 objects"},
         {"WORLD_NAME: &a oval\nRACE_TYPE: *a\n", "aliases"},
         {"REVERSE_DIR: maybe\n", "REVERSE_DIR is \"maybe\", must be true or false"},
         {"BOT_CAR_SPEED: fast\n", "BOT_CAR_SPEED is \"fast\", must be a number"},

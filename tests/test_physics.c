@@ -9,6 +9,8 @@
 #include "trackday/calibrate.h"
 #include "trackday/eval.h"
 #include "trackday/json.h"
+#include "trackday/modeldir.h"
+#include "trackday/policy.h"
 #include "trackday/sim.h"
 
 #define DT (1.0 / 15.0)
@@ -50,6 +52,48 @@ TD_TEST(presets_follow_deepracers_versions)
     TD_ASSERT_NEAR(dr.steer_gain, gain, 0);
     for (int i = 0; td_car_preset_names[i]; i++)
         TD_ASSERT_OK(td_car_preset(&dr, td_car_preset_names[i]));
+}
+
+/* The model's own model_metadata.json decides the car train, eval and race simulate (audit
+ * section 2, "version effect"): DeepRacer reads a file without "version" as version 2 (with a
+ * sensor list) or 1, and versions below 5 run its dynamic car. */
+TD_TEST(a_models_version_selects_its_car)
+{
+    static const struct {
+        const char *version; /* the "version" member, or NULL for none */
+        const char *preset;
+    } cases[] = {{"\"5\"", "deepracer"},     {"\"4\"", "deepracer-dynamic"},
+                 {"3", "deepracer-dynamic"}, {"\"2\"", "deepracer-v2"},
+                 {NULL, "deepracer-v2"},     {"1", "deepracer-v1"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512], text[512], ver[64] = "";
+        if (cases[i].version)
+            TD_FMT(ver, "\"version\": %s, ", cases[i].version);
+        TD_FMT(text,
+               "{%s\"sensor\": [\"FRONT_FACING_CAMERA\"], \"neural_network\": "
+               "\"DEEP_CONVOLUTIONAL_NETWORK_SHALLOW\", \"action_space_type\": \"continuous\", "
+               "\"action_space\": {\"steering_angle\": {\"high\": 30, \"low\": -30}, "
+               "\"speed\": {\"high\": 4, \"low\": 1}}}",
+               ver);
+        TD_FMT(path, "%s/md%zu.json", td_test_tmpdir(), i);
+        FILE *f = fopen(path, "w");
+        TD_ASSERT(f != NULL);
+        fputs(text, f);
+        fclose(f);
+        td_model_metadata m;
+        td_err err;
+        TD_ASSERT_OK(td_model_metadata_load(&m, path, NULL, &err));
+        td_sim_config cfg;
+        td_sim_config_default(&cfg);
+        td_policy_sim_sensors(&m, &cfg);
+        td_car_config want;
+        TD_ASSERT_OK(td_car_preset(&want, cases[i].preset));
+        json_t *a = td_car_config_to_json(&cfg.car), *b = td_car_config_to_json(&want);
+        TD_ASSERT_MSG(json_equal(a, b), "version %s: not the %s car",
+                      cases[i].version ? cases[i].version : "(none)", cases[i].preset);
+        json_decref(a);
+        json_decref(b);
+    }
 }
 
 TD_TEST(car_json_round_trip_and_errors)

@@ -344,6 +344,39 @@ TD_TEST(python_object_keys_in_every_race_with_deepracer_defaults)
     td_reward_close(r);
 }
 
+/* The sandboxed reward process sees every object of a world at the limit (DeepRacer sets
+ * none): the batch carries them all. */
+TD_TEST(python_sees_every_object_of_a_full_world)
+{
+    SKIP_WITHOUT_PYTHON();
+    td_reward *r = open_ok(
+        write_file("allobj.py", "def reward_function(params):\n"
+                                "    loc = params['objects_location']\n"
+                                "    d = params['objects_distance']\n"
+                                "    ok = all(loc[k] == [float(k), -float(k)] and d[k] == 0.5 * k\n"
+                                "             for k in range(len(loc)))\n"
+                                "    return float(len(loc)) if ok else -1.0\n"));
+    td_params *p = td_calloc(2, sizeof(*p));
+    TD_ASSERT(p != NULL);
+    for (int i = 0; i < 2; i++) {
+        fill_params(&p[i]);
+        add_objects(&p[i]);
+        p[i].n_objects = i ? TD_MAX_OBJECTS : 3;
+        for (int k = 0; k < p[i].n_objects; k++) {
+            p[i].objects_location[k][0] = k;
+            p[i].objects_location[k][1] = -k;
+            p[i].objects_distance[k] = 0.5 * k;
+        }
+    }
+    float out[2];
+    td_err err = {0};
+    TD_ASSERT_OK(td_reward_batch(r, p, 2, out, &err));
+    TD_ASSERT_NEAR(out[0], 3, 0);
+    TD_ASSERT_NEAR(out[1], TD_MAX_OBJECTS, 0);
+    td_free(p);
+    td_reward_close(r);
+}
+
 TD_TEST(python_params_are_fresh_each_call)
 {
     SKIP_WITHOUT_PYTHON();

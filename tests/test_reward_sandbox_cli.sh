@@ -144,5 +144,16 @@ out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
 [ $rc -eq 0 ]
 check train_accepts_valid "rc $rc: $out" $?
 
+# 8. Where TMPDIR is not writable (a hub job runs train with the reward in its own process
+#    and a read-only /tmp), DeepRacer's lint rules still run: flake8's copy of the file goes
+#    to the first writable place (HOME here) and is removed after.
+sed -i 's/is True/== True/' m/reward_function.py
+mkdir -p home
+out=$(TRACKDAY_SANDBOX=none TMPDIR=/proc/self HOME="$tmp/home" "$bin" reward check \
+    m/reward_function.py --track oval 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "reward_function.py:2:[0-9]*: error \[flake8 E712\]" &&
+    [ -z "$(ls -A home)" ]
+check validator_without_a_writable_tmpdir "rc $rc, home: $(ls -A home): $out" $?
+
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

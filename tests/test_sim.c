@@ -884,6 +884,55 @@ TD_TEST(many_obstacles_and_bots_are_all_placed)
     fx_close(&f);
 }
 
+/* DeepRacer sets no limit on objects; a trackday world holds TD_MAX_OBJECTS (more than stand
+ * nose to tail in both lanes of any route), all placed by DeepRacer's formulas and all in the
+ * params after a step; one more is an error that says so. */
+TD_TEST(a_world_holds_as_many_objects_as_fit_on_any_route)
+{
+    TD_ASSERT_GE(TD_MAX_OBJECTS, 1024);
+    env_fixture f = {0};
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.race.race_type = TD_RACE_HEAD_TO_BOT;
+    int nb = 24, no = TD_MAX_OBJECTS - nb;
+    cfg.race.number_of_obstacles = no;
+    cfg.race.number_of_bot_cars = nb;
+    open_shared(&f, &cfg, "penbay_pro", 1);
+    const td_track *t = td_vecenv_track(&f.env, 0);
+    double L = t->length;
+    const td_params *p = &f.params[0];
+    TD_ASSERT_EQ_INT(p->n_objects, TD_MAX_OBJECTS);
+    static const int ks[] = {
+        0, 1, 500, TD_MAX_OBJECTS - 25, TD_MAX_OBJECTS - 24, TD_MAX_OBJECTS - 1};
+    for (size_t j = 0; j < sizeof(ks) / sizeof(ks[0]); j++) {
+        int k = ks[j], bot = k >= no, i = bot ? k - no : k;
+        double s = bot ? linspace(2.0, L - 1.0, nb, i) : linspace(0.02 * L, L - 1.0, no, i), x, y;
+        td_track_lane_point(t, s, (i & 1) ? -1 : 1, &x, &y);
+        TD_ASSERT_NEAR(p->objects_location[k][0], x, 0.02);
+        TD_ASSERT_NEAR(p->objects_location[k][1], y, 0.02);
+    }
+    step_n(&f, 2, 0.0, 1.0);
+    p = td_vecenv_step_params(&f.env, 0);
+    TD_ASSERT_EQ_INT(p->n_objects, TD_MAX_OBJECTS);
+    TD_ASSERT(p->objects_distance[TD_MAX_OBJECTS - 1] > 0);
+    fx_close(&f);
+    td_sim_config_default(&cfg);
+    cfg.race.number_of_obstacles = no;
+    cfg.race.number_of_bot_cars = nb + 1;
+    td_track t2;
+    td_vecenv env;
+    td_err err;
+    char path[1024];
+    TD_FMT(path, "%s/penbay_pro.npy", TD_SHARED_TRACKS);
+    TD_ASSERT_OK(td_track_load(&t2, path, &err));
+    TD_ASSERT_EQ_INT(td_vecenv_init(&env, &cfg, &t2, 1, &err), TD_ERANGE);
+    char want[128];
+    TD_FMT(want, "%d obstacles and %d bots: a world holds at most %d objects", no, nb + 1,
+           TD_MAX_OBJECTS);
+    TD_ASSERT_CONTAINS(err.msg, want);
+    td_track_free(&t2);
+}
+
 TD_TEST(objects_spawn_by_count_in_every_race_type)
 {
     td_race_config rc;
@@ -2032,11 +2081,11 @@ TD_TEST(init_rejects_bad_config)
     td_sim_config_default(&cfg);
     cfg.race.number_of_obstacles = TD_MAX_OBJECTS + 1;
     TD_ASSERT_EQ_INT(td_vecenv_init(&env, &cfg, &t, 1, &err), TD_ERANGE);
-    TD_ASSERT_CONTAINS(err.msg, "NUMBER_OF_OBSTACLES 129");
-    cfg.race.number_of_obstacles = 100;
+    TD_ASSERT_CONTAINS(err.msg, "NUMBER_OF_OBSTACLES 1025");
+    cfg.race.number_of_obstacles = 1000;
     cfg.race.number_of_bot_cars = 40;
     TD_ASSERT_EQ_INT(td_vecenv_init(&env, &cfg, &t, 1, &err), TD_ERANGE);
-    TD_ASSERT_CONTAINS(err.msg, "100 obstacles and 40 bots: a world holds at most 128 objects");
+    TD_ASSERT_CONTAINS(err.msg, "1000 obstacles and 40 bots: a world holds at most 1024 objects");
     td_sim_config_default(&cfg);
     cfg.race.n_object_positions = 1;
     cfg.race.object_positions[0][0] = 1.5;

@@ -506,10 +506,13 @@ static long check_iteration_files(const char *dir, int E, int *files)
  * (DIR/training-simtrace/N-iteration.csv), so deepracer-utils reads the model directory as a
  * deepracer-for-cloud one (file N holds E episodes: DeepRacer's iteration N); a resume continues
  * the files. */
-/* DIR/metrics/TrainingMetrics.json as DeepRacer writes it: one record per training episode, in
- * the episodes' order (the simtrace files' numbering from 1), each iteration's trials from 1.
- * Returns the number of records. */
-static long check_training_metrics(const char *dir, int per_iteration)
+/* DIR/metrics/TrainingMetrics.json as DeepRacer writes it: one "training" record per
+ * training episode, in the episodes' order (the simtrace files' numbering from 1), each
+ * iteration's trials from 1; after each iteration the greedy evaluation's "evaluation"
+ * records, with the episode and trial of the last whole iteration's last episode
+ * (deepracer-utils files them under that iteration). Returns the number of training
+ * records; *evals (may be NULL) gets the evaluation records'. */
+static long check_training_metrics(const char *dir, int per_iteration, long *evals)
 {
     char path[256];
     json_t *root;
@@ -520,19 +523,32 @@ static long check_training_metrics(const char *dir, int per_iteration)
     TD_ASSERT_STREQ(json_string_value(json_object_get(root, "best_model_metric")), "progress");
     json_t *arr = json_object_get(root, "metrics"), *rec;
     size_t k;
+    long training = 0, evaluation = 0;
     json_array_foreach(arr, k, rec)
     {
         long ep = (long)json_integer_value(json_object_get(rec, "episode"));
-        TD_ASSERT_EQ_INT(ep, (long)k + 1);
-        TD_ASSERT_EQ_INT(json_integer_value(json_object_get(rec, "trial")),
-                         (long)k % per_iteration + 1);
-        TD_ASSERT_STREQ(json_string_value(json_object_get(rec, "phase")), "training");
+        long trial = (long)json_integer_value(json_object_get(rec, "trial"));
+        const char *phase = json_string_value(json_object_get(rec, "phase"));
+        TD_ASSERT(phase != NULL);
+        if (!strcmp(phase, "evaluation")) {
+            evaluation++;
+            /* The last whole iteration's last episode (training runs ahead by the episodes
+             * that end with an iteration's last step). */
+            TD_ASSERT_EQ_INT(ep, training / per_iteration * per_iteration);
+            TD_ASSERT_EQ_INT(trial, ep > 0 ? per_iteration : 0);
+        } else {
+            TD_ASSERT_STREQ(phase, "training");
+            training++;
+            TD_ASSERT_EQ_INT(ep, training);
+            TD_ASSERT_EQ_INT(trial, (training - 1) % per_iteration + 1);
+        }
         long pct = (long)json_integer_value(json_object_get(rec, "completion_percentage"));
         TD_ASSERT(pct >= 0 && pct <= 100);
         const char *st = json_string_value(json_object_get(rec, "episode_status"));
         TD_ASSERT(st && (!strcmp(st, "Off track") || !strcmp(st, "Lap complete") ||
                          !strcmp(st, "Reversed") || !strcmp(st, "Immobilized") ||
-                         !strcmp(st, "Crashed")));
+                         !strcmp(st, "Crashed") ||
+                         (!strcmp(phase, "evaluation") && !strcmp(st, "In progress"))));
         TD_ASSERT_EQ_INT(!strcmp(st, "Lap complete"), pct == 100);
         long t1 = (long)json_integer_value(json_object_get(rec, "metric_time"));
         long t0 = (long)json_integer_value(json_object_get(rec, "start_time"));
@@ -541,9 +557,10 @@ static long check_training_metrics(const char *dir, int per_iteration)
         TD_ASSERT_GT(el, 0);
         TD_ASSERT(json_is_integer(json_object_get(rec, "reward_score")));
     }
-    long n = (long)json_array_size(arr);
     json_decref(root);
-    return n;
+    if (evals)
+        *evals = evaluation;
+    return training;
 }
 
 TD_TEST(training_simtrace_holds_every_car_per_iteration)
@@ -555,13 +572,17 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     int files;
     make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}", NULL);
     options(&o, dir, 4);
+    o.eval_episodes = 3;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     long eps = check_iteration_files(dir, 10, &files);
     /* Every episode that ended, of all 8 cars, is in the files (car 0 alone has far fewer). */
     TD_ASSERT_EQ_INT(eps, r.last.episodes);
     TD_ASSERT_EQ_INT(files, (eps + 9) / 10); /* every file of 10, and the last one begun */
-    /* DeepRacer's per-episode metrics, one record for each episode of the files. */
-    TD_ASSERT_EQ_INT(check_training_metrics(dir, 10), eps);
+    /* DeepRacer's per-episode metrics, one record for each episode of the files, and the
+     * greedy evaluation's episodes after each of the 4 iterations. */
+    long evals = 0;
+    TD_ASSERT_EQ_INT(check_training_metrics(dir, 10, &evals), eps);
+    TD_ASSERT_EQ_INT(evals, 4L * 3);
     snprintf(path, sizeof(path), "%s/training-simtrace/3-iteration.csv", dir);
     TD_ASSERT(td_path_exists(path));
     /* deepracer-utils reads the metadata and hyperparameters where DRfC keeps them. */
@@ -570,12 +591,14 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     snprintf(path, sizeof(path), "%s/ip/hyperparameters.json", dir);
     TD_ASSERT(td_path_exists(path));
     options(&o, dir, 7);
+    o.eval_episodes = 3;
     o.resume = 1;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     eps = check_iteration_files(dir, 10, &files);
     TD_ASSERT_EQ_INT(eps, r.last.episodes);
     TD_ASSERT_EQ_INT(files, (eps + 9) / 10);
-    TD_ASSERT_EQ_INT(check_training_metrics(dir, 10), eps); /* the resume continues them */
+    TD_ASSERT_EQ_INT(check_training_metrics(dir, 10, &evals), eps); /* the resume continues */
+    TD_ASSERT_EQ_INT(evals, (4L + 7) * 3); /* --iterations counts from the resume */
     /* --simtrace-every 2 (or auto beyond 100 iterations) writes every other file only. */
     make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}", NULL);
     options(&o, dir, 4);

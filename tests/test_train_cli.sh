@@ -62,12 +62,53 @@ logs_out=$("$bin" logs "$m" --eval --json 2>&1)
     grep -q "evaluation-[0-9]*/evaluation-simtrace/0-iteration.csv" <<<"$logs_out"
 check eval_drfc_layout "evaluation-<time>/evaluation-simtrace/0-iteration.csv ($drfc): $logs_out" $?
 
+# ... with DeepRacer's metrics of that evaluation beside it, as DeepRacer's EvalMetrics writes
+# them: one record per trial, its fields in DeepRacer's order, the lap times of the report.
+em=$(sed -n "s/^DeepRacer's metrics: //p" <<<"$out")
+stamp=${drfc#"$m"/evaluation-}
+stamp=${stamp%%/*}
+[ "$em" = "$m/metrics/EvaluationMetrics-$stamp.json" ] &&
+    python3 - "$em" "$m/logs/eval-reinvent_base.json" <<'PY'
+import json, sys
+recs = json.load(open(sys.argv[1]))["metrics"]
+rep = json.load(open(sys.argv[2]))
+keys = ["completion_percentage", "metric_time", "start_time", "elapsed_time_in_milliseconds",
+        "episode_status", "crash_count", "immobilized_count", "off_track_count",
+        "reversed_count", "reset_count", "trial"]
+assert len(recs) == 3 and all(list(r) == keys for r in recs), recs
+assert [r["trial"] for r in recs] == [1, 2, 3], recs
+done = [r for r in recs if r["episode_status"] == "Lap complete"]
+assert [r["elapsed_time_in_milliseconds"] for r in done] == \
+    [round(l["time_s"] * 1000) for l in rep["laps"]], (recs, rep["laps"])
+for r in recs:
+    assert r["metric_time"] - r["start_time"] == r["elapsed_time_in_milliseconds"], r
+    assert r["reset_count"] == r["crash_count"] + r["immobilized_count"] + \
+        r["off_track_count"] + r["reversed_count"], r
+    assert (r["completion_percentage"] == 100) == (r["episode_status"] == "Lap complete"), r
+assert sum(r["off_track_count"] for r in recs) == rep["off_tracks"], (recs, rep)
+PY
+check eval_metrics_file "metrics/EvaluationMetrics-<time>.json ($em, $drfc)" $?
+
 out=$("$bin" eval "$m" --laps 3 --continuous --json 2>&1)
 rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
 assert o["continuous"] and o["laps_completed"]==3 and len(o["laps"])==3, o
 assert abs(o["total_time_s"] - sum(l["time_s"] for l in o["laps"])) < 1e-6, o'
 check eval_continuous_json "continuous report (rc $rc): $out" $(( rc || $? ))
+
+# A continuous evaluation's metrics: a record as each lap completes, "In progress" but the last.
+em=$(ls "$m"/metrics/EvaluationMetrics-*.json | sort | tail -1)
+REPORT="$out" python3 - "$em" <<'PY'
+import json, os, sys
+recs = json.load(open(sys.argv[1]))["metrics"]
+laps = json.loads(os.environ["REPORT"])["laps"]
+assert [r["episode_status"] for r in recs] == ["In progress", "In progress", "Lap complete"], recs
+assert [r["trial"] for r in recs] == [1, 2, 3], recs
+assert [r["elapsed_time_in_milliseconds"] for r in recs] == \
+    [round(l["time_s"] * 1000) for l in laps], (recs, laps)
+assert all(b["start_time"] == a["metric_time"] for a, b in zip(recs, recs[1:])), recs
+PY
+check eval_metrics_continuous "continuous EvaluationMetrics ($em)" $?
 
 out=$("$bin" eval "$m" --max-resets 0 --json 2>&1)
 rc=$?
@@ -166,8 +207,10 @@ out=$("$bin" train "$m4" --resume --iterations 3 --quiet 2>&1)
 check world_name_model_dir "the model directory resolves it: $out" $?
 
 # Issue 10: logs and plot read a model directory while training writes it, and after a
-# SIGKILL; a resume leaves no temporary file behind. The trainer's first progress line (read
-# through a FIFO) says its first iteration file is written.
+# SIGKILL; a resume leaves no temporary file behind. A progress line (read through a FIFO)
+# of iteration 2 or later says the first iteration file is written (the status line comes
+# by time, so the first one can come before the first iteration ends: the reward function's
+# validator runs before training starts).
 m5="$tmp/m5"
 "$bin" init "$m5" --track oval >/dev/null
 mkfifo "$tmp/progress5"
@@ -175,7 +218,9 @@ mkfifo "$tmp/progress5"
 pid=$!
 exec 4< "$tmp/progress5"
 read -r -u 4 first
-read -r -u 4 iteration_line
+while read -r -u 4 iteration_line; do
+    [[ $iteration_line =~ iter\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] && break
+done
 cat <&4 > /dev/null &
 drain=$!
 live_rc=0

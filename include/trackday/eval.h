@@ -46,8 +46,15 @@ typedef struct td_eval_options {
     const char *simtrace_path; /* NULL: no simtrace */
     const char *report_path;   /* NULL: no report */
     const char *picture_path;  /* NULL: no picture (SVG) */
-    const char *model_label;   /* shown in the report and picture */
-    td_eval_step_fn on_step;   /* NULL: none (replays draw their frames here) */
+    /* NULL: none. DeepRacer's EvaluationMetrics JSON, as its EvalMetrics writes it
+     * (s3_metrics.py): {"metrics": [one record per trial, or per completed lap when
+     * continuous]}, each record's completion_percentage, metric_time, start_time and
+     * elapsed_time_in_milliseconds (simulated ms from the evaluation's start; elapsed is the
+     * lap time of a completed lap), episode_status label, crash, immobilized, off-track and
+     * reversed counts, reset_count and trial. */
+    const char *metrics_path;
+    const char *model_label; /* shown in the report and picture */
+    td_eval_step_fn on_step; /* NULL: none (replays draw their frames here) */
     void *on_step_user;
     /* The reward written to the simtrace and drawn in the pictures: the model's own reward
      * function (borrowed, opened on the same track). NULL: the simulator's built-in

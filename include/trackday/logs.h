@@ -27,7 +27,7 @@ typedef struct td_logs_episode {
     long iteration; /* see td_logs_analyze */
     int file;
     int first_row, n_rows; /* rows[first_row .. first_row + n_rows) of the td_simtrace */
-    long steps;            /* the last row's steps */
+    long steps;            /* its steps: the last row's minus the first's, plus one */
     double progress;       /* the last row's progress, percent */
     double total_reward;   /* sum of the rows' rewards */
     double mean_speed;     /* mean throttle, m/s */

@@ -13,10 +13,12 @@ extern "C" {
 #endif
 
 /* Objects a car's world holds (obstacles and bots together, or other cars in a race).
- * DeepRacer sets no limit; 128 boxes of 0.5 m would stand nose to tail on a 64 m lap, longer
- * than most DeepRacer routes. Copies of td_params that cross a boundary use td_params_copy,
- * which copies only the objects in use. */
-#define TD_MAX_OBJECTS 128
+ * DeepRacer sets no limit. 1024 is more than stand nose to tail in both lanes of any route:
+ * DeepRacer's bot car is 0.196 m long (0.4 m for a box), so 1024 bots fill both lanes of a
+ * 100 m lap; the longest route in ../shared/tracks (penbay_pro) is 89 m. Memory is only
+ * touched for the objects in use; copies of td_params that cross a boundary use
+ * td_params_copy, which copies only those. */
+#define TD_MAX_OBJECTS 1024
 
 typedef struct td_params {
     double x, y;                 /* model point (0.14 m ahead of the car origin), metres */

@@ -264,6 +264,9 @@ typedef enum td_episode_status {
 } td_episode_status;
 
 const char *td_episode_status_name(td_episode_status s); /* "lap_complete", ... */
+/* DeepRacer's label of a status in its metrics files (metrics/constants.py
+ * EPISODE_STATUS_LABEL_MAP): "Lap complete", "Off track", "In progress", "Time Up", ... */
+const char *td_episode_status_label(td_episode_status s);
 
 #define TD_MAX_LAPS 16
 /* max_resets for "as many as it takes" (DeepRacer on AWS asks for 10000). */

@@ -209,11 +209,17 @@ void td_simtrace_files_free(td_simtrace_files *f);
 
 /*
  * Keeps a copy of an evaluation's simtrace where deepracer-for-cloud keeps its evaluations:
- * DIR/evaluation-<YYYYmmddHHMMSS, UTC>/evaluation-simtrace/0-iteration.csv (deepracer-utils
- * and td_simtrace_find read it there). out (may be NULL) gets the copy's path.
+ * DIR/evaluation-<stamp>/evaluation-simtrace/0-iteration.csv (deepracer-utils and
+ * td_simtrace_find read it there), stamp as td_simtrace_eval_stamp makes it (NULL: now);
+ * DeepRacer's DIR/metrics/EvaluationMetrics-<stamp>.json goes with it. out (may be NULL)
+ * gets the copy's path.
  */
-int td_simtrace_save_eval_run(const char *dir, const char *simtrace_path, char *out, size_t cap,
-                              td_err *err);
+int td_simtrace_save_eval_run(const char *dir, const char *stamp, const char *simtrace_path,
+                              char *out, size_t cap, td_err *err);
+/* A new evaluation run's name in DIR as deepracer-for-cloud makes it: YYYYmmddHHMMSS, UTC,
+ * now, or the first second after it that DIR/evaluation-<stamp>/ and
+ * DIR/metrics/EvaluationMetrics-<stamp>.json do not use (two evaluations in one second). */
+void td_simtrace_eval_stamp(const char *dir, char *out, size_t cap);
 
 /* Reads every file of f into t (td_simtrace_read), in order. */
 int td_simtrace_read_files(td_simtrace *t, const td_simtrace_files *f, td_err *err);

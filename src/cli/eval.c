@@ -257,6 +257,24 @@ static int cmd_eval(int argc, char **argv)
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
     }
+    /* A model directory keeps each evaluation where deepracer-for-cloud does: the simtrace
+     * in DIR/evaluation-<stamp>/ (below) and DeepRacer's metrics in
+     * DIR/metrics/EvaluationMetrics-<stamp>.json, so deepracer-utils and `trackday logs DIR
+     * --eval` find them all. */
+    char stamp[32] = "", metrics[4300] = "";
+    if (have_md && !outdir) {
+        td_simtrace_eval_stamp(target, stamp, sizeof(stamp));
+        if (td_path_fmt(metrics, sizeof(metrics), &err, "%s/metrics", target) ||
+            td_mkdir_p(metrics, &err) ||
+            td_path_fmt(metrics, sizeof(metrics), &err, "%s/metrics/EvaluationMetrics-%s.json",
+                        target, stamp)) {
+            td_reward_close(reward);
+            td_policy_free(&policy);
+            td_track_free(&track);
+            return td__cli_fail("%s", err.msg);
+        }
+        o.metrics_path = metrics;
+    }
     o.report_path = report;
     o.simtrace_path = simtrace;
     o.picture_path = pic;
@@ -270,10 +288,9 @@ static int cmd_eval(int argc, char **argv)
     td_track_free(&track);
     if (rc)
         return td__cli_fail("%s", err.msg);
-    /* A model directory keeps each evaluation where deepracer-for-cloud does, so
-     * deepracer-utils and `trackday logs DIR --eval` find them all. */
     char drfc[4300] = "";
-    if (have_md && !outdir && td_simtrace_save_eval_run(target, simtrace, drfc, sizeof(drfc), &err))
+    if (have_md && !outdir &&
+        td_simtrace_save_eval_run(target, stamp, simtrace, drfc, sizeof(drfc), &err))
         return td__cli_fail("%s", err.msg);
     /* The exit status says whether every requested lap was completed (scripts and the hub
      * read it): 0 yes, 1 no; the report is written either way. */
@@ -301,7 +318,7 @@ static int cmd_eval(int argc, char **argv)
     printf("reward: %s\nreport: %s\nsimtrace: %s\npicture: %s\n", reward_label, report, simtrace,
            pic);
     if (drfc[0])
-        printf("deepracer-for-cloud copy: %s\n", drfc);
+        printf("deepracer-for-cloud copy: %s\nDeepRacer's metrics: %s\n", drfc, metrics);
     if (!r.completed)
         fprintf(stderr, "trackday: %d of %d laps completed (exit status 1)\n", r.laps_completed,
                 r.laps_requested);

@@ -160,6 +160,36 @@ typedef struct tally {
     double penalty_s, time_s;
 } tally;
 
+/*
+ * One record of DeepRacer's EvaluationMetrics (EvalMetrics.append_episode_metrics): the
+ * progress, the status label, the events since the record before (ev - since) and the
+ * elapsed time, ending at end_s simulated seconds. Appended to arr (NULL: nothing).
+ */
+static int metrics_add(json_t *arr, double progress, const char *label, double end_s,
+                       double elapsed_s, const tally *ev, const tally *since, int trial)
+{
+    if (!arr)
+        return 0;
+    long end_ms = lround(end_s * 1000.0), elapsed_ms = lround(elapsed_s * 1000.0);
+    int crash = ev->crashes - since->crashes, immob = ev->immobilized - since->immobilized,
+        off = ev->off_tracks - since->off_tracks, rev = ev->reverses - since->reverses;
+    json_t *m = json_object();
+    if (!m)
+        return TD_ENOMEM;
+    json_object_set_new(m, "completion_percentage", json_integer((json_int_t)progress));
+    json_object_set_new(m, "metric_time", json_integer(end_ms));
+    json_object_set_new(m, "start_time", json_integer(end_ms - elapsed_ms));
+    json_object_set_new(m, "elapsed_time_in_milliseconds", json_integer(elapsed_ms));
+    json_object_set_new(m, "episode_status", json_string(label));
+    json_object_set_new(m, "crash_count", json_integer(crash));
+    json_object_set_new(m, "immobilized_count", json_integer(immob));
+    json_object_set_new(m, "off_track_count", json_integer(off));
+    json_object_set_new(m, "reversed_count", json_integer(rev));
+    json_object_set_new(m, "reset_count", json_integer(crash + immob + off + rev));
+    json_object_set_new(m, "trial", json_integer(trial));
+    return json_array_append_new(arr, m) ? TD_ENOMEM : 0;
+}
+
 static void tally_of(tally *t, const tally *base, const td_episode_info *e)
 {
     t->off_tracks = base->off_tracks + e->off_tracks;
@@ -183,7 +213,8 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     trace t;
     int rc, trials = 0, action_index = -1;
     long cap;
-    tally base = {0}, now = {0};
+    tally base = {0}, now = {0}, lap_base = {0};
+    json_t *metrics = NULL;
 
     memset(r, 0, sizeof(*r));
     memset(&t, 0, sizeof(t));
@@ -208,6 +239,10 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         return rc;
     if ((rc = td_vecenv_buffers_init(&buf, &env, err)) != 0)
         goto out;
+    if (o->metrics_path && !(metrics = json_array())) {
+        rc = td_err_set(err, TD_ENOMEM, "out of memory");
+        goto out;
+    }
     if (o->reward) {
         td_reward_clear_error(o->reward);
         env.reward_fn = td_reward_batch_cb;
@@ -285,12 +320,32 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         while (r->laps_completed < now.laps && r->laps_completed < TD_EVAL_MAX_TRIALS) {
             r->lap_times_s[r->laps_completed] = cur->lap_times_s[r->laps_completed - base.laps];
             r->laps_completed++;
-            if (o->continuous)
+            if (o->continuous) {
                 t.lap_start[t.n_laps++] = t.n;
+                /* DeepRacer records each lap of a continuous run as it completes; the
+                 * run's last shows the end's status, the others "In progress". */
+                rc = metrics_add(metrics, 100.0,
+                                 done ? td_episode_status_label(cur->status) : "In progress",
+                                 now.time_s, r->lap_times_s[r->laps_completed - 1], &now, &lap_base,
+                                 r->laps_completed);
+                lap_base = now;
+                if (rc) {
+                    td_err_set(err, rc, "out of memory recording the evaluation metrics");
+                    goto out;
+                }
+            }
         }
         if (done) {
             if (o->continuous)
                 break;
+            /* A trial's record: its lap time when completed, else its time so far. */
+            rc = metrics_add(metrics, cur->progress, td_episode_status_label(cur->status),
+                             now.time_s, cur->laps > 0 ? cur->lap_times_s[0] : cur->sim_time_s,
+                             &now, &base, trials + 1);
+            if (rc) {
+                td_err_set(err, rc, "out of memory recording the evaluation metrics");
+                goto out;
+            }
             /* One trial ended: a lap, or an event with no reset left. */
             t.lap_of[trials] = cur->laps > 0 ? r->laps_completed - 1 : -1;
             base = now;
@@ -324,10 +379,22 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         goto out;
     if (o->picture_path && (rc = write_picture(o->picture_path, o, track, &t, r, err)) != 0)
         goto out;
+    if (metrics) {
+        json_t *root = json_pack("{s:O}", "metrics", metrics);
+        if (!root) {
+            rc = td_err_set(err, TD_ENOMEM, "%s: cannot build the metrics", o->metrics_path);
+            goto out;
+        }
+        rc = td_json_write_file(o->metrics_path, root, err);
+        json_decref(root);
+        if (rc)
+            goto out;
+    }
     rc = 0;
 out:
     if (st)
         td_simtrace_close(st, NULL);
+    json_decref(metrics);
     trace_free(&t);
     td_vecenv_buffers_free(&buf);
     td_vecenv_free(&env);

@@ -143,7 +143,9 @@ int td_logs_analyze(td_logs_report *r, const td_simtrace *t, int episodes_per_it
         td_logs_episode *e = &r->episodes[j];
         const td_simtrace_row *last = &t->rows[e->first_row + e->n_rows - 1];
         e->mean_speed /= e->n_rows;
-        e->steps = last->steps;
+        /* The episode's own steps, as deepracer-utils counts them (max - min + 1): a
+         * continuous evaluation's laps are episodes whose steps run on across them. */
+        e->steps = last->steps - t->rows[e->first_row].steps + 1;
         e->progress = last->progress;
         memcpy(e->status, last->episode_status, sizeof(e->status));
         e->complete =

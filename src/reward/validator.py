@@ -84,21 +84,44 @@ def _flake8(path, source, findings):
                          "not checked (apt-get install flake8)"))
         return
     import os
-    work = os.environ.get('TMPDIR', '/tmp')
-    fn = os.path.join(work, 'reward_function.py')
-    out = os.path.join(work, 'flake8.out')
-    with open(fn, 'w', encoding='utf-8') as f:
-        f.write(source)
-    app = Application()
-    app.run([fn, '--isolated', '--jobs=1', '--output-file=' + out,
-             '--format=%(code)s:%(row)d:%(col)d:%(text)s'] + FLAKE8_ARGS)
-    with open(out, encoding='utf-8') as f:
-        for line in f:
-            parts = line.rstrip('\n').split(':', 3)
-            if len(parts) == 4 and parts[1].isdigit():
-                code, row, col, text = parts
-                findings.append((1, int(row), int(col) if col.isdigit() else 0,
-                                 'flake8 ' + code, text))
+    import tempfile
+    # flake8 reads a file: a private one in the first writable place (the sandbox's scratch
+    # is TMPDIR; inside a hub job, where /tmp is read-only, the job's HOME).
+    fd, fn = -1, None
+    for work in (os.environ.get('TMPDIR'), os.environ.get('HOME'), os.getcwd(),
+                 tempfile.gettempdir()):
+        if not work:
+            continue
+        try:
+            fd, fn = tempfile.mkstemp(prefix='reward_function_', suffix='.py', dir=work)
+            break
+        except OSError:
+            continue
+    if fd < 0:
+        findings.append((0, 0, 0, 'flake8',
+                         "no writable directory for flake8's copy of the file (TMPDIR, HOME): "
+                         "DeepRacer's lint rules (E1, E7, E9, F) were not checked"))
+        return
+    out = fn[:-3] + '.flake8'
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(source)
+        app = Application()
+        app.run([fn, '--isolated', '--jobs=1', '--output-file=' + out,
+                 '--format=%(code)s:%(row)d:%(col)d:%(text)s'] + FLAKE8_ARGS)
+        with open(out, encoding='utf-8') as f:
+            for line in f:
+                parts = line.rstrip('\n').split(':', 3)
+                if len(parts) == 4 and parts[1].isdigit():
+                    code, row, col, text = parts
+                    findings.append((1, int(row), int(col) if col.isdigit() else 0,
+                                     'flake8 ' + code, text))
+    finally:
+        for name in (fn, out):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
 
 
 def static_check(data, filename, run_flake8=True):
@@ -193,8 +216,8 @@ def static_check(data, filename, run_flake8=True):
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target,
                                                                              ast.Name):
             top_names.add(node.target.id)
-    for f in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef,
-                                                            ast.AsyncFunctionDef))]:
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    for f in [n for n in ast.walk(tree) if isinstance(n, functions)]:
         local = {x.arg for x in f.args.args + f.args.kwonlyargs + f.args.posonlyargs}
         for n in ast.walk(f):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):

@@ -301,14 +301,35 @@ int td_simtrace_read_files(td_simtrace *t, const td_simtrace_files *f, td_err *e
     return 0;
 }
 
-int td_simtrace_save_eval_run(const char *dir, const char *simtrace_path, char *out, size_t cap,
-                              td_err *err)
+void td_simtrace_eval_stamp(const char *dir, char *out, size_t cap)
+{
+    time_t t = time(NULL);
+    for (int tries = 0; tries < 1000; tries++, t++) {
+        struct tm tm;
+        char a[4200], b[4200];
+        gmtime_r(&t, &tm);
+        if (!cap || !strftime(out, cap, "%Y%m%d%H%M%S", &tm)) {
+            if (cap)
+                out[0] = '\0';
+            return;
+        }
+        if (!dir)
+            return;
+        snprintf(a, sizeof(a), "%s/evaluation-%s", dir, out);
+        snprintf(b, sizeof(b), "%s/metrics/EvaluationMetrics-%s.json", dir, out);
+        if (!td_path_exists(a) && !td_path_exists(b))
+            return;
+    }
+}
+
+int td_simtrace_save_eval_run(const char *dir, const char *stamp_in, const char *simtrace_path,
+                              char *out, size_t cap, td_err *err)
 {
     char stamp[32], folder[4096], path[4200];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+    if (stamp_in)
+        snprintf(stamp, sizeof(stamp), "%s", stamp_in);
+    else
+        td_simtrace_eval_stamp(dir, stamp, sizeof(stamp));
     int n = snprintf(folder, sizeof(folder), "%s/evaluation-%s/evaluation-simtrace", dir, stamp);
     if (n < 0 || (size_t)n >= sizeof(folder))
         return td_err_set(err, TD_EINVAL, "%s: path too long", dir);

@@ -168,6 +168,31 @@ const char *td_episode_status_name(td_episode_status s)
     return "unknown";
 }
 
+const char *td_episode_status_label(td_episode_status s)
+{
+    switch (s) {
+    case TD_EP_IN_PROGRESS:
+        return "In progress";
+    case TD_EP_LAP_COMPLETE:
+        return "Lap complete";
+    case TD_EP_CRASHED:
+        return "Crashed";
+    case TD_EP_OFF_TRACK:
+        return "Off track";
+    case TD_EP_REVERSED:
+        return "Reversed";
+    case TD_EP_IMMOBILIZED:
+        return "Immobilized";
+    case TD_EP_TIME_UP:
+        return "Time Up";
+    case TD_EP_PREPARE:
+        return "Prepare";
+    case TD_EP_PAUSE:
+        return "Pause";
+    }
+    return "In progress";
+}
+
 double td_reward_follow_center(const td_params *p)
 {
     double w = p->track_width, d = p->distance_from_center;

@@ -1330,13 +1330,14 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
     } else if (!strcmp(k, "ROUND_ROBIN_ADVANCE_DIST")) {
         NUMBER(0, 1, r->round_robin_advance_dist);
     } else if (!strcmp(k, "NUMBER_OF_OBSTACLES")) {
-        NUMBER(0, 1000, d);
+        NUMBER(0, 1e9, d);
         if (d != floor(d))
             return BAD("must be a whole number");
         if (d > TD_MAX_OBSTACLES)
             return td_err_set(err, TD_ERANGE,
                               "%s: NUMBER_OF_OBSTACLES is %g; a trackday world holds at most %d "
-                              "objects (DeepRacer has no limit, its console allowed 6)",
+                              "objects, more than stand nose to tail on any route (DeepRacer "
+                              "has no limit, its console allowed 6)",
                               where, d, TD_MAX_OBSTACLES);
         if (d > 6)
             td_config_warn(warn, "%s: NUMBER_OF_OBSTACLES %g: the console allowed 1 to 6", where,
@@ -1347,13 +1348,14 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
     } else if (!strcmp(k, "RANDOMIZE_OBSTACLE_LOCATIONS")) {
         BOOL(r->randomize_obstacle_locations);
     } else if (!strcmp(k, "NUMBER_OF_BOT_CARS")) {
-        NUMBER(0, 1000, d);
+        NUMBER(0, 1e9, d);
         if (d != floor(d))
             return BAD("must be a whole number");
         if (d > TD_MAX_BOTS)
             return td_err_set(err, TD_ERANGE,
                               "%s: NUMBER_OF_BOT_CARS is %g; a trackday world holds at most %d "
-                              "objects (DeepRacer has no limit, its console allowed 4)",
+                              "objects, more than stand nose to tail on any route (DeepRacer "
+                              "has no limit, its console allowed 4)",
                               where, d, TD_MAX_BOTS);
         if (d > 4)
             td_config_warn(warn, "%s: NUMBER_OF_BOT_CARS %g: the console allowed 1 to 4", where, d);
@@ -1462,7 +1464,7 @@ static int finish_training_params(td_training_params *p, const char *path, int s
     if (n_obstacles + p->race.number_of_bot_cars > TD_MAX_OBJECTS)
         return td_err_set(err, TD_ERANGE,
                           "%s: %d obstacles and %d bot cars: a trackday world holds at most %d "
-                          "objects (DeepRacer has no limit)",
+                          "objects, obstacles and bots together (DeepRacer has no limit)",
                           path, n_obstacles, p->race.number_of_bot_cars, TD_MAX_OBJECTS);
     return 0;
 }

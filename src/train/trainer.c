@@ -381,6 +381,7 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
                 const td_episode_info *info = td_vecenv_last_episode(env, i);
                 ended[i] = 1;
                 finished++;
+                td__simtrace_eval_episode(tr, info);
                 sum_progress += info->progress;
                 if (info->status == TD_EP_LAP_COMPLETE) {
                     completed++;
@@ -390,8 +391,10 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
         }
     }
     for (int i = 0; i < n; i++)
-        if (!ended[i])
+        if (!ended[i]) {
             sum_progress += td_vecenv_current_episode(env, i)->progress;
+            td__simtrace_eval_episode(tr, td_vecenv_current_episode(env, i));
+        }
     pr->eval_progress = sum_progress / n;
     pr->eval_completion = (double)completed / n;
     pr->eval_lap_s = completed ? sum_lap / completed : -1;

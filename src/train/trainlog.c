@@ -24,9 +24,12 @@
  * TrainingMetrics reads it): {"metrics": [one record per training episode], "version": 2.0,
  * "best_model_metric": "progress"}, each record as DeepRacer's TrainingMetrics writes it
  * (reward_score int(round()), times in simulated milliseconds, episode from 1, trial within
- * the iteration from 1, phase, completion_percentage int(), the status label). It is
- * rewritten whole, atomically, when an iteration file is (at most every 10 s once it is large)
- * and when training stops. trackday's per-iteration greedy evaluations are not in it.
+ * the iteration from 1, phase, completion_percentage int(), the status label). The greedy
+ * evaluation after each iteration adds one "evaluation" record per episode, numbered as
+ * DeepRacer numbers them (the episode and trial of the last whole iteration file's last
+ * episode, so deepracer-utils files them under that iteration). It is rewritten
+ * whole, atomically, when an iteration file is (at most every 10 s once it is large) and when
+ * training stops.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -144,6 +147,7 @@ typedef struct td__trainlog {
     long metrics_n;         /* records */
     double metrics_written; /* wall time of the last write */
     int metrics_failed;
+    long metrics_end_ms; /* the latest record's metric_time */
 } td__trainlog;
 
 /* Whether iteration file c is written. */
@@ -193,25 +197,6 @@ static void chunk_start(td__trainlog *L, long c)
         fail(L, "out of memory");
 }
 
-/* DeepRacer's label of an episode's end (metrics/constants.py EPISODE_STATUS_LABEL_MAP). */
-static const char *status_label(td_episode_status s)
-{
-    switch (s) {
-    case TD_EP_LAP_COMPLETE:
-        return "Lap complete";
-    case TD_EP_CRASHED:
-        return "Crashed";
-    case TD_EP_OFF_TRACK:
-        return "Off track";
-    case TD_EP_REVERSED:
-        return "Reversed";
-    case TD_EP_IMMOBILIZED:
-        return "Immobilized";
-    default:
-        return "In progress";
-    }
-}
-
 /* Writes DIR/metrics/TrainingMetrics.json (force: whatever its size). */
 static void metrics_write(td__trainlog *L, int force)
 {
@@ -243,22 +228,28 @@ static void metrics_write(td__trainlog *L, int force)
     L->metrics_written = now;
 }
 
-/* Adds DeepRacer's record of training episode g (0-based) that ended at simulated time
- * end_s. */
-static void metrics_add(td__trainlog *L, long g, const td_episode_info *info, double end_s)
+/* Adds DeepRacer's record of an episode that ended at simulated time end_ms: training
+ * episode g (0-based), or (evaluation) a greedy episode after training episode g. */
+static void metrics_add(td__trainlog *L, long g, int evaluation, const td_episode_info *info,
+                        long end_ms)
 {
     if (L->metrics_failed)
         return;
     char rec[512];
-    long end_ms = lround(end_s * 1000.0), elapsed = lround(info->sim_time_s * 1000.0);
+    long elapsed = lround(info->sim_time_s * 1000.0);
+    /* DeepRacer's trial counts the iteration's training episodes (an evaluation record
+     * repeats the last one's). */
+    long trial = g < 0 ? 0 : g % L->per_file + 1;
     int n = snprintf(rec, sizeof(rec),
                      "%s{\"reward_score\": %ld, \"metric_time\": %ld, \"start_time\": %ld, "
                      "\"elapsed_time_in_milliseconds\": %ld, \"episode\": %ld, \"trial\": %ld, "
-                     "\"phase\": \"training\", \"completion_percentage\": %d, "
+                     "\"phase\": \"%s\", \"completion_percentage\": %d, "
                      "\"episode_status\": \"%s\"}",
                      L->metrics_n ? ", " : "", lround(info->total_reward), end_ms, end_ms - elapsed,
-                     elapsed, g + 1, g % L->per_file + 1, (int)info->progress,
-                     status_label(info->status));
+                     elapsed, g + 1, trial, evaluation ? "evaluation" : "training",
+                     (int)info->progress, td_episode_status_label(info->status));
+    if (end_ms > L->metrics_end_ms)
+        L->metrics_end_ms = end_ms;
     if (n < 0 || (size_t)n >= sizeof(rec) ||
         append(&L->metrics, &L->metrics_len, &L->metrics_cap, rec, (size_t)n)) {
         L->metrics_failed = 1;
@@ -281,6 +272,9 @@ static void metrics_resume(td__trainlog *L, int resume)
         json_t *ep = json_object_get(rec, "episode");
         if (!json_is_integer(ep) || json_integer_value(ep) > L->next_episode)
             continue;
+        json_t *mt = json_object_get(rec, "metric_time");
+        if (json_is_integer(mt) && json_integer_value(mt) > L->metrics_end_ms)
+            L->metrics_end_ms = (long)json_integer_value(mt);
         char *text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (!text)
             continue;
@@ -311,7 +305,7 @@ static void episode_done(td__trainlog *L, const td_vecenv *env, int i, double en
 {
     carlog *c = &L->cars[i];
     long g = L->next_episode++, file = g / L->per_file;
-    metrics_add(L, g, td_vecenv_last_episode(env, i), end_s);
+    metrics_add(L, g, 0, td_vecenv_last_episode(env, i), lround(end_s * 1000.0));
     if (file != L->chunk_index) {
         chunk_write(L);
         metrics_write(L, 0);
@@ -447,6 +441,19 @@ void td__simtrace_step(td__train *tr, const int *action_index)
         if (env->dones[i])
             episode_done(L, env, i, row.tstamp);
     }
+}
+
+void td__simtrace_eval_episode(td__train *tr, const td_episode_info *info)
+{
+    td__trainlog *L = tr->simtrace;
+    if (!L)
+        return;
+    /* DeepRacer evaluates after an iteration's E episodes and numbers the records with its
+     * last episode (trial E); trackday's files run ahead of its iterations (see above), so
+     * the records go with the last whole file. The evaluation's own clock starts at 0: its
+     * episodes follow the latest record. */
+    long last = L->next_episode / L->per_file * L->per_file - 1;
+    metrics_add(L, last, 1, info, L->metrics_end_ms + lround(info->sim_time_s * 1000.0));
 }
 
 void td__simtrace_close(td__train *tr)
