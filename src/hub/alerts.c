@@ -368,6 +368,7 @@ typedef struct due {
 int td__webhooks_deliver(td_hub *h, td_err *err)
 {
     due d[16];
+    memset(d, 0, sizeof(d));
     int n = 0;
     int64_t now = td__hub_now(h);
     td_db_conn *c = td__db_acquire(h->db);
