@@ -80,17 +80,11 @@ json_t *td__unpack_json(const char *packed, td_err *err)
 
 /* ---- who may ------------------------------------------------------------------------------ */
 
-/* The device of /api/v1/devices/{id}/...: the device itself or an admin; another device gets
- * 404 as if it did not exist. Replies and returns 1 when the request must stop. */
+/* The device of /api/v1/devices/{id}/...: the device itself or an admin (fleet.c's check; the
+ * routes allow no other caller). Replies and returns 1 when the request must stop. */
 static int device_param(td__req *r, int64_t *id)
 {
-    if (td__param_id(r, 0, "device", id))
-        return 1;
-    if (r->who.who == TD__WHO_DEVICE && r->who.id != *id)
-        return td__fail(r, 404, "not_found", "no device %lld", (long long)*id);
-    if (r->who.who == TD__WHO_USER && r->who.role != TD__ROLE_ADMIN)
-        return td__fail(r, 404, "not_found", "no device %lld", (long long)*id);
-    return 0;
+    return td__device_self(r, id);
 }
 
 /* ---- references ---------------------------------------------------------------------------- */
