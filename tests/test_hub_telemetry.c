@@ -150,7 +150,11 @@ static void device_token(hub_server *s, int64_t id, char *tok, size_t cap)
     td_err err;
     snprintf(tok, cap, "tddev_%lld_%u%u", (long long)id, (unsigned)getpid(), (unsigned)random());
     td__token_hash(tok, hash);
-    snprintf(path, sizeof(path), "%s/hub.db", s->data);
+    /* The hub's database: PostgreSQL when the test runs under tests/with-pg.sh. */
+    const char *pg = getenv("TRACKDAY_HUB_DB");
+    snprintf(path, sizeof(path), "%s", pg && *pg ? pg : "");
+    if (!path[0])
+        snprintf(path, sizeof(path), "%s/hub.db", s->data);
     TD_ASSERT_OK(td__db_open(&db, path, 1, &err));
     td_db_conn *c = td__db_acquire(db);
     TD_ASSERT_OK(td__db_exec(c, &err,
