@@ -449,3 +449,40 @@ TD_TEST(lap_time_latency_and_confidence_degradation)
     td_summary_free(&o);
     td_summary_free(&ref);
 }
+
+TD_TEST(a_nearly_constant_feature_moving_one_bin_is_not_drift)
+{
+    /* The sky's grid cells are nearly constant: a light a few percent brighter moves all of
+     * their mass one bin (PSI ~18). Only a mean that moved by 2 bins or half a standard
+     * deviation counts. */
+    td_summary_layout l;
+    td_summary ref, near, far;
+    td_err err;
+    memset(&l, 0, sizeof(l));
+    l.state_dim = 1;
+    TD_ASSERT_OK(td_summary_init(&ref, &l, &err));
+    TD_ASSERT_OK(td_summary_init(&near, &l, &err));
+    TD_ASSERT_OK(td_summary_init(&far, &l, &err));
+    for (int i = 0; i < 500; i++) {
+        float a = 0.05f, b = 0.15f, c = 0.55f;
+        td_infer_obs o1 = {NULL, NULL, &a}, o2 = {NULL, NULL, &b}, o3 = {NULL, NULL, &c};
+        td_summary_add(&ref, &o1, NULL, 1.0);
+        td_summary_add(&near, &o2, NULL, 1.0);
+        td_summary_add(&far, &o3, NULL, 1.0);
+    }
+    td_drift_report r;
+    TD_ASSERT_OK(td_drift_compare(&ref, &near, NULL, &r, &err));
+    TD_ASSERT_GT(r.features[0].d.psi, 15); /* PSI itself: disjoint */
+    TD_ASSERT_EQ(r.features[0].significant, 0);
+    TD_ASSERT_EQ(r.checks[TD_DRIFT_INPUT].value, 0.0);
+    TD_ASSERT_EQ(r.checks[TD_DRIFT_INPUT].level, TD_DRIFT_OK);
+    td_drift_report_free(&r);
+    TD_ASSERT_OK(td_drift_compare(&ref, &far, NULL, &r, &err));
+    TD_ASSERT_EQ(r.features[0].significant, 1);
+    TD_ASSERT_EQ(r.checks[TD_DRIFT_INPUT].level, TD_DRIFT_ALERT);
+    TD_ASSERT_CONTAINS(r.checks[TD_DRIFT_INPUT].detail, "state.0");
+    td_drift_report_free(&r);
+    td_summary_free(&ref);
+    td_summary_free(&near);
+    td_summary_free(&far);
+}

@@ -88,6 +88,8 @@ TD_TEST(json_round_trip_is_bit_exact)
     TD_ASSERT_OK(td_telemetry_begin(&w, &l, "car-7", "829bd8998ede81fd87cc6b0c9c165461",
                                     1796582615000, &err));
     snprintf(w.deployment, sizeof(w.deployment), "dep-3");
+    snprintf(w.bundle_sha256, sizeof(w.bundle_sha256), "%s",
+             "5cdfabbfce70d59b73daf44422cc9d95644709602ef66142c2c798fe1c60dd58");
     w.seq = 41;
     add_frames(&w, 0, 300);
     td_telemetry_end(&w, 1796582675000);
@@ -98,6 +100,8 @@ TD_TEST(json_round_trip_is_bit_exact)
     TD_ASSERT_STREQ(r.device, "car-7");
     TD_ASSERT_STREQ(r.deployment, "dep-3");
     TD_ASSERT_STREQ(r.bundle_id, "829bd8998ede81fd87cc6b0c9c165461");
+    TD_ASSERT_STREQ(r.bundle_sha256,
+                    "5cdfabbfce70d59b73daf44422cc9d95644709602ef66142c2c798fe1c60dd58");
     TD_ASSERT_EQ_U64(r.seq, 41);
     TD_ASSERT_EQ(r.start_ms, 1796582615000);
     TD_ASSERT_EQ(r.end_ms, 1796582675000);
@@ -224,6 +228,7 @@ TD_TEST(hostile_windows_are_refused_with_a_message)
         {"\"end_ms\":2000", "\"end_ms\":999", "is before \"start_ms\""},
         {"\"start_ms\":1000", "\"start_ms\":-5", "\"start_ms\" must be an integer >= 0"},
         {"\"seq\":0", "\"seq\":0,\"evil\":1", "unknown key \"evil\""},
+        {"\"seq\":0", "\"seq\":0,\"bundle_sha256\":\"ABC\"", "\"bundle_sha256\" must be 64"},
         {"\"windows\":1", "\"windows\":0", "\"windows\" must be an integer >= 1"},
         {"\"frames\":20", "\"frames\":-1", "\"frames\" must be a non-negative integer"},
         {"\"total\":20", "\"total\":21", "counts add up to 20, total says 21"},

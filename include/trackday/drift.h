@@ -134,6 +134,11 @@ typedef struct td_drift_config {
     double cusum_k, cusum_warn, cusum_alert; /* 0.5, 4, 8 (in sigmas) */
     double lap_sigma_floor; /* 0.03: sigma is at least this share of the mean lap */
     uint64_t min_frames;    /* 100: a window with fewer frames gives no verdict */
+    /* A numeric feature counts toward input_drift and action_drift only when its mean moved by
+     * at least max(min_shift_sd x the reference's standard deviation, min_shift_bins bin
+     * widths): PSI alone explodes for a feature the reference holds nearly constant (a grid
+     * cell of uniform sky moving by one bin gives PSI 18). 0.5 and 2. */
+    double min_shift_sd, min_shift_bins;
     td_drift_hyst_params hyst;
 } td_drift_config;
 
@@ -145,7 +150,8 @@ typedef struct td_drift_feature {
     double ref_mean, cur_mean;
     uint64_t ref_n, cur_n;
     int input;            /* 1: an input feature (counts for TD_DRIFT_INPUT) */
-    td_drift_level level; /* by PSI alone, no hysteresis */
+    int significant;      /* its mean moved enough to count (the categorical action: always) */
+    td_drift_level level; /* by PSI (when significant), no hysteresis */
 } td_drift_feature;
 
 typedef struct td_drift_check {

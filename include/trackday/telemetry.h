@@ -40,6 +40,8 @@ typedef struct td_telemetry {
     char device[TD_TELEMETRY_ID_LEN];     /* the device's id on the hub ("" unknown) */
     char deployment[TD_TELEMETRY_ID_LEN]; /* the deployment that installed the bundle ("") */
     char bundle_id[TD_TELEMETRY_ID_LEN];  /* manifest.json's bundle_id ("" unknown) */
+    char bundle_sha256[65];               /* the bundle file's SHA-256, 64 lowercase hex digits
+                                             ("" unknown): how the hub finds the reference */
     uint64_t seq;                         /* the device's window counter (idempotent posts) */
     int64_t start_ms, end_ms;             /* [start, end), Unix milliseconds */
     uint64_t windows;                     /* how many windows were merged into this one */
@@ -72,8 +74,8 @@ int td_telemetry_copy(td_telemetry *dst, const td_telemetry *src, td_err *err);
 
 /*
  * JSON (docs/telemetry.md):
- *   {"format": "trackday-telemetry", "version": 1, "device", "deployment", "bundle_id", "seq",
- *    "start_ms", "end_ms", "windows", "summary": {...summary.h...}}
+ *   {"format": "trackday-telemetry", "version": 1, "device", "deployment", "bundle_id",
+ *    "bundle_sha256", "seq", "start_ms", "end_ms", "windows", "summary": {...summary.h...}}
  */
 json_t *td_telemetry_to_json(const td_telemetry *w);
 /* Compact JSON text, td_malloc'd (td_free), or NULL when out of memory. */

@@ -306,6 +306,9 @@ static void flush(agent *a)
         }
         int rc = td_hubc_json(&a->hub, "POST", path, body, &err);
         if (rc || a->hub.status >= 500 || a->hub.status == 429 || a->hub.status == 401) {
+            /* Said once, by whichever send notices first (a heartbeat or this). */
+            if (rc && a->hub_reachable)
+                say(a, "hub unreachable (buffering on disk): %s", err.msg);
             a->hub_reachable = rc == 0;
             json_decref(msg);
             return; /* later */

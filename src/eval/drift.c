@@ -261,6 +261,8 @@ void td_drift_config_default(td_drift_config *c)
     c->cusum_alert = 8;
     c->lap_sigma_floor = 0.03;
     c->min_frames = 100;
+    c->min_shift_sd = 0.5;
+    c->min_shift_bins = 2;
     c->hyst.raise = 2;
     c->hyst.clear = 3;
     c->hyst.clear_ratio = 0.8;
@@ -344,8 +346,18 @@ int td_drift_compare(const td_summary *ref, const td_summary *cur, const td_drif
         f->cur_n = b->total;
         f->input = is_input(a->name);
         int have = a->total > 0 && b->total > 0;
-        f->level = have ? level_of(f->d.psi, cfg->psi_warn, cfg->psi_alert) : TD_DRIFT_OK;
-        if (!have || !enough)
+        /* Did the mean move enough to matter? (Not asked of the categorical action index.) */
+        f->significant = 1;
+        if (have && strcmp(a->name, "action")) {
+            uint64_t n = a->total - a->nan;
+            double var = n ? a->sum_sq / (double)n - f->ref_mean * f->ref_mean : 0;
+            double sd = sqrt(var > 0 ? var : 0), width = (a->hi - a->lo) / a->n;
+            double guard = fmax(cfg->min_shift_sd * sd, cfg->min_shift_bins * width);
+            f->significant = fabs(f->cur_mean - f->ref_mean) >= guard;
+        }
+        f->level = have && f->significant ? level_of(f->d.psi, cfg->psi_warn, cfg->psi_alert)
+                                          : TD_DRIFT_OK;
+        if (!have || !enough || !f->significant)
             continue;
         if (f->input && !(f->d.psi <= in_max)) {
             in_max = f->d.psi;
@@ -357,6 +369,16 @@ int td_drift_compare(const td_summary *ref, const td_summary *cur, const td_drif
         }
     }
     td_drift_check *c = out->checks;
+    /* Data, but no feature moved enough: 0. */
+    if (enough && !(in_max == in_max))
+        for (int i = 0; i < out->n_features; i++)
+            if (out->features[i].input && out->features[i].ref_n && out->features[i].cur_n)
+                in_max = 0;
+    if (enough && !(act_max == act_max))
+        for (int i = 0; i < out->n_features; i++)
+            if (!strncmp(out->features[i].name, "action", 6) && out->features[i].ref_n &&
+                out->features[i].cur_n)
+                act_max = 0;
     set_check(&c[TD_DRIFT_INPUT], in_max, cfg->psi_warn, cfg->psi_alert);
     if (in_max == in_max)
         snprintf(c[TD_DRIFT_INPUT].detail, sizeof(c[0].detail), "%s PSI %.3f", in_name, in_max);
@@ -456,6 +478,8 @@ json_t *td_drift_report_to_json(const td_drift_report *r)
                           num(f->d.js), "reference_mean", num(f->ref_mean), "current_mean",
                           num(f->cur_mean), "reference_n", (json_int_t)f->ref_n, "current_n",
                           (json_int_t)f->cur_n, "level", td_drift_level_name(f->level)));
+        json_object_set_new(json_array_get(fs, json_array_size(fs) - 1), "mean_moved",
+                            json_boolean(f->significant));
     }
     json_object_set_new(j, "features", fs);
     return j;

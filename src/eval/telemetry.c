@@ -81,6 +81,7 @@ int td_telemetry_merge(td_telemetry *dst, const td_telemetry *src, td_err *err)
         memcpy(dst->device, src->device, sizeof(dst->device));
         memcpy(dst->deployment, src->deployment, sizeof(dst->deployment));
         memcpy(dst->bundle_id, src->bundle_id, sizeof(dst->bundle_id));
+        memcpy(dst->bundle_sha256, src->bundle_sha256, sizeof(dst->bundle_sha256));
     } else {
         dst->start_ms = src->start_ms < dst->start_ms ? src->start_ms : dst->start_ms;
         dst->end_ms = src->end_ms > dst->end_ms ? src->end_ms : dst->end_ms;
@@ -88,6 +89,8 @@ int td_telemetry_merge(td_telemetry *dst, const td_telemetry *src, td_err *err)
         merge_id(dst->device, src->device);
         merge_id(dst->deployment, src->deployment);
         merge_id(dst->bundle_id, src->bundle_id);
+        if (strcmp(dst->bundle_sha256, src->bundle_sha256))
+            dst->bundle_sha256[0] = 0;
     }
     dst->windows += src->windows;
     return 0;
@@ -113,6 +116,8 @@ json_t *td_telemetry_to_json(const td_telemetry *w)
     json_object_set_new(j, "device", json_string(w->device));
     json_object_set_new(j, "deployment", json_string(w->deployment));
     json_object_set_new(j, "bundle_id", json_string(w->bundle_id));
+    if (w->bundle_sha256[0])
+        json_object_set_new(j, "bundle_sha256", json_string(w->bundle_sha256));
     json_object_set_new(j, "seq",
                         json_integer((json_int_t)(w->seq > INT64_MAX ? INT64_MAX : w->seq)));
     json_object_set_new(j, "start_ms", json_integer(w->start_ms));
@@ -162,8 +167,9 @@ static int get_int(const json_t *j, const char *key, int required, int64_t lo, i
 
 int td_telemetry_from_json(td_telemetry *w, const json_t *j, td_err *err)
 {
-    static const char *known[] = {"format", "version",  "device", "deployment", "bundle_id",
-                                  "seq",    "start_ms", "end_ms", "windows",    "summary"};
+    static const char *known[] = {"format",    "version", "device",       "deployment",
+                                  "bundle_id", "seq",     "start_ms",     "end_ms",
+                                  "windows",   "summary", "bundle_sha256"};
     memset(w, 0, sizeof(*w));
     if (!json_is_object(j))
         return td_err_set(err, TD_EFORMAT, "telemetry: a window must be a JSON object");
@@ -191,6 +197,15 @@ int td_telemetry_from_json(td_telemetry *w, const json_t *j, td_err *err)
         rc = get_id(j, "deployment", w->deployment, err);
     if (!rc)
         rc = get_id(j, "bundle_id", w->bundle_id, err);
+    if (!rc) {
+        const json_t *sh = json_object_get(j, "bundle_sha256");
+        const char *hex = json_string_value(sh);
+        if (sh && (!hex || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64))
+            rc = td_err_set(err, TD_EFORMAT,
+                            "telemetry: \"bundle_sha256\" must be 64 lowercase hex digits");
+        else if (hex)
+            memcpy(w->bundle_sha256, hex, 65);
+    }
     if (!rc)
         rc = get_int(j, "seq", 0, 0, &seq, err);
     if (!rc)

@@ -285,6 +285,8 @@ int td_hub_listen(td_hub *h, td_err *err)
         return rc;
     if (pthread_create(&h->reaper, NULL, reaper_main, h) == 0)
         h->reaper_started = 1;
+    if (pthread_create(&h->webhooks, NULL, td__webhook_main, h) == 0)
+        h->webhooks_started = 1;
     return 0;
 }
 
@@ -295,6 +297,12 @@ static void stop_reaper(td_hub *h)
         td__hub_notify(h);
         pthread_join(h->reaper, NULL);
         h->reaper_started = 0;
+    }
+    if (h->webhooks_started) {
+        h->stopping = 1;
+        td__hub_notify(h);
+        pthread_join(h->webhooks, NULL);
+        h->webhooks_started = 0;
     }
 }
 

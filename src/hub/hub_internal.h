@@ -42,6 +42,9 @@ struct td_hub {
     /* The reaper: expired leases back to the queue. */
     pthread_t reaper;
     int reaper_started;
+    /* Webhook deliveries of alerts (alerts.c). */
+    pthread_t webhooks;
+    int webhooks_started;
 };
 
 /* The time: the clock file's value in tests, else the wall clock (Unix seconds). */
@@ -495,6 +498,25 @@ int td__fleet_tick(td_hub *h, td_db_conn *c, td_err *err);
 
 #define TD__ACTIVE_JOBS_OF_MODEL_SQL                                                               \
     "SELECT COUNT(*) FROM jobs WHERE model_id = ? AND state IN ('queued', 'running')"
+
+/* ---- Telemetry, drift and alerts (telemetry.c, alerts.c) ---------------------------- */
+
+/* A JSON value stored compactly: zlib of its compact text, base64 (td_free); NULL: no memory. */
+char *td__pack_json(const json_t *j);
+/* Reads td__pack_json's text back (NULL and err when it cannot). */
+json_t *td__unpack_json(const char *packed, td_err *err);
+/* Queues the deliveries of an alert's event ("alert.raised", "alert.resolved") to every
+ * webhook (in the caller's transaction). */
+int td__webhook_queue(td_hub *h, td_db_conn *c, int64_t alert_id, const char *event, td_err *err);
+/* HMAC-SHA256 under secret of "<ts>.<body>", as lowercase hex (X-Trackday-Signature). */
+void td__webhook_sign(const char *secret, int64_t ts, const char *body, char hex[65]);
+/* Sends the deliveries that are due; returns how many were attempted, or an error. */
+int td__webhooks_deliver(td_hub *h, td_err *err);
+/* The delivery thread (hub.c starts it with the server). */
+void *td__webhook_main(void *hub);
+/* Routes: devices' telemetry and drift (telemetry.c), alerts and webhooks (alerts.c). */
+extern const td__route td__routes_telemetry[], td__routes_alerts[];
+extern const char td__telemetry_schemas[], td__alerts_schemas[];
 
 /* ------------------------------------------------------------------------------------ */
 /* Route tables                                                                         */

@@ -456,6 +456,75 @@ static const char m_raceday[] = "CREATE TABLE physical_laps (\n"
                                 ");\n"
                                 "CREATE INDEX bracket_matches_job ON bracket_matches(job_id);\n";
 
+/* Telemetry and drift (issue 16): devices' telemetry windows (the summary compact: zlib and
+ * base64 of its JSON; the checks' verdict beside it), the reference summaries of bundles read
+ * once from their blobs, each device's drift monitor per bundle, the alerts raised, webhooks
+ * and their deliveries. device_id is the id of the device's token (tokens.device_id). */
+static const char m_telemetry[] =
+    "CREATE TABLE telemetry_windows (\n"
+    "  device_id BIGINT NOT NULL,\n"
+    "  seq BIGINT NOT NULL,\n"
+    "  bundle_sha256 TEXT,\n"
+    "  start_ms BIGINT NOT NULL,\n"
+    "  end_ms BIGINT NOT NULL,\n"
+    "  frames BIGINT NOT NULL,\n"
+    "  summary TEXT NOT NULL,\n"
+    "  level TEXT NOT NULL,\n"
+    "  checks TEXT NOT NULL,\n"
+    "  received_at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (device_id, seq)\n"
+    ");\n"
+    "CREATE TABLE drift_references (\n"
+    "  sha256 TEXT PRIMARY KEY,\n"
+    "  summary TEXT NOT NULL,\n"
+    "  created_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE drift_monitors (\n"
+    "  device_id BIGINT NOT NULL,\n"
+    "  bundle_sha256 TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL,\n"
+    "  updated_at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (device_id, bundle_sha256)\n"
+    ");\n"
+    "CREATE TABLE alerts (\n"
+    "  id @ID@,\n"
+    "  device_id BIGINT NOT NULL,\n"
+    "  bundle_sha256 TEXT,\n"
+    "  check_name TEXT NOT NULL,\n"
+    "  level TEXT NOT NULL CHECK (level IN ('warning', 'alert')),\n"
+    "  value DOUBLE PRECISION NOT NULL,\n"
+    "  detail TEXT NOT NULL,\n"
+    "  window_seq BIGINT NOT NULL,\n"
+    "  state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  acknowledged_at BIGINT,\n"
+    "  acknowledged_by BIGINT,\n"
+    "  resolved_at BIGINT\n"
+    ");\n"
+    "CREATE INDEX alerts_device ON alerts(device_id, check_name, state);\n"
+    "CREATE TABLE webhooks (\n"
+    "  id @ID@,\n"
+    "  url TEXT NOT NULL,\n"
+    "  secret TEXT NOT NULL,\n"
+    "  created_by BIGINT,\n"
+    "  created_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE webhook_deliveries (\n"
+    "  id @ID@,\n"
+    "  webhook_id BIGINT NOT NULL,\n"
+    "  alert_id BIGINT NOT NULL,\n"
+    "  event TEXT NOT NULL,\n"
+    "  body TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),\n"
+    "  attempts BIGINT NOT NULL,\n"
+    "  next_attempt_at BIGINT NOT NULL,\n"
+    "  last_status BIGINT,\n"
+    "  last_error TEXT NOT NULL DEFAULT '',\n"
+    "  delivered_at BIGINT,\n"
+    "  created_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at);\n";
+
 const td__db_migration td__hub_migrations[] = {
     {1, "accounts", m1_accounts},
     {2, "registry", m2_registry},
@@ -465,5 +534,6 @@ const td__db_migration td__hub_migrations[] = {
     {6, "leagues, submissions and official evaluations", m_leagues},
     {7, "assignments and grades", m_assignments},
     {8, "race day: physical laps and knockout brackets", m_raceday},
+    {9, "telemetry, drift and alerts", m_telemetry},
 };
 const int td__hub_migration_count = sizeof(td__hub_migrations) / sizeof(td__hub_migrations[0]);
