@@ -601,3 +601,76 @@ TD_TEST(world_files_and_shifts)
     json_decref(j);
     td_agent_world_free(&w);
 }
+
+/* ---- an agent with nothing to do sleeps ------------------------------------------------- */
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], *text = NULL;
+    size_t n;
+    double s = 0;
+    TD_FMT(path, "/proc/%d/stat", (int)pid);
+    if (td_file_read(path, &text, &n, NULL))
+        return -1;
+    const char *p = strrchr(text, ')');
+    unsigned long ut = 0, st = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+        s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    td_free(text);
+    return s;
+}
+
+/* The agent's process (the shell exec'd it, so the pid is the agent's). Its CPU time over
+ * 2.5 s of wall time with nothing to do: a loop that spins instead of sleeping (it did, once a
+ * telemetry window passed with nothing to drive, and while registration waited to retry)
+ * uses most of it; a sleeping one a few hundredths. */
+static void expect_sleeping(fixture *fx)
+{
+    double c0 = cpu_seconds(fx->agent), t0 = td_time_now();
+    while (td_time_now() - t0 < 2.5)
+        usleep(100000);
+    double used = cpu_seconds(fx->agent) - c0;
+    TD_ASSERT_MSG(c0 >= 0 && used < 0.25, "the agent used %.2f s of CPU in 2.5 s of nothing", used);
+}
+
+TD_TEST(an_agent_with_nothing_to_do_sleeps)
+{
+    fixture fx;
+    char cmd[4096];
+    setup(&fx);
+    /* Registered, no world to drive, telemetry windows of 0.5 s long past. */
+    fx.agent = fork();
+    TD_ASSERT(fx.agent >= 0);
+    if (fx.agent == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(cmd, sizeof(cmd),
+                 "exec %s agent --hub %s --device-token %s --data %s --name car-1 "
+                 "--heartbeat-s 0.2 --window-s 0.5 >> %s 2>&1",
+                 TD_TEST_TRACKDAY_BIN, fx.s.url, fx.enroll, fx.data, fx.log);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    wait_device(&fx);
+    expect_sleeping(&fx);
+    agent_stop(&fx);
+    /* A hub that does not answer: registration waits to retry. */
+    hub_stop_keep(&fx.s);
+    char other[700];
+    TD_FMT(other, "%s2", fx.data);
+    fx.agent = fork();
+    TD_ASSERT(fx.agent >= 0);
+    if (fx.agent == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(cmd, sizeof(cmd),
+                 "exec %s agent --hub %s --device-token %s --data %s --name car-2 >> %s 2>&1",
+                 TD_TEST_TRACKDAY_BIN, fx.s.url, fx.enroll, other, fx.log);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    expect_sleeping(&fx);
+    char *log = agent_log(&fx);
+    TD_ASSERT_MSG(strstr(log, "registration failed (retrying in") != NULL, "%s", log);
+    td_free(log);
+    agent_stop(&fx);
+    hub_stop(&fx.s);
+}

@@ -568,11 +568,13 @@ int td_agent_run(const td_agent_options *o, td_err *err)
                 continue;
             }
         }
-        double wake = next_hb < next_window ? next_hb : next_window;
+        double wake = a->id ? next_hb : next_reg;
+        if (a->driver && next_window < wake)
+            wake = next_window;
+        if (!a->driver && now >= next_window)
+            next_window = now + o->window_s; /* nothing to summarize: no busy wait on it */
         if (a->driver && o->world && next_step < wake)
             wake = next_step;
-        if (!a->id && next_reg < wake)
-            wake = next_reg;
         double dt = wake - td_time_now();
         if (dt > 0.1)
             dt = 0.1; /* a stop request is seen within 0.1 s */
