@@ -674,3 +674,18 @@ TD_TEST(an_agent_with_nothing_to_do_sleeps)
     agent_stop(&fx);
     hub_stop(&fx.s);
 }
+
+TD_TEST(camera_devices_that_are_not_cameras_are_refused)
+{
+    td_agent_camera *c = NULL;
+    td_err err;
+    TD_ASSERT_ERR(td_agent_camera_open(&c, "/dev/null", 160, 120, &err), TD_EINVAL, &err,
+                  "/dev/null: not a V4L2 device");
+    td_agent_camera_close(c);
+    TD_ASSERT_ERR(td_agent_camera_open(&c, "/nonexistent/video0", 160, 120, &err), TD_EIO, &err,
+                  "/nonexistent/video0: No such file or directory");
+    td_agent_camera_close(c);
+    TD_ASSERT_ERR(td_agent_camera_open(&c, "/dev/null", 0, 0, &err), TD_EINVAL, &err,
+                  "the model has no camera input");
+    td_agent_camera_close(c);
+}

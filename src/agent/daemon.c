@@ -56,6 +56,8 @@ typedef struct agent {
     td_hubc hub;
     td_agent_driver *driver;
     char driver_sha[TD_SHA256_HEX];
+    td_agent_camera *camera; /* --camera: opened with the driver, at the model's size */
+    uint8_t *frame;
     json_t *state; /* agent.json */
     double started, heartbeat_s;
     int hub_reachable;
@@ -257,6 +259,10 @@ static void sync_driver(agent *a)
         return;
     td_agent_driver_close(a->driver);
     a->driver = NULL;
+    td_agent_camera_close(a->camera);
+    a->camera = NULL;
+    td_free(a->frame);
+    a->frame = NULL;
     snprintf(a->driver_sha, sizeof(a->driver_sha), "%s", a->store.active.sha256);
     if (!a->store.active.sha256[0] || !a->have_signer)
         return;
@@ -270,6 +276,20 @@ static void sync_driver(agent *a)
         say(a, "cannot drive bundle %s: %s", b.bundle_id, err.msg);
         td_agent_driver_close(a->driver);
         a->driver = NULL;
+    } else if (a->o->camera) {
+        int w, h;
+        td_agent_driver_camera_size(a->driver, &w, &h);
+        a->frame = w > 0 ? td_malloc((size_t)w * (size_t)h) : NULL;
+        if (!a->frame || td_agent_camera_open(&a->camera, a->o->camera, w, h, &err) != 0) {
+            say(a, "cannot drive bundle %s from %s: %s", b.bundle_id, a->o->camera,
+                a->frame ? err.msg : "the model has no camera input");
+            td_agent_camera_close(a->camera);
+            a->camera = NULL;
+            td_agent_driver_close(a->driver);
+            a->driver = NULL;
+        } else {
+            say(a, "driving bundle %s (%s) from %s", b.bundle_id, b.name, a->o->camera);
+        }
     } else {
         say(a, "driving bundle %s (%s)", b.bundle_id, b.name);
     }
@@ -555,9 +575,22 @@ int td_agent_run(const td_agent_options *o, td_err *err)
             next_window = now + o->window_s;
             flush(a);
         }
-        if (a->driver && o->world) {
+        if (a->driver && (o->world || a->camera)) {
             if (now >= next_step) {
-                if (td_agent_driver_step(a->driver, err) != 0) {
+                int drc = 0;
+                if (a->camera) {
+                    /* The camera paces itself; a frame that does not come is not driving. */
+                    drc = td_agent_camera_grab(a->camera, a->frame, 1.0, err);
+                    if (!drc)
+                        drc = td_agent_driver_frame(a->driver, a->frame, err);
+                    else if (drc == TD_ETIMEOUT) {
+                        say(a, "%s", err->msg);
+                        drc = 0;
+                    }
+                } else {
+                    drc = td_agent_driver_step(a->driver, err);
+                }
+                if (drc != 0) {
                     say(a, "driving stopped: %s", err->msg);
                     td_agent_driver_close(a->driver);
                     a->driver = NULL;
@@ -573,7 +606,7 @@ int td_agent_run(const td_agent_options *o, td_err *err)
             wake = next_window;
         if (!a->driver && now >= next_window)
             next_window = now + o->window_s; /* nothing to summarize: no busy wait on it */
-        if (a->driver && o->world && next_step < wake)
+        if (a->driver && (o->world || a->camera) && next_step < wake)
             wake = next_step;
         double dt = wake - td_time_now();
         if (dt > 0.1)
@@ -585,6 +618,8 @@ int td_agent_run(const td_agent_options *o, td_err *err)
     }
 out:
     td_agent_driver_close(a->driver);
+    td_agent_camera_close(a->camera);
+    td_free(a->frame);
     if (a->store_open)
         td_agent_store_close(&a->store);
     td_hubc_free(&a->hub);
