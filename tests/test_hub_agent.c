@@ -15,6 +15,7 @@
 #include "trackday/bundle.h"
 #include "trackday/modeldir.h"
 #include "trackday/policy.h"
+#include "trackday/telemetry.h"
 
 #define T0 1796500000 /* created_unix of bundle v1 */
 
@@ -504,6 +505,37 @@ TD_TEST(a_hub_that_goes_away_the_agent_buffers_and_catches_up)
     char *log = agent_log(&fx);
     TD_ASSERT_MSG(strstr(log, "hub unreachable (buffering on disk)") != NULL, "%s", log);
     td_free(log);
+    /* The queued windows are telemetry.h's documents: this device, numbered in order. */
+    char ls[1000], *names = NULL;
+    TD_FMT(ls, "ls %s/outbox | grep telemetry | head -n 2", fx.data);
+    TD_ASSERT_EQ(td_test_run(ls, &names, NULL), 0);
+    char first[128] = "", second[128] = "";
+    TD_ASSERT_EQ_INT(sscanf(names, "%127s %127s", first, second), 2);
+    td_free(names);
+    uint64_t seqs[2];
+    for (int k = 0; k < 2; k++) {
+        char p[1200];
+        json_t *msg = NULL;
+        td_err jerr;
+        TD_FMT(p, "%s/outbox/%s", fx.data, k ? second : first);
+        TD_ASSERT_OK(td_json_load_file(p, &msg, &jerr));
+        json_t *w = json_object_get(msg, "body");
+        td_telemetry tel;
+        TD_ASSERT_OK(td_telemetry_from_json(&tel, w, &jerr));
+        char dev[32];
+        TD_FMT(dev, "%lld", fx.device);
+        TD_ASSERT_STREQ(tel.device, dev);
+        TD_ASSERT_STREQ(tel.deployment, "1");
+        TD_ASSERT_GT(tel.summary.frames, 0);
+        TD_ASSERT_LE(tel.start_ms, tel.end_ms);
+        seqs[k] = tel.seq;
+        td_telemetry_free(&tel);
+        char route[100];
+        TD_FMT(route, "/api/v1/devices/%lld/telemetry", fx.device);
+        TD_ASSERT_STREQ(json_string_value(json_object_get(msg, "path")), route);
+        json_decref(msg);
+    }
+    TD_ASSERT_EQ(seqs[1], seqs[0] + 1);
     char du[1000], *out = NULL;
     TD_FMT(du, "du -sk %s/outbox | cut -f1", fx.data);
     td_test_run(du, &out, NULL);

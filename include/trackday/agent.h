@@ -159,11 +159,14 @@ int td_agent_driver_frame(td_agent_driver *d, const uint8_t *grey, td_err *err);
 void td_agent_driver_camera_size(const td_agent_driver *d, int *w, int *h);
 const td_agent_driving *td_agent_driver_stats(const td_agent_driver *d);
 /*
- * The telemetry window since the last call (summary.h's mergeable summary of the frames,
- * with the window's laps as outcomes) as a new JSON object, and a new window starts. This is
- * the body of POST /api/v1/devices/{id}/telemetry (docs/agent.md).
+ * The telemetry window since the last call (telemetry.h: the mergeable summary of the frames,
+ * the window's laps as outcomes, the bundle, the span) with the device's id, the deployment
+ * that installed the bundle ("" unknown) and the device's window counter, as a new JSON
+ * object; a new window starts. This is the body of POST /api/v1/devices/{id}/telemetry
+ * (docs/telemetry.md). NULL when out of memory.
  */
-json_t *td_agent_driver_window(td_agent_driver *d, double window_s);
+json_t *td_agent_driver_window(td_agent_driver *d, const char *device, const char *deployment,
+                               uint64_t seq);
 
 /* ---- a V4L2 camera (`--camera /dev/videoN`) ---------------------------------------------- */
 

@@ -309,6 +309,14 @@ static void queue(agent *a, const char *kind, const char *route, json_t *body)
     json_decref(msg);
 }
 
+/* The hub did not answer: said once, until it answers again. */
+static void unreachable(agent *a, const char *why)
+{
+    if (a->hub_reachable)
+        say(a, "hub unreachable (buffering on disk): %s", why);
+    a->hub_reachable = 0;
+}
+
 /* Sends what waits, oldest first, until the hub cannot be reached. */
 static void flush(agent *a)
 {
@@ -326,7 +334,8 @@ static void flush(agent *a)
         }
         int rc = td_hubc_json(&a->hub, "POST", path, body, &err);
         if (rc || a->hub.status >= 500 || a->hub.status == 429 || a->hub.status == 401) {
-            a->hub_reachable = rc == 0;
+            if (rc)
+                unreachable(a, err.msg);
             json_decref(msg);
             return; /* later */
         }
@@ -464,9 +473,7 @@ static int heartbeat(agent *a, td_err *err)
     int rc = td_hubc_json(&a->hub, "POST", path, body, err);
     json_decref(body);
     if (rc) {
-        if (a->hub_reachable)
-            say(a, "hub unreachable (buffering on disk): %s", err->msg);
-        a->hub_reachable = 0;
+        unreachable(a, err->msg);
         return 0;
     }
     if (!a->hub_reachable)
@@ -568,8 +575,18 @@ int td_agent_run(const td_agent_options *o, td_err *err)
             next_hb = td_time_now() + a->heartbeat_s;
         }
         if (a->driver && now >= next_window) {
-            json_t *w = td_agent_driver_window(a->driver, o->window_s);
-            if (a->id)
+            /* The window's number survives restarts, so the hub takes each window once. */
+            char dev[32], dep[32] = "";
+            uint64_t seq = (uint64_t)json_integer_value(json_object_get(a->state, "telemetry_seq"));
+            json_t *last = json_object_get(a->state, "reported");
+            if (last && !strcmp(jstr(last, "sha256"), a->store.active.sha256))
+                snprintf(dep, sizeof(dep), "%lld",
+                         (long long)json_integer_value(json_object_get(last, "deployment")));
+            snprintf(dev, sizeof(dev), "%lld", (long long)a->id);
+            json_t *w = td_agent_driver_window(a->driver, dev, dep, seq + 1);
+            json_object_set_new(a->state, "telemetry_seq", json_integer((json_int_t)(seq + 1)));
+            save_state(a);
+            if (a->id && w)
                 queue(a, "telemetry", "telemetry", w);
             json_decref(w);
             next_window = now + o->window_s;
