@@ -15,6 +15,7 @@
 #include "trackday/bundle.h"
 #include "trackday/modeldir.h"
 #include "trackday/policy.h"
+#include "trackday/telemetry.h"
 
 #define T0 1796500000 /* created_unix of bundle v1 */
 
@@ -504,6 +505,37 @@ TD_TEST(a_hub_that_goes_away_the_agent_buffers_and_catches_up)
     char *log = agent_log(&fx);
     TD_ASSERT_MSG(strstr(log, "hub unreachable (buffering on disk)") != NULL, "%s", log);
     td_free(log);
+    /* The queued windows are telemetry.h's documents: this device, numbered in order. */
+    char ls[1000], *names = NULL;
+    TD_FMT(ls, "ls %s/outbox | grep telemetry | head -n 2", fx.data);
+    TD_ASSERT_EQ(td_test_run(ls, &names, NULL), 0);
+    char first[128] = "", second[128] = "";
+    TD_ASSERT_EQ_INT(sscanf(names, "%127s %127s", first, second), 2);
+    td_free(names);
+    uint64_t seqs[2];
+    for (int k = 0; k < 2; k++) {
+        char p[1200];
+        json_t *msg = NULL;
+        td_err jerr;
+        TD_FMT(p, "%s/outbox/%s", fx.data, k ? second : first);
+        TD_ASSERT_OK(td_json_load_file(p, &msg, &jerr));
+        json_t *w = json_object_get(msg, "body");
+        td_telemetry tel;
+        TD_ASSERT_OK(td_telemetry_from_json(&tel, w, &jerr));
+        char dev[32];
+        TD_FMT(dev, "%lld", fx.device);
+        TD_ASSERT_STREQ(tel.device, dev);
+        TD_ASSERT_STREQ(tel.deployment, "1");
+        TD_ASSERT_GT(tel.summary.frames, 0);
+        TD_ASSERT_LE(tel.start_ms, tel.end_ms);
+        seqs[k] = tel.seq;
+        td_telemetry_free(&tel);
+        char route[100];
+        TD_FMT(route, "/api/v1/devices/%lld/telemetry", fx.device);
+        TD_ASSERT_STREQ(json_string_value(json_object_get(msg, "path")), route);
+        json_decref(msg);
+    }
+    TD_ASSERT_EQ(seqs[1], seqs[0] + 1);
     char du[1000], *out = NULL;
     TD_FMT(du, "du -sk %s/outbox | cut -f1", fx.data);
     td_test_run(du, &out, NULL);
@@ -600,4 +632,92 @@ TD_TEST(world_files_and_shifts)
                   "unknown key 'trak'");
     json_decref(j);
     td_agent_world_free(&w);
+}
+
+/* ---- an agent with nothing to do sleeps ------------------------------------------------- */
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], *text = NULL;
+    size_t n;
+    double s = 0;
+    TD_FMT(path, "/proc/%d/stat", (int)pid);
+    if (td_file_read(path, &text, &n, NULL))
+        return -1;
+    const char *p = strrchr(text, ')');
+    unsigned long ut = 0, st = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+        s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    td_free(text);
+    return s;
+}
+
+/* The agent's process (the shell exec'd it, so the pid is the agent's). Its CPU time over
+ * 2.5 s of wall time with nothing to do: a loop that spins instead of sleeping (it did, once a
+ * telemetry window passed with nothing to drive, and while registration waited to retry)
+ * uses most of it; a sleeping one a few hundredths. */
+static void expect_sleeping(fixture *fx)
+{
+    double c0 = cpu_seconds(fx->agent), t0 = td_time_now();
+    while (td_time_now() - t0 < 2.5)
+        usleep(100000);
+    double used = cpu_seconds(fx->agent) - c0;
+    TD_ASSERT_MSG(c0 >= 0 && used < 0.25, "the agent used %.2f s of CPU in 2.5 s of nothing", used);
+}
+
+TD_TEST(an_agent_with_nothing_to_do_sleeps)
+{
+    fixture fx;
+    char cmd[4096];
+    setup(&fx);
+    /* Registered, no world to drive, telemetry windows of 0.5 s long past. */
+    fx.agent = fork();
+    TD_ASSERT(fx.agent >= 0);
+    if (fx.agent == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(cmd, sizeof(cmd),
+                 "exec %s agent --hub %s --device-token %s --data %s --name car-1 "
+                 "--heartbeat-s 0.2 --window-s 0.5 >> %s 2>&1",
+                 TD_TEST_TRACKDAY_BIN, fx.s.url, fx.enroll, fx.data, fx.log);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    wait_device(&fx);
+    expect_sleeping(&fx);
+    agent_stop(&fx);
+    /* A hub that does not answer: registration waits to retry. */
+    hub_stop_keep(&fx.s);
+    char other[700];
+    TD_FMT(other, "%s2", fx.data);
+    fx.agent = fork();
+    TD_ASSERT(fx.agent >= 0);
+    if (fx.agent == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(cmd, sizeof(cmd),
+                 "exec %s agent --hub %s --device-token %s --data %s --name car-2 >> %s 2>&1",
+                 TD_TEST_TRACKDAY_BIN, fx.s.url, fx.enroll, other, fx.log);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    expect_sleeping(&fx);
+    char *log = agent_log(&fx);
+    TD_ASSERT_MSG(strstr(log, "registration failed (retrying in") != NULL, "%s", log);
+    td_free(log);
+    agent_stop(&fx);
+    hub_stop(&fx.s);
+}
+
+TD_TEST(camera_devices_that_are_not_cameras_are_refused)
+{
+    td_agent_camera *c = NULL;
+    td_err err;
+    TD_ASSERT_ERR(td_agent_camera_open(&c, "/dev/null", 160, 120, &err), TD_EINVAL, &err,
+                  "/dev/null: not a V4L2 device");
+    td_agent_camera_close(c);
+    TD_ASSERT_ERR(td_agent_camera_open(&c, "/nonexistent/video0", 160, 120, &err), TD_EIO, &err,
+                  "/nonexistent/video0: No such file or directory");
+    td_agent_camera_close(c);
+    TD_ASSERT_ERR(td_agent_camera_open(&c, "/dev/null", 0, 0, &err), TD_EINVAL, &err,
+                  "the model has no camera input");
+    td_agent_camera_close(c);
 }

@@ -126,7 +126,7 @@ rc=$?
 check deploy_unknown_bundle "exit $rc: $(cat err.txt)" $?
 "$bin" agent --hub "$HUB" --data cars/sim-0 --camera /dev/video9 > err.txt 2>&1
 rc=$?
-[ $rc = 1 ] && grep -q "no V4L2 capture" err.txt
+[ $rc = 1 ] && grep -q "agent: --camera: /dev/video9: No such file or directory" err.txt
 check camera_refused "exit $rc: $(cat err.txt)" $?
 
 # The cars stop with the simulation, and nothing is left running.

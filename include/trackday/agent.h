@@ -159,11 +159,29 @@ int td_agent_driver_frame(td_agent_driver *d, const uint8_t *grey, td_err *err);
 void td_agent_driver_camera_size(const td_agent_driver *d, int *w, int *h);
 const td_agent_driving *td_agent_driver_stats(const td_agent_driver *d);
 /*
- * The telemetry window since the last call (summary.h's mergeable summary of the frames,
- * with the window's laps as outcomes) as a new JSON object, and a new window starts. This is
- * the body of POST /api/v1/devices/{id}/telemetry (docs/agent.md).
+ * The telemetry window since the last call (telemetry.h: the mergeable summary of the frames,
+ * the window's laps as outcomes, the bundle, the span) with the device's id, the deployment
+ * that installed the bundle ("" unknown) and the device's window counter, as a new JSON
+ * object; a new window starts. This is the body of POST /api/v1/devices/{id}/telemetry
+ * (docs/telemetry.md). NULL when out of memory.
  */
-json_t *td_agent_driver_window(td_agent_driver *d, double window_s);
+json_t *td_agent_driver_window(td_agent_driver *d, const char *device, const char *deployment,
+                               uint64_t seq);
+
+/* ---- a V4L2 camera (`--camera /dev/videoN`) ---------------------------------------------- */
+
+typedef struct td_agent_camera td_agent_camera;
+
+/*
+ * Opens a V4L2 capture device for frames of the model's grey input size (out_w x out_h): YUYV
+ * or GREY by memory-mapped streaming, the luma scaled to that size. TD_EUNSUPPORTED when this
+ * build has no V4L2 (no <linux/videodev2.h>) or the device has neither format. Close with
+ * td_agent_camera_close (also after an error).
+ */
+int td_agent_camera_open(td_agent_camera **out, const char *dev, int out_w, int out_h, td_err *err);
+/* The next frame into grey (out_w x out_h bytes); TD_ETIMEOUT when none came in timeout_s. */
+int td_agent_camera_grab(td_agent_camera *c, uint8_t *grey, double timeout_s, td_err *err);
+void td_agent_camera_close(td_agent_camera *c);
 
 /* ---- the disk buffer (DIR/outbox) ------------------------------------------------------- */
 

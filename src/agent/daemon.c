@@ -56,6 +56,8 @@ typedef struct agent {
     td_hubc hub;
     td_agent_driver *driver;
     char driver_sha[TD_SHA256_HEX];
+    td_agent_camera *camera; /* --camera: opened with the driver, at the model's size */
+    uint8_t *frame;
     json_t *state; /* agent.json */
     double started, heartbeat_s;
     int hub_reachable;
@@ -257,6 +259,10 @@ static void sync_driver(agent *a)
         return;
     td_agent_driver_close(a->driver);
     a->driver = NULL;
+    td_agent_camera_close(a->camera);
+    a->camera = NULL;
+    td_free(a->frame);
+    a->frame = NULL;
     snprintf(a->driver_sha, sizeof(a->driver_sha), "%s", a->store.active.sha256);
     if (!a->store.active.sha256[0] || !a->have_signer)
         return;
@@ -270,6 +276,20 @@ static void sync_driver(agent *a)
         say(a, "cannot drive bundle %s: %s", b.bundle_id, err.msg);
         td_agent_driver_close(a->driver);
         a->driver = NULL;
+    } else if (a->o->camera) {
+        int w, h;
+        td_agent_driver_camera_size(a->driver, &w, &h);
+        a->frame = w > 0 ? td_malloc((size_t)w * (size_t)h) : NULL;
+        if (!a->frame || td_agent_camera_open(&a->camera, a->o->camera, w, h, &err) != 0) {
+            say(a, "cannot drive bundle %s from %s: %s", b.bundle_id, a->o->camera,
+                a->frame ? err.msg : "the model has no camera input");
+            td_agent_camera_close(a->camera);
+            a->camera = NULL;
+            td_agent_driver_close(a->driver);
+            a->driver = NULL;
+        } else {
+            say(a, "driving bundle %s (%s) from %s", b.bundle_id, b.name, a->o->camera);
+        }
     } else {
         say(a, "driving bundle %s (%s)", b.bundle_id, b.name);
     }
@@ -289,6 +309,14 @@ static void queue(agent *a, const char *kind, const char *route, json_t *body)
     json_decref(msg);
 }
 
+/* The hub did not answer: said once, until it answers again. */
+static void unreachable(agent *a, const char *why)
+{
+    if (a->hub_reachable)
+        say(a, "hub unreachable (buffering on disk): %s", why);
+    a->hub_reachable = 0;
+}
+
 /* Sends what waits, oldest first, until the hub cannot be reached. */
 static void flush(agent *a)
 {
@@ -306,10 +334,8 @@ static void flush(agent *a)
         }
         int rc = td_hubc_json(&a->hub, "POST", path, body, &err);
         if (rc || a->hub.status >= 500 || a->hub.status == 429 || a->hub.status == 401) {
-            /* Said once, by whichever send notices first (a heartbeat or this). */
-            if (rc && a->hub_reachable)
-                say(a, "hub unreachable (buffering on disk): %s", err.msg);
-            a->hub_reachable = rc == 0;
+            if (rc)
+                unreachable(a, err.msg);
             json_decref(msg);
             return; /* later */
         }
@@ -447,9 +473,7 @@ static int heartbeat(agent *a, td_err *err)
     int rc = td_hubc_json(&a->hub, "POST", path, body, err);
     json_decref(body);
     if (rc) {
-        if (a->hub_reachable)
-            say(a, "hub unreachable (buffering on disk): %s", err->msg);
-        a->hub_reachable = 0;
+        unreachable(a, err->msg);
         return 0;
     }
     if (!a->hub_reachable)
@@ -551,16 +575,39 @@ int td_agent_run(const td_agent_options *o, td_err *err)
             next_hb = td_time_now() + a->heartbeat_s;
         }
         if (a->driver && now >= next_window) {
-            json_t *w = td_agent_driver_window(a->driver, o->window_s);
-            if (a->id)
+            /* The window's number survives restarts, so the hub takes each window once. */
+            char dev[32], dep[32] = "";
+            uint64_t seq = (uint64_t)json_integer_value(json_object_get(a->state, "telemetry_seq"));
+            json_t *last = json_object_get(a->state, "reported");
+            if (last && !strcmp(jstr(last, "sha256"), a->store.active.sha256))
+                snprintf(dep, sizeof(dep), "%lld",
+                         (long long)json_integer_value(json_object_get(last, "deployment")));
+            snprintf(dev, sizeof(dev), "%lld", (long long)a->id);
+            json_t *w = td_agent_driver_window(a->driver, dev, dep, seq + 1);
+            json_object_set_new(a->state, "telemetry_seq", json_integer((json_int_t)(seq + 1)));
+            save_state(a);
+            if (a->id && w)
                 queue(a, "telemetry", "telemetry", w);
             json_decref(w);
             next_window = now + o->window_s;
             flush(a);
         }
-        if (a->driver && o->world) {
+        if (a->driver && (o->world || a->camera)) {
             if (now >= next_step) {
-                if (td_agent_driver_step(a->driver, err) != 0) {
+                int drc = 0;
+                if (a->camera) {
+                    /* The camera paces itself; a frame that does not come is not driving. */
+                    drc = td_agent_camera_grab(a->camera, a->frame, 1.0, err);
+                    if (!drc)
+                        drc = td_agent_driver_frame(a->driver, a->frame, err);
+                    else if (drc == TD_ETIMEOUT) {
+                        say(a, "%s", err->msg);
+                        drc = 0;
+                    }
+                } else {
+                    drc = td_agent_driver_step(a->driver, err);
+                }
+                if (drc != 0) {
                     say(a, "driving stopped: %s", err->msg);
                     td_agent_driver_close(a->driver);
                     a->driver = NULL;
@@ -571,11 +618,13 @@ int td_agent_run(const td_agent_options *o, td_err *err)
                 continue;
             }
         }
-        double wake = next_hb < next_window ? next_hb : next_window;
-        if (a->driver && o->world && next_step < wake)
+        double wake = a->id ? next_hb : next_reg;
+        if (a->driver && next_window < wake)
+            wake = next_window;
+        if (!a->driver && now >= next_window)
+            next_window = now + o->window_s; /* nothing to summarize: no busy wait on it */
+        if (a->driver && (o->world || a->camera) && next_step < wake)
             wake = next_step;
-        if (!a->id && next_reg < wake)
-            wake = next_reg;
         double dt = wake - td_time_now();
         if (dt > 0.1)
             dt = 0.1; /* a stop request is seen within 0.1 s */
@@ -586,6 +635,8 @@ int td_agent_run(const td_agent_options *o, td_err *err)
     }
 out:
     td_agent_driver_close(a->driver);
+    td_agent_camera_close(a->camera);
+    td_free(a->frame);
     if (a->store_open)
         td_agent_store_close(&a->store);
     td_hubc_free(&a->hub);

@@ -15,6 +15,7 @@
 #include "trackday/modeldir.h"
 #include "trackday/policy.h"
 #include "trackday/summary.h"
+#include "trackday/telemetry.h"
 #include "trackday/track.h"
 
 /* ---- the world --------------------------------------------------------------------------- */
@@ -210,7 +211,7 @@ int td_agent_world_shift(td_agent_world *w, const char *spec, td_err *err)
 struct td_agent_driver {
     td_infer_model *model;
     const td_infer_info *info;
-    td_summary window;
+    td_telemetry tel; /* the window being filled (telemetry.h) */
     int have_window;
     td_agent_driving stats;
     /* The simulated car (when driving in a world). */
@@ -248,7 +249,9 @@ int td_agent_driver_open(td_agent_driver **out, const td_bundle *b, const td_age
     d->info = td_infer_get_info(d->model);
     td_summary_layout lay;
     td_summary_layout_of(&lay, d->info);
-    if ((rc = td_summary_init(&d->window, &lay, err)) != 0)
+    if ((rc = td_telemetry_begin(&d->tel, &lay, NULL,
+                                 td_telemetry_id_ok(b->bundle_id) ? b->bundle_id : NULL,
+                                 (int64_t)(td_time_now() * 1000), err)) != 0)
         return rc;
     d->have_window = 1;
     if (!world)
@@ -303,7 +306,7 @@ void td_agent_driver_close(td_agent_driver *d)
     if (d->have_track)
         td_track_free(&d->track);
     if (d->have_window)
-        td_summary_free(&d->window);
+        td_telemetry_free(&d->tel);
     td_infer_close(d->model);
     td_free(d);
 }
@@ -317,7 +320,7 @@ static int infer_one(td_agent_driver *d, const td_infer_obs *obs, td_infer_actio
     if (rc != 0)
         return td_err_set(err, TD_EINTERNAL, "the model failed to run (%d)", rc);
     if (d->have_window)
-        td_summary_add(&d->window, obs, td_infer_output(d->model), ms);
+        td_summary_add(&d->tel.summary, obs, td_infer_output(d->model), ms);
     d->stats.frames++;
     d->stats.latency_sum_ms += ms;
     if (ms > d->stats.latency_max_ms)
@@ -332,7 +335,7 @@ static void count_lap(td_agent_driver *d, double lap_s)
     if (d->stats.lap_time_min_s <= 0 || lap_s < d->stats.lap_time_min_s)
         d->stats.lap_time_min_s = lap_s;
     if (d->have_window)
-        td_summary_add_lap(&d->window, lap_s);
+        td_summary_add_lap(&d->tel.summary, lap_s);
 }
 
 int td_agent_driver_step(td_agent_driver *d, td_err *err)
@@ -361,20 +364,21 @@ int td_agent_driver_step(td_agent_driver *d, td_err *err)
         long off = e->off_tracks + e->reverses + e->immobilized;
         d->stats.off_track += off > off_before ? off - off_before : 0;
         d->stats.crashes += e->crashes > crash_before ? e->crashes - crash_before : 0;
-        d->window.outcomes.episodes++;
-        d->window.outcomes.off_tracks += off > off_before ? off - off_before : 0;
-        d->window.outcomes.crashes += e->crashes > crash_before ? e->crashes - crash_before : 0;
+        d->tel.summary.outcomes.episodes++;
+        d->tel.summary.outcomes.off_tracks += off > off_before ? off - off_before : 0;
+        d->tel.summary.outcomes.crashes +=
+            e->crashes > crash_before ? e->crashes - crash_before : 0;
     } else {
         const td_episode_info *e = td_vecenv_current_episode(&d->env, 0);
         long off = e->off_tracks + e->reverses + e->immobilized;
         if (off > off_before) {
             d->stats.off_track += off - off_before;
-            d->window.outcomes.off_tracks += off - off_before;
-            d->window.outcomes.resets += off - off_before;
+            d->tel.summary.outcomes.off_tracks += off - off_before;
+            d->tel.summary.outcomes.resets += off - off_before;
         }
         if (e->crashes > crash_before) {
             d->stats.crashes += e->crashes - crash_before;
-            d->window.outcomes.crashes += e->crashes - crash_before;
+            d->tel.summary.outcomes.crashes += e->crashes - crash_before;
         }
     }
     return 0;
@@ -400,15 +404,24 @@ const td_agent_driving *td_agent_driver_stats(const td_agent_driver *d)
     return &d->stats;
 }
 
-json_t *td_agent_driver_window(td_agent_driver *d, double window_s)
+json_t *td_agent_driver_window(td_agent_driver *d, const char *device, const char *deployment,
+                               uint64_t seq)
 {
-    json_t *j = td_summary_to_json(&d->window);
-    json_object_set_new(j, "window_s", json_real(window_s));
-    json_object_set_new(j, "sha256", json_string(d->stats.sha256));
-    td_summary_layout lay = d->window.layout;
-    td_summary_free(&d->window);
-    d->have_window = 0;
-    if (td_summary_init(&d->window, &lay, NULL) == 0)
-        d->have_window = 1;
+    int64_t now_ms = (int64_t)(td_time_now() * 1000);
+    if (!d->have_window)
+        return NULL;
+    td_telemetry_end(&d->tel, now_ms);
+    snprintf(d->tel.device, sizeof(d->tel.device), "%s",
+             device && td_telemetry_id_ok(device) ? device : "");
+    snprintf(d->tel.deployment, sizeof(d->tel.deployment), "%s",
+             deployment && td_telemetry_id_ok(deployment) ? deployment : "");
+    d->tel.seq = seq;
+    json_t *j = td_telemetry_to_json(&d->tel);
+    td_summary_layout lay = d->tel.summary.layout;
+    char bundle[TD_TELEMETRY_ID_LEN];
+    memcpy(bundle, d->tel.bundle_id, sizeof(bundle));
+    td_telemetry_free(&d->tel);
+    d->have_window =
+        td_telemetry_begin(&d->tel, &lay, NULL, bundle[0] ? bundle : NULL, now_ms, NULL) == 0;
     return j;
 }

@@ -445,10 +445,13 @@ static int patch_device(td__req *r)
     int64_t id;
     td_err err = {0};
     int rc = 0;
-    if (td__param_id(r, 0, "device", &id) || td__req_json(r, &o) ||
-        td__only_keys(r, o, "group,tags") || td__arg_str(r, o, "group", 0, 64, &group) ||
-        arg_tags(r, o, &tags))
+    if (td__req_json(r, &o) || td__only_keys(r, o, "group,tags") ||
+        td__arg_str(r, o, "group", 0, 64, &group) || arg_tags(r, o, &tags))
         return 1;
+    if (td__param_id(r, 0, "device", &id)) {
+        json_decref(tags);
+        return 1;
+    }
     if (group && group[0] && !valid_label(group)) {
         json_decref(tags);
         return td__fail(r, 400, "bad_request",
@@ -1311,6 +1314,12 @@ static int post_deployment(td__req *r)
         json_decref(strat);
         return 1;
     }
+    if (!json_is_object(json_object_get(o, "target"))) {
+        json_decref(strat);
+        return td__fail(r, 400, "bad_request",
+                        "field 'target' must be {\"group\": G}, {\"tags\": [T...]} or "
+                        "{\"devices\": [ID...]}");
+    }
     td_db_conn *c = td__req_db(r);
     td__db_int_query(c, &bexists, 0, NULL, "SELECT COUNT(*) FROM bundles WHERE id = ?", "i",
                      bundle);
@@ -1443,10 +1452,10 @@ static int rollback_deployment(td__req *r)
     const char *why = NULL;
     td_err err = {0};
     td_db_rows *row;
-    if (td__param_id(r, 0, "deployment", &id))
-        return 1;
     if (r->body_len && (td__req_json(r, &o) || td__only_keys(r, o, "reason") ||
                         td__arg_str(r, o, "reason", 0, 300, &why)))
+        return 1;
+    if (td__param_id(r, 0, "deployment", &id))
         return 1;
     td_db_conn *c = td__req_db(r);
     int rc = td__db_begin(c, 1, &err);
@@ -1677,18 +1686,42 @@ static int post_report(td__req *r)
 /* Routes                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
+const char td__fleet_schemas[] =
+    "{\"SigningKey\": {\"type\": \"object\", \"required\": [\"public_key\"], "
+    "\"additionalProperties\": false, \"properties\": {\"public_key\": {\"type\": \"string\", "
+    "\"description\": \"the text of trackday keygen's KEY.pub\"}}},"
+    " \"EnrollmentCreate\": {\"type\": \"object\", \"required\": [\"name\"], "
+    "\"additionalProperties\": false, \"properties\": {\"name\": {\"type\": \"string\"}, "
+    "\"group\": {\"type\": \"string\"}, \"tags\": {\"type\": \"array\", \"items\": {\"type\": "
+    "\"string\"}}, \"auto_approve\": {\"type\": \"boolean\"}, \"max_devices\": {\"type\": "
+    "\"integer\"}, \"expires_in_hours\": {\"type\": \"integer\"}}},"
+    " \"DevicePatch\": {\"type\": \"object\", \"additionalProperties\": false, \"properties\": "
+    "{\"group\": {\"type\": \"string\"}, \"tags\": {\"type\": \"array\", \"items\": "
+    "{\"type\": \"string\"}}}},"
+    " \"DeploymentCreate\": {\"type\": \"object\", \"required\": [\"bundle\", \"target\"], "
+    "\"additionalProperties\": false, \"properties\": {\"bundle\": {\"type\": \"integer\"}, "
+    "\"target\": {\"type\": \"object\", \"description\": \"group, tags and/or devices\"}, "
+    "\"strategy\": {\"type\": \"object\", \"description\": \"canary, wait_s, max_failures, "
+    "timeout_s, min_laps, max_off_track_per_lap, max_lap_s\"}}},"
+    " \"DeploymentRollback\": {\"type\": \"object\", \"additionalProperties\": false, "
+    "\"properties\": {\"reason\": {\"type\": \"string\"}}}}";
+
+#define BODY(s)                                                                                    \
+    "\"requestBody\": {\"required\": true, \"content\": {\"application/json\": {\"schema\": "      \
+    "{\"$ref\": \"#/components/schemas/" s "\"}}}}"
+
 #define OK_201(what) "{\"responses\": {\"201\": {\"description\": \"" what "\"}}}"
 
 const td__route td__routes_fleet[] = {
     {"PUT", "/api/v1/fleet/signing-key", put_signing_key, TD__ALLOW_ADMIN, TD__BODY_JSON,
      "Set the public key bundles must be signed with (the text of trackday keygen's KEY.pub)",
-     NULL},
+     "{" BODY("SigningKey") "}"},
     {"GET", "/api/v1/fleet/signing-key", get_signing_key, TD__ALLOW_ADMIN | TD__ALLOW_DEVICE,
      TD__BODY_NONE, "The fleet's signing key", NULL},
     {"POST", "/api/v1/device-enrollments", post_enrollment, TD__ALLOW_ADMIN, TD__BODY_JSON,
      "An enrollment token: cars register with it (group, tags, how many devices, approved "
      "at once or by an admin); shown once",
-     OK_201("created")},
+     "{" BODY("EnrollmentCreate") ", \"responses\": {\"201\": {\"description\": \"created\"}}}"},
     {"POST", "/api/v1/devices/register", post_register, TD__ALLOW_DEVICE, TD__BODY_JSON,
      "A car registers its Ed25519 key with an enrollment token (signed by that key) and gets "
      "its own device token",
@@ -1700,7 +1733,7 @@ const td__route td__routes_fleet[] = {
     {"GET", "/api/v1/devices/{id}", get_device, TD__ALLOW_ADMIN | TD__ALLOW_DEVICE, TD__BODY_NONE,
      "A device (the admin, or the device itself)", NULL},
     {"PATCH", "/api/v1/devices/{id}", patch_device, TD__ALLOW_ADMIN, TD__BODY_JSON,
-     "Change a device's group or tags", NULL},
+     "Change a device's group or tags", "{" BODY("DevicePatch") "}"},
     {"DELETE", "/api/v1/devices/{id}", delete_device, TD__ALLOW_ADMIN, TD__BODY_NONE,
      "Revoke a device: its token stops working and its key may not register again",
      "{\"responses\": {\"204\": {\"description\": \"revoked\"}}}"},
@@ -1725,12 +1758,13 @@ const td__route td__routes_fleet[] = {
     {"POST", "/api/v1/deployments", post_deployment, TD__ALLOW_ADMIN, TD__BODY_JSON,
      "Deploy a bundle to a group, tags or devices: canaries first, a wait, then the rest; "
      "failures roll it back",
-     OK_201("created")},
+     "{" BODY("DeploymentCreate") ", \"responses\": {\"201\": {\"description\": \"created\"}}}"},
     {"GET", "/api/v1/deployments", list_deployments, TD__ALLOW_ADMIN, TD__BODY_NONE,
      "Deployments, newest first", NULL},
     {"GET", "/api/v1/deployments/{id}", get_deployment, TD__ALLOW_ADMIN, TD__BODY_NONE,
      "A deployment and each device's part in it", NULL},
     {"POST", "/api/v1/deployments/{id}/rollback", rollback_deployment, TD__ALLOW_ADMIN,
-     TD__BODY_JSON, "Roll a deployment back by hand: its devices go back to what they ran", NULL},
+     TD__BODY_JSON, "Roll a deployment back by hand: its devices go back to what they ran",
+     "{" BODY("DeploymentRollback") "}"},
     {NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

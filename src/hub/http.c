@@ -507,17 +507,10 @@ const td__route *const td__route_tables[] = {td__routes_core,        td__routes_
                                              td__routes_alerts,      NULL};
 
 /* Schemas the feature files add to the OpenAPI document (openapi.c). */
-const char *const td__openapi_schemas[] = {td__quota_schemas,
-                                           td__classes_schemas,
-                                           td__models_schemas,
-                                           td__jobs_schemas,
-                                           td__leagues_schemas,
-                                           td__assignments_schemas,
-                                           td__brackets_schemas,
-                                           td__reward_schemas,
-                                           td__telemetry_schemas,
-                                           td__alerts_schemas,
-                                           NULL};
+const char *const td__openapi_schemas[] = {
+    td__quota_schemas,  td__classes_schemas,   td__models_schemas,      td__jobs_schemas,
+    td__fleet_schemas,  td__leagues_schemas,   td__assignments_schemas, td__brackets_schemas,
+    td__reward_schemas, td__telemetry_schemas, td__alerts_schemas,      NULL};
 
 /* Matches path against pattern; fills r->params (copies). A final "{name*}" segment takes
  * the rest of the path. */

@@ -533,7 +533,8 @@ extern const td__route td__routes_leagues[];  /* leagues, submissions, leaderboa
 extern const td__route td__routes_assignments[]; /* assignments, grades (assignments.c) */
 extern const td__route td__routes_brackets[];    /* race day knockout brackets (brackets.c) */
 extern const char td__models_schemas[], td__quota_schemas[], td__classes_schemas[],
-    td__jobs_schemas[], td__leagues_schemas[], td__assignments_schemas[], td__brackets_schemas[];
+    td__jobs_schemas[], td__leagues_schemas[], td__assignments_schemas[], td__brackets_schemas[],
+    td__fleet_schemas[];
 extern const td__route td__routes_reward[]; /* reward check and explain (reward.c) */
 extern const char td__reward_schemas[];
 

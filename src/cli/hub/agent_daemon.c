@@ -95,8 +95,15 @@ int td__cli_agent_daemon(int argc, char **argv)
         return prc;
     if (sim && camera)
         return td__cli_usage_error("--sim and --camera exclude each other");
-    if (camera)
-        return td__cli_fail("agent: --camera: this build has no V4L2 capture (docs/agent.md)");
+    if (camera) {
+        /* Checked now, so a wrong device is an error at start, not a line in the log. */
+        td_agent_camera *cam = NULL;
+        td_err cerr;
+        int crc = td_agent_camera_open(&cam, camera, 160, 120, &cerr);
+        td_agent_camera_close(cam);
+        if (crc)
+            return td__cli_fail("agent: --camera: %s", cerr.msg);
+    }
     td_agent_world world;
     td_err err;
     int have_world = sim || shift || track;
@@ -124,6 +131,7 @@ int td__cli_agent_daemon(int argc, char **argv)
     o.name = name;
     o.key_path = key;
     o.world = have_world ? &world : NULL;
+    o.camera = camera;
     o.hz = hz;
     o.speedup = speedup;
     o.heartbeat_s = heartbeat_s;
