@@ -84,38 +84,41 @@ static json_t *parent_json(td_db_rows *row, int mcol, int vcol)
                      (json_int_t)td__db_int(row, vcol));
 }
 
+/* Appends a string literal (its length known at compile time). */
+#define SB_LIT(b, lit) td__sb_add((b), lit, sizeof(lit) - 1)
+
 /*
  * A model row (MODEL_COLS) as its JSON object, written straight into b: the one spelling of
  * a model in replies (the list, the busiest read of the API, and model_json).
  */
 static void model_sb(td__sb *b, td_db_rows *row)
 {
-    td__sb_str(b, "{\"id\":");
+    SB_LIT(b, "{\"id\":");
     td__sb_int(b, td__db_int(row, 0));
-    td__sb_str(b, ",\"name\":");
+    SB_LIT(b, ",\"name\":");
     td__sb_json_str(b, td__db_text(row, 1));
-    td__sb_str(b, ",\"description\":");
+    SB_LIT(b, ",\"description\":");
     td__sb_json_str(b, td__db_text(row, 2));
-    td__sb_str(b, ",\"owner\":{\"id\":");
+    SB_LIT(b, ",\"owner\":{\"id\":");
     td__sb_int(b, td__db_int(row, 3));
-    td__sb_str(b, ",\"username\":");
+    SB_LIT(b, ",\"username\":");
     td__sb_json_str(b, td__db_text(row, 4));
-    td__sb_str(b, "},\"latest_version\":");
+    SB_LIT(b, "},\"latest_version\":");
     td__sb_int(b, td__db_int(row, 5));
-    td__sb_str(b, ",\"created_at\":");
+    SB_LIT(b, ",\"created_at\":");
     td__sb_time(b, td__db_int(row, 6));
-    td__sb_str(b, ",\"updated_at\":");
+    SB_LIT(b, ",\"updated_at\":");
     td__sb_time(b, td__db_int(row, 7));
-    td__sb_str(b, ",\"parent\":");
+    SB_LIT(b, ",\"parent\":");
     if (td__db_is_null(row, 8)) {
-        td__sb_str(b, "null}");
+        SB_LIT(b, "null}");
         return;
     }
-    td__sb_str(b, "{\"model\":");
+    SB_LIT(b, "{\"model\":");
     td__sb_int(b, td__db_int(row, 8));
-    td__sb_str(b, ",\"version\":");
+    SB_LIT(b, ",\"version\":");
     td__sb_int(b, td__db_int(row, 9));
-    td__sb_str(b, "}}");
+    SB_LIT(b, "}}");
 }
 
 /* The same object as a JSON tree (for replies that add to it); NULL when out of memory. */
