@@ -82,7 +82,7 @@ fr="$tmp/frames"
 "$bin" replay "$m" -o "$fr" > /dev/null 2>&1
 n_before=$(ls "$fr" | wc -l)
 touch "$tmp/before-interrupt"
-"$bin" replay "$m" -o "$fr" > /dev/null 2>&1 &
+"$bin" replay "$m" -o "$fr" > /dev/null 2> "$tmp/replay.err" &
 rpid=$!
 caught=0
 for k in $(seq 1 2000); do
@@ -92,9 +92,14 @@ for k in $(seq 1 2000); do
     sleep 0.01
 done
 wait "$rpid" 2> /dev/null
+rrc=$?
 [ $caught -eq 1 ] && [ "$n_before" -gt 10 ] && [ "$(ls "$fr" | wc -l)" -eq "$n_before" ] &&
     [ -z "$(find "$fr" -newer "$tmp/before-interrupt")" ]
 check replay_interrupted_keeps_output "the previous frames stay whole (caught $caught, $n_before frames)" $?
+# The interrupted replay says so, exits 130 and removes its own temporary at once.
+[ $rrc -eq 130 ] && grep -q "^trackday: $fr: interrupted; nothing was written$" "$tmp/replay.err" &&
+    [ -z "$(ls -d "$fr".partial-* 2> /dev/null)" ]
+check replay_interrupted_cleans_up "rc $rrc, no temporary left: $(cat "$tmp/replay.err")" $?
 "$bin" replay "$m" -o "$fr" > /dev/null 2>&1 && [ -z "$(ls -d "$fr".partial-* 2> /dev/null)" ] &&
     [ "$(ls "$fr" | wc -l)" -eq "$n_before" ]
 check replay_cleans_partials "the next replay replaces them and removes the temporary" $?

@@ -748,6 +748,9 @@ typedef struct frame_info {
 
 static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
 {
+    if (r->o.stop && *r->o.stop)
+        return td_err_set(err, TD_EINTERRUPTED, "interrupted after %d frames",
+                          td_frame_sink_frames(r->sink));
     double t0 = td_time_now();
     int W = r->W, H = r->H;
     uint8_t car[3];
