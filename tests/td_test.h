@@ -21,6 +21,7 @@
  *
  * Helpers shared by the test files: td_test_tmpdir() (the test's scratch directory),
  * td_test_run(cmd, &out, &err) (a shell command's exit status and captured output),
+ * td_test_run_merged(cmd, &out) (the same with stderr merged into stdout),
  * td_test_slurp(path) and td_test_write(path, text).
  */
 #ifndef TD_TEST_H
@@ -468,6 +469,15 @@ static TD__UNUSED int td_test_run(const char *cmd, char **out, char **err)
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+/* td_test_run with the command's stderr merged into its stdout, in *out (td_free it): for
+ * checking a command's whole output (its messages and its results) at once. */
+static TD__UNUSED int td_test_run_merged(const char *cmd, char **out)
+{
+    char full[8192];
+    TD_FMT(full, "%s 2>&1", cmd);
+    return td_test_run(full, out, NULL);
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -306,13 +306,6 @@ TD_TEST(rollback_and_older_bundles_on_request)
 
 /* ---- the command, and processes killed mid-install ------------------------------------ */
 
-static int run(const char *cmd, char **out)
-{
-    char full[4096];
-    TD_FMT(full, "%s 2>&1", cmd);
-    return td_test_run(full, out, NULL);
-}
-
 TD_TEST(killed_at_every_step_leaves_a_working_bundle)
 {
     static const char *steps[] = {"stored", "checked", "switched"};
@@ -325,7 +318,7 @@ TD_TEST(killed_at_every_step_leaves_a_working_bundle)
         TD_FMT(fx.data, "%s/device%d", fx.dir, i);
         TD_FMT(cmd, "%s agent install %s --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.a, fx.data,
                fx.pub);
-        TD_ASSERT_EQ(run(cmd, &out), 0);
+        TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
         td_free(out);
         /* A download the agent was writing when it was killed. */
         char part[700];
@@ -333,7 +326,7 @@ TD_TEST(killed_at_every_step_leaves_a_working_bundle)
         td_test_write(part, "half a bundle");
         TD_FMT(cmd, "TD_AGENT_CRASH_AT=%s %s agent install %s --data %s --key %s", steps[i],
                TD_TEST_TRACKDAY_BIN, fx.b, fx.data, fx.pub);
-        int rc = run(cmd, &out);
+        int rc = td_test_run_merged(cmd, &out);
         if (rc != 128 + 9)
             TD_FAIL("killed at %s: status %d, not SIGKILL's\n%s", steps[i], rc, out);
         td_free(out);
@@ -347,7 +340,7 @@ TD_TEST(killed_at_every_step_leaves_a_working_bundle)
             expect_files(&fx, fx.sha_a, NULL); /* the half-installed copy is swept */
         TD_FMT(cmd, "%s agent install %s --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.data,
                fx.pub);
-        TD_ASSERT_EQ(run(cmd, &out), 0);
+        TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
         TD_ASSERT_CONTAINS(out, i < 2 ? "installed " : "unchanged: ");
         td_free(out);
         TD_ASSERT_OK(td_agent_store_open(&s, fx.data, fx.pk, &err));
@@ -365,7 +358,7 @@ TD_TEST(agent_command_messages_and_exit_status)
     setup(&fx);
     TD_FMT(cmd, "%s agent install %s --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.data,
            fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     TD_ASSERT_CONTAINS(out, "health    model/model.int8.tdm");
     TD_ASSERT_CONTAINS(out, "installed car (bundle ");
     TD_ASSERT_CONTAINS(out, fx.sha_b);
@@ -374,27 +367,27 @@ TD_TEST(agent_command_messages_and_exit_status)
     /* The replayed older bundle: exit 1, why, and what keeps running. */
     TD_FMT(cmd, "%s agent install %s --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.a, fx.data,
            fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "trackday: agent: install REFUSED: ");
     TD_ASSERT_CONTAINS(out, "an older bundle is installed only as a rollback (kept the running "
                             "bundle ");
     td_free(out);
     TD_FMT(cmd, "%s agent install %s --data %s --key %s --allow-older", TD_TEST_TRACKDAY_BIN, fx.a,
            fx.data, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     td_free(out);
     TD_FMT(cmd, "%s agent status --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.data, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     TD_ASSERT_CONTAINS(out, fx.sha_a);
     TD_ASSERT_CONTAINS(out, "refused");
     TD_ASSERT_CONTAINS(out, "verified  the active bundle");
     td_free(out);
     TD_FMT(cmd, "%s agent rollback --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.data, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     TD_ASSERT_CONTAINS(out, "rolled back");
     td_free(out);
     TD_FMT(cmd, "%s agent status --data %s --json", TD_TEST_TRACKDAY_BIN, fx.data);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     json_t *j = json_loads(out, 0, NULL);
     TD_ASSERT(j != NULL);
     TD_ASSERT_STREQ(json_string_value(json_object_get(json_object_get(j, "active"), "sha256")),
@@ -403,39 +396,39 @@ TD_TEST(agent_command_messages_and_exit_status)
     td_free(out);
     /* Command-line errors (the table-driven parser): exit 2, what is wrong, the usage line. */
     TD_FMT(cmd, "%s agent install %s --data %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.data);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "trackday agent install: missing --key KEY.pub");
     TD_ASSERT_CONTAINS(out, "usage: trackday agent install --data DIR --key KEY.pub BUNDLE");
     td_free(out);
     TD_FMT(cmd, "%s agent install %s --key %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "trackday agent install: missing --data DIR");
     td_free(out);
     TD_FMT(cmd, "%s agent install --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.data, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "trackday agent install: missing BUNDLE");
     td_free(out);
     TD_FMT(cmd, "%s agent install %s --data %s --key %s --sha256 abc", TD_TEST_TRACKDAY_BIN, fx.b,
            fx.data, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "--sha256 needs 64 lowercase hex digits (got 'abc')");
     td_free(out);
     TD_FMT(cmd, "%s agent status --data %s --jsn", TD_TEST_TRACKDAY_BIN, fx.data);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "unknown option '--jsn' (did you mean --json?)");
     td_free(out);
     TD_FMT(cmd, "%s agent rollback %s --data %s --key %s", TD_TEST_TRACKDAY_BIN, fx.b, fx.data,
            fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "trackday agent rollback: takes no arguments");
     td_free(out);
     TD_FMT(cmd, "%s agent fly --data %s", TD_TEST_TRACKDAY_BIN, fx.data);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "trackday agent: unknown command 'fly'");
     td_free(out);
     /* Each subcommand documents its options. */
     TD_FMT(cmd, "%s agent install --help", TD_TEST_TRACKDAY_BIN);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     TD_ASSERT_CONTAINS(out, "--allow-older");
     TD_ASSERT_CONTAINS(out, "--sha256 HEX");
     td_free(out);
@@ -444,7 +437,7 @@ TD_TEST(agent_command_messages_and_exit_status)
     TD_FMT(path, "%s/state.json", fx.data);
     td_test_write(path, "{\"version\": 1, \"active\": {\"sha256\": \"nope\"}}");
     TD_FMT(cmd, "%s agent status --data %s", TD_TEST_TRACKDAY_BIN, fx.data);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "state.json: active: sha256 is not 64 hex digits");
     td_free(out);
 }

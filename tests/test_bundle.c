@@ -611,13 +611,6 @@ TD_TEST(failing_health_checks_are_reported)
 
 /* ---- the commands --------------------------------------------------------------------- */
 
-static int run(const char *cmd, char **out)
-{
-    char full[4096];
-    TD_FMT(full, "%s 2>&1", cmd);
-    return td_test_run(full, out, NULL);
-}
-
 TD_TEST(keygen_export_verify_commands)
 {
     fixture fx;
@@ -625,30 +618,30 @@ TD_TEST(keygen_export_verify_commands)
     struct stat st;
     make_model_dir(&fx, "state");
     TD_FMT(cmd, "%s keygen -o %s/k", TD_TEST_TRACKDAY_BIN, fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     TD_ASSERT_CONTAINS(out, "key id ");
     td_free(out);
     TD_FMT(cmd, "%s/k", fx.dir);
     TD_ASSERT_EQ(stat(cmd, &st), 0);
     TD_ASSERT_EQ(st.st_mode & 0777, 0600);
     TD_FMT(cmd, "%s keygen -o %s/k", TD_TEST_TRACKDAY_BIN, fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "already exists");
     td_free(out);
 
     TD_FMT(cmd, "%s export %s --format bundle -o %s/c.tdb", TD_TEST_TRACKDAY_BIN, fx.model_dir,
            fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "--key");
     td_free(out);
     TD_FMT(cmd, "%s export %s --format bundle --key %s/k.pub -o %s/c.tdb", TD_TEST_TRACKDAY_BIN,
            fx.model_dir, fx.dir, fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "PUBLIC key");
     td_free(out);
     TD_FMT(cmd, "%s export %s --format bundle --key %s/k --laps 1 --train-steps 20 -o %s/c.tdb",
            TD_TEST_TRACKDAY_BIN, fx.model_dir, fx.dir, fx.dir);
-    if (run(cmd, &out) != 0)
+    if (td_test_run_merged(cmd, &out) != 0)
         TD_FAIL("%s: %s", cmd, out);
     TD_ASSERT_CONTAINS(out, "wrote ");
     TD_ASSERT_CONTAINS(out, "trackday bundle");
@@ -656,14 +649,14 @@ TD_TEST(keygen_export_verify_commands)
     td_free(out);
 
     TD_FMT(cmd, "%s verify %s/c.tdb --key %s/k.pub", TD_TEST_TRACKDAY_BIN, fx.dir, fx.dir);
-    if (run(cmd, &out) != 0)
+    if (td_test_run_merged(cmd, &out) != 0)
         TD_FAIL("%s: %s", cmd, out);
     TD_ASSERT_CONTAINS(out, "signature ed25519 by key");
     TD_ASSERT_CONTAINS(out, "model/model.int8.tdm");
     TD_ASSERT_CONTAINS(out, "\nverified\n");
     td_free(out);
     TD_FMT(cmd, "%s verify %s/c.tdb --key %s/k.pub --json", TD_TEST_TRACKDAY_BIN, fx.dir, fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 0);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 0);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
     TD_ASSERT(j != NULL);
@@ -673,30 +666,30 @@ TD_TEST(keygen_export_verify_commands)
     td_free(out);
     /* The wrong key, a wrong expected hash, a secret key given as the public one. */
     TD_FMT(cmd, "%s verify %s/c.tdb --key %s", TD_TEST_TRACKDAY_BIN, fx.dir, fx.pub);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "REFUSED");
     TD_ASSERT_CONTAINS(out, "signed by key");
     td_free(out);
     TD_FMT(cmd, "%s verify %s/c.tdb --key %s/k.pub --sha256 %064d", TD_TEST_TRACKDAY_BIN, fx.dir,
            fx.dir, 0);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "not the expected");
     td_free(out);
     TD_FMT(cmd, "%s verify %s/c.tdb --key %s/k", TD_TEST_TRACKDAY_BIN, fx.dir, fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 1);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 1);
     TD_ASSERT_CONTAINS(out, "SECRET");
     td_free(out);
     TD_FMT(cmd, "%s verify %s/c.tdb", TD_TEST_TRACKDAY_BIN, fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "trackday verify: missing --key KEY.pub");
     td_free(out);
     TD_FMT(cmd, "%s verify %s/c.tdb --key %s/k.pub --sha256 12", TD_TEST_TRACKDAY_BIN, fx.dir,
            fx.dir);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "--sha256 needs 64 lowercase hex digits (got '12')");
     td_free(out);
     TD_FMT(cmd, "%s keygen", TD_TEST_TRACKDAY_BIN);
-    TD_ASSERT_EQ(run(cmd, &out), 2);
+    TD_ASSERT_EQ(td_test_run_merged(cmd, &out), 2);
     TD_ASSERT_CONTAINS(out, "trackday keygen: missing --out KEY");
     td_free(out);
 }

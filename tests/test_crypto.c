@@ -329,3 +329,57 @@ TD_TEST(targz_reader_refuses_hostile_archives)
     TD_ASSERT_CONTAINS(err.msg, "500 in all");
     td_archive_free(&a);
 }
+
+/* The one tar reader (td_tar_*): GNU long names and pax paths as other tools write them, read
+ * from a file gzip-compressed or not; the strict readers above it refuse those long names. */
+TD_TEST(one_tar_reader_for_long_names_pax_and_plain_files)
+{
+    td_tar_reader *r;
+    td_tar_member m;
+    td_archive a;
+    td_err err;
+    char buf[64];
+    fresh_dir();
+    run_py(
+        "import tarfile,io\n"
+        "long = \"d/\" + \"n\" * 150 + \".txt\"\n"
+        "for name, fmt, mode in [(\"gnu.tgz\", tarfile.GNU_FORMAT, \"w:gz\"),\n"
+        "                        (\"pax.tar\", tarfile.PAX_FORMAT, \"w\")]:\n"
+        "    with tarfile.open(name, mode, format=fmt) as t:\n"
+        "        for n, data in [(long, b\"long one\"), (\"short\", b\"s\")]:\n"
+        "            i = tarfile.TarInfo(n); i.size = len(data); t.addfile(i, io.BytesIO(data))\n");
+    static const char *files[] = {TMP "/gnu.tgz", TMP "/pax.tar"};
+    char want[200];
+    snprintf(want, sizeof(want), "d/%0150d.txt", 0);
+    for (size_t k = 0; k < 150; k++)
+        want[2 + k] = 'n';
+    for (int f = 0; f < 2; f++) {
+        TD_ASSERT_OK(td_tar_open_file(&r, files[f], &err));
+        TD_ASSERT_EQ_INT(td_tar_next(r, &m, &err), 1);
+        TD_ASSERT_STREQ(m.name, want);
+        TD_ASSERT_EQ_INT(m.long_name, 1);
+        TD_ASSERT_EQ_INT((int)m.size, 8);
+        TD_ASSERT_EQ_INT(td_tar_read_exact(r, buf, 8, &err), 0);
+        TD_ASSERT(memcmp(buf, "long one", 8) == 0);
+        /* The second member's data is skipped when it is not read. */
+        TD_ASSERT_EQ_INT(td_tar_next(r, &m, &err), 1);
+        TD_ASSERT_STREQ(m.name, "short");
+        TD_ASSERT_EQ_INT(m.long_name, 0);
+        TD_ASSERT_EQ_INT(m.index, 2);
+        TD_ASSERT_EQ_INT(td_tar_next(r, &m, &err), 0);
+        TD_ASSERT(td_tar_position(r) >= 4 * 512);
+        td_tar_close(r);
+    }
+    /* trackday's own archives take plain ustar names only. */
+    TD_ASSERT_EQ_INT(td_archive_read_targz_file(&a, TMP "/gnu.tgz", NULL, &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "a GNU or pax long name");
+    td_archive_free(&a);
+    /* A cut file: truncation named with the member. */
+    run_py("d = open(\"pax.tar\", \"rb\").read(); open(\"cut.tar\", \"wb\").write(d[:2600])\n");
+    TD_ASSERT_OK(td_tar_open_file(&r, TMP "/cut.tar", &err));
+    TD_ASSERT_EQ_INT(td_tar_next(r, &m, &err), 1);
+    TD_ASSERT_EQ_INT(td_tar_next(r, &m, &err), 1);
+    TD_ASSERT_EQ_INT(td_tar_next(r, &m, &err), TD_EFORMAT);
+    TD_ASSERT_CONTAINS(err.msg, "archive truncated: it ends inside entry 'short'");
+    td_tar_close(r);
+}

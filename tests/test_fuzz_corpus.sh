@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Replays every committed fuzz input under the sanitizer build: each fuzz target of tests/fuzz
 # (built as replay_<target>, see tests/fuzz/CMakeLists.txt) runs once on each of its seeds
-# (tests/fuzz/corpus/<target>) and regression inputs (tests/fuzz/regress/<target>), so a
-# finding that comes back fails `make test` without a fuzzing run. Every target must have
-# seeds and a row in docs/fuzzing.md's table, and every regression folder a target.
+# (tests/fuzz/corpus/<target>, and the folders tests/fuzz/seed-dirs names for it) and
+# regression inputs (tests/fuzz/regress/<target>), so a finding that comes back fails `make test`
+# without a fuzzing run. Every target must have seeds and a row in docs/fuzzing.md's table,
+# and every regression folder a target.
 # Args: the trackday binary (unused) and the build directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,15 @@ for src in tests/fuzz/fuzz_*.c; do
     fi
     dirs=("$seeds")
     [ -d "tests/fuzz/regress/$t" ] && dirs+=("tests/fuzz/regress/$t")
+    # Seeds used where they live (tests/fuzz/seed-dirs): they must exist.
+    while read -r st sd; do
+        [ "$st" = "$t" ] || continue
+        if [ -z "$(ls -A "$sd" 2>/dev/null)" ]; then
+            fail "$t: tests/fuzz/seed-dirs names $sd, which is missing or empty"
+            continue 2
+        fi
+        dirs+=("$sd")
+    done < <(grep -v '^#' tests/fuzz/seed-dirs)
     log=$(mktemp)
     if "$exe" "${dirs[@]}" >"$log" 2>&1; then
         echo "PASS $t ($(tail -n 1 "$log" | sed 's/.*: //'))"

@@ -949,9 +949,8 @@ TD_TEST(shipped_tracks_are_valid)
 /* Runs a shell command; returns its exit status and its stdout+stderr in out (cut to cap). */
 static int run_cmd(const char *cmd, char *out, size_t cap)
 {
-    char full[2048], *text;
-    TD_FMT(full, "%s 2>&1", cmd);
-    int rc = td_test_run(full, &text, NULL);
+    char *text;
+    int rc = td_test_run_merged(cmd, &text);
     size_t n = strlen(text);
     memcpy(out, text, n < cap ? n + 1 : cap);
     out[cap - 1] = '\0';

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "trackday/core.h"
 
@@ -95,6 +96,48 @@ int td_archive_read_tar(td_archive *a, const void *buf, size_t len, const td_arc
 /* Reads the file at path (at most lim->max_total_bytes of compressed data) as above. */
 int td_archive_read_targz_file(td_archive *a, const char *path, const td_archive_limits *lim,
                                td_err *err);
+
+/* ---- any tar, one member at a time (tar_read.c) ------------------------------------------ */
+
+/*
+ * The one tar reader under td_archive_read_*, td_archive_stream_file and the hub's upload
+ * reader: ustar, GNU long names and pax paths; header checksums and number fields checked;
+ * data and padding skipped when the caller does not read them. A member's name is reported as
+ * stored, never used as a path here: what a caller accepts (names, types, sizes) is its own
+ * policy.
+ */
+typedef struct td_tar_reader td_tar_reader;
+
+typedef struct td_tar_member {
+    char name[4096];     /* as stored: ustar prefix/name, or the GNU or pax long name */
+    uint64_t size;       /* data bytes */
+    uint32_t mode;       /* permission bits */
+    char type;           /* the typeflag: '0' or '\0' file, '5' directory, '1'/'2' links, ... */
+    int long_name;       /* 1 when the name came from a GNU long-name or pax entry */
+    int index;           /* 1 for the first member */
+    uint8_t header[512]; /* the member's own header block, as read */
+} td_tar_member;
+
+/* A tar or .tar.gz file (zlib reads either), streamed. An end without the closing zero
+ * blocks is accepted; what follows them is not read. Close with td_tar_close. */
+int td_tar_open_file(td_tar_reader **r, const char *path, td_err *err);
+/* A .tar.gz in memory (buf must outlive the reader), checked byte for byte: the gzip header,
+ * the deflate stream, the trailer's CRC-32 and length, nothing but zeros after the tar's end
+ * and nothing after the gzip stream. */
+int td_tar_open_gzip_memory(td_tar_reader **r, const void *buf, size_t len, td_err *err);
+/* A plain tar in memory; canonical: padding must be zero and exactly two zero blocks end it
+ * (else any number of zero blocks may). */
+int td_tar_open_memory(td_tar_reader **r, const void *buf, size_t len, int canonical, td_err *err);
+/* The next member into m: 1, 0 at the end of the archive, or a negative TD_E* code (bad
+ * checksum or number field, truncation, a long name over 16 KiB, damaged compression). */
+int td_tar_next(td_tar_reader *r, td_tar_member *m, td_err *err);
+/* Up to cap bytes of the current member's data: bytes read, 0 at its end, < 0 on error. */
+ssize_t td_tar_read(td_tar_reader *r, void *buf, size_t cap, td_err *err);
+/* Exactly n bytes of the current member's data (n at most what is left of it). */
+int td_tar_read_exact(td_tar_reader *r, void *buf, size_t n, td_err *err);
+/* Tar bytes consumed so far (headers, data, padding), to bound the work an archive costs. */
+uint64_t td_tar_position(const td_tar_reader *r);
+void td_tar_close(td_tar_reader *r);
 
 /* ---- archives other tools wrote, as a stream (archive_stream.c) ---------------------------- */
 

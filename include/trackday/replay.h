@@ -9,6 +9,8 @@
 #ifndef TRACKDAY_REPLAY_H
 #define TRACKDAY_REPLAY_H
 
+#include <signal.h>
+
 #include "trackday/eval.h"
 #include "trackday/simtrace.h"
 #include "trackday/track.h"
@@ -108,6 +110,10 @@ typedef struct td_replay_options {
     int fps;           /* default 15 (the simulator's rate: real time) */
     int camera;        /* 1 (default): camera view on the left half */
     const char *title; /* first text line (default: the track name) */
+    /* When not NULL: once *stop is nonzero (a SIGINT handler sets it), rendering stops before
+     * the next frame with TD_EINTERRUPTED, and nothing is left under the output's name or as
+     * a temporary. */
+    const volatile sig_atomic_t *stop;
 } td_replay_options;
 
 void td_replay_options_default(td_replay_options *o);

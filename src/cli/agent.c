@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/agent.h"
 #ifdef TD_HAVE_HUB
 #include "cli/hub/hubcli.h"
@@ -108,7 +109,10 @@ static int cmd_agent_install(int argc, char **argv)
         return rc;
     td_agent_result r;
     td_err err;
-    if (td_agent_install(&s, path, sha, allow_older ? TD_AGENT_ALLOW_OLDER : 0, &r, &err)) {
+    td__cli_status("checking %s: signature, files, health check", path);
+    int irc = td_agent_install(&s, path, sha, allow_older ? TD_AGENT_ALLOW_OLDER : 0, &r, &err);
+    td__cli_status_done();
+    if (irc) {
         print_health(&r);
         rc = kept(&s, "install", &err);
     } else if (!r.installed) {
@@ -141,7 +145,10 @@ static int cmd_agent_rollback(int argc, char **argv)
         return rc;
     td_agent_result r;
     td_err err;
-    if (td_agent_rollback(&s, &r, &err)) {
+    td__cli_status("checking the previous bundle: signature, files, health check");
+    int rrc = td_agent_rollback(&s, &r, &err);
+    td__cli_status_done();
+    if (rrc) {
         print_health(&r);
         rc = kept(&s, "rollback", &err);
     } else {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/archive.h"
 #include "trackday/bundle.h"
 #include "trackday/export.h"
@@ -192,7 +193,10 @@ static int export_onnx(source *s, const char *out)
 {
     td_export_result r;
     td_err err;
-    if (td_export_graph(TD_EXPORT_ONNX, s->policy, s->header, &r, &err) != 0)
+    td__cli_status("writing the ONNX graph of %s", s->model_path);
+    int grc = td_export_graph(TD_EXPORT_ONNX, s->policy, s->header, &r, &err);
+    td__cli_status_done();
+    if (grc != 0)
         return td__cli_fail("export: %s", err.msg);
     int rc = td_file_write_atomic(out, r.data, r.len, &err);
     if (!rc) {
@@ -212,7 +216,10 @@ static int export_deepracer(source *s, const char *out)
         return td__cli_fail("export: %s carries no model_metadata.json; export the model "
                             "directory instead",
                             s->model_path);
-    if (td_export_graph(TD_EXPORT_TF_GRAPHDEF, s->policy, s->header, &r, &err) != 0)
+    td__cli_status("writing the TensorFlow graph of %s", s->model_path);
+    int grc = td_export_graph(TD_EXPORT_TF_GRAPHDEF, s->policy, s->header, &r, &err);
+    td__cli_status_done();
+    if (grc != 0)
         return td__cli_fail("export: %s", err.msg);
     /* The directory's model_metadata.json goes as it is (the car reads the user's file). */
     char *meta = s->metadata_text
@@ -301,7 +308,11 @@ static int export_bundle(source *s, const bundle_args *ba, const char *out)
         o.latency_budget_ms = ba->budget_ms;
     o.int8 = !ba->no_int8;
     o.seed = (uint64_t)ba->seed;
+    /* A camera model's bundle takes minutes on a loaded machine (the reference drives, the
+     * int8 calibration, the health check): the status line says what runs. */
+    td__cli_status("building %s: reference laps on %s, int8 calibration, health check", out, track);
     int rc = td_bundle_build(&o, out, &rep, &err);
+    td__cli_status_done();
     td_crypto_wipe(sk, sizeof(sk));
     if (rc)
         return td__cli_fail("export: %s", err.msg);

@@ -4,6 +4,7 @@
  * its trail, lap, lap time and speed. MP4 through ffmpeg when it is on the PATH, else PNGs.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,40 @@ static int find_dir_simtrace(const char *dir, const char *track, char *out, size
                         names);
 }
 
+/* Ctrl-C (or SIGTERM) while rendering: the library stops before the next frame and removes
+ * the partial output (td_replay_options.stop). */
+static volatile sig_atomic_t replay_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    replay_stop = 1;
+}
+
+static void catch_stop(td_replay_options *o)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    /* A SIGINT ignored on entry (a background job of a script) stays ignored. */
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o->stop = &replay_stop;
+}
+
+/* The exit status and message of a render that failed (rc from td_replay_*). */
+static int render_failed(const char *out, const td_err *err)
+{
+    if (replay_stop) {
+        /* ffmpeg, in the same process group, may have stopped first: the cause is the same. */
+        td__cli_status_print("trackday: %s: interrupted; nothing was written", out);
+        return 130;
+    }
+    return td__cli_fail("%s", err->msg);
+}
+
 /* --redrive: drive the model again (as `trackday eval` would) and render every step. */
 static int redrive(const char *target, const char *track_arg, const char *checkpoint,
                    const char *out, int race_set, td_eval_options *eo, const td_replay_options *o)
@@ -180,7 +215,7 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     td_policy_free(&policy);
     td_track_free(&track);
     if (rc)
-        return td__cli_fail("%s", err.msg);
+        return render_failed(out, &err);
     printf("%s: %d frames of %dx%d driving %s (%s)\n", out, st.frames, st.width, st.height,
            model_path, td_race_type_name(eo->race.race_type));
     printf("rendered in %.2f s (%.0f frames/s drawing, %.0f frames/s with driving and "
@@ -248,6 +283,7 @@ static int cmd_replay(int argc, char **argv)
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
+    catch_stop(&o);
     eo.seed = (uint64_t)seed;
     ep_lo = episodes[0];
     ep_hi = episodes[1];
@@ -343,7 +379,7 @@ static int cmd_replay(int argc, char **argv)
     td_simtrace_free(&t);
     td_track_free(&track);
     if (rc)
-        return td__cli_fail("%s", err.msg);
+        return render_failed(out, &err);
     printf("%s: %d frames of %dx%d from %s\n", out, st.frames, st.width, st.height, simtrace);
     printf("rendered in %.2f s (%.0f frames/s drawing, %.0f frames/s with encoding)\n", st.total_s,
            st.render_s > 0 ? st.frames / st.render_s : 0.0,

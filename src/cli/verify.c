@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/bundle.h"
 
 static json_t *health_json(const td_bundle_health *h)
@@ -59,14 +60,18 @@ static int cmd_verify(int argc, char **argv)
     if (td_sign_public_load(key, pk, NULL, &err) != 0)
         return td__cli_fail("verify: %s", err.msg);
     td_bundle b;
+    td__cli_status("checking %s: signature, files%s", path, health ? ", health check" : "");
     if (td_bundle_open_file(&b, path, pk, sha, &err) != 0) {
+        td__cli_status_done();
         td_bundle_close(&b);
         return td__cli_fail("verify: REFUSED: %s", err.msg);
     }
     td_bundle_health h;
     memset(&h, 0, sizeof(h));
     h.ok = 1;
-    if (health && td_bundle_health_check(&b, NULL, &h, &err) != 0) {
+    int hrc = health ? td_bundle_health_check(&b, NULL, &h, &err) : 0;
+    td__cli_status_done();
+    if (hrc != 0) {
         td_bundle_close(&b);
         return td__cli_fail("verify: REFUSED: health check: %s", err.msg);
     }

@@ -390,6 +390,27 @@ static void bind_op(const plan *p, plan_op *op)
     close(op->fd);
 }
 
+/*
+ * First thing in a process cloned from the caller: the caller's signal handlers (train's
+ * Ctrl-C handler, which prints "stopping after this iteration") were copied with its memory
+ * and must not run here. Without this, the sandbox's init, which never calls exec, stayed in
+ * the caller's process group: a Ctrl-C ran train's handler twice (two messages on the shared
+ * stderr), and the trainer itself could see two quick Ctrl-Cs as one. A session of its own
+ * takes it out of the terminal's and the caller's process group; the default dispositions
+ * cover the moment before.
+ */
+static void leave_callers_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+    setsid();
+}
+
 static __attribute__((noreturn)) void run_init(plan *p)
 {
     if (p->die_with_parent)
@@ -754,6 +775,7 @@ static int spawn_mode(td_sandbox *sb, plan *p, td_sandbox_mode mode, int *setup_
         flags |= CLONE_NEWUSER;
     long pid = syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (pid == 0) {
+        leave_callers_signals();
         if (mode == TD_SANDBOX_NONE) {
             char c;
             if (read(p->sync_fd, &c, 1) != 1)

@@ -264,6 +264,7 @@ void td_replay_box_color(int kind, uint8_t out[3])
  * by the next replay that writes there.
  */
 struct td_frame_sink {
+    int failed; /* set by a failed render: close removes the output instead of keeping it */
     int w, h, fps, frames;
     FILE *pipe;      /* ffmpeg's stdin, or NULL for PNG frames */
     char path[1024]; /* the final name (messages name it) */
@@ -593,7 +594,7 @@ int td_frame_sink_frames(const td_frame_sink *s)
 
 int td_frame_sink_close(td_frame_sink *s, td_err *err)
 {
-    int rc = 0;
+    int rc = s && s->failed ? TD_EINTERRUPTED : 0;
     if (!s)
         return 0;
     if (s->pipe) {
@@ -608,6 +609,8 @@ int td_frame_sink_close(td_frame_sink *s, td_err *err)
             rc = td_err_set(err, TD_EIO, "%s: cannot create: %s", s->path, strerror(errno));
         if (rc)
             unlink(s->tmp);
+    } else if (rc) {
+        remove_frames(s->tmp); /* a failed replay: the previous output stays as it was */
     } else if (td_path_exists(s->tmp)) {
         /* A folder of frames: the old folder (trackday's frames only) gives way to the new. */
         char old_dir[1300];
@@ -748,6 +751,9 @@ typedef struct frame_info {
 
 static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
 {
+    if (r->o.stop && *r->o.stop)
+        return td_err_set(err, TD_EINTERRUPTED, "interrupted after %d frames",
+                          td_frame_sink_frames(r->sink));
     double t0 = td_time_now();
     int W = r->W, H = r->H;
     uint8_t car[3];
@@ -794,6 +800,8 @@ static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
 static int renderer_close(renderer *r, int rc, td_replay_stats *stats, td_err *err)
 {
     int frames = td_frame_sink_frames(r->sink);
+    if (rc && r->sink)
+        r->sink->failed = 1; /* nothing of a failed or interrupted render is kept */
     int rc2 = td_frame_sink_close(r->sink, rc ? NULL : err);
     r->sink = NULL;
     rc = rc ? rc : rc2;

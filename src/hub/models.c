@@ -84,14 +84,53 @@ static json_t *parent_json(td_db_rows *row, int mcol, int vcol)
                      (json_int_t)td__db_int(row, vcol));
 }
 
+/* Appends a string literal (its length known at compile time). */
+#define SB_LIT(b, lit) td__sb_add((b), lit, sizeof(lit) - 1)
+
+/*
+ * A model row (MODEL_COLS) as its JSON object, written straight into b: the one spelling of
+ * a model in replies (the list, the busiest read of the API, and model_json).
+ */
+static void model_sb(td__sb *b, td_db_rows *row)
+{
+    SB_LIT(b, "{\"id\":");
+    td__sb_int(b, td__db_int(row, 0));
+    SB_LIT(b, ",\"name\":");
+    td__sb_json_str(b, td__db_text(row, 1));
+    SB_LIT(b, ",\"description\":");
+    td__sb_json_str(b, td__db_text(row, 2));
+    SB_LIT(b, ",\"owner\":{\"id\":");
+    td__sb_int(b, td__db_int(row, 3));
+    SB_LIT(b, ",\"username\":");
+    td__sb_json_str(b, td__db_text(row, 4));
+    SB_LIT(b, "},\"latest_version\":");
+    td__sb_int(b, td__db_int(row, 5));
+    SB_LIT(b, ",\"created_at\":");
+    td__sb_time(b, td__db_int(row, 6));
+    SB_LIT(b, ",\"updated_at\":");
+    td__sb_time(b, td__db_int(row, 7));
+    SB_LIT(b, ",\"parent\":");
+    if (td__db_is_null(row, 8)) {
+        SB_LIT(b, "null}");
+        return;
+    }
+    SB_LIT(b, "{\"model\":");
+    td__sb_int(b, td__db_int(row, 8));
+    SB_LIT(b, ",\"version\":");
+    td__sb_int(b, td__db_int(row, 9));
+    SB_LIT(b, "}}");
+}
+
+/* The same object as a JSON tree (for replies that add to it); NULL when out of memory. */
 static json_t *model_json(td_db_rows *row)
 {
-    return json_pack("{s:I,s:s,s:s,s:{s:I,s:s},s:I,s:o,s:o,s:o}", "id",
-                     (json_int_t)td__db_int(row, 0), "name", td__db_text(row, 1), "description",
-                     td__db_text(row, 2), "owner", "id", (json_int_t)td__db_int(row, 3), "username",
-                     td__db_text(row, 4), "latest_version", (json_int_t)td__db_int(row, 5),
-                     "created_at", td__json_time(td__db_int(row, 6)), "updated_at",
-                     td__json_time(td__db_int(row, 7)), "parent", parent_json(row, 8, 9));
+    td__sb b = {0};
+    json_t *o = NULL;
+    model_sb(&b, row);
+    if (!b.failed)
+        o = json_loadb(b.buf, b.len, 0, NULL);
+    td_free(b.buf);
+    return o;
 }
 
 static json_t *text_or_null(td_db_rows *row, int col)
@@ -315,7 +354,7 @@ static int list_models(td__req *r)
     if (rc)
         return td__fail_err(r, rc, &err);
     /* The busiest read of the API (a class's learners watching their models): written
-     * straight into the reply, the same JSON model_json() gives. */
+     * straight into the reply (model_sb). */
     td__sb b = {0};
     int64_t n = 0, last = 0;
     int more = 0;
@@ -327,33 +366,7 @@ static int list_models(td__req *r)
         }
         if (n)
             td__sb_add(&b, ",", 1);
-        td__sb_str(&b, "{\"id\":");
-        td__sb_int(&b, td__db_int(rows, 0));
-        td__sb_str(&b, ",\"name\":");
-        td__sb_json_str(&b, td__db_text(rows, 1));
-        td__sb_str(&b, ",\"description\":");
-        td__sb_json_str(&b, td__db_text(rows, 2));
-        td__sb_str(&b, ",\"owner\":{\"id\":");
-        td__sb_int(&b, td__db_int(rows, 3));
-        td__sb_str(&b, ",\"username\":");
-        td__sb_json_str(&b, td__db_text(rows, 4));
-        td__sb_str(&b, "},\"latest_version\":");
-        td__sb_int(&b, td__db_int(rows, 5));
-        td__sb_str(&b, ",\"created_at\":");
-        td__sb_time(&b, td__db_int(rows, 6));
-        td__sb_str(&b, ",\"updated_at\":");
-        td__sb_time(&b, td__db_int(rows, 7));
-        td__sb_str(&b, ",\"parent\":");
-        if (td__db_is_null(rows, 8)) {
-            td__sb_str(&b, "null");
-        } else {
-            td__sb_str(&b, "{\"model\":");
-            td__sb_int(&b, td__db_int(rows, 8));
-            td__sb_str(&b, ",\"version\":");
-            td__sb_int(&b, td__db_int(rows, 9));
-            td__sb_str(&b, "}");
-        }
-        td__sb_str(&b, "}");
+        model_sb(&b, rows);
         last = td__db_int(rows, 0);
         n++;
     }

@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "hub/tar.h"
+#include "trackday/archive.h"
 
 #define BLOCK 512
 
@@ -114,25 +115,24 @@ int td__path_clean(const char *in, char *out, size_t cap, td_err *err)
 /* Reading                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
+/* The hub's policy on top of the one tar reader (td_tar_*, archive.h): files and directories
+ * only, every path cleaned (td__path_clean), a leading "./" entry skipped. */
 struct td__tar_reader {
-    gzFile gz;
-    uint64_t left; /* data bytes of the current entry not yet read */
-    uint64_t pad;  /* padding after them */
-    char longname[TD_TAR_PATH_MAX + 16];
-    int have_longname;
+    td_tar_reader *tar;
+    td_tar_member m;
 };
 
 int td__tar_open(td__tar_reader **out, const char *path, td_err *err)
 {
     td__tar_reader *r = td_calloc(1, sizeof(*r));
+    *out = NULL;
     if (!r)
         return td_err_set(err, TD_ENOMEM, "out of memory");
-    r->gz = gzopen(path, "rb");
-    if (!r->gz) {
+    int rc = td_tar_open_file(&r->tar, path, err);
+    if (rc) {
         td_free(r);
-        return td_err_set(err, TD_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return rc;
     }
-    gzbuffer(r->gz, 64 * 1024);
     *out = r;
     return 0;
 }
@@ -141,200 +141,49 @@ void td__tar_close(td__tar_reader *r)
 {
     if (!r)
         return;
-    gzclose(r->gz);
+    td_tar_close(r->tar);
     td_free(r);
-}
-
-static int read_full(td__tar_reader *r, void *buf, size_t n, td_err *err)
-{
-    size_t got = 0;
-    while (got < n) {
-        int k = gzread(r->gz, (char *)buf + got, (unsigned)(n - got));
-        if (k < 0) {
-            int zerr;
-            const char *m = gzerror(r->gz, &zerr);
-            return td_err_set(err, TD_EFORMAT, "archive: not a valid .tar.gz (%s)", m);
-        }
-        if (k == 0)
-            return td_err_set(err, TD_EFORMAT, "archive: truncated");
-        got += (size_t)k;
-    }
-    return 0;
-}
-
-static int skip(td__tar_reader *r, uint64_t n, td_err *err)
-{
-    char buf[4096];
-    while (n) {
-        size_t k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
-        int rc = read_full(r, buf, k, err);
-        if (rc)
-            return rc;
-        n -= k;
-    }
-    return 0;
-}
-
-static int parse_octal(const char *f, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    size_t i = 0;
-    if ((unsigned char)f[0] & 0x80)
-        return -1; /* base-256: sizes beyond 8 GiB, never legitimate here */
-    while (i < n && (f[i] == ' ' || f[i] == 0))
-        i++;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
-        if (v >> 60)
-            return -1;
-        v = v * 8 + (uint64_t)(f[i] - '0');
-    }
-    for (; i < n; i++)
-        if (f[i] != ' ' && f[i] != 0)
-            return -1;
-    *out = v;
-    return 0;
-}
-
-static int header_checksum_ok(const unsigned char *h)
-{
-    uint64_t want;
-    unsigned long sum = 0;
-    if (parse_octal((const char *)h + 148, 8, &want))
-        return 0;
-    for (int i = 0; i < BLOCK; i++)
-        sum += (i >= 148 && i < 156) ? ' ' : h[i];
-    return sum == want;
-}
-
-/* Reads the data of a GNU 'L' or pax 'x' entry (small) into a buffer. */
-static int read_meta(td__tar_reader *r, uint64_t size, char *buf, size_t cap, td_err *err)
-{
-    uint64_t padded = (size + BLOCK - 1) / BLOCK * BLOCK;
-    if (size >= cap)
-        return td_err_set(err, TD_EFORMAT, "archive: metadata entry of %llu bytes is too long",
-                          (unsigned long long)size);
-    int rc = read_full(r, buf, (size_t)size, err);
-    if (!rc)
-        rc = skip(r, padded - size, err);
-    buf[size] = 0;
-    return rc;
 }
 
 int td__tar_next(td__tar_reader *r, td__tar_entry *e, td_err *err)
 {
-    unsigned char h[BLOCK];
+    td_tar_member *m = &r->m;
     int rc;
-
-    /* Whatever the caller did not read of the previous entry. */
-    rc = skip(r, r->left + r->pad, err);
-    r->left = r->pad = 0;
-    if (rc)
-        return rc;
-    for (;;) {
-        char name[TD_TAR_PATH_MAX * 2 + 8];
-        uint64_t size, mode;
-        int zero = 1;
-        int k = gzread(r->gz, h, BLOCK);
-        if (k == 0)
-            return 0; /* end without the two zero blocks: tolerated */
-        if (k != BLOCK)
-            return td_err_set(err, TD_EFORMAT, "archive: truncated or not a .tar.gz");
-        for (int i = 0; i < BLOCK; i++)
-            if (h[i]) {
-                zero = 0;
-                break;
-            }
-        if (zero)
-            return 0;
-        if (!header_checksum_ok(h))
-            return td_err_set(err, TD_EFORMAT,
-                              "archive: a header's checksum is wrong (is it a "
-                              ".tar.gz made by tar or trackday push?)");
-        if (parse_octal((const char *)h + 124, 12, &size) ||
-            parse_octal((const char *)h + 100, 8, &mode))
-            return td_err_set(err, TD_EFORMAT, "archive: a header has a malformed size or mode");
-        char type = (char)h[156];
-        if (type == 'L' || type == 'x') {
-            char meta[TD_TAR_PATH_MAX * 4 + 64];
-            rc = read_meta(r, size, meta, sizeof(meta), err);
-            if (rc)
-                return rc;
-            if (type == 'L') {
-                if (strlen(meta) >= sizeof(r->longname))
-                    return td_err_set(err, TD_EINVAL, "archive: a path is too long");
-                memcpy(r->longname, meta, strlen(meta) + 1);
-                r->have_longname = 1;
-            } else {
-                /* pax records: "LEN path=VALUE\n"; only path matters here. */
-                char *p = meta;
-                while (*p) {
-                    char *sp = strchr(p, ' ');
-                    long len = strtol(p, NULL, 10);
-                    if (!sp || len <= 0 || len > (long)strlen(p))
-                        break;
-                    if (!strncmp(sp + 1, "path=", 5)) {
-                        size_t vlen = (size_t)(p + len - (sp + 6)) - 1;
-                        if (vlen >= sizeof(r->longname))
-                            return td_err_set(err, TD_EINVAL, "archive: a path is too long");
-                        memcpy(r->longname, sp + 6, vlen);
-                        r->longname[vlen] = 0;
-                        r->have_longname = 1;
-                    }
-                    p += len;
-                }
-            }
-            continue;
-        }
-        if (type == 'g') { /* pax global header: nothing we use */
-            rc = skip(r, (size + BLOCK - 1) / BLOCK * BLOCK, err);
-            if (rc)
-                return rc;
-            continue;
-        }
-        if (r->have_longname) {
-            snprintf(name, sizeof(name), "%s", r->longname);
-            r->have_longname = 0;
-        } else if (!memcmp(h + 257, "ustar", 5) && h[345]) {
-            snprintf(name, sizeof(name), "%.155s/%.100s", (const char *)h + 345, (const char *)h);
-        } else {
-            snprintf(name, sizeof(name), "%.100s", (const char *)h);
-        }
+    while ((rc = td_tar_next(r->tar, m, err)) > 0) {
+        char type = m->type;
         if (type == '1' || type == '2')
             return td_err_set(err, TD_EINVAL, "archive: '%.80s' is a link; links are not allowed",
-                              name);
+                              m->name);
         if (type != '0' && type != 0 && type != '5' && type != '7')
             return td_err_set(err, TD_EINVAL,
                               "archive: '%.80s' is a device, FIFO or unknown entry (type '%c'); "
                               "only files and directories are allowed",
-                              name, type >= 0x20 && type < 0x7f ? type : '?');
-        rc = td__path_clean(name, e->path, sizeof(e->path), err);
+                              m->name, type >= 0x20 && type < 0x7f ? type : '?');
+        rc = td__path_clean(m->name, e->path, sizeof(e->path), err);
         if (rc) {
-            if (!strcmp(name, "./") || !strcmp(name, "."))
+            if (!strcmp(m->name, "./") || !strcmp(m->name, "."))
                 continue; /* `tar czf x.tgz -C dir .` starts with "./" */
             return td_err_prefix(err, rc, "archive: ");
         }
         e->is_dir = type == '5';
-        e->size = e->is_dir ? 0 : size;
-        e->mode = (int)(mode & 0777);
-        r->left = e->size;
-        r->pad = (e->size + BLOCK - 1) / BLOCK * BLOCK - e->size;
-        if (e->is_dir && size)
-            r->pad = (size + BLOCK - 1) / BLOCK * BLOCK;
+        e->size = e->is_dir ? 0 : m->size;
+        e->mode = (int)(m->mode & 0777);
         return 1;
     }
+    /* A damaged header is a malformed upload to the hub (400), like any other. */
+    if (rc == TD_ECHECKSUM) {
+        if (err)
+            err->code = TD_EFORMAT;
+        rc = TD_EFORMAT;
+    }
+    return rc;
 }
 
 ssize_t td__tar_read(td__tar_reader *r, void *buf, size_t cap, td_err *err)
 {
-    size_t n = r->left < cap ? (size_t)r->left : cap;
-    int rc;
-    if (!n)
-        return 0;
-    rc = read_full(r, buf, n, err);
-    if (rc)
-        return rc;
-    r->left -= n;
-    return (ssize_t)n;
+    if (r->m.type == '5')
+        return 0; /* a directory's data, if any, is skipped */
+    return td_tar_read(r->tar, buf, cap, err);
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "infer_internal.h"
+#include "kernels_simd.h"
 
 #if TDI_ARM64
 #include <arm_neon.h>
@@ -25,13 +25,6 @@
 #define DOTPROD __attribute__((target("dotprod")))
 #endif
 #define INLINE static inline __attribute__((always_inline))
-
-static int32_t load_i32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 /* Four outputs from exact sums acc + bias_acc (a per-output int32 correction). */
 INLINE void epi4(float *dst, int32x4_t acc, int32x4_t corr, const tdi_layer *L, int o, int n)
@@ -63,23 +56,6 @@ INLINE int32x4_t corr4(const tdi_layer *L, int o, int n, int shift)
 }
 
 /* ---- im2col ----------------------------------------------------------------------------- */
-
-static void im2col_i16(int16_t *cols, const uint8_t *in, const tdi_layer *L, int stride)
-{
-    int OH = L->out_h, OW = L->out_w, K = L->k, S = L->s, W = L->in_w, C = L->in_c;
-    int KC = K * C, oy, ox, kh, j;
-    for (oy = 0; oy < OH; oy++)
-        for (ox = 0; ox < OW; ox++) {
-            int16_t *row = cols + ((size_t)oy * OW + ox) * stride;
-            for (kh = 0; kh < K; kh++) {
-                const uint8_t *src = in + ((size_t)(oy * S + kh) * W + (size_t)ox * S) * C;
-                for (j = 0; j < KC; j++)
-                    row[kh * KC + j] = src[j];
-            }
-            for (j = L->kk; j < stride; j++)
-                row[j] = 0;
-        }
-}
 
 /* Rows of a - 128 (signed bytes). */
 static void im2col_s8(int8_t *cols, const uint8_t *in, const tdi_layer *L, int stride)
@@ -145,27 +121,9 @@ INLINE void tile_neon(float *out, const int16_t *A, const tdi_layer *L, int p0, 
 static void conv_neon(const tdi_layer *L, float *out, const uint8_t *q)
 {
     int16_t *A = (int16_t *)L->work;
-    int P = L->out_h * L->out_w, nblk = (L->oc + 7) / 8, ob, p;
-    im2col_i16(A, q, L, L->k4);
-    for (ob = 0; ob < nblk; ob += 4) {
-        int nb = nblk - ob < 4 ? nblk - ob : 4, b;
-        if (nb == 4) {
-            for (p = 0; p + 2 <= P; p += 2)
-                tile_neon(out, A, L, p, 2, ob, 4);
-            for (; p < P; p++)
-                tile_neon(out, A, L, p, 1, ob, 4);
-        } else {
-            for (b = 0; b < nb; b++)
-                for (p = 0; p < P; p++)
-                    tile_neon(out, A, L, p, 1, ob + b, 1);
-        }
-    }
-}
-
-/* One dense output from an exact sum of u8 x s8 products. */
-static void dense_out(float *out, int32_t s, const tdi_layer *L, int o)
-{
-    TDI_REQUANT(s - L->in_zp * L->wsum_raw[o], L->mult[o], L->bias[o], L->relu, out[o]);
+    int P = L->out_h * L->out_w, nblk = (L->oc + 7) / 8;
+    tdi_im2col_i16(A, q, L, L->k4);
+    TDI_TILE_BLOCKS4(tile_neon, out, A, L, P, 2, nblk);
 }
 
 static void dense_neon(const tdi_layer *L, float *out, const uint8_t *q)
@@ -187,13 +145,11 @@ static void dense_neon(const tdi_layer *L, float *out, const uint8_t *q)
                 hi[r] = vmlal_high_s16(hi[r], w, a);
             }
         }
-        for (r = 0; r < nr; r++) {
-            int32_t s = vaddvq_s32(vaddq_s32(lo[r], hi[r]));
-            const int8_t *w = L->wq + (size_t)(o + r) * C;
-            for (c = Cv; c < C; c++)
-                s += (int32_t)q[c] * w[c];
-            dense_out(out, s, L, o + r);
-        }
+        for (r = 0; r < nr; r++)
+            tdi_dense_out(out,
+                          tdi_dot_tail(vaddvq_s32(vaddq_s32(lo[r], hi[r])), q,
+                                       L->wq + (size_t)(o + r) * C, Cv, C),
+                          L, o + r);
     }
 }
 
@@ -212,7 +168,8 @@ INLINE DOTPROD void tile_dot(float *out, const int8_t *A, const tdi_layer *L, in
     for (kq = 0; kq < K4 / 4; kq++) {
         int8x16_t a[2];
         for (p = 0; p < pt; p++)
-            a[p] = vreinterpretq_s8_s32(vdupq_n_s32(load_i32(A + (size_t)(p0 + p) * K4 + 4 * kq)));
+            a[p] =
+                vreinterpretq_s8_s32(vdupq_n_s32(tdi_load_i32(A + (size_t)(p0 + p) * K4 + 4 * kq)));
         for (b = 0; b < nb; b++) {
             const int8_t *w = W + ((size_t)b * K4 + (size_t)kq * 4) * 16;
             for (j = 0; j < 4; j++) {
@@ -236,21 +193,10 @@ INLINE DOTPROD void tile_dot(float *out, const int8_t *A, const tdi_layer *L, in
 static DOTPROD void conv_dot(const tdi_layer *L, float *out, const uint8_t *q)
 {
     int8_t *A = (int8_t *)L->work;
-    int P = L->out_h * L->out_w, nblk = (L->oc + 15) / 16, ob, p;
+    int P = L->out_h * L->out_w, nblk = (L->oc + 15) / 16, ob;
     im2col_s8(A, q, L, L->k4);
-    for (ob = 0; ob < nblk; ob += 2) {
-        if (nblk - ob >= 2) {
-            for (p = 0; p + 2 <= P; p += 2)
-                tile_dot(out, A, L, p, 2, ob, 2);
-            for (; p < P; p++)
-                tile_dot(out, A, L, p, 1, ob, 2);
-        } else {
-            for (p = 0; p + 2 <= P; p += 2)
-                tile_dot(out, A, L, p, 2, ob, 1);
-            for (; p < P; p++)
-                tile_dot(out, A, L, p, 1, ob, 1);
-        }
-    }
+    for (ob = 0; ob < nblk; ob += 2)
+        TDI_TILE_PIXELS(tile_dot, out, A, L, P, 2, ob, nblk - ob >= 2 ? 2 : 1);
 }
 
 static DOTPROD void dense_dot(const tdi_layer *L, float *out, const uint8_t *q)
@@ -275,10 +221,7 @@ static DOTPROD void dense_dot(const tdi_layer *L, float *out, const uint8_t *q)
             /* (a - 128) . w over the vector part: add 128 x its weights back. */
             for (c = 0; c < Cv; c++)
                 ws += w[c];
-            s += 128 * ws;
-            for (c = Cv; c < C; c++)
-                s += (int32_t)q[c] * w[c];
-            dense_out(out, s, L, o + r);
+            tdi_dense_out(out, tdi_dot_tail(s + 128 * ws, q, w, Cv, C), L, o + r);
         }
     }
 }

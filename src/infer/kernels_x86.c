@@ -16,7 +16,7 @@
  */
 #include <string.h>
 
-#include "infer_internal.h"
+#include "kernels_simd.h"
 
 #if TDI_X86
 #include <immintrin.h>
@@ -45,31 +45,6 @@ INLINE void im2col_u8(uint8_t *cols, const uint8_t *in, const tdi_layer *L, int 
                        (size_t)KC);
             memset(row + L->kk, 0, (size_t)(stride - L->kk));
         }
-}
-
-/* The same rows widened to 16 bits. */
-INLINE void im2col_i16(int16_t *cols, const uint8_t *in, const tdi_layer *L, int stride)
-{
-    int OH = L->out_h, OW = L->out_w, K = L->k, S = L->s, W = L->in_w, C = L->in_c;
-    int KC = K * C, oy, ox, kh, j;
-    for (oy = 0; oy < OH; oy++)
-        for (ox = 0; ox < OW; ox++) {
-            int16_t *row = cols + ((size_t)oy * OW + ox) * stride;
-            for (kh = 0; kh < K; kh++) {
-                const uint8_t *src = in + ((size_t)(oy * S + kh) * W + (size_t)ox * S) * C;
-                for (j = 0; j < KC; j++)
-                    row[kh * KC + j] = src[j];
-            }
-            for (j = L->kk; j < stride; j++)
-                row[j] = 0;
-        }
-}
-
-static int32_t load_i32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
 }
 
 /* ---- AVX-512 VNNI ----------------------------------------------------------------------- */
@@ -104,7 +79,7 @@ INLINE AVX512 void tile512(float *out, const uint8_t *A, const tdi_layer *L, int
         for (b = 0; b < nb; b++)
             w[b] = _mm512_loadu_si512((const void *)(W + ((size_t)b * K4 + (size_t)kq * 4) * 16));
         for (p = 0; p < pt; p++) {
-            __m512i a = _mm512_set1_epi32(load_i32(A + (size_t)(p0 + p) * K4 + 4 * kq));
+            __m512i a = _mm512_set1_epi32(tdi_load_i32(A + (size_t)(p0 + p) * K4 + 4 * kq));
             for (b = 0; b < nb; b++)
                 acc[p][b] = _mm512_dpbusd_epi32(acc[p][b], a, w[b]);
         }
@@ -124,31 +99,16 @@ static AVX512 void conv_avx512(const tdi_layer *L, float *out, const uint8_t *q)
     for (ob = 0; ob < nblk; ob += 4) {
         int nb = nblk - ob;
         if (nb >= 4) {
-            for (p = 0; p + 6 <= P; p += 6)
-                tile512(out, A, L, p, 6, ob, 4);
-            for (; p < P; p++)
-                tile512(out, A, L, p, 1, ob, 4);
+            TDI_TILE_PIXELS(tile512, out, A, L, P, 6, ob, 4);
         } else if (nb == 2 || nb == 3) {
-            for (p = 0; p + 6 <= P; p += 6)
-                tile512(out, A, L, p, 6, ob, 2);
-            for (; p < P; p++)
-                tile512(out, A, L, p, 1, ob, 2);
+            TDI_TILE_PIXELS(tile512, out, A, L, P, 6, ob, 2);
             if (nb == 3)
                 for (p = 0; p < P; p++)
                     tile512(out, A, L, p, 1, ob + 2, 1);
         } else {
-            for (p = 0; p + 6 <= P; p += 6)
-                tile512(out, A, L, p, 6, ob, 1);
-            for (; p < P; p++)
-                tile512(out, A, L, p, 1, ob, 1);
+            TDI_TILE_PIXELS(tile512, out, A, L, P, 6, ob, 1);
         }
     }
-}
-
-/* One dense output from an exact sum. */
-static void dense_out(float *out, int32_t s, const tdi_layer *L, int o)
-{
-    TDI_REQUANT(s - L->in_zp * L->wsum_raw[o], L->mult[o], L->bias[o], L->relu, out[o]);
 }
 
 static AVX512 void dense_avx512(const tdi_layer *L, float *out, const uint8_t *q)
@@ -166,7 +126,7 @@ static AVX512 void dense_avx512(const tdi_layer *L, float *out, const uint8_t *q
                     acc[r], a, _mm512_maskz_loadu_epi8(m, L->wq + (size_t)(o + r) * C + c));
         }
         for (r = 0; r < nr; r++)
-            dense_out(out, _mm512_reduce_add_epi32(acc[r]), L, o + r);
+            tdi_dense_out(out, _mm512_reduce_add_epi32(acc[r]), L, o + r);
     }
 }
 
@@ -212,7 +172,7 @@ INLINE AVXVNNI void tile_vnni256(float *out, const uint8_t *A, const tdi_layer *
             acc[p][b] = _mm256_setzero_si256();
     for (kq = 0; kq < K4 / 4; kq++) {
         for (p = 0; p < pt; p++) {
-            __m256i a = _mm256_set1_epi32(load_i32(A + (size_t)(p0 + p) * K4 + 4 * kq));
+            __m256i a = _mm256_set1_epi32(tdi_load_i32(A + (size_t)(p0 + p) * K4 + 4 * kq));
             for (b = 0; b < nb; b++)
                 acc[p][b] = _mm256_dpbusd_avx_epi32(
                     acc[p][b], a,
@@ -230,25 +190,9 @@ INLINE AVXVNNI void tile_vnni256(float *out, const uint8_t *A, const tdi_layer *
 static AVXVNNI void conv_avxvnni(const tdi_layer *L, float *out, const uint8_t *q)
 {
     uint8_t *A = (uint8_t *)L->work;
-    int P = L->out_h * L->out_w, nblk = (L->oc + 7) / 8, ob, p;
+    int P = L->out_h * L->out_w, nblk = (L->oc + 7) / 8;
     im2col_u8(A, q, L, L->k4);
-    for (ob = 0; ob < nblk; ob += 4) {
-        int nb = nblk - ob < 4 ? nblk - ob : 4;
-        if (nb == 4) {
-            for (p = 0; p + 3 <= P; p += 3)
-                tile_vnni256(out, A, L, p, 3, ob, 4);
-            for (; p < P; p++)
-                tile_vnni256(out, A, L, p, 1, ob, 4);
-        } else {
-            int b;
-            for (b = 0; b < nb; b++) {
-                for (p = 0; p + 3 <= P; p += 3)
-                    tile_vnni256(out, A, L, p, 3, ob + b, 1);
-                for (; p < P; p++)
-                    tile_vnni256(out, A, L, p, 1, ob + b, 1);
-            }
-        }
-    }
+    TDI_TILE_BLOCKS4(tile_vnni256, out, A, L, P, 3, nblk);
 }
 
 INLINE AVX2 int32_t hsum256(__m256i v)
@@ -257,6 +201,17 @@ INLINE AVX2 int32_t hsum256(__m256i v)
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
+}
+
+/* The nr dense outputs o.. from their vector sums and the scalar tail past Cv. */
+INLINE AVX2 void dense_finish256(float *out, const __m256i *acc, int nr, const uint8_t *q,
+                                 const tdi_layer *L, int o, int Cv)
+{
+    int r;
+    for (r = 0; r < nr; r++)
+        tdi_dense_out(
+            out, tdi_dot_tail(hsum256(acc[r]), q, L->wq + (size_t)(o + r) * L->in_c, Cv, L->in_c),
+            L, o + r);
 }
 
 static AVXVNNI void dense_avxvnni(const tdi_layer *L, float *out, const uint8_t *q)
@@ -273,13 +228,7 @@ static AVXVNNI void dense_avxvnni(const tdi_layer *L, float *out, const uint8_t 
                     acc[r], a,
                     _mm256_loadu_si256((const __m256i *)(L->wq + (size_t)(o + r) * C + c)));
         }
-        for (r = 0; r < nr; r++) {
-            int32_t s = hsum256(acc[r]);
-            const int8_t *w = L->wq + (size_t)(o + r) * C;
-            for (c = Cv; c < C; c++)
-                s += (int32_t)q[c] * w[c];
-            dense_out(out, s, L, o + r);
-        }
+        dense_finish256(out, acc, nr, q, L, o, Cv);
     }
 }
 
@@ -299,7 +248,7 @@ INLINE AVX2 void tile_avx2(float *out, const int16_t *A, const tdi_layer *L, int
         for (b = 0; b < nb; b++)
             w[b] = _mm256_loadu_si256((const __m256i *)(W + ((size_t)b * K2 + (size_t)kp * 2) * 8));
         for (p = 0; p < pt; p++) {
-            __m256i a = _mm256_set1_epi32(load_i32(A + (size_t)(p0 + p) * K2 + 2 * kp));
+            __m256i a = _mm256_set1_epi32(tdi_load_i32(A + (size_t)(p0 + p) * K2 + 2 * kp));
             for (b = 0; b < nb; b++)
                 acc[p][b] = _mm256_add_epi32(acc[p][b], _mm256_madd_epi16(a, w[b]));
         }
@@ -314,25 +263,9 @@ INLINE AVX2 void tile_avx2(float *out, const int16_t *A, const tdi_layer *L, int
 static AVX2 void conv_avx2(const tdi_layer *L, float *out, const uint8_t *q)
 {
     int16_t *A = (int16_t *)L->work;
-    int P = L->out_h * L->out_w, nblk = (L->oc + 7) / 8, ob, p;
-    im2col_i16(A, q, L, L->k2);
-    for (ob = 0; ob < nblk; ob += 4) {
-        int nb = nblk - ob < 4 ? nblk - ob : 4;
-        if (nb == 4) {
-            for (p = 0; p + 3 <= P; p += 3)
-                tile_avx2(out, A, L, p, 3, ob, 4);
-            for (; p < P; p++)
-                tile_avx2(out, A, L, p, 1, ob, 4);
-        } else {
-            int b;
-            for (b = 0; b < nb; b++) {
-                for (p = 0; p + 3 <= P; p += 3)
-                    tile_avx2(out, A, L, p, 3, ob + b, 1);
-                for (; p < P; p++)
-                    tile_avx2(out, A, L, p, 1, ob + b, 1);
-            }
-        }
-    }
+    int P = L->out_h * L->out_w, nblk = (L->oc + 7) / 8;
+    tdi_im2col_i16(A, q, L, L->k2);
+    TDI_TILE_BLOCKS4(tile_avx2, out, A, L, P, 3, nblk);
 }
 
 static AVX2 void dense_avx2(const tdi_layer *L, float *out, const uint8_t *q)
@@ -355,13 +288,7 @@ static AVX2 void dense_avx2(const tdi_layer *L, float *out, const uint8_t *q)
                 acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(a, w));
             }
         }
-        for (r = 0; r < nr; r++) {
-            int32_t s = hsum256(acc[r]);
-            const int8_t *w = L->wq + (size_t)(o + r) * C;
-            for (c = Cv; c < C; c++)
-                s += (int32_t)q[c] * w[c];
-            dense_out(out, s, L, o + r);
-        }
+        dense_finish256(out, acc, nr, q, L, o, Cv);
     }
 }
 

@@ -164,6 +164,66 @@ static int found(td_simtrace_files *f, pathlist *l, const char *layout, int work
     return 0;
 }
 
+/*
+ * One place a layout keeps its simtraces: the files accepted by `files` in DIR/sub, or, when
+ * `runs` is set, in DIR/sub/<each folder accepted by runs>/leaf. A row with no `layout` adds
+ * its files to the next row's (one layout spread over two places).
+ */
+typedef struct place {
+    const char *sub;
+    name_filter runs;
+    const char *leaf;
+    name_filter files;
+    const char *layout; /* the layout's name when files were found, or NULL */
+} place;
+
+static const place training_places[] = {
+    {"sim-trace/training/training-simtrace", NULL, NULL, csv_name,
+     "DeepRacer console export (sim-trace/training/)"},
+    {"sim-trace/training", any, "training-simtrace", csv_name,
+     "DeepRacer on AWS export (sim-trace/training/<job>/)"},
+    {"logs/training", NULL, NULL, sim_log_name, "DeepRacer simulation log (logs/training/*.log)"},
+    /* trackday before the DeepRacer layout: DIR/logs/training-simtrace*.csv. */
+    {"logs", NULL, NULL, trackday_train_name, NULL},
+    {"logs/training-simtrace", NULL, NULL, csv_name, "trackday logs/"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static const place evaluation_places[] = {
+    {"", eval_run_name, "evaluation-simtrace", csv_name,
+     "deepracer-for-cloud (evaluation-<time>/evaluation-simtrace/)"},
+    {"sim-trace/evaluation", any, "evaluation-simtrace", csv_name,
+     "DeepRacer export (sim-trace/evaluation/<run>/)"},
+    {"logs/evaluation", NULL, NULL, sim_log_name,
+     "DeepRacer simulation log (logs/evaluation/*.log)"},
+    {"logs", NULL, NULL, trackday_eval_name, NULL},
+    {"logs/evaluation-simtrace", NULL, NULL, csv_name,
+     "trackday eval (logs/eval-<track>-simtrace.csv)"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static const place leaderboard_places[] = {
+    {"logs/leaderboard", NULL, NULL, sim_log_name,
+     "DeepRacer leaderboard submissions (logs/leaderboard/*.log)"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* The first of places (ended by a row without sub) that holds files, into f. */
+static int probe_all(const char *dir, const place *places, td_simtrace_files *f, pathlist *l)
+{
+    char p[4096];
+    for (const place *w = places; w->sub; w++) {
+        snprintf(p, sizeof(p), "%s%s%s", dir, w->sub[0] ? "/" : "", w->sub);
+        if (w->runs)
+            list_in_subdirs(l, p, w->runs, w->leaf, w->files);
+        else
+            list(l, p, w->files, 0);
+        if (w->layout && l->n)
+            return found(f, l, w->layout, 1);
+    }
+    return TD_ENOENT;
+}
+
 static int find_training(const char *dir, td_simtrace_files *f, pathlist *l)
 {
     char p[4096];
@@ -184,59 +244,17 @@ static int find_training(const char *dir, td_simtrace_files *f, pathlist *l)
     free_list(&workers);
     if (l->n)
         return found(f, l, "deepracer-for-cloud, one folder per worker", nw);
-    snprintf(p, sizeof(p), "%s/sim-trace/training/training-simtrace", dir);
-    list(l, p, csv_name, 0);
-    if (l->n)
-        return found(f, l, "DeepRacer console export (sim-trace/training/)", 1);
-    snprintf(p, sizeof(p), "%s/sim-trace/training", dir);
-    list_in_subdirs(l, p, any, "training-simtrace", csv_name);
-    if (l->n)
-        return found(f, l, "DeepRacer on AWS export (sim-trace/training/<job>/)", 1);
-    snprintf(p, sizeof(p), "%s/logs/training", dir);
-    list(l, p, sim_log_name, 0);
-    if (l->n)
-        return found(f, l, "DeepRacer simulation log (logs/training/*.log)", 1);
-    /* trackday before the DeepRacer layout: DIR/logs/training-simtrace*.csv. */
-    snprintf(p, sizeof(p), "%s/logs", dir);
-    list(l, p, trackday_train_name, 0);
-    snprintf(p, sizeof(p), "%s/logs/training-simtrace", dir);
-    list(l, p, csv_name, 0);
-    if (l->n)
-        return found(f, l, "trackday logs/", 1);
-    return TD_ENOENT;
+    return probe_all(dir, training_places, f, l);
 }
 
 static int find_evaluation(const char *dir, td_simtrace_files *f, pathlist *l)
 {
-    char p[4096];
-    list_in_subdirs(l, dir, eval_run_name, "evaluation-simtrace", csv_name);
-    if (l->n)
-        return found(f, l, "deepracer-for-cloud (evaluation-<time>/evaluation-simtrace/)", 1);
-    snprintf(p, sizeof(p), "%s/sim-trace/evaluation", dir);
-    list_in_subdirs(l, p, any, "evaluation-simtrace", csv_name);
-    if (l->n)
-        return found(f, l, "DeepRacer export (sim-trace/evaluation/<run>/)", 1);
-    snprintf(p, sizeof(p), "%s/logs/evaluation", dir);
-    list(l, p, sim_log_name, 0);
-    if (l->n)
-        return found(f, l, "DeepRacer simulation log (logs/evaluation/*.log)", 1);
-    snprintf(p, sizeof(p), "%s/logs", dir);
-    list(l, p, trackday_eval_name, 0);
-    snprintf(p, sizeof(p), "%s/logs/evaluation-simtrace", dir);
-    list(l, p, csv_name, 0);
-    if (l->n)
-        return found(f, l, "trackday eval (logs/eval-<track>-simtrace.csv)", 1);
-    return TD_ENOENT;
+    return probe_all(dir, evaluation_places, f, l);
 }
 
 static int find_leaderboard(const char *dir, td_simtrace_files *f, pathlist *l)
 {
-    char p[4096];
-    snprintf(p, sizeof(p), "%s/logs/leaderboard", dir);
-    list(l, p, sim_log_name, 0);
-    if (l->n)
-        return found(f, l, "DeepRacer leaderboard submissions (logs/leaderboard/*.log)", 1);
-    return TD_ENOENT;
+    return probe_all(dir, leaderboard_places, f, l);
 }
 
 /* Where each kind of run is looked for, for the message when there is none. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "cli/hub/hubcli.h"
 #include "trackday/hubclient.h"
 
@@ -57,7 +58,10 @@ int td__cli_push(td_hubc *c, const char *dir, const char *name, long long *model
                             dir);
     snprintf(tgz, sizeof(tgz), "%s/.trackday-push-%ld.tar.gz",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
-    if (td_hubc_pack_dir(dir, tgz, &err))
+    td__cli_status("packing %s", dir);
+    rc = td_hubc_pack_dir(dir, tgz, &err);
+    td__cli_status_done();
+    if (rc)
         return td__cli_fail("%s", err.msg);
     url_encode(name, enc, sizeof(enc));
     snprintf(path, sizeof(path), "/api/v1/models?name=%s", enc);
@@ -76,7 +80,9 @@ int td__cli_push(td_hubc *c, const char *dir, const char *name, long long *model
         snprintf(path, sizeof(path), "/api/v1/models/%lld/versions", existing);
     else
         snprintf(path, sizeof(path), "/api/v1/models?name=%s", enc);
+    td__cli_status("uploading %s", dir);
     rc = td_hubc_upload(c, "POST", path, tgz, &err);
+    td__cli_status_done();
     unlink(tgz);
     if (rc || c->status != 201)
         return td__cli_hub_fail(c, "push", rc, err.msg);
@@ -164,10 +170,14 @@ int td__cli_pull(td_hubc *c, long long id, long long v, const char *dir)
         snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/latest/download", id);
     snprintf(tgz, sizeof(tgz), "%s/.trackday-pull-%ld.tar.gz",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+    td__cli_status("downloading into %s", dir);
     rc = td_hubc_download(c, path, tgz, &err);
+    td__cli_status_done();
     if (rc || c->status != 200)
         return td__cli_hub_fail(c, "pull", rc, err.msg);
+    td__cli_status("unpacking into %s", dir);
     rc = td_hubc_unpack(tgz, dir, &err);
+    td__cli_status_done();
     unlink(tgz);
     if (rc)
         return td__cli_fail("%s", err.msg);
