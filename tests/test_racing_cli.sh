@@ -15,7 +15,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # ---- racing line ----------------------------------------------------------------------------
-out=$("$bin" tracks racing-line kidney --json -o "$tmp/line.json" --reward "$tmp/rl.py" --png "$tmp/rl.png" 2>&1)
+# (stderr apart: the JSON is stdout's; stderr carries the progress line.)
+out=$("$bin" tracks racing-line kidney --json -o "$tmp/line.json" --reward "$tmp/rl.py" --png "$tmp/rl.png" 2>"$tmp/line.err")
 rc=$?
 echo "$out" | python3 -c 'import json,sys
 o=json.load(sys.stdin)
@@ -23,7 +24,7 @@ assert o["lap_time_s"] < o["centerline_lap_s"]
 assert abs(o["driven_lap_s"]/o["lap_time_s"]-1) < 0.01, o
 assert o["off_tracks"] == 0 and o["footprint_clearance_m"] > 0 and o["max_line_error_m"] < 0.15
 assert len(o["driven_lap_times_s"]) == 5' 2>/dev/null
-check racing_line "paper and driven laps agree ($rc): $out" $(( rc || $? ))
+check racing_line "paper and driven laps agree ($rc): $out $(cat "$tmp/line.err")" $(( rc || $? ))
 python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); p=o["points"]; assert len(p)>100 and len(p[0])==3 and o["lap_time_s"]>0 and o["car"]["steer_gain"]>0' "$tmp/line.json" 2>/dev/null
 check racing_line_json "the line as waypoints" $?
 [ "$(head -c 8 "$tmp/rl.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
