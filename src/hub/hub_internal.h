@@ -364,6 +364,12 @@ int td__model_meta_from_fileset(td_hub *h, const td__fileset *fs, td__model_meta
                                 td_err *err);
 void td__model_meta_free(td__model_meta *m);
 /* Adds the next version of a model (in the caller's transaction). Zero ids mean none. */
+/*
+ * A version's files as a submission freezes them (league entries, assignment submissions): its
+ * fileset and content hash. 1 found, 0 no such version (nothing set), < 0 an error in err.
+ */
+int td__model_version_files(td_db_conn *c, int64_t model_id, int64_t version, int64_t *fileset_id,
+                            char sha[65], td_err *err);
 int td__model_add_version(td_hub *h, td_db_conn *c, int64_t model_id, int64_t fileset_id,
                           const td__fileset *fs, const td__model_meta *meta, const char *source,
                           int64_t created_by, int64_t job_id, int64_t parent_model,

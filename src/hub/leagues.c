@@ -1535,14 +1535,8 @@ static int post_submission(td__req *r)
     /* The version is frozen: the submission keeps its files and their hash. */
     int64_t fsid = 0;
     char sha[65] = "";
-    rc = td__db_query_row(c, &row, &err,
-                          "SELECT fileset_id, content_sha256 FROM model_versions WHERE model_id = "
-                          "? AND version = ?",
-                          "ii", model_id, version);
+    rc = td__model_version_files(c, model_id, version, &fsid, sha, &err);
     if (rc > 0) {
-        fsid = td__db_int(row, 0);
-        snprintf(sha, sizeof(sha), "%s", td__db_text(row, 1));
-        td__db_rows_free(row);
         rc = 0;
     } else if (rc == 0) {
         td__db_rollback(c);

@@ -259,6 +259,22 @@ int td__model_meta_from_fileset(td_hub *h, const td__fileset *fs, td__model_meta
 /* Versions                                                                             */
 /* ------------------------------------------------------------------------------------ */
 
+int td__model_version_files(td_db_conn *c, int64_t model_id, int64_t version, int64_t *fileset_id,
+                            char sha[65], td_err *err)
+{
+    td_db_rows *row = NULL;
+    int rc = td__db_query_row(c, &row, err,
+                              "SELECT fileset_id, content_sha256 FROM model_versions WHERE "
+                              "model_id = ? AND version = ?",
+                              "ii", model_id, version);
+    if (rc > 0) {
+        *fileset_id = td__db_int(row, 0);
+        snprintf(sha, 65, "%s", td__db_text(row, 1));
+        td__db_rows_free(row);
+    }
+    return rc;
+}
+
 int td__model_add_version(td_hub *h, td_db_conn *c, int64_t model_id, int64_t fileset_id,
                           const td__fileset *fs, const td__model_meta *meta, const char *source,
                           int64_t created_by, int64_t job_id, int64_t parent_model,
