@@ -192,6 +192,46 @@ TD_TEST(tgz_round_trip_through_tar)
     rm_rf(dir);
 }
 
+/* A file replaced by rename after the directory was listed (a trainer writing its next
+ * checkpoint while the worker packs the last one) is archived whole, as it is when read. */
+TD_TEST(tgz_archives_a_file_replaced_after_the_listing_whole)
+{
+    char dir[512], out[2048], src[700], tgz[700], back[700];
+    td_err err;
+    td__tgz_item *items;
+    td__tgz *t;
+    int count;
+    scratch(dir, sizeof(dir));
+    hub_sh(out, sizeof(out),
+           "cd %s && mkdir -p src/model && head -c 1000 /dev/urandom > src/model/grow.bin && "
+           "head -c 3000 /dev/urandom > src/model/shrink.bin",
+           dir);
+    snprintf(src, sizeof(src), "%s/src", dir);
+    snprintf(tgz, sizeof(tgz), "%s/x.tgz", dir);
+    snprintf(back, sizeof(back), "%s/back", dir);
+    TD_ASSERT_OK(td__tgz_items_from_dir(src, &items, &count, 100, &err));
+    TD_ASSERT_EQ_INT(count, 2);
+    /* Replaced after the listing: one larger, one smaller. */
+    hub_sh(out, sizeof(out),
+           "cd %s/src/model && head -c 1064 /dev/urandom > g && mv g grow.bin && "
+           "head -c 2000 /dev/urandom > s && mv s shrink.bin",
+           dir);
+    TD_ASSERT_OK(td__tgz_new(&t, items, count, 0, &err));
+    int fd = open(tgz, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    TD_ASSERT(fd >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = td__tgz_read(t, buf, sizeof(buf), &err)) > 0)
+        TD_ASSERT(write(fd, buf, (size_t)n) == n);
+    TD_ASSERT_MSG(n == 0, "%s", err.msg);
+    close(fd);
+    td__tgz_free(t);
+    TD_ASSERT_OK(td__tar_extract(tgz, back, 100, 1 << 24, &err));
+    int rc = hub_sh(out, sizeof(out), "diff -r %s %s && echo same", src, back);
+    TD_ASSERT_MSG(rc == 0, "%s", out);
+    rm_rf(dir);
+}
+
 /* Archives made by Python's tarfile with one hostile entry each. */
 TD_TEST(tar_reader_refuses_hostile_archives)
 {

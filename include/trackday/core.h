@@ -194,6 +194,15 @@ int td_file_read(const char *path, char **data, size_t *len, td_err *err);
  */
 int td_file_write_atomic(const char *path, const void *data, size_t len, td_err *err);
 
+/*
+ * Takes the lock of directory dir (flock on dir/.trackday-lock, created if missing): shared
+ * for readers that need its files as one consistent set, exclusive for the writer that
+ * changes several of them together (the trainer at the end of an iteration). Blocks until
+ * granted. Returns the descriptor to give td_dir_unlock, or -1 with err set.
+ */
+int td_dir_lock(const char *dir, int exclusive, td_err *err);
+void td_dir_unlock(int fd);
+
 /* Creates a directory and its parents (like mkdir -p). Existing directories are fine. */
 int td_mkdir_p(const char *path, td_err *err);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,6 +168,35 @@ int td_file_write_atomic(const char *path, const void *data, size_t len, td_err 
     fsync_parent(path);
     remove_stale_temps(path);
     return 0;
+}
+
+int td_dir_lock(const char *dir, int exclusive, td_err *err)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/.trackday-lock", dir);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        td_err_set(err, TD_EINVAL, "%s: path too long", dir);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        td_err_set(err, TD_EIO, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH)) {
+        if (errno == EINTR)
+            continue;
+        td_err_set(err, TD_EIO, "%s: lock: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void td_dir_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing the only descriptor releases the flock */
 }
 
 int td_mkdir_p(const char *path, td_err *err)

@@ -348,13 +348,22 @@ static int produce_raw(td__tgz *t, td_err *err)
         }
         td__tgz_item *it = &t->items[t->cur];
         if (t->phase == 0) {
+            /* The size comes from the file opened, not from the walk that listed it: a file
+             * replaced since (a trainer renames its checkpoint over the old one) is archived
+             * whole, as it is now. */
+            if (t->fd < 0) {
+                struct stat st;
+                t->fd = open(it->src, O_RDONLY | O_CLOEXEC);
+                if (t->fd < 0)
+                    return td_err_set(err, TD_EIO, "%s: %s", it->src, strerror(errno));
+                if (fstat(t->fd, &st))
+                    return td_err_set(err, TD_EIO, "%s: %s", it->src, strerror(errno));
+                it->size = (uint64_t)st.st_size;
+            }
             size_t n = write_headers(t->raw + t->raw_len, room, it, t->mtime);
             if (!n)
                 break;
             t->raw_len += n;
-            t->fd = open(it->src, O_RDONLY | O_CLOEXEC);
-            if (t->fd < 0)
-                return td_err_set(err, TD_EIO, "%s: %s", it->src, strerror(errno));
             t->copied = 0;
             t->phase = 1;
         } else if (t->phase == 1) {

@@ -140,15 +140,19 @@ static void heartbeat(job_run *j)
     j->last_beat = td_time_now();
 }
 
-/* Uploads the training run as the job's checkpoint (after a progress line the trainer's
- * files are consistent: it writes them before reporting the iteration). */
+/* Uploads the training run as the job's checkpoint. The trainer goes on while it is
+ * packed: the directory's lock (which the trainer holds while it writes an iteration's
+ * weights, state and metrics) keeps the archive to one iteration's files. */
 static void upload_checkpoint(job_run *j)
 {
     td_hubc *h = &j->s->hub;
     char tgz[1400], path[160];
     td_err err;
     snprintf(tgz, sizeof(tgz), "%s/checkpoint.tar.gz", j->dir);
-    if (td_hubc_pack_dir(j->model_dir, tgz, &err)) {
+    int lock = td_dir_lock(j->model_dir, 0, &err);
+    int rc = lock < 0 ? -1 : td_hubc_pack_dir(j->model_dir, tgz, &err);
+    td_dir_unlock(lock);
+    if (rc) {
         wlog(j->s->w, "job %lld: checkpoint: %s", (long long)j->id, err.msg);
         return;
     }

@@ -681,9 +681,16 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     if (pr->time_left_s < 0 && tr->opt.minutes > 0)
         pr->time_left_s = 0;
     td__train_activity(tr, TD_TRAIN_PHASE_CHECKPOINT, 0, 0, 0, 0);
+    /* The iteration's files change together under the directory's lock: a reader holding it
+     * (the hub's worker packing a checkpoint) sees the weights, the state and the metrics of
+     * one iteration, never a mix of two. */
+    int lock = td_dir_lock(tr->opt.dir, 1, err);
+    if (lock < 0)
+        return err->code;
     rc = td__checkpoint(tr, tr->iteration, pr->best, err);
     if (!rc)
         rc = td__metrics_append(tr, pr, err);
+    td_dir_unlock(lock);
     if (rc)
         return rc;
     result->last = *pr;
