@@ -352,6 +352,8 @@ static void hub_req_h(hub_server *s, hub_resp *out, const char *method, const ch
      * its announced size is then never sent, as curl does for large bodies). */
     if (!extra_header || !strstr(extra_header, "Expect:"))
         hdr = curl_slist_append(hdr, "Expect:");
+    else /* wait for the answer: curl sends the body anyway after 1 s, slow on a busy machine */
+        curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 60000L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
