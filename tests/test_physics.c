@@ -617,7 +617,7 @@ static void cam_open(cam_world *w)
 {
     td_err err = {0};
     TD_ASSERT_OK(td_track_load(&w->t, TD_TEST_SOURCE_DIR "/tracks/kidney.json", &err));
-    TD_ASSERT_OK(td_ground_map_create(&w->map, &w->t, 0, &err));
+    TD_ASSERT_OK(td_ground_map_open(&w->map, &w->t, 0, &err));
     w->ndecor = td_decor_build(&w->t, 1, w->decor, w->level, TD_DECOR_MAX);
     td_camera_config_default(&w->cfg);
     td_track_point_at(&w->t, 1.0, 0.0, &w->x, &w->y, &w->yaw);
@@ -625,7 +625,7 @@ static void cam_open(cam_world *w)
 
 static void cam_close(cam_world *w)
 {
-    td_ground_map_destroy(w->map);
+    td_ground_map_close(w->map);
     td_track_free(&w->t);
 }
 

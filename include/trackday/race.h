@@ -88,9 +88,10 @@ typedef struct td_race td_race;
 
 /*
  * Sets a race up on a loop track: n (2..6) racers placed on the grid in the given order.
- * Racers' policies must outlive the race. Opens the replay when asked.
+ * Racers' policies must outlive the race. Opens the replay when asked. *out is allocated
+ * here: free it with td_race_close (also after an error from td_race_step or finish).
  */
-int td_race_init(td_race **out, const td_track *track, const td_racer *racers, int n,
+int td_race_open(td_race **out, const td_track *track, const td_racer *racers, int n,
                  const td_race_options *o, td_err *err);
 /* One lockstep step of every car still racing. Returns 1 while the race goes on, 0 once it
  * is over (every car finished or out, or the clock limit), or a negative error code. */
@@ -102,9 +103,9 @@ void td_race_teleport(td_race *r, int k, double x, double y, double yaw, double 
 const td_vecenv *td_race_env(const td_race *r, int k);
 /* The standings so far (final once td_race_step returned 0); closes the replay. */
 int td_race_finish(td_race *r, td_race_result *res, td_err *err);
-void td_race_free(td_race *r);
+void td_race_close(td_race *r);
 
-/* td_race_init, steps until the end, td_race_finish, td_race_free. */
+/* td_race_open, steps until the end, td_race_finish, td_race_close. */
 int td_race_run(const td_track *track, const td_racer *racers, int n, const td_race_options *o,
                 td_race_result *res, td_err *err);
 

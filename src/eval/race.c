@@ -154,7 +154,7 @@ static int replay_open(td_race *r, td_err *err)
         r->camrgb = td_malloc((size_t)r->cam.width * r->cam.height * 3);
         if (!r->camrgb)
             return td_err_set(err, TD_ENOMEM, "out of memory");
-        if ((rc = td_ground_map_create(&r->ground, r->track, 0.01, err)) != 0)
+        if ((rc = td_ground_map_open(&r->ground, r->track, 0.01, err)) != 0)
             return rc;
     }
     /* The track as driven (the arrow shows the direction of a reverse race). */
@@ -364,7 +364,7 @@ const td_vecenv *td_race_env(const td_race *r, int k)
     return &r->cars[k].env;
 }
 
-int td_race_init(td_race **out, const td_track *track, const td_racer *racers, int n,
+int td_race_open(td_race **out, const td_track *track, const td_racer *racers, int n,
                  const td_race_options *o, td_err *err)
 {
     td_race *r;
@@ -395,7 +395,7 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
     }
     for (int k = 0; k < n; k++) {
         if ((rc = init_car(r, &r->cars[k], &racers[k], k, err)) != 0) {
-            td_race_free(r);
+            td_race_close(r);
             return rc;
         }
     }
@@ -408,7 +408,7 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
         td_race_teleport(r, k, x, y, hd, 0.0);
     }
     if ((rc = share_boxes(r, err)) != 0) {
-        td_race_free(r);
+        td_race_close(r);
         return rc;
     }
     for (int k = 0; k < n; k++) {
@@ -416,7 +416,7 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
         trail_push(&r->cars[k]);
     }
     if (o->replay_path && (rc = replay_open(r, err)) != 0) {
-        td_race_free(r);
+        td_race_close(r);
         return rc;
     }
     *out = r;
@@ -601,7 +601,7 @@ int td_race_finish(td_race *r, td_race_result *res, td_err *err)
     return rc;
 }
 
-void td_race_free(td_race *r)
+void td_race_close(td_race *r)
 {
     if (!r)
         return;
@@ -616,7 +616,7 @@ void td_race_free(td_race *r)
     td_frame_sink_close(r->sink, NULL);
     if (r->tv_ok)
         td_topview_free(&r->tv);
-    td_ground_map_destroy(r->ground);
+    td_ground_map_close(r->ground);
     td_free(r->camrgb);
     td_free(r->frame);
     td_free(r);
@@ -626,14 +626,14 @@ int td_race_run(const td_track *track, const td_racer *racers, int n, const td_r
                 td_race_result *res, td_err *err)
 {
     td_race *r;
-    int rc = td_race_init(&r, track, racers, n, o, err);
+    int rc = td_race_open(&r, track, racers, n, o, err);
     if (rc)
         return rc;
     while ((rc = td_race_step(r, err)) > 0)
         ;
     if (rc == 0)
         rc = td_race_finish(r, res, err);
-    td_race_free(r);
+    td_race_close(r);
     return rc;
 }
 

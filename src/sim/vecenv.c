@@ -381,9 +381,9 @@ void td_vecenv_free(td_vecenv *env)
     td__dirdata_free(&pv->dir[0]);
     td__dirdata_free(&pv->dir[1]);
     if (pv->ground)
-        td_ground_map_destroy(pv->ground);
+        td_ground_map_close(pv->ground);
     if (pv->lgrid)
-        td_lidar_grid_destroy(pv->lgrid);
+        td_lidar_grid_close(pv->lgrid);
     if (pv->reverse.center)
         td_track_free(&pv->reverse);
     td_free(pv);
@@ -499,12 +499,12 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
             goto fail;
     }
     if (cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO)) {
-        rc = td_ground_map_create(&pv->ground, track, cfg->ground_cell_m, err);
+        rc = td_ground_map_open(&pv->ground, track, cfg->ground_cell_m, err);
         if (rc)
             goto fail;
     }
     if (cfg->sensors & TD_SENSOR_LIDAR) {
-        rc = td_lidar_grid_create(&pv->lgrid, track, cfg->lidar_cell_m, err);
+        rc = td_lidar_grid_open(&pv->lgrid, track, cfg->lidar_cell_m, err);
         if (rc)
             goto fail;
         /* DeepRacer's encodings clip at 0.5-2 m: a scan searching only that far gives
