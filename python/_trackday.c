@@ -529,7 +529,7 @@ static int env_init(PyObject *self, PyObject *args, PyObject *kw)
     if (max_steps > 0)
         cfg.max_steps = max_steps;
     if (max_resets >= 0)
-        cfg.max_resets = max_resets;
+        cfg.penalties.max_resets = max_resets;
     cfg.seed = seed;
     cfg.threads = threads;
     PyObject *json = PyImport_ImportModule("json");
@@ -743,14 +743,15 @@ static PyObject *episode_dict(const td_episode_info *in)
         return NULL;
     for (int k = 0; k < in->laps && k < TD_MAX_LAPS; k++)
         PyList_SET_ITEM(laps, k, PyFloat_FromDouble(in->lap_times_s[k]));
-    return Py_BuildValue(
-        "{s:i,s:s,s:d,s:i,s:d,s:d,s:O,s:d,s:i,s:N,s:d,s:i,s:i,s:i,s:i,s:i,s:d}", "episode",
-        in->episode, "status", td_episode_status_name(in->status), "progress", in->progress,
-        "steps", in->steps, "sim_time_s", in->sim_time_s, "total_reward", in->total_reward,
-        "reversed", in->reversed_dir ? Py_True : Py_False, "start", in->start_ndist, "laps",
-        in->laps, "lap_times_s", laps, "lap_time_s", in->lap_time_s, "off_tracks", in->off_tracks,
-        "crashes", in->crashes, "reverses", in->reverses, "immobilized", in->immobilized, "resets",
-        in->resets, "penalty_s", in->penalty_s);
+    return Py_BuildValue("{s:i,s:s,s:d,s:i,s:d,s:d,s:O,s:d,s:i,s:N,s:d,s:i,s:i,s:i,s:i,s:i,s:d}",
+                         "episode", in->episode, "status", td_episode_status_name(in->status),
+                         "progress", in->progress, "steps", in->steps, "sim_time_s", in->sim_time_s,
+                         "total_reward", in->total_reward, "reversed",
+                         in->reversed_dir ? Py_True : Py_False, "start", in->start_ndist, "laps",
+                         in->laps, "lap_times_s", laps, "lap_time_s", in->lap_time_s, "off_tracks",
+                         in->events.off_tracks, "crashes", in->events.crashes, "reverses",
+                         in->events.reverses, "immobilized", in->events.immobilized, "resets",
+                         in->events.resets, "penalty_s", in->events.penalty_s);
 }
 
 static PyObject *env_last_episode(PyObject *self, PyObject *args)

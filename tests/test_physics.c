@@ -520,7 +520,7 @@ static void racing_line_case(const char *path, int sweeps, double *paper, double
     TD_ASSERT_OK(td_driver_race(&t, &cfg, &dc, &info, &max_err, &err));
     TD_ASSERT_EQ_INT(info.status, TD_EP_LAP_COMPLETE);
     TD_ASSERT_EQ_INT(info.laps, 5);
-    TD_ASSERT_EQ_INT(info.off_tracks, 0);
+    TD_ASSERT_EQ_INT(info.events.off_tracks, 0);
     double sum = 0;
     for (int k = 1; k < 5; k++)
         sum += info.lap_times_s[k];
@@ -811,7 +811,7 @@ TD_TEST(robustness_suite_is_deterministic_for_a_seed)
     td_eval_options_default(&o);
     o.laps = 1;
     o.seed = 5;
-    o.max_resets = 1; /* the second off-track ends the trial */
+    o.penalties.max_resets = 1; /* the second off-track ends the trial */
     td_robustness_row a[TD_ROBUSTNESS_N], b[TD_ROBUSTNESS_N];
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, a, &err));
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, b, &err));

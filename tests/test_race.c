@@ -276,7 +276,7 @@ TD_TEST(standings_order_by_finishing_time)
         TD_ASSERT_EQ_INT(res.cars[p].position, p + 1);
         TD_ASSERT(res.cars[p].finished);
         TD_ASSERT_EQ_INT(res.cars[p].laps, 1);
-        TD_ASSERT_EQ_INT(res.cars[p].crashes, 0);
+        TD_ASSERT_EQ_INT(res.cars[p].events.crashes, 0);
         TD_ASSERT_NEAR(res.cars[p].total_time_s, lap_sum(&res.cars[p]), 1e-9);
         /* No penalties: time is steps driven. */
         TD_ASSERT_NEAR(res.cars[p].total_time_s, res.cars[p].steps / TD_SIM_HZ, 1e-9);
@@ -301,7 +301,7 @@ static int penalty_race(const td_track *t, int at, double penalty, td_race_resul
     td_race_options_default(&o);
     o.laps = 1;
     o.continuous = 1;
-    o.off_track_penalty_s = penalty;
+    o.penalties.off_track_penalty_s = penalty;
     TD_ASSERT_OK(td_race_open(&r, t, rc, 2, &o, &err));
     int step = 0, st, paused = 0;
     while ((st = td_race_step(r, &err)) > 0) {
@@ -330,15 +330,15 @@ TD_TEST(penalty_is_added_to_the_finishing_time)
     TD_ASSERT_STREQ(base.cars[0].name, "builtin:pure-pursuit");
     const td_race_car_result *b0 = by_name(&base, "builtin:pure-pursuit");
     const td_race_car_result *b1 = by_name(&base, "builtin:centerline:2.0");
-    TD_ASSERT_EQ_INT(b0->resets, 0);
-    TD_ASSERT_NEAR(b0->penalty_s, 0.0, 0);
+    TD_ASSERT_EQ_INT(b0->events.resets, 0);
+    TD_ASSERT_NEAR(b0->events.penalty_s, 0.0, 0);
 
     int paused = penalty_race(&t, 20, 2.0, &pen);
     const td_race_car_result *p0 = by_name(&pen, "builtin:pure-pursuit");
     TD_ASSERT(p0->finished);
-    TD_ASSERT_EQ_INT(p0->off_tracks, 1);
-    TD_ASSERT_EQ_INT(p0->resets, 1);
-    TD_ASSERT_EQ(p0->penalty_s, 2.0);
+    TD_ASSERT_EQ_INT(p0->events.off_tracks, 1);
+    TD_ASSERT_EQ_INT(p0->events.resets, 1);
+    TD_ASSERT_EQ(p0->events.penalty_s, 2.0);
     /* It waited out its penalty held at its reset pose: 2 s are 30 pause steps of the race
      * clock, which its time counts like every other step, in the lap time too. */
     TD_ASSERT_EQ_INT(paused, 30);
@@ -352,7 +352,7 @@ TD_TEST(penalty_is_added_to_the_finishing_time)
     TD_ASSERT_STREQ(big.cars[0].name, "builtin:centerline:2.0");
     TD_ASSERT_STREQ(big.cars[1].name, "builtin:pure-pursuit");
     TD_ASSERT(big.cars[1].finished);
-    TD_ASSERT_EQ(big.cars[1].penalty_s, margin + 5.0);
+    TD_ASSERT_EQ(big.cars[1].events.penalty_s, margin + 5.0);
     TD_ASSERT_GT(big.cars[1].total_time_s, big.cars[0].total_time_s);
     td_track_free(&t);
 }
@@ -396,9 +396,9 @@ TD_TEST(the_car_behind_crashes_the_car_ahead_does_not)
     const td_race_car_result *ahead = behind == &res.cars[0] ? &res.cars[1] : &res.cars[0];
     TD_ASSERT_EQ_INT(behind->start_slot, 0);
     TD_ASSERT_EQ_INT(behind->status, TD_EP_CRASHED);
-    TD_ASSERT_EQ_INT(behind->crashes, 1);
+    TD_ASSERT_EQ_INT(behind->events.crashes, 1);
     TD_ASSERT(!behind->finished);
-    TD_ASSERT_EQ_INT(ahead->crashes, 0);
+    TD_ASSERT_EQ_INT(ahead->events.crashes, 0);
     TD_ASSERT_EQ_INT(ahead->status, TD_EP_IN_PROGRESS);
     TD_ASSERT_EQ_INT((int)res.steps, 2);
 
@@ -406,12 +406,12 @@ TD_TEST(the_car_behind_crashes_the_car_ahead_does_not)
     overlap_race(&t, 1, &res);
     behind = res.cars[0].start_slot == 0 ? &res.cars[0] : &res.cars[1];
     ahead = behind == &res.cars[0] ? &res.cars[1] : &res.cars[0];
-    TD_ASSERT_EQ_INT(behind->crashes, 1);
-    TD_ASSERT_EQ_INT(behind->resets, 1);
-    TD_ASSERT_EQ(behind->penalty_s, 5.0);
+    TD_ASSERT_EQ_INT(behind->events.crashes, 1);
+    TD_ASSERT_EQ_INT(behind->events.resets, 1);
+    TD_ASSERT_EQ(behind->events.penalty_s, 5.0);
     TD_ASSERT_EQ_INT(behind->status, TD_EP_IN_PROGRESS);
-    TD_ASSERT_EQ_INT(ahead->crashes, 0);
-    TD_ASSERT_EQ_INT(ahead->resets, 0);
+    TD_ASSERT_EQ_INT(ahead->events.crashes, 0);
+    TD_ASSERT_EQ_INT(ahead->events.resets, 0);
     td_track_free(&t);
 }
 
@@ -443,10 +443,10 @@ TD_TEST(race_runs_to_the_end_with_penalties_apart)
     for (int p = 0; p < 2; p++) {
         TD_ASSERT_MSG(res.cars[p].finished, "%s: %s", res.cars[p].name,
                       td_episode_status_name(res.cars[p].status));
-        TD_ASSERT_EQ_INT(res.cars[p].crashes, res.cars[p].start_slot == 0 ? 1 : 0);
+        TD_ASSERT_EQ_INT(res.cars[p].events.crashes, res.cars[p].start_slot == 0 ? 1 : 0);
         /* The penalty is in the steps: the car was held for them. */
         TD_ASSERT_NEAR(res.cars[p].total_time_s, res.cars[p].steps / TD_SIM_HZ, 1e-9);
-        TD_ASSERT_NEAR(res.cars[p].penalty_s, res.cars[p].start_slot == 0 ? 5.0 : 0.0, 0);
+        TD_ASSERT_NEAR(res.cars[p].events.penalty_s, res.cars[p].start_slot == 0 ? 5.0 : 0.0, 0);
     }
     td_track_free(&t);
 }
@@ -479,7 +479,7 @@ TD_TEST(reverse_race_drives_the_other_way)
     TD_ASSERT_OK(td_race_run(&t, rc, 2, &o, &res, &err));
     for (int p = 0; p < 2; p++) {
         TD_ASSERT(res.cars[p].finished);
-        TD_ASSERT_EQ_INT(res.cars[p].resets, 0);
+        TD_ASSERT_EQ_INT(res.cars[p].events.resets, 0);
     }
     TD_ASSERT_STREQ(res.cars[0].name, "builtin:pure-pursuit");
     td_track_free(&t);
@@ -505,8 +505,8 @@ TD_TEST(races_are_reproducible)
     for (int p = 0; p < 3; p++) {
         TD_ASSERT_STREQ(a.cars[p].name, b.cars[p].name);
         TD_ASSERT_EQ(a.cars[p].total_time_s, b.cars[p].total_time_s);
-        TD_ASSERT_EQ_INT(a.cars[p].crashes, b.cars[p].crashes);
-        TD_ASSERT_EQ_INT(a.cars[p].off_tracks, b.cars[p].off_tracks);
+        TD_ASSERT_EQ_INT(a.cars[p].events.crashes, b.cars[p].events.crashes);
+        TD_ASSERT_EQ_INT(a.cars[p].events.off_tracks, b.cars[p].events.off_tracks);
     }
     td_track_free(&t);
 }

@@ -61,9 +61,9 @@ void td_race_options_default(td_race_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->laps = 3;
-    o->max_resets = TD_EVAL_DEFAULT_RESETS;
-    o->off_track_penalty_s = 2.0;
-    o->collision_penalty_s = 5.0;
+    o->penalties.max_resets = TD_EVAL_DEFAULT_RESETS;
+    o->penalties.off_track_penalty_s = 2.0;
+    o->penalties.collision_penalty_s = 5.0;
     o->stagger_m = 0.75;
     o->seed = 1;
     o->replay_width = 960;
@@ -318,9 +318,9 @@ static int init_car(td_race *r, racecar *c, const td_racer *racer, int k, td_err
      * the first event ends the car's race. */
     cfg.mode = TD_MODE_CONTINUOUS;
     cfg.laps = r->o.laps;
-    cfg.off_track_penalty_s = r->o.off_track_penalty_s;
-    cfg.collision_penalty_s = r->o.collision_penalty_s;
-    cfg.max_resets = r->o.continuous ? r->o.max_resets : 0;
+    cfg.penalties = r->o.penalties;
+    if (!r->o.continuous)
+        cfg.penalties.max_resets = 0;
     cfg.seed = r->o.seed + (uint64_t)k * 7919u;
     if ((rc = td_vecenv_init(&c->env, &cfg, r->track, 1, err)) != 0)
         return rc;
@@ -431,7 +431,7 @@ static void after_step(td_race *r, racecar *c)
         c->buf.dones[0] ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
     td_episode_status e = td_vecenv_step_status(env, 0);
     td_race_car_result *res = &c->res;
-    int new_resets = cur->resets - res->resets;
+    int new_resets = cur->events.resets - res->events.resets;
 
     res->steps++;
     res->laps = cur->laps < TD_MAX_LAPS ? cur->laps : TD_MAX_LAPS;
@@ -440,12 +440,7 @@ static void after_step(td_race *r, racecar *c)
     for (int i = 0; i < res->laps; i++)
         if (res->best_lap_s < 0 || res->lap_times_s[i] < res->best_lap_s)
             res->best_lap_s = res->lap_times_s[i];
-    res->off_tracks = cur->off_tracks;
-    res->crashes = cur->crashes;
-    res->reverses = cur->reverses;
-    res->immobilized = cur->immobilized;
-    res->resets = cur->resets;
-    res->penalty_s = cur->penalty_s;
+    res->events = cur->events;
     res->total_time_s = cur->sim_time_s;
     res->progress = cur->progress;
 
@@ -657,17 +652,18 @@ int td_race_write_json(const char *path, const td_track *track, const td_race_op
                             "laps", c->laps, "lap_times_s", laps, "best_lap_s",
                             c->best_lap_s > 0 ? json_real(c->best_lap_s) : json_null(), "progress",
                             c->progress, "total_time_s", c->total_time_s, "off_tracks",
-                            c->off_tracks, "crashes", c->crashes, "reverses", c->reverses,
-                            "immobilized", c->immobilized, "resets", c->resets, "penalty_s",
-                            c->penalty_s, "steps", (json_int_t)c->steps));
+                            c->events.off_tracks, "crashes", c->events.crashes, "reverses",
+                            c->events.reverses, "immobilized", c->events.immobilized, "resets",
+                            c->events.resets, "penalty_s", c->events.penalty_s, "steps",
+                            (json_int_t)c->steps));
     }
     root = json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:f, s:i, s:f, s:f, s:I, s:o}", "race_type",
                      "HEAD_TO_MODEL", "track", track->name, "direction",
                      o->reverse ? "reverse" : "forward", "laps", o->laps, "continuous",
-                     o->continuous, "off_track_penalty_s", o->off_track_penalty_s,
-                     "collision_penalty_s", o->collision_penalty_s, "max_resets", o->max_resets,
-                     "stagger_m", o->stagger_m, "race_time_s", res->race_time_s, "steps",
-                     (json_int_t)res->steps, "standings", cars);
+                     o->continuous, "off_track_penalty_s", o->penalties.off_track_penalty_s,
+                     "collision_penalty_s", o->penalties.collision_penalty_s, "max_resets",
+                     o->penalties.max_resets, "stagger_m", o->stagger_m, "race_time_s",
+                     res->race_time_s, "steps", (json_int_t)res->steps, "standings", cars);
     if (!root)
         return td_err_set(err, TD_ENOMEM, "%s: cannot build the race report", path);
     rc = td_json_write_file(path, root, err);

@@ -55,9 +55,9 @@ void td_sim_config_default(td_sim_config *cfg)
     cfg->hz = TD_SIM_HZ;
     cfg->max_steps = 100000;
     cfg->laps = 3;
-    cfg->off_track_penalty_s = 2.0;
-    cfg->collision_penalty_s = 5.0;
-    cfg->max_resets = 0;
+    cfg->penalties.off_track_penalty_s = 2.0;
+    cfg->penalties.collision_penalty_s = 5.0;
+    cfg->penalties.max_resets = 0;
     cfg->crash_reset_behind_m = 1.0;
     cfg->reversed_limit_steps = 15;
     cfg->immobilized_limit_steps = 15;
@@ -100,9 +100,9 @@ void td_eval_config_apply(const td_eval_config *e, td_sim_config *cfg)
 {
     cfg->mode = e->is_continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
     cfg->laps = e->number_of_trials;
-    cfg->max_resets = e->number_of_resets;
-    cfg->off_track_penalty_s = e->off_track_penalty_s;
-    cfg->collision_penalty_s = e->collision_penalty_s;
+    cfg->penalties.max_resets = e->number_of_resets;
+    cfg->penalties.off_track_penalty_s = e->off_track_penalty_s;
+    cfg->penalties.collision_penalty_s = e->collision_penalty_s;
 }
 
 const char *td_race_type_name(td_race_type t)
@@ -462,12 +462,13 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     if (cfg->mode == TD_MODE_CONTINUOUS && cfg->laps < 1)
         return td_err_set(err, TD_EINVAL, "sim: continuous mode needs laps >= 1 (got %d)",
                           cfg->laps);
-    if (cfg->max_resets < 0)
-        return td_err_set(err, TD_EINVAL, "sim: max_resets %d is negative", cfg->max_resets);
-    if (!(cfg->off_track_penalty_s >= 0 && cfg->off_track_penalty_s <= 3600) ||
-        !(cfg->collision_penalty_s >= 0 && cfg->collision_penalty_s <= 3600))
+    if (cfg->penalties.max_resets < 0)
+        return td_err_set(err, TD_EINVAL, "sim: max_resets %d is negative",
+                          cfg->penalties.max_resets);
+    if (!(cfg->penalties.off_track_penalty_s >= 0 && cfg->penalties.off_track_penalty_s <= 3600) ||
+        !(cfg->penalties.collision_penalty_s >= 0 && cfg->penalties.collision_penalty_s <= 3600))
         return td_err_set(err, TD_ERANGE, "sim: penalties %g and %g s must be in [0, 3600]",
-                          cfg->off_track_penalty_s, cfg->collision_penalty_s);
+                          cfg->penalties.off_track_penalty_s, cfg->penalties.collision_penalty_s);
     rc = check_race(&cfg->race, err);
     if (rc)
         return rc;
