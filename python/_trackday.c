@@ -636,22 +636,29 @@ static PyObject *after_step(EnvObject *e)
     return PyLong_FromLong(ended);
 }
 
-static PyObject *env_reset(PyObject *self, PyObject *unused)
+/* reset() or step(), without the GIL: the cars whose episode ended. */
+static PyObject *env_advance(PyObject *self, int reset)
 {
     EnvObject *e = (EnvObject *)self;
     if (!env_ready(e))
         return NULL;
-    Py_BEGIN_ALLOW_THREADS td_vecenv_reset(&e->core->env);
-    Py_END_ALLOW_THREADS return after_step(e);
+    PyThreadState *ts = PyEval_SaveThread(); /* Py_BEGIN_ALLOW_THREADS */
+    if (reset)
+        td_vecenv_reset(&e->core->env);
+    else
+        td_vecenv_step(&e->core->env);
+    PyEval_RestoreThread(ts); /* Py_END_ALLOW_THREADS */
+    return after_step(e);
+}
+
+static PyObject *env_reset(PyObject *self, PyObject *unused)
+{
+    return env_advance(self, 1);
 }
 
 static PyObject *env_step(PyObject *self, PyObject *unused)
 {
-    EnvObject *e = (EnvObject *)self;
-    if (!env_ready(e))
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS td_vecenv_step(&e->core->env);
-    Py_END_ALLOW_THREADS return after_step(e);
+    return env_advance(self, 0);
 }
 
 /* bench_c(steps, actions) -> seconds: `steps` steps in a C loop with the actions buffer as it
@@ -754,22 +761,25 @@ static PyObject *episode_dict(const td_episode_info *in)
                          in->events.resets, "penalty_s", in->events.penalty_s);
 }
 
-static PyObject *env_last_episode(PyObject *self, PyObject *args)
+/* last_episode(i) or current_episode(i) as a dict. */
+static PyObject *env_episode(PyObject *self, PyObject *args, int last)
 {
     EnvObject *e = (EnvObject *)self;
     int i;
     if (!PyArg_ParseTuple(args, "i", &i) || !car_index(e, i))
         return NULL;
-    return episode_dict(td_vecenv_last_episode(&e->core->env, i));
+    return episode_dict(last ? td_vecenv_last_episode(&e->core->env, i)
+                             : td_vecenv_current_episode(&e->core->env, i));
+}
+
+static PyObject *env_last_episode(PyObject *self, PyObject *args)
+{
+    return env_episode(self, args, 1);
 }
 
 static PyObject *env_current_episode(PyObject *self, PyObject *args)
 {
-    EnvObject *e = (EnvObject *)self;
-    int i;
-    if (!PyArg_ParseTuple(args, "i", &i) || !car_index(e, i))
-        return NULL;
-    return episode_dict(td_vecenv_current_episode(&e->core->env, i));
+    return env_episode(self, args, 0);
 }
 
 static PyObject *env_teleport(PyObject *self, PyObject *args)
