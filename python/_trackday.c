@@ -529,7 +529,7 @@ static int env_init(PyObject *self, PyObject *args, PyObject *kw)
     if (max_steps > 0)
         cfg.max_steps = max_steps;
     if (max_resets >= 0)
-        cfg.max_resets = max_resets;
+        cfg.penalties.max_resets = max_resets;
     cfg.seed = seed;
     cfg.threads = threads;
     PyObject *json = PyImport_ImportModule("json");
@@ -636,22 +636,29 @@ static PyObject *after_step(EnvObject *e)
     return PyLong_FromLong(ended);
 }
 
-static PyObject *env_reset(PyObject *self, PyObject *unused)
+/* reset() or step(), without the GIL: the cars whose episode ended. */
+static PyObject *env_advance(PyObject *self, int reset)
 {
     EnvObject *e = (EnvObject *)self;
     if (!env_ready(e))
         return NULL;
-    Py_BEGIN_ALLOW_THREADS td_vecenv_reset(&e->core->env);
-    Py_END_ALLOW_THREADS return after_step(e);
+    PyThreadState *ts = PyEval_SaveThread(); /* Py_BEGIN_ALLOW_THREADS */
+    if (reset)
+        td_vecenv_reset(&e->core->env);
+    else
+        td_vecenv_step(&e->core->env);
+    PyEval_RestoreThread(ts); /* Py_END_ALLOW_THREADS */
+    return after_step(e);
+}
+
+static PyObject *env_reset(PyObject *self, PyObject *unused)
+{
+    return env_advance(self, 1);
 }
 
 static PyObject *env_step(PyObject *self, PyObject *unused)
 {
-    EnvObject *e = (EnvObject *)self;
-    if (!env_ready(e))
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS td_vecenv_step(&e->core->env);
-    Py_END_ALLOW_THREADS return after_step(e);
+    return env_advance(self, 0);
 }
 
 /* bench_c(steps, actions) -> seconds: `steps` steps in a C loop with the actions buffer as it
@@ -743,32 +750,36 @@ static PyObject *episode_dict(const td_episode_info *in)
         return NULL;
     for (int k = 0; k < in->laps && k < TD_MAX_LAPS; k++)
         PyList_SET_ITEM(laps, k, PyFloat_FromDouble(in->lap_times_s[k]));
-    return Py_BuildValue(
-        "{s:i,s:s,s:d,s:i,s:d,s:d,s:O,s:d,s:i,s:N,s:d,s:i,s:i,s:i,s:i,s:i,s:d}", "episode",
-        in->episode, "status", td_episode_status_name(in->status), "progress", in->progress,
-        "steps", in->steps, "sim_time_s", in->sim_time_s, "total_reward", in->total_reward,
-        "reversed", in->reversed_dir ? Py_True : Py_False, "start", in->start_ndist, "laps",
-        in->laps, "lap_times_s", laps, "lap_time_s", in->lap_time_s, "off_tracks", in->off_tracks,
-        "crashes", in->crashes, "reverses", in->reverses, "immobilized", in->immobilized, "resets",
-        in->resets, "penalty_s", in->penalty_s);
+    return Py_BuildValue("{s:i,s:s,s:d,s:i,s:d,s:d,s:O,s:d,s:i,s:N,s:d,s:i,s:i,s:i,s:i,s:i,s:d}",
+                         "episode", in->episode, "status", td_episode_status_name(in->status),
+                         "progress", in->progress, "steps", in->steps, "sim_time_s", in->sim_time_s,
+                         "total_reward", in->total_reward, "reversed",
+                         in->reversed_dir ? Py_True : Py_False, "start", in->start_ndist, "laps",
+                         in->laps, "lap_times_s", laps, "lap_time_s", in->lap_time_s, "off_tracks",
+                         in->events.off_tracks, "crashes", in->events.crashes, "reverses",
+                         in->events.reverses, "immobilized", in->events.immobilized, "resets",
+                         in->events.resets, "penalty_s", in->events.penalty_s);
+}
+
+/* last_episode(i) or current_episode(i) as a dict. */
+static PyObject *env_episode(PyObject *self, PyObject *args, int last)
+{
+    EnvObject *e = (EnvObject *)self;
+    int i;
+    if (!PyArg_ParseTuple(args, "i", &i) || !car_index(e, i))
+        return NULL;
+    return episode_dict(last ? td_vecenv_last_episode(&e->core->env, i)
+                             : td_vecenv_current_episode(&e->core->env, i));
 }
 
 static PyObject *env_last_episode(PyObject *self, PyObject *args)
 {
-    EnvObject *e = (EnvObject *)self;
-    int i;
-    if (!PyArg_ParseTuple(args, "i", &i) || !car_index(e, i))
-        return NULL;
-    return episode_dict(td_vecenv_last_episode(&e->core->env, i));
+    return env_episode(self, args, 1);
 }
 
 static PyObject *env_current_episode(PyObject *self, PyObject *args)
 {
-    EnvObject *e = (EnvObject *)self;
-    int i;
-    if (!PyArg_ParseTuple(args, "i", &i) || !car_index(e, i))
-        return NULL;
-    return episode_dict(td_vecenv_current_episode(&e->core->env, i));
+    return env_episode(self, args, 0);
 }
 
 static PyObject *env_teleport(PyObject *self, PyObject *args)

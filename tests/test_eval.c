@@ -229,8 +229,8 @@ static void drive_with_events(const char *csv, td_sim_mode mode, const int *thro
     td_sim_config_default(&cfg);
     cfg.mode = mode;
     cfg.laps = 2;
-    cfg.max_resets = 10;
-    cfg.off_track_penalty_s = 2.0;
+    cfg.penalties.max_resets = 10;
+    cfg.penalties.off_track_penalty_s = 2.0;
     td_vecenv env;
     td_vecenv_buffers b;
     TD_ASSERT_OK(td_vecenv_init(&env, &cfg, &t, 1, &err));
@@ -307,8 +307,8 @@ TD_TEST(penalties_are_pause_rows_and_lap_times_agree_with_logs)
     int at1[1] = {40};
     drive_with_events(csv, TD_MODE_EVAL, at1, 1, &e);
     TD_ASSERT_EQ_INT(e.status, TD_EP_LAP_COMPLETE);
-    TD_ASSERT_EQ_INT(e.off_tracks, 1);
-    TD_ASSERT_NEAR(e.penalty_s, 2.0, 0);
+    TD_ASSERT_EQ_INT(e.events.off_tracks, 1);
+    TD_ASSERT_NEAR(e.events.penalty_s, 2.0, 0);
     /* The lap time is the episode's steps (prepare and pauses included) at 15 a second. */
     TD_ASSERT_NEAR(e.lap_time_s, e.steps / 15.0, 1e-9);
     td_simtrace t;
@@ -325,7 +325,7 @@ TD_TEST(penalties_are_pause_rows_and_lap_times_agree_with_logs)
     int at2[2] = {40, 150};
     drive_with_events(csv, TD_MODE_CONTINUOUS, at2, 2, &e);
     TD_ASSERT_EQ_INT(e.laps, 2);
-    TD_ASSERT_EQ_INT(e.off_tracks, 2);
+    TD_ASSERT_EQ_INT(e.events.off_tracks, 2);
     TD_ASSERT_NEAR(e.lap_times_s[0] + e.lap_times_s[1], e.steps / 15.0, 1e-9);
     td_simtrace_init(&t);
     TD_ASSERT_OK(td_simtrace_read(&t, csv, &err));

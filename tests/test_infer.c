@@ -851,7 +851,7 @@ static void frames_open(frames *f, uint64_t seed)
      * meaningless, so a missing route fails the test rather than falling back. */
     if (td_track_load(&f->track, TD_SHARED_TRACKS "/reInvent2019_track.npy", &err) != 0)
         TD_FAIL("%s (the reference routes are expected in ../shared/tracks)", err.msg);
-    if (td_ground_map_create(&f->ground, &f->track, 0.01, &err) != 0)
+    if (td_ground_map_open(&f->ground, &f->track, 0.01, &err) != 0)
         TD_FAIL("%s", err.msg);
     td_look_default(&f->look);
     f->scene.track = &f->track;
@@ -866,7 +866,7 @@ static void frames_open(frames *f, uint64_t seed)
 static void frames_close(frames *f)
 {
     if (f->rendered) {
-        td_ground_map_destroy(f->ground);
+        td_ground_map_close(f->ground);
         td_track_free(&f->track);
     }
 }

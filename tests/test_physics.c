@@ -520,7 +520,7 @@ static void racing_line_case(const char *path, int sweeps, double *paper, double
     TD_ASSERT_OK(td_driver_race(&t, &cfg, &dc, &info, &max_err, &err));
     TD_ASSERT_EQ_INT(info.status, TD_EP_LAP_COMPLETE);
     TD_ASSERT_EQ_INT(info.laps, 5);
-    TD_ASSERT_EQ_INT(info.off_tracks, 0);
+    TD_ASSERT_EQ_INT(info.events.off_tracks, 0);
     double sum = 0;
     for (int k = 1; k < 5; k++)
         sum += info.lap_times_s[k];
@@ -617,7 +617,7 @@ static void cam_open(cam_world *w)
 {
     td_err err = {0};
     TD_ASSERT_OK(td_track_load(&w->t, TD_TEST_SOURCE_DIR "/tracks/kidney.json", &err));
-    TD_ASSERT_OK(td_ground_map_create(&w->map, &w->t, 0, &err));
+    TD_ASSERT_OK(td_ground_map_open(&w->map, &w->t, 0, &err));
     w->ndecor = td_decor_build(&w->t, 1, w->decor, w->level, TD_DECOR_MAX);
     td_camera_config_default(&w->cfg);
     td_track_point_at(&w->t, 1.0, 0.0, &w->x, &w->y, &w->yaw);
@@ -625,7 +625,7 @@ static void cam_open(cam_world *w)
 
 static void cam_close(cam_world *w)
 {
-    td_ground_map_destroy(w->map);
+    td_ground_map_close(w->map);
     td_track_free(&w->t);
 }
 
@@ -811,7 +811,7 @@ TD_TEST(robustness_suite_is_deterministic_for_a_seed)
     td_eval_options_default(&o);
     o.laps = 1;
     o.seed = 5;
-    o.max_resets = 1; /* the second off-track ends the trial */
+    o.penalties.max_resets = 1; /* the second off-track ends the trial */
     td_robustness_row a[TD_ROBUSTNESS_N], b[TD_ROBUSTNESS_N];
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, a, &err));
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, b, &err));

@@ -42,6 +42,9 @@ for kind in state:ppo state:sac camera:ppo stereo:ppo lidar:ppo; do
     check "$kind: quantize exits 0 ($(cat "$tmp/q.out"))" test $rc -eq 0
     check "$kind: quantize reports the agreement" \
         grep -qE "int8 picks the fp32 action|largest int8 - fp32 action difference" "$tmp/q.out"
+    # A status line (printed once a phase has lasted 1.5 s) says which phase it is in.
+    check "$kind: status lines name their phase" \
+        test -z "$(grep '^trackday: quantize' "$tmp/q.out" | grep -vE 'quantize: (calibrating|comparing the int8 and fp32 models): observation [0-9]+ of 8$')"
     "$bin" model show "$m/q.tdm" > "$tmp/show.out" 2>&1
     check "$kind: the int8 file is int8 ($(head -c 300 "$tmp/show.out"))" grep -q "int8" "$tmp/show.out"
 

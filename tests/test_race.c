@@ -186,7 +186,7 @@ TD_TEST(grid_is_staggered_on_alternating_lanes)
     builtin(&rc[1], "builtin:centerline");
     builtin(&rc[2], "builtin:centerline");
     td_race_options_default(&o);
-    TD_ASSERT_OK(td_race_init(&r, &t, rc, 3, &o, &err));
+    TD_ASSERT_OK(td_race_open(&r, &t, rc, 3, &o, &err));
     for (int k = 0; k < 3; k++) {
         const td_car_state *st = td_vecenv_car(td_race_env(r, k), 0);
         double x, y;
@@ -200,7 +200,7 @@ TD_TEST(grid_is_staggered_on_alternating_lanes)
     /* Cars behind the line start with negative progress: they must cross it. */
     TD_ASSERT_LT(td_race_env(r, 1)->params[0].progress, 0);
     TD_ASSERT_GT(td_race_env(r, 0)->params[0].progress, 0);
-    td_race_free(r);
+    td_race_close(r);
     td_track_free(&t);
 }
 
@@ -218,8 +218,8 @@ TD_TEST(cars_see_each_other_in_the_camera)
     builtin(&rc[0], "builtin:centerline");
     builtin(&rc[1], "builtin:centerline");
     td_race_options_default(&o);
-    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
-    TD_ASSERT_OK(td_ground_map_create(&g, &t, 0.01, &err));
+    TD_ASSERT_OK(td_race_open(&r, &t, rc, 2, &o, &err));
+    TD_ASSERT_OK(td_ground_map_open(&g, &t, 0.01, &err));
     td_camera_config_default(&cam);
     td_look_default(&look);
     /* Car 1 stands 0.75 m behind car 0 on the other lane: car 0 is in its view. */
@@ -249,8 +249,8 @@ TD_TEST(cars_see_each_other_in_the_camera)
                    td_vecenv_car(td_race_env(r, 0), 0)->x, 1e-12);
     td_free(with);
     td_free(without);
-    td_ground_map_destroy(g);
-    td_race_free(r);
+    td_ground_map_close(g);
+    td_race_close(r);
     td_track_free(&t);
 }
 
@@ -276,7 +276,7 @@ TD_TEST(standings_order_by_finishing_time)
         TD_ASSERT_EQ_INT(res.cars[p].position, p + 1);
         TD_ASSERT(res.cars[p].finished);
         TD_ASSERT_EQ_INT(res.cars[p].laps, 1);
-        TD_ASSERT_EQ_INT(res.cars[p].crashes, 0);
+        TD_ASSERT_EQ_INT(res.cars[p].events.crashes, 0);
         TD_ASSERT_NEAR(res.cars[p].total_time_s, lap_sum(&res.cars[p]), 1e-9);
         /* No penalties: time is steps driven. */
         TD_ASSERT_NEAR(res.cars[p].total_time_s, res.cars[p].steps / TD_SIM_HZ, 1e-9);
@@ -301,8 +301,8 @@ static int penalty_race(const td_track *t, int at, double penalty, td_race_resul
     td_race_options_default(&o);
     o.laps = 1;
     o.continuous = 1;
-    o.off_track_penalty_s = penalty;
-    TD_ASSERT_OK(td_race_init(&r, t, rc, 2, &o, &err));
+    o.penalties.off_track_penalty_s = penalty;
+    TD_ASSERT_OK(td_race_open(&r, t, rc, 2, &o, &err));
     int step = 0, st, paused = 0;
     while ((st = td_race_step(r, &err)) > 0) {
         paused += td_vecenv_step_status(td_race_env(r, 0), 0) == TD_EP_PAUSE;
@@ -317,7 +317,7 @@ static int penalty_race(const td_track *t, int at, double penalty, td_race_resul
     }
     TD_ASSERT_EQ_INT(st, 0);
     TD_ASSERT_OK(td_race_finish(r, res, &err));
-    td_race_free(r);
+    td_race_close(r);
     return paused;
 }
 
@@ -330,15 +330,15 @@ TD_TEST(penalty_is_added_to_the_finishing_time)
     TD_ASSERT_STREQ(base.cars[0].name, "builtin:pure-pursuit");
     const td_race_car_result *b0 = by_name(&base, "builtin:pure-pursuit");
     const td_race_car_result *b1 = by_name(&base, "builtin:centerline:2.0");
-    TD_ASSERT_EQ_INT(b0->resets, 0);
-    TD_ASSERT_NEAR(b0->penalty_s, 0.0, 0);
+    TD_ASSERT_EQ_INT(b0->events.resets, 0);
+    TD_ASSERT_NEAR(b0->events.penalty_s, 0.0, 0);
 
     int paused = penalty_race(&t, 20, 2.0, &pen);
     const td_race_car_result *p0 = by_name(&pen, "builtin:pure-pursuit");
     TD_ASSERT(p0->finished);
-    TD_ASSERT_EQ_INT(p0->off_tracks, 1);
-    TD_ASSERT_EQ_INT(p0->resets, 1);
-    TD_ASSERT_EQ(p0->penalty_s, 2.0);
+    TD_ASSERT_EQ_INT(p0->events.off_tracks, 1);
+    TD_ASSERT_EQ_INT(p0->events.resets, 1);
+    TD_ASSERT_EQ(p0->events.penalty_s, 2.0);
     /* It waited out its penalty held at its reset pose: 2 s are 30 pause steps of the race
      * clock, which its time counts like every other step, in the lap time too. */
     TD_ASSERT_EQ_INT(paused, 30);
@@ -352,7 +352,7 @@ TD_TEST(penalty_is_added_to_the_finishing_time)
     TD_ASSERT_STREQ(big.cars[0].name, "builtin:centerline:2.0");
     TD_ASSERT_STREQ(big.cars[1].name, "builtin:pure-pursuit");
     TD_ASSERT(big.cars[1].finished);
-    TD_ASSERT_EQ(big.cars[1].penalty_s, margin + 5.0);
+    TD_ASSERT_EQ(big.cars[1].events.penalty_s, margin + 5.0);
     TD_ASSERT_GT(big.cars[1].total_time_s, big.cars[0].total_time_s);
     td_track_free(&t);
 }
@@ -369,7 +369,7 @@ static void overlap_race(const td_track *t, int continuous, td_race_result *res)
     td_race_options_default(&o);
     o.laps = 1;
     o.continuous = continuous;
-    TD_ASSERT_OK(td_race_init(&r, t, rc, 2, &o, &err));
+    TD_ASSERT_OK(td_race_open(&r, t, rc, 2, &o, &err));
     /* 5 cm ahead and 2 cm to the left, so car 0's front left corner is strictly inside car 1
      * (DeepRacer's collision test): two cars side by side to the millimetre touch only at
      * their edges. */
@@ -381,7 +381,7 @@ static void overlap_race(const td_track *t, int continuous, td_race_result *res)
     for (int k = 0; k < 2; k++)
         TD_ASSERT_GE(td_race_step(r, &err), 0);
     TD_ASSERT_OK(td_race_finish(r, res, &err));
-    td_race_free(r);
+    td_race_close(r);
 }
 
 TD_TEST(the_car_behind_crashes_the_car_ahead_does_not)
@@ -396,9 +396,9 @@ TD_TEST(the_car_behind_crashes_the_car_ahead_does_not)
     const td_race_car_result *ahead = behind == &res.cars[0] ? &res.cars[1] : &res.cars[0];
     TD_ASSERT_EQ_INT(behind->start_slot, 0);
     TD_ASSERT_EQ_INT(behind->status, TD_EP_CRASHED);
-    TD_ASSERT_EQ_INT(behind->crashes, 1);
+    TD_ASSERT_EQ_INT(behind->events.crashes, 1);
     TD_ASSERT(!behind->finished);
-    TD_ASSERT_EQ_INT(ahead->crashes, 0);
+    TD_ASSERT_EQ_INT(ahead->events.crashes, 0);
     TD_ASSERT_EQ_INT(ahead->status, TD_EP_IN_PROGRESS);
     TD_ASSERT_EQ_INT((int)res.steps, 2);
 
@@ -406,12 +406,12 @@ TD_TEST(the_car_behind_crashes_the_car_ahead_does_not)
     overlap_race(&t, 1, &res);
     behind = res.cars[0].start_slot == 0 ? &res.cars[0] : &res.cars[1];
     ahead = behind == &res.cars[0] ? &res.cars[1] : &res.cars[0];
-    TD_ASSERT_EQ_INT(behind->crashes, 1);
-    TD_ASSERT_EQ_INT(behind->resets, 1);
-    TD_ASSERT_EQ(behind->penalty_s, 5.0);
+    TD_ASSERT_EQ_INT(behind->events.crashes, 1);
+    TD_ASSERT_EQ_INT(behind->events.resets, 1);
+    TD_ASSERT_EQ(behind->events.penalty_s, 5.0);
     TD_ASSERT_EQ_INT(behind->status, TD_EP_IN_PROGRESS);
-    TD_ASSERT_EQ_INT(ahead->crashes, 0);
-    TD_ASSERT_EQ_INT(ahead->resets, 0);
+    TD_ASSERT_EQ_INT(ahead->events.crashes, 0);
+    TD_ASSERT_EQ_INT(ahead->events.resets, 0);
     td_track_free(&t);
 }
 
@@ -431,7 +431,7 @@ TD_TEST(race_runs_to_the_end_with_penalties_apart)
     td_race_options_default(&o);
     o.laps = 1;
     o.continuous = 1;
-    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
+    TD_ASSERT_OK(td_race_open(&r, &t, rc, 2, &o, &err));
     const td_car_state *a = td_vecenv_car(td_race_env(r, 0), 0);
     td_race_teleport(r, 1, a->x + 0.05 * cos(a->yaw), a->y + 0.05 * sin(a->yaw), a->yaw, 0.0);
     int st;
@@ -439,14 +439,14 @@ TD_TEST(race_runs_to_the_end_with_penalties_apart)
         ;
     TD_ASSERT_EQ_INT(st, 0);
     TD_ASSERT_OK(td_race_finish(r, &res, &err));
-    td_race_free(r);
+    td_race_close(r);
     for (int p = 0; p < 2; p++) {
         TD_ASSERT_MSG(res.cars[p].finished, "%s: %s", res.cars[p].name,
                       td_episode_status_name(res.cars[p].status));
-        TD_ASSERT_EQ_INT(res.cars[p].crashes, res.cars[p].start_slot == 0 ? 1 : 0);
+        TD_ASSERT_EQ_INT(res.cars[p].events.crashes, res.cars[p].start_slot == 0 ? 1 : 0);
         /* The penalty is in the steps: the car was held for them. */
         TD_ASSERT_NEAR(res.cars[p].total_time_s, res.cars[p].steps / TD_SIM_HZ, 1e-9);
-        TD_ASSERT_NEAR(res.cars[p].penalty_s, res.cars[p].start_slot == 0 ? 5.0 : 0.0, 0);
+        TD_ASSERT_NEAR(res.cars[p].events.penalty_s, res.cars[p].start_slot == 0 ? 5.0 : 0.0, 0);
     }
     td_track_free(&t);
 }
@@ -467,19 +467,19 @@ TD_TEST(reverse_race_drives_the_other_way)
     o.continuous = 1;
     o.reverse = 1;
     /* The grid stands behind the line in the reverse direction. */
-    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
+    TD_ASSERT_OK(td_race_open(&r, &t, rc, 2, &o, &err));
     const td_track *rt = td_vecenv_track(td_race_env(r, 1), 0);
     TD_ASSERT_EQ_INT(rt->reversed, 1);
     double x, y;
     td_track_lane_point(rt, td_track_wrap_arc(rt, -0.75), -1, &x, &y);
     TD_ASSERT_NEAR(td_vecenv_car(td_race_env(r, 1), 0)->x, x, 1e-9);
     TD_ASSERT_NEAR(td_vecenv_car(td_race_env(r, 1), 0)->y, y, 1e-9);
-    td_race_free(r);
+    td_race_close(r);
     /* Both drivers lap it cleanly: they follow the reverse track. */
     TD_ASSERT_OK(td_race_run(&t, rc, 2, &o, &res, &err));
     for (int p = 0; p < 2; p++) {
         TD_ASSERT(res.cars[p].finished);
-        TD_ASSERT_EQ_INT(res.cars[p].resets, 0);
+        TD_ASSERT_EQ_INT(res.cars[p].events.resets, 0);
     }
     TD_ASSERT_STREQ(res.cars[0].name, "builtin:pure-pursuit");
     td_track_free(&t);
@@ -505,8 +505,8 @@ TD_TEST(races_are_reproducible)
     for (int p = 0; p < 3; p++) {
         TD_ASSERT_STREQ(a.cars[p].name, b.cars[p].name);
         TD_ASSERT_EQ(a.cars[p].total_time_s, b.cars[p].total_time_s);
-        TD_ASSERT_EQ_INT(a.cars[p].crashes, b.cars[p].crashes);
-        TD_ASSERT_EQ_INT(a.cars[p].off_tracks, b.cars[p].off_tracks);
+        TD_ASSERT_EQ_INT(a.cars[p].events.crashes, b.cars[p].events.crashes);
+        TD_ASSERT_EQ_INT(a.cars[p].events.off_tracks, b.cars[p].events.off_tracks);
     }
     td_track_free(&t);
 }
@@ -522,11 +522,11 @@ TD_TEST(race_rejects_bad_setups)
     for (int k = 0; k < 7; k++)
         builtin(&rc[k], "builtin:centerline");
     td_race_options_default(&o);
-    TD_ASSERT_EQ_INT(td_race_init(&r, &t, rc, 1, &o, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_race_open(&r, &t, rc, 1, &o, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "2 to 6");
-    TD_ASSERT_EQ_INT(td_race_init(&r, &t, rc, 7, &o, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_race_open(&r, &t, rc, 7, &o, &err), TD_EINVAL);
     TD_ASSERT_OK(td_track_load(&straight, TD_SHARED_TRACKS "/Straight_track.npy", &err));
-    TD_ASSERT_EQ_INT(td_race_init(&r, &straight, rc, 2, &o, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_race_open(&r, &straight, rc, 2, &o, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "loop");
     td_track_free(&straight);
     td_track_free(&t);
@@ -598,15 +598,15 @@ TD_TEST(race_replay_with_a_camera_view)
     TD_FMT(frames, "%s/replay", dir);
     o.replay_path = frames;
     o.replay_camera_car = 2;
-    TD_ASSERT_EQ_INT(td_race_init(&r, &t, rc, 2, &o, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_race_open(&r, &t, rc, 2, &o, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "camera");
     o.replay_camera_car = 1;
-    TD_ASSERT_OK(td_race_init(&r, &t, rc, 2, &o, &err));
+    TD_ASSERT_OK(td_race_open(&r, &t, rc, 2, &o, &err));
     for (int i = 0; i < 3; i++)
         TD_ASSERT_EQ_INT(td_race_step(r, &err), 1);
     td_race_result res;
     TD_ASSERT_OK(td_race_finish(r, &res, &err));
-    td_race_free(r);
+    td_race_close(r);
     TD_ASSERT_EQ_INT(res.replay_frames, 3);
     /* The left half shows car 1's camera: the car ahead (car 0) as a red box (the world's
      * car colour, shaded); nothing else in a camera view is that red. */

@@ -93,7 +93,7 @@ static void world_straight(world *w, double length, double width)
 {
     make_straight(&w->track, length, width);
     td_err err = {0};
-    TD_ASSERT_OK(td_ground_map_create(&w->map, &w->track, 0.0, &err));
+    TD_ASSERT_OK(td_ground_map_open(&w->map, &w->track, 0.0, &err));
     td_look_default(&w->look);
     memset(&w->scene, 0, sizeof(w->scene));
     w->scene.track = &w->track;
@@ -104,7 +104,7 @@ static void world_straight(world *w, double length, double width)
 
 static void world_free(world *w)
 {
-    td_ground_map_destroy(w->map);
+    td_ground_map_close(w->map);
     td_track_free(&w->track);
 }
 
@@ -153,7 +153,7 @@ TD_TEST(ground_map_agrees_with_point_in_polygon)
         load_shared(&t, names[ti]);
         td_ground_map *m = NULL;
         td_err err = {0};
-        TD_ASSERT_OK(td_ground_map_create(&m, &t, 0.0, &err));
+        TD_ASSERT_OK(td_ground_map_open(&m, &t, 0.0, &err));
         td_rng rng;
         td_rng_seed(&rng, 11, (uint64_t)ti);
         int checked = 0, road = 0;
@@ -186,7 +186,7 @@ TD_TEST(ground_map_agrees_with_point_in_polygon)
         }
         TD_ASSERT_GT(checked, 3000);
         TD_ASSERT_GT(road, 20);
-        td_ground_map_destroy(m);
+        td_ground_map_close(m);
         td_track_free(&t);
     }
 }
@@ -199,8 +199,8 @@ TD_TEST(ground_map_is_the_same_for_both_directions)
     load_shared(&fwd, "reInvent2019_track");
     TD_ASSERT_OK(td_track_reverse(&rev, &fwd, NULL));
     td_ground_map *a = NULL, *b = NULL;
-    TD_ASSERT_OK(td_ground_map_create(&a, &fwd, 0.0, NULL));
-    TD_ASSERT_OK(td_ground_map_create(&b, &rev, 0.0, NULL));
+    TD_ASSERT_OK(td_ground_map_open(&a, &fwd, 0.0, NULL));
+    TD_ASSERT_OK(td_ground_map_open(&b, &rev, 0.0, NULL));
     int centre = 0, differ = 0;
     for (int i = 0; i + 1 < fwd.n; i++) {
         for (int k = 0; k < 20; k++) {
@@ -216,8 +216,8 @@ TD_TEST(ground_map_is_the_same_for_both_directions)
     TD_ASSERT(centre > 0.4 * 20 * (fwd.n - 1) && centre < 0.6 * 20 * (fwd.n - 1));
     TD_ASSERT_MSG(differ < 0.01 * 20 * (fwd.n - 1), "%d of %d samples differ", differ,
                   20 * (fwd.n - 1));
-    td_ground_map_destroy(a);
-    td_ground_map_destroy(b);
+    td_ground_map_close(a);
+    td_ground_map_close(b);
     td_track_free(&rev);
     td_track_free(&fwd);
 }
@@ -228,27 +228,27 @@ TD_TEST(ground_map_rejects_bad_cell)
     make_straight(&t, 5.0, 1.0);
     td_ground_map *m = (td_ground_map *)&t;
     td_err err = {0};
-    TD_ASSERT_EQ_INT(td_ground_map_create(&m, &t, 2.0, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_ground_map_open(&m, &t, 2.0, &err), TD_EINVAL);
     TD_ASSERT(m == NULL);
     TD_ASSERT_CONTAINS(err.msg, "cell size 2");
     td_track_free(&t);
     /* A track without geometry is refused by both builders. */
     td_track empty;
     memset(&empty, 0, sizeof(empty));
-    TD_ASSERT_EQ_INT(td_ground_map_create(&m, &empty, 0.0, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_ground_map_open(&m, &empty, 0.0, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "no geometry");
     td_lidar_grid *g = NULL;
-    TD_ASSERT_EQ_INT(td_lidar_grid_create(&g, &empty, 0.0, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_lidar_grid_open(&g, &empty, 0.0, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "lidar grid: track has no geometry");
     TD_ASSERT(g == NULL);
     /* Allocation failures are reported, and leave nothing behind. */
     make_straight(&t, 5.0, 1.0);
     for (int k = 0; k < 6; k++) {
         td_alloc_fail_after(k);
-        int rc = td_ground_map_create(&m, &t, 0.0, &err);
+        int rc = td_ground_map_open(&m, &t, 0.0, &err);
         td_alloc_fail_after(-1);
         if (rc == 0) {
-            td_ground_map_destroy(m);
+            td_ground_map_close(m);
             continue;
         }
         TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
@@ -256,10 +256,10 @@ TD_TEST(ground_map_rejects_bad_cell)
     }
     for (int k = 0; k < 5; k++) {
         td_alloc_fail_after(k);
-        int rc = td_lidar_grid_create(&g, &t, 0.0, &err);
+        int rc = td_lidar_grid_open(&g, &t, 0.0, &err);
         td_alloc_fail_after(-1);
         if (rc == 0) {
-            td_lidar_grid_destroy(g);
+            td_lidar_grid_close(g);
             continue;
         }
         TD_ASSERT_EQ_INT(rc, TD_ENOMEM);
@@ -508,7 +508,7 @@ TD_TEST(sensors_survive_broken_poses)
     world w;
     world_straight(&w, 20.0, 1.0);
     td_lidar_grid *g = NULL;
-    TD_ASSERT_OK(td_lidar_grid_create(&g, &w.track, 0.0, NULL));
+    TD_ASSERT_OK(td_lidar_grid_open(&g, &w.track, 0.0, NULL));
     td_lidar_config lc;
     td_lidar_config_default(&lc);
     td_box box = {NAN, 0.0, 0.0, 0.2, 0.2, 0.2, TD_BOX_CAR};
@@ -526,7 +526,7 @@ TD_TEST(sensors_survive_broken_poses)
     /* A broken box is absent, not everywhere: the walls still read their distances. */
     td_lidar_scan(&lc, g, &w.scene, 5.0, 0.0, 0.0, NULL, scan);
     TD_ASSERT_GT(scan[16], 0.45f); /* beam 16 is at -74 deg: the right wall 0.52 m away */
-    td_lidar_grid_destroy(g);
+    td_lidar_grid_close(g);
     world_free(&w);
 }
 
@@ -554,7 +554,7 @@ TD_TEST(camera_renders_real_track_without_map_or_boxes)
     td_track t;
     load_shared(&t, "reInvent2019_track");
     td_ground_map *m = NULL;
-    TD_ASSERT_OK(td_ground_map_create(&m, &t, 0.0, NULL));
+    TD_ASSERT_OK(td_ground_map_open(&m, &t, 0.0, NULL));
     td_look look;
     td_look_default(&look);
     td_scene scene = {&t, m, NULL, 0, &look, NULL, NULL, 0};
@@ -570,7 +570,7 @@ TD_TEST(camera_renders_real_track_without_map_or_boxes)
     td_camera_render_grey(&cfg, &scene, x, y, h, img);
     TD_ASSERT_EQ_INT(img[119 * 160 + 80], luma_of(look.grass));
     TD_ASSERT_EQ_INT(img[0], luma_of(look.sky));
-    td_ground_map_destroy(m);
+    td_ground_map_close(m);
     td_track_free(&t);
 }
 
@@ -586,7 +586,7 @@ typedef struct lworld {
 static void lworld_straight(lworld *w, double cell)
 {
     make_straight(&w->track, 20.0, 1.0);
-    TD_ASSERT_OK(td_lidar_grid_create(&w->grid, &w->track, cell, NULL));
+    TD_ASSERT_OK(td_lidar_grid_open(&w->grid, &w->track, cell, NULL));
     memset(&w->scene, 0, sizeof(w->scene));
     w->scene.track = &w->track;
     td_lidar_config_default(&w->cfg);
@@ -594,7 +594,7 @@ static void lworld_straight(lworld *w, double cell)
 
 static void lworld_free(lworld *w)
 {
-    td_lidar_grid_destroy(w->grid);
+    td_lidar_grid_close(w->grid);
     td_track_free(&w->track);
 }
 
@@ -750,7 +750,7 @@ TD_TEST(lidar_grid_walk_matches_brute_force)
         for (int ci = 0; ci < 3; ci++) {
             td_lidar_grid *g = NULL;
             td_err err = {0};
-            TD_ASSERT_OK(td_lidar_grid_create(&g, &t, cells[ci], &err));
+            TD_ASSERT_OK(td_lidar_grid_open(&g, &t, cells[ci], &err));
             td_lidar_config cfg;
             td_lidar_config_default(&cfg);
             td_rng rng;
@@ -781,7 +781,7 @@ TD_TEST(lidar_grid_walk_matches_brute_force)
                 }
             }
             TD_ASSERT_GT(hits, 1000);
-            td_lidar_grid_destroy(g);
+            td_lidar_grid_close(g);
         }
         td_track_free(&t);
     }
@@ -792,7 +792,7 @@ TD_TEST(lidar_reach_scan_encodes_like_full_scan)
     td_track t;
     load_shared(&t, "reInvent2019_track");
     td_lidar_grid *g = NULL;
-    TD_ASSERT_OK(td_lidar_grid_create(&g, &t, 0.0, NULL));
+    TD_ASSERT_OK(td_lidar_grid_open(&g, &t, 0.0, NULL));
     td_lidar_config cfg;
     td_lidar_config_default(&cfg);
     cfg.clipping_dist_m = 1.5;
@@ -850,7 +850,7 @@ TD_TEST(lidar_reach_scan_encodes_like_full_scan)
     }
     /* The raw scans do differ (far walls read max), so the comparison above has teeth. */
     TD_ASSERT_GT(differ_raw, 100);
-    td_lidar_grid_destroy(g);
+    td_lidar_grid_close(g);
     td_track_free(&t);
 }
 
@@ -934,7 +934,7 @@ TD_TEST(lidar_config_and_grid_errors)
     td_track t;
     make_straight(&t, 5.0, 1.0);
     td_lidar_grid *g = NULL;
-    TD_ASSERT_EQ_INT(td_lidar_grid_create(&g, &t, 0.001, &err), TD_EINVAL);
+    TD_ASSERT_EQ_INT(td_lidar_grid_open(&g, &t, 0.001, &err), TD_EINVAL);
     TD_ASSERT(g == NULL);
     TD_ASSERT_CONTAINS(err.msg, "cell size");
     td_track_free(&t);

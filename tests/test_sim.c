@@ -1135,7 +1135,7 @@ TD_TEST(episode_offtrack_needs_all_wheels_off)
     TD_ASSERT_EQ_INT(f.params[0].is_offtrack, 1);
     TD_ASSERT_NEAR(f.params[0].y, td_vecenv_last_params(&f.env, 0)->y, 0);
     TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->y, 0.0, 1e-9);
-    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->off_tracks, 1);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&f.env, 0)->events.off_tracks, 1);
     fx_close(&f);
 }
 
@@ -1359,8 +1359,8 @@ TD_TEST(continuous_offtrack_penalty_is_a_pause_at_the_reset_pose)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
-    cfg.max_resets = 10;
-    cfg.off_track_penalty_s = 3.0;
+    cfg.penalties.max_resets = 10;
+    cfg.penalties.off_track_penalty_s = 3.0;
     fx_square(&f, &cfg, 1);
     reward_seen seen = {0};
     f.env.reward_fn = reward_seen_fn;
@@ -1383,9 +1383,9 @@ TD_TEST(continuous_offtrack_penalty_is_a_pause_at_the_reset_pose)
     TD_ASSERT_EQ(f.rewards[0], 1.0f);
     TD_ASSERT_NEAR(td_vecenv_step_pause_s(&f.env, 0), 3.0, 1e-12);
     const td_episode_info *e = td_vecenv_current_episode(&f.env, 0);
-    TD_ASSERT_EQ_INT(e->off_tracks, 1);
-    TD_ASSERT_EQ_INT(e->resets, 1);
-    TD_ASSERT_NEAR(e->penalty_s, 3.0, 1e-12);
+    TD_ASSERT_EQ_INT(e->events.off_tracks, 1);
+    TD_ASSERT_EQ_INT(e->events.resets, 1);
+    TD_ASSERT_NEAR(e->events.penalty_s, 3.0, 1e-12);
     /* The clock does not jump: the penalty is spent in pause steps. */
     TD_ASSERT_NEAR(f.params[0].sim_time, clock + 1.0 / 15.0, 1e-9);
     /* Back on the outer (right, y = -0.25) lane at the previous progress, at rest. */
@@ -1435,7 +1435,7 @@ TD_TEST(continuous_crash_penalty_resets_behind_on_the_other_lane)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
-    cfg.max_resets = 10;
+    cfg.penalties.max_resets = 10;
     cfg.race.race_type = TD_RACE_OBJECT_AVOIDANCE;
     cfg.race.n_object_positions = 1;
     cfg.race.object_positions[0][0] = 0.1; /* arc 4: box at (9, 0.25) */
@@ -1443,12 +1443,12 @@ TD_TEST(continuous_crash_penalty_resets_behind_on_the_other_lane)
     fx_square(&f, &cfg, 1);
     double clock = f.params[0].sim_time;
     int k = 0;
-    while (td_vecenv_current_episode(&f.env, 0)->crashes == 0 && k++ < 200)
+    while (td_vecenv_current_episode(&f.env, 0)->events.crashes == 0 && k++ < 200)
         step_n(&f, 1, 0.0, 1.0);
     const td_episode_info *e = td_vecenv_current_episode(&f.env, 0);
-    TD_ASSERT_EQ_INT(e->crashes, 1);
+    TD_ASSERT_EQ_INT(e->events.crashes, 1);
     TD_ASSERT_EQ_INT(f.dones[0], 0);
-    TD_ASSERT_NEAR(e->penalty_s, 5.0, 1e-12);
+    TD_ASSERT_NEAR(e->events.penalty_s, 5.0, 1e-12);
     /* The crash step's params were read before its physics, after k - 1 steps. */
     TD_ASSERT_NEAR(f.params[0].sim_time, clock + (k - 1) / 15.0, 1e-9);
     TD_ASSERT_EQ_INT(f.params[0].is_crashed, 1);
@@ -1461,7 +1461,7 @@ TD_TEST(continuous_crash_penalty_resets_behind_on_the_other_lane)
     TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 8.0, 1e-9);
     step_n(&f, 40, 0.0, 1.0);
     TD_ASSERT_GT(td_vecenv_car(&f.env, 0)->x, 9.5);
-    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->crashes, 1);
+    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->events.crashes, 1);
     TD_ASSERT_NEAR(f.params[0].sim_time, clock + (k + 114) / 15.0, 1e-9);
     fx_close(&f);
 }
@@ -1952,7 +1952,8 @@ static void drive_laps(const char *path, int reversed, td_driver_kind kind, int 
     }
     const td_episode_info *e = td_vecenv_last_episode(&f.env, 0);
     *laps = e->laps;
-    *incidents = e->off_tracks + e->crashes + e->resets + e->reverses + e->immobilized;
+    *incidents = e->events.off_tracks + e->events.crashes + e->events.resets + e->events.reverses +
+                 e->events.immobilized;
     *lap_time = e->lap_time_s;
     td_driver_free(&drv);
     fx_close(&f);
@@ -2024,7 +2025,7 @@ static void race_with_objects(td_race_type type, int *crashes, int *laps)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
-    cfg.max_resets = TD_RESETS_UNLIMITED;
+    cfg.penalties.max_resets = TD_RESETS_UNLIMITED;
     cfg.laps = 2;
     td_race_config_set_type(&cfg.race, type);
     cfg.race.is_lane_change = 1;
@@ -2044,9 +2045,9 @@ static void race_with_objects(td_race_type type, int *crashes, int *laps)
     }
     const td_episode_info *e = td_vecenv_last_episode(&f.env, 0);
     TD_ASSERT_EQ_INT(e->status, TD_EP_LAP_COMPLETE);
-    TD_ASSERT_LE(e->crashes * cfg.collision_penalty_s, e->penalty_s + 1e-9);
+    TD_ASSERT_LE(e->events.crashes * cfg.penalties.collision_penalty_s, e->events.penalty_s + 1e-9);
     TD_ASSERT_EQ_INT(td_vecenv_boxes(&f.env, 0, &(const td_box *){NULL}), 3);
-    *crashes = e->crashes;
+    *crashes = e->events.crashes;
     *laps = e->laps;
     td_driver_free(&drv);
     fx_close(&f);
@@ -2239,17 +2240,17 @@ TD_TEST(immobilized_costs_no_penalty_but_a_pause_step)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
-    cfg.max_resets = 10;
+    cfg.penalties.max_resets = 10;
     cfg.car.speed_min = 0.0;
     fx_square(&f, &cfg, 1);
     step_n(&f, 10, 0.0, 1.0);
     int k = 0;
-    while (td_vecenv_current_episode(&f.env, 0)->immobilized == 0 && k++ < 40)
+    while (td_vecenv_current_episode(&f.env, 0)->events.immobilized == 0 && k++ < 40)
         step_n(&f, 1, 0.0, 0.0); /* the car stops within ~9 steps, then stands 15 */
     const td_episode_info *e = td_vecenv_current_episode(&f.env, 0);
-    TD_ASSERT_EQ_INT(e->immobilized, 1);
-    TD_ASSERT_EQ_INT(e->resets, 1);
-    TD_ASSERT_NEAR(e->penalty_s, 0.0, 0); /* DeepRacer never sets IMMOBILIZED_PENALTY */
+    TD_ASSERT_EQ_INT(e->events.immobilized, 1);
+    TD_ASSERT_EQ_INT(e->events.resets, 1);
+    TD_ASSERT_NEAR(e->events.penalty_s, 0.0, 0); /* DeepRacer never sets IMMOBILIZED_PENALTY */
     TD_ASSERT_EQ_INT(f.dones[0], 0);
     TD_ASSERT_EQ_INT(td_vecenv_step_status(&f.env, 0), TD_EP_IMMOBILIZED);
     TD_ASSERT_NEAR(td_vecenv_step_pause_s(&f.env, 0), 0.0, 0);
@@ -2269,21 +2270,21 @@ TD_TEST(max_resets_counts_resets_and_zero_means_none)
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_CONTINUOUS;
-    cfg.max_resets = 1;
-    cfg.off_track_penalty_s = 0.2; /* 3 pause steps */
+    cfg.penalties.max_resets = 1;
+    cfg.penalties.off_track_penalty_s = 0.2; /* 3 pause steps */
     fx_square(&g, &cfg, 1);
     prepare_step(&g);
     td_vecenv_teleport(&g.env, 0, 6.0, -0.9, 0.0, 0.0);
     step_n(&g, 1, 0.0, 1.0);
     TD_ASSERT_EQ_INT(g.dones[0], 0);
-    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&g.env, 0)->resets, 1);
+    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&g.env, 0)->events.resets, 1);
     step_n(&g, 3, 0.0, 1.0);
     TD_ASSERT_EQ_INT(td_vecenv_step_status(&g.env, 0), TD_EP_PAUSE);
     td_vecenv_teleport(&g.env, 0, 6.0, -0.9, 0.0, 0.0);
     step_n(&g, 1, 0.0, 1.0);
     TD_ASSERT_EQ_INT(g.dones[0], 1);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&g.env, 0)->status, TD_EP_OFF_TRACK);
-    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&g.env, 0)->resets, 1);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&g.env, 0)->events.resets, 1);
     fx_close(&g);
 
     /* 0 (the default): no reset, the first event ends the episode, in every mode. */
@@ -2296,7 +2297,7 @@ TD_TEST(max_resets_counts_resets_and_zero_means_none)
         td_vecenv_teleport(&h.env, 0, td_vecenv_car(&h.env, 0)->x, -0.9, 0.0, 0.0);
         step_n(&h, 1, 0.0, 1.0);
         TD_ASSERT_EQ_INT(h.dones[0], 1);
-        TD_ASSERT_EQ_INT(td_vecenv_last_episode(&h.env, 0)->resets, 0);
+        TD_ASSERT_EQ_INT(td_vecenv_last_episode(&h.env, 0)->events.resets, 0);
         fx_close(&h);
     }
 
@@ -2306,8 +2307,8 @@ TD_TEST(max_resets_counts_resets_and_zero_means_none)
     env_fixture t = {0};
     td_sim_config_default(&cfg);
     cfg.mode = TD_MODE_EVAL;
-    cfg.max_resets = 1;
-    cfg.off_track_penalty_s = 0.0;
+    cfg.penalties.max_resets = 1;
+    cfg.penalties.off_track_penalty_s = 0.0;
     fx_square(&t, &cfg, 1);
     prepare_step(&t);
     td_vecenv_teleport(&t.env, 0, 6.0, -0.9, 0.0, 0.0);
@@ -2322,10 +2323,10 @@ TD_TEST(max_resets_counts_resets_and_zero_means_none)
     while (!t.dones[0] && k++ < 30)
         step_n(&t, 1, 0.0, 4.0);
     TD_ASSERT_EQ_INT(td_vecenv_last_episode(&t.env, 0)->status, TD_EP_LAP_COMPLETE);
-    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&t.env, 0)->resets, 1);
+    TD_ASSERT_EQ_INT(td_vecenv_last_episode(&t.env, 0)->events.resets, 1);
     TD_ASSERT_NEAR(td_vecenv_car(&t.env, 0)->x, 5.0, 1e-9);
     prepare_step(&t);
-    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&t.env, 0)->resets, 0);
+    TD_ASSERT_EQ_INT(td_vecenv_current_episode(&t.env, 0)->events.resets, 0);
     fx_close(&t);
 }
 
@@ -2405,7 +2406,7 @@ TD_TEST(offtrack_reset_near_an_obstacle_goes_behind_it)
         td_sim_config cfg;
         td_sim_config_default(&cfg);
         cfg.mode = TD_MODE_CONTINUOUS;
-        cfg.max_resets = 5;
+        cfg.penalties.max_resets = 5;
         if (with_box) {
             cfg.race.n_object_positions = 1;
             cfg.race.object_positions[0][0] = 0.25; /* arc 10: (9.75, 5), inner lane */
@@ -2418,7 +2419,7 @@ TD_TEST(offtrack_reset_near_an_obstacle_goes_behind_it)
         double arc = 5.0 + td_vecenv_car(&f.env, 0)->y + 0.14; /* the model point's arc */
         td_vecenv_teleport(&f.env, 0, 30.0, 30.0, 0.0, 0.0);
         step_n(&f, 1, 0.0, 0.1);
-        TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->off_tracks, 1);
+        TD_ASSERT_EQ_INT(td_vecenv_current_episode(&f.env, 0)->events.off_tracks, 1);
         const td_car_state *s = td_vecenv_car(&f.env, 0);
         if (with_box) {
             /* The obstacle is within 1 m of the reset: 1 m behind it, on the outer lane. */
@@ -2577,8 +2578,9 @@ TD_TEST(state_features_suffice_for_a_linear_controller)
                 td_vecenv_step(&f.env);
             }
             const td_episode_info *e = td_vecenv_last_episode(&f.env, 0);
-            TD_ASSERT_MSG(e->laps == 1 && e->off_tracks == 0, "%s %s: %d laps, %d off-tracks",
-                          names[ti], rev ? "reverse" : "forward", e->laps, e->off_tracks);
+            TD_ASSERT_MSG(e->laps == 1 && e->events.off_tracks == 0,
+                          "%s %s: %d laps, %d off-tracks", names[ti], rev ? "reverse" : "forward",
+                          e->laps, e->events.off_tracks);
             fx_close(&f);
             td_track_free(&t);
         }

@@ -61,6 +61,18 @@ out=$(printf "1 2\n" | "$bin" probe --track oval 2>&1)
 [ $? -eq 1 ] && grep -q "line 1" <<<"$out"
 check probe_bad_line "names the line: $out" $?
 
+out=$(printf "0 0 0\nnan 0 0\n" | "$bin" probe --track oval 2>&1 >/dev/null)
+[ $? -eq 1 ] && grep -q "line 2: x is nan, not finite" <<<"$out"
+check probe_not_finite "names the value: $out" $?
+
+out=$(printf "1 2 inf\n" | "$bin" probe --track oval 2>&1 >/dev/null)
+[ $? -eq 1 ] && grep -q "line 1: heading_deg is inf, not finite" <<<"$out"
+check probe_inf "names the value: $out" $?
+
+out=$(printf "1e300 0 0\n" | "$bin" probe --track oval 2>&1 >/dev/null)
+[ $? -eq 1 ] && grep -q "line 1: x is 1e+300 m, outside" <<<"$out"
+check probe_far "names the value: $out" $?
+
 out=$("$bin" bench sim --seconds 0.05 --envs 4 --threads 2 2>&1)
 rc=$?
 for b in baseline_mflops sim_state_steps_per_s sim_lidar_steps_per_s sim_camera_frames_per_s \

@@ -31,17 +31,14 @@ typedef struct td_eval_step {
 typedef int (*td_eval_step_fn)(void *user, const td_eval_step *s, td_err *err);
 
 typedef struct td_eval_options {
-    int laps;                   /* NUMBER_OF_TRIALS: trials, or laps when continuous (3) */
-    int continuous;             /* IS_CONTINUOUS: 1, the laps back to back in one run, the clock
-                                   running across them; 0 (default), each lap a separate trial
-                                   from the start line */
-    int max_resets;             /* NUMBER_OF_RESETS: events that cost a penalty and a reset
-                                   instead of ending the trial (the run when continuous);
-                                   0 = none, the first event ends it; default 10000, DeepRacer
-                                   on AWS's "separate trials with resets" */
-    double off_track_penalty_s; /* OFF_TRACK_PENALTY, also reversed: default 2 */
-    double collision_penalty_s; /* COLLISION_PENALTY: default 5 */
-    td_race_config race;        /* race type, obstacles, bots, direction */
+    int laps;                    /* NUMBER_OF_TRIALS: trials, or laps when continuous (3) */
+    int continuous;              /* IS_CONTINUOUS: 1, the laps back to back in one run, the clock
+                                    running across them; 0 (default), each lap a separate trial
+                                    from the start line */
+    td_penalty_config penalties; /* resets end a trial (the run when continuous) only when
+                                    spent: default 10000 resets, DeepRacer on AWS's
+                                    "separate trials with resets"; off track 2 s, crash 5 s */
+    td_race_config race;         /* race type, obstacles, bots, direction */
     uint64_t seed;
     const char *simtrace_path; /* NULL: no simtrace */
     const char *report_path;   /* NULL: no report */
@@ -82,9 +79,8 @@ typedef struct td_eval_result {
     double lap_times_s[TD_EVAL_MAX_TRIALS]; /* completed laps, in order */
     double total_time_s;                    /* simulated time of all trials (the run) */
     double best_lap_s, average_lap_s;       /* -1 when no lap completed */
-    int off_tracks, crashes, reverses, immobilized, resets;
-    double penalty_s;
-    int completed; /* all requested laps completed */
+    td_event_counts events;                 /* of all trials (the run) */
+    int completed;                          /* all requested laps completed */
     long steps;
 } td_eval_result;
 

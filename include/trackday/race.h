@@ -38,15 +38,14 @@ typedef struct td_racer {
 int td_racer_parse_builtin(const char *spec, td_driver_config *out, td_err *err);
 
 typedef struct td_race_options {
-    int laps;                   /* default 3 */
-    int continuous;             /* 1: events cost a penalty and a reset */
-    double off_track_penalty_s; /* continuous: off-track, reversed, immobilized, default 2 */
-    double collision_penalty_s; /* continuous: crash, default 5 */
-    int max_resets;             /* continuous: resets allowed, out at the next event; 0 = none
-                                   (default 10000, as an evaluation) */
-    int reverse;                /* drive the track the other way */
-    double stagger_m;           /* start spacing along the track, default 0.75 */
-    double max_time_s;          /* race clock limit; 0: laps x (lap at 0.5 m/s) + 30 s */
+    int laps;                    /* default 3 */
+    int continuous;              /* 1: events cost a penalty and a reset */
+    td_penalty_config penalties; /* continuous only (else the first event puts a car out):
+                                    resets allowed, out at the next event (default 10000, as
+                                    an evaluation); off track and reversed 2 s, crash 5 s */
+    int reverse;                 /* drive the track the other way */
+    double stagger_m;            /* start spacing along the track, default 0.75 */
+    double max_time_s;           /* race clock limit; 0: laps x (lap at 0.5 m/s) + 30 s */
     uint64_t seed;
     /* Replay: NULL for none, else a video path or a PNG directory (replay.h). */
     const char *replay_path;
@@ -71,8 +70,7 @@ typedef struct td_race_car_result {
     double progress;                 /* percent of the lap being driven when the car stopped (100 if
                                         finished) */
     double total_time_s;             /* finishing time (penalties included), else when it stopped */
-    int off_tracks, crashes, reverses, immobilized, resets;
-    double penalty_s;
+    td_event_counts events;
     long steps; /* steps of the car's race (the prepare and pause steps included) */
 } td_race_car_result;
 
@@ -88,9 +86,10 @@ typedef struct td_race td_race;
 
 /*
  * Sets a race up on a loop track: n (2..6) racers placed on the grid in the given order.
- * Racers' policies must outlive the race. Opens the replay when asked.
+ * Racers' policies must outlive the race. Opens the replay when asked. *out is allocated
+ * here: free it with td_race_close (also after an error from td_race_step or finish).
  */
-int td_race_init(td_race **out, const td_track *track, const td_racer *racers, int n,
+int td_race_open(td_race **out, const td_track *track, const td_racer *racers, int n,
                  const td_race_options *o, td_err *err);
 /* One lockstep step of every car still racing. Returns 1 while the race goes on, 0 once it
  * is over (every car finished or out, or the clock limit), or a negative error code. */
@@ -102,9 +101,9 @@ void td_race_teleport(td_race *r, int k, double x, double y, double yaw, double 
 const td_vecenv *td_race_env(const td_race *r, int k);
 /* The standings so far (final once td_race_step returned 0); closes the replay. */
 int td_race_finish(td_race *r, td_race_result *res, td_err *err);
-void td_race_free(td_race *r);
+void td_race_close(td_race *r);
 
-/* td_race_init, steps until the end, td_race_finish, td_race_free. */
+/* td_race_open, steps until the end, td_race_finish, td_race_close. */
 int td_race_run(const td_track *track, const td_racer *racers, int n, const td_race_options *o,
                 td_race_result *res, td_err *err);
 

@@ -59,13 +59,13 @@ enum {
 #define TD_GROUND_CELL_M 0.005
 
 /*
- * Rasterizes a track's ground into a new map (*out, free with td_ground_map_destroy).
+ * Rasterizes a track's ground into a new map (*out, free with td_ground_map_close).
  * cell_m <= 0 picks TD_GROUND_CELL_M; otherwise it must lie in [0.002, 0.5]. The map covers
  * the track's bounding box plus 2 m of grass; beyond it the camera sees grass. Returns 0,
  * TD_EINVAL (bad cell size or track) or TD_ENOMEM, with a message in err.
  */
-int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, td_err *err);
-void td_ground_map_destroy(td_ground_map *m);
+int td_ground_map_open(td_ground_map **out, const td_track *t, double cell_m, td_err *err);
+void td_ground_map_close(td_ground_map *m);
 
 /* Ground class (TD_GROUND_*) at a world point; TD_GROUND_GRASS outside the map. */
 int td_ground_map_class_at(const td_ground_map *m, double x, double y);
@@ -234,11 +234,11 @@ typedef struct td_lidar_grid td_lidar_grid;
 
 /*
  * Puts the inner and outer border segments of a track into a new grid (*out, free with
- * td_lidar_grid_destroy). cell_m <= 0 picks TD_LIDAR_CELL_M; otherwise [0.02, 10].
+ * td_lidar_grid_close). cell_m <= 0 picks TD_LIDAR_CELL_M; otherwise [0.02, 10].
  * Returns 0, TD_EINVAL or TD_ENOMEM with a message.
  */
-int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, td_err *err);
-void td_lidar_grid_destroy(td_lidar_grid *g);
+int td_lidar_grid_open(td_lidar_grid **out, const td_track *t, double cell_m, td_err *err);
+void td_lidar_grid_close(td_lidar_grid *g);
 
 /*
  * Raw scan from a car at origin pose (x, y, yaw): `beams` distances in metres, beam 0 at

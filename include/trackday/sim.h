@@ -273,6 +273,28 @@ const char *td_episode_status_label(td_episode_status s);
 #define TD_RESETS_UNLIMITED 1000000000
 
 /*
+ * The events a car ran into and what they cost: one record for an episode, an evaluation
+ * and a race car (td_episode_info, td_eval_result, td_race_car_result), copied whole.
+ */
+typedef struct td_event_counts {
+    int off_tracks, crashes, reverses, immobilized, resets;
+    double penalty_s; /* total penalty charged (pause time of the resets) */
+} td_event_counts;
+
+/*
+ * What an event costs when resets are allowed: one record for the simulator, an evaluation
+ * and a race (td_sim_config, td_eval_options, td_race_options), copied whole.
+ */
+typedef struct td_penalty_config {
+    int max_resets;             /* NUMBER_OF_RESETS: events that cost a penalty and a reset
+                                   instead of ending the episode; 0 = none, the first event
+                                   ends it */
+    double off_track_penalty_s; /* OFF_TRACK_PENALTY: after a reset for off track and
+                                   reversed; immobilized costs no penalty, as in DeepRacer */
+    double collision_penalty_s; /* COLLISION_PENALTY: after a reset for a crash */
+} td_penalty_config;
+
+/*
  * What happened in one episode (a trial; the whole race in continuous mode). Times are
  * simulated seconds of DeepRacer's official metric: a lap runs from the reset before the
  * episode's prepare step (or the end of the previous lap in continuous mode) to the end of
@@ -290,8 +312,7 @@ typedef struct td_episode_info {
     int laps;                        /* completed laps */
     double lap_times_s[TD_MAX_LAPS]; /* time of each completed lap */
     double lap_time_s;               /* first completed lap's time, or -1 */
-    int off_tracks, crashes, reverses, immobilized, resets;
-    double penalty_s; /* total penalty charged (pause time of the resets) */
+    td_event_counts events;
 } td_episode_info;
 
 /* ---- state sensor ----------------------------------------------------------------------- */
@@ -335,12 +356,8 @@ typedef struct td_sim_config {
     double hz;                   /* control steps per simulated second, 15 */
     int max_steps;               /* per episode, 100000 */
     int laps;                    /* continuous mode: laps to finish, default 3 */
-    int max_resets;              /* NUMBER_OF_RESETS: events that cost a penalty and a reset
-                                    instead of ending the episode; 0 (default) = none, the
-                                    first event ends it */
-    double off_track_penalty_s;  /* after a reset: off track and reversed, 2 s; immobilized
-                                    costs no penalty, as in DeepRacer */
-    double collision_penalty_s;  /* after a reset: crashed, 5 s */
+    td_penalty_config penalties; /* max_resets 0 (the first event ends the episode),
+                                    off track and reversed 2 s, crashed 5 s */
     double crash_reset_behind_m; /* RESET_BEHIND_DIST: reset this far behind an obstacle, 1 m */
     int reversed_limit_steps;    /* NUMBER_OF_REVERSE_COUNTS, 15 */
     int immobilized_limit_steps; /* 15 */

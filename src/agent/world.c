@@ -282,7 +282,7 @@ int td_agent_driver_open(td_agent_driver **out, const td_bundle *b, const td_age
     /* Laps one at a time from the start line; an off-track costs a reset and the car drives on
      * (counted), as a car on a real floor is put back. */
     cfg.mode = TD_MODE_EVAL;
-    cfg.max_resets = TD_RESETS_UNLIMITED;
+    cfg.penalties.max_resets = TD_RESETS_UNLIMITED;
     cfg.max_steps = (int)LAP_STEPS_MAX;
     cfg.seed = world->seed;
     if ((rc = td_vecenv_init(&d->env, &cfg, &d->track, 1, err)) != 0)
@@ -352,33 +352,33 @@ int td_agent_driver_step(td_agent_driver *d, td_err *err)
         return rc;
     d->buf.actions[0] = act.steering_angle;
     d->buf.actions[1] = act.speed;
-    long off_before = td_vecenv_current_episode(&d->env, 0)->off_tracks +
-                      td_vecenv_current_episode(&d->env, 0)->reverses +
-                      td_vecenv_current_episode(&d->env, 0)->immobilized;
-    long crash_before = td_vecenv_current_episode(&d->env, 0)->crashes;
+    long off_before = td_vecenv_current_episode(&d->env, 0)->events.off_tracks +
+                      td_vecenv_current_episode(&d->env, 0)->events.reverses +
+                      td_vecenv_current_episode(&d->env, 0)->events.immobilized;
+    long crash_before = td_vecenv_current_episode(&d->env, 0)->events.crashes;
     td_vecenv_step(&d->env);
     if (d->buf.dones[0]) {
         const td_episode_info *e = td_vecenv_last_episode(&d->env, 0);
         for (int l = 0; l < e->laps && l < TD_MAX_LAPS; l++)
             count_lap(d, e->lap_times_s[l]);
-        long off = e->off_tracks + e->reverses + e->immobilized;
+        long off = e->events.off_tracks + e->events.reverses + e->events.immobilized;
         d->stats.off_track += off > off_before ? off - off_before : 0;
-        d->stats.crashes += e->crashes > crash_before ? e->crashes - crash_before : 0;
+        d->stats.crashes += e->events.crashes > crash_before ? e->events.crashes - crash_before : 0;
         d->tel.summary.outcomes.episodes++;
         d->tel.summary.outcomes.off_tracks += off > off_before ? off - off_before : 0;
         d->tel.summary.outcomes.crashes +=
-            e->crashes > crash_before ? e->crashes - crash_before : 0;
+            e->events.crashes > crash_before ? e->events.crashes - crash_before : 0;
     } else {
         const td_episode_info *e = td_vecenv_current_episode(&d->env, 0);
-        long off = e->off_tracks + e->reverses + e->immobilized;
+        long off = e->events.off_tracks + e->events.reverses + e->events.immobilized;
         if (off > off_before) {
             d->stats.off_track += off - off_before;
             d->tel.summary.outcomes.off_tracks += off - off_before;
             d->tel.summary.outcomes.resets += off - off_before;
         }
-        if (e->crashes > crash_before) {
-            d->stats.crashes += e->crashes - crash_before;
-            d->tel.summary.outcomes.crashes += e->crashes - crash_before;
+        if (e->events.crashes > crash_before) {
+            d->stats.crashes += e->events.crashes - crash_before;
+            d->tel.summary.outcomes.crashes += e->events.crashes - crash_before;
         }
     }
     return 0;

@@ -122,13 +122,13 @@ static int bench_sensors(int argc, char **argv)
     if (!c)
         goto done;
     double t0 = td_time_now();
-    if (td_ground_map_create(&map, &t, map_cell, &err)) {
+    if (td_ground_map_open(&map, &t, map_cell, &err)) {
         td__cli_fail("%s", err.msg);
         goto done;
     }
     double t_map = td_time_now() - t0;
     t0 = td_time_now();
-    if (td_lidar_grid_create(&grid, &t, lidar_cell, &err)) {
+    if (td_lidar_grid_open(&grid, &t, lidar_cell, &err)) {
         td__cli_fail("%s", err.msg);
         goto done;
     }
@@ -197,8 +197,8 @@ done:
     if (c)
         td_free(c->buf);
     td_free(c);
-    td_lidar_grid_destroy(grid);
-    td_ground_map_destroy(map);
+    td_lidar_grid_close(grid);
+    td_ground_map_close(map);
     td_track_free(&t);
     return rc;
 }

@@ -95,7 +95,7 @@ static int cmd_camera(int argc, char **argv)
         }
         t = &rev_track;
     }
-    if (td_ground_map_create(&map, t, cell, &err)) {
+    if (td_ground_map_open(&map, t, cell, &err)) {
         td__cli_fail("%s", err.msg);
         goto done;
     }
@@ -175,7 +175,7 @@ static int cmd_camera(int argc, char **argv)
 done:
     td_free(pix);
     td_free(img);
-    td_ground_map_destroy(map);
+    td_ground_map_close(map);
     if (reverse)
         td_track_free(&rev_track);
     td_track_free(&file_track);

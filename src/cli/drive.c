@@ -241,7 +241,7 @@ static int cmd_drive(int argc, char **argv)
     cfg.laps = (int)laps;
     cfg.seed = (uint64_t)seed;
     cfg.car = car;
-    cfg.max_resets = (int)max_resets;
+    cfg.penalties.max_resets = (int)max_resets;
     td_race_config_set_type(&cfg.race, race);
     cfg.race.reverse_dir = reverse;
     cfg.race.is_lane_change = lane_change;
@@ -307,12 +307,12 @@ static int cmd_drive(int argc, char **argv)
         json_object_set_new(o, "best_lap_s", nl ? json_real(best) : json_null());
         json_object_set_new(o, "total_time_s", json_real(e->sim_time_s));
         json_object_set_new(o, "steps", json_integer(e->steps));
-        json_object_set_new(o, "off_tracks", json_integer(e->off_tracks));
-        json_object_set_new(o, "crashes", json_integer(e->crashes));
-        json_object_set_new(o, "reverses", json_integer(e->reverses));
-        json_object_set_new(o, "immobilized", json_integer(e->immobilized));
-        json_object_set_new(o, "resets", json_integer(e->resets));
-        json_object_set_new(o, "penalty_s", json_real(e->penalty_s));
+        json_object_set_new(o, "off_tracks", json_integer(e->events.off_tracks));
+        json_object_set_new(o, "crashes", json_integer(e->events.crashes));
+        json_object_set_new(o, "reverses", json_integer(e->events.reverses));
+        json_object_set_new(o, "immobilized", json_integer(e->events.immobilized));
+        json_object_set_new(o, "resets", json_integer(e->events.resets));
+        json_object_set_new(o, "penalty_s", json_real(e->events.penalty_s));
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (s)
             printf("%s\n", s);
@@ -325,8 +325,9 @@ static int cmd_drive(int argc, char **argv)
             printf("lap %d: %.3f s\n", k + 1, e->lap_times_s[k]);
         printf("%s after %d laps in %.3f s (%d steps): off-tracks %d, crashes %d, reversed %d, "
                "immobilized %d, resets %d, penalties %.1f s\n",
-               td_episode_status_name(e->status), e->laps, e->sim_time_s, e->steps, e->off_tracks,
-               e->crashes, e->reverses, e->immobilized, e->resets, e->penalty_s);
+               td_episode_status_name(e->status), e->laps, e->sim_time_s, e->steps,
+               e->events.off_tracks, e->events.crashes, e->events.reverses, e->events.immobilized,
+               e->events.resets, e->events.penalty_s);
     }
     if (e->status != TD_EP_LAP_COMPLETE)
         rc = 1;

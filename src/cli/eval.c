@@ -72,7 +72,7 @@ static int robustness(td_policy *policy, const td_track *track, const td_eval_op
             json_real((double)r->laps_completed / (r->laps_requested ? r->laps_requested : 1)));
         json_object_set_new(e, "best_lap_s",
                             r->best_lap_s > 0 ? json_real(r->best_lap_s) : json_null());
-        json_object_set_new(e, "off_tracks", json_integer(r->off_tracks));
+        json_object_set_new(e, "off_tracks", json_integer(r->events.off_tracks));
         json_array_append_new(arr, e);
         total += r->laps_completed;
     }
@@ -204,11 +204,11 @@ static int cmd_eval(int argc, char **argv)
     if (continuous)
         o.continuous = 1;
     if (max_resets >= 0)
-        o.max_resets = max_resets;
+        o.penalties.max_resets = max_resets;
     if (off_track_penalty >= 0)
-        o.off_track_penalty_s = off_track_penalty;
+        o.penalties.off_track_penalty_s = off_track_penalty;
     if (collision_penalty >= 0)
-        o.collision_penalty_s = collision_penalty;
+        o.penalties.collision_penalty_s = collision_penalty;
     if (race_set)
         td_race_config_set_type(&o.race, race_type);
     if (obstacles >= 0) {
@@ -305,8 +305,8 @@ static int cmd_eval(int argc, char **argv)
     }
     printf("%s on %s (%s, %s%s): %d of %d laps\n", model_path, track_arg,
            o.continuous ? "continuous" : "separate trials",
-           o.max_resets == 0 ? "no resets" : "with resets", o.race.reverse_dir ? ", reverse" : "",
-           r.laps_completed, r.laps_requested);
+           o.penalties.max_resets == 0 ? "no resets" : "with resets",
+           o.race.reverse_dir ? ", reverse" : "", r.laps_completed, r.laps_requested);
     for (int i = 0; i < r.laps_completed; i++)
         printf("  lap %d: %.2f s\n", i + 1, r.lap_times_s[i]);
     if (r.laps_completed)
@@ -314,7 +314,8 @@ static int cmd_eval(int argc, char **argv)
                r.total_time_s);
     printf("  off-tracks %d, crashes %d, reversed %d, immobilized %d, resets %d, penalties "
            "%.1f s\n",
-           r.off_tracks, r.crashes, r.reverses, r.immobilized, r.resets, r.penalty_s);
+           r.events.off_tracks, r.events.crashes, r.events.reverses, r.events.immobilized,
+           r.events.resets, r.events.penalty_s);
     printf("reward: %s\nreport: %s\nsimtrace: %s\npicture: %s\n", reward_label, report, simtrace,
            pic);
     if (drfc[0])

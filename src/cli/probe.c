@@ -112,9 +112,25 @@ static int cmd_probe(int argc, char **argv)
         }
         while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
             p++;
-        if (nv < 3 || *p || !isfinite(v[0]) || !isfinite(v[1]) || !isfinite(v[2])) {
+        if (nv < 3 || *p) {
             rc = td__cli_fail("stdin line %d: expected 'x y heading_deg [speed steering_deg]'",
                               lineno);
+            break;
+        }
+        /* A NaN or an infinity parses as a number but would reach the params dict as null. */
+        static const char *const names[5] = {"x", "y", "heading_deg", "speed", "steering_deg"};
+        int bad = -1;
+        for (int k = 0; k < nv && bad < 0; k++)
+            if (!isfinite(v[k]))
+                bad = k;
+        if (bad >= 0) {
+            rc = td__cli_fail("stdin line %d: %s is %g, not finite", lineno, names[bad], v[bad]);
+            break;
+        }
+        /* Far beyond any track (1e9 m), distances lose every digit and come out as null. */
+        if (fabs(v[0]) > 1e9 || fabs(v[1]) > 1e9) {
+            rc = td__cli_fail("stdin line %d: %s is %g m, outside [-1e9, 1e9]", lineno,
+                              fabs(v[0]) > 1e9 ? "x" : "y", fabs(v[0]) > 1e9 ? v[0] : v[1]);
             break;
         }
         td_vecenv_teleport(&env, 0, v[0], v[1], v[2] * (M_PI / 180.0), 0.0);

@@ -34,6 +34,8 @@ typedef struct obs_src {
     uint8_t *camera;
     float *lidar, *state;
     uint64_t seed;
+    const char *phase; /* what the observations are for, in the status line */
+    int n;             /* observations per pass */
     char err[TD_ERR_MSG_LEN];
 } obs_src;
 
@@ -79,7 +81,7 @@ static int load_frame_file(obs_src *s, const char *path)
 static int next_obs(void *ctx, int i, td_infer_obs *obs)
 {
     obs_src *s = ctx;
-    td__cli_status("quantize: observation %d", i + 1);
+    td__cli_status("quantize: %s: observation %d of %d", s->phase, i + 1, s->n);
     const td_infer_info *in = s->info;
     td_rng rng;
     td_rng_seed(&rng, s->seed ^ 0x9e3779b97f4a7c15ull, (uint64_t)i + 1);
@@ -306,6 +308,8 @@ static int cmd_quantize(int argc, char **argv)
     void *qbuf = NULL;
     size_t qlen = 0;
     double t0 = td_time_now();
+    src.phase = "calibrating";
+    src.n = n;
     if (td_infer_quantize(data, len, next_obs, &src, n, &opt, &qbuf, &qlen, &ie) != 0) {
         if (src.err[0])
             td__cli_fail("quantize: %s", src.err);
@@ -328,7 +332,7 @@ static int cmd_quantize(int argc, char **argv)
         goto done;
     }
     int agree = 0;
-    td__cli_status("quantize: comparing the int8 and fp32 models");
+    src.phase = "comparing the int8 and fp32 models";
     double max_mean_diff = 0;
     for (int i = 0; i < n; i++) {
         td_infer_obs obs;

@@ -47,8 +47,8 @@ static int cmd_race(int argc, char **argv)
                         "2 to 6 models: directories, .tdm files or builtin:DRIVER[:SPEED]"),
         TD_CLI_STRING(NULL, "--track", &track_arg, "T",
                       "track (default: the first model directory's world)"),
-        TD_CLI_OPTS_LAPS(&o.laps, &o.continuous, &o.off_track_penalty_s, &o.collision_penalty_s,
-                         &o.max_resets),
+        TD_CLI_OPTS_LAPS(&o.laps, &o.continuous, &o.penalties.off_track_penalty_s,
+                         &o.penalties.collision_penalty_s, &o.penalties.max_resets),
         TD_CLI_FLAG("--reverse", &o.reverse, "drive the track the other way"),
         TD_CLI_DOUBLE("--max-time", &o.max_time_s, 1, 86400, "S",
                       "race clock limit (default: laps at 0.5 m/s + 30 s)"),
@@ -176,8 +176,8 @@ static int cmd_race(int argc, char **argv)
     printf("race on %s%s: %d laps, %s", track.name, o.reverse ? " (reverse)" : "", o.laps,
            o.continuous ? "continuous" : "an event puts a car out");
     if (o.continuous)
-        printf(" (penalties: off-track %.1f s, collision %.1f s)", o.off_track_penalty_s,
-               o.collision_penalty_s);
+        printf(" (penalties: off-track %.1f s, collision %.1f s)", o.penalties.off_track_penalty_s,
+               o.penalties.collision_penalty_s);
     printf("\n\n%-4s %-28s %10s %6s %9s %6s %8s  %s\n", "pos", "car", "time", "laps", "best lap",
            "resets", "penalty", "status");
     for (int p = 0; p < res.n; p++) {
@@ -195,7 +195,7 @@ static int cmd_race(int argc, char **argv)
                      td_episode_status_name(c->status), c->progress < 0 ? 0 : c->progress,
                      c->laps + 1);
         printf("%-4d %-28.28s %8.2f s %6s %9s %6d %6.1f s  %s\n", c->position, c->name,
-               c->total_time_s, laps, best, c->resets, c->penalty_s, status);
+               c->total_time_s, laps, best, c->events.resets, c->events.penalty_s, status);
     }
     printf("\nrace time %.2f s (%ld steps)\nreport: %s\n", res.race_time_s, res.steps, json_path);
     if (o.replay_path)

@@ -242,7 +242,7 @@ int td__cli_racing_line(int argc, char **argv)
                 json_array_append_new(lt, json_real(info.lap_times_s[k]));
             json_object_set_new(o, "driven_lap_times_s", lt);
             json_object_set_new(o, "driven_lap_s", flying > 0 ? json_real(flying) : json_null());
-            json_object_set_new(o, "off_tracks", json_integer(info.off_tracks));
+            json_object_set_new(o, "off_tracks", json_integer(info.events.off_tracks));
             json_object_set_new(o, "max_line_error_m", json_real(max_err));
         }
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(8));
@@ -263,7 +263,7 @@ int td__cli_racing_line(int argc, char **argv)
             printf(" (first from rest); flying laps %.3f s, %+.1f%% from paper; off-tracks %d; "
                    "largest distance from the line %.3f m\n",
                    flying, flying > 0 ? 100.0 * (flying / rl.lap_time_s - 1.0) : 0.0,
-                   info.off_tracks, max_err);
+                   info.events.off_tracks, max_err);
         }
     }
     if (!rc && out && (rc = write_json(out, use, reverse, &car, &rl, flying, &err)) != 0)

@@ -159,7 +159,7 @@ static int run_evaluation(const td_bundle_options *o, td_policy *pol, const td_t
      * weak model drives every lap and the reference holds whole laps' observations. */
     eo.continuous = 1;
     eo.laps = o->eval_laps;
-    eo.max_resets = o->eval_resets_per_lap * o->eval_laps; /* a model that cannot drive
+    eo.penalties.max_resets = o->eval_resets_per_lap * o->eval_laps; /* a model that cannot drive
                                                                gives up instead of looping */
     eo.race = o->race;
     eo.seed = o->seed;
@@ -171,9 +171,9 @@ static int run_evaluation(const td_bundle_options *o, td_policy *pol, const td_t
     for (int i = 0; i < res->laps_completed && i < TD_EVAL_MAX_TRIALS; i++)
         td_summary_add_lap(sum, res->lap_times_s[i]);
     sum->outcomes.episodes += res->laps_requested;
-    sum->outcomes.off_tracks += res->off_tracks;
-    sum->outcomes.crashes += res->crashes;
-    sum->outcomes.resets += res->resets;
+    sum->outcomes.off_tracks += res->events.off_tracks;
+    sum->outcomes.crashes += res->events.crashes;
+    sum->outcomes.resets += res->events.resets;
     return 0;
 }
 

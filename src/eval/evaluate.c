@@ -15,9 +15,9 @@ void td_eval_options_set_config(td_eval_options *o, const td_eval_config *c)
 {
     o->laps = c->number_of_trials;
     o->continuous = c->is_continuous;
-    o->max_resets = c->number_of_resets;
-    o->off_track_penalty_s = c->off_track_penalty_s;
-    o->collision_penalty_s = c->collision_penalty_s;
+    o->penalties.max_resets = c->number_of_resets;
+    o->penalties.off_track_penalty_s = c->off_track_penalty_s;
+    o->penalties.collision_penalty_s = c->collision_penalty_s;
 }
 
 void td_eval_options_default(td_eval_options *o)
@@ -97,12 +97,13 @@ static int write_report(const char *path, const td_eval_options *o, const td_tra
                   "model", o->model_label ? o->model_label : "", "track", track->name, "direction",
                   o->race.reverse_dir ? "reverse" : "forward", "race_type",
                   td_race_type_name(o->race.race_type), "continuous", o->continuous, "max_resets",
-                  o->max_resets, "off_track_penalty_s", o->off_track_penalty_s,
-                  "collision_penalty_s", o->collision_penalty_s, "laps_requested",
+                  o->penalties.max_resets, "off_track_penalty_s", o->penalties.off_track_penalty_s,
+                  "collision_penalty_s", o->penalties.collision_penalty_s, "laps_requested",
                   r->laps_requested, "laps_completed", r->laps_completed, "completed", r->completed,
-                  "laps", laps, "total_time_s", r->total_time_s, "off_tracks", r->off_tracks,
-                  "crashes", r->crashes, "reverses", r->reverses, "immobilized", r->immobilized,
-                  "resets", r->resets, "penalty_s", r->penalty_s, "steps", (json_int_t)r->steps);
+                  "laps", laps, "total_time_s", r->total_time_s, "off_tracks", r->events.off_tracks,
+                  "crashes", r->events.crashes, "reverses", r->events.reverses, "immobilized",
+                  r->events.immobilized, "resets", r->events.resets, "penalty_s",
+                  r->events.penalty_s, "steps", (json_int_t)r->steps);
     if (!root)
         return td_err_set(err, TD_ENOMEM, "%s: cannot build the report", path);
     json_object_set_new(root, "best_lap_s",
@@ -156,8 +157,9 @@ static int write_picture(const char *path, const td_eval_options *o, const td_tr
 
 /* Events of the run so far: the counts of the ended trials plus the running one's. */
 typedef struct tally {
-    int off_tracks, crashes, reverses, immobilized, resets, laps;
-    double penalty_s, time_s;
+    td_event_counts events;
+    int laps;
+    double time_s;
 } tally;
 
 /*
@@ -171,8 +173,9 @@ static int metrics_add(json_t *arr, double progress, const char *label, double e
     if (!arr)
         return 0;
     long end_ms = lround(end_s * 1000.0), elapsed_ms = lround(elapsed_s * 1000.0);
-    int crash = ev->crashes - since->crashes, immob = ev->immobilized - since->immobilized,
-        off = ev->off_tracks - since->off_tracks, rev = ev->reverses - since->reverses;
+    const td_event_counts *a = &ev->events, *b = &since->events;
+    int crash = a->crashes - b->crashes, immob = a->immobilized - b->immobilized,
+        off = a->off_tracks - b->off_tracks, rev = a->reverses - b->reverses;
     json_t *m = json_object();
     if (!m)
         return TD_ENOMEM;
@@ -192,12 +195,10 @@ static int metrics_add(json_t *arr, double progress, const char *label, double e
 
 static void tally_of(tally *t, const tally *base, const td_episode_info *e)
 {
-    t->off_tracks = base->off_tracks + e->off_tracks;
-    t->crashes = base->crashes + e->crashes;
-    t->reverses = base->reverses + e->reverses;
-    t->immobilized = base->immobilized + e->immobilized;
-    t->resets = base->resets + e->resets;
-    t->penalty_s = base->penalty_s + e->penalty_s;
+    const td_event_counts *a = &base->events, *b = &e->events;
+    t->events = (td_event_counts){a->off_tracks + b->off_tracks, a->crashes + b->crashes,
+                                  a->reverses + b->reverses,     a->immobilized + b->immobilized,
+                                  a->resets + b->resets,         a->penalty_s + b->penalty_s};
     t->laps = base->laps + e->laps;
     t->time_s = base->time_s + e->sim_time_s;
 }
@@ -230,9 +231,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         cfg.look = *o->look;
     cfg.mode = o->continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
     cfg.laps = r->laps_requested;
-    cfg.off_track_penalty_s = o->off_track_penalty_s;
-    cfg.collision_penalty_s = o->collision_penalty_s;
-    cfg.max_resets = o->max_resets;
+    cfg.penalties = o->penalties;
     cfg.seed = o->seed;
     rc = td_vecenv_init(&env, &cfg, track, 1, err);
     if (rc)
@@ -302,20 +301,15 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         }
         /* Events of this step show as counters that went up. */
         tally_of(&now, &base, cur);
-        if (now.off_tracks > r->off_tracks)
+        if (now.events.off_tracks > r->events.off_tracks)
             trace_mark(&t, seen->x, seen->y, TD_MARK_OFF_TRACK);
-        if (now.crashes > r->crashes)
+        if (now.events.crashes > r->events.crashes)
             trace_mark(&t, seen->x, seen->y, TD_MARK_CRASH);
-        if (now.reverses > r->reverses)
+        if (now.events.reverses > r->events.reverses)
             trace_mark(&t, seen->x, seen->y, TD_MARK_REVERSED);
-        if (now.immobilized > r->immobilized)
+        if (now.events.immobilized > r->events.immobilized)
             trace_mark(&t, seen->x, seen->y, TD_MARK_IMMOBILIZED);
-        r->off_tracks = now.off_tracks;
-        r->crashes = now.crashes;
-        r->reverses = now.reverses;
-        r->immobilized = now.immobilized;
-        r->resets = now.resets;
-        r->penalty_s = now.penalty_s;
+        r->events = now.events;
         r->total_time_s = now.time_s;
         while (r->laps_completed < now.laps && r->laps_completed < TD_EVAL_MAX_TRIALS) {
             r->lap_times_s[r->laps_completed] = cur->lap_times_s[r->laps_completed - base.laps];

@@ -61,9 +61,9 @@ void td_race_options_default(td_race_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->laps = 3;
-    o->max_resets = TD_EVAL_DEFAULT_RESETS;
-    o->off_track_penalty_s = 2.0;
-    o->collision_penalty_s = 5.0;
+    o->penalties.max_resets = TD_EVAL_DEFAULT_RESETS;
+    o->penalties.off_track_penalty_s = 2.0;
+    o->penalties.collision_penalty_s = 5.0;
     o->stagger_m = 0.75;
     o->seed = 1;
     o->replay_width = 960;
@@ -154,7 +154,7 @@ static int replay_open(td_race *r, td_err *err)
         r->camrgb = td_malloc((size_t)r->cam.width * r->cam.height * 3);
         if (!r->camrgb)
             return td_err_set(err, TD_ENOMEM, "out of memory");
-        if ((rc = td_ground_map_create(&r->ground, r->track, 0.01, err)) != 0)
+        if ((rc = td_ground_map_open(&r->ground, r->track, 0.01, err)) != 0)
             return rc;
     }
     /* The track as driven (the arrow shows the direction of a reverse race). */
@@ -318,9 +318,9 @@ static int init_car(td_race *r, racecar *c, const td_racer *racer, int k, td_err
      * the first event ends the car's race. */
     cfg.mode = TD_MODE_CONTINUOUS;
     cfg.laps = r->o.laps;
-    cfg.off_track_penalty_s = r->o.off_track_penalty_s;
-    cfg.collision_penalty_s = r->o.collision_penalty_s;
-    cfg.max_resets = r->o.continuous ? r->o.max_resets : 0;
+    cfg.penalties = r->o.penalties;
+    if (!r->o.continuous)
+        cfg.penalties.max_resets = 0;
     cfg.seed = r->o.seed + (uint64_t)k * 7919u;
     if ((rc = td_vecenv_init(&c->env, &cfg, r->track, 1, err)) != 0)
         return rc;
@@ -364,7 +364,7 @@ const td_vecenv *td_race_env(const td_race *r, int k)
     return &r->cars[k].env;
 }
 
-int td_race_init(td_race **out, const td_track *track, const td_racer *racers, int n,
+int td_race_open(td_race **out, const td_track *track, const td_racer *racers, int n,
                  const td_race_options *o, td_err *err)
 {
     td_race *r;
@@ -395,7 +395,7 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
     }
     for (int k = 0; k < n; k++) {
         if ((rc = init_car(r, &r->cars[k], &racers[k], k, err)) != 0) {
-            td_race_free(r);
+            td_race_close(r);
             return rc;
         }
     }
@@ -408,7 +408,7 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
         td_race_teleport(r, k, x, y, hd, 0.0);
     }
     if ((rc = share_boxes(r, err)) != 0) {
-        td_race_free(r);
+        td_race_close(r);
         return rc;
     }
     for (int k = 0; k < n; k++) {
@@ -416,7 +416,7 @@ int td_race_init(td_race **out, const td_track *track, const td_racer *racers, i
         trail_push(&r->cars[k]);
     }
     if (o->replay_path && (rc = replay_open(r, err)) != 0) {
-        td_race_free(r);
+        td_race_close(r);
         return rc;
     }
     *out = r;
@@ -431,7 +431,7 @@ static void after_step(td_race *r, racecar *c)
         c->buf.dones[0] ? td_vecenv_last_episode(env, 0) : td_vecenv_current_episode(env, 0);
     td_episode_status e = td_vecenv_step_status(env, 0);
     td_race_car_result *res = &c->res;
-    int new_resets = cur->resets - res->resets;
+    int new_resets = cur->events.resets - res->events.resets;
 
     res->steps++;
     res->laps = cur->laps < TD_MAX_LAPS ? cur->laps : TD_MAX_LAPS;
@@ -440,12 +440,7 @@ static void after_step(td_race *r, racecar *c)
     for (int i = 0; i < res->laps; i++)
         if (res->best_lap_s < 0 || res->lap_times_s[i] < res->best_lap_s)
             res->best_lap_s = res->lap_times_s[i];
-    res->off_tracks = cur->off_tracks;
-    res->crashes = cur->crashes;
-    res->reverses = cur->reverses;
-    res->immobilized = cur->immobilized;
-    res->resets = cur->resets;
-    res->penalty_s = cur->penalty_s;
+    res->events = cur->events;
     res->total_time_s = cur->sim_time_s;
     res->progress = cur->progress;
 
@@ -601,7 +596,7 @@ int td_race_finish(td_race *r, td_race_result *res, td_err *err)
     return rc;
 }
 
-void td_race_free(td_race *r)
+void td_race_close(td_race *r)
 {
     if (!r)
         return;
@@ -616,7 +611,7 @@ void td_race_free(td_race *r)
     td_frame_sink_close(r->sink, NULL);
     if (r->tv_ok)
         td_topview_free(&r->tv);
-    td_ground_map_destroy(r->ground);
+    td_ground_map_close(r->ground);
     td_free(r->camrgb);
     td_free(r->frame);
     td_free(r);
@@ -626,14 +621,14 @@ int td_race_run(const td_track *track, const td_racer *racers, int n, const td_r
                 td_race_result *res, td_err *err)
 {
     td_race *r;
-    int rc = td_race_init(&r, track, racers, n, o, err);
+    int rc = td_race_open(&r, track, racers, n, o, err);
     if (rc)
         return rc;
     while ((rc = td_race_step(r, err)) > 0)
         ;
     if (rc == 0)
         rc = td_race_finish(r, res, err);
-    td_race_free(r);
+    td_race_close(r);
     return rc;
 }
 
@@ -657,17 +652,18 @@ int td_race_write_json(const char *path, const td_track *track, const td_race_op
                             "laps", c->laps, "lap_times_s", laps, "best_lap_s",
                             c->best_lap_s > 0 ? json_real(c->best_lap_s) : json_null(), "progress",
                             c->progress, "total_time_s", c->total_time_s, "off_tracks",
-                            c->off_tracks, "crashes", c->crashes, "reverses", c->reverses,
-                            "immobilized", c->immobilized, "resets", c->resets, "penalty_s",
-                            c->penalty_s, "steps", (json_int_t)c->steps));
+                            c->events.off_tracks, "crashes", c->events.crashes, "reverses",
+                            c->events.reverses, "immobilized", c->events.immobilized, "resets",
+                            c->events.resets, "penalty_s", c->events.penalty_s, "steps",
+                            (json_int_t)c->steps));
     }
     root = json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:f, s:i, s:f, s:f, s:I, s:o}", "race_type",
                      "HEAD_TO_MODEL", "track", track->name, "direction",
                      o->reverse ? "reverse" : "forward", "laps", o->laps, "continuous",
-                     o->continuous, "off_track_penalty_s", o->off_track_penalty_s,
-                     "collision_penalty_s", o->collision_penalty_s, "max_resets", o->max_resets,
-                     "stagger_m", o->stagger_m, "race_time_s", res->race_time_s, "steps",
-                     (json_int_t)res->steps, "standings", cars);
+                     o->continuous, "off_track_penalty_s", o->penalties.off_track_penalty_s,
+                     "collision_penalty_s", o->penalties.collision_penalty_s, "max_resets",
+                     o->penalties.max_resets, "stagger_m", o->stagger_m, "race_time_s",
+                     res->race_time_s, "steps", (json_int_t)res->steps, "standings", cars);
     if (!root)
         return td_err_set(err, TD_ENOMEM, "%s: cannot build the race report", path);
     rc = td_json_write_file(path, root, err);

@@ -693,7 +693,7 @@ typedef struct renderer {
 static void renderer_free(renderer *r)
 {
     td_frame_sink_close(r->sink, NULL);
-    td_ground_map_destroy(r->ground);
+    td_ground_map_close(r->ground);
     td_free(r->frame);
     td_free(r->camrgb);
     if (r->tv_ok)
@@ -733,7 +733,7 @@ static int renderer_open(renderer *r, const td_track *track, const td_replay_opt
         r->camrgb = td_malloc((size_t)r->cam.width * r->cam.height * 3);
     if (!r->frame || (r->o.camera && !r->camrgb))
         return td_err_set(err, TD_ENOMEM, "out of memory");
-    if (r->o.camera && (rc = td_ground_map_create(&r->ground, track, 0.01, err)) != 0)
+    if (r->o.camera && (rc = td_ground_map_open(&r->ground, track, 0.01, err)) != 0)
         return rc;
     td_look_default(&r->look);
     return td_frame_sink_open(&r->sink, out_path, r->W, r->H, r->o.fps, err);

@@ -346,12 +346,8 @@ static int post_assignment(td__req *r)
     } else if (rc == 0) {
         rc = TD_EINTERNAL;
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v1/assignments/%lld", (long long)A.id);
     td__req_add_header(r, "Location", loc);
@@ -445,12 +441,8 @@ static int patch_assignment(td__req *r)
                          A.deadline, A.accept_late, A.id);
     if (!rc)
         rc = save_criteria(c, &A, &err);
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     return reply_assignment(r, 200, A.id);
 }
 
@@ -617,37 +609,14 @@ static int post_sub(td__req *r)
             json_object_set_new(p, "continuous", json_true());
         if (check)
             json_object_set_new(p, "reward_check", json_true());
-        char *text = json_dumps(p, JSON_COMPACT);
+        rc = td__job_create(r->hub, c, r->who.id, "grade", model_id, version, p, 0, 0, &jid, &err);
         json_decref(p);
-        rc = td__db_query_row(c, &row, &err,
-                              "INSERT INTO jobs (owner_id, type, model_id, model_version, params, "
-                              "max_seconds, state, priority, max_attempts, created_at) VALUES (?, "
-                              "'grade', ?, ?, ?, 0, 'queued', 0, ?, ?) RETURNING id",
-                              "iiitii", r->who.id, model_id, version, text,
-                              (int64_t)r->hub->opt.max_attempts, now);
-        free(text);
-        if (rc > 0) {
-            jid = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        }
     }
     if (!rc)
         rc = td__db_exec(c, &err, "UPDATE assignment_submissions SET job_id = ? WHERE id = ?", "ii",
                          jid, sid);
-    if (!rc) {
-        json_t *d = json_pack("{s:s}", "state", "queued");
-        rc = td__job_event(r->hub, c, jid, "state", d, &err);
-        json_decref(d);
-    }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     char loc[96];
     snprintf(loc, sizeof(loc), "/api/v1/assignments/%lld/submissions/%lld", (long long)A.id,

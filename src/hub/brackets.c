@@ -100,30 +100,15 @@ static int queue_race(td_hub *h, td_db_conn *c, const bracket *b, int64_t round,
         "slot", (json_int_t)slot, "league", (json_int_t)b->league_id);
     if (lb->continuous)
         json_object_set_new(p, "continuous", json_true());
-    char *text = json_dumps(p, JSON_COMPACT);
+    int64_t jid = 0;
+    rc = td__job_create(h, c, b->created_by, "race", model, version, p, 0, 10, &jid, err);
     json_decref(p);
-    int64_t now = td__hub_now(h), jid = 0;
-    rc = td__db_query_row(c, &row, err,
-                          "INSERT INTO jobs (owner_id, type, model_id, model_version, params, "
-                          "max_seconds, state, priority, max_attempts, created_at) VALUES (?, "
-                          "'race', ?, ?, ?, 0, 'queued', 10, ?, ?) RETURNING id",
-                          "iiitii", b->created_by, model, version, text,
-                          (int64_t)h->opt.max_attempts, now);
-    free(text);
-    if (rc <= 0)
-        return rc ? rc : TD_EINTERNAL;
-    jid = td__db_int(row, 0);
-    td__db_rows_free(row);
-    rc = td__db_exec(c, err,
-                     "UPDATE bracket_matches SET job_id = ? WHERE bracket_id = ? AND round = ? "
-                     "AND slot = ?",
-                     "iiii", jid, b->id, round, slot);
-    if (!rc) {
-        json_t *d = json_pack("{s:s}", "state", "queued");
-        rc = td__job_event(h, c, jid, "state", d, err);
-        json_decref(d);
-    }
-    return rc;
+    if (rc)
+        return rc;
+    return td__db_exec(c, err,
+                       "UPDATE bracket_matches SET job_id = ? WHERE bracket_id = ? AND round = ? "
+                       "AND slot = ?",
+                       "iiii", jid, b->id, round, slot);
 }
 
 /* Match (round, slot) was won by side w (1 or 2): the winner moves on, or is the champion. */
@@ -340,12 +325,8 @@ static int post_bracket(td__req *r)
         else
             rc = advance(r->hub, c, &b, 1, slot, 1, &lb, &err);
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     bracket_load(c, lb.id, b.id, &b, &err);
     char loc[96];

@@ -200,12 +200,8 @@ static int post_class(td__req *r)
                          "INSERT INTO class_members (class_id, user_id, role, joined_at) VALUES "
                          "(?, ?, 'instructor', ?)",
                          "iii", id, r->who.id, now);
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     return reply_class(r, 201, id);
 }
 

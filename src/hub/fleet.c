@@ -373,12 +373,8 @@ static int post_register(td__req *r)
                          "'device', ?, ?)",
                          "tii", hash, id, now);
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     char key_text[512];
     signing_key(c, key_text, sizeof(key_text), NULL);
     td_db_rows *drow;
@@ -490,12 +486,8 @@ static int approve_device(td__req *r)
         snprintf(by, sizeof(by), "by %s", r->who.name);
         rc = device_event(c, now, id, 0, "approved", NULL, by, &err);
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     return reply_device(r, 200, id);
 }
 
@@ -521,12 +513,8 @@ static int delete_device(td__req *r)
                          id);
     if (!rc)
         rc = device_event(c, now, id, 0, "revoked", NULL, r->who.name, &err);
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     return td__reply_empty(r, 204);
 }
 
@@ -646,14 +634,10 @@ static int post_bundle(td__req *r)
             rc = td_err_set(&err, TD_EINTERNAL, "no bundle id");
         }
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
     td__fileset_free(&fs);
     td_bundle_close(&b);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
 reply:
     rc = td__db_query_row(c, &row, &err, "SELECT " BUNDLE_COLS " FROM bundles b WHERE b.id = ?",
                           "i", id);
@@ -1388,15 +1372,11 @@ static int post_deployment(td__req *r)
     }
     if (!rc)
         rc = advance(c, now, id, &err);
-    if (!rc)
-        rc = td__db_commit(c, &err);
     free(ttext);
     free(stext);
     td_free(ids);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     json_t *d = deployment_json(c, id, 1, &err);
     if (!d)
@@ -1481,12 +1461,8 @@ static int rollback_deployment(td__req *r)
     rc = begin_rollback(c, td__hub_now(r->hub), id, reason, &err);
     if (!rc)
         rc = advance(c, td__hub_now(r->hub), id, &err);
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     json_t *d = deployment_json(c, id, 1, &err);
     return td__reply_json(r, 200, d ? d : json_object());
@@ -1580,12 +1556,8 @@ static int post_heartbeat(td__req *r)
     int64_t dep = rc ? 0 : current_deployment(c, id);
     if (!rc && dep)
         rc = advance(c, now, dep, &err);
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     return reply_desired(r, id);
 }
 
@@ -1667,12 +1639,8 @@ static int post_report(td__req *r)
         rc = device_event(c, now, id, dep, event, sha, message, &err);
     if (!rc)
         rc = advance(c, now, dep, &err);
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     json_t *d = deployment_json(c, dep, 0, &err);
     json_t *reply = json_pack("{s:s,s:O}", "deployment_state",

@@ -193,6 +193,16 @@ int td__fail_err(td__req *r, int rc, const td_err *err)
     }
 }
 
+int td__req_commit(td__req *r, td_db_conn *c, int rc, td_err *err)
+{
+    if (!rc)
+        rc = td__db_commit(c, err);
+    if (!rc)
+        return 0;
+    td__db_rollback(c);
+    return td__fail_err(r, rc, err);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Arguments                                                                            */
 /* ------------------------------------------------------------------------------------ */

@@ -163,6 +163,10 @@ int td__fail(td__req *r, int status, const char *code, const char *fmt, ...)
 /* A library error: its code decides the status (ENOENT 404, ECONFLICT 409, EINVAL/EFORMAT
  * 400, ELIMIT 413, ETIMEOUT 503, else 500 with the detail only in the log). */
 int td__fail_err(td__req *r, int rc, const td_err *err);
+/* Ends a route's transaction on c: commits when rc is 0; otherwise, or when the commit
+ * fails, rolls back and replies with the error (td__fail_err). Returns 0 once committed,
+ * else 1 (the handler's "stop"). */
+int td__req_commit(td__req *r, td_db_conn *c, int rc, td_err *err);
 /* Adds "details" to the error reply just made (steals). */
 void td__fail_details(td__req *r, json_t *details);
 
@@ -401,6 +405,11 @@ typedef struct td__job_type {
 const td__job_type *td__job_type_find(const char *name);
 int td__job_get(td__req *r, int64_t id, td__job *j);
 void td__job_free(td__job *j);
+/* Queues a job in the caller's transaction: its row (state queued, the hub's max_attempts)
+ * and its "queued" event. params is borrowed. Returns 0 with *id, or an error with err. */
+int td__job_create(td_hub *h, td_db_conn *c, int64_t owner_id, const char *type, int64_t model_id,
+                   int64_t version, json_t *params, int64_t max_seconds, int64_t priority,
+                   int64_t *id, td_err *err);
 /* Appends an event to a job's stream (in the caller's transaction). */
 int td__job_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *kind, json_t *data,
                   td_err *err);

@@ -177,6 +177,30 @@ static int state_event(td_hub *h, td_db_conn *c, int64_t job_id, const char *sta
     return rc;
 }
 
+int td__job_create(td_hub *h, td_db_conn *c, int64_t owner_id, const char *type, int64_t model_id,
+                   int64_t version, json_t *params, int64_t max_seconds, int64_t priority,
+                   int64_t *id, td_err *err)
+{
+    td_db_rows *row;
+    char *text = params ? json_dumps(params, JSON_COMPACT) : NULL;
+    if (!text)
+        return td_err_set(err, TD_ENOMEM, "out of memory");
+    int rc = td__db_query_row(c, &row, err,
+                              "INSERT INTO jobs (owner_id, type, model_id, model_version, params, "
+                              "max_seconds, state, priority, max_attempts, created_at) VALUES (?, "
+                              "?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING id",
+                              "itiitiiii", owner_id, type, model_id, version, text, max_seconds,
+                              priority, (int64_t)h->opt.max_attempts, td__hub_now(h));
+    free(text);
+    if (rc == 0)
+        return td_err_set(err, TD_EINTERNAL, "the job's row was not returned");
+    if (rc < 0)
+        return rc;
+    *id = td__db_int(row, 0);
+    td__db_rows_free(row);
+    return state_event(h, c, *id, "queued", NULL, err);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Job types                                                                            */
 /* ------------------------------------------------------------------------------------ */
@@ -457,10 +481,8 @@ static int post_job(td__req *r)
     const char *type = NULL;
     const td__job_type *jt;
     int64_t model_id = 0, version = 0, max_seconds = 0, priority = 0, id = 0;
-    int64_t now = td__hub_now(r->hub);
     td__model m;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__arg_str(r, o, "type", 1, 32, &type) ||
@@ -502,28 +524,11 @@ static int post_job(td__req *r)
         json_decref(params);
         return 1;
     }
-    char *text = json_dumps(params, JSON_COMPACT);
+    rc = td__job_create(r->hub, c, m.owner_id, type, model_id, version, params, max_seconds,
+                        priority, &id, &err);
     json_decref(params);
-    rc = td__db_query_row(c, &row, &err,
-                          "INSERT INTO jobs (owner_id, type, model_id, model_version, params, "
-                          "max_seconds, state, priority, max_attempts, created_at) VALUES (?, ?, "
-                          "?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING id",
-                          "itiitiiii", m.owner_id, type, model_id, version, text, max_seconds,
-                          priority, (int64_t)r->hub->opt.max_attempts, now);
-    free(text);
-    if (rc > 0) {
-        id = td__db_int(row, 0);
-        td__db_rows_free(row);
-        rc = state_event(r->hub, c, id, "queued", NULL, &err);
-    } else if (rc == 0) {
-        rc = TD_EINTERNAL;
-    }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v1/jobs/%lld", (long long)id);
@@ -651,12 +656,8 @@ static int post_cancel(td__req *r)
             json_decref(d);
         }
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     return reply_job(r, 202, id);
 }
@@ -1019,13 +1020,9 @@ static int post_heartbeat(td__req *r)
     if (!rc)
         rc = td__db_int_query(c, &cancel, 0, &err, "SELECT cancel_requested FROM jobs WHERE id = ?",
                               "i", j.id);
-    if (!rc)
-        rc = td__db_commit(c, &err);
     td__job_free(&j);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     if (events && json_array_size(events))
         td__hub_notify(r->hub);
     return td__reply_json(
@@ -1077,14 +1074,10 @@ static int put_checkpoint(td__req *r)
         rc = td__job_event(r->hub, c, j.id, "checkpoint", d, &err);
         json_decref(d);
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
     td__fileset_free(&fs);
     td__job_free(&j);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     return td__reply_empty(r, 204);
 }
 

@@ -586,12 +586,8 @@ static int post_league(td__req *r)
     } else if (rc == 0) {
         rc = TD_EINTERNAL;
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v1/leagues/%lld", (long long)L.id);
     td__req_add_header(r, "Location", loc);
@@ -692,12 +688,8 @@ static int patch_league(td__req *r)
                          L.opens_at, L.closes_at, L.seed, L.id);
     if (!rc)
         rc = save_children(c, &L, &err);
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     return reply_league(r, 200, L.id);
 }
@@ -1560,40 +1552,17 @@ static int post_submission(td__req *r)
     /* One official evaluation per track, as jobs any worker runs. */
     for (int i = 0; !rc && i < L.ntracks; i++) {
         json_t *p = official_params(&L, i, sid);
-        char *text = json_dumps(p, JSON_COMPACT);
-        json_decref(p);
         int64_t jid = 0;
-        rc = td__db_query_row(c, &row, &err,
-                              "INSERT INTO jobs (owner_id, type, model_id, model_version, params, "
-                              "max_seconds, state, priority, max_attempts, created_at) VALUES (?, "
-                              "'league', ?, ?, ?, 0, 'queued', 0, ?, ?) RETURNING id",
-                              "iiitii", r->who.id, model_id, version, text,
-                              (int64_t)r->hub->opt.max_attempts, now);
-        free(text);
-        if (rc > 0) {
-            jid = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        }
+        rc = td__job_create(r->hub, c, r->who.id, "league", model_id, version, p, 0, 0, &jid, &err);
+        json_decref(p);
         if (!rc)
             rc = td__db_exec(c, &err,
                              "INSERT INTO submission_evals (submission_id, position, job_id) "
                              "VALUES (?, ?, ?)",
                              "iii", sid, (int64_t)(i + 1), jid);
-        if (!rc) {
-            json_t *d = json_pack("{s:s}", "state", "queued");
-            rc = td__job_event(r->hub, c, jid, "state", d, &err);
-            json_decref(d);
-        }
     }
-    if (!rc)
-        rc = td__db_commit(c, &err);
-    if (rc) {
-        td__db_rollback(c);
-        return td__fail_err(r, rc, &err);
-    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     char loc[96];
     snprintf(loc, sizeof(loc), "/api/v1/leagues/%lld/submissions/%lld", (long long)L.id,

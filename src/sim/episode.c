@@ -482,16 +482,16 @@ static void count_event(td_episode_info *info, td_episode_status e)
 {
     switch (e) {
     case TD_EP_CRASHED:
-        info->crashes++;
+        info->events.crashes++;
         break;
     case TD_EP_OFF_TRACK:
-        info->off_tracks++;
+        info->events.off_tracks++;
         break;
     case TD_EP_REVERSED:
-        info->reverses++;
+        info->events.reverses++;
         break;
     case TD_EP_IMMOBILIZED:
-        info->immobilized++;
+        info->events.immobilized++;
         break;
     default:
         break;
@@ -561,7 +561,7 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_episode_status e, doubl
     const td_track *t = pv->tracks[c->dir];
     double penalty;
     if (e == TD_EP_CRASHED) {
-        penalty = env->cfg.collision_penalty_s;
+        penalty = env->cfg.penalties.collision_penalty_s;
         const td__object *o = &c->obj[c->crash_obj];
         if (o->box.kind == TD_BOX_OBSTACLE && !o->is_bot) {
             reset_pose(env, c, t, (c->start_ndist + now / 100.0) * t->length, c->pose_x, c->pose_y);
@@ -570,13 +570,13 @@ static void penalty_reset(td_vecenv *env, td__car *c, td_episode_status e, doubl
             td__car_locate(env, c, 0);
         }
     } else {
-        penalty = e == TD_EP_IMMOBILIZED ? 0.0 : env->cfg.off_track_penalty_s;
+        penalty = e == TD_EP_IMMOBILIZED ? 0.0 : env->cfg.penalties.off_track_penalty_s;
         reset_pose(env, c, t, (c->start_ndist + prev / 100.0) * t->length, prev_x, prev_y);
     }
     c->cmd_speed = 0.0;
     c->cmd_steer_deg = 0.0;
-    c->info.penalty_s += penalty;
-    c->info.resets++;
+    c->info.events.penalty_s += penalty;
+    c->info.events.resets++;
     c->phase = TD__PHASE_PAUSE;
     c->pause_total_s = penalty;
     c->pause_s = penalty;
@@ -670,7 +670,7 @@ void td__car_after_reward(td_vecenv *env, td__car *c, const td_params *p, float 
         return;
     }
     count_event(&c->info, e);
-    if (c->info.resets < env->cfg.max_resets)
+    if (c->info.events.resets < env->cfg.penalties.max_resets)
         penalty_reset(env, c, e, now, prev, prev_x, prev_y);
     else
         end_episode(env, c, p, e, done);

@@ -182,7 +182,7 @@ static void rasterize(raster *m, const td_track *t, double dash_period)
     }
 }
 
-int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, td_err *err)
+int td_ground_map_open(td_ground_map **out, const td_track *t, double cell_m, td_err *err)
 {
     *out = NULL;
     if (!t || t->n < 2 || !t->center || !t->inner || !t->outer)
@@ -227,7 +227,7 @@ int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, 
         lv->cls = td_calloc((size_t)lv->w * (size_t)lv->h, 1);
         if (!lv->cls) {
             int w = lv->w, h = lv->h;
-            td_ground_map_destroy(m);
+            td_ground_map_close(m);
             return td_err_set(err, TD_ENOMEM, "ground map: out of memory for %d x %d cells", w, h);
         }
         m->nlevels = k + 1;
@@ -248,7 +248,7 @@ int td_ground_map_create(td_ground_map **out, const td_track *t, double cell_m, 
     return 0;
 }
 
-void td_ground_map_destroy(td_ground_map *m)
+void td_ground_map_close(td_ground_map *m)
 {
     if (!m)
         return;

@@ -131,7 +131,7 @@ static long grid_cells_of(const td_lidar_grid *g, const seg4 *s, int *counts, in
     return n;
 }
 
-int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, td_err *err)
+int td_lidar_grid_open(td_lidar_grid **out, const td_track *t, double cell_m, td_err *err)
 {
     *out = NULL;
     if (!t || t->n < 2 || !t->inner || !t->outer)
@@ -196,11 +196,11 @@ int td_lidar_grid_create(td_lidar_grid **out, const td_track *t, double cell_m, 
     return 0;
 nomem:
     td_free(fill);
-    td_lidar_grid_destroy(g);
+    td_lidar_grid_close(g);
     return td_err_set(err, TD_ENOMEM, "lidar grid: out of memory for %ld cells", nc);
 }
 
-void td_lidar_grid_destroy(td_lidar_grid *g)
+void td_lidar_grid_close(td_lidar_grid *g)
 {
     if (!g)
         return;

@@ -55,9 +55,9 @@ void td_sim_config_default(td_sim_config *cfg)
     cfg->hz = TD_SIM_HZ;
     cfg->max_steps = 100000;
     cfg->laps = 3;
-    cfg->off_track_penalty_s = 2.0;
-    cfg->collision_penalty_s = 5.0;
-    cfg->max_resets = 0;
+    cfg->penalties.off_track_penalty_s = 2.0;
+    cfg->penalties.collision_penalty_s = 5.0;
+    cfg->penalties.max_resets = 0;
     cfg->crash_reset_behind_m = 1.0;
     cfg->reversed_limit_steps = 15;
     cfg->immobilized_limit_steps = 15;
@@ -100,9 +100,9 @@ void td_eval_config_apply(const td_eval_config *e, td_sim_config *cfg)
 {
     cfg->mode = e->is_continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
     cfg->laps = e->number_of_trials;
-    cfg->max_resets = e->number_of_resets;
-    cfg->off_track_penalty_s = e->off_track_penalty_s;
-    cfg->collision_penalty_s = e->collision_penalty_s;
+    cfg->penalties.max_resets = e->number_of_resets;
+    cfg->penalties.off_track_penalty_s = e->off_track_penalty_s;
+    cfg->penalties.collision_penalty_s = e->collision_penalty_s;
 }
 
 const char *td_race_type_name(td_race_type t)
@@ -381,9 +381,9 @@ void td_vecenv_free(td_vecenv *env)
     td__dirdata_free(&pv->dir[0]);
     td__dirdata_free(&pv->dir[1]);
     if (pv->ground)
-        td_ground_map_destroy(pv->ground);
+        td_ground_map_close(pv->ground);
     if (pv->lgrid)
-        td_lidar_grid_destroy(pv->lgrid);
+        td_lidar_grid_close(pv->lgrid);
     if (pv->reverse.center)
         td_track_free(&pv->reverse);
     td_free(pv);
@@ -462,12 +462,13 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     if (cfg->mode == TD_MODE_CONTINUOUS && cfg->laps < 1)
         return td_err_set(err, TD_EINVAL, "sim: continuous mode needs laps >= 1 (got %d)",
                           cfg->laps);
-    if (cfg->max_resets < 0)
-        return td_err_set(err, TD_EINVAL, "sim: max_resets %d is negative", cfg->max_resets);
-    if (!(cfg->off_track_penalty_s >= 0 && cfg->off_track_penalty_s <= 3600) ||
-        !(cfg->collision_penalty_s >= 0 && cfg->collision_penalty_s <= 3600))
+    if (cfg->penalties.max_resets < 0)
+        return td_err_set(err, TD_EINVAL, "sim: max_resets %d is negative",
+                          cfg->penalties.max_resets);
+    if (!(cfg->penalties.off_track_penalty_s >= 0 && cfg->penalties.off_track_penalty_s <= 3600) ||
+        !(cfg->penalties.collision_penalty_s >= 0 && cfg->penalties.collision_penalty_s <= 3600))
         return td_err_set(err, TD_ERANGE, "sim: penalties %g and %g s must be in [0, 3600]",
-                          cfg->off_track_penalty_s, cfg->collision_penalty_s);
+                          cfg->penalties.off_track_penalty_s, cfg->penalties.collision_penalty_s);
     rc = check_race(&cfg->race, err);
     if (rc)
         return rc;
@@ -499,12 +500,12 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
             goto fail;
     }
     if (cfg->sensors & (TD_SENSOR_CAMERA | TD_SENSOR_STEREO)) {
-        rc = td_ground_map_create(&pv->ground, track, cfg->ground_cell_m, err);
+        rc = td_ground_map_open(&pv->ground, track, cfg->ground_cell_m, err);
         if (rc)
             goto fail;
     }
     if (cfg->sensors & TD_SENSOR_LIDAR) {
-        rc = td_lidar_grid_create(&pv->lgrid, track, cfg->lidar_cell_m, err);
+        rc = td_lidar_grid_open(&pv->lgrid, track, cfg->lidar_cell_m, err);
         if (rc)
             goto fail;
         /* DeepRacer's encodings clip at 0.5-2 m: a scan searching only that far gives

@@ -414,9 +414,9 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
             td_vecenv_step(le);
             if (le->dones[0]) {
                 const td_episode_info *info = td_vecenv_last_episode(le, 0);
-                pr->laps_ok = info->laps >= le->cfg.laps && info->off_tracks == 0 &&
-                              info->crashes == 0 && info->reverses == 0 && info->immobilized == 0 &&
-                              info->resets == 0;
+                pr->laps_ok = info->laps >= le->cfg.laps && info->events.off_tracks == 0 &&
+                              info->events.crashes == 0 && info->events.reverses == 0 &&
+                              info->events.immobilized == 0 && info->events.resets == 0;
                 break;
             }
         }
