@@ -3,6 +3,9 @@
  * server's behaviour as a process (graceful SIGTERM, cookies and CSRF, body limits, the
  * OpenAPI document). Route-by-route behaviour is in test_hub_api.c's scenarios.
  */
+#include <sys/time.h>
+#include <time.h>
+
 #include "hub/db.h"
 #include "hub/hub_internal.h"
 #include "hub/tar.h"
@@ -700,5 +703,203 @@ TD_TEST(per_address_limits_count_the_client_behind_a_trusted_proxy)
     /* Not trusted: every request is the proxy's (127.0.0.1), whatever the header says. */
     hub_start_opts(&s, 0, "--login-failures 1");
     TD_ASSERT_EQ_INT(failures_then_login(&s, "10.0.0.1", "10.0.0.2"), 429);
+    hub_stop(&s);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Storage use and garbage collection                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+static void put_blob(td_hub *h, const char *dir, const char *text, char sha[65], time_t age_s)
+{
+    char src[700], path[1200];
+    td_err err;
+    snprintf(src, sizeof(src), "%s/src.txt", dir);
+    TD_ASSERT_OK(td_file_write_atomic(src, text, strlen(text), &err));
+    TD_ASSERT_OK(td__blob_put_file(h->data_dir, src, sha, NULL, &err));
+    if (age_s) {
+        struct timeval tv[2] = {{time(NULL) - age_s, 0}, {time(NULL) - age_s, 0}};
+        td__blob_path(h->data_dir, sha, path, sizeof(path));
+        TD_ASSERT_EQ_INT(utimes(path, tv), 0);
+    }
+}
+
+static int blob_exists(td_hub *h, const char *sha)
+{
+    char path[1200];
+    td__blob_path(h->data_dir, sha, path, sizeof(path));
+    return td_path_exists(path);
+}
+
+/* What an upload does while the collection runs (the hook): stores an old orphan's content
+ * again, and a new file. */
+typedef struct {
+    const char *dir;
+    char again[65], fresh[65];
+    int calls;
+} during_gc;
+
+static void upload_during_gc(td_hub *h, void *arg)
+{
+    during_gc *d = arg;
+    char sha[65];
+    d->calls++;
+    put_blob(h, d->dir, "orphan X: stored again while the collection runs\n", sha, 0);
+    TD_ASSERT_STREQ(sha, d->again);
+    put_blob(h, d->dir, "Y: a new file while the collection runs\n", d->fresh, 0);
+}
+
+/* The collection deletes the old blobs nothing names, and never one stored while it runs
+ * (renewed after it listed it), one an upload in progress wrote, or one a fileset names. */
+TD_TEST(gc_never_deletes_a_blob_stored_while_it_runs)
+{
+    char dir[512], dbt[600], x[65], z[65], w[65], named[65], pin[900];
+    td_hub_options o;
+    td_hub *h;
+    td_err err;
+    td__gc_report rep;
+    scratch(dir, sizeof(dir));
+    td_hub_options_default(&o);
+    o.data_dir = dir;
+    hub_fresh_db(dir, "hub.db", dbt, sizeof(dbt));
+    if (pg_wanted())
+        o.db = dbt;
+    TD_ASSERT_OK(td_hub_open(&h, &o, &err));
+    put_blob(h, dir, "orphan X: stored again while the collection runs\n", x, 7200);
+    put_blob(h, dir, "orphan Z: nobody wants it\n", z, 7200);
+    /* A file a fileset names (old too). */
+    put_blob(h, dir, "named: a fileset names it\n", named, 7200);
+    td__fileset fs;
+    memset(&fs, 0, sizeof(fs));
+    fs.count = 1;
+    fs.cap = 1;
+    fs.files = td_calloc(1, sizeof(*fs.files));
+    snprintf(fs.files[0].path, sizeof(fs.files[0].path), "a.txt");
+    snprintf(fs.files[0].sha, sizeof(fs.files[0].sha), "%s", named);
+    snprintf(fs.content_sha, sizeof(fs.content_sha), "%s", named);
+    td_db_conn *c = td__db_acquire(h->db);
+    int64_t fsid = 0;
+    TD_ASSERT_OK(td__fileset_insert(h, c, &fs, &fsid, &err));
+    td__db_release(h->db, c);
+    td__fileset_free(&fs);
+
+    /* A dry run names X and Z and deletes nothing. */
+    td__gc_opts dry = {.dry_run = 1, .older_than_s = 0};
+    TD_ASSERT_OK(td__gc(h, &dry, &rep, &err));
+    TD_ASSERT_EQ_INT(rep.blobs, 2);
+    TD_ASSERT(blob_exists(h, x) && blob_exists(h, z) && blob_exists(h, named));
+
+    /* An upload in progress since 100 s ago holds back what is newer (W, 50 s old). */
+    put_blob(h, dir, "W: written by an upload still in progress\n", w, 50);
+    snprintf(pin, sizeof(pin), "%s/tmp/upload-%s-PINPIN", dir, td__tmp_tag());
+    TD_ASSERT_OK(td_file_write_atomic(pin, "x", 1, &err));
+    struct timeval tv[2] = {{time(NULL) - 100, 0}, {time(NULL) - 100, 0}};
+    TD_ASSERT_EQ_INT(utimes(pin, tv), 0);
+
+    during_gc d = {.dir = dir};
+    snprintf(d.again, sizeof(d.again), "%s", x);
+    td__gc_test_hook = upload_during_gc;
+    td__gc_test_hook_arg = &d;
+    td__gc_opts run = {.dry_run = 0, .older_than_s = 0};
+    int rc = td__gc(h, &run, &rep, &err);
+    td__gc_test_hook = NULL;
+    TD_ASSERT_OK(rc);
+    TD_ASSERT_EQ_INT(d.calls, 1);
+    TD_ASSERT_MSG(blob_exists(h, x), "a blob stored again during the collection was deleted");
+    TD_ASSERT_MSG(blob_exists(h, d.fresh), "a blob stored during the collection was deleted");
+    TD_ASSERT_MSG(blob_exists(h, w), "a blob of an upload in progress was deleted");
+    TD_ASSERT(blob_exists(h, named));
+    TD_ASSERT_MSG(!blob_exists(h, z), "the old orphan stayed");
+    TD_ASSERT_EQ_INT(rep.blobs, 1);
+    TD_ASSERT_EQ_INT(rep.rescued, 1);
+    TD_ASSERT(rep.upload_since > 0);
+    TD_ASSERT_STREQ(rep.sample[0], z);
+
+    /* The upload ended: W goes at the next collection (X, renewed, stays until it is old). */
+    unlink(pin);
+    TD_ASSERT_OK(td__gc(h, &run, &rep, &err));
+    TD_ASSERT(!blob_exists(h, w));
+    TD_ASSERT(blob_exists(h, x));
+    TD_ASSERT_EQ_INT(rep.upload_since, 0);
+    td_hub_close(h);
+    rm_rf(dir);
+}
+
+/* GET /api/v1/admin/storage and POST /api/v1/admin/gc against a real hub: use by user and
+ * model, an orphan found, a dry run that deletes nothing, then the run; admins only. */
+TD_TEST(admin_storage_and_gc_routes)
+{
+    hub_server s;
+    hub_resp r;
+    char alice[160], path[1200], sha[65], out[256];
+    hub_start(&s);
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long model = hub_push_init(&s, alice, "m1", NULL);
+    TD_ASSERT(model > 0);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/admin/storage", s.admin, NULL), 200);
+    json_t *blobs = json_object_get(r.json, "blobs");
+    long long count = json_integer_value(json_object_get(blobs, "count"));
+    TD_ASSERT(count >= 3);
+    TD_ASSERT_EQ_INT(
+        json_integer_value(json_object_get(json_object_get(r.json, "referenced"), "count")), count);
+    TD_ASSERT_EQ_INT(
+        json_integer_value(json_object_get(json_object_get(r.json, "orphaned"), "count")), 0);
+    json_t *u0 = json_array_get(json_object_get(r.json, "by_user"), 0);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(u0, "username")), "alice");
+    TD_ASSERT(json_integer_value(json_object_get(u0, "model_bytes")) > 0);
+    json_t *m0 = json_array_get(json_object_get(r.json, "by_model"), 0);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(m0, "name")), "m1");
+    TD_ASSERT_EQ_INT(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(r.json, "by_kind"), "model_versions"), "blobs")),
+        count);
+    TD_ASSERT(json_integer_value(json_object_get(json_object_get(r.json, "database"), "bytes")) >
+              0);
+    hub_resp_free(&r);
+
+    /* An orphan two hours old (an upload whose rows were never written). */
+    td__sha256_hex("an orphan\n", 10, sha);
+    snprintf(path, sizeof(path), "%s/blobs/%.2s", s.data, sha);
+    hub_sh(out, sizeof(out),
+           "mkdir -p %s && printf 'an orphan\\n' > %s/%s && touch -d '-2 hours' "
+           "%s/%s",
+           path, path, sha, path, sha);
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", sha);
+    TD_ASSERT(td_path_exists(path));
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/admin/storage", s.admin, NULL), 200);
+    TD_ASSERT_EQ_INT(
+        json_integer_value(json_object_get(json_object_get(r.json, "orphaned"), "count")), 1);
+    hub_resp_free(&r);
+    /* A dry run by default. */
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/admin/gc", s.admin, "{}"), 200);
+    TD_ASSERT(json_is_true(json_object_get(r.json, "dry_run")));
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "blobs")), 1);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "bytes")), 10);
+    TD_ASSERT_STREQ(json_string_value(json_array_get(json_object_get(r.json, "sample"), 0)), sha);
+    hub_resp_free(&r);
+    TD_ASSERT_MSG(td_path_exists(path), "a dry run deleted the orphan");
+    /* Not for learners; a wrong field is named. */
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/admin/gc", alice, "{}"), 403);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/admin/storage", alice, NULL), 403);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/admin/gc", s.admin, "{\"dry_run\":\"no\"}"),
+                     400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "dry_run");
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/admin/gc", s.admin, "{\"dry_run\":false}"),
+                     200);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "blobs")), 1);
+    hub_resp_free(&r);
+    TD_ASSERT_MSG(!td_path_exists(path), "the run left the orphan");
+    /* What is referred to is whole: the model still downloads. */
+    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/1/download", model);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, alice, NULL), 200);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/admin/storage", s.admin, NULL), 200);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(r.json, "blobs"), "count")),
+                     count);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "missing")), 0);
+    hub_resp_free(&r);
     hub_stop(&s);
 }

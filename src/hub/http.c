@@ -555,19 +555,27 @@ json_t *td__json_time(int64_t t)
 /* Routing                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
-const td__route *const td__route_tables[] = {td__routes_core,        td__routes_accounts,
-                                             td__routes_quota,       td__routes_classes,
-                                             td__routes_models,      td__routes_jobs,
-                                             td__routes_fleet,       td__routes_leagues,
-                                             td__routes_assignments, td__routes_brackets,
-                                             td__routes_reward,      td__routes_telemetry,
-                                             td__routes_alerts,      NULL};
+const td__route *const td__route_tables[] = {
+    td__routes_core,     td__routes_accounts, td__routes_quota,
+    td__routes_classes,  td__routes_models,   td__routes_jobs,
+    td__routes_fleet,    td__routes_leagues,  td__routes_assignments,
+    td__routes_brackets, td__routes_reward,   td__routes_telemetry,
+    td__routes_alerts,   td__routes_storage,  NULL};
 
 /* Schemas the feature files add to the OpenAPI document (openapi.c). */
-const char *const td__openapi_schemas[] = {
-    td__quota_schemas,  td__classes_schemas,   td__models_schemas,      td__jobs_schemas,
-    td__fleet_schemas,  td__leagues_schemas,   td__assignments_schemas, td__brackets_schemas,
-    td__reward_schemas, td__telemetry_schemas, td__alerts_schemas,      NULL};
+const char *const td__openapi_schemas[] = {td__quota_schemas,
+                                           td__classes_schemas,
+                                           td__models_schemas,
+                                           td__jobs_schemas,
+                                           td__fleet_schemas,
+                                           td__leagues_schemas,
+                                           td__assignments_schemas,
+                                           td__brackets_schemas,
+                                           td__reward_schemas,
+                                           td__telemetry_schemas,
+                                           td__alerts_schemas,
+                                           td__storage_schemas,
+                                           NULL};
 
 /* Matches path against pattern; fills r->params (copies). A final "{name*}" segment takes
  * the rest of the path. */

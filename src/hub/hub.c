@@ -138,7 +138,7 @@ static void empty_dir(const char *dir, int depth)
 /* Whether a file of DIR/tmp, named KIND-HOST.PID-XXXXXX (td__tmp_tag), was left by a process
  * of this machine that has ended, or has not changed for six hours (a process of another
  * machine that ended). */
-static int tmp_is_stale(const char *name, const struct stat *st)
+int td__tmp_is_stale(const char *name, const struct stat *st)
 {
     char host[128];
     const char *tag = strchr(name, '-'), *dot, *end;
@@ -161,7 +161,7 @@ static int tmp_is_stale(const char *name, const struct stat *st)
 /* Removes what interrupted uploads and checks left in DIR/tmp (never visible as blobs). Other
  * processes may be writing there now (hub processes sharing DIR on PostgreSQL, or `trackday
  * serve` while `trackday admin` opens the same DIR): only what ended processes left goes
- * (tmp_is_stale). */
+ * (td__tmp_is_stale). */
 static void clean_tmp(td_hub *h)
 {
     char dir[1100];
@@ -175,7 +175,7 @@ static void clean_tmp(td_hub *h)
         if (de->d_name[0] == '.')
             continue;
         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        if (lstat(p, &st) || !tmp_is_stale(de->d_name, &st))
+        if (lstat(p, &st) || !td__tmp_is_stale(de->d_name, &st))
             continue;
         if (S_ISDIR(st.st_mode)) {
             empty_dir(p, 1);

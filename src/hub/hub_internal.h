@@ -533,6 +533,43 @@ void *td__webhook_main(void *hub);
 extern const td__route td__routes_telemetry[], td__routes_alerts[];
 extern const char td__telemetry_schemas[], td__alerts_schemas[];
 
+/* ---- Storage use and garbage collection (storage.c) ---------------------------------- */
+
+struct stat;
+/* Whether a file of DIR/tmp was left by an ended process (hub.c). */
+int td__tmp_is_stale(const char *name, const struct stat *st);
+
+typedef struct td__gc_opts {
+    int dry_run;          /* count what would go; change nothing */
+    int purge_deleted;    /* also forget the versions of deleted models */
+    int64_t older_than_s; /* only blobs and filesets unchanged for this long */
+} td__gc_opts;
+
+typedef struct td__gc_report {
+    int64_t cutoff;          /* wall-clock seconds: blobs changed before this may go */
+    int64_t upload_since;    /* the oldest upload in progress that held the cutoff back (0) */
+    int64_t versions_purged; /* (would be) forgotten versions of deleted models */
+    int64_t filesets;        /* (would be) deleted fileset rows */
+    int64_t blobs;           /* (would be) deleted blobs */
+    uint64_t bytes;          /* their size */
+    int64_t kept_recent;     /* unreferenced blobs kept as newer than the cutoff */
+    int64_t rescued;         /* candidates found in use again at the last check (kept) */
+    int nsample;
+    char sample[10][65]; /* some of the blobs (that would be) deleted */
+} td__gc_report;
+
+/* Deletes (or counts, dry_run) the filesets nothing refers to and the blobs no fileset names.
+ * Safe beside uploads, also of other hub processes sharing DIR: a blob stored or renewed after
+ * the collection started, or by an upload in progress when it started, is never deleted. */
+int td__gc(td_hub *h, const td__gc_opts *o, td__gc_report *rep, td_err *err);
+/* Tests: called once a collection has listed what it will delete, before it deletes. */
+extern void (*td__gc_test_hook)(td_hub *h, void *arg);
+extern void *td__gc_test_hook_arg;
+/* What the hub stores: blobs, by kind of owner, by user and model, orphans, the database. */
+int td__storage_stats(td_hub *h, json_t **out, td_err *err);
+extern const td__route td__routes_storage[];
+extern const char td__storage_schemas[];
+
 /* ------------------------------------------------------------------------------------ */
 /* Route tables                                                                         */
 /* ------------------------------------------------------------------------------------ */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -743,24 +744,59 @@ static int fsync_dir(const char *path)
     return rc;
 }
 
+int td__blob_lock(const char *root, int exclusive, td_err *err)
+{
+    char path[1200];
+    int rc;
+    snprintf(path, sizeof(path), "%s/blobs", root);
+    rc = td_mkdir_p(path, err);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "%s/blobs/.lock", root);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return td_err_set(err, TD_EIO, "%s: %s", path, strerror(errno));
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH)) {
+        if (errno == EINTR)
+            continue;
+        rc = td_err_set(err, TD_EIO, "%s: %s", path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+void td__blob_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
 int td__blob_commit(const char *root, td__blob_writer *w, char sha_hex[65], td_err *err)
 {
     unsigned char d[crypto_hash_sha256_BYTES];
     char dest[1200], dir[1200];
-    int rc;
+    int rc, lock;
     crypto_hash_sha256_final((crypto_hash_sha256_state *)w->state, d);
     to_hex(d, sizeof(d), sha_hex);
     td__blob_path(root, sha_hex, dest, sizeof(dest));
+    lock = td__blob_lock(root, 0, err);
+    if (lock < 0) {
+        td__blob_abort(w);
+        return lock;
+    }
     if (td_path_exists(dest)) {
         /* Already stored: content addressing makes the copy redundant. Its time is renewed
-         * so that a collection running meanwhile sees it as new (files.c, td_hub_gc). */
+         * so that a collection running meanwhile sees it as new (storage.c, td__gc). */
         td__blob_abort(w);
         utimes(dest, NULL);
+        td__blob_unlock(lock);
         return 0;
     }
     if (fsync(w->fd)) {
         rc = td_err_set(err, TD_EIO, "storing a file: %s", strerror(errno));
         td__blob_abort(w);
+        td__blob_unlock(lock);
         return rc;
     }
     fchmod(w->fd, 0644);
@@ -768,8 +804,12 @@ int td__blob_commit(const char *root, td__blob_writer *w, char sha_hex[65], td_e
     w->fd = -1;
     snprintf(dir, sizeof(dir), "%s/blobs/%.2s", root, sha_hex);
     rc = td_mkdir_p(dir, err);
+    /* The new blob's time is now: a collection that started before keeps it. */
+    if (!rc)
+        utimes(w->tmp, NULL);
     if (!rc && rename(w->tmp, dest))
         rc = td_err_set(err, TD_EIO, "%s: %s", dest, strerror(errno));
+    td__blob_unlock(lock);
     if (rc) {
         unlink(w->tmp);
         return rc;

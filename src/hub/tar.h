@@ -117,6 +117,16 @@ int td__blob_commit(const char *root, td__blob_writer *w, char sha_hex[65], td_e
 void td__blob_abort(td__blob_writer *w);
 /* ROOT/blobs/ab/abcd... for a valid hex name; TD_EINVAL otherwise. */
 int td__blob_path(const char *root, const char *sha_hex, char *out, size_t cap);
+/*
+ * The lock between storing blobs and collecting them (ROOT/blobs/.lock, flock): a commit holds
+ * it shared while it finds its blob present (and renews its time) or renames it into place;
+ * the collection (storage.c) holds it exclusive while it checks a blob once more and deletes
+ * it. So a blob stored while a collection runs is either renewed before the check (kept) or
+ * written again after the delete. Returns the lock's descriptor (release with
+ * td__blob_unlock) or a negative error.
+ */
+int td__blob_lock(const char *root, int exclusive, td_err *err);
+void td__blob_unlock(int fd);
 /* Stores a whole file as a blob. */
 int td__blob_put_file(const char *root, const char *path, char sha_hex[65], uint64_t *size,
                       td_err *err);

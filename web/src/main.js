@@ -14,6 +14,7 @@ import { classesPage, classPage } from './pages/classes.js';
 import { workersPage } from './pages/workers.js';
 import { leaguesPage, leaguePage, raceDayPage, marshalPage } from './pages/leagues.js';
 import { assignmentPage } from './pages/assignments.js';
+import { storagePage } from './pages/storage.js';
 
 const routes = [
     [/^\/$/, () => navigate('/models', true)],
@@ -26,6 +27,7 @@ const routes = [
     [/^\/classes$/, classesPage],
     [/^\/classes\/(\d+)$/, classPage],
     [/^\/workers$/, workersPage],
+    [/^\/admin\/storage$/, storagePage],
     [/^\/leagues$/, leaguesPage],
     [/^\/assignments\/(\d+)$/, assignmentPage],
     [/^\/leagues\/(\d+)$/, leaguePage],
@@ -36,7 +38,7 @@ const routes = [
 function nav() {
     const u = session.user;
     const links = [['/models', 'Models'], ['/jobs', 'Jobs'], ['/leagues', 'Leagues'], ['/classes', u.role === 'learner' ? 'My classes' : 'Classes']];
-    if (u.role === 'admin') links.push(['/workers', 'Workers']);
+    if (u.role === 'admin') links.push(['/workers', 'Workers'], ['/admin/storage', 'Storage']);
     for (const r of extraRoutes) if (r.nav && (!r.roles || r.roles.includes(u.role))) links.push(r.nav);
     const here = location.pathname;
     return h(

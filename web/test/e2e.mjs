@@ -6,7 +6,8 @@
 //   node web/test/e2e.mjs TRACKDAY [--screenshots DIR]
 //
 // TD_WEB_ONLY=REGEX runs the checks whose names match (the later ones build on the earlier).
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync, utimesSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -442,6 +443,48 @@ try {
         await admin.context().close();
     });
 
+
+    await t.check('admin_storage_page_dry_run_then_collect', async () => {
+        // An orphan two hours old (an upload whose rows were never written): the page counts it,
+        // the dry run names it and deletes nothing, the run deletes it.
+        const content = 'an orphaned upload\n';
+        const sha = createHash('sha256').update(content).digest('hex');
+        const dir = path.join(hub.data, 'blobs', sha.slice(0, 2));
+        mkdirSync(dir, { recursive: true });
+        const blob = path.join(dir, sha);
+        writeFileSync(blob, content);
+        const old = new Date(Date.now() - 2 * 3600 * 1000);
+        utimesSync(blob, old, old);
+        const admin = await newPage(browser, hub);
+        await signIn(admin, 'admin', 'admin-password-1');
+        await admin.getByRole('link', { name: 'Storage' }).click();
+        await admin.getByRole('heading', { name: 'Storage', exact: true }).waitFor();
+        // Other orphans may be there, newer (uploads refused earlier in this run): only this one is old.
+        const before = await hub.api('GET', '/admin/storage', undefined, 'admin');
+        assert(before.orphaned.count >= 1 && before.orphaned.older_than_an_hour === 1, JSON.stringify(before.orphaned));
+        await admin.locator('dd.orphaned', { hasText: `${before.orphaned.count} · ` }).filter({ hasText: '(1 older than an hour)' }).waitFor();
+        assert(Number(await admin.locator('main').getAttribute('data-blobs')) > 3, 'the stored files are counted');
+        await admin.getByRole('table', { name: 'Storage by user' }).getByRole('cell', { name: 'alice', exact: true }).waitFor();
+        await admin.getByRole('table', { name: 'Storage by model' }).getByRole('link', { name: 'first-car' }).waitFor();
+        // The run is offered only after a dry run.
+        const run = admin.getByRole('button', { name: 'Delete these files' });
+        assert(await run.isDisabled(), 'no run before a dry run');
+        await admin.getByRole('button', { name: 'Dry run' }).click();
+        await admin.getByText('Dry run: the collection would delete 1 unused file (19 bytes), 0 filesets. Nothing was deleted.').waitFor();
+        assert(existsSync(blob), 'the dry run deleted nothing');
+        await axe(admin, 'storage page');
+        await screenshot(admin, 'storage');
+        await run.click();
+        await admin.getByText('Deleted 1 unused file (19 bytes), 0 filesets.').waitFor();
+        assert(!existsSync(blob), 'the run deleted the orphan');
+        await admin.waitForFunction((n) => document.querySelector('main').dataset.orphans === String(n), before.orphaned.count - 1);
+        // A bad number is said next to its field.
+        await admin.getByLabel('Only files unchanged for (hours)').fill('-1');
+        await admin.getByRole('button', { name: 'Dry run' }).click();
+        await admin.getByText('A number of hours, 0 or more').waitFor();
+        await noProblems(admin);
+        await admin.context().close();
+    });
 
     let leagueId;
     await t.check('an_assignment_graded_and_in_the_gradebook', async () => {

@@ -4,7 +4,8 @@
 // "FAIL NAME: why" per check and ends with "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -230,4 +231,92 @@ export function startProxy(targetUrl) {
             });
         });
     });
+}
+
+// A small fleet on the hub, made through its API as cars and the admin would: a signing key, a
+// bundle of a model trained one iteration (trackday keygen, init, train, export), three cars
+// registered with their own Ed25519 keys (an auto-approving enrollment token), a deployment
+// with one canary that the cars install (heartbeats and reports), and telemetry windows naming
+// the bundle: cars 1 and 2 post what the bundle's reference saw, car 3 a world whose track-state
+// inputs moved (its drift checks alert). Returns {bundle, sha, deployment, devices: [{id, name,
+// token}]}.
+export async function fleetFixture(hub) {
+    const dir = path.join(hub.dir, 'fleet');
+    mkdirSync(dir, { recursive: true });
+    const run = (args) => {
+        const r = spawnSync(hub.bin, args, { cwd: dir, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`trackday ${args.join(' ')}: exit ${r.status}\n${r.stdout}${r.stderr}`);
+    };
+    run(['keygen', '-o', 'fleet.key']);
+    run(['init', 'car', '--sensor', 'state', '--track', 'oval']);
+    run(['train', 'car', '--iterations', '1', '--quiet']);
+    run(['export', 'car', '--format', 'bundle', '-o', 'car.tdb', '--key', 'fleet.key', '--laps', '1', '--train-steps', '50']);
+    const tdb = readFileSync(path.join(dir, 'car.tdb'));
+    const sha = createHash('sha256').update(tdb).digest('hex');
+    await hub.api('PUT', '/fleet/signing-key', { public_key: readFileSync(path.join(dir, 'fleet.key.pub'), 'utf8').trim() }, 'admin');
+    const up = await fetch(`${hub.url}/api/v1/bundles`, { method: 'POST', headers: { Authorization: `Bearer ${hub.tokens.admin}`, 'Content-Type': 'application/octet-stream' }, body: tdb });
+    if (up.status !== 201) throw new Error(`POST /bundles: ${up.status} ${await up.text()}`);
+    const bundle = await up.json();
+    const enroll = await hub.api('POST', '/device-enrollments', { name: 'lab-cars', group: 'lab', tags: ['blue'], max_devices: 3, auto_approve: true }, 'admin');
+    const devices = [];
+    for (const name of ['car-1', 'car-2', 'car-3']) {
+        const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+        const pk = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+        const sig = cryptoSign(null, Buffer.from(`trackday-device-register\n${name}\n${pk}`), privateKey).toString('base64');
+        const d = await hub.api('POST', '/devices/register', { name, public_key: pk, signature: sig, agent: 'trackday-agent/1' }, enroll.token);
+        devices.push({ id: d.id, name, token: d.token });
+    }
+    const dep = await hub.api('POST', '/deployments', { bundle: bundle.id, target: { group: 'lab' }, strategy: { canary: 1, wait_s: 0 } }, 'admin');
+    // The cars: heartbeat, install what the hub asks, report; the canary first, then the rest.
+    for (let round = 0; round < 4; round++) {
+        for (const d of devices) {
+            const hb = await hub.api('POST', `/devices/${d.id}/heartbeat`, { active_sha256: d.active || '', agent: 'trackday-agent/1',
+                driving: d.active ? { laps: 3, off_tracks: 1, lap_times_s: [14.2, 14.8, 15.1] } : null }, d.token);
+            if (hb.desired && hb.desired.action === 'install' && hb.desired.sha256 === sha && d.active !== sha) {
+                await hub.api('POST', `/devices/${d.id}/report`, { deployment: hb.desired.deployment, sha256: sha, result: 'installed' }, d.token);
+                d.active = sha;
+            }
+        }
+    }
+    // Telemetry: the bundle's reference statistics (what the car saw when it was evaluated).
+    const ref = JSON.parse(tarFile(tdb, 'reference/stats.json')).evaluation;
+    const windows = (shift) => {
+        const s = JSON.parse(JSON.stringify(ref));
+        s.outcomes = { lap_times_s: [], laps: 0, episodes: 0, off_tracks: 0, crashes: 0, resets: 0, distance_m: 0 };
+        for (const [k, hst] of Object.entries(s.histograms)) {
+            if (!shift || !k.startsWith('state.')) continue;
+            const n = hst.counts.length, w = (hst.hi - hst.lo) / n, moved = new Array(n).fill(0);
+            hst.counts.forEach((c, i) => { moved[Math.min(n - 1, i + shift)] += c; });
+            hst.counts = moved;
+            hst.sum += shift * w * hst.total;
+            hst.sum_sq = moved.reduce((a, c, i) => a + c * (hst.lo + (i + 0.5) * w) ** 2, 0);
+            hst.min += shift * w;
+            hst.max += shift * w;
+        }
+        return s;
+    };
+    const t0 = Date.now() - 10 * 60000;
+    for (const [i, d] of devices.entries()) {
+        for (let seq = 1; seq <= 6; seq++) {
+            await hub.api('POST', `/devices/${d.id}/telemetry`, { format: 'trackday-telemetry', version: 1, device: d.name, seq,
+                start_ms: t0 + (seq - 1) * 60000, end_ms: t0 + seq * 60000, bundle_sha256: sha,
+                summary: windows(i === 2 && seq >= 3 ? 8 : 0) }, d.token);
+        }
+    }
+    return { bundle, sha, deployment: dep.id, devices };
+}
+
+// One file of a tar archive (ustar, as trackday writes bundles), as text.
+function tarFile(buf, name) {
+    for (let off = 0; off + 512 <= buf.length;) {
+        const h = buf.subarray(off, off + 512);
+        if (h[0] === 0) break;
+        const n = h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+        const prefix = h.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '');
+        const size = parseInt(h.subarray(124, 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
+        const full = prefix ? `${prefix}/${n}` : n;
+        if (full === name) return buf.subarray(off + 512, off + 512 + size).toString('utf8');
+        off += 512 + Math.ceil(size / 512) * 512;
+    }
+    throw new Error(`${name} is not in the bundle`);
 }
