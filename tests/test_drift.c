@@ -486,3 +486,87 @@ TD_TEST(a_nearly_constant_feature_moving_one_bin_is_not_drift)
     td_summary_free(&near);
     td_summary_free(&far);
 }
+
+/* Frames as the camera renders a look (sim/camera.c): a scene of greys v (a road, a border, a
+ * gradient) becomes ((v - 128) x contrast + 128) x gain. */
+static void camera_window(td_summary *s, td_rng *r, int frames, double gain, double contrast)
+{
+    uint8_t px[12 * 16];
+    float lidar[8] = {0}, logits[5] = {1, 0, 0, 0, 0};
+    for (int f = 0; f < frames; f++) {
+        double jitter = 6 * td_rng_normal(r);
+        for (int i = 0; i < 12 * 16; i++) {
+            int row = i / 16, col = i % 16;
+            double v = row < 4 ? 180 + row * 8 : (col > 5 && col < 10 ? 60 : 110);
+            v += jitter + 4 * td_rng_normal(r);
+            v = ((v - 128.0) * contrast + 128.0) * gain;
+            px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        td_infer_obs obs = {px, lidar, NULL};
+        td_summary_add(s, &obs, logits, 1.0);
+    }
+}
+
+/* Closing the loop: the lighting gain and contrast a window implies are recovered by inverting
+ * the camera model, and the randomization ranges widen to cover them (and only then). */
+TD_TEST(randomization_suggested_from_a_window_covers_the_shift)
+{
+    td_summary_layout l;
+    td_summary ref;
+    td_err err;
+    td_rng r;
+    layout_of(&l);
+    td_rng_seed(&r, 8, 8);
+    TD_ASSERT_OK(td_summary_init(&ref, &l, &err));
+    camera_window(&ref, &r, 2000, 1.0, 1.0);
+    /* Gain 0.9 moves the frames' mean by less than two bins: not drift, nothing estimated. (A
+     * far brighter room saturates pixels at 255 and its gain is underestimated: docs/drift.md.) */
+    static const struct {
+        double gain, contrast, want_gain, want_contrast;
+        int widened;
+    } cases[] = {{0.45, 1.0, 0.45, 1.0, 1},
+                 {1.0, 1.7, 1.0, 1.7, 1},
+                 {1.0, 1.0, 1.0, 1.0, 0},
+                 {0.9, 1.0, 1.0, 1.0, 0},
+                 {1.2, 1.0, 1.2, 1.0, 0}}; /* brighter, within lighting x exposure's 1.625 */
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        td_summary cur;
+        TD_ASSERT_OK(td_summary_init(&cur, &l, &err));
+        camera_window(&cur, &r, 900, cases[k].gain, cases[k].contrast);
+        td_drift_dr_suggestion sg;
+        int rc = td_drift_suggest_dr(&ref, &cur, NULL, NULL, &sg, &err);
+        td_summary_free(&cur);
+        TD_ASSERT_OK(rc);
+        TD_ASSERT_MSG(fabs(sg.gain - cases[k].want_gain) < 0.06 * cases[k].want_gain,
+                      "case %zu: gain %g, want %g (%s)", k, sg.gain, cases[k].want_gain, sg.why);
+        TD_ASSERT_MSG(fabs(sg.contrast - cases[k].want_contrast) < 0.08 * cases[k].want_contrast,
+                      "case %zu: contrast %g, want %g (%s)", k, sg.contrast, cases[k].want_contrast,
+                      sg.why);
+        TD_ASSERT_EQ_INT(sg.widened > 0, cases[k].widened);
+        /* The training gain (lighting x exposure) now reaches the estimate with the margin. */
+        const td_dr_ranges *d = &sg.ranges;
+        TD_ASSERT(d->brightness[0] * d->exposure[0] <= sg.gain / TD_DRIFT_DR_MARGIN + 1e-9 ||
+                  !cases[k].widened);
+        TD_ASSERT(d->brightness[1] * d->exposure[1] >= sg.gain * TD_DRIFT_DR_MARGIN - 1e-9 ||
+                  !cases[k].widened);
+        if (cases[k].contrast > 1.5)
+            TD_ASSERT(d->contrast[1] >= sg.contrast * TD_DRIFT_DR_MARGIN - 1e-9);
+        else
+            TD_ASSERT_NEAR(d->contrast[1], TD_DR_CONTRAST_HI, 1e-12);
+        /* Never narrower than the defaults. */
+        TD_ASSERT(d->brightness[0] <= TD_DR_BRIGHTNESS_LO &&
+                  d->brightness[1] >= TD_DR_BRIGHTNESS_HI);
+    }
+    /* The ranges as JSON (the job's parameter) read back; unknown keys are refused. */
+    td_dr_ranges d, back;
+    td_dr_ranges_default(&d);
+    d.brightness[0] = 0.4;
+    json_t *j = td_dr_ranges_to_json(&d);
+    TD_ASSERT_OK(td_dr_ranges_from_json(&back, j, &err));
+    TD_ASSERT_NEAR(back.brightness[0], 0.4, 0);
+    json_object_set_new(j, "hue", json_real(1));
+    TD_ASSERT_EQ(td_dr_ranges_from_json(&back, j, &err), TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "unknown key \"hue\"");
+    json_decref(j);
+    td_summary_free(&ref);
+}

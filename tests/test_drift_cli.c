@@ -21,15 +21,16 @@ static void layout_of(td_summary_layout *l)
     l->n_actions = 5;
 }
 
-/* Frames around brightness `light`, one lap every 150 frames around `lap_s`. */
-static void frames(td_summary *s, td_rng *r, int n, double light, double lap_s)
+/* Frames around brightness `light`, every pixel times `gain` (the camera's lighting gain), one
+ * lap every 150 frames around `lap_s`. */
+static void frames_gain(td_summary *s, td_rng *r, int n, double light, double lap_s, double gain)
 {
     uint8_t px[12 * 16];
     float lidar[8], logits[5];
     for (int f = 0; f < n; f++) {
         double base = light + 12 * td_rng_normal(r);
         for (int i = 0; i < 12 * 16; i++) {
-            double v = base + (i % 16) * 2 + 6 * td_rng_normal(r);
+            double v = (base + (i % 16) * 2 + 6 * td_rng_normal(r)) * gain;
             px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
         for (int i = 0; i < 8; i++)
@@ -44,8 +45,14 @@ static void frames(td_summary *s, td_rng *r, int n, double light, double lap_s)
     }
 }
 
+static void frames(td_summary *s, td_rng *r, int n, double light, double lap_s)
+{
+    frames_gain(s, r, n, light, lap_s, 1.0);
+}
+
 /* dir/ref.json (reference statistics), dir/ref.tdb (a tar holding it), dir/car7.jsonl (14
- * windows, darker from window 8 on) and dir/steady.jsonl (14 unshifted windows). */
+ * windows, darker from window 8 on), dir/steady.jsonl (14 unshifted windows) and dir/dim.jsonl
+ * (3 windows of a room at 45% of the light: every pixel x 0.45). */
 static void write_files(const char *dir)
 {
     td_summary_layout l;
@@ -97,6 +104,23 @@ static void write_files(const char *dir)
         }
         fclose(f);
     }
+    td_rng_seed(&r, 8, 8);
+    TD_FMT(path, "%s/dim.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    TD_ASSERT(f != NULL);
+    for (int w = 0; w < 3; w++) {
+        td_telemetry t;
+        TD_ASSERT_OK(td_telemetry_begin(&t, &l, "car-7", "829bd8998ede81fd87cc6b0c9c165461",
+                                        1796582615000 + w * 60000LL, &err));
+        t.seq = (uint64_t)w;
+        frames_gain(&t.summary, &r, 900, 120, 10.0, 0.45);
+        td_telemetry_end(&t, 1796582615000 + (w + 1) * 60000LL);
+        char *s = td_telemetry_dumps(&t);
+        fprintf(f, "%s\n", s);
+        td_free(s);
+        td_telemetry_free(&t);
+    }
+    fclose(f);
     td_summary_free(&ev);
     td_summary_free(&tr);
 }

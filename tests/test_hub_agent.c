@@ -536,6 +536,12 @@ TD_TEST(a_hub_that_goes_away_the_agent_buffers_and_catches_up)
         json_decref(msg);
     }
     TD_ASSERT_EQ(seqs[1], seqs[0] + 1);
+    /* A retry: the first window sent again (as after a reply lost on the way back), the same
+     * document under a later name in the queue. */
+    char cp[3000];
+    TD_FMT(cp, "cp %s/outbox/%s %s/outbox/9999999999999999-telemetry.json", fx.data, first,
+           fx.data);
+    TD_ASSERT_EQ(td_test_run(cp, NULL, NULL), 0);
     char du[1000], *out = NULL;
     TD_FMT(du, "du -sk %s/outbox | cut -f1", fx.data);
     td_test_run(du, &out, NULL);
@@ -552,10 +558,36 @@ TD_TEST(a_hub_that_goes_away_the_agent_buffers_and_catches_up)
     while (outbox_files(&fx) > 1 && td_time_now() - t0 < 60)
         usleep(50000);
     TD_ASSERT_LE(outbox_files(&fx), 1);
+    char dup[1200];
+    TD_FMT(dup, "%s/outbox/9999999999999999-telemetry.json", fx.data);
+    while (td_path_exists(dup) && td_time_now() - t0 < 60)
+        usleep(50000);
+    TD_ASSERT_MSG(!td_path_exists(dup), "the retried window was not sent");
     log = agent_log(&fx);
     TD_ASSERT_MSG(strstr(log, "hub reachable") != NULL, "%s", log);
     td_free(log);
     agent_stop(&fx);
+    /* Every window stored once: the retried one too (the hub keeps one per device and seq), so
+     * seqs and spans both strictly increase. */
+    hub_resp r;
+    char route[128];
+    TD_FMT(route, "/api/v1/devices/%lld/telemetry?limit=1000", fx.device);
+    TD_ASSERT_EQ(hub_json(&fx.s, &r, "GET", route, fx.s.admin, NULL), 200);
+    json_t *ws = json_object_get(r.json, "windows");
+    int n = (int)json_array_size(ws), retried = 0;
+    TD_ASSERT_GE(n, 5);
+    for (int i = 0; i < n; i++) {
+        json_int_t q = json_integer_value(json_object_get(json_array_get(ws, (size_t)i), "seq"));
+        retried += q == (json_int_t)seqs[0];
+        if (i) {
+            json_t *prev = json_array_get(ws, (size_t)i - 1), *cur = json_array_get(ws, (size_t)i);
+            TD_ASSERT_GT(q, json_integer_value(json_object_get(prev, "seq")));
+            TD_ASSERT_GT(json_integer_value(json_object_get(cur, "start_ms")),
+                         json_integer_value(json_object_get(prev, "start_ms")));
+        }
+    }
+    TD_ASSERT_EQ_INT(retried, 1);
+    hub_resp_free(&r);
     hub_stop(&fx.s);
 }
 

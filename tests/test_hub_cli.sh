@@ -142,6 +142,22 @@ out=$(trackday jobs 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "not logged in"
 check jobs_after_logout "$out" $?
 
+# docs/cli/alerts.md: an admin's drift alerts (none on this hub), retraining from one that does
+# not exist, the options --retrain needs; a learner is refused.
+out=$(echo 'alice-password-1' | trackday login "$HUB" --user alice 2>&1 && trackday alerts 2>&1)
+[ $? -eq 1 ] && grep -q "trackday: alerts:" <<<"$out"
+check alerts_learner_refused "$out" $?
+out=$(echo 'a-long-admin-password' | trackday login "$HUB" --user admin 2>&1 && trackday alerts 2>&1)
+[ $? -eq 0 ] && grep -q "(no alerts)" <<<"$out"
+check alerts_list "$out" $?
+out=$(trackday alerts 1 --retrain --model 1 --minutes 1 2>&1)
+[ $? -eq 1 ] && grep -q "no alert 1" <<<"$out"
+check alerts_retrain_unknown "$out" $?
+out=$(trackday alerts 1 --retrain 2>&1)
+[ $? -eq 2 ] && grep -q -- "--retrain needs --model M and --minutes MIN" <<<"$out"
+check alerts_retrain_needs_model "$out" $?
+trackday logout > /dev/null 2>&1
+
 # admin gc keeps what is referred to.
 out=$(trackday admin gc --data hub-data 2>&1)
 echo "$out" | grep -q "deleted 0 unused files"

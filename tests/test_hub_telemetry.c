@@ -175,14 +175,14 @@ static void layout_of(td_summary_layout *l)
     l->n_actions = 5;
 }
 
-static void frames(td_summary *s, td_rng *r, int n, double light)
+static void frames_gain(td_summary *s, td_rng *r, int n, double light, double gain)
 {
     uint8_t px[12 * 16];
     float lidar[8], logits[5];
     for (int f = 0; f < n; f++) {
         double base = light + 12 * td_rng_normal(r);
         for (int i = 0; i < 12 * 16; i++) {
-            double v = base + (i % 16) * 2 + 6 * td_rng_normal(r);
+            double v = (base + (i % 16) * 2 + 6 * td_rng_normal(r)) * gain;
             px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
         for (int i = 0; i < 8; i++)
@@ -195,6 +195,11 @@ static void frames(td_summary *s, td_rng *r, int n, double light)
         if (f % 150 == 149)
             td_summary_add_lap(s, 10.0 + 0.1 * td_rng_normal(r));
     }
+}
+
+static void frames(td_summary *s, td_rng *r, int n, double light)
+{
+    frames_gain(s, r, n, light, 1.0);
 }
 
 /* A bundle as the hub keeps it: a blob named by its SHA-256 (only reference/stats.json is
@@ -231,8 +236,9 @@ static void store_bundle(hub_server *s, char sha[65])
     td_summary_free(&ev);
 }
 
-/* A window's JSON (td_free): 900 frames around brightness light. */
-static char *window_json(td_rng *r, int64_t seq, const char *sha, double light)
+/* A window's JSON (td_free): 900 frames around brightness light, every pixel times gain (the
+ * camera's lighting gain, sim/camera.c). */
+static char *window_json_gain(td_rng *r, int64_t seq, const char *sha, double light, double gain)
 {
     td_summary_layout l;
     td_telemetry w;
@@ -242,11 +248,16 @@ static char *window_json(td_rng *r, int64_t seq, const char *sha, double light)
     w.seq = (uint64_t)seq;
     if (sha)
         snprintf(w.bundle_sha256, sizeof(w.bundle_sha256), "%s", sha);
-    frames(&w.summary, r, 900, light);
+    frames_gain(&w.summary, r, 900, light, gain);
     td_telemetry_end(&w, 1796582615000 + (seq + 1) * 60000);
     char *s = td_telemetry_dumps(&w);
     td_telemetry_free(&w);
     return s;
+}
+
+static char *window_json(td_rng *r, int64_t seq, const char *sha, double light)
+{
+    return window_json_gain(r, seq, sha, light, 1.0);
 }
 
 static long post_window(hub_server *s, hub_resp *out, const char *tok, int64_t dev,
@@ -552,5 +563,109 @@ TD_TEST(who_may_post_and_what_is_refused)
     TD_ASSERT_EQ(hub_json(&s, &r, "GET", "/api/v1/webhooks", learner, NULL), 403);
     hub_resp_free(&r);
     td_free(j);
+    hub_stop(&s);
+}
+
+/* Closing the loop (issue 16 item 4): a device whose room got darker alerts; the alert starts a
+ * training job that continues the deployed model's version with domain randomization widened to
+ * the lighting the device saw; a worker trains it and the model's next version holds the widened
+ * ranges in its training_params.yaml and continues the version's iterations. */
+TD_TEST(an_alert_retrains_the_model_with_randomization_widened_to_what_the_car_saw)
+{
+    hub_server s;
+    hub_resp r;
+    char tok[128], sha[65], body[512], path[256], wtok[200] = "";
+    td_rng rng;
+    td_rng_seed(&rng, 11, 11);
+    hub_start(&s);
+    device_token(&s, 7, tok, sizeof(tok));
+    store_bundle(&s, sha);
+    /* The deployed model: version 2, trained one iteration by a job. */
+    long long m = hub_push_init(&s, s.admin, "car", NULL);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"train\",\"model\":%lld,\"minutes\":5,\"iterations\":1,\"seed\":1}", m);
+    long long j1 = hub_submit(&s, s.admin, body);
+    pid_t w = hub_worker(&s, "w1", wtok, sizeof(wtok), NULL);
+    char *ev = hub_wait_event(&s, s.admin, j1, "end", NULL, 300);
+    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
+    free(ev);
+    /* A lap-time-free, camera-only shift: the room at half the light (every pixel x 0.5). */
+    for (int k = 0; k < 8; k++) {
+        char *j = window_json(&rng, k, sha, 120);
+        TD_ASSERT_EQ(post_window(&s, &r, tok, 7, j), 201);
+        hub_resp_free(&r);
+        td_free(j);
+    }
+    int64_t alert = 0;
+    for (int k = 8; k < 10; k++) {
+        char *j = window_json_gain(&rng, k, sha, 120, 0.5);
+        TD_ASSERT_EQ(post_window(&s, &r, tok, 7, j), 201);
+        if (k == 9) {
+            TD_ASSERT_STREQ(check_level(&r, "input_drift"), "alert");
+            alert = json_integer_value(json_array_get(json_object_get(r.json, "alerts_raised"), 0));
+        }
+        hub_resp_free(&r);
+        td_free(j);
+    }
+    TD_ASSERT_GT(alert, 0);
+    /* Refused: an unknown alert, an unknown key, ranges the renderer cannot draw. */
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", "/api/v1/alerts/999/retrain", s.admin,
+                          "{\"model\":1,\"minutes\":1}"),
+                 404);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "no alert 999");
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/alerts/%lld/retrain", (long long)alert);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", path, s.admin, "{\"model\":1,\"minutes\":1,\"lr\":1}"),
+                 400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "lr");
+    hub_resp_free(&r);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"train\",\"model\":%lld,\"minutes\":1,\"domain_randomization\":"
+             "{\"brightness\":[1.2,0.5]}}",
+             m);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", "/api/v1/jobs", s.admin, body), 400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "brightness [1.2, 0.5] must be a range");
+    hub_resp_free(&r);
+    /* The retraining job: version 2 continued, brightness widened down to about 0.5 / 1.15 over
+     * the exposure's 0.8 (the estimate of the gain is 0.5), contrast as it was. */
+    snprintf(body, sizeof(body), "{\"model\":%lld,\"minutes\":5,\"iterations\":1,\"seed\":2}", m);
+    hub_json(&s, &r, "POST", path, s.admin, body);
+    TD_ASSERT_MSG(r.status == 201, "retrain: %ld %s", r.status, r.body);
+    long long j2 = json_integer_value(json_object_get(r.json, "id"));
+    json_t *params = json_object_get(r.json, "params");
+    TD_ASSERT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "model"), "version")),
+                 2);
+    json_t *dr = json_object_get(params, "domain_randomization");
+    double b0 = json_number_value(json_array_get(json_object_get(dr, "brightness"), 0));
+    double c0 = json_number_value(json_array_get(json_object_get(dr, "contrast"), 0));
+    double c1 = json_number_value(json_array_get(json_object_get(dr, "contrast"), 1));
+    TD_ASSERT_MSG(b0 > 0.45 && b0 < 0.60, "brightness from %g", b0);
+    TD_ASSERT_NEAR(c0, 0.75, 1e-9);
+    TD_ASSERT_NEAR(c1, 1.25, 1e-9);
+    json_t *rt = json_object_get(params, "retrain");
+    TD_ASSERT_EQ(json_integer_value(json_object_get(rt, "alert")), alert);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(rt, "check")), "input_drift");
+    TD_ASSERT_NEAR(json_number_value(json_object_get(rt, "gain")), 0.5, 0.05);
+    hub_resp_free(&r);
+    ev = hub_wait_event(&s, s.admin, j2, "end", NULL, 300);
+    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
+    free(ev);
+    hub_worker_stop(w, SIGTERM);
+    /* Version 3: trained from version 2 (its iterations go on), with the widened ranges. */
+    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/3", m);
+    TD_ASSERT_EQ(hub_json(&s, &r, "GET", path, s.admin, NULL), 200);
+    TD_ASSERT_EQ(
+        json_integer_value(json_object_get(json_object_get(r.json, "metrics"), "iteration")), 2);
+    TD_ASSERT_EQ(json_integer_value(json_object_get(r.json, "job")), j2);
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/3/files/training_params.yaml", m);
+    hub_req(&s, &r, "GET", path, s.admin, NULL, NULL, 0);
+    TD_ASSERT_EQ(r.status, 200);
+    TD_ASSERT_CONTAINS(r.body, "ENABLE_DOMAIN_RANDOMIZATION: true");
+    char want[96];
+    snprintf(want, sizeof(want), "DOMAIN_RANDOMIZATION_BRIGHTNESS: [%.4g, 1.3]", b0);
+    TD_ASSERT_CONTAINS(r.body, want);
+    TD_ASSERT_CONTAINS(r.body, "DOMAIN_RANDOMIZATION_CONTRAST: [0.75, 1.25]");
+    hub_resp_free(&r);
     hub_stop(&s);
 }

@@ -598,6 +598,74 @@ TD_TEST(training_params_yaml)
     TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 1);
 }
 
+/* trackday's DOMAIN_RANDOMIZATION_* keys: the ranges training draws from; a retraining job widens
+ * them in place, keeping the file's other lines. */
+TD_TEST(training_params_domain_randomization_ranges)
+{
+    td_training_params p;
+    td_err err;
+    td_config_warnings w;
+    td_config_warnings_clear(&w);
+    char path[512];
+    TD_FMT(path, "%s",
+           write_file("dr.yaml", "WORLD_NAME: oval # the track\n"
+                                 "ENABLE_DOMAIN_RANDOMIZATION: true\n"
+                                 "DOMAIN_RANDOMIZATION_BRIGHTNESS: [0.5, 1.4]\n"
+                                 "DOMAIN_RANDOMIZATION_CONTRAST:\n"
+                                 "  - 0.6\n"
+                                 "  - 1.3\n"
+                                 "DOMAIN_RANDOMIZATION_TEXTURE: 40\n"
+                                 "NUMBER_OF_OBSTACLES: 2\n"));
+    TD_ASSERT_OK(td_training_params_load(&p, path, &w, &err));
+    TD_ASSERT_EQ_INT(w.n, 0);
+    TD_ASSERT_EQ_INT(p.race.dr.set, 1);
+    TD_ASSERT_NEAR(p.race.dr.brightness[0], 0.5, 0);
+    TD_ASSERT_NEAR(p.race.dr.brightness[1], 1.4, 0);
+    TD_ASSERT_NEAR(p.race.dr.contrast[0], 0.6, 0);
+    TD_ASSERT_NEAR(p.race.dr.texture_hi, 40, 0);
+    TD_ASSERT_NEAR(p.race.dr.exposure[0], TD_DR_EXPOSURE_LO, 0); /* not given: the default */
+    /* Without the keys: unset (the TD_DR_* defaults). */
+    TD_ASSERT_OK(
+        td_training_params_load(&p, write_file("nodr.yaml", "WORLD_NAME: oval\n"), NULL, &err));
+    TD_ASSERT_EQ_INT(p.race.dr.set, 0);
+    /* Widened: the union, written back with the other lines as they were. */
+    td_dr_ranges want, now;
+    td_dr_ranges_default(&want);
+    want.brightness[0] = 0.3;
+    want.noise_hi = 12;
+    TD_ASSERT_OK(td_training_params_widen_dr(path, &want, &now, &err));
+    TD_ASSERT_NEAR(now.brightness[0], 0.3, 0);
+    TD_ASSERT_NEAR(now.brightness[1], 1.4, 0);
+    TD_ASSERT_NEAR(now.contrast[0], 0.6, 0);
+    TD_ASSERT_NEAR(now.texture_hi, 40, 0);
+    TD_ASSERT_NEAR(now.noise_hi, 12, 0);
+    char *text = td_test_slurp(path);
+    TD_ASSERT_CONTAINS(text, "WORLD_NAME: oval # the track\nNUMBER_OF_OBSTACLES: 2\n");
+    TD_ASSERT_CONTAINS(text, "DOMAIN_RANDOMIZATION_BRIGHTNESS: [0.3, 1.4]\n");
+    TD_ASSERT(strstr(text, "  - 0.6") == NULL);
+    td_free(text);
+    TD_ASSERT_OK(td_training_params_load(&p, path, NULL, &err));
+    TD_ASSERT_EQ_INT(p.race.number_of_obstacles, 2);
+    TD_ASSERT_EQ_INT(p.race.enable_domain_randomization, 1);
+    /* Wrong shapes and impossible ranges name the file, line and key. */
+    TD_ASSERT_EQ(
+        td_training_params_load(&p, write_file("b1.yaml", "DOMAIN_RANDOMIZATION_BRIGHTNESS: 0.5\n"),
+                                NULL, &err),
+        TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg,
+                       "b1.yaml:1: DOMAIN_RANDOMIZATION_BRIGHTNESS must be a range [lo, hi]");
+    TD_ASSERT_EQ(
+        td_training_params_load(
+            &p, write_file("b2.yaml", "DOMAIN_RANDOMIZATION_CONTRAST: [1.5, 0.5]\n"), NULL, &err),
+        TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg,
+                       "b2.yaml:1: domain randomization: contrast [1.5, 0.5] must be a range");
+    TD_ASSERT_EQ(td_training_params_load(
+                     &p, write_file("b3.yaml", "DOMAIN_RANDOMIZATION_NOISE: [1, 2]\n"), NULL, &err),
+                 TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "DOMAIN_RANDOMIZATION_NOISE must be a number");
+}
+
 /* DeepRacer has no limit on obstacles or bots (its console allowed 6 and 4): more load, with a
  * warning that says what the console allowed, and the simulator places them all. */
 TD_TEST(training_params_many_obstacles_and_bots)

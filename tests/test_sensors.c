@@ -502,6 +502,52 @@ TD_TEST(camera_randomized_look_is_reproducible)
     world_free(&w);
 }
 
+/* td_look_randomize_in draws within the ranges it is given, with as many draws as the default
+ * (a seed gives the same sequence of looks whatever the ranges). */
+TD_TEST(randomization_draws_within_given_ranges)
+{
+    td_dr_ranges wide;
+    td_dr_ranges_default(&wide);
+    wide.brightness[0] = 0.40;
+    wide.brightness[1] = 0.45;
+    wide.texture_hi = 60;
+    wide.noise_hi = 20;
+    td_err err;
+    TD_ASSERT_OK(td_dr_ranges_check(&wide, &err));
+    td_rng r1, r2;
+    td_rng_seed(&r1, 5, 1);
+    td_rng_seed(&r2, 5, 1);
+    int above_default = 0;
+    for (int k = 0; k < 200; k++) {
+        td_look a, b;
+        td_look_default(&a);
+        td_look_default(&b);
+        td_look_randomize_in(&a, &r1, &wide);
+        td_look_randomize(&b, &r2);
+        TD_ASSERT(a.brightness >= 0.40 && a.brightness <= 0.45);
+        TD_ASSERT(a.texture <= 60 && a.noise_sigma <= 20);
+        TD_ASSERT(b.brightness >= 0.70 && b.brightness <= 1.30 && b.texture <= 24);
+        above_default += a.texture > 24;
+    }
+    TD_ASSERT_GT(above_default, 80);
+    TD_ASSERT_EQ(td_rng_u32(&r1), td_rng_u32(&r2));
+    /* A union never narrows; a range the renderer cannot draw is refused. */
+    td_dr_ranges u, bad;
+    td_dr_ranges_union(&u, &wide, NULL);
+    TD_ASSERT_NEAR(u.brightness[0], 0.40, 0);
+    TD_ASSERT_NEAR(u.brightness[1], 1.30, 0);
+    TD_ASSERT_NEAR(u.texture_hi, 60, 0);
+    bad = wide;
+    bad.brightness[0] = 0.9;
+    bad.brightness[1] = 0.5;
+    TD_ASSERT_EQ(td_dr_ranges_check(&bad, &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "brightness [0.9, 0.5] must be a range inside [0.05, 5]");
+    bad = wide;
+    bad.noise_hi = 200;
+    TD_ASSERT_EQ(td_dr_ranges_check(&bad, &err), TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "noise 200 must lie in [0, 127]");
+}
+
 TD_TEST(sensors_survive_broken_poses)
 {
     /* NaN or absurd poses (a diverged simulation) must not crash or trip the sanitizers. */

@@ -2220,6 +2220,44 @@ TD_TEST(vecenv_domain_randomization_changes_the_look_per_episode)
     td_track_free(&t);
 }
 
+/* The ranges are a setting of training (training_params.yaml's DOMAIN_RANDOMIZATION_*): an env
+ * whose race says "lighting 0.30-0.32" renders darker rooms than the default ranges, every
+ * episode. */
+TD_TEST(vecenv_domain_randomization_draws_from_the_race_ranges)
+{
+    td_track t;
+    make_square(&t);
+    double mean[2];
+    for (int dark = 0; dark < 2; dark++) {
+        td_sim_config cfg;
+        td_sim_config_default(&cfg);
+        cfg.sensors = TD_SENSOR_CAMERA;
+        cfg.mode = TD_MODE_EVAL;
+        cfg.race.enable_domain_randomization = 1;
+        td_dr_ranges_default(&cfg.race.dr);
+        cfg.race.dr.exposure[0] = cfg.race.dr.exposure[1] = 1.0;
+        if (dark)
+            cfg.race.dr.brightness[0] = 0.30, cfg.race.dr.brightness[1] = 0.32;
+        env_fixture f = {0};
+        fx_open(&f, &cfg, &t, 1);
+        uint8_t *camera = td_malloc(160 * 120);
+        f.env.obs_camera = camera;
+        double sum = 0;
+        for (int e = 0; e < 8; e++) {
+            td_vecenv_reset_car_at(&f.env, 0, 0.0, 0);
+            for (int i = 0; i < 160 * 120; i++)
+                sum += camera[i];
+        }
+        mean[dark] = sum / (8.0 * 160 * 120);
+        td_free(camera);
+        fx_close(&f);
+    }
+    /* Lighting 0.31 against 0.7-1.3 (mean 1.0): about a third as bright. */
+    TD_ASSERT_MSG(mean[1] < 0.45 * mean[0], "dark %g, default %g", mean[1], mean[0]);
+    TD_ASSERT_GT(mean[1], 5.0);
+    td_track_free(&t);
+}
+
 TD_TEST(vecenv_lidar_encoding_sizes)
 {
     td_sim_config cfg;

@@ -22,6 +22,7 @@
 
 #include "trackday/core.h"
 #include "trackday/json.h"
+#include "trackday/sensors.h"
 #include "trackday/summary.h"
 
 #ifdef __cplusplus
@@ -256,6 +257,34 @@ typedef struct td_drift_html {
 int td_drift_html_write(const char *path, const td_drift_html *h, td_err *err);
 /* The same document in memory (td_malloc'd, NUL-terminated; *len without the NUL). */
 int td_drift_html_render(const td_drift_html *h, char **out, size_t *len, td_err *err);
+
+/* ---- closing the loop ---------------------------------------------------------------------- */
+
+/* How far beyond an estimate a widened range reaches (x and / by it). */
+#define TD_DRIFT_DR_MARGIN 1.15
+
+typedef struct td_drift_dr_suggestion {
+    td_dr_ranges ranges;          /* base widened to cover the window (set = 1) */
+    int widened;                  /* how many of the ranges grew (0: the window needs none) */
+    double gain, contrast, edges; /* the estimated lighting x exposure gain and contrast
+                                     multipliers, and the edge share's ratio (1: unchanged) */
+    char why[256];                /* the numbers behind it */
+} td_drift_dr_suggestion;
+
+/*
+ * Domain randomization ranges that cover what the window cur shows against ref (docs/drift.md,
+ * "Closing the loop"): from the camera features whose mean moved (td_drift_compare's rule), the
+ * lighting gain and contrast the camera model implies (sim/camera.c: a pixel is ((c - 128) x
+ * contrast + 128) x gain), widened to gain / 1.15 .. gain x 1.15; more edges raise the texture
+ * and noise bounds, fewer the blur bound. base (NULL: the defaults) is never narrowed.
+ */
+int td_drift_suggest_dr(const td_summary *ref, const td_summary *cur, const td_drift_config *cfg,
+                        const td_dr_ranges *base, td_drift_dr_suggestion *out, td_err *err);
+/* {"brightness": [lo, hi], "contrast": [..], "exposure": [..], "texture", "noise", "blur",
+ * "vignette"}: the job parameter and training_params.yaml's keys as JSON. from_json starts from
+ * the defaults, refuses unknown keys and ranges td_dr_ranges_check refuses. */
+json_t *td_dr_ranges_to_json(const td_dr_ranges *r);
+int td_dr_ranges_from_json(td_dr_ranges *r, const json_t *o, td_err *err);
 
 #ifdef __cplusplus
 }

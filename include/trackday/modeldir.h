@@ -220,6 +220,16 @@ int td_training_params_load(td_training_params *p, const char *path, td_config_w
                             td_err *err);
 
 /*
+ * Widens the domain randomization of the training_params.yaml at path (created when absent):
+ * its ranges become the union of the file's (or the defaults) and want, written as the
+ * DOMAIN_RANDOMIZATION_* keys with ENABLE_DOMAIN_RANDOMIZATION: true; the file's other lines
+ * stay as they were. *out (may be NULL) gets the ranges the file now holds. A retraining job
+ * after a drift alert does this (docs/drift.md, "Closing the loop").
+ */
+int td_training_params_widen_dr(const char *path, const td_dr_ranges *want, td_dr_ranges *out,
+                                td_err *err);
+
+/*
  * Reads an evaluation's settings file (deepracer-for-cloud's evaluation_params.yaml, which
  * DeepRacer's evaluation worker reads as its whole configuration): the keys and policy of
  * training_params.yaml, and evaluation settings trackday does not support are warnings when

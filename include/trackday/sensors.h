@@ -110,13 +110,40 @@ typedef struct td_look {
 #define TD_DR_PITCH_HI        2.0  /* +- degrees */
 #define TD_DR_HEIGHT_HI       0.01 /* +- metres */
 
+/*
+ * The ranges domain randomization draws from, a setting of training (training_params.yaml's
+ * DOMAIN_RANDOMIZATION_* keys, docs/config/training_params.md): a model retrained after a
+ * drift alert widens them toward what its cars saw (docs/drift.md, "Closing the loop"). A
+ * struct with set == 0 (a zeroed td_race_config) means the TD_DR_* defaults.
+ */
+typedef struct td_dr_ranges {
+    int set;              /* 0: the defaults (TD_DR_*), whatever the fields hold */
+    double brightness[2]; /* lighting multiplier [lo, hi], TD_DR_BRIGHTNESS_* */
+    double contrast[2];   /* contrast multiplier [lo, hi], TD_DR_CONTRAST_* */
+    double exposure[2];   /* camera gain [lo, hi], TD_DR_EXPOSURE_* */
+    double texture_hi;    /* floor texture amplitude up to, grey levels */
+    double noise_hi;      /* sensor noise sigma up to, grey levels */
+    double blur_hi;       /* motion blur exposure up to, s */
+    double vignette_hi;   /* vignetting up to, 0..1 */
+} td_dr_ranges;
+
+void td_dr_ranges_default(td_dr_ranges *r); /* the TD_DR_* ranges, set = 1 */
+/* Checks a range set: lo <= hi, each inside what the renderer can draw (brightness, contrast
+ * and exposure in [0.05, 5], texture and noise in [0, 127] grey levels, blur in [0, 0.2] s,
+ * vignette in [0, 1]). Returns 0 or TD_ERANGE naming the field. */
+int td_dr_ranges_check(const td_dr_ranges *r, td_err *err);
+/* dst becomes the smallest range set holding both a and b (either may be unset: defaults). */
+void td_dr_ranges_union(td_dr_ranges *dst, const td_dr_ranges *a, const td_dr_ranges *b);
+
 void td_look_default(td_look *look);
 /*
  * Randomizes lighting, colours and the camera's imperfections around the defaults
  * (ENABLE_DOMAIN_RANDOMIZATION): each surface's lightness +-20 % and channels +-18 levels,
- * then every effect within its TD_DR_* range. A fixed number of draws in a fixed order.
+ * then every effect within its range: ranges (NULL or unset: the TD_DR_* defaults). A fixed
+ * number of draws in a fixed order, whatever the ranges.
  */
-void td_look_randomize(td_look *look, td_rng *rng);
+void td_look_randomize_in(td_look *look, td_rng *rng, const td_dr_ranges *ranges);
+void td_look_randomize(td_look *look, td_rng *rng); /* td_look_randomize_in(.., NULL) */
 
 typedef struct td_scene {
     const td_track *track;

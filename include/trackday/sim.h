@@ -214,6 +214,7 @@ typedef struct td_race_config {
     double upper_lane_change_time;   /* UPPER_LANE_CHANGE_TIME, 5 s */
     double lane_change_distance;     /* LANE_CHANGE_DISTANCE, 1.0 m */
     int enable_domain_randomization; /* ENABLE_DOMAIN_RANDOMIZATION */
+    td_dr_ranges dr; /* DOMAIN_RANDOMIZATION_*: its ranges (set 0: the TD_DR_* defaults) */
 } td_race_config;
 
 /* DeepRacer's defaults for absent keys: a time trial with no obstacles and no bots. */

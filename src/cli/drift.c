@@ -307,7 +307,7 @@ static int cmd_drift(int argc, char **argv)
 {
     const char *ref_path = NULL, *cur_path = NULL, *which = "evaluation", *runs = "evaluation";
     const char *html = NULL, *fail_on = NULL;
-    int as_json = 0, all = 0;
+    int as_json = 0, all = 0, suggest = 0;
     const td__cli_opt opts[] = {
         TD_CLI_POS("REF", &ref_path,
                    "the reference: a bundle (.tdb), its reference/stats.json, telemetry windows "
@@ -322,6 +322,9 @@ static int cmd_drift(int argc, char **argv)
         TD_CLI_STRING(NULL, "--html", &html, "FILE", "also write a static HTML report"),
         TD_CLI_FLAG("--json", &as_json, "print the report as JSON"),
         TD_CLI_FLAG("--all", &all, "list every feature (default: the 12 most drifted)"),
+        TD_CLI_FLAG("--suggest", &suggest,
+                    "also print the domain randomization ranges (training_params.yaml lines) "
+                    "that cover CURRENT's lighting and contrast, to retrain with"),
         TD_CLI_CHOICE("--fail-on", &fail_on, "warning|alert",
                       "exit 1 when the overall state is at least this (for scripts)"),
         TD_CLI_END,
@@ -395,8 +398,29 @@ static int cmd_drift(int argc, char **argv)
         dset_free(&cur);
         return td__cli_fail("drift: %s", err.msg);
     }
+    td_drift_dr_suggestion sug;
+    if (suggest && !ref_sim && td_drift_suggest_dr(&ref.sum, &cur.sum, &cfg, NULL, &sug, &err)) {
+        td_drift_report_free(&r);
+        td_drift_timeline_free(&tl);
+        dset_free(&ref);
+        dset_free(&cur);
+        return td__cli_fail("drift: --suggest: %s", err.msg);
+    }
+    if (suggest && ref_sim) {
+        td_drift_report_free(&r);
+        td_drift_timeline_free(&tl);
+        dset_free(&ref);
+        dset_free(&cur);
+        return td__cli_fail("drift: --suggest needs camera statistics: simtraces have none");
+    }
     if (as_json) {
         json_t *j = td_drift_report_to_json(&r);
+        if (suggest)
+            json_object_set_new(j, "suggest",
+                                json_pack("{s:o,s:i,s:f,s:f,s:f,s:s}", "domain_randomization",
+                                          td_dr_ranges_to_json(&sug.ranges), "widened", sug.widened,
+                                          "gain", sug.gain, "contrast", sug.contrast, "edges",
+                                          sug.edges, "why", sug.why));
         json_object_set_new(j, "reference", json_string(ref.desc));
         json_object_set_new(j, "current", json_string(cur.desc));
         if (have_tl)
@@ -407,6 +431,25 @@ static int cmd_drift(int argc, char **argv)
         json_decref(j);
     } else {
         print_report(&r, have_tl ? &tl : NULL, &ref, &cur, all);
+        if (suggest && !sug.widened) {
+            printf("\nsuggest    nothing to widen: %s is within domain randomization's ranges "
+                   "(%s)\n",
+                   cur_path, sug.why);
+        } else if (suggest) {
+            const td_dr_ranges *d = &sug.ranges;
+            printf("\nsuggest    %s\n"
+                   "           retrain with these lines in training_params.yaml "
+                   "(docs/drift.md):\n"
+                   "ENABLE_DOMAIN_RANDOMIZATION: true\n"
+                   "DOMAIN_RANDOMIZATION_BRIGHTNESS: [%.4g, %.4g]\n"
+                   "DOMAIN_RANDOMIZATION_CONTRAST: [%.4g, %.4g]\n"
+                   "DOMAIN_RANDOMIZATION_EXPOSURE: [%.4g, %.4g]\n"
+                   "DOMAIN_RANDOMIZATION_TEXTURE: %.4g\n"
+                   "DOMAIN_RANDOMIZATION_NOISE: %.4g\n"
+                   "DOMAIN_RANDOMIZATION_BLUR: %.4g\n",
+                   sug.why, d->brightness[0], d->brightness[1], d->contrast[0], d->contrast[1],
+                   d->exposure[0], d->exposure[1], d->texture_hi, d->noise_hi, d->blur_hi);
+        }
     }
     int out = 0;
     if (html) {

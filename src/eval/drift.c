@@ -605,3 +605,174 @@ int td_drift_monitor_from_json(td_drift_monitor *m, const json_t *j, td_err *err
     }
     return 0;
 }
+
+/* ---- closing the loop: domain randomization that covers a drifted window ---------------- */
+
+/* The mean of feature name in the report's features (NaN when absent); *moved its
+ * significance. */
+static double feature_means(const td_drift_report *r, const char *name, double *ref, int *moved)
+{
+    for (int i = 0; i < r->n_features; i++)
+        if (!strcmp(r->features[i].name, name)) {
+            *ref = r->features[i].ref_mean;
+            *moved = r->features[i].significant;
+            return r->features[i].cur_mean;
+        }
+    *ref = NAN;
+    *moved = 0;
+    return NAN;
+}
+
+static double clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+int td_drift_suggest_dr(const td_summary *ref, const td_summary *cur, const td_drift_config *cfg,
+                        const td_dr_ranges *base, td_drift_dr_suggestion *out, td_err *err)
+{
+    td_drift_config def;
+    td_drift_report r;
+    memset(out, 0, sizeof(*out));
+    if (!cfg) {
+        td_drift_config_default(&def);
+        cfg = &def;
+    }
+    int rc = td_drift_compare(ref, cur, cfg, &r, err);
+    if (rc)
+        return rc;
+    double m0, s0, e0, m, s, e;
+    int mm, sm, em;
+    m = feature_means(&r, "camera.brightness", &m0, &mm);
+    s = feature_means(&r, "camera.contrast", &s0, &sm);
+    e = feature_means(&r, "camera.edges", &e0, &em);
+    td_drift_report_free(&r);
+    td_dr_ranges want;
+    td_dr_ranges_union(&want, base, NULL);
+    out->gain = out->contrast = out->edges = 1.0;
+    int n = 0;
+    if (m == m && s == s && m0 == m0 && s0 > 0 && (mm || sm)) {
+        /*
+         * The camera (sim/camera.c) makes a pixel ((c - 128) x contrast + 128) x gain, gain
+         * the lighting times the exposure. The reference (evaluation laps, the default look)
+         * is at contrast 1 and gain 1, so for the frames' mean m and spread s against the
+         * reference's m0 and s0: s / s0 = contrast x gain, and m = (m0 - 128) x s / s0 + 128
+         * x gain. That gives gain, then contrast. Saturated pixels (0 or 255) bend it; the
+         * margin below covers a little of that.
+         */
+        double ratio = s / s0;
+        double gain = clampd((m - (m0 - 128.0) * ratio) / 128.0, 0.05, 5.0);
+        double contrast = clampd(ratio / gain, 0.05, 5.0);
+        out->gain = gain;
+        out->contrast = contrast;
+        /* Training's gain spans brightness x exposure; the lighting range grows until that
+         * product reaches the estimate's margin. */
+        double lo = gain / TD_DRIFT_DR_MARGIN, hi = gain * TD_DRIFT_DR_MARGIN;
+        if (lo < want.brightness[0] * want.exposure[0] ||
+            hi > want.brightness[1] * want.exposure[1]) {
+            want.brightness[0] = clampd(fmin(want.brightness[0], lo / want.exposure[0]), 0.05, 5.0);
+            want.brightness[1] = clampd(fmax(want.brightness[1], hi / want.exposure[1]), 0.05, 5.0);
+            n++;
+        }
+        lo = clampd(contrast / TD_DRIFT_DR_MARGIN, 0.05, 5.0);
+        hi = clampd(contrast * TD_DRIFT_DR_MARGIN, 0.05, 5.0);
+        if (sm && (lo < want.contrast[0] || hi > want.contrast[1])) {
+            want.contrast[0] = fmin(want.contrast[0], lo);
+            want.contrast[1] = fmax(want.contrast[1], hi);
+            n++;
+        }
+    }
+    if (e == e && e0 > 0 && em) {
+        /* More edges: grain on the floor or sensor noise the model has not seen; fewer: blur.
+         * The edge share is not a measure of either amplitude, so the bound grows with the
+         * ratio (at most 4 times, as far as the renderer goes). */
+        double k = clampd(e / e0, 0.25, 4.0);
+        out->edges = k;
+        if (k > 1) {
+            want.texture_hi = fmin(127.0, fmax(want.texture_hi, want.texture_hi * k * 1.1));
+            want.noise_hi = fmin(127.0, fmax(want.noise_hi, want.noise_hi * k * 1.1));
+        } else {
+            want.blur_hi = fmin(0.2, fmax(want.blur_hi, want.blur_hi / k * 1.1));
+        }
+        n++;
+    }
+    out->ranges = want;
+    out->widened = n;
+    snprintf(out->why, sizeof(out->why),
+             "frames: mean %.1f (reference %.1f), spread %.1f (%.1f), edges %.3f (%.3f): gain "
+             "x%.2f, contrast x%.2f, edges x%.2f",
+             m, m0, s, s0, e, e0, out->gain, out->contrast, out->edges);
+    return td_dr_ranges_check(&out->ranges, err);
+}
+
+json_t *td_dr_ranges_to_json(const td_dr_ranges *r)
+{
+    td_dr_ranges d;
+    td_dr_ranges_union(&d, r, r);
+    return json_pack("{s:[f,f],s:[f,f],s:[f,f],s:f,s:f,s:f,s:f}", "brightness", d.brightness[0],
+                     d.brightness[1], "contrast", d.contrast[0], d.contrast[1], "exposure",
+                     d.exposure[0], d.exposure[1], "texture", d.texture_hi, "noise", d.noise_hi,
+                     "blur", d.blur_hi, "vignette", d.vignette_hi);
+}
+
+static int pair_of(const json_t *o, const char *key, double *dst, td_err *err)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!v)
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_number(json_array_get(v, 0)) ||
+        !json_is_number(json_array_get(v, 1)))
+        return td_err_set(err, TD_EINVAL, "domain_randomization: \"%s\" must be [lo, hi]", key);
+    dst[0] = json_number_value(json_array_get(v, 0));
+    dst[1] = json_number_value(json_array_get(v, 1));
+    return 0;
+}
+
+static int num_of(const json_t *o, const char *key, double *dst, td_err *err)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!v)
+        return 0;
+    if (!json_is_number(v))
+        return td_err_set(err, TD_EINVAL, "domain_randomization: \"%s\" must be a number", key);
+    *dst = json_number_value(v);
+    return 0;
+}
+
+int td_dr_ranges_from_json(td_dr_ranges *r, const json_t *o, td_err *err)
+{
+    static const char *const keys[] = {"brightness", "contrast", "exposure", "texture",
+                                       "noise",      "blur",     "vignette"};
+    td_dr_ranges_default(r);
+    if (!json_is_object(o))
+        return td_err_set(err, TD_EINVAL, "domain_randomization must be an object");
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        int known = 0;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            known |= !strcmp(k, keys[i]);
+        if (!known)
+            return td_err_set(err, TD_EINVAL,
+                              "domain_randomization: unknown key \"%.40s\" (brightness, "
+                              "contrast, exposure, texture, noise, blur, vignette)",
+                              k);
+    }
+    int rc = pair_of(o, "brightness", r->brightness, err);
+    if (!rc)
+        rc = pair_of(o, "contrast", r->contrast, err);
+    if (!rc)
+        rc = pair_of(o, "exposure", r->exposure, err);
+    if (!rc)
+        rc = num_of(o, "texture", &r->texture_hi, err);
+    if (!rc)
+        rc = num_of(o, "noise", &r->noise_hi, err);
+    if (!rc)
+        rc = num_of(o, "blur", &r->blur_hi, err);
+    if (!rc)
+        rc = num_of(o, "vignette", &r->vignette_hi, err);
+    if (!rc)
+        rc = td_dr_ranges_check(r, err);
+    return rc;
+}

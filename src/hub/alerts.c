@@ -13,6 +13,7 @@
 
 #include "hub/hub_internal.h"
 #include "trackday/crypto.h"
+#include "trackday/drift.h"
 
 /* Attempts before a delivery fails for good, and the backoff: 2^(attempt-1) s, at most this. */
 #define WEBHOOK_MAX_ATTEMPTS 8
@@ -141,6 +142,124 @@ static int ack_alert(td__req *r)
             return td__fail(r, 409, "conflict", "alert %lld is resolved already", (long long)id);
     }
     return get_alert_reply(r, id, 200);
+}
+
+/* ---- closing the loop: retrain from an alert ------------------------------------------------ */
+
+/* The window that raised an alert (its check was over the threshold in it and in the one
+ * before, which may still hold some frames of before the change), into cur. */
+static int alert_windows(td_db_conn *c, int64_t dev, const char *sha, int64_t seq, td_summary *cur,
+                         int *n, td_err *err)
+{
+    td_db_rows *rows;
+    *n = 0;
+    memset(cur, 0, sizeof(*cur));
+    int rc = td__db_query(c, &rows, err,
+                          "SELECT summary FROM telemetry_windows WHERE device_id = ? AND "
+                          "bundle_sha256 = ? AND seq = ?",
+                          "iti", dev, sha, seq);
+    if (rc)
+        return rc;
+    while ((rc = td__db_next(rows, err)) > 0) {
+        json_t *sj = td__unpack_json(td__db_text(rows, 0), err);
+        td_summary s;
+        memset(&s, 0, sizeof(s));
+        rc = !sj ? TD_EFORMAT : td_summary_from_json(*n ? &s : cur, sj, err);
+        json_decref(sj);
+        if (!rc && *n)
+            rc = td_summary_merge(cur, &s, err);
+        if (*n)
+            td_summary_free(&s);
+        if (rc) {
+            if (*n == 0)
+                td_summary_free(cur);
+            break;
+        }
+        (*n)++;
+    }
+    td__db_rows_free(rows);
+    return rc < 0 ? rc : 0;
+}
+
+/*
+ * POST /api/v1/alerts/{id}/retrain: from the alert's windows and its bundle's reference, the
+ * domain randomization ranges that cover what the device saw (td_drift_suggest_dr), and a
+ * training job that continues the given model version with them (docs/drift.md).
+ */
+static int retrain_alert(td__req *r)
+{
+    int64_t id, dev, seq;
+    json_t *o;
+    td_err err = {0};
+    td_db_rows *row;
+    char sha[65], check[32];
+    /* The body first (as POST /api/v1/jobs checks it again), then the alert. */
+    int64_t model, version, iterations, seed, envs, laps;
+    double minutes;
+    const char *track;
+    if (td__req_json(r, &o) ||
+        td__only_keys(r, o, "model,version,minutes,iterations,seed,envs,track,until_laps") ||
+        td__arg_int(r, o, "model", 1, 1, INT64_MAX, &model) ||
+        td__arg_int(r, o, "version", 0, 1, INT64_MAX, &version) ||
+        td__arg_num(r, o, "minutes", 1, 0.05, 1440, &minutes) ||
+        td__arg_int(r, o, "iterations", 0, 1, 100000000, &iterations) ||
+        td__arg_int(r, o, "seed", 0, 0, 0x7fffffff, &seed) ||
+        td__arg_int(r, o, "envs", 0, 1, 256, &envs) ||
+        td__arg_int(r, o, "until_laps", 0, 1, 100, &laps) ||
+        td__arg_str(r, o, "track", 0, 100, &track) || td__param_id(r, 0, "alert", &id))
+        return 1;
+    td_db_conn *c = td__req_db(r);
+    int rc = td__db_query_row(c, &row, &err,
+                              "SELECT device_id, bundle_sha256, window_seq, check_name FROM alerts "
+                              "WHERE id = ?",
+                              "i", id);
+    if (rc < 0)
+        return td__fail_err(r, rc, &err);
+    if (rc == 0)
+        return td__fail(r, 404, "not_found", "no alert %lld", (long long)id);
+    dev = td__db_int(row, 0);
+    snprintf(sha, sizeof(sha), "%s", td__db_is_null(row, 1) ? "" : td__db_text(row, 1));
+    seq = td__db_int(row, 2);
+    snprintf(check, sizeof(check), "%s", td__db_text(row, 3));
+    td__db_rows_free(row);
+    if (!sha[0])
+        return td__fail(r, 409, "conflict",
+                        "alert %lld names no bundle: nothing to compare its windows with",
+                        (long long)id);
+    td_summary ref, cur;
+    int n = 0;
+    rc = td__drift_reference(r->hub, c, sha, &ref, &err);
+    if (rc)
+        return td__fail_err(r, rc, &err);
+    rc = alert_windows(c, dev, sha, seq, &cur, &n, &err);
+    if (!rc && n == 0)
+        rc = td_err_set(&err, TD_ENOENT, "the windows of alert %lld are gone", (long long)id);
+    td_drift_dr_suggestion sug;
+    if (!rc)
+        rc = td_drift_suggest_dr(&ref, &cur, NULL, NULL, &sug, &err);
+    td_summary_free(&ref);
+    if (n)
+        td_summary_free(&cur);
+    if (rc)
+        return td__fail_err(r, rc, &err);
+    if (sug.widened == 0)
+        return td__fail(r, 409, "conflict",
+                        "alert %lld (%s): device %lld's camera saw nothing outside domain "
+                        "randomization's ranges (%s); retraining with wider randomization would "
+                        "not help",
+                        (long long)id, check, (long long)dev, sug.why);
+    /* POST /api/v1/jobs's body, validated as that route does, with the ranges. */
+    json_t *job = json_deep_copy(o);
+    json_object_set_new(job, "type", json_string("train"));
+    json_object_set_new(job, "domain_randomization", td_dr_ranges_to_json(&sug.ranges));
+    json_t *extra =
+        json_pack("{s:{s:I,s:I,s:s,s:s,s:f,s:f,s:f}}", "retrain", "alert", (json_int_t)id, "device",
+                  (json_int_t)dev, "check", check, "why", sug.why, "gain", sug.gain, "contrast",
+                  sug.contrast, "edges", sug.edges);
+    rc = td__job_submit(r, job, extra);
+    json_decref(job);
+    json_decref(extra);
+    return rc;
 }
 
 /* ---- webhooks ---------------------------------------------------------------------------------
@@ -460,6 +579,12 @@ const char td__alerts_schemas[] =
     "(input_drift, action_drift, confidence, latency, lap_time), level (warning, alert), value, "
     "detail, window_seq, state (open, acknowledged, resolved), created_at, acknowledged_at, "
     "acknowledged_by, resolved_at\"},"
+    " \"Retrain\": {\"type\": \"object\", \"additionalProperties\": false, \"required\": "
+    "[\"model\", \"minutes\"], \"properties\": {\"model\": {\"type\": \"integer\"}, "
+    "\"version\": {\"type\": \"integer\"}, \"minutes\": {\"type\": \"number\"}, "
+    "\"iterations\": {\"type\": \"integer\"}, \"seed\": {\"type\": \"integer\"}, "
+    "\"envs\": {\"type\": \"integer\"}, \"track\": {\"type\": \"string\"}, "
+    "\"until_laps\": {\"type\": \"integer\"}}},"
     " \"Webhook\": {\"type\": \"object\", \"additionalProperties\": false, \"required\": "
     "[\"url\"], \"properties\": {\"url\": {\"type\": \"string\"}, \"secret\": {\"type\": "
     "\"string\", \"minLength\": 16}}}}";
@@ -473,6 +598,14 @@ const td__route td__routes_alerts[] = {
     {"POST", "/api/v1/alerts/{id}/acknowledge", ack_alert, TD__ALLOW_ADMIN, TD__BODY_NONE,
      "Acknowledge an open alert (it stays until its check is ok again)",
      "{\"responses\": {\"200\": {\"description\": \"the alert\", \"content\": " ALERT_SCHEMA "}}}"},
+    {"POST", "/api/v1/alerts/{id}/retrain", retrain_alert, TD__ALLOW_ADMIN, TD__BODY_JSON,
+     "Retrain from an alert: a training job continuing a model version with domain "
+     "randomization widened to cover what the device's camera saw (docs/drift.md)",
+     "{\"requestBody\": {\"required\": true, \"content\": {\"application/json\": "
+     "{\"schema\": {\"$ref\": \"#/components/schemas/Retrain\"}}}}, \"responses\": "
+     "{\"201\": {\"description\": \"the training job (params.domain_randomization, "
+     "params.retrain)\"}, \"409\": {\"description\": \"the alert's windows show no "
+     "camera shift randomization covers\"}}}"},
     {"GET", "/api/v1/webhooks", list_webhooks, TD__ALLOW_ADMIN, TD__BODY_NONE,
      "Webhooks that receive alerts (their secrets are not shown)", NULL},
     {"POST", "/api/v1/webhooks", post_webhook, TD__ALLOW_ADMIN, TD__BODY_JSON,

@@ -404,6 +404,10 @@ typedef struct td__job_type {
 
 const td__job_type *td__job_type_find(const char *name);
 int td__job_get(td__req *r, int64_t id, td__job *j);
+/* Queues the job the request object o describes (POST /api/v1/jobs's body, validated as that
+ * route does), with extra's keys added to its parameters (NULL: none); replies 201 with the
+ * job. Returns 1 (replied). */
+int td__job_submit(td__req *r, json_t *o, json_t *extra);
 void td__job_free(td__job *j);
 /* Queues a job in the caller's transaction: its row (state queued, the hub's max_attempts)
  * and its "queued" event. params is borrowed. Returns 0 with *id, or an error with err. */
@@ -520,6 +524,11 @@ int td__fleet_tick(td_hub *h, td_db_conn *c, td_err *err);
 char *td__pack_json(const json_t *j);
 /* Reads td__pack_json's text back (NULL and err when it cannot). */
 json_t *td__unpack_json(const char *packed, td_err *err);
+/* The reference summary (its "evaluation") of the bundle whose file has SHA-256 sha, cached in
+ * drift_references; TD_ENOENT when the hub has no such bundle. */
+struct td_summary;
+int td__drift_reference(td_hub *h, td_db_conn *c, const char *sha, struct td_summary *ref,
+                        td_err *err);
 /* Queues the deliveries of an alert's event ("alert.raised", "alert.resolved") to every
  * webhook (in the caller's transaction). */
 int td__webhook_queue(td_hub *h, td_db_conn *c, int64_t alert_id, const char *event, td_err *err);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hub/hub_internal.h"
+#include "trackday/drift.h"
 
 #define JOB_COLS                                                                                   \
     "j.id, j.owner_id, u.username, j.type, j.model_id, j.model_version, j.params, j.state, "       \
@@ -244,15 +245,24 @@ static int train_validate(td__req *r, json_t *o, json_t *params, int64_t *max_se
 {
     double minutes = 0;
     int64_t seed = -1, envs = 0, iterations = 0, laps = 0;
+    json_t *dr = json_object_get(o, "domain_randomization");
     if (td__only_keys(r, o,
                       "type,model,version,priority,minutes,track,seed,envs,iterations,"
-                      "until_laps") ||
+                      "until_laps,domain_randomization") ||
         td__arg_num(r, o, "minutes", 1, 0.05, 1440, &minutes) || check_track(r, o, params) ||
         td__arg_int(r, o, "seed", 0, 0, 0x7fffffff, &seed) ||
         td__arg_int(r, o, "envs", 0, 1, 256, &envs) ||
         td__arg_int(r, o, "iterations", 0, 1, 100000000, &iterations) ||
         td__arg_int(r, o, "until_laps", 0, 1, 100, &laps))
         return 1;
+    if (dr) {
+        /* The ranges the job widens the version's training_params.yaml to (docs/drift.md). */
+        td_dr_ranges ranges;
+        td_err err = {0};
+        if (td_dr_ranges_from_json(&ranges, dr, &err))
+            return td__fail(r, 400, "bad_request", "%s", err.msg);
+        json_object_set_new(params, "domain_randomization", td_dr_ranges_to_json(&ranges));
+    }
     json_object_set_new(params, "minutes", json_real(minutes));
     if (seed >= 0)
         json_object_set_new(params, "seed", json_integer(seed));
@@ -477,7 +487,15 @@ static int lease_ok(td__req *r, const td__job *j)
 
 static int post_job(td__req *r)
 {
-    json_t *o, *params;
+    json_t *o;
+    if (td__req_json(r, &o))
+        return 1;
+    return td__job_submit(r, o, NULL);
+}
+
+int td__job_submit(td__req *r, json_t *o, json_t *extra)
+{
+    json_t *params;
     const char *type = NULL;
     const td__job_type *jt;
     int64_t model_id = 0, version = 0, max_seconds = 0, priority = 0, id = 0;
@@ -485,7 +503,7 @@ static int post_job(td__req *r)
     td_db_conn *c;
     td_err err = {0};
     int rc;
-    if (td__req_json(r, &o) || td__arg_str(r, o, "type", 1, 32, &type) ||
+    if (td__arg_str(r, o, "type", 1, 32, &type) ||
         td__arg_int(r, o, "model", 1, 1, INT64_MAX, &model_id) ||
         td__arg_int(r, o, "version", 0, 1, INT64_MAX, &version) ||
         td__arg_int(r, o, "priority", 0, -100, 100, &priority))
@@ -510,6 +528,8 @@ static int post_job(td__req *r)
         json_decref(params);
         return 1;
     }
+    if (extra)
+        json_object_update(params, extra);
     c = td__req_db(r);
     /* The quota check and the insert are one transaction, so two submissions at once cannot
      * both take the last minutes. */

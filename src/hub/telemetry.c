@@ -92,7 +92,7 @@ static int device_param(td__req *r, int64_t *id)
 /* The reference summary of the bundle whose file has SHA-256 sha: from the cache table, else
  * from the bundle's blob (its reference/stats.json, "evaluation"). TD_ENOENT when the hub has
  * no such bundle. */
-static int reference_get(td_hub *h, td_db_conn *c, const char *sha, td_summary *ref, td_err *err)
+int td__drift_reference(td_hub *h, td_db_conn *c, const char *sha, td_summary *ref, td_err *err)
 {
     td_db_rows *row;
     memset(ref, 0, sizeof(*ref));
@@ -299,7 +299,7 @@ static int post_telemetry(td__req *r)
     char ref_note[1100] = "";
     if (!rc && w.bundle_sha256[0]) {
         td_err e2 = {0};
-        int rr = reference_get(r->hub, c, w.bundle_sha256, &ref, &e2);
+        int rr = td__drift_reference(r->hub, c, w.bundle_sha256, &ref, &e2);
         if (rr == 0)
             have_ref = 1;
         else if (rr == TD_ENOENT || rr == TD_EFORMAT)
@@ -477,7 +477,7 @@ static int get_drift(td__req *r)
     snprintf(sha, sizeof(sha), "%s", td__db_text(rows, 0));
     td__db_rows_free(rows);
     td_summary ref;
-    if ((rc = reference_get(r->hub, c, sha, &ref, &err)) != 0)
+    if ((rc = td__drift_reference(r->hub, c, sha, &ref, &err)) != 0)
         return td__fail_err(r, rc, &err);
     /* The last nwin windows of this bundle, oldest first. */
     rc = td__db_query(c, &rows, &err,

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "hub/hub_internal.h"
+#include "trackday/drift.h"
 #include "trackday/hubclient.h"
+#include "trackday/modeldir.h"
 
 /* Sanitizer builds reserve terabytes of address space: no memory limit for them. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -440,6 +442,24 @@ static int prepare(job_run *j, int resume)
             wlog(j->s->w, "job %lld: no usable checkpoint, starting over", (long long)j->id);
         }
         unlink(tgz);
+    }
+    /* A retraining after a drift alert: the version's domain randomization widened to the
+     * job's ranges, in its training_params.yaml (so the new version records them). */
+    const json_t *dr = json_object_get(j->params, "domain_randomization");
+    if (!strcmp(j->type, "train") && dr) {
+        td_dr_ranges want, now;
+        char yaml[1400];
+        snprintf(yaml, sizeof(yaml), "%s/training_params.yaml", j->model_dir);
+        if (td_dr_ranges_from_json(&want, dr, &err) ||
+            td_training_params_widen_dr(yaml, &want, &now, &err)) {
+            fail_job(j, err.msg, 0, 0);
+            return -1;
+        }
+        wlog(j->s->w,
+             "job %lld: domain randomization brightness [%g, %g], contrast [%g, %g], texture "
+             "%g, noise %g",
+             (long long)j->id, now.brightness[0], now.brightness[1], now.contrast[0],
+             now.contrast[1], now.texture_hi, now.noise_hi);
     }
     return 0;
 }

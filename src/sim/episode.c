@@ -262,7 +262,7 @@ void td__car_start_episode(td_vecenv *env, td__car *c, double ndist, int dir)
 
     if (env->cfg.race.enable_domain_randomization) {
         c->look = env->cfg.look;
-        td_look_randomize(&c->look, &c->rng);
+        td_look_randomize_in(&c->look, &c->rng, &env->cfg.race.dr);
     }
 }
 

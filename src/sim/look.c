@@ -56,16 +56,100 @@ static void jitter(uint8_t *c, td_rng *rng, double scale, double shift)
         c[i] = clamp_u8(c[i] * k + td_rng_range(rng, -shift, shift));
 }
 
-void td_look_randomize(td_look *look, td_rng *rng)
+void td_dr_ranges_default(td_dr_ranges *r)
 {
+    memset(r, 0, sizeof(*r));
+    r->set = 1;
+    r->brightness[0] = TD_DR_BRIGHTNESS_LO;
+    r->brightness[1] = TD_DR_BRIGHTNESS_HI;
+    r->contrast[0] = TD_DR_CONTRAST_LO;
+    r->contrast[1] = TD_DR_CONTRAST_HI;
+    r->exposure[0] = TD_DR_EXPOSURE_LO;
+    r->exposure[1] = TD_DR_EXPOSURE_HI;
+    r->texture_hi = TD_DR_TEXTURE_HI;
+    r->noise_hi = TD_DR_NOISE_HI;
+    r->blur_hi = TD_DR_BLUR_HI;
+    r->vignette_hi = TD_DR_VIGNETTE_HI;
+}
+
+static int check_pair(const double *v, double lo, double hi, const char *name, td_err *err)
+{
+    if (!(v[0] >= lo && v[1] <= hi && v[0] <= v[1]))
+        return td_err_set(err, TD_ERANGE,
+                          "domain randomization: %s [%g, %g] must be a range inside [%g, %g]", name,
+                          v[0], v[1], lo, hi);
+    return 0;
+}
+
+static int check_hi(double v, double hi, const char *name, td_err *err)
+{
+    if (!(v >= 0 && v <= hi))
+        return td_err_set(err, TD_ERANGE, "domain randomization: %s %g must lie in [0, %g]", name,
+                          v, hi);
+    return 0;
+}
+
+int td_dr_ranges_check(const td_dr_ranges *r, td_err *err)
+{
+    if (!r->set)
+        return 0;
+    int rc = check_pair(r->brightness, 0.05, 5.0, "brightness", err);
+    if (!rc)
+        rc = check_pair(r->contrast, 0.05, 5.0, "contrast", err);
+    if (!rc)
+        rc = check_pair(r->exposure, 0.05, 5.0, "exposure", err);
+    if (!rc)
+        rc = check_hi(r->texture_hi, 127.0, "texture", err);
+    if (!rc)
+        rc = check_hi(r->noise_hi, 127.0, "noise", err);
+    if (!rc)
+        rc = check_hi(r->blur_hi, 0.2, "blur", err);
+    if (!rc)
+        rc = check_hi(r->vignette_hi, 1.0, "vignette", err);
+    return rc;
+}
+
+void td_dr_ranges_union(td_dr_ranges *dst, const td_dr_ranges *a, const td_dr_ranges *b)
+{
+    td_dr_ranges x, y;
+    if (a && a->set)
+        x = *a;
+    else
+        td_dr_ranges_default(&x);
+    if (b && b->set)
+        y = *b;
+    else
+        td_dr_ranges_default(&y);
+    for (int k = 0; k < 2; k++) {
+        double *px[3] = {x.brightness, x.contrast, x.exposure};
+        const double *py[3] = {y.brightness, y.contrast, y.exposure};
+        for (int i = 0; i < 3; i++)
+            px[i][k] = k == 0 ? fmin(px[i][k], py[i][k]) : fmax(px[i][k], py[i][k]);
+    }
+    x.texture_hi = fmax(x.texture_hi, y.texture_hi);
+    x.noise_hi = fmax(x.noise_hi, y.noise_hi);
+    x.blur_hi = fmax(x.blur_hi, y.blur_hi);
+    x.vignette_hi = fmax(x.vignette_hi, y.vignette_hi);
+    x.set = 1;
+    *dst = x;
+}
+
+void td_look_randomize_in(td_look *look, td_rng *rng, const td_dr_ranges *ranges)
+{
+    td_dr_ranges def;
+    const td_dr_ranges *r = ranges;
+    if (!r || !r->set) {
+        td_dr_ranges_default(&def);
+        r = &def;
+    }
     /*
      * Perturbations stay within what a real room and printed track vary by: lighting
      * +-30 %, contrast +-25 %, each surface's lightness +-20 % and its channels +-18 levels
      * (enough to tint white or shift orange towards yellow, never to swap road and grass),
      * then the camera: exposure, white balance, grain on the floor, a sky gradient, sensor
      * noise, motion blur, vignetting, surroundings and the mount's pitch and height (the
-     * TD_DR_* ranges). The number and order of draws is fixed, so a seed always gives the
-     * same look.
+     * TD_DR_* ranges, or the training's own). The number and order of draws is fixed, so a
+     * seed always gives the same look.
      */
     jitter(look->road, rng, 0.20, 10.0);
     jitter(look->border, rng, 0.12, 18.0);
@@ -74,23 +158,28 @@ void td_look_randomize(td_look *look, td_rng *rng)
     jitter(look->sky, rng, 0.20, 18.0);
     jitter(look->obstacle, rng, 0.20, 18.0);
     jitter(look->car, rng, 0.20, 18.0);
-    look->brightness *= td_rng_range(rng, TD_DR_BRIGHTNESS_LO, TD_DR_BRIGHTNESS_HI);
-    look->contrast *= td_rng_range(rng, TD_DR_CONTRAST_LO, TD_DR_CONTRAST_HI);
+    look->brightness *= td_rng_range(rng, r->brightness[0], r->brightness[1]);
+    look->contrast *= td_rng_range(rng, r->contrast[0], r->contrast[1]);
     jitter(look->wall, rng, 0.25, 18.0);
     jitter(look->barrier, rng, 0.25, 18.0);
     jitter(look->person, rng, 0.40, 30.0);
-    look->exposure = td_rng_range(rng, TD_DR_EXPOSURE_LO, TD_DR_EXPOSURE_HI);
+    look->exposure = td_rng_range(rng, r->exposure[0], r->exposure[1]);
     for (int k = 0; k < 3; k++)
         look->wb[k] = td_rng_range(rng, TD_DR_WB_LO, TD_DR_WB_HI);
-    look->texture = td_rng_range(rng, 0.0, TD_DR_TEXTURE_HI);
+    look->texture = td_rng_range(rng, 0.0, r->texture_hi);
     look->sky_gradient = td_rng_range(rng, 0.0, TD_DR_SKY_GRADIENT_HI);
-    look->noise_sigma = td_rng_range(rng, 0.0, TD_DR_NOISE_HI);
-    look->blur_s = td_rng_range(rng, 0.0, TD_DR_BLUR_HI);
-    look->vignette = td_rng_range(rng, 0.0, TD_DR_VIGNETTE_HI);
+    look->noise_sigma = td_rng_range(rng, 0.0, r->noise_hi);
+    look->blur_s = td_rng_range(rng, 0.0, r->blur_hi);
+    look->vignette = td_rng_range(rng, 0.0, r->vignette_hi);
     double d = td_rng_uniform(rng);
     look->decor = d < TD_DR_DECOR_P ? (d < 0.5 * TD_DR_DECOR_P ? 2 : 1) : 0;
     look->pitch_offset_deg = td_rng_range(rng, -TD_DR_PITCH_HI, TD_DR_PITCH_HI);
     look->height_offset_m = td_rng_range(rng, -TD_DR_HEIGHT_HI, TD_DR_HEIGHT_HI);
+}
+
+void td_look_randomize(td_look *look, td_rng *rng)
+{
+    td_look_randomize_in(look, rng, NULL);
 }
 
 /* ---- surroundings ------------------------------------------------------------------------ */

@@ -72,6 +72,10 @@ void td_config_warn(td_config_warnings *w, const char *fmt, ...)
     {                                                                                              \
         k, TD_KEY_NOT_SUPPORTED, NULL, d, why, 1                                                   \
     }
+#define EXT(k)                                                                                     \
+    {                                                                                              \
+        k, TD_KEY_EXTENSION, NULL, NULL, NULL, 0                                                   \
+    }
 #define ENV(k, to)                                                                                 \
     {                                                                                              \
         k, TD_KEY_SAME, to, NULL, NULL, 0                                                          \
@@ -138,6 +142,14 @@ static const td_config_key TRAINING_KEYS[] = {
     SAME("UPPER_LANE_CHANGE_TIME"),
     SAME("LANE_CHANGE_DISTANCE"),
     SAME("ENABLE_DOMAIN_RANDOMIZATION"),
+    /* trackday's: the ranges domain randomization draws from (sensors.h, td_dr_ranges). */
+    EXT("DOMAIN_RANDOMIZATION_BRIGHTNESS"),
+    EXT("DOMAIN_RANDOMIZATION_CONTRAST"),
+    EXT("DOMAIN_RANDOMIZATION_EXPOSURE"),
+    EXT("DOMAIN_RANDOMIZATION_TEXTURE"),
+    EXT("DOMAIN_RANDOMIZATION_NOISE"),
+    EXT("DOMAIN_RANDOMIZATION_BLUR"),
+    EXT("DOMAIN_RANDOMIZATION_VIGNETTE"),
     SAME("MIN_EVAL_TRIALS"),
     NOT_SUP("START_POSITION_OFFSET", "0.0",
             "trackday spreads its cars' training starts over the lap instead"),
@@ -300,6 +312,7 @@ static const td_config_key RUN_ENV_KEYS[] = {
 };
 
 #undef SAME
+#undef EXT
 #undef NO_EFFECT
 #undef NOT_SUP
 #undef EVAL_KEY
@@ -1265,6 +1278,49 @@ static void not_supported(const td_config_key *k, const char *value, const char 
 }
 
 /* Applies one key of training_params.yaml (or of run.env, mapped). */
+/* DOMAIN_RANDOMIZATION_<what>: [lo, hi] for brightness, contrast and exposure (multipliers),
+ * an upper bound for texture, noise, blur and vignette. The ranges start from the defaults. */
+static int apply_dr_entry(td_race_config *r, const yaml_entry *e, const char *what,
+                          const char *where, td_err *err)
+{
+    td_dr_ranges x = r->dr;
+    double v[2];
+    int pair =
+        !strcmp(what, "BRIGHTNESS") || !strcmp(what, "CONTRAST") || !strcmp(what, "EXPOSURE");
+    if (!x.set)
+        td_dr_ranges_default(&x);
+    if (pair) {
+        if (!e->is_seq || e->nseq != 2 || parse_float_text(e->seq[0], &v[0]) ||
+            parse_float_text(e->seq[1], &v[1]))
+            return td_err_set(err, TD_EINVAL,
+                              "%s: DOMAIN_RANDOMIZATION_%s must be a range [lo, hi] of two "
+                              "numbers",
+                              where, what);
+        double *dst = !strcmp(what, "BRIGHTNESS") ? x.brightness
+                      : !strcmp(what, "CONTRAST") ? x.contrast
+                                                  : x.exposure;
+        dst[0] = v[0];
+        dst[1] = v[1];
+    } else {
+        if (e->is_seq || parse_float_text(e->value, &v[0]))
+            return td_err_set(err, TD_EINVAL, "%s: DOMAIN_RANDOMIZATION_%s must be a number", where,
+                              what);
+        if (!strcmp(what, "TEXTURE"))
+            x.texture_hi = v[0];
+        else if (!strcmp(what, "NOISE"))
+            x.noise_hi = v[0];
+        else if (!strcmp(what, "BLUR"))
+            x.blur_hi = v[0];
+        else
+            x.vignette_hi = v[0];
+    }
+    td_err e2 = {0};
+    if (td_dr_ranges_check(&x, &e2))
+        return td_err_set(err, TD_ERANGE, "%s: %s", where, e2.msg);
+    r->dr = x;
+    return 0;
+}
+
 static int apply_entry(td_training_params *p, const yaml_entry *e, const char *path, int for_eval,
                        td_config_warnings *warn, td_err *err)
 {
@@ -1299,7 +1355,7 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
     }
     if (key->status == TD_KEY_NO_EFFECT)
         return 0;
-    if (e->is_seq && strcmp(k, "OBJECT_POSITIONS") != 0)
+    if (e->is_seq && strcmp(k, "OBJECT_POSITIONS") != 0 && strncmp(k, "DOMAIN_RANDOMIZATION_", 21))
         return td_err_set(err, TD_EFORMAT, "%s: %s must be a single value, not a list", where, k);
     if (key->status == TD_KEY_NOT_SUPPORTED) {
         not_supported(key, v, where, for_eval, warn);
@@ -1402,6 +1458,8 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
                  strcasecmp(v, "best") ? "last" : "best");
     } else if (!strcmp(k, "ENABLE_DOMAIN_RANDOMIZATION")) {
         BOOL(r->enable_domain_randomization);
+    } else if (!strncmp(k, "DOMAIN_RANDOMIZATION_", 21)) {
+        return apply_dr_entry(r, e, k + 21, where, err);
     } else if (!strcmp(k, "MIN_EVAL_TRIALS")) {
         NUMBER(1, 64, d);
         if (d != floor(d))
@@ -1582,6 +1640,81 @@ int td_evaluation_params_load(td_training_params *p, const char *path, td_config
                               td_err *err)
 {
     return load_yaml(p, path, 1, warn, err);
+}
+
+/* True when line (up to its end) sets KEY for one of the domain randomization keys. */
+static int is_dr_line(const char *line)
+{
+    return !strncmp(line, "ENABLE_DOMAIN_RANDOMIZATION:", 28) ||
+           !strncmp(line, "DOMAIN_RANDOMIZATION_", 21);
+}
+
+int td_training_params_widen_dr(const char *path, const td_dr_ranges *want, td_dr_ranges *out,
+                                td_err *err)
+{
+    td_training_params p;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+    td_training_params_default(&p);
+    if (td_path_exists(path)) {
+        rc = td_training_params_load(&p, path, NULL, err);
+        if (!rc)
+            rc = td_file_read(path, &text, &len, err);
+        if (rc)
+            return rc;
+    }
+    td_dr_ranges u;
+    td_dr_ranges_union(&u, &p.race.dr, want);
+    rc = td_dr_ranges_check(&u, err);
+    if (rc) {
+        td_free(text);
+        return rc;
+    }
+    /* The file's other lines as they were; the domain randomization keys (and the indented
+     * lines of a block list under one) replaced by ours at the end. */
+    size_t cap = len + 1024, n = 0;
+    char *buf = td_malloc(cap);
+    int skipping = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        const char *line = text + i;
+        size_t ll = j - i;
+        if (is_dr_line(line))
+            skipping = 1;
+        else if (skipping && ll > 0 && line[0] != ' ' && line[0] != '-' && line[0] != '\t')
+            skipping = 0;
+        if (!skipping) {
+            memcpy(buf + n, line, ll);
+            n += ll;
+            buf[n++] = '\n';
+        }
+        i = j < len ? j + 1 : j;
+    }
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "ENABLE_DOMAIN_RANDOMIZATION: true\n"
+                          "DOMAIN_RANDOMIZATION_BRIGHTNESS: [%.4g, %.4g]\n"
+                          "DOMAIN_RANDOMIZATION_CONTRAST: [%.4g, %.4g]\n"
+                          "DOMAIN_RANDOMIZATION_EXPOSURE: [%.4g, %.4g]\n"
+                          "DOMAIN_RANDOMIZATION_TEXTURE: %.4g\n"
+                          "DOMAIN_RANDOMIZATION_NOISE: %.4g\n"
+                          "DOMAIN_RANDOMIZATION_BLUR: %.4g\n"
+                          "DOMAIN_RANDOMIZATION_VIGNETTE: %.4g\n",
+                          u.brightness[0], u.brightness[1], u.contrast[0], u.contrast[1],
+                          u.exposure[0], u.exposure[1], u.texture_hi, u.noise_hi, u.blur_hi,
+                          u.vignette_hi);
+    td_free(text);
+    rc = td_file_write_atomic(path, buf, n, err);
+    td_free(buf);
+    if (!rc && out) {
+        /* The ranges as a reader of the file reads them (as written, rounded to 4 digits). */
+        rc = td_training_params_load(&p, path, NULL, err);
+        if (!rc)
+            *out = p.race.dr;
+    }
+    return rc;
 }
 
 /* ==================================================================================== */
