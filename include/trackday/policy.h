@@ -49,6 +49,9 @@ int td_policy_init(td_policy *p, const td_model_metadata *m, int max_batch, td_r
                    td_err *err);
 void td_policy_free(td_policy *p);
 
+/* FNV-1a (64-bit) of every tower's parameters, bit for bit: equal hashes, identical weights. */
+uint64_t td_policy_weights_hash(const td_policy *p);
+
 /*
  * Saves the policy atomically as a .tdm file (docs/model-format.md) with the metadata in the
  * header; lineage (may be NULL) is copied into the header's "lineage".

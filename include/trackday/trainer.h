@@ -146,7 +146,30 @@ typedef struct td_train_result {
     td_train_progress last;
     double best_eval_progress;
     int best_iteration;
+    int ranks;             /* processes that trained together (mpirun -np K), 1 without MPI */
+    int envs;              /* cars this process stepped (its share of --envs) */
+    long rank_steps;       /* env steps this process made in this session */
+    uint64_t weights_hash; /* td_policy_weights_hash of the final weights (equal on every rank) */
 } td_train_result;
+
+/*
+ * Data-parallel training (docs/cli/train.md, "Several processes"): `mpirun -np K trackday
+ * train DIR` runs K ranks; each steps its share of the cars, computes gradients on its share
+ * of every minibatch, and the gradients are averaged (MPI_Allreduce), so every rank holds the
+ * same weights after every update (checked with td_policy_weights_hash every iteration).
+ * Rank 0 alone writes checkpoints, metrics and the simtrace. Call td_train_dist_init before
+ * td_train_run and td_train_dist_finalize after; without mpirun the group is this process.
+ */
+/* 1 when this trackday was built with MPI. */
+int td_train_dist_available(void);
+/* Joins the job mpirun started (MPI_Init), if any. Without MPI in the build, a job of more
+ * than one process is refused (TD_EUNSUPPORTED, saying how to get MPI). */
+int td_train_dist_init(int *argc, char ***argv, td_err *err);
+void td_train_dist_finalize(void);
+/* Ends every rank of the job (MPI_Abort) after a failure on one; nothing without a job. */
+void td_train_dist_abort(int code);
+int td_train_dist_rank(void);
+int td_train_dist_size(void);
 
 /*
  * Trains until a stop condition. Every iteration writes model/last.tdm and model/last.state

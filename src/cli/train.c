@@ -340,13 +340,23 @@ static int cmd_train(int argc, char **argv)
         return prc;
     if (hub_name || on_hub)
         return td__cli_usage_error("--name is for a training run on a hub (--hub)");
+    /* mpirun -np K trackday train DIR: this process is one of K ranks; rank 0 alone prints
+     * (and writes the directory's files). */
+    if (td_train_dist_init(NULL, NULL, &err))
+        return td__cli_fail("%s", err.msg);
+    int rank = td_train_dist_rank(), ranks = td_train_dist_size();
+    if (rank > 0) {
+        pc.quiet = 1;
+        pc.json = 0;
+    }
     o.seed = (uint64_t)seed;
     if (on_reward_error)
         o.reward_on_error =
             !strcmp(on_reward_error, "skip") ? TD_REWARD_ON_ERROR_SKIP : TD_REWARD_ON_ERROR_STOP;
     if (td_model_dir_load(&md, o.dir, &err))
         return td__cli_fail("%s", err.msg);
-    td__cli_print_warnings(&md.warnings);
+    if (rank == 0)
+        td__cli_print_warnings(&md.warnings);
     hp = md.hyper;
     if (lr_set)
         hp.lr = lr;
@@ -370,6 +380,19 @@ static int cmd_train(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads = n > 1 ? (int)(n < 64 ? n : 64) : 1;
     }
+    /* What every rank refuses alike is said once (by rank 0), without ending the job. */
+    if (ranks > 1 && (md.metadata.algorithm == TD_ALGO_SAC || o.envs < ranks)) {
+        td_train_dist_finalize();
+        if (rank > 0)
+            return 1;
+        if (md.metadata.algorithm == TD_ALGO_SAC)
+            return td__cli_fail("%s: SAC trains in one process only (its replay buffer is not "
+                                "shared between ranks); run it without mpirun, or train with PPO",
+                                o.dir);
+        return td__cli_fail("--envs %d: fewer cars than the %d processes (each steps at least "
+                            "one)",
+                            o.envs, ranks);
+    }
     if (!track_arg)
         track_arg = md.training.world_name[0] ? md.training.world_name : "default";
     if (td__cli_track_path_for(track_arg, o.dir, track_path, sizeof(track_path)))
@@ -382,26 +405,47 @@ static int cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     o.stop = &stop_flag;
-    o.progress = on_progress;
-    o.progress_user = &pc;
-    o.activity = on_activity;
-    o.activity_user = &pc;
+    if (rank == 0) {
+        o.progress = on_progress;
+        o.progress_user = &pc;
+        o.activity = on_activity;
+        o.activity_user = &pc;
+    }
     pc.minutes = o.minutes;
     td__cli_status_config(pc.quiet || pc.json, status_every);
 
     if (!pc.quiet && !pc.json) {
-        td__cli_status_print("training %s on %s (%s, %s)%s", o.dir, track_arg,
+        char procs[64] = "";
+        if (ranks > 1)
+            snprintf(procs, sizeof(procs), " in %d processes", ranks);
+        td__cli_status_print("training %s on %s (%s, %s)%s%s", o.dir, track_arg,
                              td_algorithm_name(md.metadata.algorithm),
                              md.metadata.state_sensor ? "STATE sensor"
                                                       : td_camera_sensor_name(md.metadata.camera),
-                             o.resume ? ", resuming" : "");
+                             procs, o.resume ? ", resuming" : "");
         td__cli_status("setting up: the track, the reward function and %d cars", o.envs);
     }
     pc.t0 = td_time_now();
     int rc = td_train_run(&o, &res, &err);
     td__cli_status_done();
-    if (rc)
+    if (rc) {
+        if (ranks > 1) {
+            /* The other ranks may wait in a collective for this one: end the job. */
+            td__cli_fail("rank %d of %d: %s", rank, ranks, err.msg);
+            fflush(stderr);
+            td_train_dist_abort(1);
+        }
+        td_train_dist_finalize();
         return td__cli_fail("%s", err.msg);
+    }
+    td_train_dist_finalize();
+    if (rank > 0) {
+        fprintf(stderr,
+                "trackday: rank %d of %d: %d cars, %ld steps; weights fnv1a64 %016llx (the same "
+                "on every rank, checked after every update)\n",
+                rank, ranks, res.envs, res.rank_steps, (unsigned long long)res.weights_hash);
+        return 0;
+    }
     int iterations = o.resume ? res.last.session_iterations : res.last.iteration;
     if (pc.json) {
         json_t *s =
@@ -412,6 +456,12 @@ static int cmd_train(int argc, char **argv)
                       res.best_eval_progress, "best_iteration", res.best_iteration, "dir", o.dir);
         if (s && res.last.lap_time_s > 0)
             json_object_set_new(s, "best_lap_time_s", json_real(res.last.lap_time_s));
+        if (s && ranks > 1) {
+            char h[24];
+            snprintf(h, sizeof(h), "%016llx", (unsigned long long)res.weights_hash);
+            json_object_set_new(s, "ranks", json_integer(ranks));
+            json_object_set_new(s, "weights_fnv1a64", json_string(h));
+        }
         char *line = s ? json_dumps(s, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         if (line)
             printf("%s\n", line);
@@ -440,6 +490,10 @@ static int cmd_train(int argc, char **argv)
     if (res.last.lap_time_s > 0)
         printf("best.tdm (iteration %d): best lap %.2f s, as trackday eval drives it\n",
                res.best_iteration, res.last.lap_time_s);
+    if (ranks > 1)
+        printf("%d processes (rank 0: %d cars, %ld steps); weights fnv1a64 %016llx (the same on "
+               "every rank, checked after every update)\n",
+               ranks, res.envs, res.rank_steps, (unsigned long long)res.weights_hash);
     printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n", o.dir,
            o.dir);
     return 0;

@@ -155,6 +155,22 @@ int td_policy_check_metadata(const td_policy *p, const td_model_metadata *want, 
                       what, changes);
 }
 
+uint64_t td_policy_weights_hash(const td_policy *p)
+{
+    /* FNV-1a over 32-bit words (the floats' bits): a camera model's 11 M parameters in a
+     * few milliseconds. */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < p->n_nets; i++) {
+        const float *f = p->nets[i].params;
+        for (size_t k = 0; k < p->nets[i].n_params; k++) {
+            uint32_t w;
+            memcpy(&w, f + k, sizeof(w));
+            h = (h ^ w) * 0x100000001b3ULL;
+        }
+    }
+    return h;
+}
+
 void td_policy_free(td_policy *p)
 {
     for (int i = 0; i < p->n_nets; i++)

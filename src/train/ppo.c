@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "train/dist.h"
 #include "train/train_internal.h"
 #include "trackday/rl.h"
 
@@ -138,7 +139,49 @@ static void gather(rollout *r, const int *idx, int B)
     }
 }
 
-/* num_epochs passes of minibatch updates over the rollout; fills the loss diagnostics. */
+/* The advantages' normalization over every rank's samples (two passes, as td_rl_normalize). */
+static void normalize_across_ranks(float *x, int n)
+{
+    double s[2] = {0, (double)n};
+    for (int i = 0; i < n; i++)
+        s[0] += x[i];
+    td__dist_sum_f64(s, 2);
+    float mean = (float)(s[0] / s[1]);
+    double s2 = 0;
+    for (int i = 0; i < n; i++)
+        s2 += (double)(x[i] - mean) * (x[i] - mean);
+    td__dist_sum_f64(&s2, 1);
+    float std = (float)sqrt(s2 / s[1]);
+    for (int i = 0; i < n; i++)
+        x[i] = (x[i] - mean) / (std + 1e-8f);
+}
+
+/* What the ranks sum for each minibatch besides the gradients: its samples, whether one was
+ * told to stop now, and the losses (times the samples) for the diagnostics. */
+enum { RED_WEIGHT, RED_STOP, RED_PL, RED_VL, RED_ENT, RED_KL, RED_CLIP, RED_N };
+
+/*
+ * Several ranks: every rank's gradients of its share of a minibatch, weighted by its samples
+ * over all ranks' samples and summed (in place, MPI_Allreduce): the gradient of the whole
+ * minibatch's mean loss, the same on every rank. red[] is summed first (it holds the samples).
+ */
+static void average_gradients(td_policy *p, float *red, int B)
+{
+    td__dist_sum_f32(red, RED_N);
+    float scale = red[RED_WEIGHT] > 0 ? (float)B / red[RED_WEIGHT] : 0.0f;
+    td_nn_net *nets[2] = {p->pi, p->v};
+    for (int k = 0; k < 2; k++) {
+        float *g = nets[k]->grads;
+        size_t n = nets[k]->n_params;
+        if (scale != 1.0f)
+            for (size_t i = 0; i < n; i++)
+                g[i] *= scale;
+        td__dist_sum_f32(g, n);
+    }
+}
+
+/* num_epochs passes of minibatch updates over the rollout; fills the loss diagnostics. With
+ * several ranks, each minibatch is every rank's share of batch_size samples. */
 static int update(td__train *tr, rollout *r, td_train_progress *pr)
 {
     td_policy *p = &tr->policy;
@@ -150,65 +193,105 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
                          r->lidar_dim ? r->mb_lidar : NULL};
     td_nn_input in;
 
-    td_rl_normalize(r->adv, S);
+    int K = tr->nranks;
+    if (K > 1) {
+        /* This rank's share of each minibatch; every rank makes as many minibatches per
+         * epoch as the rank with the fewest samples (they collect different numbers). */
+        bs = (bs + K - 1) / K;
+        normalize_across_ranks(r->adv, S);
+    } else {
+        td_rl_normalize(r->adv, S);
+    }
+    long per_epoch = (S + bs - 1) / bs;
+    if (K > 1)
+        per_epoch = td__dist_min_long(per_epoch);
     for (int i = 0; i < S; i++)
         r->perm[i] = i;
     td_policy_input(&obs, &in);
-    long total_mb = (long)h->num_epochs * ((S + bs - 1) / bs);
-    for (int epoch = 0; epoch < h->num_epochs; epoch++) {
+    long total_mb = (long)h->num_epochs * per_epoch;
+    rc = 0;
+    for (int epoch = 0; epoch < h->num_epochs && !rc; epoch++) {
         for (int i = S - 1; i > 0; i--) {
             int j = (int)td_rng_below(&tr->rng, (uint32_t)(i + 1));
             int tmp = r->perm[i];
             r->perm[i] = r->perm[j];
             r->perm[j] = tmp;
         }
-        for (int start = 0; start < S; start += bs) {
+        for (long m = 0; m < per_epoch && !rc; m++) {
+            int start = (int)(m * bs);
             int B = S - start < bs ? S - start : bs;
-            td_rl_ppo_stats st;
-            float vl;
-            if (B < 2)
+            td_rl_ppo_stats st = {0};
+            float vl = 0;
+            /* One sample is no minibatch; a rank with one takes part with no gradient. */
+            int use = B >= 2;
+            if (!use && K == 1)
                 continue;
             /* A minibatch of camera towers is a fraction of a second: a second Ctrl-C is
-             * answered between two. */
-            if (td__train_stop_now(tr))
-                return TD_EINTERRUPTED;
+             * answered between two (on every rank at once). */
+            int stop = td__train_stop_now(tr);
+            if (stop && K == 1) {
+                rc = TD_EINTERRUPTED;
+                break;
+            }
             td__train_activity(tr, TD_TRAIN_PHASE_UPDATE, 0, 0, nmb, total_mb);
-            gather(r, r->perm + start, B);
-
-            /* Policy tower. */
             td_nn_net_zero_grad(p->pi);
-            rc = td_nn_net_forward(p->pi, &in, B);
-            if (rc)
-                return rc;
-            if (!p->continuous)
-                td_rl_ppo_categorical(r->mb_dout, &st, p->pi->out, r->mb_act, r->mb_logp, r->mb_adv,
-                                      B, p->n_out, PPO_CLIP, (float)h->beta_entropy);
-            else
-                td_rl_ppo_gaussian(r->mb_dout, p->pi->d_log_std, &st, p->pi->out, p->pi->log_std,
-                                   r->mb_raw, r->mb_logp, r->mb_adv, B, 2, PPO_CLIP,
-                                   (float)h->beta_entropy);
-            rc = td_nn_net_backward(p->pi, r->mb_dout, B);
-            if (rc)
-                return rc;
+            td_nn_net_zero_grad(p->v);
+            if (use && !stop) {
+                gather(r, r->perm + start, B);
+                /* Policy tower. */
+                rc = td_nn_net_forward(p->pi, &in, B);
+                if (rc)
+                    break;
+                if (!p->continuous)
+                    td_rl_ppo_categorical(r->mb_dout, &st, p->pi->out, r->mb_act, r->mb_logp,
+                                          r->mb_adv, B, p->n_out, PPO_CLIP, (float)h->beta_entropy);
+                else
+                    td_rl_ppo_gaussian(r->mb_dout, p->pi->d_log_std, &st, p->pi->out,
+                                       p->pi->log_std, r->mb_raw, r->mb_logp, r->mb_adv, B, 2,
+                                       PPO_CLIP, (float)h->beta_entropy);
+                rc = td_nn_net_backward(p->pi, r->mb_dout, B);
+                if (rc)
+                    break;
+                /* Value tower. */
+                rc = td_nn_net_forward(p->v, &in, B);
+                if (rc)
+                    break;
+                memset(r->mb_dvalue, 0, sizeof(float) * B);
+                if (h->loss_type == TD_LOSS_HUBER) {
+                    vl = td_nn_huber_forward(p->v->out, r->mb_ret, B, HUBER_DELTA);
+                    td_nn_huber_backward(r->mb_dvalue, p->v->out, r->mb_ret, B, HUBER_DELTA, 1.0f);
+                } else {
+                    vl = td_nn_mse_forward(p->v->out, r->mb_ret, B);
+                    td_nn_mse_backward(r->mb_dvalue, p->v->out, r->mb_ret, B, 1.0f);
+                }
+                rc = td_nn_net_backward(p->v, r->mb_dvalue, B);
+                if (rc)
+                    break;
+            }
+            if (K > 1) {
+                float w = use && !stop ? (float)B : 0.0f;
+                float red[RED_N] = {w,
+                                    (float)stop,
+                                    w * st.loss,
+                                    w * vl,
+                                    w * st.entropy,
+                                    w * st.approx_kl,
+                                    w * st.clip_frac};
+                average_gradients(p, red, B);
+                if (red[RED_STOP] > 0) {
+                    rc = TD_EINTERRUPTED;
+                    break;
+                }
+                if (red[RED_WEIGHT] <= 0)
+                    continue;
+                st.loss = red[RED_PL] / red[RED_WEIGHT];
+                vl = red[RED_VL] / red[RED_WEIGHT];
+                st.entropy = red[RED_ENT] / red[RED_WEIGHT];
+                st.approx_kl = red[RED_KL] / red[RED_WEIGHT];
+                st.clip_frac = red[RED_CLIP] / red[RED_WEIGHT];
+            }
             td_nn_clip_grad_norm(p->pi->grads, p->pi->n_params, PPO_GRAD_CLIP);
             td_nn_adam_step(p->pi, &tr->adam);
-
-            /* Value tower. */
-            td_nn_net_zero_grad(p->v);
-            rc = td_nn_net_forward(p->v, &in, B);
-            if (rc)
-                return rc;
-            memset(r->mb_dvalue, 0, sizeof(float) * B);
-            if (h->loss_type == TD_LOSS_HUBER) {
-                vl = td_nn_huber_forward(p->v->out, r->mb_ret, B, HUBER_DELTA);
-                td_nn_huber_backward(r->mb_dvalue, p->v->out, r->mb_ret, B, HUBER_DELTA, 1.0f);
-            } else {
-                vl = td_nn_mse_forward(p->v->out, r->mb_ret, B);
-                td_nn_mse_backward(r->mb_dvalue, p->v->out, r->mb_ret, B, 1.0f);
-            }
-            rc = td_nn_net_backward(p->v, r->mb_dvalue, B);
-            if (rc)
-                return rc;
             td_nn_clip_grad_norm(p->v->grads, p->v->n_params, PPO_GRAD_CLIP);
             td_nn_adam_step(p->v, &tr->adam);
 
@@ -220,6 +303,8 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             nmb++;
         }
     }
+    if (rc)
+        return rc;
     if (nmb) {
         pr->policy_loss = sum_pl / nmb;
         pr->value_loss = sum_vl / nmb;
@@ -253,9 +338,17 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         memset(&pr, 0, sizeof(pr));
         tr->iter_t0 = t0;
         tr->iter_episodes0 = tr->episodes;
-        /* Collect whole episodes: DeepRacer's num_episodes_between_training. */
+        /* Collect whole episodes: DeepRacer's num_episodes_between_training, shared by the
+         * ranks (the first E % K take one more). */
+        int K = tr->nranks, goal = h->num_episodes_between_training;
+        long steps0 = tr->steps;
+        if (K > 1) {
+            goal = goal / K + (tr->rank < goal % K);
+            if (goal < 1)
+                goal = 1;
+        }
         r.t = 0;
-        while (r.t < r.T && eps.ended < h->num_episodes_between_training) {
+        while (r.t < r.T && eps.ended < goal) {
             size_t base = (size_t)r.t * N;
             store_obs(&r, env, r.t);
             td_policy_obs_from_env(env, 0, &obs);
@@ -264,8 +357,8 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             /* e-greedy as DeepRacer schedules it: epsilon falls over each car's own steps
              * (each car is one of DeepRacer's rollout workers). */
             if (!rc && !p->continuous && h->exploration_type == TD_EXPLORE_EGREEDY)
-                td_policy_egreedy(p, N, td_hyperparams_epsilon(h, tr->steps / N), &tr->rng,
-                                  tr->envbuf.actions, r.act + base, r.logp + base);
+                td_policy_egreedy(p, N, td_hyperparams_epsilon(h, steps0 / tr->envs_total + r.t),
+                                  &tr->rng, tr->envbuf.actions, r.act + base, r.logp + base);
             if (!rc)
                 rc = values_of(p, &obs, N, r.value + base);
             if (rc) {
@@ -289,6 +382,21 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
                 break;
             }
             td__train_activity(tr, TD_TRAIN_PHASE_COLLECT, (long)r.t * N, eps.ended, 0, 0);
+        }
+        tr->rank_steps += (long)r.t * N;
+        long iter_steps = (long)r.t * N;
+        if (K > 1) {
+            /* Every rank's episodes and steps, and whether any was told to stop now. */
+            double sums[6] = {eps.ended,    eps.completed,      eps.reward,
+                              eps.progress, (double)iter_steps, stop_now};
+            td__dist_sum_f64(sums, 6);
+            eps.ended = (int)sums[0];
+            eps.completed = (int)sums[1];
+            eps.reward = sums[2];
+            eps.progress = sums[3];
+            iter_steps = (long)sums[4];
+            stop_now = sums[5] > 0;
+            tr->steps = steps0 + iter_steps;
         }
         if (stop_now) {
             result->stop = TD_TRAIN_STOP_NOW;
@@ -323,11 +431,15 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
                 goto out;
             }
             pr.update_s = td_time_now() - tu;
-            pr.update_samples = (long)h->num_epochs * r.t * N;
+            pr.update_samples = (long)h->num_epochs * iter_steps;
         }
         tr->iteration++;
+        if (tr->test_diverge)
+            p->pi->params[0] += 1e-3f;
+        if (K > 1 && (rc = td__train_check_same_weights(tr, err)))
+            goto out;
         td__episode_means(&eps, &pr);
-        rc = td__train_end_iteration(tr, &pr, t0, (long)r.t * N, result, &stop, err);
+        rc = td__train_end_iteration(tr, &pr, t0, iter_steps, result, &stop, err);
         if (rc)
             goto out;
         if (stop == TD_TRAIN_STOP_NOW)

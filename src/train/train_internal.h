@@ -48,6 +48,12 @@ typedef struct td__train {
     int iteration0; /* the iteration and episode counts at the session's start: */
     long episodes0; /* --iterations and --max-episodes count from them */
     void *simtrace; /* the training simtrace (trainlog.c) */
+
+    /* Data parallel (dist.c): this process is rank `rank` of `nranks`; it steps opt.envs of
+     * the envs_total cars (--envs). Rank 0 alone evaluates and writes files. */
+    int rank, nranks, envs_total;
+    long rank_steps;  /* env steps of this process in this session */
+    int test_diverge; /* TD_TEST_DIST_DIVERGE=1 (tests only): the last rank nudges a weight */
 } td__train;
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
@@ -92,6 +98,9 @@ int td__train_stop_now(const td__train *tr);
 
 /* A network call failed (it has no message buffer): sets err saying which step; returns rc. */
 int td__train_net_failed(td_err *err, int rc, const char *what);
+
+/* After an update: 0 when every rank holds the same weights, else TD_EINTERNAL with err set. */
+int td__train_check_same_weights(td__train *tr, td_err *err);
 
 int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
 int td__sac_run(td__train *tr, td_train_result *result, td_err *err);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "train/dist.h"
 #include "train/train_internal.h"
 #include "trackday/rl.h"
 
@@ -155,6 +156,27 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     rc = td_model_dir_load(&tr->md, opt->dir, err);
     if (rc)
         return rc;
+    /* Several processes (mpirun): --envs is the number of cars of all of them together, the
+     * first envs % K ranks take one more. */
+    tr->rank = td_train_dist_rank();
+    tr->nranks = td_train_dist_size();
+    tr->envs_total = tr->opt.envs;
+    if (tr->nranks > 1) {
+        if (tr->md.metadata.algorithm == TD_ALGO_SAC)
+            return td_err_set(err, TD_EUNSUPPORTED,
+                              "%s: SAC trains in one process only (its replay buffer is not "
+                              "shared between ranks); run it without mpirun, or train with PPO",
+                              opt->dir);
+        if (tr->opt.envs < tr->nranks)
+            return td_err_set(err, TD_EINVAL,
+                              "--envs %d: fewer cars than the %d processes (each steps at least "
+                              "one)",
+                              tr->opt.envs, tr->nranks);
+        tr->opt.envs = tr->envs_total / tr->nranks + (tr->rank < tr->envs_total % tr->nranks);
+        /* The check of equal weights has a test that breaks the equality on purpose. */
+        const char *d = getenv("TD_TEST_DIST_DIVERGE");
+        tr->test_diverge = d && !strcmp(d, "1") && tr->rank == tr->nranks - 1;
+    }
     if (tr->opt.eval_episodes <= 0)
         tr->opt.eval_episodes = tr->md.training.min_eval_trials;
     if (tr->opt.eval_episodes > TD__MAX_EVAL_EPISODES)
@@ -212,7 +234,9 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     td_policy_sim_sensors(&tr->md.metadata, &tr->simcfg);
     tr->simcfg.mode = TD_MODE_TRAIN;
     tr->simcfg.threads = tr->opt.threads;
-    tr->simcfg.seed = opt->seed;
+    /* Each rank's cars (their random streams, and the camera's surroundings) come from the
+     * seed and the rank; rank 0's are those of a run in one process. */
+    tr->simcfg.seed = opt->seed + (uint64_t)tr->rank * 0x9E3779B97F4A7C15ULL;
     rc = td_vecenv_init(&tr->env, &tr->simcfg, &tr->track, tr->opt.envs, err);
     if (rc)
         return rc;
@@ -223,8 +247,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     tr->env.reward_fn = td_reward_batch_cb;
     tr->env.reward_user = tr->reward;
 
-    /* Greedy evaluation: DeepRacer's evaluation rules from spread start points. */
-    {
+    /* Greedy evaluation: DeepRacer's evaluation rules from spread start points (rank 0). */
+    if (tr->rank == 0) {
         td_sim_config ec = tr->simcfg;
         ec.mode = TD_MODE_EVAL;
         ec.threads = 1;
@@ -304,6 +328,17 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     }
     td_nn_adam_config_default(&tr->adam);
     tr->adam.lr = (float)tr->md.hyper.lr;
+    if (tr->nranks > 1) {
+        /* Every rank starts from rank 0's weights (they are equal already: the same seed or
+         * the same checkpoint) and samples its actions and minibatches from its own stream. */
+        for (int i = 0; i < tr->policy.n_nets; i++)
+            td__dist_bcast_f32(tr->policy.nets[i].params, tr->policy.nets[i].n_params);
+        if (tr->rank > 0)
+            td_rng_seed(&tr->rng, opt->seed ^ ((uint64_t)tr->iteration << 32),
+                        0x7472616964ULL + (uint64_t)tr->rank);
+        if ((rc = td__train_check_same_weights(tr, err)))
+            return rc;
+    }
 
     static const char *const dirs[] = {"model", "metrics", "logs"};
     for (int k = 0; k < 3 && !rc; k++)
@@ -311,11 +346,11 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
             rc = td_mkdir_p(path, err);
     if (rc)
         return rc;
-    if (!rc)
+    if (!rc && tr->rank == 0)
         rc = copy_for_log_tools(tr, err);
     if (rc)
         return rc;
-    if (opt->simtrace) {
+    if (opt->simtrace && tr->rank == 0) {
         char dir[TD__TRAIN_PATH_MAX];
         rc = td__train_path(dir, sizeof(dir), opt->dir, "training-simtrace", err);
         if (!rc)
@@ -524,6 +559,10 @@ int td_train_run(const td_train_options *opt, td_train_result *result, td_err *e
         rc = td__sac_run(&tr, result, err);
     else
         rc = td__ppo_run(&tr, result, err);
+    result->ranks = tr.nranks;
+    result->envs = tr.opt.envs;
+    result->rank_steps = tr.rank_steps;
+    result->weights_hash = td_policy_weights_hash(&tr.policy);
     td__train_teardown(&tr);
     return rc;
 }
@@ -636,8 +675,47 @@ int td__train_check_reward(td__train *tr, td_err *err)
                       re->message, path);
 }
 
+int td__train_check_same_weights(td__train *tr, td_err *err)
+{
+    uint64_t h = td_policy_weights_hash(&tr->policy);
+    if (td__dist_same_u64(h))
+        return 0;
+    return td_err_set(err, TD_EINTERNAL,
+                      "the ranks' weights differ after iteration %d (this "
+                      "rank's fnv1a64 %016llx): data-parallel training lost step; stopping",
+                      tr->iteration, (unsigned long long)h);
+}
+
+static int end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
+                         td_train_result *result, td_train_stop *stop, td_err *err);
+
+/* Rank 0 evaluates, writes and decides whether to stop; every rank learns its decision. */
 int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
                             td_train_result *result, td_train_stop *stop, td_err *err)
+{
+    int rc = 0, msg[3] = {TD_TRAIN_STOP_NONE, 0, 0};
+    if (tr->rank == 0) {
+        rc = end_iteration(tr, pr, iter_t0, iter_steps, result, stop, err);
+        msg[0] = (int)*stop;
+        msg[1] = tr->iteration;
+        msg[2] = rc != 0;
+    }
+    if (tr->nranks > 1) {
+        td__dist_bcast_int(msg, 3);
+        if (tr->rank > 0) {
+            *stop = (td_train_stop)msg[0];
+            tr->iteration = msg[1];
+            result->stop = *stop;
+            if (msg[2])
+                rc = td_err_set(err, TD_EIO, "rank 0 failed at the end of iteration %d",
+                                tr->iteration);
+        }
+    }
+    return rc;
+}
+
+static int end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
+                         td_train_result *result, td_train_stop *stop, td_err *err)
 {
     int rc;
     double wall = td_time_now() - iter_t0;
