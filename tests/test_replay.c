@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "td_test.h"
 #include "trackday/replay.h"
@@ -300,6 +301,57 @@ TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
     TD_ASSERT_EQ_INT(count_pngs(frames), n);
     td_free(rows);
     td_track_free(&t);
+}
+
+/* ffmpeg is started without a shell: an output path full of shell syntax reaches it as one
+ * argument, nothing in it runs, and ffmpeg is this process's own child. */
+TD_TEST(frame_sink_starts_ffmpeg_without_a_shell)
+{
+    char dir[256], bin[320], ff[320], args[320], out[512], pwned[320], final[700];
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(bin, "%s/bin", dir);
+    TD_ASSERT_EQ(mkdir(bin, 0755), 0);
+    TD_FMT(args, "%s/args.txt", dir);
+    TD_FMT(ff, "%s/ffmpeg", bin);
+    FILE *f = fopen(ff, "w");
+    TD_ASSERT(f != NULL);
+    fprintf(f,
+            "#!/bin/sh\necho \"ppid $PPID\" > '%s'\nprintf 'arg %%s\\n' \"$@\" >> '%s'\n"
+            "for a; do last=$a; done\ncat > \"$last\"\n",
+            args, args);
+    fclose(f);
+    TD_ASSERT_EQ(chmod(ff, 0755), 0);
+    char path[400];
+    TD_FMT(path, "%s:/usr/bin:/bin", bin);
+    TD_ASSERT_EQ(setenv("PATH", path, 1), 0);
+    /* A shell would run the touches in the current directory. */
+    TD_ASSERT_EQ(chdir(dir), 0);
+    TD_FMT(pwned, "%s/pwned", dir);
+    TD_FMT(out, "%s/a b'$(touch pwned)';`touch pwned`.mp4", dir);
+    td_frame_sink *s;
+    td_err err;
+    TD_ASSERT_OK(td_frame_sink_open(&s, out, 4, 2, 15, &err));
+    uint8_t rgb[4 * 2 * 3];
+    memset(rgb, 7, sizeof(rgb));
+    TD_ASSERT_OK(td_frame_sink_write(s, rgb, &err));
+    TD_ASSERT_OK(td_frame_sink_write(s, rgb, &err));
+    TD_ASSERT_OK(td_frame_sink_close(s, &err));
+    struct stat sb;
+    TD_ASSERT_EQ(stat(out, &sb), 0);
+    TD_ASSERT_EQ_INT((long)sb.st_size, 2L * sizeof(rgb));
+    TD_ASSERT(!td_path_exists(pwned));
+    char *text;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(args, &text, &len, &err));
+    char want[64];
+    TD_FMT(want, "ppid %ld\n", (long)getpid());
+    TD_ASSERT_CONTAINS(text, want);
+    TD_ASSERT_CONTAINS(text, "arg -i\narg -\n");
+    /* The last argument is the temporary beside the output, its name intact. */
+    TD_FMT(final, "arg %s/.a b'$(touch pwned)';`touch pwned`.partial-%ld.mp4\n", dir,
+           (long)getpid());
+    TD_ASSERT_CONTAINS(text, final);
+    td_free(text);
 }
 
 TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)

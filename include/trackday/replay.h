@@ -100,6 +100,9 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
 int td_frame_sink_write(td_frame_sink *s, const uint8_t *rgb, td_err *err);
 /* Frames written so far. */
 int td_frame_sink_frames(const td_frame_sink *s);
+/* The render failed or was interrupted: td_frame_sink_close then removes what was written,
+ * keeps the previous output (if any) and returns TD_EINTERRUPTED. s may be NULL. */
+void td_frame_sink_abandon(td_frame_sink *s);
 /* Finishes the file(s) (waits for ffmpeg); s may be NULL. TD_EIO if ffmpeg failed. */
 int td_frame_sink_close(td_frame_sink *s, td_err *err);
 
