@@ -93,13 +93,13 @@ TD_TEST(font_draws_every_documented_character)
 {
     const char *set = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcz .:/-%()+,=_!?#'[]<>*";
     for (const char *s = set; *s; s++)
-        TD_ASSERT_MSG(td_font_has(*s), "no glyph for '%c'", *s);
-    TD_ASSERT(!td_font_has('~'));
-    TD_ASSERT_EQ_INT(td_text_width("AB", 2), (2 * 6 - 1) * 2);
+        TD_ASSERT_MSG(td_raster_font_has(*s), "no glyph for '%c'", *s);
+    TD_ASSERT(!td_raster_font_has('~'));
+    TD_ASSERT_EQ_INT(td_raster_text_width("AB", 2), (2 * 6 - 1) * 2);
     uint8_t img[40 * 20 * 3];
     const uint8_t white[3] = {255, 255, 255};
     memset(img, 0, sizeof(img));
-    td_text_draw(img, 40, 20, 1, 1, "1", 1, white);
+    td_raster_text(img, 40, 20, 1, 1, "1", 1, white);
     /* '1' is a vertical bar in column 2 of the glyph and a base in columns 1..3. */
     TD_ASSERT(pixel_is(img, 40, 1 + 2, 1 + 3, white));
     TD_ASSERT(!pixel_is(img, 40, 1 + 0, 1 + 3, white));
@@ -109,11 +109,11 @@ TD_TEST(font_draws_every_documented_character)
     uint8_t a[40 * 20 * 3], b[40 * 20 * 3];
     memset(a, 0, sizeof(a));
     memset(b, 0, sizeof(b));
-    td_text_draw(a, 40, 20, 0, 0, "8", 1, white);
-    td_text_draw(b, 40, 20, 0, 0, "0", 1, white);
+    td_raster_text(a, 40, 20, 0, 0, "8", 1, white);
+    td_raster_text(b, 40, 20, 0, 0, "0", 1, white);
     TD_ASSERT_NE(memcmp(a, b, sizeof(a)), 0);
     /* Clipped at the border: no crash, nothing outside. */
-    td_text_draw(img, 40, 20, 35, 15, "WWW", 3, white);
+    td_raster_text(img, 40, 20, 35, 15, "WWW", 3, white);
 }
 
 TD_TEST(replay_frame_per_row_with_car_at_its_position)

@@ -115,7 +115,7 @@ static void remove_stale_partials(const char *path, int video)
         closedir(d);
 }
 
-int td_ffmpeg_find(char *out, size_t outlen)
+int td_frame_sink_find_ffmpeg(char *out, size_t outlen)
 {
     const char *path = getenv("PATH");
     char buf[1100];
@@ -248,7 +248,7 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
     remove_stale_partials(path, video);
     if (video) {
         char ff[1100];
-        if (!td_ffmpeg_find(ff, sizeof(ff))) {
+        if (!td_frame_sink_find_ffmpeg(ff, sizeof(ff))) {
             td_free(s);
             return td_err_set(err, TD_ENOENT,
                               "%s: writing a video needs the ffmpeg command, which is not on "

@@ -1,9 +1,8 @@
 /*
- * replay.c - replays of a run as video frames (replay.h): a 5x7 bitmap font, simple raster
- * drawing, the top view with cars and the frame layout of a simtrace replay (camera view | top
- * view, text band on top). The frames go to a frame sink (framesink.c).
+ * replay.c - replays of a run as video frames (replay.h): the top view with cars and the frame
+ * layout of a simtrace replay (camera view | top view, text band on top). Frames are drawn with
+ * raster.c and go to a frame sink (framesink.c).
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,152 +11,6 @@
 #include "trackday/replay.h"
 #include "trackday/sensors.h"
 #include "trackday/sim.h"
-
-/* ---- font ---------------------------------------------------------------------------------- */
-
-/* Rows top to bottom, bit 4 = leftmost column. */
-typedef struct glyph {
-    char c;
-    uint8_t rows[TD_FONT_H];
-} glyph;
-
-static const glyph FONT[] = {
-    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
-    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
-    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
-    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
-    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
-    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
-    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
-    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
-    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
-    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
-    {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
-    {'C', {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E}},
-    {'D', {0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C}},
-    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}},
-    {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
-    {'G', {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F}},
-    {'H', {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
-    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'J', {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C}},
-    {'K', {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11}},
-    {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
-    {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}},
-    {'N', {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11}},
-    {'O', {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
-    {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
-    {'Q', {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D}},
-    {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
-    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}},
-    {'T', {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04}},
-    {'U', {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}},
-    {'V', {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04}},
-    {'W', {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A}},
-    {'X', {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11}},
-    {'Y', {0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04}},
-    {'Z', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F}},
-    {' ', {0, 0, 0, 0, 0, 0, 0}},
-    {'.', {0, 0, 0, 0, 0, 0x0C, 0x0C}},
-    {':', {0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0}},
-    {'/', {0, 0x01, 0x02, 0x04, 0x08, 0x10, 0}},
-    {'-', {0, 0, 0, 0x1F, 0, 0, 0}},
-    {'%', {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03}},
-    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}},
-    {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
-    {'+', {0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0}},
-    {',', {0, 0, 0, 0, 0x0C, 0x04, 0x08}},
-    {'=', {0, 0, 0x1F, 0, 0x1F, 0, 0}},
-    {'_', {0, 0, 0, 0, 0, 0, 0x1F}},
-    {'!', {0x04, 0x04, 0x04, 0x04, 0x04, 0, 0x04}},
-    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04}},
-    {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}},
-    {'\'', {0x04, 0x04, 0x08, 0, 0, 0, 0}},
-    {'[', {0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E}},
-    {']', {0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E}},
-    {'<', {0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02}},
-    {'>', {0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08}},
-    {'*', {0, 0x04, 0x15, 0x0E, 0x15, 0x04, 0}},
-};
-
-/* The hollow box drawn for a character the font lacks. */
-static const uint8_t UNKNOWN[TD_FONT_H] = {0x1F, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1F};
-
-static const uint8_t *glyph_rows(int c)
-{
-    c = toupper((unsigned char)c);
-    for (size_t i = 0; i < sizeof(FONT) / sizeof(FONT[0]); i++)
-        if (FONT[i].c == c)
-            return FONT[i].rows;
-    return NULL;
-}
-
-int td_font_has(int c)
-{
-    return glyph_rows(c) != NULL;
-}
-
-int td_text_width(const char *text, int scale)
-{
-    int n = (int)strlen(text);
-    return n ? (n * (TD_FONT_W + 1) - 1) * scale : 0;
-}
-
-void td_draw_rect(uint8_t *rgb, int w, int h, int x0, int y0, int rw, int rh,
-                  const uint8_t color[3])
-{
-    int x1 = x0 + rw, y1 = y0 + rh;
-    x0 = x0 < 0 ? 0 : x0;
-    y0 = y0 < 0 ? 0 : y0;
-    x1 = x1 > w ? w : x1;
-    y1 = y1 > h ? h : y1;
-    for (int y = y0; y < y1; y++) {
-        uint8_t *p = rgb + ((size_t)y * w + x0) * 3;
-        for (int x = x0; x < x1; x++, p += 3) {
-            p[0] = color[0];
-            p[1] = color[1];
-            p[2] = color[2];
-        }
-    }
-}
-
-int td_text_draw(uint8_t *rgb, int w, int h, int x, int y, const char *text, int scale,
-                 const uint8_t color[3])
-{
-    scale = scale < 1 ? 1 : scale;
-    for (const char *s = text; *s; s++) {
-        const uint8_t *rows = glyph_rows(*s);
-        if (!rows)
-            rows = UNKNOWN;
-        for (int r = 0; r < TD_FONT_H; r++)
-            for (int col = 0; col < TD_FONT_W; col++)
-                if (rows[r] & (0x10 >> col))
-                    td_draw_rect(rgb, w, h, x + col * scale, y + r * scale, scale, scale, color);
-        x += (TD_FONT_W + 1) * scale;
-    }
-    return td_text_width(text, scale);
-}
-
-/* ---- drawing ------------------------------------------------------------------------------- */
-
-void td_draw_line(uint8_t *rgb, int w, int h, double x0, double y0, double x1, double y1,
-                  double thick, const uint8_t color[3])
-{
-    /* Stamps squares along the line, one per pixel of its length: plenty for trails. */
-    double dx = x1 - x0, dy = y1 - y0;
-    double len = sqrt(dx * dx + dy * dy);
-    int steps = (int)ceil(len) + 1, t = (int)ceil(thick);
-    t = t < 1 ? 1 : t;
-    if (steps > 100000)
-        return; /* a wild jump (off the view): nothing useful to draw */
-    for (int i = 0; i < steps; i++) {
-        double f = steps > 1 ? (double)i / (steps - 1) : 0.0;
-        int px = (int)floor(x0 + f * dx - 0.5 * t + 0.5);
-        int py = (int)floor(y0 + f * dy - 0.5 * t + 0.5);
-        td_draw_rect(rgb, w, h, px, py, t, t, color);
-    }
-}
 
 /* ---- top view ----------------------------------------------------------------------------- */
 
@@ -365,7 +218,7 @@ static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
     double t0 = td_time_now();
     int W = r->W, H = r->H;
     uint8_t car[3];
-    td_draw_rect(r->frame, W, H, 0, 0, W, H, BAND);
+    td_raster_rect(r->frame, W, H, 0, 0, W, H, BAND);
     if (r->o.camera) {
         td_scene scene = {r->track, r->ground, f->boxes, f->boxes ? f->nboxes : 0,
                           &r->look, NULL,      NULL,     0};
@@ -391,15 +244,15 @@ static int renderer_frame(renderer *r, const frame_info *f, td_err *err)
             continue; /* a reset, not driving */
         td_topview_project(&r->tv, a[0], a[1], &ax, &ay);
         td_topview_project(&r->tv, b[0], b[1], &bx, &by);
-        td_draw_line(r->frame, W, H, ax + r->tvx, ay + r->band, bx + r->tvx, by + r->band,
-                     fmax(2.0, 0.03 * r->tv.sc), TRAIL);
+        td_raster_line(r->frame, W, H, ax + r->tvx, ay + r->band, bx + r->tvx, by + r->band,
+                       fmax(2.0, 0.03 * r->tv.sc), TRAIL);
     }
     td_replay_car_color(0, car);
     td_topview_draw_car(&r->tv, r->frame, W, H, r->tvx, r->band, f->x, f->y, f->yaw,
                         TD_CAR_LENGTH_M, TD_CAR_WIDTH_M, car);
-    td_text_draw(r->frame, W, H, 4 * r->scale, 4 * r->scale, f->line1, r->scale, GREY);
-    td_text_draw(r->frame, W, H, 4 * r->scale, 8 * r->scale + TD_FONT_H * r->scale, f->line2,
-                 r->scale, WHITE);
+    td_raster_text(r->frame, W, H, 4 * r->scale, 4 * r->scale, f->line1, r->scale, GREY);
+    td_raster_text(r->frame, W, H, 4 * r->scale, 8 * r->scale + TD_FONT_H * r->scale, f->line2,
+                   r->scale, WHITE);
     r->t_render += td_time_now() - t0;
     return td_frame_sink_write(r->sink, r->frame, err);
 }
