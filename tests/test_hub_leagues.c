@@ -45,6 +45,57 @@ static long long submit(hub_server *s, const char *tok, long long league, long l
 static int fake_off_tracks = 1, fake_reward_ok = -1, fake_crashes = 0;
 static const char *fake_type = "league";
 
+/* Instructor ivan's class "ML 101" with learner alice in it, her model m1 and a worker: the
+ * three tokens (200 bytes each), the class and model ids. */
+static void class_of_one(hub_server *s, char *ivan, char *alice, char *w, long long *cls,
+                         long long *m)
+{
+    hub_resp r;
+    char path[96];
+    hub_user(s, "ivan", "instructor", ivan, 200);
+    hub_user(s, "alice", "learner", alice, 200);
+    *cls = post_id(s, "/api/v1/classes", ivan, "{\"name\":\"ML 101\"}", "id");
+    snprintf(path, sizeof(path), "/api/v1/classes/%lld/members", *cls);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", path, ivan, "{\"username\":\"alice\"}"), 201);
+    hub_resp_free(&r);
+    *m = hub_push_init(s, alice, "m1", NULL);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", "/api/v1/workers", s->admin, "{\"name\":\"w1\"}"),
+                     201);
+    snprintf(w, 200, "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+}
+
+/* Plays a worker claiming the next job of a type: its id; the lease header in hdr; the reply
+ * stays in r (the caller frees it). */
+static long long fake_claim(hub_server *s, const char *wtok, const char *type, hub_resp *r,
+                            char *hdr, size_t cap)
+{
+    char claim[96];
+    snprintf(claim, sizeof(claim), "{\"types\":[\"%s\"],\"wait\":5}", type);
+    TD_ASSERT_EQ_INT(hub_json(s, r, "POST", "/api/v1/worker/claim", wtok, claim), 200);
+    snprintf(hdr, cap, "X-Trackday-Lease: %s",
+             json_string_value(json_object_get(r->json, "lease_id")));
+    return json_integer_value(json_object_get(r->json, "id"));
+}
+
+/* Completes job id with the files of dir, uploaded as a worker does (a gzip tar). */
+static void fake_complete(hub_server *s, const char *wtok, const char *hdr, long long id,
+                          const char *dir, const char *what)
+{
+    hub_resp r;
+    char out[512], p[800], path[128];
+    TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "tar czf %s.tgz -C %s . 2>&1", dir, dir), 0);
+    char *data = NULL;
+    size_t len = 0;
+    snprintf(p, sizeof(p), "%s.tgz", dir);
+    TD_ASSERT_OK(td_file_read(p, &data, &len, NULL));
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/complete", id);
+    hub_req_h(s, &r, "POST", path, wtok, "application/gzip", data, len, hdr);
+    td_free(data);
+    TD_ASSERT_MSG(r.status == 200, "complete %s %lld: %ld %s", what, id, r.status, r.body);
+    hub_resp_free(&r);
+}
+
 /*
  * Plays a worker: claims the next league job and completes it with a report of the given lap
  * times (n completed of `requested`). Returns the job's id; *track gets its track.
@@ -53,14 +104,9 @@ static long long fake_eval(hub_server *s, const char *wtok, const double *laps, 
                            int requested, char *track, size_t cap)
 {
     hub_resp r;
-    char dir[700], hdr[300], path[128], out[512];
+    char dir[700], hdr[300];
     static int serial;
-    char claim[96];
-    snprintf(claim, sizeof(claim), "{\"types\":[\"%s\"],\"wait\":5}", fake_type);
-    TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", "/api/v1/worker/claim", wtok, claim), 200);
-    long long id = json_integer_value(json_object_get(r.json, "id"));
-    snprintf(hdr, sizeof(hdr), "X-Trackday-Lease: %s",
-             json_string_value(json_object_get(r.json, "lease_id")));
+    long long id = fake_claim(s, wtok, fake_type, &r, hdr, sizeof(hdr));
     const char *t = json_string_value(json_object_get(json_object_get(r.json, "params"), "track"));
     snprintf(track, cap, "%s", t ? t : "");
     hub_resp_free(&r);
@@ -96,16 +142,7 @@ static long long fake_eval(hub_server *s, const char *wtok, const double *laps, 
     FILE *f = fopen(p, "w");
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\"><title>%s</title></svg>\n", track);
     fclose(f);
-    TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "tar czf %s.tgz -C %s . 2>&1", dir, dir), 0);
-    char *data = NULL;
-    size_t len = 0;
-    snprintf(p, sizeof(p), "%s.tgz", dir);
-    TD_ASSERT_OK(td_file_read(p, &data, &len, NULL));
-    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/complete", id);
-    hub_req_h(s, &r, "POST", path, wtok, "application/gzip", data, len, hdr);
-    td_free(data);
-    TD_ASSERT_MSG(r.status == 200, "complete job %lld: %ld %s", id, r.status, r.body);
-    hub_resp_free(&r);
+    fake_complete(s, wtok, hdr, id, dir, "job");
     return id;
 }
 
@@ -126,15 +163,21 @@ static char *get_body(hub_server *s, const char *tok, long *status, const char *
     return b;
 }
 
+/* GET a league's leaderboard into r (the caller frees it). */
+static void leaderboard(hub_server *s, const char *tok, long long league, hub_resp *r)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", league);
+    TD_ASSERT_EQ_INT(hub_json(s, r, "GET", path, tok, NULL), 200);
+}
+
 /* The usernames of a division's standings, in order, as "a,b,c". */
 static void standings(hub_server *s, const char *tok, long long league, char *out, size_t cap)
 {
     hub_resp r;
-    char path[96];
     size_t n = 0, i;
     json_t *e;
-    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", league);
-    TD_ASSERT_EQ_INT(hub_json(s, &r, "GET", path, tok, NULL), 200);
+    leaderboard(s, tok, league, &r);
     json_t *d = json_array_get(json_object_get(r.json, "divisions"), 0);
     out[0] = 0;
     json_array_foreach(json_object_get(d, "entries"), i, e)
@@ -386,18 +429,8 @@ TD_TEST(a_hidden_track_is_never_served_to_a_learner_before_the_league_closes)
     const char *secret = "hairpin";
     hub_resp r;
     hub_start_opts(&s, 1, NULL);
-    long long now = hub_get_clock(&s);
-    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
-    hub_user(&s, "alice", "learner", alice, sizeof(alice));
-    long long cls = post_id(&s, "/api/v1/classes", ivan, "{\"name\":\"ML 101\"}", "id");
-    snprintf(path, sizeof(path), "/api/v1/classes/%lld/members", cls);
-    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", path, ivan, "{\"username\":\"alice\"}"), 201);
-    hub_resp_free(&r);
-    long long m = hub_push_init(&s, alice, "m1", NULL);
-    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/workers", s.admin, "{\"name\":\"w1\"}"),
-                     201);
-    snprintf(w, sizeof(w), "%s", json_string_value(json_object_get(r.json, "token")));
-    hub_resp_free(&r);
+    long long now = hub_get_clock(&s), cls, m;
+    class_of_one(&s, ivan, alice, w, &cls, &m);
     /* Before the league exists the track is like any other. */
     expect(&s, alice, "GET", "/api/v1/tracks/hairpin", NULL, 200, NULL);
     iso(now + 3600, when, sizeof(when));
@@ -977,18 +1010,8 @@ TD_TEST(a_hidden_assignment_track_is_hidden_until_the_deadline)
     char ivan[200], alice[200], w[200], track[64], body[1024], path[256], when[40];
     hub_resp r;
     hub_start_opts(&s, 1, NULL);
-    long long now = hub_get_clock(&s);
-    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
-    hub_user(&s, "alice", "learner", alice, sizeof(alice));
-    long long cls = post_id(&s, "/api/v1/classes", ivan, "{\"name\":\"ML 101\"}", "id");
-    snprintf(path, sizeof(path), "/api/v1/classes/%lld/members", cls);
-    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", path, ivan, "{\"username\":\"alice\"}"), 201);
-    hub_resp_free(&r);
-    long long m = hub_push_init(&s, alice, "m1", NULL);
-    TD_ASSERT_EQ_INT(hub_json(&s, &r, "POST", "/api/v1/workers", s.admin, "{\"name\":\"w1\"}"),
-                     201);
-    snprintf(w, sizeof(w), "%s", json_string_value(json_object_get(r.json, "token")));
-    hub_resp_free(&r);
+    long long now = hub_get_clock(&s), cls, m;
+    class_of_one(&s, ivan, alice, w, &cls, &m);
     iso(now + 600, when, sizeof(when));
     snprintf(body, sizeof(body),
              "{\"name\":\"Generalise\",\"track\":\"technical\",\"hidden\":true,\"laps\":2,"
@@ -1093,11 +1116,9 @@ static void *board_thread(void *arg)
 static void physical(hub_server *s, const char *tok, long long league, char *out, size_t cap)
 {
     hub_resp r;
-    char path[96];
     size_t n = 0, i;
     json_t *e;
-    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", league);
-    TD_ASSERT_EQ_INT(hub_json(s, &r, "GET", path, tok, NULL), 200);
+    leaderboard(s, tok, league, &r);
     out[0] = 0;
     json_array_foreach(json_object_get(r.json, "physical"), i, e)
     {
@@ -1202,14 +1223,9 @@ TD_TEST(physical_laps_rank_beside_the_virtual_times_and_the_big_screen_follows)
 static void fake_race(hub_server *s, const char *wtok, int winner, char *names, size_t cap)
 {
     hub_resp r;
-    char dir[700], hdr[300], path[128], out[512], p[800];
+    char dir[700], hdr[300], p[800];
     static int serial;
-    TD_ASSERT_EQ_INT(
-        hub_json(s, &r, "POST", "/api/v1/worker/claim", wtok, "{\"types\":[\"race\"],\"wait\":5}"),
-        200);
-    long long id = json_integer_value(json_object_get(r.json, "id"));
-    snprintf(hdr, sizeof(hdr), "X-Trackday-Lease: %s",
-             json_string_value(json_object_get(r.json, "lease_id")));
+    long long id = fake_claim(s, wtok, "race", &r, hdr, sizeof(hdr));
     json_t *nm = json_object_get(json_object_get(r.json, "params"), "names");
     const char *n0 = json_string_value(json_array_get(nm, 0));
     const char *n1 = json_string_value(json_array_get(nm, 1));
@@ -1229,16 +1245,7 @@ static void fake_race(hub_server *s, const char *wtok, int winner, char *names, 
     fprintf(f, "not really a video of %s", names);
     fclose(f);
     hub_resp_free(&r);
-    TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "tar czf %s.tgz -C %s . 2>&1", dir, dir), 0);
-    char *data = NULL;
-    size_t len = 0;
-    snprintf(p, sizeof(p), "%s.tgz", dir);
-    TD_ASSERT_OK(td_file_read(p, &data, &len, NULL));
-    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/complete", id);
-    hub_req_h(s, &r, "POST", path, wtok, "application/gzip", data, len, hdr);
-    td_free(data);
-    TD_ASSERT_MSG(r.status == 200, "complete race %lld: %ld %s", id, r.status, r.body);
-    hub_resp_free(&r);
+    fake_complete(s, wtok, hdr, id, dir, "race");
 }
 
 TD_TEST(a_knockout_bracket_is_seeded_from_the_leaderboard_and_advances)

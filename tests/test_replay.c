@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "td_test.h"
 #include "trackday/replay.h"
@@ -92,13 +93,13 @@ TD_TEST(font_draws_every_documented_character)
 {
     const char *set = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcz .:/-%()+,=_!?#'[]<>*";
     for (const char *s = set; *s; s++)
-        TD_ASSERT_MSG(td_font_has(*s), "no glyph for '%c'", *s);
-    TD_ASSERT(!td_font_has('~'));
-    TD_ASSERT_EQ_INT(td_text_width("AB", 2), (2 * 6 - 1) * 2);
+        TD_ASSERT_MSG(td_raster_font_has(*s), "no glyph for '%c'", *s);
+    TD_ASSERT(!td_raster_font_has('~'));
+    TD_ASSERT_EQ_INT(td_raster_text_width("AB", 2), (2 * 6 - 1) * 2);
     uint8_t img[40 * 20 * 3];
     const uint8_t white[3] = {255, 255, 255};
     memset(img, 0, sizeof(img));
-    td_text_draw(img, 40, 20, 1, 1, "1", 1, white);
+    td_raster_text(img, 40, 20, 1, 1, "1", 1, white);
     /* '1' is a vertical bar in column 2 of the glyph and a base in columns 1..3. */
     TD_ASSERT(pixel_is(img, 40, 1 + 2, 1 + 3, white));
     TD_ASSERT(!pixel_is(img, 40, 1 + 0, 1 + 3, white));
@@ -108,11 +109,11 @@ TD_TEST(font_draws_every_documented_character)
     uint8_t a[40 * 20 * 3], b[40 * 20 * 3];
     memset(a, 0, sizeof(a));
     memset(b, 0, sizeof(b));
-    td_text_draw(a, 40, 20, 0, 0, "8", 1, white);
-    td_text_draw(b, 40, 20, 0, 0, "0", 1, white);
+    td_raster_text(a, 40, 20, 0, 0, "8", 1, white);
+    td_raster_text(b, 40, 20, 0, 0, "0", 1, white);
     TD_ASSERT_NE(memcmp(a, b, sizeof(a)), 0);
     /* Clipped at the border: no crash, nothing outside. */
-    td_text_draw(img, 40, 20, 35, 15, "WWW", 3, white);
+    td_raster_text(img, 40, 20, 35, 15, "WWW", 3, white);
 }
 
 TD_TEST(replay_frame_per_row_with_car_at_its_position)
@@ -300,6 +301,57 @@ TD_TEST(cli_pipes_raw_frames_to_ffmpeg_and_writes_pngs)
     TD_ASSERT_EQ_INT(count_pngs(frames), n);
     td_free(rows);
     td_track_free(&t);
+}
+
+/* ffmpeg is started without a shell: an output path full of shell syntax reaches it as one
+ * argument, nothing in it runs, and ffmpeg is this process's own child. */
+TD_TEST(frame_sink_starts_ffmpeg_without_a_shell)
+{
+    char dir[256], bin[320], ff[320], args[320], out[512], pwned[320], final[700];
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(bin, "%s/bin", dir);
+    TD_ASSERT_EQ(mkdir(bin, 0755), 0);
+    TD_FMT(args, "%s/args.txt", dir);
+    TD_FMT(ff, "%s/ffmpeg", bin);
+    FILE *f = fopen(ff, "w");
+    TD_ASSERT(f != NULL);
+    fprintf(f,
+            "#!/bin/sh\necho \"ppid $PPID\" > '%s'\nprintf 'arg %%s\\n' \"$@\" >> '%s'\n"
+            "for a; do last=$a; done\ncat > \"$last\"\n",
+            args, args);
+    fclose(f);
+    TD_ASSERT_EQ(chmod(ff, 0755), 0);
+    char path[400];
+    TD_FMT(path, "%s:/usr/bin:/bin", bin);
+    TD_ASSERT_EQ(setenv("PATH", path, 1), 0);
+    /* A shell would run the touches in the current directory. */
+    TD_ASSERT_EQ(chdir(dir), 0);
+    TD_FMT(pwned, "%s/pwned", dir);
+    TD_FMT(out, "%s/a b'$(touch pwned)';`touch pwned`.mp4", dir);
+    td_frame_sink *s;
+    td_err err;
+    TD_ASSERT_OK(td_frame_sink_open(&s, out, 4, 2, 15, &err));
+    uint8_t rgb[4 * 2 * 3];
+    memset(rgb, 7, sizeof(rgb));
+    TD_ASSERT_OK(td_frame_sink_write(s, rgb, &err));
+    TD_ASSERT_OK(td_frame_sink_write(s, rgb, &err));
+    TD_ASSERT_OK(td_frame_sink_close(s, &err));
+    struct stat sb;
+    TD_ASSERT_EQ(stat(out, &sb), 0);
+    TD_ASSERT_EQ_INT((long)sb.st_size, 2L * sizeof(rgb));
+    TD_ASSERT(!td_path_exists(pwned));
+    char *text;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(args, &text, &len, &err));
+    char want[64];
+    TD_FMT(want, "ppid %ld\n", (long)getpid());
+    TD_ASSERT_CONTAINS(text, want);
+    TD_ASSERT_CONTAINS(text, "arg -i\narg -\n");
+    /* The last argument is the temporary beside the output, its name intact. */
+    TD_FMT(final, "arg %s/.a b'$(touch pwned)';`touch pwned`.partial-%ld.mp4\n", dir,
+           (long)getpid());
+    TD_ASSERT_CONTAINS(text, final);
+    td_free(text);
 }
 
 TD_TEST(cli_finds_the_run_of_a_directory_or_a_report)

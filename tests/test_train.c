@@ -80,6 +80,29 @@ static void options(td_train_options *o, const char *dir, int iterations)
     o->seed = 7;
 }
 
+/* A STATE model directory with these hyperparameters, trained for `iterations` with the options
+ * above (o and r keep what the run used and gave). */
+static void train_state(char *dir, const char *hyper, int iterations, td_train_options *o,
+                        td_train_result *r, td_err *err)
+{
+    make_dir(dir, STATE_META, hyper, NULL);
+    options(o, dir, iterations);
+    TD_ASSERT_OK(td_train_run(o, r, err));
+}
+
+/* trackday init's values (DeepRacer's defaults for absent keys are discount 0.999 and the mean
+ * squared error loss), with progress recorded in s. */
+static void ppo_init_values(char *dir, int iterations, td_train_options *o, seen *s)
+{
+    make_dir(dir, STATE_META,
+             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
+             "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
+             NULL);
+    options(o, dir, iterations);
+    o->progress = record;
+    o->progress_user = s;
+}
+
 TD_TEST(ppo_learns_to_lap_a_simple_track)
 {
     char dir[128];
@@ -87,16 +110,8 @@ TD_TEST(ppo_learns_to_lap_a_simple_track)
     td_train_result r;
     td_err err;
     seen s = {0};
-    /* trackday init's values (DeepRacer's defaults for absent keys are discount 0.999 and the
-     * mean squared error loss). */
-    make_dir(dir, STATE_META,
-             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
-             "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
-             NULL);
-    options(&o, dir, 60);
+    ppo_init_values(dir, 60, &o, &s);
     o.until_laps = 2;
-    o.progress = record;
-    o.progress_user = &s;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     /* It stopped because the greedy policy drove 2 laps from the start line without an
      * event, well before the iteration limit. */
@@ -114,15 +129,7 @@ TD_TEST(ppo_reward_increases)
     td_train_result r;
     td_err err;
     seen s = {0};
-    /* trackday init's values (DeepRacer's defaults for absent keys are discount 0.999 and the
-     * mean squared error loss). */
-    make_dir(dir, STATE_META,
-             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
-             "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
-             NULL);
-    options(&o, dir, 24);
-    o.progress = record;
-    o.progress_user = &s;
+    ppo_init_values(dir, 24, &o, &s);
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT_EQ_INT(s.calls, 24);
     /* Training episodes (sampled actions) get longer and earn more as the policy learns. */
@@ -268,9 +275,7 @@ TD_TEST(avg_score_is_not_a_stop_condition_until_score_is)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"term_cond_avg_score\": -1000}", NULL);
-    options(&o, dir, 3);
-    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    train_state(dir, "{\"num_epochs\": 3, \"term_cond_avg_score\": -1000}", 3, &o, &r, &err);
     TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_ITERATIONS);
     TD_ASSERT_EQ_INT(r.last.iteration, 3);
     make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
@@ -305,9 +310,7 @@ TD_TEST(resume_continues_the_run)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
-    options(&o, dir, 2);
-    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    train_state(dir, "{\"num_epochs\": 3}", 2, &o, &r, &err);
     TD_ASSERT_EQ_INT(r.last.iteration, 2);
     long steps = r.last.steps;
     td_policy before;
@@ -342,9 +345,7 @@ TD_TEST(resume_limits_count_from_the_resume)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 20}", NULL);
-    options(&o, dir, 3);
-    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    train_state(dir, "{\"num_epochs\": 3, \"num_episodes_between_training\": 20}", 3, &o, &r, &err);
     long episodes = r.last.episodes;
     TD_ASSERT_GE(episodes, 60);
     /* --max-episodes 50 after 60 episodes: 50 more (at least 3 iterations of 20), not a stop
@@ -390,9 +391,7 @@ TD_TEST(resume_with_another_sensor_says_what_changed)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
-    options(&o, dir, 1);
-    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    train_state(dir, "{\"num_epochs\": 3}", 1, &o, &r, &err);
     /* The user switches the directory to a camera and resumes. */
     TD_FMT(path, "%s/model_metadata.json", dir);
     td_test_write(path, "{\"sensor\": [\"FRONT_FACING_CAMERA\"], \"action_space\": ["
@@ -413,9 +412,7 @@ TD_TEST(metrics_file_has_every_column_the_reader_reads)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
-    options(&o, dir, 2);
-    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    train_state(dir, "{\"num_epochs\": 3}", 2, &o, &r, &err);
     TD_FMT(path, "%s/metrics/training.jsonl", dir);
     td_metrics m;
     TD_ASSERT_OK(td_metrics_load(&m, path, &err));

@@ -71,6 +71,27 @@ void td_svg_text(td_svg *s, double x, double y, double size, const char *anchor,
 void td_svg_polyline(td_svg *s, const double *px, const double *py, int n, const char *stroke,
                      double stroke_width, const char *dash, const char *cls);
 
+/* ---- legends --------------------------------------------------------------------------------
+ * A legend under a title: entries (a symbol, then the label in TD_SVG_LEGEND_SIZE text) left
+ * to right in rows TD_SVG_LEGEND_ROW high, wrapping at a width. The caller draws each symbol
+ * at the place td_svg_legend_next gives; a dry run (next without drawing) counts the rows. */
+#define TD_SVG_LEGEND_SIZE 11.0
+#define TD_SVG_LEGEND_ROW  16.0
+
+typedef struct td_svg_legend {
+    double x0, y0, w; /* top left and wrapping width */
+    double symbol_w;  /* room for the symbol before each label */
+    double x, y;      /* where the next entry goes, relative to x0 / absolute */
+    double lx, ly;    /* the entry just placed: its symbol's left end at mid-row */
+    int rows;         /* rows used so far */
+} td_svg_legend;
+
+void td_svg_legend_begin(td_svg_legend *l, double x0, double y0, double w, double symbol_w);
+/* Places the next entry (its label's width decides the wrap); its symbol goes at l->lx, l->ly. */
+void td_svg_legend_next(td_svg_legend *l, const char *label);
+/* Writes the label of the entry just placed, after its symbol (escaped). */
+void td_svg_legend_label(td_svg *s, const td_svg_legend *l, const char *label);
+
 /* ---- colours and axes ----------------------------------------------------------------------- */
 
 /* The i-th colour of the series palette (10 colours, cycling); a static string. */

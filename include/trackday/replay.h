@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-/* ---- text: a built-in 5x7 bitmap font ------------------------------------------------------ */
+/* ---- raster (raster.c): text in a built-in 5x7 bitmap font --------------------------------- */
 
 #define TD_FONT_W 5
 #define TD_FONT_H 7
@@ -30,21 +30,21 @@ extern "C" {
  * letters (lower case drawn as upper case), space and . : / - % ( ) + , = _ ! ? # ' [ ] < > *;
  * anything else draws as a hollow box. Clipped to the image. Returns the width drawn.
  */
-int td_text_draw(uint8_t *rgb, int w, int h, int x, int y, const char *text, int scale,
-                 const uint8_t color[3]);
-/* Width in pixels td_text_draw would use. */
-int td_text_width(const char *text, int scale);
+int td_raster_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, int scale,
+                   const uint8_t color[3]);
+/* Width in pixels td_raster_text would use. */
+int td_raster_text_width(const char *text, int scale);
 /* 1 if the font has a glyph for c (after upper-casing); 0 if it would draw a box. */
-int td_font_has(int c);
+int td_raster_font_has(int c);
 
 /* ---- drawing ----------------------------------------------------------------------------- */
 
 /* Fills a rectangle (clipped). */
-void td_draw_rect(uint8_t *rgb, int w, int h, int x0, int y0, int rw, int rh,
-                  const uint8_t color[3]);
+void td_raster_rect(uint8_t *rgb, int w, int h, int x0, int y0, int rw, int rh,
+                    const uint8_t color[3]);
 /* A line of `thick` pixels from (x0, y0) to (x1, y1) in pixel coordinates (clipped). */
-void td_draw_line(uint8_t *rgb, int w, int h, double x0, double y0, double x1, double y1,
-                  double thick, const uint8_t color[3]);
+void td_raster_line(uint8_t *rgb, int w, int h, double x0, double y0, double x1, double y1,
+                    double thick, const uint8_t color[3]);
 
 /* ---- top view --------------------------------------------------------------------------- */
 
@@ -84,7 +84,7 @@ typedef struct td_frame_sink td_frame_sink;
  * Searches the PATH for an executable `ffmpeg`; writes its path into out (may be NULL) and
  * returns 1 if found, else 0.
  */
-int td_ffmpeg_find(char *out, size_t outlen);
+int td_frame_sink_find_ffmpeg(char *out, size_t outlen);
 
 /* 1 if path names a video file (.mp4, .mkv, .mov, .webm, .avi): frames go through ffmpeg. */
 int td_frame_sink_is_video(const char *path);
@@ -100,6 +100,9 @@ int td_frame_sink_open(td_frame_sink **out, const char *path, int width, int hei
 int td_frame_sink_write(td_frame_sink *s, const uint8_t *rgb, td_err *err);
 /* Frames written so far. */
 int td_frame_sink_frames(const td_frame_sink *s);
+/* The render failed or was interrupted: td_frame_sink_close then removes what was written,
+ * keeps the previous output (if any) and returns TD_EINTERRUPTED. s may be NULL. */
+void td_frame_sink_abandon(td_frame_sink *s);
 /* Finishes the file(s) (waits for ffmpeg); s may be NULL. TD_EIO if ffmpeg failed. */
 int td_frame_sink_close(td_frame_sink *s, td_err *err);
 

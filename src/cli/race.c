@@ -143,7 +143,7 @@ static int cmd_race(int argc, char **argv)
     }
     if (replay ? td_path_fmt(replay_buf, sizeof(replay_buf), &err, "%s", replay)
                : td_path_join(replay_buf, sizeof(replay_buf), outdir,
-                              td_ffmpeg_find(NULL, 0) ? "race.mp4" : "replay", &err)) {
+                              td_frame_sink_find_ffmpeg(NULL, 0) ? "race.mp4" : "replay", &err)) {
         td__cli_fail("%s", err.msg);
         goto out;
     }

@@ -187,7 +187,7 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     if (td_track_load(&track, track_path, &err))
         return td__cli_fail("%s", err.msg);
     if (!out) {
-        int ff = td_ffmpeg_find(NULL, 0);
+        int ff = td_frame_sink_find_ffmpeg(NULL, 0);
         if (have_md ? td_path_fmt(outbuf, sizeof(outbuf), &err, "%s/logs/replay-%s%s", target,
                                   track.name, ff ? ".mp4" : "")
                     : td_path_fmt(outbuf, sizeof(outbuf), &err, "replay-%s%s", track.name,
@@ -326,7 +326,7 @@ static int cmd_replay(int argc, char **argv)
     if (td__cli_track_path(track_name, track_path, sizeof(track_path)))
         return 1;
     if (!out) {
-        int ff = td_ffmpeg_find(NULL, 0);
+        int ff = td_frame_sink_find_ffmpeg(NULL, 0);
         if (is_dir ? td_path_fmt(outbuf, sizeof(outbuf), &err, "%s/logs/replay-%s%s", target,
                                  track_name, ff ? ".mp4" : "")
                    : td_path_fmt(outbuf, sizeof(outbuf), &err, "replay-%s%s", track_name,

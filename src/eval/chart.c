@@ -9,11 +9,10 @@
 
 #include "trackday/plot.h"
 
-#define TITLE_SIZE  15.0
-#define LABEL_SIZE  12.0
-#define TICK_SIZE   10.5
-#define LEGEND_SIZE 11.0
-#define LEGEND_ROW  16.0
+#define TITLE_SIZE 15.0
+#define LABEL_SIZE 12.0
+#define TICK_SIZE  10.5
+#define LEGEND_ROW TD_SVG_LEGEND_ROW
 
 /* The pixel box of the data and the mapping of data values into it. */
 typedef struct frame {
@@ -127,31 +126,26 @@ typedef struct legend_item {
     int kind; /* 0 line, 1 box, 2 dot */
 } legend_item;
 
+/* Symbol room before each label. */
+#define LEGEND_SYMBOL_W 26
+
 static double legend_height(const legend_item *items, int n, double w)
 {
-    double x = 0, rows = n > 0 ? 1 : 0;
-    for (int i = 0; i < n; i++) {
-        double iw = 26 + text_width(items[i].name, LEGEND_SIZE) + 14;
-        if (x > 0 && x + iw > w) {
-            rows++;
-            x = 0;
-        }
-        x += iw;
-    }
-    return rows * LEGEND_ROW;
+    td_svg_legend l;
+    td_svg_legend_begin(&l, 0, 0, w, LEGEND_SYMBOL_W);
+    for (int i = 0; i < n; i++)
+        td_svg_legend_next(&l, items[i].name);
+    return l.rows * LEGEND_ROW;
 }
 
 static void draw_legend(td_svg *s, const legend_item *items, int n, double x0, double y0, double w)
 {
-    double x = 0, y = y0;
+    td_svg_legend l;
+    td_svg_legend_begin(&l, x0, y0, w, LEGEND_SYMBOL_W);
     td_svg_raw(s, "<g class=\"legend\">\n");
     for (int i = 0; i < n; i++) {
-        double iw = 26 + text_width(items[i].name, LEGEND_SIZE) + 14;
-        if (x > 0 && x + iw > w) {
-            y += LEGEND_ROW;
-            x = 0;
-        }
-        double lx = x0 + x, ly = y + LEGEND_ROW / 2;
+        td_svg_legend_next(&l, items[i].name);
+        double lx = l.lx, ly = l.ly;
         if (items[i].kind == 1) {
             td_svg_rect(s, lx + 4, ly - 5, 14, 10, items[i].color, NULL);
         } else if (items[i].kind == 2) {
@@ -164,13 +158,7 @@ static void draw_legend(td_svg *s, const legend_item *items, int n, double x0, d
                        items[i].dash ? " stroke-dasharray=\"" : "",
                        items[i].dash ? items[i].dash : "", items[i].dash ? "\"" : "");
         }
-        td_svg_raw(s,
-                   "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
-                   "fill=\"#222222\">",
-                   lx + 26, ly + LEGEND_SIZE * 0.35, LEGEND_SIZE);
-        td_svg_escaped(s, items[i].name);
-        td_svg_raw(s, "</text>\n");
-        x += iw;
+        td_svg_legend_label(s, &l, items[i].name);
     }
     td_svg_raw(s, "</g>\n");
 }

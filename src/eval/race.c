@@ -209,7 +209,7 @@ static int replay_frame(td_race *r, td_err *err)
 {
     int W = r->fw, H = r->fh, s = r->scale, lh = (TD_FONT_H + 3) * s, order[TD_RACE_MAX_CARS];
     char line[256];
-    td_draw_rect(r->frame, W, H, 0, 0, W, H, BAND);
+    td_raster_rect(r->frame, W, H, 0, 0, W, H, BAND);
     if (r->o.replay_camera_car >= 0)
         replay_camera(r, r->o.replay_camera_car);
     for (int y = 0; y < r->tv.h; y++)
@@ -231,8 +231,8 @@ static int replay_frame(td_race *r, td_err *err)
                 break; /* a reset */
             td_topview_project(&r->tv, a[0], a[1], &ax, &ay);
             td_topview_project(&r->tv, b[0], b[1], &bx, &by);
-            td_draw_line(r->frame, W, H, ax + r->tvx, ay + r->band, bx + r->tvx, by + r->band,
-                         fmax(2.0, 0.025 * r->tv.sc), light);
+            td_raster_line(r->frame, W, H, ax + r->tvx, ay + r->band, bx + r->tvx, by + r->band,
+                           fmax(2.0, 0.025 * r->tv.sc), light);
         }
         const td_car_state *st = td_vecenv_car(&c->env, 0);
         td_topview_draw_car(&r->tv, r->frame, W, H, r->tvx, r->band, st->x, st->y, st->yaw,
@@ -240,7 +240,7 @@ static int replay_frame(td_race *r, td_err *err)
     }
     snprintf(line, sizeof(line), "%s   RACE %d LAPS%s   TIME %.2f S", r->track->name, r->o.laps,
              r->o.continuous ? " CONTINUOUS" : "", r->steps / TD_SIM_HZ);
-    td_text_draw(r->frame, W, H, 4 * s, 4 * s, line, s, GREY);
+    td_raster_text(r->frame, W, H, 4 * s, 4 * s, line, s, GREY);
     standings(r, order);
     for (int p = 0; p < r->n; p++) {
         const racecar *c = &r->cars[order[p]];
@@ -259,7 +259,7 @@ static int replay_frame(td_race *r, td_err *err)
                      c->res.laps + 1 > r->o.laps ? r->o.laps : c->res.laps + 1, r->o.laps,
                      c->res.progress < 0 ? 0.0 : c->res.progress,
                      td_vecenv_step_status(&c->env, 0) == TD_EP_PAUSE ? "  PENALTY" : "");
-        td_text_draw(r->frame, W, H, 4 * s, 4 * s + (p + 1) * lh, line, s, col);
+        td_raster_text(r->frame, W, H, 4 * s, 4 * s + (p + 1) * lh, line, s, col);
     }
     return td_frame_sink_write(r->sink, r->frame, err);
 }

@@ -266,6 +266,50 @@ void td_svg_text(td_svg *s, double x, double y, double size, const char *anchor,
     appends(s, "</text>\n");
 }
 
+/* ---- legends ----------------------------------------------------------------------------------
+ */
+
+/* Estimated width of a label (Helvetica averages about 0.58 em per character) plus the gap
+ * after it. */
+static double legend_label_w(const char *label)
+{
+    return (label ? (double)strlen(label) * TD_SVG_LEGEND_SIZE * 0.58 : 0.0) + 14;
+}
+
+void td_svg_legend_begin(td_svg_legend *l, double x0, double y0, double w, double symbol_w)
+{
+    memset(l, 0, sizeof(*l));
+    l->x0 = x0;
+    l->y0 = l->y = y0;
+    l->w = w;
+    l->symbol_w = symbol_w;
+}
+
+void td_svg_legend_next(td_svg_legend *l, const char *label)
+{
+    double iw = l->symbol_w + legend_label_w(label);
+    if (l->x > 0 && l->x + iw > l->w) {
+        l->y += TD_SVG_LEGEND_ROW;
+        l->x = 0;
+        l->rows++;
+    } else if (l->rows == 0) {
+        l->rows = 1;
+    }
+    l->lx = l->x0 + l->x;
+    l->ly = l->y + TD_SVG_LEGEND_ROW / 2;
+    l->x += iw;
+}
+
+void td_svg_legend_label(td_svg *s, const td_svg_legend *l, const char *label)
+{
+    td_svg_raw(s,
+               "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
+               "fill=\"#222222\">",
+               l->lx + l->symbol_w, l->ly + TD_SVG_LEGEND_SIZE * 0.35, TD_SVG_LEGEND_SIZE);
+    td_svg_escaped(s, label ? label : "");
+    td_svg_raw(s, "</text>\n");
+}
+
 void td_svg_polyline(td_svg *s, const double *px, const double *py, int n, const char *stroke,
                      double stroke_width, const char *dash, const char *cls)
 {

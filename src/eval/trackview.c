@@ -14,12 +14,11 @@
 
 #include "trackday/plot.h"
 
-#define TITLE_SIZE  15.0
-#define LEGEND_SIZE 11.0
-#define LEGEND_ROW  16.0
-#define SCALE_W     80.0
-#define COLOR_BINS  32
-#define MAX_LEGEND  24
+#define TITLE_SIZE 15.0
+#define LEGEND_ROW TD_SVG_LEGEND_ROW
+#define SCALE_W    80.0
+#define COLOR_BINS 32
+#define MAX_LEGEND 24
 
 typedef struct map {
     double ox, oy; /* pixel of the metre origin (x = 0, y = 0) */
@@ -316,37 +315,26 @@ static int build_legend(const td_plot_track_view *v, litem *it, int has_values)
     return n;
 }
 
-static double litem_width(const litem *li)
-{
-    return 30 + (double)strlen(li->name) * LEGEND_SIZE * 0.58 + 14;
-}
+/* Symbol room before each label. */
+#define LEGEND_SYMBOL_W 30
 
 static double legend_rows(const litem *it, int n, double w)
 {
-    double x = 0;
-    int rows = n > 0;
-    for (int i = 0; i < n; i++) {
-        double iw = litem_width(&it[i]);
-        if (x > 0 && x + iw > w) {
-            rows++;
-            x = 0;
-        }
-        x += iw;
-    }
-    return rows;
+    td_svg_legend l;
+    td_svg_legend_begin(&l, 0, 0, w, LEGEND_SYMBOL_W);
+    for (int i = 0; i < n; i++)
+        td_svg_legend_next(&l, it[i].name);
+    return l.rows;
 }
 
 static void draw_legend(td_svg *s, const litem *it, int n, double x0, double y0, double w)
 {
-    double x = 0, y = y0;
+    td_svg_legend l;
+    td_svg_legend_begin(&l, x0, y0, w, LEGEND_SYMBOL_W);
     td_svg_raw(s, "<g class=\"legend\">\n");
     for (int i = 0; i < n; i++) {
-        double iw = litem_width(&it[i]);
-        if (x > 0 && x + iw > w) {
-            x = 0;
-            y += LEGEND_ROW;
-        }
-        double lx = x0 + x, ly = y + LEGEND_ROW / 2;
+        td_svg_legend_next(&l, it[i].name);
+        double lx = l.lx, ly = l.ly;
         switch (it[i].kind) {
         case 1:
             draw_mark_symbol(s, it[i].mark, lx + 11, ly, 4.5);
@@ -371,13 +359,7 @@ static void draw_legend(td_svg *s, const litem *it, int n, double x0, double y0,
                        "stroke-width=\"3\"/>\n",
                        lx, ly, lx + 24, ly, it[i].color);
         }
-        td_svg_raw(s,
-                   "<text class=\"legend-entry\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
-                   "fill=\"#222222\">",
-                   lx + 30, ly + LEGEND_SIZE * 0.35, LEGEND_SIZE);
-        td_svg_escaped(s, it[i].name);
-        td_svg_raw(s, "</text>\n");
-        x += iw;
+        td_svg_legend_label(s, &l, it[i].name);
     }
     td_svg_raw(s, "</g>\n");
 }

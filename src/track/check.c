@@ -21,7 +21,7 @@ static const double *poly(const td_track *t, int k)
     return k == 0 ? t->center : (k == 1 ? t->inner : t->outer);
 }
 
-/* Grid coordinate of v (as track.c buckets segments), clamped to the grid. */
+/* Grid coordinate of v (as accel.c buckets segments), clamped to the grid. */
 static int grid_cell(double v, double v0, double cell, int count)
 {
     double c = floor((v - v0) / cell);

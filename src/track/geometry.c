@@ -4,7 +4,7 @@
  * containment (local and reference), points, lanes and curvature at an arc length.
  *
  * The incremental queries touch only the segments beside the previous result and prove,
- * with clearances precomputed at load (track.c, build_certificates), that the local answer
+ * with clearances precomputed at load (accel.c, build_certificates), that the local answer
  * is the global one; where a proof fails (far off the road) they search the grid cells
  * around the point. A step costs O(1) amortized and always gives the same answer as the
  * full search (a scan), which is for resets and teleports.
@@ -213,7 +213,7 @@ void td_track_project_from(const td_track *t, double x, double y, td_track_proj 
      * where two parts of the track run close, the nearest point jumps. A segment j nearer
      * than the distance r found on segment i has dist(segment i, segment j) < 2 r. The
      * clearances precomputed for segment i rule out the far segments, and the tangent-disc
-     * bound (track.c) the whole window when the foot is inside the segment; otherwise the
+     * bound (accel.c) the whole window when the foot is inside the segment; otherwise the
      * window is checked explicitly. Where the clearances do not suffice (far off the
      * road), the grid cells within r are searched.
      */
@@ -480,4 +480,49 @@ double td_track_curvature_at(const td_track *t, double s)
     locate(t, s, &seg, &u);
     const double *k = ((const td__track_accel *)t->accel)->curv;
     return k[seg] + u * (k[seg + 1] - k[seg]);
+}
+
+/* ---- segments --------------------------------------------------------------------------- */
+
+int td__seg_intersect(double p1x, double p1y, double p2x, double p2y, double q1x, double q1y,
+                      double q2x, double q2y)
+{
+    double d1 = (q2x - q1x) * (p1y - q1y) - (q2y - q1y) * (p1x - q1x);
+    double d2 = (q2x - q1x) * (p2y - q1y) - (q2y - q1y) * (p2x - q1x);
+    double d3 = (p2x - p1x) * (q1y - p1y) - (p2y - p1y) * (q1x - p1x);
+    double d4 = (p2x - p1x) * (q2y - p1y) - (p2y - p1y) * (q2x - p1x);
+    if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)))
+        return 1;
+        /* Collinear or touching cases: an endpoint lies on the other segment. */
+#define ON_SEG(ax, ay, bx, by, px, py)                                                             \
+    (fmin(ax, bx) <= (px) && (px) <= fmax(ax, bx) && fmin(ay, by) <= (py) && (py) <= fmax(ay, by))
+    if (d1 == 0 && ON_SEG(q1x, q1y, q2x, q2y, p1x, p1y))
+        return 1;
+    if (d2 == 0 && ON_SEG(q1x, q1y, q2x, q2y, p2x, p2y))
+        return 1;
+    if (d3 == 0 && ON_SEG(p1x, p1y, p2x, p2y, q1x, q1y))
+        return 1;
+    if (d4 == 0 && ON_SEG(p1x, p1y, p2x, p2y, q2x, q2y))
+        return 1;
+#undef ON_SEG
+    return 0;
+}
+
+double td__point_seg_dist(double px, double py, const double *a, const double *b)
+{
+    double dx = b[0] - a[0], dy = b[1] - a[1];
+    double l2 = dx * dx + dy * dy;
+    double u = l2 > 0 ? ((px - a[0]) * dx + (py - a[1]) * dy) / l2 : 0.0;
+    u = u < 0 ? 0 : (u > 1 ? 1 : u);
+    return hypot(px - (a[0] + u * dx), py - (a[1] + u * dy));
+}
+
+double td__seg_seg_dist(const double *a0, const double *a1, const double *b0, const double *b1)
+{
+    if (td__seg_intersect(a0[0], a0[1], a1[0], a1[1], b0[0], b0[1], b1[0], b1[1]))
+        return 0.0;
+    double d = td__point_seg_dist(a0[0], a0[1], b0, b1);
+    d = fmin(d, td__point_seg_dist(a1[0], a1[1], b0, b1));
+    d = fmin(d, td__point_seg_dist(b0[0], b0[1], a0, a1));
+    return fmin(d, td__point_seg_dist(b1[0], b1[1], a0, a1));
 }

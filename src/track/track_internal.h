@@ -36,7 +36,7 @@ typedef struct td__track_accel {
     double *seg_geom;    /* (n - 1, 5): ax, ay, dx, dy, 1 / (dx^2 + dy^2) per centre segment */
     float *near;
     double *far_clear;
-    double *near_safe; /* (n - 1): see tangent_disc_bound in track.c */
+    double *near_safe; /* (n - 1): see tangent_disc_bound in accel.c */
     double *road_clear;
     double *border_clear; /* (n - 1, 2): distance to outer (0) / inner (1) border segments
                              outside the window +-TD__BORDER_W (capped) */

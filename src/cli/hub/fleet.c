@@ -58,6 +58,20 @@ static int call(td_hubc *c, const char *method, const char *path, json_t *body, 
     return 0;
 }
 
+/* Connects to the hub (hub: --hub, else the login's) and makes one call (body is stolen, also
+ * when the connection fails). 0 with the reply in c->json, else 1 with a message; either way
+ * the caller frees c with td_hubc_free. */
+static int hub_call(td_hubc *c, const char *hub, const char *method, const char *path, json_t *body,
+                    long want, const char *what)
+{
+    memset(c, 0, sizeof(*c));
+    if (td__cli_hub_connect(c, hub)) {
+        json_decref(body);
+        return 1;
+    }
+    return call(c, method, path, body, want, what);
+}
+
 static const char *js(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -118,12 +132,8 @@ static int cmd_signing_key(int argc, char **argv)
     if (td_file_read(key, &text, &len, &err))
         return td__cli_fail("%s", err.msg);
     td_hubc c;
-    if (td__cli_hub_connect(&c, hub)) {
-        td_free(text);
-        return 1;
-    }
-    int rc = call(&c, "PUT", "/api/v1/fleet/signing-key", json_pack("{s:s}", "public_key", text),
-                  200, "signing key");
+    int rc = hub_call(&c, hub, "PUT", "/api/v1/fleet/signing-key",
+                      json_pack("{s:s}", "public_key", text), 200, "signing key");
     td_free(text);
     if (!rc)
         printf("fleet signing key: %s\n", js(c.json, "key_id"));
@@ -213,9 +223,7 @@ static int cmd_devices(int argc, char **argv)
              group ? group : "", tag ? "&tag=" : "", tag ? tag : "", state ? "&state=" : "",
              state ? state : "");
     td_hubc c;
-    if (td__cli_hub_connect(&c, hub))
-        return 1;
-    int rc = call(&c, "GET", path, NULL, 200, "devices");
+    int rc = hub_call(&c, hub, "GET", path, NULL, 200, "devices");
     if (!rc && json_out) {
         print_json(c.json);
     } else if (!rc) {
@@ -252,9 +260,7 @@ static int device_action(int argc, char **argv, const char *name, const char *ab
         return TD_CLI_USAGE;
     snprintf(path, sizeof(path), "/api/v1/devices/%lld%s", id, suffix);
     td_hubc c;
-    if (td__cli_hub_connect(&c, hub))
-        return 1;
-    int rc = call(&c, method, path, NULL, want, cmd);
+    int rc = hub_call(&c, hub, method, path, NULL, want, cmd);
     if (!rc && json_out && c.json) {
         print_json(c.json);
     } else if (!rc && !strcmp(name, "history")) {
@@ -329,11 +335,7 @@ static int cmd_set(int argc, char **argv)
         json_object_set_new(body, "tags", csv_array(tags));
     snprintf(path, sizeof(path), "/api/v1/devices/%lld", id);
     td_hubc c;
-    if (td__cli_hub_connect(&c, hub)) {
-        json_decref(body);
-        return 1;
-    }
-    int rc = call(&c, "PATCH", path, body, 200, "fleet set");
+    int rc = hub_call(&c, hub, "PATCH", path, body, 200, "fleet set");
     if (!rc)
         print_device_row(c.json);
     td_hubc_free(&c);
@@ -626,10 +628,9 @@ static int cmd_rollback(int argc, char **argv)
     char path[120];
     snprintf(path, sizeof(path), "/api/v1/deployments/%lld/rollback", id);
     td_hubc c;
-    if (td__cli_hub_connect(&c, hub))
-        return 1;
-    int rc = call(&c, "POST", path, reason ? json_pack("{s:s}", "reason", reason) : json_object(),
-                  200, "rollback");
+    int rc =
+        hub_call(&c, hub, "POST", path,
+                 reason ? json_pack("{s:s}", "reason", reason) : json_object(), 200, "rollback");
     if (!rc) {
         print_deployment(c.json);
         if (do_watch) {
