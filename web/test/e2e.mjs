@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll, startProxy } from './harness.mjs';
+import { Hub, Runner, launchBrowser, newPage, signIn, assert, assertEq, stopAll, startProxy, fleetFixture } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -482,6 +482,73 @@ try {
         await admin.getByLabel('Only files unchanged for (hours)').fill('-1');
         await admin.getByRole('button', { name: 'Dry run' }).click();
         await admin.getByText('A number of hours, 0 or more').waitFor();
+        await noProblems(admin);
+        await admin.context().close();
+    });
+
+    await t.check('fleet_pages_show_cars_deployments_alerts_and_a_drift_report', async () => {
+        // Three cars registered with their own keys, a canary deployment they installed, and
+        // telemetry: car-3's inputs and laps moved (docs/api.md "Fleet", "Telemetry").
+        const f = await fleetFixture(hub);
+        const car3 = f.devices[2];
+        const alerts = (await hub.api('GET', '/alerts?state=active', undefined, 'admin')).alerts;
+        assert(alerts.length >= 1 && alerts.every((a) => a.device_id === car3.id), `alerts: ${JSON.stringify(alerts)}`);
+        const admin = await newPage(browser, hub);
+        await signIn(admin, 'admin', 'admin-password-1');
+        await admin.getByRole('link', { name: 'Fleet' }).click();
+        await admin.getByRole('heading', { name: 'Fleet', exact: true }).waitFor();
+        const cars = admin.getByRole('table', { name: 'Cars' });
+        for (const d of f.devices) {
+            const row = cars.locator(`tr[data-device="${d.id}"]`);
+            await row.getByRole('link', { name: d.name }).waitFor();
+            assert(/^car \(bundle 1, [0-9a-f]{12}\)$/.test(await row.locator('td.running').innerText()), `${d.name} runs the bundle`);
+            const health = await row.locator('td.health').innerText();
+            assert(health.startsWith('online'), `${d.name}: ${health}`);
+            assert(d === car3 ? /alert/.test(health) : /\bok\b/.test(health), `${d.name}'s health: ${health}`);
+        }
+        const dep = admin.getByRole('table', { name: 'Deployments' }).locator(`tr[data-deployment="${f.deployment}"]`);
+        await dep.getByText('succeeded').waitFor();
+        assertEq(await dep.locator('td.rollout').innerText(), '3 installed', 'the rollout');
+        const alertTable = admin.getByRole('table', { name: /Active alerts/ });
+        assertEq(await alertTable.locator('tbody tr[data-alert]').count(), alerts.length, 'one row per active alert');
+        await alertTable.getByRole('cell', { name: /state\.\d+ PSI/ }).first().waitFor();
+        await axe(admin, 'fleet page');
+        await screenshot(admin, 'fleet');
+        // Acknowledge the input-drift alert: the hub has it acknowledged.
+        const input = alerts.find((a) => a.check === 'input_drift');
+        await admin.getByRole('button', { name: `Acknowledge alert ${input.id}` }).click();
+        await admin.getByText(`Alert ${input.id} acknowledged.`).waitFor();
+        assertEq((await hub.api('GET', `/alerts/${input.id}`, undefined, 'admin')).state, 'acknowledged');
+        // The car's drift report: the checks, the charts over its windows, the features.
+        await cars.getByRole('link', { name: 'car-3' }).click();
+        await admin.getByRole('heading', { name: 'car-3' }).waitFor();
+        await admin.locator('main[data-drift-level="alert"]').waitFor();
+        const checks = admin.getByRole('table', { name: 'Checks over these windows' });
+        await checks.locator('tr[data-check="input_drift"]').getByText('alert').waitFor();
+        await checks.locator('tr[data-check="lap_time"]').getByText('alert').waitFor();
+        await checks.locator('tr[data-check="action_drift"]').getByText('ok').waitFor();
+        const charts = admin.locator('section.drift figure.chart');
+        assertEq(await charts.count(), 5, 'four checks over the windows and the lap times');
+        assertEq(await charts.first().getAttribute('data-points'), '6', 'one point per window');
+        assert(/first alert at window 4/.test(await charts.first().locator('[role=img]').getAttribute('aria-label')), 'the first alert is marked (window 4: the shift began at 3, the hysteresis waits a window)');
+        const laps = charts.nth(4);
+        assert(/18 lap times, the change point at lap 7/.test(await laps.locator('[role=img]').getAttribute('aria-label')), 'the lap times and the change point');
+        const feature = admin.getByRole('table', { name: 'Features, the most drifted first' }).locator('tbody tr').first();
+        assert(/^state\.\d+/.test(await feature.locator('td').first().innerText()), 'a moved track-state input first');
+        await admin.getByRole('link', { name: /HTML report/ }).waitFor();
+        await admin.getByRole('table', { name: /Alerts of car-3/ }).getByText('acknowledged').first().waitFor();
+        await admin.getByRole('table', { name: 'History of car-3' }).getByText('installed').first().waitFor();
+        await axe(admin, 'drift report page');
+        await screenshot(admin, 'drift');
+        await charts.first().scrollIntoViewIfNeeded();
+        await admin.screenshot({ path: path.join(shots, 'ui-drift-charts.png') });
+        // The deployment: each car's part, the canary first.
+        await admin.goto(`/fleet/deployments/${f.deployment}`);
+        const parts = admin.getByRole('table', { name: /Each car/ }).locator('tbody tr');
+        await parts.first().waitFor();
+        assertEq(await parts.count(), 3);
+        assertEq(await parts.first().locator('td').nth(1).innerText(), 'canary');
+        await axe(admin, 'deployment page');
         await noProblems(admin);
         await admin.context().close();
     });
