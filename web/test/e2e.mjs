@@ -8,6 +8,7 @@
 // TD_WEB_ONLY=REGEX runs the checks whose names match (the later ones build on the earlier).
 import { readFileSync, mkdirSync, writeFileSync, utimesSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -54,6 +55,27 @@ async function noProblems(page) {
     const text = await page.evaluate(() => document.body.innerText);
     const m = /\b(undefined|null|NaN)\b|\[object Object\]/.exec(text);
     assert(!m, `the page shows "${m && m[0]}": ...${m && text.slice(Math.max(0, m.index - 60), m.index + 20)}`);
+}
+
+// Polls until fn() is true (a condition another process makes true, not a time to wait).
+async function waitFor(fn, timeoutMs, what) {
+    const end = Date.now() + timeoutMs;
+    while (!(await fn())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
+// A model trained one iteration (trackday init, train), pushed as who's model NAME.
+async function pushModel(hub, who, name) {
+    const dir = path.join(hub.dir, name);
+    hub.run(['init', dir, '--sensor', 'state', '--track', 'oval']);
+    hub.run(['train', dir, '--iterations', '1', '--quiet']);
+    const tgz = spawnSync('tar', ['czf', '-', '-C', dir, '.'], { maxBuffer: 1 << 28 });
+    assertEq(tgz.status, 0, 'tar');
+    const res = await fetch(`${hub.url}/api/v1/models?name=${name}`, { method: 'POST', headers: { Authorization: `Bearer ${hub.tokens[who]}`, 'Content-Type': 'application/gzip' }, body: tgz.stdout });
+    assertEq(res.status, 201, `push ${name}: ${res.status}`);
+    return res.json();
 }
 
 async function noHorizontalScroll(page, what) {
@@ -701,6 +723,63 @@ try {
         await noProblems(marshal);
         await screen.context().close();
         await marshal.context().close();
+    });
+
+    await t.check('race_day_bracket_draws_the_seeded_pairs_and_marks_the_winners', async () => {
+        // Three entrants (alice's trained model, two models trained one iteration), a bracket of
+        // 4 drawn from the leaderboard: seed 1 against a bye, 2 against 3; the worker races the
+        // matches and the race-day screen draws each pair and marks each winner as the hub has them.
+        const l = await hub.api('POST', '/leagues', { name: 'Knockout cup', tracks: ['oval'], laps: 1 }, 'ivan');
+        await hub.user('carol', 'learner');
+        await hub.api('POST', `/leagues/${l.id}/submissions`, { model: modelId }, 'alice');
+        for (const who of ['ivan', 'carol']) {
+            const m = await pushModel(hub, who, `${who}-car`);
+            await hub.api('POST', `/leagues/${l.id}/submissions`, { model: m.id }, who);
+        }
+        const entries = async () => ((await hub.api('GET', `/leagues/${l.id}/leaderboard`, undefined, 'ivan')).divisions[0] || { entries: [] }).entries;
+        await waitFor(async () => (await entries()).length === 3, 120000, 'three entries on the leaderboard');
+        const seeds = (await entries()).map((e) => e.user.username);
+        // ivan draws it on the league's page.
+        await ivan.goto(`/leagues/${l.id}`);
+        await ivan.getByLabel('Bracket size').selectOption('4');
+        await ivan.getByLabel('Bracket name').fill('Cup');
+        await ivan.getByRole('button', { name: 'Draw the bracket' }).click();
+        await ivan.getByText(/Bracket Cup drawn/).waitFor();
+        const screen = await newPage(browser, hub, { width: 1920, height: 1080 });
+        await signIn(screen, 'alice', alicePw);
+        await screen.goto(`/leagues/${l.id}/raceday`);
+        const bracket = screen.locator('section.bracket', { hasText: 'Cup: knockout on oval' });
+        await bracket.waitFor();
+        const rendered = async () => bracket.locator('ul.match').evaluateAll((ms) => ms.map((m) => ({
+            label: m.getAttribute('aria-label'),
+            sides: [...m.querySelectorAll('li:not(.hint)')].map((li) => [li.textContent, li.classList.contains('winner')]) })));
+        // Round 1 as seeded: 1 against the bye, 2 against 3.
+        let r = await rendered();
+        assertEq(r.length, 3, 'two matches in round 1 and the final');
+        assertEq(JSON.stringify(r[0].sides.map((x) => x[0].replace(' (wins)', ''))), JSON.stringify([`1. ${seeds[0]}`, 'bye']), 'match 1');
+        assertEq(JSON.stringify(r[1].sides.map((x) => x[0].replace(' (wins)', ''))), JSON.stringify([`2. ${seeds[1]}`, `3. ${seeds[2]}`]), 'match 2');
+        // The races run; the screen follows until the champion, each winner as the hub has it.
+        await screen.locator('p.champion').waitFor({ timeout: 180000 });
+        const b = (await hub.api('GET', `/leagues/${l.id}/brackets`, undefined, 'alice')).brackets.find((x) => x.name === 'Cup');
+        r = await rendered();
+        const flat = b.rounds.flatMap((round) => round.matches);
+        assertEq(r.length, flat.length);
+        flat.forEach((m, i) => {
+            for (const [k, j] of [['a', 0], ['b', 1]]) {
+                const want = m[k] ? `${m[k].seed}. ${m[k].username}` : 'bye';
+                assertEq(r[i].sides[j][0].replace(' (wins)', ''), want, `match ${i + 1} side ${k}`);
+                assertEq(r[i].sides[j][1], m.winner === k, `match ${i + 1}: ${want} ${m.winner === k ? 'wins' : 'does not win'}`);
+            }
+        });
+        const final = flat[flat.length - 1];
+        assert(final.state === 'decided' && [final.a, final.b].some((x) => x && x.username === seeds[0]), `seed 1 (a bye) reaches the final: ${JSON.stringify(final)}`);
+        assertEq(await screen.locator('p.champion').innerText(), `Champion: ${b.champion.username}`);
+        assertEq(b.champion.username, final[final.winner].username, 'the champion won the final');
+        await axe(screen, 'race-day bracket');
+        await bracket.scrollIntoViewIfNeeded();
+        await screen.screenshot({ path: path.join(shots, 'ui-bracket.png') });
+        await noProblems(screen);
+        await screen.context().close();
     });
 
     await t.check('main_pages_fit_a_phone_and_pass_axe', async () => {
