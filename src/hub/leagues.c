@@ -2021,14 +2021,17 @@ static int get_track_camera(td__req *r)
     td_err err = {0};
     double x, y, yaw;
     const char *mode = td__req_query(r, "color");
-    if (query_num(r, "x", 1000, &x) || query_num(r, "y", 1000, &y) ||
-        query_num(r, "yaw", 100000, &yaw))
-        return 1;
-    if (mode && strcmp(mode, "rgb") && strcmp(mode, "grey"))
-        return td__fail(r, 400, "bad_request", "query 'color' must be rgb or grey");
-    int rgb = !mode || !strcmp(mode, "rgb");
+    /* The track first: one the caller may not see is 404 whatever the query. */
     if (!track_param(r, &t))
         return 1;
+    if (query_num(r, "x", 1000, &x) || query_num(r, "y", 1000, &y) ||
+        query_num(r, "yaw", 100000, &yaw) ||
+        (mode && strcmp(mode, "rgb") && strcmp(mode, "grey") &&
+         td__fail(r, 400, "bad_request", "query 'color' must be rgb or grey"))) {
+        td_track_free(&t);
+        return 1;
+    }
+    int rgb = !mode || !strcmp(mode, "rgb");
     int rc = td_ground_map_create(&map, &t, 0.0, &err);
     td_look look;
     td_look_default(&look);
