@@ -691,7 +691,7 @@ try {
         await checks.locator('tr[data-check="input_drift"]').getByText('alert').waitFor();
         await checks.locator('tr[data-check="lap_time"]').getByText('alert').waitFor();
         await checks.locator('tr[data-check="action_drift"]').getByText('ok').waitFor();
-        const charts = admin.locator('section.drift figure.chart');
+        const charts = admin.locator('section.drift .charts:not(.histograms) figure.chart');
         assertEq(await charts.count(), 5, 'four checks over the windows and the lap times');
         assertEq(await charts.first().getAttribute('data-points'), '6', 'one point per window');
         assert(/first alert at window 4/.test(await charts.first().locator('[role=img]').getAttribute('aria-label')), 'the first alert is marked (window 4: the shift began at 3, the hysteresis waits a window)');
@@ -699,6 +699,24 @@ try {
         assert(/18 lap times, the change point at lap 7/.test(await laps.locator('[role=img]').getAttribute('aria-label')), 'the lap times and the change point');
         const feature = admin.getByRole('table', { name: 'Features, the most drifted first' }).locator('tbody tr').first();
         assert(/^state\.\d+/.test(await feature.locator('td').first().innerText()), 'a moved track-state input first');
+        // The most drifted features' distributions, the reference's against the current windows'
+        // (car-3's track-state inputs moved up): the chart draws the hub's bins.
+        const hists = admin.locator('section.drift figure.histogram');
+        assertEq(await hists.count(), 4, 'four histograms');
+        const top = await hists.first().getAttribute('data-feature');
+        assertEq(top, await feature.locator('td').first().innerText(), 'the most drifted first');
+        const bins = (await hub.api('GET', `/devices/${car3.id}/drift?histograms=1`, undefined, 'admin')).histograms[top];
+        const meanOf = (a) => {
+            const w = (bins.hi - bins.lo) / (a.length - 2), t = a.reduce((x, y) => x + y, 0);
+            return a.reduce((acc, c, k) => acc + (c / t) * (bins.lo + (k - 0.5) * w), 0);
+        };
+        const means = /mean (-?[\d.]+)\).*mean (-?[\d.]+)\)/.exec(await hists.first().locator('[role=img]').getAttribute('aria-label'));
+        assert(means, 'the chart says its means');
+        assertEq(Number(means[1]), Number(meanOf(bins.reference).toFixed(2)), 'the reference drawn');
+        assertEq(Number(means[2]), Number(meanOf(bins.current).toFixed(2)), 'the current windows drawn');
+        assert(Number(means[2]) > Number(means[1]) + 0.1, `the current distribution moved up: ${means[1]} -> ${means[2]}`);
+        await hists.first().scrollIntoViewIfNeeded();
+        await admin.screenshot({ path: path.join(shots, 'ui-drift-histograms.png') });
         await admin.getByRole('link', { name: /HTML report/ }).waitFor();
         await admin.getByRole('table', { name: /Alerts of car-3/ }).getByText('acknowledged').first().waitFor();
         await admin.getByRole('table', { name: 'History of car-3' }).getByText('installed').first().waitFor();

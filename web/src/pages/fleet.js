@@ -239,6 +239,41 @@ function driftCharts(report) {
     return h('div', { class: 'charts' }, figs);
 }
 
+// A feature's distribution, the reference's against the current windows' (fractions of their
+// frames per bin; the first and last bins are below lo and above hi).
+function histChart(name, hst, level) {
+    const n = hst.reference.length - 2;
+    const w = (hst.hi - hst.lo) / n;
+    // The bins' centres: k = 0 is below lo, k = n + 1 above hi.
+    const xs = hst.reference.map((_, k) => hst.lo + (k - 0.5) * w);
+    const frac = (a) => {
+        const t = a.reduce((x, y) => x + y, 0) || 1;
+        return a.map((c) => c / t);
+    };
+    const box = h('figure', { class: 'chart histogram', dataset: { feature: name } }, h('figcaption', null, `${name}: reference and current (${LEVEL_WORDS[level] || level})`));
+    const plot = new uPlot({
+        width: 520, height: 190,
+        scales: { x: { time: false } },
+        axes: [{ label: name, size: 36 }, { size: 56, values: (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) }],
+        legend: { show: true, live: false },
+        cursor: { show: false },
+        series: [{ label: name },
+            { label: 'reference', stroke: '#0b5cad', fill: 'rgba(11, 92, 173, 0.18)', width: 1, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } },
+            { label: 'current', stroke: '#b00020', width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }],
+    }, [xs, frac(hst.reference), frac(hst.current)], box);
+    new ResizeObserver(() => {
+        const cw = Math.floor(box.clientWidth - 16);
+        if (cw > 100 && cw !== plot.width) plot.setSize({ width: cw, height: 190 });
+    }).observe(box);
+    const mean = (a) => {
+        const f = frac(a);
+        return f.reduce((acc, v, k) => acc + v * xs[k], 0); // xs are the bins' centres
+    };
+    plot.root.setAttribute('role', 'img');
+    plot.root.setAttribute('aria-label', `${name}: the reference's distribution (mean ${fmtNum(mean(hst.reference), 2)}) and the current windows' (mean ${fmtNum(mean(hst.current), 2)}), ${n} bins from ${fmtNum(hst.lo, 2)} to ${fmtNum(hst.hi, 2)}`);
+    return box;
+}
+
 export async function devicePage(main, id) {
     const [d, bundles] = await Promise.all([get(`/devices/${id}`), bundleNames()]);
     const msg = h('p', { role: 'status', 'aria-live': 'polite' });
@@ -270,7 +305,7 @@ export async function devicePage(main, id) {
     }
     let r = null;
     try {
-        r = await get(`/devices/${d.id}/drift?windows=30`);
+        r = await get(`/devices/${d.id}/drift?windows=30&histograms=1`);
     } catch (e) {
         clear(report, h('h2', { id: 'drift-h' }, 'Drift'), h('p', null, e.status === 404 ? `No drift report yet: ${e.message}.` : e.message));
     }
@@ -289,6 +324,9 @@ export async function devicePage(main, id) {
                         h('td', { class: 'num' }, fmtNum(c.warn, 2)), h('td', { class: 'num' }, fmtNum(c.alert, 2)), h('td', null, c.detail || '–')) : null;
                 }))),
             driftCharts(r),
+            r.histograms ? h('h3', null, 'The most drifted features: reference against current') : null,
+            r.histograms ? h('div', { class: 'charts histograms' }, features.filter((f) => r.histograms[f.name]).slice(0, 4)
+                .map((f) => histChart(f.name, r.histograms[f.name], f.level))) : null,
             h('table', { class: 'list features' }, h('caption', null, 'Features, the most drifted first'),
                 h('thead', null, h('tr', null, ['Feature', 'Level', 'PSI', 'KS', 'KS p', 'JS', 'Reference mean', 'Current mean'].map((t) => h('th', { scope: 'col' }, t)))),
                 h('tbody', null, features.slice(0, 40).map((f) => h('tr', null, h('td', null, f.name), h('td', null, badge(f.level)),
