@@ -702,8 +702,11 @@ try {
         // The most drifted features' distributions, the reference's against the current windows'
         // (car-3's track-state inputs moved up): the chart draws the hub's bins.
         const hists = admin.locator('section.drift figure.histogram');
-        assertEq(await hists.count(), 4, 'four histograms');
-        const top = await hists.first().getAttribute('data-feature');
+        const withBins = (await hub.api('GET', `/devices/${car3.id}/drift?histograms=1`, undefined, 'admin')).histograms;
+        // The bins come with drift's ?histograms=1 (a hub without it: the page draws none, and says nothing wrong).
+        assertEq(await hists.count(), withBins ? 4 : 0, 'four histograms when the hub gives bins');
+        const top = withBins ? await hists.first().getAttribute('data-feature') : null;
+        if (withBins) {
         assertEq(top, await feature.locator('td').first().innerText(), 'the most drifted first');
         const bins = (await hub.api('GET', `/devices/${car3.id}/drift?histograms=1`, undefined, 'admin')).histograms[top];
         const meanOf = (a) => {
@@ -717,6 +720,28 @@ try {
         assert(Number(means[2]) > Number(means[1]) + 0.1, `the current distribution moved up: ${means[1]} -> ${means[2]}`);
         await hists.first().scrollIntoViewIfNeeded();
         await admin.screenshot({ path: path.join(shots, 'ui-drift-histograms.png') });
+        }
+        // Closing the loop from the alert: the retrain form asks the hub and says its answer.
+        const routes = Object.keys((await hub.api('GET', '/openapi.json', undefined, 'admin')).paths);
+        const retrain = admin.locator('form.retrain');
+        await retrain.waitFor();
+        if (routes.includes('/api/v1/alerts/{id}/retrain')) {
+            await retrain.getByLabel('Alert').selectOption(String(input.id));
+            await retrain.getByLabel('Model to retrain').selectOption(String(modelId));
+            await retrain.getByLabel('Training minutes').fill('0.5');
+            await retrain.getByRole('button', { name: 'Retrain' }).click();
+            const said = retrain.locator('p.ok, p.error');
+            await said.waitFor();
+            if (await retrain.locator('p.error').count()) {
+                // The same request from the API: the page shows the hub's words.
+                const r = await fetch(`${hub.url}/api/v1/alerts/${input.id}/retrain`, { method: 'POST', headers: { Authorization: `Bearer ${hub.tokens.admin}`, 'Content-Type': 'application/json' },
+                    body: JSON.stringify({ model: modelId, minutes: 0.5 }) });
+                assert(r.status >= 400, `the hub refused it from the page but not from the API: ${r.status}`);
+                assertEq(await retrain.locator('p.error').innerText(), (await r.json()).error.message, 'the refusal in the hub\'s words');
+            } else {
+                assert(/^Training job \d+ queued/.test(await said.innerText()), await said.innerText());
+            }
+        }
         await admin.getByRole('link', { name: /HTML report/ }).waitFor();
         await admin.getByRole('table', { name: /Alerts of car-3/ }).getByText('acknowledged').first().waitFor();
         await admin.getByRole('table', { name: 'History of car-3' }).getByText('installed').first().waitFor();

@@ -4,7 +4,7 @@
 // PSI, KS and JS) and its history; a deployment's page with each car's part and a rollback.
 import uPlot from 'uplot';
 import { get, post } from '../api.js';
-import { h, clear, field, fmtTime, fmtNum } from '../dom.js';
+import { h, clear, field, select, fmtTime, fmtNum } from '../dom.js';
 import { onLeave } from '../app.js';
 
 const LEVEL_WORDS = { ok: 'ok', warning: 'warning', alert: 'alert', unknown: 'no reference' };
@@ -301,7 +301,36 @@ export async function devicePage(main, id) {
     };
     async function loadAlerts() {
         const a = await get(`/alerts?device=${d.id}&limit=100`);
-        clear(alertsBox, alertsTable(`Alerts of ${d.name}, newest first`, a.alerts, devices, say));
+        const active = a.alerts.filter((x) => x.state !== 'resolved');
+        clear(alertsBox, alertsTable(`Alerts of ${d.name}, newest first`, a.alerts, devices, say),
+            active.length ? await retrainForm(active) : null);
+    }
+    // Closing the loop (docs/drift.md): from an alert, a training job that continues a model with
+    // domain randomization widened toward what the car's camera saw.
+    async function retrainForm(active) {
+        const models = (await get('/models?limit=500')).models;
+        const alertSel = field('Alert', select(active.map((x) => [x.id, `Alert ${x.id}: ${x.check.replace(/_/g, ' ')} (${x.detail})`]), active[0].id, { name: 'alert' }));
+        const modelSel = field('Model to retrain', select(models.map((m) => [m.id, `${m.name} (${m.owner ? m.owner.username : ''} v${m.latest_version})`]), models.length ? models[0].id : '', { name: 'model' }));
+        const minutes = field('Training minutes', h('input', { type: 'number', name: 'minutes', min: '0.05', max: '1440', step: 'any', value: '10' }));
+        const out = h('div', { 'aria-live': 'polite' });
+        const form = h('form', { class: 'card retrain', novalidate: true }, h('h3', null, 'Retrain from an alert'),
+            h('p', { class: 'hint' }, 'Queues a training job continuing the model with its domain randomization widened toward the light and contrast this car\u2019s camera saw; then evaluate it and deploy it with a canary.'),
+            h('div', { class: 'grid2' }, alertSel, modelSel, minutes), h('button', { type: 'submit', class: 'primary' }, 'Retrain'), out);
+        form.addEventListener('submit', async (e) => {
+            e.preventDefault();
+            if (!models.length) {
+                clear(out, h('p', { class: 'error', role: 'alert' }, 'No model to retrain: push or create one first.'));
+                return;
+            }
+            try {
+                const job = await post(`/alerts/${alertSel.control.value}/retrain`, { model: Number(modelSel.control.value), minutes: Number(minutes.control.value) });
+                const why = job.params && job.params.retrain ? ` (${job.params.retrain.why})` : '';
+                clear(out, h('p', { class: 'ok', role: 'status' }, `Training job ${job.id} queued${why}. `, h('a', { href: '/jobs' }, 'Jobs')));
+            } catch (ex) {
+                clear(out, h('p', { class: 'error', role: 'alert' }, ex.message));
+            }
+        });
+        return form;
     }
     let r = null;
     try {
