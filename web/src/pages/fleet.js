@@ -4,7 +4,7 @@
 // PSI, KS and JS) and its history; a deployment's page with each car's part and a rollback.
 import uPlot from 'uplot';
 import { get, post } from '../api.js';
-import { h, clear, field, select, fmtTime, fmtNum } from '../dom.js';
+import { h, clear, field, select, fmtTime, fmtNum, refresh } from '../dom.js';
 import { onLeave } from '../app.js';
 
 const LEVEL_WORDS = { ok: 'ok', warning: 'warning', alert: 'alert', unknown: 'no reference' };
@@ -96,6 +96,9 @@ export async function fleetPage(main) {
     };
     async function load() {
         const [devs, deps, alerts, bundles] = await Promise.all([get('/devices'), get('/deployments'), get('/alerts?state=active&limit=200'), bundleNames()]);
+        refresh(main, [devs, deps, alerts, [...bundles.keys()]], () => render(devs, deps, alerts, bundles));
+    }
+    function render(devs, deps, alerts, bundles) {
         const byId = new Map(devs.devices.map((d) => [d.id, d]));
         const active = new Map();
         for (const a of alerts.alerts) active.set(a.device_id, [...(active.get(a.device_id) || []), a]);
