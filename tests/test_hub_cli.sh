@@ -142,10 +142,12 @@ out=$(trackday jobs 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "not logged in"
 check jobs_after_logout "$out" $?
 
-# admin gc keeps what is referred to; an old orphan goes, after a dry run that keeps it.
+# admin gc keeps what is referred to.
 out=$(trackday admin gc --data hub-data 2>&1)
 echo "$out" | grep -q "deleted 0 unused files"
 check admin_gc "$out" $?
+
+# An old orphan goes, after a dry run and a longer --older-than that keep it.
 orphan=hub-data/blobs/$(printf 'an orphan\n' | sha256sum | cut -c1-2)
 mkdir -p "$orphan" && orphan="$orphan/$(printf 'an orphan\n' | sha256sum | cut -c1-64)"
 printf 'an orphan\n' > "$orphan" && touch -d '-2 hours' "$orphan"
