@@ -903,3 +903,58 @@ TD_TEST(admin_storage_and_gc_routes)
     hub_resp_free(&r);
     hub_stop(&s);
 }
+
+/* GET /api/v1/tracks/{name}/camera renders what `trackday camera` renders at the same pose (the
+ * replay's camera view); the pose matters; a bad query is named. */
+TD_TEST(track_camera_renders_the_pose_like_trackday_camera)
+{
+    hub_server s;
+    hub_resp r;
+    char alice[160], out[2048], a[700], b[700];
+    td_err err;
+    hub_start(&s);
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    /* 10 % along the oval: x 1.805, y 0, heading 0 (its first straight). */
+    snprintf(b, sizeof(b), "%s/cli.png", s.dir);
+    TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "%s camera --track oval --at 10 --rgb -o %s",
+                            TD_TEST_TRACKDAY_BIN, b),
+                     0);
+    TD_ASSERT_CONTAINS(out, "x=1.805 y=0.000 heading=0.0");
+    uint8_t *px[3];
+    int w[3], h[3], ch[3];
+    const char *poses[2] = {"x=1.805&y=0&yaw=0", "x=1.805&y=0&yaw=180"};
+    for (int k = 0; k < 2; k++) {
+        char path[200];
+        snprintf(path, sizeof(path), "/api/v1/tracks/oval/camera?%s", poses[k]);
+        hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+        TD_ASSERT_EQ_INT(r.status, 200);
+        TD_ASSERT_CONTAINS(r.headers, "image/png");
+        snprintf(a, sizeof(a), "%s/hub%d.png", s.dir, k);
+        TD_ASSERT_OK(td_file_write_atomic(a, r.body, r.len, &err));
+        hub_resp_free(&r);
+        TD_ASSERT_OK(td_png_read(a, &px[k], &w[k], &h[k], &ch[k], &err));
+        TD_ASSERT_EQ_INT(w[k], 160);
+        TD_ASSERT_EQ_INT(h[k], 120);
+        TD_ASSERT_EQ_INT(ch[k], 3);
+    }
+    TD_ASSERT_OK(td_png_read(b, &px[2], &w[2], &h[2], &ch[2], &err));
+    double same = 0, turned = 0;
+    for (int i = 0; i < 160 * 120 * 3; i++) {
+        same += abs((int)px[0][i] - (int)px[2][i]);
+        turned += abs((int)px[1][i] - (int)px[2][i]);
+    }
+    same /= 160 * 120 * 3;
+    turned /= 160 * 120 * 3;
+    TD_ASSERT_MSG(same < 1.0, "the hub's picture differs from trackday camera's by %.2f", same);
+    TD_ASSERT_MSG(turned > 5.0, "facing the other way looks the same (%.2f)", turned);
+    for (int k = 0; k < 3; k++)
+        td_free(px[k]);
+    TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", "/api/v1/tracks/oval/camera?x=1&yaw=0", alice, NULL),
+                     400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "'y'");
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(
+        hub_json(&s, &r, "GET", "/api/v1/tracks/nowhere/camera?x=1&y=0&yaw=0", alice, NULL), 404);
+    hub_resp_free(&r);
+    hub_stop(&s);
+}

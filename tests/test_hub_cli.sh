@@ -163,6 +163,20 @@ out=$(trackday admin gc --data hub-data 2>&1)
 echo "$out" | grep -q "deleted 0 unused files"
 check admin_gc "$out" $?
 
+# An old orphan goes, after a dry run and a longer --older-than that keep it.
+orphan=hub-data/blobs/$(printf 'an orphan\n' | sha256sum | cut -c1-2)
+mkdir -p "$orphan" && orphan="$orphan/$(printf 'an orphan\n' | sha256sum | cut -c1-64)"
+printf 'an orphan\n' > "$orphan" && touch -d '-2 hours' "$orphan"
+out=$(trackday admin gc --data hub-data --dry-run 2>&1)
+echo "$out" | grep -q "dry run: would delete 1 unused files, 0.0 MB, 0 filesets; nothing deleted" && [ -f "$orphan" ]
+check admin_gc_dry_run "$out" $?
+out=$(trackday admin gc --data hub-data --older-than 86400 2>&1)
+echo "$out" | grep -q "deleted 0 unused files" && [ -f "$orphan" ]
+check admin_gc_older_than "$out" $?
+out=$(trackday admin gc --data hub-data 2>&1)
+echo "$out" | grep -q "deleted 1 unused files" && [ ! -f "$orphan" ]
+check admin_gc_orphan "$out" $?
+
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 check serve_stops "exit $?" $?

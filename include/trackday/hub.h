@@ -109,6 +109,22 @@ int td_hub_seed_content(td_hub *h, const char *owner, long long class_id,
  */
 int td_hub_gc(td_hub *h, int purge_deleted, uint64_t *freed_bytes, int *freed_blobs, td_err *err);
 
+/* What a collection deleted, or would delete (a dry run). */
+typedef struct td_hub_gc_result {
+    long long blobs, filesets, versions_purged;
+    unsigned long long bytes;
+    long long kept_recent; /* unreferenced files newer than the cutoff, kept */
+    long long rescued;     /* files found in use again at the last check, kept */
+} td_hub_gc_result;
+
+/*
+ * The collection with its settings (POST /api/v1/admin/gc): dry_run counts and changes nothing;
+ * only what has not changed for older_than_s seconds goes; never a file stored while it runs
+ * or by an upload in progress.
+ */
+int td_hub_collect(td_hub *h, int dry_run, int purge_deleted, long long older_than_s,
+                   td_hub_gc_result *out, td_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,9 +8,14 @@
  * it stay away from learners until the league closes (td__track_hidden is what the track
  * and job routes ask).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <time.h>
 
@@ -18,6 +23,7 @@
 
 #include "hub/hub_internal.h"
 #include "trackday/plot.h"
+#include "trackday/sensors.h"
 #include "trackday/track.h"
 
 #define MAX_TRACKS    8
@@ -1960,6 +1966,86 @@ static int get_track_picture(td__req *r)
     return td__reply_data(r, 200, "image/svg+xml", data, len);
 }
 
+/* A number of the query (finite, |v| <= limit); replies 400 naming it otherwise. */
+static int query_num(td__req *r, const char *name, double limit, double *out)
+{
+    const char *v = td__req_query(r, name);
+    char *end = NULL;
+    double d = v ? strtod(v, &end) : NAN;
+    if (!v || !*v || *end || !isfinite(d) || fabs(d) > limit)
+        return td__fail(r, 400, "bad_request", "query '%s' must be a number (|%s| <= %g)", name,
+                        name, limit);
+    *out = d;
+    return 0;
+}
+
+/* What the car's front camera sees at a pose on the track (x, y in metres, yaw in degrees, as
+ * a simtrace's X, Y and yaw), with the default look and no obstacles: the browser's replay
+ * shows it at each step (evaluations store no frames). PNG, 160 x 120, RGB or grey (the
+ * network's input). */
+static int get_track_camera(td__req *r)
+{
+    td_track t;
+    td_ground_map *map = NULL;
+    td_err err = {0};
+    double x, y, yaw;
+    const char *mode = td__req_query(r, "color");
+    /* The track first: one the caller may not see is 404 whatever the query. */
+    if (!track_param(r, &t))
+        return 1;
+    if (query_num(r, "x", 1000, &x) || query_num(r, "y", 1000, &y) ||
+        query_num(r, "yaw", 100000, &yaw) ||
+        (mode && strcmp(mode, "rgb") && strcmp(mode, "grey") &&
+         td__fail(r, 400, "bad_request", "query 'color' must be rgb or grey"))) {
+        td_track_free(&t);
+        return 1;
+    }
+    int rgb = !mode || !strcmp(mode, "rgb");
+    int rc = td_ground_map_create(&map, &t, 0.0, &err);
+    td_look look;
+    td_look_default(&look);
+    static _Thread_local td_box decor[TD_DECOR_MAX];
+    static _Thread_local uint8_t level[TD_DECOR_MAX];
+    int ndecor = rc ? 0 : td_decor_build(&t, 0, decor, level, TD_DECOR_MAX);
+    td_scene scene = {&t, map, NULL, 0, &look, decor, level, ndecor};
+    td_camera_config cfg;
+    td_camera_config_default(&cfg);
+    uint8_t *img = rc ? NULL : td_malloc((size_t)cfg.width * (size_t)cfg.height * 3);
+    char path[1200];
+    int fd = -1;
+    if (!rc && !img)
+        rc = td_err_set(&err, TD_ENOMEM, "out of memory");
+    if (!rc) {
+        if (rgb)
+            td_camera_render_rgb(&cfg, &scene, x, y, yaw * (M_PI / 180.0), img);
+        else
+            td_camera_render_grey(&cfg, &scene, x, y, yaw * (M_PI / 180.0), img);
+        snprintf(path, sizeof(path), "%s/tmp/camera-%s-XXXXXX", r->hub->data_dir, td__tmp_tag());
+        fd = mkstemp(path);
+        if (fd < 0)
+            rc = td_err_set(&err, TD_EIO, "%s: %s", path, strerror(errno));
+        else
+            close(fd);
+    }
+    if (!rc)
+        rc = td_png_write(path, img, cfg.width, cfg.height, rgb ? 3 : 1, &err);
+    if (fd >= 0) {
+        fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+        unlink(path);
+    }
+    td_free(img);
+    td_ground_map_destroy(map);
+    td_track_free(&t);
+    if (!rc && fd < 0)
+        rc = td_err_set(&err, TD_EIO, "the picture is gone");
+    if (rc)
+        return td__fail_err(r, rc, &err);
+    struct stat st;
+    fstat(fd, &st);
+    td__req_add_header(r, "Cache-Control", "private, max-age=3600");
+    return td__reply_fd(r, 200, "image/png", fd, (uint64_t)st.st_size);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* For brackets.c                                                                       */
 /* ------------------------------------------------------------------------------------ */
@@ -2172,5 +2258,9 @@ const td__route td__routes_leagues[] = {
      "A track as a picture (SVG)",
      "{\"responses\": {\"200\": {\"description\": \"the picture\", \"content\": "
      "{\"image/svg+xml\": {}}}}}"},
+    {"GET", "/api/v1/tracks/{name}/camera", get_track_camera, TD__ALLOW_USERS, TD__BODY_NONE,
+     "What the car's front camera sees at a pose (?x=&y=&yaw= in metres and degrees, as a "
+     "simtrace's X, Y and yaw; ?color=rgb|grey): a 160 x 120 PNG rendered on demand",
+     NULL},
     {NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -302,6 +302,25 @@ int td_hub_gc(td_hub *h, int purge_deleted, uint64_t *freed_bytes, int *freed_bl
     return rc;
 }
 
+int td_hub_collect(td_hub *h, int dry_run, int purge_deleted, long long older_than_s,
+                   td_hub_gc_result *out, td_err *err)
+{
+    td__gc_opts o = {
+        .dry_run = dry_run, .purge_deleted = purge_deleted, .older_than_s = older_than_s};
+    td__gc_report rep;
+    int rc = td__gc(h, &o, &rep, err);
+    memset(out, 0, sizeof(*out));
+    if (!rc) {
+        out->blobs = rep.blobs;
+        out->filesets = rep.filesets;
+        out->versions_purged = rep.versions_purged;
+        out->bytes = rep.bytes;
+        out->kept_recent = rep.kept_recent;
+        out->rescued = rep.rescued;
+    }
+    return rc;
+}
+
 /* ---- Use ---------------------------------------------------------------------------------- */
 
 typedef struct named {

@@ -89,3 +89,20 @@ export function fmtNum(x, digits = 2) {
     if (x === null || x === undefined || Number.isNaN(x)) return '–';
     return Number(x).toFixed(digits);
 }
+
+// Re-renders a part of a page that refreshes itself only when its data (compared as JSON)
+// changed, and keeps the keyboard's focus on the same control (same text, link and label)
+// when it did: a page updating every few seconds never takes the focus away.
+export function refresh(container, data, render) {
+    const key = JSON.stringify(data);
+    if (container.refreshKey === key) return false;
+    container.refreshKey = key;
+    const a = document.activeElement;
+    const was = a && a !== document.body && container.contains(a) ? [a.tagName, a.textContent, a.getAttribute('href'), a.getAttribute('aria-label')] : null;
+    render();
+    if (was) {
+        const m = [...container.querySelectorAll(was[0])].find((e) => e.textContent === was[1] && e.getAttribute('href') === was[2] && e.getAttribute('aria-label') === was[3]);
+        if (m) m.focus({ preventScroll: true });
+    }
+    return true;
+}

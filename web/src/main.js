@@ -15,6 +15,7 @@ import { workersPage } from './pages/workers.js';
 import { leaguesPage, leaguePage, raceDayPage, marshalPage } from './pages/leagues.js';
 import { assignmentPage } from './pages/assignments.js';
 import { storagePage } from './pages/storage.js';
+import { fleetPage, devicePage, deploymentPage } from './pages/fleet.js';
 
 const routes = [
     [/^\/$/, () => navigate('/models', true)],
@@ -28,6 +29,9 @@ const routes = [
     [/^\/classes\/(\d+)$/, classPage],
     [/^\/workers$/, workersPage],
     [/^\/admin\/storage$/, storagePage],
+    [/^\/fleet$/, fleetPage],
+    [/^\/fleet\/devices\/(\d+)$/, devicePage],
+    [/^\/fleet\/deployments\/(\d+)$/, deploymentPage],
     [/^\/leagues$/, leaguesPage],
     [/^\/assignments\/(\d+)$/, assignmentPage],
     [/^\/leagues\/(\d+)$/, leaguePage],
@@ -38,7 +42,7 @@ const routes = [
 function nav() {
     const u = session.user;
     const links = [['/models', 'Models'], ['/jobs', 'Jobs'], ['/leagues', 'Leagues'], ['/classes', u.role === 'learner' ? 'My classes' : 'Classes']];
-    if (u.role === 'admin') links.push(['/workers', 'Workers'], ['/admin/storage', 'Storage']);
+    if (u.role === 'admin') links.push(['/workers', 'Workers'], ['/fleet', 'Fleet'], ['/admin/storage', 'Storage']);
     for (const r of extraRoutes) if (r.nav && (!r.roles || r.roles.includes(u.role))) links.push(r.nav);
     const here = location.pathname;
     return h(

@@ -238,7 +238,7 @@ export function startProxy(targetUrl) {
 // registered with their own Ed25519 keys (an auto-approving enrollment token), a deployment
 // with one canary that the cars install (heartbeats and reports), and telemetry windows naming
 // the bundle: cars 1 and 2 post what the bundle's reference saw, car 3 a world whose track-state
-// inputs moved (its drift checks alert). Returns {bundle, sha, deployment, devices: [{id, name,
+// inputs moved from its third window on, and slower laps (its drift checks alert). Returns {bundle, sha, deployment, devices: [{id, name,
 // token}]}.
 export async function fleetFixture(hub) {
     const dir = path.join(hub.dir, 'fleet');
@@ -280,9 +280,9 @@ export async function fleetFixture(hub) {
     }
     // Telemetry: the bundle's reference statistics (what the car saw when it was evaluated).
     const ref = JSON.parse(tarFile(tdb, 'reference/stats.json')).evaluation;
-    const windows = (shift) => {
+    const windows = (shift, laps = []) => {
         const s = JSON.parse(JSON.stringify(ref));
-        s.outcomes = { lap_times_s: [], laps: 0, episodes: 0, off_tracks: 0, crashes: 0, resets: 0, distance_m: 0 };
+        s.outcomes = { lap_times_s: laps, laps: laps.length, episodes: laps.length, off_tracks: 0, crashes: 0, resets: 0, distance_m: 20 * laps.length };
         for (const [k, hst] of Object.entries(s.histograms)) {
             if (!shift || !k.startsWith('state.')) continue;
             const n = hst.counts.length, w = (hst.hi - hst.lo) / n, moved = new Array(n).fill(0);
@@ -300,7 +300,7 @@ export async function fleetFixture(hub) {
         for (let seq = 1; seq <= 6; seq++) {
             await hub.api('POST', `/devices/${d.id}/telemetry`, { format: 'trackday-telemetry', version: 1, device: d.name, seq,
                 start_ms: t0 + (seq - 1) * 60000, end_ms: t0 + seq * 60000, bundle_sha256: sha,
-                summary: windows(i === 2 && seq >= 3 ? 8 : 0) }, d.token);
+                summary: i === 2 ? windows(seq >= 3 ? 8 : 0, seq >= 3 ? [19.4, 20.1, 19.8] : [14.7, 14.9, 14.8]) : windows(0) }, d.token);
         }
     }
     return { bundle, sha, deployment: dep.id, devices };

@@ -175,13 +175,18 @@ static int cmd_migrate(int argc, char **argv)
 static int cmd_gc(int argc, char **argv)
 {
     const char *data = NULL;
-    int purge = 0, blobs = 0;
-    uint64_t bytes = 0;
+    int purge = 0, dry = 0;
+    long older = 3600;
+    td_hub_gc_result res;
     td_hub *hub;
     td_err err;
     const td__cli_opt opts[] = {
         ADMIN_DATA_OPT(&data),
         TD_CLI_FLAG("--purge-deleted", &purge, "also the versions of deleted models"),
+        TD_CLI_FLAG("--dry-run", &dry, "say what would be deleted; delete nothing"),
+        TD_CLI_LONG("--older-than", &older, 0, 315360000L, "S",
+                    "only files unchanged for S seconds (default 3600; uploads in progress are "
+                    "always kept)"),
         TD_CLI_END,
     };
     const td__cli_spec spec = {.name = "admin gc",
@@ -192,11 +197,17 @@ static int cmd_gc(int argc, char **argv)
         return prc;
     if (open_hub(data, 0, &hub))
         return 1;
-    int rc = td_hub_gc(hub, purge, &bytes, &blobs, &err);
+    int rc = td_hub_collect(hub, dry, purge, older, &res, &err);
     td_hub_close(hub);
     if (rc)
         return td__cli_fail("%s", err.msg);
-    printf("deleted %d unused files, %.1f MB\n", blobs, (double)bytes / 1e6);
+    if (dry)
+        printf("dry run: would delete %lld unused files, %.1f MB, %lld filesets%s; nothing "
+               "deleted\n",
+               res.blobs, (double)res.bytes / 1e6, res.filesets,
+               purge ? " (with the versions of deleted models)" : "");
+    else
+        printf("deleted %lld unused files, %.1f MB\n", res.blobs, (double)res.bytes / 1e6);
     return 0;
 }
 

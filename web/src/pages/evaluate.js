@@ -76,8 +76,39 @@ export function replayView(track, pts, title) {
     return { svg, place, vmax };
 }
 
+// The car's camera at a step, rendered by the hub from the simtrace's pose
+// (GET /api/v1/tracks/{name}/camera; evaluations store no frames). One request at a time: while
+// one loads, only the latest step asked for waits.
+function cameraView(trackName) {
+    const img = h('img', { class: 'camera', width: 320, height: 240, alt: 'The car\u2019s camera view' });
+    const cap = h('figcaption', { class: 'hint' }, 'The car\u2019s front camera (rendered from its pose; no obstacles)');
+    const fig = h('figure', { class: 'camera-view' }, img, cap);
+    let loading = false, want = null, shown = null;
+    function load() {
+        if (loading || !want || want.key === shown) return;
+        const w = want;
+        loading = true;
+        img.src = `/api/v1/tracks/${encodeURIComponent(trackName)}/camera?x=${w.p.x}&y=${w.p.y}&yaw=${w.p.yaw}`;
+        img.alt = `The car\u2019s camera at step ${w.step}`;
+        img.onload = img.onerror = (e) => {
+            loading = false;
+            shown = w.key;
+            fig.dataset.step = e.type === 'load' ? String(w.step - 1) : 'error';
+            load();
+        };
+    }
+    return {
+        fig,
+        at(step, p) {
+            want = { step, p, key: `${p.x},${p.y},${p.yaw}` };
+            load();
+        },
+    };
+}
+
 export function replayPlayer(container, track, pts, title) {
     const view = replayView(track, pts, title);
+    const camera = cameraView(track.name);
     const playBtn = h('button', { type: 'button', class: 'primary', 'aria-pressed': 'false' }, 'Play');
     const scrub = h('input', { type: 'range', min: 0, max: pts.length - 1, value: 0, step: 1, 'aria-label': 'Position in the replay' });
     const rate = select([[1, '1x'], [2, '2x'], [4, '4x']], 1, { 'aria-label': 'Replay speed' });
@@ -93,6 +124,7 @@ export function replayPlayer(container, track, pts, title) {
         readout.textContent = text;
         scrub.setAttribute('aria-valuetext', text);
         container.dataset.step = String(i);
+        camera.at(i + 1, p);
     }
     function frame(now) {
         if (!playing) return;
@@ -129,7 +161,7 @@ export function replayPlayer(container, track, pts, title) {
         show(Number(scrub.value));
     });
     onLeave(pause);
-    container.append(view.svg, h('div', { class: 'replay-controls' }, playBtn, scrub, rate), readout, legend);
+    container.append(h('div', { class: 'replay-views' }, view.svg, camera.fig), h('div', { class: 'replay-controls' }, playBtn, scrub, rate), readout, legend);
     show(0);
 }
 

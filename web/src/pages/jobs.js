@@ -1,7 +1,7 @@
 // Jobs: yours (an instructor's classes' too, an admin's all), newest first, with their state,
 // and cancel for the active ones.
 import { get, post } from '../api.js';
-import { h, fmtTime, fmtNum, select } from '../dom.js';
+import { h, fmtTime, fmtNum, select, refresh } from '../dom.js';
 import { session, onLeave } from '../app.js';
 
 export async function jobsPage(main) {
@@ -12,7 +12,7 @@ export async function jobsPage(main) {
     async function load() {
         const q = filter.value ? `&state=${filter.value}` : '';
         const data = await get(`/jobs?limit=100${q}`);
-        body.replaceChildren(...data.jobs.map((j) => h('tr', null,
+        refresh(body, data.jobs, () => body.replaceChildren(...data.jobs.map((j) => h('tr', null,
             h('td', null, String(j.id)), h('td', null, j.type),
             h('td', null, h('a', { href: `/models/${j.model.id}` }, `model ${j.model.id}`), ` v${j.model.version}`),
             staff ? h('td', null, j.owner.username) : null,
@@ -28,7 +28,7 @@ export async function jobsPage(main) {
                     msg.textContent = `Job ${j.id}: ${e.message}`;
                 }
                 load();
-            } }, `Cancel job ${j.id}`) : ''))));
+            } }, `Cancel job ${j.id}`) : '')))));
     }
     filter.addEventListener('change', load);
     main.append(h('div', { class: 'page-head' }, h('h1', null, 'Jobs'),

@@ -4,7 +4,7 @@
 // entries and the leaderboard; the race-day big screen (standings pushed by server-sent
 // events) and the marshal's form for physical laps.
 import { get, post, del, patch, api } from '../api.js';
-import { h, field, select, setFieldError, fmtNum, fmtTime, clear } from '../dom.js';
+import { h, field, select, setFieldError, fmtNum, fmtTime, clear, refresh } from '../dom.js';
 import { isStaff, navigate, onLeave, session } from '../app.js';
 
 const RACE_TYPES = [['time-trial', 'Time trial'], ['object-avoidance', 'Object avoidance'], ['head-to-bot', 'Head-to-bot']];
@@ -299,7 +299,7 @@ export async function raceDayPage(main, id) {
     main.insertBefore(brackets, updated);
     async function loadBrackets() {
         const list = (await get(`/leagues/${id}/brackets`).catch(() => ({ brackets: [] }))).brackets || [];
-        clear(brackets, list.map(bracketView));
+        refresh(brackets, list, () => clear(brackets, list.map(bracketView)));
         return list;
     }
     clear(board, standingsView(await get(`/leagues/${id}/leaderboard`), { big: true }));
