@@ -402,8 +402,10 @@ int td_drift_compare(const td_summary *ref, const td_summary *cur, const td_drif
                 out->features[i].cur_n)
                 act_max = 0;
     set_check(&c[TD_DRIFT_INPUT], in_max, cfg->psi_warn, cfg->psi_alert);
-    if (in_max == in_max)
+    if (in_max == in_max && in_name[0])
         snprintf(c[TD_DRIFT_INPUT].detail, sizeof(c[0].detail), "%s PSI %.3f", in_name, in_max);
+    else if (in_max == in_max)
+        snprintf(c[TD_DRIFT_INPUT].detail, sizeof(c[0].detail), "no input's mean moved");
     set_check(&c[TD_DRIFT_ACTION], act_max, cfg->psi_warn, cfg->psi_alert);
     if (act_max == act_max)
         snprintf(c[TD_DRIFT_ACTION].detail, sizeof(c[0].detail), "%s PSI %.3f", act_name, act_max);
