@@ -190,8 +190,9 @@ typedef struct td_drift_monitor {
     long windows;
     /* Latency regression is against the device itself: the mean p95 of its first
      * TD_DRIFT_LATENCY_BASELINE windows (a car's CPU is not the exporting machine's). */
-    double lat_base;     /* their mean p95 */
-    double lat_base_max; /* their largest p95: the value is measured against it */
+    double lat_base;      /* their mean p95 */
+    double lat_base_max;  /* their largest p95 */
+    double lat_base_max2; /* the second largest: the value is measured against it */
     int lat_base_n;
 } td_drift_monitor;
 

@@ -551,18 +551,26 @@ int td_drift_monitor_step(td_drift_monitor *m, const td_summary *ref, const td_s
     lt->detail[0] = 0;
     if (p95 == p95 && m->lat_base_n < TD_DRIFT_LATENCY_BASELINE) {
         m->lat_base = (m->lat_base * m->lat_base_n + p95) / (m->lat_base_n + 1);
-        m->lat_base_max = fmax(m->lat_base_max, p95);
+        /* The slowest but one: the spread of the device's conditions without the one window
+         * that also held the installation or a start-up. */
+        if (p95 > m->lat_base_max) {
+            m->lat_base_max2 = m->lat_base_max;
+            m->lat_base_max = p95;
+        } else if (p95 > m->lat_base_max2) {
+            m->lat_base_max2 = p95;
+        }
         m->lat_base_n++;
         set_check(lt, NAN, cfg->lat_warn, cfg->lat_alert);
         snprintf(lt->detail, sizeof(lt->detail), "p95 %.2f ms (baseline window %d of %d)", p95,
                  m->lat_base_n, TD_DRIFT_LATENCY_BASELINE);
     } else if (p95 == p95 && m->lat_base > 0) {
-        /* Against the slowest baseline window: the spread the device's own conditions gave. */
-        double base = fmax(m->lat_base, m->lat_base_max);
+        /* Against the slowest baseline window but one: the spread the device's own conditions
+         * gave, one outlier (the installation's window) left out. */
+        double base = m->lat_base_n > 1 && m->lat_base_max2 > 0 ? m->lat_base_max2 : m->lat_base;
         set_check(lt, p95 / base, cfg->lat_warn, cfg->lat_alert);
         snprintf(lt->detail, sizeof(lt->detail),
-                 "p95 %.2f ms (device baseline %.2f ms, slowest of %d windows)", p95, base,
-                 m->lat_base_n);
+                 "p95 %.2f ms (device baseline %.2f ms, the slowest but one of %d windows)", p95,
+                 base, m->lat_base_n);
     } else {
         set_check(lt, NAN, cfg->lat_warn, cfg->lat_alert);
     }
@@ -587,8 +595,9 @@ json_t *td_drift_monitor_to_json(const td_drift_monitor *m)
                                       (int)m->hyst[i].pending));
     json_object_set_new(j, "windows", json_integer(m->windows));
     json_object_set_new(j, "latency_baseline",
-                        json_pack("{s:f,s:f,s:i}", "p95_ms", m->lat_base, "max_p95_ms",
-                                  m->lat_base_max, "windows", m->lat_base_n));
+                        json_pack("{s:f,s:f,s:f,s:i}", "p95_ms", m->lat_base, "max_p95_ms",
+                                  m->lat_base_max, "second_p95_ms", m->lat_base_max2, "windows",
+                                  m->lat_base_n));
     json_object_set_new(j, "states", h);
     if (m->cusum_ready)
         json_object_set_new(j, "cusum",
@@ -619,9 +628,10 @@ int td_drift_monitor_from_json(td_drift_monitor *m, const json_t *j, td_err *err
     const json_t *lb = json_object_get(j, "latency_baseline");
     m->lat_base = json_number_value(json_object_get(lb, "p95_ms"));
     m->lat_base_max = json_number_value(json_object_get(lb, "max_p95_ms"));
+    m->lat_base_max2 = json_number_value(json_object_get(lb, "second_p95_ms"));
     m->lat_base_n = (int)json_integer_value(json_object_get(lb, "windows"));
     if (m->lat_base_n < 0 || m->lat_base_n > TD_DRIFT_LATENCY_BASELINE || !(m->lat_base >= 0) ||
-        !(m->lat_base_max >= 0))
+        !(m->lat_base_max >= 0) || !(m->lat_base_max2 >= 0))
         return td_err_set(err, TD_EFORMAT, "drift monitor: bad latency baseline");
     m->cusum_ready = 0;
     if (json_is_object(c)) {
