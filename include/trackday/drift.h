@@ -197,6 +197,9 @@ typedef struct td_drift_monitor {
 } td_drift_monitor;
 
 #define TD_DRIFT_LATENCY_BASELINE 5
+/* The latency check compares medians: a busy machine preempts a few inferences (the tail, p95,
+ * jumps tenfold on a loaded machine) without the model being any slower. */
+#define TD_DRIFT_LATENCY_Q 0.5
 
 void td_drift_monitor_init(td_drift_monitor *m, const td_drift_config *cfg);
 /* Compares one window with ref and advances the states; out's levels are after hysteresis. */

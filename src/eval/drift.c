@@ -424,10 +424,12 @@ int td_drift_compare(const td_summary *ref, const td_summary *cur, const td_drif
     const td_hist *la = td_summary_find(ref, "latency_ms"),
                   *lb = td_summary_find(cur, "latency_ms");
     double lat = NAN;
-    if (la && lb && enough && la->total && lb->total && td_hist_quantile(la, 0.95) > 0) {
-        lat = td_hist_quantile(lb, 0.95) / td_hist_quantile(la, 0.95);
-        snprintf(c[TD_DRIFT_LATENCY].detail, sizeof(c[0].detail), "p95 %.2f ms (reference %.2f ms)",
-                 td_hist_quantile(lb, 0.95), td_hist_quantile(la, 0.95));
+    if (la && lb && enough && la->total && lb->total &&
+        td_hist_quantile(la, TD_DRIFT_LATENCY_Q) > 0) {
+        lat = td_hist_quantile(lb, TD_DRIFT_LATENCY_Q) / td_hist_quantile(la, TD_DRIFT_LATENCY_Q);
+        snprintf(c[TD_DRIFT_LATENCY].detail, sizeof(c[0].detail),
+                 "median %.2f ms (reference %.2f ms)", td_hist_quantile(lb, TD_DRIFT_LATENCY_Q),
+                 td_hist_quantile(la, TD_DRIFT_LATENCY_Q));
     }
     set_check(&c[TD_DRIFT_LATENCY], lat, cfg->lat_warn, cfg->lat_alert);
     /* Lap times: a fresh CUSUM over cur's laps. */
@@ -546,8 +548,9 @@ int td_drift_monitor_step(td_drift_monitor *m, const td_summary *ref, const td_s
     /* Latency against the device's own first windows. */
     td_drift_check *lt = &out->checks[TD_DRIFT_LATENCY];
     const td_hist *lh = td_summary_find(window, "latency_ms");
-    double p95 =
-        lh && lh->total && window->frames >= cfg->min_frames ? td_hist_quantile(lh, 0.95) : NAN;
+    double p95 = lh && lh->total && window->frames >= cfg->min_frames
+                     ? td_hist_quantile(lh, TD_DRIFT_LATENCY_Q)
+                     : NAN;
     lt->detail[0] = 0;
     if (p95 == p95 && m->lat_base_n < TD_DRIFT_LATENCY_BASELINE) {
         m->lat_base = (m->lat_base * m->lat_base_n + p95) / (m->lat_base_n + 1);
@@ -561,7 +564,7 @@ int td_drift_monitor_step(td_drift_monitor *m, const td_summary *ref, const td_s
         }
         m->lat_base_n++;
         set_check(lt, NAN, cfg->lat_warn, cfg->lat_alert);
-        snprintf(lt->detail, sizeof(lt->detail), "p95 %.2f ms (baseline window %d of %d)", p95,
+        snprintf(lt->detail, sizeof(lt->detail), "median %.2f ms (baseline window %d of %d)", p95,
                  m->lat_base_n, TD_DRIFT_LATENCY_BASELINE);
     } else if (p95 == p95 && m->lat_base > 0) {
         /* Against the slowest baseline window but one: the spread the device's own conditions
@@ -569,7 +572,7 @@ int td_drift_monitor_step(td_drift_monitor *m, const td_summary *ref, const td_s
         double base = m->lat_base_n > 1 && m->lat_base_max2 > 0 ? m->lat_base_max2 : m->lat_base;
         set_check(lt, p95 / base, cfg->lat_warn, cfg->lat_alert);
         snprintf(lt->detail, sizeof(lt->detail),
-                 "p95 %.2f ms (device baseline %.2f ms, the slowest but one of %d windows)", p95,
+                 "median %.2f ms (device baseline %.2f ms, the slowest but one of %d windows)", p95,
                  base, m->lat_base_n);
     } else {
         set_check(lt, NAN, cfg->lat_warn, cfg->lat_alert);
@@ -595,8 +598,8 @@ json_t *td_drift_monitor_to_json(const td_drift_monitor *m)
                                       (int)m->hyst[i].pending));
     json_object_set_new(j, "windows", json_integer(m->windows));
     json_object_set_new(j, "latency_baseline",
-                        json_pack("{s:f,s:f,s:f,s:i}", "p95_ms", m->lat_base, "max_p95_ms",
-                                  m->lat_base_max, "second_p95_ms", m->lat_base_max2, "windows",
+                        json_pack("{s:f,s:f,s:f,s:i}", "median_ms", m->lat_base, "max_ms",
+                                  m->lat_base_max, "second_ms", m->lat_base_max2, "windows",
                                   m->lat_base_n));
     json_object_set_new(j, "states", h);
     if (m->cusum_ready)
@@ -626,9 +629,9 @@ int td_drift_monitor_from_json(td_drift_monitor *m, const json_t *j, td_err *err
         m->hyst[i].down = (int)json_integer_value(json_object_get(o, "down"));
     }
     const json_t *lb = json_object_get(j, "latency_baseline");
-    m->lat_base = json_number_value(json_object_get(lb, "p95_ms"));
-    m->lat_base_max = json_number_value(json_object_get(lb, "max_p95_ms"));
-    m->lat_base_max2 = json_number_value(json_object_get(lb, "second_p95_ms"));
+    m->lat_base = json_number_value(json_object_get(lb, "median_ms"));
+    m->lat_base_max = json_number_value(json_object_get(lb, "max_ms"));
+    m->lat_base_max2 = json_number_value(json_object_get(lb, "second_ms"));
     m->lat_base_n = (int)json_integer_value(json_object_get(lb, "windows"));
     if (m->lat_base_n < 0 || m->lat_base_n > TD_DRIFT_LATENCY_BASELINE || !(m->lat_base >= 0) ||
         !(m->lat_base_max >= 0) || !(m->lat_base_max2 >= 0))
