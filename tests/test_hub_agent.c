@@ -526,6 +526,7 @@ TD_TEST(a_hub_that_goes_away_the_agent_buffers_and_catches_up)
         TD_FMT(dev, "%lld", fx.device);
         TD_ASSERT_STREQ(tel.device, dev);
         TD_ASSERT_STREQ(tel.deployment, "1");
+        TD_ASSERT_STREQ(tel.bundle_sha256, s1); /* the hub checks drift against its reference */
         TD_ASSERT_GT(tel.summary.frames, 0);
         TD_ASSERT_LE(tel.start_ms, tel.end_ms);
         seqs[k] = tel.seq;
@@ -579,6 +580,12 @@ TD_TEST(a_hub_that_goes_away_the_agent_buffers_and_catches_up)
     for (int i = 0; i < n; i++) {
         json_int_t q = json_integer_value(json_object_get(json_array_get(ws, (size_t)i), "seq"));
         retried += q == (json_int_t)seqs[0];
+        /* Every window after the installation names the bundle, so the hub checked it. */
+        const json_t *wi = json_array_get(ws, (size_t)i);
+        if (q >= (json_int_t)seqs[0]) {
+            TD_ASSERT_STREQ(json_string_value(json_object_get(wi, "bundle_sha256")), s1);
+            TD_ASSERT(strcmp(json_string_value(json_object_get(wi, "level")), "unknown") != 0);
+        }
         if (i) {
             json_t *prev = json_array_get(ws, (size_t)i - 1), *cur = json_array_get(ws, (size_t)i);
             TD_ASSERT_GT(q, json_integer_value(json_object_get(prev, "seq")));

@@ -437,6 +437,18 @@ TD_TEST(windows_alert_on_darker_light_and_the_webhook_is_signed_and_retried)
                      "input_drift")),
                  9);
     hub_resp_free(&r);
+    /* With the bins: the reference's and the current windows' brightness side by side. */
+    TD_ASSERT_EQ(
+        hub_json(&s, &r, "GET", "/api/v1/devices/7/drift?windows=3&histograms=1", s.admin, NULL),
+        200);
+    json_t *bh = json_object_get(json_object_get(r.json, "histograms"), "camera.brightness");
+    TD_ASSERT_EQ((int)json_array_size(json_object_get(bh, "reference")), 32 + 2);
+    TD_ASSERT_EQ((int)json_array_size(json_object_get(bh, "current")), 32 + 2);
+    json_int_t total = 0;
+    for (size_t k = 0; k < 34; k++)
+        total += json_integer_value(json_array_get(json_object_get(bh, "current"), k));
+    TD_ASSERT_EQ(total, 3 * 900);
+    hub_resp_free(&r);
     TD_ASSERT_EQ(hub_json(&s, &r, "GET", "/api/v1/devices/7/drift?format=html", s.admin, NULL),
                  200);
     TD_ASSERT_CONTAINS(r.headers, "text/html");

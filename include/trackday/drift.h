@@ -190,11 +190,16 @@ typedef struct td_drift_monitor {
     long windows;
     /* Latency regression is against the device itself: the mean p95 of its first
      * TD_DRIFT_LATENCY_BASELINE windows (a car's CPU is not the exporting machine's). */
-    double lat_base;
+    double lat_base;      /* their mean p95 */
+    double lat_base_max;  /* their largest p95 */
+    double lat_base_max2; /* the second largest: the value is measured against it */
     int lat_base_n;
 } td_drift_monitor;
 
-#define TD_DRIFT_LATENCY_BASELINE 3
+#define TD_DRIFT_LATENCY_BASELINE 5
+/* The latency check compares medians: a busy machine preempts a few inferences (the tail, p95,
+ * jumps tenfold on a loaded machine) without the model being any slower. */
+#define TD_DRIFT_LATENCY_Q 0.5
 
 void td_drift_monitor_init(td_drift_monitor *m, const td_drift_config *cfg);
 /* Compares one window with ref and advances the states; out's levels are after hysteresis. */

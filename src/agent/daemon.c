@@ -584,6 +584,9 @@ int td_agent_run(const td_agent_options *o, td_err *err)
                          (long long)json_integer_value(json_object_get(last, "deployment")));
             snprintf(dev, sizeof(dev), "%lld", (long long)a->id);
             json_t *w = td_agent_driver_window(a->driver, dev, dep, seq + 1);
+            /* The bundle file the driver runs: the hub compares the window with its reference. */
+            if (w && a->driver_sha[0])
+                json_object_set_new(w, "bundle_sha256", json_string(a->driver_sha));
             json_object_set_new(a->state, "telemetry_seq", json_integer((json_int_t)(seq + 1)));
             save_state(a);
             if (a->id && w)

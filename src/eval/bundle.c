@@ -162,6 +162,10 @@ static int run_evaluation(const td_bundle_options *o, td_policy *pol, const td_t
     eo.penalties.max_resets = o->eval_resets_per_lap * o->eval_laps; /* a model that cannot drive
                                                                gives up instead of looping */
     eo.race = o->race;
+    /* DeepRacer evaluates in the nominal world: the reference's evaluation is what a clean car
+     * sees and how fast it laps there (a model trained with domain randomization is evaluated
+     * without it; the training summary keeps the randomized looks it learned on). */
+    eo.race.enable_domain_randomization = 0;
     eo.seed = o->seed;
     eo.on_step = eval_hook;
     eo.on_step_user = &c;

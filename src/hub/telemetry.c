@@ -453,12 +453,39 @@ static int list_telemetry(td__req *r)
 
 /* ---- GET /api/v1/devices/{id}/drift ---------------------------------------------------------- */
 
+/* Each histogram's bins, the reference's and the current windows' side by side (for the
+ * browser's charts): {"name": {"lo", "hi", "reference": [under, bins..., over], "current": [..]}}.
+ */
+static json_t *histograms_json(const td_summary *ref, const td_summary *cur)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < cur->n_hist; i++) {
+        const td_hist *b = &cur->hist[i], *a = td_summary_find(ref, b->name);
+        if (!a || a->n != b->n)
+            continue;
+        json_t *ra = json_array(), *ca = json_array();
+        json_array_append_new(ra, json_integer((json_int_t)a->under));
+        json_array_append_new(ca, json_integer((json_int_t)b->under));
+        for (int k = 0; k < b->n; k++) {
+            json_array_append_new(ra, json_integer((json_int_t)a->counts[k]));
+            json_array_append_new(ca, json_integer((json_int_t)b->counts[k]));
+        }
+        json_array_append_new(ra, json_integer((json_int_t)a->over));
+        json_array_append_new(ca, json_integer((json_int_t)b->over));
+        json_object_set_new(o, b->name,
+                            json_pack("{s:f,s:f,s:o,s:o}", "lo", b->lo, "hi", b->hi, "reference",
+                                      ra, "current", ca));
+    }
+    return o;
+}
+
 static int get_drift(td__req *r)
 {
-    int64_t dev, nwin;
+    int64_t dev, nwin, with_hist;
     td_err err = {0};
     const char *format = td__req_query(r, "format");
-    if (device_param(r, &dev) || td__query_int(r, "windows", 30, 1, 1000, &nwin))
+    if (device_param(r, &dev) || td__query_int(r, "windows", 30, 1, 1000, &nwin) ||
+        td__query_int(r, "histograms", 0, 0, 1, &with_hist))
         return 1;
     if (format && strcmp(format, "json") && strcmp(format, "html"))
         return td__fail(r, 400, "bad_request", "format '%.20s': json or html", format);
@@ -549,6 +576,8 @@ static int get_drift(td__req *r)
             json_object_set_new(j, "bundle_sha256", json_string(sha));
             json_object_set_new(j, "windows", json_integer(n));
             json_object_set_new(j, "timeline", td_drift_timeline_to_json(&tl));
+            if (with_hist)
+                json_object_set_new(j, "histograms", histograms_json(&ref, &merged.summary));
             td__reply_json(r, 200, j);
         }
     }
@@ -587,8 +616,8 @@ const td__route td__routes_telemetry[] = {
     {"GET", "/api/v1/devices/{id}/telemetry", list_telemetry, TD__ALLOW_DEVICE | TD__ALLOW_ADMIN,
      TD__BODY_NONE, "A device's telemetry windows (?after=SEQ&limit=N) with their checks", NULL},
     {"GET", "/api/v1/devices/{id}/drift", get_drift, TD__ALLOW_ADMIN, TD__BODY_NONE,
-     "A device's drift report over its last windows (?windows=N, ?format=html for the static "
-     "report)",
+     "A device's drift report over its last windows (?windows=N, ?histograms=1 for every "
+     "histogram's reference and current bins, ?format=html for the static report)",
      NULL},
     {NULL, NULL, NULL, 0, 0, NULL, NULL},
 };
