@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data-parallel training (docs/cli/train.md, "Several processes"): `mpirun -np 2 trackday
-# train` with PPO (discrete and continuous actions): every rank ends with the same weights
+# train` with PPO (discrete and continuous actions) and SAC: every rank ends with the same weights
 # (each prints its own hash; the trainer checks after every update and stops when they
 # differ, which a run that breaks them on purpose shows), rank 0 alone writes, and a run of
 # two processes resumes in one and back in two. Args: the trackday binary, the build directory.
@@ -83,13 +83,26 @@ rc=$?
     [ ! -e "$m/model/last.tdm" ]
 check divergence_detected "exit non-zero, the message, no checkpoint (rc $rc): $out" $?
 
-# SAC is refused with two ranks, said once.
+# SAC: each rank its own replay buffer and share of each minibatch; resumed in one process.
 m="$tmp/sac"
 "$bin" init "$m" --algo sac --track reinvent_base >/dev/null || fail=1
-out=$(mpi 2 train "$m" --iterations 1 "${small[@]}" 2>&1)
+out=$(mpi 2 train "$m" --iterations 3 --reward builtin:follow_center_line "${small[@]}" 2>&1)
 rc=$?
-[ $rc -ne 0 ] && [ "$(grep -c "SAC trains in one process only" <<<"$out")" -eq 1 ]
-check sac_refused "exit non-zero and one message (rc $rc): $out" $?
+ranks_agree "$out" && [ "$(wc -l <"$m/metrics/training.jsonl")" -eq 3 ] &&
+    /usr/bin/python3 -c 'import json,sys
+r = json.loads(open(sys.argv[1]).readlines()[-1])
+assert r["value_loss"] > 0, r  # the ranks made gradient updates' "$m/metrics/training.jsonl"
+check sac_two_ranks "SAC in two ranks, one hash, updates made (rc $rc): $out" $((rc || $?))
+out=$("$bin" train "$m" --resume --iterations 1 --reward builtin:follow_center_line "${small[@]}" 2>&1)
+rc=$?
+grep -q "^stopped: iteration limit after 1 more iterations (4 in all)" <<<"$out"
+check sac_resume_one_rank "(rc $rc): $out" $((rc || $?))
+
+# Fewer cars than processes: refused, said once.
+out=$(mpi 2 train "$m" --resume --iterations 1 --envs 1 --quiet 2>&1)
+rc=$?
+[ $rc -ne 0 ] && [ "$(grep -c -- "--envs 1: fewer cars than the 2 processes" <<<"$out")" -eq 1 ]
+check too_few_cars "exit non-zero and one message (rc $rc): $out" $?
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

@@ -381,14 +381,10 @@ static int cmd_train(int argc, char **argv)
         o.threads = n > 1 ? (int)(n < 64 ? n : 64) : 1;
     }
     /* What every rank refuses alike is said once (by rank 0), without ending the job. */
-    if (ranks > 1 && (md.metadata.algorithm == TD_ALGO_SAC || o.envs < ranks)) {
+    if (ranks > 1 && o.envs < ranks) {
         td_train_dist_finalize();
         if (rank > 0)
             return 1;
-        if (md.metadata.algorithm == TD_ALGO_SAC)
-            return td__cli_fail("%s: SAC trains in one process only (its replay buffer is not "
-                                "shared between ranks); run it without mpirun, or train with PPO",
-                                o.dir);
         return td__cli_fail("--envs %d: fewer cars than the %d processes (each steps at least "
                             "one)",
                             o.envs, ranks);

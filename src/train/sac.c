@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "train/dist.h"
 #include "train/train_internal.h"
 #include "trackday/rl.h"
 
@@ -197,12 +198,25 @@ static void sample_batch(sac *s, td_rng *rng, int B)
     }
 }
 
-/* One SAC gradient update; adds the losses to *ql, *pl and the entropy estimate to *ent. */
+/* Several ranks: a tower's gradients averaged over the ranks (each computed them on its own
+ * share of the minibatch, the same number of samples), in place; every rank gets the same. */
+static void mean_over_ranks(td_nn_net *net, int K)
+{
+    if (K <= 1)
+        return;
+    td__dist_sum_f32(net->grads, net->n_params);
+    float inv = 1.0f / (float)K;
+    for (size_t i = 0; i < net->n_params; i++)
+        net->grads[i] *= inv;
+}
+
+/* One SAC gradient update; adds the losses to *ql, *pl and the entropy estimate to *ent. With
+ * several ranks each samples its share of batch_size from its own replay buffer. */
 static int sac_update(td__train *tr, sac *s, double *ql, double *pl, double *ent)
 {
     td_policy *p = &tr->policy;
     const td_hyperparams *h = &tr->md.hyper;
-    int B = h->batch_size, rc;
+    int K = tr->nranks, B = (h->batch_size + K - 1) / K, rc;
     float alpha = (float)h->sac_alpha, gamma = (float)h->discount_factor;
     td_nn_input in = {0}, next = {0};
 
@@ -246,6 +260,7 @@ static int sac_update(td__train *tr, sac *s, double *ql, double *pl, double *ent
         td_nn_mse_backward(s->dq, q->out, s->y, B, 1.0f);
         if ((rc = td_nn_net_backward(q, s->dq, B)) != 0)
             return rc;
+        mean_over_ranks(q, K);
         td_nn_clip_grad_norm(q->grads, q->n_params, SAC_GRAD_CLIP);
         td_nn_adam_step(q, &tr->adam);
     }
@@ -300,6 +315,7 @@ static int sac_update(td__train *tr, sac *s, double *ql, double *pl, double *ent
     }
     if ((rc = td_nn_net_backward(p->pi, s->dmean, B)) != 0)
         return rc;
+    mean_over_ranks(p->pi, K);
     td_nn_clip_grad_norm(p->pi->grads, p->pi->n_params, SAC_GRAD_CLIP);
     td_nn_adam_step(p->pi, &tr->adam);
 
@@ -334,12 +350,20 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         memset(&pr, 0, sizeof(pr));
         tr->iter_t0 = t0;
         tr->iter_episodes0 = tr->episodes;
-        while (
-            (eps.ended < h->num_episodes_between_training || iter_steps < SAC_MIN_STEPS_PER_ITER) &&
-            iter_steps < SAC_MAX_STEPS_PER_ITER) {
+        /* Several ranks share the iteration's episodes and steps (the first E % K ranks take
+         * one episode more). */
+        int K = tr->nranks, goal = h->num_episodes_between_training;
+        long steps0 = tr->steps, min_steps = SAC_MIN_STEPS_PER_ITER / K,
+             max_steps = SAC_MAX_STEPS_PER_ITER / K;
+        if (K > 1) {
+            goal = goal / K + (tr->rank < goal % K);
+            if (goal < 1)
+                goal = 1;
+        }
+        while ((eps.ended < goal || iter_steps < min_steps) && iter_steps < max_steps) {
             save_prev_obs(&s, env);
             td_policy_obs_from_env(env, 0, &obs);
-            if (tr->steps < SAC_WARMUP_STEPS) {
+            if (steps0 + iter_steps * K < SAC_WARMUP_STEPS) {
                 for (int i = 0; i < N; i++) {
                     s.env_raw[2 * i] = (float)atanh(td_rng_range(&tr->rng, -0.999, 0.999));
                     s.env_raw[2 * i + 1] = (float)atanh(td_rng_range(&tr->rng, -0.999, 0.999));
@@ -375,6 +399,23 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
             }
             td__train_activity(tr, TD_TRAIN_PHASE_COLLECT, iter_steps, eps.ended, 0, 0);
         }
+        tr->rank_steps += iter_steps;
+        long size = s.size;
+        if (K > 1) {
+            /* Every rank's episodes and steps, whether any was told to stop now, and the
+             * smallest replay buffer (every rank must make the same number of updates). */
+            double sums[6] = {eps.ended,    eps.completed,      eps.reward,
+                              eps.progress, (double)iter_steps, stop_now};
+            td__dist_sum_f64(sums, 6);
+            eps.ended = (int)sums[0];
+            eps.completed = (int)sums[1];
+            eps.reward = sums[2];
+            eps.progress = sums[3];
+            iter_steps = (long)sums[4];
+            stop_now = sums[5] > 0;
+            tr->steps = steps0 + iter_steps;
+            size = td__dist_min_long(size) * K;
+        }
         if (stop_now) {
             result->stop = TD_TRAIN_STOP_NOW;
             goto out;
@@ -382,10 +423,14 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         tr->episodes += eps.ended;
         pr.collect_s = td_time_now() - t0;
         double tu = td_time_now();
-        if (s.size >= h->batch_size && tr->steps >= SAC_WARMUP_STEPS / 2) {
+        if (size >= h->batch_size && tr->steps >= SAC_WARMUP_STEPS / 2) {
             int updates = (int)(iter_steps * SAC_UPDATES_PER_STEP);
             for (int u = 0; u < updates; u++) {
-                if (td__train_stop_now(tr)) {
+                /* A second Ctrl-C on any rank stops every rank here. */
+                int now = td__train_stop_now(tr);
+                if (K > 1)
+                    now = td__dist_max_long(now) > 0;
+                if (now) {
                     result->stop = TD_TRAIN_STOP_NOW;
                     goto out;
                 }
@@ -401,6 +446,17 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         pr.update_s = td_time_now() - tu;
         pr.update_samples = (long)nupd * h->batch_size;
         tr->iteration++;
+        if (tr->test_diverge)
+            p->pi->params[0] += 1e-3f;
+        if (K > 1) {
+            double l[3] = {ql, pl, ent};
+            td__dist_sum_f64(l, 3);
+            ql = l[0] / K;
+            pl = l[1] / K;
+            ent = l[2] / K;
+            if ((rc = td__train_check_same_weights(tr, err)))
+                goto out;
+        }
         td__episode_means(&eps, &pr);
         if (nupd) {
             pr.value_loss = ql / (2.0 * nupd);

@@ -162,11 +162,6 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     tr->nranks = td_train_dist_size();
     tr->envs_total = tr->opt.envs;
     if (tr->nranks > 1) {
-        if (tr->md.metadata.algorithm == TD_ALGO_SAC)
-            return td_err_set(err, TD_EUNSUPPORTED,
-                              "%s: SAC trains in one process only (its replay buffer is not "
-                              "shared between ranks); run it without mpirun, or train with PPO",
-                              opt->dir);
         if (tr->opt.envs < tr->nranks)
             return td_err_set(err, TD_EINVAL,
                               "--envs %d: fewer cars than the %d processes (each steps at least "
