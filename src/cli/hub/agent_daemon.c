@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cli/cli.h"
 #include "cli/hub/hubcli.h"
@@ -137,6 +140,13 @@ int td__cli_agent_daemon(int argc, char **argv)
         td_agent_world_free(&world);
         return 1;
     }
+#endif
+#ifdef __GLIBC__
+    /* A car runs for months with little memory: buffers of a megabyte or more (a bundle read
+     * whole, a model's weights) are mapped and go back to the system when freed. Without a
+     * fixed threshold glibc raises it to the largest block freed, and a 30 MB bundle read
+     * once for its health check would stay in the heap for good (bench/fleet measured it). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
     umask(077); /* the device key and token are secrets */
     td_agent_options o;
