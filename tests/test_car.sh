@@ -76,7 +76,7 @@ check smaller "trackday-car $sc bytes, trackday $sf" $?
 check help "$(cat out.txt)" $?
 "$car" agent --hub http://127.0.0.1:9 --data x --sim world.json > out.txt 2>&1
 rc=$?
-[ $rc = 2 ] && grep -q "unknown option '--sim'" out.txt
+[ $rc = 2 ] && grep -q "^trackday-car agent: unknown option '--sim'" out.txt
 check sim_refused "exit $rc: $(cat out.txt)" $?
 "$car" train x > out.txt 2>&1
 rc=$?

@@ -62,6 +62,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    td__cli_program = "trackday-car";
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -20,8 +20,10 @@
 
 #ifdef TD_AGENT_NO_SIM
 #define DRIVE_USAGE "[--camera DEV]"
+#define DRIVE_FROM  "from a camera (this build, trackday-car, has no simulator)"
 #else
 #define DRIVE_USAGE "[--sim WORLD.json | --camera DEV]"
+#define DRIVE_FROM  "in a simulated world or from a camera"
 #endif
 
 static volatile sig_atomic_t stop_requested;
@@ -96,8 +98,8 @@ int td__cli_agent_daemon(int argc, char **argv)
         .about = "The device agent: registers the car's key with the hub, heartbeats, installs "
                  "the bundle a deployment gives it (signature, hashes, not older unless it is a "
                  "rollback, health check, atomic switch), reports, goes back to the previous "
-                 "bundle when told, and drives the active bundle's model in a simulated world "
-                 "or from a camera. What it sends waits on disk while the hub cannot be "
+                 "bundle when told, and drives the active bundle's model " DRIVE_FROM
+                 ". What it sends waits on disk while the hub cannot be "
                  "reached. Stops on SIGINT or SIGTERM.",
         .opts = opts,
         .usage = "--hub URL --data DIR [--device-token T] " DRIVE_USAGE " [options]",
