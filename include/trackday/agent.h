@@ -111,6 +111,7 @@ json_t *td_agent_state_json(const td_agent_store *s);
  * domain shift from what the model was trained on: lighting, colours, floor texture, camera
  * noise and pose (td_look), and grip (docs/agent.md, "Simulated worlds").
  */
+typedef struct td_agent_driver td_agent_driver;
 typedef struct td_agent_world {
     char track[256];       /* as the file names it: a track name or a path */
     char track_path[1024]; /* resolved by the caller (the CLI's track search path) */
@@ -118,6 +119,10 @@ typedef struct td_agent_world {
     td_look look;      /* td_look_default with the shift applied */
     double grip_scale; /* multiplies the car's lateral grip; 1 */
     json_t *shift;     /* the shift as given: {"brightness": 0.6, ...} (reported) */
+    /* Puts a driver's simulated car in this world (set by td_agent_world_init: the driver
+     * reaches the simulator only through it, so a build without one links none of it). */
+    int (*drive)(td_agent_driver *d, const td_bundle *b, const struct td_agent_world *w,
+                 td_err *err);
 } td_agent_world;
 
 void td_agent_world_init(td_agent_world *w); /* the default: oval, no shift */
@@ -131,9 +136,9 @@ int td_agent_world_load(td_agent_world *w, const char *path, td_err *err);
 /* Applies "key=value[,key=value...]" (the same keys) on top of the world's shift. */
 int td_agent_world_shift(td_agent_world *w, const char *spec, td_err *err);
 
-/* A model driving: the simulated world (or camera frames handed in), the policy on infer/,
- * what it saw and did since the last telemetry window, and its laps. */
-typedef struct td_agent_driver td_agent_driver;
+/* A model driving (td_agent_driver, declared above): the simulated world (or camera frames
+ * handed in), the policy on infer/, what it saw and did since the last telemetry window, and
+ * its laps. */
 
 /* What the car did with the active bundle since it switched to it (heartbeats carry it). */
 typedef struct td_agent_driving {

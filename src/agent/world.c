@@ -1,9 +1,9 @@
 /*
- * world.c - the car's world and its driver (agent.h): the simulated world that stands in for
- * a physical car (`trackday agent --sim WORLD.json`: a track with its own domain shift in
- * lighting, colours, floor, camera and grip), and the driver that runs the active bundle's
- * model on infer/ at the control rate, keeps the laps it drives and summarizes what it sees
- * and does into telemetry windows (summary.h's mergeable summaries).
+ * world.c - the car's simulated world (agent.h): the stand-in for a physical car (`trackday
+ * agent --sim WORLD.json`: a track with its own domain shift in lighting, colours, floor,
+ * camera and grip) and the simulated car a driver (driver.c) drives in it. The driver reaches
+ * this file only through td_agent_world.drive, so a build without the simulator links none
+ * of it.
  */
 #include <float.h>
 #include <math.h>
@@ -11,12 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trackday/agent.h"
+#include "agent/agent_internal.h"
 #include "trackday/modeldir.h"
 #include "trackday/policy.h"
-#include "trackday/summary.h"
-#include "trackday/telemetry.h"
 #include "trackday/track.h"
+
+static int sim_drive(td_agent_driver *d, const td_bundle *b, const td_agent_world *world,
+                     td_err *err);
 
 /* ---- the world --------------------------------------------------------------------------- */
 
@@ -28,6 +29,7 @@ void td_agent_world_init(td_agent_world *w)
     td_look_default(&w->look);
     w->grip_scale = 1;
     w->shift = json_object();
+    w->drive = sim_drive;
 }
 
 void td_agent_world_free(td_agent_world *w)
@@ -206,161 +208,55 @@ int td_agent_world_shift(td_agent_world *w, const char *spec, td_err *err)
     return 0;
 }
 
-/* ---- the driver ---------------------------------------------------------------------------- */
+/* ---- the simulated car -------------------------------------------------------------------- */
 
-struct td_agent_driver {
-    td_infer_model *model;
-    const td_infer_info *info;
-    td_telemetry tel; /* the window being filled (telemetry.h) */
-    int have_window;
-    td_agent_driving stats;
-    /* The simulated car (when driving in a world). */
-    int sim;
+/* The car a driver drives in a world (td_agent_world.drive). */
+typedef struct agent_sim {
     td_track track;
     int have_track;
     td_vecenv env;
     int have_env;
     td_vecenv_buffers buf;
-    long ended_episodes;
-    long window_laps_before;
-};
+} agent_sim;
 
 static const int64_t LAP_STEPS_MAX = 15 * 180; /* an attempt at a lap ends after 3 minutes */
 
-int td_agent_driver_open(td_agent_driver **out, const td_bundle *b, const td_agent_world *world,
-                         td_err *err)
+static void sim_free(void *p)
 {
-    td_infer_err ie;
-    int rc;
-    *out = NULL;
-    const char *path = td_bundle_model_path(b, "int8");
-    if (!path)
-        path = td_bundle_model_path(b, "fp32");
-    const td_archive_entry *me = path ? td_bundle_file(b, path) : NULL;
-    if (!me)
-        return td_err_set(err, TD_EFORMAT, "bundle %s has no model", b->bundle_id);
-    td_agent_driver *d = td_calloc(1, sizeof(*d));
-    if (!d)
-        return td_err_set(err, TD_ENOMEM, "out of memory");
-    *out = d;
-    snprintf(d->stats.sha256, sizeof(d->stats.sha256), "%s", b->sha256);
-    if (td_infer_open_buffer(&d->model, me->data, me->size, &ie) != 0)
-        return td_err_set(err, TD_EFORMAT, "bundle %s: %s: %s", b->bundle_id, path, ie.msg);
-    d->info = td_infer_get_info(d->model);
-    td_summary_layout lay;
-    td_summary_layout_of(&lay, d->info);
-    if ((rc = td_telemetry_begin(&d->tel, &lay, NULL,
-                                 td_telemetry_id_ok(b->bundle_id) ? b->bundle_id : NULL,
-                                 (int64_t)(td_time_now() * 1000), err)) != 0)
-        return rc;
-    d->have_window = 1;
-    if (!world)
-        return 0;
-    /* The car: the metadata's sensors and physics, the world's look and grip. */
-    const td_archive_entry *meta = td_bundle_file(b, "model/model_metadata.json");
-    td_model_metadata md;
-    td_sim_config cfg;
-    json_t *mj = meta ? json_loadb((const char *)meta->data, meta->size, 0, NULL) : NULL;
-    if (!mj)
-        return td_err_set(err, TD_EFORMAT, "bundle %s: no readable model_metadata.json",
-                          b->bundle_id);
-    td_config_warnings warn;
-    td_config_warnings_clear(&warn);
-    rc = td_model_metadata_from_json(&md, mj, "model_metadata.json", &warn, err);
-    json_decref(mj);
-    if (rc)
-        return rc;
-    if ((rc = td_track_load(&d->track, world->track_path[0] ? world->track_path : world->track,
-                            err)) != 0)
-        return rc;
-    d->have_track = 1;
-    td_sim_config_default(&cfg);
-    td_policy_sim_sensors(&md, &cfg);
-    cfg.look = world->look;
-    if (world->grip_scale != 1)
-        cfg.car.grip_mps2 = (cfg.car.grip_mps2 > 0 ? cfg.car.grip_mps2 : 6.0) * world->grip_scale;
-    /* Laps one at a time from the start line; an off-track costs a reset and the car drives on
-     * (counted), as a car on a real floor is put back. */
-    cfg.mode = TD_MODE_EVAL;
-    cfg.penalties.max_resets = TD_RESETS_UNLIMITED;
-    cfg.max_steps = (int)LAP_STEPS_MAX;
-    cfg.seed = world->seed;
-    if ((rc = td_vecenv_init(&d->env, &cfg, &d->track, 1, err)) != 0)
-        return rc;
-    d->have_env = 1;
-    if ((rc = td_vecenv_buffers_init(&d->buf, &d->env, err)) != 0)
-        return rc;
-    td_vecenv_reset(&d->env);
-    d->sim = 1;
-    return 0;
-}
-
-void td_agent_driver_close(td_agent_driver *d)
-{
-    if (!d)
+    agent_sim *s = p;
+    if (!s)
         return;
-    if (d->have_env) {
-        td_vecenv_buffers_free(&d->buf);
-        td_vecenv_free(&d->env);
+    if (s->have_env) {
+        td_vecenv_buffers_free(&s->buf);
+        td_vecenv_free(&s->env);
     }
-    if (d->have_track)
-        td_track_free(&d->track);
-    if (d->have_window)
-        td_telemetry_free(&d->tel);
-    td_infer_close(d->model);
-    td_free(d);
+    if (s->have_track)
+        td_track_free(&s->track);
+    td_free(s);
 }
 
-/* Runs the model on one observation; the action and the frame's statistics. */
-static int infer_one(td_agent_driver *d, const td_infer_obs *obs, td_infer_action *act, td_err *err)
+static int sim_step(td_agent_driver *d, td_err *err)
 {
-    double t0 = td_time_now();
-    int rc = td_infer_run(d->model, obs, act);
-    double ms = (td_time_now() - t0) * 1e3;
-    if (rc != 0)
-        return td_err_set(err, TD_EINTERNAL, "the model failed to run (%d)", rc);
-    if (d->have_window)
-        td_summary_add(&d->tel.summary, obs, td_infer_output(d->model), ms);
-    d->stats.frames++;
-    d->stats.latency_sum_ms += ms;
-    if (ms > d->stats.latency_max_ms)
-        d->stats.latency_max_ms = ms;
-    return 0;
-}
-
-static void count_lap(td_agent_driver *d, double lap_s)
-{
-    d->stats.laps++;
-    d->stats.lap_time_sum_s += lap_s;
-    if (d->stats.lap_time_min_s <= 0 || lap_s < d->stats.lap_time_min_s)
-        d->stats.lap_time_min_s = lap_s;
-    if (d->have_window)
-        td_summary_add_lap(&d->tel.summary, lap_s);
-}
-
-int td_agent_driver_step(td_agent_driver *d, td_err *err)
-{
+    agent_sim *s = d->sim;
     td_infer_obs obs;
     td_infer_action act;
     int rc;
-    if (!d->sim)
-        return td_err_set(err, TD_EINVAL, "this driver has no simulated world");
-    obs.camera = d->info->camera_h ? d->env.obs_camera : NULL;
-    obs.lidar = d->info->lidar_dim ? d->env.obs_lidar : NULL;
-    obs.state = d->info->state_dim ? d->env.obs_state : NULL;
-    if ((rc = infer_one(d, &obs, &act, err)) != 0)
+    obs.camera = d->info->camera_h ? s->env.obs_camera : NULL;
+    obs.lidar = d->info->lidar_dim ? s->env.obs_lidar : NULL;
+    obs.state = d->info->state_dim ? s->env.obs_state : NULL;
+    if ((rc = td__agent_driver_infer(d, &obs, &act, err)) != 0)
         return rc;
-    d->buf.actions[0] = act.steering_angle;
-    d->buf.actions[1] = act.speed;
-    long off_before = td_vecenv_current_episode(&d->env, 0)->events.off_tracks +
-                      td_vecenv_current_episode(&d->env, 0)->events.reverses +
-                      td_vecenv_current_episode(&d->env, 0)->events.immobilized;
-    long crash_before = td_vecenv_current_episode(&d->env, 0)->events.crashes;
-    td_vecenv_step(&d->env);
-    if (d->buf.dones[0]) {
-        const td_episode_info *e = td_vecenv_last_episode(&d->env, 0);
+    s->buf.actions[0] = act.steering_angle;
+    s->buf.actions[1] = act.speed;
+    long off_before = td_vecenv_current_episode(&s->env, 0)->events.off_tracks +
+                      td_vecenv_current_episode(&s->env, 0)->events.reverses +
+                      td_vecenv_current_episode(&s->env, 0)->events.immobilized;
+    long crash_before = td_vecenv_current_episode(&s->env, 0)->events.crashes;
+    td_vecenv_step(&s->env);
+    if (s->buf.dones[0]) {
+        const td_episode_info *e = td_vecenv_last_episode(&s->env, 0);
         for (int l = 0; l < e->laps && l < TD_MAX_LAPS; l++)
-            count_lap(d, e->lap_times_s[l]);
+            td__agent_driver_lap(d, e->lap_times_s[l]);
         long off = e->events.off_tracks + e->events.reverses + e->events.immobilized;
         d->stats.off_track += off > off_before ? off - off_before : 0;
         d->stats.crashes += e->events.crashes > crash_before ? e->events.crashes - crash_before : 0;
@@ -369,7 +265,7 @@ int td_agent_driver_step(td_agent_driver *d, td_err *err)
         d->tel.summary.outcomes.crashes +=
             e->events.crashes > crash_before ? e->events.crashes - crash_before : 0;
     } else {
-        const td_episode_info *e = td_vecenv_current_episode(&d->env, 0);
+        const td_episode_info *e = td_vecenv_current_episode(&s->env, 0);
         long off = e->events.off_tracks + e->events.reverses + e->events.immobilized;
         if (off > off_before) {
             d->stats.off_track += off - off_before;
@@ -384,44 +280,50 @@ int td_agent_driver_step(td_agent_driver *d, td_err *err)
     return 0;
 }
 
-int td_agent_driver_frame(td_agent_driver *d, const uint8_t *grey, td_err *err)
+/* The car: the metadata's sensors and physics, the world's look and grip. */
+static int sim_drive(td_agent_driver *d, const td_bundle *b, const td_agent_world *world,
+                     td_err *err)
 {
-    td_infer_obs obs = {grey, NULL, NULL};
-    td_infer_action act;
-    if (!d->info->camera_h)
-        return td_err_set(err, TD_EINVAL, "the model has no camera input");
-    return infer_one(d, &obs, &act, err);
-}
-
-void td_agent_driver_camera_size(const td_agent_driver *d, int *w, int *h)
-{
-    *w = d->info->camera_w;
-    *h = d->info->camera_h;
-}
-
-const td_agent_driving *td_agent_driver_stats(const td_agent_driver *d)
-{
-    return &d->stats;
-}
-
-json_t *td_agent_driver_window(td_agent_driver *d, const char *device, const char *deployment,
-                               uint64_t seq)
-{
-    int64_t now_ms = (int64_t)(td_time_now() * 1000);
-    if (!d->have_window)
-        return NULL;
-    td_telemetry_end(&d->tel, now_ms);
-    snprintf(d->tel.device, sizeof(d->tel.device), "%s",
-             device && td_telemetry_id_ok(device) ? device : "");
-    snprintf(d->tel.deployment, sizeof(d->tel.deployment), "%s",
-             deployment && td_telemetry_id_ok(deployment) ? deployment : "");
-    d->tel.seq = seq;
-    json_t *j = td_telemetry_to_json(&d->tel);
-    td_summary_layout lay = d->tel.summary.layout;
-    char bundle[TD_TELEMETRY_ID_LEN];
-    memcpy(bundle, d->tel.bundle_id, sizeof(bundle));
-    td_telemetry_free(&d->tel);
-    d->have_window =
-        td_telemetry_begin(&d->tel, &lay, NULL, bundle[0] ? bundle : NULL, now_ms, NULL) == 0;
-    return j;
+    int rc;
+    const td_archive_entry *meta = td_bundle_file(b, "model/model_metadata.json");
+    td_model_metadata md;
+    td_sim_config cfg;
+    json_t *mj = meta ? json_loadb((const char *)meta->data, meta->size, 0, NULL) : NULL;
+    if (!mj)
+        return td_err_set(err, TD_EFORMAT, "bundle %s: no readable model_metadata.json",
+                          b->bundle_id);
+    td_config_warnings warn;
+    td_config_warnings_clear(&warn);
+    rc = td_model_metadata_from_json(&md, mj, "model_metadata.json", &warn, err);
+    json_decref(mj);
+    if (rc)
+        return rc;
+    agent_sim *s = td_calloc(1, sizeof(*s));
+    if (!s)
+        return td_err_set(err, TD_ENOMEM, "out of memory");
+    d->sim = s;
+    d->sim_free = sim_free;
+    if ((rc = td_track_load(&s->track, world->track_path[0] ? world->track_path : world->track,
+                            err)) != 0)
+        return rc;
+    s->have_track = 1;
+    td_sim_config_default(&cfg);
+    td_policy_sim_sensors(&md, &cfg);
+    cfg.look = world->look;
+    if (world->grip_scale != 1)
+        cfg.car.grip_mps2 = (cfg.car.grip_mps2 > 0 ? cfg.car.grip_mps2 : 6.0) * world->grip_scale;
+    /* Laps one at a time from the start line; an off-track costs a reset and the car drives on
+     * (counted), as a car on a real floor is put back. */
+    cfg.mode = TD_MODE_EVAL;
+    cfg.penalties.max_resets = TD_RESETS_UNLIMITED;
+    cfg.max_steps = (int)LAP_STEPS_MAX;
+    cfg.seed = world->seed;
+    if ((rc = td_vecenv_init(&s->env, &cfg, &s->track, 1, err)) != 0)
+        return rc;
+    s->have_env = 1;
+    if ((rc = td_vecenv_buffers_init(&s->buf, &s->env, err)) != 0)
+        return rc;
+    td_vecenv_reset(&s->env);
+    d->sim_step = sim_step;
+    return 0;
 }

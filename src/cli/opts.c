@@ -11,6 +11,8 @@
 
 #include "cli/opts.h"
 
+const char *td__cli_program = "trackday";
+
 #define HELP_WIDTH  80
 #define HELP_COLUMN 26 /* where option descriptions start */
 
@@ -73,7 +75,7 @@ void td__cli_wrap(FILE *f, const char *text, int first, int indent, int width)
 /* "DIR [MODEL] [options]" from the positional rows. */
 static void print_usage_line(const td__cli_spec *s, FILE *f)
 {
-    fprintf(f, "usage: trackday %s", s->name);
+    fprintf(f, "usage: %s %s", td__cli_program, s->name);
     if (s->usage) {
         fprintf(f, " %s\n", s->usage);
         return;
@@ -166,14 +168,14 @@ void td__cli_help(const td__cli_spec *s, FILE *f)
 int td__cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "trackday%s%s: ", current ? " " : "", current ? current->name : "");
+    fprintf(stderr, "%s%s%s: ", td__cli_program, current ? " " : "", current ? current->name : "");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     if (current) {
         print_usage_line(current, stderr);
-        fprintf(stderr, "Run 'trackday %s --help' for the options.\n", current->name);
+        fprintf(stderr, "Run '%s %s --help' for the options.\n", td__cli_program, current->name);
     }
     return TD_CLI_USAGE;
 }
@@ -317,7 +319,7 @@ static const td__cli_opt *find_option(const td__cli_spec *s, const char *a, size
 
 static void list_subs(const char *cmd, const char *about, const td__cli_sub *subs, FILE *f)
 {
-    fprintf(f, "usage: trackday %s COMMAND [ARGS]\n", cmd);
+    fprintf(f, "usage: %s %s COMMAND [ARGS]\n", td__cli_program, cmd);
     if (about && *about) {
         fputc('\n', f);
         td__cli_wrap(f, about, 0, 0, HELP_WIDTH);
@@ -326,7 +328,7 @@ static void list_subs(const char *cmd, const char *about, const td__cli_sub *sub
     fprintf(f, "\ncommands:\n");
     for (const td__cli_sub *c = subs; c->name; c++)
         print_row(f, c->name, c->summary);
-    fprintf(f, "\nRun 'trackday %s COMMAND --help' for a command's options.\n", cmd);
+    fprintf(f, "\nRun '%s %s COMMAND --help' for a command's options.\n", td__cli_program, cmd);
 }
 
 int td__cli_dispatch(const char *cmd, const char *about, const td__cli_sub *subs, int argc,
@@ -355,10 +357,10 @@ int td__cli_dispatch(const char *cmd, const char *about, const td__cli_sub *subs
         }
     }
     if (best)
-        fprintf(stderr, "trackday %s: unknown command '%s' (did you mean '%s'?)\n\n", cmd, name,
-                best);
+        fprintf(stderr, "%s %s: unknown command '%s' (did you mean '%s'?)\n\n", td__cli_program,
+                cmd, name, best);
     else
-        fprintf(stderr, "trackday %s: unknown command '%s'\n\n", cmd, name);
+        fprintf(stderr, "%s %s: unknown command '%s'\n\n", td__cli_program, cmd, name);
     list_subs(cmd, about, subs, stderr);
     return TD_CLI_USAGE;
 }

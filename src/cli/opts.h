@@ -179,6 +179,9 @@ void td__cli_help(const td__cli_spec *spec, FILE *f);
 
 /* Reports a command-line error: "trackday: <msg>" and a hint to stderr; returns TD_CLI_USAGE.
  * For TD__CLI_CUSTOM parsers and checks between options after td__cli_parse. */
+/* The program the messages and help name: "trackday" ("trackday-car" in the car-only build,
+ * whose main sets it). */
+extern const char *td__cli_program;
 int td__cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Edit distance between two short strings (for "did you mean"); 99 for long ones. */

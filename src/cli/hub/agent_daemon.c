@@ -10,10 +10,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cli/cli.h"
 #include "cli/hub/hubcli.h"
 #include "trackday/agent.h"
+
+#ifdef TD_AGENT_NO_SIM
+#define DRIVE_USAGE "[--camera DEV]"
+#define DRIVE_FROM  "from a camera (this build, trackday-car, has no simulator)"
+#else
+#define DRIVE_USAGE "[--sim WORLD.json | --camera DEV]"
+#define DRIVE_FROM  "in a simulated world or from a camera"
+#endif
 
 static volatile sig_atomic_t stop_requested;
 
@@ -56,6 +67,7 @@ int td__cli_agent_daemon(int argc, char **argv)
                       "trust bundles signed by this key (default: the hub's signing key, "
                       "pinned at registration)"),
         TD_CLI_SECTION("driving"),
+#ifndef TD_AGENT_NO_SIM
         TD_CLI_STRING(NULL, "--sim", &sim, "WORLD.json",
                       "drive in this simulated world (a track and its domain shift; "
                       "docs/agent.md)"),
@@ -63,10 +75,13 @@ int td__cli_agent_daemon(int argc, char **argv)
                       "more shift on top of the world's: KEY=VALUE[,KEY=VALUE...]"),
         TD_CLI_STRING(NULL, "--track", &track, "TRACK",
                       "the simulated world's track (default oval)"),
+#endif
         TD_CLI_STRING(NULL, "--camera", &camera, "DEV", "drive from this V4L2 camera"),
         TD_CLI_DOUBLE("--hz", &hz, 1, 100, "HZ", "control steps per second (default 15)"),
+#ifndef TD_AGENT_NO_SIM
         TD_CLI_DOUBLE("--speedup", &speedup, 0.1, 100, "X",
                       "simulated seconds per second of the wall clock (default 1)"),
+#endif
         TD_CLI_SECTION("reporting"),
         TD_CLI_DOUBLE("--heartbeat-s", &heartbeat_s, 0.05, 3600, "S",
                       "heartbeat period (default: what the hub says, 10 s)"),
@@ -83,12 +98,11 @@ int td__cli_agent_daemon(int argc, char **argv)
         .about = "The device agent: registers the car's key with the hub, heartbeats, installs "
                  "the bundle a deployment gives it (signature, hashes, not older unless it is a "
                  "rollback, health check, atomic switch), reports, goes back to the previous "
-                 "bundle when told, and drives the active bundle's model in a simulated world "
-                 "or from a camera. What it sends waits on disk while the hub cannot be "
+                 "bundle when told, and drives the active bundle's model " DRIVE_FROM
+                 ". What it sends waits on disk while the hub cannot be "
                  "reached. Stops on SIGINT or SIGTERM.",
         .opts = opts,
-        .usage = "--hub URL --data DIR [--device-token T] [--sim WORLD.json | --camera DEV] "
-                 "[options]",
+        .usage = "--hub URL --data DIR [--device-token T] " DRIVE_USAGE " [options]",
     };
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
@@ -104,8 +118,14 @@ int td__cli_agent_daemon(int argc, char **argv)
         if (crc)
             return td__cli_fail("agent: --camera: %s", cerr.msg);
     }
-    td_agent_world world;
     td_err err;
+#ifdef TD_AGENT_NO_SIM
+    /* The car-only build (trackday-car) has no simulator: it drives from --camera. */
+    int have_world = 0;
+    td_agent_world world = {.shift = NULL};
+    (void)sim, (void)shift, (void)track;
+#else
+    td_agent_world world;
     int have_world = sim || shift || track;
     td_agent_world_init(&world);
     if (sim && td_agent_world_load(&world, sim, &err) != 0) {
@@ -122,6 +142,14 @@ int td__cli_agent_daemon(int argc, char **argv)
         td_agent_world_free(&world);
         return 1;
     }
+#endif
+#ifdef __GLIBC__
+    /* A car runs for months with little memory: buffers of a megabyte or more (a bundle read
+     * whole, a model's weights) are mapped and go back to the system when freed. Without a
+     * fixed threshold glibc raises it to the largest block freed, and a 30 MB bundle read
+     * once for its health check would stay in the heap for good (bench/fleet measured it). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     umask(077); /* the device key and token are secrets */
     td_agent_options o;
     td_agent_options_default(&o);
@@ -147,7 +175,9 @@ int td__cli_agent_daemon(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = td_agent_run(&o, &err);
+#ifndef TD_AGENT_NO_SIM
     td_agent_world_free(&world);
+#endif
     if (rc)
         return td__cli_fail("agent: %s", err.msg);
     return 0;
