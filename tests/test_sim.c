@@ -1498,11 +1498,25 @@ TD_TEST(round_robin_start_advances_five_percent)
     }
     fx_close(&f);
 
-    /* Several cars spread their starts over the lap. */
+    /* Several cars: each starts at START_POSITION_OFFSET, as each DeepRacer worker does
+     * (rollout_agent_ctrl.py: start_ndist = START_POSITION_OFFSET), and advances by itself. */
+    cfg.race.start_position_offset = 0.25;
     env_fixture g = {0};
     fx_square(&g, &cfg, 4);
-    TD_ASSERT_NEAR(td_vecenv_current_episode(&g.env, 2)->start_ndist, 0.5, 1e-12);
+    for (int i = 0; i < 4; i++) {
+        TD_ASSERT_NEAR(td_vecenv_current_episode(&g.env, i)->start_ndist, 0.25, 1e-12);
+        TD_ASSERT_NEAR(td_vecenv_car(&g.env, i)->x, 10.0, 1e-9); /* 10 m along: the right edge */
+        TD_ASSERT_NEAR(td_vecenv_car(&g.env, i)->y, 5.0, 1e-9);
+    }
     fx_close(&g);
+    /* trackday's extension (train --spread-starts): car i of n starts i/n further. */
+    cfg.race.spread_starts = 1;
+    env_fixture h = {0};
+    fx_square(&h, &cfg, 4);
+    for (int i = 0; i < 4; i++)
+        TD_ASSERT_NEAR(td_vecenv_current_episode(&h.env, i)->start_ndist, fmod(0.25 + i / 4.0, 1.0),
+                       1e-12);
+    fx_close(&h);
 }
 
 TD_TEST(alternate_direction_and_reverse_dir)
@@ -2574,7 +2588,8 @@ TD_TEST(start_near_an_obstacle_takes_the_other_lane)
     cfg.race.object_positions[1][0] = 0.5; /* arc 20, outer lane */
     cfg.race.object_positions[1][1] = -1;
     cfg.race.change_start_position = 0;
-    fx_square(&f, &cfg, 2); /* car 0 starts at arc 0, car 1 at arc 20 */
+    cfg.race.spread_starts = 1; /* trackday's spread starts put the second car at arc 20 */
+    fx_square(&f, &cfg, 2);     /* car 0 starts at arc 0, car 1 at arc 20 */
     /* Car 0: the box is on the inner (+y) lane, so it starts on the outer lane. */
     TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 5.0, 1e-9);
     TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->y, -0.25, 1e-9);
@@ -2626,6 +2641,7 @@ TD_TEST(start_lane_switch_is_deepracers_rule)
     cfg.race.object_positions[0][1] = -1;
     cfg.race.object_positions[1][0] = 29.1 / 40.0;
     cfg.race.object_positions[1][1] = -1;
+    cfg.race.spread_starts = 1;
     fx_square(&g, &cfg, 4);                                  /* car 3 starts at arc 30 */
     TD_ASSERT_NEAR(td_vecenv_car(&g.env, 3)->x, 0.25, 1e-9); /* inner lane of the left side */
     fx_close(&g);
