@@ -56,7 +56,7 @@ static char *trained_model(const char *dir)
     char cmd[1024];
     int st;
     TD_FMT(cmd,
-           "cd '%s' && '" T "' init m --track oval >/dev/null && '" T
+           "cd '%s' && '" T "' init m --sensor state --track oval >/dev/null && '" T
            "' train m --until-laps 1 --minutes 2 2>/dev/null",
            dir);
     char *out = run(cmd, &st);
@@ -143,10 +143,12 @@ TD_TEST(trials_with_resets_lap_by_lap_and_settings_from_the_yaml)
     char dir[256], cmd[1024];
     TD_FMT(dir, "%s", td_test_tmpdir());
     /* An untrained model: it leaves the road (on kidney's turns: the oval's constant curves
-     * can suit a one-iteration policy's greedy action on the calibrated car). */
+     * can suit a one-iteration policy's greedy action on the calibrated car). Spread starts:
+     * with DeepRacer's (every car from the start line) one iteration can already be enough
+     * for kidney's first lap. */
     TD_FMT(cmd,
-           "cd '%s' && '" T "' init m --track kidney >/dev/null && '" T
-           "' train m --iterations 1 >/dev/null 2>&1",
+           "cd '%s' && '" T "' init m --sensor state --track kidney >/dev/null && '" T
+           "' train m --iterations 1 --spread-starts >/dev/null 2>&1",
            dir);
     run_ok(cmd);
     /* --max-resets 0: no reset, every trial ends at its first event. */

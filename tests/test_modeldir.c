@@ -492,6 +492,32 @@ TD_TEST(training_params_not_supported_keys)
     TD_ASSERT_CONTAINS(w.msg[1], "OBSTACLE_TYPE is \"deepracer_box_obstacle\"");
 }
 
+/* START_POSITION_OFFSET is read (every car's first training start), in the yaml and from
+ * DRfC's run.env; outside [0, 1] it is an error. */
+TD_TEST(start_position_offset_is_read)
+{
+    td_config_warnings w;
+    td_training_params p;
+    td_err err;
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_training_params_load(
+        &p, write_file("training_params.yaml", "START_POSITION_OFFSET: '0.25'\n"), &w, &err));
+    TD_ASSERT_NEAR(p.race.start_position_offset, 0.25, 0);
+    TD_ASSERT_EQ_INT(p.race.spread_starts, 0);
+    TD_ASSERT_MSG(w.n == 0, "warning %s", w.msg[0]);
+    TD_ASSERT_OK(td_training_params_load(
+        &p, write_file("training_params.yaml", "WORLD_NAME: oval\n"), &w, &err));
+    TD_ASSERT_NEAR(p.race.start_position_offset, 0.0, 0);
+    TD_ASSERT_OK(td_run_env_load(&p, write_file("run.env", "DR_TRAIN_START_POSITION_OFFSET=0.5\n"),
+                                 &w, &err));
+    TD_ASSERT_NEAR(p.race.start_position_offset, 0.5, 0);
+    TD_ASSERT_MSG(w.n == 0, "warning %s", w.msg[0]);
+    int rc = td_training_params_load(
+        &p, write_file("training_params.yaml", "START_POSITION_OFFSET: 1.5\n"), &w, &err);
+    TD_ASSERT_EQ_INT(rc, TD_ERANGE);
+    TD_ASSERT_CONTAINS(err.msg, "START_POSITION_OFFSET is 1.5, must be in [0, 1]");
+}
+
 TD_TEST(training_params_real_file_shapes)
 {
     char path[512];

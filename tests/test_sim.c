@@ -434,6 +434,239 @@ TD_TEST(params_progress_across_the_start_line)
     fx_close(&f);
 }
 
+/* ---- the audit's edge cases of section 1, against DeepRacer's formulas ---------------------- */
+
+static void open_shared(env_fixture *f, const td_sim_config *cfg, const char *name, int n);
+
+/* Teleports car 0 so that its MODEL point is at (x, y), heading yaw. */
+static void put_model_point(env_fixture *f, double x, double y, double yaw)
+{
+    double m = f->env.cfg.car.model_point_m;
+    td_vecenv_teleport(&f->env, 0, x - m * cos(yaw), y - m * sin(yaw), yaw, 0.0);
+}
+
+/* Nearest point of a polyline (n points) to (x, y), as shapely's interpolate(project()). */
+static void dr_nearest_on(const double *B, int n, double x, double y, double *px, double *py,
+                          double *arc)
+{
+    double best = INFINITY, run = 0.0;
+    for (int k = 0; k + 1 < n; k++) {
+        const double *q = B + 2 * k;
+        double dx = q[2] - q[0], dy = q[3] - q[1], l2 = dx * dx + dy * dy;
+        double u = l2 > 0 ? ((x - q[0]) * dx + (y - q[1]) * dy) / l2 : 0.0;
+        u = u < 0 ? 0 : (u > 1 ? 1 : u);
+        double ex = q[0] + u * dx, ey = q[1] + u * dy, d = hypot(ex - x, ey - y);
+        if (d < best) {
+            best = d;
+            *px = ex;
+            *py = ey;
+            if (arc)
+                *arc = run + u * sqrt(l2);
+        }
+        run += sqrt(l2);
+    }
+}
+
+/*
+ * DeepRacer's is_left_of_center and closest_waypoints at model point (x, y), computed here
+ * from its code (agent_ctrl/utils.py, track_data.py get_nearest_points, TrackLine,
+ * track_geom/utils.py find_prev_next): the car is left when nearer the inner border point
+ * nearest its centre-line point than the outer one, xor the route is clockwise (an open route
+ * counts as counter-clockwise forwards); the waypoints bisect (bisect_right) the waypoints'
+ * normalized distances, the last one 1.0.
+ */
+static void dr_left_and_waypoints(const td_track *t, double x, double y, int *left, int wp[2])
+{
+    double cx = 0, cy = 0, arc = 0, ix = 0, iy = 0, ox = 0, oy = 0;
+    dr_nearest_on(t->center, t->n, x, y, &cx, &cy, &arc);
+    dr_nearest_on(t->inner, t->n, cx, cy, &ix, &iy, NULL);
+    dr_nearest_on(t->outer, t->n, cx, cy, &ox, &oy, NULL);
+    int ccw;
+    if (t->closed) {
+        double a = 0;
+        for (int i = 0; i + 1 < t->n; i++)
+            a += t->center[2 * i] * t->center[2 * i + 3] -
+                 t->center[2 * i + 2] * t->center[2 * i + 1];
+        ccw = a > 0;
+    } else {
+        ccw = !t->reversed;
+    }
+    *left = (hypot(x - ix, y - iy) < hypot(x - ox, y - oy)) ^ !ccw;
+    double nd = arc / t->length;
+    int next = 0;
+    while (next < t->n && (next == t->n - 1 ? 1.0 : t->arc[next] / t->length) <= nd)
+        next++;
+    wp[0] = next - 1 < 0 ? t->n - 1 : next - 1;
+    wp[1] = next == t->n ? 0 : next;
+}
+
+/*
+ * is_left_of_center is DeepRacer's nearer-border rule, not the side of the centre line. On a
+ * route whose centre line is nearer the inner border (0.2 m) than the outer (0.6 m), a car
+ * 0.1 m right of the centre line is still nearer the inner border: left in DeepRacer. Then
+ * random poses on every reference route in both directions, a fifth of them within 3 mm of
+ * the centre line (where the audit saw the two rules differ), against DeepRacer's formula.
+ */
+TD_TEST(is_left_of_center_is_deepracers_nearer_border_rule)
+{
+    double rows[11 * 6];
+    for (int i = 0; i < 11; i++) {
+        double *r = rows + 6 * i, x = 0.5 * i;
+        r[0] = x, r[1] = 0.0, r[2] = x, r[3] = 0.2, r[4] = x, r[5] = -0.6;
+    }
+    env_fixture f = {0};
+    td_sim_config cfg;
+    eval_config(&cfg);
+    td_err err;
+    TD_ASSERT_OK(td_track_from_rows(&f.track, rows, 11, "offset", "offset centre line", &err));
+    fx_open(&f, &cfg, &f.track, 1);
+    const double lat[4] = {0.05, -0.1, -0.19, -0.25};
+    const int want[4] = {1, 1, 1, 0};
+    for (int k = 0; k < 4; k++) {
+        put_model_point(&f, 2.2, lat[k], 0.0);
+        TD_ASSERT_MSG(f.params[0].is_left_of_center == want[k], "y %.2f: is_left_of_center %d",
+                      lat[k], f.params[0].is_left_of_center);
+        TD_ASSERT_NEAR(f.params[0].distance_from_center, fabs(lat[k]), 1e-9);
+    }
+    fx_close(&f);
+
+    DIR *d = opendir(TD_SHARED_TRACKS);
+    TD_ASSERT(d != NULL);
+    struct dirent *e;
+    int routes = 0;
+    long poses = 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".npy"))
+            continue;
+        char path[1024];
+        TD_FMT(path, "%s/%s", TD_SHARED_TRACKS, e->d_name);
+        for (int rev = 0; rev < 2; rev++) {
+            env_fixture g = {0};
+            eval_config(&cfg);
+            cfg.race.reverse_dir = rev;
+            TD_ASSERT_OK(td_track_load(&g.track, path, &err));
+            fx_open(&g, &cfg, &g.track, 1);
+            const td_track *t = td_vecenv_track(&g.env, 0);
+            td_rng rng;
+            td_rng_seed(&rng, 9 + (uint64_t)routes, 0);
+            for (int k = 0; k < 150; k++) {
+                double s = td_rng_uniform(&rng) * t->length, x, y, yaw;
+                double w = k % 5 ? td_rng_range(&rng, -0.3, 0.3) : td_rng_range(&rng, -3e-3, 3e-3);
+                td_track_point_at(t, s, w, &x, &y, &yaw);
+                put_model_point(&g, x, y, yaw);
+                const td_params *p = &g.params[0];
+                int left, wp[2];
+                dr_left_and_waypoints(t, p->x, p->y, &left, wp);
+                TD_ASSERT_MSG(p->is_left_of_center == left,
+                              "%s%s (%.6f, %.6f): is_left_of_center %d, DeepRacer %d", e->d_name,
+                              rev ? " reversed" : "", p->x, p->y, p->is_left_of_center, left);
+                TD_ASSERT_MSG(p->closest_waypoints[0] == wp[0] && p->closest_waypoints[1] == wp[1],
+                              "%s%s (%.6f, %.6f): closest_waypoints [%d, %d], DeepRacer [%d, %d]",
+                              e->d_name, rev ? " reversed" : "", p->x, p->y,
+                              p->closest_waypoints[0], p->closest_waypoints[1], wp[0], wp[1]);
+                poses++;
+            }
+            fx_close(&g);
+        }
+        routes++;
+    }
+    closedir(d);
+    TD_ASSERT_MSG(routes >= 19, "%d reference routes", routes);
+    TD_ASSERT(poses == 300L * routes);
+}
+
+/*
+ * closest_waypoints at the end of an open route: DeepRacer's bisection runs past the last
+ * waypoint (normalized distance 1.0) and wraps to [n-1, 0]; at the start it is [0, 1], and on
+ * a waypoint k it is [k, k+1]. Straight_track has 22 waypoints: [21, 0] at its end, in both
+ * directions.
+ */
+TD_TEST(closest_waypoints_at_an_open_routes_end_are_deepracers)
+{
+    for (int rev = 0; rev < 2; rev++) {
+        env_fixture f = {0};
+        td_sim_config cfg;
+        eval_config(&cfg);
+        cfg.race.reverse_dir = rev;
+        open_shared(&f, &cfg, "Straight_track", 1);
+        const td_track *t = td_vecenv_track(&f.env, 0);
+        TD_ASSERT_EQ_INT(t->n, 22);
+        TD_ASSERT(!t->closed);
+        const td_params *p = &f.params[0];
+        double x, y, yaw;
+        td_track_point_at(t, t->length, 0.0, &x, &y, &yaw);
+        put_model_point(&f, x, y, yaw);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[0], 21);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[1], 0);
+        /* Past the end the projection stays at the end. */
+        put_model_point(&f, x + 0.1 * cos(yaw), y + 0.1 * sin(yaw), yaw);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[0], 21);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[1], 0);
+        td_track_point_at(t, t->arc[20] + 0.01, 0.0, &x, &y, &yaw);
+        put_model_point(&f, x, y, yaw);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[0], 20);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[1], 21);
+        td_track_point_at(t, t->arc[7], 0.0, &x, &y, &yaw);
+        put_model_point(&f, x, y, yaw);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[0], 7);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[1], 8);
+        td_track_point_at(t, 0.0, 0.0, &x, &y, &yaw);
+        put_model_point(&f, x, y, yaw);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[0], 0);
+        TD_ASSERT_EQ_INT(p->closest_waypoints[1], 1);
+        fx_close(&f);
+    }
+}
+
+/*
+ * Progress on an open route follows DeepRacer's compute_current_prog as on a loop, without
+ * clipping to [0, 100]: from a start at half the route, a car a fifth of the route behind it
+ * has progress -20 (DeepRacer: 100 (0.3 - 0.5) <= 0 gets +100, then 80 > 0 + 50 gets -100),
+ * and one a fifth ahead 20.
+ */
+TD_TEST(open_route_progress_is_not_clipped)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    eval_config(&cfg);
+    open_shared(&f, &cfg, "Straight_track", 1);
+    const td_track *t = &f.track;
+    const td_params *p = &f.params[0];
+    double x, y, yaw;
+    td_vecenv_reset_car_at(&f.env, 0, 0.5, 0);
+    td_track_point_at(t, 0.3 * t->length, 0.0, &x, &y, &yaw);
+    put_model_point(&f, x, y, yaw);
+    TD_ASSERT_NEAR(p->progress, -20.0, 1e-9);
+    td_vecenv_reset_car_at(&f.env, 0, 0.5, 0);
+    td_track_point_at(t, 0.7 * t->length, 0.0, &x, &y, &yaw);
+    put_model_point(&f, x, y, yaw);
+    TD_ASSERT_NEAR(p->progress, 20.0, 1e-9);
+    fx_close(&f);
+}
+
+/*
+ * A pose described right after a reset (trackday probe's first line) compares with
+ * DeepRacer's cleared prev_progress 0.0 (rollout_agent_ctrl.py _clear_data), not with the
+ * start pose's progress: on reinvent_base a model point at 50.4 % of the lap (just past half,
+ * less than the start pose's 0.8 % further) has progress 50.4 - 100.
+ */
+TD_TEST(a_pose_after_a_reset_compares_with_deepracers_zero_progress)
+{
+    env_fixture f = {0};
+    td_sim_config cfg;
+    eval_config(&cfg);
+    open_shared(&f, &cfg, "reinvent_base", 1);
+    const td_track *t = &f.track;
+    const td_params *p = &f.params[0];
+    TD_ASSERT(p->progress > 0.4 && p->progress < 1.0); /* the start pose: model point ahead */
+    double x, y, yaw;
+    td_track_point_at(t, 0.504 * t->length, 0.0, &x, &y, &yaw);
+    put_model_point(&f, x, y, yaw);
+    TD_ASSERT_NEAR(p->progress, 50.4 - 100.0, 1e-6);
+    fx_close(&f);
+}
+
 TD_TEST(params_objects_one_obstacle)
 {
     env_fixture f = {0};
@@ -1265,11 +1498,25 @@ TD_TEST(round_robin_start_advances_five_percent)
     }
     fx_close(&f);
 
-    /* Several cars spread their starts over the lap. */
+    /* Several cars: each starts at START_POSITION_OFFSET, as each DeepRacer worker does
+     * (rollout_agent_ctrl.py: start_ndist = START_POSITION_OFFSET), and advances by itself. */
+    cfg.race.start_position_offset = 0.25;
     env_fixture g = {0};
     fx_square(&g, &cfg, 4);
-    TD_ASSERT_NEAR(td_vecenv_current_episode(&g.env, 2)->start_ndist, 0.5, 1e-12);
+    for (int i = 0; i < 4; i++) {
+        TD_ASSERT_NEAR(td_vecenv_current_episode(&g.env, i)->start_ndist, 0.25, 1e-12);
+        TD_ASSERT_NEAR(td_vecenv_car(&g.env, i)->x, 10.0, 1e-9); /* 10 m along: the right edge */
+        TD_ASSERT_NEAR(td_vecenv_car(&g.env, i)->y, 5.0, 1e-9);
+    }
     fx_close(&g);
+    /* trackday's extension (train --spread-starts): car i of n starts i/n further. */
+    cfg.race.spread_starts = 1;
+    env_fixture h = {0};
+    fx_square(&h, &cfg, 4);
+    for (int i = 0; i < 4; i++)
+        TD_ASSERT_NEAR(td_vecenv_current_episode(&h.env, i)->start_ndist, fmod(0.25 + i / 4.0, 1.0),
+                       1e-12);
+    fx_close(&h);
 }
 
 TD_TEST(alternate_direction_and_reverse_dir)
@@ -2380,7 +2627,8 @@ TD_TEST(start_near_an_obstacle_takes_the_other_lane)
     cfg.race.object_positions[1][0] = 0.5; /* arc 20, outer lane */
     cfg.race.object_positions[1][1] = -1;
     cfg.race.change_start_position = 0;
-    fx_square(&f, &cfg, 2); /* car 0 starts at arc 0, car 1 at arc 20 */
+    cfg.race.spread_starts = 1; /* trackday's spread starts put the second car at arc 20 */
+    fx_square(&f, &cfg, 2);     /* car 0 starts at arc 0, car 1 at arc 20 */
     /* Car 0: the box is on the inner (+y) lane, so it starts on the outer lane. */
     TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->x, 5.0, 1e-9);
     TD_ASSERT_NEAR(td_vecenv_car(&f.env, 0)->y, -0.25, 1e-9);
@@ -2432,6 +2680,7 @@ TD_TEST(start_lane_switch_is_deepracers_rule)
     cfg.race.object_positions[0][1] = -1;
     cfg.race.object_positions[1][0] = 29.1 / 40.0;
     cfg.race.object_positions[1][1] = -1;
+    cfg.race.spread_starts = 1;
     fx_square(&g, &cfg, 4);                                  /* car 3 starts at arc 30 */
     TD_ASSERT_NEAR(td_vecenv_car(&g.env, 3)->x, 0.25, 1e-9); /* inner lane of the left side */
     fx_close(&g);

@@ -11,13 +11,13 @@ check() { # name, message, status
 }
 m="$tmp/m"
 
-out=$("$bin" init "$m" --track reinvent_base 2>&1)
+out=$("$bin" init "$m" --sensor state --track reinvent_base 2>&1)
 rc=$?
 [ $rc -eq 0 ] && for f in model_metadata.json hyperparameters.json training_params.yaml \
     reward_function.py README.md; do [ -s "$m/$f" ] || rc=1; done
 check init "writes the five files (rc $rc): $out" $rc
 
-out=$("$bin" init "$m" 2>&1)
+out=$("$bin" init "$m" --sensor state 2>&1)
 [ $? -eq 1 ] && grep -q "exists (use --force to replace the files" <<<"$out"
 check init_keeps_files "a second init without --force refuses: $out" $?
 
@@ -148,7 +148,7 @@ check replay_cleans_partials "the next replay replaces them and removes the temp
 # SIGTERM during training: the current step finishes, a checkpoint is written, exit 0. The
 # progress lines come through a FIFO, so the test waits for the first iteration by reading.
 m2="$tmp/m2"
-"$bin" init "$m2" >/dev/null
+"$bin" init "$m2" --sensor state >/dev/null
 mkfifo "$tmp/progress"
 "$bin" train "$m2" --minutes 10 > "$tmp/train.out" 2> "$tmp/progress" &
 pid=$!
@@ -177,7 +177,7 @@ check train_bad_value "names file and key: $out" $?
 # One policy for unknown keys (issue 10): a typo in training_params.yaml is a warning, said
 # once, naming the key it was probably meant to be; training goes on with the default.
 m3="$tmp/m3"
-"$bin" init "$m3" --track oval >/dev/null
+"$bin" init "$m3" --sensor state --track oval >/dev/null
 sed -i 's/^REVERSE_DIR: false/REVERS_DIR: true/' "$m3/training_params.yaml"
 sed -i 's/"version"/"colour": "red",\n  "version"/' "$m3/model_metadata.json"
 out=$("$bin" train "$m3" --iterations 1 --quiet 2>&1)
@@ -191,7 +191,7 @@ check train_unknown_key_warned_once "typo warnings, once each (rc $rc): $out" $(
 # TRACKDAY_TRACKS, the model directory); unresolved, the error says where it looked.
 shared="$(cd "$(dirname "$0")/../.." && pwd)/shared/tracks"
 m4="$tmp/m4"
-"$bin" init "$m4" --track oval >/dev/null
+"$bin" init "$m4" --sensor state --track oval >/dev/null
 sed -i 's/^WORLD_NAME: .*/WORLD_NAME: 2022_april_open/' "$m4/training_params.yaml"
 out=$("$bin" train "$m4" --iterations 1 --quiet 2>&1)
 rc=$?
@@ -217,7 +217,7 @@ check world_name_model_dir "the model directory resolves it: $out" $?
 # the first status line on stderr: that comes 1.5 s into the run, before the first iteration
 # has ended on a slow or loaded machine.)
 m5="$tmp/m5"
-"$bin" init "$m5" --track oval >/dev/null
+"$bin" init "$m5" --sensor state --track oval >/dev/null
 mkfifo "$tmp/progress5"
 "$bin" train "$m5" --minutes 10 --simtrace all --json > "$tmp/progress5" 2> /dev/null &
 pid=$!
@@ -248,7 +248,7 @@ check resume_after_sigkill "resumes, no temporary files left (rc $rc, left: $lef
 # The evaluation runs the model's own reward function: a constant 0.125 shows in every row
 # the reward function scored.
 m14="$tmp/m14"
-"$bin" init "$m14" --track oval >/dev/null
+"$bin" init "$m14" --sensor state --track oval >/dev/null
 printf 'def reward_function(params):\n    return 0.125\n' > "$m14/reward_function.py"
 "$bin" train "$m14" --iterations 1 --quiet >/dev/null 2>&1
 "$bin" eval "$m14" --laps 1 --continuous > /dev/null 2>&1
@@ -262,7 +262,7 @@ check eval_model_reward "eval simtrace rewards are the model's: $rewards" $?
 # Exit status: 1 when the laps were not completed. Two hard-left actions drive circles, so
 # no policy can complete a lap; the report is still written.
 m15="$tmp/m15"
-"$bin" init "$m15" --track oval >/dev/null
+"$bin" init "$m15" --sensor state --track oval >/dev/null
 cat > "$m15/model_metadata.json" <<'JSON'
 {"action_space": [{"steering_angle": 30, "speed": 3, "index": 0},
                   {"steering_angle": 29, "speed": 3, "index": 1}],
@@ -278,7 +278,7 @@ check eval_exit_status "laps not completed: exit 1, says so, report written (rc 
 # init --force keeps what it replaces: the edited reward and the trained model move aside,
 # and training starts fresh.
 echo "# MY EDIT" >> "$m14/reward_function.py"
-out=$("$bin" init "$m14" --track oval --force 2>&1)
+out=$("$bin" init "$m14" --sensor state --track oval --force 2>&1)
 rc=$?
 aside=$(ls -d "$m14"/previous-* 2>/dev/null | head -n 1)
 [ $rc -eq 0 ] && [ -n "$aside" ] && grep -q "MY EDIT" "$aside/reward_function.py" &&
@@ -343,7 +343,7 @@ show=[$(head -c 300 "$tmp/show6" 2>/dev/null)]" $?
 # On a terminal (script gives one, 60 columns): the status line is redrawn in place (no line
 # feed between updates) and never wider than the terminal.
 m7="$tmp/m7"
-"$bin" init "$m7" --track oval >/dev/null
+"$bin" init "$m7" --sensor state --track oval >/dev/null
 script -q -e -c "stty cols 60 rows 20; '$bin' train '$m7' --iterations 8" "$tmp/tty7" >/dev/null 2>&1
 out=$(python3 - "$tmp/tty7" <<'PY'
 import re, sys
@@ -372,6 +372,45 @@ lines=$(grep -c "^trackday: iter" "$tmp/log7")
 bound=$(python3 -c "import math; print(math.floor(($t1 - $t0) / 1.0) + 1)")
 [ "$lines" -le "$bound" ] && [ "$lines" -lt 30 ] && ! grep -q $'\r' "$tmp/log7"
 check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "print(round($t1 - $t0, 1))") s (at most $bound)" $?
+
+# init's default is the DeepRacer console's model (files DeepRacer accepts); trackday's STATE
+# sensor and MLP only with --sensor state.
+"$bin" init "$tmp/dflt" --track oval >/dev/null && "$bin" init "$tmp/st" --sensor state --track oval >/dev/null
+out=$(python3 - "$tmp/dflt" "$tmp/st" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1] + "/model_metadata.json"))
+assert d["sensor"] == ["FRONT_FACING_CAMERA"], d["sensor"]
+assert d["neural_network"] == "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", d["neural_network"]
+assert d["training_algorithm"] == "clipped_ppo" and d["action_space_type"] == "discrete", d
+s = json.load(open(sys.argv[2] + "/model_metadata.json"))
+assert s["sensor"] == ["STATE"] and s["neural_network"] == "MLP", s
+y = open(sys.argv[1] + "/training_params.yaml").read()
+assert "\nSTART_POSITION_OFFSET: 0.0\n" in y, y
+print("ok")
+PY
+)
+check init_default_is_deepracers "$out" $?
+
+# Training starts: every car starts its first episode at START_POSITION_OFFSET (DeepRacer's
+# round robin: 3 cars, 3 prepare rows at the same pose); --spread-starts starts car i of 3 at
+# i/3 of the lap (1/3 is not a multiple of the 5 % advance: no two episodes share a start).
+starts() { # DIR -> the largest number of episodes that started at one pose
+    python3 - "$1/training-simtrace/0-iteration.csv" <<'PY'
+import csv, sys, collections
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["episode_status"] == "prepare"]
+poses = collections.Counter((r["X"], r["Y"]) for r in rows)
+assert len(rows) >= 6, len(rows)
+print(max(poses.values()))
+PY
+}
+"$bin" init "$tmp/rr" --sensor state --track oval >/dev/null &&
+    "$bin" train "$tmp/rr" --envs 3 --iterations 1 --quiet >/dev/null 2>&1
+same=$(starts "$tmp/rr")
+"$bin" init "$tmp/sp" --sensor state --track oval >/dev/null &&
+    "$bin" train "$tmp/sp" --envs 3 --iterations 1 --spread-starts --quiet >/dev/null 2>&1
+spread=$(starts "$tmp/sp")
+[ "$same" -ge 3 ] && [ "$spread" = 1 ]
+check train_starts_deepracers_or_spread "most episodes from one pose: $same by default (>= 3), $spread spread (1)" $?
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

@@ -194,6 +194,10 @@ typedef struct td_race_config {
     int alternate_driving_direction;       /* ALTERNATE_DRIVING_DIRECTION */
     int change_start_position;             /* CHANGE_START_POSITION (round robin), default 1 */
     double round_robin_advance_dist;       /* ROUND_ROBIN_ADVANCE_DIST, fraction, 0.05 */
+    double start_position_offset;          /* START_POSITION_OFFSET: the first training
+                                              start of every car, fraction of the lap, 0.0 */
+    int spread_starts;                     /* trackday extension, off by default (train
+                                              --spread-starts): car i of n starts i/n further */
     int number_of_obstacles;               /* NUMBER_OF_OBSTACLES, default 0 (DeepRacer's) */
     double min_distance_between_obstacles; /* MIN_DISTANCE_BETWEEN_OBSTACLES, percent of the
                                               lap as DeepRacer reads it, 2.0 */

@@ -210,6 +210,30 @@ void td_track_nearest_border_points(const td_track *t, const td_track_proj *p, d
 double td_track_width_nearest(const td_track *t, const td_track_proj *p);
 
 /*
+ * DeepRacer's orientation of a route (track_data.py is_ccw): a loop's centreline ring is
+ * counter-clockwise (positive signed area); an open route counts as counter-clockwise in its
+ * file's direction and clockwise reversed. O(n).
+ */
+int td_track_is_ccw(const td_track *t);
+
+/*
+ * DeepRacer's is_left_of_center (agent_ctrl/utils.py): the point (x, y) is nearer the inner
+ * border point than the outer one (td_track_nearest_border_points of its projection p),
+ * flipped when the route is clockwise (ccw = td_track_is_ccw). Not the side of the centre
+ * line: where the centre line is not midway between the borders the two differ. Also gives
+ * td_track_width_nearest when width is not NULL.
+ */
+int td_track_left_of_center(const td_track *t, int ccw, const td_track_proj *p, double x, double y,
+                            double *width);
+
+/*
+ * DeepRacer's closest_waypoints for a projection (find_prev_next over the waypoints'
+ * normalized distances, the last one 1.0): p->prev_wp, p->next_wp, except at the very end of
+ * an open route, where DeepRacer's bisection runs past the last waypoint and wraps: [n-1, 0].
+ */
+void td_track_closest_waypoints(const td_track *t, const td_track_proj *p, int out[2]);
+
+/*
  * 1 if (x, y) is inside the road polygon (outer border with the inner border as a hole;
  * even-odd rule, so always equal to td_track_on_road_slow except exactly on a border).
  * p is a projection of a nearby point (for example the car's): a point within the

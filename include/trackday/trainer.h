@@ -123,6 +123,10 @@ typedef struct td_train_options {
     /* 1: train a Python reward function that DeepRacer's validator rejects (its findings are
      * printed as warnings); 0 (default): refuse it. */
     int no_validate;
+    /* 1: trackday's spread training starts (car i of n starts i/n of the lap further, then
+     * each advances by ROUND_ROBIN_ADVANCE_DIST); 0 (default): DeepRacer's, every car from
+     * START_POSITION_OFFSET as each DeepRacer worker starts. */
+    int spread_starts;
 } td_train_options;
 
 void td_train_options_default(td_train_options *o);

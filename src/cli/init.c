@@ -149,7 +149,9 @@ static const char *README_MD =
     "- `training_algorithm`: `clipped_ppo` or `sac` (continuous only).\n"
     "- `sensor`: `FRONT_FACING_CAMERA` (DeepRacer's 160x120 grey camera), `STEREO_CAMERAS`,\n"
     "  `LIDAR` added to a camera, or trackday's `STATE` (track-relative numbers: speed,\n"
-    "  heading error, distance to the borders, curvature ahead) which learns in minutes.\n"
+    "  heading error, distance to the borders, curvature ahead) which learns in minutes but\n"
+    "  which DeepRacer cannot load (`trackday init --sensor state`). The default is the\n"
+    "  DeepRacer console's: one camera and the shallow network.\n"
     "- `neural_network`: `DEEP_CONVOLUTIONAL_NETWORK_SHALLOW` (3 conv layers), `..._NETWORK`,\n"
     "  `..._DEEP`; `MLP` for the STATE sensor.\n\n"
     "## hyperparameters.json (how it learns)\n"
@@ -176,16 +178,18 @@ static const char *README_MD =
 
 static int cmd_init(int argc, char **argv)
 {
-    const char *dir = NULL, *sensor = "state", *algo = "ppo", *track = "default";
+    const char *dir = NULL, *sensor = "camera", *algo = "ppo", *track = "default";
     int force = 0, continuous = 0;
     char meta[4096];
     td_err err;
 
     const td__cli_opt opts[] = {
         TD_CLI_POS("DIR", &dir, "the directory to write (created if needed)"),
-        TD_CLI_CHOICE("--sensor", &sensor, "state|camera|stereo|lidar",
-                      "state (default: trackday's fast track-relative sensor), camera "
-                      "(DeepRacer's FRONT_FACING_CAMERA), stereo, or lidar (camera + LIDAR)"),
+        TD_CLI_CHOICE("--sensor", &sensor, "camera|stereo|lidar|state",
+                      "camera (default: DeepRacer's console default, FRONT_FACING_CAMERA with "
+                      "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW), stereo, lidar (camera + LIDAR), or "
+                      "state (trackday extension: a track-relative sensor with an MLP that "
+                      "learns in minutes; DeepRacer cannot load it)"),
         TD_CLI_CHOICE("--algo", &algo, "ppo|sac",
                       "ppo (default, discrete actions) or sac (continuous actions)"),
         TD_CLI_FLAG("--continuous", &continuous, "PPO with a continuous action space"),
@@ -275,9 +279,12 @@ static int cmd_init(int argc, char **argv)
         "ALTERNATE_DRIVING_DIRECTION: false\n"
         "\n"
         "# Each training episode starts 5%% of a lap further on (round robin), so the car\n"
-        "# practises every part of the track.\n"
+        "# practises every part of the track. Every car starts the first episode at\n"
+        "# START_POSITION_OFFSET (a fraction of the lap), as every DeepRacer worker does\n"
+        "# (trackday train --spread-starts spreads its cars over the lap instead).\n"
         "CHANGE_START_POSITION: true\n"
         "ROUND_ROBIN_ADVANCE_DIST: 0.05\n"
+        "START_POSITION_OFFSET: 0.0\n"
         "\n"
         "# Obstacles (0.4 x 0.5 m boxes) and bot cars are spawned by these counts in\n"
         "# every race type, as in DeepRacer: 0 for a time trial. The console's object\n"

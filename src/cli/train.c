@@ -254,6 +254,9 @@ static int cmd_train(int argc, char **argv)
                     "train a reward function DeepRacer's validator rejects (default: refuse it, "
                     "listing the findings)"),
         TD_CLI_FLAG("--resume", &o.resume, "continue from DIR/model/last.tdm and last.state"),
+        TD_CLI_FLAG("--spread-starts", &o.spread_starts,
+                    "trackday extension: car i of N starts i/N of the lap further (default: "
+                    "DeepRacer's round robin, every car from START_POSITION_OFFSET)"),
         TD_CLI_CUSTOM("--simtrace", &o, parse_simtrace, "WHICH",
                       "training simtrace files DIR/training-simtrace/N-iteration.csv (DeepRacer's "
                       "layout, every car): auto (default: iterations 0-99, then every 10th to "

@@ -197,6 +197,7 @@ static int run_training(const td_bundle_options *o, td_policy *pol, const td_tra
     cfg.race = o->race;
     td_policy_sim_sensors(&pol->meta, &cfg);
     cfg.mode = TD_MODE_TRAIN;
+    cfg.race.spread_starts = 1; /* the reference covers the lap: cars spread around it */
     cfg.seed = o->seed;
     if ((rc = td_vecenv_init(&env, &cfg, track, n, err)) != 0)
         return rc;

@@ -24,6 +24,7 @@ static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, lon
     td_sim_config cfg;
     td_sim_config_default(&cfg);
     cfg.mode = mode;
+    cfg.race.spread_starts = 1; /* the example logs cover the lap from the first iteration */
     cfg.seed = seed;
     cfg.max_steps = 3000;
     td_vecenv env;

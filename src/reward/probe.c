@@ -38,11 +38,10 @@ void td_reward_probe_params(const td_track *t, const td_reward_probe *pr, td_par
     td_track_proj pj;
     td_track_project(t, pr->x, pr->y, &pj);
     o->distance_from_center = pj.dist;
-    o->is_left_of_center = pj.left;
-    o->closest_waypoints[0] = pj.prev_wp;
-    o->closest_waypoints[1] = pj.next_wp;
+    o->is_left_of_center =
+        td_track_left_of_center(t, td_track_is_ccw(t), &pj, pr->x, pr->y, &o->track_width);
+    td_track_closest_waypoints(t, &pj, o->closest_waypoints);
     o->projection_distance = pj.arc;
-    o->track_width = td_track_width_nearest(t, &pj);
     double d = pj.arc - pr->start_arc;
     if (t->closed && d < 0)
         d += t->length;

@@ -67,6 +67,7 @@ int td__dirdata_init(td__dirdata *d, const td_track *t, td_err *err)
     d->ty = d->tx + nseg;
     d->clear = d->ty + nseg;
     d->inv_length = 1.0 / t->length;
+    d->ccw = td_track_is_ccw(t);
     for (int i = 0; i < nseg; i++) {
         const double *a = t->center + 2 * i;
         double dx = a[2] - a[0], dy = a[3] - a[1], l = hypot(dx, dy);
@@ -323,24 +324,27 @@ void td__car_physics(td_vecenv *env, td__car *c)
 
 void td__car_locate(td_vecenv *env, td__car *c, int full)
 {
-    const td_track *t = env->priv->dir[c->dir].t;
+    const td__dirdata *dd = &env->priv->dir[c->dir];
+    const td_track *t = dd->t;
     double m = env->cfg.car.model_point_m;
     double mx = c->st.x + m * c->st.cos_yaw, my = c->st.y + m * c->st.sin_yaw;
     if (full)
         td_track_project(t, mx, my, &c->proj);
     else
         td_track_project_from(t, mx, my, &c->proj);
-    c->width_m = td_track_width_nearest(t, &c->proj);
+    c->left = td_track_left_of_center(t, dd->ccw, &c->proj, mx, my, &c->width_m);
 }
 
 /* ---- params -------------------------------------------------------------------------------- */
 
-/* DeepRacer's compute_current_prog with the start offset (DEEPRACER.md section 2). */
-static double progress_of(const td_track *t, double ndist, double start_ndist, double prev)
+/*
+ * DeepRacer's compute_current_prog with the start offset (DEEPRACER.md section 2), on loops
+ * and open routes alike: an open route's progress is not clipped either, so a car behind an
+ * offset start has negative progress there too (agent_ctrl/utils.py compute_current_prog).
+ */
+static double progress_of(double ndist, double start_ndist, double prev)
 {
     double p = 100.0 * (ndist - start_ndist);
-    if (!t->closed)
-        return p < 0 ? 0 : (p > 100 ? 100 : p);
     if (p <= 0.0)
         p += 100.0;
     if (prev > p + 50.0)
@@ -365,14 +369,13 @@ void td__car_compute_params(td_vecenv *env, td__car *c, td_params *p, int mode)
     p->speed = c->cmd_speed;
     p->steering_angle = c->cmd_steer_deg;
     double before = c->prev_progress;
-    p->progress = progress_of(t, pr->arc * dd->inv_length, c->start_ndist, before);
+    p->progress = progress_of(pr->arc * dd->inv_length, c->start_ndist, before);
     p->steps = c->info.steps;
     p->track_length = t->length;
     p->track_width = c->width_m;
     p->distance_from_center = pr->dist;
-    p->is_left_of_center = pr->left;
-    p->closest_waypoints[0] = pr->prev_wp;
-    p->closest_waypoints[1] = pr->next_wp;
+    p->is_left_of_center = c->left;
+    td_track_closest_waypoints(t, pr, p->closest_waypoints);
     p->projection_distance = pr->arc;
     p->sim_time = c->clock;
     p->is_reversed = c->dir;

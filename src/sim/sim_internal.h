@@ -66,6 +66,7 @@ typedef struct td__dirdata {
     float *curv;     /* curvature sampled every TD__CURV_STEP_M of arc */
     int ncurv;
     double inv_length;
+    int ccw; /* DeepRacer's is_ccw of this direction (td_track_is_ccw) */
 } td__dirdata;
 
 int td__dirdata_init(td__dirdata *d, const td_track *t, td_err *err);
@@ -99,6 +100,7 @@ typedef struct td__car {
     td_car_state st;
     td_track_proj proj; /* projection of the model point at st (kept current by td__car_locate) */
     double width_m;     /* DeepRacer's track width at proj */
+    int left;           /* DeepRacer's is_left_of_center at proj (nearer the inner border) */
     int dir;            /* 0 forward, 1 reverse */
     int index;          /* car index in the env */
     double start_ndist; /* episode start for progress (model point projection) */

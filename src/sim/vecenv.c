@@ -398,6 +398,9 @@ static int check_race(const td_race_config *r, td_err *err)
                           "sim: RACE_TYPE %d is not TIME_TRIAL, "
                           "OBJECT_AVOIDANCE or HEAD_TO_BOT",
                           (int)r->race_type);
+    if (!(r->start_position_offset >= 0 && r->start_position_offset <= 1))
+        return td_err_set(err, TD_ERANGE, "sim: START_POSITION_OFFSET %g is outside [0, 1]",
+                          r->start_position_offset);
     if (!(r->round_robin_advance_dist >= 0 && r->round_robin_advance_dist <= 1))
         return td_err_set(err, TD_ERANGE, "sim: ROUND_ROBIN_ADVANCE_DIST %g is outside [0, 1]",
                           r->round_robin_advance_dist);
@@ -544,8 +547,10 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     for (int i = 0; i < n; i++) {
         td__car *c = &pv->cars[i];
         c->index = i;
-        /* Spread the cars' round-robin starts over the lap. */
-        c->rr_ndist = (double)i / n;
+        /* DeepRacer's round robin starts every worker at START_POSITION_OFFSET; trackday's
+         * --spread-starts spreads the cars over the lap instead. */
+        double rr = cfg->race.start_position_offset + (cfg->race.spread_starts ? (double)i / n : 0);
+        c->rr_ndist = rr - floor(rr);
         td_rng_seed(&c->rng, cfg->seed, (uint64_t)i);
         c->look = cfg->look;
         c->last.episode = -1;

@@ -342,6 +342,38 @@ double td_track_width_nearest(const td_track *t, const td_track_proj *p)
     return sqrt((ox - ix) * (ox - ix) + (oy - iy) * (oy - iy));
 }
 
+int td_track_is_ccw(const td_track *t)
+{
+    if (!t->closed)
+        return !t->reversed;
+    double a = 0.0;
+    for (int i = 0; i + 1 < t->n; i++)
+        a += t->center[2 * i] * t->center[2 * i + 3] - t->center[2 * i + 2] * t->center[2 * i + 1];
+    return a > 0.0;
+}
+
+int td_track_left_of_center(const td_track *t, int ccw, const td_track_proj *p, double x, double y,
+                            double *width)
+{
+    double ix, iy, ox, oy;
+    td_track_nearest_border_points(t, p, &ix, &iy, &ox, &oy);
+    if (width)
+        *width = sqrt((ox - ix) * (ox - ix) + (oy - iy) * (oy - iy));
+    double di = sqrt((x - ix) * (x - ix) + (y - iy) * (y - iy));
+    double dout = sqrt((x - ox) * (x - ox) + (y - oy) * (y - oy));
+    return (di < dout) != !ccw;
+}
+
+void td_track_closest_waypoints(const td_track *t, const td_track_proj *p, int out[2])
+{
+    out[0] = p->prev_wp;
+    out[1] = p->next_wp;
+    if (!t->closed && p->seg == t->n - 2 && p->t >= 1.0) {
+        out[0] = t->n - 1;
+        out[1] = 0;
+    }
+}
+
 /* ---- road containment --------------------------------------------------------------------- */
 
 /* Orientation sign with zero counted as negative, so shared endpoints are counted once. */

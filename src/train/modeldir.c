@@ -151,8 +151,7 @@ static const td_config_key TRAINING_KEYS[] = {
     EXT("DOMAIN_RANDOMIZATION_BLUR"),
     EXT("DOMAIN_RANDOMIZATION_VIGNETTE"),
     SAME("MIN_EVAL_TRIALS"),
-    NOT_SUP("START_POSITION_OFFSET", "0.0",
-            "trackday spreads its cars' training starts over the lap instead"),
+    SAME("START_POSITION_OFFSET"),
     NOT_SUP("IS_OBSTACLE_BOT_CAR", "false", "trackday's obstacles are boxes"),
     NOT_SUP("OBSTACLE_TYPE", "box_obstacle", "trackday's obstacles are boxes"),
     SAME("MIN_DISTANCE_BETWEEN_BOT_CARS"),
@@ -253,8 +252,7 @@ static const td_config_key RUN_ENV_KEYS[] = {
     ENV("DR_H2B_LANE_CHANGE_DISTANCE", "LANE_CHANGE_DISTANCE"),
     ENV("DR_H2B_NUMBER_OF_BOT_CARS", "NUMBER_OF_BOT_CARS"),
     ENV("DR_H2B_BOT_CAR_SPEED", "BOT_CAR_SPEED"),
-    ENV_NOT("DR_TRAIN_START_POSITION_OFFSET", "START_POSITION_OFFSET", "0.0",
-            "trackday spreads its cars' training starts over the lap instead"),
+    ENV("DR_TRAIN_START_POSITION_OFFSET", "START_POSITION_OFFSET"),
     ENV_NOT("DR_TRAIN_BEST_MODEL_METRIC", "BEST_MODEL_METRIC", "progress",
             "trackday keeps the checkpoint with the best progress"),
     ENV_NOT("DR_OA_IS_OBSTACLE_BOT_CAR", "IS_OBSTACLE_BOT_CAR", "false",
@@ -1385,6 +1383,8 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
         BOOL(r->change_start_position);
     } else if (!strcmp(k, "ROUND_ROBIN_ADVANCE_DIST")) {
         NUMBER(0, 1, r->round_robin_advance_dist);
+    } else if (!strcmp(k, "START_POSITION_OFFSET")) {
+        NUMBER(0, 1, r->start_position_offset);
     } else if (!strcmp(k, "NUMBER_OF_OBSTACLES")) {
         NUMBER(0, 1e9, d);
         if (d != floor(d))

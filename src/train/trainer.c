@@ -226,6 +226,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     /* The simulator, as training_params.yaml and model_metadata.json describe it. */
     td_sim_config_default(&tr->simcfg);
     tr->simcfg.race = tr->md.training.race;
+    tr->simcfg.race.spread_starts = opt->spread_starts;
     td_policy_sim_sensors(&tr->md.metadata, &tr->simcfg);
     tr->simcfg.mode = TD_MODE_TRAIN;
     tr->simcfg.threads = tr->opt.threads;
