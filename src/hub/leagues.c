@@ -2001,7 +2001,7 @@ static int get_track_camera(td__req *r)
         return 1;
     }
     int rgb = !mode || !strcmp(mode, "rgb");
-    int rc = td_ground_map_create(&map, &t, 0.0, &err);
+    int rc = td_ground_map_open(&map, &t, 0.0, &err);
     td_look look;
     td_look_default(&look);
     static _Thread_local td_box decor[TD_DECOR_MAX];
@@ -2034,7 +2034,7 @@ static int get_track_camera(td__req *r)
         unlink(path);
     }
     td_free(img);
-    td_ground_map_destroy(map);
+    td_ground_map_close(map);
     td_track_free(&t);
     if (!rc && fd < 0)
         rc = td_err_set(&err, TD_EIO, "the picture is gone");
