@@ -746,23 +746,12 @@ static int fsync_dir(const char *path)
 
 int td__blob_lock(const char *root, int exclusive, td_err *err)
 {
-    char path[1200];
-    int rc;
-    snprintf(path, sizeof(path), "%s/blobs", root);
-    rc = td_mkdir_p(path, err);
-    if (rc)
-        return rc;
-    snprintf(path, sizeof(path), "%s/blobs/.lock", root);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* The data directory's lock, beside blobs/ (never in it: blobs/ holds nothing but blobs
+     * named by their SHA-256). */
+    td_err e = {0};
+    int fd = td_dir_lock(root, exclusive, &e);
     if (fd < 0)
-        return td_err_set(err, TD_EIO, "%s: %s", path, strerror(errno));
-    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH)) {
-        if (errno == EINTR)
-            continue;
-        rc = td_err_set(err, TD_EIO, "%s: %s", path, strerror(errno));
-        close(fd);
-        return rc;
-    }
+        return td_err_set(err, e.code, "%s", e.msg);
     return fd;
 }
 

@@ -118,7 +118,8 @@ void td__blob_abort(td__blob_writer *w);
 /* ROOT/blobs/ab/abcd... for a valid hex name; TD_EINVAL otherwise. */
 int td__blob_path(const char *root, const char *sha_hex, char *out, size_t cap);
 /*
- * The lock between storing blobs and collecting them (ROOT/blobs/.lock, flock): a commit holds
+ * The lock between storing blobs and collecting them (td_dir_lock of ROOT: ROOT/.trackday-lock,
+ * flock): a commit holds
  * it shared while it finds its blob present (and renews its time) or renames it into place;
  * the collection (storage.c) holds it exclusive while it checks a blob once more and deletes
  * it. So a blob stored while a collection runs is either renewed before the check (kept) or
