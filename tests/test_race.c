@@ -642,11 +642,20 @@ TD_TEST(cli_races_two_trained_models)
                dir, TD_TEST_TRACKDAY_BIN, k, TD_TEST_TRACKDAY_BIN, k);
         TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     }
+    /* An earlier race's replay in the output folder is named as not this race's. */
+    TD_FMT(cmd, "mkdir -p '%s/out' && echo old > '%s/out/race.mp4'", dir, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
     TD_FMT(cmd,
            "cd '%s' && '%s' race m0 m1/model/last.tdm builtin:centerline:1.0 --track oval "
-           "--laps 1 --continuous --max-time 60 -o out --replay none > out.txt",
+           "--laps 1 --continuous --max-time 60 -o out --replay none > out.txt 2> err.txt",
            dir, TD_TEST_TRACKDAY_BIN);
     TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    char *note;
+    size_t note_len;
+    TD_FMT(path, "%s/err.txt", dir);
+    TD_ASSERT_OK(td_file_read(path, &note, &note_len, &err));
+    TD_ASSERT_CONTAINS(note, "note: out/race.mp4 is the replay of an earlier race");
+    td_free(note);
     TD_FMT(path, "%s/out/race.json", dir);
     json_t *root = NULL;
     TD_ASSERT_OK(td_json_load_file(path, &root, &err));

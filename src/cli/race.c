@@ -200,6 +200,15 @@ static int cmd_race(int argc, char **argv)
     printf("\nrace time %.2f s (%ld steps)\nreport: %s\n", res.race_time_s, res.steps, json_path);
     if (o.replay_path)
         printf("replay: %s (%d frames)\n", o.replay_path, res.replay_frames);
+    /* --replay none rewrote race.json beside an earlier race's replay: say it is not this one. */
+    for (int i = 0; !o.replay_path && i < 2; i++) {
+        char old[1100];
+        if (td_path_join(old, sizeof(old), outdir, i ? "replay" : "race.mp4", NULL) == 0 &&
+            td_path_exists(old))
+            td__cli_status_print("note: %s is the replay of an earlier race (this one was not "
+                                 "rendered: --replay none)",
+                                 old);
+    }
     rc = 0;
 out:
     for (int k = 0; k < n; k++)
