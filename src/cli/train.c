@@ -441,7 +441,7 @@ static int cmd_train(int argc, char **argv)
     if (rank > 0) {
         fprintf(stderr,
                 "trackday: rank %d of %d: %d cars, %ld steps; weights fnv1a64 %016llx (the same "
-                "on every rank, checked after every update)\n",
+                "on every rank, checked every iteration)\n",
                 rank, ranks, res.envs, res.rank_steps, (unsigned long long)res.weights_hash);
         return 0;
     }
@@ -491,7 +491,7 @@ static int cmd_train(int argc, char **argv)
                res.best_iteration, res.last.lap_time_s);
     if (ranks > 1)
         printf("%d processes (rank 0: %d cars, %ld steps); weights fnv1a64 %016llx (the same on "
-               "every rank, checked after every update)\n",
+               "every rank, checked every iteration)\n",
                ranks, res.envs, res.rank_steps, (unsigned long long)res.weights_hash);
     printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n", o.dir,
            o.dir);

@@ -16,6 +16,7 @@
 #define PPO_MAX_STEPS_PER_ITER 10000
 #define PPO_GRAD_CLIP          1.0f
 #define HUBER_DELTA            1.0f
+#define PPO_PACK_MAX           (1u << 20) /* towers' parameters all-reduced in one message */
 
 /* The rollout of one iteration: T steps of N cars, sample (t, i) at row t * N + i. */
 typedef struct rollout {
@@ -162,14 +163,35 @@ enum { RED_WEIGHT, RED_STOP, RED_PL, RED_VL, RED_ENT, RED_KL, RED_CLIP, RED_N };
 
 /*
  * Several ranks: every rank's gradients of its share of a minibatch, weighted by its samples
- * over all ranks' samples and summed (in place, MPI_Allreduce): the gradient of the whole
- * minibatch's mean loss, the same on every rank. red[] is summed first (it holds the samples).
+ * over all ranks' samples and summed (MPI_Allreduce): the gradient of the whole minibatch's
+ * mean loss, the same on every rank; red[] is summed too (it holds the samples). Small towers
+ * (the state sensor's) go in one all-reduce through pack (latency is their cost); large ones
+ * (a camera's millions of parameters) in place, after red.
  */
-static void average_gradients(td_policy *p, float *red, int B)
+static void average_gradients(td_policy *p, float *red, int B, float *pack)
 {
+    td_nn_net *nets[2] = {p->pi, p->v};
+    if (pack) {
+        size_t off = 0;
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < nets[k]->n_params; i++)
+                pack[off + i] = nets[k]->grads[i] * (float)B;
+            off += nets[k]->n_params;
+        }
+        memcpy(pack + off, red, sizeof(float) * RED_N);
+        td__dist_sum_f32(pack, off + RED_N);
+        memcpy(red, pack + off, sizeof(float) * RED_N);
+        float inv = red[RED_WEIGHT] > 0 ? 1.0f / red[RED_WEIGHT] : 0.0f;
+        off = 0;
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < nets[k]->n_params; i++)
+                nets[k]->grads[i] = pack[off + i] * inv;
+            off += nets[k]->n_params;
+        }
+        return;
+    }
     td__dist_sum_f32(red, RED_N);
     float scale = red[RED_WEIGHT] > 0 ? (float)B / red[RED_WEIGHT] : 0.0f;
-    td_nn_net *nets[2] = {p->pi, p->v};
     for (int k = 0; k < 2; k++) {
         float *g = nets[k]->grads;
         size_t n = nets[k]->n_params;
@@ -194,11 +216,15 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
     td_nn_input in;
 
     int K = tr->nranks;
+    float *pack = NULL;
     if (K > 1) {
         /* This rank's share of each minibatch; every rank makes as many minibatches per
          * epoch as the rank with the fewest samples (they collect different numbers). */
         bs = (bs + K - 1) / K;
         normalize_across_ranks(r->adv, S);
+        size_t n = p->pi->n_params + p->v->n_params;
+        if (n <= PPO_PACK_MAX && !(pack = td_malloc(sizeof(float) * (n + RED_N))))
+            return TD_ENOMEM;
     } else {
         td_rl_normalize(r->adv, S);
     }
@@ -277,7 +303,7 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
                                     w * st.entropy,
                                     w * st.approx_kl,
                                     w * st.clip_frac};
-                average_gradients(p, red, B);
+                average_gradients(p, red, B, pack);
                 if (red[RED_STOP] > 0) {
                     rc = TD_EINTERRUPTED;
                     break;
@@ -303,6 +329,7 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             nmb++;
         }
     }
+    td_free(pack);
     if (rc)
         return rc;
     if (nmb) {
