@@ -703,10 +703,10 @@ try {
         // (car-3's track-state inputs moved up): the chart draws the hub's bins.
         const hists = admin.locator('section.drift figure.histogram');
         const withBins = (await hub.api('GET', `/devices/${car3.id}/drift?histograms=1`, undefined, 'admin')).histograms;
-        // The bins come with drift's ?histograms=1 (a hub without it: the page draws none, and says nothing wrong).
-        assertEq(await hists.count(), withBins ? 4 : 0, 'four histograms when the hub gives bins');
-        const top = withBins ? await hists.first().getAttribute('data-feature') : null;
-        if (withBins) {
+        assert(withBins, 'the hub gives the drift report\'s bins (?histograms=1)');
+        assertEq(await hists.count(), 4, 'four histograms');
+        const top = await hists.first().getAttribute('data-feature');
+        {
         assertEq(top, await feature.locator('td').first().innerText(), 'the most drifted first');
         const bins = (await hub.api('GET', `/devices/${car3.id}/drift?histograms=1`, undefined, 'admin')).histograms[top];
         const meanOf = (a) => {
@@ -725,7 +725,8 @@ try {
         const routes = Object.keys((await hub.api('GET', '/openapi.json', undefined, 'admin')).paths);
         const retrain = admin.locator('form.retrain');
         await retrain.waitFor();
-        if (routes.includes('/api/v1/alerts/{id}/retrain')) {
+        assert(routes.includes('/api/v1/alerts/{id}/retrain'), 'the hub retrains from an alert');
+        {
             await retrain.getByLabel('Alert').selectOption(String(input.id));
             await retrain.getByLabel('Model to retrain').selectOption(String(modelId));
             await retrain.getByLabel('Training minutes').fill('0.5');
