@@ -13,9 +13,7 @@
 #include "trackday/reward.h"
 #include "trackday/track.h"
 
-typedef int (*td_cli_fn)(int argc, char **argv);
-
-void td__cli_register(const char *name, const char *summary, td_cli_fn fn);
+/* td_cli_fn, td__cli_register and td__cli_fail are in opts.h (shared with trackday-car). */
 
 #define TD_CLI_COMMAND(name, summary, fn)                                                          \
     __attribute__((constructor)) static void td__cli_reg_##fn(void)                                \
@@ -60,9 +58,6 @@ void td__cli_register_bench(const char *name, const char *summary, td_cli_fn fn)
                   "default) or last")
 /* A random seed. */
 #define TD_CLI_OPT_SEED(p, what) TD_CLI_LONG("--seed", p, 0, 2147483647, "S", what)
-
-/* Prints "trackday: <msg>" to stderr; returns 1 (the exit code for errors). */
-int td__cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Parses a number option value: prints "trackday: OPT: ..." and returns 1 when s is not a

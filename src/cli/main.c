@@ -25,39 +25,6 @@
 #define TD_VERSION "unknown"
 #endif
 
-#define MAX_COMMANDS 64
-static struct {
-    const char *name;
-    const char *summary;
-    td_cli_fn fn;
-} commands[MAX_COMMANDS];
-static int ncommands;
-
-void td__cli_register(const char *name, const char *summary, td_cli_fn fn)
-{
-    if (ncommands >= MAX_COMMANDS) {
-        /* A constructor cannot return an error; a lost command must not go unnoticed. */
-        fprintf(stderr, "trackday: more than %d commands registered (raise MAX_COMMANDS)\n",
-                MAX_COMMANDS);
-        abort();
-    }
-    commands[ncommands].name = name;
-    commands[ncommands].summary = summary;
-    commands[ncommands].fn = fn;
-    ncommands++;
-}
-
-int td__cli_fail(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "trackday: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    return 1;
-}
-
 void td__cli_print_warnings(const struct td_config_warnings *w)
 {
     for (int i = 0; i < w->n; i++)
@@ -274,51 +241,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: trackday COMMAND [ARGS...]\n\n"
                "trackday: a self-hosted DeepRacer-compatible racing lab.\n\ncommands:\n");
-    for (int i = 0; i < ncommands; i++) {
-        fprintf(f, "  %-10s ", commands[i].name);
-        td__cli_wrap(f, commands[i].summary, 13, 13, 80);
-        fputc('\n', f);
-    }
+    td__cli_list_commands(f);
     fprintf(f,
             "\nRun 'trackday help COMMAND' (or 'trackday COMMAND --help') for a command's "
             "options.\n"
             "\nEvery command also takes --tracks-dir DIR (repeatable): a folder of route files\n"
             "(NAME.npy, NAME.json) searched for track names before TRACKDAY_TRACKS (folders\n"
             "separated by ':'), the model directory, the shipped tracks and ../shared/tracks.\n");
-}
-
-static int find_command(const char *name)
-{
-    for (int i = 0; i < ncommands; i++)
-        if (strcmp(commands[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-/* The registered command nearest to a mistyped name, or NULL. */
-static const char *nearest_command(const char *name)
-{
-    const char *best = NULL;
-    int best_d = 3; /* at most two edits */
-    for (int i = 0; i < ncommands; i++) {
-        int d = td__cli_distance(name, commands[i].name);
-        if (d < best_d && d < (int)strlen(name)) {
-            best_d = d;
-            best = commands[i].name;
-        }
-    }
-    return best;
-}
-
-static int unknown_command(const char *name)
-{
-    const char *near = nearest_command(name);
-    if (near)
-        fprintf(stderr, "trackday: unknown command '%s' (did you mean '%s'?)\n\n", name, near);
-    else
-        fprintf(stderr, "trackday: unknown command '%s'\n\n", name);
-    usage(stderr);
-    return 2;
 }
 
 int main(int argc, char **argv)
@@ -342,18 +271,16 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        int c = find_command(argv[2]);
-        if (c < 0)
-            return unknown_command(argv[2]);
+        const td__cli_command *c = td__cli_find(argv[2]);
+        if (!c)
+            return td__cli_unknown_command(argv[2], usage);
         char *hargv[4] = {argv[2], argc > 3 ? argv[3] : "--help", "--help", NULL};
-        return commands[c].fn(argc > 3 ? 3 : 2, hargv);
+        return c->fn(argc > 3 ? 3 : 2, hargv);
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("trackday %s\n", TD_VERSION);
         return 0;
     }
-    int c = find_command(argv[1]);
-    if (c >= 0)
-        return commands[c].fn(argc - 1, argv + 1);
-    return unknown_command(argv[1]);
+    const td__cli_command *c = td__cli_find(argv[1]);
+    return c ? c->fn(argc - 1, argv + 1) : td__cli_unknown_command(argv[1], usage);
 }

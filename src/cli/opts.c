@@ -13,6 +13,76 @@
 
 const char *td__cli_program = "trackday";
 
+/* ------------------------------------------------------------------------------------ */
+/* Commands: registered by TD_CLI_COMMAND's constructors, found by both programs' main   */
+/* ------------------------------------------------------------------------------------ */
+
+#define MAX_COMMANDS 64
+static td__cli_command commands[MAX_COMMANDS];
+static int ncommands;
+
+void td__cli_register(const char *name, const char *summary, td_cli_fn fn)
+{
+    if (ncommands >= MAX_COMMANDS) {
+        /* A constructor cannot return an error; a lost command must not go unnoticed. */
+        fprintf(stderr, "%s: more than %d commands registered (raise MAX_COMMANDS)\n",
+                td__cli_program, MAX_COMMANDS);
+        abort();
+    }
+    commands[ncommands].name = name;
+    commands[ncommands].summary = summary;
+    commands[ncommands].fn = fn;
+    ncommands++;
+}
+
+int td__cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", td__cli_program);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return 1;
+}
+
+const td__cli_command *td__cli_find(const char *name)
+{
+    for (int i = 0; i < ncommands; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+void td__cli_list_commands(FILE *f)
+{
+    for (int i = 0; i < ncommands; i++) {
+        fprintf(f, "  %-10s ", commands[i].name);
+        td__cli_wrap(f, commands[i].summary, 13, 13, 80);
+        fputc('\n', f);
+    }
+}
+
+int td__cli_unknown_command(const char *name, void (*usage)(FILE *))
+{
+    const char *best = NULL;
+    int best_d = 3; /* at most two edits */
+    for (int i = 0; i < ncommands; i++) {
+        int d = td__cli_distance(name, commands[i].name);
+        if (d < best_d && d < (int)strlen(name)) {
+            best_d = d;
+            best = commands[i].name;
+        }
+    }
+    if (best)
+        fprintf(stderr, "%s: unknown command '%s' (did you mean '%s'?)\n\n", td__cli_program, name,
+                best);
+    else
+        fprintf(stderr, "%s: unknown command '%s'\n\n", td__cli_program, name);
+    usage(stderr);
+    return 2;
+}
+
 #define HELP_WIDTH  80
 #define HELP_COLUMN 26 /* where option descriptions start */
 

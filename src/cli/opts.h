@@ -182,6 +182,22 @@ void td__cli_help(const td__cli_spec *spec, FILE *f);
 /* The program the messages and help name: "trackday" ("trackday-car" in the car-only build,
  * whose main sets it). */
 extern const char *td__cli_program;
+/* The registered commands (TD_CLI_COMMAND in cli.h), shared by trackday and trackday-car. */
+typedef int (*td_cli_fn)(int argc, char **argv);
+void td__cli_register(const char *name, const char *summary, td_cli_fn fn);
+/* Prints "PROGRAM: <msg>" to stderr; returns 1 (the exit code for errors). */
+int td__cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+typedef struct {
+    const char *name;
+    const char *summary;
+    td_cli_fn fn;
+} td__cli_command;
+const td__cli_command *td__cli_find(const char *name);
+/* "  NAME       summary" lines, one per command, summaries wrapped at 80 columns. */
+void td__cli_list_commands(FILE *f);
+/* Says the name is no command (with the nearest one if close), prints usage on stderr; 2. */
+int td__cli_unknown_command(const char *name, void (*usage)(FILE *));
+
 int td__cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Edit distance between two short strings (for "did you mean"); 99 for long ones. */
