@@ -7,7 +7,7 @@
  * Every finding names its rule (td_reward_issue.rule): "flake8 E712", "import", "forbidden
  * call", "validator attribute", "forbidden word", "signature", "reward_function", "encoding";
  * trackday's warnings: "print", "global state", "console size", "flake8" (not installed).
- * The validator's run-time tests are td_reward_validate (py_host.c, validator.py).
+ * The validator's run-time tests are td_reward_validate (py_validate.c, validator.py).
  */
 #include <stdio.h>
 #include <string.h>

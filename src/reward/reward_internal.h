@@ -1,7 +1,8 @@
 /*
  * reward_internal.h - what the reward hosts share inside the reward layer: the result check
  * (NaN, infinity, range) every kind applies, error recording, and the Python host's entry
- * points (py_host.c; stubs when trackday is built without Python).
+ * points (py_host.c and the files py_internal.h lists; py_stub.c when trackday is built
+ * without Python).
  */
 #ifndef TD_REWARD_INTERNAL_H
 #define TD_REWARD_INTERNAL_H
@@ -23,7 +24,7 @@ int td__reward_fail(td_reward_error *rerr, td_err *err, int code, td_reward_erro
 int td__reward_check_value(double v, const td_params *p, int car, const char *who,
                            td_reward_error *rerr, td_err *err);
 
-/* The Python host (py_host.c). */
+/* The Python host (py_host.c; py_internal.h lists its other files). */
 typedef struct td__pyhost td__pyhost;
 
 /* Starts the embedded interpreter if needed (once per process). */
@@ -34,7 +35,7 @@ int td__py_open(td__pyhost **out, const char *path, const char *source, size_t l
                 const td_track *track, td_reward_error *rerr, td_err *err);
 
 /* In the sandboxed reward process: the audit hook and the os._exit/os.abort replacements
- * that name a forbidden attempt (see py_host.c). Call once after td__py_ensure. */
+ * that name a forbidden attempt (py_guard.c). Call once after td__py_ensure. */
 int td__py_enable_guards(td_err *err);
 
 /* Called once, just before the first user code runs (the sandboxed process tightens its
@@ -111,7 +112,7 @@ struct _object; /* PyObject */
 struct _object *td__py_validator_ns(void);
 int td__py_issues_from_list(struct _object *list, td_reward_issue **issues, int *n_issues);
 
-/* The validator's run-time tests on a loaded function (py_host.c). route: n rows of DeepRacer's
+/* The validator's run-time tests on a loaded function (py_validate.c). route: n rows of DeepRacer's
  * route layout (centre x, y, inner x, y, outer x, y). */
 int td__py_validate(td__pyhost *h, const double *route, int n, td_reward_issue **issues,
                     int *n_issues, td_err *err);

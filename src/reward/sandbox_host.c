@@ -192,7 +192,7 @@ static int host_main(void)
             }
             memcpy(arr, shm->blob, (size_t)m.b * 2 * sizeof(double));
             td_free(wp[m.a]); /* the host may still cache a list for the old address: it is
-                                 told apart by its points (py_host.c, waypoints_entry) */
+                                 told apart by its points (py_params.c, td__py_waypoints_entry) */
             wp[m.a] = arr;
             wpn[m.a] = m.b;
             break;
