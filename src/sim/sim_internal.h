@@ -141,13 +141,6 @@ typedef struct td__car {
 
 /* ---- env private part ---------------------------------------------------------------- */
 
-typedef void (*td__phase_fn)(td_vecenv *env, int lo, int hi);
-
-typedef struct td__worker {
-    td_vecenv *env;
-    int k; /* slice index (1 .. nthreads - 1; the caller runs slice 0) */
-} td__worker;
-
 struct td__vecenv_priv {
     td_track reverse;
     const td_track *tracks[2];
@@ -170,26 +163,7 @@ struct td__vecenv_priv {
     uint8_t decor_level[TD_DECOR_MAX];
     int ndecor;
 
-    /* Persistent thread pool. A phase is cut into chunks of cars; the caller and the
-     * workers claim chunks with one atomic word (generation << 32 | next chunk), so a
-     * worker the OS does not schedule in time costs nothing: the others take its share.
-     * Waiting threads spin briefly, then sleep on a condition variable. */
-    int nthreads;
-    pthread_t *threads;
-    td__worker *workers;
-    pthread_mutex_t mu;
-    pthread_cond_t cv_go, cv_done;
-    _Atomic uint64_t work;
-    _Atomic int done_chunks;
-    _Atomic int stop;
-    _Atomic int sleepers; /* workers blocked (or about to block) on cv_go */
-    _Atomic int caller_sleeping;
-    uint32_t gen; /* the caller's generation counter */
-    /* The current phase; atomics because a late worker may read them while the caller
-     * writes the next phase's (the claim then fails and the values are not used). */
-    _Atomic(td__phase_fn) phase;
-    _Atomic int nchunks, chunk;
-    int pool_ok;
+    struct td__pool *pool; /* core/pool.c; NULL for one thread */
 };
 
 /* episode.c */

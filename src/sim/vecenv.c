@@ -1,7 +1,8 @@
 /*
  * vecenv.c - the vector environment: N cars stepped in chunks by a persistent thread pool,
- * writing into buffers the caller owns (PufferLib style). Also the configuration defaults,
- * names of race types and episode statuses, and the default reward.
+ * writing into buffers the caller owns (PufferLib style; the pool is core/pool.c). The
+ * configuration defaults, the names of race types and episode statuses and the default reward
+ * are config.c.
  *
  * A step has two parallel phases around the reward callback, in DeepRacer's order
  * (deepracer_racetrack_env.py _update_state): (A) for every car the params and end rules at
@@ -11,357 +12,13 @@
  * sensors), then episode ends and penalty resets. Cars never read each other's state, so a
  * run does not depend on which thread steps which car.
  */
-#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "sim/sim_internal.h"
 
 #define MAX_THREADS 64
-
-/* ---- configuration ------------------------------------------------------------------------- */
-
-void td_race_config_default(td_race_config *rc)
-{
-    memset(rc, 0, sizeof(*rc));
-    rc->race_type = TD_RACE_TIME_TRIAL;
-    rc->change_start_position = 1;
-    rc->round_robin_advance_dist = 0.05;
-    rc->number_of_obstacles = 0;
-    rc->min_distance_between_obstacles = 2.0;
-    rc->obstacle_length_m = 0.5;
-    rc->obstacle_width_m = 0.4;
-    rc->obstacle_height_m = 0.3;
-    rc->number_of_bot_cars = 0;
-    rc->min_distance_between_bot_cars = 2.0;
-    rc->bot_car_speed = 0.2;
-    rc->penalty_seconds = 2.0;
-    rc->lower_lane_change_time = 3.0;
-    rc->upper_lane_change_time = 5.0;
-    rc->lane_change_distance = 1.0;
-}
-
-void td_sim_config_default(td_sim_config *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    td_car_config_default(&cfg->car);
-    td_race_config_default(&cfg->race);
-    cfg->mode = TD_MODE_TRAIN;
-    cfg->sensors = TD_SENSOR_STATE;
-    td_camera_config_default(&cfg->camera);
-    td_look_default(&cfg->look);
-    td_lidar_config_default(&cfg->lidar);
-    cfg->lidar_encoding = TD_LIDAR_ENC_CLIPPED;
-    cfg->hz = TD_SIM_HZ;
-    cfg->max_steps = 100000;
-    cfg->laps = 3;
-    cfg->penalties.off_track_penalty_s = 2.0;
-    cfg->penalties.collision_penalty_s = 5.0;
-    cfg->penalties.max_resets = 0;
-    cfg->crash_reset_behind_m = 1.0;
-    cfg->reversed_limit_steps = 15;
-    cfg->immobilized_limit_steps = 15;
-    cfg->immobilized_dist_m = 0.0003;
-    cfg->ground_cell_m = TD_GROUND_CELL_M;
-    cfg->lidar_cell_m = TD_LIDAR_CELL_M;
-    cfg->threads = 1;
-    cfg->seed = 1;
-}
-
-void td_race_config_set_type(td_race_config *rc, td_race_type t)
-{
-    rc->race_type = t;
-    if (t == TD_RACE_TIME_TRIAL) {
-        rc->number_of_obstacles = 0;
-        rc->n_object_positions = 0;
-        rc->number_of_bot_cars = 0;
-    } else if (t == TD_RACE_OBJECT_AVOIDANCE) {
-        if (rc->number_of_obstacles == 0 && rc->n_object_positions == 0)
-            rc->number_of_obstacles = 3;
-        rc->number_of_bot_cars = 0;
-    } else if (t == TD_RACE_HEAD_TO_BOT) {
-        if (rc->number_of_bot_cars == 0)
-            rc->number_of_bot_cars = 3;
-        rc->number_of_obstacles = 0;
-        rc->n_object_positions = 0;
-    }
-}
-
-void td_eval_config_default(td_eval_config *e)
-{
-    e->number_of_trials = 3;
-    e->is_continuous = 0;
-    e->number_of_resets = TD_EVAL_DEFAULT_RESETS;
-    e->off_track_penalty_s = 2.0;
-    e->collision_penalty_s = 5.0;
-}
-
-void td_eval_config_apply(const td_eval_config *e, td_sim_config *cfg)
-{
-    cfg->mode = e->is_continuous ? TD_MODE_CONTINUOUS : TD_MODE_EVAL;
-    cfg->laps = e->number_of_trials;
-    cfg->penalties.max_resets = e->number_of_resets;
-    cfg->penalties.off_track_penalty_s = e->off_track_penalty_s;
-    cfg->penalties.collision_penalty_s = e->collision_penalty_s;
-}
-
-const char *td_race_type_name(td_race_type t)
-{
-    switch (t) {
-    case TD_RACE_TIME_TRIAL:
-        return "TIME_TRIAL";
-    case TD_RACE_OBJECT_AVOIDANCE:
-        return "OBJECT_AVOIDANCE";
-    case TD_RACE_HEAD_TO_BOT:
-        return "HEAD_TO_BOT";
-    }
-    return "UNKNOWN";
-}
-
-/* Compares ignoring case and treating '-' as '_'. */
-static int name_eq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++) {
-        int x = *a == '-' ? '_' : toupper((unsigned char)*a);
-        int y = *b == '-' ? '_' : toupper((unsigned char)*b);
-        if (x != y)
-            return 0;
-    }
-    return *a == *b;
-}
-
-int td_race_type_parse(const char *s, td_race_type *out)
-{
-    static const td_race_type all[] = {TD_RACE_TIME_TRIAL, TD_RACE_OBJECT_AVOIDANCE,
-                                       TD_RACE_HEAD_TO_BOT};
-    for (int i = 0; i < 3; i++) {
-        if (s && name_eq(s, td_race_type_name(all[i]))) {
-            *out = all[i];
-            return 0;
-        }
-    }
-    return TD_EINVAL;
-}
-
-const char *td_episode_status_name(td_episode_status s)
-{
-    switch (s) {
-    case TD_EP_IN_PROGRESS:
-        return "in_progress";
-    case TD_EP_LAP_COMPLETE:
-        return "lap_complete";
-    case TD_EP_CRASHED:
-        return "crashed";
-    case TD_EP_OFF_TRACK:
-        return "off_track";
-    case TD_EP_REVERSED:
-        return "reversed";
-    case TD_EP_IMMOBILIZED:
-        return "immobilized";
-    case TD_EP_TIME_UP:
-        return "time_up";
-    case TD_EP_PREPARE:
-        return "prepare";
-    case TD_EP_PAUSE:
-        return "pause";
-    }
-    return "unknown";
-}
-
-const char *td_episode_status_label(td_episode_status s)
-{
-    switch (s) {
-    case TD_EP_IN_PROGRESS:
-        return "In progress";
-    case TD_EP_LAP_COMPLETE:
-        return "Lap complete";
-    case TD_EP_CRASHED:
-        return "Crashed";
-    case TD_EP_OFF_TRACK:
-        return "Off track";
-    case TD_EP_REVERSED:
-        return "Reversed";
-    case TD_EP_IMMOBILIZED:
-        return "Immobilized";
-    case TD_EP_TIME_UP:
-        return "Time Up";
-    case TD_EP_PREPARE:
-        return "Prepare";
-    case TD_EP_PAUSE:
-        return "Pause";
-    }
-    return "In progress";
-}
-
-double td_reward_follow_center(const td_params *p)
-{
-    double w = p->track_width, d = p->distance_from_center;
-    if (d <= 0.1 * w)
-        return 1.0;
-    if (d <= 0.25 * w)
-        return 0.5;
-    if (d <= 0.5 * w)
-        return 0.1;
-    return 1e-3;
-}
-
-int td_vecenv_camera_bytes(const td_sim_config *cfg)
-{
-    if (cfg->sensors & TD_SENSOR_STEREO)
-        return cfg->camera.width * cfg->camera.height * 2;
-    if (cfg->sensors & TD_SENSOR_CAMERA)
-        return cfg->camera.width * cfg->camera.height;
-    return 0;
-}
-
-int td_vecenv_lidar_dim(const td_sim_config *cfg)
-{
-    if (!(cfg->sensors & TD_SENSOR_LIDAR))
-        return 0;
-    switch (cfg->lidar_encoding) {
-    case TD_LIDAR_ENC_SECTOR:
-        return 8;
-    case TD_LIDAR_ENC_DISCRETIZED:
-        return cfg->lidar.num_sectors * cfg->lidar.num_values_per_sector;
-    default:
-        return cfg->lidar.beams;
-    }
-}
-
-/* ---- thread pool --------------------------------------------------------------------------- */
-
-/* Spin iterations before a waiting thread sleeps: a step of a small batch takes tens of
- * microseconds, far less than a futex wake-up round trip. */
-#define SPIN_ITERS 2000
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield" ::: "memory");
-#else
-    __asm__ volatile("" ::: "memory");
-#endif
-}
-
-/*
- * Claims and runs chunks of generation `gen` until none is left. The phase and chunk
- * sizes are read before the claim; a successful compare-and-swap proves the generation
- * (and so what was read) is still current.
- */
-static void work_chunks(td_vecenv *env, uint32_t gen)
-{
-    td__vecenv_priv *pv = env->priv;
-    for (;;) {
-        uint64_t w = atomic_load(&pv->work);
-        if ((uint32_t)(w >> 32) != gen)
-            return;
-        td__phase_fn fn = atomic_load_explicit(&pv->phase, memory_order_relaxed);
-        int nchunks = atomic_load_explicit(&pv->nchunks, memory_order_relaxed);
-        int chunk = atomic_load_explicit(&pv->chunk, memory_order_relaxed);
-        uint32_t c = (uint32_t)w;
-        if ((int)c >= nchunks)
-            return;
-        if (!atomic_compare_exchange_weak(&pv->work, &w, w + 1))
-            continue;
-        int lo = (int)c * chunk, hi = lo + chunk < env->n ? lo + chunk : env->n;
-        fn(env, lo, hi);
-        if (atomic_fetch_add(&pv->done_chunks, 1) + 1 == nchunks &&
-            atomic_load(&pv->caller_sleeping)) {
-            pthread_mutex_lock(&pv->mu);
-            pthread_cond_signal(&pv->cv_done);
-            pthread_mutex_unlock(&pv->mu);
-        }
-    }
-}
-
-static void *worker_main(void *arg)
-{
-    td__worker *w = arg;
-    td__vecenv_priv *pv = w->env->priv;
-    uint32_t seen = 0;
-    for (;;) {
-        uint32_t g;
-        int spins = 0;
-        while ((g = (uint32_t)(atomic_load(&pv->work) >> 32)) == seen && !atomic_load(&pv->stop)) {
-            if (++spins < SPIN_ITERS) {
-                cpu_relax();
-                continue;
-            }
-            /* Announce the sleep before the last check, so the caller either sees a
-             * sleeper (and broadcasts under the lock) or this check sees its generation. */
-            pthread_mutex_lock(&pv->mu);
-            atomic_fetch_add(&pv->sleepers, 1);
-            while ((uint32_t)(atomic_load(&pv->work) >> 32) == seen && !atomic_load(&pv->stop))
-                pthread_cond_wait(&pv->cv_go, &pv->mu);
-            atomic_fetch_sub(&pv->sleepers, 1);
-            pthread_mutex_unlock(&pv->mu);
-            spins = 0;
-        }
-        if (atomic_load(&pv->stop))
-            break;
-        seen = g;
-        work_chunks(w->env, g);
-    }
-    return NULL;
-}
-
-static void run_phase(td_vecenv *env, td__phase_fn fn)
-{
-    td__vecenv_priv *pv = env->priv;
-    if (pv->nthreads <= 1) {
-        fn(env, 0, env->n);
-        return;
-    }
-    /* A few chunks per thread balance uneven cars (resets, sensors) without much claiming. */
-    int chunk = (env->n + 4 * pv->nthreads - 1) / (4 * pv->nthreads);
-    chunk = chunk < 4 ? 4 : chunk;
-    int nchunks = (env->n + chunk - 1) / chunk;
-    atomic_store_explicit(&pv->phase, fn, memory_order_relaxed);
-    atomic_store_explicit(&pv->chunk, chunk, memory_order_relaxed);
-    atomic_store_explicit(&pv->nchunks, nchunks, memory_order_relaxed);
-    atomic_store(&pv->done_chunks, 0);
-    uint32_t gen = ++pv->gen;
-    if (gen == 0) /* 0 is the workers' initial "seen" */
-        gen = ++pv->gen;
-    atomic_store(&pv->work, (uint64_t)gen << 32); /* publishes the fields above */
-    if (atomic_load(&pv->sleepers) > 0) {
-        pthread_mutex_lock(&pv->mu);
-        pthread_cond_broadcast(&pv->cv_go);
-        pthread_mutex_unlock(&pv->mu);
-    }
-    work_chunks(env, gen);
-    for (int spins = 0; atomic_load(&pv->done_chunks) < nchunks; spins++) {
-        if (spins < SPIN_ITERS) {
-            cpu_relax();
-            continue;
-        }
-        pthread_mutex_lock(&pv->mu);
-        atomic_store(&pv->caller_sleeping, 1);
-        while (atomic_load(&pv->done_chunks) < nchunks)
-            pthread_cond_wait(&pv->cv_done, &pv->mu);
-        atomic_store(&pv->caller_sleeping, 0);
-        pthread_mutex_unlock(&pv->mu);
-    }
-}
-
-static void pool_stop(td__vecenv_priv *pv)
-{
-    if (!pv->pool_ok)
-        return;
-    pthread_mutex_lock(&pv->mu);
-    atomic_store(&pv->stop, 1);
-    pthread_cond_broadcast(&pv->cv_go);
-    pthread_mutex_unlock(&pv->mu);
-    for (int k = 1; k < pv->nthreads; k++)
-        if (pv->threads[k])
-            pthread_join(pv->threads[k], NULL);
-    pthread_cond_destroy(&pv->cv_go);
-    pthread_cond_destroy(&pv->cv_done);
-    pthread_mutex_destroy(&pv->mu);
-    pv->pool_ok = 0;
-}
 
 /* ---- init and free -------------------------------------------------------------------------- */
 
@@ -370,9 +27,7 @@ void td_vecenv_free(td_vecenv *env)
     td__vecenv_priv *pv = env->priv;
     if (!pv)
         return;
-    pool_stop(pv);
-    td_free(pv->threads);
-    td_free(pv->workers);
+    td__pool_close(pv->pool);
     td_free(pv->cars);
     td_free(pv->gather_params);
     td_free(pv->gather_rewards);
@@ -561,29 +216,9 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
     int nt = cfg->threads < 1 ? 1 : cfg->threads;
     nt = nt > n ? n : nt;
     nt = nt > MAX_THREADS ? MAX_THREADS : nt;
-    pv->nthreads = nt;
-    if (nt > 1) {
-        pv->threads = td_calloc((size_t)nt, sizeof(pthread_t));
-        pv->workers = td_calloc((size_t)nt, sizeof(td__worker));
-        if (!pv->threads || !pv->workers) {
-            rc = td_err_set(err, TD_ENOMEM, "sim: out of memory for threads");
-            goto fail;
-        }
-        pthread_mutex_init(&pv->mu, NULL);
-        pthread_cond_init(&pv->cv_go, NULL);
-        pthread_cond_init(&pv->cv_done, NULL);
-        pv->pool_ok = 1;
-        for (int k = 1; k < nt; k++) {
-            pv->workers[k].env = env;
-            pv->workers[k].k = k;
-            if (pthread_create(&pv->threads[k], NULL, worker_main, &pv->workers[k]) != 0) {
-                pv->threads[k] = 0;
-                pv->nthreads = k; /* the started workers still join cleanly */
-                rc = td_err_set(err, TD_EINTERNAL, "sim: cannot start worker thread %d", k);
-                goto fail;
-            }
-        }
-    }
+    rc = td__pool_open(&pv->pool, nt, "sim", err);
+    if (rc)
+        goto fail;
     return 0;
 fail:
     td_vecenv_free(env);
@@ -592,8 +227,9 @@ fail:
 
 /* ---- phases ----------------------------------------------------------------------------- */
 
-static void phase_reset(td_vecenv *env, int lo, int hi)
+static void phase_reset(void *ctx, int lo, int hi)
 {
+    td_vecenv *env = ctx;
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_begin_next_episode(env, c);
@@ -605,8 +241,9 @@ static void phase_reset(td_vecenv *env, int lo, int hi)
     }
 }
 
-static void phase_step(td_vecenv *env, int lo, int hi)
+static void phase_step(void *ctx, int lo, int hi)
 {
+    td_vecenv *env = ctx;
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_begin_step(env, c, env->actions + 2 * i, &env->params[i]);
@@ -614,8 +251,9 @@ static void phase_step(td_vecenv *env, int lo, int hi)
     }
 }
 
-static void phase_finish(td_vecenv *env, int lo, int hi)
+static void phase_finish(void *ctx, int lo, int hi)
 {
+    td_vecenv *env = ctx;
     for (int i = lo; i < hi; i++) {
         td__car *c = &env->priv->cars[i];
         td__car_after_reward(env, c, &env->params[i], env->rewards[i], &env->dones[i]);
@@ -624,7 +262,7 @@ static void phase_finish(td_vecenv *env, int lo, int hi)
 
 void td_vecenv_reset(td_vecenv *env)
 {
-    run_phase(env, phase_reset);
+    td__pool_run(env->priv->pool, phase_reset, env, env->n);
 }
 
 /*
@@ -670,9 +308,9 @@ static void rewards(td_vecenv *env)
 
 void td_vecenv_step(td_vecenv *env)
 {
-    run_phase(env, phase_step);
+    td__pool_run(env->priv->pool, phase_step, env, env->n);
     rewards(env);
-    run_phase(env, phase_finish);
+    td__pool_run(env->priv->pool, phase_finish, env, env->n);
 }
 
 /* ---- accessors and tools -------------------------------------------------------------------- */
