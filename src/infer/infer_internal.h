@@ -159,6 +159,49 @@ int td__infer_forward(td_infer_model *m, const td_infer_obs *obs);
 /* Formats a message into err (may be NULL) and returns code. */
 int td__infer_fail(td_infer_err *err, int code, const char *fmt, ...);
 
+/* ---- checking a file (check.c), for the loader (load.c) ---------------------------------- */
+
+#define TDI_ALIGN64(x) (((x) + (size_t)63) & ~(size_t)63)
+
+/* The file's frame: prologue, header bounds. */
+typedef struct tdi_frame {
+    const uint8_t *buf;
+    size_t len;
+    const char *json;
+    size_t json_len;
+    size_t data_off;
+} tdi_frame;
+
+/* A check in progress. */
+typedef struct tdi_check {
+    const tdi_frame *f;
+    const tdi_json *j;
+    size_t data_size;
+    td_infer_model *m; /* filled while checking */
+    size_t scratch;    /* bytes of derived data and buffers (aligned pieces) */
+    size_t tensor_bytes;
+    td_infer_err *err;
+} tdi_check;
+
+/* The prologue (magic, version, header length) into f. */
+int td__infer_check_prologue(const uint8_t *buf, size_t len, tdi_frame *f, td_infer_err *err);
+/* Parses the header into nodes (counting first when nodes is NULL). */
+int td__infer_parse_header(const tdi_frame *f, tdi_json *nodes, int cap, char *pool,
+                           size_t pool_cap, int *n_nodes, size_t *pool_used, td_infer_err *err);
+/*
+ * Checks the whole file against its parsed header (length, checksum, tensor table, every
+ * tower's topology, action space, preprocessing) and fills c->m (layers, tensors, info) and the
+ * byte counts the arena needs. record_actions: also copy the discrete actions (m->actions must
+ * exist).
+ */
+int td__infer_check_model(tdi_check *c, int record_actions);
+/* The action space alone (record_actions: copy the discrete actions into m->actions). */
+int td__infer_check_action_space(tdi_check *c, int record_actions);
+/* Preprocessing of one input: scale/offset and optional per-element mean/std (into stats, 2 *
+ * dim floats, when not NULL; *has_stats says whether the file has them). */
+int td__infer_check_preproc(tdi_check *c, const char *key, int dim, float *scale, float *offset,
+                            float *stats, int *has_stats);
+
 /* ---- kernels (kernels.c fp32, kernels_i8.c int8, kernels_x86.c, kernels_arm.c) ------------ */
 
 /* out (OH*OW, OC) = relu?(bias + conv(in (H, W, C), w)), weights transposed wt (K*K*C, OC). */
