@@ -226,11 +226,12 @@ check world_name_model_dir "the model directory resolves it: $out" $?
 # WORLD_NAME, says what is used instead of training on it silently.
 deftrack=$("$bin" tracks list | sed -n 's/^default  *alias .*(\(.*\))$/\1/p')
 mdef="$tmp/mdef"
-"$bin" init "$mdef" --sensor state >/dev/null
+init_out=$("$bin" init "$mdef" --sensor state 2>&1)
 rm "$mdef/training_params.yaml"
 out=$("$bin" train "$mdef" --iterations 1 2>&1)
 rc=$?
 [ $rc -eq 0 ] && [ -n "$deftrack" ] && [ -s "$mdef/model/last.tdm" ] &&
+    grep -q "training_params.yaml (track default: $deftrack)" <<<"$init_out" &&
     echo "$out" | grep -q "^training $mdef on $deftrack (" &&
     ! echo "$out" | grep -q " on default" &&
     echo "$out" | grep -q "^trackday: $mdef has no training_params.yaml: training on $deftrack, trackday's default track"
