@@ -99,7 +99,7 @@ assert sum(r["off_track_count"] for r in recs) == rep["off_tracks"], (recs, rep)
 PY
 check eval_metrics_file "metrics/EvaluationMetrics-<time>.json ($em, $drfc)" $?
 
-out=$("$bin" eval "$m" --laps 3 --continuous --json 2>&1)
+out=$("$bin" eval "$m" --laps 3 --continuous --json 2>"$tmp/eval.err")
 rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
 assert o["continuous"] and o["laps_completed"]==3 and len(o["laps"])==3, o
@@ -120,7 +120,7 @@ assert all(b["start_time"] == a["metric_time"] for a, b in zip(recs, recs[1:])),
 PY
 check eval_metrics_continuous "continuous EvaluationMetrics ($em)" $?
 
-out=$("$bin" eval "$m" --max-resets 0 --json 2>&1)
+out=$("$bin" eval "$m" --max-resets 0 --json 2>"$tmp/eval.err")
 rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
 assert not o["continuous"] and o["max_resets"] == 0 and o["resets"] == 0, o'
@@ -261,6 +261,14 @@ nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
     [ "$(echo "$out" | grep -c "the rest goes to $log")" -eq 1 ] &&
     echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
 check reward_print_to_log "10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $(( rc || $? ))
+out=$("$bin" eval "$mprint" --laps 1 2>&1)
+rc=$?
+log="$mprint/logs/reward-print-eval.log"
+nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
+[ $rc -le 1 ] && [ "$nlog" -gt 10 ] && [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
+    [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
+    echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
+check eval_reward_print_to_log "eval: 10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $?
 
 # Issue 10: logs and plot read a model directory while training writes it, and after a
 # SIGKILL; a resume leaves no temporary file behind. The trainer's first --json line (read
