@@ -400,9 +400,9 @@ static int cmd_train(int argc, char **argv)
     if (!track_arg) {
         track_arg = md.training.world_name[0] ? md.training.world_name : "default";
         if (!md.training.world_name[0])
-            track_source = md.has_training_params ? "training_params.yaml has no WORLD_NAME"
-                           : md.has_run_env       ? "run.env has no WORLD_NAME"
-                                                  : "has no training_params.yaml";
+            track_source = md.has_training_params ? "/training_params.yaml has no WORLD_NAME"
+                           : md.has_run_env       ? "/run.env has no WORLD_NAME"
+                                                  : " has no training_params.yaml";
     }
     if (td__cli_track_path_for(track_arg, o.dir, track_path, sizeof(track_path)))
         return 1;
@@ -411,11 +411,13 @@ static int cmd_train(int argc, char **argv)
     td__cli_track_label(track_path, track_name, sizeof(track_name));
     if (track_source && rank == 0)
         fprintf(stderr,
-                "trackday: %s%s %s: training on %s, trackday's default track, with DeepRacer's "
-                "defaults for the other keys (set WORLD_NAME, or pass --track; 'trackday init' "
-                "writes a training_params.yaml)\n",
-                o.dir, md.has_training_params || md.has_run_env ? "/" : "", track_source,
-                track_name);
+                "trackday: %s%s: training on %s, trackday's default track (set WORLD_NAME, or "
+                "pass --track)%s\n",
+                o.dir, track_source, track_name,
+                md.has_training_params || md.has_run_env
+                    ? ""
+                    : "; DeepRacer's defaults are used for the other keys ('trackday init' "
+                      "writes a commented training_params.yaml)");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
