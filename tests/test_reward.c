@@ -1275,9 +1275,17 @@ TD_TEST(explain_writes_beside_the_model_and_says_where)
            dir);
     TD_ASSERT_CONTAINS(out, want);
     td_free(out);
+    /* A place that does not exist is refused before the laps are driven. */
+    TD_FMT(cmd, "'%s' reward explain builtin:follow_center_line --track oval --out '%s/no/x.svg'",
+           TD_TEST_TRACKDAY_BIN, dir);
+    char *errs = NULL;
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
+    TD_FMT(want, "--out %s/no/x.svg: there is no folder %s/no", dir, dir);
+    TD_ASSERT_CONTAINS(errs, want);
+    td_free(errs);
     /* A directory that is not a model directory: the error names what is missing. */
     TD_FMT(cmd, "'%s' reward explain '%s/cwd'", TD_TEST_TRACKDAY_BIN, dir);
-    char *errs = NULL;
+    errs = NULL;
     TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
     TD_ASSERT_CONTAINS(errs, "no model_metadata.json");
     td_free(errs);

@@ -473,6 +473,15 @@ static int cmd_explain(int argc, char **argv)
     int in_cwd = !out;
     if (!out)
         out = "reward_explain.svg";
+    /* Where the picture goes is checked before the laps are driven. */
+    const char *oslash = strrchr(out, '/');
+    if (oslash && oslash != out) {
+        char odir[4200];
+        snprintf(odir, sizeof(odir), "%.*s", (int)(oslash - out), out);
+        struct stat ost;
+        if (stat(odir, &ost) != 0 || !S_ISDIR(ost.st_mode))
+            return td__cli_fail("--out %s: there is no folder %s", out, odir);
+    }
     file = reward_file;
     if (load_track(track_arg, &t, &err)) {
         if (err.msg[0])
