@@ -113,7 +113,7 @@ static void *copy_thread(void *arg)
     for (;;) {
         struct pollfd p = {.fd = l->rfd, .events = POLLIN};
         int stopping = atomic_load(&l->stop);
-        int r = poll(&p, 1, stopping ? 0 : 100);
+        int r = poll(&p, 1, stopping ? 0 : 20);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
