@@ -1238,6 +1238,59 @@ TD_TEST(explain_cli_with_python)
     td_free(text);
 }
 
+/* Newcomer audit: explain wrote ./reward_explain.svg wherever the user stood. Given a model
+ * directory (or the reward_function.py in one) it drives the model's own track and writes
+ * DIR/plots/reward_explain.svg, saying so; a bare file without --out still writes into the
+ * current directory, and the line names it in full and says how to choose another place. */
+TD_TEST(explain_writes_beside_the_model_and_says_where)
+{
+    SKIP_WITHOUT_PYTHON();
+    char cmd[4096], dir[600], *out = NULL;
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(cmd, "mkdir -p '%s/cwd' && '%s' init '%s/m' --sensor state --track oval >/dev/null", dir,
+           TD_TEST_TRACKDAY_BIN, dir);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);
+    static const char *const args[] = {"'%s/m'", "'%s/m/reward_function.py'"};
+    for (int k = 0; k < 2; k++) {
+        char arg[700], want[800];
+        TD_FMT(arg, args[k], dir);
+        TD_FMT(cmd, "cd '%s/cwd' && '%s' reward explain %s", dir, TD_TEST_TRACKDAY_BIN, arg);
+        TD_ASSERT_EQ_INT(td_test_run(cmd, &out, NULL), 0);
+        TD_ASSERT_CONTAINS(out, "reward along two laps of oval"); /* WORLD_NAME, not the default */
+        TD_FMT(want, "picture: %s/m/plots/reward_explain.svg\n", dir);
+        TD_ASSERT_CONTAINS(out, want);
+        td_free(out);
+        TD_FMT(want, "%s/m/plots/reward_explain.svg", dir);
+        TD_ASSERT(td_path_exists(want));
+        TD_FMT(want, "%s/cwd/reward_explain.svg", dir);
+        TD_ASSERT(!td_path_exists(want));
+    }
+    TD_FMT(cmd, "cd '%s/cwd' && '%s' reward explain builtin:follow_center_line --track oval", dir,
+           TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_EQ_INT(td_test_run(cmd, &out, NULL), 0);
+    char want[800];
+    TD_FMT(want,
+           "picture: %s/cwd/reward_explain.svg (the current directory; --out chooses another "
+           "place)\n",
+           dir);
+    TD_ASSERT_CONTAINS(out, want);
+    td_free(out);
+    /* A place that does not exist is refused before the laps are driven. */
+    TD_FMT(cmd, "'%s' reward explain builtin:follow_center_line --track oval --out '%s/no/x.svg'",
+           TD_TEST_TRACKDAY_BIN, dir);
+    char *errs = NULL;
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
+    TD_FMT(want, "--out %s/no/x.svg: there is no folder %s/no", dir, dir);
+    TD_ASSERT_CONTAINS(errs, want);
+    td_free(errs);
+    /* A directory that is not a model directory: the error names what is missing. */
+    TD_FMT(cmd, "'%s' reward explain '%s/cwd'", TD_TEST_TRACKDAY_BIN, dir);
+    errs = NULL;
+    TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, &errs), 1);
+    TD_ASSERT_CONTAINS(errs, "no model_metadata.json");
+    td_free(errs);
+}
+
 /* ---- threads ------------------------------------------------------------------------- */
 
 #include <pthread.h>

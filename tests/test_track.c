@@ -1374,3 +1374,60 @@ TD_TEST(self_crossing_route_is_refused_by_every_loader)
     TD_ASSERT_CONTAINS(errs, "the centreline crosses itself");
     td_free(errs);
 }
+
+/* A route too short to drive (the newcomer audit's first three rows of a DeepRacer route,
+ * 0.3 m, and a route drawn in mm) is refused where it loads, naming the length and the
+ * minimum; a straight of exactly the minimum loads, one just under it does not. */
+TD_TEST(routes_too_short_to_drive_are_refused)
+{
+    char dir[512], cmd[2048];
+    require_numpy();
+    TD_FMT(dir, "%s", td_test_tmpdir());
+    TD_FMT(cmd,
+           PYTHON " -c \"import numpy as np; a = np.load('%s/reinvent_base.npy'); "
+                  "np.save('%s/three.npy', a[:3]); np.save('%s/tiny.npy', a * 1e-3)\"",
+           TD_SHARED_TRACKS, dir, dir);
+    TD_ASSERT_EQ_INT(system(cmd), 0);
+    static const char *const files[] = {"three.npy", "tiny.npy"};
+    static const char *const lengths[] = {"0.3 m long (3 points)", "0.0177 m long"};
+    for (int f = 0; f < 2; f++) {
+        const char *cmds[] = {"tracks show '%s/%s'", "drive --track '%s/%s' --laps 1",
+                              "init '%s/m' --track '%s/three.npy'"};
+        for (int i = 0; i < (f ? 2 : 3); i++) {
+            char args[1024];
+            if (i == 2)
+                TD_FMT(args, cmds[i], dir, dir);
+            else
+                TD_FMT(args, cmds[i], dir, files[f]);
+            TD_FMT(cmd, "'%s' %s", TD_TEST_TRACKDAY_BIN, args);
+            char *errs;
+            int rc = td_test_run(cmd, NULL, &errs);
+            TD_ASSERT_MSG(rc == 1, "%s: exit %d: %s", args, rc, errs);
+            TD_ASSERT_CONTAINS(errs, files[f]);
+            TD_ASSERT_CONTAINS(errs, lengths[f]);
+            TD_ASSERT_CONTAINS(errs, "a route needs at least 2 m to be driven");
+            td_free(errs);
+        }
+    }
+    /* The bound itself: a straight of TD_TRACK_MIN_LENGTH_M loads, a hair shorter does not. */
+    for (int k = 0; k < 2; k++) {
+        double len = k ? nextafter(TD_TRACK_MIN_LENGTH_M, 0.0) : TD_TRACK_MIN_LENGTH_M;
+        double rows[5 * 6];
+        for (int i = 0; i < 5; i++) {
+            double x = len * i / 4.0;
+            double r[6] = {x, 0.0, x, 0.4, x, -0.4};
+            memcpy(rows + 6 * i, r, sizeof(r));
+        }
+        td_track t;
+        td_err err;
+        int rc = td_track_from_rows(&t, rows, 5, "straight", "straight.npy", &err);
+        if (k == 0) {
+            TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+            TD_ASSERT_NEAR(t.length, TD_TRACK_MIN_LENGTH_M, 1e-12);
+            td_track_free(&t);
+        } else {
+            TD_ASSERT_ERR(rc, TD_EFORMAT, &err, "straight.npy: the centreline is 2 m long");
+            TD_ASSERT(t.center == NULL);
+        }
+    }
+}

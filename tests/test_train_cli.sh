@@ -33,6 +33,16 @@ grep -q "^stopped: laps completed" <<<"$out" && [ -s "$m/model/best.tdm" ] &&
     [ -s "$m/model/last.state" ] && [ -s "$m/training-simtrace/0-iteration.csv" ]
 check train_until_laps "stops on 3 laps and writes checkpoints (rc $rc): $out" $(( rc || $? ))
 
+# Checkpoint sizes (newcomer audit: 187 MB per camera model directory): best.tdm is for
+# driving and holds the policy tower only; last.tdm keeps every tower for --resume (below).
+best_show=$("$bin" model show "$m/model/best.tdm" 2>&1)
+rc=$?
+last_show=$("$bin" model show "$m/model/last.tdm" 2>&1)
+[ $rc -eq 0 ] && grep -q "^  policy " <<<"$best_show" && ! grep -q "^  value " <<<"$best_show" &&
+    grep -q "^  policy " <<<"$last_show" && grep -q "^  value " <<<"$last_show" &&
+    [ "$(stat -c %s "$m/model/best.tdm")" -lt "$(stat -c %s "$m/model/last.tdm")" ]
+check best_tdm_policy_only "best.tdm: the policy tower only (rc $rc): $best_show // $last_show" $(( rc || $? ))
+
 lines=$(wc -l < "$m/metrics/training.jsonl")
 python3 -c 'import json,sys
 rows=[json.loads(l) for l in open(sys.argv[1])]
@@ -89,7 +99,7 @@ assert sum(r["off_track_count"] for r in recs) == rep["off_tracks"], (recs, rep)
 PY
 check eval_metrics_file "metrics/EvaluationMetrics-<time>.json ($em, $drfc)" $?
 
-out=$("$bin" eval "$m" --laps 3 --continuous --json 2>&1)
+out=$("$bin" eval "$m" --laps 3 --continuous --json 2>"$tmp/eval.err")
 rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
 assert o["continuous"] and o["laps_completed"]==3 and len(o["laps"])==3, o
@@ -110,7 +120,7 @@ assert all(b["start_time"] == a["metric_time"] for a, b in zip(recs, recs[1:])),
 PY
 check eval_metrics_continuous "continuous EvaluationMetrics ($em)" $?
 
-out=$("$bin" eval "$m" --max-resets 0 --json 2>&1)
+out=$("$bin" eval "$m" --max-resets 0 --json 2>"$tmp/eval.err")
 rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
 assert not o["continuous"] and o["max_resets"] == 0 and o["resets"] == 0, o'
@@ -210,6 +220,55 @@ check world_name_env "TRACKDAY_TRACKS resolves it: $out" $?
 cp "$tmp/routes/2022_april_open.npy" "$m4/"
 out=$("$bin" train "$m4" --resume --iterations 3 --quiet 2>&1)
 check world_name_model_dir "the model directory resolves it: $out" $?
+
+# Newcomer audit: train names the track it trains on (the one `tracks list` says "default"
+# stands for), never the alias; a directory without training_params.yaml, or one without
+# WORLD_NAME, says what is used instead of training on it silently.
+deftrack=$("$bin" tracks list | sed -n 's/^default  *alias .*(\(.*\))$/\1/p')
+mdef="$tmp/mdef"
+init_out=$("$bin" init "$mdef" --sensor state 2>&1)
+rm "$mdef/training_params.yaml"
+out=$("$bin" train "$mdef" --iterations 1 2>&1)
+rc=$?
+[ $rc -eq 0 ] && [ -n "$deftrack" ] && [ -s "$mdef/model/last.tdm" ] &&
+    grep -q "training_params.yaml (track default: $deftrack)" <<<"$init_out" &&
+    echo "$out" | grep -q "^training $mdef on $deftrack (" &&
+    ! echo "$out" | grep -q " on default" &&
+    echo "$out" | grep -q "^trackday: $mdef has no training_params.yaml: training on $deftrack, trackday's default track"
+check train_names_default_track "the track's name, and what is used (rc $rc, default '$deftrack'): $out" $(( rc || $? ))
+"$bin" init "$mdef" --sensor state --force >/dev/null 2>&1
+sed -i '/^WORLD_NAME:/d' "$mdef/training_params.yaml"
+out=$("$bin" train "$mdef" --iterations 1 --quiet 2>&1)
+rc=$?
+[ $rc -eq 0 ] &&
+    echo "$out" | grep -q "^trackday: $mdef/training_params.yaml has no WORLD_NAME: training on $deftrack"
+check train_without_world_name "says what is used (rc $rc): $out" $(( rc || $? ))
+
+# Newcomer audit: print() in a reward function goes to DIR/logs/reward-print.log (DeepRacer
+# sends it to its log); the terminal gets the first 10 lines, one note naming the file and a
+# count at the end that matches the file.
+mprint="$tmp/mprint"
+"$bin" init "$mprint" --sensor state --track oval >/dev/null
+printf 'def reward_function(params):\n    print("at step", params["steps"])\n    return 1.0\n' \
+    > "$mprint/reward_function.py"
+out=$("$bin" train "$mprint" --iterations 1 2>&1)
+rc=$?
+log="$mprint/logs/reward-print.log"
+nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
+[ $rc -eq 0 ] && [ "$nlog" -gt 10 ] &&
+    [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
+    [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
+    [ "$(echo "$out" | grep -c "the rest goes to $log")" -eq 1 ] &&
+    echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
+check reward_print_to_log "10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $(( rc || $? ))
+out=$("$bin" eval "$mprint" --laps 1 2>&1)
+rc=$?
+log="$mprint/logs/reward-print-eval.log"
+nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
+[ $rc -le 1 ] && [ "$nlog" -gt 10 ] && [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
+    [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
+    echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
+check eval_reward_print_to_log "eval: 10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $?
 
 # Issue 10: logs and plot read a model directory while training writes it, and after a
 # SIGKILL; a resume leaves no temporary file behind. The trainer's first --json line (read

@@ -59,6 +59,13 @@ uint64_t td_policy_weights_hash(const td_policy *p);
 int td_policy_save(const td_policy *p, const char *path, const json_t *lineage, td_err *err);
 
 /*
+ * The same with the policy tower only: what driving needs (eval, race, replay, export,
+ * quantize), without the value or Q towers training needs. Half the size or less; it cannot be
+ * resumed from (model/best.tdm; model/last.tdm keeps every tower).
+ */
+int td_policy_save_driver(const td_policy *p, const char *path, const json_t *lineage, td_err *err);
+
+/*
  * Checks that a loaded policy was made for the metadata want: the same sensors, network,
  * action space and algorithm (the physics version may differ). Returns 0, or TD_EINVAL with
  * a message that lists each difference ("sensor [\"STATE\"] -> [\"FRONT_FACING_CAMERA\"]"), what

@@ -154,6 +154,14 @@ void td_reward_set_timeout(td_reward *r, double seconds);
 #define TD_REWARD_DEFAULT_LOAD_TIMEOUT_S 30.0
 void td_reward_set_load_timeout(double seconds);
 
+/*
+ * Process-wide: the file descriptor that what a Python reward function prints (its stdout)
+ * goes to, in every sandboxed reward process started afterwards; default 2 (stderr). A pipe
+ * suits (no file-size limit applies to it); the caller drains it. < 0 restores the default.
+ * With TRACKDAY_SANDBOX=none the function runs in this process and prints to its stdout.
+ */
+void td_reward_set_print_fd(int fd);
+
 td_reward_kind td_reward_get_kind(const td_reward *r);
 /* The spec the host was opened with. */
 const char *td_reward_spec(const td_reward *r);

@@ -26,6 +26,10 @@ extern "C" {
 /* Largest coordinate a route may have (m). DeepRacer's routes fit in +-30 m; the bound keeps
  * every span, area and grid size computed from a route finite. */
 #define TD_TRACK_MAX_COORD_M 1e5
+/* Shortest centreline a route may have (m): room for a start and a few car lengths (the car
+ * is 0.32 m long). DeepRacer's shortest route, Straight_track, is 5.7 m; shorter ones (the
+ * first rows of a route, a route drawn in mm) were "lapped" in a few steps. */
+#define TD_TRACK_MIN_LENGTH_M 2.0
 
 /*
  * Route arrays after cleaning (consecutive duplicate centre points removed, DEEPRACER.md

@@ -104,4 +104,11 @@ int td__cli_model_reward(const char *dir, const td_track *track, td_reward **out
 /* The directory holding the shipped tracks (tracks/). */
 const char *td__cli_tracks_dir(void);
 
+/* The shipped track the name "default" stands for (init's and train's default). */
+const char *td__cli_default_track(void);
+
+/* The name of the track a resolved path holds: its file name without the folder and the
+ * .json/.npy extension ("kidney" for tracks/kidney.json), written into out. */
+const char *td__cli_track_label(const char *path, char *out, size_t cap);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/printlog.h"
 #include "cli/status.h"
 #include "trackday/eval.h"
 #include "trackday/simtrace.h"
@@ -242,8 +243,20 @@ static int cmd_eval(int argc, char **argv)
     /* The simtrace and pictures show the model's own reward function. */
     td_reward *reward = NULL;
     char reward_label[4300];
+    /* What it prints goes to DIR/logs/reward-print-eval.log, as in training (docs/logs.md). */
+    td__print_log *plog = NULL;
+    if (have_md) {
+        char plog_path[4300];
+        snprintf(plog_path, sizeof(plog_path), "%s/logs/reward-print-eval.log", target);
+        if (td__print_log_start(&plog, plog_path, 0, json ? 0 : 10, &err))
+            fprintf(stderr,
+                    "trackday: warning: %s; what the reward function prints goes to "
+                    "stderr\n",
+                    err.msg);
+    }
     if (td__cli_model_reward(have_md ? target : NULL, &track, &reward, reward_label,
                              sizeof(reward_label))) {
+        td__print_log_stop(plog);
         td_policy_free(&policy);
         td_track_free(&track);
         return 1;
@@ -253,6 +266,7 @@ static int cmd_eval(int argc, char **argv)
         td_path_fmt(simtrace, sizeof(simtrace), &err, "%s/eval-%s-simtrace.csv", dir, track.name) ||
         td_path_fmt(pic, sizeof(pic), &err, "%s/eval-%s.svg", dir, track.name)) {
         td_reward_close(reward);
+        td__print_log_stop(plog);
         td_policy_free(&policy);
         td_track_free(&track);
         return td__cli_fail("%s", err.msg);
@@ -269,6 +283,7 @@ static int cmd_eval(int argc, char **argv)
             td_path_fmt(metrics, sizeof(metrics), &err, "%s/metrics/EvaluationMetrics-%s.json",
                         target, stamp)) {
             td_reward_close(reward);
+            td__print_log_stop(plog);
             td_policy_free(&policy);
             td_track_free(&track);
             return td__cli_fail("%s", err.msg);
@@ -284,6 +299,7 @@ static int cmd_eval(int argc, char **argv)
     rc = td_evaluate(&policy, &track, &o, &r, &err);
     td__cli_status_done();
     td_reward_close(reward);
+    td__print_log_stop(plog);
     td_policy_free(&policy);
     td_track_free(&track);
     if (rc)

@@ -335,12 +335,13 @@ static int cmd_init(int argc, char **argv)
             return td__cli_fail("%s", err.msg);
     }
     printf("wrote %s/: model_metadata.json (%s sensor, %s), hyperparameters.json, "
-           "training_params.yaml (track %s), reward_function.py, README.md\n",
+           "training_params.yaml (track %s%s%s), reward_function.py, README.md\n",
            dir, sensor,
            !strcmp(algo, "sac") ? "SAC, continuous"
            : continuous         ? "PPO, continuous"
                                 : "PPO, discrete",
-           track);
+           track, strcmp(track, "default") ? "" : ": ",
+           strcmp(track, "default") ? "" : td__cli_default_track());
     printf("next: trackday train %s\n", dir);
     return 0;
 }

@@ -187,6 +187,24 @@ static int find_track(const char *arg, const char *model_dir, char *out, size_t 
     return td_track_find(arg, dirs, n, known, nknown, out, outlen, err);
 }
 
+const char *td__cli_default_track(void)
+{
+    return TD_DEFAULT_TRACK;
+}
+
+const char *td__cli_track_label(const char *path, char *out, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (td_str_ends_with(base, ".json"))
+        n -= 5;
+    else if (td_str_ends_with(base, ".npy"))
+        n -= 4;
+    snprintf(out, cap, "%.*s", (int)n, base);
+    return out;
+}
+
 int td__cli_track_path(const char *arg, char *out, size_t outlen)
 {
     return td__cli_track_path_for(arg, NULL, out, outlen);

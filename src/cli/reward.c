@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "trackday/explain.h"
 #include "trackday/json.h"
+#include "trackday/modeldir.h"
 #include "trackday/reward.h"
 #include "trackday/sim.h"
 #include "trackday/track.h"
@@ -31,6 +33,11 @@ static int parse_race_type(const char *opt, const char *v, void *dst)
                                    opt, v);
     return 0;
 }
+
+static const char explain_track_help[] =
+    "a track name (tracks/ or the DeepRacer routes) or a .npy/.json path; default: a model "
+    "directory's WORLD_NAME, else " DEFAULT_TRACK " (or the shipped oval without the reference "
+    "routes)";
 
 static const char track_help[] =
     "a track name (tracks/ or the DeepRacer routes) or a .npy/.json path; default " DEFAULT_TRACK
@@ -62,6 +69,31 @@ static int load_track(const char *arg, td_track *t, td_err *err)
     return td_track_load(t, path, err);
 }
 
+/*
+ * The model directory FILE names or belongs to: FILE itself when it is a directory (its
+ * reward_function.py is the reward), or FILE's folder when it holds model_metadata.json.
+ * Writes the directory into dir (empty when there is none) and the reward file into reward.
+ */
+static void model_dir_of(const char *file, char *dir, size_t dcap, char *reward, size_t rcap)
+{
+    struct stat st;
+    char probe[4200];
+    dir[0] = '\0';
+    snprintf(reward, rcap, "%s", file);
+    if (!strncmp(file, "builtin:", 8))
+        return;
+    if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(dir, dcap, "%s", file);
+        snprintf(reward, rcap, "%s/reward_function.py", file);
+        return;
+    }
+    const char *slash = strrchr(file, '/');
+    int n = slash ? (int)(slash - file) : 1;
+    snprintf(probe, sizeof(probe), "%.*s/model_metadata.json", n, slash ? file : ".");
+    if (td_path_exists(probe))
+        snprintf(dir, dcap, "%.*s", n, slash ? file : ".");
+}
+
 /* Prints text indented by `ind` spaces on every line. */
 static void print_indented(const char *text, int ind)
 {
@@ -89,6 +121,28 @@ static void print_issue(const char *file, const td_reward_issue *is)
     printf("  %s%s: %s [%s]: %s\n", file, where,
            is->severity == TD_REWARD_ERROR ? "error" : "warning", is->rule[0] ? is->rule : "-",
            is->message);
+}
+
+/* The issues of one stage ("static" or "runtime"): counted into *errors and *warnings, added
+ * to the report's list and, unless the report is JSON, printed. */
+static void add_issues(const char *file, const td_reward_issue *is, int n, const char *stage,
+                       int as_json, json_t *jissues, int *errors, int *warnings)
+{
+    for (int i = 0; i < n; i++) {
+        int e = is[i].severity == TD_REWARD_ERROR;
+        *errors += e;
+        *warnings += !e;
+        json_t *ji = json_object();
+        json_object_set_new(ji, "severity", json_string(e ? "error" : "warning"));
+        json_object_set_new(ji, "line", json_integer(is[i].line));
+        json_object_set_new(ji, "col", json_integer(is[i].col));
+        json_object_set_new(ji, "rule", json_string(is[i].rule));
+        json_object_set_new(ji, "stage", json_string(stage));
+        json_object_set_new(ji, "message", json_string(is[i].message));
+        json_array_append_new(jissues, ji);
+        if (!as_json)
+            print_issue(file, &is[i]);
+    }
 }
 
 /*
@@ -144,21 +198,7 @@ static int cmd_check(int argc, char **argv)
             printf("%s: DeepRacer's validator, static rules (flake8, imports, calls, words, "
                    "signature)\n",
                    file);
-        for (int i = 0; i < n; i++) {
-            int e = issues[i].severity == TD_REWARD_ERROR;
-            errors += e;
-            warnings += !e;
-            json_t *ji = json_object();
-            json_object_set_new(ji, "severity", json_string(e ? "error" : "warning"));
-            json_object_set_new(ji, "line", json_integer(issues[i].line));
-            json_object_set_new(ji, "col", json_integer(issues[i].col));
-            json_object_set_new(ji, "rule", json_string(issues[i].rule));
-            json_object_set_new(ji, "stage", json_string("static"));
-            json_object_set_new(ji, "message", json_string(issues[i].message));
-            json_array_append_new(jissues, ji);
-            if (!as_json)
-                print_issue(file, &issues[i]);
-        }
+        add_issues(file, issues, n, "static", as_json, jissues, &errors, &warnings);
         if (n == 0 && !as_json)
             printf("  no problems found\n");
         td_free(issues);
@@ -234,21 +274,7 @@ static int cmd_check(int argc, char **argv)
         } else if (td_reward_get_kind(r) == TD_REWARD_PYTHON) {
             if (!as_json)
                 printf("\nDeepRacer's validator tests (its five test states on %s)\n", t.name);
-            for (int i = 0; i < vn; i++) {
-                int e = vis[i].severity == TD_REWARD_ERROR;
-                errors += e;
-                warnings += !e;
-                json_t *ji = json_object();
-                json_object_set_new(ji, "severity", json_string(e ? "error" : "warning"));
-                json_object_set_new(ji, "line", json_integer(vis[i].line));
-                json_object_set_new(ji, "col", json_integer(vis[i].col));
-                json_object_set_new(ji, "rule", json_string(vis[i].rule));
-                json_object_set_new(ji, "stage", json_string("runtime"));
-                json_object_set_new(ji, "message", json_string(vis[i].message));
-                json_array_append_new(jissues, ji);
-                if (!as_json)
-                    print_issue(file, &vis[i]);
-            }
+            add_issues(file, vis, vn, "runtime", as_json, jissues, &errors, &warnings);
             if (vn == 0 && !as_json)
                 printf("  passed\n");
         }
@@ -389,21 +415,24 @@ static void lap_stats(const td_explain_lap *l, int from, int to, double *mean, d
 
 static int cmd_explain(int argc, char **argv)
 {
-    const char *file = NULL, *track_arg = NULL, *out = "reward_explain.svg";
+    const char *file = NULL, *track_arg = NULL, *out = NULL;
     int segments = 10, max_steps = 5000;
     td_race_config race;
     td_race_config_default(&race);
     race.change_start_position = 0;
     td_race_type race_type = TD_RACE_TIME_TRIAL;
     const td__cli_opt opts[] = {
-        TD_CLI_POS("FILE", &file, "a reward_function.py, a C plugin (.so) or builtin:NAME"),
-        TD_CLI_STRING(NULL, "--track", &track_arg, "T", track_help),
+        TD_CLI_POS("FILE", &file,
+                   "a reward_function.py, a C plugin (.so), builtin:NAME, or a model directory "
+                   "(its reward_function.py, on its WORLD_NAME)"),
+        TD_CLI_STRING(NULL, "--track", &track_arg, "T", explain_track_help),
         TD_CLI_CUSTOM("--race", &race_type, parse_race_type, "TYPE",
                       "object-avoidance or head-to-bot adds obstacles or bot cars (default "
                       "time-trial)"),
         TD_CLI_STRING(NULL, "--out", &out, "FILE.svg",
-                      "the picture of the track coloured by reward (default "
-                      "reward_explain.svg)"),
+                      "the picture of the track coloured by reward (default: DIR/plots/"
+                      "reward_explain.svg for a reward in a model directory DIR, else "
+                      "reward_explain.svg in the current directory)"),
         TD_CLI_INT("--segments", &segments, 1, 100, "N", "lap segments in the table (default 10)"),
         TD_CLI_INT("--max-steps", &max_steps, 1, 1000000, "N",
                    "steps per driven lap at most (default 5000)"),
@@ -422,6 +451,38 @@ static int cmd_explain(int argc, char **argv)
         td_race_config_set_type(&race, race_type);
     td_err err = {0};
     td_track t;
+    char model_dir[4096], reward_file[4200], outbuf[4200], track_path[4096];
+    model_dir_of(file, model_dir, sizeof(model_dir), reward_file, sizeof(reward_file));
+    if (model_dir[0] && !track_arg) {
+        /* The track the model trains on, as train finds it. */
+        td_model_dir md;
+        if (td_model_dir_load(&md, model_dir, &err))
+            return td__cli_fail("%s", err.msg);
+        track_arg = md.training.world_name[0] ? md.training.world_name : "default";
+        if (td__cli_track_path_for(track_arg, model_dir, track_path, sizeof(track_path)))
+            return 1;
+        track_arg = track_path;
+    }
+    if (model_dir[0] && !out) {
+        if (td_path_fmt(outbuf, sizeof(outbuf), &err, "%s/plots", model_dir) ||
+            td_mkdir_p(outbuf, &err) ||
+            td_path_fmt(outbuf, sizeof(outbuf), &err, "%s/plots/reward_explain.svg", model_dir))
+            return td__cli_fail("%s", err.msg);
+        out = outbuf;
+    }
+    int in_cwd = !out;
+    if (!out)
+        out = "reward_explain.svg";
+    /* Where the picture goes is checked before the laps are driven. */
+    const char *oslash = strrchr(out, '/');
+    if (oslash && oslash != out) {
+        char odir[4200];
+        snprintf(odir, sizeof(odir), "%.*s", (int)(oslash - out), out);
+        struct stat ost;
+        if (stat(odir, &ost) != 0 || !S_ISDIR(ost.st_mode))
+            return td__cli_fail("--out %s: there is no folder %s", out, odir);
+    }
+    file = reward_file;
     if (load_track(track_arg, &t, &err)) {
         if (err.msg[0])
             td__cli_fail("%s", err.msg);
@@ -508,7 +569,13 @@ static int cmd_explain(int argc, char **argv)
         rc = td__cli_fail("%s", err.msg);
         goto done;
     }
-    printf("picture: %s\n", out);
+    if (in_cwd) {
+        char cwd[4096];
+        printf("picture: %s/%s (the current directory; --out chooses another place)\n",
+               getcwd(cwd, sizeof(cwd)) ? cwd : ".", out);
+    } else {
+        printf("picture: %s\n", out);
+    }
 done:
     td_explain_lap_free(&laps[0]);
     td_explain_lap_free(&laps[1]);

@@ -118,7 +118,9 @@ static void free_names(char **names, int n)
 
 /* ---- list ----------------------------------------------------------------------------------- */
 
-static void list_one(const char *dir, const char *file, const char *kind)
+/* One row: the track in dir/file, under its file name or, when alias is given, under that
+ * name with the file's name after the row. */
+static void list_one(const char *dir, const char *file, const char *kind, const char *alias)
 {
     char path[4096];
     td_track t;
@@ -131,16 +133,17 @@ static void list_one(const char *dir, const char *file, const char *kind)
     double wmin, wmean, wmax;
     width_stats(&t, &wmin, &wmean, &wmax);
     char name[TD_TRACK_NAME_LEN];
-    snprintf(name, sizeof(name), "%s", file);
-    char *dot = strrchr(name, '.');
-    if (dot)
-        *dot = '\0';
+    td__cli_track_label(file, name, sizeof(name));
     char wtxt[48];
     if (wmax - wmin < 0.005)
         snprintf(wtxt, sizeof(wtxt), "%.3f", wmean);
     else
         snprintf(wtxt, sizeof(wtxt), "%.3f (%.2f-%.2f)", wmean, wmin, wmax);
-    printf("%-26s %-9s %8.2f  %-18s %-5s %5d\n", name, kind, t.length, wtxt, dir_name(&t), t.n);
+    printf("%-26s %-9s %8.2f  %-18s %-5s %5d", alias ? alias : name, kind, t.length, wtxt,
+           dir_name(&t), t.n);
+    if (alias)
+        printf("  (%s)", name);
+    printf("\n");
     td_track_free(&t);
 }
 
@@ -172,8 +175,8 @@ static int cmd_list(int argc, char **argv)
              "Lists the shipped tracks (%s) and the route files (.npy) in the other folders of the "
              "track search path (--tracks-dir, TRACKDAY_TRACKS, ../shared/tracks), with "
              "centreline length (m), mean width (m, with the range if it varies), direction and "
-             "rows.",
-             td__cli_tracks_dir());
+             "rows, and the track the name 'default' stands for (%s).",
+             td__cli_tracks_dir(), td__cli_default_track());
     int deepracer = 0;
     const td__cli_opt opts[] = {
         TD_CLI_FLAG("--deepracer", &deepracer,
@@ -187,13 +190,18 @@ static int cmd_list(int argc, char **argv)
         return prc;
     if (deepracer)
         return list_deepracer();
-    printf("%-26s %-9s %8s  %-18s %-5s %5s\n", "name", "kind", "length", "width", "dir", "rows");
+    printf("%-26s %-9s %8s  %-18s %-5s %5s\n", "name", "kind", "length m", "width m", "dir",
+           "rows");
     char **names;
     const char *dir = td__cli_tracks_dir();
     int n = list_dir(dir, ".json", &names);
     for (int i = 0; i < n; i++)
-        list_one(dir, names[i], "shipped");
+        list_one(dir, names[i], "shipped", NULL);
     free_names(names, n);
+    /* The name init and train use when no track is given. */
+    char file[TD_TRACK_NAME_LEN + 8];
+    snprintf(file, sizeof(file), "%s.json", td__cli_default_track());
+    list_one(dir, file, "alias", "default");
     const char *dirs[40];
     int nd = td__cli_track_search_path(NULL, dirs, 40);
     for (int d = 0; d < nd; d++) {
@@ -201,7 +209,7 @@ static int cmd_list(int argc, char **argv)
             continue;
         n = list_dir(dirs[d], ".npy", &names);
         for (int i = 0; i < n; i++)
-            list_one(dirs[d], names[i], "reference");
+            list_one(dirs[d], names[i], "reference", NULL);
         free_names(names, n);
     }
     return 0;

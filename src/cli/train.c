@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/printlog.h"
 #include "cli/status.h"
 #include "cli/hub/hubcli.h"
 #include "trackday/reward.h"
@@ -81,6 +82,9 @@ static int parse_simtrace(const char *opt, const char *v, void *dst)
     o->simtrace_every = (int)l;
     return 0;
 }
+
+/* Lines of what the reward function prints shown on stderr; the rest is in the log. */
+#define PRINT_LINES_SHOWN 10
 
 typedef struct {
     int quiet, json;
@@ -392,11 +396,28 @@ static int cmd_train(int argc, char **argv)
                             "one)",
                             o.envs, ranks);
     }
-    if (!track_arg)
+    const char *track_source = NULL; /* what left the track unset, when nothing set it */
+    if (!track_arg) {
         track_arg = md.training.world_name[0] ? md.training.world_name : "default";
+        if (!md.training.world_name[0])
+            track_source = md.has_training_params ? "/training_params.yaml has no WORLD_NAME"
+                           : md.has_run_env       ? "/run.env has no WORLD_NAME"
+                                                  : " has no training_params.yaml";
+    }
     if (td__cli_track_path_for(track_arg, o.dir, track_path, sizeof(track_path)))
         return 1;
     o.track_path = track_path;
+    char track_name[TD_TRACK_NAME_LEN];
+    td__cli_track_label(track_path, track_name, sizeof(track_name));
+    if (track_source && rank == 0)
+        fprintf(stderr,
+                "trackday: %s%s: training on %s, trackday's default track (set WORLD_NAME, or "
+                "pass --track)%s\n",
+                o.dir, track_source, track_name,
+                md.has_training_params || md.has_run_env
+                    ? ""
+                    : "; DeepRacer's defaults are used for the other keys ('trackday init' "
+                      "writes a commented training_params.yaml)");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -417,16 +438,29 @@ static int cmd_train(int argc, char **argv)
         char procs[64] = "";
         if (ranks > 1)
             snprintf(procs, sizeof(procs), " in %d processes", ranks);
-        td__cli_status_print("training %s on %s (%s, %s)%s%s", o.dir, track_arg,
+        td__cli_status_print("training %s on %s (%s, %s)%s%s", o.dir, track_name,
                              td_algorithm_name(md.metadata.algorithm),
                              md.metadata.state_sensor ? "STATE sensor"
                                                       : td_camera_sensor_name(md.metadata.camera),
                              procs, o.resume ? ", resuming" : "");
         td__cli_status("setting up: the track, the reward function and %d cars", o.envs);
     }
+    /* What the reward function prints goes to DIR/logs/reward-print.log (rank N > 0:
+     * reward-print-rankN.log), as DeepRacer sends it to its log; the first lines are shown. */
+    td__print_log *plog = NULL;
+    char plog_path[1300];
+    if (rank == 0)
+        snprintf(plog_path, sizeof(plog_path), "%s/logs/reward-print.log", o.dir);
+    else
+        snprintf(plog_path, sizeof(plog_path), "%s/logs/reward-print-rank%d.log", o.dir, rank);
+    if (td__print_log_start(&plog, plog_path, o.resume,
+                            rank == 0 && !pc.quiet ? PRINT_LINES_SHOWN : 0, &err))
+        fprintf(stderr, "trackday: warning: %s; what the reward function prints goes to stderr\n",
+                err.msg);
     pc.t0 = td_time_now();
     int rc = td_train_run(&o, &res, &err);
     td__cli_status_done();
+    td__print_log_stop(plog);
     if (rc) {
         if (ranks > 1) {
             /* The other ranks may wait in a collective for this one: end the job. */

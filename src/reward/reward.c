@@ -243,6 +243,18 @@ int td__reward_source_check(const char *path, const char *src, size_t len, char 
     return 0;
 }
 
+static atomic_int print_fd = 2;
+
+void td_reward_set_print_fd(int fd)
+{
+    atomic_store(&print_fd, fd < 0 ? 2 : fd);
+}
+
+int td__reward_print_fd(void)
+{
+    return atomic_load(&print_fd);
+}
+
 /* The sandbox mode for Python reward code, from TRACKDAY_SANDBOX; warns once about none. */
 static int python_mode(td_sandbox_mode *mode, td_err *err)
 {

@@ -63,6 +63,9 @@ const char *td__reward_host_program(void);
 /* The module-level limit set by td_reward_set_load_timeout, seconds. */
 double td__reward_load_timeout(void);
 
+/* The descriptor set with td_reward_set_print_fd (2 by default). */
+int td__reward_print_fd(void);
+
 /* The sandboxed process reports each call's start here (shared memory; NULL: nowhere). */
 void td__py_set_progress(td__pyhost *h, _Atomic unsigned *calls, _Atomic int *car);
 

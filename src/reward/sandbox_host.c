@@ -382,7 +382,9 @@ static int spawn_host(td__pysb *h, td_err *err)
 #endif
     cfg.file_bytes = (size_t)16 << 20;
     cfg.max_files = 64;
-    cfg.stdout_fd = 2; /* print() of a reward function goes to stderr: stdout is trackday's */
+    /* print() of a reward function goes to stderr, or where the caller captures it
+     * (td_reward_set_print_fd): never to stdout, which is trackday's. */
+    cfg.stdout_fd = td__reward_print_fd();
     cfg.stderr_fd = 2;
     char env[16][256];
     const char *envp[16];

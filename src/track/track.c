@@ -153,6 +153,14 @@ int td_track_from_rows(td_track *t, const double *rows, int n, const char *name,
     td_free(keep);
     copy_name(t->name, sizeof(t->name), name ? name : "track");
     derive(t);
+    if (!(t->length >= TD_TRACK_MIN_LENGTH_M)) {
+        double len = t->length;
+        td_track_free(t);
+        return td_err_set(err, TD_EFORMAT,
+                          "%s: the centreline is %.3g m long (%d points); a route needs at least "
+                          "%g m to be driven (DeepRacer's shortest, Straight_track, is 5.7 m)",
+                          what, len, m, TD_TRACK_MIN_LENGTH_M);
+    }
     int rc = td__track_accel_build(t, err);
     if (rc) {
         td_track_free(t);

@@ -179,7 +179,9 @@ void td_policy_free(td_policy *p)
     p->pi = p->v = p->q1 = p->q2 = NULL;
 }
 
-int td_policy_save(const td_policy *p, const char *path, const json_t *lineage, td_err *err)
+/* Saves every tower, or (policy_only) the policy tower alone. */
+static int save_towers(const td_policy *p, const char *path, const json_t *lineage, int policy_only,
+                       td_err *err)
 {
     const td_nn_net *nets[TD_NN_MAX_TOWERS];
     td_nn_net squashed;
@@ -202,20 +204,32 @@ int td_policy_save(const td_policy *p, const char *path, const json_t *lineage, 
             json_pack("{s:{s:f,s:f}}", "camera", "scale", 1.0 / 255.0, "offset", 0.0));
     if (lineage)
         json_object_set(extras, "lineage", (json_t *)lineage);
+    int n = 0;
     for (int i = 0; i < p->n_nets; i++)
-        nets[i] = &p->nets[i];
+        if (!policy_only || &p->nets[i] == p->pi)
+            nets[n++] = &p->nets[i];
     if (p->sac) {
         /* The deployed SAC action is tanh of the mean, mapped from [-1, 1]: record the squash
          * in the saved topology (the parameters are the same). */
         squashed = *p->pi;
         squashed.spec.head_tanh = 1;
-        for (int i = 0; i < p->n_nets; i++)
+        for (int i = 0; i < n; i++)
             if (nets[i] == p->pi)
                 nets[i] = &squashed;
     }
-    rc = td_nn_save(path, nets, p->n_nets, extras, err);
+    rc = td_nn_save(path, nets, n, extras, err);
     json_decref(extras);
     return rc;
+}
+
+int td_policy_save(const td_policy *p, const char *path, const json_t *lineage, td_err *err)
+{
+    return save_towers(p, path, lineage, 0, err);
+}
+
+int td_policy_save_driver(const td_policy *p, const char *path, const json_t *lineage, td_err *err)
+{
+    return save_towers(p, path, lineage, 1, err);
 }
 
 int td_policy_load(td_policy *p, const char *path, int max_batch, td_err *err)

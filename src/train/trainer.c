@@ -524,9 +524,10 @@ int td__checkpoint(td__train *tr, int iteration, int best, td_err *err)
     if (!rc)
         rc = td__state_save(tr, err);
     if (!rc && best) {
+        /* best.tdm is for driving: the policy tower only (resume reads last.tdm). */
         rc = td__train_path(path, sizeof(path), tr->opt.dir, "model/best.tdm", err);
         if (!rc)
-            rc = td_policy_save(&tr->policy, path, lin, err);
+            rc = td_policy_save_driver(&tr->policy, path, lin, err);
     }
     json_decref(lin);
     return rc;
