@@ -37,6 +37,21 @@ static void print_alerts(json_t *alerts)
                json_number_value(json_object_get(a, "value")),
                json_string_value(json_object_get(a, "state")),
                json_string_value(json_object_get(a, "detail")));
+        const json_t *p = json_object_get(a, "pipeline");
+        if (json_is_object(p)) {
+            const char *why = json_string_value(json_object_get(p, "reason"));
+            printf("        retraining: %s (model %lld",
+                   json_string_value(json_object_get(p, "state")),
+                   (long long)json_integer_value(json_object_get(p, "model")));
+            if (json_integer_value(json_object_get(p, "version")))
+                printf(", version %lld",
+                       (long long)json_integer_value(json_object_get(p, "version")));
+            if (json_integer_value(json_object_get(p, "deployment")))
+                printf(", deployment %lld %s",
+                       (long long)json_integer_value(json_object_get(p, "deployment")),
+                       json_string_value(json_object_get(p, "deployment_state")));
+            printf(")%s%s\n", why && why[0] ? ": " : "", why ? why : "");
+        }
     }
     if (json_array_size(alerts) == 0)
         printf("(no alerts)\n");
@@ -59,8 +74,9 @@ static int cmd_alerts(int argc, char **argv)
 {
     const char *hub = NULL, *state = NULL, *id_arg = NULL;
     int ack = 0, retrain = 0, watch = 0, json_out = 0, iterations = 0;
-    long model = 0, version = 0, device = 0;
-    double minutes = 0;
+    long model = 0, version = 0, device = 0, gate_laps = 0;
+    double minutes = 0, min_completion = -1, max_lap_ratio = 0;
+    const char *then = NULL;
     const td__cli_opt opts[] = {
         TD_CLI_POS_OPTIONAL("ID", &id_arg, "one alert: its detail (or --ack, --retrain)"),
         TD_CLI_CHOICE("--state", &state, "open|acknowledged|resolved|active",
@@ -78,6 +94,15 @@ static int cmd_alerts(int argc, char **argv)
         TD_CLI_INT("--iterations", &iterations, 1, 100000000, "N",
                    "--retrain: stop after N iterations"),
         TD_CLI_FLAG("--watch", &watch, "--retrain: follow the job live until it ends"),
+        TD_CLI_CHOICE("--then", &then, "evaluate|evaluate,canary",
+                      "--retrain: then evaluate the new version against the gates, and "
+                      "(canary) have trackday fleet autopilot sign it and deploy it as a canary "
+                      "on the alerting device"),
+        TD_CLI_LONG("--gate-laps", &gate_laps, 1, 16, "N", "--then: evaluation laps (default 3)"),
+        TD_CLI_DOUBLE("--min-completion", &min_completion, 0, 1, "X",
+                      "--then: share of the evaluation laps to complete (default 1)"),
+        TD_CLI_DOUBLE("--max-lap-ratio", &max_lap_ratio, 0.5, 10, "X",
+                      "--then: mean lap at most X times the deployed bundle's (default 1.05)"),
         TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
         TD_CLI_STRING(NULL, "--hub", &hub, "URL",
                       "the hub (default: $TRACKDAY_HUB, else the one of trackday login)"),
@@ -93,7 +118,8 @@ static int cmd_alerts(int argc, char **argv)
         .opts = opts,
         .epilog = "examples:\n  trackday alerts --state active\n"
                   "  trackday alerts 3 --ack\n"
-                  "  trackday alerts 3 --retrain --model 1 --minutes 20 --watch"};
+                  "  trackday alerts 3 --retrain --model 1 --minutes 20 --watch\n"
+                  "  trackday alerts 3 --retrain --model 1 --minutes 20 --then evaluate,canary"};
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
@@ -103,9 +129,12 @@ static int cmd_alerts(int argc, char **argv)
         return td__cli_usage_error("--ack or --retrain, not both");
     if (retrain && (!model || minutes <= 0))
         return td__cli_usage_error("--retrain needs --model M and --minutes MIN");
-    if (!retrain && (model || version || minutes > 0 || iterations || watch))
-        return td__cli_usage_error("--model, --version, --minutes, --iterations and --watch "
-                                   "go with --retrain");
+    if (!retrain && (model || version || minutes > 0 || iterations || watch || then))
+        return td__cli_usage_error("--model, --version, --minutes, --iterations, --watch and "
+                                   "--then go with --retrain");
+    if (!then && (gate_laps || min_completion >= 0 || max_lap_ratio > 0))
+        return td__cli_usage_error("--gate-laps, --min-completion and --max-lap-ratio go with "
+                                   "--then");
     long long id = 0;
     if (id_arg) {
         char *end;
@@ -164,6 +193,17 @@ static int cmd_alerts(int argc, char **argv)
         json_object_set_new(body, "version", json_integer(version));
     if (iterations)
         json_object_set_new(body, "iterations", json_integer(iterations));
+    if (then) {
+        json_t *g = json_object();
+        json_object_set_new(body, "then", json_string(then));
+        if (gate_laps)
+            json_object_set_new(g, "laps", json_integer(gate_laps));
+        if (min_completion >= 0)
+            json_object_set_new(g, "min_completion", json_real(min_completion));
+        if (max_lap_ratio > 0)
+            json_object_set_new(g, "max_lap_time_ratio", json_real(max_lap_ratio));
+        json_object_set_new(body, "gates", g);
+    }
     snprintf(path, sizeof(path), "/api/v1/alerts/%lld/retrain", id);
     rc = td_hubc_json(&c, "POST", path, body, &err);
     json_decref(body);
