@@ -915,5 +915,23 @@ TD_TEST(one_action_from_an_alert_retrains_evaluates_and_deploys_a_signed_canary)
     TD_ASSERT_OK(td_bundle_open(&bd, r.body, r.len, pk, want, &err));
     td_bundle_close(&bd);
     hub_resp_free(&r);
+    /* The canary installs it (as the agent reports): the rest of the group gets it next. */
+    snprintf(path, sizeof(path), "/api/v1/devices/%lld/report", (long long)car);
+    snprintf(body, sizeof(body), "{\"deployment\":%lld,\"sha256\":\"%s\",\"result\":\"installed\"}",
+             (long long)dep, want);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", path, tok, body), 200);
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/devices/%lld", (long long)other);
+    const char *got = NULL;
+    for (int k = 0; k < 600 && !got; k++) {
+        TD_ASSERT_EQ(hub_json(&s, &r, "GET", path, tok2, NULL), 200);
+        got = json_string_value(json_object_get(json_object_get(r.json, "desired"), "sha256"));
+        if (got)
+            TD_ASSERT_STREQ(got, want);
+        hub_resp_free(&r);
+        if (!got)
+            usleep(100000);
+    }
+    TD_ASSERT_MSG(got, "the group's other car was never given the canary's bundle");
     hub_stop(&s);
 }

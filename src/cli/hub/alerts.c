@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/hub/hubcli.h"
@@ -70,6 +71,42 @@ static void print_ranges(const json_t *dr)
            json_number_value(json_object_get(dr, "blur")));
 }
 
+/* --watch with --then: follows the alert's pipeline past the evaluation and its gates; 0 when
+ * the version passed them. */
+static int watch_pipeline(const char *hub, long long id)
+{
+    td_hubc c;
+    td_err err = {0};
+    char path[80], last[32] = "";
+    snprintf(path, sizeof(path), "/api/v1/alerts/%lld", id);
+    if (td__cli_hub_connect(&c, hub))
+        return 1;
+    while (!interrupted) {
+        int rc = td_hubc_json(&c, "GET", path, NULL, &err);
+        if (rc || c.status != 200) {
+            rc = td__cli_hub_fail(&c, "alert", rc, err.msg);
+            td_hubc_free(&c);
+            return rc;
+        }
+        const json_t *p = json_object_get(c.json, "pipeline");
+        const char *st = json_string_value(json_object_get(p, "state"));
+        st = st ? st : "none";
+        if (strcmp(st, last)) {
+            const char *why = json_string_value(json_object_get(p, "reason"));
+            printf("alert %lld: %s%s%s\n", id, st, why && why[0] ? ": " : "", why ? why : "");
+            fflush(stdout);
+            snprintf(last, sizeof(last), "%s", st);
+        }
+        if (strcmp(st, "retraining") && strcmp(st, "evaluating")) {
+            td_hubc_free(&c);
+            return !strcmp(st, "failed") || !strcmp(st, "none");
+        }
+        usleep(500000);
+    }
+    td_hubc_free(&c);
+    return 1;
+}
+
 static int cmd_alerts(int argc, char **argv)
 {
     const char *hub = NULL, *state = NULL, *id_arg = NULL;
@@ -93,7 +130,9 @@ static int cmd_alerts(int argc, char **argv)
                       "--retrain: the job's training time (required)"),
         TD_CLI_INT("--iterations", &iterations, 1, 100000000, "N",
                    "--retrain: stop after N iterations"),
-        TD_CLI_FLAG("--watch", &watch, "--retrain: follow the job live until it ends"),
+        TD_CLI_FLAG("--watch", &watch,
+                    "--retrain: follow the job live until it ends (with --then: and the "
+                    "evaluation and its gates)"),
         TD_CLI_CHOICE("--then", &then, "evaluate|evaluate,canary",
                       "--retrain: then evaluate the new version against the gates, and "
                       "(canary) have trackday fleet autopilot sign it and deploy it as a canary "
@@ -245,7 +284,9 @@ static int cmd_alerts(int argc, char **argv)
         printf("job %lld %s: model %ld version %lld\n", job, st, model, v);
     else
         printf("job %lld %s\n", job, st);
-    return strcmp(st, "succeeded") != 0;
+    if (strcmp(st, "succeeded") || !then)
+        return strcmp(st, "succeeded") != 0;
+    return watch_pipeline(hub, id);
 }
 
 TD_CLI_COMMAND("alerts", "the hub's drift alerts: list, acknowledge, retrain from one", cmd_alerts)
