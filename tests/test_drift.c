@@ -10,6 +10,7 @@
 #include "td_test.h"
 #include "trackday/drift.h"
 #include "trackday/telemetry.h"
+#include "telemetry_fixture.h"
 
 #define PY "/usr/bin/python3"
 
@@ -275,16 +276,6 @@ TD_TEST(cusum_finds_a_planted_change_and_measures_its_false_alarms)
 }
 
 /* ---- the monitor ---------------------------------------------------------------------------- */
-
-static void layout_of(td_summary_layout *l)
-{
-    memset(l, 0, sizeof(*l));
-    l->camera_h = 12;
-    l->camera_w = 16;
-    l->camera_c = 1;
-    l->lidar_dim = 8;
-    l->n_actions = 5;
-}
 
 /* A window of `frames` frames: brightness around `light`, logits of sharpness `sharp`,
  * latency around `lat` ms, `laps` laps around `lap_s`. */

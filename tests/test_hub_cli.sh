@@ -143,7 +143,8 @@ out=$(trackday jobs 2>&1)
 check jobs_after_logout "$out" $?
 
 # docs/cli/alerts.md: an admin's drift alerts (none on this hub), retraining from one that does
-# not exist, the options --retrain needs; a learner is refused.
+# not exist (also with --then and gates), the options --retrain and the gates need; a learner is
+# refused. docs/cli/fleet.md: the autopilot's key.
 out=$(echo 'alice-password-1' | trackday login "$HUB" --user alice 2>&1 && trackday alerts 2>&1)
 [ $? -eq 1 ] && grep -q "trackday: alerts:" <<<"$out"
 check alerts_learner_refused "$out" $?
@@ -156,6 +157,19 @@ check alerts_retrain_unknown "$out" $?
 out=$(trackday alerts 1 --retrain 2>&1)
 [ $? -eq 2 ] && grep -q -- "--retrain needs --model M and --minutes MIN" <<<"$out"
 check alerts_retrain_needs_model "$out" $?
+out=$(trackday alerts 1 --retrain --model 1 --minutes 1 --then evaluate,canary --gate-laps 2 \
+    --min-completion 0.5 --max-lap-ratio 1.2 2>&1)
+[ $? -eq 1 ] && grep -q "no alert 1" <<<"$out"
+check alerts_retrain_then_unknown "$out" $?
+out=$(trackday alerts 1 --gate-laps 2 2>&1)
+[ $? -eq 2 ] && grep -q -- "--gate-laps, --min-completion and --max-lap-ratio go with --then" <<<"$out"
+check alerts_gates_need_then "$out" $?
+out=$(trackday fleet autopilot --once --key no-such.key 2>&1)
+[ $? -eq 1 ] && grep -q "fleet autopilot: .*no-such.key" <<<"$out"
+check autopilot_needs_a_key "$out" $?
+out=$(trackday fleet autopilot --once 2>&1)
+[ $? -eq 2 ] && grep -q -- "--key" <<<"$out"
+check autopilot_key_required "$out" $?
 trackday logout > /dev/null 2>&1
 
 # admin gc keeps what is referred to.

@@ -15,9 +15,12 @@
 
 #include "hub/hub_internal.h"
 #include "hub_harness.h"
+#include "trackday/agent.h"
 #include "trackday/archive.h"
+#include "trackday/bundle.h"
 #include "trackday/crypto.h"
 #include "trackday/telemetry.h"
+#include "telemetry_fixture.h"
 
 /* ---- a webhook receiver ------------------------------------------------------------------- */
 
@@ -165,41 +168,9 @@ static void device_token(hub_server *s, int64_t id, char *tok, size_t cap)
     td__db_close(db);
 }
 
-static void layout_of(td_summary_layout *l)
-{
-    memset(l, 0, sizeof(*l));
-    l->camera_h = 12;
-    l->camera_w = 16;
-    l->camera_c = 1;
-    l->lidar_dim = 8;
-    l->n_actions = 5;
-}
-
-static void frames_gain(td_summary *s, td_rng *r, int n, double light, double gain)
-{
-    uint8_t px[12 * 16];
-    float lidar[8], logits[5];
-    for (int f = 0; f < n; f++) {
-        double base = light + 12 * td_rng_normal(r);
-        for (int i = 0; i < 12 * 16; i++) {
-            double v = (base + (i % 16) * 2 + 6 * td_rng_normal(r)) * gain;
-            px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
-        for (int i = 0; i < 8; i++)
-            lidar[i] = (float)(0.5 + 0.1 * td_rng_normal(r));
-        int a = (int)td_rng_below(r, 5);
-        for (int i = 0; i < 5; i++)
-            logits[i] = (float)(i == a ? 3 : 0);
-        td_infer_obs obs = {px, lidar, NULL};
-        td_summary_add(s, &obs, logits, 1.0 + 0.1 * td_rng_uniform(r));
-        if (f % 150 == 149)
-            td_summary_add_lap(s, 10.0 + 0.1 * td_rng_normal(r));
-    }
-}
-
 static void frames(td_summary *s, td_rng *r, int n, double light)
 {
-    frames_gain(s, r, n, light, 1.0);
+    frames_gain(s, r, n, light, 10.0, 1.0);
 }
 
 /* A bundle as the hub keeps it: a blob named by its SHA-256 (only reference/stats.json is
@@ -248,7 +219,7 @@ static char *window_json_gain(td_rng *r, int64_t seq, const char *sha, double li
     w.seq = (uint64_t)seq;
     if (sha)
         snprintf(w.bundle_sha256, sizeof(w.bundle_sha256), "%s", sha);
-    frames_gain(&w.summary, r, 900, light, gain);
+    frames_gain(&w.summary, r, 900, light, 10.0, gain);
     td_telemetry_end(&w, 1796582615000 + (seq + 1) * 60000);
     char *s = td_telemetry_dumps(&w);
     td_telemetry_free(&w);
@@ -582,6 +553,22 @@ TD_TEST(who_may_post_and_what_is_refused)
  * training job that continues the deployed model's version with domain randomization widened to
  * the lighting the device saw; a worker trains it and the model's next version holds the widened
  * ranges in its training_params.yaml and continues the version's iterations. */
+/* The deployed model: pushed, then version 2 trained one iteration by a job on a worker
+ * (returned: the test stops it). */
+static pid_t deployed_model(hub_server *s, long long *m, char *wtok, size_t cap)
+{
+    char body[200];
+    *m = hub_push_init(s, s->admin, "car", NULL);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"train\",\"model\":%lld,\"minutes\":5,\"iterations\":1,\"seed\":1}", *m);
+    long long j1 = hub_submit(s, s->admin, body);
+    pid_t w = hub_worker(s, "w1", wtok, cap, NULL);
+    char *ev = hub_wait_event(s, s->admin, j1, "end", NULL, 300);
+    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
+    free(ev);
+    return w;
+}
+
 TD_TEST(an_alert_retrains_the_model_with_randomization_widened_to_what_the_car_saw)
 {
     hub_server s;
@@ -593,14 +580,8 @@ TD_TEST(an_alert_retrains_the_model_with_randomization_widened_to_what_the_car_s
     device_token(&s, 7, tok, sizeof(tok));
     store_bundle(&s, sha);
     /* The deployed model: version 2, trained one iteration by a job. */
-    long long m = hub_push_init(&s, s.admin, "car", NULL);
-    snprintf(body, sizeof(body),
-             "{\"type\":\"train\",\"model\":%lld,\"minutes\":5,\"iterations\":1,\"seed\":1}", m);
-    long long j1 = hub_submit(&s, s.admin, body);
-    pid_t w = hub_worker(&s, "w1", wtok, sizeof(wtok), NULL);
-    char *ev = hub_wait_event(&s, s.admin, j1, "end", NULL, 300);
-    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
-    free(ev);
+    long long m;
+    pid_t w = deployed_model(&s, &m, wtok, sizeof(wtok));
     /* A lap-time-free, camera-only shift: the room at half the light (every pixel x 0.5). */
     for (int k = 0; k < 8; k++) {
         char *j = window_json(&rng, k, sha, 120);
@@ -659,7 +640,7 @@ TD_TEST(an_alert_retrains_the_model_with_randomization_widened_to_what_the_car_s
     TD_ASSERT_STREQ(json_string_value(json_object_get(rt, "check")), "input_drift");
     TD_ASSERT_NEAR(json_number_value(json_object_get(rt, "gain")), 0.5, 0.05);
     hub_resp_free(&r);
-    ev = hub_wait_event(&s, s.admin, j2, "end", NULL, 300);
+    char *ev = hub_wait_event(&s, s.admin, j2, "end", NULL, 300);
     TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
     free(ev);
     hub_worker_stop(w, SIGTERM);
@@ -679,5 +660,278 @@ TD_TEST(an_alert_retrains_the_model_with_randomization_widened_to_what_the_car_s
     TD_ASSERT_CONTAINS(r.body, want);
     TD_ASSERT_CONTAINS(r.body, "DOMAIN_RANDOMIZATION_CONTRAST: [0.75, 1.25]");
     hub_resp_free(&r);
+    hub_stop(&s);
+}
+
+/* ---- closing the loop in one action: retrain -> evaluate -> gates -> signed canary ---------- */
+
+/* The alert's pipeline once it leaves retraining and evaluating (polls the hub's state, at
+ * most 600 s); r holds the alert. */
+static const char *pipeline_settled(hub_server *s, hub_resp *r, int64_t alert)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/api/v1/alerts/%lld", (long long)alert);
+    for (int i = 0; i < 3000; i++) {
+        if (hub_json(s, r, "GET", path, s->admin, NULL) != 200) {
+            char log[4096] = "";
+            hub_sh(log, sizeof(log), "tail -c 3000 %s/serve.log", s->dir);
+            TD_FAIL("GET %s: %ld; the hub's log: %s", path, r->status, log);
+        }
+        const char *st =
+            json_string_value(json_object_get(json_object_get(r->json, "pipeline"), "state"));
+        TD_ASSERT_MSG(st, "no pipeline on alert %lld: %s", (long long)alert, r->body);
+        if (strcmp(st, "retraining") && strcmp(st, "evaluating"))
+            return st;
+        hub_resp_free(r);
+        usleep(200000);
+    }
+    TD_FAIL("alert %lld's pipeline did not settle", (long long)alert);
+    return "";
+}
+
+/* A simulated car registered as the agent registers (its own key, the enrollment token);
+ * returns its id and device token. */
+static int64_t register_car(hub_server *s, const char *enroll, const char *name, char *tok,
+                            size_t cap)
+{
+    char dir[800];
+    td_err err;
+    hub_resp r;
+    snprintf(dir, sizeof(dir), "%s/%s", s->dir, name);
+    json_t *body = td_agent_register_body(dir, name, &err);
+    TD_ASSERT_MSG(body, "register body: %s", err.msg);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    TD_ASSERT_EQ(hub_json(s, &r, "POST", "/api/v1/devices/register", enroll, text), 201);
+    free(text);
+    snprintf(tok, cap, "%s", json_string_value(json_object_get(r.json, "token")));
+    int64_t id = json_integer_value(json_object_get(r.json, "id"));
+    TD_ASSERT_STREQ(json_string_value(json_object_get(r.json, "state")), "approved");
+    hub_resp_free(&r);
+    return id;
+}
+
+/* Retrains model m from the alert (POST path) with "then": "evaluate,canary" and gates, waits
+ * for the pipeline to settle and checks its state and new version; returns the pipeline (in
+ * r, which the caller frees). */
+static json_t *retrain_settled(hub_server *s, hub_resp *r, const char *path, long long m, int seed,
+                               const char *gates, int64_t alert, const char *want, int64_t version)
+{
+    char body[400];
+    snprintf(body, sizeof(body),
+             "{\"model\":%lld,\"minutes\":5,\"iterations\":1,\"seed\":%d,\"then\":\"evaluate,"
+             "canary\",\"gates\":%s}",
+             m, seed, gates);
+    TD_ASSERT_EQ(hub_json(s, r, "POST", path, s->admin, body), 201);
+    hub_resp_free(r);
+    TD_ASSERT_EQ(hub_json(s, r, "POST", path, s->admin, body), 409);
+    TD_ASSERT_CONTAINS(hub_err_msg(r), "retraining is under way (retraining)");
+    hub_resp_free(r);
+    const char *st = pipeline_settled(s, r, alert);
+    json_t *p = json_object_get(r->json, "pipeline");
+    TD_ASSERT_MSG(!strcmp(st, want), "pipeline: %s", r->body);
+    TD_ASSERT_EQ(json_integer_value(json_object_get(p, "version")), version);
+    TD_ASSERT_GT(json_integer_value(json_object_get(p, "eval_job")), 0);
+    return p;
+}
+
+/* trackday fleet autopilot --once with the admin's token and key; its exit status. */
+static int autopilot_once(hub_server *s, const char *key, const char *extra, char *out, size_t cap)
+{
+    return hub_sh(out, cap,
+                  "TRACKDAY_HUB=%s TRACKDAY_TOKEN=%s %s fleet autopilot --once --key %s --dir %s "
+                  "%s 2>&1",
+                  s->url, s->admin, TD_TEST_TRACKDAY_BIN, key, s->dir, extra);
+}
+
+TD_TEST(one_action_from_an_alert_retrains_evaluates_and_deploys_a_signed_canary)
+{
+    hub_server s;
+    hub_resp r;
+    char tok[200], tok2[200], sha[65], body[600], path[256], wtok[200] = "", out[8192], key[800];
+    char enroll[200], *text = NULL;
+    size_t n;
+    td_err err;
+    td_rng rng;
+    td_rng_seed(&rng, 12, 12);
+    hub_start(&s);
+    store_bundle(&s, sha);
+    /* The fleet: its signing key (the secret half stays in this directory, the admin's), two
+     * cars of group "lab" registered with an auto-approving enrollment token. */
+    uint8_t pk[TD_SIGN_PUBLIC_BYTES], sk[TD_SIGN_SECRET_BYTES];
+    TD_ASSERT_OK(td_sign_keypair(pk, sk));
+    snprintf(key, sizeof(key), "%s/fleet.key", s.dir);
+    TD_ASSERT_OK(td_sign_key_write(key, pk, sk, 0, &err));
+    char pub[820];
+    snprintf(pub, sizeof(pub), "%s.pub", key);
+    TD_ASSERT_OK(td_file_read(pub, &text, &n, &err));
+    text[strcspn(text, "\n")] = 0;
+    snprintf(body, sizeof(body), "{\"public_key\": \"%s\"}", text);
+    td_free(text);
+    TD_ASSERT_EQ(hub_json(&s, &r, "PUT", "/api/v1/fleet/signing-key", s.admin, body), 200);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", "/api/v1/device-enrollments", s.admin,
+                          "{\"name\": \"lab\", \"group\": \"lab\", \"auto_approve\": true, "
+                          "\"max_devices\": 2}"),
+                 201);
+    snprintf(enroll, sizeof(enroll), "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+    int64_t other = register_car(&s, enroll, "car-a", tok2, sizeof(tok2));
+    int64_t car = register_car(&s, enroll, "car-b", tok, sizeof(tok));
+    TD_ASSERT_GT(car, other); /* so the canary is not simply the group's first device by id */
+    /* The deployed model: version 2, one iteration. */
+    long long m;
+    pid_t w = deployed_model(&s, &m, wtok, sizeof(wtok));
+    /* The car's room drops to half the light: an input-drift alert. */
+    int64_t alert = 0;
+    for (int k = 0; k < 10; k++) {
+        char *j = window_json_gain(&rng, k, sha, 120, k < 8 ? 1.0 : 0.5);
+        TD_ASSERT_EQ(post_window(&s, &r, tok, car, j), 201);
+        if (k == 9)
+            alert = json_integer_value(json_array_get(json_object_get(r.json, "alerts_raised"), 0));
+        hub_resp_free(&r);
+        td_free(j);
+    }
+    TD_ASSERT_GT(alert, 0);
+    snprintf(path, sizeof(path), "/api/v1/alerts/%lld/retrain", (long long)alert);
+    /* Refused: a canary without the evaluation, gates without "then", a gate out of range. */
+    snprintf(body, sizeof(body), "{\"model\":%lld,\"minutes\":1,\"then\":\"canary\"}", m);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", path, s.admin, body), 400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "a canary only after the evaluation's gates");
+    hub_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"model\":%lld,\"minutes\":1,\"gates\":{\"laps\":2}}", m);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", path, s.admin, body), 400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "field 'gates' goes with 'then'");
+    hub_resp_free(&r);
+    snprintf(body, sizeof(body),
+             "{\"model\":%lld,\"minutes\":1,\"then\":\"evaluate\",\"gates\":{\"laps\":99}}", m);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", path, s.admin, body), 400);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "laps");
+    hub_resp_free(&r);
+
+    /* 1. Gates no young model passes: every evaluation lap completed, each at most half the
+     * deployed bundle's evaluation laps (10 s): the pipeline stops at the gate, nothing is
+     * deployed. Which gate fails (a model trained two iterations may or may not finish its
+     * lap) is read from the hub's own gate results. */
+    json_t *p = retrain_settled(&s, &r, path, m, 2, "{\"laps\":1,\"max_lap_time_ratio\":0.5}",
+                                alert, "failed", 3);
+    json_t *gr = json_object_get(p, "gate_results");
+    const char *reason = json_string_value(json_object_get(p, "reason"));
+    json_t *done = json_object_get(gr, "lap_completion"), *lap = json_object_get(gr, "lap_time");
+    if (json_is_false(json_object_get(done, "ok"))) {
+        TD_ASSERT_EQ(json_integer_value(json_object_get(done, "completed")), 0);
+        TD_ASSERT_CONTAINS(reason, "gate lap_completion: 0 of 1 evaluation laps completed (0%), "
+                                   "at least 100% wanted");
+    } else {
+        double ratio = json_number_value(json_object_get(lap, "ratio"));
+        TD_ASSERT_MSG(ratio > 0.5 && json_is_false(json_object_get(lap, "ok")), "%s", r.body);
+        TD_ASSERT_NEAR(json_number_value(json_object_get(lap, "current")), 10.0, 0.1);
+        TD_ASSERT_CONTAINS(reason, "gate lap_time: ");
+        TD_ASSERT_CONTAINS(reason, "at most 0.50 x wanted");
+    }
+    hub_resp_free(&r);
+    /* The signer finds nothing to sign; no deployment exists. */
+    int rc = autopilot_once(&s, key, "", out, sizeof(out));
+    TD_ASSERT_MSG(rc == 0 && !strstr(out, "signing"), "autopilot: %d %s", rc, out);
+    TD_ASSERT_EQ(hub_json(&s, &r, "GET", "/api/v1/deployments", s.admin, NULL), 200);
+    TD_ASSERT_EQ(json_array_size(json_object_get(r.json, "deployments")), 0);
+    hub_resp_free(&r);
+    snprintf(body, sizeof(body), "/api/v1/alerts/%lld/pipeline", (long long)alert);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", body, s.admin, "{\"state\":\"canary\",\"deployment\":1}"),
+                 404);
+    hub_resp_free(&r);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", body, s.admin, "{\"state\":\"failed\"}"), 409);
+    TD_ASSERT_CONTAINS(hub_err_msg(&r), "has no version awaiting a signature");
+    hub_resp_free(&r);
+
+    /* 2. Gates the admin relaxed (no lap required, laps up to 10 times the deployed
+     * bundle's): the version passes, waits for the signer, and the signer deploys it with the
+     * alerting car as the canary. */
+    p = retrain_settled(&s, &r, path, m, 3,
+                        "{\"laps\":1,\"min_completion\":0,\"max_lap_time_ratio\":10}", alert,
+                        "awaiting_signature", 4);
+    gr = json_object_get(p, "gate_results");
+    TD_ASSERT(json_is_true(json_object_get(json_object_get(gr, "lap_completion"), "ok")));
+    TD_ASSERT(json_is_true(json_object_get(json_object_get(gr, "lap_time"), "ok")));
+    TD_ASSERT_STREQ(json_string_value(json_object_get(p, "reason")), "");
+    hub_resp_free(&r);
+    TD_ASSERT_EQ(
+        hub_json(&s, &r, "GET", "/api/v1/alerts?pipeline=awaiting_signature", s.admin, NULL), 200);
+    TD_ASSERT_EQ(json_array_size(json_object_get(r.json, "alerts")), 1);
+    hub_resp_free(&r);
+    hub_worker_stop(w, SIGTERM);
+    rc = autopilot_once(&s, key,
+                        "--laps 1 --train-steps 20 --calibrate 16 --latency-budget-ms 60000 "
+                        "--wait 0",
+                        out, sizeof(out));
+    TD_ASSERT_MSG(rc == 0, "autopilot: %d %s", rc, out);
+    TD_ASSERT_CONTAINS(out, "passed its gates: signing its bundle");
+    snprintf(body, sizeof(body), "/api/v1/alerts/%lld", (long long)alert);
+    TD_ASSERT_EQ(hub_json(&s, &r, "GET", body, s.admin, NULL), 200);
+    p = json_object_get(r.json, "pipeline");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(p, "state")), "canary");
+    int64_t dep = json_integer_value(json_object_get(p, "deployment"));
+    TD_ASSERT_GT(dep, 0);
+    TD_ASSERT_STREQ(json_string_value(json_object_get(p, "deployment_state")), "canary");
+    hub_resp_free(&r);
+    /* The deployment: the alerting car is the canary, the other car of its group waits. */
+    snprintf(body, sizeof(body), "/api/v1/deployments/%lld", (long long)dep);
+    TD_ASSERT_EQ(hub_json(&s, &r, "GET", body, s.admin, NULL), 200);
+    json_t *devs = json_object_get(r.json, "devices");
+    TD_ASSERT_EQ(json_array_size(devs), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *d = json_array_get(devs, i);
+        int64_t id = json_integer_value(json_object_get(d, "device"));
+        TD_ASSERT_EQ(json_is_true(json_object_get(d, "canary")), id == car);
+    }
+    hub_resp_free(&r);
+    /* The car is told to install it; the bundle it downloads verifies against the fleet key. */
+    snprintf(body, sizeof(body), "/api/v1/devices/%lld", (long long)car);
+    TD_ASSERT_EQ(hub_json(&s, &r, "GET", body, tok, NULL), 200);
+    json_t *desired = json_object_get(r.json, "desired");
+    TD_ASSERT_STREQ(json_string_value(json_object_get(desired, "action")), "install");
+    char want[65];
+    snprintf(want, sizeof(want), "%s", json_string_value(json_object_get(desired, "sha256")));
+    hub_resp_free(&r);
+    snprintf(body, sizeof(body), "/api/v1/devices/%lld", (long long)other);
+    TD_ASSERT_EQ(hub_json(&s, &r, "GET", body, tok2, NULL), 200);
+    TD_ASSERT(json_is_null(json_object_get(r.json, "desired")));
+    hub_resp_free(&r);
+    TD_ASSERT_EQ(hub_json(&s, &r, "GET", "/api/v1/bundles", s.admin, NULL), 200);
+    int64_t bid = 0;
+    json_t *b;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "bundles"), i, b)
+    {
+        if (!strcmp(json_string_value(json_object_get(b, "sha256")), want))
+            bid = json_integer_value(json_object_get(b, "id"));
+    }
+    hub_resp_free(&r);
+    TD_ASSERT_GT(bid, 0);
+    snprintf(body, sizeof(body), "/api/v1/bundles/%lld/file", (long long)bid);
+    hub_req(&s, &r, "GET", body, tok, NULL, NULL, 0);
+    TD_ASSERT_EQ(r.status, 200);
+    td_bundle bd;
+    TD_ASSERT_OK(td_bundle_open(&bd, r.body, r.len, pk, want, &err));
+    td_bundle_close(&bd);
+    hub_resp_free(&r);
+    /* The canary installs it (as the agent reports): the rest of the group gets it next. */
+    snprintf(path, sizeof(path), "/api/v1/devices/%lld/report", (long long)car);
+    snprintf(body, sizeof(body), "{\"deployment\":%lld,\"sha256\":\"%s\",\"result\":\"installed\"}",
+             (long long)dep, want);
+    TD_ASSERT_EQ(hub_json(&s, &r, "POST", path, tok, body), 200);
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/devices/%lld", (long long)other);
+    const char *got = NULL;
+    for (int k = 0; k < 600 && !got; k++) {
+        TD_ASSERT_EQ(hub_json(&s, &r, "GET", path, tok2, NULL), 200);
+        got = json_string_value(json_object_get(json_object_get(r.json, "desired"), "sha256"));
+        if (got)
+            TD_ASSERT_STREQ(got, want);
+        hub_resp_free(&r);
+        if (!got)
+            usleep(100000);
+    }
+    TD_ASSERT_MSG(got, "the group's other car was never given the canary's bundle");
     hub_stop(&s);
 }

@@ -62,12 +62,16 @@ static int list_alerts(td__req *r)
             r, 400, "bad_request",
             "state '%.20s': open, acknowledged, resolved or active (open or acknowledged)", state);
     int64_t mode = !state ? 0 : !strcmp(state, "active") ? 2 : 1;
+    const char *pipeline = td__req_query(r, "pipeline");
+    if (!pipeline)
+        pipeline = "";
     int rc = td__db_query(td__req_db(r), &rows, &err,
                           "SELECT " ALERT_COLS " FROM alerts WHERE (? = 0 OR id < ?) AND (? = 0 OR "
                           "device_id = ?) AND (? = 0 OR (? = 1 AND state = ?) OR (? = 2 AND state "
-                          "IN ('open', 'acknowledged'))) ORDER BY id DESC LIMIT ?",
-                          "iiiiiitii", after, after, device, device, mode, mode, state ? state : "",
-                          mode, limit + 1);
+                          "IN ('open', 'acknowledged'))) AND (? = '' OR id IN (SELECT alert_id "
+                          "FROM alert_pipelines WHERE state = ?)) ORDER BY id DESC LIMIT ?",
+                          "iiiiiititti", after, after, device, device, mode, mode,
+                          state ? state : "", mode, pipeline, pipeline, limit + 1);
     if (rc)
         return td__fail_err(r, rc, &err);
     json_t *arr = json_array();
@@ -87,6 +91,11 @@ static int list_alerts(td__req *r)
         json_decref(arr);
         return td__fail_err(r, rc, &err);
     }
+    json_t *a;
+    size_t i;
+    json_array_foreach(arr, i, a) json_object_set_new(
+        a, "pipeline",
+        td__pipeline_json(td__req_db(r), json_integer_value(json_object_get(a, "id"))));
     return td__reply_json(r, 200,
                           json_pack("{s:o,s:o}", "alerts", arr, "next_after",
                                     more ? json_integer(last) : json_null()));
@@ -104,6 +113,7 @@ static int get_alert_reply(td__req *r, int64_t id, int status)
         return td__fail(r, 404, "not_found", "no alert %lld", (long long)id);
     json_t *j = alert_json(row);
     td__db_rows_free(row);
+    json_object_set_new(j, "pipeline", td__pipeline_json(td__req_db(r), id));
     return td__reply_json(r, status, j);
 }
 
@@ -186,19 +196,19 @@ static int alert_windows(td_db_conn *c, int64_t dev, const char *sha, int64_t se
  * domain randomization ranges that cover what the device saw (td_drift_suggest_dr), and a
  * training job that continues the given model version with them (docs/drift.md).
  */
+static int retrain_with(td__req *r, json_t *o, int64_t id, json_t *spec);
+
 static int retrain_alert(td__req *r)
 {
-    int64_t id, dev, seq;
+    int64_t id;
     json_t *o;
-    td_err err = {0};
-    td_db_rows *row;
-    char sha[65], check[32];
     /* The body first (as POST /api/v1/jobs checks it again), then the alert. */
     int64_t model, version, iterations, seed, envs, laps;
     double minutes;
     const char *track;
     if (td__req_json(r, &o) ||
-        td__only_keys(r, o, "model,version,minutes,iterations,seed,envs,track,until_laps") ||
+        td__only_keys(r, o,
+                      "model,version,minutes,iterations,seed,envs,track,until_laps,then,gates") ||
         td__arg_int(r, o, "model", 1, 1, INT64_MAX, &model) ||
         td__arg_int(r, o, "version", 0, 1, INT64_MAX, &version) ||
         td__arg_num(r, o, "minutes", 1, 0.05, 1440, &minutes) ||
@@ -206,9 +216,32 @@ static int retrain_alert(td__req *r)
         td__arg_int(r, o, "seed", 0, 0, 0x7fffffff, &seed) ||
         td__arg_int(r, o, "envs", 0, 1, 256, &envs) ||
         td__arg_int(r, o, "until_laps", 0, 1, 100, &laps) ||
-        td__arg_str(r, o, "track", 0, 100, &track) || td__param_id(r, 0, "alert", &id))
+        td__arg_str(r, o, "track", 0, 100, &track))
         return 1;
+    json_t *spec;
+    if (td__pipeline_spec(r, o, &spec))
+        return 1;
+    if (td__param_id(r, 0, "alert", &id)) {
+        json_decref(spec);
+        return 1;
+    }
+    int rc = retrain_with(r, o, id, spec);
+    json_decref(spec);
+    return rc;
+}
+
+/* The retraining of alert id (the request o checked), its pipeline when spec says "then". */
+static int retrain_with(td__req *r, json_t *o, int64_t id, json_t *spec)
+{
+    int64_t dev, seq, model = json_integer_value(json_object_get(o, "model"));
+    td_err err = {0};
+    td_db_rows *row;
+    char sha[65], check[32], busy[32];
     td_db_conn *c = td__req_db(r);
+    if (td__pipeline_busy(c, id, busy, sizeof(busy)))
+        return td__fail(r, 409, "conflict",
+                        "alert %lld's retraining is under way (%s): wait for it to end",
+                        (long long)id, busy);
     int rc = td__db_query_row(c, &row, &err,
                               "SELECT device_id, bundle_sha256, window_seq, check_name FROM alerts "
                               "WHERE id = ?",
@@ -250,15 +283,21 @@ static int retrain_alert(td__req *r)
                         (long long)id, check, (long long)dev, sug.why);
     /* POST /api/v1/jobs's body, validated as that route does, with the ranges. */
     json_t *job = json_deep_copy(o);
+    json_object_del(job, "then");
+    json_object_del(job, "gates");
     json_object_set_new(job, "type", json_string("train"));
     json_object_set_new(job, "domain_randomization", td_dr_ranges_to_json(&sug.ranges));
     json_t *extra =
         json_pack("{s:{s:I,s:I,s:s,s:s,s:f,s:f,s:f}}", "retrain", "alert", (json_int_t)id, "device",
                   (json_int_t)dev, "check", check, "why", sug.why, "gain", sug.gain, "contrast",
                   sug.contrast, "edges", sug.edges);
-    rc = td__job_submit(r, job, extra);
+    int64_t job_id = 0;
+    rc = td__job_submit_id(r, job, extra, &job_id);
     json_decref(job);
     json_decref(extra);
+    /* The reply (the job) is made; the pipeline that follows it is on the alert. */
+    if (job_id && td__pipeline_start(r->hub, c, id, spec, model, job_id, &err))
+        TD_WARN("hub: alert %lld: its pipeline was not recorded: %s", (long long)id, err.msg);
     return rc;
 }
 
@@ -584,7 +623,11 @@ const char td__alerts_schemas[] =
     "\"version\": {\"type\": \"integer\"}, \"minutes\": {\"type\": \"number\"}, "
     "\"iterations\": {\"type\": \"integer\"}, \"seed\": {\"type\": \"integer\"}, "
     "\"envs\": {\"type\": \"integer\"}, \"track\": {\"type\": \"string\"}, "
-    "\"until_laps\": {\"type\": \"integer\"}}},"
+    "\"until_laps\": {\"type\": \"integer\"}, \"then\": {\"type\": \"string\", \"enum\": "
+    "[\"evaluate\", \"evaluate,canary\"]}, \"gates\": {\"type\": \"object\", "
+    "\"additionalProperties\": false, \"properties\": {\"laps\": {\"type\": \"integer\"}, "
+    "\"min_completion\": {\"type\": \"number\"}, \"max_lap_time_ratio\": {\"type\": "
+    "\"number\"}}}}},"
     " \"Webhook\": {\"type\": \"object\", \"additionalProperties\": false, \"required\": "
     "[\"url\"], \"properties\": {\"url\": {\"type\": \"string\"}, \"secret\": {\"type\": "
     "\"string\", \"minLength\": 16}}}}";
@@ -592,7 +635,7 @@ const char td__alerts_schemas[] =
 const td__route td__routes_alerts[] = {
     {"GET", "/api/v1/alerts", list_alerts, TD__ALLOW_ADMIN, TD__BODY_NONE,
      "Drift alerts, newest first (?state=open|acknowledged|resolved|active, ?device=ID, "
-     "?after=ID, ?limit=N)",
+     "?pipeline=STATE, ?after=ID, ?limit=N)",
      NULL},
     {"GET", "/api/v1/alerts/{id}", get_alert, TD__ALLOW_ADMIN, TD__BODY_NONE, "One alert", NULL},
     {"POST", "/api/v1/alerts/{id}/acknowledge", ack_alert, TD__ALLOW_ADMIN, TD__BODY_NONE,
@@ -606,6 +649,11 @@ const td__route td__routes_alerts[] = {
      "{\"201\": {\"description\": \"the training job (params.domain_randomization, "
      "params.retrain)\"}, \"409\": {\"description\": \"the alert's windows show no "
      "camera shift randomization covers\"}}}"},
+    {"POST", "/api/v1/alerts/{id}/pipeline", td__pipeline_report, TD__ALLOW_ADMIN, TD__BODY_JSON,
+     "The admin-side signer's report on a retrained version that passed its gates: "
+     "{\"state\": \"canary\", \"deployment\": ID} or {\"state\": \"failed\", \"reason\": "
+     "TEXT} (docs/drift.md)",
+     NULL},
     {"GET", "/api/v1/webhooks", list_webhooks, TD__ALLOW_ADMIN, TD__BODY_NONE,
      "Webhooks that receive alerts (their secrets are not shown)", NULL},
     {"POST", "/api/v1/webhooks", post_webhook, TD__ALLOW_ADMIN, TD__BODY_JSON,

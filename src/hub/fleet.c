@@ -468,54 +468,55 @@ static int patch_device(td__req *r)
     return reply_device(r, 200, id);
 }
 
-static int approve_device(td__req *r)
+/*
+ * An admin's state change of device {id} and its event, in one transaction: approve (pending
+ * to approved, stamped; approving an approved device changes nothing) or revoke (its tokens
+ * go, and it gets no bundle; 404 when there is no such device or it is revoked). Returns 1
+ * when it has replied (an error), else 0 with the device id in *id.
+ */
+static int device_transition(td__req *r, int revoke, int64_t *id)
 {
-    int64_t id, now = td__hub_now(r->hub);
+    int64_t now = td__hub_now(r->hub);
     td_err err = {0};
-    if (td__param_id(r, 0, "device", &id))
+    if (td__param_id(r, 0, "device", id))
         return 1;
     td_db_conn *c = td__req_db(r);
     int rc = td__db_begin(c, 1, &err);
     if (!rc)
-        rc = td__db_exec(c, &err,
-                         "UPDATE devices SET state = 'approved', approved_at = ? WHERE id = ? AND "
-                         "state = 'pending'",
-                         "ii", now, id);
-    if (!rc && td__db_changes(c) == 1) {
-        char by[100];
-        snprintf(by, sizeof(by), "by %s", r->who.name);
-        rc = device_event(c, now, id, 0, "approved", NULL, by, &err);
+        rc = revoke ? td__db_exec(c, &err,
+                                  "UPDATE devices SET state = 'revoked', desired_sha256 = NULL "
+                                  "WHERE id = ? AND state != 'revoked'",
+                                  "i", *id)
+                    : td__db_exec(c, &err,
+                                  "UPDATE devices SET state = 'approved', approved_at = ? WHERE "
+                                  "id = ? AND state = 'pending'",
+                                  "ii", now, *id);
+    int changed = !rc && td__db_changes(c) > 0;
+    if (!rc && !changed && revoke) {
+        td__db_rollback(c);
+        return td__fail(r, 404, "not_found", "no device %lld (or already revoked)", (long long)*id);
     }
-    if (td__req_commit(r, c, rc, &err))
-        return 1;
-    return reply_device(r, 200, id);
+    if (!rc && revoke)
+        rc = td__db_exec(c, &err, "DELETE FROM tokens WHERE kind = 'device' AND device_id = ?", "i",
+                         *id);
+    if (!rc && changed) {
+        char by[100];
+        snprintf(by, sizeof(by), "%s%s", revoke ? "" : "by ", r->who.name);
+        rc = device_event(c, now, *id, 0, revoke ? "revoked" : "approved", NULL, by, &err);
+    }
+    return td__req_commit(r, c, rc, &err);
+}
+
+static int approve_device(td__req *r)
+{
+    int64_t id;
+    return device_transition(r, 0, &id) ? 1 : reply_device(r, 200, id);
 }
 
 static int delete_device(td__req *r)
 {
-    int64_t id, now = td__hub_now(r->hub);
-    td_err err = {0};
-    if (td__param_id(r, 0, "device", &id))
-        return 1;
-    td_db_conn *c = td__req_db(r);
-    int rc = td__db_begin(c, 1, &err);
-    if (!rc)
-        rc = td__db_exec(c, &err,
-                         "UPDATE devices SET state = 'revoked', desired_sha256 = NULL WHERE id = ? "
-                         "AND state != 'revoked'",
-                         "i", id);
-    if (!rc && td__db_changes(c) == 0) {
-        td__db_rollback(c);
-        return td__fail(r, 404, "not_found", "no device %lld (or already revoked)", (long long)id);
-    }
-    if (!rc)
-        rc = td__db_exec(c, &err, "DELETE FROM tokens WHERE kind = 'device' AND device_id = ?", "i",
-                         id);
-    if (!rc)
-        rc = device_event(c, now, id, 0, "revoked", NULL, r->who.name, &err);
-    if (td__req_commit(r, c, rc, &err))
-        return 1;
-    return td__reply_empty(r, 204);
+    int64_t id;
+    return device_transition(r, 1, &id) ? 1 : td__reply_empty(r, 204);
 }
 
 static int get_history(td__req *r)
@@ -896,6 +897,21 @@ static void lap_check(const strategy *s, const char *status_text, const char *sh
     json_decref(st);
 }
 
+/* Deployment dep ends in state `final` when none of its devices is in state open1 or open2. */
+static int finish_when_settled(td_db_conn *c, int64_t now, int64_t dep, const char *open1,
+                               const char *open2, const char *final, td_err *err)
+{
+    int64_t open = 0;
+    td__db_int_query(c, &open, 0, NULL,
+                     "SELECT COUNT(*) FROM deployment_devices WHERE deployment_id = ? AND state "
+                     "IN (?, ?)",
+                     "itt", dep, open1, open2);
+    if (open)
+        return 0;
+    return td__db_exec(c, err, "UPDATE deployments SET state = ?, finished_at = ? WHERE id = ?",
+                       "tii", final, now, dep);
+}
+
 /* Moves one deployment on as far as its devices' reports and the clock allow. */
 static int advance(td_db_conn *c, int64_t now, int64_t dep, td_err *err)
 {
@@ -966,7 +982,7 @@ static int advance(td_db_conn *c, int64_t now, int64_t dep, td_err *err)
             return rc ? rc : advance(c, now, dep, err); /* done when no device had it */
         }
     }
-    int64_t open_canary = 0, open_all = 0;
+    int64_t open_canary = 0;
     td__db_int_query(c, &open_canary, 0, NULL,
                      "SELECT COUNT(*) FROM deployment_devices WHERE deployment_id = ? AND canary "
                      "= 1 AND state != 'installed'",
@@ -1017,29 +1033,10 @@ static int advance(td_db_conn *c, int64_t now, int64_t dep, td_err *err)
             return rc;
         snprintf(state, sizeof(state), "rolling_out");
     }
-    if (!strcmp(state, "rolling_out")) {
-        td__db_int_query(c, &open_all, 0, NULL,
-                         "SELECT COUNT(*) FROM deployment_devices WHERE deployment_id = ? AND "
-                         "state IN ('held', 'pending')",
-                         "i", dep);
-        if (open_all == 0)
-            return td__db_exec(c, err,
-                               "UPDATE deployments SET state = 'succeeded', finished_at = ? WHERE "
-                               "id = ?",
-                               "ii", now, dep);
-        return 0;
-    }
-    if (!strcmp(state, "rolling_back")) {
-        td__db_int_query(c, &open_all, 0, NULL,
-                         "SELECT COUNT(*) FROM deployment_devices WHERE deployment_id = ? AND "
-                         "state = 'rolling_back'",
-                         "i", dep);
-        if (open_all == 0)
-            return td__db_exec(c, err,
-                               "UPDATE deployments SET state = 'rolled_back', finished_at = ? "
-                               "WHERE id = ?",
-                               "ii", now, dep);
-    }
+    if (!strcmp(state, "rolling_out"))
+        return finish_when_settled(c, now, dep, "held", "pending", "succeeded", err);
+    if (!strcmp(state, "rolling_back"))
+        return finish_when_settled(c, now, dep, "rolling_back", "rolling_back", "rolled_back", err);
     return 0;
 }
 
@@ -1148,9 +1145,24 @@ static int arg_strategy(td__req *r, json_t *o, json_t **out)
     else if (!json_is_object(s))
         return td__fail(r, 400, "bad_request", "field 'strategy' must be an object");
     if (s != *out && td__only_keys(r, s,
-                                   "canary,wait_s,max_failures,timeout_s,min_laps,max_off_track_"
-                                   "per_lap,max_lap_s"))
+                                   "canary,canary_devices,wait_s,max_failures,timeout_s,min_laps,"
+                                   "max_off_track_per_lap,max_lap_s"))
         return 1;
+    /* Devices that must be among the canaries (the one that alerted, docs/drift.md). */
+    json_t *cd = json_object_get(s, "canary_devices");
+    if (cd) {
+        size_t i;
+        if (!json_is_array(cd) || json_array_size(cd) > 16)
+            return td__fail(r, 400, "bad_request",
+                            "field 'strategy.canary_devices' must be an array of at most 16 ids");
+        json_array_foreach(cd, i, v)
+        {
+            if (!json_is_integer(v) || json_integer_value(v) <= 0)
+                return td__fail(r, 400, "bad_request",
+                                "field 'strategy.canary_devices' must be an array of ids");
+        }
+        json_object_set(*out, "canary_devices", cd);
+    }
     v = json_object_get(s, "canary");
     if (json_is_string(v)) {
         const char *t = json_string_value(v);
@@ -1318,6 +1330,31 @@ static int post_deployment(td__req *r)
     strategy s;
     strategy_from_json(&s, strat);
     int64_t ncanary = s.canary_pct ? (n * s.canary + 99) / 100 : s.canary;
+    /* The named canaries first, in the order named; the rest by id. */
+    json_t *cd = json_object_get(strat, "canary_devices"), *v;
+    size_t k;
+    int front = 0;
+    json_array_foreach(cd, k, v)
+    {
+        int at = -1;
+        for (int i = front; i < n && at < 0; i++)
+            if (ids[i] == json_integer_value(v))
+                at = i;
+        if (at < 0) {
+            json_decref(target);
+            json_decref(strat);
+            td_free(ids);
+            return td__fail(r, 400, "bad_request",
+                            "strategy.canary_devices: device %lld is not an approved device of "
+                            "the target",
+                            (long long)json_integer_value(v));
+        }
+        int64_t dev = ids[at];
+        memmove(ids + front + 1, ids + front, sizeof(int64_t) * (size_t)(at - front));
+        ids[front++] = dev;
+    }
+    if (ncanary < front)
+        ncanary = front;
     if (ncanary > n)
         ncanary = n;
     char *ttext = json_dumps(target, JSON_COMPACT), *stext = json_dumps(strat, JSON_COMPACT);
@@ -1669,8 +1706,8 @@ const char td__fleet_schemas[] =
     " \"DeploymentCreate\": {\"type\": \"object\", \"required\": [\"bundle\", \"target\"], "
     "\"additionalProperties\": false, \"properties\": {\"bundle\": {\"type\": \"integer\"}, "
     "\"target\": {\"type\": \"object\", \"description\": \"group, tags and/or devices\"}, "
-    "\"strategy\": {\"type\": \"object\", \"description\": \"canary, wait_s, max_failures, "
-    "timeout_s, min_laps, max_off_track_per_lap, max_lap_s\"}}},"
+    "\"strategy\": {\"type\": \"object\", \"description\": \"canary, canary_devices, wait_s, "
+    "max_failures, timeout_s, min_laps, max_off_track_per_lap, max_lap_s\"}}},"
     " \"DeploymentRollback\": {\"type\": \"object\", \"additionalProperties\": false, "
     "\"properties\": {\"reason\": {\"type\": \"string\"}}}}";
 

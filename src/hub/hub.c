@@ -270,6 +270,8 @@ static void *reaper_main(void *arg)
             TD_WARN("hub: reaper: %s", err.msg);
         if (td__fleet_tick(h, c, &err))
             TD_WARN("hub: fleet: %s", err.msg);
+        if (td__pipeline_tick(h, c, &err))
+            TD_WARN("hub: alert pipelines: %s", err.msg);
         td__db_release(h->db, c);
         double t0 = td_time_now();
         while (!h->stopping && td_time_now() - t0 < period)

@@ -408,6 +408,8 @@ int td__job_get(td__req *r, int64_t id, td__job *j);
  * route does), with extra's keys added to its parameters (NULL: none); replies 201 with the
  * job. Returns 1 (replied). */
 int td__job_submit(td__req *r, json_t *o, json_t *extra);
+/* The same, with the new job's id in *id (0 when it replied with an error). */
+int td__job_submit_id(td__req *r, json_t *o, json_t *extra, int64_t *id);
 void td__job_free(td__job *j);
 /* Queues a job in the caller's transaction: its row (state queued, the hub's max_attempts)
  * and its "queued" event. params is borrowed. Returns 0 with *id, or an error with err. */
@@ -531,6 +533,17 @@ int td__drift_reference(td_hub *h, td_db_conn *c, const char *sha, struct td_sum
                         td_err *err);
 /* Queues the deliveries of an alert's event ("alert.raised", "alert.resolved") to every
  * webhook (in the caller's transaction). */
+/* Closing the loop from an alert (pipeline.c, docs/drift.md): the retrain request's "then"
+ * and "gates" into *spec (NULL when no "then"; replies 400 and returns 1); whether the
+ * alert's pipeline runs (its state in state); its start with the training job; its JSON (null
+ * when none); the reaper's tick; the signer's report route. */
+int td__pipeline_spec(td__req *r, json_t *o, json_t **spec);
+int td__pipeline_busy(td_db_conn *c, int64_t alert, char *state, size_t cap);
+int td__pipeline_start(td_hub *h, td_db_conn *c, int64_t alert, json_t *spec, int64_t model,
+                       int64_t job, td_err *err);
+json_t *td__pipeline_json(td_db_conn *c, int64_t alert);
+int td__pipeline_tick(td_hub *h, td_db_conn *c, td_err *err);
+int td__pipeline_report(td__req *r);
 int td__webhook_queue(td_hub *h, td_db_conn *c, int64_t alert_id, const char *event, td_err *err);
 /* HMAC-SHA256 under secret of "<ts>.<body>", as lowercase hex (X-Trackday-Signature). */
 void td__webhook_sign(const char *secret, int64_t ts, const char *body, char hex[65]);

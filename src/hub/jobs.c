@@ -495,6 +495,12 @@ static int post_job(td__req *r)
 
 int td__job_submit(td__req *r, json_t *o, json_t *extra)
 {
+    int64_t id;
+    return td__job_submit_id(r, o, extra, &id);
+}
+
+int td__job_submit_id(td__req *r, json_t *o, json_t *extra, int64_t *job_id)
+{
     json_t *params;
     const char *type = NULL;
     const td__job_type *jt;
@@ -503,6 +509,7 @@ int td__job_submit(td__req *r, json_t *o, json_t *extra)
     td_db_conn *c;
     td_err err = {0};
     int rc;
+    *job_id = 0;
     if (td__arg_str(r, o, "type", 1, 32, &type) ||
         td__arg_int(r, o, "model", 1, 1, INT64_MAX, &model_id) ||
         td__arg_int(r, o, "version", 0, 1, INT64_MAX, &version) ||
@@ -550,6 +557,7 @@ int td__job_submit(td__req *r, json_t *o, json_t *extra)
     if (td__req_commit(r, c, rc, &err))
         return 1;
     td__hub_notify(r->hub);
+    *job_id = id;
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v1/jobs/%lld", (long long)id);
     td__req_add_header(r, "Location", loc);

@@ -525,6 +525,26 @@ static const char m_telemetry[] =
     ");\n"
     "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at);\n";
 
+/* Closing the loop (docs/drift.md): an alert's retraining, then the new version's evaluation
+ * against the deployment's gates, then its canary, one row per alert. */
+static const char m_alert_pipelines[] =
+    "CREATE TABLE alert_pipelines (\n"
+    "  alert_id BIGINT PRIMARY KEY,\n"
+    "  state TEXT NOT NULL CHECK (state IN ('retraining', 'retrained', 'evaluating', 'evaluated', "
+    "'awaiting_signature', 'canary', 'failed')),\n"
+    "  spec TEXT NOT NULL,\n"
+    "  model_id BIGINT NOT NULL,\n"
+    "  train_job BIGINT,\n"
+    "  version BIGINT,\n"
+    "  eval_job BIGINT,\n"
+    "  gates TEXT,\n"
+    "  deployment_id BIGINT,\n"
+    "  reason TEXT NOT NULL DEFAULT '',\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  updated_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX alert_pipelines_state ON alert_pipelines(state);\n";
+
 const td__db_migration td__hub_migrations[] = {
     {1, "accounts", m1_accounts},
     {2, "registry", m2_registry},
@@ -535,5 +555,6 @@ const td__db_migration td__hub_migrations[] = {
     {7, "assignments and grades", m_assignments},
     {8, "race day: physical laps and knockout brackets", m_raceday},
     {9, "telemetry, drift and alerts", m_telemetry},
+    {10, "alert pipelines: retrain, evaluate, canary", m_alert_pipelines},
 };
 const int td__hub_migration_count = sizeof(td__hub_migrations) / sizeof(td__hub_migrations[0]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/hub/hubcli.h"
@@ -37,6 +38,21 @@ static void print_alerts(json_t *alerts)
                json_number_value(json_object_get(a, "value")),
                json_string_value(json_object_get(a, "state")),
                json_string_value(json_object_get(a, "detail")));
+        const json_t *p = json_object_get(a, "pipeline");
+        if (json_is_object(p)) {
+            const char *why = json_string_value(json_object_get(p, "reason"));
+            printf("        retraining: %s (model %lld",
+                   json_string_value(json_object_get(p, "state")),
+                   (long long)json_integer_value(json_object_get(p, "model")));
+            if (json_integer_value(json_object_get(p, "version")))
+                printf(", version %lld",
+                       (long long)json_integer_value(json_object_get(p, "version")));
+            if (json_integer_value(json_object_get(p, "deployment")))
+                printf(", deployment %lld %s",
+                       (long long)json_integer_value(json_object_get(p, "deployment")),
+                       json_string_value(json_object_get(p, "deployment_state")));
+            printf(")%s%s\n", why && why[0] ? ": " : "", why ? why : "");
+        }
     }
     if (json_array_size(alerts) == 0)
         printf("(no alerts)\n");
@@ -55,12 +71,49 @@ static void print_ranges(const json_t *dr)
            json_number_value(json_object_get(dr, "blur")));
 }
 
+/* --watch with --then: follows the alert's pipeline past the evaluation and its gates; 0 when
+ * the version passed them. */
+static int watch_pipeline(const char *hub, long long id)
+{
+    td_hubc c;
+    td_err err = {0};
+    char path[80], last[32] = "";
+    snprintf(path, sizeof(path), "/api/v1/alerts/%lld", id);
+    if (td__cli_hub_connect(&c, hub))
+        return 1;
+    while (!interrupted) {
+        int rc = td_hubc_json(&c, "GET", path, NULL, &err);
+        if (rc || c.status != 200) {
+            rc = td__cli_hub_fail(&c, "alert", rc, err.msg);
+            td_hubc_free(&c);
+            return rc;
+        }
+        const json_t *p = json_object_get(c.json, "pipeline");
+        const char *st = json_string_value(json_object_get(p, "state"));
+        st = st ? st : "none";
+        if (strcmp(st, last)) {
+            const char *why = json_string_value(json_object_get(p, "reason"));
+            printf("alert %lld: %s%s%s\n", id, st, why && why[0] ? ": " : "", why ? why : "");
+            fflush(stdout);
+            snprintf(last, sizeof(last), "%s", st);
+        }
+        if (strcmp(st, "retraining") && strcmp(st, "evaluating")) {
+            td_hubc_free(&c);
+            return !strcmp(st, "failed") || !strcmp(st, "none");
+        }
+        usleep(500000);
+    }
+    td_hubc_free(&c);
+    return 1;
+}
+
 static int cmd_alerts(int argc, char **argv)
 {
     const char *hub = NULL, *state = NULL, *id_arg = NULL;
     int ack = 0, retrain = 0, watch = 0, json_out = 0, iterations = 0;
-    long model = 0, version = 0, device = 0;
-    double minutes = 0;
+    long model = 0, version = 0, device = 0, gate_laps = 0;
+    double minutes = 0, min_completion = -1, max_lap_ratio = 0;
+    const char *then = NULL;
     const td__cli_opt opts[] = {
         TD_CLI_POS_OPTIONAL("ID", &id_arg, "one alert: its detail (or --ack, --retrain)"),
         TD_CLI_CHOICE("--state", &state, "open|acknowledged|resolved|active",
@@ -77,7 +130,18 @@ static int cmd_alerts(int argc, char **argv)
                       "--retrain: the job's training time (required)"),
         TD_CLI_INT("--iterations", &iterations, 1, 100000000, "N",
                    "--retrain: stop after N iterations"),
-        TD_CLI_FLAG("--watch", &watch, "--retrain: follow the job live until it ends"),
+        TD_CLI_FLAG("--watch", &watch,
+                    "--retrain: follow the job live until it ends (with --then: and the "
+                    "evaluation and its gates)"),
+        TD_CLI_CHOICE("--then", &then, "evaluate|evaluate,canary",
+                      "--retrain: then evaluate the new version against the gates, and "
+                      "(canary) have trackday fleet autopilot sign it and deploy it as a canary "
+                      "on the alerting device"),
+        TD_CLI_LONG("--gate-laps", &gate_laps, 1, 16, "N", "--then: evaluation laps (default 3)"),
+        TD_CLI_DOUBLE("--min-completion", &min_completion, 0, 1, "X",
+                      "--then: share of the evaluation laps to complete (default 1)"),
+        TD_CLI_DOUBLE("--max-lap-ratio", &max_lap_ratio, 0.5, 10, "X",
+                      "--then: mean lap at most X times the deployed bundle's (default 1.05)"),
         TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
         TD_CLI_STRING(NULL, "--hub", &hub, "URL",
                       "the hub (default: $TRACKDAY_HUB, else the one of trackday login)"),
@@ -93,7 +157,8 @@ static int cmd_alerts(int argc, char **argv)
         .opts = opts,
         .epilog = "examples:\n  trackday alerts --state active\n"
                   "  trackday alerts 3 --ack\n"
-                  "  trackday alerts 3 --retrain --model 1 --minutes 20 --watch"};
+                  "  trackday alerts 3 --retrain --model 1 --minutes 20 --watch\n"
+                  "  trackday alerts 3 --retrain --model 1 --minutes 20 --then evaluate,canary"};
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
@@ -103,9 +168,12 @@ static int cmd_alerts(int argc, char **argv)
         return td__cli_usage_error("--ack or --retrain, not both");
     if (retrain && (!model || minutes <= 0))
         return td__cli_usage_error("--retrain needs --model M and --minutes MIN");
-    if (!retrain && (model || version || minutes > 0 || iterations || watch))
-        return td__cli_usage_error("--model, --version, --minutes, --iterations and --watch "
-                                   "go with --retrain");
+    if (!retrain && (model || version || minutes > 0 || iterations || watch || then))
+        return td__cli_usage_error("--model, --version, --minutes, --iterations, --watch and "
+                                   "--then go with --retrain");
+    if (!then && (gate_laps || min_completion >= 0 || max_lap_ratio > 0))
+        return td__cli_usage_error("--gate-laps, --min-completion and --max-lap-ratio go with "
+                                   "--then");
     long long id = 0;
     if (id_arg) {
         char *end;
@@ -164,6 +232,17 @@ static int cmd_alerts(int argc, char **argv)
         json_object_set_new(body, "version", json_integer(version));
     if (iterations)
         json_object_set_new(body, "iterations", json_integer(iterations));
+    if (then) {
+        json_t *g = json_object();
+        json_object_set_new(body, "then", json_string(then));
+        if (gate_laps)
+            json_object_set_new(g, "laps", json_integer(gate_laps));
+        if (min_completion >= 0)
+            json_object_set_new(g, "min_completion", json_real(min_completion));
+        if (max_lap_ratio > 0)
+            json_object_set_new(g, "max_lap_time_ratio", json_real(max_lap_ratio));
+        json_object_set_new(body, "gates", g);
+    }
     snprintf(path, sizeof(path), "/api/v1/alerts/%lld/retrain", id);
     rc = td_hubc_json(&c, "POST", path, body, &err);
     json_decref(body);
@@ -205,7 +284,9 @@ static int cmd_alerts(int argc, char **argv)
         printf("job %lld %s: model %ld version %lld\n", job, st, model, v);
     else
         printf("job %lld %s\n", job, st);
-    return strcmp(st, "succeeded") != 0;
+    if (strcmp(st, "succeeded") || !then)
+        return strcmp(st, "succeeded") != 0;
+    return watch_pipeline(hub, id);
 }
 
 TD_CLI_COMMAND("alerts", "the hub's drift alerts: list, acknowledge, retrain from one", cmd_alerts)

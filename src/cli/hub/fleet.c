@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/hub/hubcli.h"
+#include "trackday/crypto.h"
 #include "trackday/hubclient.h"
 #include "trackday/json.h"
 
@@ -98,6 +99,21 @@ static json_t *csv_array(const char *s)
     return a;
 }
 
+/* The last rows of a fleet command's options (all but simulate's): --hub and the end. */
+#define TD_FLEET_HUB_END(p)                                                                        \
+    TD_CLI_STRING(NULL, "--hub", p, "URL", "the hub (default: the one of trackday login)"),        \
+        TD_CLI_END
+
+/* Parses a fleet command's options (`opts`, td__cli_parse) or returns what the command
+ * returns (help, a usage error). */
+#define TD_FLEET_PARSE(cmd_name, about_text)                                                       \
+    do {                                                                                           \
+        const td__cli_spec spec_ = {.name = (cmd_name), .about = (about_text), .opts = opts};      \
+        int prc_ = td__cli_parse(&spec_, argc, argv);                                              \
+        if (prc_ != TD_CLI_RUN)                                                                    \
+            return prc_;                                                                           \
+    } while (0)
+
 static int parse_id(const char *s, long long *out)
 {
     char *end;
@@ -115,17 +131,11 @@ static int cmd_signing_key(int argc, char **argv)
     const char *key = NULL, *hub = NULL;
     const td__cli_opt opts[] = {
         TD_CLI_POS("KEY.pub", &key, "the public key of trackday keygen"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {.name = "fleet signing-key",
-                               .about = "Sets the key every bundle of the fleet must be signed "
+    TD_FLEET_PARSE("fleet signing-key", "Sets the key every bundle of the fleet must be signed "
                                         "with. The hub refuses bundles it does not verify, and "
-                                        "agents pin it at registration.",
-                               .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+                                        "agents pin it at registration.");
     char *text = NULL;
     size_t len = 0;
     td_err err;
@@ -154,17 +164,11 @@ static int cmd_enroll(int argc, char **argv)
         TD_CLI_FLAG("--auto-approve", &auto_approve,
                     "approve the devices at once (else an admin approves each key)"),
         TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {.name = "fleet enroll",
-                               .about = "Makes an enrollment token: an agent started with "
-                                        "--device-token registers its key with it. The token "
-                                        "is printed once.",
-                               .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE("fleet enroll", "Makes an enrollment token: an agent started with "
+                                   "--device-token registers its key with it. The token "
+                                   "is printed once.");
     td_hubc c;
     if (td__cli_hub_connect(&c, hub))
         return 1;
@@ -206,16 +210,10 @@ static int cmd_devices(int argc, char **argv)
         TD_CLI_STRING(NULL, "--tag", &tag, "T", "only devices tagged T"),
         TD_CLI_CHOICE("--state", &state, "pending|approved|revoked", "only devices in this state"),
         TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {.name = "fleet devices",
-                               .about = "Lists the devices: state, group, whether they are "
-                                        "online, the bundle they run and how they drive.",
-                               .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE("fleet devices", "Lists the devices: state, group, whether they are "
+                                    "online, the bundle they run and how they drive.");
     if ((group && strspn(group, LABEL_CHARS) != strlen(group)) ||
         (tag && strspn(tag, LABEL_CHARS) != strlen(tag)))
         return td__cli_usage_error("--group and --tag are letters, digits, '.', '_' or '-'");
@@ -248,14 +246,10 @@ static int device_action(int argc, char **argv, const char *name, const char *ab
     const td__cli_opt opts[] = {
         TD_CLI_POS("ID", &id_arg, "the device's id (trackday fleet devices)"),
         TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
     snprintf(cmd, sizeof(cmd), "fleet %s", name);
-    const td__cli_spec spec = {.name = cmd, .about = about, .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE(cmd, about);
     if (parse_id(id_arg, &id))
         return TD_CLI_USAGE;
     snprintf(path, sizeof(path), "/api/v1/devices/%lld%s", id, suffix);
@@ -316,14 +310,9 @@ static int cmd_set(int argc, char **argv)
         TD_CLI_POS("ID", &id_arg, "the device's id"),
         TD_CLI_STRING(NULL, "--group", &group, "G", "its group"),
         TD_CLI_STRING(NULL, "--tags", &tags, "T,T", "its tags (replacing the old ones)"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {
-        .name = "fleet set", .about = "Changes a device's group or tags.", .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE("fleet set", "Changes a device's group or tags.");
     if (parse_id(id_arg, &id))
         return TD_CLI_USAGE;
     if (!group && !tags)
@@ -364,16 +353,10 @@ static int cmd_upload(int argc, char **argv)
     long long id;
     const td__cli_opt opts[] = {
         TD_CLI_POS("BUNDLE", &file, "a bundle of trackday export --format bundle"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {.name = "fleet upload",
-                               .about = "Uploads a bundle for deployment (it must verify "
-                                        "against the fleet's signing key).",
-                               .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE("fleet upload", "Uploads a bundle for deployment (it must verify "
+                                   "against the fleet's signing key).");
     td_hubc c;
     if (td__cli_hub_connect(&c, hub))
         return 1;
@@ -470,19 +453,13 @@ static int cmd_deploy(int argc, char **argv)
         TD_CLI_DOUBLE("--watch-timeout", &watch_timeout, 0, 1e6, "S",
                       "give up watching after S seconds (exit 1)"),
         TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {
-        .name = "fleet deploy",
-        .about = "Deploys a bundle: the canaries first; when they installed it and ran it for "
-                 "--wait seconds within the lap checks, the rest. A failing canary, or more "
-                 "failures than --max-failures, rolls every device back to the bundle it ran "
-                 "before.",
-        .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE("fleet deploy",
+                   "Deploys a bundle: the canaries first; when they installed it and ran it for "
+                   "--wait seconds within the lap checks, the rest. A failing canary, or more "
+                   "failures than --max-failures, rolls every device back to the bundle it ran "
+                   "before.");
     if (!group && !tags && !devices)
         return td__cli_usage_error("name a target: --group, --tags or --devices");
     td_hubc c;
@@ -552,15 +529,9 @@ static int cmd_deployments(int argc, char **argv)
         TD_CLI_DOUBLE("--watch-timeout", &watch_timeout, 0, 1e6, "S",
                       "give up watching after S seconds (exit 1)"),
         TD_CLI_FLAG("--json", &json_out, "print the hub's JSON"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {.name = "fleet deployments",
-                               .about = "Lists the deployments, newest first, or shows one.",
-                               .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE("fleet deployments", "Lists the deployments, newest first, or shows one.");
     long long id = 0;
     if (id_arg && parse_id(id_arg, &id))
         return TD_CLI_USAGE;
@@ -613,16 +584,10 @@ static int cmd_rollback(int argc, char **argv)
         TD_CLI_FLAG("--watch", &do_watch, "follow it until every device is back"),
         TD_CLI_DOUBLE("--watch-timeout", &watch_timeout, 0, 1e6, "S",
                       "give up watching after S seconds (exit 1)"),
-        TD_CLI_STRING(NULL, "--hub", &hub, "URL", "the hub (default: the one of trackday login)"),
-        TD_CLI_END,
+        TD_FLEET_HUB_END(&hub),
     };
-    const td__cli_spec spec = {.name = "fleet rollback",
-                               .about = "Rolls a deployment back by hand: every device that got "
-                                        "its bundle goes back to the bundle it ran before.",
-                               .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
-    if (prc != TD_CLI_RUN)
-        return prc;
+    TD_FLEET_PARSE("fleet rollback", "Rolls a deployment back by hand: every device that got "
+                                     "its bundle goes back to the bundle it ran before.");
     if (parse_id(id_arg, &id))
         return TD_CLI_USAGE;
     char path[120];
@@ -839,6 +804,180 @@ static int cmd_simulate(int argc, char **argv)
     return started == devices ? 0 : 1;
 }
 
+/* ---- autopilot ------------------------------------------------------------------------- */
+
+typedef struct autopilot_opts {
+    const char *key, *workdir;
+    long laps, train_steps, calibrate, wait_s;
+    double budget_ms;
+} autopilot_opts;
+
+/* Builds the bundle of the pulled version in dir, signed with the key here (trackday export). */
+static int autopilot_export(const autopilot_opts *o, const char *dir, const char *out,
+                            const char *name)
+{
+    char laps[24], steps[24], calib[24], budget[32];
+    char *argv[24];
+    int n = 0;
+    argv[n++] = "export";
+    argv[n++] = (char *)dir;
+    argv[n++] = "--format";
+    argv[n++] = "bundle";
+    argv[n++] = "-o";
+    argv[n++] = (char *)out;
+    argv[n++] = "--key";
+    argv[n++] = (char *)o->key;
+    argv[n++] = "--name";
+    argv[n++] = (char *)name;
+    snprintf(laps, sizeof(laps), "%ld", o->laps);
+    argv[n++] = "--laps";
+    argv[n++] = laps;
+    if (o->train_steps) {
+        snprintf(steps, sizeof(steps), "%ld", o->train_steps);
+        argv[n++] = "--train-steps";
+        argv[n++] = steps;
+    }
+    if (o->calibrate) {
+        snprintf(calib, sizeof(calib), "%ld", o->calibrate);
+        argv[n++] = "--calibrate";
+        argv[n++] = calib;
+    }
+    if (o->budget_ms > 0) {
+        snprintf(budget, sizeof(budget), "%g", o->budget_ms);
+        argv[n++] = "--latency-budget-ms";
+        argv[n++] = budget;
+    }
+    argv[n] = NULL;
+    const td__cli_command *ex = td__cli_find("export");
+    return ex ? ex->fn(n, argv) : td__cli_fail("fleet autopilot: no export command");
+}
+
+/* The signer's turn for alert a (its pipeline awaits a signature): pull the version, build
+ * and sign its bundle here, upload it, deploy it with the alerting device as the canary (its
+ * group behind it), and report the deployment or the failure to the hub. 0 when deployed. */
+static int autopilot_one(td_hubc *c, const json_t *a, const autopilot_opts *o)
+{
+    const json_t *p = json_object_get(a, "pipeline");
+    long long alert = ji(a, "id"), dev = ji(a, "device_id"), model = ji(p, "model");
+    long long version = ji(p, "version"), bundle = 0, dep = 0;
+    char dir[1100], out[1200], name[96], path[200], why[400] = "";
+    snprintf(name, sizeof(name), "model-%lld-v%lld", model, version);
+    snprintf(dir, sizeof(dir), "%s/alert-%lld-%s", o->workdir, alert, name);
+    snprintf(out, sizeof(out), "%s.tdb", dir);
+    printf("alert %lld: model %lld version %lld passed its gates: signing its bundle\n", alert,
+           model, version);
+    fflush(stdout);
+    if (td__cli_pull(c, model, version, dir))
+        snprintf(why, sizeof(why), "pulling model %lld version %lld failed", model, version);
+    else if (autopilot_export(o, dir, out, name))
+        snprintf(why, sizeof(why), "building the bundle of model %lld version %lld failed", model,
+                 version);
+    else if (upload(c, out, &bundle))
+        snprintf(why, sizeof(why),
+                 "the hub refused the bundle (HTTP %ld): is --key the fleet's "
+                 "signing key?",
+                 c->status);
+    if (!why[0]) {
+        snprintf(path, sizeof(path), "/api/v1/devices/%lld", dev);
+        const char *group = "";
+        json_t *target;
+        if (!call(c, "GET", path, NULL, 200, "device"))
+            group = js(c->json, "group");
+        target = group[0] ? json_pack("{s:s}", "group", group)
+                          : json_pack("{s:[I]}", "devices", (json_int_t)dev);
+        json_t *body = json_pack("{s:I,s:o,s:{s:i,s:[I],s:I}}", "bundle", (json_int_t)bundle,
+                                 "target", target, "strategy", "canary", 1, "canary_devices",
+                                 (json_int_t)dev, "wait_s", (json_int_t)o->wait_s);
+        if (call(c, "POST", "/api/v1/deployments", body, 201, "deploy"))
+            snprintf(why, sizeof(why), "the canary deployment was refused (HTTP %ld): %s",
+                     c->status, js(json_object_get(c->json, "error"), "message"));
+        else
+            dep = ji(c->json, "id");
+    }
+    snprintf(path, sizeof(path), "/api/v1/alerts/%lld/pipeline", alert);
+    json_t *rep = why[0] ? json_pack("{s:s,s:s}", "state", "failed", "reason", why)
+                         : json_pack("{s:s,s:I}", "state", "canary", "deployment", (json_int_t)dep);
+    int rc = call(c, "POST", path, rep, 200, "pipeline");
+    if (why[0])
+        fprintf(stderr, "%s: fleet autopilot: alert %lld: %s\n", td__cli_program, alert, why);
+    else
+        printf("alert %lld: deployment %lld: bundle %lld on device %lld first (canary)\n", alert,
+               dep, bundle, dev);
+    return why[0] || rc;
+}
+
+static int cmd_autopilot(int argc, char **argv)
+{
+    const char *hub = NULL;
+    int once = 0;
+    double interval = 10;
+    autopilot_opts o = {.laps = 3, .wait_s = 60};
+    const td__cli_opt opts[] = {
+        TD_CLI_REQUIRED_STRING(NULL, "--key", &o.key, "KEY",
+                               "the fleet's secret signing key (trackday keygen); it stays "
+                               "on this machine"),
+        TD_CLI_STRING(NULL, "--dir", &o.workdir, "DIR",
+                      "where versions are pulled and bundles built (default a new "
+                      "directory in $TMPDIR)"),
+        TD_CLI_FLAG("--once", &once, "handle what waits now, then exit (1 if any failed)"),
+        TD_CLI_DOUBLE("--interval", &interval, 0.1, 3600, "S",
+                      "seconds between looks at the hub (default 10)"),
+        TD_CLI_LONG("--laps", &o.laps, 1, 16, "N", "the bundle's reference laps (default 3)"),
+        TD_CLI_LONG("--train-steps", &o.train_steps, 1, 100000, "N",
+                    "the bundle's sampled-policy steps (trackday export's default)"),
+        TD_CLI_LONG("--calibrate", &o.calibrate, 1, 100000, "N",
+                    "int8 calibration observations (trackday export's default)"),
+        TD_CLI_DOUBLE("--latency-budget-ms", &o.budget_ms, 0.001, 60000, "X",
+                      "the bundle's health-check budget (trackday export's default)"),
+        TD_CLI_LONG("--wait", &o.wait_s, 0, 7 * 86400, "S",
+                    "the canary runs it this long before the rest of its group (default 60)"),
+        TD_FLEET_HUB_END(&hub),
+    };
+    TD_FLEET_PARSE("fleet autopilot",
+                   "The admin-side signer that closes the loop from a drift alert (docs/drift.md): "
+                   "it watches the hub for retrained versions that passed their evaluation gates "
+                   "(POST /api/v1/alerts/ID/retrain with \"then\": \"evaluate,canary\"), builds "
+                   "and signs each one's bundle with --key here (the hub never holds the secret "
+                   "key), uploads it and deploys it with the alerting device as the canary and "
+                   "its group behind it, and reports the deployment (or the failure) on the "
+                   "alert.");
+    char tmp[1024];
+    if (!o.workdir) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmp, sizeof(tmp), "%s/trackday-autopilot-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmp))
+            return td__cli_fail("fleet autopilot: %s: %s", tmp, strerror(errno));
+        o.workdir = tmp;
+    }
+    uint8_t sk[TD_SIGN_SECRET_BYTES];
+    td_err err;
+    if (td_sign_secret_load(o.key, sk, NULL, &err))
+        return td__cli_fail("fleet autopilot: %s", err.msg);
+    td_crypto_wipe(sk, sizeof(sk));
+    td_hubc c;
+    if (td__cli_hub_connect(&c, hub))
+        return 1;
+    catch_signals();
+    int failed = 0;
+    while (!interrupted) {
+        if (call(&c, "GET", "/api/v1/alerts?pipeline=awaiting_signature&limit=100", NULL, 200,
+                 "alerts")) {
+            failed = 1;
+            break;
+        }
+        json_t *alerts = json_incref(json_object_get(c.json, "alerts")), *a;
+        size_t i;
+        json_array_foreach(alerts, i, a) failed |= autopilot_one(&c, a, &o) != 0;
+        json_decref(alerts);
+        if (once)
+            break;
+        for (double t = 0; t < interval && !interrupted; t += 0.1)
+            usleep(100000);
+    }
+    td_hubc_free(&c);
+    return failed;
+}
+
 static int cmd_fleet(int argc, char **argv)
 {
     static const td__cli_sub subs[] = {
@@ -854,6 +993,7 @@ static int cmd_fleet(int argc, char **argv)
         {"deployments", "list deployments or show one", cmd_deployments},
         {"rollback", "roll a deployment back", cmd_rollback},
         {"simulate", "start N simulated cars on this machine", cmd_simulate},
+        {"autopilot", "sign and canary-deploy versions retrained from alerts", cmd_autopilot},
         {NULL, NULL, NULL},
     };
     return td__cli_dispatch("fleet",
