@@ -114,6 +114,19 @@ int td_train_dist_size(void)
 }
 
 #ifdef TD_HAVE_MPI
+/* Waits for req sleeping between polls: for the collectives a rank may wait in for seconds
+ * (rank 0 writing a checkpoint), where polling would burn a core another process could use. */
+static void wait_idle(MPI_Request *req)
+{
+    int done = 0;
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    while (!done) {
+        struct timespec ts = {0, 200000}; /* 0.2 ms: no iteration notices it */
+        nanosleep(&ts, NULL);
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    }
+}
+
 /* MPI counts are ints: a long buffer goes in pieces. */
 #define CHUNK (1 << 28)
 #endif
@@ -139,8 +152,11 @@ void td__dist_sum_f64(double *buf, int n)
 {
 #ifdef TD_HAVE_MPI
     if (g_size > 1) {
+        /* Once an iteration, after the ranks' collecting: the first to finish waits idle. */
         double t0 = td_time_now();
-        MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &req);
+        wait_idle(&req);
         g_seconds += td_time_now() - t0;
     }
 #else
@@ -190,21 +206,6 @@ void td__dist_bcast_f32(float *buf, size_t n)
     (void)n;
 #endif
 }
-
-#ifdef TD_HAVE_MPI
-/* Waits for req sleeping between polls: for the collectives a rank may wait in for seconds
- * (rank 0 writing a checkpoint), where polling would burn a core another process could use. */
-static void wait_idle(MPI_Request *req)
-{
-    int done = 0;
-    MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    while (!done) {
-        struct timespec ts = {0, 200000}; /* 0.2 ms: no iteration notices it */
-        nanosleep(&ts, NULL);
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    }
-}
-#endif
 
 void td__dist_bcast_int(int *buf, int n)
 {

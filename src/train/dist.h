@@ -12,6 +12,7 @@
 
 /* buf[0..n) = the sum over ranks of each rank's buf[0..n), in place. */
 void td__dist_sum_f32(float *buf, size_t n);
+/* (td__dist_sum_f64, for once-an-iteration sums, waits without polling.) */
 void td__dist_sum_f64(double *buf, int n);
 /* The minimum over ranks of v. */
 long td__dist_min_long(long v);
