@@ -66,6 +66,32 @@ rc=$?
 ranks_agree "$out" && grep -q "^stopped: iteration limit after 1 more iterations (4 in all)" <<<"$out"
 check resume_two_ranks "resumes the one-process run in two (rc $rc): $out" $((rc || $?))
 
+# The greedy evaluation, split over the ranks (each drives its share of the 5 episodes, from
+# the same start points and random streams as one process), is the one of one process: the
+# same checkpoint trained one more iteration with a learning rate too small to move a weight,
+# in one process and in two, evaluates alike (progress of every episode, in the same order).
+for k in 1 2; do
+    cp -a "$m" "$tmp/eval$k"
+    /usr/bin/python3 -c 'import json,sys
+h = json.load(open(sys.argv[1])); h["lr"] = 1e-30; json.dump(h, open(sys.argv[1], "w"))' \
+        "$tmp/eval$k/hyperparameters.json"
+done
+"$bin" train "$tmp/eval1" --resume --iterations 1 "${small[@]}" >/dev/null 2>&1
+rc=$?
+mpi 2 train "$tmp/eval2" --resume --iterations 1 "${small[@]}" >/dev/null 2>&1
+rc=$((rc || $?))
+evals() { # the last iteration's evaluation: its mean, then each episode's progress
+    /usr/bin/python3 -c 'import json,sys
+r = json.loads(open(sys.argv[1] + "/metrics/training.jsonl").readlines()[-1])
+t = json.load(open(sys.argv[1] + "/metrics/TrainingMetrics.json"))["metrics"]
+last = [e for e in t if e["phase"] == "evaluation"][-5:]
+print(r["eval_progress"], r["eval_completion"],
+      [(e["completion_percentage"], e["elapsed_time_in_milliseconds"], e["episode_status"]) for e in last])' "$1"
+}
+e1=$(evals "$tmp/eval1") e2=$(evals "$tmp/eval2")
+[ $rc -eq 0 ] && [ -n "$e1" ] && [ "$e1" = "$e2" ]
+check eval_split_like_one_process "one process: $e1; two: $e2 (rc $rc)" $?
+
 m="$tmp/cont"
 "$bin" init "$m" --sensor state --continuous --track reinvent_base >/dev/null || fail=1
 out=$(mpi 2 train "$m" --iterations 2 --reward builtin:follow_center_line "${small[@]}" 2>&1)

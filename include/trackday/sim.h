@@ -371,6 +371,8 @@ typedef struct td_sim_config {
     double lidar_cell_m;         /* lidar grid cell, TD_LIDAR_CELL_M (0.25) */
     int threads;                 /* worker threads including the caller, default 1 */
     uint64_t seed;
+    int first_car; /* car i draws from random stream first_car + i (0): cars a..b of a larger
+                      vector (data-parallel evaluation splits one over processes) */
 } td_sim_config;
 
 void td_sim_config_default(td_sim_config *cfg);

@@ -36,6 +36,11 @@ typedef struct td_train_progress {
     double steps_per_s;     /* env steps per wall second over this iteration */
     double collect_s;       /* wall seconds of this iteration's rollouts (env + inference) */
     double update_s;        /* wall seconds of this iteration's gradient updates */
+    double comm_s;          /* of collect_s + update_s, seconds in MPI collectives (the
+                               gradient all-reduce, waiting for the other ranks); 0 in one
+                               process */
+    double eval_s;          /* wall seconds of the greedy evaluation (and best.tdm's lap) */
+    double checkpoint_s;    /* wall seconds writing model/last.tdm, last.state, best.tdm */
     long update_samples;    /* samples through forward + backward in those updates */
     long iteration_steps;   /* env steps of this iteration */
     double elapsed_s;       /* wall seconds of training (across --resume) */
@@ -154,6 +159,10 @@ typedef struct td_train_result {
     int envs;              /* cars this process stepped (its share of --envs) */
     long rank_steps;       /* env steps this process made in this session */
     uint64_t weights_hash; /* td_policy_weights_hash of the final weights (equal on every rank) */
+    /* This process's wall seconds in this session's completed iterations, by phase (comm_s:
+     * inside MPI collectives, a part of the others: moving gradients and waiting for the
+     * other ranks). */
+    double collect_s, update_s, comm_s, eval_s, checkpoint_s;
 } td_train_result;
 
 /*

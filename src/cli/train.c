@@ -472,6 +472,12 @@ static int cmd_train(int argc, char **argv)
         return td__cli_fail("%s", err.msg);
     }
     td_train_dist_finalize();
+    if (ranks > 1)
+        fprintf(stderr,
+                "trackday: rank %d of %d: seconds collecting %.2f, updating %.2f, evaluating "
+                "%.2f, checkpointing %.2f; in MPI collectives %.2f (of those, waiting for the "
+                "other ranks included)\n",
+                rank, ranks, res.collect_s, res.update_s, res.eval_s, res.checkpoint_s, res.comm_s);
     if (rank > 0) {
         fprintf(stderr,
                 "trackday: rank %d of %d: %d cars, %ld steps; weights fnv1a64 %016llx (the same "

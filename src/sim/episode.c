@@ -703,7 +703,8 @@ void td__car_observe(td_vecenv *env, td__car *c)
             double gain = cfg->car.steer_gain > 0 ? cfg->car.steer_gain : 1.0;
             c->frame.yaw_rate = c->st.speed * gain * c->st.steer_tan / cfg->car.wheelbase_m;
             c->frame.noise_draw = (uint32_t)(c->rng.state >> 32) ^
-                                  (uint32_t)c->info.steps * 0x9E3779B9u ^ (uint32_t)i;
+                                  (uint32_t)c->info.steps * 0x9E3779B9u ^
+                                  (uint32_t)(cfg->first_car + i);
             td_camera_render_grey_frame(&cfg->camera, &scene, c->st.x, c->st.y, c->st.yaw,
                                         &c->frame, out);
         }

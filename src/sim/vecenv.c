@@ -206,7 +206,7 @@ int td_vecenv_init(td_vecenv *env, const td_sim_config *cfg, const td_track *tra
          * --spread-starts spreads the cars over the lap instead. */
         double rr = cfg->race.start_position_offset + (cfg->race.spread_starts ? (double)i / n : 0);
         c->rr_ndist = rr - floor(rr);
-        td_rng_seed(&c->rng, cfg->seed, (uint64_t)i);
+        td_rng_seed(&c->rng, cfg->seed, (uint64_t)cfg->first_car + (uint64_t)i);
         c->look = cfg->look;
         c->last.episode = -1;
         c->last.lap_time_s = -1.0;

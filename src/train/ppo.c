@@ -364,16 +364,12 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
 
         memset(&pr, 0, sizeof(pr));
         tr->iter_t0 = t0;
+        tr->iter_comm0 = td__dist_seconds();
         tr->iter_episodes0 = tr->episodes;
         /* Collect whole episodes: DeepRacer's num_episodes_between_training, shared by the
          * ranks (the first E % K take one more). */
-        int K = tr->nranks, goal = h->num_episodes_between_training;
+        int goal = td__train_episode_goal(tr);
         long steps0 = tr->steps;
-        if (K > 1) {
-            goal = goal / K + (tr->rank < goal % K);
-            if (goal < 1)
-                goal = 1;
-        }
         r.t = 0;
         while (r.t < r.T && eps.ended < goal) {
             size_t base = (size_t)r.t * N;
@@ -412,19 +408,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         }
         tr->rank_steps += (long)r.t * N;
         long iter_steps = (long)r.t * N;
-        if (K > 1) {
-            /* Every rank's episodes and steps, and whether any was told to stop now. */
-            double sums[6] = {eps.ended,    eps.completed,      eps.reward,
-                              eps.progress, (double)iter_steps, stop_now};
-            td__dist_sum_f64(sums, 6);
-            eps.ended = (int)sums[0];
-            eps.completed = (int)sums[1];
-            eps.reward = sums[2];
-            eps.progress = sums[3];
-            iter_steps = (long)sums[4];
-            stop_now = sums[5] > 0;
-            tr->steps = steps0 + iter_steps;
-        }
+        td__train_iteration_sums(tr, &eps, &iter_steps, &stop_now, steps0);
         if (stop_now) {
             result->stop = TD_TRAIN_STOP_NOW;
             goto out;
@@ -463,7 +447,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         tr->iteration++;
         if (tr->test_diverge)
             p->pi->params[0] += 1e-3f;
-        if (K > 1 && (rc = td__train_check_same_weights(tr, err)))
+        if (tr->nranks > 1 && (rc = td__train_check_same_weights(tr, err)))
             goto out;
         td__episode_means(&eps, &pr);
         rc = td__train_end_iteration(tr, &pr, t0, iter_steps, result, &stop, err);

@@ -349,17 +349,13 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
 
         memset(&pr, 0, sizeof(pr));
         tr->iter_t0 = t0;
+        tr->iter_comm0 = td__dist_seconds();
         tr->iter_episodes0 = tr->episodes;
         /* Several ranks share the iteration's episodes and steps (the first E % K ranks take
          * one episode more). */
-        int K = tr->nranks, goal = h->num_episodes_between_training;
+        int K = tr->nranks, goal = td__train_episode_goal(tr);
         long steps0 = tr->steps, min_steps = SAC_MIN_STEPS_PER_ITER / K,
              max_steps = SAC_MAX_STEPS_PER_ITER / K;
-        if (K > 1) {
-            goal = goal / K + (tr->rank < goal % K);
-            if (goal < 1)
-                goal = 1;
-        }
         while ((eps.ended < goal || iter_steps < min_steps) && iter_steps < max_steps) {
             save_prev_obs(&s, env);
             td_policy_obs_from_env(env, 0, &obs);
@@ -401,21 +397,10 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         }
         tr->rank_steps += iter_steps;
         long size = s.size;
-        if (K > 1) {
-            /* Every rank's episodes and steps, whether any was told to stop now, and the
-             * smallest replay buffer (every rank must make the same number of updates). */
-            double sums[6] = {eps.ended,    eps.completed,      eps.reward,
-                              eps.progress, (double)iter_steps, stop_now};
-            td__dist_sum_f64(sums, 6);
-            eps.ended = (int)sums[0];
-            eps.completed = (int)sums[1];
-            eps.reward = sums[2];
-            eps.progress = sums[3];
-            iter_steps = (long)sums[4];
-            stop_now = sums[5] > 0;
-            tr->steps = steps0 + iter_steps;
+        td__train_iteration_sums(tr, &eps, &iter_steps, &stop_now, steps0);
+        /* Every rank must make the same number of updates: the smallest replay buffer's. */
+        if (K > 1)
             size = td__dist_min_long(size) * K;
-        }
         if (stop_now) {
             result->stop = TD_TRAIN_STOP_NOW;
             goto out;

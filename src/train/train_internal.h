@@ -42,6 +42,7 @@ typedef struct td__train {
 
     double t_start;       /* when this session (the first run or a --resume) started */
     double iter_t0;       /* when the iteration in progress began */
+    double iter_comm0;    /* td__dist_seconds() then */
     long iter_episodes0;  /* the episode count when it began */
     double last_activity; /* when the activity callback was last called */
     td_train_phase last_phase;
@@ -52,7 +53,9 @@ typedef struct td__train {
     /* Data parallel (dist.c): this process is rank `rank` of `nranks`; it steps opt.envs of
      * the envs_total cars (--envs). Rank 0 alone evaluates and writes files. */
     int rank, nranks, envs_total;
+    int eval_first;   /* this rank's first greedy evaluation car (of opt.eval_episodes) */
     long rank_steps;  /* env steps of this process in this session */
+    double comm0;     /* td__dist_seconds() when the session started */
     int test_diverge; /* TD_TEST_DIST_DIVERGE=1 (tests only): the last rank nudges a weight */
 } td__train;
 
@@ -64,7 +67,9 @@ void td__train_teardown(td__train *tr);
 #define TD__TRAIN_REL_MAX  96
 /* DIR/rel into out (n bytes); TD_ERANGE if it does not fit. */
 int td__train_path(char *out, size_t n, const char *dir, const char *rel, td_err *err);
-void td__train_evaluate(td__train *tr, td_train_progress *pr);
+/* The greedy evaluation after an update, on every rank (each drives its share of the
+ * episodes); rank 0 fills pr's eval_* and laps_ok. Returns 1 if a second Ctrl-C stopped it. */
+int td__train_evaluate(td__train *tr, td_train_progress *pr);
 int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err);
 int td__checkpoint(td__train *tr, int iteration, int best, td_err *err);
 td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p);
@@ -87,6 +92,14 @@ typedef struct td__episode_sums {
 
 /* Counts the episodes of the training env that ended with this step (dones). */
 void td__count_ended(const td_vecenv *env, td__episode_sums *s);
+/* This rank's share of num_episodes_between_training: all of it in one process; with K
+ * ranks E / K, the first E % K ranks one more, every rank at least one. */
+int td__train_episode_goal(const td__train *tr);
+/* After an iteration's collecting, with several ranks: *eps, *iter_steps and *stop_now become
+ * the sums over every rank (*stop_now: 1 if any rank was told to stop now), and tr->steps is
+ * steps0 plus every rank's steps. With one rank, nothing changes. */
+void td__train_iteration_sums(td__train *tr, td__episode_sums *eps, long *iter_steps, int *stop_now,
+                              long steps0);
 /* The iteration's means into the progress report. */
 void td__episode_means(const td__episode_sums *s, td_train_progress *pr);
 /* Reports what the iteration is doing (throttled: phase changes at once, else every 0.2 s). */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,15 @@ static int copy_for_log_tools(td__train *tr, td_err *err)
     return rc;
 }
 
+/* The greedy evaluation's cars of rank r of K: [*first, *first + *count) of n, in rank order
+ * (the first n % K ranks take one more; a rank may have none). */
+static void eval_share(int n, int K, int r, int *first, int *count)
+{
+    int base = n / K, extra = n % K;
+    *count = base + (r < extra);
+    *first = r * base + (r < extra ? r : extra);
+}
+
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 {
     char path[TD__TRAIN_PATH_MAX];
@@ -243,19 +253,29 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     tr->env.reward_fn = td_reward_batch_cb;
     tr->env.reward_user = tr->reward;
 
-    /* Greedy evaluation: DeepRacer's evaluation rules from spread start points (rank 0). */
-    if (tr->rank == 0) {
-        td_sim_config ec = tr->simcfg;
-        ec.mode = TD_MODE_EVAL;
-        ec.threads = 1;
-        ec.race.alternate_driving_direction = 0;
-        rc = td_vecenv_init(&tr->eval_env, &ec, &tr->track, tr->opt.eval_episodes, err);
+    /* Greedy evaluation: DeepRacer's evaluation rules from spread start points. With several
+     * ranks, each drives its share of the episodes (eval_share); the cars draw from the
+     * streams of a run in one process (rank 0's seed, first_car), so the episodes are those
+     * of one process. */
+    td_sim_config ec = tr->simcfg;
+    ec.mode = TD_MODE_EVAL;
+    ec.threads = 1;
+    ec.race.alternate_driving_direction = 0;
+    ec.seed = opt->seed;
+    int eval_n;
+    eval_share(tr->opt.eval_episodes, tr->nranks, tr->rank, &tr->eval_first, &eval_n);
+    ec.first_car = tr->eval_first;
+    if (eval_n > 0) {
+        rc = td_vecenv_init(&tr->eval_env, &ec, &tr->track, eval_n, err);
         if (rc)
             return rc;
         tr->have_eval_env = 1;
         rc = td_vecenv_buffers_init(&tr->eval_buf, &tr->eval_env, err);
         if (rc)
             return rc;
+    }
+    ec.first_car = 0;
+    if (tr->rank == 0) {
         ec.mode = TD_MODE_CONTINUOUS;
         ec.laps = opt->until_laps > 0 ? opt->until_laps : 3;
         ec.race.reverse_dir = tr->simcfg.race.reverse_dir;
@@ -356,6 +376,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     }
     /* The limits count from here: "train 10 more minutes" after a resume means 10 more. */
     tr->t_start = td_time_now();
+    tr->comm0 = td__dist_seconds();
     tr->iteration0 = tr->iteration;
     tr->episodes0 = tr->episodes;
     return 0;
@@ -387,45 +408,87 @@ void td__train_teardown(td__train *tr)
 /* Greedy evaluation                                                                    */
 /* ==================================================================================== */
 
-void td__train_evaluate(td__train *tr, td_train_progress *pr)
+/* One greedy evaluation episode: the step its car ended at (INT_MAX: still driving at the
+ * cap) and its record. */
+typedef struct eval_car {
+    int end_step, car;
+    td_episode_info info;
+} eval_car;
+
+/* Orders the episodes as one process meets them: by the step they ended at, then by car. */
+static int eval_car_cmp(const void *a, const void *b)
+{
+    const eval_car *x = a, *y = b;
+    if (x->end_step != y->end_step)
+        return x->end_step < y->end_step ? -1 : 1;
+    return x->car < y->car ? -1 : x->car > y->car;
+}
+
+/* This rank's evaluation cars (its share) driven greedily until each has ended an episode or
+ * the cap: their records into out[]; 1 if a second Ctrl-C stopped the drive. */
+static int evaluate_share(td__train *tr, eval_car *out)
 {
     td_vecenv *env = &tr->eval_env;
-    int n = env->n, finished = 0, ended[TD__MAX_EVAL_EPISODES] = {0};
-    double sum_progress = 0, sum_lap = 0;
-    int completed = 0;
+    int n = env->n, total = tr->opt.eval_episodes, finished = 0;
     td_policy_obs obs;
 
     td_vecenv_reset(env);
-    for (int i = 0; i < n; i++)
-        td_vecenv_reset_car_at(env, i, (double)i / n, tr->simcfg.race.reverse_dir);
+    for (int i = 0; i < n; i++) {
+        td_vecenv_reset_car_at(env, i, (double)(tr->eval_first + i) / total,
+                               tr->simcfg.race.reverse_dir);
+        out[i].end_step = INT_MAX;
+        out[i].car = tr->eval_first + i;
+    }
     /* A generous cap: a lap at the slowest speed, twice. */
     int cap = (int)(2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
     for (int step = 0; step < cap && finished < n; step++) {
         if (td__train_stop_now(tr))
-            return;
+            return 1;
         td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
         td_policy_obs_from_env(env, 0, &obs);
         td_policy_act(&tr->policy, &obs, n, 1, NULL, tr->eval_buf.actions, NULL, NULL, NULL);
         td_vecenv_step(env);
         for (int i = 0; i < n; i++) {
-            if (env->dones[i] && !ended[i]) {
-                const td_episode_info *info = td_vecenv_last_episode(env, i);
-                ended[i] = 1;
+            if (env->dones[i] && out[i].end_step == INT_MAX) {
+                out[i].end_step = step;
+                out[i].info = *td_vecenv_last_episode(env, i);
                 finished++;
-                td__simtrace_eval_episode(tr, info);
-                sum_progress += info->progress;
-                if (info->status == TD_EP_LAP_COMPLETE) {
-                    completed++;
-                    sum_lap += info->sim_time_s;
-                }
             }
         }
     }
     for (int i = 0; i < n; i++)
-        if (!ended[i]) {
-            sum_progress += td_vecenv_current_episode(env, i)->progress;
-            td__simtrace_eval_episode(tr, td_vecenv_current_episode(env, i));
+        if (out[i].end_step == INT_MAX)
+            out[i].info = *td_vecenv_current_episode(env, i);
+    return 0;
+}
+
+int td__train_evaluate(td__train *tr, td_train_progress *pr)
+{
+    eval_car mine[TD__MAX_EVAL_EPISODES], all[TD__MAX_EVAL_EPISODES];
+    int n = tr->opt.eval_episodes, completed = 0, mine_n = tr->have_eval_env ? tr->eval_env.n : 0;
+    int stopped = mine_n ? evaluate_share(tr, mine) : 0;
+    double sum_progress = 0, sum_lap = 0;
+    td_policy_obs obs;
+
+    /* Every rank's episodes to rank 0 (every rank gathers, even one stopped by Ctrl-C). */
+    memset(all, 0, sizeof(all));
+    td__dist_gather_bytes(mine, sizeof(eval_car) * (size_t)(stopped ? 0 : mine_n), all,
+                          sizeof(all));
+    stopped = stopped || td__train_stop_now(tr);
+    if (tr->rank != 0 || stopped)
+        return stopped;
+    /* Rank 0 counts them in the order one process meets them (the same sums, the same
+     * simtrace rows): by the step they ended, then by car; those still driving last. */
+    qsort(all, (size_t)n, sizeof(all[0]), eval_car_cmp);
+    for (int i = 0; i < n; i++) {
+        const td_episode_info *info = &all[i].info;
+        td__simtrace_eval_episode(tr, info);
+        sum_progress += info->progress;
+        if (all[i].end_step != INT_MAX && info->status == TD_EP_LAP_COMPLETE) {
+            completed++;
+            sum_lap += info->sim_time_s;
         }
+    }
     pr->eval_progress = sum_progress / n;
     pr->eval_completion = (double)completed / n;
     pr->eval_lap_s = completed ? sum_lap / completed : -1;
@@ -438,7 +501,7 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
         td_vecenv_reset(le);
         for (int step = 0; step < lap_cap; step++) {
             if (td__train_stop_now(tr))
-                return;
+                return 1;
             td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, lap_cap);
             td_policy_obs_from_env(le, 0, &obs);
             td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->lap_buf.actions, NULL, NULL, NULL);
@@ -452,6 +515,7 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
             }
         }
     }
+    return 0;
 }
 
 /*
@@ -556,6 +620,7 @@ int td_train_run(const td_train_options *opt, td_train_result *result, td_err *e
         rc = td__sac_run(&tr, result, err);
     else
         rc = td__ppo_run(&tr, result, err);
+    result->comm_s = td__dist_seconds() - tr.comm0;
     result->ranks = tr.nranks;
     result->envs = tr.opt.envs;
     result->rank_steps = tr.rank_steps;
@@ -607,6 +672,34 @@ void td__count_ended(const td_vecenv *env, td__episode_sums *s)
             s->completed += info->status == TD_EP_LAP_COMPLETE;
         }
     }
+}
+
+int td__train_episode_goal(const td__train *tr)
+{
+    int K = tr->nranks, goal = tr->md.hyper.num_episodes_between_training;
+    if (K > 1) {
+        goal = goal / K + (tr->rank < goal % K);
+        if (goal < 1)
+            goal = 1;
+    }
+    return goal;
+}
+
+void td__train_iteration_sums(td__train *tr, td__episode_sums *eps, long *iter_steps, int *stop_now,
+                              long steps0)
+{
+    if (tr->nranks < 2)
+        return;
+    double sums[6] = {eps->ended,    eps->completed,      eps->reward,
+                      eps->progress, (double)*iter_steps, *stop_now};
+    td__dist_sum_f64(sums, 6);
+    eps->ended = (int)sums[0];
+    eps->completed = (int)sums[1];
+    eps->reward = sums[2];
+    eps->progress = sums[3];
+    *iter_steps = (long)sums[4];
+    *stop_now = sums[5] > 0;
+    tr->steps = steps0 + *iter_steps;
 }
 
 void td__episode_means(const td__episode_sums *s, td_train_progress *pr)
@@ -683,20 +776,30 @@ int td__train_check_same_weights(td__train *tr, td_err *err)
                       tr->iteration, (unsigned long long)h);
 }
 
-static int end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
-                         td_train_result *result, td_train_stop *stop, td_err *err);
+static int end_iteration(td__train *tr, td_train_progress *pr, double wall, int stopped,
+                         long iter_steps, td_train_result *result, td_train_stop *stop,
+                         td_err *err);
 
-/* Rank 0 evaluates, writes and decides whether to stop; every rank learns its decision. */
+/* Every rank drives its share of the greedy evaluation; rank 0 writes and decides whether to
+ * stop; every rank learns its decision. */
 int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
                             td_train_result *result, td_train_stop *stop, td_err *err)
 {
     int rc = 0, msg[3] = {TD_TRAIN_STOP_NONE, 0, 0};
+    double te = td_time_now(), wall = te - iter_t0;
+    pr->comm_s = td__dist_seconds() - tr->iter_comm0;
+    int stopped = td__train_evaluate(tr, pr);
+    pr->eval_s = td_time_now() - te;
     if (tr->rank == 0) {
-        rc = end_iteration(tr, pr, iter_t0, iter_steps, result, stop, err);
+        rc = end_iteration(tr, pr, wall, stopped, iter_steps, result, stop, err);
         msg[0] = (int)*stop;
         msg[1] = tr->iteration;
         msg[2] = rc != 0;
     }
+    result->collect_s += pr->collect_s;
+    result->update_s += pr->update_s;
+    result->eval_s += pr->eval_s;
+    result->checkpoint_s += pr->checkpoint_s;
     if (tr->nranks > 1) {
         td__dist_bcast_int(msg, 3);
         if (tr->rank > 0) {
@@ -711,13 +814,13 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     return rc;
 }
 
-static int end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, long iter_steps,
-                         td_train_result *result, td_train_stop *stop, td_err *err)
+/* Rank 0's part: best checkpoint, metrics, progress and the stop decision. */
+static int end_iteration(td__train *tr, td_train_progress *pr, double wall, int stopped,
+                         long iter_steps, td_train_result *result, td_train_stop *stop, td_err *err)
 {
     int rc;
-    double wall = td_time_now() - iter_t0;
-    td__train_evaluate(tr, pr);
-    if (td__train_stop_now(tr)) {
+    double te = td_time_now();
+    if (stopped || td__train_stop_now(tr)) {
         /* A second Ctrl-C during the evaluation: no checkpoint of this iteration. */
         tr->iteration--;
         *stop = TD_TRAIN_STOP_NOW;
@@ -749,6 +852,7 @@ static int end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, l
         }
     }
     pr->lap_time_s = tr->best_lap_s;
+    pr->eval_s += td_time_now() - te;
     pr->elapsed_s = td__train_elapsed(tr);
     pr->session_s = td_time_now() - tr->t_start;
     pr->session_iterations = tr->iteration - tr->iteration0;
@@ -762,7 +866,9 @@ static int end_iteration(td__train *tr, td_train_progress *pr, double iter_t0, l
     int lock = td_dir_lock(tr->opt.dir, 1, err);
     if (lock < 0)
         return err->code;
+    double tc = td_time_now();
     rc = td__checkpoint(tr, tr->iteration, pr->best, err);
+    pr->checkpoint_s = td_time_now() - tc;
     if (!rc)
         rc = td__metrics_append(tr, pr, err);
     td_dir_unlock(lock);

@@ -77,6 +77,12 @@ json_t *td_train_progress_to_json(const td_train_progress *p)
     json_object_set_new(o, "best", json_boolean(p->best));
     json_object_set_new(o, "laps_ok", json_boolean(p->laps_ok));
     set_real(o, "steps_per_s", p->steps_per_s);
+    /* Where the iteration's wall time went (rank 0's, with several processes). */
+    set_real(o, "collect_s", p->collect_s);
+    set_real(o, "update_s", p->update_s);
+    set_real(o, "comm_s", p->comm_s);
+    set_real(o, "eval_s", p->eval_s);
+    set_real(o, "checkpoint_s", p->checkpoint_s);
     set_real(o, "elapsed_s", p->elapsed_s);
     if (p->lap_time_s > 0)
         json_object_set_new(o, "best_lap_time_s", json_real(p->lap_time_s));
