@@ -187,6 +187,32 @@ TD_TEST(two_workers_drain_the_queue_each_job_once)
     td__db_close(db);
     TD_ASSERT(WIFEXITED(hub_worker_stop(w1, SIGTERM)));
     TD_ASSERT(WIFEXITED(hub_worker_stop(w2, SIGTERM)));
+    /* Each job's scratch directory went with it; the done lines say where the time went. */
+    int done_lines = 0;
+    for (int w = 1; w <= 2; w++) {
+        char dir[700], path[700], *log = NULL;
+        td_err err;
+        snprintf(dir, sizeof(dir), "%s/work-w%d", s.dir, w);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+            TD_ASSERT_MSG(strncmp(de->d_name, "job-", 4) != 0, "%s/%s was left behind", dir,
+                          de->d_name);
+        if (d)
+            closedir(d);
+        snprintf(path, sizeof(path), "%s/worker-w%d.log", s.dir, w);
+        TD_ASSERT_OK(td_file_read(path, &log, NULL, &err));
+        for (char *p = log; (p = strstr(p, ": done in ")); p++) {
+            double all, setup, run, send;
+            TD_ASSERT_MSG(sscanf(p, ": done in %lf s (setup %lf, run %lf, send %lf)", &all, &setup,
+                                 &run, &send) == 4,
+                          "%.80s", p);
+            TD_ASSERT(setup >= 0 && run > 0 && send >= 0 && setup + run + send <= all + 0.02);
+            done_lines++;
+        }
+        td_free(log);
+    }
+    TD_ASSERT_EQ_INT(done_lines, 12);
     hub_stop(&s);
 }
 

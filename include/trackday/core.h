@@ -190,7 +190,8 @@ int td_file_read(const char *path, char **data, size_t *len, td_err *err);
 
 /*
  * Writes data to path atomically: a temporary file beside it, fsync, rename, fsync of the
- * directory. Readers see the old file or the new one, never a partial one.
+ * directory. Readers see the old file or the new one, never a partial one. With
+ * TRACKDAY_SCRATCH=1 in the environment (a hub worker's jobs) the fsyncs are skipped.
  */
 int td_file_write_atomic(const char *path, const void *data, size_t len, td_err *err);
 

@@ -8,7 +8,6 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,17 +51,6 @@ static void leave(void)
     pthread_mutex_lock(&running_mu);
     running--;
     pthread_mutex_unlock(&running_mu);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
 }
 
 /* Reads all of fd (the program's output) until EOF, the limit or the deadline. Returns 0 at
@@ -142,7 +130,7 @@ static void tool_run_free(tool_run *t)
     td_free(t->out);
     td_free(t->log);
     if (t->dir[0])
-        nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        td__remove_tree(t->dir);
 }
 
 /* Runs `trackday reward SUB reward_function.py ARGS...` on code in the sandbox. Replies

@@ -544,8 +544,9 @@ int td__tgz_write_dir(const char *dir, const char *path, td_err *err)
         }
     }
     td__tgz_free(t);
-    if (n == 0 && fsync(fd))
-        n = td_err_set(err, TD_EIO, "%s: %s", tmp, strerror(errno));
+    /* No fsync: the archive is a transient upload (a worker's result or checkpoint, push's
+     * model), deleted once sent and made again after a crash; the rename alone keeps a
+     * partial one from being seen. The hub fsyncs what it stores (td__blob_commit). */
     close(fd);
     if (n == 0 && rename(tmp, path))
         n = td_err_set(err, TD_EIO, "%s: %s", path, strerror(errno));

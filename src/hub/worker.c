@@ -74,18 +74,6 @@ static int stopping(worker *w)
     return (w->opt->stop && *w->opt->stop) || w->fatal;
 }
 
-static void rm_rf(const char *dir)
-{
-    /* The job's scratch directory holds only what we put there; no links were extracted. */
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/rm", "rm", "-rf", "--", dir, (char *)NULL);
-        _exit(127);
-    }
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* Running one job                                                                      */
 /* ------------------------------------------------------------------------------------ */
@@ -108,6 +96,7 @@ typedef struct job_run {
     char metrics[1400]; /* a training run's metrics/training.jsonl, read as it grows */
     long metrics_off;
     double last_beat, last_checkpoint;
+    double t_claimed, t_spawned, t_ended; /* the job's phases, for its "done" line */
     int cancel_sent, term_sent, lost;
     char cars[6][1400], replay[1400]; /* a race's model directories and replay */
 } job_run;
@@ -605,11 +594,16 @@ static void finish(job_run *j, const td_sandbox_exit *ex)
              rc ? err.msg : td_hubc_error(h));
         sleep(attempt < 3 ? 1 + attempt : 10);
     }
+    /* Where its time went: download and unpack, the child, packing and sending back. */
+    double now = td_time_now();
     if (h->status == 200)
-        wlog(j->s->w, "job %lld: %s%s", (long long)j->id, j->cancel_sent ? "canceled" : "done",
+        wlog(j->s->w, "job %lld: %s%s in %.2f s (setup %.2f, run %.2f, send %.2f)",
+             (long long)j->id, j->cancel_sent ? "canceled" : "done",
              json_integer_value(json_object_get(h->json, "result_version"))
                  ? ", a new model version"
-                 : "");
+                 : "",
+             now - j->t_claimed, j->t_spawned - j->t_claimed, j->t_ended - j->t_spawned,
+             now - j->t_ended);
     else
         wlog(j->s->w, "job %lld: the hub refused the results: %s", (long long)j->id,
              td_hubc_error(h));
@@ -628,6 +622,7 @@ static void run_job(slot *s, json_t *claim)
     size_t linelen = 0;
     memset(&j, 0, sizeof(j));
     j.s = s;
+    j.t_claimed = td_time_now();
     j.id = json_integer_value(json_object_get(claim, "id"));
     json_t *m = json_object_get(claim, "model");
     j.model_id = json_integer_value(json_object_get(m, "id"));
@@ -648,7 +643,7 @@ static void run_job(slot *s, json_t *claim)
     snprintf(j.log_path, sizeof(j.log_path), "%s/job.log", j.dir);
     wlog(w, "job %lld: %s of model %lld version %lld (attempt %lld)", (long long)j.id, j.type,
          (long long)j.model_id, (long long)j.version, (long long)j.attempt);
-    rm_rf(j.dir);
+    td__remove_tree(j.dir);
     if (td_mkdir_p(j.dir, &err)) {
         fail_job(&j, err.msg, 1, 0);
         goto out;
@@ -682,7 +677,8 @@ static void run_job(slot *s, json_t *claim)
         fail_job(&j, err.msg, 1, 0);
         goto out;
     }
-    double t0 = td_time_now(), deadline = t0 + (minutes > 0 ? minutes * 60 + 300 : 1800);
+    j.t_spawned = td_time_now();
+    double t0 = j.t_spawned, deadline = t0 + (minutes > 0 ? minutes * 60 + 300 : 1800);
     j.last_beat = t0;
     j.last_checkpoint = t0;
     for (;;) {
@@ -741,7 +737,9 @@ static void run_job(slot *s, json_t *claim)
     td_sandbox_exit ex;
     memset(&ex, 0, sizeof(ex));
     read_metrics(&j); /* the last iterations before it ended */
-    if (td__child_wait(&j.child, &ex)) {
+    int lost_child = td__child_wait(&j.child, &ex);
+    j.t_ended = td_time_now();
+    if (lost_child) {
         ex.exited = 0;
         ex.signal = SIGKILL;
         snprintf(ex.reason, sizeof(ex.reason), "lost track of the job's process");
@@ -750,7 +748,7 @@ static void run_job(slot *s, json_t *claim)
 out:
     s->hub.lease[0] = 0;
     json_decref(j.pending);
-    rm_rf(j.dir);
+    td__remove_tree(j.dir);
 }
 
 /* ------------------------------------------------------------------------------------ */
