@@ -34,6 +34,23 @@ out=$("$bin" reward check "$tmp/rl.py" --track kidney 2>&1)
 rc=$?
 echo "$out" | grep -qi "no problems\|ok"
 check racing_line_reward_check "reward check accepts it ($rc): $(echo "$out" | tail -3)" $(( rc || $? ))
+# Its nearest-point search starts between the closest waypoints' points (AT): from there it
+# finds every point of the line, as the search over the whole line does.
+out=$(python3 - "$tmp/rl.py" <<'PY' 2>&1
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("rl", sys.argv[1])
+rl = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(rl)
+at, n, bad = rl.AT, len(rl.LINE), []
+for j, (x, y, _) in enumerate(rl.LINE):
+    k = max(k for k in range(len(at) - 1) if at[k] <= j or k == 0)
+    if rl._nearest(x, y, (k, k + 1))[0] != j or rl._nearest(x, y, None)[0] != j:
+        bad.append(j)
+print(len(at), n, bad[:5])
+sys.exit(1 if bad or len(at) < 10 else 0)
+PY
+)
+check racing_line_reward_search "waypoint-started search finds every point: $out" $?
 out=$("$bin" drive --track kidney --driver racing-line --json 2>&1)
 rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin); assert o["driver"]=="racing-line" and o["laps"]==3 and o["off_tracks"]==0' 2>/dev/null

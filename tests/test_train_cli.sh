@@ -318,6 +318,28 @@ print(sorted(set(r["reward"] for r in rows if r["episode_status"] not in ("prepa
 [ "$rewards" = "['0.125']" ]
 check eval_model_reward "eval simtrace rewards are the model's: $rewards" $?
 
+# --cpu-minutes: CPU time, not wall time, so other programs on the machine do not shrink it.
+# The run stops at the end of the iteration that reaches 0.02 minutes (1.2 s) of CPU: what it
+# reports used is at least that, and at most what the process and its reward process used.
+mcpu="$tmp/mcpu"
+"$bin" init "$mcpu" --sensor state --track oval >/dev/null
+TIMEFORMAT='%U %S'
+{ time "$bin" train "$mcpu" --cpu-minutes 0.02 --json > "$tmp/cpu.json" 2>/dev/null; } 2> "$tmp/cpu.time"
+rc=$?
+unset TIMEFORMAT
+summary=$(tail -1 "$tmp/cpu.json")
+python3 - "$summary" "$(cat "$tmp/cpu.time")" <<'PY'
+import json, sys
+s = json.loads(sys.argv[1])
+user, system = map(float, sys.argv[2].split())
+ok = s["stopped"] == "CPU time limit" and 1.2 <= s["session_cpu_s"] <= user + system + 0.05
+sys.exit(0 if ok else 1)
+PY
+check train_cpu_minutes "rc $rc; CPU of the processes $(cat "$tmp/cpu.time"): $summary" $(( rc || $? ))
+out=$("$bin" train "$mcpu" --cpu-minutes 0 2>&1)
+[ $? -eq 2 ] && grep -q -- "--cpu-minutes" <<<"$out"
+check train_cpu_minutes_range "exit 2 naming the option: $out" $?
+
 # Exit status: 1 when the laps were not completed. Two hard-left actions drive circles, so
 # no policy can complete a lap; the report is still written.
 m15="$tmp/m15"

@@ -48,6 +48,8 @@ typedef struct td_train_progress {
     int session_iterations; /* iterations of this session */
     double time_left_s;     /* until --minutes (counted from this session's start) runs out,
                                or -1 */
+    double session_cpu_s;   /* CPU seconds of this session: every thread of every rank and the
+                               reward process (what --cpu-minutes counts) */
     double lap_time_s;      /* model/best.tdm's best lap as `trackday eval DIR` drives it (the
                                directory's evaluation settings, seed 1): the same number, or
                                -1 if it completes no lap */
@@ -93,6 +95,8 @@ typedef struct td_train_options {
     const char *reward_spec; /* NULL: DIR/reward_function.py if present, else builtin */
     /* The limits count from the start of this run: after --resume, "this many more". */
     double minutes;      /* stop after this much wall time (0 = no limit) */
+    double cpu_minutes;  /* stop after this much CPU time (0 = no limit): user + system time of
+                            every thread of every rank's process and of the reward process */
     long max_episodes;   /* 0: hyperparameters' term_cond_max_episodes */
     int until_score_set; /* 1: stop once an iteration's mean episode reward reaches
                             until_score (trackday's --until-score; DeepRacer reads
@@ -145,7 +149,8 @@ typedef enum td_train_stop {
     TD_TRAIN_STOP_LAPS,
     TD_TRAIN_STOP_ITERATIONS,
     TD_TRAIN_STOP_SIGNAL, /* *stop was 1: after the iteration, with its checkpoint */
-    TD_TRAIN_STOP_NOW     /* *stop was 2: mid-iteration, the previous checkpoint kept */
+    TD_TRAIN_STOP_NOW,    /* *stop was 2: mid-iteration, the previous checkpoint kept */
+    TD_TRAIN_STOP_CPU     /* --cpu-minutes */
 } td_train_stop;
 
 const char *td_train_stop_name(td_train_stop s);

@@ -56,7 +56,7 @@ static int write_json(const char *path, const td_track *t, int reverse, const td
  */
 static int write_reward(const char *path, const td_track *t, const td_racing_line *rl, td_err *err)
 {
-    size_t cap = (size_t)rl->n * 40 + 4096;
+    size_t cap = (size_t)rl->n * 40 + (size_t)t->n * 8 + 4096;
     char *buf = td_malloc(cap);
     if (!buf)
         return td_err_set(err, TD_ENOMEM, "out of memory");
@@ -66,18 +66,35 @@ static int write_reward(const char *path, const td_track *t, const td_racing_lin
         "Pays for driving the minimum-time line at its speed: closeness to the line (1 on\n"
         "it, falling to 0 at a quarter of the track width away) times how near the\n"
         "commanded speed is to the line's speed there. The line, every 10 cm, is in LINE\n"
-        "as (x, y, speed); the search for the nearest point starts from the last one.\n"
+        "as (x, y, speed); AT[k] is the point of LINE nearest to waypoint k, where the\n"
+        "search for the nearest point starts (closest_waypoints).\n"
         "\"\"\"\nimport math\n\nLINE = [\n",
         t->name);
-    int stride = 2;
+    int stride = 2, m = (rl->n + stride - 1) / stride;
     for (int i = 0; i < rl->n; i += stride)
         PUT("    (%.4f, %.4f, %.3f),\n", rl->x[i], rl->y[i], rl->v[i]);
-    PUT("]\n\n_last = [0]\n\n\n"
-        "def _nearest(x, y):\n"
+    PUT("]\n\nAT = [\n    ");
+    for (int k = 0; k < t->n; k++) {
+        int best = 0;
+        double best_d = INFINITY;
+        for (int j = 0; j < m; j++) {
+            double dx = rl->x[j * stride] - t->center[2 * k];
+            double dy = rl->y[j * stride] - t->center[2 * k + 1];
+            if (dx * dx + dy * dy < best_d)
+                best = j, best_d = dx * dx + dy * dy;
+        }
+        PUT("%s%d", k % 16 ? ", " : (k ? ",\n    " : ""), best);
+    }
+    PUT(",\n]\n\n\n"
+        "def _nearest(x, y, wp):\n"
         "    n = len(LINE)\n"
-        "    best, best_d = _last[0], float('inf')\n"
-        "    # Around the last match first (the car moves a few points per step), then all.\n"
-        "    for span in (range(_last[0] - 20, _last[0] + 40), range(n)):\n"
+        "    best, best_d = 0, float('inf')\n"
+        "    # Between the closest waypoints' points first (and a little around), then all.\n"
+        "    spans = [range(n)]\n"
+        "    if wp is not None:\n"
+        "        a, b = AT[wp[0]], AT[wp[1]]\n"
+        "        spans.insert(0, range(a - 10, b + 10 + (n if b < a else 0)))\n"
+        "    for span in spans:\n"
         "        for k in span:\n"
         "            i = k %% n\n"
         "            d = (LINE[i][0] - x) ** 2 + (LINE[i][1] - y) ** 2\n"
@@ -85,7 +102,6 @@ static int write_reward(const char *path, const td_track *t, const td_racing_lin
         "                best, best_d = i, d\n"
         "        if best_d < 0.25:\n"
         "            break\n"
-        "    _last[0] = best\n"
         "    return best, math.sqrt(best_d)\n\n\n"
         "def reward_function(params):\n"
         "    if params['is_offtrack'] or not params['all_wheels_on_track']:\n"
@@ -94,7 +110,9 @@ static int write_reward(const char *path, const td_track *t, const td_racing_lin
         "    h = math.radians(params['heading'])\n"
         "    x = params['x'] - 0.14 * math.cos(h)\n"
         "    y = params['y'] - 0.14 * math.sin(h)\n"
-        "    i, dist = _nearest(x, y)\n"
+        "    # (Another track's waypoints, as in DeepRacer's validator tests: search it all.)\n"
+        "    wp = params['closest_waypoints']\n"
+        "    i, dist = _nearest(x, y, wp if len(params['waypoints']) == len(AT) else None)\n"
         "    near = max(0.0, 1.0 - dist / (0.25 * params['track_width']))\n"
         "    want = LINE[i][2]\n"
         "    fast = max(0.0, 1.0 - abs(params['speed'] - want) / max(want, 1.0))\n"

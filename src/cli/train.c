@@ -215,6 +215,10 @@ static int cmd_train(int argc, char **argv)
                       "track name or .npy/.json path (overrides WORLD_NAME)"),
         TD_CLI_SECTION("when to stop (default: Ctrl-C)"),
         TD_CLI_DOUBLE("--minutes", &o.minutes, 0.01, 1e6, "M", "stop after M minutes of training"),
+        TD_CLI_DOUBLE("--cpu-minutes", &o.cpu_minutes, 0.01, 1e6, "M",
+                      "stop after M minutes of CPU time (every thread, the reward process and "
+                      "every MPI rank, added up): a budget that other programs on the machine "
+                      "do not shrink"),
         TD_CLI_INT("--until-laps", &o.until_laps, 1, TD_MAX_LAPS, "K",
                    "stop once the greedy policy drives K laps in a row from the start line "
                    "without leaving the track"),
@@ -493,6 +497,8 @@ static int cmd_train(int argc, char **argv)
                       res.last.iteration, "episodes", (json_int_t)res.last.episodes, "session_s",
                       res.last.session_s, "elapsed_s", res.last.elapsed_s, "best_eval_progress",
                       res.best_eval_progress, "best_iteration", res.best_iteration, "dir", o.dir);
+        if (s)
+            json_object_set_new(s, "session_cpu_s", json_real(res.last.session_cpu_s));
         if (s && res.last.lap_time_s > 0)
             json_object_set_new(s, "best_lap_time_s", json_real(res.last.lap_time_s));
         if (s && ranks > 1) {
@@ -526,6 +532,9 @@ static int cmd_train(int argc, char **argv)
                td_train_stop_name(res.stop), res.last.iteration, res.last.episodes,
                res.last.elapsed_s, res.best_eval_progress, res.best_iteration);
     }
+    if (o.cpu_minutes > 0)
+        printf("CPU time: %.1f s (every thread, the reward process and every rank)\n",
+               res.last.session_cpu_s);
     if (res.last.lap_time_s > 0)
         printf("best.tdm (iteration %d): best lap %.2f s, as trackday eval drives it\n",
                res.best_iteration, res.last.lap_time_s);

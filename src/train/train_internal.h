@@ -50,6 +50,10 @@ typedef struct td__train {
     long episodes0; /* --iterations and --max-episodes count from them */
     void *simtrace; /* the training simtrace (trainlog.c) */
 
+    /* --cpu-minutes: this process's CPU time at the session's start; the reward process's
+     * CPU time at its last reading (0: none yet) and its CPU seconds in this session. */
+    double cpu_start, reward_cpu_last, reward_cpu_s;
+
     /* Data parallel (dist.c): this process is rank `rank` of `nranks`; it steps opt.envs of
      * the envs_total cars (--envs). Rank 0 alone evaluates and writes files. */
     int rank, nranks, envs_total;

@@ -22,6 +22,8 @@ const char *td_train_stop_name(td_train_stop s)
     switch (s) {
     case TD_TRAIN_STOP_MINUTES:
         return "time limit";
+    case TD_TRAIN_STOP_CPU:
+        return "CPU time limit";
     case TD_TRAIN_STOP_EPISODES:
         return "episode limit";
     case TD_TRAIN_STOP_SCORE:
@@ -377,6 +379,10 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     /* The limits count from here: "train 10 more minutes" after a resume means 10 more. */
     tr->t_start = td_time_now();
     tr->comm0 = td__dist_seconds();
+    tr->cpu_start = td_time_cpu();
+    tr->reward_cpu_last = td_reward_process_cpu_s(tr->reward);
+    if (tr->reward_cpu_last < 0)
+        tr->reward_cpu_last = 0;
     tr->iteration0 = tr->iteration;
     tr->episodes0 = tr->episodes;
     return 0;
@@ -653,7 +659,24 @@ td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p)
         return TD_TRAIN_STOP_SCORE;
     if (tr->opt.minutes > 0 && p->session_s >= tr->opt.minutes * 60.0)
         return TD_TRAIN_STOP_MINUTES;
+    if (tr->opt.cpu_minutes > 0 && p->session_cpu_s >= tr->opt.cpu_minutes * 60.0)
+        return TD_TRAIN_STOP_CPU;
     return TD_TRAIN_STOP_NONE;
+}
+
+/*
+ * This session's CPU seconds in this process (every thread) and in the sandboxed reward
+ * process, which computes while the simulator waits for it. A reward process restarted after
+ * a crash (--on-reward-error skip) counts from 0 again; what the old one used stays counted.
+ */
+static double session_cpu(td__train *tr)
+{
+    double r = td_reward_process_cpu_s(tr->reward);
+    if (r >= 0) {
+        tr->reward_cpu_s += r >= tr->reward_cpu_last ? r - tr->reward_cpu_last : r;
+        tr->reward_cpu_last = r;
+    }
+    return td_time_cpu() - tr->cpu_start + tr->reward_cpu_s;
 }
 
 double td__train_elapsed(const td__train *tr)
@@ -790,6 +813,13 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     pr->comm_s = td__dist_seconds() - tr->iter_comm0;
     int stopped = td__train_evaluate(tr, pr);
     pr->eval_s = td_time_now() - te;
+    /* --cpu-minutes counts every rank's processes: rank 0, which decides, gets the others' sum
+     * here and adds its own (with the evaluation) in end_iteration. */
+    if (tr->nranks > 1 && tr->opt.cpu_minutes > 0) {
+        double mine = session_cpu(tr), all = mine;
+        td__dist_sum_f64(&all, 1);
+        pr->session_cpu_s = all - mine;
+    }
     if (tr->rank == 0) {
         rc = end_iteration(tr, pr, wall, stopped, iter_steps, result, stop, err);
         msg[0] = (int)*stop;
@@ -855,6 +885,7 @@ static int end_iteration(td__train *tr, td_train_progress *pr, double wall, int 
     pr->eval_s += td_time_now() - te;
     pr->elapsed_s = td__train_elapsed(tr);
     pr->session_s = td_time_now() - tr->t_start;
+    pr->session_cpu_s += session_cpu(tr);
     pr->session_iterations = tr->iteration - tr->iteration0;
     pr->time_left_s = tr->opt.minutes > 0 ? tr->opt.minutes * 60.0 - pr->session_s : -1;
     if (pr->time_left_s < 0 && tr->opt.minutes > 0)
