@@ -845,11 +845,22 @@ TD_TEST(one_action_from_an_alert_retrains_evaluates_and_deploys_a_signed_canary)
     hub_resp_free(&r);
 
     /* 2. Gates the admin relaxed (no lap required, laps up to 10 times the deployed
-     * bundle's): the version passes, waits for the signer, and the signer deploys it with the
-     * alerting car as the canary. */
-    p = retrain_settled(&s, &r, path, m, 3,
-                        "{\"laps\":1,\"min_completion\":0,\"max_lap_time_ratio\":10}", alert,
-                        "awaiting_signature", 4);
+     * bundle's), from the command line: `trackday alerts --retrain --then --watch` follows the
+     * job and the pipeline to the gates; the version passes and waits for the signer, which
+     * deploys it with the alerting car as the canary. */
+    rc = hub_sh(out, sizeof(out),
+                "TRACKDAY_HUB=%s TRACKDAY_TOKEN=%s %s alerts %lld --retrain --model %lld "
+                "--minutes 5 --iterations 1 --then evaluate,canary --gate-laps 1 "
+                "--min-completion 0 --max-lap-ratio 10 --watch > %s/retrain.out 2>&1; rc=$?; "
+                "tail -c 2000 %s/retrain.out; exit $rc",
+                s.url, s.admin, TD_TEST_TRACKDAY_BIN, (long long)alert, m, s.dir, s.dir);
+    TD_ASSERT_MSG(rc == 0, "alerts --retrain --then --watch: %d %s", rc, out);
+    char said[80];
+    snprintf(said, sizeof(said), "alert %lld: awaiting_signature", (long long)alert);
+    TD_ASSERT_CONTAINS(out, said);
+    TD_ASSERT_STREQ(pipeline_settled(&s, &r, alert), "awaiting_signature");
+    p = json_object_get(r.json, "pipeline");
+    TD_ASSERT_EQ(json_integer_value(json_object_get(p, "version")), 4);
     gr = json_object_get(p, "gate_results");
     TD_ASSERT(json_is_true(json_object_get(json_object_get(gr, "lap_completion"), "ok")));
     TD_ASSERT(json_is_true(json_object_get(json_object_get(gr, "lap_time"), "ok")));

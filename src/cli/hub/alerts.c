@@ -98,8 +98,9 @@ static int watch_pipeline(const char *hub, long long id)
             snprintf(last, sizeof(last), "%s", st);
         }
         if (strcmp(st, "retraining") && strcmp(st, "evaluating")) {
+            int bad = !strcmp(st, "failed") || !strcmp(st, "none");
             td_hubc_free(&c);
-            return !strcmp(st, "failed") || !strcmp(st, "none");
+            return bad;
         }
         usleep(500000);
     }

@@ -69,7 +69,8 @@ function alertRow(a, devices, after) {
         h('td', null, a.detail),
         h('td', { class: 'num' }, String(a.window_seq)),
         h('td', null, fmtTime(a.created_at)),
-        h('td', null, a.state, a.acknowledged_at ? h('span', { class: 'hint' }, ` ${fmtTime(a.acknowledged_at)}`) : null),
+        h('td', null, a.state, a.acknowledged_at ? h('span', { class: 'hint' }, ` ${fmtTime(a.acknowledged_at)}`) : null,
+            a.pipeline ? h('p', { class: 'hint pipeline' }, `Retraining: ${a.pipeline.state.replace(/_/g, ' ')}${a.pipeline.version ? ` (version ${a.pipeline.version})` : ''}${a.pipeline.deployment ? `, deployment ${a.pipeline.deployment} ${a.pipeline.deployment_state || ''}` : ''}${a.pipeline.reason ? `: ${a.pipeline.reason}` : ''}`) : null),
         h('td', null, ack));
 }
 
@@ -315,10 +316,11 @@ export async function devicePage(main, id) {
         const alertSel = field('Alert', select(active.map((x) => [x.id, `Alert ${x.id}: ${x.check.replace(/_/g, ' ')} (${x.detail})`]), active[0].id, { name: 'alert' }));
         const modelSel = field('Model to retrain', select(models.map((m) => [m.id, `${m.name} (${m.owner ? m.owner.username : ''} v${m.latest_version})`]), models.length ? models[0].id : '', { name: 'model' }));
         const minutes = field('Training minutes', h('input', { type: 'number', name: 'minutes', min: '0.05', max: '1440', step: 'any', value: '10' }));
+        const thenSel = field('Then', select([['', 'Only retrain'], ['evaluate', 'Evaluate it against the gates'], ['evaluate,canary', 'Evaluate it, then a canary on this car (signed by trackday fleet autopilot)']], '', { name: 'then' }));
         const out = h('div', { 'aria-live': 'polite' });
         const form = h('form', { class: 'card retrain', novalidate: true }, h('h3', null, 'Retrain from an alert'),
-            h('p', { class: 'hint' }, 'Queues a training job continuing the model with its domain randomization widened toward the light and contrast this car\u2019s camera saw; then evaluate it and deploy it with a canary.'),
-            h('div', { class: 'grid2' }, alertSel, modelSel, minutes), h('button', { type: 'submit', class: 'primary' }, 'Retrain'), out);
+            h('p', { class: 'hint' }, 'Queues a training job continuing the model with its domain randomization widened toward the light and contrast this car\u2019s camera saw. "Then" makes it one action: the hub evaluates the new version against the gates, and trackday fleet autopilot (where the signing key is) deploys it as a canary on this car; each step shows on the alert (docs/drift.md).'),
+            h('div', { class: 'grid2' }, alertSel, modelSel, minutes, thenSel), h('button', { type: 'submit', class: 'primary' }, 'Retrain'), out);
         form.addEventListener('submit', async (e) => {
             e.preventDefault();
             if (!models.length) {
@@ -326,7 +328,9 @@ export async function devicePage(main, id) {
                 return;
             }
             try {
-                const job = await post(`/alerts/${alertSel.control.value}/retrain`, { model: Number(modelSel.control.value), minutes: Number(minutes.control.value) });
+                const body = { model: Number(modelSel.control.value), minutes: Number(minutes.control.value) };
+                if (thenSel.control.value) body.then = thenSel.control.value;
+                const job = await post(`/alerts/${alertSel.control.value}/retrain`, body);
                 const why = job.params && job.params.retrain ? ` (${job.params.retrain.why})` : '';
                 clear(out, h('p', { class: 'ok', role: 'status' }, `Training job ${job.id} queued${why}. `, h('a', { href: '/jobs' }, 'Jobs')));
             } catch (ex) {
