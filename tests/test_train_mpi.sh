@@ -48,13 +48,14 @@ ranks_agree "$out" && grep -q "^2 processes (rank 0: 2 cars, [0-9]* steps)" <<<"
 check discrete_two_ranks "rc 0, one hash on both ranks, two metrics lines (rc $rc): $out" \
     $((rc || $?))
 
-# The steps of the metrics are both ranks' (each stepped its own two cars).
+# The steps of the metrics are both ranks' (each stepped its own two cars); PPO's ranks step
+# together until their cars together have ended the iteration's episodes: as many steps each.
 s0=$(sed -n 's/^2 processes (rank 0: 2 cars, \([0-9]*\) steps).*/\1/p' <<<"$out")
 s1=$(sed -n 's/^trackday: rank 1 of 2: 2 cars, \([0-9]*\) steps.*/\1/p' <<<"$out")
 steps=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["steps"])' \
     "$m/metrics/training.jsonl")
-[ -n "$s0" ] && [ -n "$s1" ] && [ "$steps" -eq $((s0 + s1)) ]
-check steps_of_both_ranks "metrics steps $steps = rank 0's $s0 + rank 1's $s1" $?
+[ -n "$s0" ] && [ -n "$s1" ] && [ "$steps" -eq $((s0 + s1)) ] && [ "$s0" -eq "$s1" ]
+check steps_of_both_ranks "metrics steps $steps = rank 0's $s0 + rank 1's $s1, equal" $?
 
 # A run of two processes goes on in one, and back in two.
 out=$("$bin" train "$m" --resume --iterations 1 "${small[@]}" 2>&1)

@@ -366,12 +366,13 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         tr->iter_t0 = t0;
         tr->iter_comm0 = td__dist_seconds();
         tr->iter_episodes0 = tr->episodes;
-        /* Collect whole episodes: DeepRacer's num_episodes_between_training, shared by the
-         * ranks (the first E % K take one more). */
-        int goal = td__train_episode_goal(tr);
+        /* Collect whole episodes: DeepRacer's num_episodes_between_training, counted over
+         * every rank's cars. */
+        int K = tr->nranks;
+        long goal = h->num_episodes_between_training, ended = 0;
         long steps0 = tr->steps;
         r.t = 0;
-        while (r.t < r.T && eps.ended < goal) {
+        while (r.t < r.T && ended < goal) {
             size_t base = (size_t)r.t * N;
             store_obs(&r, env, r.t);
             td_policy_obs_from_env(env, 0, &obs);
@@ -400,11 +401,23 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             tr->steps += N;
             /* A first Ctrl-C lets the iteration finish (and checkpoint); a second one stops
              * here, keeping the previous checkpoint. */
-            if (td__train_stop_now(tr)) {
-                stop_now = 1;
-                break;
+            stop_now = td__train_stop_now(tr);
+            ended = eps.ended;
+            if (K > 1) {
+                /* The ranks step together: every rank's episodes so far against the goal
+                 * (as the cars of one process count them), whether any rank was told to stop
+                 * now, whether any is full. So all stop at the same step, each holding as
+                 * many steps of its cars (the minibatches' shares are even, none unused). */
+                float v[3] = {(float)eps.ended, (float)stop_now, (float)(r.t >= r.T)};
+                td__dist_sum_f32(v, 3);
+                ended = (long)v[0];
+                stop_now = v[1] > 0;
+                if (v[2] > 0)
+                    break;
             }
-            td__train_activity(tr, TD_TRAIN_PHASE_COLLECT, (long)r.t * N, eps.ended, 0, 0);
+            if (stop_now)
+                break;
+            td__train_activity(tr, TD_TRAIN_PHASE_COLLECT, (long)r.t * N, (int)ended, 0, 0);
         }
         tr->rank_steps += (long)r.t * N;
         long iter_steps = (long)r.t * N;
@@ -447,7 +460,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         tr->iteration++;
         if (tr->test_diverge)
             p->pi->params[0] += 1e-3f;
-        if (tr->nranks > 1 && (rc = td__train_check_same_weights(tr, err)))
+        if (K > 1 && (rc = td__train_check_same_weights(tr, err)))
             goto out;
         td__episode_means(&eps, &pr);
         rc = td__train_end_iteration(tr, &pr, t0, iter_steps, result, &stop, err);
