@@ -243,7 +243,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     tr->env.reward_fn = td_reward_batch_cb;
     tr->env.reward_user = tr->reward;
 
-    /* Greedy evaluation: DeepRacer's evaluation rules from spread start points (rank 0). */
+    /* Greedy evaluation: DeepRacer's evaluation rules (rank 0 = DeepRacer's rollout worker 0,
+     * the one that evaluates during training); where it starts: td__train_evaluate. */
     if (tr->rank == 0) {
         td_sim_config ec = tr->simcfg;
         ec.mode = TD_MODE_EVAL;
@@ -395,9 +396,20 @@ void td__train_evaluate(td__train *tr, td_train_progress *pr)
     int completed = 0;
     td_policy_obs obs;
 
+    /* DeepRacer's rollout worker 0 evaluates between iterations (rollout_worker.py: the
+     * MIN_EVAL_TRIALS graph_manager.evaluate calls) from its start_ndist, which only training
+     * episodes advance (rollout_agent_ctrl.py finish_episode), in the track's current
+     * direction, on the centre line: every trial starts where its next training episode
+     * starts. Car 0 is worker 0; its current episode began there. trackday's
+     * --spread-eval-starts spreads the trials over the lap from the start line instead. */
+    const td_episode_info *next = td_vecenv_current_episode(&tr->env, 0);
+    int reversed = tr->opt.spread_eval_starts ? tr->simcfg.race.reverse_dir : next->reversed_dir;
+    pr->eval_start_ndist = tr->opt.spread_eval_starts ? 0.0 : next->start_ndist;
+    pr->eval_reversed = reversed ? 1 : 0;
     td_vecenv_reset(env);
     for (int i = 0; i < n; i++)
-        td_vecenv_reset_car_at(env, i, (double)i / n, tr->simcfg.race.reverse_dir);
+        td_vecenv_reset_car_at(
+            env, i, tr->opt.spread_eval_starts ? (double)i / n : pr->eval_start_ndist, reversed);
     /* A generous cap: a lap at the slowest speed, twice. */
     int cap = (int)(2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
     for (int step = 0; step < cap && finished < n; step++) {
