@@ -39,7 +39,7 @@ ranks_agree() { # output: two lines with a hash, one hash
 }
 
 m="$tmp/disc"
-"$bin" init "$m" --sensor state --track reinvent_base >/dev/null || fail=1
+"$bin" init "$m" --discrete --fast-actions --sensor state --track reinvent_base >/dev/null || fail=1
 out=$(mpi 2 train "$m" --iterations 2 "${small[@]}" 2>&1)
 rc=$?
 ranks_agree "$out" && grep -q "^2 processes (rank 0: 2 cars, [0-9]* steps)" <<<"$out" &&
@@ -67,7 +67,7 @@ ranks_agree "$out" && grep -q "^stopped: iteration limit after 1 more iterations
 check resume_two_ranks "resumes the one-process run in two (rc $rc): $out" $((rc || $?))
 
 m="$tmp/cont"
-"$bin" init "$m" --sensor state --continuous --track reinvent_base >/dev/null || fail=1
+"$bin" init "$m" --fast-actions --sensor state --continuous --track reinvent_base >/dev/null || fail=1
 out=$(mpi 2 train "$m" --iterations 2 --reward builtin:follow_center_line "${small[@]}" 2>&1)
 rc=$?
 ranks_agree "$out" && [ "$(wc -l <"$m/metrics/training.jsonl")" -eq 2 ]
@@ -75,7 +75,7 @@ check continuous_two_ranks "PPO with continuous actions, one hash (rc $rc): $out
 
 # The check itself: a rank that nudges a weight stops the job before any checkpoint.
 m="$tmp/diverge"
-"$bin" init "$m" --sensor state --track reinvent_base >/dev/null || fail=1
+"$bin" init "$m" --discrete --fast-actions --sensor state --track reinvent_base >/dev/null || fail=1
 out=$(TD_TEST_DIST_DIVERGE=1 mpi 2 train "$m" --iterations 2 --reward builtin:follow_center_line \
     "${small[@]}" 2>&1)
 rc=$?
@@ -85,7 +85,7 @@ check divergence_detected "exit non-zero, the message, no checkpoint (rc $rc): $
 
 # SAC: each rank its own replay buffer and share of each minibatch; resumed in one process.
 m="$tmp/sac"
-"$bin" init "$m" --sensor state --algo sac --track reinvent_base >/dev/null || fail=1
+"$bin" init "$m" --fast-actions --sensor state --algo sac --track reinvent_base >/dev/null || fail=1
 out=$(mpi 2 train "$m" --iterations 3 --reward builtin:follow_center_line "${small[@]}" 2>&1)
 rc=$?
 ranks_agree "$out" && [ "$(wc -l <"$m/metrics/training.jsonl")" -eq 3 ] &&
