@@ -377,7 +377,8 @@ check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "prin
 # CreateModel initialFormValues): camera, shallow network, clipped PPO with the continuous
 # steering -10..10 and speed 1..2, on A to Z Speedway clockwise (reInvent2019_wide_cw, whose
 # file is DeepRacer's: init notes it is not on the search path). --discrete is the console's
-# discrete grid (30 degrees in 5, 1 m/s in 2), --fast-actions trackday's faster one; trackday's
+# discrete grid (30 degrees in 5, 1 m/s in 2), --fast-actions trackday's faster one (in its old
+# order: the five angles at 1.5 m/s, then at 3); trackday's
 # STATE sensor and MLP only with --sensor state.
 "$bin" init "$tmp/dflt" 2>"$tmp/dflt.err" >/dev/null &&
     "$bin" init "$tmp/st" --sensor state --track oval >/dev/null &&
@@ -400,7 +401,7 @@ assert d["action_space"] == {"steering_angle": {"low": -10, "high": 10},
 grid = lambda top: [(s, top * k / 2) for s in (-30, -15, 0, 15, 30) for k in (1, 2)]
 pairs = lambda m: [(a["steering_angle"], a["speed"]) for a in m["action_space"]]
 assert meta("dis")["action_space_type"] == "discrete" and pairs(meta("dis")) == grid(1.0), meta("dis")
-assert pairs(meta("fast")) == grid(3.0), meta("fast")
+assert pairs(meta("fast")) == [(s, 3.0 * k / 2) for k in (1, 2) for s in (-30, -15, 0, 15, 30)], meta("fast")
 assert meta("fastc")["action_space"]["speed"] == {"low": 0.8, "high": 2.5}, meta("fastc")
 s = meta("st")
 assert s["sensor"] == ["STATE"] and s["neural_network"] == "MLP", s

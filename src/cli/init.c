@@ -267,12 +267,15 @@ static int cmd_init(int argc, char **argv)
         double top = fast ? 3.0 : 1.0;
         size_t n = 0;
         n += (size_t)snprintf(meta + n, sizeof(meta) - n, "{\n  \"action_space\": [\n");
-        for (int a = 0, k = 0; a < 5; a++)
-            for (int s = 1; s <= 2; s++, k++)
-                n += (size_t)snprintf(meta + n, sizeof(meta) - n,
-                                      "    {\"steering_angle\": %g, \"speed\": %g, \"index\": "
-                                      "%d}%s\n",
-                                      steer[a], top * s / 2.0, k, k == 9 ? "" : ",");
+        /* --fast-actions keeps trackday's old order too (all five angles at the lower speed
+         * first), so its models train as before. */
+        for (int k = 0; k < 10; k++) {
+            int a = fast ? k % 5 : k / 2, s = fast ? k / 5 + 1 : k % 2 + 1;
+            n += (size_t)snprintf(meta + n, sizeof(meta) - n,
+                                  "    {\"steering_angle\": %g, \"speed\": %g, \"index\": "
+                                  "%d}%s\n",
+                                  steer[a], top * s / 2.0, k, k == 9 ? "" : ",");
+        }
         snprintf(meta + n, sizeof(meta) - n,
                  "  ],\n  \"action_space_type\": \"discrete\",\n  \"sensor\": %s,\n"
                  "  \"neural_network\": \"%s\",\n  \"training_algorithm\": \"clipped_ppo\",\n"
