@@ -85,7 +85,7 @@ check no_train_command "exit $rc: $(cat out.txt)" $?
 
 # A camera model (SHALLOW) made small and quick by the full build: one short iteration.
 # The health check's budget leaves room for the emulated ARM of part 4.
-"$bin" init cam --sensor camera --track oval > /dev/null &&
+"$bin" init cam --discrete --fast-actions --sensor camera --track oval > /dev/null &&
     sed -i 's/"num_episodes_between_training": 20/"num_episodes_between_training": 1/; s/"num_epochs": 10/"num_epochs": 1/' \
         cam/hyperparameters.json &&
     "$bin" train cam --iterations 1 --quiet > /dev/null 2>&1 &&

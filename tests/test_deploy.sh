@@ -93,7 +93,7 @@ chmod 600 root/etc/trackday/worker.env
 worker_pid=$!
 pids+=($worker_pid)
 echo 'alice-password-1' | "$bin" login "$url" --user alice >/dev/null 2>&1
-"$bin" init m1 --sensor state >/dev/null 2>&1
+"$bin" init m1 --discrete --fast-actions --track default --sensor state >/dev/null 2>&1
 out=$("$bin" train m1 --hub --minutes 0.5 --iterations 1 --track oval 2>&1)
 rc=$?
 [ $rc -eq 0 ] && [ -s m1/model/best.tdm ] && grep -q "job [0-9]*: done" worker.log

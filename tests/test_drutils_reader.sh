@@ -21,7 +21,7 @@ out=$("$py" -c 'import pandas, numpy; print(pandas.__version__)' 2>&1)
 check pandas_installed "$py cannot import pandas (scripts/install-deps installs python3-pandas): $out" $?
 
 cd "$tmp" || exit 1
-"$bin" init m --sensor state --track oval >/dev/null &&
+"$bin" init m --discrete --fast-actions --sensor state --track oval >/dev/null &&
     "$bin" train m --iterations 2 --seed 3 --quiet >/dev/null 2>&1 &&
     "$bin" eval m --laps 2 >/dev/null 2>&1
 # (eval exits 1 when a lap is not completed; the files are written either way)

@@ -17,7 +17,7 @@ check() { # name, message, status
 }
 cd "$tmp" || exit 1
 
-"$bin" init mycar --sensor camera >/dev/null &&
+"$bin" init mycar --discrete --fast-actions --track default --sensor camera >/dev/null &&
     "$bin" train mycar --iterations 1 --envs 2 --episodes-per-iteration 2 --quiet >/dev/null 2>&1
 check train "a camera model trains one iteration" $?
 
@@ -46,7 +46,7 @@ print(i.name, [d.dim_value for d in i.type.tensor_type.shape.dim], m.graph.outpu
 [ "$out" = "main_level/agent/main/online/network_0/FRONT_FACING_CAMERA/FRONT_FACING_CAMERA [1, 120, 160, 1] main_level/agent/main/online/network_1/ppo_head_0/policy" ]
 check onnx_checker "onnx.checker and the input and output names: $out" $?
 
-"$bin" init statecar --sensor state >/dev/null && "$bin" train statecar --iterations 1 --quiet >/dev/null 2>&1
+"$bin" init statecar --discrete --fast-actions --track default --sensor state >/dev/null && "$bin" train statecar --iterations 1 --quiet >/dev/null 2>&1
 out=$("$bin" export statecar --format deepracer -o statecar.tar.gz 2>&1)
 rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "STATE sensor" && [ ! -e statecar.tar.gz ]

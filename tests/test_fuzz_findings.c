@@ -294,7 +294,7 @@ TD_TEST(trained_model_loads_in_infer_and_quantizes)
     char dir[] = "/tmp/td_test_fuzz_train_XXXXXX", cmd[1024], path[1100];
     TD_ASSERT(mkdtemp(dir) != NULL);
     TD_FMT(cmd,
-           "'%s' init '%s/m' --sensor state --track oval >/dev/null && "
+           "'%s' init '%s/m' --discrete --fast-actions --sensor state --track oval >/dev/null && "
            "'%s' train '%s/m' --iterations 1 --envs 2 --quiet >/dev/null",
            TD_TEST_TRACKDAY_BIN, dir, TD_TEST_TRACKDAY_BIN, dir);
     TD_ASSERT_EQ_INT(system(cmd), 0);

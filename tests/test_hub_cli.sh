@@ -77,7 +77,7 @@ check login "$out" $?
 check login_file_private "mode $(stat -c %a "$XDG_CONFIG_HOME/trackday/hub.json")" $?
 
 # docs/cli/push.md
-trackday init mymodel --sensor state > /dev/null
+trackday init mymodel --discrete --fast-actions --track default --sensor state > /dev/null
 out=$(trackday push mymodel 2>&1)
 echo "$out" | grep -q "model 1 'mymodel' version 1 (new model)"
 check push_new "$out" $?

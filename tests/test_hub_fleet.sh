@@ -37,7 +37,7 @@ echo admin-password-1 | "$bin" login "$HUB" --user admin > /dev/null
 check login "trackday login" $?
 
 # Two bundles of one small model, signed by the fleet's key.
-"$bin" init car --sensor state --track oval > /dev/null &&
+"$bin" init car --discrete --fast-actions --sensor state --track oval > /dev/null &&
     "$bin" train car --iterations 1 --quiet > /dev/null &&
     "$bin" keygen -o fleet.key > /dev/null &&
     "$bin" export car --format bundle -o car-v1.tdb --key fleet.key --laps 1 --train-steps 20 \

@@ -28,7 +28,8 @@ for kind in state:ppo state:sac camera:ppo stereo:ppo lidar:ppo; do
     m="$tmp/$sensor-$algo"
     # The straight route: an untrained greedy policy leaves it within seconds, so the
     # evaluation after the iteration is short (on a loop it may circle until its step cap).
-    "$bin" init "$m" --sensor "$sensor" --algo "$algo" --track Straight_track > /dev/null 2>&1
+    "$bin" init "$m" --sensor "$sensor" --algo "$algo" $([ "$algo" = ppo ] && echo --discrete) --fast-actions \
+        --track Straight_track > /dev/null 2>&1
     # One short iteration: the smallest settings the trainer takes.
     "$bin" train "$m" --iterations 1 --envs 1 --episodes-per-iteration 1 --epochs 3 --quiet \
         > "$tmp/train.out" 2>&1

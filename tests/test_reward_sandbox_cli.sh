@@ -25,7 +25,7 @@ out=$("$bin" reward check rm.py --track oval 2>&1); rc=$?
 [ $rc -eq 1 ] && [ -f canary ] && echo "$out" | grep -q "not run: trackday never runs a reward function the check rejects"
 check check_never_runs_rejected_code "rc $rc, canary $( [ -f canary ] && echo kept || echo DELETED): $out" $?
 
-fresh() { rm -rf m; "$bin" init m --sensor state --track oval >/dev/null 2>&1; }
+fresh() { rm -rf m; "$bin" init m --discrete --fast-actions --sensor state --track oval >/dev/null 2>&1; }
 
 # 2. train: DeepRacer's validator refuses such files; with --no-validate they run, and the
 #    sandbox stops them cleanly, naming the attempt; the params are saved.

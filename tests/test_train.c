@@ -6,6 +6,7 @@
  * model directories are rejected.
  */
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -605,6 +606,100 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     TD_ASSERT(!td_path_exists(path));
     snprintf(path, sizeof(path), "%s/training-simtrace/2-iteration.csv", dir);
     TD_ASSERT(td_path_exists(path));
+}
+
+typedef struct {
+    int n;
+    double start[8];
+    int reversed[8];
+} eval_starts;
+
+static void record_eval_start(void *user, const td_train_progress *p)
+{
+    eval_starts *e = user;
+    if (e->n < 8) {
+        e->start[e->n] = p->eval_start_ndist;
+        e->reversed[e->n++] = p->eval_reversed;
+    }
+}
+
+/* The completion percentages of DIR's evaluation records, in order (at most cap). */
+static int eval_completions(const char *dir, long *pct, int cap)
+{
+    char path[256];
+    json_t *root, *rec;
+    td_err err;
+    size_t k;
+    int n = 0;
+    TD_FMT(path, "%s/metrics/TrainingMetrics.json", dir);
+    TD_ASSERT_OK(td_json_load_file(path, &root, &err));
+    json_array_foreach(json_object_get(root, "metrics"), k, rec)
+    {
+        if (n < cap && !strcmp(json_string_value(json_object_get(rec, "phase")), "evaluation"))
+            pct[n++] = (long)json_integer_value(json_object_get(rec, "completion_percentage"));
+    }
+    json_decref(root);
+    return n;
+}
+
+/* Trains a STATE model 3 iterations of 4 cars with 4 evaluation trials (START_POSITION_OFFSET
+ * 0.3; spread: --spread-eval-starts); e gets each iteration's evaluation start, pct the 12
+ * evaluation records' completion percentages. */
+static void train_eval_starts(int spread, eval_starts *e, long *pct)
+{
+    char dir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META, "{\"num_epochs\": 1, \"num_episodes_between_training\": 10}", NULL);
+    TD_FMT(path, "%s/training_params.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fputs("START_POSITION_OFFSET: 0.3\n", f);
+    fclose(f);
+    memset(e, 0, sizeof(*e));
+    options(&o, dir, 3);
+    o.envs = 4;
+    o.eval_episodes = 4;
+    o.spread_eval_starts = spread;
+    o.progress = record_eval_start;
+    o.progress_user = e;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(e->n, 3);
+    TD_ASSERT_EQ_INT(eval_completions(dir, pct, 64), 3 * 4);
+}
+
+/* DeepRacer's evaluation during training (rollout_worker.py, rollout_agent_ctrl.py): worker 0
+ * runs MIN_EVAL_TRIALS episodes from its round-robin start_ndist (START_POSITION_OFFSET plus
+ * ROUND_ROBIN_ADVANCE_DIST per training episode; evaluation episodes do not advance it), so
+ * every trial of an iteration starts at one point and the greedy policy drives them alike.
+ * --spread-eval-starts spreads them over the lap from the start line. */
+TD_TEST(greedy_evaluation_starts_where_deepracers_does)
+{
+    eval_starts e;
+    long pct[64];
+    train_eval_starts(0, &e, pct);
+    for (int i = 0; i < e.n; i++) {
+        /* A round-robin point: the offset and whole advances of 0.05 (car 0 drove at least
+         * one episode before the first evaluation). */
+        double k = (e.start[i] - 0.3) / 0.05;
+        k -= 20.0 * floor(k / 20.0);
+        TD_ASSERT_MSG(fabs(k - floor(k + 0.5)) < 1e-6, "iteration %d starts at %.6f", i + 1,
+                      e.start[i]);
+        TD_ASSERT_MSG(fabs(e.start[i] - 0.3) > 1e-6, "iteration %d starts at the offset", i + 1);
+        TD_ASSERT_EQ_INT(e.reversed[i], 0);
+    }
+    /* Every trial of an iteration from the same pose: the same drive. */
+    for (int i = 0; i < 3 * 4; i++)
+        TD_ASSERT_MSG(pct[i] == pct[i / 4 * 4], "trial %d: %ld%% vs %ld%%", i % 4 + 1, pct[i],
+                      pct[i / 4 * 4]);
+
+    /* The extension: trials from 0, 1/4, 2/4, 3/4 of the lap go different distances. */
+    train_eval_starts(1, &e, pct);
+    TD_ASSERT_NEAR(e.start[0], 0.0, 0);
+    int differ = 0;
+    for (int i = 0; i < 3 * 4; i++)
+        differ += pct[i] != pct[i / 4 * 4];
+    TD_ASSERT_GT(differ, 0);
 }
 
 TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)

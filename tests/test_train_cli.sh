@@ -11,18 +11,18 @@ check() { # name, message, status
 }
 m="$tmp/m"
 
-out=$("$bin" init "$m" --sensor state --track reinvent_base 2>&1)
+out=$("$bin" init "$m" --discrete --fast-actions --sensor state --track reinvent_base 2>&1)
 rc=$?
 [ $rc -eq 0 ] && for f in model_metadata.json hyperparameters.json training_params.yaml \
     reward_function.py README.md; do [ -s "$m/$f" ] || rc=1; done
 check init "writes the five files (rc $rc): $out" $rc
 
-out=$("$bin" init "$m" --sensor state 2>&1)
+out=$("$bin" init "$m" --discrete --fast-actions --track default --sensor state 2>&1)
 [ $? -eq 1 ] && grep -q "exists (use --force to replace the files" <<<"$out"
 check init_keeps_files "a second init without --force refuses: $out" $?
 
 # A track that does not exist is refused by init, not at the first train.
-out=$("$bin" init "$tmp/badtrack" --track nonexistent_track 2>&1)
+out=$("$bin" init "$tmp/badtrack" --discrete --fast-actions --track nonexistent_track 2>&1)
 [ $? -eq 1 ] && grep -q "no track named 'nonexistent_track'" <<<"$out" &&
     [ ! -e "$tmp/badtrack/model_metadata.json" ]
 check init_checks_track "exit 1, the name, nothing written: $out" $?
@@ -158,7 +158,7 @@ check replay_cleans_partials "the next replay replaces them and removes the temp
 # SIGTERM during training: the current step finishes, a checkpoint is written, exit 0. The
 # progress lines come through a FIFO, so the test waits for the first iteration by reading.
 m2="$tmp/m2"
-"$bin" init "$m2" --sensor state >/dev/null
+"$bin" init "$m2" --discrete --fast-actions --track default --sensor state >/dev/null
 mkfifo "$tmp/progress"
 "$bin" train "$m2" --minutes 10 > "$tmp/train.out" 2> "$tmp/progress" &
 pid=$!
@@ -187,7 +187,7 @@ check train_bad_value "names file and key: $out" $?
 # One policy for unknown keys (issue 10): a typo in training_params.yaml is a warning, said
 # once, naming the key it was probably meant to be; training goes on with the default.
 m3="$tmp/m3"
-"$bin" init "$m3" --sensor state --track oval >/dev/null
+"$bin" init "$m3" --discrete --fast-actions --sensor state --track oval >/dev/null
 sed -i 's/^REVERSE_DIR: false/REVERS_DIR: true/' "$m3/training_params.yaml"
 sed -i 's/"version"/"colour": "red",\n  "version"/' "$m3/model_metadata.json"
 out=$("$bin" train "$m3" --iterations 1 --quiet 2>&1)
@@ -201,7 +201,7 @@ check train_unknown_key_warned_once "typo warnings, once each (rc $rc): $out" $(
 # TRACKDAY_TRACKS, the model directory); unresolved, the error says where it looked.
 shared="$(cd "$(dirname "$0")/../.." && pwd)/shared/tracks"
 m4="$tmp/m4"
-"$bin" init "$m4" --sensor state --track oval >/dev/null
+"$bin" init "$m4" --discrete --fast-actions --sensor state --track oval >/dev/null
 sed -i 's/^WORLD_NAME: .*/WORLD_NAME: 2022_april_open/' "$m4/training_params.yaml"
 out=$("$bin" train "$m4" --iterations 1 --quiet 2>&1)
 rc=$?
@@ -276,7 +276,7 @@ check eval_reward_print_to_log "eval: 10 lines shown, $nlog in the log (rc $rc):
 # the first status line on stderr: that comes 1.5 s into the run, before the first iteration
 # has ended on a slow or loaded machine.)
 m5="$tmp/m5"
-"$bin" init "$m5" --sensor state --track oval >/dev/null
+"$bin" init "$m5" --discrete --fast-actions --sensor state --track oval >/dev/null
 mkfifo "$tmp/progress5"
 "$bin" train "$m5" --minutes 10 --simtrace all --json > "$tmp/progress5" 2> /dev/null &
 pid=$!
@@ -307,7 +307,7 @@ check resume_after_sigkill "resumes, no temporary files left (rc $rc, left: $lef
 # The evaluation runs the model's own reward function: a constant 0.125 shows in every row
 # the reward function scored.
 m14="$tmp/m14"
-"$bin" init "$m14" --sensor state --track oval >/dev/null
+"$bin" init "$m14" --discrete --fast-actions --sensor state --track oval >/dev/null
 printf 'def reward_function(params):\n    return 0.125\n' > "$m14/reward_function.py"
 "$bin" train "$m14" --iterations 1 --quiet >/dev/null 2>&1
 "$bin" eval "$m14" --laps 1 --continuous > /dev/null 2>&1
@@ -343,7 +343,7 @@ check train_cpu_minutes_range "exit 2 naming the option: $out" $?
 # Exit status: 1 when the laps were not completed. Two hard-left actions drive circles, so
 # no policy can complete a lap; the report is still written.
 m15="$tmp/m15"
-"$bin" init "$m15" --sensor state --track oval >/dev/null
+"$bin" init "$m15" --discrete --fast-actions --sensor state --track oval >/dev/null
 cat > "$m15/model_metadata.json" <<'JSON'
 {"action_space": [{"steering_angle": 30, "speed": 3, "index": 0},
                   {"steering_angle": 29, "speed": 3, "index": 1}],
@@ -359,7 +359,7 @@ check eval_exit_status "laps not completed: exit 1, says so, report written (rc 
 # init --force keeps what it replaces: the edited reward and the trained model move aside,
 # and training starts fresh.
 echo "# MY EDIT" >> "$m14/reward_function.py"
-out=$("$bin" init "$m14" --sensor state --track oval --force 2>&1)
+out=$("$bin" init "$m14" --discrete --fast-actions --sensor state --track oval --force 2>&1)
 rc=$?
 aside=$(ls -d "$m14"/previous-* 2>/dev/null | head -n 1)
 [ $rc -eq 0 ] && [ -n "$aside" ] && grep -q "MY EDIT" "$aside/reward_function.py" &&
@@ -371,7 +371,7 @@ check init_force_backup "edited file and checkpoints moved aside (rc $rc): $out"
 check init_force_trains_fresh "train works right after init --force" $?
 
 # A changed sensor makes --resume fail with what changed.
-"$bin" init "$m14" --sensor camera --track oval --force >/dev/null 2>&1
+"$bin" init "$m14" --discrete --fast-actions --sensor camera --track oval --force >/dev/null 2>&1
 cp "$(ls -d "$m14"/previous-* | tail -n 1)/model" -r "$m14/model"
 out=$("$bin" train "$m14" --resume --iterations 1 2>&1)
 rc=$?
@@ -386,7 +386,7 @@ check resume_changed_sensor "exit 1 naming the change (rc $rc): $out" $?
 # Ctrl-C is answered once (the reward sandbox's processes do not run train's handler). The
 # test follows the trainer's own output (FIFOs), never a sleep.
 m6="$tmp/m6"
-"$bin" init "$m6" --sensor camera --track Straight_track >/dev/null
+"$bin" init "$m6" --discrete --fast-actions --sensor camera --track Straight_track >/dev/null
 mkfifo "$tmp/out6" "$tmp/err6"
 setsid "$bin" train "$m6" --json --envs 2 --episodes-per-iteration 2 --epochs 3 --batch-size 32 \
     > "$tmp/out6" 2> "$tmp/err6" &
@@ -424,7 +424,7 @@ show=[$(head -c 300 "$tmp/show6" 2>/dev/null)]" $?
 # On a terminal (script gives one, 60 columns): the status line is redrawn in place (no line
 # feed between updates) and never wider than the terminal.
 m7="$tmp/m7"
-"$bin" init "$m7" --sensor state --track oval >/dev/null
+"$bin" init "$m7" --discrete --fast-actions --sensor state --track oval >/dev/null
 script -q -e -c "stty cols 60 rows 20; '$bin' train '$m7' --iterations 8" "$tmp/tty7" >/dev/null 2>&1
 out=$(python3 - "$tmp/tty7" <<'PY'
 import re, sys
@@ -454,22 +454,46 @@ bound=$(python3 -c "import math; print(math.floor(($t1 - $t0) / 1.0) + 1)")
 [ "$lines" -le "$bound" ] && [ "$lines" -lt 30 ] && ! grep -q $'\r' "$tmp/log7"
 check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "print(round($t1 - $t0, 1))") s (at most $bound)" $?
 
-# init's default is the DeepRacer console's model (files DeepRacer accepts); trackday's STATE
-# sensor and MLP only with --sensor state.
-"$bin" init "$tmp/dflt" --track oval >/dev/null && "$bin" init "$tmp/st" --sensor state --track oval >/dev/null
-out=$(python3 - "$tmp/dflt" "$tmp/st" <<'PY'
+# init's default is the DeepRacer console's model (files DeepRacer accepts: DeepRacer on AWS's
+# CreateModel initialFormValues): camera, shallow network, clipped PPO with the continuous
+# steering -10..10 and speed 1..2, on A to Z Speedway clockwise (reInvent2019_wide_cw, whose
+# file is DeepRacer's: init notes it is not on the search path). --discrete is the console's
+# discrete grid (30 degrees in 5, 1 m/s in 2), --fast-actions trackday's faster one (in its old
+# order: the five angles at 1.5 m/s, then at 3); trackday's
+# STATE sensor and MLP only with --sensor state.
+"$bin" init "$tmp/dflt" 2>"$tmp/dflt.err" >/dev/null &&
+    "$bin" init "$tmp/st" --sensor state --track oval >/dev/null &&
+    "$bin" init "$tmp/dis" --discrete --track oval >/dev/null &&
+    "$bin" init "$tmp/fast" --discrete --fast-actions --track oval >/dev/null &&
+    "$bin" init "$tmp/fastc" --fast-actions --track oval >/dev/null &&
+    grep -q "WORLD_NAME reInvent2019_wide_cw is DeepRacer's route, not on the track search path" \
+        "$tmp/dflt.err"
+rc=$?
+out=$(python3 - "$tmp" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1] + "/model_metadata.json"))
+t = sys.argv[1]
+meta = lambda d: json.load(open(t + "/" + d + "/model_metadata.json"))
+d = meta("dflt")
 assert d["sensor"] == ["FRONT_FACING_CAMERA"], d["sensor"]
 assert d["neural_network"] == "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", d["neural_network"]
-assert d["training_algorithm"] == "clipped_ppo" and d["action_space_type"] == "discrete", d
-s = json.load(open(sys.argv[2] + "/model_metadata.json"))
+assert d["training_algorithm"] == "clipped_ppo" and d["action_space_type"] == "continuous", d
+assert d["action_space"] == {"steering_angle": {"low": -10, "high": 10},
+                             "speed": {"low": 1, "high": 2}}, d["action_space"]
+grid = lambda top: [(s, top * k / 2) for s in (-30, -15, 0, 15, 30) for k in (1, 2)]
+pairs = lambda m: [(a["steering_angle"], a["speed"]) for a in m["action_space"]]
+assert meta("dis")["action_space_type"] == "discrete" and pairs(meta("dis")) == grid(1.0), meta("dis")
+assert pairs(meta("fast")) == [(s, 3.0 * k / 2) for k in (1, 2) for s in (-30, -15, 0, 15, 30)], meta("fast")
+assert meta("fastc")["action_space"]["speed"] == {"low": 0.8, "high": 2.5}, meta("fastc")
+s = meta("st")
 assert s["sensor"] == ["STATE"] and s["neural_network"] == "MLP", s
-y = open(sys.argv[1] + "/training_params.yaml").read()
+y = open(t + "/dflt/training_params.yaml").read()
 assert "\nSTART_POSITION_OFFSET: 0.0\n" in y, y
+assert "\nWORLD_NAME: reInvent2019_wide_cw\n" in y, y
 print("ok")
 PY
 )
+[ $rc -eq 0 ] || out="init failed or no note: $(cat "$tmp/dflt.err") $out"
+[ $rc -eq 0 ] && [ "$out" = ok ]
 check init_default_is_deepracers "$out" $?
 
 # Training starts: every car starts its first episode at START_POSITION_OFFSET (DeepRacer's
@@ -484,10 +508,10 @@ assert len(rows) >= 6, len(rows)
 print(max(poses.values()))
 PY
 }
-"$bin" init "$tmp/rr" --sensor state --track oval >/dev/null &&
+"$bin" init "$tmp/rr" --discrete --fast-actions --sensor state --track oval >/dev/null &&
     "$bin" train "$tmp/rr" --envs 3 --iterations 1 --quiet >/dev/null 2>&1
 same=$(starts "$tmp/rr")
-"$bin" init "$tmp/sp" --sensor state --track oval >/dev/null &&
+"$bin" init "$tmp/sp" --discrete --fast-actions --sensor state --track oval >/dev/null &&
     "$bin" train "$tmp/sp" --envs 3 --iterations 1 --spread-starts --quiet >/dev/null 2>&1
 spread=$(starts "$tmp/sp")
 [ "$same" -ge 3 ] && [ "$spread" = 1 ]

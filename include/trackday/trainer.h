@@ -28,31 +28,34 @@ typedef struct td_train_progress {
     double mean_steps;      /* env steps per episode ended in this iteration */
     double entropy;         /* mean policy entropy over the update */
     double policy_loss, value_loss, approx_kl, clip_frac;
-    double eval_progress;   /* mean progress of the greedy evaluation episodes */
-    double eval_completion; /* fraction of greedy evaluation episodes that completed a lap */
-    double eval_lap_s;      /* mean time of the evaluation episodes that completed a lap, or -1 */
-    int best;               /* this iteration's checkpoint became model/best.tdm */
-    int laps_ok;            /* --until-laps: the greedy policy drove them without an event */
-    double steps_per_s;     /* env steps per wall second over this iteration */
-    double collect_s;       /* wall seconds of this iteration's rollouts (env + inference) */
-    double update_s;        /* wall seconds of this iteration's gradient updates */
-    double comm_s;          /* of collect_s + update_s, seconds in MPI collectives (the
-                               gradient all-reduce, waiting for the other ranks); 0 in one
-                               process */
-    double eval_s;          /* wall seconds of the greedy evaluation (and best.tdm's lap) */
-    double checkpoint_s;    /* wall seconds writing model/last.tdm, last.state, best.tdm */
-    long update_samples;    /* samples through forward + backward in those updates */
-    long iteration_steps;   /* env steps of this iteration */
-    double elapsed_s;       /* wall seconds of training (across --resume) */
-    double session_s;       /* wall seconds of this session (since the start or --resume) */
-    int session_iterations; /* iterations of this session */
-    double time_left_s;     /* until --minutes (counted from this session's start) runs out,
-                               or -1 */
-    double session_cpu_s;   /* CPU seconds of this session: every thread of every rank and the
-                               reward process (what --cpu-minutes counts) */
-    double lap_time_s;      /* model/best.tdm's best lap as `trackday eval DIR` drives it (the
-                               directory's evaluation settings, seed 1): the same number, or
-                               -1 if it completes no lap */
+    double eval_progress;    /* mean progress of the greedy evaluation episodes */
+    double eval_completion;  /* fraction of greedy evaluation episodes that completed a lap */
+    double eval_lap_s;       /* mean time of the evaluation episodes that completed a lap, or -1 */
+    double eval_start_ndist; /* where the first greedy evaluation episode started (a fraction
+                                of the lap) */
+    int eval_reversed;       /* 1: the greedy evaluation drove the reversed direction */
+    int best;                /* this iteration's checkpoint became model/best.tdm */
+    int laps_ok;             /* --until-laps: the greedy policy drove them without an event */
+    double steps_per_s;      /* env steps per wall second over this iteration */
+    double collect_s;        /* wall seconds of this iteration's rollouts (env + inference) */
+    double update_s;         /* wall seconds of this iteration's gradient updates */
+    double comm_s;           /* of collect_s + update_s, seconds in MPI collectives (the
+                                gradient all-reduce, waiting for the other ranks); 0 in one
+                                process */
+    double eval_s;           /* wall seconds of the greedy evaluation (and best.tdm's lap) */
+    double checkpoint_s;     /* wall seconds writing model/last.tdm, last.state, best.tdm */
+    long update_samples;     /* samples through forward + backward in those updates */
+    long iteration_steps;    /* env steps of this iteration */
+    double elapsed_s;        /* wall seconds of training (across --resume) */
+    double session_s;        /* wall seconds of this session (since the start or --resume) */
+    int session_iterations;  /* iterations of this session */
+    double time_left_s;      /* until --minutes (counted from this session's start) runs out,
+                                or -1 */
+    double session_cpu_s;    /* CPU seconds of this session: every thread of every rank and the
+                                reward process (what --cpu-minutes counts) */
+    double lap_time_s;       /* model/best.tdm's best lap as `trackday eval DIR` drives it (the
+                                directory's evaluation settings, seed 1): the same number, or
+                                -1 if it completes no lap */
 } td_train_progress;
 
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
@@ -136,6 +139,10 @@ typedef struct td_train_options {
      * each advances by ROUND_ROBIN_ADVANCE_DIST); 0 (default): DeepRacer's, every car from
      * START_POSITION_OFFSET as each DeepRacer worker starts. */
     int spread_starts;
+    /* 1: trackday's spread greedy evaluation (episode i of n starts i/n of the lap from the
+     * start line); 0 (default): DeepRacer's, every episode where rollout worker 0 (car 0)
+     * starts its next training episode, in its direction. */
+    int spread_eval_starts;
 } td_train_options;
 
 void td_train_options_default(td_train_options *o);

@@ -178,8 +178,11 @@ static const char *README_MD =
 
 static int cmd_init(int argc, char **argv)
 {
-    const char *dir = NULL, *sensor = "camera", *algo = "ppo", *track = "default";
-    int force = 0, continuous = 0;
+    /* The DeepRacer on AWS console's new model (source/apps/website/src/pages/CreateModel/
+     * constants.ts, initialFormValues): A to Z Speedway clockwise, which DeepRacer's simulator
+     * runs as the route reInvent2019_wide_cw (yaml_file.py _update_world_name). */
+    const char *dir = NULL, *sensor = "camera", *algo = "ppo", *track = "reInvent2019_wide_cw";
+    int force = 0, continuous = 0, discrete = 0, fast = 0;
     char meta[4096];
     td_err err;
 
@@ -191,11 +194,21 @@ static int cmd_init(int argc, char **argv)
                       "state (trackday extension: a track-relative sensor with an MLP that "
                       "learns in minutes; DeepRacer cannot load it)"),
         TD_CLI_CHOICE("--algo", &algo, "ppo|sac",
-                      "ppo (default, discrete actions) or sac (continuous actions)"),
-        TD_CLI_FLAG("--continuous", &continuous, "PPO with a continuous action space"),
+                      "ppo (default, clipped PPO) or sac (continuous actions only)"),
+        TD_CLI_FLAG("--continuous", &continuous,
+                    "a continuous action space (the default, as the console's: steering "
+                    "-10..10 degrees, speed 1..2 m/s)"),
+        TD_CLI_FLAG("--discrete", &discrete,
+                    "PPO with the console's discrete action space: steering -30, -15, 0, 15, "
+                    "30 degrees at 0.5 and 1 m/s (10 actions)"),
+        TD_CLI_FLAG("--fast-actions", &fast,
+                    "trackday extension: faster actions (discrete: the same steering at 1.5 "
+                    "and 3 m/s; continuous: steering -30..30 degrees, speed 0.8..2.5 m/s)"),
         TD_CLI_STRING(NULL, "--track", &track, "T",
                       "the track to train on (WORLD_NAME): a track name (trackday tracks "
-                      "list) or a .npy/.json path; default: default"),
+                      "list) or a .npy/.json path; default: the console's, "
+                      "reInvent2019_wide_cw (A to Z Speedway clockwise); `default` is "
+                      "trackday's kidney"),
         TD_CLI_FLAG("--force", &force,
                     "replace existing files; the replaced ones and the previous run's model/, "
                     "ip/, metrics/, training-simtrace/, logs/ and plots/ move into "
@@ -206,16 +219,29 @@ static int cmd_init(int argc, char **argv)
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
-    /* A misspelt or undrivable track fails now, not at the first `train`. */
+    if (discrete && continuous)
+        return td__cli_fail("--discrete and --continuous: choose one");
+    if (discrete && !strcmp(algo, "sac"))
+        return td__cli_fail("--discrete: SAC needs a continuous action space");
+    /* A misspelt or undrivable track fails now, not at the first `train`; one of DeepRacer's
+     * routes may be added to the track search path later (its files are DeepRacer's). */
     char track_path[4096];
     td_track t;
-    if (td__cli_track_path(track, track_path, sizeof(track_path)))
-        return 1;
-    if (td_track_load(&t, track_path, &err))
-        return td__cli_fail("%s", err.msg);
-    td_track_free(&t);
-    if (!strcmp(algo, "sac"))
-        continuous = 1;
+    if (td__cli_track_path_quiet(track, NULL, track_path, sizeof(track_path)) != 0 &&
+        td_deepracer_route_known(track)) {
+        fprintf(stderr,
+                "trackday init: note: WORLD_NAME %s is DeepRacer's route, not on the track "
+                "search path yet: put its .npy file in a folder of --tracks-dir or "
+                "TRACKDAY_TRACKS (or DIR), or pass --track (trackday tracks list)\n",
+                track);
+    } else {
+        if (td__cli_track_path(track, track_path, sizeof(track_path)))
+            return 1;
+        if (td_track_load(&t, track_path, &err))
+            return td__cli_fail("%s", err.msg);
+        td_track_free(&t);
+    }
+    continuous = !discrete;
 
     const char *sensors, *network;
     if (!strcmp(sensor, "state")) {
@@ -235,29 +261,36 @@ static int cmd_init(int argc, char **argv)
     }
 
     if (!continuous) {
-        /* Five steering angles at two speeds, like DeepRacer's console default but faster. */
-        static const double steer[5] = {-30, -15, 0, 15, 30}, speed[2] = {1.5, 3.0};
+        /* The console's discrete grid (computeDiscreteActionSpace(30, 5, 1, 2) in
+         * CreateModel/constants.ts): for each steering angle, speeds max/2 and max. */
+        static const double steer[5] = {-30, -15, 0, 15, 30};
+        double top = fast ? 3.0 : 1.0;
         size_t n = 0;
         n += (size_t)snprintf(meta + n, sizeof(meta) - n, "{\n  \"action_space\": [\n");
-        for (int s = 0, k = 0; s < 2; s++)
-            for (int a = 0; a < 5; a++, k++)
-                n += (size_t)snprintf(meta + n, sizeof(meta) - n,
-                                      "    {\"steering_angle\": %g, \"speed\": %g, \"index\": "
-                                      "%d}%s\n",
-                                      steer[a], speed[s], k, k == 9 ? "" : ",");
+        /* --fast-actions keeps trackday's old order too (all five angles at the lower speed
+         * first), so its models train as before. */
+        for (int k = 0; k < 10; k++) {
+            int a = fast ? k % 5 : k / 2, s = fast ? k / 5 + 1 : k % 2 + 1;
+            n += (size_t)snprintf(meta + n, sizeof(meta) - n,
+                                  "    {\"steering_angle\": %g, \"speed\": %g, \"index\": "
+                                  "%d}%s\n",
+                                  steer[a], top * s / 2.0, k, k == 9 ? "" : ",");
+        }
         snprintf(meta + n, sizeof(meta) - n,
                  "  ],\n  \"action_space_type\": \"discrete\",\n  \"sensor\": %s,\n"
                  "  \"neural_network\": \"%s\",\n  \"training_algorithm\": \"clipped_ppo\",\n"
                  "  \"version\": \"5\"\n}\n",
                  sensors, network);
     } else {
+        /* The console's continuous default (initialFormValues.metadata.actionSpace). */
         snprintf(meta, sizeof(meta),
-                 "{\n  \"action_space\": {\n    \"steering_angle\": {\"low\": -30, \"high\": 30},\n"
-                 "    \"speed\": {\"low\": 0.8, \"high\": 2.5}\n  },\n"
+                 "{\n  \"action_space\": {\n    \"steering_angle\": {\"low\": %d, \"high\": %d},\n"
+                 "    \"speed\": {\"low\": %g, \"high\": %g}\n  },\n"
                  "  \"action_space_type\": \"continuous\",\n  \"sensor\": %s,\n"
                  "  \"neural_network\": \"%s\",\n  \"training_algorithm\": \"%s\",\n"
                  "  \"version\": \"5\"\n}\n",
-                 sensors, network, !strcmp(algo, "sac") ? "sac" : "clipped_ppo");
+                 fast ? -30 : -10, fast ? 30 : 10, fast ? 0.8 : 1.0, fast ? 2.5 : 2.0, sensors,
+                 network, !strcmp(algo, "sac") ? "sac" : "clipped_ppo");
     }
 
     char hyper[2048], training[4096], readme[8192];
@@ -267,7 +300,9 @@ static int cmd_init(int argc, char **argv)
         "# training_params.yaml - the world the car trains in (DeepRacer's keys).\n"
         "\n"
         "# The track: a shipped track name (trackday tracks list), a DeepRacer route\n"
-        "# name, or a path to a .npy or .json route file.\n"
+        "# name, or a path to a .npy or .json route file. The DeepRacer console's default\n"
+        "# is A to Z Speedway clockwise, the route reInvent2019_wide_cw (its file is\n"
+        "# DeepRacer's: put it on the track search path, see trackday train --help).\n"
         "WORLD_NAME: %s\n"
         "\n"
         "# TIME_TRIAL (alone on the track), OBJECT_AVOIDANCE (boxes on the lanes) or\n"

@@ -265,6 +265,10 @@ static int cmd_train(int argc, char **argv)
         TD_CLI_FLAG("--spread-starts", &o.spread_starts,
                     "trackday extension: car i of N starts i/N of the lap further (default: "
                     "DeepRacer's round robin, every car from START_POSITION_OFFSET)"),
+        TD_CLI_FLAG("--spread-eval-starts", &o.spread_eval_starts,
+                    "trackday extension: greedy evaluation trial i of N after each iteration "
+                    "starts i/N of the lap from the start line (default: DeepRacer's, every "
+                    "trial where car 0 starts its next training episode)"),
         TD_CLI_CUSTOM("--simtrace", &o, parse_simtrace, "WHICH",
                       "training simtrace files DIR/training-simtrace/N-iteration.csv (DeepRacer's "
                       "layout, every car): auto (default: iterations 0-99, then every 10th to "

@@ -172,7 +172,10 @@ static int metrics_add(json_t *arr, double progress, const char *label, double e
 {
     if (!arr)
         return 0;
+    /* Each rounded on its own, as DeepRacer's (s3_metrics.py EvalMetrics): a lap's start is
+     * the previous lap's metric_time even when the two roundings differ by a millisecond. */
     long end_ms = lround(end_s * 1000.0), elapsed_ms = lround(elapsed_s * 1000.0);
+    long start_ms = lround((end_s - elapsed_s) * 1000.0);
     const td_event_counts *a = &ev->events, *b = &since->events;
     int crash = a->crashes - b->crashes, immob = a->immobilized - b->immobilized,
         off = a->off_tracks - b->off_tracks, rev = a->reverses - b->reverses;
@@ -181,7 +184,7 @@ static int metrics_add(json_t *arr, double progress, const char *label, double e
         return TD_ENOMEM;
     json_object_set_new(m, "completion_percentage", json_integer((json_int_t)progress));
     json_object_set_new(m, "metric_time", json_integer(end_ms));
-    json_object_set_new(m, "start_time", json_integer(end_ms - elapsed_ms));
+    json_object_set_new(m, "start_time", json_integer(start_ms));
     json_object_set_new(m, "elapsed_time_in_milliseconds", json_integer(elapsed_ms));
     json_object_set_new(m, "episode_status", json_string(label));
     json_object_set_new(m, "crash_count", json_integer(crash));

@@ -255,10 +255,11 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     tr->env.reward_fn = td_reward_batch_cb;
     tr->env.reward_user = tr->reward;
 
-    /* Greedy evaluation: DeepRacer's evaluation rules from spread start points. With several
-     * ranks, each drives its share of the episodes (eval_share); the cars draw from the
-     * streams of a run in one process (rank 0's seed, first_car), so the episodes are those
-     * of one process. */
+    /* Greedy evaluation: DeepRacer's evaluation rules (rank 0 = DeepRacer's rollout worker 0,
+     * the one that evaluates during training; where it starts: td__train_evaluate). With
+     * several ranks, each drives its share of the episodes (eval_share); the cars draw from
+     * the streams of a run in one process (rank 0's seed, first_car), so the episodes are
+     * those of one process. */
     td_sim_config ec = tr->simcfg;
     ec.mode = TD_MODE_EVAL;
     ec.threads = 1;
@@ -430,9 +431,10 @@ static int eval_car_cmp(const void *a, const void *b)
     return x->car < y->car ? -1 : x->car > y->car;
 }
 
-/* This rank's evaluation cars (its share) driven greedily until each has ended an episode or
- * the cap: their records into out[]; 1 if a second Ctrl-C stopped the drive. */
-static int evaluate_share(td__train *tr, eval_car *out)
+/* This rank's evaluation cars (its share) driven greedily from `start` (a fraction of the lap,
+ * in direction `reversed`) until each has ended an episode or the cap: their records into
+ * out[]; 1 if a second Ctrl-C stopped the drive. */
+static int evaluate_share(td__train *tr, eval_car *out, double start, int reversed)
 {
     td_vecenv *env = &tr->eval_env;
     int n = env->n, total = tr->opt.eval_episodes, finished = 0;
@@ -440,8 +442,9 @@ static int evaluate_share(td__train *tr, eval_car *out)
 
     td_vecenv_reset(env);
     for (int i = 0; i < n; i++) {
-        td_vecenv_reset_car_at(env, i, (double)(tr->eval_first + i) / total,
-                               tr->simcfg.race.reverse_dir);
+        td_vecenv_reset_car_at(
+            env, i, tr->opt.spread_eval_starts ? (double)(tr->eval_first + i) / total : start,
+            reversed);
         out[i].end_step = INT_MAX;
         out[i].car = tr->eval_first + i;
     }
@@ -472,9 +475,33 @@ int td__train_evaluate(td__train *tr, td_train_progress *pr)
 {
     eval_car mine[TD__MAX_EVAL_EPISODES], all[TD__MAX_EVAL_EPISODES];
     int n = tr->opt.eval_episodes, completed = 0, mine_n = tr->have_eval_env ? tr->eval_env.n : 0;
-    int stopped = mine_n ? evaluate_share(tr, mine) : 0;
     double sum_progress = 0, sum_lap = 0;
     td_policy_obs obs;
+
+    /* DeepRacer's rollout worker 0 evaluates between iterations (rollout_worker.py: the
+     * MIN_EVAL_TRIALS graph_manager.evaluate calls) from its start_ndist, which only training
+     * episodes advance (rollout_agent_ctrl.py finish_episode), in the track's current
+     * direction, on the centre line: every trial starts where its next training episode
+     * starts. Car 0 is worker 0; its current episode began there. trackday's
+     * --spread-eval-starts spreads the trials over the lap from the start line instead. With
+     * several ranks, rank 0's car 0 decides and the others receive it: {start's two words,
+     * direction}. */
+    _Static_assert(sizeof(double) == 2 * sizeof(int), "a double is two ints");
+    double start = 0.0;
+    int msg[3] = {0, 0, tr->simcfg.race.reverse_dir ? 1 : 0};
+    if (!tr->opt.spread_eval_starts) {
+        if (tr->rank == 0) {
+            const td_episode_info *next = td_vecenv_current_episode(&tr->env, 0);
+            start = next->start_ndist;
+            memcpy(msg, &start, sizeof start);
+            msg[2] = next->reversed_dir ? 1 : 0;
+        }
+        td__dist_bcast_int(msg, 3);
+        memcpy(&start, msg, sizeof start);
+    }
+    pr->eval_start_ndist = start;
+    pr->eval_reversed = msg[2];
+    int stopped = mine_n ? evaluate_share(tr, mine, start, msg[2]) : 0;
 
     /* Every rank's episodes to rank 0 (every rank gathers, even one stopped by Ctrl-C). */
     memset(all, 0, sizeof(all));
