@@ -50,9 +50,9 @@ static int write_json(const char *path, const td_track *t, int reverse, const td
 }
 
 /*
- * A DeepRacer reward function with the line in it: pays 1 near the line (falling over half
- * the road's width) times a speed factor near the line's speed. Pure math, no imports but
- * math: DeepRacer's validator accepts it.
+ * A DeepRacer reward function with the line in it: pays per metre for being near the line
+ * at about its speed, plus a lap bonus that grows as the lap nears the line's time. Pure
+ * math, no imports but math: DeepRacer's validator accepts it.
  */
 static int write_reward(const char *path, const td_track *t, const td_racing_line *rl, td_err *err)
 {
@@ -61,16 +61,23 @@ static int write_reward(const char *path, const td_track *t, const td_racing_lin
     if (!buf)
         return td_err_set(err, TD_ENOMEM, "out of memory");
     size_t len = 0;
+    int stride = 2, m = (rl->n + stride - 1) / stride;
+    double top = 0;
+    for (int i = 0; i < rl->n; i++)
+        top = rl->v[i] > top ? rl->v[i] : top;
 #define PUT(...) len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__)
     PUT("\"\"\"Racing-line reward for %s, written by trackday tracks racing-line.\n\n"
-        "Pays for driving the minimum-time line at its speed: closeness to the line (1 on\n"
-        "it, falling to 0 at a quarter of the track width away) times how near the\n"
-        "commanded speed is to the line's speed there. The line, every 10 cm, is in LINE\n"
-        "as (x, y, speed); AT[k] is the point of LINE nearest to waypoint k, where the\n"
-        "search for the nearest point starts (closest_waypoints).\n"
-        "\"\"\"\nimport math\n\nLINE = [\n",
-        t->name);
-    int stride = 2, m = (rl->n + stride - 1) / stride;
+        "Pays for driving the minimum-time line at its speed, per metre driven rather than\n"
+        "per step (so a slower lap earns no more in total): closeness to the line (1 on it,\n"
+        "falling to 0 at a quarter of the track width away), squared, times the commanded\n"
+        "speed over the line's top speed, times how near that speed is to the line's\n"
+        "there; and at the end of a lap a bonus that grows as the lap nears the line's\n"
+        "time. The line, every 10 cm, is in LINE as (x, y, speed); AT[k] is the point of\n"
+        "LINE nearest to waypoint k, where the search for the nearest point starts\n"
+        "(closest_waypoints).\n"
+        "\"\"\"\nimport math\n\nLAP_STEPS = %.1f  # the line's lap on paper, in 1/15 s steps\n"
+        "TOP_SPEED = %.3f  # the line's top speed, m/s\n\nLINE = [\n",
+        t->name, rl->lap_time_s * 15.0, top);
     for (int i = 0; i < rl->n; i += stride)
         PUT("    (%.4f, %.4f, %.3f),\n", rl->x[i], rl->y[i], rl->v[i]);
     PUT("]\n\nAT = [\n    ");
@@ -115,8 +122,14 @@ static int write_reward(const char *path, const td_track *t, const td_racing_lin
         "    i, dist = _nearest(x, y, wp if len(params['waypoints']) == len(AT) else None)\n"
         "    near = max(0.0, 1.0 - dist / (0.25 * params['track_width']))\n"
         "    want = LINE[i][2]\n"
-        "    fast = max(0.0, 1.0 - abs(params['speed'] - want) / max(want, 1.0))\n"
-        "    return float(1e-3 + near * near * (0.5 + 0.5 * fast))\n");
+        "    speed = params['speed']\n"
+        "    match = max(0.0, 1.0 - abs(speed - want) / want)\n"
+        "    # speed / TOP_SPEED: the metres of this step, so the lap's sum does not grow with\n"
+        "    # its steps, and discounting values a faster lap's reward more.\n"
+        "    r = near * near * speed / TOP_SPEED * (0.5 + 0.5 * match)\n"
+        "    if params['progress'] >= 100.0:\n"
+        "        r += 30.0 * (LAP_STEPS / max(params['steps'], 1)) ** 2\n"
+        "    return float(1e-3 + r)\n");
 #undef PUT
     int rc = len >= cap ? td_err_set(err, TD_EINTERNAL, "reward file too long")
                         : td_file_write_atomic(path, buf, len, err);
