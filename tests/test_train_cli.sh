@@ -385,6 +385,7 @@ check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "prin
     "$bin" init "$tmp/dis" --discrete --track oval >/dev/null &&
     "$bin" init "$tmp/fast" --discrete --fast-actions --track oval >/dev/null &&
     "$bin" init "$tmp/fastc" --fast-actions --track oval >/dev/null &&
+    "$bin" init "$tmp/sac" --algo sac --track oval >/dev/null &&
     grep -q "WORLD_NAME reInvent2019_wide_cw is DeepRacer's route, not on the track search path" \
         "$tmp/dflt.err"
 rc=$?
@@ -403,6 +404,11 @@ pairs = lambda m: [(a["steering_angle"], a["speed"]) for a in m["action_space"]]
 assert meta("dis")["action_space_type"] == "discrete" and pairs(meta("dis")) == grid(1.0), meta("dis")
 assert pairs(meta("fast")) == [(s, 3.0 * k / 2) for k in (1, 2) for s in (-30, -15, 0, 15, 30)], meta("fast")
 assert meta("fastc")["action_space"]["speed"] == {"low": 0.8, "high": 2.5}, meta("fastc")
+hyper = lambda d: json.load(open(t + "/" + d + "/hyperparameters.json"))
+assert hyper("dflt")["loss_type"] == "huber" and hyper("dflt")["num_episodes_between_training"] == 20
+assert meta("sac")["action_space"] == d["action_space"], meta("sac")
+assert hyper("sac")["loss_type"] == "mean squared error", hyper("sac")
+assert hyper("sac")["num_episodes_between_training"] == 1, hyper("sac")
 s = meta("st")
 assert s["sensor"] == ["STATE"] and s["neural_network"] == "MLP", s
 y = open(t + "/dflt/training_params.yaml").read()
