@@ -81,7 +81,9 @@ done = [r for r in recs if r["episode_status"] == "Lap complete"]
 assert [r["elapsed_time_in_milliseconds"] for r in done] == \
     [round(l["time_s"] * 1000) for l in rep["laps"]], (recs, rep["laps"])
 for r in recs:
-    assert r["metric_time"] - r["start_time"] == r["elapsed_time_in_milliseconds"], r
+    # DeepRacer rounds the three on their own (s3_metrics.py EvalMetrics): one millisecond apart
+    # at most.
+    assert abs(r["metric_time"] - r["start_time"] - r["elapsed_time_in_milliseconds"]) <= 1, r
     assert r["reset_count"] == r["crash_count"] + r["immobilized_count"] + \
         r["off_track_count"] + r["reversed_count"], r
     assert (r["completion_percentage"] == 100) == (r["episode_status"] == "Lap complete"), r
@@ -112,9 +114,12 @@ check eval_metrics_continuous "continuous EvaluationMetrics ($em)" $?
 
 out=$("$bin" eval "$m" --max-resets 0 --json 2>&1)
 rc=$?
-echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
-assert not o["continuous"] and o["max_resets"] == 0 and o["resets"] == 0, o'
-check eval_lap_by_lap "no resets with --max-resets 0 (rc $rc): $out" $(( rc || $? ))
+# (exit 1 only when a trial ended without its lap, as documented: best.tdm, chosen from one start
+# point as DeepRacer chooses it, may leave the track once from the start line.)
+echo "$out" | RC=$rc python3 -c 'import json,os,sys; o=json.load(sys.stdin)
+assert not o["continuous"] and o["max_resets"] == 0 and o["resets"] == 0, o
+assert int(os.environ["RC"]) == (0 if o["completed"] else 1), o'
+check eval_lap_by_lap "no resets with --max-resets 0 (rc $rc): $out" $?
 
 # Issue 10: an interrupted replay (SIGTERM: a background job ignores SIGINT) leaves no
 # half-written output under its name; the previous output stays whole, and the next replay
