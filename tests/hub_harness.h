@@ -557,8 +557,10 @@ static long long hub_push_init(hub_server *s, const char *token, const char *nam
     hub_resp r;
     char *data = NULL;
     size_t len = 0;
-    int rc = hub_sh(out, sizeof(out), "cd %s && %s init %s --discrete --fast-actions --track default --sensor state >/dev/null 2>&1", s->dir,
-                    TD_TEST_TRACKDAY_BIN, name);
+    int rc = hub_sh(out, sizeof(out),
+                    "cd %s && %s init %s --discrete --fast-actions --track default --sensor state "
+                    ">/dev/null 2>&1",
+                    s->dir, TD_TEST_TRACKDAY_BIN, name);
     TD_ASSERT_MSG(rc == 0, "init: %s", out);
     if (reward_py) {
         char p[800];

@@ -356,7 +356,9 @@ static void sc_run_line(scenario *sc, char *line)
         if (sscanf(args, "%63s", name) != 1)
             TD_FAIL("%s:%d: init NAME", sc->file, sc->line);
         snprintf(dir, sizeof(dir), "%s/%s", sc->s->dir, name);
-        if (hub_sh(out, sizeof(out), "%s init %s --discrete --fast-actions --track default --sensor state 2>&1", TD_TEST_TRACKDAY_BIN, dir))
+        if (hub_sh(out, sizeof(out),
+                   "%s init %s --discrete --fast-actions --track default --sensor state 2>&1",
+                   TD_TEST_TRACKDAY_BIN, dir))
             TD_FAIL("%s:%d: init: %s", sc->file, sc->line, out);
         snprintf(var, sizeof(var), "%s.dir", name);
         sc_set(sc, var, dir);

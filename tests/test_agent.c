@@ -65,8 +65,9 @@ static void setup(fixture *fx)
     memset(fx, 0, sizeof(*fx));
     TD_FMT(fx->dir, "%s", td_test_tmpdir());
     TD_FMT(fx->model_dir, "%s/car", fx->dir);
-    TD_FMT(cmd, "%s init %s --discrete --fast-actions --sensor state --track reinvent_base > /dev/null", TD_TEST_TRACKDAY_BIN,
-           fx->model_dir);
+    TD_FMT(cmd,
+           "%s init %s --discrete --fast-actions --sensor state --track reinvent_base > /dev/null",
+           TD_TEST_TRACKDAY_BIN, fx->model_dir);
     TD_ASSERT_EQ(system(cmd), 0);
     td_model_dir md;
     TD_ASSERT_OK(td_model_dir_load(&md, fx->model_dir, &err));

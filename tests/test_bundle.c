@@ -175,8 +175,9 @@ static void make_model_dir(fixture *fx, const char *sensor)
     td_err err;
     TD_FMT(fx->dir, "%s", td_test_tmpdir());
     TD_FMT(fx->model_dir, "%s/car", fx->dir);
-    TD_FMT(cmd, "%s init %s --discrete --fast-actions --sensor %s --track reinvent_base > /dev/null", TD_TEST_TRACKDAY_BIN,
-           fx->model_dir, sensor);
+    TD_FMT(cmd,
+           "%s init %s --discrete --fast-actions --sensor %s --track reinvent_base > /dev/null",
+           TD_TEST_TRACKDAY_BIN, fx->model_dir, sensor);
     TD_ASSERT_EQ(system(cmd), 0);
     td_model_dir md;
     TD_ASSERT_OK(td_model_dir_load(&md, fx->model_dir, &err));

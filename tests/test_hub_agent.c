@@ -101,8 +101,8 @@ static void setup(fixture *fx)
     TD_FMT(fx->model_dir, "%s/car", fx->dir);
     TD_FMT(fx->data, "%s/device", fx->dir);
     TD_FMT(fx->log, "%s/agent.log", fx->dir);
-    TD_FMT(cmd, "%s init %s --discrete --fast-actions --sensor state --track oval > /dev/null", TD_TEST_TRACKDAY_BIN,
-           fx->model_dir);
+    TD_FMT(cmd, "%s init %s --discrete --fast-actions --sensor state --track oval > /dev/null",
+           TD_TEST_TRACKDAY_BIN, fx->model_dir);
     TD_ASSERT_EQ(system(cmd), 0);
     td_model_dir md;
     TD_ASSERT_OK(td_model_dir_load(&md, fx->model_dir, &err));

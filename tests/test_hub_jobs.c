@@ -439,7 +439,8 @@ TD_TEST(server_killed_during_uploads_restarts_whole)
     hub_resp_free(&r);
     /* A model directory with an 8 MB checkpoint, so uploads take a while. */
     int rc = hub_sh(out, sizeof(out),
-                    "cd %s && %s init big --discrete --fast-actions --track default >/dev/null && mkdir -p big/model && head -c 8000000 "
+                    "cd %s && %s init big --discrete --fast-actions --track default >/dev/null && "
+                    "mkdir -p big/model && head -c 8000000 "
                     "/dev/urandom > big/model/last.tdm && tar czf big.tgz -C big .",
                     s.dir, TD_TEST_TRACKDAY_BIN);
     TD_ASSERT_MSG(rc == 0, "%s", out);

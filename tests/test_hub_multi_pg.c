@@ -283,7 +283,8 @@ static void make_archive(hub_server *s, char *out, size_t cap)
 {
     char log[1024];
     int rc = hub_sh(log, sizeof(log),
-                    "cd %s && %s init big --discrete --fast-actions --track default >/dev/null && mkdir -p big/model && head -c 1000000 "
+                    "cd %s && %s init big --discrete --fast-actions --track default >/dev/null && "
+                    "mkdir -p big/model && head -c 1000000 "
                     "/dev/urandom > big/model/last.tdm && tar czf big.tgz -C big .",
                     s->dir, TD_TEST_TRACKDAY_BIN);
     TD_ASSERT_MSG(rc == 0, "%s", log);

@@ -637,7 +637,8 @@ TD_TEST(cli_races_two_trained_models)
     TD_FMT(dir, "%s", td_test_tmpdir());
     for (int k = 0; k < 2; k++) {
         TD_FMT(cmd,
-               "cd '%s' && '%s' init m%d --discrete --fast-actions --track default --sensor state >/dev/null && "
+               "cd '%s' && '%s' init m%d --discrete --fast-actions --track default --sensor state "
+               ">/dev/null && "
                "'%s' train m%d --iterations 3 >/dev/null 2>&1",
                dir, TD_TEST_TRACKDAY_BIN, k, TD_TEST_TRACKDAY_BIN, k);
         TD_ASSERT_EQ_INT(td_test_run(cmd, NULL, NULL), 0);

@@ -493,7 +493,8 @@ TD_TEST(cli_redrive_is_the_eval_run_with_obstacles_drawn)
     /* NUMBER_OF_RESETS 0 in the directory's settings: eval and --redrive both read it, and an
      * untrained model's trial ends at its first event instead of driving on with resets. */
     TD_FMT(cmd,
-           "cd '%s' && '%s' init m --discrete --fast-actions --track default --sensor state >/dev/null && echo 'NUMBER_OF_RESETS: 0' >> "
+           "cd '%s' && '%s' init m --discrete --fast-actions --track default --sensor state "
+           ">/dev/null && echo 'NUMBER_OF_RESETS: 0' >> "
            "m/training_params.yaml && '%s' train m --iterations 2 >/dev/null 2>&1 && "
            "'%s' eval m --laps 1 --track oval >/dev/null; test $? -le 1",
            dir, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN);

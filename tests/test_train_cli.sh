@@ -91,7 +91,9 @@ done = [r for r in recs if r["episode_status"] == "Lap complete"]
 assert [r["elapsed_time_in_milliseconds"] for r in done] == \
     [round(l["time_s"] * 1000) for l in rep["laps"]], (recs, rep["laps"])
 for r in recs:
-    assert r["metric_time"] - r["start_time"] == r["elapsed_time_in_milliseconds"], r
+    # DeepRacer rounds the three on their own (s3_metrics.py EvalMetrics): one millisecond apart
+    # at most.
+    assert abs(r["metric_time"] - r["start_time"] - r["elapsed_time_in_milliseconds"]) <= 1, r
     assert r["reset_count"] == r["crash_count"] + r["immobilized_count"] + \
         r["off_track_count"] + r["reversed_count"], r
     assert (r["completion_percentage"] == 100) == (r["episode_status"] == "Lap complete"), r
@@ -122,9 +124,12 @@ check eval_metrics_continuous "continuous EvaluationMetrics ($em)" $?
 
 out=$("$bin" eval "$m" --max-resets 0 --json 2>"$tmp/eval.err")
 rc=$?
-echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin)
-assert not o["continuous"] and o["max_resets"] == 0 and o["resets"] == 0, o'
-check eval_lap_by_lap "no resets with --max-resets 0 (rc $rc): $out" $(( rc || $? ))
+# (exit 1 only when a trial ended without its lap, as documented: best.tdm, chosen from one start
+# point as DeepRacer chooses it, may leave the track once from the start line.)
+echo "$out" | RC=$rc python3 -c 'import json,os,sys; o=json.load(sys.stdin)
+assert not o["continuous"] and o["max_resets"] == 0 and o["resets"] == 0, o
+assert int(os.environ["RC"]) == (0 if o["completed"] else 1), o'
+check eval_lap_by_lap "no resets with --max-resets 0 (rc $rc): $out" $?
 
 # Issue 10: an interrupted replay (SIGTERM: a background job ignores SIGINT) leaves no
 # half-written output under its name; the previous output stays whole, and the next replay
@@ -466,6 +471,7 @@ check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "prin
     "$bin" init "$tmp/dis" --discrete --track oval >/dev/null &&
     "$bin" init "$tmp/fast" --discrete --fast-actions --track oval >/dev/null &&
     "$bin" init "$tmp/fastc" --fast-actions --track oval >/dev/null &&
+    "$bin" init "$tmp/sac" --algo sac --track oval >/dev/null &&
     grep -q "WORLD_NAME reInvent2019_wide_cw is DeepRacer's route, not on the track search path" \
         "$tmp/dflt.err"
 rc=$?
@@ -484,6 +490,11 @@ pairs = lambda m: [(a["steering_angle"], a["speed"]) for a in m["action_space"]]
 assert meta("dis")["action_space_type"] == "discrete" and pairs(meta("dis")) == grid(1.0), meta("dis")
 assert pairs(meta("fast")) == [(s, 3.0 * k / 2) for k in (1, 2) for s in (-30, -15, 0, 15, 30)], meta("fast")
 assert meta("fastc")["action_space"]["speed"] == {"low": 0.8, "high": 2.5}, meta("fastc")
+hyper = lambda d: json.load(open(t + "/" + d + "/hyperparameters.json"))
+assert hyper("dflt")["loss_type"] == "huber" and hyper("dflt")["num_episodes_between_training"] == 20
+assert meta("sac")["action_space"] == d["action_space"], meta("sac")
+assert hyper("sac")["loss_type"] == "mean squared error", hyper("sac")
+assert hyper("sac")["num_episodes_between_training"] == 1, hyper("sac")
 s = meta("st")
 assert s["sensor"] == ["STATE"] and s["neural_network"] == "MLP", s
 y = open(t + "/dflt/training_params.yaml").read()

@@ -128,7 +128,7 @@ static const char *HYPER_JSON = "{\n"
                                 "  \"e_greedy_value\": 0.05,\n"
                                 "  \"epsilon_steps\": 10000,\n"
                                 "  \"exploration_type\": \"categorical\",\n"
-                                "  \"loss_type\": \"huber\",\n"
+                                "  \"loss_type\": \"%s\",\n"
                                 "  \"lr\": 0.0003,\n"
                                 "  \"num_episodes_between_training\": %d,\n"
                                 "  \"num_epochs\": %d,\n"
@@ -294,7 +294,12 @@ static int cmd_init(int argc, char **argv)
     }
 
     char hyper[2048], training[4096], readme[8192];
-    int nh = snprintf(hyper, sizeof(hyper), HYPER_JSON, !strcmp(algo, "sac") ? 1 : 20, 10);
+    /* The console's PPO and SAC defaults (DEFAULT_PPO_HYPERPARAMETERS,
+     * DEFAULT_SAC_HYPERPARAMETERS): SAC trains 1 episode per iteration with the mean squared
+     * error loss. */
+    int sac = !strcmp(algo, "sac");
+    int nh = snprintf(hyper, sizeof(hyper), HYPER_JSON, sac ? "mean squared error" : "huber",
+                      sac ? 1 : 20, 10);
     int nt = snprintf(
         training, sizeof(training),
         "# training_params.yaml - the world the car trains in (DeepRacer's keys).\n"
