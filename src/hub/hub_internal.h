@@ -537,7 +537,7 @@ void td__webhook_sign(const char *secret, int64_t ts, const char *body, char hex
 /* Sends the deliveries that are due; returns how many were attempted, or an error. */
 int td__webhooks_deliver(td_hub *h, td_err *err);
 /* The delivery thread (hub.c starts it with the server). */
-void *td__webhook_main(void *hub);
+void *td__webhook_main(void *arg);
 /* Routes: devices' telemetry and drift (telemetry.c), alerts and webhooks (alerts.c). */
 extern const td__route td__routes_telemetry[], td__routes_alerts[];
 extern const char td__telemetry_schemas[], td__alerts_schemas[];
