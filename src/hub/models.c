@@ -93,22 +93,23 @@ static json_t *parent_json(td_db_rows *row, int mcol, int vcol)
  */
 static void model_sb(td__sb *b, td_db_rows *row)
 {
-    SB_LIT(b, "{\"id\":");
-    td__sb_int(b, td__db_int(row, 0));
-    SB_LIT(b, ",\"name\":");
-    td__sb_json_str(b, td__db_text(row, 1));
-    SB_LIT(b, ",\"description\":");
-    td__sb_json_str(b, td__db_text(row, 2));
-    SB_LIT(b, ",\"owner\":{\"id\":");
-    td__sb_int(b, td__db_int(row, 3));
-    SB_LIT(b, ",\"username\":");
-    td__sb_json_str(b, td__db_text(row, 4));
-    SB_LIT(b, "},\"latest_version\":");
-    td__sb_int(b, td__db_int(row, 5));
-    SB_LIT(b, ",\"created_at\":");
-    td__sb_time(b, td__db_int(row, 6));
-    SB_LIT(b, ",\"updated_at\":");
-    td__sb_time(b, td__db_int(row, 7));
+    /* Each column (0-7) after its key: 'i' an integer, 's' a string, 't' a time. */
+    static const struct {
+        const char *key;
+        char kind;
+    } cols[] = {{"{\"id\":", 'i'},          {",\"name\":", 's'},
+                {",\"description\":", 's'}, {",\"owner\":{\"id\":", 'i'},
+                {",\"username\":", 's'},    {"},\"latest_version\":", 'i'},
+                {",\"created_at\":", 't'},  {",\"updated_at\":", 't'}};
+    for (int c = 0; c < (int)(sizeof(cols) / sizeof(cols[0])); c++) {
+        td__sb_add(b, cols[c].key, strlen(cols[c].key));
+        if (cols[c].kind == 's')
+            td__sb_json_str(b, td__db_text(row, c));
+        else if (cols[c].kind == 't')
+            td__sb_time(b, td__db_int(row, c));
+        else
+            td__sb_int(b, td__db_int(row, c));
+    }
     SB_LIT(b, ",\"parent\":");
     if (td__db_is_null(row, 8)) {
         SB_LIT(b, "null}");
