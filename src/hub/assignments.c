@@ -300,7 +300,6 @@ static int post_assignment(td__req *r)
     assignment A;
     int64_t cls, now = td__hub_now(r->hub);
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__check_types(r, o, TYPES))
@@ -330,8 +329,8 @@ static int post_assignment(td__req *r)
     rc = td__db_begin(c, 1, &err);
     if (rc)
         return td__fail_err(r, rc, &err);
-    rc = td__db_query_row(
-        c, &row, &err,
+    rc = td__db_insert_id(
+        c, &A.id, &err,
         "INSERT INTO assignments (class_id, owner_id, name, description, track, hidden, "
         "race_type, laps, continuous, max_resets, off_track_penalty_ms, collision_penalty_ms, "
         "seed, deadline, accept_late, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -339,18 +338,11 @@ static int post_assignment(td__req *r)
         "iitttitiiiiiiiii", cls, r->who.id, A.name, A.description, A.track, A.hidden, A.race_type,
         A.laps, A.continuous, A.max_resets, A.off_ms, A.coll_ms, A.seed, A.deadline, A.accept_late,
         now);
-    if (rc > 0) {
-        A.id = td__db_int(row, 0);
-        td__db_rows_free(row);
+    if (!rc)
         rc = save_criteria(c, &A, &err);
-    } else if (rc == 0) {
-        rc = TD_EINTERNAL;
-    }
     if (td__req_commit(r, c, rc, &err))
         return 1;
-    char loc[64];
-    snprintf(loc, sizeof(loc), "/api/v1/assignments/%lld", (long long)A.id);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/assignments/%lld", (long long)A.id);
     return reply_assignment(r, 201, A.id);
 }
 
@@ -536,7 +528,6 @@ static int post_sub(td__req *r)
     int64_t model_id = 0, version = 0, now = td__hub_now(r->hub), sid = 0, jid = 0;
     td__model m;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__check_types(r, o, "model:i,version:i"))
@@ -578,19 +569,12 @@ static int post_sub(td__req *r)
     }
     /* The submission, then its grading job (which names the submission's frozen files). */
     if (!rc) {
-        rc = td__db_query_row(c, &row, &err,
+        rc = td__db_insert_id(c, &sid, &err,
                               "INSERT INTO assignment_submissions (assignment_id, user_id, "
                               "model_id, model_version, fileset_id, content_sha256, created_at, "
                               "late, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) RETURNING id",
                               "iiiiitii", A.id, r->who.id, model_id, version, fsid, sha, now,
                               (int64_t)late);
-        if (rc > 0) {
-            sid = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        }
     }
     if (!rc) {
         char input[128];
@@ -618,10 +602,8 @@ static int post_sub(td__req *r)
     if (td__req_commit(r, c, rc, &err))
         return 1;
     td__hub_notify(r->hub);
-    char loc[96];
-    snprintf(loc, sizeof(loc), "/api/v1/assignments/%lld/submissions/%lld", (long long)A.id,
-             (long long)sid);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/assignments/%lld/submissions/%lld", (long long)A.id,
+                     (long long)sid);
     return reply_sub(r, 201, &A, rel, sid);
 }
 

@@ -161,7 +161,6 @@ static int post_class(td__req *r)
     const char *name = NULL, *desc = "";
     int64_t q[TD__NQUOTA], id = 0, now = td__hub_now(r->hub);
     td_db_conn *c = td__req_db(r);
-    td_db_rows *row;
     td_err err = {0};
     char code[9];
     int rc;
@@ -180,20 +179,13 @@ static int post_class(td__req *r)
     new_join_code(code);
     rc = td__db_begin(c, 1, &err);
     if (!rc) {
-        rc = td__db_query_row(
-            c, &row, &err,
+        rc = td__db_insert_id(
+            c, &id, &err,
             "INSERT INTO classes (name, description, owner_id, join_code, created_at, "
             "quota_training_minutes, quota_concurrent_jobs, quota_models, quota_storage_mb) "
             "VALUES (?, ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1), NULLIF(?, -1), NULLIF(?, -1)) "
             "RETURNING id",
             "ttitiiiii", name, desc, r->who.id, code, now, q[0], q[1], q[2], q[3]);
-        if (rc > 0) {
-            id = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        }
     }
     if (!rc)
         rc = td__db_exec(c, &err,

@@ -191,6 +191,29 @@ int td__db_query_row(td_db_conn *c, td_db_rows **rows, td_err *err, const char *
     return rc;
 }
 
+int td__db_insert_id(td_db_conn *c, int64_t *id, td_err *err, const char *sql, const char *types,
+                     ...)
+{
+    td_db_rows *r = NULL;
+    va_list ap;
+    int rc;
+    va_start(ap, types);
+    rc = OPS(c)->query(c, &r, sql, types, ap, err);
+    va_end(ap);
+    if (!rc) {
+        rc = ROPS(r)->next(r, err);
+        if (rc > 0) {
+            *id = ROPS(r)->col_int(r, 0);
+            rc = 0;
+        } else if (rc == 0) {
+            rc = TD_EINTERNAL;
+        }
+    }
+    if (r)
+        ROPS(r)->rows_free(r);
+    return rc;
+}
+
 int td__db_int_query(td_db_conn *c, int64_t *out, int64_t dflt, td_err *err, const char *sql,
                      const char *types, ...)
 {

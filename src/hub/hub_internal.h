@@ -148,6 +148,8 @@ const char *td__req_query(td__req *r, const char *name);
 const char *td__req_header(td__req *r, const char *name);
 /* Adds a response header. */
 void td__req_add_header(td__req *r, const char *name, const char *value);
+/* The Location header of a 201 reply, formatted. */
+void td__req_location(td__req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- Replies: each returns 0 so a handler can `return td__reply_...(r, ...)`. ----------- */
 

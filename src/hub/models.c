@@ -441,7 +441,6 @@ static int post_model(td__req *r)
     td__fileset fs;
     td__model_meta meta;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int64_t id = 0, fsid = 0, now = td__hub_now(r->hub);
     int rc;
@@ -465,17 +464,11 @@ static int post_model(td__req *r)
     c = td__req_db(r);
     rc = td__db_begin(c, 1, &err);
     if (!rc) {
-        rc = td__db_query_row(c, &row, &err,
+        rc = td__db_insert_id(c, &id, &err,
                               "INSERT INTO models (owner_id, name, description, created_at, "
                               "updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                               "ittii", r->who.id, name, desc ? desc : "", now, now);
-        if (rc > 0) {
-            id = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        } else if (rc == TD_ECONFLICT) {
+        if (rc == TD_ECONFLICT) {
             td_err_set(&err, TD_ECONFLICT,
                        "you already have a model named '%s' (push a new version to it, or "
                        "choose another name)",
@@ -495,9 +488,7 @@ static int post_model(td__req *r)
         td__db_rollback(c);
         return td__fail_err(r, rc, &err);
     }
-    char loc[80];
-    snprintf(loc, sizeof(loc), "/api/v1/models/%lld", (long long)id);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/models/%lld", (long long)id);
     return reply_model(r, 201, id, NULL);
 }
 
