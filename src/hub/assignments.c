@@ -44,31 +44,6 @@ typedef struct assignment {
     criterion criteria[MAX_CRITERIA];
 } assignment;
 
-/* The caller's relation to class id: 2 teaches it (or admin), 1 a learner in it, 0 none. */
-static int class_relation(td__req *r, int64_t id)
-{
-    td_db_rows *row;
-    int rel = 0;
-    if (r->who.who != TD__WHO_USER)
-        return 0;
-    if (td__db_query_row(td__req_db(r), &row, NULL,
-                         "SELECT m.role FROM class_members m JOIN classes c ON c.id = m.class_id "
-                         "WHERE m.class_id = ? AND m.user_id = ? AND c.deleted_at IS NULL",
-                         "ii", id, r->who.id) > 0) {
-        rel = strcmp(td__db_text(row, 0), "instructor") ? 1 : 2;
-        td__db_rows_free(row);
-    }
-    if (r->who.role == TD__ROLE_ADMIN) {
-        int64_t exists = 0;
-        td__db_int_query(td__req_db(r), &exists, 0, NULL,
-                         "SELECT COUNT(*) FROM classes WHERE id = ? AND deleted_at IS NULL", "i",
-                         id);
-        if (exists)
-            rel = 2;
-    }
-    return rel;
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* Loading                                                                              */
 /* ------------------------------------------------------------------------------------ */
@@ -122,7 +97,7 @@ static int assignment_param(td__req *r, int i, assignment *A, int *rel)
         return 0;
     int rc = load_db(td__req_db(r), id, A, &err);
     if (!rc)
-        *rel = class_relation(r, A->class_id);
+        *rel = td__class_relation(r, A->class_id);
     if (rc == TD_ENOENT || (!rc && !*rel))
         return td__fail(r, 404, "not_found", "no assignment %lld", (long long)id), 0;
     if (rc)
@@ -291,7 +266,7 @@ static int reply_assignment(td__req *r, int status, int64_t id)
     int rc = load_db(td__req_db(r), id, &A, &err);
     if (rc)
         return td__fail_err(r, rc, &err);
-    return td__reply_json(r, status, assignment_json(r, &A, class_relation(r, A.class_id)));
+    return td__reply_json(r, status, assignment_json(r, &A, td__class_relation(r, A.class_id)));
 }
 
 static int post_assignment(td__req *r)
@@ -306,7 +281,7 @@ static int post_assignment(td__req *r)
         return 1;
     if (td__param_id(r, 0, "class", &cls))
         return 1;
-    int rel = class_relation(r, cls);
+    int rel = td__class_relation(r, cls);
     if (!rel)
         return td__fail(r, 404, "not_found", "no class %lld", (long long)cls);
     if (rel < 2)
@@ -354,7 +329,7 @@ static int list_assignments(td__req *r)
     td_err err = {0};
     if (td__param_id(r, 0, "class", &cls))
         return 1;
-    int rel = class_relation(r, cls);
+    int rel = td__class_relation(r, cls);
     if (!rel)
         return td__fail(r, 404, "not_found", "no class %lld", (long long)cls);
     rc = td__db_query(td__req_db(r), &rows, &err,
@@ -679,7 +654,7 @@ static int get_sub_download(td__req *r)
                          "ii", sid, r->who.id);
         ok = n > 0;
     } else if (fsid) {
-        ok = uid == r->who.id || class_relation(r, cls) == 2;
+        ok = uid == r->who.id || td__class_relation(r, cls) == 2;
     }
     if (!ok)
         return td__fail(r, 404, "not_found", "no submission %lld of assignment %lld",
@@ -972,7 +947,7 @@ static int get_gradebook(td__req *r)
     const char *format = td__req_query(r, "format");
     if (td__param_id(r, 0, "class", &cls))
         return 1;
-    int rel = class_relation(r, cls);
+    int rel = td__class_relation(r, cls);
     if (!rel)
         return td__fail(r, 404, "not_found", "no class %lld", (long long)cls);
     if (rel < 2)

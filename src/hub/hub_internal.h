@@ -307,6 +307,9 @@ int td__reply_blob(td__req *r, const td__file_entry *e, const char *type);
 int td__teaches(td__req *r, int64_t uid);
 /* 1 if the caller may see what owner_id owns: themself, an admin, or their instructor. */
 int td__may_see_owner(td__req *r, int64_t owner_id);
+/* The caller's relation to class id: 2 teaches it (or admin), 1 a learner in it, 0 none (or
+ * not a user). */
+int td__class_relation(td__req *r, int64_t id);
 
 enum {
     TD__QUOTA_IDX_MINUTES = 0,
