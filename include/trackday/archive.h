@@ -127,7 +127,8 @@ int td_tar_open_file(td_tar_reader **out, const char *path, td_err *err);
 int td_tar_open_gzip_memory(td_tar_reader **out, const void *buf, size_t len, td_err *err);
 /* A plain tar in memory; canonical: padding must be zero and exactly two zero blocks end it
  * (else any number of zero blocks may). */
-int td_tar_open_memory(td_tar_reader **out, const void *buf, size_t len, int canonical, td_err *err);
+int td_tar_open_memory(td_tar_reader **out, const void *buf, size_t len, int canonical,
+                       td_err *err);
 /* The next member into m: 1, 0 at the end of the archive, or a negative TD_E* code (bad
  * checksum or number field, truncation, a long name over 16 KiB, damaged compression). */
 int td_tar_next(td_tar_reader *r, td_tar_member *m, td_err *err);
