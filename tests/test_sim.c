@@ -610,7 +610,9 @@ TD_TEST(closest_waypoints_at_an_open_routes_end_are_deepracers)
         TD_ASSERT_EQ_INT(t->n, 22);
         TD_ASSERT(!t->closed);
         const td_params *p = &f.params[0];
-        put_on_center(&f, t, t->length);
+        double x, y, yaw;
+        td_track_point_at(t, t->length, 0.0, &x, &y, &yaw);
+        put_model_point(&f, x, y, yaw);
         TD_ASSERT_EQ_INT(p->closest_waypoints[0], 21);
         TD_ASSERT_EQ_INT(p->closest_waypoints[1], 0);
         /* Past the end the projection stays at the end. */
