@@ -36,6 +36,19 @@ static void check_pattern(const uint8_t *g, int w, int h, int cw, int ch)
         }
 }
 
+/* Opens the fake camera for a w x h input (w * h <= 160 * 120), grabs one frame and checks
+ * it against the camera's cw x ch pattern. */
+static void grab_one(int w, int h, int cw, int ch)
+{
+    td_agent_camera *c = NULL;
+    td_err err;
+    uint8_t g[160 * 120];
+    TD_ASSERT_OK(td_agent_camera_open(&c, "/dev/video-fake", w, h, &err));
+    TD_ASSERT_OK(td_agent_camera_grab(c, g, 2.0, &err));
+    check_pattern(g, w, h, cw, ch);
+    td_agent_camera_close(c);
+}
+
 TD_TEST(yuyv_frames_are_scaled_to_the_model_input)
 {
     td_agent_camera *c = NULL;
@@ -56,29 +69,16 @@ TD_TEST(yuyv_frames_are_scaled_to_the_model_input)
     }
     td_agent_camera_close(c);
     /* The device can be opened again once closed (the agent reopens it per bundle). */
-    TD_ASSERT_OK(td_agent_camera_open(&c, "/dev/video-fake", 80, 60, &err));
-    uint8_t s[80 * 60];
-    TD_ASSERT_OK(td_agent_camera_grab(c, s, 2.0, &err));
-    check_pattern(s, 80, 60, 640, 480);
-    td_agent_camera_close(c);
+    grab_one(80, 60, 640, 480);
 }
 
 TD_TEST(grey_frames_and_odd_sizes)
 {
-    td_agent_camera *c = NULL;
-    td_err err;
-    uint8_t g[160 * 120];
     camera("320x200", "GREY", "200");
-    TD_ASSERT_OK(td_agent_camera_open(&c, "/dev/video-fake", 160, 120, &err));
-    TD_ASSERT_OK(td_agent_camera_grab(c, g, 2.0, &err));
-    check_pattern(g, 160, 120, 320, 200);
-    td_agent_camera_close(c);
+    grab_one(160, 120, 320, 200);
     /* A camera smaller than the model's input: pixels repeat. */
     camera("64x48", "YUYV", "200");
-    TD_ASSERT_OK(td_agent_camera_open(&c, "/dev/video-fake", 160, 120, &err));
-    TD_ASSERT_OK(td_agent_camera_grab(c, g, 2.0, &err));
-    check_pattern(g, 160, 120, 64, 48);
-    td_agent_camera_close(c);
+    grab_one(160, 120, 64, 48);
 }
 
 TD_TEST(a_camera_that_sends_nothing_times_out)

@@ -445,6 +445,22 @@ static void put_model_point(env_fixture *f, double x, double y, double yaw)
     td_vecenv_teleport(&f->env, 0, x - m * cos(yaw), y - m * sin(yaw), yaw, 0.0);
 }
 
+/* One car on the route name with eval_config's settings. */
+static void open_eval(env_fixture *f, const char *name)
+{
+    td_sim_config cfg;
+    eval_config(&cfg);
+    open_shared(f, &cfg, name, 1);
+}
+
+/* Teleports car 0 so that its model point is on the centre line of t at arc length s. */
+static void put_on_center(env_fixture *f, const td_track *t, double s)
+{
+    double x, y, yaw;
+    td_track_point_at(t, s, 0.0, &x, &y, &yaw);
+    put_model_point(f, x, y, yaw);
+}
+
 /* Nearest point of a polyline (n points) to (x, y), as shapely's interpolate(project()). */
 static void dr_nearest_on(const double *B, int n, double x, double y, double *px, double *py,
                           double *arc)
@@ -603,20 +619,36 @@ TD_TEST(closest_waypoints_at_an_open_routes_end_are_deepracers)
         put_model_point(&f, x + 0.1 * cos(yaw), y + 0.1 * sin(yaw), yaw);
         TD_ASSERT_EQ_INT(p->closest_waypoints[0], 21);
         TD_ASSERT_EQ_INT(p->closest_waypoints[1], 0);
-        td_track_point_at(t, t->arc[20] + 0.01, 0.0, &x, &y, &yaw);
-        put_model_point(&f, x, y, yaw);
+        put_on_center(&f, t, t->arc[20] + 0.01);
         TD_ASSERT_EQ_INT(p->closest_waypoints[0], 20);
         TD_ASSERT_EQ_INT(p->closest_waypoints[1], 21);
-        td_track_point_at(t, t->arc[7], 0.0, &x, &y, &yaw);
-        put_model_point(&f, x, y, yaw);
+        put_on_center(&f, t, t->arc[7]);
         TD_ASSERT_EQ_INT(p->closest_waypoints[0], 7);
         TD_ASSERT_EQ_INT(p->closest_waypoints[1], 8);
-        td_track_point_at(t, 0.0, 0.0, &x, &y, &yaw);
-        put_model_point(&f, x, y, yaw);
+        put_on_center(&f, t, 0.0);
         TD_ASSERT_EQ_INT(p->closest_waypoints[0], 0);
         TD_ASSERT_EQ_INT(p->closest_waypoints[1], 1);
         fx_close(&f);
     }
+}
+
+/*
+ * The progress of car 0 (one car on route, eval_config) with its model point on the centre
+ * line at fraction frac of the route, after td_vecenv_reset_car_at(reset_at) (none if
+ * reset_at < 0); *start (if not NULL) is the progress before the move.
+ */
+static double progress_on_center(const char *route, double reset_at, double frac, double *start)
+{
+    env_fixture f = {0};
+    open_eval(&f, route);
+    if (reset_at >= 0)
+        td_vecenv_reset_car_at(&f.env, 0, reset_at, 0);
+    if (start)
+        *start = f.params[0].progress;
+    put_on_center(&f, &f.track, frac * f.track.length);
+    double progress = f.params[0].progress;
+    fx_close(&f);
+    return progress;
 }
 
 /*
@@ -627,22 +659,8 @@ TD_TEST(closest_waypoints_at_an_open_routes_end_are_deepracers)
  */
 TD_TEST(open_route_progress_is_not_clipped)
 {
-    env_fixture f = {0};
-    td_sim_config cfg;
-    eval_config(&cfg);
-    open_shared(&f, &cfg, "Straight_track", 1);
-    const td_track *t = &f.track;
-    const td_params *p = &f.params[0];
-    double x, y, yaw;
-    td_vecenv_reset_car_at(&f.env, 0, 0.5, 0);
-    td_track_point_at(t, 0.3 * t->length, 0.0, &x, &y, &yaw);
-    put_model_point(&f, x, y, yaw);
-    TD_ASSERT_NEAR(p->progress, -20.0, 1e-9);
-    td_vecenv_reset_car_at(&f.env, 0, 0.5, 0);
-    td_track_point_at(t, 0.7 * t->length, 0.0, &x, &y, &yaw);
-    put_model_point(&f, x, y, yaw);
-    TD_ASSERT_NEAR(p->progress, 20.0, 1e-9);
-    fx_close(&f);
+    TD_ASSERT_NEAR(progress_on_center("Straight_track", 0.5, 0.3, NULL), -20.0, 1e-9);
+    TD_ASSERT_NEAR(progress_on_center("Straight_track", 0.5, 0.7, NULL), 20.0, 1e-9);
 }
 
 /*
@@ -653,18 +671,10 @@ TD_TEST(open_route_progress_is_not_clipped)
  */
 TD_TEST(a_pose_after_a_reset_compares_with_deepracers_zero_progress)
 {
-    env_fixture f = {0};
-    td_sim_config cfg;
-    eval_config(&cfg);
-    open_shared(&f, &cfg, "reinvent_base", 1);
-    const td_track *t = &f.track;
-    const td_params *p = &f.params[0];
-    TD_ASSERT(p->progress > 0.4 && p->progress < 1.0); /* the start pose: model point ahead */
-    double x, y, yaw;
-    td_track_point_at(t, 0.504 * t->length, 0.0, &x, &y, &yaw);
-    put_model_point(&f, x, y, yaw);
-    TD_ASSERT_NEAR(p->progress, 50.4 - 100.0, 1e-6);
-    fx_close(&f);
+    double start;
+    double progress = progress_on_center("reinvent_base", -1.0, 0.504, &start);
+    TD_ASSERT(start > 0.4 && start < 1.0); /* the start pose: model point ahead */
+    TD_ASSERT_NEAR(progress, 50.4 - 100.0, 1e-6);
 }
 
 TD_TEST(params_objects_one_obstacle)

@@ -120,14 +120,15 @@ typedef struct td_tar_member {
 
 /* A tar or .tar.gz file (zlib reads either), streamed. An end without the closing zero
  * blocks is accepted; what follows them is not read. Close with td_tar_close. */
-int td_tar_open_file(td_tar_reader **r, const char *path, td_err *err);
+int td_tar_open_file(td_tar_reader **out, const char *path, td_err *err);
 /* A .tar.gz in memory (buf must outlive the reader), checked byte for byte: the gzip header,
  * the deflate stream, the trailer's CRC-32 and length, nothing but zeros after the tar's end
  * and nothing after the gzip stream. */
-int td_tar_open_gzip_memory(td_tar_reader **r, const void *buf, size_t len, td_err *err);
+int td_tar_open_gzip_memory(td_tar_reader **out, const void *buf, size_t len, td_err *err);
 /* A plain tar in memory; canonical: padding must be zero and exactly two zero blocks end it
  * (else any number of zero blocks may). */
-int td_tar_open_memory(td_tar_reader **r, const void *buf, size_t len, int canonical, td_err *err);
+int td_tar_open_memory(td_tar_reader **out, const void *buf, size_t len, int canonical,
+                       td_err *err);
 /* The next member into m: 1, 0 at the end of the archive, or a negative TD_E* code (bad
  * checksum or number field, truncation, a long name over 16 KiB, damaged compression). */
 int td_tar_next(td_tar_reader *r, td_tar_member *m, td_err *err);

@@ -461,8 +461,8 @@ typedef struct td_vecenv_buffers {
     void *block; /* the one allocation behind the buffers above */
 } td_vecenv_buffers;
 
-int td_vecenv_buffers_init(td_vecenv_buffers *b, td_vecenv *env, td_err *err);
-void td_vecenv_buffers_free(td_vecenv_buffers *b);
+int td_vecenv_buffers_init(td_vecenv_buffers *g, td_vecenv *env, td_err *err);
+void td_vecenv_buffers_free(td_vecenv_buffers *g);
 
 /* Sizes of one car's observation rows. */
 int td_vecenv_camera_bytes(const td_sim_config *cfg); /* 0 when no camera */

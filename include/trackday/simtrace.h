@@ -95,9 +95,9 @@ typedef struct td_simtrace_writer td_simtrace_writer;
  * Creates (truncates) a simtrace CSV at path and writes the header: DeepRacer's 19 columns
  * (its 17, obstacle_crash_counter, wall_clock) as its simulator writes them: steps as a float
  * ("1.0"), a continuous action as "[steer speed]" (row.action < 0), True/False. The file is
- * written through a buffer; td_simtrace_close flushes it. *w is NULL on error.
+ * written through a buffer; td_simtrace_close flushes it. *out is NULL on error.
  */
-int td_simtrace_open(td_simtrace_writer **w, const char *path, td_err *err);
+int td_simtrace_open(td_simtrace_writer **out, const char *path, td_err *err);
 /* The longest line td_simtrace_format_row writes, newline included. */
 #define TD_SIMTRACE_LINE_MAX 1024
 

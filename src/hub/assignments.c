@@ -44,31 +44,6 @@ typedef struct assignment {
     criterion criteria[MAX_CRITERIA];
 } assignment;
 
-/* The caller's relation to class id: 2 teaches it (or admin), 1 a learner in it, 0 none. */
-static int class_relation(td__req *r, int64_t id)
-{
-    td_db_rows *row;
-    int rel = 0;
-    if (r->who.who != TD__WHO_USER)
-        return 0;
-    if (td__db_query_row(td__req_db(r), &row, NULL,
-                         "SELECT m.role FROM class_members m JOIN classes c ON c.id = m.class_id "
-                         "WHERE m.class_id = ? AND m.user_id = ? AND c.deleted_at IS NULL",
-                         "ii", id, r->who.id) > 0) {
-        rel = strcmp(td__db_text(row, 0), "instructor") ? 1 : 2;
-        td__db_rows_free(row);
-    }
-    if (r->who.role == TD__ROLE_ADMIN) {
-        int64_t exists = 0;
-        td__db_int_query(td__req_db(r), &exists, 0, NULL,
-                         "SELECT COUNT(*) FROM classes WHERE id = ? AND deleted_at IS NULL", "i",
-                         id);
-        if (exists)
-            rel = 2;
-    }
-    return rel;
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* Loading                                                                              */
 /* ------------------------------------------------------------------------------------ */
@@ -122,7 +97,7 @@ static int assignment_param(td__req *r, int i, assignment *A, int *rel)
         return 0;
     int rc = load_db(td__req_db(r), id, A, &err);
     if (!rc)
-        *rel = class_relation(r, A->class_id);
+        *rel = td__class_relation(r, A->class_id);
     if (rc == TD_ENOENT || (!rc && !*rel))
         return td__fail(r, 404, "not_found", "no assignment %lld", (long long)id), 0;
     if (rc)
@@ -291,7 +266,7 @@ static int reply_assignment(td__req *r, int status, int64_t id)
     int rc = load_db(td__req_db(r), id, &A, &err);
     if (rc)
         return td__fail_err(r, rc, &err);
-    return td__reply_json(r, status, assignment_json(r, &A, class_relation(r, A.class_id)));
+    return td__reply_json(r, status, assignment_json(r, &A, td__class_relation(r, A.class_id)));
 }
 
 static int post_assignment(td__req *r)
@@ -300,14 +275,13 @@ static int post_assignment(td__req *r)
     assignment A;
     int64_t cls, now = td__hub_now(r->hub);
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__check_types(r, o, TYPES))
         return 1;
     if (td__param_id(r, 0, "class", &cls))
         return 1;
-    int rel = class_relation(r, cls);
+    int rel = td__class_relation(r, cls);
     if (!rel)
         return td__fail(r, 404, "not_found", "no class %lld", (long long)cls);
     if (rel < 2)
@@ -330,8 +304,8 @@ static int post_assignment(td__req *r)
     rc = td__db_begin(c, 1, &err);
     if (rc)
         return td__fail_err(r, rc, &err);
-    rc = td__db_query_row(
-        c, &row, &err,
+    rc = td__db_insert_id(
+        c, &A.id, &err,
         "INSERT INTO assignments (class_id, owner_id, name, description, track, hidden, "
         "race_type, laps, continuous, max_resets, off_track_penalty_ms, collision_penalty_ms, "
         "seed, deadline, accept_late, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -339,18 +313,11 @@ static int post_assignment(td__req *r)
         "iitttitiiiiiiiii", cls, r->who.id, A.name, A.description, A.track, A.hidden, A.race_type,
         A.laps, A.continuous, A.max_resets, A.off_ms, A.coll_ms, A.seed, A.deadline, A.accept_late,
         now);
-    if (rc > 0) {
-        A.id = td__db_int(row, 0);
-        td__db_rows_free(row);
+    if (!rc)
         rc = save_criteria(c, &A, &err);
-    } else if (rc == 0) {
-        rc = TD_EINTERNAL;
-    }
     if (td__req_commit(r, c, rc, &err))
         return 1;
-    char loc[64];
-    snprintf(loc, sizeof(loc), "/api/v1/assignments/%lld", (long long)A.id);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/assignments/%lld", (long long)A.id);
     return reply_assignment(r, 201, A.id);
 }
 
@@ -362,7 +329,7 @@ static int list_assignments(td__req *r)
     td_err err = {0};
     if (td__param_id(r, 0, "class", &cls))
         return 1;
-    int rel = class_relation(r, cls);
+    int rel = td__class_relation(r, cls);
     if (!rel)
         return td__fail(r, 404, "not_found", "no class %lld", (long long)cls);
     rc = td__db_query(td__req_db(r), &rows, &err,
@@ -536,7 +503,6 @@ static int post_sub(td__req *r)
     int64_t model_id = 0, version = 0, now = td__hub_now(r->hub), sid = 0, jid = 0;
     td__model m;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__check_types(r, o, "model:i,version:i"))
@@ -578,19 +544,12 @@ static int post_sub(td__req *r)
     }
     /* The submission, then its grading job (which names the submission's frozen files). */
     if (!rc) {
-        rc = td__db_query_row(c, &row, &err,
+        rc = td__db_insert_id(c, &sid, &err,
                               "INSERT INTO assignment_submissions (assignment_id, user_id, "
                               "model_id, model_version, fileset_id, content_sha256, created_at, "
                               "late, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) RETURNING id",
                               "iiiiitii", A.id, r->who.id, model_id, version, fsid, sha, now,
                               (int64_t)late);
-        if (rc > 0) {
-            sid = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        }
     }
     if (!rc) {
         char input[128];
@@ -618,10 +577,8 @@ static int post_sub(td__req *r)
     if (td__req_commit(r, c, rc, &err))
         return 1;
     td__hub_notify(r->hub);
-    char loc[96];
-    snprintf(loc, sizeof(loc), "/api/v1/assignments/%lld/submissions/%lld", (long long)A.id,
-             (long long)sid);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/assignments/%lld/submissions/%lld", (long long)A.id,
+                     (long long)sid);
     return reply_sub(r, 201, &A, rel, sid);
 }
 
@@ -697,7 +654,7 @@ static int get_sub_download(td__req *r)
                          "ii", sid, r->who.id);
         ok = n > 0;
     } else if (fsid) {
-        ok = uid == r->who.id || class_relation(r, cls) == 2;
+        ok = uid == r->who.id || td__class_relation(r, cls) == 2;
     }
     if (!ok)
         return td__fail(r, 404, "not_found", "no submission %lld of assignment %lld",
@@ -990,7 +947,7 @@ static int get_gradebook(td__req *r)
     const char *format = td__req_query(r, "format");
     if (td__param_id(r, 0, "class", &cls))
         return 1;
-    int rel = class_relation(r, cls);
+    int rel = td__class_relation(r, cls);
     if (!rel)
         return td__fail(r, 404, "not_found", "no class %lld", (long long)cls);
     if (rel < 2)

@@ -229,7 +229,6 @@ static int post_bracket(td__req *r)
     const char *name = NULL, *track = NULL, *division = NULL;
     int64_t size = 8, laps = 0;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__check_types(r, o, "name:s,size:i,track:s,laps:i,division:s"))
@@ -287,18 +286,11 @@ static int post_bracket(td__req *r)
     if (rc)
         return td__fail_err(r, rc, &err);
     rc =
-        td__db_query_row(c, &row, &err,
+        td__db_insert_id(c, &b.id, &err,
                          "INSERT INTO brackets (league_id, name, size, track, laps, division, "
                          "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                          "itititii", lb.id, bname, (int64_t)n, lb.tracks[ti], laps ? laps : lb.laps,
                          division ? division : "", r->who.id, td__hub_now(r->hub));
-    if (rc > 0) {
-        b.id = td__db_int(row, 0);
-        td__db_rows_free(row);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TD_EINTERNAL;
-    }
     if (!rc)
         rc = bracket_load(c, lb.id, b.id, &b, &err);
     /* Every match of every round; the first round's sides from the seeds. */
@@ -329,10 +321,7 @@ static int post_bracket(td__req *r)
         return 1;
     td__hub_notify(r->hub);
     bracket_load(c, lb.id, b.id, &b, &err);
-    char loc[96];
-    snprintf(loc, sizeof(loc), "/api/v1/leagues/%lld/brackets/%lld", (long long)lb.id,
-             (long long)b.id);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/leagues/%lld/brackets/%lld", (long long)lb.id, (long long)b.id);
     return td__reply_json(r, 201, bracket_json(r, &b, &err));
 }
 

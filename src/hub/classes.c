@@ -33,11 +33,12 @@ int td__teaches(td__req *r, int64_t uid)
     return n > 0;
 }
 
-/* The caller's relation to class id: 2 teaches it (or admin), 1 a learner in it, 0 none. */
-static int relation(td__req *r, int64_t id)
+int td__class_relation(td__req *r, int64_t id)
 {
     td_db_rows *row;
     int rel = 0;
+    if (r->who.who != TD__WHO_USER)
+        return 0;
     if (td__db_query_row(td__req_db(r), &row, NULL,
                          "SELECT m.role FROM class_members m JOIN classes c ON c.id = m.class_id "
                          "WHERE m.class_id = ? AND m.user_id = ? AND c.deleted_at IS NULL",
@@ -63,7 +64,7 @@ static int class_param(td__req *r, int64_t *id, int need_teach)
     int rel;
     if (td__param_id(r, 0, "class", id))
         return 0;
-    rel = relation(r, *id);
+    rel = td__class_relation(r, *id);
     if (rel == 0) {
         td__fail(r, 404, "not_found", "no class %lld", (long long)*id);
         return 0;
@@ -105,7 +106,7 @@ static int reply_class(td__req *r, int status, int64_t id)
                               "SELECT " CLASS_COLS " FROM classes c WHERE c.id = ?", "i", id);
     if (rc <= 0)
         return td__fail_err(r, rc ? rc : TD_ENOENT, &err);
-    json_t *o = class_json(row, relation(r, id) == 2);
+    json_t *o = class_json(row, td__class_relation(r, id) == 2);
     td__db_rows_free(row);
     return td__reply_json(r, status, o);
 }
@@ -161,7 +162,6 @@ static int post_class(td__req *r)
     const char *name = NULL, *desc = "";
     int64_t q[TD__NQUOTA], id = 0, now = td__hub_now(r->hub);
     td_db_conn *c = td__req_db(r);
-    td_db_rows *row;
     td_err err = {0};
     char code[9];
     int rc;
@@ -180,20 +180,13 @@ static int post_class(td__req *r)
     new_join_code(code);
     rc = td__db_begin(c, 1, &err);
     if (!rc) {
-        rc = td__db_query_row(
-            c, &row, &err,
+        rc = td__db_insert_id(
+            c, &id, &err,
             "INSERT INTO classes (name, description, owner_id, join_code, created_at, "
             "quota_training_minutes, quota_concurrent_jobs, quota_models, quota_storage_mb) "
             "VALUES (?, ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1), NULLIF(?, -1), NULLIF(?, -1)) "
             "RETURNING id",
             "ttitiiiii", name, desc, r->who.id, code, now, q[0], q[1], q[2], q[3]);
-        if (rc > 0) {
-            id = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        }
     }
     if (!rc)
         rc = td__db_exec(c, &err,

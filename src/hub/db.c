@@ -191,27 +191,42 @@ int td__db_query_row(td_db_conn *c, td_db_rows **rows, td_err *err, const char *
     return rc;
 }
 
-int td__db_int_query(td_db_conn *c, int64_t *out, int64_t dflt, td_err *err, const char *sql,
-                     const char *types, ...)
+/* The first column of a one-row query: 1 (*out set unless it is NULL), 0 (no row), or the
+ * error. */
+static int first_int(td_db_conn *c, int64_t *out, td_err *err, const char *sql, const char *types,
+                     va_list ap)
 {
     td_db_rows *r = NULL;
-    va_list ap;
-    int rc;
-    *out = dflt;
-    va_start(ap, types);
-    rc = OPS(c)->query(c, &r, sql, types, ap, err);
-    va_end(ap);
+    int rc = OPS(c)->query(c, &r, sql, types, ap, err);
     if (!rc) {
         rc = ROPS(r)->next(r, err);
-        if (rc > 0) {
-            if (!ROPS(r)->is_null(r, 0))
-                *out = ROPS(r)->col_int(r, 0);
-            rc = 0;
-        }
+        if (rc > 0 && !ROPS(r)->is_null(r, 0))
+            *out = ROPS(r)->col_int(r, 0);
     }
     if (r)
         ROPS(r)->rows_free(r);
     return rc;
+}
+
+int td__db_insert_id(td_db_conn *c, int64_t *id, td_err *err, const char *sql, const char *types,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = first_int(c, id, err, sql, types, ap);
+    va_end(ap);
+    return rc > 0 ? 0 : rc == 0 ? TD_EINTERNAL : rc;
+}
+
+int td__db_int_query(td_db_conn *c, int64_t *out, int64_t dflt, td_err *err, const char *sql,
+                     const char *types, ...)
+{
+    va_list ap;
+    *out = dflt;
+    va_start(ap, types);
+    int rc = first_int(c, out, err, sql, types, ap);
+    va_end(ap);
+    return rc > 0 ? 0 : rc;
 }
 
 int td__db_next(td_db_rows *r, td_err *err)

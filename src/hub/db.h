@@ -90,6 +90,10 @@ const char *td__db_text(td_db_rows *r, int col);
 void td__db_rows_free(td_db_rows *r);
 int64_t td__db_changes(td_db_conn *c);
 
+/* Runs an INSERT ... RETURNING id: 0 and *id, or the error (TD_EINTERNAL, err untouched, when
+ * no row came back). */
+int td__db_insert_id(td_db_conn *c, int64_t *id, td_err *err, const char *sql, const char *types,
+                     ...);
 /* A single integer from a one-row query, or dflt when there is no row or it is NULL. */
 int td__db_int_query(td_db_conn *c, int64_t *out, int64_t dflt, td_err *err, const char *sql,
                      const char *types, ...);

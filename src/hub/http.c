@@ -76,6 +76,16 @@ void td__req_add_header(td__req *r, const char *name, const char *value)
     r->nheaders++;
 }
 
+void td__req_location(td__req *r, const char *fmt, ...)
+{
+    char loc[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(loc, sizeof(loc), fmt, ap);
+    va_end(ap);
+    td__req_add_header(r, "Location", loc);
+}
+
 static void reset_reply(td__req *r)
 {
     if (r->reply_json)

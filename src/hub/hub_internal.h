@@ -148,6 +148,8 @@ const char *td__req_query(td__req *r, const char *name);
 const char *td__req_header(td__req *r, const char *name);
 /* Adds a response header. */
 void td__req_add_header(td__req *r, const char *name, const char *value);
+/* The Location header of a 201 reply, formatted. */
+void td__req_location(td__req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- Replies: each returns 0 so a handler can `return td__reply_...(r, ...)`. ----------- */
 
@@ -305,6 +307,9 @@ int td__reply_blob(td__req *r, const td__file_entry *e, const char *type);
 int td__teaches(td__req *r, int64_t uid);
 /* 1 if the caller may see what owner_id owns: themself, an admin, or their instructor. */
 int td__may_see_owner(td__req *r, int64_t owner_id);
+/* The caller's relation to class id: 2 teaches it (or admin), 1 a learner in it, 0 none (or
+ * not a user). */
+int td__class_relation(td__req *r, int64_t id);
 
 enum {
     TD__QUOTA_IDX_MINUTES = 0,
@@ -553,7 +558,7 @@ void td__webhook_sign(const char *secret, int64_t ts, const char *body, char hex
 /* Sends the deliveries that are due; returns how many were attempted, or an error. */
 int td__webhooks_deliver(td_hub *h, td_err *err);
 /* The delivery thread (hub.c starts it with the server). */
-void *td__webhook_main(void *hub);
+void *td__webhook_main(void *arg);
 /* Routes: devices' telemetry and drift (telemetry.c), alerts and webhooks (alerts.c). */
 extern const td__route td__routes_telemetry[], td__routes_alerts[];
 extern const char td__telemetry_schemas[], td__alerts_schemas[];

@@ -558,9 +558,7 @@ int td__job_submit_id(td__req *r, json_t *o, json_t *extra, int64_t *job_id)
         return 1;
     td__hub_notify(r->hub);
     *job_id = id;
-    char loc[64];
-    snprintf(loc, sizeof(loc), "/api/v1/jobs/%lld", (long long)id);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/jobs/%lld", (long long)id);
     return reply_job(r, 201, id);
 }
 

@@ -538,7 +538,6 @@ static int post_league(td__req *r)
     league L;
     int64_t now = td__hub_now(r->hub), cls = 0;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__check_types(r, o, LEAGUE_TYPES) ||
@@ -575,8 +574,8 @@ static int post_league(td__req *r)
     rc = td__db_begin(c, 1, &err);
     if (rc)
         return td__fail_err(r, rc, &err);
-    rc = td__db_query_row(
-        c, &row, &err,
+    rc = td__db_insert_id(
+        c, &L.id, &err,
         "INSERT INTO leagues (name, description, owner_id, class_id, race_type, ranking, laps, "
         "min_laps, continuous, off_track_penalty_ms, collision_penalty_ms, max_resets, obstacles, "
         "bots, bot_speed_mms, daily_limit, total_limit, opens_at, closes_at, seed, created_at) "
@@ -585,18 +584,11 @@ static int post_league(td__req *r)
         "ttiittiiiiiiiiiiiiiii", L.name, L.description, r->who.id, cls, L.race_type, L.ranking,
         L.laps, L.min_laps, L.continuous, L.off_ms, L.coll_ms, L.max_resets, L.obstacles, L.bots,
         L.bot_speed_mms, L.daily_limit, L.total_limit, L.opens_at, L.closes_at, L.seed, now);
-    if (rc > 0) {
-        L.id = td__db_int(row, 0);
-        td__db_rows_free(row);
+    if (!rc)
         rc = save_children(c, &L, &err);
-    } else if (rc == 0) {
-        rc = TD_EINTERNAL;
-    }
     if (td__req_commit(r, c, rc, &err))
         return 1;
-    char loc[64];
-    snprintf(loc, sizeof(loc), "/api/v1/leagues/%lld", (long long)L.id);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/leagues/%lld", (long long)L.id);
     return reply_league(r, 201, L.id);
 }
 
@@ -1494,7 +1486,6 @@ static int post_submission(td__req *r)
     char div[72];
     td__model m;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int rc;
     if (td__req_json(r, &o) || td__check_types(r, o, "model:i,version:i,division:s"))
@@ -1542,18 +1533,11 @@ static int post_submission(td__req *r)
                         (long long)version);
     }
     if (!rc) {
-        rc = td__db_query_row(c, &row, &err,
+        rc = td__db_insert_id(c, &sid, &err,
                               "INSERT INTO submissions (league_id, user_id, division, model_id, "
                               "model_version, fileset_id, content_sha256, created_at) VALUES (?, "
                               "?, ?, ?, ?, ?, ?, ?) RETURNING id",
                               "iitiiiti", L.id, r->who.id, div, model_id, version, fsid, sha, now);
-        if (rc > 0) {
-            sid = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        }
     }
     /* One official evaluation per track, as jobs any worker runs. */
     for (int i = 0; !rc && i < L.ntracks; i++) {
@@ -1570,10 +1554,7 @@ static int post_submission(td__req *r)
     if (td__req_commit(r, c, rc, &err))
         return 1;
     td__hub_notify(r->hub);
-    char loc[96];
-    snprintf(loc, sizeof(loc), "/api/v1/leagues/%lld/submissions/%lld", (long long)L.id,
-             (long long)sid);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/leagues/%lld/submissions/%lld", (long long)L.id, (long long)sid);
     return reply_submission(r, 201, &L, sid);
 }
 

@@ -93,22 +93,23 @@ static json_t *parent_json(td_db_rows *row, int mcol, int vcol)
  */
 static void model_sb(td__sb *b, td_db_rows *row)
 {
-    SB_LIT(b, "{\"id\":");
-    td__sb_int(b, td__db_int(row, 0));
-    SB_LIT(b, ",\"name\":");
-    td__sb_json_str(b, td__db_text(row, 1));
-    SB_LIT(b, ",\"description\":");
-    td__sb_json_str(b, td__db_text(row, 2));
-    SB_LIT(b, ",\"owner\":{\"id\":");
-    td__sb_int(b, td__db_int(row, 3));
-    SB_LIT(b, ",\"username\":");
-    td__sb_json_str(b, td__db_text(row, 4));
-    SB_LIT(b, "},\"latest_version\":");
-    td__sb_int(b, td__db_int(row, 5));
-    SB_LIT(b, ",\"created_at\":");
-    td__sb_time(b, td__db_int(row, 6));
-    SB_LIT(b, ",\"updated_at\":");
-    td__sb_time(b, td__db_int(row, 7));
+    /* Each column (0-7) after its key: 'i' an integer, 's' a string, 't' a time. */
+    static const struct {
+        const char *key;
+        char kind;
+    } cols[] = {{"{\"id\":", 'i'},          {",\"name\":", 's'},
+                {",\"description\":", 's'}, {",\"owner\":{\"id\":", 'i'},
+                {",\"username\":", 's'},    {"},\"latest_version\":", 'i'},
+                {",\"created_at\":", 't'},  {",\"updated_at\":", 't'}};
+    for (int c = 0; c < (int)(sizeof(cols) / sizeof(cols[0])); c++) {
+        td__sb_add(b, cols[c].key, strlen(cols[c].key));
+        if (cols[c].kind == 's')
+            td__sb_json_str(b, td__db_text(row, c));
+        else if (cols[c].kind == 't')
+            td__sb_time(b, td__db_int(row, c));
+        else
+            td__sb_int(b, td__db_int(row, c));
+    }
     SB_LIT(b, ",\"parent\":");
     if (td__db_is_null(row, 8)) {
         SB_LIT(b, "null}");
@@ -440,7 +441,6 @@ static int post_model(td__req *r)
     td__fileset fs;
     td__model_meta meta;
     td_db_conn *c;
-    td_db_rows *row;
     td_err err = {0};
     int64_t id = 0, fsid = 0, now = td__hub_now(r->hub);
     int rc;
@@ -464,17 +464,11 @@ static int post_model(td__req *r)
     c = td__req_db(r);
     rc = td__db_begin(c, 1, &err);
     if (!rc) {
-        rc = td__db_query_row(c, &row, &err,
+        rc = td__db_insert_id(c, &id, &err,
                               "INSERT INTO models (owner_id, name, description, created_at, "
                               "updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                               "ittii", r->who.id, name, desc ? desc : "", now, now);
-        if (rc > 0) {
-            id = td__db_int(row, 0);
-            td__db_rows_free(row);
-            rc = 0;
-        } else if (rc == 0) {
-            rc = TD_EINTERNAL;
-        } else if (rc == TD_ECONFLICT) {
+        if (rc == TD_ECONFLICT) {
             td_err_set(&err, TD_ECONFLICT,
                        "you already have a model named '%s' (push a new version to it, or "
                        "choose another name)",
@@ -494,9 +488,7 @@ static int post_model(td__req *r)
         td__db_rollback(c);
         return td__fail_err(r, rc, &err);
     }
-    char loc[80];
-    snprintf(loc, sizeof(loc), "/api/v1/models/%lld", (long long)id);
-    td__req_add_header(r, "Location", loc);
+    td__req_location(r, "/api/v1/models/%lld", (long long)id);
     return reply_model(r, 201, id, NULL);
 }
 

@@ -224,6 +224,11 @@ TDI_DENSE_F32_VARIANT(avx512, TDI_AVX512_FN)
  * bit for bit. Channels beyond the last whole pair of vectors are summed one by one.
  */
 #define TILE_P 6
+/* Pixel k of the tile: its two accumulators take input j times the two weight vectors. */
+#define TDI_TILE_ROW(SET1, FMA, k)                                                                 \
+    x = SET1(r##k[j]);                                                                             \
+    a##k##0 = FMA(x, w0, a##k##0);                                                                 \
+    a##k##1 = FMA(x, w1, a##k##1);
 #define TDI_CONV_TILE(VEC, NL, LOAD, SET1, FMA, STORE, RELU)                                       \
     int OH = (H - K) / S + 1, OW = (W - K) / S + 1, KC = K * C, NP = OH * OW;                      \
     for (int q0 = 0; q0 < NP; q0 += TILE_P) {                                                      \
@@ -246,24 +251,12 @@ TDI_DENSE_F32_VARIANT(avx512, TDI_AVX512_FN)
                 for (int j = 0; j < KC; j++) {                                                     \
                     VEC w0 = LOAD(wk), w1 = LOAD(wk + NL), x;                                      \
                     wk += OC;                                                                      \
-                    x = SET1(r0[j]);                                                               \
-                    a00 = FMA(x, w0, a00);                                                         \
-                    a01 = FMA(x, w1, a01);                                                         \
-                    x = SET1(r1[j]);                                                               \
-                    a10 = FMA(x, w0, a10);                                                         \
-                    a11 = FMA(x, w1, a11);                                                         \
-                    x = SET1(r2[j]);                                                               \
-                    a20 = FMA(x, w0, a20);                                                         \
-                    a21 = FMA(x, w1, a21);                                                         \
-                    x = SET1(r3[j]);                                                               \
-                    a30 = FMA(x, w0, a30);                                                         \
-                    a31 = FMA(x, w1, a31);                                                         \
-                    x = SET1(r4[j]);                                                               \
-                    a40 = FMA(x, w0, a40);                                                         \
-                    a41 = FMA(x, w1, a41);                                                         \
-                    x = SET1(r5[j]);                                                               \
-                    a50 = FMA(x, w0, a50);                                                         \
-                    a51 = FMA(x, w1, a51);                                                         \
+                    TDI_TILE_ROW(SET1, FMA, 0)                                                     \
+                    TDI_TILE_ROW(SET1, FMA, 1)                                                     \
+                    TDI_TILE_ROW(SET1, FMA, 2)                                                     \
+                    TDI_TILE_ROW(SET1, FMA, 3)                                                     \
+                    TDI_TILE_ROW(SET1, FMA, 4)                                                     \
+                    TDI_TILE_ROW(SET1, FMA, 5)                                                     \
                 }                                                                                  \
             }                                                                                      \
             VEC acc[TILE_P][2] = {{a00, a01}, {a10, a11}, {a20, a21},                              \

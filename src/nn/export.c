@@ -709,6 +709,41 @@ static void tf_unary(td__pb *p, const xgraph *g, const xnode *x, const char *op)
     td__pb_end(p, node);
 }
 
+/*
+ * A layer's weights as the Const NAME/kernel and its op NAME/OP on (input, kernel) with T
+ * float; op_name gets NAME/OP. Returns the open node: the caller adds the op's attributes
+ * and ends it.
+ */
+static size_t tf_kernel_op(td__pb *p, const xgraph *g, const xnode *x, const float *k,
+                           const int *kd, int nd, const char *op, char *op_name, size_t cap)
+{
+    char kname[TD_EXPORT_NAME_LEN + 32], in[TD_EXPORT_NAME_LEN + 16];
+    snprintf(kname, sizeof(kname), "%s/kernel", x->name);
+    tf_const_float(p, kname, k, kd, nd);
+    snprintf(op_name, cap, "%s/%s", x->name, op);
+    size_t node = tf_node_begin(p, op_name, op);
+    out_name(&g->n[x->in[0]], in, sizeof(in));
+    tf_input(p, in);
+    tf_input(p, kname);
+    tf_attr_type(p, "T", DT_FLOAT);
+    return node;
+}
+
+/* The layer's bias as the Const NAME/bias and NAME/BiasAdd on the op's output op_name. */
+static void tf_bias_add(td__pb *p, const xnode *x, const char *op_name)
+{
+    char bname[TD_EXPORT_NAME_LEN + 32], name[TD_EXPORT_NAME_LEN + 32];
+    snprintf(bname, sizeof(bname), "%s/bias", x->name);
+    tf_const_float(p, bname, x->b, &x->OC, 1);
+    snprintf(name, sizeof(name), "%s/BiasAdd", x->name);
+    size_t node = tf_node_begin(p, name, "BiasAdd");
+    tf_input(p, op_name);
+    tf_input(p, bname);
+    tf_attr_type(p, "T", DT_FLOAT);
+    tf_attr_string(p, "data_format", "NHWC");
+    td__pb_end(p, node);
+}
+
 static int write_tf(const xgraph *g, td__pb *p, td_err *err)
 {
     char a[TD_EXPORT_NAME_LEN + 32], b[TD_EXPORT_NAME_LEN + 32], in[TD_EXPORT_NAME_LEN + 16];
@@ -750,15 +785,8 @@ static int write_tf(const xgraph *g, td__pb *p, td_err *err)
                 return td_err_set(err, TD_ENOMEM, "export: out of memory");
             conv_to_hwio(k, x);
             int kd[4] = {x->K, x->K, x->C, x->OC};
-            snprintf(a, sizeof(a), "%s/kernel", x->name);
-            tf_const_float(p, a, k, kd, 4);
+            size_t node = tf_kernel_op(p, g, x, k, kd, 4, "Conv2D", b, sizeof(b));
             td_free(k);
-            snprintf(b, sizeof(b), "%s/Conv2D", x->name);
-            size_t node = tf_node_begin(p, b, "Conv2D");
-            out_name(&g->n[x->in[0]], in, sizeof(in));
-            tf_input(p, in);
-            tf_input(p, a);
-            tf_attr_type(p, "T", DT_FLOAT);
             tf_attr_string(p, "data_format", "NHWC");
             {
                 int64_t dil[4] = {1, 1, 1, 1}, st[4] = {1, x->S, x->S, 1};
@@ -768,15 +796,7 @@ static int write_tf(const xgraph *g, td__pb *p, td_err *err)
             }
             tf_attr_bool(p, "use_cudnn_on_gpu", 1);
             td__pb_end(p, node);
-            snprintf(a, sizeof(a), "%s/bias", x->name);
-            tf_const_float(p, a, x->b, &x->OC, 1);
-            snprintf(in, sizeof(in), "%s/BiasAdd", x->name);
-            node = tf_node_begin(p, in, "BiasAdd");
-            tf_input(p, b);
-            tf_input(p, a);
-            tf_attr_type(p, "T", DT_FLOAT);
-            tf_attr_string(p, "data_format", "NHWC");
-            td__pb_end(p, node);
+            tf_bias_add(p, x, b);
             break;
         }
         case X_DENSE: {
@@ -785,27 +805,12 @@ static int write_tf(const xgraph *g, td__pb *p, td_err *err)
                 return td_err_set(err, TD_ENOMEM, "export: out of memory");
             dense_layout(k, x, 1);
             int kd[2] = {x->C, x->OC};
-            snprintf(a, sizeof(a), "%s/kernel", x->name);
-            tf_const_float(p, a, k, kd, 2);
+            size_t node = tf_kernel_op(p, g, x, k, kd, 2, "MatMul", b, sizeof(b));
             td_free(k);
-            snprintf(b, sizeof(b), "%s/MatMul", x->name);
-            size_t node = tf_node_begin(p, b, "MatMul");
-            out_name(&g->n[x->in[0]], in, sizeof(in));
-            tf_input(p, in);
-            tf_input(p, a);
-            tf_attr_type(p, "T", DT_FLOAT);
             tf_attr_bool(p, "transpose_a", 0);
             tf_attr_bool(p, "transpose_b", 0);
             td__pb_end(p, node);
-            snprintf(a, sizeof(a), "%s/bias", x->name);
-            tf_const_float(p, a, x->b, &x->OC, 1);
-            snprintf(in, sizeof(in), "%s/BiasAdd", x->name);
-            node = tf_node_begin(p, in, "BiasAdd");
-            tf_input(p, b);
-            tf_input(p, a);
-            tf_attr_type(p, "T", DT_FLOAT);
-            tf_attr_string(p, "data_format", "NHWC");
-            td__pb_end(p, node);
+            tf_bias_add(p, x, b);
             break;
         }
         case X_RELU:

@@ -222,6 +222,26 @@ int td__py_report_exception(td__pyhost *h, td_reward_error_kind kind, const td_p
     return code;
 }
 
+/* obj.name if it is an int, else 0. */
+static long long_attr(PyObject *obj, const char *name)
+{
+    PyObject *o = PyObject_GetAttrString(obj, name);
+    long v = o && PyLong_Check(o) ? PyLong_AsLong(o) : 0;
+    Py_XDECREF(o);
+    PyErr_Clear();
+    return v;
+}
+
+/* obj.name into buf if it is a str (buf unchanged otherwise). */
+static void str_attr(PyObject *obj, const char *name, char *buf, size_t cap)
+{
+    PyObject *o = PyObject_GetAttrString(obj, name);
+    if (o && PyUnicode_Check(o))
+        td__py_text(o, 0, buf, cap);
+    Py_XDECREF(o);
+    PyErr_Clear();
+}
+
 /* A compile error: "FILE:LINE:COL: SyntaxError: msg" then the line and a caret under it. */
 int td__py_report_syntax(td__pyhost *h, td_reward_error *rerr, td_err *err)
 {
@@ -232,27 +252,11 @@ int td__py_report_syntax(td__pyhost *h, td_reward_error *rerr, td_err *err)
         PyErr_Restore(type, value, tb);
         return td__py_report_exception(h, TD_REWARD_ERR_LOAD, NULL, -1, rerr, err);
     }
-    long lineno = 0, offset = 0, end_offset = 0, end_lineno = 0;
+    long lineno = long_attr(value, "lineno"), offset = long_attr(value, "offset");
+    long end_offset = long_attr(value, "end_offset"), end_lineno = long_attr(value, "end_lineno");
     char msg[256] = "invalid syntax", text[512] = "";
-    PyObject *o;
-    if ((o = PyObject_GetAttrString(value, "lineno")) && PyLong_Check(o))
-        lineno = PyLong_AsLong(o);
-    Py_XDECREF(o);
-    if ((o = PyObject_GetAttrString(value, "offset")) && PyLong_Check(o))
-        offset = PyLong_AsLong(o);
-    Py_XDECREF(o);
-    if ((o = PyObject_GetAttrString(value, "end_offset")) && PyLong_Check(o))
-        end_offset = PyLong_AsLong(o);
-    Py_XDECREF(o);
-    if ((o = PyObject_GetAttrString(value, "end_lineno")) && PyLong_Check(o))
-        end_lineno = PyLong_AsLong(o);
-    Py_XDECREF(o);
-    if ((o = PyObject_GetAttrString(value, "msg")) && PyUnicode_Check(o))
-        td__py_text(o, 0, msg, sizeof(msg));
-    Py_XDECREF(o);
-    if ((o = PyObject_GetAttrString(value, "text")) && PyUnicode_Check(o))
-        td__py_text(o, 0, text, sizeof(text));
-    Py_XDECREF(o);
+    str_attr(value, "msg", msg, sizeof(msg));
+    str_attr(value, "text", text, sizeof(text));
     PyErr_Clear();
 
     /* The offending line with its indentation removed, and a caret line under it that keeps

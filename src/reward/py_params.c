@@ -151,6 +151,7 @@ td__py_wp_entry *td__py_waypoints_entry(td__pyhost *h, const double *wp, int n)
         td__py_wp_entry *e = &h->wp[i];
         if (e->ptr != wp || e->n != n)
             continue;
+        /* memcmp of doubles on purpose: the same bits, not nearly equal values. */
         if (memcmp(e->probe, probe, sizeof(probe)) == 0)
             return e;
         /* The same address now holds another track (freed and reallocated): rebuild. */

@@ -7,24 +7,24 @@
 
 #include "sim/sim_internal.h"
 
-void td_race_config_default(td_race_config *rc)
+void td_race_config_default(td_race_config *cfg)
 {
-    memset(rc, 0, sizeof(*rc));
-    rc->race_type = TD_RACE_TIME_TRIAL;
-    rc->change_start_position = 1;
-    rc->round_robin_advance_dist = 0.05;
-    rc->number_of_obstacles = 0;
-    rc->min_distance_between_obstacles = 2.0;
-    rc->obstacle_length_m = 0.5;
-    rc->obstacle_width_m = 0.4;
-    rc->obstacle_height_m = 0.3;
-    rc->number_of_bot_cars = 0;
-    rc->min_distance_between_bot_cars = 2.0;
-    rc->bot_car_speed = 0.2;
-    rc->penalty_seconds = 2.0;
-    rc->lower_lane_change_time = 3.0;
-    rc->upper_lane_change_time = 5.0;
-    rc->lane_change_distance = 1.0;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->race_type = TD_RACE_TIME_TRIAL;
+    cfg->change_start_position = 1;
+    cfg->round_robin_advance_dist = 0.05;
+    cfg->number_of_obstacles = 0;
+    cfg->min_distance_between_obstacles = 2.0;
+    cfg->obstacle_length_m = 0.5;
+    cfg->obstacle_width_m = 0.4;
+    cfg->obstacle_height_m = 0.3;
+    cfg->number_of_bot_cars = 0;
+    cfg->min_distance_between_bot_cars = 2.0;
+    cfg->bot_car_speed = 0.2;
+    cfg->penalty_seconds = 2.0;
+    cfg->lower_lane_change_time = 3.0;
+    cfg->upper_lane_change_time = 5.0;
+    cfg->lane_change_distance = 1.0;
 }
 
 void td_sim_config_default(td_sim_config *cfg)
@@ -54,22 +54,22 @@ void td_sim_config_default(td_sim_config *cfg)
     cfg->seed = 1;
 }
 
-void td_race_config_set_type(td_race_config *rc, td_race_type t)
+void td_race_config_set_type(td_race_config *cfg, td_race_type t)
 {
-    rc->race_type = t;
+    cfg->race_type = t;
     if (t == TD_RACE_TIME_TRIAL) {
-        rc->number_of_obstacles = 0;
-        rc->n_object_positions = 0;
-        rc->number_of_bot_cars = 0;
+        cfg->number_of_obstacles = 0;
+        cfg->n_object_positions = 0;
+        cfg->number_of_bot_cars = 0;
     } else if (t == TD_RACE_OBJECT_AVOIDANCE) {
-        if (rc->number_of_obstacles == 0 && rc->n_object_positions == 0)
-            rc->number_of_obstacles = 3;
-        rc->number_of_bot_cars = 0;
+        if (cfg->number_of_obstacles == 0 && cfg->n_object_positions == 0)
+            cfg->number_of_obstacles = 3;
+        cfg->number_of_bot_cars = 0;
     } else if (t == TD_RACE_HEAD_TO_BOT) {
-        if (rc->number_of_bot_cars == 0)
-            rc->number_of_bot_cars = 3;
-        rc->number_of_obstacles = 0;
-        rc->n_object_positions = 0;
+        if (cfg->number_of_bot_cars == 0)
+            cfg->number_of_bot_cars = 3;
+        cfg->number_of_obstacles = 0;
+        cfg->n_object_positions = 0;
     }
 }
 

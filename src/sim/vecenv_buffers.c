@@ -39,10 +39,10 @@ int td_vecenv_buffers_init(td_vecenv_buffers *g, td_vecenv *env, td_err *err)
     return 0;
 }
 
-void td_vecenv_buffers_free(td_vecenv_buffers *b)
+void td_vecenv_buffers_free(td_vecenv_buffers *g)
 {
-    if (!b)
+    if (!g)
         return;
-    td_free(b->block);
-    memset(b, 0, sizeof(*b));
+    td_free(g->block);
+    memset(g, 0, sizeof(*g));
 }

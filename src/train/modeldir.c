@@ -800,7 +800,7 @@ int td_model_metadata_load(td_model_metadata *m, const char *path, td_config_war
     return rc;
 }
 
-int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const char *path,
+int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const char *what,
                                 td_config_warnings *warn, td_err *err)
 {
     const json_t *v;
@@ -809,21 +809,21 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
 
     td_model_metadata_default(m);
     if (!json_is_object(root))
-        return td_err_set(err, TD_EFORMAT, "%s: must be a JSON object", path);
+        return td_err_set(err, TD_EFORMAT, "%s: must be a JSON object", what);
     {
         const char *key;
         json_t *val;
         json_object_foreach((json_t *)root, key, val)
         {
             if (!td_config_key_find(TD_CONFIG_MODEL_METADATA, key))
-                unknown_key(TD_CONFIG_MODEL_METADATA, key, path, warn);
+                unknown_key(TD_CONFIG_MODEL_METADATA, key, what, warn);
         }
     }
 
     v = json_object_get(root, "action_space_type");
     if (v) {
         if (!json_is_string(v))
-            return td_err_set(err, TD_EFORMAT, "%s: \"action_space_type\" must be a string", path);
+            return td_err_set(err, TD_EFORMAT, "%s: \"action_space_type\" must be a string", what);
         lower_strip(json_string_value(v), low, sizeof(low));
         if (!strcmp(low, "discrete"))
             m->action_space_type = TD_ACTIONS_DISCRETE;
@@ -833,12 +833,12 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
             return td_err_set(err, TD_EINVAL,
                               "%s: \"action_space_type\" is \"%s\", must be \"discrete\" or "
                               "\"continuous\"",
-                              path, json_string_value(v));
+                              what, json_string_value(v));
     }
     v = json_object_get(root, "training_algorithm");
     if (v) {
         if (!json_is_string(v))
-            return td_err_set(err, TD_EFORMAT, "%s: \"training_algorithm\" must be a string", path);
+            return td_err_set(err, TD_EFORMAT, "%s: \"training_algorithm\" must be a string", what);
         lower_strip(json_string_value(v), low, sizeof(low));
         if (!strcmp(low, "clipped_ppo"))
             m->algorithm = TD_ALGO_CLIPPED_PPO;
@@ -848,14 +848,14 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
             return td_err_set(err, TD_EINVAL,
                               "%s: \"training_algorithm\" is \"%s\", must be \"clipped_ppo\" or "
                               "\"sac\"",
-                              path, json_string_value(v));
+                              what, json_string_value(v));
     }
     if (m->algorithm == TD_ALGO_SAC && m->action_space_type != TD_ACTIONS_CONTINUOUS)
         return td_err_set(err, TD_EINVAL,
                           "%s: \"training_algorithm\": \"sac\" needs \"action_space_type\": "
                           "\"continuous\"",
-                          path);
-    rc = read_action_space(m, root, path, warn, err);
+                          what);
+    rc = read_action_space(m, root, what, warn, err);
     if (rc)
         return rc;
 
@@ -867,23 +867,23 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
     if (v) {
         double ver;
         if (json_float(v, &ver) != 0)
-            return td_err_set(err, TD_EFORMAT, "%s: \"version\" is %s%s%s, must be a number", path,
+            return td_err_set(err, TD_EFORMAT, "%s: \"version\" is %s%s%s, must be a number", what,
                               json_is_string(v) ? "\"" : "",
                               json_is_string(v) ? json_string_value(v) : "not a number",
                               json_is_string(v) ? "\"" : "");
         if (ver < 1 || ver > 100)
-            return td_err_set(err, TD_ERANGE, "%s: \"version\" is %g, must be 1 to 100", path, ver);
+            return td_err_set(err, TD_ERANGE, "%s: \"version\" is %g, must be 1 to 100", what, ver);
         m->version = (int)floor(ver);
         if (m->version >= 2 && !sensors)
             return td_err_set(err, TD_EFORMAT,
                               "%s: \"version\" %g needs a \"sensor\" list (DeepRacer refuses the "
                               "file without one); add \"sensor\": [\"FRONT_FACING_CAMERA\"]",
-                              path, ver);
+                              what, ver);
     } else {
         m->version = sensors ? 2 : 1;
     }
     if (sensors && m->version >= 2) {
-        rc = read_sensors(m, sensors, path, err);
+        rc = read_sensors(m, sensors, what, err);
         if (rc)
             return rc;
     } else {
@@ -892,14 +892,14 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
             td_config_warn(warn,
                            "%s: \"sensor\" is ignored for version %d (DeepRacer uses the front "
                            "camera)",
-                           path, m->version);
+                           what, m->version);
     }
 
     v = json_object_get(root, "neural_network");
     if (v) {
         const char *s = json_string_value(v);
         if (!s)
-            return td_err_set(err, TD_EFORMAT, "%s: \"neural_network\" must be a string", path);
+            return td_err_set(err, TD_EFORMAT, "%s: \"neural_network\" must be a string", what);
         if (strcmp(s, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW") == 0)
             m->network = TD_NET_SHALLOW;
         else if (strcmp(s, "DEEP_CONVOLUTIONAL_NETWORK") == 0)
@@ -913,7 +913,7 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
                               "%s: \"neural_network\" is \"%s\", must be "
                               "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW, DEEP_CONVOLUTIONAL_NETWORK, "
                               "DEEP_CONVOLUTIONAL_NETWORK_DEEP or MLP",
-                              path, s);
+                              what, s);
     }
     if (m->state_sensor)
         m->network = TD_NET_MLP;
@@ -921,10 +921,10 @@ int td_model_metadata_from_json(td_model_metadata *m, const json_t *root, const 
         return td_err_set(err, TD_EINVAL,
                           "%s: \"neural_network\": MLP is for the STATE sensor; cameras need a "
                           "DEEP_CONVOLUTIONAL_NETWORK*",
-                          path);
+                          what);
     v = json_object_get(root, "lidar_config");
     if (v)
-        rc = read_lidar_config(m, v, path, warn, err);
+        rc = read_lidar_config(m, v, what, warn, err);
     return rc;
 }
 

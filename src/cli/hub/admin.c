@@ -33,6 +33,39 @@ static int open_hub(const char *data, int fast, td_hub **hub)
     return 0;
 }
 
+/* Parses argv against spec, then opens the hub (*fast: the flag, may be NULL): TD_CLI_RUN with
+ * *hub open, or the exit status (help shown, a usage error, the hub not opened). */
+static int parse_open(const td__cli_spec *spec, int argc, char **argv, const char *const *data,
+                      const int *fast, td_hub **hub)
+{
+    int prc = td__cli_parse(spec, argc, argv);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    return open_hub(*data, fast ? *fast : 0, hub) ? 1 : TD_CLI_RUN;
+}
+
+/* parse_open, then reads the password (the hub is closed if that fails). */
+static int parse_open_password(const td__cli_spec *spec, int argc, char **argv,
+                               const char *const *data, const int *fast, td_hub **hub, char *pw,
+                               size_t cap)
+{
+    int prc = parse_open(spec, argc, argv, data, fast, hub);
+    if (prc != TD_CLI_RUN)
+        return prc;
+    if (td__cli_read_password("password: ", pw, cap)) {
+        td_hub_close(*hub);
+        return 1;
+    }
+    return TD_CLI_RUN;
+}
+
+/* Closes the hub; the exit status of a call that returned rc (its error said). */
+static int close_hub(td_hub *hub, int rc, const td_err *err)
+{
+    td_hub_close(hub);
+    return rc ? td__cli_fail("%s", err->msg) : 0;
+}
+
 static int cmd_create_user(int argc, char **argv)
 {
     const char *data = NULL, *name = NULL, *role = NULL, *email = NULL;
@@ -60,20 +93,13 @@ static int cmd_create_user(int argc, char **argv)
                  "from the first line of standard input.",
         .opts = opts,
         .usage = "--name N --role ROLE [options]"};
-    int prc = td__cli_parse(&spec, argc, argv);
+    int prc = parse_open_password(&spec, argc, argv, &data, &fast, &hub, pw, sizeof(pw));
     if (prc != TD_CLI_RUN)
         return prc;
-    if (open_hub(data, fast, &hub))
-        return 1;
-    if (td__cli_read_password("password: ", pw, sizeof(pw))) {
-        td_hub_close(hub);
-        return 1;
-    }
     rc = td_hub_create_user(hub, name, role, pw, email, &id, &err);
     memset(pw, 0, sizeof(pw));
-    td_hub_close(hub);
-    if (rc)
-        return td__cli_fail("%s", err.msg);
+    if (close_hub(hub, rc, &err))
+        return 1;
     printf("created %s '%s' (id %lld)\n", role, name, (long long)id);
     return 0;
 }
@@ -96,20 +122,13 @@ static int cmd_set_password(int argc, char **argv)
         .about = "Sets a new password (read as create-user reads it) and ends the user's "
                  "sessions.",
         .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
+    int prc = parse_open_password(&spec, argc, argv, &data, &fast, &hub, pw, sizeof(pw));
     if (prc != TD_CLI_RUN)
         return prc;
-    if (open_hub(data, fast, &hub))
-        return 1;
-    if (td__cli_read_password("password: ", pw, sizeof(pw))) {
-        td_hub_close(hub);
-        return 1;
-    }
     rc = td_hub_set_password(hub, name, pw, &err);
     memset(pw, 0, sizeof(pw));
-    td_hub_close(hub);
-    if (rc)
-        return td__cli_fail("%s", err.msg);
+    if (close_hub(hub, rc, &err))
+        return 1;
     printf("password of '%s' changed; their sessions ended\n", name);
     return 0;
 }
@@ -130,15 +149,11 @@ static int cmd_create_worker(int argc, char **argv)
         .about = "Registers a worker machine and prints its token (shown only once) for "
                  "'trackday worker --token'.",
         .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
+    int prc = parse_open(&spec, argc, argv, &data, NULL, &hub);
     if (prc != TD_CLI_RUN)
         return prc;
-    if (open_hub(data, 0, &hub))
+    if (close_hub(hub, td_hub_create_worker(hub, name, token, sizeof(token), &err), &err))
         return 1;
-    int rc = td_hub_create_worker(hub, name, token, sizeof(token), &err);
-    td_hub_close(hub);
-    if (rc)
-        return td__cli_fail("%s", err.msg);
     printf("%s\n", token);
     fprintf(stderr,
             "worker '%s' registered; its token (above) is shown only once:\n"
@@ -159,15 +174,11 @@ static int cmd_migrate(int argc, char **argv)
         .about = "Applies the schema migrations (trackday serve also does at start) and prints "
                  "the schema version.",
         .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
+    int prc = parse_open(&spec, argc, argv, &data, NULL, &hub);
     if (prc != TD_CLI_RUN)
         return prc;
-    if (open_hub(data, 0, &hub))
+    if (close_hub(hub, td_hub_schema_version(hub, &cur, &latest, &err), &err))
         return 1;
-    int rc = td_hub_schema_version(hub, &cur, &latest, &err);
-    td_hub_close(hub);
-    if (rc)
-        return td__cli_fail("%s", err.msg);
     printf("schema version %d (this trackday knows %d)\n", cur, latest);
     return 0;
 }
@@ -192,15 +203,11 @@ static int cmd_gc(int argc, char **argv)
     const td__cli_spec spec = {.name = "admin gc",
                                .about = "Deletes stored files nothing refers to any more.",
                                .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
+    int prc = parse_open(&spec, argc, argv, &data, NULL, &hub);
     if (prc != TD_CLI_RUN)
         return prc;
-    if (open_hub(data, 0, &hub))
+    if (close_hub(hub, td_hub_collect(hub, dry, purge, older, &res, &err), &err))
         return 1;
-    int rc = td_hub_collect(hub, dry, purge, older, &res, &err);
-    td_hub_close(hub);
-    if (rc)
-        return td__cli_fail("%s", err.msg);
     if (dry)
         printf("dry run: would delete %lld unused files, %.1f MB, %lld filesets%s; nothing "
                "deleted\n",
@@ -240,11 +247,9 @@ static int cmd_seed_content(int argc, char **argv)
                  "without crashing; generalise to an unseen track). Running it again adds only "
                  "what is missing.",
         .opts = opts};
-    int prc = td__cli_parse(&spec, argc, argv);
+    int prc = parse_open(&spec, argc, argv, &data, NULL, &hub);
     if (prc != TD_CLI_RUN)
         return prc;
-    if (open_hub(data, 0, &hub))
-        return 1;
     int rc = td_hub_seed_content(hub, owner, class_id, print_line, NULL, &err);
     td_hub_close(hub);
     if (rc)
