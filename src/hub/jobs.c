@@ -742,13 +742,27 @@ static int sse_append(sse_state *s, const char *text, size_t n)
     return 0;
 }
 
-/* Reads new events into the buffer; sets ended when the job is over and all were read. */
+/* Reads new events into the buffer; sets ended when the job is over and all were read. The
+ * job's state is read first: a state change and its event commit together, so once the state
+ * says the job is over, the events read after it include the last one (read the other way
+ * round, PostgreSQL's per-statement snapshots could end the stream before its last event). */
 static void sse_fill(sse_state *s)
 {
     td_db_conn *c = td__db_acquire(s->hub->db);
-    td_db_rows *rows;
-    char state[16] = "";
+    td_db_rows *rows, *row;
+    json_t *end = NULL;
     int got = 0;
+    if (td__db_query_row(c, &row, NULL,
+                         "SELECT state, result_version, error FROM jobs WHERE id = ?", "i",
+                         s->job_id) > 0) {
+        const char *state = td__db_text(row, 0);
+        if (strcmp(state, "queued") && strcmp(state, "running"))
+            end = json_pack(
+                "{s:s,s:o,s:o}", "state", state, "result_version",
+                td__db_is_null(row, 1) ? json_null() : json_integer(td__db_int(row, 1)), "error",
+                td__db_is_null(row, 2) ? json_null() : json_string(td__db_text(row, 2)));
+        td__db_rows_free(row);
+    }
     if (td__db_query(c, &rows, NULL,
                      "SELECT seq, kind, data FROM job_events WHERE job_id = ? AND seq > ? ORDER BY "
                      "seq LIMIT 200",
@@ -766,29 +780,15 @@ static void sse_fill(sse_state *s)
         }
     }
     td__db_rows_free(rows);
-    if (!got) {
-        td_db_rows *row;
-        if (td__db_query_row(c, &row, NULL,
-                             "SELECT state, result_version, error FROM jobs WHERE id = ?", "i",
-                             s->job_id) > 0) {
-            snprintf(state, sizeof(state), "%s", td__db_text(row, 0));
-            if (strcmp(state, "queued") && strcmp(state, "running")) {
-                json_t *d = json_pack(
-                    "{s:s,s:o,s:o}", "state", state, "result_version",
-                    td__db_is_null(row, 1) ? json_null() : json_integer(td__db_int(row, 1)),
-                    "error",
-                    td__db_is_null(row, 2) ? json_null() : json_string(td__db_text(row, 2)));
-                char *text = json_dumps(d, JSON_COMPACT);
-                sse_append(s, "event: end\ndata: ", 17);
-                sse_append(s, text, strlen(text));
-                sse_append(s, "\n\n", 2);
-                free(text);
-                json_decref(d);
-                s->ended = 1;
-            }
-            td__db_rows_free(row);
-        }
+    if (!got && end) {
+        char *text = json_dumps(end, JSON_COMPACT);
+        sse_append(s, "event: end\ndata: ", 17);
+        sse_append(s, text, strlen(text));
+        sse_append(s, "\n\n", 2);
+        free(text);
+        s->ended = 1;
     }
+    json_decref(end);
     td__db_release(s->hub->db, c);
 }
 

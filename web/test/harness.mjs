@@ -248,7 +248,7 @@ export async function fleetFixture(hub) {
         if (r.status !== 0) throw new Error(`trackday ${args.join(' ')}: exit ${r.status}\n${r.stdout}${r.stderr}`);
     };
     run(['keygen', '-o', 'fleet.key']);
-    run(['init', 'car', '--sensor', 'state', '--track', 'oval']);
+    run(['init', 'car', '--sensor', 'state', '--discrete', '--fast-actions', '--track', 'oval']);
     run(['train', 'car', '--iterations', '1', '--quiet']);
     run(['export', 'car', '--format', 'bundle', '-o', 'car.tdb', '--key', 'fleet.key', '--laps', '1', '--train-steps', '50']);
     const tdb = readFileSync(path.join(dir, 'car.tdb'));
