@@ -1607,6 +1607,7 @@ TD_TEST(the_cached_leaderboard_follows_every_change_on_two_hub_processes)
     hub_set_clock(&a, now + 7200);
     board_moved(&a, &b, alice, L, &before, 1, "the close");
     TD_ASSERT_CONTAINS(before, "\"hidden_tracks_not_counted\":[]");
+    free(before);
     hub_stop_keep(&b);
     hub_stop(&a);
 }
