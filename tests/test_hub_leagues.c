@@ -6,7 +6,9 @@
  * history; a hidden track is never served to a learner before the league closes (every route
  * tried) and is after; submission limits refused with their reset, then reset; a frozen
  * version cannot change; and with a real `trackday worker`, the official evaluation of the
- * same version twice gives the same result (`trackday submit --wait`).
+ * same version twice gives the same result (`trackday submit --wait`). The cached leaderboard
+ * equals a recomputed one after every kind of change, on two hub processes of one database
+ * (ETag and 304 too); leaderboards of two rankings requested at once keep their orders.
  */
 #include <math.h>
 #include <pthread.h>
@@ -1457,5 +1459,277 @@ TD_TEST(seed_content_installs_the_shipped_leagues_and_assignments_once)
     TD_ASSERT(!strstr(r.body, "technical"));
     TD_ASSERT_CONTAINS(r.body, "\"kind\":\"reward_check\"");
     hub_resp_free(&r);
+    hub_stop(&s);
+}
+
+/* ---- The leaderboard cache: never stale, on two hub processes ------------------------------ */
+
+/* A second process of hub a's: the same database and data directory. */
+static void hub_second(hub_server *b, const hub_server *a)
+{
+    *b = *a;
+    b->pid = 0;
+    hub_launch(b, a->args);
+}
+
+/* GET path's body with its ETag (etag may be NULL); the caller frees the body. */
+static char *board_get(hub_server *s, const char *tok, const char *path, char *etag, size_t cap)
+{
+    hub_resp r;
+    hub_req(s, &r, "GET", path, tok, NULL, NULL, 0);
+    TD_ASSERT_MSG(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
+    const char *e = strstr(r.headers, "ETag: ");
+    TD_ASSERT_MSG(e != NULL, "GET %s: no ETag in %s", path, r.headers);
+    if (etag)
+        snprintf(etag, cap, "%.*s", (int)strcspn(e + 6, "\r\n"), e + 6);
+    char *b = strdup(r.body);
+    hub_resp_free(&r);
+    return b;
+}
+
+/* The leaderboard of league L as hub s serves it to tok, checked against a recomputation: a
+ * `top` no request asked before is a view no process has cached, so that hub computes it
+ * afresh (top is above the number of entries, so the bodies must be equal). The caller
+ * frees the body. */
+static char *board_fresh(hub_server *s, const char *tok, long long L)
+{
+    static int serial;
+    char path[128], fresh_path[160];
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", L);
+    snprintf(fresh_path, sizeof(fresh_path), "%s?top=%d", path, 50000 + serial++);
+    char *cached = board_get(s, tok, path, NULL, 0);
+    char *fresh = board_get(s, tok, fresh_path, NULL, 0);
+    TD_ASSERT_MSG(!strcmp(cached, fresh), "stale leaderboard at %s:\n%s\nrecomputed:\n%s", s->url,
+                  cached, fresh);
+    free(fresh);
+    return cached;
+}
+
+/* After a change made through one process, both processes serve the recomputed standings,
+ * and they differ from before when the change shows (want_change). */
+static void board_moved(hub_server *a, hub_server *b, const char *tok, long long L, char **before,
+                        int want_change, const char *what)
+{
+    char *x = board_fresh(a, tok, L), *y = board_fresh(b, tok, L);
+    TD_ASSERT_MSG(!strcmp(x, y), "%s: the two processes disagree:\n%s\n%s", what, x, y);
+    if (want_change)
+        TD_ASSERT_MSG(strcmp(x, *before), "%s: the leaderboard did not move:\n%s", what, x);
+    free(y);
+    free(*before);
+    *before = x;
+}
+
+/* A request that must answer want. */
+static void send_ok(hub_server *s, const char *method, const char *path, const char *tok,
+                    const char *body, long want)
+{
+    hub_resp r;
+    hub_json(s, &r, method, path, tok, body);
+    TD_ASSERT_MSG(r.status == want, "%s %s %s: %ld %s", method, path, body ? body : "", r.status,
+                  r.body);
+    hub_resp_free(&r);
+}
+
+TD_TEST(the_cached_leaderboard_follows_every_change_on_two_hub_processes)
+{
+    hub_server a, b;
+    char ivan[200], alice[200], w[200], track[64], body[512], path[160], when[40], etag[64];
+    hub_resp r;
+    hub_start_opts(&a, 1, NULL);
+    hub_second(&b, &a);
+    long long now = hub_get_clock(&a), cls, m;
+    class_of_one(&a, ivan, alice, w, &cls, &m);
+    iso(now + 3600, when, sizeof(when));
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Cached\",\"class\":%lld,\"tracks\":[{\"name\":\"oval\"},{\"name\":"
+             "\"hairpin\",\"hidden\":true}],\"laps\":3,\"min_laps\":1,\"closes_at\":\"%s\"}",
+             cls, when);
+    long long L = post_id(&a, "/api/v1/leagues", ivan, body, "id");
+    /* Both processes cache the empty standings of both viewers. */
+    char *before = board_fresh(&a, alice, L), *staff = board_fresh(&b, ivan, L);
+    board_moved(&a, &b, alice, L, &before, 0, "nothing");
+    /* A submission (evaluating: not on the board yet) and its evaluations, through a. */
+    submit(&a, alice, L, m);
+    board_moved(&a, &b, alice, L, &before, 0, "a submission");
+    TD_ASSERT(!strstr(before, "\"username\":\"alice\""));
+    /* Alice's entry counts once the track she may see is evaluated (whichever comes first). */
+    double laps[2] = {10.0, 11.0};
+    fake_eval(&a, w, laps, 2, 3, track, sizeof(track));
+    board_moved(&a, &b, alice, L, &before, !strcmp(track, "oval"), "one evaluation of two");
+    fake_eval(&b, w, laps, 2, 3, track, sizeof(track));
+    board_moved(&a, &b, alice, L, &before, !strcmp(track, "oval"), "the second evaluation");
+    TD_ASSERT_CONTAINS(before, "\"username\":\"alice\"");
+    /* Who runs the league sees the hidden track's laps: its own view, also recomputed. */
+    char *staff2 = board_fresh(&b, ivan, L);
+    TD_ASSERT(strcmp(staff, staff2));
+    TD_ASSERT(strcmp(staff2, before));
+    free(staff);
+    free(staff2);
+    /* A second entry counts in "entries". */
+    submit(&b, alice, L, m);
+    board_moved(&a, &b, alice, L, &before, 1, "a second submission");
+    /* ETag: the same standings are not sent again; after a change they are. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", L);
+    free(board_get(&b, alice, path, etag, sizeof(etag)));
+    char inm[128];
+    snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+    hub_req_h(&a, &r, "GET", path, alice, NULL, NULL, 0, inm);
+    TD_ASSERT_MSG(r.status == 304, "If-None-Match %s: %ld %s", etag, r.status, r.body);
+    TD_ASSERT_EQ_INT(r.len, 0);
+    hub_resp_free(&r);
+    /* A physical lap entered and withdrawn, through either process. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/laps", L);
+    long long lap = post_id(&a, path, ivan, "{\"racer\":\"Bea\",\"lap_time\":8.5}", "id");
+    board_moved(&a, &b, alice, L, &before, 1, "a physical lap");
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", L);
+    hub_req_h(&b, &r, "GET", path, alice, NULL, NULL, 0, inm);
+    TD_ASSERT_MSG(r.status == 200, "a stale ETag: %ld", r.status);
+    hub_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld/laps/%lld", L, lap);
+    send_ok(&b, "DELETE", path, ivan, NULL, 204);
+    board_moved(&a, &b, alice, L, &before, 1, "a lap withdrawn");
+    /* The league's settings: ranking, then min_laps. */
+    snprintf(path, sizeof(path), "/api/v1/leagues/%lld", L);
+    send_ok(&a, "PATCH", path, ivan, "{\"ranking\":\"TOTAL_TIME\"}", 200);
+    board_moved(&a, &b, alice, L, &before, 1, "the ranking");
+    send_ok(&b, "PATCH", path, ivan, "{\"min_laps\":3}", 200);
+    board_moved(&a, &b, alice, L, &before, 1, "min_laps");
+    TD_ASSERT(!strstr(before, "\"username\":\"alice\""));
+    send_ok(&a, "PATCH", path, ivan, "{\"min_laps\":1}", 200);
+    board_moved(&a, &b, alice, L, &before, 1, "min_laps again");
+    /* The model's name is on the board. */
+    snprintf(path, sizeof(path), "/api/v1/models/%lld", m);
+    send_ok(&b, "PATCH", path, alice, "{\"name\":\"m1-renamed\"}", 200);
+    board_moved(&a, &b, alice, L, &before, 1, "a model renamed");
+    TD_ASSERT_CONTAINS(before, "m1-renamed");
+    /* The close: the hidden track counts for everyone (the clock moves, no write). */
+    TD_ASSERT_CONTAINS(before, "\"hidden_tracks_not_counted\":[2]");
+    hub_set_clock(&a, now + 7200);
+    board_moved(&a, &b, alice, L, &before, 1, "the close");
+    TD_ASSERT_CONTAINS(before, "\"hidden_tracks_not_counted\":[]");
+    free(before);
+    hub_stop_keep(&b);
+    hub_stop(&a);
+}
+
+/* ---- Leaderboards of two leagues at once -------------------------------------------------- */
+
+typedef struct board_race {
+    hub_server *s;
+    const char *tok;
+    long long league[2];
+    const char *want[2];
+    int thread, wrong, done;
+    char bad[1024];
+} board_race;
+
+/* The physical racers of a leaderboard body in order, as "a,b,c". */
+static void racers(const char *body, char *out, size_t cap)
+{
+    json_t *j = json_loads(body, 0, NULL), *e;
+    size_t n = 0, i;
+    out[0] = 0;
+    json_array_foreach(json_object_get(j, "physical"), i, e) n +=
+        (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
+                         json_string_value(json_object_get(e, "racer")));
+    json_decref(j);
+}
+
+static void *board_racer(void *arg)
+{
+    board_race *br = arg;
+    char path[160], got[4096];
+    for (int i = 0; i < 100; i++) {
+        int k = (i + br->thread) % 2;
+        hub_resp r;
+        /* A top no one asked before: each request sorts afresh, none comes from the cache. */
+        snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard?top=%d", br->league[k],
+                 1000 + br->thread * 1000 + i);
+        hub_req(br->s, &r, "GET", path, br->tok, NULL, NULL, 0);
+        racers(r.status == 200 ? r.body : "{}", got, sizeof(got));
+        if (strcmp(got, br->want[k])) {
+            br->wrong++;
+            snprintf(br->bad, sizeof(br->bad), "%s: %ld %.300s", path, r.status, got);
+        }
+        hub_resp_free(&r);
+        br->done++;
+    }
+    return NULL;
+}
+
+TD_TEST(leaderboards_of_two_rankings_sorted_at_once_each_keep_their_order)
+{
+    hub_server s;
+    char ivan[200], path[128], body[160];
+    hub_start_opts(&s, 0, NULL);
+    hub_user(&s, "ivan", "instructor", ivan, sizeof(ivan));
+    /* The same laps in a best-lap league and a total-time one (more laps first): 60 racers
+     * of 1-3 laps whose two orders differ. */
+    long long L[2];
+    L[0] = post_id(&s, "/api/v1/leagues", ivan,
+                   "{\"name\":\"Best\",\"tracks\":[\"oval\"],\"laps\":3,\"min_laps\":1,"
+                   "\"ranking\":\"BEST_LAP_TIME\"}",
+                   "id");
+    L[1] = post_id(&s, "/api/v1/leagues", ivan,
+                   "{\"name\":\"Total\",\"tracks\":[\"oval\"],\"laps\":3,\"min_laps\":1,"
+                   "\"ranking\":\"TOTAL_TIME\"}",
+                   "id");
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof(path), "/api/v1/leagues/%lld/laps", L[k]);
+        for (int i = 0; i < 60; i++)
+            for (int lap = 0; lap <= (i * 7) % 3; lap++) {
+                snprintf(body, sizeof(body), "{\"racer\":\"r%02d\",\"lap_time\":%.1f}", i,
+                         10.0 + ((i * 37 + lap * 11) % 50) / 10.0);
+                post_id(&s, path, ivan, body, "id");
+            }
+    }
+    /* Each league's order, one request at a time, checked against its ranking. */
+    char want[2][4096];
+    for (int k = 0; k < 2; k++) {
+        hub_resp r;
+        snprintf(path, sizeof(path), "/api/v1/leagues/%lld/leaderboard", L[k]);
+        TD_ASSERT_EQ_INT(hub_json(&s, &r, "GET", path, ivan, NULL), 200);
+        racers(r.body, want[k], sizeof(want[k]));
+        json_t *arr = json_object_get(r.json, "physical"), *e, *prev = NULL;
+        size_t i;
+        TD_ASSERT_EQ_INT(json_array_size(arr), 60);
+        json_array_foreach(arr, i, e)
+        {
+            if (prev) {
+                double s0 = json_number_value(json_object_get(prev, "score_s")),
+                       s1 = json_number_value(json_object_get(e, "score_s"));
+                long long l0 = json_integer_value(json_object_get(prev, "laps")),
+                          l1 = json_integer_value(json_object_get(e, "laps"));
+                if (k == 0)
+                    TD_ASSERT_MSG(s0 <= s1, "best lap order at %zu: %s", i, want[k]);
+                else
+                    TD_ASSERT_MSG(l0 > l1 || (l0 == l1 && s0 <= s1), "total order at %zu: %s", i,
+                                  want[k]);
+            }
+            prev = e;
+        }
+        hub_resp_free(&r);
+    }
+    TD_ASSERT(strcmp(want[0], want[1]));
+    /* Four clients at once, alternating the leagues: every answer keeps its league's order. */
+    board_race br[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        memset(&br[t], 0, sizeof(br[t]));
+        br[t].s = &s;
+        br[t].tok = ivan;
+        br[t].thread = t;
+        for (int k = 0; k < 2; k++) {
+            br[t].league[k] = L[k];
+            br[t].want[k] = want[k];
+        }
+        pthread_create(&th[t], NULL, board_racer, &br[t]);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        TD_ASSERT_EQ_INT(br[t].done, 100);
+        TD_ASSERT_MSG(br[t].wrong == 0, "%d of 100 answers out of order, e.g. %s", br[t].wrong,
+                      br[t].bad);
+    }
     hub_stop(&s);
 }

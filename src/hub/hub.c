@@ -213,7 +213,10 @@ int td_hub_open(td_hub **out, const td_hub_options *o, td_err *err)
     pthread_cond_init(&h->notify_cv, NULL);
     pthread_mutex_init(&h->pw_mu, NULL);
     pthread_cond_init(&h->pw_cv, NULL);
-    rc = parse_listen(h, o->listen, err);
+    h->boards = td__board_cache_new();
+    rc = h->boards ? 0 : td_err_set(err, TD_ENOMEM, "out of memory");
+    if (!rc)
+        rc = parse_listen(h, o->listen, err);
     if (!rc)
         rc = td_mkdir_p(h->data_dir, err);
     if (!rc) {
@@ -340,5 +343,6 @@ void td_hub_close(td_hub *h)
     pthread_cond_destroy(&h->notify_cv);
     pthread_mutex_destroy(&h->pw_mu);
     pthread_cond_destroy(&h->pw_cv);
+    td__board_cache_free(h->boards);
     td_free(h);
 }

@@ -45,6 +45,8 @@ struct td_hub {
     /* Webhook deliveries of alerts (alerts.c). */
     pthread_t webhooks;
     int webhooks_started;
+    /* Leaderboards this process computed, by league generation (leagues.c). */
+    struct td__board_cache *boards;
 };
 
 /* The time: the clock file's value in tests, else the wall clock (Unix seconds). */
@@ -474,6 +476,14 @@ int td__league_seeds(td__req *r, int64_t league_id, const char *division, int n,
 int td__race_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
 int td__race_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,
                           int64_t *result_version, td_err *err);
+/* Marks standings changed, in the caller's transaction: league id's; the leagues a job
+ * evaluates entries of (its result was stored); the leagues with entries of a model. */
+int td__league_bump(td_db_conn *c, int64_t league_id, td_err *err);
+int td__league_bump_job(td_db_conn *c, int64_t job_id, td_err *err);
+int td__league_bump_model(td_db_conn *c, int64_t model_id, td_err *err);
+/* The hub's leaderboard cache: made by td_hub_new, freed by td_hub_free. */
+struct td__board_cache *td__board_cache_new(void);
+void td__board_cache_free(struct td__board_cache *bc);
 /* The "league" job type: an official evaluation, made only by a submission. */
 int td__league_job_validate(td__req *r, json_t *o, json_t *params, int64_t *max_seconds);
 int td__league_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *fs, json_t *summary,

@@ -42,7 +42,7 @@ typedef struct league_division {
 typedef struct league {
     int64_t id, owner_id, class_id, laps, min_laps, continuous, off_ms, coll_ms, max_resets;
     int64_t obstacles, bots, bot_speed_mms, daily_limit, total_limit, opens_at, closes_at, seed;
-    int64_t created_at;
+    int64_t created_at, generation;
     char name[128], description[1040], race_type[24], ranking[24], owner_name[64];
     int ntracks, ndivisions;
     league_track tracks[MAX_TRACKS];
@@ -156,7 +156,7 @@ static int arg_time(td__req *r, json_t *o, const char *key, int64_t *out)
     "l.id, l.owner_id, l.class_id, l.laps, l.min_laps, l.continuous, l.off_track_penalty_ms, "     \
     "l.collision_penalty_ms, l.max_resets, l.obstacles, l.bots, l.bot_speed_mms, l.daily_limit, "  \
     "l.total_limit, l.opens_at, l.closes_at, l.seed, l.created_at, l.name, l.description, "        \
-    "l.race_type, l.ranking, u.username"
+    "l.race_type, l.ranking, u.username, l.generation"
 
 static int league_load_db(td_db_conn *c, int64_t id, league *L, td_err *err)
 {
@@ -180,6 +180,7 @@ static int league_load_db(td_db_conn *c, int64_t id, league *L, td_err *err)
     snprintf(L->race_type, sizeof(L->race_type), "%s", td__db_text(row, 20));
     snprintf(L->ranking, sizeof(L->ranking), "%s", td__db_text(row, 21));
     snprintf(L->owner_name, sizeof(L->owner_name), "%s", td__db_text(row, 22));
+    L->generation = td__db_int(row, 23);
     td__db_rows_free(row);
     rc = td__db_query(c, &row, err,
                       "SELECT track, hidden FROM league_tracks WHERE league_id = ? ORDER BY "
@@ -674,16 +675,17 @@ static int patch_league(td__req *r)
     c = td__req_db(r);
     rc = td__db_begin(c, 1, &err);
     if (!rc)
-        rc = td__db_exec(c, &err,
-                         "UPDATE leagues SET name = ?, description = ?, race_type = ?, ranking = "
-                         "?, laps = ?, min_laps = ?, continuous = ?, off_track_penalty_ms = ?, "
-                         "collision_penalty_ms = ?, max_resets = ?, obstacles = ?, bots = ?, "
-                         "bot_speed_mms = ?, daily_limit = NULLIF(?, -1), total_limit = "
-                         "NULLIF(?, -1), opens_at = ?, closes_at = ?, seed = ? WHERE id = ?",
-                         "ttttiiiiiiiiiiiiiii", L.name, L.description, L.race_type, L.ranking,
-                         L.laps, L.min_laps, L.continuous, L.off_ms, L.coll_ms, L.max_resets,
-                         L.obstacles, L.bots, L.bot_speed_mms, L.daily_limit, L.total_limit,
-                         L.opens_at, L.closes_at, L.seed, L.id);
+        rc = td__db_exec(
+            c, &err,
+            "UPDATE leagues SET name = ?, description = ?, race_type = ?, ranking = "
+            "?, laps = ?, min_laps = ?, continuous = ?, off_track_penalty_ms = ?, "
+            "collision_penalty_ms = ?, max_resets = ?, obstacles = ?, bots = ?, "
+            "bot_speed_mms = ?, daily_limit = NULLIF(?, -1), total_limit = "
+            "NULLIF(?, -1), opens_at = ?, closes_at = ?, seed = ?, generation = generation + 1 "
+            "WHERE id = ?",
+            "ttttiiiiiiiiiiiiiii", L.name, L.description, L.race_type, L.ranking, L.laps,
+            L.min_laps, L.continuous, L.off_ms, L.coll_ms, L.max_resets, L.obstacles, L.bots,
+            L.bot_speed_mms, L.daily_limit, L.total_limit, L.opens_at, L.closes_at, L.seed, L.id);
     if (!rc)
         rc = save_children(c, &L, &err);
     if (td__req_commit(r, c, rc, &err))
@@ -701,8 +703,10 @@ static int delete_league(td__req *r)
     if (!may_manage(r, &L))
         return td__fail(r, 403, "forbidden", "only who runs league %lld may delete it",
                         (long long)L.id);
-    int rc = td__db_exec(td__req_db(r), &err, "UPDATE leagues SET deleted_at = ? WHERE id = ?",
-                         "ii", td__hub_now(r->hub), L.id);
+    int rc =
+        td__db_exec(td__req_db(r), &err,
+                    "UPDATE leagues SET deleted_at = ?, generation = generation + 1 WHERE id = ?",
+                    "ii", td__hub_now(r->hub), L.id);
     if (rc)
         return td__fail_err(r, rc, &err);
     return td__reply_empty(r, 204);
@@ -775,10 +779,36 @@ static int entry_cmp(const league *L, const entry *a, const entry *b)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static const league *sort_league;
-static int qcmp(const void *a, const void *b)
+/* Sorts a[0..n) into the league's order: a merge sort that takes the league as an argument,
+ * so leaderboards of different leagues sort at once on different threads (qsort needs a
+ * global for the league; glibc's qsort_r needs _GNU_SOURCE). Without memory for the merge
+ * buffer, an insertion sort. */
+static void sort_entries(const league *L, entry **a, int n)
 {
-    return entry_cmp(sort_league, *(const entry *const *)a, *(const entry *const *)b);
+    entry **tmp = n > 1 ? td_malloc((size_t)n * sizeof(*tmp)) : NULL;
+    if (!tmp) {
+        for (int i = 1; i < n; i++)
+            for (int j = i; j > 0 && entry_cmp(L, a[j], a[j - 1]) < 0; j--) {
+                entry *t = a[j];
+                a[j] = a[j - 1];
+                a[j - 1] = t;
+            }
+        return;
+    }
+    for (int w = 1; w < n; w *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * w) {
+            int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = entry_cmp(L, a[j], a[i]) < 0 ? a[j++] : a[i++];
+            while (i < mid)
+                tmp[k++] = a[i++];
+            while (j < hi)
+                tmp[k++] = a[j++];
+        }
+        memcpy(a, tmp, (size_t)n * sizeof(*a));
+    }
+    td_free(tmp);
 }
 
 /* Every submission of the league (user_id > 0: only theirs), oldest first. */
@@ -986,8 +1016,7 @@ static json_t *physical_build(td__req *r, const league *L, int64_t top, td_err *
         else if (entry_cmp(L, e, best[k]) < 0)
             best[k] = e;
     }
-    sort_league = L;
-    qsort(best, (size_t)nb, sizeof(*best), qcmp);
+    sort_entries(L, best, nb);
     json_t *arr = json_array();
     for (int i = 0; i < nb && (!top || i < top); i++) {
         const run *x = &runs[best[i] - es];
@@ -1033,9 +1062,8 @@ static json_t *standings_build(td__req *r, const league *L, const char *division
         else if (entry_cmp(L, &es[i], best[k]) < 0)
             best[k] = &es[i];
     }
-    sort_league = L;
     if (best)
-        qsort(best, (size_t)nb, sizeof(*best), qcmp);
+        sort_entries(L, best, nb);
     int ndiv = L->ndivisions ? L->ndivisions : 1, found = 0;
     json_t *divs = json_array();
     if (csv)
@@ -1103,12 +1131,181 @@ static json_t *standings_build(td__req *r, const league *L, const char *division
                      divs, "physical", physical, "closes_at", td__json_time(L->closes_at));
 }
 
+/* ---- Generations and the leaderboard cache ---------------------------------------------- */
+
+int td__league_bump(td_db_conn *c, int64_t league_id, td_err *err)
+{
+    return td__db_exec(c, err, "UPDATE leagues SET generation = generation + 1 WHERE id = ?", "i",
+                       league_id);
+}
+
+int td__league_bump_job(td_db_conn *c, int64_t job_id, td_err *err)
+{
+    return td__db_exec(c, err,
+                       "UPDATE leagues SET generation = generation + 1 WHERE id IN (SELECT "
+                       "s.league_id FROM submission_evals e JOIN submissions s ON s.id = "
+                       "e.submission_id WHERE e.job_id = ?)",
+                       "i", job_id);
+}
+
+int td__league_bump_model(td_db_conn *c, int64_t model_id, td_err *err)
+{
+    return td__db_exec(c, err,
+                       "UPDATE leagues SET generation = generation + 1 WHERE id IN (SELECT "
+                       "league_id FROM submissions WHERE model_id = ?)",
+                       "i", model_id);
+}
+
+/* A leaderboard as this process last computed it for one view of one generation of a
+ * league. Every change to standings bumps the generation in the database, in its own
+ * transaction, so no process serves a body older than the generation it read. */
+typedef struct board_slot {
+    int64_t league, generation, top;
+    unsigned mask;
+    int csv, has_division;
+    char state[16], division[72], etag[24];
+    char *body;
+    size_t len;
+    uint64_t used;
+} board_slot;
+
+#define BOARD_SLOTS 64
+
+struct td__board_cache {
+    pthread_mutex_t mu;
+    uint64_t tick;
+    board_slot s[BOARD_SLOTS];
+};
+
+struct td__board_cache *td__board_cache_new(void)
+{
+    struct td__board_cache *bc = td_calloc(1, sizeof(*bc));
+    if (bc)
+        pthread_mutex_init(&bc->mu, NULL);
+    return bc;
+}
+
+void td__board_cache_free(struct td__board_cache *bc)
+{
+    if (!bc)
+        return;
+    for (int i = 0; i < BOARD_SLOTS; i++)
+        td_free(bc->s[i].body);
+    pthread_mutex_destroy(&bc->mu);
+    td_free(bc);
+}
+
+static int slot_is(const board_slot *s, const board_slot *k)
+{
+    return s->body && s->league == k->league && s->generation == k->generation &&
+           s->top == k->top && s->mask == k->mask && s->csv == k->csv &&
+           s->has_division == k->has_division && !strcmp(s->state, k->state) &&
+           !strcmp(s->division, k->division);
+}
+
+/* A copy of the cached body of key k into *body (and its ETag into k): 1, or 0. */
+static int board_get(struct td__board_cache *bc, board_slot *k, char **body, size_t *len)
+{
+    int hit = 0;
+    pthread_mutex_lock(&bc->mu);
+    for (int i = 0; i < BOARD_SLOTS && !hit; i++) {
+        board_slot *s = &bc->s[i];
+        if (!slot_is(s, k))
+            continue;
+        *body = td_malloc(s->len ? s->len : 1);
+        if (*body) {
+            memcpy(*body, s->body, s->len);
+            *len = s->len;
+            memcpy(k->etag, s->etag, sizeof(k->etag));
+            s->used = ++bc->tick;
+            hit = 1;
+        }
+    }
+    pthread_mutex_unlock(&bc->mu);
+    return hit;
+}
+
+/* Keeps a copy of body under key k, in place of the least recently used view. */
+static void board_put(struct td__board_cache *bc, const board_slot *k, const char *body, size_t len)
+{
+    char *copy = td_malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, body, len);
+    pthread_mutex_lock(&bc->mu);
+    board_slot *v = &bc->s[0];
+    for (int i = 0; i < BOARD_SLOTS; i++) {
+        board_slot *s = &bc->s[i];
+        /* A view of an older generation of the league is dead: reuse it first. */
+        if (slot_is(s, k) || !s->body ||
+            (s->league == k->league && s->generation < k->generation)) {
+            v = s;
+            break;
+        }
+        if (s->used < v->used)
+            v = s;
+    }
+    td_free(v->body);
+    *v = *k;
+    v->body = copy;
+    v->len = len;
+    v->used = ++bc->tick;
+    pthread_mutex_unlock(&bc->mu);
+}
+
+/* The body's ETag: its 64-bit FNV-1a hash, so every process gives the same one. */
+static void board_etag(board_slot *k, const char *body, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)body[i]) * 1099511628211ULL;
+    snprintf(k->etag, sizeof(k->etag), "\"%016llx\"", (unsigned long long)h);
+}
+
+/* The leaderboard as JSON (or CSV) text: 0, or having replied with the error (1). */
+static int board_body(td__req *r, const league *L, const char *division, int64_t top, int csv,
+                      char **body, size_t *len)
+{
+    int missing = 0;
+    td_err err = {0};
+    td__sb b = {0};
+    json_t *o = standings_build(r, L, division, top, csv ? &b : NULL, &missing, &err);
+    if (!o) {
+        td_free(b.buf);
+        return td__fail_err(r, TD_EINTERNAL, &err);
+    }
+    if (missing) {
+        json_decref(o);
+        td_free(b.buf);
+        return td__fail(r, 404, "not_found", "league %lld has no division '%.64s'",
+                        (long long)L->id, division);
+    }
+    if (!csv) {
+        /* As td__reply_json sends it: compact, one line. */
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        size_t n = s ? strlen(s) : 0;
+        td__sb_add(&b, s ? s : "", n);
+        td__sb_str(&b, "\n");
+        free(s);
+        if (!s)
+            b.failed = 1;
+    } else {
+        json_decref(o);
+    }
+    if (b.failed) {
+        td_free(b.buf);
+        return td__fail(r, 500, "internal", "out of memory");
+    }
+    *body = b.buf;
+    *len = b.len;
+    return 0;
+}
+
 static int get_leaderboard(td__req *r)
 {
     league L;
     int64_t top;
-    int missing = 0;
-    td_err err = {0};
     const char *division = td__req_query(r, "division");
     const char *format = td__req_query(r, "format");
     if (!league_param(r, 0, &L))
@@ -1118,30 +1315,35 @@ static int get_leaderboard(td__req *r)
     if (format && strcmp(format, "json") && strcmp(format, "csv"))
         return td__fail(r, 400, "bad_request", "format '%.10s': json or csv", format);
     int csv = format && !strcmp(format, "csv");
-    td__sb b = {0};
-    json_t *o = standings_build(r, &L, division, top, csv ? &b : NULL, &missing, &err);
-    if (!o) {
-        td_free(b.buf);
-        return td__fail_err(r, TD_EINTERNAL, &err);
+    /* The view: what the caller may see of this generation (hidden tracks before the close,
+     * the state the clock gives), the division, top and the format. */
+    board_slot k = {.league = L.id, .generation = L.generation, .top = top, .csv = csv};
+    k.mask = visible_mask(r, &L);
+    snprintf(k.state, sizeof(k.state), "%s", league_state(r, &L));
+    k.has_division = division != NULL;
+    snprintf(k.division, sizeof(k.division), "%s", division ? division : "");
+    char *body = NULL;
+    size_t len = 0;
+    if (!board_get(r->hub->boards, &k, &body, &len)) {
+        if (board_body(r, &L, division, top, csv, &body, &len))
+            return 1;
+        board_etag(&k, body, len);
+        board_put(r->hub->boards, &k, body, len);
     }
-    if (missing) {
-        json_decref(o);
-        td_free(b.buf);
-        return td__fail(r, 404, "not_found", "league %lld has no division '%.64s'", (long long)L.id,
-                        division);
+    td__req_add_header(r, "ETag", k.etag);
+    td__req_add_header(r, "Cache-Control", "no-cache");
+    const char *inm = td__req_header(r, "If-None-Match");
+    if (inm && strstr(inm, k.etag)) {
+        td_free(body);
+        return td__reply_empty(r, 304);
     }
     if (!csv)
-        return td__reply_json(r, 200, o);
-    json_decref(o);
-    if (b.failed) {
-        td_free(b.buf);
-        return td__fail(r, 500, "internal", "out of memory");
-    }
+        return td__reply_data(r, 200, "application/json", body, len);
     char disp[128];
     snprintf(disp, sizeof(disp), "attachment; filename=\"league-%lld-leaderboard.csv\"",
              (long long)L.id);
     td__req_add_header(r, "Content-Disposition", disp);
-    return td__reply_data(r, 200, "text/csv; charset=utf-8", b.buf, b.len);
+    return td__reply_data(r, 200, "text/csv; charset=utf-8", body, len);
 }
 
 /* ---- The big screen: the leaderboard as server-sent events -------------------------------- */
@@ -1320,16 +1522,25 @@ static int post_lap(td__req *r)
     } else {
         snprintf(name, sizeof(name), "%s", racer);
     }
-    int rc = td__db_query_row(td__req_db(r), &row, &err,
+    /* The lap and the standings' generation move together. */
+    td_db_conn *c = td__req_db(r);
+    int rc = td__db_begin(c, 1, &err);
+    if (!rc)
+        rc = td__db_query_row(c, &row, &err,
                               "INSERT INTO physical_laps (league_id, racer, user_id, attempt, "
                               "lap_ms, off_tracks, marshal_id, created_at) VALUES (?, ?, "
                               "NULLIF(?, 0), ?, ?, ?, ?, ?) RETURNING id",
                               "itiiiiii", L.id, name, user, attempt, (int64_t)(lap * 1000 + 0.5),
                               off, r->who.id, td__hub_now(r->hub));
-    if (rc <= 0)
-        return td__fail_err(r, rc ? rc : TD_EINTERNAL, &err);
-    id = td__db_int(row, 0);
-    td__db_rows_free(row);
+    if (rc > 0) {
+        id = td__db_int(row, 0);
+        td__db_rows_free(row);
+        rc = td__league_bump(c, L.id, &err);
+    } else if (rc == 0) {
+        rc = td_err_set(&err, TD_EINTERNAL, "the lap's row was not returned");
+    }
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     rc = td__db_query_row(td__req_db(r), &row, &err,
                           "SELECT " LAP_COLS " " LAP_FROM " WHERE p.id = ?", "i", id);
@@ -1374,15 +1585,20 @@ static int delete_lap(td__req *r)
     if (!may_manage(r, &L))
         return td__fail(r, 403, "forbidden", "only who runs league %lld may correct laps",
                         (long long)L.id);
-    int rc = td__db_exec(td__req_db(r), &err,
+    td_db_conn *c = td__req_db(r);
+    int rc = td__db_begin(c, 1, &err);
+    if (!rc)
+        rc = td__db_exec(c, &err,
                          "UPDATE physical_laps SET deleted_at = ? WHERE id = ? AND league_id = ? "
                          "AND deleted_at IS NULL",
                          "iii", td__hub_now(r->hub), lid, L.id);
-    if (rc)
-        return td__fail_err(r, rc, &err);
-    if (!td__db_changes(td__req_db(r)))
-        return td__fail(r, 404, "not_found", "no lap %lld in league %lld", (long long)lid,
+    if (!rc && !td__db_changes(c))
+        rc = td_err_set(&err, TD_ENOENT, "no lap %lld in league %lld", (long long)lid,
                         (long long)L.id);
+    if (!rc)
+        rc = td__league_bump(c, L.id, &err);
+    if (td__req_commit(r, c, rc, &err))
+        return 1;
     td__hub_notify(r->hub);
     return td__reply_empty(r, 204);
 }
@@ -1551,6 +1767,8 @@ static int post_submission(td__req *r)
                              "VALUES (?, ?, ?)",
                              "iii", sid, (int64_t)(i + 1), jid);
     }
+    if (!rc)
+        rc = td__league_bump(c, L.id, &err);
     if (td__req_commit(r, c, rc, &err))
         return 1;
     td__hub_notify(r->hub);
@@ -1868,7 +2086,7 @@ int td__league_job_complete(td__req *r, td_db_conn *c, td__job *j, td__fileset *
         (int64_t)json_integer_value(json_object_get(summary, "resets")),
         (int64_t)(json_number_value(json_object_get(summary, "penalty_s")) * 1000 + 0.5), j->id);
     free(text);
-    return rc;
+    return rc ? rc : td__league_bump_job(c, j->id, err);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -2083,9 +2301,8 @@ int td__league_seeds(td__req *r, int64_t league_id, const char *division, int n,
         else if (entry_cmp(&L, &es[i], best[k]) < 0)
             best[k] = &es[i];
     }
-    sort_league = &L;
     if (best)
-        qsort(best, (size_t)nb, sizeof(*best), qcmp);
+        sort_entries(&L, best, nb);
     for (int i = 0; i < nb && i < n; i++) {
         out[i].user_id = best[i]->user_id;
         out[i].submission = best[i]->id;

@@ -519,6 +519,9 @@ static int patch_model(td__req *r)
     if (name)
         rc = td__db_exec(td__req_db(r), &err, "UPDATE models SET name = ? WHERE id = ?", "ti", name,
                          id);
+    /* Leaderboards show the model's name. */
+    if (name && !rc)
+        rc = td__league_bump_model(td__req_db(r), id, &err);
     if (rc == TD_ECONFLICT)
         return td__fail(r, 409, "conflict", "%s already has a model named '%s'", m.owner_name,
                         name);

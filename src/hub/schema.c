@@ -545,6 +545,11 @@ static const char m_alert_pipelines[] =
     ");\n"
     "CREATE INDEX alert_pipelines_state ON alert_pipelines(state);\n";
 
+/* The generation of a league's standings (leagues.c): bumped in the transaction of every
+ * change to them, so hub processes cache a leaderboard until it moves. */
+static const char m_league_generation[] =
+    "ALTER TABLE leagues ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;\n";
+
 const td__db_migration td__hub_migrations[] = {
     {1, "accounts", m1_accounts},
     {2, "registry", m2_registry},
@@ -556,5 +561,6 @@ const td__db_migration td__hub_migrations[] = {
     {8, "race day: physical laps and knockout brackets", m_raceday},
     {9, "telemetry, drift and alerts", m_telemetry},
     {10, "alert pipelines: retrain, evaluate, canary", m_alert_pipelines},
+    {11, "league standings generation", m_league_generation},
 };
 const int td__hub_migration_count = sizeof(td__hub_migrations) / sizeof(td__hub_migrations[0]);
