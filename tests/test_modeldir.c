@@ -293,6 +293,40 @@ TD_TEST(hyperparams_defaults_are_deepracers)
     TD_ASSERT_EQ_INT(h.num_episodes_between_training, 20);
 }
 
+/* A key given twice keeps its last value, as Python's json (DeepRacer) reads it, with a
+ * warning naming the key and line; the strict parser (HTTP bodies) still refuses it. */
+TD_TEST(config_duplicate_key_last_value_wins)
+{
+    static const char meta[] = "{\"action_space\": [{\"steering_angle\": 0, \"speed\": 1,\n"
+                               "  \"speed\": 2}, {\"steering_angle\": 5, \"speed\": 1}],\n"
+                               " \"sensor\": [\"SECTOR_LIDAR\"],\n"
+                               " \"sensor\": [\"FRONT_FACING_CAMERA\"], \"q\\\"x\": 1, "
+                               "\"q\\\"x\": 2}";
+    td_model_metadata m;
+    td_hyperparams h;
+    td_config_warnings w;
+    td_err err;
+    json_t *j;
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", meta), &w, &err));
+    TD_ASSERT_NEAR(m.actions[0].speed_mps, 2, 0);
+    TD_ASSERT_EQ_INT(m.camera, TD_CAMERA_FRONT);
+    TD_ASSERT_EQ_INT(m.lidar, TD_LIDAR_NONE);
+    TD_ASSERT_CONTAINS(w.msg[0],
+                       "model_metadata.json:2: \"speed\" is given twice; the last value counts");
+    TD_ASSERT_CONTAINS(w.msg[1], "model_metadata.json:4: \"sensor\" is given twice");
+    TD_ASSERT_CONTAINS(w.msg[2], "model_metadata.json:4: \"q\\\"x\" is given twice");
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_hyperparams_load(
+        &h, write_file("hyperparameters.json", "{\"batch_size\": 32, \"batch_size\": 128}"),
+        TD_ALGO_CLIPPED_PPO, &w, &err));
+    TD_ASSERT_EQ_INT(h.batch_size, 128);
+    TD_ASSERT_EQ_INT(w.n, 1);
+    TD_ASSERT_CONTAINS(w.msg[0], "hyperparameters.json:1: \"batch_size\" is given twice");
+    TD_ASSERT(td_json_parse(meta, strlen(meta), "body", &j, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "duplicate object key");
+}
+
 /* Values DeepRacer runs with although its console did not offer them are warnings saying what
  * the console allowed; numbers as strings are read as int()/float() read them. */
 TD_TEST(hyperparams_console_ranges_are_warnings)

@@ -785,6 +785,32 @@ static int read_lidar_config(td_model_metadata *m, const json_t *lc, const char 
     return 0;
 }
 
+typedef struct dup_ctx {
+    const char *path;
+    td_config_warnings *warn;
+} dup_ctx;
+
+static void warn_dup(void *ctx, int line, const char *key)
+{
+    const dup_ctx *d = ctx;
+    td_config_warn(d->warn, "%s:%d: \"%s\" is given twice; the last value counts", d->path, line,
+                   key);
+}
+
+/* Reads a JSON configuration file the way DeepRacer's Python json does (see warn_dup). */
+static int load_config_json(const char *path, json_t **root, td_config_warnings *warn, td_err *err)
+{
+    dup_ctx d = {path, warn};
+    char *text;
+    size_t len;
+    int rc = td_file_read(path, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = td_json_parse_last_wins(text, len, path, root, warn_dup, &d, err);
+    td_free(text);
+    return rc;
+}
+
 int td_model_metadata_load(td_model_metadata *m, const char *path, td_config_warnings *warn,
                            td_err *err)
 {
@@ -792,7 +818,7 @@ int td_model_metadata_load(td_model_metadata *m, const char *path, td_config_war
     int rc;
 
     td_model_metadata_default(m);
-    rc = td_json_load_file(path, &root, err);
+    rc = load_config_json(path, &root, warn, err);
     if (rc)
         return rc;
     rc = td_model_metadata_from_json(m, root, path, warn, err);
@@ -1084,7 +1110,7 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo,
     int rc;
 
     td_hyperparams_default(h);
-    rc = td_json_load_file(path, &root, err);
+    rc = load_config_json(path, &root, warn, err);
     if (rc)
         return rc;
     if (!json_is_object(root)) {
