@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "trackday/json.h"
@@ -1925,12 +1927,33 @@ int td_run_env_load(td_training_params *p, const char *path, td_config_warnings 
 /* The directory                                                                        */
 /* ==================================================================================== */
 
+int td_model_dir_check(const char *dir, td_err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return errno == ENOENT ? 0
+                               : td_err_set(err, errno == EACCES ? TD_EPERM : TD_EIO,
+                                            "%s: cannot reach the model directory: %s (check "
+                                            "the permissions of the directories above it)",
+                                            dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return td_err_set(err, TD_EINVAL, "%s is a file, not a model directory", dir);
+    if (access(dir, R_OK | X_OK) != 0)
+        return td_err_set(err, TD_EPERM,
+                          "%s: cannot enter the model directory: %s (its owner can allow it "
+                          "with chmod, or run as its owner)",
+                          dir, strerror(errno));
+    return 0;
+}
+
 int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err)
 {
     char path[1200], yaml_path[1200];
     int rc;
 
     memset(d, 0, sizeof(*d));
+    if ((rc = td_model_dir_check(dir, err)))
+        return rc;
     /* DIR fits d->path (1024 bytes), so DIR/ and a name of at most 22 bytes fit path (1200):
      * the joins below cannot fail. */
     if ((rc = td_path_fmt(d->path, sizeof(d->path), err, "%s", dir)) ||
