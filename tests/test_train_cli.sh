@@ -231,7 +231,7 @@ check world_name_model_dir "the model directory resolves it: $out" $?
 # WORLD_NAME, says what is used instead of training on it silently.
 deftrack=$("$bin" tracks list | sed -n 's/^default  *alias .*(\(.*\))$/\1/p')
 mdef="$tmp/mdef"
-init_out=$("$bin" init "$mdef" --sensor state 2>&1)
+init_out=$("$bin" init "$mdef" --sensor state --track default 2>&1)
 rm "$mdef/training_params.yaml"
 out=$("$bin" train "$mdef" --iterations 1 2>&1)
 rc=$?
