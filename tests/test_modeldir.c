@@ -5,8 +5,12 @@
  * accepts outside its console's ranges as warnings, values that cannot work rejected with a
  * message naming the file and key, and one policy for unknown keys.
  */
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "td_test.h"
 #include "trackday/modeldir.h"
@@ -291,6 +295,86 @@ TD_TEST(hyperparams_defaults_are_deepracers)
     /* SAC gets the same 20 episodes between training. */
     TD_ASSERT_OK(td_hyperparams_load(&h, write_file("hp.json", "{}"), TD_ALGO_SAC, NULL, &err));
     TD_ASSERT_EQ_INT(h.num_episodes_between_training, 20);
+}
+
+/* Newcomer audit: a model directory that cannot be entered was told "no model_metadata.json
+ * (create ... with 'trackday init')"; it is told why, and a file is told it is a file. The
+ * check runs as an unprivileged user (nobody when the test runs as root). */
+TD_TEST(model_dir_not_enterable_or_a_file)
+{
+    char top[] = "/tmp/td-perm-XXXXXX", mine[64], msg[TD_ERR_MSG_LEN] = "";
+    int fd[2];
+    td_err err;
+    TD_ASSERT(mkdtemp(top) != NULL);
+    TD_ASSERT(chmod(top, 0755) == 0);
+    TD_FMT(mine, "%s/mine", top);
+    TD_ASSERT(mkdir(mine, 0700) == 0);
+    TD_ASSERT_OK(td_model_dir_check(mine, &err));
+    TD_ASSERT(pipe(fd) == 0);
+    pid_t pid = fork();
+    TD_ASSERT(pid >= 0);
+    if (pid == 0) {
+        int ok = getuid() != 0
+                     ? chmod(mine, 0) == 0
+                     : setgroups(0, NULL) == 0 && setgid(65534) == 0 && setuid(65534) == 0;
+        int rc = ok ? td_model_dir_check(mine, &err) : -100;
+        if (write(fd[1], err.msg, rc ? strlen(err.msg) : 0) < 0 || rc != TD_EPERM)
+            _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    ssize_t n = read(fd[0], msg, sizeof(msg) - 1);
+    int status = 0;
+    close(fd[0]);
+    waitpid(pid, &status, 0);
+    msg[n > 0 ? n : 0] = '\0';
+    chmod(mine, 0700);
+    TD_ASSERT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s", msg);
+    char want[160];
+    TD_FMT(want, "%s: cannot enter the model directory: Permission denied", mine);
+    TD_ASSERT_CONTAINS(msg, want);
+    rmdir(mine);
+    td_test_write(mine, "notes\n");
+    td_model_dir dir;
+    TD_ASSERT(td_model_dir_load(&dir, mine, &err) == TD_EINVAL);
+    TD_FMT(want, "%s is a file, not a model directory", mine);
+    TD_ASSERT_CONTAINS(err.msg, want);
+    unlink(mine);
+    rmdir(top);
+}
+
+/* A key given twice keeps its last value, as Python's json (DeepRacer) reads it, with a
+ * warning naming the key and line; the strict parser (HTTP bodies) still refuses it. */
+TD_TEST(config_duplicate_key_last_value_wins)
+{
+    static const char meta[] = "{\"action_space\": [{\"steering_angle\": 0, \"speed\": 1,\n"
+                               "  \"speed\": 2}, {\"steering_angle\": 5, \"speed\": 1}],\n"
+                               " \"sensor\": [\"SECTOR_LIDAR\"],\n"
+                               " \"sensor\": [\"FRONT_FACING_CAMERA\"], \"q\\\"x\": 1, "
+                               "\"q\\\"x\": 2}";
+    td_model_metadata m;
+    td_hyperparams h;
+    td_config_warnings w;
+    td_err err;
+    json_t *j;
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_model_metadata_load(&m, write_file("model_metadata.json", meta), &w, &err));
+    TD_ASSERT_NEAR(m.actions[0].speed_mps, 2, 0);
+    TD_ASSERT_EQ_INT(m.camera, TD_CAMERA_FRONT);
+    TD_ASSERT_EQ_INT(m.lidar, TD_LIDAR_NONE);
+    TD_ASSERT_CONTAINS(w.msg[0],
+                       "model_metadata.json:2: \"speed\" is given twice; the last value counts");
+    TD_ASSERT_CONTAINS(w.msg[1], "model_metadata.json:4: \"sensor\" is given twice");
+    TD_ASSERT_CONTAINS(w.msg[2], "model_metadata.json:4: \"q\\\"x\" is given twice");
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_hyperparams_load(
+        &h, write_file("hyperparameters.json", "{\"batch_size\": 32, \"batch_size\": 128}"),
+        TD_ALGO_CLIPPED_PPO, &w, &err));
+    TD_ASSERT_EQ_INT(h.batch_size, 128);
+    TD_ASSERT_EQ_INT(w.n, 1);
+    TD_ASSERT_CONTAINS(w.msg[0], "hyperparameters.json:1: \"batch_size\" is given twice");
+    TD_ASSERT(td_json_parse(meta, strlen(meta), "body", &j, &err) < 0);
+    TD_ASSERT_CONTAINS(err.msg, "duplicate object key");
 }
 
 /* Values DeepRacer runs with although its console did not offer them are warnings saying what

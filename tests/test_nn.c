@@ -1317,10 +1317,14 @@ TD_TEST(model_load_rejects_bad_files)
     expect_load_error(bad, b, len, TD_EVERSION, "unknown flags");
     expect_load_error(bad, good, 20, TD_EFORMAT, "truncated");
     expect_load_error(bad, good, 100, TD_EFORMAT, "truncated: the header of");
-    expect_load_error(bad, good, len - 70, TD_EFORMAT, "truncated");
+    /* Worded as infer/ (`model show`) words it: one message from one place. */
+    char want[128];
+    TD_FMT(want, "truncated: the file has %zu bytes, its header says %zu", len - 70, len);
+    expect_load_error(bad, good, len - 70, TD_EFORMAT, want);
     memcpy(b, good, len);
     memset(b + len, 0, 64);
-    expect_load_error(bad, b, len + 64, TD_EFORMAT, "trailing bytes");
+    TD_FMT(want, "64 trailing bytes: the file has %zu bytes, its header says %zu", len + 64, len);
+    expect_load_error(bad, b, len + 64, TD_EFORMAT, want);
     memcpy(b, good, len);
     b[len - 100] ^= 0x10; /* a flipped bit in the data */
     expect_load_error(bad, b, len, TD_ECHECKSUM, "checksum mismatch: stored");

@@ -367,6 +367,15 @@ TD_TEST(track_view_has_one_polyline_per_lap)
     TD_ASSERT_CONTAINS(doc, ">Evaluation laps &amp; speed</text>");
     TD_ASSERT_CONTAINS(doc, ">lap 1 (9.0 s)</text>");
     TD_ASSERT_CONTAINS(doc, ">lap 3 (9.2 s)</text>");
+    /* Each lap's outline has its own colour, and its legend line the same one. */
+    for (int l = 0; l < NL; l++) {
+        char outline[64], key[128];
+        TD_FMT(outline, "data-lap=\"%d\" fill=\"none\" stroke=\"%s\"", l, td_plot_palette(l));
+        TD_ASSERT_CONTAINS(doc, outline);
+        TD_FMT(key, "stroke=\"%s\" stroke-opacity=\"0.75\" stroke-width=\"6\"/>",
+               td_plot_palette(l));
+        TD_ASSERT_CONTAINS(strstr(doc, "class=\"legend\""), key);
+    }
     TD_ASSERT_CONTAINS(doc, ">off track (2)</text>");
     TD_ASSERT_CONTAINS(doc, ">crash (1)</text>");
     TD_ASSERT_CONTAINS(doc, ">centre line</text>");

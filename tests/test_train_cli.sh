@@ -231,7 +231,7 @@ check world_name_model_dir "the model directory resolves it: $out" $?
 # WORLD_NAME, says what is used instead of training on it silently.
 deftrack=$("$bin" tracks list | sed -n 's/^default  *alias .*(\(.*\))$/\1/p')
 mdef="$tmp/mdef"
-init_out=$("$bin" init "$mdef" --sensor state 2>&1)
+init_out=$("$bin" init "$mdef" --sensor state --track default 2>&1)
 rm "$mdef/training_params.yaml"
 out=$("$bin" train "$mdef" --iterations 1 2>&1)
 rc=$?
@@ -248,6 +248,31 @@ rc=$?
 [ $rc -eq 0 ] &&
     echo "$out" | grep -q "^trackday: $mdef/training_params.yaml has no WORLD_NAME: training on $deftrack"
 check train_without_world_name "says what is used (rc $rc): $out" $(( rc || $? ))
+
+# Newcomer audit: a model directory that is a file gets one message from every command (it got
+# five), and the file is left as it was.
+printf 'notes\n' > "$tmp/afile"
+rc=0
+for cmd in init train eval plot; do
+    out=$("$bin" $cmd "$tmp/afile" 2>&1)
+    [ $? -eq 1 ] && [ "$out" = "trackday: $tmp/afile is a file, not a model directory" ] || {
+        rc=1; echo "$cmd: $out"; }
+done
+[ "$(cat "$tmp/afile")" = notes ]
+check model_dir_is_a_file "init, train, eval, plot: one message" $(( rc || $? ))
+
+# model/ or metrics/ being a file is refused before the first iteration, not after it.
+rc=0
+for sub in model metrics; do
+    d="$tmp/sub_$sub"
+    "$bin" init "$d" --sensor state --track oval >/dev/null 2>&1
+    printf 'x\n' > "$d/$sub"
+    out=$("$bin" train "$d" --iterations 1 --quiet 2>&1)
+    [ $? -eq 1 ] && grep -q "^trackday: $d/$sub is a file, not a directory$" <<<"$out" &&
+        [ ! -e "$d/model/last.tdm" ] && [ ! -e "$d/metrics/training.jsonl" ] || {
+        rc=1; echo "$sub: $out"; }
+done
+check run_dir_is_a_file "refused before training" $rc
 
 # Newcomer audit: print() in a reward function goes to DIR/logs/reward-print.log (DeepRacer
 # sends it to its log); the terminal gets the first 10 lines, one note naming the file and a

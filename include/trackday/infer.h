@@ -256,6 +256,9 @@ void td_infer_frame_end(uint8_t *file, size_t total);
  * finds the header and the data; the CRC and the header's content are checked apart. */
 int td_infer_frame_check(const void *buf, size_t len, const char **header, size_t *header_len,
                          size_t *data_off, td_infer_err *err);
+/* Checks that the file's length is the one its header gives (data_size bytes of data at
+ * data_off, then the trailer): "truncated" or "trailing bytes" otherwise. */
+int td_infer_frame_check_size(size_t len, size_t data_off, size_t data_size, td_infer_err *err);
 /* Checks the CRC-32 trailer. */
 int td_infer_frame_check_crc(const void *buf, size_t len, td_infer_err *err);
 

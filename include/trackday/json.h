@@ -19,6 +19,16 @@ int td_json_load_file(const char *path, json_t **out, td_err *err);
 /* Parses JSON text; `what` names the source in error messages. */
 int td_json_parse(const char *text, size_t len, const char *what, json_t **out, td_err *err);
 
+#define TD_JSON_MAX_DUPLICATES 16
+/*
+ * Like td_json_parse, but a key given twice in one object keeps its last value, as in
+ * Python's json (DeepRacer's configuration files). dup(ctx, line, key) is called for each
+ * repeated key (the first TD_JSON_MAX_DUPLICATES), key as written between its quotes.
+ */
+int td_json_parse_last_wins(const char *text, size_t len, const char *what, json_t **out,
+                            void (*dup)(void *ctx, int line, const char *key), void *ctx,
+                            td_err *err);
+
 /*
  * Reads obj[key] as a number (integer or real). If the key is absent, *out = dflt and 0 is
  * returned. If present but not a number, or outside [lo, hi], an error naming `what`

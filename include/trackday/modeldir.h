@@ -268,6 +268,13 @@ typedef struct td_model_dir {
  */
 int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err);
 
+/*
+ * Refuses DIR as a model directory when it is a file or cannot be entered, with the one
+ * message every command gives; a DIR that does not exist passes (the caller says what makes
+ * it). td_model_dir_load checks it first.
+ */
+int td_model_dir_check(const char *dir, td_err *err);
+
 /* What an evaluation of the directory starts from: evaluation_params.yaml when present (as
  * DeepRacer's evaluation worker reads only it), else the training settings. */
 const td_training_params *td_model_dir_eval_params(const td_model_dir *d);

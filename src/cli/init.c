@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "trackday/core.h"
+#include "trackday/modeldir.h"
 #include "trackday/track.h"
 
 static const char about[] =
@@ -219,6 +220,8 @@ static int cmd_init(int argc, char **argv)
     int prc = td__cli_parse(&spec, argc, argv);
     if (prc != TD_CLI_RUN)
         return prc;
+    if (td_model_dir_check(dir, &err))
+        return td__cli_fail("%s", err.msg);
     if (discrete && continuous)
         return td__cli_fail("--discrete and --continuous: choose one");
     if (discrete && !strcmp(algo, "sac"))

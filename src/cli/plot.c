@@ -79,6 +79,9 @@ static int cmd_plot(int argc, char **argv)
     int prc0 = td__cli_parse(&spec, argc, argv);
     if (prc0 != TD_CLI_RUN)
         return prc0;
+    td_err derr;
+    if (td_model_dir_check(dir, &derr))
+        return td__cli_fail("%s", derr.msg);
     if (!demo && !is_dir(dir))
         return td__cli_fail("%s: no such directory", dir);
 

@@ -225,9 +225,13 @@ int td_mkdir_p(const char *path, td_err *err)
         if (buf[i] == '/' || buf[i] == '\0') {
             char c = buf[i];
             buf[i] = '\0';
+            struct stat st;
             if (mkdir(buf, 0755) != 0 && errno != EEXIST)
                 return td_err_set(err, TD_EIO, "%s: cannot create directory: %s", buf,
                                   strerror(errno));
+            /* A file in the way fails now, not at the first write into it. */
+            if (c == '\0' && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
+                return td_err_set(err, TD_EIO, "%s is a file, not a directory", buf);
             buf[i] = c;
         }
     }

@@ -3,6 +3,7 @@
  * with defaults and range checks, atomic JSON writes.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,8 @@ int td_json_load_file(const char *path, json_t **out, td_err *err)
     return rc;
 }
 
-int td_json_parse(const char *text, size_t len, const char *what, json_t **out, td_err *err)
+static int parse(const char *text, size_t len, const char *what, size_t flags, json_t **out,
+                 td_err *err)
 {
     json_error_t je;
     /* An editor's invisible byte order mark would otherwise show as "near ''". */
@@ -32,11 +34,61 @@ int td_json_parse(const char *text, size_t len, const char *what, json_t **out, 
                           "editors; Python's json.load refuses it too): save it without one",
                           what);
     }
-    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    *out = json_loadb(text, len, flags, &je);
     if (!*out)
         return td_err_set(err, TD_EFORMAT, "%s:%d:%d: invalid JSON: %s", what, je.line, je.column,
                           je.text);
     return 0;
+}
+
+int td_json_parse(const char *text, size_t len, const char *what, json_t **out, td_err *err)
+{
+    return parse(text, len, what, JSON_REJECT_DUPLICATES, out, err);
+}
+
+/* Is t[i] a quote that ends or starts a string (not one escaped by a backslash)? */
+static int is_quote(const char *t, size_t i)
+{
+    size_t k = 0;
+    while (k < i && t[i - 1 - k] == '\\')
+        k++;
+    return t[i] == '"' && k % 2 == 0;
+}
+
+int td_json_parse_last_wins(const char *text, size_t len, const char *what, json_t **out,
+                            void (*dup)(void *ctx, int line, const char *key), void *ctx,
+                            td_err *err)
+{
+    char *copy = NULL;
+    size_t n = len;
+    int rc = parse(text, len, what, 0, out, err);
+    /* A strict pass names each repeated key; the copy renames it, and the pass runs again. */
+    for (int i = 0; !rc && i < TD_JSON_MAX_DUPLICATES; i++) {
+        const char *t = copy ? copy : text;
+        json_error_t je;
+        json_t *j = json_loadb(t, n, JSON_REJECT_DUPLICATES, &je);
+        size_t close = (size_t)je.position - 1, open = close;
+        char key[128], *next;
+        if (j || json_error_code(&je) != json_error_duplicate_key || je.position < 2 ||
+            (size_t)je.position > n || !is_quote(t, close)) {
+            json_decref(j);
+            break;
+        }
+        while (open > 0 && !is_quote(t, --open))
+            ;
+        snprintf(key, sizeof(key), "%.*s", (int)(close - open - 1), t + open + 1);
+        dup(ctx, je.line, key);
+        if (!(next = td_malloc(n + 32)))
+            break;
+        memcpy(next, t, open);
+        int k = snprintf(next + open, 32, "\"\\u0001td%d\"", i);
+        memcpy(next + open + k, t + close + 1, n - close - 1);
+        n = open + (size_t)k + n - close - 1;
+        td_free(copy);
+        copy = next;
+    }
+    td_free(copy);
+    return rc;
 }
 
 int td_json_get_number(const json_t *obj, const char *key, double dflt, double lo, double hi,

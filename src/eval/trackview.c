@@ -179,15 +179,28 @@ static double scale_t(double v, double lo, double hi)
     return hi > lo ? (v - lo) / (hi - lo) : 0.5;
 }
 
-static void draw_lap(td_svg *s, const map *m, const td_plot_lap *lap, int index, double lo,
+/*
+ * The outline colour of lap i: dark grey, or, when the laps the legend lists one by one are
+ * coloured by a value, the lap's own colour so that the legend tells them apart.
+ */
+static const char *lap_outline(const td_plot_track_view *v, int i)
+{
+    if (v->laps[i].value && v->n_laps > 1 && v->n_laps <= 8)
+        return td_svg_safe_attr(v->laps[i].color, td_plot_palette(i));
+    return "#202020";
+}
+
+static void draw_lap(td_svg *s, const map *m, const td_plot_track_view *v, int index, double lo,
                      double hi)
 {
+    const td_plot_lap *lap = &v->laps[index];
     /* The outline: one polyline per lap, with the lap's name as a tooltip. */
     td_svg_raw(s,
-               "<polyline class=\"lap\" data-lap=\"%d\" fill=\"none\" stroke=\"#202020\" "
-               "stroke-opacity=\"0.75\" stroke-width=\"4.5\" stroke-linejoin=\"round\" "
+               "<polyline class=\"lap\" data-lap=\"%d\" fill=\"none\" stroke=\"%s\" "
+               "stroke-opacity=\"0.75\" stroke-width=\"%s\" stroke-linejoin=\"round\" "
                "stroke-linecap=\"round\" points=\"",
-               index);
+               index, lap_outline(v, index),
+               strcmp(lap_outline(v, index), "#202020") ? "6" : "4.5");
     int first = 1;
     for (int i = 0; i < lap->n; i++) {
         if (!isfinite(lap->x[i]) || !isfinite(lap->y[i]))
@@ -270,7 +283,7 @@ static void draw_lap(td_svg *s, const map *m, const td_plot_lap *lap, int index,
 
 typedef struct litem {
     char name[96];
-    int kind; /* 0 line, 1 mark, 2 dashed line, 3 arrow */
+    int kind; /* 0 line, 1 mark, 2 dashed line, 3 arrow, 4 a lap coloured by value */
     const char *color;
     td_plot_mark_kind mark;
 } litem;
@@ -292,8 +305,9 @@ static int build_legend(const td_plot_track_view *v, litem *it, int has_values)
         for (int i = 0; i < v->n_laps; i++) {
             litem li = {"", 0, NULL, 0};
             snprintf(li.name, sizeof(li.name), "%s", v->laps[i].name ? v->laps[i].name : "lap");
-            li.color = v->laps[i].value ? "#202020"
+            li.color = v->laps[i].value ? lap_outline(v, i)
                                         : td_svg_safe_attr(v->laps[i].color, td_plot_palette(i));
+            li.kind = v->laps[i].value && strcmp(li.color, "#202020") ? 4 : 0;
             it[n++] = li;
         }
     }
@@ -353,6 +367,17 @@ static void draw_legend(td_svg *s, const litem *it, int n, double x0, double y0,
                        lx, ly, lx + 18, ly, it[i].color, lx + 25, ly, lx + 17, ly - 5, lx + 17,
                        ly + 5, it[i].color);
             break;
+        case 4: {
+            /* As on the map: the lap's colour around a line coloured by the value. */
+            char mid[8];
+            td_plot_scale_color(0.5, mid);
+            td_svg_raw(s,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                       "stroke-opacity=\"0.75\" stroke-width=\"6\"/><line x1=\"%.1f\" "
+                       "y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.6\"/>\n",
+                       lx, ly, lx + 24, ly, it[i].color, lx, ly, lx + 24, ly, mid);
+            break;
+        }
         default:
             td_svg_raw(s,
                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
@@ -507,7 +532,7 @@ int td_plot_track_draw(td_svg *s, const td_plot_track_view *v, double x, double 
 
     td_svg_raw(s, "<g class=\"laps\">\n");
     for (int l = 0; l < v->n_laps; l++)
-        draw_lap(s, &m, &v->laps[l], l, lo, hi);
+        draw_lap(s, &m, v, l, lo, hi);
     td_svg_raw(s, "</g>\n");
 
     if (v->n_arrows > 0) {

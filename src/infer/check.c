@@ -802,16 +802,8 @@ int td__infer_check_model(tdi_check *c, int record_actions)
         return td__infer_fail(c->err, TD_INFER_EHEADER,
                               "header: \"data_size\" must be a non-negative multiple of 64");
     c->data_size = (size_t)v;
-    if (c->f->len - 4 < c->f->data_off || c->f->len - 4 - c->f->data_off < c->data_size)
-        return td__infer_fail(
-            c->err, TD_INFER_ETRUNCATED, "truncated: the file has %lu bytes, its header says %lu",
-            (unsigned long)c->f->len, (unsigned long)(c->f->data_off + c->data_size + 4));
-    if (c->f->len - 4 - c->f->data_off > c->data_size)
-        return td__infer_fail(c->err, TD_INFER_EHEADER,
-                              "%lu trailing bytes: the file has %lu bytes, its header says %lu",
-                              (unsigned long)(c->f->len - 4 - c->f->data_off - c->data_size),
-                              (unsigned long)c->f->len,
-                              (unsigned long)(c->f->data_off + c->data_size + 4));
+    if ((rc = td_infer_frame_check_size(c->f->len, c->f->data_off, c->data_size, c->err)) != 0)
+        return rc;
     if ((rc = check_crc(c->f, c->err)) != 0)
         return rc;
     if ((rc = need(c, 0, "tensors", TDI_ARR, "the top level", &tensors)) != 0)

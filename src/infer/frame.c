@@ -90,6 +90,20 @@ int td_infer_frame_check(const void *buf, size_t len, const char **header, size_
     return 0;
 }
 
+int td_infer_frame_check_size(size_t len, size_t data_off, size_t data_size, td_infer_err *err)
+{
+    if (len < 4 || len - 4 < data_off || len - 4 - data_off < data_size)
+        return td__infer_fail(err, TD_INFER_ETRUNCATED,
+                              "truncated: the file has %lu bytes, its header says %lu",
+                              (unsigned long)len, (unsigned long)(data_off + data_size + 4));
+    if (len - 4 - data_off > data_size)
+        return td__infer_fail(err, TD_INFER_EHEADER,
+                              "%lu trailing bytes: the file has %lu bytes, its header says %lu",
+                              (unsigned long)(len - 4 - data_off - data_size), (unsigned long)len,
+                              (unsigned long)(data_off + data_size + 4));
+    return 0;
+}
+
 int td_infer_frame_check_crc(const void *buf, size_t len, td_infer_err *err)
 {
     const uint8_t *b = (const uint8_t *)buf;

@@ -319,15 +319,8 @@ static int parse_model(const uint8_t *buf, size_t len, const char *path, td_nn_n
         goto out;
     }
     size_t data_size = (size_t)json_integer_value(jd);
-    if (len != d0 + data_size + 4) {
-        if (len < d0 + data_size + 4)
-            rc = td_err_set(err, TD_EFORMAT, "%s: truncated: %zu bytes, the header promises %zu",
-                            path, len, d0 + data_size + 4);
-        else
-            rc = td_err_set(err, TD_EFORMAT,
-                            "%s: trailing bytes: %zu bytes, the header "
-                            "promises %zu",
-                            path, len, d0 + data_size + 4);
+    if (td_infer_frame_check_size(len, d0, data_size, &ie)) {
+        rc = td_err_set(err, TD_EFORMAT, "%s: %s", path, ie.msg); /* as `model show` says it */
         goto out;
     }
     uint32_t stored = get_u32(buf + len - 4), computed = td_crc32(0, buf, len - 4);

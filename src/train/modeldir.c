@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "trackday/json.h"
@@ -785,6 +787,32 @@ static int read_lidar_config(td_model_metadata *m, const json_t *lc, const char 
     return 0;
 }
 
+typedef struct dup_ctx {
+    const char *path;
+    td_config_warnings *warn;
+} dup_ctx;
+
+static void warn_dup(void *ctx, int line, const char *key)
+{
+    const dup_ctx *d = ctx;
+    td_config_warn(d->warn, "%s:%d: \"%s\" is given twice; the last value counts", d->path, line,
+                   key);
+}
+
+/* Reads a JSON configuration file the way DeepRacer's Python json does (see warn_dup). */
+static int load_config_json(const char *path, json_t **root, td_config_warnings *warn, td_err *err)
+{
+    dup_ctx d = {path, warn};
+    char *text;
+    size_t len;
+    int rc = td_file_read(path, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = td_json_parse_last_wins(text, len, path, root, warn_dup, &d, err);
+    td_free(text);
+    return rc;
+}
+
 int td_model_metadata_load(td_model_metadata *m, const char *path, td_config_warnings *warn,
                            td_err *err)
 {
@@ -792,7 +820,7 @@ int td_model_metadata_load(td_model_metadata *m, const char *path, td_config_war
     int rc;
 
     td_model_metadata_default(m);
-    rc = td_json_load_file(path, &root, err);
+    rc = load_config_json(path, &root, warn, err);
     if (rc)
         return rc;
     rc = td_model_metadata_from_json(m, root, path, warn, err);
@@ -1084,7 +1112,7 @@ int td_hyperparams_load(td_hyperparams *h, const char *path, td_algorithm algo,
     int rc;
 
     td_hyperparams_default(h);
-    rc = td_json_load_file(path, &root, err);
+    rc = load_config_json(path, &root, warn, err);
     if (rc)
         return rc;
     if (!json_is_object(root)) {
@@ -1899,12 +1927,33 @@ int td_run_env_load(td_training_params *p, const char *path, td_config_warnings 
 /* The directory                                                                        */
 /* ==================================================================================== */
 
+int td_model_dir_check(const char *dir, td_err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return errno == ENOENT ? 0
+                               : td_err_set(err, errno == EACCES ? TD_EPERM : TD_EIO,
+                                            "%s: cannot reach the model directory: %s (check "
+                                            "the permissions of the directories above it)",
+                                            dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return td_err_set(err, TD_EINVAL, "%s is a file, not a model directory", dir);
+    if (access(dir, R_OK | X_OK) != 0)
+        return td_err_set(err, TD_EPERM,
+                          "%s: cannot enter the model directory: %s (its owner can allow it "
+                          "with chmod, or run as its owner)",
+                          dir, strerror(errno));
+    return 0;
+}
+
 int td_model_dir_load(td_model_dir *d, const char *dir, td_err *err)
 {
     char path[1200], yaml_path[1200];
     int rc;
 
     memset(d, 0, sizeof(*d));
+    if ((rc = td_model_dir_check(dir, err)))
+        return rc;
     /* DIR fits d->path (1024 bytes), so DIR/ and a name of at most 22 bytes fit path (1200):
      * the joins below cannot fail. */
     if ((rc = td_path_fmt(d->path, sizeof(d->path), err, "%s", dir)) ||
