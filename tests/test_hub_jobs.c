@@ -207,7 +207,10 @@ TD_TEST(two_workers_drain_the_queue_each_job_once)
             TD_ASSERT_MSG(sscanf(p, ": done in %lf s (setup %lf, run %lf, send %lf)", &all, &setup,
                                  &run, &send) == 4,
                           "%.80s", p);
-            TD_ASSERT(setup >= 0 && run > 0 && send >= 0 && setup + run + send <= all + 0.02);
+            /* Four numbers each rounded to 0.01 (a short child can show 0.00): the parts may add
+             * up to 0.02 more. */
+            TD_ASSERT_MSG(setup >= 0 && run >= 0 && send >= 0 && setup + run + send <= all + 0.025,
+                          "%.80s", p);
             done_lines++;
         }
         td_free(log);
