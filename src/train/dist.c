@@ -209,11 +209,16 @@ void td__dist_bcast_f32(float *buf, size_t n)
 
 void td__dist_bcast_int(int *buf, int n)
 {
+    td__dist_bcast_bytes(buf, n * (int)sizeof(int));
+}
+
+void td__dist_bcast_bytes(void *buf, int n)
+{
 #ifdef TD_HAVE_MPI
     if (g_size > 1) {
         double t0 = td_time_now();
         MPI_Request req;
-        MPI_Ibcast(buf, n, MPI_INT, 0, MPI_COMM_WORLD, &req);
+        MPI_Ibcast(buf, n, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
         wait_idle(&req);
         g_seconds += td_time_now() - t0;
     }

@@ -23,6 +23,8 @@ void td__dist_bcast_f32(float *buf, size_t n);
 /* (td__dist_bcast_int waits without polling: for the decisions rank 0 sends after work of
  * its own, while the others would only spin.) */
 void td__dist_bcast_int(int *buf, int n);
+/* The same for n bytes of plain data (a struct every rank lays out alike). */
+void td__dist_bcast_bytes(void *buf, int n);
 /* Rank 0's all[] = every rank's mine[0..bytes) one after the other in rank order (the ranks
  * may pass different sizes; their sum is at most cap); the other ranks' all is untouched. */
 void td__dist_gather_bytes(const void *mine, size_t bytes, void *all, size_t cap);

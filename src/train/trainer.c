@@ -484,24 +484,22 @@ int td__train_evaluate(td__train *tr, td_train_progress *pr)
      * direction, on the centre line: every trial starts where its next training episode
      * starts. Car 0 is worker 0; its current episode began there. trackday's
      * --spread-eval-starts spreads the trials over the lap from the start line instead. With
-     * several ranks, rank 0's car 0 decides and the others receive it: {start's two words,
-     * direction}. */
-    _Static_assert(sizeof(double) == 2 * sizeof(int), "a double is two ints");
-    double start = 0.0;
-    int msg[3] = {0, 0, tr->simcfg.race.reverse_dir ? 1 : 0};
+     * several ranks, rank 0's car 0 decides and the others receive it. */
+    struct {
+        double ndist;
+        int reversed;
+    } start = {0.0, tr->simcfg.race.reverse_dir ? 1 : 0};
     if (!tr->opt.spread_eval_starts) {
         if (tr->rank == 0) {
             const td_episode_info *next = td_vecenv_current_episode(&tr->env, 0);
-            start = next->start_ndist;
-            memcpy(msg, &start, sizeof start);
-            msg[2] = next->reversed_dir ? 1 : 0;
+            start.ndist = next->start_ndist;
+            start.reversed = next->reversed_dir ? 1 : 0;
         }
-        td__dist_bcast_int(msg, 3);
-        memcpy(&start, msg, sizeof start);
+        td__dist_bcast_bytes(&start, (int)sizeof(start));
     }
-    pr->eval_start_ndist = start;
-    pr->eval_reversed = msg[2];
-    int stopped = mine_n ? evaluate_share(tr, mine, start, msg[2]) : 0;
+    pr->eval_start_ndist = start.ndist;
+    pr->eval_reversed = start.reversed;
+    int stopped = mine_n ? evaluate_share(tr, mine, start.ndist, start.reversed) : 0;
 
     /* Every rank's episodes to rank 0 (every rank gathers, even one stopped by Ctrl-C). */
     memset(all, 0, sizeof(all));
