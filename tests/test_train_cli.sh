@@ -532,6 +532,31 @@ PY
 [ $rc -eq 0 ] && [ "$out" = ok ]
 check init_default_is_deepracers "$out" $?
 
+# Newcomer: `trackday init m && trackday train m` on init's default track, whose route file is
+# DeepRacer's (not shipped). init and train both print the one command that fetches it into
+# the model directory; a file at the path that command names is found by train (a stand-in
+# route here: the test has no network).
+url="https://raw.githubusercontent.com/aws-deepracer-community/deepracer-simapp/master/bundle/routes"
+route_hint() { # FILE -> the path after `curl -fLo` in the hint, checking the URL
+    sed -n "s|^  curl -fLo \([^ ]*\) $url/reInvent2019_wide_cw\.npy\$|\1|p" "$1"
+}
+out=""
+"$bin" init "$tmp/fetch" --sensor state >/dev/null 2>"$tmp/fetch.init"
+rc=$?
+"$bin" train "$tmp/fetch" --iterations 1 --quiet >/dev/null 2>"$tmp/fetch.train"
+rc2=$?
+hint=$(route_hint "$tmp/fetch.init")
+[ $rc -eq 0 ] && [ $rc2 -eq 1 ] && [ "$hint" = "$tmp/fetch/reInvent2019_wide_cw.npy" ] &&
+    [ "$(route_hint "$tmp/fetch.train")" = "$hint" ] &&
+    grep -q "'reInvent2019_wide_cw' is a DeepRacer route" "$tmp/fetch.train" &&
+    grep -q "or pass --track with a track trackday has" "$tmp/fetch.init" &&
+    cp "$shared/reInvent2019_wide.npy" "$hint" &&
+    out=$("$bin" train "$tmp/fetch" --iterations 1 2>&1) &&
+    grep -q "^training $tmp/fetch on reInvent2019_wide_cw " <<<"$out"
+ok=$?
+check init_default_route_fetch_hint "init rc $rc, train rc $rc2: $(cat "$tmp/fetch.init" \
+    "$tmp/fetch.train") // $out" $ok
+
 # Training starts: every car starts its first episode at START_POSITION_OFFSET (DeepRacer's
 # round robin: 3 cars, 3 prepare rows at the same pose); --spread-starts starts car i of 3 at
 # i/3 of the lap (1/3 is not a multiple of the 5 % advance: no two episodes share a start).

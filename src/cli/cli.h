@@ -93,6 +93,18 @@ int td__cli_track_path_quiet(const char *arg, const char *model_dir, char *out, 
 int td__cli_track_search_path(const char *model_dir, const char **dirs, int cap);
 
 /*
+ * For one of DeepRacer's route names that is not on the search path: prints to stderr
+ * ("PROG: ...") the one command that fetches its route file from deepracer-simapp's
+ * bundle/routes/ into model_dir (on the search path of commands given a model directory), or,
+ * with model_dir NULL, into the current directory and how to pass it.
+ */
+void td__cli_route_fetch_hint(const char *prog, const char *name, const char *model_dir);
+
+/* s as one word of a shell command (in single quotes when it needs quoting), for the commands
+ * trackday suggests; out has cap bytes (a word that does not fit is cut). */
+const char *td__cli_shell_word(const char *s, char *out, size_t cap);
+
+/*
  * The reward an evaluation of a model directory computes: its reward_function.py (opened on
  * track), so the simtrace and pictures show the user's own reward. dir NULL (a bare .tdm) or
  * a directory without one: *out is NULL (the simulator's built-in follow_center_line). label

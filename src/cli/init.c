@@ -230,13 +230,10 @@ static int cmd_init(int argc, char **argv)
      * routes may be added to the track search path later (its files are DeepRacer's). */
     char track_path[4096];
     td_track t;
+    int route_missing = 0;
     if (td__cli_track_path_quiet(track, NULL, track_path, sizeof(track_path)) != 0 &&
         td_deepracer_route_known(track)) {
-        fprintf(stderr,
-                "trackday init: note: WORLD_NAME %s is DeepRacer's route, not on the track "
-                "search path yet: put its .npy file in a folder of --tracks-dir or "
-                "TRACKDAY_TRACKS (or DIR), or pass --track (trackday tracks list)\n",
-                track);
+        route_missing = 1; /* said after the files are written, with the command that fetches it */
     } else {
         if (td__cli_track_path(track, track_path, sizeof(track_path)))
             return 1;
@@ -385,7 +382,20 @@ static int cmd_init(int argc, char **argv)
                                 : "PPO, discrete",
            track, strcmp(track, "default") ? "" : ": ",
            strcmp(track, "default") ? "" : td__cli_default_track());
-    printf("next: trackday train %s\n", dir);
+    if (route_missing) {
+        fflush(stdout);
+        fprintf(stderr,
+                "trackday init: note: WORLD_NAME %s is DeepRacer's route, not on the track "
+                "search path yet (trackday does not ship DeepRacer's route files)\n",
+                track);
+        td__cli_route_fetch_hint("trackday init", track, dir);
+        fprintf(stderr,
+                "or pass --track with a track trackday has (trackday tracks list; "
+                "`default` is %s)\n",
+                td__cli_default_track());
+    }
+    char word[8300];
+    printf("next: trackday train %s\n", td__cli_shell_word(dir, word, sizeof(word)));
     return 0;
 }
 

@@ -150,9 +150,61 @@ static int find_track(const char *arg, const char *model_dir, char *out, size_t 
 int td__cli_track_path_for(const char *arg, const char *model_dir, char *out, size_t outlen)
 {
     td_err err;
-    if (find_track(arg, model_dir, out, outlen, &err) != 0)
-        return td__cli_fail("%s", err.msg);
+    if (find_track(arg, model_dir, out, outlen, &err) != 0) {
+        td__cli_fail("%s", err.msg);
+        if (td_deepracer_route_known(arg))
+            td__cli_route_fetch_hint("trackday", arg, model_dir);
+        return 1;
+    }
     return 0;
+}
+
+/* DeepRacer's route files as deepracer-simapp publishes them (bundle/routes/, one NAME.npy for
+ * each of the 127 names of td_deepracer_route_names). */
+#define TD_ROUTES_URL                                                                              \
+    "https://raw.githubusercontent.com/aws-deepracer-community/deepracer-simapp/master/bundle/"    \
+    "routes/"
+
+const char *td__cli_shell_word(const char *s, char *out, size_t cap)
+{
+    if (s[0] &&
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./+,:@") ==
+            strlen(s)) {
+        snprintf(out, cap, "%s", s);
+        return out;
+    }
+    size_t k = 0;
+    if (cap < 3)
+        return "''";
+    out[k++] = '\'';
+    for (const char *c = s; *c && k + 6 < cap; c++) {
+        if (*c == '\'') {
+            memcpy(out + k, "'\\''", 4);
+            k += 4;
+        } else {
+            out[k++] = *c;
+        }
+    }
+    out[k++] = '\'';
+    out[k] = '\0';
+    return out;
+}
+
+void td__cli_route_fetch_hint(const char *prog, const char *name, const char *model_dir)
+{
+    char word[8500];
+    if (model_dir) {
+        fprintf(stderr,
+                "%s: this command fetches it into %s/, where trackday looks for it:\n"
+                "  curl -fLo %s/%s.npy " TD_ROUTES_URL "%s.npy\n",
+                prog, model_dir, td__cli_shell_word(model_dir, word, sizeof(word)), name, name);
+    } else {
+        fprintf(stderr,
+                "%s: this command fetches it into the current directory:\n"
+                "  curl -fLO " TD_ROUTES_URL "%s.npy\n"
+                "then add --tracks-dir . (or give the file's path, ./%s.npy)\n",
+                prog, name, name);
+    }
 }
 
 int td__cli_track_path_quiet(const char *arg, const char *model_dir, char *out, size_t outlen)
