@@ -241,6 +241,9 @@ rc=$?
     ! echo "$out" | grep -q " on default" &&
     echo "$out" | grep -q "^trackday: $mdef has no training_params.yaml: training on $deftrack, trackday's default track"
 check train_names_default_track "the track's name, and what is used (rc $rc, default '$deftrack'): $out" $(( rc || $? ))
+out=$("$bin" eval "$mdef" --laps 1 2>&1)
+grep -q "^$mdef/model/best.tdm on $deftrack (" <<<"$out" && ! grep -q " on default" <<<"$out"
+check eval_names_default_track "eval names the track 'default' stands for: $out" $?
 "$bin" init "$mdef" --sensor state --force >/dev/null 2>&1
 sed -i '/^WORLD_NAME:/d' "$mdef/training_params.yaml"
 out=$("$bin" train "$mdef" --iterations 1 --quiet 2>&1)

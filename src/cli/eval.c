@@ -319,7 +319,9 @@ static int cmd_eval(int argc, char **argv)
         td_free(text);
         return r.completed ? 0 : 1;
     }
-    printf("%s on %s (%s, %s%s): %d of %d laps\n", model_path, track_arg,
+    /* "default" is named as the track it stands for, as train names it. */
+    printf("%s on %s (%s, %s%s): %d of %d laps\n", model_path,
+           strcmp(track_arg, "default") ? track_arg : td__cli_default_track(),
            o.continuous ? "continuous" : "separate trials",
            o.penalties.max_resets == 0 ? "no resets" : "with resets",
            o.race.reverse_dir ? ", reverse" : "", r.laps_completed, r.laps_requested);
