@@ -155,7 +155,8 @@ check replay_interrupted_keeps_output "the previous frames stay whole (caught $c
 # The interrupted replay says so, exits 130 and removes its own temporary at once.
 [ $rrc -eq 130 ] && grep -q "^trackday: $fr: interrupted; nothing was written$" "$tmp/replay.err" &&
     [ -z "$(ls -d "$fr".partial-* 2> /dev/null)" ]
-check replay_interrupted_cleans_up "rc $rrc, no temporary left: $(cat "$tmp/replay.err")" $?
+ok=$? # (before the message: a $(...) in it would set $?)
+check replay_interrupted_cleans_up "rc $rrc, no temporary left: $(cat "$tmp/replay.err")" $ok
 "$bin" replay "$m" -o "$fr" > /dev/null 2>&1 && [ -z "$(ls -d "$fr".partial-* 2> /dev/null)" ] &&
     [ "$(ls "$fr" | wc -l)" -eq "$n_before" ]
 check replay_cleans_partials "the next replay replaces them and removes the temporary" $?
@@ -177,8 +178,9 @@ wait "$pid"
 rc=$?
 grep -q "^stopped: interrupted" "$tmp/train.out" && [ -s "$m2/model/last.tdm" ] &&
     grep -q "^iter " <<<"$iteration_line"
+ok=$?
 check train_sigterm "exit 0, interrupted, checkpoint kept (rc $rc): $(cat "$tmp/train.out")" \
-    $(( rc || $? ))
+    $(( rc || ok ))
 
 out=$("$bin" train "$tmp/nowhere" 2>&1)
 [ $? -eq 1 ] && grep -q "trackday init" <<<"$out"
@@ -293,7 +295,8 @@ nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
     [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
     [ "$(echo "$out" | grep -c "the rest goes to $log")" -eq 1 ] &&
     echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
-check reward_print_to_log "10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $(( rc || $? ))
+ok=$?
+check reward_print_to_log "10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $(( rc || ok ))
 out=$("$bin" eval "$mprint" --laps 1 2>&1)
 rc=$?
 log="$mprint/logs/reward-print-eval.log"
@@ -301,7 +304,8 @@ nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
 [ $rc -le 1 ] && [ "$nlog" -gt 10 ] && [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
     [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
     echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
-check eval_reward_print_to_log "eval: 10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $?
+ok=$?
+check eval_reward_print_to_log "eval: 10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $ok
 
 # Issue 10: logs and plot read a model directory while training writes it, and after a
 # SIGKILL; a resume leaves no temporary file behind. The trainer's first --json line (read
@@ -368,7 +372,8 @@ user, system = map(float, sys.argv[2].split())
 ok = s["stopped"] == "CPU time limit" and 1.2 <= s["session_cpu_s"] <= user + system + 0.05
 sys.exit(0 if ok else 1)
 PY
-check train_cpu_minutes "rc $rc; CPU of the processes $(cat "$tmp/cpu.time"): $summary" $(( rc || $? ))
+ok=$?
+check train_cpu_minutes "rc $rc; CPU of the processes $(cat "$tmp/cpu.time"): $summary" $(( rc || ok ))
 out=$("$bin" train "$mcpu" --cpu-minutes 0 2>&1)
 [ $? -eq 2 ] && grep -q -- "--cpu-minutes" <<<"$out"
 check train_cpu_minutes_range "exit 2 naming the option: $out" $?
@@ -450,9 +455,51 @@ grep -q '"iteration":1,' <<<"$first_iteration" && [ -n "$ack" ] &&
     ! grep -q "stopping after this iteration" <<<"$errs" &&
     "$bin" model show "$m6/model/last.tdm" > "$tmp/show6" 2>&1 &&
     [ -z "$(ls "$m6/model" | grep -v -E '^(last|best)\.(tdm|state)$')" ]
+ok=$?
 check ctrl_c_twice_camera "ack in ${ack_s} s (< 1), stopped ${stop_s} s after the second (< 2), \
 rc $rc, loadable checkpoint: first=[$first_iteration] rest=[$rest] err=[$errs] \
-show=[$(head -c 300 "$tmp/show6" 2>/dev/null)]" $?
+show=[$(head -c 300 "$tmp/show6" 2>/dev/null)]" $ok
+
+# Ctrl-C twice before the first iteration has finished: nothing was written, and nothing says
+# otherwise (no "the last checkpoint is kept", no "model: DIR/model/best.tdm" line). A reward
+# that takes milliseconds per call keeps the first iteration running for minutes, so both
+# Ctrl-Cs land in it; they are sent once the first status line says the cars are collecting
+# (setup, which starts the reward process, is over). The test follows train's own output (a
+# FIFO), never a sleep.
+m8="$tmp/m8"
+"$bin" init "$m8" --sensor state --track oval >/dev/null
+cat > "$m8/reward_function.py" <<'PY'
+def reward_function(params):
+    total = 0.0
+    for i in range(200000):
+        total += i
+    return 1.0
+PY
+mkfifo "$tmp/err8"
+setsid "$bin" train "$m8" --envs 1 --status-every 1 > "$tmp/out8" 2> "$tmp/err8" &
+pid=$!
+exec 6< "$tmp/err8"
+heading=""
+while read -r -t 120 -u 6 line; do
+    case "$line" in "training $m8 on "*) heading=$line ;; "trackday: iter 1 collecting"*) break ;; esac
+done
+kill -INT -- -"$pid"
+while read -r -t 60 -u 6 line; do
+    case "$line" in *"stopping after this iteration"*) break ;; esac
+done
+kill -INT -- -"$pid"
+wait "$pid"
+rc=$?
+errs=$(cat <&6)
+exec 6<&-
+out=$(cat "$tmp/out8")
+[ -n "$heading" ] && [ $rc -eq 0 ] &&
+    grep -q "^stopped now: the first iteration was abandoned; no checkpoint was written$" <<<"$out" &&
+    ! grep -q "^model: " <<<"$out" &&
+    grep -q "^trackday: stopping now; no checkpoint yet (the first iteration is abandoned)$" <<<"$errs" &&
+    ! grep -q "checkpoint is kept" <<<"$errs" && [ ! -e "$m8/model/last.tdm" ]
+ok=$?
+check ctrl_c_twice_before_a_checkpoint "rc $rc: [$heading] out=[$out] err=[$errs]" $ok
 
 # On a terminal (script gives one, 60 columns): the status line is redrawn in place (no line
 # feed between updates) and never wider than the terminal.
@@ -485,7 +532,8 @@ t1=$(date +%s.%N)
 lines=$(grep -c "^trackday: iter" "$tmp/log7")
 bound=$(python3 -c "import math; print(math.floor(($t1 - $t0) / 1.0) + 1)")
 [ "$lines" -le "$bound" ] && [ "$lines" -lt 30 ] && ! grep -q $'\r' "$tmp/log7"
-check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "print(round($t1 - $t0, 1))") s (at most $bound)" $?
+ok=$?
+check status_lines_not_tty "$lines lines for 30 iterations in $(python3 -c "print(round($t1 - $t0, 1))") s (at most $bound)" $ok
 
 # init's default is the DeepRacer console's model (files DeepRacer accepts: DeepRacer on AWS's
 # CreateModel initialFormValues): camera, shallow network, clipped PPO with the continuous

@@ -20,6 +20,9 @@
 #include "trackday/trainer.h"
 
 static volatile sig_atomic_t stop_flag;
+/* 1 once a checkpoint is on disk (a resume starts from one; every finished iteration writes
+ * one), for what the second Ctrl-C says. */
+static volatile sig_atomic_t have_checkpoint;
 
 static void on_signal(int sig)
 {
@@ -32,7 +35,10 @@ static void on_signal(int sig)
                                          "checkpoint is written)");
     } else if (stop_flag == 1) {
         stop_flag = 2;
-        td__cli_status_signal_note("trackday: stopping now; the last checkpoint is kept");
+        td__cli_status_signal_note(have_checkpoint
+                                       ? "trackday: stopping now; the last checkpoint is kept"
+                                       : "trackday: stopping now; no checkpoint yet (the first "
+                                         "iteration is abandoned)");
     } else {
         /* Whatever it is waiting for, the checkpoint files on disk are whole (they are
          * replaced by rename). */
@@ -172,6 +178,7 @@ static void on_progress(void *user, const td_train_progress *p)
     progress_ctx *c = user;
     c->last = *p;
     c->have_last = 1;
+    have_checkpoint = 1; /* the iteration's checkpoint is written before its progress */
     if (c->json) {
         json_t *o = td_train_progress_to_json(p);
         char *line =
@@ -433,6 +440,8 @@ static int cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     o.stop = &stop_flag;
+    /* Only rank 0 follows the iterations (on_progress); the other ranks keep the plain words. */
+    have_checkpoint = o.resume || rank > 0;
     if (rank == 0) {
         o.progress = on_progress;
         o.progress_user = &pc;
@@ -546,8 +555,9 @@ static int cmd_train(int argc, char **argv)
         printf("%d processes (rank 0: %d cars, %ld steps); weights fnv1a64 %016llx (the same on "
                "every rank, checked every iteration)\n",
                ranks, res.envs, res.rank_steps, (unsigned long long)res.weights_hash);
-    printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n", o.dir,
-           o.dir);
+    if (res.last.iteration > 0) /* (no iteration finished: nothing was written) */
+        printf("model: %s/model/best.tdm (and last.tdm); metrics: %s/metrics/training.jsonl\n",
+               o.dir, o.dir);
     return 0;
 }
 
