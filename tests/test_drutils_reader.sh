@@ -26,7 +26,8 @@ cd "$tmp" || exit 1
     "$bin" eval m --laps 2 >/dev/null 2>&1
 # (eval exits 1 when a lap is not completed; the files are written either way)
 "$bin" logs m --json > logs.json 2>logs.err && "$bin" logs m --eval --json > eval.json 2>>logs.err
-check logs_json "$(cat logs.err)" $?
+ok=$? # (taken before the message: a $(...) in it would set $?)
+check logs_json "$(cat logs.err)" $ok
 out=$("$py" "$reader" m 2>&1 > reader.json)
 check reader_loads "the reader failed on trackday's folder: $out" $?
 

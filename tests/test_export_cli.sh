@@ -29,7 +29,8 @@ echo "$out" | grep -q "^wrote mycar.tar.gz (DeepRacer car model: model.pb [0-9]*
 check export_deepracer "what it prints (rc $rc): $out" $(( rc || $? ))
 
 [ "$(tar tzf mycar.tar.gz | tr '\n' ' ')" = "model.pb model_metadata.json " ]
-check archive_layout "model.pb and model_metadata.json at the root: $(tar tzf mycar.tar.gz)" $?
+ok=$? # (taken before the message: a $(...) in it would set $?)
+check archive_layout "model.pb and model_metadata.json at the root: $(tar tzf mycar.tar.gz)" $ok
 
 tar xzOf mycar.tar.gz model_metadata.json | cmp -s - mycar/model_metadata.json
 check archive_metadata "the directory's model_metadata.json byte for byte" $?
@@ -69,7 +70,8 @@ echo "$out" | grep -qE "^wrote statecar.tdb \(trackday bundle, [0-9]+ bytes, 8 f
 check export_bundle "what it prints (rc $rc): $out" $(( rc || $? ))
 
 [ "$(tar tf statecar.tdb | sort | tr '\n' ' ')" = "health/health.json health/observations.bin manifest.json manifest.sig model/model.fp32.tdm model/model.int8.tdm model/model_metadata.json reference/stats.json " ]
-check bundle_layout "the eight files: $(tar tf statecar.tdb | tr '\n' ' ')" $?
+ok=$?
+check bundle_layout "the eight files: $(tar tf statecar.tdb | tr '\n' ' ')" $ok
 
 out=$("$bin" verify statecar.tdb --key signing.key.pub 2>&1)
 rc=$?

@@ -23,7 +23,8 @@ def reward_function(params):
 PY
 out=$("$bin" reward check rm.py --track oval 2>&1); rc=$?
 [ $rc -eq 1 ] && [ -f canary ] && echo "$out" | grep -q "not run: trackday never runs a reward function the check rejects"
-check check_never_runs_rejected_code "rc $rc, canary $( [ -f canary ] && echo kept || echo DELETED): $out" $?
+ok=$? # (taken before the message: a $(...) in it would set $?)
+check check_never_runs_rejected_code "rc $rc, canary $( [ -f canary ] && echo kept || echo DELETED): $out" $ok
 
 fresh() { rm -rf m; "$bin" init m --discrete --fast-actions --sensor state --track oval >/dev/null 2>&1; }
 
@@ -50,7 +51,8 @@ rm -rf m/model
 out=$("$bin" train m --iterations 2 --quiet --no-validate --on-reward-error skip --max-reward-errors 1000000 2>&1); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
     [ -s m/model/last.tdm ]
-check train_skips_errors "rc $rc: $(echo "$out" | tail -3)" $?
+ok=$?
+check train_skips_errors "rc $rc: $(echo "$out" | tail -3)" $ok
 
 # 4. os._exit and a write outside the scratch directory stop train with their cause.
 fresh
@@ -94,7 +96,8 @@ rm -rf m/model m/logs
 out=$("$bin" train m --iterations 2 --quiet --no-validate --on-reward-error skip 2>&1); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
     echo "$out" | grep -q "ran longer than the 1 s limit" && [ -s m/model/last.tdm ]
-check train_skips_an_endless_loop "rc $rc: $(echo "$out" | tail -3)" $?
+ok=$?
+check train_skips_an_endless_loop "rc $rc: $(echo "$out" | tail -3)" $ok
 
 # 5. A non-UTF-8 file fails check and train with the same message.
 fresh
@@ -153,7 +156,8 @@ out=$(TRACKDAY_SANDBOX=none TMPDIR=/proc/self HOME="$tmp/home" "$bin" reward che
     m/reward_function.py --track oval 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "reward_function.py:2:[0-9]*: error \[flake8 E712\]" &&
     [ -z "$(ls -A home)" ]
-check validator_without_a_writable_tmpdir "rc $rc, home: $(ls -A home): $out" $?
+ok=$?
+check validator_without_a_writable_tmpdir "rc $rc, home: $(ls -A home): $out" $ok
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail
