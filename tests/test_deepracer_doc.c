@@ -207,6 +207,52 @@ TD_TEST(statuses_and_checked_by_are_real)
     td_free(doc);
 }
 
+/* The differences that stay (issue 9: listed with the reason): each has its row in "What
+ * trackday does not do as DeepRacer does, and why", with its status, a reason and a test. */
+TD_TEST(remaining_differences_are_listed_with_their_reason)
+{
+    static const struct {
+        const char *behaviour, *reason, *status;
+    } rows[] = {
+        {"more than 1024 objects", "fixed size of the params' object lists", "not supported"},
+        {"deepracer-utils itself", "not packaged for Debian", "not supported"},
+        {"the validator's flake8", "flake8 5.0.4", "not supported"},
+        {"the validator's findings", "every finding", "extension"},
+        {"\"additional evaluation\" episodes", "exactly `MIN_EVAL_TRIALS`", "not supported"},
+        {"a `_cw`/`_ccw` route made from its base", "resampled", "not supported"},
+        {"TensorFlow checkpoints", "not loadable", "not supported"},
+    };
+    char *doc = td_test_slurp(DOC);
+    const char *sec = strstr(doc, "### What trackday does not do as DeepRacer does, and why");
+    TD_ASSERT(sec != NULL);
+    const char *end = strstr(sec, "\n## ");
+    TD_ASSERT(end != NULL);
+    static char cells[8][2048];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int found = 0;
+        for (const char *l = sec; l && l < end; l = strchr(l + 1, '\n')) {
+            char line[8192];
+            const char *nl = strchr(l + 1, '\n');
+            size_t n = nl ? (size_t)(nl - l - 1) : strlen(l + 1);
+            if (n >= sizeof(line))
+                n = sizeof(line) - 1;
+            memcpy(line, l + 1, n);
+            line[n] = '\0';
+            if (strncmp(line, "| ", 2) || cells_of(line, cells, 8) != 5 ||
+                !strstr(cells[0], rows[i].behaviour))
+                continue;
+            found = 1;
+            TD_ASSERT_MSG(strstr(cells[2], rows[i].reason) != NULL, "row '%s': no '%s' in: %s",
+                          rows[i].behaviour, rows[i].reason, cells[2]);
+            TD_ASSERT_STREQ(cells[3], rows[i].status);
+            TD_ASSERT_MSG(strchr(cells[4], ':') != NULL, "row '%s' names no test",
+                          rows[i].behaviour);
+        }
+        TD_ASSERT_MSG(found, "no row for '%s'", rows[i].behaviour);
+    }
+    td_free(doc);
+}
+
 /* The fenced block after the marker `<!-- KIND NAME -->` in a page, as a new string. */
 static char *block_after(const char *page, const char *kind, const char *name)
 {

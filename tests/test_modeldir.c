@@ -674,6 +674,96 @@ TD_TEST(run_env_read_as_drfc_maps_it)
     TD_ASSERT_CONTAINS(err.msg, "must be true or false");
 }
 
+/* The console's TRACK_DIRECTION_CLOCKWISE, as deepracer-simapp's yaml_file.py
+ * _update_world_name reads it: WORLD_NAME + "_cw" when str2bool(value) is true, "_ccw" when it
+ * is false, wherever the key stands in the file; training_params.yaml and
+ * evaluation_params.yaml alike (both are YamlFile). run.env has no such key (DRfC's
+ * prepare-config.py writes none): a warning that says to name the route in DR_WORLD_NAME. */
+TD_TEST(track_direction_clockwise_read_as_deepracer_reads_it)
+{
+    static const struct {
+        const char *text;
+        const char *world;
+        int direction;
+        int warns;
+    } cases[] = {
+        /* What the DeepRacer on AWS console writes for its default model. */
+        {"WORLD_NAME: reInvent2019_wide\nTRACK_DIRECTION_CLOCKWISE: true\n", "reInvent2019_wide_cw",
+         1, 0},
+        /* The key before WORLD_NAME: applied after the whole file is read. */
+        {"TRACK_DIRECTION_CLOCKWISE: false\nWORLD_NAME: reInvent2019_wide\n",
+         "reInvent2019_wide_ccw", -1, 0},
+        /* YAML 1.1 booleans (PyYAML), DRfC's quoted style ('False' through str2bool). */
+        {"WORLD_NAME: 2022_april_open\nTRACK_DIRECTION_CLOCKWISE: Off\n", "2022_april_open_ccw", -1,
+         0},
+        {"WORLD_NAME: '2022_april_open'\nTRACK_DIRECTION_CLOCKWISE: 'False'\n",
+         "2022_april_open_ccw", -1, 0},
+        {"WORLD_NAME: 2022_april_open\nTRACK_DIRECTION_CLOCKWISE: \"TRUE\"\n", "2022_april_open_cw",
+         1, 0},
+        /* A quoted 'no' is a string to PyYAML, kept by str2bool: truthy, so clockwise. */
+        {"WORLD_NAME: 2022_april_open\nTRACK_DIRECTION_CLOCKWISE: 'no'\n", "2022_april_open_cw", 1,
+         1},
+        /* Given twice: the last counts. */
+        {"WORLD_NAME: x\nTRACK_DIRECTION_CLOCKWISE: true\nTRACK_DIRECTION_CLOCKWISE: false\n",
+         "x_ccw", -1, 1},
+        /* Absent: WORLD_NAME as written. */
+        {"WORLD_NAME: reInvent2019_wide_cw\n", "reInvent2019_wide_cw", 0, 0},
+    };
+    td_training_params p;
+    td_config_warnings w;
+    td_err err;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        td_config_warnings_clear(&w);
+        TD_ASSERT_OK(td_training_params_load(&p, write_file("tp.yaml", cases[i].text), &w, &err));
+        TD_ASSERT_MSG(!strcmp(p.world_name, cases[i].world), "case %zu: %s", i, p.world_name);
+        TD_ASSERT_EQ_INT(p.track_direction, cases[i].direction);
+        TD_ASSERT_MSG(w.n == cases[i].warns, "case %zu: %d warnings (%s)", i, w.n,
+                      w.n ? w.msg[0] : "");
+        /* evaluation_params.yaml is read by the same class in DeepRacer. */
+        TD_ASSERT_OK(
+            td_evaluation_params_load(&p, write_file("ep.yaml", cases[i].text), NULL, &err));
+        TD_ASSERT_STREQ(p.world_name, cases[i].world);
+    }
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_training_params_load(
+        &p, write_file("tp.yaml", "WORLD_NAME: x\nTRACK_DIRECTION_CLOCKWISE: 'no'\n"), &w, &err));
+    TD_ASSERT_CONTAINS(w.msg[0], "TRACK_DIRECTION_CLOCKWISE is \"no\", not true or false");
+    TD_ASSERT_CONTAINS(w.msg[0], "counts as true (clockwise, _cw)");
+    /* A number or null stops DeepRacer (str2bool calls .lower() on it): an error here. */
+    const char *bad[] = {"1", "0", "~", "null"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "WORLD_NAME: x\nTRACK_DIRECTION_CLOCKWISE: %s\n", bad[i]);
+        TD_ASSERT_EQ_INT(td_training_params_load(&p, write_file("tp.yaml", text), NULL, &err),
+                         TD_EINVAL);
+        TD_ASSERT_CONTAINS(err.msg, "tp.yaml:2: TRACK_DIRECTION_CLOCKWISE is");
+        TD_ASSERT_CONTAINS(err.msg, "write true or false");
+    }
+    /* Without WORLD_NAME, DeepRacer looks for "None_cw": an error that says to add it. */
+    TD_ASSERT_EQ_INT(
+        td_training_params_load(&p, write_file("tp.yaml", "TRACK_DIRECTION_CLOCKWISE: true\n"),
+                                NULL, &err),
+        TD_EINVAL);
+    TD_ASSERT_CONTAINS(err.msg, "TRACK_DIRECTION_CLOCKWISE without WORLD_NAME");
+    TD_ASSERT_CONTAINS(err.msg, "None_cw");
+    /* run.env: DRfC has no such key; the route DR_WORLD_NAME names is trained. */
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_run_env_load(
+        &p,
+        write_file("run.env", "DR_WORLD_NAME=reInvent2019_wide\nTRACK_DIRECTION_CLOCKWISE=true\n"),
+        &w, &err));
+    TD_ASSERT_STREQ(p.world_name, "reInvent2019_wide");
+    TD_ASSERT_EQ_INT(w.n, 1);
+    TD_ASSERT_CONTAINS(w.msg[0], "run.env:2: TRACK_DIRECTION_CLOCKWISE ignored: "
+                                 "deepracer-for-cloud does not read it");
+    TD_ASSERT_CONTAINS(w.msg[0], "name the direction's route in DR_WORLD_NAME");
+    td_config_warnings_clear(&w);
+    TD_ASSERT_OK(td_run_env_load(&p, write_file("run.env", "DR_WORLD_NAME=reInvent2019_wide_cw\n"),
+                                 &w, &err));
+    TD_ASSERT_STREQ(p.world_name, "reInvent2019_wide_cw");
+    TD_ASSERT_EQ_INT(w.n, 0);
+}
+
 TD_TEST(training_params_yaml)
 {
     td_training_params p;

@@ -476,6 +476,32 @@ TD_TEST(python_is_the_pinned_system_interpreter)
     td_reward_close(r);
 }
 
+/* examples/rewards/follow_center_line.py is the DeepRacer on AWS console's default reward
+ * (CreateModel/constants.ts BASIC_REWARD_FUNCTION: markers at 0.1, 0.25 and 0.5 of the track
+ * width, each band's edge inside it (<=), rewards 1.0, 0.5, 0.1, else 1e-3, a float). Checked
+ * on each edge and just beyond it, where a rewrite (< for <=, other markers) would differ. */
+TD_TEST(follow_center_line_example_is_the_consoles_default_reward)
+{
+    SKIP_WITHOUT_PYTHON();
+    char path[512];
+    TD_FMT(path, "%s/examples/rewards/follow_center_line.py", TD_TEST_SOURCE_DIR);
+    td_reward *r = open_ok(path);
+    td_params p;
+    fill_params(&p);
+    p.track_width = 10.0; /* markers 1.0, 2.5 and 5.0 m: exact in binary */
+    const double w = p.track_width, markers[3] = {0.1 * w, 0.25 * w, 0.5 * w};
+    const double inside[4] = {1.0, 0.5, 0.1, 1e-3};
+    p.distance_from_center = 0.0;
+    TD_ASSERT_NEAR(call_one(r, &p), 1.0, 0);
+    for (int i = 0; i < 3; i++) {
+        p.distance_from_center = markers[i];
+        TD_ASSERT_NEAR(call_one(r, &p), inside[i], 0);
+        p.distance_from_center = nextafter(markers[i], INFINITY);
+        TD_ASSERT_NEAR(call_one(r, &p), inside[i + 1], 0);
+    }
+    td_reward_close(r);
+}
+
 TD_TEST(python_matches_builtin_over_a_batch)
 {
     SKIP_WITHOUT_PYTHON();

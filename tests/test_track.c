@@ -1300,6 +1300,26 @@ TD_TEST(unresolved_track_names_say_where_they_looked)
     TD_ASSERT_EQ_INT(td_track_find("zzzzzzzzzzzz", dirs, 2, known, 2, out, sizeof(out), &err),
                      TD_ENOENT);
     TD_ASSERT(strstr(err.msg, "did you mean") == NULL);
+    /* A direction's route whose base route is on the path: the base is found, and the message
+     * says why it is not used (DeepRacer's _cw file is a separate route) and what drives it the
+     * other way. */
+    const char *shared[2] = {"/nowhere/a", TD_SHARED_TRACKS};
+    TD_ASSERT_EQ_INT(
+        td_track_find("reInvent2019_wide_cw", shared, 2, known, 2, out, sizeof(out), &err),
+        TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "'reInvent2019_wide_cw' is a DeepRacer route");
+    TD_ASSERT_CONTAINS(err.msg, TD_SHARED_TRACKS "/reInvent2019_wide.npy is there: the base route");
+    TD_ASSERT_CONTAINS(err.msg, "separate, resampled route file");
+    TD_ASSERT_CONTAINS(err.msg, "WORLD_NAME reInvent2019_wide with REVERSE_DIR: true");
+    TD_ASSERT_EQ_INT(
+        td_track_find("reInvent2019_wide_ccw", shared, 2, known, 2, out, sizeof(out), &err),
+        TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "/reInvent2019_wide.npy is there");
+    /* Without the base on the path, no such note. */
+    TD_ASSERT_EQ_INT(
+        td_track_find("reInvent2019_wide_cw", dirs, 2, known, 2, out, sizeof(out), &err),
+        TD_ENOENT);
+    TD_ASSERT(strstr(err.msg, "is there") == NULL);
     /* A path is a path. */
     TD_ASSERT_EQ_INT(td_track_find("/nowhere/x.npy", dirs, 2, NULL, 0, out, sizeof(out), &err),
                      TD_ENOENT);

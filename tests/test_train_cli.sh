@@ -613,6 +613,36 @@ ok=$?
 check init_default_route_fetch_hint "init rc $rc, train rc $rc2: $(cat "$tmp/fetch.init" \
     "$tmp/fetch.train") // $out" $ok
 
+# init's default directory, trained with ../shared/tracks on the search path. Its route,
+# reInvent2019_wide_cw, is DeepRacer's own file, not in ../shared/tracks, and it cannot be made
+# from reInvent2019_wide (which is there): 57 waypoints re-drawn around the origin against the
+# base's 112. So train stops before the first step and says why; the console's own form of the
+# same choice (WORLD_NAME reInvent2019_wide + TRACK_DIRECTION_CLOCKWISE: true) reaches the same
+# route. The console's model itself (camera, continuous -10..10 / 1..2 m/s, init's reward and
+# hyperparameters) trains one short iteration on A to Z Speedway's base route.
+mc="$tmp/console"
+"$bin" init "$mc" >/dev/null 2>&1
+out=$("$bin" train "$mc" --iterations 1 --tracks-dir "$shared" --quiet 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -qF "'reInvent2019_wide_cw' is a DeepRacer route" <<<"$out" &&
+    grep -qF "$shared/reInvent2019_wide.npy is there: the base route" <<<"$out" &&
+    [ ! -e "$mc/model" ]
+check init_default_route_is_deepracers_own_file "exit 1, the base file named (rc $rc): $out" $?
+sed -i 's/^WORLD_NAME: .*/WORLD_NAME: reInvent2019_wide\nTRACK_DIRECTION_CLOCKWISE: true/' \
+    "$mc/training_params.yaml"
+out=$("$bin" train "$mc" --iterations 1 --tracks-dir "$shared" --quiet 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -qF "Looked for reInvent2019_wide_cw.npy in: $shared, " <<<"$out" &&
+    ! grep -q "unknown key" <<<"$out"
+check console_track_direction_reaches_the_cw_route "exit 1, reInvent2019_wide_cw looked for (rc $rc): $out" $?
+out=$("$bin" train "$mc" --track reInvent2019_wide --tracks-dir "$shared" --iterations 1 --envs 2 \
+    --episodes-per-iteration 2 2>&1)
+rc=$?
+[ $rc -eq 0 ] && grep -q "^training $mc on reInvent2019_wide " <<<"$out" &&
+    grep -q "^stopped: iteration limit after 1 iterations" <<<"$out" && [ -s "$mc/model/last.tdm" ] &&
+    grep -q '"FRONT_FACING_CAMERA"' "$mc/model_metadata.json"
+check init_default_model_trains_on_the_base_route "one camera iteration (rc $rc): $out" $?
+
 # Training starts: every car starts its first episode at START_POSITION_OFFSET (DeepRacer's
 # round robin: 3 cars, 3 prepare rows at the same pose); --spread-starts starts car i of 3 at
 # i/3 of the lap (1/3 is not a multiple of the 5 % advance: no two episodes share a start).

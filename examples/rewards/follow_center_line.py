@@ -1,7 +1,8 @@
 # Idea: the first reward most people write. Pay the car for staying close to the centre
 # line, in four bands measured as a fraction of the track width. The policy learns to keep
 # the road under it; it does not learn to be fast (speed is not in the reward at all).
-# This is the same function as trackday's builtin:follow_center_line.
+# This is the same function as trackday's builtin:follow_center_line, and the DeepRacer on
+# AWS console's default reward for a new model (its follow-the-centre-line example).
 
 
 def reward_function(params):

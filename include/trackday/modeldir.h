@@ -200,7 +200,10 @@ double td_hyperparams_epsilon(const td_hyperparams *h, long step);
  * settings (NUMBER_OF_TRIALS, IS_CONTINUOUS, NUMBER_OF_RESETS, OFF_TRACK_PENALTY,
  * COLLISION_PENALTY), which `trackday eval` starts from. */
 typedef struct td_training_params {
-    char world_name[128]; /* WORLD_NAME: route name, "" = not set */
+    char world_name[128]; /* WORLD_NAME: route name, "" = not set; with
+                             TRACK_DIRECTION_CLOCKWISE, the _cw/_ccw suffix DeepRacer appends */
+    int track_direction;  /* TRACK_DIRECTION_CLOCKWISE as read: 0 not given, 1 clockwise (_cw),
+                             -1 counter-clockwise (_ccw) */
     td_race_config race;
     td_eval_config eval;
     int min_eval_trials;     /* MIN_EVAL_TRIALS: greedy evaluation episodes per iteration (5) */

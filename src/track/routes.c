@@ -203,13 +203,35 @@ int td_track_find(const char *name, const char *const *dirs, int ndirs, const ch
     out[0] = '\0';
     if (!looked[0])
         snprintf(looked, sizeof(looked), "(no folders)");
-    if (td_deepracer_route_known(name))
+    if (td_deepracer_route_known(name)) {
+        /* A direction's route (NAME_cw, NAME_ccw) is a file of its own in DeepRacer, not the
+         * base route reversed: reInvent2019_wide_cw has 57 waypoints around the origin where
+         * reInvent2019_wide has 112 around (4, 2.8), so it cannot be made from the base. */
+        char base[128], found[1200];
+        size_t n = strlen(name);
+        size_t cut = ends_with(name, "_ccw") ? 4 : ends_with(name, "_cw") ? 3 : 0;
+        const char *note = "";
+        char note_buf[1600];
+        found[0] = '\0';
+        if (cut && n - cut < sizeof(base)) {
+            memcpy(base, name, n - cut);
+            base[n - cut] = '\0';
+            if (td_track_find(base, dirs, ndirs, known, nknown, found, sizeof(found), NULL) == 0) {
+                snprintf(note_buf, sizeof(note_buf),
+                         " (%s is there: the base route; DeepRacer's %s is a separate, "
+                         "resampled route file that trackday cannot make from it. To drive the "
+                         "base route the other way, use WORLD_NAME %s with REVERSE_DIR: true)",
+                         found, name, base);
+                note = note_buf;
+            }
+        }
         return td_err_set(err, TD_ENOENT,
                           "'%s' is a DeepRacer route, and trackday does not ship DeepRacer's "
-                          "route files. Looked for %s.npy in: %s. Put %s.npy (bundle/routes/ of "
+                          "route files. Looked for %s.npy in: %s%s. Put %s.npy (bundle/routes/ of "
                           "deepracer-simapp) in one of those folders, or in a folder given with "
                           "--tracks-dir or TRACKDAY_TRACKS, or give the file's path",
-                          name, name, looked, name);
+                          name, name, looked, note, name);
+    }
     /* Not DeepRacer's name either: the closest name the user may have meant. */
     int nr;
     const char *const *routes = td_deepracer_route_names(&nr);

@@ -128,6 +128,7 @@ static const td_config_key HYPER_KEYS[] = {
 
 static const td_config_key TRAINING_KEYS[] = {
     SAME("WORLD_NAME"),
+    SAME("TRACK_DIRECTION_CLOCKWISE"),
     SAME("RACE_TYPE"),
     SAME("REVERSE_DIR"),
     SAME("ALTERNATE_DRIVING_DIRECTION"),
@@ -1258,6 +1259,7 @@ void td_training_params_default(td_training_params *p)
 typedef struct {
     char key[128];
     char value[256];
+    int quoted; /* the value was written in quotes: a string to PyYAML, never a bool */
     int is_seq;
     int nseq;
     char seq[TD_MAX_OBSTACLES][64];
@@ -1274,6 +1276,48 @@ static int parse_bool(const char *s, int *out)
         *out = 0;
     else
         return -1;
+    return 0;
+}
+
+/* TRACK_DIRECTION_CLOCKWISE as DeepRacer reads it: PyYAML's value through markov/utils.py
+ * str2bool (a YAML bool stays one; the strings 'true' and 'false' in any case become one; any
+ * other string is kept and counts by Python's truth, so clockwise unless empty). A YAML number
+ * or null reaches .lower() there and stops DeepRacer's simulation: refused here. *cw gets 1
+ * for clockwise, 0 for counter-clockwise. */
+static int read_track_direction(const yaml_entry *e, const char *where, td_config_warnings *w,
+                                td_err *err, int *cw)
+{
+    static const char *const yes[] = {"yes",  "Yes", "YES", "true", "True",
+                                      "TRUE", "on",  "On",  "ON"};
+    static const char *const no[] = {"no",    "No",  "NO",  "false", "False",
+                                     "FALSE", "off", "Off", "OFF"};
+    const char *v = e->value;
+    double d;
+    *cw = 0;
+    if (!e->quoted) {
+        for (int i = 0; i < (int)(sizeof(yes) / sizeof(yes[0])); i++) {
+            if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
+                *cw = !strcmp(v, yes[i]);
+                return 0;
+            }
+        }
+        if (!v[0] || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+            !strcmp(v, "NULL") || parse_float_text(v, &d) == 0)
+            return td_err_set(err, TD_EINVAL,
+                              "%s: TRACK_DIRECTION_CLOCKWISE is \"%s\": DeepRacer cannot read it "
+                              "(YAML makes it a number or null, which str2bool cannot lower-case, "
+                              "and the simulation stops); write true or false",
+                              where, v);
+    }
+    if (!strcasecmp(v, "true") || !strcasecmp(v, "false")) {
+        *cw = !strcasecmp(v, "true");
+        return 0;
+    }
+    *cw = v[0] != '\0';
+    td_config_warn(w,
+                   "%s: TRACK_DIRECTION_CLOCKWISE is \"%s\", not true or false: DeepRacer's "
+                   "str2bool keeps the text, which counts as %s; write true or false",
+                   where, v, *cw ? "true (clockwise, _cw)" : "false (counter-clockwise, _ccw)");
     return 0;
 }
 
@@ -1390,6 +1434,11 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
     if (!strcmp(k, "WORLD_NAME")) {
         if (snprintf(p->world_name, sizeof(p->world_name), "%s", v) >= (int)sizeof(p->world_name))
             return BAD("longer than the 127 characters a track name may have");
+    } else if (!strcmp(k, "TRACK_DIRECTION_CLOCKWISE")) {
+        int rc = read_track_direction(e, where, warn, err, &b);
+        if (rc)
+            return rc;
+        p->track_direction = b ? 1 : -1;
     } else if (!strcmp(k, "RACE_TYPE")) {
         if (!strcmp(v, "TIME_TRIAL"))
             r->race_type = TD_RACE_TIME_TRIAL;
@@ -1538,6 +1587,24 @@ static int apply_entry(td_training_params *p, const yaml_entry *e, const char *p
 static int finish_training_params(td_training_params *p, const char *path, int saw_obstacle_count,
                                   td_err *err)
 {
+    /* DeepRacer's yaml_file.py _update_world_name, after the whole file is read: the direction
+     * picks the route file WORLD_NAME_cw or WORLD_NAME_ccw (separate, resampled routes). */
+    if (p->track_direction) {
+        const char *suffix = p->track_direction > 0 ? "_cw" : "_ccw";
+        size_t n = strlen(p->world_name);
+        if (!n)
+            return td_err_set(err, TD_EINVAL,
+                              "%s: TRACK_DIRECTION_CLOCKWISE without WORLD_NAME: DeepRacer "
+                              "appends %s to WORLD_NAME (and would look for the route "
+                              "None%s); add WORLD_NAME",
+                              path, suffix, suffix);
+        if (snprintf(p->world_name + n, sizeof(p->world_name) - n, "%s", suffix) >=
+            (int)(sizeof(p->world_name) - n))
+            return td_err_set(err, TD_EINVAL,
+                              "%s: WORLD_NAME with the %s TRACK_DIRECTION_CLOCKWISE appends is "
+                              "longer than the 127 characters a track name may have",
+                              path, suffix);
+    }
     if (p->race.lower_lane_change_time > p->race.upper_lane_change_time)
         return td_err_set(err, TD_ERANGE,
                           "%s: LOWER_LANE_CHANGE_TIME (%g) exceeds UPPER_LANE_CHANGE_TIME (%g)",
@@ -1637,6 +1704,7 @@ static int load_yaml(td_training_params *p, const char *path, int for_eval,
                     snprintf(seen[n_seen++], sizeof(seen[0]), "%s", e.key);
             } else {
                 snprintf(e.value, sizeof(e.value), "%s", val);
+                e.quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
                 saw_number_of_obstacles |= !strcmp(e.key, "NUMBER_OF_OBSTACLES");
                 rc = apply_entry(p, &e, path, for_eval, warn, err);
                 have_key = 0;
@@ -1859,6 +1927,16 @@ int td_run_env_load(td_training_params *p, const char *path, td_config_warnings 
         char where[1200];
         snprintf(where, sizeof(where), "%s:%d", path, v->line);
         const td_config_key *k = td_config_key_find(TD_CONFIG_RUN_ENV, v->key);
+        if (!k && strstr(v->key, "TRACK_DIRECTION_CLOCKWISE")) {
+            /* The console's key has no run.env form: DRfC's prepare-config.py writes no
+             * TRACK_DIRECTION_CLOCKWISE, so DeepRacer trains the route DR_WORLD_NAME names. */
+            td_config_warn(warn,
+                           "%s: %s ignored: deepracer-for-cloud does not read it (its "
+                           "prepare-config.py writes no TRACK_DIRECTION_CLOCKWISE); name the "
+                           "direction's route in DR_WORLD_NAME (e.g. reInvent2019_wide_cw)",
+                           where, v->key);
+            continue;
+        }
         if (!k) {
             unknown_key(TD_CONFIG_RUN_ENV, v->key, where, warn);
             continue;

@@ -72,19 +72,38 @@ export const HYPERPARAMETERS = [
     },
 ];
 
-// The discrete action grid DeepRacer's console makes from its four numbers: steering from
-// -max to +max in `sg` steps, speeds max/sp, 2max/sp, ..., max.
+// The discrete action grid DeepRacer's console makes from its four numbers (DeepRacer on AWS,
+// DiscreteActionSpace/utils.ts computeDiscreteActionSpace): for each steering angle from -max to
+// +max in `sg` steps, the speeds max/sp, 2max/sp, ..., max; so (30, 5, 1, 2) is `trackday init
+// --discrete`: -30 degrees at 0.5 and 1 m/s, then -15, ...
 export function discreteActions(maxSteer, sg, maxSpeed, sp) {
     const out = [];
-    for (let j = 1; j <= sp; j++) {
-        const speed = Math.round(((maxSpeed * j) / sp) * 100) / 100;
-        for (let i = 0; i < sg; i++) {
-            const steer = sg === 1 ? 0 : Math.round((-maxSteer + (2 * maxSteer * i) / (sg - 1)) * 100) / 100;
+    for (let i = 0; i < sg; i++) {
+        const steer = sg === 1 ? 0 : Math.round((-maxSteer + (2 * maxSteer * i) / (sg - 1)) * 100) / 100;
+        for (let j = 1; j <= sp; j++) {
+            const speed = Math.round(((maxSpeed * j) / sp) * 100) / 100;
             out.push({ steering_angle: steer, speed, index: out.length });
         }
     }
     return out;
 }
+
+// What the DeepRacer on AWS console proposes for a new model (CreateModel/constants.ts
+// initialFormValues; the same as `trackday init`): the front camera, PPO, the continuous action
+// space steering -10..10 degrees and speed 1..2 m/s, the discrete form's 30 degrees in 5 steps
+// and 1 m/s in 2, its follow-the-centre-line reward, and A to Z Speedway clockwise, which
+// DeepRacer's simulator runs as the route reInvent2019_wide_cw.
+export const CONSOLE_DEFAULTS = {
+    sensor: 'camera',
+    algorithm: 'ppo',
+    actionType: 'continuous',
+    steerLow: -10, steerHigh: 10, speedLow: 1, speedHigh: 2,
+    maxSteer: 30, sg: 5, maxSpeed: 1, sp: 2,
+    reward: 'follow_center_line',
+    track: 'reInvent2019_wide_cw',
+    trackLabel: 'A to Z Speedway clockwise',
+    sacLoss: 'mean squared error',
+};
 
 // Checks the action-space numbers against DeepRacer's ranges: [field, message] or null.
 export function checkActionSpace(a) {

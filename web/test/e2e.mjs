@@ -279,8 +279,34 @@ try {
         await page.getByRole('link', { name: 'New model', exact: true }).click();
         await page.getByRole('heading', { name: 'New model' }).waitFor();
         const form = page.locator('form.new-model');
+        // The DeepRacer on AWS console's new model (as `trackday init`): the front camera, PPO,
+        // continuous steering -10..10 degrees and speed 1..2 m/s, its follow-the-centre-line
+        // reward; its track, reInvent2019_wide_cw, is not on this hub: the hub's first track is
+        // proposed, and the form says so.
+        await form.locator('figcaption', { hasText: 'Continuous range' }).waitFor();
+        assertEq(await page.getByLabel('Sensor').inputValue(), 'camera', 'the console\'s sensor');
+        assert(await form.locator('input[type=radio][value=continuous]').isChecked(), 'continuous by default');
+        assert(await form.locator('input[type=radio][value=ppo]').isChecked(), 'PPO by default');
+        for (const [label, v] of [['Lowest steering angle (degrees)', '-10'], ['Highest steering angle (degrees)', '10'],
+            ['Lowest speed (m/s)', '1'], ['Highest speed (m/s)', '2']])
+            assertEq(await page.getByLabel(label).inputValue(), v, label);
+        assertEq(await page.getByLabel('Starting reward function').inputValue(), 'follow_center_line', 'the console\'s reward');
+        const hubTracks = (await hub.api('GET', '/tracks', undefined, 'alice')).tracks;
+        assert(!hubTracks.some((x) => x.name === 'reInvent2019_wide_cw'), 'the harness hub has no reInvent2019_wide_cw');
+        assertEq(await page.getByLabel('Track', { exact: true }).inputValue(), hubTracks[0].name, 'the hub\'s first track');
+        await form.getByText(`A to Z Speedway clockwise (reInvent2019_wide_cw), is not on this hub: its first track, ${hubTracks[0].name}, is proposed`).waitFor();
+        // SAC starts from the console's mean squared error, PPO from Huber.
+        await form.locator('input[type=radio][value=sac]').check();
+        assertEq(await page.getByLabel('Loss type').inputValue(), 'mean squared error', 'SAC\'s loss');
+        await form.locator('input[type=radio][value=ppo]').check();
+        assertEq(await page.getByLabel('Loss type').inputValue(), 'huber', 'PPO\'s loss');
+        // Discrete: the console's grid, `trackday init --discrete` (30 degrees in 5, 1 m/s in 2,
+        // each steering angle at both speeds).
+        await form.locator('input[type=radio][value=discrete]').check();
         // The action grid follows the numbers as they change: 5 x 2 by default, 7 x 3 after.
         await form.locator('figcaption', { hasText: '10 actions' }).waitFor();
+        await form.getByText('0: -30°, 0.5 m/s; 1: -30°, 1 m/s; 2: -15°, 0.5 m/s;').waitFor();
+        await page.getByLabel('Sensor').selectOption('state');
         await page.getByLabel('Steering angle granularity').selectOption('7');
         await page.getByLabel('Speed granularity').selectOption('3');
         await form.locator('figcaption', { hasText: '21 actions' }).waitFor();
@@ -303,10 +329,29 @@ try {
         assertEq(v.model_metadata.action_space.length, 21, 'the uploaded action space');
         assertEq(v.model_metadata.action_space[20].speed, 2.4, 'the fastest action');
         assertEq(v.model_metadata.action_space[0].steering_angle, -30);
+        assertEq(v.model_metadata.action_space[1].steering_angle, -30, 'each steering angle at every speed, as the console orders them');
+        assertEq(JSON.stringify(v.model_metadata.sensor), '["STATE"]', 'the sensor chosen');
         assertEq(v.hyperparameters.lr, 0.0005, 'the learning rate typed');
         assertEq(v.track, 'oval');
         assert(/def reward_function/.test(v.reward_function), 'a starting reward function');
         await noProblems(page);
+    });
+
+    await t.check('the_consoles_track_is_proposed_when_the_hub_has_it', async () => {
+        // The hub's list as it would be with DeepRacer's reInvent2019_wide_cw.npy in its tracks.
+        const real = (await hub.api('GET', '/tracks', undefined, 'alice')).tracks;
+        await page.route('**/api/v1/tracks', (route) => route.fulfill({
+            contentType: 'application/json',
+            body: JSON.stringify({ tracks: [...real, { name: 'reInvent2019_wide_cw', source: 'deepracer' }] }),
+        }));
+        try {
+            await page.goto('/models/new');
+            await page.getByRole('heading', { name: 'New model' }).waitFor();
+            assertEq(await page.getByLabel('Track', { exact: true }).inputValue(), 'reInvent2019_wide_cw', 'the console\'s track');
+            await page.getByText('Proposed: DeepRacer\'s default, A to Z Speedway clockwise (reInvent2019_wide_cw).').waitFor();
+        } finally {
+            await page.unroute('**/api/v1/tracks');
+        }
     });
 
     await t.check('a_taken_name_is_refused_next_to_the_name', async () => {

@@ -8,8 +8,9 @@ import { navigate, session } from '../app.js';
 import { tarGz } from '../tar.js';
 import { actionGrid } from '../actiongrid.js';
 import {
-    REWARDS, RACE_TYPES, SENSORS, LIMITS, HYPERPARAMETERS, discreteActions, checkActionSpace, modelFiles,
+    REWARDS, RACE_TYPES, SENSORS, LIMITS, HYPERPARAMETERS, CONSOLE_DEFAULTS, discreteActions, checkActionSpace, modelFiles,
 } from '../templates.js';
+const D = CONSOLE_DEFAULTS;
 
 export async function modelsPage(main) {
     const data = await get('/models?limit=500');
@@ -47,36 +48,42 @@ export async function newModelPage(main) {
 
     const name = field('Model name', h('input', { name: 'name', required: true, maxlength: 64, pattern: '[A-Za-z0-9._-]+', autocomplete: 'off' }),
         'Letters, digits, dot, dash and underscore.');
-    const defTrack = tracks.find((t) => t.name === 'reInvent2019_track') || tracks.find((t) => t.name === 'oval') || tracks[0];
+    // The console's default track when the hub has its route file, else the hub's first track,
+    // and the form says so.
+    const consoleTrack = tracks.find((t) => t.name === D.track);
+    const defTrack = consoleTrack || tracks[0];
+    const trackHelp = consoleTrack
+        ? `The track the car trains on (WORLD_NAME). Proposed: DeepRacer's default, ${D.trackLabel} (${D.track}).`
+        : `The track the car trains on (WORLD_NAME). DeepRacer's default, ${D.trackLabel} (${D.track}), is not on this hub${defTrack ? `: its first track, ${defTrack.name}, is proposed` : ''}.`;
     const track = field('Track', select(tracks.map((t) => [t.name, `${t.name}${t.source ? ` (${t.source})` : ''}`]), defTrack && defTrack.name, { name: 'track' }),
-        'The track the car trains on (WORLD_NAME).');
+        trackHelp);
     const raceName = id('race');
     const race = h('fieldset', { class: 'radios' }, h('legend', null, 'Race type'),
         RACE_TYPES.map(([v, label, help], i) => h('label', null,
             h('input', { type: 'radio', name: raceName, value: v, checked: i === 0 }), ` ${label}`,
             h('span', { class: 'hint' }, ` ${help}`))));
-    const sensor = field('Sensor', select(SENSORS.map(([v, label]) => [v, label]), 'state', { name: 'sensor' }),
-        'What the car sees: trackday\'s track-relative state trains in minutes; the cameras are DeepRacer\'s and train slower.');
+    const sensor = field('Sensor', select(SENSORS.map(([v, label]) => [v, label]), D.sensor, { name: 'sensor' }),
+        'What the car sees: DeepRacer\'s front camera (its default), or trackday\'s track-relative state, which trains in minutes but which DeepRacer cannot load.');
     const algoName = id('algo');
     const algo = h('fieldset', { class: 'radios' }, h('legend', null, 'Training algorithm'),
-        h('label', null, h('input', { type: 'radio', name: algoName, value: 'ppo', checked: true }), ' PPO', h('span', { class: 'hint' }, ' (clipped PPO: discrete or continuous actions; steady)')),
-        h('label', null, h('input', { type: 'radio', name: algoName, value: 'sac' }), ' SAC', h('span', { class: 'hint' }, ' (soft actor-critic: continuous actions only; sample-efficient, sensitive to settings)')));
+        h('label', null, h('input', { type: 'radio', name: algoName, value: 'ppo', checked: D.algorithm === 'ppo' }), ' PPO', h('span', { class: 'hint' }, ' (clipped PPO: discrete or continuous actions; steady)')),
+        h('label', null, h('input', { type: 'radio', name: algoName, value: 'sac', checked: D.algorithm === 'sac' }), ' SAC', h('span', { class: 'hint' }, ' (soft actor-critic: continuous actions only; sample-efficient, sensitive to settings)')));
 
     // Action space.
     const typeName = id('atype');
     const atype = h('fieldset', { class: 'radios' }, h('legend', null, 'Action space'),
-        h('label', null, h('input', { type: 'radio', name: typeName, value: 'discrete', checked: true }), ' Discrete', h('span', { class: 'hint' }, ' (a fixed list of steering-speed pairs)')),
-        h('label', null, h('input', { type: 'radio', name: typeName, value: 'continuous' }), ' Continuous', h('span', { class: 'hint' }, ' (any steering and speed in a range)')));
-    const maxSteer = field('Maximum steering angle (degrees)', numberInput('maxSteer', 30, LIMITS.maxSteering[0], LIMITS.maxSteering[1], 1), '1 to 30');
-    const sg = field('Steering angle granularity', select(LIMITS.steeringGranularity.map((v) => [v, String(v)]), 5, { name: 'sg' }), 'How many steering angles from left to right.');
-    const maxSpeed = field('Maximum speed (m/s)', numberInput('maxSpeed', 3, LIMITS.maxSpeed[0], LIMITS.maxSpeed[1], 0.1), '0.1 to 4');
-    const sp = field('Speed granularity', select(LIMITS.speedGranularity.map((v) => [v, String(v)]), 2, { name: 'sp' }), 'How many speeds up to the maximum.');
-    const steerLow = field('Lowest steering angle (degrees)', numberInput('steerLow', -30, -30, 30, 1), '-30 to 30');
-    const steerHigh = field('Highest steering angle (degrees)', numberInput('steerHigh', 30, -30, 30, 1));
-    const speedLow = field('Lowest speed (m/s)', numberInput('speedLow', 0.8, 0.5, 4, 0.1), '0.5 to 4');
-    const speedHigh = field('Highest speed (m/s)', numberInput('speedHigh', 2.5, 0.5, 4, 0.1));
+        h('label', null, h('input', { type: 'radio', name: typeName, value: 'discrete', checked: D.actionType === 'discrete' }), ' Discrete', h('span', { class: 'hint' }, ' (a fixed list of steering-speed pairs)')),
+        h('label', null, h('input', { type: 'radio', name: typeName, value: 'continuous', checked: D.actionType === 'continuous' }), ' Continuous', h('span', { class: 'hint' }, ' (any steering and speed in a range)')));
+    const maxSteer = field('Maximum steering angle (degrees)', numberInput('maxSteer', D.maxSteer, LIMITS.maxSteering[0], LIMITS.maxSteering[1], 1), '1 to 30');
+    const sg = field('Steering angle granularity', select(LIMITS.steeringGranularity.map((v) => [v, String(v)]), D.sg, { name: 'sg' }), 'How many steering angles from left to right.');
+    const maxSpeed = field('Maximum speed (m/s)', numberInput('maxSpeed', D.maxSpeed, LIMITS.maxSpeed[0], LIMITS.maxSpeed[1], 0.1), '0.1 to 4');
+    const sp = field('Speed granularity', select(LIMITS.speedGranularity.map((v) => [v, String(v)]), D.sp, { name: 'sp' }), 'How many speeds up to the maximum.');
+    const steerLow = field('Lowest steering angle (degrees)', numberInput('steerLow', D.steerLow, -30, 30, 1), '-30 to 30');
+    const steerHigh = field('Highest steering angle (degrees)', numberInput('steerHigh', D.steerHigh, -30, 30, 1));
+    const speedLow = field('Lowest speed (m/s)', numberInput('speedLow', D.speedLow, 0.5, 4, 0.1), '0.5 to 4');
+    const speedHigh = field('Highest speed (m/s)', numberInput('speedHigh', D.speedHigh, 0.5, 4, 0.1));
     const discreteBox = h('div', { class: 'grid2' }, maxSteer, sg, maxSpeed, sp);
-    const contBox = h('div', { class: 'grid2', hidden: true }, steerLow, steerHigh, speedLow, speedHigh);
+    const contBox = h('div', { class: 'grid2' }, steerLow, steerHigh, speedLow, speedHigh);
     const picture = h('figure', { class: 'action-picture' });
     const actionList = h('p', { class: 'hint', 'aria-live': 'polite' });
     const afields = { maxSteer, maxSpeed, steerLow, speedLow };
@@ -125,8 +132,16 @@ export async function newModelPage(main) {
         return f;
     });
 
-    const rewardSel = field('Starting reward function', select(REWARDS.map(([v, label]) => [v, label]), REWARDS[0][0], { name: 'reward' }),
-        'You can edit it in the reward editor after the model is made.');
+    // The console's SAC starts from mean squared error (DEFAULT_SAC_HYPERPARAMETERS), its PPO
+    // from Huber: the loss follows the algorithm until it is chosen by hand.
+    const loss = hyper.find((f) => f.key === 'loss_type');
+    loss.control.addEventListener('change', () => { loss.chosen = true; });
+    algo.querySelectorAll('input').forEach((r) => r.addEventListener('change', () => {
+        if (!loss.chosen) loss.control.value = r.value === 'sac' ? D.sacLoss : loss.spec.def;
+    }));
+
+    const rewardSel = field('Starting reward function', select(REWARDS.map(([v, label]) => [v, label]), D.reward, { name: 'reward' }),
+        'Proposed: DeepRacer\'s default, follow the centre line. You can edit it in the reward editor after the model is made.');
 
     const create = h('button', { type: 'submit', class: 'primary' }, 'Create model');
     form.append(
