@@ -35,7 +35,8 @@ out=$(echo 'alice-password-1' | trackday admin create-user --data hub-data --nam
       --insecure-fast-passwords 2>&1)
 check admin_create_learner "$out" $?
 [ "$(stat -c %a hub-data)" = 700 ]
-check data_dir_private "mode $(stat -c %a hub-data)" $?
+ok=$? # (taken before the message: a $(...) in it would set $?)
+check data_dir_private "mode $(stat -c %a hub-data)" $ok
 mkfifo ready
 # Background processes run the binary itself (not the function) so $! is their pid.
 "$bin" serve --data hub-data --listen 127.0.0.1:0 --insecure-fast-passwords > ready 2> serve.log &
@@ -50,7 +51,8 @@ check serve_health "$out" $?
 # docs/cli/admin.md and worker.md
 trackday admin create-worker --data hub-data --name box1 > box1.token 2> create-worker.err
 grep -q '^tdw_' box1.token
-check admin_create_worker "$(cat create-worker.err)" $?
+ok=$?
+check admin_create_worker "$(cat create-worker.err)" $ok
 out=$(trackday admin migrate --data hub-data 2>&1)
 echo "$out" | grep -qE 'schema version ([0-9]+) \(this trackday knows \1\)'
 check admin_migrate "$out" $?
@@ -74,7 +76,8 @@ check login_wrong_password "$out" $?
 out=$(echo 'alice-password-1' | trackday login "$HUB" --user alice 2>&1)
 check login "$out" $?
 [ "$(stat -c %a "$XDG_CONFIG_HOME/trackday/hub.json")" = 600 ]
-check login_file_private "mode $(stat -c %a "$XDG_CONFIG_HOME/trackday/hub.json")" $?
+ok=$?
+check login_file_private "mode $(stat -c %a "$XDG_CONFIG_HOME/trackday/hub.json")" $ok
 
 # docs/cli/push.md
 trackday init mymodel --discrete --fast-actions --track default --sensor state > /dev/null
@@ -132,7 +135,8 @@ check jobs_bad_state "$out" $?
 # The worker hands back and stops on SIGTERM.
 kill -TERM "$worker_pid"
 wait "$worker_pid"
-check worker_stops "exit $?: $(tail -3 worker.log)" $?
+ok=$?
+check worker_stops "exit $ok: $(tail -3 worker.log)" $ok
 
 # docs/cli/login.md: logout
 out=$(trackday logout 2>&1)

@@ -18,7 +18,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic examples/infer_min.c src/infer/*.c -lm \
     -o "$tmp/infer_min" 2> "$tmp/cc.log"
-check "examples/infer_min.c builds as C99 on infer/ alone: $(cat "$tmp/cc.log")" test $? -eq 0
+ccrc=$? # (taken before the message: a $(...) in it would set $?)
+check "examples/infer_min.c builds as C99 on infer/ alone: $(cat "$tmp/cc.log")" test $ccrc -eq 0
 
 # Every sensor with PPO, and SAC's continuous tanh head (the quantized file holds the policy
 # tower only, so a camera SAC model adds nothing a state one does not).
