@@ -3,7 +3,6 @@
  * evaluation run (its simtrace) as video frames: camera view beside a top view with the car,
  * its trail, lap, lap time and speed. MP4 through ffmpeg when it is on the PATH, else PNGs.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +58,13 @@ static int name_from_simtrace(const char *path, char *out, size_t outlen)
     return 1;
 }
 
+static int is_eval_simtrace(const char *name, void *user)
+{
+    char track[256];
+    (void)user;
+    return name_from_simtrace(name, track, sizeof(track));
+}
+
 /* The one eval simtrace of a model directory (or the one of --track). */
 static int find_dir_simtrace(const char *dir, const char *track, char *out, size_t outlen)
 {
@@ -75,27 +81,21 @@ static int find_dir_simtrace(const char *dir, const char *track, char *out, size
                             "--track %s' first)",
                             out, track, dir, track);
     }
-    DIR *d = opendir(logs);
+    char **files = NULL;
     int found = 0;
     char names[1024] = "";
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
+    if (td_dir_list(logs, TD_DIR_FILES, is_eval_simtrace, NULL, &files, &found, NULL) == 0) {
+        for (int i = 0; i < found; i++) {
             char name[256];
-            if (!name_from_simtrace(e->d_name, name, sizeof(name)))
-                continue;
-            if (!found) {
-                int n = snprintf(out, outlen, "%s/%s", logs, e->d_name);
-                if (n < 0 || (size_t)n >= outlen) {
-                    closedir(d);
-                    return td__cli_fail("%s/%s: path too long", logs, e->d_name);
-                }
-            }
+            name_from_simtrace(files[i], name, sizeof(name));
             size_t l = strlen(names);
-            snprintf(names + l, sizeof(names) - l, "%s%s", found ? ", " : "", name);
-            found++;
+            snprintf(names + l, sizeof(names) - l, "%s%s", i ? ", " : "", name);
         }
-        closedir(d);
+        if (found && td_path_join(out, outlen, logs, files[0], &perr)) {
+            td_dir_list_free(files, found);
+            return td__cli_fail("%s", perr.msg);
+        }
+        td_dir_list_free(files, found);
     }
     if (found == 1)
         return 0;

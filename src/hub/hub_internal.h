@@ -522,9 +522,6 @@ int td__child_stop(td__child *c);
 void td__child_kill(td__child *c);
 /* Waits for the end, closes out_fd and frees the sandbox. */
 int td__child_wait(td__child *c, td_sandbox_exit *ex);
-/* Removes dir and everything under it, in this process (links themselves, never their
- * targets; a job's scratch directory is written by sandboxed code). Missing: nothing. */
-void td__remove_tree(const char *dir);
 
 /* ---- Fleet (fleet.c) ------------------------------------------------------------------------ */
 

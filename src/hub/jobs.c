@@ -7,7 +7,6 @@
  * kept in job_events so an event stream (server-sent events) can be served by any hub
  * process. The job types (train, evaluate; leagues add theirs) are a table.
  */
-#include <dirent.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1300,33 +1299,31 @@ int td__worker_may_read_model(td__req *r, int64_t model_id)
 
 /* ---- Tracks -------------------------------------------------------------------------------- */
 
+static int has_suffix(const char *name, void *suffix)
+{
+    return strlen(name) > strlen(suffix) && td_str_ends_with(name, suffix);
+}
+
 static int list_tracks(td__req *r)
 {
     json_t *arr = json_array();
     const char *dirs[2] = {r->hub->opt.tracks_dir, r->hub->opt.shared_tracks};
     const char *exts[2] = {".json", ".npy"};
     for (int d = 0; d < 2; d++) {
-        char cmd_dir[1200];
-        DIR *dir;
-        struct dirent *de;
-        if (!dirs[d])
+        char **files;
+        int n;
+        if (!dirs[d] || td_dir_list(dirs[d], 0, has_suffix, (void *)exts[d], &files, &n, NULL) != 0)
             continue;
-        snprintf(cmd_dir, sizeof(cmd_dir), "%s", dirs[d]);
-        dir = opendir(cmd_dir);
-        if (!dir)
-            continue;
-        while ((de = readdir(dir))) {
-            size_t n = strlen(de->d_name), e = strlen(exts[d]);
+        for (int i = 0; i < n; i++) {
             char name[256];
-            if (n <= e || strcmp(de->d_name + n - e, exts[d]))
-                continue;
-            snprintf(name, sizeof(name), "%.*s", (int)(n - e), de->d_name);
+            snprintf(name, sizeof(name), "%.*s", (int)(strlen(files[i]) - strlen(exts[d])),
+                     files[i]);
             if (!td__valid_name(name, 100) || td__track_hidden(r, name))
                 continue;
             json_array_append_new(
                 arr, json_pack("{s:s,s:s}", "name", name, "source", d ? "deepracer" : "trackday"));
         }
-        closedir(dir);
+        td_dir_list_free(files, n);
     }
     return td__reply_json(r, 200, json_pack("{s:o}", "tracks", arr));
 }

@@ -393,7 +393,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             rc = td__train_check_reward(tr, err);
             if (rc)
                 goto out;
-            td__simtrace_step(tr, p->continuous ? NULL : r.act + base);
+            td__trainlog_step(tr, p->continuous ? NULL : r.act + base);
             memcpy(r.reward + base, env->rewards, sizeof(float) * N);
             memcpy(r.done + base, env->dones, (size_t)N);
             td__count_ended(env, &eps);

@@ -378,7 +378,7 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
             rc = td__train_check_reward(tr, err);
             if (rc)
                 goto out;
-            td__simtrace_step(tr, NULL);
+            td__trainlog_step(tr, NULL);
             for (int i = 0; i < N; i++) {
                 float a[2] = {tanhf(s.env_raw[2 * i]), tanhf(s.env_raw[2 * i + 1])};
                 /* A lap completed is terminal as in DeepRacer; so are the other events. */
