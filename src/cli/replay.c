@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/printlog.h"
 #include "cli/status.h"
 #include "trackday/json.h"
 #include "trackday/replay.h"
@@ -201,8 +202,12 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     }
     td_reward *reward = NULL;
     char reward_label[4300];
+    /* What the reward function prints goes to DIR/logs/reward-print-replay.log, as in eval. */
+    td__print_log *plog =
+        have_md ? td__print_log_in(target, "reward-print-replay.log", 0, 10) : NULL;
     if (td__cli_model_reward(have_md ? target : NULL, &track, &reward, reward_label,
                              sizeof(reward_label))) {
+        td__print_log_stop(plog);
         td_policy_free(&policy);
         td_track_free(&track);
         return 1;
@@ -212,6 +217,7 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     rc = td_replay_drive(&policy, &track, eo, o, out, &st, &err);
     td__cli_status_done();
     td_reward_close(reward);
+    td__print_log_stop(plog);
     td_policy_free(&policy);
     td_track_free(&track);
     if (rc)
