@@ -119,6 +119,10 @@ int td__train_net_failed(td_err *err, int rc, const char *what);
 /* After an update: 0 when every rank holds the same weights, else TD_EINTERNAL with err set. */
 int td__train_check_same_weights(td__train *tr, td_err *err);
 
+/* on: the policy's passes stop at a second Ctrl-C (td_nn_net.cancel, TD_EINTERRUPTED); off:
+ * they run to the end. With one rank only (several must stop at the same minibatch). */
+void td__train_cancel_passes(td__train *tr, int on);
+
 int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
 int td__sac_run(td__train *tr, td_train_result *result, td_err *err);
 
