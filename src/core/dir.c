@@ -125,11 +125,11 @@ static int collect(list *l, const char *dir, int flags, int depth, td_dir_filter
     return rc;
 }
 
-int td_dir_list(const char *dir, int flags, td_dir_filter keep, void *user, char ***out, int *n,
+int td_dir_list(const char *dir, int flags, td_dir_filter keep, void *user, char ***names, int *n,
                 td_err *err)
 {
     list l = {0};
-    *out = NULL;
+    *names = NULL;
     *n = 0;
     int depth = (flags >> 8) & 0xff;
     if (depth > 0)
@@ -145,7 +145,7 @@ int td_dir_list(const char *dir, int flags, td_dir_filter keep, void *user, char
         return td_err_set(err, rc, "%s: out of memory listing files", dir);
     }
     td_str_sort_natural(l.v, l.n);
-    *out = l.v;
+    *names = l.v;
     *n = l.n;
     return 0;
 }
