@@ -286,3 +286,74 @@ TD_TEST(str_ends_with)
     TD_ASSERT_EQ_INT(td_str_ends_with("model.tdm.bak", ".tdm"), 0);
     TD_ASSERT_EQ_INT(td_str_ends_with("", ""), 1);
 }
+
+static int not_b(const char *name, void *user)
+{
+    (void)user;
+    return name[0] != 'b';
+}
+
+/* One directory listing (code review b7): natural order, kinds, filters, paths, depth, hidden
+ * names, errors; and one tree removal that removes links, never what they point at. */
+TD_TEST(dir_list_natural_order_kinds_and_depth)
+{
+    char dir[] = "/tmp/td_core_XXXXXX";
+    char p[512], outside[] = "/tmp/td_core_out_XXXXXX";
+    char **v;
+    int n;
+    td_err err;
+    TD_ASSERT(mkdtemp(dir) != NULL);
+    TD_ASSERT(mkdtemp(outside) != NULL);
+    const char *files[] = {"10-iteration.csv", "2-iteration.csv", "b.txt",
+                           ".hidden",          "sub/1-x.csv",     "sub/deep/0-y.csv"};
+    for (int i = 0; i < 6; i++) {
+        TD_FMT(p, "%s/%s", dir, files[i]);
+        char *slash = strrchr(p, '/');
+        *slash = '\0';
+        TD_ASSERT_OK(td_mkdir_p(p, &err));
+        *slash = '/';
+        td_test_write(p, "x");
+    }
+    TD_ASSERT_OK(td_dir_list(dir, 0, NULL, NULL, &v, &n, &err));
+    TD_ASSERT_EQ_INT(n, 4);
+    TD_ASSERT_STREQ(v[0], "2-iteration.csv");
+    TD_ASSERT_STREQ(v[1], "10-iteration.csv");
+    TD_ASSERT_STREQ(v[2], "b.txt");
+    TD_ASSERT_STREQ(v[3], "sub");
+    td_dir_list_free(v, n);
+    TD_ASSERT_OK(td_dir_list(dir, TD_DIR_FILES | TD_DIR_HIDDEN, not_b, NULL, &v, &n, &err));
+    TD_ASSERT_EQ_INT(n, 3);
+    TD_ASSERT_STREQ(v[0], ".hidden");
+    td_dir_list_free(v, n);
+    TD_ASSERT_OK(td_dir_list(dir, TD_DIR_DIRS | TD_DIR_PATHS, NULL, NULL, &v, &n, &err));
+    TD_ASSERT_EQ_INT(n, 1);
+    TD_FMT(p, "%s/sub", dir);
+    TD_ASSERT_STREQ(v[0], p);
+    td_dir_list_free(v, n);
+    /* One level down: sub/1-x.csv, not sub/deep/0-y.csv; paths sorted as a whole. */
+    TD_ASSERT_OK(td_dir_list(dir, TD_DIR_FILES | TD_DIR_DEPTH(1), not_b, NULL, &v, &n, &err));
+    TD_ASSERT_EQ_INT(n, 3);
+    TD_FMT(p, "%s/sub/1-x.csv", dir);
+    TD_ASSERT_STREQ(v[2], p);
+    td_dir_list_free(v, n);
+    TD_ASSERT_OK(td_dir_list(dir, TD_DIR_FILES | TD_DIR_DEPTH(2), not_b, NULL, &v, &n, &err));
+    TD_ASSERT_EQ_INT(n, 4);
+    td_dir_list_free(v, n);
+    TD_ASSERT(td_str_natural_cmp("a2", "a10") < 0 && td_str_natural_cmp("a010", "a9") > 0);
+    TD_ASSERT_EQ_INT(td_str_natural_cmp("x07", "x7"), 0);
+    TD_FMT(p, "%s/missing", dir);
+    TD_ASSERT_EQ_INT(td_dir_list(p, 0, NULL, NULL, &v, &n, &err), TD_ENOENT);
+    TD_ASSERT_CONTAINS(err.msg, "missing: no such directory");
+    TD_ASSERT(v == NULL && n == 0);
+    /* A link to a folder outside goes, the folder's file stays. */
+    char keep[600], link[600];
+    TD_FMT(keep, "%s/keep.txt", outside);
+    td_test_write(keep, "x");
+    TD_FMT(link, "%s/sub/out", dir);
+    TD_ASSERT_EQ_INT(symlink(outside, link), 0);
+    td_remove_tree(dir);
+    TD_ASSERT(!td_path_exists(dir));
+    TD_ASSERT(td_path_exists(keep));
+    td_remove_tree(outside);
+    TD_ASSERT(!td_path_exists(outside));
+}

@@ -186,7 +186,7 @@ static void write_simtrace(const char *path, int laps, double speed, uint64_t se
     td_err err;
     td_rng r;
     td_rng_seed(&r, seed, 1);
-    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    TD_ASSERT_OK(td_simtrace_writer_open(&w, path, &err));
     double t = 0, R = 20 / (2 * M_PI);
     for (int e = 0; e < laps; e++) {
         double v = speed * (1 + 0.01 * td_rng_normal(&r));
@@ -213,11 +213,11 @@ static void write_simtrace(const char *path, int laps, double speed, uint64_t se
                      s == 0       ? "prepare"
                      : s == steps ? "lap_complete"
                                   : "in_progress");
-            TD_ASSERT_OK(td_simtrace_write_row(w, &row, &err));
+            TD_ASSERT_OK(td_simtrace_writer_write(w, &row, &err));
             t += 1.0 / 15;
         }
     }
-    TD_ASSERT_OK(td_simtrace_close(w, &err));
+    TD_ASSERT_OK(td_simtrace_writer_close(w, &err));
 }
 
 TD_TEST(a_slower_car_in_simtraces_alerts_on_lap_time)

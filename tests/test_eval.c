@@ -238,7 +238,7 @@ static void drive_with_events(const char *csv, td_sim_mode mode, const int *thro
     TD_ASSERT_OK(td_vecenv_init(&env, &cfg, &t, 1, &err));
     TD_ASSERT_OK(td_vecenv_buffers_init(&b, &env, &err));
     td_simtrace_writer *w;
-    TD_ASSERT_OK(td_simtrace_open(&w, csv, &err));
+    TD_ASSERT_OK(td_simtrace_writer_open(&w, csv, &err));
     td_driver d;
     td_driver_config dc;
     td_driver_config_default(&dc, TD_DRIVER_CENTERLINE);
@@ -259,7 +259,7 @@ static void drive_with_events(const char *csv, td_sim_mode mode, const int *thro
         td_vecenv_step(&env);
         td_simtrace_row row;
         td_simtrace_row_from_step(&row, &env, 0);
-        TD_ASSERT_OK(td_simtrace_write_row(w, &row, &err));
+        TD_ASSERT_OK(td_simtrace_writer_write(w, &row, &err));
         if (step == 1) {
             TD_ASSERT_STREQ(row.episode_status, "prepare");
             TD_ASSERT_EQ_INT(row.steps, 1);
@@ -290,7 +290,7 @@ static void drive_with_events(const char *csv, td_sim_mode mode, const int *thro
         }
     }
     TD_ASSERT_EQ_INT(pause_rows, 30 * n_throw);
-    TD_ASSERT_OK(td_simtrace_close(w, &err));
+    TD_ASSERT_OK(td_simtrace_writer_close(w, &err));
     td_driver_free(&d);
     td_vecenv_buffers_free(&b);
     td_vecenv_free(&env);

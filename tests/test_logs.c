@@ -311,7 +311,7 @@ TD_TEST(writer_then_reader_gives_the_same_rows)
     td_simtrace_row rows[N];
     td_simtrace_writer *w;
     td_err err;
-    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    TD_ASSERT_OK(td_simtrace_writer_open(&w, path, &err));
     static const char *st[] = {"in_progress", "lap_complete", "off_track", "crashed"};
     for (int i = 0; i < N; i++) {
         td_simtrace_row *r = &rows[i];
@@ -337,9 +337,9 @@ TD_TEST(writer_then_reader_gives_the_same_rows)
         r->obstacle_crash_counter = i % 3;
         r->wall_clock = 1700000000.125 + i;
         r->iteration = i / 100;
-        TD_ASSERT_OK(td_simtrace_write_row(w, r, &err));
+        TD_ASSERT_OK(td_simtrace_writer_write(w, r, &err));
     }
-    TD_ASSERT_OK(td_simtrace_close(w, &err));
+    TD_ASSERT_OK(td_simtrace_writer_close(w, &err));
 
     td_simtrace t;
     td_simtrace_init(&t);
@@ -380,7 +380,7 @@ TD_TEST(writer_writes_deepracer_columns_and_text)
     TD_FMT(path, "%s/t.csv", dir);
     td_simtrace_writer *w;
     td_err err;
-    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    TD_ASSERT_OK(td_simtrace_writer_open(&w, path, &err));
     td_simtrace_row r;
     memset(&r, 0, sizeof(r));
     r.episode = 12;
@@ -403,17 +403,17 @@ TD_TEST(writer_writes_deepracer_columns_and_text)
     r.obstacle_crash_counter = -1;
     r.wall_clock = 1700000000.25;
     r.iteration = -1;
-    TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
+    TD_ASSERT_OK(td_simtrace_writer_write(w, &r, &err));
     r.reward = 1e-7; /* below the 6 decimals: written as 0 */
     r.x = -0.00001;  /* rounds to zero without a minus sign */
     TD_FMT(r.episode_status, "in_progress");
-    TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
+    TD_ASSERT_OK(td_simtrace_writer_write(w, &r, &err));
     /* A continuous action as DeepRacer writes it: "[steer speed]". */
     r.action = -1;
     r.steer_deg = -25;
     r.throttle = 1.33104;
-    TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
-    TD_ASSERT_OK(td_simtrace_close(w, &err));
+    TD_ASSERT_OK(td_simtrace_writer_write(w, &r, &err));
+    TD_ASSERT_OK(td_simtrace_writer_close(w, &err));
     char *text;
     size_t len;
     TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
@@ -436,7 +436,7 @@ TD_TEST(writer_reports_an_unwritable_path)
 {
     td_simtrace_writer *w = (td_simtrace_writer *)1;
     td_err err;
-    TD_ASSERT_NE(td_simtrace_open(&w, "/nonexistent/dir/x.csv", &err), 0);
+    TD_ASSERT_NE(td_simtrace_writer_open(&w, "/nonexistent/dir/x.csv", &err), 0);
     TD_ASSERT(w == NULL);
     TD_ASSERT_CONTAINS(err.msg, "/nonexistent/dir/x.csv");
 }
@@ -608,11 +608,11 @@ TD_TEST(iterations_from_files_in_numeric_order)
     TD_ASSERT_OK(td_simtrace_list_dir(dir, NULL, 0, &paths, &np, &err));
     TD_ASSERT_EQ_INT(np, 2);
     TD_ASSERT_STREQ(paths[1], t.files[1]);
-    td_simtrace_paths_free(paths, np);
+    td_dir_list_free(paths, np);
     TD_ASSERT_OK(td_simtrace_list_dir(dir, "10-", 1, &paths, &np, &err));
     TD_ASSERT_EQ_INT(np, 1);
     TD_ASSERT_CONTAINS(paths[0], "/2-iteration.csv");
-    td_simtrace_paths_free(paths, np);
+    td_dir_list_free(paths, np);
     TD_ASSERT_EQ_INT(td_simtrace_list_dir(dir, "eval", 0, &paths, &np, &err), TD_ENOENT);
     TD_ASSERT_EQ_INT(np, 0);
     TD_ASSERT_CONTAINS(err.msg, "with 'eval'");
@@ -981,7 +981,7 @@ static void layout_file(const char *path, int first, int n)
     TD_ASSERT_EQ_INT(system(cmd), 0);
     td_simtrace_writer *w;
     td_err err;
-    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    TD_ASSERT_OK(td_simtrace_writer_open(&w, path, &err));
     for (int e = first; e < first + n; e++)
         for (int k = 1; k <= 3; k++) {
             td_simtrace_row r;
@@ -996,9 +996,9 @@ static void layout_file(const char *path, int first, int n)
                      k == 1   ? "prepare"
                      : k == 3 ? "lap_complete"
                               : "in_progress");
-            TD_ASSERT_OK(td_simtrace_write_row(w, &r, &err));
+            TD_ASSERT_OK(td_simtrace_writer_write(w, &r, &err));
         }
-    TD_ASSERT_OK(td_simtrace_close(w, &err));
+    TD_ASSERT_OK(td_simtrace_writer_close(w, &err));
 }
 
 /* A robomaker-style log with n episodes of SIM_TRACE_LOG lines. */

@@ -880,6 +880,68 @@ TD_TEST(net_chunked_im2col_matches_kept_buffers)
         td_free(all[i]);
 }
 
+/* Counts the questions; says "stop" from question `at` on. */
+typedef struct cancel_probe {
+    int asked, at;
+} cancel_probe;
+
+static int cancel_after(void *user)
+{
+    cancel_probe *c = user;
+    return ++c->asked >= c->at;
+}
+
+/*
+ * A pass asks net->cancel before every layer and conv chunk (the trainer's second Ctrl-C,
+ * issue 10: a camera tower's pass takes seconds on a loaded machine) and stops at the first
+ * "yes" with TD_EINTERRUPTED; a net that never says yes runs the whole pass as before.
+ */
+TD_TEST(net_pass_stops_when_cancel_says_so)
+{
+    td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
+    td_rng rng;
+    td_rng_seed(&rng, 29, 0);
+    int B = 5;
+    float *cam = frand(&rng, (size_t)B * 11 * 9 * 2, 0, 1), *lidar = frand(&rng, B * 6, 0, 1);
+    float *state = frand(&rng, B * 3, -1, 1), *r = frand(&rng, B * 3, -1, 1);
+    td_nn_input in = {.camera = cam, .lidar = lidar, .state = state};
+    td_nn_net net;
+    size_t per =
+        td_nn_conv2d_cols_size(1, 11, 9, 2, 3, 2) + td_nn_conv2d_cols_size(1, 5, 4, 3, 2, 1);
+    size_t old = td_nn_set_cols_budget(2 * per * sizeof(float) + 4);
+    TD_ASSERT_OK(td_nn_net_init(&net, &t, B, &rng, NULL));
+    td_nn_set_cols_budget(old);
+    TD_ASSERT_EQ_INT(net.cols_chunk, 2);
+    TD_ASSERT(net.cancel == NULL);
+    cancel_probe never = {0, 1000000};
+    net.cancel = cancel_after;
+    net.cancel_user = &never;
+    TD_ASSERT_OK(td_nn_net_forward(&net, &in, B));
+    int forward_questions = never.asked;
+    TD_ASSERT_OK(td_nn_net_backward(&net, r, B));
+    int backward_questions = never.asked - forward_questions;
+    /* every layer once, and each conv layer again for its second and third chunk */
+    TD_ASSERT_GT(forward_questions, net.n_layers);
+    TD_ASSERT_GT(backward_questions, net.n_layers);
+    for (int at = 1; at <= forward_questions; at++) {
+        cancel_probe c = {0, at};
+        net.cancel_user = &c;
+        TD_ASSERT_EQ_INT(td_nn_net_forward(&net, &in, B), TD_EINTERRUPTED);
+        TD_ASSERT_EQ_INT(c.asked, at); /* nothing more is asked (or computed) after a yes */
+    }
+    for (int at = 1; at <= backward_questions; at++) {
+        cancel_probe c = {0, forward_questions + at};
+        net.cancel_user = &c;
+        TD_ASSERT_OK(td_nn_net_forward(&net, &in, B));
+        TD_ASSERT_EQ_INT(td_nn_net_backward(&net, r, B), TD_EINTERRUPTED);
+        TD_ASSERT_EQ_INT(c.asked, forward_questions + at);
+    }
+    td_nn_net_free(&net);
+    float *all[] = {cam, lidar, state, r};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        td_free(all[i]);
+}
+
 TD_TEST(net_batch_rows_are_independent)
 {
     td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);

@@ -532,15 +532,19 @@ TD_TEST(race_rejects_bad_setups)
     td_track_free(&t);
 }
 
+static int is_frame(const char *name, void *user)
+{
+    (void)user;
+    return strncmp(name, "frame_", 6) == 0;
+}
+
 static int count_pngs(const char *dir)
 {
-    DIR *d = opendir(dir);
-    int n = 0;
-    TD_ASSERT(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strncmp(e->d_name, "frame_", 6) == 0;
-    closedir(d);
+    char **v;
+    int n;
+    td_err err;
+    TD_ASSERT_OK(td_dir_list(dir, 0, is_frame, NULL, &v, &n, &err));
+    td_dir_list_free(v, n);
     return n;
 }
 

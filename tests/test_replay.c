@@ -16,16 +16,19 @@
 
 #define OVAL TD_TEST_SOURCE_DIR "/tracks/oval.json"
 
+static int is_frame(const char *name, void *user)
+{
+    (void)user;
+    return strncmp(name, "frame_", 6) == 0 && strstr(name, ".png") != NULL;
+}
+
 static int count_pngs(const char *dir)
 {
-    DIR *d = opendir(dir);
-    int n = 0;
-    TD_ASSERT(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, "frame_", 6) == 0 && strstr(e->d_name, ".png"))
-            n++;
-    closedir(d);
+    char **v;
+    int n;
+    td_err err;
+    TD_ASSERT_OK(td_dir_list(dir, 0, is_frame, NULL, &v, &n, &err));
+    td_dir_list_free(v, n);
     return n;
 }
 
@@ -66,10 +69,10 @@ static void write_simtrace(const char *path, const td_simtrace_row *rows, int n)
 {
     td_simtrace_writer *w;
     td_err err;
-    TD_ASSERT_OK(td_simtrace_open(&w, path, &err));
+    TD_ASSERT_OK(td_simtrace_writer_open(&w, path, &err));
     for (int i = 0; i < n; i++)
-        TD_ASSERT_OK(td_simtrace_write_row(w, &rows[i], &err));
-    TD_ASSERT_OK(td_simtrace_close(w, &err));
+        TD_ASSERT_OK(td_simtrace_writer_write(w, &rows[i], &err));
+    TD_ASSERT_OK(td_simtrace_writer_close(w, &err));
 }
 
 static int pixel_is(const uint8_t *img, int w, int x, int y, const uint8_t c[3])

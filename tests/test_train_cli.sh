@@ -309,6 +309,24 @@ nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
     echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
 ok=$?
 check eval_reward_print_to_log "eval: 10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $ok
+# The same for every other command that runs the model's reward function (one implementation,
+# td__print_log_in): replay --redrive and reward explain, each into its own log.
+rc=0
+for cmd in replay explain; do
+    case $cmd in
+    replay) out=$("$bin" replay "$mprint" --redrive --laps 1 --width 320 --no-camera \
+        -o "$tmp/mprint-frames" 2>&1) ;;
+    explain) out=$("$bin" reward explain "$mprint" --max-steps 300 2>&1) ;;
+    esac
+    r=$?
+    log="$mprint/logs/reward-print-$cmd.log"
+    nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
+    [ $r -eq 0 ] && [ "$nlog" -gt 10 ] && [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
+        [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
+        echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$" ||
+        { rc=1; echo "$cmd (rc $r, $nlog lines in $log): $(echo "$out" | head -20)"; }
+done
+check replay_explain_reward_print_to_log "replay --redrive and reward explain keep print() in their logs" $rc
 
 # Issue 10: logs and plot read a model directory while training writes it, and after a
 # SIGKILL; a resume leaves no temporary file behind. The trainer's first --json line (read

@@ -207,6 +207,38 @@ void td_dir_unlock(int fd);
 /* Creates a directory and its parents (like mkdir -p). Existing directories are fine. */
 int td_mkdir_p(const char *path, td_err *err);
 
+/* What td_dir_list gives (or-ed). Neither FILES nor DIRS: entries of every kind. */
+#define TD_DIR_FILES  1 /* regular files (links followed) */
+#define TD_DIR_DIRS   2 /* directories */
+#define TD_DIR_PATHS  4 /* "dir/name" rather than the name alone */
+#define TD_DIR_HIDDEN 8 /* names that start with '.' too (never "." and "..") */
+/* The files of subdirectories too, down to k levels (k 1-255); implies TD_DIR_PATHS. */
+#define TD_DIR_DEPTH(k) ((k) << 8)
+
+/* Accepts (1) or leaves out (0) an entry by its name (without the directory). */
+typedef int (*td_dir_filter)(const char *name, void *user);
+
+/*
+ * The entries of dir of the kinds flags asks for that keep accepts (every one when keep is
+ * NULL), in natural order (td_str_natural_cmp: "2-x" before "10-x"), as *n new strings (the
+ * names, or paths with TD_DIR_PATHS); free them with td_dir_list_free. Names that start with
+ * '.' are left out unless TD_DIR_HIDDEN. An empty directory gives *n = 0. Errors: TD_ENOENT
+ * "DIR: no such directory", TD_EIO (cannot be opened), TD_ENOMEM. A subdirectory that cannot
+ * be read holds nothing.
+ */
+int td_dir_list(const char *dir, int flags, td_dir_filter keep, void *user, char ***names, int *n,
+                td_err *err);
+void td_dir_list_free(char **names, int n);
+
+/* Compares names with runs of digits compared by value ("2-x" < "10-x" < "10-y"). */
+int td_str_natural_cmp(const char *a, const char *b);
+/* Sorts n strings in td_str_natural_cmp's order. */
+void td_str_sort_natural(char **names, int n);
+
+/* Removes path: a file, or a directory and everything below it (links removed, never
+ * followed). What cannot be removed stays; nothing is reported. */
+void td_remove_tree(const char *path);
+
 /* The file name of path without directories and extension ("a/b/reinvent_base.npy" ->
  * "reinvent_base"), truncated to fit cap bytes with the terminator. */
 void td_path_stem(const char *path, char *out, size_t cap);

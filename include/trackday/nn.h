@@ -329,6 +329,12 @@ typedef struct td_nn_net {
     int cols_chunk;          /* 0: im2col kept per conv layer; else samples per conv chunk */
     int n_layers;
     td_nn_layer *layers; /* private */
+    /* Asked before each layer and each conv chunk of a forward or backward pass (NULL, as
+     * td_nn_net_init leaves it: never). A nonzero answer abandons the pass, which returns
+     * TD_EINTERRUPTED; the outputs and gradients then hold nothing usable. The trainer's
+     * second Ctrl-C: a camera tower's pass at batch 64 takes seconds on a slow machine. */
+    int (*cancel)(void *user);
+    void *cancel_user;
 } td_nn_net;
 
 /*
@@ -364,6 +370,7 @@ void td_nn_net_reset_params(td_nn_net *net, td_rng *rng);
  * range or a needed input is NULL. Allocates nothing.
  */
 int td_nn_net_forward(td_nn_net *net, const td_nn_input *in, int B);
+/* (Both passes return TD_EINTERRUPTED when net->cancel asks them to stop.) */
 
 /*
  * Backward pass for the last forward: dout (B, n_out) is dLoss/dout. Accumulates into

@@ -95,9 +95,9 @@ typedef struct td_simtrace_writer td_simtrace_writer;
  * Creates (truncates) a simtrace CSV at path and writes the header: DeepRacer's 19 columns
  * (its 17, obstacle_crash_counter, wall_clock) as its simulator writes them: steps as a float
  * ("1.0"), a continuous action as "[steer speed]" (row.action < 0), True/False. The file is
- * written through a buffer; td_simtrace_close flushes it. *out is NULL on error.
+ * written through a buffer; td_simtrace_writer_close flushes it. *out is NULL on error.
  */
-int td_simtrace_open(td_simtrace_writer **out, const char *path, td_err *err);
+int td_simtrace_writer_open(td_simtrace_writer **out, const char *path, td_err *err);
 /* The longest line td_simtrace_format_row writes, newline included. */
 #define TD_SIMTRACE_LINE_MAX 1024
 
@@ -109,9 +109,9 @@ const char *td_simtrace_header(void);
 size_t td_simtrace_format_row(char *line, const td_simtrace_row *row);
 
 /* Appends one row. No allocation. done and all_wheels_on_track print as True/False. */
-int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *row, td_err *err);
+int td_simtrace_writer_write(td_simtrace_writer *w, const td_simtrace_row *row, td_err *err);
 /* Flushes and closes (w may be NULL). Returns TD_EIO if a write failed at any point. */
-int td_simtrace_close(td_simtrace_writer *w, td_err *err);
+int td_simtrace_writer_close(td_simtrace_writer *w, td_err *err);
 
 /* ---- reader --------------------------------------------------------------------------------- */
 
@@ -165,15 +165,11 @@ int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part
                                td_err *err);
 
 /*
- * The simtrace files td_simtrace_read_dir_match would read, in its order: *paths is a new
- * array of n new strings (free with td_simtrace_paths_free). TD_ENOENT if there is none.
+ * The simtrace files td_simtrace_read_dir_match would read, in its order (td_dir_list's): *paths
+ * is a new array of n new strings (free with td_dir_list_free). TD_ENOENT if there is none.
  */
 int td_simtrace_list_dir(const char *dir, const char *part, int exclude, char ***paths, int *n,
                          td_err *err);
-void td_simtrace_paths_free(char **paths, int n);
-
-/* Sorts paths with digit runs compared by value ("2-iteration.csv" before "10-..."). */
-void td_simtrace_sort_paths(char **paths, int n);
 
 /* ---- the layouts of DeepRacer's tools ---------------------------------------------------------
  */

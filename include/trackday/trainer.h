@@ -170,7 +170,8 @@ typedef struct td_train_result {
     int ranks;             /* processes that trained together (mpirun -np K), 1 without MPI */
     int envs;              /* cars this process stepped (its share of --envs) */
     long rank_steps;       /* env steps this process made in this session */
-    uint64_t weights_hash; /* td_policy_weights_hash of the final weights (equal on every rank) */
+    uint64_t weights_hash; /* several ranks: td_policy_weights_hash of the final weights
+                            (equal on every rank); one rank: 0 */
     /* This process's wall seconds in this session's completed iterations, by phase (comm_s:
      * inside MPI collectives, a part of the others: moving gradients and waiting for the
      * other ranks). */

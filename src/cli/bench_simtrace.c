@@ -1,6 +1,6 @@
 /*
  * bench_simtrace.c - `trackday bench simtrace`: the cost of logging a training step (one
- * simtrace row through td_simtrace_write_row) against the same row formatted with fprintf,
+ * simtrace row through td_simtrace_writer_write) against the same row formatted with fprintf,
  * measured in the same run, and the reader's speed. Training writes a row per step of every
  * car, so the writer must stay well below the cost of a simulator step. Prints JSON lines
  * {"bench", "value", "unit"}.
@@ -62,14 +62,14 @@ static int bench_simtrace(int argc, char **argv)
 
     /* The writer. */
     td_simtrace_writer *w;
-    if (td_simtrace_open(&w, path, &err))
+    if (td_simtrace_writer_open(&w, path, &err))
         return td__cli_fail("%s", err.msg);
     double t0 = td_time_now();
     for (long i = 0; i < rows && !rc; i++) {
         fill_row(&r, i);
-        rc = td_simtrace_write_row(w, &r, &err);
+        rc = td_simtrace_writer_write(w, &r, &err);
     }
-    rc |= td_simtrace_close(w, &err);
+    rc |= td_simtrace_writer_close(w, &err);
     double t_write = td_time_now() - t0;
 
     /* The baseline: the same columns through fprintf into a buffered file. */

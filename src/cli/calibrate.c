@@ -4,7 +4,6 @@
  * from the logged ones after 1 s and 2 s, before and after the fit. -o writes the fitted car
  * as a car file for --car. docs/cli/calibrate.md.
  */
-#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,69 +28,10 @@ static const char about[] =
 
 /* ---- collecting files ---------------------------------------------------------------------- */
 
-typedef struct file_list {
-    char **paths;
-    int n, cap;
-} file_list;
-
-static int add_path(file_list *l, const char *p)
+static int is_csv(const char *name, void *user)
 {
-    if (l->n == l->cap) {
-        int nc = l->cap ? l->cap * 2 : 16;
-        char **g = td_realloc(l->paths, sizeof(char *) * (size_t)nc);
-        if (!g)
-            return -1;
-        l->paths = g;
-        l->cap = nc;
-    }
-    size_t len = strlen(p) + 1;
-    l->paths[l->n] = td_malloc(len);
-    if (!l->paths[l->n])
-        return -1;
-    memcpy(l->paths[l->n++], p, len);
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every *.csv below dir (depth-limited), in sorted order. */
-static int collect(file_list *l, const char *dir, int depth)
-{
-    if (depth > 8)
-        return 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return td__cli_fail("%s: cannot open the directory", dir);
-    file_list here = {0};
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4096];
-        if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= sizeof(p))
-            continue;
-        add_path(&here, p);
-    }
-    closedir(d);
-    qsort(here.paths, (size_t)here.n, sizeof(char *), cmp_str);
-    int rc = 0;
-    for (int i = 0; i < here.n && !rc; i++) {
-        struct stat st;
-        if (stat(here.paths[i], &st))
-            continue;
-        size_t len = strlen(here.paths[i]);
-        if (S_ISDIR(st.st_mode))
-            rc = collect(l, here.paths[i], depth + 1);
-        else if (len > 4 && strcmp(here.paths[i] + len - 4, ".csv") == 0)
-            rc = add_path(l, here.paths[i]) ? td__cli_fail("out of memory") : 0;
-    }
-    for (int i = 0; i < here.n; i++)
-        td_free(here.paths[i]);
-    td_free(here.paths);
-    return rc;
+    (void)user;
+    return strlen(name) > 4 && td_str_ends_with(name, ".csv");
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
@@ -184,18 +124,20 @@ static int cmd_calibrate(int argc, char **argv)
     td_simtrace_init(&t);
     int *group = NULL, ngroup_files = 0;
     for (int g = 0; g < nlogs && !rc; g++) {
-        file_list l = {0};
+        char **paths = NULL; /* a directory's files (a file argument is read alone) */
+        int n = 0;
         struct stat st;
         if (stat(logs[g], &st))
             rc = td__cli_fail("%s: no such file or directory", logs[g]);
-        else if (S_ISDIR(st.st_mode))
-            rc = collect(&l, logs[g], 0);
-        else
-            rc = add_path(&l, logs[g]) ? td__cli_fail("out of memory") : 0;
-        if (!rc && l.n == 0)
+        else if (!S_ISDIR(st.st_mode))
+            n = 1;
+        else if (td_dir_list(logs[g], TD_DIR_FILES | TD_DIR_DEPTH(8), is_csv, NULL, &paths, &n,
+                             &err))
+            rc = td__cli_fail("%s", err.msg);
+        if (!rc && n == 0)
             rc = td__cli_fail("%s: no simtrace (*.csv) below it", logs[g]);
-        for (int i = 0; i < l.n && !rc; i++) {
-            if (td_simtrace_read(&t, l.paths[i], &err)) {
+        for (int i = 0; i < n && !rc; i++) {
+            if (td_simtrace_read(&t, paths ? paths[i] : logs[g], &err)) {
                 rc = td__cli_fail("%s", err.msg);
                 break;
             }
@@ -208,9 +150,7 @@ static int cmd_calibrate(int argc, char **argv)
             while (ngroup_files < t.n_files)
                 group[ngroup_files++] = g;
         }
-        for (int i = 0; i < l.n; i++)
-            td_free(l.paths[i]);
-        td_free(l.paths);
+        td_dir_list_free(paths, paths ? n : 0);
     }
     td_calib_data d;
     memset(&d, 0, sizeof(d));

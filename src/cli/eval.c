@@ -244,16 +244,8 @@ static int cmd_eval(int argc, char **argv)
     td_reward *reward = NULL;
     char reward_label[4300];
     /* What it prints goes to DIR/logs/reward-print-eval.log, as in training (docs/logs.md). */
-    td__print_log *plog = NULL;
-    if (have_md) {
-        char plog_path[4300];
-        snprintf(plog_path, sizeof(plog_path), "%s/logs/reward-print-eval.log", target);
-        if (td__print_log_start(&plog, plog_path, 0, json ? 0 : 10, &err))
-            fprintf(stderr,
-                    "trackday: warning: %s; what the reward function prints goes to "
-                    "stderr\n",
-                    err.msg);
-    }
+    td__print_log *plog =
+        have_md ? td__print_log_in(target, "reward-print-eval.log", 0, json ? 0 : 10) : NULL;
     if (td__cli_model_reward(have_md ? target : NULL, &track, &reward, reward_label,
                              sizeof(reward_label))) {
         td__print_log_stop(plog);

@@ -1,7 +1,6 @@
 /*
  * main.c - the `trackday` command: finds the subcommand and runs it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -213,30 +212,34 @@ int td__cli_track_path_quiet(const char *arg, const char *model_dir, char *out, 
     return find_track(arg, model_dir, out, outlen, &err);
 }
 
+static int is_track_file(const char *name, void *user)
+{
+    (void)user;
+    return strlen(name) > 5 && td_str_ends_with(name, ".json");
+}
+
 static int find_track(const char *arg, const char *model_dir, char *out, size_t outlen, td_err *err)
 {
     const char *dirs[2 * MAX_TRACK_DIRS + 3];
     const char *known[64];
-    char names[64][64];
+    char **names = NULL;
     int nknown = 0;
     /* The shipped tracks' names, for "did you mean". */
-    DIR *d = opendir(td__cli_tracks_dir());
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL && nknown < 64) {
-        size_t l = strlen(e->d_name);
-        if (l > 5 && l < 64 && !strcmp(e->d_name + l - 5, ".json")) {
-            snprintf(names[nknown], sizeof(names[0]), "%.*s", (int)(l - 5), e->d_name);
-            known[nknown] = names[nknown];
-            nknown++;
+    if (td_dir_list(td__cli_tracks_dir(), TD_DIR_FILES, is_track_file, NULL, &names, &nknown,
+                    NULL) == 0) {
+        nknown = nknown < 64 ? nknown : 64;
+        for (int i = 0; i < nknown; i++) {
+            names[i][strlen(names[i]) - 5] = '\0'; /* the name without .json */
+            known[i] = names[i];
         }
     }
-    if (d)
-        closedir(d);
     /* "default" is the track the demo and `trackday init` use: a medium loop (22 m). */
     if (strcmp(arg, "default") == 0)
         arg = TD_DEFAULT_TRACK;
     int n = td__cli_track_search_path(model_dir, dirs, (int)(sizeof(dirs) / sizeof(dirs[0])));
-    return td_track_find(arg, dirs, n, known, nknown, out, outlen, err);
+    int rc = td_track_find(arg, dirs, n, known, nknown, out, outlen, err);
+    td_dir_list_free(names, names ? nknown : 0);
+    return rc;
 }
 
 const char *td__cli_default_track(void)

@@ -165,6 +165,18 @@ int td__print_log_start(td__print_log **out, const char *path, int append, int s
     return 0;
 }
 
+td__print_log *td__print_log_in(const char *dir, const char *file, int append, int show)
+{
+    char path[4300];
+    td__print_log *l = NULL;
+    td_err err;
+    if (td_path_fmt(path, sizeof(path), &err, "%s/logs/%s", dir, file) ||
+        td__print_log_start(&l, path, append, show, &err))
+        fprintf(stderr, "trackday: warning: %s; what the reward function prints goes to stderr\n",
+                err.msg);
+    return l;
+}
+
 void td__print_log_stop(td__print_log *l)
 {
     if (!l)

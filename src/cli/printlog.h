@@ -5,8 +5,7 @@
  * model directory (at most TD__PRINT_LOG_MAX_BYTES) and shows the first few lines on stderr,
  * then one note naming the file.
  *
- *     td__print_log *pl = NULL;
- *     td__print_log_start(&pl, "m/logs/reward-print.log", 0, 10, &err);  // before the run
+ *     td__print_log *pl = td__print_log_in("m", "reward-print.log", 0, 10);  // before the run
  *     ...                                                                  // train
  *     td__print_log_stop(pl);                 // after the reward processes have ended
  */
@@ -26,6 +25,13 @@ typedef struct td__print_log td__print_log;
  * show: lines shown on stderr at most (0: none). Returns 0 or an error code.
  */
 int td__print_log_start(td__print_log **out, const char *path, int append, int show, td_err *err);
+
+/*
+ * td__print_log_start on DIR/logs/FILE (every command that runs a model's reward function:
+ * train, eval, replay --redrive). When it cannot start, says so on stderr (the reward
+ * function's print() then goes to stderr) and returns NULL.
+ */
+td__print_log *td__print_log_in(const char *dir, const char *file, int append, int show);
 
 /*
  * Copies what is left, stops the thread, restores td_reward_set_print_fd and, if anything was

@@ -6,7 +6,6 @@
  * td_obs_sampler), camera frames read from a directory (PNG or raw), or random values.
  * Afterwards it reports how often the int8 model picks the fp32 model's action.
  */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,41 +110,19 @@ static int next_obs(void *ctx, int i, td_infer_obs *obs)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int is_frame(const char *name, void *user)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)user;
+    return strlen(name) > 4 && (td_str_ends_with(name, ".png") || td_str_ends_with(name, ".raw"));
 }
 
 static int list_dir(obs_src *s, const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int cap = 0;
-    if (!d)
-        return td__cli_fail("quantize: cannot open directory %s", dir);
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (e->d_name[0] == '.' || n < 5)
-            continue;
-        if (strcmp(e->d_name + n - 4, ".png") != 0 && strcmp(e->d_name + n - 4, ".raw") != 0)
-            continue;
-        if (s->n_files == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **f = td_malloc((size_t)cap * sizeof(char *));
-            if (s->n_files)
-                memcpy(f, s->files, (size_t)s->n_files * sizeof(char *));
-            td_free(s->files);
-            s->files = f;
-        }
-        size_t len = strlen(dir) + n + 2;
-        s->files[s->n_files] = td_malloc(len);
-        snprintf(s->files[s->n_files], len, "%s/%s", dir, e->d_name);
-        s->n_files++;
-    }
-    closedir(d);
+    td_err err;
+    if (td_dir_list(dir, TD_DIR_FILES | TD_DIR_PATHS, is_frame, NULL, &s->files, &s->n_files, &err))
+        return td__cli_fail("quantize: %s", err.msg);
     if (s->n_files == 0)
         return td__cli_fail("quantize: no .png or .raw frames in %s", dir);
-    qsort(s->files, (size_t)s->n_files, sizeof(char *), cmp_str);
     return 0;
 }
 
@@ -378,9 +355,7 @@ done:
         td_obs_sampler_free(&src.sampler);
         td_track_free(&src.track);
     }
-    for (int i = 0; i < src.n_files; i++)
-        td_free(src.files[i]);
-    td_free(src.files);
+    td_dir_list_free(src.files, src.n_files);
     td_free(src.camera);
     td_free(src.lidar);
     td_free(src.state);

@@ -3,13 +3,13 @@
  * evaluation run (its simtrace) as video frames: camera view beside a top view with the car,
  * its trail, lap, lap time and speed. MP4 through ffmpeg when it is on the PATH, else PNGs.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/printlog.h"
 #include "cli/status.h"
 #include "trackday/json.h"
 #include "trackday/replay.h"
@@ -59,6 +59,13 @@ static int name_from_simtrace(const char *path, char *out, size_t outlen)
     return 1;
 }
 
+static int is_eval_simtrace(const char *name, void *user)
+{
+    char track[256];
+    (void)user;
+    return name_from_simtrace(name, track, sizeof(track));
+}
+
 /* The one eval simtrace of a model directory (or the one of --track). */
 static int find_dir_simtrace(const char *dir, const char *track, char *out, size_t outlen)
 {
@@ -75,27 +82,21 @@ static int find_dir_simtrace(const char *dir, const char *track, char *out, size
                             "--track %s' first)",
                             out, track, dir, track);
     }
-    DIR *d = opendir(logs);
+    char **files = NULL;
     int found = 0;
     char names[1024] = "";
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
+    if (td_dir_list(logs, TD_DIR_FILES, is_eval_simtrace, NULL, &files, &found, NULL) == 0) {
+        for (int i = 0; i < found; i++) {
             char name[256];
-            if (!name_from_simtrace(e->d_name, name, sizeof(name)))
-                continue;
-            if (!found) {
-                int n = snprintf(out, outlen, "%s/%s", logs, e->d_name);
-                if (n < 0 || (size_t)n >= outlen) {
-                    closedir(d);
-                    return td__cli_fail("%s/%s: path too long", logs, e->d_name);
-                }
-            }
+            name_from_simtrace(files[i], name, sizeof(name));
             size_t l = strlen(names);
-            snprintf(names + l, sizeof(names) - l, "%s%s", found ? ", " : "", name);
-            found++;
+            snprintf(names + l, sizeof(names) - l, "%s%s", i ? ", " : "", name);
         }
-        closedir(d);
+        if (found && td_path_join(out, outlen, logs, files[0], &perr)) {
+            td_dir_list_free(files, found);
+            return td__cli_fail("%s", perr.msg);
+        }
+        td_dir_list_free(files, found);
     }
     if (found == 1)
         return 0;
@@ -201,8 +202,12 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     }
     td_reward *reward = NULL;
     char reward_label[4300];
+    /* What the reward function prints goes to DIR/logs/reward-print-replay.log, as in eval. */
+    td__print_log *plog =
+        have_md ? td__print_log_in(target, "reward-print-replay.log", 0, 10) : NULL;
     if (td__cli_model_reward(have_md ? target : NULL, &track, &reward, reward_label,
                              sizeof(reward_label))) {
+        td__print_log_stop(plog);
         td_policy_free(&policy);
         td_track_free(&track);
         return 1;
@@ -212,6 +217,7 @@ static int redrive(const char *target, const char *track_arg, const char *checkp
     rc = td_replay_drive(&policy, &track, eo, o, out, &st, &err);
     td__cli_status_done();
     td_reward_close(reward);
+    td__print_log_stop(plog);
     td_policy_free(&policy);
     td_track_free(&track);
     if (rc)

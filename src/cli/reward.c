@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/printlog.h"
 #include "trackday/explain.h"
 #include "trackday/json.h"
 #include "trackday/modeldir.h"
@@ -489,7 +490,12 @@ static int cmd_explain(int argc, char **argv)
         return 1;
     }
     td_reward *r = NULL;
+    /* What the function prints while the laps are driven goes to a model directory's log,
+     * as in train and eval (`reward check` shows it: that is what checking is for). */
+    td__print_log *plog =
+        model_dir[0] ? td__print_log_in(model_dir, "reward-print-explain.log", 0, 10) : NULL;
     if (td_reward_open(&r, file, &t, &err)) {
+        td__print_log_stop(plog);
         td_track_free(&t);
         return td__cli_fail("%s", err.msg);
     }
@@ -580,6 +586,7 @@ done:
     td_explain_lap_free(&laps[0]);
     td_explain_lap_free(&laps[1]);
     td_reward_close(r);
+    td__print_log_stop(plog);
     td_track_free(&t);
     return rc;
 }

@@ -3,7 +3,6 @@
  * import a DeepRacer .npy route into trackday's JSON format, export a track as a DeepRacer
  * route, render a top view, generate a procedural track.
  */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,43 +76,18 @@ static const char *dir_name(const td_track *t)
     return d > 0 ? "ccw" : (d < 0 ? "cw" : "open");
 }
 
-static int cmp_str(const void *a, const void *b)
+static int has_suffix(const char *name, void *suffix)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return td_str_ends_with(name, suffix);
 }
 
 /* Sorted names of the files in dir ending with suffix; returns the count (0 if no dir). */
 static int list_dir(const char *dir, const char *suffix, char ***names)
 {
-    DIR *d = opendir(dir);
-    int n = 0, cap = 0;
-    *names = NULL;
-    if (!d)
+    int n;
+    if (td_dir_list(dir, 0, has_suffix, (void *)suffix, names, &n, NULL))
         return 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!td_str_ends_with(e->d_name, suffix))
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 32;
-            char **nn = td_realloc(*names, sizeof(char *) * (size_t)cap);
-            if (!nn)
-                break;
-            *names = nn;
-        }
-        (*names)[n++] = td_strdup(e->d_name);
-    }
-    closedir(d);
-    if (n)
-        qsort(*names, (size_t)n, sizeof(char *), cmp_str);
     return n;
-}
-
-static void free_names(char **names, int n)
-{
-    for (int i = 0; i < n; i++)
-        td_free(names[i]);
-    td_free(names);
 }
 
 /* ---- list ----------------------------------------------------------------------------------- */
@@ -197,7 +171,7 @@ static int cmd_list(int argc, char **argv)
     int n = list_dir(dir, ".json", &names);
     for (int i = 0; i < n; i++)
         list_one(dir, names[i], "shipped", NULL);
-    free_names(names, n);
+    td_dir_list_free(names, n);
     /* The name init and train use when no track is given. */
     char file[TD_TRACK_NAME_LEN + 8];
     snprintf(file, sizeof(file), "%s.json", td__cli_default_track());
@@ -210,7 +184,7 @@ static int cmd_list(int argc, char **argv)
         n = list_dir(dirs[d], ".npy", &names);
         for (int i = 0; i < n; i++)
             list_one(dirs[d], names[i], "reference", NULL);
-        free_names(names, n);
+        td_dir_list_free(names, n);
     }
     return 0;
 }

@@ -464,16 +464,11 @@ static int cmd_train(int argc, char **argv)
     }
     /* What the reward function prints goes to DIR/logs/reward-print.log (rank N > 0:
      * reward-print-rankN.log), as DeepRacer sends it to its log; the first lines are shown. */
-    td__print_log *plog = NULL;
-    char plog_path[1300];
-    if (rank == 0)
-        snprintf(plog_path, sizeof(plog_path), "%s/logs/reward-print.log", o.dir);
-    else
-        snprintf(plog_path, sizeof(plog_path), "%s/logs/reward-print-rank%d.log", o.dir, rank);
-    if (td__print_log_start(&plog, plog_path, o.resume,
-                            rank == 0 && !pc.quiet ? PRINT_LINES_SHOWN : 0, &err))
-        fprintf(stderr, "trackday: warning: %s; what the reward function prints goes to stderr\n",
-                err.msg);
+    char plog_name[64] = "reward-print.log";
+    if (rank > 0)
+        snprintf(plog_name, sizeof(plog_name), "reward-print-rank%d.log", rank);
+    td__print_log *plog = td__print_log_in(o.dir, plog_name, o.resume,
+                                           rank == 0 && !pc.quiet ? PRINT_LINES_SHOWN : 0);
     pc.t0 = td_time_now();
     int rc = td_train_run(&o, &res, &err);
     td__cli_status_done();

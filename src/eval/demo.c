@@ -43,7 +43,7 @@ static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, lon
     int have_driver = 0;
     td_rng rng;
     td_rng_seed(&rng, seed, 99);
-    rc = td_simtrace_open(&w, path, err);
+    rc = td_simtrace_writer_open(&w, path, err);
     for (int ep = 0; !rc && ep < episodes; ep++) {
         td_driver_config dc;
         td_driver_config_default(&dc, TD_DRIVER_PURE_PURSUIT);
@@ -76,10 +76,10 @@ static int demo_drive(const td_track *track, td_sim_mode mode, int episodes, lon
             row.episode = (long)iteration * episodes + ep;
             row.action = a;
             row.iteration = iteration;
-            rc = td_simtrace_write_row(w, &row, err);
+            rc = td_simtrace_writer_write(w, &row, err);
         }
     }
-    int rc2 = td_simtrace_close(w, err);
+    int rc2 = td_simtrace_writer_close(w, err);
     if (!rc)
         rc = rc2;
     if (have_driver)

@@ -251,7 +251,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         env.reward_user = o->reward;
     }
     if (o->simtrace_path) {
-        rc = td_simtrace_open(&st, o->simtrace_path, err);
+        rc = td_simtrace_writer_open(&st, o->simtrace_path, err);
         if (rc)
             goto out;
     }
@@ -298,7 +298,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
              * them. */
             row.episode = o->continuous ? r->laps_completed : trials;
             row.action = action_index;
-            rc = td_simtrace_write_row(st, &row, err);
+            rc = td_simtrace_writer_write(st, &row, err);
             if (rc)
                 goto out;
         }
@@ -367,7 +367,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
         r->average_lap_s = sum / r->laps_completed;
     }
     if (st) {
-        rc = td_simtrace_close(st, err);
+        rc = td_simtrace_writer_close(st, err);
         st = NULL;
         if (rc)
             goto out;
@@ -390,7 +390,7 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
     rc = 0;
 out:
     if (st)
-        td_simtrace_close(st, NULL);
+        td_simtrace_writer_close(st, NULL);
     json_decref(metrics);
     trace_free(&t);
     td_vecenv_buffers_free(&buf);

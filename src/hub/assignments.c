@@ -501,7 +501,6 @@ static int post_sub(td__req *r)
     assignment A;
     int rel;
     int64_t model_id = 0, version = 0, now = td__hub_now(r->hub), sid = 0, jid = 0;
-    td__model m;
     td_db_conn *c;
     td_err err = {0};
     int rc;
@@ -521,27 +520,16 @@ static int post_sub(td__req *r)
                         "assignment '%s' was due at %s and takes no late submissions", A.name,
                         when);
     }
-    if (td__model_get(r, model_id, &m) <= 0)
+    if (td__submission_model(r, model_id, &version))
         return 1;
-    if (m.owner_id != r->who.id)
-        return td__fail(r, 403, "forbidden", "model %lld belongs to %s: submit your own models",
-                        (long long)model_id, m.owner_name);
-    if (!version)
-        version = m.latest_version;
     c = td__req_db(r);
     rc = td__db_begin(c, 1, &err);
     if (rc)
         return td__fail_err(r, rc, &err);
     int64_t fsid = 0;
     char sha[65] = "";
-    rc = td__model_version_files(c, model_id, version, &fsid, sha, &err);
-    if (rc > 0) {
-        rc = 0;
-    } else if (rc == 0) {
-        td__db_rollback(c);
-        return td__fail(r, 404, "not_found", "model %lld has no version %lld", (long long)model_id,
-                        (long long)version);
-    }
+    if (td__submission_files(r, c, model_id, version, &fsid, sha))
+        return 1;
     /* The submission, then its grading job (which names the submission's frozen files). */
     if (!rc) {
         rc = td__db_insert_id(c, &sid, &err,

@@ -154,6 +154,67 @@ int td__reply_stream(td__req *r, int status, const char *type, td__stream_fn fn,
     return 0;
 }
 
+int td__sse_append(td__sse *s, const char *text, size_t n)
+{
+    if (s->len + n > s->cap) {
+        size_t cap = (s->len + n) * 2;
+        char *b = td_realloc(s->buf, cap);
+        if (!b)
+            return -1;
+        s->buf = b;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, text, n);
+    s->len += n;
+    return 0;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    td__sse *s = cls;
+    (void)pos;
+    for (;;) {
+        if (s->pos < s->len) {
+            size_t n = s->len - s->pos < max ? s->len - s->pos : max;
+            memcpy(out, s->buf + s->pos, n);
+            s->pos += n;
+            if (s->pos == s->len)
+                s->pos = s->len = 0;
+            s->last_sent = td_time_now();
+            return (ssize_t)n;
+        }
+        if (s->ended || s->hub->stopping)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        s->fill(s);
+        if (s->len)
+            continue;
+        /* Nothing new: wait for this process's news or look again (another hub process may be
+         * the one that changed what the stream shows). */
+        if (td_time_now() - s->last_sent > 15) {
+            td__sse_append(s, ": keepalive\n\n", 13);
+            continue;
+        }
+        td__hub_wait(s->hub, &s->seen, 1.0);
+    }
+}
+
+static void sse_free(void *cls)
+{
+    td__sse *s = cls;
+    if (s->free_user)
+        s->free_user(s);
+    td_free(s->buf);
+    td_free(s);
+}
+
+int td__reply_sse(td__req *r, td__sse *s)
+{
+    s->last_sent = td_time_now();
+    td__sse_append(s, "retry: 2000\n\n", 13);
+    td__req_add_header(r, "X-Accel-Buffering", "no");
+    return td__reply_stream(r, 200, "text/event-stream", sse_read, sse_free, s);
+}
+
 int td__fail(td__req *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[1024];

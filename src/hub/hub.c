@@ -112,29 +112,6 @@ static int parse_listen(td_hub *h, const char *s, td_err *err)
     return 0;
 }
 
-/* Removes a directory's contents (one level of subdirectories: the hub makes no deeper). */
-static void empty_dir(const char *dir, int depth)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
-        char p[1400];
-        struct stat st;
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth < 4) {
-            empty_dir(p, depth + 1);
-            rmdir(p);
-        } else {
-            unlink(p);
-        }
-    }
-    closedir(d);
-}
-
 /* Whether a file of DIR/tmp, named KIND-HOST.PID-XXXXXX (td__tmp_tag), was left by a process
  * of this machine that has ended, or has not changed for six hours (a process of another
  * machine that ended). */
@@ -177,12 +154,7 @@ static void clean_tmp(td_hub *h)
         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
         if (lstat(p, &st) || !td__tmp_is_stale(de->d_name, &st))
             continue;
-        if (S_ISDIR(st.st_mode)) {
-            empty_dir(p, 1);
-            rmdir(p);
-        } else {
-            unlink(p);
-        }
+        td_remove_tree(p);
     }
     if (d)
         closedir(d);

@@ -161,6 +161,32 @@ int td__reply_data(td__req *r, int status, const char *type, char *data, size_t 
 int td__reply_fd(td__req *r, int status, const char *type, int fd, uint64_t size);
 int td__reply_stream(td__req *r, int status, const char *type, td__stream_fn fn,
                      td__stream_free_fn free_fn, void *cls);
+/*
+ * A stream of server-sent events (the job events, a league's big screen). A route embeds
+ * td__sse as the first member of its own state (allocated with td_calloc), sets hub, fill and
+ * free_user, and replies with td__reply_sse. When the client has read everything, fill(s) is
+ * called to append new events (td__sse_append) and to set ended after the last one; with
+ * nothing new the stream waits for the hub's news (td__hub_wait) a second at a time and sends
+ * a keepalive comment after 15 s of silence (it keeps proxies from closing the stream and
+ * finds clients that went away). free_user (may be NULL) frees the route's fields; the
+ * stream frees the rest.
+ */
+typedef struct td__sse td__sse;
+struct td__sse {
+    td_hub *hub;
+    void (*fill)(td__sse *s);
+    void (*free_user)(td__sse *s);
+    char *buf;
+    size_t len, pos, cap;
+    int ended; /* the last event is in buf */
+    double last_sent;
+    uint64_t seen;
+};
+/* Appends n bytes to the events to send. Returns 0, or -1 when out of memory. */
+int td__sse_append(td__sse *s, const char *text, size_t n);
+/* Replies 200 text/event-stream (asking browsers to retry after 2 s, proxies not to buffer)
+ * with the stream; it owns s from here, also on error. */
+int td__reply_sse(td__req *r, td__sse *s);
 /* {"error": {"code", "message"}} with the status. Returns 1 (the handler's "stop"). */
 int td__fail(td__req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -381,6 +407,16 @@ void td__model_meta_free(td__model_meta *m);
  */
 int td__model_version_files(td_db_conn *c, int64_t model_id, int64_t version, int64_t *fileset_id,
                             char sha[65], td_err *err);
+/*
+ * What a submission (a league entry, an assignment's submission) starts from. The model must
+ * be the caller's own (403 for another's); *version 0 becomes its latest. Returns 0, or 1
+ * having replied.
+ */
+int td__submission_model(td__req *r, int64_t model_id, int64_t *version);
+/* td__model_version_files inside the caller's transaction on c: on 404 (no such version) or an
+ * error, rolls back and replies. Returns 0, or 1 having replied. */
+int td__submission_files(td__req *r, td_db_conn *c, int64_t model_id, int64_t version,
+                         int64_t *fileset_id, char sha[65]);
 int td__model_add_version(td_hub *h, td_db_conn *c, int64_t model_id, int64_t fileset_id,
                           const td__fileset *fs, const td__model_meta *meta, const char *source,
                           int64_t created_by, int64_t job_id, int64_t parent_model,
@@ -522,9 +558,6 @@ int td__child_stop(td__child *c);
 void td__child_kill(td__child *c);
 /* Waits for the end, closes out_fd and frees the sandbox. */
 int td__child_wait(td__child *c, td_sandbox_exit *ex);
-/* Removes dir and everything under it, in this process (links themselves, never their
- * targets; a job's scratch directory is written by sandboxed code). Missing: nothing. */
-void td__remove_tree(const char *dir);
 
 /* ---- Fleet (fleet.c) ------------------------------------------------------------------------ */
 

@@ -7,7 +7,6 @@
  * kept in job_events so an event stream (server-sent events) can be served by any hub
  * process. The job types (train, evaluate; leagues add theirs) are a table.
  */
-#include <dirent.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,38 +716,19 @@ static int get_result(td__req *r)
 /* ---- Server-sent events ------------------------------------------------------------------ */
 
 typedef struct {
-    td_hub *hub;
+    td__sse sse; /* first: the stream holds a td__sse */
     int64_t job_id;
     int64_t after;
-    char *buf;
-    size_t len, pos, cap;
-    int ended; /* the end event is in buf */
-    double last_sent;
-    uint64_t seen;
 } sse_state;
-
-static int sse_append(sse_state *s, const char *text, size_t n)
-{
-    if (s->len + n > s->cap) {
-        size_t cap = (s->len + n) * 2;
-        char *b = td_realloc(s->buf, cap);
-        if (!b)
-            return -1;
-        s->buf = b;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, text, n);
-    s->len += n;
-    return 0;
-}
 
 /* Reads new events into the buffer; sets ended when the job is over and all were read. The
  * job's state is read first: a state change and its event commit together, so once the state
  * says the job is over, the events read after it include the last one (read the other way
  * round, PostgreSQL's per-statement snapshots could end the stream before its last event). */
-static void sse_fill(sse_state *s)
+static void sse_fill(td__sse *base)
 {
-    td_db_conn *c = td__db_acquire(s->hub->db);
+    sse_state *s = (sse_state *)base;
+    td_db_conn *c = td__db_acquire(base->hub->db);
     td_db_rows *rows, *row;
     json_t *end = NULL;
     int got = 0;
@@ -772,9 +752,9 @@ static void sse_fill(sse_state *s)
             int n = snprintf(head, sizeof(head),
                              "id: %lld\nevent: %s\ndata: ", (long long)td__db_int(rows, 0),
                              td__db_text(rows, 1));
-            sse_append(s, head, (size_t)n);
-            sse_append(s, td__db_text(rows, 2), strlen(td__db_text(rows, 2)));
-            sse_append(s, "\n\n", 2);
+            td__sse_append(base, head, (size_t)n);
+            td__sse_append(base, td__db_text(rows, 2), strlen(td__db_text(rows, 2)));
+            td__sse_append(base, "\n\n", 2);
             s->after = td__db_int(rows, 0);
             got++;
         }
@@ -782,51 +762,14 @@ static void sse_fill(sse_state *s)
     td__db_rows_free(rows);
     if (!got && end) {
         char *text = json_dumps(end, JSON_COMPACT);
-        sse_append(s, "event: end\ndata: ", 17);
-        sse_append(s, text, strlen(text));
-        sse_append(s, "\n\n", 2);
+        td__sse_append(base, "event: end\ndata: ", 17);
+        td__sse_append(base, text, strlen(text));
+        td__sse_append(base, "\n\n", 2);
         free(text);
-        s->ended = 1;
+        base->ended = 1;
     }
     json_decref(end);
-    td__db_release(s->hub->db, c);
-}
-
-static ssize_t sse_reader(void *cls, uint64_t pos, char *out, size_t max)
-{
-    sse_state *s = cls;
-    (void)pos;
-    for (;;) {
-        if (s->pos < s->len) {
-            size_t n = s->len - s->pos < max ? s->len - s->pos : max;
-            memcpy(out, s->buf + s->pos, n);
-            s->pos += n;
-            if (s->pos == s->len)
-                s->pos = s->len = 0;
-            s->last_sent = td_time_now();
-            return (ssize_t)n;
-        }
-        if (s->ended || s->hub->stopping)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        sse_fill(s);
-        if (s->len)
-            continue;
-        /* Nothing new: wait for this process's news or poll the database again (another hub
-         * process may be the one the worker talks to). A comment line now and then keeps
-         * proxies from closing the stream and finds clients that went away. */
-        if (td_time_now() - s->last_sent > 15) {
-            sse_append(s, ": keepalive\n\n", 13);
-            continue;
-        }
-        td__hub_wait(s->hub, &s->seen, 1.0);
-    }
-}
-
-static void sse_free(void *cls)
-{
-    sse_state *s = cls;
-    td_free(s->buf);
-    td_free(s);
+    td__db_release(base->hub->db, c);
 }
 
 static int get_events(td__req *r)
@@ -846,14 +789,11 @@ static int get_events(td__req *r)
     s = td_calloc(1, sizeof(*s));
     if (!s)
         return td__fail(r, 500, "internal", "out of memory");
-    s->hub = r->hub;
+    s->sse.hub = r->hub;
+    s->sse.fill = sse_fill;
     s->job_id = id;
     s->after = after;
-    s->last_sent = td_time_now();
-    s->seen = 0;
-    sse_append(s, "retry: 2000\n\n", 13);
-    td__req_add_header(r, "X-Accel-Buffering", "no");
-    return td__reply_stream(r, 200, "text/event-stream", sse_reader, sse_free, s);
+    return td__reply_sse(r, &s->sse);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1300,33 +1240,31 @@ int td__worker_may_read_model(td__req *r, int64_t model_id)
 
 /* ---- Tracks -------------------------------------------------------------------------------- */
 
+static int has_suffix(const char *name, void *suffix)
+{
+    return strlen(name) > strlen(suffix) && td_str_ends_with(name, suffix);
+}
+
 static int list_tracks(td__req *r)
 {
     json_t *arr = json_array();
     const char *dirs[2] = {r->hub->opt.tracks_dir, r->hub->opt.shared_tracks};
     const char *exts[2] = {".json", ".npy"};
     for (int d = 0; d < 2; d++) {
-        char cmd_dir[1200];
-        DIR *dir;
-        struct dirent *de;
-        if (!dirs[d])
+        char **files;
+        int n;
+        if (!dirs[d] || td_dir_list(dirs[d], 0, has_suffix, (void *)exts[d], &files, &n, NULL) != 0)
             continue;
-        snprintf(cmd_dir, sizeof(cmd_dir), "%s", dirs[d]);
-        dir = opendir(cmd_dir);
-        if (!dir)
-            continue;
-        while ((de = readdir(dir))) {
-            size_t n = strlen(de->d_name), e = strlen(exts[d]);
+        for (int i = 0; i < n; i++) {
             char name[256];
-            if (n <= e || strcmp(de->d_name + n - e, exts[d]))
-                continue;
-            snprintf(name, sizeof(name), "%.*s", (int)(n - e), de->d_name);
+            snprintf(name, sizeof(name), "%.*s", (int)(strlen(files[i]) - strlen(exts[d])),
+                     files[i]);
             if (!td__valid_name(name, 100) || td__track_hidden(r, name))
                 continue;
             json_array_append_new(
                 arr, json_pack("{s:s,s:s}", "name", name, "source", d ? "deepracer" : "trackday"));
         }
-        closedir(dir);
+        td_dir_list_free(files, n);
     }
     return td__reply_json(r, 200, json_pack("{s:o}", "tracks", arr));
 }

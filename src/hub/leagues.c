@@ -1349,88 +1349,50 @@ static int get_leaderboard(td__req *r)
 /* ---- The big screen: the leaderboard as server-sent events -------------------------------- */
 
 typedef struct board_stream {
-    td_hub *hub;
+    td__sse sse; /* first: the stream holds a td__sse */
     td__principal who;
     int64_t league_id;
     char division[72];
     int has_division;
     char *last; /* the last standings sent */
-    char *buf;
-    size_t len, pos;
-    double last_sent;
-    uint64_t seen;
-    int ended;
 } board_stream;
 
-static void board_fill(board_stream *s)
+static void board_fill(td__sse *base)
 {
+    board_stream *s = (board_stream *)base;
     td__req tr;
     league L;
     td_err err = {0};
     int missing = 0;
     memset(&tr, 0, sizeof(tr));
-    tr.hub = s->hub;
+    tr.hub = base->hub;
     tr.who = s->who;
-    tr.db = td__db_acquire(s->hub->db);
+    tr.db = td__db_acquire(base->hub->db);
     json_t *o = NULL;
     if (league_load_db(tr.db, s->league_id, &L, &err) == 0)
         o = standings_build(&tr, &L, s->has_division ? s->division : NULL, 0, NULL, &missing, &err);
     else
-        s->ended = 1; /* deleted */
-    td__db_release(s->hub->db, tr.db);
+        base->ended = 1; /* deleted */
+    td__db_release(base->hub->db, tr.db);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (text && (!s->last || strcmp(text, s->last))) {
-        size_t n = strlen(text);
-        char *b = td_malloc(n + 64);
-        if (b) {
-            s->len = (size_t)snprintf(b, n + 64, "event: leaderboard\ndata: %s\n\n", text);
-            s->pos = 0;
-            td_free(s->buf);
-            s->buf = b;
+        /* fill runs when everything sent before has been read: the buffer is empty. */
+        if (td__sse_append(base, "event: leaderboard\ndata: ", 25) == 0 &&
+            td__sse_append(base, text, strlen(text)) == 0 && td__sse_append(base, "\n\n", 2) == 0) {
             free(s->last);
             s->last = text;
             text = NULL;
+        } else {
+            base->len = 0;
         }
     }
     free(text);
 }
 
-static ssize_t board_reader(void *cls, uint64_t pos, char *out, size_t max)
+static void board_free(td__sse *base)
 {
-    board_stream *s = cls;
-    (void)pos;
-    for (;;) {
-        if (s->pos < s->len) {
-            size_t n = s->len - s->pos < max ? s->len - s->pos : max;
-            memcpy(out, s->buf + s->pos, n);
-            s->pos += n;
-            if (s->pos == s->len)
-                s->pos = s->len = 0;
-            s->last_sent = td_time_now();
-            return (ssize_t)n;
-        }
-        if (s->ended || s->hub->stopping)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        board_fill(s);
-        if (s->len)
-            continue;
-        if (td_time_now() - s->last_sent > 15) {
-            static const char ka[] = ": keepalive\n\n";
-            memcpy(out, ka, sizeof(ka) - 1 < max ? sizeof(ka) - 1 : max);
-            s->last_sent = td_time_now();
-            return (ssize_t)(sizeof(ka) - 1 < max ? sizeof(ka) - 1 : max);
-        }
-        td__hub_wait(s->hub, &s->seen, 1.0);
-    }
-}
-
-static void board_free(void *cls)
-{
-    board_stream *s = cls;
-    td_free(s->buf);
-    free(s->last);
-    td_free(s);
+    free(((board_stream *)base)->last);
 }
 
 static int get_leaderboard_events(td__req *r)
@@ -1444,21 +1406,16 @@ static int get_leaderboard_events(td__req *r)
     board_stream *s = td_calloc(1, sizeof(*s));
     if (!s)
         return td__fail(r, 500, "internal", "out of memory");
-    s->hub = r->hub;
+    s->sse.hub = r->hub;
+    s->sse.fill = board_fill;
+    s->sse.free_user = board_free;
     s->who = r->who;
     s->league_id = L.id;
     if (division) {
         snprintf(s->division, sizeof(s->division), "%s", division);
         s->has_division = 1;
     }
-    s->last_sent = td_time_now();
-    s->buf = td_malloc(16);
-    if (s->buf) {
-        memcpy(s->buf, "retry: 2000\n\n", 13);
-        s->len = 13;
-    }
-    td__req_add_header(r, "X-Accel-Buffering", "no");
-    return td__reply_stream(r, 200, "text/event-stream", board_reader, board_free, s);
+    return td__reply_sse(r, &s->sse);
 }
 
 /* ---- Physical laps: a race marshal's entries ---------------------------------------------- */
@@ -1700,7 +1657,6 @@ static int post_submission(td__req *r)
     int64_t model_id = 0, version = 0, now = td__hub_now(r->hub), sid = 0;
     const char *division = NULL;
     char div[72];
-    td__model m;
     td_db_conn *c;
     td_err err = {0};
     int rc;
@@ -1719,13 +1675,8 @@ static int post_submission(td__req *r)
         return td__fail(r, 409, "league_not_open", "league '%s' %s %s", L.name,
                         now < L.opens_at ? "opens at" : "closed at", when);
     }
-    if (td__model_get(r, model_id, &m) <= 0)
+    if (td__submission_model(r, model_id, &version))
         return 1;
-    if (m.owner_id != r->who.id)
-        return td__fail(r, 403, "forbidden", "model %lld belongs to %s: submit your own models",
-                        (long long)model_id, m.owner_name);
-    if (!version)
-        version = m.latest_version;
     if (pick_division(r, &L, division, div, sizeof(div)))
         return 1;
     c = td__req_db(r);
@@ -1740,14 +1691,8 @@ static int post_submission(td__req *r)
     /* The version is frozen: the submission keeps its files and their hash. */
     int64_t fsid = 0;
     char sha[65] = "";
-    rc = td__model_version_files(c, model_id, version, &fsid, sha, &err);
-    if (rc > 0) {
-        rc = 0;
-    } else if (rc == 0) {
-        td__db_rollback(c);
-        return td__fail(r, 404, "not_found", "model %lld has no version %lld", (long long)model_id,
-                        (long long)version);
-    }
+    if (td__submission_files(r, c, model_id, version, &fsid, sha))
+        return 1;
     if (!rc) {
         rc = td__db_insert_id(c, &sid, &err,
                               "INSERT INTO submissions (league_id, user_id, division, model_id, "

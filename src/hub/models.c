@@ -276,6 +276,33 @@ int td__model_version_files(td_db_conn *c, int64_t model_id, int64_t version, in
     return rc;
 }
 
+int td__submission_model(td__req *r, int64_t model_id, int64_t *version)
+{
+    td__model m;
+    if (td__model_get(r, model_id, &m) <= 0)
+        return 1;
+    if (m.owner_id != r->who.id)
+        return td__fail(r, 403, "forbidden", "model %lld belongs to %s: submit your own models",
+                        (long long)model_id, m.owner_name);
+    if (!*version)
+        *version = m.latest_version;
+    return 0;
+}
+
+int td__submission_files(td__req *r, td_db_conn *c, int64_t model_id, int64_t version,
+                         int64_t *fileset_id, char sha[65])
+{
+    td_err err = {0};
+    int rc = td__model_version_files(c, model_id, version, fileset_id, sha, &err);
+    if (rc > 0)
+        return 0;
+    td__db_rollback(c);
+    if (rc < 0)
+        return td__fail_err(r, rc, &err);
+    return td__fail(r, 404, "not_found", "model %lld has no version %lld", (long long)model_id,
+                    (long long)version);
+}
+
 int td__model_add_version(td_hub *h, td_db_conn *c, int64_t model_id, int64_t fileset_id,
                           const td__fileset *fs, const td__model_meta *meta, const char *source,
                           int64_t created_by, int64_t job_id, int64_t parent_model,

@@ -130,7 +130,7 @@ static void tool_run_free(tool_run *t)
     td_free(t->out);
     td_free(t->log);
     if (t->dir[0])
-        td__remove_tree(t->dir);
+        td_remove_tree(t->dir);
 }
 
 /* Runs `trackday reward SUB reward_function.py ARGS...` on code in the sandbox. Replies

@@ -5,11 +5,9 @@
  * writable place (at the same path as outside, so paths need no translation), an empty
  * network, a seccomp filter, resource limits, a clean environment, and death with the worker.
  */
-#define _GNU_SOURCE /* nftw's FTW_PHYS and FTW_DEPTH */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,23 +134,6 @@ int td__sandbox_spawn(const char *const argv[], const char *dir, const char *log
     }
     out->out_fd = pfd[0];
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-void td__remove_tree(const char *dir)
-{
-    /* No fork and exec of rm per job: the worker removes two scratch directories a job. */
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The program's own process: the first child of the sandbox's init (or the child itself

@@ -643,7 +643,7 @@ static void run_job(slot *s, json_t *claim)
     snprintf(j.log_path, sizeof(j.log_path), "%s/job.log", j.dir);
     wlog(w, "job %lld: %s of model %lld version %lld (attempt %lld)", (long long)j.id, j.type,
          (long long)j.model_id, (long long)j.version, (long long)j.attempt);
-    td__remove_tree(j.dir);
+    td_remove_tree(j.dir);
     if (td_mkdir_p(j.dir, &err)) {
         fail_job(&j, err.msg, 1, 0);
         goto out;
@@ -748,7 +748,7 @@ static void run_job(slot *s, json_t *claim)
 out:
     s->hub.lease[0] = 0;
     json_decref(j.pending);
-    td__remove_tree(j.dir);
+    td_remove_tree(j.dir);
 }
 
 /* ------------------------------------------------------------------------------------ */

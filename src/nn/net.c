@@ -376,47 +376,63 @@ int td_nn_net_init(td_nn_net *net, const td_nn_tower *tower, int max_batch, td_r
 
 /* ---- forward / backward ------------------------------------------------------------------- */
 
-static void layer_forward(const td_nn_net *net, td_nn_layer *l, const float *in, int B)
+/* Whether the caller wants the pass abandoned (td_nn_net.cancel). */
+static int cancelled(const td_nn_net *net)
+{
+    return net->cancel && net->cancel(net->cancel_user);
+}
+
+static int layer_forward(const td_nn_net *net, td_nn_layer *l, const float *in, int B)
 {
     const float *wt = net->params + l->w_off, *bias = net->params + l->b_off;
     l->in = in;
+    if (cancelled(net))
+        return TD_EINTERRUPTED;
     if (l->kind != TD__NN_CONV) {
         td_nn_dense_forward(l->out, in, wt, bias, B, l->C, l->OC, l->relu);
-        return;
+        return 0;
     }
     /* chunks of samples share one im2col buffer (one chunk of all B when cols are kept) */
     int chunk = net->cols_chunk ? net->cols_chunk : B;
     size_t in1 = (size_t)l->H * l->W * l->C;
     for (int b0 = 0; b0 < B; b0 += chunk) {
         int nb = B - b0 < chunk ? B - b0 : chunk;
+        if (b0 && cancelled(net))
+            return TD_EINTERRUPTED;
         td_nn_conv2d_forward(l->out + b0 * l->out_size, l->cols, in + b0 * in1, wt, bias, nb, l->H,
                              l->W, l->C, l->OC, l->K, l->S, l->relu);
     }
+    return 0;
 }
 
-static void layer_backward(td_nn_net *net, td_nn_layer *l, float *dcols, int B)
+static int layer_backward(td_nn_net *net, td_nn_layer *l, float *dcols, int B)
 {
     const float *wt = net->params + l->w_off;
     float *dw = net->grads + l->w_off, *db = net->grads + l->b_off;
     const float *relu_out = l->relu ? l->out : NULL;
+    if (cancelled(net))
+        return TD_EINTERRUPTED;
     if (l->kind != TD__NN_CONV) {
         td_nn_dense_backward(l->din, dw, db, l->dout, relu_out, l->in, wt, B, l->C, l->OC);
-        return;
+        return 0;
     }
     if (!net->cols_chunk) {
         td_nn_conv2d_backward(l->din, dw, db, dcols, l->dout, relu_out, l->cols, wt, B, l->H, l->W,
                               l->C, l->OC, l->K, l->S);
-        return;
+        return 0;
     }
     /* the shared buffer holds the last chunk's patches: rebuild each chunk's */
     size_t in1 = (size_t)l->H * l->W * l->C, o1 = l->out_size;
     for (int b0 = 0; b0 < B; b0 += net->cols_chunk) {
         int nb = B - b0 < net->cols_chunk ? B - b0 : net->cols_chunk;
+        if (b0 && cancelled(net))
+            return TD_EINTERRUPTED;
         td__nn_im2col(l->cols, l->in + b0 * in1, nb, l->H, l->W, l->C, l->K, l->S);
         td_nn_conv2d_backward(l->din ? l->din + b0 * in1 : NULL, dw, db, dcols, l->dout + b0 * o1,
                               relu_out ? relu_out + b0 * o1 : NULL, l->cols, wt, nb, l->H, l->W,
                               l->C, l->OC, l->K, l->S);
     }
+    return 0;
 }
 
 int td_nn_net_forward(td_nn_net *net, const td_nn_input *in, int B)
@@ -443,24 +459,27 @@ int td_nn_net_forward(td_nn_net *net, const td_nn_input *in, int B)
         if (!cam)
             return TD_EINVAL;
         for (int i = 0; i < t->n_camera; i++)
-            layer_forward(net, &net->layers[p.cam0 + i], i ? net->layers[p.cam0 + i - 1].out : cam,
-                          B);
+            if (layer_forward(net, &net->layers[p.cam0 + i],
+                              i ? net->layers[p.cam0 + i - 1].out : cam, B))
+                return TD_EINTERRUPTED;
         x->src[k++] = t->n_camera ? net->layers[p.lid0 - 1].out : cam;
     }
     if (t->lidar_dim) {
         if (!in->lidar)
             return TD_EINVAL;
         for (int i = 0; i < t->n_lidar; i++)
-            layer_forward(net, &net->layers[p.lid0 + i],
-                          i ? net->layers[p.lid0 + i - 1].out : in->lidar, B);
+            if (layer_forward(net, &net->layers[p.lid0 + i],
+                              i ? net->layers[p.lid0 + i - 1].out : in->lidar, B))
+                return TD_EINTERRUPTED;
         x->src[k++] = t->n_lidar ? net->layers[p.st0 - 1].out : in->lidar;
     }
     if (t->state_dim) {
         if (!in->state)
             return TD_EINVAL;
         for (int i = 0; i < t->n_state; i++)
-            layer_forward(net, &net->layers[p.st0 + i],
-                          i ? net->layers[p.st0 + i - 1].out : in->state, B);
+            if (layer_forward(net, &net->layers[p.st0 + i],
+                              i ? net->layers[p.st0 + i - 1].out : in->state, B))
+                return TD_EINTERRUPTED;
         x->src[k++] = t->n_state ? net->layers[p.tr0 - 1].out : in->state;
     }
     if (t->action_dim) {
@@ -474,7 +493,9 @@ int td_nn_net_forward(td_nn_net *net, const td_nn_input *in, int B)
         cat = x->concat;
     }
     for (int i = 0; i <= t->n_trunk; i++)
-        layer_forward(net, &net->layers[p.tr0 + i], i ? net->layers[p.tr0 + i - 1].out : cat, B);
+        if (layer_forward(net, &net->layers[p.tr0 + i], i ? net->layers[p.tr0 + i - 1].out : cat,
+                          B))
+            return TD_EINTERRUPTED;
     if (t->head_tanh)
         td_nn_tanh_forward(x->tanh_out, net->layers[p.head].out, (size_t)B * t->n_out);
     return 0;
@@ -513,11 +534,13 @@ int td_nn_net_backward(td_nn_net *net, const float *dout, int B)
         memcpy(head->dout, dout, nout * sizeof(float));
     }
     for (int i = p.head; i >= p.tr0; i--)
-        layer_backward(net, &net->layers[i], NULL, B);
+        if (layer_backward(net, &net->layers[i], NULL, B))
+            return TD_EINTERRUPTED;
     if (!x->single_source)
         td_nn_concat_backward(x->dsrc, x->dconcat, x->src_dim, x->n_src, B);
     for (int i = p.tr0 - 1; i >= 0; i--)
-        layer_backward(net, &net->layers[i], x->dcols, B);
+        if (layer_backward(net, &net->layers[i], x->dcols, B))
+            return TD_EINTERRUPTED;
     return 0;
 }
 

@@ -5,7 +5,6 @@
  * as "[steer, speed]") and rejects a malformed file with the line and column at fault.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -132,7 +131,7 @@ static void buffer_line(td_simtrace_writer *w, const char *line, size_t n)
     w->len += n;
 }
 
-int td_simtrace_open(td_simtrace_writer **out, const char *path, td_err *err)
+int td_simtrace_writer_open(td_simtrace_writer **out, const char *path, td_err *err)
 {
     *out = NULL;
     td_simtrace_writer *w = td_calloc(1, sizeof(*w));
@@ -309,7 +308,7 @@ size_t td_simtrace_format_row(char *line, const td_simtrace_row *r)
     return (size_t)(p - line);
 }
 
-int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *r, td_err *err)
+int td_simtrace_writer_write(td_simtrace_writer *w, const td_simtrace_row *r, td_err *err)
 {
     char line[TD_SIMTRACE_LINE_MAX];
     size_t n = td_simtrace_format_row(line, r);
@@ -319,7 +318,7 @@ int td_simtrace_write_row(td_simtrace_writer *w, const td_simtrace_row *r, td_er
     return 0;
 }
 
-int td_simtrace_close(td_simtrace_writer *w, td_err *err)
+int td_simtrace_writer_close(td_simtrace_writer *w, td_err *err)
 {
     if (!w)
         return 0;
@@ -916,102 +915,10 @@ int td_simtrace_read(td_simtrace *t, const char *path, td_err *err)
 /* Directories                                                                          */
 /* ------------------------------------------------------------------------------------ */
 
-/* Compares names with digit runs compared by value ("2-x" < "10-x"). */
-static int natural_cmp(const char *a, const char *b)
+static int is_csv(const char *name, void *user)
 {
-    while (*a && *b) {
-        if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-            while (*a == '0' && isdigit((unsigned char)a[1]))
-                a++;
-            while (*b == '0' && isdigit((unsigned char)b[1]))
-                b++;
-            size_t la = 0, lb = 0;
-            while (isdigit((unsigned char)a[la]))
-                la++;
-            while (isdigit((unsigned char)b[lb]))
-                lb++;
-            if (la != lb)
-                return la < lb ? -1 : 1;
-            int c = strncmp(a, b, la);
-            if (c)
-                return c;
-            a += la;
-            b += lb;
-        } else {
-            if (*a != *b)
-                return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-            a++;
-            b++;
-        }
-    }
-    return *a ? 1 : *b ? -1 : 0;
-}
-
-static int cmp_paths(const void *x, const void *y)
-{
-    return natural_cmp(*(char *const *)x, *(char *const *)y);
-}
-
-typedef struct pathlist {
-    char **v;
-    int n, cap;
-} pathlist;
-
-static int push_path(pathlist *l, const char *dir, const char *name)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 16;
-        char **nv = td_realloc(l->v, sizeof(char *) * (size_t)cap);
-        if (!nv)
-            return TD_ENOMEM;
-        l->v = nv;
-        l->cap = cap;
-    }
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = td_malloc(n);
-    if (!p)
-        return TD_ENOMEM;
-    snprintf(p, n, "%s/%s", dir, name);
-    l->v[l->n++] = p;
-    return 0;
-}
-
-static int ends_with_csv(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && strcmp(name + n - 4, ".csv") == 0;
-}
-
-/* Collects *.csv of dir, and of its subdirectories when depth > 0. */
-static int collect(pathlist *l, const char *dir, int depth)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *de;
-    int rc = 0;
-    while (!rc && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        if (td_path_join(path, sizeof(path), dir, de->d_name, NULL) != 0)
-            continue; /* a name that does not fit cannot be opened either */
-        struct stat st;
-        if (stat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode) && depth > 0)
-            rc = collect(l, path, depth - 1);
-        else if (S_ISREG(st.st_mode) && ends_with_csv(de->d_name))
-            rc = push_path(l, dir, de->d_name);
-    }
-    closedir(d);
-    return rc;
-}
-
-void td_simtrace_sort_paths(char **paths, int n)
-{
-    if (n > 1)
-        qsort(paths, (size_t)n, sizeof(char *), cmp_paths);
+    (void)user;
+    return td_str_ends_with(name, ".csv") && strlen(name) > 4;
 }
 
 int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err)
@@ -1019,47 +926,35 @@ int td_simtrace_read_dir(td_simtrace *t, const char *dir, td_err *err)
     return td_simtrace_read_dir_match(t, dir, NULL, 0, err);
 }
 
-void td_simtrace_paths_free(char **paths, int n)
-{
-    for (int i = 0; i < n; i++)
-        td_free(paths[i]);
-    td_free(paths);
-}
-
 int td_simtrace_list_dir(const char *dir, const char *part, int exclude, char ***paths, int *n,
                          td_err *err)
 {
     *paths = NULL;
     *n = 0;
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return td_err_set(err, TD_ENOENT, "%s: no such directory", dir);
-    pathlist l = {0};
-    int rc = collect(&l, dir, 1);
-    if (rc) {
-        td_simtrace_paths_free(l.v, l.n);
-        return td_err_set(err, rc, "%s: out of memory listing files", dir);
-    }
+    char **v;
+    int nv;
+    /* The .csv files of dir and of its subdirectories (DeepRacer's training-simtrace/). */
+    int rc = td_dir_list(dir, TD_DIR_FILES | TD_DIR_DEPTH(1), is_csv, NULL, &v, &nv, err);
+    if (rc)
+        return rc;
     /* Keep the matching files (compacting the list in place). */
     size_t skip = strlen(dir) + 1;
     int k = 0;
-    for (int i = 0; i < l.n; i++) {
-        int has = part && strstr(l.v[i] + skip, part) != NULL;
+    for (int i = 0; i < nv; i++) {
+        int has = part && strstr(v[i] + skip, part) != NULL;
         if (!part || has != exclude)
-            l.v[k++] = l.v[i];
+            v[k++] = v[i];
         else
-            td_free(l.v[i]);
+            td_free(v[i]);
     }
-    l.n = k;
-    if (l.n == 0) {
-        td_free(l.v);
+    if (k == 0) {
+        td_free(v);
         return td_err_set(err, TD_ENOENT, "%s: no simtrace .csv files%s%s%s", dir,
                           part ? (exclude ? " without '" : " with '") : "", part ? part : "",
                           part ? "' in their path" : "");
     }
-    qsort(l.v, (size_t)l.n, sizeof(char *), cmp_paths);
-    *paths = l.v;
-    *n = l.n;
+    *paths = v;
+    *n = k;
     return 0;
 }
 
@@ -1071,6 +966,6 @@ int td_simtrace_read_dir_match(td_simtrace *t, const char *dir, const char *part
     int rc = td_simtrace_list_dir(dir, part, exclude, &paths, &n, err);
     for (int i = 0; i < n && !rc; i++)
         rc = td_simtrace_read(t, paths[i], err);
-    td_simtrace_paths_free(paths, n);
+    td_dir_list_free(paths, n);
     return rc;
 }

@@ -5,7 +5,6 @@
  * simulation .log files holding SIM_TRACE_LOG lines, and trackday's own (its training logs
  * are deepracer-for-cloud's layout; older versions wrote CSV files in DIR/logs).
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,44 +19,37 @@ typedef struct pathlist {
     int oom;
 } pathlist;
 
-static void push(pathlist *l, const char *path)
+/* Appends p to l, which takes it (td_free'd when l cannot grow). */
+static void take(pathlist *l, char *p)
 {
-    if (l->oom)
+    if (!p || l->oom) {
+        l->oom = 1;
+        td_free(p);
         return;
+    }
     if (l->n == l->cap) {
         int cap = l->cap ? l->cap * 2 : 16;
         char **nv = td_realloc(l->v, sizeof(char *) * (size_t)cap);
         if (!nv) {
             l->oom = 1;
+            td_free(p);
             return;
         }
         l->v = nv;
         l->cap = cap;
     }
-    char *p = td_strdup(path);
-    if (!p) {
-        l->oom = 1;
-        return;
-    }
     l->v[l->n++] = p;
+}
+
+static void push(pathlist *l, const char *path)
+{
+    take(l, td_strdup(path));
 }
 
 static int is_dir(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 static int starts_with(const char *s, const char *prefix)
@@ -67,26 +59,34 @@ static int starts_with(const char *s, const char *prefix)
 
 typedef int (*name_filter)(const char *name);
 
-/* The entries of dir accepted by keep (files when want_dirs is 0, else folders), as paths. */
+typedef struct filter_box {
+    name_filter keep;
+} filter_box;
+
+static int keep_name(const char *name, void *user)
+{
+    return ((const filter_box *)user)->keep(name);
+}
+
+/* Adds the entries of dir accepted by keep (files when want_dirs is 0, else folders), as
+ * paths. */
 static void list(pathlist *l, const char *dir, name_filter keep, int want_dirs)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[4096];
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || !keep(e->d_name))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (want_dirs ? is_dir(path) : is_file(path))
-            push(l, path);
-    }
-    if (d)
-        closedir(d);
+    filter_box box = {keep};
+    char **v;
+    int n;
+    int rc = td_dir_list(dir, (want_dirs ? TD_DIR_DIRS : TD_DIR_FILES) | TD_DIR_PATHS, keep_name,
+                         &box, &v, &n, NULL);
+    if (rc == TD_ENOMEM)
+        l->oom = 1;
+    for (int i = 0; i < n; i++)
+        take(l, v[i]);
+    td_free(v);
 }
 
 static void free_list(pathlist *l)
 {
-    td_simtrace_paths_free(l->v, l->n);
+    td_dir_list_free(l->v, l->n);
     memset(l, 0, sizeof(*l));
 }
 
@@ -98,7 +98,7 @@ static int any(const char *name)
 
 static int csv_name(const char *name)
 {
-    return ends_with(name, ".csv");
+    return td_str_ends_with(name, ".csv");
 }
 
 static int digits_name(const char *name)
@@ -117,17 +117,17 @@ static int eval_run_name(const char *name)
 /* DeepRacer's logs that carry SIM_TRACE_LOG lines (not the trainer's sagemaker logs). */
 static int sim_log_name(const char *name)
 {
-    return ends_with(name, "-robomaker.log") || ends_with(name, "-simulation.log");
+    return td_str_ends_with(name, "-robomaker.log") || td_str_ends_with(name, "-simulation.log");
 }
 
 static int trackday_eval_name(const char *name)
 {
-    return starts_with(name, "eval-") && ends_with(name, ".csv");
+    return starts_with(name, "eval-") && td_str_ends_with(name, ".csv");
 }
 
 static int trackday_train_name(const char *name)
 {
-    return starts_with(name, "training-simtrace") && ends_with(name, ".csv");
+    return starts_with(name, "training-simtrace") && td_str_ends_with(name, ".csv");
 }
 
 /* Files matching `keep` in dir/<each sub accepted by sub_keep>/leaf. */
@@ -148,14 +148,14 @@ static void list_in_subdirs(pathlist *out, const char *dir, name_filter sub_keep
 
 void td_simtrace_files_free(td_simtrace_files *f)
 {
-    td_simtrace_paths_free(f->paths, f->n);
+    td_dir_list_free(f->paths, f->n);
     memset(f, 0, sizeof(*f));
 }
 
 /* Takes l's files (sorted) into f with the layout's name. */
 static int found(td_simtrace_files *f, pathlist *l, const char *layout, int workers)
 {
-    td_simtrace_sort_paths(l->v, l->n);
+    td_str_sort_natural(l->v, l->n);
     f->paths = l->v;
     f->n = l->n;
     f->workers = workers;
@@ -292,7 +292,7 @@ int td_simtrace_find(const char *dir, td_simtrace_kind kind, td_simtrace_files *
                 0) {
             for (int i = 0; i < n; i++)
                 push(&l, paths[i]);
-            td_simtrace_paths_free(paths, n);
+            td_dir_list_free(paths, n);
             if (l.n)
                 rc = found(f, &l, "a folder of simtrace CSV files", 1);
         }

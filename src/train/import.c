@@ -232,24 +232,6 @@ static void free_state(import_state *s)
         td_free(s->c[i].data);
 }
 
-static int remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return unlink(path);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char sub[4096];
-        int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-        if (n > 0 && (size_t)n < sizeof(sub))
-            remove_tree(sub);
-    }
-    closedir(d);
-    return rmdir(path);
-}
-
 static int is_empty_dir(const char *path)
 {
     DIR *d = opendir(path);
@@ -375,7 +357,7 @@ int td_model_import(const char *src, const char *dst, int force, td_import_repor
         snprintf(rep->dir.path, sizeof(rep->dir.path), "%s", dst);
     }
     if (rc && td_path_exists(tmp))
-        remove_tree(tmp);
+        td_remove_tree(tmp);
     free_state(s);
     td_free(s);
     return rc;

@@ -236,6 +236,9 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
     td_policy_input(&obs, &in);
     long total_mb = (long)h->num_epochs * per_epoch;
     rc = 0;
+    /* A second Ctrl-C is answered between two layers (or conv chunks) of a pass: one pass of
+     * a camera tower at batch 64 takes seconds on a loaded machine. */
+    td__train_cancel_passes(tr, 1);
     for (int epoch = 0; epoch < h->num_epochs && !rc; epoch++) {
         for (int i = S - 1; i > 0; i--) {
             int j = (int)td_rng_below(&tr->rng, (uint32_t)(i + 1));
@@ -330,6 +333,7 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
         }
     }
     td_free(pack);
+    td__train_cancel_passes(tr, 0);
     if (rc)
         return rc;
     if (nmb) {
@@ -393,7 +397,7 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             rc = td__train_check_reward(tr, err);
             if (rc)
                 goto out;
-            td__simtrace_step(tr, p->continuous ? NULL : r.act + base);
+            td__trainlog_step(tr, p->continuous ? NULL : r.act + base);
             memcpy(r.reward + base, env->rewards, sizeof(float) * N);
             memcpy(r.done + base, env->dones, (size_t)N);
             td__count_ended(env, &eps);

@@ -378,7 +378,7 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
             rc = td__train_check_reward(tr, err);
             if (rc)
                 goto out;
-            td__simtrace_step(tr, NULL);
+            td__trainlog_step(tr, NULL);
             for (int i = 0; i < N; i++) {
                 float a[2] = {tanhf(s.env_raw[2 * i]), tanhf(s.env_raw[2 * i + 1])};
                 /* A lap completed is terminal as in DeepRacer; so are the other events. */
@@ -410,6 +410,9 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         double tu = td_time_now();
         if (size >= h->batch_size && tr->steps >= SAC_WARMUP_STEPS / 2) {
             int updates = (int)(iter_steps * SAC_UPDATES_PER_STEP);
+            /* A second Ctrl-C is also answered inside an update, between two layers of a pass
+             * (td__train_cancel_passes). */
+            td__train_cancel_passes(tr, 1);
             for (int u = 0; u < updates; u++) {
                 /* A second Ctrl-C on any rank stops every rank here. */
                 int now = td__train_stop_now(tr);
@@ -421,12 +424,19 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
                 }
                 td__train_activity(tr, TD_TRAIN_PHASE_UPDATE, 0, 0, u, updates);
                 rc = sac_update(tr, &s, &ql, &pl, &ent);
+                if (rc == TD_EINTERRUPTED) {
+                    /* The nets are half-updated: the checkpoint on disk stays the last one. */
+                    result->stop = TD_TRAIN_STOP_NOW;
+                    rc = 0;
+                    goto out;
+                }
                 if (rc) {
                     td__train_net_failed(err, rc, "the SAC update");
                     goto out;
                 }
                 nupd++;
             }
+            td__train_cancel_passes(tr, 0);
         }
         pr.update_s = td_time_now() - tu;
         pr.update_samples = (long)nupd * h->batch_size;
@@ -457,6 +467,7 @@ int td__sac_run(td__train *tr, td_train_result *result, td_err *err)
         }
     }
 out:
+    td__train_cancel_passes(tr, 0);
     sac_free(&s);
     return rc;
 }

@@ -119,6 +119,10 @@ int td__train_net_failed(td_err *err, int rc, const char *what);
 /* After an update: 0 when every rank holds the same weights, else TD_EINTERNAL with err set. */
 int td__train_check_same_weights(td__train *tr, td_err *err);
 
+/* on: the policy's passes stop at a second Ctrl-C (td_nn_net.cancel, TD_EINTERRUPTED); off:
+ * they run to the end. With one rank only (several must stop at the same minibatch). */
+void td__train_cancel_passes(td__train *tr, int on);
+
 int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
 int td__sac_run(td__train *tr, td_train_result *result, td_err *err);
 
@@ -128,12 +132,12 @@ int td__state_load(td__train *tr, td_err *err);
 
 /* The training simtrace, every car, DeepRacer's layout: dir/N-iteration.csv (trainlog.c).
  * action_index: the cars' discrete actions, or NULL for continuous ones. */
-int td__simtrace_open(td__train *tr, const char *dir, int resume, td_err *err);
-void td__simtrace_step(td__train *tr, const int *action_index);
-void td__simtrace_close(td__train *tr);
+int td__trainlog_open(td__train *tr, const char *dir, int resume, td_err *err);
+void td__trainlog_step(td__train *tr, const int *action_index);
+void td__trainlog_close(td__train *tr);
 /* One episode of the greedy evaluation after an iteration: DeepRacer's "evaluation" record in
  * metrics/TrainingMetrics.json (its episode and trial are the last training episode's, as
  * DeepRacer numbers them). */
-void td__simtrace_eval_episode(td__train *tr, const td_episode_info *info);
+void td__trainlog_eval_episode(td__train *tr, const td_episode_info *info);
 
 #endif

@@ -373,7 +373,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         char dir[TD__TRAIN_PATH_MAX];
         rc = td__train_path(dir, sizeof(dir), opt->dir, "training-simtrace", err);
         if (!rc)
-            rc = td__simtrace_open(tr, dir, opt->resume, err);
+            rc = td__trainlog_open(tr, dir, opt->resume, err);
         if (rc)
             return rc;
     }
@@ -391,7 +391,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 
 void td__train_teardown(td__train *tr)
 {
-    td__simtrace_close(tr);
+    td__trainlog_close(tr);
     if (tr->have_policy)
         td_policy_free(&tr->policy);
     if (tr->have_lap_env)
@@ -513,7 +513,7 @@ int td__train_evaluate(td__train *tr, td_train_progress *pr)
     qsort(all, (size_t)n, sizeof(all[0]), eval_car_cmp);
     for (int i = 0; i < n; i++) {
         const td_episode_info *info = &all[i].info;
-        td__simtrace_eval_episode(tr, info);
+        td__trainlog_eval_episode(tr, info);
         sum_progress += info->progress;
         if (all[i].end_step != INT_MAX && info->status == TD_EP_LAP_COMPLETE) {
             completed++;
@@ -655,7 +655,9 @@ int td_train_run(const td_train_options *opt, td_train_result *result, td_err *e
     result->ranks = tr.nranks;
     result->envs = tr.opt.envs;
     result->rank_steps = tr.rank_steps;
-    result->weights_hash = td_policy_weights_hash(&tr.policy);
+    /* What several ranks compare (the hash of a camera model's weights is not free). */
+    if (tr.nranks > 1)
+        result->weights_hash = td_policy_weights_hash(&tr.policy);
     td__train_teardown(&tr);
     return rc;
 }
@@ -791,6 +793,21 @@ void td__train_activity(td__train *tr, td_train_phase phase, long steps, int epi
 int td__train_stop_now(const td__train *tr)
 {
     return tr->opt.stop && *tr->opt.stop >= 2;
+}
+
+static int stop_now(void *tr)
+{
+    return td__train_stop_now(tr);
+}
+
+void td__train_cancel_passes(td__train *tr, int on)
+{
+    if (tr->nranks > 1 || !tr->opt.stop)
+        return;
+    for (int i = 0; i < tr->policy.n_nets; i++) {
+        tr->policy.nets[i].cancel = on ? stop_now : NULL;
+        tr->policy.nets[i].cancel_user = on ? tr : NULL;
+    }
 }
 
 int td__train_check_reward(td__train *tr, td_err *err)

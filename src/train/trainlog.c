@@ -382,7 +382,7 @@ static void resume_logs(td__trainlog *L, int resume)
     td_free(text);
 }
 
-int td__simtrace_open(td__train *tr, const char *dir, int resume, td_err *err)
+int td__trainlog_open(td__train *tr, const char *dir, int resume, td_err *err)
 {
     td__trainlog *L = td_calloc(1, sizeof(*L));
     if (!L)
@@ -420,7 +420,7 @@ int td__simtrace_open(td__train *tr, const char *dir, int resume, td_err *err)
     return 0;
 }
 
-void td__simtrace_step(td__train *tr, const int *action_index)
+void td__trainlog_step(td__train *tr, const int *action_index)
 {
     td__trainlog *L = tr->simtrace;
     const td_vecenv *env = &tr->env;
@@ -449,7 +449,7 @@ void td__simtrace_step(td__train *tr, const int *action_index)
     }
 }
 
-void td__simtrace_eval_episode(td__train *tr, const td_episode_info *info)
+void td__trainlog_eval_episode(td__train *tr, const td_episode_info *info)
 {
     td__trainlog *L = tr->simtrace;
     if (!L)
@@ -462,7 +462,7 @@ void td__simtrace_eval_episode(td__train *tr, const td_episode_info *info)
     metrics_add(L, last, 1, info, L->metrics_end_ms + lround(info->sim_time_s * 1000.0));
 }
 
-void td__simtrace_close(td__train *tr)
+void td__trainlog_close(td__train *tr)
 {
     td__trainlog *L = tr->simtrace;
     if (!L)
