@@ -4,6 +4,7 @@
  * (it must recover the parameters of logs that trackday's own car produced).
  */
 #include <math.h>
+#include <string.h>
 
 #include "td_test.h"
 #include "trackday/calibrate.h"
@@ -479,13 +480,19 @@ static void assert_footprint_inside(const td_track *t, const td_racing_line *rl,
         double hx = rl->x[b] - rl->x[a], hy = rl->y[b] - rl->y[a], hl = hypot(hx, hy);
         hx /= hl;
         hy /= hl;
-        for (int q = 0; q < 4; q++) {
-            double fl = (q & 1 ? 0.5 : -0.5) * car->length_m;
-            double fw = (q & 2 ? 0.5 : -0.5) * car->width_m;
-            double px = rl->x[i] + fl * hx - fw * hy, py = rl->y[i] + fl * hy + fw * hx;
-            TD_ASSERT_MSG(td_track_on_road_slow(t, px, py), "%s: point %d corner %d (%.3f, %.3f)",
-                          t->name, i, q, px, py);
-        }
+        /* The wheels where the car stands on the line (td_car_wheels, the points the
+         * episode's all_wheels_on_track judges). */
+        td_car_state st;
+        memset(&st, 0, sizeof(st));
+        st.x = rl->x[i];
+        st.y = rl->y[i];
+        st.cos_yaw = hx;
+        st.sin_yaw = hy;
+        double w[4][2];
+        td_car_wheels(car, &st, w);
+        for (int q = 0; q < 4; q++)
+            TD_ASSERT_MSG(td_track_on_road_slow(t, w[q][0], w[q][1]),
+                          "%s: point %d wheel %d (%.3f, %.3f)", t->name, i, q, w[q][0], w[q][1]);
     }
 }
 
@@ -559,7 +566,7 @@ TD_TEST(racing_line_needs_a_loop_and_room)
     TD_ASSERT_CONTAINS(err.msg, "loop");
     td_track_free(&t);
     TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
-    car.width_m = 1.5;
+    car.track_m = 1.5; /* wheels 1.5 m apart: no road is wide enough */
     td_racing_options_default(&o, &car);
     TD_ASSERT_EQ_INT(td_racing_line_compute(&rl, &t, &car, &o, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "wide");

@@ -661,6 +661,43 @@ rc=$?
     grep -q '"FRONT_FACING_CAMERA"' "$mc/model_metadata.json"
 check init_default_model_trains_on_the_base_route "one camera iteration (rc $rc): $out" $?
 
+# init's reward: on a DeepRacer route on the search path, the racing-line reward for that
+# track (the line it holds is the one `tracks racing-line` computes: its lap on paper is in
+# the file); on trackday's own tracks and when the route's file is not found, the centre-line
+# reward, with a note; --reward chooses. DeepRacer's validator (reward check) accepts both.
+line_s=$("$bin" tracks racing-line reinvent_base --no-drive --json 2>/dev/null |
+    sed -n 's/.*"lap_time_s":\([0-9.]*\).*/\1/p')
+out=$("$bin" init "$tmp/rl" --sensor state --track reinvent_base 2>&1) &&
+    grep -q "reward_function.py (the track's racing line)" <<<"$out" &&
+    grep -q '^"""Racing-line reward for reinvent_base' "$tmp/rl/reward_function.py" &&
+    grep -q "tracks racing-line TRACK --reward reward_function.py" "$tmp/rl/reward_function.py" &&
+    python3 - "$tmp/rl/reward_function.py" "$line_s" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+steps = float(re.search(r"^LAP_STEPS = ([0-9.]+)", text, re.M).group(1))
+assert abs(steps / 15.0 - float(sys.argv[2])) < 0.01, (steps, sys.argv[2])
+PY
+rc=$?
+check=$("$bin" reward check "$tmp/rl/reward_function.py" 2>&1)
+[ $rc -eq 0 ] && grep -q "^OK: [0-9]* sampled states, 0 warnings" <<<"$check"
+check init_reward_racing_line "the line's reward, its lap ${line_s} s, validator clean: $out // $check" $?
+
+"$bin" init "$tmp/rc" --sensor state --track reinvent_base --reward centre-line >/dev/null 2>&1 &&
+    "$bin" init "$tmp/ro" --sensor state --track oval >/dev/null 2>&1 &&
+    "$bin" init "$tmp/ro2" --sensor state --track oval --reward racing-line >/dev/null 2>&1 &&
+    cmp -s "$tmp/rc/reward_function.py" "$tmp/dflt/reward_function.py" &&
+    cmp -s "$tmp/ro/reward_function.py" "$tmp/dflt/reward_function.py" &&
+    grep -q "pays for the centre line" "$tmp/dflt.err" &&
+    grep -q '^"""Racing-line reward for oval' "$tmp/ro2/reward_function.py" &&
+    grep -q "centre line" "$tmp/dflt/reward_function.py" &&
+    ! grep -q "LINE = " "$tmp/dflt/reward_function.py"
+check init_reward_choice "centre-line on request, on trackday's tracks and without the route's file; racing-line on request: $(cat "$tmp/dflt.err")" $?
+
+out=$("$bin" init "$tmp/rlno" --reward racing-line 2>&1)
+[ $? -eq 1 ] && grep -q -- "--reward racing-line: the route reInvent2019_wide_cw is not on the track search path" <<<"$out" &&
+    [ ! -e "$tmp/rlno/reward_function.py" ]
+check init_reward_racing_line_needs_route "exit 1, the message, nothing written: $out" $?
+
 # Training starts: every car starts its first episode at START_POSITION_OFFSET (DeepRacer's
 # round robin: 3 cars, 3 prepare rows at the same pose); --spread-starts starts car i of 3 at
 # i/3 of the lap (1/3 is not a multiple of the 5 % advance: no two episodes share a start).

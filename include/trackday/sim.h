@@ -540,12 +540,19 @@ void td_vecenv_reset_car_at(td_vecenv *env, int i, double start_ndist, int rever
 /* ---- built-in driver --------------------------------------------------------------------- */
 
 /* How td_racing_line_compute searches (see "racing line" below). */
+/* The fraction of the car's grip and steering the line plans for by default: the rest is
+ * the racing-line driver's room to correct its tracking error (at 1.0 it runs wide). */
+#define TD_RACING_GRIP_USE 0.97
+/* Clearance of the wheels (the points all_wheels_on_track judges) to the road's edge. */
+#define TD_RACING_CLEARANCE_M 0.02
 typedef struct td_racing_options {
     double ctrl_spacing_m; /* control offsets every this many metres of centreline, 0.25 */
-    double margin_m;       /* from the car's centre to a border at least; 0 (default): the
-                              car's half width + 0.035 m; widened where a footprint corner leaves */
-    double grip_use;       /* fraction of the car's grip and steering the profile uses, 0.9 */
-    int max_sweeps;        /* coordinate-descent sweeps, 400 */
+    double margin_m;       /* from the car's centre to a border at least; 0 (default): half the
+                              car's track (wheel centres) + TD_RACING_CLEARANCE_M; widened where
+                              a wheel comes within 5 mm of the edge */
+    double grip_use;       /* fraction of the car's grip and steering the profile uses,
+                              TD_RACING_GRIP_USE */
+    int max_sweeps;        /* coordinate-descent sweeps, 1000 */
 } td_racing_options;
 
 typedef enum td_driver_kind {
@@ -638,7 +645,7 @@ typedef struct td_racing_line {
     double length_m;   /* of the line */
     double lap_time_s; /* flying lap on paper */
     double centerline_lap_s; /* the same profile computed on the centreline, for comparison */
-    double min_margin_m;     /* smallest clearance of a footprint corner to the road's edge */
+    double min_margin_m;     /* smallest clearance of a wheel (td_car_wheels) to the road's edge */
     int sweeps;
 } td_racing_line;
 

@@ -119,6 +119,15 @@ const char *td__cli_tracks_dir(void);
 /* The shipped track the name "default" stands for (init's and train's default). */
 const char *td__cli_default_track(void);
 
+/*
+ * A DeepRacer reward function paying per metre for driving racing line rl of track t at its
+ * speed (the line is in the text; racing_line.c, docs/rewards.md), after the comment lines
+ * intro (may be NULL). Returns a td_malloc'd text or NULL with err set.
+ */
+struct td_racing_line;
+char *td__racing_line_reward(const td_track *t, const struct td_racing_line *rl, const char *intro,
+                             td_err *err);
+
 /* The name of the track a resolved path holds: its file name without the folder and the
  * .json/.npy extension ("kidney" for tracks/kidney.json), written into out. */
 const char *td__cli_track_label(const char *path, char *out, size_t cap);

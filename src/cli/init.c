@@ -10,8 +10,10 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/status.h"
 #include "trackday/core.h"
 #include "trackday/modeldir.h"
+#include "trackday/sim.h"
 #include "trackday/track.h"
 
 static const char about[] =
@@ -122,6 +124,65 @@ static const char *REWARD_PY =
     "\n"
     "    return float(0.2 + centred + fast)\n";
 
+/* The first lines of the racing-line reward init writes (td__racing_line_reward adds the
+ * rest). */
+static const char REWARD_LINE_INTRO[] =
+    "# reward_function.py - what the car is paid for at every step (DeepRacer's contract:\n"
+    "# reward_function(params) returns a float). trackday calls it 15 times per simulated\n"
+    "# second for every car. Change it, then train again and compare (trackday plot DIR).\n"
+    "#\n"
+    "# Written by trackday init for this model's track: it pays for driving the track's\n"
+    "# racing line (the minimum-time line of `trackday tracks racing-line`) at its speed,\n"
+    "# per metre driven, plus a bonus at the end of a lap that grows as the lap nears the\n"
+    "# line's time. The line is for this track only: for another track, run\n"
+    "# `trackday tracks racing-line TRACK --reward reward_function.py` (or init --force).\n"
+    "# `trackday init --reward centre-line` writes the simpler centre-line reward.\n"
+    "\n";
+
+/*
+ * The racing-line reward for track t (td_car_config_default's car: version 5, DeepRacer's
+ * current physics), or NULL with a message.
+ */
+static char *line_reward(const td_track *t)
+{
+    td_car_config car;
+    td_car_config_default(&car);
+    td_racing_options ro;
+    td_racing_options_default(&ro, &car);
+    td_racing_line rl;
+    td_err err = {0};
+    td__cli_status("computing the racing line of %s for reward_function.py", t->name);
+    int rc = td_racing_line_compute(&rl, t, &car, &ro, &err);
+    td__cli_status_done();
+    if (rc) {
+        td__cli_fail("--reward racing-line: %s", err.msg);
+        return NULL;
+    }
+    char *text = td__racing_line_reward(t, &rl, REWARD_LINE_INTRO, &err);
+    td_racing_line_free(&rl);
+    if (!text)
+        td__cli_fail("%s", err.msg);
+    return text;
+}
+
+/* Writes the files (moving the replaced ones aside with --force). */
+static int write_files(const char *dir, const char *const texts[N_FILES], int force)
+{
+    char path[4200];
+    td_err err;
+    if (td_mkdir_p(dir, &err))
+        return td__cli_fail("%s", err.msg);
+    if (force && move_aside(dir, texts))
+        return 1;
+    for (int i = 0; i < N_FILES; i++) {
+        if (join(path, sizeof(path), dir, FILE_NAMES[i]))
+            return 1;
+        if (td_file_write_atomic(path, texts[i], strlen(texts[i]), &err))
+            return td__cli_fail("%s", err.msg);
+    }
+    return 0;
+}
+
 static const char *HYPER_JSON = "{\n"
                                 "  \"batch_size\": 64,\n"
                                 "  \"beta_entropy\": 0.01,\n"
@@ -172,7 +233,12 @@ static const char *README_MD =
     "## reward_function.py (what the car is paid for)\n"
     "DeepRacer's contract: `reward_function(params)` returns a float. `trackday reward check\n"
     "reward_function.py` tests it; `trackday reward explain reward_function.py --track T`\n"
-    "shows what it pays along a lap. See docs/rewards.md for every `params` key.\n\n"
+    "shows what it pays along a lap. See docs/rewards.md for every `params` key.\n"
+    "On a DeepRacer route init writes the racing-line reward: it pays per metre for driving\n"
+    "the track's minimum-time line at its speed (the line is in the file, for that track\n"
+    "only; `trackday tracks racing-line T --reward reward_function.py` writes it for another\n"
+    "track). On trackday's own tracks, or with `init --reward centre-line`, it pays per step\n"
+    "for staying near the centre line and driving fast: quick to learn, slower laps.\n\n"
     "## What training writes\n"
     "`model/last.tdm` and `model/best.tdm` (checkpoints), `model/last.state` (to resume),\n"
     "`metrics/training.jsonl` (one line per iteration), `logs/` (simtrace CSV, errors).\n";
@@ -183,6 +249,7 @@ static int cmd_init(int argc, char **argv)
      * constants.ts, initialFormValues): A to Z Speedway clockwise, which DeepRacer's simulator
      * runs as the route reInvent2019_wide_cw (yaml_file.py _update_world_name). */
     const char *dir = NULL, *sensor = "camera", *algo = "ppo", *track = "reInvent2019_wide_cw";
+    const char *reward = "auto";
     int force = 0, continuous = 0, discrete = 0, fast = 0;
     char meta[4096];
     td_err err;
@@ -210,6 +277,12 @@ static int cmd_init(int argc, char **argv)
                       "list) or a .npy/.json path; default: the console's, "
                       "reInvent2019_wide_cw (A to Z Speedway clockwise); `default` is "
                       "trackday's kidney"),
+        TD_CLI_CHOICE("--reward", &reward, "auto|racing-line|centre-line",
+                      "reward_function.py: racing-line (pays per metre for driving the track's "
+                      "racing line at its speed, computed for the track now), centre-line (pays "
+                      "per step for the centre and speed), or auto (default: racing-line on a "
+                      "DeepRacer route whose file is on the track search path, centre-line on "
+                      "trackday's own tracks and when the route's file is not found)"),
         TD_CLI_FLAG("--force", &force,
                     "replace existing files; the replaced ones and the previous run's model/, "
                     "ip/, metrics/, training-simtrace/, logs/ and plots/ move into "
@@ -231,16 +304,32 @@ static int cmd_init(int argc, char **argv)
     char track_path[4096];
     td_track t;
     int route_missing = 0;
+    int have_track = 0;
+    int want_line = !strcmp(reward, "racing-line");
     if (td__cli_track_path_quiet(track, NULL, track_path, sizeof(track_path)) != 0 &&
         td_deepracer_route_known(track)) {
+        if (want_line)
+            return td__cli_fail("--reward racing-line: the route %s is not on the track search "
+                                "path (put its .npy file in a folder of --tracks-dir or "
+                                "TRACKDAY_TRACKS)",
+                                track);
         route_missing = 1; /* said after the files are written, with the command that fetches it */
     } else {
         if (td__cli_track_path(track, track_path, sizeof(track_path)))
             return 1;
         if (td_track_load(&t, track_path, &err))
             return td__cli_fail("%s", err.msg);
-        td_track_free(&t);
+        have_track = 1;
+        /* auto: a DeepRacer route (by name or a .npy file) that is a loop gets its racing
+         * line; trackday's own small tracks keep the centre-line reward of the quick start. */
+        size_t tl = strlen(track_path);
+        int route =
+            td_deepracer_route_known(track) || (tl > 4 && !strcmp(track_path + tl - 4, ".npy"));
+        if (!strcmp(reward, "auto") && route && t.closed)
+            want_line = 1;
     }
+    if (have_track)
+        td_track_free(&t);
     continuous = !discrete;
 
     const char *sensors, *network;
@@ -364,24 +453,29 @@ static int cmd_init(int argc, char **argv)
                                     "and any trained model are moved aside, not deleted)",
                                     path);
         }
-    if (td_mkdir_p(dir, &err))
-        return td__cli_fail("%s", err.msg);
-    if (force && move_aside(dir, texts))
-        return 1;
-    for (int i = 0; i < N_FILES; i++) {
-        if (join(path, sizeof(path), dir, FILE_NAMES[i]))
-            return 1;
-        if (td_file_write_atomic(path, texts[i], strlen(texts[i]), &err))
+    char *line_text = NULL;
+    if (want_line) {
+        if (td_track_load(&t, track_path, &err))
             return td__cli_fail("%s", err.msg);
+        line_text = line_reward(&t);
+        td_track_free(&t);
+        if (!line_text)
+            return 1;
+        texts[F_REWARD] = line_text;
     }
+    int rc = write_files(dir, texts, force);
+    td_free(line_text);
+    if (rc)
+        return rc;
     printf("wrote %s/: model_metadata.json (%s sensor, %s), hyperparameters.json, "
-           "training_params.yaml (track %s%s%s), reward_function.py, README.md\n",
+           "training_params.yaml (track %s%s%s), reward_function.py (%s), README.md\n",
            dir, sensor,
            !strcmp(algo, "sac") ? "SAC, continuous"
            : continuous         ? "PPO, continuous"
                                 : "PPO, discrete",
            track, strcmp(track, "default") ? "" : ": ",
-           strcmp(track, "default") ? "" : td__cli_default_track());
+           strcmp(track, "default") ? "" : td__cli_default_track(),
+           want_line ? "the track's racing line" : "centre line and speed");
     if (route_missing) {
         fflush(stdout);
         fprintf(stderr,
@@ -393,6 +487,10 @@ static int cmd_init(int argc, char **argv)
                 "or pass --track with a track trackday has (trackday tracks list; "
                 "`default` is %s)\n",
                 td__cli_default_track());
+        if (!strcmp(reward, "auto"))
+            fprintf(stderr, "trackday init: note: so reward_function.py pays for the centre "
+                            "line; with the route's file on the search path, init --force "
+                            "writes the racing-line reward for it\n");
     }
     char word[8300];
     printf("next: trackday train %s\n", td__cli_shell_word(dir, word, sizeof(word)));

@@ -49,24 +49,24 @@ static int write_json(const char *path, const td_track *t, int reverse, const td
     return rc;
 }
 
-/*
- * A DeepRacer reward function with the line in it: pays per metre for being near the line
- * at about its speed, plus a lap bonus that grows as the lap nears the line's time. Pure
- * math, no imports but math: DeepRacer's validator accepts it.
- */
-static int write_reward(const char *path, const td_track *t, const td_racing_line *rl, td_err *err)
+char *td__racing_line_reward(const td_track *t, const td_racing_line *rl, const char *intro,
+                             td_err *err)
 {
-    size_t cap = (size_t)rl->n * 40 + (size_t)t->n * 8 + 4096;
+    size_t cap = (size_t)rl->n * 40 + (size_t)t->n * 8 + 4096 + (intro ? strlen(intro) : 0);
     char *buf = td_malloc(cap);
-    if (!buf)
-        return td_err_set(err, TD_ENOMEM, "out of memory");
+    if (!buf) {
+        td_err_set(err, TD_ENOMEM, "out of memory");
+        return NULL;
+    }
     size_t len = 0;
     int stride = 2, m = (rl->n + stride - 1) / stride;
     double top = 0;
     for (int i = 0; i < rl->n; i++)
         top = rl->v[i] > top ? rl->v[i] : top;
 #define PUT(...) len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__)
-    PUT("\"\"\"Racing-line reward for %s, written by trackday tracks racing-line.\n\n"
+    if (intro)
+        PUT("%s", intro);
+    PUT("\"\"\"Racing-line reward for %s, written by trackday (tracks racing-line --reward).\n\n"
         "Pays for driving the minimum-time line at its speed, per metre driven rather than\n"
         "per step (so a slower lap earns no more in total): closeness to the line (1 on it,\n"
         "falling to 0 at a quarter of the track width away), squared, times the commanded\n"
@@ -131,9 +131,21 @@ static int write_reward(const char *path, const td_track *t, const td_racing_lin
         "        r += 30.0 * (LAP_STEPS / max(params['steps'], 1)) ** 2\n"
         "    return float(1e-3 + r)\n");
 #undef PUT
-    int rc = len >= cap ? td_err_set(err, TD_EINTERNAL, "reward file too long")
-                        : td_file_write_atomic(path, buf, len, err);
-    td_free(buf);
+    if (len >= cap) {
+        td_free(buf);
+        td_err_set(err, TD_EINTERNAL, "reward file too long");
+        return NULL;
+    }
+    return buf;
+}
+
+static int write_reward(const char *path, const td_track *t, const td_racing_line *rl, td_err *err)
+{
+    char *text = td__racing_line_reward(t, rl, NULL, err);
+    if (!text)
+        return err->code;
+    int rc = td_file_write_atomic(path, text, strlen(text), err);
+    td_free(text);
     return rc;
 }
 
@@ -175,7 +187,7 @@ static int write_png(const char *path, const td_track *t, const td_racing_line *
 int td__cli_racing_line(int argc, char **argv)
 {
     const char *arg = NULL, *car_arg = "deepracer", *out = NULL, *reward = NULL, *png = NULL;
-    int reverse = 0, json = 0, no_drive = 0;
+    int reverse = 0, json = 0, no_drive = 0, sweeps = 1000;
     const td__cli_opt opts[] = {
         TD_CLI_POS("NAME|PATH", &arg, "a shipped track, a reference route or a .npy/.json file"),
         TD_CLI_STRING(NULL, "--car", &car_arg, "C",
@@ -183,6 +195,9 @@ int td__cli_racing_line(int argc, char **argv)
                       "or car .json (default deepracer)"),
         TD_CLI_FLAG("--reverse", &reverse, "the reverse direction"),
         TD_CLI_FLAG("--no-drive", &no_drive, "skip the simulated laps"),
+        TD_CLI_INT("--sweeps", &sweeps, 1, 100000, "N",
+                   "coordinate-descent sweeps of the search (default 1000: a few seconds; "
+                   "fewer are faster and a little slower on the track)"),
         TD_CLI_STRING("-o", "--output", &out, "FILE.json",
                       "the line: points [x, y, speed], every 5 cm of centreline"),
         TD_CLI_STRING(NULL, "--reward", &reward, "FILE.py",
@@ -217,6 +232,7 @@ int td__cli_racing_line(int argc, char **argv)
     const td_track *use = reverse ? &tr : &t;
     td_racing_options ro;
     td_racing_options_default(&ro, &car);
+    ro.max_sweeps = sweeps;
     td_racing_line rl;
     /* The optimisation takes seconds (16 s for reInvent2019_track on a loaded machine): the
      * status line says so while it runs. */
@@ -266,6 +282,7 @@ int td__cli_racing_line(int argc, char **argv)
         json_object_set_new(o, "points", json_integer(rl.n));
         json_object_set_new(o, "lap_time_s", json_real(rl.lap_time_s));
         json_object_set_new(o, "centerline_lap_s", json_real(rl.centerline_lap_s));
+        /* The wheels (td_car_wheels), the footprint all_wheels_on_track judges. */
         json_object_set_new(o, "footprint_clearance_m", json_real(rl.min_margin_m));
         if (drive) {
             json_t *lt = json_array();
@@ -282,9 +299,8 @@ int td__cli_racing_line(int argc, char **argv)
         free(s);
         json_decref(o);
     } else if (!rc) {
-        printf("%s (%s, %.2f m): racing line %.2f m, %d points, footprint clearance %.3f m\n",
-               t.name, reverse ? "reverse" : "forward", use->length, rl.length_m, rl.n,
-               rl.min_margin_m);
+        printf("%s (%s, %.2f m): racing line %.2f m, %d points, wheel clearance %.3f m\n", t.name,
+               reverse ? "reverse" : "forward", use->length, rl.length_m, rl.n, rl.min_margin_m);
         printf("lap on paper: %.3f s (the centreline at the same car's limits: %.3f s)\n",
                rl.lap_time_s, rl.centerline_lap_s);
         if (drive) {

@@ -24,8 +24,8 @@ void td_racing_options_default(td_racing_options *o, const td_car_config *car)
     o->ctrl_spacing_m = 0.25;
     (void)car;
     o->margin_m = 0;
-    o->grip_use = 0.9;
-    o->max_sweeps = 400;
+    o->grip_use = TD_RACING_GRIP_USE;
+    o->max_sweeps = 1000;
 }
 
 typedef struct rl_ctx {
@@ -155,7 +155,10 @@ static double evaluate(rl_ctx *r, double *lap)
     return t + pen;
 }
 
-/* The footprint corners' clearance at station i (negative = a corner off the road). */
+/*
+ * The wheels' clearance at station i (negative = a wheel off the road): the four wheel
+ * centres of td_car_wheels, the points DeepRacer's all_wheels_on_track judges.
+ */
 static double corner_clearance(const rl_ctx *r, const td_car_config *car, int i)
 {
     int n = r->n, a = (i - 1 + n) % n, b = (i + 1) % n;
@@ -164,10 +167,11 @@ static double corner_clearance(const rl_ctx *r, const td_car_config *car, int i)
     hy = hl > 0 ? hy / hl : 0;
     double best = INFINITY;
     for (int q = 0; q < 4; q++) {
-        double fl = (q & 1 ? 0.5 : -0.5) * car->length_m, fw = (q & 2 ? 0.5 : -0.5) * car->width_m;
+        double fl = (q & 1 ? 0.5 : -0.5) * car->wheelbase_m,
+               fw = (q & 2 ? 0.5 : -0.5) * car->track_m;
         double px = r->x[i] + fl * hx - fw * hy, py = r->y[i] + fl * hy + fw * hx;
         /* The corner's lateral position in the frames of the stations around it. */
-        int near = i, span = (int)ceil(0.5 * car->length_m / r->step) + 1;
+        int near = i, span = (int)ceil(0.5 * car->wheelbase_m / r->step) + 1;
         double bd = INFINITY;
         for (int d = -span; d <= span; d++) {
             int j = (i + d + n) % n;
@@ -194,7 +198,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     rl_ctx r;
     memset(&r, 0, sizeof(r));
     r.t = t;
-    double margin = o->margin_m > 0 ? o->margin_m : 0.5 * car->width_m + 0.035;
+    double margin = o->margin_m > 0 ? o->margin_m : 0.5 * car->track_m + TD_RACING_CLEARANCE_M;
     r.n = (int)ceil(t->length / TD_RACING_STEP_M);
     r.step = t->length / r.n;
     r.m = (int)lround(t->length / (o->ctrl_spacing_m > 0.05 ? o->ctrl_spacing_m : 0.05));
@@ -233,12 +237,16 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
         }
     }
     double gain = car->steer_gain > 0 ? car->steer_gain : 1.0;
-    double use = o->grip_use > 0 && o->grip_use <= 1 ? o->grip_use : 0.9;
+    double use = o->grip_use > 0 && o->grip_use <= 1 ? o->grip_use : TD_RACING_GRIP_USE;
     double sg = car->speed_gain > 0 ? car->speed_gain : 1.0;
     r.v_top = car->speed_max * sg;
     r.v_bottom = car->speed_min * sg;
     r.a_lat = car->grip_mps2 > 0 ? use * car->grip_mps2 : 0;
-    double k_full = gain * tan(car->steer_max_deg * (M_PI / 180.0)) / car->wheelbase_m;
+    /* The simulated car's path curvature at full lock (car.c: 2 sin(beta) / L with
+     * tan(beta) = gain tan(delta) / 2), and the rate at which it gets there: a full turn in
+     * the steering's dead time, its lag and half a held step. */
+    double k_full =
+        2.0 * sin(atan(0.5 * gain * tan(car->steer_max_deg * (M_PI / 180.0)))) / car->wheelbase_m;
     r.k_max = use * k_full;
     r.k_rate = use * k_full / (car->steer_tau_s + car->steer_delay_s + 0.5 / TD_SIM_HZ);
     r.accel_max = car->accel_max_mps2;
@@ -288,7 +296,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
                 }
             }
         }
-        /* Widen the margin where a footprint corner leaves the road, and search again. */
+        /* Widen the margin where a wheel comes within 5 mm of the edge, and search again. */
         cost = evaluate(&r, &lap);
         int widened = 0;
         for (int i = 0; i < n; i++) {
