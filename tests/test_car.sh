@@ -60,7 +60,8 @@ check no_simulator_trainer_server "$found" $?
 for s in td_agent_run td_bundle_open td_bundle_health_check td_infer_run td_hubc_init td_agent_camera_grab; do
     grep -qE " T $s$" car.syms || { echo "    missing $s"; false; }
 done
-check links_the_car "$(head -3 car.syms)" $?
+ok=$?
+check links_the_car "$(head -3 car.syms)" $ok
 libs=$(ldd "$car" | grep -oE 'lib(python|openblas|sqlite3|microhttpd|pq|seccomp|png|yaml)[^ ]*' | sort -u)
 [ -z "$libs" ]
 check no_server_libraries "$libs" $?
@@ -73,15 +74,18 @@ check smaller "trackday-car $sc bytes, trackday $sf" $?
 # ---- 2. its commands ----------------------------------------------------------------------
 "$car" --help > out.txt 2>&1 && grep -q "^  agent " out.txt && grep -q "^  verify " out.txt &&
     ! grep -qE "^  (train|serve|export) " out.txt
-check help "$(cat out.txt)" $?
+ok=$?
+check help "$(cat out.txt)" $ok
 "$car" agent --hub http://127.0.0.1:9 --data x --sim world.json > out.txt 2>&1
 rc=$?
 [ $rc = 2 ] && grep -q "^trackday-car agent: unknown option '--sim'" out.txt
-check sim_refused "exit $rc: $(cat out.txt)" $?
+ok=$?
+check sim_refused "exit $rc: $(cat out.txt)" $ok
 "$car" train x > out.txt 2>&1
 rc=$?
 [ $rc = 2 ] && grep -q "unknown command 'train'" out.txt
-check no_train_command "exit $rc: $(cat out.txt)" $?
+ok=$?
+check no_train_command "exit $rc: $(cat out.txt)" $ok
 
 # A camera model (SHALLOW) made small and quick by the full build: one short iteration.
 # The health check's budget leaves room for the emulated ARM of part 4.
@@ -96,15 +100,18 @@ check no_train_command "exit $rc: $(cat out.txt)" $?
 check camera_bundle "export" $?
 sha=$(sha256sum cam.tdb | cut -c1-64)
 "$car" verify cam.tdb --key fleet.key.pub > out.txt 2>&1
-check verify "$(cat out.txt)" $?
+ok=$?
+check verify "$(cat out.txt)" $ok
 "$car" verify cam.tdb --key other.key.pub > out.txt 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "not by the key given" out.txt
-check verify_wrong_key "exit $rc: $(cat out.txt)" $?
+ok=$?
+check verify_wrong_key "exit $rc: $(cat out.txt)" $ok
 "$car" agent install cam.tdb --data store --key fleet.key.pub > out.txt 2>&1 &&
     "$car" agent status --data store --key fleet.key.pub --json > st.json 2>&1 &&
     $py -c "import json,sys; s=json.load(open('st.json')); sys.exit(0 if s['active']['sha256']=='$sha' and s['active_verified'] else 1)"
-check install_and_status "$(cat out.txt st.json)" $?
+ok=$?
+check install_and_status "$(cat out.txt st.json)" $ok
 
 # ---- 3. as a car, on a hub, driving from a camera -----------------------------------------
 echo admin-password-1 | "$bin" admin create-user --data hub --name admin --role admin \
@@ -117,7 +124,8 @@ HUB=$(echo "$line" | grep -o 'http://[^ ]*')
 echo admin-password-1 | "$bin" login "$HUB" --user admin > /dev/null &&
     "$bin" fleet signing-key fleet.key.pub > /dev/null &&
     "$bin" fleet upload cam.tdb > /dev/null
-check hub "$(cat serve.log)" $?
+ok=$?
+check hub "$(cat serve.log)" $ok
 devices_json() { "$bin" fleet devices --json 2>/dev/null; }
 wait_for() { # python condition on the devices JSON (d), timeout seconds
     local t0=$SECONDS
@@ -137,16 +145,20 @@ FAKE_V4L2_DEVICE="$tmp/video0" FAKE_V4L2_SIZE=640x480 FAKE_V4L2_FPS=30 \
     --camera "$tmp/video0" --hz 15 --heartbeat-s 0.3 --window-s 1 > car1.log 2>&1 &
 cars+=($!)
 wait_for "len(d) == 1 and d[0]['online'] and d[0]['state'] == 'approved'" 60
-check car_registers "$(cat devs.json car1.log)" $?
+ok=$?
+check car_registers "$(cat devs.json car1.log)" $ok
 "$bin" fleet deploy 1 --group cars --canary 0 --watch --watch-timeout 180 > d1.txt 2>&1
 rc=$?
 grep -q "deployment 1: succeeded" d1.txt
-check deployment_succeeds "exit $rc: $(cat d1.txt car1.log)" $((rc + $?))
+ok=$?
+check deployment_succeeds "exit $rc: $(cat d1.txt car1.log)" $((rc + $ok))
 # Driving from the camera: frames counted by the agent, reported to the hub.
 wait_for "d[0]['active_sha256'] == '$sha' and (d[0]['status'].get('driving') or {}).get('frames', 0) >= 15" 60
-check drives_from_the_camera "$(cat devs.json car1.log)" $?
+ok=$?
+check drives_from_the_camera "$(cat devs.json car1.log)" $ok
 grep -q "driving bundle .* from $tmp/video0" car1.log
-check drive_log "$(cat car1.log)" $?
+ok=$?
+check drive_log "$(cat car1.log)" $ok
 kill -TERM "${cars[0]}"
 wait "${cars[0]}"
 rc=$?
@@ -174,33 +186,39 @@ aarch64-linux-gnu-gcc -std=c17 -O2 -Wall -Wextra -Wno-unused-parameter -Werror \
     -DTD_VERSION='"arm"' -I"$root/include" -I"$root/src" -ffunction-sections -fdata-sections \
     -Wl,--gc-sections $srcs "$root"/src/infer/*.c -o car-arm \
     -ljansson -lsodium -lcurl -lz -lm -lpthread > cross.log 2>&1
-check arm_cross_build "$(cat cross.log)" $?
+ok=$?
+check arm_cross_build "$(cat cross.log)" $ok
 machine=$(od -An -tu2 -j18 -N2 car-arm 2> /dev/null | tr -d ' ')
 [ "$machine" = 183 ]
 check arm_binary_is_aarch64 "ELF machine '$machine', not 183" $?
 arm() { qemu-aarch64 -L / -cpu cortex-a72 ./car-arm "$@"; }
 arm --version > out.txt 2>&1 && grep -q "^trackday-car arm$" out.txt
-check arm_runs "$(cat out.txt)" $?
+ok=$?
+check arm_runs "$(cat out.txt)" $ok
 # The signature and hashes here; the health check (both models on the emulated CPU's NEON
 # kernels) when the car installs the deployment below.
 arm verify cam.tdb --key fleet.key.pub --no-health > out.txt 2>&1
 rc=$?
 [ $rc = 0 ] && grep -q "^verified$" out.txt
-check arm_verify "exit $rc: $(cat out.txt)" $?
+ok=$?
+check arm_verify "exit $rc: $(cat out.txt)" $ok
 arm verify cam.tdb --key other.key.pub --no-health > out.txt 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "not by the key given" out.txt
-check arm_verify_wrong_key "exit $rc: $(cat out.txt)" $?
+ok=$?
+check arm_verify_wrong_key "exit $rc: $(cat out.txt)" $ok
 token=$("$bin" fleet enroll car-arm --group arm --auto-approve)
 qemu-aarch64 -L / -cpu cortex-a72 ./car-arm agent --hub "$HUB" --device-token "$token" \
     --data arm-data --name car-arm --heartbeat-s 0.3 > car-arm.log 2>&1 &
 cars+=($!)
 wait_for "len(d) == 2 and any(x['name'] == 'car-arm' and x['online'] for x in d)" 120
-check arm_car_registers "$(cat devs.json car-arm.log)" $?
+ok=$?
+check arm_car_registers "$(cat devs.json car-arm.log)" $ok
 "$bin" fleet deploy 1 --group arm --canary 0 --watch --watch-timeout 300 > d2.txt 2>&1
 rc=$?
 grep -q "deployment 2: succeeded" d2.txt
-check arm_car_installs_the_deployment "exit $rc: $(cat d2.txt car-arm.log)" $((rc + $?))
+ok=$?
+check arm_car_installs_the_deployment "exit $rc: $(cat d2.txt car-arm.log)" $((rc + $ok))
 kill -TERM "${cars[0]}"
 wait "${cars[0]}"
 rc=$?
@@ -208,7 +226,8 @@ cars=()
 check arm_car_stops "exit $rc: $(tail -3 car-arm.log)" $rc
 arm agent status --data arm-data --json > st.json 2>&1 &&
     $py -c "import json,sys; s=json.load(open('st.json')); e=[h['event'] for h in s['history']]; sys.exit(0 if s['active']['sha256']=='$sha' and 'installed' in e else 1)"
-check arm_store_has_the_bundle "$(cat st.json)" $?
+ok=$?
+check arm_store_has_the_bundle "$(cat st.json)" $ok
 
 kill "$pid"
 wait "$pid"

@@ -77,7 +77,8 @@ pids+=($hub_pid)
 read -r line <ready
 url=$(grep -o 'http://[^ ]*' <<<"$line")
 [ -n "$url" ] && [ "$(curl -s "$url/api/v1/health")" = '{"status":"ok"}' ]
-check hub_unit_serves "$line $(cat hub.log)" $?
+ok=$?
+check hub_unit_serves "$line $(cat hub.log)" $ok
 # The worker's environment file, as docs/deploy.md writes it.
 printf 'TRACKDAY_WORKER_TOKEN=%s\nTRACKDAY_HUB_URL=%s\n' "$token" "$url" >root/etc/trackday/worker.env
 chmod 600 root/etc/trackday/worker.env
@@ -97,7 +98,8 @@ echo 'alice-password-1' | "$bin" login "$url" --user alice >/dev/null 2>&1
 out=$("$bin" train m1 --hub --minutes 0.5 --iterations 1 --track oval 2>&1)
 rc=$?
 [ $rc -eq 0 ] && [ -s m1/model/best.tdm ] && grep -q "job [0-9]*: done" worker.log
-check a_job_runs_on_the_worker_unit "$out $(tail -n 5 worker.log)" $?
+ok=$?
+check a_job_runs_on_the_worker_unit "$out $(tail -n 5 worker.log)" $ok
 # systemctl stop: KillSignal, then at most TimeoutStopSec before SIGKILL.
 stop_within() { # pid unit -> 0 if it exited by itself with status 0 in time
     local pid=$1 limit sig
@@ -116,9 +118,11 @@ stop_within() { # pid unit -> 0 if it exited by itself with status 0 in time
     wait "$pid"
 }
 stop_within $worker_pid trackday-worker@.service
-check worker_unit_stops "status $? $(tail -n 3 worker.log)" $?
+ok=$?
+check worker_unit_stops "status $ok $(tail -n 3 worker.log)" $ok
 stop_within $hub_pid trackday-hub.service
-check hub_unit_stops "status $? $(tail -n 3 hub.log)" $?
+ok=$?
+check hub_unit_stops "status $ok $(tail -n 3 hub.log)" $ok
 pids=()
 
 # ---- 3. Kubernetes manifests -------------------------------------------------------------------

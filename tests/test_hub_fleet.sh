@@ -50,10 +50,12 @@ sha2=$(sha256sum car-v2.tdb | cut -c1-64)
 
 "$bin" fleet signing-key fleet.key.pub > out.txt 2>&1
 grep -qE "^fleet signing key: [0-9a-f]{16}$" out.txt
-check signing_key "$(cat out.txt)" $?
+ok=$?
+check signing_key "$(cat out.txt)" $ok
 
 "$bin" fleet upload car-v1.tdb > out.txt 2>&1 && grep -q "^bundle 1: car" out.txt
-check upload "$(cat out.txt)" $?
+ok=$?
+check upload "$(cat out.txt)" $ok
 
 # Three simulated cars, faster than real time.
 "$bin" fleet simulate --hub "$HUB" --devices 3 --dir cars --speedup 8 --heartbeat-s 0.3 \
@@ -73,17 +75,21 @@ wait_for() { # python condition on the devices JSON (d), timeout seconds
     return 1
 }
 wait_for "len(d) == 3 and all(x['state'] == 'approved' and x['online'] for x in d)" 60
-check cars_register "$(cat devs.json sim.out)" $?
+ok=$?
+check cars_register "$(cat devs.json sim.out)" $ok
 
 # Deployment 1: v1, one canary, a second's wait, then the rest.
 "$bin" fleet deploy 1 --group sim --canary 1 --wait 1 --watch --watch-timeout 120 > d1.txt 2>&1
 rc=$?
 grep -q "deployment 1: succeeded" d1.txt
-check deploy_v1 "exit $rc: $(cat d1.txt)" $((rc + $?))
+ok=$?
+check deploy_v1 "exit $rc: $(cat d1.txt)" $((rc + $ok))
 grep -q "deployment 1: waiting" d1.txt
-check canary_first "$(cat d1.txt)" $?
+ok=$?
+check canary_first "$(cat d1.txt)" $ok
 wait_for "all(x['active_sha256'] == '$sha1' for x in d) and all((x['status'].get('driving') or {}).get('frames', 0) > 0 for x in d)" 60
-check all_run_v1 "$(cat devs.json)" $?
+ok=$?
+check all_run_v1 "$(cat devs.json)" $ok
 
 # Deployment 2: v2 with a lap check no car can pass (a mean lap under a second): the canary
 # installs v2, drives a lap, fails the check; the deployment rolls back and the canary goes
@@ -92,42 +98,53 @@ check all_run_v1 "$(cat devs.json)" $?
     --watch-timeout 180 > d2.txt 2>&1
 rc=$?
 grep -q "deployment 2: rolled_back" d2.txt && grep -q "lap check: mean lap" d2.txt
-check bad_bundle_rolled_back "exit $rc: $(cat d2.txt)" $(($? + (rc == 1 ? 0 : 1)))
+ok=$?
+check bad_bundle_rolled_back "exit $rc: $(cat d2.txt)" $(($ok + (rc == 1 ? 0 : 1)))
 "$bin" fleet deployments 2 > d2show.txt 2>&1
-grep -qE "canary +rolled_back" d2show.txt && [ "$(grep -c skipped d2show.txt)" = 2 ]
-check canary_back_others_untouched "$(cat d2show.txt)" $?
+grep -qE "canary +rolled_back" d2show.txt && [ "$(grep -cE '^ +[0-9]+ +[^ ]+ +skipped' d2show.txt)" = 2 ]
+ok=$?
+check canary_back_others_untouched "$(cat d2show.txt)" $ok
 wait_for "all(x['active_sha256'] == '$sha1' for x in d)" 60
-check all_on_v1_again "$(cat devs.json)" $?
+ok=$?
+check all_on_v1_again "$(cat devs.json)" $ok
 canary=$($py -c "import json; d=json.load(open('devs.json'))['devices']; print(min(x['id'] for x in d))")
 "$bin" fleet history "$canary" > hist.txt 2>&1
 grep -q "rolled_back" hist.txt && grep -q "rollback_requested" hist.txt && grep -q "failed .*lap check" hist.txt
-check history "$(cat hist.txt)" $?
+ok=$?
+check history "$(cat hist.txt)" $ok
 grep -q "going back to the previous bundle" cars/sim-0/agent.log
-check rollback_without_download "$(cat cars/sim-0/agent.log)" $?
+ok=$?
+check rollback_without_download "$(cat cars/sim-0/agent.log)" $ok
 
 # Deployment 3: v2 to every car at once (no lap check), then rolled back by hand.
 "$bin" fleet deploy 2 --group sim --canary 0 --watch --watch-timeout 120 > d3.txt 2>&1
-check deploy_v2 "$(cat d3.txt)" $?
+ok=$?
+check deploy_v2 "$(cat d3.txt)" $ok
 "$bin" fleet rollback 3 --reason "slower on the real floor" --watch --watch-timeout 120 > r3.txt 2>&1
 rc=$?
 grep -q "deployment 3: rolled_back" r3.txt
-check manual_rollback "exit $rc: $(cat r3.txt)" $((rc + $?))
+ok=$?
+check manual_rollback "exit $rc: $(cat r3.txt)" $((rc + $ok))
 wait_for "all(x['active_sha256'] == '$sha1' and x['previous_sha256'] == '$sha2' for x in d)" 60
-check manual_rollback_devices "$(cat devs.json)" $?
+ok=$?
+check manual_rollback_devices "$(cat devs.json)" $ok
 
 # Usage errors exit 2 with a message; hub errors exit 1 with the hub's message.
 "$bin" fleet deploy 1 > err.txt 2>&1
 rc=$?
 [ $rc = 2 ] && grep -q "name a target" err.txt
-check deploy_needs_target "exit $rc: $(cat err.txt)" $?
+ok=$?
+check deploy_needs_target "exit $rc: $(cat err.txt)" $ok
 "$bin" fleet deploy 99 --group sim > err.txt 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "no bundle 99" err.txt
-check deploy_unknown_bundle "exit $rc: $(cat err.txt)" $?
+ok=$?
+check deploy_unknown_bundle "exit $rc: $(cat err.txt)" $ok
 "$bin" agent --hub "$HUB" --data cars/sim-0 --camera /dev/video9 > err.txt 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "agent: --camera: /dev/video9: No such file or directory" err.txt
-check camera_refused "exit $rc: $(cat err.txt)" $?
+ok=$?
+check camera_refused "exit $rc: $(cat err.txt)" $ok
 
 # The cars stop with the simulation, and nothing is left running.
 kill -TERM "$sim"
@@ -135,7 +152,8 @@ wait "$sim"
 rc=$?
 sim=
 grep -q "stopped 3 cars" sim.out
-check simulate_stops "exit $rc: $(cat sim.out)" $((rc + $?))
+ok=$?
+check simulate_stops "exit $rc: $(cat sim.out)" $((rc + $ok))
 left=$(pgrep -f "agent --hub $HUB" | wc -l)
 [ "$left" = 0 ]
 check no_agents_left "$left agents still running" $?

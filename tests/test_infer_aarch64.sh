@@ -29,7 +29,8 @@ FLAGS="-std=c99 -O2 -Wall -Wextra -Werror -pedantic"
 
 # 1. Natively: every instruction set of this CPU against the reference kernels.
 cc $FLAGS tests/infer_selftest.c src/infer/*.c -lm -o "$OUT/selftest" 2> "$OUT/cc.log"
-check native_build "$(cat "$OUT/cc.log")" $?
+ok=$?
+check native_build "$(cat "$OUT/cc.log")" $ok
 out=$("$OUT/selftest" --kernels 2>&1)
 rc=$?
 echo "$out" | sed 's/^/    /'
@@ -38,7 +39,8 @@ check native_kernels "rc $rc" $rc
 # 2. For AArch64: infer/ alone, static, strict C99, warnings as errors.
 aarch64-linux-gnu-gcc $FLAGS -static tests/infer_selftest.c src/infer/*.c -lm \
     -o "$OUT/selftest_arm" 2> "$OUT/cross.log"
-check cross_build "$(cat "$OUT/cross.log")" $?
+ok=$?
+check cross_build "$(cat "$OUT/cross.log")" $ok
 # ELF e_machine (offset 18) 183 = EM_AARCH64
 machine=$(od -An -tu2 -j18 -N2 "$OUT/selftest_arm" | tr -d ' ')
 [ "$machine" = 183 ]

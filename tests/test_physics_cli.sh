@@ -23,7 +23,8 @@ assert all(set(r)>={"x","y","yaw","speed","steer","step","t"} for r in rows)
 assert abs(rows[9]["speed"]-(1-2.718281828**(-10/15/0.1)))<1e-6 and abs(rows[9]["y"])<1e-12
 # then 20 degrees left: the car turns left
 assert rows[29]["yaw"]>20 and rows[29]["y"]>0' 2>/dev/null
-check drive_actions "30 poses, straight then left ($rc): $(echo "$out" | tail -2)" $(( rc || $? ))
+ok=$?
+check drive_actions "30 poses, straight then left ($rc): $(echo "$out" | tail -2)" $(( rc || $ok ))
 
 # History rows set the response without moving the car: start at rest at pose 10 with the
 # first 10 rows as history, and the same poses follow as in the full replay.
@@ -102,7 +103,8 @@ assert not bad, [(k,a[k]) for k in bad]
 l=o["logs"][0]
 assert l["before"]["pos_median_m_1s"]>0.2 and l["after"]["pos_median_m_1s"]<0.005, l
 assert o["all"]["after"]["windows"]==l["after"]["windows"]>500' 2>/dev/null
-check calibrate_recovers "fitted car near the truth ($rc): $(echo "$out" | head -c 600)" $(( rc || $? ))
+ok=$?
+check calibrate_recovers "fitted car near the truth ($rc): $(echo "$out" | head -c 600)" $(( rc || $ok ))
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert abs(c["steer_gain"]-0.65)<0.01' "$tmp/fitted.json" 2>/dev/null
 check calibrate_writes_car "-o writes a car file" $?
 out=$("$bin" drive --track oval --car "$tmp/fitted.json" 2>&1)

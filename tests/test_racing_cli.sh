@@ -24,7 +24,8 @@ assert o["lap_time_s"] < o["centerline_lap_s"]
 assert abs(o["driven_lap_s"]/o["lap_time_s"]-1) < 0.01, o
 assert o["off_tracks"] == 0 and o["footprint_clearance_m"] > 0 and o["max_line_error_m"] < 0.15
 assert len(o["driven_lap_times_s"]) == 5' 2>/dev/null
-check racing_line "paper and driven laps agree ($rc): $out $(cat "$tmp/line.err")" $(( rc || $? ))
+ok=$?
+check racing_line "paper and driven laps agree ($rc): $out $(cat "$tmp/line.err")" $(( rc || $ok ))
 python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); p=o["points"]; assert len(p)>100 and len(p[0])==3 and o["lap_time_s"]>0 and o["car"]["steer_gain"]>0' "$tmp/line.json" 2>/dev/null
 check racing_line_json "the line as waypoints" $?
 [ "$(head -c 8 "$tmp/rl.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
@@ -33,7 +34,8 @@ check racing_line_png "a PNG picture" $?
 out=$("$bin" reward check "$tmp/rl.py" --track kidney 2>&1)
 rc=$?
 echo "$out" | grep -qi "no problems\|ok"
-check racing_line_reward_check "reward check accepts it ($rc): $(echo "$out" | tail -3)" $(( rc || $? ))
+ok=$?
+check racing_line_reward_check "reward check accepts it ($rc): $(echo "$out" | tail -3)" $(( rc || $ok ))
 # Its nearest-point search starts between the closest waypoints' points (AT): from there it
 # finds every point of the line, as the search over the whole line does.
 out=$(python3 - "$tmp/rl.py" <<'PY' 2>&1
@@ -75,7 +77,8 @@ assert names=={"clean","dim","bright","contrast","noise","blur","floor_texture",
 assert all(x["laps_requested"]==1 for x in c)
 # a state-sensor model sees none of it: every case drives as the clean one
 assert len({x["laps_completed"] for x in c})==1' 2>/dev/null
-check eval_robustness "19 cases as documented ($rc): $(echo "$out" | head -c 400)" $(( rc || $? ))
+ok=$?
+check eval_robustness "19 cases as documented ($rc): $(echo "$out" | head -c 400)" $(( rc || $ok ))
 cp "$tmp/m/logs/robustness-oval.json" "$tmp/r1.json" 2>/dev/null
 "$bin" eval "$tmp/m" --robustness --laps 1 >/dev/null 2>&1
 cmp -s "$tmp/r1.json" "$tmp/m/logs/robustness-oval.json"

@@ -691,7 +691,8 @@ check init_reward_racing_line "the line's reward, its lap ${line_s} s, validator
     grep -q '^"""Racing-line reward for oval' "$tmp/ro2/reward_function.py" &&
     grep -q "centre line" "$tmp/dflt/reward_function.py" &&
     ! grep -q "LINE = " "$tmp/dflt/reward_function.py"
-check init_reward_choice "centre-line on request, on trackday's tracks and without the route's file; racing-line on request: $(cat "$tmp/dflt.err")" $?
+ok=$?
+check init_reward_choice "centre-line on request, on trackday's tracks and without the route's file; racing-line on request: $(cat "$tmp/dflt.err")" $ok
 
 out=$("$bin" init "$tmp/rlno" --reward racing-line 2>&1)
 [ $? -eq 1 ] && grep -q -- "--reward racing-line: the route reInvent2019_wide_cw is not on the track search path" <<<"$out" &&

@@ -105,14 +105,13 @@ static json_t *csv_array(const char *s)
         TD_CLI_END
 
 /* Parses a fleet command's options (`opts`, td__cli_parse) or returns what the command
- * returns (help, a usage error). */
+ * returns (help, a usage error). The spec lives in the command's own scope, not in a block:
+ * td__cli_parse keeps a pointer to it for the usage errors the command reports later. */
 #define TD_FLEET_PARSE(cmd_name, about_text)                                                       \
-    do {                                                                                           \
-        const td__cli_spec spec_ = {.name = (cmd_name), .about = (about_text), .opts = opts};      \
-        int prc_ = td__cli_parse(&spec_, argc, argv);                                              \
-        if (prc_ != TD_CLI_RUN)                                                                    \
-            return prc_;                                                                           \
-    } while (0)
+    const td__cli_spec spec_ = {.name = (cmd_name), .about = (about_text), .opts = opts};          \
+    int prc_ = td__cli_parse(&spec_, argc, argv);                                                  \
+    if (prc_ != TD_CLI_RUN)                                                                        \
+    return prc_
 
 static int parse_id(const char *s, long long *out)
 {
