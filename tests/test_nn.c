@@ -838,6 +838,44 @@ TD_TEST(net_gradients_match_finite_differences)
     check_net_gradients(&t, 15);
 }
 
+/* Random inputs of small_tower for B samples and a random output gradient r (B x 3). */
+typedef struct small_batch {
+    float *cam, *lidar, *state, *r;
+    td_nn_input in;
+} small_batch;
+
+static small_batch small_batch_make(td_rng *rng, int B)
+{
+    small_batch x;
+    x.cam = frand(rng, (size_t)B * 11 * 9 * 2, 0, 1);
+    x.lidar = frand(rng, B * 6, 0, 1);
+    x.state = frand(rng, B * 3, -1, 1);
+    x.r = frand(rng, B * 3, -1, 1);
+    x.in = (td_nn_input){.camera = x.cam, .lidar = x.lidar, .state = x.state};
+    return x;
+}
+
+static void small_batch_free(small_batch *x)
+{
+    td_free(x->cam);
+    td_free(x->lidar);
+    td_free(x->state);
+    td_free(x->r);
+}
+
+/* A net of small_tower whose convs run in chunks of 2, 2, 1 samples (B = 5): an im2col budget
+ * of two samples' patches. */
+static void init_chunked(td_nn_net *net, const td_nn_tower *t, int B, td_rng *rng)
+{
+    size_t per =
+        td_nn_conv2d_cols_size(1, 11, 9, 2, 3, 2) + td_nn_conv2d_cols_size(1, 5, 4, 3, 2, 1);
+    size_t old = td_nn_set_cols_budget(2 * per * sizeof(float) + 4);
+    TD_ASSERT_EQ_INT(old, TD_NN_DEFAULT_COLS_BUDGET);
+    TD_ASSERT_OK(td_nn_net_init(net, t, B, rng, NULL));
+    td_nn_set_cols_budget(old);
+    TD_ASSERT_EQ_INT(net->cols_chunk, 2);
+}
+
 /*
  * With a small im2col budget the convs run in chunks of samples and the backward redoes
  * im2col: outputs and gradients must equal the kept-buffer path's (up to summation order).
@@ -848,20 +886,13 @@ TD_TEST(net_chunked_im2col_matches_kept_buffers)
     td_rng rng;
     td_rng_seed(&rng, 23, 0);
     int B = 5;
-    float *cam = frand(&rng, (size_t)B * 11 * 9 * 2, 0, 1), *lidar = frand(&rng, B * 6, 0, 1);
-    float *state = frand(&rng, B * 3, -1, 1), *r = frand(&rng, B * 3, -1, 1);
-    td_nn_input in = {.camera = cam, .lidar = lidar, .state = state};
+    small_batch x = small_batch_make(&rng, B);
+    td_nn_input in = x.in;
+    float *cam = x.cam, *r = x.r;
     td_nn_net kept, chunked;
     TD_ASSERT_OK(td_nn_net_init(&kept, &t, B, &rng, NULL));
     TD_ASSERT_EQ_INT(kept.cols_chunk, 0);
-    /* room for two samples' patches: chunks of 2, 2, 1 */
-    size_t per =
-        td_nn_conv2d_cols_size(1, 11, 9, 2, 3, 2) + td_nn_conv2d_cols_size(1, 5, 4, 3, 2, 1);
-    size_t old = td_nn_set_cols_budget(2 * per * sizeof(float) + 4);
-    TD_ASSERT_EQ_INT(old, TD_NN_DEFAULT_COLS_BUDGET);
-    TD_ASSERT_OK(td_nn_net_init(&chunked, &t, B, NULL, NULL));
-    td_nn_set_cols_budget(old);
-    TD_ASSERT_EQ_INT(chunked.cols_chunk, 2);
+    init_chunked(&chunked, &t, B, NULL);
     TD_ASSERT_LT(chunked.n_acts, kept.n_acts);
     TD_ASSERT_OK(td_nn_net_copy_params(&chunked, &kept));
     TD_ASSERT_OK(td_nn_net_forward(&kept, &in, B));
@@ -875,9 +906,7 @@ TD_TEST(net_chunked_im2col_matches_kept_buffers)
     TD_ASSERT_LT(max_rel(chunked.grads, kept.grads, kept.n_params, 1e-6), 1e-5);
     td_nn_net_free(&kept);
     td_nn_net_free(&chunked);
-    float *all[] = {cam, lidar, state, r};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        td_free(all[i]);
+    small_batch_free(&x);
 }
 
 /* Counts the questions; says "stop" from question `at` on. */
@@ -898,27 +927,20 @@ static int cancel_after(void *user)
  */
 TD_TEST(net_pass_stops_when_cancel_says_so)
 {
-    td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
     td_rng rng;
     td_rng_seed(&rng, 29, 0);
-    int B = 5;
-    float *cam = frand(&rng, (size_t)B * 11 * 9 * 2, 0, 1), *lidar = frand(&rng, B * 6, 0, 1);
-    float *state = frand(&rng, B * 3, -1, 1), *r = frand(&rng, B * 3, -1, 1);
-    td_nn_input in = {.camera = cam, .lidar = lidar, .state = state};
+    td_nn_tower t = small_tower(TD_NN_HEAD_CATEGORICAL, 3);
+    const int B = 5;
+    small_batch x = small_batch_make(&rng, B);
     td_nn_net net;
-    size_t per =
-        td_nn_conv2d_cols_size(1, 11, 9, 2, 3, 2) + td_nn_conv2d_cols_size(1, 5, 4, 3, 2, 1);
-    size_t old = td_nn_set_cols_budget(2 * per * sizeof(float) + 4);
-    TD_ASSERT_OK(td_nn_net_init(&net, &t, B, &rng, NULL));
-    td_nn_set_cols_budget(old);
-    TD_ASSERT_EQ_INT(net.cols_chunk, 2);
+    init_chunked(&net, &t, B, &rng);
     TD_ASSERT(net.cancel == NULL);
     cancel_probe never = {0, 1000000};
     net.cancel = cancel_after;
     net.cancel_user = &never;
-    TD_ASSERT_OK(td_nn_net_forward(&net, &in, B));
+    TD_ASSERT_OK(td_nn_net_forward(&net, &x.in, B));
     int forward_questions = never.asked;
-    TD_ASSERT_OK(td_nn_net_backward(&net, r, B));
+    TD_ASSERT_OK(td_nn_net_backward(&net, x.r, B));
     int backward_questions = never.asked - forward_questions;
     /* every layer once, and each conv layer again for its second and third chunk */
     TD_ASSERT_GT(forward_questions, net.n_layers);
@@ -926,20 +948,18 @@ TD_TEST(net_pass_stops_when_cancel_says_so)
     for (int at = 1; at <= forward_questions; at++) {
         cancel_probe c = {0, at};
         net.cancel_user = &c;
-        TD_ASSERT_EQ_INT(td_nn_net_forward(&net, &in, B), TD_EINTERRUPTED);
+        TD_ASSERT_EQ_INT(td_nn_net_forward(&net, &x.in, B), TD_EINTERRUPTED);
         TD_ASSERT_EQ_INT(c.asked, at); /* nothing more is asked (or computed) after a yes */
     }
     for (int at = 1; at <= backward_questions; at++) {
         cancel_probe c = {0, forward_questions + at};
         net.cancel_user = &c;
-        TD_ASSERT_OK(td_nn_net_forward(&net, &in, B));
-        TD_ASSERT_EQ_INT(td_nn_net_backward(&net, r, B), TD_EINTERRUPTED);
+        TD_ASSERT_OK(td_nn_net_forward(&net, &x.in, B));
+        TD_ASSERT_EQ_INT(td_nn_net_backward(&net, x.r, B), TD_EINTERRUPTED);
         TD_ASSERT_EQ_INT(c.asked, forward_questions + at);
     }
     td_nn_net_free(&net);
-    float *all[] = {cam, lidar, state, r};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        td_free(all[i]);
+    small_batch_free(&x);
 }
 
 TD_TEST(net_batch_rows_are_independent)

@@ -1114,7 +1114,17 @@ TD_TEST(docs_example_loads)
     TD_ASSERT_EQ_INT(t.n, 13);
     TD_ASSERT_EQ_INT(td_track_direction(&t), 1);
     TD_ASSERT_NEAR(t.length, 10.09, 0.01);
-    TD_ASSERT_NEAR(t.inner[0], 1.0904796425206889, 1e-15);
+    /* The inner border of a loop: each centre point moved half the width to the left of the
+     * mean of its two segments' directions (the doc's first point: from (0.3, 0.3) to (2, 0)). */
+    const double *c = t.center;
+    int last = t.n - 1;
+    if (c[2 * last] == c[0] && c[2 * last + 1] == c[1])
+        last--; /* a closed loop repeats its first point */
+    double ax = c[0] - c[2 * last], ay = c[1] - c[2 * last + 1], bx = c[2] - c[0], by = c[3] - c[1];
+    double la = hypot(ax, ay), lb = hypot(bx, by);
+    double tx = ax / la + bx / lb, ty = ay / la + by / lb, lt = hypot(tx, ty);
+    TD_ASSERT_NEAR(t.inner[0], c[0] - ty / lt * 0.45, 1e-12);
+    TD_ASSERT_NEAR(t.inner[1], c[1] + tx / lt * 0.45, 1e-12);
     TD_ASSERT_OK(td_track_check(&t, 0.6, NULL));
     td_track_free(&t);
 }

@@ -316,8 +316,9 @@ static int read_entries(td_archive *a, td_tar_reader *r, int canonical,
     return rc;
 }
 
-int td_archive_read_targz(td_archive *a, const void *buf, size_t len, const td_archive_limits *lim,
-                          td_err *err)
+/* A .tar.gz (plain 0) or a plain .tar (plain 1) in memory. */
+static int read_memory(td_archive *a, const void *buf, size_t len, int plain,
+                       const td_archive_limits *lim, td_err *err)
 {
     td_archive_limits dl;
     td_tar_reader *r;
@@ -326,30 +327,25 @@ int td_archive_read_targz(td_archive *a, const void *buf, size_t len, const td_a
         td_archive_limits_default(&dl);
         lim = &dl;
     }
-    int rc = td_tar_open_gzip_memory(&r, buf, len, err);
+    int rc = plain ? td_tar_open_memory(&r, buf, len, 1, err)
+                   : td_tar_open_gzip_memory(&r, buf, len, err);
     if (rc)
         return rc;
-    rc = read_entries(a, r, 0, lim, err);
+    rc = read_entries(a, r, plain, lim, err);
     td_tar_close(r);
     return rc;
+}
+
+int td_archive_read_targz(td_archive *a, const void *buf, size_t len, const td_archive_limits *lim,
+                          td_err *err)
+{
+    return read_memory(a, buf, len, 0, lim, err);
 }
 
 int td_archive_read_tar(td_archive *a, const void *buf, size_t len, const td_archive_limits *lim,
                         td_err *err)
 {
-    td_archive_limits dl;
-    td_tar_reader *r;
-    td_archive_init(a);
-    if (!lim) {
-        td_archive_limits_default(&dl);
-        lim = &dl;
-    }
-    int rc = td_tar_open_memory(&r, buf, len, 1, err);
-    if (rc)
-        return rc;
-    rc = read_entries(a, r, 1, lim, err);
-    td_tar_close(r);
-    return rc;
+    return read_memory(a, buf, len, 1, lim, err);
 }
 
 int td_archive_read_targz_file(td_archive *a, const char *path, const td_archive_limits *lim,

@@ -22,6 +22,17 @@ typedef struct frame {
     int nx, ny;
 } frame;
 
+/* The plot area of a chart in the box (x, y, w, h) under a title and a legend lh high (room for
+ * the axis labels around it). Returns -1 when the box leaves less than 20 x 20. */
+static int plot_area(frame *f, double x, double y, double w, double h, double lh)
+{
+    f->px = x + 72;
+    f->py = y + 30 + lh + 8;
+    f->pw = w - 72 - 20;
+    f->ph = h - (f->py - y) - 50;
+    return f->pw < 20 || f->ph < 20 ? -1 : 0;
+}
+
 static double fx(const frame *f, double x)
 {
     return f->px + (x - f->x0) / (f->x1 - f->x0) * f->pw;
@@ -252,11 +263,7 @@ int td_plot_line_chart_draw(td_svg *s, const td_line_chart *c, double x, double 
     double lw = w - 40;
     double lh = legend_height(items, nitems, lw);
     frame f;
-    f.px = x + 72;
-    f.py = y + 30 + lh + 8;
-    f.pw = w - 72 - 20;
-    f.ph = h - (f.py - y) - 50;
-    if (f.pw < 20 || f.ph < 20)
+    if (plot_area(&f, x, y, w, h, lh))
         return td_err_set(err, TD_EINVAL, "line chart '%s': box %.0fx%.0f is too small",
                           c->title ? c->title : "", w, h);
     fit_axis(xlo, xhi, (int)(f.pw / 90) + 2, &f.x0, &f.x1, &f.xfirst, &f.xstep, &f.nx);
@@ -382,13 +389,9 @@ int td_plot_bar_chart_draw(td_svg *s, const td_bar_chart *c, double x, double y,
     double lw = w - 40;
     double lh = legend_height(&item, 1, lw);
     frame f;
-    f.px = x + 72;
-    f.py = y + 30 + lh + 8;
-    f.pw = w - 72 - 20;
-    f.ph = h - (f.py - y) - 50;
-    if (f.pw < 20 || f.ph < 20)
-        return td_err_set(err, TD_EINVAL, "bar chart '%s': box too small",
-                          c->title ? c->title : "");
+    if (plot_area(&f, x, y, w, h, lh))
+        return td_err_set(err, TD_EINVAL, "bar chart '%s': box %.0fx%.0f is too small",
+                          c->title ? c->title : "", w, h);
     f.x0 = 0;
     f.x1 = c->n > 0 ? c->n : 1;
     f.xfirst = 0;

@@ -428,9 +428,25 @@ static int list_models(td__req *r)
     return td__reply_sb(r, 200, &b);
 }
 
+/* Every version of model id, oldest first, as a new array in *out (also on error, < 0). */
+static int versions_json(td__req *r, int64_t id, json_t **out, td_err *err)
+{
+    td_db_rows *rows = NULL;
+    *out = json_array();
+    int rc = td__db_query(td__req_db(r), &rows, err,
+                          "SELECT " VERSION_COLS " FROM model_versions v JOIN users u ON u.id = "
+                          "v.created_by WHERE v.model_id = ? ORDER BY v.version",
+                          "i", id);
+    if (!rc)
+        while ((rc = td__db_next(rows, err)) > 0)
+            json_array_append_new(*out, version_json(rows));
+    td__db_rows_free(rows);
+    return rc;
+}
+
 static int reply_model(td__req *r, int status, int64_t id, json_t *extra)
 {
-    td_db_rows *row, *rows;
+    td_db_rows *row;
     td_err err = {0};
     int rc = td__db_query_row(td__req_db(r), &row, &err,
                               "SELECT " MODEL_COLS " FROM models m JOIN users u ON u.id = "
@@ -442,15 +458,8 @@ static int reply_model(td__req *r, int status, int64_t id, json_t *extra)
     }
     json_t *o = model_json(row);
     td__db_rows_free(row);
-    json_t *versions = json_array();
-    rc = td__db_query(td__req_db(r), &rows, &err,
-                      "SELECT " VERSION_COLS " FROM model_versions v JOIN users u ON u.id = "
-                      "v.created_by WHERE v.model_id = ? ORDER BY v.version",
-                      "i", id);
-    if (!rc)
-        while ((rc = td__db_next(rows, &err)) > 0)
-            json_array_append_new(versions, version_json(rows));
-    td__db_rows_free(rows);
+    json_t *versions;
+    rc = versions_json(r, id, &versions, &err);
     json_object_set_new(o, "versions", versions);
     if (extra)
         json_object_update(o, extra);
@@ -687,21 +696,13 @@ static int post_clone(td__req *r)
 static int list_versions(td__req *r)
 {
     td__model m;
-    td_db_rows *rows;
     td_err err = {0};
     int64_t id;
     int rc;
     if (td__param_id(r, 0, "model", &id) || td__model_get(r, id, &m) <= 0)
         return 1;
-    json_t *arr = json_array();
-    rc = td__db_query(td__req_db(r), &rows, &err,
-                      "SELECT " VERSION_COLS " FROM model_versions v JOIN users u ON u.id = "
-                      "v.created_by WHERE v.model_id = ? ORDER BY v.version",
-                      "i", id);
-    if (!rc)
-        while ((rc = td__db_next(rows, &err)) > 0)
-            json_array_append_new(arr, version_json(rows));
-    td__db_rows_free(rows);
+    json_t *arr;
+    rc = versions_json(r, id, &arr, &err);
     if (rc < 0) {
         json_decref(arr);
         return td__fail_err(r, rc, &err);

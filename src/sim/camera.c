@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "sim/ground_map.h"
+#include "sim/sim_internal.h"
 #include "trackday/sensors.h"
 
 #define MAX_DIM 1024
@@ -78,19 +79,10 @@ int td_camera_config_check(const td_camera_config *cfg, td_err *err)
 
 /* ---- colours ---------------------------------------------------------------------------- */
 
-static uint8_t clamp_u8(double v)
-{
-    if (v <= 0.0)
-        return 0;
-    if (v >= 255.0)
-        return 255;
-    return (uint8_t)(v + 0.5);
-}
-
 /* DeepRacer's luma, rounded to the nearest level. */
 static uint8_t luma(const uint8_t *rgb)
 {
-    return clamp_u8(0.2989 * rgb[0] + 0.5870 * rgb[1] + 0.1140 * rgb[2]);
+    return td__clamp_u8(0.2989 * rgb[0] + 0.5870 * rgb[1] + 0.1140 * rgb[2]);
 }
 
 /* A look's colour after contrast (around mid-grey), brightness, exposure and white balance. */
@@ -211,11 +203,11 @@ static void view_setup(view *v, const td_camera_config *cfg, const td_scene *sce
     v->look = look;
     for (int k = 0; k < TD_GROUND_CLASSES; k++) {
         for (int ch = 0; ch < 3; ch++)
-            v->pal_rgb[k][ch] = clamp_u8(v->ground_rgb[k][ch]);
+            v->pal_rgb[k][ch] = td__clamp_u8(v->ground_rgb[k][ch]);
         v->pal_grey[k] = luma(v->pal_rgb[k]);
     }
     for (int ch = 0; ch < 3; ch++)
-        v->sky_u8[ch] = clamp_u8(v->sky_rgb[ch]);
+        v->sky_u8[ch] = td__clamp_u8(v->sky_rgb[ch]);
     v->sky_grey = luma(v->sky_u8);
     /* The frame's palette by map byte: class and grain (rows without haze use it). */
     for (int b = 0; b < 256; b++)
@@ -262,7 +254,7 @@ static void row_setup(const view *v, double sy, double ox, row_geom *g, int want
         /* Darker toward the top of the image (a room's ceiling, a sky's zenith). */
         double k = 1.0 - v->sky_gradient * (1.0 - sy / v->H);
         for (int ch = 0; ch < 3; ch++)
-            g->sky_rgb[ch] = clamp_u8(v->sky_rgb[ch] * k);
+            g->sky_rgb[ch] = td__clamp_u8(v->sky_rgb[ch] * k);
         g->sky_grey = k == 1.0 ? v->sky_grey : luma(g->sky_rgb);
     }
     double h = haze_of(depth);
@@ -270,7 +262,8 @@ static void row_setup(const view *v, double sy, double ox, row_geom *g, int want
     if (h > 0.0) {
         for (int k = 0; k < TD_GROUND_CLASSES; k++) {
             for (int ch = 0; ch < 3; ch++)
-                g->pal_rgb[k][ch] = clamp_u8(v->ground_rgb[k][ch] * (1.0 - h) + v->sky_rgb[ch] * h);
+                g->pal_rgb[k][ch] =
+                    td__clamp_u8(v->ground_rgb[k][ch] * (1.0 - h) + v->sky_rgb[ch] * h);
             g->pal_grey[k] = luma(g->pal_rgb[k]);
         }
     } else if (want_rgb) {
@@ -654,7 +647,7 @@ static void draw_box(const view *v, const td_box *b, int ss, int channels, int p
         double shade = 0.7 + 0.3 * (ndl > 0.0 ? ndl : 0.0);
         uint8_t rgb[3];
         for (int ch = 0; ch < 3; ch++)
-            rgb[ch] = clamp_u8(base[ch] * shade);
+            rgb[ch] = td__clamp_u8(base[ch] * shade);
         fill_poly(v, &p, rgb, luma(rgb), ss, channels, pstride, out);
     }
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "sim/sim_internal.h"
 #include "trackday/sensors.h"
 
 static void set_rgb(uint8_t *c, uint8_t r, uint8_t g, uint8_t b)
@@ -39,21 +40,12 @@ void td_look_default(td_look *look)
     look->wb[0] = look->wb[1] = look->wb[2] = 1.0;
 }
 
-static uint8_t clamp_u8(double v)
-{
-    if (v <= 0.0)
-        return 0;
-    if (v >= 255.0)
-        return 255;
-    return (uint8_t)(v + 0.5);
-}
-
 /* Scales a colour by a common factor (lightness) and jitters each channel (hue). */
 static void jitter(uint8_t *c, td_rng *rng, double scale, double shift)
 {
     double k = 1.0 + td_rng_range(rng, -scale, scale);
     for (int i = 0; i < 3; i++)
-        c[i] = clamp_u8(c[i] * k + td_rng_range(rng, -shift, shift));
+        c[i] = td__clamp_u8(c[i] * k + td_rng_range(rng, -shift, shift));
 }
 
 void td_dr_ranges_default(td_dr_ranges *r)

@@ -12,6 +12,16 @@
 
 #include "trackday/sim.h"
 
+/* A colour level rounded into 0..255 (the camera's pixels and its look's adjustments). */
+static inline uint8_t td__clamp_u8(double v)
+{
+    if (v <= 0.0)
+        return 0;
+    if (v >= 255.0)
+        return 255;
+    return (uint8_t)(v + 0.5);
+}
+
 /* ---- car ---------------------------------------------------------------------------- */
 
 #define TD__MAX_SUBSTEPS 64
