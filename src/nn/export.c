@@ -962,6 +962,33 @@ static void onnx_transpose(td__pb *p, const char *in, const char *out, const int
     td__pb_end(p, n.mark);
 }
 
+/*
+ * A conv (dims OIHW) or dense (dims (OC, C)) node's weights as the initializers NAME/kernel,
+ * in ONNX's layout, and NAME/bias; their names into kn and bn. Returns 0, or -1 when out of
+ * memory.
+ */
+static int onnx_weights(td__pb *p, const xnode *x, const int64_t *dims, int ndim, char *kn,
+                        size_t kcap, char *bn, size_t bcap)
+{
+    size_t cnt = 1;
+    for (int i = 0; i < ndim; i++)
+        cnt *= (size_t)dims[i];
+    float *k = td_malloc(cnt * sizeof(float));
+    if (!k)
+        return -1;
+    if (x->kind == X_CONV)
+        conv_to_oihw(k, x);
+    else
+        dense_layout(k, x, 0);
+    int64_t bd[1] = {x->OC};
+    snprintf(kn, kcap, "%s/kernel", x->name);
+    onnx_initializer(p, kn, k, dims, ndim);
+    td_free(k);
+    snprintf(bn, bcap, "%s/bias", x->name);
+    onnx_initializer(p, bn, x->b, bd, 1);
+    return 0;
+}
+
 static int write_onnx_graph(const xgraph *g, td__pb *p, td_err *err)
 {
     static const int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
@@ -1001,20 +1028,11 @@ static int write_onnx_graph(const xgraph *g, td__pb *p, td_err *err)
                 onnx_transpose(p, in0, a, to_nchw);
                 in0 = a;
             }
-            size_t cnt = (size_t)x->K * x->K * x->C * x->OC;
-            float *k = td_malloc(cnt * sizeof(float));
-            if (!k)
+            int64_t kd[4] = {x->OC, x->C, x->K, x->K};
+            char kn[TD_EXPORT_NAME_LEN + 16], cn[TD_EXPORT_NAME_LEN + 16];
+            if (onnx_weights(p, x, kd, 4, kn, sizeof(kn), b, sizeof(b)))
                 return td_err_set(err, TD_ENOMEM, "export: out of memory");
-            conv_to_oihw(k, x);
-            int64_t kd[4] = {x->OC, x->C, x->K, x->K}, bd[1] = {x->OC};
-            char kn[TD_EXPORT_NAME_LEN + 16];
-            snprintf(kn, sizeof(kn), "%s/kernel", x->name);
-            onnx_initializer(p, kn, k, kd, 4);
-            td_free(k);
-            snprintf(b, sizeof(b), "%s/bias", x->name);
-            onnx_initializer(p, b, x->b, bd, 1);
             const char *ins[3] = {in0, kn, b};
-            char cn[TD_EXPORT_NAME_LEN + 16];
             snprintf(cn, sizeof(cn), "%s/Conv2D", x->name);
             onnx_node n = onnx_node_begin(p, "Conv", cn, ins, 3, name[i]);
             int64_t ks[2] = {x->K, x->K}, st[2] = {x->S, x->S}, pads[4] = {0, 0, 0, 0};
@@ -1059,19 +1077,11 @@ static int write_onnx_graph(const xgraph *g, td__pb *p, td_err *err)
             break;
         }
         case X_DENSE: {
-            float *w = td_malloc((size_t)x->C * x->OC * sizeof(float));
-            if (!w)
+            int64_t wd[2] = {x->OC, x->C};
+            char kn[TD_EXPORT_NAME_LEN + 16], mn[TD_EXPORT_NAME_LEN + 16];
+            if (onnx_weights(p, x, wd, 2, kn, sizeof(kn), b, sizeof(b)))
                 return td_err_set(err, TD_ENOMEM, "export: out of memory");
-            dense_layout(w, x, 0);
-            int64_t wd[2] = {x->OC, x->C}, bd[1] = {x->OC};
-            char kn[TD_EXPORT_NAME_LEN + 16];
-            snprintf(kn, sizeof(kn), "%s/kernel", x->name);
-            onnx_initializer(p, kn, w, wd, 2);
-            td_free(w);
-            snprintf(b, sizeof(b), "%s/bias", x->name);
-            onnx_initializer(p, b, x->b, bd, 1);
             const char *ins[3] = {in0, kn, b};
-            char mn[TD_EXPORT_NAME_LEN + 16];
             snprintf(mn, sizeof(mn), "%s/MatMul", x->name);
             /* Gemm: Y = A * B^T + C with B = trackday's (OC, C) weight. */
             onnx_node n = onnx_node_begin(p, "Gemm", mn, ins, 3, name[i]);
