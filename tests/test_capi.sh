@@ -39,13 +39,13 @@ soname=$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 check $? soname "soname '$soname'"
 syms=$(nm -D --defined-only "$lib" | awk '{print $3}')
 bad=$(echo "$syms" | grep -vE '^(td_[a-z0-9_]+|td__err_vformat|TRACKDAY_0)(@@TRACKDAY_0)?$' | head -5)
-[ -z "$bad" ] && echo "$syms" | grep -q '^td_vecenv_step@@TRACKDAY_0$' &&
-    echo "$syms" | grep -q '^td_infer_run@@TRACKDAY_0$'
+[ -z "$bad" ] && grep -q <<<"$syms" '^td_vecenv_step@@TRACKDAY_0$' &&
+    grep -q <<<"$syms" '^td_infer_run@@TRACKDAY_0$'
 check $? only_public_symbols "unexpected exports: $bad"
 # Internal names exist in the static library but are local in the shared one.
 nm "$build/libtrackday.a" > "$tmp/archive.nm" 2>/dev/null
 grep -q ' T td__py_embedded$' "$tmp/archive.nm" &&
-    ! echo "$syms" | grep -q '^td__py_embedded'
+    ! grep -q <<<"$syms" '^td__py_embedded'
 check $? internal_symbols_hidden "td__py_embedded exported or absent from the archive"
 ! readelf -d "$lib" | grep -q 'libpython'
 check $? no_libpython "$(readelf -d "$lib" | grep NEEDED)"
@@ -69,7 +69,7 @@ check $? headers_compile_alone "$hfail: $(head -5 "$tmp/h.err")"
 awk '/^```c$/{on=1; next} /^```$/{on=0} on' "$src/docs/c-api.md" > "$tmp/vecenv_demo.c"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 flags=$(pkg-config --cflags --libs trackday 2>&1); rc=$?
-echo "$flags" | grep -q -- "-I$prefix/include" || echo "$flags" | grep -q -- "-I.*prefix/lib/pkgconfig/../../include"
+grep -q <<<"$flags" -- "-I$prefix/include" || grep -q <<<"$flags" -- "-I.*prefix/lib/pkgconfig/../../include"
 check $((rc || $?)) pkg_config "rc $rc: $flags"
 out=$("$cc" -std=c17 -Wall -Wextra -Werror "${san[@]}" "$tmp/vecenv_demo.c" $flags \
     -Wl,-rpath,"$prefix/lib" -o "$tmp/vecenv_demo" 2>&1); rc=$?
@@ -77,20 +77,20 @@ check $rc example_builds "rc $rc: $out"
 ldd "$tmp/vecenv_demo" | grep -q "$prefix/lib/libtrackday.so.0"
 check $? example_uses_installed_library "$(ldd "$tmp/vecenv_demo" | grep trackday)"
 out=$("$tmp/vecenv_demo" "$prefix/share/trackday/tracks/oval.json" 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -qE '^mean reward per car-step 0\.[0-9]+, episodes ended [0-9]+, car 0 progress'
+[ $rc -eq 0 ] && grep -qE <<<"$out" '^mean reward per car-step 0\.[0-9]+, episodes ended [0-9]+, car 0 progress'
 check $? example_runs "rc $rc: $out"
 # Loading the library never turns the caller into trackday's reward host (the command's job).
 out=$(TD_SANDBOX_ENTRY=reward-host "$tmp/vecenv_demo" "$prefix/share/trackday/tracks/oval.json" 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -qE '^mean reward per car-step 0\.[0-9]+'
+[ $rc -eq 0 ] && grep -qE <<<"$out" '^mean reward per car-step 0\.[0-9]+'
 check $? library_is_never_the_reward_host "rc $rc: $out"
 out=$("$tmp/vecenv_demo" "$tmp/nope.json" 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "^track: .*nope.json"
+[ $rc -eq 1 ] && grep -q <<<"$out" "^track: .*nope.json"
 check $? example_error_message "rc $rc: $out"
 
 # The installed command finds the installed tracks (PREFIX/share/trackday/tracks).
 cp "$prefix/share/trackday/tracks/oval.json" "$prefix/share/trackday/tracks/installed_only.json"
 out=$(cd "$tmp" && echo "0 0 0" | "$prefix/bin/trackday" probe --track installed_only 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q '"track_length"'
+[ $rc -eq 0 ] && grep -q <<<"$out" '"track_length"'
 check $? installed_command_finds_installed_tracks "rc $rc: $out"
 
 # The installed Python package: imports from PREFIX (no build tree on its path), finds the
@@ -184,7 +184,7 @@ check $? python_reward_in_installed_host "rc $rc: $out"
 mv "$prefix/bin/trackday" "$prefix/bin/trackday.off"
 out=$(env -u TRACKDAY_REWARD_HOST "$tmp/py_reward" "$prefix/share/trackday/tracks/oval.json" \
     "$tmp/reward_function.py" 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "set TRACKDAY_REWARD_HOST to the trackday executable"
+[ $rc -eq 1 ] && grep -q <<<"$out" "set TRACKDAY_REWARD_HOST to the trackday executable"
 check $? python_reward_without_host "rc $rc: $out"
 out=$(TRACKDAY_REWARD_HOST=$prefix/bin/trackday.off "$tmp/py_reward" \
     "$prefix/share/trackday/tracks/oval.json" "$tmp/reward_function.py" 2>&1); rc=$?

@@ -26,10 +26,10 @@ trackday() { "$bin" "$@"; }
 out=$(echo 'a-long-admin-password' | trackday admin create-user --data hub-data --name admin --role admin 2>&1)
 check admin_create_user "$out" $?
 out=$(echo 'a-long-admin-password' | trackday admin create-user --data hub-data --name admin --role admin 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "the user name 'admin' is taken"
+[ $? -eq 1 ] && grep -q <<<"$out" "the user name 'admin' is taken"
 check admin_create_user_taken "$out" $?
 out=$(echo 'short' | trackday admin create-user --data hub-data --name bob --role learner 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "8 to 256 characters"
+[ $? -eq 1 ] && grep -q <<<"$out" "8 to 256 characters"
 check admin_short_password "$out" $?
 out=$(echo 'alice-password-1' | trackday admin create-user --data hub-data --name alice --role learner \
       --insecure-fast-passwords 2>&1)
@@ -54,13 +54,13 @@ grep -q '^tdw_' box1.token
 ok=$?
 check admin_create_worker "$(cat create-worker.err)" $ok
 out=$(trackday admin migrate --data hub-data 2>&1)
-echo "$out" | grep -qE 'schema version ([0-9]+) \(this trackday knows \1\)'
+grep -qE <<<"$out" 'schema version ([0-9]+) \(this trackday knows \1\)'
 check admin_migrate "$out" $?
 out=$(trackday worker --hub "$HUB" 2>&1)
 [ $? -eq 2 ] && grep -q "trackday worker: --token T is needed" <<<"$out"
 check worker_needs_token "$out" $?
 out=$(trackday worker --hub "$HUB" --token tdw_not-a-token --max-jobs 1 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "refuses this worker's token"
+[ $? -eq 1 ] && grep -q <<<"$out" "refuses this worker's token"
 check worker_bad_token "$out" $?
 "$bin" worker --hub "$HUB" --token "$(cat box1.token)" --slots 2 --work "$tmp/work" 2> worker.log &
 pids+=($!)
@@ -68,10 +68,10 @@ worker_pid=$!
 
 # docs/cli/login.md
 out=$(trackday push mymodel 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "not logged in to a hub: run 'trackday login URL' first"
+[ $? -eq 1 ] && grep -q <<<"$out" "not logged in to a hub: run 'trackday login URL' first"
 check push_needs_login "$out" $?
 out=$(echo 'wrong-password' | trackday login "$HUB" --user alice 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "wrong user name or password"
+[ $? -eq 1 ] && grep -q <<<"$out" "wrong user name or password"
 check login_wrong_password "$out" $?
 out=$(echo 'alice-password-1' | trackday login "$HUB" --user alice 2>&1)
 check login "$out" $?
@@ -82,24 +82,24 @@ check login_file_private "mode $(stat -c %a "$XDG_CONFIG_HOME/trackday/hub.json"
 # docs/cli/push.md
 trackday init mymodel --discrete --fast-actions --track default --sensor state > /dev/null
 out=$(trackday push mymodel 2>&1)
-echo "$out" | grep -q "model 1 'mymodel' version 1 (new model)"
+grep -q <<<"$out" "model 1 'mymodel' version 1 (new model)"
 check push_new "$out" $?
 out=$(trackday push mymodel 2>&1)
-echo "$out" | grep -q "model 1 'mymodel' version 2" && ! echo "$out" | grep -q "new model"
+grep -q <<<"$out" "model 1 'mymodel' version 2" && ! grep -q <<<"$out" "new model"
 check push_version "$out" $?
 out=$(trackday pull mymodel@1 -o old-copy 2>&1)
 [ $? -eq 0 ] && cmp -s mymodel/reward_function.py old-copy/reward_function.py
 check pull_version "$out" $?
 out=$(trackday pull mymodel@1 -o old-copy 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "old-copy exists"
+[ $? -eq 1 ] && grep -q <<<"$out" "old-copy exists"
 check pull_refuses_overwrite "$out" $?
 out=$(trackday pull nothing 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "you have no model named 'nothing'"
+[ $? -eq 1 ] && grep -q <<<"$out" "you have no model named 'nothing'"
 check pull_unknown "$out" $?
 echo '{"lr": 7}' > bad-hp.json
 cp -r mymodel broken && cp bad-hp.json broken/hyperparameters.json
 out=$(trackday push broken 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "hyperparameters.json"
+[ $? -eq 1 ] && grep -q <<<"$out" "hyperparameters.json"
 check push_refused_with_reason "$out" $?
 
 # docs/cli/train.md, "On a hub": the same live line, the model back in the directory.
@@ -118,15 +118,15 @@ check train_on_hub_needs_minutes "$out" $?
 
 # docs/cli/jobs.md
 out=$(trackday jobs 2>&1)
-echo "$out" | grep -qE "^ +1  train +succeeded +1 v3"
+grep -qE <<<"$out" "^ +1  train +succeeded +1 v3"
 check jobs_table "$out" $?
 out=$(trackday jobs 1 --watch 2>&1)
 check jobs_watch_finished "$out" $?
 out=$(trackday jobs 1 --cancel 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "has already ended (succeeded)"
+[ $? -eq 1 ] && grep -q <<<"$out" "has already ended (succeeded)"
 check jobs_cancel_finished "$out" $?
 out=$(trackday jobs 1 2>&1)
-echo "$out" | grep -q '"result_version": 4'
+grep -q <<<"$out" '"result_version": 4'
 check jobs_detail "$out" $?
 out=$(trackday jobs --state bogus 2>&1)
 [ $? -eq 2 ] && grep -q -- "--state: 'bogus' must be one of queued|running|active" <<<"$out"
@@ -143,7 +143,7 @@ out=$(trackday logout 2>&1)
 [ $? -eq 0 ] && [ ! -e "$XDG_CONFIG_HOME/trackday/hub.json" ]
 check logout "$out" $?
 out=$(trackday jobs 2>&1)
-[ $? -eq 1 ] && echo "$out" | grep -q "not logged in"
+[ $? -eq 1 ] && grep -q <<<"$out" "not logged in"
 check jobs_after_logout "$out" $?
 
 # docs/cli/alerts.md: an admin's drift alerts (none on this hub), retraining from one that does
@@ -178,7 +178,7 @@ trackday logout > /dev/null 2>&1
 
 # admin gc keeps what is referred to.
 out=$(trackday admin gc --data hub-data 2>&1)
-echo "$out" | grep -q "deleted 0 unused files"
+grep -q <<<"$out" "deleted 0 unused files"
 check admin_gc "$out" $?
 
 # An old orphan goes, after a dry run and a longer --older-than that keep it.
@@ -186,13 +186,13 @@ orphan=hub-data/blobs/$(printf 'an orphan\n' | sha256sum | cut -c1-2)
 mkdir -p "$orphan" && orphan="$orphan/$(printf 'an orphan\n' | sha256sum | cut -c1-64)"
 printf 'an orphan\n' > "$orphan" && touch -d '-2 hours' "$orphan"
 out=$(trackday admin gc --data hub-data --dry-run 2>&1)
-echo "$out" | grep -q "dry run: would delete 1 unused files, 0.0 MB, 0 filesets; nothing deleted" && [ -f "$orphan" ]
+grep -q <<<"$out" "dry run: would delete 1 unused files, 0.0 MB, 0 filesets; nothing deleted" && [ -f "$orphan" ]
 check admin_gc_dry_run "$out" $?
 out=$(trackday admin gc --data hub-data --older-than 86400 2>&1)
-echo "$out" | grep -q "deleted 0 unused files" && [ -f "$orphan" ]
+grep -q <<<"$out" "deleted 0 unused files" && [ -f "$orphan" ]
 check admin_gc_older_than "$out" $?
 out=$(trackday admin gc --data hub-data 2>&1)
-echo "$out" | grep -q "deleted 1 unused files" && [ ! -f "$orphan" ]
+grep -q <<<"$out" "deleted 1 unused files" && [ ! -f "$orphan" ]
 check admin_gc_orphan "$out" $?
 
 kill -TERM "$serve_pid"

@@ -112,9 +112,12 @@ canary=$($py -c "import json; d=json.load(open('devs.json'))['devices']; print(m
 grep -q "rolled_back" hist.txt && grep -q "rollback_requested" hist.txt && grep -q "failed .*lap check" hist.txt
 ok=$?
 check history "$(cat hist.txt)" $ok
-grep -q "going back to the previous bundle" cars/sim-0/agent.log
+# The canary is the device with the lowest id: which car that is depends on which registered
+# first (sim-0 is not always it).
+canary_name=$($py -c "import json; d=json.load(open('devs.json'))['devices']; print(min(d, key=lambda x: x['id'])['name'])")
+grep -q "going back to the previous bundle" "cars/$canary_name/agent.log"
 ok=$?
-check rollback_without_download "$(cat cars/sim-0/agent.log)" $ok
+check rollback_without_download "$canary_name: $(cat "cars/$canary_name/agent.log")" $ok
 
 # Deployment 3: v2 to every car at once (no lap check), then rolled back by hand.
 "$bin" fleet deploy 2 --group sim --canary 0 --watch --watch-timeout 120 > d3.txt 2>&1

@@ -77,15 +77,15 @@ m="$tmp/m1"
 out=$("$bin" import "$d" -o "$m" 2>&1)
 rc=$?
 [ $rc -eq 0 ] &&
-    echo "$out" | grep -q "model_metadata.json    from $d/model/model_metadata.json" &&
-    echo "$out" | grep -q "hyperparameters.json   from $d/ip/hyperparameters.json" &&
-    echo "$out" | grep -q "reward_function.py     from $d/reward_function.py" &&
-    echo "$out" | grep -q "training_params.yaml   from $d/training_params.yaml" &&
-    echo "$out" | grep -q "evaluation_params.yaml from $d/evaluation_params.yaml" &&
-    echo "$out" | grep -q "warning: $m/training_params.yaml:7: unknown key \"REVERS_DIR\" ignored; did you mean \"REVERSE_DIR\"?" &&
-    ! echo "$out" | grep -q "\.import-" &&
-    echo "$out" | grep -q "not loadable: 6 TensorFlow checkpoint files" &&
-    echo "$out" | grep -q "version 4" &&
+    grep -q <<<"$out" "model_metadata.json    from $d/model/model_metadata.json" &&
+    grep -q <<<"$out" "hyperparameters.json   from $d/ip/hyperparameters.json" &&
+    grep -q <<<"$out" "reward_function.py     from $d/reward_function.py" &&
+    grep -q <<<"$out" "training_params.yaml   from $d/training_params.yaml" &&
+    grep -q <<<"$out" "evaluation_params.yaml from $d/evaluation_params.yaml" &&
+    grep -q <<<"$out" "warning: $m/training_params.yaml:7: unknown key \"REVERS_DIR\" ignored; did you mean \"REVERSE_DIR\"?" &&
+    ! grep -q <<<"$out" "\.import-" &&
+    grep -q <<<"$out" "not loadable: 6 TensorFlow checkpoint files" &&
+    grep -q <<<"$out" "version 4" &&
     cmp -s "$d/reward_function.py" "$m/reward_function.py" &&
     cmp -s "$d/model/model_metadata.json" "$m/model_metadata.json"
 check import_drfc_folder "files from DRfC's places, checkpoints reported (rc $rc): $out" \
@@ -93,7 +93,7 @@ check import_drfc_folder "files from DRfC's places, checkpoints reported (rc $rc
 
 out=$("$bin" train "$m" --iterations 1 --envs 2 --quiet 2>&1)
 rc=$?
-[ $rc -eq 0 ] && [ -s "$m/model/last.tdm" ] && echo "$out" | grep -q "^stopped: iteration limit"
+[ $rc -eq 0 ] && [ -s "$m/model/last.tdm" ] && grep -q <<<"$out" "^stopped: iteration limit"
 check import_trains "the imported directory trains (rc $rc): $out" $(( rc || $? ))
 
 # The evaluation reads evaluation_params.yaml, as DeepRacer's evaluation worker does: its
@@ -101,12 +101,12 @@ check import_trains "the imported directory trains (rc $rc): $out" $(( rc || $? 
 # trained one iteration completes no lap: the exit status may say so (1).
 out=$("$bin" eval "$m" 2>&1)
 rc=$?
-[ $rc -le 1 ] && echo "$out" | grep -q "^$m/model/last.tdm on Oval_track (separate trials, no resets): [0-9] of 2 laps"
+[ $rc -le 1 ] && grep -q <<<"$out" "^$m/model/last.tdm on Oval_track (separate trials, no resets): [0-9] of 2 laps"
 check eval_reads_evaluation_params "evaluation_params.yaml's settings (rc $rc): $out" $(( rc > 1 || $? ))
 
 out=$("$bin" import "$d" -o "$m" 2>&1)
 rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "already exists"
+[ $rc -eq 1 ] && grep -q <<<"$out" "already exists"
 check import_refuses_existing "an existing directory is kept (rc $rc): $out" $(( rc != 1 || $? ))
 out=$("$bin" import "$d" -o "$m" --force 2>&1)
 rc=$?
@@ -141,10 +141,10 @@ out=$(cd "$tmp" && "$bin" import virtualmodel-test.tar.gz 2>&1)
 rc=$?
 m2="$tmp/virtualmodel-test"
 [ $rc -eq 0 ] &&
-    echo "$out" | grep -q "model_metadata.json    from virtualmodel-test.tar.gz/Abc123XyZ/model_metadata.json" &&
-    echo "$out" | grep -q "not loadable: 2 TensorFlow checkpoint files" &&
-    echo "$out" | grep -q "continuous action space" &&
-    echo "$out" | grep -q "WORLD_NAME 2022_april_open is not on the track search path" &&
+    grep -q <<<"$out" "model_metadata.json    from virtualmodel-test.tar.gz/Abc123XyZ/model_metadata.json" &&
+    grep -q <<<"$out" "not loadable: 2 TensorFlow checkpoint files" &&
+    grep -q <<<"$out" "continuous action space" &&
+    grep -q <<<"$out" "WORLD_NAME 2022_april_open is not on the track search path" &&
     [ -s "$m2/training_params.yaml" ] && [ -s "$m2/hyperparameters.json" ]
 check import_virtual_model "a .tar.gz virtual model (rc $rc): $out" $(( rc || $? ))
 
@@ -152,13 +152,13 @@ check import_virtual_model "a .tar.gz virtual model (rc $rc): $out" $(( rc || $?
 mkdir -p "$tmp/empty"
 out=$("$bin" import "$tmp/empty" -o "$tmp/m3" 2>&1)
 rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "no model_metadata.json in this model folder" &&
+[ $rc -eq 1 ] && grep -q <<<"$out" "no model_metadata.json in this model folder" &&
     [ ! -e "$tmp/m3" ]
 check import_without_metadata "refused, nothing written (rc $rc): $out" $(( rc != 1 || $? ))
 printf '{"sensor": ["FRONT_FACING_CAMERA"], "version": "5"}' > "$tmp/empty/model_metadata.json"
 out=$("$bin" import "$tmp/empty" -o "$tmp/m3" 2>&1)
 rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "do not load as trackday reads them: $tmp/empty/model_metadata.json: no \"action_space\"" &&
+[ $rc -eq 1 ] && grep -q <<<"$out" "do not load as trackday reads them: $tmp/empty/model_metadata.json: no \"action_space\"" &&
     [ ! -e "$tmp/m3" ] &&
     [ -z "$(ls -d "$tmp"/m3.import-* 2> /dev/null)" ]
 check import_bad_metadata "refused with DeepRacer's reason, nothing left (rc $rc): $out" \
@@ -166,7 +166,7 @@ check import_bad_metadata "refused with DeepRacer's reason, nothing left (rc $rc
 head -c 300 "$tmp/virtualmodel-test.tar.gz" > "$tmp/cut.tar.gz"
 out=$("$bin" import "$tmp/cut.tar.gz" -o "$tmp/m4" 2>&1)
 rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "cut.tar.gz: " && [ ! -e "$tmp/m4" ]
+[ $rc -eq 1 ] && grep -q <<<"$out" "cut.tar.gz: " && [ ! -e "$tmp/m4" ]
 check import_damaged_archive "a cut archive is refused (rc $rc): $out" $(( rc != 1 || $? ))
 
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi

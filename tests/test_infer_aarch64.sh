@@ -51,14 +51,14 @@ check cross_binary_is_aarch64 "ELF machine $machine, not 183 (AArch64)" $?
 out=$(qemu-aarch64 -cpu cortex-a72 "$OUT/selftest_arm" --kernels 2>&1)
 rc=$?
 echo "$out" | sed 's/^/    /'
-echo "$out" | grep -q "^instruction sets here: generic neon (best neon)$" &&
-    echo "$out" | grep -q "^PASS isa neon: int8 equals the reference bit for bit$"
+grep -q <<<"$out" "^instruction sets here: generic neon (best neon)$" &&
+    grep -q <<<"$out" "^PASS isa neon: int8 equals the reference bit for bit$"
 check qemu_cortex_a72 "rc $rc" $(( rc || $? ))
 out=$(qemu-aarch64 -cpu cortex-a76 "$OUT/selftest_arm" --kernels 2>&1)
 rc=$?
 echo "$out" | sed 's/^/    /'
-echo "$out" | grep -q "^instruction sets here: generic neon neon-dotprod (best neon-dotprod)$" &&
-    echo "$out" | grep -q "^PASS isa neon-dotprod: int8 equals the reference bit for bit$"
+grep -q <<<"$out" "^instruction sets here: generic neon neon-dotprod (best neon-dotprod)$" &&
+    grep -q <<<"$out" "^PASS isa neon-dotprod: int8 equals the reference bit for bit$"
 check qemu_cortex_a76 "rc $rc" $(( rc || $? ))
 
 # 4. A SHALLOW model (random weights), fp32 and int8: the emulated ARM gives this machine's

@@ -48,16 +48,16 @@ check drive_actions_track "the track's start line as the start" $?
 
 printf 'steer,throttle\n0,1\n0,fast\n' > "$tmp/bad.csv"
 out=$("$bin" drive --start "0 0 0 0" --actions "$tmp/bad.csv" 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "bad.csv:3" && echo "$out" | grep -q "throttle"
+[ $? -ne 0 ] && grep -q <<<"$out" "bad.csv:3" && grep -q <<<"$out" "throttle"
 check drive_actions_bad_row "names file, line and column: $out" $?
 out=$("$bin" drive --actions tests/data/actions.csv 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q -- "--start"
+[ $? -ne 0 ] && grep -q <<<"$out" -- "--start"
 check drive_actions_no_start "asks for a start: $out" $?
 out=$("$bin" drive --start "1 2 3" --actions tests/data/actions.csv 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q -- "--start"
+[ $? -ne 0 ] && grep -q <<<"$out" -- "--start"
 check drive_bad_start "four numbers: $out" $?
 out=$("$bin" drive --track oval --car rocket 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "rocket"
+[ $? -ne 0 ] && grep -q <<<"$out" "rocket"
 check drive_bad_car "names the car: $out" $?
 
 # ---- calibrate on trackday's own log -------------------------------------------------------
@@ -112,18 +112,18 @@ check calibrate_car_drives "the fitted car file drives ($out)" $?
 
 out=$("$bin" calibrate "$tmp/log.csv" --car "$tmp/truth.json" --no-fit 2>&1)
 rc=$?
-echo "$out" | grep -q "^car: steer_gain 0.650" && echo "$out" | grep -q "windows"
+grep -q <<<"$out" "^car: steer_gain 0.650" && grep -q <<<"$out" "windows"
 check calibrate_no_fit "errors of the given car only ($rc): $out" $(( rc || $? ))
 
 out=$("$bin" calibrate "$tmp/nowhere" 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "nowhere"
+[ $? -ne 0 ] && grep -q <<<"$out" "nowhere"
 check calibrate_missing "names the missing log: $out" $?
 head -20 "$tmp/log.csv" > "$tmp/short.csv"
 out=$("$bin" calibrate "$tmp/short.csv" 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "no usable window"
+[ $? -ne 0 ] && grep -q <<<"$out" "no usable window"
 check calibrate_short "too short a log: $out" $?
 out=$("$bin" calibrate "$tmp/log.csv" --fit steer_gain,wings 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "wings"
+[ $? -ne 0 ] && grep -q <<<"$out" "wings"
 check calibrate_bad_param "names the bad parameter: $out" $?
 
 if [ "$fail" = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi

@@ -33,7 +33,7 @@ check racing_line_png "a PNG picture" $?
 # The reward function it writes passes DeepRacer's checks and pays most on the line.
 out=$("$bin" reward check "$tmp/rl.py" --track kidney 2>&1)
 rc=$?
-echo "$out" | grep -qi "no problems\|ok"
+grep -qi <<<"$out" "no problems\|ok"
 ok=$?
 check racing_line_reward_check "reward check accepts it ($rc): $(echo "$out" | tail -3)" $(( rc || $ok ))
 # Its nearest-point search starts between the closest waypoints' points (AT): from there it
@@ -58,7 +58,7 @@ rc=$?
 echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin); assert o["driver"]=="racing-line" and o["laps"]==3 and o["off_tracks"]==0' 2>/dev/null
 check drive_racing_line "drive --driver racing-line laps ($rc): $out" $(( rc || $? ))
 out=$("$bin" tracks racing-line Straight_track 2>&1)
-[ $? -ne 0 ] && echo "$out" | grep -q "loop"
+[ $? -ne 0 ] && grep -q <<<"$out" "loop"
 check racing_line_open_route "an open route has none: $out" $?
 
 # ---- eval --robustness ----------------------------------------------------------------------

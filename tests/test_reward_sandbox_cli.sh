@@ -22,7 +22,7 @@ def reward_function(params):
     return 1.0
 PY
 out=$("$bin" reward check rm.py --track oval 2>&1); rc=$?
-[ $rc -eq 1 ] && [ -f canary ] && echo "$out" | grep -q "not run: trackday never runs a reward function the check rejects"
+[ $rc -eq 1 ] && [ -f canary ] && grep -q <<<"$out" "not run: trackday never runs a reward function the check rejects"
 ok=$? # (taken before the message: a $(...) in it would set $?)
 check check_never_runs_rejected_code "rc $rc, canary $( [ -f canary ] && echo kept || echo DELETED): $out" $ok
 
@@ -39,17 +39,17 @@ def reward_function(params):
     return 1.0
 PY
 out=$("$bin" train m --iterations 2 --quiet 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "\[import\] import of 'socket'" && [ ! -e m/model/last.tdm ]
+[ $rc -eq 1 ] && grep -q <<<"$out" "\[import\] import of 'socket'" && [ ! -e m/model/last.tdm ]
 check train_validator_refuses_a_socket "rc $rc: $out" $?
 out=$("$bin" train m --iterations 2 --quiet --no-validate 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "network access (socket.__new__) is not allowed" &&
+[ $rc -eq 1 ] && grep -q <<<"$out" "network access (socket.__new__) is not allowed" &&
     grep -q '"kind": "sandbox"' m/logs/reward_error.json
 check train_stops_on_a_socket "rc $rc: $out" $?
 
 # 3. ... or, with --on-reward-error skip, scores those steps 0 and trains on.
 rm -rf m/model
 out=$("$bin" train m --iterations 2 --quiet --no-validate --on-reward-error skip --max-reward-errors 1000000 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
+[ $rc -eq 0 ] && grep -q <<<"$out" "reward error 1 (the step scores 0, training goes on)" &&
     [ -s m/model/last.tdm ]
 ok=$?
 check train_skips_errors "rc $rc: $(echo "$out" | tail -3)" $ok
@@ -62,7 +62,7 @@ def reward_function(params):
     os._exit(0)
 PY
 out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "os._exit(0) was called"
+[ $rc -eq 1 ] && grep -q <<<"$out" "os._exit(0) was called"
 check train_stops_on_os_exit "rc $rc: $out" $?
 fresh
 cat > m/reward_function.py <<PY
@@ -71,7 +71,7 @@ def reward_function(params):
     return 1.0
 PY
 out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "canary' is not allowed" && [ "$(cat canary)" = precious ]
+[ $rc -eq 1 ] && grep -q <<<"$out" "canary' is not allowed" && [ "$(cat canary)" = precious ]
 check train_stops_on_a_write "rc $rc: $out" $?
 
 # 4b. An endless loop: stopped at the per-call limit, naming the line; train stops cleanly,
@@ -89,13 +89,13 @@ def reward_function(params):
     return 1.0
 PY
 out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "reward_function.py:5: reward_function ran longer than the 1 s limit" &&
+[ $rc -eq 1 ] && grep -q <<<"$out" "reward_function.py:5: reward_function ran longer than the 1 s limit" &&
     grep -q '"kind": "timeout"' m/logs/reward_error.json
 check train_stops_on_an_endless_loop "rc $rc: $out" $?
 rm -rf m/model m/logs
 out=$("$bin" train m --iterations 2 --quiet --no-validate --on-reward-error skip 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "reward error 1 (the step scores 0, training goes on)" &&
-    echo "$out" | grep -q "ran longer than the 1 s limit" && [ -s m/model/last.tdm ]
+[ $rc -eq 0 ] && grep -q <<<"$out" "reward error 1 (the step scores 0, training goes on)" &&
+    grep -q <<<"$out" "ran longer than the 1 s limit" && [ -s m/model/last.tdm ]
 ok=$?
 check train_skips_an_endless_loop "rc $rc: $(echo "$out" | tail -3)" $ok
 
@@ -105,7 +105,7 @@ printf 'def reward_function(params):\n    # caf\xe9\n    return 1.0\n' > m/rewar
 c=$("$bin" reward check m/reward_function.py --track oval 2>&1); crc=$?
 t=$("$bin" train m --iterations 1 --quiet 2>&1); trc=$?
 msg="the file is not UTF-8 (byte 0xe9 at line 2, column 10)"
-[ $crc -eq 1 ] && [ $trc -eq 1 ] && echo "$c" | grep -qF "$msg" && echo "$t" | grep -qF "$msg"
+[ $crc -eq 1 ] && [ $trc -eq 1 ] && grep -qF <<<"$c" "$msg" && grep -qF <<<"$t" "$msg"
 check non_utf8_same_in_check_and_train "check rc $crc: $c / train rc $trc: $t" $?
 
 # 6. A DeepRacer-style time-trial reward that reads the object keys unconditionally trains
@@ -135,11 +135,11 @@ def reward_function(params):
     return 1
 PY
 out=$("$bin" train m --iterations 1 --quiet 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "DeepRacer's validator rejects the reward function" &&
-    echo "$out" | grep -q "reward_function.py:2:[0-9]*: \[flake8 E712\]" && [ ! -e m/model/last.tdm ]
+[ $rc -eq 1 ] && grep -q <<<"$out" "DeepRacer's validator rejects the reward function" &&
+    grep -q <<<"$out" "reward_function.py:2:[0-9]*: \[flake8 E712\]" && [ ! -e m/model/last.tdm ]
 check train_refuses_validator_rejection "rc $rc: $out" $?
 out=$("$bin" train m --iterations 1 --quiet --no-validate 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "training anyway: --no-validate" && [ -s m/model/last.tdm ]
+[ $rc -eq 0 ] && grep -q <<<"$out" "training anyway: --no-validate" && [ -s m/model/last.tdm ]
 check train_no_validate "rc $rc: $out" $?
 sed -i 's/== True/is True/; s/return 1$/return 1.0/' m/reward_function.py
 rm -rf m/model
@@ -154,7 +154,7 @@ sed -i 's/is True/== True/' m/reward_function.py
 mkdir -p home
 out=$(TRACKDAY_SANDBOX=none TMPDIR=/proc/self HOME="$tmp/home" "$bin" reward check \
     m/reward_function.py --track oval 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "reward_function.py:2:[0-9]*: error \[flake8 E712\]" &&
+[ $rc -eq 1 ] && grep -q <<<"$out" "reward_function.py:2:[0-9]*: error \[flake8 E712\]" &&
     [ -z "$(ls -A home)" ]
 ok=$?
 check validator_without_a_writable_tmpdir "rc $rc, home: $(ls -A home): $out" $ok

@@ -215,15 +215,15 @@ m4="$tmp/m4"
 sed -i 's/^WORLD_NAME: .*/WORLD_NAME: 2022_april_open/' "$m4/training_params.yaml"
 out=$("$bin" train "$m4" --iterations 1 --quiet 2>&1)
 rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "'2022_april_open' is a DeepRacer route" &&
-    echo "$out" | grep -q "Looked for 2022_april_open.npy in: $m4, " &&
-    echo "$out" | grep -q -- "--tracks-dir"
+[ $rc -eq 1 ] && grep -q <<<"$out" "'2022_april_open' is a DeepRacer route" &&
+    grep -q <<<"$out" "Looked for 2022_april_open.npy in: $m4, " &&
+    grep -q <<<"$out" -- "--tracks-dir"
 check world_name_unresolved "says where it looked (rc $rc): $out" $(( rc != 1 || $? ))
 mkdir -p "$tmp/routes"
 cp "$shared/Oval_track.npy" "$tmp/routes/2022_april_open.npy"
 out=$("$bin" train "$m4" --iterations 1 --tracks-dir "$tmp/routes" 2>&1)
 rc=$?
-echo "$out" | grep -q "^training $m4 on 2022_april_open"
+grep -q <<<"$out" "^training $m4 on 2022_april_open"
 check world_name_tracks_dir "--tracks-dir resolves it (rc $rc): $out" $(( rc || $? ))
 out=$(TRACKDAY_TRACKS="/nowhere:$tmp/routes" "$bin" train "$m4" --resume --iterations 2 --quiet 2>&1)
 check world_name_env "TRACKDAY_TRACKS resolves it: $out" $?
@@ -242,9 +242,9 @@ out=$("$bin" train "$mdef" --iterations 1 2>&1)
 rc=$?
 [ $rc -eq 0 ] && [ -n "$deftrack" ] && [ -s "$mdef/model/last.tdm" ] &&
     grep -q "training_params.yaml (track default: $deftrack)" <<<"$init_out" &&
-    echo "$out" | grep -q "^training $mdef on $deftrack (" &&
-    ! echo "$out" | grep -q " on default" &&
-    echo "$out" | grep -q "^trackday: $mdef has no training_params.yaml: training on $deftrack, trackday's default track"
+    grep -q <<<"$out" "^training $mdef on $deftrack (" &&
+    ! grep -q <<<"$out" " on default" &&
+    grep -q <<<"$out" "^trackday: $mdef has no training_params.yaml: training on $deftrack, trackday's default track"
 check train_names_default_track "the track's name, and what is used (rc $rc, default '$deftrack'): $out" $(( rc || $? ))
 out=$("$bin" eval "$mdef" --laps 1 2>&1)
 grep -q "^$mdef/model/best.tdm on $deftrack (" <<<"$out" && ! grep -q " on default" <<<"$out"
@@ -254,7 +254,7 @@ sed -i '/^WORLD_NAME:/d' "$mdef/training_params.yaml"
 out=$("$bin" train "$mdef" --iterations 1 --quiet 2>&1)
 rc=$?
 [ $rc -eq 0 ] &&
-    echo "$out" | grep -q "^trackday: $mdef/training_params.yaml has no WORLD_NAME: training on $deftrack"
+    grep -q <<<"$out" "^trackday: $mdef/training_params.yaml has no WORLD_NAME: training on $deftrack"
 check train_without_world_name "says what is used (rc $rc): $out" $(( rc || $? ))
 
 # Newcomer audit: a model directory that is a file gets one message from every command (it got
@@ -297,7 +297,7 @@ nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
     [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
     [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
     [ "$(echo "$out" | grep -c "the rest goes to $log")" -eq 1 ] &&
-    echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
+    grep -q <<<"$out" "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
 ok=$?
 check reward_print_to_log "10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $(( rc || ok ))
 out=$("$bin" eval "$mprint" --laps 1 2>&1)
@@ -306,7 +306,7 @@ log="$mprint/logs/reward-print-eval.log"
 nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
 [ $rc -le 1 ] && [ "$nlog" -gt 10 ] && [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
     [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
-    echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
+    grep -q <<<"$out" "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$"
 ok=$?
 check eval_reward_print_to_log "eval: 10 lines shown, $nlog in the log (rc $rc): $(echo "$out" | head -30)" $ok
 # The same for every other command that runs the model's reward function (one implementation,
@@ -323,7 +323,7 @@ for cmd in replay explain; do
     nlog=$(wc -l < "$log" 2>/dev/null || echo 0)
     [ $r -eq 0 ] && [ "$nlog" -gt 10 ] && [ "$(echo "$out" | grep -c '^at step')" -eq 0 ] &&
         [ "$(echo "$out" | grep -c '^reward print: at step ')" -eq 10 ] &&
-        echo "$out" | grep -q "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$" ||
+        grep -q <<<"$out" "^trackday: the reward function printed $nlog lines ([0-9]* bytes): $log$" ||
         { rc=1; echo "$cmd (rc $r, $nlog lines in $log): $(echo "$out" | head -20)"; }
 done
 check replay_explain_reward_print_to_log "replay --redrive and reward explain keep print() in their logs" $rc
