@@ -549,14 +549,31 @@ static char *hub_wait_event(hub_server *s, const char *token, long long id, cons
     return e.all;
 }
 
-/* Pushes a `trackday init` directory as model NAME of the token's user; returns its id. */
-static long long hub_push_init(hub_server *s, const char *token, const char *name,
-                               const char *reward_py)
+/* Pushes the model directory s->dir/NAME as model NAME of the token's user; returns its id. */
+static long long hub_push_dir(hub_server *s, const char *token, const char *name)
 {
     char out[2048], path[1024];
     hub_resp r;
     char *data = NULL;
     size_t len = 0;
+    int rc = hub_sh(out, sizeof(out), "cd %s && tar czf %s.tgz -C %s .", s->dir, name, name);
+    TD_ASSERT_MSG(rc == 0, "tar: %s", out);
+    snprintf(path, sizeof(path), "%s/%s.tgz", s->dir, name);
+    TD_ASSERT_OK(td_file_read(path, &data, &len, NULL));
+    snprintf(path, sizeof(path), "/api/v1/models?name=%s", name);
+    hub_req(s, &r, "POST", path, token, "application/gzip", data, len);
+    td_free(data);
+    TD_ASSERT_MSG(r.status == 201, "push: %ld %s", r.status, r.body);
+    long long id = json_integer_value(json_object_get(r.json, "id"));
+    hub_resp_free(&r);
+    return id;
+}
+
+/* Pushes a `trackday init` directory as model NAME of the token's user; returns its id. */
+static long long hub_push_init(hub_server *s, const char *token, const char *name,
+                               const char *reward_py)
+{
+    char out[2048];
     int rc = hub_sh(out, sizeof(out),
                     "cd %s && %s init %s --discrete --fast-actions --track default --sensor state "
                     ">/dev/null 2>&1",
@@ -569,17 +586,7 @@ static long long hub_push_init(hub_server *s, const char *token, const char *nam
         fputs(reward_py, f);
         fclose(f);
     }
-    rc = hub_sh(out, sizeof(out), "cd %s && tar czf %s.tgz -C %s .", s->dir, name, name);
-    TD_ASSERT_MSG(rc == 0, "tar: %s", out);
-    snprintf(path, sizeof(path), "%s/%s.tgz", s->dir, name);
-    TD_ASSERT_OK(td_file_read(path, &data, &len, NULL));
-    snprintf(path, sizeof(path), "/api/v1/models?name=%s", name);
-    hub_req(s, &r, "POST", path, token, "application/gzip", data, len);
-    td_free(data);
-    TD_ASSERT_MSG(r.status == 201, "push: %ld %s", r.status, r.body);
-    long long id = json_integer_value(json_object_get(r.json, "id"));
-    hub_resp_free(&r);
-    return id;
+    return hub_push_dir(s, token, name);
 }
 
 static long long hub_submit(hub_server *s, const char *token, const char *json_body)

@@ -11,6 +11,8 @@
 #include "hub/db.h"
 #include "hub/tar.h"
 #include "hub_harness.h"
+#include "trackday/hubclient.h"
+#include "trackday/trainer.h"
 
 /* Opens the hub's database beside the running server (WAL lets both read). */
 static td_db *open_db(hub_server *s)
@@ -100,15 +102,18 @@ TD_TEST(worker_killed_mid_job_second_worker_resumes_from_checkpoint)
     pid_t w2 = hub_worker(&s, "w2", t2, sizeof(t2), "--checkpoint-seconds 0");
     ev = hub_wait_event(&s, alice, id, "end", NULL, 180);
     TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
-    /* The second attempt's first iteration continues the first attempt's count. */
+    /* The second attempt's first iteration continues the first attempt's count (when the
+     * checkpoint left it anything to train: the first worker may have uploaded one after its
+     * last iteration before the kill; a_resumed_job_* test both cases one at a time). */
     char *requeued = strstr(ev, "stopped answering");
     TD_ASSERT(requeued != NULL);
     char *first = strstr(requeued, "progress {");
-    TD_ASSERT_MSG(first != NULL, "no progress after the requeue: %s", ev);
-    json_t *p = json_loads(first + 9, JSON_DISABLE_EOF_CHECK, NULL);
-    TD_ASSERT_MSG(json_integer_value(json_object_get(p, "iteration")) > 1,
-                  "the second worker started over: %s", first);
-    json_decref(p);
+    if (first) {
+        json_t *p = json_loads(first + 9, JSON_DISABLE_EOF_CHECK, NULL);
+        TD_ASSERT_MSG(json_integer_value(json_object_get(p, "iteration")) > 1,
+                      "the second worker started over: %s", first);
+        json_decref(p);
+    }
     free(ev);
     json_t *j = get_job(&s, alice, id);
     TD_ASSERT_STREQ(json_string_value(json_object_get(j, "state")), "succeeded");
@@ -137,6 +142,136 @@ TD_TEST(worker_killed_mid_job_second_worker_resumes_from_checkpoint)
                      1);
     td__db_close(db);
     TD_ASSERT(WIFEXITED(hub_worker_stop(w2, SIGTERM)));
+    hub_stop(&s);
+}
+
+/*
+ * A worker that died after uploading a checkpoint of job id: the model directory m1 trained
+ * here (`trackday train ck TRAIN_ARGS`), uploaded under the claim of a worker that never reports
+ * again (its lease then runs out). Deterministic where killing a real worker is not: its
+ * training runs 12 iterations in under a second.
+ */
+static void dead_worker_checkpoint(hub_server *s, long long id, const char *train_args)
+{
+    char out[2048], tgz[700], tok[200], path[128];
+    hub_resp r;
+    td_hubc h;
+    td_err err;
+    int rc = hub_sh(out, sizeof(out),
+                    "cd %s && rm -rf ck && cp -r m1 ck && %s train ck %s --quiet >/dev/null 2>&1 "
+                    "&& tar czf ck.tgz -C ck .",
+                    s->dir, TD_TEST_TRACKDAY_BIN, train_args);
+    TD_ASSERT_MSG(rc == 0, "train the checkpoint: %s", out);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", "/api/v1/workers", s->admin, "{\"name\":\"dead\"}"),
+                     201);
+    snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(r.json, "token")));
+    hub_resp_free(&r);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", "/api/v1/worker/claim", tok, "{\"wait\":10}"), 200);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(r.json, "id")), id);
+    TD_ASSERT_OK(td_hubc_init(&h, s->url, tok, &err));
+    snprintf(h.lease, sizeof(h.lease), "%s",
+             json_string_value(json_object_get(r.json, "lease_id")));
+    hub_resp_free(&r);
+    snprintf(tgz, sizeof(tgz), "%s/ck.tgz", s->dir);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%lld/checkpoint?elapsed_s=1", id);
+    TD_ASSERT_OK(td_hubc_upload(&h, "PUT", path, tgz, &err));
+    TD_ASSERT_EQ_INT(h.status, 204);
+    td_hubc_free(&h);
+}
+
+/* A 12-iteration job of model m (s->dir/m1) whose checkpoint is `trackday train TRAIN_ARGS`
+ * of m1, finished by a live worker: returns the events after the requeue (free) and the
+ * iteration of the version it made (its metrics' last line) in *iteration. */
+static char *resume_twelve(hub_server *s, const char *alice, long long m, const char *train_args,
+                           long long *iteration)
+{
+    char t2[200] = "", body[256], path[128];
+    hub_resp r;
+    snprintf(body, sizeof(body),
+             "{\"type\":\"train\",\"model\":%lld,\"minutes\":10,\"iterations\":12}", m);
+    long long id = hub_submit(s, alice, body);
+    dead_worker_checkpoint(s, id, train_args);
+    free(hub_wait_event(s, alice, id, "state", "back in the queue", 60));
+    pid_t w2 = hub_worker(s, "w2", t2, sizeof(t2), "--checkpoint-seconds 0");
+    char *ev = hub_wait_event(s, alice, id, "end", NULL, 180);
+    TD_ASSERT_CONTAINS(ev, "end {\"state\":\"succeeded\"");
+    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/2", m);
+    TD_ASSERT_EQ_INT(hub_json(s, &r, "GET", path, alice, NULL), 200);
+    *iteration =
+        json_integer_value(json_object_get(json_object_get(r.json, "metrics"), "iteration"));
+    hub_resp_free(&r);
+    TD_ASSERT(WIFEXITED(hub_worker_stop(w2, SIGTERM)));
+    char *after = strdup(strstr(ev, "back in the queue"));
+    free(ev);
+    return after;
+}
+
+TD_TEST(a_resumed_job_trains_what_its_checkpoint_left)
+{
+    hub_server s;
+    char alice[200];
+    long long iteration;
+    hub_start_opts(&s, 0, "--lease-seconds 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    char *ev = resume_twelve(&s, alice, m, "--iterations 5", &iteration);
+    TD_ASSERT_EQ_INT(iteration, 12);
+    char *first = strstr(ev, "progress {");
+    TD_ASSERT_MSG(first != NULL, "no progress after the requeue: %s", ev);
+    json_t *p = json_loads(first + 9, JSON_DISABLE_EOF_CHECK, NULL);
+    TD_ASSERT_EQ_INT(json_integer_value(json_object_get(p, "iteration")), 6);
+    json_decref(p);
+    free(ev);
+    hub_stop(&s);
+}
+
+/* The flake of session 6: the first worker uploaded a checkpoint after its last iteration and
+ * died before sending the result; the next one trained one more (13 of 12: the trainer runs at
+ * least one iteration). Its checkpoint is the result. */
+TD_TEST(a_resumed_job_whose_checkpoint_holds_every_iteration_trains_no_more)
+{
+    hub_server s;
+    char alice[200];
+    long long iteration;
+    hub_start_opts(&s, 0, "--lease-seconds 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    char *ev = resume_twelve(&s, alice, m, "--iterations 12", &iteration);
+    TD_ASSERT_EQ_INT(iteration, 12);
+    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
+    free(ev);
+    hub_stop(&s);
+}
+
+/* A version whose training was killed after an iteration's checkpoint and before its metrics
+ * line (TD_TRAIN_CRASH_AT): its state is at 3, its metrics end at 2. The trainer resumes from
+ * the state, so a job that counted what it had left from the metrics trained 11 of 12 when
+ * resumed from a checkpoint. */
+TD_TEST(a_resumed_job_counts_from_the_state_the_trainer_resumes_from)
+{
+    hub_server s;
+    char alice[200], out[2048], dir[700];
+    long long iteration;
+    int64_t state_it;
+    double elapsed;
+    td_err err;
+    hub_start_opts(&s, 0, "--lease-seconds 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    int rc = hub_sh(out, sizeof(out),
+                    "cd %s && %s init m1 --discrete --fast-actions --track default --sensor state "
+                    ">/dev/null 2>&1 && TD_TRAIN_CRASH_AT=metrics:3 %s train m1 --iterations 5 "
+                    "--quiet >/dev/null 2>&1",
+                    s.dir, TD_TEST_TRACKDAY_BIN, TD_TEST_TRACKDAY_BIN);
+    TD_ASSERT_MSG(rc == 128 + SIGKILL, "the training was not killed (%d): %s", rc, out);
+    snprintf(dir, sizeof(dir), "%s/m1", s.dir);
+    TD_ASSERT_OK(td_train_state_read(dir, &state_it, &elapsed, &err));
+    TD_ASSERT_EQ_INT(state_it, 3);
+    TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "wc -l < %s/metrics/training.jsonl", dir), 0);
+    TD_ASSERT_EQ_INT(atoi(out), 2);
+    long long m = hub_push_dir(&s, alice, "m1");
+    char *ev = resume_twelve(&s, alice, m, "--resume --iterations 4", &iteration);
+    TD_ASSERT_EQ_INT(iteration, 3 + 12);
+    free(ev);
     hub_stop(&s);
 }
 

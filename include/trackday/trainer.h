@@ -205,6 +205,14 @@ int td_train_dist_size(void);
  */
 int td_train_run(const td_train_options *opt, td_train_result *result, td_err *err);
 
+/*
+ * Where a --resume of DIR continues: the iteration and the training time (seconds) of
+ * DIR/model/last.state, the file the trainer resumes from (written atomically, with the
+ * weights, under the directory's lock). The hub's worker counts what a job has left from it.
+ * TD_ENOENT without a state (a model never trained).
+ */
+int td_train_state_read(const char *dir, int64_t *iteration, double *elapsed_s, td_err *err);
+
 #ifdef __cplusplus
 }
 #endif

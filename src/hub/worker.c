@@ -23,6 +23,7 @@
 #include "trackday/drift.h"
 #include "trackday/hubclient.h"
 #include "trackday/modeldir.h"
+#include "trackday/trainer.h"
 
 /* Sanitizer builds reserve terabytes of address space: no memory limit for them. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -335,24 +336,32 @@ static int build_argv(job_run *j, const char *args[64], char bufs[16][64])
     return n;
 }
 
-/* The training time and iteration of the last line of dir's metrics (0 without one). */
-static void last_metrics(const char *dir, double *elapsed_s, int64_t *iteration)
+/* Where a training of dir resumes: the iteration and training time of its model/last.state,
+ * the file the trainer continues from (0 without one: never trained). Not the metrics: their
+ * line is appended after the state, so a run killed between the two has a state one iteration
+ * ahead of its last line, and only the state says where the next run starts. */
+static void resume_point(const char *dir, double *elapsed_s, int64_t *iteration)
 {
-    char metrics[1400], *data = NULL;
-    size_t len = 0;
-    *elapsed_s = 0;
-    *iteration = 0;
-    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", dir);
-    if (td_file_read(metrics, &data, &len, NULL))
-        return;
-    while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
-        data[--len] = 0;
-    char *lastl = strrchr(data, '\n');
-    json_t *o = json_loads(lastl ? lastl + 1 : data, 0, NULL);
-    *elapsed_s = json_number_value(json_object_get(o, "elapsed_s"));
-    *iteration = json_integer_value(json_object_get(o, "iteration"));
-    json_decref(o);
-    td_free(data);
+    td_err err;
+    if (td_train_state_read(dir, iteration, elapsed_s, &err)) {
+        *elapsed_s = 0;
+        *iteration = 0;
+    }
+}
+
+/* 1 when a train job's checkpoint already holds all of it: the worker that uploaded it died
+ * after the last iteration, before sending the result. Another iteration would be one more
+ * than asked (the trainer runs at least one). */
+static int nothing_left(const job_run *j)
+{
+    const json_t *it = json_object_get(j->params, "iterations");
+    double minutes = json_number_value(json_object_get(j->params, "minutes"));
+    if (strcmp(j->type, "train") != 0 || j->start_iterations == j->base_iterations)
+        return 0;
+    if (json_is_integer(it) &&
+        j->start_iterations - j->base_iterations >= (int64_t)json_integer_value(it))
+        return 1;
+    return minutes > 0 && j->start_elapsed_s - j->base_elapsed_s >= minutes * 60.0;
 }
 
 /* A race: each car's frozen model into DIR/NAME (the name the race's standings use). */
@@ -417,18 +426,26 @@ static int prepare(job_run *j, int resume)
         return -1;
     }
     unlink(tgz);
-    /* Where the version's training stopped: the last line of its metrics. */
-    last_metrics(j->model_dir, &j->base_elapsed_s, &j->base_iterations);
+    /* Where the version's training stopped. */
+    resume_point(j->model_dir, &j->base_elapsed_s, &j->base_iterations);
     j->start_elapsed_s = j->base_elapsed_s;
     j->start_iterations = j->base_iterations;
     if (resume) {
+        /* The checkpoint is a whole model directory: unpacked beside the version's and put in
+         * its place only when complete, so a failure part-way (a full disk) starts over from
+         * the version, never from a mix of both. */
+        char ck[1400];
         snprintf(path, sizeof(path), "/api/v1/jobs/%lld/checkpoint", (long long)j->id);
+        snprintf(ck, sizeof(ck), "%s/checkpoint", j->dir);
+        td_remove_tree(ck);
         if (td_hubc_download(h, path, tgz, &err) == 0 && h->status == 200 &&
-            td_hubc_unpack(tgz, j->model_dir, &err) == 0) {
+            td_hubc_unpack(tgz, ck, &err) == 0 && (td_remove_tree(j->model_dir), 1) &&
+            rename(ck, j->model_dir) == 0) {
             wlog(j->s->w, "job %lld: resuming from its checkpoint", (long long)j->id);
-            last_metrics(j->model_dir, &j->start_elapsed_s, &j->start_iterations);
+            resume_point(j->model_dir, &j->start_elapsed_s, &j->start_iterations);
         } else {
             wlog(j->s->w, "job %lld: no usable checkpoint, starting over", (long long)j->id);
+            td_remove_tree(ck);
         }
         unlink(tgz);
     }
@@ -652,6 +669,19 @@ static void run_job(slot *s, json_t *claim)
         goto out;
     if (strcmp(j.type, "train") && td_mkdir_p(j.out_dir, &err)) {
         fail_job(&j, err.msg, 1, 0);
+        goto out;
+    }
+    if (nothing_left(&j)) {
+        td_sandbox_exit done;
+        wlog(w,
+             "job %lld: its checkpoint holds every iteration asked (%lld): sending it as the "
+             "result",
+             (long long)j.id, (long long)(j.start_iterations - j.base_iterations));
+        memset(&done, 0, sizeof(done));
+        done.exited = 1;
+        j.elapsed_s = (int64_t)(j.start_elapsed_s - j.base_elapsed_s);
+        j.t_spawned = j.t_ended = td_time_now();
+        finish(&j, &done);
         goto out;
     }
     memset(&lim, 0, sizeof(lim));

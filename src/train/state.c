@@ -189,3 +189,37 @@ out:
     td_free(data);
     return rc;
 }
+
+int td_train_state_read(const char *dir, int64_t *iteration, double *elapsed_s, td_err *err)
+{
+    char path[TD__TRAIN_PATH_MAX];
+    char *data = NULL;
+    size_t len = 0;
+    uint64_t jlen;
+    json_t *j;
+    int rc;
+    *iteration = 0;
+    *elapsed_s = 0;
+    rc = td__train_path(path, sizeof(path), dir, "model/last.state", err);
+    if (!rc)
+        rc = td_file_read(path, &data, &len, err);
+    if (rc)
+        return rc;
+    rc = TD_EFORMAT;
+    if (len < 28 || memcmp(data, STATE_MAGIC, 8) != 0) {
+        td_err_set(err, rc, "%s: not a trackday training state (bad magic or too short)", path);
+        goto out;
+    }
+    memcpy(&jlen, data + 16, 8);
+    if (jlen > len - 28 || !(j = json_loadb(data + 24, (size_t)jlen, 0, NULL))) {
+        td_err_set(err, rc, "%s: bad state header", path);
+        goto out;
+    }
+    *iteration = json_integer_value(json_object_get(j, "iteration"));
+    *elapsed_s = json_number_value(json_object_get(j, "elapsed_s"));
+    json_decref(j);
+    rc = 0;
+out:
+    td_free(data);
+    return rc;
+}

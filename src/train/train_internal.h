@@ -61,6 +61,10 @@ typedef struct td__train {
     long rank_steps;  /* env steps of this process in this session */
     double comm0;     /* td__dist_seconds() when the session started */
     int test_diverge; /* TD_TEST_DIST_DIVERGE=1 (tests only): the last rank nudges a weight */
+    /* TD_TRAIN_CRASH_AT=metrics:N (tests only): SIGKILL after iteration N's checkpoint, before
+     * its metrics line, the window a crash leaves the state one iteration ahead of the
+     * metrics. */
+    int crash_before_metrics;
 } td__train;
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,11 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         /* The check of equal weights has a test that breaks the equality on purpose. */
         const char *d = getenv("TD_TEST_DIST_DIVERGE");
         tr->test_diverge = d && !strcmp(d, "1") && tr->rank == tr->nranks - 1;
+    }
+    {
+        const char *c = getenv("TD_TRAIN_CRASH_AT");
+        if (c && !strncmp(c, "metrics:", 8))
+            tr->crash_before_metrics = (int)strtol(c + 8, NULL, 10);
     }
     if (tr->opt.eval_episodes <= 0)
         tr->opt.eval_episodes = tr->md.training.min_eval_trials;
@@ -942,6 +948,8 @@ static int end_iteration(td__train *tr, td_train_progress *pr, double wall, int 
     double tc = td_time_now();
     rc = td__checkpoint(tr, tr->iteration, pr->best, err);
     pr->checkpoint_s = td_time_now() - tc;
+    if (!rc && tr->crash_before_metrics == tr->iteration)
+        raise(SIGKILL);
     if (!rc)
         rc = td__metrics_append(tr, pr, err);
     td_dir_unlock(lock);
