@@ -13,11 +13,13 @@
 #include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -360,6 +362,61 @@ TD_TEST(spawn_works_from_a_multithreaded_process)
         TD_ASSERT_MSG(ex.exited && ex.code == 0, "%s: %s", ex.reason, out);
         TD_ASSERT_CONTAINS(out, "ok");
     }
+}
+
+/* The test's SIGINT handler: writes the pid of the process running it to a pipe. */
+static int sigint_pipe = -1;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    pid_t me = (pid_t)syscall(SYS_getpid);
+    ssize_t w = write(sigint_pipe, &me, sizeof(me));
+    (void)w;
+}
+
+/*
+ * A Ctrl-C in the moment between the clone and the child's reset of the caller's handlers
+ * (TD_SANDBOX_TEST_SIGINT=1 sends SIGINT to both right there): the caller's handler runs in the
+ * caller (once the clone has returned), never in the child, which was a copy of the caller
+ * running the caller's handler with the caller's descriptors before the signals were blocked
+ * around the clone.
+ */
+TD_TEST(a_sigint_during_the_clone_runs_the_callers_handler_in_the_caller_only)
+{
+    int sp[2];
+    TD_ASSERT(pipe2(sp, O_CLOEXEC | O_NONBLOCK) == 0);
+    sigint_pipe = sp[1];
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    TD_ASSERT(sigaction(SIGINT, &sa, &old) == 0);
+    setenv("TD_SANDBOX_TEST_SIGINT", "1", 1);
+    td_sandbox_mode modes[2] = {TD_SANDBOX_NONE, TD_SANDBOX_USERNS};
+    for (int i = 0; i < 2; i++) {
+        td_sandbox_config cfg;
+        base_config(&cfg);
+        cfg.mode = modes[i];
+        td_sandbox_exit ex;
+        const char *out = run_py(&cfg, "print('ran')", &ex);
+        TD_ASSERT_MSG(ex.exited && ex.code == 0, "%s: %s", ex.reason, out);
+        TD_ASSERT_CONTAINS(out, "ran");
+        pid_t who;
+        int mine = 0, others = 0;
+        while (read(sp[0], &who, sizeof(who)) == (ssize_t)sizeof(who)) {
+            if (who == getpid())
+                mine++;
+            else
+                others++;
+        }
+        TD_ASSERT_MSG(others == 0, "mode %s: the caller's handler ran in %d other processes",
+                      td_sandbox_mode_name(modes[i]), others);
+        TD_ASSERT_EQ_INT(mine, 1);
+    }
+    unsetenv("TD_SANDBOX_TEST_SIGINT");
+    sigaction(SIGINT, &old, NULL);
+    close(sp[0]);
+    close(sp[1]);
 }
 
 TD_TEST(wait_times_out_and_kill_stops_everything)

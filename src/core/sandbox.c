@@ -150,6 +150,11 @@ typedef struct plan {
     char *const *argv;
     char *const *envp;
     const char *none_dir; /* mode NONE: the working directory, or NULL */
+    sigset_t caller_mask; /* the calling thread's mask, blocked in full around the clone */
+    /* TD_SANDBOX_TEST_SIGINT=1 (tests only): SIGINT to the child and to the caller right after
+     * the clone, the moment a Ctrl-C could land before the child has left the caller's
+     * handlers. */
+    int test_sigint;
 } plan;
 
 struct td_sandbox {
@@ -391,24 +396,39 @@ static void bind_op(const plan *p, plan_op *op)
 }
 
 /*
- * First thing in a process cloned from the caller: the caller's signal handlers (train's
- * Ctrl-C handler, which prints "stopping after this iteration") were copied with its memory
- * and must not run here. Without this, the sandbox's init, which never calls exec, stayed in
- * the caller's process group: a Ctrl-C ran train's handler twice (two messages on the shared
- * stderr), and the trainer itself could see two quick Ctrl-Cs as one. A session of its own
- * takes it out of the terminal's and the caller's process group; the default dispositions
- * cover the moment before.
+ * First thing in a process cloned from the caller, which clones with every signal blocked: the
+ * caller's signal handlers (train's Ctrl-C handler, which prints "stopping after this
+ * iteration") were copied with its memory and must not run here. Without this, the sandbox's
+ * init, which never calls exec, stayed in the caller's process group: a Ctrl-C ran train's
+ * handler twice (two messages on the shared stderr), and the trainer itself could see two
+ * quick Ctrl-Cs as one. Every handler goes back to the default; a signal that came between
+ * the clone and here (pending, blocked) was meant for the caller's group, which gets its own
+ * copy: setting SIG_IGN discards it before the default is set. A session of its own takes
+ * the process out of the terminal's and the caller's process group; then the caller's mask
+ * comes back.
  */
-static void leave_callers_signals(void)
+static void leave_callers_signals(const sigset_t *caller_mask)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-    struct sigaction sa;
+    static const int terminal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    struct sigaction sa, was;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        sigaction(sigs[i], &sa, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        int reset = 0;
+        for (size_t i = 0; i < sizeof(terminal) / sizeof(terminal[0]); i++)
+            reset |= sig == terminal[i];
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &was) != 0)
+            continue; /* also the C library's own signals, which it refuses */
+        if (!reset && ((was.sa_flags & SA_SIGINFO) == 0 &&
+                       (was.sa_handler == SIG_DFL || was.sa_handler == SIG_IGN)))
+            continue; /* no handler of the caller's: keep the disposition */
+        sa.sa_handler = SIG_IGN;
+        sigaction(sig, &sa, NULL);
+        sa.sa_handler = SIG_DFL;
+        sigaction(sig, &sa, NULL);
+    }
     setsid();
+    sigprocmask(SIG_SETMASK, caller_mask, NULL);
 }
 
 static __attribute__((noreturn)) void run_init(plan *p)
@@ -773,9 +793,17 @@ static int spawn_mode(td_sandbox *sb, plan *p, td_sandbox_mode mode, int *setup_
         flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
     if (mode == TD_SANDBOX_USERNS)
         flags |= CLONE_NEWUSER;
+    /* Every signal blocked from before the clone until the child has dropped the caller's
+     * handlers (leave_callers_signals), and in the caller until the clone has returned: a
+     * signal in between waits for the caller's handler, never runs it in the child. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &p->caller_mask);
     long pid = syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (pid == 0) {
-        leave_callers_signals();
+        if (p->test_sigint)
+            syscall(SYS_kill, syscall(SYS_getpid), SIGINT);
+        leave_callers_signals(&p->caller_mask);
         if (mode == TD_SANDBOX_NONE) {
             char c;
             if (read(p->sync_fd, &c, 1) != 1)
@@ -785,6 +813,9 @@ static int spawn_mode(td_sandbox *sb, plan *p, td_sandbox_mode mode, int *setup_
         run_init(p);
     }
     int clone_errno = errno;
+    if (p->test_sigint)
+        kill(getpid(), SIGINT);
+    pthread_sigmask(SIG_SETMASK, &p->caller_mask, NULL);
     close(errp[1]);
     close(syncp[0]);
     if (statp[1] >= 0)
@@ -878,6 +909,10 @@ int td_sandbox_spawn(td_sandbox **out, const td_sandbox_config *cfg, const char 
     static char *const empty_env[] = {NULL};
     p->envp = cfg->env ? (char *const *)cfg->env : empty_env;
     p->die_with_parent = cfg->die_with_parent;
+    {
+        const char *t = getenv("TD_SANDBOX_TEST_SIGINT");
+        p->test_sigint = t && !strcmp(t, "1");
+    }
     p->stdin_fd = cfg->stdin_fd;
     p->stdout_fd = cfg->stdout_fd;
     p->stderr_fd = cfg->stderr_fd;
