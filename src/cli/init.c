@@ -328,8 +328,12 @@ static int cmd_init(int argc, char **argv)
         if (!strcmp(reward, "auto") && route && t.closed)
             want_line = 1;
     }
-    if (have_track)
+    /* The racing line is computed on this same load of the route (below, once the files
+     * may be written). */
+    if (have_track && !want_line) {
         td_track_free(&t);
+        have_track = 0;
+    }
     continuous = !discrete;
 
     const char *sensors, *network;
@@ -346,6 +350,8 @@ static int cmd_init(int argc, char **argv)
         sensors = "[\"FRONT_FACING_CAMERA\", \"LIDAR\"]";
         network = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW";
     } else {
+        if (have_track)
+            td_track_free(&t);
         return td__cli_fail("--sensor: '%s' must be state, camera, stereo or lidar", sensor);
     }
 
@@ -438,25 +444,29 @@ static int cmd_init(int argc, char **argv)
         track);
     int nr = snprintf(readme, sizeof(readme), README_MD, dir, dir);
     if (nh < 0 || (size_t)nh >= sizeof(hyper) || nt < 0 || (size_t)nt >= sizeof(training) ||
-        nr < 0 || (size_t)nr >= sizeof(readme))
+        nr < 0 || (size_t)nr >= sizeof(readme)) {
+        if (have_track)
+            td_track_free(&t);
         return td__cli_fail("%s: the directory or track name is too long", dir);
+    }
     const char *texts[N_FILES] = {meta, hyper, training, REWARD_PY, readme};
     char path[4200];
 
     /* Nothing is written unless everything can be. */
     if (!force)
         for (int i = 0; i < N_FILES; i++) {
-            if (join(path, sizeof(path), dir, FILE_NAMES[i]))
+            int exists = join(path, sizeof(path), dir, FILE_NAMES[i]) ? -1 : td_path_exists(path);
+            if (exists && have_track)
+                td_track_free(&t);
+            if (exists < 0)
                 return 1;
-            if (td_path_exists(path))
+            if (exists)
                 return td__cli_fail("%s exists (use --force to replace the files; the old ones "
                                     "and any trained model are moved aside, not deleted)",
                                     path);
         }
     char *line_text = NULL;
     if (want_line) {
-        if (td_track_load(&t, track_path, &err))
-            return td__cli_fail("%s", err.msg);
         line_text = line_reward(&t);
         td_track_free(&t);
         if (!line_text)
