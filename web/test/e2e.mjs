@@ -32,9 +32,9 @@ const hub = new Hub(path.resolve(bin), path.join(root, 'web/dist'));
 const t = new Runner();
 let browser;
 
-async function screenshot(page, name) {
+async function screenshot(page, name, fullPage = false) {
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: path.join(shots, `ui-${name}.png`), fullPage: false });
+    await page.screenshot({ path: path.join(shots, `ui-${name}.png`), fullPage });
 }
 
 // axe-core in the page (evaluated through the DevTools protocol, which the page's CSP does
@@ -295,6 +295,10 @@ try {
         assert(!hubTracks.some((x) => x.name === 'reInvent2019_wide_cw'), 'the harness hub has no reInvent2019_wide_cw');
         assertEq(await page.getByLabel('Track', { exact: true }).inputValue(), hubTracks[0].name, 'the hub\'s first track');
         await form.getByText(`A to Z Speedway clockwise (reInvent2019_wide_cw), is not on this hub: its first track, ${hubTracks[0].name}, is proposed`).waitFor();
+        // The picture of docs/ui.md: the form as it is proposed (the whole page: the car's
+        // section is below the fold), before the changes below.
+        await page.getByLabel('Model name').fill('first-car');
+        await screenshot(page, 'new-model', true);
         // SAC starts from the console's mean squared error, PPO from Huber.
         await form.locator('input[type=radio][value=sac]').check();
         assertEq(await page.getByLabel('Loss type').inputValue(), 'mean squared error', 'SAC\'s loss');
@@ -320,7 +324,6 @@ try {
         await page.locator('details summary').click();
         await page.getByLabel('Learning rate').fill('0.0005');
         await axe(page, 'new model page');
-        await screenshot(page, 'new-model');
         await page.getByRole('button', { name: 'Create model' }).click();
         await page.waitForURL(/\/models\/\d+$/);
         modelId = Number(/\/models\/(\d+)/.exec(page.url())[1]);
