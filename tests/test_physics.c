@@ -781,11 +781,10 @@ static int first_frame_mean(void *user, const td_eval_step *st, td_err *err)
     return 0;
 }
 
-TD_TEST(robustness_suite_is_deterministic_for_a_seed)
+/* A random camera policy whose greedy action is straight ahead at the fastest speed: it
+ * leaves the oval at the first turn, and after each reset again. */
+static void straight_camera_policy(td_policy *p)
 {
-    /* A random camera policy whose greedy action is straight ahead at the fastest speed:
-     * it leaves the oval at the first turn (short episodes); what it drives does not
-     * matter, that the suite repeats does. */
     td_model_metadata m;
     td_model_metadata_default(&m);
     m.camera = TD_CAMERA_FRONT;
@@ -795,52 +794,71 @@ TD_TEST(robustness_suite_is_deterministic_for_a_seed)
     m.actions[1] = (td_action){0.0, 4.0};
     td_rng rng;
     td_rng_seed(&rng, 3, 7);
-    td_policy p;
     td_err err = {0};
-    TD_ASSERT_OK(td_policy_init(&p, &m, 1, &rng, &err));
-    int straight = 0;
-    for (int a = 0; a < m.n_actions; a++)
-        if (m.actions[a].steering_deg == 0 &&
-            m.actions[a].speed_mps >= m.actions[straight].speed_mps)
-            straight = a;
+    TD_ASSERT_OK(td_policy_init(p, &m, 1, &rng, &err));
     int biased = 0;
-    for (int k = 0; k < p.pi->n_tensors; k++) {
-        const td_nn_tensor *tt = &p.pi->tensors[k];
+    for (int k = 0; k < p->pi->n_tensors; k++) {
+        const td_nn_tensor *tt = &p->pi->tensors[k];
         if (strstr(tt->name, "head.bias") && tt->n == (size_t)m.n_actions) {
-            p.pi->params[tt->offset + (size_t)straight] = 50.0f;
+            p->pi->params[tt->offset + 1] = 50.0f;
             biased = 1;
         }
     }
     TD_ASSERT(biased);
+}
+
+static int same_trial(const td_robustness_trial *a, const td_robustness_trial *b)
+{
+    return a->steps == b->steps && a->clean == b->clean && a->completed == b->completed &&
+           a->lap_s == b->lap_s && a->progress_first == b->progress_first &&
+           a->events.off_tracks == b->events.off_tracks && a->events.resets == b->events.resets &&
+           a->seed == b->seed && a->start_ndist == b->start_ndist;
+}
+
+TD_TEST(robustness_suite_is_deterministic_for_a_seed)
+{
+    td_policy p;
+    td_err err = {0};
+    straight_camera_policy(&p);
     td_track t;
     TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
     td_eval_options o;
     td_eval_options_default(&o);
-    o.laps = 1;
+    o.laps = 2;
     o.seed = 5;
     o.penalties.max_resets = 1; /* the second off-track ends the trial */
+    o.penalties.off_track_penalty_s = 0.2;
     td_robustness_row a[TD_ROBUSTNESS_N], b[TD_ROBUSTNESS_N];
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, a, &err));
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, b, &err));
     int names = 0;
     for (int k = 0; k < TD_ROBUSTNESS_N; k++) {
         TD_ASSERT_STREQ(a[k].name, b[k].name);
-        TD_ASSERT_EQ_INT(a[k].result.steps, b[k].result.steps);
-        TD_ASSERT_EQ_INT(a[k].result.laps_completed, b[k].result.laps_completed);
-        TD_ASSERT(a[k].result.total_time_s == b[k].result.total_time_s);
-        TD_ASSERT_EQ_INT(a[k].result.laps_requested, 1);
-        TD_ASSERT_MSG(a[k].result.steps < 200, "%s %s: %ld steps", a[k].name, a[k].strength,
-                      a[k].result.steps);
+        TD_ASSERT_EQ_INT(a[k].trials, 2);
+        TD_ASSERT_EQ_INT(a[k].steps, b[k].steps);
+        TD_ASSERT_EQ_INT(a[k].laps_clean, b[k].laps_clean);
+        TD_ASSERT(a[k].progress_first == b[k].progress_first);
+        for (int j = 0; j < 2; j++) {
+            TD_ASSERT_MSG(same_trial(&a[k].trial[j], &b[k].trial[j]), "%s %s trial %d", a[k].name,
+                          a[k].strength, j);
+            TD_ASSERT_MSG(a[k].trial[j].steps < 200, "%s %s: %ld steps", a[k].name, a[k].strength,
+                          a[k].trial[j].steps);
+        }
         names += k > 0 && strcmp(a[k].name, a[k - 1].name) != 0;
     }
     /* The clean look first, then 9 perturbations at two strengths each (brightness as dim
      * and bright). */
     TD_ASSERT_STREQ(a[0].strength, "none");
     TD_ASSERT_EQ_INT(names, 9);
+    /* Another seed draws other trials. */
+    TD_ASSERT_EQ_U64(a[0].trial[1].seed, td_robustness_trial_seed(5, 1));
+    TD_ASSERT(td_robustness_trial_seed(6, 1) != td_robustness_trial_seed(5, 1));
+    TD_ASSERT_EQ_U64(td_robustness_trial_seed(6, 0), 6);
     /* The evaluation's camera sees the case's look: a dim case's first frame is darker. */
     double clean = -1, dim = -1;
     td_look look;
     const char *nm, *st;
+    o.laps = 1;
     o.on_step = first_frame_mean;
     td_robustness_case(0, &nm, &st, &look);
     o.look = &look;
@@ -852,6 +870,92 @@ TD_TEST(robustness_suite_is_deterministic_for_a_seed)
     o.on_step_user = &dim;
     TD_ASSERT_OK(td_evaluate(&p, &t, &o, &r, &err));
     TD_ASSERT_MSG(clean > 0 && dim > 0 && dim < 0.7 * clean, "clean %g, dim %g", clean, dim);
+    td_track_free(&t);
+    td_policy_free(&p);
+}
+
+TD_TEST(robustness_trials_differ)
+{
+    /* Until session 7 the trials of a case were one trial repeated (the same start, look and
+     * noise draws): the three trials of every case drove the same steps. Now trial j of n
+     * starts j/n of the lap on with a seed of its own. */
+    td_policy p;
+    td_err err = {0};
+    straight_camera_policy(&p);
+    td_track t;
+    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    td_eval_options o;
+    td_eval_options_default(&o);
+    o.laps = 3;
+    o.seed = 5;
+    o.penalties.max_resets = 0;
+    td_robustness_row rows[TD_ROBUSTNESS_N];
+    TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, rows, &err));
+    int differ = 0;
+    for (int k = 0; k < TD_ROBUSTNESS_N; k++) {
+        const td_robustness_trial *tr = rows[k].trial;
+        TD_ASSERT_NEAR(tr[1].start_ndist, 1.0 / 3, 1e-12);
+        TD_ASSERT_NEAR(tr[2].start_ndist, 2.0 / 3, 1e-12);
+        TD_ASSERT(tr[0].seed == 5 && tr[1].seed != 5 && tr[2].seed != 5 &&
+                  tr[1].seed != tr[2].seed);
+        differ += !same_trial(&tr[0], &tr[1]) || !same_trial(&tr[1], &tr[2]);
+        /* Without resets the first off-track ends the trial where it came. */
+        for (int j = 0; j < 3; j++) {
+            TD_ASSERT_EQ_INT(tr[j].events.resets, 0);
+            TD_ASSERT_EQ_INT(tr[j].events.off_tracks, 1);
+            TD_ASSERT(tr[j].progress_first > 0 && tr[j].progress_first < 100);
+        }
+    }
+    TD_ASSERT_EQ_INT(differ, TD_ROBUSTNESS_N);
+    /* The progress before the off-track differs by where a trial started (the straights of
+     * the oval are not all as long before a turn). */
+    TD_ASSERT(rows[0].trial[0].progress_first != rows[0].trial[1].progress_first ||
+              rows[0].trial[1].progress_first != rows[0].trial[2].progress_first);
+    /* Trial 0 of the clean case is DeepRacer's trial from the start line with the seed. */
+    td_eval_result r;
+    o.laps = 1;
+    TD_ASSERT_OK(td_evaluate(&p, &t, &o, &r, &err));
+    TD_ASSERT_EQ_INT(r.steps, rows[0].trial[0].steps);
+    td_track_free(&t);
+    td_policy_free(&p);
+}
+
+TD_TEST(robustness_counts_a_lap_with_an_off_track_as_not_clean)
+{
+    /* With resets (DeepRacer's evaluation, 10,000) every model completed every lap of the
+     * suite, so the report could not tell models apart: the straight driver leaves the oval
+     * and is reset, again and again, until its lap is done. Such a lap is completed but not
+     * clean, and the off-tracks and the progress before the first show it. */
+    td_policy p;
+    td_err err = {0};
+    straight_camera_policy(&p);
+    td_track t;
+    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    td_eval_options o;
+    td_eval_options_default(&o);
+    TD_ASSERT(o.penalties.max_resets >= 10000);
+    o.laps = 1;
+    o.seed = 5;
+    o.penalties.off_track_penalty_s = 0.2; /* short pauses: fewer steps */
+    td_robustness_row rows[TD_ROBUSTNESS_N], all;
+    TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, rows, &err));
+    const td_robustness_row *c = &rows[0];
+    TD_ASSERT_EQ_INT(c->laps_completed, 1);
+    TD_ASSERT_EQ_INT(c->laps_clean, 0);
+    TD_ASSERT(c->events.off_tracks >= 1 && c->events.resets == c->events.off_tracks);
+    TD_ASSERT(c->progress_first > 0 && c->progress_first < 50);
+    TD_ASSERT(c->mean_lap_s > 0 && c->mean_clean_lap_s < 0);
+    TD_ASSERT(c->best_lap_s == c->mean_lap_s && c->best_lap_s == c->trial[0].lap_s);
+    td_robustness_total(rows, TD_ROBUSTNESS_N, &all);
+    TD_ASSERT_EQ_INT(all.trials, TD_ROBUSTNESS_N);
+    TD_ASSERT_EQ_INT(all.laps_clean, 0);
+    int done = 0, off = 0;
+    for (int k = 0; k < TD_ROBUSTNESS_N; k++) {
+        done += rows[k].laps_completed;
+        off += rows[k].events.off_tracks;
+    }
+    TD_ASSERT_EQ_INT(all.laps_completed, done);
+    TD_ASSERT_EQ_INT(all.events.off_tracks, off);
     td_track_free(&t);
     td_policy_free(&p);
 }

@@ -67,22 +67,48 @@ check racing_line_open_route "an open route has none: $out" $?
 # that crashes at once.)
 "$bin" init "$tmp/m" --discrete --fast-actions --sensor state --track oval >/dev/null 2>&1 &&
     "$bin" train "$tmp/m" --iterations 2 --spread-eval-starts --quiet >/dev/null 2>&1
-out=$("$bin" eval "$tmp/m" --robustness --laps 1 --json 2>&1)
+out=$("$bin" eval "$tmp/m" --robustness --laps 3 --json 2>&1)
 rc=$?
-echo "$out" | python3 -c 'import json,sys
+python3 -c 'import json,sys
 o=json.load(sys.stdin); c=o["cases"]
 assert len(c)==19 and c[0]["perturbation"]=="clean" and c[0]["strength"]=="none"
 names={x["perturbation"] for x in c}
 assert names=={"clean","dim","bright","contrast","noise","blur","floor_texture","distractors","camera_pitch","camera_height"}, names
-assert all(x["laps_requested"]==1 for x in c)
+assert all(abs(a-b)<1e-6 for a,b in zip(o["trial_starts"],[0,1/3,2/3])) and len(o["trial_starts"])==3 and o["trial_seeds"][0]==o["seed"] and len(set(o["trial_seeds"]))==3, o["trial_starts"]
+for x in c:
+    t=x["trials"]
+    assert x["laps_requested"]==3 and len(t)==3
+    # lap completion is the laps driven without an off-track (or other reset): a lap
+    # completed after resets (DeepRacer evaluation) is not clean
+    clean=sum(1 for y in t if y["completed"] and y["off_tracks"]==0 and y["resets"]==0)
+    assert x["laps_clean"]==clean and abs(x["completion"]-clean/3)<1e-5, x
+    assert x["laps_completed"]==sum(1 for y in t if y["completed"]) >= clean
+    assert x["off_tracks"]==sum(y["off_tracks"] for y in t)
+    assert all(y["progress_before_off_track"]==100 for y in t if y["clean"])
+    assert abs(x["progress_before_off_track"]-sum(y["progress_before_off_track"] for y in t)/3)<1e-3
+# the trials of a case differ: they start a third of the lap apart
+assert len({y["steps"] for y in c[0]["trials"]})>1, c[0]["trials"]
 # a state-sensor model sees none of it: every case drives as the clean one
-assert len({x["laps_completed"] for x in c})==1' 2>/dev/null
+strip=lambda x: {k: v for k, v in x.items() if k not in ("perturbation","strength")}
+assert all(strip(x)==strip(c[0]) for x in c), "a state model drove a case differently"
+a=o["all"]
+assert a["laps_requested"]==57 and a["laps_clean"]==sum(x["laps_clean"] for x in c)==o["laps_clean"]' <<<"$out" 2>"$tmp/rob.err"
 ok=$?
-check eval_robustness "19 cases as documented ($rc): $(echo "$out" | head -c 400)" $(( rc || $ok ))
+check eval_robustness "19 cases of 3 differing trials, clean laps counted ($rc): $(cat "$tmp/rob.err") $(head -c 400 <<<"$out")" $(( rc || ok ))
 cp "$tmp/m/logs/robustness-oval.json" "$tmp/r1.json" 2>/dev/null
-"$bin" eval "$tmp/m" --robustness --laps 1 >/dev/null 2>&1
+"$bin" eval "$tmp/m" --robustness --laps 3 >"$tmp/rob.txt" 2>&1
 cmp -s "$tmp/r1.json" "$tmp/m/logs/robustness-oval.json"
 check eval_robustness_repeats "the same seed gives the same table" $?
+grep -q "^  all " "$tmp/rob.txt" && grep -q "clean  *off-tracks  *resets  *progress" "$tmp/rob.txt"
+ok=$?
+check eval_robustness_text "the table has a summary row: $(cat "$tmp/rob.txt")" $ok
+"$bin" eval "$tmp/m" --robustness --laps 3 --seed 2 >/dev/null 2>&1
+python3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); assert a["trial_seeds"][1:]!=b["trial_seeds"][1:] and b["trial_seeds"][0]==2' "$tmp/r1.json" "$tmp/m/logs/robustness-oval.json" 2>/dev/null
+check eval_robustness_seed "another seed, other trial seeds" $?
+out=$("$bin" eval "$tmp/m" --robustness --continuous 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && grep -q -- "--continuous" <<<"$out"
+check eval_robustness_continuous "refused with --robustness ($rc): $out" $?
 
 # ---- the simulator's own simtrace replays as DeepRacer's does ------------------------------
 # Row k holds the pose at which action k was chosen and row k + 1 the pose it led to, as in

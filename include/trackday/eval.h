@@ -58,6 +58,10 @@ typedef struct td_eval_options {
      * follow_center_line. A failing call stops the evaluation with its message. */
     td_reward *reward;
     const td_look *look; /* the camera's world (NULL: the default look) */
+    /* Where every trial (the run when continuous) starts: a fraction of the lap past the start
+     * line, in [0, 1). 0 (default): the start line, as DeepRacer's evaluations. The lap is
+     * counted from there (progress and lap time from that point round to it). */
+    double start_ndist;
 } td_eval_options;
 
 /* td_eval_config_default's settings, a time trial, seed 1, no files written. */
@@ -104,18 +108,57 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
 #define TD_ROBUSTNESS_N 19
 void td_robustness_case(int k, const char **name, const char **strength, td_look *look);
 
+/* One trial of a case: one lap from its own start, with its own seed. */
+typedef struct td_robustness_trial {
+    double start_ndist;     /* where it started: a fraction of the lap past the start line */
+    uint64_t seed;          /* its seed: camera noise draws, the surroundings' layout */
+    int completed;          /* its lap was completed (after resets, when allowed) */
+    int clean;              /* ... without an event: no off-track, crash, reversal or
+                               immobilized (the issue's "lap completion") */
+    double lap_s;           /* the lap's time (penalties included), -1 when not completed */
+    double progress_first;  /* progress (%) reached when its first event came, 100 when none */
+    td_event_counts events; /* off-tracks, resets, ... */
+    long steps;
+} td_robustness_trial;
+
+/* A case of the suite (or the whole suite, td_robustness_total): its trials and their sums. */
 typedef struct td_robustness_row {
     const char *name, *strength;
-    td_eval_result result; /* lap by lap: completed laps of the requested ones */
+    int trials;              /* trials driven */
+    int laps_clean;          /* trials whose lap was completed without an event */
+    int laps_completed;      /* trials whose lap was completed, events and resets allowed */
+    td_event_counts events;  /* summed over the trials */
+    double progress_first;   /* mean over the trials of the progress (%) reached before the
+                                first event (100 for a clean lap) */
+    double mean_lap_s;       /* mean time of the completed laps (penalties included), -1 */
+    double mean_clean_lap_s; /* mean time of the clean laps, -1 when none */
+    double best_lap_s;       /* the fastest completed lap, -1 when none */
+    long steps;
+    td_robustness_trial trial[TD_EVAL_MAX_TRIALS]; /* rows of the suite only */
 } td_robustness_row;
 
 /*
- * Drives the policy through the suite: for each case the evaluation of o (its laps, race,
- * seed; lap by lap unless o->continuous; no files written) with that case's look. rows has
- * TD_ROBUSTNESS_N entries. The same seed gives the same rows.
+ * Drives the policy through the suite. Each case drives o->laps trials (1..TD_EVAL_MAX_TRIALS)
+ * of one lap each, lap by lap whatever o->continuous says: trial j of n starts j/n of the lap
+ * past the start line (trial 0 at the start line, DeepRacer's) with seed o->seed for trial 0
+ * and a seed derived from o->seed and j for the others (td_robustness_trial_seed), so the
+ * trials differ (where they drive, the camera's noise, the surroundings' layout) while every
+ * case drives the same n trials and differs from the clean one only by its look. A trial takes
+ * o's race and penalties: with resets left (o->penalties.max_resets, DeepRacer's 10,000 by
+ * default) an event costs a reset and the trial goes on to finish its lap, which then counts
+ * as completed but not clean; with none the first event ends it. Domain randomization is off
+ * (each case's look is fixed). rows has TD_ROBUSTNESS_N entries; the same o (its seed) gives
+ * the same rows.
  */
 int td_eval_robustness(td_policy *policy, const td_track *track, const td_eval_options *o,
                        td_robustness_row *rows, td_err *err);
+
+/* The seed of trial j of a suite run with seed `seed`: seed itself for trial 0, else a
+ * 47-bit number drawn from it. */
+uint64_t td_robustness_trial_seed(uint64_t seed, int j);
+
+/* The whole suite in one row (name "all"): sums, and the means over all trials and laps. */
+void td_robustness_total(const td_robustness_row *rows, int n, td_robustness_row *all);
 
 #ifdef __cplusplus
 }

@@ -47,39 +47,80 @@ static int parse_race_type(const char *opt, const char *v, void *dst)
     return 0;
 }
 
+/* The per-case (and summary) fields of the robustness JSON. */
+static json_t *robustness_case_json(const td_robustness_row *r, int requested)
+{
+    json_t *e = json_object();
+    if (r->strength[0]) {
+        json_object_set_new(e, "perturbation", json_string(r->name));
+        json_object_set_new(e, "strength", json_string(r->strength));
+    }
+    json_object_set_new(e, "laps_requested", json_integer(requested));
+    json_object_set_new(e, "laps_clean", json_integer(r->laps_clean));
+    json_object_set_new(e, "completion",
+                        json_real((double)r->laps_clean / (requested ? requested : 1)));
+    json_object_set_new(e, "laps_completed", json_integer(r->laps_completed));
+    json_object_set_new(e, "off_tracks", json_integer(r->events.off_tracks));
+    json_object_set_new(e, "crashes", json_integer(r->events.crashes));
+    json_object_set_new(e, "reverses", json_integer(r->events.reverses));
+    json_object_set_new(e, "immobilized", json_integer(r->events.immobilized));
+    json_object_set_new(e, "resets", json_integer(r->events.resets));
+    json_object_set_new(e, "progress_before_off_track", json_real(r->progress_first));
+    json_object_set_new(e, "mean_lap_s",
+                        r->mean_lap_s > 0 ? json_real(r->mean_lap_s) : json_null());
+    json_object_set_new(e, "mean_clean_lap_s",
+                        r->mean_clean_lap_s > 0 ? json_real(r->mean_clean_lap_s) : json_null());
+    json_object_set_new(e, "best_lap_s",
+                        r->best_lap_s > 0 ? json_real(r->best_lap_s) : json_null());
+    json_object_set_new(e, "steps", json_integer(r->steps));
+    return e;
+}
+
 /* --robustness: the suite, a table (or JSON) on stdout and a JSON file in dir. */
 static int robustness(td_policy *policy, const td_track *track, const td_eval_options *o,
                       const char *dir, const char *model, int json, td_err *err)
 {
-    td_robustness_row rows[TD_ROBUSTNESS_N];
+    td_robustness_row rows[TD_ROBUSTNESS_N], all;
     if (td_eval_robustness(policy, track, o, rows, err))
         return td__cli_fail("%s", err->msg);
-    json_t *root = json_object(), *arr = json_array();
+    td_robustness_total(rows, TD_ROBUSTNESS_N, &all);
+    int n = rows[0].trials;
+    json_t *root = json_object(), *arr = json_array(), *starts = json_array(),
+           *seeds = json_array();
     json_object_set_new(root, "model", json_string(model));
     json_object_set_new(root, "track", json_string(track->name));
-    json_object_set_new(root, "laps_per_case", json_integer(o->laps));
-    json_object_set_new(root, "continuous", json_boolean(o->continuous));
+    json_object_set_new(root, "laps_per_case", json_integer(n));
+    json_object_set_new(root, "max_resets", json_integer(o->penalties.max_resets));
     json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
-    int total = 0;
+    for (int j = 0; j < n; j++) {
+        json_array_append_new(starts, json_real(rows[0].trial[j].start_ndist));
+        json_array_append_new(seeds, json_integer((json_int_t)rows[0].trial[j].seed));
+    }
+    json_object_set_new(root, "trial_starts", starts);
+    json_object_set_new(root, "trial_seeds", seeds);
     for (int k = 0; k < TD_ROBUSTNESS_N; k++) {
-        const td_eval_result *r = &rows[k].result;
-        json_t *e = json_object();
-        json_object_set_new(e, "perturbation", json_string(rows[k].name));
-        json_object_set_new(e, "strength", json_string(rows[k].strength));
-        json_object_set_new(e, "laps_completed", json_integer(r->laps_completed));
-        json_object_set_new(e, "laps_requested", json_integer(r->laps_requested));
-        json_object_set_new(
-            e, "completion",
-            json_real((double)r->laps_completed / (r->laps_requested ? r->laps_requested : 1)));
-        json_object_set_new(e, "best_lap_s",
-                            r->best_lap_s > 0 ? json_real(r->best_lap_s) : json_null());
-        json_object_set_new(e, "off_tracks", json_integer(r->events.off_tracks));
+        json_t *e = robustness_case_json(&rows[k], n), *trials = json_array();
+        for (int j = 0; j < rows[k].trials; j++) {
+            const td_robustness_trial *t = &rows[k].trial[j];
+            json_t *x = json_object();
+            json_object_set_new(x, "clean", json_boolean(t->clean));
+            json_object_set_new(x, "completed", json_boolean(t->completed));
+            json_object_set_new(x, "lap_s", t->lap_s > 0 ? json_real(t->lap_s) : json_null());
+            json_object_set_new(x, "off_tracks", json_integer(t->events.off_tracks));
+            json_object_set_new(x, "resets", json_integer(t->events.resets));
+            json_object_set_new(x, "progress_before_off_track", json_real(t->progress_first));
+            json_object_set_new(x, "steps", json_integer(t->steps));
+            json_array_append_new(trials, x);
+        }
+        json_object_set_new(e, "trials", trials);
         json_array_append_new(arr, e);
-        total += r->laps_completed;
     }
     json_object_set_new(root, "cases", arr);
-    json_object_set_new(root, "laps_completed", json_integer(total));
-    json_object_set_new(root, "laps_requested", json_integer(TD_ROBUSTNESS_N * o->laps));
+    json_object_set_new(root, "all", robustness_case_json(&all, all.trials));
+    /* The totals at the top, as before (laps_completed: with resets). */
+    json_object_set_new(root, "laps_clean", json_integer(all.laps_clean));
+    json_object_set_new(root, "laps_completed", json_integer(all.laps_completed));
+    json_object_set_new(root, "laps_requested", json_integer(all.trials));
     char path[1400];
     snprintf(path, sizeof(path), "%s/robustness-%s.json", dir, track->name);
     int rc = td_json_write_file(path, root, err);
@@ -93,14 +134,32 @@ static int robustness(td_policy *policy, const td_track *track, const td_eval_op
             printf("%s\n", s);
         free(s);
     } else {
-        printf("%s on %s: robustness, %d lap%s per case (%s)\n", model, track->name, o->laps,
-               o->laps == 1 ? "" : "s", o->continuous ? "continuous" : "lap by lap");
-        printf("  %-14s %-7s %s\n", "perturbation", "level", "laps completed");
-        for (int k = 0; k < TD_ROBUSTNESS_N; k++)
-            printf("  %-14s %-7s %d/%d%s\n", rows[k].name, rows[k].strength,
-                   rows[k].result.laps_completed, rows[k].result.laps_requested,
-                   rows[k].result.best_lap_s > 0 ? "" : "  (no lap)");
-        printf("  all            %d/%d\nreport: %s\n", total, TD_ROBUSTNESS_N * o->laps, path);
+        printf("%s on %s: robustness, %d lap%s per case from ", model, track->name, n,
+               n == 1 ? "" : "s");
+        for (int j = 0; j < n; j++)
+            printf("%s%.0f%%", j == 0 ? "" : (j == n - 1 ? " and " : ", "),
+                   100.0 * rows[0].trial[j].start_ndist);
+        if (o->penalties.max_resets > 0)
+            printf(" of the lap, up to %d resets per lap\n", o->penalties.max_resets);
+        else
+            printf(" of the lap, no resets\n");
+        printf("  %-14s %-7s %-6s %10s %7s %9s %8s\n", "perturbation", "level", "clean",
+               "off-tracks", "resets", "progress", "lap (s)");
+        for (int k = 0; k <= TD_ROBUSTNESS_N; k++) {
+            const td_robustness_row *r = k < TD_ROBUSTNESS_N ? &rows[k] : &all;
+            char clean[32], lap[32];
+            snprintf(clean, sizeof(clean), "%d/%d", r->laps_clean, r->trials);
+            if (r->mean_lap_s > 0)
+                snprintf(lap, sizeof(lap), "%.2f", r->mean_lap_s);
+            else
+                snprintf(lap, sizeof(lap), "-");
+            printf("  %-14s %-7s %-6s %10d %7d %8.1f%% %8s\n", r->name, r->strength, clean,
+                   r->events.off_tracks, r->events.resets, r->progress_first, lap);
+        }
+        printf("clean: laps without an off-track (or crash, reversal, immobilized); progress: "
+               "mean progress before the first one; lap: mean time of the completed laps, "
+               "penalties included\nreport: %s\n",
+               path);
     }
     json_decref(root);
     return 0;
@@ -165,8 +224,10 @@ static int cmd_eval(int argc, char **argv)
         TD_CLI_FLAG("--robustness", &robust,
                     "drive under a fixed suite of visual perturbations (brightness, contrast, "
                     "noise, blur, floor texture, distractors, camera pitch and height, each mild "
-                    "and strong) and report the laps completed under each; writes "
-                    "DIR/logs/robustness-<track>.json"),
+                    "and strong): per case --laps trials of one lap from staggered starts, each "
+                    "with its own seed; reports the laps driven without an off-track, the "
+                    "off-tracks and resets, the progress before the first and the lap times; "
+                    "writes DIR/logs/robustness-<track>.json"),
         TD_CLI_END,
     };
     const td__cli_spec spec = {.name = "eval", .about = about, .opts = opts};
@@ -235,6 +296,12 @@ static int cmd_eval(int argc, char **argv)
         return td__cli_fail("%s", err.msg);
     }
     if (robust) {
+        if (continuous) {
+            td_policy_free(&policy);
+            td_track_free(&track);
+            return td__cli_usage_error("--robustness drives separate one-lap trials from "
+                                       "staggered starts; --continuous does not apply");
+        }
         rc = robustness(&policy, &track, &o, dir, model_path, json, &err);
         td_policy_free(&policy);
         td_track_free(&track);

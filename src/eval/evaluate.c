@@ -256,6 +256,8 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
             goto out;
     }
     td_vecenv_reset(&env);
+    if (o->start_ndist > 0)
+        td_vecenv_reset_car_at(&env, 0, o->start_ndist, o->race.reverse_dir);
     t.lap_start[0] = 0;
     t.n_laps = 1;
     /* Bounded: every lap at a crawl, plus penalties. */
@@ -350,6 +352,9 @@ int td_evaluate(td_policy *policy, const td_track *track, const td_eval_options 
             t.lap_start[t.n_laps++] = t.n;
             if (trials >= r->laps_requested)
                 break;
+            /* The env began the next trial at the start line; it starts where asked. */
+            if (o->start_ndist > 0)
+                td_vecenv_reset_car_at(&env, 0, o->start_ndist, o->race.reverse_dir);
         }
     }
     t.lap_start[t.n_laps] = t.n;
