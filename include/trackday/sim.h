@@ -65,8 +65,10 @@ typedef struct td_car_config {
     int substeps;             /* physics sub-steps per control step, default 10 */
     double speed_min, speed_max; /* command clipping, 0.1 .. 4.0 m/s */
     double steer_max_deg;        /* command clipping, 30 */
-    /* Lateral grip, m/s^2: a turn demanding more lateral acceleration (v^2 x curvature)
-     * is widened to this limit (understeer). 0 = unlimited. */
+    /* Lateral grip, m/s^2: the lateral acceleration of the car's path (speed x the turn
+     * rate of its direction of travel: yaw rate and slip-angle rate together) never exceeds
+     * it; a turn or a steering change that asks for more is widened (understeer).
+     * 0 = unlimited. */
     double grip_mps2;
 } td_car_config;
 
@@ -109,6 +111,10 @@ typedef struct td_car_state {
     double speed;     /* measured (actual) speed, m/s */
     double steer;     /* measured (actual) front-wheel angle, radians, + = left */
     double steer_tan; /* tan(steer): the lagged quantity */
+    /* The slip angle beta at the middle of the wheelbase, radians (+ = left): the car moves
+     * at yaw + slip. It follows the steering (tan(beta) = steer_gain tan(steer) / 2) as fast
+     * as the grip lets the direction of travel turn. */
+    double slip;
     /* The last commands, newest first, for the delays: wheel-angle tangent and speed
      * targets (clipped, scaled), and the length of the step each was given for. */
     int n_cmd;

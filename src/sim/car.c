@@ -1,14 +1,17 @@
 /*
  * car.c - the car: a kinematic bicycle whose speed and steering follow the commands through
  * dead times and first-order lags (the speed also through an acceleration limit), whose
- * path curvature is a gain times the geometric bicycle's, with a lateral grip limit; the
- * presets of DeepRacer's physics versions; car files; the model point, the wheel centres
- * and the oriented-rectangle overlap test used for collisions.
+ * path curvature is a gain times the geometric bicycle's, and whose slip angle (the direction
+ * of travel less the heading) follows the steering only as fast as a lateral grip limit
+ * lets the direction of travel turn; the presets of DeepRacer's physics versions; car files;
+ * the model point, the wheel centres and the oriented-rectangle overlap test used for
+ * collisions.
  *
  * Per sub-step the integration uses no libm call: the heading is kept as a unit vector and
- * rotated by Taylor series of the (small, < 0.1 rad) sub-step yaw change, and the slip
- * angle enters through its tangent (one square root). That keeps the state path of the
- * vector env at a few nanoseconds per sub-step.
+ * rotated by Taylor series of the (small) sub-step turns, the slip angle the steering asks
+ * for comes from its tangent (one square root, a Taylor series of atan), and only a sub-step
+ * the grip clips needs a Taylor series for the sine and cosine of its slip. That keeps the
+ * state path of the vector env at a few nanoseconds per sub-step.
  */
 #include <jansson.h>
 #include <math.h>
@@ -39,10 +42,10 @@ typedef struct car_preset {
 static const car_preset PRESETS[] = {
     /* name, speed_tau_s, steer_tau_s, speed_delay_s, steer_delay_s, steer_gain, speed_gain,
      * accel_max_mps2, grip_mps2 */
-    {"deepracer", 0.049, 0.153, 0.002, 0.044, 0.608, 1.013, 7.82, 4.57},
-    {"deepracer-dynamic", 0.201, 0.501, 0.025, 0.0, 0.682, 0.990, 3.15, 2.47},
-    {"deepracer-v2", 0.201, 0.501, 0.025, 0.0, 0.682, 0.990 * 0.035 / 0.0277, 3.15, 2.47},
-    {"deepracer-v1", 0.201, 0.501, 0.025, 0.0, 0.682, 0.990 * 0.035 / 0.1, 3.15, 2.47},
+    {"deepracer", 0.046, 0.155, 0.0, 0.037, 0.608, 1.013, 8.01, 4.61},
+    {"deepracer-dynamic", 0.209, 0.493, 0.026, 0.0, 0.679, 0.987, 3.22, 2.45},
+    {"deepracer-v2", 0.209, 0.493, 0.026, 0.0, 0.679, 0.987 * 0.035 / 0.0277, 3.22, 2.45},
+    {"deepracer-v1", 0.209, 0.493, 0.026, 0.0, 0.679, 0.987 * 0.035 / 0.1, 3.22, 2.45},
     {"ideal", 0.1, 0.05, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0},
 };
 #define N_PRESETS ((int)(sizeof(PRESETS) / sizeof(PRESETS[0])))
@@ -303,30 +306,82 @@ static void push_command(const td__car_coeffs *k, td_car_state *st, double steer
 }
 
 /*
- * One sub-step's motion in the frame of the car at its start: the chord of the arc (its
- * direction is the heading turned by t / 2 + beta, its length v h sin(t/2) / (t/2)) and the
- * rotation by t = 2 v sin(beta) h / L (the yaw rate at the middle of the wheelbase is
- * v cos(beta) tan(delta) / L). sin and cos of t/2 by Taylor series (t < 0.1 rad);
- * multiplications by reciprocals because the compiler may not turn x / 6 into one.
+ * sin and cos of an angle |a| < 1.5 rad without libm: Taylor series of a / 2 (to the 9th
+ * and 10th power, error < 1e-9 at 1.5 rad, < 1e-16 below 0.3), then the double angle.
  */
-static inline void substep_motion(double v, double sb, double cb, double h, double two_h_over_l,
-                                  double *mx, double *my, double *fc, double *fs, double *dth)
+static inline void sincos_series(double a, double *s, double *c)
 {
-    double t = v * sb * two_h_over_l;
-    double hd = 0.5 * t, hd2 = hd * hd;
-    double sh = hd * (1.0 - hd2 * (1.0 / 6.0) * (1.0 - hd2 * (1.0 / 20.0)));
-    double ch = 1.0 - hd2 * 0.5 * (1.0 - hd2 * (1.0 / 12.0) * (1.0 - hd2 * (1.0 / 30.0)));
-    double len = v * h * (1.0 - t * t * (1.0 / 24.0));
+    double x = 0.5 * a, x2 = x * x;
+    double sx = x * (1.0 - x2 * (1.0 / 6.0) *
+                               (1.0 - x2 * (1.0 / 20.0) *
+                                          (1.0 - x2 * (1.0 / 42.0) * (1.0 - x2 * (1.0 / 72.0)))));
+    double cx =
+        1.0 - x2 * 0.5 *
+                  (1.0 - x2 * (1.0 / 12.0) *
+                             (1.0 - x2 * (1.0 / 30.0) *
+                                        (1.0 - x2 * (1.0 / 56.0) * (1.0 - x2 * (1.0 / 90.0)))));
+    *s = 2.0 * sx * cx;
+    *c = cx * cx - sx * sx;
+}
+
+/*
+ * The angle (within +-90 degrees) of sine sn and cosine cs: 2 atan(w) with w = tan(angle / 2)
+ * = sn / (1 + cs), by the odd Taylor series of atan to the 13th power (error < 1e-10 for
+ * |w| <= 0.25, that is |angle| < 28 degrees: every preset's slip angles). Larger angles
+ * halve w again (car files steering beyond that).
+ */
+static inline double atan_series(double sn, double cs)
+{
+    double w = sn / (1.0 + cs), m = 2.0;
+    if (w > 0.25 || w < -0.25) {
+        do {
+            w = w / (1.0 + sqrt(1.0 + w * w));
+            m *= 2.0;
+        } while (w > 0.25 || w < -0.25);
+    }
+    double w2 = w * w;
+    double p = 1.0 / 13.0;
+    p = 1.0 / 11.0 - w2 * p;
+    p = 1.0 / 9.0 - w2 * p;
+    p = 1.0 / 7.0 - w2 * p;
+    p = 1.0 / 5.0 - w2 * p;
+    p = 1.0 / 3.0 - w2 * p;
+    return m * w * (1.0 - w2 * p);
+}
+
+/*
+ * One sub-step's motion in the frame of the car at its start. The car enters it moving at
+ * the slip angle b0 (sin sb, cos cb) from its heading; during it the heading turns by t
+ * (the yaw rate of the entry slip, 2 v sin(b0) / L) and the direction of travel by d (t plus
+ * the slip's change), uniformly: the path is an arc whose chord leaves at b0 + d / 2 with
+ * length v h sin(d/2) / (d/2). Out: the chord (mx, my) and the heading's rotation (fc, fs).
+ * Taylor series of d / 2 and t / 2 (the direction turns at most grip h / v per sub-step, or
+ * by the slip's full swing, < 0.6 rad); multiplications by reciprocals because the compiler
+ * may not turn x / 6 into one.
+ */
+static inline void substep_motion(double v, double sb, double cb, double h, double d, double t,
+                                  double *mx, double *my, double *fc, double *fs)
+{
+    double hd = 0.5 * d, hd2 = hd * hd;
+    double sinc = 1.0 - hd2 * (1.0 / 6.0) * (1.0 - hd2 * (1.0 / 20.0) * (1.0 - hd2 * (1.0 / 42.0)));
+    double sh = hd * sinc;
+    double ch = 1.0 - hd2 * 0.5 *
+                          (1.0 - hd2 * (1.0 / 12.0) *
+                                     (1.0 - hd2 * (1.0 / 30.0) * (1.0 - hd2 * (1.0 / 56.0))));
+    double len = v * h * sinc;
     *mx = len * (ch * cb - sh * sb);
     *my = len * (sh * cb + ch * sb);
-    *fc = ch * ch - sh * sh;
-    *fs = 2.0 * sh * ch;
-    *dth = t;
+    double ht = 0.5 * t, ht2 = ht * ht;
+    double st = ht * (1.0 - ht2 * (1.0 / 6.0) * (1.0 - ht2 * (1.0 / 20.0)));
+    double ct = 1.0 - ht2 * 0.5 * (1.0 - ht2 * (1.0 / 12.0) * (1.0 - ht2 * (1.0 / 30.0)));
+    *fc = ct * ct - st * st;
+    *fs = 2.0 * st * ct;
 }
 
 /*
  * The step after the command is pushed: ssrc / vsrc say which pending command each
- * sub-step's steering and speed follow. move = 0 updates the response only.
+ * sub-step's steering and speed follow. move = 0 updates the response only (the speed, the
+ * steering and the slip angle evolve as they would while moving; the pose stays).
  */
 static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned char *ssrc,
                       const double *sw, const unsigned char *vsrc, const double *vw, int move)
@@ -355,29 +410,59 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
     st->speed = v;
     st->steer_tan = u;
     st->steer = atan(u);
+    /*
+     * The slip angle each sub-step's steering asks for (tan(beta) = gain tan(delta) / 2), its
+     * sine and cosine, and what the grip allows the direction of travel to turn in a
+     * sub-step: grip h / v. These do not depend on each other.
+     */
+    double bt[TD__MAX_SUBSTEPS], sbt[TD__MAX_SUBSTEPS], cbt[TD__MAX_SUBSTEPS];
+    double kt[TD__MAX_SUBSTEPS];
+    for (int i = 0; i < n; i++) {
+        double tb = k->half_gain * us[i];
+        cbt[i] = 1.0 / sqrt(1.0 + tb * tb);
+        sbt[i] = tb * cbt[i];
+        bt[i] = atan_series(sbt[i], cbt[i]);
+        kt[i] = vs[i] * two_h_over_l;
+    }
+    double grip_h = k->grip * h;
+    /*
+     * The slip chain. In sub-step i the heading turns by t = 2 v h sin(b0) / L from the slip
+     * b0 the car enters with, and the direction of travel (heading + slip) by t + b1 - b0:
+     * the path's lateral acceleration is v times that over h. The new slip b1 is the one asked
+     * for, clipped so the direction turns by at most grip h / v either way. When the heading's
+     * turn alone exceeds that (a steady turn too fast for the grip) the slip falls: the car runs
+     * wide, its yaw rate and slip shrinking together to the grip's v^2 2 sin(b) / L = grip.
+     * Only a clipped sub-step needs the series for sin and cos of b1.
+     */
+    double b0 = st->slip, sb0, cb0;
+    sincos_series(b0, &sb0, &cb0);
+    double sbs[TD__MAX_SUBSTEPS], cbs[TD__MAX_SUBSTEPS], dd[TD__MAX_SUBSTEPS];
+    for (int i = 0; i < n; i++) {
+        double t = kt[i] * sb0;
+        double b1 = bt[i], sb1 = sbt[i], cb1 = cbt[i], turn = t + b1 - b0;
+        double av = vs[i] < 0 ? -vs[i] : vs[i];
+        if (grip_h > 0 && av * (turn < 0 ? -turn : turn) > grip_h) {
+            double lim = grip_h / av;
+            b1 = b0 - t + (turn < 0 ? -lim : lim);
+            sincos_series(b1, &sb1, &cb1);
+        }
+        sbs[i] = sb0;
+        cbs[i] = cb0;
+        kt[i] = t;
+        dd[i] = t + b1 - b0;
+        b0 = b1;
+        sb0 = sb1;
+        cb0 = cb1;
+    }
+    st->slip = b0;
     if (!move)
         return;
     /* Per sub-step motion in the car's frame at the sub-step's start: the chord (length
-     * times direction) and the rotation. These do not depend on each other; only the second
+     * times direction) and the rotation. These do not depend on each other; only the last
      * loop carries the heading from one sub-step to the next. */
-    double mx[TD__MAX_SUBSTEPS], my[TD__MAX_SUBSTEPS], fc[TD__MAX_SUBSTEPS], fs[TD__MAX_SUBSTEPS],
-        dth[TD__MAX_SUBSTEPS];
-    for (int i = 0; i < n; i++) {
-        /* The slip angle at the middle of the wheelbase: tan(beta) = gain tan(delta) / 2. */
-        double tb = k->half_gain * us[i];
-        double cb = 1.0 / sqrt(1.0 + tb * tb), sb = tb * cb;
-        /* Limited grip: the path curvature 2 sin(beta) / L needs v^2 times it of lateral
-         * acceleration; beyond the grip the car runs wide (turn rate and slip shrink
-         * together). */
-        if (k->grip > 0) {
-            double lat = vs[i] * vs[i] * fabs(2.0 * sb * k->inv_wheelbase);
-            if (lat > k->grip) {
-                sb *= k->grip / lat;
-                cb = sqrt(1.0 - sb * sb);
-            }
-        }
-        substep_motion(vs[i], sb, cb, h, two_h_over_l, &mx[i], &my[i], &fc[i], &fs[i], &dth[i]);
-    }
+    double mx[TD__MAX_SUBSTEPS], my[TD__MAX_SUBSTEPS], fc[TD__MAX_SUBSTEPS], fs[TD__MAX_SUBSTEPS];
+    for (int i = 0; i < n; i++)
+        substep_motion(vs[i], sbs[i], cbs[i], h, dd[i], kt[i], &mx[i], &my[i], &fc[i], &fs[i]);
     double x = st->x, y = st->y, c = st->cos_yaw, s = st->sin_yaw, yaw = st->yaw;
     for (int i = 0; i < n; i++) {
         x += c * mx[i] - s * my[i];
@@ -385,7 +470,7 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
         double cn = c * fc[i] - s * fs[i];
         s = s * fc[i] + c * fs[i];
         c = cn;
-        yaw += dth[i];
+        yaw += kt[i];
     }
     /* Renormalize once per step: the Taylor terms are accurate to ~1e-11 per sub-step. */
     double inv = 1.0 / sqrt(c * c + s * s);
@@ -404,6 +489,7 @@ void td__car_hold(const td__car_coeffs *k, td_car_state *st)
     st->speed = 0.0;
     st->steer = 0.0;
     st->steer_tan = 0.0;
+    st->slip = 0.0;
 }
 
 void td__car_step_fast(const td__car_coeffs *k, td_car_state *st, double steer_cmd_rad,
