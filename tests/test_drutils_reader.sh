@@ -41,12 +41,16 @@ step = 1.0 / 15
 assert r["type"] == "DRFC_MODEL_SINGLE_WORKERS", r["type"]
 assert r["metadata"] == {"actions": 10, "sensor": ["STATE"], "network": "MLP",
                          "version": "5"}, r["metadata"]
-assert r["training_files"] == 2, r["training_files"]
 # episodes per iteration from iteration 0's episode numbers, as deepracer-utils counts them
 assert r["episodes_per_iteration"] == r["hyperparameters"]["num_episodes_between_training"] == 20
 eps = r["training"]
-assert len(eps) == logs["summary"]["episodes"] == 40, (len(eps), logs["summary"]["episodes"])
-assert [e["key"] for e in eps] == ["%d.0" % i for i in range(40)], [e["key"] for e in eps][:5]
+# Two iterations collect at least 40 episodes; cars that end on an iteration's last step add
+# whole episodes that go into the next file (trainlog.c), so there are 40 or more, in
+# ceil(n / 20) files, and the reader and trackday count the same ones.
+n = logs["summary"]["episodes"]
+assert len(eps) == n >= 40, (len(eps), n)
+assert r["training_files"] == -(-n // 20), (r["training_files"], n)
+assert [e["key"] for e in eps] == ["%d.0" % i for i in range(n)], [e["key"] for e in eps][:5]
 for e, l in zip(eps, logs["episodes"]):
     assert e["steps"] == l["steps"], (e, l)
     # deepracer-utils aggregates an episode's largest progress; trackday logs (like DeepRacer's
@@ -58,7 +62,7 @@ for e, l in zip(eps, logs["episodes"]):
     # deepracer-utils' time: the tstamp differences after the prepare row
     assert abs(e["time"] - (e["steps"] - 1) * step) < 2e-3, e
 m = r["training_metrics"]
-assert m["training"] == 40 and m["iterations"] == 2 and m["evaluation"] > 0, m
+assert m["training"] == n and m["iterations"] == r["training_files"] and m["evaluation"] > 0, m
 training = [x for x in tm if x["phase"] == "training"]
 assert sorted(x["completion_percentage"] for x in training) == \
     sorted(int(l["progress"]) for l in logs["episodes"]), "TrainingMetrics completion vs logs"
