@@ -272,6 +272,30 @@ TD_TEST(a_resumed_job_whose_checkpoint_used_every_minute_trains_no_more)
     hub_stop(&s);
 }
 
+/* And with laps: a job of until_laps 1 whose checkpoint's last iteration stopped on them (the
+ * state model drives a lap of kidney after its first iteration). The next worker trained
+ * another iteration, which stopped on the laps again. */
+TD_TEST(a_resumed_job_whose_checkpoint_drove_its_laps_trains_no_more)
+{
+    hub_server s;
+    char alice[200], dir[700];
+    long long iteration;
+    int64_t ck_it;
+    double ck_s;
+    td_err err;
+    hub_start_opts(&s, 0, "--lease-seconds 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    char *ev = resume_job(&s, alice, m, "\"minutes\":10,\"until_laps\":1",
+                          "--until-laps 1 --minutes 10", &iteration);
+    snprintf(dir, sizeof(dir), "%s/ck", s.dir);
+    TD_ASSERT_OK(td_train_state_read(dir, &ck_it, &ck_s, &err));
+    TD_ASSERT_EQ_INT(iteration, ck_it);
+    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
+    free(ev);
+    hub_stop(&s);
+}
+
 /* A version whose training was killed after an iteration's checkpoint and before its metrics
  * line (TD_TRAIN_CRASH_AT): its state is at 3, its metrics end at 2. The trainer resumes from
  * the state, so a job that counted what it had left from the metrics trained 11 of 12 when

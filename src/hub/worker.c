@@ -349,9 +349,32 @@ static void resume_point(const char *dir, double *elapsed_s, int64_t *iteration)
     }
 }
 
+/* 1 when the last line of dir's metrics is iteration's and says its greedy laps were done
+ * (laps_ok: the trainer's --until-laps stop). */
+static int laps_done(const char *dir, int64_t iteration)
+{
+    char metrics[1400], *data = NULL;
+    size_t len = 0;
+    int done = 0;
+    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", dir);
+    if (td_file_read(metrics, &data, &len, NULL))
+        return 0;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+        data[--len] = 0;
+    char *lastl = strrchr(data, '\n');
+    json_t *o = json_loads(lastl ? lastl + 1 : data, 0, NULL);
+    done = json_integer_value(json_object_get(o, "iteration")) == iteration &&
+           json_is_true(json_object_get(o, "laps_ok"));
+    json_decref(o);
+    td_free(data);
+    return done;
+}
+
 /* 1 when a train job's checkpoint already holds all of it: the worker that uploaded it died
  * after the last iteration, before sending the result. Another iteration would be one more
- * than asked (the trainer runs at least one). */
+ * than asked (the trainer runs at least one). All of it: the iterations or the minutes asked,
+ * or the laps of until_laps (the checkpoint's last iteration stopped the run on them: known
+ * when its metrics line is there, which a run killed before writing it lacks). */
 static int nothing_left(const job_run *j)
 {
     const json_t *it = json_object_get(j->params, "iterations");
@@ -361,7 +384,10 @@ static int nothing_left(const job_run *j)
     if (json_is_integer(it) &&
         j->start_iterations - j->base_iterations >= (int64_t)json_integer_value(it))
         return 1;
-    return minutes > 0 && j->start_elapsed_s - j->base_elapsed_s >= minutes * 60.0;
+    if (minutes > 0 && j->start_elapsed_s - j->base_elapsed_s >= minutes * 60.0)
+        return 1;
+    return json_integer_value(json_object_get(j->params, "until_laps")) > 0 &&
+           laps_done(j->model_dir, j->start_iterations);
 }
 
 /* A race: each car's frozen model into DIR/NAME (the name the race's standings use). */
@@ -674,8 +700,8 @@ static void run_job(slot *s, json_t *claim)
     if (nothing_left(&j)) {
         td_sandbox_exit done;
         wlog(w,
-             "job %lld: its checkpoint holds every iteration asked (%lld): sending it as the "
-             "result",
+             "job %lld: its checkpoint holds all the job asked (%lld iterations): sending it as "
+             "the result",
              (long long)j.id, (long long)(j.start_iterations - j.base_iterations));
         memset(&done, 0, sizeof(done));
         done.exited = 1;
