@@ -460,19 +460,32 @@ static int prepare(job_run *j, int resume)
         /* The checkpoint is a whole model directory: unpacked beside the version's and put in
          * its place only when complete, so a failure part-way (a full disk) starts over from
          * the version, never from a mix of both. */
-        char ck[1400];
+        char ck[1400], aside[1400];
         snprintf(path, sizeof(path), "/api/v1/jobs/%lld/checkpoint", (long long)j->id);
         snprintf(ck, sizeof(ck), "%s/checkpoint", j->dir);
+        snprintf(aside, sizeof(aside), "%s/version", j->dir);
         td_remove_tree(ck);
-        if (td_hubc_download(h, path, tgz, &err) == 0 && h->status == 200 &&
-            td_hubc_unpack(tgz, ck, &err) == 0 && (td_remove_tree(j->model_dir), 1) &&
-            rename(ck, j->model_dir) == 0) {
+        td_remove_tree(aside);
+        int ok = td_hubc_download(h, path, tgz, &err) == 0 && h->status == 200 &&
+                 td_hubc_unpack(tgz, ck, &err) == 0;
+        if (ok && rename(j->model_dir, aside) != 0) {
+            ok = 0;
+        } else if (ok && rename(ck, j->model_dir) != 0) {
+            ok = 0;
+            if (rename(aside, j->model_dir) != 0) {
+                fail_job(j, "the worker could not put its checkpoint or model files in place", 1,
+                         0);
+                return -1;
+            }
+        }
+        if (ok) {
             wlog(j->s->w, "job %lld: resuming from its checkpoint", (long long)j->id);
             resume_point(j->model_dir, &j->start_elapsed_s, &j->start_iterations);
         } else {
             wlog(j->s->w, "job %lld: no usable checkpoint, starting over", (long long)j->id);
-            td_remove_tree(ck);
         }
+        td_remove_tree(ck);
+        td_remove_tree(aside);
         unlink(tgz);
     }
     /* A retraining after a drift alert: the version's domain randomization widened to the
