@@ -145,23 +145,27 @@ TD_TEST(worker_killed_mid_job_second_worker_resumes_from_checkpoint)
     hub_stop(&s);
 }
 
-/*
- * A worker that died after uploading a checkpoint of job id: the model directory m1 trained
- * here (`trackday train ck TRAIN_ARGS`), uploaded under the claim of a worker that never reports
- * again (its lease then runs out). Deterministic where killing a real worker is not: its
- * training runs 12 iterations in under a second.
- */
-static void dead_worker_checkpoint(hub_server *s, long long id, const char *train_args)
+/* The checkpoint a worker that died would have uploaded: the model directory m1 trained here
+ * into ck (`trackday train ck TRAIN_ARGS`), packed as ck.tgz. */
+static void train_checkpoint(hub_server *s, const char *train_args)
 {
-    char out[2048], tgz[700], tok[200], path[128];
-    hub_resp r;
-    td_hubc h;
-    td_err err;
+    char out[2048];
     int rc = hub_sh(out, sizeof(out),
                     "cd %s && rm -rf ck && cp -r m1 ck && %s train ck %s --quiet >/dev/null 2>&1 "
                     "&& tar czf ck.tgz -C ck .",
                     s->dir, TD_TEST_TRACKDAY_BIN, train_args);
     TD_ASSERT_MSG(rc == 0, "train the checkpoint: %s", out);
+}
+
+/* A worker that claims job id, uploads ck.tgz as its checkpoint and never reports again (its
+ * lease then runs out). Deterministic where killing a real worker is not: its training runs
+ * 12 iterations in under a second. */
+static void dead_worker_checkpoint(hub_server *s, long long id)
+{
+    char tgz[700], tok[200], path[128];
+    hub_resp r;
+    td_hubc h;
+    td_err err;
     TD_ASSERT_EQ_INT(hub_json(s, &r, "POST", "/api/v1/workers", s->admin, "{\"name\":\"dead\"}"),
                      201);
     snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(r.json, "token")));
@@ -179,18 +183,18 @@ static void dead_worker_checkpoint(hub_server *s, long long id, const char *trai
     td_hubc_free(&h);
 }
 
-/* A 12-iteration job of model m (s->dir/m1) whose checkpoint is `trackday train TRAIN_ARGS`
- * of m1, finished by a live worker: returns the events after the requeue (free) and the
- * iteration of the version it made (its metrics' last line) in *iteration. */
-static char *resume_twelve(hub_server *s, const char *alice, long long m, const char *train_args,
-                           long long *iteration)
+/* A train job of model m (s->dir/m1, `job` its limits) whose checkpoint is `trackday train
+ * TRAIN_ARGS` of m1, finished by a live worker: returns the events after the requeue (free)
+ * and the iteration of the version it made (its metrics' last line) in *iteration. */
+static char *resume_job(hub_server *s, const char *alice, long long m, const char *job,
+                        const char *train_args, long long *iteration)
 {
     char t2[200] = "", body[256], path[128];
     hub_resp r;
-    snprintf(body, sizeof(body),
-             "{\"type\":\"train\",\"model\":%lld,\"minutes\":10,\"iterations\":12}", m);
+    train_checkpoint(s, train_args);
+    snprintf(body, sizeof(body), "{\"type\":\"train\",\"model\":%lld,%s}", m, job);
     long long id = hub_submit(s, alice, body);
-    dead_worker_checkpoint(s, id, train_args);
+    dead_worker_checkpoint(s, id);
     free(hub_wait_event(s, alice, id, "state", "back in the queue", 60));
     pid_t w2 = hub_worker(s, "w2", t2, sizeof(t2), "--checkpoint-seconds 0");
     char *ev = hub_wait_event(s, alice, id, "end", NULL, 180);
@@ -206,6 +210,8 @@ static char *resume_twelve(hub_server *s, const char *alice, long long m, const 
     return after;
 }
 
+#define TWELVE "\"minutes\":10,\"iterations\":12"
+
 TD_TEST(a_resumed_job_trains_what_its_checkpoint_left)
 {
     hub_server s;
@@ -214,7 +220,7 @@ TD_TEST(a_resumed_job_trains_what_its_checkpoint_left)
     hub_start_opts(&s, 0, "--lease-seconds 2");
     hub_user(&s, "alice", "learner", alice, sizeof(alice));
     long long m = hub_push_init(&s, alice, "m1", NULL);
-    char *ev = resume_twelve(&s, alice, m, "--iterations 5", &iteration);
+    char *ev = resume_job(&s, alice, m, TWELVE, "--iterations 5", &iteration);
     TD_ASSERT_EQ_INT(iteration, 12);
     char *first = strstr(ev, "progress {");
     TD_ASSERT_MSG(first != NULL, "no progress after the requeue: %s", ev);
@@ -236,8 +242,55 @@ TD_TEST(a_resumed_job_whose_checkpoint_holds_every_iteration_trains_no_more)
     hub_start_opts(&s, 0, "--lease-seconds 2");
     hub_user(&s, "alice", "learner", alice, sizeof(alice));
     long long m = hub_push_init(&s, alice, "m1", NULL);
-    char *ev = resume_twelve(&s, alice, m, "--iterations 12", &iteration);
+    char *ev = resume_job(&s, alice, m, TWELVE, "--iterations 12", &iteration);
     TD_ASSERT_EQ_INT(iteration, 12);
+    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
+    free(ev);
+    hub_stop(&s);
+}
+
+/* The same with time: a 3-second job (the hub's least, 0.05 minutes) whose checkpoint trained
+ * 3.6 s. The next worker ran the trainer for "0.01 minutes", which is one more iteration. */
+TD_TEST(a_resumed_job_whose_checkpoint_used_every_minute_trains_no_more)
+{
+    hub_server s;
+    char alice[200], dir[700];
+    long long iteration;
+    int64_t ck_it;
+    double ck_s;
+    td_err err;
+    hub_start_opts(&s, 0, "--lease-seconds 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    char *ev = resume_job(&s, alice, m, "\"minutes\":0.05", "--minutes 0.06", &iteration);
+    snprintf(dir, sizeof(dir), "%s/ck", s.dir);
+    TD_ASSERT_OK(td_train_state_read(dir, &ck_it, &ck_s, &err));
+    TD_ASSERT_MSG(ck_s >= 3.0, "the checkpoint trained %.2f s", ck_s);
+    TD_ASSERT_EQ_INT(iteration, ck_it);
+    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
+    free(ev);
+    hub_stop(&s);
+}
+
+/* And with laps: a job of until_laps 1 whose checkpoint's last iteration stopped on them (the
+ * state model drives a lap of kidney after its first iteration). The next worker trained
+ * another iteration, which stopped on the laps again. */
+TD_TEST(a_resumed_job_whose_checkpoint_drove_its_laps_trains_no_more)
+{
+    hub_server s;
+    char alice[200], dir[700];
+    long long iteration;
+    int64_t ck_it;
+    double ck_s;
+    td_err err;
+    hub_start_opts(&s, 0, "--lease-seconds 2");
+    hub_user(&s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(&s, alice, "m1", NULL);
+    char *ev = resume_job(&s, alice, m, "\"minutes\":10,\"until_laps\":1",
+                          "--until-laps 1 --minutes 10", &iteration);
+    snprintf(dir, sizeof(dir), "%s/ck", s.dir);
+    TD_ASSERT_OK(td_train_state_read(dir, &ck_it, &ck_s, &err));
+    TD_ASSERT_EQ_INT(iteration, ck_it);
     TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
     free(ev);
     hub_stop(&s);
@@ -269,7 +322,7 @@ TD_TEST(a_resumed_job_counts_from_the_state_the_trainer_resumes_from)
     TD_ASSERT_EQ_INT(hub_sh(out, sizeof(out), "wc -l < %s/metrics/training.jsonl", dir), 0);
     TD_ASSERT_EQ_INT(atoi(out), 2);
     long long m = hub_push_dir(&s, alice, "m1");
-    char *ev = resume_twelve(&s, alice, m, "--resume --iterations 4", &iteration);
+    char *ev = resume_job(&s, alice, m, TWELVE, "--resume --iterations 4", &iteration);
     TD_ASSERT_EQ_INT(iteration, 3 + 12);
     free(ev);
     hub_stop(&s);

@@ -349,9 +349,32 @@ static void resume_point(const char *dir, double *elapsed_s, int64_t *iteration)
     }
 }
 
+/* 1 when the last line of dir's metrics is iteration's and says its greedy laps were done
+ * (laps_ok: the trainer's --until-laps stop). */
+static int laps_done(const char *dir, int64_t iteration)
+{
+    char metrics[1400], *data = NULL;
+    size_t len = 0;
+    int done = 0;
+    snprintf(metrics, sizeof(metrics), "%s/metrics/training.jsonl", dir);
+    if (td_file_read(metrics, &data, &len, NULL))
+        return 0;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+        data[--len] = 0;
+    char *lastl = strrchr(data, '\n');
+    json_t *o = json_loads(lastl ? lastl + 1 : data, 0, NULL);
+    done = json_integer_value(json_object_get(o, "iteration")) == iteration &&
+           json_is_true(json_object_get(o, "laps_ok"));
+    json_decref(o);
+    td_free(data);
+    return done;
+}
+
 /* 1 when a train job's checkpoint already holds all of it: the worker that uploaded it died
  * after the last iteration, before sending the result. Another iteration would be one more
- * than asked (the trainer runs at least one). */
+ * than asked (the trainer runs at least one). All of it: the iterations or the minutes asked,
+ * or the laps of until_laps (the checkpoint's last iteration stopped the run on them: known
+ * when its metrics line is there, which a run killed before writing it lacks). */
 static int nothing_left(const job_run *j)
 {
     const json_t *it = json_object_get(j->params, "iterations");
@@ -361,7 +384,10 @@ static int nothing_left(const job_run *j)
     if (json_is_integer(it) &&
         j->start_iterations - j->base_iterations >= (int64_t)json_integer_value(it))
         return 1;
-    return minutes > 0 && j->start_elapsed_s - j->base_elapsed_s >= minutes * 60.0;
+    if (minutes > 0 && j->start_elapsed_s - j->base_elapsed_s >= minutes * 60.0)
+        return 1;
+    return json_integer_value(json_object_get(j->params, "until_laps")) > 0 &&
+           laps_done(j->model_dir, j->start_iterations);
 }
 
 /* A race: each car's frozen model into DIR/NAME (the name the race's standings use). */
@@ -434,19 +460,32 @@ static int prepare(job_run *j, int resume)
         /* The checkpoint is a whole model directory: unpacked beside the version's and put in
          * its place only when complete, so a failure part-way (a full disk) starts over from
          * the version, never from a mix of both. */
-        char ck[1400];
+        char ck[1400], aside[1400];
         snprintf(path, sizeof(path), "/api/v1/jobs/%lld/checkpoint", (long long)j->id);
         snprintf(ck, sizeof(ck), "%s/checkpoint", j->dir);
+        snprintf(aside, sizeof(aside), "%s/version", j->dir);
         td_remove_tree(ck);
-        if (td_hubc_download(h, path, tgz, &err) == 0 && h->status == 200 &&
-            td_hubc_unpack(tgz, ck, &err) == 0 && (td_remove_tree(j->model_dir), 1) &&
-            rename(ck, j->model_dir) == 0) {
+        td_remove_tree(aside);
+        int ok = td_hubc_download(h, path, tgz, &err) == 0 && h->status == 200 &&
+                 td_hubc_unpack(tgz, ck, &err) == 0;
+        if (ok && rename(j->model_dir, aside) != 0) {
+            ok = 0;
+        } else if (ok && rename(ck, j->model_dir) != 0) {
+            ok = 0;
+            if (rename(aside, j->model_dir) != 0) {
+                fail_job(j, "the worker could not put its checkpoint or model files in place", 1,
+                         0);
+                return -1;
+            }
+        }
+        if (ok) {
             wlog(j->s->w, "job %lld: resuming from its checkpoint", (long long)j->id);
             resume_point(j->model_dir, &j->start_elapsed_s, &j->start_iterations);
         } else {
             wlog(j->s->w, "job %lld: no usable checkpoint, starting over", (long long)j->id);
-            td_remove_tree(ck);
         }
+        td_remove_tree(ck);
+        td_remove_tree(aside);
         unlink(tgz);
     }
     /* A retraining after a drift alert: the version's domain randomization widened to the
@@ -674,8 +713,8 @@ static void run_job(slot *s, json_t *claim)
     if (nothing_left(&j)) {
         td_sandbox_exit done;
         wlog(w,
-             "job %lld: its checkpoint holds every iteration asked (%lld): sending it as the "
-             "result",
+             "job %lld: its checkpoint holds all the job asked (%lld iterations): sending it as "
+             "the result",
              (long long)j.id, (long long)(j.start_iterations - j.base_iterations));
         memset(&done, 0, sizeof(done));
         done.exited = 1;
