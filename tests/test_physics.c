@@ -580,7 +580,8 @@ static void assert_footprint_inside(const td_track *t, const td_racing_line *rl,
     }
 }
 
-static void racing_line_case(const char *path, int sweeps, double *paper, double *driven)
+static void racing_line_case(const char *path, int sweeps, double over, double *paper,
+                             double *driven)
 {
     td_track t;
     td_err err = {0};
@@ -619,7 +620,27 @@ static void racing_line_case(const char *path, int sweeps, double *paper, double
     *driven = sum / 4;
     TD_ASSERT_MSG(fabs(*driven / *paper - 1.0) < 0.01, "%s: driven %.3f s, paper %.3f s", path,
                   *driven, *paper);
-    TD_ASSERT_MSG(max_err < 0.15, "%s: %.3f m from the line", path, max_err);
+    /* Within 0.2 m of the line: the car's wheels stay on the road (no off-track) though the
+     * line keeps them 2 cm from the edge, so the car strays inward. */
+    TD_ASSERT_MSG(max_err < 0.2, "%s: %.3f m from the line", path, max_err);
+    if (over > 1) {
+        /*
+         * The line is the car's limit: told to drive it faster than its profile, the driver
+         * leaves the road or laps no faster than the line on paper. (A profile below the
+         * car's limit laps faster so: the planner of session 6, which planned the steering's
+         * dead time as a rate limit and the largest curvature within 0.3 m, was 0.84-0.97 x
+         * learned laps.)
+         */
+        dc.speed_scale = over;
+        TD_ASSERT_OK(td_driver_race(&t, &cfg, &dc, &info, NULL, &err));
+        int clean = info.status == TD_EP_LAP_COMPLETE && info.events.off_tracks == 0;
+        double fly = 0;
+        for (int k = 1; k < 5; k++)
+            fly += 0.25 * info.lap_times_s[k];
+        TD_ASSERT_MSG(!clean || fly > 0.99 * *paper,
+                      "%s: at %.2f x the profile clean laps of %.3f s, %.3f s on paper", path, over,
+                      fly, *paper);
+    }
     td_racing_line_free(&rl);
     td_track_free(&t);
 }
@@ -629,11 +650,12 @@ TD_TEST(racing_line_inside_the_road_and_driven_on_its_time)
     double paper, driven;
     /* A short search on one track (any line must be driven on its time), the full one on
      * Smile Speedway. */
-    racing_line_case(TD_TEST_SOURCE_DIR "/tracks/kidney.json", 40, &paper, &driven);
-    racing_line_case(TD_SHARED_TRACKS "/reInvent2019_track.npy", 400, &paper, &driven);
-    /* The calibrated car's limit on Smile Speedway: about 7.1 s (the 2020 virtual league's
-     * best lap there was 7.198 s). */
-    TD_ASSERT(paper > 6.5 && paper < 7.8);
+    racing_line_case(TD_TEST_SOURCE_DIR "/tracks/kidney.json", 40, 0, &paper, &driven);
+    racing_line_case(TD_SHARED_TRACKS "/reInvent2019_track.npy", 400, 1.05, &paper, &driven);
+    /* The calibrated car's limit on Smile Speedway: about 6.0 s, under the 2020 virtual
+     * league's best lap there (7.198 s) as the simulated car's grip and steering allow, and
+     * above the length of the road's inside at top speed. */
+    TD_ASSERT(paper > 5.0 && paper < 7.198);
 }
 
 TD_TEST(racing_line_needs_a_loop_and_room)

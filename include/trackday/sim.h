@@ -582,6 +582,8 @@ typedef struct td_driver_config {
     td_racing_options racing; /* racing-line: the search (td_racing_options_default) */
     const struct td_racing_line *line; /* racing-line: follow this line (computed for car)
                                           instead of computing one; NULL by default */
+    double speed_scale; /* racing-line: commands the line's speeds times this, 1 (above 1: a
+                           test of whether the line is the car's limit) */
 } td_driver_config;
 
 void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind);

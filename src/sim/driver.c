@@ -31,12 +31,15 @@
 /* Racing-line tracking: closed-loop frequency (rad/s) and damping of the lateral error. */
 #define RL_OMEGA 6.0
 #define RL_ZETA  0.9
-/* The feedforward curvature is the line's this fraction of (steering lag + delay) x speed
- * ahead of the predicted pose (the prediction already covers one control step). */
-#define RL_FF_AHEAD     0.4
+/* The feedforward curvature is the line's this many wheelbases (the slip's lag) plus the
+ * steering's dead time x speed ahead of the predicted pose (which covers one step). */
+#define RL_SLIP_AHEAD   0.5
 #define RL_MAX_APPROACH 0.35
-#define RL_MERGE_M      0.15
-#define RL_MERGE_SPEED  1.5
+/* Farther than this from the line (a start on the centreline, a reset) the car merges at
+ * RL_MERGE_SPEED; nearer, it is tracking the line at its speed (a fast line's corners take
+ * the car up to ~0.2 m off it). */
+#define RL_MERGE_M     0.35
+#define RL_MERGE_SPEED 1.5
 
 void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind)
 {
@@ -51,6 +54,7 @@ void td_driver_config_default(td_driver_config *cfg, td_driver_kind kind)
     td_car_config_default(&cfg->car);
     td_racing_options_default(&cfg->racing, &cfg->car);
     cfg->line = NULL;
+    cfg->speed_scale = 1.0;
 }
 
 const char *td_driver_kind_name(td_driver_kind k)
@@ -324,13 +328,31 @@ static void predict(const td_car_config *car, const td_car_state *s, td_car_stat
 }
 
 /*
+ * tan(steering) when a command given now starts to act: the steering's lag driven through
+ * its dead time by the commands already given (cmd_tan[j] was given j + 1 steps ago).
+ */
+static double steer_after_delay(const td_car_config *car, const td_car_state *s)
+{
+    double u = s->steer_tan, T = 1.0 / TD_SIM_HZ, age = car->steer_delay_s;
+    if (car->steer_tau_s <= 1e-6)
+        return s->n_cmd > 0 ? s->cmd_tan[0] : u;
+    while (age > 1e-12) {
+        int j = (int)ceil(age / T - 1e-9) - 1;
+        double c = j < s->n_cmd ? s->cmd_tan[j] : 0.0, dur = age - j * T;
+        u = c + (u - c) * exp(-dur / car->steer_tau_s);
+        age = j * T;
+    }
+    return u;
+}
+
+/*
  * The racing-line driver's control: the line's curvature where the car will be once its
  * steering has followed (feedforward), plus feedback on the lateral and heading errors with
  * gains for a closed loop of RL_OMEGA rad/s, damping RL_ZETA, slow enough for the car's
  * steering lag; the line's speed commanded ahead of the speed lag.
  */
-static void racing_act(td_driver *d, const td_car_config *car, const td_car_state *s, double sc,
-                       double *steer_deg, double *speed)
+static void racing_act(td_driver *d, const td_car_config *car, const td_car_state *s_now,
+                       const td_car_state *s, double sc, double *steer_deg, double *speed)
 {
     double step = d->s[1] - d->s[0];
     int c = (int)(td_track_wrap_arc(d->track, sc) / step), best = c;
@@ -351,8 +373,11 @@ static void racing_act(td_driver *d, const td_car_config *car, const td_car_stat
     double e = -(s->x - d->x[best]) * hy + (s->y - d->y[best]) * hx;
     double psi = atan2(s->sin_yaw * hx - s->cos_yaw * hy, s->cos_yaw * hx + s->sin_yaw * hy);
     double v = fabs(s->speed) > 0.3 ? fabs(s->speed) : 0.3;
-    /* Feedforward from where the car will be when the steering has followed. */
-    double ahead = RL_FF_AHEAD * v * (car->steer_tau_s + car->steer_delay_s);
+    /* The command given now acts from the steering's dead time on and is what the lagging
+     * steering approaches until the next command acts, one step later: aim it at the line's
+     * curvature there (the slip follows the steering within about half a wheelbase). */
+    double T = 1.0 / TD_SIM_HZ;
+    double ahead = v * car->steer_delay_s + RL_SLIP_AHEAD * car->wheelbase_m;
     int fi = wrap_index(d, best + (int)lround(ahead / step));
     /* Gains for at least 1 m/s: merging onto the line from rest must not slam the wheels. */
     double vg = v > 1.0 ? v : 1.0;
@@ -366,7 +391,19 @@ static void racing_act(td_driver *d, const td_car_config *car, const td_car_stat
                    : (approach < -RL_MAX_APPROACH ? -RL_MAX_APPROACH : approach);
     double kappa = d->kappa[fi] - k2 * (psi + approach);
     double gain = car->steer_gain > 0 ? car->steer_gain : 1.0;
-    double deg = atan(kappa * car->wheelbase_m / gain) * (180.0 / M_PI);
+    /* The steering that curvature needs (car.c: kappa = 2 sin(beta) / L, tan(beta) = gain
+     * tan(delta) / 2), then the command that brings the lagging steering there by the end
+     * of the command's step: the lag inverted over one held step (a = e^(-T / tau)) from
+     * the steering the car will have when the command starts to act. */
+    double sb = 0.5 * kappa * car->wheelbase_m;
+    sb = sb > 0.99 ? 0.99 : (sb < -0.99 ? -0.99 : sb);
+    double u_want = 2.0 * sb / sqrt(1.0 - sb * sb) / gain;
+    double u_cmd = u_want;
+    if (car->steer_tau_s > 1e-6) {
+        double a = exp(-T / car->steer_tau_s);
+        u_cmd = (u_want - a * steer_after_delay(car, s_now)) / (1.0 - a);
+    }
+    double deg = atan(u_cmd) * (180.0 / M_PI);
     double m = car->steer_max_deg;
     *steer_deg = deg < -m ? -m : (deg > m ? m : deg);
     /* Speed: the line's, after the dead time, plus tau dv/dt for the lag. */
@@ -374,7 +411,7 @@ static void racing_act(td_driver *d, const td_car_config *car, const td_car_stat
     double da = v * car->speed_delay_s;
     int vi = wrap_index(d, best + (int)lround(da / step)), vj = wrap_index(d, vi + 2);
     double dvds = (d->v[vj] - d->v[vi]) / (2 * step);
-    *speed = (d->v[vi] + car->speed_tau_s * d->v[vi] * dvds) / sg;
+    *speed = d->cfg.speed_scale * (d->v[vi] + car->speed_tau_s * d->v[vi] * dvds) / sg;
     /* Merging onto the line (from a start on the centreline, after a reset): gently. */
     if (fabs(e) > RL_MERGE_M && *speed > RL_MERGE_SPEED)
         *speed = RL_MERGE_SPEED;
@@ -401,7 +438,7 @@ void td_driver_act(td_driver *d, const td_car_config *car, const td_car_state *s
     double tx, ty, v, lat;
     int racing = d->cfg.kind == TD_DRIVER_RACING_LINE;
     if (racing && !(p && p->n_objects > 0)) {
-        racing_act(d, car, s, sc, steer_deg, speed);
+        racing_act(d, car, s_now, s, sc, steer_deg, speed);
         return;
     }
     if (racing) {

@@ -12,8 +12,6 @@
 
 /* Half span, in points, of the curvature estimate (0.25 m either side). */
 #define CURV_SPAN 5
-/* Half span, in points, of the curvature the speed profile plans for (0.3 m either side). */
-#define PROFILE_SPAN 6
 /* Penalty weights: seconds per (metre of bound violation)^2 and per (1/m of excess
  * curvature)^2 x metre. Large enough that the result is feasible when anything is. */
 #define W_BOUND 1e4
@@ -35,7 +33,10 @@ typedef struct rl_ctx {
     double *cx, *cy, *nx, *ny, *lo, *hi, *margin; /* per station */
     double *c;                                    /* (m) control offsets */
     double *lat, *x, *y, *k, *v, *ds;             /* per station, scratch of one evaluation */
-    double v_top, v_bottom, a_lat, k_max, k_rate, accel_max, speed_tau;
+    double *u;                                    /* per station: tan of the steering it needs */
+    double v_top, v_bottom, a_lat, k_max, accel_max, speed_tau;
+    double gain, wheelbase, u_max, steer_tau;
+    int rate_span; /* half window, in stations, of the steering-rate limit */
 } rl_ctx;
 
 /* Uniform cubic B-spline basis at t in [0, 1). */
@@ -104,27 +105,41 @@ static double evaluate(rl_ctx *r, double *lap)
         r->k[i] = menger(r->x[a], r->y[a], r->x[i], r->y[i], r->x[b], r->y[b]);
         r->ds[i] = hypot(r->x[c] - r->x[i], r->y[c] - r->y[i]);
     }
+    /* The steering each point needs: car.c's path curvature 2 sin(beta) / L with
+     * tan(beta) = gain tan(delta) / 2, inverted (tan(delta), clipped at full lock). */
     for (int i = 0; i < n; i++) {
-        /* The largest curvature within 0.3 m: the car cannot follow a short kink exactly
-         * and must already be slow enough when it meets it. */
-        double ak = 0;
-        for (int q = -PROFILE_SPAN; q <= PROFILE_SPAN; q++) {
-            double kq = fabs(r->k[(i + q + n) % n]);
-            ak = kq > ak ? kq : ak;
-        }
+        double sb = 0.5 * r->k[i] * r->wheelbase;
+        sb = sb > 0.999 ? 0.999 : (sb < -0.999 ? -0.999 : sb);
+        r->u[i] = 2.0 * sb / sqrt(1.0 - sb * sb) / r->gain;
+    }
+    for (int i = 0; i < n; i++) {
         double v = r->v_top;
         double ki = fabs(r->k[i]);
         if (ki > r->k_max)
             pen += W_CURV * (ki - r->k_max) * (ki - r->k_max) * r->ds[i];
-        if (r->a_lat > 0 && ak > 1e-9) {
-            double vl = sqrt(r->a_lat / ak);
+        /* The grip bounds the path's lateral acceleration at every instant (car.c clips the
+         * slip so): v^2 kappa <= grip at the point. */
+        if (r->a_lat > 0 && ki > 1e-9) {
+            double vl = sqrt(r->a_lat / ki);
             v = vl < v ? vl : v;
         }
-        /* The steering follows with a lag: the curvature can change only so fast. */
-        int a = (i - 1 + n) % n, b = (i + 1) % n;
-        double dk = fabs(r->k[b] - r->k[a]) / (r->ds[a] + r->ds[i] + 1e-12);
-        if (dk > 1e-9) {
-            double vr = r->k_rate / dk;
+        /* The steering follows its command through a first-order lag: with the command at
+         * full lock, tan(delta) goes from u_a to u_b in tau ln((u_max - u_a) / (u_max - u_b))
+         * (the mirror when it turns the other way), judged over a window as long as the
+         * distance of one time constant at top speed (tau v_top: the lag smooths anything
+         * shorter). The dead time is no limit for a driver that commands ahead of it. */
+        int a = (i - r->rate_span + n) % n, b = (i + r->rate_span) % n;
+        double ua = r->u[a], ub = r->u[b];
+        if (ub < ua) {
+            ua = -ua;
+            ub = -ub;
+        }
+        if (ub > ua + 1e-9 && r->steer_tau > 0) {
+            double um = r->u_max;
+            double ra = um - ua, rb = um - ub;
+            rb = rb > 0.02 * um ? rb : 0.02 * um;
+            ra = ra > rb ? ra : rb;
+            double vr = 2.0 * r->rate_span * r->step / (r->steer_tau * log(ra / rb));
             v = vr < v ? vr : v;
         }
         r->v[i] = v > r->v_bottom ? v : r->v_bottom;
@@ -204,7 +219,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.m = (int)lround(t->length / (o->ctrl_spacing_m > 0.05 ? o->ctrl_spacing_m : 0.05));
     r.m = r.m < 12 ? 12 : r.m;
     int n = r.n;
-    double *buf = td_calloc((size_t)n * 13 + (size_t)r.m, sizeof(double));
+    double *buf = td_calloc((size_t)n * 14 + (size_t)r.m, sizeof(double));
     if (!buf)
         return td_err_set(err, TD_ENOMEM, "racing line: out of memory");
     double *p = buf;
@@ -221,6 +236,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.k = p, p += n;
     r.v = p, p += n;
     r.ds = p, p += n;
+    r.u = p, p += n;
     r.c = p;
     int seg = 0;
     for (int i = 0; i < n; i++) {
@@ -243,12 +259,17 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.v_bottom = car->speed_min * sg;
     r.a_lat = car->grip_mps2 > 0 ? use * car->grip_mps2 : 0;
     /* The simulated car's path curvature at full lock (car.c: 2 sin(beta) / L with
-     * tan(beta) = gain tan(delta) / 2), and the rate at which it gets there: a full turn in
-     * the steering's dead time, its lag and half a held step. */
-    double k_full =
-        2.0 * sin(atan(0.5 * gain * tan(car->steer_max_deg * (M_PI / 180.0)))) / car->wheelbase_m;
+     * tan(beta) = gain tan(delta) / 2); the steering's lag toward full lock limits how fast
+     * the curvature can change (evaluate). */
+    double u_full = tan(car->steer_max_deg * (M_PI / 180.0));
+    double k_full = 2.0 * sin(atan(0.5 * gain * u_full)) / car->wheelbase_m;
     r.k_max = use * k_full;
-    r.k_rate = use * k_full / (car->steer_tau_s + car->steer_delay_s + 0.5 / TD_SIM_HZ);
+    r.gain = gain;
+    r.wheelbase = car->wheelbase_m;
+    r.u_max = use * u_full;
+    r.steer_tau = car->steer_tau_s;
+    r.rate_span = (int)lround(0.5 * car->steer_tau_s * r.v_top / r.step);
+    r.rate_span = r.rate_span < 1 ? 1 : r.rate_span;
     r.accel_max = car->accel_max_mps2;
     r.speed_tau = car->speed_tau_s;
 
