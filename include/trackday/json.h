@@ -71,6 +71,16 @@ int td_car_config_from_json(struct td_car_config *cfg, const json_t *obj, const 
 /* The car as a JSON object with every field (a new reference). */
 json_t *td_car_config_to_json(const struct td_car_config *cfg);
 
+struct td_event_counts;
+/*
+ * Adds the events a car ran into to the object obj, in the order every report writes them
+ * (drive --json, the evaluation report, eval --robustness's cases, a race's standings):
+ * "off_tracks", "crashes", "reverses", "immobilized", "resets", then "penalty_s" when
+ * with_penalty. Returns 0, or -1 when obj is NULL or a value cannot be allocated (what was
+ * added stays). (sim/episode.c)
+ */
+int td__events_to_json(json_t *obj, const struct td_event_counts *e, int with_penalty);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "trackday/json.h"
 #include "trackday/sim.h"
 
 static const char about[] =
@@ -307,12 +308,7 @@ static int cmd_drive(int argc, char **argv)
         json_object_set_new(o, "best_lap_s", nl ? json_real(best) : json_null());
         json_object_set_new(o, "total_time_s", json_real(e->sim_time_s));
         json_object_set_new(o, "steps", json_integer(e->steps));
-        json_object_set_new(o, "off_tracks", json_integer(e->events.off_tracks));
-        json_object_set_new(o, "crashes", json_integer(e->events.crashes));
-        json_object_set_new(o, "reverses", json_integer(e->events.reverses));
-        json_object_set_new(o, "immobilized", json_integer(e->events.immobilized));
-        json_object_set_new(o, "resets", json_integer(e->events.resets));
-        json_object_set_new(o, "penalty_s", json_real(e->events.penalty_s));
+        td__events_to_json(o, &e->events, 1);
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (s)
             printf("%s\n", s);

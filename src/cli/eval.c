@@ -60,11 +60,7 @@ static json_t *robustness_case_json(const td_robustness_row *r, int requested)
     json_object_set_new(e, "completion",
                         json_real((double)r->laps_clean / (requested ? requested : 1)));
     json_object_set_new(e, "laps_completed", json_integer(r->laps_completed));
-    json_object_set_new(e, "off_tracks", json_integer(r->events.off_tracks));
-    json_object_set_new(e, "crashes", json_integer(r->events.crashes));
-    json_object_set_new(e, "reverses", json_integer(r->events.reverses));
-    json_object_set_new(e, "immobilized", json_integer(r->events.immobilized));
-    json_object_set_new(e, "resets", json_integer(r->events.resets));
+    td__events_to_json(e, &r->events, 0);
     json_object_set_new(e, "progress_before_off_track", json_real(r->progress_first));
     json_object_set_new(e, "mean_lap_s",
                         r->mean_lap_s > 0 ? json_real(r->mean_lap_s) : json_null());

@@ -92,20 +92,19 @@ static int write_report(const char *path, const td_eval_options *o, const td_tra
         json_array_append_new(laps,
                               json_pack("{s:i, s:f}", "lap", i + 1, "time_s", r->lap_times_s[i]));
     root =
-        json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:f, s:f, s:i, s:i, s:b, s:o, s:f, s:i, "
-                  "s:i, s:i, s:i, s:i, s:f, s:I}",
-                  "model", o->model_label ? o->model_label : "", "track", track->name, "direction",
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:f, s:f, s:i, s:i, s:b, s:o, s:f}", "model",
+                  o->model_label ? o->model_label : "", "track", track->name, "direction",
                   o->race.reverse_dir ? "reverse" : "forward", "race_type",
                   td_race_type_name(o->race.race_type), "continuous", o->continuous, "max_resets",
                   o->penalties.max_resets, "off_track_penalty_s", o->penalties.off_track_penalty_s,
                   "collision_penalty_s", o->penalties.collision_penalty_s, "laps_requested",
                   r->laps_requested, "laps_completed", r->laps_completed, "completed", r->completed,
-                  "laps", laps, "total_time_s", r->total_time_s, "off_tracks", r->events.off_tracks,
-                  "crashes", r->events.crashes, "reverses", r->events.reverses, "immobilized",
-                  r->events.immobilized, "resets", r->events.resets, "penalty_s",
-                  r->events.penalty_s, "steps", (json_int_t)r->steps);
-    if (!root)
+                  "laps", laps, "total_time_s", r->total_time_s);
+    if (!root || td__events_to_json(root, &r->events, 1) ||
+        json_object_set_new(root, "steps", json_integer((json_int_t)r->steps))) {
+        json_decref(root);
         return td_err_set(err, TD_ENOMEM, "%s: cannot build the report", path);
+    }
     json_object_set_new(root, "best_lap_s",
                         r->best_lap_s > 0 ? json_real(r->best_lap_s) : json_null());
     json_object_set_new(root, "average_lap_s",

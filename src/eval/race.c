@@ -644,18 +644,16 @@ int td_race_write_json(const char *path, const td_track *track, const td_race_op
         json_t *laps = json_array();
         for (int i = 0; i < c->laps && i < TD_MAX_LAPS; i++)
             json_array_append_new(laps, json_real(c->lap_times_s[i]));
-        json_array_append_new(
-            cars, json_pack("{s:i, s:s, s:i, s:b, s:s, s:i, s:o, s:o, s:f, s:f, s:i, s:i, s:i, "
-                            "s:i, s:i, s:f, s:I}",
-                            "position", c->position, "name", c->name, "start_slot", c->start_slot,
-                            "finished", c->finished, "status", td_episode_status_name(c->status),
-                            "laps", c->laps, "lap_times_s", laps, "best_lap_s",
-                            c->best_lap_s > 0 ? json_real(c->best_lap_s) : json_null(), "progress",
-                            c->progress, "total_time_s", c->total_time_s, "off_tracks",
-                            c->events.off_tracks, "crashes", c->events.crashes, "reverses",
-                            c->events.reverses, "immobilized", c->events.immobilized, "resets",
-                            c->events.resets, "penalty_s", c->events.penalty_s, "steps",
-                            (json_int_t)c->steps));
+        json_t *car = json_pack(
+            "{s:i, s:s, s:i, s:b, s:s, s:i, s:o, s:o, s:f, s:f}", "position", c->position, "name",
+            c->name, "start_slot", c->start_slot, "finished", c->finished, "status",
+            td_episode_status_name(c->status), "laps", c->laps, "lap_times_s", laps, "best_lap_s",
+            c->best_lap_s > 0 ? json_real(c->best_lap_s) : json_null(), "progress", c->progress,
+            "total_time_s", c->total_time_s);
+        td__events_to_json(car, &c->events, 1);
+        if (car)
+            json_object_set_new(car, "steps", json_integer((json_int_t)c->steps));
+        json_array_append_new(cars, car);
     }
     root = json_pack("{s:s, s:s, s:s, s:i, s:b, s:f, s:f, s:i, s:f, s:f, s:I, s:o}", "race_type",
                      "HEAD_TO_MODEL", "track", track->name, "direction",

@@ -5,10 +5,12 @@
  * resets of continuous evaluation (section 9). Also the per-direction track tables these
  * need (segment tangents, border clearance, a curvature table).
  */
+#include <jansson.h>
 #include <math.h>
 #include <string.h>
 
 #include "sim/sim_internal.h"
+#include "trackday/json.h"
 
 /* Distance from the model point to the farthest wheel centre (DeepRacer geometry). */
 double td__wheel_reach(const td_car_config *car)
@@ -733,4 +735,20 @@ void td__car_observe(td_vecenv *env, td__car *c)
             break;
         }
     }
+}
+
+/* ---- the events as JSON ------------------------------------------------------------------- */
+
+int td__events_to_json(json_t *obj, const td_event_counts *e, int with_penalty)
+{
+    if (!obj)
+        return -1;
+    int rc = json_object_set_new(obj, "off_tracks", json_integer(e->off_tracks));
+    rc |= json_object_set_new(obj, "crashes", json_integer(e->crashes));
+    rc |= json_object_set_new(obj, "reverses", json_integer(e->reverses));
+    rc |= json_object_set_new(obj, "immobilized", json_integer(e->immobilized));
+    rc |= json_object_set_new(obj, "resets", json_integer(e->resets));
+    if (with_penalty)
+        rc |= json_object_set_new(obj, "penalty_s", json_real(e->penalty_s));
+    return rc ? -1 : 0;
 }
