@@ -412,17 +412,17 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
     st->steer = atan(u);
     /*
      * The slip angle each sub-step's steering asks for (tan(beta) = gain tan(delta) / 2), its
-     * sine and cosine, and what the grip allows the direction of travel to turn in a
-     * sub-step: grip h / v. These do not depend on each other.
+     * sine and cosine, and the heading's turn per unit sine of the slip, 2 v h / L (times
+     * sin(b0) it is the sub-step's turn below). These do not depend on each other.
      */
     double bt[TD__MAX_SUBSTEPS], sbt[TD__MAX_SUBSTEPS], cbt[TD__MAX_SUBSTEPS];
-    double kt[TD__MAX_SUBSTEPS];
+    double turn_per_sin[TD__MAX_SUBSTEPS];
     for (int i = 0; i < n; i++) {
         double tb = k->half_gain * us[i];
         cbt[i] = 1.0 / sqrt(1.0 + tb * tb);
         sbt[i] = tb * cbt[i];
         bt[i] = atan_series(sbt[i], cbt[i]);
-        kt[i] = vs[i] * two_h_over_l;
+        turn_per_sin[i] = vs[i] * two_h_over_l;
     }
     double grip_h = k->grip * h;
     /*
@@ -437,8 +437,9 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
     double b0 = st->slip, sb0, cb0;
     sincos_series(b0, &sb0, &cb0);
     double sbs[TD__MAX_SUBSTEPS], cbs[TD__MAX_SUBSTEPS], dd[TD__MAX_SUBSTEPS];
+    double dyaw[TD__MAX_SUBSTEPS]; /* the heading's turn in each sub-step, rad */
     for (int i = 0; i < n; i++) {
-        double t = kt[i] * sb0;
+        double t = turn_per_sin[i] * sb0;
         double b1 = bt[i], sb1 = sbt[i], cb1 = cbt[i], turn = t + b1 - b0;
         double av = vs[i] < 0 ? -vs[i] : vs[i];
         if (grip_h > 0 && av * (turn < 0 ? -turn : turn) > grip_h) {
@@ -448,7 +449,7 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
         }
         sbs[i] = sb0;
         cbs[i] = cb0;
-        kt[i] = t;
+        dyaw[i] = t;
         dd[i] = t + b1 - b0;
         b0 = b1;
         sb0 = sb1;
@@ -462,7 +463,7 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
      * loop carries the heading from one sub-step to the next. */
     double mx[TD__MAX_SUBSTEPS], my[TD__MAX_SUBSTEPS], fc[TD__MAX_SUBSTEPS], fs[TD__MAX_SUBSTEPS];
     for (int i = 0; i < n; i++)
-        substep_motion(vs[i], sbs[i], cbs[i], h, dd[i], kt[i], &mx[i], &my[i], &fc[i], &fs[i]);
+        substep_motion(vs[i], sbs[i], cbs[i], h, dd[i], dyaw[i], &mx[i], &my[i], &fc[i], &fs[i]);
     double x = st->x, y = st->y, c = st->cos_yaw, s = st->sin_yaw, yaw = st->yaw;
     for (int i = 0; i < n; i++) {
         x += c * mx[i] - s * my[i];
@@ -470,7 +471,7 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
         double cn = c * fc[i] - s * fs[i];
         s = s * fc[i] + c * fs[i];
         c = cn;
-        yaw += kt[i];
+        yaw += dyaw[i];
     }
     /* Renormalize once per step: the Taylor terms are accurate to ~1e-11 per sub-step. */
     double inv = 1.0 / sqrt(c * c + s * s);
