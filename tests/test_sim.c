@@ -2477,6 +2477,65 @@ TD_TEST(vecenv_domain_randomization_changes_the_look_per_episode)
     td_track_free(&t);
 }
 
+/*
+ * The camera's motion blur smears by the car's turn rate: the heading's, which the grip
+ * bounds. On a ring of radius 0.9 m and half width 0.6 m the default car at 2 m/s with full
+ * left lock asks for v gain tan(30 deg) / L = 4.3 rad/s (8.6 m/s^2 sideways, against a grip
+ * of 4.61) and turns at about grip / v = 2.3 rad/s; after the lags settle, the frame's yaw
+ * rate is the heading's turn per second of the last step.
+ */
+TD_TEST(vecenv_camera_blur_turns_at_the_cars_yaw_rate)
+{
+    const double r = 0.9, hw = 0.6;
+    double rows[41 * 6];
+    for (int i = 0; i <= 40; i++) {
+        double a = -M_PI / 2 + 2 * M_PI * i / 40, c = cos(a), s = sin(a);
+        double *w = rows + 6 * i; /* a CCW ring from (0, 0) driving +x: inner = left */
+        w[0] = r * c, w[1] = r + r * s;
+        w[2] = (r - hw) * c, w[3] = r + (r - hw) * s;
+        w[4] = (r + hw) * c, w[5] = r + (r + hw) * s;
+    }
+    td_track t;
+    td_err err;
+    if (td_track_from_rows(&t, rows, 41, "ring", "test ring", &err))
+        TD_FAIL("ring: %s", err.msg);
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.sensors = TD_SENSOR_CAMERA;
+    env_fixture f = {0};
+    fx_open(&f, &cfg, &t, 1);
+    uint8_t *camera = td_malloc(160 * 120);
+    f.env.obs_camera = camera;
+    td_vecenv_reset_car_at(&f.env, 0, 0.0, 0);
+    td_vecenv_step(&f.env); /* the prepare step */
+    td_vecenv_teleport(&f.env, 0, 0.0, 0.0, 0.0, 2.0);
+    f.actions[0] = 30.0f;
+    f.actions[1] = 2.0f;
+    const td_car_state *cs = td_vecenv_car(&f.env, 0);
+    for (int k = 0; k < 15; k++) {
+        double yaw0 = cs->yaw;
+        td_vecenv_step(&f.env);
+        TD_ASSERT_MSG(!f.dones[0], "step %d: the car left the ring at (%.2f, %.2f)", k, cs->x,
+                      cs->y);
+        if (k < 10)
+            continue; /* the steering's delay and lag, the slip's grip-bounded approach */
+        double turn = cs->yaw - yaw0;
+        turn -= 2 * M_PI * floor((turn + M_PI) / (2 * M_PI));
+        double heading_rate = turn * cfg.hz;
+        double kinematic = cs->speed * cfg.car.steer_gain * cs->steer_tan / cfg.car.wheelbase_m;
+        td_camera_frame fr;
+        td_vecenv_camera_frame(&f.env, 0, &fr);
+        TD_ASSERT_MSG(kinematic > 1.5 * heading_rate, "grip bound: %g vs %g rad/s", kinematic,
+                      heading_rate);
+        TD_ASSERT_MSG(fabs(fr.yaw_rate - heading_rate) < 1e-3 * heading_rate,
+                      "step %d: the blur's yaw rate %.6f, the heading's %.6f rad/s", k, fr.yaw_rate,
+                      heading_rate);
+    }
+    td_free(camera);
+    fx_close(&f);
+    td_track_free(&t);
+}
+
 /* The ranges are a setting of training (training_params.yaml's DOMAIN_RANDOMIZATION_*): an env
  * whose race says "lighting 0.30-0.32" renders darker rooms than the default ranges, every
  * episode. */

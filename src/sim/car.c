@@ -482,6 +482,12 @@ static void step_core(const td__car_coeffs *k, td_car_state *st, const unsigned 
     st->y = y;
 }
 
+double td__car_yaw_rate(const td__car_coeffs *k, const td_car_state *st)
+{
+    /* step_core turns the heading by 2 v h sin(b0) / L in a sub-step entered at slip b0. */
+    return 2.0 * st->speed * sin(st->slip) * k->inv_wheelbase;
+}
+
 void td__car_hold(const td__car_coeffs *k, td_car_state *st)
 {
     /* DeepRacer holds the car in place and sends it zero commands (ZERO_SPEED phases). */

@@ -701,9 +701,10 @@ void td__car_observe(td_vecenv *env, td__car *c)
             td_camera_render_stereo(&cfg->camera, &scene, c->st.x, c->st.y, c->st.yaw, out);
         } else {
             /* The frame's turn rate (motion blur) and noise draw, from the car's state: no
-             * random number is taken from its stream. */
-            double gain = cfg->car.steer_gain > 0 ? cfg->car.steer_gain : 1.0;
-            c->frame.yaw_rate = c->st.speed * gain * c->st.steer_tan / cfg->car.wheelbase_m;
+             * random number is taken from its stream. The turn rate is the heading's, grip
+             * bounded (a turn too fast for the grip runs wide and turns slower than its
+             * steering asks). */
+            c->frame.yaw_rate = td__car_yaw_rate(&pv->coeffs, &c->st);
             c->frame.noise_draw = (uint32_t)(c->rng.state >> 32) ^
                                   (uint32_t)c->info.steps * 0x9E3779B9u ^
                                   (uint32_t)(cfg->first_car + i);

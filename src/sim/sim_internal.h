@@ -53,6 +53,10 @@ void td__car_hold(const td__car_coeffs *k, td_car_state *s);
 /* One control step of k->dt after steps of the same length (the vector env). */
 void td__car_step_fast(const td__car_coeffs *k, td_car_state *s, double steer_cmd_rad,
                        double speed_cmd);
+/* The heading's turn rate now, rad/s (+ = left): 2 v sin(slip) / L, what the car's next
+ * sub-step turns by per second at its speed and slip; bounded by the grip, unlike the
+ * kinematic v gain tan(steer) / L. */
+double td__car_yaw_rate(const td__car_coeffs *k, const td_car_state *s);
 double td__clip(double v, double lo, double hi);
 
 static inline double td__wrap_pi(double a)
