@@ -299,7 +299,8 @@ TD_TEST(a_resumed_job_whose_checkpoint_drove_its_laps_trains_no_more)
 /* A version whose training was killed after an iteration's checkpoint and before its metrics
  * line (TD_TRAIN_CRASH_AT): its state is at 3, its metrics end at 2. The trainer resumes from
  * the state, so a job that counted what it had left from the metrics trained 11 of 12 when
- * resumed from a checkpoint. */
+ * resumed from a checkpoint. The resume writes iteration 3's line from the state: the new
+ * version's metrics hold every iteration once. */
 TD_TEST(a_resumed_job_counts_from_the_state_the_trainer_resumes_from)
 {
     hub_server s;
@@ -325,6 +326,23 @@ TD_TEST(a_resumed_job_counts_from_the_state_the_trainer_resumes_from)
     char *ev = resume_job(&s, alice, m, TWELVE, "--resume --iterations 4", &iteration);
     TD_ASSERT_EQ_INT(iteration, 3 + 12);
     free(ev);
+    hub_resp r;
+    char path[160];
+    snprintf(path, sizeof(path), "/api/v1/models/%lld/versions/2/files/metrics/training.jsonl", m);
+    hub_req(&s, &r, "GET", path, alice, NULL, NULL, 0);
+    TD_ASSERT_EQ_INT(r.status, 200);
+    int lines = 0;
+    for (const char *p = r.body; *p; lines++) {
+        json_t *o = json_loads(p, JSON_DISABLE_EOF_CHECK, NULL);
+        long long it = json_integer_value(json_object_get(o, "iteration"));
+        json_decref(o);
+        TD_ASSERT_MSG(it == lines + 1, "metrics line %d is iteration %lld: %.60s", lines + 1, it,
+                      p);
+        p = strchr(p, '\n');
+        p = p ? p + 1 : "";
+    }
+    TD_ASSERT_EQ_INT(lines, 15);
+    hub_resp_free(&r);
     hub_stop(&s);
 }
 

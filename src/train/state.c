@@ -3,7 +3,9 @@
  * trainer's RNG and every tower's Adam moments. Binary, little-endian:
  *   "TDSTATE\0", u32 version (1), u32 towers, u64 JSON length, JSON, then per tower the
  *   float32 arrays m and v (n_params each), then a u32 CRC-32 of everything before it.
- * Written atomically beside model/last.tdm.
+ * Written atomically beside model/last.tdm, before the iteration's metrics line: the JSON's
+ * "metrics_line" is a copy of that line, which --resume appends when a run was killed between
+ * the two (td__metrics_resume). A reader ignores keys it does not know: the version stays 1.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,7 +26,7 @@ static int state_path(const td__train *tr, char *out, size_t n, td_err *err)
     return td__train_path(out, n, tr->opt.dir, "model/last.state", err);
 }
 
-int td__state_save(td__train *tr, td_err *err)
+int td__state_save(td__train *tr, const char *metrics_line, td_err *err)
 {
     char path[TD__TRAIN_PATH_MAX];
     json_t *j, *nets;
@@ -51,6 +53,11 @@ int td__state_save(td__train *tr, td_err *err)
                   tr->best_eval_progress, "best_eval_lap_s", tr->best_eval_lap_s, "best_iteration",
                   tr->best_iteration, "best_lap_s", tr->best_lap_s, "rng_state", hex[0], "rng_inc",
                   hex[1], "run_id", hex[2], "towers", nets);
+    if (j && metrics_line &&
+        json_object_set_new(j, "metrics_line", json_string(metrics_line)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
     if (!j)
         return td_err_set(err, TD_ENOMEM, "%s: cannot build the state header", path);
     text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
@@ -178,6 +185,14 @@ int td__state_load(td__train *tr, td_err *err)
     tr->best_eval_lap_s = json_number_value(json_object_get(j, "best_eval_lap_s"));
     tr->best_iteration = (int)json_integer_value(json_object_get(j, "best_iteration"));
     tr->best_lap_s = json_number_value(json_object_get(j, "best_lap_s"));
+    {
+        const char *ml = json_string_value(json_object_get(j, "metrics_line"));
+        if (ml && !(tr->resume_metrics_line = td_strdup(ml))) {
+            td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
+            rc = TD_ENOMEM;
+            goto out;
+        }
+    }
     if (hex64(j, "rng_state", &tr->rng.state) || hex64(j, "rng_inc", &tr->rng.inc) ||
         hex64(j, "run_id", &tr->run_id)) {
         td_err_set(err, rc, "%s: bad RNG or run id in the state header", path);

@@ -65,6 +65,9 @@ typedef struct td__train {
      * its metrics line, the window a crash leaves the state one iteration ahead of the
      * metrics. */
     int crash_before_metrics;
+    /* --resume: last.state's copy of its iteration's metrics line (td_malloc'd, with its
+     * newline), or NULL (a state written before the copy existed). */
+    char *resume_metrics_line;
 } td__train;
 
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err);
@@ -79,7 +82,9 @@ int td__train_path(char *out, size_t n, const char *dir, const char *rel, td_err
  * episodes); rank 0 fills pr's eval_* and laps_ok. Returns 1 if a second Ctrl-C stopped it. */
 int td__train_evaluate(td__train *tr, td_train_progress *pr);
 int td__metrics_append(td__train *tr, const td_train_progress *p, td_err *err);
-int td__checkpoint(td__train *tr, int iteration, int best, td_err *err);
+/* The iteration's checkpoint: model/last.tdm, last.state (which keeps a copy of p's metrics
+ * line, checkpoint_s absent: it is not measured yet) and best.tdm when best. */
+int td__checkpoint(td__train *tr, const td_train_progress *p, td_err *err);
 td_train_stop td__train_should_stop(td__train *tr, const td_train_progress *p);
 double td__train_elapsed(const td__train *tr);
 
@@ -130,13 +135,25 @@ void td__train_cancel_passes(td__train *tr, int on);
 int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
 int td__sac_run(td__train *tr, td_train_result *result, td_err *err);
 
-/* model/last.state: counters, RNG and Adam moments. */
-int td__state_save(td__train *tr, td_err *err);
+/* model/last.state: counters, RNG and Adam moments, and a copy of the iteration's metrics line
+ * (metrics_line, or none when NULL). */
+int td__state_save(td__train *tr, const char *metrics_line, td_err *err);
 int td__state_load(td__train *tr, td_err *err);
 
 /* The training simtrace, every car, DeepRacer's layout: dir/N-iteration.csv (trainlog.c).
  * action_index: the cars' discrete actions, or NULL for continuous ones. */
 int td__trainlog_open(td__train *tr, const char *dir, int resume, td_err *err);
+/* The metrics line of p, as td_train_metrics_append writes it (with its newline; td_free it),
+ * or NULL when out of memory. */
+char *td__metrics_line(const td_train_progress *p);
+/*
+ * --resume: makes metrics/training.jsonl (path) hold the line of the state's iteration. A run
+ * killed after its checkpoint and before the line (or cut in the middle of it) leaves the
+ * metrics one iteration behind model/last.state; line is the state's copy (NULL: none). A
+ * cut last line (no newline) is removed; then line is appended unless the last whole line is
+ * of its iteration or a later one. (trainlog.c)
+ */
+int td__metrics_resume(const char *path, const char *line, td_err *err);
 void td__trainlog_step(td__train *tr, const int *action_index);
 void td__trainlog_close(td__train *tr);
 /* One episode of the greedy evaluation after an iteration: DeepRacer's "evaluation" record in

@@ -148,6 +148,25 @@ static void eval_share(int n, int K, int r, int *first, int *count)
     *first = r * base + (r < extra ? r : extra);
 }
 
+/*
+ * --resume: the metrics line of the state's iteration, if a run was killed after writing the
+ * state and before the line (the two are written in that order; see end_iteration). Under the
+ * directory's lock, as the iteration's files are written, so a reader sees both or neither.
+ */
+static int metrics_catch_up(td__train *tr, td_err *err)
+{
+    char path[TD__TRAIN_PATH_MAX];
+    int rc = td__train_path(path, sizeof(path), tr->opt.dir, "metrics/training.jsonl", err);
+    if (rc)
+        return rc;
+    int lock = td_dir_lock(tr->opt.dir, 1, err);
+    if (lock < 0)
+        return err->code;
+    rc = td__metrics_resume(path, tr->resume_metrics_line, err);
+    td_dir_unlock(lock);
+    return rc;
+}
+
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 {
     char path[TD__TRAIN_PATH_MAX];
@@ -373,6 +392,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         return rc;
     if (!rc && tr->rank == 0)
         rc = copy_for_log_tools(tr, err);
+    if (!rc && opt->resume && tr->rank == 0)
+        rc = metrics_catch_up(tr, err);
     if (rc)
         return rc;
     if (opt->simtrace && tr->rank == 0) {
@@ -398,6 +419,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 void td__train_teardown(td__train *tr)
 {
     td__trainlog_close(tr);
+    td_free(tr->resume_metrics_line);
     if (tr->have_policy)
         td_policy_free(&tr->policy);
     if (tr->have_lap_env)
@@ -614,17 +636,25 @@ static json_t *lineage(td__train *tr, int iteration)
                      (json_int_t)tr->steps);
 }
 
-int td__checkpoint(td__train *tr, int iteration, int best, td_err *err)
+int td__checkpoint(td__train *tr, const td_train_progress *p, td_err *err)
 {
     char path[TD__TRAIN_PATH_MAX];
-    json_t *lin = lineage(tr, iteration);
+    json_t *lin = lineage(tr, p->iteration);
     int rc;
-    rc = td__train_path(path, sizeof(path), tr->opt.dir, "model/last.tdm", err);
+    /* The state keeps the iteration's metrics line, so that a run killed before the line is
+     * written gets it on --resume; how long this checkpoint takes is not known yet. */
+    td_train_progress q = *p;
+    q.checkpoint_s = NAN;
+    char *line = td__metrics_line(&q);
+    rc = line ? 0 : td_err_set(err, TD_ENOMEM, "cannot build the metrics line of the state");
+    if (!rc)
+        rc = td__train_path(path, sizeof(path), tr->opt.dir, "model/last.tdm", err);
     if (!rc)
         rc = td_policy_save(&tr->policy, path, lin, err);
     if (!rc)
-        rc = td__state_save(tr, err);
-    if (!rc && best) {
+        rc = td__state_save(tr, line, err);
+    td_free(line);
+    if (!rc && p->best) {
         /* best.tdm is for driving: the policy tower only (resume reads last.tdm). */
         rc = td__train_path(path, sizeof(path), tr->opt.dir, "model/best.tdm", err);
         if (!rc)
@@ -946,7 +976,7 @@ static int end_iteration(td__train *tr, td_train_progress *pr, double wall, int 
     if (lock < 0)
         return err->code;
     double tc = td_time_now();
-    rc = td__checkpoint(tr, tr->iteration, pr->best, err);
+    rc = td__checkpoint(tr, pr, err);
     pr->checkpoint_s = td_time_now() - tc;
     if (!rc && tr->crash_before_metrics == tr->iteration)
         raise(SIGKILL);

@@ -1,6 +1,7 @@
 /*
  * trainlog.c - what training writes besides checkpoints. metrics/training.jsonl: one JSON
- * line per iteration (td_train_progress_to_json, the one writer of the file; eval/ reads it).
+ * line per iteration (td_train_progress_to_json, the one writer of the file; eval/ reads it);
+ * on --resume, the line of model/last.state's iteration if a killed run did not write it.
  *
  * The training simtrace in DeepRacer's per-iteration layout, for every car:
  * DIR/training-simtrace/N-iteration.csv, as deepracer-for-cloud writes it, so deepracer-utils
@@ -91,39 +92,91 @@ json_t *td_train_progress_to_json(const td_train_progress *p)
     return o;
 }
 
-int td_train_metrics_append(const char *path, const td_train_progress *p, td_err *err)
+char *td__metrics_line(const td_train_progress *p)
 {
     json_t *o = td_train_progress_to_json(p);
     if (!o)
-        return td_err_set(err, TD_ENOMEM, "%s: cannot build a metrics line", path);
+        return NULL;
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
     json_decref(o);
     if (!text)
-        return td_err_set(err, TD_ENOMEM, "%s: cannot format a metrics line", path);
+        return NULL;
     size_t n = strlen(text);
     char *line = td_malloc(n + 2);
-    if (!line) {
-        free(text); /* jansson allocates with malloc */
-        return td_err_set(err, TD_ENOMEM, "%s: out of memory", path);
+    if (line) {
+        memcpy(line, text, n);
+        line[n] = '\n';
+        line[n + 1] = '\0';
     }
-    memcpy(line, text, n);
-    line[n] = '\n';
-    free(text);
-    /* One write() of the whole line with O_APPEND: a crash leaves at most a cut last line
-     * (the reader skips it) and concurrent writers never mix lines. */
+    free(text); /* jansson allocates with malloc */
+    return line;
+}
+
+/* One write() of the whole text with O_APPEND: a crash leaves at most a cut last line (the
+ * reader skips it) and concurrent writers never mix lines. */
+static int append_text(const char *path, const char *text, td_err *err)
+{
+    size_t n = strlen(text);
     int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    } else {
-        ssize_t w = write(fd, line, n + 1);
-        if (w != (ssize_t)(n + 1))
-            rc = td_err_set(err, TD_EIO, "%s: write failed: %s", path,
-                            w < 0 ? strerror(errno) : "short write");
-        if (close(fd) != 0 && !rc)
-            rc = td_err_set(err, TD_EIO, "%s: close failed: %s", path, strerror(errno));
-    }
+    if (fd < 0)
+        return td_err_set(err, errno == ENOENT ? TD_ENOENT : TD_EIO, "%s: cannot open: %s", path,
+                          strerror(errno));
+    ssize_t w = write(fd, text, n);
+    if (w != (ssize_t)n)
+        rc = td_err_set(err, TD_EIO, "%s: write failed: %s", path,
+                        w < 0 ? strerror(errno) : "short write");
+    if (close(fd) != 0 && !rc)
+        rc = td_err_set(err, TD_EIO, "%s: close failed: %s", path, strerror(errno));
+    return rc;
+}
+
+int td_train_metrics_append(const char *path, const td_train_progress *p, td_err *err)
+{
+    char *line = td__metrics_line(p);
+    if (!line)
+        return td_err_set(err, TD_ENOMEM, "%s: cannot build a metrics line", path);
+    int rc = append_text(path, line, err);
     td_free(line);
+    return rc;
+}
+
+/* The "iteration" of the JSON line at s (n bytes), or -1 if it is not one. */
+static long line_iteration(const char *s, size_t n)
+{
+    json_t *o = json_loadb(s, n, 0, NULL);
+    json_t *it = json_object_get(o, "iteration");
+    long v = json_is_integer(it) ? (long)json_integer_value(it) : -1;
+    json_decref(o);
+    return v;
+}
+
+int td__metrics_resume(const char *path, const char *line, td_err *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (td_path_exists(path) && (rc = td_file_read(path, &data, &len, err)) != 0)
+        return rc;
+    /* A cut last line (a short write) goes: the reader skips it only while it is last, and
+     * the next line appended would join it. */
+    size_t end = len;
+    while (end > 0 && data[end - 1] != '\n')
+        end--;
+    if (end < len && truncate(path, (off_t)end) != 0)
+        rc = td_err_set(err, TD_EIO, "%s: cannot cut its last line short: %s", path,
+                        strerror(errno));
+    /* The iteration of the last line that parses. */
+    long have = -1, want = line ? line_iteration(line, strlen(line)) : -1;
+    while (!rc && want >= 0 && have < 0 && end > 0) {
+        size_t start = end - 1; /* data[end - 1] is the line's newline */
+        while (start > 0 && data[start - 1] != '\n')
+            start--;
+        have = line_iteration(data + start, end - 1 - start);
+        end = start;
+    }
+    if (!rc && want >= 0 && have < want)
+        rc = append_text(path, line, err);
+    td_free(data);
     return rc;
 }
 
