@@ -212,15 +212,46 @@ static char *resume_job(hub_server *s, const char *alice, long long m, const cha
 
 #define TWELVE "\"minutes\":10,\"iterations\":12"
 
+/* The resume tests' start: a hub whose leases last 2 s, alice and her model m1, and a train
+ * job of m1 (limits `job`) resumed from a checkpoint of `trackday train TRAIN_ARGS`
+ * (resume_job). Out: the events after the requeue (free), the new version's iteration, and
+ * the checkpoint's state: its iteration and seconds of training. */
+static char *start_resumed_job(hub_server *s, const char *job, const char *train_args,
+                               long long *iteration, int64_t *ck_it, double *ck_s)
+{
+    char alice[200], dir[700];
+    td_err err;
+    hub_start_opts(s, 0, "--lease-seconds 2");
+    hub_user(s, "alice", "learner", alice, sizeof(alice));
+    long long m = hub_push_init(s, alice, "m1", NULL);
+    char *ev = resume_job(s, alice, m, job, train_args, iteration);
+    snprintf(dir, sizeof(dir), "%s/ck", s->dir);
+    TD_ASSERT_OK(td_train_state_read(dir, ck_it, ck_s, &err));
+    return ev;
+}
+
+/* A resumed job whose checkpoint already did what the job asks: the new version is the
+ * checkpoint's iteration and nothing trained after the requeue. */
+static void resumed_job_trains_no_more(const char *job, const char *train_args, int64_t *ck_it,
+                                       double *ck_s)
+{
+    hub_server s;
+    long long iteration;
+    char *ev = start_resumed_job(&s, job, train_args, &iteration, ck_it, ck_s);
+    TD_ASSERT_EQ_INT(iteration, *ck_it);
+    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
+    free(ev);
+    hub_stop(&s);
+}
+
 TD_TEST(a_resumed_job_trains_what_its_checkpoint_left)
 {
     hub_server s;
-    char alice[200];
     long long iteration;
-    hub_start_opts(&s, 0, "--lease-seconds 2");
-    hub_user(&s, "alice", "learner", alice, sizeof(alice));
-    long long m = hub_push_init(&s, alice, "m1", NULL);
-    char *ev = resume_job(&s, alice, m, TWELVE, "--iterations 5", &iteration);
+    int64_t ck_it;
+    double ck_s;
+    char *ev = start_resumed_job(&s, TWELVE, "--iterations 5", &iteration, &ck_it, &ck_s);
+    TD_ASSERT_EQ_INT(ck_it, 5);
     TD_ASSERT_EQ_INT(iteration, 12);
     char *first = strstr(ev, "progress {");
     TD_ASSERT_MSG(first != NULL, "no progress after the requeue: %s", ev);
@@ -236,40 +267,20 @@ TD_TEST(a_resumed_job_trains_what_its_checkpoint_left)
  * least one iteration). Its checkpoint is the result. */
 TD_TEST(a_resumed_job_whose_checkpoint_holds_every_iteration_trains_no_more)
 {
-    hub_server s;
-    char alice[200];
-    long long iteration;
-    hub_start_opts(&s, 0, "--lease-seconds 2");
-    hub_user(&s, "alice", "learner", alice, sizeof(alice));
-    long long m = hub_push_init(&s, alice, "m1", NULL);
-    char *ev = resume_job(&s, alice, m, TWELVE, "--iterations 12", &iteration);
-    TD_ASSERT_EQ_INT(iteration, 12);
-    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
-    free(ev);
-    hub_stop(&s);
+    int64_t ck_it;
+    double ck_s;
+    resumed_job_trains_no_more(TWELVE, "--iterations 12", &ck_it, &ck_s);
+    TD_ASSERT_EQ_INT(ck_it, 12);
 }
 
 /* The same with time: a 3-second job (the hub's least, 0.05 minutes) whose checkpoint trained
  * 3.6 s. The next worker ran the trainer for "0.01 minutes", which is one more iteration. */
 TD_TEST(a_resumed_job_whose_checkpoint_used_every_minute_trains_no_more)
 {
-    hub_server s;
-    char alice[200], dir[700];
-    long long iteration;
     int64_t ck_it;
     double ck_s;
-    td_err err;
-    hub_start_opts(&s, 0, "--lease-seconds 2");
-    hub_user(&s, "alice", "learner", alice, sizeof(alice));
-    long long m = hub_push_init(&s, alice, "m1", NULL);
-    char *ev = resume_job(&s, alice, m, "\"minutes\":0.05", "--minutes 0.06", &iteration);
-    snprintf(dir, sizeof(dir), "%s/ck", s.dir);
-    TD_ASSERT_OK(td_train_state_read(dir, &ck_it, &ck_s, &err));
+    resumed_job_trains_no_more("\"minutes\":0.05", "--minutes 0.06", &ck_it, &ck_s);
     TD_ASSERT_MSG(ck_s >= 3.0, "the checkpoint trained %.2f s", ck_s);
-    TD_ASSERT_EQ_INT(iteration, ck_it);
-    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
-    free(ev);
-    hub_stop(&s);
 }
 
 /* And with laps: a job of until_laps 1 whose checkpoint's last iteration stopped on them (the
@@ -277,23 +288,10 @@ TD_TEST(a_resumed_job_whose_checkpoint_used_every_minute_trains_no_more)
  * another iteration, which stopped on the laps again. */
 TD_TEST(a_resumed_job_whose_checkpoint_drove_its_laps_trains_no_more)
 {
-    hub_server s;
-    char alice[200], dir[700];
-    long long iteration;
     int64_t ck_it;
     double ck_s;
-    td_err err;
-    hub_start_opts(&s, 0, "--lease-seconds 2");
-    hub_user(&s, "alice", "learner", alice, sizeof(alice));
-    long long m = hub_push_init(&s, alice, "m1", NULL);
-    char *ev = resume_job(&s, alice, m, "\"minutes\":10,\"until_laps\":1",
-                          "--until-laps 1 --minutes 10", &iteration);
-    snprintf(dir, sizeof(dir), "%s/ck", s.dir);
-    TD_ASSERT_OK(td_train_state_read(dir, &ck_it, &ck_s, &err));
-    TD_ASSERT_EQ_INT(iteration, ck_it);
-    TD_ASSERT_MSG(strstr(ev, "progress {") == NULL, "trained after the requeue: %s", ev);
-    free(ev);
-    hub_stop(&s);
+    resumed_job_trains_no_more("\"minutes\":10,\"until_laps\":1", "--until-laps 1 --minutes 10",
+                               &ck_it, &ck_s);
 }
 
 /* A version whose training was killed after an iteration's checkpoint and before its metrics

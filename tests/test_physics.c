@@ -913,6 +913,18 @@ static void straight_camera_policy(td_policy *p)
     TD_ASSERT(biased);
 }
 
+/* The robustness tests' start: the straight camera policy on the oval, the evaluation's
+ * defaults with `laps` trials and seed 5. */
+static void robustness_setup(td_policy *p, td_track *t, td_eval_options *o, int laps)
+{
+    td_err err = {0};
+    straight_camera_policy(p);
+    TD_ASSERT_OK(td_track_load(t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    td_eval_options_default(o);
+    o->laps = laps;
+    o->seed = 5;
+}
+
 static int same_trial(const td_robustness_trial *a, const td_robustness_trial *b)
 {
     return a->steps == b->steps && a->clean == b->clean && a->completed == b->completed &&
@@ -925,13 +937,9 @@ TD_TEST(robustness_suite_is_deterministic_for_a_seed)
 {
     td_policy p;
     td_err err = {0};
-    straight_camera_policy(&p);
     td_track t;
-    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
     td_eval_options o;
-    td_eval_options_default(&o);
-    o.laps = 2;
-    o.seed = 5;
+    robustness_setup(&p, &t, &o, 2);
     o.penalties.max_resets = 1; /* the second off-track ends the trial */
     o.penalties.off_track_penalty_s = 0.2;
     td_robustness_row a[TD_ROBUSTNESS_N], b[TD_ROBUSTNESS_N];
@@ -987,13 +995,9 @@ TD_TEST(robustness_trials_differ)
      * starts j/n of the lap on with a seed of its own. */
     td_policy p;
     td_err err = {0};
-    straight_camera_policy(&p);
     td_track t;
-    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
     td_eval_options o;
-    td_eval_options_default(&o);
-    o.laps = 3;
-    o.seed = 5;
+    robustness_setup(&p, &t, &o, 3);
     o.penalties.max_resets = 0;
     td_robustness_row rows[TD_ROBUSTNESS_N];
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, rows, &err));
@@ -1034,14 +1038,10 @@ TD_TEST(robustness_counts_a_lap_with_an_off_track_as_not_clean)
      * clean, and the off-tracks and the progress before the first show it. */
     td_policy p;
     td_err err = {0};
-    straight_camera_policy(&p);
     td_track t;
-    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
     td_eval_options o;
-    td_eval_options_default(&o);
+    robustness_setup(&p, &t, &o, 1);
     TD_ASSERT(o.penalties.max_resets >= 10000);
-    o.laps = 1;
-    o.seed = 5;
     o.penalties.off_track_penalty_s = 0.2; /* short pauses: fewer steps */
     td_robustness_row rows[TD_ROBUSTNESS_N], all;
     TD_ASSERT_OK(td_eval_robustness(&p, &t, &o, rows, &err));
