@@ -39,7 +39,7 @@ typedef struct rl_ctx {
     double *u;                                    /* per station: tan of the steering it needs */
     double *cap;                                  /* per station: speed before the longitudinal */
     double *vcmd, *vs, *cl, *vbest, *vsbest;      /* per station: the driven refinement's */
-    double *g, *gbest;                            /* per refinement window: scale of cap */
+    double *g;                                    /* per refinement window: scale of cap */
     double drive_err; /* the last drive's largest distance of the car from the line */
     double v_top, v_bottom, a_lat, k_max, accel_max, speed_tau;
     double gain, wheelbase, u_max, steer_tau;
@@ -312,8 +312,16 @@ static double drive_line(rl_ctx *r, const td_car_config *car, const double *vcmd
         b.actions[0] = (float)steer;
         b.actions[1] = (float)speed;
         td_vecenv_step(&env);
-        if (b.dones[0] || td_vecenv_current_episode(&env, 0)->events.off_tracks > 0)
+        if (b.dones[0] || td_vecenv_current_episode(&env, 0)->events.off_tracks > 0) {
+            /* Off the track (on any lap): the road ran out near the last station. */
+            int i = (int)(fmod(prog + L, L) / r->step) % n;
+            for (int q = -2; q <= 6; q++) {
+                int j = (i + q + n) % n;
+                r->cl[j] = r->cl[j] < -0.03 ? r->cl[j] : -0.03;
+            }
+            mincl = mincl < -0.03 ? mincl : -0.03;
             break;
+        }
         s = td_vecenv_car(&env, 0);
         t += T;
         td_track_project_from(r->t, s->x, s->y, &pr);
@@ -429,10 +437,20 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
     double lap, cl, best_lap, best = drive_cost(r, car, &lap, &cl, err);
     best_lap = lap;
     *best_cl = cl;
-    memcpy(r->gbest, r->g, sizeof(double) * nw);
     memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
     memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
     int ev = 1;
+    /* A profile the car cannot lap (it leaves the track): slower everywhere until it can. */
+    for (int k = 0; k < 10 && !isfinite(lap) && ev < max_evals; k++) {
+        for (int w = 0; w < nw; w++)
+            r->g[w] *= 0.95;
+        best = drive_cost(r, car, &lap, &cl, err);
+        ev++;
+        best_lap = lap;
+        *best_cl = cl;
+        memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+        memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+    }
     for (double step = 0.04; step > 0.009 && ev < max_evals; step *= 0.5) {
         int improved = 1;
         for (int sweep = 0; sweep < 3 && improved && ev < max_evals; sweep++) {
@@ -477,7 +495,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.m = r.m < 12 ? 12 : r.m;
     int n = r.n;
     int nw = (n + REFINE_WIN - 1) / REFINE_WIN;
-    double *buf = td_calloc((size_t)n * 20 + (size_t)r.m + 2 * (size_t)nw, sizeof(double));
+    double *buf = td_calloc((size_t)n * 20 + (size_t)r.m + (size_t)nw, sizeof(double));
     if (!buf)
         return td_err_set(err, TD_ENOMEM, "racing line: out of memory");
     double *p = buf;
@@ -502,7 +520,6 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.vbest = p, p += n;
     r.vsbest = p, p += n;
     r.g = p, p += nw;
-    r.gbest = p, p += nw;
     r.c = p;
     int seg = 0;
     for (int i = 0; i < n; i++) {
