@@ -1,8 +1,8 @@
 /*
  * racing_line.c - `trackday tracks racing-line T`: the minimum-time racing line of a track for
- * a car (sim.h, td_racing_line_compute), the lap time on paper, the lap the built-in
- * racing-line driver drives on it in the simulator, and the line as a waypoint list (JSON),
- * a reward function with the line in it (Python, DeepRacer's rules) or a picture (PNG).
+ * a car (sim.h, td_racing_line_compute), its lap time (the driven refinement's), the lap the
+ * built-in racing-line driver drives on it in the simulator, and the line as a waypoint list
+ * (JSON), a reward function with the line in it (Python, DeepRacer's rules) or a picture (PNG).
  */
 #include <jansson.h>
 #include <math.h>
@@ -20,8 +20,9 @@ int td__cli_racing_line(int argc, char **argv);
 static const char about[] =
     "Computes the minimum-time racing line of a track for a car: the path inside the borders "
     "(the car's footprint stays on the road) and the fastest speed profile the car can drive on "
-    "it (grip, steering limit and response, top speed, acceleration). Prints its lap time on "
-    "paper and the lap the built-in racing-line driver drives on it in the simulator.";
+    "it (grip, steering limit and response, top speed, acceleration), refined by driving it in "
+    "the simulator (the line's lap time is the simulated car's; the planner's on paper beside "
+    "it). Prints them and the laps the built-in racing-line driver drives on it.";
 
 /* ---- outputs ------------------------------------------------------------------------------- */
 
@@ -76,7 +77,8 @@ char *td__racing_line_reward(const td_track *t, const td_racing_line *rl, const 
         "time. The line, every 10 cm, is in LINE as (x, y, speed); AT[k] is the point of\n"
         "LINE nearest to waypoint k, where the search for the nearest point starts\n"
         "(closest_waypoints).\n"
-        "\"\"\"\nimport math\n\nLAP_STEPS = %.1f  # the line's lap on paper, in 1/15 s steps\n"
+        "\"\"\"\nimport math\n\nLAP_STEPS = %.1f  # the line's lap (the simulated car's on it), in "
+        "1/15 s steps\n"
         "TOP_SPEED = %.3f  # the line's top speed, m/s\n\nLINE = [\n",
         t->name, rl->lap_time_s * 15.0, top);
     for (int i = 0; i < rl->n; i += stride)
