@@ -455,6 +455,25 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
         int improved = 1;
         for (int sweep = 0; sweep < 3 && improved && ev < max_evals; sweep++) {
             improved = 0;
+            /* The whole profile up or down first (the windows alone settle where a uniform
+             * change would still gain). */
+            for (int dir = 1; dir >= -1 && ev < max_evals; dir -= 2) {
+                for (int w = 0; w < nw; w++)
+                    r->g[w] *= 1.0 + dir * step;
+                double c = drive_cost(r, car, &lap, &cl, err);
+                ev++;
+                if (c < best - 1e-6) {
+                    best = c;
+                    best_lap = lap;
+                    *best_cl = cl;
+                    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+                    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+                    improved = 1;
+                    break;
+                }
+                for (int w = 0; w < nw; w++)
+                    r->g[w] /= 1.0 + dir * step;
+            }
             for (int w = 0; w < nw && ev < max_evals; w++) {
                 for (int dir = 1; dir >= -1; dir -= 2) {
                     double g0 = r->g[w];
