@@ -599,6 +599,12 @@ static void racing_line_case(const char *path, int sweeps, double over, double *
     /* Faster than the centreline at the same limits, and never faster than the top speed. */
     TD_ASSERT(rl.lap_time_s < rl.centerline_lap_s);
     TD_ASSERT(rl.lap_time_s > rl.length_m / (car.speed_max * car.speed_gain));
+    /* The line's time is the driven refinement's (the car's pace on it), the planner's
+     * profile on paper beside it. */
+    TD_ASSERT(rl.refine_evals > 1 && rl.drive_lap_s > 0 && rl.plan_lap_s > 0);
+    TD_ASSERT_MSG(fabs(rl.lap_time_s / rl.drive_lap_s - 1.0) < 1e-6,
+                  "%s: line %.4f s, drive %.4f s", path, rl.lap_time_s, rl.drive_lap_s);
+    TD_ASSERT(rl.drive_clearance_m >= 0);
     /* The racing-line driver drives it: 5 laps, the flying ones (2-5) on the paper time. */
     td_sim_config cfg;
     td_sim_config_default(&cfg);
@@ -656,6 +662,10 @@ TD_TEST(racing_line_inside_the_road_and_driven_on_its_time)
      * league's best lap there (7.198 s) as the simulated car's grip and steering allow, and
      * above the length of the road's inside at top speed. */
     TD_ASSERT(paper > 5.0 && paper < 7.198);
+    /* Forever Raceway, many short turns: the planner's profile on paper (7.214 s with
+     * 42a4548's driver) was driven 1.6 % slower (7.333 s); the line's time is now the
+     * driven refinement's. */
+    racing_line_case(TD_SHARED_TRACKS "/2024_reinvent_champ_ccw.npy", 400, 0, &paper, &driven);
 }
 
 TD_TEST(racing_line_needs_a_loop_and_room)

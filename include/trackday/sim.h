@@ -559,6 +559,8 @@ typedef struct td_racing_options {
     double grip_use;       /* fraction of the car's grip and steering the profile uses,
                               TD_RACING_GRIP_USE */
     int max_sweeps;        /* coordinate-descent sweeps, 1000 */
+    int refine_evals;      /* driven refinement: at most this many simulated drives of the line
+                              (5 laps each), 400; 0: none (the profile on paper is the line's) */
 } td_racing_options;
 
 typedef enum td_driver_kind {
@@ -635,25 +637,38 @@ int td_driver_race(const td_track *t, const td_sim_config *cfg, const td_driver_
  * the fastest speed profile the car can drive on it (its grip, steering limit and steering
  * response, top speed, acceleration from its speed response). The search moves one control
  * offset at a time while the lap time falls (coordinate descent with shrinking steps) from
- * the centreline. docs/sim.md, "The racing line".
+ * the centreline. Then the driven refinement: the racing-line driver drives the line in the
+ * simulator (an env of the car), the margin widens where a wheel leaves the road and the
+ * search goes on, and the speeds are scaled metre by metre while the driven laps get faster
+ * with every wheel on the road; the line's speeds and lap time are then the simulated car's.
+ * docs/sim.md, "The racing line".
  */
 #define TD_RACING_STEP_M 0.05
 
 void td_racing_options_default(td_racing_options *o, const td_car_config *car);
 
 typedef struct td_racing_line {
-    int n;             /* points, one per TD_RACING_STEP_M of centreline (point n wraps to 0) */
-    double *x, *y;     /* the car origin's path */
-    double *lat;       /* lateral offset from the centreline, + left */
-    double *s;         /* centreline arc of each point */
-    double *d;         /* distance along the line from point 0 */
-    double *kappa;     /* signed curvature, 1/m */
-    double *v;         /* speed profile, m/s */
-    double *t;         /* time from point 0 on a flying lap, s */
-    double length_m;   /* of the line */
-    double lap_time_s; /* flying lap on paper */
-    double centerline_lap_s; /* the same profile computed on the centreline, for comparison */
-    double min_margin_m;     /* smallest clearance of a wheel (td_car_wheels) to the road's edge */
+    int n;              /* points, one per TD_RACING_STEP_M of centreline (point n wraps to 0) */
+    double *x, *y;      /* the car origin's path */
+    double *lat;        /* lateral offset from the centreline, + left */
+    double *s;          /* centreline arc of each point */
+    double *d;          /* distance along the line from point 0 */
+    double *kappa;      /* signed curvature, 1/m */
+    double *v;          /* speed profile, m/s: refined, the simulated car's pace along the line
+                           (the line's length over its time between points, laps 2-5) */
+    double *t;          /* time from point 0 on a flying lap, s */
+    double *v_cmd;      /* the speeds the racing-line driver commands (the refined profile; without
+                           refinement equal to v) */
+    double length_m;    /* of the line */
+    double lap_time_s;  /* flying lap of the speeds v along the line: refined, the simulated
+                           car's (= drive_lap_s); else the planner's on paper */
+    double plan_lap_s;  /* the planner's profile on paper (before the driven refinement) */
+    double drive_lap_s; /* the refinement's simulated flying lap, -1 without refinement */
+    int refine_evals;   /* simulated drives the refinement made */
+    double drive_clearance_m; /* the refinement's driven laps: smallest wheel clearance (0 when
+                                 the episode's all_wheels_on_track held throughout) */
+    double centerline_lap_s;  /* the same profile computed on the centreline, for comparison */
+    double min_margin_m;      /* smallest clearance of a wheel (td_car_wheels) to the road's edge */
     int sweeps;
 } td_racing_line;
 

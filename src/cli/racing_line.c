@@ -1,8 +1,8 @@
 /*
  * racing_line.c - `trackday tracks racing-line T`: the minimum-time racing line of a track for
- * a car (sim.h, td_racing_line_compute), the lap time on paper, the lap the built-in
- * racing-line driver drives on it in the simulator, and the line as a waypoint list (JSON),
- * a reward function with the line in it (Python, DeepRacer's rules) or a picture (PNG).
+ * a car (sim.h, td_racing_line_compute), its lap time (the driven refinement's), the lap the
+ * built-in racing-line driver drives on it in the simulator, and the line as a waypoint list
+ * (JSON), a reward function with the line in it (Python, DeepRacer's rules) or a picture (PNG).
  */
 #include <jansson.h>
 #include <math.h>
@@ -20,8 +20,9 @@ int td__cli_racing_line(int argc, char **argv);
 static const char about[] =
     "Computes the minimum-time racing line of a track for a car: the path inside the borders "
     "(the car's footprint stays on the road) and the fastest speed profile the car can drive on "
-    "it (grip, steering limit and response, top speed, acceleration). Prints its lap time on "
-    "paper and the lap the built-in racing-line driver drives on it in the simulator.";
+    "it (grip, steering limit and response, top speed, acceleration), refined by driving it in "
+    "the simulator (the line's lap time is the simulated car's; the planner's on paper beside "
+    "it). Prints them and the laps the built-in racing-line driver drives on it.";
 
 /* ---- outputs ------------------------------------------------------------------------------- */
 
@@ -33,6 +34,7 @@ static int write_json(const char *path, const td_track *t, int reverse, const td
     json_object_set_new(o, "direction", json_string(reverse ? "reverse" : "forward"));
     json_object_set_new(o, "car", td_car_config_to_json(car));
     json_object_set_new(o, "lap_time_s", json_real(rl->lap_time_s));
+    json_object_set_new(o, "plan_lap_s", json_real(rl->plan_lap_s));
     json_object_set_new(o, "driven_lap_s", driven > 0 ? json_real(driven) : json_null());
     json_object_set_new(o, "length_m", json_real(rl->length_m));
     json_object_set_new(o, "step_m", json_real(TD_RACING_STEP_M));
@@ -75,7 +77,8 @@ char *td__racing_line_reward(const td_track *t, const td_racing_line *rl, const 
         "time. The line, every 10 cm, is in LINE as (x, y, speed); AT[k] is the point of\n"
         "LINE nearest to waypoint k, where the search for the nearest point starts\n"
         "(closest_waypoints).\n"
-        "\"\"\"\nimport math\n\nLAP_STEPS = %.1f  # the line's lap on paper, in 1/15 s steps\n"
+        "\"\"\"\nimport math\n\nLAP_STEPS = %.1f  # the line's lap (the simulated car's on it), in "
+        "1/15 s steps\n"
         "TOP_SPEED = %.3f  # the line's top speed, m/s\n\nLINE = [\n",
         t->name, rl->lap_time_s * 15.0, top);
     for (int i = 0; i < rl->n; i += stride)
@@ -187,7 +190,7 @@ static int write_png(const char *path, const td_track *t, const td_racing_line *
 int td__cli_racing_line(int argc, char **argv)
 {
     const char *arg = NULL, *car_arg = "deepracer", *out = NULL, *reward = NULL, *png = NULL;
-    int reverse = 0, json = 0, no_drive = 0, sweeps = 1000;
+    int reverse = 0, json = 0, no_drive = 0, sweeps = 1000, refine = -1;
     const td__cli_opt opts[] = {
         TD_CLI_POS("NAME|PATH", &arg, "a shipped track, a reference route or a .npy/.json file"),
         TD_CLI_STRING(NULL, "--car", &car_arg, "C",
@@ -198,6 +201,9 @@ int td__cli_racing_line(int argc, char **argv)
         TD_CLI_INT("--sweeps", &sweeps, 1, 100000, "N",
                    "coordinate-descent sweeps of the search (default 1000: a few seconds; "
                    "fewer are faster and a little slower on the track)"),
+        TD_CLI_INT("--refine", &refine, 0, 100000, "N",
+                   "simulated drives of the line's driven refinement (default 400; 0: none, the "
+                   "planner's profile on paper is the line's)"),
         TD_CLI_STRING("-o", "--output", &out, "FILE.json",
                       "the line: points [x, y, speed], every 5 cm of centreline"),
         TD_CLI_STRING(NULL, "--reward", &reward, "FILE.py",
@@ -233,6 +239,8 @@ int td__cli_racing_line(int argc, char **argv)
     td_racing_options ro;
     td_racing_options_default(&ro, &car);
     ro.max_sweeps = sweeps;
+    if (refine >= 0)
+        ro.refine_evals = refine;
     td_racing_line rl;
     /* The optimisation takes seconds (16 s for reInvent2019_track on a loaded machine): the
      * status line says so while it runs. */
@@ -281,6 +289,8 @@ int td__cli_racing_line(int argc, char **argv)
         json_object_set_new(o, "line_length_m", json_real(rl.length_m));
         json_object_set_new(o, "points", json_integer(rl.n));
         json_object_set_new(o, "lap_time_s", json_real(rl.lap_time_s));
+        json_object_set_new(o, "plan_lap_s", json_real(rl.plan_lap_s));
+        json_object_set_new(o, "refine_drives", json_integer(rl.refine_evals));
         json_object_set_new(o, "centerline_lap_s", json_real(rl.centerline_lap_s));
         /* The wheels (td_car_wheels), the footprint all_wheels_on_track judges. */
         json_object_set_new(o, "footprint_clearance_m", json_real(rl.min_margin_m));
@@ -301,16 +311,23 @@ int td__cli_racing_line(int argc, char **argv)
     } else if (!rc) {
         printf("%s (%s, %.2f m): racing line %.2f m, %d points, wheel clearance %.3f m\n", t.name,
                reverse ? "reverse" : "forward", use->length, rl.length_m, rl.n, rl.min_margin_m);
-        printf("lap on paper: %.3f s (the centreline at the same car's limits: %.3f s)\n",
-               rl.lap_time_s, rl.centerline_lap_s);
+        if (rl.drive_lap_s > 0)
+            printf("lap: %.3f s, the simulated car's on the line's driven refinement (%d drives; "
+                   "the planner's profile on paper %.3f s, the centreline's at the same car's "
+                   "limits %.3f s)\n",
+                   rl.lap_time_s, rl.refine_evals, rl.plan_lap_s, rl.centerline_lap_s);
+        else
+            printf("lap on paper: %.3f s (the centreline at the same car's limits: %.3f s)\n",
+                   rl.lap_time_s, rl.centerline_lap_s);
         if (drive) {
             printf("driven by the racing-line driver:");
             for (int k = 0; k < info.laps && k < TD_MAX_LAPS; k++)
                 printf(" %.3f s", info.lap_times_s[k]);
-            printf(" (first from rest); flying laps %.3f s, %+.1f%% from paper; off-tracks %d; "
-                   "largest distance from the line %.3f m\n",
-                   flying, flying > 0 ? 100.0 * (flying / rl.lap_time_s - 1.0) : 0.0,
-                   info.events.off_tracks, max_err);
+            printf(
+                " (first from rest); flying laps %.3f s, %+.1f%% from the line's; off-tracks %d; "
+                "largest distance from the line %.3f m\n",
+                flying, flying > 0 ? 100.0 * (flying / rl.lap_time_s - 1.0) : 0.0,
+                info.events.off_tracks, max_err);
         }
     }
     if (!rc && out && (rc = write_json(out, use, reverse, &car, &rl, flying, &err)) != 0)

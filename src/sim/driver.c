@@ -212,7 +212,7 @@ int td_driver_init(td_driver *d, const td_driver_config *cfg, const td_track *t,
             d->x[i] = rl->x[i];
             d->y[i] = rl->y[i];
             d->lat[i] = rl->lat[i];
-            d->v[i] = rl->v[i];
+            d->v[i] = rl->v_cmd ? rl->v_cmd[i] : rl->v[i];
             d->kappa[i] = rl->kappa[i];
         }
         d->lap_time_s = rl->lap_time_s;
@@ -406,12 +406,19 @@ static void racing_act(td_driver *d, const td_car_config *car, const td_car_stat
     double deg = atan(u_cmd) * (180.0 / M_PI);
     double m = car->steer_max_deg;
     *steer_deg = deg < -m ? -m : (deg > m ? m : deg);
-    /* Speed: the line's, after the dead time, plus tau dv/dt for the lag. */
+    /* Speed: the line's where the command's step ends (the predicted pose), after the
+     * dead time; the command that brings the lagging speed there by the end of the step
+     * (the lag inverted over one held step, as the steering's; the car caps the
+     * acceleration). */
     double sg = car->speed_gain > 0 ? car->speed_gain : 1.0;
     double da = v * car->speed_delay_s;
-    int vi = wrap_index(d, best + (int)lround(da / step)), vj = wrap_index(d, vi + 2);
-    double dvds = (d->v[vj] - d->v[vi]) / (2 * step);
-    *speed = d->cfg.speed_scale * (d->v[vi] + car->speed_tau_s * d->v[vi] * dvds) / sg;
+    int vi = wrap_index(d, best + (int)lround(da / step));
+    double want = d->cfg.speed_scale * d->v[vi];
+    if (car->speed_tau_s > 1e-6) {
+        double av = exp(-T / car->speed_tau_s);
+        want = (want - av * s_now->speed) / (1.0 - av);
+    }
+    *speed = want / sg;
     /* Merging onto the line (from a start on the centreline, after a reset): gently. */
     if (fabs(e) > RL_MERGE_M && *speed > RL_MERGE_SPEED)
         *speed = RL_MERGE_SPEED;

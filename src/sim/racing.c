@@ -3,7 +3,9 @@
  * a periodic cubic B-spline of lateral offsets from the centreline, the car's speed profile
  * on it (grip, steering limit and response, top speed, acceleration), and a coordinate
  * descent over the spline's control offsets that lowers the lap time while the car's
- * footprint stays on the road. docs/sim.md, "The racing line".
+ * footprint stays on the road; then the driven refinement: the racing-line driver drives the
+ * line in the simulator, the margin widens where a wheel leaves the road, and the speeds are
+ * scaled window by window while the driven laps get faster. docs/sim.md, "The racing line".
  */
 #include <math.h>
 #include <string.h>
@@ -24,6 +26,7 @@ void td_racing_options_default(td_racing_options *o, const td_car_config *car)
     o->margin_m = 0;
     o->grip_use = TD_RACING_GRIP_USE;
     o->max_sweeps = 1000;
+    o->refine_evals = 400;
 }
 
 typedef struct rl_ctx {
@@ -34,6 +37,10 @@ typedef struct rl_ctx {
     double *c;                                    /* (m) control offsets */
     double *lat, *x, *y, *k, *v, *ds;             /* per station, scratch of one evaluation */
     double *u;                                    /* per station: tan of the steering it needs */
+    double *cap;                                  /* per station: speed before the longitudinal */
+    double *vcmd, *vs, *cl, *vbest, *vsbest;      /* per station: the driven refinement's */
+    double *g;                                    /* per refinement window: scale of cap */
+    double drive_err; /* the last drive's largest distance of the car from the line */
     double v_top, v_bottom, a_lat, k_max, accel_max, speed_tau;
     double gain, wheelbase, u_max, steer_tau;
     int rate_span; /* half window, in stations, of the steering-rate limit */
@@ -79,6 +86,29 @@ static double accel_at(const rl_ctx *r, double v, int braking)
     if (r->accel_max > 0 && a > r->accel_max)
         a = r->accel_max;
     return a > 0 ? a : 0;
+}
+
+/* Braking then acceleration limits on speeds v around the loop (twice, so the wrap
+ * settles). */
+static void longitudinal(const rl_ctx *r, double *v)
+{
+    int n = r->n;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int q = 2 * n - 1; q >= 0; q--) {
+            int i = q % n, j = (q + 1) % n;
+            double vb = v[j] + accel_at(r, v[j], 1) * r->ds[i] / (v[j] + 0.1);
+            double lim = sqrt(v[j] * v[j] + 2.0 * accel_at(r, 0.5 * (v[j] + vb), 1) * r->ds[i]);
+            if (v[i] > lim)
+                v[i] = lim;
+        }
+        for (int q = 0; q < 2 * n; q++) {
+            int i = q % n, j = (q + 1) % n;
+            double vf = v[i] + accel_at(r, v[i], 0) * r->ds[i] / (v[i] + 0.1);
+            double lim = sqrt(v[i] * v[i] + 2.0 * accel_at(r, 0.5 * (v[i] + vf), 0) * r->ds[i]);
+            if (v[j] > lim)
+                v[j] = lim;
+        }
+    }
 }
 
 /*
@@ -143,31 +173,35 @@ static double evaluate(rl_ctx *r, double *lap)
             v = vr < v ? vr : v;
         }
         r->v[i] = v > r->v_bottom ? v : r->v_bottom;
+        r->cap[i] = r->v[i];
     }
-    /* Braking then acceleration limits around the loop (twice, so the wrap settles). */
-    for (int pass = 0; pass < 2; pass++) {
-        for (int q = 2 * n - 1; q >= 0; q--) {
-            int i = q % n, j = (q + 1) % n;
-            double vb = r->v[j] + accel_at(r, r->v[j], 1) * r->ds[i] / (r->v[j] + 0.1);
-            double lim =
-                sqrt(r->v[j] * r->v[j] + 2.0 * accel_at(r, 0.5 * (r->v[j] + vb), 1) * r->ds[i]);
-            if (r->v[i] > lim)
-                r->v[i] = lim;
-        }
-        for (int q = 0; q < 2 * n; q++) {
-            int i = q % n, j = (q + 1) % n;
-            double vf = r->v[i] + accel_at(r, r->v[i], 0) * r->ds[i] / (r->v[i] + 0.1);
-            double lim =
-                sqrt(r->v[i] * r->v[i] + 2.0 * accel_at(r, 0.5 * (r->v[i] + vf), 0) * r->ds[i]);
-            if (r->v[j] > lim)
-                r->v[j] = lim;
-        }
-    }
+    longitudinal(r, r->v);
     double t = 0;
     for (int i = 0; i < n; i++)
         t += 2.0 * r->ds[i] / (r->v[i] + r->v[(i + 1) % n]);
     *lap = t;
     return t + pen;
+}
+
+/*
+ * The clearance of point (px, py) to the road's edge (negative = off the road), in the frame
+ * of the station nearest to it (by distance along the road) within span of station i.
+ */
+static double point_clearance(const rl_ctx *r, double px, double py, int i, int span)
+{
+    int n = r->n, near = i;
+    double bd = INFINITY;
+    for (int d = -span; d <= span; d++) {
+        int j = (i + d + n) % n;
+        /* Distance along the road from station j's cross-section. */
+        double ex = px - r->cx[j], ey = py - r->cy[j];
+        if (fabs(ex * r->ny[j] - ey * r->nx[j]) < bd) {
+            bd = fabs(ex * r->ny[j] - ey * r->nx[j]);
+            near = j;
+        }
+    }
+    double l = (px - r->cx[near]) * r->nx[near] + (py - r->cy[near]) * r->ny[near];
+    return l - r->lo[near] < r->hi[near] - l ? l - r->lo[near] : r->hi[near] - l;
 }
 
 /*
@@ -180,28 +214,288 @@ static double corner_clearance(const rl_ctx *r, const td_car_config *car, int i)
     double hx = r->x[b] - r->x[a], hy = r->y[b] - r->y[a], hl = hypot(hx, hy);
     hx = hl > 0 ? hx / hl : 1;
     hy = hl > 0 ? hy / hl : 0;
-    double best = INFINITY;
+    /* The car's heading is the path's less its slip angle (car.c: kappa = 2 sin(beta) / L):
+     * in a turn the rear wheels swing out. */
+    double sb = 0.5 * r->k[i] * car->wheelbase_m;
+    sb = sb > 0.99 ? 0.99 : (sb < -0.99 ? -0.99 : sb);
+    double cb = sqrt(1.0 - sb * sb);
+    td_car_state st;
+    memset(&st, 0, sizeof(st));
+    st.x = r->x[i];
+    st.y = r->y[i];
+    st.cos_yaw = hx * cb + hy * sb;
+    st.sin_yaw = hy * cb - hx * sb;
+    double w[4][2], best = INFINITY;
+    td_car_wheels(car, &st, w);
+    int span = (int)ceil(0.5 * car->wheelbase_m / r->step) + 1;
     for (int q = 0; q < 4; q++) {
-        double fl = (q & 1 ? 0.5 : -0.5) * car->wheelbase_m,
-               fw = (q & 2 ? 0.5 : -0.5) * car->track_m;
-        double px = r->x[i] + fl * hx - fw * hy, py = r->y[i] + fl * hy + fw * hx;
-        /* The corner's lateral position in the frames of the stations around it. */
-        int near = i, span = (int)ceil(0.5 * car->wheelbase_m / r->step) + 1;
-        double bd = INFINITY;
-        for (int d = -span; d <= span; d++) {
-            int j = (i + d + n) % n;
-            /* Distance along the road from station j's cross-section. */
-            double ex = px - r->cx[j], ey = py - r->cy[j];
-            if (fabs(ex * r->ny[j] - ey * r->nx[j]) < bd) {
-                bd = fabs(ex * r->ny[j] - ey * r->nx[j]);
-                near = j;
-            }
-        }
-        double l = (px - r->cx[near]) * r->nx[near] + (py - r->cy[near]) * r->ny[near];
-        double cl = l - r->lo[near] < r->hi[near] - l ? l - r->lo[near] : r->hi[near] - l;
+        double cl = point_clearance(r, w[q][0], w[q][1], i, span);
         best = cl < best ? cl : best;
     }
     return best;
+}
+
+/* ---- the driven refinement ---------------------------------------------------------------- */
+
+/* Laps of a refinement drive (the first from rest on the centreline; the others are
+ * measured). */
+#define DRIVE_LAPS 5
+/* Refinement windows, in stations (1 m of centreline). */
+#define REFINE_WIN 20
+/* The wheels' clearance to the road's edge the driven laps keep, m. */
+#define DRIVE_CLEAR_M 0.0
+/* The largest distance from the line the car may stray on them, m. */
+#define DRIVE_ERR_M 0.15
+
+/*
+ * Drives the line (r->x, r->y, r->lat, r->k) with speeds vcmd in the simulator: the
+ * racing-line driver (driver.c) in an env of one car (td_vecenv, the simulator's car and
+ * episode rules), continuous laps from the start as `tracks racing-line` drives them (the
+ * first from rest on the centreline). Fills r->vs with the car's pace along the line at
+ * each station (the line's length over the car's time between the stations' cross-sections,
+ * averaged over laps 2 to DRIVE_LAPS) and r->cl with the smallest wheel clearance near each
+ * station on those laps, and returns their mean time (fractions of a step interpolated), or
+ * INFINITY if the car goes off the track or does not get round; *min_cl gets the smallest
+ * clearance.
+ */
+static double drive_line(rl_ctx *r, const td_car_config *car, const double *vcmd, double *min_cl,
+                         td_err *err)
+{
+    int n = r->n;
+    *min_cl = -INFINITY;
+    td_racing_line view;
+    memset(&view, 0, sizeof(view));
+    view.n = n;
+    view.x = r->x;
+    view.y = r->y;
+    view.lat = r->lat;
+    view.kappa = r->k;
+    view.v = (double *)vcmd;
+    td_driver_config dc;
+    td_driver_config_default(&dc, TD_DRIVER_RACING_LINE);
+    dc.car = *car;
+    dc.line = &view;
+    td_sim_config cfg;
+    td_sim_config_default(&cfg);
+    cfg.car = *car;
+    cfg.mode = TD_MODE_CONTINUOUS;
+    cfg.laps = DRIVE_LAPS + 1; /* the loop stops when lap DRIVE_LAPS is done */
+    td_vecenv env;
+    td_vecenv_buffers b;
+    if (td_vecenv_init(&env, &cfg, r->t, 1, err))
+        return INFINITY;
+    if (td_vecenv_buffers_init(&b, &env, err)) {
+        td_vecenv_free(&env);
+        return INFINITY;
+    }
+    td_vecenv_reset(&env);
+    td_driver d;
+    if (td_driver_init(&d, &dc, td_vecenv_track(&env, 0), err)) {
+        td_vecenv_buffers_free(&b);
+        td_vecenv_free(&env);
+        return INFINITY;
+    }
+    for (int i = 0; i < n; i++) {
+        r->vs[i] = 0;
+        r->cl[i] = INFINITY;
+    }
+    const td_car_state *s = td_vecenv_car(&env, 0);
+    double L = r->t->length, T = 1.0 / TD_SIM_HZ, prog, t = 0, t_in = -1, t_out = -1, t_lap = 0;
+    td_track_proj pr;
+    td_track_project(r->t, s->x, s->y, &pr);
+    prog = pr.arc > 0.5 * L ? pr.arc - L : pr.arc;
+    double arc_prev = pr.arc, mincl = INFINITY, maxerr = 0;
+    int span = (int)ceil(0.5 * car->wheelbase_m / r->step) + 2, last = -1;
+    while (!b.dones[0] && t_out < 0) {
+        double steer, speed;
+        td_driver_act(&d, car, s, &b.params[0], &steer, &speed);
+        b.actions[0] = (float)steer;
+        b.actions[1] = (float)speed;
+        td_vecenv_step(&env);
+        if (b.dones[0] || td_vecenv_current_episode(&env, 0)->events.off_tracks > 0) {
+            /* Off the track (on any lap): the road ran out near the last station. */
+            int i = (int)(fmod(prog + L, L) / r->step) % n;
+            for (int q = -2; q <= 6; q++) {
+                int j = (i + q + n) % n;
+                r->cl[j] = r->cl[j] < -0.03 ? r->cl[j] : -0.03;
+            }
+            mincl = mincl < -0.03 ? mincl : -0.03;
+            break;
+        }
+        s = td_vecenv_car(&env, 0);
+        t += T;
+        td_track_project_from(r->t, s->x, s->y, &pr);
+        double da = pr.arc - arc_prev;
+        da = da > 0.5 * L ? da - L : (da < -0.5 * L ? da + L : da);
+        arc_prev = pr.arc;
+        double p0 = prog;
+        prog += da;
+        /* The time from the lap's start at which the car passes each station's arc, summed
+         * over the measured laps. */
+        for (long g = (long)floor(p0 / r->step) + 1; g <= (long)floor(prog / r->step); g++) {
+            long lap = g / n, i = g % n;
+            double tg = t - T * (prog - g * r->step) / (prog - p0);
+            if (i == 0)
+                t_lap = tg;
+            if (lap >= 1 && lap < DRIVE_LAPS)
+                r->vs[i] += tg - t_lap;
+        }
+        if (t_in < 0 && prog >= L && p0 < L)
+            t_in = t - T * (prog - L) / (prog - p0);
+        if (prog >= DRIVE_LAPS * L && p0 < DRIVE_LAPS * L)
+            t_out = t - T * (prog - DRIVE_LAPS * L) / (prog - p0);
+        if (prog < L)
+            continue;
+        int i = (int)(fmod(prog, L) / r->step);
+        i = i < 0 ? 0 : (i >= n ? n - 1 : i);
+        double w[4][2], cl = INFINITY;
+        td_car_wheels(car, s, w);
+        for (int q = 0; q < 4; q++) {
+            double c = point_clearance(r, w[q][0], w[q][1], i, span);
+            cl = c < cl ? c : cl;
+        }
+        /* The episode's rule (all_wheels_on_track, the road's true edges) decides; the
+         * stations' frames measure how near. */
+        if (b.params[0].all_wheels_on_track)
+            cl = cl > 0 ? cl : 0;
+        else
+            cl = cl < -1e-3 ? cl : -1e-3;
+        mincl = cl < mincl ? cl : mincl;
+        /* The car's distance from the line (its points within 0.5 m). */
+        double e2 = INFINITY;
+        for (int q = -10; q <= 10; q++) {
+            int j = (i + q + n) % n;
+            double dx = s->x - r->x[j], dy = s->y - r->y[j];
+            e2 = dx * dx + dy * dy < e2 ? dx * dx + dy * dy : e2;
+        }
+        maxerr = e2 > maxerr ? e2 : maxerr;
+        /* The stations passed since the last step get this step's clearance. */
+        int j = last < 0 ? i : (last + 1) % n;
+        for (int c = 0; c < n; c++, j = (j + 1) % n) {
+            r->cl[j] = cl < r->cl[j] ? cl : r->cl[j];
+            if (j == i)
+                break;
+        }
+        last = i;
+    }
+    td_driver_free(&d);
+    td_vecenv_buffers_free(&b);
+    td_vecenv_free(&env);
+    *min_cl = mincl;
+    r->drive_err = sqrt(maxerr);
+    if (t_in < 0 || t_out < 0)
+        return INFINITY;
+    /* The car's pace along the line between stations (the line's length over the time), so
+     * that the line's lap on these speeds is the laps' mean time. */
+    double lap_s = (t_out - t_in) / (DRIVE_LAPS - 1);
+    for (int i = 0; i < n; i++)
+        r->vs[i] /= DRIVE_LAPS - 1;
+    for (int i = 0; i < n; i++) {
+        double dt = (i + 1 < n ? r->vs[i + 1] : lap_s) - r->vs[i];
+        r->vs[i] = dt > 1e-9 ? r->ds[i] / dt : r->v_top;
+    }
+    return lap_s;
+}
+
+/* The command profile of the refinement: the cap of each station times its window's scale,
+ * within the speed range, then the braking and acceleration limits. */
+static void refined_profile(rl_ctx *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        double v = r->cap[i] * r->g[i / REFINE_WIN];
+        v = v < r->v_top ? v : r->v_top;
+        r->vcmd[i] = v > r->v_bottom ? v : r->v_bottom;
+    }
+    longitudinal(r, r->vcmd);
+}
+
+/* A driven lap's cost: its time, plus a penalty where a wheel comes nearer the edge than
+ * DRIVE_CLEAR_M. */
+static double drive_cost(rl_ctx *r, const td_car_config *car, double *lap, double *cl, td_err *err)
+{
+    refined_profile(r);
+    *lap = drive_line(r, car, r->vcmd, cl, err);
+    double pen = *cl < DRIVE_CLEAR_M ? 1.0 + 100.0 * (DRIVE_CLEAR_M - *cl) : 0.0;
+    if (r->drive_err > DRIVE_ERR_M)
+        pen += 1.0 + 10.0 * (r->drive_err - DRIVE_ERR_M);
+    return *lap + pen;
+}
+
+/*
+ * The driven refinement of the speed profile: scales of the planned speeds over windows of
+ * 1 m, searched by coordinate descent (each window up or down by 4, 2, then 1 %) on the
+ * time of the laps the simulated car drives, with the wheels DRIVE_CLEAR_M inside the edges.
+ * Leaves the best command profile in r->vbest and the car's speeds on it in r->vsbest;
+ * returns the driven lap (INFINITY when no profile got the car round).
+ */
+static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *evals,
+                     double *best_cl, td_err *err)
+{
+    int nw = (r->n + REFINE_WIN - 1) / REFINE_WIN;
+    for (int w = 0; w < nw; w++)
+        r->g[w] = 1.0;
+    double lap, cl, best_lap, best = drive_cost(r, car, &lap, &cl, err);
+    best_lap = lap;
+    *best_cl = cl;
+    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+    int ev = 1;
+    /* A profile the car cannot lap (it leaves the track): slower everywhere until it can. */
+    for (int k = 0; k < 10 && !isfinite(lap) && ev < max_evals; k++) {
+        for (int w = 0; w < nw; w++)
+            r->g[w] *= 0.95;
+        best = drive_cost(r, car, &lap, &cl, err);
+        ev++;
+        best_lap = lap;
+        *best_cl = cl;
+        memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+        memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+    }
+    for (double step = 0.04; step > 0.009 && ev < max_evals; step *= 0.5) {
+        int improved = 1;
+        for (int sweep = 0; sweep < 3 && improved && ev < max_evals; sweep++) {
+            improved = 0;
+            /* The whole profile up or down first (the windows alone settle where a uniform
+             * change would still gain). */
+            for (int dir = 1; dir >= -1 && ev < max_evals; dir -= 2) {
+                for (int w = 0; w < nw; w++)
+                    r->g[w] *= 1.0 + dir * step;
+                double c = drive_cost(r, car, &lap, &cl, err);
+                ev++;
+                if (c < best - 1e-6) {
+                    best = c;
+                    best_lap = lap;
+                    *best_cl = cl;
+                    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+                    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+                    improved = 1;
+                    break;
+                }
+                for (int w = 0; w < nw; w++)
+                    r->g[w] /= 1.0 + dir * step;
+            }
+            for (int w = 0; w < nw && ev < max_evals; w++) {
+                for (int dir = 1; dir >= -1; dir -= 2) {
+                    double g0 = r->g[w];
+                    r->g[w] = g0 * (1.0 + dir * step);
+                    double c = drive_cost(r, car, &lap, &cl, err);
+                    ev++;
+                    if (c < best - 1e-6) {
+                        best = c;
+                        best_lap = lap;
+                        *best_cl = cl;
+                        memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+                        memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+                        improved = 1;
+                        break;
+                    }
+                    r->g[w] = g0;
+                }
+            }
+        }
+    }
+    *evals = ev;
+    return best_lap;
 }
 
 int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_config *car,
@@ -219,7 +513,8 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.m = (int)lround(t->length / (o->ctrl_spacing_m > 0.05 ? o->ctrl_spacing_m : 0.05));
     r.m = r.m < 12 ? 12 : r.m;
     int n = r.n;
-    double *buf = td_calloc((size_t)n * 14 + (size_t)r.m, sizeof(double));
+    int nw = (n + REFINE_WIN - 1) / REFINE_WIN;
+    double *buf = td_calloc((size_t)n * 20 + (size_t)r.m + (size_t)nw, sizeof(double));
     if (!buf)
         return td_err_set(err, TD_ENOMEM, "racing line: out of memory");
     double *p = buf;
@@ -237,6 +532,13 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.v = p, p += n;
     r.ds = p, p += n;
     r.u = p, p += n;
+    r.cap = p, p += n;
+    r.vcmd = p, p += n;
+    r.vs = p, p += n;
+    r.cl = p, p += n;
+    r.vbest = p, p += n;
+    r.vsbest = p, p += n;
+    r.g = p, p += nw;
     r.c = p;
     int seg = 0;
     for (int i = 0; i < n; i++) {
@@ -282,7 +584,9 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     double lap, cost = evaluate(&r, &lap);
     rl->centerline_lap_s = lap;
     int sweeps = 0;
-    for (int round = 0; round < 6; round++) {
+    for (int round = 0; round < 8; round++) {
+        /* max_sweeps, and up to 50 more for each round after a widening. */
+        int budget = o->max_sweeps + 50 * round;
         /*
          * Moves of smooth bumps of controls (a raised-cosine window over 2w + 1 of them), from
          * whole corners (w = 12: 6 m) down to single controls, each tried both ways with a
@@ -290,14 +594,15 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
          * without the curvature kinks a single control makes; narrow ones refine it.
          */
         static const int widths[] = {12, 6, 3, 1, 0};
-        for (int wi = 0; wi < 5 && sweeps < o->max_sweeps; wi++) {
+        for (int wi = 0; wi < 5 && sweeps < budget; wi++) {
             int w = widths[wi];
             double win[2 * 12 + 1];
             for (int q = -w; q <= w; q++)
                 win[q + w] = w ? 0.5 * (1 + cos(M_PI * q / (w + 1))) : 1.0;
-            for (double delta = 0.16; delta > 0.004 && sweeps < o->max_sweeps; delta *= 0.5) {
+            for (double delta = round ? 0.04 : 0.16; delta > 0.004 && sweeps < budget;
+                 delta *= 0.5) {
                 int improved = 1;
-                while (improved && sweeps < o->max_sweeps) {
+                while (improved && sweeps < budget) {
                     improved = 0;
                     sweeps++;
                     for (int j = 0; j < r.m; j++) {
@@ -327,13 +632,54 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
                 widened = 1;
             }
         }
+        /* Then where the simulated car, driving the line, brings a wheel nearer the edge
+         * than DRIVE_CLEAR_M (it strays from the line in fast S-bends). */
+        if (!widened && o->refine_evals > 0) {
+            double cl;
+            td_err e2 = {0};
+            drive_line(&r, car, r.v, &cl, &e2);
+            /* By the largest shortfall within 8 points (1 to 3 cm a round). */
+            double *by = r.vcmd;
+            for (int i = 0; i < n; i++)
+                by[i] = 0;
+            for (int i = 0; i < n && cl < DRIVE_CLEAR_M; i++) {
+                if (r.cl[i] < DRIVE_CLEAR_M) {
+                    double b = DRIVE_CLEAR_M - r.cl[i];
+                    b = b < 0.01 ? 0.01 : (b > 0.03 ? 0.03 : b);
+                    for (int d = -8; d <= 8; d++)
+                        by[(i + d + n) % n] = b > by[(i + d + n) % n] ? b : by[(i + d + n) % n];
+                    widened = 1;
+                }
+            }
+            for (int i = 0; i < n; i++)
+                r.margin[i] += by[i];
+        }
         if (!widened)
             break;
         cost = evaluate(&r, &lap);
     }
     cost = evaluate(&r, &lap);
+    rl->plan_lap_s = lap;
+    /*
+     * The driven refinement: the profile's speeds scaled window by window while the
+     * simulated car laps faster with its wheels on the road. The line's speeds are then the
+     * car's on its laps (what it really does) and its lap time theirs; the driver is given
+     * the commands that make them (v_cmd).
+     */
+    const double *vcar = r.v, *vcmd = r.v;
+    rl->drive_lap_s = -1;
+    if (o->refine_evals > 0) {
+        td_err e2 = {0};
+        double dl =
+            refine(&r, car, o->refine_evals, &rl->refine_evals, &rl->drive_clearance_m, &e2);
+        if (isfinite(dl)) {
+            rl->drive_lap_s = dl;
+            vcar = r.vsbest;
+            vcmd = r.vbest;
+        }
+    }
 
-    double *out = td_calloc((size_t)n * 8, sizeof(double));
+    double *out = td_calloc((size_t)n * 9, sizeof(double));
     if (!out) {
         td_free(buf);
         return td_err_set(err, TD_ENOMEM, "racing line: out of memory");
@@ -347,6 +693,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     rl->kappa = out + 5 * n;
     rl->v = out + 6 * n;
     rl->t = out + 7 * n;
+    rl->v_cmd = out + 8 * n;
     double d = 0, tt = 0, minc = INFINITY;
     for (int i = 0; i < n; i++) {
         rl->x[i] = r.x[i];
@@ -355,15 +702,16 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
         rl->s[i] = i * r.step;
         rl->d[i] = d;
         rl->kappa[i] = r.k[i];
-        rl->v[i] = r.v[i];
+        rl->v[i] = vcar[i];
+        rl->v_cmd[i] = vcmd[i];
         rl->t[i] = tt;
         d += r.ds[i];
-        tt += 2.0 * r.ds[i] / (r.v[i] + r.v[(i + 1) % n]);
+        tt += vcar == r.v ? 2.0 * r.ds[i] / (vcar[i] + vcar[(i + 1) % n]) : r.ds[i] / vcar[i];
         double cl = corner_clearance(&r, car, i);
         minc = cl < minc ? cl : minc;
     }
     rl->length_m = d;
-    rl->lap_time_s = lap;
+    rl->lap_time_s = tt;
     rl->min_margin_m = minc;
     rl->sweeps = sweeps;
     td_free(buf);
