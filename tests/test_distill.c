@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "td_test.h"
+#include "train/distill.h"
 #include "trackday/rl.h"
 #include "trackday/trainer.h"
 
@@ -274,4 +275,69 @@ TD_TEST(distilled_model_resumes_as_ppo)
     TD_ASSERT_CONTAINS(last, "\"policy_loss\":");
     TD_ASSERT_NOT_CONTAINS(last, "teacher_agreement");
     td_free(text);
+}
+
+/* The targets at a temperature and the loss's gradient, on a teacher's real outputs. */
+TD_TEST(targets_and_loss_gradient)
+{
+    td_model_metadata m;
+    td_policy teacher, student;
+    td_rng rng;
+    td_err err;
+    char dir[128];
+    make_dir(dir, STATE_META, "{}");
+    td_model_dir md;
+    TD_ASSERT_OK(td_model_dir_load(&md, dir, &err));
+    m = md.metadata;
+    td_rng_seed(&rng, 3, 1);
+    TD_ASSERT_OK(td_policy_init(&teacher, &m, 4, &rng, &err));
+    TD_ASSERT_OK(td_policy_init(&student, &m, 4, &rng, &err));
+    float state[4 * TD_STATE_DIM];
+    for (int i = 0; i < 4 * TD_STATE_DIM; i++)
+        state[i] = (float)td_rng_normal(&rng);
+    td_policy_obs obs = {state, NULL, NULL};
+    td_nn_input in;
+    td_policy_input(&obs, &in);
+    TD_ASSERT_OK(td_nn_net_forward(teacher.pi, &in, 4));
+    int V = teacher.n_out;
+    float t1[4 * 5], t0[4 * 5], th[4 * 5];
+    td__distill_targets(&teacher, 1.0, 4, t1);
+    td__distill_targets(&teacher, 0.0, 4, t0);
+    td__distill_targets(&teacher, 0.5, 4, th);
+    for (int b = 0; b < 4; b++) {
+        int a = td_rl_argmax(teacher.pi->out + b * V, V);
+        double s1 = 0, sh = 0;
+        for (int k = 0; k < V; k++) {
+            s1 += t1[b * V + k];
+            sh += th[b * V + k];
+            TD_ASSERT_EQ(t0[b * V + k], k == a ? 1.0f : 0.0f);
+            /* Temperature 1 is the teacher's softmax. */
+            TD_ASSERT_NEAR(logf(t1[b * V + k]),
+                           td_rl_categorical_logp(teacher.pi->out + b * V, V, k), 1e-5);
+        }
+        TD_ASSERT_NEAR(s1, 1.0, 1e-5);
+        TD_ASSERT_NEAR(sh, 1.0, 1e-5);
+        /* A lower temperature sharpens toward the greedy action. */
+        TD_ASSERT_GT(th[b * V + a], t1[b * V + a]);
+    }
+
+    /* The cross-entropy's gradient is its finite difference. */
+    TD_ASSERT_OK(td_nn_net_forward(student.pi, &in, 4));
+    float z[4 * 5], dz[4 * 5], scratch[4 * 5];
+    double ent;
+    memcpy(z, student.pi->out, sizeof(z));
+    float loss = td__distill_loss(&student, z, t1, 4, dz, &ent);
+    TD_ASSERT_GT(loss, 0);
+    TD_ASSERT_GT(ent, 0);
+    for (int i = 0; i < 4 * V; i++) {
+        float save = z[i], h = 1e-2f;
+        z[i] = save + h;
+        float up = td__distill_loss(&student, z, t1, 4, scratch, &ent);
+        z[i] = save - h;
+        float down = td__distill_loss(&student, z, t1, 4, scratch, &ent);
+        z[i] = save;
+        TD_ASSERT_NEAR(dz[i], (up - down) / (2 * h), 2e-3);
+    }
+    td_policy_free(&teacher);
+    td_policy_free(&student);
 }

@@ -165,6 +165,10 @@ typedef struct td_train_options {
      * continues the schedule); the student drives the other steps. Defaults 0.5 and 5. */
     double teacher_beta;
     int teacher_beta_iterations;
+    /* Discrete teachers: the student learns softmax(logits / teacher_temperature) of the
+     * teacher's policy tower; 1 (default): its own probabilities; 0: one-hot on its greedy
+     * action (what the teacher drives in evaluation). */
+    double teacher_temperature;
 } td_train_options;
 
 void td_train_options_default(td_train_options *o);

@@ -308,6 +308,10 @@ static int cmd_train(int argc, char **argv)
                       "with --teacher: the teacher drives a fraction B of the steps of the "
                       "model's first iteration, falling linearly to none at iteration K "
                       "(default 0.5:5; 0: the student drives every step)"),
+        TD_CLI_DOUBLE("--teacher-temperature", &o.teacher_temperature, 0, 10, "T",
+                      "with --teacher (discrete actions): the student learns the teacher's "
+                      "probabilities at temperature T (default 1: its own; 0: its greedy "
+                      "action only)"),
         TD_CLI_FLAG("--spread-starts", &o.spread_starts,
                     "trackday extension: car i of N starts i/N of the lap further (default: "
                     "DeepRacer's round robin, every car from START_POSITION_OFFSET)"),
@@ -402,8 +406,9 @@ static int cmd_train(int argc, char **argv)
     if (hub_name || on_hub)
         return td__cli_usage_error("--name is for a training run on a hub (--hub)");
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-        if (!o.teacher && !strncmp(argv[i], "--teacher-beta", 14))
-            return td__cli_usage_error("--teacher-beta is for distillation (--teacher)");
+        if (!o.teacher && !strncmp(argv[i], "--teacher-", 10))
+            return td__cli_usage_error("%.*s is for distillation (--teacher)",
+                                       (int)strcspn(argv[i], "="), argv[i]);
     /* mpirun -np K trackday train DIR: this process is one of K ranks; rank 0 alone prints
      * (and writes the directory's files). */
     if (td_train_dist_init(NULL, NULL, &err))

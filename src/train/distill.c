@@ -141,12 +141,32 @@ int td__teacher_setup(td__train *tr, td_sim_config *envcfg, td_err *err)
     return 0;
 }
 
-void td__distill_targets(const td_policy *teacher, int B, float *targets)
+void td__distill_targets(const td_policy *teacher, double temperature, int B, float *targets)
 {
     const float *out = teacher->pi->out;
     int V = teacher->n_out;
     if (!teacher->continuous) {
-        td_nn_softmax_forward(targets, out, B, V);
+        if (temperature == 1.0) {
+            td_nn_softmax_forward(targets, out, B, V);
+            return;
+        }
+        for (int b = 0; b < B; b++) {
+            const float *z = out + (size_t)b * V;
+            float *t = targets + (size_t)b * V;
+            if (temperature <= 0) {
+                /* One-hot on the teacher's greedy action. */
+                int a = td_rl_argmax(z, V);
+                for (int k = 0; k < V; k++)
+                    t[k] = k == a ? 1.0f : 0.0f;
+                continue;
+            }
+            float m = z[td_rl_argmax(z, V)];
+            double s = 0;
+            for (int k = 0; k < V; k++)
+                s += (t[k] = expf((float)((z[k] - m) / temperature)));
+            for (int k = 0; k < V; k++)
+                t[k] = (float)(t[k] / s);
+        }
         return;
     }
     /* The mean in [-1, 1]: a PPO tower's tanh head, or SAC's squash of its linear mean. */

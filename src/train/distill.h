@@ -11,8 +11,10 @@
 #define TD__DISTILL_AGREE_TOL 0.1f
 
 /* After td_nn_net_forward of the teacher's policy tower on B observations: the targets
- * (B, n_out): action probabilities (discrete), or the mean in [-1, 1] (continuous). */
-void td__distill_targets(const td_policy *teacher, int B, float *targets);
+ * (B, n_out): action probabilities at the temperature (softmax(logits / temperature); 1: the
+ * teacher's own; 0: one-hot on its greedy action) (discrete), or the mean in [-1, 1]
+ * (continuous). */
+void td__distill_targets(const td_policy *teacher, double temperature, int B, float *targets);
 
 /* The teacher's greedy action for row b of targets: env_action (steering_deg, speed) and the
  * discrete index (-1 for continuous; act_index may be NULL). */

@@ -408,7 +408,7 @@ static int teacher_step(td__train *tr, rollout *r, const td_policy_obs *obs, siz
     int rc = td_nn_net_forward(t->pi, &in, N);
     if (rc)
         return rc;
-    td__distill_targets(t, N, targets);
+    td__distill_targets(t, tr->opt.teacher_temperature, N, targets);
     *agree += td__distill_agree(p, p->pi->out, targets, N);
     if (beta <= 0)
         return 0;

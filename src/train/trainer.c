@@ -82,6 +82,7 @@ void td_train_options_default(td_train_options *o)
     o->max_reward_errors = 1000;
     o->teacher_beta = 0.5;
     o->teacher_beta_iterations = 5;
+    o->teacher_temperature = 1.0;
 }
 
 /* ==================================================================================== */
