@@ -56,6 +56,15 @@ typedef struct td_train_progress {
     double lap_time_s;       /* model/best.tdm's best lap as `trackday eval DIR` drives it (the
                                 directory's evaluation settings, seed 1): the same number, or
                                 -1 if it completes no lap */
+    /* --teacher (distillation) only, else NaN (absent from the metrics line): */
+    double imitation_loss;    /* mean loss of the policy tower against the teacher over the
+                                 update: cross-entropy to the teacher's action probabilities
+                                 (discrete) or squared error to its mean (continuous) */
+    double teacher_agreement; /* fraction of this iteration's rollout steps (the student
+                                 driving, before the update) where the student's greedy action
+                                 is the teacher's (continuous: both means within 0.1 of the
+                                 [-1, 1] range) */
+    double teacher_beta;      /* fraction of the cars' steps the teacher drove (DAgger's beta) */
 } td_train_progress;
 
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
@@ -143,6 +152,23 @@ typedef struct td_train_options {
      * start line); 0 (default): DeepRacer's, every episode where rollout worker 0 (car 0)
      * starts its next training episode, in its direction. */
     int spread_eval_starts;
+    /* Distillation (docs/cli/train.md, "Learning from a teacher"): a trained model (its
+     * directory, whose model/best.tdm is used, else model/last.tdm, or a .tdm file) with the
+     * same action space and any sensors. The student (DIR's PPO model) drives; its policy
+     * tower learns the teacher's action probabilities (discrete) or mean (continuous) on the
+     * frames it drove; its value tower learns the returns of DIR's reward as in PPO. NULL:
+     * plain PPO or SAC. One process only. */
+    const char *teacher;
+    /* DAgger's beta: each car's step is driven by the teacher's greedy action with
+     * probability teacher_beta at the model's first iteration, falling linearly to 0 at
+     * iteration teacher_beta_iterations (counted over the model's iterations, so a --resume
+     * continues the schedule); the student drives the other steps. Defaults 0.5 and 5. */
+    double teacher_beta;
+    int teacher_beta_iterations;
+    /* Discrete teachers: the student learns softmax(logits / teacher_temperature) of the
+     * teacher's policy tower; 1 (default): its own probabilities; 0: one-hot on its greedy
+     * action (what the teacher drives in evaluation). */
+    double teacher_temperature;
 } td_train_options;
 
 void td_train_options_default(td_train_options *o);

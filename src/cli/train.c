@@ -6,6 +6,7 @@
  * with its checkpoint; a second stops within a fraction of a second, keeping the last
  * checkpoint; a third exits at once.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -89,6 +90,29 @@ static int parse_simtrace(const char *opt, const char *v, void *dst)
     return 0;
 }
 
+/* --teacher-beta B[:K]: DAgger's beta, B in [0, 1], falling to 0 over K iterations. */
+static int parse_teacher_beta(const char *opt, const char *v, void *dst)
+{
+    td_train_options *o = dst;
+    char *end;
+    double b = strtod(v, &end);
+    long k = o->teacher_beta_iterations;
+    if (end != v && *end == ':') {
+        const char *ks = end + 1;
+        k = strtol(ks, &end, 10);
+        if (end == ks)
+            k = -1;
+    }
+    if (end == v || *end || !(b >= 0 && b <= 1) || k < 1 || k > 1000000)
+        return td__cli_usage_error("%s: '%s' must be B or B:K, B in [0, 1] (the fraction of steps "
+                                   "the teacher drives at first), K in [1, 1000000] (the "
+                                   "iterations over which it falls to 0)",
+                                   opt, v);
+    o->teacher_beta = b;
+    o->teacher_beta_iterations = (int)k;
+    return 0;
+}
+
 /* Lines of what the reward function prints shown on stderr; the rest is in the log. */
 #define PRINT_LINES_SHOWN 10
 
@@ -139,8 +163,15 @@ static void show(progress_ctx *c, const td_train_activity *a)
     } else {
         snprintf(when, sizeof(when), "%s", el);
     }
-    if (c->have_last)
+    if (c->have_last) {
         td__cli_train_numbers(&c->last, last, sizeof(last));
+        /* --teacher: how often the student's choice was the teacher's. */
+        if (isfinite(c->last.teacher_agreement)) {
+            size_t n = strlen(last);
+            snprintf(last + n, sizeof(last) - n, " | agrees %.0f%%",
+                     100.0 * c->last.teacher_agreement);
+        }
+    }
     td__cli_status("%s | %s%s", now, when, last);
 }
 
@@ -269,6 +300,18 @@ static int cmd_train(int argc, char **argv)
                     "train a reward function DeepRacer's validator rejects (default: refuse it, "
                     "listing the findings)"),
         TD_CLI_FLAG("--resume", &o.resume, "continue from DIR/model/last.tdm and last.state"),
+        TD_CLI_STRING(NULL, "--teacher", &o.teacher, "TEACHER",
+                      "distillation: DIR's policy learns to choose as the trained model TEACHER "
+                      "(a directory or .tdm with the same actions, any sensors) on the frames "
+                      "DIR's model drives"),
+        TD_CLI_CUSTOM("--teacher-beta", &o, parse_teacher_beta, "B[:K]",
+                      "with --teacher: the teacher drives a fraction B of the steps of the "
+                      "model's first iteration, falling linearly to none at iteration K "
+                      "(default 0.5:5; 0: the student drives every step)"),
+        TD_CLI_DOUBLE("--teacher-temperature", &o.teacher_temperature, 0, 10, "T",
+                      "with --teacher (discrete actions): the student learns the teacher's "
+                      "probabilities at temperature T (default 1: its own; 0: its greedy "
+                      "action only)"),
         TD_CLI_FLAG("--spread-starts", &o.spread_starts,
                     "trackday extension: car i of N starts i/N of the lap further (default: "
                     "DeepRacer's round robin, every car from START_POSITION_OFFSET)"),
@@ -362,6 +405,10 @@ static int cmd_train(int argc, char **argv)
         return prc;
     if (hub_name || on_hub)
         return td__cli_usage_error("--name is for a training run on a hub (--hub)");
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!o.teacher && !strncmp(argv[i], "--teacher-", 10))
+            return td__cli_usage_error("%.*s is for distillation (--teacher)",
+                                       (int)strcspn(argv[i], "="), argv[i]);
     /* mpirun -np K trackday train DIR: this process is one of K ranks; rank 0 alone prints
      * (and writes the directory's files). */
     if (td_train_dist_init(NULL, NULL, &err))
@@ -455,11 +502,12 @@ static int cmd_train(int argc, char **argv)
         char procs[64] = "";
         if (ranks > 1)
             snprintf(procs, sizeof(procs), " in %d processes", ranks);
-        td__cli_status_print("training %s on %s (%s, %s)%s%s", o.dir, track_name,
-                             td_algorithm_name(md.metadata.algorithm),
-                             md.metadata.state_sensor ? "STATE sensor"
-                                                      : td_camera_sensor_name(md.metadata.camera),
-                             procs, o.resume ? ", resuming" : "");
+        td__cli_status_print(
+            "training %s on %s (%s, %s)%s%s%s%s", o.dir, track_name,
+            td_algorithm_name(md.metadata.algorithm),
+            md.metadata.state_sensor ? "STATE sensor" : td_camera_sensor_name(md.metadata.camera),
+            procs, o.resume ? ", resuming" : "", o.teacher ? ", learning from the teacher " : "",
+            o.teacher ? o.teacher : "");
         td__cli_status("setting up: the track, the reward function and %d cars", o.envs);
     }
     /* What the reward function prints goes to DIR/logs/reward-print.log (rank N > 0:

@@ -5,9 +5,11 @@
  * separate policy tower (clip 0.2, entropy bonus beta_entropy) and value tower (Huber or MSE).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/dist.h"
+#include "train/distill.h"
 #include "train/train_internal.h"
 #include "trackday/rl.h"
 
@@ -33,6 +35,9 @@ typedef struct rollout {
     int *mb_act, *perm;
     /* The step's values of all cars. */
     float *step_value;
+    /* --teacher: the teacher's targets per sample (n_target = n_out floats each, else 0). */
+    int n_target;
+    float *target, *mb_target;
     void *block; /* the one allocation behind every buffer above */
 } rollout;
 
@@ -52,6 +57,8 @@ typedef struct rollout {
     X(last_value, float, g->N)                                                                     \
     X(step_value, float, g->N)                                                                     \
     X(perm, int, S)                                                                                \
+    X(target, float, S * g->n_target)                                                              \
+    X(mb_target, float, (size_t)bs * g->n_target)                                                  \
     X(mb_state, float, (size_t)bs * g->state_dim)                                                  \
     X(mb_lidar, float, (size_t)bs * g->lidar_dim)                                                  \
     X(mb_camera, uint8_t, (size_t)bs * g->cam_bytes)                                               \
@@ -81,6 +88,7 @@ static int rollout_init(rollout *g, const td__train *tr, td_err *err)
     g->state_dim = env->obs_state ? TD_STATE_DIM : 0;
     g->cam_bytes = td_vecenv_camera_bytes(&env->cfg);
     g->lidar_dim = td_vecenv_lidar_dim(&env->cfg);
+    g->n_target = tr->have_teacher ? n_out : 0;
     ROLLOUT_BUFFERS(TD_GROUP_BYTES)
     /* calloc: the pages of the big observation arrays stay untouched until used. */
     uint8_t *block = td_calloc(1, total);
@@ -137,6 +145,9 @@ static void gather(rollout *r, const int *idx, int B)
         r->mb_logp[b] = r->logp[s];
         r->mb_adv[b] = r->adv[s];
         r->mb_ret[b] = r->ret[s];
+        if (r->n_target)
+            memcpy(r->mb_target + (size_t)b * r->n_target, r->target + (size_t)s * r->n_target,
+                   sizeof(float) * r->n_target);
     }
 }
 
@@ -209,8 +220,11 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
     td_policy *p = &tr->policy;
     const td_hyperparams *h = &tr->md.hyper;
     int S = r->t * r->N, bs = h->batch_size, rc;
-    double sum_pl = 0, sum_vl = 0, sum_ent = 0, sum_kl = 0, sum_clip = 0;
-    int nmb = 0;
+    double sum_pl = 0, sum_vl = 0, sum_ent = 0, sum_kl = 0, sum_clip = 0, sum_il = 0;
+    int nmb = 0, nvl = 0;
+    /* --teacher: the value tower learns the returns in the first epoch(s) only (the student's
+     * policy tower is what distillation is for; its cost is the camera tower's passes). */
+    const int value_epochs = 1;
     td_policy_obs obs = {r->state_dim ? r->mb_state : NULL, r->cam_bytes ? r->mb_camera : NULL,
                          r->lidar_dim ? r->mb_lidar : NULL};
     td_nn_input in;
@@ -240,6 +254,7 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
      * a camera tower at batch 64 takes seconds on a loaded machine. */
     td__train_cancel_passes(tr, 1);
     for (int epoch = 0; epoch < h->num_epochs && !rc; epoch++) {
+        int value_pass = !r->n_target || epoch < value_epochs;
         for (int i = S - 1; i > 0; i--) {
             int j = (int)td_rng_below(&tr->rng, (uint32_t)(i + 1));
             int tmp = r->perm[i];
@@ -250,7 +265,7 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             int start = (int)(m * bs);
             int B = S - start < bs ? S - start : bs;
             td_rl_ppo_stats st = {0};
-            float vl = 0;
+            float vl = 0, il = 0;
             /* One sample is no minibatch; a rank with one takes part with no gradient. */
             int use = B >= 2;
             if (!use && K == 1)
@@ -271,7 +286,14 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
                 rc = td_nn_net_forward(p->pi, &in, B);
                 if (rc)
                     break;
-                if (!p->continuous)
+                if (r->n_target) {
+                    /* --teacher: the imitation loss instead of PPO's surrogate. */
+                    double ent;
+                    il = td__distill_loss(p, p->pi->out, r->mb_target, B, r->mb_dout, &ent);
+                    st.entropy = (float)ent;
+                    if (p->continuous)
+                        memset(p->pi->d_log_std, 0, sizeof(float) * 2);
+                } else if (!p->continuous)
                     td_rl_ppo_categorical(r->mb_dout, &st, p->pi->out, r->mb_act, r->mb_logp,
                                           r->mb_adv, B, p->n_out, PPO_CLIP, (float)h->beta_entropy);
                 else
@@ -281,7 +303,9 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
                 rc = td_nn_net_backward(p->pi, r->mb_dout, B);
                 if (rc)
                     break;
-                /* Value tower. */
+            }
+            /* Value tower (--teacher: in the first value_epochs epochs only). */
+            if (use && !stop && value_pass) {
                 rc = td_nn_net_forward(p->v, &in, B);
                 if (rc)
                     break;
@@ -321,14 +345,18 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             }
             td_nn_clip_grad_norm(p->pi->grads, p->pi->n_params, PPO_GRAD_CLIP);
             td_nn_adam_step(p->pi, &tr->adam);
-            td_nn_clip_grad_norm(p->v->grads, p->v->n_params, PPO_GRAD_CLIP);
-            td_nn_adam_step(p->v, &tr->adam);
+            if (value_pass) {
+                td_nn_clip_grad_norm(p->v->grads, p->v->n_params, PPO_GRAD_CLIP);
+                td_nn_adam_step(p->v, &tr->adam);
+                nvl++;
+            }
 
             sum_pl += st.loss;
             sum_vl += vl;
             sum_ent += st.entropy;
             sum_kl += st.approx_kl;
             sum_clip += st.clip_frac;
+            sum_il += il;
             nmb++;
         }
     }
@@ -338,10 +366,66 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
         return rc;
     if (nmb) {
         pr->policy_loss = sum_pl / nmb;
-        pr->value_loss = sum_vl / nmb;
+        pr->value_loss = nvl ? sum_vl / nvl : NAN;
         pr->entropy = sum_ent / nmb;
         pr->approx_kl = sum_kl / nmb;
         pr->clip_frac = sum_clip / nmb;
+        if (r->n_target) {
+            /* No PPO surrogate was computed. */
+            pr->imitation_loss = sum_il / nmb;
+            pr->policy_loss = pr->approx_kl = pr->clip_frac = NAN;
+        }
+    }
+    return 0;
+}
+
+/* DAgger's beta for the iteration in progress (td_train_options.teacher_beta). */
+static double teacher_beta(const td__train *tr)
+{
+    double b0 = tr->opt.teacher_beta;
+    int k = tr->opt.teacher_beta_iterations;
+    if (b0 <= 0 || k <= 0)
+        return 0;
+    double f = 1.0 - (double)tr->iteration / k;
+    return f > 0 ? b0 * f : 0;
+}
+
+/*
+ * --teacher, one rollout step after the student chose (its policy tower's outputs still in
+ * pi->out): the teacher's targets for row `base` of the rollout, the count of cars whose
+ * student agrees with them, and with probability beta per car the teacher's greedy action
+ * replaces the student's (counted in *driven).
+ */
+static int teacher_step(td__train *tr, rollout *r, const td_policy_obs *obs, size_t base,
+                        double beta, long *agree, long *driven)
+{
+    td_policy *p = &tr->policy, *t = &tr->teacher;
+    int N = r->N, V = r->n_target;
+    float *targets = r->target + base * V;
+    td_nn_input in;
+    td_policy_input(obs, &in);
+    /* (The student's outputs stay in p->pi->out: the teacher's tower is another net.) */
+    int rc = td_nn_net_forward(t->pi, &in, N);
+    if (rc)
+        return rc;
+    td__distill_targets(t, tr->opt.teacher_temperature, N, targets);
+    *agree += td__distill_agree(p, p->pi->out, targets, N);
+    if (beta <= 0)
+        return 0;
+    for (int i = 0; i < N; i++) {
+        if (td_rng_uniform(&tr->rng) >= beta)
+            continue;
+        int a;
+        td__distill_act(t, targets, i, tr->envbuf.actions + 2 * i, &a);
+        if (!p->continuous) {
+            r->act[base + i] = a;
+            r->logp[base + i] = td_rl_categorical_logp(p->pi->out + (size_t)i * V, V, a);
+        } else {
+            float *raw = r->raw + 2 * (base + i);
+            raw[0] = targets[(size_t)i * V];
+            raw[1] = targets[(size_t)i * V + 1];
+        }
+        (*driven)++;
     }
     return 0;
 }
@@ -367,6 +451,8 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
         td_train_stop stop = TD_TRAIN_STOP_NONE;
 
         memset(&pr, 0, sizeof(pr));
+        long agree = 0, driven = 0;
+        double beta = r.n_target ? teacher_beta(tr) : 0;
         tr->iter_t0 = t0;
         tr->iter_comm0 = td__dist_seconds();
         tr->iter_episodes0 = tr->episodes;
@@ -387,6 +473,8 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             if (!rc && !p->continuous && h->exploration_type == TD_EXPLORE_EGREEDY)
                 td_policy_egreedy(p, N, td_hyperparams_epsilon(h, steps0 / tr->envs_total + r.t),
                                   &tr->rng, tr->envbuf.actions, r.act + base, r.logp + base);
+            if (!rc && r.n_target)
+                rc = teacher_step(tr, &r, &obs, base, beta, &agree, &driven);
             if (!rc)
                 rc = values_of(p, &obs, N, r.value + base);
             if (rc) {
@@ -460,6 +548,10 @@ int td__ppo_run(td__train *tr, td_train_result *result, td_err *err)
             }
             pr.update_s = td_time_now() - tu;
             pr.update_samples = (long)h->num_epochs * iter_steps;
+        }
+        if (r.n_target) {
+            pr.teacher_agreement = iter_steps > 0 ? (double)agree / (double)iter_steps : NAN;
+            pr.teacher_beta = iter_steps > 0 ? (double)driven / (double)iter_steps : NAN;
         }
         tr->iteration++;
         if (tr->test_diverge)

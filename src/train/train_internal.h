@@ -29,6 +29,11 @@ typedef struct td__train {
     int max_batch;
     td_nn_adam_config adam;
     td_rng rng;
+    /* --teacher: the teacher's policy (its policy tower drives nothing unless beta) and the
+     * file it came from. */
+    td_policy teacher;
+    int have_teacher;
+    char teacher_path[1200];
 
     /* Counters that survive --resume (model/last.state). */
     int iteration;
@@ -133,6 +138,10 @@ int td__train_check_same_weights(td__train *tr, td_err *err);
 void td__train_cancel_passes(td__train *tr, int on);
 
 int td__ppo_run(td__train *tr, td_train_result *result, td_err *err);
+/* --teacher: loads opt.teacher into tr->teacher and checks it against the student (same action
+ * space, sensors the training env can give both, one process, a PPO student); adds its
+ * sensors to envcfg, the training env's configuration (distill.c). */
+int td__teacher_setup(td__train *tr, td_sim_config *envcfg, td_err *err);
 int td__sac_run(td__train *tr, td_train_result *result, td_err *err);
 
 /* model/last.state: counters, RNG and Adam moments, and a copy of the iteration's metrics line

@@ -80,6 +80,9 @@ void td_train_options_default(td_train_options *o)
     o->seed = 1;
     o->simtrace = 1;
     o->max_reward_errors = 1000;
+    o->teacher_beta = 0.5;
+    o->teacher_beta_iterations = 5;
+    o->teacher_temperature = 1.0;
 }
 
 /* ==================================================================================== */
@@ -270,7 +273,12 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     /* Each rank's cars (their random streams, and the camera's surroundings) come from the
      * seed and the rank; rank 0's are those of a run in one process. */
     tr->simcfg.seed = opt->seed + (uint64_t)tr->rank * 0x9E3779B97F4A7C15ULL;
-    rc = td_vecenv_init(&tr->env, &tr->simcfg, &tr->track, tr->opt.envs, err);
+    /* --teacher: the training env also computes the teacher's sensors (the evaluation envs
+     * below only the student's). */
+    td_sim_config trcfg = tr->simcfg;
+    if (opt->teacher && (rc = td__teacher_setup(tr, &trcfg, err)))
+        return rc;
+    rc = td_vecenv_init(&tr->env, &trcfg, &tr->track, tr->opt.envs, err);
     if (rc)
         return rc;
     tr->have_env = 1;
@@ -420,6 +428,8 @@ void td__train_teardown(td__train *tr)
 {
     td__trainlog_close(tr);
     td_free(tr->resume_metrics_line);
+    if (tr->have_teacher)
+        td_policy_free(&tr->teacher);
     if (tr->have_policy)
         td_policy_free(&tr->policy);
     if (tr->have_lap_env)
@@ -888,6 +898,8 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
 {
     int rc = 0, msg[3] = {TD_TRAIN_STOP_NONE, 0, 0};
     double te = td_time_now(), wall = te - iter_t0;
+    if (!tr->have_teacher)
+        pr->imitation_loss = pr->teacher_agreement = pr->teacher_beta = NAN;
     pr->comm_s = td__dist_seconds() - tr->iter_comm0;
     int stopped = td__train_evaluate(tr, pr);
     pr->eval_s = td_time_now() - te;

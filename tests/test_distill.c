@@ -1,0 +1,343 @@
+/*
+ * test_distill.c - `train --teacher` (distillation): a camera student trained a few iterations
+ * from a state teacher chooses the teacher's action on most frames, far more often than the
+ * same student untrained; a teacher with other actions, a missing one or a SAC student are
+ * refused with what differs; a distilled model resumes as plain PPO.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "td_test.h"
+#include "train/distill.h"
+#include "trackday/rl.h"
+#include "trackday/trainer.h"
+
+static const char *OVAL = TD_TEST_SOURCE_DIR "/tracks/oval.json";
+
+#define ACTIONS                                                                                    \
+    "\"action_space\": ["                                                                          \
+    "{\"steering_angle\": -30, \"speed\": 1}, {\"steering_angle\": -15, \"speed\": 1},"            \
+    "{\"steering_angle\": 0, \"speed\": 1}, {\"steering_angle\": 15, \"speed\": 1},"               \
+    "{\"steering_angle\": 30, \"speed\": 1}]"
+
+static const char *STATE_META =
+    "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", " ACTIONS "}";
+static const char *CAMERA_META =
+    "{\"version\": \"5\", \"sensor\": [\"FRONT_FACING_CAMERA\"], "
+    "\"neural_network\": \"DEEP_CONVOLUTIONAL_NETWORK_SHALLOW\", " ACTIONS "}";
+/* The same sensor with one action changed (15 degrees at 1.5 m/s). */
+static const char *OTHER_ACTIONS_META =
+    "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", "
+    "\"action_space\": ["
+    "{\"steering_angle\": -30, \"speed\": 1}, {\"steering_angle\": -15, \"speed\": 1},"
+    "{\"steering_angle\": 0, \"speed\": 1}, {\"steering_angle\": 15, \"speed\": 1.5},"
+    "{\"steering_angle\": 30, \"speed\": 1}]}";
+static const char *CONTINUOUS_META =
+    "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", "
+    "\"action_space_type\": \"continuous\", \"action_space\": {\"steering_angle\": {\"low\": -30, "
+    "\"high\": 30}, \"speed\": {\"low\": 0.5, \"high\": 1}}}";
+static const char *SAC_META =
+    "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", "
+    "\"training_algorithm\": \"sac\", \"action_space_type\": \"continuous\", \"action_space\": "
+    "{\"steering_angle\": {\"low\": -30, \"high\": 30}, \"speed\": {\"low\": 0.5, \"high\": 1}}}";
+
+static void make_dir(char *dir, const char *meta, const char *hyper)
+{
+    char path[512];
+    int n = snprintf(dir, 128, "%s/d_XXXXXX", td_test_tmpdir());
+    if (n <= 0 || n >= 128 || !mkdtemp(dir))
+        TD_FAIL("mkdtemp");
+    TD_FMT(path, "%s/model_metadata.json", dir);
+    td_test_write(path, meta);
+    TD_FMT(path, "%s/hyperparameters.json", dir);
+    td_test_write(path, hyper);
+}
+
+static void options(td_train_options *o, const char *dir, int iterations, const char *teacher)
+{
+    td_train_options_default(o);
+    o->dir = dir;
+    o->track_path = OVAL;
+    o->reward_spec = "builtin:follow_center_line";
+    o->max_iterations = iterations;
+    o->envs = 4;
+    o->seed = 7;
+    o->simtrace = 0;
+    o->teacher = teacher;
+}
+
+/* A state teacher: PPO on the oval for 6 iterations, or (lap) until its greedy policy drives a
+ * lap (a few seconds). */
+static void train_teacher(char *dir, int lap)
+{
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    make_dir(dir, STATE_META,
+             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, \"discount_factor\": "
+             "0.99, \"loss_type\": \"huber\"}");
+    options(&o, dir, lap ? 60 : 6, NULL);
+    o.envs = 8;
+    o.until_laps = lap;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+}
+
+/*
+ * The fraction of frames where each student chooses the teacher's greedy action: 4 cars of an
+ * env with both sensors, driven by the teacher from spread starts for 150 steps (10 s,
+ * straights and bends), every 5th step compared. *teacher_actions: how many actions the
+ * teacher chose on them.
+ */
+static void agreement(td_policy *teacher, td_policy *const *students, int n_students, double *agree,
+                      int *teacher_actions)
+{
+    td_sim_config cfg;
+    td_track track;
+    td_vecenv env;
+    td_vecenv_buffers buf;
+    td_policy_obs obs;
+    td_err err;
+    int n = 4, same[4] = {0}, total = 0, used[TD_MAX_ACTIONS] = {0};
+    TD_ASSERT_OK(td_track_load(&track, OVAL, &err));
+    td_sim_config_default(&cfg);
+    td_policy_sim_sensors(&students[0]->meta, &cfg);
+    cfg.sensors |= TD_SENSOR_STATE;
+    cfg.seed = 11;
+    cfg.race.spread_starts = 1;
+    TD_ASSERT_OK(td_vecenv_init(&env, &cfg, &track, n, &err));
+    TD_ASSERT_OK(td_vecenv_buffers_init(&buf, &env, &err));
+    td_vecenv_reset(&env);
+    for (int step = 0; step < 150; step++) {
+        int ts[4], ss[4];
+        float acts[8];
+        td_policy_obs_from_env(&env, 0, &obs);
+        if (step % 5 == 0) {
+            for (int k = 0; k < n_students; k++) {
+                TD_ASSERT_OK(td_policy_act(students[k], &obs, n, 1, NULL, acts, ss, NULL, NULL));
+                td_policy_act(teacher, &obs, n, 1, NULL, buf.actions, ts, NULL, NULL);
+                for (int i = 0; i < n; i++)
+                    same[k] += ss[i] == ts[i];
+            }
+            for (int i = 0; i < n; i++)
+                used[ts[i]] = 1;
+            total += n;
+        }
+        TD_ASSERT_OK(td_policy_act(teacher, &obs, n, 1, NULL, buf.actions, ts, NULL, NULL));
+        td_vecenv_step(&env);
+    }
+    td_vecenv_buffers_free(&buf);
+    td_vecenv_free(&env);
+    td_track_free(&track);
+    for (int k = 0; k < n_students; k++)
+        agree[k] = (double)same[k] / total;
+    *teacher_actions = 0;
+    for (int a = 0; a < TD_MAX_ACTIONS; a++)
+        *teacher_actions += used[a];
+}
+
+TD_TEST(camera_student_learns_the_state_teachers_choices)
+{
+    char tdir[128], sdir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    train_teacher(tdir, 1);
+    make_dir(sdir, CAMERA_META,
+             "{\"num_episodes_between_training\": 4, \"num_epochs\": 4, \"batch_size\": 32}");
+    options(&o, sdir, 3, tdir);
+    o.eval_episodes = 1;
+    /* The student drives every step (pure DAgger): its episodes stay short, the test quick. */
+    o.teacher_beta = 0;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 3);
+    /* The metrics line says how the imitation goes. */
+    TD_ASSERT(isfinite(r.last.imitation_loss) && r.last.imitation_loss > 0);
+    TD_ASSERT(r.last.teacher_agreement >= 0 && r.last.teacher_agreement <= 1);
+    TD_ASSERT_EQ(r.last.teacher_beta, 0);
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    char *text;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_CONTAINS(text, "\"imitation_loss\":");
+    TD_ASSERT_CONTAINS(text, "\"teacher_agreement\":");
+    TD_ASSERT_NOT_CONTAINS(text, "\"clip_frac\":");
+    td_free(text);
+
+    /* On the teacher's own states the student now chooses as it does, far more often than
+     * the same network untrained (the trainer's initial weights: a fresh run of 0 updates is
+     * not possible, so a fresh network from another seed stands for it). */
+    td_policy teacher, student, untrained;
+    td_rng rng;
+    TD_FMT(path, "%s/model/best.tdm", tdir);
+    TD_ASSERT_OK(td_policy_load(&teacher, path, 8, &err));
+    TD_FMT(path, "%s/model/last.tdm", sdir);
+    TD_ASSERT_OK(td_policy_load(&student, path, 8, &err));
+    td_rng_seed(&rng, 7, 1);
+    TD_ASSERT_OK(td_policy_init(&untrained, &student.meta, 8, &rng, &err));
+    int used;
+    double agree[2];
+    td_policy *students[2] = {&student, &untrained};
+    agreement(&teacher, students, 2, agree, &used);
+    /* A teacher that always chose one action would make this easy. */
+    TD_ASSERT_MSG(used >= 2, "the teacher chose %d action(s)", used);
+    TD_ASSERT_MSG(agree[0] >= 0.6 && agree[0] >= agree[1] + 0.4,
+                  "agreement %.3f trained, %.3f untrained (the teacher chose %d actions)", agree[0],
+                  agree[1], used);
+    td_policy_free(&teacher);
+    td_policy_free(&student);
+    td_policy_free(&untrained);
+}
+
+TD_TEST(teacher_with_other_actions_or_missing_is_refused)
+{
+    char tdir[128], sdir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    train_teacher(tdir, 0);
+
+    /* One action differs: refused, naming it, before anything is written. */
+    make_dir(sdir, OTHER_ACTIONS_META, "{}");
+    options(&o, sdir, 1, tdir);
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "action space is not the student's");
+    TD_ASSERT_CONTAINS(err.msg, "action 3 is steering 15, speed 1 for the teacher and steering 15, "
+                                "speed 1.5 for the student");
+    TD_FMT(path, "%s/model/last.tdm", sdir);
+    TD_ASSERT(!td_path_exists(path));
+
+    /* Continuous against discrete. */
+    make_dir(sdir, CONTINUOUS_META, "{}");
+    options(&o, sdir, 1, tdir);
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err,
+                  "the teacher's is discrete, the student's continuous");
+
+    /* A SAC student. */
+    make_dir(sdir, SAC_META, "{}");
+    options(&o, sdir, 1, tdir);
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EUNSUPPORTED, &err, "is a SAC model");
+
+    /* No such teacher; a teacher directory never trained. */
+    make_dir(sdir, STATE_META, "{}");
+    TD_FMT(path, "%s/nothing-here", tdir);
+    options(&o, sdir, 1, path);
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_ENOENT, &err, "no such model directory or .tdm");
+    char empty[128];
+    make_dir(empty, STATE_META, "{}");
+    options(&o, sdir, 1, empty);
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_ENOENT, &err, "holds no trained model");
+
+    /* A .tdm file is a teacher too (the same sensor is fine): this one trains. */
+    TD_FMT(path, "%s/model/last.tdm", tdir);
+    options(&o, sdir, 1, path);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT(isfinite(r.last.teacher_agreement));
+}
+
+TD_TEST(distilled_model_resumes_as_ppo)
+{
+    char tdir[128], sdir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    train_teacher(tdir, 0);
+    make_dir(sdir, STATE_META, "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}");
+    options(&o, sdir, 4, tdir);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT(isfinite(r.last.imitation_loss));
+    /* DAgger's default beta: the teacher drove some of iteration 4's steps (0.5 falling to 0
+     * at iteration 5: 0.2 of them). */
+    TD_ASSERT_MSG(r.last.teacher_beta > 0.05 && r.last.teacher_beta < 0.4, "beta %g",
+                  r.last.teacher_beta);
+    /* A state student of a state teacher imitates it closely within a few iterations. */
+    TD_ASSERT_MSG(r.last.teacher_agreement >= 0.75, "agreement %.3f", r.last.teacher_agreement);
+
+    td_policy before, after;
+    TD_FMT(path, "%s/model/last.tdm", sdir);
+    TD_ASSERT_OK(td_policy_load(&before, path, 8, &err));
+    options(&o, sdir, 2, NULL);
+    o.resume = 1;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 6);
+    /* PPO: its surrogate loss and clipping are back, the teacher's numbers gone. */
+    TD_ASSERT(isfinite(r.last.policy_loss) && isfinite(r.last.clip_frac));
+    TD_ASSERT(isnan(r.last.imitation_loss) && isnan(r.last.teacher_agreement));
+    TD_ASSERT_OK(td_policy_load(&after, path, 8, &err));
+    TD_ASSERT_NE(memcmp(before.pi->params, after.pi->params, before.pi->n_params * 4), 0);
+    td_policy_free(&before);
+    td_policy_free(&after);
+    char *text;
+    size_t len;
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    const char *last = text;
+    for (const char *q = strchr(text, '\n'); q && q[1]; q = strchr(q + 1, '\n'))
+        last = q + 1;
+    TD_ASSERT_CONTAINS(last, "\"policy_loss\":");
+    TD_ASSERT_NOT_CONTAINS(last, "teacher_agreement");
+    td_free(text);
+}
+
+/* The targets at a temperature and the loss's gradient, on a teacher's real outputs. */
+TD_TEST(targets_and_loss_gradient)
+{
+    td_model_metadata m;
+    td_policy teacher, student;
+    td_rng rng;
+    td_err err;
+    char dir[128];
+    make_dir(dir, STATE_META, "{}");
+    td_model_dir md;
+    TD_ASSERT_OK(td_model_dir_load(&md, dir, &err));
+    m = md.metadata;
+    td_rng_seed(&rng, 3, 1);
+    TD_ASSERT_OK(td_policy_init(&teacher, &m, 4, &rng, &err));
+    TD_ASSERT_OK(td_policy_init(&student, &m, 4, &rng, &err));
+    float state[4 * TD_STATE_DIM];
+    for (int i = 0; i < 4 * TD_STATE_DIM; i++)
+        state[i] = (float)td_rng_normal(&rng);
+    td_policy_obs obs = {state, NULL, NULL};
+    td_nn_input in;
+    td_policy_input(&obs, &in);
+    TD_ASSERT_OK(td_nn_net_forward(teacher.pi, &in, 4));
+    int V = teacher.n_out;
+    float t1[4 * 5], t0[4 * 5], th[4 * 5];
+    td__distill_targets(&teacher, 1.0, 4, t1);
+    td__distill_targets(&teacher, 0.0, 4, t0);
+    td__distill_targets(&teacher, 0.5, 4, th);
+    for (int b = 0; b < 4; b++) {
+        int a = td_rl_argmax(teacher.pi->out + b * V, V);
+        double s1 = 0, sh = 0;
+        for (int k = 0; k < V; k++) {
+            s1 += t1[b * V + k];
+            sh += th[b * V + k];
+            TD_ASSERT_EQ(t0[b * V + k], k == a ? 1.0f : 0.0f);
+            /* Temperature 1 is the teacher's softmax. */
+            TD_ASSERT_NEAR(logf(t1[b * V + k]),
+                           td_rl_categorical_logp(teacher.pi->out + b * V, V, k), 1e-5);
+        }
+        TD_ASSERT_NEAR(s1, 1.0, 1e-5);
+        TD_ASSERT_NEAR(sh, 1.0, 1e-5);
+        /* A lower temperature sharpens toward the greedy action. */
+        TD_ASSERT_GT(th[b * V + a], t1[b * V + a]);
+    }
+
+    /* The cross-entropy's gradient is its finite difference. */
+    TD_ASSERT_OK(td_nn_net_forward(student.pi, &in, 4));
+    float z[4 * 5], dz[4 * 5], scratch[4 * 5];
+    double ent;
+    memcpy(z, student.pi->out, sizeof(z));
+    float loss = td__distill_loss(&student, z, t1, 4, dz, &ent);
+    TD_ASSERT_GT(loss, 0);
+    TD_ASSERT_GT(ent, 0);
+    for (int i = 0; i < 4 * V; i++) {
+        float save = z[i], h = 1e-2f;
+        z[i] = save + h;
+        float up = td__distill_loss(&student, z, t1, 4, scratch, &ent);
+        z[i] = save - h;
+        float down = td__distill_loss(&student, z, t1, 4, scratch, &ent);
+        z[i] = save;
+        TD_ASSERT_NEAR(dz[i], (up - down) / (2 * h), 2e-3);
+    }
+    td_policy_free(&teacher);
+    td_policy_free(&student);
+}
