@@ -79,6 +79,31 @@ static inline int td_err_set(td_err *err, int code, const char *fmt, ...)
     return code;
 }
 
+/*
+ * floor(v) and ceil(v) as an int, held to +-1e9 (NaN gives -1e9): for pixel and grid-cell
+ * indices computed from coordinates that come from files or the command line, where a plain
+ * cast of an out-of-range double is undefined behaviour. Callers clamp to their range after.
+ */
+static inline int td__floor_int(double v)
+{
+    if (!(v > -1e9))
+        return -1000000000;
+    if (v > 1e9)
+        return 1000000000;
+    int i = (int)v;
+    return (double)i > v ? i - 1 : i;
+}
+
+static inline int td__ceil_int(double v)
+{
+    if (!(v > -1e9))
+        return -1000000000;
+    if (v > 1e9)
+        return 1000000000;
+    int i = (int)v;
+    return (double)i < v ? i + 1 : i;
+}
+
 /* Prefixes err's message (if err is not NULL) with a formatted context ("file.json: ");
  * returns code unchanged, so `return td_err_prefix(err, rc, "%s: ", path);` passes the
  * callee's code through whether or not the caller gave a message buffer. */

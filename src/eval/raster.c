@@ -145,10 +145,13 @@ void td_raster_line(uint8_t *rgb, int w, int h, double x0, double y0, double x1,
     /* Stamps squares along the line, one per pixel of its length: plenty for trails. */
     double dx = x1 - x0, dy = y1 - y0;
     double len = sqrt(dx * dx + dy * dy);
+    /* A wild jump, a line wholly off the view or a coordinate no int holds (poses come from
+     * files): nothing useful to draw, and no cast of an out-of-range double. */
+    if (!(len <= 100000) || !(thick <= 1000) || !(fmax(x0, x1) >= -thick) ||
+        !(fmin(x0, x1) <= w + thick) || !(fmax(y0, y1) >= -thick) || !(fmin(y0, y1) <= h + thick))
+        return;
     int steps = (int)ceil(len) + 1, t = (int)ceil(thick);
     t = t < 1 ? 1 : t;
-    if (steps > 100000)
-        return; /* a wild jump (off the view): nothing useful to draw */
     for (int i = 0; i < steps; i++) {
         double f = steps > 1 ? (double)i / (steps - 1) : 0.0;
         int px = (int)floor(x0 + f * dx - 0.5 * t + 0.5);

@@ -59,11 +59,14 @@ void td_topview_draw_car(const td_topview *v, uint8_t *rgb, int w, int h, int dx
     double hl = fmax(0.5 * length * v->sc, 4.0), hw = fmax(0.5 * width * v->sc, 2.5);
     double c = cos(yaw), s = sin(yaw);
     double r = sqrt(hl * hl + hw * hw) + 1;
+    /* Off the view, or a pose no pixel index holds (poses come from files): nothing to draw. */
+    if (!(cx + r >= 0 && cx - r <= w && cy + r >= 0 && cy - r <= h))
+        return;
     uint8_t nose[3];
     for (int k = 0; k < 3; k++)
         nose[k] = (uint8_t)(color[k] + (255 - color[k]) * 3 / 5);
-    int x0 = (int)floor(cx - r), x1 = (int)ceil(cx + r);
-    int y0 = (int)floor(cy - r), y1 = (int)ceil(cy + r);
+    int x0 = td__floor_int(cx - r), x1 = td__ceil_int(cx + r);
+    int y0 = td__floor_int(cy - r), y1 = td__ceil_int(cy + r);
     x0 = x0 < 0 ? 0 : x0;
     y0 = y0 < 0 ? 0 : y0;
     x1 = x1 > w - 1 ? w - 1 : x1;

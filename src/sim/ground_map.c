@@ -35,10 +35,10 @@ typedef struct raster {
 static cell_range cells_of_box(const raster *m, double minx, double miny, double maxx, double maxy)
 {
     cell_range r;
-    r.x0 = (int)floor((minx - m->x0) * m->inv_cell - 0.5);
-    r.x1 = (int)ceil((maxx - m->x0) * m->inv_cell - 0.5);
-    r.y0 = (int)floor((miny - m->y0) * m->inv_cell - 0.5);
-    r.y1 = (int)ceil((maxy - m->y0) * m->inv_cell - 0.5);
+    r.x0 = td__floor_int((minx - m->x0) * m->inv_cell - 0.5);
+    r.x1 = td__ceil_int((maxx - m->x0) * m->inv_cell - 0.5);
+    r.y0 = td__floor_int((miny - m->y0) * m->inv_cell - 0.5);
+    r.y1 = td__ceil_int((maxy - m->y0) * m->inv_cell - 0.5);
     if (r.x0 < 0)
         r.x0 = 0;
     if (r.y0 < 0)

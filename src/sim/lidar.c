@@ -106,10 +106,10 @@ static long grid_cells_of(const td_lidar_grid *g, const seg4 *s, int *counts, in
 {
     long n = 0;
     double eps = 1e-9;
-    int cx0 = (int)floor((fmin(s->ax, s->ax + s->ex) - g->x0) * g->inv_cell - eps);
-    int cx1 = (int)floor((fmax(s->ax, s->ax + s->ex) - g->x0) * g->inv_cell + eps);
-    int cy0 = (int)floor((fmin(s->ay, s->ay + s->ey) - g->y0) * g->inv_cell - eps);
-    int cy1 = (int)floor((fmax(s->ay, s->ay + s->ey) - g->y0) * g->inv_cell + eps);
+    int cx0 = td__floor_int((fmin(s->ax, s->ax + s->ex) - g->x0) * g->inv_cell - eps);
+    int cx1 = td__floor_int((fmax(s->ax, s->ax + s->ex) - g->x0) * g->inv_cell + eps);
+    int cy0 = td__floor_int((fmin(s->ay, s->ay + s->ey) - g->y0) * g->inv_cell - eps);
+    int cy1 = td__floor_int((fmax(s->ay, s->ay + s->ey) - g->y0) * g->inv_cell + eps);
     cx0 = cx0 < 0 ? 0 : cx0;
     cy0 = cy0 < 0 ? 0 : cy0;
     cx1 = cx1 > g->w - 1 ? g->w - 1 : cx1;
@@ -468,10 +468,10 @@ static int sweep_walls(const td_lidar_grid *g, double x, double y, double c0, do
                        double step, int nb, const double *dirx, const double *diry, double lim,
                        double *best)
 {
-    int cx0 = (int)floor((x - lim - g->x0) * g->inv_cell);
-    int cx1 = (int)floor((x + lim - g->x0) * g->inv_cell);
-    int cy0 = (int)floor((y - lim - g->y0) * g->inv_cell);
-    int cy1 = (int)floor((y + lim - g->y0) * g->inv_cell);
+    int cx0 = td__floor_int((x - lim - g->x0) * g->inv_cell);
+    int cx1 = td__floor_int((x + lim - g->x0) * g->inv_cell);
+    int cy0 = td__floor_int((y - lim - g->y0) * g->inv_cell);
+    int cy1 = td__floor_int((y + lim - g->y0) * g->inv_cell);
     if ((double)(cx1 - cx0 + 1) * (cy1 - cy0 + 1) > SWEEP_MAX_CELLS)
         return 0;
     cx0 = cx0 < 0 ? 0 : cx0;
