@@ -23,6 +23,7 @@
 #include "trackday/infer.h"
 #include "trackday/json.h"
 #include "trackday/nn.h"
+#include "trackday/replay.h"
 #include "trackday/simtrace.h"
 #include "trackday/summary.h"
 #include "trackday/track.h"
@@ -505,4 +506,60 @@ TD_TEST(summary_of_infinite_values_reads_back_and_merge_refuses_overflow)
     TD_ASSERT_EQ_INT((int)big.frames, 3);
     td_summary_free(&big);
     td_summary_free(&s);
+}
+
+/* ---- findings of the replay target ------------------------------------------------------ */
+
+/* A car pose no pixel index holds (X = 1.7e14 px on the top view: found by CI's 30 s run of
+ * fuzz_replay, float-cast-overflow-car-pose) is not drawn, and nothing is cast out of range;
+ * a pose on the view still draws, so the guard is not "draw nothing". */
+TD_TEST(replay_pose_beyond_pixel_range_not_drawn)
+{
+    td_track t;
+    td_err err;
+    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    td_topview v;
+    TD_ASSERT_OK(td_topview_init(&v, &t, 200, 200, &err));
+    int w = v.w, h = v.h;
+    size_t n = (size_t)w * h * 3;
+    uint8_t *img = td_malloc(n), *ref = td_malloc(n);
+    memset(img, 0, n);
+    const uint8_t red[3] = {200, 0, 0};
+    const double far[][2] = {{1e13, 0},     {-1e13, 0},     {0, 1e300}, {-1e300, 1e300},
+                             {INFINITY, 0}, {0, -INFINITY}, {NAN, 0.0}, {0.0, NAN}};
+    for (size_t k = 0; k < sizeof(far) / sizeof(far[0]); k++) {
+        td_topview_draw_car(&v, img, w, h, 0, 0, far[k][0], far[k][1], 0.3, 0.3, 0.2, red);
+        td_raster_line(img, w, h, far[k][0], far[k][1], far[k][0] + 1, far[k][1], 3, red);
+        td_raster_line(img, w, h, 5, 5, far[k][0], far[k][1], 3, red);
+    }
+    memset(ref, 0, n);
+    TD_ASSERT_MSG(memcmp(img, ref, n) == 0, "a pose off the view drew pixels");
+    double cx = 0.5 * (t.min_x + t.max_x), cy = 0.5 * (t.min_y + t.max_y);
+    td_topview_draw_car(&v, img, w, h, 0, 0, cx, cy, 0.3, 0.3, 0.2, red);
+    TD_ASSERT_MSG(memcmp(img, ref, n) != 0, "a pose on the view drew nothing");
+    memset(img, 0, n);
+    td_raster_line(img, w, h, 5, 5, w - 5, h - 5, 3, red);
+    TD_ASSERT_MSG(memcmp(img, ref, n) != 0, "a line on the view drew nothing");
+    td_free(img);
+    td_free(ref);
+    td_topview_free(&v);
+    td_track_free(&t);
+
+    /* The committed finding replays through the whole renderer. */
+    char frames[1024];
+    td_simtrace tr;
+    td_simtrace_init(&tr);
+    TD_ASSERT_OK(td_simtrace_read(&tr, REGRESS "/replay/float-cast-car-pose", &err));
+    TD_ASSERT(tr.n >= 2);
+    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/oval.json", &err));
+    TD_FMT(frames, "%s/frames", td_test_tmpdir());
+    td_replay_options o;
+    td_replay_options_default(&o);
+    o.width = 320;
+    td_replay_stats stats;
+    int rc = td_replay_simtrace(&t, tr.rows, tr.n < 3 ? tr.n : 3, &o, frames, &stats, &err);
+    TD_ASSERT_MSG(rc == 0, "%s", err.msg);
+    TD_ASSERT_EQ_INT(stats.frames, tr.n < 3 ? tr.n : 3);
+    td_simtrace_free(&tr);
+    td_track_free(&t);
 }
