@@ -421,6 +421,27 @@ static double drive_cost(rl_ctx *r, const td_car_config *car, double *lap, doubl
     return *lap + pen;
 }
 
+/* The refinement's best drive so far: its cost, lap and smallest wheel clearance (its command
+ * and speed profiles are in r->vbest and r->vsbest). */
+typedef struct drive_best {
+    double cost, lap, cl;
+} drive_best;
+
+/* Keeps the drive just made (cost c, lap, clearance cl; the profiles in r->vcmd and r->vs) as
+ * the best when force is set or when it beats the best's cost by more than 1e-6; returns
+ * whether it kept it. */
+static int keep_drive(rl_ctx *r, drive_best *b, double c, double lap, double cl, int force)
+{
+    if (!force && !(c < b->cost - 1e-6))
+        return 0;
+    b->cost = c;
+    b->lap = lap;
+    b->cl = cl;
+    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+    return 1;
+}
+
 /*
  * The driven refinement of the speed profile: scales of the planned speeds over windows of
  * 1 m, searched by coordinate descent (each window up or down by 4, 2, then 1 %) on the
@@ -434,22 +455,17 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
     int nw = (r->n + REFINE_WIN - 1) / REFINE_WIN;
     for (int w = 0; w < nw; w++)
         r->g[w] = 1.0;
-    double lap, cl, best_lap, best = drive_cost(r, car, &lap, &cl, err);
-    best_lap = lap;
-    *best_cl = cl;
-    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+    drive_best b;
+    double lap, cl, c = drive_cost(r, car, &lap, &cl, err);
+    keep_drive(r, &b, c, lap, cl, 1);
     int ev = 1;
     /* A profile the car cannot lap (it leaves the track): slower everywhere until it can. */
     for (int k = 0; k < 10 && !isfinite(lap) && ev < max_evals; k++) {
         for (int w = 0; w < nw; w++)
             r->g[w] *= 0.95;
-        best = drive_cost(r, car, &lap, &cl, err);
+        c = drive_cost(r, car, &lap, &cl, err);
         ev++;
-        best_lap = lap;
-        *best_cl = cl;
-        memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-        memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+        keep_drive(r, &b, c, lap, cl, 1);
     }
     for (double step = 0.04; step > 0.009 && ev < max_evals; step *= 0.5) {
         int improved = 1;
@@ -460,14 +476,9 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
             for (int dir = 1; dir >= -1 && ev < max_evals; dir -= 2) {
                 for (int w = 0; w < nw; w++)
                     r->g[w] *= 1.0 + dir * step;
-                double c = drive_cost(r, car, &lap, &cl, err);
+                c = drive_cost(r, car, &lap, &cl, err);
                 ev++;
-                if (c < best - 1e-6) {
-                    best = c;
-                    best_lap = lap;
-                    *best_cl = cl;
-                    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-                    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+                if (keep_drive(r, &b, c, lap, cl, 0)) {
                     improved = 1;
                     break;
                 }
@@ -478,14 +489,9 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
                 for (int dir = 1; dir >= -1; dir -= 2) {
                     double g0 = r->g[w];
                     r->g[w] = g0 * (1.0 + dir * step);
-                    double c = drive_cost(r, car, &lap, &cl, err);
+                    c = drive_cost(r, car, &lap, &cl, err);
                     ev++;
-                    if (c < best - 1e-6) {
-                        best = c;
-                        best_lap = lap;
-                        *best_cl = cl;
-                        memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-                        memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+                    if (keep_drive(r, &b, c, lap, cl, 0)) {
                         improved = 1;
                         break;
                     }
@@ -495,7 +501,8 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
         }
     }
     *evals = ev;
-    return best_lap;
+    *best_cl = b.cl;
+    return b.lap;
 }
 
 int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_config *car,
