@@ -8,23 +8,15 @@
 #include <string.h>
 
 #include "td_test.h"
+#include "train_fixture.h"
 #include "train/distill.h"
 #include "trackday/rl.h"
 #include "trackday/trainer.h"
 
-static const char *OVAL = TD_TEST_SOURCE_DIR "/tracks/oval.json";
-
-#define ACTIONS                                                                                    \
-    "\"action_space\": ["                                                                          \
-    "{\"steering_angle\": -30, \"speed\": 1}, {\"steering_angle\": -15, \"speed\": 1},"            \
-    "{\"steering_angle\": 0, \"speed\": 1}, {\"steering_angle\": 15, \"speed\": 1},"               \
-    "{\"steering_angle\": 30, \"speed\": 1}]"
-
-static const char *STATE_META =
-    "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", " ACTIONS "}";
+/* STATE_META and the five actions: train_fixture.h. */
 static const char *CAMERA_META =
     "{\"version\": \"5\", \"sensor\": [\"FRONT_FACING_CAMERA\"], "
-    "\"neural_network\": \"DEEP_CONVOLUTIONAL_NETWORK_SHALLOW\", " ACTIONS "}";
+    "\"neural_network\": \"DEEP_CONVOLUTIONAL_NETWORK_SHALLOW\", " FIVE_ACTIONS "}";
 /* The same sensor with one action changed (15 degrees at 1.5 m/s). */
 static const char *OTHER_ACTIONS_META =
     "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", "
@@ -41,27 +33,11 @@ static const char *SAC_META =
     "\"training_algorithm\": \"sac\", \"action_space_type\": \"continuous\", \"action_space\": "
     "{\"steering_angle\": {\"low\": -30, \"high\": 30}, \"speed\": {\"low\": 0.5, \"high\": 1}}}";
 
-static void make_dir(char *dir, const char *meta, const char *hyper)
-{
-    char path[512];
-    int n = snprintf(dir, 128, "%s/d_XXXXXX", td_test_tmpdir());
-    if (n <= 0 || n >= 128 || !mkdtemp(dir))
-        TD_FAIL("mkdtemp");
-    TD_FMT(path, "%s/model_metadata.json", dir);
-    td_test_write(path, meta);
-    TD_FMT(path, "%s/hyperparameters.json", dir);
-    td_test_write(path, hyper);
-}
-
+/* A student's options: train_options with 4 envs, no simtrace, this teacher. */
 static void options(td_train_options *o, const char *dir, int iterations, const char *teacher)
 {
-    td_train_options_default(o);
-    o->dir = dir;
-    o->track_path = OVAL;
-    o->reward_spec = "builtin:follow_center_line";
-    o->max_iterations = iterations;
+    train_options(o, dir, iterations);
     o->envs = 4;
-    o->seed = 7;
     o->simtrace = 0;
     o->teacher = teacher;
 }
@@ -73,13 +49,32 @@ static void train_teacher(char *dir, int lap)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META,
-             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, \"discount_factor\": "
-             "0.99, \"loss_type\": \"huber\"}");
-    options(&o, dir, lap ? 60 : 6, NULL);
-    o.envs = 8;
+    init_values_model(dir, lap ? 60 : 6, &o);
+    o.simtrace = 0;
     o.until_laps = lap;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
+}
+
+/* A teacher (train_teacher) in tdir and a student directory sdir with this metadata and
+ * hyperparameters, o its options for `iterations` with that teacher. */
+static void student_of(char *tdir, int lap, char *sdir, const char *meta, const char *hyper,
+                       int iterations, td_train_options *o)
+{
+    train_teacher(tdir, lap);
+    make_model_dir(sdir, meta, hyper, NULL);
+    options(o, sdir, iterations, tdir);
+}
+
+/* A new student directory sdir with this metadata: one iteration with this teacher is refused
+ * with code and a message containing needle (in err). */
+static void refused(char *sdir, const char *meta, const char *teacher, int code, const char *needle,
+                    td_err *err)
+{
+    td_train_options o;
+    td_train_result r;
+    make_model_dir(sdir, meta, "{}", NULL);
+    options(&o, sdir, 1, teacher);
+    TD_ASSERT_ERR(td_train_run(&o, &r, err), code, err, needle);
 }
 
 /*
@@ -141,10 +136,9 @@ TD_TEST(camera_student_learns_the_state_teachers_choices)
     td_train_options o;
     td_train_result r;
     td_err err;
-    train_teacher(tdir, 1);
-    make_dir(sdir, CAMERA_META,
-             "{\"num_episodes_between_training\": 4, \"num_epochs\": 4, \"batch_size\": 32}");
-    options(&o, sdir, 3, tdir);
+    student_of(tdir, 1, sdir, CAMERA_META,
+               "{\"num_episodes_between_training\": 4, \"num_epochs\": 4, \"batch_size\": 32}", 3,
+               &o);
     o.eval_episodes = 1;
     /* The student drives every step (pure DAgger): its episodes stay short, the test quick. */
     o.teacher_beta = 0;
@@ -155,9 +149,7 @@ TD_TEST(camera_student_learns_the_state_teachers_choices)
     TD_ASSERT(r.last.teacher_agreement >= 0 && r.last.teacher_agreement <= 1);
     TD_ASSERT_EQ(r.last.teacher_beta, 0);
     TD_FMT(path, "%s/metrics/training.jsonl", sdir);
-    char *text;
-    size_t len;
-    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    char *text = td_test_slurp(path);
     TD_ASSERT_CONTAINS(text, "\"imitation_loss\":");
     TD_ASSERT_CONTAINS(text, "\"teacher_agreement\":");
     TD_ASSERT_NOT_CONTAINS(text, "\"clip_frac\":");
@@ -197,34 +189,25 @@ TD_TEST(teacher_with_other_actions_or_missing_is_refused)
     train_teacher(tdir, 0);
 
     /* One action differs: refused, naming it, before anything is written. */
-    make_dir(sdir, OTHER_ACTIONS_META, "{}");
-    options(&o, sdir, 1, tdir);
-    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "action space is not the student's");
+    refused(sdir, OTHER_ACTIONS_META, tdir, TD_EINVAL, "action space is not the student's", &err);
     TD_ASSERT_CONTAINS(err.msg, "action 3 is steering 15, speed 1 for the teacher and steering 15, "
                                 "speed 1.5 for the student");
     TD_FMT(path, "%s/model/last.tdm", sdir);
     TD_ASSERT(!td_path_exists(path));
 
     /* Continuous against discrete. */
-    make_dir(sdir, CONTINUOUS_META, "{}");
-    options(&o, sdir, 1, tdir);
-    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err,
-                  "the teacher's is discrete, the student's continuous");
+    refused(sdir, CONTINUOUS_META, tdir, TD_EINVAL,
+            "the teacher's is discrete, the student's continuous", &err);
 
     /* A SAC student. */
-    make_dir(sdir, SAC_META, "{}");
-    options(&o, sdir, 1, tdir);
-    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EUNSUPPORTED, &err, "is a SAC model");
+    refused(sdir, SAC_META, tdir, TD_EUNSUPPORTED, "is a SAC model", &err);
 
     /* No such teacher; a teacher directory never trained. */
-    make_dir(sdir, STATE_META, "{}");
     TD_FMT(path, "%s/nothing-here", tdir);
-    options(&o, sdir, 1, path);
-    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_ENOENT, &err, "no such model directory or .tdm");
+    refused(sdir, STATE_META, path, TD_ENOENT, "no such model directory or .tdm", &err);
     char empty[128];
-    make_dir(empty, STATE_META, "{}");
-    options(&o, sdir, 1, empty);
-    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_ENOENT, &err, "holds no trained model");
+    make_model_dir(empty, STATE_META, "{}", NULL);
+    refused(sdir, STATE_META, empty, TD_ENOENT, "holds no trained model", &err);
 
     /* A .tdm file is a teacher too (the same sensor is fine): this one trains. */
     TD_FMT(path, "%s/model/last.tdm", tdir);
@@ -239,9 +222,8 @@ TD_TEST(distilled_model_resumes_as_ppo)
     td_train_options o;
     td_train_result r;
     td_err err;
-    train_teacher(tdir, 0);
-    make_dir(sdir, STATE_META, "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}");
-    options(&o, sdir, 4, tdir);
+    student_of(tdir, 0, sdir, STATE_META,
+               "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}", 4, &o);
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT(isfinite(r.last.imitation_loss));
     /* DAgger's default beta: the teacher drove some of iteration 4's steps (0.5 falling to 0
@@ -285,7 +267,7 @@ TD_TEST(targets_and_loss_gradient)
     td_rng rng;
     td_err err;
     char dir[128];
-    make_dir(dir, STATE_META, "{}");
+    make_model_dir(dir, STATE_META, "{}", NULL);
     td_model_dir md;
     TD_ASSERT_OK(td_model_dir_load(&md, dir, &err));
     m = md.metadata;

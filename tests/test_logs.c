@@ -817,9 +817,7 @@ TD_TEST(plot_command_writes_curves_and_track_pictures)
     TD_ASSERT(strstr(out, "no track") == NULL);
     td_free(out);
     TD_FMT(p, "%s/plots/laps.svg", dir);
-    char *svg;
-    size_t len;
-    TD_ASSERT_OK(td_file_read(p, &svg, &len, &err));
+    char *svg = td_test_slurp(p);
     TD_ASSERT_CONTAINS(svg, "class=\"road\"");
     TD_ASSERT_CONTAINS(svg, "reinvent_base: evaluation evaluation-0.csv (4 episodes)");
     td_free(svg);

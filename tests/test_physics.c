@@ -668,6 +668,30 @@ TD_TEST(racing_line_inside_the_road_and_driven_on_its_time)
     racing_line_case(TD_SHARED_TRACKS "/2024_reinvent_champ_ccw.npy", 400, 0, &paper, &driven);
 }
 
+TD_TEST(racing_line_refinement_drives_fewer_on_a_long_route)
+{
+    /* A drive costs as much as the route is long: on a route longer than 25 m the driven
+     * refinement makes at most refine_evals x 25 / length drives (hairpin, 35.3 m: 29 of 40;
+     * before session 9 all 40, and 400 on the 50-90 m routes at 35-111 s of CPU). */
+    td_track t;
+    td_err err = {0};
+    TD_ASSERT_OK(td_track_load(&t, TD_TEST_SOURCE_DIR "/tracks/hairpin.json", &err));
+    td_car_config car;
+    td_car_config_default(&car);
+    td_racing_options o;
+    td_racing_options_default(&o, &car);
+    o.max_sweeps = 10;
+    o.refine_evals = 40;
+    td_racing_line rl;
+    TD_ASSERT_OK(td_racing_line_compute(&rl, &t, &car, &o, &err));
+    int budget = (int)ceil(o.refine_evals * 25.0 / t.length);
+    TD_ASSERT(t.length > 30 && budget < o.refine_evals);
+    TD_ASSERT(rl.refine_evals > 1 && rl.refine_evals <= budget);
+    TD_ASSERT(rl.drive_lap_s > 0);
+    td_racing_line_free(&rl);
+    td_track_free(&t);
+}
+
 TD_TEST(racing_line_needs_a_loop_and_room)
 {
     td_track t;

@@ -12,46 +12,13 @@
 #include <sys/stat.h>
 
 #include "td_test.h"
+#include "train_fixture.h"
 #include "trackday/rl.h"
 #include "trackday/json.h"
 #include "trackday/logs.h"
 #include "trackday/simtrace.h"
 #include "trackday/trainer.h"
 #include "train/train_internal.h"
-
-static void make_dir(char *dir, const char *meta, const char *hyper, const char *reward_py)
-{
-    char path[512];
-    FILE *f;
-    int n = snprintf(dir, 128, "%s/m_XXXXXX", td_test_tmpdir());
-    if (n <= 0 || n >= 128 || !mkdtemp(dir))
-        TD_FAIL("mkdtemp");
-    TD_FMT(path, "%s/model_metadata.json", dir);
-    f = fopen(path, "w");
-    fputs(meta, f);
-    fclose(f);
-    TD_FMT(path, "%s/hyperparameters.json", dir);
-    f = fopen(path, "w");
-    fputs(hyper, f);
-    fclose(f);
-    if (reward_py) {
-        TD_FMT(path, "%s/reward_function.py", dir);
-        f = fopen(path, "w");
-        fputs(reward_py, f);
-        fclose(f);
-    }
-}
-
-/* Version 5, as trackday init writes: DeepRacer's current car (without a version DeepRacer
- * takes the file for version 2, whose car turns and accelerates differently). */
-static const char *STATE_META =
-    "{\"version\": \"5\", \"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", "
-    "\"action_space\": ["
-    "{\"steering_angle\": -30, \"speed\": 1}, {\"steering_angle\": -15, \"speed\": 1},"
-    "{\"steering_angle\": 0, \"speed\": 1}, {\"steering_angle\": 15, \"speed\": 1},"
-    "{\"steering_angle\": 30, \"speed\": 1}]}";
-
-static const char *OVAL = TD_TEST_SOURCE_DIR "/tracks/oval.json";
 
 typedef struct {
     int calls;
@@ -70,36 +37,20 @@ static void record(void *user, const td_train_progress *p)
     s->last_reward = p->mean_reward;
 }
 
-static void options(td_train_options *o, const char *dir, int iterations)
-{
-    td_train_options_default(o);
-    o->dir = dir;
-    o->track_path = OVAL;
-    o->reward_spec = "builtin:follow_center_line";
-    o->max_iterations = iterations;
-    o->envs = 8;
-    o->seed = 7;
-}
-
-/* A STATE model directory with these hyperparameters, trained for `iterations` with the options
- * above (o and r keep what the run used and gave). */
+/* A STATE model directory with these hyperparameters, trained for `iterations` with
+ * train_options (o and r keep what the run used and gave). */
 static void train_state(char *dir, const char *hyper, int iterations, td_train_options *o,
                         td_train_result *r, td_err *err)
 {
-    make_dir(dir, STATE_META, hyper, NULL);
-    options(o, dir, iterations);
+    make_model_dir(dir, STATE_META, hyper, NULL);
+    train_options(o, dir, iterations);
     TD_ASSERT_OK(td_train_run(o, r, err));
 }
 
-/* trackday init's values (DeepRacer's defaults for absent keys are discount 0.999 and the mean
- * squared error loss), with progress recorded in s. */
+/* trackday init's values (train_fixture.h), with progress recorded in s. */
 static void ppo_init_values(char *dir, int iterations, td_train_options *o, seen *s)
 {
-    make_dir(dir, STATE_META,
-             "{\"num_episodes_between_training\": 10, \"num_epochs\": 5, "
-             "\"discount_factor\": 0.99, \"loss_type\": \"huber\"}",
-             NULL);
-    options(o, dir, iterations);
+    init_values_model(dir, iterations, o);
     o->progress = record;
     o->progress_user = s;
 }
@@ -148,11 +99,11 @@ TD_TEST(same_seed_same_run)
     td_train_options o;
     td_train_result r1, r2;
     td_err err;
-    make_dir(d1, STATE_META, "{\"num_epochs\": 3}", NULL);
-    make_dir(d2, STATE_META, "{\"num_epochs\": 3}", NULL);
-    options(&o, d1, 3);
+    make_model_dir(d1, STATE_META, "{\"num_epochs\": 3}", NULL);
+    make_model_dir(d2, STATE_META, "{\"num_epochs\": 3}", NULL);
+    train_options(&o, d1, 3);
     TD_ASSERT_OK(td_train_run(&o, &r1, &err));
-    options(&o, d2, 3);
+    train_options(&o, d2, 3);
     TD_ASSERT_OK(td_train_run(&o, &r2, &err));
     TD_ASSERT_EQ_INT(r1.last.steps, r2.last.steps);
     TD_ASSERT_EQ(r1.last.mean_reward, r2.last.mean_reward);
@@ -279,8 +230,8 @@ TD_TEST(avg_score_is_not_a_stop_condition_until_score_is)
     train_state(dir, "{\"num_epochs\": 3, \"term_cond_avg_score\": -1000}", 3, &o, &r, &err);
     TD_ASSERT_EQ_INT(r.stop, TD_TRAIN_STOP_ITERATIONS);
     TD_ASSERT_EQ_INT(r.last.iteration, 3);
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
-    options(&o, dir, 3);
+    make_model_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
+    train_options(&o, dir, 3);
     o.until_score_set = 1;
     o.until_score = -1000;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
@@ -295,11 +246,11 @@ TD_TEST(egreedy_exploration_trains)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META,
-             "{\"num_epochs\": 3, \"exploration_type\": \"e-greedy\", \"e_greedy_value\": "
-             "0.1, \"epsilon_steps\": 200}",
-             NULL);
-    options(&o, dir, 2);
+    make_model_dir(dir, STATE_META,
+                   "{\"num_epochs\": 3, \"exploration_type\": \"e-greedy\", \"e_greedy_value\": "
+                   "0.1, \"epsilon_steps\": 200}",
+                   NULL);
+    train_options(&o, dir, 2);
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT_EQ_INT(r.last.iteration, 2);
     TD_ASSERT(r.last.episodes > 0);
@@ -323,7 +274,7 @@ TD_TEST(resume_continues_the_run)
     TD_ASSERT_CONTAINS(err.msg, "--resume");
 
     /* --iterations 2 after a resume: two more. */
-    options(&o, dir, 2);
+    train_options(&o, dir, 2);
     o.resume = 1;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT_EQ_INT(r.last.iteration, 4);
@@ -351,7 +302,7 @@ TD_TEST(resume_limits_count_from_the_resume)
     TD_ASSERT_GE(episodes, 60);
     /* --max-episodes 50 after 60 episodes: 50 more (at least 3 iterations of 20), not a stop
      * after the first iteration because 60 >= 50 already. */
-    options(&o, dir, 0);
+    train_options(&o, dir, 0);
     o.resume = 1;
     o.max_episodes = 50;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
@@ -434,8 +385,8 @@ TD_TEST(resume_without_a_model_is_an_error)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{}", NULL);
-    options(&o, dir, 1);
+    make_model_dir(dir, STATE_META, "{}", NULL);
+    train_options(&o, dir, 1);
     o.resume = 1;
     TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "nothing to resume");
@@ -568,8 +519,9 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     td_train_result r;
     td_err err;
     int files;
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}", NULL);
-    options(&o, dir, 4);
+    make_model_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}",
+                   NULL);
+    train_options(&o, dir, 4);
     o.eval_episodes = 3;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     long eps = check_iteration_files(dir, 10, &files);
@@ -588,7 +540,7 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     TD_ASSERT(td_path_exists(path));
     snprintf(path, sizeof(path), "%s/ip/hyperparameters.json", dir);
     TD_ASSERT(td_path_exists(path));
-    options(&o, dir, 7);
+    train_options(&o, dir, 7);
     o.eval_episodes = 3;
     o.resume = 1;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
@@ -598,8 +550,9 @@ TD_TEST(training_simtrace_holds_every_car_per_iteration)
     TD_ASSERT_EQ_INT(check_training_metrics(dir, 10, &evals), eps); /* the resume continues */
     TD_ASSERT_EQ_INT(evals, (4L + 7) * 3); /* --iterations counts from the resume */
     /* --simtrace-every 2 (or auto beyond 100 iterations) writes every other file only. */
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}", NULL);
-    options(&o, dir, 4);
+    make_model_dir(dir, STATE_META, "{\"num_epochs\": 3, \"num_episodes_between_training\": 10}",
+                   NULL);
+    train_options(&o, dir, 4);
     o.simtrace_every = 2;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     snprintf(path, sizeof(path), "%s/training-simtrace/1-iteration.csv", dir);
@@ -651,13 +604,14 @@ static void train_eval_starts(int spread, eval_starts *e, long *pct)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{\"num_epochs\": 1, \"num_episodes_between_training\": 10}", NULL);
+    make_model_dir(dir, STATE_META, "{\"num_epochs\": 1, \"num_episodes_between_training\": 10}",
+                   NULL);
     TD_FMT(path, "%s/training_params.yaml", dir);
     FILE *f = fopen(path, "w");
     fputs("START_POSITION_OFFSET: 0.3\n", f);
     fclose(f);
     memset(e, 0, sizeof(*e));
-    options(&o, dir, 3);
+    train_options(&o, dir, 3);
     o.envs = 4;
     o.eval_episodes = 4;
     o.spread_eval_starts = spread;
@@ -709,7 +663,7 @@ TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
     for (int trial = 0; trial < 4; trial++) {
         char dir[128], path[256];
         int fds[2];
-        make_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
+        make_model_dir(dir, STATE_META, "{\"num_epochs\": 3}", NULL);
         TD_ASSERT_EQ(pipe(fds), 0);
         pid_t pid = fork();
         TD_ASSERT_GE(pid, 0);
@@ -717,7 +671,7 @@ TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
             td_train_options o;
             td_train_result r;
             close(fds[0]);
-            options(&o, dir, 1000000);
+            train_options(&o, dir, 1000000);
             o.progress = ping;
             o.progress_user = &fds[1];
             td_train_run(&o, &r, NULL);
@@ -750,7 +704,7 @@ TD_TEST(sigkill_during_training_leaves_a_loadable_checkpoint)
         /* A resume continues them and leaves no temporary file of the killed run. */
         td_train_options o;
         td_train_result r;
-        options(&o, dir, 1000000);
+        train_options(&o, dir, 1000000);
         o.resume = 1;
         TD_ASSERT_OK(td__test_state_iteration(dir, &o.max_iterations));
         o.max_iterations += 1;
@@ -770,12 +724,12 @@ TD_TEST(reward_exception_stops_cleanly_and_keeps_the_checkpoint)
     td_train_result r;
     td_err err;
     /* Raises once the car has driven 40 steps in an episode: after the first iteration. */
-    make_dir(dir, STATE_META, "{\"num_epochs\": 3}",
-             "def reward_function(params):\n"
-             "    if params['steps'] > 40:\n"
-             "        raise ValueError('too far: %d' % params['steps'])\n"
-             "    return 1.0\n");
-    options(&o, dir, 200);
+    make_model_dir(dir, STATE_META, "{\"num_epochs\": 3}",
+                   "def reward_function(params):\n"
+                   "    if params['steps'] > 40:\n"
+                   "        raise ValueError('too far: %d' % params['steps'])\n"
+                   "    return 1.0\n");
+    train_options(&o, dir, 200);
     o.reward_spec = NULL;
     o.no_validate = 1; /* the validator's test states would reject it before training */
     o.envs = 4;
@@ -807,8 +761,9 @@ TD_TEST(reward_nan_is_an_error_naming_the_value)
     td_err err;
     if (!td_reward_python_available())
         TD_FAIL("trackday was built without Python; this test needs the Python reward host");
-    make_dir(dir, STATE_META, "{}", "def reward_function(params):\n    return float('nan')\n");
-    options(&o, dir, 2);
+    make_model_dir(dir, STATE_META, "{}",
+                   "def reward_function(params):\n    return float('nan')\n");
+    train_options(&o, dir, 2);
     o.reward_spec = NULL;
     o.no_validate = 1; /* the validator's range rule would reject it before training */
     TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_EREWARD);
@@ -822,13 +777,13 @@ TD_TEST(sac_runs_and_learns)
     td_train_result r;
     td_err err;
     seen s = {0};
-    make_dir(dir,
-             "{\"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", \"action_space_type\": "
-             "\"continuous\", \"training_algorithm\": \"sac\", \"action_space\": "
-             "{\"steering_angle\": {\"low\": -30, \"high\": 30}, \"speed\": {\"low\": 0.8, "
-             "\"high\": 1.5}}}",
-             "{\"num_episodes_between_training\": 1, \"batch_size\": 64}", NULL);
-    options(&o, dir, 40);
+    make_model_dir(dir,
+                   "{\"sensor\": [\"STATE\"], \"neural_network\": \"MLP\", \"action_space_type\": "
+                   "\"continuous\", \"training_algorithm\": \"sac\", \"action_space\": "
+                   "{\"steering_angle\": {\"low\": -30, \"high\": 30}, \"speed\": {\"low\": 0.8, "
+                   "\"high\": 1.5}}}",
+                   "{\"num_episodes_between_training\": 1, \"batch_size\": 64}", NULL);
+    train_options(&o, dir, 40);
     o.until_laps = 2;
     o.progress = record;
     o.progress_user = &s;
@@ -853,22 +808,22 @@ TD_TEST(bad_model_directory_rejected_with_file_and_key)
     td_train_options o;
     td_train_result r;
     td_err err;
-    make_dir(dir, STATE_META, "{\"lr\": 5}", NULL);
-    options(&o, dir, 1);
+    make_model_dir(dir, STATE_META, "{\"lr\": 5}", NULL);
+    train_options(&o, dir, 1);
     TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_ERANGE);
     TD_ASSERT_CONTAINS(err.msg, "hyperparameters.json");
     TD_ASSERT_CONTAINS(err.msg, "\"lr\"");
-    make_dir(dir,
-             "{\"sensor\": [\"RADAR\"], \"action_space\": [{\"steering_angle\": 0, "
-             "\"speed\": 1}]}",
-             "{}", NULL);
-    options(&o, dir, 1);
+    make_model_dir(dir,
+                   "{\"sensor\": [\"RADAR\"], \"action_space\": [{\"steering_angle\": 0, "
+                   "\"speed\": 1}]}",
+                   "{}", NULL);
+    train_options(&o, dir, 1);
     TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_EINVAL);
     TD_ASSERT_CONTAINS(err.msg, "model_metadata.json");
     TD_ASSERT_CONTAINS(err.msg, "RADAR");
-    options(&o, dir, 1);
+    train_options(&o, dir, 1);
     o.track_path = "/nonexistent/track.npy";
-    make_dir(dir, STATE_META, "{}", NULL);
+    make_model_dir(dir, STATE_META, "{}", NULL);
     o.dir = dir;
     TD_ASSERT_EQ_INT(td_train_run(&o, &r, &err), TD_ENOENT);
     TD_ASSERT_CONTAINS(err.msg, "/nonexistent/track.npy");
@@ -894,10 +849,10 @@ TD_TEST(every_example_reward_trains_one_iteration)
             continue;
         TD_FMT(src, "%s/examples/rewards/%s", TD_TEST_SOURCE_DIR, e->d_name);
         TD_ASSERT_OK(td_file_read(src, &text, &tlen, &err));
-        make_dir(dir, STATE_META, "{\"num_episodes_between_training\": 5, \"num_epochs\": 3}",
-                 text);
+        make_model_dir(dir, STATE_META, "{\"num_episodes_between_training\": 5, \"num_epochs\": 3}",
+                       text);
         td_free(text);
-        options(&o, dir, 1);
+        train_options(&o, dir, 1);
         o.reward_spec = NULL;
         o.envs = 4;
         int rc = td_train_run(&o, &r, &err);

@@ -560,7 +560,9 @@ typedef struct td_racing_options {
                               TD_RACING_GRIP_USE */
     int max_sweeps;        /* coordinate-descent sweeps, 1000 */
     int refine_evals;      /* driven refinement: at most this many simulated drives of the line
-                              (5 laps each), 400; 0: none (the profile on paper is the line's) */
+                              (5 laps each) on a route up to 25 m, refine_evals x 25 / length
+                              on a longer one (a drive costs as much as the route is long), 400;
+                              0: none (the profile on paper is the line's) */
 } td_racing_options;
 
 typedef enum td_driver_kind {

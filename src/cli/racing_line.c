@@ -202,8 +202,9 @@ int td__cli_racing_line(int argc, char **argv)
                    "coordinate-descent sweeps of the search (default 1000: a few seconds; "
                    "fewer are faster and a little slower on the track)"),
         TD_CLI_INT("--refine", &refine, 0, 100000, "N",
-                   "simulated drives of the line's driven refinement (default 400; 0: none, the "
-                   "planner's profile on paper is the line's)"),
+                   "simulated drives of the line's driven refinement (default 400; on a route "
+                   "longer than 25 m N x 25 / length; 0: none, the planner's profile on paper "
+                   "is the line's)"),
         TD_CLI_STRING("-o", "--output", &out, "FILE.json",
                       "the line: points [x, y, speed], every 5 cm of centreline"),
         TD_CLI_STRING(NULL, "--reward", &reward, "FILE.py",

@@ -68,6 +68,16 @@ static double lat_at(const rl_ctx *r, int i)
     return v;
 }
 
+/* Marks in act the controls whose moves reach station i: the spline's four around it, the
+ * widest bump's 12 either side of those, and the 8 stations (2 controls) either side
+ * that a widening changes. */
+static void mark_controls(const rl_ctx *r, double *act, int i)
+{
+    int j = (int)((double)i * r->m / r->n);
+    for (int q = -17; q <= 17; q++)
+        act[(j + q + r->m) % r->m] = 1;
+}
+
 /* Menger curvature of three points (signed, + = left). */
 static double menger(double ax, double ay, double bx, double by, double cx, double cy)
 {
@@ -246,6 +256,13 @@ static double corner_clearance(const rl_ctx *r, const td_car_config *car, int i)
 #define DRIVE_CLEAR_M 0.0
 /* The largest distance from the line the car may stray on them, m. */
 #define DRIVE_ERR_M 0.15
+/* The refinement's budget does not grow with the route (its cost would, as the length, or as
+ * its square for a search of the whole path): the drives of a route longer than REFINE_REF_M
+ * are at most refine_evals x REFINE_REF_M / length (a drive costs as much as the route is
+ * long), and the path's searches after a widening evaluate at most WIDEN_WORK stations in all
+ * (about 3 s of CPU; the 17-25 m routes' take 10-21 million). */
+#define REFINE_REF_M 25.0
+#define WIDEN_WORK   24000000L
 
 /*
  * Drives the line (r->x, r->y, r->lat, r->k) with speeds vcmd in the simulator: the
@@ -421,6 +438,27 @@ static double drive_cost(rl_ctx *r, const td_car_config *car, double *lap, doubl
     return *lap + pen;
 }
 
+/* The refinement's best drive so far: its cost, lap and smallest wheel clearance (its command
+ * and speed profiles are in r->vbest and r->vsbest). */
+typedef struct drive_best {
+    double cost, lap, cl;
+} drive_best;
+
+/* Keeps the drive just made (cost c, lap, clearance cl; the profiles in r->vcmd and r->vs) as
+ * the best when force is set or when it beats the best's cost by more than 1e-6; returns
+ * whether it kept it. */
+static int keep_drive(rl_ctx *r, drive_best *b, double c, double lap, double cl, int force)
+{
+    if (!force && !(c < b->cost - 1e-6))
+        return 0;
+    b->cost = c;
+    b->lap = lap;
+    b->cl = cl;
+    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
+    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+    return 1;
+}
+
 /*
  * The driven refinement of the speed profile: scales of the planned speeds over windows of
  * 1 m, searched by coordinate descent (each window up or down by 4, 2, then 1 %) on the
@@ -434,22 +472,17 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
     int nw = (r->n + REFINE_WIN - 1) / REFINE_WIN;
     for (int w = 0; w < nw; w++)
         r->g[w] = 1.0;
-    double lap, cl, best_lap, best = drive_cost(r, car, &lap, &cl, err);
-    best_lap = lap;
-    *best_cl = cl;
-    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+    drive_best b;
+    double lap, cl, c = drive_cost(r, car, &lap, &cl, err);
+    keep_drive(r, &b, c, lap, cl, 1);
     int ev = 1;
     /* A profile the car cannot lap (it leaves the track): slower everywhere until it can. */
     for (int k = 0; k < 10 && !isfinite(lap) && ev < max_evals; k++) {
         for (int w = 0; w < nw; w++)
             r->g[w] *= 0.95;
-        best = drive_cost(r, car, &lap, &cl, err);
+        c = drive_cost(r, car, &lap, &cl, err);
         ev++;
-        best_lap = lap;
-        *best_cl = cl;
-        memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-        memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+        keep_drive(r, &b, c, lap, cl, 1);
     }
     for (double step = 0.04; step > 0.009 && ev < max_evals; step *= 0.5) {
         int improved = 1;
@@ -460,14 +493,9 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
             for (int dir = 1; dir >= -1 && ev < max_evals; dir -= 2) {
                 for (int w = 0; w < nw; w++)
                     r->g[w] *= 1.0 + dir * step;
-                double c = drive_cost(r, car, &lap, &cl, err);
+                c = drive_cost(r, car, &lap, &cl, err);
                 ev++;
-                if (c < best - 1e-6) {
-                    best = c;
-                    best_lap = lap;
-                    *best_cl = cl;
-                    memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-                    memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+                if (keep_drive(r, &b, c, lap, cl, 0)) {
                     improved = 1;
                     break;
                 }
@@ -475,17 +503,12 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
                     r->g[w] /= 1.0 + dir * step;
             }
             for (int w = 0; w < nw && ev < max_evals; w++) {
-                for (int dir = 1; dir >= -1; dir -= 2) {
+                for (int dir = 1; dir >= -1 && ev < max_evals; dir -= 2) {
                     double g0 = r->g[w];
                     r->g[w] = g0 * (1.0 + dir * step);
-                    double c = drive_cost(r, car, &lap, &cl, err);
+                    c = drive_cost(r, car, &lap, &cl, err);
                     ev++;
-                    if (c < best - 1e-6) {
-                        best = c;
-                        best_lap = lap;
-                        *best_cl = cl;
-                        memcpy(r->vbest, r->vcmd, sizeof(double) * r->n);
-                        memcpy(r->vsbest, r->vs, sizeof(double) * r->n);
+                    if (keep_drive(r, &b, c, lap, cl, 0)) {
                         improved = 1;
                         break;
                     }
@@ -495,7 +518,8 @@ static double refine(rl_ctx *r, const td_car_config *car, int max_evals, int *ev
         }
     }
     *evals = ev;
-    return best_lap;
+    *best_cl = b.cl;
+    return b.lap;
 }
 
 int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_config *car,
@@ -514,7 +538,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.m = r.m < 12 ? 12 : r.m;
     int n = r.n;
     int nw = (n + REFINE_WIN - 1) / REFINE_WIN;
-    double *buf = td_calloc((size_t)n * 20 + (size_t)r.m + (size_t)nw, sizeof(double));
+    double *buf = td_calloc((size_t)n * 20 + (size_t)r.m * 2 + (size_t)nw, sizeof(double));
     if (!buf)
         return td_err_set(err, TD_ENOMEM, "racing line: out of memory");
     double *p = buf;
@@ -539,7 +563,12 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.vbest = p, p += n;
     r.vsbest = p, p += n;
     r.g = p, p += nw;
-    r.c = p;
+    r.c = p, p += r.m;
+    /* The controls a round's search moves (1): all in the first round, after a widening those
+     * near the stations whose margin it changed. */
+    double *act = p;
+    for (int j = 0; j < r.m; j++)
+        act[j] = 1;
     int seg = 0;
     for (int i = 0; i < n; i++) {
         td__road_frame(t, i * r.step, &seg, 1, &r.cx[i], &r.cy[i], &r.nx[i], &r.ny[i], &r.lo[i],
@@ -583,9 +612,12 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     }
     double lap, cost = evaluate(&r, &lap);
     rl->centerline_lap_s = lap;
-    int sweeps = 0;
+    int sweeps = 0, open = 1;
+    long work = 0;
     for (int round = 0; round < 8; round++) {
-        /* max_sweeps, and up to 50 more for each round after a widening. */
+        /* max_sweeps, and up to 50 more for each round after a widening (a round after a
+         * widening searches only near where the margin changed: the rest of the line has
+         * settled, and a sweep of the whole line costs as much as the line is long squared). */
         int budget = o->max_sweeps + 50 * round;
         /*
          * Moves of smooth bumps of controls (a raised-cosine window over 2w + 1 of them), from
@@ -594,22 +626,26 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
          * without the curvature kinks a single control makes; narrow ones refine it.
          */
         static const int widths[] = {12, 6, 3, 1, 0};
-        for (int wi = 0; wi < 5 && sweeps < budget; wi++) {
+        for (int wi = 0; wi < 5 && sweeps < budget && open; wi++) {
             int w = widths[wi];
             double win[2 * 12 + 1];
             for (int q = -w; q <= w; q++)
                 win[q + w] = w ? 0.5 * (1 + cos(M_PI * q / (w + 1))) : 1.0;
-            for (double delta = round ? 0.04 : 0.16; delta > 0.004 && sweeps < budget;
+            for (double delta = round ? 0.04 : 0.16; delta > 0.004 && sweeps < budget && open;
                  delta *= 0.5) {
                 int improved = 1;
-                while (improved && sweeps < budget) {
+                while (improved && sweeps < budget && open) {
                     improved = 0;
                     sweeps++;
-                    for (int j = 0; j < r.m; j++) {
-                        for (int dir = -1; dir <= 1; dir += 2) {
+                    for (int j = 0; j < r.m && open; j++) {
+                        for (int dir = -1; dir <= 1 && act[j]; dir += 2) {
                             for (int q = -w; q <= w; q++)
                                 r.c[(j + q + r.m) % r.m] += dir * delta * win[q + w];
                             double l2, c2 = evaluate(&r, &l2);
+                            if (round > 0) {
+                                work += n;
+                                open = work < WIDEN_WORK;
+                            }
                             if (c2 < cost - 1e-9) {
                                 cost = c2;
                                 improved = 1;
@@ -624,11 +660,16 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
         }
         /* Widen the margin where a wheel comes within 5 mm of the edge, and search again. */
         cost = evaluate(&r, &lap);
+        if (!open)
+            break; /* WIDEN_WORK spent: the refinement's drives keep the wheels on */
         int widened = 0;
+        for (int j = 0; j < r.m; j++)
+            act[j] = 0;
         for (int i = 0; i < n; i++) {
             if (corner_clearance(&r, car, i) < 0.005) {
                 for (int d = -8; d <= 8; d++)
                     r.margin[(i + d + n) % n] += 0.01;
+                mark_controls(&r, act, i);
                 widened = 1;
             }
         }
@@ -651,8 +692,11 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
                     widened = 1;
                 }
             }
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n; i++) {
                 r.margin[i] += by[i];
+                if (by[i] > 0)
+                    mark_controls(&r, act, i);
+            }
         }
         if (!widened)
             break;
@@ -670,8 +714,10 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     rl->drive_lap_s = -1;
     if (o->refine_evals > 0) {
         td_err e2 = {0};
-        double dl =
-            refine(&r, car, o->refine_evals, &rl->refine_evals, &rl->drive_clearance_m, &e2);
+        int drives = o->refine_evals;
+        if (t->length > REFINE_REF_M)
+            drives = (int)ceil(drives * REFINE_REF_M / t->length);
+        double dl = refine(&r, car, drives, &rl->refine_evals, &rl->drive_clearance_m, &e2);
         if (isfinite(dl)) {
             rl->drive_lap_s = dl;
             vcar = r.vsbest;
