@@ -5,6 +5,7 @@
  * refused with what differs; a distilled model resumes as plain PPO.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "td_test.h"
@@ -275,6 +276,73 @@ TD_TEST(distilled_model_resumes_as_ppo)
     TD_ASSERT_CONTAINS(last, "\"policy_loss\":");
     TD_ASSERT_NOT_CONTAINS(last, "teacher_agreement");
     td_free(text);
+}
+
+/* --teacher-replay: the policy tower's minibatches come from every frame driven so far (up to
+ * N), the student still learns the teacher's choices; the option needs a teacher. */
+TD_TEST(replay_pools_earlier_iterations_frames)
+{
+    char tdir[128], sdir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    train_teacher(tdir, 0);
+    const char *hyper = "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}";
+
+    /* Room for every frame: after 4 iterations the pool is all of them, more than the last
+     * iteration drove. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 4, tdir);
+    o.teacher_replay = TD_TRAIN_MAX_TEACHER_REPLAY;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 4);
+    TD_ASSERT_MSG(r.last.teacher_replay == (double)r.last.steps, "pool %g, frames driven %ld",
+                  r.last.teacher_replay, (long)r.last.steps);
+    TD_ASSERT_MSG(r.last.teacher_agreement >= 0.75, "agreement %.3f", r.last.teacher_agreement);
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    char *text;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    /* Iteration 1's pool is its own frames; iteration 2's adds them to its own. */
+    long steps[2] = {0, 0};
+    double pool[2] = {0, 0};
+    const char *q = text;
+    for (int i = 0; i < 2; i++) {
+        const char *s = strstr(q, "\"steps\":"), *t = strstr(q, "\"teacher_replay\":");
+        TD_ASSERT(s && t);
+        steps[i] = strtol(s + 8, NULL, 10);
+        pool[i] = strtod(t + 17, NULL);
+        q = strchr(q, '\n') + 1;
+    }
+    TD_ASSERT_EQ(pool[0], (double)steps[0]);
+    TD_ASSERT_EQ(pool[1], (double)steps[1]);
+    TD_ASSERT_GT(steps[1], steps[0]);
+    td_free(text);
+
+    /* A small pool keeps the last N frames only. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 2, tdir);
+    o.teacher_replay = 50;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ(r.last.teacher_replay, 50.0);
+
+    /* Without it: no pool, no key. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 1, tdir);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT(isnan(r.last.teacher_replay));
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_NOT_CONTAINS(text, "teacher_replay");
+    td_free(text);
+
+    /* Without a teacher there are no targets to keep. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 1, NULL);
+    o.teacher_replay = 100;
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "it needs --teacher");
+    TD_FMT(path, "%s/model/last.tdm", sdir);
+    TD_ASSERT(!td_path_exists(path));
 }
 
 /* The targets at a temperature and the loss's gradient, on a teacher's real outputs. */

@@ -65,6 +65,9 @@ typedef struct td_train_progress {
                                  is the teacher's (continuous: both means within 0.1 of the
                                  [-1, 1] range) */
     double teacher_beta;      /* fraction of the cars' steps the teacher drove (DAgger's beta) */
+    double teacher_replay;    /* --teacher-replay only, else NaN: the frames the policy tower's
+                                 update drew its minibatches from (this iteration's and the
+                                 earlier ones' kept, at most teacher_replay) */
 } td_train_progress;
 
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
@@ -169,7 +172,15 @@ typedef struct td_train_options {
      * teacher's policy tower; 1 (default): its own probabilities; 0: one-hot on its greedy
      * action (what the teacher drives in evaluation). */
     double teacher_temperature;
+    /* DAgger's dataset aggregation, bounded: 0 (default): the policy tower learns from this
+     * iteration's frames only; N > 0: the last N frames driven (this iteration's and earlier
+     * ones', with their teacher targets; not kept across --resume) are the pool its
+     * minibatches are drawn from, as many minibatches as without (the same cost). At most
+     * TD_TRAIN_MAX_TEACHER_REPLAY. */
+    int teacher_replay;
 } td_train_options;
+
+#define TD_TRAIN_MAX_TEACHER_REPLAY 200000
 
 void td_train_options_default(td_train_options *o);
 

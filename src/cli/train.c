@@ -312,6 +312,10 @@ static int cmd_train(int argc, char **argv)
                       "with --teacher (discrete actions): the student learns the teacher's "
                       "probabilities at temperature T (default 1: its own; 0: its greedy "
                       "action only)"),
+        TD_CLI_INT("--teacher-replay", &o.teacher_replay, 0, TD_TRAIN_MAX_TEACHER_REPLAY, "N",
+                   "with --teacher: the policy tower's minibatches come from the last N frames "
+                   "driven (this iteration's and earlier ones', DAgger's aggregation), as many "
+                   "as without (default 0: this iteration's only)"),
         TD_CLI_FLAG("--spread-starts", &o.spread_starts,
                     "trackday extension: car i of N starts i/N of the lap further (default: "
                     "DeepRacer's round robin, every car from START_POSITION_OFFSET)"),

@@ -276,6 +276,12 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     /* --teacher: the training env also computes the teacher's sensors (the evaluation envs
      * below only the student's). */
     td_sim_config trcfg = tr->simcfg;
+    if (opt->teacher_replay < 0 || opt->teacher_replay > TD_TRAIN_MAX_TEACHER_REPLAY ||
+        (opt->teacher_replay > 0 && !opt->teacher))
+        return td_err_set(err, TD_EINVAL, "--teacher-replay %d: %s", opt->teacher_replay,
+                          opt->teacher
+                              ? "the frames kept are 0 to 200000"
+                              : "the replay holds a teacher's targets: it needs --teacher");
     if (opt->teacher && (rc = td__teacher_setup(tr, &trcfg, err)))
         return rc;
     rc = td_vecenv_init(&tr->env, &trcfg, &tr->track, tr->opt.envs, err);
@@ -900,6 +906,8 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     double te = td_time_now(), wall = te - iter_t0;
     if (!tr->have_teacher)
         pr->imitation_loss = pr->teacher_agreement = pr->teacher_beta = NAN;
+    if (!tr->have_teacher || tr->opt.teacher_replay <= 0)
+        pr->teacher_replay = NAN;
     pr->comm_s = td__dist_seconds() - tr->iter_comm0;
     int stopped = td__train_evaluate(tr, pr);
     pr->eval_s = td_time_now() - te;
