@@ -10,6 +10,7 @@
 
 #include "td_test.h"
 #include "train/distill.h"
+#include "trackday/eval.h"
 #include "trackday/rl.h"
 #include "trackday/trainer.h"
 
@@ -343,6 +344,94 @@ TD_TEST(replay_pools_earlier_iterations_frames)
     TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "it needs --teacher");
     TD_FMT(path, "%s/model/last.tdm", sdir);
     TD_ASSERT(!td_path_exists(path));
+}
+
+/* A number after "key": in a metrics line (NAN when the key is absent from the line). */
+static double line_number(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *end = strchr(line, '\n'), *k = strstr(line, pat);
+    if (!k || (end && k > end))
+        return NAN;
+    return strtod(k + strlen(pat), NULL);
+}
+
+/* --best-laps K: best.tdm is the checkpoint whose K-lap continuous drive from the start line
+ * went furthest, then fastest; the drive is `trackday eval DIR --laps K --continuous`'s. */
+TD_TEST(best_laps_chooses_best_tdm_by_its_drive)
+{
+    char tdir[128], sdir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    train_teacher(tdir, 1);
+    make_dir(sdir, STATE_META, "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}");
+    options(&o, sdir, 6, tdir);
+    o.best_laps = 2;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 6);
+
+    /* Every iteration drove; best.tdm follows the rule over the drives. */
+    char *text;
+    size_t len;
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    double best_p = -1, best_s = -1, lapped = 0;
+    int best_it = 0, n = 0;
+    for (const char *q = text; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL) {
+        double p = line_number(q, "laps_drive_progress"), s = line_number(q, "laps_drive_lap_s");
+        TD_ASSERT_MSG(isfinite(p) && p >= 0 && p <= 100, "line %d: progress %g", n + 1, p);
+        TD_ASSERT(isfinite(s));
+        TD_ASSERT((s > 0) == (p >= 50)); /* a lap of 2 completed: an average */
+        int best = strstr(q, "\"best\":true") && strstr(q, "\"best\":true") < strchr(q, '\n');
+        int expect = n == 0 || p > best_p || (p == best_p && s > 0 && (best_s <= 0 || s < best_s));
+        TD_ASSERT_MSG(best == expect, "iteration %d: best %d, the rule says %d", n + 1, best,
+                      expect);
+        if (expect) {
+            best_p = p;
+            best_s = s;
+            best_it = n + 1;
+        }
+        lapped += p >= 100;
+        n++;
+    }
+    td_free(text);
+    TD_ASSERT_EQ_INT(n, 6);
+    TD_ASSERT_EQ_INT(r.best_iteration, best_it);
+    /* The student of a lapping teacher laps: the rule had laps to compare. */
+    TD_ASSERT_MSG(lapped >= 1 && best_p == 100, "%g drives of 6 lapped, best %g%%", lapped, best_p);
+
+    /* best.tdm driven as `trackday eval DIR --laps 2 --continuous` gives the logged average. */
+    td_policy best;
+    td_track track;
+    td_eval_options eo;
+    td_eval_result er;
+    TD_FMT(path, "%s/model/best.tdm", sdir);
+    TD_ASSERT_OK(td_policy_load(&best, path, 1, &err));
+    TD_ASSERT_OK(td_track_load(&track, OVAL, &err));
+    td_eval_options_default(&eo);
+    eo.laps = 2;
+    eo.continuous = 1;
+    TD_ASSERT_OK(td_evaluate(&best, &track, &eo, &er, &err));
+    TD_ASSERT_EQ_INT(er.laps_completed, 2);
+    TD_ASSERT_NEAR(er.average_lap_s, best_s, 1e-5); /* the metrics line rounds */
+    td_policy_free(&best);
+    td_track_free(&track);
+
+    /* Without it: DeepRacer's rule, no drive keys; K out of range: refused. */
+    make_dir(sdir, STATE_META, "{}");
+    options(&o, sdir, 1, tdir);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT(isnan(r.last.laps_drive_progress));
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_NOT_CONTAINS(text, "laps_drive");
+    td_free(text);
+    make_dir(sdir, STATE_META, "{}");
+    options(&o, sdir, 1, tdir);
+    o.best_laps = TD_MAX_LAPS + 1;
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "--best-laps");
 }
 
 /* The targets at a temperature and the loss's gradient, on a teacher's real outputs. */

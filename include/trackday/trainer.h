@@ -65,9 +65,14 @@ typedef struct td_train_progress {
                                  is the teacher's (continuous: both means within 0.1 of the
                                  [-1, 1] range) */
     double teacher_beta;      /* fraction of the cars' steps the teacher drove (DAgger's beta) */
-    double teacher_replay;    /* --teacher-replay only, else NaN: the frames the policy tower's
-                                 update drew its minibatches from (this iteration's and the
-                                 earlier ones' kept, at most teacher_replay) */
+    /* --best-laps K only, else NaN: the greedy policy's drive of K laps in a row from the
+     * start line (continuous, the directory's evaluation settings, penalties included, seed
+     * 1: `trackday eval DIR --laps K --continuous`), which decides best.tdm: */
+    double laps_drive_progress; /* how far it got, % of the K laps (100: all completed) */
+    double laps_drive_lap_s;    /* the average of its completed laps (penalties included), -1 */
+    double teacher_replay;      /* --teacher-replay only, else NaN: the frames the policy tower's
+                                   update drew its minibatches from (this iteration's and the
+                                   earlier ones' kept, at most teacher_replay) */
 } td_train_progress;
 
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
@@ -178,6 +183,12 @@ typedef struct td_train_options {
      * minibatches are drawn from, as many minibatches as without (the same cost). At most
      * TD_TRAIN_MAX_TEACHER_REPLAY. */
     int teacher_replay;
+    /* > 0: trackday's choice of model/best.tdm: after each iteration the greedy policy drives
+     * best_laps laps in a row from the start line (continuous, as `trackday eval DIR --laps K
+     * --continuous`); the checkpoint whose drive goes furthest, then has the lowest average
+     * lap (penalties included), is best.tdm. 0 (default): DeepRacer's (the evaluation
+     * episodes' progress, then trackday's lap-time tie-break). At most TD_MAX_LAPS. */
+    int best_laps;
 } td_train_options;
 
 #define TD_TRAIN_MAX_TEACHER_REPLAY 200000
