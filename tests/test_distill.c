@@ -5,11 +5,13 @@
  * refused with what differs; a distilled model resumes as plain PPO.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "td_test.h"
 #include "train_fixture.h"
 #include "train/distill.h"
+#include "trackday/eval.h"
 #include "trackday/rl.h"
 #include "trackday/trainer.h"
 
@@ -257,6 +259,161 @@ TD_TEST(distilled_model_resumes_as_ppo)
     TD_ASSERT_CONTAINS(last, "\"policy_loss\":");
     TD_ASSERT_NOT_CONTAINS(last, "teacher_agreement");
     td_free(text);
+}
+
+/* --teacher-replay: the policy tower's minibatches come from every frame driven so far (up to
+ * N), the student still learns the teacher's choices; the option needs a teacher. */
+TD_TEST(replay_pools_earlier_iterations_frames)
+{
+    char tdir[128], sdir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    train_teacher(tdir, 0);
+    const char *hyper = "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}";
+
+    /* Room for every frame: after 4 iterations the pool is all of them, more than the last
+     * iteration drove. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 4, tdir);
+    o.teacher_replay = TD_TRAIN_MAX_TEACHER_REPLAY;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 4);
+    TD_ASSERT_MSG(r.last.teacher_replay == (double)r.last.steps, "pool %g, frames driven %ld",
+                  r.last.teacher_replay, (long)r.last.steps);
+    TD_ASSERT_MSG(r.last.teacher_agreement >= 0.75, "agreement %.3f", r.last.teacher_agreement);
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    char *text;
+    size_t len;
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    /* Iteration 1's pool is its own frames; iteration 2's adds them to its own. */
+    long steps[2] = {0, 0};
+    double pool[2] = {0, 0};
+    const char *q = text;
+    for (int i = 0; i < 2; i++) {
+        const char *s = strstr(q, "\"steps\":"), *t = strstr(q, "\"teacher_replay\":");
+        TD_ASSERT(s && t);
+        steps[i] = strtol(s + 8, NULL, 10);
+        pool[i] = strtod(t + 17, NULL);
+        q = strchr(q, '\n') + 1;
+    }
+    TD_ASSERT_EQ(pool[0], (double)steps[0]);
+    TD_ASSERT_EQ(pool[1], (double)steps[1]);
+    TD_ASSERT_GT(steps[1], steps[0]);
+    td_free(text);
+
+    /* A small pool keeps the last N frames only. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 2, tdir);
+    o.teacher_replay = 50;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ(r.last.teacher_replay, 50.0);
+
+    /* Without it: no pool, no key. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 1, tdir);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT(isnan(r.last.teacher_replay));
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_NOT_CONTAINS(text, "teacher_replay");
+    td_free(text);
+
+    /* Without a teacher there are no targets to keep. */
+    make_dir(sdir, STATE_META, hyper);
+    options(&o, sdir, 1, NULL);
+    o.teacher_replay = 100;
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "it needs --teacher");
+    TD_FMT(path, "%s/model/last.tdm", sdir);
+    TD_ASSERT(!td_path_exists(path));
+}
+
+/* A number after "key": in a metrics line (NAN when the key is absent from the line). */
+static double line_number(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *end = strchr(line, '\n'), *k = strstr(line, pat);
+    if (!k || (end && k > end))
+        return NAN;
+    return strtod(k + strlen(pat), NULL);
+}
+
+/* --best-laps K: best.tdm is the checkpoint whose K-lap continuous drive from the start line
+ * went furthest, then fastest; the drive is `trackday eval DIR --laps K --continuous`'s. */
+TD_TEST(best_laps_chooses_best_tdm_by_its_drive)
+{
+    char tdir[128], sdir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    train_teacher(tdir, 1);
+    make_dir(sdir, STATE_META, "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}");
+    options(&o, sdir, 6, tdir);
+    o.best_laps = 2;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT_EQ_INT(r.last.iteration, 6);
+
+    /* Every iteration drove; best.tdm follows the rule over the drives. */
+    char *text;
+    size_t len;
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    double best_p = -1, best_s = -1, lapped = 0;
+    int best_it = 0, n = 0;
+    for (const char *q = text; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL) {
+        double p = line_number(q, "laps_drive_progress"), s = line_number(q, "laps_drive_lap_s");
+        TD_ASSERT_MSG(isfinite(p) && p >= 0 && p <= 100, "line %d: progress %g", n + 1, p);
+        TD_ASSERT(isfinite(s));
+        TD_ASSERT((s > 0) == (p >= 50)); /* a lap of 2 completed: an average */
+        int best = strstr(q, "\"best\":true") && strstr(q, "\"best\":true") < strchr(q, '\n');
+        int expect = n == 0 || p > best_p || (p == best_p && s > 0 && (best_s <= 0 || s < best_s));
+        TD_ASSERT_MSG(best == expect, "iteration %d: best %d, the rule says %d", n + 1, best,
+                      expect);
+        if (expect) {
+            best_p = p;
+            best_s = s;
+            best_it = n + 1;
+        }
+        lapped += p >= 100;
+        n++;
+    }
+    td_free(text);
+    TD_ASSERT_EQ_INT(n, 6);
+    TD_ASSERT_EQ_INT(r.best_iteration, best_it);
+    /* The student of a lapping teacher laps: the rule had laps to compare. */
+    TD_ASSERT_MSG(lapped >= 1 && best_p == 100, "%g drives of 6 lapped, best %g%%", lapped, best_p);
+
+    /* best.tdm driven as `trackday eval DIR --laps 2 --continuous` gives the logged average. */
+    td_policy best;
+    td_track track;
+    td_eval_options eo;
+    td_eval_result er;
+    TD_FMT(path, "%s/model/best.tdm", sdir);
+    TD_ASSERT_OK(td_policy_load(&best, path, 1, &err));
+    TD_ASSERT_OK(td_track_load(&track, OVAL, &err));
+    td_eval_options_default(&eo);
+    eo.laps = 2;
+    eo.continuous = 1;
+    TD_ASSERT_OK(td_evaluate(&best, &track, &eo, &er, &err));
+    TD_ASSERT_EQ_INT(er.laps_completed, 2);
+    TD_ASSERT_NEAR(er.average_lap_s, best_s, 1e-5); /* the metrics line rounds */
+    td_policy_free(&best);
+    td_track_free(&track);
+
+    /* Without it: DeepRacer's rule, no drive keys; K out of range: refused. */
+    make_dir(sdir, STATE_META, "{}");
+    options(&o, sdir, 1, tdir);
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    TD_ASSERT(isnan(r.last.laps_drive_progress));
+    TD_FMT(path, "%s/metrics/training.jsonl", sdir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    TD_ASSERT_NOT_CONTAINS(text, "laps_drive");
+    td_free(text);
+    make_dir(sdir, STATE_META, "{}");
+    options(&o, sdir, 1, tdir);
+    o.best_laps = TD_MAX_LAPS + 1;
+    TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "--best-laps");
 }
 
 /* The targets at a temperature and the loss's gradient, on a teacher's real outputs. */

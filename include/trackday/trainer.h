@@ -65,6 +65,14 @@ typedef struct td_train_progress {
                                  is the teacher's (continuous: both means within 0.1 of the
                                  [-1, 1] range) */
     double teacher_beta;      /* fraction of the cars' steps the teacher drove (DAgger's beta) */
+    /* --best-laps K only, else NaN: the greedy policy's drive of K laps in a row from the
+     * start line (continuous, the directory's evaluation settings, penalties included, seed
+     * 1: `trackday eval DIR --laps K --continuous`), which decides best.tdm: */
+    double laps_drive_progress; /* how far it got, % of the K laps (100: all completed) */
+    double laps_drive_lap_s;    /* the average of its completed laps (penalties included), -1 */
+    double teacher_replay;      /* --teacher-replay only, else NaN: the frames the policy tower's
+                                   update drew its minibatches from (this iteration's and the
+                                   earlier ones' kept, at most teacher_replay) */
 } td_train_progress;
 
 typedef void (*td_train_progress_fn)(void *user, const td_train_progress *p);
@@ -169,7 +177,21 @@ typedef struct td_train_options {
      * teacher's policy tower; 1 (default): its own probabilities; 0: one-hot on its greedy
      * action (what the teacher drives in evaluation). */
     double teacher_temperature;
+    /* DAgger's dataset aggregation, bounded: 0 (default): the policy tower learns from this
+     * iteration's frames only; N > 0: the last N frames driven (this iteration's and earlier
+     * ones', with their teacher targets; not kept across --resume) are the pool its
+     * minibatches are drawn from, as many minibatches as without (the same cost). At most
+     * TD_TRAIN_MAX_TEACHER_REPLAY. */
+    int teacher_replay;
+    /* > 0: trackday's choice of model/best.tdm: after each iteration the greedy policy drives
+     * best_laps laps in a row from the start line (continuous, as `trackday eval DIR --laps K
+     * --continuous`); the checkpoint whose drive goes furthest, then has the lowest average
+     * lap (penalties included), is best.tdm. 0 (default): DeepRacer's (the evaluation
+     * episodes' progress, then trackday's lap-time tie-break). At most TD_MAX_LAPS. */
+    int best_laps;
 } td_train_options;
+
+#define TD_TRAIN_MAX_TEACHER_REPLAY 200000
 
 void td_train_options_default(td_train_options *o);
 

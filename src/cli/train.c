@@ -312,6 +312,15 @@ static int cmd_train(int argc, char **argv)
                       "with --teacher (discrete actions): the student learns the teacher's "
                       "probabilities at temperature T (default 1: its own; 0: its greedy "
                       "action only)"),
+        TD_CLI_INT("--teacher-replay", &o.teacher_replay, 0, TD_TRAIN_MAX_TEACHER_REPLAY, "N",
+                   "with --teacher: the policy tower's minibatches come from the last N frames "
+                   "driven (this iteration's and earlier ones', DAgger's aggregation), as many "
+                   "as without (default 0: this iteration's only)"),
+        TD_CLI_INT("--best-laps", &o.best_laps, 1, TD_MAX_LAPS, "K",
+                   "trackday extension: best.tdm is the checkpoint whose greedy drive of K laps "
+                   "in a row from the start line (as eval --laps K --continuous) goes "
+                   "furthest, then has the lowest average lap (default: the evaluation "
+                   "episodes' progress, DeepRacer's)"),
         TD_CLI_FLAG("--spread-starts", &o.spread_starts,
                     "trackday extension: car i of N starts i/N of the lap further (default: "
                     "DeepRacer's round robin, every car from START_POSITION_OFFSET)"),

@@ -39,7 +39,22 @@ typedef struct rollout {
     int n_target;
     float *target, *mb_target;
     void *block; /* the one allocation behind every buffer above */
+    /* --teacher-replay: a ring of the last rp_cap frames driven (observations and teacher
+     * targets; rp_n held, the next written at rp_w), the pool of the policy tower's
+     * minibatches; rp_perm its shuffled order, read from rp_next. */
+    int rp_cap, rp_n, rp_w, rp_next;
+    float *rp_state, *rp_lidar, *rp_target;
+    uint8_t *rp_camera;
+    int *rp_perm;
+    void *rp_block;
 } rollout;
+
+#define REPLAY_BUFFERS(X)                                                                          \
+    X(rp_state, float, C * g->state_dim)                                                           \
+    X(rp_lidar, float, C * g->lidar_dim)                                                           \
+    X(rp_camera, uint8_t, C * g->cam_bytes)                                                        \
+    X(rp_target, float, C * g->n_target)                                                           \
+    X(rp_perm, int, C)
 
 /* Every buffer of a rollout, once: name, type, count (S = T x N samples, bs the minibatch). */
 #define ROLLOUT_BUFFERS(X)                                                                         \
@@ -72,6 +87,7 @@ typedef struct rollout {
 
 static void rollout_free(rollout *r)
 {
+    td_free(r->rp_block);
     td_free(r->block);
     memset(r, 0, sizeof(*r));
 }
@@ -97,7 +113,76 @@ static int rollout_init(rollout *g, const td__train *tr, td_err *err)
                           g->T, g->N, total >> 20);
     g->block = block;
     ROLLOUT_BUFFERS(TD_GROUP_POINT)
+    if (g->n_target && tr->opt.teacher_replay > 0) {
+        size_t C = (size_t)tr->opt.teacher_replay;
+        total = off = 0;
+        g->rp_cap = tr->opt.teacher_replay;
+        REPLAY_BUFFERS(TD_GROUP_BYTES)
+        if (!(block = td_calloc(1, total))) {
+            rollout_free(g);
+            return td_err_set(err, TD_ENOMEM,
+                              "out of memory for --teacher-replay %d (%zu MB of frames)",
+                              tr->opt.teacher_replay, total >> 20);
+        }
+        g->rp_block = block;
+        REPLAY_BUFFERS(TD_GROUP_POINT)
+    }
     return 0;
+}
+
+/* --teacher-replay: the rollout's S samples (observations, targets) into the ring, replacing
+ * the oldest; then a new shuffled order of the frames held. */
+static void replay_add(rollout *r, int S)
+{
+    for (int s = 0; s < S; s++) {
+        size_t w = (size_t)r->rp_w;
+        if (r->state_dim)
+            memcpy(r->rp_state + w * r->state_dim, r->state + (size_t)s * r->state_dim,
+                   sizeof(float) * r->state_dim);
+        if (r->lidar_dim)
+            memcpy(r->rp_lidar + w * r->lidar_dim, r->lidar + (size_t)s * r->lidar_dim,
+                   sizeof(float) * r->lidar_dim);
+        if (r->cam_bytes)
+            memcpy(r->rp_camera + w * r->cam_bytes, r->camera + (size_t)s * r->cam_bytes,
+                   (size_t)r->cam_bytes);
+        memcpy(r->rp_target + w * r->n_target, r->target + (size_t)s * r->n_target,
+               sizeof(float) * r->n_target);
+        r->rp_w = (r->rp_w + 1) % r->rp_cap;
+        if (r->rp_n < r->rp_cap)
+            r->rp_n++;
+    }
+    for (int i = 0; i < r->rp_n; i++)
+        r->rp_perm[i] = i;
+    r->rp_next = r->rp_n; /* shuffled at the first draw */
+}
+
+/* --teacher-replay: the next B frames of the ring's shuffled order (a new order once it is
+ * used up) into the minibatch's observations and targets. */
+static void replay_gather(rollout *r, int B, td_rng *rng)
+{
+    for (int b = 0; b < B; b++) {
+        if (r->rp_next >= r->rp_n) {
+            for (int i = r->rp_n - 1; i > 0; i--) {
+                int j = (int)td_rng_below(rng, (uint32_t)(i + 1));
+                int tmp = r->rp_perm[i];
+                r->rp_perm[i] = r->rp_perm[j];
+                r->rp_perm[j] = tmp;
+            }
+            r->rp_next = 0;
+        }
+        size_t s = (size_t)r->rp_perm[r->rp_next++];
+        if (r->state_dim)
+            memcpy(r->mb_state + (size_t)b * r->state_dim, r->rp_state + s * r->state_dim,
+                   sizeof(float) * r->state_dim);
+        if (r->lidar_dim)
+            memcpy(r->mb_lidar + (size_t)b * r->lidar_dim, r->rp_lidar + s * r->lidar_dim,
+                   sizeof(float) * r->lidar_dim);
+        if (r->cam_bytes)
+            memcpy(r->mb_camera + (size_t)b * r->cam_bytes, r->rp_camera + s * r->cam_bytes,
+                   (size_t)r->cam_bytes);
+        memcpy(r->mb_target + (size_t)b * r->n_target, r->rp_target + s * r->n_target,
+               sizeof(float) * r->n_target);
+    }
 }
 
 /* Copies the env's current observations into rollout row t. */
@@ -242,6 +327,13 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
     } else {
         td_rl_normalize(r->adv, S);
     }
+    /* --teacher-replay: the policy tower's minibatches come from the ring (this rollout's
+     * frames added), as many as over the rollout alone; the value tower's from the rollout. */
+    int replay = r->rp_cap > 0;
+    if (replay) {
+        replay_add(r, S);
+        pr->teacher_replay = r->rp_n;
+    }
     long per_epoch = (S + bs - 1) / bs;
     if (K > 1)
         per_epoch = td__dist_min_long(per_epoch);
@@ -281,7 +373,10 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             td_nn_net_zero_grad(p->pi);
             td_nn_net_zero_grad(p->v);
             if (use && !stop) {
-                gather(r, r->perm + start, B);
+                if (replay)
+                    replay_gather(r, B, &tr->rng);
+                else
+                    gather(r, r->perm + start, B);
                 /* Policy tower. */
                 rc = td_nn_net_forward(p->pi, &in, B);
                 if (rc)
@@ -306,6 +401,8 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             }
             /* Value tower (--teacher: in the first value_epochs epochs only). */
             if (use && !stop && value_pass) {
+                if (replay)
+                    gather(r, r->perm + start, B);
                 rc = td_nn_net_forward(p->v, &in, B);
                 if (rc)
                     break;

@@ -21,9 +21,9 @@ typedef struct td__train {
     td_reward *reward;
     char reward_spec[1200];
     td_sim_config simcfg;
-    td_vecenv env, eval_env, lap_env, best_env;
-    int have_env, have_eval_env, have_lap_env, have_best_env;
-    td_vecenv_buffers envbuf, eval_buf, lap_buf, best_buf;
+    td_vecenv env, eval_env, lap_env, best_env, select_env;
+    int have_env, have_eval_env, have_lap_env, have_best_env, have_select_env;
+    td_vecenv_buffers envbuf, eval_buf, lap_buf, best_buf, select_buf;
     td_policy policy;
     int have_policy;
     int max_batch;

@@ -276,6 +276,15 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     /* --teacher: the training env also computes the teacher's sensors (the evaluation envs
      * below only the student's). */
     td_sim_config trcfg = tr->simcfg;
+    if (opt->best_laps < 0 || opt->best_laps > TD_MAX_LAPS)
+        return td_err_set(err, TD_EINVAL, "--best-laps %d: the laps are 1 to %d (0: off)",
+                          opt->best_laps, TD_MAX_LAPS);
+    if (opt->teacher_replay < 0 || opt->teacher_replay > TD_TRAIN_MAX_TEACHER_REPLAY ||
+        (opt->teacher_replay > 0 && !opt->teacher))
+        return td_err_set(err, TD_EINVAL, "--teacher-replay %d: %s", opt->teacher_replay,
+                          opt->teacher
+                              ? "the frames kept are 0 to 200000"
+                              : "the replay holds a teacher's targets: it needs --teacher");
     if (opt->teacher && (rc = td__teacher_setup(tr, &trcfg, err)))
         return rc;
     rc = td_vecenv_init(&tr->env, &trcfg, &tr->track, tr->opt.envs, err);
@@ -342,6 +351,19 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         rc = td_vecenv_buffers_init(&tr->best_buf, &tr->best_env, err);
         if (rc)
             return rc;
+        /* --best-laps K: the same settings, K laps in a row (`trackday eval DIR --laps K
+         * --continuous`). */
+        if (opt->best_laps > 0) {
+            bc.mode = TD_MODE_CONTINUOUS;
+            bc.laps = opt->best_laps;
+            rc = td_vecenv_init(&tr->select_env, &bc, &tr->track, 1, err);
+            if (rc)
+                return rc;
+            tr->have_select_env = 1;
+            rc = td_vecenv_buffers_init(&tr->select_buf, &tr->select_env, err);
+            if (rc)
+                return rc;
+        }
     }
 
     tr->max_batch = tr->md.hyper.batch_size;
@@ -438,6 +460,9 @@ void td__train_teardown(td__train *tr)
     if (tr->have_best_env)
         td_vecenv_free(&tr->best_env);
     td_vecenv_buffers_free(&tr->best_buf);
+    if (tr->have_select_env)
+        td_vecenv_free(&tr->select_env);
+    td_vecenv_buffers_free(&tr->select_buf);
     if (tr->have_eval_env)
         td_vecenv_free(&tr->eval_env);
     td_vecenv_buffers_free(&tr->eval_buf);
@@ -618,6 +643,46 @@ static double best_lap_as_eval(td__train *tr)
             break;
     }
     return best;
+}
+
+/*
+ * --best-laps K: the current policy drives K laps in a row from the start line (select_env:
+ * continuous, the directory's evaluation settings, seed 1; as `trackday eval DIR --laps K
+ * --continuous`, with its step limit): how far it got (% of the K laps) and the average of
+ * its completed laps (-1 when none). A drive whose clock passes max_s (> 0) stops there: it
+ * cannot beat the checkpoint whose K laps took max_s. 1 if a second Ctrl-C stopped it.
+ */
+static int laps_drive(td__train *tr, double max_s, double *progress, double *lap_s)
+{
+    td_vecenv *env = &tr->select_env;
+    td_policy_obs obs;
+    int laps = env->cfg.laps;
+    const td_episode_info *info = NULL;
+    long cap = (long)(laps * (tr->track.length / 0.1 * TD_SIM_HZ + 2000));
+    td_vecenv_reset(env);
+    for (long step = 0; step < cap && !info; step++) {
+        if (td__train_stop_now(tr))
+            return 1;
+        td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
+        td_policy_obs_from_env(env, 0, &obs);
+        if (td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->select_buf.actions, NULL, NULL, NULL))
+            break;
+        td_vecenv_step(env);
+        if (env->dones[0])
+            info = td_vecenv_last_episode(env, 0);
+        else if (max_s > 0 && td_vecenv_current_episode(env, 0)->sim_time_s > max_s)
+            break;
+    }
+    if (!info)
+        info = td_vecenv_current_episode(env, 0);
+    int done = info->laps < laps ? info->laps : laps;
+    double sum = 0;
+    for (int l = 0; l < done; l++)
+        sum += info->lap_times_s[l];
+    *lap_s = done > 0 ? sum / done : -1;
+    double part = done < laps && info->progress < 100 ? info->progress : 0;
+    *progress = done >= laps ? 100.0 : (100.0 * done + part) / laps;
+    return 0;
 }
 
 /* ==================================================================================== */
@@ -900,6 +965,8 @@ int td__train_end_iteration(td__train *tr, td_train_progress *pr, double iter_t0
     double te = td_time_now(), wall = te - iter_t0;
     if (!tr->have_teacher)
         pr->imitation_loss = pr->teacher_agreement = pr->teacher_beta = NAN;
+    if (!tr->have_teacher || tr->opt.teacher_replay <= 0)
+        pr->teacher_replay = NAN;
     pr->comm_s = td__dist_seconds() - tr->iter_comm0;
     int stopped = td__train_evaluate(tr, pr);
     pr->eval_s = td_time_now() - te;
@@ -954,13 +1021,30 @@ static int end_iteration(td__train *tr, td_train_progress *pr, double wall, int 
     long ended = tr->episodes - tr->iter_episodes0;
     pr->mean_steps = ended > 0 ? (double)iter_steps / (double)ended : NAN;
     /* DeepRacer keeps the checkpoint whose evaluation went furthest; among those that all
-     * finish their laps, trackday prefers the faster one. */
-    pr->best = tr->best_iteration == 0 || pr->eval_progress > tr->best_eval_progress ||
-               (pr->eval_progress == tr->best_eval_progress && pr->eval_lap_s > 0 &&
-                (tr->best_eval_lap_s <= 0 || pr->eval_lap_s < tr->best_eval_lap_s));
+     * finish their laps, trackday prefers the faster one. --best-laps: the same rule on the
+     * K-lap drive instead (its scores kept in the same fields). */
+    double progress = pr->eval_progress, lap_s = pr->eval_lap_s;
+    pr->laps_drive_progress = pr->laps_drive_lap_s = NAN;
+    if (tr->opt.best_laps > 0) {
+        /* A drive slower than best.tdm's (all K laps) stops when its clock passes it. */
+        double max_s =
+            tr->best_iteration > 0 && tr->best_eval_progress >= 100 && tr->best_eval_lap_s > 0
+                ? tr->best_eval_lap_s * tr->opt.best_laps
+                : 0;
+        if (laps_drive(tr, max_s, &progress, &lap_s)) {
+            tr->iteration--;
+            *stop = TD_TRAIN_STOP_NOW;
+            return 0;
+        }
+        pr->laps_drive_progress = progress;
+        pr->laps_drive_lap_s = lap_s;
+    }
+    pr->best = tr->best_iteration == 0 || progress > tr->best_eval_progress ||
+               (progress == tr->best_eval_progress && lap_s > 0 &&
+                (tr->best_eval_lap_s <= 0 || lap_s < tr->best_eval_lap_s));
     if (pr->best) {
-        tr->best_eval_progress = pr->eval_progress;
-        tr->best_eval_lap_s = pr->eval_lap_s;
+        tr->best_eval_progress = progress;
+        tr->best_eval_lap_s = lap_s;
         tr->best_iteration = tr->iteration;
         /* The lap time reported is best.tdm's, as `trackday eval` will drive it. */
         tr->best_lap_s = pr->eval_completion > 0 ? best_lap_as_eval(tr) : -1;

@@ -77,6 +77,9 @@ json_t *td_train_progress_to_json(const td_train_progress *p)
     set_real(o, "imitation_loss", p->imitation_loss);
     set_real(o, "teacher_agreement", p->teacher_agreement);
     set_real(o, "teacher_beta", p->teacher_beta);
+    set_real(o, "teacher_replay", p->teacher_replay);
+    set_real(o, "laps_drive_progress", p->laps_drive_progress);
+    set_real(o, "laps_drive_lap_s", p->laps_drive_lap_s);
     set_real(o, "eval_progress", p->eval_progress);
     set_real(o, "eval_completion", p->eval_completion);
     json_object_set_new(o, "best", json_boolean(p->best));
