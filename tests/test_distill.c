@@ -274,7 +274,7 @@ TD_TEST(replay_pools_earlier_iterations_frames)
 
     /* Room for every frame: after 4 iterations the pool is all of them, more than the last
      * iteration drove. */
-    make_dir(sdir, STATE_META, hyper);
+    make_model_dir(sdir, STATE_META, hyper, NULL);
     options(&o, sdir, 4, tdir);
     o.teacher_replay = TD_TRAIN_MAX_TEACHER_REPLAY;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
@@ -303,14 +303,14 @@ TD_TEST(replay_pools_earlier_iterations_frames)
     td_free(text);
 
     /* A small pool keeps the last N frames only. */
-    make_dir(sdir, STATE_META, hyper);
+    make_model_dir(sdir, STATE_META, hyper, NULL);
     options(&o, sdir, 2, tdir);
     o.teacher_replay = 50;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT_EQ(r.last.teacher_replay, 50.0);
 
     /* Without it: no pool, no key. */
-    make_dir(sdir, STATE_META, hyper);
+    make_model_dir(sdir, STATE_META, hyper, NULL);
     options(&o, sdir, 1, tdir);
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT(isnan(r.last.teacher_replay));
@@ -320,7 +320,7 @@ TD_TEST(replay_pools_earlier_iterations_frames)
     td_free(text);
 
     /* Without a teacher there are no targets to keep. */
-    make_dir(sdir, STATE_META, hyper);
+    make_model_dir(sdir, STATE_META, hyper, NULL);
     options(&o, sdir, 1, NULL);
     o.teacher_replay = 100;
     TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "it needs --teacher");
@@ -348,7 +348,8 @@ TD_TEST(best_laps_chooses_best_tdm_by_its_drive)
     td_train_result r;
     td_err err;
     train_teacher(tdir, 1);
-    make_dir(sdir, STATE_META, "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}");
+    make_model_dir(sdir, STATE_META, "{\"num_episodes_between_training\": 6, \"num_epochs\": 3}",
+                   NULL);
     options(&o, sdir, 6, tdir);
     o.best_laps = 2;
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
@@ -402,7 +403,7 @@ TD_TEST(best_laps_chooses_best_tdm_by_its_drive)
     td_track_free(&track);
 
     /* Without it: DeepRacer's rule, no drive keys; K out of range: refused. */
-    make_dir(sdir, STATE_META, "{}");
+    make_model_dir(sdir, STATE_META, "{}", NULL);
     options(&o, sdir, 1, tdir);
     TD_ASSERT_OK(td_train_run(&o, &r, &err));
     TD_ASSERT(isnan(r.last.laps_drive_progress));
@@ -410,7 +411,7 @@ TD_TEST(best_laps_chooses_best_tdm_by_its_drive)
     TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
     TD_ASSERT_NOT_CONTAINS(text, "laps_drive");
     td_free(text);
-    make_dir(sdir, STATE_META, "{}");
+    make_model_dir(sdir, STATE_META, "{}", NULL);
     options(&o, sdir, 1, tdir);
     o.best_laps = TD_MAX_LAPS + 1;
     TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "--best-laps");
