@@ -2,6 +2,7 @@
  * test_core.c - errors, allocation counting and failure injection, RNG streams, files,
  * checksums and JSON helpers.
  */
+#include <math.h>
 #include <string.h>
 
 #include "td_test.h"
@@ -276,6 +277,50 @@ TD_TEST(cpu_clocks_count_work_not_waiting)
     TD_ASSERT_GT(dt, 0.02 - 1e-9);
     /* The process's clock includes this thread's. */
     TD_ASSERT_GT(dp, dt - 1e-3);
+}
+
+/* What td__floor_int / td__ceil_int give for v: floor(v) or ceil(v) (rounded) inside
+ * (-1e9, 1e9], held to +-1e9 outside, -1e9 for NaN. */
+static int held(double v, double rounded)
+{
+    if (!(v > -1e9))
+        return -1000000000;
+    return v > 1e9 ? 1000000000 : (int)rounded;
+}
+
+/* Around every integer and half of [-300, 300] and the limits, down to the next double either
+ * side, and the special values: NaN of either sign (-NaN is the -v that td__ceil_int, written
+ * through td__floor_int, would pass on), infinities, -0 and the smallest denormals. */
+TD_TEST(floor_and_ceil_int_hold_their_range)
+{
+    double points[1210];
+    int n = 0;
+    for (int i = -300; i <= 300; i++) {
+        points[n++] = i;
+        points[n++] = i + 0.5;
+    }
+    const double limits[] = {1e9, 1e9 - 1, 1e9 - 0.5, 1e9 + 1, 2147483648.0, 1e300};
+    for (int k = 0; k < 6; k++)
+        points[n++] = limits[k];
+    for (int k = 0; k < n; k++) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            double c = sign * points[k];
+            double vs[3] = {c, nextafter(c, -INFINITY), nextafter(c, INFINITY)};
+            for (int j = 0; j < 3; j++) {
+                TD_ASSERT_EQ_INT(td__floor_int(vs[j]), held(vs[j], floor(vs[j])));
+                TD_ASSERT_EQ_INT(td__ceil_int(vs[j]), held(vs[j], ceil(vs[j])));
+            }
+        }
+    }
+    const double special[] = {NAN, -NAN, INFINITY, -INFINITY, -0.0, 5e-324, -5e-324};
+    for (int k = 0; k < 7; k++) {
+        TD_ASSERT_EQ_INT(td__floor_int(special[k]), held(special[k], floor(special[k])));
+        TD_ASSERT_EQ_INT(td__ceil_int(special[k]), held(special[k], ceil(special[k])));
+    }
+    TD_ASSERT_EQ_INT(td__ceil_int(NAN), -1000000000);
+    TD_ASSERT_EQ_INT(td__ceil_int(-1e9), -1000000000);
+    TD_ASSERT_EQ_INT(td__ceil_int(1e9 - 0.5), 1000000000);
+    TD_ASSERT_EQ_INT(td__floor_int(-1e9 + 0.5), -1000000000);
 }
 
 TD_TEST(str_ends_with)

@@ -94,14 +94,12 @@ static inline int td__floor_int(double v)
     return (double)i > v ? i - 1 : i;
 }
 
+/* ceil(v) = -floor(-v), but NaN (which -v keeps) gives -1e9 here too, as v <= -1e9 does. */
 static inline int td__ceil_int(double v)
 {
     if (!(v > -1e9))
         return -1000000000;
-    if (v > 1e9)
-        return 1000000000;
-    int i = (int)v;
-    return (double)i < v ? i + 1 : i;
+    return -td__floor_int(-v);
 }
 
 /* Prefixes err's message (if err is not NULL) with a formatted context ("file.json: ");

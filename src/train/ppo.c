@@ -130,23 +130,54 @@ static int rollout_init(rollout *g, const td__train *tr, td_err *err)
     return 0;
 }
 
+/* One set of frames (a frame: a sample's observations and its teacher targets): the rollout's,
+ * the minibatch's or the replay ring's buffers, each a frame's row after another. */
+typedef struct frames {
+    float *state, *lidar, *target;
+    uint8_t *camera;
+} frames;
+
+static frames rollout_frames(rollout *r)
+{
+    return (frames){r->state, r->lidar, r->target, r->camera};
+}
+
+static frames minibatch_frames(rollout *r)
+{
+    return (frames){r->mb_state, r->mb_lidar, r->mb_target, r->mb_camera};
+}
+
+static frames replay_frames(rollout *r)
+{
+    return (frames){r->rp_state, r->rp_lidar, r->rp_target, r->rp_camera};
+}
+
+/* Copies frame `from` of src to frame `to` of dst: the rows of the sensors the model has
+ * (r's sizes) and the teacher's targets (with --teacher). */
+static void copy_frame(const rollout *r, const frames *dst, size_t to, const frames *src,
+                       size_t from)
+{
+    if (r->state_dim)
+        memcpy(dst->state + to * r->state_dim, src->state + from * r->state_dim,
+               sizeof(float) * r->state_dim);
+    if (r->lidar_dim)
+        memcpy(dst->lidar + to * r->lidar_dim, src->lidar + from * r->lidar_dim,
+               sizeof(float) * r->lidar_dim);
+    if (r->cam_bytes)
+        memcpy(dst->camera + to * r->cam_bytes, src->camera + from * r->cam_bytes,
+               (size_t)r->cam_bytes);
+    if (r->n_target)
+        memcpy(dst->target + to * r->n_target, src->target + from * r->n_target,
+               sizeof(float) * r->n_target);
+}
+
 /* --teacher-replay: the rollout's S samples (observations, targets) into the ring, replacing
  * the oldest; then a new shuffled order of the frames held. */
 static void replay_add(rollout *r, int S)
 {
+    frames ring = replay_frames(r), samples = rollout_frames(r);
     for (int s = 0; s < S; s++) {
-        size_t w = (size_t)r->rp_w;
-        if (r->state_dim)
-            memcpy(r->rp_state + w * r->state_dim, r->state + (size_t)s * r->state_dim,
-                   sizeof(float) * r->state_dim);
-        if (r->lidar_dim)
-            memcpy(r->rp_lidar + w * r->lidar_dim, r->lidar + (size_t)s * r->lidar_dim,
-                   sizeof(float) * r->lidar_dim);
-        if (r->cam_bytes)
-            memcpy(r->rp_camera + w * r->cam_bytes, r->camera + (size_t)s * r->cam_bytes,
-                   (size_t)r->cam_bytes);
-        memcpy(r->rp_target + w * r->n_target, r->target + (size_t)s * r->n_target,
-               sizeof(float) * r->n_target);
+        copy_frame(r, &ring, (size_t)r->rp_w, &samples, (size_t)s);
         r->rp_w = (r->rp_w + 1) % r->rp_cap;
         if (r->rp_n < r->rp_cap)
             r->rp_n++;
@@ -160,6 +191,7 @@ static void replay_add(rollout *r, int S)
  * used up) into the minibatch's observations and targets. */
 static void replay_gather(rollout *r, int B, td_rng *rng)
 {
+    frames mb = minibatch_frames(r), ring = replay_frames(r);
     for (int b = 0; b < B; b++) {
         if (r->rp_next >= r->rp_n) {
             for (int i = r->rp_n - 1; i > 0; i--) {
@@ -170,18 +202,7 @@ static void replay_gather(rollout *r, int B, td_rng *rng)
             }
             r->rp_next = 0;
         }
-        size_t s = (size_t)r->rp_perm[r->rp_next++];
-        if (r->state_dim)
-            memcpy(r->mb_state + (size_t)b * r->state_dim, r->rp_state + s * r->state_dim,
-                   sizeof(float) * r->state_dim);
-        if (r->lidar_dim)
-            memcpy(r->mb_lidar + (size_t)b * r->lidar_dim, r->rp_lidar + s * r->lidar_dim,
-                   sizeof(float) * r->lidar_dim);
-        if (r->cam_bytes)
-            memcpy(r->mb_camera + (size_t)b * r->cam_bytes, r->rp_camera + s * r->cam_bytes,
-                   (size_t)r->cam_bytes);
-        memcpy(r->mb_target + (size_t)b * r->n_target, r->rp_target + s * r->n_target,
-               sizeof(float) * r->n_target);
+        copy_frame(r, &mb, (size_t)b, &ring, (size_t)r->rp_perm[r->rp_next++]);
     }
 }
 
@@ -213,26 +234,16 @@ static int values_of(td_policy *p, const td_policy_obs *obs, int B, float *out)
 /* Gathers minibatch samples idx[0..B) into the mb_* buffers. */
 static void gather(rollout *r, const int *idx, int B)
 {
+    frames mb = minibatch_frames(r), samples = rollout_frames(r);
     for (int b = 0; b < B; b++) {
         int s = idx[b];
-        if (r->state_dim)
-            memcpy(r->mb_state + (size_t)b * r->state_dim, r->state + (size_t)s * r->state_dim,
-                   sizeof(float) * r->state_dim);
-        if (r->lidar_dim)
-            memcpy(r->mb_lidar + (size_t)b * r->lidar_dim, r->lidar + (size_t)s * r->lidar_dim,
-                   sizeof(float) * r->lidar_dim);
-        if (r->cam_bytes)
-            memcpy(r->mb_camera + (size_t)b * r->cam_bytes, r->camera + (size_t)s * r->cam_bytes,
-                   (size_t)r->cam_bytes);
+        copy_frame(r, &mb, (size_t)b, &samples, (size_t)s);
         r->mb_act[b] = r->act[s];
         r->mb_raw[2 * b] = r->raw[2 * s];
         r->mb_raw[2 * b + 1] = r->raw[2 * s + 1];
         r->mb_logp[b] = r->logp[s];
         r->mb_adv[b] = r->adv[s];
         r->mb_ret[b] = r->ret[s];
-        if (r->n_target)
-            memcpy(r->mb_target + (size_t)b * r->n_target, r->target + (size_t)s * r->n_target,
-                   sizeof(float) * r->n_target);
     }
 }
 
@@ -401,6 +412,11 @@ static int update(td__train *tr, rollout *r, td_train_progress *pr)
             }
             /* Value tower (--teacher: in the first value_epochs epochs only). */
             if (use && !stop && value_pass) {
+                /* --teacher-replay: the ring keeps observations and teacher targets only, no
+                 * returns (an older frame's would be of an older policy's episode), so the
+                 * value tower learns from the rollout's samples: a second gather, writing
+                 * them over the ring's frames in the mb_* buffers that `in` reads (the policy
+                 * tower's backward is done with those). */
                 if (replay)
                     gather(r, r->perm + start, B);
                 rc = td_nn_net_forward(p->v, &in, B);

@@ -170,6 +170,26 @@ static int metrics_catch_up(td__train *tr, td_err *err)
     return rc;
 }
 
+/* An env of n cars and its buffers. *have is set once the env is made (teardown frees it then;
+ * the buffers are freed either way). */
+static int env_init(td_vecenv *env, int *have, td_vecenv_buffers *buf, const td_sim_config *cfg,
+                    const td_track *track, int n, td_err *err)
+{
+    int rc = td_vecenv_init(env, cfg, track, n, err);
+    if (rc)
+        return rc;
+    *have = 1;
+    return td_vecenv_buffers_init(buf, env, err);
+}
+
+/* env_init's counterpart. */
+static void env_free(td_vecenv *env, int have, td_vecenv_buffers *buf)
+{
+    if (have)
+        td_vecenv_free(env);
+    td_vecenv_buffers_free(buf);
+}
+
 int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
 {
     char path[TD__TRAIN_PATH_MAX];
@@ -287,11 +307,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
                               : "the replay holds a teacher's targets: it needs --teacher");
     if (opt->teacher && (rc = td__teacher_setup(tr, &trcfg, err)))
         return rc;
-    rc = td_vecenv_init(&tr->env, &trcfg, &tr->track, tr->opt.envs, err);
-    if (rc)
-        return rc;
-    tr->have_env = 1;
-    rc = td_vecenv_buffers_init(&tr->envbuf, &tr->env, err);
+    rc = env_init(&tr->env, &tr->have_env, &tr->envbuf, &trcfg, &tr->track, tr->opt.envs, err);
     if (rc)
         return rc;
     tr->env.reward_fn = td_reward_batch_cb;
@@ -310,25 +326,15 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
     int eval_n;
     eval_share(tr->opt.eval_episodes, tr->nranks, tr->rank, &tr->eval_first, &eval_n);
     ec.first_car = tr->eval_first;
-    if (eval_n > 0) {
-        rc = td_vecenv_init(&tr->eval_env, &ec, &tr->track, eval_n, err);
-        if (rc)
-            return rc;
-        tr->have_eval_env = 1;
-        rc = td_vecenv_buffers_init(&tr->eval_buf, &tr->eval_env, err);
-        if (rc)
-            return rc;
-    }
+    if (eval_n > 0 && (rc = env_init(&tr->eval_env, &tr->have_eval_env, &tr->eval_buf, &ec,
+                                     &tr->track, eval_n, err)))
+        return rc;
     ec.first_car = 0;
     if (tr->rank == 0) {
         ec.mode = TD_MODE_CONTINUOUS;
         ec.laps = opt->until_laps > 0 ? opt->until_laps : 3;
         ec.race.reverse_dir = tr->simcfg.race.reverse_dir;
-        rc = td_vecenv_init(&tr->lap_env, &ec, &tr->track, 1, err);
-        if (rc)
-            return rc;
-        tr->have_lap_env = 1;
-        rc = td_vecenv_buffers_init(&tr->lap_buf, &tr->lap_env, err);
+        rc = env_init(&tr->lap_env, &tr->have_lap_env, &tr->lap_buf, &ec, &tr->track, 1, err);
         if (rc)
             return rc;
         /* best.tdm's lap time: the drive `trackday eval DIR` makes (the directory's
@@ -344,11 +350,7 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         td_policy_sim_sensors(&tr->md.metadata, &bc);
         td_eval_config_apply(&ep->eval, &bc);
         bc.seed = 1;
-        rc = td_vecenv_init(&tr->best_env, &bc, &tr->track, 1, err);
-        if (rc)
-            return rc;
-        tr->have_best_env = 1;
-        rc = td_vecenv_buffers_init(&tr->best_buf, &tr->best_env, err);
+        rc = env_init(&tr->best_env, &tr->have_best_env, &tr->best_buf, &bc, &tr->track, 1, err);
         if (rc)
             return rc;
         /* --best-laps K: the same settings, K laps in a row (`trackday eval DIR --laps K
@@ -356,11 +358,8 @@ int td__train_setup(td__train *tr, const td_train_options *opt, td_err *err)
         if (opt->best_laps > 0) {
             bc.mode = TD_MODE_CONTINUOUS;
             bc.laps = opt->best_laps;
-            rc = td_vecenv_init(&tr->select_env, &bc, &tr->track, 1, err);
-            if (rc)
-                return rc;
-            tr->have_select_env = 1;
-            rc = td_vecenv_buffers_init(&tr->select_buf, &tr->select_env, err);
+            rc = env_init(&tr->select_env, &tr->have_select_env, &tr->select_buf, &bc, &tr->track,
+                          1, err);
             if (rc)
                 return rc;
         }
@@ -454,21 +453,11 @@ void td__train_teardown(td__train *tr)
         td_policy_free(&tr->teacher);
     if (tr->have_policy)
         td_policy_free(&tr->policy);
-    if (tr->have_lap_env)
-        td_vecenv_free(&tr->lap_env);
-    td_vecenv_buffers_free(&tr->lap_buf);
-    if (tr->have_best_env)
-        td_vecenv_free(&tr->best_env);
-    td_vecenv_buffers_free(&tr->best_buf);
-    if (tr->have_select_env)
-        td_vecenv_free(&tr->select_env);
-    td_vecenv_buffers_free(&tr->select_buf);
-    if (tr->have_eval_env)
-        td_vecenv_free(&tr->eval_env);
-    td_vecenv_buffers_free(&tr->eval_buf);
-    if (tr->have_env)
-        td_vecenv_free(&tr->env);
-    td_vecenv_buffers_free(&tr->envbuf);
+    env_free(&tr->lap_env, tr->have_lap_env, &tr->lap_buf);
+    env_free(&tr->best_env, tr->have_best_env, &tr->best_buf);
+    env_free(&tr->select_env, tr->have_select_env, &tr->select_buf);
+    env_free(&tr->eval_env, tr->have_eval_env, &tr->eval_buf);
+    env_free(&tr->env, tr->have_env, &tr->envbuf);
     td_reward_close(tr->reward);
     if (tr->have_track)
         td_track_free(&tr->track);
@@ -477,6 +466,28 @@ void td__train_teardown(td__train *tr)
 /* ==================================================================================== */
 /* Greedy evaluation                                                                    */
 /* ==================================================================================== */
+
+/*
+ * One step of a greedy drive: every car of env takes the current policy's greedy action (into
+ * actions, the env's action buffer). First checks for a second Ctrl-C (a camera model's laps
+ * take seconds: a drive must not wait for them) and reports the evaluation's activity (step of
+ * cap). Returns 0; 1 if a second Ctrl-C asks to stop now; the policy's negative TD_E* if it
+ * failed (it cannot with at most max_batch cars: the callers end the drive there, as if at
+ * its cap). The env is not stepped when nonzero.
+ */
+static int greedy_step(td__train *tr, td_vecenv *env, float *actions, long step, long cap)
+{
+    td_policy_obs obs;
+    if (td__train_stop_now(tr))
+        return 1;
+    td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
+    td_policy_obs_from_env(env, 0, &obs);
+    int rc = td_policy_act(&tr->policy, &obs, env->n, 1, NULL, actions, NULL, NULL, NULL);
+    if (rc)
+        return rc;
+    td_vecenv_step(env);
+    return 0;
+}
 
 /* One greedy evaluation episode: the step its car ended at (INT_MAX: still driving at the
  * cap) and its record. */
@@ -501,7 +512,6 @@ static int evaluate_share(td__train *tr, eval_car *out, double start, int revers
 {
     td_vecenv *env = &tr->eval_env;
     int n = env->n, total = tr->opt.eval_episodes, finished = 0;
-    td_policy_obs obs;
 
     td_vecenv_reset(env);
     for (int i = 0; i < n; i++) {
@@ -514,12 +524,11 @@ static int evaluate_share(td__train *tr, eval_car *out, double start, int revers
     /* A generous cap: a lap at the slowest speed, twice. */
     int cap = (int)(2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
     for (int step = 0; step < cap && finished < n; step++) {
-        if (td__train_stop_now(tr))
+        int rc = greedy_step(tr, env, tr->eval_buf.actions, step, cap);
+        if (rc == 1)
             return 1;
-        td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
-        td_policy_obs_from_env(env, 0, &obs);
-        td_policy_act(&tr->policy, &obs, n, 1, NULL, tr->eval_buf.actions, NULL, NULL, NULL);
-        td_vecenv_step(env);
+        if (rc)
+            break;
         for (int i = 0; i < n; i++) {
             if (env->dones[i] && out[i].end_step == INT_MAX) {
                 out[i].end_step = step;
@@ -539,7 +548,6 @@ int td__train_evaluate(td__train *tr, td_train_progress *pr)
     eval_car mine[TD__MAX_EVAL_EPISODES], all[TD__MAX_EVAL_EPISODES];
     int n = tr->opt.eval_episodes, completed = 0, mine_n = tr->have_eval_env ? tr->eval_env.n : 0;
     double sum_progress = 0, sum_lap = 0;
-    td_policy_obs obs;
 
     /* DeepRacer's rollout worker 0 evaluates between iterations (rollout_worker.py: the
      * MIN_EVAL_TRIALS graph_manager.evaluate calls) from its start_ndist, which only training
@@ -594,12 +602,11 @@ int td__train_evaluate(td__train *tr, td_train_progress *pr)
         int lap_cap = (int)(le->cfg.laps * 2.0 * tr->track.length / 0.1 * TD_SIM_HZ / 4.0) + 100;
         td_vecenv_reset(le);
         for (int step = 0; step < lap_cap; step++) {
-            if (td__train_stop_now(tr))
+            int rc = greedy_step(tr, le, tr->lap_buf.actions, step, lap_cap);
+            if (rc == 1)
                 return 1;
-            td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, lap_cap);
-            td_policy_obs_from_env(le, 0, &obs);
-            td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->lap_buf.actions, NULL, NULL, NULL);
-            td_vecenv_step(le);
+            if (rc)
+                break;
             if (le->dones[0]) {
                 const td_episode_info *info = td_vecenv_last_episode(le, 0);
                 pr->laps_ok = info->laps >= le->cfg.laps && info->events.off_tracks == 0 &&
@@ -619,20 +626,13 @@ int td__train_evaluate(td__train *tr, td_train_progress *pr)
 static double best_lap_as_eval(td__train *tr)
 {
     td_vecenv *env = &tr->best_env;
-    td_policy_obs obs;
     int laps = env->cfg.laps, trials = 0;
     double best = -1;
     long cap = (long)(laps * (tr->track.length / 0.1 * TD_SIM_HZ + 2000));
     td_vecenv_reset(env);
     for (long step = 0; step < cap; step++) {
-        /* A camera model's laps take seconds: a second Ctrl-C must not wait for them. */
-        if (td__train_stop_now(tr))
+        if (greedy_step(tr, env, tr->best_buf.actions, step, cap))
             return -1;
-        td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
-        td_policy_obs_from_env(env, 0, &obs);
-        if (td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->best_buf.actions, NULL, NULL, NULL))
-            return -1;
-        td_vecenv_step(env);
         if (!env->dones[0])
             continue;
         const td_episode_info *info = td_vecenv_last_episode(env, 0);
@@ -655,19 +655,16 @@ static double best_lap_as_eval(td__train *tr)
 static int laps_drive(td__train *tr, double max_s, double *progress, double *lap_s)
 {
     td_vecenv *env = &tr->select_env;
-    td_policy_obs obs;
     int laps = env->cfg.laps;
     const td_episode_info *info = NULL;
     long cap = (long)(laps * (tr->track.length / 0.1 * TD_SIM_HZ + 2000));
     td_vecenv_reset(env);
     for (long step = 0; step < cap && !info; step++) {
-        if (td__train_stop_now(tr))
+        int rc = greedy_step(tr, env, tr->select_buf.actions, step, cap);
+        if (rc == 1)
             return 1;
-        td__train_activity(tr, TD_TRAIN_PHASE_EVALUATE, 0, 0, step, cap);
-        td_policy_obs_from_env(env, 0, &obs);
-        if (td_policy_act(&tr->policy, &obs, 1, 1, NULL, tr->select_buf.actions, NULL, NULL, NULL))
+        if (rc)
             break;
-        td_vecenv_step(env);
         if (env->dones[0])
             info = td_vecenv_last_episode(env, 0);
         else if (max_s > 0 && td_vecenv_current_episode(env, 0)->sim_time_s > max_s)
