@@ -417,6 +417,38 @@ TD_TEST(best_laps_chooses_best_tdm_by_its_drive)
     TD_ASSERT_ERR(td_train_run(&o, &r, &err), TD_EINVAL, &err, "--best-laps");
 }
 
+/* --best-laps K: a new best.tdm that lapped in its drive has its lap time reported (as
+ * `trackday eval DIR` drives it), even when the iteration's evaluation trials, which start where
+ * car 0's next episode starts, completed no lap. */
+TD_TEST(best_laps_reports_the_lap_time_of_a_drive_that_lapped)
+{
+    char dir[128], path[256];
+    td_train_options o;
+    td_train_result r;
+    td_err err;
+    init_values_model(dir, 4, &o);
+    o.simtrace = 0;
+    o.best_laps = 2;
+    TD_ASSERT_OK(td_train_run(&o, &r, &err));
+    char *text;
+    size_t len;
+    TD_FMT(path, "%s/metrics/training.jsonl", dir);
+    TD_ASSERT_OK(td_file_read(path, &text, &len, &err));
+    int cases = 0, n = 0;
+    for (const char *q = text; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL, n++) {
+        const char *best = strstr(q, "\"best\":true");
+        if (!best || best > strchr(q, '\n') || !(line_number(q, "laps_drive_lap_s") > 0) ||
+            line_number(q, "eval_completion") != 0)
+            continue;
+        cases++;
+        double lap = line_number(q, "best_lap_time_s");
+        TD_ASSERT_MSG(lap > 0, "iteration %d: best.tdm drove laps, lap time %g", n + 1, lap);
+    }
+    td_free(text);
+    /* The case happens in this run (seed 7): otherwise the test would test nothing. */
+    TD_ASSERT_MSG(cases >= 1, "no new best lapped only in its drive (%d iterations)", n);
+}
+
 /* The targets at a temperature and the loss's gradient, on a teacher's real outputs. */
 TD_TEST(targets_and_loss_gradient)
 {

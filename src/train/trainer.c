@@ -1043,8 +1043,12 @@ static int end_iteration(td__train *tr, td_train_progress *pr, double wall, int 
         tr->best_eval_progress = progress;
         tr->best_eval_lap_s = lap_s;
         tr->best_iteration = tr->iteration;
-        /* The lap time reported is best.tdm's, as `trackday eval` will drive it. */
-        tr->best_lap_s = pr->eval_completion > 0 ? best_lap_as_eval(tr) : -1;
+        /* The lap time reported is best.tdm's, as `trackday eval` will drive it: driven when
+         * the evaluation trials or the --best-laps drive completed a lap (the trials start
+         * where car 0's next episode starts, so a policy that laps from the start line may
+         * complete none of them). */
+        int lapped = pr->eval_completion > 0 || (tr->opt.best_laps > 0 && lap_s > 0);
+        tr->best_lap_s = lapped ? best_lap_as_eval(tr) : -1;
         if (td__train_stop_now(tr)) {
             /* A second Ctrl-C during that drive: no checkpoint of this iteration either. */
             tr->iteration--;
