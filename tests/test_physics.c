@@ -692,6 +692,52 @@ TD_TEST(racing_line_refinement_drives_fewer_on_a_long_route)
     td_track_free(&t);
 }
 
+/* The path search on route path with a few sweeps, no refinement; full: evaluate the whole
+ * line at every move (the reference). */
+static void racing_search(const char *path, int full, td_racing_line *rl)
+{
+    td_track t;
+    td_err err = {0};
+    TD_ASSERT_OK(td_track_load(&t, path, &err));
+    td_car_config car;
+    td_car_config_default(&car);
+    td_racing_options o;
+    td_racing_options_default(&o, &car);
+    o.max_sweeps = 3;
+    o.refine_evals = 0;
+    o.full_evaluate = full;
+    TD_ASSERT_OK(td_racing_line_compute(rl, &t, &car, &o, &err));
+    td_track_free(&t);
+}
+
+TD_TEST(racing_line_search_evaluates_a_move_locally)
+{
+    /* An evaluation of a moved line recomputes only around the move, and finds the same line
+     * bit for bit as the whole-line reference. Before session 10 every evaluation was the whole
+     * line (9 n of work: n stations, 8 speed passes), so the search cost the route's length
+     * squared; now an evaluation's work does not grow with the route: hairpin (35.3 m) and
+     * penbay_pro (89.2 m). */
+    const char *paths[2] = {TD_TEST_SOURCE_DIR "/tracks/hairpin.json",
+                            TD_SHARED_TRACKS "/penbay_pro.npy"};
+    double per_eval[2];
+    for (int k = 0; k < 2; k++) {
+        td_racing_line fast, full;
+        racing_search(paths[k], 0, &fast);
+        racing_search(paths[k], 1, &full);
+        TD_ASSERT_EQ_INT(fast.n, full.n);
+        TD_ASSERT_EQ_INT(fast.search_evals, full.search_evals);
+        TD_ASSERT(fast.search_evals > 500);
+        TD_ASSERT_EQ_INT(memcmp(fast.lat, full.lat, sizeof(double) * fast.n), 0);
+        TD_ASSERT_EQ_INT(memcmp(&fast.plan_lap_s, &full.plan_lap_s, sizeof(double)), 0);
+        TD_ASSERT_EQ_INT(full.search_work, 9L * full.n * full.search_evals);
+        per_eval[k] = (double)fast.search_work / fast.search_evals;
+        TD_ASSERT_LT(per_eval[k], 9.0 * fast.n / 3);
+        td_racing_line_free(&fast);
+        td_racing_line_free(&full);
+    }
+    TD_ASSERT_LT(per_eval[1], 1.3 * per_eval[0]);
+}
+
 TD_TEST(racing_line_needs_a_loop_and_room)
 {
     td_track t;

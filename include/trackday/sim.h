@@ -563,6 +563,9 @@ typedef struct td_racing_options {
                               (5 laps each) on a route up to 25 m, refine_evals x 25 / length
                               on a longer one (a drive costs as much as the route is long), 400;
                               0: none (the profile on paper is the line's) */
+    int full_evaluate;     /* 1: the path search evaluates the whole line at every move (the
+                              reference its local evaluation is held to: the same line, bit for
+                              bit, at a cost quadratic in the route's length); 0 (default) */
 } td_racing_options;
 
 typedef enum td_driver_kind {
@@ -672,6 +675,10 @@ typedef struct td_racing_line {
     double centerline_lap_s;  /* the same profile computed on the centreline, for comparison */
     double min_margin_m;      /* smallest clearance of a wheel (td_car_wheels) to the road's edge */
     int sweeps;
+    long search_evals; /* the path search's evaluations of a moved line */
+    long search_work;  /* their work: the stations whose line they recomputed plus the steps of
+                          the speed profile's 8 passes they recomputed (a whole evaluation is
+                          9 n; a local one, a few stretches around the move) */
 } td_racing_line;
 
 /*

@@ -5,8 +5,12 @@
  * descent over the spline's control offsets that lowers the lap time while the car's
  * footprint stays on the road; then the driven refinement: the racing-line driver drives the
  * line in the simulator, the margin widens where a wheel leaves the road, and the speeds are
- * scaled window by window while the driven laps get faster. docs/sim.md, "The racing line".
+ * scaled window by window while the driven laps get faster. The search evaluates a move
+ * locally (evaluate_move: only what the move changed is recomputed, bit for bit what the
+ * whole-line evaluate gives), so its cost grows with the route's length, not its square.
+ * docs/sim.md, "The racing line".
  */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -27,6 +31,7 @@ void td_racing_options_default(td_racing_options *o, const td_car_config *car)
     o->grip_use = TD_RACING_GRIP_USE;
     o->max_sweeps = 1000;
     o->refine_evals = 400;
+    o->full_evaluate = 0;
 }
 
 typedef struct rl_ctx {
@@ -44,6 +49,16 @@ typedef struct rl_ctx {
     double v_top, v_bottom, a_lat, k_max, accel_max, speed_tau;
     double gain, wheelbase, u_max, steer_tau;
     int rate_span; /* half window, in stations, of the steering-rate limit */
+    /* The last evaluation, kept so that the next one recomputes only what a move changed
+     * (evaluate_move): its controls, the outputs of longitudinal's 8 passes (lv, v is the
+     * last), each step's time, each station's penalties (below and above its bounds, bp, and
+     * the excess curvature's, kp) and how many of those are not 0, its cost and lap. */
+    double *cc, *lv, *term, *bp, *kp;
+    int nb, nk;
+    double last_cost, last_lap;
+    int mv_lo, mv_len;       /* the controls the last evaluation's move touched */
+    int full_evaluate;       /* td_racing_options.full_evaluate */
+    long search_evals, work; /* the path search's evaluations and their work (see sim.h) */
 } rl_ctx;
 
 /* Uniform cubic B-spline basis at t in [0, 1). */
@@ -98,99 +113,442 @@ static double accel_at(const rl_ctx *r, double v, int braking)
     return a > 0 ? a : 0;
 }
 
+/* One step of the braking pass (braking = 1) or of the acceleration pass: the speed v at a
+ * point, limited by the speed vn at its neighbour (the next point when braking, the previous
+ * when accelerating) over the stretch ds between them. */
+static double long_step(const rl_ctx *r, double v, double vn, double ds, int braking)
+{
+    double vb = vn + accel_at(r, vn, braking) * ds / (vn + 0.1);
+    double lim = sqrt(vn * vn + 2.0 * accel_at(r, 0.5 * (vn + vb), braking) * ds);
+    return v > lim ? lim : v;
+}
+
 /* Braking then acceleration limits on speeds v around the loop (twice, so the wrap
- * settles). */
-static void longitudinal(const rl_ctx *r, double *v)
+ * settles). The passes are one chain of 8 loops round the points, each step reading the
+ * point the step before wrote (k = 0, 1: braking, n - 1 down to 0; 2, 3: accelerating, 1 up
+ * to n - 1 then 0; 4-7 again); with rec, loop k's output at point i goes to rec[k n + i]. */
+static void longitudinal(const rl_ctx *r, double *v, double *rec)
 {
     int n = r->n;
     for (int pass = 0; pass < 2; pass++) {
         for (int q = 2 * n - 1; q >= 0; q--) {
             int i = q % n, j = (q + 1) % n;
-            double vb = v[j] + accel_at(r, v[j], 1) * r->ds[i] / (v[j] + 0.1);
-            double lim = sqrt(v[j] * v[j] + 2.0 * accel_at(r, 0.5 * (v[j] + vb), 1) * r->ds[i]);
-            if (v[i] > lim)
-                v[i] = lim;
+            v[i] = long_step(r, v[i], v[j], r->ds[i], 1);
+            if (rec)
+                rec[(size_t)(4 * pass + (q < n)) * n + i] = v[i];
         }
         for (int q = 0; q < 2 * n; q++) {
             int i = q % n, j = (q + 1) % n;
-            double vf = v[i] + accel_at(r, v[i], 0) * r->ds[i] / (v[i] + 0.1);
-            double lim = sqrt(v[i] * v[i] + 2.0 * accel_at(r, 0.5 * (v[i] + vf), 0) * r->ds[i]);
-            if (v[j] > lim)
-                v[j] = lim;
+            v[j] = long_step(r, v[j], v[i], r->ds[i], 0);
+            if (rec)
+                rec[(size_t)(4 * pass + 2 + (q >= n)) * n + j] = v[j];
         }
     }
 }
 
+/* ---- evaluating the line ------------------------------------------------------------------ */
+
+/* Whether a and b are the same double, bit for bit. */
+static int same(double a, double b)
+{
+    return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+/* Station i's line at lateral offset l: the point and its penalties below and above its
+ * bounds (nb counts those not 0). */
+static void station_line(rl_ctx *r, int i, double l)
+{
+    r->lat[i] = l;
+    double lo = r->lo[i] + r->margin[i], hi = r->hi[i] - r->margin[i];
+    double b0 = l < lo ? W_BOUND * (lo - l) * (lo - l) : 0;
+    double b1 = l > hi ? W_BOUND * (l - hi) * (l - hi) : 0;
+    r->nb += (b0 != 0) - (r->bp[2 * i] != 0) + (b1 != 0) - (r->bp[2 * i + 1] != 0);
+    r->bp[2 * i] = b0;
+    r->bp[2 * i + 1] = b1;
+    r->x[i] = r->cx[i] + l * r->nx[i];
+    r->y[i] = r->cy[i] + l * r->ny[i];
+}
+
+/* Station i's curvature and the steering it needs: car.c's path curvature 2 sin(beta) / L
+ * with tan(beta) = gain tan(delta) / 2, inverted (tan(delta), clipped at full lock). */
+static void station_curv(rl_ctx *r, int i)
+{
+    int n = r->n, a = (i - CURV_SPAN + n) % n, b = (i + CURV_SPAN) % n;
+    r->k[i] = menger(r->x[a], r->y[a], r->x[i], r->y[i], r->x[b], r->y[b]);
+    double sb = 0.5 * r->k[i] * r->wheelbase;
+    sb = sb > 0.999 ? 0.999 : (sb < -0.999 ? -0.999 : sb);
+    r->u[i] = 2.0 * sb / sqrt(1.0 - sb * sb) / r->gain;
+}
+
+/* The length of the step from station i to the next. */
+static void station_ds(rl_ctx *r, int i)
+{
+    int c = (i + 1) % r->n;
+    r->ds[i] = hypot(r->x[c] - r->x[i], r->y[c] - r->y[i]);
+}
+
+/* Station i's penalty for a curvature beyond what the car can steer (nk counts those not 0). */
+static void station_kpen(rl_ctx *r, int i)
+{
+    double ki = fabs(r->k[i]);
+    double p = ki > r->k_max ? W_CURV * (ki - r->k_max) * (ki - r->k_max) * r->ds[i] : 0;
+    r->nk += (p != 0) - (r->kp[i] != 0);
+    r->kp[i] = p;
+}
+
+/* Station i's speed before the braking and acceleration limits (cap). */
+static void station_cap(rl_ctx *r, int i)
+{
+    int n = r->n;
+    double v = r->v_top;
+    double ki = fabs(r->k[i]);
+    /* The grip bounds the path's lateral acceleration at every instant (car.c clips the
+     * slip so): v^2 kappa <= grip at the point. */
+    if (r->a_lat > 0 && ki > 1e-9) {
+        double vl = sqrt(r->a_lat / ki);
+        v = vl < v ? vl : v;
+    }
+    /* The steering follows its command through a first-order lag: with the command at
+     * full lock, tan(delta) goes from u_a to u_b in tau ln((u_max - u_a) / (u_max - u_b))
+     * (the mirror when it turns the other way), judged over a window as long as the
+     * distance of one time constant at top speed (tau v_top: the lag smooths anything
+     * shorter). The dead time is no limit for a driver that commands ahead of it. */
+    int a = (i - r->rate_span + n) % n, b = (i + r->rate_span) % n;
+    double ua = r->u[a], ub = r->u[b];
+    if (ub < ua) {
+        ua = -ua;
+        ub = -ub;
+    }
+    if (ub > ua + 1e-9 && r->steer_tau > 0) {
+        double um = r->u_max;
+        double ra = um - ua, rb = um - ub;
+        rb = rb > 0.02 * um ? rb : 0.02 * um;
+        ra = ra > rb ? ra : rb;
+        double vr = 2.0 * r->rate_span * r->step / (r->steer_tau * log(ra / rb));
+        v = vr < v ? vr : v;
+    }
+    r->cap[i] = v > r->v_bottom ? v : r->v_bottom;
+}
+
+/* The time of the step from station i to the next at the profile's speeds. */
+static void station_term(rl_ctx *r, int i)
+{
+    r->term[i] = 2.0 * r->ds[i] / (r->v[i] + r->v[(i + 1) % r->n]);
+}
+
+/* The lap time (*lap) and the cost, the lap plus the penalties: sums in station order, so the
+ * same double however the terms were computed. */
+static double sum_cost(rl_ctx *r, double *lap)
+{
+    int n = r->n;
+    double t = 0, pen = 0;
+    for (int i = 0; i < n; i++)
+        t += r->term[i];
+    /* The penalties that are 0 add nothing (x + 0 is x), so they are skipped when all are. */
+    if (r->nb)
+        for (int i = 0; i < 2 * n; i++)
+            pen += r->bp[i];
+    if (r->nk)
+        for (int i = 0; i < n; i++)
+            pen += r->kp[i];
+    r->last_lap = *lap = t;
+    r->last_cost = t + pen;
+    return t + pen;
+}
+
 /*
  * Evaluates the current controls: the line, its curvature, the speed profile and the lap
- * time; returns the cost (lap time plus penalties) and the time in *lap.
+ * time; returns the cost (lap time plus penalties) and the time in *lap. The whole line (the
+ * reference evaluate_move is held to); it keeps everything evaluate_move starts from.
  */
 static double evaluate(rl_ctx *r, double *lap)
 {
     int n = r->n;
-    double pen = 0;
-    for (int i = 0; i < n; i++) {
-        double l = lat_at(r, i);
-        r->lat[i] = l;
-        double lo = r->lo[i] + r->margin[i], hi = r->hi[i] - r->margin[i];
-        if (l < lo)
-            pen += W_BOUND * (lo - l) * (lo - l);
-        if (l > hi)
-            pen += W_BOUND * (l - hi) * (l - hi);
-        r->x[i] = r->cx[i] + l * r->nx[i];
-        r->y[i] = r->cy[i] + l * r->ny[i];
-    }
-    for (int i = 0; i < n; i++) {
-        int a = (i - CURV_SPAN + n) % n, b = (i + CURV_SPAN) % n, c = (i + 1) % n;
-        r->k[i] = menger(r->x[a], r->y[a], r->x[i], r->y[i], r->x[b], r->y[b]);
-        r->ds[i] = hypot(r->x[c] - r->x[i], r->y[c] - r->y[i]);
-    }
-    /* The steering each point needs: car.c's path curvature 2 sin(beta) / L with
-     * tan(beta) = gain tan(delta) / 2, inverted (tan(delta), clipped at full lock). */
-    for (int i = 0; i < n; i++) {
-        double sb = 0.5 * r->k[i] * r->wheelbase;
-        sb = sb > 0.999 ? 0.999 : (sb < -0.999 ? -0.999 : sb);
-        r->u[i] = 2.0 * sb / sqrt(1.0 - sb * sb) / r->gain;
-    }
-    for (int i = 0; i < n; i++) {
-        double v = r->v_top;
-        double ki = fabs(r->k[i]);
-        if (ki > r->k_max)
-            pen += W_CURV * (ki - r->k_max) * (ki - r->k_max) * r->ds[i];
-        /* The grip bounds the path's lateral acceleration at every instant (car.c clips the
-         * slip so): v^2 kappa <= grip at the point. */
-        if (r->a_lat > 0 && ki > 1e-9) {
-            double vl = sqrt(r->a_lat / ki);
-            v = vl < v ? vl : v;
-        }
-        /* The steering follows its command through a first-order lag: with the command at
-         * full lock, tan(delta) goes from u_a to u_b in tau ln((u_max - u_a) / (u_max - u_b))
-         * (the mirror when it turns the other way), judged over a window as long as the
-         * distance of one time constant at top speed (tau v_top: the lag smooths anything
-         * shorter). The dead time is no limit for a driver that commands ahead of it. */
-        int a = (i - r->rate_span + n) % n, b = (i + r->rate_span) % n;
-        double ua = r->u[a], ub = r->u[b];
-        if (ub < ua) {
-            ua = -ua;
-            ub = -ub;
-        }
-        if (ub > ua + 1e-9 && r->steer_tau > 0) {
-            double um = r->u_max;
-            double ra = um - ua, rb = um - ub;
-            rb = rb > 0.02 * um ? rb : 0.02 * um;
-            ra = ra > rb ? ra : rb;
-            double vr = 2.0 * r->rate_span * r->step / (r->steer_tau * log(ra / rb));
-            v = vr < v ? vr : v;
-        }
-        r->v[i] = v > r->v_bottom ? v : r->v_bottom;
-        r->cap[i] = r->v[i];
-    }
-    longitudinal(r, r->v);
-    double t = 0;
     for (int i = 0; i < n; i++)
-        t += 2.0 * r->ds[i] / (r->v[i] + r->v[(i + 1) % n]);
-    *lap = t;
-    return t + pen;
+        station_line(r, i, lat_at(r, i));
+    for (int i = 0; i < n; i++) {
+        station_curv(r, i);
+        station_ds(r, i);
+    }
+    for (int i = 0; i < n; i++) {
+        station_kpen(r, i);
+        station_cap(r, i);
+        r->v[i] = r->cap[i];
+    }
+    longitudinal(r, r->v, r->lv);
+    for (int i = 0; i < n; i++)
+        station_term(r, i);
+    memcpy(r->cc, r->c, sizeof(double) * r->m);
+    r->mv_len = 0;
+    return sum_cost(r, lap);
+}
+
+/* A stretch of consecutive indices round a loop of n: lo, lo + 1, ... (mod n), len of them.
+ * len 0 is none; a stretch longer than half the loop is the whole loop (lo 0, len n). */
+typedef struct arc {
+    int lo, len;
+} arc;
+
+static int wrap(int i, int n)
+{
+    i %= n;
+    return i < 0 ? i + n : i;
+}
+
+static arc arc_of(int lo, int len, int n)
+{
+    if (len <= 0)
+        return (arc){0, 0};
+    if (2 * len > n)
+        return (arc){0, n};
+    return (arc){wrap(lo, n), len};
+}
+
+/* a with before indices added before it and after after it. */
+static arc arc_grow(arc a, int before, int after, int n)
+{
+    if (a.len == 0 || a.len >= n)
+        return a;
+    return arc_of(a.lo - before, a.len + before + after, n);
+}
+
+/* The shortest stretch holding a and b. */
+static arc arc_hull(arc a, arc b, int n)
+{
+    if (a.len == 0 || b.len >= n)
+        return b;
+    if (b.len == 0 || a.len >= n)
+        return a;
+    int b0 = wrap(b.lo - a.lo, n);
+    b0 = b0 > n / 2 ? b0 - n : b0;
+    int lo = b0 < 0 ? b0 : 0, hi = b0 + b.len > a.len ? b0 + b.len : a.len;
+    return arc_of(a.lo + lo, hi - lo, n);
+}
+
+/* The stretch from offset qmin to qmax of a (none when qmin > qmax). */
+static arc arc_part(arc a, int qmin, int qmax, int n)
+{
+    return qmin > qmax ? (arc){0, 0} : arc_of(a.lo + qmin, qmax - qmin + 1, n);
+}
+
+/* The ranks (the order a loop of longitudinal writes the points in: braking n - 1 down to 0,
+ * accelerating 1 up to n - 1 then 0) of the points of a, as ascending intervals rg[k][0..1];
+ * returns how many. */
+static int arc_ranks(arc a, int n, int fwd, int rg[4][2])
+{
+    if (a.len == 0)
+        return 0;
+    if (a.len >= n) {
+        rg[0][0] = 0;
+        rg[0][1] = n - 1;
+        return 1;
+    }
+    int seg[2][2], ns = 0, cnt = 0, end = a.lo + a.len;
+    seg[ns][0] = a.lo;
+    seg[ns++][1] = (end < n ? end : n) - 1;
+    if (end > n) {
+        seg[ns][0] = 0;
+        seg[ns++][1] = end - n - 1;
+    }
+    for (int s = 0; s < ns; s++) {
+        int p = seg[s][0], q = seg[s][1];
+        if (!fwd) {
+            rg[cnt][0] = n - 1 - q;
+            rg[cnt++][1] = n - 1 - p;
+            continue;
+        }
+        if (p == 0) {
+            rg[cnt][0] = rg[cnt][1] = n - 1;
+            cnt++;
+            p = 1;
+        }
+        if (p <= q) {
+            rg[cnt][0] = p - 1;
+            rg[cnt++][1] = q - 1;
+        }
+    }
+    for (int s = 1; s < cnt; s++)
+        for (int t = s; t > 0 && rg[t][0] < rg[t - 1][0]; t--) {
+            int lo = rg[t][0], hi = rg[t][1];
+            rg[t][0] = rg[t - 1][0];
+            rg[t][1] = rg[t - 1][1];
+            rg[t - 1][0] = lo;
+            rg[t - 1][1] = hi;
+        }
+    return cnt;
+}
+
+/*
+ * longitudinal's chain again after the caps changed in cap_chg (cap0_old: cap[0] before) and
+ * the step lengths in ds_chg, from the last evaluation's loop outputs (r->lv): a step is
+ * recomputed only where its input (the cap or the loop before's output, or its step length)
+ * may differ, or where the chain's value still differs from the last evaluation's; elsewhere
+ * its output is the last evaluation's. Returns where the final speeds (r->v) changed.
+ */
+static arc chain_local(rl_ctx *r, arc cap_chg, arc ds_chg, double cap0_old)
+{
+    int n = r->n;
+    arc prev = cap_chg;
+    double enter_new = r->cap[0], enter_old = cap0_old;
+    for (int k = 0; k < 8; k++) {
+        int fwd = (k & 2) != 0;
+        double *out = r->lv + (size_t)k * n;
+        const double *in = k ? out - n : r->cap;
+        /* An accelerating step writing point j reads the step length ds[j - 1]. */
+        arc ds_in = fwd && ds_chg.len < n ? arc_of(ds_chg.lo + 1, ds_chg.len, n) : ds_chg;
+        arc a = arc_hull(prev, ds_in, n);
+        int rg[4][2], nr = arc_ranks(a, n, fwd, rg), gi = 0;
+        int center = wrap(a.lo + a.len / 2, n), omin = INT_MAX, omax = INT_MIN;
+        double exit_old = out[0], c = enter_new;
+        int synced = same(enter_new, enter_old);
+        for (int rk = 0; rk < n; rk++) {
+            if (synced) {
+                /* The chain has the last evaluation's value: skip to where an input may
+                 * differ. */
+                while (gi < nr && rg[gi][1] < rk)
+                    gi++;
+                if (gi == nr)
+                    break;
+                if (rg[gi][0] > rk) {
+                    rk = rg[gi][0];
+                    c = out[fwd ? rk % n : n - rk];
+                }
+            }
+            int pos = fwd ? (rk + 1) % n : n - 1 - rk;
+            double val = long_step(r, in[pos], c, r->ds[fwd ? (pos + n - 1) % n : pos], !fwd);
+            r->work++;
+            synced = same(val, out[pos]);
+            if (!synced) {
+                out[pos] = val;
+                int off = wrap(pos - center, n);
+                off = off > n / 2 ? off - n : off;
+                omin = off < omin ? off : omin;
+                omax = off > omax ? off : omax;
+            }
+            c = val;
+        }
+        /* The changed points run on from a's (one point a step), so their offsets from its
+         * centre are unambiguous until they near half the loop. */
+        if (omin > omax)
+            prev = (arc){0, 0};
+        else if (a.len >= n || omin < 2 - n / 2 || omax > n / 2 - 2)
+            prev = (arc){0, n};
+        else
+            prev = arc_of(center + omin, omax - omin + 1, n);
+        enter_new = out[0];
+        enter_old = exit_old;
+    }
+    return prev;
+}
+
+/*
+ * Evaluates the controls after a move of the len controls from lo (mod m): the same cost and
+ * lap as evaluate, bit for bit, but recomputing only what changed since the last evaluation
+ * (a move put back can leave a control a bit off the original, so the last move's controls
+ * are compared too): the stations whose line moved, the curvature, step lengths, steering and
+ * speed caps around them, the stretches of longitudinal's loops whose outputs differ, and the
+ * steps' times. Only the sums run over the whole loop, one addition a station (sum_cost), so
+ * that the cost is the same double as evaluate's. r->full_evaluate: evaluate itself.
+ */
+static double evaluate_move(rl_ctx *r, int lo, int len, double *lap)
+{
+    int n = r->n, m = r->m;
+    r->search_evals++;
+    arc mv = arc_of(lo, len, m), ch = arc_hull(mv, (arc){r->mv_lo, r->mv_len}, m);
+    int qmin = INT_MAX, qmax = INT_MIN;
+    for (int q = 0; q < ch.len && !r->full_evaluate; q++) {
+        int j = (ch.lo + q) % m;
+        if (!same(r->c[j], r->cc[j])) {
+            qmin = q < qmin ? q : qmin;
+            qmax = q > qmax ? q : qmax;
+        }
+    }
+    /* The stations whose four controls (floor(i m / n) - 1 to + 2) include a changed one. */
+    arc sa = {0, 0};
+    if (qmin <= qmax) {
+        int c0 = ch.lo + qmin, c1 = ch.lo + qmax;
+        int s0 = (int)floor((double)(c0 - 2) * n / m) - 1;
+        int s1 = (int)ceil((double)(c1 + 2) * n / m) + 1;
+        sa = arc_of(s0, s1 - s0 + 1, n);
+    }
+    if (r->full_evaluate || ch.len >= m || sa.len >= n) {
+        r->work += 9L * n;
+        double cost = evaluate(r, lap);
+        r->mv_lo = mv.lo;
+        r->mv_len = mv.len;
+        return cost;
+    }
+    r->mv_lo = mv.lo;
+    r->mv_len = mv.len;
+    if (qmin > qmax) {
+        *lap = r->last_lap;
+        return r->last_cost;
+    }
+    for (int q = qmin; q <= qmax; q++)
+        r->cc[(ch.lo + q) % m] = r->c[(ch.lo + q) % m];
+    r->work += sa.len;
+    /* The line, where it moved. */
+    int a0 = INT_MAX, a1 = INT_MIN;
+    for (int q = 0; q < sa.len; q++) {
+        int i = (sa.lo + q) % n;
+        double l = lat_at(r, i);
+        if (!same(l, r->lat[i])) {
+            station_line(r, i, l);
+            a0 = q < a0 ? q : a0;
+            a1 = q > a1 ? q : a1;
+        }
+    }
+    arc moved = arc_part(sa, a0, a1, n);
+    if (moved.len == 0) {
+        *lap = r->last_lap;
+        return r->last_cost;
+    }
+    /* Curvature and steering within CURV_SPAN of it, step lengths from the one before. */
+    arc kr = arc_grow(moved, CURV_SPAN, CURV_SPAN, n), dr = arc_grow(moved, 1, 0, n);
+    a0 = INT_MAX, a1 = INT_MIN;
+    for (int q = 0; q < kr.len; q++) {
+        int i = (kr.lo + q) % n;
+        double k0 = r->k[i];
+        station_curv(r, i);
+        if (!same(k0, r->k[i])) {
+            a0 = q < a0 ? q : a0;
+            a1 = q > a1 ? q : a1;
+        }
+    }
+    arc k_chg = arc_part(kr, a0, a1, n);
+    a0 = INT_MAX, a1 = INT_MIN;
+    for (int q = 0; q < dr.len; q++) {
+        int i = (dr.lo + q) % n;
+        double d0 = r->ds[i];
+        station_ds(r, i);
+        if (!same(d0, r->ds[i])) {
+            a0 = q < a0 ? q : a0;
+            a1 = q > a1 ? q : a1;
+        }
+    }
+    arc ds_chg = arc_part(dr, a0, a1, n);
+    arc pr = arc_hull(k_chg, ds_chg, n);
+    for (int q = 0; q < pr.len; q++)
+        station_kpen(r, (pr.lo + q) % n);
+    /* Speed caps within the steering-rate window of a changed curvature. */
+    arc cr = arc_grow(k_chg, r->rate_span, r->rate_span, n);
+    double cap0_old = r->cap[0];
+    a0 = INT_MAX, a1 = INT_MIN;
+    for (int q = 0; q < cr.len; q++) {
+        int i = (cr.lo + q) % n;
+        double v0 = r->cap[i];
+        station_cap(r, i);
+        if (!same(v0, r->cap[i])) {
+            a0 = q < a0 ? q : a0;
+            a1 = q > a1 ? q : a1;
+        }
+    }
+    arc v_chg = chain_local(r, arc_part(cr, a0, a1, n), ds_chg, cap0_old);
+    /* The steps' times where a length or a speed at either end changed. */
+    arc tr = arc_hull(ds_chg, arc_grow(v_chg, 1, 0, n), n);
+    for (int q = 0; q < tr.len; q++)
+        station_term(r, (tr.lo + q) % n);
+    return sum_cost(r, lap);
 }
 
 /*
@@ -423,7 +781,7 @@ static void refined_profile(rl_ctx *r)
         v = v < r->v_top ? v : r->v_top;
         r->vcmd[i] = v > r->v_bottom ? v : r->v_bottom;
     }
-    longitudinal(r, r->vcmd);
+    longitudinal(r, r->vcmd, NULL);
 }
 
 /* A driven lap's cost: its time, plus a penalty where a wheel comes nearer the edge than
@@ -538,7 +896,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.m = r.m < 12 ? 12 : r.m;
     int n = r.n;
     int nw = (n + REFINE_WIN - 1) / REFINE_WIN;
-    double *buf = td_calloc((size_t)n * 20 + (size_t)r.m * 2 + (size_t)nw, sizeof(double));
+    double *buf = td_calloc((size_t)n * 31 + (size_t)r.m * 3 + (size_t)nw, sizeof(double));
     if (!buf)
         return td_err_set(err, TD_ENOMEM, "racing line: out of memory");
     double *p = buf;
@@ -553,7 +911,6 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.x = p, p += n;
     r.y = p, p += n;
     r.k = p, p += n;
-    r.v = p, p += n;
     r.ds = p, p += n;
     r.u = p, p += n;
     r.cap = p, p += n;
@@ -564,6 +921,13 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     r.vsbest = p, p += n;
     r.g = p, p += nw;
     r.c = p, p += r.m;
+    r.cc = p, p += r.m;
+    r.lv = p, p += (size_t)n * 8;
+    r.v = r.lv + (size_t)n * 7; /* the last of longitudinal's loops */
+    r.term = p, p += n;
+    r.bp = p, p += (size_t)n * 2;
+    r.kp = p, p += n;
+    r.full_evaluate = o->full_evaluate;
     /* The controls a round's search moves (1): all in the first round, after a widening those
      * near the stations whose margin it changed. */
     double *act = p;
@@ -641,7 +1005,7 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
                         for (int dir = -1; dir <= 1 && act[j]; dir += 2) {
                             for (int q = -w; q <= w; q++)
                                 r.c[(j + q + r.m) % r.m] += dir * delta * win[q + w];
-                            double l2, c2 = evaluate(&r, &l2);
+                            double l2, c2 = evaluate_move(&r, j - w, 2 * w + 1, &l2);
                             if (round > 0) {
                                 work += n;
                                 open = work < WIDEN_WORK;
@@ -760,6 +1124,8 @@ int td_racing_line_compute(td_racing_line *rl, const td_track *t, const td_car_c
     rl->lap_time_s = tt;
     rl->min_margin_m = minc;
     rl->sweeps = sweeps;
+    rl->search_evals = r.search_evals;
+    rl->search_work = r.work;
     td_free(buf);
     return 0;
 }
