@@ -213,7 +213,8 @@ shared="$(cd "$(dirname "$0")/../.." && pwd)/shared/tracks"
 m4="$tmp/m4"
 "$bin" init "$m4" --discrete --fast-actions --sensor state --track oval >/dev/null
 sed -i 's/^WORLD_NAME: .*/WORLD_NAME: 2022_april_open/' "$m4/training_params.yaml"
-out=$("$bin" train "$m4" --iterations 1 --quiet 2>&1)
+# Without the caller's TRACKDAY_TRACKS, whose folders the list would name first.
+out=$(env -u TRACKDAY_TRACKS "$bin" train "$m4" --iterations 1 --quiet 2>&1)
 rc=$?
 [ $rc -eq 1 ] && grep -q <<<"$out" "'2022_april_open' is a DeepRacer route" &&
     grep -q <<<"$out" "Looked for 2022_april_open.npy in: $m4, " &&
